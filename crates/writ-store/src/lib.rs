@@ -1,1 +1,196 @@
+//! Writ's storage layer: small per-capability traits (so the server depends on behaviour, not on
+//! a database) and their SQLite implementation, the embedded default. A PostgreSQL
+//! implementation of the same traits comes with the multi-node work.
+//!
+//! Every write that changes what a user's token may carry bumps the user's `authz_version` and
+//! appends to `authz_events` in the same transaction (see DESIGN.md, Freshness).
 
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use writ_core::*;
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Errors from the store. The HTTP edge maps them to protocol errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One page request: `page` from 0, `per_page` already bounded by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Page {
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page) * i64::from(self.per_page)
+    }
+    pub fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+}
+
+/// A page of items and the total count.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// A permission with the display data Auth0 returns alongside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionInfo {
+    pub resource_server_identifier: String,
+    pub resource_server_name: String,
+    pub permission_name: String,
+    pub description: String,
+}
+
+/// A user as listed under a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub user_id: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// Fields for a new user; the password is already hashed.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub blocked: bool,
+    pub app_metadata: Map<String, Value>,
+    pub user_metadata: Map<String, Value>,
+}
+
+/// A user's login credentials.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+/// One entry of the authz event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthzEvent {
+    pub seq: i64,
+    pub user_id: String,
+    pub version: i64,
+    pub kind: String,
+    pub at: String,
+}
+
+#[async_trait]
+pub trait ResourceServerStore: Send + Sync {
+    async fn create_resource_server(&self, rs: ResourceServer) -> Result<ResourceServer>;
+    /// Looks up by id or by identifier.
+    async fn get_resource_server(&self, id_or_identifier: &str) -> Result<ResourceServer>;
+    async fn list_resource_servers(&self, page: Page) -> Result<Paged<ResourceServer>>;
+    async fn all_resource_servers(&self) -> Result<Vec<ResourceServer>>;
+    /// Replaces the record; scopes removed from the catalog are removed from roles and users.
+    async fn update_resource_server(&self, rs: &ResourceServer) -> Result<()>;
+    async fn delete_resource_server(&self, id: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    async fn create_role(&self, name: &str, description: &str) -> Result<Role>;
+    async fn get_role(&self, id: &str) -> Result<Role>;
+    async fn list_roles(&self, name_filter: Option<&str>, page: Page) -> Result<Paged<Role>>;
+    async fn update_role(&self, role: &Role) -> Result<()>;
+    async fn delete_role(&self, id: &str) -> Result<()>;
+    async fn role_permissions(&self, role_id: &str, page: Page) -> Result<Paged<PermissionInfo>>;
+    async fn add_role_permissions(&self, role_id: &str, perms: &[Permission]) -> Result<()>;
+    async fn remove_role_permissions(&self, role_id: &str, perms: &[Permission]) -> Result<()>;
+    async fn role_users(&self, role_id: &str, page: Page) -> Result<Paged<UserSummary>>;
+    async fn assign_role_users(&self, role_id: &str, user_ids: &[String]) -> Result<()>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, u: NewUser) -> Result<User>;
+    async fn get_user(&self, id: &str) -> Result<User>;
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>>;
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>>;
+    async fn list_users(&self, q: Option<&str>, page: Page) -> Result<Paged<User>>;
+    /// Replaces the record; `password_hash` is changed when `Some`. Bumps the authz version when
+    /// `blocked` or `app_metadata` change.
+    async fn update_user(&self, u: &User, password_hash: Option<&str>) -> Result<User>;
+    async fn delete_user(&self, id: &str) -> Result<()>;
+    async fn user_roles(&self, user_id: &str, page: Page) -> Result<Paged<Role>>;
+    async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()>;
+    async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()>;
+    async fn user_permissions(&self, user_id: &str, page: Page) -> Result<Paged<PermissionInfo>>;
+    async fn add_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
+    async fn remove_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
+    /// Effective permissions of a user for one API (direct ∪ roles'), sorted, with the user's
+    /// authz version read in the same snapshot.
+    async fn effective_permissions(&self, user_id: &str, api_identifier: &str) -> Result<(Vec<String>, i64)>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn create_client(&self, c: &Client) -> Result<()>;
+    async fn get_client(&self, id: &str) -> Result<Client>;
+    async fn list_clients(&self, page: Page) -> Result<Paged<Client>>;
+    async fn all_clients(&self) -> Result<Vec<Client>>;
+    async fn update_client(&self, c: &Client) -> Result<()>;
+    async fn delete_client(&self, id: &str) -> Result<()>;
+    async fn count_clients(&self) -> Result<i64>;
+}
+
+#[async_trait]
+pub trait ClientGrantStore: Send + Sync {
+    async fn create_client_grant(&self, client_id: &str, audience: &str, scope: &[String]) -> Result<ClientGrant>;
+    async fn list_client_grants(&self, client_id: Option<&str>, audience: Option<&str>, page: Page) -> Result<Paged<ClientGrant>>;
+    async fn all_client_grants(&self) -> Result<Vec<ClientGrant>>;
+    async fn update_client_grant(&self, id: &str, scope: &[String]) -> Result<ClientGrant>;
+    async fn delete_client_grant(&self, id: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+    async fn insert_signing_key(&self, k: &SigningKey) -> Result<()>;
+    /// For one algorithm, atomically: current → previous (with `retire_after`), next → current,
+    /// and `new_next` inserted as next.
+    async fn rotate_signing_keys(&self, alg: SigningAlg, new_next: &SigningKey, retire_after: i64) -> Result<()>;
+    /// Marks a previous key revoked; it leaves the JWKS. A current or next key cannot be revoked.
+    async fn revoke_signing_key(&self, kid: &str) -> Result<SigningKey>;
+}
+
+#[async_trait]
+pub trait AuthzEventStore: Send + Sync {
+    /// Events with `seq > after`, in order, at most `limit`.
+    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
+}
+
+/// Everything the server needs from storage.
+pub trait Store:
+    ResourceServerStore + RoleStore + UserStore + ClientStore + ClientGrantStore + SigningKeyStore + AuthzEventStore
+{
+}
+
+impl<T> Store for T where
+    T: ResourceServerStore + RoleStore + UserStore + ClientStore + ClientGrantStore + SigningKeyStore + AuthzEventStore
+{
+}

@@ -1,0 +1,271 @@
+//! Domain records and enums, with Auth0's wire names so they serialize as Auth0 does.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// JWS algorithms Writ signs access tokens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Auth0's access-token dialects. The `*_authz` ones carry a `permissions` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenDialect {
+    AccessToken,
+    AccessTokenAuthz,
+    Rfc9068Profile,
+    Rfc9068ProfileAuthz,
+}
+
+impl TokenDialect {
+    pub fn includes_permissions(self) -> bool {
+        matches!(self, TokenDialect::AccessTokenAuthz | TokenDialect::Rfc9068ProfileAuthz)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenDialect::AccessToken => "access_token",
+            TokenDialect::AccessTokenAuthz => "access_token_authz",
+            TokenDialect::Rfc9068Profile => "rfc9068_profile",
+            TokenDialect::Rfc9068ProfileAuthz => "rfc9068_profile_authz",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TokenDialect::AccessToken,
+            TokenDialect::AccessTokenAuthz,
+            TokenDialect::Rfc9068Profile,
+            TokenDialect::Rfc9068ProfileAuthz,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// Kinds of application, as Auth0 names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppType {
+    Spa,
+    RegularWeb,
+    NonInteractive,
+    Native,
+}
+
+impl AppType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppType::Spa => "spa",
+            AppType::RegularWeb => "regular_web",
+            AppType::NonInteractive => "non_interactive",
+            AppType::Native => "native",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [AppType::Spa, AppType::RegularWeb, AppType::NonInteractive, AppType::Native]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+
+    /// Public clients cannot keep a secret: they must use PKCE and never authenticate.
+    pub fn is_public(self) -> bool {
+        matches!(self, AppType::Spa | AppType::Native)
+    }
+}
+
+/// One entry of an API's permission catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub value: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An API (Auth0: resource server): the audience of access tokens and its permission catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceServer {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub signing_alg: SigningAlg,
+    pub token_lifetime: i64,
+    pub enforce_policies: bool,
+    pub token_dialect: TokenDialect,
+    pub allow_offline_access: bool,
+    /// True for the built-in Management API, which cannot be changed or deleted.
+    pub is_system: bool,
+}
+
+impl ResourceServer {
+    pub fn has_scope(&self, value: &str) -> bool {
+        self.scopes.iter().any(|s| s.value == value)
+    }
+}
+
+/// A role: a named bundle of permissions across APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// A permission: one scope of one API.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Permission {
+    pub resource_server_identifier: String,
+    pub permission_name: String,
+}
+
+/// A user of the built-in database connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub blocked: bool,
+    pub app_metadata: Map<String, Value>,
+    pub user_metadata: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Incremented by every change to the user's effective permissions (see Freshness).
+    pub authz_version: i64,
+}
+
+/// An application that obtains tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub app_type: AppType,
+    pub grant_types: Vec<String>,
+    pub callbacks: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub allowed_logout_urls: Vec<String>,
+    /// SHA-256 of the secret, hex; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub is_first_party: bool,
+    pub refresh_rotation: bool,
+    pub refresh_leeway: i64,
+    pub refresh_idle_lifetime: i64,
+    pub refresh_absolute_lifetime: i64,
+    pub created_at: String,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+/// Machine-to-machine authorization: which scopes of which API a client may request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientGrant {
+    pub id: String,
+    pub client_id: String,
+    pub audience: String,
+    pub scope: Vec<String>,
+}
+
+/// Lifecycle of a signing key: published before it signs, kept after until its tokens expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Next,
+    Current,
+    Previous,
+    Revoked,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Previous => "previous",
+            KeyState::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [KeyState::Next, KeyState::Current, KeyState::Previous, KeyState::Revoked]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A signing key record. `private_der` is PKCS#8 DER (decrypted by the store's caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub state: KeyState,
+    pub private_der: Vec<u8>,
+    pub public_jwk: Value,
+    pub created_at: String,
+    pub current_since: Option<String>,
+    pub current_until: Option<String>,
+    pub revoked_at: Option<String>,
+    /// Unix time after which no token it signed can be valid; retired keys leave the JWKS then.
+    pub retire_after: Option<i64>,
+}
+
+/// The Management API's own scopes (Auth0's names), granted to the bootstrap client.
+pub const MANAGEMENT_SCOPES: &[&str] = &[
+    "read:users",
+    "create:users",
+    "update:users",
+    "delete:users",
+    "read:roles",
+    "create:roles",
+    "update:roles",
+    "delete:roles",
+    "read:resource_servers",
+    "create:resource_servers",
+    "update:resource_servers",
+    "delete:resource_servers",
+    "read:clients",
+    "create:clients",
+    "update:clients",
+    "delete:clients",
+    "read:client_keys",
+    "update:client_keys",
+    "read:client_grants",
+    "create:client_grants",
+    "update:client_grants",
+    "delete:client_grants",
+    "read:signing_keys",
+    "create:signing_keys",
+    "update:signing_keys",
+    "read:authz_events",
+    "read:logs",
+];
+
+/// Auth0's name of the built-in database connection.
+pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";

@@ -1,0 +1,136 @@
+//! Input validation shared by the Management API, the CLI and the token endpoint. Each
+//! error names the offending field so the HTTP edge can report it.
+
+use thiserror::Error;
+
+/// A value that failed validation, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct ValidationError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
+    }
+}
+
+type R<T> = Result<T, ValidationError>;
+
+/// Validates and case-folds an email address.
+pub fn email(field: &str, raw: &str) -> R<String> {
+    let e = raw.trim().to_lowercase();
+    let bad = || ValidationError::new(field, "Object didn't pass validation for format email");
+    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
+    if local.is_empty() || local.contains('@') || local.len() > 64 || domain.is_empty() {
+        return Err(bad());
+    }
+    let labels_ok = domain.split('.').all(|l| {
+        !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    if !labels_ok || (!domain.contains('.') && domain != "localhost") {
+        return Err(bad());
+    }
+    Ok(e)
+}
+
+/// Passwords: at least 8 characters (Auth0's default policy), at most 1024 bytes (argon2 input bound).
+pub fn password(field: &str, p: &str) -> R<()> {
+    if p.chars().count() < 8 {
+        return Err(ValidationError::new(field, "PasswordStrengthError: Password is too weak (at least 8 characters)"));
+    }
+    if p.len() > 1024 {
+        return Err(ValidationError::new(field, "String is too long (max 1024 bytes)"));
+    }
+    Ok(())
+}
+
+/// A scope token per RFC 6749 §3.3 (printable ASCII without space, `"` and `\`).
+pub fn scope_value(field: &str, v: &str) -> R<()> {
+    if v.is_empty() || v.len() > 280 {
+        return Err(ValidationError::new(field, "must be 1 to 280 characters"));
+    }
+    if !v.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
+        return Err(ValidationError::new(field, "must be printable ASCII without spaces, quotes or backslashes"));
+    }
+    Ok(())
+}
+
+/// A name shown to people: non-empty after trimming, bounded, no control characters.
+pub fn name(field: &str, v: &str, max: usize) -> R<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if t.chars().count() > max || t.chars().any(char::is_control) {
+        return Err(ValidationError::new(field, format!("must be at most {max} characters without control characters")));
+    }
+    Ok(t.to_owned())
+}
+
+/// An API identifier (the token audience): a logical identifier, usually a URL.
+pub fn identifier(field: &str, v: &str) -> R<()> {
+    if v.is_empty() || v.len() > 600 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ValidationError::new(field, "must be 1 to 600 characters without whitespace"));
+    }
+    Ok(())
+}
+
+/// A redirect, logout or origin URL: absolute http(s), no fragment.
+pub fn url(field: &str, v: &str, origin_only: bool) -> R<()> {
+    let u = url::Url::parse(v).map_err(|_| ValidationError::new(field, format!("'{v}' is not an absolute URL")))?;
+    if !matches!(u.scheme(), "http" | "https") && origin_only {
+        return Err(ValidationError::new(field, format!("'{v}' must be an http(s) origin")));
+    }
+    if u.fragment().is_some() {
+        return Err(ValidationError::new(field, format!("'{v}' must not contain a fragment")));
+    }
+    if origin_only && (u.path() != "/" || u.query().is_some() || v.ends_with('/')) {
+        return Err(ValidationError::new(field, format!("'{v}' must be an origin (scheme://host[:port]) without path")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email("email", " Alice@Example.COM ").unwrap(), "alice@example.com");
+        for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@-b.c"] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+        assert!(email("email", "x@localhost").is_ok());
+    }
+
+    #[test]
+    fn scopes() {
+        assert!(scope_value("s", "read:todos").is_ok());
+        for bad in ["", "a b", "a\"b", "a\\b", "é"] {
+            assert!(scope_value("s", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert!(url("u", "http://127.0.0.1:5173/callback", false).is_ok());
+        assert!(url("u", "http://127.0.0.1:5173", true).is_ok());
+        assert!(url("u", "http://127.0.0.1:5173/x", true).is_err());
+        assert!(url("u", "https://a.example/cb#frag", false).is_err());
+        assert!(url("u", "/relative", false).is_err());
+    }
+
+    #[test]
+    fn passwords_and_names() {
+        assert!(password("p", "short").is_err());
+        assert!(password("p", "long enough").is_ok());
+        assert_eq!(name("n", "  editor ", 50).unwrap(), "editor");
+        assert!(name("n", "   ", 50).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! The SQLite implementation of the store traits: one file, WAL mode, foreign keys on, write
+//! transactions taken with `BEGIN IMMEDIATE` so concurrent writers queue instead of failing.
+
+mod catalog;
+mod rbac;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::Rng;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+
+use crate::{AuthzEvent, AuthzEventStore, Result, StoreError};
+
+/// A Writ store on one SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`)
+    /// and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Db(e.into()))?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool, for tests and maintenance commands.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `prefix_` followed by 16 random alphanumerics, like Auth0's ids.
+pub(crate) fn new_id(prefix: &str) -> String {
+    let mut rng = rand::rng();
+    let tail: String = (0..16).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect();
+    format!("{prefix}_{tail}")
+}
+
+/// Maps a unique-constraint violation to `Conflict(msg)`, anything else to `Db`.
+pub(crate) fn unique(msg: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(msg.into()),
+        _ => StoreError::Db(e),
+    }
+}
+
+pub(crate) fn json_vec(s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Which users an authz bump applies to.
+pub(crate) enum Affected<'a> {
+    User(&'a str),
+    RoleHolders(&'a str),
+    /// Users holding a permission of this API, directly or through a role.
+    ApiHolders(&'a str),
+}
+
+/// Increments `authz_version` of the affected users and appends one event each, inside `tx`.
+pub(crate) async fn bump(tx: &mut SqliteConnection, who: Affected<'_>, kind: &str) -> Result<()> {
+    let rows: Vec<(String, i64)> = match who {
+        Affected::User(id) => {
+            sqlx::query_as("UPDATE users SET authz_version = authz_version + 1 WHERE id = ?1 RETURNING id, authz_version")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+        }
+        Affected::RoleHolders(role) => {
+            sqlx::query_as(
+                "UPDATE users SET authz_version = authz_version + 1 \
+                 WHERE id IN (SELECT user_id FROM user_roles WHERE role_id = ?1) RETURNING id, authz_version",
+            )
+            .bind(role)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        Affected::ApiHolders(rs) => {
+            sqlx::query_as(
+                "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
+                   SELECT user_id FROM user_permissions WHERE rs_id = ?1 \
+                   UNION SELECT ur.user_id FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = ?1) \
+                 RETURNING id, authz_version",
+            )
+            .bind(rs)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+    };
+    let at = now();
+    for (user_id, version) in rows {
+        append_event(tx, &user_id, version, kind, &at).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn append_event(tx: &mut SqliteConnection, user_id: &str, version: i64, kind: &str, at: &str) -> Result<()> {
+    sqlx::query("INSERT INTO authz_events (user_id, version, kind, at) VALUES (?1, ?2, ?3, ?4)")
+        .bind(user_id)
+        .bind(version)
+        .bind(kind)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl AuthzEventStore for SqliteStore {
+    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>> {
+        let rows: Vec<(i64, String, i64, String, String)> =
+            sqlx::query_as("SELECT seq, user_id, version, kind, at FROM authz_events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, user_id, version, kind, at)| AuthzEvent { seq, user_id, version, kind, at })
+            .collect())
+    }
+}
