@@ -184,13 +184,26 @@ pub trait AuthzEventStore: Send + Sync {
     async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
 }
 
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
+    /// Closes connections cleanly (on shutdown).
+    async fn close(&self);
+}
+
 /// Everything the server needs from storage.
 pub trait Store:
-    ResourceServerStore + RoleStore + UserStore + ClientStore + ClientGrantStore + SigningKeyStore + AuthzEventStore
+    ResourceServerStore + RoleStore + UserStore + ClientStore + ClientGrantStore + SigningKeyStore + AuthzEventStore + Lifecycle
 {
 }
 
 impl<T> Store for T where
-    T: ResourceServerStore + RoleStore + UserStore + ClientStore + ClientGrantStore + SigningKeyStore + AuthzEventStore
+    T: ResourceServerStore
+        + RoleStore
+        + UserStore
+        + ClientStore
+        + ClientGrantStore
+        + SigningKeyStore
+        + AuthzEventStore
+        + Lifecycle
 {
 }

@@ -11,7 +11,7 @@ use rand::Rng;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use crate::{AuthzEvent, AuthzEventStore, Result, StoreError};
+use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result, StoreError};
 
 /// A Writ store on one SQLite database file.
 #[derive(Clone)]
@@ -45,11 +45,6 @@ impl SqliteStore {
     /// The underlying pool, for tests and maintenance commands.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    /// Closes every connection, checkpointing the WAL.
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -153,5 +148,13 @@ impl AuthzEventStore for SqliteStore {
             .into_iter()
             .map(|(seq, user_id, version, kind, at)| AuthzEvent { seq, user_id, version, kind, at })
             .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Lifecycle for SqliteStore {
+    /// Closes every connection, checkpointing the WAL.
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }

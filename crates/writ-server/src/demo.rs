@@ -1,0 +1,122 @@
+//! `writ demo`: idempotent demo data for the five-minute tour — a todos API with RBAC, the
+//! `viewer` and `editor` roles, alice (editor) and bob (viewer), a machine client with a grant,
+//! and a first-party client allowed to use the password grant from scripts.
+//!
+//! The demo's secrets are fixed so that re-running prints the same working commands; never use
+//! demo data in production.
+
+use writ_core::{AppType, Permission, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_store::{NewUser, StoreError};
+
+use crate::bootstrap::machine_client;
+use crate::state::AppState;
+
+pub const TODOS_API: &str = "https://todos.example/api";
+pub const MACHINE_CLIENT_ID: &str = "demo-machine";
+pub const MACHINE_CLIENT_SECRET: &str = "demo-machine-secret-change-me";
+pub const SCRIPT_CLIENT_ID: &str = "demo-cli";
+pub const SCRIPT_CLIENT_SECRET: &str = "demo-cli-secret-change-me";
+pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password-1");
+pub const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");
+
+/// Creates whatever of the demo data is missing.
+pub async fn seed(state: &AppState) -> Result<(), StoreError> {
+    let s = &state.store;
+    let scopes = [("read:todos", "Read todos"), ("write:todos", "Create and edit todos"), ("delete:todos", "Delete todos")];
+    if let Err(StoreError::NotFound(_)) = s.get_resource_server(TODOS_API).await {
+        s.create_resource_server(ResourceServer {
+            id: String::new(),
+            identifier: TODOS_API.into(),
+            name: "Todos API".into(),
+            scopes: scopes.iter().map(|(v, d)| Scope { value: (*v).into(), description: (*d).into() }).collect(),
+            signing_alg: SigningAlg::RS256,
+            token_lifetime: 3600,
+            enforce_policies: true,
+            token_dialect: TokenDialect::AccessTokenAuthz,
+            allow_offline_access: true,
+            is_system: false,
+        })
+        .await?;
+    }
+    let perm = |p: &str| Permission { resource_server_identifier: TODOS_API.into(), permission_name: p.into() };
+    let mut role_ids = Vec::new();
+    for (name, desc, perms) in [
+        ("viewer", "Can read todos", vec!["read:todos"]),
+        ("editor", "Can read, write and delete todos", vec!["read:todos", "write:todos", "delete:todos"]),
+    ] {
+        let existing = s.list_roles(Some(name), writ_store::Page { page: 0, per_page: 100 }).await?;
+        let role = match existing.items.into_iter().find(|r| r.name == name) {
+            Some(r) => r,
+            None => s.create_role(name, desc).await?,
+        };
+        s.add_role_permissions(&role.id, &perms.iter().map(|p| perm(p)).collect::<Vec<_>>()).await?;
+        role_ids.push(role.id);
+    }
+    for ((email, password), role) in [(ALICE, &role_ids[1]), (BOB, &role_ids[0])] {
+        let user = match s.credentials_by_email(email).await? {
+            Some(c) => c.user,
+            None => {
+                let hash = state.hasher.hash(password).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                s.create_user(NewUser {
+                    email: email.into(),
+                    password_hash: Some(hash),
+                    name: Some(email.split('@').next().unwrap_or(email).to_owned()),
+                    email_verified: true,
+                    ..Default::default()
+                })
+                .await?
+            }
+        };
+        s.assign_user_roles(&user.user_id, std::slice::from_ref(role)).await?;
+    }
+    if let Err(StoreError::NotFound(_)) = s.get_client(MACHINE_CLIENT_ID).await {
+        s.create_client(&machine_client(MACHINE_CLIENT_ID, "Demo machine client", MACHINE_CLIENT_SECRET)).await?;
+    }
+    if s.list_client_grants(Some(MACHINE_CLIENT_ID), Some(TODOS_API), writ_store::Page { page: 0, per_page: 1 }).await?.total == 0 {
+        s.create_client_grant(MACHINE_CLIENT_ID, TODOS_API, &["read:todos".to_string()]).await?;
+    }
+    if let Err(StoreError::NotFound(_)) = s.get_client(SCRIPT_CLIENT_ID).await {
+        let mut c = machine_client(SCRIPT_CLIENT_ID, "Demo CLI (password grant)", SCRIPT_CLIENT_SECRET);
+        c.app_type = AppType::RegularWeb;
+        c.grant_types = vec!["password".into()];
+        s.create_client(&c).await?;
+    }
+    state.reload().await
+}
+
+/// The tour printed after the demo starts.
+pub fn tour(issuer: &str) -> String {
+    let (alice, alice_pw) = ALICE;
+    let (bob, bob_pw) = BOB;
+    format!(
+        r#"
+Writ demo is running at {issuer}
+
+  API        {TODOS_API}   (read:todos, write:todos, delete:todos; RBAC on)
+  roles      viewer (read)   editor (read, write, delete)
+  users      {alice} / {alice_pw}   (editor)
+             {bob} / {bob_pw}       (viewer)
+  clients    {MACHINE_CLIENT_ID} / {MACHINE_CLIENT_SECRET}   (client_credentials, read:todos)
+             {SCRIPT_CLIENT_ID} / {SCRIPT_CLIENT_SECRET}     (password grant, for scripts)
+
+Try it:
+
+  # a machine token for the todos API
+  curl -s {issuer}oauth/token -d grant_type=client_credentials \
+    -d client_id={MACHINE_CLIENT_ID} -d client_secret={MACHINE_CLIENT_SECRET} -d audience={TODOS_API}
+
+  # alice's token: its `permissions` claim carries read, write and delete
+  curl -s {issuer}oauth/token -d grant_type=password -d client_id={SCRIPT_CLIENT_ID} \
+    -d client_secret={SCRIPT_CLIENT_SECRET} -d username={alice} -d password={alice_pw} -d audience={TODOS_API}
+
+  # decode a token's claims
+  ... | python3 -c 'import sys,json,base64;t=json.load(sys.stdin)["access_token"].split(".")[1];print(base64.urlsafe_b64decode(t+"=="*2).decode())'
+
+  # the public keys APIs verify with
+  curl -s {issuer}.well-known/jwks.json
+
+The Management API ({issuer}api/v2/) needs a token from a client with a management grant
+(WRIT_BOOTSTRAP_CLIENT_ID/SECRET, or the client printed at first start). Its reference: {issuer}api/v2/docs
+"#
+    )
+}

@@ -1,0 +1,190 @@
+//! Signing keys: generation (aws-lc-rs), encryption at rest, rotation, the JWKS document and
+//! the in-memory key ring that signs tokens.
+//!
+//! Per algorithm there is one `current` key (signs), one `next` key (published before it signs,
+//! so caches have it when rotation happens) and `previous` keys that stay published until every
+//! token they signed has expired. RS256 keys are always published (ID tokens); ES256 and EdDSA
+//! keys only while some API signs with them, because some JWKS clients read every key as RSA.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+use base64::Engine;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use serde_json::{Value, json};
+use writ_core::{KeyState, SigningAlg, SigningKey};
+use writ_store::{Store, StoreError};
+
+use crate::crypto::{KeyCipher, random_alnum};
+
+pub fn jwt_alg(a: SigningAlg) -> Algorithm {
+    match a {
+        SigningAlg::RS256 => Algorithm::RS256,
+        SigningAlg::ES256 => Algorithm::ES256,
+        SigningAlg::EdDSA => Algorithm::EdDSA,
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).expect("base64 is ascii"));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+/// Builds the jsonwebtoken key from PKCS#8 DER.
+pub fn encoding_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<EncodingKey, jsonwebtoken::errors::Error> {
+    let p = pem("PRIVATE KEY", pkcs8);
+    match alg {
+        SigningAlg::RS256 => EncodingKey::from_rsa_pem(p.as_bytes()),
+        SigningAlg::ES256 => EncodingKey::from_ec_pem(p.as_bytes()),
+        SigningAlg::EdDSA => EncodingKey::from_ed_pem(p.as_bytes()),
+    }
+}
+
+/// Generates a new key: `(PKCS#8 DER, public JWK with kid/alg/use)`.
+pub fn generate(alg: SigningAlg, kid: &str) -> anyhow_like::Result<(Vec<u8>, Value)> {
+    let der: Vec<u8> = match alg {
+        SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)?
+            .as_der()?
+            .as_ref()
+            .to_vec(),
+        SigningAlg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)?.to_pkcs8v1()?.as_ref().to_vec(),
+        SigningAlg::EdDSA => Ed25519KeyPair::generate()?.to_pkcs8v1()?.as_ref().to_vec(),
+    };
+    let enc = encoding_key(alg, &der)?;
+    let mut jwk = Jwk::from_encoding_key(&enc, jwt_alg(alg))?;
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
+    Ok((der, serde_json::to_value(&jwk)?))
+}
+
+/// Tiny error plumbing for key generation.
+pub mod anyhow_like {
+    #[derive(Debug, thiserror::Error)]
+    #[error("key generation failed: {0}")]
+    pub struct Error(pub String);
+    impl From<aws_lc_rs::error::Unspecified> for Error {
+        fn from(e: aws_lc_rs::error::Unspecified) -> Self {
+            Error(e.to_string())
+        }
+    }
+    impl From<jsonwebtoken::errors::Error> for Error {
+        fn from(e: jsonwebtoken::errors::Error) -> Self {
+            Error(e.to_string())
+        }
+    }
+    impl From<serde_json::Error> for Error {
+        fn from(e: serde_json::Error) -> Self {
+            Error(e.to_string())
+        }
+    }
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A freshly generated key record in `state`, its private key sealed.
+pub fn new_record(alg: SigningAlg, state: KeyState, cipher: &KeyCipher) -> Result<SigningKey, StoreError> {
+    let kid = random_alnum(22);
+    let (der, jwk) = generate(alg, &kid).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(SigningKey {
+        private_der: cipher.seal(&kid, &der),
+        public_jwk: jwk,
+        alg,
+        state,
+        created_at: now_rfc3339(),
+        current_since: (state == KeyState::Current).then(now_rfc3339),
+        current_until: None,
+        revoked_at: None,
+        retire_after: None,
+        kid,
+    })
+}
+
+/// Makes sure every algorithm has a current and a next key.
+pub async fn ensure_keys(store: &dyn Store, cipher: &KeyCipher) -> Result<(), StoreError> {
+    let keys = store.signing_keys().await?;
+    for alg in SigningAlg::ALL {
+        for st in [KeyState::Current, KeyState::Next] {
+            if !keys.iter().any(|k| k.alg == alg && k.state == st) {
+                store.insert_signing_key(&new_record(alg, st, cipher)?).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key that signs for one algorithm, parsed once.
+pub struct Signer {
+    pub kid: String,
+    key: EncodingKey,
+    header: Header,
+}
+
+impl Signer {
+    /// Signs claims as a JWT with `typ` (e.g. `at+jwt` or `JWT`).
+    pub fn sign<T: Serialize>(&self, typ: &'static str, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {
+        if self.header.typ.as_deref() == Some(typ) {
+            jsonwebtoken::encode(&self.header, claims, &self.key)
+        } else {
+            let mut h = self.header.clone();
+            h.typ = Some(typ.to_owned());
+            jsonwebtoken::encode(&h, claims, &self.key)
+        }
+    }
+}
+
+/// Everything derived from the signing keys, swapped atomically after a change.
+pub struct KeyRing {
+    pub signers: HashMap<SigningAlg, Arc<Signer>>,
+    /// The published JWKS, serialized once.
+    pub jwks: Arc<Value>,
+    /// Every non-revoked public key, for Writ's own verification.
+    pub all_public: Value,
+}
+
+impl KeyRing {
+    pub fn signer(&self, alg: SigningAlg) -> Option<&Arc<Signer>> {
+        self.signers.get(&alg)
+    }
+
+    /// Builds the ring; `algs_in_use` decides which non-RSA keys are published.
+    pub fn build(keys: &[SigningKey], cipher: &KeyCipher, algs_in_use: &HashSet<SigningAlg>) -> Result<Self, StoreError> {
+        let now = chrono::Utc::now().timestamp();
+        let mut signers = HashMap::new();
+        let mut published = Vec::new();
+        let mut all = Vec::new();
+        for k in keys {
+            if k.state == KeyState::Revoked {
+                continue;
+            }
+            all.push(k.public_jwk.clone());
+            let live = k.state != KeyState::Previous || k.retire_after.is_none_or(|t| t > now);
+            if live && (k.alg == SigningAlg::RS256 || algs_in_use.contains(&k.alg)) {
+                published.push(k.public_jwk.clone());
+            }
+            if k.state == KeyState::Current {
+                let der = cipher
+                    .open(&k.kid, &k.private_der)
+                    .ok_or_else(|| StoreError::Corrupt(format!("signing key {} cannot be decrypted with this key-encryption key", k.kid)))?;
+                let key = encoding_key(k.alg, &der).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut header = Header::new(jwt_alg(k.alg));
+                header.kid = Some(k.kid.clone());
+                header.typ = Some("at+jwt".into());
+                signers.insert(k.alg, Arc::new(Signer { kid: k.kid.clone(), key, header }));
+            }
+        }
+        Ok(Self { signers, jwks: Arc::new(json!({ "keys": published })), all_public: json!({ "keys": all }) })
+    }
+}

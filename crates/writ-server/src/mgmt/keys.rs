@@ -1,0 +1,82 @@
+//! `/api/v2/keys/signing`: list, read, rotate and revoke signing keys (Auth0's paths).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+use writ_core::{KeyState, SigningAlg, SigningKey};
+
+use super::{Caller, ok};
+use crate::error::ApiError;
+use crate::keys::new_record;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/keys/signing", get(list))
+        .route("/keys/signing/rotate", post(rotate))
+        .route("/keys/signing/{kid}", get(read))
+        .route("/keys/signing/{kid}/revoke", put(revoke))
+}
+
+fn thumbprint(k: &SigningKey) -> Option<String> {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(k.public_jwk.clone()).ok()?;
+    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256).ok()
+}
+
+fn key_json(k: &SigningKey) -> Value {
+    json!({
+        "kid": k.kid,
+        "alg": k.alg.as_str(),
+        "current": k.state == KeyState::Current,
+        "next": k.state == KeyState::Next,
+        "previous": k.state == KeyState::Previous,
+        "revoked": k.state == KeyState::Revoked,
+        "current_since": k.current_since,
+        "current_until": k.current_until,
+        "revoked_at": k.revoked_at,
+        "thumbprint": thumbprint(k),
+        "jwk": k.public_jwk,
+    })
+}
+
+async fn list(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
+    c.require("read:signing_keys")?;
+    let keys = s.store.signing_keys().await?;
+    Ok(ok(Value::Array(keys.iter().map(key_json).collect())))
+}
+
+async fn read(State(s): State<AppState>, c: Caller, Path(kid): Path<String>) -> Result<Response, ApiError> {
+    c.require("read:signing_keys")?;
+    let keys = s.store.signing_keys().await?;
+    let k = keys.iter().find(|k| k.kid == kid).ok_or_else(|| ApiError::not_found("signing key"))?;
+    Ok(ok(key_json(k)))
+}
+
+/// Rotates every algorithm: next → current, current → previous (published until its tokens
+/// expire), and a new next key. Answers with the new current RS256 key, as Auth0 does.
+async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
+    c.require("create:signing_keys")?;
+    c.require("update:signing_keys")?;
+    let retire_after = chrono::Utc::now().timestamp() + s.max_token_lifetime();
+    for alg in SigningAlg::ALL {
+        let next = new_record(alg, KeyState::Next, &s.cipher)?;
+        s.store.rotate_signing_keys(alg, &next, retire_after).await?;
+    }
+    s.reload().await?;
+    let ring = s.keys.load();
+    let kid = ring.signer(SigningAlg::RS256).map(|k| k.kid.clone());
+    Ok(ok(json!({ "kid": kid })))
+}
+
+async fn revoke(State(s): State<AppState>, c: Caller, Path(kid): Path<String>) -> Result<Response, ApiError> {
+    c.require("update:signing_keys")?;
+    let k = s.store.revoke_signing_key(&kid).await.map_err(|e| match e {
+        writ_store::StoreError::Conflict(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_key_state", m),
+        e => e.into(),
+    })?;
+    s.reload().await?;
+    Ok(ok(json!({ "kid": k.kid, "revoked": true, "revoked_at": k.revoked_at })))
+}

@@ -1,0 +1,196 @@
+//! Management API v2 at `/api/v2`: Auth0's paths, bodies and semantics.
+//!
+//! Every route requires an access token for `{issuer}api/v2/` carrying the route's scope,
+//! verified with writ-guard (the same code APIs use), so Writ dogfoods its own RBAC.
+
+mod apis;
+mod clients;
+mod keys;
+mod roles;
+mod users;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use writ_guard::{AccessClaims, VerifyError};
+use writ_store::Page;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(apis::router())
+        .merge(roles::router())
+        .merge(users::router())
+        .merge(clients::router())
+        .merge(keys::router())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found") })
+}
+
+/// The verified caller of a Management API route.
+pub struct Caller(pub AccessClaims);
+
+impl Caller {
+    /// Requires one scope (in `permissions` when present, else in `scope`).
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.0.has_permission(scope) { Ok(()) } else { Err(ApiError::insufficient_scope(scope)) }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(h) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::missing_token());
+        };
+        let token = h
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Bad HTTP authentication header format", "malformed authorization header"))?;
+        match state.mgmt_verifier.verify(token) {
+            Ok(c) => Ok(Caller(c)),
+            Err(VerifyError::Expired) => Err(ApiError::unauthorized("Expired token received for JSON Web Token validation", "token expired")),
+            Err(VerifyError::Audience) => Err(ApiError::unauthorized("Invalid token audience", "wrong audience")),
+            Err(e) => Err(ApiError::unauthorized(format!("Invalid token: {e}"), "invalid token")),
+        }
+    }
+}
+
+/// Parses a JSON body, naming the offending property on error.
+pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("Payload validation error: body is empty, a JSON object is expected."));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+        if let Some(field) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+            ApiError::bad_request(format!("Payload validation error: 'Additional properties not allowed: {field}'."))
+        } else if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            let at = if path == "." { String::new() } else { format!(" in {path}") };
+            ApiError::bad_request(format!("Payload validation error: 'Missing required property: {field}'{at}."))
+        } else if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request(format!("Invalid JSON: {msg}"))
+        } else {
+            ApiError::bad_request(format!("Payload validation error: '{msg}' on property {path}."))
+        }
+    })
+}
+
+/// Parses a query string.
+pub fn query<T: DeserializeOwned + Default>(raw: Option<String>) -> Result<T, ApiError> {
+    match raw {
+        None => Ok(T::default()),
+        Some(q) => serde_urlencoded::from_str(&q).map_err(|e| ApiError::invalid_query(format!("Query validation error: {e}"))),
+    }
+}
+
+/// Auth0's paging parameters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Paging {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    pub include_totals: Option<bool>,
+}
+
+impl Paging {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let per_page = self.per_page.unwrap_or(50);
+        if per_page > 100 {
+            return Err(ApiError::invalid_query("Query validation error: 'Value must be less than or equal to 100' on property per_page."));
+        }
+        Ok(Page { page: self.page.unwrap_or(0), per_page })
+    }
+
+    /// The list as Auth0 shapes it: a bare array, or `{start, limit, length, total, <key>}`.
+    pub fn respond(&self, key: &str, items: Vec<Value>, total: i64) -> Result<Response, ApiError> {
+        let page = self.page()?;
+        Ok(if self.include_totals.unwrap_or(false) {
+            axum::Json(json!({
+                "start": page.offset(),
+                "limit": page.per_page,
+                "length": items.len(),
+                "total": total,
+                key: items,
+            }))
+            .into_response()
+        } else {
+            axum::Json(items).into_response()
+        })
+    }
+}
+
+/// Common query: paging plus the occasional filter.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+    pub include_totals: Option<bool>,
+    pub name_filter: Option<String>,
+    pub q: Option<String>,
+    pub search_engine: Option<String>,
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
+    pub email: Option<String>,
+    pub fields: Option<String>,
+    pub include_fields: Option<bool>,
+    pub sort: Option<String>,
+}
+
+impl ListQuery {
+    pub fn paging(&self) -> Paging {
+        Paging { page: self.page, per_page: self.per_page, include_totals: self.include_totals }
+    }
+}
+
+pub fn ok(v: Value) -> Response {
+    axum::Json(v).into_response()
+}
+
+pub fn created(v: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(v)).into_response()
+}
+
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Permissions body `{"permissions":[{resource_server_identifier, permission_name}]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsBody {
+    pub permissions: Vec<writ_core::Permission>,
+}
+
+impl PermissionsBody {
+    pub fn parse(bytes: &Bytes) -> Result<Vec<writ_core::Permission>, ApiError> {
+        let b: PermissionsBody = body(bytes)?;
+        if b.permissions.is_empty() {
+            return Err(ApiError::bad_request("Payload validation error: 'Array is too short (0), minimum 1' on property permissions."));
+        }
+        Ok(b.permissions)
+    }
+}
+
+pub fn permission_json(p: &writ_store::PermissionInfo) -> Value {
+    json!({
+        "permission_name": p.permission_name,
+        "description": p.description,
+        "resource_server_name": p.resource_server_name,
+        "resource_server_identifier": p.resource_server_identifier,
+    })
+}

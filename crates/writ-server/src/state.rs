@@ -1,0 +1,96 @@
+//! Shared application state and the in-memory catalog that keeps the token hot path free of
+//! database reads: APIs, clients, client grants and the key ring are loaded once and swapped
+//! atomically after every change made through this node.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use writ_core::{Client, ClientGrant, ResourceServer, SigningAlg};
+use writ_guard::{KeySet, Verifier, VerifierConfig};
+use writ_store::{Store, StoreError};
+
+use crate::config::Config;
+use crate::crypto::{KeyCipher, PasswordHasherPool};
+use crate::keys::KeyRing;
+use crate::limiter::Limiter;
+
+/// Slowly changing records needed on every token request.
+#[derive(Default)]
+pub struct Catalog {
+    /// By identifier (the audience).
+    pub apis: HashMap<String, Arc<ResourceServer>>,
+    pub clients: HashMap<String, Arc<Client>>,
+    /// By `(client_id, audience)`.
+    pub grants: HashMap<(String, String), Arc<ClientGrant>>,
+}
+
+/// Cheap-to-clone handle on everything a request needs.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub catalog: ArcSwap<Catalog>,
+    pub keys: ArcSwap<KeyRing>,
+    /// Verifies tokens for the Management API with writ-guard, the code APIs use.
+    pub mgmt_verifier: Verifier,
+    pub cipher: KeyCipher,
+    pub hasher: PasswordHasherPool,
+    pub limiter: Limiter,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state and loads the catalog and keys.
+    pub async fn new(config: Config, store: Arc<dyn Store>, cipher: KeyCipher) -> Result<Self, StoreError> {
+        let mgmt_verifier = Verifier::new(VerifierConfig::new(config.issuer.clone(), config.management_audience()), KeySet::default());
+        let hasher = PasswordHasherPool::new(config.password_hash_concurrency);
+        let state = AppState(Arc::new(Inner {
+            config,
+            store,
+            catalog: ArcSwap::from_pointee(Catalog::default()),
+            keys: ArcSwap::from_pointee(KeyRing::build(&[], &cipher, &HashSet::new())?),
+            mgmt_verifier,
+            cipher,
+            hasher,
+            limiter: Limiter::default(),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }));
+        state.reload().await?;
+        Ok(state)
+    }
+
+    /// Reloads the catalog and key ring from the store.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let _g = self.reload_lock.lock().await;
+        let apis = self.store.all_resource_servers().await?;
+        let clients = self.store.all_clients().await?;
+        let grants = self.store.all_client_grants().await?;
+        let keys = self.store.signing_keys().await?;
+        let algs: HashSet<SigningAlg> = apis.iter().map(|a| a.signing_alg).collect();
+        let ring = KeyRing::build(&keys, &self.cipher, &algs)?;
+        let keyset = KeySet::from_jwks(&ring.all_public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.mgmt_verifier.set_keys(keyset);
+        self.keys.store(Arc::new(ring));
+        self.catalog.store(Arc::new(Catalog {
+            apis: apis.into_iter().map(|a| (a.identifier.clone(), Arc::new(a))).collect(),
+            clients: clients.into_iter().map(|c| (c.client_id.clone(), Arc::new(c))).collect(),
+            grants: grants.into_iter().map(|g| ((g.client_id.clone(), g.audience.clone()), Arc::new(g))).collect(),
+        }));
+        Ok(())
+    }
+
+    /// Longest access-token lifetime of any API (how long a retired key must stay published).
+    pub fn max_token_lifetime(&self) -> i64 {
+        self.catalog.load().apis.values().map(|a| a.token_lifetime).max().unwrap_or(86400).max(crate::token::ID_TOKEN_LIFETIME)
+    }
+}

@@ -1,0 +1,302 @@
+//! `POST /oauth/token`: client authentication and the `client_credentials` and `password`
+//! grants, issuing RFC 9068 access tokens (and OIDC ID tokens when `openid` is asked for).
+//!
+//! The machine path touches no database: the client, its grant, the API and the signing key
+//! all come from the in-memory catalog, so its cost is the signature.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use writ_core::claims::{AccessClaims, Audience};
+use writ_core::rbac::{Granted, grant_for_client, grant_for_user};
+use writ_core::{Client, ResourceServer, SigningAlg, User};
+
+use crate::crypto::{random_token, secret_matches};
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+/// ID tokens live 10 hours, as Auth0's default.
+pub const ID_TOKEN_LIFETIME: i64 = 36_000;
+
+/// The parameters of a token request, from a form or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    pub scope: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub realm: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct IdClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    auth_time: i64,
+    azp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ct.starts_with("application/json") {
+        serde_json::from_slice(body).map_err(|e| OAuthError::invalid_request(format!("Invalid JSON body: {e}")))
+    } else if ct.starts_with("application/x-www-form-urlencoded") || ct.is_empty() {
+        serde_urlencoded::from_bytes(body).map_err(|e| OAuthError::invalid_request(format!("Invalid form body: {e}")))
+    } else {
+        Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded or application/json"))
+    }
+}
+
+/// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded id and secret).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let v = v.to_str().map_err(|_| OAuthError::invalid_request("Malformed Authorization header"))?;
+    let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else {
+        return Ok(None);
+    };
+    let bad = || {
+        let mut e = OAuthError::invalid_client("Malformed Basic credentials");
+        e.basic_challenge = true;
+        e
+    };
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+    let dec = |s: &str| -> Result<String, OAuthError> {
+        let s = s.replace('+', " ");
+        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).ok_or_else(bad)
+    };
+    Ok(Some((dec(id)?, dec(secret)?)))
+}
+
+/// Authenticates the client (Basic or post); public clients present only their id.
+fn authenticate(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    if let Some(wait) = state.limiter.client_blocked(ip) {
+        return Err(OAuthError::too_many("Too many failed client authentications; try again later", wait));
+    }
+    let basic = basic_credentials(headers)?;
+    let via_basic = basic.is_some();
+    let (id, secret) = match (basic, &req.client_id) {
+        (Some((id, s)), body_id) => {
+            if body_id.as_ref().is_some_and(|b| *b != id) || req.client_secret.is_some() {
+                return Err(OAuthError::invalid_request("Use one client authentication method"));
+            }
+            (id, Some(s))
+        }
+        (None, Some(id)) => (id.clone(), req.client_secret.clone()),
+        (None, None) => return Err(OAuthError::invalid_request("Missing required parameter: client_id")),
+    };
+    let fail = |msg: &str| {
+        state.limiter.client_failed(ip);
+        let mut e = OAuthError::invalid_client(msg);
+        e.basic_challenge = via_basic;
+        e
+    };
+    let catalog = state.catalog.load();
+    let Some(client) = catalog.clients.get(&id).cloned() else {
+        return Err(fail("Unknown client or invalid client credentials."));
+    };
+    match (&client.secret_hash, secret) {
+        (Some(hash), Some(s)) if secret_matches(&s, hash) => Ok(client),
+        (None, None) => Ok(client),
+        (None, Some(_)) => Err(fail("This client is public and has no secret.")),
+        _ => Err(fail("Unknown client or invalid client credentials.")),
+    }
+}
+
+/// The API the token is for: `audience` (Auth0) or `resource` (RFC 8707).
+fn resolve_api(state: &AppState, req: &TokenRequest) -> Result<std::sync::Arc<ResourceServer>, OAuthError> {
+    let aud = match (&req.audience, &req.resource) {
+        (Some(a), Some(r)) if a != r => return Err(OAuthError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_target", "audience and resource differ")),
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => {
+            return Err(OAuthError::access_denied("No audience parameter was provided, and no default audience has been configured"));
+        }
+    };
+    state.catalog.load().apis.get(aud).cloned().ok_or_else(|| {
+        OAuthError::access_denied(format!("Service not found: {aud}"))
+    })
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Signs an access token for `sub` at `api`.
+pub fn access_token(
+    state: &AppState,
+    api: &ResourceServer,
+    client: &Client,
+    sub: String,
+    granted: Granted,
+    gty: &str,
+    authz_ver: Option<i64>,
+) -> Result<(String, String, i64), OAuthError> {
+    let iat = now();
+    let scope = granted.scope_string();
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub,
+        aud: Audience::One(api.identifier.clone()),
+        iat,
+        exp: iat + api.token_lifetime,
+        jti: random_token(16),
+        client_id: client.client_id.clone(),
+        azp: client.client_id.clone(),
+        scope: scope.clone(),
+        permissions: granted.permissions,
+        gty: Some(gty.to_owned()),
+        authz_ver,
+    };
+    let ring = state.keys.load();
+    let signer = ring.signer(api.signing_alg).ok_or_else(|| OAuthError::server_error("no current signing key"))?;
+    let jwt = signer.sign("at+jwt", &claims).map_err(OAuthError::server_error)?;
+    Ok((jwt, scope, api.token_lifetime))
+}
+
+/// Signs an OIDC ID token (always RS256).
+pub fn id_token(state: &AppState, client: &Client, user: &User, scope: &str, auth_time: i64) -> Result<String, OAuthError> {
+    let iat = now();
+    let has = |s: &str| scope.split(' ').any(|x| x == s);
+    let claims = IdClaims {
+        iss: &state.config.issuer,
+        sub: &user.user_id,
+        aud: &client.client_id,
+        iat,
+        exp: iat + ID_TOKEN_LIFETIME,
+        auth_time,
+        azp: &client.client_id,
+        email: has("email").then_some(user.email.as_str()),
+        email_verified: has("email").then_some(user.email_verified),
+        name: if has("profile") { user.name.as_deref().or(Some(user.email.as_str())) } else { None },
+    };
+    let ring = state.keys.load();
+    let signer = ring.signer(SigningAlg::RS256).ok_or_else(|| OAuthError::server_error("no RS256 key"))?;
+    signer.sign("JWT", &claims).map_err(OAuthError::server_error)
+}
+
+fn respond(access_token: String, scope: &str, expires_in: i64, id_token: Option<String>) -> Response {
+    let mut r = axum::Json(TokenResponse { access_token, token_type: "Bearer", expires_in, scope, id_token }).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let req = parse_body(&headers, &body)?;
+    let grant = req.grant_type.clone().ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
+    let ip = peer.ip();
+    match grant.as_str() {
+        "client_credentials" => client_credentials(&state, ip, &headers, &req),
+        "password" | "http://auth0.com/oauth/grant-type/password-realm" => password(&state, ip, &headers, &req, &grant).await,
+        other => Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("Unsupported grant type: {other}"),
+        )),
+    }
+}
+
+fn client_credentials(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &TokenRequest) -> Result<Response, OAuthError> {
+    let client = authenticate(state, ip, headers, req)?;
+    if client.secret_hash.is_none() || !client.allows_grant("client_credentials") {
+        return Err(OAuthError::unauthorized_client("Grant type 'client_credentials' not allowed for the client."));
+    }
+    let api = resolve_api(state, req)?;
+    let catalog = state.catalog.load();
+    let grant = catalog.grants.get(&(client.client_id.clone(), api.identifier.clone())).ok_or_else(|| {
+        OAuthError::access_denied(format!(
+            "Client is not authorized to access \"{}\". You need to create a \"client-grant\" associated to this API.",
+            api.identifier
+        ))
+    })?;
+    let granted = grant_for_client(&api, grant, req.scope.as_deref());
+    let (jwt, scope, exp) = access_token(state, &api, &client, format!("{}@clients", client.client_id), granted, "client-credentials", None)?;
+    Ok(respond(jwt, &scope, exp, None))
+}
+
+async fn password(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &TokenRequest, grant: &str) -> Result<Response, OAuthError> {
+    let client = authenticate(state, ip, headers, req)?;
+    if !client.allows_grant(grant) && !client.allows_grant("password") {
+        return Err(OAuthError::unauthorized_client(format!("Grant type '{grant}' not allowed for the client.")));
+    }
+    if let Some(realm) = &req.realm
+        && realm != writ_core::DEFAULT_CONNECTION
+    {
+        return Err(OAuthError::invalid_request(format!("Unknown realm: {realm}")));
+    }
+    let username = req.username.as_deref().ok_or_else(|| OAuthError::invalid_request("Missing required parameter: username"))?;
+    let pw = req.password.as_deref().ok_or_else(|| OAuthError::invalid_request("Missing required parameter: password"))?;
+    let api = resolve_api(state, req)?;
+    let key = username.trim().to_lowercase();
+    if let Some(wait) = state.limiter.user_blocked(ip, &key) {
+        return Err(OAuthError::too_many(
+            "Your account has been blocked after multiple consecutive login attempts from this address.",
+            wait,
+        ));
+    }
+    let creds = state.store.credentials_by_email(&key).await?;
+    // Always run one argon2 verification, so timing does not reveal whether the user exists.
+    let ok = state.hasher.verify(pw, creds.as_ref().and_then(|c| c.password_hash.as_deref())).await;
+    let user = match creds {
+        Some(c) if ok => c.user,
+        _ => {
+            state.limiter.user_failed(ip, &key);
+            return Err(OAuthError::invalid_grant("Wrong email or password."));
+        }
+    };
+    state.limiter.user_succeeded(ip, &key);
+    if user.blocked {
+        return Err(OAuthError::invalid_grant("user is blocked"));
+    }
+    let (perms, version) = state.store.effective_permissions(&user.user_id, &api.identifier).await?;
+    let granted = grant_for_user(&api, req.scope.as_deref(), &perms);
+    let scope_str = granted.scope_string();
+    let id = if scope_str.split(' ').any(|s| s == "openid") {
+        Some(id_token(state, &client, &user, &scope_str, now())?)
+    } else {
+        None
+    };
+    let (jwt, scope, exp) = access_token(state, &api, &client, user.user_id.clone(), granted, "password", Some(version))?;
+    Ok(respond(jwt, &scope, exp, id))
+}
