@@ -6,7 +6,9 @@
 mod apis;
 mod clients;
 mod keys;
+mod openapi;
 mod roles;
+mod schemas;
 mod users;
 
 use axum::Router;
@@ -31,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(clients::router())
         .merge(keys::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found") })
 }
 

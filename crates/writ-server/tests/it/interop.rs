@@ -1,0 +1,56 @@
+//! Interop with a real third-party verifier: PyJWT's `PyJWKClient` fetches Writ's JWKS over HTTP
+//! and verifies tokens signed with RS256, ES256 and EdDSA, as a Django API would.
+//!
+//! Needs Python with PyJWT[crypto] (`tests/interop/requirements.txt`): the README's test command
+//! installs it into `.venv`; `WRIT_PYTHON` overrides the interpreter.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("WRIT_PYTHON") {
+        return p.into();
+    }
+    let venv = repo_root().join(".venv/bin/python");
+    if venv.exists() { venv } else { "python3".into() }
+}
+
+#[tokio::test]
+async fn pyjwt_verifies_tokens_for_every_algorithm() {
+    let app = TestApp::spawn().await;
+    let client = app.password_client().await;
+    let user = app.create_user("py@example.com", "py-password-1").await;
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let api = format!("https://{}.example/api", alg.to_lowercase());
+        app.create_api(&api, alg, &["read:todos", "write:todos"], true).await;
+        let role = app.create_role(&format!("r-{alg}"), &api, &["read:todos", "write:todos"]).await;
+        app.assign_roles(&user, &[&role]).await;
+        let token = app.password_token(&client, "py@example.com", "py-password-1", &api, None).await.assert(200).body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (mid, msecret) = app.machine(&api, &["read:todos"]).await;
+        let machine = app.cc_token(&mid, &msecret, &api, None).await;
+        for (tok, perms) in [(&token, json!(["read:todos", "write:todos"])), (&machine, json!(["read:todos"]))] {
+            let out = tokio::process::Command::new(python())
+                .arg(repo_root().join("tests/interop/pyjwt_verify.py"))
+                .args([&format!("{}.well-known/jwks.json", app.issuer), &app.issuer, &api, alg, tok, &perms.to_string()])
+                .output()
+                .await
+                .expect("python3 must be installed (see README: the test command installs PyJWT)");
+            assert!(
+                out.status.success(),
+                "PyJWT refused the {alg} token:\n{}\n(install with: python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt)",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("ok {alg}")));
+        }
+    }
+}

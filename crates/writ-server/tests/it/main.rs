@@ -1,0 +1,7 @@
+//! Integration tests for writ-server: a real server on 127.0.0.1:0 over a real SQLite file.
+
+mod helpers;
+mod interop;
+mod keys;
+mod mgmt;
+mod tokens;
