@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn merges_first_level_and_null_deletes() {
         let mut cur = obj(json!({"a": 1, "b": {"x": 1}, "c": 3}));
-        assert!(merge(&mut cur, &obj(json!({"a": 2, "b": {"y": 2}, "c": null, "d": 4}))));
+        assert!(merge(
+            &mut cur,
+            &obj(json!({"a": 2, "b": {"y": 2}, "c": null, "d": 4}))
+        ));
         assert_eq!(Value::Object(cur), json!({"a": 2, "b": {"y": 2}, "d": 4}));
     }
 

@@ -39,7 +39,10 @@ pub enum TokenDialect {
 
 impl TokenDialect {
     pub fn includes_permissions(self) -> bool {
-        matches!(self, TokenDialect::AccessTokenAuthz | TokenDialect::Rfc9068ProfileAuthz)
+        matches!(
+            self,
+            TokenDialect::AccessTokenAuthz | TokenDialect::Rfc9068ProfileAuthz
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -84,9 +87,14 @@ impl AppType {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [AppType::Spa, AppType::RegularWeb, AppType::NonInteractive, AppType::Native]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        [
+            AppType::Spa,
+            AppType::RegularWeb,
+            AppType::NonInteractive,
+            AppType::Native,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
     }
 
     /// Public clients cannot keep a secret: they must use PKCE and never authenticate.
@@ -214,9 +222,14 @@ impl KeyState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [KeyState::Next, KeyState::Current, KeyState::Previous, KeyState::Revoked]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            KeyState::Next,
+            KeyState::Current,
+            KeyState::Previous,
+            KeyState::Revoked,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

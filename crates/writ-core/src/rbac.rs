@@ -43,7 +43,11 @@ fn requested_scopes(requested: Option<&str>) -> Vec<&str> {
 /// RBAC off: any requested scope the API defines. RBAC on: requested ∩ effective, and the
 /// `permissions` claim lists every effective permission (for the `*_authz` dialects).
 /// `effective` must be sorted (as returned by [`effective_permissions`]).
-pub fn grant_for_user(api: &ResourceServer, requested: Option<&str>, effective: &[String]) -> Granted {
+pub fn grant_for_user(
+    api: &ResourceServer,
+    requested: Option<&str>,
+    effective: &[String],
+) -> Granted {
     let mut scope = Vec::new();
     for s in requested_scopes(requested) {
         let ok = if OIDC_SCOPES.contains(&s) {
@@ -57,17 +61,27 @@ pub fn grant_for_user(api: &ResourceServer, requested: Option<&str>, effective: 
             scope.push(s.to_owned());
         }
     }
-    let permissions = (api.enforce_policies && api.token_dialect.includes_permissions()).then(|| effective.to_vec());
+    let permissions = (api.enforce_policies && api.token_dialect.includes_permissions())
+        .then(|| effective.to_vec());
     Granted { scope, permissions }
 }
 
 /// What a machine client's token for `api` carries: requested ∩ the client grant, or the whole
 /// grant when nothing specific was requested. `None` when a requested scope is not granted is
 /// not an error in Auth0: unknown scopes are dropped.
-pub fn grant_for_client(api: &ResourceServer, grant: &ClientGrant, requested: Option<&str>) -> Granted {
+pub fn grant_for_client(
+    api: &ResourceServer,
+    grant: &ClientGrant,
+    requested: Option<&str>,
+) -> Granted {
     let req = requested_scopes(requested);
     let scope: Vec<String> = if req.is_empty() {
-        grant.scope.iter().filter(|s| api.has_scope(s)).cloned().collect()
+        grant
+            .scope
+            .iter()
+            .filter(|s| api.has_scope(s))
+            .cloned()
+            .collect()
     } else {
         grant
             .scope
@@ -76,7 +90,10 @@ pub fn grant_for_client(api: &ResourceServer, grant: &ClientGrant, requested: Op
             .cloned()
             .collect()
     };
-    let permissions = api.token_dialect.includes_permissions().then(|| scope.clone());
+    let permissions = api
+        .token_dialect
+        .includes_permissions()
+        .then(|| scope.clone());
     Granted { scope, permissions }
 }
 
@@ -92,7 +109,10 @@ mod tests {
             name: "Todos".into(),
             scopes: ["read:todos", "write:todos", "delete:todos"]
                 .iter()
-                .map(|v| Scope { value: v.to_string(), description: String::new() })
+                .map(|v| Scope {
+                    value: v.to_string(),
+                    description: String::new(),
+                })
                 .collect(),
             signing_alg: SigningAlg::RS256,
             token_lifetime: 86400,
@@ -129,9 +149,16 @@ mod tests {
     #[test]
     fn offline_access_only_when_api_allows() {
         let mut a = api(true, TokenDialect::AccessToken);
-        assert!(grant_for_user(&a, Some("offline_access"), &[]).scope.is_empty());
+        assert!(
+            grant_for_user(&a, Some("offline_access"), &[])
+                .scope
+                .is_empty()
+        );
         a.allow_offline_access = true;
-        assert_eq!(grant_for_user(&a, Some("offline_access"), &[]).scope, vec!["offline_access"]);
+        assert_eq!(
+            grant_for_user(&a, Some("offline_access"), &[]).scope,
+            vec!["offline_access"]
+        );
     }
 
     #[test]
@@ -143,7 +170,10 @@ mod tests {
             audience: a.identifier.clone(),
             scope: vec!["read:todos".into(), "write:todos".into()],
         };
-        assert_eq!(grant_for_client(&a, &g, None).scope, vec!["read:todos", "write:todos"]);
+        assert_eq!(
+            grant_for_client(&a, &g, None).scope,
+            vec!["read:todos", "write:todos"]
+        );
         let r = grant_for_client(&a, &g, Some("write:todos delete:todos"));
         assert_eq!(r.scope, vec!["write:todos"]);
         assert_eq!(r.permissions.unwrap(), vec!["write:todos"]);

@@ -13,7 +13,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -31,7 +34,10 @@ pub fn email(field: &str, raw: &str) -> R<String> {
         return Err(bad());
     }
     let labels_ok = domain.split('.').all(|l| {
-        !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
     });
     if !labels_ok || (!domain.contains('.') && domain != "localhost") {
         return Err(bad());
@@ -42,10 +48,16 @@ pub fn email(field: &str, raw: &str) -> R<String> {
 /// Passwords: at least 8 characters (Auth0's default policy), at most 1024 bytes (argon2 input bound).
 pub fn password(field: &str, p: &str) -> R<()> {
     if p.chars().count() < 8 {
-        return Err(ValidationError::new(field, "PasswordStrengthError: Password is too weak (at least 8 characters)"));
+        return Err(ValidationError::new(
+            field,
+            "PasswordStrengthError: Password is too weak (at least 8 characters)",
+        ));
     }
     if p.len() > 1024 {
-        return Err(ValidationError::new(field, "String is too long (max 1024 bytes)"));
+        return Err(ValidationError::new(
+            field,
+            "String is too long (max 1024 bytes)",
+        ));
     }
     Ok(())
 }
@@ -55,8 +67,14 @@ pub fn scope_value(field: &str, v: &str) -> R<()> {
     if v.is_empty() || v.len() > 280 {
         return Err(ValidationError::new(field, "must be 1 to 280 characters"));
     }
-    if !v.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
-        return Err(ValidationError::new(field, "must be printable ASCII without spaces, quotes or backslashes"));
+    if !v
+        .bytes()
+        .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    {
+        return Err(ValidationError::new(
+            field,
+            "must be printable ASCII without spaces, quotes or backslashes",
+        ));
     }
     Ok(())
 }
@@ -68,7 +86,10 @@ pub fn name(field: &str, v: &str, max: usize) -> R<String> {
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters without control characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters without control characters"),
+        ));
     }
     Ok(t.to_owned())
 }
@@ -76,22 +97,35 @@ pub fn name(field: &str, v: &str, max: usize) -> R<String> {
 /// An API identifier (the token audience): a logical identifier, usually a URL.
 pub fn identifier(field: &str, v: &str) -> R<()> {
     if v.is_empty() || v.len() > 600 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ValidationError::new(field, "must be 1 to 600 characters without whitespace"));
+        return Err(ValidationError::new(
+            field,
+            "must be 1 to 600 characters without whitespace",
+        ));
     }
     Ok(())
 }
 
 /// A redirect, logout or origin URL: absolute http(s), no fragment.
 pub fn url(field: &str, v: &str, origin_only: bool) -> R<()> {
-    let u = url::Url::parse(v).map_err(|_| ValidationError::new(field, format!("'{v}' is not an absolute URL")))?;
+    let u = url::Url::parse(v)
+        .map_err(|_| ValidationError::new(field, format!("'{v}' is not an absolute URL")))?;
     if !matches!(u.scheme(), "http" | "https") && origin_only {
-        return Err(ValidationError::new(field, format!("'{v}' must be an http(s) origin")));
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}' must be an http(s) origin"),
+        ));
     }
     if u.fragment().is_some() {
-        return Err(ValidationError::new(field, format!("'{v}' must not contain a fragment")));
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}' must not contain a fragment"),
+        ));
     }
     if origin_only && (u.path() != "/" || u.query().is_some() || v.ends_with('/')) {
-        return Err(ValidationError::new(field, format!("'{v}' must be an origin (scheme://host[:port]) without path")));
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}' must be an origin (scheme://host[:port]) without path"),
+        ));
     }
     Ok(())
 }
@@ -102,7 +136,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email("email", " Alice@Example.COM ").unwrap(), "alice@example.com");
+        assert_eq!(
+            email("email", " Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
         for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@-b.c"] {
             assert!(email("email", bad).is_err(), "{bad}");
         }

@@ -88,7 +88,8 @@ impl KeySet {
         let mut raw = Vec::new();
         for jwk in &set.keys {
             let use_ok = !matches!(&jwk.common.public_key_use, Some(u) if *u != jsonwebtoken::jwk::PublicKeyUse::Signature);
-            let (Some(kid), Some(alg), true) = (jwk.common.key_id.clone(), pinned_alg(jwk), use_ok) else {
+            let (Some(kid), Some(alg), true) = (jwk.common.key_id.clone(), pinned_alg(jwk), use_ok)
+            else {
                 continue;
             };
             if let Ok(key) = DecodingKey::from_jwk(jwk) {
@@ -116,7 +117,14 @@ impl KeySet {
                 v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
                 v.leeway = cfg.leeway_secs;
                 v.validate_nbf = true;
-                (kid.clone(), Arc::new(Key { alg: *alg, key: key.clone(), validation: v }))
+                (
+                    kid.clone(),
+                    Arc::new(Key {
+                        alg: *alg,
+                        key: key.clone(),
+                        validation: v,
+                    }),
+                )
             })
             .collect()
     }
@@ -139,7 +147,13 @@ pub struct VerifierConfig {
 
 impl VerifierConfig {
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
-        Self { issuer: issuer.into(), audience: audience.into(), leeway_secs: 30, allow_legacy_typ: false, max_token_bytes: 8192 }
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway_secs: 30,
+            allow_legacy_typ: false,
+            max_token_bytes: 8192,
+        }
     }
 }
 
@@ -153,7 +167,10 @@ pub struct Verifier {
 impl Verifier {
     pub fn new(cfg: VerifierConfig, keys: KeySet) -> Self {
         let built = keys.build(&cfg);
-        Self { cfg: Arc::new(cfg), keys: Arc::new(ArcSwap::from_pointee(built)) }
+        Self {
+            cfg: Arc::new(cfg),
+            keys: Arc::new(ArcSwap::from_pointee(built)),
+        }
     }
 
     /// Replaces the keys (after a rotation or a JWKS refresh); in-flight verifications finish
@@ -177,14 +194,22 @@ impl Verifier {
             return Err(VerifyError::TooLarge);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-        if header.jku.is_some() || header.x5u.is_some() || header.jwk.is_some() || header.x5c.is_some() {
-            return Err(VerifyError::Header("jku, x5u, jwk and x5c are not accepted"));
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(VerifyError::Header(
+                "jku, x5u, jwk and x5c are not accepted",
+            ));
         }
         if header.crit.is_some() {
             return Err(VerifyError::Header("crit is not supported"));
         }
         match header.typ.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {}
+            Some(t)
+                if t.eq_ignore_ascii_case("at+jwt")
+                    || t.eq_ignore_ascii_case("application/at+jwt") => {}
             Some(t) if self.cfg.allow_legacy_typ && t.eq_ignore_ascii_case("JWT") => {}
             _ => return Err(VerifyError::Type),
         }
@@ -194,19 +219,25 @@ impl Verifier {
         if header.alg != key.alg {
             return Err(VerifyError::Algorithm);
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.key, &key.validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as E;
-            match e.kind() {
-                E::InvalidSignature | E::InvalidEcdsaKey | E::InvalidRsaKey(_) => VerifyError::Signature,
-                E::ExpiredSignature => VerifyError::Expired,
-                E::ImmatureSignature => VerifyError::NotYetValid,
-                E::InvalidIssuer => VerifyError::Issuer,
-                E::InvalidAudience => VerifyError::Audience,
-                E::InvalidAlgorithm => VerifyError::Algorithm,
-                E::Base64(_) | E::Json(_) | E::Utf8(_) | E::InvalidToken => VerifyError::Malformed,
-                _ => VerifyError::Claims,
-            }
-        })?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.key, &key.validation).map_err(
+            |e| {
+                use jsonwebtoken::errors::ErrorKind as E;
+                match e.kind() {
+                    E::InvalidSignature | E::InvalidEcdsaKey | E::InvalidRsaKey(_) => {
+                        VerifyError::Signature
+                    }
+                    E::ExpiredSignature => VerifyError::Expired,
+                    E::ImmatureSignature => VerifyError::NotYetValid,
+                    E::InvalidIssuer => VerifyError::Issuer,
+                    E::InvalidAudience => VerifyError::Audience,
+                    E::InvalidAlgorithm => VerifyError::Algorithm,
+                    E::Base64(_) | E::Json(_) | E::Utf8(_) | E::InvalidToken => {
+                        VerifyError::Malformed
+                    }
+                    _ => VerifyError::Claims,
+                }
+            },
+        )?;
         Ok(data.claims)
     }
 }

@@ -35,7 +35,7 @@ use tokio::runtime::Runtime;
 use writ_core::rbac::grant_for_user;
 use writ_core::{Client, Permission, ResourceServer, Scope, SigningAlg, TokenDialect};
 use writ_server::AppState;
-use writ_store::{Lifecycle, NewUser, Page, ResourceServerStore, RoleStore, UserStore};
+use writ_store::{NewUser, Page};
 
 const ISSUER: &str = "https://auth.bench.example/";
 const API: &str = "https://bench.example/api";

@@ -7,6 +7,9 @@
 //!   validation, claims deserialized into `AccessClaims`).
 //! - `raw_verify/<alg>`: `jsonwebtoken::decode::<AccessClaims>` with a `DecodingKey` from the
 //!   same JWK and a minimal `Validation` (signature and `exp` only).
+//! - `preparsed_sign/<alg>`: the same JWS (same header and claims bytes) signed with an
+//!   aws-lc-rs key pair parsed once. `jsonwebtoken::encode` parses the PKCS#8 private key on
+//!   every call; the gap between `raw_sign` and `preparsed_sign` is that per-call parse.
 //!
 //! The claims are a realistic user token: issuer, user subject, one audience, jti, client,
 //! `scope`, a `permissions` claim of five entries, `gty` and `authz_ver`.
@@ -20,6 +23,12 @@ use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Duration;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, Header, Validation};
@@ -62,9 +71,58 @@ fn claims() -> AccessClaims {
     }
 }
 
+/// A private key parsed once, for `preparsed_sign`.
+enum Parsed {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+impl Parsed {
+    fn new(alg: SigningAlg, pkcs8: &[u8]) -> Self {
+        match alg {
+            SigningAlg::RS256 => Parsed::Rsa(RsaKeyPair::from_pkcs8(pkcs8).expect("RSA key")),
+            SigningAlg::ES256 => Parsed::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).expect("EC key"),
+            ),
+            SigningAlg::EdDSA => {
+                Parsed::Ed(Ed25519KeyPair::from_pkcs8(pkcs8).expect("Ed25519 key"))
+            }
+        }
+    }
+
+    /// `b64(header).b64(claims).b64(signature)`, as `jsonwebtoken::encode` builds it.
+    fn sign(&self, header_b64: &str, claims: &AccessClaims, rng: &SystemRandom) -> String {
+        let json = serde_json::to_vec(claims).expect("claims serialize");
+        let mut out = String::with_capacity(header_b64.len() + json.len() * 4 / 3 + 360);
+        out.push_str(header_b64);
+        out.push('.');
+        B64.encode_string(&json, &mut out);
+        let sig = match self {
+            Parsed::Rsa(k) => {
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, rng, out.as_bytes(), &mut sig)
+                    .expect("RSA sign");
+                sig
+            }
+            Parsed::Ec(k) => k
+                .sign(rng, out.as_bytes())
+                .expect("EC sign")
+                .as_ref()
+                .to_vec(),
+            Parsed::Ed(k) => k.sign(out.as_bytes()).as_ref().to_vec(),
+        };
+        out.push('.');
+        B64.encode_string(&sig, &mut out);
+        out
+    }
+}
+
 /// One algorithm's keys, all derived from one generated key.
 struct Alg {
     alg: SigningAlg,
+    parsed: Parsed,
+    header_b64: String,
     raw_key: jsonwebtoken::EncodingKey,
     raw_header: Header,
     raw_decoding: DecodingKey,
@@ -97,8 +155,13 @@ fn bench(c: &mut Criterion) {
             let raw_decoding = DecodingKey::from_jwk(&jwk).expect("decoding key");
             let mut raw_validation = Validation::new(keys::jwt_alg(rec.alg));
             raw_validation.validate_aud = false;
+            let header_b64 =
+                B64.encode(serde_json::to_vec(&raw_header).expect("header serializes"));
+            let parsed = Parsed::new(rec.alg, &der);
             Alg {
                 alg: rec.alg,
+                parsed,
+                header_b64,
                 raw_key,
                 raw_header,
                 raw_decoding,
@@ -108,6 +171,7 @@ fn bench(c: &mut Criterion) {
         .collect();
 
     let claims = claims();
+    let rng = SystemRandom::new();
     // Tokens to verify, signed once per algorithm by the server path; checked by both paths.
     let tokens: Vec<String> = algs
         .iter()
@@ -141,6 +205,14 @@ fn bench(c: &mut Criterion) {
     for a in &algs {
         g.bench_function(a.alg.as_str(), |b| {
             b.iter(|| jsonwebtoken::encode(&a.raw_header, black_box(&claims), &a.raw_key).unwrap())
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("preparsed_sign");
+    for a in &algs {
+        g.bench_function(a.alg.as_str(), |b| {
+            b.iter(|| a.parsed.sign(&a.header_b64, black_box(&claims), &rng))
         });
     }
     g.finish();

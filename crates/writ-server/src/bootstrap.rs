@@ -1,7 +1,9 @@
 //! Start-up provisioning: signing keys, the Management API as a resource server, and the
 //! bootstrap machine client with a grant for every management scope. Idempotent.
 
-use writ_core::{AppType, Client, ResourceServer, Scope, SigningAlg, TokenDialect, MANAGEMENT_SCOPES};
+use writ_core::{
+    AppType, Client, MANAGEMENT_SCOPES, ResourceServer, Scope, SigningAlg, TokenDialect,
+};
 use writ_store::{Store, StoreError};
 
 use crate::config::Config;
@@ -20,7 +22,13 @@ fn management_api(config: &Config) -> ResourceServer {
         id: String::new(),
         identifier: config.management_audience(),
         name: "Writ Management API".into(),
-        scopes: MANAGEMENT_SCOPES.iter().map(|s| Scope { value: (*s).into(), description: management_description(s) }).collect(),
+        scopes: MANAGEMENT_SCOPES
+            .iter()
+            .map(|s| Scope {
+                value: (*s).into(),
+                description: management_description(s),
+            })
+            .collect(),
         signing_alg: SigningAlg::RS256,
         token_lifetime: 86_400,
         enforce_policies: true,
@@ -32,7 +40,11 @@ fn management_api(config: &Config) -> ResourceServer {
 
 fn management_description(scope: &str) -> String {
     let (verb, what) = scope.split_once(':').unwrap_or((scope, ""));
-    format!("{} {}", verb[..1].to_uppercase() + &verb[1..], what.replace('_', " "))
+    format!(
+        "{} {}",
+        verb[..1].to_uppercase() + &verb[1..],
+        what.replace('_', " ")
+    )
 }
 
 /// A machine client with a grant for every management scope.
@@ -59,16 +71,32 @@ pub fn machine_client(id: &str, name: &str, secret: &str) -> Client {
 
 async fn grant_all(store: &dyn Store, client_id: &str, audience: &str) -> Result<(), StoreError> {
     let scopes: Vec<String> = MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect();
-    let existing = store.list_client_grants(Some(client_id), Some(audience), writ_store::Page { page: 0, per_page: 1 }).await?;
+    let existing = store
+        .list_client_grants(
+            Some(client_id),
+            Some(audience),
+            writ_store::Page {
+                page: 0,
+                per_page: 1,
+            },
+        )
+        .await?;
     match existing.items.first() {
         Some(g) if g.scope == scopes => Ok(()),
         Some(g) => store.update_client_grant(&g.id, &scopes).await.map(|_| ()),
-        None => store.create_client_grant(client_id, audience, &scopes).await.map(|_| ()),
+        None => store
+            .create_client_grant(client_id, audience, &scopes)
+            .await
+            .map(|_| ()),
     }
 }
 
 /// Runs the start-up provisioning.
-pub async fn bootstrap(config: &Config, store: &dyn Store, cipher: &KeyCipher) -> Result<Bootstrapped, StoreError> {
+pub async fn bootstrap(
+    config: &Config,
+    store: &dyn Store,
+    cipher: &KeyCipher,
+) -> Result<Bootstrapped, StoreError> {
     ensure_keys(store, cipher).await?;
     let wanted = management_api(config);
     match store.get_resource_server(&wanted.identifier).await {
@@ -86,11 +114,13 @@ pub async fn bootstrap(config: &Config, store: &dyn Store, cipher: &KeyCipher) -
     }
     let audience = config.management_audience();
     let mut out = Bootstrapped::default();
-    if let (Some(id), Some(secret)) = (&config.bootstrap_client_id, &config.bootstrap_client_secret) {
+    if let (Some(id), Some(secret)) = (&config.bootstrap_client_id, &config.bootstrap_client_secret)
+    {
         match store.get_client(id).await {
             Ok(mut c) => {
                 let hash = sha256_hex(secret);
-                if c.secret_hash.as_deref() != Some(&hash) || !c.allows_grant("client_credentials") {
+                if c.secret_hash.as_deref() != Some(&hash) || !c.allows_grant("client_credentials")
+                {
                     c.secret_hash = Some(hash);
                     if !c.allows_grant("client_credentials") {
                         c.grant_types.push("client_credentials".into());
@@ -98,14 +128,24 @@ pub async fn bootstrap(config: &Config, store: &dyn Store, cipher: &KeyCipher) -
                     store.update_client(&c).await?;
                 }
             }
-            Err(StoreError::NotFound(_)) => store.create_client(&machine_client(id, "Writ bootstrap client", secret)).await?,
+            Err(StoreError::NotFound(_)) => {
+                store
+                    .create_client(&machine_client(id, "Writ bootstrap client", secret))
+                    .await?
+            }
             Err(e) => return Err(e),
         }
         grant_all(store, id, &audience).await?;
     } else if store.count_clients().await? == 0 {
         let id = random_alnum(32);
         let secret = random_token(32);
-        store.create_client(&machine_client(&id, "Writ admin client (generated)", &secret)).await?;
+        store
+            .create_client(&machine_client(
+                &id,
+                "Writ admin client (generated)",
+                &secret,
+            ))
+            .await?;
         grant_all(store, &id, &audience).await?;
         out.generated_client = Some((id, secret));
     }

@@ -54,55 +54,86 @@ pub struct ConfigError(pub String);
 
 impl Config {
     /// Defaults, then the file (if any), then `WRIT_*` variables from `env`.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let fc: FileConfig = match file {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
-                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {}", p.display(), e.message())))?
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError(format!("{}: {}", p.display(), e.message())))?
             }
             None => FileConfig::default(),
         };
         let pick = |var: &str, file: Option<String>| env(var).filter(|v| !v.is_empty()).or(file);
-        let issuer = pick("WRIT_ISSUER", fc.issuer).unwrap_or_else(|| "http://127.0.0.1:3000/".into());
-        let u = url::Url::parse(&issuer).map_err(|e| ConfigError(format!("WRIT_ISSUER '{issuer}' is not a URL: {e}")))?;
+        let issuer =
+            pick("WRIT_ISSUER", fc.issuer).unwrap_or_else(|| "http://127.0.0.1:3000/".into());
+        let u = url::Url::parse(&issuer)
+            .map_err(|e| ConfigError(format!("WRIT_ISSUER '{issuer}' is not a URL: {e}")))?;
         if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
-            return Err(ConfigError(format!("WRIT_ISSUER '{issuer}' must be an http(s) URL")));
+            return Err(ConfigError(format!(
+                "WRIT_ISSUER '{issuer}' must be an http(s) URL"
+            )));
         }
         if !issuer.ends_with('/') {
-            return Err(ConfigError(format!("WRIT_ISSUER '{issuer}' must end with '/' (for example '{issuer}/')")));
+            return Err(ConfigError(format!(
+                "WRIT_ISSUER '{issuer}' must end with '/' (for example '{issuer}/')"
+            )));
         }
         if u.query().is_some() || u.fragment().is_some() {
-            return Err(ConfigError(format!("WRIT_ISSUER '{issuer}' must not have a query or fragment")));
+            return Err(ConfigError(format!(
+                "WRIT_ISSUER '{issuer}' must not have a query or fragment"
+            )));
         }
         let listen_s = pick("WRIT_LISTEN", fc.listen).unwrap_or_else(|| "127.0.0.1:3000".into());
-        let listen = listen_s
-            .parse()
-            .map_err(|_| ConfigError(format!("WRIT_LISTEN '{listen_s}' is not an address like 127.0.0.1:3000")))?;
-        let database_url = pick("WRIT_DATABASE_URL", fc.database_url).unwrap_or_else(|| "sqlite://writ-data/writ.db".into());
+        let listen = listen_s.parse().map_err(|_| {
+            ConfigError(format!(
+                "WRIT_LISTEN '{listen_s}' is not an address like 127.0.0.1:3000"
+            ))
+        })?;
+        let database_url = pick("WRIT_DATABASE_URL", fc.database_url)
+            .unwrap_or_else(|| "sqlite://writ-data/writ.db".into());
         if !database_url.starts_with("sqlite:") {
             return Err(ConfigError(format!(
                 "WRIT_DATABASE_URL '{database_url}': only sqlite:// URLs are supported by this build"
             )));
         }
         let bootstrap_client_id = pick("WRIT_BOOTSTRAP_CLIENT_ID", fc.bootstrap_client_id);
-        let bootstrap_client_secret = pick("WRIT_BOOTSTRAP_CLIENT_SECRET", fc.bootstrap_client_secret);
+        let bootstrap_client_secret =
+            pick("WRIT_BOOTSTRAP_CLIENT_SECRET", fc.bootstrap_client_secret);
         if bootstrap_client_id.is_some() != bootstrap_client_secret.is_some() {
-            return Err(ConfigError("WRIT_BOOTSTRAP_CLIENT_ID and WRIT_BOOTSTRAP_CLIENT_SECRET must be set together".into()));
+            return Err(ConfigError(
+                "WRIT_BOOTSTRAP_CLIENT_ID and WRIT_BOOTSTRAP_CLIENT_SECRET must be set together"
+                    .into(),
+            ));
         }
         if let Some(s) = &bootstrap_client_secret
             && s.len() < 16
         {
-            return Err(ConfigError("WRIT_BOOTSTRAP_CLIENT_SECRET must be at least 16 characters".into()));
+            return Err(ConfigError(
+                "WRIT_BOOTSTRAP_CLIENT_SECRET must be at least 16 characters".into(),
+            ));
         }
         let key_encryption_key = match pick("WRIT_KEY_ENCRYPTION_KEY", fc.key_encryption_key) {
             None => None,
             Some(k) => Some(crate::crypto::decode_kek(&k).ok_or_else(|| {
-                ConfigError("WRIT_KEY_ENCRYPTION_KEY must be 32 bytes, base64url-encoded (43 characters)".into())
+                ConfigError(
+                    "WRIT_KEY_ENCRYPTION_KEY must be 32 bytes, base64url-encoded (43 characters)"
+                        .into(),
+                )
             })?),
         };
         let password_hash_concurrency = match env("WRIT_PASSWORD_HASH_CONCURRENCY") {
-            Some(v) => v.parse().map_err(|_| ConfigError(format!("WRIT_PASSWORD_HASH_CONCURRENCY '{v}' is not a number")))?,
-            None => fc.password_hash_concurrency.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_PASSWORD_HASH_CONCURRENCY '{v}' is not a number"
+                ))
+            })?,
+            None => fc
+                .password_hash_concurrency
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         }
         .max(1);
         Ok(Config {
@@ -123,7 +154,10 @@ impl Config {
 
     /// The file path of a `sqlite://` database, if it is a file.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        let rest = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let rest = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
@@ -139,8 +173,13 @@ mod tests {
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
-        Config::load(None, move |k| vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone()))
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Config::load(None, move |k| {
+            vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
+        })
     }
 
     #[test]
@@ -154,7 +193,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_values() {
-        assert!(load(&[("WRIT_ISSUER", "http://x.example")]).unwrap_err().0.contains("must end with '/'"));
+        assert!(
+            load(&[("WRIT_ISSUER", "http://x.example")])
+                .unwrap_err()
+                .0
+                .contains("must end with '/'")
+        );
         assert!(load(&[("WRIT_ISSUER", "not a url/")]).is_err());
         assert!(load(&[("WRIT_LISTEN", "nope")]).is_err());
         assert!(load(&[("WRIT_BOOTSTRAP_CLIENT_ID", "x")]).is_err());
@@ -165,8 +209,15 @@ mod tests {
     fn file_then_env() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("w.toml");
-        std::fs::write(&p, "issuer = \"https://auth.example/\"\nlisten = \"127.0.0.1:4000\"\n").unwrap();
-        let c = Config::load(Some(&p), |k| (k == "WRIT_LISTEN").then(|| "127.0.0.1:5000".to_string())).unwrap();
+        std::fs::write(
+            &p,
+            "issuer = \"https://auth.example/\"\nlisten = \"127.0.0.1:4000\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), |k| {
+            (k == "WRIT_LISTEN").then(|| "127.0.0.1:5000".to_string())
+        })
+        .unwrap();
         assert_eq!(c.issuer, "https://auth.example/");
         assert_eq!(c.listen.port(), 5000);
         std::fs::write(&p, "bogus = 1\n").unwrap();

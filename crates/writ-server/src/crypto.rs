@@ -23,7 +23,9 @@ pub fn random_token(bytes: usize) -> String {
 /// Random alphanumeric string (client ids).
 pub fn random_alnum(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect()
+    (0..len)
+        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
+        .collect()
 }
 
 /// Hex SHA-256 of a high-entropy secret (client secrets, refresh tokens).
@@ -38,7 +40,10 @@ pub fn sha256_hex(secret: &str) -> String {
 
 /// Constant-time check of a presented secret against a stored SHA-256 hex digest.
 pub fn secret_matches(presented: &str, stored_hash: &str) -> bool {
-    sha256_hex(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    sha256_hex(presented)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 pub(crate) fn decode_kek(s: &str) -> Option<[u8; 32]> {
@@ -54,7 +59,9 @@ pub struct KeyCipher {
 impl KeyCipher {
     pub fn new(kek: &[u8; 32]) -> Self {
         let k = UnboundKey::new(&AES_256_GCM, kek).expect("32-byte AES-256 key");
-        Self { key: Arc::new(LessSafeKey::new(k)) }
+        Self {
+            key: Arc::new(LessSafeKey::new(k)),
+        }
     }
 
     pub fn seal(&self, kid: &str, plain: &[u8]) -> Vec<u8> {
@@ -62,7 +69,11 @@ impl KeyCipher {
         rand::rng().fill_bytes(&mut nonce);
         let mut buf = plain.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut buf,
+            )
             .expect("AES-GCM seal cannot fail for small inputs");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
@@ -76,7 +87,10 @@ impl KeyCipher {
         let (nonce, ct) = sealed.split_at(12);
         let mut buf = ct.to_vec();
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let plain = self.key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf).ok()?;
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
+            .ok()?;
         Some(plain.to_vec())
     }
 }
@@ -96,29 +110,47 @@ fn argon() -> argon2::Argon2<'static> {
 
 impl PasswordHasherPool {
     pub fn new(n: usize) -> Self {
-        let dummy = argon().hash_password(random_token(16).as_bytes()).expect("argon2 hash").to_string();
-        Self { permits: Arc::new(Semaphore::new(n.max(1))), dummy: Arc::new(dummy) }
+        let dummy = argon()
+            .hash_password(random_token(16).as_bytes())
+            .expect("argon2 hash")
+            .to_string();
+        Self {
+            permits: Arc::new(Semaphore::new(n.max(1))),
+            dummy: Arc::new(dummy),
+        }
     }
 
     /// Hashes a password to a PHC string.
     pub async fn hash(&self, password: &str) -> Result<String, argon2::password_hash::Error> {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
-        let pw = password.to_owned();
-        tokio::task::spawn_blocking(move || argon().hash_password(pw.as_bytes()).map(|h| h.to_string()))
+        let _permit = self
+            .permits
+            .acquire()
             .await
-            .expect("hashing task panicked")
+            .expect("semaphore never closed");
+        let pw = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            argon().hash_password(pw.as_bytes()).map(|h| h.to_string())
+        })
+        .await
+        .expect("hashing task panicked")
     }
 
     /// Verifies a password against a PHC string; with `None`, burns the same time and fails.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let pw = password.to_owned();
         let (phc, real) = match phc {
             Some(p) => (p.to_owned(), true),
             None => ((*self.dummy).clone(), false),
         };
         tokio::task::spawn_blocking(move || {
-            let ok = PasswordHash::new(&phc).map(|h| argon().verify_password(pw.as_bytes(), &h).is_ok()).unwrap_or(false);
+            let ok = PasswordHash::new(&phc)
+                .map(|h| argon().verify_password(pw.as_bytes(), &h).is_ok())
+                .unwrap_or(false);
             ok && real
         })
         .await

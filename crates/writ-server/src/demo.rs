@@ -22,13 +22,23 @@ pub const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");
 /// Creates whatever of the demo data is missing.
 pub async fn seed(state: &AppState) -> Result<(), StoreError> {
     let s = &state.store;
-    let scopes = [("read:todos", "Read todos"), ("write:todos", "Create and edit todos"), ("delete:todos", "Delete todos")];
+    let scopes = [
+        ("read:todos", "Read todos"),
+        ("write:todos", "Create and edit todos"),
+        ("delete:todos", "Delete todos"),
+    ];
     if let Err(StoreError::NotFound(_)) = s.get_resource_server(TODOS_API).await {
         s.create_resource_server(ResourceServer {
             id: String::new(),
             identifier: TODOS_API.into(),
             name: "Todos API".into(),
-            scopes: scopes.iter().map(|(v, d)| Scope { value: (*v).into(), description: (*d).into() }).collect(),
+            scopes: scopes
+                .iter()
+                .map(|(v, d)| Scope {
+                    value: (*v).into(),
+                    description: (*d).into(),
+                })
+                .collect(),
             signing_alg: SigningAlg::RS256,
             token_lifetime: 3600,
             enforce_policies: true,
@@ -38,25 +48,45 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         })
         .await?;
     }
-    let perm = |p: &str| Permission { resource_server_identifier: TODOS_API.into(), permission_name: p.into() };
+    let perm = |p: &str| Permission {
+        resource_server_identifier: TODOS_API.into(),
+        permission_name: p.into(),
+    };
     let mut role_ids = Vec::new();
     for (name, desc, perms) in [
         ("viewer", "Can read todos", vec!["read:todos"]),
-        ("editor", "Can read, write and delete todos", vec!["read:todos", "write:todos", "delete:todos"]),
+        (
+            "editor",
+            "Can read, write and delete todos",
+            vec!["read:todos", "write:todos", "delete:todos"],
+        ),
     ] {
-        let existing = s.list_roles(Some(name), writ_store::Page { page: 0, per_page: 100 }).await?;
+        let existing = s
+            .list_roles(
+                Some(name),
+                writ_store::Page {
+                    page: 0,
+                    per_page: 100,
+                },
+            )
+            .await?;
         let role = match existing.items.into_iter().find(|r| r.name == name) {
             Some(r) => r,
             None => s.create_role(name, desc).await?,
         };
-        s.add_role_permissions(&role.id, &perms.iter().map(|p| perm(p)).collect::<Vec<_>>()).await?;
+        s.add_role_permissions(&role.id, &perms.iter().map(|p| perm(p)).collect::<Vec<_>>())
+            .await?;
         role_ids.push(role.id);
     }
     for ((email, password), role) in [(ALICE, &role_ids[1]), (BOB, &role_ids[0])] {
         let user = match s.credentials_by_email(email).await? {
             Some(c) => c.user,
             None => {
-                let hash = state.hasher.hash(password).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let hash = state
+                    .hasher
+                    .hash(password)
+                    .await
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 s.create_user(NewUser {
                     email: email.into(),
                     password_hash: Some(hash),
@@ -67,16 +97,38 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
                 .await?
             }
         };
-        s.assign_user_roles(&user.user_id, std::slice::from_ref(role)).await?;
+        s.assign_user_roles(&user.user_id, std::slice::from_ref(role))
+            .await?;
     }
     if let Err(StoreError::NotFound(_)) = s.get_client(MACHINE_CLIENT_ID).await {
-        s.create_client(&machine_client(MACHINE_CLIENT_ID, "Demo machine client", MACHINE_CLIENT_SECRET)).await?;
+        s.create_client(&machine_client(
+            MACHINE_CLIENT_ID,
+            "Demo machine client",
+            MACHINE_CLIENT_SECRET,
+        ))
+        .await?;
     }
-    if s.list_client_grants(Some(MACHINE_CLIENT_ID), Some(TODOS_API), writ_store::Page { page: 0, per_page: 1 }).await?.total == 0 {
-        s.create_client_grant(MACHINE_CLIENT_ID, TODOS_API, &["read:todos".to_string()]).await?;
+    if s.list_client_grants(
+        Some(MACHINE_CLIENT_ID),
+        Some(TODOS_API),
+        writ_store::Page {
+            page: 0,
+            per_page: 1,
+        },
+    )
+    .await?
+    .total
+        == 0
+    {
+        s.create_client_grant(MACHINE_CLIENT_ID, TODOS_API, &["read:todos".to_string()])
+            .await?;
     }
     if let Err(StoreError::NotFound(_)) = s.get_client(SCRIPT_CLIENT_ID).await {
-        let mut c = machine_client(SCRIPT_CLIENT_ID, "Demo CLI (password grant)", SCRIPT_CLIENT_SECRET);
+        let mut c = machine_client(
+            SCRIPT_CLIENT_ID,
+            "Demo CLI (password grant)",
+            SCRIPT_CLIENT_SECRET,
+        );
         c.app_type = AppType::RegularWeb;
         c.grant_types = vec!["password".into()];
         s.create_client(&c).await?;

@@ -10,7 +10,10 @@ use crate::state::AppState;
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let jwks = state.keys.load().jwks.clone();
     let mut r = axum::Json(&*jwks).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     r
 }
 
@@ -30,6 +33,9 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "email", "email_verified", "name", "permissions"],
     });
     let mut r = axum::Json(body).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     r
 }

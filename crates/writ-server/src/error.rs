@@ -19,7 +19,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), code, www_authenticate: None }
+        Self {
+            status,
+            message: message.into(),
+            code,
+            www_authenticate: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_body", message)
@@ -28,26 +33,46 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_query_string", message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "inexistent_resource", format!("The {what} does not exist."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "inexistent_resource",
+            format!("The {what} does not exist."),
+        )
     }
     pub fn unauthorized(message: impl Into<String>, desc: &str) -> Self {
         let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_token", message);
-        e.www_authenticate = Some(format!("Bearer realm=\"writ\", error=\"invalid_token\", error_description=\"{desc}\""));
+        e.www_authenticate = Some(format!(
+            "Bearer realm=\"writ\", error=\"invalid_token\", error_description=\"{desc}\""
+        ));
         e
     }
     pub fn missing_token() -> Self {
-        let mut e = Self::new(StatusCode::UNAUTHORIZED, "missing_token", "Missing authentication");
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "Missing authentication",
+        );
         e.www_authenticate = Some("Bearer realm=\"writ\"".into());
         e
     }
     pub fn insufficient_scope(scope: &str) -> Self {
-        let mut e = Self::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("Insufficient scope, expected any of: {scope}"));
-        e.www_authenticate = Some(format!("Bearer realm=\"writ\", error=\"insufficient_scope\", scope=\"{scope}\""));
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("Insufficient scope, expected any of: {scope}"),
+        );
+        e.www_authenticate = Some(format!(
+            "Bearer realm=\"writ\", error=\"insufficient_scope\", scope=\"{scope}\""
+        ));
         e
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal error",
+        )
     }
 }
 
@@ -56,7 +81,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Invalid(v) => ApiError::bad_request(format!("Payload validation error: '{}' on property {}.", v.reason, v.field)),
+            StoreError::Invalid(v) => ApiError::bad_request(format!(
+                "Payload validation error: '{}' on property {}.",
+                v.reason, v.field
+            )),
             other => ApiError::internal(other),
         }
     }
@@ -81,7 +109,10 @@ impl IntoResponse for ApiError {
             "errorCode": self.code,
         });
         let mut r = (self.status, axum::Json(body)).into_response();
-        if let Some(w) = self.www_authenticate.and_then(|w| HeaderValue::from_str(&w).ok()) {
+        if let Some(w) = self
+            .www_authenticate
+            .and_then(|w| HeaderValue::from_str(&w).ok())
+        {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, w);
         }
         r
@@ -102,7 +133,13 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into(), basic_challenge: false, retry_after: None }
+        Self {
+            status,
+            error,
+            description: description.into(),
+            basic_challenge: false,
+            retry_after: None,
+        }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
@@ -126,7 +163,11 @@ impl OAuthError {
     }
     pub fn server_error(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error at an OAuth endpoint");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Internal error",
+        )
     }
 }
 
@@ -144,7 +185,10 @@ impl IntoResponse for OAuthError {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.basic_challenge {
-            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"writ\""));
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"writ\""),
+            );
         }
         if let Some(s) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(s));

@@ -41,7 +41,10 @@ fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// Builds the jsonwebtoken key from PKCS#8 DER.
-pub fn encoding_key(alg: SigningAlg, pkcs8: &[u8]) -> Result<EncodingKey, jsonwebtoken::errors::Error> {
+pub fn encoding_key(
+    alg: SigningAlg,
+    pkcs8: &[u8],
+) -> Result<EncodingKey, jsonwebtoken::errors::Error> {
     let p = pem("PRIVATE KEY", pkcs8);
     match alg {
         SigningAlg::RS256 => EncodingKey::from_rsa_pem(p.as_bytes()),
@@ -57,7 +60,10 @@ pub fn generate(alg: SigningAlg, kid: &str) -> anyhow_like::Result<(Vec<u8>, Val
             .as_der()?
             .as_ref()
             .to_vec(),
-        SigningAlg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)?.to_pkcs8v1()?.as_ref().to_vec(),
+        SigningAlg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)?
+            .to_pkcs8v1()?
+            .as_ref()
+            .to_vec(),
         SigningAlg::EdDSA => Ed25519KeyPair::generate()?.to_pkcs8v1()?.as_ref().to_vec(),
     };
     let enc = encoding_key(alg, &der)?;
@@ -95,7 +101,11 @@ fn now_rfc3339() -> String {
 }
 
 /// A freshly generated key record in `state`, its private key sealed.
-pub fn new_record(alg: SigningAlg, state: KeyState, cipher: &KeyCipher) -> Result<SigningKey, StoreError> {
+pub fn new_record(
+    alg: SigningAlg,
+    state: KeyState,
+    cipher: &KeyCipher,
+) -> Result<SigningKey, StoreError> {
     let kid = random_alnum(22);
     let (der, jwk) = generate(alg, &kid).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(SigningKey {
@@ -118,7 +128,9 @@ pub async fn ensure_keys(store: &dyn Store, cipher: &KeyCipher) -> Result<(), St
     for alg in SigningAlg::ALL {
         for st in [KeyState::Current, KeyState::Next] {
             if !keys.iter().any(|k| k.alg == alg && k.state == st) {
-                store.insert_signing_key(&new_record(alg, st, cipher)?).await?;
+                store
+                    .insert_signing_key(&new_record(alg, st, cipher)?)
+                    .await?;
             }
         }
     }
@@ -134,7 +146,11 @@ pub struct Signer {
 
 impl Signer {
     /// Signs claims as a JWT with `typ` (e.g. `at+jwt` or `JWT`).
-    pub fn sign<T: Serialize>(&self, typ: &'static str, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign<T: Serialize>(
+        &self,
+        typ: &'static str,
+        claims: &T,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         if self.header.typ.as_deref() == Some(typ) {
             jsonwebtoken::encode(&self.header, claims, &self.key)
         } else {
@@ -160,7 +176,11 @@ impl KeyRing {
     }
 
     /// Builds the ring; `algs_in_use` decides which non-RSA keys are published.
-    pub fn build(keys: &[SigningKey], cipher: &KeyCipher, algs_in_use: &HashSet<SigningAlg>) -> Result<Self, StoreError> {
+    pub fn build(
+        keys: &[SigningKey],
+        cipher: &KeyCipher,
+        algs_in_use: &HashSet<SigningAlg>,
+    ) -> Result<Self, StoreError> {
         let now = chrono::Utc::now().timestamp();
         let mut signers = HashMap::new();
         let mut published = Vec::new();
@@ -175,16 +195,31 @@ impl KeyRing {
                 published.push(k.public_jwk.clone());
             }
             if k.state == KeyState::Current {
-                let der = cipher
-                    .open(&k.kid, &k.private_der)
-                    .ok_or_else(|| StoreError::Corrupt(format!("signing key {} cannot be decrypted with this key-encryption key", k.kid)))?;
-                let key = encoding_key(k.alg, &der).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let der = cipher.open(&k.kid, &k.private_der).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "signing key {} cannot be decrypted with this key-encryption key",
+                        k.kid
+                    ))
+                })?;
+                let key =
+                    encoding_key(k.alg, &der).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut header = Header::new(jwt_alg(k.alg));
                 header.kid = Some(k.kid.clone());
                 header.typ = Some("at+jwt".into());
-                signers.insert(k.alg, Arc::new(Signer { kid: k.kid.clone(), key, header }));
+                signers.insert(
+                    k.alg,
+                    Arc::new(Signer {
+                        kid: k.kid.clone(),
+                        key,
+                        header,
+                    }),
+                );
             }
         }
-        Ok(Self { signers, jwks: Arc::new(json!({ "keys": published })), all_public: json!({ "keys": all }) })
+        Ok(Self {
+            signers,
+            jwks: Arc::new(json!({ "keys": published })),
+            all_public: json!({ "keys": all }),
+        })
     }
 }

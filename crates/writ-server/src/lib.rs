@@ -37,11 +37,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/oauth/token", post(token::token))
         .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v2", mgmt::router())
         .layer(RequestBodyLimitLayer::new(256 * 1024))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 
@@ -51,7 +57,10 @@ pub enum StartError {
     #[error("{0}")]
     Config(#[from] config::ConfigError),
     #[error("database {url}: {source}")]
-    Database { url: String, source: writ_store::StoreError },
+    Database {
+        url: String,
+        source: writ_store::StoreError,
+    },
     #[error("{0}")]
     Io(String),
 }
@@ -70,7 +79,9 @@ fn key_cipher(config: &Config) -> Result<crypto::KeyCipher, StartError> {
     let path = db.with_extension("kek");
     let read = |p: &Path| -> Result<Option<[u8; 32]>, StartError> {
         match std::fs::read_to_string(p) {
-            Ok(s) => crypto::decode_kek(&s).map(Some).ok_or_else(|| StartError::Io(format!("{} is not a valid key file", p.display()))),
+            Ok(s) => crypto::decode_kek(&s)
+                .map(Some)
+                .ok_or_else(|| StartError::Io(format!("{} is not a valid key file", p.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StartError::Io(format!("cannot read {}: {e}", p.display()))),
         }
@@ -79,8 +90,11 @@ fn key_cipher(config: &Config) -> Result<crypto::KeyCipher, StartError> {
         return Ok(crypto::KeyCipher::new(&k));
     }
     let text = crypto::random_token(32);
-    write_private(&path, &text).map_err(|e| StartError::Io(format!("cannot write {}: {e}", path.display())))?;
-    Ok(crypto::KeyCipher::new(&crypto::decode_kek(&text).expect("fresh key decodes")))
+    write_private(&path, &text)
+        .map_err(|e| StartError::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok(crypto::KeyCipher::new(
+        &crypto::decode_kek(&text).expect("fresh key decodes"),
+    ))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -97,18 +111,38 @@ pub async fn prepare(config: Config) -> Result<(AppState, bootstrap::Bootstrappe
     if let Some(p) = config.sqlite_path()
         && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir).map_err(|e| StartError::Io(format!("cannot create database folder {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StartError::Io(format!(
+                "cannot create database folder {}: {e}",
+                dir.display()
+            ))
+        })?;
     }
-    let db_err = |source| StartError::Database { url: config.database_url.clone(), source };
-    let store = SqliteStore::open(&config.database_url).await.map_err(db_err)?;
+    let db_err = |source| StartError::Database {
+        url: config.database_url.clone(),
+        source,
+    };
+    let store = SqliteStore::open(&config.database_url)
+        .await
+        .map_err(db_err)?;
     let cipher = key_cipher(&config)?;
-    let boot = bootstrap::bootstrap(&config, &store, &cipher).await.map_err(db_err)?;
-    let state = AppState::new(config.clone(), Arc::new(store), cipher).await.map_err(db_err)?;
+    let boot = bootstrap::bootstrap(&config, &store, &cipher)
+        .await
+        .map_err(db_err)?;
+    let state = AppState::new(config.clone(), Arc::new(store), cipher)
+        .await
+        .map_err(db_err)?;
     Ok((state, boot))
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -44,22 +44,32 @@ impl Limiter {
         let m = self.users.lock().expect("limiter lock");
         let e = m.get(&(ip, user.to_owned()))?;
         let elapsed = e.since.elapsed();
-        (e.failures >= MAX_USER_FAILURES && elapsed < USER_BLOCK).then(|| (USER_BLOCK - elapsed).as_secs().max(1))
+        (e.failures >= MAX_USER_FAILURES && elapsed < USER_BLOCK)
+            .then(|| (USER_BLOCK - elapsed).as_secs().max(1))
     }
 
     pub fn user_failed(&self, ip: IpAddr, user: &str) {
         let mut m = self.users.lock().expect("limiter lock");
         prune(&mut m, USER_BLOCK);
-        let e = m.entry((ip, user.to_owned())).or_insert(Entry { failures: 0, since: Instant::now() });
+        let e = m.entry((ip, user.to_owned())).or_insert(Entry {
+            failures: 0,
+            since: Instant::now(),
+        });
         if e.since.elapsed() >= USER_BLOCK {
-            *e = Entry { failures: 0, since: Instant::now() };
+            *e = Entry {
+                failures: 0,
+                since: Instant::now(),
+            };
         }
         e.failures += 1;
         e.since = Instant::now();
     }
 
     pub fn user_succeeded(&self, ip: IpAddr, user: &str) {
-        self.users.lock().expect("limiter lock").remove(&(ip, user.to_owned()));
+        self.users
+            .lock()
+            .expect("limiter lock")
+            .remove(&(ip, user.to_owned()));
     }
 
     /// Seconds to wait if this IP failed client authentication too often.
@@ -67,15 +77,22 @@ impl Limiter {
         let m = self.clients.lock().expect("limiter lock");
         let e = m.get(&ip)?;
         let elapsed = e.since.elapsed();
-        (e.failures >= MAX_CLIENT_FAILURES && elapsed < CLIENT_WINDOW).then(|| (CLIENT_WINDOW - elapsed).as_secs().max(1))
+        (e.failures >= MAX_CLIENT_FAILURES && elapsed < CLIENT_WINDOW)
+            .then(|| (CLIENT_WINDOW - elapsed).as_secs().max(1))
     }
 
     pub fn client_failed(&self, ip: IpAddr) {
         let mut m = self.clients.lock().expect("limiter lock");
         prune(&mut m, CLIENT_WINDOW);
-        let e = m.entry(ip).or_insert(Entry { failures: 0, since: Instant::now() });
+        let e = m.entry(ip).or_insert(Entry {
+            failures: 0,
+            since: Instant::now(),
+        });
         if e.since.elapsed() >= CLIENT_WINDOW {
-            *e = Entry { failures: 0, since: Instant::now() };
+            *e = Entry {
+                failures: 0,
+                since: Instant::now(),
+            };
         }
         e.failures += 1;
     }
@@ -96,7 +113,10 @@ mod tests {
         l.user_failed(ip, "a@x.io");
         assert!(l.user_blocked(ip, "a@x.io").is_some());
         assert!(l.user_blocked(ip, "b@x.io").is_none());
-        assert!(l.user_blocked("127.0.0.2".parse().unwrap(), "a@x.io").is_none());
+        assert!(
+            l.user_blocked("127.0.0.2".parse().unwrap(), "a@x.io")
+                .is_none()
+        );
         l.user_succeeded(ip, "a@x.io");
         assert!(l.user_blocked(ip, "a@x.io").is_none());
     }

@@ -51,8 +51,15 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state and loads the catalog and keys.
-    pub async fn new(config: Config, store: Arc<dyn Store>, cipher: KeyCipher) -> Result<Self, StoreError> {
-        let mgmt_verifier = Verifier::new(VerifierConfig::new(config.issuer.clone(), config.management_audience()), KeySet::default());
+    pub async fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        cipher: KeyCipher,
+    ) -> Result<Self, StoreError> {
+        let mgmt_verifier = Verifier::new(
+            VerifierConfig::new(config.issuer.clone(), config.management_audience()),
+            KeySet::default(),
+        );
         let hasher = PasswordHasherPool::new(config.password_hash_concurrency);
         let state = AppState(Arc::new(Inner {
             config,
@@ -78,19 +85,36 @@ impl AppState {
         let keys = self.store.signing_keys().await?;
         let algs: HashSet<SigningAlg> = apis.iter().map(|a| a.signing_alg).collect();
         let ring = KeyRing::build(&keys, &self.cipher, &algs)?;
-        let keyset = KeySet::from_jwks(&ring.all_public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let keyset =
+            KeySet::from_jwks(&ring.all_public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.mgmt_verifier.set_keys(keyset);
         self.keys.store(Arc::new(ring));
         self.catalog.store(Arc::new(Catalog {
-            apis: apis.into_iter().map(|a| (a.identifier.clone(), Arc::new(a))).collect(),
-            clients: clients.into_iter().map(|c| (c.client_id.clone(), Arc::new(c))).collect(),
-            grants: grants.into_iter().map(|g| ((g.client_id.clone(), g.audience.clone()), Arc::new(g))).collect(),
+            apis: apis
+                .into_iter()
+                .map(|a| (a.identifier.clone(), Arc::new(a)))
+                .collect(),
+            clients: clients
+                .into_iter()
+                .map(|c| (c.client_id.clone(), Arc::new(c)))
+                .collect(),
+            grants: grants
+                .into_iter()
+                .map(|g| ((g.client_id.clone(), g.audience.clone()), Arc::new(g)))
+                .collect(),
         }));
         Ok(())
     }
 
     /// Longest access-token lifetime of any API (how long a retired key must stay published).
     pub fn max_token_lifetime(&self) -> i64 {
-        self.catalog.load().apis.values().map(|a| a.token_lifetime).max().unwrap_or(86400).max(crate::token::ID_TOKEN_LIFETIME)
+        self.catalog
+            .load()
+            .apis
+            .values()
+            .map(|a| a.token_lifetime)
+            .max()
+            .unwrap_or(86400)
+            .max(crate::token::ID_TOKEN_LIFETIME)
     }
 }

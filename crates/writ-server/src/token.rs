@@ -66,21 +66,35 @@ struct IdClaims<'a> {
 }
 
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if ct.starts_with("application/json") {
-        serde_json::from_slice(body).map_err(|e| OAuthError::invalid_request(format!("Invalid JSON body: {e}")))
+        serde_json::from_slice(body)
+            .map_err(|e| OAuthError::invalid_request(format!("Invalid JSON body: {e}")))
     } else if ct.starts_with("application/x-www-form-urlencoded") || ct.is_empty() {
-        serde_urlencoded::from_bytes(body).map_err(|e| OAuthError::invalid_request(format!("Invalid form body: {e}")))
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| OAuthError::invalid_request(format!("Invalid form body: {e}")))
     } else {
-        Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded or application/json"))
+        Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded or application/json",
+        ))
     }
 }
 
 /// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded id and secret).
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(v) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let v = v.to_str().map_err(|_| OAuthError::invalid_request("Malformed Authorization header"))?;
-    let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| OAuthError::invalid_request("Malformed Authorization header"))?;
+    let Some(b64) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
         return Ok(None);
     };
     let bad = || {
@@ -88,12 +102,17 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
         e.basic_challenge = true;
         e
     };
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
     let dec = |s: &str| -> Result<String, OAuthError> {
         let s = s.replace('+', " ");
-        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).ok_or_else(bad)
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(bad)
     };
     Ok(Some((dec(id)?, dec(secret)?)))
 }
@@ -106,19 +125,28 @@ fn authenticate(
     req: &TokenRequest,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
     if let Some(wait) = state.limiter.client_blocked(ip) {
-        return Err(OAuthError::too_many("Too many failed client authentications; try again later", wait));
+        return Err(OAuthError::too_many(
+            "Too many failed client authentications; try again later",
+            wait,
+        ));
     }
     let basic = basic_credentials(headers)?;
     let via_basic = basic.is_some();
     let (id, secret) = match (basic, &req.client_id) {
         (Some((id, s)), body_id) => {
             if body_id.as_ref().is_some_and(|b| *b != id) || req.client_secret.is_some() {
-                return Err(OAuthError::invalid_request("Use one client authentication method"));
+                return Err(OAuthError::invalid_request(
+                    "Use one client authentication method",
+                ));
             }
             (id, Some(s))
         }
         (None, Some(id)) => (id.clone(), req.client_secret.clone()),
-        (None, None) => return Err(OAuthError::invalid_request("Missing required parameter: client_id")),
+        (None, None) => {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameter: client_id",
+            ));
+        }
     };
     let fail = |msg: &str| {
         state.limiter.client_failed(ip);
@@ -139,17 +167,32 @@ fn authenticate(
 }
 
 /// The API the token is for: `audience` (Auth0) or `resource` (RFC 8707).
-fn resolve_api(state: &AppState, req: &TokenRequest) -> Result<std::sync::Arc<ResourceServer>, OAuthError> {
+fn resolve_api(
+    state: &AppState,
+    req: &TokenRequest,
+) -> Result<std::sync::Arc<ResourceServer>, OAuthError> {
     let aud = match (&req.audience, &req.resource) {
-        (Some(a), Some(r)) if a != r => return Err(OAuthError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_target", "audience and resource differ")),
+        (Some(a), Some(r)) if a != r => {
+            return Err(OAuthError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_target",
+                "audience and resource differ",
+            ));
+        }
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => {
-            return Err(OAuthError::access_denied("No audience parameter was provided, and no default audience has been configured"));
+            return Err(OAuthError::access_denied(
+                "No audience parameter was provided, and no default audience has been configured",
+            ));
         }
     };
-    state.catalog.load().apis.get(aud).cloned().ok_or_else(|| {
-        OAuthError::access_denied(format!("Service not found: {aud}"))
-    })
+    state
+        .catalog
+        .load()
+        .apis
+        .get(aud)
+        .cloned()
+        .ok_or_else(|| OAuthError::access_denied(format!("Service not found: {aud}")))
 }
 
 fn now() -> i64 {
@@ -183,13 +226,23 @@ pub fn access_token(
         authz_ver,
     };
     let ring = state.keys.load();
-    let signer = ring.signer(api.signing_alg).ok_or_else(|| OAuthError::server_error("no current signing key"))?;
-    let jwt = signer.sign("at+jwt", &claims).map_err(OAuthError::server_error)?;
+    let signer = ring
+        .signer(api.signing_alg)
+        .ok_or_else(|| OAuthError::server_error("no current signing key"))?;
+    let jwt = signer
+        .sign("at+jwt", &claims)
+        .map_err(OAuthError::server_error)?;
     Ok((jwt, scope, api.token_lifetime))
 }
 
 /// Signs an OIDC ID token (always RS256).
-pub fn id_token(state: &AppState, client: &Client, user: &User, scope: &str, auth_time: i64) -> Result<String, OAuthError> {
+pub fn id_token(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &str,
+    auth_time: i64,
+) -> Result<String, OAuthError> {
     let iat = now();
     let has = |s: &str| scope.split(' ').any(|x| x == s);
     let claims = IdClaims {
@@ -202,15 +255,35 @@ pub fn id_token(state: &AppState, client: &Client, user: &User, scope: &str, aut
         azp: &client.client_id,
         email: has("email").then_some(user.email.as_str()),
         email_verified: has("email").then_some(user.email_verified),
-        name: if has("profile") { user.name.as_deref().or(Some(user.email.as_str())) } else { None },
+        name: if has("profile") {
+            user.name.as_deref().or(Some(user.email.as_str()))
+        } else {
+            None
+        },
     };
     let ring = state.keys.load();
-    let signer = ring.signer(SigningAlg::RS256).ok_or_else(|| OAuthError::server_error("no RS256 key"))?;
-    signer.sign("JWT", &claims).map_err(OAuthError::server_error)
+    let signer = ring
+        .signer(SigningAlg::RS256)
+        .ok_or_else(|| OAuthError::server_error("no RS256 key"))?;
+    signer
+        .sign("JWT", &claims)
+        .map_err(OAuthError::server_error)
 }
 
-fn respond(access_token: String, scope: &str, expires_in: i64, id_token: Option<String>) -> Response {
-    let mut r = axum::Json(TokenResponse { access_token, token_type: "Bearer", expires_in, scope, id_token }).into_response();
+fn respond(
+    access_token: String,
+    scope: &str,
+    expires_in: i64,
+    id_token: Option<String>,
+) -> Response {
+    let mut r = axum::Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        scope,
+        id_token,
+    })
+    .into_response();
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -224,11 +297,16 @@ pub async fn token(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let req = parse_body(&headers, &body)?;
-    let grant = req.grant_type.clone().ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
+    let grant = req
+        .grant_type
+        .clone()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
     let ip = peer.ip();
     match grant.as_str() {
         "client_credentials" => client_credentials(&state, ip, &headers, &req),
-        "password" | "http://auth0.com/oauth/grant-type/password-realm" => password(&state, ip, &headers, &req, &grant).await,
+        "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
+            password(&state, ip, &headers, &req, &grant).await
+        }
         other => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -237,10 +315,17 @@ pub async fn token(
     }
 }
 
-fn client_credentials(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &TokenRequest) -> Result<Response, OAuthError> {
+fn client_credentials(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+) -> Result<Response, OAuthError> {
     let client = authenticate(state, ip, headers, req)?;
     if client.secret_hash.is_none() || !client.allows_grant("client_credentials") {
-        return Err(OAuthError::unauthorized_client("Grant type 'client_credentials' not allowed for the client."));
+        return Err(OAuthError::unauthorized_client(
+            "Grant type 'client_credentials' not allowed for the client.",
+        ));
     }
     let api = resolve_api(state, req)?;
     let catalog = state.catalog.load();
@@ -251,22 +336,46 @@ fn client_credentials(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &T
         ))
     })?;
     let granted = grant_for_client(&api, grant, req.scope.as_deref());
-    let (jwt, scope, exp) = access_token(state, &api, &client, format!("{}@clients", client.client_id), granted, "client-credentials", None)?;
+    let (jwt, scope, exp) = access_token(
+        state,
+        &api,
+        &client,
+        format!("{}@clients", client.client_id),
+        granted,
+        "client-credentials",
+        None,
+    )?;
     Ok(respond(jwt, &scope, exp, None))
 }
 
-async fn password(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &TokenRequest, grant: &str) -> Result<Response, OAuthError> {
+async fn password(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+    grant: &str,
+) -> Result<Response, OAuthError> {
     let client = authenticate(state, ip, headers, req)?;
     if !client.allows_grant(grant) && !client.allows_grant("password") {
-        return Err(OAuthError::unauthorized_client(format!("Grant type '{grant}' not allowed for the client.")));
+        return Err(OAuthError::unauthorized_client(format!(
+            "Grant type '{grant}' not allowed for the client."
+        )));
     }
     if let Some(realm) = &req.realm
         && realm != writ_core::DEFAULT_CONNECTION
     {
-        return Err(OAuthError::invalid_request(format!("Unknown realm: {realm}")));
+        return Err(OAuthError::invalid_request(format!(
+            "Unknown realm: {realm}"
+        )));
     }
-    let username = req.username.as_deref().ok_or_else(|| OAuthError::invalid_request("Missing required parameter: username"))?;
-    let pw = req.password.as_deref().ok_or_else(|| OAuthError::invalid_request("Missing required parameter: password"))?;
+    let username = req
+        .username
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: username"))?;
+    let pw = req
+        .password
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: password"))?;
     let api = resolve_api(state, req)?;
     let key = username.trim().to_lowercase();
     if let Some(wait) = state.limiter.user_blocked(ip, &key) {
@@ -277,7 +386,10 @@ async fn password(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &Token
     }
     let creds = state.store.credentials_by_email(&key).await?;
     // Always run one argon2 verification, so timing does not reveal whether the user exists.
-    let ok = state.hasher.verify(pw, creds.as_ref().and_then(|c| c.password_hash.as_deref())).await;
+    let ok = state
+        .hasher
+        .verify(pw, creds.as_ref().and_then(|c| c.password_hash.as_deref()))
+        .await;
     let user = match creds {
         Some(c) if ok => c.user,
         _ => {
@@ -289,7 +401,10 @@ async fn password(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &Token
     if user.blocked {
         return Err(OAuthError::invalid_grant("user is blocked"));
     }
-    let (perms, version) = state.store.effective_permissions(&user.user_id, &api.identifier).await?;
+    let (perms, version) = state
+        .store
+        .effective_permissions(&user.user_id, &api.identifier)
+        .await?;
     let granted = grant_for_user(&api, req.scope.as_deref(), &perms);
     let scope_str = granted.scope_string();
     let id = if scope_str.split(' ').any(|s| s == "openid") {
@@ -297,6 +412,14 @@ async fn password(state: &AppState, ip: IpAddr, headers: &HeaderMap, req: &Token
     } else {
         None
     };
-    let (jwt, scope, exp) = access_token(state, &api, &client, user.user_id.clone(), granted, "password", Some(version))?;
+    let (jwt, scope, exp) = access_token(
+        state,
+        &api,
+        &client,
+        user.user_id.clone(),
+        granted,
+        "password",
+        Some(version),
+    )?;
     Ok(respond(jwt, &scope, exp, id))
 }

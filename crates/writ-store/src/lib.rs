@@ -144,7 +144,11 @@ pub trait UserStore: Send + Sync {
     async fn remove_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
     /// Effective permissions of a user for one API (direct ∪ roles'), sorted, with the user's
     /// authz version read in the same snapshot.
-    async fn effective_permissions(&self, user_id: &str, api_identifier: &str) -> Result<(Vec<String>, i64)>;
+    async fn effective_permissions(
+        &self,
+        user_id: &str,
+        api_identifier: &str,
+    ) -> Result<(Vec<String>, i64)>;
 }
 
 #[async_trait]
@@ -160,8 +164,18 @@ pub trait ClientStore: Send + Sync {
 
 #[async_trait]
 pub trait ClientGrantStore: Send + Sync {
-    async fn create_client_grant(&self, client_id: &str, audience: &str, scope: &[String]) -> Result<ClientGrant>;
-    async fn list_client_grants(&self, client_id: Option<&str>, audience: Option<&str>, page: Page) -> Result<Paged<ClientGrant>>;
+    async fn create_client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<ClientGrant>;
+    async fn list_client_grants(
+        &self,
+        client_id: Option<&str>,
+        audience: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<ClientGrant>>;
     async fn all_client_grants(&self) -> Result<Vec<ClientGrant>>;
     async fn update_client_grant(&self, id: &str, scope: &[String]) -> Result<ClientGrant>;
     async fn delete_client_grant(&self, id: &str) -> Result<()>;
@@ -173,7 +187,12 @@ pub trait SigningKeyStore: Send + Sync {
     async fn insert_signing_key(&self, k: &SigningKey) -> Result<()>;
     /// For one algorithm, atomically: current → previous (with `retire_after`), next → current,
     /// and `new_next` inserted as next.
-    async fn rotate_signing_keys(&self, alg: SigningAlg, new_next: &SigningKey, retire_after: i64) -> Result<()>;
+    async fn rotate_signing_keys(
+        &self,
+        alg: SigningAlg,
+        new_next: &SigningKey,
+        retire_after: i64,
+    ) -> Result<()>;
     /// Marks a previous key revoked; it leaves the JWKS. A current or next key cannot be revoked.
     async fn revoke_signing_key(&self, kid: &str) -> Result<SigningKey>;
 }
@@ -192,7 +211,14 @@ pub trait Lifecycle: Send + Sync {
 
 /// Everything the server needs from storage.
 pub trait Store:
-    ResourceServerStore + RoleStore + UserStore + ClientStore + ClientGrantStore + SigningKeyStore + AuthzEventStore + Lifecycle
+    ResourceServerStore
+    + RoleStore
+    + UserStore
+    + ClientStore
+    + ClientGrantStore
+    + SigningKeyStore
+    + AuthzEventStore
+    + Lifecycle
 {
 }
 

@@ -9,7 +9,11 @@ use tokio::net::TcpListener;
 use writ_server::{Config, demo};
 
 #[derive(Parser)]
-#[command(name = "writ", version, about = "Self-hosted authorization server for SPAs and their APIs")]
+#[command(
+    name = "writ",
+    version,
+    about = "Self-hosted authorization server for SPAs and their APIs"
+)]
 struct Cli {
     /// TOML configuration file; WRIT_* environment variables override it.
     #[arg(long, global = true, value_name = "PATH")]
@@ -30,11 +34,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("writ: cannot start the runtime: {e}");
@@ -72,9 +80,13 @@ async fn shutdown_signal() {
 async fn serve(cli: Cli) -> Result<(), String> {
     let demo_mode = matches!(cli.command, Command::Demo);
     let config = Config::from_env(cli.config.as_deref()).map_err(|e| e.to_string())?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let started = std::time::Instant::now();
-    let (state, boot) = writ_server::prepare(config.clone()).await.map_err(|e| e.to_string())?;
+    let (state, boot) = writ_server::prepare(config.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some((id, secret)) = &boot.generated_client {
         eprintln!(
             "\nNo client existed, so an admin client for the Management API was created. Its secret is shown only now:\n  client_id:     {id}\n  client_secret: {secret}\n  audience:      {}\n",
@@ -82,12 +94,16 @@ async fn serve(cli: Cli) -> Result<(), String> {
         );
     }
     if demo_mode {
-        demo::seed(&state).await.map_err(|e| format!("demo data: {e}"))?;
+        demo::seed(&state)
+            .await
+            .map_err(|e| format!("demo data: {e}"))?;
         eprintln!("{}", demo::tour(&config.issuer));
     }
     tracing::info!(issuer = %config.issuer, listen = %config.listen, ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
     let store = state.store.clone();
-    writ_server::run(listener, state, shutdown_signal()).await.map_err(|e| format!("server error: {e}"))?;
+    writ_server::run(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

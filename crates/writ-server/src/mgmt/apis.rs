@@ -17,7 +17,10 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/resource-servers", get(list).post(create))
-        .route("/resource-servers/{id}", get(read).patch(update).delete(remove))
+        .route(
+            "/resource-servers/{id}",
+            get(read).patch(update).delete(remove),
+        )
 }
 
 /// Auth0's maximum access-token lifetime (30 days).
@@ -82,11 +85,16 @@ fn apply(rs: &mut ResourceServer, b: Body) -> Result<(), ApiError> {
         for (i, s) in scopes.iter().enumerate() {
             validate::scope_value(&format!("scopes[{i}].value"), &s.value)?;
             if !seen.insert(&s.value) {
-                return Err(ApiError::bad_request(format!("Payload validation error: duplicate scope '{}' on property scopes.", s.value)));
+                return Err(ApiError::bad_request(format!(
+                    "Payload validation error: duplicate scope '{}' on property scopes.",
+                    s.value
+                )));
             }
         }
         if scopes.len() > 1000 {
-            return Err(ApiError::bad_request("Payload validation error: an API can define at most 1000 scopes."));
+            return Err(ApiError::bad_request(
+                "Payload validation error: an API can define at most 1000 scopes.",
+            ));
         }
         rs.scopes = scopes;
     }
@@ -97,7 +105,9 @@ fn apply(rs: &mut ResourceServer, b: Body) -> Result<(), ApiError> {
     }
     if let Some(t) = b.token_lifetime {
         if !(1..=MAX_LIFETIME).contains(&t) {
-            return Err(ApiError::bad_request(format!("Payload validation error: 'token_lifetime must be between 1 and {MAX_LIFETIME}' on property token_lifetime.")));
+            return Err(ApiError::bad_request(format!(
+                "Payload validation error: 'token_lifetime must be between 1 and {MAX_LIFETIME}' on property token_lifetime."
+            )));
         }
         rs.token_lifetime = t;
     }
@@ -142,11 +152,19 @@ fn apply(rs: &mut ResourceServer, b: Body) -> Result<(), ApiError> {
     ),
     security(("bearer" = ["read:resource_servers"]))
 )]
-async fn list(State(s): State<AppState>, c: Caller, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn list(
+    State(s): State<AppState>,
+    c: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     c.require("read:resource_servers")?;
     let q: ListQuery = query(q)?;
     let page = s.store.list_resource_servers(q.paging().page()?).await?;
-    q.paging().respond("resource_servers", page.items.iter().map(rs_json).collect(), page.total)
+    q.paging().respond(
+        "resource_servers",
+        page.items.iter().map(rs_json).collect(),
+        page.total,
+    )
 }
 
 #[utoipa::path(
@@ -168,10 +186,9 @@ async fn list(State(s): State<AppState>, c: Caller, RawQuery(q): RawQuery) -> Re
 async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     c.require("create:resource_servers")?;
     let mut b: Body = body(&bytes)?;
-    let identifier = b
-        .identifier
-        .take()
-        .ok_or_else(|| ApiError::bad_request("Payload validation error: 'Missing required property: identifier'."))?;
+    let identifier = b.identifier.take().ok_or_else(|| {
+        ApiError::bad_request("Payload validation error: 'Missing required property: identifier'.")
+    })?;
     validate::identifier("identifier", &identifier)?;
     let mut rs = ResourceServer {
         id: String::new(),
@@ -208,7 +225,11 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     ),
     security(("bearer" = ["read:resource_servers"]))
 )]
-async fn read(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn read(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     c.require("read:resource_servers")?;
     Ok(ok(rs_json(&s.store.get_resource_server(&id).await?)))
 }
@@ -233,15 +254,26 @@ async fn read(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> R
     ),
     security(("bearer" = ["update:resource_servers"]))
 )]
-async fn update(State(s): State<AppState>, c: Caller, Path(id): Path<String>, bytes: Bytes) -> Result<Response, ApiError> {
+async fn update(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     c.require("update:resource_servers")?;
     let b: Body = body(&bytes)?;
     let mut rs = s.store.get_resource_server(&id).await?;
     if rs.is_system {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "operation_not_supported", "The system API cannot be modified."));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operation_not_supported",
+            "The system API cannot be modified.",
+        ));
     }
     if b.identifier.as_ref().is_some_and(|i| *i != rs.identifier) {
-        return Err(ApiError::bad_request("Payload validation error: 'identifier cannot be changed' on property identifier."));
+        return Err(ApiError::bad_request(
+            "Payload validation error: 'identifier cannot be changed' on property identifier.",
+        ));
     }
     apply(&mut rs, b)?;
     s.store.update_resource_server(&rs).await?;
@@ -266,11 +298,19 @@ async fn update(State(s): State<AppState>, c: Caller, Path(id): Path<String>, by
     ),
     security(("bearer" = ["delete:resource_servers"]))
 )]
-async fn remove(State(s): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn remove(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     c.require("delete:resource_servers")?;
     let rs = s.store.get_resource_server(&id).await?;
     if rs.is_system {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "operation_not_supported", "The system API cannot be deleted."));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operation_not_supported",
+            "The system API cannot be deleted.",
+        ));
     }
     s.store.delete_resource_server(&rs.id).await?;
     s.reload().await?;

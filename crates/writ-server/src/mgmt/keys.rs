@@ -8,7 +8,7 @@ use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 use writ_core::{KeyState, SigningAlg, SigningKey};
 
-use super::{Caller, ok};
+use super::{Caller, ok, schemas};
 use crate::error::ApiError;
 use crate::keys::new_record;
 use crate::state::AppState;
@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
 
 fn thumbprint(k: &SigningKey) -> Option<String> {
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(k.public_jwk.clone()).ok()?;
-    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256).ok()
+    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .ok()
 }
 
 fn key_json(k: &SigningKey) -> Value {
@@ -42,28 +43,81 @@ fn key_json(k: &SigningKey) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v2/keys/signing",
+    operation_id = "get_signing_keys",
+    tag = "keys",
+    summary = "List signing keys",
+    responses(
+        (status = 200, description = "Every signing key of every algorithm, with its state.", body = Vec<schemas::SigningKey>),
+        (status = 401, description = schemas::E401, body = schemas::Error),
+        (status = 403, description = schemas::E403, body = schemas::Error),
+    ),
+    security(("bearer" = ["read:signing_keys"]))
+)]
 async fn list(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
     c.require("read:signing_keys")?;
     let keys = s.store.signing_keys().await?;
     Ok(ok(Value::Array(keys.iter().map(key_json).collect())))
 }
 
-async fn read(State(s): State<AppState>, c: Caller, Path(kid): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v2/keys/signing/{kid}",
+    operation_id = "get_signing_key",
+    tag = "keys",
+    summary = "Get a signing key",
+    params(
+        ("kid" = String, Path, description = "The key id (`kid`)."),
+    ),
+    responses(
+        (status = 200, description = "The key.", body = schemas::SigningKey),
+        (status = 401, description = schemas::E401, body = schemas::Error),
+        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 404, description = "No such signing key.", body = schemas::Error),
+    ),
+    security(("bearer" = ["read:signing_keys"]))
+)]
+async fn read(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(kid): Path<String>,
+) -> Result<Response, ApiError> {
     c.require("read:signing_keys")?;
     let keys = s.store.signing_keys().await?;
-    let k = keys.iter().find(|k| k.kid == kid).ok_or_else(|| ApiError::not_found("signing key"))?;
+    let k = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| ApiError::not_found("signing key"))?;
     Ok(ok(key_json(k)))
 }
 
 /// Rotates every algorithm: next → current, current → previous (published until its tokens
 /// expire), and a new next key. Answers with the new current RS256 key, as Auth0 does.
+#[utoipa::path(
+    post,
+    path = "/api/v2/keys/signing/rotate",
+    operation_id = "post_signing_keys",
+    tag = "keys",
+    summary = "Rotate the signing keys",
+    description = "Rotates every algorithm: the next key becomes current, the current key becomes previous (still published until the tokens it signed expire), and a new next key is created. Requires both `create:signing_keys` and `update:signing_keys`.",
+    responses(
+        (status = 200, description = "Rotated; the body names the new current RS256 key.", body = schemas::RotatedKey),
+        (status = 401, description = schemas::E401, body = schemas::Error),
+        (status = 403, description = schemas::E403, body = schemas::Error),
+    ),
+    security(("bearer" = ["create:signing_keys", "update:signing_keys"]))
+)]
 async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
     c.require("create:signing_keys")?;
     c.require("update:signing_keys")?;
     let retire_after = chrono::Utc::now().timestamp() + s.max_token_lifetime();
     for alg in SigningAlg::ALL {
         let next = new_record(alg, KeyState::Next, &s.cipher)?;
-        s.store.rotate_signing_keys(alg, &next, retire_after).await?;
+        s.store
+            .rotate_signing_keys(alg, &next, retire_after)
+            .await?;
     }
     s.reload().await?;
     let ring = s.keys.load();
@@ -71,12 +125,42 @@ async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiErr
     Ok(ok(json!({ "kid": kid })))
 }
 
-async fn revoke(State(s): State<AppState>, c: Caller, Path(kid): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    put,
+    path = "/api/v2/keys/signing/{kid}/revoke",
+    operation_id = "put_signing_keys",
+    tag = "keys",
+    summary = "Revoke a signing key",
+    params(
+        ("kid" = String, Path, description = "The key id (`kid`)."),
+    ),
+    responses(
+        (status = 200, description = "Revoked: the key leaves the JWKS, so tokens it signed no longer verify.", body = schemas::RevokedKey),
+        (status = 400, description = "Only a previous (rotated-out) key can be revoked, and only once.", body = schemas::Error),
+        (status = 401, description = schemas::E401, body = schemas::Error),
+        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 404, description = "No such signing key.", body = schemas::Error),
+    ),
+    security(("bearer" = ["update:signing_keys"]))
+)]
+async fn revoke(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(kid): Path<String>,
+) -> Result<Response, ApiError> {
     c.require("update:signing_keys")?;
-    let k = s.store.revoke_signing_key(&kid).await.map_err(|e| match e {
-        writ_store::StoreError::Conflict(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_key_state", m),
-        e => e.into(),
-    })?;
+    let k = s
+        .store
+        .revoke_signing_key(&kid)
+        .await
+        .map_err(|e| match e {
+            writ_store::StoreError::Conflict(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_key_state", m)
+            }
+            e => e.into(),
+        })?;
     s.reload().await?;
-    Ok(ok(json!({ "kid": k.kid, "revoked": true, "revoked_at": k.revoked_at })))
+    Ok(ok(
+        json!({ "kid": k.kid, "revoked": true, "revoked_at": k.revoked_at }),
+    ))
 }

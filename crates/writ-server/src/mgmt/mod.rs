@@ -34,7 +34,9 @@ pub fn router() -> Router<AppState> {
         .merge(clients::router())
         .merge(keys::router())
         .merge(openapi::router())
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
+        })
 }
 
 /// The verified caller of a Management API route.
@@ -43,7 +45,11 @@ pub struct Caller(pub AccessClaims);
 impl Caller {
     /// Requires one scope (in `permissions` when present, else in `scope`).
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.0.has_permission(scope) { Ok(()) } else { Err(ApiError::insufficient_scope(scope)) }
+        if self.0.has_permission(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_scope(scope))
+        }
     }
 }
 
@@ -57,15 +63,32 @@ impl FromRequestParts<AppState> for Caller {
         let token = h
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("Bad HTTP authentication header format", "malformed authorization header"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "Bad HTTP authentication header format",
+                    "malformed authorization header",
+                )
+            })?;
         match state.mgmt_verifier.verify(token) {
             Ok(c) => Ok(Caller(c)),
-            Err(VerifyError::Expired) => Err(ApiError::unauthorized("Expired token received for JSON Web Token validation", "token expired")),
-            Err(VerifyError::Audience) => Err(ApiError::unauthorized("Invalid token audience", "wrong audience")),
-            Err(e) => Err(ApiError::unauthorized(format!("Invalid token: {e}"), "invalid token")),
+            Err(VerifyError::Expired) => Err(ApiError::unauthorized(
+                "Expired token received for JSON Web Token validation",
+                "token expired",
+            )),
+            Err(VerifyError::Audience) => Err(ApiError::unauthorized(
+                "Invalid token audience",
+                "wrong audience",
+            )),
+            Err(e) => Err(ApiError::unauthorized(
+                format!("Invalid token: {e}"),
+                "invalid token",
+            )),
         }
     }
 }
@@ -73,7 +96,9 @@ impl FromRequestParts<AppState> for Caller {
 /// Parses a JSON body, naming the offending property on error.
 pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     if bytes.is_empty() {
-        return Err(ApiError::bad_request("Payload validation error: body is empty, a JSON object is expected."));
+        return Err(ApiError::bad_request(
+            "Payload validation error: body is empty, a JSON object is expected.",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -81,15 +106,31 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
         let inner = e.into_inner();
         let msg = inner.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-        if let Some(field) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-            ApiError::bad_request(format!("Payload validation error: 'Additional properties not allowed: {field}'."))
-        } else if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-            let at = if path == "." { String::new() } else { format!(" in {path}") };
-            ApiError::bad_request(format!("Payload validation error: 'Missing required property: {field}'{at}."))
+        if let Some(field) = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            ApiError::bad_request(format!(
+                "Payload validation error: 'Additional properties not allowed: {field}'."
+            ))
+        } else if let Some(field) = msg
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let at = if path == "." {
+                String::new()
+            } else {
+                format!(" in {path}")
+            };
+            ApiError::bad_request(format!(
+                "Payload validation error: 'Missing required property: {field}'{at}."
+            ))
         } else if inner.is_syntax() || inner.is_eof() {
             ApiError::bad_request(format!("Invalid JSON: {msg}"))
         } else {
-            ApiError::bad_request(format!("Payload validation error: '{msg}' on property {path}."))
+            ApiError::bad_request(format!(
+                "Payload validation error: '{msg}' on property {path}."
+            ))
         }
     })
 }
@@ -98,7 +139,8 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 pub fn query<T: DeserializeOwned + Default>(raw: Option<String>) -> Result<T, ApiError> {
     match raw {
         None => Ok(T::default()),
-        Some(q) => serde_urlencoded::from_str(&q).map_err(|e| ApiError::invalid_query(format!("Query validation error: {e}"))),
+        Some(q) => serde_urlencoded::from_str(&q)
+            .map_err(|e| ApiError::invalid_query(format!("Query validation error: {e}"))),
     }
 }
 
@@ -114,9 +156,14 @@ impl Paging {
     pub fn page(&self) -> Result<Page, ApiError> {
         let per_page = self.per_page.unwrap_or(50);
         if per_page > 100 {
-            return Err(ApiError::invalid_query("Query validation error: 'Value must be less than or equal to 100' on property per_page."));
+            return Err(ApiError::invalid_query(
+                "Query validation error: 'Value must be less than or equal to 100' on property per_page.",
+            ));
         }
-        Ok(Page { page: self.page.unwrap_or(0), per_page })
+        Ok(Page {
+            page: self.page.unwrap_or(0),
+            per_page,
+        })
     }
 
     /// The list as Auth0 shapes it: a bare array, or `{start, limit, length, total, <key>}`.
@@ -156,7 +203,11 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn paging(&self) -> Paging {
-        Paging { page: self.page, per_page: self.per_page, include_totals: self.include_totals }
+        Paging {
+            page: self.page,
+            per_page: self.per_page,
+            include_totals: self.include_totals,
+        }
     }
 }
 
@@ -183,7 +234,9 @@ impl PermissionsBody {
     pub fn parse(bytes: &Bytes) -> Result<Vec<writ_core::Permission>, ApiError> {
         let b: PermissionsBody = body(bytes)?;
         if b.permissions.is_empty() {
-            return Err(ApiError::bad_request("Payload validation error: 'Array is too short (0), minimum 1' on property permissions."));
+            return Err(ApiError::bad_request(
+                "Payload validation error: 'Array is too short (0), minimum 1' on property permissions.",
+            ));
         }
         Ok(b.permissions)
     }

@@ -14,8 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Response descriptions shared by the operations.
 pub const E400_QUERY: &str = "Invalid query string (for example `per_page` above 100).";
-pub const E400_BODY: &str = "Invalid body: not a JSON object, an unknown or missing property, or an invalid value.";
-pub const E401: &str = "Missing, malformed, expired or invalid access token (see `WWW-Authenticate`).";
+pub const E400_BODY: &str =
+    "Invalid body: not a JSON object, an unknown or missing property, or an invalid value.";
+pub const E401: &str =
+    "Missing, malformed, expired or invalid access token (see `WWW-Authenticate`).";
 pub const E403: &str = "The access token lacks a required scope (see `WWW-Authenticate`).";
 
 /// Auth0's error body, returned with every 4xx/5xx status.
@@ -240,6 +242,8 @@ pub struct PermissionsRequest {
 pub struct RoleUser {
     pub user_id: String,
     pub email: String,
+    /// `null` when none was set.
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 
@@ -364,10 +368,17 @@ pub struct SigningKey {
     /// Rotated out; published until the tokens it signed expire.
     pub previous: bool,
     pub revoked: bool,
+    /// When it became current (RFC 3339), if it has.
+    #[schema(required = true)]
     pub current_since: Option<String>,
+    /// When it stopped being current (RFC 3339), if it has.
+    #[schema(required = true)]
     pub current_until: Option<String>,
+    /// When it was revoked (RFC 3339), if it was.
+    #[schema(required = true)]
     pub revoked_at: Option<String>,
-    /// RFC 7638 SHA-256 thumbprint of the public key.
+    /// RFC 7638 SHA-256 thumbprint of the public key (base64url).
+    #[schema(required = true)]
     pub thumbprint: Option<String>,
     /// The public key as a JWK.
     #[schema(value_type = Object)]
@@ -378,6 +389,7 @@ pub struct SigningKey {
 #[derive(Serialize, ToSchema)]
 pub struct RotatedKey {
     /// The new current RS256 key.
+    #[schema(required = true)]
     pub kid: Option<String>,
 }
 
@@ -387,6 +399,8 @@ pub struct RevokedKey {
     pub kid: String,
     /// Always `true`.
     pub revoked: bool,
+    /// RFC 3339 timestamp.
+    #[schema(required = true)]
     pub revoked_at: Option<String>,
 }
 
@@ -395,7 +409,7 @@ pub struct RevokedKey {
 
 macro_rules! list {
     ($list:ident, $page:ident, $item:ident, $key:ident, $doc:tt) => {
-        #[doc = $doc]
+        /// A page of items with totals (`include_totals=true`).
         #[derive(Serialize, ToSchema)]
         pub struct $page {
             /// Offset of the first item.
@@ -421,10 +435,40 @@ macro_rules! list {
     };
 }
 
-list!(ResourceServerList, ResourceServerPage, ResourceServer, resource_servers, "A list of APIs.");
+list!(
+    ResourceServerList,
+    ResourceServerPage,
+    ResourceServer,
+    resource_servers,
+    "A list of APIs."
+);
 list!(RoleList, RolePage, Role, roles, "A list of roles.");
-list!(PermissionList, PermissionPage, Permission, permissions, "A list of permissions.");
-list!(RoleUserList, RoleUserPage, RoleUser, users, "The users holding a role.");
+list!(
+    PermissionList,
+    PermissionPage,
+    Permission,
+    permissions,
+    "A list of permissions."
+);
+list!(
+    RoleUserList,
+    RoleUserPage,
+    RoleUser,
+    users,
+    "The users holding a role."
+);
 list!(UserList, UserPage, User, users, "A list of users.");
-list!(ClientList, ClientPage, Client, clients, "A list of clients.");
-list!(ClientGrantList, ClientGrantPage, ClientGrant, client_grants, "A list of client grants.");
+list!(
+    ClientList,
+    ClientPage,
+    Client,
+    clients,
+    "A list of clients."
+);
+list!(
+    ClientGrantList,
+    ClientGrantPage,
+    ClientGrant,
+    client_grants,
+    "A list of client grants."
+);

@@ -26,7 +26,12 @@ pub struct Resp {
 
 impl Resp {
     pub fn assert(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -38,8 +43,16 @@ async fn to_resp(r: reqwest::Response) -> Resp {
     let status = r.status();
     let headers = r.headers().clone();
     let text = r.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    Resp { status, headers, body }
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Decodes a JWT's header and payload without verifying (for assertions).
@@ -48,7 +61,12 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
     let mut it = token.split('.');
     let mut dec = || {
         let part = it.next().expect("jwt part");
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json")
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .expect("b64"),
+        )
+        .expect("json")
     };
     let h = dec();
     let p = dec();
@@ -68,13 +86,25 @@ impl TestApp {
         let mut vars = vec![
             ("WRIT_ISSUER".to_string(), issuer.clone()),
             ("WRIT_LISTEN".to_string(), format!("127.0.0.1:{port}")),
-            ("WRIT_DATABASE_URL".to_string(), format!("sqlite://{}/writ.db", dir.path().display())),
+            (
+                "WRIT_DATABASE_URL".to_string(),
+                format!("sqlite://{}/writ.db", dir.path().display()),
+            ),
             ("WRIT_BOOTSTRAP_CLIENT_ID".to_string(), ADMIN_ID.to_string()),
-            ("WRIT_BOOTSTRAP_CLIENT_SECRET".to_string(), ADMIN_SECRET.to_string()),
-            ("WRIT_PASSWORD_HASH_CONCURRENCY".to_string(), "2".to_string()),
+            (
+                "WRIT_BOOTSTRAP_CLIENT_SECRET".to_string(),
+                ADMIN_SECRET.to_string(),
+            ),
+            (
+                "WRIT_PASSWORD_HASH_CONCURRENCY".to_string(),
+                "2".to_string(),
+            ),
         ];
         tweak(&mut vars);
-        let config = Config::load(None, |k| vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())).expect("config");
+        let config = Config::load(None, |k| {
+            vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
+        })
+        .expect("config");
         let (state, _) = writ_server::prepare(config).await.expect("prepare");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
@@ -88,7 +118,10 @@ impl TestApp {
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
             issuer,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             state,
             dir,
             admin_token: tokio::sync::OnceCell::new(),
@@ -102,27 +135,60 @@ impl TestApp {
 
     /// `POST /oauth/token` with a form body.
     pub async fn token_form(&self, form: &[(&str, &str)]) -> Resp {
-        to_resp(self.http.post(format!("{}/oauth/token", self.base)).form(form).send().await.unwrap()).await
+        to_resp(
+            self.http
+                .post(format!("{}/oauth/token", self.base))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// `POST /oauth/token` with a JSON body.
     pub async fn token_json(&self, body: Value) -> Resp {
-        to_resp(self.http.post(format!("{}/oauth/token", self.base)).json(&body).send().await.unwrap()).await
+        to_resp(
+            self.http
+                .post(format!("{}/oauth/token", self.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// A client-credentials token; panics unless 200.
-    pub async fn cc_token(&self, client_id: &str, secret: &str, audience: &str, scope: Option<&str>) -> String {
-        let mut f = vec![("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("audience", audience)];
+    pub async fn cc_token(
+        &self,
+        client_id: &str,
+        secret: &str,
+        audience: &str,
+        scope: Option<&str>,
+    ) -> String {
+        let mut f = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("audience", audience),
+        ];
         if let Some(s) = scope {
             f.push(("scope", s));
         }
-        self.token_form(&f).await.assert(200).body["access_token"].as_str().unwrap().to_owned()
+        self.token_form(&f).await.assert(200).body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// The bootstrap client's Management API token (all scopes), cached.
     pub async fn admin_token(&self) -> String {
         self.admin_token
-            .get_or_init(|| async { self.cc_token(ADMIN_ID, ADMIN_SECRET, &self.mgmt_audience(), None).await })
+            .get_or_init(|| async {
+                self.cc_token(ADMIN_ID, ADMIN_SECRET, &self.mgmt_audience(), None)
+                    .await
+            })
             .await
             .clone()
     }
@@ -133,8 +199,17 @@ impl TestApp {
         self.api_as(&token, method, path, body).await
     }
 
-    pub async fn api_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
-        let mut r = self.http.request(method, format!("{}/api/v2{}", self.base, path)).bearer_auth(token);
+    pub async fn api_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut r = self
+            .http
+            .request(method, format!("{}/api/v2{}", self.base, path))
+            .bearer_auth(token);
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -142,28 +217,60 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        to_resp(self.http.get(format!("{}{}", self.base, path)).send().await.unwrap()).await
+        to_resp(
+            self.http
+                .get(format!("{}{}", self.base, path))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     // --- fixtures through the Management API ---
 
-    pub async fn create_api(&self, identifier: &str, alg: &str, scopes: &[&str], rbac: bool) -> Value {
-        let scopes: Vec<Value> = scopes.iter().map(|s| json!({"value": s, "description": format!("{s} desc")})).collect();
+    pub async fn create_api(
+        &self,
+        identifier: &str,
+        alg: &str,
+        scopes: &[&str],
+        rbac: bool,
+    ) -> Value {
+        let scopes: Vec<Value> = scopes
+            .iter()
+            .map(|s| json!({"value": s, "description": format!("{s} desc")}))
+            .collect();
         let mut body = json!({"identifier": identifier, "name": identifier, "signing_alg": alg, "scopes": scopes, "enforce_policies": rbac});
         if rbac {
             body["token_dialect"] = json!("access_token_authz");
         }
-        self.api(Method::POST, "/resource-servers", Some(body)).await.assert(201).body
+        self.api(Method::POST, "/resource-servers", Some(body))
+            .await
+            .assert(201)
+            .body
     }
 
     pub async fn create_role(&self, name: &str, api: &str, perms: &[&str]) -> String {
-        let id = self.api(Method::POST, "/roles", Some(json!({"name": name}))).await.assert(201).body["id"]
+        let id = self
+            .api(Method::POST, "/roles", Some(json!({"name": name})))
+            .await
+            .assert(201)
+            .body["id"]
             .as_str()
             .unwrap()
             .to_owned();
         if !perms.is_empty() {
-            let p: Vec<Value> = perms.iter().map(|p| json!({"resource_server_identifier": api, "permission_name": p})).collect();
-            self.api(Method::POST, &format!("/roles/{id}/permissions"), Some(json!({"permissions": p}))).await.assert(201);
+            let p: Vec<Value> = perms
+                .iter()
+                .map(|p| json!({"resource_server_identifier": api, "permission_name": p}))
+                .collect();
+            self.api(
+                Method::POST,
+                &format!("/roles/{id}/permissions"),
+                Some(json!({"permissions": p})),
+            )
+            .await
+            .assert(201);
         }
         id
     }
@@ -183,30 +290,59 @@ impl TestApp {
     }
 
     pub async fn assign_roles(&self, user: &str, roles: &[&str]) {
-        self.api(Method::POST, &format!("/users/{user}/roles"), Some(json!({"roles": roles}))).await.assert(204);
+        self.api(
+            Method::POST,
+            &format!("/users/{user}/roles"),
+            Some(json!({"roles": roles})),
+        )
+        .await
+        .assert(204);
     }
 
     /// A confidential client; returns `(client_id, client_secret)`.
     pub async fn create_client(&self, body: Value) -> (String, String) {
-        let c = self.api(Method::POST, "/clients", Some(body)).await.assert(201).body;
-        (c["client_id"].as_str().unwrap().to_owned(), c["client_secret"].as_str().unwrap_or_default().to_owned())
+        let c = self
+            .api(Method::POST, "/clients", Some(body))
+            .await
+            .assert(201)
+            .body;
+        (
+            c["client_id"].as_str().unwrap().to_owned(),
+            c["client_secret"].as_str().unwrap_or_default().to_owned(),
+        )
     }
 
     /// A machine client with a grant of `scopes` on `audience`.
     pub async fn machine(&self, audience: &str, scopes: &[&str]) -> (String, String) {
-        let (id, secret) = self.create_client(json!({"name": "m2m", "app_type": "non_interactive"})).await;
-        self.api(Method::POST, "/client-grants", Some(json!({"client_id": id, "audience": audience, "scope": scopes})))
-            .await
-            .assert(201);
+        let (id, secret) = self
+            .create_client(json!({"name": "m2m", "app_type": "non_interactive"}))
+            .await;
+        self.api(
+            Method::POST,
+            "/client-grants",
+            Some(json!({"client_id": id, "audience": audience, "scope": scopes})),
+        )
+        .await
+        .assert(201);
         (id, secret)
     }
 
     /// A client allowed the password grant.
     pub async fn password_client(&self) -> (String, String) {
-        self.create_client(json!({"name": "cli", "app_type": "regular_web", "grant_types": ["password"]})).await
+        self.create_client(
+            json!({"name": "cli", "app_type": "regular_web", "grant_types": ["password"]}),
+        )
+        .await
     }
 
-    pub async fn password_token(&self, client: &(String, String), user: &str, pw: &str, audience: &str, scope: Option<&str>) -> Resp {
+    pub async fn password_token(
+        &self,
+        client: &(String, String),
+        user: &str,
+        pw: &str,
+        audience: &str,
+        scope: Option<&str>,
+    ) -> Resp {
         let mut f = vec![
             ("grant_type", "password"),
             ("client_id", client.0.as_str()),

@@ -11,7 +11,10 @@ use serde_json::json;
 use crate::helpers::*;
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn python() -> PathBuf {
@@ -19,7 +22,11 @@ fn python() -> PathBuf {
         return p.into();
     }
     let venv = repo_root().join(".venv/bin/python");
-    if venv.exists() { venv } else { "python3".into() }
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
 }
 
 #[tokio::test]
@@ -29,19 +36,36 @@ async fn pyjwt_verifies_tokens_for_every_algorithm() {
     let user = app.create_user("py@example.com", "py-password-1").await;
     for alg in ["RS256", "ES256", "EdDSA"] {
         let api = format!("https://{}.example/api", alg.to_lowercase());
-        app.create_api(&api, alg, &["read:todos", "write:todos"], true).await;
-        let role = app.create_role(&format!("r-{alg}"), &api, &["read:todos", "write:todos"]).await;
+        app.create_api(&api, alg, &["read:todos", "write:todos"], true)
+            .await;
+        let role = app
+            .create_role(&format!("r-{alg}"), &api, &["read:todos", "write:todos"])
+            .await;
         app.assign_roles(&user, &[&role]).await;
-        let token = app.password_token(&client, "py@example.com", "py-password-1", &api, None).await.assert(200).body["access_token"]
+        let token = app
+            .password_token(&client, "py@example.com", "py-password-1", &api, None)
+            .await
+            .assert(200)
+            .body["access_token"]
             .as_str()
             .unwrap()
             .to_owned();
         let (mid, msecret) = app.machine(&api, &["read:todos"]).await;
         let machine = app.cc_token(&mid, &msecret, &api, None).await;
-        for (tok, perms) in [(&token, json!(["read:todos", "write:todos"])), (&machine, json!(["read:todos"]))] {
+        for (tok, perms) in [
+            (&token, json!(["read:todos", "write:todos"])),
+            (&machine, json!(["read:todos"])),
+        ] {
             let out = tokio::process::Command::new(python())
                 .arg(repo_root().join("tests/interop/pyjwt_verify.py"))
-                .args([&format!("{}.well-known/jwks.json", app.issuer), &app.issuer, &api, alg, tok, &perms.to_string()])
+                .args([
+                    &format!("{}.well-known/jwks.json", app.issuer),
+                    &app.issuer,
+                    &api,
+                    alg,
+                    tok,
+                    &perms.to_string(),
+                ])
                 .output()
                 .await
                 .expect("python3 must be installed (see README: the test command installs PyJWT)");

@@ -7,7 +7,12 @@ use crate::helpers::*;
 const TODOS: &str = "https://todos.example/api";
 
 fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -17,7 +22,11 @@ async fn rotation_and_revocation() {
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
     let old_token = app.cc_token(&id, &secret, TODOS, None).await;
     let old_kid = jwt_parts(&old_token).0["kid"].as_str().unwrap().to_owned();
-    let keys = app.api(Method::GET, "/keys/signing", None).await.assert(200).body;
+    let keys = app
+        .api(Method::GET, "/keys/signing", None)
+        .await
+        .assert(200)
+        .body;
     let next_rsa = keys
         .as_array()
         .unwrap()
@@ -29,7 +38,10 @@ async fn rotation_and_revocation() {
         .to_owned();
     // The next key is published before it signs.
     assert!(kids(&app.get("/.well-known/jwks.json").await.body).contains(&next_rsa));
-    let r = app.api(Method::POST, "/keys/signing/rotate", None).await.assert(200);
+    let r = app
+        .api(Method::POST, "/keys/signing/rotate", None)
+        .await
+        .assert(200);
     assert_eq!(r.body["kid"], next_rsa);
     let new_token = app.cc_token(&id, &secret, TODOS, None).await;
     assert_eq!(jwt_parts(&new_token).0["kid"], next_rsa);
@@ -38,18 +50,46 @@ async fn rotation_and_revocation() {
     let jwks = app.get("/.well-known/jwks.json").await.body;
     assert!(kids(&jwks).contains(&old_kid));
     assert_eq!(kids(&jwks).len(), 3, "previous + current + new next");
-    let k = app.api(Method::GET, &format!("/keys/signing/{old_kid}"), None).await.assert(200).body;
+    let k = app
+        .api(Method::GET, &format!("/keys/signing/{old_kid}"), None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(k["previous"], true);
     assert!(k["current_until"].is_string());
     // Current keys cannot be revoked; previous ones can, and leave the JWKS.
-    app.api(Method::PUT, &format!("/keys/signing/{next_rsa}/revoke"), None).await.assert(400);
-    app.api(Method::PUT, &format!("/keys/signing/{old_kid}/revoke"), None).await.assert(200);
+    app.api(
+        Method::PUT,
+        &format!("/keys/signing/{next_rsa}/revoke"),
+        None,
+    )
+    .await
+    .assert(400);
+    app.api(
+        Method::PUT,
+        &format!("/keys/signing/{old_kid}/revoke"),
+        None,
+    )
+    .await
+    .assert(200);
     assert!(!kids(&app.get("/.well-known/jwks.json").await.body).contains(&old_kid));
     // Tokens signed by a revoked key are refused at once (the cached admin token is one).
-    let r = app.api(Method::GET, "/keys/signing", None).await.assert(401);
-    assert!(r.body["message"].as_str().unwrap().contains("unknown signing key"));
-    let fresh = app.cc_token(ADMIN_ID, ADMIN_SECRET, &app.mgmt_audience(), None).await;
-    app.api_as(&fresh, Method::GET, "/keys/signing/nope", None).await.assert(404);
+    let r = app
+        .api(Method::GET, "/keys/signing", None)
+        .await
+        .assert(401);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown signing key")
+    );
+    let fresh = app
+        .cc_token(ADMIN_ID, ADMIN_SECRET, &app.mgmt_audience(), None)
+        .await;
+    app.api_as(&fresh, Method::GET, "/keys/signing/nope", None)
+        .await
+        .assert(404);
 }
 
 #[tokio::test]
@@ -67,10 +107,16 @@ async fn keys_survive_restart_encrypted() {
     assert!(kek.exists());
     let db = format!("sqlite://{}/writ.db", app.dir.path().display());
     let again = TestApp::spawn_with(|v| {
-        v.iter_mut().find(|(k, _)| k == "WRIT_DATABASE_URL").unwrap().1 = db.clone();
+        v.iter_mut()
+            .find(|(k, _)| k == "WRIT_DATABASE_URL")
+            .unwrap()
+            .1 = db.clone();
     })
     .await;
-    assert_eq!(kids(&again.get("/.well-known/jwks.json").await.body), kids(&jwks));
+    assert_eq!(
+        kids(&again.get("/.well-known/jwks.json").await.body),
+        kids(&jwks)
+    );
 }
 
 async fn sqlx_blobs(app: &TestApp) -> Vec<Vec<u8>> {

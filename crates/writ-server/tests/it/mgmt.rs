@@ -13,21 +13,37 @@ async fn requires_a_valid_token_with_the_right_scope() {
     let r = app.get("/api/v2/users").await.assert(401);
     assert_eq!(r.body["statusCode"], 401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
-    let r = app.api_as("garbage", Method::GET, "/users", None).await.assert(401);
+    let r = app
+        .api_as("garbage", Method::GET, "/users", None)
+        .await
+        .assert(401);
     assert_eq!(r.body["error"], "Unauthorized");
     // A token for another API is refused by audience.
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
     let other = app.cc_token(&id, &secret, TODOS, None).await;
-    app.api_as(&other, Method::GET, "/users", None).await.assert(401);
+    app.api_as(&other, Method::GET, "/users", None)
+        .await
+        .assert(401);
     // A management token with only read:roles cannot read users.
     let (rid, rsecret) = app.machine(&app.mgmt_audience(), &["read:roles"]).await;
-    let limited = app.cc_token(&rid, &rsecret, &app.mgmt_audience(), None).await;
-    app.api_as(&limited, Method::GET, "/roles", None).await.assert(200);
-    let r = app.api_as(&limited, Method::GET, "/users", None).await.assert(403);
+    let limited = app
+        .cc_token(&rid, &rsecret, &app.mgmt_audience(), None)
+        .await;
+    app.api_as(&limited, Method::GET, "/roles", None)
+        .await
+        .assert(200);
+    let r = app
+        .api_as(&limited, Method::GET, "/users", None)
+        .await
+        .assert(403);
     assert_eq!(r.body["errorCode"], "insufficient_scope");
     assert!(r.body["message"].as_str().unwrap().contains("read:users"));
-    assert!(r.header("www-authenticate").unwrap().contains("insufficient_scope"));
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("insufficient_scope")
+    );
 }
 
 #[tokio::test]
@@ -37,20 +53,66 @@ async fn resource_servers_crud() {
     assert_eq!(rs["identifier"], TODOS);
     assert_eq!(rs["signing_alg"], "RS256");
     assert_eq!(rs["token_dialect"], "access_token_authz");
-    assert_eq!(rs["scopes"], json!([{"value": "read:todos", "description": "read:todos desc"}]));
+    assert_eq!(
+        rs["scopes"],
+        json!([{"value": "read:todos", "description": "read:todos desc"}])
+    );
     let id = rs["id"].as_str().unwrap();
     // By id and by identifier.
-    app.api(Method::GET, &format!("/resource-servers/{id}"), None).await.assert(200);
+    app.api(Method::GET, &format!("/resource-servers/{id}"), None)
+        .await
+        .assert(200);
     let enc = url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>();
-    assert_eq!(app.api(Method::GET, &format!("/resource-servers/{enc}"), None).await.assert(200).body["id"], id);
+    assert_eq!(
+        app.api(Method::GET, &format!("/resource-servers/{enc}"), None)
+            .await
+            .assert(200)
+            .body["id"],
+        id
+    );
     // Duplicate identifier → 409; bad alg → 400 naming the field.
-    let r = app.api(Method::POST, "/resource-servers", Some(json!({"identifier": TODOS}))).await.assert(409);
+    let r = app
+        .api(
+            Method::POST,
+            "/resource-servers",
+            Some(json!({"identifier": TODOS})),
+        )
+        .await
+        .assert(409);
     assert_eq!(r.body["statusCode"], 409);
-    let r = app.api(Method::POST, "/resource-servers", Some(json!({"identifier": "x", "signing_alg": "HS256"}))).await.assert(400);
+    let r = app
+        .api(
+            Method::POST,
+            "/resource-servers",
+            Some(json!({"identifier": "x", "signing_alg": "HS256"})),
+        )
+        .await
+        .assert(400);
     assert!(r.body["message"].as_str().unwrap().contains("signing_alg"));
-    let r = app.api(Method::POST, "/resource-servers", Some(json!({"identifier": "x", "enforce_policies": "yes"}))).await.assert(400);
-    assert!(r.body["message"].as_str().unwrap().contains("enforce_policies"), "{}", r.body);
-    let r = app.api(Method::POST, "/resource-servers", Some(json!({"identifier": "x", "color": "red"}))).await.assert(400);
+    let r = app
+        .api(
+            Method::POST,
+            "/resource-servers",
+            Some(json!({"identifier": "x", "enforce_policies": "yes"})),
+        )
+        .await
+        .assert(400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("enforce_policies"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .api(
+            Method::POST,
+            "/resource-servers",
+            Some(json!({"identifier": "x", "color": "red"})),
+        )
+        .await
+        .assert(400);
     assert!(r.body["message"].as_str().unwrap().contains("color"));
     assert_eq!(r.body["errorCode"], "invalid_body");
     // PATCH: scopes replace, removed permission disappears from roles.
@@ -60,29 +122,67 @@ async fn resource_servers_crud() {
         .await
         .assert(200);
     assert_eq!(r.body["token_lifetime"], 600);
-    let perms = app.api(Method::GET, &format!("/roles/{role}/permissions"), None).await.assert(200).body;
+    let perms = app
+        .api(Method::GET, &format!("/roles/{role}/permissions"), None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(perms, json!([]));
     // The system API cannot be deleted; ours can.
-    let mgmt = url::form_urlencoded::byte_serialize(app.mgmt_audience().as_bytes()).collect::<String>();
-    app.api(Method::DELETE, &format!("/resource-servers/{mgmt}"), None).await.assert(403);
-    app.api(Method::DELETE, &format!("/resource-servers/{id}"), None).await.assert(204);
-    app.api(Method::GET, &format!("/resource-servers/{id}"), None).await.assert(404);
-    let list = app.api(Method::GET, "/resource-servers", None).await.assert(200).body;
-    assert_eq!(list.as_array().unwrap().len(), 1, "only the Management API remains");
+    let mgmt =
+        url::form_urlencoded::byte_serialize(app.mgmt_audience().as_bytes()).collect::<String>();
+    app.api(Method::DELETE, &format!("/resource-servers/{mgmt}"), None)
+        .await
+        .assert(403);
+    app.api(Method::DELETE, &format!("/resource-servers/{id}"), None)
+        .await
+        .assert(204);
+    app.api(Method::GET, &format!("/resource-servers/{id}"), None)
+        .await
+        .assert(404);
+    let list = app
+        .api(Method::GET, "/resource-servers", None)
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "only the Management API remains"
+    );
 }
 
 #[tokio::test]
 async fn roles_permissions_and_users() {
     let app = TestApp::spawn().await;
-    app.create_api(TODOS, "RS256", &["read:todos", "write:todos"], true).await;
-    let editor = app.create_role("editor", TODOS, &["read:todos", "write:todos"]).await;
+    app.create_api(TODOS, "RS256", &["read:todos", "write:todos"], true)
+        .await;
+    let editor = app
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
     app.create_role("viewer", TODOS, &["read:todos"]).await;
-    app.api(Method::POST, "/roles", Some(json!({"name": "editor"}))).await.assert(409);
-    app.api(Method::POST, "/roles", Some(json!({"description": "no name"}))).await.assert(400);
-    let f = app.api(Method::GET, "/roles?name_filter=edit", None).await.assert(200).body;
+    app.api(Method::POST, "/roles", Some(json!({"name": "editor"})))
+        .await
+        .assert(409);
+    app.api(
+        Method::POST,
+        "/roles",
+        Some(json!({"description": "no name"})),
+    )
+    .await
+    .assert(400);
+    let f = app
+        .api(Method::GET, "/roles?name_filter=edit", None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(f.as_array().unwrap().len(), 1);
     assert_eq!(f[0]["name"], "editor");
-    let perms = app.api(Method::GET, &format!("/roles/{editor}/permissions"), None).await.assert(200).body;
+    let perms = app
+        .api(Method::GET, &format!("/roles/{editor}/permissions"), None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(perms[0]["resource_server_identifier"], TODOS);
     assert_eq!(perms[0]["resource_server_name"], TODOS);
     assert_eq!(perms[0]["permission_name"], "read:todos");
@@ -104,19 +204,59 @@ async fn roles_permissions_and_users() {
     )
     .await
     .assert(204);
-    assert_eq!(app.api(Method::GET, &format!("/roles/{editor}/permissions"), None).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.api(Method::GET, &format!("/roles/{editor}/permissions"), None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Users of a role.
     let u = app.create_user("u1@example.com", "password-1").await;
-    app.api(Method::POST, &format!("/roles/{editor}/users"), Some(json!({"users": [u]}))).await.assert(201);
-    let users = app.api(Method::GET, &format!("/roles/{editor}/users"), None).await.assert(200).body;
+    app.api(
+        Method::POST,
+        &format!("/roles/{editor}/users"),
+        Some(json!({"users": [u]})),
+    )
+    .await
+    .assert(201);
+    let users = app
+        .api(Method::GET, &format!("/roles/{editor}/users"), None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(users[0]["user_id"], u);
-    app.api(Method::POST, &format!("/roles/{editor}/users"), Some(json!({"users": ["usr_nope"]}))).await.assert(400);
+    app.api(
+        Method::POST,
+        &format!("/roles/{editor}/users"),
+        Some(json!({"users": ["usr_nope"]})),
+    )
+    .await
+    .assert(400);
     // Patch and delete.
-    let r = app.api(Method::PATCH, &format!("/roles/{editor}"), Some(json!({"description": "edits"}))).await.assert(200);
+    let r = app
+        .api(
+            Method::PATCH,
+            &format!("/roles/{editor}"),
+            Some(json!({"description": "edits"})),
+        )
+        .await
+        .assert(200);
     assert_eq!(r.body["description"], "edits");
-    app.api(Method::DELETE, &format!("/roles/{editor}"), None).await.assert(204);
-    app.api(Method::GET, &format!("/roles/{editor}"), None).await.assert(404);
-    assert_eq!(app.api(Method::GET, &format!("/users/{u}/roles"), None).await.body, json!([]));
+    app.api(Method::DELETE, &format!("/roles/{editor}"), None)
+        .await
+        .assert(204);
+    app.api(Method::GET, &format!("/roles/{editor}"), None)
+        .await
+        .assert(404);
+    assert_eq!(
+        app.api(Method::GET, &format!("/users/{u}/roles"), None)
+            .await
+            .body,
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -126,59 +266,129 @@ async fn users_crud_and_metadata_merge() {
         "email": "Zed@Example.com", "password": "zed-password", "connection": "Username-Password-Authentication",
         "name": "Zed", "app_metadata": {"plan": "pro", "tier": 1}, "user_metadata": {"theme": "dark"}
     });
-    let u = app.api(Method::POST, "/users", Some(body.clone())).await.assert(201).body;
+    let u = app
+        .api(Method::POST, "/users", Some(body.clone()))
+        .await
+        .assert(201)
+        .body;
     assert_eq!(u["email"], "zed@example.com");
-    assert_eq!(u["identities"][0]["connection"], "Username-Password-Authentication");
+    assert_eq!(
+        u["identities"][0]["connection"],
+        "Username-Password-Authentication"
+    );
     assert!(u.get("password").is_none() && u.get("password_hash").is_none());
     let id = u["user_id"].as_str().unwrap();
-    app.api(Method::POST, "/users", Some(body)).await.assert(409);
+    app.api(Method::POST, "/users", Some(body))
+        .await
+        .assert(409);
     let bad = app.api(Method::POST, "/users", Some(json!({"email": "nope", "password": "zed-password", "connection": "Username-Password-Authentication"}))).await.assert(400);
     assert!(bad.body["message"].as_str().unwrap().contains("email"));
-    app.api(Method::POST, "/users", Some(json!({"email": "a@b.co", "password": "zed-password"}))).await.assert(400);
+    app.api(
+        Method::POST,
+        "/users",
+        Some(json!({"email": "a@b.co", "password": "zed-password"})),
+    )
+    .await
+    .assert(400);
     app.api(Method::POST, "/users", Some(json!({"email": "a@b.co", "password": "short", "connection": "Username-Password-Authentication"}))).await.assert(400);
     // Metadata merges at the first level; null deletes a key.
     let r = app
-        .api(Method::PATCH, &format!("/users/{id}"), Some(json!({"app_metadata": {"tier": null, "region": "eu"}, "name": "Zed Z"})))
+        .api(
+            Method::PATCH,
+            &format!("/users/{id}"),
+            Some(json!({"app_metadata": {"tier": null, "region": "eu"}, "name": "Zed Z"})),
+        )
         .await
         .assert(200);
-    assert_eq!(r.body["app_metadata"], json!({"plan": "pro", "region": "eu"}));
+    assert_eq!(
+        r.body["app_metadata"],
+        json!({"plan": "pro", "region": "eu"})
+    );
     assert_eq!(r.body["user_metadata"], json!({"theme": "dark"}));
     assert_eq!(r.body["name"], "Zed Z");
-    let r = app.api(Method::PATCH, &format!("/users/{id}"), Some(json!({"user_metadata": {}}))).await.assert(200);
+    let r = app
+        .api(
+            Method::PATCH,
+            &format!("/users/{id}"),
+            Some(json!({"user_metadata": {}})),
+        )
+        .await
+        .assert(200);
     assert_eq!(r.body["user_metadata"], json!({}));
     // users-by-email is case-insensitive.
-    let r = app.api(Method::GET, "/users-by-email?email=ZED%40example.com", None).await.assert(200);
+    let r = app
+        .api(Method::GET, "/users-by-email?email=ZED%40example.com", None)
+        .await
+        .assert(200);
     assert_eq!(r.body[0]["user_id"], id);
     // Password change takes effect.
-    app.api(Method::PATCH, &format!("/users/{id}"), Some(json!({"password": "new-password-9"}))).await.assert(200);
+    app.api(
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({"password": "new-password-9"})),
+    )
+    .await
+    .assert(200);
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let client = app.password_client().await;
-    app.password_token(&client, "zed@example.com", "new-password-9", TODOS, None).await.assert(200);
-    app.password_token(&client, "zed@example.com", "zed-password", TODOS, None).await.assert(400);
-    app.api(Method::DELETE, &format!("/users/{id}"), None).await.assert(204);
-    app.api(Method::GET, &format!("/users/{id}"), None).await.assert(404);
-    app.api(Method::DELETE, &format!("/users/{id}"), None).await.assert(404);
+    app.password_token(&client, "zed@example.com", "new-password-9", TODOS, None)
+        .await
+        .assert(200);
+    app.password_token(&client, "zed@example.com", "zed-password", TODOS, None)
+        .await
+        .assert(400);
+    app.api(Method::DELETE, &format!("/users/{id}"), None)
+        .await
+        .assert(204);
+    app.api(Method::GET, &format!("/users/{id}"), None)
+        .await
+        .assert(404);
+    app.api(Method::DELETE, &format!("/users/{id}"), None)
+        .await
+        .assert(404);
 }
 
 #[tokio::test]
 async fn pagination_as_auth0_sdks_expect() {
     let app = TestApp::spawn().await;
     for i in 0..5 {
-        app.create_user(&format!("p{i}@example.com"), "password-123").await;
+        app.create_user(&format!("p{i}@example.com"), "password-123")
+            .await;
     }
-    let r = app.api(Method::GET, "/users?per_page=2&page=1&include_totals=true", None).await.assert(200).body;
+    let r = app
+        .api(
+            Method::GET,
+            "/users?per_page=2&page=1&include_totals=true",
+            None,
+        )
+        .await
+        .assert(200)
+        .body;
     assert_eq!(r["start"], 2);
     assert_eq!(r["limit"], 2);
     assert_eq!(r["length"], 2);
     assert_eq!(r["total"], 5);
     assert_eq!(r["users"].as_array().unwrap().len(), 2);
     // Past the end: an empty page, so pagers stop.
-    let r = app.api(Method::GET, "/users?per_page=2&page=3", None).await.assert(200).body;
+    let r = app
+        .api(Method::GET, "/users?per_page=2&page=3", None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(r, json!([]));
-    let r = app.api(Method::GET, "/users?per_page=500", None).await.assert(400);
+    let r = app
+        .api(Method::GET, "/users?per_page=500", None)
+        .await
+        .assert(400);
     assert_eq!(r.body["errorCode"], "invalid_query_string");
-    app.api(Method::GET, "/users?page=-1", None).await.assert(400);
-    let r = app.api(Method::GET, "/users?q=p3", None).await.assert(200).body;
+    app.api(Method::GET, "/users?page=-1", None)
+        .await
+        .assert(400);
+    let r = app
+        .api(Method::GET, "/users?q=p3", None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(r.as_array().unwrap().len(), 1);
 }
 
@@ -195,34 +405,86 @@ async fn clients_and_secrets() {
     let secret = c["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 43, "256-bit secret");
     // Shown at creation only.
-    let got = app.api(Method::GET, &format!("/clients/{id}"), None).await.assert(200).body;
+    let got = app
+        .api(Method::GET, &format!("/clients/{id}"), None)
+        .await
+        .assert(200)
+        .body;
     assert!(got.get("client_secret").is_none());
-    app.api(Method::POST, "/client-grants", Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]}))).await.assert(201);
-    app.api(Method::POST, "/client-grants", Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]}))).await.assert(409);
-    app.api(Method::POST, "/client-grants", Some(json!({"client_id": id, "audience": TODOS, "scope": ["fly"]}))).await.assert(400);
+    app.api(
+        Method::POST,
+        "/client-grants",
+        Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]})),
+    )
+    .await
+    .assert(201);
+    app.api(
+        Method::POST,
+        "/client-grants",
+        Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]})),
+    )
+    .await
+    .assert(409);
+    app.api(
+        Method::POST,
+        "/client-grants",
+        Some(json!({"client_id": id, "audience": TODOS, "scope": ["fly"]})),
+    )
+    .await
+    .assert(400);
     app.cc_token(&id, &secret, TODOS, None).await;
     // Rotation: the old secret stops working at once.
-    let rotated = app.api(Method::POST, &format!("/clients/{id}/rotate-secret"), None).await.assert(200).body;
+    let rotated = app
+        .api(Method::POST, &format!("/clients/{id}/rotate-secret"), None)
+        .await
+        .assert(200)
+        .body;
     let new_secret = rotated["client_secret"].as_str().unwrap();
     assert_ne!(new_secret, secret);
-    app.token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("audience", TODOS)])
-        .await
-        .assert(401);
+    app.token_form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", &secret),
+        ("audience", TODOS),
+    ])
+    .await
+    .assert(401);
     app.cc_token(&id, new_secret, TODOS, None).await;
     // Grants: filters, patch, delete.
-    let grants = app.api(Method::GET, &format!("/client-grants?client_id={id}"), None).await.assert(200).body;
+    let grants = app
+        .api(Method::GET, &format!("/client-grants?client_id={id}"), None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(grants.as_array().unwrap().len(), 1);
     let enc = url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>();
-    let by_aud = app.api(Method::GET, &format!("/client-grants?audience={enc}"), None).await.assert(200).body;
+    let by_aud = app
+        .api(Method::GET, &format!("/client-grants?audience={enc}"), None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(by_aud[0]["client_id"], id);
     let gid = grants[0]["id"].as_str().unwrap();
-    app.api(Method::PATCH, &format!("/client-grants/{gid}"), Some(json!({"scope": []}))).await.assert(200);
+    app.api(
+        Method::PATCH,
+        &format!("/client-grants/{gid}"),
+        Some(json!({"scope": []})),
+    )
+    .await
+    .assert(200);
     let t = app.cc_token(&id, new_secret, TODOS, None).await;
     assert_eq!(jwt_parts(&t).1["scope"].as_str().unwrap_or(""), "");
-    app.api(Method::DELETE, &format!("/client-grants/{gid}"), None).await.assert(204);
-    app.token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", new_secret), ("audience", TODOS)])
+    app.api(Method::DELETE, &format!("/client-grants/{gid}"), None)
         .await
-        .assert(403);
+        .assert(204);
+    app.token_form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", new_secret),
+        ("audience", TODOS),
+    ])
+    .await
+    .assert(403);
     // SPA clients are public: no secret, no client_credentials.
     let spa = app
         .api(Method::POST, "/clients", Some(json!({"name": "spa", "app_type": "spa", "callbacks": ["http://127.0.0.1:5173/"], "web_origins": ["http://127.0.0.1:5173"]})))
@@ -231,11 +493,36 @@ async fn clients_and_secrets() {
         .body;
     assert!(spa.get("client_secret").is_none());
     assert_eq!(spa["token_endpoint_auth_method"], "none");
-    app.api(Method::POST, "/clients", Some(json!({"name": "bad", "app_type": "spa", "grant_types": ["client_credentials"]}))).await.assert(400);
-    app.api(Method::POST, "/clients", Some(json!({"name": "bad", "callbacks": ["not a url"]}))).await.assert(400);
-    app.api(Method::POST, "/clients", Some(json!({"name": "bad", "web_origins": ["http://a.example/path"]}))).await.assert(400);
-    app.api(Method::DELETE, &format!("/clients/{id}"), None).await.assert(204);
-    app.token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", new_secret), ("audience", TODOS)])
+    app.api(
+        Method::POST,
+        "/clients",
+        Some(json!({"name": "bad", "app_type": "spa", "grant_types": ["client_credentials"]})),
+    )
+    .await
+    .assert(400);
+    app.api(
+        Method::POST,
+        "/clients",
+        Some(json!({"name": "bad", "callbacks": ["not a url"]})),
+    )
+    .await
+    .assert(400);
+    app.api(
+        Method::POST,
+        "/clients",
+        Some(json!({"name": "bad", "web_origins": ["http://a.example/path"]})),
+    )
+    .await
+    .assert(400);
+    app.api(Method::DELETE, &format!("/clients/{id}"), None)
         .await
-        .assert(401);
+        .assert(204);
+    app.token_form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", new_secret),
+        ("audience", TODOS),
+    ])
+    .await
+    .assert(401);
 }

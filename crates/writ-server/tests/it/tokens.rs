@@ -11,10 +11,16 @@ const TODOS: &str = "https://todos.example/api";
 #[tokio::test]
 async fn client_credentials_token_has_rfc9068_shape() {
     let app = TestApp::spawn().await;
-    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true).await;
+    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        .await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
     let r = app
-        .token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("audience", TODOS)])
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("audience", TODOS),
+        ])
         .await
         .assert(200);
     assert_eq!(r.header("cache-control"), Some("no-store"));
@@ -35,14 +41,28 @@ async fn client_credentials_token_has_rfc9068_shape() {
     assert!(p["jti"].is_string() && p["iat"].is_i64() && p["exp"].is_i64());
     // The JWKS now publishes the ES256 key that signed it.
     let jwks = app.get("/.well-known/jwks.json").await.assert(200).body;
-    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == h["kid"] && k["alg"] == "ES256" && k["use"] == "sig"));
-    assert!(jwks["keys"].as_array().unwrap().iter().all(|k| k.get("d").is_none()), "no private parts in the JWKS");
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == h["kid"] && k["alg"] == "ES256" && k["use"] == "sig")
+    );
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("d").is_none()),
+        "no private parts in the JWKS"
+    );
 }
 
 #[tokio::test]
 async fn json_body_basic_auth_and_resource_parameter() {
     let app = TestApp::spawn().await;
-    app.create_api(TODOS, "EdDSA", &["read:todos", "write:todos"], false).await;
+    app.create_api(TODOS, "EdDSA", &["read:todos", "write:todos"], false)
+        .await;
     let (id, secret) = app.machine(TODOS, &["read:todos", "write:todos"]).await;
     // auth0-python's body: JSON with organization: null.
     let r = app
@@ -51,14 +71,21 @@ async fn json_body_basic_auth_and_resource_parameter() {
         .assert(200);
     assert_eq!(r.body["scope"], "read:todos write:todos");
     let (_, p) = jwt_parts(r.body["access_token"].as_str().unwrap());
-    assert!(p.get("permissions").is_none(), "plain access_token dialect has no permissions claim");
+    assert!(
+        p.get("permissions").is_none(),
+        "plain access_token dialect has no permissions claim"
+    );
     // client_secret_basic + RFC 8707 resource + narrowing scope.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
     let r = app
         .http
         .post(format!("{}/oauth/token", app.base))
         .header("authorization", format!("Basic {basic}"))
-        .form(&[("grant_type", "client_credentials"), ("resource", TODOS), ("scope", "write:todos delete:todos")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", TODOS),
+            ("scope", "write:todos delete:todos"),
+        ])
         .send()
         .await
         .unwrap();
@@ -73,12 +100,22 @@ async fn client_authentication_errors() {
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
     let r = app
-        .token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", "wrong"), ("audience", TODOS)])
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", "wrong"),
+            ("audience", TODOS),
+        ])
         .await
         .assert(401);
     assert_eq!(r.body["error"], "invalid_client");
     let r = app
-        .token_form(&[("grant_type", "client_credentials"), ("client_id", "nope"), ("client_secret", &secret), ("audience", TODOS)])
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nope"),
+            ("client_secret", &secret),
+            ("audience", TODOS),
+        ])
         .await
         .assert(401);
     assert_eq!(r.body["error"], "invalid_client");
@@ -93,29 +130,82 @@ async fn client_authentication_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
     // Missing parameters and bad grants.
-    assert_eq!(app.token_form(&[("client_id", &id)]).await.assert(400).body["error"], "invalid_request");
-    let r = app.token_form(&[("grant_type", "implicit"), ("client_id", &id), ("client_secret", &secret)]).await.assert(400);
+    assert_eq!(
+        app.token_form(&[("client_id", &id)]).await.assert(400).body["error"],
+        "invalid_request"
+    );
+    let r = app
+        .token_form(&[
+            ("grant_type", "implicit"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await
+        .assert(400);
     assert_eq!(r.body["error"], "unsupported_grant_type");
-    let r = app.token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)]).await.assert(403);
+    let r = app
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await
+        .assert(403);
     assert_eq!(r.body["error"], "access_denied");
     let r = app
-        .token_form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("audience", "https://other/")])
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("audience", "https://other/"),
+        ])
         .await
         .assert(403);
     assert_eq!(r.body["error"], "access_denied");
     // A client without a grant for the API.
-    let (other, other_secret) = app.create_client(json!({"name": "no grant", "app_type": "non_interactive"})).await;
+    let (other, other_secret) = app
+        .create_client(json!({"name": "no grant", "app_type": "non_interactive"}))
+        .await;
     let r = app
-        .token_form(&[("grant_type", "client_credentials"), ("client_id", &other), ("client_secret", &other_secret), ("audience", TODOS)])
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &other),
+            ("client_secret", &other_secret),
+            ("audience", TODOS),
+        ])
         .await
         .assert(403);
-    assert!(r.body["error_description"].as_str().unwrap().contains("client-grant"));
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client-grant")
+    );
     // Garbage bodies are 400, never 500.
-    let r = app.http.post(format!("{}/oauth/token", app.base)).header("content-type", "application/json").body("{nope").send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/oauth/token", app.base))
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = app.http.post(format!("{}/oauth/token", app.base)).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/oauth/token", app.base))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }
 
@@ -125,7 +215,12 @@ async fn repeated_client_auth_failures_are_throttled() {
     let mut last = 0;
     for _ in 0..31 {
         last = app
-            .token_form(&[("grant_type", "client_credentials"), ("client_id", ADMIN_ID), ("client_secret", "wrong-secret"), ("audience", TODOS)])
+            .token_form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", ADMIN_ID),
+                ("client_secret", "wrong-secret"),
+                ("audience", TODOS),
+            ])
             .await
             .status
             .as_u16();
@@ -136,9 +231,17 @@ async fn repeated_client_auth_failures_are_throttled() {
 #[tokio::test]
 async fn password_grant_carries_effective_permissions() {
     let app = TestApp::spawn().await;
-    app.create_api(TODOS, "RS256", &["read:todos", "write:todos", "delete:todos"], true).await;
+    app.create_api(
+        TODOS,
+        "RS256",
+        &["read:todos", "write:todos", "delete:todos"],
+        true,
+    )
+    .await;
     let viewer = app.create_role("viewer", TODOS, &["read:todos"]).await;
-    let editor = app.create_role("editor", TODOS, &["read:todos", "write:todos"]).await;
+    let editor = app
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
     let alice = app.create_user("alice@example.com", "alice-password").await;
     app.assign_roles(&alice, &[&viewer, &editor]).await;
     // A direct grant adds to the roles' permissions.
@@ -151,13 +254,22 @@ async fn password_grant_carries_effective_permissions() {
     .assert(201);
     let client = app.password_client().await;
     let r = app
-        .password_token(&client, "Alice@Example.com", "alice-password", TODOS, Some("openid email read:todos write:todos bogus"))
+        .password_token(
+            &client,
+            "Alice@Example.com",
+            "alice-password",
+            TODOS,
+            Some("openid email read:todos write:todos bogus"),
+        )
         .await
         .assert(200);
     let (_, p) = jwt_parts(r.body["access_token"].as_str().unwrap());
     assert_eq!(p["sub"], alice);
     assert_eq!(p["scope"], "openid email read:todos write:todos");
-    assert_eq!(p["permissions"], json!(["delete:todos", "read:todos", "write:todos"]));
+    assert_eq!(
+        p["permissions"],
+        json!(["delete:todos", "read:todos", "write:todos"])
+    );
     assert_eq!(p["gty"], "password");
     assert!(p["authz_ver"].as_i64().unwrap() >= 2);
     // openid → an RS256 ID token for the client.
@@ -166,8 +278,17 @@ async fn password_grant_carries_effective_permissions() {
     assert_eq!(idt["aud"], client.0);
     assert_eq!(idt["email"], "alice@example.com");
     // Revoking the role lowers permissions and raises the authz version.
-    app.api(Method::DELETE, &format!("/users/{alice}/roles"), Some(json!({"roles": [editor]}))).await.assert(204);
-    let r = app.password_token(&client, "alice@example.com", "alice-password", TODOS, None).await.assert(200);
+    app.api(
+        Method::DELETE,
+        &format!("/users/{alice}/roles"),
+        Some(json!({"roles": [editor]})),
+    )
+    .await
+    .assert(204);
+    let r = app
+        .password_token(&client, "alice@example.com", "alice-password", TODOS, None)
+        .await
+        .assert(200);
     let (_, p2) = jwt_parts(r.body["access_token"].as_str().unwrap());
     assert_eq!(p2["permissions"], json!(["delete:todos", "read:todos"]));
     assert!(p2["authz_ver"].as_i64().unwrap() > p["authz_ver"].as_i64().unwrap());
@@ -176,10 +297,20 @@ async fn password_grant_carries_effective_permissions() {
 #[tokio::test]
 async fn rbac_off_grants_any_defined_scope() {
     let app = TestApp::spawn().await;
-    app.create_api(TODOS, "RS256", &["read:todos", "write:todos"], false).await;
+    app.create_api(TODOS, "RS256", &["read:todos", "write:todos"], false)
+        .await;
     app.create_user("carol@example.com", "carol-password").await;
     let client = app.password_client().await;
-    let r = app.password_token(&client, "carol@example.com", "carol-password", TODOS, Some("write:todos nope")).await.assert(200);
+    let r = app
+        .password_token(
+            &client,
+            "carol@example.com",
+            "carol-password",
+            TODOS,
+            Some("write:todos nope"),
+        )
+        .await
+        .assert(200);
     assert_eq!(r.body["scope"], "write:todos");
 }
 
@@ -189,16 +320,43 @@ async fn password_grant_failures() {
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let user = app.create_user("dave@example.com", "dave-password").await;
     let client = app.password_client().await;
-    let wrong = app.password_token(&client, "dave@example.com", "nope-nope", TODOS, None).await.assert(400);
+    let wrong = app
+        .password_token(&client, "dave@example.com", "nope-nope", TODOS, None)
+        .await
+        .assert(400);
     assert_eq!(wrong.body["error"], "invalid_grant");
-    let unknown = app.password_token(&client, "nobody@example.com", "nope-nope", TODOS, None).await.assert(400);
-    assert_eq!(unknown.body, wrong.body, "same answer whether or not the user exists");
-    app.api(Method::PATCH, &format!("/users/{user}"), Some(json!({"blocked": true}))).await.assert(200);
-    let r = app.password_token(&client, "dave@example.com", "dave-password", TODOS, None).await.assert(400);
+    let unknown = app
+        .password_token(&client, "nobody@example.com", "nope-nope", TODOS, None)
+        .await
+        .assert(400);
+    assert_eq!(
+        unknown.body, wrong.body,
+        "same answer whether or not the user exists"
+    );
+    app.api(
+        Method::PATCH,
+        &format!("/users/{user}"),
+        Some(json!({"blocked": true})),
+    )
+    .await
+    .assert(200);
+    let r = app
+        .password_token(&client, "dave@example.com", "dave-password", TODOS, None)
+        .await
+        .assert(400);
     assert_eq!(r.body["error"], "invalid_grant");
     // A client without the password grant.
     let (mid, msecret) = app.machine(TODOS, &["read:todos"]).await;
-    let r = app.password_token(&(mid, msecret), "dave@example.com", "dave-password", TODOS, None).await.assert(403);
+    let r = app
+        .password_token(
+            &(mid, msecret),
+            "dave@example.com",
+            "dave-password",
+            TODOS,
+            None,
+        )
+        .await
+        .assert(403);
     assert_eq!(r.body["error"], "unauthorized_client");
 }
 
@@ -209,10 +367,15 @@ async fn brute_force_blocks_user_and_ip_pair_after_ten_failures() {
     app.create_user("erin@example.com", "erin-password").await;
     let client = app.password_client().await;
     for _ in 0..10 {
-        app.password_token(&client, "erin@example.com", "bad-password", TODOS, None).await.assert(400);
+        app.password_token(&client, "erin@example.com", "bad-password", TODOS, None)
+            .await
+            .assert(400);
     }
     // Even the right password is refused now, with 429 and Retry-After.
-    let r = app.password_token(&client, "erin@example.com", "erin-password", TODOS, None).await.assert(429);
+    let r = app
+        .password_token(&client, "erin@example.com", "erin-password", TODOS, None)
+        .await
+        .assert(429);
     assert_eq!(r.body["error"], "too_many_attempts");
     assert!(r.header("retry-after").is_some());
 }
@@ -220,14 +383,29 @@ async fn brute_force_blocks_user_and_ip_pair_after_ten_failures() {
 #[tokio::test]
 async fn discovery_and_jwks() {
     let app = TestApp::spawn().await;
-    let d = app.get("/.well-known/openid-configuration").await.assert(200).body;
+    let d = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .assert(200)
+        .body;
     assert_eq!(d["issuer"], app.issuer);
     assert_eq!(d["token_endpoint"], format!("{}oauth/token", app.issuer));
-    assert_eq!(d["jwks_uri"], format!("{}.well-known/jwks.json", app.issuer));
-    assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
+    assert_eq!(
+        d["jwks_uri"],
+        format!("{}.well-known/jwks.json", app.issuer)
+    );
+    assert!(
+        d["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("client_credentials"))
+    );
     let jwks = app.get("/.well-known/jwks.json").await.assert(200).body;
     let keys = jwks["keys"].as_array().unwrap();
     // No API uses ES256/EdDSA yet: only RSA keys (current + next) are published.
     assert_eq!(keys.len(), 2);
-    assert!(keys.iter().all(|k| k["kty"] == "RSA" && k["alg"] == "RS256" && k["kid"].is_string()));
+    assert!(
+        keys.iter()
+            .all(|k| k["kty"] == "RSA" && k["alg"] == "RS256" && k["kid"].is_string())
+    );
 }

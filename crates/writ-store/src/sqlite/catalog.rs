@@ -24,18 +24,24 @@ struct RsRow {
 const RS_COLS: &str = "id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system";
 
 async fn load_scopes(conn: &mut SqliteConnection, row: RsRow) -> Result<ResourceServer> {
-    let scopes: Vec<(String, String)> =
-        sqlx::query_as("SELECT value, description FROM resource_server_scopes WHERE rs_id = ?1 ORDER BY position")
-            .bind(&row.id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let scopes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT value, description FROM resource_server_scopes WHERE rs_id = ?1 ORDER BY position",
+    )
+    .bind(&row.id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(ResourceServer {
-        signing_alg: SigningAlg::parse(&row.signing_alg).ok_or_else(|| StoreError::Corrupt(row.signing_alg.clone()))?,
-        token_dialect: TokenDialect::parse(&row.token_dialect).ok_or_else(|| StoreError::Corrupt(row.token_dialect.clone()))?,
+        signing_alg: SigningAlg::parse(&row.signing_alg)
+            .ok_or_else(|| StoreError::Corrupt(row.signing_alg.clone()))?,
+        token_dialect: TokenDialect::parse(&row.token_dialect)
+            .ok_or_else(|| StoreError::Corrupt(row.token_dialect.clone()))?,
         id: row.id,
         identifier: row.identifier,
         name: row.name,
-        scopes: scopes.into_iter().map(|(value, description)| Scope { value, description }).collect(),
+        scopes: scopes
+            .into_iter()
+            .map(|(value, description)| Scope { value, description })
+            .collect(),
         token_lifetime: row.token_lifetime,
         enforce_policies: row.enforce_policies,
         allow_offline_access: row.allow_offline_access,
@@ -96,7 +102,11 @@ impl ResourceServerStore for SqliteStore {
         .bind(key)
         .fetch_optional(&mut *conn)
         .await?;
-        load_scopes(&mut conn, row.ok_or(StoreError::NotFound("resource server"))?).await
+        load_scopes(
+            &mut conn,
+            row.ok_or(StoreError::NotFound("resource server"))?,
+        )
+        .await
     }
 
     async fn list_resource_servers(&self, page: Page) -> Result<Paged<ResourceServer>> {
@@ -108,7 +118,9 @@ impl ResourceServerStore for SqliteStore {
         .bind(page.offset())
         .fetch_all(&mut *conn)
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_servers").fetch_one(&mut *conn).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_servers")
+            .fetch_one(&mut *conn)
+            .await?;
         let mut items = Vec::with_capacity(rows.len());
         for r in rows {
             items.push(load_scopes(&mut conn, r).await?);
@@ -117,7 +129,13 @@ impl ResourceServerStore for SqliteStore {
     }
 
     async fn all_resource_servers(&self) -> Result<Vec<ResourceServer>> {
-        Ok(self.list_resource_servers(Page { page: 0, per_page: u32::MAX }).await?.items)
+        Ok(self
+            .list_resource_servers(Page {
+                page: 0,
+                per_page: u32::MAX,
+            })
+            .await?
+            .items)
     }
 
     async fn update_resource_server(&self, rs: &ResourceServer) -> Result<()> {
@@ -139,10 +157,11 @@ impl ResourceServerStore for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound("resource server"));
         }
-        let old: Vec<String> = sqlx::query_scalar("SELECT value FROM resource_server_scopes WHERE rs_id = ?1")
-            .bind(&rs.id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let old: Vec<String> =
+            sqlx::query_scalar("SELECT value FROM resource_server_scopes WHERE rs_id = ?1")
+                .bind(&rs.id)
+                .fetch_all(&mut *tx)
+                .await?;
         let removed: Vec<&String> = old.iter().filter(|v| !rs.has_scope(v)).collect();
         if !removed.is_empty() {
             // Holders lose a permission: they must refresh.
@@ -200,7 +219,8 @@ impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
     fn try_from(r: ClientRow) -> Result<Client> {
         Ok(Client {
-            app_type: AppType::parse(&r.app_type).ok_or_else(|| StoreError::Corrupt(r.app_type.clone()))?,
+            app_type: AppType::parse(&r.app_type)
+                .ok_or_else(|| StoreError::Corrupt(r.app_type.clone()))?,
             grant_types: json_vec(&r.grant_types)?,
             callbacks: json_vec(&r.callbacks)?,
             allowed_origins: json_vec(&r.allowed_origins)?,
@@ -261,17 +281,31 @@ impl ClientStore for SqliteStore {
     }
 
     async fn list_clients(&self, page: Page) -> Result<Paged<Client>> {
-        let rows: Vec<ClientRow> = sqlx::query_as("SELECT * FROM clients ORDER BY created_at, client_id LIMIT ?1 OFFSET ?2")
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<ClientRow> = sqlx::query_as(
+            "SELECT * FROM clients ORDER BY created_at, client_id LIMIT ?1 OFFSET ?2",
+        )
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
         let total = self.count_clients().await?;
-        Ok(Paged { items: rows.into_iter().map(Client::try_from).collect::<Result<_>>()?, total })
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(Client::try_from)
+                .collect::<Result<_>>()?,
+            total,
+        })
     }
 
     async fn all_clients(&self) -> Result<Vec<Client>> {
-        Ok(self.list_clients(Page { page: 0, per_page: u32::MAX }).await?.items)
+        Ok(self
+            .list_clients(Page {
+                page: 0,
+                per_page: u32::MAX,
+            })
+            .await?
+            .items)
     }
 
     async fn update_client(&self, c: &Client) -> Result<()> {
@@ -319,56 +353,94 @@ impl ClientStore for SqliteStore {
     }
 
     async fn count_clients(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+            .fetch_one(&self.pool)
+            .await?)
     }
 }
 
 type GrantRow = (String, String, String, String);
-const GRANT_SELECT: &str =
-    "SELECT g.id, g.client_id, rs.identifier, g.scope FROM client_grants g JOIN resource_servers rs ON rs.id = g.rs_id";
+const GRANT_SELECT: &str = "SELECT g.id, g.client_id, rs.identifier, g.scope FROM client_grants g JOIN resource_servers rs ON rs.id = g.rs_id";
 
 fn grant(r: GrantRow) -> Result<ClientGrant> {
-    Ok(ClientGrant { id: r.0, client_id: r.1, audience: r.2, scope: json_vec(&r.3)? })
+    Ok(ClientGrant {
+        id: r.0,
+        client_id: r.1,
+        audience: r.2,
+        scope: json_vec(&r.3)?,
+    })
 }
 
 #[async_trait]
 impl ClientGrantStore for SqliteStore {
-    async fn create_client_grant(&self, client_id: &str, audience: &str, scope: &[String]) -> Result<ClientGrant> {
+    async fn create_client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<ClientGrant> {
         let mut tx = self.write().await?;
-        let rs: Option<String> = sqlx::query_scalar("SELECT id FROM resource_servers WHERE identifier = ?1")
-            .bind(audience)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let rs = rs.ok_or_else(|| ValidationError::new("audience", format!("No resource server found for audience {audience}")))?;
+        let rs: Option<String> =
+            sqlx::query_scalar("SELECT id FROM resource_servers WHERE identifier = ?1")
+                .bind(audience)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let rs = rs.ok_or_else(|| {
+            ValidationError::new(
+                "audience",
+                format!("No resource server found for audience {audience}"),
+            )
+        })?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM clients WHERE client_id = ?1")
             .bind(client_id)
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
-            return Err(ValidationError::new("client_id", format!("Client {client_id} does not exist")).into());
+            return Err(ValidationError::new(
+                "client_id",
+                format!("Client {client_id} does not exist"),
+            )
+            .into());
         }
         let id = new_id("cgr");
-        sqlx::query("INSERT INTO client_grants (id, client_id, rs_id, scope) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&id)
-            .bind(client_id)
-            .bind(&rs)
-            .bind(to_json(&scope))
-            .execute(&mut *tx)
-            .await
-            .map_err(unique("A client grant for this client and audience already exists"))?;
+        sqlx::query(
+            "INSERT INTO client_grants (id, client_id, rs_id, scope) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&id)
+        .bind(client_id)
+        .bind(&rs)
+        .bind(to_json(&scope))
+        .execute(&mut *tx)
+        .await
+        .map_err(unique(
+            "A client grant for this client and audience already exists",
+        ))?;
         tx.commit().await?;
-        Ok(ClientGrant { id, client_id: client_id.into(), audience: audience.into(), scope: scope.to_vec() })
+        Ok(ClientGrant {
+            id,
+            client_id: client_id.into(),
+            audience: audience.into(),
+            scope: scope.to_vec(),
+        })
     }
 
-    async fn list_client_grants(&self, client_id: Option<&str>, audience: Option<&str>, page: Page) -> Result<Paged<ClientGrant>> {
-        let filter = " WHERE (?1 IS NULL OR g.client_id = ?1) AND (?2 IS NULL OR rs.identifier = ?2)";
-        let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{GRANT_SELECT}{filter} ORDER BY g.id LIMIT ?3 OFFSET ?4")))
-            .bind(client_id)
-            .bind(audience)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+    async fn list_client_grants(
+        &self,
+        client_id: Option<&str>,
+        audience: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<ClientGrant>> {
+        let filter =
+            " WHERE (?1 IS NULL OR g.client_id = ?1) AND (?2 IS NULL OR rs.identifier = ?2)";
+        let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{GRANT_SELECT}{filter} ORDER BY g.id LIMIT ?3 OFFSET ?4"
+        )))
+        .bind(client_id)
+        .bind(audience)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM client_grants g JOIN resource_servers rs ON rs.id = g.rs_id{filter}"
         )))
@@ -376,11 +448,24 @@ impl ClientGrantStore for SqliteStore {
         .bind(audience)
         .fetch_one(&self.pool)
         .await?;
-        Ok(Paged { items: rows.into_iter().map(grant).collect::<Result<_>>()?, total })
+        Ok(Paged {
+            items: rows.into_iter().map(grant).collect::<Result<_>>()?,
+            total,
+        })
     }
 
     async fn all_client_grants(&self) -> Result<Vec<ClientGrant>> {
-        Ok(self.list_client_grants(None, None, Page { page: 0, per_page: u32::MAX }).await?.items)
+        Ok(self
+            .list_client_grants(
+                None,
+                None,
+                Page {
+                    page: 0,
+                    per_page: u32::MAX,
+                },
+            )
+            .await?
+            .items)
     }
 
     async fn update_client_grant(&self, id: &str, scope: &[String]) -> Result<ClientGrant> {
@@ -394,10 +479,12 @@ impl ClientGrantStore for SqliteStore {
         if n == 0 {
             return Err(StoreError::NotFound("client grant"));
         }
-        let row: GrantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{GRANT_SELECT} WHERE g.id = ?1")))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row: GrantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{GRANT_SELECT} WHERE g.id = ?1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         grant(row)
     }
@@ -435,7 +522,8 @@ impl TryFrom<KeyRow> for SigningKey {
         Ok(SigningKey {
             alg: SigningAlg::parse(&r.alg).ok_or_else(|| StoreError::Corrupt(r.alg.clone()))?,
             state: KeyState::parse(&r.state).ok_or_else(|| StoreError::Corrupt(r.state.clone()))?,
-            public_jwk: serde_json::from_str(&r.public_jwk).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            public_jwk: serde_json::from_str(&r.public_jwk)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             kid: r.kid,
             private_der: r.private_key,
             created_at: r.created_at,
@@ -471,9 +559,10 @@ async fn insert_key(conn: &mut SqliteConnection, k: &SigningKey) -> Result<()> {
 #[async_trait]
 impl SigningKeyStore for SqliteStore {
     async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
-        let rows: Vec<KeyRow> = sqlx::query_as("SELECT * FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<KeyRow> =
+            sqlx::query_as("SELECT * FROM signing_keys ORDER BY created_at, kid")
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(SigningKey::try_from).collect()
     }
 
@@ -484,7 +573,12 @@ impl SigningKeyStore for SqliteStore {
         Ok(())
     }
 
-    async fn rotate_signing_keys(&self, alg: SigningAlg, new_next: &SigningKey, retire_after: i64) -> Result<()> {
+    async fn rotate_signing_keys(
+        &self,
+        alg: SigningAlg,
+        new_next: &SigningKey,
+        retire_after: i64,
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         let at = now();
         sqlx::query(
@@ -514,8 +608,14 @@ impl SigningKeyStore for SqliteStore {
         let mut key = SigningKey::try_from(row.ok_or(StoreError::NotFound("signing key"))?)?;
         match key.state {
             KeyState::Previous => {}
-            KeyState::Revoked => return Err(StoreError::Conflict("The key is already revoked".into())),
-            _ => return Err(StoreError::Conflict("Only a previous (rotated-out) key can be revoked".into())),
+            KeyState::Revoked => {
+                return Err(StoreError::Conflict("The key is already revoked".into()));
+            }
+            _ => {
+                return Err(StoreError::Conflict(
+                    "Only a previous (rotated-out) key can be revoked".into(),
+                ));
+            }
         }
         let at = now();
         sqlx::query("UPDATE signing_keys SET state = 'revoked', revoked_at = ?2 WHERE kid = ?1")

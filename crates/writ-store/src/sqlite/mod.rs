@@ -8,7 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rand::Rng;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result, StoreError};
@@ -59,7 +61,9 @@ pub(crate) fn now() -> String {
 /// `prefix_` followed by 16 random alphanumerics, like Auth0's ids.
 pub(crate) fn new_id(prefix: &str) -> String {
     let mut rng = rand::rng();
-    let tail: String = (0..16).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect();
+    let tail: String = (0..16)
+        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
+        .collect();
     format!("{prefix}_{tail}")
 }
 
@@ -124,7 +128,13 @@ pub(crate) async fn bump(tx: &mut SqliteConnection, who: Affected<'_>, kind: &st
     Ok(())
 }
 
-pub(crate) async fn append_event(tx: &mut SqliteConnection, user_id: &str, version: i64, kind: &str, at: &str) -> Result<()> {
+pub(crate) async fn append_event(
+    tx: &mut SqliteConnection,
+    user_id: &str,
+    version: i64,
+    kind: &str,
+    at: &str,
+) -> Result<()> {
     sqlx::query("INSERT INTO authz_events (user_id, version, kind, at) VALUES (?1, ?2, ?3, ?4)")
         .bind(user_id)
         .bind(version)
@@ -146,7 +156,13 @@ impl AuthzEventStore for SqliteStore {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(seq, user_id, version, kind, at)| AuthzEvent { seq, user_id, version, kind, at })
+            .map(|(seq, user_id, version, kind, at)| AuthzEvent {
+                seq,
+                user_id,
+                version,
+                kind,
+                at,
+            })
             .collect())
     }
 }

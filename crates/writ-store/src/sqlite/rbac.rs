@@ -57,7 +57,10 @@ impl UserRow {
 }
 
 /// Resolves permissions to `(rs_id, name)`, checking each exists in its API's catalog.
-async fn resolve(conn: &mut SqliteConnection, perms: &[Permission]) -> Result<Vec<(String, String)>> {
+async fn resolve(
+    conn: &mut SqliteConnection,
+    perms: &[Permission],
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(perms.len());
     for (i, p) in perms.iter().enumerate() {
         let rs: Option<String> = sqlx::query_scalar(
@@ -83,7 +86,11 @@ async fn resolve(conn: &mut SqliteConnection, perms: &[Permission]) -> Result<Ve
 }
 
 async fn exists(conn: &mut SqliteConnection, sql: &'static str, id: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_optional(&mut *conn).await?.is_some())
+    Ok(sqlx::query_scalar::<_, i64>(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
 }
 
 const PERM_INFO: &str = "SELECT rs.identifier, rs.name, p.permission, s.description FROM {T} p \
@@ -91,7 +98,13 @@ const PERM_INFO: &str = "SELECT rs.identifier, rs.name, p.permission, s.descript
      JOIN resource_server_scopes s ON s.rs_id = p.rs_id AND s.value = p.permission \
      WHERE p.{K} = ?1 ORDER BY rs.identifier, p.permission LIMIT ?2 OFFSET ?3";
 
-async fn perm_page(store: &SqliteStore, table: &str, key: &str, id: &str, page: Page) -> Result<Paged<PermissionInfo>> {
+async fn perm_page(
+    store: &SqliteStore,
+    table: &str,
+    key: &str,
+    id: &str,
+    page: Page,
+) -> Result<Paged<PermissionInfo>> {
     let sql = PERM_INFO.replace("{T}", table).replace("{K}", key);
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -99,19 +112,28 @@ async fn perm_page(store: &SqliteStore, table: &str, key: &str, id: &str, page: 
         .bind(page.offset())
         .fetch_all(&store.pool)
         .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {key} = ?1")))
-        .bind(id)
-        .fetch_one(&store.pool)
-        .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE {key} = ?1"
+    )))
+    .bind(id)
+    .fetch_one(&store.pool)
+    .await?;
     Ok(Paged {
         items: rows
             .into_iter()
-            .map(|(resource_server_identifier, resource_server_name, permission_name, description)| PermissionInfo {
-                resource_server_identifier,
-                resource_server_name,
-                permission_name,
-                description,
-            })
+            .map(
+                |(
+                    resource_server_identifier,
+                    resource_server_name,
+                    permission_name,
+                    description,
+                )| PermissionInfo {
+                    resource_server_identifier,
+                    resource_server_name,
+                    permission_name,
+                    description,
+                },
+            )
             .collect(),
         total,
     })
@@ -120,31 +142,49 @@ async fn perm_page(store: &SqliteStore, table: &str, key: &str, id: &str, page: 
 #[async_trait]
 impl RoleStore for SqliteStore {
     async fn create_role(&self, name: &str, description: &str) -> Result<Role> {
-        let role = Role { id: new_id("rol"), name: name.into(), description: description.into() };
+        let role = Role {
+            id: new_id("rol"),
+            name: name.into(),
+            description: description.into(),
+        };
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO roles (id, name, description, created_at) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&role.id)
-            .bind(&role.name)
-            .bind(&role.description)
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(unique(format!("Role with name '{name}' already exists")))?;
+        sqlx::query(
+            "INSERT INTO roles (id, name, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(&role.id)
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique(format!("Role with name '{name}' already exists")))?;
         tx.commit().await?;
         Ok(role)
     }
 
     async fn get_role(&self, id: &str) -> Result<Role> {
-        let r: Option<(String, String, String)> = sqlx::query_as("SELECT id, name, description FROM roles WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let r: Option<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, description FROM roles WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         let (id, name, description) = r.ok_or(StoreError::NotFound("role"))?;
-        Ok(Role { id, name, description })
+        Ok(Role {
+            id,
+            name,
+            description,
+        })
     }
 
     async fn list_roles(&self, name_filter: Option<&str>, page: Page) -> Result<Paged<Role>> {
-        let pattern = name_filter.map(|f| format!("%{}%", f.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let pattern = name_filter.map(|f| {
+            format!(
+                "%{}%",
+                f.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT id, name, description FROM roles WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\') ORDER BY name, id LIMIT ?2 OFFSET ?3",
         )
@@ -153,11 +193,23 @@ impl RoleStore for SqliteStore {
         .bind(page.offset())
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')")
-            .bind(&pattern)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Paged { items: rows.into_iter().map(|(id, name, description)| Role { id, name, description }).collect(), total })
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM roles WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')",
+        )
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(id, name, description)| Role {
+                    id,
+                    name,
+                    description,
+                })
+                .collect(),
+            total,
+        })
     }
 
     async fn update_role(&self, role: &Role) -> Result<()> {
@@ -168,7 +220,10 @@ impl RoleStore for SqliteStore {
             .bind(&role.description)
             .execute(&mut *tx)
             .await
-            .map_err(unique(format!("Role with name '{}' already exists", role.name)))?
+            .map_err(unique(format!(
+                "Role with name '{}' already exists",
+                role.name
+            )))?
             .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound("role"));
@@ -180,7 +235,11 @@ impl RoleStore for SqliteStore {
     async fn delete_role(&self, id: &str) -> Result<()> {
         let mut tx = self.write().await?;
         bump(&mut tx, Affected::RoleHolders(id), "role_deleted").await?;
-        let n = sqlx::query("DELETE FROM roles WHERE id = ?1").bind(id).execute(&mut *tx).await?.rows_affected();
+        let n = sqlx::query("DELETE FROM roles WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound("role"));
         }
@@ -208,15 +267,25 @@ impl RoleStore for SqliteStore {
                 .await?
                 .rows_affected();
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM role_permissions WHERE role_id = ?1")
-            .bind(role_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM role_permissions WHERE role_id = ?1")
+                .bind(role_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if count > MAX_PERMISSIONS {
-            return Err(ValidationError::new("permissions", format!("A role can have at most {MAX_PERMISSIONS} permissions")).into());
+            return Err(ValidationError::new(
+                "permissions",
+                format!("A role can have at most {MAX_PERMISSIONS} permissions"),
+            )
+            .into());
         }
         if added > 0 {
-            bump(&mut tx, Affected::RoleHolders(role_id), "role_permissions_added").await?;
+            bump(
+                &mut tx,
+                Affected::RoleHolders(role_id),
+                "role_permissions_added",
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -238,7 +307,12 @@ impl RoleStore for SqliteStore {
                 .rows_affected();
         }
         if removed > 0 {
-            bump(&mut tx, Affected::RoleHolders(role_id), "role_permissions_removed").await?;
+            bump(
+                &mut tx,
+                Affected::RoleHolders(role_id),
+                "role_permissions_removed",
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -259,7 +333,17 @@ impl RoleStore for SqliteStore {
             .bind(role_id)
             .fetch_one(&self.pool)
             .await?;
-        Ok(Paged { items: rows.into_iter().map(|(user_id, email, name)| UserSummary { user_id, email, name }).collect(), total })
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(user_id, email, name)| UserSummary {
+                    user_id,
+                    email,
+                    name,
+                })
+                .collect(),
+            total,
+        })
     }
 
     async fn assign_role_users(&self, role_id: &str, user_ids: &[String]) -> Result<()> {
@@ -269,7 +353,11 @@ impl RoleStore for SqliteStore {
         }
         for (i, u) in user_ids.iter().enumerate() {
             if !exists(&mut tx, "SELECT 1 FROM users WHERE id = ?1", u).await? {
-                return Err(ValidationError::new(format!("users[{i}]"), format!("User '{u}' does not exist")).into());
+                return Err(ValidationError::new(
+                    format!("users[{i}]"),
+                    format!("User '{u}' does not exist"),
+                )
+                .into());
             }
             assign(&mut tx, u, role_id).await?;
         }
@@ -292,7 +380,11 @@ async fn assign(tx: &mut SqliteConnection, user_id: &str, role_id: &str) -> Resu
             .fetch_one(&mut *tx)
             .await?;
         if count > MAX_ROLES_PER_USER {
-            return Err(ValidationError::new("roles", format!("A user can have at most {MAX_ROLES_PER_USER} roles")).into());
+            return Err(ValidationError::new(
+                "roles",
+                format!("A user can have at most {MAX_ROLES_PER_USER} roles"),
+            )
+            .into());
         }
         bump(tx, Affected::User(user_id), "role_assigned").await?;
     }
@@ -337,12 +429,20 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_user(&self, id: &str) -> Result<User> {
-        let r: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?1").bind(id).fetch_optional(&self.pool).await?;
+        let r: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         r.ok_or(StoreError::NotFound("user"))?.into_user()
     }
 
     async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
-        Ok(self.credentials_by_email(email).await?.map(|c| c.user).into_iter().collect())
+        Ok(self
+            .credentials_by_email(email)
+            .await?
+            .map(|c| c.user)
+            .into_iter()
+            .collect())
     }
 
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>> {
@@ -350,11 +450,24 @@ impl UserStore for SqliteStore {
             .bind(email.to_lowercase())
             .fetch_optional(&self.pool)
             .await?;
-        r.map(|r| r.into_parts().map(|(user, password_hash)| Credentials { user, password_hash })).transpose()
+        r.map(|r| {
+            r.into_parts().map(|(user, password_hash)| Credentials {
+                user,
+                password_hash,
+            })
+        })
+        .transpose()
     }
 
     async fn list_users(&self, q: Option<&str>, page: Page) -> Result<Paged<User>> {
-        let pattern = q.map(|f| format!("%{}%", f.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let pattern = q.map(|f| {
+            format!(
+                "%{}%",
+                f.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
         let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\')";
         let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
@@ -364,16 +477,27 @@ impl UserStore for SqliteStore {
         .bind(page.offset())
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM users WHERE {filter}")))
-            .bind(&pattern)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Paged { items: rows.into_iter().map(UserRow::into_user).collect::<Result<_>>()?, total })
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM users WHERE {filter}"
+        )))
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(UserRow::into_user)
+                .collect::<Result<_>>()?,
+            total,
+        })
     }
 
     async fn update_user(&self, u: &User, password_hash: Option<&str>) -> Result<User> {
         let mut tx = self.write().await?;
-        let old: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?1").bind(&u.user_id).fetch_optional(&mut *tx).await?;
+        let old: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?1")
+            .bind(&u.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let (old, _) = old.ok_or(StoreError::NotFound("user"))?.into_parts()?;
         sqlx::query(
             "UPDATE users SET email = ?2, email_verified = ?3, name = ?4, blocked = ?5, app_metadata = ?6, user_metadata = ?7, \
@@ -392,11 +516,23 @@ impl UserStore for SqliteStore {
         .await
         .map_err(unique("The specified new email already exists"))?;
         if old.blocked != u.blocked {
-            bump(&mut tx, Affected::User(&u.user_id), if u.blocked { "user_blocked" } else { "user_unblocked" }).await?;
+            bump(
+                &mut tx,
+                Affected::User(&u.user_id),
+                if u.blocked {
+                    "user_blocked"
+                } else {
+                    "user_unblocked"
+                },
+            )
+            .await?;
         } else if old.app_metadata != u.app_metadata {
             bump(&mut tx, Affected::User(&u.user_id), "app_metadata_changed").await?;
         }
-        let row: UserRow = sqlx::query_as("SELECT * FROM users WHERE id = ?1").bind(&u.user_id).fetch_one(&mut *tx).await?;
+        let row: UserRow = sqlx::query_as("SELECT * FROM users WHERE id = ?1")
+            .bind(&u.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         row.into_user()
     }
@@ -404,7 +540,11 @@ impl UserStore for SqliteStore {
     async fn delete_user(&self, id: &str) -> Result<()> {
         let mut tx = self.write().await?;
         bump(&mut tx, Affected::User(id), "user_deleted").await?;
-        let n = sqlx::query("DELETE FROM users WHERE id = ?1").bind(id).execute(&mut *tx).await?.rows_affected();
+        let n = sqlx::query("DELETE FROM users WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound("user"));
         }
@@ -427,7 +567,17 @@ impl UserStore for SqliteStore {
             .bind(user_id)
             .fetch_one(&self.pool)
             .await?;
-        Ok(Paged { items: rows.into_iter().map(|(id, name, description)| Role { id, name, description }).collect(), total })
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(id, name, description)| Role {
+                    id,
+                    name,
+                    description,
+                })
+                .collect(),
+            total,
+        })
     }
 
     async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
@@ -437,7 +587,11 @@ impl UserStore for SqliteStore {
         }
         for (i, r) in role_ids.iter().enumerate() {
             if !exists(&mut tx, "SELECT 1 FROM roles WHERE id = ?1", r).await? {
-                return Err(ValidationError::new(format!("roles[{i}]"), format!("Role '{r}' does not exist")).into());
+                return Err(ValidationError::new(
+                    format!("roles[{i}]"),
+                    format!("Role '{r}' does not exist"),
+                )
+                .into());
             }
             assign(&mut tx, user_id, r).await?;
         }
@@ -486,12 +640,17 @@ impl UserStore for SqliteStore {
                 .await?
                 .rows_affected();
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_permissions WHERE user_id = ?1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM user_permissions WHERE user_id = ?1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if count > MAX_PERMISSIONS {
-            return Err(ValidationError::new("permissions", format!("A user can have at most {MAX_PERMISSIONS} direct permissions")).into());
+            return Err(ValidationError::new(
+                "permissions",
+                format!("A user can have at most {MAX_PERMISSIONS} direct permissions"),
+            )
+            .into());
         }
         if added > 0 {
             bump(&mut tx, Affected::User(user_id), "permissions_added").await?;
@@ -522,7 +681,11 @@ impl UserStore for SqliteStore {
         Ok(())
     }
 
-    async fn effective_permissions(&self, user_id: &str, api_identifier: &str) -> Result<(Vec<String>, i64)> {
+    async fn effective_permissions(
+        &self,
+        user_id: &str,
+        api_identifier: &str,
+    ) -> Result<(Vec<String>, i64)> {
         // One statement, so the version and the permissions come from one snapshot.
         let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
             "SELECT u.authz_version, p.permission FROM users u LEFT JOIN ( \
@@ -537,8 +700,12 @@ impl UserStore for SqliteStore {
         .bind(api_identifier)
         .fetch_all(&self.pool)
         .await?;
-        let version = rows.first().map(|r| r.0).ok_or(StoreError::NotFound("user"))?;
-        let perms = writ_core::rbac::effective_permissions(rows.iter().filter_map(|r| r.1.as_deref()));
+        let version = rows
+            .first()
+            .map(|r| r.0)
+            .ok_or(StoreError::NotFound("user"))?;
+        let perms =
+            writ_core::rbac::effective_permissions(rows.iter().filter_map(|r| r.1.as_deref()));
         Ok((perms, version))
     }
 }

@@ -1,0 +1,264 @@
+//! Tests of the `writ` binary as an operator runs it: start-up, configuration errors,
+//! bootstrap output, demo data and graceful shutdown.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc {
+    child: Child,
+    dir: tempfile::TempDir,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn writ(dir: &std::path::Path, port: u16, args: &[&str], extra: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_writ"));
+    c.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WRIT_ISSUER", format!("http://127.0.0.1:{port}/"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    c
+}
+
+fn wait_ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http_ok(&format!("{base}/healthz")).unwrap_or(false) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("writ did not become ready");
+}
+
+/// Minimal blocking readiness probe over a raw TCP socket (no runtime needed).
+fn http_ok(url: &str) -> std::io::Result<bool> {
+    {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut s = std::net::TcpStream::connect(host)?;
+        write!(
+            s,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf)?;
+        Ok(buf.starts_with("HTTP/1.1 200"))
+    }
+}
+
+fn spawn(args: &[&str], extra: &[(&str, &str)]) -> Proc {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = writ(dir.path(), port, args, extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base);
+    Proc { child, dir, base }
+}
+
+fn sigterm(p: &mut Proc) -> std::process::Output {
+    let pid = p.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let child = std::mem::replace(&mut p.child, Command::new("true").spawn().unwrap());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn config_errors_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (
+            vec![("WRIT_ISSUER", "http://127.0.0.1:3000".into())],
+            "must end with '/'",
+        ),
+        (vec![("WRIT_ISSUER", "::nope::/".into())], "is not a URL"),
+        (vec![("WRIT_LISTEN", "localhost".into())], "WRIT_LISTEN"),
+        (
+            vec![(
+                "WRIT_DATABASE_URL",
+                "sqlite:///proc/writ-nope/writ.db".into(),
+            )],
+            "database",
+        ),
+        (
+            vec![("WRIT_DATABASE_URL", "mysql://x".into())],
+            "only sqlite",
+        ),
+    ];
+    for (vars, expect) in cases {
+        let mut c = writ(dir.path(), port, &["serve"], &[]);
+        for (k, v) in &vars {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{vars:?}: {err}");
+        assert!(err.contains(expect), "{vars:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert_eq!(
+            err.trim()
+                .lines()
+                .filter(|l| l.starts_with("writ:"))
+                .count(),
+            1,
+            "{err}"
+        );
+    }
+    let out = writ(
+        dir.path(),
+        port,
+        &["serve", "--config", "/nonexistent.toml"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn port_taken_is_reported() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = writ(dir.path(), port, &["serve"], &[]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("cannot listen on"), "{err}");
+}
+
+#[test]
+fn first_start_prints_a_generated_admin_client_once_and_sigterm_stops_cleanly() {
+    let mut p = spawn(&["serve"], &[]);
+    assert!(
+        p.dir.path().join("writ-data/writ.db").exists(),
+        "default database created with its folder"
+    );
+    let out = sigterm(&mut p);
+    assert!(out.status.success(), "graceful exit: {:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("client_secret:"), "{err}");
+    assert!(err.contains("stopped"), "{err}");
+    // Second start on the same database: nothing generated, nothing printed.
+    let port = free_port();
+    let mut child = writ(p.dir.path(), port, &["serve"], &[])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(&format!("http://127.0.0.1:{port}"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success());
+    assert!(!err.contains("client_secret:"), "{err}");
+}
+
+#[tokio::test]
+async fn demo_seeds_idempotently_and_tokens_carry_permissions() {
+    let env = [
+        ("WRIT_BOOTSTRAP_CLIENT_ID", "ops"),
+        ("WRIT_BOOTSTRAP_CLIENT_SECRET", "ops-secret-0123456789"),
+    ];
+    let mut p = spawn(&["demo"], &env);
+    let http = reqwest::Client::new();
+    let token = |base: String, user: &'static str, pw: &'static str| {
+        let http = http.clone();
+        async move {
+            let r: serde_json::Value = http
+                .post(format!("{base}/oauth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("client_id", "demo-cli"),
+                    ("client_secret", "demo-cli-secret-change-me"),
+                    ("username", user),
+                    ("password", pw),
+                    ("audience", "https://todos.example/api"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let payload = r["access_token"]
+                .as_str()
+                .expect("token")
+                .split('.')
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&raw).unwrap()
+        }
+    };
+    let alice = token(p.base.clone(), "alice@example.com", "alice-password-1").await;
+    assert_eq!(
+        alice["permissions"],
+        serde_json::json!(["delete:todos", "read:todos", "write:todos"])
+    );
+    let bob = token(p.base.clone(), "bob@example.com", "bob-password-1").await;
+    assert_eq!(bob["permissions"], serde_json::json!(["read:todos"]));
+    let out = sigterm(&mut p);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("curl -s"),
+        "the tour is printed"
+    );
+    // Running the demo again changes nothing and still works.
+    let port = free_port();
+    let mut again = writ(p.dir.path(), port, &["demo"], &env)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&format!("http://127.0.0.1:{port}"));
+    let bob2 = token(
+        format!("http://127.0.0.1:{port}"),
+        "bob@example.com",
+        "bob-password-1",
+    )
+    .await;
+    assert_eq!(bob2["permissions"], serde_json::json!(["read:todos"]));
+    let _ = again.kill();
+    let _ = again.wait();
+}
