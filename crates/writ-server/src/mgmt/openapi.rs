@@ -473,7 +473,8 @@ mod tests {
         };
         let rs_v = apis::rs_json(&rs);
         check("ResourceServer", rs_v.clone(), &[]);
-        check("Scope", rs_v["scopes"][0].clone(), &[]);
+        // `description` defaults to "" on input, so the shared schema makes it optional.
+        check("Scope", rs_v["scopes"][0].clone(), &["description"]);
 
         let role = writ_core::Role {
             id: "rol_1".into(),
