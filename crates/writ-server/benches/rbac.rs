@@ -161,7 +161,7 @@ async fn add_users(state: &AppState, role: &str, from: usize, to: usize) {
             .await
             .expect("assign role");
         i = end;
-        if (to - from) >= 100_000 && i % 100_000 == 0 {
+        if (to - from) >= 100_000 && i.is_multiple_of(100_000) {
             eprintln!("rbac bench: {i} users ({:.0?})", started.elapsed());
         }
     }
