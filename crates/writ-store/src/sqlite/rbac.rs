@@ -139,6 +139,106 @@ async fn perm_page(
     })
 }
 
+/// Whose permissions change: a role's (fanned out to its holders) or a user's direct grants.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Role(&'a str),
+    User(&'a str),
+}
+
+/// Statements per owner: (exists, insert, delete, count, not-found name, limit message).
+struct OwnerSql {
+    exists: &'static str,
+    insert: &'static str,
+    delete: &'static str,
+    count: &'static str,
+    what: &'static str,
+    limit: &'static str,
+}
+
+impl Owner<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Owner::Role(id) | Owner::User(id) => id,
+        }
+    }
+
+    fn sql(&self) -> OwnerSql {
+        match self {
+            Owner::Role(_) => OwnerSql {
+                exists: "SELECT 1 FROM roles WHERE id = ?1",
+                insert: "INSERT OR IGNORE INTO role_permissions (role_id, rs_id, permission) VALUES (?1, ?2, ?3)",
+                delete: "DELETE FROM role_permissions WHERE role_id = ?1 AND rs_id = ?2 AND permission = ?3",
+                count: "SELECT COUNT(*) FROM role_permissions WHERE role_id = ?1",
+                what: "role",
+                limit: "A role can have at most 1000 permissions",
+            },
+            Owner::User(_) => OwnerSql {
+                exists: "SELECT 1 FROM users WHERE id = ?1",
+                insert: "INSERT OR IGNORE INTO user_permissions (user_id, rs_id, permission) VALUES (?1, ?2, ?3)",
+                delete: "DELETE FROM user_permissions WHERE user_id = ?1 AND rs_id = ?2 AND permission = ?3",
+                count: "SELECT COUNT(*) FROM user_permissions WHERE user_id = ?1",
+                what: "user",
+                limit: "A user can have at most 1000 direct permissions",
+            },
+        }
+    }
+
+    fn affected(&self) -> Affected<'_> {
+        match self {
+            Owner::Role(id) => Affected::RoleHolders(id),
+            Owner::User(id) => Affected::User(id),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Adds or removes permissions of a role or a user in one transaction, enforcing Auth0's
+    /// limit, and bumps the affected users' authz versions if anything changed.
+    async fn change_permissions(
+        &self,
+        owner: Owner<'_>,
+        perms: &[Permission],
+        add: bool,
+    ) -> Result<()> {
+        let sql = owner.sql();
+        let mut tx = self.write().await?;
+        if !exists(&mut tx, sql.exists, owner.id()).await? {
+            return Err(StoreError::NotFound(sql.what));
+        }
+        let mut changed = 0;
+        for (rs, name) in resolve(&mut tx, perms).await? {
+            changed += sqlx::query(if add { sql.insert } else { sql.delete })
+                .bind(owner.id())
+                .bind(&rs)
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if add {
+            let count: i64 = sqlx::query_scalar(sql.count)
+                .bind(owner.id())
+                .fetch_one(&mut *tx)
+                .await?;
+            if count > MAX_PERMISSIONS {
+                return Err(ValidationError::new("permissions", sql.limit).into());
+            }
+        }
+        if changed > 0 {
+            let kind = match (owner, add) {
+                (Owner::Role(_), true) => "role_permissions_added",
+                (Owner::Role(_), false) => "role_permissions_removed",
+                (Owner::User(_), true) => "permissions_added",
+                (Owner::User(_), false) => "permissions_removed",
+            };
+            bump(&mut tx, owner.affected(), kind).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl RoleStore for SqliteStore {
     async fn create_role(&self, name: &str, description: &str) -> Result<Role> {
@@ -253,69 +353,13 @@ impl RoleStore for SqliteStore {
     }
 
     async fn add_role_permissions(&self, role_id: &str, perms: &[Permission]) -> Result<()> {
-        let mut tx = self.write().await?;
-        if !exists(&mut tx, "SELECT 1 FROM roles WHERE id = ?1", role_id).await? {
-            return Err(StoreError::NotFound("role"));
-        }
-        let mut added = 0;
-        for (rs, name) in resolve(&mut tx, perms).await? {
-            added += sqlx::query("INSERT OR IGNORE INTO role_permissions (role_id, rs_id, permission) VALUES (?1, ?2, ?3)")
-                .bind(role_id)
-                .bind(&rs)
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM role_permissions WHERE role_id = ?1")
-                .bind(role_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if count > MAX_PERMISSIONS {
-            return Err(ValidationError::new(
-                "permissions",
-                format!("A role can have at most {MAX_PERMISSIONS} permissions"),
-            )
-            .into());
-        }
-        if added > 0 {
-            bump(
-                &mut tx,
-                Affected::RoleHolders(role_id),
-                "role_permissions_added",
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.change_permissions(Owner::Role(role_id), perms, true)
+            .await
     }
 
     async fn remove_role_permissions(&self, role_id: &str, perms: &[Permission]) -> Result<()> {
-        let mut tx = self.write().await?;
-        if !exists(&mut tx, "SELECT 1 FROM roles WHERE id = ?1", role_id).await? {
-            return Err(StoreError::NotFound("role"));
-        }
-        let mut removed = 0;
-        for (rs, name) in resolve(&mut tx, perms).await? {
-            removed += sqlx::query("DELETE FROM role_permissions WHERE role_id = ?1 AND rs_id = ?2 AND permission = ?3")
-                .bind(role_id)
-                .bind(&rs)
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        if removed > 0 {
-            bump(
-                &mut tx,
-                Affected::RoleHolders(role_id),
-                "role_permissions_removed",
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.change_permissions(Owner::Role(role_id), perms, false)
+            .await
     }
 
     async fn role_users(&self, role_id: &str, page: Page) -> Result<Paged<UserSummary>> {
@@ -626,59 +670,13 @@ impl UserStore for SqliteStore {
     }
 
     async fn add_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()> {
-        let mut tx = self.write().await?;
-        if !exists(&mut tx, "SELECT 1 FROM users WHERE id = ?1", user_id).await? {
-            return Err(StoreError::NotFound("user"));
-        }
-        let mut added = 0;
-        for (rs, name) in resolve(&mut tx, perms).await? {
-            added += sqlx::query("INSERT OR IGNORE INTO user_permissions (user_id, rs_id, permission) VALUES (?1, ?2, ?3)")
-                .bind(user_id)
-                .bind(&rs)
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM user_permissions WHERE user_id = ?1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if count > MAX_PERMISSIONS {
-            return Err(ValidationError::new(
-                "permissions",
-                format!("A user can have at most {MAX_PERMISSIONS} direct permissions"),
-            )
-            .into());
-        }
-        if added > 0 {
-            bump(&mut tx, Affected::User(user_id), "permissions_added").await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.change_permissions(Owner::User(user_id), perms, true)
+            .await
     }
 
     async fn remove_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()> {
-        let mut tx = self.write().await?;
-        if !exists(&mut tx, "SELECT 1 FROM users WHERE id = ?1", user_id).await? {
-            return Err(StoreError::NotFound("user"));
-        }
-        let mut removed = 0;
-        for (rs, name) in resolve(&mut tx, perms).await? {
-            removed += sqlx::query("DELETE FROM user_permissions WHERE user_id = ?1 AND rs_id = ?2 AND permission = ?3")
-                .bind(user_id)
-                .bind(&rs)
-                .bind(&name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        if removed > 0 {
-            bump(&mut tx, Affected::User(user_id), "permissions_removed").await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.change_permissions(Owner::User(user_id), perms, false)
+            .await
     }
 
     async fn effective_permissions(
