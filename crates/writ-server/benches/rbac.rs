@@ -17,9 +17,10 @@
 //! Target: evaluation cost depends on the user's own roles and grants only, never on the number
 //! of users or of a role's holders: `users_1m` within noise of `users_1k` (SQLite index depth
 //! aside). 50 roles cost more than one (1,000 rows read and a 1,000-entry `permissions`
-//! claim signed) but must stay well under a millisecond.
+//! claim signed) but must stay under a millisecond.
 //!
-//! The 1M part runs only with `WRIT_BENCH_1M=1` (building it takes minutes); its database is
+//! The 1M part runs only with `WRIT_BENCH_1M=1` (building it through the store takes ~8 minutes
+//! on 2 cores); its database is
 //! cached in `target/bench-data/rbac-1m/` (or under `$CARGO_TARGET_DIR`) and reused by later
 //! runs. Delete that folder to rebuild it.
 //!
