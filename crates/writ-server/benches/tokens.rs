@@ -2,20 +2,27 @@
 //!
 //! - `sign/<alg>`: Writ's server path, `KeyRing::signer(alg).sign("at+jwt", &claims)`.
 //! - `raw_sign/<alg>`: `jsonwebtoken::encode` with an `EncodingKey` built from the same key and
-//!   the same header, for comparison (the difference is Writ's own overhead).
+//!   the same header. As in the server, jsonwebtoken's process-wide provider here is Writ's
+//!   caching one (`writ_server::signing`, installed by `KeyRing::build`), so `sign` - `raw_sign`
+//!   is the `Signer` wrapper's own cost.
+//! - `stock_sign/<alg>`: the same JWS through jsonwebtoken's stock aws-lc provider, called
+//!   explicitly; it parses the private key on every call: what `encode` costs without Writ's
+//!   provider.
+//! - `preparsed_sign/<alg>`: the same JWS signed with an aws-lc-rs key pair held directly (no
+//!   provider, no cache lookup): the floor for this claims set.
 //! - `verify/<alg>`: `writ_guard::Verifier::verify` (typ/kid/alg checks, iss/aud/exp/nbf
 //!   validation, claims deserialized into `AccessClaims`).
 //! - `raw_verify/<alg>`: `jsonwebtoken::decode::<AccessClaims>` with a `DecodingKey` from the
 //!   same JWK and a minimal `Validation` (signature and `exp` only).
-//! - `preparsed_sign/<alg>`: the same JWS (same header and claims bytes) signed with an
-//!   aws-lc-rs key pair parsed once. `jsonwebtoken::encode` parses the PKCS#8 private key on
-//!   every call; the gap between `raw_sign` and `preparsed_sign` is that per-call parse.
 //!
 //! The claims are a realistic user token: issuer, user subject, one audience, jti, client,
-//! `scope`, a `permissions` claim of five entries, `gty` and `authz_ver`.
+//! `scope`, a `permissions` claim of five entries, `gty` and `authz_ver`. Every token is
+//! checked by the guard before measuring, and the EdDSA ones (deterministic) must be
+//! byte-identical across the four signing paths.
 //!
-//! Target: signing and verification stay within a few percent of raw `jsonwebtoken` (the
-//! wrapper adds no measurable cost); the absolute numbers are the signature primitive's.
+//! Target: `sign` within a few percent of `preparsed_sign` (key parsed once, no wrapper cost)
+//! and `verify` within a few percent of `raw_verify`, so that the absolute numbers are the
+//! signature primitive's.
 //!
 //! Run: `cargo bench -p writ-server --bench tokens` (short warm-up/measurement set in code).
 
@@ -118,6 +125,29 @@ impl Parsed {
     }
 }
 
+/// `encode` as jsonwebtoken builds it, but with its stock aws-lc provider's signer (a fresh
+/// key parse per call) instead of the process-wide provider.
+fn stock_sign(
+    alg: jsonwebtoken::Algorithm,
+    key: &jsonwebtoken::EncodingKey,
+    header_b64: &str,
+    claims: &AccessClaims,
+) -> String {
+    let signer = (jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.signer_factory)(&alg, key)
+        .expect("stock signer");
+    let mut out = String::with_capacity(1024);
+    out.push_str(header_b64);
+    out.push('.');
+    B64.encode_string(
+        serde_json::to_vec(claims).expect("claims serialize"),
+        &mut out,
+    );
+    let sig = signer.try_sign(out.as_bytes()).expect("stock sign");
+    out.push('.');
+    B64.encode_string(&sig, &mut out);
+    out
+}
+
 /// One algorithm's keys, all derived from one generated key.
 struct Alg {
     alg: SigningAlg,
@@ -188,6 +218,26 @@ fn bench(c: &mut Criterion) {
             verifier
                 .verify(&raw)
                 .expect("guard verifies raw-signed token");
+            let stock = stock_sign(a.raw_header.alg, &a.raw_key, &a.header_b64, &claims);
+            assert_eq!(
+                verifier
+                    .verify(&stock)
+                    .expect("guard verifies stock-signed token"),
+                claims
+            );
+            let pre = a.parsed.sign(&a.header_b64, &claims, &rng);
+            assert_eq!(
+                verifier
+                    .verify(&pre)
+                    .expect("guard verifies preparsed-signed token"),
+                claims
+            );
+            if a.alg == SigningAlg::EdDSA {
+                // Deterministic signatures: every path must produce the same bytes.
+                assert_eq!(raw, t);
+                assert_eq!(stock, t);
+                assert_eq!(pre, t);
+            }
             t
         })
         .collect();
@@ -205,6 +255,21 @@ fn bench(c: &mut Criterion) {
     for a in &algs {
         g.bench_function(a.alg.as_str(), |b| {
             b.iter(|| jsonwebtoken::encode(&a.raw_header, black_box(&claims), &a.raw_key).unwrap())
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("stock_sign");
+    for a in &algs {
+        g.bench_function(a.alg.as_str(), |b| {
+            b.iter(|| {
+                stock_sign(
+                    a.raw_header.alg,
+                    &a.raw_key,
+                    &a.header_b64,
+                    black_box(&claims),
+                )
+            })
         });
     }
     g.finish();
