@@ -19,10 +19,9 @@
 //! aside). 50 roles cost more than one (1,000 rows read and a 1,000-entry `permissions`
 //! claim signed) but must stay under a millisecond.
 //!
-//! The 1M part runs only with `WRIT_BENCH_1M=1` (building it through the store takes ~8 minutes
-//! on 2 cores); its database is
-//! cached in `target/bench-data/rbac-1m/` (or under `$CARGO_TARGET_DIR`) and reused by later
-//! runs. Delete that folder to rebuild it.
+//! The 1M part runs only with `WRIT_BENCH_1M=1`: building it through the store API takes about
+//! 8 minutes on 2 cores, so its database is cached in `target/bench-data/rbac-1m/` (under
+//! `$CARGO_TARGET_DIR` when set) and reused by later runs. Delete that folder to rebuild it.
 //!
 //! Run: `cargo bench -p writ-server --bench rbac` (short warm-up/measurement set in code).
 

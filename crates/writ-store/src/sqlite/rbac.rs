@@ -684,26 +684,28 @@ impl UserStore for SqliteStore {
         user_id: &str,
         api_identifier: &str,
     ) -> Result<(Vec<String>, i64)> {
-        // One statement, so the version and the permissions come from one snapshot.
-        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT u.authz_version, p.permission FROM users u LEFT JOIN ( \
-               SELECT up.permission FROM user_permissions up JOIN resource_servers rs ON rs.id = up.rs_id \
-                 WHERE up.user_id = ?1 AND rs.identifier = ?2 \
+        // One statement, so the version and the permissions come from one snapshot. CROSS JOIN
+        // fixes SQLite's join order to start from this user's roles (O(the user's roles and
+        // grants), never O(the API's role permissions)); the result is aggregated into one row
+        // (permission names contain no spaces, see `validate::scope_value`).
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
+            "WITH rs AS (SELECT id FROM resource_servers WHERE identifier = ?2), \
+             p AS ( \
+               SELECT up.permission FROM rs CROSS JOIN user_permissions up \
+                 WHERE up.user_id = ?1 AND up.rs_id = rs.id \
                UNION \
-               SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
-                 JOIN resource_servers rs ON rs.id = rp.rs_id WHERE ur.user_id = ?1 AND rs.identifier = ?2 \
-             ) p ON 1 WHERE u.id = ?1",
+               SELECT rp.permission FROM rs CROSS JOIN user_roles ur CROSS JOIN role_permissions rp \
+                 WHERE ur.user_id = ?1 AND rp.role_id = ur.role_id AND rp.rs_id = rs.id) \
+             SELECT u.authz_version, (SELECT group_concat(permission, ' ') FROM p) FROM users u WHERE u.id = ?1",
         )
         .bind(user_id)
         .bind(api_identifier)
-        .fetch_all(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        let version = rows
-            .first()
-            .map(|r| r.0)
-            .ok_or(StoreError::NotFound("user"))?;
-        let perms =
-            writ_core::rbac::effective_permissions(rows.iter().filter_map(|r| r.1.as_deref()));
+        let (version, list) = row.ok_or(StoreError::NotFound("user"))?;
+        let perms = writ_core::rbac::effective_permissions(
+            list.as_deref().unwrap_or("").split_ascii_whitespace(),
+        );
         Ok((perms, version))
     }
 }
