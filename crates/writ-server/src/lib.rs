@@ -13,6 +13,7 @@ pub mod error;
 pub mod keys;
 pub mod limiter;
 pub mod mgmt;
+pub mod permcache;
 pub mod signing;
 pub mod state;
 pub mod token;

@@ -39,6 +39,7 @@ pub struct Inner {
     pub cipher: KeyCipher,
     pub hasher: PasswordHasherPool,
     pub limiter: Limiter,
+    pub perms: crate::permcache::PermCache,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -70,6 +71,7 @@ impl AppState {
             cipher,
             hasher,
             limiter: Limiter::default(),
+            perms: Default::default(),
             reload_lock: tokio::sync::Mutex::new(()),
         }));
         state.reload().await?;

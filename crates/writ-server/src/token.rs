@@ -402,8 +402,8 @@ async fn password(
         return Err(OAuthError::invalid_grant("user is blocked"));
     }
     let (perms, version) = state
-        .store
-        .effective_permissions(&user.user_id, &api.identifier)
+        .perms
+        .get(state.store.as_ref(), &user.user_id, &api.identifier)
         .await?;
     let granted = grant_for_user(&api, req.scope.as_deref(), &perms);
     let scope_str = granted.scope_string();

@@ -142,6 +142,8 @@ pub trait UserStore: Send + Sync {
     async fn user_permissions(&self, user_id: &str, page: Page) -> Result<Paged<PermissionInfo>>;
     async fn add_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
     async fn remove_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
+    /// The user's current authz version (cheap: one indexed read).
+    async fn authz_version(&self, user_id: &str) -> Result<i64>;
     /// Effective permissions of a user for one API (direct ∪ roles'), sorted, with the user's
     /// authz version read in the same snapshot.
     async fn effective_permissions(

@@ -679,6 +679,14 @@ impl UserStore for SqliteStore {
             .await
     }
 
+    async fn authz_version(&self, user_id: &str) -> Result<i64> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT authz_version FROM users WHERE id = ?1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        v.ok_or(StoreError::NotFound("user"))
+    }
+
     async fn effective_permissions(
         &self,
         user_id: &str,
@@ -687,13 +695,14 @@ impl UserStore for SqliteStore {
         // One statement, so the version and the permissions come from one snapshot. CROSS JOIN
         // fixes SQLite's join order to start from this user's roles (O(the user's roles and
         // grants), never O(the API's role permissions)); the result is aggregated into one row
-        // (permission names contain no spaces, see `validate::scope_value`).
+        // (permission names contain no spaces, see `validate::scope_value`); duplicates are removed
+        // in Rust, which is cheaper than a temporary B-tree.
         let row: Option<(i64, Option<String>)> = sqlx::query_as(
             "WITH rs AS (SELECT id FROM resource_servers WHERE identifier = ?2), \
              p AS ( \
                SELECT up.permission FROM rs CROSS JOIN user_permissions up \
                  WHERE up.user_id = ?1 AND up.rs_id = rs.id \
-               UNION \
+               UNION ALL \
                SELECT rp.permission FROM rs CROSS JOIN user_roles ur CROSS JOIN role_permissions rp \
                  WHERE ur.user_id = ?1 AND rp.role_id = ur.role_id AND rp.rs_id = rs.id) \
              SELECT u.authz_version, (SELECT group_concat(permission, ' ') FROM p) FROM users u WHERE u.id = ?1",
