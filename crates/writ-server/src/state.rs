@@ -21,8 +21,8 @@ pub struct Catalog {
     /// By identifier (the audience).
     pub apis: HashMap<String, Arc<ResourceServer>>,
     pub clients: HashMap<String, Arc<Client>>,
-    /// By `(client_id, audience)`.
-    pub grants: HashMap<(String, String), Arc<ClientGrant>>,
+    /// By client_id, then audience (looked up by `&str`, no allocation on the hot path).
+    pub grants: HashMap<String, HashMap<String, Arc<ClientGrant>>>,
 }
 
 /// Cheap-to-clone handle on everything a request needs.
@@ -100,10 +100,12 @@ impl AppState {
                 .into_iter()
                 .map(|c| (c.client_id.clone(), Arc::new(c)))
                 .collect(),
-            grants: grants
-                .into_iter()
-                .map(|g| ((g.client_id.clone(), g.audience.clone()), Arc::new(g)))
-                .collect(),
+            grants: grants.into_iter().fold(HashMap::new(), |mut m, g| {
+                m.entry(g.client_id.clone())
+                    .or_insert_with(HashMap::new)
+                    .insert(g.audience.clone(), Arc::new(g));
+                m
+            }),
         }));
         Ok(())
     }

@@ -329,7 +329,7 @@ fn client_credentials(
     }
     let api = resolve_api(state, req)?;
     let catalog = state.catalog.load();
-    let grant = catalog.grants.get(&(client.client_id.clone(), api.identifier.clone())).ok_or_else(|| {
+    let grant = catalog.grants.get(&client.client_id).and_then(|g| g.get(&api.identifier)).ok_or_else(|| {
         OAuthError::access_denied(format!(
             "Client is not authorized to access \"{}\". You need to create a \"client-grant\" associated to this API.",
             api.identifier

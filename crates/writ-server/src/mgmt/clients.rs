@@ -637,6 +637,7 @@ async fn update_grant(
         .load()
         .grants
         .values()
+        .flat_map(|by_aud| by_aud.values())
         .find(|g| g.id == id)
         .map(|g| g.audience.clone());
     let audience = audience.ok_or_else(|| ApiError::not_found("client grant"))?;
