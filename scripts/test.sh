@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Writ's test command: formatting, lints, and every test of the workspace (unit, integration
-# against real SQLite files, the `writ` binary, and PyJWT interop). Installs what the tests need.
+# against real SQLite files, the `writ` binary, and interop with PyJWT and auth0-python).
+# Installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# PyJWT for the interop test, in a project-local virtualenv.
-if ! .venv/bin/python -c 'import jwt' 2>/dev/null; then
-  echo "==> installing PyJWT into .venv"
+# Python packages for the interop tests (PyJWT, auth0-python), in a project-local virtualenv,
+# reinstalled whenever tests/interop/requirements.txt changes.
+want=$(sha256sum tests/interop/requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
+  echo "==> installing the Python interop packages into .venv"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+  echo "$want" > .venv/.requirements.sha
 fi
 
 echo "==> cargo fmt --check"
@@ -16,4 +20,13 @@ cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo test"
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One summary line over every test binary (unit, integration, doc tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -1,8 +1,9 @@
-//! Interop with a real third-party verifier: PyJWT's `PyJWKClient` fetches Writ's JWKS over HTTP
-//! and verifies tokens signed with RS256, ES256 and EdDSA, as a Django API would.
+//! Interop with real third-party clients: PyJWT's `PyJWKClient` fetches Writ's JWKS over HTTP
+//! and verifies tokens signed with RS256, ES256 and EdDSA, as a Django API would; Auth0's own
+//! Python SDK drives the Management API.
 //!
-//! Needs Python with PyJWT[crypto] (`tests/interop/requirements.txt`): the README's test command
-//! installs it into `.venv`; `WRIT_PYTHON` overrides the interpreter.
+//! Needs Python with `tests/interop/requirements.txt`: the README's test command installs it
+//! into `.venv`; `WRIT_PYTHON` overrides the interpreter.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,29 @@ fn python() -> PathBuf {
     } else {
         "python3".into()
     }
+}
+
+/// Runs `tests/interop/SCRIPT` and returns its stdout; panics with its stderr on failure.
+async fn run_python(script: &str, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(python())
+        .arg(repo_root().join("tests/interop").join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("python3 must be installed (see README: the test command installs the interop packages)");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n(install with: python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn auth0_python_sdk_drives_the_management_api() {
+    let app = TestApp::spawn().await;
+    let out = run_python("auth0_python.py", &[&app.issuer, ADMIN_ID, ADMIN_SECRET]).await;
+    assert_eq!(out.trim(), "ok");
 }
 
 #[tokio::test]

@@ -1,0 +1,73 @@
+"""Drive Writ's Management API with Auth0's own Python SDK (auth0-python 6), as an Auth0 user's
+scripts would: a client-credentials token from GetToken (JSON body), then resource servers,
+roles, permissions, users, paging, metadata and errors, each response parsed by the SDK's models.
+
+usage: auth0_python.py ISSUER CLIENT_ID CLIENT_SECRET
+Prints "ok" and exits 0 on success; raises otherwise.
+"""
+import sys
+import uuid
+
+from auth0.authentication import GetToken
+from auth0.management import Auth0
+
+
+def main() -> None:
+    issuer, client_id, secret = sys.argv[1:4]
+    domain = issuer.removeprefix("http://").rstrip("/")
+    token = GetToken(domain, client_id, client_secret=secret, protocol="http").client_credentials(audience=f"{issuer}api/v2/")
+    assert token["token_type"] == "Bearer", token
+    mgmt = Auth0(base_url=f"{issuer}api/v2", token=token["access_token"])
+
+    api_id = f"https://sdk-{uuid.uuid4().hex[:8]}.example/api"
+    rs = mgmt.resource_servers.create(
+        identifier=api_id,
+        name="SDK API",
+        scopes=[{"value": "read:things", "description": "Read"}, {"value": "write:things", "description": "Write"}],
+        enforce_policies=True,
+        token_dialect="access_token_authz",
+        signing_alg="RS256",
+    )
+    assert rs.identifier == api_id and rs.enforce_policies is True, rs
+    assert mgmt.resource_servers.get(rs.id).name == "SDK API"
+
+    role = mgmt.roles.create(name=f"sdk-editor-{uuid.uuid4().hex[:6]}", description="edits things")
+    mgmt.roles.permissions.add(
+        role.id,
+        permissions=[{"resource_server_identifier": api_id, "permission_name": "write:things"}],
+    )
+    perms = list(mgmt.roles.permissions.list(role.id))
+    assert [p.permission_name for p in perms] == ["write:things"], perms
+
+    emails = [f"sdk{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(7)]
+    users = [
+        mgmt.users.create(connection="Username-Password-Authentication", email=e, password="sdk-password-1", app_metadata={"n": i})
+        for i, e in enumerate(emails)
+    ]
+    # The SDK's pager asks page by page (include_totals=true) until a page is empty.
+    seen = [u.email for u in mgmt.users.list(per_page=3, q="sdk")]
+    assert sorted(seen) == sorted(emails), seen
+
+    uid = users[0].user_id
+    mgmt.users.roles.assign(uid, roles=[role.id])
+    assert [r.name for r in mgmt.users.roles.list(uid)] == [role.name]
+    updated = mgmt.users.update(uid, app_metadata={"n": None, "plan": "pro"}, name="SDK User")
+    assert updated.app_metadata == {"plan": "pro"} and updated.name == "SDK User", updated
+    found = mgmt.users.list_users_by_email(email=emails[0].upper())
+    assert [u.user_id for u in found] == [uid], found
+
+    try:
+        mgmt.users.create(connection="Username-Password-Authentication", email=emails[1], password="sdk-password-1")
+    except Exception as e:  # the SDK raises its typed 409 error
+        assert getattr(e, "status_code", None) == 409, e
+    else:
+        raise AssertionError("duplicate user was accepted")
+
+    mgmt.users.delete(uid)
+    mgmt.roles.delete(role.id)
+    mgmt.resource_servers.delete(rs.id)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
