@@ -210,14 +210,24 @@ impl Fixture {
     }
 
     /// Effective permissions + grant: what `eval/*` measures.
-    async fn eval(&self, user: &str) -> (writ_core::rbac::Granted, i64) {
+    async fn eval(&self, user: &str) -> (writ_core::rbac::Granted<'static>, i64) {
         let (perms, version) = self
             .state
             .store
             .effective_permissions(user, API)
             .await
             .expect("effective permissions");
-        (grant_for_user(&self.api, Some(REQUESTED), &perms), version)
+        let g = grant_for_user(&self.api, Some(REQUESTED), &perms);
+        let owned = g
+            .permissions
+            .map(|p| std::borrow::Cow::Owned(p.into_owned()));
+        (
+            writ_core::rbac::Granted {
+                scope: g.scope,
+                permissions: owned,
+            },
+            version,
+        )
     }
 
     /// The full user issuance path, as the token endpoint runs it (permissions cached by authz
@@ -234,8 +244,8 @@ impl Fixture {
             &self.state,
             &self.api,
             &self.client,
-            user.to_owned(),
-            granted,
+            user,
+            &granted,
             "password",
             Some(version),
         )
@@ -269,8 +279,11 @@ fn bench_roles(c: &mut Criterion, rt: &Runtime) {
     rt.block_on(async {
         let (ga, _) = f.eval(&a).await;
         let (gb, _) = f.eval(&b).await;
-        assert_eq!(ga.permissions.as_ref().map(Vec::len), Some(SCOPES));
-        assert_eq!(gb.permissions.as_ref().map(Vec::len), Some(PERMS_PER_ROLE));
+        assert_eq!(ga.permissions.as_ref().map(|p| p.len()), Some(SCOPES));
+        assert_eq!(
+            gb.permissions.as_ref().map(|p| p.len()),
+            Some(PERMS_PER_ROLE)
+        );
         assert_eq!(ga.scope_string(), REQUESTED);
         assert_eq!(gb.scope_string(), "openid profile perm:0000 perm:0019");
     });
@@ -316,7 +329,10 @@ async fn build_1k(dir: &Path) -> (AppState, String) {
 fn bench_one(c: &mut Criterion, rt: &Runtime, id: &str, f: &Fixture, user: &str) {
     rt.block_on(async {
         let (g, _) = f.eval(user).await;
-        assert_eq!(g.permissions.as_ref().map(Vec::len), Some(PERMS_PER_ROLE));
+        assert_eq!(
+            g.permissions.as_ref().map(|p| p.len()),
+            Some(PERMS_PER_ROLE)
+        );
     });
     let mut g = c.benchmark_group("issue");
     g.bench_function(id, |b| b.iter(|| rt.block_on(f.issue(black_box(user)))));

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use writ_core::claims::{AccessClaims, Audience};
 use writ_core::rbac::{Granted, grant_for_client, grant_for_user};
 use writ_core::{Client, ResourceServer, SigningAlg, User};
 
@@ -199,30 +198,52 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Signs an access token for `sub` at `api`.
+/// An access token's claims as signed: the field names and order of
+/// [`writ_core::claims::AccessClaims`], borrowing everything so issuance copies no strings.
+#[derive(Serialize)]
+struct AccessClaimsOut<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    azp: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<&'a [String]>,
+    gty: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authz_ver: Option<i64>,
+}
+
+/// Signs an access token for `sub` at `api`. Returns `(jwt, scope, expires_in)`.
 pub fn access_token(
     state: &AppState,
     api: &ResourceServer,
     client: &Client,
-    sub: String,
-    granted: Granted,
+    sub: &str,
+    granted: &Granted<'_>,
     gty: &str,
     authz_ver: Option<i64>,
 ) -> Result<(String, String, i64), OAuthError> {
     let iat = now();
     let scope = granted.scope_string();
-    let claims = AccessClaims {
-        iss: state.config.issuer.clone(),
+    let jti = random_token(16);
+    let claims = AccessClaimsOut {
+        iss: &state.config.issuer,
         sub,
-        aud: Audience::One(api.identifier.clone()),
+        aud: &api.identifier,
         iat,
         exp: iat + api.token_lifetime,
-        jti: random_token(16),
-        client_id: client.client_id.clone(),
-        azp: client.client_id.clone(),
-        scope: scope.clone(),
-        permissions: granted.permissions,
-        gty: Some(gty.to_owned()),
+        jti: &jti,
+        client_id: &client.client_id,
+        azp: &client.client_id,
+        scope: &scope,
+        permissions: granted.permissions.as_deref(),
+        gty,
         authz_ver,
     };
     let ring = state.keys.load();
@@ -340,8 +361,8 @@ fn client_credentials(
         state,
         &api,
         &client,
-        format!("{}@clients", client.client_id),
-        granted,
+        &format!("{}@clients", client.client_id),
+        &granted,
         "client-credentials",
         None,
     )?;
@@ -416,10 +437,43 @@ async fn password(
         state,
         &api,
         &client,
-        user.user_id.clone(),
-        granted,
+        &user.user_id,
+        &granted,
         "password",
         Some(version),
     )?;
     Ok(respond(jwt, &scope, exp, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writ_core::claims::AccessClaims;
+
+    #[test]
+    fn signed_claims_parse_as_access_claims() {
+        let perms = vec!["read:todos".to_string()];
+        let out = AccessClaimsOut {
+            iss: "https://a.example/",
+            sub: "usr_1",
+            aud: "https://api.example/",
+            iat: 1,
+            exp: 2,
+            jti: "j",
+            client_id: "c",
+            azp: "c",
+            scope: "openid read:todos",
+            permissions: Some(&perms),
+            gty: "password",
+            authz_ver: Some(7),
+        };
+        let parsed: AccessClaims =
+            serde_json::from_value(serde_json::to_value(&out).unwrap()).unwrap();
+        assert_eq!(parsed.sub, "usr_1");
+        assert!(parsed.aud.contains("https://api.example/"));
+        assert_eq!(parsed.permissions.as_deref(), Some(&perms[..]));
+        assert_eq!(parsed.gty.as_deref(), Some("password"));
+        assert_eq!(parsed.authz_ver, Some(7));
+        assert_eq!(parsed.scope, "openid read:todos");
+    }
 }
