@@ -14,6 +14,9 @@ use crate::state::AppState;
 pub const TODOS_API: &str = "https://todos.example/api";
 pub const MACHINE_CLIENT_ID: &str = "demo-machine";
 pub const MACHINE_CLIENT_SECRET: &str = "demo-machine-secret-change-me";
+pub const SPA_CLIENT_ID: &str = "demo-spa";
+/// Where the example SPA runs (`examples/spa-react`).
+pub const SPA_ORIGINS: [&str; 2] = ["http://127.0.0.1:5173", "http://localhost:5173"];
 pub const SCRIPT_CLIENT_ID: &str = "demo-cli";
 pub const SCRIPT_CLIENT_SECRET: &str = "demo-cli-secret-change-me";
 pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password-1");
@@ -133,6 +136,17 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         c.grant_types = vec!["password".into()];
         s.create_client(&c).await?;
     }
+    if let Err(StoreError::NotFound(_)) = s.get_client(SPA_CLIENT_ID).await {
+        let mut c = machine_client(SPA_CLIENT_ID, "Todos SPA (examples/spa-react)", "unused");
+        c.secret_hash = None;
+        c.app_type = AppType::Spa;
+        c.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+        c.callbacks = SPA_ORIGINS.iter().map(|o| format!("{o}/")).collect();
+        c.allowed_logout_urls = c.callbacks.clone();
+        c.web_origins = SPA_ORIGINS.iter().map(|o| o.to_string()).collect();
+        c.allowed_origins = c.web_origins.clone();
+        s.create_client(&c).await?;
+    }
     state.reload().await
 }
 
@@ -148,7 +162,8 @@ Writ demo is running at {issuer}
   roles      viewer (read)   editor (read, write, delete)
   users      {alice} / {alice_pw}   (editor)
              {bob} / {bob_pw}       (viewer)
-  clients    {MACHINE_CLIENT_ID} / {MACHINE_CLIENT_SECRET}   (client_credentials, read:todos)
+  clients    {SPA_CLIENT_ID}   (SPA, PKCE; examples/spa-react on http://127.0.0.1:5173)
+             {MACHINE_CLIENT_ID} / {MACHINE_CLIENT_SECRET}   (client_credentials, read:todos)
              {SCRIPT_CLIENT_ID} / {SCRIPT_CLIENT_SECRET}     (password grant, for scripts)
 
 Try it:

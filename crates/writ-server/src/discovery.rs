@@ -21,16 +21,32 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
     let iss = &state.config.issuer;
     let body = json!({
         "issuer": iss,
+        "authorization_endpoint": format!("{iss}authorize"),
         "token_endpoint": format!("{iss}oauth/token"),
+        "userinfo_endpoint": format!("{iss}userinfo"),
         "jwks_uri": format!("{iss}.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm"],
+        "revocation_endpoint": format!("{iss}oauth/revoke"),
+        "introspection_endpoint": format!("{iss}oauth/introspect"),
+        "end_session_endpoint": format!("{iss}oidc/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post", "web_message"],
+        "code_challenge_methods_supported": ["S256"],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials", "password",
+            "http://auth0.com/oauth/grant-type/password-realm"
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "access_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "email", "email_verified", "name", "permissions"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "nonce", "sid", "email",
+            "email_verified", "name", "nickname", "permissions"
+        ],
+        "request_parameter_supported": false,
     });
     let mut r = axum::Json(body).into_response();
     r.headers_mut().insert(

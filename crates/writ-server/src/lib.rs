@@ -4,15 +4,19 @@
 //! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0` and the
 //! binary wires Ctrl-C/SIGTERM.
 
+pub mod authorize;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod grants;
 pub mod keys;
 pub mod limiter;
 pub mod mgmt;
+pub mod oidc;
+pub mod pages;
 pub mod permcache;
 pub mod signing;
 pub mod state;
@@ -36,13 +40,27 @@ pub use state::AppState;
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Endpoints a browser calls directly, cross-origin.
+    let browser = Router::new()
         .route("/oauth/token", post(token::token))
+        .route("/oauth/revoke", post(oidc::revoke))
+        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            oidc::cors,
+        ));
+    Router::new()
+        .merge(browser)
+        .route("/oauth/introspect", post(oidc::introspect))
+        .route("/authorize", get(authorize::authorize))
+        .route("/u/login", post(authorize::login))
+        .route("/v2/logout", get(authorize::logout_v2))
+        .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v2", mgmt::router())
         .layer(RequestBodyLimitLayer::new(256 * 1024))

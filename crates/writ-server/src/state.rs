@@ -21,6 +21,8 @@ pub struct Catalog {
     /// By identifier (the audience).
     pub apis: HashMap<String, Arc<ResourceServer>>,
     pub clients: HashMap<String, Arc<Client>>,
+    /// Browser origins some client allows (`web_origins` ∪ `allowed_origins`), for CORS.
+    pub origins: std::collections::HashSet<String>,
     /// By client_id, then audience (looked up by `&str`, no allocation on the hot path).
     pub grants: HashMap<String, HashMap<String, Arc<ClientGrant>>>,
 }
@@ -91,7 +93,17 @@ impl AppState {
             KeySet::from_jwks(&ring.all_public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.mgmt_verifier.set_keys(keyset);
         self.keys.store(Arc::new(ring));
+        let origins = clients
+            .iter()
+            .flat_map(|c| {
+                c.web_origins
+                    .iter()
+                    .chain(c.allowed_origins.iter())
+                    .cloned()
+            })
+            .collect();
         self.catalog.store(Arc::new(Catalog {
+            origins,
             apis: apis
                 .into_iter()
                 .map(|a| (a.identifier.clone(), Arc::new(a)))
@@ -108,6 +120,27 @@ impl AppState {
             }),
         }));
         Ok(())
+    }
+
+    /// `{issuer}userinfo`: the audience of tokens that may call `/userinfo`.
+    pub fn userinfo_audience(&self) -> String {
+        format!("{}userinfo", self.config.issuer)
+    }
+
+    /// The pseudo-API of tokens requested without an audience: they only reach `/userinfo`.
+    pub fn userinfo_api(&self) -> writ_core::ResourceServer {
+        writ_core::ResourceServer {
+            id: String::new(),
+            identifier: self.userinfo_audience(),
+            name: "userinfo".into(),
+            scopes: vec![],
+            signing_alg: writ_core::SigningAlg::RS256,
+            token_lifetime: 86_400,
+            enforce_policies: false,
+            token_dialect: writ_core::TokenDialect::AccessToken,
+            allow_offline_access: true,
+            is_system: true,
+        }
     }
 
     /// Longest access-token lifetime of any API (how long a retired key must stay published).

@@ -34,6 +34,10 @@ pub struct TokenRequest {
     pub username: Option<String>,
     pub password: Option<String>,
     pub realm: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +49,8 @@ struct TokenResponse<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -56,6 +62,10 @@ struct IdClaims<'a> {
     exp: i64,
     auth_time: i64,
     azp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,7 +127,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 }
 
 /// Authenticates the client (Basic or post); public clients present only their id.
-fn authenticate(
+pub(crate) fn authenticate(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
@@ -194,7 +204,7 @@ fn resolve_api(
         .ok_or_else(|| OAuthError::access_denied(format!("Service not found: {aud}")))
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -204,7 +214,7 @@ fn now() -> i64 {
 struct AccessClaimsOut<'a> {
     iss: &'a str,
     sub: &'a str,
-    aud: &'a str,
+    aud: AudOut<'a>,
     iat: i64,
     exp: i64,
     jti: &'a str,
@@ -217,6 +227,14 @@ struct AccessClaimsOut<'a> {
     gty: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     authz_ver: Option<i64>,
+}
+
+/// `aud`: the API, plus `{issuer}userinfo` when the token may call `/userinfo` (Auth0's shape).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AudOut<'a> {
+    One(&'a str),
+    Two([&'a str; 2]),
 }
 
 /// Signs an access token for `sub` at `api`. Returns `(jwt, scope, expires_in)`.
@@ -232,10 +250,16 @@ pub fn access_token(
     let iat = now();
     let scope = granted.scope_string();
     let jti = random_token(16);
+    let userinfo = state.userinfo_audience();
+    let with_userinfo = api.identifier != userinfo && granted.scope.iter().any(|s| s == "openid");
     let claims = AccessClaimsOut {
         iss: &state.config.issuer,
         sub,
-        aud: &api.identifier,
+        aud: if with_userinfo {
+            AudOut::Two([&api.identifier, &userinfo])
+        } else {
+            AudOut::One(&api.identifier)
+        },
         iat,
         exp: iat + api.token_lifetime,
         jti: &jti,
@@ -263,6 +287,8 @@ pub fn id_token(
     user: &User,
     scope: &str,
     auth_time: i64,
+    nonce: Option<&str>,
+    sid: Option<&str>,
 ) -> Result<String, OAuthError> {
     let iat = now();
     let has = |s: &str| scope.split(' ').any(|x| x == s);
@@ -274,6 +300,8 @@ pub fn id_token(
         exp: iat + ID_TOKEN_LIFETIME,
         auth_time,
         azp: &client.client_id,
+        nonce,
+        sid,
         email: has("email").then_some(user.email.as_str()),
         email_verified: has("email").then_some(user.email_verified),
         name: if has("profile") {
@@ -297,12 +325,24 @@ fn respond(
     expires_in: i64,
     id_token: Option<String>,
 ) -> Response {
+    respond_with_refresh(access_token, scope, expires_in, id_token, None)
+}
+
+/// The token response, with `Cache-Control: no-store`.
+pub(crate) fn respond_with_refresh(
+    access_token: String,
+    scope: &str,
+    expires_in: i64,
+    id_token: Option<String>,
+    refresh_token: Option<String>,
+) -> Response {
     let mut r = axum::Json(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in,
         scope,
         id_token,
+        refresh_token,
     })
     .into_response();
     let h = r.headers_mut();
@@ -325,6 +365,8 @@ pub async fn token(
     let ip = peer.ip();
     match grant.as_str() {
         "client_credentials" => client_credentials(&state, ip, &headers, &req),
+        "authorization_code" => crate::grants::authorization_code(&state, ip, &headers, &req).await,
+        "refresh_token" => crate::grants::refresh_token(&state, ip, &headers, &req).await,
         "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
             password(&state, ip, &headers, &req, &grant).await
         }
@@ -429,7 +471,15 @@ async fn password(
     let granted = grant_for_user(&api, req.scope.as_deref(), &perms);
     let scope_str = granted.scope_string();
     let id = if scope_str.split(' ').any(|s| s == "openid") {
-        Some(id_token(state, &client, &user, &scope_str, now())?)
+        Some(id_token(
+            state,
+            &client,
+            &user,
+            &scope_str,
+            now(),
+            None,
+            None,
+        )?)
     } else {
         None
     };
@@ -445,6 +495,26 @@ async fn password(
     Ok(respond(jwt, &scope, exp, id))
 }
 
+/// The audience of a valid ID token from this server (signature checked, expiry not), for
+/// `id_token_hint` at logout.
+pub fn id_token_audience(state: &AppState, token: &str) -> Option<String> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    if header.alg != jsonwebtoken::Algorithm::RS256 {
+        return None;
+    }
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(state.keys.load().all_public.clone()).ok()?;
+    let jwk = jwks.find(header.kid.as_deref()?)?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.set_issuer(&[&state.config.issuer]);
+    v.set_required_spec_claims(&["iss", "aud", "sub"]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).ok()?;
+    data.claims["aud"].as_str().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,7 +526,7 @@ mod tests {
         let out = AccessClaimsOut {
             iss: "https://a.example/",
             sub: "usr_1",
-            aud: "https://api.example/",
+            aud: AudOut::One("https://api.example/"),
             iat: 1,
             exp: 2,
             jti: "j",

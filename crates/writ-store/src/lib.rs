@@ -205,6 +205,101 @@ pub trait AuthzEventStore: Send + Sync {
     async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
 }
 
+/// An SSO session; `id` is the SHA-256 of the cookie value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    /// Public id, the ID token's `sid`.
+    pub sid: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization code; `id` is the SHA-256 of the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub sid: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub family_id: Option<String>,
+}
+
+/// A refresh token; `id` is the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub id: String,
+    pub family_id: String,
+    pub parent_id: Option<String>,
+    pub client_id: String,
+    pub user_id: String,
+    pub audience: Option<String>,
+    pub scope: String,
+    pub sid: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub idle_expires_at: i64,
+    pub family_expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+/// What consuming a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// First use: the code, now marked used.
+    Fresh(AuthCode),
+    /// Second use: the refresh family it issued (if any) has been revoked.
+    Reused(AuthCode),
+    Missing,
+}
+
+/// What rotating a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The presented token was valid; the child is stored.
+    Rotated,
+    /// A rotated token was reused beyond the leeway: the whole family is revoked.
+    Reused,
+    /// Unknown, revoked or expired.
+    Invalid,
+}
+
+#[async_trait]
+pub trait LoginStore: Send + Sync {
+    async fn create_session(&self, s: &Session) -> Result<()>;
+    async fn get_session(&self, id: &str) -> Result<Option<Session>>;
+    async fn touch_session(&self, id: &str, now: i64) -> Result<()>;
+    async fn delete_session(&self, id: &str) -> Result<()>;
+    async fn create_code(&self, c: &AuthCode) -> Result<()>;
+    /// Marks the code used, atomically: exactly one caller gets `Fresh`.
+    async fn consume_code(&self, id: &str, now: i64) -> Result<CodeOutcome>;
+    async fn set_code_family(&self, id: &str, family_id: &str) -> Result<()>;
+    async fn create_refresh(&self, t: &RefreshToken) -> Result<()>;
+    async fn get_refresh(&self, id: &str) -> Result<Option<RefreshToken>>;
+    /// Rotates `id` into `child` atomically: one winner among racers; reuse of a rotated token
+    /// within `leeway` seconds is allowed, beyond it revokes the family.
+    async fn rotate_refresh(
+        &self,
+        id: &str,
+        child: &RefreshToken,
+        now: i64,
+        leeway: i64,
+    ) -> Result<RotateOutcome>;
+    /// Revokes every token of a family (logout of that grant, RFC 7009 revocation).
+    async fn revoke_refresh_family(&self, family_id: &str) -> Result<()>;
+}
+
 #[async_trait]
 pub trait Lifecycle: Send + Sync {
     /// Closes connections cleanly (on shutdown).
@@ -220,6 +315,7 @@ pub trait Store:
     + ClientGrantStore
     + SigningKeyStore
     + AuthzEventStore
+    + LoginStore
     + Lifecycle
 {
 }
@@ -232,6 +328,7 @@ impl<T> Store for T where
         + ClientGrantStore
         + SigningKeyStore
         + AuthzEventStore
+        + LoginStore
         + Lifecycle
 {
 }

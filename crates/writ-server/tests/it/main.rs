@@ -3,5 +3,6 @@
 mod helpers;
 mod interop;
 mod keys;
+mod login;
 mod mgmt;
 mod tokens;

@@ -2,6 +2,7 @@
 //! transactions taken with `BEGIN IMMEDIATE` so concurrent writers queue instead of failing.
 
 mod catalog;
+mod login;
 mod rbac;
 
 use std::str::FromStr;

@@ -1,0 +1,616 @@
+//! Browser login, Auth0's way: `GET /authorize` (code flow with PKCE; response modes query,
+//! fragment, form_post and web_message), the hosted login form (`POST /u/login`, CSRF-protected,
+//! brute-force limited), SSO sessions in an HttpOnly cookie, and logout (`/v2/logout`,
+//! `/oidc/logout`).
+//!
+//! Errors about the client or the redirect URI are shown on a page and never redirected;
+//! every other error goes back to the (validated) redirect URI, per RFC 6749 §4.1.2.1.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use writ_core::Client;
+use writ_store::{AuthCode, Session};
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::pages;
+use crate::state::AppState;
+
+/// Auth0's defaults: 3 days idle, 7 days absolute.
+pub const SESSION_IDLE: i64 = 3 * 24 * 3600;
+pub const SESSION_ABSOLUTE: i64 = 7 * 24 * 3600;
+/// Authorization codes live 60 seconds.
+pub const CODE_LIFETIME: i64 = 60;
+pub const SESSION_COOKIE: &str = "writ_session";
+const CSRF_COOKIE: &str = "writ_csrf";
+
+/// `/authorize` parameters (unknown ones, like auth0-spa-js's `auth0Client`, are ignored).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub response_mode: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Query,
+    Fragment,
+    FormPost,
+    WebMessage,
+}
+
+/// A request whose client and redirect URI are valid: errors can now go back to the client.
+struct Validated {
+    p: AuthorizeParams,
+    client: Arc<Client>,
+    redirect_uri: String,
+    mode: Mode,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn secure_flag(state: &AppState) -> &'static str {
+    if state.config.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+/// The page shown for a request that cannot be answered by redirect.
+fn invalid_page(detail: &str) -> Response {
+    pages::error(StatusCode::BAD_REQUEST, "Invalid request", detail)
+}
+
+/// Checks client and redirect URI; anything wrong here is shown (see [`invalid_page`]), never
+/// redirected.
+fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated, &'static str> {
+    let bad = |d: &'static str| d;
+    let client_id = p
+        .client_id
+        .clone()
+        .ok_or_else(|| bad("The request has no client_id."))?;
+    let client = state
+        .catalog
+        .load()
+        .clients
+        .get(&client_id)
+        .cloned()
+        .ok_or_else(|| bad("Unknown client."))?;
+    let redirect_uri = p
+        .redirect_uri
+        .clone()
+        .ok_or_else(|| bad("The request has no redirect_uri."))?;
+    if !client.callbacks.contains(&redirect_uri) {
+        return Err(bad(
+            "The redirect_uri is not registered for this client (Allowed Callback URLs).",
+        ));
+    }
+    let mode = match p.response_mode.as_deref() {
+        None | Some("query") => Mode::Query,
+        Some("fragment") => Mode::Fragment,
+        Some("form_post") => Mode::FormPost,
+        Some("web_message") => Mode::WebMessage,
+        Some(_) => Mode::Query,
+    };
+    Ok(Validated {
+        p,
+        client,
+        redirect_uri,
+        mode,
+    })
+}
+
+/// Sends `fields` back to the client by the request's response mode.
+fn respond(v: &Validated, mut fields: Vec<(&'static str, String)>) -> Response {
+    if let Some(s) = &v.p.state {
+        fields.push(("state", s.clone()));
+    }
+    let origin = origin_of(&v.redirect_uri);
+    match v.mode {
+        Mode::Query | Mode::Fragment => {
+            let enc = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish();
+            let sep = if v.mode == Mode::Fragment {
+                '#'
+            } else if v.redirect_uri.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(loc) = HeaderValue::from_str(&format!("{}{sep}{enc}", v.redirect_uri)) {
+                r.headers_mut().insert(header::LOCATION, loc);
+            }
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut().insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            r
+        }
+        Mode::FormPost => {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            pages::form_post(&v.redirect_uri, &f, &random_token(16), &origin)
+        }
+        Mode::WebMessage => {
+            let resp: serde_json::Map<String, serde_json::Value> = fields
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect();
+            pages::web_message(&origin, &serde_json::Value::Object(resp), &random_token(16))
+        }
+    }
+}
+
+fn redirect_error(v: &Validated, error: &str, desc: &str) -> Response {
+    respond(
+        v,
+        vec![
+            ("error", error.to_owned()),
+            ("error_description", desc.to_owned()),
+        ],
+    )
+}
+
+/// Protocol checks that are reported to the client.
+fn check(state: &AppState, v: &Validated) -> Result<(), (&'static str, String)> {
+    if v.p.response_type.as_deref() != Some("code") {
+        return Err((
+            "unsupported_response_type",
+            "Only response_type=code is supported.".into(),
+        ));
+    }
+    if !v.client.allows_grant("authorization_code") {
+        return Err((
+            "unauthorized_client",
+            "The client may not use the authorization code flow.".into(),
+        ));
+    }
+    match (&v.p.code_challenge, v.p.code_challenge_method.as_deref()) {
+        (Some(c), Some("S256")) => {
+            if !(43..=128).contains(&c.len())
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err((
+                    "invalid_request",
+                    "code_challenge must be a base64url SHA-256 (43 characters).".into(),
+                ));
+            }
+        }
+        (Some(_), _) => {
+            return Err((
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted).".into(),
+            ));
+        }
+        (None, _) if v.client.secret_hash.is_none() => {
+            return Err((
+                "invalid_request",
+                "Public clients must use PKCE (code_challenge with S256).".into(),
+            ));
+        }
+        (None, _) => {}
+    }
+    let aud = v.p.audience.as_ref().or(v.p.resource.as_ref());
+    if let Some(a) = aud
+        && !state.catalog.load().apis.contains_key(a)
+    {
+        return Err(("access_denied", format!("Service not found: {a}")));
+    }
+    if let Some(m) = &v.p.max_age
+        && m.parse::<u64>().is_err()
+    {
+        return Err((
+            "invalid_request",
+            "max_age must be a number of seconds.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The live session of this browser, if any (idle and absolute lifetimes enforced).
+async fn live_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    let s = state.store.get_session(&sha256_hex(&token)).await.ok()??;
+    let t = now();
+    if t >= s.expires_at || t - s.last_seen >= SESSION_IDLE {
+        let _ = state.store.delete_session(&s.id).await;
+        return None;
+    }
+    let _ = state.store.touch_session(&s.id, t).await;
+    Some(s)
+}
+
+/// Issues a code for the session's user and sends it back.
+async fn issue_code(
+    state: &AppState,
+    v: &Validated,
+    user_id: &str,
+    sid: &str,
+    auth_time: i64,
+) -> Response {
+    let code = random_token(32);
+    let rec = AuthCode {
+        id: sha256_hex(&code),
+        client_id: v.client.client_id.clone(),
+        user_id: user_id.to_owned(),
+        redirect_uri: v.redirect_uri.clone(),
+        scope: v.p.scope.clone().unwrap_or_else(|| "openid".into()),
+        audience: v.p.audience.clone().or_else(|| v.p.resource.clone()),
+        nonce: v.p.nonce.clone(),
+        code_challenge: v.p.code_challenge.clone(),
+        sid: Some(sid.to_owned()),
+        auth_time,
+        expires_at: now() + CODE_LIFETIME,
+        used_at: None,
+        family_id: None,
+    };
+    match state.store.create_code(&rec).await {
+        Ok(()) => respond(v, vec![("code", code)]),
+        Err(e) => {
+            tracing::error!(error = %e, "storing an authorization code");
+            redirect_error(v, "server_error", "Internal error")
+        }
+    }
+}
+
+fn login_page(
+    state: &AppState,
+    v: &Validated,
+    tx: &str,
+    email: &str,
+    error: Option<&str>,
+    status_override: Option<StatusCode>,
+) -> Response {
+    let csrf = random_token(24);
+    let mut r = pages::login(
+        tx,
+        &csrf,
+        email,
+        error,
+        &v.client.name,
+        &origin_of(&v.redirect_uri),
+    );
+    if let Some(s) = status_override {
+        *r.status_mut() = s;
+    }
+    let c = format!(
+        "{CSRF_COOKIE}={csrf}; Path=/u/login; HttpOnly; SameSite=Strict{}",
+        secure_flag(state)
+    );
+    if let Ok(h) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, h);
+    }
+    r
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let raw = q.unwrap_or_default();
+    let p: AuthorizeParams = match serde_urlencoded::from_str(&raw) {
+        Ok(p) => p,
+        Err(_) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The authorization request is malformed.",
+            );
+        }
+    };
+    let v = match validate(&state, p) {
+        Ok(v) => v,
+        Err(detail) => return invalid_page(detail),
+    };
+    if let Err((e, d)) = check(&state, &v) {
+        return redirect_error(&v, e, &d);
+    }
+    let prompt = v.p.prompt.as_deref().unwrap_or("");
+    let force_login = prompt.split(' ').any(|p| p == "login");
+    if let Some(s) = live_session(&state, &headers).await {
+        let too_old =
+            v.p.max_age
+                .as_deref()
+                .and_then(|m| m.parse::<i64>().ok())
+                .is_some_and(|m| now() - s.auth_time > m);
+        let user_ok = state
+            .store
+            .get_user(&s.user_id)
+            .await
+            .map(|u| !u.blocked)
+            .unwrap_or(false);
+        if user_ok && !force_login && !too_old {
+            return issue_code(&state, &v, &s.user_id, &s.sid, s.auth_time).await;
+        }
+    }
+    if prompt.split(' ').any(|p| p == "none") {
+        return redirect_error(&v, "login_required", "Login required");
+    }
+    login_page(&state, &v, &raw, "", None, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    tx: String,
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    // Cross-site posts: the Origin (when the browser sends one) must be ours, and the CSRF
+    // token must match its SameSite=Strict cookie.
+    let ours = origin_of(&state.config.issuer);
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_none_or(|o| o == ours);
+    let cookie_csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    let csrf_ok =
+        !cookie_csrf.is_empty() && bool::from(cookie_csrf.as_bytes().ct_eq(f.csrf.as_bytes()));
+    if !origin_ok || !csrf_ok {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form expired or was not sent from this site. Go back to the application and try again.",
+        );
+    }
+    let p: AuthorizeParams = serde_urlencoded::from_str(&f.tx).unwrap_or_default();
+    let v = match validate(&state, p) {
+        Ok(v) => v,
+        Err(detail) => return invalid_page(detail),
+    };
+    if let Err((e, d)) = check(&state, &v) {
+        return redirect_error(&v, e, &d);
+    }
+    let email = f.username.trim().to_lowercase();
+    let ip = peer.ip();
+    if state.limiter.user_blocked(ip, &email).is_some() {
+        return login_page(
+            &state,
+            &v,
+            &f.tx,
+            &email,
+            Some(
+                "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
+            ),
+            Some(StatusCode::TOO_MANY_REQUESTS),
+        );
+    }
+    let creds = match state.store.credentials_by_email(&email).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "login lookup");
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+            );
+        }
+    };
+    let ok = state
+        .hasher
+        .verify(
+            &f.password,
+            creds.as_ref().and_then(|c| c.password_hash.as_deref()),
+        )
+        .await;
+    let user = match creds {
+        Some(c) if ok => c.user,
+        _ => {
+            state.limiter.user_failed(ip, &email);
+            return login_page(
+                &state,
+                &v,
+                &f.tx,
+                &email,
+                Some("Wrong email or password."),
+                None,
+            );
+        }
+    };
+    state.limiter.user_succeeded(ip, &email);
+    if user.blocked {
+        return login_page(
+            &state,
+            &v,
+            &f.tx,
+            &email,
+            Some("This account is blocked. Contact your administrator."),
+            None,
+        );
+    }
+    let token = random_token(32);
+    let t = now();
+    let session = Session {
+        id: sha256_hex(&token),
+        sid: random_token(16),
+        user_id: user.user_id.clone(),
+        auth_time: t,
+        last_seen: t,
+        expires_at: t + SESSION_ABSOLUTE,
+    };
+    if let Err(e) = state.store.create_session(&session).await {
+        tracing::error!(error = %e, "creating a session");
+        return pages::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Please try again.",
+        );
+    }
+    let mut r = issue_code(&state, &v, &user.user_id, &session.sid, t).await;
+    let c = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_ABSOLUTE}{}",
+        secure_flag(&state)
+    );
+    if let Ok(h) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, h);
+    }
+    let clear = format!(
+        "{CSRF_COOKIE}=; Path=/u/login; Max-Age=0; HttpOnly; SameSite=Strict{}",
+        secure_flag(&state)
+    );
+    if let Ok(h) = HeaderValue::from_str(&clear) {
+        r.headers_mut().append(header::SET_COOKIE, h);
+    }
+    r
+}
+
+/// Ends this browser's session and clears the cookie.
+async fn end_session(state: &AppState, headers: &HeaderMap, mut r: Response) -> Response {
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+        let _ = state.store.delete_session(&sha256_hex(&token)).await;
+    }
+    let c = format!(
+        "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        secure_flag(state)
+    );
+    if let Ok(h) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, h);
+    }
+    r
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(l) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, l);
+    }
+    r
+}
+
+#[derive(Deserialize, Default)]
+pub struct LogoutParams {
+    client_id: Option<String>,
+    #[serde(rename = "returnTo")]
+    return_to: Option<String>,
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// The client's allow list must contain the URL exactly.
+fn allowed_logout(state: &AppState, client_id: Option<&str>, url: &str) -> bool {
+    client_id
+        .and_then(|id| state.catalog.load().clients.get(id).cloned())
+        .is_some_and(|c| c.allowed_logout_urls.iter().any(|u| u == url))
+}
+
+/// Auth0's `GET /v2/logout?client_id=…&returnTo=…`.
+pub async fn logout_v2(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p: LogoutParams = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
+    let r = match &p.return_to {
+        None => pages::logged_out(),
+        Some(to) if allowed_logout(&state, p.client_id.as_deref(), to) => redirect(to),
+        Some(_) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "Invalid logout URL",
+                "The returnTo URL is not in the client's Allowed Logout URLs (and client_id must be given).",
+            );
+        }
+    };
+    end_session(&state, &headers, r).await
+}
+
+/// OIDC RP-initiated logout: `GET /oidc/logout`.
+pub async fn logout_oidc(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p: LogoutParams = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
+    // The client comes from client_id or from the ID token hint's audience (signature checked,
+    // expiry not: a logout with an old ID token is normal).
+    let hinted = p
+        .id_token_hint
+        .as_deref()
+        .and_then(|t| crate::token::id_token_audience(&state, t));
+    if p.id_token_hint.is_some() && hinted.is_none() {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Invalid logout request",
+            "The id_token_hint is not a valid ID token from this server.",
+        );
+    }
+    let client_id = p.client_id.clone().or(hinted);
+    let r = match &p.post_logout_redirect_uri {
+        None => pages::logged_out(),
+        Some(to) if allowed_logout(&state, client_id.as_deref(), to) => {
+            let to = match &p.state {
+                Some(s) => {
+                    let sep = if to.contains('?') { '&' } else { '?' };
+                    format!(
+                        "{to}{sep}{}",
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .append_pair("state", s)
+                            .finish()
+                    )
+                }
+                None => to.clone(),
+            };
+            redirect(&to)
+        }
+        Some(_) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "Invalid logout URL",
+                "The post_logout_redirect_uri is not in the client's Allowed Logout URLs.",
+            );
+        }
+    };
+    end_session(&state, &headers, r).await
+}

@@ -1,0 +1,288 @@
+//! The browser grants of `POST /oauth/token`: `authorization_code` (PKCE, single use, bound to
+//! client and redirect URI; a reused code revokes the refresh family it issued) and
+//! `refresh_token` (rotation with reuse detection; RBAC re-evaluated, so a refresh returns the
+//! user's current permissions).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use writ_core::rbac::grant_for_user;
+use writ_core::{Client, ResourceServer};
+use writ_store::{CodeOutcome, RefreshToken, RotateOutcome, StoreError};
+
+use crate::crypto::{random_token, sha256_hex};
+use crate::error::OAuthError;
+use crate::state::AppState;
+use crate::token::{TokenRequest, access_token, authenticate, id_token, now, respond_with_refresh};
+
+const INVALID_REFRESH: &str = "Unknown or invalid refresh token.";
+
+/// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, verifier 43–128 unreserved chars.
+fn pkce_ok(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+fn api_for(state: &AppState, audience: Option<&str>) -> Result<Arc<ResourceServer>, OAuthError> {
+    match audience {
+        None => Ok(Arc::new(state.userinfo_api())),
+        Some(a) => state
+            .catalog
+            .load()
+            .apis
+            .get(a)
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_grant(format!("Service not found: {a}"))),
+    }
+}
+
+/// Issues the token response for a user: access token (current RBAC), ID token when `openid`
+/// was granted, and the refresh token given.
+#[allow(clippy::too_many_arguments)]
+async fn user_tokens(
+    state: &AppState,
+    client: &Client,
+    user_id: &str,
+    audience: Option<&str>,
+    scope: &str,
+    nonce: Option<&str>,
+    sid: Option<&str>,
+    auth_time: i64,
+    refresh: Option<String>,
+) -> Result<(Response, bool), OAuthError> {
+    let user = match state.store.get_user(user_id).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound(_)) => {
+            return Err(OAuthError::invalid_grant("The user no longer exists."));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if user.blocked {
+        return Err(OAuthError::invalid_grant("user is blocked"));
+    }
+    let api = api_for(state, audience)?;
+    let (perms, version) = if audience.is_some() {
+        state
+            .perms
+            .get(state.store.as_ref(), &user.user_id, &api.identifier)
+            .await?
+    } else {
+        (Arc::new(Vec::new()), user.authz_version)
+    };
+    let granted = grant_for_user(&api, Some(scope), &perms);
+    let scope_str = granted.scope_string();
+    let offline = granted.scope.iter().any(|s| s == "offline_access");
+    let idt = if granted.scope.iter().any(|s| s == "openid") {
+        Some(id_token(
+            state, client, &user, &scope_str, auth_time, nonce, sid,
+        )?)
+    } else {
+        None
+    };
+    let gty = if refresh.is_some() {
+        "refresh_token"
+    } else {
+        "authorization_code"
+    };
+    let (jwt, scope, exp) = access_token(
+        state,
+        &api,
+        client,
+        &user.user_id,
+        &granted,
+        gty,
+        Some(version),
+    )?;
+    Ok((
+        respond_with_refresh(jwt, &scope, exp, idt, refresh),
+        offline,
+    ))
+}
+
+pub async fn authorization_code(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    let client = authenticate(state, ip, headers, req)?;
+    if !client.allows_grant("authorization_code") {
+        return Err(OAuthError::unauthorized_client(
+            "Grant type 'authorization_code' not allowed for the client.",
+        ));
+    }
+    let code = req
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: code"))?;
+    let t = now();
+    let c = match state.store.consume_code(&sha256_hex(code), t).await? {
+        CodeOutcome::Fresh(c) => c,
+        CodeOutcome::Reused(c) => {
+            tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
+            return Err(OAuthError::invalid_grant("Invalid authorization code"));
+        }
+        CodeOutcome::Missing => {
+            return Err(OAuthError::invalid_grant("Invalid authorization code"));
+        }
+    };
+    if c.client_id != client.client_id || t >= c.expires_at {
+        return Err(OAuthError::invalid_grant("Invalid authorization code"));
+    }
+    if req.redirect_uri.as_deref() != Some(c.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if let Some(ch) = &c.code_challenge {
+        let v = req
+            .code_verifier
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_grant("Missing code_verifier"))?;
+        if !pkce_ok(v, ch) {
+            return Err(OAuthError::invalid_grant("Failed to verify code verifier"));
+        }
+    }
+    // Decide on a refresh token before signing, so the family can be tied to the code.
+    let wants_offline = c
+        .scope
+        .split_ascii_whitespace()
+        .any(|s| s == "offline_access")
+        && client.allows_grant("refresh_token");
+    let api = api_for(state, c.audience.as_deref())?;
+    let refresh = if wants_offline && api.allow_offline_access {
+        let token = random_token(32);
+        let family = random_token(16);
+        let rec = RefreshToken {
+            id: sha256_hex(&token),
+            family_id: family.clone(),
+            parent_id: None,
+            client_id: client.client_id.clone(),
+            user_id: c.user_id.clone(),
+            audience: c.audience.clone(),
+            scope: c.scope.clone(),
+            sid: c.sid.clone(),
+            auth_time: c.auth_time,
+            created_at: t,
+            idle_expires_at: t + client.refresh_idle_lifetime,
+            family_expires_at: t + client.refresh_absolute_lifetime,
+            used_at: None,
+            revoked: false,
+        };
+        state.store.create_refresh(&rec).await?;
+        state.store.set_code_family(&c.id, &family).await?;
+        Some(token)
+    } else {
+        None
+    };
+    let (r, _) = user_tokens(
+        state,
+        &client,
+        &c.user_id,
+        c.audience.as_deref(),
+        &c.scope,
+        c.nonce.as_deref(),
+        c.sid.as_deref(),
+        c.auth_time,
+        refresh,
+    )
+    .await?;
+    Ok(r)
+}
+
+pub async fn refresh_token(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+) -> Result<Response, OAuthError> {
+    let client = authenticate(state, ip, headers, req)?;
+    if !client.allows_grant("refresh_token") {
+        return Err(OAuthError::unauthorized_client(
+            "Grant type 'refresh_token' not allowed for the client.",
+        ));
+    }
+    let presented = req
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: refresh_token"))?;
+    let id = sha256_hex(presented);
+    let t = now();
+    let cur = state
+        .store
+        .get_refresh(&id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant(INVALID_REFRESH))?;
+    if cur.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(INVALID_REFRESH));
+    }
+    let next = if client.refresh_rotation {
+        let token = random_token(32);
+        let child = RefreshToken {
+            id: sha256_hex(&token),
+            parent_id: Some(cur.id.clone()),
+            created_at: t,
+            idle_expires_at: (t + client.refresh_idle_lifetime).min(cur.family_expires_at),
+            used_at: None,
+            revoked: false,
+            ..cur.clone()
+        };
+        match state
+            .store
+            .rotate_refresh(&id, &child, t, client.refresh_leeway)
+            .await?
+        {
+            RotateOutcome::Rotated => Some(token),
+            RotateOutcome::Reused => {
+                tracing::warn!(client_id = %client.client_id, user_id = %cur.user_id, "refresh token reuse detected; family revoked");
+                return Err(OAuthError::invalid_grant(INVALID_REFRESH));
+            }
+            RotateOutcome::Invalid => return Err(OAuthError::invalid_grant(INVALID_REFRESH)),
+        }
+    } else {
+        if cur.revoked || t >= cur.family_expires_at || t >= cur.idle_expires_at {
+            return Err(OAuthError::invalid_grant(INVALID_REFRESH));
+        }
+        None
+    };
+    let (r, _) = user_tokens(
+        state,
+        &client,
+        &cur.user_id,
+        cur.audience.as_deref(),
+        &cur.scope,
+        None,
+        cur.sid.as_deref(),
+        cur.auth_time,
+        next,
+    )
+    .await?;
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256() {
+        // RFC 7636 appendix B.
+        let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(pkce_ok(v, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!pkce_ok(v, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cX"));
+        assert!(!pkce_ok(
+            "short",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+}

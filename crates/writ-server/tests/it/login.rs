@@ -1,0 +1,663 @@
+//! Browser login protocol (no browser): /authorize, the hosted login form, codes with PKCE,
+//! refresh rotation and reuse detection, sessions, logout, CORS, userinfo, revoke, introspect.
+
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::*;
+
+const TODOS: &str = "https://todos.example/api";
+const SPA: &str = "http://127.0.0.1:5173";
+const CB: &str = "http://127.0.0.1:5173/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more-entropy";
+
+fn challenge(v: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
+}
+
+struct Setup {
+    app: TestApp,
+    spa: String,
+    alice: String,
+    editor: String,
+}
+
+async fn setup() -> Setup {
+    let app = TestApp::spawn().await;
+    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        .await;
+    let rs = app
+        .api(
+            Method::GET,
+            &format!(
+                "/resource-servers/{}",
+                url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>()
+            ),
+            None,
+        )
+        .await
+        .body;
+    app.api(
+        Method::PATCH,
+        &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
+        Some(json!({"allow_offline_access": true})),
+    )
+    .await
+    .assert(200);
+    let editor = app
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
+    let alice = app
+        .create_user("alice@example.com", "alice-password-1")
+        .await;
+    app.assign_roles(&alice, &[&editor]).await;
+    let spa = app
+        .api(
+            Method::POST,
+            "/clients",
+            Some(json!({"name": "Todo SPA", "app_type": "spa", "callbacks": [CB], "web_origins": [SPA], "allowed_logout_urls": [format!("{SPA}/")]})),
+        )
+        .await
+        .assert(201)
+        .body["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Setup {
+        app,
+        spa,
+        alice,
+        editor,
+    }
+}
+
+fn authorize_url(s: &Setup, extra: &[(&str, &str)]) -> String {
+    let ch = challenge(VERIFIER);
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.extend_pairs([
+        ("response_type", "code"),
+        ("client_id", s.spa.as_str()),
+        ("redirect_uri", CB),
+        (
+            "scope",
+            "openid profile email offline_access read:todos write:todos",
+        ),
+        ("audience", TODOS),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+        ("code_challenge", ch.as_str()),
+        ("code_challenge_method", "S256"),
+        ("auth0Client", "eyJuYW1lIjoiYXV0aDAtcmVhY3QifQ"),
+    ]);
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!("{}/authorize?{}", s.app.base, q.finish())
+}
+
+/// A cookie-less client; cookies are passed by hand so tests control them.
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .expect("redirect")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn query_param(url: &str, key: &str) -> Option<String> {
+    let u = url::Url::parse(url).unwrap();
+    u.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Logs in through the hosted page; returns (redirect location, session cookie).
+async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (String, String) {
+    let h = http();
+    let page = h.get(authorize).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf_cookie = set_cookie(&page, "writ_csrf").expect("csrf cookie");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .header("origin", &s.app.base)
+        .form(&[
+            ("tx", hidden(&html, "tx")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", user.into()),
+            ("password", pw.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let session = set_cookie(&r, "writ_session").expect("session cookie");
+    (location(&r), session)
+}
+
+async fn exchange(s: &Setup, code: &str, verifier: &str) -> Resp {
+    s.app
+        .token_form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.spa),
+            ("code", code),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier),
+        ])
+        .await
+}
+
+async fn refresh(s: &Setup, rt: &str) -> Resp {
+    s.app
+        .token_form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &s.spa),
+            ("refresh_token", rt),
+        ])
+        .await
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_then_refresh_rotation() {
+    let s = setup().await;
+    let (loc, _session) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    assert!(loc.starts_with(CB));
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st-123"));
+    let code = query_param(&loc, "code").unwrap();
+    let t = exchange(&s, &code, VERIFIER).await.assert(200).body;
+    let (h, at) = jwt_parts(t["access_token"].as_str().unwrap());
+    assert_eq!(h["alg"], "ES256");
+    assert_eq!(at["sub"], s.alice);
+    assert_eq!(
+        at["aud"],
+        json!([TODOS, format!("{}userinfo", s.app.issuer)])
+    );
+    assert_eq!(at["permissions"], json!(["read:todos", "write:todos"]));
+    assert_eq!(
+        at["scope"],
+        "openid profile email offline_access read:todos write:todos"
+    );
+    let (ih, idt) = jwt_parts(t["id_token"].as_str().unwrap());
+    assert_eq!(ih["alg"], "RS256");
+    assert_eq!(idt["aud"], s.spa);
+    assert_eq!(idt["nonce"], "n-456");
+    assert!(idt["sid"].is_string() && idt["auth_time"].is_i64());
+    assert_eq!(idt["email"], "alice@example.com");
+    // userinfo with the access token.
+    let ui = s
+        .app
+        .http
+        .get(format!("{}/userinfo", s.app.base))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ui.status(), 200);
+    assert_eq!(
+        ui.json::<Value>().await.unwrap()["email"],
+        "alice@example.com"
+    );
+    // A refresh re-evaluates RBAC: revoke write:todos from the role, refresh, it is gone.
+    let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
+    s.app
+        .api(
+            Method::DELETE,
+            &format!("/roles/{}/permissions", s.editor),
+            Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "write:todos"}]})),
+        )
+        .await
+        .assert(204);
+    let t2 = refresh(&s, &rt1).await.assert(200).body;
+    let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt2, "rotated");
+    let (_, at2) = jwt_parts(t2["access_token"].as_str().unwrap());
+    assert_eq!(at2["permissions"], json!(["read:todos"]));
+    assert!(at2["authz_ver"].as_i64() > at["authz_ver"].as_i64());
+    // Reusing the rotated token revokes the family: the newest token dies too.
+    let r = refresh(&s, &rt1).await.assert(400);
+    assert_eq!(
+        r.body,
+        json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
+    );
+    refresh(&s, &rt2).await.assert(400);
+}
+
+#[tokio::test]
+async fn code_is_single_use_and_reuse_revokes_what_it_issued() {
+    let s = setup().await;
+    let (loc, _) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    let code = query_param(&loc, "code").unwrap();
+    let t = exchange(&s, &code, VERIFIER).await.assert(200).body;
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+    let again = exchange(&s, &code, VERIFIER).await.assert(400);
+    assert_eq!(again.body["error"], "invalid_grant");
+    refresh(&s, &rt).await.assert(400);
+}
+
+#[tokio::test]
+async fn pkce_and_redirect_rules() {
+    let s = setup().await;
+    let h = http();
+    // Unknown client / unregistered redirect URI: an error page, never a redirect.
+    for url in [
+        format!(
+            "{}/authorize?response_type=code&client_id=nope&redirect_uri={CB}",
+            s.app.base
+        ),
+        authorize_url(&s, &[]).replace("%2Fcallback", "%2Fevil"),
+    ] {
+        let r = h.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.headers().get("location").is_none());
+    }
+    // A public client without PKCE, or with plain: error sent back to the redirect URI.
+    let no_pkce = format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&state=x",
+        s.app.base,
+        s.spa,
+        url::form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>()
+    );
+    let r = h.get(&no_pkce).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(&location(&r), "state").as_deref(), Some("x"));
+    let plain =
+        authorize_url(&s, &[]).replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let r = h.get(&plain).send().await.unwrap();
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("invalid_request")
+    );
+    let r = h
+        .get(authorize_url(&s, &[]).replace("response_type=code", "response_type=token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+    // Wrong verifier, missing verifier, wrong redirect_uri at the token endpoint.
+    for (verifier, redirect) in [
+        ("wrong-verifier-wrong-verifier-wrong-verifier-000", CB),
+        ("", CB),
+        (VERIFIER, "http://127.0.0.1:5173/other"),
+    ] {
+        let (loc, _) = login(
+            &s,
+            &authorize_url(&s, &[]),
+            "alice@example.com",
+            "alice-password-1",
+        )
+        .await;
+        let code = query_param(&loc, "code").unwrap();
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", s.spa.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+        ];
+        if !verifier.is_empty() {
+            form.push(("code_verifier", verifier));
+        }
+        let r = s.app.token_form(&form).await.assert(400);
+        assert_eq!(r.body["error"], "invalid_grant");
+    }
+}
+
+#[tokio::test]
+async fn login_form_protections() {
+    let s = setup().await;
+    let h = http();
+    let page = h.get(authorize_url(&s, &[])).send().await.unwrap();
+    let csrf_cookie = set_cookie(&page, "writ_csrf").unwrap();
+    let html = page.text().await.unwrap();
+    let form = [
+        ("tx", hidden(&html, "tx")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "alice@example.com".into()),
+        ("password", "alice-password-1".into()),
+    ];
+    // No CSRF cookie (a cross-site post) → refused.
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Foreign Origin → refused even with the cookie.
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Wrong password and unknown email read the same.
+    let mut bad = form.clone();
+    bad[3].1 = "wrong-password".into();
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let t1 = r.text().await.unwrap();
+    assert!(t1.contains("Wrong email or password."));
+    let mut unknown = form.clone();
+    unknown[2].1 = "nobody@example.com".into();
+    let t2 = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&unknown)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(t2.contains("Wrong email or password."));
+    // Brute force: after 10 failures the pair is blocked, even with the right password.
+    for _ in 0..9 {
+        h.post(format!("{}/u/login", s.app.base))
+            .header("cookie", &csrf_cookie)
+            .form(&bad)
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("blocked"));
+}
+
+#[tokio::test]
+async fn sso_prompt_none_web_message_and_logout() {
+    let s = setup().await;
+    let h = http();
+    // prompt=none without a session → login_required.
+    let r = h
+        .get(authorize_url(&s, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("login_required")
+    );
+    let (_, session) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    // With the session: a code without any UI.
+    let r = h
+        .get(authorize_url(&s, &[("prompt", "none")]))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(query_param(&location(&r), "code").is_some());
+    // web_message (auth0-spa-js's silent iframe): posts to the redirect origin only, framable by it.
+    let r = h
+        .get(authorize_url(
+            &s,
+            &[("prompt", "none"), ("response_mode", "web_message")],
+        ))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains(&format!("frame-ancestors {SPA}")), "{csp}");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("\"type\":\"authorization_response\"")
+            && html.contains(&format!("\"{SPA}\""))
+            && html.contains("\"code\"")
+    );
+    // prompt=login forces the form.
+    let r = h
+        .get(authorize_url(&s, &[("prompt", "login")]))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Logout: returnTo off the allow list → refused; on it → redirect, and the session is gone.
+    let r = h
+        .get(format!(
+            "{}/v2/logout?client_id={}&returnTo=https%3A%2F%2Fevil.example%2F",
+            s.app.base, s.spa
+        ))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = h
+        .get(format!(
+            "{}/v2/logout?client_id={}&returnTo=http%3A%2F%2F127.0.0.1%3A5173%2F",
+            s.app.base, s.spa
+        ))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(location(&r), format!("{SPA}/"));
+    let r = h
+        .get(authorize_url(&s, &[("prompt", "none")]))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("login_required")
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_are_not_used() {
+    let s = setup().await;
+    let now = chrono::Utc::now().timestamp();
+    for (auth, seen, exp) in [
+        (now - 100, now - 10, now - 1),
+        (now - 10 * 86_400, now - 4 * 86_400, now + 86_400),
+    ] {
+        let token = format!("t{exp}{seen}");
+        s.app
+            .state
+            .store
+            .create_session(&writ_store::Session {
+                id: writ_server::crypto::sha256_hex(&token),
+                sid: format!("sid{exp}"),
+                user_id: s.alice.clone(),
+                auth_time: auth,
+                last_seen: seen,
+                expires_at: exp,
+            })
+            .await
+            .unwrap();
+        let r = http()
+            .get(authorize_url(&s, &[("prompt", "none")]))
+            .header("cookie", format!("writ_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            query_param(&location(&r), "error").as_deref(),
+            Some("login_required")
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_revoke_and_introspect() {
+    let s = setup().await;
+    // Preflight from the SPA's origin allows Auth0-Client; another origin gets nothing.
+    let pre = |origin: &'static str| {
+        s.app
+            .http
+            .request(Method::OPTIONS, format!("{}/oauth/token", s.app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,auth0-client",
+            )
+            .send()
+    };
+    let r = pre(SPA).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], SPA);
+    assert!(
+        r.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("Auth0-Client")
+    );
+    let r = pre("https://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Tokens for introspection and revocation.
+    let (loc, _) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    let t = exchange(&s, &query_param(&loc, "code").unwrap(), VERIFIER)
+        .await
+        .assert(200)
+        .body;
+    let at = t["access_token"].as_str().unwrap().to_owned();
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+    let (rs_id, rs_secret) = s
+        .app
+        .create_client(json!({"name": "resource server", "app_type": "non_interactive"}))
+        .await;
+    let introspect = |token: String| {
+        let (id, secret) = (rs_id.clone(), rs_secret.clone());
+        let app = &s.app;
+        async move {
+            app.http
+                .post(format!("{}/oauth/introspect", app.base))
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let i = introspect(at.clone()).await;
+    assert_eq!(i["active"], true);
+    assert_eq!(i["sub"], s.alice);
+    assert_eq!(i["permissions"], json!(["read:todos", "write:todos"]));
+    assert_eq!(introspect(rt.clone()).await["active"], true);
+    assert_eq!(introspect("garbage".into()).await["active"], false);
+    // Freshness: a role change makes the old access token inactive.
+    s.app
+        .api(
+            Method::DELETE,
+            &format!("/users/{}/roles", s.alice),
+            Some(json!({"roles": [s.editor]})),
+        )
+        .await
+        .assert(204);
+    assert_eq!(introspect(at).await["active"], false);
+    // Public clients cannot introspect.
+    let r = s.app.token_form(&[("client_id", &s.spa)]).await;
+    assert_eq!(r.status, 400);
+    // Revocation (RFC 7009) kills the refresh family.
+    let r = s
+        .app
+        .http
+        .post(format!("{}/oauth/revoke", s.app.base))
+        .form(&[("client_id", s.spa.as_str()), ("token", rt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(introspect(rt.clone()).await["active"], false);
+    refresh(&s, &rt).await.assert(400);
+}
