@@ -137,7 +137,7 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         s.create_client(&c).await?;
     }
     if let Err(StoreError::NotFound(_)) = s.get_client(SPA_CLIENT_ID).await {
-        let mut c = machine_client(SPA_CLIENT_ID, "Todos SPA (examples/spa-react)", "unused");
+        let mut c = machine_client(SPA_CLIENT_ID, "Todos", "unused");
         c.secret_hash = None;
         c.app_type = AppType::Spa;
         c.grant_types = vec!["authorization_code".into(), "refresh_token".into()];

@@ -661,3 +661,91 @@ async fn cors_revoke_and_introspect() {
     assert_eq!(introspect(rt.clone()).await["active"], false);
     refresh(&s, &rt).await.assert(400);
 }
+
+/// Starts `n` refresh families for alice through the code flow; returns their refresh tokens.
+async fn families(s: &Setup, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let (_, session) = login(
+        s,
+        &authorize_url(s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    for _ in 0..n {
+        let r = http()
+            .get(authorize_url(s, &[("prompt", "none")]))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let code = query_param(&location(&r), "code").unwrap();
+        out.push(
+            exchange(s, &code, VERIFIER).await.assert(200).body["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn refresh_races_have_exactly_one_winner() {
+    let s = setup().await;
+    for rt in families(&s, 5).await {
+        let (a, b) = tokio::join!(refresh(&s, &rt), refresh(&s, &rt));
+        let wins = [a.status.as_u16(), b.status.as_u16()]
+            .iter()
+            .filter(|c| **c == 200)
+            .count();
+        assert_eq!(wins, 1, "one winner: {} / {}", a.body, b.body);
+        // The loser's reuse revoked the family, so the winner's new token is dead as well.
+        let winner = if a.status == 200 { a } else { b };
+        refresh(&s, winner.body["refresh_token"].as_str().unwrap())
+            .await
+            .assert(400);
+    }
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_refreshers_lose_nothing() {
+    let s = setup().await;
+    let mut tokens = families(&s, 16).await;
+    for _round in 0..5 {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, rt) in tokens.iter().enumerate() {
+            let (url, spa, rt) = (
+                format!("{}/oauth/token", s.app.base),
+                s.spa.clone(),
+                rt.clone(),
+            );
+            set.spawn(async move {
+                let r = reqwest::Client::new()
+                    .post(url)
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("client_id", spa.as_str()),
+                        ("refresh_token", rt.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                (
+                    i,
+                    r.json::<Value>().await.unwrap()["refresh_token"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            let (i, next) = res.unwrap();
+            tokens[i] = next;
+        }
+        let unique: std::collections::HashSet<_> = tokens.iter().collect();
+        assert_eq!(unique.len(), 16, "no lost or duplicated rotation");
+    }
+}
