@@ -66,9 +66,11 @@ pub fn secure(
     if frame_ancestors == "'none'" {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
+    // `same-origin`, not `no-referrer`: under no-referrer Chromium sends `Origin: null` with the
+    // login form's POST, which the Origin check must refuse.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(

@@ -157,6 +157,11 @@ async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (String, Str
         .to_owned();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(
+        page.headers()["referrer-policy"],
+        "same-origin",
+        "keeps a real Origin on the form POST"
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
     let r = h
@@ -383,7 +388,16 @@ async fn login_form_protections() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    // Foreign Origin → refused even with the cookie.
+    // Foreign or opaque Origin → refused even with the cookie.
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .header("origin", "null")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     let r = h
         .post(format!("{}/u/login", s.app.base))
         .header("cookie", &csrf_cookie)
