@@ -4,6 +4,47 @@
 //! from the token header), `none`/HMAC and header-supplied keys (`jku`, `x5u`, `jwk`, `x5c`) are
 //! refused, `typ` must be `at+jwt`, `iss` must match exactly and `aud` must contain the API.
 //!
+#![cfg_attr(
+    feature = "remote",
+    doc = r##"
+# Protecting an axum API
+
+[`Guard`] discovers the issuer's keys and keeps them current; the [`Claims`] extractor and
+the [`RequirePermissions`] layer answer `401`/`403` per RFC 6750.
+
+```no_run
+use axum::{Json, Router, extract::FromRef, routing::get};
+use writ_guard::{Claims, Guard, GuardOptions, RequirePermissions};
+
+#[derive(Clone)]
+struct AppState { guard: Guard }
+impl FromRef<AppState> for Guard {
+    fn from_ref(s: &AppState) -> Guard { s.guard.clone() }
+}
+
+async fn list(Claims(claims): Claims) -> Json<Vec<String>> {
+    Json(vec![format!("the todos of {}", claims.sub)])
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let guard = Guard::discover("http://127.0.0.1:3000/", "https://todos.example/api",
+        GuardOptions::default()).await?;
+    let app = Router::new()
+        .route("/todos", get(list).route_layer(RequirePermissions::all(["read:todos"])))
+        .layer(guard.layer()) // lends the guard to the RequirePermissions layers
+        .with_state(AppState { guard });
+    axum::serve(tokio::net::TcpListener::bind("127.0.0.1:4000").await?, app).await?;
+    Ok(())
+}
+```
+
+"##
+)]
+//! # The verifier alone
+//!
+//! Without the default `remote` feature the crate is the [`Verifier`] over keys you supply:
+//!
 //! ```
 //! use writ_guard::{KeySet, Verifier, VerifierConfig};
 //! let jwks = serde_json::json!({"keys": []});
@@ -11,6 +52,19 @@
 //! let verifier = Verifier::new(VerifierConfig::new("https://auth.example/", "https://todos.example/api"), keys);
 //! assert!(verifier.verify("not.a.token").is_err());
 //! ```
+
+#[cfg(feature = "remote")]
+mod middleware;
+#[cfg(feature = "remote")]
+mod remote;
+
+#[cfg(feature = "remote")]
+pub use middleware::{
+    AuthError, Claims, GuardBody, GuardLayer, GuardService, RequirePermissions,
+    RequirePermissionsService, bearer_token,
+};
+#[cfg(feature = "remote")]
+pub use remote::{Guard, GuardError, GuardOptions};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,6 +10,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use writ_guard::{KeySet, Verifier, VerifierConfig, VerifyError};
 
+#[cfg(feature = "remote")]
+mod remote;
+
 const ISS: &str = "https://auth.example/";
 const AUD: &str = "https://todos.example/api";
 

@@ -1,0 +1,361 @@
+//! [`Guard`]: a [`Verifier`] whose keys come from the issuer — OIDC discovery, then the JWKS,
+//! refetched on an unknown `kid` (single-flight, at most once per
+//! [`GuardOptions::min_refetch_interval`]) and refreshed in the background so that a rotation's
+//! `next` key is known before it signs anything.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{AccessClaims, KeySet, Verifier, VerifierConfig, VerifyError};
+
+/// Discovery documents and JWKS larger than this are refused.
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// How a [`Guard`] fetches and caches keys. Build with `..Default::default()`.
+#[derive(Debug, Clone)]
+pub struct GuardOptions {
+    /// A token with an unknown `kid` triggers a JWKS refetch at most this often (default
+    /// 10 s), so a flood of made-up kids cannot hammer the issuer. Concurrent requests share
+    /// one fetch.
+    pub min_refetch_interval: Duration,
+    /// Background refresh of the JWKS (default every 5 minutes); `None` or zero disables it.
+    pub refresh_interval: Option<Duration>,
+    /// Timeout of each request to the issuer (default 10 s). Ignored with `http_client`.
+    pub http_timeout: Duration,
+    /// Clock leeway for `exp`/`nbf`, seconds (default 30).
+    pub leeway_secs: u64,
+    /// Accept `typ: JWT` (Auth0's legacy access tokens) besides `at+jwt` (default false).
+    pub allow_legacy_typ: bool,
+    /// The `realm` of `WWW-Authenticate: Bearer realm="…"` when a request has no token
+    /// (default `api`).
+    pub realm: String,
+    /// A client of your own (proxy, extra root certificates, …); default: a new one.
+    pub http_client: Option<reqwest::Client>,
+}
+
+impl Default for GuardOptions {
+    fn default() -> Self {
+        Self {
+            min_refetch_interval: Duration::from_secs(10),
+            refresh_interval: Some(Duration::from_secs(300)),
+            http_timeout: Duration::from_secs(10),
+            leeway_secs: 30,
+            allow_legacy_typ: false,
+            realm: "api".into(),
+            http_client: None,
+        }
+    }
+}
+
+/// Why a [`Guard`] could not be built or its keys refreshed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuardError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("cannot fetch {url}: {source}")]
+    Fetch {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {reason}")]
+    Invalid { url: String, reason: String },
+    #[error(
+        "the discovery document names issuer {found:?} but {expected:?} was configured (they must match exactly, trailing slash included)"
+    )]
+    IssuerMismatch { expected: String, found: String },
+}
+
+/// Verifies access tokens of one issuer for one API, with the issuer's keys fetched and kept
+/// current. Cheap to clone (one `Arc`); clones share keys and the refetch limiter. The
+/// background refresh stops when the last clone is dropped.
+///
+/// Needs a Tokio runtime (it is built by an `async fn` and spawns its refresh task there).
+#[derive(Clone)]
+pub struct Guard {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifier: Verifier,
+    jwks_uri: String,
+    client: reqwest::Client,
+    realm: Arc<str>,
+    min_refetch: Duration,
+    /// Held for the duration of every fetch: concurrent refetches become one.
+    fetch: tokio::sync::Mutex<FetchState>,
+    refresher: OnceLock<tokio::task::AbortHandle>,
+}
+
+#[derive(Default)]
+struct FetchState {
+    /// When the last refetch caused by an unknown `kid` started.
+    last_on_demand: Option<Instant>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.get() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cfg = self.inner.verifier.config();
+        f.debug_struct("Guard")
+            .field("issuer", &cfg.issuer)
+            .field("audience", &cfg.audience)
+            .field("jwks_uri", &self.inner.jwks_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `{issuer}.well-known/openid-configuration`, with exactly one `/` before `.well-known`.
+fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, GuardError> {
+    let fetch = |source| GuardError::Fetch {
+        url: url.to_owned(),
+        source,
+    };
+    let too_large = || GuardError::Invalid {
+        url: url.to_owned(),
+        reason: format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+    };
+    let mut resp = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(fetch)?;
+    if !resp.status().is_success() {
+        return Err(GuardError::Status {
+            url: url.to_owned(),
+            status: resp.status().as_u16(),
+        });
+    }
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(fetch)? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| GuardError::Invalid {
+        url: url.to_owned(),
+        reason: format!("not JSON: {e}"),
+    })
+}
+
+impl Guard {
+    /// Reads the issuer's OIDC discovery document (`{issuer}.well-known/openid-configuration`),
+    /// checks that its `issuer` is exactly `issuer`, fetches its `jwks_uri` and returns a guard
+    /// for tokens whose `aud` contains `audience`.
+    pub async fn discover(
+        issuer: &str,
+        audience: &str,
+        opts: GuardOptions,
+    ) -> Result<Guard, GuardError> {
+        let client = client(&opts)?;
+        let url = discovery_url(issuer);
+        let doc = get_json(&client, &url).await?;
+        let field = |name: &str| {
+            doc.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| GuardError::Invalid {
+                    url: url.clone(),
+                    reason: format!("no `{name}` string"),
+                })
+        };
+        let found = field("issuer")?;
+        if found != issuer {
+            return Err(GuardError::IssuerMismatch {
+                expected: issuer.to_owned(),
+                found: found.to_owned(),
+            });
+        }
+        let jwks_uri = field("jwks_uri")?.to_owned();
+        Self::build(client, issuer, audience, jwks_uri, opts).await
+    }
+
+    /// Like [`Guard::discover`] for an issuer without discovery: the JWKS is read from
+    /// `jwks_uri`.
+    pub async fn from_jwks_uri(
+        issuer: &str,
+        audience: &str,
+        jwks_uri: &str,
+        opts: GuardOptions,
+    ) -> Result<Guard, GuardError> {
+        let client = client(&opts)?;
+        Self::build(client, issuer, audience, jwks_uri.to_owned(), opts).await
+    }
+
+    async fn build(
+        client: reqwest::Client,
+        issuer: &str,
+        audience: &str,
+        jwks_uri: String,
+        opts: GuardOptions,
+    ) -> Result<Guard, GuardError> {
+        let mut cfg = VerifierConfig::new(issuer, audience);
+        cfg.leeway_secs = opts.leeway_secs;
+        cfg.allow_legacy_typ = opts.allow_legacy_typ;
+        let inner = Arc::new(Inner {
+            verifier: Verifier::new(cfg, KeySet::default()),
+            jwks_uri,
+            client,
+            realm: opts.realm.into(),
+            min_refetch: opts.min_refetch_interval,
+            fetch: tokio::sync::Mutex::new(FetchState::default()),
+            refresher: OnceLock::new(),
+        });
+        inner.fetch_keys().await?;
+        if let Some(every) = opts.refresh_interval.filter(|d| !d.is_zero()) {
+            let task = tokio::spawn(refresh_loop(Arc::downgrade(&inner), every));
+            let _ = inner.refresher.set(task.abort_handle());
+        }
+        Ok(Guard { inner })
+    }
+
+    /// Verifies a compact JWS access token. A token whose `kid` is unknown causes one JWKS
+    /// refetch (shared with concurrent requests, rate limited) and one more attempt.
+    pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        match self.inner.verifier.verify(token) {
+            Err(VerifyError::UnknownKey) => {}
+            done => return done,
+        }
+        let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
+            return Err(VerifyError::UnknownKey);
+        };
+        if self.inner.refetch_for(&kid).await {
+            self.inner.verifier.verify(token)
+        } else {
+            Err(VerifyError::UnknownKey)
+        }
+    }
+
+    /// Fetches the JWKS now (waiting for a fetch already in flight first). On failure the
+    /// keys in use are kept.
+    pub async fn refresh(&self) -> Result<(), GuardError> {
+        let _flight = self.inner.fetch.lock().await;
+        self.inner.fetch_keys().await.map(|_| ())
+    }
+
+    /// The verifier with the current keys (synchronous checks, `knows_kid`, configuration).
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// Where keys are fetched from.
+    pub fn jwks_uri(&self) -> &str {
+        &self.inner.jwks_uri
+    }
+
+    /// The `realm` announced to requests without a token.
+    pub fn realm(&self) -> &str {
+        &self.inner.realm
+    }
+
+    pub(crate) fn realm_arc(&self) -> Arc<str> {
+        self.inner.realm.clone()
+    }
+}
+
+fn client(opts: &GuardOptions) -> Result<reqwest::Client, GuardError> {
+    if let Some(c) = &opts.http_client {
+        return Ok(c.clone());
+    }
+    reqwest::Client::builder()
+        .timeout(opts.http_timeout)
+        .user_agent(concat!("writ-guard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(GuardError::Client)
+}
+
+impl Inner {
+    /// Fetches the JWKS and swaps the keys in. Callers hold `fetch`, except at construction.
+    async fn fetch_keys(&self) -> Result<usize, GuardError> {
+        let doc = get_json(&self.client, &self.jwks_uri).await?;
+        let keys = KeySet::from_jwks(&doc).map_err(|e| GuardError::Invalid {
+            url: self.jwks_uri.clone(),
+            reason: format!("not a JWKS: {e}"),
+        })?;
+        let n = keys.len();
+        self.verifier.set_keys(keys);
+        Ok(n)
+    }
+
+    /// Makes sure `kid` is known if the issuer publishes it, within the rate limit. Returns
+    /// whether it is known afterwards.
+    async fn refetch_for(&self, kid: &str) -> bool {
+        let mut state = self.fetch.lock().await;
+        // Another request's fetch (or the background refresh) may have brought it meanwhile.
+        if self.verifier.knows_kid(kid) {
+            return true;
+        }
+        if state
+            .last_on_demand
+            .is_some_and(|t| t.elapsed() < self.min_refetch)
+        {
+            tracing::debug!(kid, "unknown kid; JWKS refetch rate limited");
+            return false;
+        }
+        state.last_on_demand = Some(Instant::now());
+        match self.fetch_keys().await {
+            Ok(_) => self.verifier.knows_kid(kid),
+            Err(e) => {
+                tracing::warn!(error = %e, "JWKS refetch after an unknown kid failed; keeping the current keys");
+                false
+            }
+        }
+    }
+}
+
+async fn refresh_loop(inner: Weak<Inner>, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { break };
+        let _flight = inner.fetch.lock().await;
+        if let Err(e) = inner.fetch_keys().await {
+            tracing::warn!(error = %e, "scheduled JWKS refresh failed; keeping the current keys");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::discovery_url;
+
+    #[test]
+    fn discovery_url_has_one_slash() {
+        assert_eq!(
+            discovery_url("https://auth.example/"),
+            "https://auth.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            discovery_url("https://auth.example/t/acme"),
+            "https://auth.example/t/acme/.well-known/openid-configuration"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+// Build-time settings (Vite inlines VITE_* variables into the bundle) plus one runtime switch.
+
+const env = import.meta.env;
+
+const trimSlash = (url) => url.replace(/\/+$/, '');
+
+/** Writ's base URL. auth0-spa-js accepts a scheme here; it then expects `iss` = this + '/'. */
+export const WRIT_DOMAIN = trimSlash(env.VITE_WRIT_DOMAIN || 'http://127.0.0.1:3000');
+export const CLIENT_ID = env.VITE_WRIT_CLIENT_ID || 'demo-spa';
+/** The todos API's identifier: the `aud` of the access tokens this app asks for. */
+export const AUDIENCE = env.VITE_TODOS_AUDIENCE || 'https://todos.example/api';
+/** Where the todos API listens. */
+export const API_URL = trimSlash(env.VITE_TODOS_API_URL || 'http://127.0.0.1:4000');
+export const SCOPE = 'openid profile email offline_access read:todos write:todos delete:todos';
+
+const RENEWAL_KEY = 'writ-spa-react.refresh_tokens';
+
+function parseBool(value) {
+  if (value == null || value === '') return undefined;
+  const v = String(value).trim().toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(v)) return true;
+  if (['0', 'false', 'off', 'no'].includes(v)) return false;
+  return undefined;
+}
+
+/**
+ * How this tab renews access tokens: `true` = refresh-token grant, `false` = the hidden
+ * `prompt=none` iframe (which rides on Writ's session cookie).
+ *
+ * The default comes from VITE_USE_REFRESH_TOKENS (true when unset). Opening the app with
+ * `?refresh_tokens=off` (or `on`) overrides it for this browser tab: the choice is kept in
+ * sessionStorage so that it survives the round trip through Writ's login page, and the
+ * parameter is removed from the address bar.
+ */
+export function resolveUseRefreshTokens() {
+  const fallback = parseBool(env.VITE_USE_REFRESH_TOKENS) ?? true;
+  let fromUrl;
+  try {
+    const url = new URL(window.location.href);
+    fromUrl = parseBool(url.searchParams.get('refresh_tokens'));
+    if (url.searchParams.has('refresh_tokens')) {
+      url.searchParams.delete('refresh_tokens');
+      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+    }
+    if (fromUrl !== undefined) {
+      window.sessionStorage.setItem(RENEWAL_KEY, String(fromUrl));
+      return fromUrl;
+    }
+    return parseBool(window.sessionStorage.getItem(RENEWAL_KEY)) ?? fallback;
+  } catch {
+    return fromUrl ?? fallback;
+  }
+}
