@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writ's test command: formatting, lints, and every test of the workspace (unit, integration
-# against real SQLite files, the `writ` binary, and interop with PyJWT and auth0-python).
-# Installs what the tests need.
+# against real SQLite files, the `writ` binary, interop with PyJWT and auth0-python) and the
+# browser end-to-end tests in Chromium. Installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +21,22 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+e2e_log=$(mktemp)
+trap 'rm -f "$log" "$e2e_log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+
+# Browser end-to-end tests: Chromium (Debian's) + playwright-core against Writ, the example
+# API and the example SPA (see tests/e2e/README.md).
+echo "==> browser end-to-end tests"
+tests/e2e/run.sh 2>&1 | tee "$e2e_log"
+e2e_status=${PIPESTATUS[0]}
 set -e
-# One summary line over every test binary (unit, integration, doc tests).
+
+# One summary line over every test binary (unit, integration, doc tests) and the browser tests.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+     /^ℹ pass [0-9]+$/ { p += $3 } /^ℹ fail [0-9]+$/ { f += $3 }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log" "$e2e_log"
+[ "$status" -eq 0 ] || exit "$status"
+exit "$e2e_status"
