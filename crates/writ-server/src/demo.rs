@@ -166,7 +166,13 @@ Writ demo is running at {issuer}
              {MACHINE_CLIENT_ID} / {MACHINE_CLIENT_SECRET}   (client_credentials, read:todos)
              {SCRIPT_CLIENT_ID} / {SCRIPT_CLIENT_SECRET}     (password grant, for scripts)
 
-Try it:
+The whole flow in a browser (two more terminals):
+
+  cargo run --release -p todos-api                              # the example API on :4000
+  cd examples/spa-react && npm ci && npm run dev                # the React SPA on :5173
+  # then open http://127.0.0.1:5173/ and log in as alice or bob
+
+Try it with curl:
 
   # a machine token for the todos API
   curl -s {issuer}oauth/token -d grant_type=client_credentials \
