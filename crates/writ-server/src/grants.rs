@@ -59,6 +59,7 @@ async fn user_tokens(
     sid: Option<&str>,
     auth_time: i64,
     refresh: Option<String>,
+    gty: &str,
 ) -> Result<(Response, bool), OAuthError> {
     let user = match state.store.get_user(user_id).await {
         Ok(u) => u,
@@ -88,11 +89,6 @@ async fn user_tokens(
         )?)
     } else {
         None
-    };
-    let gty = if refresh.is_some() {
-        "refresh_token"
-    } else {
-        "authorization_code"
     };
     let (jwt, scope, exp) = access_token(
         state,
@@ -195,6 +191,7 @@ pub async fn authorization_code(
         c.sid.as_deref(),
         c.auth_time,
         refresh,
+        "authorization_code",
     )
     .await?;
     Ok(r)
@@ -265,6 +262,7 @@ pub async fn refresh_token(
         cur.sid.as_deref(),
         cur.auth_time,
         next,
+        "refresh_token",
     )
     .await?;
     Ok(r)

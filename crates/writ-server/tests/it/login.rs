@@ -265,6 +265,7 @@ async fn code_flow_with_pkce_then_refresh_rotation() {
     assert_ne!(rt1, rt2, "rotated");
     let (_, at2) = jwt_parts(t2["access_token"].as_str().unwrap());
     assert_eq!(at2["permissions"], json!(["read:todos"]));
+    assert_eq!(at2["gty"], "refresh_token");
     assert!(at2["authz_ver"].as_i64() > at["authz_ver"].as_i64());
     // Reusing the rotated token revokes the family: the newest token dies too.
     let r = refresh(&s, &rt1).await.assert(400);

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds the React SPA and the Rust binaries, starts Writ (demo data),
+# the todos API and the SPA's preview server on loopback, runs `node --test` with Chromium
+# driven by playwright-core, and stops everything it started when it exits.
+#
+#   tests/e2e/run.sh                              # everything
+#   tests/e2e/run.sh tests/e2e/smoke.test.mjs     # only some test files
+#
+#   E2E_SKIP_INSTALL=1  skip `npm ci` (node_modules already current)
+#   E2E_SKIP_BUILD=1    skip the SPA and cargo builds (artefacts already current)
+#   E2E_KEEP=1          keep the temporary databases
+#   WRIT_BIN, TODOS_API_BIN  other binaries than target/release/{writ,todos-api}
+#
+# Ports are fixed: Writ's demo SPA client allows only http://127.0.0.1:5173/ as callback, the
+# issuer is http://127.0.0.1:3000/, and oidc-client.test.mjs serves its page on 127.0.0.1:5174.
+# Logs: target/e2e/logs/; screenshots: target/screenshots/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+WRIT_ADDR=127.0.0.1:3000
+API_ADDR=127.0.0.1:4000
+SPA_ADDR=127.0.0.1:5173
+OIDC_SITE_ADDR=127.0.0.1:5174   # oidc-client.test.mjs serves its page here itself
+SPA_DIR=examples/spa-react
+E2E_DIR=tests/e2e
+LOGS="$ROOT/target/e2e/logs"
+SHOTS="$ROOT/target/screenshots"
+WRIT_BIN=${WRIT_BIN:-target/release/writ}
+TODOS_API_BIN=${TODOS_API_BIN:-target/release/todos-api}
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
+
+# --- what the tests need on this machine ---------------------------------------------------
+command -v node >/dev/null || die "node is required (Node 20.19 or newer)"
+command -v curl >/dev/null || die "curl is required"
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Chromium (Debian package)"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ "${E2E_SKIP_INSTALL:-0}" != 1 ]; then
+  say "npm ci ($SPA_DIR, $E2E_DIR)"
+  (cd "$SPA_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ "${E2E_SKIP_BUILD:-0}" != 1 ]; then
+  say "building the SPA"
+  (cd "$SPA_DIR" && \
+    VITE_WRIT_DOMAIN="http://$WRIT_ADDR" VITE_WRIT_CLIENT_ID=demo-spa \
+    VITE_TODOS_API_URL="http://$API_ADDR" npm run build --silent)
+  say "cargo build --release -p writ -p todos-api"
+  cargo build --release --quiet -p writ -p todos-api
+fi
+[ -f "$SPA_DIR/dist/index.html" ] || die "$SPA_DIR/dist is missing: build the SPA first"
+for bin in "$WRIT_BIN" "$TODOS_API_BIN"; do
+  [ -x "$bin" ] || die "$bin is missing: cargo build --release -p writ -p todos-api"
+done
+
+# --- services ---------------------------------------------------------------------------------
+mkdir -p "$LOGS" "$SHOTS"
+# The folder shows the last run only: no screenshot of an earlier failure lingers.
+find "$SHOTS" -maxdepth 1 -type f \( -name '*.png' -o -name '*.log' \) -delete
+work=$(mktemp -d "${TMPDIR:-/tmp}/writ-e2e.XXXXXX")
+pids=()
+
+stop_all() {
+  local status=$?
+  trap - EXIT INT TERM
+  # Each service runs in its own process group (setsid), led by the PID we recorded: stopping
+  # the group also stops what it spawned (npm → sh → vite). Newest first.
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[$i]}
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${E2E_KEEP:-0}" = 1 ]; then echo "e2e: kept $work"; else rm -rf "$work"; fi
+  exit "$status"
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+for addr in "$WRIT_ADDR" "$API_ADDR" "$SPA_ADDR" "$OIDC_SITE_ADDR"; do
+  if port_busy "$addr"; then
+    die "$addr is already in use; stop whatever listens there (the tests need these fixed ports)"
+  fi
+done
+
+# start NAME CMD...: runs CMD in its own session and process group, logging to $LOGS/NAME.log.
+start() {
+  local name=$1
+  shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  pids+=("$!")
+  eval "PID_${name//-/_}=$!"
+}
+
+# wait_http NAME URL PID: until URL answers with any HTTP status (a 401 is an answer too).
+wait_http() {
+  local name=$1 url=$2 pid=$3 code
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name exited before it was ready (log: $LOGS/$name.log)"
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    if [ -n "$code" ] && [ "$code" != 000 ]; then
+      say "$name is ready ($url → $code)"
+      return 0
+    fi
+    sleep 0.2
+  done
+  tail -n 40 "$LOGS/$name.log" >&2 || true
+  die "$name did not answer at $url within 60 s (log: $LOGS/$name.log)"
+}
+
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+export WRIT_BOOTSTRAP_CLIENT_ID=e2e-admin
+export WRIT_BOOTSTRAP_CLIENT_SECRET=$(secret)
+
+say "starting Writ on $WRIT_ADDR"
+start writ env \
+  WRIT_DATABASE_URL="sqlite://$work/writ.db" \
+  WRIT_LISTEN="$WRIT_ADDR" \
+  WRIT_ISSUER="http://$WRIT_ADDR/" \
+  WRIT_BOOTSTRAP_CLIENT_ID="$WRIT_BOOTSTRAP_CLIENT_ID" \
+  WRIT_BOOTSTRAP_CLIENT_SECRET="$WRIT_BOOTSTRAP_CLIENT_SECRET" \
+  RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+  "$WRIT_BIN" demo
+wait_http writ "http://$WRIT_ADDR/healthz" "$PID_writ"
+
+say "starting the todos API on $API_ADDR"
+start todos-api env \
+  WRIT_ISSUER="http://$WRIT_ADDR/" \
+  TODOS_LISTEN="$API_ADDR" \
+  TODOS_DATABASE_URL="sqlite://$work/todos.db" \
+  RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+  "$TODOS_API_BIN"
+wait_http todos-api "http://$API_ADDR/todos" "$PID_todos_api"
+
+say "starting the SPA preview on $SPA_ADDR"
+start spa bash -c "cd '$SPA_DIR' && exec npm run preview -- --host ${SPA_ADDR%:*} --port ${SPA_ADDR##*:} --strictPort"
+wait_http spa "http://$SPA_ADDR/" "$PID_spa"
+
+# --- tests ------------------------------------------------------------------------------------
+export WRIT_URL="http://$WRIT_ADDR" TODOS_API_URL="http://$API_ADDR" SPA_URL="http://$SPA_ADDR"
+export SCREENSHOT_DIR="$SHOTS"
+if [ $# -gt 0 ]; then files=("$@"); else files=("$E2E_DIR"/*.test.mjs); fi
+say "node --test ${files[*]}"
+# In the background, so that an interrupt reaches the trap at once (bash runs traps only
+# between commands, and `wait` is one that a signal cuts short); its own group, so that the
+# trap also stops the test processes and their browsers.
+setsid node --test --test-concurrency=1 --test-reporter=spec "${files[@]}" </dev/null &
+pids+=("$!")
+set +e
+wait "$!"
+status=$?
+set -e
+say "screenshots: $SHOTS"
+[ "$status" = 0 ] || say "service logs: $LOGS"
+exit "$status"
