@@ -230,6 +230,7 @@ async fn code_flow_with_pkce_then_refresh_rotation() {
         at["scope"],
         "openid profile email offline_access read:todos write:todos"
     );
+    assert_eq!(at["gty"], "authorization_code");
     let (ih, idt) = jwt_parts(t["id_token"].as_str().unwrap());
     assert_eq!(ih["alg"], "RS256");
     assert_eq!(idt["aud"], s.spa);
