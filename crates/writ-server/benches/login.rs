@@ -101,7 +101,14 @@ fn main() {
         let issuer = format!("http://127.0.0.1:{port}/");
         let db = format!("sqlite://{}/bench.db", dir.path().display());
         let vars = [("WRIT_ISSUER", issuer.clone()), ("WRIT_DATABASE_URL", db), ("WRIT_LISTEN", format!("127.0.0.1:{port}"))];
-        let config = Config::load(None, |k| vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())).unwrap();
+        // `HASH_CONC` overrides the server's argon2 concurrency for experiments.
+        let config = Config::load(None, |k| {
+            if k == "WRIT_PASSWORD_HASH_CONCURRENCY" {
+                return std::env::var("HASH_CONC").ok();
+            }
+            vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
+        })
+        .unwrap();
         let (state, _) = writ_server::prepare(config).await.unwrap();
         let s = state.store.clone();
         for alg in [SigningAlg::ES256, SigningAlg::RS256] {
