@@ -296,8 +296,10 @@ async fn issue_code(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn login_page(
     state: &AppState,
+    form: pages::Form,
     v: &Validated,
     tx: &str,
     email: &str,
@@ -306,18 +308,20 @@ fn login_page(
 ) -> Response {
     let csrf = random_token(24);
     let mut r = pages::login(
+        form,
         tx,
         &csrf,
         email,
         error,
         &v.client.name,
         &origin_of(&v.redirect_uri),
+        state.config.signup_enabled,
     );
     if let Some(s) = status_override {
         *r.status_mut() = s;
     }
     let c = format!(
-        "{CSRF_COOKIE}={csrf}; Path=/u/login; HttpOnly; SameSite=Strict{}",
+        "{CSRF_COOKIE}={csrf}; Path=/u/; HttpOnly; SameSite=Strict{}",
         secure_flag(state)
     );
     if let Ok(h) = HeaderValue::from_str(&c) {
@@ -370,7 +374,7 @@ pub async fn authorize(
     if prompt.split(' ').any(|p| p == "none") {
         return redirect_error(&v, "login_required", "Login required");
     }
-    login_page(&state, &v, &raw, "", None, None)
+    login_page(&state, pages::Form::Login, &v, &raw, "", None, None)
 }
 
 #[derive(Deserialize)]
@@ -381,48 +385,103 @@ pub struct LoginForm {
     password: String,
 }
 
+/// Checks a posted form: the Origin (when the browser sends one) must be ours and the CSRF
+/// token must match its SameSite=Strict cookie; then the carried authorization request must
+/// still be valid.
+fn precheck(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+    tx: &str,
+) -> Result<Validated, Response> {
+    let ours = origin_of(&state.config.issuer);
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_none_or(|o| o == ours);
+    let cookie_csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let csrf_ok =
+        !cookie_csrf.is_empty() && bool::from(cookie_csrf.as_bytes().ct_eq(csrf.as_bytes()));
+    if !origin_ok || !csrf_ok {
+        return Err(pages::error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form expired or was not sent from this site. Go back to the application and try again.",
+        ));
+    }
+    let p: AuthorizeParams = serde_urlencoded::from_str(tx).unwrap_or_default();
+    let v = validate(state, p).map_err(invalid_page)?;
+    if let Err((e, d)) = check(state, &v) {
+        return Err(redirect_error(&v, e, &d));
+    }
+    Ok(v)
+}
+
+fn internal_page() -> Response {
+    pages::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Please try again.",
+    )
+}
+
+/// Opens an SSO session for the user, sets its cookie and answers the authorization request.
+async fn start_session(state: &AppState, v: &Validated, user_id: &str) -> Response {
+    let token = random_token(32);
+    let t = now();
+    let session = Session {
+        id: sha256_hex(&token),
+        sid: random_token(16),
+        user_id: user_id.to_owned(),
+        auth_time: t,
+        last_seen: t,
+        expires_at: t + SESSION_ABSOLUTE,
+    };
+    if let Err(e) = state.store.create_session(&session).await {
+        tracing::error!(error = %e, "creating a session");
+        return internal_page();
+    }
+    let mut r = issue_code(state, v, user_id, &session.sid, t).await;
+    let flag = secure_flag(state);
+    for c in [
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_ABSOLUTE}{flag}"
+        ),
+        format!("{CSRF_COOKIE}=; Path=/u/; Max-Age=0; HttpOnly; SameSite=Strict{flag}"),
+    ] {
+        if let Ok(h) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, h);
+        }
+    }
+    r
+}
+
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    // Cross-site posts: the Origin (when the browser sends one) must be ours, and the CSRF
-    // token must match its SameSite=Strict cookie.
-    let ours = origin_of(&state.config.issuer);
-    let origin_ok = headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .is_none_or(|o| o == ours);
-    let cookie_csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let csrf_ok =
-        !cookie_csrf.is_empty() && bool::from(cookie_csrf.as_bytes().ct_eq(f.csrf.as_bytes()));
-    if !origin_ok || !csrf_ok {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form expired or was not sent from this site. Go back to the application and try again.",
-        );
-    }
-    let p: AuthorizeParams = serde_urlencoded::from_str(&f.tx).unwrap_or_default();
-    let v = match validate(&state, p) {
+    let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
         Ok(v) => v,
-        Err(detail) => return invalid_page(detail),
+        Err(r) => return r,
     };
-    if let Err((e, d)) = check(&state, &v) {
-        return redirect_error(&v, e, &d);
-    }
     let email = f.username.trim().to_lowercase();
     let ip = peer.ip();
-    if state.limiter.user_blocked(ip, &email).is_some() {
-        return login_page(
+    let page = |error: &str, status: Option<StatusCode>| {
+        login_page(
             &state,
+            pages::Form::Login,
             &v,
             &f.tx,
             &email,
-            Some(
-                "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
-            ),
+            Some(error),
+            status,
+        )
+    };
+    if state.limiter.user_blocked(ip, &email).is_some() {
+        return page(
+            "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
             Some(StatusCode::TOO_MANY_REQUESTS),
         );
     }
@@ -430,11 +489,7 @@ pub async fn login(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "login lookup");
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-            );
+            return internal_page();
         }
     };
     let ok = state
@@ -448,61 +503,97 @@ pub async fn login(
         Some(c) if ok => c.user,
         _ => {
             state.limiter.user_failed(ip, &email);
-            return login_page(
-                &state,
-                &v,
-                &f.tx,
-                &email,
-                Some("Wrong email or password."),
-                None,
-            );
+            return page("Wrong email or password.", None);
         }
     };
     state.limiter.user_succeeded(ip, &email);
     if user.blocked {
-        return login_page(
+        return page("This account is blocked. Contact your administrator.", None);
+    }
+    start_session(&state, &v, &user.user_id).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct SignupQuery {
+    tx: Option<String>,
+}
+
+/// `GET /u/signup?tx=…`: the sign-up form, when `WRIT_SIGNUP_ENABLED` is on.
+pub async fn signup_page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    if !state.config.signup_enabled {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Sign-up is disabled",
+            "Ask your administrator for an account.",
+        );
+    }
+    let tx = serde_urlencoded::from_str::<SignupQuery>(&q.unwrap_or_default())
+        .unwrap_or_default()
+        .tx
+        .unwrap_or_default();
+    let p: AuthorizeParams = serde_urlencoded::from_str(&tx).unwrap_or_default();
+    match validate(&state, p) {
+        Ok(v) => login_page(&state, pages::Form::Signup, &v, &tx, "", None, None),
+        Err(detail) => invalid_page(detail),
+    }
+}
+
+/// `POST /u/signup`: creates the user in the built-in connection, signs them in and answers
+/// the authorization request. New users hold no role: they get permissions when an admin grants them.
+pub async fn signup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !state.config.signup_enabled {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Sign-up is disabled",
+            "Ask your administrator for an account.",
+        );
+    }
+    let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let page = |email: &str, error: &str| {
+        login_page(
             &state,
+            pages::Form::Signup,
             &v,
             &f.tx,
-            &email,
-            Some("This account is blocked. Contact your administrator."),
+            email,
+            Some(error),
             None,
-        );
-    }
-    let token = random_token(32);
-    let t = now();
-    let session = Session {
-        id: sha256_hex(&token),
-        sid: random_token(16),
-        user_id: user.user_id.clone(),
-        auth_time: t,
-        last_seen: t,
-        expires_at: t + SESSION_ABSOLUTE,
+        )
     };
-    if let Err(e) = state.store.create_session(&session).await {
-        tracing::error!(error = %e, "creating a session");
-        return pages::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "Please try again.",
-        );
+    let email = match writ_core::validate::email("email", &f.username) {
+        Ok(e) => e,
+        Err(_) => return page(&f.username, "Enter a valid email address."),
+    };
+    if writ_core::validate::password("password", &f.password).is_err() {
+        return page(&email, "Choose a password of at least 8 characters.");
     }
-    let mut r = issue_code(&state, &v, &user.user_id, &session.sid, t).await;
-    let c = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_ABSOLUTE}{}",
-        secure_flag(&state)
-    );
-    if let Ok(h) = HeaderValue::from_str(&c) {
-        r.headers_mut().append(header::SET_COOKIE, h);
+    let hash = match state.hasher.hash(&f.password).await {
+        Ok(h) => h,
+        Err(_) => return internal_page(),
+    };
+    let new = writ_store::NewUser {
+        email: email.clone(),
+        password_hash: Some(hash),
+        ..Default::default()
+    };
+    match state.store.create_user(new).await {
+        Ok(user) => start_session(&state, &v, &user.user_id).await,
+        Err(writ_store::StoreError::Conflict(_)) => page(
+            &email,
+            "An account with this email already exists: log in instead.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "sign-up");
+            internal_page()
+        }
     }
-    let clear = format!(
-        "{CSRF_COOKIE}=; Path=/u/login; Max-Age=0; HttpOnly; SameSite=Strict{}",
-        secure_flag(&state)
-    );
-    if let Ok(h) = HeaderValue::from_str(&clear) {
-        r.headers_mut().append(header::SET_COOKIE, h);
-    }
-    r
 }
 
 /// Ends this browser's session and clears the cookie.

@@ -22,6 +22,8 @@ pub struct Config {
     /// one per core, page-faulting each hash's fresh 19 MiB leaves cores idle (measured: 57% of
     /// the raw hash rate at 1×, 84% at 2×; `cargo bench --bench login`).
     pub password_hash_concurrency: usize,
+    /// Whether the hosted login page offers sign-up (off by default).
+    pub signup_enabled: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +49,7 @@ struct FileConfig {
     bootstrap_client_secret: Option<String>,
     key_encryption_key: Option<String>,
     password_hash_concurrency: Option<usize>,
+    signup_enabled: Option<bool>,
 }
 
 /// A configuration error, printed as one line.
@@ -138,7 +141,18 @@ impl Config {
                 .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
         }
         .max(1);
+        let signup_enabled = match env("WRIT_SIGNUP_ENABLED").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no" | "") => false,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "WRIT_SIGNUP_ENABLED '{v}' must be true or false"
+                )));
+            }
+            None => fc.signup_enabled.unwrap_or(false),
+        };
         Ok(Config {
+            signup_enabled,
             issuer,
             listen,
             database_url,

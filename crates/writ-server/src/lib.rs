@@ -59,6 +59,10 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/introspect", post(oidc::introspect))
         .route("/authorize", get(authorize::authorize))
         .route("/u/login", post(authorize::login))
+        .route(
+            "/u/signup",
+            get(authorize::signup_page).post(authorize::signup),
+        )
         .route("/v2/logout", get(authorize::logout_v2))
         .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/healthz", get(|| async { "ok" }))

@@ -80,14 +80,24 @@ pub fn secure(
     r
 }
 
-/// The hosted login page.
+/// Which form the hosted page shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Login,
+    Signup,
+}
+
+/// The hosted login (or sign-up) page. `signup_enabled` adds the link between the two.
+#[allow(clippy::too_many_arguments)]
 pub fn login(
+    form: Form,
     tx: &str,
     csrf: &str,
     email: &str,
     error: Option<&str>,
     client_name: &str,
     redirect_origin: &str,
+    signup_enabled: bool,
 ) -> Response {
     let err = error
         .map(|e| {
@@ -97,12 +107,31 @@ pub fn login(
             )
         })
         .unwrap_or_default();
+    let tx_q: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
+    let (title, action, button, pw_auto, switch) = match form {
+        Form::Login => (
+            "Log in",
+            "/u/login",
+            "Continue",
+            "current-password",
+            signup_enabled
+                .then(|| format!(r#"<p class="foot">Don't have an account? <a href="/u/signup?tx={tx_q}">Sign up</a></p>"#))
+                .unwrap_or_default(),
+        ),
+        Form::Signup => (
+            "Sign up",
+            "/u/signup",
+            "Create account",
+            "new-password",
+            format!(r#"<p class="foot">Already have an account? <a href="/authorize?{}">Log in</a></p>"#, esc(tx)),
+        ),
+    };
     let body = format!(
-        r#"<h1>Log in</h1><p class="sub">to continue to {client}</p>{err}<form method="post" action="/u/login" novalidate>
+        r#"<h1>{title}</h1><p class="sub">to continue to {client}</p>{err}<form method="post" action="{action}" novalidate>
 <input type="hidden" name="tx" value="{tx}"><input type="hidden" name="csrf" value="{csrf}">
 <label for="username">Email address</label><input id="username" name="username" type="email" autocomplete="username" autocapitalize="none" required value="{email}" autofocus>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit" name="action" value="login">Continue</button></form><div class="foot">Secured by Writ</div>"#,
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="{pw_auto}" required>
+<button type="submit" name="action" value="{action}">{button}</button></form>{switch}<div class="foot">Secured by Writ</div>"#,
         client = esc(client_name),
         tx = esc(tx),
         csrf = esc(csrf),
@@ -114,7 +143,7 @@ pub fn login(
         StatusCode::OK
     };
     secure(
-        (status, Html(shell("Log in", &body, ""))).into_response(),
+        (status, Html(shell(title, &body, ""))).into_response(),
         None,
         Some(redirect_origin),
         "'none'",

@@ -25,7 +25,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let app = TestApp::spawn().await;
+    setup_with(TestApp::spawn().await).await
+}
+
+async fn setup_with(app: TestApp) -> Setup {
     app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
         .await;
     let rs = app
@@ -764,4 +767,109 @@ async fn sixteen_concurrent_refreshers_lose_nothing() {
         let unique: std::collections::HashSet<_> = tokens.iter().collect();
         assert_eq!(unique.len(), 16, "no lost or duplicated rotation");
     }
+}
+
+#[tokio::test]
+async fn sign_up_is_off_by_default_and_works_when_enabled() {
+    let s = setup().await;
+    let h = http();
+    let html = h
+        .get(authorize_url(&s, &[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("/u/signup"), "no sign-up link when disabled");
+    assert_eq!(
+        h.get(format!("{}/u/signup?tx=x", s.app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let s = setup_with(
+        TestApp::spawn_with(|v| v.push(("WRIT_SIGNUP_ENABLED".into(), "true".into()))).await,
+    )
+    .await;
+    let page = h.get(authorize_url(&s, &[])).send().await.unwrap();
+    let login_html = page.text().await.unwrap();
+    assert!(
+        login_html.contains("/u/signup?tx="),
+        "sign-up link on the login page"
+    );
+    let tx = hidden(&login_html, "tx");
+    let q: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
+    let form_page = h
+        .get(format!("{}/u/signup?tx={q}", s.app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form_page.status(), 200);
+    let csrf_cookie = set_cookie(&form_page, "writ_csrf").unwrap();
+    let html = form_page.text().await.unwrap();
+    assert!(html.contains("action=\"/u/signup\""));
+    let post = |user: &'static str, pw: &'static str| {
+        let form = [
+            ("tx", hidden(&html, "tx")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", user.to_string()),
+            ("password", pw.to_string()),
+        ];
+        h.post(format!("{}/u/signup", s.app.base))
+            .header("cookie", &csrf_cookie)
+            .header("origin", &s.app.base)
+            .form(&form)
+            .send()
+    };
+    // Validation and duplicates are answered on the form.
+    assert_eq!(
+        post("not-an-email", "long-enough-1")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        post("carol@example.com", "short").await.unwrap().status(),
+        400
+    );
+    let dup = post("alice@example.com", "long-enough-1").await.unwrap();
+    assert_eq!(dup.status(), 400);
+    assert!(dup.text().await.unwrap().contains("already exists"));
+    // A new user is created, signed in, and sent back with a code; no role, no permissions.
+    let r = post("carol@example.com", "carol-password-1").await.unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(set_cookie(&r, "writ_session").is_some());
+    let code = query_param(&location(&r), "code").unwrap();
+    let t = exchange(&s, &code, VERIFIER).await.assert(200).body;
+    let (_, at) = jwt_parts(t["access_token"].as_str().unwrap());
+    assert_eq!(at["permissions"], json!([]));
+    let users = s
+        .app
+        .api(
+            Method::GET,
+            "/users-by-email?email=carol%40example.com",
+            None,
+        )
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(users[0]["user_id"], at["sub"]);
+    // Cross-site posts are refused here too.
+    let r = h
+        .post(format!("{}/u/signup", s.app.base))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("csrf", "x"),
+            ("username", "dave@example.com"),
+            ("password", "dave-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 }
