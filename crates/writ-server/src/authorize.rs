@@ -393,7 +393,7 @@ fn precheck(
     headers: &HeaderMap,
     csrf: &str,
     tx: &str,
-) -> Result<Validated, Response> {
+) -> Result<Validated, Box<Response>> {
     let ours = origin_of(&state.config.issuer);
     let origin_ok = headers
         .get(header::ORIGIN)
@@ -403,16 +403,16 @@ fn precheck(
     let csrf_ok =
         !cookie_csrf.is_empty() && bool::from(cookie_csrf.as_bytes().ct_eq(csrf.as_bytes()));
     if !origin_ok || !csrf_ok {
-        return Err(pages::error(
+        return Err(Box::new(pages::error(
             StatusCode::FORBIDDEN,
             "Request refused",
             "This form expired or was not sent from this site. Go back to the application and try again.",
-        ));
+        )));
     }
     let p: AuthorizeParams = serde_urlencoded::from_str(tx).unwrap_or_default();
-    let v = validate(state, p).map_err(invalid_page)?;
+    let v = validate(state, p).map_err(|d| Box::new(invalid_page(d)))?;
     if let Err((e, d)) = check(state, &v) {
-        return Err(redirect_error(&v, e, &d));
+        return Err(Box::new(redirect_error(&v, e, &d)));
     }
     Ok(v)
 }
@@ -464,7 +464,7 @@ pub async fn login(
 ) -> Response {
     let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let email = f.username.trim().to_lowercase();
     let ip = peer.ip();
@@ -554,7 +554,7 @@ pub async fn signup(
     }
     let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page = |email: &str, error: &str| {
         login_page(

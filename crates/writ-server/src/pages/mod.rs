@@ -114,16 +114,23 @@ pub fn login(
             "/u/login",
             "Continue",
             "current-password",
-            signup_enabled
-                .then(|| format!(r#"<p class="foot">Don't have an account? <a href="/u/signup?tx={tx_q}">Sign up</a></p>"#))
-                .unwrap_or_default(),
+            if signup_enabled {
+                format!(
+                    r#"<p class="foot">Don't have an account? <a href="/u/signup?tx={tx_q}">Sign up</a></p>"#
+                )
+            } else {
+                String::new()
+            },
         ),
         Form::Signup => (
             "Sign up",
             "/u/signup",
             "Create account",
             "new-password",
-            format!(r#"<p class="foot">Already have an account? <a href="/authorize?{}">Log in</a></p>"#, esc(tx)),
+            format!(
+                r#"<p class="foot">Already have an account? <a href="/authorize?{}">Log in</a></p>"#,
+                esc(tx)
+            ),
         ),
     };
     let body = format!(
