@@ -30,7 +30,7 @@ status=${PIPESTATUS[0]}
 # Browser end-to-end tests: Chromium (Debian's) + playwright-core against Writ, the example
 # API and the example SPA (see tests/e2e/README.md).
 echo "==> browser end-to-end tests"
-tests/e2e/run.sh 2>&1 | tee "$e2e_log"
+E2E_PROFILE=debug tests/e2e/run.sh 2>&1 | tee "$e2e_log"
 e2e_status=${PIPESTATUS[0]}
 set -e
 

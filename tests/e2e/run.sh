@@ -27,8 +27,16 @@ SPA_DIR=examples/spa-react
 E2E_DIR=tests/e2e
 LOGS="$ROOT/target/e2e/logs"
 SHOTS="$ROOT/target/screenshots"
-WRIT_BIN=${WRIT_BIN:-target/release/writ}
-TODOS_API_BIN=${TODOS_API_BIN:-target/release/todos-api}
+# E2E_PROFILE=debug uses the dev-profile binaries (already built by `cargo test --workspace`,
+# which saves the test command a release build); the default is release.
+E2E_PROFILE=${E2E_PROFILE:-release}
+case "$E2E_PROFILE" in
+  release) CARGO_PROFILE_FLAG=--release ;;
+  debug) CARGO_PROFILE_FLAG= ;;
+  *) echo "e2e: E2E_PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+WRIT_BIN=${WRIT_BIN:-target/$E2E_PROFILE/writ}
+TODOS_API_BIN=${TODOS_API_BIN:-target/$E2E_PROFILE/todos-api}
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
@@ -52,12 +60,12 @@ if [ "${E2E_SKIP_BUILD:-0}" != 1 ]; then
   (cd "$SPA_DIR" && \
     VITE_WRIT_DOMAIN="http://$WRIT_ADDR" VITE_WRIT_CLIENT_ID=demo-spa \
     VITE_TODOS_API_URL="http://$API_ADDR" npm run build --silent)
-  say "cargo build --release -p writ -p todos-api"
-  cargo build --release --quiet -p writ -p todos-api
+  say "cargo build $CARGO_PROFILE_FLAG -p writ -p todos-api"
+  cargo build $CARGO_PROFILE_FLAG --quiet -p writ -p todos-api
 fi
 [ -f "$SPA_DIR/dist/index.html" ] || die "$SPA_DIR/dist is missing: build the SPA first"
 for bin in "$WRIT_BIN" "$TODOS_API_BIN"; do
-  [ -x "$bin" ] || die "$bin is missing: cargo build --release -p writ -p todos-api"
+  [ -x "$bin" ] || die "$bin is missing: cargo build $CARGO_PROFILE_FLAG -p writ -p todos-api"
 done
 
 # --- services ---------------------------------------------------------------------------------
