@@ -55,7 +55,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     else {
         return bearer_error(StatusCode::UNAUTHORIZED, "", "");
     };
-    let Some(verifier) = verifier_for(&state, &state.userinfo_audience()) else {
+    let Some(verifier) = verifier_for(&state, state.userinfo_audience()) else {
         return bearer_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "no keys");
     };
     let claims = match verifier.verify(token.trim()) {

@@ -42,6 +42,8 @@ pub struct Inner {
     pub hasher: PasswordHasherPool,
     pub limiter: Limiter,
     pub perms: crate::permcache::PermCache,
+    /// `{issuer}userinfo`, computed once (it is read on every token issuance).
+    userinfo_aud: String,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -64,6 +66,7 @@ impl AppState {
             KeySet::default(),
         );
         let hasher = PasswordHasherPool::new(config.password_hash_concurrency);
+        let userinfo_aud = format!("{}userinfo", config.issuer);
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -74,6 +77,7 @@ impl AppState {
             hasher,
             limiter: Limiter::default(),
             perms: Default::default(),
+            userinfo_aud,
             reload_lock: tokio::sync::Mutex::new(()),
         }));
         state.reload().await?;
@@ -123,15 +127,15 @@ impl AppState {
     }
 
     /// `{issuer}userinfo`: the audience of tokens that may call `/userinfo`.
-    pub fn userinfo_audience(&self) -> String {
-        format!("{}userinfo", self.config.issuer)
+    pub fn userinfo_audience(&self) -> &str {
+        &self.userinfo_aud
     }
 
     /// The pseudo-API of tokens requested without an audience: they only reach `/userinfo`.
     pub fn userinfo_api(&self) -> writ_core::ResourceServer {
         writ_core::ResourceServer {
             id: String::new(),
-            identifier: self.userinfo_audience(),
+            identifier: self.userinfo_aud.clone(),
             name: "userinfo".into(),
             scopes: vec![],
             signing_alg: writ_core::SigningAlg::RS256,

@@ -256,7 +256,7 @@ pub fn access_token(
         iss: &state.config.issuer,
         sub,
         aud: if with_userinfo {
-            AudOut::Two([&api.identifier, &userinfo])
+            AudOut::Two([&api.identifier, userinfo])
         } else {
             AudOut::One(&api.identifier)
         },
