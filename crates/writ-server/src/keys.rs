@@ -54,7 +54,7 @@ pub fn encoding_key(
 }
 
 /// Generates a new key: `(PKCS#8 DER, public JWK with kid/alg/use)`.
-pub fn generate(alg: SigningAlg, kid: &str) -> anyhow_like::Result<(Vec<u8>, Value)> {
+pub fn generate(alg: SigningAlg, kid: &str) -> Result<(Vec<u8>, Value), KeyGenError> {
     crate::signing::install();
     let der: Vec<u8> = match alg {
         SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)?
@@ -74,27 +74,27 @@ pub fn generate(alg: SigningAlg, kid: &str) -> anyhow_like::Result<(Vec<u8>, Val
     Ok((der, serde_json::to_value(&jwk)?))
 }
 
-/// Tiny error plumbing for key generation.
-pub mod anyhow_like {
-    #[derive(Debug, thiserror::Error)]
-    #[error("key generation failed: {0}")]
-    pub struct Error(pub String);
-    impl From<aws_lc_rs::error::Unspecified> for Error {
-        fn from(e: aws_lc_rs::error::Unspecified) -> Self {
-            Error(e.to_string())
-        }
+/// Why a key could not be generated.
+#[derive(Debug, thiserror::Error)]
+#[error("key generation failed: {0}")]
+pub struct KeyGenError(String);
+
+impl From<aws_lc_rs::error::Unspecified> for KeyGenError {
+    fn from(e: aws_lc_rs::error::Unspecified) -> Self {
+        KeyGenError(e.to_string())
     }
-    impl From<jsonwebtoken::errors::Error> for Error {
-        fn from(e: jsonwebtoken::errors::Error) -> Self {
-            Error(e.to_string())
-        }
+}
+
+impl From<jsonwebtoken::errors::Error> for KeyGenError {
+    fn from(e: jsonwebtoken::errors::Error) -> Self {
+        KeyGenError(e.to_string())
     }
-    impl From<serde_json::Error> for Error {
-        fn from(e: serde_json::Error) -> Self {
-            Error(e.to_string())
-        }
+}
+
+impl From<serde_json::Error> for KeyGenError {
+    fn from(e: serde_json::Error) -> Self {
+        KeyGenError(e.to_string())
     }
-    pub type Result<T> = std::result::Result<T, Error>;
 }
 
 fn now_rfc3339() -> String {
