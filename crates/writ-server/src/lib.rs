@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod grants;
 pub mod keys;
 pub mod limiter;
@@ -165,6 +166,11 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -42,6 +42,10 @@ pub struct Inner {
     pub hasher: PasswordHasherPool,
     pub limiter: Limiter,
     pub perms: crate::permcache::PermCache,
+    /// Highest authz event seq seen (see `events`); SSE subscribers wait on it.
+    pub authz_head: tokio::sync::watch::Sender<i64>,
+    /// Set when the server starts shutting down: long-lived streams end.
+    pub closing: tokio::sync::watch::Sender<bool>,
     /// `{issuer}userinfo`, computed once (it is read on every token issuance).
     userinfo_aud: String,
     reload_lock: tokio::sync::Mutex<()>,
@@ -54,7 +58,20 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// A handle that does not keep the state alive (for background tasks).
+pub struct WeakState(std::sync::Weak<Inner>);
+
+impl WeakState {
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
+}
+
 impl AppState {
+    pub fn downgrade(&self) -> WeakState {
+        WeakState(Arc::downgrade(&self.0))
+    }
+
     /// Builds the state and loads the catalog and keys.
     pub async fn new(
         config: Config,
@@ -78,9 +95,12 @@ impl AppState {
             limiter: Limiter::default(),
             perms: Default::default(),
             userinfo_aud,
+            authz_head: tokio::sync::watch::Sender::new(0),
+            closing: tokio::sync::watch::Sender::new(false),
             reload_lock: tokio::sync::Mutex::new(()),
         }));
         state.reload().await?;
+        crate::events::spawn_head_watcher(&state);
         Ok(state)
     }
 

@@ -203,6 +203,8 @@ pub trait SigningKeyStore: Send + Sync {
 pub trait AuthzEventStore: Send + Sync {
     /// Events with `seq > after`, in order, at most `limit`.
     async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
+    /// The highest seq in the log (0 when empty).
+    async fn authz_head(&self) -> Result<i64>;
 }
 
 /// An SSO session; `id` is the SHA-256 of the cookie value.

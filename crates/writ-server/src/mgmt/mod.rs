@@ -8,7 +8,7 @@ mod clients;
 mod keys;
 mod openapi;
 mod roles;
-mod schemas;
+pub(crate) mod schemas;
 mod users;
 
 use axum::Router;
@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(clients::router())
         .merge(keys::router())
+        .route(
+            "/authz-events",
+            axum::routing::get(crate::events::authz_events),
+        )
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")

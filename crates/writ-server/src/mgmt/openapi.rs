@@ -39,6 +39,7 @@ use crate::state::AppState;
         clients::list, clients::create, clients::read, clients::update, clients::remove, clients::rotate_secret,
         clients::list_grants, clients::create_grant, clients::update_grant, clients::remove_grant,
         keys::list, keys::rotate, keys::read, keys::revoke,
+        crate::events::authz_events,
         openapi_json, docs,
     ),
     tags(
@@ -47,6 +48,7 @@ use crate::state::AppState;
         (name = "users", description = "Users of the built-in database connection, their roles and their direct permissions."),
         (name = "clients", description = "Applications that obtain tokens, and client grants: which APIs a confidential client may call with `client_credentials`."),
         (name = "keys", description = "The keys that sign access tokens, and their rotation."),
+        (name = "authz-events", description = "The ordered log of authorization changes that APIs follow to reject stale tokens."),
         (name = "docs", description = "This reference. No access token needed."),
     ),
     modifiers(&BearerScheme),
@@ -202,6 +204,7 @@ mod tests {
         ("/api/v2/keys/signing/rotate", &["post"]),
         ("/api/v2/keys/signing/{kid}", &["get"]),
         ("/api/v2/keys/signing/{kid}/revoke", &["put"]),
+        ("/api/v2/authz-events", &["get"]),
     ];
 
     /// The public routes of this module.
@@ -303,6 +306,7 @@ mod tests {
             include_str!("users.rs"),
             include_str!("clients.rs"),
             include_str!("keys.rs"),
+            include_str!("../events.rs"),
         ];
         let doc = doc();
         let mut checked = 0;

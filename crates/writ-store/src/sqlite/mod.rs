@@ -166,6 +166,14 @@ impl AuthzEventStore for SqliteStore {
             })
             .collect())
     }
+
+    async fn authz_head(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM authz_events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
 }
 
 #[async_trait::async_trait]

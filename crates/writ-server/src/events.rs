@@ -1,0 +1,138 @@
+//! `GET /api/v2/authz-events`: the durable, ordered log of authorization changes (DESIGN.md,
+//! Freshness), as a plain poll (`?from=SEQ`) or as Server-Sent Events resumable with
+//! `Last-Event-ID`. One background task watches the log's head and wakes every subscriber, so
+//! events written by any node reach every stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use writ_store::AuthzEvent;
+
+use crate::error::ApiError;
+use crate::mgmt::{Caller, query};
+use crate::state::AppState;
+
+/// How often the head of the log is checked (bounds propagation delay).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
+const BATCH: i64 = 500;
+
+#[derive(Debug, Default, Deserialize)]
+struct EventsQuery {
+    from: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn event_json(e: &AuthzEvent) -> serde_json::Value {
+    json!({ "seq": e.seq, "user_id": e.user_id, "version": e.version, "kind": e.kind, "at": e.at })
+}
+
+/// Watches the log's head and publishes it to subscribers; ends when the state is dropped.
+pub fn spawn_head_watcher(state: &AppState) {
+    let weak = state.downgrade();
+    tokio::spawn(async move {
+        let mut last = -1;
+        while let Some(state) = weak.upgrade() {
+            match state.store.authz_head().await {
+                Ok(head) if head != last => {
+                    last = head;
+                    state.authz_head.send_replace(head);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the authz event head"),
+            }
+            drop(state);
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    });
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v2/authz-events",
+    operation_id = "get_authz_events",
+    tag = "authz-events",
+    summary = "Authorization changes: poll, or stream as Server-Sent Events",
+    description = "Every change to a user's effective permissions, in `seq` order: `{seq, user_id, version, kind, at}`. \
+        With `Accept: text/event-stream` the answer is an SSE stream (event `authz`, id = seq), resumable with `Last-Event-ID`; \
+        otherwise `{events, next}` after `from`. A token whose `authz_ver` is below the latest `version` of its subject is stale.",
+    params(
+        ("from" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)."),
+        ("limit" = Option<i64>, Query, description = "Poll page size, 1–500 (default 500)."),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume a stream after this seq."),
+    ),
+    responses(
+        (status = 200, description = "`{events, next}`, or an SSE stream.", body = Object),
+        (status = 400, description = crate::mgmt::schemas::E400_QUERY, body = crate::mgmt::schemas::Error),
+        (status = 401, description = crate::mgmt::schemas::E401, body = crate::mgmt::schemas::Error),
+        (status = 403, description = crate::mgmt::schemas::E403, body = crate::mgmt::schemas::Error),
+    ),
+    security(("bearer" = ["read:authz_events"]))
+)]
+pub async fn authz_events(
+    State(state): State<AppState>,
+    c: Caller,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    c.require("read:authz_events")?;
+    let q: EventsQuery = query(q)?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let from = last_event_id.or(q.from).unwrap_or(0).max(0);
+    let sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    if !sse {
+        let limit = q.limit.unwrap_or(BATCH).clamp(1, BATCH);
+        let events = state.store.authz_events_after(from, limit).await?;
+        let next = events.last().map_or(from, |e| e.seq);
+        return Ok(axum::Json(
+            json!({ "events": events.iter().map(event_json).collect::<Vec<_>>(), "next": next }),
+        )
+        .into_response());
+    }
+    let rx = state.authz_head.subscribe();
+    let closing = state.closing.subscribe();
+    let init = (state, rx, closing, from, Vec::<AuthzEvent>::new());
+    let stream = futures_util::stream::unfold(
+        init,
+        |(state, mut rx, mut closing, mut cursor, mut buf)| async move {
+            loop {
+                if let Some(e) = (!buf.is_empty()).then(|| buf.remove(0)) {
+                    cursor = e.seq;
+                    let ev = Event::default()
+                        .id(e.seq.to_string())
+                        .event("authz")
+                        .data(event_json(&e).to_string());
+                    return Some((Ok::<_, Infallible>(ev), (state, rx, closing, cursor, buf)));
+                }
+                match state.store.authz_events_after(cursor, BATCH).await {
+                    Ok(events) if !events.is_empty() => {
+                        buf = events;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading authz events"),
+                }
+                // Wait until the head moves past the cursor; end the stream when the server shuts
+                // down, so graceful shutdown is not held up by subscribers.
+                tokio::select! {
+                    r = rx.wait_for(|head| *head > cursor) => if r.is_err() { return None },
+                    _ = closing.wait_for(|c| *c) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}

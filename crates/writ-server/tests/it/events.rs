@@ -1,0 +1,192 @@
+//! The authz event feed: poll, Server-Sent Events, resumption with Last-Event-ID, and shutdown
+//! with subscribers connected.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const TODOS: &str = "https://todos.example/api";
+
+/// Reads SSE frames until one `authz` event arrives; returns (id, data).
+async fn next_event(resp: &mut reqwest::Response, buf: &mut String) -> (i64, Value) {
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut id = None;
+            let mut data = None;
+            let mut is_authz = false;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = serde_json::from_str(v.trim()).ok();
+                } else if line.trim() == "event: authz" || line.trim() == "event:authz" {
+                    is_authz = true;
+                }
+            }
+            if is_authz {
+                return (id.expect("id"), data.expect("data"));
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+async fn subscribe(app: &TestApp, last_event_id: Option<i64>) -> reqwest::Response {
+    let mut r = app
+        .http
+        .get(format!("{}/api/v2/authz-events", app.base))
+        .bearer_auth(app.admin_token().await)
+        .header("accept", "text/event-stream");
+    if let Some(id) = last_event_id {
+        r = r.header("last-event-id", id.to_string());
+    }
+    let resp = r.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    resp
+}
+
+#[tokio::test]
+async fn poll_stream_and_resume_without_missing_events() {
+    let app = TestApp::spawn().await;
+    app.create_api(TODOS, "RS256", &["read:todos"], true).await;
+    let role = app.create_role("viewer", TODOS, &["read:todos"]).await;
+    let u1 = app.create_user("e1@example.com", "password-123").await;
+    let u2 = app.create_user("e2@example.com", "password-123").await;
+
+    // Scope: a token without read:authz_events is refused.
+    let (id, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
+    let t = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
+    app.api_as(&t, Method::GET, "/authz-events", None)
+        .await
+        .assert(403);
+
+    let mut stream = subscribe(&app, None).await;
+    let mut buf = String::new();
+    app.assign_roles(&u1, &[&role]).await;
+    let (seq1, ev1) = next_event(&mut stream, &mut buf).await;
+    assert_eq!(ev1["user_id"], u1);
+    assert_eq!(ev1["kind"], "role_assigned");
+    assert_eq!(ev1["seq"], seq1);
+    let v1 = app
+        .api(Method::GET, &format!("/users/{u1}"), None)
+        .await
+        .body;
+    assert!(ev1["version"].as_i64().unwrap() >= 2 && v1["user_id"] == u1);
+    drop(stream);
+
+    // Changes made while disconnected are delivered after reconnecting with Last-Event-ID.
+    app.assign_roles(&u2, &[&role]).await;
+    app.api(
+        Method::DELETE,
+        &format!("/roles/{role}/permissions"),
+        Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "read:todos"}]})),
+    )
+    .await
+    .assert(204);
+    let mut stream = subscribe(&app, Some(seq1)).await;
+    let mut buf = String::new();
+    let (s2, e2) = next_event(&mut stream, &mut buf).await;
+    assert_eq!((s2, e2["user_id"].clone()), (seq1 + 1, json!(u2)));
+    let (s3, e3) = next_event(&mut stream, &mut buf).await;
+    let (s4, e4) = next_event(&mut stream, &mut buf).await;
+    assert_eq!((s3, s4), (seq1 + 2, seq1 + 3), "ordered, no gaps");
+    let mut fanned: Vec<String> = vec![
+        e3["user_id"].as_str().unwrap().into(),
+        e4["user_id"].as_str().unwrap().into(),
+    ];
+    fanned.sort();
+    let mut expected = vec![u1.clone(), u2.clone()];
+    expected.sort();
+    assert_eq!(
+        fanned, expected,
+        "a role permission change reaches every holder"
+    );
+
+    // The plain poll answers the same log.
+    let poll = app
+        .api(Method::GET, &format!("/authz-events?from={seq1}"), None)
+        .await
+        .assert(200)
+        .body;
+    let seqs: Vec<i64> = poll["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![seq1 + 1, seq1 + 2, seq1 + 3]);
+    assert_eq!(poll["next"], seq1 + 3);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_is_not_held_by_subscribers() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let issuer = format!("http://127.0.0.1:{port}/");
+    let vars = [
+        ("WRIT_ISSUER", issuer.clone()),
+        (
+            "WRIT_DATABASE_URL",
+            format!("sqlite://{}/w.db", dir.path().display()),
+        ),
+        ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN_ID.to_string()),
+        ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN_SECRET.to_string()),
+    ];
+    let config = writ_server::Config::load(None, |k| {
+        vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
+    })
+    .unwrap();
+    let (state, _) = writ_server::prepare(config).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(writ_server::run(listener, state, async {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{issuer}oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", ADMIN_ID),
+            ("client_secret", ADMIN_SECRET),
+            ("audience", &format!("{issuer}api/v2/")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut sse = http
+        .get(format!("{issuer}api/v2/authz-events"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("shutdown within 5 s")
+        .unwrap()
+        .unwrap();
+    // The stream was ended by the server, not cut.
+    while let Ok(Some(_)) = sse.chunk().await {}
+}
