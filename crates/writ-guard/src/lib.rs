@@ -64,7 +64,7 @@ pub use middleware::{
     RequirePermissionsService, bearer_token,
 };
 #[cfg(feature = "remote")]
-pub use remote::{Guard, GuardError, GuardOptions};
+pub use remote::{EventFeed, Guard, GuardError, GuardOptions};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,6 +101,10 @@ pub enum VerifyError {
     Audience,
     #[error("invalid claims")]
     Claims,
+    /// The subject's permissions changed after the token was made (its `authz_ver` is below
+    /// the latest version on Writ's authz event feed): get a new token.
+    #[error("permissions changed")]
+    PermissionsChanged,
 }
 
 /// One verification key, its algorithm pinned.

@@ -34,6 +34,22 @@ pub struct GuardOptions {
     pub realm: String,
     /// A client of your own (proxy, extra root certificates, …); default: a new one.
     pub http_client: Option<reqwest::Client>,
+    /// Follow Writ's authz event feed and refuse tokens made before their subject's latest
+    /// permission change (`VerifyError::PermissionsChanged`). Needs a machine client with
+    /// `read:authz_events` on the Management API. Default: off.
+    pub events: Option<EventFeed>,
+}
+
+/// Credentials of the machine client that reads `GET {issuer}api/v2/authz-events`.
+///
+/// While the feed is unreachable the guard keeps the versions it has seen and accepts other
+/// tokens (logged); it reconnects with backoff and resumes from its last event, so nothing is
+/// missed. Memory: one entry per user whose permissions changed (about 100 bytes each: ~100 MB
+/// for 1,000,000 changed users).
+#[derive(Clone, Debug)]
+pub struct EventFeed {
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 impl Default for GuardOptions {
@@ -46,6 +62,7 @@ impl Default for GuardOptions {
             allow_legacy_typ: false,
             realm: "api".into(),
             http_client: None,
+            events: None,
         }
     }
 }
@@ -91,6 +108,9 @@ struct Inner {
     /// Held for the duration of every fetch: concurrent refetches become one.
     fetch: tokio::sync::Mutex<FetchState>,
     refresher: OnceLock<tokio::task::AbortHandle>,
+    /// Latest authz version per subject, from the event feed.
+    versions: std::sync::RwLock<std::collections::HashMap<String, i64>>,
+    feed: OnceLock<tokio::task::AbortHandle>,
 }
 
 #[derive(Default)]
@@ -102,6 +122,9 @@ struct FetchState {
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(task) = self.refresher.get() {
+            task.abort();
+        }
+        if let Some(task) = self.feed.get() {
             task.abort();
         }
     }
@@ -227,8 +250,19 @@ impl Guard {
             min_refetch: opts.min_refetch_interval,
             fetch: tokio::sync::Mutex::new(FetchState::default()),
             refresher: OnceLock::new(),
+            versions: Default::default(),
+            feed: OnceLock::new(),
         });
         inner.fetch_keys().await?;
+        if let Some(feed) = opts.events {
+            let task = tokio::spawn(feed_loop(
+                Arc::downgrade(&inner),
+                inner.client.clone(),
+                issuer.to_owned(),
+                feed,
+            ));
+            let _ = inner.feed.set(task.abort_handle());
+        }
         if let Some(every) = opts.refresh_interval.filter(|d| !d.is_zero()) {
             let task = tokio::spawn(refresh_loop(Arc::downgrade(&inner), every));
             let _ = inner.refresher.set(task.abort_handle());
@@ -239,6 +273,22 @@ impl Guard {
     /// Verifies a compact JWS access token. A token whose `kid` is unknown causes one JWKS
     /// refetch (shared with concurrent requests, rate limited) and one more attempt.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        let claims = self.verify_signed(token).await?;
+        if let Some(v) = claims.authz_ver
+            && let Some(latest) = self
+                .inner
+                .versions
+                .read()
+                .expect("versions lock")
+                .get(&claims.sub)
+            && v < *latest
+        {
+            return Err(VerifyError::PermissionsChanged);
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signed(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         match self.inner.verifier.verify(token) {
             Err(VerifyError::UnknownKey) => {}
             done => return done,
@@ -341,6 +391,87 @@ async fn refresh_loop(inner: Weak<Inner>, every: Duration) {
             tracing::warn!(error = %e, "scheduled JWKS refresh failed; keeping the current keys");
         }
     }
+}
+
+/// Follows `GET {issuer}api/v2/authz-events` (SSE) for as long as the guard lives, reconnecting
+/// with backoff and resuming after the last event seen.
+async fn feed_loop(weak: Weak<Inner>, client: reqwest::Client, issuer: String, feed: EventFeed) {
+    let mut seq = 0i64;
+    let mut backoff = Duration::from_millis(200);
+    while weak.strong_count() > 0 {
+        match follow(&weak, &client, &issuer, &feed, &mut seq).await {
+            Ok(()) => backoff = Duration::from_millis(200),
+            Err(e) => tracing::warn!(error = %e, "authz event feed unreachable; retrying"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn follow(
+    weak: &Weak<Inner>,
+    client: &reqwest::Client,
+    issuer: &str,
+    feed: &EventFeed,
+    seq: &mut i64,
+) -> Result<(), String> {
+    let token: Value = client
+        .post(format!("{issuer}oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", feed.client_id.as_str()),
+            ("client_secret", feed.client_secret.as_str()),
+            ("audience", &format!("{issuer}api/v2/")),
+        ])
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("token: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("token: {e}"))?;
+    let at = token["access_token"]
+        .as_str()
+        .ok_or("token: no access_token")?;
+    let mut resp = client
+        .get(format!("{issuer}api/v2/authz-events"))
+        .bearer_auth(at)
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .header("last-event-id", seq.to_string())
+        // A stream, not a request: reconnect (and renew the token) hourly.
+        .timeout(Duration::from_secs(3600))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("feed: {e}"))?;
+    let mut buf = String::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("feed: {e}"))? {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let Ok(ev) = serde_json::from_str::<Value>(data.trim()) else {
+                continue;
+            };
+            let (Some(s), Some(user), Some(version)) = (
+                ev["seq"].as_i64(),
+                ev["user_id"].as_str(),
+                ev["version"].as_i64(),
+            ) else {
+                continue;
+            };
+            let Some(inner) = weak.upgrade() else {
+                return Ok(());
+            };
+            let mut versions = inner.versions.write().expect("versions lock");
+            let v = versions.entry(user.to_owned()).or_insert(version);
+            *v = (*v).max(version);
+            *seq = (*seq).max(s);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -190,3 +190,87 @@ async fn graceful_shutdown_is_not_held_by_subscribers() {
     // The stream was ended by the server, not cut.
     while let Ok(Some(_)) = sse.chunk().await {}
 }
+
+#[tokio::test]
+async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
+    use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
+    let app = TestApp::spawn().await;
+    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        .await;
+    let editor = app
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
+    let alice = app
+        .create_user("fresh@example.com", "fresh-password-1")
+        .await;
+    app.assign_roles(&alice, &[&editor]).await;
+    let (feed_id, feed_secret) = app
+        .machine(&app.mgmt_audience(), &["read:authz_events"])
+        .await;
+    let opts = GuardOptions {
+        events: Some(EventFeed {
+            client_id: feed_id,
+            client_secret: feed_secret,
+        }),
+        ..Default::default()
+    };
+    let guard = Guard::discover(&app.issuer, TODOS, opts).await.unwrap();
+    let client = app.password_client().await;
+    let old = fresh_token(&app, &client).await;
+    assert!(
+        guard
+            .verify(&old)
+            .await
+            .unwrap()
+            .has_permission("write:todos")
+    );
+    // Revoke: the API's next check of the old token fails, with no call to Writ on the request path.
+    app.api(
+        Method::DELETE,
+        &format!("/users/{alice}/roles"),
+        Some(json!({"roles": [editor]})),
+    )
+    .await
+    .assert(204);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match guard.verify(&old).await {
+            Err(VerifyError::PermissionsChanged) => break,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => panic!("expected permissions changed, got {other:?}"),
+        }
+    }
+    // A refreshed token carries the new permissions and is accepted.
+    let new = fresh_token(&app, &client).await;
+    let c = guard.verify(&new).await.unwrap();
+    assert!(!c.has_permission("write:todos"));
+    // Grant again: the newer token is now stale too, and the next one has the permission back.
+    app.assign_roles(&alice, &[&editor]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while guard.verify(&new).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grant never reached the guard"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        guard
+            .verify(&fresh_token(&app, &client).await)
+            .await
+            .unwrap()
+            .has_permission("write:todos")
+    );
+}
+
+async fn fresh_token(app: &TestApp, client: &(String, String)) -> String {
+    app.password_token(client, "fresh@example.com", "fresh-password-1", TODOS, None)
+        .await
+        .assert(200)
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
