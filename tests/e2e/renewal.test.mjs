@@ -1,7 +1,7 @@
 // (c) silent renewal, both ways auth0-spa-js does it: the refresh-token grant (with rotation)
 // and the hidden `prompt=none&response_mode=web_message` iframe riding on Writ's session.
-// (f), an administrator's change reaching a signed-in user without a new login, waits in
-// pending/freshness.test.mjs for the freshness feature (see README.md, "Pending tests").
+// (f), an administrator's change reaching a signed-in user without a new login, is in
+// freshness.test.mjs.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';

@@ -152,6 +152,7 @@ start todos-api env \
   WRIT_ISSUER="http://$WRIT_ADDR/" \
   TODOS_LISTEN="$API_ADDR" \
   TODOS_DATABASE_URL="sqlite://$work/todos.db" \
+  WRIT_EVENTS_CLIENT_ID=demo-todos-api WRIT_EVENTS_CLIENT_SECRET=demo-todos-api-secret-change-me \
   RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
   "$TODOS_API_BIN"
 wait_http todos-api "http://$API_ADDR/todos" "$PID_todos_api"

@@ -17,6 +17,9 @@ pub const MACHINE_CLIENT_SECRET: &str = "demo-machine-secret-change-me";
 pub const SPA_CLIENT_ID: &str = "demo-spa";
 /// Where the example SPA runs (`examples/spa-react`).
 pub const SPA_ORIGINS: [&str; 2] = ["http://127.0.0.1:5173", "http://localhost:5173"];
+/// The example API's client for the authz event feed (`read:authz_events`).
+pub const EVENTS_CLIENT_ID: &str = "demo-todos-api";
+pub const EVENTS_CLIENT_SECRET: &str = "demo-todos-api-secret-change-me";
 pub const SCRIPT_CLIENT_ID: &str = "demo-cli";
 pub const SCRIPT_CLIENT_SECRET: &str = "demo-cli-secret-change-me";
 pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password-1");
@@ -147,6 +150,30 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         c.allowed_origins = c.web_origins.clone();
         s.create_client(&c).await?;
     }
+    if let Err(StoreError::NotFound(_)) = s.get_client(EVENTS_CLIENT_ID).await {
+        s.create_client(&machine_client(
+            EVENTS_CLIENT_ID,
+            "Todos API (authz event feed)",
+            EVENTS_CLIENT_SECRET,
+        ))
+        .await?;
+    }
+    let mgmt = state.config.management_audience();
+    if s.list_client_grants(
+        Some(EVENTS_CLIENT_ID),
+        Some(&mgmt),
+        writ_store::Page {
+            page: 0,
+            per_page: 1,
+        },
+    )
+    .await?
+    .total
+        == 0
+    {
+        s.create_client_grant(EVENTS_CLIENT_ID, &mgmt, &["read:authz_events".to_string()])
+            .await?;
+    }
     state.reload().await
 }
 
@@ -168,7 +195,8 @@ Writ demo is running at {issuer}
 
 The whole flow in a browser (two more terminals):
 
-  cargo run --release -p todos-api                              # the example API on :4000
+  WRIT_EVENTS_CLIENT_ID={EVENTS_CLIENT_ID} WRIT_EVENTS_CLIENT_SECRET={EVENTS_CLIENT_SECRET} \
+    cargo run --release -p todos-api                            # the example API on :4000
   cd examples/spa-react && npm ci && npm run dev                # the React SPA on :5173
   # then open http://127.0.0.1:5173/ and log in as alice or bob
 

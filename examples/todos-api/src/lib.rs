@@ -50,6 +50,10 @@ pub struct Config {
     /// `TODOS_CORS_ORIGINS`, comma-separated, default the Vite dev server's two origins;
     /// `*` allows any origin.
     pub cors_origins: Vec<String>,
+    /// `WRIT_EVENTS_CLIENT_ID` / `WRIT_EVENTS_CLIENT_SECRET`: a machine client with
+    /// `read:authz_events`; when set, the guard follows Writ's authz event feed and refuses
+    /// tokens made before a permission change (401 "permissions changed").
+    pub events: Option<(String, String)>,
 }
 
 impl Config {
@@ -100,6 +104,15 @@ impl Config {
             audience: var("TODOS_AUDIENCE", AUDIENCE),
             database_url: var("TODOS_DATABASE_URL", "sqlite://todos-data/todos.db"),
             cors_origins,
+            events: match (
+                get("WRIT_EVENTS_CLIENT_ID"),
+                get("WRIT_EVENTS_CLIENT_SECRET"),
+            ) {
+                (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+                    Some((id, secret))
+                }
+                _ => None,
+            },
         })
     }
 }

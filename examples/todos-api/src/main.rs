@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use todos_api::{AppState, Config};
 use tokio::net::TcpListener;
-use writ_guard::{Guard, GuardOptions};
+use writ_guard::{EventFeed, Guard, GuardOptions};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -37,7 +37,17 @@ async fn main() -> ExitCode {
 async fn discover(config: &Config) -> Result<Guard, String> {
     const ATTEMPTS: u32 = 60;
     for attempt in 1..=ATTEMPTS {
-        match Guard::discover(&config.issuer, &config.audience, GuardOptions::default()).await {
+        let opts = GuardOptions {
+            events: config
+                .events
+                .clone()
+                .map(|(client_id, client_secret)| EventFeed {
+                    client_id,
+                    client_secret,
+                }),
+            ..Default::default()
+        };
+        match Guard::discover(&config.issuer, &config.audience, opts).await {
             Ok(guard) => return Ok(guard),
             Err(e) if attempt == ATTEMPTS => {
                 return Err(format!("cannot discover the issuer {}: {e}", config.issuer));

@@ -1,8 +1,4 @@
-// PENDING — belongs to the "freshness" feature (APIs subscribe to Writ's authz-event feed), which
-// is not built yet, so run.sh's glob (tests/e2e/*.test.mjs) leaves this folder out. Run it by
-// hand once the feature lands (see tests/e2e/README.md, "Pending tests"):
-//
-//   tests/e2e/run.sh tests/e2e/pending/freshness.test.mjs
+// Freshness: the todos API's Guard follows Writ's authz event feed (see README.md, "Freshness").
 //
 // (f) an administrator's change reaches a signed-in user without a new login: the API learns of
 // it from Writ's event feed and answers 401 "permissions changed" to the old token, the SPA
@@ -24,7 +20,7 @@ import {
   managementApi,
   openSpa,
   waitForTodos,
-} from '../lib.mjs';
+} from './lib.mjs';
 
 let browser;
 before(async () => {
