@@ -38,14 +38,19 @@ pub struct GuardOptions {
     /// permission change (`VerifyError::PermissionsChanged`). Needs a machine client with
     /// `read:authz_events` on the Management API. Default: off.
     pub events: Option<EventFeed>,
+    /// The longest access-token lifetime of the APIs this guard protects (default 30 days,
+    /// Auth0's maximum). A feed entry older than this can no longer matter — every token made
+    /// before that change has expired — so it is dropped, which bounds memory.
+    pub max_token_lifetime: Duration,
 }
 
 /// Credentials of the machine client that reads `GET {issuer}api/v2/authz-events`.
 ///
 /// While the feed is unreachable the guard keeps the versions it has seen and accepts other
 /// tokens (logged); it reconnects with backoff and resumes from its last event, so nothing is
-/// missed. Memory: one entry per user whose permissions changed (about 100 bytes each: ~100 MB
-/// for 1,000,000 changed users).
+/// missed. Memory: one entry per user whose permissions changed within the last
+/// `GuardOptions::max_token_lifetime` (about 100 bytes each: ~100 MB for 1,000,000 users
+/// changed within that window); older entries are dropped.
 #[derive(Clone, Debug)]
 pub struct EventFeed {
     pub client_id: String,
@@ -63,6 +68,7 @@ impl Default for GuardOptions {
             realm: "api".into(),
             http_client: None,
             events: None,
+            max_token_lifetime: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -108,8 +114,9 @@ struct Inner {
     /// Held for the duration of every fetch: concurrent refetches become one.
     fetch: tokio::sync::Mutex<FetchState>,
     refresher: OnceLock<tokio::task::AbortHandle>,
-    /// Latest authz version per subject, from the event feed.
-    versions: std::sync::RwLock<std::collections::HashMap<String, i64>>,
+    /// Latest authz version per subject, from the event feed, and when it was learned.
+    versions: std::sync::RwLock<std::collections::HashMap<String, (i64, Instant)>>,
+    max_token_lifetime: Duration,
     feed: OnceLock<tokio::task::AbortHandle>,
 }
 
@@ -251,6 +258,7 @@ impl Guard {
             fetch: tokio::sync::Mutex::new(FetchState::default()),
             refresher: OnceLock::new(),
             versions: Default::default(),
+            max_token_lifetime: opts.max_token_lifetime,
             feed: OnceLock::new(),
         });
         inner.fetch_keys().await?;
@@ -275,7 +283,7 @@ impl Guard {
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let claims = self.verify_signed(token).await?;
         if let Some(v) = claims.authz_ver
-            && let Some(latest) = self
+            && let Some((latest, _)) = self
                 .inner
                 .versions
                 .read()
@@ -445,6 +453,7 @@ async fn follow(
         .and_then(|r| r.error_for_status())
         .map_err(|e| format!("feed: {e}"))?;
     let mut buf = String::new();
+    let mut last_prune = Instant::now();
     while let Some(chunk) = resp.chunk().await.map_err(|e| format!("feed: {e}"))? {
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
@@ -466,9 +475,17 @@ async fn follow(
                 return Ok(());
             };
             let mut versions = inner.versions.write().expect("versions lock");
-            let v = versions.entry(user.to_owned()).or_insert(version);
-            *v = (*v).max(version);
+            let now = Instant::now();
+            let v = versions.entry(user.to_owned()).or_insert((version, now));
+            if version >= v.0 {
+                *v = (version, now);
+            }
             *seq = (*seq).max(s);
+            if last_prune.elapsed() >= Duration::from_secs(60) {
+                let keep = inner.max_token_lifetime;
+                versions.retain(|_, (_, seen)| seen.elapsed() < keep);
+                last_prune = Instant::now();
+            }
         }
     }
     Ok(())
