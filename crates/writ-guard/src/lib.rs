@@ -64,7 +64,7 @@ pub use middleware::{
     RequirePermissionsService, bearer_token,
 };
 #[cfg(feature = "remote")]
-pub use remote::{EventFeed, Guard, GuardError, GuardOptions};
+pub use remote::{EventFeed, FeedOutage, Guard, GuardError, GuardOptions};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,7 +74,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 pub use writ_core::claims::{AccessClaims, Audience};
 
-/// Why a token was refused. Every variant maps to RFC 6750 `invalid_token`.
+/// Why a token was refused. Every variant but [`VerifyError::FreshnessUnknown`] maps to
+/// RFC 6750 `invalid_token`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("token too large")]
@@ -105,6 +106,12 @@ pub enum VerifyError {
     /// the latest version on Writ's authz event feed): get a new token.
     #[error("permissions changed")]
     PermissionsChanged,
+    /// The guard follows the authz event feed with [`FeedOutage::Reject`] and has heard
+    /// nothing from it for longer than `GuardOptions::feed_outage_after`: whether the
+    /// token's permissions still hold cannot be known. Answered with `503`, not `401`, so
+    /// clients retry rather than renew their token.
+    #[error("permission changes cannot be checked right now")]
+    FreshnessUnknown,
 }
 
 /// One verification key, its algorithm pinned.

@@ -46,6 +46,10 @@ pub enum AuthError {
     /// [`GuardLayer`]): a server misconfiguration, answered with `500`.
     #[error("no Guard is configured to verify tokens")]
     NoGuard,
+    /// The authz event feed is unreachable and the guard's policy is to refuse
+    /// ([`crate::FeedOutage::Reject`]): `503` with `Retry-After`.
+    #[error("permission changes cannot be checked right now; retry shortly")]
+    Unavailable,
 }
 
 fn insufficient_description(required: &[String], any: bool) -> String {
@@ -68,7 +72,10 @@ fn quotable(s: &str) -> String {
 
 impl From<VerifyError> for AuthError {
     fn from(e: VerifyError) -> Self {
-        AuthError::InvalidToken(e)
+        match e {
+            VerifyError::FreshnessUnknown => AuthError::Unavailable,
+            e => AuthError::InvalidToken(e),
+        }
     }
 }
 
@@ -78,6 +85,7 @@ impl AuthError {
             AuthError::MissingToken { .. } | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             AuthError::NoGuard => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -96,7 +104,7 @@ impl AuthError {
                 quotable(&self.to_string()),
                 quotable(&required.join(" "))
             )),
-            AuthError::NoGuard => None,
+            AuthError::NoGuard | AuthError::Unavailable => None,
         }
     }
 
@@ -107,6 +115,7 @@ impl AuthError {
             AuthError::InvalidToken(_) => "invalid_token",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::NoGuard => "server_error",
+            AuthError::Unavailable => "temporarily_unavailable",
         }
     }
 
@@ -133,6 +142,9 @@ impl AuthError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if matches!(self, AuthError::Unavailable) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if let Some(v) = self
             .www_authenticate()
             .and_then(|w| HeaderValue::try_from(w).ok())

@@ -42,6 +42,30 @@ pub struct GuardOptions {
     /// Auth0's maximum). A feed entry older than this can no longer matter — every token made
     /// before that change has expired — so it is dropped, which bounds memory.
     pub max_token_lifetime: Duration,
+    /// What to do with tokens when nothing has been heard from the event feed (not even its
+    /// 15-second keep-alive) for longer than [`GuardOptions::feed_outage_after`]. Default
+    /// [`FeedOutage::Accept`].
+    pub feed_outage: FeedOutage,
+    /// How long the feed may be silent before [`GuardOptions::feed_outage`] applies (default
+    /// 60 s; it counts from the guard's construction until the first connection).
+    pub feed_outage_after: Duration,
+}
+
+/// The guard's choice when Writ's authz event feed has been unreachable for too long.
+///
+/// Whichever is chosen, the versions already learned keep being enforced, and on reconnection
+/// the guard resumes after its last event, so no change is missed once the feed is back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FeedOutage {
+    /// Availability first: accept tokens whose signature and claims are valid, without the
+    /// freshness check for changes made during the outage; a warning is logged when the
+    /// outage starts and when it ends. A revocation during the outage takes effect when the
+    /// feed is back (or when the token expires).
+    #[default]
+    Accept,
+    /// Consistency first: refuse every token with `503` + `Retry-After`
+    /// ([`VerifyError::FreshnessUnknown`]) until the feed is reachable again.
+    Reject,
 }
 
 /// Credentials of the machine client that reads `GET {issuer}api/v2/authz-events`.
@@ -69,6 +93,8 @@ impl Default for GuardOptions {
             http_client: None,
             events: None,
             max_token_lifetime: Duration::from_secs(30 * 24 * 3600),
+            feed_outage: FeedOutage::Accept,
+            feed_outage_after: Duration::from_secs(60),
         }
     }
 }
@@ -118,6 +144,38 @@ struct Inner {
     versions: std::sync::RwLock<std::collections::HashMap<String, (i64, Instant)>>,
     max_token_lifetime: Duration,
     feed: OnceLock<tokio::task::AbortHandle>,
+    /// Set when the guard follows the feed.
+    freshness: Option<Freshness>,
+}
+
+/// Feed health, for [`FeedOutage`].
+struct Freshness {
+    policy: FeedOutage,
+    outage_after: Duration,
+    /// When the guard was built; `last_contact` counts milliseconds from here.
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the latest bytes from the feed (or of a connection).
+    last_contact: std::sync::atomic::AtomicU64,
+}
+
+impl Freshness {
+    fn touch(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.last_contact
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long the feed has been silent.
+    fn silence(&self) -> Duration {
+        let last = self.last_contact.load(std::sync::atomic::Ordering::Relaxed);
+        self.epoch
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
+    }
+
+    fn in_outage(&self) -> bool {
+        self.silence() > self.outage_after
+    }
 }
 
 #[derive(Default)]
@@ -260,6 +318,12 @@ impl Guard {
             versions: Default::default(),
             max_token_lifetime: opts.max_token_lifetime,
             feed: OnceLock::new(),
+            freshness: opts.events.as_ref().map(|_| Freshness {
+                policy: opts.feed_outage,
+                outage_after: opts.feed_outage_after,
+                epoch: Instant::now(),
+                last_contact: Default::default(),
+            }),
         });
         inner.fetch_keys().await?;
         if let Some(feed) = opts.events {
@@ -282,6 +346,12 @@ impl Guard {
     /// refetch (shared with concurrent requests, rate limited) and one more attempt.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let claims = self.verify_signed(token).await?;
+        if let Some(f) = &self.inner.freshness
+            && f.policy == FeedOutage::Reject
+            && f.in_outage()
+        {
+            return Err(VerifyError::FreshnessUnknown);
+        }
         if let Some(v) = claims.authz_ver
             && let Some((latest, _)) = self
                 .inner
@@ -406,10 +476,28 @@ async fn refresh_loop(inner: Weak<Inner>, every: Duration) {
 async fn feed_loop(weak: Weak<Inner>, client: reqwest::Client, issuer: String, feed: EventFeed) {
     let mut seq = 0i64;
     let mut backoff = Duration::from_millis(200);
+    let mut outage_logged = false;
     while weak.strong_count() > 0 {
-        match follow(&weak, &client, &issuer, &feed, &mut seq).await {
+        match follow(&weak, &client, &issuer, &feed, &mut seq, &mut outage_logged).await {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(e) => tracing::warn!(error = %e, "authz event feed unreachable; retrying"),
+        }
+        if let Some(inner) = weak.upgrade()
+            && let Some(f) = &inner.freshness
+            && f.in_outage()
+            && !outage_logged
+        {
+            outage_logged = true;
+            match f.policy {
+                FeedOutage::Accept => tracing::warn!(
+                    silent_secs = f.silence().as_secs(),
+                    "authz event feed unreachable for too long: accepting tokens without checking permission changes made since (FeedOutage::Accept)"
+                ),
+                FeedOutage::Reject => tracing::error!(
+                    silent_secs = f.silence().as_secs(),
+                    "authz event feed unreachable for too long: refusing every token with 503 until it is back (FeedOutage::Reject)"
+                ),
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -422,6 +510,7 @@ async fn follow(
     issuer: &str,
     feed: &EventFeed,
     seq: &mut i64,
+    outage_logged: &mut bool,
 ) -> Result<(), String> {
     let token: Value = client
         .post(format!("{issuer}oauth/token"))
@@ -452,9 +541,26 @@ async fn follow(
         .await
         .and_then(|r| r.error_for_status())
         .map_err(|e| format!("feed: {e}"))?;
+    let touch = |outage_logged: &mut bool| {
+        let Some(inner) = weak.upgrade() else { return };
+        if let Some(f) = &inner.freshness {
+            f.touch();
+        }
+        if std::mem::take(outage_logged) {
+            tracing::info!("authz event feed reachable again; resuming after the last event seen");
+        }
+    };
+    touch(outage_logged);
     let mut buf = String::new();
     let mut last_prune = Instant::now();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("feed: {e}"))? {
+    // A silent connection (no keep-alive) counts as an outage: give up on it and reconnect.
+    let silence_limit = Duration::from_secs(45);
+    while let Some(chunk) = tokio::time::timeout(silence_limit, resp.chunk())
+        .await
+        .map_err(|_| "feed: no keep-alive for 45 s".to_owned())?
+        .map_err(|e| format!("feed: {e}"))?
+    {
+        touch(outage_logged);
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let frame: String = buf.drain(..end + 2).collect();

@@ -28,6 +28,9 @@ enum Command {
     Serve,
     /// Run the server with demo data (idempotent) and print a short tour.
     Demo,
+    /// Check tokens and permissions in front of an API in any language: an nginx
+    /// `auth_request` endpoint, or a reverse proxy with `--upstream`.
+    Gate(writ_gate::GateArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,7 +52,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve(cli)) {
+    let run = async {
+        match cli.command {
+            Command::Gate(args) => writ_gate::run_cli(args, shutdown_signal()).await,
+            _ => serve(cli).await,
+        }
+    };
+    match rt.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("writ: {msg}");

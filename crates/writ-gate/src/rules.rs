@@ -1,0 +1,271 @@
+//! Route rules: which permissions a request needs, read from a small text file so that the
+//! gate can protect an API it knows nothing about.
+//!
+//! ```text
+//! # METHOD  PATH           => WHAT IS NEEDED
+//! GET       /api/todos/*   => read:todos
+//! POST      /api/todos     => write:todos
+//! DELETE    /api/todos/*   => write:todos admin:todos      # all of them
+//! GET       /api/reports   => read:reports | admin:todos   # any one of them
+//! GET       /api/me        => authenticated                # a valid token, no permission
+//! GET       /api/health    => public                       # no token at all
+//! ```
+//!
+//! The first matching rule wins; a request no rule matches is refused (403). `METHOD` is an HTTP
+//! method or `*`; `PATH` is matched exactly, or ends in `/*` to match the prefix (and the bare
+//! prefix itself: `/api/todos/*` matches `/api/todos` too). The query string is ignored, and
+//! paths with `..` or `.` segments or percent-encoded slashes never match a rule (refused).
+
+use std::fmt;
+
+use writ_guard::RequirePermissions;
+
+/// What a route needs.
+#[derive(Clone, Debug)]
+pub enum Need {
+    /// No token needed.
+    Public,
+    /// A valid token; [`RequirePermissions::authenticated`] or a permission check.
+    Token(RequirePermissions),
+}
+
+/// One rule of the file.
+#[derive(Clone, Debug)]
+struct Rule {
+    method: Option<http::Method>,
+    path: PathPattern,
+    need: Need,
+}
+
+#[derive(Clone, Debug)]
+enum PathPattern {
+    Exact(String),
+    /// `/api/todos/*` is stored as `/api/todos`.
+    Prefix(String),
+}
+
+impl PathPattern {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            PathPattern::Exact(p) => p == path,
+            PathPattern::Prefix(p) => {
+                path == p
+                    || path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            }
+        }
+    }
+}
+
+/// The rules of a gate. [`Rules::default`] (no file) asks a valid token of every request.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// `None`: no rules file, every request needs a valid token.
+    rules: Option<Vec<Rule>>,
+}
+
+/// A line of the rules file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct RuleError {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl Rules {
+    /// Parses a rules file's text.
+    pub fn parse(text: &str) -> Result<Rules, RuleError> {
+        let mut rules = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |reason: String| RuleError {
+                line: i + 1,
+                reason,
+            };
+            let (route, need) = line
+                .split_once("=>")
+                .ok_or_else(|| err("expected `METHOD PATH => PERMISSIONS`".into()))?;
+            let mut parts = route.split_whitespace();
+            let (Some(method), Some(path), None) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(err(
+                    "expected a method and a path before `=>` (e.g. `GET /api/todos/*`)".into(),
+                ));
+            };
+            let method = match method {
+                "*" => None,
+                m => Some(
+                    http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                        .map_err(|_| err(format!("`{m}` is not an HTTP method")))?,
+                ),
+            };
+            if !path.starts_with('/') {
+                return Err(err(format!("the path `{path}` must start with `/`")));
+            }
+            let path = match path.strip_suffix("/*") {
+                Some(prefix) => PathPattern::Prefix(prefix.to_owned()),
+                None if path.contains('*') => {
+                    return Err(err(format!(
+                        "`*` may only end a path, after a `/` (in `{path}`)"
+                    )));
+                }
+                None => PathPattern::Exact(path.to_owned()),
+            };
+            let need = parse_need(need.trim()).map_err(err)?;
+            rules.push(Rule { method, path, need });
+        }
+        Ok(Rules { rules: Some(rules) })
+    }
+
+    /// What a request needs; `None` when no rule matches (refuse it).
+    pub fn need(&self, method: &http::Method, path: &str) -> Option<Need> {
+        let Some(rules) = &self.rules else {
+            return Some(Need::Token(RequirePermissions::authenticated()));
+        };
+        if !is_clean(path) {
+            return None;
+        }
+        rules
+            .iter()
+            .find(|r| r.method.as_ref().is_none_or(|m| m == method) && r.path.matches(path))
+            .map(|r| r.need.clone())
+    }
+
+    /// How many rules were read (`None` without a rules file).
+    pub fn len(&self) -> Option<usize> {
+        self.rules.as_ref().map(Vec::len)
+    }
+}
+
+fn parse_need(s: &str) -> Result<Need, String> {
+    match s {
+        "" => Err("nothing after `=>`: name permissions, `authenticated` or `public`".into()),
+        "public" => Ok(Need::Public),
+        "authenticated" => Ok(Need::Token(RequirePermissions::authenticated())),
+        s if s.contains('|') => {
+            let perms: Vec<&str> = s.split('|').map(str::trim).collect();
+            if perms
+                .iter()
+                .any(|p| p.is_empty() || p.contains(char::is_whitespace))
+            {
+                return Err(format!(
+                    "`{s}`: with `|`, give one permission on each side (any-of)"
+                ));
+            }
+            Ok(Need::Token(RequirePermissions::any(perms)))
+        }
+        s => Ok(Need::Token(RequirePermissions::all(s.split_whitespace()))),
+    }
+}
+
+/// Paths the rules can judge safely: no dot segments, no encoded slash or dot, no empty
+/// segment tricks, so `/api/public/../admin` cannot borrow `/api/public/*`'s rule.
+fn is_clean(path: &str) -> bool {
+    if !path.starts_with('/') {
+        return false;
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f")
+        || lower.contains("%2e")
+        || lower.contains("%5c")
+        || path.contains('\\')
+    {
+        return false;
+    }
+    !path.split('/').skip(1).any(|seg| seg == "." || seg == "..") && !path.contains("//")
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Need::Public => f.write_str("public"),
+            Need::Token(r) => write!(f, "{r:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    const RULES: &str = "
+        # todos
+        GET    /api/todos/*  => read:todos
+        POST   /api/todos    => write:todos
+        delete /api/todos/*  => write:todos admin:todos
+        GET    /api/reports  => read:reports | admin:todos
+        *      /api/me       => authenticated
+        GET    /health       => public
+    ";
+
+    fn need(rules: &Rules, m: Method, p: &str) -> String {
+        rules
+            .need(&m, p)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "refused".into())
+    }
+
+    #[test]
+    fn first_match_wins_and_prefixes_match_the_bare_prefix() {
+        let r = Rules::parse(RULES).unwrap();
+        assert_eq!(r.len(), Some(6));
+        assert!(need(&r, Method::GET, "/api/todos").contains("read:todos"));
+        assert!(need(&r, Method::GET, "/api/todos/7").contains("read:todos"));
+        assert_eq!(need(&r, Method::GET, "/api/todosx"), "refused");
+        assert!(need(&r, Method::POST, "/api/todos").contains("write:todos"));
+        assert_eq!(need(&r, Method::POST, "/api/todos/7"), "refused");
+        let d = need(&r, Method::DELETE, "/api/todos/7");
+        assert!(d.contains("write:todos") && d.contains("admin:todos") && d.contains("any: false"));
+        assert!(need(&r, Method::GET, "/api/reports").contains("any: true"));
+        assert!(need(&r, Method::PATCH, "/api/me").contains("[]"));
+        assert_eq!(need(&r, Method::GET, "/health"), "public");
+        assert_eq!(need(&r, Method::POST, "/health"), "refused");
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_slashes_never_match() {
+        let r = Rules::parse("GET /public/* => public\nGET /* => admin").unwrap();
+        assert_eq!(need(&r, Method::GET, "/public/x"), "public");
+        for p in [
+            "/public/../admin",
+            "/public/./x",
+            "/public/%2e%2e/admin",
+            "/public%2F..%2Fadmin",
+            "/public//x",
+            "/public\\..\\admin",
+        ] {
+            assert_eq!(need(&r, Method::GET, p), "refused", "{p}");
+        }
+    }
+
+    #[test]
+    fn without_a_file_every_request_needs_a_token() {
+        let r = Rules::default();
+        assert_eq!(r.len(), None);
+        assert!(matches!(
+            r.need(&Method::GET, "/anything"),
+            Some(Need::Token(_))
+        ));
+    }
+
+    #[test]
+    fn bad_lines_name_their_number() {
+        for (text, line) in [
+            ("GET /a => x\nGET /b", 2),
+            ("GET => x", 1),
+            ("\n\nGE(T /a => x", 3),
+            ("GET a => x", 1),
+            ("GET /a/*/b => x", 1),
+            ("GET /a =>", 1),
+            ("GET /a => x | y z", 1),
+        ] {
+            let e = Rules::parse(text).unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! `writ gate` against a real Writ server (in process, on its own SQLite file, demo data) and a
+//! real upstream on 127.0.0.1: both modes, the rules, RFC 6750 answers, header spoofing,
+//! freshness through the event feed, and the feed-outage policy.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use writ_gate::{Gate, GateArgs};
+use writ_server::{AppState, Config, demo};
+
+const ADMIN_ID: &str = "gate-test-admin";
+const ADMIN_SECRET: &str = "gate-test-admin-secret-0123456789";
+const RULES: &str = "
+GET    /api/todos/*   => read:todos
+POST   /api/todos     => write:todos
+DELETE /api/todos/*   => write:todos
+GET    /api/reports   => read:reports | write:todos
+*      /api/me        => authenticated
+GET    /api/health    => public
+";
+
+/// A running Writ with the demo data.
+struct Writ {
+    issuer: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _state: AppState,
+}
+
+impl Writ {
+    async fn start() -> Writ {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://127.0.0.1:{port}/");
+        let vars = [
+            ("WRIT_ISSUER", issuer.clone()),
+            ("WRIT_LISTEN", format!("127.0.0.1:{port}")),
+            (
+                "WRIT_DATABASE_URL",
+                format!("sqlite://{}/writ.db", dir.path().display()),
+            ),
+            ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN_ID.into()),
+            ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN_SECRET.into()),
+            ("WRIT_PASSWORD_HASH_CONCURRENCY", "2".into()),
+        ];
+        let config = Config::load(None, |k| {
+            vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
+        })
+        .unwrap();
+        let (state, _) = writ_server::prepare(config).await.unwrap();
+        demo::seed(&state).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        tokio::spawn(async move {
+            writ_server::run(listener, st, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Writ {
+            issuer,
+            http: reqwest::Client::new(),
+            _dir: dir,
+            stop: Some(tx),
+            _state: state,
+        }
+    }
+
+    async fn token_form(&self, form: &[(&str, &str)]) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}oauth/token", self.issuer))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {r}"))
+            .to_owned()
+    }
+
+    async fn user_token(&self, (email, password): (&str, &str)) -> String {
+        self.token_form(&[
+            ("grant_type", "password"),
+            ("client_id", demo::SCRIPT_CLIENT_ID),
+            ("client_secret", demo::SCRIPT_CLIENT_SECRET),
+            ("username", email),
+            ("password", password),
+            ("audience", demo::TODOS_API),
+        ])
+        .await
+    }
+
+    async fn admin(&self) -> String {
+        let aud = format!("{}api/v2/", self.issuer);
+        self.token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", ADMIN_ID),
+            ("client_secret", ADMIN_SECRET),
+            ("audience", &aud),
+        ])
+        .await
+    }
+
+    async fn mgmt(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method, format!("{}api/v2/{path}", self.issuer))
+            .bearer_auth(self.admin().await);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn alice_and_editor(&self) -> (String, String) {
+        let users = self
+            .mgmt(
+                reqwest::Method::GET,
+                &format!("users-by-email?email={}", demo::ALICE.0),
+                None,
+            )
+            .await;
+        let roles = self
+            .mgmt(reqwest::Method::GET, "roles?name_filter=editor", None)
+            .await;
+        (
+            users[0]["user_id"].as_str().unwrap().to_owned(),
+            roles[0]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+fn args(writ: &Writ, rules: Option<&std::path::Path>, upstream: Option<String>) -> GateArgs {
+    GateArgs {
+        issuer: writ.issuer.clone(),
+        audience: demo::TODOS_API.into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        rules: rules.map(Into::into),
+        upstream,
+        events_client_id: Some(demo::EVENTS_CLIENT_ID.into()),
+        events_client_secret: Some(demo::EVENTS_CLIENT_SECRET.into()),
+        feed_outage: "accept".into(),
+        feed_outage_after: 60,
+        leeway: 30,
+        allow_legacy_typ: false,
+    }
+}
+
+/// Starts a gate; returns its base URL.
+async fn serve_gate(gate: Gate) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(writ_gate::run(listener, gate, std::future::pending()));
+    base
+}
+
+fn rules_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let p = dir.path().join("gate.rules");
+    std::fs::write(&p, RULES).unwrap();
+    p
+}
+
+/// An upstream that echoes what it received: method, path and query, and the headers.
+async fn echo_upstream() -> String {
+    async fn echo(req: axum::extract::Request) -> axum::Json<Value> {
+        let headers: serde_json::Map<String, Value> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+            .collect();
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        axum::Json(json!({"headers": headers, "body": String::from_utf8_lossy(&body)}))
+    }
+    async fn echo_uri(
+        uri: axum::http::Uri,
+        method: axum::http::Method,
+        req: axum::extract::Request,
+    ) -> axum::Json<Value> {
+        let mut v = echo(req).await.0;
+        v["uri"] = json!(uri.to_string());
+        v["method"] = json!(method.as_str());
+        axum::Json(v)
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().fallback(echo_uri);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Asks the auth_request endpoint as nginx does.
+async fn ask(base: &str, method: &str, uri: &str, token: Option<&str>) -> Answer {
+    let mut req = reqwest::Client::new()
+        .get(format!("{base}/auth"))
+        .header("x-original-method", method)
+        .header("x-original-uri", uri);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    answer(req.send().await.unwrap()).await
+}
+
+async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
+#[tokio::test]
+async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
+    let writ = Writ::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), None))
+        .await
+        .unwrap();
+    let base = serve_gate(gate).await;
+    let alice = writ.user_token(demo::ALICE).await;
+    let bob = writ.user_token(demo::BOB).await;
+
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // No token: 401 with a bare challenge.
+    let a = ask(&base, "GET", "/api/todos", None).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.header("www-authenticate"), "Bearer realm=\"api\"");
+
+    // alice (editor): reads and writes; the identity headers say who and what.
+    let a = ask(&base, "GET", "/api/todos?done=false", Some(&alice)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        a.header("x-writ-sub").starts_with("usr_"),
+        "{}",
+        a.header("x-writ-sub")
+    );
+    assert_eq!(a.header("x-writ-permissions"), "delete:todos read:todos write:todos");
+    assert_eq!(a.header("x-writ-client-id"), demo::SCRIPT_CLIENT_ID);
+    assert_eq!(
+        ask(&base, "POST", "/api/todos", Some(&alice)).await.status,
+        200
+    );
+    assert_eq!(
+        ask(&base, "DELETE", "/api/todos/3", Some(&alice))
+            .await
+            .status,
+        200
+    );
+    // any-of: alice has write:todos
+    assert_eq!(
+        ask(&base, "GET", "/api/reports", Some(&alice)).await.status,
+        200
+    );
+
+    // bob (viewer): reads, but may not write: 403 naming the scope.
+    assert_eq!(
+        ask(&base, "GET", "/api/todos/3", Some(&bob)).await.status,
+        200
+    );
+    let a = ask(&base, "POST", "/api/todos", Some(&bob)).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.header("www-authenticate")
+            .contains("error=\"insufficient_scope\"")
+            && a.header("www-authenticate")
+                .contains("scope=\"write:todos\""),
+        "{}",
+        a.header("www-authenticate")
+    );
+    assert_eq!(a.body["error"], "insufficient_scope");
+    let a = ask(&base, "GET", "/api/reports", Some(&bob)).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.header("www-authenticate")
+            .contains("scope=\"read:reports write:todos\"")
+    );
+    assert_eq!(ask(&base, "PATCH", "/api/me", Some(&bob)).await.status, 200);
+
+    // Public route: no token needed, no identity headers.
+    let a = ask(&base, "GET", "/api/health", None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("x-writ-sub"), "");
+
+    // No rule matches, or a path trick: refused even with a good token.
+    for (m, p) in [
+        ("GET", "/api/admin"),
+        ("PUT", "/api/todos/3"),
+        ("GET", "/api/todos/../admin"),
+        ("GET", "/api/todos/%2e%2e/admin"),
+    ] {
+        let a = ask(&base, m, p, Some(&alice)).await;
+        assert_eq!(a.status, 403, "{m} {p}");
+        assert_eq!(a.body["error"], "access_denied");
+    }
+
+    // Bad tokens: 401 invalid_token, never a 500.
+    let mut tampered = alice.clone();
+    tampered.pop();
+    tampered.push(if alice.ends_with('A') { 'B' } else { 'A' });
+    let oversized = "a".repeat(20_000);
+    for bad in [
+        tampered.as_str(),
+        "not-a-jwt",
+        "a.b.c",
+        oversized.as_str(),
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+    ] {
+        let a = ask(&base, "GET", "/api/todos", Some(bad)).await;
+        assert_eq!(a.status, 401, "{bad:.40}");
+        assert!(a.header("www-authenticate").contains("invalid_token"));
+    }
+
+    // Without X-Original-URI (nginx misconfigured) the gate refuses rather than guesses.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/auth"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn a_token_for_another_api_or_an_id_token_is_refused() {
+    let writ = Writ::start().await;
+    let gate = writ_gate::build(&args(&writ, None, None)).await.unwrap();
+    let base = serve_gate(gate).await;
+    // A Management API token: right issuer and keys, wrong audience.
+    let admin = writ.admin().await;
+    let a = ask(&base, "GET", "/anything", Some(&admin)).await;
+    assert_eq!(a.status, 401);
+    assert!(
+        a.header("www-authenticate").contains("wrong audience"),
+        "{}",
+        a.header("www-authenticate")
+    );
+    // An ID token (typ JWT, aud = the client): refused as an access token.
+    let r: Value = writ
+        .http
+        .post(format!("{}oauth/token", writ.issuer))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", demo::SCRIPT_CLIENT_ID),
+            ("client_secret", demo::SCRIPT_CLIENT_SECRET),
+            ("username", demo::ALICE.0),
+            ("password", demo::ALICE.1),
+            ("audience", demo::TODOS_API),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = r["id_token"].as_str().expect("id_token");
+    let a = ask(&base, "GET", "/anything", Some(id_token)).await;
+    assert_eq!(a.status, 401);
+    // Without rules a valid token is all it takes.
+    let alice = r["access_token"].as_str().unwrap();
+    assert_eq!(
+        ask(&base, "GET", "/anything", Some(alice)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_headers() {
+    let writ = Writ::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = echo_upstream().await;
+    let gate = writ_gate::build(&args(
+        &writ,
+        Some(&rules_file(&dir)),
+        Some(format!("{upstream}/v1")),
+    ))
+    .await
+    .unwrap();
+    let base = serve_gate(gate).await;
+    let alice = writ.user_token(demo::ALICE).await;
+    let bob = writ.user_token(demo::BOB).await;
+    let http = reqwest::Client::new();
+
+    let r = http
+        .post(format!("{base}/api/todos?x=1"))
+        .bearer_auth(&alice)
+        .header("x-writ-permissions", "admin:everything")
+        .header("X-Writ-Sub", "auth0|someone-else")
+        .header("x-writ-extra", "spoof")
+        .json(&json!({"title": "milk"}))
+        .send()
+        .await
+        .unwrap();
+    let a = answer(r).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["method"], "POST");
+    assert_eq!(a.body["uri"], "/v1/api/todos?x=1");
+    assert_eq!(a.body["body"], "{\"title\":\"milk\"}");
+    let h = &a.body["headers"];
+    assert_eq!(h["x-writ-permissions"], "delete:todos read:todos write:todos");
+    assert!(h["x-writ-sub"].as_str().unwrap().starts_with("usr_"));
+    assert_ne!(h["x-writ-sub"], "auth0|someone-else");
+    assert!(h.get("x-writ-extra").is_none());
+    assert!(h["authorization"].as_str().unwrap().starts_with("Bearer "));
+
+    // Refusals never reach the upstream.
+    let r = http
+        .post(format!("{base}/api/todos"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    let a = answer(r).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(a.body["error"], "insufficient_scope");
+    let r = http.get(format!("{base}/api/todos")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.get(format!("{base}/api/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The upstream down: 502 in the OAuth error shape, not a hang or a 500.
+    let gone = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), Some(gone)))
+        .await
+        .unwrap();
+    let base = serve_gate(gate).await;
+    let r = http
+        .get(format!("{base}/api/todos"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+}
+
+#[tokio::test]
+async fn a_revoked_role_is_refused_within_a_second_and_a_fresh_token_carries_the_change() {
+    let writ = Writ::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), None))
+        .await
+        .unwrap();
+    let base = serve_gate(gate).await;
+    let (alice_id, editor) = writ.alice_and_editor().await;
+    let old = writ.user_token(demo::ALICE).await;
+    assert_eq!(
+        ask(&base, "POST", "/api/todos", Some(&old)).await.status,
+        200
+    );
+
+    writ.mgmt(
+        reqwest::Method::DELETE,
+        &format!("users/{alice_id}/roles"),
+        Some(json!({"roles": [editor]})),
+    )
+    .await;
+    let revoked = Instant::now();
+    let a = loop {
+        let a = ask(&base, "POST", "/api/todos", Some(&old)).await;
+        if a.status != 200 || revoked.elapsed() > Duration::from_secs(5) {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        revoked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        revoked.elapsed()
+    );
+    assert_eq!(a.status, 401);
+    assert!(
+        a.header("www-authenticate")
+            .contains("error_description=\"permissions changed\"")
+    );
+
+    // A new token: no write:todos any more → 403; reading also needs read:todos, gone too.
+    let fresh = writ.user_token(demo::ALICE).await;
+    assert_eq!(
+        ask(&base, "POST", "/api/todos", Some(&fresh)).await.status,
+        403
+    );
+
+    // Granted back: the token made during the revocation is stale now, a new one writes.
+    writ.mgmt(
+        reqwest::Method::POST,
+        &format!("users/{alice_id}/roles"),
+        Some(json!({"roles": [editor]})),
+    )
+    .await;
+    let granted = Instant::now();
+    while ask(&base, "GET", "/api/health", Some(&fresh)).await.status == 200
+        && ask(&base, "POST", "/api/todos", Some(&fresh)).await.status == 403
+        && granted.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        ask(&base, "POST", "/api/todos", Some(&fresh)).await.status,
+        401
+    );
+    let again = writ.user_token(demo::ALICE).await;
+    assert_eq!(
+        ask(&base, "POST", "/api/todos", Some(&again)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn feed_outage_policy_rejects_or_accepts_when_writ_is_gone() {
+    let mut writ = Writ::start().await;
+    let alice = writ.user_token(demo::ALICE).await;
+    let mut reject = args(&writ, None, None);
+    reject.feed_outage = "reject".into();
+    reject.feed_outage_after = 1;
+    let mut accept = reject.clone();
+    accept.feed_outage = "accept".into();
+    let strict = serve_gate(writ_gate::build(&reject).await.unwrap()).await;
+    let lenient = serve_gate(writ_gate::build(&accept).await.unwrap()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ask(&strict, "GET", "/x", Some(&alice)).await.status, 200);
+    assert_eq!(ask(&lenient, "GET", "/x", Some(&alice)).await.status, 200);
+
+    // Writ stops: its SSE streams end, the guards cannot reconnect.
+    drop(writ.stop.take());
+    let down = Instant::now();
+    let a = loop {
+        let a = ask(&strict, "GET", "/x", Some(&alice)).await;
+        if a.status != 200 || down.elapsed() > Duration::from_secs(10) {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.header("retry-after"), "5");
+    assert_eq!(a.body["error"], "temporarily_unavailable");
+    assert_eq!(ask(&lenient, "GET", "/x", Some(&alice)).await.status, 200);
+}
