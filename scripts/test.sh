@@ -22,7 +22,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 log=$(mktemp)
 e2e_log=$(mktemp)
-trap 'rm -f "$log" "$e2e_log"' EXIT
+django_log=$(mktemp)
+trap 'rm -f "$log" "$e2e_log" "$django_log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -32,11 +33,18 @@ status=${PIPESTATUS[0]}
 echo "==> browser end-to-end tests"
 E2E_PROFILE=debug tests/e2e/run.sh 2>&1 | tee "$e2e_log"
 e2e_status=${PIPESTATUS[0]}
+
+# The Django example behind nginx (auth_request) and `writ gate`, and Django verifying tokens
+# with PyJWT (see tests/django/run.sh).
+echo "==> Django API behind nginx"
+tests/django/run.sh 2>&1 | tee "$django_log"
+django_status=${PIPESTATUS[0]}
 set -e
 
 # One summary line over every test binary (unit, integration, doc tests) and the browser tests.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^ℹ pass [0-9]+$/ { p += $3 } /^ℹ fail [0-9]+$/ { f += $3 }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log" "$e2e_log"
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log" "$e2e_log" "$django_log"
 [ "$status" -eq 0 ] || exit "$status"
-exit "$e2e_status"
+[ "$e2e_status" -eq 0 ] || exit "$e2e_status"
+exit "$django_status"

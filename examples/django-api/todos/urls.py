@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("health", views.Health.as_view()),
+    path("me", views.Me.as_view()),
+    path("todos", views.TodoList.as_view()),
+    path("todos/<int:pk>", views.TodoDetail.as_view()),
+]

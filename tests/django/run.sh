@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# End-to-end tests of examples/django-api: Writ (demo data), `writ gate` following Writ's authz
+# event feed, the Django todos API under gunicorn and nginx in front (auth_request), plus a
+# second Django that verifies tokens itself with PyJWT (WRIT_AUTH_MODE=jwt). Runs
+# tests/django/test_django_api.py against them and stops everything it started on exit.
+#
+#   tests/django/run.sh
+#
+#   DJANGO_SKIP_BUILD=1   skip `cargo build -p writ` (the binary is already current)
+#   DJANGO_KEEP=1         keep the temporary folder (databases, nginx.conf)
+#   WRIT_BIN              another binary than target/debug/writ
+#
+# Ports (loopback only): Writ 3100, gate 4180, Django 8000 (behind nginx) and 8001 (jwt mode),
+# nginx 8080. Logs: target/django/logs/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+
+WRIT_ADDR=127.0.0.1:3100
+GATE_ADDR=127.0.0.1:4180
+DJANGO_ADDR=127.0.0.1:8000
+DJANGO_JWT_ADDR=127.0.0.1:8001
+NGINX_ADDR=127.0.0.1:8080
+APP_DIR=examples/django-api
+LOGS="$ROOT/target/django/logs"
+WRIT_BIN=${WRIT_BIN:-target/debug/writ}
+NGINX=/usr/sbin/nginx
+PY=.venv/bin/python
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'django: %s\n' "$*" >&2; exit 1; }
+
+# --- what the tests need on this machine ---------------------------------------------------
+command -v curl >/dev/null || die "curl is required"
+
+# Django, DRF, gunicorn and PyJWT in the project's virtualenv, reinstalled whenever the
+# example's requirements change (the interop packages of scripts/test.sh live there too).
+want=$(sha256sum "$APP_DIR/requirements.txt" | cut -d' ' -f1)
+if [ ! -x "$PY" ] || [ "$(cat .venv/.django-requirements.sha 2>/dev/null)" != "$want" ]; then
+  say "installing the Django example's packages into .venv"
+  [ -x "$PY" ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r "$APP_DIR/requirements.txt"
+  echo "$want" > .venv/.django-requirements.sha
+fi
+
+if [ ! -x "$NGINX" ]; then
+  say "installing nginx (Debian package)"
+  # Another apt-get may hold the lock: wait for it rather than fail.
+  for _ in $(seq 1 60); do apt-get -o DPkg::Lock::Timeout=600 update -qq && break; sleep 5; done
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq nginx >/dev/null
+  # The package may start a system-wide nginx on port 80; these tests run their own.
+  if [ -f /run/nginx.pid ]; then "$NGINX" -s quit 2>/dev/null || true; fi
+fi
+
+if [ "${DJANGO_SKIP_BUILD:-0}" != 1 ]; then
+  say "cargo build -p writ"
+  cargo build --quiet -p writ
+fi
+[ -x "$WRIT_BIN" ] || die "$WRIT_BIN is missing: cargo build -p writ"
+"$WRIT_BIN" gate --help >/dev/null 2>&1 || die "$WRIT_BIN has no working 'gate' subcommand"
+
+# --- services ---------------------------------------------------------------------------------
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+work=$(mktemp -d "${TMPDIR:-/tmp}/writ-django.XXXXXX")
+pids=()
+
+stop_all() {
+  local status=$?
+  trap - EXIT INT TERM
+  # Each service runs in its own process group (setsid), led by the PID we recorded: stopping
+  # the group also stops what it spawned (gunicorn's workers, nginx's worker). Newest first.
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[$i]}
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${DJANGO_KEEP:-0}" = 1 ]; then echo "django: kept $work"; else rm -rf "$work"; fi
+  exit "$status"
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+for addr in "$WRIT_ADDR" "$GATE_ADDR" "$DJANGO_ADDR" "$DJANGO_JWT_ADDR" "$NGINX_ADDR"; do
+  if port_busy "$addr"; then
+    die "$addr is already in use; stop whatever listens there (the tests need these fixed ports)"
+  fi
+done
+
+# start NAME CMD...: runs CMD in its own session and process group, logging to $LOGS/NAME.log.
+start() {
+  local name=$1
+  shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  pids+=("$!")
+  eval "PID_${name//-/_}=$!"
+}
+
+# wait_http NAME URL PID: until URL answers with any HTTP status (a 401 is an answer too).
+wait_http() {
+  local name=$1 url=$2 pid=$3 code
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$LOGS/$name.log" >&2 || true
+      die "$name exited before it was ready (log: $LOGS/$name.log)"
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    if [ -n "$code" ] && [ "$code" != 000 ]; then
+      say "$name is ready ($url → $code)"
+      return 0
+    fi
+    sleep 0.2
+  done
+  tail -n 40 "$LOGS/$name.log" >&2 || true
+  die "$name did not answer at $url within 60 s (log: $LOGS/$name.log)"
+}
+
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+MGMT_CLIENT_ID=django-test-admin
+MGMT_CLIENT_SECRET=$(secret)
+ISSUER="http://$WRIT_ADDR/"
+AUDIENCE=https://todos.example/api
+
+say "starting Writ on $WRIT_ADDR"
+start writ env \
+  WRIT_DATABASE_URL="sqlite://$work/writ.db" \
+  WRIT_LISTEN="$WRIT_ADDR" \
+  WRIT_ISSUER="$ISSUER" \
+  WRIT_BOOTSTRAP_CLIENT_ID="$MGMT_CLIENT_ID" \
+  WRIT_BOOTSTRAP_CLIENT_SECRET="$MGMT_CLIENT_SECRET" \
+  RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+  "$WRIT_BIN" demo
+wait_http writ "http://$WRIT_ADDR/healthz" "$PID_writ"
+
+say "starting writ gate on $GATE_ADDR"
+start gate env \
+  WRIT_GATE_EVENTS_CLIENT_ID=demo-todos-api \
+  WRIT_GATE_EVENTS_CLIENT_SECRET=demo-todos-api-secret-change-me \
+  RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+  "$WRIT_BIN" gate --issuer "$ISSUER" --audience "$AUDIENCE" \
+  --listen "$GATE_ADDR" --rules "$APP_DIR/gate.rules"
+wait_http gate "http://$GATE_ADDR/healthz" "$PID_gate"
+
+# start_django NAME ADDR MODE: migrate a database of its own, then gunicorn on ADDR.
+start_django() {
+  local name=$1 addr=$2 mode=$3
+  (cd "$APP_DIR" && DJANGO_DB_PATH="$work/$name.sqlite3" WRIT_AUTH_MODE=$mode \
+    "$ROOT/$PY" manage.py migrate --verbosity 0)
+  start "$name" env \
+    DJANGO_DB_PATH="$work/$name.sqlite3" \
+    WRIT_AUTH_MODE="$mode" WRIT_ISSUER="$ISSUER" WRIT_AUDIENCE="$AUDIENCE" \
+    "$ROOT/.venv/bin/gunicorn" --chdir "$APP_DIR" --bind "$addr" --workers 2 \
+    --access-logfile - todoproject.wsgi
+}
+
+say "starting Django (gate mode) on $DJANGO_ADDR and Django (jwt mode) on $DJANGO_JWT_ADDR"
+start_django django "$DJANGO_ADDR" gate
+start_django django-jwt "$DJANGO_JWT_ADDR" jwt
+wait_http django "http://$DJANGO_ADDR/api/health" "$PID_django"
+wait_http django-jwt "http://$DJANGO_JWT_ADDR/api/health" "$PID_django_jwt"
+
+say "starting nginx on $NGINX_ADDR"
+# Started as root, nginx runs its worker as nobody, which must reach its temp folders.
+mkdir -p "$work/nginx"
+chmod 711 "$work"
+chmod 755 "$work/nginx"
+sed -e "s#@PREFIX@#$work/nginx#g" -e "s#@LISTEN@#$NGINX_ADDR#g" \
+  -e "s#@GATE@#$GATE_ADDR#g" -e "s#@DJANGO@#$DJANGO_ADDR#g" \
+  "$APP_DIR/nginx.conf.template" >"$work/nginx/nginx.conf"
+"$NGINX" -t -q -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
+  || die "nginx refused $work/nginx/nginx.conf"
+start nginx "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;'
+wait_http nginx "http://$NGINX_ADDR/api/health" "$PID_nginx"
+
+# --- tests ------------------------------------------------------------------------------------
+say "python tests/django/test_django_api.py"
+export WRIT_URL="$ISSUER" API_URL="http://$NGINX_ADDR" JWT_API_URL="http://$DJANGO_JWT_ADDR"
+export MGMT_CLIENT_ID MGMT_CLIENT_SECRET
+# In the background and in its own group, so that an interrupt reaches the trap at once.
+setsid "$PY" tests/django/test_django_api.py </dev/null &
+pids+=("$!")
+set +e
+wait "$!"
+status=$?
+set -e
+if [ "$status" != 0 ]; then
+  cp "$work/nginx/error.log" "$LOGS/nginx-error.log" 2>/dev/null || true
+  say "service logs: $LOGS"
+fi
+exit "$status"
