@@ -345,7 +345,25 @@ impl Guard {
     /// Verifies a compact JWS access token. A token whose `kid` is unknown causes one JWKS
     /// refetch (shared with concurrent requests, rate limited) and one more attempt.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        let claims = self.verify_signed(token).await?;
+        match self.verify_cached(token) {
+            Err(VerifyError::UnknownKey) => {}
+            done => return done,
+        }
+        let claims = self.verify_after_refetch(token).await?;
+        self.check_fresh(claims)
+    }
+
+    /// [`Guard::verify`] with the keys at hand, without waiting for a JWKS refetch: a token
+    /// signed by a key the guard does not know yet gets [`VerifyError::UnknownKey`]. For
+    /// synchronous callers; the same checks otherwise (signature, claims, freshness).
+    pub fn verify_cached(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        let claims = self.inner.verifier.verify(token)?;
+        self.check_fresh(claims)
+    }
+
+    /// The freshness checks: the feed-outage policy, then `authz_ver` against the subject's
+    /// latest version.
+    fn check_fresh(&self, claims: AccessClaims) -> Result<AccessClaims, VerifyError> {
         if let Some(f) = &self.inner.freshness
             && f.policy == FeedOutage::Reject
             && f.in_outage()
@@ -366,11 +384,15 @@ impl Guard {
         Ok(claims)
     }
 
-    async fn verify_signed(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        match self.inner.verifier.verify(token) {
-            Err(VerifyError::UnknownKey) => {}
-            done => return done,
-        }
+    /// Records that `sub`'s permissions are at `version`, as the event feed does: tokens made
+    /// at an older version are refused from now on. For a feed of your own, tests and
+    /// benchmarks; a lower version than the one known is ignored.
+    pub fn record_version(&self, sub: &str, version: i64) {
+        note_version(&self.inner, sub, version);
+    }
+
+    /// For a token whose `kid` was unknown: refetch the JWKS (if allowed) and try again.
+    async fn verify_after_refetch(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
             return Err(VerifyError::UnknownKey);
         };
@@ -455,6 +477,15 @@ impl Inner {
                 false
             }
         }
+    }
+}
+
+fn note_version(inner: &Inner, sub: &str, version: i64) {
+    let mut versions = inner.versions.write().expect("versions lock");
+    let now = Instant::now();
+    let v = versions.entry(sub.to_owned()).or_insert((version, now));
+    if version >= v.0 {
+        *v = (version, now);
     }
 }
 
@@ -580,15 +611,11 @@ async fn follow(
             let Some(inner) = weak.upgrade() else {
                 return Ok(());
             };
-            let mut versions = inner.versions.write().expect("versions lock");
-            let now = Instant::now();
-            let v = versions.entry(user.to_owned()).or_insert((version, now));
-            if version >= v.0 {
-                *v = (version, now);
-            }
+            note_version(&inner, user, version);
             *seq = (*seq).max(s);
             if last_prune.elapsed() >= Duration::from_secs(60) {
                 let keep = inner.max_token_lifetime;
+                let mut versions = inner.versions.write().expect("versions lock");
                 versions.retain(|_, (_, seen)| seen.elapsed() < keep);
                 last_prune = Instant::now();
             }

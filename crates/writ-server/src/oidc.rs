@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use writ_guard::{KeySet, Verifier, VerifierConfig};
+use writ_guard::Verifier;
 
 use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
@@ -34,13 +34,10 @@ fn bearer_error(status: StatusCode, error: &str, desc: &str) -> Response {
     r
 }
 
-/// A verifier for one audience over every key Writ has published (not revoked).
+/// The verifier for one audience over every key Writ has published (not revoked), from the
+/// catalog (built at each reload).
 fn verifier_for(state: &AppState, audience: &str) -> Option<Verifier> {
-    let keys = KeySet::from_jwks(&state.keys.load().all_public).ok()?;
-    Some(Verifier::new(
-        VerifierConfig::new(state.config.issuer.clone(), audience),
-        keys,
-    ))
+    state.catalog.load().verifiers.get(audience).cloned()
 }
 
 /// `GET|POST /userinfo`: the profile claims the token's scope allows.

@@ -25,6 +25,10 @@ pub struct Catalog {
     pub origins: std::collections::HashSet<String>,
     /// By client_id, then audience (looked up by `&str`, no allocation on the hot path).
     pub grants: HashMap<String, HashMap<String, Arc<ClientGrant>>>,
+    /// A writ-guard verifier per audience Writ itself checks tokens for (every API, for
+    /// introspection, and `{issuer}userinfo`), over the published keys: built once per reload,
+    /// not per request.
+    pub verifiers: HashMap<String, Verifier>,
 }
 
 /// Cheap-to-clone handle on everything a request needs.
@@ -115,6 +119,15 @@ impl AppState {
         let ring = KeyRing::build(&keys, &self.cipher, &algs)?;
         let keyset =
             KeySet::from_jwks(&ring.all_public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let verifiers = apis
+            .iter()
+            .map(|a| a.identifier.as_str())
+            .chain([self.userinfo_aud.as_str()])
+            .map(|aud| {
+                let cfg = VerifierConfig::new(self.config.issuer.clone(), aud);
+                (aud.to_owned(), Verifier::new(cfg, keyset.clone()))
+            })
+            .collect();
         self.mgmt_verifier.set_keys(keyset);
         self.keys.store(Arc::new(ring));
         let origins = clients
@@ -127,6 +140,7 @@ impl AppState {
             })
             .collect();
         self.catalog.store(Arc::new(Catalog {
+            verifiers,
             origins,
             apis: apis
                 .into_iter()

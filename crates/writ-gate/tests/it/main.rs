@@ -268,7 +268,10 @@ async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
         "{}",
         a.header("x-writ-sub")
     );
-    assert_eq!(a.header("x-writ-permissions"), "delete:todos read:todos write:todos");
+    assert_eq!(
+        a.header("x-writ-permissions"),
+        "delete:todos read:todos write:todos"
+    );
     assert_eq!(a.header("x-writ-client-id"), demo::SCRIPT_CLIENT_ID);
     assert_eq!(
         ask(&base, "POST", "/api/todos", Some(&alice)).await.status,
@@ -431,7 +434,10 @@ async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_h
     assert_eq!(a.body["uri"], "/v1/api/todos?x=1");
     assert_eq!(a.body["body"], "{\"title\":\"milk\"}");
     let h = &a.body["headers"];
-    assert_eq!(h["x-writ-permissions"], "delete:todos read:todos write:todos");
+    assert_eq!(
+        h["x-writ-permissions"],
+        "delete:todos read:todos write:todos"
+    );
     assert!(h["x-writ-sub"].as_str().unwrap().starts_with("usr_"));
     assert_ne!(h["x-writ-sub"], "auth0|someone-else");
     assert!(h.get("x-writ-extra").is_none());
@@ -571,4 +577,59 @@ async fn feed_outage_policy_rejects_or_accepts_when_writ_is_gone() {
     assert_eq!(a.header("retry-after"), "5");
     assert_eq!(a.body["error"], "temporarily_unavailable");
     assert_eq!(ask(&lenient, "GET", "/x", Some(&alice)).await.status, 200);
+}
+
+#[tokio::test]
+async fn key_rotation_under_traffic_fails_no_request() {
+    let writ = std::sync::Arc::new(Writ::start().await);
+    let gate = serve_gate(writ_gate::build(&args(&writ, None, None)).await.unwrap()).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let (writ, gate, stop) = (writ.clone(), gate.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0usize, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // A token from whatever key signs right now, checked at once.
+                let t = writ
+                    .token_form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", demo::MACHINE_CLIENT_ID),
+                        ("client_secret", demo::MACHINE_CLIENT_SECRET),
+                        ("audience", demo::TODOS_API),
+                    ])
+                    .await;
+                let a = ask(&gate, "GET", "/api/todos", Some(&t)).await;
+                if a.status == 200 {
+                    ok += 1;
+                } else {
+                    failed.push((a.status, a.body.to_string()));
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    // Two rotations: the first makes the already-published `next` key sign; the second makes
+    // a key the gate has never seen sign (one JWKS refetch).
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        writ.mgmt(reqwest::Method::POST, "keys/signing/rotate", None)
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for w in workers {
+        let (o, f) = w.await.unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(ok > 30, "too little traffic to mean anything: {ok}");
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {:?}",
+        failed.len(),
+        ok + failed.len(),
+        &failed[..failed.len().min(3)]
+    );
 }
