@@ -16,7 +16,8 @@ pub struct Config {
     pub bootstrap_client_id: Option<String>,
     pub bootstrap_client_secret: Option<String>,
     /// 32-byte key that encrypts signing keys at rest (base64url in config). When unset, a key
-    /// file beside the SQLite database is created and used.
+    /// file beside the SQLite database is created and used; required with PostgreSQL, whose
+    /// nodes must all share it.
     pub key_encryption_key: Option<[u8; 32]>,
     /// Concurrent argon2 computations (each takes ~19 MiB). Default: twice the CPU count — at
     /// one per core, page-faulting each hash's fresh 19 MiB leaves cores idle (measured: 57% of
@@ -32,7 +33,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("issuer", &self.issuer)
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &self.database_url_redacted())
             .field("bootstrap_client_id", &self.bootstrap_client_id)
             .finish_non_exhaustive()
     }
@@ -100,11 +101,12 @@ impl Config {
         })?;
         let database_url = pick("WRIT_DATABASE_URL", fc.database_url)
             .unwrap_or_else(|| "sqlite://writ-data/writ.db".into());
-        if !database_url.starts_with("sqlite:") {
+        let Some(backend) = writ_store::Backend::of_url(&database_url) else {
             return Err(ConfigError(format!(
-                "WRIT_DATABASE_URL '{database_url}': only sqlite:// URLs are supported by this build"
+                "WRIT_DATABASE_URL '{}': expected a sqlite:// or postgres:// URL",
+                redact_url(&database_url)
             )));
-        }
+        };
         let bootstrap_client_id = pick("WRIT_BOOTSTRAP_CLIENT_ID", fc.bootstrap_client_id);
         let bootstrap_client_secret =
             pick("WRIT_BOOTSTRAP_CLIENT_SECRET", fc.bootstrap_client_secret);
@@ -130,6 +132,13 @@ impl Config {
                 )
             })?),
         };
+        if backend == writ_store::Backend::Postgres && key_encryption_key.is_none() {
+            return Err(ConfigError(
+                "WRIT_KEY_ENCRYPTION_KEY is required with a PostgreSQL database (signing keys are \
+                 stored there encrypted, and every node must decrypt them with the same key)"
+                    .into(),
+            ));
+        }
         let password_hash_concurrency = match env("WRIT_PASSWORD_HASH_CONCURRENCY") {
             Some(v) => v.parse().map_err(|_| {
                 ConfigError(format!(
@@ -178,10 +187,48 @@ impl Config {
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
     }
 
+    /// The database URL with any password replaced by `***`, for logs and errors.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+
     /// The Management API's identifier: `{issuer}api/v2/`.
     pub fn management_audience(&self) -> String {
         format!("{}api/v2/", self.issuer)
     }
+}
+
+/// Hides passwords in a database URL, in the user info (`scheme://user:***@host/…`) and in a
+/// `password=` query parameter; other URLs are returned unchanged.
+fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.find("://").map(|i| i + 3) {
+        Some(start) => {
+            let end = base[start..].find('/').map_or(base.len(), |i| start + i);
+            match base[start..end].rfind('@').map(|i| start + i) {
+                Some(at) => match base[start..at].find(':') {
+                    Some(colon) => format!("{}:***{}", &base[..start + colon], &base[at..]),
+                    None => base.to_string(),
+                },
+                None => base.to_string(),
+            }
+        }
+        None => base.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out = format!("{out}?{}", params.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -219,6 +266,31 @@ mod tests {
         assert!(load(&[("WRIT_LISTEN", "nope")]).is_err());
         assert!(load(&[("WRIT_BOOTSTRAP_CLIENT_ID", "x")]).is_err());
         assert!(load(&[("WRIT_KEY_ENCRYPTION_KEY", "short")]).is_err());
+        assert!(load(&[("WRIT_DATABASE_URL", "mysql://h/db")]).is_err());
+    }
+
+    #[test]
+    fn postgres_urls_need_a_key_encryption_key() {
+        let url = "postgres://writ:s3cret@db.internal:5432/writ";
+        let e = load(&[("WRIT_DATABASE_URL", url)]).unwrap_err().0;
+        assert!(e.contains("WRIT_KEY_ENCRYPTION_KEY is required"), "{e}");
+        let kek = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        for u in [url, "postgresql://db.internal/writ"] {
+            let c = load(&[("WRIT_DATABASE_URL", u), ("WRIT_KEY_ENCRYPTION_KEY", kek)]).unwrap();
+            assert_eq!(c.database_url, u);
+            assert!(c.sqlite_path().is_none());
+        }
+        let c = load(&[("WRIT_DATABASE_URL", url), ("WRIT_KEY_ENCRYPTION_KEY", kek)]).unwrap();
+        assert_eq!(
+            c.database_url_redacted(),
+            "postgres://writ:***@db.internal:5432/writ"
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(
+            redact_url("postgres://writ@h/db?sslmode=require&password=x"),
+            "postgres://writ@h/db?sslmode=require&password=***"
+        );
+        assert_eq!(redact_url("sqlite://a@b:c/x.db"), "sqlite://a@b:c/x.db");
     }
 
     #[test]

@@ -26,7 +26,6 @@ pub mod token;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -34,7 +33,6 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use writ_store::SqliteStore;
 
 pub use config::Config;
 pub use state::AppState;
@@ -131,7 +129,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     opts.open(path)?.write_all(text.as_bytes())
 }
 
-/// Opens the store (creating the SQLite folder), provisions, and builds the state.
+/// Opens the store (SQLite, creating its folder, or PostgreSQL), provisions, and builds the state.
 pub async fn prepare(config: Config) -> Result<(AppState, bootstrap::Bootstrapped), StartError> {
     if let Some(p) = config.sqlite_path()
         && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
@@ -144,17 +142,18 @@ pub async fn prepare(config: Config) -> Result<(AppState, bootstrap::Bootstrappe
         })?;
     }
     let db_err = |source| StartError::Database {
-        url: config.database_url.clone(),
+        url: config.database_url_redacted(),
         source,
     };
-    let store = SqliteStore::open(&config.database_url)
+    // SQLite or PostgreSQL, by the URL's scheme.
+    let store = writ_store::open(&config.database_url)
         .await
         .map_err(db_err)?;
     let cipher = key_cipher(&config)?;
-    let boot = bootstrap::bootstrap(&config, &store, &cipher)
+    let boot = bootstrap::bootstrap(&config, &*store, &cipher)
         .await
         .map_err(db_err)?;
-    let state = AppState::new(config.clone(), Arc::new(store), cipher)
+    let state = AppState::new(config.clone(), store, cipher)
         .await
         .map_err(db_err)?;
     Ok((state, boot))

@@ -1,17 +1,54 @@
 //! Writ's storage layer: small per-capability traits (so the server depends on behaviour, not on
-//! a database) and their SQLite implementation, the embedded default. A PostgreSQL
-//! implementation of the same traits comes with the multi-node work.
+//! a database) and two implementations of them: SQLite, the embedded default, and PostgreSQL,
+//! for several nodes on one database. [`open`] picks one from the database URL. One
+//! conformance suite (`tests/it`) runs every operation against both.
 //!
 //! Every write that changes what a user's token may carry bumps the user's `authz_version` and
 //! appends to `authz_events` in the same transaction (see DESIGN.md, Freshness).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use writ_core::*;
 
+mod common;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// Which implementation a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite:…` → SQLite; `postgres://…` or `postgresql://…` → PostgreSQL; else `None`.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens the store at `url` (see [`Backend::of_url`]) and runs its migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::open(url).await?)),
+        Some(Backend::Postgres) => Ok(Arc::new(PgStore::open(url).await?)),
+        None => Err(StoreError::Db(sqlx::Error::Configuration(
+            "unsupported database URL: expected sqlite:… or postgres://…".into(),
+        ))),
+    }
+}
 
 /// Errors from the store. The HTTP edge maps them to protocol errors.
 #[derive(Debug, thiserror::Error)]

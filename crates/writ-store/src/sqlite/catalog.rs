@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use sqlx::{FromRow, SqliteConnection};
 use writ_core::*;
 
-use super::{Affected, SqliteStore, bump, json_vec, new_id, now, to_json, unique};
+use super::{SqliteStore, bump};
+use crate::common::{Affected, json_vec, new_id, now, to_json, unique};
 use crate::*;
 
 #[derive(FromRow)]

@@ -8,12 +8,12 @@ mod rbac;
 use std::str::FromStr;
 use std::time::Duration;
 
-use rand::Rng;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
+use crate::common::{Affected, now};
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result, StoreError};
 
 /// A Writ store on one SQLite database file.
@@ -53,43 +53,6 @@ impl SqliteStore {
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
-
-pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// `prefix_` followed by 16 random alphanumerics, like Auth0's ids.
-pub(crate) fn new_id(prefix: &str) -> String {
-    let mut rng = rand::rng();
-    let tail: String = (0..16)
-        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
-        .collect();
-    format!("{prefix}_{tail}")
-}
-
-/// Maps a unique-constraint violation to `Conflict(msg)`, anything else to `Db`.
-pub(crate) fn unique(msg: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(msg.into()),
-        _ => StoreError::Db(e),
-    }
-}
-
-pub(crate) fn json_vec(s: &str) -> Result<Vec<String>> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-/// Which users an authz bump applies to.
-pub(crate) enum Affected<'a> {
-    User(&'a str),
-    RoleHolders(&'a str),
-    /// Users holding a permission of this API, directly or through a role.
-    ApiHolders(&'a str),
 }
 
 /// Increments `authz_version` of the affected users and appends one event each, inside `tx`.

@@ -3,16 +3,15 @@
 //! same transaction.
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
 use sqlx::{FromRow, SqliteConnection};
 use writ_core::*;
 
-use super::{Affected, SqliteStore, bump, new_id, now, to_json, unique};
+use super::{SqliteStore, bump};
+use crate::common::{
+    Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
+    unique,
+};
 use crate::*;
-
-/// Auth0's limits.
-const MAX_ROLES_PER_USER: i64 = 50;
-const MAX_PERMISSIONS: i64 = 1000;
 
 #[derive(FromRow)]
 struct UserRow {
@@ -29,16 +28,12 @@ struct UserRow {
     authz_version: i64,
 }
 
-fn obj(s: &str) -> Result<Map<String, Value>> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 impl UserRow {
     fn into_parts(self) -> Result<(User, Option<String>)> {
         Ok((
             User {
-                app_metadata: obj(&self.app_metadata)?,
-                user_metadata: obj(&self.user_metadata)?,
+                app_metadata: json_obj(&self.app_metadata)?,
+                user_metadata: json_obj(&self.user_metadata)?,
                 user_id: self.id,
                 email: self.email,
                 email_verified: self.email_verified,
@@ -277,14 +272,7 @@ impl RoleStore for SqliteStore {
     }
 
     async fn list_roles(&self, name_filter: Option<&str>, page: Page) -> Result<Paged<Role>> {
-        let pattern = name_filter.map(|f| {
-            format!(
-                "%{}%",
-                f.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+        let pattern = name_filter.map(like_pattern);
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT id, name, description FROM roles WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\') ORDER BY name, id LIMIT ?2 OFFSET ?3",
         )
@@ -504,14 +492,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn list_users(&self, q: Option<&str>, page: Page) -> Result<Paged<User>> {
-        let pattern = q.map(|f| {
-            format!(
-                "%{}%",
-                f.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+        let pattern = q.map(like_pattern);
         let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\')";
         let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT ?2 OFFSET ?3"

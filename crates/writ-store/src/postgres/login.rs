@@ -1,0 +1,308 @@
+//! Sessions, authorization codes and refresh tokens on PostgreSQL: the code or token is read
+//! `FOR UPDATE`, so concurrent consumers or rotators queue on its row and each sees what the
+//! previous one wrote: one winner, exactly as with SQLite's single writer.
+
+use async_trait::async_trait;
+use sqlx::FromRow;
+
+use super::PgStore;
+use crate::*;
+
+#[derive(FromRow)]
+struct SessionRow {
+    id: String,
+    sid: String,
+    user_id: String,
+    auth_time: i64,
+    last_seen: i64,
+    expires_at: i64,
+}
+
+#[derive(FromRow)]
+struct CodeRow {
+    id: String,
+    client_id: String,
+    user_id: String,
+    redirect_uri: String,
+    scope: String,
+    audience: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    sid: Option<String>,
+    auth_time: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    family_id: Option<String>,
+}
+
+impl From<CodeRow> for AuthCode {
+    fn from(r: CodeRow) -> Self {
+        AuthCode {
+            id: r.id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            redirect_uri: r.redirect_uri,
+            scope: r.scope,
+            audience: r.audience,
+            nonce: r.nonce,
+            code_challenge: r.code_challenge,
+            sid: r.sid,
+            auth_time: r.auth_time,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            family_id: r.family_id,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct RefreshRow {
+    id: String,
+    family_id: String,
+    parent_id: Option<String>,
+    client_id: String,
+    user_id: String,
+    audience: Option<String>,
+    scope: String,
+    sid: Option<String>,
+    auth_time: i64,
+    created_at: i64,
+    idle_expires_at: i64,
+    family_expires_at: i64,
+    used_at: Option<i64>,
+    revoked: bool,
+}
+
+impl From<RefreshRow> for RefreshToken {
+    fn from(r: RefreshRow) -> Self {
+        RefreshToken {
+            id: r.id,
+            family_id: r.family_id,
+            parent_id: r.parent_id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            audience: r.audience,
+            scope: r.scope,
+            sid: r.sid,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            idle_expires_at: r.idle_expires_at,
+            family_expires_at: r.family_expires_at,
+            used_at: r.used_at,
+            revoked: r.revoked,
+        }
+    }
+}
+
+async fn insert_refresh(conn: &mut sqlx::PgConnection, t: &RefreshToken) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (id, family_id, parent_id, client_id, user_id, audience, scope, sid, auth_time, \
+         created_at, idle_expires_at, family_expires_at, used_at, revoked) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(&t.id)
+    .bind(&t.family_id)
+    .bind(&t.parent_id)
+    .bind(&t.client_id)
+    .bind(&t.user_id)
+    .bind(&t.audience)
+    .bind(&t.scope)
+    .bind(&t.sid)
+    .bind(t.auth_time)
+    .bind(t.created_at)
+    .bind(t.idle_expires_at)
+    .bind(t.family_expires_at)
+    .bind(t.used_at)
+    .bind(t.revoked)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn revoke_family(conn: &mut sqlx::PgConnection, family: &str) -> Result<()> {
+    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE family_id = $1")
+        .bind(family)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl LoginStore for PgStore {
+    async fn create_session(&self, s: &Session) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (id, sid, user_id, auth_time, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&s.id)
+            .bind(&s.sid)
+            .bind(&s.user_id)
+            .bind(s.auth_time)
+            .bind(s.last_seen)
+            .bind(s.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &str) -> Result<Option<Session>> {
+        let r: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(|r| Session {
+            id: r.id,
+            sid: r.sid,
+            user_id: r.user_id,
+            auth_time: r.auth_time,
+            last_seen: r.last_seen,
+            expires_at: r.expires_at,
+        }))
+    }
+
+    async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_code(&self, c: &AuthCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (id, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, sid, \
+             auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&c.id)
+        .bind(&c.client_id)
+        .bind(&c.user_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.scope)
+        .bind(&c.audience)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(&c.sid)
+        .bind(c.auth_time)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn consume_code(&self, id: &str, now: i64) -> Result<CodeOutcome> {
+        let mut tx = self.write().await?;
+        let row: Option<CodeRow> =
+            sqlx::query_as("SELECT * FROM authorization_codes WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else {
+            return Ok(CodeOutcome::Missing);
+        };
+        let code = AuthCode::from(row);
+        if code.used_at.is_some() {
+            if let Some(f) = &code.family_id {
+                revoke_family(&mut tx, f).await?;
+            }
+            tx.commit().await?;
+            return Ok(CodeOutcome::Reused(code));
+        }
+        sqlx::query("UPDATE authorization_codes SET used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CodeOutcome::Fresh(AuthCode {
+            used_at: Some(now),
+            ..code
+        }))
+    }
+
+    async fn set_code_family(&self, id: &str, family_id: &str) -> Result<()> {
+        sqlx::query("UPDATE authorization_codes SET family_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(family_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_refresh(&self, t: &RefreshToken) -> Result<()> {
+        let mut tx = self.write().await?;
+        insert_refresh(&mut tx, t).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_refresh(&self, id: &str) -> Result<Option<RefreshToken>> {
+        let r: Option<RefreshRow> = sqlx::query_as("SELECT * FROM refresh_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(RefreshToken::from))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        id: &str,
+        child: &RefreshToken,
+        now: i64,
+        leeway: i64,
+    ) -> Result<RotateOutcome> {
+        let mut tx = self.write().await?;
+        let row: Option<RefreshRow> =
+            sqlx::query_as("SELECT * FROM refresh_tokens WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(cur) = row.map(RefreshToken::from) else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        if cur.revoked || now >= cur.family_expires_at || now >= cur.idle_expires_at {
+            return Ok(RotateOutcome::Invalid);
+        }
+        match cur.used_at {
+            None => {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(used) => {
+                // Only the immediately previous token may be reused, and only within the leeway:
+                // its child must still be the family's newest, unused token.
+                let newest_unused: Option<bool> = sqlx::query_scalar(
+                    "SELECT TRUE FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND NOT revoked LIMIT 1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if now - used >= leeway || newest_unused.is_none() {
+                    revoke_family(&mut tx, &cur.family_id).await?;
+                    tx.commit().await?;
+                    return Ok(RotateOutcome::Reused);
+                }
+            }
+        }
+        insert_refresh(&mut tx, child).await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        revoke_family(&mut tx, family_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,700 @@
+//! Roles, users, their assignments and direct grants, and effective-permission evaluation on
+//! PostgreSQL. Each write that changes effective permissions runs in an [`AuthzTx`] (the authz
+//! log head locked first) and bumps the affected users' authz versions in that transaction.
+
+use async_trait::async_trait;
+use sqlx::{FromRow, PgConnection};
+use writ_core::*;
+
+use super::{AuthzTx, PgStore, bump};
+use crate::common::{
+    Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
+    unique,
+};
+use crate::*;
+
+/// A user's authz version and the permission names their direct grants and roles give them for
+/// one API (`$1` user id, `$2` API identifier); no row when the user does not exist.
+pub(super) const EFFECTIVE_PERMISSIONS: &str = "WITH rs AS (SELECT id FROM resource_servers WHERE identifier = $2) \
+     SELECT u.authz_version, ARRAY( \
+       SELECT up.permission FROM rs JOIN user_permissions up \
+         ON up.user_id = $1 AND up.rs_id = rs.id \
+       UNION ALL \
+       SELECT rp.permission FROM rs JOIN user_roles ur ON ur.user_id = $1 \
+         JOIN role_permissions rp ON rp.role_id = ur.role_id AND rp.rs_id = rs.id) \
+     FROM users u WHERE u.id = $1";
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    email_verified: bool,
+    password_hash: Option<String>,
+    name: Option<String>,
+    blocked: bool,
+    app_metadata: String,
+    user_metadata: String,
+    created_at: String,
+    updated_at: String,
+    authz_version: i64,
+}
+
+impl UserRow {
+    fn into_parts(self) -> Result<(User, Option<String>)> {
+        Ok((
+            User {
+                app_metadata: json_obj(&self.app_metadata)?,
+                user_metadata: json_obj(&self.user_metadata)?,
+                user_id: self.id,
+                email: self.email,
+                email_verified: self.email_verified,
+                name: self.name,
+                blocked: self.blocked,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+                authz_version: self.authz_version,
+            },
+            self.password_hash,
+        ))
+    }
+    fn into_user(self) -> Result<User> {
+        Ok(self.into_parts()?.0)
+    }
+}
+
+/// Resolves permissions to `(rs_id, name)`, checking each exists in its API's catalog.
+async fn resolve(conn: &mut PgConnection, perms: &[Permission]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(perms.len());
+    for (i, p) in perms.iter().enumerate() {
+        let rs: Option<String> = sqlx::query_scalar(
+            "SELECT rs.id FROM resource_servers rs JOIN resource_server_scopes s ON s.rs_id = rs.id \
+             WHERE rs.identifier = $1 AND s.value = $2",
+        )
+        .bind(&p.resource_server_identifier)
+        .bind(&p.permission_name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let rs = rs.ok_or_else(|| {
+            ValidationError::new(
+                format!("permissions[{i}]"),
+                format!(
+                    "Permission '{}' does not exist for resource server '{}'",
+                    p.permission_name, p.resource_server_identifier
+                ),
+            )
+        })?;
+        out.push((rs, p.permission_name.clone()));
+    }
+    Ok(out)
+}
+
+/// Runs `sql` (a `SELECT TRUE … WHERE id = $1`) and says whether it found a row.
+async fn exists(conn: &mut PgConnection, sql: &'static str, id: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}
+
+const PERM_INFO: &str = "SELECT rs.identifier, rs.name, p.permission, s.description FROM {T} p \
+     JOIN resource_servers rs ON rs.id = p.rs_id \
+     JOIN resource_server_scopes s ON s.rs_id = p.rs_id AND s.value = p.permission \
+     WHERE p.{K} = $1 ORDER BY rs.identifier, p.permission LIMIT $2 OFFSET $3";
+
+async fn perm_page(
+    store: &PgStore,
+    table: &str,
+    key: &str,
+    id: &str,
+    page: Page,
+) -> Result<Paged<PermissionInfo>> {
+    let sql = PERM_INFO.replace("{T}", table).replace("{K}", key);
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&store.pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE {key} = $1"
+    )))
+    .bind(id)
+    .fetch_one(&store.pool)
+    .await?;
+    Ok(Paged {
+        items: rows
+            .into_iter()
+            .map(
+                |(
+                    resource_server_identifier,
+                    resource_server_name,
+                    permission_name,
+                    description,
+                )| PermissionInfo {
+                    resource_server_identifier,
+                    resource_server_name,
+                    permission_name,
+                    description,
+                },
+            )
+            .collect(),
+        total,
+    })
+}
+
+/// Whose permissions change: a role's (fanned out to its holders) or a user's direct grants.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Role(&'a str),
+    User(&'a str),
+}
+
+/// Statements per owner: (exists, insert, delete, count, not-found name, limit message).
+struct OwnerSql {
+    exists: &'static str,
+    insert: &'static str,
+    delete: &'static str,
+    count: &'static str,
+    what: &'static str,
+    limit: &'static str,
+}
+
+impl Owner<'_> {
+    fn id(&self) -> &str {
+        match self {
+            Owner::Role(id) | Owner::User(id) => id,
+        }
+    }
+
+    fn sql(&self) -> OwnerSql {
+        match self {
+            Owner::Role(_) => OwnerSql {
+                exists: "SELECT TRUE FROM roles WHERE id = $1",
+                insert: "INSERT INTO role_permissions (role_id, rs_id, permission) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                delete: "DELETE FROM role_permissions WHERE role_id = $1 AND rs_id = $2 AND permission = $3",
+                count: "SELECT COUNT(*) FROM role_permissions WHERE role_id = $1",
+                what: "role",
+                limit: "A role can have at most 1000 permissions",
+            },
+            Owner::User(_) => OwnerSql {
+                exists: "SELECT TRUE FROM users WHERE id = $1",
+                insert: "INSERT INTO user_permissions (user_id, rs_id, permission) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                delete: "DELETE FROM user_permissions WHERE user_id = $1 AND rs_id = $2 AND permission = $3",
+                count: "SELECT COUNT(*) FROM user_permissions WHERE user_id = $1",
+                what: "user",
+                limit: "A user can have at most 1000 direct permissions",
+            },
+        }
+    }
+
+    fn affected(&self) -> Affected<'_> {
+        match self {
+            Owner::Role(id) => Affected::RoleHolders(id),
+            Owner::User(id) => Affected::User(id),
+        }
+    }
+}
+
+impl PgStore {
+    /// Adds or removes permissions of a role or a user in one transaction, enforcing Auth0's
+    /// limit, and bumps the affected users' authz versions if anything changed.
+    async fn change_permissions(
+        &self,
+        owner: Owner<'_>,
+        perms: &[Permission],
+        add: bool,
+    ) -> Result<()> {
+        let sql = owner.sql();
+        let mut tx = self.authz_write().await?;
+        if !exists(&mut tx, sql.exists, owner.id()).await? {
+            return Err(StoreError::NotFound(sql.what));
+        }
+        let mut changed = 0;
+        for (rs, name) in resolve(&mut tx, perms).await? {
+            changed += sqlx::query(if add { sql.insert } else { sql.delete })
+                .bind(owner.id())
+                .bind(&rs)
+                .bind(&name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if add {
+            let count: i64 = sqlx::query_scalar(sql.count)
+                .bind(owner.id())
+                .fetch_one(&mut *tx)
+                .await?;
+            if count > MAX_PERMISSIONS {
+                return Err(ValidationError::new("permissions", sql.limit).into());
+            }
+        }
+        if changed > 0 {
+            let kind = match (owner, add) {
+                (Owner::Role(_), true) => "role_permissions_added",
+                (Owner::Role(_), false) => "role_permissions_removed",
+                (Owner::User(_), true) => "permissions_added",
+                (Owner::User(_), false) => "permissions_removed",
+            };
+            bump(&mut tx, owner.affected(), kind).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RoleStore for PgStore {
+    async fn create_role(&self, name: &str, description: &str) -> Result<Role> {
+        let role = Role {
+            id: new_id("rol"),
+            name: name.into(),
+            description: description.into(),
+        };
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO roles (id, name, description, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&role.id)
+        .bind(&role.name)
+        .bind(&role.description)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique(format!("Role with name '{name}' already exists")))?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    async fn get_role(&self, id: &str) -> Result<Role> {
+        let r: Option<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, description FROM roles WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (id, name, description) = r.ok_or(StoreError::NotFound("role"))?;
+        Ok(Role {
+            id,
+            name,
+            description,
+        })
+    }
+
+    async fn list_roles(&self, name_filter: Option<&str>, page: Page) -> Result<Paged<Role>> {
+        let pattern = name_filter.map(like_pattern);
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, name, description FROM roles WHERE ($1 IS NULL OR name ILIKE $1 ESCAPE '\\') ORDER BY name, id LIMIT $2 OFFSET $3",
+        )
+        .bind(&pattern)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM roles WHERE ($1 IS NULL OR name ILIKE $1 ESCAPE '\\')",
+        )
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(id, name, description)| Role {
+                    id,
+                    name,
+                    description,
+                })
+                .collect(),
+            total,
+        })
+    }
+
+    async fn update_role(&self, role: &Role) -> Result<()> {
+        let mut tx = self.write().await?;
+        let n = sqlx::query("UPDATE roles SET name = $2, description = $3 WHERE id = $1")
+            .bind(&role.id)
+            .bind(&role.name)
+            .bind(&role.description)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique(format!(
+                "Role with name '{}' already exists",
+                role.name
+            )))?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("role"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_role(&self, id: &str) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        bump(&mut tx, Affected::RoleHolders(id), "role_deleted").await?;
+        let n = sqlx::query("DELETE FROM roles WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("role"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn role_permissions(&self, role_id: &str, page: Page) -> Result<Paged<PermissionInfo>> {
+        self.get_role(role_id).await?;
+        perm_page(self, "role_permissions", "role_id", role_id, page).await
+    }
+
+    async fn add_role_permissions(&self, role_id: &str, perms: &[Permission]) -> Result<()> {
+        self.change_permissions(Owner::Role(role_id), perms, true)
+            .await
+    }
+
+    async fn remove_role_permissions(&self, role_id: &str, perms: &[Permission]) -> Result<()> {
+        self.change_permissions(Owner::Role(role_id), perms, false)
+            .await
+    }
+
+    async fn role_users(&self, role_id: &str, page: Page) -> Result<Paged<UserSummary>> {
+        self.get_role(role_id).await?;
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT u.id, u.email, u.name FROM user_roles ur JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 \
+             ORDER BY u.id LIMIT $2 OFFSET $3",
+        )
+        .bind(role_id)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role_id = $1")
+            .bind(role_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(user_id, email, name)| UserSummary {
+                    user_id,
+                    email,
+                    name,
+                })
+                .collect(),
+            total,
+        })
+    }
+
+    async fn assign_role_users(&self, role_id: &str, user_ids: &[String]) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        if !exists(&mut tx, "SELECT TRUE FROM roles WHERE id = $1", role_id).await? {
+            return Err(StoreError::NotFound("role"));
+        }
+        for (i, u) in user_ids.iter().enumerate() {
+            if !exists(&mut tx, "SELECT TRUE FROM users WHERE id = $1", u).await? {
+                return Err(ValidationError::new(
+                    format!("users[{i}]"),
+                    format!("User '{u}' does not exist"),
+                )
+                .into());
+            }
+            assign(&mut tx, u, role_id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Assigns one role to one user, enforcing the per-user limit; bumps if it was new.
+async fn assign(tx: &mut AuthzTx, user_id: &str, role_id: &str) -> Result<()> {
+    let n = sqlx::query(
+        "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(role_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        if count > MAX_ROLES_PER_USER {
+            return Err(ValidationError::new(
+                "roles",
+                format!("A user can have at most {MAX_ROLES_PER_USER} roles"),
+            )
+            .into());
+        }
+        bump(tx, Affected::User(user_id), "role_assigned").await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, u: NewUser) -> Result<User> {
+        let id = new_id("usr");
+        let at = now();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, email_verified, password_hash, name, blocked, app_metadata, user_metadata, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(&id)
+        .bind(&u.email)
+        .bind(u.email_verified)
+        .bind(&u.password_hash)
+        .bind(&u.name)
+        .bind(u.blocked)
+        .bind(to_json(&u.app_metadata))
+        .bind(to_json(&u.user_metadata))
+        .bind(&at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("The user already exists."))?;
+        tx.commit().await?;
+        Ok(User {
+            user_id: id,
+            email: u.email,
+            email_verified: u.email_verified,
+            name: u.name,
+            blocked: u.blocked,
+            app_metadata: u.app_metadata,
+            user_metadata: u.user_metadata,
+            created_at: at.clone(),
+            updated_at: at,
+            authz_version: 1,
+        })
+    }
+
+    async fn get_user(&self, id: &str) -> Result<User> {
+        let r: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.ok_or(StoreError::NotFound("user"))?.into_user()
+    }
+
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
+        Ok(self
+            .credentials_by_email(email)
+            .await?
+            .map(|c| c.user)
+            .into_iter()
+            .collect())
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>> {
+        let r: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE email = $1")
+            .bind(email.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| {
+            r.into_parts().map(|(user, password_hash)| Credentials {
+                user,
+                password_hash,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_users(&self, q: Option<&str>, page: Page) -> Result<Paged<User>> {
+        let pattern = q.map(like_pattern);
+        let filter = "($1 IS NULL OR email ILIKE $1 ESCAPE '\\' OR name ILIKE $1 ESCAPE '\\')";
+        let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT $2 OFFSET $3"
+        )))
+        .bind(&pattern)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM users WHERE {filter}"
+        )))
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(UserRow::into_user)
+                .collect::<Result<_>>()?,
+            total,
+        })
+    }
+
+    async fn update_user(&self, u: &User, password_hash: Option<&str>) -> Result<User> {
+        let mut tx = self.authz_write().await?;
+        let old: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+            .bind(&u.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (old, _) = old.ok_or(StoreError::NotFound("user"))?.into_parts()?;
+        sqlx::query(
+            "UPDATE users SET email = $2, email_verified = $3, name = $4, blocked = $5, app_metadata = $6, user_metadata = $7, \
+             updated_at = $8, password_hash = COALESCE($9, password_hash) WHERE id = $1",
+        )
+        .bind(&u.user_id)
+        .bind(&u.email)
+        .bind(u.email_verified)
+        .bind(&u.name)
+        .bind(u.blocked)
+        .bind(to_json(&u.app_metadata))
+        .bind(to_json(&u.user_metadata))
+        .bind(now())
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("The specified new email already exists"))?;
+        if old.blocked != u.blocked {
+            bump(
+                &mut tx,
+                Affected::User(&u.user_id),
+                if u.blocked {
+                    "user_blocked"
+                } else {
+                    "user_unblocked"
+                },
+            )
+            .await?;
+        } else if old.app_metadata != u.app_metadata {
+            bump(&mut tx, Affected::User(&u.user_id), "app_metadata_changed").await?;
+        }
+        let row: UserRow = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+            .bind(&u.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.into_user()
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        bump(&mut tx, Affected::User(id), "user_deleted").await?;
+        let n = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_roles(&self, user_id: &str, page: Page) -> Result<Paged<Role>> {
+        self.get_user(user_id).await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT r.id, r.name, r.description FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 \
+             ORDER BY r.name LIMIT $2 OFFSET $3",
+        )
+        .bind(user_id)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(id, name, description)| Role {
+                    id,
+                    name,
+                    description,
+                })
+                .collect(),
+            total,
+        })
+    }
+
+    async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        if !exists(&mut tx, "SELECT TRUE FROM users WHERE id = $1", user_id).await? {
+            return Err(StoreError::NotFound("user"));
+        }
+        for (i, r) in role_ids.iter().enumerate() {
+            if !exists(&mut tx, "SELECT TRUE FROM roles WHERE id = $1", r).await? {
+                return Err(ValidationError::new(
+                    format!("roles[{i}]"),
+                    format!("Role '{r}' does not exist"),
+                )
+                .into());
+            }
+            assign(&mut tx, user_id, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        if !exists(&mut tx, "SELECT TRUE FROM users WHERE id = $1", user_id).await? {
+            return Err(StoreError::NotFound("user"));
+        }
+        let mut removed = 0;
+        for r in role_ids {
+            removed += sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+                .bind(user_id)
+                .bind(r)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if removed > 0 {
+            bump(&mut tx, Affected::User(user_id), "role_unassigned").await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_permissions(&self, user_id: &str, page: Page) -> Result<Paged<PermissionInfo>> {
+        self.get_user(user_id).await?;
+        perm_page(self, "user_permissions", "user_id", user_id, page).await
+    }
+
+    async fn add_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()> {
+        self.change_permissions(Owner::User(user_id), perms, true)
+            .await
+    }
+
+    async fn remove_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()> {
+        self.change_permissions(Owner::User(user_id), perms, false)
+            .await
+    }
+
+    async fn authz_version(&self, user_id: &str) -> Result<i64> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT authz_version FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        v.ok_or(StoreError::NotFound("user"))
+    }
+
+    async fn effective_permissions(
+        &self,
+        user_id: &str,
+        api_identifier: &str,
+    ) -> Result<(Vec<String>, i64)> {
+        // One statement, so the version and the permissions come from one snapshot. Every
+        // step is an index lookup keyed by this user (the `user_permissions` and `user_roles`
+        // primary keys, then `role_permissions` by (role, API)): O(the user's roles and grants),
+        // never O(users) or O(the API's role permissions). Duplicates are removed in Rust.
+        let row: Option<(i64, Vec<String>)> = sqlx::query_as(EFFECTIVE_PERMISSIONS)
+            .bind(user_id)
+            .bind(api_identifier)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (version, list) = row.ok_or(StoreError::NotFound("user"))?;
+        let perms = writ_core::rbac::effective_permissions(list.iter().map(String::as_str));
+        Ok((perms, version))
+    }
+}

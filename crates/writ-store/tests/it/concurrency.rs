@@ -1,0 +1,379 @@
+//! Concurrency: racing writers over real connections. One winner for a unique email, a code or
+//! a refresh token; role assignments and key rotations that queue instead of losing updates;
+//! and an authz event log that a concurrent follower reads without gaps, in commit order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use writ_core::*;
+use writ_store::*;
+
+use crate::login::{code, login_fixture, refresh};
+use crate::{A, TestStore, conformance, page, perm};
+
+conformance!(
+    concurrent_creates_of_one_email_have_exactly_one_winner,
+    concurrent_role_assignments_all_land_with_distinct_versions,
+    concurrent_refresh_rotations_have_exactly_one_winner,
+    concurrent_code_consumptions_have_exactly_one_fresh,
+    concurrent_key_rotations_queue,
+    authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower,
+    concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps,
+);
+
+async fn concurrent_creates_of_one_email_have_exactly_one_winner(t: TestStore) {
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = t.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.create_user(NewUser {
+                email: "race@example.com".into(),
+                ..Default::default()
+            })
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(
+        t.store.list_users(None, page(0, 50)).await.unwrap().total,
+        1
+    );
+}
+
+async fn concurrent_role_assignments_all_land_with_distinct_versions(t: TestStore) {
+    let u = t.user("many@example.com").await;
+    let mut roles = Vec::new();
+    for i in 0..20 {
+        roles.push(
+            t.store
+                .create_role(&format!("role{i}"), "")
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let v0 = t.version(&u.user_id).await;
+    let mut tasks = Vec::new();
+    for r in roles {
+        let s = t.store.clone();
+        let uid = u.user_id.clone();
+        tasks.push(tokio::spawn(async move {
+            s.assign_user_roles(&uid, &[r]).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        t.store
+            .user_roles(&u.user_id, page(0, 50))
+            .await
+            .unwrap()
+            .total,
+        20
+    );
+    assert_eq!(t.version(&u.user_id).await, v0 + 20);
+    let versions: Vec<i64> = t
+        .store
+        .authz_events_after(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(versions, ((v0 + 1)..=(v0 + 20)).collect::<Vec<_>>());
+}
+
+async fn concurrent_refresh_rotations_have_exactly_one_winner(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    t.store
+        .create_refresh(&refresh("r0", "f", None, &uid))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = t.store.clone();
+        let child = refresh(&format!("r1-{i}"), "f", Some("r0"), &uid);
+        tasks.push(tokio::spawn(async move {
+            s.rotate_refresh("r0", &child, 100, 0).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().unwrap());
+    }
+    let rotated = outcomes
+        .iter()
+        .filter(|o| **o == RotateOutcome::Rotated)
+        .count();
+    assert_eq!(rotated, 1, "{outcomes:?}");
+    // The first loser saw the reuse and revoked the family, the winner's child included.
+    assert!(outcomes.contains(&RotateOutcome::Reused), "{outcomes:?}");
+    let children: Vec<RefreshToken> = {
+        let mut v = Vec::new();
+        for i in 0..12 {
+            if let Some(c) = t.store.get_refresh(&format!("r1-{i}")).await.unwrap() {
+                v.push(c);
+            }
+        }
+        v
+    };
+    assert_eq!(children.len(), 1);
+    assert!(children[0].revoked);
+}
+
+async fn concurrent_code_consumptions_have_exactly_one_fresh(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    t.store.create_code(&code("c", &uid)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = t.store.clone();
+        tasks.push(tokio::spawn(
+            async move { s.consume_code("c", 100 + i).await },
+        ));
+    }
+    let mut fresh = Vec::new();
+    let mut reused = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            CodeOutcome::Fresh(c) => fresh.push(c),
+            CodeOutcome::Reused(_) => reused += 1,
+            CodeOutcome::Missing => panic!("missing"),
+        }
+    }
+    assert_eq!((fresh.len(), reused), (1, 11));
+    // What the winner was told is what is stored.
+    assert_eq!(
+        t.store.consume_code("c", 999).await.unwrap(),
+        CodeOutcome::Reused(fresh.pop().unwrap())
+    );
+}
+
+async fn concurrent_key_rotations_queue(t: TestStore) {
+    let key = |kid: &str, state: KeyState| SigningKey {
+        kid: kid.into(),
+        alg: SigningAlg::RS256,
+        state,
+        private_der: vec![1, 2, 3],
+        public_jwk: serde_json::json!({ "kid": kid }),
+        created_at: "2024-01-01T00:00:00.000Z".into(),
+        current_since: None,
+        current_until: None,
+        revoked_at: None,
+        retire_after: None,
+    };
+    t.store
+        .insert_signing_key(&key("cur", KeyState::Current))
+        .await
+        .unwrap();
+    t.store
+        .insert_signing_key(&key("nxt", KeyState::Next))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let s = t.store.clone();
+        let k = key(&format!("new{i}"), KeyState::Next);
+        tasks.push(tokio::spawn(async move {
+            s.rotate_signing_keys(SigningAlg::RS256, &k, 0).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut states: HashMap<&str, usize> = HashMap::new();
+    for k in t.store.signing_keys().await.unwrap() {
+        *states.entry(k.state.as_str()).or_default() += 1;
+    }
+    // Six rotations one after another: one current, one next, six rotated out.
+    assert_eq!(
+        states,
+        HashMap::from([("current", 1), ("next", 1), ("previous", 6)])
+    );
+}
+
+async fn authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower(t: TestStore) {
+    t.api(A, &["r", "w", "d"]).await;
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(t.user(&format!("w{i}@example.com")).await.user_id);
+    }
+    let mut roles = Vec::new();
+    for i in 0..3 {
+        let r = t.store.create_role(&format!("r{i}"), "").await.unwrap();
+        t.store
+            .add_role_permissions(&r.id, &[perm(A, "r")])
+            .await
+            .unwrap();
+        roles.push(r.id);
+    }
+    let head0 = t.store.authz_head().await.unwrap();
+
+    // A follower, reading as the writers commit: every batch must continue exactly where the
+    // previous one ended (a later commit never carries a lower seq).
+    let done = Arc::new(AtomicBool::new(false));
+    let follower = {
+        let s = t.store.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut last = head0;
+            let mut seen = Vec::new();
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let batch = s.authz_events_after(last, 7).await.unwrap();
+                for e in &batch {
+                    assert_eq!(e.seq, last + 1, "the follower skipped an event");
+                    last = e.seq;
+                }
+                let empty = batch.is_empty();
+                seen.extend(batch);
+                if finished && empty {
+                    return seen;
+                }
+                if empty {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+
+    let mut writers = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        let s = t.store.clone();
+        let (u, role) = (u.clone(), roles[i % roles.len()].clone());
+        writers.push(tokio::spawn(async move {
+            for _ in 0..8 {
+                s.assign_user_roles(&u, std::slice::from_ref(&role))
+                    .await
+                    .unwrap();
+                s.add_user_permissions(&u, &[perm(A, "d")]).await.unwrap();
+                s.remove_user_roles(&u, std::slice::from_ref(&role))
+                    .await
+                    .unwrap();
+                s.remove_user_permissions(&u, &[perm(A, "d")])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    // Fan-out writers: role permission changes reach every current holder.
+    for role in roles.iter().take(2) {
+        let s = t.store.clone();
+        let role = role.clone();
+        writers.push(tokio::spawn(async move {
+            for _ in 0..8 {
+                s.add_role_permissions(&role, &[perm(A, "w")])
+                    .await
+                    .unwrap();
+                s.remove_role_permissions(&role, &[perm(A, "w")])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = follower.await.unwrap();
+
+    let all = t.store.authz_events_after(head0, 100_000).await.unwrap();
+    assert_eq!(seen, all, "the follower saw exactly the log");
+    assert!(all.len() >= users.len() * 32, "{}", all.len());
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        ((head0 + 1)..=(head0 + all.len() as i64)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        t.store.authz_head().await.unwrap(),
+        head0 + all.len() as i64
+    );
+    // Per user, versions go up by one per event, in seq order, ending at the user's version.
+    for u in &users {
+        let vs: Vec<i64> = all
+            .iter()
+            .filter(|e| &e.user_id == u)
+            .map(|e| e.version)
+            .collect();
+        assert!(vs.windows(2).all(|w| w[1] == w[0] + 1), "{u}: {vs:?}");
+        assert_eq!(*vs.last().unwrap(), t.version(u).await);
+        let (perms, v) = t.store.effective_permissions(u, A).await.unwrap();
+        assert!(perms.is_empty(), "{perms:?}");
+        assert_eq!(v, *vs.last().unwrap());
+    }
+    assert_eq!(
+        t.store.list_roles(None, page(0, 10)).await.unwrap().total,
+        3
+    );
+}
+
+async fn concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps(t: TestStore) {
+    t.api(A, &["r"]).await;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(t.user(&format!("o{i}@example.com")).await.user_id);
+    }
+    let head0 = t.store.authz_head().await.unwrap();
+    let mut tasks = Vec::new();
+    // Each writer touches every user, in its own order, several users per transaction.
+    for i in 0..5 {
+        let s = t.store.clone();
+        let mut order = users.clone();
+        order.rotate_left(i);
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            for k in 0..4 {
+                let role = s.create_role(&format!("t{i}-{k}"), "").await.unwrap();
+                s.assign_role_users(&role.id, &order).await.unwrap();
+                s.add_role_permissions(&role.id, &[perm(A, "r")])
+                    .await
+                    .unwrap();
+                s.delete_role(&role.id).await.unwrap();
+            }
+        }));
+    }
+    // Profile writers: block and unblock (an update of the user row, then a bump).
+    for u in users.iter().take(3) {
+        let s = t.store.clone();
+        let u = u.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..6 {
+                let mut user = s.get_user(&u).await.unwrap();
+                user.blocked = k % 2 == 0;
+                s.update_user(&user, None).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // 5 writers x 4 rounds x 3 bumps (assign, permission added, role deleted) per user, plus
+    // 6 blocks/unblocks for three of them.
+    let all = t.store.authz_events_after(head0, 100_000).await.unwrap();
+    assert_eq!(all.len(), 5 * 4 * 3 * 5 + 3 * 6);
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        ((head0 + 1)..=(head0 + all.len() as i64)).collect::<Vec<_>>()
+    );
+    for (i, u) in users.iter().enumerate() {
+        let vs: Vec<i64> = all
+            .iter()
+            .filter(|e| &e.user_id == u)
+            .map(|e| e.version)
+            .collect();
+        assert_eq!(vs.len(), 60 + if i < 3 { 6 } else { 0 });
+        assert!(vs.windows(2).all(|w| w[1] == w[0] + 1), "{u}: {vs:?}");
+        assert_eq!(*vs.last().unwrap(), t.version(u).await);
+    }
+}

@@ -1,0 +1,266 @@
+//! Sessions, single-use authorization codes, refresh-token rotation with leeway and reuse
+//! detection.
+
+use writ_store::*;
+
+use crate::{TestStore, conformance};
+
+conformance!(
+    sessions_lifecycle,
+    codes_are_single_use_and_reuse_revokes_the_family,
+    refresh_tokens_rotate_with_leeway_and_reuse_detection,
+);
+
+/// A client `app` and a user, for the foreign keys; returns the user id.
+pub async fn login_fixture(t: &TestStore) -> String {
+    t.store
+        .create_client(&writ_core::Client {
+            client_id: "app".into(),
+            name: "app".into(),
+            description: String::new(),
+            app_type: writ_core::AppType::Spa,
+            grant_types: vec![],
+            callbacks: vec![],
+            allowed_origins: vec![],
+            web_origins: vec![],
+            allowed_logout_urls: vec![],
+            secret_hash: None,
+            is_first_party: true,
+            refresh_rotation: true,
+            refresh_leeway: 0,
+            refresh_idle_lifetime: 100,
+            refresh_absolute_lifetime: 1000,
+            created_at: "2024-01-01T00:00:00.000Z".into(),
+        })
+        .await
+        .unwrap();
+    t.user("login@example.com").await.user_id
+}
+
+pub fn code(id: &str, user_id: &str) -> AuthCode {
+    AuthCode {
+        id: id.into(),
+        client_id: "app".into(),
+        user_id: user_id.into(),
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid profile offline_access".into(),
+        audience: Some("https://a.example/".into()),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        sid: Some("sid-1".into()),
+        auth_time: 10,
+        expires_at: 70,
+        used_at: None,
+        family_id: None,
+    }
+}
+
+pub fn refresh(id: &str, family: &str, parent: Option<&str>, user_id: &str) -> RefreshToken {
+    RefreshToken {
+        id: id.into(),
+        family_id: family.into(),
+        parent_id: parent.map(Into::into),
+        client_id: "app".into(),
+        user_id: user_id.into(),
+        audience: None,
+        scope: "openid offline_access".into(),
+        sid: None,
+        auth_time: 1,
+        created_at: 1,
+        idle_expires_at: 1_000,
+        family_expires_at: 2_000,
+        used_at: None,
+        revoked: false,
+    }
+}
+
+async fn sessions_lifecycle(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    let s = Session {
+        id: "h1".into(),
+        sid: "sid-1".into(),
+        user_id: uid.clone(),
+        auth_time: 100,
+        last_seen: 100,
+        expires_at: 1_000,
+    };
+    t.store.create_session(&s).await.unwrap();
+    assert_eq!(t.store.get_session("h1").await.unwrap(), Some(s.clone()));
+    assert_eq!(t.store.get_session("nope").await.unwrap(), None);
+    t.store.touch_session("h1", 200).await.unwrap();
+    assert_eq!(
+        t.store.get_session("h1").await.unwrap().unwrap().last_seen,
+        200
+    );
+    t.store.delete_session("h1").await.unwrap();
+    assert_eq!(t.store.get_session("h1").await.unwrap(), None);
+    // Deleting what is gone is not an error.
+    t.store.delete_session("h1").await.unwrap();
+    // Deleting the user ends their sessions.
+    t.store.create_session(&s).await.unwrap();
+    t.store.delete_user(&uid).await.unwrap();
+    assert_eq!(t.store.get_session("h1").await.unwrap(), None);
+}
+
+async fn codes_are_single_use_and_reuse_revokes_the_family(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    let c = code("c1", &uid);
+    t.store.create_code(&c).await.unwrap();
+    let fresh = AuthCode {
+        used_at: Some(50),
+        ..c.clone()
+    };
+    assert_eq!(
+        t.store.consume_code("c1", 50).await.unwrap(),
+        CodeOutcome::Fresh(fresh.clone())
+    );
+    t.store.set_code_family("c1", "fam-1").await.unwrap();
+    t.store
+        .create_refresh(&refresh("r1", "fam-1", None, &uid))
+        .await
+        .unwrap();
+    t.store
+        .create_refresh(&refresh("other", "fam-2", None, &uid))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store.consume_code("c1", 60).await.unwrap(),
+        CodeOutcome::Reused(AuthCode {
+            family_id: Some("fam-1".into()),
+            ..fresh
+        })
+    );
+    assert!(t.store.get_refresh("r1").await.unwrap().unwrap().revoked);
+    assert!(!t.store.get_refresh("other").await.unwrap().unwrap().revoked);
+    assert_eq!(
+        t.store.consume_code("nope", 60).await.unwrap(),
+        CodeOutcome::Missing
+    );
+}
+
+async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    let r0 = refresh("f0", "f", None, &uid);
+    t.store.create_refresh(&r0).await.unwrap();
+    assert_eq!(t.store.get_refresh("f0").await.unwrap(), Some(r0.clone()));
+    assert_eq!(t.store.get_refresh("nope").await.unwrap(), None);
+
+    let f1 = refresh("f1", "f", Some("f0"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("f0", &f1, 100, 10).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        t.store.get_refresh("f0").await.unwrap().unwrap().used_at,
+        Some(100)
+    );
+    assert_eq!(t.store.get_refresh("f1").await.unwrap(), Some(f1.clone()));
+    // Reuse within the leeway while its child is unused: allowed (a lost response).
+    let f1b = refresh("f1b", "f", Some("f0"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("f0", &f1b, 105, 10).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert!(t.store.get_refresh("f1b").await.unwrap().is_some());
+    let f2 = refresh("f2", "f", Some("f1"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("f1", &f2, 106, 10).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    // Reuse beyond the leeway: the whole family is revoked, the child is not stored.
+    let f2x = refresh("f2x", "f", Some("f1"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("f1", &f2x, 200, 10).await.unwrap(),
+        RotateOutcome::Reused
+    );
+    assert!(t.store.get_refresh("f2x").await.unwrap().is_none());
+    for id in ["f0", "f1", "f1b", "f2"] {
+        assert!(
+            t.store.get_refresh(id).await.unwrap().unwrap().revoked,
+            "{id}"
+        );
+    }
+    let f3 = refresh("f3", "f", Some("f2"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("f2", &f3, 201, 10).await.unwrap(),
+        RotateOutcome::Invalid
+    );
+
+    // Reuse within the leeway after the child was itself rotated: reuse.
+    t.store
+        .create_refresh(&refresh("k0", "k", None, &uid))
+        .await
+        .unwrap();
+    let k1 = refresh("k1", "k", Some("k0"), &uid);
+    let k2 = refresh("k2", "k", Some("k1"), &uid);
+    let k1b = refresh("k1b", "k", Some("k0"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("k0", &k1, 10, 100).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        t.store.rotate_refresh("k1", &k2, 11, 100).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        t.store.rotate_refresh("k0", &k1b, 12, 100).await.unwrap(),
+        RotateOutcome::Reused
+    );
+    assert!(t.store.get_refresh("k2").await.unwrap().unwrap().revoked);
+
+    // No leeway: any second use is reuse.
+    t.store
+        .create_refresh(&refresh("h0", "h", None, &uid))
+        .await
+        .unwrap();
+    let h1 = refresh("h1", "h", Some("h0"), &uid);
+    let h1b = refresh("h1b", "h", Some("h0"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("h0", &h1, 10, 0).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        t.store.rotate_refresh("h0", &h1b, 10, 0).await.unwrap(),
+        RotateOutcome::Reused
+    );
+
+    // Expired (idle or absolute), unknown: invalid, nothing written.
+    let idle = RefreshToken {
+        idle_expires_at: 50,
+        ..refresh("i0", "i", None, &uid)
+    };
+    let absolute = RefreshToken {
+        family_expires_at: 50,
+        ..refresh("a0", "a", None, &uid)
+    };
+    t.store.create_refresh(&idle).await.unwrap();
+    t.store.create_refresh(&absolute).await.unwrap();
+    for id in ["i0", "a0", "nope"] {
+        let child = refresh(&format!("{id}-child"), "x", Some(id), &uid);
+        assert_eq!(
+            t.store.rotate_refresh(id, &child, 50, 10).await.unwrap(),
+            RotateOutcome::Invalid,
+            "{id}"
+        );
+        assert!(t.store.get_refresh(&child.id).await.unwrap().is_none());
+    }
+    assert_eq!(t.store.get_refresh("i0").await.unwrap(), Some(idle));
+    let ok = refresh("a0-ok", "a", Some("a0"), &uid);
+    assert_eq!(
+        t.store.rotate_refresh("a0", &ok, 49, 10).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+
+    // Revoking a family revokes every token of it, and only of it.
+    t.store.revoke_refresh_family("a").await.unwrap();
+    assert!(t.store.get_refresh("a0").await.unwrap().unwrap().revoked);
+    assert!(t.store.get_refresh("a0-ok").await.unwrap().unwrap().revoked);
+    assert!(!t.store.get_refresh("i0").await.unwrap().unwrap().revoked);
+    assert_eq!(
+        t.store
+            .rotate_refresh("a0-ok", &refresh("z", "a", None, &uid), 49, 10)
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    );
+}

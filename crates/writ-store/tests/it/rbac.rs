@@ -1,0 +1,878 @@
+//! Roles, users, assignments, direct grants and effective permissions; the authz version bump
+//! and event written with every change that alters what a token may carry; Auth0's limits.
+
+use writ_core::*;
+use writ_store::*;
+
+use crate::{A, B, TestStore, conformance, page, perm};
+
+conformance!(
+    effective_permissions_are_direct_union_roles_per_api,
+    every_permission_change_bumps_versions_and_logs_events_in_order,
+    removing_a_scope_from_the_catalog_removes_it_everywhere,
+    per_user_role_limit_is_enforced_atomically,
+    permission_limits_are_enforced_atomically,
+    roles_crud_search_order_and_paging,
+    users_crud_search_order_and_paging,
+    assignments_and_grants_list_in_order,
+);
+
+async fn effective_permissions_are_direct_union_roles_per_api(t: TestStore) {
+    t.api(A, &["r", "w", "d"]).await;
+    t.api(B, &["r", "x"]).await;
+    let u = t.user("u@example.com").await;
+    let r1 = t.store.create_role("r1", "").await.unwrap();
+    let r2 = t.store.create_role("r2", "").await.unwrap();
+    t.store
+        .add_role_permissions(&r1.id, &[perm(A, "r"), perm(B, "x")])
+        .await
+        .unwrap();
+    t.store
+        .add_role_permissions(&r2.id, &[perm(A, "r"), perm(A, "w")])
+        .await
+        .unwrap();
+    t.store
+        .assign_user_roles(&u.user_id, &[r1.id.clone(), r2.id.clone()])
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&u.user_id, &[perm(A, "d")])
+        .await
+        .unwrap();
+    let (a, _) = t.store.effective_permissions(&u.user_id, A).await.unwrap();
+    assert_eq!(a, vec!["d", "r", "w"]);
+    let (b, _) = t.store.effective_permissions(&u.user_id, B).await.unwrap();
+    assert_eq!(b, vec!["x"]);
+    let (none, _) = t
+        .store
+        .effective_permissions(&u.user_id, "https://nope/")
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert!(matches!(
+        t.store.effective_permissions("usr_missing", A).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Unknown permission → validation error naming it; nothing written.
+    let e = t
+        .store
+        .add_role_permissions(&r1.id, &[perm(A, "w"), perm(A, "fly")])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(ref v) if v.field == "permissions[1]"));
+    assert_eq!(
+        t.store
+            .role_permissions(&r1.id, page(0, 50))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+}
+
+async fn every_permission_change_bumps_versions_and_logs_events_in_order(t: TestStore) {
+    t.api(A, &["r", "w"]).await;
+    let u1 = t.user("one@example.com").await;
+    let u2 = t.user("two@example.com").await;
+    let bystander = t.user("three@example.com").await;
+    let role = t.store.create_role("editor", "").await.unwrap();
+    let v0 = t.version(&u1.user_id).await;
+    t.store
+        .assign_user_roles(&u1.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    t.store
+        .assign_role_users(&role.id, std::slice::from_ref(&u2.user_id))
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u1.user_id).await, v0 + 1);
+    // Assigning again changes nothing.
+    t.store
+        .assign_user_roles(&u1.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u1.user_id).await, v0 + 1);
+    // A role permission change fans out to every holder, not to others.
+    t.store
+        .add_role_permissions(&role.id, &[perm(A, "w")])
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u1.user_id).await, v0 + 2);
+    assert_eq!(t.version(&u2.user_id).await, v0 + 2);
+    assert_eq!(t.version(&bystander.user_id).await, v0);
+    t.store
+        .remove_role_permissions(&role.id, &[perm(A, "w")])
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&u1.user_id, &[perm(A, "r")])
+        .await
+        .unwrap();
+    t.store
+        .remove_user_roles(&u1.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    let mut blocked = t.store.get_user(&u1.user_id).await.unwrap();
+    blocked.blocked = true;
+    t.store.update_user(&blocked, None).await.unwrap();
+    // user_metadata is not authorization data; app_metadata is.
+    let mut m = t.store.get_user(&u1.user_id).await.unwrap();
+    m.user_metadata.insert("theme".into(), "dark".into());
+    let before = m.authz_version;
+    assert_eq!(
+        t.store.update_user(&m, None).await.unwrap().authz_version,
+        before
+    );
+    m.app_metadata.insert("plan".into(), "pro".into());
+    assert_eq!(
+        t.store.update_user(&m, None).await.unwrap().authz_version,
+        before + 1
+    );
+    t.store.delete_role(&role.id).await.unwrap();
+    t.store.delete_user(&u1.user_id).await.unwrap();
+    let events = t.store.authz_events_after(0, 1000).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "gapless, ordered: {seqs:?}"
+    );
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.user_id.as_str(), e.kind.as_str()))
+        .collect();
+    let u1s: Vec<&str> = kinds
+        .iter()
+        .filter(|(u, _)| *u == u1.user_id)
+        .map(|(_, k)| *k)
+        .collect();
+    assert_eq!(
+        u1s,
+        vec![
+            "role_assigned",
+            "role_permissions_added",
+            "role_permissions_removed",
+            "permissions_added",
+            "role_unassigned",
+            "user_blocked",
+            "app_metadata_changed",
+            "user_deleted"
+        ]
+    );
+    assert!(kinds.contains(&(u2.user_id.as_str(), "role_deleted")));
+    // Versions in events match the users' versions at the time, strictly increasing per user.
+    let u2v: Vec<i64> = events
+        .iter()
+        .filter(|e| e.user_id == u2.user_id)
+        .map(|e| e.version)
+        .collect();
+    assert!(u2v.windows(2).all(|w| w[1] > w[0]));
+    assert_eq!(*u2v.last().unwrap(), t.version(&u2.user_id).await);
+    assert_eq!(
+        t.store.authz_events_after(seqs[2], 2).await.unwrap().len(),
+        2
+    );
+}
+
+async fn removing_a_scope_from_the_catalog_removes_it_everywhere(t: TestStore) {
+    let mut api = t.api(A, &["r", "w"]).await;
+    let u = t.user("u@example.com").await;
+    let role = t.store.create_role("r", "").await.unwrap();
+    t.store
+        .add_role_permissions(&role.id, &[perm(A, "r"), perm(A, "w")])
+        .await
+        .unwrap();
+    t.store
+        .assign_user_roles(&u.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&u.user_id, &[perm(A, "w")])
+        .await
+        .unwrap();
+    let v = t.version(&u.user_id).await;
+    api.scopes.retain(|s| s.value == "r");
+    t.store.update_resource_server(&api).await.unwrap();
+    assert_eq!(
+        t.store
+            .effective_permissions(&u.user_id, A)
+            .await
+            .unwrap()
+            .0,
+        vec!["r"]
+    );
+    assert!(t.version(&u.user_id).await > v);
+    t.store.delete_resource_server(&api.id).await.unwrap();
+    assert!(
+        t.store
+            .effective_permissions(&u.user_id, A)
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    assert_eq!(
+        t.store
+            .role_permissions(&role.id, page(0, 50))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+async fn per_user_role_limit_is_enforced_atomically(t: TestStore) {
+    let u = t.user("limit@example.com").await;
+    let mut roles = Vec::new();
+    for i in 0..51 {
+        roles.push(t.store.create_role(&format!("l{i}"), "").await.unwrap().id);
+    }
+    t.store
+        .assign_user_roles(&u.user_id, &roles[..50])
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.store.assign_user_roles(&u.user_id, &roles[50..]).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(
+        t.store
+            .user_roles(&u.user_id, page(0, 100))
+            .await
+            .unwrap()
+            .total,
+        50
+    );
+}
+
+async fn permission_limits_are_enforced_atomically(t: TestStore) {
+    let names: Vec<String> = (0..=1000).map(|i| format!("p{i:04}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    t.api(A, &refs).await;
+    let all: Vec<Permission> = names.iter().map(|n| perm(A, n)).collect();
+    let role = t.store.create_role("big", "").await.unwrap();
+    let u = t.user("big@example.com").await;
+    t.store
+        .assign_user_roles(&u.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    t.store
+        .add_role_permissions(&role.id, &all[..1000])
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&u.user_id, &all[..1000])
+        .await
+        .unwrap();
+    let v = t.version(&u.user_id).await;
+    let e = t
+        .store
+        .add_role_permissions(&role.id, &all[1000..])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "permissions"),
+        "{e}"
+    );
+    let e = t
+        .store
+        .add_user_permissions(&u.user_id, &all[1000..])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "permissions"),
+        "{e}"
+    );
+    // Nothing written, nothing bumped.
+    assert_eq!(
+        t.store
+            .role_permissions(&role.id, page(0, 10))
+            .await
+            .unwrap()
+            .total,
+        1000
+    );
+    assert_eq!(
+        t.store
+            .user_permissions(&u.user_id, page(0, 10))
+            .await
+            .unwrap()
+            .total,
+        1000
+    );
+    assert_eq!(t.version(&u.user_id).await, v);
+    let (eff, ver) = t.store.effective_permissions(&u.user_id, A).await.unwrap();
+    assert_eq!(eff, names[..1000].to_vec());
+    assert_eq!(ver, v);
+}
+
+fn role_names(p: &Paged<Role>) -> Vec<&str> {
+    p.items.iter().map(|r| r.name.as_str()).collect()
+}
+
+async fn roles_crud_search_order_and_paging(t: TestStore) {
+    for n in ["beta", "Alpha_2", "alpha", "Émile", "Zed", "gamma%"] {
+        let r = t.store.create_role(n, &format!("{n} role")).await.unwrap();
+        assert!(r.id.starts_with("rol_") && r.id.len() == 20, "{}", r.id);
+        assert_eq!(t.store.get_role(&r.id).await.unwrap(), r);
+    }
+    // Byte order (SQLite's BINARY, PostgreSQL's "C"), whatever the server's locale.
+    let all = t.store.list_roles(None, page(0, 50)).await.unwrap();
+    assert_eq!(
+        role_names(&all),
+        ["Alpha_2", "Zed", "alpha", "beta", "gamma%", "Émile"]
+    );
+    assert_eq!(all.total, 6);
+    let p = t.store.list_roles(None, page(1, 4)).await.unwrap();
+    assert_eq!(role_names(&p), ["gamma%", "Émile"]);
+    assert_eq!(p.total, 6);
+    assert!(
+        t.store
+            .list_roles(None, page(2, 4))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Substring search: ASCII case-insensitive, `%` and `_` literal.
+    let f = t
+        .store
+        .list_roles(Some("ALPHA"), page(0, 50))
+        .await
+        .unwrap();
+    assert_eq!((role_names(&f), f.total), (vec!["Alpha_2", "alpha"], 2));
+    let f = t.store.list_roles(Some("_"), page(0, 50)).await.unwrap();
+    assert_eq!((role_names(&f), f.total), (vec!["Alpha_2"], 1));
+    let f = t.store.list_roles(Some("%"), page(0, 50)).await.unwrap();
+    assert_eq!((role_names(&f), f.total), (vec!["gamma%"], 1));
+    let f = t.store.list_roles(Some("Émi"), page(0, 50)).await.unwrap();
+    assert_eq!((role_names(&f), f.total), (vec!["Émile"], 1));
+    let f = t.store.list_roles(Some("alpha"), page(1, 1)).await.unwrap();
+    assert_eq!((role_names(&f), f.total), (vec!["alpha"], 2));
+
+    match t.store.create_role("beta", "again").await {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "Role with name 'beta' already exists"),
+        other => panic!("{other:?}"),
+    }
+    let mut beta = all.items[3].clone();
+    beta.name = "alpha".into();
+    match t.store.update_role(&beta).await {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "Role with name 'alpha' already exists"),
+        other => panic!("{other:?}"),
+    }
+    beta.name = "beta2".into();
+    beta.description = "renamed".into();
+    t.store.update_role(&beta).await.unwrap();
+    assert_eq!(t.store.get_role(&beta.id).await.unwrap(), beta);
+    let missing = Role {
+        id: "rol_missing".into(),
+        name: "x".into(),
+        description: String::new(),
+    };
+    assert!(matches!(
+        t.store.update_role(&missing).await,
+        Err(StoreError::NotFound("role"))
+    ));
+    assert!(matches!(
+        t.store.get_role("rol_missing").await,
+        Err(StoreError::NotFound("role"))
+    ));
+    assert!(matches!(
+        t.store.role_permissions("rol_missing", page(0, 5)).await,
+        Err(StoreError::NotFound("role"))
+    ));
+    assert!(matches!(
+        t.store.role_users("rol_missing", page(0, 5)).await,
+        Err(StoreError::NotFound("role"))
+    ));
+    assert!(matches!(
+        t.store.delete_role("rol_missing").await,
+        Err(StoreError::NotFound("role"))
+    ));
+    t.store.delete_role(&beta.id).await.unwrap();
+    assert!(matches!(
+        t.store.get_role(&beta.id).await,
+        Err(StoreError::NotFound("role"))
+    ));
+    assert_eq!(
+        t.store.list_roles(None, page(0, 50)).await.unwrap().total,
+        5
+    );
+}
+
+async fn users_crud_search_order_and_paging(t: TestStore) {
+    let mut app = serde_json::Map::new();
+    app.insert("plan".into(), "pro".into());
+    app.insert(
+        "n".into(),
+        serde_json::json!([1, 2.5, {"x": null, "é": "ü"}, "a b"]),
+    );
+    let mut meta = serde_json::Map::new();
+    meta.insert("theme".into(), "dark".into());
+    let ann = t
+        .store
+        .create_user(NewUser {
+            email: "ann@example.com".into(),
+            password_hash: Some("hash-1".into()),
+            name: Some("Ann Smith".into()),
+            email_verified: true,
+            blocked: false,
+            app_metadata: app.clone(),
+            user_metadata: meta.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(ann.user_id.starts_with("usr_") && ann.user_id.len() == 20);
+    assert_eq!(ann.authz_version, 1);
+    assert_eq!(ann.created_at, ann.updated_at);
+    assert_eq!(ann.app_metadata, app);
+    assert_eq!(t.store.get_user(&ann.user_id).await.unwrap(), ann);
+    match t
+        .store
+        .create_user(NewUser {
+            email: "ann@example.com".into(),
+            ..Default::default()
+        })
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "The user already exists."),
+        other => panic!("{other:?}"),
+    }
+    let bob = t
+        .store
+        .create_user(NewUser {
+            email: "bob@example.com".into(),
+            name: Some("Bob_Jones".into()),
+            blocked: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(bob.blocked && !bob.email_verified);
+    let carol = t.user("carol@other.test").await;
+
+    let c = t
+        .store
+        .credentials_by_email("ANN@Example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.user, ann);
+    assert_eq!(c.password_hash.as_deref(), Some("hash-1"));
+    assert!(
+        t.store
+            .credentials_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        t.store.users_by_email("bob@example.com").await.unwrap(),
+        vec![bob.clone()]
+    );
+    assert!(
+        t.store
+            .users_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Listed by creation time, then id.
+    let mut expected = vec![ann.clone(), bob.clone(), carol.clone()];
+    expected.sort_by(|a, b| (&a.created_at, &a.user_id).cmp(&(&b.created_at, &b.user_id)));
+    let all = t.store.list_users(None, page(0, 50)).await.unwrap();
+    assert_eq!((all.items.clone(), all.total), (expected.clone(), 3));
+    let p = t.store.list_users(None, page(1, 2)).await.unwrap();
+    assert_eq!((p.items, p.total), (expected[2..].to_vec(), 3));
+    let ids = |p: Paged<User>| {
+        let mut v: Vec<String> = p.items.into_iter().map(|u| u.user_id).collect();
+        v.sort();
+        (v, p.total)
+    };
+    let mut ab = vec![ann.user_id.clone(), bob.user_id.clone()];
+    ab.sort();
+    assert_eq!(
+        ids(t
+            .store
+            .list_users(Some("EXAMPLE"), page(0, 50))
+            .await
+            .unwrap()),
+        (ab, 2)
+    );
+    assert_eq!(
+        ids(t.store.list_users(Some("_"), page(0, 50)).await.unwrap()),
+        (vec![bob.user_id.clone()], 1)
+    );
+    assert_eq!(
+        ids(t
+            .store
+            .list_users(Some("smith"), page(0, 50))
+            .await
+            .unwrap()),
+        (vec![ann.user_id.clone()], 1)
+    );
+    assert_eq!(
+        ids(t.store.list_users(Some("%"), page(0, 50)).await.unwrap()),
+        (vec![], 0)
+    );
+
+    // Updates: fields replaced, the password only when given, no bump for profile fields.
+    let mut a2 = ann.clone();
+    a2.email = "ann.smith@example.com".into();
+    a2.name = None;
+    a2.email_verified = false;
+    a2.user_metadata.insert("lang".into(), "fr".into());
+    let got = t.store.update_user(&a2, Some("hash-2")).await.unwrap();
+    assert_eq!(
+        User {
+            updated_at: a2.updated_at.clone(),
+            ..got.clone()
+        },
+        a2
+    );
+    assert!(got.updated_at >= ann.updated_at);
+    assert_eq!(got.authz_version, 1);
+    assert_eq!(t.store.get_user(&ann.user_id).await.unwrap(), got);
+    let pw = |e: &'static str| {
+        let s = t.store.clone();
+        async move {
+            s.credentials_by_email(e)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+        }
+    };
+    assert_eq!(pw("ann.smith@example.com").await.as_deref(), Some("hash-2"));
+    t.store.update_user(&a2, None).await.unwrap();
+    assert_eq!(pw("ann.smith@example.com").await.as_deref(), Some("hash-2"));
+    assert!(
+        t.store
+            .users_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    a2.email = "bob@example.com".into();
+    match t.store.update_user(&a2, None).await {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "The specified new email already exists"),
+        other => panic!("{other:?}"),
+    }
+    let mut ghost = carol.clone();
+    ghost.user_id = "usr_missing".into();
+    assert!(matches!(
+        t.store.update_user(&ghost, None).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        t.store.get_user("usr_missing").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        t.store.authz_version("usr_missing").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert_eq!(t.store.authz_version(&bob.user_id).await.unwrap(), 1);
+    assert!(matches!(
+        t.store.delete_user("usr_missing").await,
+        Err(StoreError::NotFound("user"))
+    ));
+    t.store.delete_user(&carol.user_id).await.unwrap();
+    assert!(matches!(
+        t.store.get_user(&carol.user_id).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert_eq!(
+        t.store.list_users(None, page(0, 50)).await.unwrap().total,
+        2
+    );
+}
+
+fn perm_rows(p: &Paged<PermissionInfo>) -> Vec<(String, String, String, String)> {
+    p.items
+        .iter()
+        .map(|i| {
+            (
+                i.resource_server_identifier.clone(),
+                i.resource_server_name.clone(),
+                i.permission_name.clone(),
+                i.description.clone(),
+            )
+        })
+        .collect()
+}
+
+fn info(api: &str, p: &str) -> (String, String, String, String) {
+    (api.into(), api.into(), p.into(), format!("{p} things"))
+}
+
+async fn assignments_and_grants_list_in_order(t: TestStore) {
+    t.api(B, &["x", "a"]).await;
+    t.api(A, &["r", "w"]).await;
+    let u = t.user("u@example.com").await;
+    let v = t.user("v@example.com").await;
+    let zeta = t.store.create_role("zeta", "").await.unwrap();
+    let alpha = t.store.create_role("Alpha", "").await.unwrap();
+    let mid = t.store.create_role("mid", "").await.unwrap();
+
+    t.store
+        .assign_user_roles(
+            &u.user_id,
+            &[zeta.id.clone(), alpha.id.clone(), mid.id.clone()],
+        )
+        .await
+        .unwrap();
+    let r = t.store.user_roles(&u.user_id, page(0, 50)).await.unwrap();
+    assert_eq!((role_names(&r), r.total), (vec!["Alpha", "mid", "zeta"], 3));
+    let r = t.store.user_roles(&u.user_id, page(1, 2)).await.unwrap();
+    assert_eq!((role_names(&r), r.total), (vec!["zeta"], 3));
+    assert!(matches!(
+        t.store.user_roles("usr_missing", page(0, 5)).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    let e = t
+        .store
+        .assign_user_roles(&u.user_id, &[mid.id.clone(), "rol_missing".into()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "roles[1]"),
+        "{e}"
+    );
+    assert!(matches!(
+        t.store
+            .assign_user_roles("usr_missing", std::slice::from_ref(&mid.id))
+            .await,
+        Err(StoreError::NotFound("user"))
+    ));
+
+    t.store
+        .assign_role_users(&alpha.id, &[v.user_id.clone(), u.user_id.clone()])
+        .await
+        .unwrap();
+    let mut holders = vec![
+        (u.user_id.clone(), u.email.clone()),
+        (v.user_id.clone(), v.email.clone()),
+    ];
+    holders.sort();
+    let ru = t.store.role_users(&alpha.id, page(0, 50)).await.unwrap();
+    assert_eq!(
+        ru.items
+            .iter()
+            .map(|s| (s.user_id.clone(), s.email.clone()))
+            .collect::<Vec<_>>(),
+        holders
+    );
+    assert_eq!(ru.total, 2);
+    let ru = t.store.role_users(&alpha.id, page(1, 1)).await.unwrap();
+    assert_eq!(
+        (ru.items[0].user_id.clone(), ru.total),
+        (holders[1].0.clone(), 2)
+    );
+    let vv = t.version(&v.user_id).await;
+    let e = t
+        .store
+        .assign_role_users(&mid.id, &[v.user_id.clone(), "usr_missing".into()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "users[1]"),
+        "{e}"
+    );
+    // The failed call wrote nothing, not even its first, valid assignment.
+    assert_eq!(t.version(&v.user_id).await, vv);
+    assert_eq!(
+        t.store.role_users(&mid.id, page(0, 5)).await.unwrap().total,
+        1
+    );
+    assert!(matches!(
+        t.store
+            .assign_role_users("rol_missing", std::slice::from_ref(&v.user_id))
+            .await,
+        Err(StoreError::NotFound("role"))
+    ));
+
+    // Direct grants, listed by API identifier then permission, with the catalog's display data.
+    t.store
+        .add_user_permissions(
+            &u.user_id,
+            &[perm(B, "x"), perm(A, "w"), perm(A, "r"), perm(B, "a")],
+        )
+        .await
+        .unwrap();
+    let p = t
+        .store
+        .user_permissions(&u.user_id, page(0, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        perm_rows(&p),
+        vec![info(A, "r"), info(A, "w"), info(B, "a"), info(B, "x")]
+    );
+    assert_eq!(p.total, 4);
+    let p = t
+        .store
+        .user_permissions(&u.user_id, page(1, 3))
+        .await
+        .unwrap();
+    assert_eq!((perm_rows(&p), p.total), (vec![info(B, "x")], 4));
+    let uv = t.version(&u.user_id).await;
+    t.store
+        .remove_user_permissions(&u.user_id, &[perm(A, "w")])
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u.user_id).await, uv + 1);
+    // Removing what is not there, or adding what is, changes nothing and bumps nothing.
+    t.store
+        .remove_user_permissions(&u.user_id, &[perm(A, "w")])
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&u.user_id, &[perm(A, "r")])
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u.user_id).await, uv + 1);
+    assert_eq!(
+        t.store
+            .user_permissions(&u.user_id, page(0, 50))
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    assert!(matches!(
+        t.store
+            .add_user_permissions("usr_missing", &[perm(A, "r")])
+            .await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        t.store.user_permissions("usr_missing", page(0, 5)).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    let e = t
+        .store
+        .add_user_permissions(&u.user_id, &[perm("https://nope/", "r")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "permissions[0]"),
+        "{e}"
+    );
+
+    // Role permissions, same order.
+    t.store
+        .add_role_permissions(&zeta.id, &[perm(B, "a"), perm(A, "w")])
+        .await
+        .unwrap();
+    let p = t
+        .store
+        .role_permissions(&zeta.id, page(0, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        (perm_rows(&p), p.total),
+        (vec![info(A, "w"), info(B, "a")], 2)
+    );
+    assert!(matches!(
+        t.store
+            .add_role_permissions("rol_missing", &[perm(A, "r")])
+            .await,
+        Err(StoreError::NotFound("role"))
+    ));
+    assert_eq!(
+        t.store
+            .effective_permissions(&u.user_id, A)
+            .await
+            .unwrap()
+            .0,
+        vec!["r", "w"]
+    );
+
+    // Unassigning: only what was assigned counts.
+    let uv = t.version(&u.user_id).await;
+    t.store
+        .remove_user_roles(&u.user_id, &[alpha.id.clone(), "rol_missing".into()])
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u.user_id).await, uv + 1);
+    t.store
+        .remove_user_roles(&u.user_id, std::slice::from_ref(&alpha.id))
+        .await
+        .unwrap();
+    assert_eq!(t.version(&u.user_id).await, uv + 1);
+    assert_eq!(
+        t.store
+            .user_roles(&u.user_id, page(0, 50))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+    assert!(matches!(
+        t.store
+            .remove_user_roles("usr_missing", std::slice::from_ref(&alpha.id))
+            .await,
+        Err(StoreError::NotFound("user"))
+    ));
+    // Deleting a user removes their assignments.
+    t.store.delete_user(&v.user_id).await.unwrap();
+    assert_eq!(
+        t.store
+            .role_users(&alpha.id, page(0, 5))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+/// PostgreSQL only: the effective-permission query is index lookups keyed by the user, not
+/// scans of the assignment tables, on data large enough for the planner to care.
+#[tokio::test]
+async fn postgres_effective_permissions_plan_is_indexed() {
+    let Some(t) = TestStore::postgres().await else {
+        return;
+    };
+    let pg = PgStore::open(&t.url).await.unwrap();
+    let scopes: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+    let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let api = t.api(A, &refs).await;
+    let u = t.user("plan@example.com").await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO roles (id, name, created_at) SELECT 'rol_' || i, 'role ' || i, '' FROM generate_series(1, 400) i;
+         INSERT INTO role_permissions (role_id, rs_id, permission)
+           SELECT 'rol_' || i, '{rs}', 's' || ((i + j) % 50) FROM generate_series(1, 400) i, generate_series(0, 9) j;
+         INSERT INTO users (id, email, created_at, updated_at)
+           SELECT 'usr_' || i, i || '@example.com', '', '' FROM generate_series(1, 4000) i;
+         INSERT INTO user_roles (user_id, role_id)
+           SELECT 'usr_' || i, 'rol_' || ((i * 7 + j) % 400 + 1) FROM generate_series(1, 4000) i, generate_series(0, 2) j;
+         INSERT INTO user_permissions (user_id, rs_id, permission)
+           SELECT 'usr_' || i, '{rs}', 's' || ((i + j) % 50) FROM generate_series(1, 4000) i, generate_series(0, 1) j;
+         INSERT INTO user_roles (user_id, role_id) VALUES ('{uid}', 'rol_1'), ('{uid}', 'rol_2');
+         ANALYZE;",
+        rs = api.id,
+        uid = u.user_id,
+    )))
+    .execute(pg.pool())
+    .await
+    .unwrap();
+    let plan = pg
+        .explain_effective_permissions(&u.user_id, A)
+        .await
+        .unwrap();
+    for table in [
+        "users",
+        "user_roles",
+        "role_permissions",
+        "user_permissions",
+    ] {
+        assert!(
+            !plan.contains(&format!("Seq Scan on {table} ")),
+            "{table} is scanned:\n{plan}"
+        );
+    }
+    let (perms, _) = t.store.effective_permissions(&u.user_id, A).await.unwrap();
+    assert_eq!(perms.len(), 11, "{perms:?}");
+    pg.close().await;
+}
