@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
+  ALICE,
   AUDIENCE,
   BOB,
   TODOS_API,
@@ -19,6 +20,7 @@ import {
   logIn,
   managementApi,
   openSpa,
+  screenshot,
   waitForTodos,
 } from './lib.mjs';
 
@@ -85,4 +87,87 @@ test('a permission granted by an admin arrives without a new login ("permissions
       await mgmt.call('DELETE', `/users/${encodeURIComponent(bob.user_id)}/permissions`, grant);
     }
   });
+});
+
+test('a revoked permission takes effect on the open page without a re-login, and a re-grant brings it back', { timeout: 120_000 }, async (t) => {
+  const mgmt = await managementApi();
+  if (!mgmt) {
+    t.skip('WRIT_BOOTSTRAP_CLIENT_ID/SECRET not set: no Management API access');
+    return;
+  }
+  const alice = await mgmt.userByEmail(ALICE.email);
+  const roleId = async (name) => {
+    const roles = await mgmt.call('GET', `/roles?name_filter=${name}`);
+    return roles.find((r) => r.name === name).id;
+  };
+  const [editor, viewer] = [await roleId('editor'), await roleId('viewer')];
+  const rolesPath = `/users/${encodeURIComponent(alice.user_id)}/roles`;
+  // alice keeps read:todos through `viewer` while `editor` (write, delete) comes and goes.
+  await mgmt.call('POST', rolesPath, { roles: [viewer] });
+  try {
+    await inFreshContext(t, browser, 'permission-revoked', async ({ page, calls }) => {
+      await openSpa(page);
+      const tokens = await logIn(page, calls, ALICE);
+      await waitForTodos(page);
+      assert.deepEqual(await displayedPermissions(page), ['delete:todos', 'read:todos', 'write:todos']);
+      await page.getByTestId('add-form').waitFor();
+      const authorizeCalls = () => calls.filter((c) => c.path === '/authorize').length;
+      const authorizeBefore = authorizeCalls();
+
+      await mgmt.call('DELETE', rolesPath, { roles: [editor] });
+      await eventually(
+        async () => {
+          const r = await fetch(`${TODOS_API}/todos`, {
+            headers: { Authorization: `Bearer ${tokens.access_token}` },
+          });
+          return r.status === 401 && /permissions changed/.test(r.headers.get('www-authenticate') || '');
+        },
+        { what: 'the todos API to answer 401 "permissions changed" for alice’s old token' },
+      );
+
+      const posts = [];
+      page.on('response', (r) => {
+        if (r.url() === `${TODOS_API}/todos` && r.request().method() === 'POST') posts.push(r.status());
+      });
+      const from = calls.length;
+      await page.getByTestId('new-todo-title').fill(`Should not be added ${Date.now()}`);
+      await page.getByTestId('add-todo').click();
+      await page.getByTestId('api-error').waitFor();
+      assert.deepEqual(posts, [401, 403], 'stale token refused, then the fresh one lacks write:todos');
+      const renewal = calls.tokenCalls('refresh_token', from);
+      assert.equal(renewal.length, 1, 'one silent renewal');
+      assert.deepEqual(decodeJwt(renewal[0].json.access_token).payload.permissions, ['read:todos']);
+      assert.deepEqual(await displayedPermissions(page), ['read:todos']);
+      await eventually(async () => (await page.getByTestId('add-form').count()) === 0, {
+        what: 'the add form to disappear',
+      });
+      assert.equal(authorizeCalls(), authorizeBefore, 'no redirect to the login page');
+      assert.equal(await page.getByTestId('login').count(), 0, 'still signed in');
+      await screenshot(page, 'freshness-revoked');
+
+      // Granted back: the API refuses the read-only token; the SPA renews once and the add
+      // form returns.
+      await mgmt.call('POST', rolesPath, { roles: [editor] });
+      const title = `Back again ${Date.now()}`;
+      await page.getByTestId('show-all-actions').check();
+      await eventually(
+        async () => {
+          const r = await fetch(`${TODOS_API}/todos`, {
+            headers: { Authorization: `Bearer ${renewal[0].json.access_token}` },
+          });
+          return r.status === 401;
+        },
+        { what: 'the read-only token to be refused after the re-grant' },
+      );
+      await page.getByTestId('new-todo-title').fill(title);
+      await page.getByTestId('add-todo').click();
+      await page.getByTestId('todo-item').filter({ hasText: title }).waitFor();
+      await page.getByTestId('show-all-actions').uncheck();
+      await page.getByTestId('add-form').waitFor();
+      assert.deepEqual(await displayedPermissions(page), ['delete:todos', 'read:todos', 'write:todos']);
+    });
+  } finally {
+    await mgmt.call('POST', rolesPath, { roles: [editor] });
+    await mgmt.call('DELETE', rolesPath, { roles: [viewer] });
+  }
 });

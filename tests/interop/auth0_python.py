@@ -6,6 +6,7 @@ usage: auth0_python.py ISSUER CLIENT_ID CLIENT_SECRET
 Prints "ok" and exits 0 on success; raises otherwise.
 """
 import sys
+import time
 import uuid
 
 from auth0.authentication import GetToken
@@ -66,6 +67,28 @@ def main() -> None:
     mgmt.users.delete(uid)
     mgmt.roles.delete(role.id)
     mgmt.resource_servers.delete(rs.id)
+
+    # The audit log, through the SDK's logs pager (entries are appended in the background).
+    # 15 writes succeeded above (the API, the role, its permission, 7 users, the assignment,
+    # the update and three deletions); the duplicate user failed (the SDK retries a 409).
+    for _ in range(100):
+        written = list(mgmt.logs.list(per_page=4, search="type:sapi"))
+        failed = list(mgmt.logs.list(search="type:fapi"))
+        if len(written) >= 15 and failed:
+            break
+        time.sleep(0.05)
+    assert len(written) == 15 and all(e.type == "sapi" for e in written), written
+    assert written[-1].description == "Create a resource server", written[-1]
+    assert written[0].description == "Delete a resource server", written[0]
+    assert {e.details["response"]["statusCode"] for e in failed} == {409}, failed
+    one = mgmt.logs.get(written[0].log_id)
+    assert one.client_id == client_id and one.details["request"]["method"] == "DELETE", one
+    try:
+        list(mgmt.logs.list(search="type:sapi OR type:fapi"))
+    except Exception as e:  # the SDK raises its typed 400 error
+        assert getattr(e, "status_code", None) == 400, e
+    else:
+        raise AssertionError("an unsupported query was accepted")
     print("ok")
 
 

@@ -78,6 +78,10 @@ pub struct GateArgs {
         requires = "events_client_id"
     )]
     pub events_client_secret: Option<String>,
+    /// Where to reach Writ for the event feed when it is not the issuer URL (one node behind
+    /// a load balancer, an internal address).
+    #[arg(long, env = "WRIT_GATE_WRIT_URL", value_name = "URL")]
+    pub writ_url: Option<String>,
     /// When the event feed has been silent longer than --feed-outage-after: `accept` tokens
     /// (with a logged warning) or `reject` them with 503.
     #[arg(long, env = "WRIT_GATE_FEED_OUTAGE", default_value = "accept", value_parser = ["accept", "reject"])]
@@ -262,7 +266,7 @@ async fn auth_request(State(gate): State<Gate>, headers: HeaderMap) -> Response 
         .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
         .unwrap_or(Method::GET);
     let Some(uri) = headers.get("x-original-uri").and_then(|v| v.to_str().ok()) else {
-        if gate.inner.rules.len().is_some() {
+        if gate.inner.rules.count().is_some() {
             return Refusal::NoOriginalUri.into_response();
         }
         return allow_auth(&gate, &method, "/", &headers).await;
@@ -417,6 +421,7 @@ pub async fn build(args: &GateArgs) -> Result<Gate, GateError> {
     }
     let events = match (&args.events_client_id, &args.events_client_secret) {
         (Some(id), Some(secret)) => Some(EventFeed {
+            writ_url: args.writ_url.clone(),
             client_id: id.clone(),
             client_secret: secret.clone(),
         }),
@@ -469,7 +474,7 @@ pub async fn run_cli(
         issuer = %args.issuer,
         audience = %args.audience,
         mode = if args.upstream.is_some() { "proxy" } else { "auth_request" },
-        rules = gate.inner.rules.len().map_or("none (a valid token suffices)".to_owned(), |n| n.to_string()),
+        rules = gate.inner.rules.count().map_or("none (a valid token suffices)".to_owned(), |n| n.to_string()),
         feed = args.events_client_id.is_some(),
         "writ gate is ready"
     );

@@ -136,7 +136,7 @@ impl Rules {
     }
 
     /// How many rules were read (`None` without a rules file).
-    pub fn len(&self) -> Option<usize> {
+    pub fn count(&self) -> Option<usize> {
         self.rules.as_ref().map(Vec::len)
     }
 }
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn first_match_wins_and_prefixes_match_the_bare_prefix() {
         let r = Rules::parse(RULES).unwrap();
-        assert_eq!(r.len(), Some(6));
+        assert_eq!(r.count(), Some(6));
         assert!(need(&r, Method::GET, "/api/todos").contains("read:todos"));
         assert!(need(&r, Method::GET, "/api/todos/7").contains("read:todos"));
         assert_eq!(need(&r, Method::GET, "/api/todosx"), "refused");
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn without_a_file_every_request_needs_a_token() {
         let r = Rules::default();
-        assert_eq!(r.len(), None);
+        assert_eq!(r.count(), None);
         assert!(matches!(
             r.need(&Method::GET, "/anything"),
             Some(Need::Token(_))

@@ -79,6 +79,9 @@ pub enum FeedOutage {
 pub struct EventFeed {
     pub client_id: String,
     pub client_secret: String,
+    /// Where to reach Writ for the feed and its token, when that differs from the issuer URL
+    /// (one node of several, an internal address); `None`: the issuer.
+    pub writ_url: Option<String>,
 }
 
 impl Default for GuardOptions {
@@ -543,8 +546,12 @@ async fn follow(
     seq: &mut i64,
     outage_logged: &mut bool,
 ) -> Result<(), String> {
+    let base = match &feed.writ_url {
+        Some(u) => format!("{}/", u.trim_end_matches('/')),
+        None => issuer.to_owned(),
+    };
     let token: Value = client
-        .post(format!("{issuer}oauth/token"))
+        .post(format!("{base}oauth/token"))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", feed.client_id.as_str()),
@@ -562,7 +569,7 @@ async fn follow(
         .as_str()
         .ok_or("token: no access_token")?;
     let mut resp = client
-        .get(format!("{issuer}api/v2/authz-events"))
+        .get(format!("{base}api/v2/authz-events"))
         .bearer_auth(at)
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .header("last-event-id", seq.to_string())

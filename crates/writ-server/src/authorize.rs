@@ -480,6 +480,15 @@ pub async fn login(
         )
     };
     if state.limiter.user_blocked(ip, &email).is_some() {
+        crate::audit::login(
+            &state,
+            crate::audit::Via::LoginPage,
+            ip,
+            &headers,
+            &v.client.client_id,
+            &email,
+            crate::audit::LoginOutcome::TooManyAttempts,
+        );
         return page(
             "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
             Some(StatusCode::TOO_MANY_REQUESTS),
@@ -492,24 +501,51 @@ pub async fn login(
             return internal_page();
         }
     };
-    let ok = state
-        .hasher
-        .verify(
-            &f.password,
-            creds.as_ref().and_then(|c| c.password_hash.as_deref()),
-        )
-        .await;
+    let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
+    let ok = state.hasher.verify(&f.password, stored.as_deref()).await;
     let user = match creds {
         Some(c) if ok => c.user,
         _ => {
+            crate::audit::login(
+                &state,
+                crate::audit::Via::LoginPage,
+                ip,
+                &headers,
+                &v.client.client_id,
+                &email,
+                crate::audit::LoginOutcome::Failed(creds.as_ref().map(|c| c.user.user_id.as_str())),
+            );
             state.limiter.user_failed(ip, &email);
             return page("Wrong email or password.", None);
         }
     };
     state.limiter.user_succeeded(ip, &email);
     if user.blocked {
+        crate::audit::login(
+            &state,
+            crate::audit::Via::LoginPage,
+            ip,
+            &headers,
+            &v.client.client_id,
+            &email,
+            crate::audit::LoginOutcome::Blocked(&user.user_id),
+        );
         return page("This account is blocked. Contact your administrator.", None);
     }
+    // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that we know the password.
+    state
+        .hasher
+        .upgrade_if_needed(state.store.as_ref(), &user, &f.password, stored.as_deref())
+        .await;
+    crate::audit::login(
+        &state,
+        crate::audit::Via::LoginPage,
+        ip,
+        &headers,
+        &v.client.client_id,
+        &email,
+        crate::audit::LoginOutcome::Success(&user.user_id),
+    );
     start_session(&state, &v, &user.user_id).await
 }
 
@@ -542,6 +578,7 @@ pub async fn signup_page(State(state): State<AppState>, RawQuery(q): RawQuery) -
 /// the authorization request. New users hold no role: they get permissions when an admin grants them.
 pub async fn signup(
     State(state): State<AppState>,
+    peer: crate::audit::Peer,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -584,7 +621,10 @@ pub async fn signup(
         ..Default::default()
     };
     match state.store.create_user(new).await {
-        Ok(user) => start_session(&state, &v, &user.user_id).await,
+        Ok(user) => {
+            crate::audit::signup(&state, &peer, &v.client.client_id, &user);
+            start_session(&state, &v, &user.user_id).await
+        }
         Err(writ_store::StoreError::Conflict(_)) => page(
             &email,
             "An account with this email already exists: log in instead.",
@@ -639,6 +679,7 @@ fn allowed_logout(state: &AppState, client_id: Option<&str>, url: &str) -> bool 
 /// Auth0's `GET /v2/logout?client_id=…&returnTo=…`.
 pub async fn logout_v2(
     State(state): State<AppState>,
+    peer: crate::audit::Peer,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -654,12 +695,14 @@ pub async fn logout_v2(
             );
         }
     };
+    crate::audit::logout(&state, &peer, &headers, p.client_id.as_deref()).await;
     end_session(&state, &headers, r).await
 }
 
 /// OIDC RP-initiated logout: `GET /oidc/logout`.
 pub async fn logout_oidc(
     State(state): State<AppState>,
+    peer: crate::audit::Peer,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -703,5 +746,6 @@ pub async fn logout_oidc(
             );
         }
     };
+    crate::audit::logout(&state, &peer, &headers, client_id.as_deref()).await;
     end_session(&state, &headers, r).await
 }

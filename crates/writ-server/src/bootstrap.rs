@@ -101,9 +101,15 @@ pub async fn bootstrap(
     let wanted = management_api(config);
     match store.get_resource_server(&wanted.identifier).await {
         Ok(mut rs) => {
-            // Keep the catalog current when features add management scopes.
-            if rs.scopes != wanted.scopes {
+            // Keep the catalog current when features add management scopes, and RBAC on:
+            // user tokens (the admin console's) carry only what the user's roles grant.
+            let rbac = rs.enforce_policies && rs.token_dialect.includes_permissions();
+            if rs.scopes != wanted.scopes || !rbac {
                 rs.scopes = wanted.scopes;
+                if !rbac {
+                    rs.enforce_policies = true;
+                    rs.token_dialect = wanted.token_dialect;
+                }
                 store.update_resource_server(&rs).await?;
             }
         }
@@ -149,5 +155,43 @@ pub async fn bootstrap(
         grant_all(store, &id, &audience).await?;
         out.generated_client = Some((id, secret));
     }
+    // After the count above: the console's client must not stop the admin client's generation.
+    ensure_console_client(config, store).await?;
     Ok(out)
+}
+
+/// The admin console's client (`/admin`): public, authorization code with PKCE, calling back to
+/// `{issuer}admin/callback`. Created once; the current issuer's URLs are added when missing.
+async fn ensure_console_client(config: &Config, store: &dyn Store) -> Result<(), StoreError> {
+    let id = crate::admin::CONSOLE_CLIENT_ID;
+    let callback = format!("{}admin/callback", config.issuer);
+    let signed_out = format!("{}admin/signed-out", config.issuer);
+    match store.get_client(id).await {
+        Ok(mut c) => {
+            let mut changed = false;
+            for (list, url) in [
+                (&mut c.callbacks, &callback),
+                (&mut c.allowed_logout_urls, &signed_out),
+            ] {
+                if !list.contains(url) {
+                    list.push(url.clone());
+                    changed = true;
+                }
+            }
+            if changed {
+                store.update_client(&c).await?;
+            }
+            Ok(())
+        }
+        Err(StoreError::NotFound(_)) => {
+            let mut c = machine_client(id, "Writ admin console", "unused");
+            c.secret_hash = None;
+            c.app_type = AppType::RegularWeb;
+            c.grant_types = vec!["authorization_code".into()];
+            c.callbacks = vec![callback];
+            c.allowed_logout_urls = vec![signed_out];
+            store.create_client(&c).await
+        }
+        Err(e) => Err(e),
+    }
 }

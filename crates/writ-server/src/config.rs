@@ -25,6 +25,8 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Whether the hosted login page offers sign-up (off by default).
     pub signup_enabled: bool,
+    /// Days audit log entries are kept (default 30); 0 keeps them forever.
+    pub audit_retention_days: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +53,7 @@ struct FileConfig {
     key_encryption_key: Option<String>,
     password_hash_concurrency: Option<usize>,
     signup_enabled: Option<bool>,
+    audit_retention_days: Option<u32>,
 }
 
 /// A configuration error, printed as one line.
@@ -160,8 +163,17 @@ impl Config {
             }
             None => fc.signup_enabled.unwrap_or(false),
         };
+        let audit_retention_days = match env("WRIT_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_AUDIT_RETENTION_DAYS '{v}' is not a number of days (0 keeps entries forever)"
+                ))
+            })?,
+            None => fc.audit_retention_days.unwrap_or(30),
+        };
         Ok(Config {
             signup_enabled,
+            audit_retention_days,
             issuer,
             listen,
             database_url,
@@ -252,6 +264,13 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("writ-data/writ.db"));
         assert_eq!(c.management_audience(), "http://127.0.0.1:3000/api/v2/");
+        assert_eq!(c.audit_retention_days, 30);
+        assert_eq!(
+            load(&[("WRIT_AUDIT_RETENTION_DAYS", "0")])
+                .unwrap()
+                .audit_retention_days,
+            0
+        );
     }
 
     #[test]
@@ -267,6 +286,7 @@ mod tests {
         assert!(load(&[("WRIT_BOOTSTRAP_CLIENT_ID", "x")]).is_err());
         assert!(load(&[("WRIT_KEY_ENCRYPTION_KEY", "short")]).is_err());
         assert!(load(&[("WRIT_DATABASE_URL", "mysql://h/db")]).is_err());
+        assert!(load(&[("WRIT_AUDIT_RETENTION_DAYS", "-1")]).is_err());
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! Secrets and hashes: argon2id passwords (off the async runtime, bounded concurrency),
 //! 256-bit client secrets stored as SHA-256, constant-time comparison, random identifiers, and
 //! AES-256-GCM for signing keys at rest. All primitives come from vetted crates.
+//!
+//! Passwords imported from other systems (bcrypt, PBKDF2, salted digests, HMAC, LDAP; see
+//! [`imported`]) verify through the same pool, and [`needs_rehash`] tells the login paths to
+//! replace them with argon2id once the password is known.
+
+pub mod imported;
 
 use std::sync::Arc;
 
@@ -135,27 +141,82 @@ impl PasswordHasherPool {
         .expect("hashing task panicked")
     }
 
-    /// Verifies a password against a PHC string; with `None`, burns the same time and fails.
-    pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+    /// Verifies a password against a stored hash: argon2 (PHC string), or one of the
+    /// [`imported`] forms (bcrypt, PBKDF2, `$writ-…`). With `None`, burns the same time and
+    /// fails. Every form runs on the blocking pool under the same concurrency bound; the fast
+    /// imported forms also run one argon2 verification, so response times stay uniform.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let _permit = self
             .permits
             .acquire()
             .await
             .expect("semaphore never closed");
         let pw = password.to_owned();
-        let (phc, real) = match phc {
+        let (stored, real) = match stored {
             Some(p) => (p.to_owned(), true),
             None => ((*self.dummy).clone(), false),
         };
+        let dummy = self.dummy.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = PasswordHash::new(&phc)
-                .map(|h| argon().verify_password(pw.as_bytes(), &h).is_ok())
-                .unwrap_or(false);
+            let argon2_verify = |phc: &str| {
+                PasswordHash::new(phc)
+                    .map(|h| argon().verify_password(pw.as_bytes(), &h).is_ok())
+                    .unwrap_or(false)
+            };
+            let ok = if imported::is_imported_form(&stored) {
+                if imported::is_fast(&stored) {
+                    let _ = argon2_verify(&dummy);
+                }
+                imported::verify(&pw, &stored)
+            } else {
+                argon2_verify(&stored)
+            };
             ok && real
         })
         .await
         .unwrap_or(false)
     }
+
+    /// After a successful login whose stored hash [`needs_rehash`], hashes the password with
+    /// argon2id and stores it. Failures are logged: the login itself has succeeded.
+    pub async fn upgrade_if_needed(
+        &self,
+        store: &dyn writ_store::Store,
+        user: &writ_core::User,
+        password: &str,
+        stored: Option<&str>,
+    ) {
+        if !stored.is_some_and(needs_rehash) {
+            return;
+        }
+        let hash = match self.hash(password).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, user_id = %user.user_id, "password re-hash failed");
+                return;
+            }
+        };
+        // Re-read the user so the update writes back the latest profile, not the one read
+        // before the (slow) verification.
+        let result = match store.get_user(&user.user_id).await {
+            Ok(fresh) => store.update_user(&fresh, Some(&hash)).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(user_id = %user.user_id, "imported password hash upgraded to argon2id")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, user_id = %user.user_id, "password re-hash not stored")
+            }
+        }
+    }
+}
+
+/// Whether a stored password hash should be replaced by argon2id after the next successful
+/// login: every form but argon2id (imported bcrypt, PBKDF2, digests, argon2i/argon2d).
+pub fn needs_rehash(stored: &str) -> bool {
+    !stored.starts_with("$argon2id$")
 }
 
 #[cfg(test)]
@@ -188,5 +249,31 @@ mod tests {
         assert!(p.verify("correct horse", Some(&h)).await);
         assert!(!p.verify("wrong", Some(&h)).await);
         assert!(!p.verify("correct horse", None).await);
+        assert!(!needs_rehash(&h));
+    }
+
+    /// Each imported form verifies through the pool and is marked for re-hashing.
+    #[tokio::test]
+    async fn imported_hashes_verify_through_the_pool() {
+        let p = PasswordHasherPool::new(1);
+        for stored in [
+            // Auth0's documented bcrypt example for "hello".
+            "$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K",
+            "$pbkdf2-sha1$i=4096,l=20$c2FsdA$SwB5AbdlSJq+rUnZJvch0GWkKcE",
+            "$writ-sha256$pos=prefix$YWJjMTIz$mXKxMqFyvgC1dVjFxJrniFT1PYbMA7Cu2IioU+ZaPRc",
+        ] {
+            let pw = if stored.starts_with("$pbkdf2") {
+                "password"
+            } else {
+                "hello"
+            };
+            assert!(p.verify(pw, Some(stored)).await, "{stored}");
+            assert!(!p.verify("wrong", Some(stored)).await, "{stored}");
+            assert!(needs_rehash(stored));
+        }
+        assert!(needs_rehash(
+            "$argon2i$v=19$m=8192,t=1,p=1$c2FsdHNhbHQ$aGFzaA"
+        ));
+        assert!(!p.verify("hello", Some("not a hash")).await);
     }
 }

@@ -24,6 +24,9 @@ pub const SCRIPT_CLIENT_ID: &str = "demo-cli";
 pub const SCRIPT_CLIENT_SECRET: &str = "demo-cli-secret-change-me";
 pub const ALICE: (&str, &str) = ("alice@example.com", "alice-password-1");
 pub const BOB: (&str, &str) = ("bob@example.com", "bob-password-1");
+/// The demo administrator: role `admin`, every Management API permission, for the console.
+pub const ADMIN: (&str, &str) = ("admin@example.com", "admin-password-1");
+pub const ADMIN_ROLE: &str = "admin";
 
 /// Creates whatever of the demo data is missing.
 pub async fn seed(state: &AppState) -> Result<(), StoreError> {
@@ -174,13 +177,69 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         s.create_client_grant(EVENTS_CLIENT_ID, &mgmt, &["read:authz_events".to_string()])
             .await?;
     }
+    seed_admin(state).await?;
     state.reload().await
+}
+
+/// The admin console's demo administrator: a role with every Management API permission.
+async fn seed_admin(state: &AppState) -> Result<(), StoreError> {
+    let s = &state.store;
+    let mgmt = state.config.management_audience();
+    let existing = s
+        .list_roles(
+            Some(ADMIN_ROLE),
+            writ_store::Page {
+                page: 0,
+                per_page: 100,
+            },
+        )
+        .await?;
+    let role = match existing.items.into_iter().find(|r| r.name == ADMIN_ROLE) {
+        Some(r) => r,
+        None => {
+            s.create_role(
+                ADMIN_ROLE,
+                "Every Management API permission (the admin console)",
+            )
+            .await?
+        }
+    };
+    let perms: Vec<Permission> = writ_core::MANAGEMENT_SCOPES
+        .iter()
+        .map(|p| Permission {
+            resource_server_identifier: mgmt.clone(),
+            permission_name: (*p).into(),
+        })
+        .collect();
+    s.add_role_permissions(&role.id, &perms).await?;
+    let (email, password) = ADMIN;
+    let user = match s.credentials_by_email(email).await? {
+        Some(c) => c.user,
+        None => {
+            let hash = state
+                .hasher
+                .hash(password)
+                .await
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            s.create_user(NewUser {
+                email: email.into(),
+                password_hash: Some(hash),
+                name: Some("Demo admin".into()),
+                email_verified: true,
+                ..Default::default()
+            })
+            .await?
+        }
+    };
+    s.assign_user_roles(&user.user_id, std::slice::from_ref(&role.id))
+        .await
 }
 
 /// The tour printed after the demo starts.
 pub fn tour(issuer: &str) -> String {
     let (alice, alice_pw) = ALICE;
     let (bob, bob_pw) = BOB;
+    let (admin, admin_pw) = ADMIN;
     format!(
         r#"
 Writ demo is running at {issuer}
@@ -189,6 +248,8 @@ Writ demo is running at {issuer}
   roles      viewer (read)   editor (read, write, delete)
   users      {alice} / {alice_pw}   (editor)
              {bob} / {bob_pw}       (viewer)
+             {admin} / {admin_pw}   (admin: every Management API permission)
+  console    {issuer}admin   (sign in as {admin} / {admin_pw})
   clients    {SPA_CLIENT_ID}   (SPA, PKCE; examples/spa-react on http://127.0.0.1:5173)
              {MACHINE_CLIENT_ID} / {MACHINE_CLIENT_SECRET}   (client_credentials, read:todos)
              {SCRIPT_CLIENT_ID} / {SCRIPT_CLIENT_SECRET}     (password grant, for scripts)

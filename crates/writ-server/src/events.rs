@@ -20,6 +20,9 @@ use crate::state::AppState;
 
 /// How often the head of the log is checked (bounds propagation delay).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
+/// With a push signal (PostgreSQL), the watcher still looks this often, in case a
+/// notification was lost.
+pub const PUSH_SAFETY_POLL: Duration = Duration::from_secs(1);
 const BATCH: i64 = 500;
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,9 +35,13 @@ fn event_json(e: &AuthzEvent) -> serde_json::Value {
     json!({ "seq": e.seq, "user_id": e.user_id, "version": e.version, "kind": e.kind, "at": e.at })
 }
 
-/// Watches the log's head and publishes it to subscribers; ends when the state is dropped.
+/// Watches the log's head and the catalog version: publishes the head to SSE subscribers and
+/// reloads the in-memory catalog when another node changed it. Woken by the store's push signal
+/// where there is one (PostgreSQL `LISTEN/NOTIFY`, with a slow poll as a safety net), else it
+/// polls every [`POLL_INTERVAL`]. Ends when the state is dropped.
 pub fn spawn_head_watcher(state: &AppState) {
     let weak = state.downgrade();
+    let mut wakeups = state.store.wakeups();
     tokio::spawn(async move {
         let mut last = -1;
         while let Some(state) = weak.upgrade() {
@@ -46,8 +53,24 @@ pub fn spawn_head_watcher(state: &AppState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reading the authz event head"),
             }
+            match state.store.catalog_version().await {
+                Ok(v) if v > state.catalog_loaded() => {
+                    if let Err(e) = state.reload().await {
+                        tracing::warn!(error = %e, "reloading the catalog after another node changed it");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the catalog version"),
+            }
             drop(state);
-            tokio::time::sleep(POLL_INTERVAL).await;
+            match &mut wakeups {
+                Some(rx) => {
+                    if let Ok(Err(_)) = tokio::time::timeout(PUSH_SAFETY_POLL, rx.changed()).await {
+                        wakeups = None; // the signal is gone: poll
+                    }
+                }
+                None => tokio::time::sleep(POLL_INTERVAL).await,
+            }
         }
     });
 }

@@ -125,6 +125,14 @@ pub async fn authorization_code(
     let c = match state.store.consume_code(&sha256_hex(code), t).await? {
         CodeOutcome::Fresh(c) => c,
         CodeOutcome::Reused(c) => {
+            crate::audit::exchange(
+                state,
+                ip,
+                headers,
+                &client.client_id,
+                &c.user_id,
+                crate::audit::Exchange::CodeReused,
+            );
             tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
             return Err(OAuthError::invalid_grant("Invalid authorization code"));
         }
@@ -194,6 +202,14 @@ pub async fn authorization_code(
         "authorization_code",
     )
     .await?;
+    crate::audit::exchange(
+        state,
+        ip,
+        headers,
+        &client.client_id,
+        &c.user_id,
+        crate::audit::Exchange::CodeExchanged,
+    );
     Ok(r)
 }
 
@@ -241,6 +257,14 @@ pub async fn refresh_token(
         {
             RotateOutcome::Rotated => Some(token),
             RotateOutcome::Reused => {
+                crate::audit::exchange(
+                    state,
+                    ip,
+                    headers,
+                    &client.client_id,
+                    &cur.user_id,
+                    crate::audit::Exchange::RefreshReused,
+                );
                 tracing::warn!(client_id = %client.client_id, user_id = %cur.user_id, "refresh token reuse detected; family revoked");
                 return Err(OAuthError::invalid_grant(INVALID_REFRESH));
             }

@@ -4,6 +4,8 @@
 //! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0` and the
 //! binary wires Ctrl-C/SIGTERM.
 
+pub mod admin;
+pub mod audit;
 pub mod authorize;
 pub mod bootstrap;
 pub mod config;
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v2", mgmt::router())
+        .merge(admin::router(&state))
         .layer(RequestBodyLimitLayer::new(256 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -166,6 +169,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
+    audit::spawn_retention(&state);
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);

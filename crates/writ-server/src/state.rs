@@ -53,6 +53,9 @@ pub struct Inner {
     /// `{issuer}userinfo`, computed once (it is read on every token issuance).
     userinfo_aud: String,
     reload_lock: tokio::sync::Mutex<()>,
+    /// The store's catalog version when the catalog in memory was read (see
+    /// `events::spawn_head_watcher`: another node's change makes it reload).
+    catalog_loaded: std::sync::atomic::AtomicI64,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,6 +105,7 @@ impl AppState {
             authz_head: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             reload_lock: tokio::sync::Mutex::new(()),
+            catalog_loaded: std::sync::atomic::AtomicI64::new(-1),
         }));
         state.reload().await?;
         crate::events::spawn_head_watcher(&state);
@@ -111,6 +115,8 @@ impl AppState {
     /// Reloads the catalog and key ring from the store.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let _g = self.reload_lock.lock().await;
+        // Read first: a change landing while the catalog loads makes the next check reload.
+        let version = self.store.catalog_version().await?;
         let apis = self.store.all_resource_servers().await?;
         let clients = self.store.all_clients().await?;
         let grants = self.store.all_client_grants().await?;
@@ -157,7 +163,15 @@ impl AppState {
                 m
             }),
         }));
+        self.catalog_loaded
+            .store(version, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// The catalog version the in-memory catalog was loaded at.
+    pub fn catalog_loaded(&self) -> i64 {
+        self.catalog_loaded
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// `{issuer}userinfo`: the audience of tokens that may call `/userinfo`.

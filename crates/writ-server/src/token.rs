@@ -442,6 +442,15 @@ async fn password(
     let api = resolve_api(state, req)?;
     let key = username.trim().to_lowercase();
     if let Some(wait) = state.limiter.user_blocked(ip, &key) {
+        crate::audit::login(
+            state,
+            crate::audit::Via::PasswordGrant,
+            ip,
+            headers,
+            &client.client_id,
+            &key,
+            crate::audit::LoginOutcome::TooManyAttempts,
+        );
         return Err(OAuthError::too_many(
             "Your account has been blocked after multiple consecutive login attempts from this address.",
             wait,
@@ -449,21 +458,42 @@ async fn password(
     }
     let creds = state.store.credentials_by_email(&key).await?;
     // Always run one argon2 verification, so timing does not reveal whether the user exists.
-    let ok = state
-        .hasher
-        .verify(pw, creds.as_ref().and_then(|c| c.password_hash.as_deref()))
-        .await;
+    let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
+    let ok = state.hasher.verify(pw, stored.as_deref()).await;
     let user = match creds {
         Some(c) if ok => c.user,
         _ => {
+            crate::audit::login(
+                state,
+                crate::audit::Via::PasswordGrant,
+                ip,
+                headers,
+                &client.client_id,
+                &key,
+                crate::audit::LoginOutcome::Failed(creds.as_ref().map(|c| c.user.user_id.as_str())),
+            );
             state.limiter.user_failed(ip, &key);
             return Err(OAuthError::invalid_grant("Wrong email or password."));
         }
     };
     state.limiter.user_succeeded(ip, &key);
     if user.blocked {
+        crate::audit::login(
+            state,
+            crate::audit::Via::PasswordGrant,
+            ip,
+            headers,
+            &client.client_id,
+            &key,
+            crate::audit::LoginOutcome::Blocked(&user.user_id),
+        );
         return Err(OAuthError::invalid_grant("user is blocked"));
     }
+    // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that we know the password.
+    state
+        .hasher
+        .upgrade_if_needed(state.store.as_ref(), &user, pw, stored.as_deref())
+        .await;
     let (perms, version) = state
         .perms
         .get(state.store.as_ref(), &user.user_id, &api.identifier)
@@ -492,6 +522,15 @@ async fn password(
         "password",
         Some(version),
     )?;
+    crate::audit::login(
+        state,
+        crate::audit::Via::PasswordGrant,
+        ip,
+        headers,
+        &client.client_id,
+        &key,
+        crate::audit::LoginOutcome::Success(&user.user_id),
+    );
     Ok(respond(jwt, &scope, exp, id))
 }
 

@@ -66,3 +66,144 @@ pub(crate) enum Affected<'a> {
 pub(crate) const MAX_ROLES_PER_USER: i64 = 50;
 /// Auth0's limit on permissions per role and direct permissions per user.
 pub(crate) const MAX_PERMISSIONS: i64 = 1000;
+
+/// Parses an RFC 3339 timestamp and returns it in the store's format (UTC, milliseconds, `Z`),
+/// so that text comparison orders it correctly against stored dates.
+pub(crate) fn normalize_time(field: &str, s: &str) -> Result<String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .map_err(|_| {
+            StoreError::Invalid(writ_core::ValidationError::new(
+                field,
+                format!("'{s}' is not an RFC 3339 date-time"),
+            ))
+        })
+}
+
+/// A new audit log id: the entry's unix milliseconds (13 digits) then 11 random digits, so ids
+/// are numeric strings like Auth0's and sort by time.
+pub(crate) fn new_log_id(date: &str) -> String {
+    let millis = chrono::DateTime::parse_from_rfc3339(date)
+        .map(|t| t.timestamp_millis().max(0))
+        .unwrap_or(0);
+    let tail: u64 = rand::rng().random_range(0..100_000_000_000);
+    format!("{millis:013}{tail:011}")
+}
+
+/// An `audit_log` row as both backends read it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LogRow {
+    log_id: String,
+    date: String,
+    #[sqlx(rename = "type")]
+    log_type: String,
+    description: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    client_id: Option<String>,
+    client_name: Option<String>,
+    user_id: Option<String>,
+    user_name: Option<String>,
+    connection: Option<String>,
+    details: String,
+}
+
+/// The columns [`LogRow`] reads, in a `SELECT`.
+pub(crate) const LOG_COLUMNS: &str = "log_id, date, type, description, ip, user_agent, client_id, \
+     client_name, user_id, user_name, connection, details";
+
+impl TryFrom<LogRow> for crate::LogEntry {
+    type Error = StoreError;
+    fn try_from(r: LogRow) -> Result<Self> {
+        Ok(crate::LogEntry {
+            log_id: r.log_id,
+            date: r.date,
+            log_type: r.log_type,
+            description: r.description,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            client_id: r.client_id,
+            client_name: r.client_name,
+            user_id: r.user_id,
+            user_name: r.user_name,
+            connection: r.connection,
+            details: serde_json::from_str(&r.details)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+}
+
+/// A new entry made ready to insert: its date normalized (now when unset) and its id made.
+pub(crate) fn prepare_log(e: &crate::NewLogEntry) -> Result<crate::LogEntry> {
+    let date = match &e.date {
+        Some(d) => normalize_time("date", d)?,
+        None => now(),
+    };
+    if e.log_type.is_empty() {
+        return Err(StoreError::Invalid(writ_core::ValidationError::new(
+            "type",
+            "a log entry needs a type",
+        )));
+    }
+    Ok(crate::LogEntry {
+        log_id: new_log_id(&date),
+        date,
+        log_type: e.log_type.clone(),
+        description: e.description.clone(),
+        ip: e.ip.clone(),
+        user_agent: e.user_agent.clone(),
+        client_id: e.client_id.clone(),
+        client_name: e.client_name.clone(),
+        user_id: e.user_id.clone(),
+        user_name: e.user_name.clone(),
+        connection: e.connection.clone(),
+        details: e.details.clone(),
+    })
+}
+
+/// A log filter's date bounds in the store's format.
+pub(crate) fn log_bounds(f: &crate::LogFilter) -> Result<(Option<String>, Option<String>)> {
+    let norm = |field: &str, d: &Option<String>| {
+        d.as_deref().map(|d| normalize_time(field, d)).transpose()
+    };
+    Ok((norm("from", &f.from)?, norm("to", &f.to)?))
+}
+
+/// Appends ` WHERE …` for a log filter (dates already normalized) to a query.
+pub(crate) fn push_log_filter<DB>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    f: &crate::LogFilter,
+    from: Option<String>,
+    to: Option<String>,
+) where
+    DB: sqlx::Database,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if !f.types.is_empty() {
+        qb.push(" AND type IN (");
+        let mut sep = qb.separated(", ");
+        for t in &f.types {
+            sep.push_bind(t.clone());
+        }
+        qb.push(")");
+    }
+    if let Some(u) = &f.user_id {
+        qb.push(" AND user_id = ").push_bind(u.clone());
+    }
+    if let Some(c) = &f.client_id {
+        qb.push(" AND client_id = ").push_bind(c.clone());
+    }
+    if let Some(d) = from {
+        qb.push(" AND date >= ").push_bind(d);
+    }
+    if let Some(d) = to {
+        qb.push(" AND date <= ").push_bind(d);
+    }
+}
+
+/// How many rows one pruning statement deletes at most (short write locks on SQLite).
+pub(crate) const PRUNE_BATCH: i64 = 5_000;

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use writ_core::*;
 
 mod common;
+pub mod dump;
 pub mod postgres;
 pub mod sqlite;
 
@@ -242,6 +243,16 @@ pub trait AuthzEventStore: Send + Sync {
     async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
     /// The highest seq in the log (0 when empty).
     async fn authz_head(&self) -> Result<i64>;
+    /// A counter of catalog changes (APIs and their scopes, clients, grants, signing keys),
+    /// bumped by database triggers: a node whose loaded catalog is older reloads it, so a change
+    /// made through one node reaches all of them.
+    async fn catalog_version(&self) -> Result<i64>;
+    /// A signal that something may have changed (authz events appended, catalog changed),
+    /// for backends that can push one (PostgreSQL `LISTEN/NOTIFY`); `None` means poll. The
+    /// value only ever increases; what changed is read from the store.
+    fn wakeups(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// An SSO session; `id` is the SHA-256 of the cookie value.
@@ -339,6 +350,73 @@ pub trait LoginStore: Send + Sync {
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<()>;
 }
 
+/// A new entry of the audit log. Whoever builds one keeps secrets out of it: no passwords,
+/// client secrets, tokens, codes or cookies, in any field or in `details`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewLogEntry {
+    /// RFC 3339; `None` means now. Set only to record something that happened earlier (tests,
+    /// imports).
+    pub date: Option<String>,
+    /// Auth0's event type code: `s`, `fp`, `sapi`, …
+    pub log_type: String,
+    pub description: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub connection: Option<String>,
+    /// A JSON object with event-specific data.
+    pub details: Value,
+}
+
+/// A stored audit log entry: a [`NewLogEntry`] with its id and date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// A numeric string that sorts by time (unix milliseconds, then random digits).
+    pub log_id: String,
+    /// RFC 3339 UTC with milliseconds.
+    pub date: String,
+    pub log_type: String,
+    pub description: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub connection: Option<String>,
+    pub details: Value,
+}
+
+/// Which audit log entries to list; every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Entries of any of these types; empty means every type.
+    pub types: Vec<String>,
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    /// Inclusive lower bound on the date (RFC 3339).
+    pub from: Option<String>,
+    /// Inclusive upper bound on the date (RFC 3339).
+    pub to: Option<String>,
+    /// Oldest first; newest first by default.
+    pub oldest_first: bool,
+}
+
+/// The audit log: append-only (there is no update), pruned by age for retention.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one entry and returns it as stored.
+    async fn append_log(&self, e: &NewLogEntry) -> Result<LogEntry>;
+    /// Entries matching `filter`, newest first unless `filter.oldest_first`, with the total.
+    async fn list_logs(&self, filter: &LogFilter, page: Page) -> Result<Paged<LogEntry>>;
+    async fn get_log(&self, log_id: &str) -> Result<LogEntry>;
+    /// Deletes entries dated before `older_than` (RFC 3339); returns how many.
+    async fn prune_logs(&self, older_than: &str) -> Result<u64>;
+}
+
 #[async_trait]
 pub trait Lifecycle: Send + Sync {
     /// Closes connections cleanly (on shutdown).
@@ -355,6 +433,7 @@ pub trait Store:
     + SigningKeyStore
     + AuthzEventStore
     + LoginStore
+    + AuditStore
     + Lifecycle
 {
 }
@@ -368,6 +447,7 @@ impl<T> Store for T where
         + SigningKeyStore
         + AuthzEventStore
         + LoginStore
+        + AuditStore
         + Lifecycle
 {
 }

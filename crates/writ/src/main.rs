@@ -1,5 +1,10 @@
 //! The `writ` binary: `writ serve` runs the authorization server, `writ demo` runs it with demo
 //! data and prints a tour. Configuration errors end the process with one line and exit code 2.
+//! `writ login`, `writ apis|roles|users|clients|grants …` manage a running server (see [`cli`]).
+//! `writ export|import|backup` dump, restore and copy the database (see [`dump`]).
+
+mod cli;
+mod dump;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +36,10 @@ enum Command {
     /// Check tokens and permissions in front of an API in any language: an nginx
     /// `auth_request` endpoint, or a reverse proxy with `--upstream`.
     Gate(writ_gate::GateArgs),
+    #[command(flatten)]
+    Manage(cli::ManageCommand),
+    #[command(flatten)]
+    Dump(dump::DumpCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +60,17 @@ fn main() -> ExitCode {
             eprintln!("writ: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    let cli = match cli {
+        Cli {
+            command: Command::Manage(cmd),
+            ..
+        } => return rt.block_on(cli::run(cmd)),
+        Cli {
+            command: Command::Dump(cmd),
+            config,
+        } => return rt.block_on(dump::run(cmd, config.as_deref())),
+        cli => cli,
     };
     let run = async {
         match cli.command {

@@ -42,6 +42,7 @@ async fn discover(config: &Config) -> Result<Guard, String> {
                 .events
                 .clone()
                 .map(|(client_id, client_secret)| EventFeed {
+                    writ_url: None,
                     client_id,
                     client_secret,
                 }),

@@ -152,6 +152,7 @@ fn args(writ: &Writ, rules: Option<&std::path::Path>, upstream: Option<String>) 
         upstream,
         events_client_id: Some(demo::EVENTS_CLIENT_ID.into()),
         events_client_secret: Some(demo::EVENTS_CLIENT_SECRET.into()),
+        writ_url: None,
         feed_outage: "accept".into(),
         feed_outage_after: 60,
         leeway: 30,

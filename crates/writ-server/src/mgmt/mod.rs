@@ -2,10 +2,15 @@
 //!
 //! Every route requires an access token for `{issuer}api/v2/` carrying the route's scope,
 //! verified with writ-guard (the same code APIs use), so Writ dogfoods its own RBAC.
+//!
+//! Every write (any method but GET, HEAD and OPTIONS) that reaches a handler is recorded in the
+//! audit log by [`crate::audit::mgmt_writes`], with the caller [`Caller`] verified.
 
 mod apis;
 mod clients;
+pub mod jobs;
 mod keys;
+mod logs;
 mod openapi;
 mod roles;
 pub(crate) mod schemas;
@@ -33,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(clients::router())
         .merge(keys::router())
+        .merge(jobs::router())
+        .merge(logs::router())
         .route(
             "/authz-events",
             axum::routing::get(crate::events::authz_events),
@@ -41,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
         })
+        .layer(axum::middleware::from_fn(crate::audit::mgmt_writes))
 }
 
 /// The verified caller of a Management API route.
@@ -61,6 +69,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::verify(parts, state);
+        // On writes, the audit middleware records who called (or that the token was refused).
+        if let Some(slot) = parts.extensions.get::<crate::audit::CallerSlot>() {
+            slot.fill(state, caller.as_ref().ok().map(|c| &c.0));
+        }
+        caller
+    }
+}
+
+impl Caller {
+    /// Verifies the bearer token of a request.
+    fn verify(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(h) = parts.headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::missing_token());
         };

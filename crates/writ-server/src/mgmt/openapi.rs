@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apis, clients, keys, roles, users};
+use super::{apis, clients, jobs, keys, logs, roles, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -36,9 +36,11 @@ use crate::state::AppState;
         users::list, users::create, users::read, users::update, users::remove, users::by_email,
         users::roles, users::assign_roles, users::remove_roles,
         users::permissions, users::add_permissions, users::remove_permissions,
+        jobs::create_import, jobs::read, jobs::errors,
         clients::list, clients::create, clients::read, clients::update, clients::remove, clients::rotate_secret,
         clients::list_grants, clients::create_grant, clients::update_grant, clients::remove_grant,
         keys::list, keys::rotate, keys::read, keys::revoke,
+        logs::list, logs::read,
         crate::events::authz_events,
         openapi_json, docs,
     ),
@@ -46,8 +48,10 @@ use crate::state::AppState;
         (name = "resource-servers", description = "APIs (Auth0: resource servers): the audiences of access tokens and their permission catalogs."),
         (name = "roles", description = "Roles: named sets of permissions, and the users holding them."),
         (name = "users", description = "Users of the built-in database connection, their roles and their direct permissions."),
+        (name = "jobs", description = "Bulk user import in Auth0's format (processed synchronously; jobs kept in memory)."),
         (name = "clients", description = "Applications that obtain tokens, and client grants: which APIs a confidential client may call with `client_credentials`."),
         (name = "keys", description = "The keys that sign access tokens, and their rotation."),
+        (name = "logs", description = "The audit log: Management API writes, logins, logouts, code exchanges and refresh-token reuse, in Auth0's log event shape."),
         (name = "authz-events", description = "The ordered log of authorization changes that APIs follow to reject stale tokens."),
         (name = "docs", description = "This reference. No access token needed."),
     ),
@@ -195,6 +199,9 @@ mod tests {
         ("/api/v2/users/{id}/roles", &["get", "post", "delete"]),
         ("/api/v2/users/{id}/permissions", &["get", "post", "delete"]),
         ("/api/v2/users-by-email", &["get"]),
+        ("/api/v2/jobs/users-imports", &["post"]),
+        ("/api/v2/jobs/{id}", &["get"]),
+        ("/api/v2/jobs/{id}/errors", &["get"]),
         ("/api/v2/clients", &["get", "post"]),
         ("/api/v2/clients/{id}", &["get", "patch", "delete"]),
         ("/api/v2/clients/{id}/rotate-secret", &["post"]),
@@ -204,6 +211,8 @@ mod tests {
         ("/api/v2/keys/signing/rotate", &["post"]),
         ("/api/v2/keys/signing/{kid}", &["get"]),
         ("/api/v2/keys/signing/{kid}/revoke", &["put"]),
+        ("/api/v2/logs", &["get"]),
+        ("/api/v2/logs/{id}", &["get"]),
         ("/api/v2/authz-events", &["get"]),
     ];
 
@@ -304,8 +313,10 @@ mod tests {
             include_str!("apis.rs"),
             include_str!("roles.rs"),
             include_str!("users.rs"),
+            include_str!("jobs.rs"),
             include_str!("clients.rs"),
             include_str!("keys.rs"),
+            include_str!("logs.rs"),
             include_str!("../events.rs"),
         ];
         let doc = doc();
@@ -542,6 +553,63 @@ mod tests {
             &[],
         );
         check("RefreshToken", client_v["refresh_token"].clone(), &[]);
+
+        let job = jobs::Job {
+            id: "job_0123456789abcdef".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            external_id: Some("x".into()),
+            upsert: false,
+            send_completion_email: true,
+            summary: Default::default(),
+            errors: vec![],
+        };
+        let job_v = jobs::job_json(&job);
+        check("Job", job_v.clone(), &["external_id"]);
+        check(
+            "Job",
+            jobs::job_json(&jobs::Job {
+                external_id: None,
+                ..job
+            }),
+            &["external_id"],
+        );
+        check("JobSummary", job_v["summary"].clone(), &[]);
+
+        let log_optional = &[
+            "ip",
+            "user_agent",
+            "client_id",
+            "client_name",
+            "user_id",
+            "user_name",
+            "connection",
+        ];
+        let full = writ_store::LogEntry {
+            log_id: "177235200000012345678901".into(),
+            date: "2026-03-01T08:00:00.000Z".into(),
+            log_type: "s".into(),
+            description: "Successful login".into(),
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("curl/8".into()),
+            client_id: Some("app".into()),
+            client_name: Some("App".into()),
+            user_id: Some("usr_1".into()),
+            user_name: Some("a@example.com".into()),
+            connection: Some("Username-Password-Authentication".into()),
+            details: serde_json::json!({}),
+        };
+        check("LogEvent", logs::log_json(&full), log_optional);
+        let bare = writ_store::LogEntry {
+            ip: None,
+            user_agent: None,
+            client_id: None,
+            client_name: None,
+            user_id: None,
+            user_name: None,
+            connection: None,
+            ..full
+        };
+        check("LogEvent", logs::log_json(&bare), log_optional);
 
         let err = crate::error::ApiError::insufficient_scope("read:users").into_response();
         let bytes = axum::body::to_bytes(err.into_body(), usize::MAX)

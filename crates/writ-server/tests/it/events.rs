@@ -209,6 +209,7 @@ async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
         .await;
     let opts = GuardOptions {
         events: Some(EventFeed {
+            writ_url: None,
             client_id: feed_id,
             client_secret: feed_secret,
         }),

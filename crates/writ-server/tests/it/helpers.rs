@@ -105,6 +105,8 @@ impl TestApp {
             vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
         })
         .expect("config");
+        // A tweak may name another issuer (several nodes of one deployment).
+        let issuer = config.issuer.clone();
         let (state, _) = writ_server::prepare(config).await.expect("prepare");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();

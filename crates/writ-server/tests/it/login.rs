@@ -873,3 +873,39 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn an_imported_hash_logs_in_through_the_hosted_page_and_is_upgraded() {
+    let s = setup().await;
+    let bcrypt = bcrypt::hash("bob-password-1", 4).unwrap();
+    s.app
+        .state
+        .store
+        .create_user(writ_store::NewUser {
+            email: "bob@example.com".into(),
+            password_hash: Some(bcrypt.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (loc, _session) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "bob@example.com",
+        "bob-password-1",
+    )
+    .await;
+    assert!(query_param(&loc, "code").is_some(), "{loc}");
+    let stored = s
+        .app
+        .state
+        .store
+        .credentials_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$"), "re-hashed: {stored}");
+    assert_ne!(stored, bcrypt);
+}

@@ -1,9 +1,13 @@
 //! Integration tests for writ-server: a real server on 127.0.0.1:0 over a real SQLite file.
 
+mod admin;
+mod audit;
 mod events;
 mod helpers;
 mod interop;
+mod jobs;
 mod keys;
 mod login;
 mod mgmt;
+mod multinode;
 mod tokens;

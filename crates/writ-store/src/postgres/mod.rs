@@ -12,6 +12,7 @@
 //!   row and the second sees the first's write.
 //! - Key rotation takes a transaction-scoped advisory lock.
 
+mod audit;
 mod catalog;
 mod login;
 mod rbac;
@@ -30,6 +31,8 @@ use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result, StoreError};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The [`AuthzEventStore::wakeups`] counter, created with its LISTEN task on first use.
+    wake: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<tokio::sync::watch::Sender<u64>>>>,
 }
 
 impl PgStore {
@@ -51,7 +54,10 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Db(e.into()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            wake: Default::default(),
+        })
     }
 
     /// The underlying pool, for tests and maintenance commands.
@@ -198,6 +204,76 @@ impl AuthzEventStore for PgStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn catalog_version(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT version FROM catalog_state WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Starts (once) a task that `LISTEN`s on `writ_authz` and `writ_catalog` (see migration
+    /// 0003) and bumps the returned counter on each notification, and once after every
+    /// reconnection (notifications sent while disconnected are lost, so listeners re-read).
+    fn wakeups(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let tx = self.wake.get_or_init(|| {
+            let tx = std::sync::Arc::new(tokio::sync::watch::channel(0u64).0);
+            tokio::spawn(listen(self.pool.clone(), std::sync::Arc::downgrade(&tx)));
+            tx
+        });
+        Some(tx.subscribe())
+    }
+}
+
+/// Follows PostgreSQL notifications for [`PgStore::wakeups`] until the store is dropped.
+async fn listen(pool: PgPool, tx: std::sync::Weak<tokio::sync::watch::Sender<u64>>) {
+    let bump = |tx: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| match tx.upgrade() {
+        Some(tx) => {
+            tx.send_modify(|n| *n += 1);
+            true
+        }
+        None => false,
+    };
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            l.listen_all(["writ_authz", "writ_catalog"]).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        match listener.await {
+            Ok(mut l) => {
+                backoff = Duration::from_millis(100);
+                if !bump(&tx) {
+                    return;
+                }
+                // `try_recv` yields `Ok(None)` when the connection drops: reconnect then.
+                loop {
+                    match l.try_recv().await {
+                        Ok(Some(_)) => {
+                            if !bump(&tx) {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "PostgreSQL LISTEN failed; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if tx.upgrade().is_none() || pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "cannot LISTEN on PostgreSQL; retrying");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -1,6 +1,7 @@
 //! The SQLite implementation of the store traits: one file, WAL mode, foreign keys on, write
 //! transactions taken with `BEGIN IMMEDIATE` so concurrent writers queue instead of failing.
 
+mod audit;
 mod catalog;
 mod login;
 mod rbac;
@@ -133,6 +134,14 @@ impl AuthzEventStore for SqliteStore {
     async fn authz_head(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM authz_events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn catalog_version(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT version FROM catalog_state WHERE id = 1")
                 .fetch_one(&self.pool)
                 .await?,
         )

@@ -15,8 +15,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use writ_core::*;
 use writ_store::*;
 
+mod audit;
 mod catalog;
 mod concurrency;
+mod dump;
 mod login;
 mod rbac;
 

@@ -1,5 +1,9 @@
 //! Tests of the `writ` binary as an operator runs it: start-up, configuration errors,
-//! bootstrap output, demo data and graceful shutdown.
+//! bootstrap output, demo data and graceful shutdown; and the management CLI (`cli`).
+
+mod cli;
+mod dump;
+mod multinode;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -115,7 +119,7 @@ fn config_errors_are_one_clear_line() {
         ),
         (
             vec![("WRIT_DATABASE_URL", "mysql://x".into())],
-            "only sqlite",
+            "expected a sqlite:// or postgres:// URL",
         ),
     ];
     for (vars, expect) in cases {

@@ -1,0 +1,373 @@
+//! SQLite vs PostgreSQL, one node vs two, over HTTP in one run (issue 5's numbers):
+//!
+//! - `client_credentials` grants/s (ES256, 16 concurrent clients);
+//! - refresh grants/s (ES256, 16 families rotating concurrently; with two nodes, successive
+//!   rotations of one family alternate between the nodes);
+//! - with two nodes: authz-event propagation across nodes — from the Management API's 2xx on
+//!   node A to the event arriving on an SSE stream from node B, over `CHANGES` changes
+//!   (target p99 ≤ 250 ms).
+//!
+//! Nodes are `writ_server` instances in this process (own state, catalog, watcher and
+//! PostgreSQL LISTEN connection each) on their own ports; the load generator shares the
+//! machine. PostgreSQL: a fresh database on `WRIT_TEST_POSTGRES_URL` (default
+//! postgres://postgres@127.0.0.1:5432/test), dropped at the end.
+//!
+//! Run: `cargo bench -p writ-server --bench backends` (`BENCH_SECS` per phase, default 6;
+//! `CHANGES`, default 200).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use writ_core::{AppType, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_server::Config;
+use writ_server::crypto::{random_alnum, random_token, sha256_hex};
+use writ_store::{NewUser, RefreshToken};
+
+const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+const API: &str = "https://bench.example/ES256";
+
+fn secs() -> u64 {
+    std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
+}
+
+async fn run_load<F, Fut>(concurrency: usize, f: F) -> (f64, u64)
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let f = Arc::new(f);
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(secs());
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..concurrency {
+        let (f, ok, failed) = (f.clone(), ok.clone(), failed.clone());
+        set.spawn(async move {
+            let mut n = 0;
+            while Instant::now() < until {
+                n += 1;
+                if f(i, n).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+    (
+        ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
+        failed.load(Ordering::Relaxed),
+    )
+}
+
+/// Starts `n` nodes on `db` sharing the first node's issuer; returns their base URLs (with
+/// trailing slash) and the first node's state.
+async fn nodes(db: &str, n: usize) -> (Vec<String>, writ_server::AppState, String) {
+    let mut bases = Vec::new();
+    let mut first = None;
+    let mut issuer = String::new();
+    for i in 0..n {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if i == 0 {
+            issuer = format!("http://127.0.0.1:{port}/");
+        }
+        let vars = [
+            ("WRIT_ISSUER", issuer.clone()),
+            ("WRIT_DATABASE_URL", db.to_owned()),
+            ("WRIT_LISTEN", format!("127.0.0.1:{port}")),
+            ("WRIT_KEY_ENCRYPTION_KEY", KEK.to_owned()),
+            ("WRIT_BOOTSTRAP_CLIENT_ID", "bench-admin".to_owned()),
+            (
+                "WRIT_BOOTSTRAP_CLIENT_SECRET",
+                "bench-admin-secret-0123456789".to_owned(),
+            ),
+        ];
+        let config = Config::load(None, |k| {
+            vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
+        })
+        .unwrap();
+        let (state, _) = writ_server::prepare(config).await.unwrap();
+        let st = state.clone();
+        tokio::spawn(async move {
+            writ_server::run(listener, st, std::future::pending())
+                .await
+                .unwrap()
+        });
+        bases.push(format!("http://127.0.0.1:{port}/"));
+        first.get_or_insert(state);
+    }
+    (bases, first.unwrap(), issuer)
+}
+
+async fn seed(state: &writ_server::AppState) -> String {
+    let s = &state.store;
+    s.create_resource_server(ResourceServer {
+        id: String::new(),
+        identifier: API.into(),
+        name: "bench".into(),
+        scopes: vec![Scope {
+            value: "read:things".into(),
+            description: String::new(),
+        }],
+        signing_alg: SigningAlg::ES256,
+        token_lifetime: 3600,
+        enforce_policies: true,
+        token_dialect: TokenDialect::AccessTokenAuthz,
+        allow_offline_access: true,
+        is_system: false,
+    })
+    .await
+    .unwrap();
+    let user = s
+        .create_user(NewUser {
+            email: "bench@example.com".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut client =
+        writ_server::bootstrap::machine_client("bench-app", "bench", "bench-secret-0123456789");
+    client.app_type = AppType::RegularWeb;
+    client.grant_types = vec!["client_credentials".into(), "refresh_token".into()];
+    s.create_client(&client).await.unwrap();
+    s.create_client_grant("bench-app", API, &["read:things".into()])
+        .await
+        .unwrap();
+    state.reload().await.unwrap();
+    user.user_id
+}
+
+async fn measure(label: &str, db: &str, n: usize) {
+    let (bases, state, issuer) = nodes(db, n).await;
+    let user = seed(&state).await;
+    // Let the other nodes see the catalog (their watcher reloads it).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let http = reqwest::Client::new();
+    let bases = Arc::new(bases);
+
+    let (h, b) = (http.clone(), bases.clone());
+    let (cc, cc_fail) = run_load(16, move |i, k| {
+        let (h, u) = (
+            h.clone(),
+            format!("{}oauth/token", b[(i + k as usize) % b.len()]),
+        );
+        async move {
+            let r = h
+                .post(&u)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "bench-app"),
+                    ("client_secret", "bench-secret-0123456789"),
+                    ("audience", API),
+                ])
+                .send()
+                .await;
+            matches!(r, Ok(r) if r.status() == 200)
+        }
+    })
+    .await;
+
+    let now = chrono::Utc::now().timestamp();
+    let mut tokens = Vec::new();
+    for _ in 0..16 {
+        let t = random_token(32);
+        state
+            .store
+            .create_refresh(&RefreshToken {
+                id: sha256_hex(&t),
+                family_id: random_token(16),
+                parent_id: None,
+                client_id: "bench-app".into(),
+                user_id: user.clone(),
+                audience: Some(API.into()),
+                scope: "offline_access read:things".into(),
+                sid: None,
+                auth_time: now,
+                created_at: now,
+                idle_expires_at: now + 86_400,
+                family_expires_at: now + 86_400,
+                used_at: None,
+                revoked: false,
+            })
+            .await
+            .unwrap();
+        tokens.push(tokio::sync::Mutex::new(t));
+    }
+    let chains = Arc::new(tokens);
+    let (h, b) = (http.clone(), bases.clone());
+    let (rf, rf_fail) = run_load(16, move |i, k| {
+        let (h, b, c) = (h.clone(), b.clone(), chains.clone());
+        async move {
+            let mut cur = c[i].lock().await;
+            let u = format!("{}oauth/token", b[(i + k as usize) % b.len()]);
+            let r = h
+                .post(&u)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "bench-app"),
+                    ("client_secret", "bench-secret-0123456789"),
+                    ("refresh_token", cur.as_str()),
+                ])
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 200 => {
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    *cur = v["refresh_token"].as_str().unwrap().to_owned();
+                    true
+                }
+                _ => false,
+            }
+        }
+    })
+    .await;
+    println!(
+        "{label:<22} client_credentials {cc:>8.0}/s ({cc_fail} failed)   refresh {rf:>7.0}/s ({rf_fail} failed)"
+    );
+
+    if n > 1 {
+        propagation(&http, &bases, &issuer, &user).await;
+    }
+}
+
+/// Management API change on node A → the event on node B's SSE stream.
+async fn propagation(http: &reqwest::Client, bases: &[String], issuer: &str, user: &str) {
+    let changes: usize = std::env::var("CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let admin: serde_json::Value = http
+        .post(format!("{}oauth/token", bases[0]))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "bench-admin"),
+            ("client_secret", "bench-admin-secret-0123456789"),
+            ("audience", &format!("{issuer}api/v2/")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = admin["access_token"].as_str().unwrap().to_owned();
+    let role: serde_json::Value = http
+        .post(format!("{}api/v2/roles", bases[0]))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": format!("p-{}", random_alnum(8))}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let role = role["id"].as_str().unwrap().to_owned();
+    let head: serde_json::Value = http
+        .get(format!("{}api/v2/authz-events?from=0&limit=500", bases[1]))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut resp = http
+        .get(format!("{}api/v2/authz-events", bases[1]))
+        .bearer_auth(&admin)
+        .header("accept", "text/event-stream")
+        .header(
+            "last-event-id",
+            head["next"].as_i64().unwrap_or(0).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    let mut latencies = Vec::new();
+    for i in 0..changes {
+        let method = if i % 2 == 0 {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::DELETE
+        };
+        let r = http
+            .request(method, format!("{}api/v2/users/{user}/roles", bases[0]))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"roles": [role]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let acked = Instant::now();
+        // Wait for one `event: authz` frame on B's stream.
+        loop {
+            if let Some(end) = buf.find("\n\n") {
+                let frame: String = buf.drain(..end + 2).collect();
+                if frame.contains("data:") {
+                    break;
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+                .await
+                .expect("event within 10 s")
+                .unwrap()
+                .expect("stream open");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        latencies.push(acked.elapsed());
+    }
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{:<22} propagation A → B over {changes} changes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
+        measure("SQLite, 1 node", &sqlite, 1).await;
+
+        let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        for (label, n) in [("PostgreSQL, 1 node", 1), ("PostgreSQL, 2 nodes", 2)] {
+            let name = format!("writ_bench_{}", random_alnum(10).to_lowercase());
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("PostgreSQL reachable");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let mut url = url::Url::parse(&admin_url).unwrap();
+            url.set_path(&format!("/{name}"));
+            measure(label, url.as_str(), n).await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    });
+}

@@ -1,0 +1,478 @@
+//! `/admin/apis`: APIs (resource servers) — list, create, settings, permission catalog, delete.
+//! Changes are Management API calls (`/resource-servers`), so validation and the catalog reload
+//! are the API's own.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use writ_core::{ResourceServer, Scope};
+
+use super::auth::{Admin, Post};
+use super::form::{Errors, FormData};
+use super::view::{self, Layout, ListQuery, Pager, enc};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/apis", get(list))
+        .route("/admin/apis/new", get(new_page).post(create))
+        .route("/admin/apis/{id}", get(detail).post(save))
+        .route("/admin/apis/{id}/permissions", post(add_permission))
+        .route(
+            "/admin/apis/{id}/permissions/remove",
+            post(remove_permission),
+        )
+        .route("/admin/apis/{id}/delete", post(delete))
+}
+
+pub const ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+pub const DIALECTS: [(&str, &str); 4] = [
+    ("access_token", "access_token — scope only"),
+    (
+        "access_token_authz",
+        "access_token_authz — scope and permissions (RBAC on)",
+    ),
+    ("rfc9068_profile", "rfc9068_profile — RFC 9068 claims"),
+    (
+        "rfc9068_profile_authz",
+        "rfc9068_profile_authz — RFC 9068 and permissions (RBAC on)",
+    ),
+];
+
+fn href(rs: &ResourceServer) -> String {
+    format!("/admin/apis/{}", enc(&rs.id))
+}
+
+#[derive(Template)]
+#[template(path = "admin/apis.html")]
+struct ListPage {
+    l: Layout,
+    apis: Vec<ResourceServer>,
+    pager: Pager,
+    can_create: bool,
+}
+
+impl ListPage {
+    fn href(&self, rs: &ResourceServer) -> String {
+        href(rs)
+    }
+}
+
+async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = admin.need(&["read:resource_servers"]) {
+        return r;
+    }
+    let q = ListQuery::parse(q);
+    let mut all = match s.store.all_resource_servers().await {
+        Ok(a) => a,
+        Err(e) => return view::internal(&admin, e),
+    };
+    if let Some(term) = q.search().map(str::to_lowercase) {
+        all.retain(|a| {
+            a.name.to_lowercase().contains(&term) || a.identifier.to_lowercase().contains(&term)
+        });
+    }
+    all.sort_by(|a, b| {
+        (!a.is_system, a.name.to_lowercase()).cmp(&(!b.is_system, b.name.to_lowercase()))
+    });
+    let mut l = admin.layout("APIs", "apis");
+    l.flash = q.flash();
+    view::render(
+        StatusCode::OK,
+        &ListPage {
+            l,
+            apis: view::slice(&all, q.page()),
+            pager: q.pager("/admin/apis", all.len() as i64),
+            can_create: admin.can("create:resource_servers"),
+        },
+    )
+}
+
+/// The settings form's values, as typed.
+pub struct ApiForm {
+    pub identifier: String,
+    pub name: String,
+    pub signing_alg: String,
+    pub token_lifetime: String,
+    pub enforce_policies: bool,
+    pub token_dialect: String,
+    pub allow_offline_access: bool,
+}
+
+impl ApiForm {
+    fn blank() -> Self {
+        ApiForm {
+            identifier: String::new(),
+            name: String::new(),
+            signing_alg: "RS256".into(),
+            token_lifetime: "86400".into(),
+            enforce_policies: true,
+            token_dialect: "access_token_authz".into(),
+            allow_offline_access: false,
+        }
+    }
+
+    fn of(rs: &ResourceServer) -> Self {
+        ApiForm {
+            identifier: rs.identifier.clone(),
+            name: rs.name.clone(),
+            signing_alg: rs.signing_alg.as_str().into(),
+            token_lifetime: rs.token_lifetime.to_string(),
+            enforce_policies: rs.enforce_policies,
+            token_dialect: rs.token_dialect.as_str().into(),
+            allow_offline_access: rs.allow_offline_access,
+        }
+    }
+
+    fn read(f: &FormData) -> Self {
+        ApiForm {
+            identifier: f.text("identifier"),
+            name: f.text("name"),
+            signing_alg: f.text("signing_alg"),
+            token_lifetime: f.text("token_lifetime"),
+            enforce_policies: f.checked("enforce_policies"),
+            token_dialect: f.text("token_dialect"),
+            allow_offline_access: f.checked("allow_offline_access"),
+        }
+    }
+
+    /// The Management API body (without `identifier`), or the error of a field it cannot hold.
+    fn body(&self) -> Result<Value, Errors> {
+        let lifetime: i64 = self.token_lifetime.parse().map_err(|_| {
+            let mut e = Errors::default();
+            e.add("token_lifetime", "Enter a number of seconds.");
+            e
+        })?;
+        let mut b = json!({
+            "signing_alg": self.signing_alg,
+            "token_lifetime": lifetime,
+            "enforce_policies": self.enforce_policies,
+            "token_dialect": self.token_dialect,
+            "allow_offline_access": self.allow_offline_access,
+        });
+        if !self.name.is_empty() {
+            b["name"] = json!(self.name);
+        }
+        Ok(b)
+    }
+}
+
+const FIELDS: [&str; 7] = [
+    "identifier",
+    "name",
+    "signing_alg",
+    "token_lifetime",
+    "enforce_policies",
+    "token_dialect",
+    "allow_offline_access",
+];
+
+#[derive(Template)]
+#[template(path = "admin/api_new.html")]
+struct NewPage {
+    l: Layout,
+    f: ApiForm,
+    e: Errors,
+    algs: [&'static str; 3],
+    dialects: [(&'static str, &'static str); 4],
+}
+
+fn new_form(admin: &Admin, f: ApiForm, e: Errors) -> Response {
+    let status = if e.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    view::render(
+        status,
+        &NewPage {
+            l: admin.layout("New API", "apis"),
+            f,
+            e,
+            algs: ALGS,
+            dialects: DIALECTS,
+        },
+    )
+}
+
+async fn new_page(admin: Admin) -> Response {
+    if let Err(r) = admin.need(&["create:resource_servers"]) {
+        return r;
+    }
+    new_form(&admin, ApiForm::blank(), Errors::default())
+}
+
+async fn create(post: Post) -> Response {
+    let Post { admin, form } = post;
+    let f = ApiForm::read(&form);
+    let mut body = match f.body() {
+        Ok(b) => b,
+        Err(e) => return new_form(&admin, f, e),
+    };
+    body["identifier"] = json!(f.identifier);
+    match admin
+        .api(Method::POST, "/resource-servers", Some(body))
+        .await
+    {
+        Ok(v) => view::see_other(&format!(
+            "/admin/apis/{}?flash=created",
+            enc(v["id"].as_str().unwrap_or_default())
+        )),
+        Err(f2) if f2.insufficient_scope() => view::forbidden(&admin, &["create:resource_servers"]),
+        Err(fail) => new_form(
+            &admin,
+            f,
+            Errors::from_failure(&fail, &FIELDS, Some("identifier")),
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/api.html")]
+struct DetailPage {
+    l: Layout,
+    rs: ResourceServer,
+    f: ApiForm,
+    e: Errors,
+    /// The add-permission form: values and errors.
+    pv: String,
+    pd: String,
+    pe: Errors,
+    algs: [&'static str; 3],
+    dialects: [(&'static str, &'static str); 4],
+    can_update: bool,
+    can_delete: bool,
+}
+
+async fn load(s: &AppState, admin: &Admin, id: &str) -> Result<ResourceServer, Response> {
+    admin.need(&["read:resource_servers"])?;
+    match s.store.get_resource_server(id).await {
+        Ok(rs) => Ok(rs),
+        Err(writ_store::StoreError::NotFound(_)) => Err(view::not_found(admin, "API")),
+        Err(e) => Err(view::internal(admin, e)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn detail_page(
+    admin: &Admin,
+    rs: ResourceServer,
+    f: Option<ApiForm>,
+    e: Errors,
+    pv: String,
+    pd: String,
+    pe: Errors,
+    flash: Option<&'static str>,
+) -> Response {
+    let status = if e.is_empty() && pe.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut l = admin.layout(&rs.name, "apis");
+    l.flash = flash;
+    view::render(
+        status,
+        &DetailPage {
+            l,
+            f: f.unwrap_or_else(|| ApiForm::of(&rs)),
+            can_update: admin.can("update:resource_servers") && !rs.is_system,
+            can_delete: admin.can("delete:resource_servers") && !rs.is_system,
+            rs,
+            e,
+            pv,
+            pd,
+            pe,
+            algs: ALGS,
+            dialects: DIALECTS,
+        },
+    )
+}
+
+async fn detail(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let rs = match load(&s, &admin, &id).await {
+        Ok(rs) => rs,
+        Err(r) => return r,
+    };
+    let q = ListQuery::parse(q);
+    detail_page(
+        &admin,
+        rs,
+        None,
+        Errors::default(),
+        String::new(),
+        String::new(),
+        Errors::default(),
+        q.flash(),
+    )
+}
+
+async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let rs = match load(&s, &admin, &id).await {
+        Ok(rs) => rs,
+        Err(r) => return r,
+    };
+    let mut f = ApiForm::read(&form);
+    f.identifier = rs.identifier.clone();
+    let body = match f.body() {
+        Ok(b) => b,
+        Err(e) => {
+            return detail_page(
+                &admin,
+                rs,
+                Some(f),
+                e,
+                String::new(),
+                String::new(),
+                Errors::default(),
+                None,
+            );
+        }
+    };
+    match patch(&admin, &rs, body).await {
+        Ok(()) => view::see_other(&format!("{}?flash=saved", href(&rs))),
+        Err(Fail::Forbidden) => view::forbidden(&admin, &["update:resource_servers"]),
+        Err(Fail::Form(fail)) => {
+            let e = Errors::from_failure(&fail, &FIELDS, None);
+            detail_page(
+                &admin,
+                rs,
+                Some(f),
+                e,
+                String::new(),
+                String::new(),
+                Errors::default(),
+                None,
+            )
+        }
+    }
+}
+
+enum Fail {
+    Forbidden,
+    Form(super::call::Failure),
+}
+
+async fn patch(admin: &Admin, rs: &ResourceServer, body: Value) -> Result<(), Fail> {
+    match admin
+        .api(
+            Method::PATCH,
+            &format!("/resource-servers/{}", enc(&rs.id)),
+            Some(body),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(f) if f.insufficient_scope() => Err(Fail::Forbidden),
+        Err(f) => Err(Fail::Form(f)),
+    }
+}
+
+async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let rs = match load(&s, &admin, &id).await {
+        Ok(rs) => rs,
+        Err(r) => return r,
+    };
+    let value = form.text("value");
+    let description = form.text("description");
+    let mut scopes = rs.scopes.clone();
+    scopes.push(Scope {
+        value: value.clone(),
+        description: description.clone(),
+    });
+    match patch(&admin, &rs, json!({ "scopes": scopes })).await {
+        Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&rs))),
+        Err(Fail::Forbidden) => view::forbidden(&admin, &["update:resource_servers"]),
+        Err(Fail::Form(fail)) => {
+            let pe = Errors::from_failure(&fail, &[], Some("value"));
+            detail_page(
+                &admin,
+                rs,
+                None,
+                Errors::default(),
+                value,
+                description,
+                pe,
+                None,
+            )
+        }
+    }
+}
+
+async fn remove_permission(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    post: Post,
+) -> Response {
+    let Post { admin, form } = post;
+    let rs = match load(&s, &admin, &id).await {
+        Ok(rs) => rs,
+        Err(r) => return r,
+    };
+    let value = form.text("value");
+    if !form.confirmed() {
+        return view::confirm(
+            &admin,
+            &format!("Remove {value}?"),
+            &format!(
+                "{value} leaves the catalog of {}, and every role and user that holds it loses it. Tokens issued from now on no longer carry it.",
+                rs.name
+            ),
+            &format!("{}/permissions/remove", href(&rs)),
+            "Remove permission",
+            form.carried(),
+            &href(&rs),
+        );
+    }
+    let scopes: Vec<&Scope> = rs.scopes.iter().filter(|s| s.value != value).collect();
+    match patch(&admin, &rs, json!({ "scopes": scopes })).await {
+        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&rs))),
+        Err(Fail::Forbidden) => view::forbidden(&admin, &["update:resource_servers"]),
+        Err(Fail::Form(fail)) => view::message(&admin, fail.status, "Not removed", &fail.message),
+    }
+}
+
+async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let rs = match load(&s, &admin, &id).await {
+        Ok(rs) => rs,
+        Err(r) => return r,
+    };
+    if !form.confirmed() {
+        return view::confirm(
+            &admin,
+            &format!("Delete the API {}?", rs.name),
+            &format!(
+                "Writ stops issuing tokens for {} and its permissions leave every role and user. This cannot be undone.",
+                rs.identifier
+            ),
+            &format!("{}/delete", href(&rs)),
+            "Delete API",
+            form.carried(),
+            &href(&rs),
+        );
+    }
+    match admin
+        .api(
+            Method::DELETE,
+            &format!("/resource-servers/{}", enc(&rs.id)),
+            None,
+        )
+        .await
+    {
+        Ok(_) => view::see_other("/admin/apis?flash=deleted"),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:resource_servers"]),
+        Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    }
+}

@@ -1,0 +1,642 @@
+//! `/admin/clients`: applications — list, create, settings (callbacks, origins, logout URLs,
+//! grant types), client grants for machine clients, secret rotation (the new secret shown once)
+//! and delete. Changes are Management API calls (`/clients`, `/client-grants`).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use writ_core::{Client, ClientGrant, ResourceServer};
+
+use super::auth::{Admin, CONSOLE_CLIENT_ID, Post};
+use super::form::{Errors, FormData};
+use super::view::{self, Layout, ListQuery, Pager, enc};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/clients", get(list))
+        .route("/admin/clients/new", get(new_page).post(create))
+        .route("/admin/clients/{id}", get(detail).post(save))
+        .route("/admin/clients/{id}/rotate", post(rotate))
+        .route("/admin/clients/{id}/delete", post(delete))
+        .route(
+            "/admin/clients/{id}/grants",
+            get(grant_page).post(save_grant),
+        )
+        .route("/admin/clients/{id}/grants/remove", post(remove_grant))
+}
+
+/// Grant types the Management API accepts, with what they are for.
+const GRANT_TYPES: [(&str, &str); 5] = [
+    (
+        "authorization_code",
+        "Authorization code (browser sign-in, with PKCE)",
+    ),
+    ("refresh_token", "Refresh token"),
+    (
+        "client_credentials",
+        "Client credentials (machine to machine; needs a secret)",
+    ),
+    ("password", "Password (first-party scripts)"),
+    (
+        "http://auth0.com/oauth/grant-type/password-realm",
+        "Password realm (Auth0)",
+    ),
+];
+
+const APP_TYPES: [(&str, &str); 4] = [
+    ("regular_web", "Regular web application (confidential)"),
+    ("spa", "Single-page application (public, PKCE)"),
+    ("native", "Native application (public, PKCE)"),
+    ("non_interactive", "Machine to machine (confidential)"),
+];
+
+fn href(id: &str) -> String {
+    format!("/admin/clients/{}", enc(id))
+}
+
+#[derive(Template)]
+#[template(path = "admin/clients.html")]
+struct ListPage {
+    l: Layout,
+    clients: Vec<Client>,
+    pager: Pager,
+    can_create: bool,
+}
+
+impl ListPage {
+    fn href(&self, c: &Client) -> String {
+        href(&c.client_id)
+    }
+}
+
+async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = admin.need(&["read:clients"]) {
+        return r;
+    }
+    let q = ListQuery::parse(q);
+    let mut all = match s.store.all_clients().await {
+        Ok(c) => c,
+        Err(e) => return view::internal(&admin, e),
+    };
+    if let Some(term) = q.search().map(str::to_lowercase) {
+        all.retain(|c| {
+            c.name.to_lowercase().contains(&term) || c.client_id.to_lowercase().contains(&term)
+        });
+    }
+    all.sort_by_key(|c| c.name.to_lowercase());
+    let mut l = admin.layout("Clients", "clients");
+    l.flash = q.flash();
+    view::render(
+        StatusCode::OK,
+        &ListPage {
+            l,
+            clients: view::slice(&all, q.page()),
+            pager: q.pager("/admin/clients", all.len() as i64),
+            can_create: admin.can("create:clients"),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/client_new.html")]
+struct NewPage {
+    l: Layout,
+    name: String,
+    app_type: String,
+    callbacks: String,
+    e: Errors,
+    app_types: [(&'static str, &'static str); 4],
+}
+
+fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
+    let status = if e.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let app_type = match f.text("app_type") {
+        t if t.is_empty() => "regular_web".to_owned(),
+        t => t,
+    };
+    view::render(
+        status,
+        &NewPage {
+            l: admin.layout("New client", "clients"),
+            name: f.text("name"),
+            app_type,
+            callbacks: f.get("callbacks").to_owned(),
+            e,
+            app_types: APP_TYPES,
+        },
+    )
+}
+
+async fn new_page(admin: Admin) -> Response {
+    if let Err(r) = admin.need(&["create:clients"]) {
+        return r;
+    }
+    new_form(&admin, &FormData::default(), Errors::default())
+}
+
+#[derive(Template)]
+#[template(path = "admin/secret.html")]
+struct SecretPage {
+    l: Layout,
+    client_id: String,
+    name: String,
+    secret: String,
+    created: bool,
+}
+
+impl SecretPage {
+    fn enc(&self, s: &str) -> String {
+        enc(s)
+    }
+}
+
+fn secret_page(admin: &Admin, v: &Value, created: bool) -> Response {
+    let client_id = v["client_id"].as_str().unwrap_or_default().to_owned();
+    view::render(
+        StatusCode::OK,
+        &SecretPage {
+            l: admin.layout("Client secret", "clients"),
+            name: v["name"].as_str().unwrap_or_default().to_owned(),
+            secret: v["client_secret"].as_str().unwrap_or_default().to_owned(),
+            client_id,
+            created,
+        },
+    )
+}
+
+async fn create(post: Post) -> Response {
+    let Post { admin, form } = post;
+    let body = json!({
+        "name": form.text("name"),
+        "app_type": form.text("app_type"),
+        "callbacks": form.lines("callbacks"),
+    });
+    match admin.api(Method::POST, "/clients", Some(body)).await {
+        Ok(v) if v["client_secret"].is_string() => secret_page(&admin, &v, true),
+        Ok(v) => view::see_other(&format!(
+            "{}?flash=created",
+            href(v["client_id"].as_str().unwrap_or_default())
+        )),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["create:clients"]),
+        Err(f) => new_form(
+            &admin,
+            &form,
+            Errors::from_failure(&f, &["name", "app_type", "callbacks"], None),
+        ),
+    }
+}
+
+/// The settings form, as typed or as stored (lists one per line).
+struct ClientForm {
+    name: String,
+    description: String,
+    callbacks: String,
+    web_origins: String,
+    allowed_origins: String,
+    allowed_logout_urls: String,
+    grant_types: Vec<String>,
+}
+
+impl ClientForm {
+    fn of(c: &Client) -> Self {
+        ClientForm {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            callbacks: c.callbacks.join("\n"),
+            web_origins: c.web_origins.join("\n"),
+            allowed_origins: c.allowed_origins.join("\n"),
+            allowed_logout_urls: c.allowed_logout_urls.join("\n"),
+            grant_types: c.grant_types.clone(),
+        }
+    }
+    fn read(f: &FormData) -> Self {
+        ClientForm {
+            name: f.text("name"),
+            description: f.text("description"),
+            callbacks: f.get("callbacks").to_owned(),
+            web_origins: f.get("web_origins").to_owned(),
+            allowed_origins: f.get("allowed_origins").to_owned(),
+            allowed_logout_urls: f.get("allowed_logout_urls").to_owned(),
+            grant_types: f.all("grant_types"),
+        }
+    }
+}
+
+const FIELDS: [&str; 7] = [
+    "name",
+    "description",
+    "callbacks",
+    "web_origins",
+    "allowed_origins",
+    "allowed_logout_urls",
+    "grant_types",
+];
+
+/// A client grant as shown: the API's name next to its audience.
+struct GrantRow {
+    id: String,
+    audience: String,
+    api_name: String,
+    scope: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/client.html")]
+struct DetailPage {
+    l: Layout,
+    c: Client,
+    f: ClientForm,
+    e: Errors,
+    grant_types: [(&'static str, &'static str); 5],
+    grants: Option<Vec<GrantRow>>,
+    apis: Vec<ResourceServer>,
+    is_console: bool,
+    can_update: bool,
+    can_delete: bool,
+    can_rotate: bool,
+    can_grant: bool,
+}
+
+impl DetailPage {
+    fn has_grant(&self, g: &str) -> bool {
+        self.f.grant_types.iter().any(|x| x == g)
+    }
+    fn enc(&self, s: &str) -> String {
+        enc(s)
+    }
+}
+
+async fn load(s: &AppState, admin: &Admin, id: &str) -> Result<Client, Response> {
+    admin.need(&["read:clients"])?;
+    match s.store.get_client(id).await {
+        Ok(c) => Ok(c),
+        Err(writ_store::StoreError::NotFound(_)) => Err(view::not_found(admin, "client")),
+        Err(e) => Err(view::internal(admin, e)),
+    }
+}
+
+async fn grants_of(
+    s: &AppState,
+    client_id: &str,
+) -> Result<Vec<ClientGrant>, writ_store::StoreError> {
+    view::all_pages(|p| s.store.list_client_grants(Some(client_id), None, p)).await
+}
+
+async fn detail_page(
+    s: &AppState,
+    admin: &Admin,
+    c: Client,
+    f: Option<ClientForm>,
+    e: Errors,
+    flash: Option<&'static str>,
+) -> Response {
+    let apis = match s.store.all_resource_servers().await {
+        Ok(a) => a,
+        Err(err) => return view::internal(admin, err),
+    };
+    let grants = if admin.can("read:client_grants") && c.secret_hash.is_some() {
+        match grants_of(s, &c.client_id).await {
+            Ok(g) => Some(
+                g.into_iter()
+                    .map(|g| GrantRow {
+                        api_name: apis
+                            .iter()
+                            .find(|a| a.identifier == g.audience)
+                            .map_or_else(|| g.audience.clone(), |a| a.name.clone()),
+                        id: g.id,
+                        audience: g.audience,
+                        scope: g.scope,
+                    })
+                    .collect(),
+            ),
+            Err(err) => return view::internal(admin, err),
+        }
+    } else {
+        None
+    };
+    let status = if e.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut l = admin.layout(&c.name, "clients");
+    l.flash = flash;
+    view::render(
+        status,
+        &DetailPage {
+            l,
+            f: f.unwrap_or_else(|| ClientForm::of(&c)),
+            is_console: c.client_id == CONSOLE_CLIENT_ID,
+            can_update: admin.can("update:clients"),
+            can_delete: admin.can("delete:clients"),
+            can_rotate: admin.can("update:client_keys") && c.secret_hash.is_some(),
+            can_grant: admin.can("create:client_grants") && admin.can("update:client_grants"),
+            c,
+            e,
+            grant_types: GRANT_TYPES,
+            grants,
+            apis,
+        },
+    )
+}
+
+async fn detail(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    match load(&s, &admin, &id).await {
+        Ok(c) => {
+            detail_page(
+                &s,
+                &admin,
+                c,
+                None,
+                Errors::default(),
+                ListQuery::parse(q).flash(),
+            )
+            .await
+        }
+        Err(r) => r,
+    }
+}
+
+async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let c = match load(&s, &admin, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let body = json!({
+        "name": form.text("name"),
+        "description": form.text("description"),
+        "callbacks": form.lines("callbacks"),
+        "web_origins": form.lines("web_origins"),
+        "allowed_origins": form.lines("allowed_origins"),
+        "allowed_logout_urls": form.lines("allowed_logout_urls"),
+        "grant_types": form.all("grant_types"),
+    });
+    match admin
+        .api(
+            Method::PATCH,
+            &format!("/clients/{}", enc(&c.client_id)),
+            Some(body),
+        )
+        .await
+    {
+        Ok(_) => view::see_other(&format!("{}?flash=saved", href(&c.client_id))),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:clients"]),
+        Err(f) => {
+            let e = Errors::from_failure(&f, &FIELDS, None);
+            detail_page(&s, &admin, c, Some(ClientForm::read(&form)), e, None).await
+        }
+    }
+}
+
+async fn rotate(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let c = match load(&s, &admin, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !form.confirmed() {
+        return view::confirm(
+            &admin,
+            &format!("Rotate the secret of {}?", c.name),
+            "A new secret is made and shown once; the current one stops working at once, so every service using it must be given the new one.",
+            &format!("{}/rotate", href(&c.client_id)),
+            "Rotate secret",
+            form.carried(),
+            &href(&c.client_id),
+        );
+    }
+    match admin
+        .api(
+            Method::POST,
+            &format!("/clients/{}/rotate-secret", enc(&c.client_id)),
+            None,
+        )
+        .await
+    {
+        Ok(v) => secret_page(&admin, &v, false),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:client_keys"]),
+        Err(f) => view::message(&admin, f.status, "Not rotated", &f.message),
+    }
+}
+
+async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let c = match load(&s, &admin, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !form.confirmed() {
+        let console = if c.client_id == CONSOLE_CLIENT_ID {
+            " This is the admin console's own client: signing in to the console stops working until Writ restarts and provisions it again."
+        } else {
+            ""
+        };
+        return view::confirm(
+            &admin,
+            &format!("Delete the client {}?", c.name),
+            &format!(
+                "It can no longer obtain tokens, and its client grants are deleted. This cannot be undone.{console}"
+            ),
+            &format!("{}/delete", href(&c.client_id)),
+            "Delete client",
+            form.carried(),
+            &href(&c.client_id),
+        );
+    }
+    match admin
+        .api(
+            Method::DELETE,
+            &format!("/clients/{}", enc(&c.client_id)),
+            None,
+        )
+        .await
+    {
+        Ok(_) => view::see_other("/admin/clients?flash=deleted"),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:clients"]),
+        Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct GrantQuery {
+    audience: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/client_grant.html")]
+struct GrantPage {
+    l: Layout,
+    c: Client,
+    api: ResourceServer,
+    /// The scopes checked (the grant's, or as submitted).
+    checked: Vec<String>,
+    existing: bool,
+    e: Errors,
+}
+
+impl GrantPage {
+    fn enc(&self, s: &str) -> String {
+        enc(s)
+    }
+    fn is_checked(&self, s: &str) -> bool {
+        self.checked.iter().any(|c| c == s)
+    }
+}
+
+async fn grant_form(
+    s: &AppState,
+    admin: &Admin,
+    c: Client,
+    audience: &str,
+    checked: Option<Vec<String>>,
+    e: Errors,
+) -> Response {
+    if let Err(r) = admin.need(&["read:client_grants", "read:resource_servers"]) {
+        return r;
+    }
+    let api = match s.store.get_resource_server(audience).await {
+        Ok(a) => a,
+        Err(writ_store::StoreError::NotFound(_)) => return view::not_found(admin, "API"),
+        Err(err) => return view::internal(admin, err),
+    };
+    let existing = match grants_of(s, &c.client_id).await {
+        Ok(g) => g.into_iter().find(|g| g.audience == api.identifier),
+        Err(err) => return view::internal(admin, err),
+    };
+    let status = if e.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    view::render(
+        status,
+        &GrantPage {
+            l: admin.layout(&format!("{} → {}", c.name, api.name), "clients"),
+            checked: checked.unwrap_or_else(|| {
+                existing
+                    .as_ref()
+                    .map(|g| g.scope.clone())
+                    .unwrap_or_default()
+            }),
+            existing: existing.is_some(),
+            c,
+            api,
+            e,
+        },
+    )
+}
+
+async fn grant_page(
+    State(s): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let c = match load(&s, &admin, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let q: GrantQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
+    let audience = q.audience.unwrap_or_default();
+    if audience.is_empty() {
+        return view::see_other(&href(&c.client_id));
+    }
+    grant_form(&s, &admin, c, &audience, None, Errors::default()).await
+}
+
+async fn save_grant(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let c = match load(&s, &admin, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let audience = form.text("audience");
+    let scope = form.all("scope");
+    let existing = match grants_of(&s, &c.client_id).await {
+        Ok(g) => g.into_iter().find(|g| g.audience == audience),
+        Err(e) => return view::internal(&admin, e),
+    };
+    let result =
+        match &existing {
+            Some(g) => {
+                admin
+                    .api(
+                        Method::PATCH,
+                        &format!("/client-grants/{}", enc(&g.id)),
+                        Some(json!({ "scope": scope })),
+                    )
+                    .await
+            }
+            None => admin
+                .api(
+                    Method::POST,
+                    "/client-grants",
+                    Some(json!({ "client_id": c.client_id, "audience": audience, "scope": scope })),
+                )
+                .await,
+        };
+    match result {
+        Ok(_) => view::see_other(&format!("{}?flash=saved#grants", href(&c.client_id))),
+        Err(f) if f.insufficient_scope() => view::forbidden(
+            &admin,
+            &[if existing.is_some() {
+                "update:client_grants"
+            } else {
+                "create:client_grants"
+            }],
+        ),
+        Err(f) => {
+            let e = Errors::from_failure(&f, &["scope"], None);
+            grant_form(&s, &admin, c, &audience, Some(scope), e).await
+        }
+    }
+}
+
+async fn remove_grant(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+    let Post { admin, form } = post;
+    let c = match load(&s, &admin, &id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let grant_id = form.text("grant_id");
+    if !form.confirmed() {
+        let audience = form.text("audience");
+        return view::confirm(
+            &admin,
+            &format!("Remove the grant of {} for {audience}?", c.name),
+            "The client can no longer obtain tokens for this API with client credentials.",
+            &format!("{}/grants/remove", href(&c.client_id)),
+            "Remove grant",
+            form.carried(),
+            &href(&c.client_id),
+        );
+    }
+    match admin
+        .api(
+            Method::DELETE,
+            &format!("/client-grants/{}", enc(&grant_id)),
+            None,
+        )
+        .await
+    {
+        Ok(_) => view::see_other(&format!("{}?flash=removed#grants", href(&c.client_id))),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:client_grants"]),
+        Err(f) => view::message(&admin, f.status, "Not removed", &f.message),
+    }
+}

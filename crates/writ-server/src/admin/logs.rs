@@ -1,0 +1,150 @@
+//! `/admin/logs`: the audit log (who did what, when), newest first, filtered by type, user or
+//! client, paged; one entry with its details. Read-only: the log is append-only.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use writ_store::{LogEntry, LogFilter, Page};
+
+use super::auth::Admin;
+use super::view::{self, Layout, enc};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/logs", get(list))
+        .route("/admin/logs/{id}", get(detail))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LogQuery {
+    #[serde(rename = "type")]
+    log_type: Option<String>,
+    user_id: Option<String>,
+    client_id: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+#[derive(Template)]
+#[template(path = "admin/logs.html")]
+struct ListPage {
+    l: Layout,
+    logs: Vec<LogEntry>,
+    log_type: String,
+    user_id: String,
+    client_id: String,
+    per_page: u32,
+    total: i64,
+    first: i64,
+    last: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+impl ListPage {
+    fn when(&self, d: &str) -> String {
+        d.get(..19).unwrap_or(d).replace('T', " ")
+    }
+    fn enc(&self, s: &str) -> String {
+        enc(s)
+    }
+}
+
+async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = admin.need(&["read:logs"]) {
+        return r;
+    }
+    let q: LogQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
+    let filter = LogFilter {
+        types: nonempty(&q.log_type)
+            .map(|t| {
+                t.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        user_id: nonempty(&q.user_id),
+        client_id: nonempty(&q.client_id),
+        ..Default::default()
+    };
+    let page = Page {
+        page: q.page.unwrap_or(0),
+        per_page: q.per_page.unwrap_or(50).clamp(1, 100),
+    };
+    let found = match s.store.list_logs(&filter, page).await {
+        Ok(p) => p,
+        Err(e) => return view::internal(&admin, e),
+    };
+    let href = |p: u32| {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("type", &q.log_type),
+            ("user_id", &q.user_id),
+            ("client_id", &q.client_id),
+        ] {
+            if let Some(v) = nonempty(v) {
+                ser.append_pair(k, &v);
+            }
+        }
+        ser.append_pair("page", &p.to_string());
+        ser.append_pair("per_page", &page.per_page.to_string());
+        format!("/admin/logs?{}", ser.finish())
+    };
+    let first = (page.offset() + 1).min(found.total);
+    let last = (page.offset() + found.items.len() as i64).min(found.total);
+    view::render(
+        StatusCode::OK,
+        &ListPage {
+            l: admin.layout("Audit log", "logs"),
+            prev: (page.page > 0).then(|| href(page.page - 1)),
+            next: (last < found.total).then(|| href(page.page + 1)),
+            logs: found.items,
+            log_type: nonempty(&q.log_type).unwrap_or_default(),
+            user_id: nonempty(&q.user_id).unwrap_or_default(),
+            client_id: nonempty(&q.client_id).unwrap_or_default(),
+            per_page: page.per_page,
+            total: found.total,
+            first,
+            last,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/log.html")]
+struct DetailPage {
+    l: Layout,
+    e: LogEntry,
+    details: String,
+}
+
+async fn detail(State(s): State<AppState>, admin: Admin, Path(id): Path<String>) -> Response {
+    if let Err(r) = admin.need(&["read:logs"]) {
+        return r;
+    }
+    match s.store.get_log(&id).await {
+        Ok(e) => view::render(
+            StatusCode::OK,
+            &DetailPage {
+                l: admin.layout("Log entry", "logs"),
+                details: serde_json::to_string_pretty(&e.details).unwrap_or_default(),
+                e,
+            },
+        ),
+        Err(writ_store::StoreError::NotFound(_)) => view::not_found(&admin, "log entry"),
+        Err(e) => view::internal(&admin, e),
+    }
+}

@@ -1,0 +1,860 @@
+//! The admin console at `/admin`, through HTTP with a hand-kept cookie jar: the real sign-in
+//! (authorization code + PKCE through the hosted login), page access decided by the token's
+//! Management API permissions, CSRF refusals, forms that create APIs, roles and users, the
+//! confirmation step of destructive actions, and effective permissions with their sources.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use serde_json::json;
+use writ_core::MANAGEMENT_SCOPES;
+
+use crate::helpers::*;
+
+const ADMIN_EMAIL: &str = "root@example.com";
+const ADMIN_PW: &str = "root-password-1";
+const PAGES: [&str; 7] = [
+    "/admin",
+    "/admin/logs",
+    "/admin/apis",
+    "/admin/roles",
+    "/admin/users",
+    "/admin/clients",
+    "/admin/keys",
+];
+
+/// A browser without JavaScript: follows nothing by itself, keeps cookies by name.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    jar: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            jar: HashMap::new(),
+        }
+    }
+
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, r: reqwest::Response) -> Page {
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        Page {
+            status,
+            location,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .http
+            .get(self.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    /// Posts a form with `Origin` set to `origin` (this server's unless told otherwise).
+    async fn post_from(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let r = req.send().await.unwrap();
+        self.keep(r).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let origin = self.base.clone();
+        self.post_from(path, form, Some(&origin)).await
+    }
+
+    /// A console form post with the page's CSRF token.
+    async fn submit(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+        let mut f = vec![("csrf", csrf)];
+        f.extend_from_slice(fields);
+        self.post(path, &f).await
+    }
+
+    /// Signs in from a console page: the redirect to /authorize, the hosted login form, the
+    /// callback. Returns the page asked for.
+    async fn sign_in(&mut self, path: &str, email: &str, password: &str) -> Page {
+        let start = self.get(path).await;
+        assert_eq!(start.status, 302, "{}", start.body);
+        let authorize = start.location.unwrap();
+        assert!(authorize.contains("/authorize?"), "{authorize}");
+        assert!(
+            authorize.contains("client_id=writ-admin-console"),
+            "{authorize}"
+        );
+        assert!(
+            authorize.contains("code_challenge_method=S256"),
+            "{authorize}"
+        );
+        let login = self.get(&authorize).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let tx = hidden(&login.body, "tx");
+        let csrf = hidden(&login.body, "csrf");
+        let sent = self
+            .post(
+                "/u/login",
+                &[
+                    ("tx", tx.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("username", email),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(sent.status, 302, "{}", sent.body);
+        let callback = sent.location.unwrap();
+        assert!(callback.contains("/admin/callback?"), "{callback}");
+        let hop = self.get(&callback).await;
+        assert_eq!(hop.status, 200, "{}", hop.body);
+        assert!(hop.body.contains("http-equiv=\"refresh\""), "{}", hop.body);
+        assert!(self.jar.contains_key("writ_admin"), "session cookie set");
+        self.get(path).await
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// A user holding a role with every Management API permission (or only `perms`).
+async fn admin_user(app: &TestApp, email: &str, pw: &str, perms: Option<&[&str]>) -> String {
+    let mgmt = app.mgmt_audience();
+    let perms = perms.unwrap_or(MANAGEMENT_SCOPES);
+    let role = app
+        .create_role(&format!("admins-{}", perms.len()), &mgmt, perms)
+        .await;
+    let user = app.create_user(email, pw).await;
+    app.assign_roles(&user, &[&role]).await;
+    user
+}
+
+async fn signed_in_admin() -> (TestApp, Browser, String) {
+    let app = TestApp::spawn().await;
+    admin_user(&app, ADMIN_EMAIL, ADMIN_PW, None).await;
+    let mut b = Browser::new(&app);
+    let page = b.sign_in("/admin", ADMIN_EMAIL, ADMIN_PW).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    (app, b, csrf)
+}
+
+#[tokio::test]
+async fn sign_in_through_writ_then_every_page() {
+    let app = TestApp::spawn().await;
+    admin_user(&app, ADMIN_EMAIL, ADMIN_PW, None).await;
+    let mut b = Browser::new(&app);
+    // Not signed in: every page sends the browser to Writ's /authorize, never a page of its own.
+    for p in PAGES {
+        let r = b.get(p).await;
+        assert_eq!(r.status, 302, "{p}");
+        assert!(
+            r.location
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("{}authorize?", app.issuer)),
+            "{p}"
+        );
+    }
+    let users = b
+        .sign_in("/admin/users?q=root", ADMIN_EMAIL, ADMIN_PW)
+        .await;
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.body.contains(ADMIN_EMAIL));
+    let r = b
+        .http
+        .get(format!("{}/admin/users", app.base))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    for p in PAGES {
+        let r = b.get(p).await;
+        assert_eq!(r.status, 200, "{p}: {}", r.body);
+        assert!(r.body.contains("name=\"viewport\""));
+    }
+    // The console's session cookie is scoped and strict.
+    let setup = app
+        .state
+        .store
+        .get_client(writ_server::admin::CONSOLE_CLIENT_ID)
+        .await
+        .unwrap();
+    assert_eq!(
+        setup.callbacks,
+        vec![format!("{}admin/callback", app.issuer)]
+    );
+    assert!(setup.secret_hash.is_none(), "public client with PKCE");
+    // Signing out ends the console session and Writ's session.
+    let csrf = hidden(&b.get("/admin").await.body, "csrf");
+    let out = b.submit("/admin/logout", &csrf, &[]).await;
+    assert_eq!(out.status, 303);
+    assert!(
+        out.location
+            .unwrap()
+            .starts_with("/v2/logout?client_id=writ-admin-console")
+    );
+    assert!(!b.jar.contains_key("writ_admin"));
+    assert_eq!(b.get("/admin").await.status, 302);
+}
+
+#[tokio::test]
+async fn session_cookie_is_httponly_strict_and_scoped() {
+    let app = TestApp::spawn().await;
+    admin_user(&app, ADMIN_EMAIL, ADMIN_PW, None).await;
+    let mut b = Browser::new(&app);
+    let start = b.get("/admin").await;
+    let login = b.get(&start.location.unwrap()).await;
+    let tx = hidden(&login.body, "tx");
+    let csrf = hidden(&login.body, "csrf");
+    let sent = b
+        .post(
+            "/u/login",
+            &[
+                ("tx", &tx),
+                ("csrf", &csrf),
+                ("username", ADMIN_EMAIL),
+                ("password", ADMIN_PW),
+            ],
+        )
+        .await;
+    let r = b
+        .http
+        .get(sent.location.unwrap())
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("writ_admin="))
+        .expect("session cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(session.contains(attr), "{session}");
+    }
+    // The callback cannot be replayed: its state cookie is gone.
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("writ_admin_tx_") && c.contains("Max-Age=0"))
+    );
+}
+
+#[tokio::test]
+async fn without_management_roles_every_page_is_403_not_a_redirect() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice@example.com", "alice-password-1")
+        .await;
+    let mut b = Browser::new(&app);
+    let first = b
+        .sign_in("/admin/users", "alice@example.com", "alice-password-1")
+        .await;
+    assert_eq!(first.status, 403);
+    assert!(first.body.contains("read:users"), "{}", first.body);
+    for p in PAGES
+        .iter()
+        .chain(&["/admin/apis/new", "/admin/roles/new", "/admin/users/new"])
+    {
+        let r = b.get(p).await;
+        assert_eq!(r.status, 403, "{p}: {}", r.body);
+        assert!(r.body.contains("You need"), "{p}");
+    }
+    // Forms are refused too, by the same permissions.
+    let csrf = hidden(&b.get("/admin").await.body, "csrf");
+    let r = b
+        .submit("/admin/roles/new", &csrf, &[("name", "sneaky")])
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("create:roles"));
+    let roles = app
+        .api(Method::GET, "/roles?name_filter=sneaky", None)
+        .await
+        .body;
+    assert_eq!(roles.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn pages_follow_each_permission() {
+    let app = TestApp::spawn().await;
+    admin_user(
+        &app,
+        "reader@example.com",
+        "reader-password-1",
+        Some(&["read:users"]),
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    let users = b
+        .sign_in("/admin/users", "reader@example.com", "reader-password-1")
+        .await;
+    assert_eq!(users.status, 200);
+    assert!(!users.body.contains("New user"), "no create:users");
+    let roles = b.get("/admin/roles").await;
+    assert_eq!(roles.status, 403);
+    assert!(roles.body.contains("read:roles"));
+    assert_eq!(b.get("/admin/users/new").await.status, 403);
+    // The overview shows what may be read, and dashes for the rest.
+    let overview = b.get("/admin").await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("1 of the"), "{}", overview.body);
+}
+
+#[tokio::test]
+async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    // No token.
+    let r = b.post("/admin/roles/new", &[("name", "no-token")]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // A wrong token.
+    let r = b
+        .submit("/admin/roles/new", "forged", &[("name", "forged")])
+        .await;
+    assert_eq!(r.status, 403);
+    // The right token from another origin, or with no origin at all.
+    let r = b
+        .post_from(
+            "/admin/roles/new",
+            &[("csrf", &csrf), ("name", "cross")],
+            Some("https://evil.example"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = b
+        .post_from(
+            "/admin/roles/new",
+            &[("csrf", &csrf), ("name", "none")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let total = app.api(Method::GET, "/roles", None).await.body;
+    assert_eq!(
+        total.as_array().unwrap().len(),
+        1,
+        "only the admins role: {total}"
+    );
+    // With both, it works.
+    let r = b
+        .submit("/admin/roles/new", &csrf, &[("name", "fine")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+#[tokio::test]
+async fn create_api_role_user_then_effective_permissions_and_token() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    // An API with two permissions.
+    let r = b
+        .submit(
+            "/admin/apis/new",
+            &csrf,
+            &[
+                ("identifier", "https://shop.example/api"),
+                ("name", "Shop"),
+                ("signing_alg", "RS256"),
+                ("token_lifetime", "3600"),
+                ("enforce_policies", "on"),
+                ("token_dialect", "access_token_authz"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let api_page = r.location.unwrap();
+    let api_path = api_page.split('?').next().unwrap().to_owned();
+    for (v, d) in [
+        ("read:orders", "Read orders"),
+        ("write:orders", "Write orders"),
+    ] {
+        let r = b
+            .submit(
+                &format!("{api_path}/permissions"),
+                &csrf,
+                &[("value", v), ("description", d)],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let page = b.get(&api_path).await;
+    assert!(page.body.contains("read:orders") && page.body.contains("write:orders"));
+    let rs = app
+        .api(
+            Method::GET,
+            "/resource-servers/https%3A%2F%2Fshop.example%2Fapi",
+            None,
+        )
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(rs["token_lifetime"], 3600);
+    assert_eq!(rs["enforce_policies"], true);
+    assert_eq!(rs["scopes"].as_array().unwrap().len(), 2);
+
+    // A role with one of them.
+    let r = b
+        .submit(
+            "/admin/roles/new",
+            &csrf,
+            &[("name", "clerk"), ("description", "Reads orders")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let role_path = r.location.unwrap().split('?').next().unwrap().to_owned();
+    let r = b
+        .submit(
+            &format!("{role_path}/permissions"),
+            &csrf,
+            &[("permission", "https://shop.example/api read:orders")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // A user, created through the form, given the role and a direct grant.
+    let r = b
+        .submit(
+            "/admin/users/new",
+            &csrf,
+            &[("email", "Bob@Example.com"), ("password", "bob-password-1")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let user_path = r.location.unwrap().split('?').next().unwrap().to_owned();
+    let r = b
+        .submit(
+            &format!("{role_path}/members"),
+            &csrf,
+            &[("email", "bob@example.com")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = b
+        .submit(
+            &format!("{user_path}/permissions"),
+            &csrf,
+            &[("permission", "https://shop.example/api read:orders")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = b
+        .submit(
+            &format!("{user_path}/permissions"),
+            &csrf,
+            &[("permission", "https://shop.example/api write:orders")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+
+    let page = b.get(&user_path).await;
+    assert_eq!(page.status, 200);
+    let row = |perm: &str| {
+        let at = page
+            .body
+            .find(&format!("data-permission=\"{perm}\""))
+            .unwrap_or_else(|| panic!("no {perm}: {}", page.body));
+        let end = page.body[at..].find("</tr>").unwrap() + at;
+        page.body[at..end].to_owned()
+    };
+    let read = row("read:orders");
+    assert!(
+        read.contains(">direct<") && read.contains(">role: clerk<"),
+        "{read}"
+    );
+    let write = row("write:orders");
+    assert!(
+        write.contains(">direct<") && !write.contains("role: clerk"),
+        "{write}"
+    );
+
+    // The user's next token carries both.
+    let cli = app.password_client().await;
+    let t = app
+        .password_token(
+            &cli,
+            "bob@example.com",
+            "bob-password-1",
+            "https://shop.example/api",
+            None,
+        )
+        .await
+        .assert(200);
+    let (_, claims) = jwt_parts(t.body["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["permissions"],
+        json!(["read:orders", "write:orders"])
+    );
+
+    // Removing the role asks first (no JavaScript), then removes it.
+    let role_id = role_path.rsplit('/').next().unwrap().to_owned();
+    let ask = b
+        .submit(
+            &format!("{user_path}/roles/remove"),
+            &csrf,
+            &[("role_id", &role_id)],
+        )
+        .await;
+    assert_eq!(ask.status, 200);
+    assert!(
+        ask.body.contains("name=\"confirmed\" value=\"yes\""),
+        "{}",
+        ask.body
+    );
+    assert!(ask.body.contains(&format!("value=\"{role_id}\"")));
+    let roles = app
+        .api(
+            Method::GET,
+            &format!("/users/{}/roles", user_path.rsplit('/').next().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(
+        roles.as_array().unwrap().len(),
+        1,
+        "not removed before confirmation"
+    );
+    let done = b
+        .submit(
+            &format!("{user_path}/roles/remove"),
+            &csrf,
+            &[("role_id", &role_id), ("confirmed", "yes")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = b.get(&user_path).await;
+    assert!(!page.body.contains("role: clerk"));
+}
+
+#[tokio::test]
+async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    let r = b
+        .submit(
+            "/admin/users/new",
+            &csrf,
+            &[("email", "not-an-email"), ("password", "long-enough-1")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("data-testid=\"error-email\""), "{}", r.body);
+    assert!(r.body.contains("value=\"not-an-email\""));
+    let r = b
+        .submit(
+            "/admin/users/new",
+            &csrf,
+            &[("email", "carol@example.com"), ("password", "short")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("data-testid=\"error-password\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"carol@example.com\""));
+
+    let r = b
+        .submit(
+            "/admin/apis/new",
+            &csrf,
+            &[
+                ("identifier", "https://x.example/"),
+                ("token_lifetime", "forever"),
+                ("token_dialect", "access_token"),
+                ("signing_alg", "RS256"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("data-testid=\"error-token_lifetime\""));
+    assert!(r.body.contains("value=\"https://x.example/\""));
+    // RBAC off with a permissions dialect: the Management API's own rule, shown at its field.
+    let r = b
+        .submit(
+            "/admin/apis/new",
+            &csrf,
+            &[
+                ("identifier", "https://x.example/"),
+                ("token_lifetime", "60"),
+                ("token_dialect", "access_token_authz"),
+                ("signing_alg", "RS256"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("data-testid=\"error-token_dialect\""),
+        "{}",
+        r.body
+    );
+
+    // Metadata: invalid JSON is refused at its field and the text stays.
+    let user = app.create_user("dave@example.com", "dave-password-1").await;
+    let path = format!("/admin/users/{user}/metadata");
+    let r = b
+        .submit(
+            &path,
+            &csrf,
+            &[("app_metadata", "{\"plan\": "), ("user_metadata", "{}")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("data-testid=\"error-app_metadata\""),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("{&quot;plan&quot;: </textarea>")
+            || r.body.contains("{&#34;plan&#34;: </textarea>"),
+        "{}",
+        r.body
+    );
+    let r = b
+        .submit(
+            &path,
+            &csrf,
+            &[
+                ("app_metadata", "{\"plan\": \"pro\"}"),
+                ("user_metadata", "[]"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("data-testid=\"error-user_metadata\""));
+    let r = b
+        .submit(
+            &path,
+            &csrf,
+            &[
+                ("app_metadata", "{\"plan\": \"pro\"}"),
+                ("user_metadata", "{\"theme\": \"dark\"}"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let u = app
+        .api(Method::GET, &format!("/users/{user}"), None)
+        .await
+        .body;
+    assert_eq!(u["app_metadata"], json!({"plan": "pro"}));
+    assert_eq!(u["user_metadata"], json!({"theme": "dark"}));
+    // Removing a key in the editor removes it.
+    let r = b
+        .submit(
+            &path,
+            &csrf,
+            &[
+                ("app_metadata", "{}"),
+                ("user_metadata", "{\"theme\": \"dark\"}"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let u = app
+        .api(Method::GET, &format!("/users/{user}"), None)
+        .await
+        .body;
+    assert_eq!(u["app_metadata"], json!({}));
+}
+
+#[tokio::test]
+async fn destructive_actions_ask_first() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    let role = app.create_role("doomed", &app.mgmt_audience(), &[]).await;
+    let path = format!("/admin/roles/{role}/delete");
+    let ask = b.submit(&path, &csrf, &[]).await;
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("data-testid=\"confirm\""), "{}", ask.body);
+    app.api(Method::GET, &format!("/roles/{role}"), None)
+        .await
+        .assert(200);
+    let done = b.submit(&path, &csrf, &[("confirmed", "yes")]).await;
+    assert_eq!(done.status, 303);
+    app.api(Method::GET, &format!("/roles/{role}"), None)
+        .await
+        .assert(404);
+
+    // Blocking a user, rotating a secret: the same.
+    let user = app.create_user("erin@example.com", "erin-password-1").await;
+    let ask = b
+        .submit(&format!("/admin/users/{user}/block"), &csrf, &[])
+        .await;
+    assert_eq!(ask.status, 200);
+    assert_eq!(
+        app.api(Method::GET, &format!("/users/{user}"), None)
+            .await
+            .body["blocked"],
+        false
+    );
+    let done = b
+        .submit(
+            &format!("/admin/users/{user}/block"),
+            &csrf,
+            &[("confirmed", "yes")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(
+        app.api(Method::GET, &format!("/users/{user}"), None)
+            .await
+            .body["blocked"],
+        true
+    );
+
+    let (id, old) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
+    let ask = b
+        .submit(&format!("/admin/clients/{id}/rotate"), &csrf, &[])
+        .await;
+    assert_eq!(ask.status, 200);
+    let shown = b
+        .submit(
+            &format!("/admin/clients/{id}/rotate"),
+            &csrf,
+            &[("confirmed", "yes")],
+        )
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let secret = {
+        let at = shown.body.find("data-testid=\"client-secret\">").unwrap() + 28;
+        let end = shown.body[at..].find('<').unwrap() + at;
+        shown.body[at..end].to_owned()
+    };
+    assert_ne!(secret, old);
+    app.token_form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", &secret),
+        ("audience", &app.mgmt_audience()),
+    ])
+    .await
+    .assert(200);
+    // Shown once: the client's page does not show it.
+    let page = b.get(&format!("/admin/clients/{id}")).await;
+    assert!(!page.body.contains(&secret));
+}
+
+#[tokio::test]
+async fn a_revoked_admin_is_sent_back_to_sign_in_and_then_refused() {
+    let app = TestApp::spawn().await;
+    let user = admin_user(&app, ADMIN_EMAIL, ADMIN_PW, None).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.sign_in("/admin/users", ADMIN_EMAIL, ADMIN_PW)
+            .await
+            .status,
+        200
+    );
+    let roles = app
+        .api(Method::GET, &format!("/users/{user}/roles"), None)
+        .await
+        .body;
+    let role = roles[0]["id"].as_str().unwrap();
+    app.api(
+        Method::DELETE,
+        &format!("/users/{user}/roles"),
+        Some(json!({"roles": [role]})),
+    )
+    .await
+    .assert(204);
+    // The token predates the change: a fresh one is needed (silently, through the SSO session).
+    let r = b.get("/admin/users").await;
+    assert_eq!(r.status, 302);
+    let again = b.get(&r.location.unwrap()).await;
+    assert_eq!(again.status, 302, "SSO: straight back with a code");
+    let hop = b.get(&again.location.unwrap()).await;
+    assert_eq!(hop.status, 200);
+    let r = b.get("/admin/users").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[tokio::test]
+async fn callback_without_its_sign_in_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut b = Browser::new(&app);
+    let r = b.get("/admin/callback?code=abc&state=xyz").await;
+    assert_eq!(r.status, 400);
+    assert!(!b.jar.contains_key("writ_admin"));
+    // A forged session cookie is no session.
+    b.jar.insert("writ_admin".into(), "not.a.token".into());
+    assert_eq!(b.get("/admin").await.status, 302);
+    // A Management API token from a machine client is not a console session either.
+    let token = app.admin_token().await;
+    b.jar.insert("writ_admin".into(), token);
+    assert_eq!(b.get("/admin").await.status, 302);
+}

@@ -1,0 +1,388 @@
+//! Two Writ nodes on one PostgreSQL database (the real server at `WRIT_TEST_POSTGRES_URL`, a
+//! fresh database per test), behind one issuer URL as behind a load balancer: what one node
+//! writes, the other serves — users, clients, keys — and a permission change made through one
+//! reaches a guard following the other's event feed within a second.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
+
+use crate::helpers::TestApp;
+
+const TODOS: &str = "https://todos.example/api";
+const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+/// A fresh PostgreSQL database, dropped at the end of the test.
+struct PgDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    async fn create() -> PgDb {
+        let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
+            "WRIT_TEST_POSTGRES_URL is not set: the multi-node tests need a PostgreSQL server \
+             (e.g. postgres://postgres@127.0.0.1:5432/test)",
+        );
+        let name = format!(
+            "writ_mn_{}",
+            writ_server::crypto::random_alnum(12).to_lowercase()
+        );
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        PgDb {
+            admin_url,
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    async fn drop_db(self) {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url)
+            .await
+            .unwrap();
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
+/// Node A, then node B on the same database with A's issuer.
+async fn two_nodes(db: &PgDb) -> (TestApp, TestApp) {
+    let set = |vars: &mut Vec<(String, String)>, k: &str, v: String| {
+        vars.retain(|(a, _)| a != k);
+        vars.insert(0, (k.to_owned(), v));
+    };
+    let url = db.url.clone();
+    let a = TestApp::spawn_with(|vars| {
+        set(vars, "WRIT_DATABASE_URL", url.clone());
+        set(vars, "WRIT_KEY_ENCRYPTION_KEY", KEK.into());
+    })
+    .await;
+    let issuer = a.issuer.clone();
+    let b = TestApp::spawn_with(|vars| {
+        set(vars, "WRIT_DATABASE_URL", url);
+        set(vars, "WRIT_KEY_ENCRYPTION_KEY", KEK.into());
+        set(vars, "WRIT_ISSUER", issuer);
+    })
+    .await;
+    assert_eq!(a.issuer, b.issuer);
+    assert_ne!(a.base, b.base);
+    (a, b)
+}
+
+/// Polls `f` every 10 ms until it is true; returns how long it took (panics after 5 s).
+async fn within<F, Fut>(what: &str, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if f().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what}: not within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn what_one_node_writes_the_other_serves() {
+    let db = PgDb::create().await;
+    let (a, b) = two_nodes(&db).await;
+
+    // A client created through A can get tokens from B (B reloads its catalog on A's NOTIFY).
+    a.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        .await;
+    let client = a.password_client().await;
+    let editor = a
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
+    let alice = a.create_user("alice@example.com", "alice-password-1").await;
+    a.assign_roles(&alice, &[&editor]).await;
+    let took = within("B knows A's new client", || async {
+        b.password_token(
+            &client,
+            "alice@example.com",
+            "alice-password-1",
+            TODOS,
+            None,
+        )
+        .await
+        .status
+            == 200
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // …and the token carries the permissions granted through A.
+    let t = b
+        .password_token(
+            &client,
+            "alice@example.com",
+            "alice-password-1",
+            TODOS,
+            None,
+        )
+        .await
+        .assert(200);
+    let (_, claims) = crate::helpers::jwt_parts(t.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["permissions"], json!(["read:todos", "write:todos"]));
+
+    // Both nodes publish the same keys; a rotation through B is in A's JWKS at once.
+    let jwks = |app: &TestApp| {
+        let http = app.http.clone();
+        let url = format!("{}/.well-known/jwks.json", app.base);
+        async move {
+            let v: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            let mut kids: Vec<String> = v["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect();
+            kids.sort();
+            kids
+        }
+    };
+    assert_eq!(jwks(&a).await, jwks(&b).await);
+    b.api(Method::POST, "/keys/signing/rotate", None)
+        .await
+        .assert(200);
+    let after = jwks(&b).await;
+    let took = within("A's JWKS has B's rotation", || {
+        let j = jwks(&a);
+        let after = after.clone();
+        async move { j.await == after }
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // A token signed by A after the rotation verifies with B's JWKS (same current key).
+    let t = a
+        .password_token(
+            &client,
+            "alice@example.com",
+            "alice-password-1",
+            TODOS,
+            None,
+        )
+        .await
+        .assert(200);
+    let (h, _) = crate::helpers::jwt_parts(t.body["access_token"].as_str().unwrap());
+    assert!(after.contains(&h["kid"].as_str().unwrap().to_owned()));
+
+    drop((a, b));
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second() {
+    let db = PgDb::create().await;
+    let (a, b) = two_nodes(&db).await;
+    a.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        .await;
+    let editor = a
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
+    let alice = a.create_user("alice@example.com", "alice-password-1").await;
+    a.assign_roles(&alice, &[&editor]).await;
+    let (feed_id, feed_secret) = a.machine(&a.mgmt_audience(), &["read:authz_events"]).await;
+    let client = a.password_client().await;
+    // The guard follows node B's feed; tokens come from node A.
+    let guard = Guard::from_jwks_uri(
+        &b.issuer,
+        TODOS,
+        &format!("{}/.well-known/jwks.json", b.base),
+        GuardOptions {
+            events: Some(EventFeed {
+                client_id: feed_id,
+                client_secret: feed_secret,
+                writ_url: Some(b.base.clone()),
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut worst = Duration::ZERO;
+    for round in 0..5 {
+        let old = token(&a, &client).await;
+        guard.verify(&old).await.unwrap();
+        let path = format!("/users/{alice}/roles");
+        let body = Some(json!({"roles": [editor]}));
+        let method = if round % 2 == 0 {
+            Method::DELETE
+        } else {
+            Method::POST
+        };
+        a.api(method, &path, body).await.assert(204);
+        let took = within("the guard on B refuses A's old token", || async {
+            matches!(
+                guard.verify(&old).await,
+                Err(VerifyError::PermissionsChanged)
+            )
+        })
+        .await;
+        worst = worst.max(took);
+        // A fresh token (from B this time) reflects the change and passes.
+        let fresh = token(&b, &client).await;
+        let c = guard.verify(&fresh).await.unwrap();
+        assert_eq!(c.has_permission("write:todos"), round % 2 == 1);
+    }
+    assert!(
+        worst < Duration::from_secs(1),
+        "worst propagation across nodes {worst:?}"
+    );
+    drop((a, b, guard));
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_login_started_on_one_node_finishes_on_the_other() {
+    let db = PgDb::create().await;
+    let (a, b) = two_nodes(&db).await;
+    a.create_api(TODOS, "ES256", &["read:todos"], true).await;
+    let alice = a.create_user("alice@example.com", "alice-password-1").await;
+    let (spa, _) = a
+        .create_client(json!({
+            "name": "spa", "app_type": "spa",
+            "callbacks": ["http://127.0.0.1:5173/"],
+            "grant_types": ["authorization_code", "refresh_token"],
+        }))
+        .await;
+    // /authorize on A renders the login page.
+    let verifier = "x".repeat(64);
+    let challenge = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    within("B knows the SPA client", || async {
+        b.http
+            .get(format!("{}/authorize", b.base))
+            .query(&[
+                ("client_id", spa.as_str()),
+                ("response_type", "code"),
+                ("redirect_uri", "http://127.0.0.1:5173/"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+    let page = a
+        .http
+        .get(format!("{}/authorize", a.base))
+        .query(&[
+            ("client_id", spa.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", "http://127.0.0.1:5173/"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("audience", TODOS),
+            ("state", "s1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let html = page.text().await.unwrap();
+    // Every hidden field of the form, posted to B.
+    let mut form: Vec<(String, String)> = Vec::new();
+    for input in html.split("<input").skip(1) {
+        let attr = |name: &str| {
+            input
+                .split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(|v| {
+                    v.replace("&amp;", "&")
+                        .replace("&quot;", "\"")
+                        .replace("&#x2F;", "/")
+                        .replace("&#47;", "/")
+                })
+        };
+        if input.contains("type=\"hidden\"")
+            && let (Some(n), Some(v)) = (attr("name"), attr("value"))
+        {
+            form.push((n, v));
+        }
+    }
+    assert!(!form.is_empty(), "no hidden fields in the login page");
+    form.push(("username".into(), "alice@example.com".into()));
+    form.push(("password".into(), "alice-password-1".into()));
+    let resp = b
+        .http
+        .post(format!("{}/u/login", b.base))
+        .header("cookie", cookies.join("; "))
+        .header("origin", a.issuer.trim_end_matches('/'))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no redirect from B's login ({status})"));
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {location}"));
+    // The code B issued is exchanged at A.
+    let t = a
+        .token_form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &spa),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:5173/"),
+            ("code_verifier", &verifier),
+        ])
+        .await
+        .assert(200);
+    let (_, claims) = crate::helpers::jwt_parts(t.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], json!(alice));
+    assert_eq!(claims["aud"][0], json!(TODOS));
+    drop((a, b));
+    db.drop_db().await;
+}
+
+async fn token(app: &TestApp, client: &(String, String)) -> String {
+    app.password_token(client, "alice@example.com", "alice-password-1", TODOS, None)
+        .await
+        .assert(200)
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

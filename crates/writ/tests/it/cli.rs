@@ -1,0 +1,707 @@
+//! The management CLI against a real `writ serve` (no mocks): login and its token cache,
+//! RBAC administration with tables and `--json`, server errors and exit codes, and the Auth0
+//! bulk import — whose users then log in with their imported bcrypt, PBKDF2 and salted
+//! SHA-256 hashes, which Writ re-hashes to argon2id.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use writ_store::{Lifecycle, UserStore};
+
+use super::{Proc, spawn};
+
+const OPS: &str = "ops";
+const OPS_SECRET: &str = "ops-secret-0123456789";
+const API: &str = "https://todos.test/api";
+
+fn server() -> Proc {
+    spawn(
+        &["serve"],
+        &[
+            ("WRIT_BOOTSTRAP_CLIENT_ID", OPS),
+            ("WRIT_BOOTSTRAP_CLIENT_SECRET", OPS_SECRET),
+            ("WRIT_PASSWORD_HASH_CONCURRENCY", "2"),
+        ],
+    )
+}
+
+/// What one CLI run did.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{e}: not JSON: {}", self.stdout))
+    }
+}
+
+/// Runs `writ ARGS` with its own configuration folder (and nothing else from the environment).
+fn writ(cfg: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("WRIT_CONFIG_DIR", cfg)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn login(p: &Proc, cfg: &Path, extra: &[&str]) -> Run {
+    let url = format!("{}/", p.base);
+    let mut args = vec![
+        "login",
+        "--url",
+        &url,
+        "--client-id",
+        OPS,
+        "--client-secret",
+        OPS_SECRET,
+    ];
+    args.extend_from_slice(extra);
+    writ(cfg, &args)
+}
+
+/// The one line a failed command prints.
+fn error_line(r: &Run) -> &str {
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("writ:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    lines[0]
+}
+
+/// A password-grant token's claims (`None` when the grant is refused).
+async fn password_login(
+    p: &Proc,
+    client: &(String, String),
+    user: &str,
+    password: &str,
+) -> Option<Value> {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", p.base))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", client.0.as_str()),
+            ("client_secret", client.1.as_str()),
+            ("username", user),
+            ("password", password),
+            ("audience", API),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = r["access_token"].as_str()?.split('.').nth(1)?.to_owned();
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    Some(serde_json::from_slice(&raw).unwrap())
+}
+
+/// Creates the test API (two permissions, RBAC, permissions claim) and a client allowed the
+/// password grant, with the CLI.
+fn api_and_password_client(cfg: &Path) -> (String, String) {
+    let api = writ(
+        cfg,
+        &[
+            "apis",
+            "create",
+            "--identifier",
+            API,
+            "--name",
+            "Todos",
+            "--permission",
+            "read:todos=Read todos",
+            "--permission",
+            "write:todos",
+            "--rbac",
+            "--permissions-claim",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(api["identifier"], API);
+    assert_eq!(api["scopes"].as_array().unwrap().len(), 2);
+    assert_eq!(api["enforce_policies"], true);
+    assert_eq!(api["token_dialect"], "access_token_authz");
+    let c = writ(
+        cfg,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "first-party cli",
+            "--app-type",
+            "regular_web",
+            "--grant-type",
+            "password",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    (
+        c["client_id"].as_str().unwrap().to_owned(),
+        c["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn cli_logs_in_and_manages_rbac() {
+    let p = server();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("writ");
+    let creds = cfg.join("credentials.json");
+
+    // Not logged in: one clear line, exit 2.
+    let r = writ(&cfg, &["apis", "list"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(error_line(&r).contains("not logged in"), "{}", r.stderr);
+
+    // A wrong secret: the server's message, exit 1, nothing saved.
+    let url = format!("{}/", p.base);
+    let r = writ(
+        &cfg,
+        &[
+            "login",
+            "--url",
+            &url,
+            "--client-id",
+            OPS,
+            "--client-secret",
+            "nope",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(error_line(&r).contains("invalid_client"), "{}", r.stderr);
+    assert!(!creds.exists());
+
+    // Login caches the token (0600, without the secret unless asked).
+    let r = login(&p, &cfg, &[]).ok();
+    assert!(r.stdout.contains("Logged in to"), "{}", r.stdout);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    assert_eq!(saved["url"], url);
+    assert_eq!(saved["client_id"], OPS);
+    assert!(saved["access_token"].as_str().unwrap().len() > 100);
+    assert!(saved.get("client_secret").is_none());
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&creds), 0o600);
+        assert_eq!(mode(&cfg), 0o700);
+    }
+
+    let client = api_and_password_client(&cfg);
+
+    // A role with one permission of the API, then a second one.
+    let role = writ(
+        &cfg,
+        &[
+            "roles",
+            "create",
+            "--name",
+            "editor",
+            "--description",
+            "Edits todos",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let role_id = role["id"].as_str().unwrap().to_owned();
+    let r = writ(
+        &cfg,
+        &[
+            "roles",
+            "permissions",
+            "add",
+            "editor",
+            "--api",
+            API,
+            "read:todos",
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("1 permission"), "{}", r.stdout);
+    writ(
+        &cfg,
+        &[
+            "roles",
+            "permissions",
+            "add",
+            &role_id,
+            "--api",
+            API,
+            "write:todos",
+        ],
+    )
+    .ok();
+    let perms = writ(&cfg, &["roles", "permissions", "list", "editor", "--json"])
+        .ok()
+        .json();
+    let names: Vec<&str> = perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["permission_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["read:todos", "write:todos"]);
+
+    // A user with the role.
+    let user = writ(
+        &cfg,
+        &[
+            "users",
+            "create",
+            "--email",
+            "alice@example.com",
+            "--password",
+            "alice-password-1",
+            "--name",
+            "Alice",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let alice = user["user_id"].as_str().unwrap().to_owned();
+    writ(
+        &cfg,
+        &["users", "roles", "add", "alice@example.com", "editor"],
+    )
+    .ok();
+    let roles = writ(&cfg, &["users", "roles", "list", &alice, "--json"])
+        .ok()
+        .json();
+    assert_eq!(roles[0]["name"], "editor");
+
+    // Tables for people, the server's JSON for scripts.
+    let table = writ(&cfg, &["users", "list"]).ok().stdout;
+    assert!(
+        table.contains("EMAIL") && table.contains("USER ID"),
+        "{table}"
+    );
+    assert!(
+        table.contains("alice@example.com") && table.contains(&alice),
+        "{table}"
+    );
+    assert!(table.contains("1–1 of 1"), "{table}");
+    let list = writ(&cfg, &["users", "list", "--json"]).ok().json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["user_id"], alice.as_str());
+    let by_email = writ(
+        &cfg,
+        &["users", "list", "--email", "ALICE@example.com", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(by_email[0]["user_id"], alice.as_str());
+    let apis = writ(&cfg, &["apis", "list"]).ok().stdout;
+    assert!(apis.contains("Todos") && apis.contains(API), "{apis}");
+    let shown = writ(&cfg, &["apis", "get", API]).ok().stdout;
+    assert!(shown.contains("read:todos (Read todos)"), "{shown}");
+    let paged = writ(
+        &cfg,
+        &["roles", "list", "--per-page", "1", "--page", "0", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(paged.as_array().unwrap().len(), 1);
+
+    // Direct permissions, update, and a client grant.
+    writ(
+        &cfg,
+        &[
+            "users",
+            "permissions",
+            "add",
+            "alice@example.com",
+            "--api",
+            API,
+            "read:todos",
+        ],
+    )
+    .ok();
+    let direct = writ(&cfg, &["users", "permissions", "list", &alice, "--json"])
+        .ok()
+        .json();
+    assert_eq!(direct.as_array().unwrap().len(), 1);
+    writ(
+        &cfg,
+        &[
+            "users",
+            "permissions",
+            "remove",
+            &alice,
+            "--api",
+            API,
+            "read:todos",
+        ],
+    )
+    .ok();
+    let updated = writ(
+        &cfg,
+        &[
+            "users",
+            "update",
+            "alice@example.com",
+            "--name",
+            "Alice L.",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(updated["name"], "Alice L.");
+    let grant = writ(
+        &cfg,
+        &[
+            "grants",
+            "create",
+            "--client-id",
+            OPS,
+            "--audience",
+            API,
+            "--scope",
+            "read:todos",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(grant["audience"], API);
+    let grants = writ(&cfg, &["grants", "list", "--audience", API, "--json"])
+        .ok()
+        .json();
+    assert_eq!(grants.as_array().unwrap().len(), 1);
+
+    // The RBAC set up with the CLI is in alice's token.
+    let claims = password_login(&p, &client, "alice@example.com", "alice-password-1")
+        .await
+        .expect("alice logs in");
+    assert_eq!(claims["permissions"], json!(["read:todos", "write:todos"]));
+    writ(&cfg, &["users", "roles", "remove", &alice, &role_id]).ok();
+    let claims = password_login(&p, &client, "alice@example.com", "alice-password-1")
+        .await
+        .unwrap();
+    assert_eq!(claims["permissions"], json!([]));
+
+    // Server errors: the message and errorCode, exit 1.
+    let r = writ(&cfg, &["users", "get", "usr_doesnotexist"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let line = error_line(&r);
+    assert!(
+        line.contains("The user does not exist.") && line.contains("inexistent_resource"),
+        "{line}"
+    );
+    let r = writ(&cfg, &["roles", "create", "--name", "editor"]);
+    assert_eq!(r.code, 1);
+    assert!(error_line(&r).contains("409"), "{}", r.stderr);
+    let r = writ(&cfg, &["roles", "get", "no-such-role"]);
+    assert_eq!(r.code, 1);
+    assert!(error_line(&r).contains("no role is named"), "{}", r.stderr);
+    // Usage errors exit 2.
+    let r = writ(&cfg, &["apis", "create", "--json", "[1]"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    // Secrets rotate; deletes ask nothing.
+    let rotated = writ(&cfg, &["clients", "rotate-secret", &client.0, "--json"])
+        .ok()
+        .json();
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), client.1);
+    writ(&cfg, &["users", "delete", &alice]).ok();
+    writ(&cfg, &["roles", "delete", "editor"]).ok();
+    let r = writ(&cfg, &["users", "get", &alice]);
+    assert_eq!(r.code, 1);
+
+    // An expired token: renewed with a saved secret, else a clear error.
+    let expire = |cfg: &PathBuf| {
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(cfg.join("credentials.json")).unwrap())
+                .unwrap();
+        v["expires_at"] = json!(1);
+        std::fs::write(cfg.join("credentials.json"), v.to_string()).unwrap();
+    };
+    expire(&cfg);
+    let r = writ(&cfg, &["apis", "list"]);
+    assert_eq!(r.code, 2);
+    assert!(error_line(&r).contains("expired"), "{}", r.stderr);
+    login(&p, &cfg, &["--save-secret"]).ok();
+    expire(&cfg);
+    writ(&cfg, &["apis", "list"]).ok();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    assert!(
+        saved["expires_at"].as_i64().unwrap() > 1,
+        "renewed and saved"
+    );
+    assert_eq!(saved["client_secret"], OPS_SECRET);
+
+    // Logout forgets it all.
+    writ(&cfg, &["logout"]).ok();
+    assert!(!creds.exists());
+    assert_eq!(writ(&cfg, &["users", "list"]).code, 2);
+}
+
+/// An Auth0 export written by hand: bcrypt, PBKDF2 and salted SHA-256 hashes, a user without
+/// password, an invalid entry, a repeated email and an algorithm Writ cannot verify.
+fn auth0_export() -> Value {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD_NO_PAD.encode(b);
+    let bcrypt_hash = bcrypt::hash("bcrypt-password-1", 4).unwrap();
+    let salt = b"pbkdf2-salt-0001";
+    let mut dk = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"pbkdf2-password-1", salt, 1000, &mut dk);
+    let pbkdf2_hash = format!("$pbkdf2-sha256$i=1000,l=32${}${}", b64(salt), b64(&dk));
+    let digest = sha2::Sha256::digest(b"s4lt!sha256-password-1");
+    let sha_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    json!([
+        {
+            "email": "bcrypt@example.com", "email_verified": true, "name": "B. Crypt",
+            "user_id": "abc123", "nickname": "bc", "picture": "https://example.com/p.png",
+            "app_metadata": {"plan": "pro"}, "user_metadata": {"lang": "fr"},
+            "password_hash": bcrypt_hash,
+        },
+        {
+            "email": "pbkdf2@example.com", "given_name": "Pat", "family_name": "Bkdf",
+            "custom_password_hash": {"algorithm": "pbkdf2", "hash": {"value": pbkdf2_hash, "encoding": "utf8"}},
+        },
+        {
+            "email": "sha256@example.com", "blocked": false,
+            "custom_password_hash": {
+                "algorithm": "sha256",
+                "hash": {"value": sha_hex, "encoding": "hex"},
+                "salt": {"value": "s4lt!", "position": "prefix"},
+            },
+        },
+        { "email": "nopassword@example.com", "email_verified": false },
+        { "email": "not-an-email", "name": "Broken" },
+        { "email": "BCrypt@Example.com", "name": "Twice" },
+        {
+            "email": "scrypt@example.com",
+            "custom_password_hash": {"algorithm": "scrypt", "hash": {"value": "abc", "encoding": "base64"}},
+        },
+    ])
+}
+
+#[tokio::test]
+async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
+    let p = server();
+    let cfg = p.dir.path().join("cli-config");
+    login(&p, &cfg, &[]).ok();
+    let client = api_and_password_client(&cfg);
+    let file = p.dir.path().join("auth0-users.json");
+    std::fs::write(&file, auth0_export().to_string()).unwrap();
+    let file = file.to_str().unwrap();
+
+    // First import: 4 created, the repeated email skipped, 2 failed (exit 1).
+    let r = writ(&cfg, &["users", "import", file]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("7 users, 4 created, 0 updated, 1 skipped, 2 failed"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("DUPLICATED_IN_FILE"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("user 4 not-an-email:") && r.stdout.contains("INVALID_FORMAT"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("user 6 scrypt@example.com: unsupported algorithm: scrypt"),
+        "{}",
+        r.stdout
+    );
+    assert!(error_line(&r).contains("2 of 7 users could not be imported"));
+
+    let before = writ(&cfg, &["users", "list", "--json"]).ok().json();
+    assert_eq!(before.as_array().unwrap().len(), 4);
+    let bc = writ(&cfg, &["users", "get", "bcrypt@example.com", "--json"])
+        .ok()
+        .json();
+    assert_eq!(bc["name"], "B. Crypt");
+    assert_eq!(bc["email_verified"], true);
+    assert_eq!(bc["app_metadata"], json!({"plan": "pro"}));
+    assert_eq!(bc["user_metadata"], json!({"lang": "fr"}));
+    let pb = writ(&cfg, &["users", "get", "pbkdf2@example.com", "--json"])
+        .ok()
+        .json();
+    assert_eq!(pb["name"], "Pat Bkdf");
+
+    // Importing again changes nothing: existing users are skipped...
+    let again = writ(&cfg, &["users", "import", file, "--json"]);
+    assert_eq!(again.code, 1);
+    let s = again.json();
+    assert_eq!(
+        (&s["created"], &s["updated"], &s["skipped"], &s["failed"]),
+        (&json!(0), &json!(0), &json!(5), &json!(2))
+    );
+    assert_eq!(
+        s["skipped_reasons"],
+        json!({"DUPLICATED_USER": 4, "DUPLICATED_IN_FILE": 1})
+    );
+    assert_eq!(s["failures"][0]["index"], 4);
+    assert_eq!(s["failures"][1]["code"], "UNSUPPORTED_ALGORITHM");
+    // ...and with upsert, found identical.
+    let upsert = writ(&cfg, &["users", "import", file, "--upsert", "--json"]).json();
+    assert_eq!(upsert["updated"], 0);
+    assert_eq!(
+        upsert["skipped_reasons"],
+        json!({"UNCHANGED": 4, "DUPLICATED_IN_FILE": 1})
+    );
+    let after = writ(&cfg, &["users", "list", "--json"]).ok().json();
+    assert_eq!(before, after, "nothing changed, not even updated_at");
+
+    // The job endpoints answer Auth0's shapes.
+    let job_id = upsert["jobs"][0].as_str().unwrap();
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(cfg.join("credentials.json")).unwrap())
+            .unwrap();
+    let token = saved["access_token"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let job: Value = http
+        .get(format!("{}/api/v2/jobs/{job_id}", p.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["type"], "users_import");
+    assert_eq!(job["status"], "completed");
+    assert_eq!(job["upsert"], true);
+    assert_eq!(
+        job["summary"],
+        json!({"total": 6, "inserted": 0, "updated": 0, "skipped": 4, "failed": 2}),
+        "the CLI keeps the repeated email out of the job"
+    );
+    let errors: Value = http
+        .get(format!("{}/api/v2/jobs/{job_id}/errors", p.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let errors = errors.as_array().unwrap();
+    assert_eq!(errors.len(), 6, "4 unchanged, 2 failed");
+    for e in errors {
+        assert!(e["user"].get("custom_password_hash").is_none(), "{e}");
+        assert!(e["user"].get("password_hash").is_none(), "{e}");
+        assert!(e["errors"][0]["code"].is_string(), "{e}");
+    }
+
+    // The imported hashes verify...
+    let store = writ_store::SqliteStore::open(&format!(
+        "sqlite://{}",
+        p.dir.path().join("writ-data/writ.db").display()
+    ))
+    .await
+    .unwrap();
+    let stored = |email: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .credentials_by_email(email)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+        }
+    };
+    assert!(
+        stored("bcrypt@example.com")
+            .await
+            .unwrap()
+            .starts_with("$2b$04$")
+    );
+    assert!(
+        stored("pbkdf2@example.com")
+            .await
+            .unwrap()
+            .starts_with("$pbkdf2-sha256$i=1000,l=32$")
+    );
+    assert!(
+        stored("sha256@example.com")
+            .await
+            .unwrap()
+            .starts_with("$writ-sha256$pos=prefix$")
+    );
+    assert_eq!(stored("nopassword@example.com").await, None);
+    for (email, pw) in [
+        ("bcrypt@example.com", "bcrypt-password-1"),
+        ("pbkdf2@example.com", "pbkdf2-password-1"),
+        ("sha256@example.com", "sha256-password-1"),
+    ] {
+        assert!(
+            password_login(&p, &client, email, "wrong-password-1")
+                .await
+                .is_none(),
+            "{email}: a wrong password is refused"
+        );
+        let claims = password_login(&p, &client, email, pw)
+            .await
+            .unwrap_or_else(|| panic!("{email} logs in with the imported hash"));
+        assert_eq!(claims["aud"], API);
+        // ...and were re-hashed to argon2id by that login.
+        let h = stored(email).await.unwrap();
+        assert!(h.starts_with("$argon2id$"), "{email}: {h}");
+        assert!(
+            password_login(&p, &client, email, pw).await.is_some(),
+            "{email} logs in with the argon2id hash"
+        );
+    }
+    assert!(
+        password_login(&p, &client, "nopassword@example.com", "anything-1")
+            .await
+            .is_none()
+    );
+
+    // Re-importing with upsert never replaces a hash that was used to log in.
+    let r = writ(&cfg, &["users", "import", file, "--upsert", "--json"]).json();
+    assert_eq!(r["updated"], 0);
+    assert!(
+        stored("bcrypt@example.com")
+            .await
+            .unwrap()
+            .starts_with("$argon2id$")
+    );
+    store.close().await;
+}

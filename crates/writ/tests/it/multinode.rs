@@ -1,0 +1,208 @@
+//! Two `writ serve` processes on one PostgreSQL database (a fresh database on the server at
+//! `WRIT_TEST_POSTGRES_URL`): one is killed with SIGKILL in the middle of a write load; the
+//! other keeps serving, no write that was acknowledged with a 2xx is lost, and the killed node,
+//! restarted, serves everything written meanwhile.
+
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{free_port, wait_ready, writ};
+
+const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+const ADMIN: (&str, &str) = ("mn-admin", "mn-admin-secret-0123456789abcdef");
+
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &std::path::Path, port: u16, issuer: &str, db: &str, log: &str) -> Node {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    let child = writ(
+        dir,
+        port,
+        &["serve"],
+        &[
+            ("WRIT_DATABASE_URL", db),
+            ("WRIT_KEY_ENCRYPTION_KEY", KEK),
+            ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.0),
+            ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN.1),
+            ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
+        ],
+    )
+    .env("WRIT_ISSUER", issuer)
+    .stdout(Stdio::null())
+    .stderr(log)
+    .spawn()
+    .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base);
+    Node { child, base }
+}
+
+async fn admin_token(http: &reqwest::Client, base: &str, issuer: &str) -> String {
+    let r: Value = http
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", ADMIN.0),
+            ("client_secret", ADMIN.1),
+            ("audience", &format!("{issuer}api/v2/")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
+    let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
+        "WRIT_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server \
+         (e.g. postgres://postgres@127.0.0.1:5432/test)",
+    );
+    let name = format!("writ_kill_{}", std::process::id());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = reqwest::Url::parse(&admin_url).unwrap();
+    url.set_path(&format!("/{name}"));
+    let db = url.to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    let issuer = format!("http://127.0.0.1:{port_a}/");
+    let a = start(dir.path(), port_a, &issuer, &db, "a.log");
+    let b = start(dir.path(), port_b, &issuer, &db, "b.log");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let token = admin_token(&http, &a.base, &issuer).await;
+
+    // Write load on both nodes: roles, each acknowledged one remembered.
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for (w, base) in [
+        (0, a.base.clone()),
+        (1, b.base.clone()),
+        (2, a.base.clone()),
+        (3, b.base.clone()),
+    ] {
+        let (http, token, acked, stop) = (http.clone(), token.clone(), acked.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            let mut errors = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let r = http
+                    .post(format!("{base}/api/v2/roles"))
+                    .bearer_auth(&token)
+                    .json(&json!({"name": format!("w{w}-{i}"), "description": "load"}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let v: Value = r.json().await.unwrap();
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push(v["id"].as_str().unwrap().to_owned());
+                    }
+                    Ok(r) => panic!("{base}: {}", r.status()),
+                    // The killed node: connection refused or reset; nothing was acknowledged.
+                    Err(_) => {
+                        errors += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            errors
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut a = a;
+    a.child.kill().unwrap(); // SIGKILL
+    a.child.wait().unwrap();
+    let before_kill = acked.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut errors = 0;
+    for w in writers {
+        errors += w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        before_kill > 10,
+        "too little load before the kill: {before_kill}"
+    );
+    assert!(
+        acked.len() > before_kill,
+        "node B stopped serving after A was killed"
+    );
+    assert!(errors > 0, "the writers never noticed A was gone");
+
+    // Every acknowledged write is there, read through B…
+    let count = |base: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let v: Value = http
+                .get(format!(
+                    "{base}/api/v2/roles?include_totals=true&per_page=1"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["total"].as_u64().unwrap() as usize
+        }
+    };
+    for id in &acked {
+        let r = http
+            .get(format!("{}/api/v2/roles/{id}", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "acknowledged role {id} is missing");
+    }
+    let total = count(b.base.clone()).await;
+    assert!(total >= acked.len());
+
+    // …and A, restarted on the same port, serves the same data and accepts the same tokens.
+    let a = start(dir.path(), port_a, &issuer, &db, "a2.log");
+    assert_eq!(count(a.base.clone()).await, total);
+    drop((a, b));
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await;
+}
