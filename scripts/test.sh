@@ -15,6 +15,15 @@ if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
   echo "$want" > .venv/.requirements.sha
 fi
 
+# PostgreSQL: the store's conformance suite, the multi-node tests and a second run of the
+# server's integration suite use the server at WRIT_TEST_POSTGRES_URL (a fresh database per
+# test, dropped after it).
+export WRIT_TEST_POSTGRES_URL="${WRIT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! psql "$WRIT_TEST_POSTGRES_URL" -qAtc 'select 1' >/dev/null 2>&1; then
+  echo "test.sh: PostgreSQL at $WRIT_TEST_POSTGRES_URL is not reachable (set WRIT_TEST_POSTGRES_URL)" >&2
+  exit 1
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
@@ -27,6 +36,12 @@ trap 'rm -f "$log" "$e2e_log" "$django_log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+
+# The server's whole integration suite again, every TestApp on its own PostgreSQL database.
+echo "==> writ-server integration tests on PostgreSQL"
+WRIT_TEST_BACKEND=postgres cargo test -p writ-server --test it 2>&1 | tee -a "$log"
+pg_status=${PIPESTATUS[0]}
+[ "$status" -ne 0 ] || status=$pg_status
 
 # Browser end-to-end tests: Chromium (Debian's) + playwright-core against Writ, the example
 # API and the example SPA (see tests/e2e/README.md).

@@ -175,11 +175,19 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
         fapi["details"]["response"],
         json!({"statusCode": 409, "errorCode": "conflict"})
     );
-    let sapi = wait_for(&app, "type:sapi", 2).await;
+    // Appends are in the background and may land in any order: wait for this one.
+    let mut sapi = wait_for(&app, "type:sapi", 2).await;
+    for _ in 0..200 {
+        if sapi.iter().any(|e| e["description"] == "Update a role") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        sapi = wait_for(&app, "type:sapi", 2).await;
+    }
     let patched = sapi
         .iter()
         .find(|e| e["description"] == "Update a role")
-        .unwrap();
+        .expect("the PATCH is recorded");
     assert_eq!(
         patched["details"]["request"]["path"],
         format!("/api/v2/roles/{role}")

@@ -16,6 +16,79 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     admin_token: tokio::sync::OnceCell<String>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// The PostgreSQL database of this test (`WRIT_TEST_BACKEND=postgres`), dropped with it.
+    pg: Option<PgTestDb>,
+}
+
+/// Which backend the suite runs on: `WRIT_TEST_BACKEND=postgres` runs every `TestApp` on its
+/// own fresh database on the server at `WRIT_TEST_POSTGRES_URL`; default SQLite files.
+pub fn backend() -> &'static str {
+    match std::env::var("WRIT_TEST_BACKEND").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// The key-encryption key the PostgreSQL runs share (PostgreSQL needs one configured).
+pub const TEST_KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+pub struct PgTestDb {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgTestDb {
+    pub async fn create(prefix: &str) -> PgTestDb {
+        let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
+            "WRIT_TEST_POSTGRES_URL is not set: these tests need a PostgreSQL server \
+             (e.g. postgres://postgres@127.0.0.1:5432/test)",
+        );
+        let name = format!(
+            "{prefix}_{}",
+            writ_server::crypto::random_alnum(12).to_lowercase()
+        );
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        PgTestDb {
+            admin_url,
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for PgTestDb {
+    /// Drops the database (terminating the test server's connections), on a thread of its own
+    /// since this may run inside the test's runtime.
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            })
+        })
+        .join();
+    }
 }
 
 pub struct Resp {
@@ -100,6 +173,14 @@ impl TestApp {
                 "2".to_string(),
             ),
         ];
+        let pg = if backend() == "postgres" {
+            let db = PgTestDb::create("writ_it").await;
+            vars[2].1 = db.url.clone();
+            vars.push(("WRIT_KEY_ENCRYPTION_KEY".to_string(), TEST_KEK.to_string()));
+            Some(db)
+        } else {
+            None
+        };
         tweak(&mut vars);
         let config = Config::load(None, |k| {
             vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
@@ -128,7 +209,13 @@ impl TestApp {
             dir,
             admin_token: tokio::sync::OnceCell::new(),
             _shutdown: tx,
+            pg,
         }
+    }
+
+    /// The PostgreSQL database URL when the suite runs on PostgreSQL.
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|p| p.url.as_str())
     }
 
     pub fn mgmt_audience(&self) -> String {

@@ -103,9 +103,14 @@ async fn keys_survive_restart_encrypted() {
         assert!(!b.starts_with(&[0x30, 0x82]), "private key stored in clear");
     }
     // A second server on the same database serves the same keys.
-    let kek = app.dir.path().join("writ.kek");
-    assert!(kek.exists());
-    let db = format!("sqlite://{}/writ.db", app.dir.path().display());
+    let db = match app.pg_url() {
+        // PostgreSQL: the key-encryption key comes from the environment, as it must there.
+        Some(url) => url.to_owned(),
+        None => {
+            assert!(app.dir.path().join("writ.kek").exists());
+            format!("sqlite://{}/writ.db", app.dir.path().display())
+        }
+    };
     let again = TestApp::spawn_with(|v| {
         v.iter_mut()
             .find(|(k, _)| k == "WRIT_DATABASE_URL")

@@ -9,59 +9,12 @@ use reqwest::Method;
 use serde_json::json;
 use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
 
-use crate::helpers::TestApp;
+use crate::helpers::{PgTestDb, TEST_KEK as KEK, TestApp};
 
 const TODOS: &str = "https://todos.example/api";
-const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
-
-/// A fresh PostgreSQL database, dropped at the end of the test.
-struct PgDb {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create() -> PgDb {
-        let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
-            "WRIT_TEST_POSTGRES_URL is not set: the multi-node tests need a PostgreSQL server \
-             (e.g. postgres://postgres@127.0.0.1:5432/test)",
-        );
-        let name = format!(
-            "writ_mn_{}",
-            writ_server::crypto::random_alnum(12).to_lowercase()
-        );
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-            .await
-            .expect("PostgreSQL reachable");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
-        PgDb {
-            admin_url,
-            name,
-            url: url.to_string(),
-        }
-    }
-
-    async fn drop_db(self) {
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url)
-            .await
-            .unwrap();
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await;
-    }
-}
 
 /// Node A, then node B on the same database with A's issuer.
-async fn two_nodes(db: &PgDb) -> (TestApp, TestApp) {
+async fn two_nodes(db: &PgTestDb) -> (TestApp, TestApp) {
     let set = |vars: &mut Vec<(String, String)>, k: &str, v: String| {
         vars.retain(|(a, _)| a != k);
         vars.insert(0, (k.to_owned(), v));
@@ -105,7 +58,7 @@ where
 
 #[tokio::test]
 async fn what_one_node_writes_the_other_serves() {
-    let db = PgDb::create().await;
+    let db = PgTestDb::create("writ_mn").await;
     let (a, b) = two_nodes(&db).await;
 
     // A client created through A can get tokens from B (B reloads its catalog on A's NOTIFY).
@@ -188,12 +141,12 @@ async fn what_one_node_writes_the_other_serves() {
     assert!(after.contains(&h["kid"].as_str().unwrap().to_owned()));
 
     drop((a, b));
-    db.drop_db().await;
+    drop(db);
 }
 
 #[tokio::test]
 async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second() {
-    let db = PgDb::create().await;
+    let db = PgTestDb::create("writ_mn").await;
     let (a, b) = two_nodes(&db).await;
     a.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
         .await;
@@ -250,12 +203,12 @@ async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second(
         "worst propagation across nodes {worst:?}"
     );
     drop((a, b, guard));
-    db.drop_db().await;
+    drop(db);
 }
 
 #[tokio::test]
 async fn a_login_started_on_one_node_finishes_on_the_other() {
-    let db = PgDb::create().await;
+    let db = PgTestDb::create("writ_mn").await;
     let (a, b) = two_nodes(&db).await;
     a.create_api(TODOS, "ES256", &["read:todos"], true).await;
     let alice = a.create_user("alice@example.com", "alice-password-1").await;
@@ -374,7 +327,7 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
     assert_eq!(claims["sub"], json!(alice));
     assert_eq!(claims["aud"][0], json!(TODOS));
     drop((a, b));
-    db.drop_db().await;
+    drop(db);
 }
 
 async fn token(app: &TestApp, client: &(String, String)) -> String {
