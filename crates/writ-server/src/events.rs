@@ -38,10 +38,12 @@ fn event_json(e: &AuthzEvent) -> serde_json::Value {
 /// Watches the log's head and the catalog version: publishes the head to SSE subscribers and
 /// reloads the in-memory catalog when another node changed it. Woken by the store's push signal
 /// where there is one (PostgreSQL `LISTEN/NOTIFY`, with a slow poll as a safety net), else it
-/// polls every [`POLL_INTERVAL`]. Ends when the state is dropped.
+/// polls every [`POLL_INTERVAL`]; a Management API write through this node wakes it at once.
+/// Ends when the state is dropped.
 pub fn spawn_head_watcher(state: &AppState) {
     let weak = state.downgrade();
     let mut wakeups = state.store.wakeups();
+    let local = state.watcher_wake.clone();
     tokio::spawn(async move {
         let mut last = -1;
         while let Some(state) = weak.upgrade() {
@@ -63,13 +65,25 @@ pub fn spawn_head_watcher(state: &AppState) {
                 Err(e) => tracing::warn!(error = %e, "reading the catalog version"),
             }
             drop(state);
+            // Woken by a write through this node, by the store's signal (another node), or by
+            // the poll, whichever comes first.
             match &mut wakeups {
                 Some(rx) => {
-                    if let Ok(Err(_)) = tokio::time::timeout(PUSH_SAFETY_POLL, rx.changed()).await {
-                        wakeups = None; // the signal is gone: poll
+                    tokio::select! {
+                        _ = local.notified() => {}
+                        r = tokio::time::timeout(PUSH_SAFETY_POLL, rx.changed()) => {
+                            if let Ok(Err(_)) = r {
+                                wakeups = None; // the signal is gone: poll
+                            }
+                        }
                     }
                 }
-                None => tokio::time::sleep(POLL_INTERVAL).await,
+                None => {
+                    tokio::select! {
+                        _ = local.notified() => {}
+                        _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                }
             }
         }
     });

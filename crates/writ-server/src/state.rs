@@ -48,6 +48,9 @@ pub struct Inner {
     pub perms: crate::permcache::PermCache,
     /// Highest authz event seq seen (see `events`); SSE subscribers wait on it.
     pub authz_head: tokio::sync::watch::Sender<i64>,
+    /// Wakes the authz-head watcher at once after a write through this node (see
+    /// `events::spawn_head_watcher`).
+    pub watcher_wake: Arc<tokio::sync::Notify>,
     /// Set when the server starts shutting down: long-lived streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
     /// `{issuer}userinfo`, computed once (it is read on every token issuance).
@@ -104,6 +107,7 @@ impl AppState {
             userinfo_aud,
             authz_head: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
+            watcher_wake: Default::default(),
             reload_lock: tokio::sync::Mutex::new(()),
             catalog_loaded: std::sync::atomic::AtomicI64::new(-1),
         }));
