@@ -422,10 +422,6 @@ pub async fn mgmt_writes(mut req: Request, next: Next) -> Response {
         return resp;
     };
     let status = resp.status();
-    if status.is_success() {
-        // The write is committed: let this node's SSE streams see it now, not at the next poll.
-        state.watcher_wake.notify_one();
-    }
     let (resp, error_code) = if status.is_success() {
         (resp, None)
     } else {

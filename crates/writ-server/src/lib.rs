@@ -67,7 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/logout", get(authorize::logout_v2))
         .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/healthz", get(|| async { "ok" }))
-        .nest("/api/v2", mgmt::router())
+        .nest("/api/v2", mgmt::router(&state))
         .merge(admin::router(&state))
         .layer(RequestBodyLimitLayer::new(256 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(

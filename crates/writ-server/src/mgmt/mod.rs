@@ -31,7 +31,7 @@ use writ_store::Page;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(apis::router())
         .merge(roles::router())
@@ -49,6 +49,28 @@ pub fn router() -> Router<AppState> {
             ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
         })
         .layer(axum::middleware::from_fn(crate::audit::mgmt_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            wake_after_write,
+        ))
+}
+
+/// After a successful write (committed by then), wakes this node's authz-head watcher so its
+/// event streams carry the change now rather than at the next poll.
+async fn wake_after_write(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let resp = next.run(req).await;
+    if write && resp.status().is_success() {
+        state.watcher_wake.notify_one();
+    }
+    resp
 }
 
 /// The verified caller of a Management API route.
