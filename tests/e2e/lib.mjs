@@ -284,7 +284,9 @@ export async function waitForTodos(page) {
 export async function managementApi() {
   const id = process.env.WRIT_BOOTSTRAP_CLIENT_ID;
   const secret = process.env.WRIT_BOOTSTRAP_CLIENT_SECRET;
-  if (!id || !secret) return null;
+  if (!id || !secret) {
+    throw new Error('WRIT_BOOTSTRAP_CLIENT_ID/SECRET must be set (tests/e2e/run.sh sets them): no Management API access');
+  }
   const res = await fetch(`${WRIT}/oauth/token`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },

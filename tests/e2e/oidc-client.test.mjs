@@ -37,7 +37,6 @@ let site;
 
 before(async () => {
   mgmt = await managementApi();
-  if (!mgmt) return;
   client = await mgmt.call('POST', '/clients', {
     name: `oidc-client-ts e2e ${Date.now()}`,
     app_type: 'spa',
@@ -62,7 +61,6 @@ after(async () => {
 const state = (page) => page.getByTestId('status').getAttribute('data-state');
 
 test('oidc-client-ts: discovery, code + PKCE login, refresh-token renewal, RP-initiated logout', { timeout: 120_000 }, async (t) => {
-  assert.ok(mgmt, 'WRIT_BOOTSTRAP_CLIENT_ID/SECRET must be set (tests/e2e/run.sh sets them): no Management API access to create the client');
   assert.equal(client.app_type, 'spa');
   assert.equal(client.token_endpoint_auth_method, 'none', 'a SPA client is public');
 

@@ -74,7 +74,8 @@ pub enum FeedOutage {
 /// tokens (logged); it reconnects with backoff and resumes from its last event, so nothing is
 /// missed. Memory: one entry per user whose permissions changed within the last
 /// `GuardOptions::max_token_lifetime` (about 100 bytes each: ~100 MB for 1,000,000 users
-/// changed within that window); older entries are dropped.
+/// changed within that window); older entries are dropped. Writ itself drops events older than
+/// its longest access-token lifetime, so what a starting guard replays is bounded the same way.
 #[derive(Clone, Debug)]
 pub struct EventFeed {
     pub client_id: String,
@@ -620,12 +621,16 @@ async fn follow(
             };
             note_version(&inner, user, version);
             *seq = (*seq).max(s);
-            if last_prune.elapsed() >= Duration::from_secs(60) {
-                let keep = inner.max_token_lifetime;
-                let mut versions = inner.versions.write().expect("versions lock");
-                versions.retain(|_, (_, seen)| seen.elapsed() < keep);
-                last_prune = Instant::now();
-            }
+        }
+        // On events and keep-alives alike, so a quiet feed still sheds old entries.
+        if last_prune.elapsed() >= Duration::from_secs(60) {
+            let Some(inner) = weak.upgrade() else {
+                return Ok(());
+            };
+            let keep = inner.max_token_lifetime;
+            let mut versions = inner.versions.write().expect("versions lock");
+            versions.retain(|_, (_, seen)| seen.elapsed() < keep);
+            last_prune = Instant::now();
         }
     }
     Ok(())

@@ -6,18 +6,17 @@
 //! rotated refresh token, sign-ups and logouts. Entries use Auth0's event type codes
 //! ([`types`]) and are served in Auth0's shape by `GET /api/v2/logs` (see `mgmt::logs`).
 //!
-//! Recording never fails or holds up the request: [`record`] hands the entry to a background
-//! task, which fills in display names and appends it; a failure is logged with `tracing` and
-//! otherwise ignored. Entries never carry secrets: no passwords, client secrets, tokens, codes,
+//! Recording never fails the request: [`record`] fills in display names and appends the entry
+//! before the response goes out, so a client that reads the log right after a write finds it
+//! there; a failed append is logged with `tracing` and otherwise ignored. Entries never carry secrets: no passwords, client secrets, tokens, codes,
 //! cookies or request bodies — only ids, names, the method and path, and the outcome.
 //!
-//! Retention: [`spawn_retention`] deletes entries older than `WRIT_AUDIT_RETENTION_DAYS`
-//! (default 30) at start and then hourly.
+//! Retention: [`prune`] deletes entries older than `WRIT_AUDIT_RETENTION_DAYS` (default 30),
+//! run at start and then hourly by [`crate::retention`].
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
@@ -130,7 +129,8 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
 ///
 /// ```ignore
 /// audit::record(&state, audit::Entry::new(audit::types::SUCCESS_API_OPERATION, "Create a role")
-///     .peer(&peer).client("ops").details(json!({ "request": { "method": "POST", "path": "/api/v2/roles" } })));
+///     .peer(&peer).client("ops").details(json!({ "request": { "method": "POST", "path": "/api/v2/roles" } })))
+///     .await;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Entry(NewLogEntry);
@@ -189,12 +189,13 @@ impl Entry {
     }
 }
 
-/// Records an entry in the background: returns at once, never fails. The entry is dated now;
-/// the client name comes from the in-memory catalog; a missing user name is read from the
-/// store before appending.
-pub fn record(state: &AppState, entry: Entry) {
+/// Records an entry: appended before this returns, so once a request has been answered its
+/// entry is in the log. Never fails: an append that fails is logged with `tracing` and the
+/// request goes on. The entry is dated now; the client name comes from the in-memory catalog;
+/// a missing user name is read from the store.
+pub async fn record(state: &AppState, entry: Entry) {
     let mut e = entry.0;
-    // Dated now, when it happened, not when the background append gets to it.
+    // Dated when it happened (the request may have taken a while).
     e.date.get_or_insert_with(|| {
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     });
@@ -203,18 +204,16 @@ pub fn record(state: &AppState, entry: Entry) {
     {
         e.client_name = state.catalog.load().clients.get(id).map(|c| c.name.clone());
     }
-    let store = state.store.clone();
-    tokio::spawn(async move {
-        if e.user_name.is_none()
-            && let Some(id) = &e.user_id
-            && let Ok(u) = store.get_user(id).await
-        {
-            e.user_name = Some(u.email);
-        }
-        if let Err(err) = store.append_log(&e).await {
-            tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
-        }
-    });
+    let store = &state.store;
+    if e.user_name.is_none()
+        && let Some(id) = &e.user_id
+        && let Ok(u) = store.get_user(id).await
+    {
+        e.user_name = Some(u.email);
+    }
+    if let Err(err) = store.append_log(&e).await {
+        tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
+    }
 }
 
 /// Where a password login came from.
@@ -241,7 +240,7 @@ pub enum LoginOutcome<'a> {
 
 /// Records a password login's outcome. `username` is what was typed (an email); the password
 /// is never passed here.
-pub fn login(
+pub async fn login(
     state: &AppState,
     via: Via,
     ip: IpAddr,
@@ -282,7 +281,7 @@ pub fn login(
     if let Some(u) = user {
         e = e.user(u);
     }
-    record(state, e);
+    record(state, e).await;
 }
 
 /// A token-endpoint event worth recording.
@@ -297,7 +296,7 @@ pub enum Exchange {
 }
 
 /// Records a token exchange for `user_id` by `client_id`.
-pub fn exchange(
+pub async fn exchange(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
@@ -329,11 +328,12 @@ pub fn exchange(
             .client(client_id)
             .user(user_id)
             .details(details),
-    );
+    )
+    .await;
 }
 
 /// Records a sign-up on the hosted login page.
-pub fn signup(state: &AppState, peer: &Peer, client_id: &str, user: &writ_core::User) {
+pub async fn signup(state: &AppState, peer: &Peer, client_id: &str, user: &writ_core::User) {
     record(
         state,
         Entry::new(types::SUCCESS_SIGNUP, "Successful signup")
@@ -342,7 +342,8 @@ pub fn signup(state: &AppState, peer: &Peer, client_id: &str, user: &writ_core::
             .user(&user.user_id)
             .user_name(&user.email)
             .connection(CONNECTION),
-    );
+    )
+    .await;
 }
 
 /// Records a logout (`slo`) for the browser session in `headers`, if it has one; call it before
@@ -361,7 +362,7 @@ pub async fn logout(state: &AppState, peer: &Peer, headers: &HeaderMap, client_i
     if let Some(c) = client_id.filter(|c| state.catalog.load().clients.contains_key(*c)) {
         e = e.client(c);
     }
-    record(state, e);
+    record(state, e).await;
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
@@ -457,7 +458,7 @@ pub async fn mgmt_writes(mut req: Request, next: Next) -> Response {
             e = e.user(&c.sub);
         }
     }
-    record(&state, e);
+    record(&state, e).await;
     resp
 }
 
@@ -526,9 +527,6 @@ pub fn describe(method: &Method, route: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Retention
 
-/// How often old entries are pruned.
-pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
-
 /// Deletes entries older than the retention period (`WRIT_AUDIT_RETENTION_DAYS`); returns how
 /// many. Does nothing when the retention is 0 (keep everything).
 pub async fn prune(state: &AppState) -> Result<u64, StoreError> {
@@ -545,33 +543,6 @@ pub async fn prune_older_than(state: &AppState, days: u32) -> Result<u64, StoreE
         .store
         .prune_logs(&cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .await
-}
-
-/// Prunes now and then every [`PRUNE_INTERVAL`], until the server shuts down or the state is
-/// dropped.
-pub fn spawn_retention(state: &AppState) {
-    if state.config.audit_retention_days == 0 {
-        return;
-    }
-    let weak = state.downgrade();
-    let mut closing = state.closing.subscribe();
-    tokio::spawn(async move {
-        loop {
-            let Some(state) = weak.upgrade() else {
-                return;
-            };
-            match prune(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "pruned old audit log entries"),
-                Err(e) => tracing::warn!(error = %e, "pruning the audit log"),
-            }
-            drop(state);
-            tokio::select! {
-                _ = tokio::time::sleep(PRUNE_INTERVAL) => {}
-                _ = closing.wait_for(|c| *c) => return,
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -488,7 +488,8 @@ pub async fn login(
             &v.client.client_id,
             &email,
             crate::audit::LoginOutcome::TooManyAttempts,
-        );
+        )
+        .await;
         return page(
             "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
             Some(StatusCode::TOO_MANY_REQUESTS),
@@ -514,7 +515,8 @@ pub async fn login(
                 &v.client.client_id,
                 &email,
                 crate::audit::LoginOutcome::Failed(creds.as_ref().map(|c| c.user.user_id.as_str())),
-            );
+            )
+            .await;
             state.limiter.user_failed(ip, &email);
             return page("Wrong email or password.", None);
         }
@@ -529,7 +531,8 @@ pub async fn login(
             &v.client.client_id,
             &email,
             crate::audit::LoginOutcome::Blocked(&user.user_id),
-        );
+        )
+        .await;
         return page("This account is blocked. Contact your administrator.", None);
     }
     // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that we know the password.
@@ -545,7 +548,8 @@ pub async fn login(
         &v.client.client_id,
         &email,
         crate::audit::LoginOutcome::Success(&user.user_id),
-    );
+    )
+    .await;
     start_session(&state, &v, &user.user_id).await
 }
 
@@ -622,7 +626,7 @@ pub async fn signup(
     };
     match state.store.create_user(new).await {
         Ok(user) => {
-            crate::audit::signup(&state, &peer, &v.client.client_id, &user);
+            crate::audit::signup(&state, &peer, &v.client.client_id, &user).await;
             start_session(&state, &v, &user.user_id).await
         }
         Err(writ_store::StoreError::Conflict(_)) => page(

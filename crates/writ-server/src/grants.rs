@@ -132,7 +132,8 @@ pub async fn authorization_code(
                 &client.client_id,
                 &c.user_id,
                 crate::audit::Exchange::CodeReused,
-            );
+            )
+            .await;
             tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
             return Err(OAuthError::invalid_grant("Invalid authorization code"));
         }
@@ -209,7 +210,8 @@ pub async fn authorization_code(
         &client.client_id,
         &c.user_id,
         crate::audit::Exchange::CodeExchanged,
-    );
+    )
+    .await;
     Ok(r)
 }
 
@@ -264,7 +266,8 @@ pub async fn refresh_token(
                     &client.client_id,
                     &cur.user_id,
                     crate::audit::Exchange::RefreshReused,
-                );
+                )
+                .await;
                 tracing::warn!(client_id = %client.client_id, user_id = %cur.user_id, "refresh token reuse detected; family revoked");
                 return Err(OAuthError::invalid_grant(INVALID_REFRESH));
             }

@@ -21,6 +21,7 @@ pub mod mgmt;
 pub mod oidc;
 pub mod pages;
 pub mod permcache;
+pub mod retention;
 pub mod signing;
 pub mod state;
 pub mod token;
@@ -169,7 +170,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
-    audit::spawn_retention(&state);
+    retention::spawn(&state);
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);

@@ -450,7 +450,8 @@ async fn password(
             &client.client_id,
             &key,
             crate::audit::LoginOutcome::TooManyAttempts,
-        );
+        )
+        .await;
         return Err(OAuthError::too_many(
             "Your account has been blocked after multiple consecutive login attempts from this address.",
             wait,
@@ -471,7 +472,8 @@ async fn password(
                 &client.client_id,
                 &key,
                 crate::audit::LoginOutcome::Failed(creds.as_ref().map(|c| c.user.user_id.as_str())),
-            );
+            )
+            .await;
             state.limiter.user_failed(ip, &key);
             return Err(OAuthError::invalid_grant("Wrong email or password."));
         }
@@ -486,7 +488,8 @@ async fn password(
             &client.client_id,
             &key,
             crate::audit::LoginOutcome::Blocked(&user.user_id),
-        );
+        )
+        .await;
         return Err(OAuthError::invalid_grant("user is blocked"));
     }
     // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that we know the password.
@@ -530,7 +533,8 @@ async fn password(
         &client.client_id,
         &key,
         crate::audit::LoginOutcome::Success(&user.user_id),
-    );
+    )
+    .await;
     Ok(respond(jwt, &scope, exp, id))
 }
 

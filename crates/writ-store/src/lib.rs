@@ -243,6 +243,10 @@ pub trait AuthzEventStore: Send + Sync {
     async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
     /// The highest seq in the log (0 when empty).
     async fn authz_head(&self) -> Result<i64>;
+    /// Deletes events dated before `older_than` (RFC 3339), but never the newest one (the head
+    /// stays put); returns how many. Safe once no token made before then is still valid: a
+    /// token made after an event carries a version at least that event's.
+    async fn prune_authz_events(&self, older_than: &str) -> Result<u64>;
     /// A counter of catalog changes (APIs and their scopes, clients, grants, signing keys),
     /// bumped by database triggers: a node whose loaded catalog is older reloads it, so a change
     /// made through one node reaches all of them.

@@ -144,11 +144,8 @@ async fn session(state: &AppState, parts: &Parts) -> Option<Admin> {
     if claims.is_machine() || claims.client_id != CONSOLE_CLIENT_ID {
         return None;
     }
-    let user = state.store.get_user(&claims.sub).await.ok()?;
-    if user.blocked || claims.authz_ver.unwrap_or(i64::MIN) < user.authz_version {
-        // Changed permissions: a fresh token (silently, through the SSO session) says what now.
-        return None;
-    }
+    // Changed permissions: a fresh token (silently, through the SSO session) says what now.
+    let user = crate::mgmt::current_user(state, &claims).await?;
     Some(Admin {
         csrf: csrf_for(&token),
         email: user.email,

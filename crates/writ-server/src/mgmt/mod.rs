@@ -48,11 +48,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
         })
-        .layer(axum::middleware::from_fn(crate::audit::mgmt_writes))
+        // Inside the audit layer: streams are woken as soon as the handler has committed, not
+        // after the audit entry is appended too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             wake_after_write,
         ))
+        .layer(axum::middleware::from_fn(crate::audit::mgmt_writes))
 }
 
 /// After a successful write (committed by then), wakes this node's authz-head watcher so its
@@ -91,13 +93,33 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = Caller::verify(parts, state);
+        let mut caller = Caller::verify(parts, state);
+        // A user's token (the console's, or any client's for this API) speaks for the user's
+        // permissions when it was made: refused once they changed, or the user is blocked or
+        // gone. Machine tokens carry a client grant, which has no version.
+        if let Ok(Caller(c)) = &caller
+            && !c.is_machine()
+            && current_user(state, c).await.is_none()
+        {
+            caller = Err(ApiError::unauthorized(
+                "Invalid token: the user's permissions changed since it was issued",
+                "permissions changed",
+            ));
+        }
         // On writes, the audit middleware records who called (or that the token was refused).
         if let Some(slot) = parts.extensions.get::<crate::audit::CallerSlot>() {
             slot.fill(state, caller.as_ref().ok().map(|c| &c.0));
         }
         caller
     }
+}
+
+/// The user a verified user token speaks for, if it still may: the user exists, is not
+/// blocked, and their permissions have not changed since the token was made (`authz_ver`).
+pub async fn current_user(state: &AppState, claims: &AccessClaims) -> Option<writ_core::User> {
+    let user = state.store.get_user(&claims.sub).await.ok()?;
+    let fresh = claims.authz_ver.unwrap_or(i64::MIN) >= user.authz_version;
+    (fresh && !user.blocked).then_some(user)
 }
 
 impl Caller {

@@ -24,22 +24,19 @@ async fn logs(app: &TestApp, query: &str) -> Resp {
     app.api(Method::GET, &format!("/logs?{query}"), None).await
 }
 
-/// Waits (entries are appended in the background) until `q` matches at least `n` entries;
-/// returns them, newest first.
-async fn wait_for(app: &TestApp, q: &str, n: usize) -> Vec<Value> {
+/// The entries `q` matches, newest first, asserting there are at least `n`. Entries are
+/// appended before the response to what they record, so nothing here waits.
+async fn matching(app: &TestApp, q: &str, n: usize) -> Vec<Value> {
     let enc = url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>();
-    for _ in 0..200 {
-        let got = logs(app, &format!("q={enc}&per_page=100"))
-            .await
-            .assert(200);
-        let items = got.body.as_array().unwrap().clone();
-        if items.len() >= n {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    let got = logs(app, &format!("q={enc}&per_page=100"))
+        .await
+        .assert(200);
+    let items = got.body.as_array().unwrap().clone();
+    if items.len() < n {
+        let all = logs(app, "per_page=100").await.body;
+        panic!("fewer than {n} entries match {q}; the log holds {all:#}");
     }
-    let all = logs(app, "per_page=100").await.body;
-    panic!("fewer than {n} entries match {q}; the log holds {all:#}");
+    items
 }
 
 /// Every entry of the log, all pages.
@@ -60,8 +57,6 @@ async fn all_entries(app: &TestApp) -> Vec<Value> {
 
 /// No entry mentions any of `secrets`, anywhere.
 async fn assert_no_secrets(app: &TestApp, secrets: &[&str]) {
-    // Let the background appends of the last requests land first.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let entries = all_entries(app).await;
     assert!(!entries.is_empty());
     for e in &entries {
@@ -120,7 +115,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
         .as_str()
         .unwrap()
         .to_owned();
-    let e = &wait_for(&app, "type:sapi AND client_id:test-admin", 1).await[0];
+    let e = &matching(&app, "type:sapi AND client_id:test-admin", 1).await[0];
     assert_eq!(e["type"], "sapi");
     assert_eq!(e["description"], "Create a role");
     assert_eq!(e["client_id"], ADMIN_ID);
@@ -168,22 +163,14 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     .await
     .assert(409);
     app.api(Method::GET, "/roles", None).await.assert(200);
-    let fapi = &wait_for(&app, "type:fapi", 1).await[0];
+    let fapi = &matching(&app, "type:fapi", 1).await[0];
     assert_eq!(fapi["description"], "Create a role");
     assert_eq!(fapi["client_id"], ADMIN_ID);
     assert_eq!(
         fapi["details"]["response"],
         json!({"statusCode": 409, "errorCode": "conflict"})
     );
-    // Appends are in the background and may land in any order: wait for this one.
-    let mut sapi = wait_for(&app, "type:sapi", 2).await;
-    for _ in 0..200 {
-        if sapi.iter().any(|e| e["description"] == "Update a role") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-        sapi = wait_for(&app, "type:sapi", 2).await;
-    }
+    let sapi = matching(&app, "type:sapi", 2).await;
     let patched = sapi
         .iter()
         .find(|e| e["description"] == "Update a role")
@@ -211,7 +198,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     )
     .await
     .assert(401);
-    let failed = wait_for(&app, "type:fapi", 3).await;
+    let failed = matching(&app, "type:fapi", 3).await;
     let forbidden = failed.iter().find(|e| e["client_id"] == m2m).unwrap();
     assert_eq!(forbidden["description"], "Delete a role");
     assert_eq!(
@@ -227,7 +214,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
         anonymous["details"]["response"]["errorCode"],
         "invalid_token"
     );
-    let by_client = wait_for(&app, &format!("client_id:{m2m}"), 1).await;
+    let by_client = matching(&app, &format!("client_id:{m2m}"), 1).await;
     assert_eq!(by_client.len(), 1);
 
     // Nothing is recorded for reads.
@@ -241,7 +228,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     app.api(Method::POST, "/keys/signing/rotate", None)
         .await
         .assert(200);
-    let rot = &wait_for(&app, "type:sapi AND date:[2000-01-01 TO *]", 1).await;
+    let rot = &matching(&app, "type:sapi AND date:[2000-01-01 TO *]", 1).await;
     let rot = rot
         .iter()
         .find(|e| e["description"] == "Rotate signing keys")
@@ -266,7 +253,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
         .as_str()
         .unwrap()
         .to_owned();
-    wait_for(&app, "type:sapi", 8).await;
+    matching(&app, "type:sapi", 8).await;
     assert_no_secrets(
         &app,
         &[
@@ -303,7 +290,7 @@ async fn password_grant_logins_are_recorded() {
         .await
         .assert(200)
         .body;
-    let s = &wait_for(&app, "type:s", 1).await[0];
+    let s = &matching(&app, "type:s", 1).await[0];
     assert_eq!(s["user_id"], bob);
     assert_eq!(s["user_name"], "bob@example.com");
     assert_eq!(s["client_id"], client.0);
@@ -315,7 +302,7 @@ async fn password_grant_logins_are_recorded() {
     app.password_token(&client, "bob@example.com", "wrong-password-1", TODOS, None)
         .await
         .assert(400);
-    let fp = &wait_for(&app, "type:fp", 1).await[0];
+    let fp = &matching(&app, "type:fp", 1).await[0];
     assert_eq!(fp["user_id"], bob);
     assert_eq!(fp["description"], "Wrong email or password.");
     app.password_token(
@@ -327,7 +314,7 @@ async fn password_grant_logins_are_recorded() {
     )
     .await
     .assert(400);
-    let fu = &wait_for(&app, "type:fu", 1).await[0];
+    let fu = &matching(&app, "type:fu", 1).await[0];
     assert!(fu.get("user_id").is_none(), "{fu}");
     assert_eq!(fu["user_name"], "nobody@example.com");
     app.password_token(
@@ -339,13 +326,13 @@ async fn password_grant_logins_are_recorded() {
     )
     .await
     .assert(400);
-    let f = &wait_for(&app, "type:f", 1).await[0];
+    let f = &matching(&app, "type:f", 1).await[0];
     assert_eq!(f["user_id"], mallory);
     assert_eq!(f["description"], "user is blocked");
 
     // By user: bob's success and failure, newest first.
     let q = format!("user_id:\"{bob}\" AND type:(s OR fp)");
-    let bobs = wait_for(&app, &q, 2).await;
+    let bobs = matching(&app, &q, 2).await;
     assert_eq!(bobs.len(), 2);
     assert_eq!(
         (&bobs[0]["type"], &bobs[1]["type"]),
@@ -364,7 +351,7 @@ async fn password_grant_logins_are_recorded() {
     app.password_token(&client, "bob@example.com", "bob-password-1", TODOS, None)
         .await
         .assert(429);
-    let limit = &wait_for(&app, "type:limit_wc", 1).await[0];
+    let limit = &matching(&app, "type:limit_wc", 1).await[0];
     assert_eq!(limit["user_name"], "bob@example.com");
     assert_eq!(limit["client_id"], client.0);
 
@@ -487,16 +474,16 @@ async fn browser_flow_exchanges_reuse_and_logout_are_recorded() {
         .unwrap()
         .1
         .into_owned();
-    let fp = &wait_for(&app, "type:fp", 1).await[0];
+    let fp = &matching(&app, "type:fp", 1).await[0];
     assert_eq!(fp["details"], json!({"prompt": "login"}));
-    let s = &wait_for(&app, "type:s", 1).await[0];
+    let s = &matching(&app, "type:s", 1).await[0];
     assert_eq!(s["user_id"], alice);
     assert_eq!(s["client_id"], spa);
     assert_eq!(s["user_agent"], UA);
 
     // The code exchange, a refresh, then reuse of the rotated refresh token.
     let t = exchange(&app, &spa, &code).await.assert(200).body;
-    let seacft = &wait_for(&app, "type:seacft", 1).await[0];
+    let seacft = &matching(&app, "type:seacft", 1).await[0];
     assert_eq!(seacft["user_id"], alice);
     assert_eq!(seacft["user_name"], "alice@example.com");
     assert_eq!(seacft["client_id"], spa);
@@ -515,13 +502,13 @@ async fn browser_flow_exchanges_reuse_and_logout_are_recorded() {
     };
     let t2 = refresh(rt1.clone()).await.assert(200).body;
     refresh(rt1.clone()).await.assert(400);
-    let ferrt = &wait_for(&app, "type:ferrt", 1).await[0];
+    let ferrt = &matching(&app, "type:ferrt", 1).await[0];
     assert_eq!(ferrt["user_id"], alice);
     assert_eq!(ferrt["client_id"], spa);
     assert_eq!(ferrt["details"]["reason"], "reused rotating refresh token");
     // A reused code.
     exchange(&app, &spa, &code).await.assert(400);
-    let feacft = &wait_for(&app, "type:feacft", 1).await[0];
+    let feacft = &matching(&app, "type:feacft", 1).await[0];
     assert_eq!(feacft["user_id"], alice);
 
     // Logout.
@@ -537,7 +524,7 @@ async fn browser_flow_exchanges_reuse_and_logout_are_recorded() {
         .await
         .unwrap();
     assert_eq!(r.status(), 302);
-    let slo = &wait_for(&app, "type:slo", 1).await[0];
+    let slo = &matching(&app, "type:slo", 1).await[0];
     assert_eq!(slo["user_id"], alice);
     assert_eq!(slo["client_id"], spa);
 
@@ -941,7 +928,7 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
         .await;
     assert_eq!(status, 303, "{body}");
 
-    let e = &wait_for(
+    let e = &matching(
         &app,
         &format!(
             "type:sapi AND client_id:{}",
@@ -958,9 +945,9 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
     assert_eq!(e["ip"], "127.0.0.1");
     assert_eq!(e["user_agent"], UA);
     // The sign-in itself: a login and the console's code exchange.
-    let s = &wait_for(&app, &format!("type:s AND user_id:\"{root}\""), 1).await[0];
+    let s = &matching(&app, &format!("type:s AND user_id:\"{root}\""), 1).await[0];
     assert_eq!(s["client_id"], writ_server::admin::CONSOLE_CLIENT_ID);
-    wait_for(&app, &format!("type:seacft AND user_id:\"{root}\""), 1).await;
+    matching(&app, &format!("type:seacft AND user_id:\"{root}\""), 1).await;
     let session = b.jar.get("writ_admin").cloned().unwrap_or_default();
     assert_no_secrets(&app, &["root-password-1", &session]).await;
 }

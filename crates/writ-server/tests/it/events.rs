@@ -266,6 +266,81 @@ async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
     );
 }
 
+#[tokio::test]
+async fn a_guard_misses_nothing_across_a_restart_of_writ() {
+    use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
+    let app = TestApp::spawn().await;
+    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        .await;
+    let editor = app
+        .create_role("editor", TODOS, &["read:todos", "write:todos"])
+        .await;
+    let alice = app
+        .create_user("fresh@example.com", "fresh-password-1")
+        .await;
+    app.assign_roles(&alice, &[&editor]).await;
+    let (feed_id, feed_secret) = app
+        .machine(&app.mgmt_audience(), &["read:authz_events"])
+        .await;
+    let opts = GuardOptions {
+        events: Some(EventFeed {
+            writ_url: None,
+            client_id: feed_id,
+            client_secret: feed_secret,
+        }),
+        ..Default::default()
+    };
+    let guard = Guard::discover(&app.issuer, TODOS, opts).await.unwrap();
+    let client = app.password_client().await;
+    let old = fresh_token(&app, &client).await;
+    guard.verify(&old).await.unwrap();
+
+    // Writ goes down; meanwhile the role is revoked straight in the database (as another node
+    // would), so the only way the guard learns it is by resuming the feed after its last event.
+    let editor_id = editor.clone();
+    let alice_id = alice.clone();
+    let app = app
+        .restart(|url| async move {
+            let store = writ_store::open(&url).await.unwrap();
+            store
+                .remove_user_roles(&alice_id, &[editor_id])
+                .await
+                .unwrap();
+            store.close().await;
+        })
+        .await;
+    // While the feed is away the guard keeps accepting (FeedOutage::Accept, 60 s); once it has
+    // reconnected (backoff ≤ 5 s) the change made during the outage is applied.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match guard.verify(&old).await {
+            Err(VerifyError::PermissionsChanged) => break,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => panic!("expected permissions changed after the restart, got {other:?}"),
+        }
+    }
+    // And the restarted server's own changes keep flowing on the resumed feed.
+    let new = fresh_token(&app, &client).await;
+    assert!(
+        !guard
+            .verify(&new)
+            .await
+            .unwrap()
+            .has_permission("write:todos")
+    );
+    app.assign_roles(&alice, &[&editor]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while guard.verify(&new).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a change after the restart never reached the guard"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn fresh_token(app: &TestApp, client: &(String, String)) -> String {
     app.password_token(client, "fresh@example.com", "fresh-password-1", TODOS, None)
         .await

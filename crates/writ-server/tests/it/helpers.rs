@@ -15,7 +15,10 @@ pub struct TestApp {
     pub state: AppState,
     pub dir: tempfile::TempDir,
     admin_token: tokio::sync::OnceCell<String>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+    /// The configuration it was started with, for [`TestApp::restart`].
+    vars: Vec<(String, String)>,
     /// The PostgreSQL database of this test (`WRIT_TEST_BACKEND=postgres`), dropped with it.
     pg: Option<PgTestDb>,
 }
@@ -182,6 +185,16 @@ impl TestApp {
             None
         };
         tweak(&mut vars);
+        Self::start(listener, vars, dir, pg).await
+    }
+
+    async fn start(
+        listener: TcpListener,
+        vars: Vec<(String, String)>,
+        dir: tempfile::TempDir,
+        pg: Option<PgTestDb>,
+    ) -> TestApp {
+        let port = listener.local_addr().unwrap().port();
         let config = Config::load(None, |k| {
             vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
         })
@@ -191,7 +204,7 @@ impl TestApp {
         let (state, _) = writ_server::prepare(config).await.expect("prepare");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             writ_server::run(listener, st, async {
                 let _ = rx.await;
             })
@@ -208,9 +221,43 @@ impl TestApp {
             state,
             dir,
             admin_token: tokio::sync::OnceCell::new(),
-            _shutdown: tx,
+            shutdown: tx,
+            server,
+            vars,
             pg,
         }
+    }
+
+    /// Shuts the server down gracefully (in-flight requests and event streams end) and closes
+    /// its database, runs `while_down` (with the database's URL), then starts it again on the
+    /// same port and database.
+    pub async fn restart<F: std::future::Future<Output = ()>>(
+        self,
+        while_down: impl FnOnce(String) -> F,
+    ) -> TestApp {
+        let TestApp {
+            base,
+            state,
+            dir,
+            shutdown,
+            server,
+            vars,
+            pg,
+            ..
+        } = self;
+        let _ = shutdown.send(());
+        server.await.expect("the server stopped");
+        state.store.close().await;
+        drop(state);
+        let url = vars
+            .iter()
+            .find(|(k, _)| k == "WRIT_DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .expect("a database URL");
+        while_down(url).await;
+        let addr = base.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind(&addr).await.expect("bind the same port");
+        Self::start(listener, vars, dir, pg).await
     }
 
     /// The PostgreSQL database URL when the suite runs on PostgreSQL.

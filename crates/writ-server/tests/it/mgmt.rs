@@ -526,3 +526,75 @@ async fn clients_and_secrets() {
     .await
     .assert(401);
 }
+
+#[tokio::test]
+async fn a_user_token_is_refused_once_the_users_permissions_change() {
+    let app = TestApp::spawn().await;
+    let mgmt = app.mgmt_audience();
+    let readers = app
+        .create_role("user-readers", &mgmt, &["read:users"])
+        .await;
+    let pw = "operator-password-1";
+    let op = app.create_user("operator@example.com", pw).await;
+    app.assign_roles(&op, &[&readers]).await;
+    let client = app.password_client().await;
+    let token_now = || async {
+        app.password_token(&client, "operator@example.com", pw, &mgmt, None)
+            .await
+            .assert(200)
+            .body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let old = token_now().await;
+    app.api_as(&old, Method::GET, "/users", None)
+        .await
+        .assert(200);
+
+    // Revoking the role refuses the token made before, with RFC 6750's challenge.
+    app.api(
+        Method::DELETE,
+        &format!("/users/{op}/roles"),
+        Some(json!({"roles": [readers]})),
+    )
+    .await
+    .assert(204);
+    let r = app
+        .api_as(&old, Method::GET, "/users", None)
+        .await
+        .assert(401);
+    assert_eq!(r.body["errorCode"], "invalid_token");
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("error_description=\"permissions changed\""),
+        "{:?}",
+        r.header("www-authenticate")
+    );
+    // A fresh token says what the user may do now: nothing here.
+    let fresh = token_now().await;
+    app.api_as(&fresh, Method::GET, "/users", None)
+        .await
+        .assert(403);
+
+    // Granting again works the same way, and blocking the user refuses the token at once.
+    app.assign_roles(&op, &[&readers]).await;
+    app.api_as(&fresh, Method::GET, "/users", None)
+        .await
+        .assert(401);
+    let fresh = token_now().await;
+    app.api_as(&fresh, Method::GET, "/users", None)
+        .await
+        .assert(200);
+    app.api(
+        Method::PATCH,
+        &format!("/users/{op}"),
+        Some(json!({"blocked": true})),
+    )
+    .await
+    .assert(200);
+    app.api_as(&fresh, Method::GET, "/users", None)
+        .await
+        .assert(401);
+}

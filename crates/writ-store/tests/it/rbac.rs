@@ -15,6 +15,7 @@ conformance!(
     roles_crud_search_order_and_paging,
     users_crud_search_order_and_paging,
     assignments_and_grants_list_in_order,
+    old_events_are_pruned_but_the_head_stays,
 );
 
 async fn effective_permissions_are_direct_union_roles_per_api(t: TestStore) {
@@ -875,4 +876,50 @@ async fn postgres_effective_permissions_plan_is_indexed() {
     let (perms, _) = t.store.effective_permissions(&u.user_id, A).await.unwrap();
     assert_eq!(perms.len(), 11, "{perms:?}");
     pg.close().await;
+}
+
+async fn old_events_are_pruned_but_the_head_stays(t: TestStore) {
+    t.api(A, &["r", "w"]).await;
+    let u = t.user("pruned@example.com").await;
+    for p in ["r", "w"] {
+        t.store
+            .add_user_permissions(&u.user_id, &[perm(A, p)])
+            .await
+            .unwrap();
+    }
+    let head = t.store.authz_head().await.unwrap();
+    let before = t.store.authz_events_after(0, 100).await.unwrap();
+    assert!(before.len() >= 2);
+    // Nothing is older than a date in the past.
+    assert_eq!(
+        t.store
+            .prune_authz_events("2001-01-01T00:00:00Z")
+            .await
+            .unwrap(),
+        0
+    );
+    // Everything is older than a date in the future, but the newest event stays.
+    let n = t
+        .store
+        .prune_authz_events("2999-01-01T00:00:00+01:00")
+        .await
+        .unwrap();
+    assert_eq!(n as usize, before.len() - 1);
+    assert_eq!(t.store.authz_head().await.unwrap(), head);
+    let left = t.store.authz_events_after(0, 100).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].seq, head);
+    // The log goes on after the head, and the versions are the users' own.
+    t.store
+        .remove_user_permissions(&u.user_id, &[perm(A, "w")])
+        .await
+        .unwrap();
+    let next = t.store.authz_events_after(head, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].seq, head + 1);
+    assert_eq!(next[0].version, t.version(&u.user_id).await);
+    assert!(matches!(
+        t.store.prune_authz_events("yesterday").await,
+        Err(StoreError::Invalid(_))
+    ));
 }

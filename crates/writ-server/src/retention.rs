@@ -1,0 +1,66 @@
+//! Keeps the two logs that only grow from growing without bound: one task per server prunes,
+//! at start and then every [`PRUNE_INTERVAL`], the audit log (after
+//! `WRIT_AUDIT_RETENTION_DAYS`, see [`crate::audit::prune`]) and the authz event log (see
+//! [`prune_authz_events`]).
+
+use std::time::Duration;
+
+use writ_store::StoreError;
+
+use crate::state::AppState;
+
+/// How often old entries are pruned.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Margin kept on top of the longest access-token lifetime: the guards' clock leeway, and
+/// tokens made just before the lifetime setting was lowered.
+const EVENT_MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Deletes authz events older than the longest access-token lifetime of any API (plus an hour):
+/// every token made before such an event has expired, and a token made after it carries a
+/// version at least the event's, so no guard needs it. This bounds both the log and what a
+/// guard replays when it starts. Returns how many were deleted.
+pub async fn prune_authz_events(state: &AppState) -> Result<u64, StoreError> {
+    let longest = state
+        .catalog
+        .load()
+        .apis
+        .values()
+        .map(|a| a.token_lifetime.max(0))
+        .max()
+        .unwrap_or(0);
+    let cutoff = chrono::Utc::now() - chrono::TimeDelta::seconds(longest) - EVENT_MARGIN;
+    state
+        .store
+        .prune_authz_events(&cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .await
+}
+
+/// Prunes now and then every [`PRUNE_INTERVAL`], until the server shuts down or the state is
+/// dropped.
+pub fn spawn(state: &AppState) {
+    let weak = state.downgrade();
+    let mut closing = state.closing.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let Some(state) = weak.upgrade() else {
+                return;
+            };
+            match crate::audit::prune(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned old audit log entries"),
+                Err(e) => tracing::warn!(error = %e, "pruning the audit log"),
+            }
+            match prune_authz_events(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned authz events older than every token"),
+                Err(e) => tracing::warn!(error = %e, "pruning the authz event log"),
+            }
+            drop(state);
+            tokio::select! {
+                _ = tokio::time::sleep(PRUNE_INTERVAL) => {}
+                _ = closing.wait_for(|c| *c) => return,
+            }
+        }
+    });
+}
