@@ -191,6 +191,23 @@ set +e
 wait "$!"
 status=$?
 set -e
+
+# Last, since it stops the gate: with no gate to ask, nginx answers 503 + Retry-After (JSON),
+# never passes the request on.
+if [ "$status" = 0 ]; then
+  say "gate stopped: nginx answers 503"
+  kill "$PID_gate"
+  while kill -0 "$PID_gate" 2>/dev/null; do sleep 0.1; done
+  down=$(curl -s -D "$work/down.headers" -o "$work/down.json" -w '%{http_code}' \
+    -H 'Authorization: Bearer not-checked' "http://$NGINX_ADDR/api/todos")
+  if [ "$down" = 503 ] && grep -qi '^retry-after: 5' "$work/down.headers" \
+    && grep -q '"error":"temporarily_unavailable"' "$work/down.json"; then
+    say "ok: 503 temporarily_unavailable with Retry-After"
+  else
+    say "FAILED: with the gate down nginx answered $down: $(cat "$work/down.json")"
+    status=1
+  fi
+fi
 if [ "$status" != 0 ]; then
   cp "$work/nginx/error.log" "$LOGS/nginx-error.log" 2>/dev/null || true
   say "service logs: $LOGS"

@@ -57,9 +57,10 @@ fi
 
 if [ "${E2E_SKIP_BUILD:-0}" != 1 ]; then
   say "building the SPA"
+  # No timed reloads: the tests decide when the page reloads its list (a focus event).
   (cd "$SPA_DIR" && \
     VITE_WRIT_DOMAIN="http://$WRIT_ADDR" VITE_WRIT_CLIENT_ID=demo-spa \
-    VITE_TODOS_API_URL="http://$API_ADDR" npm run build --silent)
+    VITE_TODOS_API_URL="http://$API_ADDR" VITE_TODOS_REFRESH_SECONDS=0 npm run build --silent)
   say "cargo build $CARGO_PROFILE_FLAG -p writ -p todos-api"
   cargo build $CARGO_PROFILE_FLAG --quiet -p writ -p todos-api
 fi

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useAuth0 } from '@auth0/auth0-react';
 
 import { friendlyMessage, makeApi, todosFrom } from './api.js';
-import { API_URL, WRIT_DOMAIN } from './config.js';
+import { API_URL, REFRESH_SECONDS, WRIT_DOMAIN } from './config.js';
 import { decodeJwtPayload, permissionsOf } from './jwt.js';
 
 const timeOf = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleTimeString() : '—');
@@ -217,6 +217,24 @@ function Todos({ api, permissions, ready, showAll, children }) {
 
   useEffect(() => {
     if (ready && tryRead) load();
+  }, [ready, tryRead, load]);
+
+  // Reload when the tab comes back into view, and now and then while it is in view: this is
+  // how a permission granted meanwhile shows up (the API refuses the old token, the SPA renews
+  // silently, and the new token's permissions decide which buttons show).
+  useEffect(() => {
+    if (!ready || !tryRead) return undefined;
+    const reload = () => {
+      if (document.visibilityState === 'visible') load();
+    };
+    window.addEventListener('focus', reload);
+    document.addEventListener('visibilitychange', reload);
+    const timer = REFRESH_SECONDS > 0 ? window.setInterval(reload, REFRESH_SECONDS * 1000) : null;
+    return () => {
+      window.removeEventListener('focus', reload);
+      document.removeEventListener('visibilitychange', reload);
+      if (timer) window.clearInterval(timer);
+    };
   }, [ready, tryRead, load]);
 
   const add = async (e) => {

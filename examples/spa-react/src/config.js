@@ -11,6 +11,13 @@ export const CLIENT_ID = env.VITE_WRIT_CLIENT_ID || 'demo-spa';
 export const AUDIENCE = env.VITE_TODOS_AUDIENCE || 'https://todos.example/api';
 /** Where the todos API listens. */
 export const API_URL = trimSlash(env.VITE_TODOS_API_URL || 'http://127.0.0.1:4000');
+/**
+ * How often (seconds) the open page reloads the list while the tab is visible; it also reloads
+ * whenever the tab comes back into view. A reload with a token whose permissions changed gets
+ * 401 "permissions changed", renews silently, and the page shows what the user may do now
+ * (new buttons after a grant) without a click. 0: only on coming back into view.
+ */
+export const REFRESH_SECONDS = Number(env.VITE_TODOS_REFRESH_SECONDS ?? 30) || 0;
 export const SCOPE = 'openid profile email offline_access read:todos write:todos delete:todos';
 
 const RENEWAL_KEY = 'writ-spa-react.refresh_tokens';
