@@ -948,6 +948,41 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
     let s = &matching(&app, &format!("type:s AND user_id:\"{root}\""), 1).await[0];
     assert_eq!(s["client_id"], writ_server::admin::CONSOLE_CLIENT_ID);
     matching(&app, &format!("type:seacft AND user_id:\"{root}\""), 1).await;
+
+    // The console's audit page: filtered by a range of days, paged, with errors shown.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (status, _, page) = b.get(&format!("/admin/logs?from={today}&to={today}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Create a role"), "{page}");
+    let (_, _, page) = b.get("/admin/logs?from=2001-01-01&to=2001-01-31").await;
+    assert!(page.contains("No entry matches."), "{page}");
+    let (status, _, page) = b.get("/admin/logs?from=31/01/2026").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-testid=\"error-date\""), "{page}");
+    let (_, _, page) = b.get("/admin/logs?from=2026-02-01&to=2026-01-01").await;
+    assert!(
+        page.contains("The from date is after the to date."),
+        "{page}"
+    );
+    let (_, _, first) = b.get(&format!("/admin/logs?from={today}&per_page=1")).await;
+    assert_eq!(first.matches("data-testid=\"log-row\"").count(), 1);
+    let next = first
+        .split("href=\"")
+        .filter_map(|r| r.split('"').next())
+        .find(|h| h.starts_with("/admin/logs?") && h.contains("page=1"))
+        .unwrap_or_else(|| panic!("no next page link in {first}"))
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(next.contains(&format!("from={today}")), "{next}");
+    let (_, _, second) = b.get(&next).await;
+    assert_eq!(
+        second.matches("data-testid=\"log-row\"").count(),
+        1,
+        "{next}"
+    );
+    assert!(second.contains("rel=\"prev\""));
+    assert_ne!(first, second);
+
     let session = b.jar.get("writ_admin").cloned().unwrap_or_default();
     assert_no_secrets(&app, &["root-password-1", &session]).await;
 }

@@ -210,7 +210,14 @@ async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second(
 async fn a_login_started_on_one_node_finishes_on_the_other() {
     let db = PgTestDb::create("writ_mn").await;
     let (a, b) = two_nodes(&db).await;
-    a.create_api(TODOS, "ES256", &["read:todos"], true).await;
+    let api = a.create_api(TODOS, "ES256", &["read:todos"], true).await;
+    a.api(
+        Method::PATCH,
+        &format!("/resource-servers/{}", api["id"].as_str().unwrap()),
+        Some(json!({"allow_offline_access": true})),
+    )
+    .await
+    .assert(200);
     let alice = a.create_user("alice@example.com", "alice-password-1").await;
     let (spa, _) = a
         .create_client(json!({
@@ -254,6 +261,7 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
             ("audience", TODOS),
+            ("scope", "openid offline_access read:todos"),
             ("state", "s1"),
         ])
         .send()
@@ -326,8 +334,33 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
     let (_, claims) = crate::helpers::jwt_parts(t.body["access_token"].as_str().unwrap());
     assert_eq!(claims["sub"], json!(alice));
     assert_eq!(claims["aud"][0], json!(TODOS));
+
+    // Refresh tokens are shared too: rotated at B, the old one reused at A is detected as
+    // reuse, which revokes the whole family on both nodes.
+    let rt1 = t.body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    let rt2 = refresh(&b, &spa, &rt1).await.assert(200).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(rt1, rt2);
+    let reused = refresh(&a, &spa, &rt1).await.assert(400);
+    assert_eq!(reused.body["error"], "invalid_grant");
+    let revoked = refresh(&b, &spa, &rt2).await.assert(400);
+    assert_eq!(revoked.body["error"], "invalid_grant");
     drop((a, b));
     drop(db);
+}
+
+async fn refresh(node: &TestApp, client_id: &str, rt: &str) -> crate::helpers::Resp {
+    node.token_form(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", client_id),
+        ("refresh_token", rt),
+    ])
+    .await
 }
 
 async fn token(app: &TestApp, client: &(String, String)) -> String {

@@ -102,9 +102,41 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
         .build()
         .unwrap();
     let token = admin_token(&http, &a.base, &issuer).await;
+    let call = |method: reqwest::Method, url: String, body: Value| {
+        http.request(method, url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    // One user per writer, whose direct permission the writer toggles: authz events.
+    let api = "https://load.example/api";
+    let r = call(
+        reqwest::Method::POST,
+        format!("{}/api/v2/resource-servers", a.base),
+        json!({"identifier": api, "name": "load", "scopes": [{"value": "p", "description": "p"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut users = Vec::new();
+    for w in 0..4 {
+        let r = call(
+            reqwest::Method::POST,
+            format!("{}/api/v2/users", a.base),
+            json!({"email": format!("w{w}@example.com"), "password": "load-password-1",
+                   "connection": "Username-Password-Authentication"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        users.push(v["user_id"].as_str().unwrap().to_owned());
+    }
 
-    // Write load on both nodes: roles, each acknowledged one remembered.
+    // Write load on both nodes: roles, and grants or revocations of a user's permission, each
+    // acknowledged one remembered.
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let toggles = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
     for (w, base) in [
@@ -113,19 +145,44 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
         (2, a.base.clone()),
         (3, b.base.clone()),
     ] {
-        let (http, token, acked, stop) = (http.clone(), token.clone(), acked.clone(), stop.clone());
+        let (http, token, acked, stop, toggles) = (
+            http.clone(),
+            token.clone(),
+            acked.clone(),
+            stop.clone(),
+            toggles.clone(),
+        );
+        let user = users[w].clone();
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             let mut errors = 0;
+            let mut granted = false;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 i += 1;
-                let r = http
-                    .post(format!("{base}/api/v2/roles"))
-                    .bearer_auth(&token)
-                    .json(&json!({"name": format!("w{w}-{i}"), "description": "load"}))
-                    .send()
-                    .await;
+                let toggle = i % 2 == 0;
+                let r = if toggle {
+                    let method = if granted {
+                        reqwest::Method::DELETE
+                    } else {
+                        reqwest::Method::POST
+                    };
+                    http.request(method, format!("{base}/api/v2/users/{user}/permissions"))
+                        .bearer_auth(&token)
+                        .json(&json!({"permissions": [{"resource_server_identifier": api, "permission_name": "p"}]}))
+                        .send()
+                        .await
+                } else {
+                    http.post(format!("{base}/api/v2/roles"))
+                        .bearer_auth(&token)
+                        .json(&json!({"name": format!("w{w}-{i}"), "description": "load"}))
+                        .send()
+                        .await
+                };
                 match r {
+                    Ok(r) if r.status().is_success() && toggle => {
+                        granted = !granted;
+                        toggles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Ok(r) if r.status().is_success() => {
                         let v: Value = r.json().await.unwrap();
                         acked
@@ -196,9 +253,64 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
     let total = count(b.base.clone()).await;
     assert!(total >= acked.len());
 
-    // …and A, restarted on the same port, serves the same data and accepts the same tokens.
+    // Every acknowledged grant or revocation left its event in the durable log.
+    let feed = |base: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let mut events = Vec::new();
+            let mut from = 0;
+            loop {
+                let v: Value = http
+                    .get(format!("{base}/api/v2/authz-events?from={from}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let batch = v["events"].as_array().unwrap().clone();
+                if batch.is_empty() {
+                    return events;
+                }
+                from = v["next"].as_i64().unwrap();
+                events.extend(batch);
+            }
+        }
+    };
+    let on_b = feed(b.base.clone()).await;
+    let toggled = on_b
+        .iter()
+        .filter(|e| users.iter().any(|u| e["user_id"] == u.as_str()))
+        .count();
+    let acked_toggles = toggles.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        acked_toggles > 4,
+        "too few grants under load: {acked_toggles}"
+    );
+    assert!(
+        toggled >= acked_toggles,
+        "{acked_toggles} acknowledged permission changes, {toggled} events"
+    );
+
+    // …and A, restarted on the same port, catches up: the same data, the same event log (a
+    // guard following A resumes where it was), the same keys, the same tokens accepted.
     let a = start(dir.path(), port_a, &issuer, &db, "a2.log");
     assert_eq!(count(a.base.clone()).await, total);
+    assert_eq!(feed(a.base.clone()).await, on_b);
+    let jwks = |base: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(jwks(a.base.clone()).await, jwks(b.base.clone()).await);
     drop((a, b));
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
