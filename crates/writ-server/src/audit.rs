@@ -1,7 +1,8 @@
 //! The audit log: who did what, from where, with what outcome — Auth0's tenant logs.
 //!
 //! Recorded here: every Management API write (by a middleware on the `/api/v2` router, so the
-//! admin console's changes, which run the same handlers in process, are recorded too), every
+//! admin console's changes, which run the same handlers in process, are recorded too), console
+//! forms refused by the CSRF check, every
 //! password login and its failure, authorization-code exchanges, reuse of a code or of a
 //! rotated refresh token, sign-ups and logouts. Entries use Auth0's event type codes
 //! ([`types`]) and are served in Auth0's shape by `GET /api/v2/logs` (see `mgmt::logs`).
@@ -342,6 +343,31 @@ pub async fn signup(state: &AppState, peer: &Peer, client_id: &str, user: &writ_
             .user(&user.user_id)
             .user_name(&user.email)
             .connection(CONNECTION),
+    )
+    .await;
+}
+
+/// Records a console form refused before it reached the Management API (`fapi`): posted from
+/// another origin, or without the session's CSRF token. The signed-in admin is the user.
+pub async fn console_refused(state: &AppState, parts: &Parts, user_id: &str) {
+    let details = json!({
+        "request": {
+            "method": parts.method.as_str(),
+            "path": parts.uri.path(),
+            "channel": "console",
+        },
+        "response": { "statusCode": 403, "errorCode": "csrf_check_failed" },
+    });
+    record(
+        state,
+        Entry::new(
+            types::FAILED_API_OPERATION,
+            "Console form refused: not sent from the console, or without its CSRF token",
+        )
+        .peer(&Peer::console(parts))
+        .client(crate::admin::CONSOLE_CLIENT_ID)
+        .user(user_id)
+        .details(details),
     )
     .await;
 }

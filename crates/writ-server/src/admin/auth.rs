@@ -288,18 +288,27 @@ impl FromRequest<AppState> for Post {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let admin = Admin::from_request_parts(&mut parts, state).await?;
-        if !same_origin(state, &parts.headers) {
-            return Err(refused());
+        // Another origin's form is refused unread; a form without the session's token too.
+        let form = if same_origin(state, &parts.headers) {
+            match axum::body::to_bytes(body, 256 * 1024).await {
+                Ok(bytes) => Some(FormData::parse(&bytes)),
+                Err(_) => return Err(refused()),
+            }
+        } else {
+            None
+        };
+        match form {
+            Some(form)
+                if !form.get("csrf").is_empty()
+                    && bool::from(form.get("csrf").as_bytes().ct_eq(admin.csrf.as_bytes())) =>
+            {
+                Ok(Post { admin, form })
+            }
+            _ => {
+                crate::audit::console_refused(state, &parts, &admin.claims.sub).await;
+                Err(refused())
+            }
         }
-        let bytes = axum::body::to_bytes(body, 256 * 1024)
-            .await
-            .map_err(|_| refused())?;
-        let form = FormData::parse(&bytes);
-        let sent = form.get("csrf");
-        if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(admin.csrf.as_bytes())) {
-            return Err(refused());
-        }
-        Ok(Post { admin, form })
     }
 }
 

@@ -410,6 +410,29 @@ async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
         1,
         "only the admins role: {total}"
     );
+    // Each refusal is in the audit log, with the signed-in admin and the console's channel.
+    let refused = app
+        .api(Method::GET, "/logs?q=type:fapi&per_page=100", None)
+        .await
+        .assert(200)
+        .body;
+    let refused: Vec<_> = refused
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["response"]["errorCode"] == "csrf_check_failed")
+        .collect();
+    assert_eq!(refused.len(), 4, "{refused:#?}");
+    for e in refused {
+        assert_eq!(e["details"]["request"]["path"], "/admin/roles/new");
+        assert_eq!(e["details"]["request"]["channel"], "console");
+        assert_eq!(e["client_id"], writ_server::admin::CONSOLE_CLIENT_ID);
+        assert!(
+            e["user_id"].as_str().is_some_and(|u| u.starts_with("usr_")),
+            "{e}"
+        );
+        assert!(!e.to_string().contains(&csrf), "the token is never logged");
+    }
     // With both, it works.
     let r = b
         .submit("/admin/roles/new", &csrf, &[("name", "fine")])
