@@ -65,11 +65,17 @@ fn main() -> ExitCode {
         Cli {
             command: Command::Manage(cmd),
             ..
-        } => return rt.block_on(cli::run(cmd)),
+        } => {
+            end_quietly_on_broken_pipe();
+            return rt.block_on(cli::run(cmd));
+        }
         Cli {
             command: Command::Dump(cmd),
             config,
-        } => return rt.block_on(dump::run(cmd, config.as_deref())),
+        } => {
+            end_quietly_on_broken_pipe();
+            return rt.block_on(dump::run(cmd, config.as_deref()));
+        }
         cli => cli,
     };
     let run = async {
@@ -84,6 +90,17 @@ fn main() -> ExitCode {
             eprintln!("writ: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The management and dump commands print for scripts: like other Unix tools they end quietly
+/// when the reader goes away (`writ users list --json | head`) instead of panicking on the
+/// broken pipe. `serve`, `demo` and `gate` keep Rust's default (SIGPIPE ignored).
+fn end_quietly_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: sets a process-wide disposition to the default; no handler runs our code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

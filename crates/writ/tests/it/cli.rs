@@ -474,6 +474,504 @@ async fn cli_logs_in_and_manages_rbac() {
     assert_eq!(writ(&cfg, &["users", "list"]).code, 2);
 }
 
+/// A `client_credentials` answer for the test API: the token response, or the error body.
+async fn machine_token(p: &Proc, client_id: &str, client_secret: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/oauth/token", p.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("audience", API),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A command on something that no longer exists: exit 1 and the server's 404 in one line.
+fn assert_gone(r: &Run, message: &str) {
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let line = error_line(r);
+    assert!(
+        line.contains(message) && line.contains("inexistent_resource") && line.contains("404"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn cli_updates_and_deletes_what_it_created() {
+    let p = server();
+    let cfg = p.dir.path().join("cli-config");
+    login(&p, &cfg, &[]).ok();
+    let (web_id, _) = api_and_password_client(&cfg);
+
+    // A machine client, then the client list: the server's JSON (no secrets) and a table.
+    let robot = writ(
+        &cfg,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "robot",
+            "--app-type",
+            "non_interactive",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let robot_id = robot["client_id"].as_str().unwrap().to_owned();
+    let robot_secret = robot["client_secret"].as_str().unwrap().to_owned();
+    let clients = writ(&cfg, &["clients", "list", "--json"]).ok().json();
+    let clients = clients.as_array().unwrap();
+    for id in [OPS, web_id.as_str(), robot_id.as_str()] {
+        assert!(
+            clients.iter().any(|c| c["client_id"] == id),
+            "{id} in {clients:?}"
+        );
+    }
+    assert!(clients.iter().all(|c| c.get("client_secret").is_none()));
+    let n = clients.len();
+    let table = writ(&cfg, &["clients", "list"]).ok().stdout;
+    for text in [
+        "CLIENT ID",
+        "NAME",
+        "TYPE",
+        "GRANT TYPES",
+        "robot",
+        "first-party cli",
+    ] {
+        assert!(table.contains(text), "{text} in {table}");
+    }
+    let robot_row = table.lines().find(|l| l.contains(&robot_id)).unwrap();
+    assert!(
+        robot_row.contains("non_interactive") && robot_row.contains("client_credentials"),
+        "{robot_row}"
+    );
+    assert!(table.contains(&format!("1–{n} of {n}")), "{table}");
+    let paged = writ(
+        &cfg,
+        &[
+            "clients",
+            "list",
+            "--per-page",
+            "1",
+            "--page",
+            "1",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(paged.as_array().unwrap().len(), 1);
+    assert_eq!(paged[0]["client_id"], clients[1]["client_id"]);
+
+    // clients get: the same client as listed, as JSON or as a property table.
+    let got = writ(&cfg, &["clients", "get", &robot_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(got["name"], "robot");
+    assert_eq!(got["app_type"], "non_interactive");
+    assert_eq!(got["grant_types"], json!(["client_credentials"]));
+    assert!(got.get("client_secret").is_none(), "{got}");
+    let shown = writ(&cfg, &["clients", "get", &robot_id]).ok().stdout;
+    assert!(
+        shown.contains("client_id") && shown.contains(&robot_id) && shown.contains("robot"),
+        "{shown}"
+    );
+
+    // clients update: only the given properties; a repeated flag replaces the list; a --json
+    // body with the flags on top.
+    let updated = writ(
+        &cfg,
+        &[
+            "clients",
+            "update",
+            &robot_id,
+            "--name",
+            "robot v2",
+            "--description",
+            "Nightly jobs",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(updated["name"], "robot v2");
+    assert_eq!(updated["description"], "Nightly jobs");
+    assert_eq!(updated["app_type"], "non_interactive", "unchanged");
+    assert!(updated.get("client_secret").is_none(), "{updated}");
+    let web = writ(
+        &cfg,
+        &[
+            "clients",
+            "update",
+            &web_id,
+            "--callback",
+            "https://app.test/a",
+            "--callback",
+            "https://app.test/b",
+            "--logout-url",
+            "https://app.test/bye",
+            "--json",
+            r#"{"is_first_party": false, "name": "overridden"}"#,
+            "--name",
+            "web app",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        web["callbacks"],
+        json!(["https://app.test/a", "https://app.test/b"])
+    );
+    let r = writ(
+        &cfg,
+        &[
+            "clients",
+            "update",
+            &web_id,
+            "--callback",
+            "https://app.test/c",
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("https://app.test/c"), "{}", r.stdout);
+    let web = writ(&cfg, &["clients", "get", &web_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(web["name"], "web app", "the flags win over the body");
+    assert_eq!(web["is_first_party"], false);
+    assert_eq!(web["callbacks"], json!(["https://app.test/c"]));
+    assert_eq!(web["allowed_logout_urls"], json!(["https://app.test/bye"]));
+    assert_eq!(web["grant_types"], json!(["password"]), "unchanged");
+    let robot = writ(&cfg, &["clients", "get", &robot_id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(robot["name"], "robot v2");
+    assert_eq!(robot["description"], "Nightly jobs");
+    let r = writ(
+        &cfg,
+        &["clients", "update", &robot_id, "--callback", "not a url"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(error_line(&r).contains("invalid_body"), "{}", r.stderr);
+
+    // grants update replaces the scopes, which the robot's next token carries.
+    let grant = writ(
+        &cfg,
+        &[
+            "grants",
+            "create",
+            "--client-id",
+            &robot_id,
+            "--audience",
+            API,
+            "--scope",
+            "read:todos",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let grant_id = grant["id"].as_str().unwrap().to_owned();
+    let t = machine_token(&p, &robot_id, &robot_secret).await;
+    assert_eq!(t["scope"], "read:todos", "{t}");
+    let g = writ(
+        &cfg,
+        &[
+            "grants",
+            "update",
+            &grant_id,
+            "--scope",
+            "read:todos",
+            "--scope",
+            "write:todos",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        g,
+        json!({
+            "id": grant_id, "client_id": robot_id, "audience": API,
+            "scope": ["read:todos", "write:todos"],
+        })
+    );
+    let listed = writ(
+        &cfg,
+        &["grants", "list", "--client-id", &robot_id, "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(listed, json!([g]));
+    let t = machine_token(&p, &robot_id, &robot_secret).await;
+    assert_eq!(t["scope"], "read:todos write:todos", "{t}");
+    // A body's scope is kept when no --scope is given; no scope at all empties the list.
+    let g = writ(
+        &cfg,
+        &[
+            "grants",
+            "update",
+            &grant_id,
+            "--json",
+            r#"{"scope": ["write:todos"]}"#,
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(g["scope"], json!(["write:todos"]));
+    let r = writ(
+        &cfg,
+        &["grants", "update", &grant_id, "--scope", "nope:todos"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        error_line(&r).contains(r#"Scope "nope:todos" is not defined by the API"#),
+        "{}",
+        r.stderr
+    );
+    writ(&cfg, &["grants", "update", &grant_id]).ok();
+    let listed = writ(
+        &cfg,
+        &["grants", "list", "--client-id", &robot_id, "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(listed[0]["scope"], json!([]));
+    let table = writ(&cfg, &["grants", "list", "--audience", API])
+        .ok()
+        .stdout;
+    assert!(
+        table.contains(&grant_id) && table.contains(&robot_id) && table.contains("1–1 of 1"),
+        "{table}"
+    );
+
+    // grants delete: gone from the list, the robot is refused, and a second time is a 404.
+    let r = writ(&cfg, &["grants", "delete", &grant_id]).ok();
+    assert!(r.stdout.contains(&grant_id), "{}", r.stdout);
+    let listed = writ(
+        &cfg,
+        &["grants", "list", "--client-id", &robot_id, "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(listed, json!([]));
+    let t = machine_token(&p, &robot_id, &robot_secret).await;
+    assert_eq!(t["error"], "access_denied", "{t}");
+    assert_gone(
+        &writ(&cfg, &["grants", "delete", &grant_id]),
+        "The client grant does not exist.",
+    );
+    assert_gone(
+        &writ(
+            &cfg,
+            &["grants", "update", &grant_id, "--scope", "read:todos"],
+        ),
+        "The client grant does not exist.",
+    );
+
+    // roles update: by name, then by id; only the given properties change.
+    let role = writ(
+        &cfg,
+        &[
+            "roles",
+            "create",
+            "--name",
+            "viewer",
+            "--description",
+            "Views",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let role_id = role["id"].as_str().unwrap().to_owned();
+    writ(
+        &cfg,
+        &[
+            "roles",
+            "permissions",
+            "add",
+            "viewer",
+            "--api",
+            API,
+            "read:todos",
+            "write:todos",
+        ],
+    )
+    .ok();
+    let renamed = writ(
+        &cfg,
+        &[
+            "roles",
+            "update",
+            "viewer",
+            "--name",
+            "reader",
+            "--description",
+            "Reads todos",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        renamed,
+        json!({"id": role_id, "name": "reader", "description": "Reads todos"})
+    );
+    let r = writ(&cfg, &["roles", "get", "viewer"]);
+    assert_eq!(r.code, 1);
+    assert!(error_line(&r).contains("no role is named"), "{}", r.stderr);
+    let r = writ(
+        &cfg,
+        &[
+            "roles",
+            "update",
+            &role_id,
+            "--description",
+            "Reads todos only",
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("Reads todos only"), "{}", r.stdout);
+    let got = writ(&cfg, &["roles", "get", "reader", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        got,
+        json!({"id": role_id, "name": "reader", "description": "Reads todos only"})
+    );
+
+    // apis update: only the given properties; --permission replaces the catalog, and a
+    // removed permission leaves the roles that held it.
+    let api = writ(
+        &cfg,
+        &[
+            "apis",
+            "update",
+            API,
+            "--name",
+            "Todos v2",
+            "--permission",
+            "read:todos=Read them",
+            "--permission",
+            "archive:todos",
+            "--token-lifetime",
+            "600",
+            "--permissions-claim",
+            "false",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(api["name"], "Todos v2");
+    assert_eq!(
+        api["scopes"],
+        json!([
+            {"value": "read:todos", "description": "Read them"},
+            {"value": "archive:todos", "description": ""},
+        ])
+    );
+    assert_eq!(api["token_lifetime"], 600);
+    assert_eq!(api["token_dialect"], "access_token");
+    assert_eq!(api["enforce_policies"], true, "unchanged");
+    let got = writ(&cfg, &["apis", "get", API, "--json"]).ok().json();
+    assert_eq!(got, api);
+    let perms = writ(&cfg, &["roles", "permissions", "list", "reader", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        perms
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["permission_name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["read:todos"]
+    );
+    let r = writ(
+        &cfg,
+        &[
+            "apis",
+            "update",
+            API,
+            "--identifier",
+            "https://other.test/api",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        error_line(&r).contains("identifier cannot be changed"),
+        "{}",
+        r.stderr
+    );
+    let system = format!("{}/api/v2/", p.base);
+    let r = writ(&cfg, &["apis", "update", &system, "--name", "Mine"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        error_line(&r).contains("The system API cannot be modified."),
+        "{}",
+        r.stderr
+    );
+
+    // apis delete (by id): gone from the list, and every later use is a 404.
+    let api_id = api["id"].as_str().unwrap().to_owned();
+    let r = writ(&cfg, &["apis", "delete", &api_id]).ok();
+    assert!(r.stdout.contains(&api_id), "{}", r.stdout);
+    let apis = writ(&cfg, &["apis", "list", "--json"]).ok().json();
+    assert!(
+        apis.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["identifier"] != API),
+        "{apis}"
+    );
+    let api_gone = "The resource server does not exist.";
+    assert_gone(&writ(&cfg, &["apis", "get", API]), api_gone);
+    assert_gone(
+        &writ(&cfg, &["apis", "update", API, "--name", "x"]),
+        api_gone,
+    );
+    assert_gone(&writ(&cfg, &["apis", "delete", API]), api_gone);
+    assert_gone(&writ(&cfg, &["apis", "delete", &api_id]), api_gone);
+
+    // clients delete: gone from the list, its secret no longer works, later uses are 404s.
+    let r = writ(&cfg, &["clients", "delete", &robot_id]).ok();
+    assert!(r.stdout.contains(&robot_id), "{}", r.stdout);
+    let clients = writ(&cfg, &["clients", "list", "--json"]).ok().json();
+    assert_eq!(clients.as_array().unwrap().len(), n - 1);
+    assert!(
+        clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["client_id"] != robot_id.as_str())
+    );
+    let t = machine_token(&p, &robot_id, &robot_secret).await;
+    assert_eq!(t["error"], "invalid_client", "{t}");
+    let client_gone = "The client does not exist.";
+    assert_gone(&writ(&cfg, &["clients", "get", &robot_id]), client_gone);
+    assert_gone(
+        &writ(&cfg, &["clients", "update", &robot_id, "--name", "x"]),
+        client_gone,
+    );
+    assert_gone(&writ(&cfg, &["clients", "delete", &robot_id]), client_gone);
+
+    // A deleted role cannot be updated (by id: the server's answer).
+    writ(&cfg, &["roles", "delete", &role_id]).ok();
+    assert_gone(
+        &writ(&cfg, &["roles", "update", &role_id, "--name", "again"]),
+        "The role does not exist.",
+    );
+}
+
 /// An Auth0 export written by hand: bcrypt, PBKDF2 and salted SHA-256 hashes, a user without
 /// password, an invalid entry, a repeated email and an algorithm Writ cannot verify.
 fn auth0_export() -> Value {
@@ -704,4 +1202,27 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
             .starts_with("$argon2id$")
     );
     store.close().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_reader_that_goes_away_ends_the_cli_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let p = server();
+    let cfg = p.dir.path().join("cli-config");
+    login(&p, &cfg, &[]).ok();
+    // `writ clients list --json | (exit)`: the reader is gone before anything is printed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["clients", "list", "--json"])
+        .env_clear()
+        .env("WRIT_CONFIG_DIR", &cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
 }
