@@ -193,30 +193,14 @@ async fn graceful_shutdown_is_not_held_by_subscribers() {
 
 #[tokio::test]
 async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
-    use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
-    let app = TestApp::spawn().await;
-    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
-        .await;
-    let editor = app
-        .create_role("editor", TODOS, &["read:todos", "write:todos"])
-        .await;
-    let alice = app
-        .create_user("fresh@example.com", "fresh-password-1")
-        .await;
-    app.assign_roles(&alice, &[&editor]).await;
-    let (feed_id, feed_secret) = app
-        .machine(&app.mgmt_audience(), &["read:authz_events"])
-        .await;
-    let opts = GuardOptions {
-        events: Some(EventFeed {
-            writ_url: None,
-            client_id: feed_id,
-            client_secret: feed_secret,
-        }),
-        ..Default::default()
-    };
-    let guard = Guard::discover(&app.issuer, TODOS, opts).await.unwrap();
-    let client = app.password_client().await;
+    use writ_guard::VerifyError;
+    let Guarded {
+        app,
+        guard,
+        editor,
+        alice,
+        client,
+    } = Guarded::spawn().await;
     let old = fresh_token(&app, &client).await;
     assert!(
         guard
@@ -268,30 +252,14 @@ async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
 
 #[tokio::test]
 async fn a_guard_misses_nothing_across_a_restart_of_writ() {
-    use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
-    let app = TestApp::spawn().await;
-    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
-        .await;
-    let editor = app
-        .create_role("editor", TODOS, &["read:todos", "write:todos"])
-        .await;
-    let alice = app
-        .create_user("fresh@example.com", "fresh-password-1")
-        .await;
-    app.assign_roles(&alice, &[&editor]).await;
-    let (feed_id, feed_secret) = app
-        .machine(&app.mgmt_audience(), &["read:authz_events"])
-        .await;
-    let opts = GuardOptions {
-        events: Some(EventFeed {
-            writ_url: None,
-            client_id: feed_id,
-            client_secret: feed_secret,
-        }),
-        ..Default::default()
-    };
-    let guard = Guard::discover(&app.issuer, TODOS, opts).await.unwrap();
-    let client = app.password_client().await;
+    use writ_guard::VerifyError;
+    let Guarded {
+        app,
+        guard,
+        editor,
+        alice,
+        client,
+    } = Guarded::spawn().await;
     let old = fresh_token(&app, &client).await;
     guard.verify(&old).await.unwrap();
 
@@ -338,6 +306,52 @@ async fn a_guard_misses_nothing_across_a_restart_of_writ() {
             "a change after the restart never reached the guard"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A server with an API, alice holding its `editor` role, a password client, and a guard for
+/// the API following the server's event feed.
+struct Guarded {
+    app: TestApp,
+    guard: writ_guard::Guard,
+    editor: String,
+    alice: String,
+    client: (String, String),
+}
+
+impl Guarded {
+    async fn spawn() -> Guarded {
+        use writ_guard::{EventFeed, Guard, GuardOptions};
+        let app = TestApp::spawn().await;
+        app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+            .await;
+        let editor = app
+            .create_role("editor", TODOS, &["read:todos", "write:todos"])
+            .await;
+        let alice = app
+            .create_user("fresh@example.com", "fresh-password-1")
+            .await;
+        app.assign_roles(&alice, &[&editor]).await;
+        let (feed_id, feed_secret) = app
+            .machine(&app.mgmt_audience(), &["read:authz_events"])
+            .await;
+        let opts = GuardOptions {
+            events: Some(EventFeed {
+                writ_url: None,
+                client_id: feed_id,
+                client_secret: feed_secret,
+            }),
+            ..Default::default()
+        };
+        let guard = Guard::discover(&app.issuer, TODOS, opts).await.unwrap();
+        let client = app.password_client().await;
+        Guarded {
+            app,
+            guard,
+            editor,
+            alice,
+            client,
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use sqlx::{Postgres, QueryBuilder};
 
 use super::PgStore;
 use crate::common::{
-    LOG_COLUMNS, LogRow, PRUNE_BATCH, log_bounds, normalize_time, prepare_log, push_log_filter,
-    to_json,
+    LOG_COLUMNS, LogRow, PRUNE_BATCH, log_bounds, normalize_time, prepare_log, prune_in_batches,
+    push_log_filter, to_json,
 };
 use crate::*;
 
@@ -76,9 +76,8 @@ impl AuditStore for PgStore {
 
     async fn prune_logs(&self, older_than: &str) -> Result<u64> {
         let before = normalize_time("older_than", older_than)?;
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(
+        prune_in_batches(|| async {
+            Ok(sqlx::query(
                 "DELETE FROM audit_log WHERE seq IN \
                  (SELECT seq FROM audit_log WHERE date < $1 ORDER BY date LIMIT $2)",
             )
@@ -86,11 +85,8 @@ impl AuditStore for PgStore {
             .bind(PRUNE_BATCH)
             .execute(&self.pool)
             .await?
-            .rows_affected();
-            total += n;
-            if n < PRUNE_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+            .rows_affected())
+        })
+        .await
     }
 }

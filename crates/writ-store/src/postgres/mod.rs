@@ -24,7 +24,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
+use crate::common::{Affected, PRUNE_BATCH, normalize_time, now, prune_in_batches};
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result, StoreError};
 
 /// A Writ store on one PostgreSQL database.
@@ -208,9 +208,8 @@ impl AuthzEventStore for PgStore {
 
     async fn prune_authz_events(&self, older_than: &str) -> Result<u64> {
         let before = normalize_time("older_than", older_than)?;
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(
+        prune_in_batches(|| async {
+            Ok(sqlx::query(
                 "DELETE FROM authz_events WHERE seq IN \
                  (SELECT seq FROM authz_events WHERE at < $1 \
                   AND seq < (SELECT MAX(seq) FROM authz_events) ORDER BY seq LIMIT $2)",
@@ -219,12 +218,9 @@ impl AuthzEventStore for PgStore {
             .bind(PRUNE_BATCH)
             .execute(&self.pool)
             .await?
-            .rows_affected();
-            total += n;
-            if n < PRUNE_BATCH as u64 {
-                return Ok(total);
-            }
-        }
+            .rows_affected())
+        })
+        .await
     }
 
     async fn catalog_version(&self) -> Result<i64> {
