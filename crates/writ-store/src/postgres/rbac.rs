@@ -437,6 +437,8 @@ async fn assign(tx: &mut AuthzTx, user_id: &str, role_id: &str) -> Result<()> {
 #[async_trait]
 impl UserStore for PgStore {
     async fn create_user(&self, u: NewUser) -> Result<User> {
+        // Unique whatever case a caller sends (the core's validation folds it already).
+        let email = u.email.to_lowercase();
         let id = new_id("usr");
         let at = now();
         let mut tx = self.write().await?;
@@ -445,7 +447,7 @@ impl UserStore for PgStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
         .bind(&id)
-        .bind(&u.email)
+        .bind(&email)
         .bind(u.email_verified)
         .bind(&u.password_hash)
         .bind(&u.name)
@@ -459,7 +461,7 @@ impl UserStore for PgStore {
         tx.commit().await?;
         Ok(User {
             user_id: id,
-            email: u.email,
+            email,
             email_verified: u.email_verified,
             name: u.name,
             blocked: u.blocked,
@@ -540,7 +542,7 @@ impl UserStore for PgStore {
              updated_at = $8, password_hash = COALESCE($9, password_hash) WHERE id = $1",
         )
         .bind(&u.user_id)
-        .bind(&u.email)
+        .bind(u.email.to_lowercase())
         .bind(u.email_verified)
         .bind(&u.name)
         .bind(u.blocked)

@@ -426,6 +426,8 @@ async fn assign(tx: &mut SqliteConnection, user_id: &str, role_id: &str) -> Resu
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, u: NewUser) -> Result<User> {
+        // Unique whatever case a caller sends (the core's validation folds it already).
+        let email = u.email.to_lowercase();
         let id = new_id("usr");
         let at = now();
         let mut tx = self.write().await?;
@@ -434,7 +436,7 @@ impl UserStore for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
         )
         .bind(&id)
-        .bind(&u.email)
+        .bind(&email)
         .bind(u.email_verified)
         .bind(&u.password_hash)
         .bind(&u.name)
@@ -448,7 +450,7 @@ impl UserStore for SqliteStore {
         tx.commit().await?;
         Ok(User {
             user_id: id,
-            email: u.email,
+            email,
             email_verified: u.email_verified,
             name: u.name,
             blocked: u.blocked,
@@ -529,7 +531,7 @@ impl UserStore for SqliteStore {
              updated_at = ?8, password_hash = COALESCE(?9, password_hash) WHERE id = ?1",
         )
         .bind(&u.user_id)
-        .bind(&u.email)
+        .bind(u.email.to_lowercase())
         .bind(u.email_verified)
         .bind(&u.name)
         .bind(u.blocked)
