@@ -2,15 +2,17 @@
 //!
 //! Recorded here: every Management API write (by a middleware on the `/api/v2` router, so the
 //! admin console's changes, which run the same handlers in process, are recorded too), console
-//! forms refused by the CSRF check, every
-//! password login and its failure, authorization-code exchanges, reuse of a code or of a
-//! rotated refresh token, sign-ups and logouts. Entries use Auth0's event type codes
-//! ([`types`]) and are served in Auth0's shape by `GET /api/v2/logs` (see `mgmt::logs`).
+//! forms refused by the CSRF check, every password login and its failure, authorization-code
+//! exchanges, reuse of a code or of a rotated refresh token, sign-ups and logouts. Entries use
+//! Auth0's event type codes ([`types`]) and are served in Auth0's shape by `GET /api/v2/logs`
+//! (see `mgmt::logs`).
 //!
 //! Recording never fails the request: [`record`] fills in display names and appends the entry
 //! before the response goes out, so a client that reads the log right after a write finds it
-//! there; a failed append is logged with `tracing` and otherwise ignored. Entries never carry secrets: no passwords, client secrets, tokens, codes,
-//! cookies or request bodies — only ids, names, the method and path, and the outcome.
+//! there; a failed append is logged with `tracing` and otherwise ignored. The entry is its own
+//! transaction, after the write's: a crash between the two loses the entry of a write whose
+//! response was never sent. Entries never carry secrets: no passwords, client secrets, tokens,
+//! codes, cookies or request bodies — only ids, names, the method and path, and the outcome.
 //!
 //! Retention: [`prune`] deletes entries older than `WRIT_AUDIT_RETENTION_DAYS` (default 30),
 //! run at start and then hourly by [`crate::retention`].
@@ -196,7 +198,7 @@ impl Entry {
 /// a missing user name is read from the store.
 pub async fn record(state: &AppState, entry: Entry) {
     let mut e = entry.0;
-    // Dated when it happened (the request may have taken a while).
+    // Dated now, as it is recorded.
     e.date.get_or_insert_with(|| {
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     });

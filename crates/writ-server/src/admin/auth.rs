@@ -297,13 +297,12 @@ impl FromRequest<AppState> for Post {
         } else {
             None
         };
+        let token_ok = |f: &FormData| {
+            let sent = f.get("csrf");
+            !sent.is_empty() && bool::from(sent.as_bytes().ct_eq(admin.csrf.as_bytes()))
+        };
         match form {
-            Some(form)
-                if !form.get("csrf").is_empty()
-                    && bool::from(form.get("csrf").as_bytes().ct_eq(admin.csrf.as_bytes())) =>
-            {
-                Ok(Post { admin, form })
-            }
+            Some(form) if token_ok(&form) => Ok(Post { admin, form }),
             _ => {
                 crate::audit::console_refused(state, &parts, &admin.claims.sub).await;
                 Err(refused())
