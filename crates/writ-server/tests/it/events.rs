@@ -364,3 +364,66 @@ async fn fresh_token(app: &TestApp, client: &(String, String)) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[tokio::test]
+async fn events_older_than_every_token_are_pruned() {
+    let app = TestApp::spawn().await;
+    app.create_api(TODOS, "ES256", &["read:todos"], true).await;
+    let role = app.create_role("reader", TODOS, &["read:todos"]).await;
+    for i in 0..3 {
+        let u = app
+            .create_user(&format!("old{i}@example.com"), "old-password-1")
+            .await;
+        app.assign_roles(&u, &[&role]).await;
+    }
+    let poll = |from: i64| {
+        let app = &app;
+        async move {
+            app.api(Method::GET, &format!("/authz-events?from={from}"), None)
+                .await
+                .assert(200)
+                .body
+        }
+    };
+    let before = poll(0).await;
+    let head = before["next"].as_i64().unwrap();
+    let n = before["events"].as_array().unwrap().len();
+    assert!(n >= 3, "{before}");
+    // Nothing is older than the longest token lifetime yet.
+    assert_eq!(
+        writ_server::retention::prune_authz_events(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    // Date every event in 2001, as if the log were 25 years old (no store call writes a date).
+    let sql = "UPDATE authz_events SET at = '2001-01-01T00:00:00.000Z'";
+    match app.pg_url() {
+        Some(url) => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+        None => {
+            use sqlx::Connection;
+            let url = format!("sqlite://{}/writ.db", app.dir.path().display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+    assert_eq!(
+        writ_server::retention::prune_authz_events(&app.state)
+            .await
+            .unwrap() as usize,
+        n - 1
+    );
+    // The head stays, so a follower resuming anywhere goes on from there.
+    let after = poll(0).await;
+    let left = after["events"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{after}");
+    assert_eq!(left[0]["seq"], head);
+    let u = app.create_user("new@example.com", "new-password-1").await;
+    app.assign_roles(&u, &[&role]).await;
+    let next = poll(head).await;
+    assert_eq!(next["events"][0]["seq"], head + 1, "{next}");
+}
