@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writ's test command: formatting, lints, and every test of the workspace (unit, integration
-# against real SQLite files, the `writ` binary, interop with PyJWT and auth0-python) and the
-# browser end-to-end tests in Chromium. Installs what the tests need.
+# against real SQLite files and the real PostgreSQL, the `writ` binary, interop with PyJWT and
+# auth0-python), the browser end-to-end tests in Chromium (Writ on SQLite, then on PostgreSQL)
+# and the Django example behind nginx. Installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,12 @@ pg_status=${PIPESTATUS[0]}
 echo "==> browser end-to-end tests"
 E2E_PROFILE=debug tests/e2e/run.sh 2>&1 | tee "$e2e_log"
 e2e_status=${PIPESTATUS[0]}
+# The same browser tests with Writ on PostgreSQL (a fresh database, dropped afterwards).
+echo "==> browser end-to-end tests on PostgreSQL"
+E2E_PROFILE=debug E2E_BACKEND=postgres E2E_SKIP_INSTALL=1 E2E_SKIP_BUILD=1 tests/e2e/run.sh 2>&1 \
+  | tee -a "$e2e_log"
+pg_e2e_status=${PIPESTATUS[0]}
+[ "$e2e_status" -ne 0 ] || e2e_status=$pg_e2e_status
 
 # The Django example behind nginx (auth_request) and `writ gate`, and Django verifying tokens
 # with PyJWT (see tests/django/run.sh).

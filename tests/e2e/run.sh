@@ -9,6 +9,9 @@
 #   E2E_SKIP_INSTALL=1  skip `npm ci` (node_modules already current)
 #   E2E_SKIP_BUILD=1    skip the SPA and cargo builds (artefacts already current)
 #   E2E_KEEP=1          keep the temporary databases
+#   E2E_BACKEND=postgres  Writ on a fresh database (dropped afterwards) on the PostgreSQL server
+#                       at WRIT_TEST_POSTGRES_URL (…/DBNAME; default postgres://postgres@127.0.0.1:5432/test)
+#                       instead of a SQLite file; screenshots then go to target/screenshots/postgres/
 #   WRIT_BIN, TODOS_API_BIN  other binaries than target/release/{writ,todos-api}
 #
 # Ports are fixed: Writ's demo SPA client allows only http://127.0.0.1:5173/ as callback, the
@@ -25,8 +28,12 @@ SPA_ADDR=127.0.0.1:5173
 OIDC_SITE_ADDR=127.0.0.1:5174   # oidc-client.test.mjs serves its page here itself
 SPA_DIR=examples/spa-react
 E2E_DIR=tests/e2e
-LOGS="$ROOT/target/e2e/logs"
-SHOTS="$ROOT/target/screenshots"
+E2E_BACKEND=${E2E_BACKEND:-sqlite}
+case "$E2E_BACKEND" in
+  sqlite) LOGS="$ROOT/target/e2e/logs" SHOTS="$ROOT/target/screenshots" ;;
+  postgres) LOGS="$ROOT/target/e2e/logs-postgres" SHOTS="$ROOT/target/screenshots/postgres" ;;
+  *) echo "e2e: E2E_BACKEND must be sqlite or postgres" >&2; exit 2 ;;
+esac
 # E2E_PROFILE=debug uses the dev-profile binaries (already built by `cargo test --workspace`,
 # which saves the test command a release build); the default is release.
 E2E_PROFILE=${E2E_PROFILE:-release}
@@ -91,7 +98,14 @@ stop_all() {
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  if [ "${E2E_KEEP:-0}" = 1 ]; then echo "e2e: kept $work"; else rm -rf "$work"; fi
+  if [ "${E2E_KEEP:-0}" = 1 ]; then
+    echo "e2e: kept $work${PG_DB:+ and the database $PG_DB}"
+  else
+    rm -rf "$work"
+    if [ -n "${PG_DB:-}" ]; then
+      psql "$PG_URL" -qAtc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true
+    fi
+  fi
   exit "$status"
 }
 trap stop_all EXIT
@@ -137,9 +151,21 @@ secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 export WRIT_BOOTSTRAP_CLIENT_ID=e2e-admin
 export WRIT_BOOTSTRAP_CLIENT_SECRET=$(secret)
 
-say "starting Writ on $WRIT_ADDR"
+writ_db="sqlite://$work/writ.db"
+writ_kek=()
+if [ "$E2E_BACKEND" = postgres ]; then
+  PG_URL=${WRIT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+  PG_DB="writ_e2e_$$"
+  psql "$PG_URL" -qAtc "CREATE DATABASE $PG_DB" >/dev/null \
+    || die "cannot create the database $PG_DB at $PG_URL (set WRIT_TEST_POSTGRES_URL)"
+  writ_db="${PG_URL%/*}/$PG_DB"
+  # Every node must open the signing keys: PostgreSQL needs the key-encryption key given.
+  writ_kek=(WRIT_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')")
+fi
+
+say "starting Writ on $WRIT_ADDR ($E2E_BACKEND)"
 start writ env \
-  WRIT_DATABASE_URL="sqlite://$work/writ.db" \
+  WRIT_DATABASE_URL="$writ_db" "${writ_kek[@]}" \
   WRIT_LISTEN="$WRIT_ADDR" \
   WRIT_ISSUER="http://$WRIT_ADDR/" \
   WRIT_BOOTSTRAP_CLIENT_ID="$WRIT_BOOTSTRAP_CLIENT_ID" \

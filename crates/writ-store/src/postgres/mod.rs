@@ -275,6 +275,8 @@ async fn listen(pool: PgPool, tx: std::sync::Weak<tokio::sync::watch::Sender<u64
                             }
                         }
                         Ok(None) => break,
+                        // The store was closed (shutdown): nothing to listen for any more.
+                        Err(_) if pool.is_closed() => return,
                         Err(e) => {
                             tracing::warn!(error = %e, "PostgreSQL LISTEN failed; reconnecting");
                             break;
