@@ -7,6 +7,10 @@
 #   tests/django/run.sh
 #
 #   DJANGO_SKIP_BUILD=1   skip `cargo build -p writ` (the binary is already current)
+#   DJANGO_SERVE_FOR=URL  no Writ of its own and no tests: serve the gate (its feed client is the
+#                         demo's demo-todos-api), Django and nginx for the Writ at issuer URL
+#                         until stopped — tests/e2e/run.sh uses it so that the browser tests'
+#                         revocation is checked at the Django API too
 #   DJANGO_KEEP=1         keep the temporary folder (databases, nginx.conf)
 #   WRIT_BIN              another binary than target/debug/writ
 #
@@ -23,7 +27,8 @@ DJANGO_ADDR=127.0.0.1:8000
 DJANGO_JWT_ADDR=127.0.0.1:8001
 NGINX_ADDR=127.0.0.1:8080
 APP_DIR=examples/django-api
-LOGS="$ROOT/target/django/logs"
+SERVE_FOR=${DJANGO_SERVE_FOR:-}
+LOGS="$ROOT/target/django/logs${SERVE_FOR:+-served}"
 WRIT_BIN=${WRIT_BIN:-target/debug/writ}
 NGINX=/usr/sbin/nginx
 PY=.venv/bin/python
@@ -89,7 +94,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
-for addr in "$WRIT_ADDR" "$GATE_ADDR" "$DJANGO_ADDR" "$DJANGO_JWT_ADDR" "$NGINX_ADDR"; do
+addrs=("$GATE_ADDR" "$DJANGO_ADDR" "$DJANGO_JWT_ADDR" "$NGINX_ADDR")
+[ -n "$SERVE_FOR" ] || addrs+=("$WRIT_ADDR")
+for addr in "${addrs[@]}"; do
   if port_busy "$addr"; then
     die "$addr is already in use; stop whatever listens there (the tests need these fixed ports)"
   fi
@@ -126,19 +133,21 @@ wait_http() {
 secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 MGMT_CLIENT_ID=django-test-admin
 MGMT_CLIENT_SECRET=$(secret)
-ISSUER="http://$WRIT_ADDR/"
+ISSUER=${SERVE_FOR:-"http://$WRIT_ADDR/"}
 AUDIENCE=https://todos.example/api
 
-say "starting Writ on $WRIT_ADDR"
-start writ env \
-  WRIT_DATABASE_URL="sqlite://$work/writ.db" \
-  WRIT_LISTEN="$WRIT_ADDR" \
-  WRIT_ISSUER="$ISSUER" \
-  WRIT_BOOTSTRAP_CLIENT_ID="$MGMT_CLIENT_ID" \
-  WRIT_BOOTSTRAP_CLIENT_SECRET="$MGMT_CLIENT_SECRET" \
-  RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
-  "$WRIT_BIN" demo
-wait_http writ "http://$WRIT_ADDR/healthz" "$PID_writ"
+if [ -z "$SERVE_FOR" ]; then
+  say "starting Writ on $WRIT_ADDR"
+  start writ env \
+    WRIT_DATABASE_URL="sqlite://$work/writ.db" \
+    WRIT_LISTEN="$WRIT_ADDR" \
+    WRIT_ISSUER="$ISSUER" \
+    WRIT_BOOTSTRAP_CLIENT_ID="$MGMT_CLIENT_ID" \
+    WRIT_BOOTSTRAP_CLIENT_SECRET="$MGMT_CLIENT_SECRET" \
+    RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+    "$WRIT_BIN" demo
+  wait_http writ "http://$WRIT_ADDR/healthz" "$PID_writ"
+fi
 
 say "starting writ gate on $GATE_ADDR"
 start gate env \
@@ -161,11 +170,14 @@ start_django() {
     --access-logfile - todoproject.wsgi
 }
 
-say "starting Django (gate mode) on $DJANGO_ADDR and Django (jwt mode) on $DJANGO_JWT_ADDR"
+say "starting Django (gate mode) on $DJANGO_ADDR"
 start_django django "$DJANGO_ADDR" gate
-start_django django-jwt "$DJANGO_JWT_ADDR" jwt
 wait_http django "http://$DJANGO_ADDR/api/health" "$PID_django"
-wait_http django-jwt "http://$DJANGO_JWT_ADDR/api/health" "$PID_django_jwt"
+if [ -z "$SERVE_FOR" ]; then
+  say "starting Django (jwt mode) on $DJANGO_JWT_ADDR"
+  start_django django-jwt "$DJANGO_JWT_ADDR" jwt
+  wait_http django-jwt "http://$DJANGO_JWT_ADDR/api/health" "$PID_django_jwt"
+fi
 
 say "starting nginx on $NGINX_ADDR"
 # Started as root, nginx runs its worker as nobody, which must reach its temp folders.
@@ -179,6 +191,13 @@ sed -e "s#@PREFIX@#$work/nginx#g" -e "s#@LISTEN@#$NGINX_ADDR#g" \
   || die "nginx refused $work/nginx/nginx.conf"
 start nginx "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;'
 wait_http nginx "http://$NGINX_ADDR/api/health" "$PID_nginx"
+
+if [ -n "$SERVE_FOR" ]; then
+  say "serving the Django API for $ISSUER at http://$NGINX_ADDR/api/ until stopped"
+  sleep infinity &
+  pids+=("$!")
+  wait "$!"
+fi
 
 # --- tests ------------------------------------------------------------------------------------
 say "python tests/django/test_django_api.py"

@@ -11,6 +11,7 @@ import {
   ALICE,
   AUDIENCE,
   BOB,
+  DJANGO_API,
   TODOS_API,
   decodeJwt,
   displayedPermissions,
@@ -39,6 +40,27 @@ function statusesOf(page, method) {
     if (r.url() === `${TODOS_API}/todos` && r.request().method() === method) out.push(r.status());
   });
   return out;
+}
+
+/** Until `url` answers 401 "permissions changed" to `token`. */
+async function refusedAsStale(url, token, what) {
+  await eventually(
+    async () => {
+      const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+      return r.status === 401 && /permissions changed/.test(r.headers.get('www-authenticate') || '');
+    },
+    { what },
+  );
+}
+
+/** The status of a todo added with `token` through the Django API behind nginx. */
+async function djangoAdd(token, title) {
+  const r = await fetch(`${DJANGO_API}/api/todos`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title }),
+  });
+  return r.status;
 }
 
 /** The user comes back to the tab (the SPA reloads its list on focus). */
@@ -120,16 +142,13 @@ test('a revoked permission takes effect on the open page without a re-login, and
       const authorizeCalls = () => calls.filter((c) => c.path === '/authorize').length;
       const authorizeBefore = authorizeCalls();
 
+      assert.equal(await djangoAdd(tokens.access_token, `Django before ${Date.now()}`), 201);
       await mgmt.call('DELETE', rolesPath, { roles: [editor] });
-      await eventually(
-        async () => {
-          const r = await fetch(`${TODOS_API}/todos`, {
-            headers: { Authorization: `Bearer ${tokens.access_token}` },
-          });
-          return r.status === 401 && /permissions changed/.test(r.headers.get('www-authenticate') || '');
-        },
-        { what: 'the todos API to answer 401 "permissions changed" for alice’s old token' },
-      );
+      await refusedAsStale(`${TODOS_API}/todos`, tokens.access_token,
+        'the todos API to answer 401 "permissions changed" for alice’s old token');
+      // The same revocation reaches the Django API behind nginx (auth_request → writ gate).
+      await refusedAsStale(`${DJANGO_API}/api/todos`, tokens.access_token,
+        'the Django API behind nginx to answer 401 "permissions changed" for alice’s old token');
 
       const posts = statusesOf(page, 'POST');
       const from = calls.length;
@@ -140,6 +159,7 @@ test('a revoked permission takes effect on the open page without a re-login, and
       const renewal = calls.tokenCalls('refresh_token', from);
       assert.equal(renewal.length, 1, 'one silent renewal');
       assert.deepEqual(decodeJwt(renewal[0].json.access_token).payload.permissions, ['read:todos']);
+      assert.equal(await djangoAdd(renewal[0].json.access_token, 'not allowed'), 403, 'Django: read-only now');
       assert.deepEqual(await displayedPermissions(page), ['read:todos']);
       await eventually(async () => (await page.getByTestId('add-form').count()) === 0, {
         what: 'the add form to disappear',
@@ -161,9 +181,15 @@ test('a revoked permission takes effect on the open page without a re-login, and
         },
         { what: 'the read-only token to be refused after the re-grant' },
       );
+      await refusedAsStale(`${DJANGO_API}/api/todos`, renewal[0].json.access_token,
+        'the Django API to refuse the read-only token after the re-grant');
+      const regrantFrom = calls.length;
       await comeBack(page);
       await page.getByTestId('add-form').waitFor();
       assert.deepEqual(await displayedPermissions(page), ['delete:todos', 'read:todos', 'write:todos']);
+      const regranted = calls.tokenCalls('refresh_token', regrantFrom);
+      assert.equal(regranted.length, 1, 'one silent renewal after the re-grant');
+      assert.equal(await djangoAdd(regranted[0].json.access_token, `Django again ${Date.now()}`), 201);
       await page.getByTestId('new-todo-title').fill(title);
       await page.getByTestId('add-todo').click();
       await page.getByTestId('todo-item').filter({ hasText: title }).waitFor();

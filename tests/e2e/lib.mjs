@@ -17,6 +17,8 @@ const trimSlash = (u) => u.replace(/\/+$/, '');
 export const WRIT = trimSlash(process.env.WRIT_URL || 'http://127.0.0.1:3000');
 export const SPA = trimSlash(process.env.SPA_URL || 'http://127.0.0.1:5173');
 export const TODOS_API = trimSlash(process.env.TODOS_API_URL || 'http://127.0.0.1:4000');
+/** The Django example behind nginx and `writ gate` (run.sh starts it for this Writ). */
+export const DJANGO_API = trimSlash(process.env.DJANGO_API_URL || 'http://127.0.0.1:8080');
 export const AUDIENCE = 'https://todos.example/api';
 export const CLIENT_ID = process.env.WRIT_SPA_CLIENT_ID || 'demo-spa';
 export const ALICE = { email: 'alice@example.com', password: 'alice-password-1' };

@@ -26,6 +26,7 @@ WRIT_ADDR=127.0.0.1:3000
 API_ADDR=127.0.0.1:4000
 SPA_ADDR=127.0.0.1:5173
 OIDC_SITE_ADDR=127.0.0.1:5174   # oidc-client.test.mjs serves its page here itself
+DJANGO_ADDR=127.0.0.1:8080      # nginx in front of the Django example (tests/django/run.sh)
 SPA_DIR=examples/spa-react
 E2E_DIR=tests/e2e
 E2E_BACKEND=${E2E_BACKEND:-sqlite}
@@ -174,6 +175,13 @@ start writ env \
   "$WRIT_BIN" demo
 wait_http writ "http://$WRIT_ADDR/healthz" "$PID_writ"
 
+# The Django example behind nginx and `writ gate`, following this Writ: the freshness test
+# checks that a revocation it makes reaches that API too.
+say "starting the Django API behind nginx (tests/django/run.sh, serving for this Writ)"
+start django env DJANGO_SERVE_FOR="http://$WRIT_ADDR/" DJANGO_SKIP_BUILD=1 WRIT_BIN="$WRIT_BIN" \
+  tests/django/run.sh
+wait_http django "http://$DJANGO_ADDR/api/health" "$PID_django"
+
 say "starting the todos API on $API_ADDR"
 start todos-api env \
   WRIT_ISSUER="http://$WRIT_ADDR/" \
@@ -190,6 +198,7 @@ wait_http spa "http://$SPA_ADDR/" "$PID_spa"
 
 # --- tests ------------------------------------------------------------------------------------
 export WRIT_URL="http://$WRIT_ADDR" TODOS_API_URL="http://$API_ADDR" SPA_URL="http://$SPA_ADDR"
+export DJANGO_API_URL="http://$DJANGO_ADDR"
 export SCREENSHOT_DIR="$SHOTS"
 if [ $# -gt 0 ]; then files=("$@"); else files=("$E2E_DIR"/*.test.mjs); fi
 say "node --test ${files[*]}"
