@@ -193,7 +193,6 @@ async fn graceful_shutdown_is_not_held_by_subscribers() {
 
 #[tokio::test]
 async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
-    use writ_guard::VerifyError;
     let Guarded {
         app,
         guard,
@@ -217,30 +216,14 @@ async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
     )
     .await
     .assert(204);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match guard.verify(&old).await {
-            Err(VerifyError::PermissionsChanged) => break,
-            Ok(_) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            other => panic!("expected permissions changed, got {other:?}"),
-        }
-    }
+    until_stale(&guard, &old, 10, "the revocation").await;
     // A refreshed token carries the new permissions and is accepted.
     let new = fresh_token(&app, &client).await;
     let c = guard.verify(&new).await.unwrap();
     assert!(!c.has_permission("write:todos"));
     // Grant again: the newer token is now stale too, and the next one has the permission back.
     app.assign_roles(&alice, &[&editor]).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while guard.verify(&new).await.is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the grant never reached the guard"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_stale(&guard, &new, 10, "the grant").await;
     assert!(
         guard
             .verify(&fresh_token(&app, &client).await)
@@ -252,7 +235,6 @@ async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
 
 #[tokio::test]
 async fn a_guard_misses_nothing_across_a_restart_of_writ() {
-    use writ_guard::VerifyError;
     let Guarded {
         app,
         guard,
@@ -279,16 +261,7 @@ async fn a_guard_misses_nothing_across_a_restart_of_writ() {
         .await;
     // While the feed is away the guard keeps accepting (FeedOutage::Accept, 60 s); once it has
     // reconnected (backoff ≤ 5 s) the change made during the outage is applied.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        match guard.verify(&old).await {
-            Err(VerifyError::PermissionsChanged) => break,
-            Ok(_) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            other => panic!("expected permissions changed after the restart, got {other:?}"),
-        }
-    }
+    until_stale(&guard, &old, 20, "the revocation made while Writ was down").await;
     // And the restarted server's own changes keep flowing on the resumed feed.
     let new = fresh_token(&app, &client).await;
     assert!(
@@ -299,13 +272,21 @@ async fn a_guard_misses_nothing_across_a_restart_of_writ() {
             .has_permission("write:todos")
     );
     app.assign_roles(&alice, &[&editor]).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while guard.verify(&new).await.is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a change after the restart never reached the guard"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    until_stale(&guard, &new, 10, "a change after the restart").await;
+}
+
+/// Until `guard` refuses `token` as made before its subject's permissions changed (it accepts
+/// it meanwhile); panics after `secs` seconds, naming `what` never arrived.
+async fn until_stale(guard: &writ_guard::Guard, token: &str, secs: u64, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match guard.verify(token).await {
+            Err(writ_guard::VerifyError::PermissionsChanged) => return,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => panic!("{what} never reached the guard: {other:?}"),
+        }
     }
 }
 
