@@ -298,13 +298,15 @@ pub enum Exchange {
     RefreshReused,
 }
 
-/// Records a token exchange for `user_id` by `client_id`.
+/// Records a token exchange for `user_id` (whose email the caller may already have) by
+/// `client_id`.
 pub async fn exchange(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
     client_id: &str,
     user_id: &str,
+    user_name: Option<&str>,
     what: Exchange,
 ) {
     let (ty, desc, details) = match what {
@@ -324,15 +326,15 @@ pub async fn exchange(
             json!({ "grant_type": "refresh_token", "reason": "reused rotating refresh token" }),
         ),
     };
-    record(
-        state,
-        Entry::new(ty, desc)
-            .peer(&Peer::new(ip, headers))
-            .client(client_id)
-            .user(user_id)
-            .details(details),
-    )
-    .await;
+    let mut e = Entry::new(ty, desc)
+        .peer(&Peer::new(ip, headers))
+        .client(client_id)
+        .user(user_id)
+        .details(details);
+    if let Some(name) = user_name {
+        e = e.user_name(name);
+    }
+    record(state, e).await;
 }
 
 /// Records a sign-up on the hosted login page.

@@ -47,7 +47,8 @@ fn api_for(state: &AppState, audience: Option<&str>) -> Result<Arc<ResourceServe
 }
 
 /// Issues the token response for a user: access token (current RBAC), ID token when `openid`
-/// was granted, and the refresh token given.
+/// was granted, and the refresh token given. Also returns the user's email (for the audit log,
+/// which then need not read the user again).
 #[allow(clippy::too_many_arguments)]
 async fn user_tokens(
     state: &AppState,
@@ -60,7 +61,7 @@ async fn user_tokens(
     auth_time: i64,
     refresh: Option<String>,
     gty: &str,
-) -> Result<(Response, bool), OAuthError> {
+) -> Result<(Response, String), OAuthError> {
     let user = match state.store.get_user(user_id).await {
         Ok(u) => u,
         Err(StoreError::NotFound(_)) => {
@@ -82,7 +83,6 @@ async fn user_tokens(
     };
     let granted = grant_for_user(&api, Some(scope), &perms);
     let scope_str = granted.scope_string();
-    let offline = granted.scope.iter().any(|s| s == "offline_access");
     let idt = if granted.scope.iter().any(|s| s == "openid") {
         Some(id_token(
             state, client, &user, &scope_str, auth_time, nonce, sid,
@@ -101,7 +101,7 @@ async fn user_tokens(
     )?;
     Ok((
         respond_with_refresh(jwt, &scope, exp, idt, refresh),
-        offline,
+        user.email,
     ))
 }
 
@@ -131,6 +131,7 @@ pub async fn authorization_code(
                 headers,
                 &client.client_id,
                 &c.user_id,
+                None,
                 crate::audit::Exchange::CodeReused,
             )
             .await;
@@ -190,7 +191,7 @@ pub async fn authorization_code(
     } else {
         None
     };
-    let (r, _) = user_tokens(
+    let (r, email) = user_tokens(
         state,
         &client,
         &c.user_id,
@@ -209,6 +210,7 @@ pub async fn authorization_code(
         headers,
         &client.client_id,
         &c.user_id,
+        Some(&email),
         crate::audit::Exchange::CodeExchanged,
     )
     .await;
@@ -265,6 +267,7 @@ pub async fn refresh_token(
                     headers,
                     &client.client_id,
                     &cur.user_id,
+                    None,
                     crate::audit::Exchange::RefreshReused,
                 )
                 .await;
