@@ -184,6 +184,14 @@ pub struct Client {
     pub refresh_idle_lifetime: i64,
     pub refresh_absolute_lifetime: i64,
     pub created_at: String,
+    /// Incremented by every change to what the client's own (machine) tokens may carry: its
+    /// client grants, its secret, its deletion (see Freshness). Carried as `authz_ver`.
+    #[serde(default = "first_version")]
+    pub authz_version: i64,
+}
+
+fn first_version() -> i64 {
+    1
 }
 
 impl Client {
@@ -278,7 +286,13 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "update:signing_keys",
     "read:authz_events",
     "read:logs",
+    "read:grants",
+    "delete:grants",
 ];
+
+/// The built-in first-party client the admin console signs in with (provisioned at start):
+/// the only client that may obtain user tokens for the Management API.
+pub const CONSOLE_CLIENT_ID: &str = "writ-admin-console";
 
 /// Auth0's name of the built-in database connection.
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";

@@ -609,9 +609,11 @@ async fn follow(
             let Ok(ev) = serde_json::from_str::<Value>(data.trim()) else {
                 continue;
             };
+            // `subject` is the `sub` of the tokens concerned: a user id or, for a machine
+            // client, `<client_id>@clients` (servers before it had only `user_id`).
             let (Some(s), Some(user), Some(version)) = (
                 ev["seq"].as_i64(),
-                ev["user_id"].as_str(),
+                ev["subject"].as_str().or_else(|| ev["user_id"].as_str()),
                 ev["version"].as_i64(),
             ) else {
                 continue;

@@ -547,6 +547,8 @@ pub fn describe(method: &Method, route: &str) -> String {
         ("POST", "/client-grants") => "Create a client grant",
         ("PATCH", "/client-grants/{id}") => "Update a client grant",
         ("DELETE", "/client-grants/{id}") => "Delete a client grant",
+        ("DELETE", "/grants/{id}") => "Revoke a user's consent",
+        ("DELETE", "/grants") => "Revoke a user's consents",
         ("POST", "/keys/signing/rotate") => "Rotate signing keys",
         ("PUT", "/keys/signing/{kid}/revoke") => "Revoke a signing key",
         _ => return format!("{method} /api/v2{r}"),

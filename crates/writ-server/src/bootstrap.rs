@@ -66,6 +66,7 @@ pub fn machine_client(id: &str, name: &str, secret: &str) -> Client {
         refresh_idle_lifetime: 1_296_000,
         refresh_absolute_lifetime: 2_592_000,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        authz_version: 1,
     }
 }
 

@@ -24,6 +24,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// notification was lost.
 pub const PUSH_SAFETY_POLL: Duration = Duration::from_secs(1);
 const BATCH: i64 = 500;
+/// How often an open stream checks, without new events, that its caller may still read it.
+const RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default, Deserialize)]
 struct EventsQuery {
@@ -31,8 +33,16 @@ struct EventsQuery {
     limit: Option<i64>,
 }
 
+/// `{seq, subject, user_id | client_id, version, kind, at}`: `subject` is the `sub` of the
+/// tokens concerned (a user id, or `<client_id>@clients` for a machine client), which is what
+/// a follower compares with a token's `sub`.
 fn event_json(e: &AuthzEvent) -> serde_json::Value {
-    json!({ "seq": e.seq, "user_id": e.user_id, "version": e.version, "kind": e.kind, "at": e.at })
+    let mut v = json!({ "seq": e.seq, "subject": e.subject, "version": e.version, "kind": e.kind, "at": e.at });
+    match e.subject.strip_suffix("@clients") {
+        Some(client) => v["client_id"] = json!(client),
+        None => v["user_id"] = json!(e.subject),
+    }
+    v
 }
 
 /// Watches the log's head and the catalog version: publishes the head to SSE subscribers and
@@ -47,14 +57,8 @@ pub fn spawn_head_watcher(state: &AppState) {
     tokio::spawn(async move {
         let mut last = -1;
         while let Some(state) = weak.upgrade() {
-            match state.store.authz_head().await {
-                Ok(head) if head != last => {
-                    last = head;
-                    state.authz_head.send_replace(head);
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reading the authz event head"),
-            }
+            // The catalog first: a stream woken by the new head then checks its caller against
+            // the catalog that includes the change (a machine client's new version).
             match state.store.catalog_version().await {
                 Ok(v) if v > state.catalog_loaded() => {
                     if let Err(e) = state.reload().await {
@@ -63,6 +67,14 @@ pub fn spawn_head_watcher(state: &AppState) {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reading the catalog version"),
+            }
+            match state.store.authz_head().await {
+                Ok(head) if head != last => {
+                    last = head;
+                    state.authz_head.send_replace(head);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the authz event head"),
             }
             drop(state);
             // Woken by a write through this node, by the store's signal (another node), or by
@@ -95,8 +107,8 @@ pub fn spawn_head_watcher(state: &AppState) {
     operation_id = "get_authz_events",
     tag = "authz-events",
     summary = "Authorization changes: poll, or stream as Server-Sent Events",
-    description = "Every change to a user's effective permissions, in `seq` order: `{seq, user_id, version, kind, at}`. \
-        With `Accept: text/event-stream` the answer is an SSE stream (event `authz`, id = seq), resumable with `Last-Event-ID`; \
+    description = "Every change to what a subject's tokens may carry, in `seq` order: `{seq, subject, user_id | client_id, version, kind, at}`, where `subject` is a user id or `<client_id>@clients` (a machine client). \
+        With `Accept: text/event-stream` the answer is an SSE stream (event `authz`, id = seq), resumable with `Last-Event-ID`; it ends when the caller's token expires or no longer carries `read:authz_events`; \
         otherwise `{events, next}` after `from`. A token whose `authz_ver` is below the latest `version` of its subject is stale.",
     params(
         ("from" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)."),
@@ -139,32 +151,44 @@ pub async fn authz_events(
     }
     let rx = state.authz_head.subscribe();
     let closing = state.closing.subscribe();
+    let caller = c.0;
     let init = (state, rx, closing, from, Vec::<AuthzEvent>::new());
     let stream = futures_util::stream::unfold(
         init,
-        |(state, mut rx, mut closing, mut cursor, mut buf)| async move {
-            loop {
-                if let Some(e) = (!buf.is_empty()).then(|| buf.remove(0)) {
-                    cursor = e.seq;
-                    let ev = Event::default()
-                        .id(e.seq.to_string())
-                        .event("authz")
-                        .data(event_json(&e).to_string());
-                    return Some((Ok::<_, Infallible>(ev), (state, rx, closing, cursor, buf)));
-                }
-                match state.store.authz_events_after(cursor, BATCH).await {
-                    Ok(events) if !events.is_empty() => {
-                        buf = events;
-                        continue;
+        move |(state, mut rx, mut closing, mut cursor, mut buf)| {
+            let caller = caller.clone();
+            async move {
+                loop {
+                    if let Some(e) = (!buf.is_empty()).then(|| buf.remove(0)) {
+                        cursor = e.seq;
+                        let ev = Event::default()
+                            .id(e.seq.to_string())
+                            .event("authz")
+                            .data(event_json(&e).to_string());
+                        return Some((Ok::<_, Infallible>(ev), (state, rx, closing, cursor, buf)));
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reading authz events"),
-                }
-                // Wait until the head moves past the cursor; end the stream when the server shuts
-                // down, so graceful shutdown is not held up by subscribers.
-                tokio::select! {
-                    r = rx.wait_for(|head| *head > cursor) => if r.is_err() { return None },
-                    _ = closing.wait_for(|c| *c) => return None,
+                    // Before every read of the log: the token must still speak for a caller
+                    // with `read:authz_events` (a revoked grant, a rotated secret, a deleted
+                    // client or a changed user end the stream), and must not have expired.
+                    if !crate::mgmt::still_allowed(&state, &caller, "read:authz_events").await {
+                        return None;
+                    }
+                    match state.store.authz_events_after(cursor, BATCH).await {
+                        Ok(events) if !events.is_empty() => {
+                            buf = events;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "reading authz events"),
+                    }
+                    // Wait until the head moves past the cursor, or a second passes (to check
+                    // the caller again); end the stream when the server shuts down, so
+                    // graceful shutdown is not held up by subscribers.
+                    tokio::select! {
+                        r = rx.wait_for(|head| *head > cursor) => if r.is_err() { return None },
+                        _ = tokio::time::sleep(RECHECK) => {}
+                        _ = closing.wait_for(|c| *c) => return None,
+                    }
                 }
             }
         },

@@ -72,6 +72,7 @@ async fn user_tokens(
     if user.blocked {
         return Err(OAuthError::invalid_grant("user is blocked"));
     }
+    crate::access::user_audience_allowed(state, client, audience)?;
     let api = api_for(state, audience)?;
     let (perms, version) = if audience.is_some() {
         state
@@ -81,7 +82,8 @@ async fn user_tokens(
     } else {
         (Arc::new(Vec::new()), user.authz_version)
     };
-    let granted = grant_for_user(&api, Some(scope), &perms);
+    let mut granted = grant_for_user(&api, Some(scope), &perms);
+    crate::access::narrow_for_client(client, &mut granted);
     let scope_str = granted.scope_string();
     let idt = if granted.scope.iter().any(|s| s == "openid") {
         Some(id_token(
@@ -121,57 +123,49 @@ pub async fn authorization_code(
         .code
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: code"))?;
+    let id = sha256_hex(code);
     let t = now();
-    let c = match state.store.consume_code(&sha256_hex(code), t).await? {
-        CodeOutcome::Fresh(c) => c,
-        CodeOutcome::Reused(c) => {
-            crate::audit::exchange(
-                state,
-                ip,
-                headers,
-                &client.client_id,
-                &c.user_id,
-                None,
-                crate::audit::Exchange::CodeReused,
-            )
-            .await;
-            tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
-            return Err(OAuthError::invalid_grant("Invalid authorization code"));
-        }
-        CodeOutcome::Missing => {
-            return Err(OAuthError::invalid_grant("Invalid authorization code"));
-        }
-    };
+    let invalid = || OAuthError::invalid_grant("Invalid authorization code");
+    let c = state.store.get_code(&id).await?.ok_or_else(invalid)?;
+    if c.used_at.is_some() {
+        // A replay: the tokens the first use issued are revoked.
+        return Err(replayed(state, ip, headers, &client, &id, t).await);
+    }
     if c.client_id != client.client_id || t >= c.expires_at {
-        return Err(OAuthError::invalid_grant("Invalid authorization code"));
+        return Err(invalid());
     }
     if req.redirect_uri.as_deref() != Some(c.redirect_uri.as_str()) {
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         ));
     }
-    if let Some(ch) = &c.code_challenge {
-        let v = req
-            .code_verifier
-            .as_deref()
-            .ok_or_else(|| OAuthError::invalid_grant("Missing code_verifier"))?;
-        if !pkce_ok(v, ch) {
+    match (&c.code_challenge, req.code_verifier.as_deref()) {
+        (Some(ch), Some(v)) if pkce_ok(v, ch) => {}
+        (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_grant("Failed to verify code verifier"));
         }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("Missing code_verifier")),
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade
+        // attempt (an attacker's code injected into a PKCE client's session).
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier was sent, but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
     }
-    // Decide on a refresh token before signing, so the family can be tied to the code.
+    // Decide on a refresh token before the code is used, so both are recorded at once.
     let wants_offline = c
         .scope
         .split_ascii_whitespace()
         .any(|s| s == "offline_access")
         && client.allows_grant("refresh_token");
     let api = api_for(state, c.audience.as_deref())?;
-    let refresh = if wants_offline && api.allow_offline_access {
+    let (refresh, record) = if wants_offline && api.allow_offline_access {
         let token = random_token(32);
-        let family = random_token(16);
         let rec = RefreshToken {
             id: sha256_hex(&token),
-            family_id: family.clone(),
+            family_id: random_token(16),
             parent_id: None,
             client_id: client.client_id.clone(),
             user_id: c.user_id.clone(),
@@ -185,12 +179,18 @@ pub async fn authorization_code(
             used_at: None,
             revoked: false,
         };
-        state.store.create_refresh(&rec).await?;
-        state.store.set_code_family(&c.id, &family).await?;
-        Some(token)
+        (Some(token), Some(rec))
     } else {
-        None
+        (None, None)
     };
+    match state.store.consume_code(&id, t, record.as_ref()).await? {
+        CodeOutcome::Fresh(_) => {}
+        // Another request used it first, between our read and now.
+        CodeOutcome::Reused(_) => {
+            return Err(replayed(state, ip, headers, &client, &id, t).await);
+        }
+        CodeOutcome::Missing => return Err(invalid()),
+    }
     let (r, email) = user_tokens(
         state,
         &client,
@@ -215,6 +215,36 @@ pub async fn authorization_code(
     )
     .await;
     Ok(r)
+}
+
+/// A code presented again: using it once more revokes the refresh family its first use
+/// recorded (in the store, atomically), and the attempt is audited.
+async fn replayed(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    client: &Client,
+    id: &str,
+    t: i64,
+) -> OAuthError {
+    match state.store.consume_code(id, t, None).await {
+        Ok(CodeOutcome::Reused(c)) => {
+            crate::audit::exchange(
+                state,
+                ip,
+                headers,
+                &client.client_id,
+                &c.user_id,
+                None,
+                crate::audit::Exchange::CodeReused,
+            )
+            .await;
+            tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
+        }
+        Ok(_) => {}
+        Err(e) => return e.into(),
+    }
+    OAuthError::invalid_grant("Invalid authorization code")
 }
 
 pub async fn refresh_token(

@@ -4,6 +4,7 @@
 //! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0` and the
 //! binary wires Ctrl-C/SIGTERM.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod authorize;

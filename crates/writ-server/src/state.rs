@@ -55,6 +55,8 @@ pub struct Inner {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// `{issuer}userinfo`, computed once (it is read on every token issuance).
     userinfo_aud: String,
+    /// `{issuer}api/v2/`, computed once (it is compared on every user token issuance).
+    management_aud: String,
     reload_lock: tokio::sync::Mutex<()>,
     /// The store's catalog version when the catalog in memory was read (see
     /// `events::spawn_head_watcher`: another node's change makes it reload).
@@ -94,6 +96,7 @@ impl AppState {
         );
         let hasher = PasswordHasherPool::new(config.password_hash_concurrency);
         let userinfo_aud = format!("{}userinfo", config.issuer);
+        let management_aud = config.management_audience();
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -105,6 +108,7 @@ impl AppState {
             limiter: Limiter::default(),
             perms: Default::default(),
             userinfo_aud,
+            management_aud,
             authz_head: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             watcher_wake: Default::default(),
@@ -181,6 +185,11 @@ impl AppState {
     /// `{issuer}userinfo`: the audience of tokens that may call `/userinfo`.
     pub fn userinfo_audience(&self) -> &str {
         &self.userinfo_aud
+    }
+
+    /// `{issuer}api/v2/`: the Management API's identifier.
+    pub fn management_audience(&self) -> &str {
+        &self.management_aud
     }
 
     /// The pseudo-API of tokens requested without an audience: they only reach `/userinfo`.

@@ -406,7 +406,7 @@ fn client_credentials(
         &format!("{}@clients", client.client_id),
         &granted,
         "client-credentials",
-        None,
+        Some(client.authz_version),
     )?;
     Ok(respond(jwt, &scope, exp, None))
 }

@@ -60,6 +60,35 @@ pub(crate) enum Affected<'a> {
     RoleHolders(&'a str),
     /// Users holding a permission of this API, directly or through a role.
     ApiHolders(&'a str),
+    /// A machine client (by client_id): its event names `<client_id>@clients`.
+    Client(&'a str),
+}
+
+/// SQL that bumps one client's version, returning its subject and new version.
+pub(crate) const BUMP_CLIENT: &str = "UPDATE clients SET authz_version = authz_version + 1 \
+     WHERE client_id = $1 RETURNING client_id || '@clients', authz_version";
+
+/// The authz event kind for a client update, if it changes what the client's machine tokens
+/// may carry (how it authenticates, which grants it may use); `None` otherwise.
+pub(crate) fn client_change(
+    old: &writ_core::Client,
+    new: &writ_core::Client,
+) -> Option<&'static str> {
+    if old.secret_hash != new.secret_hash {
+        Some("client_secret_changed")
+    } else if old.grant_types != new.grant_types {
+        Some("client_grant_types_changed")
+    } else {
+        None
+    }
+}
+
+/// `a ∪ b`, sorted, without duplicates (consented scopes).
+pub(crate) fn union_sorted(a: &[String], b: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = a.iter().chain(b).cloned().collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Auth0's limit on roles per user.

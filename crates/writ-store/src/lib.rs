@@ -131,10 +131,17 @@ pub struct Credentials {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthzEvent {
     pub seq: i64,
-    pub user_id: String,
+    /// Whose tokens it concerns, as their `sub`: a user id, or `<client_id>@clients` for a
+    /// machine client (see [`client_subject`]).
+    pub subject: String,
     pub version: i64,
     pub kind: String,
     pub at: String,
+}
+
+/// The subject of a machine client's own tokens (`sub`), as its authz events name it.
+pub fn client_subject(client_id: &str) -> String {
+    format!("{client_id}@clients")
 }
 
 #[async_trait]
@@ -170,9 +177,19 @@ pub trait UserStore: Send + Sync {
     async fn users_by_email(&self, email: &str) -> Result<Vec<User>>;
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>>;
     async fn list_users(&self, q: Option<&str>, page: Page) -> Result<Paged<User>>;
-    /// Replaces the record; `password_hash` is changed when `Some`. Bumps the authz version when
-    /// `blocked` or `app_metadata` change.
+    /// Replaces the record; `password_hash` is changed when `Some` (a password change). Bumps
+    /// the authz version when `blocked`, `app_metadata` or the password change; a password
+    /// change or a block also ends, in the same transaction, every SSO session, console session
+    /// and refresh token of the user.
     async fn update_user(&self, u: &User, password_hash: Option<&str>) -> Result<User>;
+    /// Replaces the stored password hash by `new` only if it is still `old` (compare and swap),
+    /// touching nothing else: the re-hash of an imported hash after a login, which must neither
+    /// undo a concurrent change by an admin nor end the user's sessions. Returns whether it
+    /// replaced it.
+    async fn rehash_password(&self, user_id: &str, old: &str, new: &str) -> Result<bool>;
+    /// Deletes the user with everything that speaks for them (sessions, console sessions,
+    /// refresh tokens, consents), bumping their authz version first so tokens already issued
+    /// are refused.
     async fn delete_user(&self, id: &str) -> Result<()>;
     async fn user_roles(&self, user_id: &str, page: Page) -> Result<Paged<Role>>;
     async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()>;
@@ -191,17 +208,26 @@ pub trait UserStore: Send + Sync {
     ) -> Result<(Vec<String>, i64)>;
 }
 
+/// Clients are subjects of freshness too: a change to what a client's machine tokens may carry
+/// (its secret, its grant types, any of its client grants, its deletion) bumps the client's
+/// `authz_version` and appends an event for `<client_id>@clients` in the same transaction.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, c: &Client) -> Result<()>;
     async fn get_client(&self, id: &str) -> Result<Client>;
     async fn list_clients(&self, page: Page) -> Result<Paged<Client>>;
     async fn all_clients(&self) -> Result<Vec<Client>>;
-    async fn update_client(&self, c: &Client) -> Result<()>;
+    /// Replaces the record (not its `authz_version`); bumps the client's authz version when
+    /// its secret or grant types change, and returns the record as stored.
+    async fn update_client(&self, c: &Client) -> Result<Client>;
+    /// Deletes the client (its grants, codes, refresh tokens and consents go with it), bumping
+    /// its authz version first so its machine tokens are refused.
     async fn delete_client(&self, id: &str) -> Result<()>;
     async fn count_clients(&self) -> Result<i64>;
 }
 
+/// Creating, changing or deleting a client grant bumps the client's authz version (see
+/// [`ClientStore`]).
 #[async_trait]
 pub trait ClientGrantStore: Send + Sync {
     async fn create_client_grant(
@@ -336,9 +362,17 @@ pub trait LoginStore: Send + Sync {
     async fn touch_session(&self, id: &str, now: i64) -> Result<()>;
     async fn delete_session(&self, id: &str) -> Result<()>;
     async fn create_code(&self, c: &AuthCode) -> Result<()>;
-    /// Marks the code used, atomically: exactly one caller gets `Fresh`.
-    async fn consume_code(&self, id: &str, now: i64) -> Result<CodeOutcome>;
-    async fn set_code_family(&self, id: &str, family_id: &str) -> Result<()>;
+    /// Reads a code without using it (to check it before [`LoginStore::consume_code`]).
+    async fn get_code(&self, id: &str) -> Result<Option<AuthCode>>;
+    /// Marks the code used and, when `refresh` is given, stores that refresh token and records
+    /// its family on the code, all in one transaction: exactly one caller gets `Fresh`, and a
+    /// replay (`Reused`) revokes the family the first use recorded, whenever it comes.
+    async fn consume_code(
+        &self,
+        id: &str,
+        now: i64,
+        refresh: Option<&RefreshToken>,
+    ) -> Result<CodeOutcome>;
     async fn create_refresh(&self, t: &RefreshToken) -> Result<()>;
     async fn get_refresh(&self, id: &str) -> Result<Option<RefreshToken>>;
     /// Rotates `id` into `child` atomically: one winner among racers; reuse of a rotated token
@@ -352,6 +386,70 @@ pub trait LoginStore: Send + Sync {
     ) -> Result<RotateOutcome>;
     /// Revokes every token of a family (logout of that grant, RFC 7009 revocation).
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<()>;
+    async fn create_console_session(&self, s: &ConsoleSession) -> Result<()>;
+    async fn get_console_session(&self, id: &str) -> Result<Option<ConsoleSession>>;
+    async fn delete_console_session(&self, id: &str) -> Result<()>;
+}
+
+/// A session of the admin console; `id` is the SHA-256 of the cookie value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id: String,
+    pub user_id: String,
+    /// The admin's Management API access token, sealed by the caller (the store never sees it
+    /// in clear).
+    pub token: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A user's consent to a third-party client for one API: Auth0's "grant" (`/api/v2/grants`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// `cns_…`.
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub audience: String,
+    /// The scopes consented to, sorted.
+    pub scope: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Which consents to list; every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsentFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// Consents of users to third-party clients. Revoking one also revokes that client's refresh
+/// tokens for the user and bumps the user's authz version (so guards refuse the access tokens
+/// it made), in one transaction.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// The consent of `user_id` to `client_id` for `audience`, if any.
+    async fn consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<Option<Consent>>;
+    /// Records consent to `scope` (added to any scopes consented before) and returns it.
+    async fn record_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<Consent>;
+    async fn list_consents(&self, filter: &ConsentFilter, page: Page) -> Result<Paged<Consent>>;
+    /// Deletes one consent (see the trait docs); `NotFound` if there is none.
+    async fn revoke_consent(&self, id: &str) -> Result<Consent>;
+    /// Deletes every consent of a user; returns how many.
+    async fn revoke_user_consents(&self, user_id: &str) -> Result<u64>;
 }
 
 /// A new entry of the audit log. Whoever builds one keeps secrets out of it: no passwords,
@@ -437,6 +535,7 @@ pub trait Store:
     + SigningKeyStore
     + AuthzEventStore
     + LoginStore
+    + ConsentStore
     + AuditStore
     + Lifecycle
 {
@@ -451,6 +550,7 @@ impl<T> Store for T where
         + SigningKeyStore
         + AuthzEventStore
         + LoginStore
+        + ConsentStore
         + AuditStore
         + Lifecycle
 {

@@ -28,8 +28,7 @@ use super::view::{self, Layout};
 use crate::crypto::random_token;
 use crate::state::AppState;
 
-/// The built-in first-party client the console signs in with (provisioned at start).
-pub const CONSOLE_CLIENT_ID: &str = "writ-admin-console";
+pub use writ_core::CONSOLE_CLIENT_ID;
 /// The session: the admin's Management API access token.
 pub const SESSION_COOKIE: &str = "writ_admin";
 /// A sign-in in progress: `writ_admin_tx_<state>` = `<verifier>.<return path, base64url>`.

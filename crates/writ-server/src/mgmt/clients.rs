@@ -322,6 +322,7 @@ async fn create(
         refresh_idle_lifetime: 1_296_000,
         refresh_absolute_lifetime: 2_592_000,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        authz_version: 1,
     };
     let needs_secret = apply(&mut c, b, true)?.unwrap_or(true);
     let secret = needs_secret.then(|| random_token(32));

@@ -8,6 +8,7 @@
 
 mod apis;
 mod clients;
+mod consents;
 pub mod jobs;
 mod keys;
 mod logs;
@@ -37,6 +38,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(roles::router())
         .merge(users::router())
         .merge(clients::router())
+        .merge(consents::router())
         .merge(keys::router())
         .merge(jobs::router())
         .merge(logs::router())
@@ -94,15 +96,18 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let mut caller = Caller::verify(parts, state);
-        // A user's token (the console's, or any client's for this API) speaks for the user's
-        // permissions when it was made: refused once they changed, or the user is blocked or
-        // gone. Machine tokens carry a client grant, which has no version.
+        // A token speaks for its subject's permissions when it was made: a user's is refused
+        // once they changed or the user is blocked or gone; a machine client's once its grant,
+        // secret or grant types changed or it was deleted.
         if let Ok(Caller(c)) = &caller
-            && !c.is_machine()
-            && current_user(state, c).await.is_none()
+            && !is_current(state, c).await
         {
             caller = Err(ApiError::unauthorized(
-                "Invalid token: the user's permissions changed since it was issued",
+                if c.is_machine() {
+                    "Invalid token: the client's grants or credentials changed since it was issued"
+                } else {
+                    "Invalid token: the user's permissions changed since it was issued"
+                },
                 "permissions changed",
             ));
         }
@@ -120,6 +125,35 @@ pub async fn current_user(state: &AppState, claims: &AccessClaims) -> Option<wri
     let user = state.store.get_user(&claims.sub).await.ok()?;
     let fresh = claims.authz_ver.unwrap_or(i64::MIN) >= user.authz_version;
     (fresh && !user.blocked).then_some(user)
+}
+
+/// Whether a verified machine token's client still exists and has not changed what its tokens
+/// may carry since this one was made (from the in-memory catalog: no database read).
+pub fn current_client(state: &AppState, claims: &AccessClaims) -> bool {
+    state
+        .catalog
+        .load()
+        .clients
+        .get(&claims.client_id)
+        .is_some_and(|c| claims.authz_ver.unwrap_or(i64::MIN) >= c.authz_version)
+}
+
+/// Whether a verified token still speaks for its subject (see [`current_user`] and
+/// [`current_client`]).
+pub async fn is_current(state: &AppState, claims: &AccessClaims) -> bool {
+    if claims.is_machine() {
+        current_client(state, claims)
+    } else {
+        current_user(state, claims).await.is_some()
+    }
+}
+
+/// For long-lived answers (the authz event stream): the token has not expired, still speaks
+/// for its subject, and carries `scope`.
+pub async fn still_allowed(state: &AppState, claims: &AccessClaims, scope: &str) -> bool {
+    claims.exp > chrono::Utc::now().timestamp()
+        && claims.has_permission(scope)
+        && is_current(state, claims).await
 }
 
 impl Caller {

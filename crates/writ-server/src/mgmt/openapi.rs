@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apis, clients, jobs, keys, logs, roles, users};
+use super::{apis, clients, consents, jobs, keys, logs, roles, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use crate::state::AppState;
         jobs::create_import, jobs::read, jobs::errors,
         clients::list, clients::create, clients::read, clients::update, clients::remove, clients::rotate_secret,
         clients::list_grants, clients::create_grant, clients::update_grant, clients::remove_grant,
+        consents::list, consents::remove, consents::remove_by_user,
         keys::list, keys::rotate, keys::read, keys::revoke,
         logs::list, logs::read,
         crate::events::authz_events,
@@ -50,6 +51,7 @@ use crate::state::AppState;
         (name = "users", description = "Users of the built-in database connection, their roles and their direct permissions."),
         (name = "jobs", description = "Bulk user import in Auth0's format (processed synchronously; jobs kept in memory)."),
         (name = "clients", description = "Applications that obtain tokens, and client grants: which APIs a confidential client may call with `client_credentials`."),
+        (name = "grants", description = "Consents users gave to third-party clients (Auth0: grants), and their revocation."),
         (name = "keys", description = "The keys that sign access tokens, and their rotation."),
         (name = "logs", description = "The audit log: Management API writes, logins, logouts, code exchanges and refresh-token reuse, in Auth0's log event shape."),
         (name = "authz-events", description = "The ordered log of authorization changes that APIs follow to reject stale tokens."),
@@ -207,6 +209,8 @@ mod tests {
         ("/api/v2/clients/{id}/rotate-secret", &["post"]),
         ("/api/v2/client-grants", &["get", "post"]),
         ("/api/v2/client-grants/{id}", &["patch", "delete"]),
+        ("/api/v2/grants", &["get", "delete"]),
+        ("/api/v2/grants/{id}", &["delete"]),
         ("/api/v2/keys/signing", &["get"]),
         ("/api/v2/keys/signing/rotate", &["post"]),
         ("/api/v2/keys/signing/{kid}", &["get"]),
@@ -539,6 +543,7 @@ mod tests {
             refresh_idle_lifetime: 1,
             refresh_absolute_lifetime: 2,
             created_at: "2026-01-01T00:00:00.000Z".into(),
+            authz_version: 1,
         };
         let client_v = clients::client_json(&client, None);
         check("Client", client_v.clone(), &["client_secret"]);

@@ -100,6 +100,18 @@ pub struct GrantFilter {
     pub audience: Option<String>,
 }
 
+/// Consent (user grant) filters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserGrantFilter {
+    /// Only consents of this user.
+    pub user_id: Option<String>,
+    /// Only consents to this client.
+    pub client_id: Option<String>,
+    /// Only consents for this API identifier.
+    pub audience: Option<String>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared enums
 
@@ -353,6 +365,20 @@ pub struct ClientGrant {
     pub scope: Vec<String>,
 }
 
+/// A user's consent to a third-party client for one API (Auth0: a grant).
+#[derive(Serialize, ToSchema)]
+pub struct UserGrant {
+    pub id: String,
+    /// The client the user consented to.
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    pub user_id: String,
+    /// The API's identifier (`{issuer}userinfo` for OpenID scopes alone).
+    pub audience: String,
+    /// The scopes consented to.
+    pub scope: Vec<String>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signing keys
 
@@ -471,4 +497,11 @@ list!(
     ClientGrant,
     client_grants,
     "A list of client grants."
+);
+list!(
+    UserGrantList,
+    UserGrantPage,
+    UserGrant,
+    grants,
+    "A list of consents (Auth0: grants)."
 );

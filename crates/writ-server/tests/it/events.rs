@@ -76,7 +76,15 @@ async fn poll_stream_and_resume_without_missing_events() {
         .await
         .assert(403);
 
-    let mut stream = subscribe(&app, None).await;
+    // From the head: the machine client's own grant is an event too (it is a subject).
+    let head = app
+        .api(Method::GET, "/authz-events", None)
+        .await
+        .assert(200)
+        .body["next"]
+        .as_i64()
+        .unwrap();
+    let mut stream = subscribe(&app, Some(head)).await;
     let mut buf = String::new();
     app.assign_roles(&u1, &[&role]).await;
     let (seq1, ev1) = next_event(&mut stream, &mut buf).await;

@@ -127,6 +127,19 @@ async fn revoke_family(conn: &mut sqlx::PgConnection, family: &str) -> Result<()
     Ok(())
 }
 
+/// Ends everything that speaks for a user without a new login: SSO sessions, console sessions
+/// and refresh tokens (revoked, kept for reuse detection), inside the caller's transaction.
+pub(super) async fn end_user_sessions(conn: &mut sqlx::PgConnection, user_id: &str) -> Result<()> {
+    for sql in [
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM console_sessions WHERE user_id = $1",
+        "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl LoginStore for PgStore {
     async fn create_session(&self, s: &Session) -> Result<()> {
@@ -195,7 +208,21 @@ impl LoginStore for PgStore {
         Ok(())
     }
 
-    async fn consume_code(&self, id: &str, now: i64) -> Result<CodeOutcome> {
+    async fn get_code(&self, id: &str) -> Result<Option<AuthCode>> {
+        let row: Option<CodeRow> =
+            sqlx::query_as("SELECT * FROM authorization_codes WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(AuthCode::from))
+    }
+
+    async fn consume_code(
+        &self,
+        id: &str,
+        now: i64,
+        refresh: Option<&RefreshToken>,
+    ) -> Result<CodeOutcome> {
         let mut tx = self.write().await?;
         let row: Option<CodeRow> =
             sqlx::query_as("SELECT * FROM authorization_codes WHERE id = $1 FOR UPDATE")
@@ -213,25 +240,22 @@ impl LoginStore for PgStore {
             tx.commit().await?;
             return Ok(CodeOutcome::Reused(code));
         }
-        sqlx::query("UPDATE authorization_codes SET used_at = $2 WHERE id = $1")
+        let family = refresh.map(|r| r.family_id.clone());
+        sqlx::query("UPDATE authorization_codes SET used_at = $2, family_id = $3 WHERE id = $1")
             .bind(id)
             .bind(now)
+            .bind(&family)
             .execute(&mut *tx)
             .await?;
+        if let Some(r) = refresh {
+            insert_refresh(&mut tx, r).await?;
+        }
         tx.commit().await?;
         Ok(CodeOutcome::Fresh(AuthCode {
             used_at: Some(now),
+            family_id: family,
             ..code
         }))
-    }
-
-    async fn set_code_family(&self, id: &str, family_id: &str) -> Result<()> {
-        sqlx::query("UPDATE authorization_codes SET family_id = $2 WHERE id = $1")
-            .bind(id)
-            .bind(family_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn create_refresh(&self, t: &RefreshToken) -> Result<()> {
@@ -303,6 +327,46 @@ impl LoginStore for PgStore {
         let mut tx = self.write().await?;
         revoke_family(&mut tx, family_id).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_console_session(&self, s: &ConsoleSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO console_sessions (id, user_id, token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.token)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_console_session(&self, id: &str) -> Result<Option<ConsoleSession>> {
+        let r: Option<(String, String, Vec<u8>, i64, i64)> = sqlx::query_as(
+            "SELECT id, user_id, token, created_at, expires_at FROM console_sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(
+            |(id, user_id, token, created_at, expires_at)| ConsoleSession {
+                id,
+                user_id,
+                token,
+                created_at,
+                expires_at,
+            },
+        ))
+    }
+
+    async fn delete_console_session(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM console_sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@
 
 mod audit;
 mod catalog;
+mod consent;
 mod login;
 mod rbac;
 
@@ -151,6 +152,12 @@ pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Res
             .fetch_all(&mut **tx)
             .await?
         }
+        Affected::Client(id) => {
+            sqlx::query_as(crate::common::BUMP_CLIENT)
+                .bind(id)
+                .fetch_all(&mut **tx)
+                .await?
+        }
     };
     if rows.is_empty() {
         return Ok(());
@@ -188,9 +195,9 @@ impl AuthzEventStore for PgStore {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(seq, user_id, version, kind, at)| AuthzEvent {
+            .map(|(seq, subject, version, kind, at)| AuthzEvent {
                 seq,
-                user_id,
+                subject,
                 version,
                 kind,
                 at,

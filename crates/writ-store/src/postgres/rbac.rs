@@ -553,19 +553,25 @@ impl UserStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(unique("The specified new email already exists"))?;
-        if old.blocked != u.blocked {
-            bump(
-                &mut tx,
-                Affected::User(&u.user_id),
-                if u.blocked {
-                    "user_blocked"
-                } else {
-                    "user_unblocked"
-                },
-            )
-            .await?;
+        let kind = if old.blocked != u.blocked {
+            Some(if u.blocked {
+                "user_blocked"
+            } else {
+                "user_unblocked"
+            })
+        } else if password_hash.is_some() {
+            Some("password_changed")
         } else if old.app_metadata != u.app_metadata {
-            bump(&mut tx, Affected::User(&u.user_id), "app_metadata_changed").await?;
+            Some("app_metadata_changed")
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            bump(&mut tx, Affected::User(&u.user_id), kind).await?;
+        }
+        // Whoever held the old password (or the account before the block) is signed out.
+        if password_hash.is_some() || (u.blocked && !old.blocked) {
+            super::login::end_user_sessions(&mut tx, &u.user_id).await?;
         }
         let row: UserRow = sqlx::query_as("SELECT * FROM users WHERE id = $1")
             .bind(&u.user_id)
@@ -573,6 +579,18 @@ impl UserStore for PgStore {
             .await?;
         tx.commit().await?;
         row.into_user()
+    }
+
+    async fn rehash_password(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+                .bind(user_id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n == 1)
     }
 
     async fn delete_user(&self, id: &str) -> Result<()> {

@@ -214,6 +214,7 @@ struct ClientRow {
     refresh_idle_lifetime: i64,
     refresh_absolute_lifetime: i64,
     created_at: String,
+    authz_version: i64,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -237,6 +238,7 @@ impl TryFrom<ClientRow> for Client {
             refresh_idle_lifetime: r.refresh_idle_lifetime,
             refresh_absolute_lifetime: r.refresh_absolute_lifetime,
             created_at: r.created_at,
+            authz_version: r.authz_version,
         })
     }
 }
@@ -309,9 +311,14 @@ impl ClientStore for SqliteStore {
             .items)
     }
 
-    async fn update_client(&self, c: &Client) -> Result<()> {
+    async fn update_client(&self, c: &Client) -> Result<Client> {
         let mut tx = self.write().await?;
-        let n = sqlx::query(
+        let old: Option<ClientRow> = sqlx::query_as("SELECT * FROM clients WHERE client_id = ?1")
+            .bind(&c.client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let old = Client::try_from(old.ok_or(StoreError::NotFound("client"))?)?;
+        sqlx::query(
             "UPDATE clients SET name = ?2, description = ?3, app_type = ?4, grant_types = ?5, callbacks = ?6, allowed_origins = ?7, \
              web_origins = ?8, allowed_logout_urls = ?9, secret_hash = ?10, is_first_party = ?11, refresh_rotation = ?12, \
              refresh_leeway = ?13, refresh_idle_lifetime = ?14, refresh_absolute_lifetime = ?15 WHERE client_id = ?1",
@@ -332,24 +339,30 @@ impl ClientStore for SqliteStore {
         .bind(c.refresh_idle_lifetime)
         .bind(c.refresh_absolute_lifetime)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("client"));
+        .await?;
+        if let Some(kind) = crate::common::client_change(&old, c) {
+            bump(&mut tx, Affected::Client(&c.client_id), kind).await?;
         }
+        let row: ClientRow = sqlx::query_as("SELECT * FROM clients WHERE client_id = ?1")
+            .bind(&c.client_id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(())
+        row.try_into()
     }
 
     async fn delete_client(&self, id: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        bump(&mut tx, Affected::Client(id), "client_deleted").await?;
         let n = sqlx::query("DELETE FROM clients WHERE client_id = ?1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound("client"));
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -416,6 +429,7 @@ impl ClientGrantStore for SqliteStore {
         .map_err(unique(
             "A client grant for this client and audience already exists",
         ))?;
+        bump(&mut tx, Affected::Client(client_id), "client_grant_created").await?;
         tx.commit().await?;
         Ok(ClientGrant {
             id,
@@ -486,19 +500,21 @@ impl ClientGrantStore for SqliteStore {
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
+        bump(&mut tx, Affected::Client(&row.1), "client_grant_changed").await?;
         tx.commit().await?;
         grant(row)
     }
 
     async fn delete_client_grant(&self, id: &str) -> Result<()> {
-        let n = sqlx::query("DELETE FROM client_grants WHERE id = ?1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("client grant"));
-        }
+        let mut tx = self.write().await?;
+        let client: Option<String> =
+            sqlx::query_scalar("DELETE FROM client_grants WHERE id = ?1 RETURNING client_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let client = client.ok_or(StoreError::NotFound("client grant"))?;
+        bump(&mut tx, Affected::Client(&client), "client_grant_deleted").await?;
+        tx.commit().await?;
         Ok(())
     }
 }

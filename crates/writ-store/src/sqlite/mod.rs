@@ -3,6 +3,7 @@
 
 mod audit;
 mod catalog;
+mod consent;
 mod login;
 mod rbac;
 
@@ -85,6 +86,12 @@ pub(crate) async fn bump(tx: &mut SqliteConnection, who: Affected<'_>, kind: &st
             .fetch_all(&mut *tx)
             .await?
         }
+        Affected::Client(id) => {
+            sqlx::query_as(crate::common::BUMP_CLIENT)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+        }
     };
     let at = now();
     for (user_id, version) in rows {
@@ -121,9 +128,9 @@ impl AuthzEventStore for SqliteStore {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(seq, user_id, version, kind, at)| AuthzEvent {
+            .map(|(seq, subject, version, kind, at)| AuthzEvent {
                 seq,
-                user_id,
+                subject,
                 version,
                 kind,
                 at,

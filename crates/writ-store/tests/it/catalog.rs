@@ -170,6 +170,7 @@ fn client(id: &str, created_at: &str) -> Client {
         refresh_idle_lifetime: 1_296_000,
         refresh_absolute_lifetime: 2_592_000,
         created_at: created_at.into(),
+        authz_version: 1,
     }
 }
 
@@ -214,8 +215,14 @@ async fn clients_crud_order_and_paging(t: TestStore) {
     aa.refresh_idle_lifetime = 10;
     aa.refresh_absolute_lifetime = 20;
     aa.app_type = AppType::RegularWeb;
-    t.store.update_client(&aa).await.unwrap();
+    // The secret changed: tokens the client got with the old one are stale (version 2).
+    let stored = t.store.update_client(&aa).await.unwrap();
+    aa.authz_version = 2;
+    assert_eq!(stored, aa);
     assert_eq!(t.store.get_client("aa").await.unwrap(), aa);
+    // A change that does not touch what its tokens carry leaves the version alone.
+    aa.name = "renamed again".into();
+    assert_eq!(t.store.update_client(&aa).await.unwrap(), aa);
     assert!(matches!(
         t.store.update_client(&client("nope", "")).await,
         Err(StoreError::NotFound("client"))

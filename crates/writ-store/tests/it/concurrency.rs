@@ -142,9 +142,9 @@ async fn concurrent_code_consumptions_have_exactly_one_fresh(t: TestStore) {
     let mut tasks = Vec::new();
     for i in 0..12 {
         let s = t.store.clone();
-        tasks.push(tokio::spawn(
-            async move { s.consume_code("c", 100 + i).await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            s.consume_code("c", 100 + i, None).await
+        }));
     }
     let mut fresh = Vec::new();
     let mut reused = 0;
@@ -158,7 +158,7 @@ async fn concurrent_code_consumptions_have_exactly_one_fresh(t: TestStore) {
     assert_eq!((fresh.len(), reused), (1, 11));
     // What the winner was told is what is stored.
     assert_eq!(
-        t.store.consume_code("c", 999).await.unwrap(),
+        t.store.consume_code("c", 999, None).await.unwrap(),
         CodeOutcome::Reused(fresh.pop().unwrap())
     );
 }
@@ -306,7 +306,7 @@ async fn authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower(t: Tes
     for u in &users {
         let vs: Vec<i64> = all
             .iter()
-            .filter(|e| &e.user_id == u)
+            .filter(|e| &e.subject == u)
             .map(|e| e.version)
             .collect();
         assert!(vs.windows(2).all(|w| w[1] == w[0] + 1), "{u}: {vs:?}");
@@ -374,7 +374,7 @@ async fn concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps
     for (i, u) in users.iter().enumerate() {
         let vs: Vec<i64> = all
             .iter()
-            .filter(|e| &e.user_id == u)
+            .filter(|e| &e.subject == u)
             .map(|e| e.version)
             .collect();
         assert_eq!(vs.len(), 60 + if i < 3 { 6 } else { 0 });

@@ -80,6 +80,7 @@ fn client(id: &str, app_type: AppType, secret: Option<&str>, grants: &[&str]) ->
         refresh_idle_lifetime: 1_296_000,
         refresh_absolute_lifetime: 2_592_000,
         created_at: "2024-05-06T07:08:09.123Z".into(),
+        authz_version: 1,
     }
 }
 
@@ -272,21 +273,19 @@ async fn populate(t: &TestStore) -> Made {
     used.audience = None;
     used.nonce = None;
     s.create_code(&used).await.unwrap();
-    assert!(matches!(
-        s.consume_code("code-used", 20).await.unwrap(),
-        CodeOutcome::Fresh(_)
-    ));
-    s.set_code_family("code-used", "fam-1").await.unwrap();
-
     let tok = |id: &str, fam: &str, parent: Option<&str>, user: &str| RefreshToken {
         client_id: "web".into(),
         audience: Some(A.into()),
         sid: Some("sid-0".into()),
         ..refresh(id, fam, parent, user)
     };
-    s.create_refresh(&tok("rt-1", "fam-1", None, &bob))
-        .await
-        .unwrap();
+    // The code's exchange records its refresh token and family in one step.
+    assert!(matches!(
+        s.consume_code("code-used", 20, Some(&tok("rt-1", "fam-1", None, &bob)))
+            .await
+            .unwrap(),
+        CodeOutcome::Fresh(_)
+    ));
     assert_eq!(
         s.rotate_refresh("rt-1", &tok("rt-2", "fam-1", Some("rt-1"), &bob), 5, 0)
             .await
@@ -478,11 +477,11 @@ async fn a_dump_moves_every_row_to_the_other_backend_and_to_the_same_one(t: Test
         // consumed once, a rotated refresh token's parent is recognised as used.
         let s = &target.store;
         assert!(matches!(
-            s.consume_code("code-fresh", 30).await.unwrap(),
+            s.consume_code("code-fresh", 30, None).await.unwrap(),
             CodeOutcome::Fresh(c) if c.user_id == m.alice && c.client_id == "web"
         ));
         assert!(matches!(
-            s.consume_code("code-used", 30).await.unwrap(),
+            s.consume_code("code-used", 30, None).await.unwrap(),
             CodeOutcome::Reused(_)
         ));
         assert!(s.get_refresh("rt-2").await.unwrap().unwrap().revoked);
@@ -638,7 +637,7 @@ async fn numbering_continues_after_the_imported_rows(t: TestStore) {
         let new = s.authz_events_after(head, 10).await.unwrap();
         assert_eq!(new.len(), 1, "{:?}", target.backend);
         assert_eq!(new[0].seq, head + 1, "{:?}", target.backend);
-        assert_eq!(new[0].user_id, m.carol);
+        assert_eq!(new[0].subject, m.carol);
         assert_eq!(new[0].version, v + 1);
         // The audit log goes on too, after the pruned entry: ids and order stay unique.
         let next = s

@@ -31,6 +31,7 @@ pub async fn login_fixture(t: &TestStore) -> String {
             refresh_idle_lifetime: 100,
             refresh_absolute_lifetime: 1000,
             created_at: "2024-01-01T00:00:00.000Z".into(),
+            authz_version: 1,
         })
         .await
         .unwrap();
@@ -106,34 +107,33 @@ async fn codes_are_single_use_and_reuse_revokes_the_family(t: TestStore) {
     let uid = login_fixture(&t).await;
     let c = code("c1", &uid);
     t.store.create_code(&c).await.unwrap();
+    assert_eq!(t.store.get_code("c1").await.unwrap(), Some(c.clone()));
     let fresh = AuthCode {
         used_at: Some(50),
+        family_id: Some("fam-1".into()),
         ..c.clone()
     };
+    // The first use stores the refresh token it issues and records its family, at once.
     assert_eq!(
-        t.store.consume_code("c1", 50).await.unwrap(),
+        t.store
+            .consume_code("c1", 50, Some(&refresh("r1", "fam-1", None, &uid)))
+            .await
+            .unwrap(),
         CodeOutcome::Fresh(fresh.clone())
     );
-    t.store.set_code_family("c1", "fam-1").await.unwrap();
-    t.store
-        .create_refresh(&refresh("r1", "fam-1", None, &uid))
-        .await
-        .unwrap();
+    assert!(!t.store.get_refresh("r1").await.unwrap().unwrap().revoked);
     t.store
         .create_refresh(&refresh("other", "fam-2", None, &uid))
         .await
         .unwrap();
     assert_eq!(
-        t.store.consume_code("c1", 60).await.unwrap(),
-        CodeOutcome::Reused(AuthCode {
-            family_id: Some("fam-1".into()),
-            ..fresh
-        })
+        t.store.consume_code("c1", 60, None).await.unwrap(),
+        CodeOutcome::Reused(fresh)
     );
     assert!(t.store.get_refresh("r1").await.unwrap().unwrap().revoked);
     assert!(!t.store.get_refresh("other").await.unwrap().unwrap().revoked);
     assert_eq!(
-        t.store.consume_code("nope", 60).await.unwrap(),
+        t.store.consume_code("nope", 60, None).await.unwrap(),
         CodeOutcome::Missing
     );
 }

@@ -21,6 +21,7 @@ mod concurrency;
 mod dump;
 mod login;
 mod rbac;
+mod security;
 
 /// Generates one test per body and backend: `mod sqlite { … }` and `mod postgres { … }`.
 macro_rules! conformance {

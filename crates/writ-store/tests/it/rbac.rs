@@ -139,7 +139,7 @@ async fn every_permission_change_bumps_versions_and_logs_events_in_order(t: Test
     );
     let kinds: Vec<(&str, &str)> = events
         .iter()
-        .map(|e| (e.user_id.as_str(), e.kind.as_str()))
+        .map(|e| (e.subject.as_str(), e.kind.as_str()))
         .collect();
     let u1s: Vec<&str> = kinds
         .iter()
@@ -163,7 +163,7 @@ async fn every_permission_change_bumps_versions_and_logs_events_in_order(t: Test
     // Versions in events match the users' versions at the time, strictly increasing per user.
     let u2v: Vec<i64> = events
         .iter()
-        .filter(|e| e.user_id == u2.user_id)
+        .filter(|e| e.subject == u2.user_id)
         .map(|e| e.version)
         .collect();
     assert!(u2v.windows(2).all(|w| w[1] > w[0]));
@@ -523,7 +523,7 @@ async fn users_crud_search_order_and_paging(t: TestStore) {
     a2.name = None;
     a2.email_verified = false;
     a2.user_metadata.insert("lang".into(), "fr".into());
-    let got = t.store.update_user(&a2, Some("hash-2")).await.unwrap();
+    let got = t.store.update_user(&a2, None).await.unwrap();
     assert_eq!(
         User {
             updated_at: a2.updated_at.clone(),
@@ -533,6 +533,10 @@ async fn users_crud_search_order_and_paging(t: TestStore) {
     );
     assert!(got.updated_at >= ann.updated_at);
     assert_eq!(got.authz_version, 1);
+    // A password change is an authz change: the tokens made with the old one are stale.
+    let got = t.store.update_user(&a2, Some("hash-2")).await.unwrap();
+    assert_eq!(got.authz_version, 2);
+    a2.authz_version = 2;
     assert_eq!(t.store.get_user(&ann.user_id).await.unwrap(), got);
     let pw = |e: &'static str| {
         let s = t.store.clone();

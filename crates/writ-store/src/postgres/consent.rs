@@ -1,0 +1,191 @@
+//! Users' consents to third-party clients (Auth0's grants): one row per (user, client, API),
+//! its scopes a sorted JSON array that later consents add to.
+
+use async_trait::async_trait;
+
+use super::{PgStore, bump};
+use crate::common::{Affected, json_vec, new_id, now, to_json, union_sorted};
+use crate::*;
+
+type ConsentRow = (String, String, String, String, String, String, String);
+
+const SELECT: &str =
+    "SELECT id, user_id, client_id, audience, scope, created_at, updated_at FROM consents";
+
+fn consent(r: ConsentRow) -> Result<Consent> {
+    Ok(Consent {
+        id: r.0,
+        user_id: r.1,
+        client_id: r.2,
+        audience: r.3,
+        scope: json_vec(&r.4)?,
+        created_at: r.5,
+        updated_at: r.6,
+    })
+}
+
+const FILTER: &str = " WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR client_id = $2) \
+     AND ($3 IS NULL OR audience = $3)";
+
+#[async_trait]
+impl ConsentStore for PgStore {
+    async fn consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<Option<Consent>> {
+        let r: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE user_id = $1 AND client_id = $2 AND audience = $3"
+        )))
+        .bind(user_id)
+        .bind(client_id)
+        .bind(audience)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(consent).transpose()
+    }
+
+    async fn record_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<Consent> {
+        let mut tx = self.write().await?;
+        // Racing consents of one user to one client queue here (a second insert would violate
+        // the unique key).
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let old: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE user_id = $1 AND client_id = $2 AND audience = $3"
+        )))
+        .bind(user_id)
+        .bind(client_id)
+        .bind(audience)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let at = now();
+        let row = match old.map(consent).transpose()? {
+            Some(c) => {
+                let scope = union_sorted(&c.scope, scope);
+                sqlx::query("UPDATE consents SET scope = $2, updated_at = $3 WHERE id = $1")
+                    .bind(&c.id)
+                    .bind(to_json(&scope))
+                    .bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+                Consent {
+                    scope,
+                    updated_at: at,
+                    ..c
+                }
+            }
+            None => {
+                let c = Consent {
+                    id: new_id("cns"),
+                    user_id: user_id.into(),
+                    client_id: client_id.into(),
+                    audience: audience.into(),
+                    scope: union_sorted(&[], scope),
+                    created_at: at.clone(),
+                    updated_at: at,
+                };
+                sqlx::query(
+                    "INSERT INTO consents (id, user_id, client_id, audience, scope, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                )
+                .bind(&c.id)
+                .bind(&c.user_id)
+                .bind(&c.client_id)
+                .bind(&c.audience)
+                .bind(to_json(&c.scope))
+                .bind(&c.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                        StoreError::NotFound("user or client")
+                    }
+                    _ => StoreError::Db(e),
+                })?;
+                c
+            }
+        };
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn list_consents(&self, filter: &ConsentFilter, page: Page) -> Result<Paged<Consent>> {
+        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT}{FILTER} ORDER BY created_at, id LIMIT $4 OFFSET $5"
+        )))
+        .bind(&filter.user_id)
+        .bind(&filter.client_id)
+        .bind(&filter.audience)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM consents{FILTER}"
+        )))
+        .bind(&filter.user_id)
+        .bind(&filter.client_id)
+        .bind(&filter.audience)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Paged {
+            items: rows.into_iter().map(consent).collect::<Result<_>>()?,
+            total,
+        })
+    }
+
+    async fn revoke_consent(&self, id: &str) -> Result<Consent> {
+        let mut tx = self.authz_write().await?;
+        let r: Option<ConsentRow> = sqlx::query_as(
+            "DELETE FROM consents WHERE id = $1 \
+             RETURNING id, user_id, client_id, audience, scope, created_at, updated_at",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let c = consent(r.ok_or(StoreError::NotFound("grant"))?)?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND client_id = $2 AND NOT revoked",
+        )
+        .bind(&c.user_id)
+        .bind(&c.client_id)
+        .execute(&mut *tx)
+        .await?;
+        bump(&mut tx, Affected::User(&c.user_id), "consent_revoked").await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn revoke_user_consents(&self, user_id: &str) -> Result<u64> {
+        let mut tx = self.authz_write().await?;
+        let clients: Vec<String> =
+            sqlx::query_scalar("DELETE FROM consents WHERE user_id = $1 RETURNING client_id")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for client in &clients {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND client_id = $2 AND NOT revoked",
+            )
+            .bind(user_id)
+            .bind(client)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !clients.is_empty() {
+            bump(&mut tx, Affected::User(user_id), "consent_revoked").await?;
+        }
+        tx.commit().await?;
+        Ok(clients.len() as u64)
+    }
+}
