@@ -105,14 +105,24 @@ pub fn identifier(field: &str, v: &str) -> R<()> {
     Ok(())
 }
 
-/// A redirect, logout or origin URL: absolute http(s), no fragment.
+/// A redirect, logout or origin URL: absolute http(s), no fragment (an origin: no path either).
 pub fn url(field: &str, v: &str, origin_only: bool) -> R<()> {
     let u = url::Url::parse(v)
         .map_err(|_| ValidationError::new(field, format!("'{v}' is not an absolute URL")))?;
-    if !matches!(u.scheme(), "http" | "https") && origin_only {
+    if !matches!(u.scheme(), "http" | "https") {
         return Err(ValidationError::new(
             field,
-            format!("'{v}' must be an http(s) origin"),
+            if origin_only {
+                format!("'{v}' must be an http(s) origin")
+            } else {
+                format!("'{v}' must be an http(s) URL")
+            },
+        ));
+    }
+    if u.host().is_none() {
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}' must name a host"),
         ));
     }
     if u.fragment().is_some() {
@@ -125,6 +135,47 @@ pub fn url(field: &str, v: &str, origin_only: bool) -> R<()> {
         return Err(ValidationError::new(
             field,
             format!("'{v}' must be an origin (scheme://host[:port]) without path"),
+        ));
+    }
+    Ok(())
+}
+
+/// Schemes a browser runs or reads locally: never a redirect target, whatever the client.
+const DANGEROUS_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+    "chrome",
+    "ws",
+    "wss",
+    "ftp",
+];
+
+/// A callback or logout URL of a client: http(s) as [`url`]; a `native` app may also use a
+/// private-use scheme (RFC 8252 §7.1, e.g. `com.example.app:/callback`), but never a scheme a
+/// browser would run or read locally (`javascript:`, `data:`, `file:`…).
+pub fn redirect_url(field: &str, v: &str, native: bool) -> R<()> {
+    let u = url::Url::parse(v)
+        .map_err(|_| ValidationError::new(field, format!("'{v}' is not an absolute URL")))?;
+    let scheme = u.scheme();
+    if !native || matches!(scheme, "http" | "https") {
+        return url(field, v, false);
+    }
+    if DANGEROUS_SCHEMES.contains(&scheme) {
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}': the {scheme}: scheme is not allowed"),
+        ));
+    }
+    if u.fragment().is_some() {
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}' must not contain a fragment"),
         ));
     }
     Ok(())
@@ -152,6 +203,27 @@ mod tests {
         for bad in ["", "a b", "a\"b", "a\\b", "é"] {
             assert!(scope_value("s", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn redirect_urls_refuse_scripts_and_custom_schemes_outside_native_apps() {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "file:///etc/passwd",
+            "com.example.app:/callback",
+        ] {
+            assert!(redirect_url("u", bad, false).is_err(), "{bad}");
+        }
+        for bad in ["javascript:alert(1)", "data:,x", "file:///x", "blob:x"] {
+            assert!(redirect_url("u", bad, true).is_err(), "native {bad}");
+        }
+        assert!(redirect_url("u", "com.example.app:/callback", true).is_ok());
+        assert!(redirect_url("u", "myapp://callback", true).is_ok());
+        assert!(redirect_url("u", "http://127.0.0.1:5173/cb", true).is_ok());
+        assert!(redirect_url("u", "https://app.example/cb", false).is_ok());
     }
 
     #[test]

@@ -239,6 +239,10 @@ fn check(state: &AppState, v: &Validated) -> Result<(), (&'static str, String)> 
     {
         return Err(("access_denied", format!("Service not found: {a}")));
     }
+    if let Err(e) = crate::access::user_audience_allowed(state, &v.client, aud.map(String::as_str))
+    {
+        return Err(("access_denied", e.description));
+    }
     if let Some(m) = &v.p.max_age
         && m.parse::<u64>().is_err()
     {

@@ -140,7 +140,9 @@ pub async fn revoke(
 }
 
 /// RFC 7662, for confidential clients: refresh tokens by state, access tokens by signature,
-/// expiry and freshness (a token older than its subject's authz version is inactive).
+/// expiry and freshness (a token older than its subject's authz version is inactive). A client
+/// learns only about tokens issued to it, or access tokens for an API it holds a client grant
+/// for; every other token is `{"active": false}`, whatever it is.
 pub async fn introspect(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -160,7 +162,9 @@ pub async fn introspect(
     let inactive = || Ok(axum::Json(json!({"active": false})).into_response());
     if let Some(rt) = state.store.get_refresh(&sha256_hex(&token)).await? {
         let t = now();
-        if rt.revoked
+        // Only the client it was issued to may learn anything about a refresh token.
+        if rt.client_id != client.client_id
+            || rt.revoked
             || rt.used_at.is_some()
             || t >= rt.family_expires_at
             || t >= rt.idle_expires_at
@@ -197,11 +201,18 @@ pub async fn introspect(
     let Ok(c) = verifier.verify(&token) else {
         return inactive();
     };
-    if let Some(ver) = c.authz_ver {
-        match state.store.authz_version(&c.sub).await {
-            Ok(current) if current <= ver => {}
-            _ => return inactive(),
-        }
+    // A client may introspect the access tokens issued to it, and those for an API it holds a
+    // client grant for (the API's own client, checking what it is sent); nothing else.
+    let granted = catalog
+        .grants
+        .get(&client.client_id)
+        .is_some_and(|g| g.contains_key(&aud));
+    if c.client_id != client.client_id && !granted {
+        return inactive();
+    }
+    // Stale (its subject's permissions, grants or credentials changed since), blocked or gone.
+    if !crate::mgmt::is_current(&state, &c).await {
+        return inactive();
     }
     Ok(axum::Json(json!({
         "active": true, "token_type": "access_token", "scope": c.scope, "permissions": c.permissions,

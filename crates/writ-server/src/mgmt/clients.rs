@@ -172,7 +172,7 @@ fn apply(c: &mut Client, b: Body, creating: bool) -> Result<Option<bool>, ApiErr
         };
     }
     if let Some(v) = b.callbacks {
-        c.callbacks = urls("callbacks", v, false)?;
+        c.callbacks = v;
     }
     if let Some(v) = b.allowed_origins {
         c.allowed_origins = urls("allowed_origins", v, true)?;
@@ -181,7 +181,18 @@ fn apply(c: &mut Client, b: Body, creating: bool) -> Result<Option<bool>, ApiErr
         c.web_origins = urls("web_origins", v, true)?;
     }
     if let Some(v) = b.allowed_logout_urls {
-        c.allowed_logout_urls = urls("allowed_logout_urls", v, false)?;
+        c.allowed_logout_urls = v;
+    }
+    // Checked against the app type the client ends up with (a custom scheme only for native
+    // apps), whichever of the two this body changes.
+    let native = c.app_type == AppType::Native;
+    for (field, list) in [
+        ("callbacks", &c.callbacks),
+        ("allowed_logout_urls", &c.allowed_logout_urls),
+    ] {
+        for (i, u) in list.iter().enumerate() {
+            validate::redirect_url(&format!("{field}[{i}]"), u, native)?;
+        }
     }
     if let Some(v) = b.is_first_party {
         c.is_first_party = v;

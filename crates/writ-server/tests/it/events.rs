@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const TODOS: &str = "https://todos.example/api";
+pub(crate) const TODOS: &str = "https://todos.example/api";
 
 /// Reads SSE frames until one `authz` event arrives; returns (id, data).
 async fn next_event(resp: &mut reqwest::Response, buf: &mut String) -> (i64, Value) {
@@ -285,7 +285,7 @@ async fn a_guard_misses_nothing_across_a_restart_of_writ() {
 
 /// Until `guard` refuses `token` as made before its subject's permissions changed (it accepts
 /// it meanwhile); panics after `secs` seconds, naming `what` never arrived.
-async fn until_stale(guard: &writ_guard::Guard, token: &str, secs: u64, what: &str) {
+pub(crate) async fn until_stale(guard: &writ_guard::Guard, token: &str, secs: u64, what: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     loop {
         match guard.verify(token).await {
@@ -300,16 +300,16 @@ async fn until_stale(guard: &writ_guard::Guard, token: &str, secs: u64, what: &s
 
 /// A server with an API, alice holding its `editor` role, a password client, and a guard for
 /// the API following the server's event feed.
-struct Guarded {
-    app: TestApp,
-    guard: writ_guard::Guard,
-    editor: String,
-    alice: String,
-    client: (String, String),
+pub(crate) struct Guarded {
+    pub app: TestApp,
+    pub guard: writ_guard::Guard,
+    pub editor: String,
+    pub alice: String,
+    pub client: (String, String),
 }
 
 impl Guarded {
-    async fn spawn() -> Guarded {
+    pub async fn spawn() -> Guarded {
         use writ_guard::{EventFeed, Guard, GuardOptions};
         let app = TestApp::spawn().await;
         app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
@@ -344,7 +344,7 @@ impl Guarded {
     }
 }
 
-async fn fresh_token(app: &TestApp, client: &(String, String)) -> String {
+pub(crate) async fn fresh_token(app: &TestApp, client: &(String, String)) -> String {
     app.password_token(client, "fresh@example.com", "fresh-password-1", TODOS, None)
         .await
         .assert(200)

@@ -8,27 +8,28 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
-const TODOS: &str = "https://todos.example/api";
-const SPA: &str = "http://127.0.0.1:5173";
-const CB: &str = "http://127.0.0.1:5173/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more-entropy";
+pub(crate) const TODOS: &str = "https://todos.example/api";
+pub(crate) const SPA: &str = "http://127.0.0.1:5173";
+pub(crate) const CB: &str = "http://127.0.0.1:5173/callback";
+pub(crate) const VERIFIER: &str =
+    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more-entropy";
 
-fn challenge(v: &str) -> String {
+pub(crate) fn challenge(v: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
 }
 
-struct Setup {
-    app: TestApp,
-    spa: String,
-    alice: String,
-    editor: String,
+pub(crate) struct Setup {
+    pub app: TestApp,
+    pub spa: String,
+    pub alice: String,
+    pub editor: String,
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     setup_with(TestApp::spawn().await).await
 }
 
-async fn setup_with(app: TestApp) -> Setup {
+pub(crate) async fn setup_with(app: TestApp) -> Setup {
     app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
         .await;
     let rs = app
@@ -76,7 +77,7 @@ async fn setup_with(app: TestApp) -> Setup {
     }
 }
 
-fn authorize_url(s: &Setup, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(s: &Setup, extra: &[(&str, &str)]) -> String {
     let ch = challenge(VERIFIER);
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.extend_pairs([
@@ -101,14 +102,14 @@ fn authorize_url(s: &Setup, extra: &[(&str, &str)]) -> String {
 }
 
 /// A cookie-less client; cookies are passed by hand so tests control them.
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -117,7 +118,7 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(|c| c.split(';').next().unwrap().to_owned())
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -132,7 +133,7 @@ fn hidden(html: &str, name: &str) -> String {
         .replace("&gt;", ">")
 }
 
-fn location(r: &reqwest::Response) -> String {
+pub(crate) fn location(r: &reqwest::Response) -> String {
     r.headers()
         .get("location")
         .expect("redirect")
@@ -141,7 +142,7 @@ fn location(r: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn query_param(url: &str, key: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, key: &str) -> Option<String> {
     let u = url::Url::parse(url).unwrap();
     u.query_pairs()
         .find(|(k, _)| k == key)
@@ -149,7 +150,7 @@ fn query_param(url: &str, key: &str) -> Option<String> {
 }
 
 /// Logs in through the hosted page; returns (redirect location, session cookie).
-async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (String, String) {
+pub(crate) async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (String, String) {
     let h = http();
     let page = h.get(authorize).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -185,7 +186,7 @@ async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (String, Str
     (location(&r), session)
 }
 
-async fn exchange(s: &Setup, code: &str, verifier: &str) -> Resp {
+pub(crate) async fn exchange(s: &Setup, code: &str, verifier: &str) -> Resp {
     s.app
         .token_form(&[
             ("grant_type", "authorization_code"),
@@ -197,7 +198,7 @@ async fn exchange(s: &Setup, code: &str, verifier: &str) -> Resp {
         .await
 }
 
-async fn refresh(s: &Setup, rt: &str) -> Resp {
+pub(crate) async fn refresh(s: &Setup, rt: &str) -> Resp {
     s.app
         .token_form(&[
             ("grant_type", "refresh_token"),
@@ -628,10 +629,8 @@ async fn cors_revoke_and_introspect() {
         .body;
     let at = t["access_token"].as_str().unwrap().to_owned();
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
-    let (rs_id, rs_secret) = s
-        .app
-        .create_client(json!({"name": "resource server", "app_type": "non_interactive"}))
-        .await;
+    // The API's own client: introspection answers it for access tokens of its API.
+    let (rs_id, rs_secret) = s.app.machine(TODOS, &["read:todos"]).await;
     let introspect = |token: String| {
         let (id, secret) = (rs_id.clone(), rs_secret.clone());
         let app = &s.app;
@@ -652,7 +651,8 @@ async fn cors_revoke_and_introspect() {
     assert_eq!(i["active"], true);
     assert_eq!(i["sub"], s.alice);
     assert_eq!(i["permissions"], json!(["read:todos", "write:todos"]));
-    assert_eq!(introspect(rt.clone()).await["active"], true);
+    // Not its refresh token (issued to the SPA): nothing to learn.
+    assert_eq!(introspect(rt.clone()).await["active"], false);
     assert_eq!(introspect("garbage".into()).await["active"], false);
     // Freshness: a role change makes the old access token inactive.
     s.app

@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod events;
+mod hardening;
 mod helpers;
 mod interop;
 mod jobs;

@@ -1,0 +1,494 @@
+//! The security review's findings, each reproduced as an attack that must now fail: who may get
+//! a Management API token, machine tokens that outlive a change to their client, sessions and
+//! refresh tokens that outlive a password change or a block, PKCE downgrade, code replay racing
+//! the first use, and introspection of other clients' tokens.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::events::{Guarded, until_stale};
+use crate::helpers::*;
+use crate::login::{
+    CB, Setup, TODOS, VERIFIER, authorize_url, exchange, http, location, login, query_param,
+    refresh, setup,
+};
+
+/// An admin role holding every Management API permission, assigned to alice.
+async fn make_alice_admin(s: &Setup) {
+    let perms: Vec<Value> = writ_core::MANAGEMENT_SCOPES
+        .iter()
+        .map(|p| json!({"resource_server_identifier": s.app.mgmt_audience(), "permission_name": p}))
+        .collect();
+    let role = s
+        .app
+        .api(Method::POST, "/roles", Some(json!({"name": "admin"})))
+        .await
+        .assert(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.app
+        .api(
+            Method::POST,
+            &format!("/roles/{role}/permissions"),
+            Some(json!({ "permissions": perms })),
+        )
+        .await
+        .assert(201);
+    s.app.assign_roles(&s.alice, &[&role]).await;
+}
+
+/// `/authorize` for `client` asking for the Management API, in the browser holding `session`.
+async fn authorize_mgmt(s: &Setup, client: &str, session: &str, prompt_none: bool) -> String {
+    let mut url = authorize_url(s, &[])
+        .replace(
+            &format!("client_id={}", s.spa),
+            &format!("client_id={client}"),
+        )
+        .replace(
+            &format!(
+                "audience={}",
+                url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>()
+            ),
+            &format!(
+                "audience={}",
+                url::form_urlencoded::byte_serialize(s.app.mgmt_audience().as_bytes())
+                    .collect::<String>()
+            ),
+        );
+    if prompt_none {
+        url.push_str("&prompt=none");
+    }
+    let r = http()
+        .get(url)
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    location(&r)
+}
+
+/// The attack: a signed-in admin visits a page whose hidden iframe runs `/authorize` with
+/// `prompt=none` for the Management API through a client the attacker registered (third-party
+/// or not). Only Writ's console may get user tokens for that audience.
+#[tokio::test]
+async fn only_the_console_gets_user_tokens_for_the_management_api() {
+    let s = setup().await;
+    make_alice_admin(&s).await;
+    let (_, session) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    let (third, _) = s
+        .app
+        .create_client(
+            json!({"name": "evil", "app_type": "spa", "callbacks": [CB], "is_first_party": false}),
+        )
+        .await;
+    for client in [s.spa.clone(), third] {
+        let loc = authorize_mgmt(&s, &client, &session, true).await;
+        assert!(loc.starts_with(CB), "{loc}");
+        assert_eq!(query_param(&loc, "code"), None, "{loc}");
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some("access_denied"),
+            "{loc}"
+        );
+    }
+    // The password grant cannot be used for it either, even by a first-party client.
+    let pw = s.app.password_client().await;
+    let r = s
+        .app
+        .password_token(
+            &pw,
+            "alice@example.com",
+            "alice-password-1",
+            &s.app.mgmt_audience(),
+            None,
+        )
+        .await
+        .assert(403);
+    assert_eq!(r.body["error"], "access_denied");
+    // Machine tokens still come from client grants, and the console still signs in (see the
+    // admin tests).
+    s.app.admin_token().await;
+}
+
+/// RFC 9700 §2.1.1: a `code_verifier` for a code issued without a challenge is refused.
+#[tokio::test]
+async fn a_code_verifier_for_a_code_without_a_challenge_is_refused() {
+    let s = setup().await;
+    let (id, secret) = s
+        .app
+        .create_client(json!({"name": "web", "app_type": "regular_web", "callbacks": [CB]}))
+        .await;
+    let url = format!(
+        "{}/authorize?response_type=code&client_id={id}&redirect_uri={}&scope=openid&state=s",
+        s.app.base,
+        url::form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>()
+    );
+    let (loc, _) = login(&s, &url, "alice@example.com", "alice-password-1").await;
+    let code = query_param(&loc, "code").expect("a code");
+    let ex = |verifier: Option<&'static str>| {
+        let (code, id, secret) = (code.clone(), id.clone(), secret.clone());
+        let app = &s.app;
+        async move {
+            let mut f = vec![
+                ("grant_type", "authorization_code".to_string()),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("code", code),
+                ("redirect_uri", CB.to_string()),
+            ];
+            if let Some(v) = verifier {
+                f.push(("code_verifier", v.to_string()));
+            }
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.token_form(&f).await
+        }
+    };
+    let r = ex(Some(VERIFIER)).await.assert(400);
+    assert_eq!(r.body["error"], "invalid_grant");
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("code_challenge"),
+        "{}",
+        r.body
+    );
+    // The refusal did not spend the code: its rightful client still redeems it, once.
+    ex(None).await.assert(200);
+    ex(None).await.assert(400);
+}
+
+/// Many exchanges of one code at once: exactly one gets tokens, and since the others are
+/// replays, the refresh token it got is revoked whatever the interleaving (the code's use and
+/// its refresh family are recorded in one transaction).
+#[tokio::test]
+async fn a_code_replayed_while_its_first_use_runs_revokes_what_it_issued() {
+    let s = setup().await;
+    let (loc, _) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    let code = query_param(&loc, "code").unwrap();
+    let tries: Vec<_> = (0..8).map(|_| exchange(&s, &code, VERIFIER)).collect();
+    let results = futures_util::future::join_all(tries).await;
+    let won: Vec<&Resp> = results.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(won.len(), 1, "exactly one exchange wins");
+    let rt = won[0].body["refresh_token"].as_str().unwrap();
+    refresh(&s, rt).await.assert(400);
+}
+
+/// What a browser session of alice's left behind: the SSO cookie, an access token and a
+/// refresh token (the SPA's).
+struct SignedIn {
+    session: String,
+    access: String,
+    refresh: String,
+}
+
+async fn sign_in(s: &Setup) -> SignedIn {
+    sign_in_with(s, "alice-password-1").await
+}
+
+async fn sign_in_with(s: &Setup, password: &str) -> SignedIn {
+    let (loc, session) = login(s, &authorize_url(s, &[]), "alice@example.com", password).await;
+    let t = exchange(s, &query_param(&loc, "code").unwrap(), VERIFIER)
+        .await
+        .assert(200)
+        .body;
+    SignedIn {
+        session,
+        access: t["access_token"].as_str().unwrap().to_owned(),
+        refresh: t["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Whether `/authorize` with `prompt=none` still finds a live session.
+async fn silent_login_works(s: &Setup, session: &str) -> bool {
+    let r = http()
+        .get(authorize_url(s, &[("prompt", "none")]))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    query_param(&location(&r), "code").is_some()
+}
+
+/// An introspection of `token` by the API's own client.
+async fn active(s: &Setup, api_client: &(String, String), token: &str) -> bool {
+    s.app
+        .http
+        .post(format!("{}/oauth/introspect", s.app.base))
+        .basic_auth(&api_client.0, Some(&api_client.1))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["active"]
+        == true
+}
+
+/// An admin resets a user's password, blocks them, deletes them: every SSO session and
+/// refresh token of the user ends at once, and their access tokens are stale.
+#[tokio::test]
+async fn password_resets_blocks_and_deletes_end_every_session_and_token() {
+    let s = setup().await;
+    let api_client = s.app.machine(TODOS, &["read:todos"]).await;
+    let user = format!("/users/{}", s.alice);
+
+    let a = sign_in(&s).await;
+    assert!(silent_login_works(&s, &a.session).await);
+    assert!(active(&s, &api_client, &a.access).await);
+    s.app
+        .api(
+            Method::PATCH,
+            &user,
+            Some(json!({"password": "a-new-password-2", "connection": "Username-Password-Authentication"})),
+        )
+        .await
+        .assert(200);
+    assert!(
+        !silent_login_works(&s, &a.session).await,
+        "SSO session ended"
+    );
+    refresh(&s, &a.refresh).await.assert(400);
+    assert!(
+        !active(&s, &api_client, &a.access).await,
+        "access token stale"
+    );
+
+    // A block, then a delete, do the same.
+    let b = sign_in_with(&s, "a-new-password-2").await;
+    s.app
+        .api(Method::PATCH, &user, Some(json!({"blocked": true})))
+        .await
+        .assert(200);
+    assert!(!silent_login_works(&s, &b.session).await);
+    refresh(&s, &b.refresh).await.assert(400);
+    assert!(!active(&s, &api_client, &b.access).await);
+    s.app
+        .api(Method::PATCH, &user, Some(json!({"blocked": false})))
+        .await
+        .assert(200);
+
+    let c = sign_in_with(&s, "a-new-password-2").await;
+    s.app.api(Method::DELETE, &user, None).await.assert(204);
+    assert!(!silent_login_works(&s, &c.session).await);
+    refresh(&s, &c.refresh).await.assert(400);
+    assert!(!active(&s, &api_client, &c.access).await);
+}
+
+/// The id of the (one) client grant of `client_id`.
+async fn grant_id(app: &TestApp, client_id: &str) -> String {
+    app.api(
+        Method::GET,
+        &format!("/client-grants?client_id={client_id}"),
+        None,
+    )
+    .await
+    .body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A machine client's tokens die with what made them: a rotated secret, a removed scope of
+/// its grant, the client's deletion — at the Management API, at introspection and at a guard
+/// following the feed.
+#[tokio::test]
+async fn machine_tokens_go_stale_when_their_client_changes() {
+    let g = Guarded::spawn().await;
+    let app = &g.app;
+    let (id, secret) = app
+        .machine(&app.mgmt_audience(), &["read:users", "read:roles"])
+        .await;
+    let mgmt = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
+    let (_, claims) = jwt_parts(&mgmt);
+    assert!(
+        claims["authz_ver"].is_i64(),
+        "machine tokens carry authz_ver"
+    );
+    app.api_as(&mgmt, Method::GET, "/users", None)
+        .await
+        .assert(200);
+
+    // Rotating the secret: the old token is refused at once.
+    let rotated = app
+        .api(Method::POST, &format!("/clients/{id}/rotate-secret"), None)
+        .await
+        .assert(200)
+        .body["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .api_as(&mgmt, Method::GET, "/users", None)
+        .await
+        .assert(401);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("permissions changed")
+    );
+    let mgmt = app
+        .cc_token(&id, &rotated, &app.mgmt_audience(), None)
+        .await;
+    app.api_as(&mgmt, Method::GET, "/users", None)
+        .await
+        .assert(200);
+
+    // Removing a scope from its grant.
+    let gid = grant_id(app, &id).await;
+    app.api(
+        Method::PATCH,
+        &format!("/client-grants/{gid}"),
+        Some(json!({"scope": ["read:roles"]})),
+    )
+    .await
+    .assert(200);
+    app.api_as(&mgmt, Method::GET, "/roles", None)
+        .await
+        .assert(401);
+    let mgmt = app
+        .cc_token(&id, &rotated, &app.mgmt_audience(), None)
+        .await;
+    app.api_as(&mgmt, Method::GET, "/roles", None)
+        .await
+        .assert(200);
+
+    // A token for the guarded API, then the client's deletion: the guard (following the
+    // feed), introspection and the Management API all refuse what it got before.
+    app.api(
+        Method::POST,
+        "/client-grants",
+        Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]})),
+    )
+    .await
+    .assert(201);
+    let api_token = app.cc_token(&id, &rotated, TODOS, None).await;
+    let mgmt = app
+        .cc_token(&id, &rotated, &app.mgmt_audience(), None)
+        .await;
+    g.guard.verify(&api_token).await.expect("valid before");
+    let introspector = app.machine(TODOS, &["read:todos"]).await;
+    let introspect = |token: String| {
+        let (cid, cs) = introspector.clone();
+        async move {
+            app.http
+                .post(format!("{}/oauth/introspect", app.base))
+                .basic_auth(cid, Some(cs))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["active"]
+                .clone()
+        }
+    };
+    assert_eq!(introspect(api_token.clone()).await, true);
+    app.api(Method::DELETE, &format!("/clients/{id}"), None)
+        .await
+        .assert(204);
+    until_stale(&g.guard, &api_token, 5, "the client's deletion").await;
+    assert_eq!(introspect(api_token).await, false);
+    app.api_as(&mgmt, Method::GET, "/roles", None)
+        .await
+        .assert(401);
+}
+
+/// An authz event stream already open ends once its client no longer holds
+/// `read:authz_events`.
+#[tokio::test]
+async fn an_open_event_stream_ends_when_its_client_loses_the_scope() {
+    let app = TestApp::spawn().await;
+    let (id, secret) = app
+        .machine(&app.mgmt_audience(), &["read:authz_events", "read:users"])
+        .await;
+    let token = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
+    let mut stream = app
+        .http
+        .get(format!("{}/api/v2/authz-events", app.base))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let gid = grant_id(&app, &id).await;
+    app.api(
+        Method::PATCH,
+        &format!("/client-grants/{gid}"),
+        Some(json!({"scope": ["read:users"]})),
+    )
+    .await
+    .assert(200);
+    // The stream ends (the body completes) rather than staying open.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream was still open 5 s after");
+}
+
+/// Callback and logout URLs that a browser would run (`javascript:`, `data:`…) are refused;
+/// custom schemes only for native apps.
+#[tokio::test]
+async fn script_and_custom_scheme_urls_are_refused_outside_native_apps() {
+    let app = TestApp::spawn().await;
+    for (field, url) in [
+        ("callbacks", "javascript:alert(document.cookie)//"),
+        ("callbacks", "data:text/html,<script>alert(1)</script>"),
+        ("allowed_logout_urls", "javascript:alert(1)"),
+        ("callbacks", "com.example.app:/callback"),
+    ] {
+        let r = app
+            .api(
+                Method::POST,
+                "/clients",
+                Some(json!({"name": "x", "app_type": "spa", field: [url]})),
+            )
+            .await
+            .assert(400);
+        assert!(
+            r.body["message"].as_str().unwrap().contains(field),
+            "{}",
+            r.body
+        );
+    }
+    let (native, _) = app
+        .create_client(json!({"name": "app", "app_type": "native", "callbacks": ["com.example.app:/callback"]}))
+        .await;
+    // Still never a script, even for a native app; and a native app turned SPA keeps no
+    // custom scheme.
+    app.api(
+        Method::PATCH,
+        &format!("/clients/{native}"),
+        Some(json!({"callbacks": ["javascript:alert(1)"]})),
+    )
+    .await
+    .assert(400);
+    app.api(
+        Method::PATCH,
+        &format!("/clients/{native}"),
+        Some(json!({"app_type": "spa"})),
+    )
+    .await
+    .assert(400);
+}
