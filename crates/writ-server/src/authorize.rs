@@ -716,16 +716,26 @@ pub async fn logout_oidc(
 ) -> Response {
     let p: LogoutParams = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
     // The client comes from client_id or from the ID token hint's audience (signature checked,
-    // expiry not: a logout with an old ID token is normal).
+    // expiry not: a logout with an old ID token is normal); when both are given they must name
+    // the same client.
     let hinted = p
         .id_token_hint
         .as_deref()
-        .and_then(|t| crate::token::id_token_audience(&state, t));
+        .and_then(|t| crate::token::id_token_client(&state, t));
     if p.id_token_hint.is_some() && hinted.is_none() {
         return pages::error(
             StatusCode::BAD_REQUEST,
             "Invalid logout request",
             "The id_token_hint is not a valid ID token from this server.",
+        );
+    }
+    if let (Some(given), Some(hinted)) = (&p.client_id, &hinted)
+        && given != hinted
+    {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Invalid logout request",
+            "The id_token_hint was not issued to this client_id.",
         );
     }
     let client_id = p.client_id.clone().or(hinted);

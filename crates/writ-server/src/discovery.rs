@@ -47,6 +47,11 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
             "email_verified", "name", "nickname", "permissions"
         ],
         "request_parameter_supported": false,
+        // RFC 9207: every authorization response (success or error, any response mode) names
+        // its issuer, so a client talking to several servers can tell a mix-up.
+        "authorization_response_iss_parameter_supported": true,
+        // `prompt=consent` asks a third-party client's user again (see `access`).
+        "prompt_values_supported": ["none", "login", "consent"],
     });
     let mut r = axum::Json(body).into_response();
     r.headers_mut().insert(

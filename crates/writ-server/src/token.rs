@@ -538,11 +538,14 @@ async fn password(
     Ok(respond(jwt, &scope, exp, id))
 }
 
-/// The audience of a valid ID token from this server (signature checked, expiry not), for
-/// `id_token_hint` at logout.
-pub fn id_token_audience(state: &AppState, token: &str) -> Option<String> {
+/// The client of a valid ID token from this server, for `id_token_hint` at logout: signature
+/// (RS256, a published key), issuer and `typ` checked, expiry not (a logout with an old ID
+/// token is normal). The token must name one client: its `aud` (a string, or an array of one),
+/// and `azp` when present must be that same client.
+pub fn id_token_client(state: &AppState, token: &str) -> Option<String> {
     let header = jsonwebtoken::decode_header(token).ok()?;
-    if header.alg != jsonwebtoken::Algorithm::RS256 {
+    // Access tokens (`at+jwt`) are signed by the same keys: never an ID token.
+    if header.alg != jsonwebtoken::Algorithm::RS256 || header.typ.as_deref() != Some("JWT") {
         return None;
     }
     let jwks: jsonwebtoken::jwk::JwkSet =
@@ -555,7 +558,17 @@ pub fn id_token_audience(state: &AppState, token: &str) -> Option<String> {
     v.set_issuer(&[&state.config.issuer]);
     v.set_required_spec_claims(&["iss", "aud", "sub"]);
     let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).ok()?;
-    data.claims["aud"].as_str().map(str::to_owned)
+    let aud = match &data.claims["aud"] {
+        serde_json::Value::String(a) => a.clone(),
+        serde_json::Value::Array(a) if a.len() == 1 => a[0].as_str()?.to_owned(),
+        _ => return None,
+    };
+    match &data.claims["azp"] {
+        serde_json::Value::Null => {}
+        serde_json::Value::String(azp) if *azp == aud => {}
+        _ => return None,
+    }
+    Some(aud)
 }
 
 #[cfg(test)]

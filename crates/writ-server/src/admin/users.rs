@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/unblock", post(unblock))
         .route("/admin/users/{id}/delete", post(delete))
         .route("/admin/users/{id}/metadata", post(metadata))
+        .route(
+            "/admin/users/{id}/consents/{consent}/revoke",
+            post(revoke_consent),
+        )
         .route("/admin/users/{id}/roles", post(assign_role))
         .route("/admin/users/{id}/roles/remove", post(remove_role))
         .route("/admin/users/{id}/permissions", post(add_permission))
@@ -223,6 +227,10 @@ struct DetailPage {
     can_update: bool,
     can_delete: bool,
     can_read_roles: bool,
+    /// The user's consents to third-party clients, with each client's name; `None` without
+    /// `read:grants`.
+    consents: Option<Vec<(writ_store::Consent, String)>>,
+    can_revoke_consents: bool,
 }
 
 impl DetailPage {
@@ -290,10 +298,31 @@ async fn detail_page(
         } else {
             vec![]
         };
-        Ok((direct, roles, with_perms, role_options, groups))
+        let consents = if admin.can("read:grants") {
+            let filter = writ_store::ConsentFilter {
+                user_id: Some(u.user_id.clone()),
+                ..Default::default()
+            };
+            let all = view::all_pages(|p| st.list_consents(&filter, p)).await?;
+            let catalog = s.catalog.load();
+            Some(
+                all.into_iter()
+                    .map(|c| {
+                        let name = catalog
+                            .clients
+                            .get(&c.client_id)
+                            .map_or_else(|| c.client_id.clone(), |k| k.name.clone());
+                        (c, name)
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok((direct, roles, with_perms, role_options, groups, consents))
     }
     .await;
-    let (direct, roles, with_perms, role_options, groups) = match loaded {
+    let (direct, roles, with_perms, role_options, groups, consents) = match loaded {
         Ok(x) => x,
         Err(e) => return view::internal(admin, e),
     };
@@ -327,6 +356,8 @@ async fn detail_page(
             can_update,
             can_delete: admin.can("delete:users"),
             can_read_roles,
+            consents,
+            can_revoke_consents: admin.can("delete:grants"),
         },
     )
 }
@@ -423,6 +454,39 @@ async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -
         Ok(_) => view::see_other("/admin/users?flash=deleted"),
         Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:users"]),
         Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    }
+}
+
+/// Revokes one of the user's consents (`DELETE /api/v2/grants/{id}`): the client's refresh
+/// tokens for the user go with it.
+async fn revoke_consent(
+    State(s): State<AppState>,
+    Path((id, consent)): Path<(String, String)>,
+    post: Post,
+) -> Response {
+    let Post { admin, form } = post;
+    let u = match load(&s, &admin, &id).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if !form.confirmed() {
+        return view::confirm(
+            &admin,
+            "Revoke this consent?",
+            "The application loses access for this user: its refresh tokens are revoked and it must ask for consent again.",
+            &format!("{}/consents/{}/revoke", href(&u), enc(&consent)),
+            "Revoke consent",
+            form.carried(),
+            &href(&u),
+        );
+    }
+    match admin
+        .api(Method::DELETE, &format!("/grants/{}", enc(&consent)), None)
+        .await
+    {
+        Ok(_) => view::see_other(&format!("{}?flash=consent_revoked#consents", href(&u))),
+        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:grants"]),
+        Err(f) => view::message(&admin, f.status, "Not revoked", &f.message),
     }
 }
 

@@ -118,7 +118,10 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "removed" => "Removed.",
         "assigned" => "Assigned.",
         "blocked" => {
-            "The user is blocked: their tokens stop working at APIs that follow the event feed, and they cannot sign in."
+            "The user is blocked: their sessions and refresh tokens are ended, their tokens stop working at APIs that follow the event feed, and they cannot sign in."
+        }
+        "consent_revoked" => {
+            "Consent revoked: the application's refresh tokens for this user are revoked."
         }
         "unblocked" => "The user is unblocked.",
         "rotated" => "Rotated.",

@@ -492,3 +492,61 @@ async fn script_and_custom_scheme_urls_are_refused_outside_native_apps() {
     .await
     .assert(400);
 }
+
+/// `/oidc/logout`: the `id_token_hint` must be an ID token of this issuer issued to the
+/// `client_id` given; an access token, or another client's ID token, is refused (and no
+/// redirect happens to that client's logout URL).
+#[tokio::test]
+async fn logout_hints_must_be_id_tokens_of_the_client_named() {
+    let s = setup().await;
+    let (other, _) = s
+        .app
+        .create_client(json!({"name": "other", "app_type": "spa", "allowed_logout_urls": ["https://other.example/bye"]}))
+        .await;
+    let (loc, session) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    let t = exchange(&s, &query_param(&loc, "code").unwrap(), VERIFIER)
+        .await
+        .assert(200)
+        .body;
+    let id_token = t["id_token"].as_str().unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    let logout = |hint: &str, client: &str, to: &str| {
+        let url = format!(
+            "{}/oidc/logout?{}",
+            s.app.base,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("id_token_hint", hint)
+                .append_pair("client_id", client)
+                .append_pair("post_logout_redirect_uri", to)
+                .finish()
+        );
+        let session = session.clone();
+        async move {
+            http()
+                .get(url)
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for (hint, client, to) in [
+        (id_token, other.as_str(), "https://other.example/bye"),
+        (access, s.spa.as_str(), "http://127.0.0.1:5173/"),
+    ] {
+        let r = logout(hint, client, to).await;
+        assert_eq!(r.status(), 400);
+        assert!(r.headers().get("location").is_none());
+    }
+    // The session survived the refused attempts; the right hint logs out.
+    assert!(silent_login_works(&s, &session).await);
+    let r = logout(id_token, &s.spa, "http://127.0.0.1:5173/").await;
+    assert_eq!(r.status(), 302);
+    assert!(!silent_login_works(&s, &session).await);
+}
