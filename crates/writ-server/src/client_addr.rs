@@ -255,7 +255,7 @@ fn parse_node(v: &str) -> Option<IpAddr> {
     if let Ok(ip) = v.parse::<IpAddr>() {
         return Some(ip.to_canonical());
     }
-    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let port_ok = |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok();
     if let Some(rest) = v.strip_prefix('[') {
         let (inner, tail) = rest.split_once(']')?;
         let ip: std::net::Ipv6Addr = inner.parse().ok()?;
