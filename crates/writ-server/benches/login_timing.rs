@@ -20,17 +20,29 @@ use writ_store::NewUser;
 const ADMIN: &str = "timing-admin";
 const ADMIN_SECRET: &str = "timing-admin-secret-0123456789";
 /// PBKDF2-HMAC-SHA256, 1,000 iterations ("correct horse"; Python's hashlib).
-const PBKDF2: &str = "$pbkdf2-sha256$i=1000,l=32$TmFDbC1zYWx0LTEyMw$ua8Y0lZXyvXdWdEFG4AkWWcXpXgxWp9bD1eFos0o4L4";
+const PBKDF2: &str =
+    "$pbkdf2-sha256$i=1000,l=32$TmFDbC1zYWx0LTEyMw$ua8Y0lZXyvXdWdEFG4AkWWcXpXgxWp9bD1eFos0o4L4";
 
 fn stats(mut v: Vec<Duration>) -> String {
     v.sort();
     let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0;
-    format!("median {:6.1} ms   p10 {:6.1}   p90 {:6.1}", at(0.5), at(0.1), at(0.9))
+    format!(
+        "median {:6.1} ms   p10 {:6.1}   p90 {:6.1}",
+        at(0.5),
+        at(0.1),
+        at(0.9)
+    )
 }
 
 fn main() {
-    let n: usize = std::env::var("TIMING_N").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let n: usize = std::env::var("TIMING_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

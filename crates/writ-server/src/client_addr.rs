@@ -331,7 +331,10 @@ mod tests {
         assert!(t.contains(ip("192.168.1.7")));
         assert!(!t.contains(ip("192.168.1.8")));
         assert!(t.contains(ip("fd12::1")));
-        assert!(t.contains(ip("::ffff:10.9.9.9")), "IPv4-mapped counts as IPv4");
+        assert!(
+            t.contains(ip("::ffff:10.9.9.9")),
+            "IPv4-mapped counts as IPv4"
+        );
         assert!(TrustedProxies::parse("").unwrap().is_empty());
         for bad in ["10.0.0.0/33", "nope", "10.0.0.0/8, 1.2.3", "::1/129"] {
             let e = TrustedProxies::parse(bad).unwrap_err();
@@ -347,7 +350,13 @@ mod tests {
             ("x-forwarded-proto", "https"),
         ];
         let a = resolve("192.0.2.1", &h);
-        assert_eq!(a, ClientAddr { ip: ip("192.0.2.1"), https: false });
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("192.0.2.1"),
+                https: false
+            }
+        );
         let none = ClientAddr::resolve(ip("127.0.0.1"), &headers(&h), &TrustedProxies::default());
         assert_eq!(none.ip, ip("127.0.0.1"));
         assert!(!none.https);
@@ -358,26 +367,61 @@ mod tests {
         // The client wrote "1.1.1.1"; the outer proxy saw 203.0.113.9; an inner proxy 10.0.0.2.
         let a = resolve(
             "127.0.0.1",
-            &[("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.2"), ("x-forwarded-proto", "https")],
+            &[
+                ("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.2"),
+                ("x-forwarded-proto", "https"),
+            ],
         );
-        assert_eq!(a, ClientAddr { ip: ip("203.0.113.9"), https: true });
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("203.0.113.9"),
+                https: true
+            }
+        );
         // Several lines are one list, in order.
         let a = resolve(
             "127.0.0.1",
-            &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "198.51.100.4:5555")],
+            &[
+                ("x-forwarded-for", "1.1.1.1"),
+                ("x-forwarded-for", "198.51.100.4:5555"),
+            ],
         );
         assert_eq!(a.ip, ip("198.51.100.4"));
         // All trusted: the left-most.
-        assert_eq!(resolve("10.0.0.1", &[("x-forwarded-for", "10.0.0.7, 10.0.0.8")]).ip, ip("10.0.0.7"));
+        assert_eq!(
+            resolve("10.0.0.1", &[("x-forwarded-for", "10.0.0.7, 10.0.0.8")]).ip,
+            ip("10.0.0.7")
+        );
         // IPv6, with and without brackets and ports.
-        assert_eq!(resolve("::1", &[("x-forwarded-for", "2001:db8::5")]).ip, ip("2001:db8::5"));
-        assert_eq!(resolve("::1", &[("x-forwarded-for", "[2001:db8::6]:443")]).ip, ip("2001:db8::6"));
+        assert_eq!(
+            resolve("::1", &[("x-forwarded-for", "2001:db8::5")]).ip,
+            ip("2001:db8::5")
+        );
+        assert_eq!(
+            resolve("::1", &[("x-forwarded-for", "[2001:db8::6]:443")]).ip,
+            ip("2001:db8::6")
+        );
         // Garbage where it matters: the header is ignored, the peer is the client.
-        for bad in ["unknown", "203.0.113.9, nonsense", "1.2.3.4:99999", "[::1", "", " , "] {
-            assert_eq!(resolve("127.0.0.1", &[("x-forwarded-for", bad)]).ip, ip("127.0.0.1"), "{bad:?}");
+        for bad in [
+            "unknown",
+            "203.0.113.9, nonsense",
+            "1.2.3.4:99999",
+            "[::1",
+            "",
+            " , ",
+        ] {
+            assert_eq!(
+                resolve("127.0.0.1", &[("x-forwarded-for", bad)]).ip,
+                ip("127.0.0.1"),
+                "{bad:?}"
+            );
         }
         // Garbage the client wrote left of the real entry is never read.
-        assert_eq!(resolve("127.0.0.1", &[("x-forwarded-for", "garbage, 203.0.113.9")]).ip, ip("203.0.113.9"));
+        assert_eq!(
+            resolve("127.0.0.1", &[("x-forwarded-for", "garbage, 203.0.113.9")]).ip,
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -385,32 +429,76 @@ mod tests {
         let a = resolve(
             "127.0.0.1",
             &[
-                ("forwarded", r#"for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711";proto=https"#),
+                (
+                    "forwarded",
+                    r#"for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711";proto=https"#,
+                ),
                 ("x-forwarded-for", "198.51.100.1"),
             ],
         );
-        assert_eq!(a, ClientAddr { ip: ip("2001:db8:cafe::17"), https: true });
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("2001:db8:cafe::17"),
+                https: true
+            }
+        );
         // Case-insensitive names, quoted IPv4 with a port, proto from X-Forwarded-Proto.
         let a = resolve(
             "127.0.0.1",
-            &[("forwarded", r#"For="198.51.100.17:8080""#), ("x-forwarded-proto", "HTTPS")],
+            &[
+                ("forwarded", r#"For="198.51.100.17:8080""#),
+                ("x-forwarded-proto", "HTTPS"),
+            ],
         );
-        assert_eq!(a, ClientAddr { ip: ip("198.51.100.17"), https: true });
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("198.51.100.17"),
+                https: true
+            }
+        );
         // Trusted hops are skipped; the element chosen gives the proto.
         let a = resolve(
             "10.0.0.1",
-            &[("forwarded", "for=198.51.100.2;proto=https"), ("forwarded", "for=10.0.0.9;proto=http")],
+            &[
+                ("forwarded", "for=198.51.100.2;proto=https"),
+                ("forwarded", "for=10.0.0.9;proto=http"),
+            ],
         );
-        assert_eq!(a, ClientAddr { ip: ip("198.51.100.2"), https: true });
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("198.51.100.2"),
+                https: true
+            }
+        );
         // An unreadable Forwarded falls back to X-Forwarded-For, then to the peer.
-        let a = resolve("127.0.0.1", &[("forwarded", "for=unknown"), ("x-forwarded-for", "198.51.100.3")]);
+        let a = resolve(
+            "127.0.0.1",
+            &[
+                ("forwarded", "for=unknown"),
+                ("x-forwarded-for", "198.51.100.3"),
+            ],
+        );
         assert_eq!(a.ip, ip("198.51.100.3"));
-        for bad in ["for=_hidden", "proto=https", "for=\"", "for", ";;,,", "for=\"[::1]:80", "for=1.2.3.4.5"] {
+        for bad in [
+            "for=_hidden",
+            "proto=https",
+            "for=\"",
+            "for",
+            ";;,,",
+            "for=\"[::1]:80",
+            "for=1.2.3.4.5",
+        ] {
             let a = resolve("127.0.0.1", &[("forwarded", bad)]);
             assert_eq!(a.ip, ip("127.0.0.1"), "{bad:?}");
         }
         // An unbalanced quote from the client does not hide what the proxy appended.
-        let a = resolve("127.0.0.1", &[("forwarded", "for=\"oops, for=198.51.100.8")]);
+        let a = resolve(
+            "127.0.0.1",
+            &[("forwarded", "for=\"oops, for=198.51.100.8")],
+        );
         assert_eq!(a.ip, ip("198.51.100.8"));
     }
 
@@ -422,22 +510,58 @@ mod tests {
         assert!(a.https);
         assert!(!resolve("127.0.0.1", &[("x-forwarded-proto", "gopher")]).https);
         assert!(resolve("127.0.0.1", &[("x-forwarded-proto", "https")]).https);
-        assert_eq!(resolve("127.0.0.1", &[("x-forwarded-proto", "https")]).ip, ip("127.0.0.1"));
+        assert_eq!(
+            resolve("127.0.0.1", &[("x-forwarded-proto", "https")]).ip,
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
     fn never_panics_on_odd_input() {
         let odd = [
-            "", ",", ";", "=", "\"", "\"\"", "for=", "for=[", "for=[]", "for=[]:", "for=[::1]x",
-            "for=:80", "for=1.2.3.4:", "for=1.2.3.4:-1", "for=\\", "for=\"\\\"", "for=\"a\\",
-            "for=::ffff:1.2.3.4", "for=\u{e9}",
+            "",
+            ",",
+            ";",
+            "=",
+            "\"",
+            "\"\"",
+            "for=",
+            "for=[",
+            "for=[]",
+            "for=[]:",
+            "for=[::1]x",
+            "for=:80",
+            "for=1.2.3.4:",
+            "for=1.2.3.4:-1",
+            "for=\\",
+            "for=\"\\\"",
+            "for=\"a\\",
+            "for=::ffff:1.2.3.4",
+            "for=\u{e9}",
         ];
         for v in odd {
-            let _ = resolve("127.0.0.1", &[("forwarded", v), ("x-forwarded-for", v), ("x-forwarded-proto", v)]);
+            let _ = resolve(
+                "127.0.0.1",
+                &[
+                    ("forwarded", v),
+                    ("x-forwarded-for", v),
+                    ("x-forwarded-proto", v),
+                ],
+            );
         }
         let long = vec!["10.0.0.1"; 500].join(",");
-        assert_eq!(resolve("127.0.0.1", &[("x-forwarded-for", &long)]).ip, ip("10.0.0.1"));
+        assert_eq!(
+            resolve("127.0.0.1", &[("x-forwarded-for", &long)]).ip,
+            ip("10.0.0.1")
+        );
         // Mapped IPv4 peers and entries are IPv4.
-        assert_eq!(resolve("::ffff:127.0.0.1", &[("x-forwarded-for", "::ffff:198.51.100.9")]).ip, ip("198.51.100.9"));
+        assert_eq!(
+            resolve(
+                "::ffff:127.0.0.1",
+                &[("x-forwarded-for", "::ffff:198.51.100.9")]
+            )
+            .ip,
+            ip("198.51.100.9")
+        );
     }
 }

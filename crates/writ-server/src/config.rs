@@ -343,8 +343,14 @@ mod tests {
         ] {
             std::fs::write(&p, text).unwrap();
             let c = Config::load(Some(&p), |_| None).unwrap();
-            assert!(c.trusted_proxies.contains("192.168.4.5".parse().unwrap()), "{text}");
-            assert!(c.trusted_proxies.contains("fd00::7".parse().unwrap()), "{text}");
+            assert!(
+                c.trusted_proxies.contains("192.168.4.5".parse().unwrap()),
+                "{text}"
+            );
+            assert!(
+                c.trusted_proxies.contains("fd00::7".parse().unwrap()),
+                "{text}"
+            );
         }
         std::fs::write(&p, "trusted_proxies = \"bogus\"\n").unwrap();
         assert!(Config::load(Some(&p), |_| None).is_err());

@@ -456,10 +456,16 @@ mod tests {
     async fn wrapped_legacy_forms_verify_with_one_argon2_each() {
         let p = PasswordHasherPool::new(2);
         for (name, legacy, pw) in legacy_forms() {
-            assert!(p.verify(pw, Some(&legacy)).await, "{name}: bare form verifies");
+            assert!(
+                p.verify(pw, Some(&legacy)).await,
+                "{name}: bare form verifies"
+            );
             let wrapped = p.wrap_imported(&legacy).await.expect(name);
             assert!(wrapped.starts_with("$writ-wrap$"), "{name}: {wrapped}");
-            assert!(wrapped.contains("$argon2id$v=19$m=19456,t=2,p=1$"), "{name}");
+            assert!(
+                wrapped.contains("$argon2id$v=19$m=19456,t=2,p=1$"),
+                "{name}"
+            );
             let (descriptor, _) = imported::wrapped_parts(&wrapped).unwrap();
             let hash_part = legacy.rsplit('$').next().unwrap();
             assert!(!descriptor.contains(hash_part), "{name}: {descriptor}");
@@ -467,14 +473,24 @@ mod tests {
             assert!(needs_rehash(&wrapped), "{name}");
             for (candidate, expected) in [(pw, true), ("wrong password", false)] {
                 let before = p.argon2_verifications();
-                assert_eq!(p.verify(candidate, Some(&wrapped)).await, expected, "{name}");
+                assert_eq!(
+                    p.verify(candidate, Some(&wrapped)).await,
+                    expected,
+                    "{name}"
+                );
                 assert_eq!(p.argon2_verifications() - before, 1, "{name}");
             }
             // Importing the same hash again is recognised; another one is not.
             assert!(p.holds_imported(&wrapped, &legacy).await, "{name}");
             let other = p.wrap_imported(&legacy).await.unwrap();
             assert_ne!(other, wrapped, "a fresh argon2 salt each time");
-            assert!(!p.holds_imported(&wrapped, "$pbkdf2-sha1$i=4096,l=20$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAA").await);
+            assert!(
+                !p.holds_imported(
+                    &wrapped,
+                    "$pbkdf2-sha1$i=4096,l=20$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                )
+                .await
+            );
         }
         // Writ's own argon2id is stored as it is.
         let h = p.hash("correct horse").await.unwrap();
@@ -496,7 +512,9 @@ mod tests {
         stored.push(None);
         stored.push(Some("garbage".into()));
         stored.push(Some("$writ-wrap$!!!$argon2id$".into()));
-        stored.push(Some("$writ-wrap$JDJiJDEw$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into()));
+        stored.push(Some(
+            "$writ-wrap$JDJiJDEw$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        ));
         for s in &stored {
             for pw in ["hello", "wrong"] {
                 let before = p.argon2_verifications();

@@ -157,7 +157,10 @@ impl<K: Eq + Hash + Clone> Table<K> {
         if !g.map.contains_key(key) && g.map.len() >= g.sweep_at {
             self.evict(&mut g, now);
         }
-        let e = g.map.entry(key.clone()).or_insert_with(|| Entry::fresh(now));
+        let e = g
+            .map
+            .entry(key.clone())
+            .or_insert_with(|| Entry::fresh(now));
         if e.expired(self.rule, now) {
             *e = Entry::fresh(now);
         }

@@ -751,7 +751,10 @@ pub fn split_for_wrap(stored: &str) -> Option<(String, Vec<u8>)> {
         let parts: bcrypt::HashParts = stored.parse().ok()?;
         let full = parts.format_for_version(bcrypt::Version::TwoB);
         let hash = full.get(29..)?.as_bytes().to_vec();
-        Some((format!("{}{}", stored.get(..29)?, ".".repeat(hash.len())), hash))
+        Some((
+            format!("{}{}", stored.get(..29)?, ".".repeat(hash.len())),
+            hash,
+        ))
     } else if stored.starts_with("$pbkdf2") {
         let p = Pbkdf2::parse(stored).ok()?;
         let hash = p.hash.clone();
@@ -820,7 +823,9 @@ pub fn derive(descriptor: &str, password: &str) -> Option<Vec<u8>> {
 /// verifies itself, nor wrapped forms, which the pool verifies with [`derive`]).
 pub fn is_imported_form(stored: &str) -> bool {
     !is_wrapped(stored)
-        && (stored.starts_with("$2") || stored.starts_with("$pbkdf2") || stored.starts_with("$writ-"))
+        && (stored.starts_with("$2")
+            || stored.starts_with("$pbkdf2")
+            || stored.starts_with("$writ-"))
 }
 
 /// Verifies a password against a bcrypt, PBKDF2 or `$writ-…` string; false for anything else.

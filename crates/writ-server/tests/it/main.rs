@@ -10,4 +10,5 @@ mod keys;
 mod login;
 mod mgmt;
 mod multinode;
+mod proxy;
 mod tokens;
