@@ -805,7 +805,7 @@ pub fn derive(descriptor: &str, password: &str) -> Option<Vec<u8>> {
         let h = PasswordHash::new(descriptor).ok()?;
         let alg = argon2::Algorithm::new(h.algorithm.as_str()).ok()?;
         let version = match h.version {
-            Some(v) => argon2::Version::try_from(u32::from(v)).ok()?,
+            Some(v) => argon2::Version::try_from(v).ok()?,
             None => argon2::Version::default(),
         };
         let params = argon2::Params::try_from(&h).ok()?;
