@@ -602,7 +602,8 @@ struct ImportForm {
         (status = 401, description = schemas::E401, body = schemas::Error),
         (status = 403, description = schemas::E403, body = schemas::Error),
     ),
-    security(("bearer" = ["create:users"]))
+    // `update:users` too with `upsert=true`.
+    security(("bearer" = ["create:users"]), ("bearer" = ["create:users", "update:users"]))
 )]
 async fn create_import(
     State(s): State<AppState>,
