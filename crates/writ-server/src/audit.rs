@@ -603,5 +603,21 @@ mod tests {
         let p = Peer::of_parts(&inner);
         assert_eq!(p.ip, Some(IpAddr::from([203, 0, 113, 9])));
         assert_eq!(p.channel, Some("console"));
+        // The client's address worked out by `client_addr` wins over the TCP peer.
+        let mut req = axum::http::Request::builder().body(()).unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                4000,
+            ))));
+        req.extensions_mut().insert(ClientAddr {
+            ip: IpAddr::from([198, 51, 100, 7]),
+            https: true,
+        });
+        let (parts, _) = req.into_parts();
+        assert_eq!(
+            Peer::of_parts(&parts).ip,
+            Some(IpAddr::from([198, 51, 100, 7]))
+        );
     }
 }

@@ -85,7 +85,9 @@ impl TrustedProxies {
 /// used https (only ever true through a trusted proxy: Writ itself serves plain http).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr {
+    /// The client's address (IPv4-mapped IPv6 addresses are given as IPv4).
     pub ip: IpAddr,
+    /// Whether the client reached the (trusted) proxy over https.
     pub https: bool,
 }
 

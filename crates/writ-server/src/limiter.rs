@@ -42,6 +42,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Failed logins for one (user, IP) before the pair is blocked.
@@ -120,6 +121,9 @@ struct Table<K> {
     rule: Rule,
     cap: usize,
     inner: Mutex<TableInner<K>>,
+    /// The map's size after the last change: lets [`Table::peek`] answer an empty table (the
+    /// usual case: nothing failed) without taking the lock.
+    len: AtomicUsize,
 }
 
 impl<K: Eq + Hash + Clone> Table<K> {
@@ -132,6 +136,7 @@ impl<K: Eq + Hash + Clone> Table<K> {
                 map: HashMap::new(),
                 sweep_at: cap,
             }),
+            len: AtomicUsize::new(0),
         }
     }
 
@@ -140,8 +145,16 @@ impl<K: Eq + Hash + Clone> Table<K> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the table holds nothing (read without the lock).
+    fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Relaxed) == 0
+    }
+
     /// The entry of `key` as it stands (expired entries read as absent).
     fn peek(&self, key: &K) -> Option<Entry> {
+        if self.is_empty() {
+            return None;
+        }
         let now = Instant::now();
         let g = self.lock();
         g.map
@@ -164,7 +177,9 @@ impl<K: Eq + Hash + Clone> Table<K> {
         if e.expired(self.rule, now) {
             *e = Entry::fresh(now);
         }
-        f(e, self.rule, now)
+        let out = f(e, self.rule, now);
+        self.len.store(g.map.len(), Ordering::Relaxed);
+        out
     }
 
     /// Runs `f` on the entry of `key` if there is one; removes it when `f` says so.
@@ -176,6 +191,7 @@ impl<K: Eq + Hash + Clone> Table<K> {
         {
             g.map.remove(key);
         }
+        self.len.store(g.map.len(), Ordering::Relaxed);
     }
 
     /// Makes room: expired entries, then the oldest entries that block nothing, down to 90% of
@@ -299,10 +315,14 @@ impl Limiter {
             .client_ips
             .peek(&ip)
             .and_then(|e| e.blocked_for(self.client_ips.rule, now));
-        let pair_wait = self
-            .clients
-            .peek(&(ip, client.map(str::to_owned)))
-            .and_then(|e| e.blocked_for(self.clients.rule, now));
+        // Checked before building the key: on the token hot path the table is usually empty.
+        let pair_wait = if self.clients.is_empty() {
+            None
+        } else {
+            self.clients
+                .peek(&(ip, client.map(str::to_owned)))
+                .and_then(|e| e.blocked_for(self.clients.rule, now))
+        };
         ip_wait.max(pair_wait).map(secs)
     }
 
