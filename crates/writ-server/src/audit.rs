@@ -18,10 +18,10 @@
 //! run at start and then hourly by [`crate::retention`].
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use writ_guard::AccessClaims;
 use writ_store::{NewLogEntry, StoreError};
 
+use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// Auth0's log event type codes used by Writ.
@@ -65,9 +66,9 @@ const CONNECTION: &str = writ_core::DEFAULT_CONNECTION;
 
 /// Where a request came from: the peer address, its user agent, and the channel it used.
 ///
-/// As an extractor it reads the connection's address and the `User-Agent` header, unless an
-/// in-process caller (the admin console) attached a `Peer` extension describing the browser
-/// request it acts for.
+/// As an extractor it reads the client's address ([`ClientAddr`]: the real client behind a
+/// trusted proxy) and the `User-Agent` header, unless an in-process caller (the admin console)
+/// attached a `Peer` extension describing the browser request it acts for.
 #[derive(Debug, Clone, Default)]
 pub struct Peer {
     pub ip: Option<IpAddr>,
@@ -101,10 +102,7 @@ impl Peer {
             return p.clone();
         }
         Peer {
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            ip: ClientAddr::of_parts(parts).map(|a| a.ip),
             user_agent: user_agent(&parts.headers),
             channel: None,
         }
@@ -379,7 +377,7 @@ pub async fn console_refused(state: &AppState, parts: &Parts, user_id: &str) {
 /// Records a logout (`slo`) for the browser session in `headers`, if it has one; call it before
 /// the session is deleted (it reads whose session it is).
 pub async fn logout(state: &AppState, peer: &Peer, headers: &HeaderMap, client_id: Option<&str>) {
-    let Some(cookie) = session_cookie(headers) else {
+    let Some(cookie) = crate::cookies::get(state, headers, crate::cookies::SSO_SESSION) else {
         return;
     };
     let id = crate::crypto::sha256_hex(&cookie);
@@ -393,17 +391,6 @@ pub async fn logout(state: &AppState, peer: &Peer, headers: &HeaderMap, client_i
         e = e.client(c);
     }
     record(state, e).await;
-}
-
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == crate::authorize::SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,7 +588,10 @@ mod tests {
             .body(())
             .unwrap();
         req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 9], 4000))));
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [203, 0, 113, 9],
+                4000,
+            ))));
         let (parts, _) = req.into_parts();
         let p = Peer::of_parts(&parts);
         assert_eq!(p.ip, Some(IpAddr::from([203, 0, 113, 9])));
@@ -615,5 +605,21 @@ mod tests {
         let p = Peer::of_parts(&inner);
         assert_eq!(p.ip, Some(IpAddr::from([203, 0, 113, 9])));
         assert_eq!(p.channel, Some("console"));
+        // The client's address worked out by `client_addr` wins over the TCP peer.
+        let mut req = axum::http::Request::builder().body(()).unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                4000,
+            ))));
+        req.extensions_mut().insert(ClientAddr {
+            ip: IpAddr::from([198, 51, 100, 7]),
+            https: true,
+        });
+        let (parts, _) = req.into_parts();
+        assert_eq!(
+            Peer::of_parts(&parts).ip,
+            Some(IpAddr::from([198, 51, 100, 7]))
+        );
     }
 }

@@ -3,14 +3,18 @@
 //! brute-force limited), SSO sessions in an HttpOnly cookie, and logout (`/v2/logout`,
 //! `/oidc/logout`).
 //!
+//! Sign-up (`POST /u/signup`, when enabled) is limited per IP and always ends on the login form
+//! with the same neutral notice, whether or not the email was already registered, after the
+//! same work (the password is hashed in both cases): the page does not reveal who has an
+//! account. The user then logs in as usual.
+//!
 //! Errors about the client or the redirect URI are shown on a page and never redirected;
 //! every other error goes back to the (validated) redirect URI, per RFC 6749 §4.1.2.1.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -19,8 +23,11 @@ use subtle::ConstantTimeEq;
 use writ_core::Client;
 use writ_store::{AuthCode, Session};
 
+use crate::client_addr::ClientAddr;
+use crate::cookies::{self, LOGIN_CSRF, SSO_SESSION, SameSite};
 use crate::crypto::{random_token, sha256_hex};
-use crate::pages;
+use crate::pages::{self, Note};
+use crate::password_login::{self, Refused};
 use crate::state::AppState;
 
 /// Auth0's defaults: 3 days idle, 7 days absolute.
@@ -28,8 +35,9 @@ pub const SESSION_IDLE: i64 = 3 * 24 * 3600;
 pub const SESSION_ABSOLUTE: i64 = 7 * 24 * 3600;
 /// Authorization codes live 60 seconds.
 pub const CODE_LIFETIME: i64 = 60;
-pub const SESSION_COOKIE: &str = "writ_session";
-const CSRF_COOKIE: &str = "writ_csrf";
+/// What every sign-up ends with, registered before or not (see the module doc).
+pub const SIGNUP_DONE: &str =
+    "If this address was not registered yet, your account is ready: log in.";
 
 /// `/authorize` parameters (unknown ones, like auth0-spa-js's `auth0Client`, are ignored).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -73,25 +81,6 @@ pub fn origin_of(url: &str) -> String {
     url::Url::parse(url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default()
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-fn secure_flag(state: &AppState) -> &'static str {
-    if state.config.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
 }
 
 /// The page shown for a request that cannot be answered by redirect.
@@ -256,7 +245,7 @@ fn check(state: &AppState, v: &Validated) -> Result<(), (&'static str, String)> 
 
 /// The live session of this browser, if any (idle and absolute lifetimes enforced).
 async fn live_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let token = cookie(headers, SESSION_COOKIE)?;
+    let token = cookies::get(state, headers, SSO_SESSION)?;
     let s = state.store.get_session(&sha256_hex(&token)).await.ok()??;
     let t = now();
     if t >= s.expires_at || t - s.last_seen >= SESSION_IDLE {
@@ -303,11 +292,12 @@ async fn issue_code(
 #[allow(clippy::too_many_arguments)]
 fn login_page(
     state: &AppState,
+    addr: &ClientAddr,
     form: pages::Form,
     v: &Validated,
     tx: &str,
     email: &str,
-    error: Option<&str>,
+    note: Option<Note<'_>>,
     status_override: Option<StatusCode>,
 ) -> Response {
     let csrf = random_token(24);
@@ -316,7 +306,7 @@ fn login_page(
         tx,
         &csrf,
         email,
-        error,
+        note,
         &v.client.name,
         &origin_of(&v.redirect_uri),
         state.config.signup_enabled,
@@ -324,18 +314,21 @@ fn login_page(
     if let Some(s) = status_override {
         *r.status_mut() = s;
     }
-    let c = format!(
-        "{CSRF_COOKIE}={csrf}; Path=/u/; HttpOnly; SameSite=Strict{}",
-        secure_flag(state)
+    cookies::set(
+        &mut r,
+        state,
+        addr,
+        LOGIN_CSRF,
+        &csrf,
+        SameSite::Strict,
+        None,
     );
-    if let Ok(h) = HeaderValue::from_str(&c) {
-        r.headers_mut().append(header::SET_COOKIE, h);
-    }
     r
 }
 
 pub async fn authorize(
     State(state): State<AppState>,
+    addr: ClientAddr,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -378,7 +371,7 @@ pub async fn authorize(
     if prompt.split(' ').any(|p| p == "none") {
         return redirect_error(&v, "login_required", "Login required");
     }
-    login_page(&state, pages::Form::Login, &v, &raw, "", None, None)
+    login_page(&state, &addr, pages::Form::Login, &v, &raw, "", None, None)
 }
 
 #[derive(Deserialize)]
@@ -403,7 +396,7 @@ fn precheck(
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
         .is_none_or(|o| o == ours);
-    let cookie_csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let cookie_csrf = cookies::get(state, headers, LOGIN_CSRF).unwrap_or_default();
     let csrf_ok =
         !cookie_csrf.is_empty() && bool::from(cookie_csrf.as_bytes().ct_eq(csrf.as_bytes()));
     if !origin_ok || !csrf_ok {
@@ -430,7 +423,12 @@ fn internal_page() -> Response {
 }
 
 /// Opens an SSO session for the user, sets its cookie and answers the authorization request.
-async fn start_session(state: &AppState, v: &Validated, user_id: &str) -> Response {
+async fn start_session(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    user_id: &str,
+) -> Response {
     let token = random_token(32);
     let t = now();
     let session = Session {
@@ -446,23 +444,22 @@ async fn start_session(state: &AppState, v: &Validated, user_id: &str) -> Respon
         return internal_page();
     }
     let mut r = issue_code(state, v, user_id, &session.sid, t).await;
-    let flag = secure_flag(state);
-    for c in [
-        format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_ABSOLUTE}{flag}"
-        ),
-        format!("{CSRF_COOKIE}=; Path=/u/; Max-Age=0; HttpOnly; SameSite=Strict{flag}"),
-    ] {
-        if let Ok(h) = HeaderValue::from_str(&c) {
-            r.headers_mut().append(header::SET_COOKIE, h);
-        }
-    }
+    cookies::set(
+        &mut r,
+        state,
+        addr,
+        SSO_SESSION,
+        &token,
+        SameSite::Lax,
+        Some(SESSION_ABSOLUTE),
+    );
+    cookies::clear(&mut r, state, addr, LOGIN_CSRF, SameSite::Strict);
     r
 }
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -471,90 +468,43 @@ pub async fn login(
         Err(r) => return *r,
     };
     let email = f.username.trim().to_lowercase();
-    let ip = peer.ip();
     let page = |error: &str, status: Option<StatusCode>| {
         login_page(
             &state,
+            &addr,
             pages::Form::Login,
             &v,
             &f.tx,
             &email,
-            Some(error),
+            Some(Note::Error(error)),
             status,
         )
     };
-    if state.limiter.user_blocked(ip, &email).is_some() {
-        crate::audit::login(
-            &state,
-            crate::audit::Via::LoginPage,
-            ip,
-            &headers,
-            &v.client.client_id,
-            &email,
-            crate::audit::LoginOutcome::TooManyAttempts,
-        )
-        .await;
-        return page(
-            "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
-            Some(StatusCode::TOO_MANY_REQUESTS),
-        );
-    }
-    let creds = match state.store.credentials_by_email(&email).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "login lookup");
-            return internal_page();
-        }
+    let attempt = password_login::Attempt {
+        via: crate::audit::Via::LoginPage,
+        ip: addr.ip,
+        headers: &headers,
+        client_id: &v.client.client_id,
+        username: &f.username,
+        password: &f.password,
     };
-    let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
-    let ok = state.hasher.verify(&f.password, stored.as_deref()).await;
-    let user = match creds {
-        Some(c) if ok => c.user,
-        _ => {
-            crate::audit::login(
-                &state,
-                crate::audit::Via::LoginPage,
-                ip,
-                &headers,
-                &v.client.client_id,
-                &email,
-                crate::audit::LoginOutcome::Failed(creds.as_ref().map(|c| c.user.user_id.as_str())),
-            )
-            .await;
-            state.limiter.user_failed(ip, &email);
-            return page("Wrong email or password.", None);
+    match password_login::check(&state, attempt).await {
+        Ok(user) => start_session(&state, &addr, &v, &user.user_id).await,
+        Err(Refused::TooManyAttempts { retry_after }) => {
+            let mut r = page(
+                "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
+                Some(StatusCode::TOO_MANY_REQUESTS),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            r
         }
-    };
-    state.limiter.user_succeeded(ip, &email);
-    if user.blocked {
-        crate::audit::login(
-            &state,
-            crate::audit::Via::LoginPage,
-            ip,
-            &headers,
-            &v.client.client_id,
-            &email,
-            crate::audit::LoginOutcome::Blocked(&user.user_id),
-        )
-        .await;
-        return page("This account is blocked. Contact your administrator.", None);
+        Err(Refused::WrongCredentials) => page("Wrong email or password.", None),
+        Err(Refused::UserBlocked) => {
+            page("This account is blocked. Contact your administrator.", None)
+        }
+        Err(Refused::Internal) => internal_page(),
     }
-    // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that we know the password.
-    state
-        .hasher
-        .upgrade_if_needed(state.store.as_ref(), &user, &f.password, stored.as_deref())
-        .await;
-    crate::audit::login(
-        &state,
-        crate::audit::Via::LoginPage,
-        ip,
-        &headers,
-        &v.client.client_id,
-        &email,
-        crate::audit::LoginOutcome::Success(&user.user_id),
-    )
-    .await;
-    start_session(&state, &v, &user.user_id).await
 }
 
 #[derive(Deserialize, Default)]
@@ -563,7 +513,11 @@ pub struct SignupQuery {
 }
 
 /// `GET /u/signup?tx=…`: the sign-up form, when `WRIT_SIGNUP_ENABLED` is on.
-pub async fn signup_page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+pub async fn signup_page(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    RawQuery(q): RawQuery,
+) -> Response {
     if !state.config.signup_enabled {
         return pages::error(
             StatusCode::NOT_FOUND,
@@ -577,15 +531,17 @@ pub async fn signup_page(State(state): State<AppState>, RawQuery(q): RawQuery) -
         .unwrap_or_default();
     let p: AuthorizeParams = serde_urlencoded::from_str(&tx).unwrap_or_default();
     match validate(&state, p) {
-        Ok(v) => login_page(&state, pages::Form::Signup, &v, &tx, "", None, None),
+        Ok(v) => login_page(&state, &addr, pages::Form::Signup, &v, &tx, "", None, None),
         Err(detail) => invalid_page(detail),
     }
 }
 
-/// `POST /u/signup`: creates the user in the built-in connection, signs them in and answers
-/// the authorization request. New users hold no role: they get permissions when an admin grants them.
+/// `POST /u/signup`: creates the user in the built-in connection (no role: they get
+/// permissions when an admin grants them), then shows the login form with [`SIGNUP_DONE`] —
+/// the same page, status and work whether or not the email was already registered.
 pub async fn signup(
     State(state): State<AppState>,
+    addr: ClientAddr,
     peer: crate::audit::Peer,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
@@ -604,14 +560,32 @@ pub async fn signup(
     let page = |email: &str, error: &str| {
         login_page(
             &state,
+            &addr,
             pages::Form::Signup,
             &v,
             &f.tx,
             email,
-            Some(error),
+            Some(Note::Error(error)),
             None,
         )
     };
+    if let Err(wait) = state.limiter.signup_attempt(addr.ip) {
+        let mut r = login_page(
+            &state,
+            &addr,
+            pages::Form::Signup,
+            &v,
+            &f.tx,
+            "",
+            Some(Note::Error(
+                "Too many sign-ups from your network. Wait a minute and try again.",
+            )),
+            Some(StatusCode::TOO_MANY_REQUESTS),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return r;
+    }
     let email = match writ_core::validate::email("email", &f.username) {
         Ok(e) => e,
         Err(_) => return page(&f.username, "Enter a valid email address."),
@@ -619,6 +593,7 @@ pub async fn signup(
     if writ_core::validate::password("password", &f.password).is_err() {
         return page(&email, "Choose a password of at least 8 characters.");
     }
+    // Hashed before knowing whether the email is taken: both answers cost the same.
     let hash = match state.hasher.hash(&f.password).await {
         Ok(h) => h,
         Err(_) => return internal_page(),
@@ -629,33 +604,37 @@ pub async fn signup(
         ..Default::default()
     };
     match state.store.create_user(new).await {
-        Ok(user) => {
-            crate::audit::signup(&state, &peer, &v.client.client_id, &user).await;
-            start_session(&state, &v, &user.user_id).await
-        }
-        Err(writ_store::StoreError::Conflict(_)) => page(
-            &email,
-            "An account with this email already exists: log in instead.",
-        ),
+        Ok(user) => crate::audit::signup(&state, &peer, &v.client.client_id, &user).await,
+        // Already registered: nothing changes, and the answer is the same.
+        Err(writ_store::StoreError::Conflict(_)) => {}
         Err(e) => {
             tracing::error!(error = %e, "sign-up");
-            internal_page()
+            return internal_page();
         }
     }
+    login_page(
+        &state,
+        &addr,
+        pages::Form::Login,
+        &v,
+        &f.tx,
+        "",
+        Some(Note::Info(SIGNUP_DONE)),
+        None,
+    )
 }
 
 /// Ends this browser's session and clears the cookie.
-async fn end_session(state: &AppState, headers: &HeaderMap, mut r: Response) -> Response {
-    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+async fn end_session(
+    state: &AppState,
+    addr: &ClientAddr,
+    headers: &HeaderMap,
+    mut r: Response,
+) -> Response {
+    if let Some(token) = cookies::get(state, headers, SSO_SESSION) {
         let _ = state.store.delete_session(&sha256_hex(&token)).await;
     }
-    let c = format!(
-        "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
-        secure_flag(state)
-    );
-    if let Ok(h) = HeaderValue::from_str(&c) {
-        r.headers_mut().append(header::SET_COOKIE, h);
-    }
+    cookies::clear(&mut r, state, addr, SSO_SESSION, SameSite::Lax);
     r
 }
 
@@ -687,6 +666,7 @@ fn allowed_logout(state: &AppState, client_id: Option<&str>, url: &str) -> bool 
 /// Auth0's `GET /v2/logout?client_id=…&returnTo=…`.
 pub async fn logout_v2(
     State(state): State<AppState>,
+    addr: ClientAddr,
     peer: crate::audit::Peer,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
@@ -704,12 +684,13 @@ pub async fn logout_v2(
         }
     };
     crate::audit::logout(&state, &peer, &headers, p.client_id.as_deref()).await;
-    end_session(&state, &headers, r).await
+    end_session(&state, &addr, &headers, r).await
 }
 
 /// OIDC RP-initiated logout: `GET /oidc/logout`.
 pub async fn logout_oidc(
     State(state): State<AppState>,
+    addr: ClientAddr,
     peer: crate::audit::Peer,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
@@ -765,5 +746,5 @@ pub async fn logout_oidc(
         }
     };
     crate::audit::logout(&state, &peer, &headers, client_id.as_deref()).await;
-    end_session(&state, &headers, r).await
+    end_session(&state, &addr, &headers, r).await
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::client_addr::TrustedProxies;
+
 /// Validated settings.
 #[derive(Clone)]
 pub struct Config {
@@ -27,6 +29,9 @@ pub struct Config {
     pub signup_enabled: bool,
     /// Days audit log entries are kept (default 30); 0 keeps them forever.
     pub audit_retention_days: u32,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers are
+    /// believed (see [`crate::client_addr`]); none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl std::fmt::Debug for Config {
@@ -54,6 +59,24 @@ struct FileConfig {
     password_hash_concurrency: Option<usize>,
     signup_enabled: Option<bool>,
     audit_retention_days: Option<u32>,
+    trusted_proxies: Option<StringOrList>,
+}
+
+/// A list setting in TOML: a comma-separated string or an array of strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    String(String),
+    List(Vec<String>),
+}
+
+impl StringOrList {
+    fn joined(self) -> String {
+        match self {
+            StringOrList::String(s) => s,
+            StringOrList::List(l) => l.join(","),
+        }
+    }
 }
 
 /// A configuration error, printed as one line.
@@ -171,7 +194,16 @@ impl Config {
             })?,
             None => fc.audit_retention_days.unwrap_or(30),
         };
+        let trusted_proxies = match pick(
+            "WRIT_TRUSTED_PROXIES",
+            fc.trusted_proxies.map(StringOrList::joined),
+        ) {
+            Some(list) => TrustedProxies::parse(&list)
+                .map_err(|e| ConfigError(format!("WRIT_TRUSTED_PROXIES: {e}")))?,
+            None => TrustedProxies::default(),
+        };
         Ok(Config {
+            trusted_proxies,
             signup_enabled,
             audit_retention_days,
             issuer,
@@ -287,6 +319,41 @@ mod tests {
         assert!(load(&[("WRIT_KEY_ENCRYPTION_KEY", "short")]).is_err());
         assert!(load(&[("WRIT_DATABASE_URL", "mysql://h/db")]).is_err());
         assert!(load(&[("WRIT_AUDIT_RETENTION_DAYS", "-1")]).is_err());
+        let e = load(&[("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.300/32")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "configuration error: WRIT_TRUSTED_PROXIES: '10.0.0.300/32' is not a CIDR range like 10.0.0.0/8 or ::1/128"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        assert!(load(&[]).unwrap().trusted_proxies.is_empty());
+        let c = load(&[("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1/32, ::1/128")]).unwrap();
+        assert!(c.trusted_proxies.contains("10.2.3.4".parse().unwrap()));
+        assert!(c.trusted_proxies.contains("::1".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains("127.0.0.2".parse().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        for text in [
+            "trusted_proxies = \"192.168.0.0/16, fd00::/8\"\n",
+            "trusted_proxies = [\"192.168.0.0/16\", \"fd00::/8\"]\n",
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let c = Config::load(Some(&p), |_| None).unwrap();
+            assert!(
+                c.trusted_proxies.contains("192.168.4.5".parse().unwrap()),
+                "{text}"
+            );
+            assert!(
+                c.trusted_proxies.contains("fd00::7".parse().unwrap()),
+                "{text}"
+            );
+        }
+        std::fs::write(&p, "trusted_proxies = \"bogus\"\n").unwrap();
+        assert!(Config::load(Some(&p), |_| None).is_err());
     }
 
     #[test]

@@ -3,12 +3,20 @@
 //! AES-256-GCM for signing keys at rest. All primitives come from vetted crates.
 //!
 //! Passwords imported from other systems (bcrypt, PBKDF2, salted digests, HMAC, LDAP; see
-//! [`imported`]) verify through the same pool, and [`needs_rehash`] tells the login paths to
-//! replace them with argon2id once the password is known.
+//! [`imported`]) are stored wrapped in argon2id and verify through the same pool, and
+//! [`needs_rehash`] tells the login paths to replace them with plain argon2id once the password
+//! is known.
+//!
+//! Every password check costs exactly one argon2id verification at Writ's parameters, whatever
+//! is stored: a plain argon2id hash is verified; a wrapped form computes its legacy hash, then
+//! verifies that; an unknown email, or a bare legacy form stored before wrapping existed,
+//! verifies a dummy hash (and then the bare form). [`PasswordHasherPool::argon2_verifications`]
+//! counts them.
 
 pub mod imported;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
@@ -108,10 +116,57 @@ pub struct PasswordHasherPool {
     /// A real hash of a random password, verified when the user does not exist so that
     /// response time does not reveal whether an email is registered.
     dummy: Arc<String>,
+    /// Argon2id verifications at Writ's parameters so far (dummy ones included).
+    verifications: Arc<AtomicU64>,
 }
 
 fn argon() -> argon2::Argon2<'static> {
     argon2::Argon2::default()
+}
+
+/// The start of every argon2id hash at Writ's current parameters.
+static CURRENT_PREFIX: LazyLock<String> = LazyLock::new(|| {
+    let p = argon2::Params::default();
+    format!(
+        "$argon2id$v=19$m={},t={},p={}$",
+        p.m_cost(),
+        p.t_cost(),
+        p.p_cost()
+    )
+});
+
+/// Whether `stored` is an argon2id hash at Writ's current parameters.
+pub fn is_current(stored: &str) -> bool {
+    stored.starts_with(CURRENT_PREFIX.as_str())
+}
+
+/// What a password check does for a stored form.
+enum Check {
+    /// No usable hash (unknown email, no password, unreadable value): the dummy, then fail.
+    Nothing,
+    /// Writ's own argon2id.
+    Current(String),
+    /// Legacy hash of the password from the descriptor, then argon2id of that.
+    Wrapped(String, String),
+    /// A bare form stored before wrapping (or argon2 at other parameters): the dummy, then it.
+    Bare(String),
+}
+
+impl Check {
+    fn of(stored: Option<&str>) -> Self {
+        match stored {
+            None => Check::Nothing,
+            Some(s) if is_current(s) => Check::Current(s.to_owned()),
+            Some(s) if imported::is_wrapped(s) => match imported::wrapped_parts(s) {
+                Some((d, phc)) => Check::Wrapped(d, phc.to_owned()),
+                None => Check::Nothing,
+            },
+            Some(s) if imported::is_imported_form(s) || s.starts_with("$argon2") => {
+                Check::Bare(s.to_owned())
+            }
+            Some(_) => Check::Nothing,
+        }
+    }
 }
 
 impl PasswordHasherPool {
@@ -123,7 +178,14 @@ impl PasswordHasherPool {
         Self {
             permits: Arc::new(Semaphore::new(n.max(1))),
             dummy: Arc::new(dummy),
+            verifications: Arc::default(),
         }
+    }
+
+    /// How many argon2id verifications at Writ's parameters this pool has run: one per
+    /// password check, whatever the stored form (for tests and metrics).
+    pub fn argon2_verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes a password to a PHC string.
@@ -141,10 +203,11 @@ impl PasswordHasherPool {
         .expect("hashing task panicked")
     }
 
-    /// Verifies a password against a stored hash: argon2 (PHC string), or one of the
-    /// [`imported`] forms (bcrypt, PBKDF2, `$writ-…`). With `None`, burns the same time and
-    /// fails. Every form runs on the blocking pool under the same concurrency bound; the fast
-    /// imported forms also run one argon2 verification, so response times stay uniform.
+    /// Verifies a password against a stored hash: Writ's argon2id, a wrapped imported form, or
+    /// a bare one ([`imported`]: bcrypt, PBKDF2, `$writ-…`, argon2 at other parameters). With
+    /// `None` (or an unreadable value), verifies the dummy hash and fails. Every case runs
+    /// exactly one argon2id verification at Writ's parameters, on the blocking pool under the
+    /// same concurrency bound, so response times do not tell the cases apart.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let _permit = self
             .permits
@@ -152,26 +215,95 @@ impl PasswordHasherPool {
             .await
             .expect("semaphore never closed");
         let pw = password.to_owned();
-        let (stored, real) = match stored {
-            Some(p) => (p.to_owned(), true),
-            None => ((*self.dummy).clone(), false),
-        };
+        let check = Check::of(stored);
         let dummy = self.dummy.clone();
+        let counter = self.verifications.clone();
         tokio::task::spawn_blocking(move || {
-            let argon2_verify = |phc: &str| {
+            let argon2_verify = |input: &[u8], phc: &str| {
+                counter.fetch_add(1, Ordering::Relaxed);
                 PasswordHash::new(phc)
-                    .map(|h| argon().verify_password(pw.as_bytes(), &h).is_ok())
+                    .map(|h| argon().verify_password(input, &h).is_ok())
                     .unwrap_or(false)
             };
-            let ok = if imported::is_imported_form(&stored) {
-                if imported::is_fast(&stored) {
-                    let _ = argon2_verify(&dummy);
+            match check {
+                Check::Nothing => {
+                    let _ = argon2_verify(pw.as_bytes(), &dummy);
+                    false
                 }
-                imported::verify(&pw, &stored)
-            } else {
-                argon2_verify(&stored)
-            };
-            ok && real
+                Check::Current(phc) => argon2_verify(pw.as_bytes(), &phc),
+                Check::Wrapped(descriptor, phc) => match imported::derive(&descriptor, &pw) {
+                    Some(legacy) => argon2_verify(&legacy, &phc),
+                    None => {
+                        let _ = argon2_verify(pw.as_bytes(), &dummy);
+                        false
+                    }
+                },
+                Check::Bare(stored) => {
+                    let _ = argon2_verify(pw.as_bytes(), &dummy);
+                    if stored.starts_with("$argon2") {
+                        PasswordHash::new(&stored)
+                            .map(|h| argon().verify_password(pw.as_bytes(), &h).is_ok())
+                            .unwrap_or(false)
+                    } else {
+                        imported::verify(&pw, &stored)
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// The form the users import stores for an imported hash: Writ's argon2id as is, anything
+    /// else [`imported`] verifies wrapped in argon2id (one argon2id hash, on the pool).
+    /// `None` for a value that is not an importable hash.
+    pub async fn wrap_imported(&self, stored: &str) -> Option<String> {
+        if is_current(stored) {
+            return Some(stored.to_owned());
+        }
+        let (descriptor, hash) = imported::split_for_wrap(stored)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        let phc = tokio::task::spawn_blocking(move || {
+            argon().hash_password(&hash).map(|h| h.to_string())
+        })
+        .await
+        .ok()?
+        .ok()?;
+        Some(imported::wrapped(&descriptor, &phc))
+    }
+
+    /// Whether `stored` already holds the imported hash `legacy` (the same string, or `legacy`
+    /// wrapped), so that importing it again changes nothing. Costs one argon2id verification
+    /// when `stored` is wrapped with the same parameters.
+    pub async fn holds_imported(&self, stored: &str, legacy: &str) -> bool {
+        if stored == legacy {
+            return true;
+        }
+        let (Some((descriptor, phc)), Some((new_descriptor, hash))) = (
+            imported::wrapped_parts(stored),
+            imported::split_for_wrap(legacy),
+        ) else {
+            return false;
+        };
+        if descriptor != new_descriptor {
+            return false;
+        }
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        let phc = phc.to_owned();
+        let counter = self.verifications.clone();
+        tokio::task::spawn_blocking(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            PasswordHash::new(&phc)
+                .map(|h| argon().verify_password(&hash, &h).is_ok())
+                .unwrap_or(false)
         })
         .await
         .unwrap_or(false)
@@ -214,9 +346,10 @@ impl PasswordHasherPool {
 }
 
 /// Whether a stored password hash should be replaced by argon2id after the next successful
-/// login: every form but argon2id (imported bcrypt, PBKDF2, digests, argon2i/argon2d).
+/// login: every form but argon2id at Writ's parameters (imported bcrypt, PBKDF2, digests,
+/// wrapped or not, and argon2 at other parameters).
 pub fn needs_rehash(stored: &str) -> bool {
-    !stored.starts_with("$argon2id$")
+    !is_current(stored)
 }
 
 #[cfg(test)]
@@ -275,5 +408,119 @@ mod tests {
             "$argon2i$v=19$m=8192,t=1,p=1$c2FsdHNhbHQ$aGFzaA"
         ));
         assert!(!p.verify("hello", Some("not a hash")).await);
+    }
+
+    /// One stored form per supported legacy algorithm, with its password (the vectors of
+    /// `imported`'s tests).
+    fn legacy_forms() -> Vec<(&'static str, String, &'static str)> {
+        use serde_json::json;
+        let custom = |v: serde_json::Value| {
+            imported::from_auth0(&serde_json::from_value(v).unwrap()).unwrap()
+        };
+        let argon2i = {
+            let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+            argon2::Argon2::new(argon2::Algorithm::Argon2i, argon2::Version::V0x13, params)
+                .hash_password(b"hello")
+                .unwrap()
+                .to_string()
+        };
+        let weak_argon2id = {
+            let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+                .hash_password(b"hello")
+                .unwrap()
+                .to_string()
+        };
+        vec![
+            ("bcrypt", "$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K".into(), "hello"),
+            ("bcrypt $2y$ cost 4", bcrypt::hash("hello", 4).unwrap().replacen("$2b$", "$2y$", 1), "hello"),
+            ("pbkdf2-sha1", "$pbkdf2-sha1$i=4096,l=20$c2FsdA$SwB5AbdlSJq+rUnZJvch0GWkKcE".into(), "password"),
+            ("pbkdf2-sha256", "$pbkdf2-sha256$i=1000,l=32$TmFDbC1zYWx0LTEyMw$ua8Y0lZXyvXdWdEFG4AkWWcXpXgxWp9bD1eFos0o4L4".into(), "correct horse"),
+            ("pbkdf2-sha512", "$pbkdf2-sha512$i=1000,l=64$TmFDbC1zYWx0LTEyMw$q/Of3ssYdHni1lWIbe6N7BnNYVRx2Xd8iioJG+kHffh993Uxc9nK363n6Qg+cOM63qOZFNTqoJlocTnCEUJ8tA".into(), "correct horse"),
+            ("sha256", custom(json!({"algorithm": "sha256", "hash": {"value": "9972B132A172BE00B57558C5C49AE78854F53D86CC03B0AED888A853E65A3D17", "encoding": "hex"}, "salt": {"value": "abc123", "position": "prefix"}})), "hello"),
+            ("md5", custom(json!({"algorithm": "md5", "hash": {"value": "6967321c83e9f01a33e7edecce748877", "encoding": "hex"}, "salt": {"value": "pepper", "position": "suffix"}})), "hello"),
+            ("sha1", custom(json!({"algorithm": "sha1", "hash": {"value": "1185488f80ad48c193c1564872c84ae2d03ad2bb", "encoding": "hex"}, "salt": {"value": "abc123", "position": "prefix"}})), "hello"),
+            ("sha512", custom(json!({"algorithm": "sha512", "hash": {"value": "JdyaV3UHB5dsZSJfv2JOCvCVvkSHGSFugaluBleicEV7UgO1w7w/kWlcKGGIRVk5l2GdFu+jDFOL/56E7L/ieQ==", "encoding": "base64"}, "salt": {"value": "a1b2c3", "encoding": "hex", "position": "suffix"}})), "hello"),
+            ("md4", custom(json!({"algorithm": "md4", "hash": {"value": "a448017aaf21d8525fc10ae87aa6729d", "encoding": "hex"}})), "abc"),
+            ("sha256 utf16le", custom(json!({"algorithm": "sha256", "hash": {"value": "7f72dcf08ef92c0582b018a06d8a1bebf1e5098b5c72c8ad53db57def1bf8bdb", "encoding": "hex"}, "password": {"encoding": "utf16le"}})), "héllo"),
+            ("hmac", custom(json!({"algorithm": "hmac", "hash": {"value": "98e7ffb964bb5a3f902db1fc101a5baa98b6f2cd56858210c9d70f26ac762fc7", "encoding": "hex", "digest": "sha256", "key": {"value": "secret-key"}}})), "hello"),
+            ("ldap", custom(json!({"algorithm": "ldap", "hash": {"value": "{SSHA}grxCdHfw6tJZU1HC60FmsOqn6vpzNGx0", "encoding": "utf8"}})), "hello"),
+            ("argon2i", argon2i, "hello"),
+            ("argon2id, other parameters", weak_argon2id, "hello"),
+        ]
+    }
+
+    /// Every legacy form wraps; the wrapped form verifies the right password only, with one
+    /// argon2id verification, and keeps nothing of the legacy hash.
+    #[tokio::test]
+    async fn wrapped_legacy_forms_verify_with_one_argon2_each() {
+        let p = PasswordHasherPool::new(2);
+        for (name, legacy, pw) in legacy_forms() {
+            assert!(
+                p.verify(pw, Some(&legacy)).await,
+                "{name}: bare form verifies"
+            );
+            let wrapped = p.wrap_imported(&legacy).await.expect(name);
+            assert!(wrapped.starts_with("$writ-wrap$"), "{name}: {wrapped}");
+            assert!(
+                wrapped.contains("$argon2id$v=19$m=19456,t=2,p=1$"),
+                "{name}"
+            );
+            let (descriptor, _) = imported::wrapped_parts(&wrapped).unwrap();
+            let hash_part = legacy.rsplit('$').next().unwrap();
+            assert!(!descriptor.contains(hash_part), "{name}: {descriptor}");
+            assert!(!wrapped.contains(hash_part), "{name}");
+            assert!(needs_rehash(&wrapped), "{name}");
+            for (candidate, expected) in [(pw, true), ("wrong password", false)] {
+                let before = p.argon2_verifications();
+                assert_eq!(
+                    p.verify(candidate, Some(&wrapped)).await,
+                    expected,
+                    "{name}"
+                );
+                assert_eq!(p.argon2_verifications() - before, 1, "{name}");
+            }
+            // Importing the same hash again is recognised; another one is not.
+            assert!(p.holds_imported(&wrapped, &legacy).await, "{name}");
+            let other = p.wrap_imported(&legacy).await.unwrap();
+            assert_ne!(other, wrapped, "a fresh argon2 salt each time");
+            assert!(
+                !p.holds_imported(
+                    &wrapped,
+                    "$pbkdf2-sha1$i=4096,l=20$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                )
+                .await
+            );
+        }
+        // Writ's own argon2id is stored as it is.
+        let h = p.hash("correct horse").await.unwrap();
+        assert_eq!(p.wrap_imported(&h).await.as_deref(), Some(h.as_str()));
+        assert!(p.wrap_imported("not a hash").await.is_none());
+    }
+
+    /// Every stored form, bare legacy and unknown users included, costs exactly one argon2id
+    /// verification at Writ's parameters.
+    #[tokio::test]
+    async fn every_stored_form_costs_one_argon2_verification() {
+        let p = PasswordHasherPool::new(2);
+        let current = p.hash("hello").await.unwrap();
+        let mut stored: Vec<Option<String>> = legacy_forms()
+            .into_iter()
+            .map(|(_, s, _)| Some(s))
+            .collect();
+        stored.push(Some(current));
+        stored.push(None);
+        stored.push(Some("garbage".into()));
+        stored.push(Some("$writ-wrap$!!!$argon2id$".into()));
+        stored.push(Some(
+            "$writ-wrap$JDJiJDEw$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        ));
+        for s in &stored {
+            for pw in ["hello", "wrong"] {
+                let before = p.argon2_verifications();
+                p.verify(pw, s.as_deref()).await;
+                assert_eq!(p.argon2_verifications() - before, 1, "{s:?}");
+            }
+        }
     }
 }

@@ -9,7 +9,9 @@ pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod bootstrap;
+pub mod client_addr;
 pub mod config;
+pub mod cookies;
 pub mod crypto;
 pub mod demo;
 pub mod discovery;
@@ -21,6 +23,7 @@ pub mod limiter;
 pub mod mgmt;
 pub mod oidc;
 pub mod pages;
+pub mod password_login;
 pub mod permcache;
 pub mod retention;
 pub mod signing;
@@ -72,6 +75,11 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v2", mgmt::router(&state))
         .merge(admin::router(&state))
         .layer(RequestBodyLimitLayer::new(256 * 1024))
+        // The client's address and scheme, behind trusted proxies too, for every handler.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::layer,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -1,10 +1,8 @@
 //! `/userinfo` (OIDC), `/oauth/revoke` (RFC 7009) and `/oauth/introspect` (RFC 7662), and the
 //! CORS policy of the endpoints a browser calls directly.
 
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_guard::Verifier;
 
+use crate::client_addr::ClientAddr;
 use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -121,12 +120,12 @@ fn parse_form(headers: &HeaderMap, body: &Bytes) -> Result<(TokenRequest, TokenP
 /// RFC 7009: revoking a refresh token revokes its whole family. Answers 200 for unknown tokens.
 pub async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let (req, p) = parse_form(&headers, &body)?;
-    let client = authenticate(&state, peer.ip(), &headers, &req)?;
+    let client = authenticate(&state, addr.ip, &headers, &req)?;
     let token = p
         .token
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
@@ -145,12 +144,12 @@ pub async fn revoke(
 /// for; every other token is `{"active": false}`, whatever it is.
 pub async fn introspect(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let (req, p) = parse_form(&headers, &body)?;
-    let client = authenticate(&state, peer.ip(), &headers, &req)?;
+    let client = authenticate(&state, addr.ip, &headers, &req)?;
     if client.secret_hash.is_none() {
         return Err(OAuthError::unauthorized_client(
             "Introspection is for confidential clients.",

@@ -4,10 +4,10 @@
 //! The machine path touches no database: the client, its grant, the API and the signing key
 //! all come from the in-memory catalog, so its cost is the signature.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use writ_core::rbac::{Granted, grant_for_client, grant_for_user};
 use writ_core::{Client, ResourceServer, SigningAlg, User};
 
+use crate::client_addr::ClientAddr;
 use crate::crypto::{random_token, secret_matches};
 use crate::error::OAuthError;
+use crate::password_login::Refused;
 use crate::state::AppState;
 
 /// ID tokens live 10 hours, as Auth0's default.
@@ -127,18 +129,15 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 }
 
 /// Authenticates the client (Basic or post); public clients present only their id.
+///
+/// Failures are counted per (client, IP) — unknown ids together — and per IP (see
+/// [`crate::limiter`]); a client blocked from this IP is refused before its secret is checked.
 pub(crate) fn authenticate(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
     req: &TokenRequest,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
-    if let Some(wait) = state.limiter.client_blocked(ip) {
-        return Err(OAuthError::too_many(
-            "Too many failed client authentications; try again later",
-            wait,
-        ));
-    }
     let basic = basic_credentials(headers)?;
     let via_basic = basic.is_some();
     let (id, secret) = match (basic, &req.client_id) {
@@ -157,19 +156,28 @@ pub(crate) fn authenticate(
             ));
         }
     };
+    let catalog = state.catalog.load();
+    let client = catalog.clients.get(&id);
+    // The limiter's key: the client's id, or `None` for every id that does not exist.
+    let key = client.map(|c| c.client_id.as_str());
+    if let Some(wait) = state.limiter.client_blocked(ip, key) {
+        return Err(OAuthError::too_many(
+            "Too many failed client authentications; try again later",
+            wait,
+        ));
+    }
     let fail = |msg: &str| {
-        state.limiter.client_failed(ip);
+        state.limiter.client_failed(ip, key);
         let mut e = OAuthError::invalid_client(msg);
         e.basic_challenge = via_basic;
         e
     };
-    let catalog = state.catalog.load();
-    let Some(client) = catalog.clients.get(&id).cloned() else {
+    let Some(client) = client else {
         return Err(fail("Unknown client or invalid client credentials."));
     };
     match (&client.secret_hash, secret) {
-        (Some(hash), Some(s)) if secret_matches(&s, hash) => Ok(client),
-        (None, None) => Ok(client),
+        (Some(hash), Some(s)) if secret_matches(&s, hash) => Ok(client.clone()),
+        (None, None) => Ok(client.clone()),
         (None, Some(_)) => Err(fail("This client is public and has no secret.")),
         _ => Err(fail("Unknown client or invalid client credentials.")),
     }
@@ -353,7 +361,7 @@ pub(crate) fn respond_with_refresh(
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
@@ -362,7 +370,7 @@ pub async fn token(
         .grant_type
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
-    let ip = peer.ip();
+    let ip = addr.ip;
     match grant.as_str() {
         "client_credentials" => client_credentials(&state, ip, &headers, &req),
         "authorization_code" => crate::grants::authorization_code(&state, ip, &headers, &req).await,
@@ -440,63 +448,28 @@ async fn password(
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: password"))?;
     let api = resolve_api(state, req)?;
-    let key = username.trim().to_lowercase();
-    if let Some(wait) = state.limiter.user_blocked(ip, &key) {
-        crate::audit::login(
-            state,
-            crate::audit::Via::PasswordGrant,
-            ip,
-            headers,
-            &client.client_id,
-            &key,
-            crate::audit::LoginOutcome::TooManyAttempts,
-        )
-        .await;
-        return Err(OAuthError::too_many(
-            "Your account has been blocked after multiple consecutive login attempts from this address.",
-            wait,
-        ));
-    }
-    let creds = state.store.credentials_by_email(&key).await?;
-    // Always run one argon2 verification, so timing does not reveal whether the user exists.
-    let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
-    let ok = state.hasher.verify(pw, stored.as_deref()).await;
-    let user = match creds {
-        Some(c) if ok => c.user,
-        _ => {
-            crate::audit::login(
-                state,
-                crate::audit::Via::PasswordGrant,
-                ip,
-                headers,
-                &client.client_id,
-                &key,
-                crate::audit::LoginOutcome::Failed(creds.as_ref().map(|c| c.user.user_id.as_str())),
-            )
-            .await;
-            state.limiter.user_failed(ip, &key);
+    let attempt = crate::password_login::Attempt {
+        via: crate::audit::Via::PasswordGrant,
+        ip,
+        headers,
+        client_id: &client.client_id,
+        username,
+        password: pw,
+    };
+    let user = match crate::password_login::check(state, attempt).await {
+        Ok(user) => user,
+        Err(Refused::TooManyAttempts { retry_after }) => {
+            return Err(OAuthError::too_many(
+                "Your account has been blocked after multiple consecutive login attempts from this address.",
+                retry_after,
+            ));
+        }
+        Err(Refused::WrongCredentials) => {
             return Err(OAuthError::invalid_grant("Wrong email or password."));
         }
+        Err(Refused::UserBlocked) => return Err(OAuthError::invalid_grant("user is blocked")),
+        Err(Refused::Internal) => return Err(OAuthError::server_error("login failed")),
     };
-    state.limiter.user_succeeded(ip, &key);
-    if user.blocked {
-        crate::audit::login(
-            state,
-            crate::audit::Via::PasswordGrant,
-            ip,
-            headers,
-            &client.client_id,
-            &key,
-            crate::audit::LoginOutcome::Blocked(&user.user_id),
-        )
-        .await;
-        return Err(OAuthError::invalid_grant("user is blocked"));
-    }
-    // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that we know the password.
-    state
-        .hasher
-        .upgrade_if_needed(state.store.as_ref(), &user, pw, stored.as_deref())
-        .await;
     let (perms, version) = state
         .perms
         .get(state.store.as_ref(), &user.user_id, &api.identifier)
@@ -525,16 +498,6 @@ async fn password(
         "password",
         Some(version),
     )?;
-    crate::audit::login(
-        state,
-        crate::audit::Via::PasswordGrant,
-        ip,
-        headers,
-        &client.client_id,
-        &key,
-        crate::audit::LoginOutcome::Success(&user.user_id),
-    )
-    .await;
     Ok(respond(jwt, &scope, exp, id))
 }
 

@@ -9,9 +9,7 @@
 //! Posted forms pass [`Post`]: the session, then the Origin (or Referer) of this server, then
 //! the CSRF token of the session; anything else is refused with 403.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawQuery, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,40 +23,18 @@ use writ_guard::AccessClaims;
 use super::call::{self, Failure, Mgmt};
 use super::form::FormData;
 use super::view::{self, Layout};
+use crate::client_addr::ClientAddr;
+use crate::cookies::{self, SameSite};
 use crate::crypto::random_token;
 use crate::state::AppState;
 
 pub use writ_core::CONSOLE_CLIENT_ID;
-/// The session: the admin's Management API access token.
-pub const SESSION_COOKIE: &str = "writ_admin";
+/// The session: the admin's Management API access token (named and shaped by
+/// [`crate::cookies`], like every cookie of Writ).
+pub const SESSION_COOKIE: &str = cookies::CONSOLE_SESSION;
 /// A sign-in in progress: `writ_admin_tx_<state>` = `<verifier>.<return path, base64url>`.
-const TX_PREFIX: &str = "writ_admin_tx_";
+const TX_PREFIX: &str = cookies::CONSOLE_SIGN_IN_PREFIX;
 const TX_LIFETIME: i64 = 600;
-
-fn secure_flag(state: &AppState) -> &'static str {
-    if state.config.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-fn set_cookie(r: &mut Response, c: String) {
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
 
 /// Where the console may send the admin back to: its own pages only.
 fn safe_return(to: &str) -> String {
@@ -138,7 +114,7 @@ impl Admin {
 /// Verifies the session cookie: a valid Management API token from the console's client, for a
 /// user who still exists, is not blocked and whose permissions did not change since.
 async fn session(state: &AppState, parts: &Parts) -> Option<Admin> {
-    let token = cookie(&parts.headers, SESSION_COOKIE)?;
+    let token = cookies::get(state, &parts.headers, SESSION_COOKIE)?;
     let claims = state.mgmt_verifier.verify(&token).ok()?;
     if claims.is_machine() || claims.client_id != CONSOLE_CLIENT_ID {
         return None;
@@ -152,10 +128,7 @@ async fn session(state: &AppState, parts: &Parts) -> Option<Admin> {
         token,
         mgmt: mgmt_of(parts),
         from: call::Origin {
-            peer: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
+            peer: ClientAddr::of_parts(parts),
             user_agent: parts.headers.get(header::USER_AGENT).cloned(),
         },
     })
@@ -164,6 +137,7 @@ async fn session(state: &AppState, parts: &Parts) -> Option<Admin> {
 /// Starts a sign-in that comes back to `return_to`.
 fn start_sign_in(
     state: &AppState,
+    addr: &ClientAddr,
     return_to: &str,
     force_login: bool,
     status: StatusCode,
@@ -195,12 +169,14 @@ fn start_sign_in(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let ret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(safe_return(return_to));
     // Lax, not Strict: the callback arrives by a redirect that may have started on another site.
-    set_cookie(
+    cookies::set(
         &mut r,
-        format!(
-            "{TX_PREFIX}{st}={verifier}.{ret}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={TX_LIFETIME}{}",
-            secure_flag(state)
-        ),
+        state,
+        addr,
+        &format!("{TX_PREFIX}{st}"),
+        &format!("{verifier}.{ret}"),
+        SameSite::Lax,
+        Some(TX_LIFETIME),
     );
     r
 }
@@ -208,13 +184,17 @@ fn start_sign_in(
 /// Where a request without a session goes: the sign-in, then back to the page (for a form
 /// post, to the page the form was on).
 fn sign_in_for(state: &AppState, parts: &Parts) -> Response {
+    let addr = ClientAddr::of_parts(parts).unwrap_or(ClientAddr {
+        ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        https: false,
+    });
     let path = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/admin".into());
     if parts.method == Method::GET || parts.method == Method::HEAD {
-        return start_sign_in(state, &path, false, StatusCode::FOUND);
+        return start_sign_in(state, &addr, &path, false, StatusCode::FOUND);
     }
     let ours = crate::authorize::origin_of(&state.config.issuer);
     let from = parts
@@ -228,7 +208,7 @@ fn sign_in_for(state: &AppState, parts: &Parts) -> Response {
             None => u.path().to_owned(),
         })
         .unwrap_or_else(|| "/admin".into());
-    start_sign_in(state, &from, false, StatusCode::SEE_OTHER)
+    start_sign_in(state, &addr, &from, false, StatusCode::SEE_OTHER)
 }
 
 fn mgmt_of(parts: &Parts) -> Mgmt {
@@ -319,10 +299,15 @@ pub struct LoginQuery {
 
 /// `GET /admin/login?return=/admin/users[&prompt=login]`: starts a sign-in explicitly (the
 /// signed-out page, or "sign in as someone else" from a 403 page).
-pub async fn login(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    RawQuery(q): RawQuery,
+) -> Response {
     let q: LoginQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
     start_sign_in(
         &state,
+        &addr,
         q.return_to.as_deref().unwrap_or("/admin"),
         q.prompt.as_deref() == Some("login"),
         StatusCode::FOUND,
@@ -351,7 +336,7 @@ fn sign_in_failed(detail: &str) -> Response {
 /// its PKCE verifier) and keeps the access token as the session.
 pub async fn callback(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    addr: ClientAddr,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -365,7 +350,7 @@ pub async fn callback(
         return sign_in_failed("The sign-in response is missing its state.");
     };
     let tx_name = format!("{TX_PREFIX}{st}");
-    let Some((verifier, ret)) = cookie(&headers, &tx_name).and_then(|v| {
+    let Some((verifier, ret)) = cookies::get(&state, &headers, &tx_name).and_then(|v| {
         let (v, r) = v.split_once('.')?;
         let r = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(r)
@@ -376,17 +361,13 @@ pub async fn callback(
             "This sign-in expired or was started in another browser. Start again.",
         );
     };
-    let clear_tx = format!(
-        "{tx_name}=; Path=/admin; Max-Age=0; HttpOnly; SameSite=Lax{}",
-        secure_flag(&state)
-    );
     let mut r = if let Some(e) = q.error {
         sign_in_failed(&format!(
             "Writ answered {e}: {}",
             q.error_description.unwrap_or_default()
         ))
     } else if let Some(code) = q.code {
-        match exchange(&state, peer, &code, &verifier).await {
+        match exchange(&state, addr, &code, &verifier).await {
             Ok((token, expires_in)) => {
                 let ret = safe_return(&ret);
                 // A page that moves on by itself rather than a redirect: the Strict session
@@ -398,12 +379,14 @@ pub async fn callback(
                     Some((&ret, "Continue")),
                     Some(&ret),
                 );
-                set_cookie(
+                cookies::set(
                     &mut r,
-                    format!(
-                        "{SESSION_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={expires_in}{}",
-                        secure_flag(&state)
-                    ),
+                    &state,
+                    &addr,
+                    SESSION_COOKIE,
+                    &token,
+                    SameSite::Strict,
+                    Some(expires_in),
                 );
                 r
             }
@@ -412,13 +395,13 @@ pub async fn callback(
     } else {
         sign_in_failed("The sign-in response has no code.")
     };
-    set_cookie(&mut r, clear_tx);
+    cookies::clear(&mut r, &state, &addr, &tx_name, SameSite::Lax);
     r
 }
 
 async fn exchange(
     state: &AppState,
-    peer: SocketAddr,
+    addr: ClientAddr,
     code: &str,
     verifier: &str,
 ) -> Result<(String, i64), String> {
@@ -430,7 +413,7 @@ async fn exchange(
         code_verifier: Some(verifier.to_owned()),
         ..Default::default()
     };
-    let resp = crate::grants::authorization_code(state, peer.ip(), &HeaderMap::new(), &req)
+    let resp = crate::grants::authorization_code(state, addr.ip, &HeaderMap::new(), &req)
         .await
         .map_err(|e| format!("The code exchange failed: {}", e.description))?;
     let bytes = axum::body::to_bytes(resp.into_body(), 1024 * 1024)
@@ -451,7 +434,7 @@ async fn exchange(
 }
 
 /// `POST /admin/logout`: ends the console session and Writ's SSO session.
-pub async fn logout(State(state): State<AppState>, post: Post) -> Response {
+pub async fn logout(State(state): State<AppState>, addr: ClientAddr, post: Post) -> Response {
     let _ = post.form;
     let issuer = &state.config.issuer;
     let to = format!(
@@ -460,13 +443,7 @@ pub async fn logout(State(state): State<AppState>, post: Post) -> Response {
         view::enc(&format!("{issuer}admin/signed-out"))
     );
     let mut r = view::see_other(&to);
-    set_cookie(
-        &mut r,
-        format!(
-            "{SESSION_COOKIE}=; Path=/admin; Max-Age=0; HttpOnly; SameSite=Strict{}",
-            secure_flag(&state)
-        ),
-    );
+    cookies::clear(&mut r, &state, &addr, SESSION_COOKIE, SameSite::Strict);
     r
 }
 

@@ -2,15 +2,13 @@
 //! console makes runs the very handlers behind `/api/v2` (scope checks, validation, store writes,
 //! catalog reload) instead of a second copy of them.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// The Management API router, built once with the state (handed to handlers as an extension).
@@ -85,7 +83,9 @@ fn field_of(raw: &str) -> Option<String> {
 /// records the admin's address and browser rather than the console's.
 #[derive(Clone, Default)]
 pub struct Origin {
-    pub peer: Option<SocketAddr>,
+    /// The admin's address, as [`crate::client_addr`] worked it out (behind a trusted proxy,
+    /// the admin's own).
+    pub peer: Option<ClientAddr>,
     pub user_agent: Option<HeaderValue>,
 }
 
@@ -106,7 +106,7 @@ pub async fn call(
         req = req.header(header::USER_AGENT, ua.clone());
     }
     if let Some(peer) = from.peer {
-        req = req.extension(ConnectInfo(peer));
+        req = req.extension(peer);
     }
     let body = match body {
         Some(b) => {

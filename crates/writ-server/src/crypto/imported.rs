@@ -3,12 +3,12 @@
 //! Auth0's bulk-import format describes a user's hash either as a bcrypt string
 //! (`password_hash`) or as a `custom_password_hash` object naming an algorithm, encodings,
 //! a salt and its position, an HMAC key, and the password's encoding. [`from_auth0`] checks
-//! such a description and turns it into one **self-describing string** stored in the user's
-//! `password_hash` column, and [`verify`] checks a password against that string. After the
-//! first successful login, the server replaces it with an argon2id hash (see
-//! [`super::needs_rehash`]).
+//! such a description and turns it into one **self-describing string**, and [`verify`] checks
+//! a password against that string. The import job stores it wrapped in argon2id (see *Wrapped
+//! forms* below) in the user's `password_hash` column. After the first successful login, the
+//! server replaces it with a plain argon2id hash (see [`super::needs_rehash`]).
 //!
-//! # Stored forms
+//! # Self-describing forms
 //!
 //! | imported as | stored as |
 //! |---|---|
@@ -32,6 +32,30 @@
 //! constant-time ([`subtle`]). Work factors are bounded at import time (bcrypt cost ≤ 16,
 //! PBKDF2 ≤ 10,000,000 iterations, argon2 ≤ 256 MiB and t ≤ 20), since verification runs on
 //! the login path.
+//!
+//! # Wrapped forms: what the import job stores
+//!
+//! The forms above verify in very different times (a salted SHA-256 in a microsecond, PBKDF2
+//! with 1,000 iterations in under one millisecond, argon2id at Writ's parameters in ~20 ms), so
+//! a login's response time would tell whether an email belongs to an imported user. The users
+//! import therefore stores each of them **wrapped** in argon2id, at Writ's parameters:
+//!
+//! ```text
+//! $writ-wrap$<descriptor, base64 without padding>$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>
+//! ```
+//!
+//! The descriptor is the form above with its hash zeroed (same length): the algorithm and its
+//! parameters (salt, iterations, key, encodings), and nothing that verifies a password. The
+//! argon2id part hashes the original hash bytes — for bcrypt the 31 characters of its hash
+//! part. A password is checked by computing the legacy hash of it from the descriptor
+//! ([`derive`]) and verifying that with argon2id: every stored form costs one argon2id
+//! verification (plus the legacy algorithm's own cost, negligible for the cheap forms), like
+//! an unknown email, and a stolen database no longer holds the fast-to-crack legacy hash.
+//! `$writ-wrap$` is Writ's own prefix, distinct from every other form here. The first
+//! successful login replaces it with a plain argon2id hash, as for every imported form.
+//!
+//! Forms stored before wrapping existed (bare) keep verifying: the hasher then runs one
+//! argon2id verification of a dummy hash besides them, for the same cost.
 
 use base64::Engine;
 use base64::alphabet;
@@ -392,18 +416,22 @@ impl Salted {
         (out.hash.len() == digest.len()).then_some(out)
     }
 
-    fn verify(&self, password: &str) -> bool {
+    /// The digest (or HMAC) of `password` with this form's salt and key.
+    fn compute(&self, password: &str) -> Vec<u8> {
         let pw = self.pw.encode(password);
         let parts: [&[u8]; 2] = match self.pos {
             Pos::Prefix => [&self.salt, &pw],
             Pos::Suffix => [&pw, &self.salt],
             Pos::None => [&pw, &[]],
         };
-        let computed = match &self.key {
+        match &self.key {
             Some(k) => self.digest.hmac(k, &parts),
             None => self.digest.digest(&parts),
-        };
-        computed.ct_eq(&self.hash).into()
+        }
+    }
+
+    fn verify(&self, password: &str) -> bool {
+        self.compute(password).ct_eq(&self.hash).into()
     }
 }
 
@@ -692,22 +720,120 @@ pub fn from_auth0(c: &CustomPasswordHash) -> Result<String, ImportHashError> {
     }
 }
 
-/// Whether `stored` is one of the forms this module verifies (not argon2, which the pool
-/// verifies itself).
-pub fn is_imported_form(stored: &str) -> bool {
-    stored.starts_with("$2") || stored.starts_with("$pbkdf2") || stored.starts_with("$writ-")
+/// The prefix of a wrapped legacy hash (see the module doc).
+pub const WRAPPED_PREFIX: &str = "$writ-wrap$";
+
+/// Whether `stored` is a wrapped legacy hash.
+pub fn is_wrapped(stored: &str) -> bool {
+    stored.starts_with(WRAPPED_PREFIX)
 }
 
-/// Whether verifying `stored` is much faster than an argon2 verification, so the caller
-/// should spend comparable time to keep response times uniform.
-pub fn is_fast(stored: &str) -> bool {
-    stored.starts_with("$writ-")
+/// A wrapped hash's descriptor and argon2id PHC string.
+pub fn wrapped_parts(stored: &str) -> Option<(String, &str)> {
+    let rest = stored.strip_prefix(WRAPPED_PREFIX)?;
+    let i = rest.find('$')?;
+    let descriptor = String::from_utf8(STANDARD_NO_PAD.decode(&rest[..i]).ok()?).ok()?;
+    Some((descriptor, &rest[i..]))
+}
+
+/// Builds the wrapped form from a descriptor and the argon2id PHC string of its hash.
+pub fn wrapped(descriptor: &str, phc: &str) -> String {
+    format!("{WRAPPED_PREFIX}{}{phc}", b64(descriptor.as_bytes()))
+}
+
+/// Splits a bare imported form (bcrypt, PBKDF2, `$writ-…`, argon2 at other parameters) into
+/// its descriptor (the same form with the hash zeroed) and its hash bytes, which argon2id then
+/// wraps. `None` for anything else.
+pub fn split_for_wrap(stored: &str) -> Option<(String, Vec<u8>)> {
+    if is_wrapped(stored) {
+        None
+    } else if stored.starts_with("$2") {
+        let parts: bcrypt::HashParts = stored.parse().ok()?;
+        let full = parts.format_for_version(bcrypt::Version::TwoB);
+        let hash = full.get(29..)?.as_bytes().to_vec();
+        Some((
+            format!("{}{}", stored.get(..29)?, ".".repeat(hash.len())),
+            hash,
+        ))
+    } else if stored.starts_with("$pbkdf2") {
+        let p = Pbkdf2::parse(stored).ok()?;
+        let hash = p.hash.clone();
+        let zeroed = Pbkdf2 {
+            hash: vec![0; hash.len()],
+            ..p
+        };
+        Some((zeroed.encode(), hash))
+    } else if stored.starts_with("$writ-") {
+        let s = Salted::parse(stored)?;
+        let hash = s.hash.clone();
+        let zeroed = Salted {
+            hash: vec![0; hash.len()],
+            ..s
+        };
+        Some((zeroed.encode(), hash))
+    } else if stored.starts_with("$argon2") {
+        use argon2::password_hash::phc::PasswordHash;
+        let h = PasswordHash::new(stored).ok()?;
+        let hash = h.hash?.as_bytes().to_vec();
+        let (head, _) = stored.rsplit_once('$')?;
+        Some((format!("{head}${}", b64(&vec![0; hash.len()])), hash))
+    } else {
+        None
+    }
+}
+
+/// The legacy hash of `password` under a descriptor from [`split_for_wrap`]: what argon2id
+/// verifies for a wrapped form. `None` for a descriptor that does not parse. CPU-bound (as
+/// costly as the legacy algorithm): call it on a blocking thread.
+pub fn derive(descriptor: &str, password: &str) -> Option<Vec<u8>> {
+    if descriptor.starts_with("$2") {
+        let parts: bcrypt::HashParts = descriptor.parse().ok()?;
+        let computed = bcrypt::hash_with_salt(password, parts.get_cost(), parts.get_salt_raw())
+            .ok()?
+            .format_for_version(bcrypt::Version::TwoB);
+        Some(computed.get(29..)?.as_bytes().to_vec())
+    } else if descriptor.starts_with("$pbkdf2") {
+        let p = Pbkdf2::parse(descriptor).ok()?;
+        let mut out = vec![0u8; p.hash.len()];
+        p.digest
+            .pbkdf2(password.as_bytes(), &p.salt, p.iterations, &mut out);
+        Some(out)
+    } else if descriptor.starts_with("$writ-") {
+        Some(Salted::parse(descriptor)?.compute(password))
+    } else if descriptor.starts_with("$argon2") {
+        use argon2::password_hash::phc::PasswordHash;
+        let h = PasswordHash::new(descriptor).ok()?;
+        let alg = argon2::Algorithm::new(h.algorithm.as_str()).ok()?;
+        let version = match h.version {
+            Some(v) => argon2::Version::try_from(v).ok()?,
+            None => argon2::Version::default(),
+        };
+        let params = argon2::Params::try_from(&h).ok()?;
+        let mut out = vec![0u8; h.hash?.len()];
+        argon2::Argon2::new(alg, version, params)
+            .hash_password_into(password.as_bytes(), h.salt?.as_ref(), &mut out)
+            .ok()?;
+        Some(out)
+    } else {
+        None
+    }
+}
+
+/// Whether `stored` is one of the forms this module verifies (not argon2, which the pool
+/// verifies itself, nor wrapped forms, which the pool verifies with [`derive`]).
+pub fn is_imported_form(stored: &str) -> bool {
+    !is_wrapped(stored)
+        && (stored.starts_with("$2")
+            || stored.starts_with("$pbkdf2")
+            || stored.starts_with("$writ-"))
 }
 
 /// Verifies a password against a bcrypt, PBKDF2 or `$writ-…` string; false for anything else.
 /// CPU-bound: call it on a blocking thread.
 pub fn verify(password: &str, stored: &str) -> bool {
-    if stored.starts_with("$2") {
+    if is_wrapped(stored) {
+        false
+    } else if stored.starts_with("$2") {
         bcrypt::verify(password.as_bytes(), stored).unwrap_or(false)
     } else if stored.starts_with("$pbkdf2") {
         Pbkdf2::parse(stored).is_ok_and(|p| p.verify(password))

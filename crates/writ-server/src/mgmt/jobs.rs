@@ -20,9 +20,15 @@
 //! Writ keeps `email`, `email_verified`, `name` (or `given_name` + `family_name`), `blocked`,
 //! the metadata and the password hash; `user_id`, `username`, `nickname` and `picture` are
 //! accepted and not stored (Writ assigns its own `usr_…` ids and derives the nickname from the
-//! email). Password hashes are checked and stored as described in
-//! [`crate::crypto::imported`]; algorithms Writ cannot verify (scrypt, HMAC with RIPEMD-160 or
-//! Whirlpool, LDAP `{CRYPT}`) fail the entry with `UNSUPPORTED_ALGORITHM`.
+//! email). Password hashes are checked as described in [`crate::crypto::imported`] and stored
+//! wrapped in argon2id (*Wrapped forms* there: every password check then costs the same, so
+//! response times do not reveal imported users); algorithms Writ cannot verify (scrypt, HMAC
+//! with RIPEMD-160 or Whirlpool, LDAP `{CRYPT}`) fail the entry with `UNSUPPORTED_ALGORITHM`.
+//! Wrapping costs one argon2id hash per user with a password hash, computed for the whole file
+//! at once on the password hasher's pool before the users are written.
+//!
+//! Scopes: `create:users`; with `upsert=true` also `update:users`, since existing users are
+//! then rewritten.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -202,7 +208,8 @@ struct Entry {
     blocked: Option<bool>,
     app_metadata: Option<Map<String, Value>>,
     user_metadata: Option<Map<String, Value>>,
-    /// The hash to store, and whether it came from `custom_password_hash` (upsertable).
+    /// The imported hash (as [`imported`] checked it, not yet wrapped), and whether it came
+    /// from `custom_password_hash` (upsertable).
     password_hash: Option<(String, bool)>,
 }
 
@@ -377,12 +384,25 @@ enum Outcome {
     Updated,
 }
 
-/// Writes one valid entry (its own transaction).
-async fn apply(s: &AppState, e: Entry, upsert: bool) -> Result<Outcome, EntryError> {
+/// Writes one valid entry (its own transaction); `wrapped` is its password hash as stored
+/// (see [`PasswordHasherPool::wrap_imported`](crate::crypto::PasswordHasherPool::wrap_imported)).
+async fn apply(
+    s: &AppState,
+    e: Entry,
+    wrapped: Option<String>,
+    upsert: bool,
+) -> Result<Outcome, EntryError> {
     let internal = |err: StoreError| {
         tracing::error!(error = %err, "users import");
         EntryError::failed("INTERNAL_ERROR", "#/", "Internal error")
     };
+    if e.password_hash.is_some() && wrapped.is_none() {
+        return Err(EntryError::failed(
+            "INVALID_PASSWORD_HASH",
+            "#/",
+            "The password hash could not be stored",
+        ));
+    }
     let existing = s
         .store
         .credentials_by_email(&e.email)
@@ -393,7 +413,7 @@ async fn apply(s: &AppState, e: Entry, upsert: bool) -> Result<Outcome, EntryErr
             .store
             .create_user(NewUser {
                 email: e.email,
-                password_hash: e.password_hash.map(|(h, _)| h),
+                password_hash: wrapped,
                 name: e.name,
                 email_verified: e.email_verified.unwrap_or(false),
                 blocked: e.blocked.unwrap_or(false),
@@ -431,10 +451,14 @@ async fn apply(s: &AppState, e: Entry, upsert: bool) -> Result<Outcome, EntryErr
         metadata::merge(&mut u.user_metadata, m);
     }
     // A custom hash replaces the stored one only while that is still an imported hash that
-    // was never used to log in (a login re-hashes it to argon2id).
+    // was never used to log in (a login re-hashes it to argon2id), and only when it differs
+    // (the stored one may be the same hash, wrapped).
     let stored = existing.password_hash.as_deref();
-    let new_hash = match e.password_hash {
-        Some((h, true)) if stored != Some(h.as_str()) && stored.is_none_or(needs_rehash) => Some(h),
+    let new_hash = match (&e.password_hash, wrapped) {
+        (Some((legacy, true)), Some(w)) if stored.is_none_or(needs_rehash) => match stored {
+            Some(st) if s.hasher.holds_imported(st, legacy).await => None,
+            _ => Some(w),
+        },
         _ => None,
     };
     if u == existing.user && new_hash.is_none() {
@@ -472,8 +496,25 @@ async fn import(s: &AppState, users: &[Value], upsert: bool) -> (Summary, Vec<Va
     };
     let mut errors = vec![];
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, v) in users.iter().enumerate() {
-        let result = match parse_entry(v) {
+    let parsed: Vec<Result<Entry, EntryError>> = users.iter().map(parse_entry).collect();
+    // Every imported hash wrapped in argon2id, all at once (the hasher's pool bounds how many
+    // run together).
+    let wrapped = futures_util::future::join_all(parsed.iter().map(|p| async move {
+        match p {
+            Ok(Entry {
+                password_hash: Some((h, _)),
+                ..
+            }) => s.hasher.wrap_imported(h).await,
+            _ => None,
+        }
+    }))
+    .await;
+    for ((i, v), (parsed, wrapped)) in users
+        .iter()
+        .enumerate()
+        .zip(parsed.into_iter().zip(wrapped))
+    {
+        let result = match parsed {
             Err(e) => Err(e),
             Ok(entry) => match seen.get(&entry.email) {
                 Some(first) => Err(EntryError::skipped(
@@ -482,7 +523,7 @@ async fn import(s: &AppState, users: &[Value], upsert: bool) -> (Summary, Vec<Va
                 )),
                 None => {
                     seen.insert(entry.email.clone(), i);
-                    apply(s, entry, upsert).await
+                    apply(s, entry, wrapped, upsert).await
                 }
             },
         };
@@ -551,8 +592,8 @@ struct ImportForm {
     summary = "Import users (Auth0's bulk-import format)",
     description = "Imports a JSON array of users in Auth0's bulk-import format, with their password hashes \
         (`password_hash`: bcrypt; `custom_password_hash`: argon2, bcrypt, pbkdf2, md4, md5, sha1, sha256, sha512, \
-        hmac, ldap). Writ processes the file synchronously: the answered job is already `completed` and carries \
-        its summary; `GET /api/v2/jobs/{id}/errors` lists the users skipped or failed. Each user is written in its \
+        hmac, ldap), stored wrapped in argon2id. Needs `create:users`, and `update:users` too with `upsert=true`. \
+        Writ processes the file synchronously: the answered job is already `completed` and carries its summary; `GET /api/v2/jobs/{id}/errors` lists the users skipped or failed. Each user is written in its \
         own transaction; importing the same file again changes nothing. Jobs are kept in memory by the server process.",
     request_body(content = ImportForm, content_type = "multipart/form-data"),
     responses(
@@ -561,7 +602,8 @@ struct ImportForm {
         (status = 401, description = schemas::E401, body = schemas::Error),
         (status = 403, description = schemas::E403, body = schemas::Error),
     ),
-    security(("bearer" = ["create:users"]))
+    // `update:users` too with `upsert=true`.
+    security(("bearer" = ["create:users"]), ("bearer" = ["create:users", "update:users"]))
 )]
 async fn create_import(
     State(s): State<AppState>,
@@ -609,6 +651,10 @@ async fn create_import(
                 )));
             }
         }
+    }
+    // Upsert rewrites existing users: that takes the right to update them.
+    if upsert {
+        c.require("update:users")?;
     }
     let connection = connection.ok_or_else(|| missing("connection_id"))?;
     let connection = connection.trim();

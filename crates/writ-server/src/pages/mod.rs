@@ -87,6 +87,15 @@ pub enum Form {
     Signup,
 }
 
+/// A message shown above the hosted form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note<'a> {
+    /// What went wrong (the page answers 400).
+    Error(&'a str),
+    /// A neutral notice (the page answers 200).
+    Info(&'a str),
+}
+
 /// The hosted login (or sign-up) page. `signup_enabled` adds the link between the two.
 #[allow(clippy::too_many_arguments)]
 pub fn login(
@@ -94,19 +103,22 @@ pub fn login(
     tx: &str,
     csrf: &str,
     email: &str,
-    error: Option<&str>,
+    note: Option<Note<'_>>,
     client_name: &str,
     redirect_origin: &str,
     signup_enabled: bool,
 ) -> Response {
-    let err = error
-        .map(|e| {
-            format!(
-                r#"<div class="error" role="alert" data-testid="login-error">{}</div>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
+    let err = match note {
+        Some(Note::Error(e)) => format!(
+            r#"<div class="error" role="alert" data-testid="login-error">{}</div>"#,
+            esc(e)
+        ),
+        Some(Note::Info(m)) => format!(
+            r#"<div class="notice" role="status" data-testid="login-notice">{}</div>"#,
+            esc(m)
+        ),
+        None => String::new(),
+    };
     let tx_q: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
     let (title, action, button, pw_auto, switch) = match form {
         Form::Login => (
@@ -144,7 +156,7 @@ pub fn login(
         csrf = esc(csrf),
         email = esc(email),
     );
-    let status = if error.is_some() {
+    let status = if matches!(note, Some(Note::Error(_))) {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK

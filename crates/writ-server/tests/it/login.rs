@@ -825,7 +825,7 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
             .form(&form)
             .send()
     };
-    // Validation and duplicates are answered on the form.
+    // Validation errors are answered on the form.
     assert_eq!(
         post("not-an-email", "long-enough-1")
             .await
@@ -837,11 +837,43 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
         post("carol@example.com", "short").await.unwrap().status(),
         400
     );
+    // A taken email and a new one end on the same page: the login form with a neutral notice,
+    // no session. Nothing tells them apart (see `proxy::sign_up_answers_the_same_for_taken_and_new_emails`).
     let dup = post("alice@example.com", "long-enough-1").await.unwrap();
-    assert_eq!(dup.status(), 400);
-    assert!(dup.text().await.unwrap().contains("already exists"));
-    // A new user is created, signed in, and sent back with a code; no role, no permissions.
+    assert_eq!(dup.status(), 200);
+    assert!(set_cookie(&dup, "writ_session").is_none());
+    let dup = dup.text().await.unwrap();
+    assert!(dup.contains("If this address was not registered yet, your account is ready: log in."));
+    assert!(!dup.contains("already exists"));
+    assert!(dup.contains("action=\"/u/login\""));
+    // alice's password did not change.
+    login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    // A new user is created and logs in from that page; no role, no permissions.
     let r = post("carol@example.com", "carol-password-1").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(set_cookie(&r, "writ_session").is_none());
+    let csrf_cookie = set_cookie(&r, "writ_csrf").unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("your account is ready"));
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .header("origin", &s.app.base)
+        .form(&[
+            ("tx", hidden(&page, "tx")),
+            ("csrf", hidden(&page, "csrf")),
+            ("username", "carol@example.com".into()),
+            ("password", "carol-password-1".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 302);
     assert!(set_cookie(&r, "writ_session").is_some());
     let code = query_param(&location(&r), "code").unwrap();

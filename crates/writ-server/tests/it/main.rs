@@ -11,4 +11,5 @@ mod keys;
 mod login;
 mod mgmt;
 mod multinode;
+mod proxy;
 mod tokens;

@@ -1144,24 +1144,18 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
                 .password_hash
         }
     };
-    assert!(
-        stored("bcrypt@example.com")
-            .await
-            .unwrap()
-            .starts_with("$2b$04$")
-    );
-    assert!(
-        stored("pbkdf2@example.com")
-            .await
-            .unwrap()
-            .starts_with("$pbkdf2-sha256$i=1000,l=32$")
-    );
-    assert!(
-        stored("sha256@example.com")
-            .await
-            .unwrap()
-            .starts_with("$writ-sha256$pos=prefix$")
-    );
+    // Stored wrapped in argon2id; the descriptor keeps the legacy algorithm and parameters.
+    for (email, legacy) in [
+        ("bcrypt@example.com", "$2b$04$"),
+        ("pbkdf2@example.com", "$pbkdf2-sha256$i=1000,l=32$"),
+        ("sha256@example.com", "$writ-sha256$pos=prefix$"),
+    ] {
+        let s = stored(email).await.unwrap();
+        let (descriptor, phc) = writ_server::crypto::imported::wrapped_parts(&s)
+            .unwrap_or_else(|| panic!("{email}: not wrapped: {s}"));
+        assert!(descriptor.starts_with(legacy), "{email}: {descriptor}");
+        assert!(phc.starts_with("$argon2id$"), "{email}: {phc}");
+    }
     assert_eq!(stored("nopassword@example.com").await, None);
     for (email, pw) in [
         ("bcrypt@example.com", "bcrypt-password-1"),

@@ -1,0 +1,569 @@
+//! The client's address and scheme, worked out once per request, so that everything deciding
+//! or recording something by IP (brute-force limits, sign-up limits, the audit log, the admin
+//! console's calls) agrees, and so that Writ behind a reverse proxy sees its users rather than
+//! the proxy.
+//!
+//! Without `WRIT_TRUSTED_PROXIES` the client is the TCP peer. When the peer is one of the
+//! trusted proxies (a list of CIDR ranges), the client is read from the forwarding headers the
+//! proxies add: `Forwarded` (RFC 7239, its `for=` parameter) when present, else
+//! `X-Forwarded-For`. Each proxy appends the address it received the request from, so the list
+//! is walked from the right, skipping trusted proxies: the first address that is not trusted
+//! is the client (when all of them are trusted, the left-most). Entries left of it were written
+//! by the client itself and are never read. The scheme comes from the chosen `Forwarded`
+//! element's `proto=`, else `X-Forwarded-Proto`. From any other peer these headers are ignored
+//! entirely: anyone can send them.
+//!
+//! A header Writ cannot read where it matters (an entry that is not an address, like `unknown`
+//! or an obfuscated identifier, before the client was found) is ignored as a whole, and the
+//! next source is used (`X-Forwarded-For`, then the peer). Parsing never fails otherwise:
+//! IPv6 in brackets, ports, quoted values and several header lines are understood. Elements are
+//! split at every `,` and `;`, quoted or not: no value Writ reads can contain them, and this
+//! keeps an unbalanced quote sent by the client from swallowing what the proxies appended.
+//!
+//! The proxy must set (or strip) the header Writ reads: a proxy that appends only
+//! `X-Forwarded-For` but passes a client's `Forwarded` header through lets the client choose
+//! its address, because `Forwarded` is read first.
+//!
+//! [`layer`] computes a [`ClientAddr`] and stores it in the request's extensions; handlers take
+//! it as an extractor.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use ipnet::IpNet;
+
+use crate::state::AppState;
+
+/// How many forwarding entries are looked at, at most, from the right (a longer chain of
+/// trusted proxies is a misconfiguration or an attack).
+const MAX_HOPS: usize = 32;
+
+/// The proxies whose forwarding headers are believed (`WRIT_TRUSTED_PROXIES`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list of CIDR ranges (`10.0.0.0/8, ::1/128`); a bare address
+    /// means that address alone. Empty entries are skipped. The error names the bad entry.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut nets = vec![];
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = match item.parse::<IpNet>() {
+                Ok(n) => n.trunc(),
+                Err(_) => match item.parse::<IpAddr>() {
+                    Ok(ip) => IpNet::from(ip),
+                    Err(_) => {
+                        return Err(format!(
+                            "'{item}' is not a CIDR range like 10.0.0.0/8 or ::1/128"
+                        ));
+                    }
+                },
+            };
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    /// Whether no proxy is trusted (the default).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `ip` is one of the trusted proxies (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// Where a request came from, as far as Writ can tell: the client's IP and whether the client
+/// used https (only ever true through a trusted proxy: Writ itself serves plain http).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr {
+    /// The client's address (IPv4-mapped IPv6 addresses are given as IPv4).
+    pub ip: IpAddr,
+    /// Whether the client reached the (trusted) proxy over https.
+    pub https: bool,
+}
+
+impl ClientAddr {
+    /// The client of a request received from `peer` with `headers`.
+    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
+        let peer = peer.to_canonical();
+        let direct = ClientAddr {
+            ip: peer,
+            https: false,
+        };
+        if trusted.is_empty() || !trusted.contains(peer) {
+            return direct;
+        }
+        let lines = |name: &str| -> Vec<&str> {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        let xfp = || forwarded_proto(&lines("x-forwarded-proto"));
+        let forwarded = lines("forwarded");
+        if !forwarded.is_empty()
+            && let Some((ip, proto)) = from_forwarded(&forwarded, trusted)
+        {
+            return ClientAddr {
+                ip,
+                https: proto.or_else(xfp).unwrap_or(false),
+            };
+        }
+        let xff = lines("x-forwarded-for");
+        if !xff.is_empty()
+            && let Some(ip) = from_x_forwarded_for(&xff, trusted)
+        {
+            return ClientAddr {
+                ip,
+                https: xfp().unwrap_or(false),
+            };
+        }
+        ClientAddr {
+            ip: peer,
+            https: xfp().unwrap_or(false),
+        }
+    }
+
+    /// The address recorded for a request: its extension when [`layer`] (or an in-process
+    /// caller) set one, else the TCP peer.
+    pub fn of_parts(parts: &Parts) -> Option<Self> {
+        if let Some(a) = parts.extensions.get::<ClientAddr>() {
+            return Some(*a);
+        }
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| ClientAddr {
+                ip: c.0.ip().to_canonical(),
+                https: false,
+            })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    /// Never fails: a request without any address (only possible for an in-process call that
+    /// set none) counts as coming from `0.0.0.0`.
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ClientAddr::of_parts(parts).unwrap_or(ClientAddr {
+            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            https: false,
+        }))
+    }
+}
+
+/// Middleware on the whole router: computes the request's [`ClientAddr`] from the TCP peer and,
+/// for a trusted proxy, its forwarding headers.
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(peer) = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    {
+        let addr = ClientAddr::resolve(peer, req.headers(), &state.config.trusted_proxies);
+        req.extensions_mut().insert(addr);
+    }
+    next.run(req).await
+}
+
+/// Walks addresses from the right (the nearest proxy's entry first) and returns the index of
+/// the client: the first untrusted address, or the left-most when all are trusted. `None` when
+/// an entry that must be read is not an address.
+fn pick(entries: &[Option<IpAddr>], trusted: &TrustedProxies) -> Option<usize> {
+    let mut last = None;
+    for (i, e) in entries.iter().enumerate().rev().take(MAX_HOPS) {
+        let ip = (*e)?;
+        if !trusted.contains(ip) {
+            return Some(i);
+        }
+        last = Some(i);
+    }
+    last
+}
+
+/// The client from `Forwarded` lines: its address and, when given, whether its `proto` was
+/// https.
+fn from_forwarded(lines: &[&str], trusted: &TrustedProxies) -> Option<(IpAddr, Option<bool>)> {
+    let elements: Vec<(Option<IpAddr>, Option<bool>)> = lines
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(forwarded_element)
+        .collect();
+    let addrs: Vec<Option<IpAddr>> = elements.iter().map(|e| e.0).collect();
+    let i = pick(&addrs, trusted)?;
+    let (ip, proto) = elements[i];
+    Some((ip?, proto))
+}
+
+/// One `Forwarded` element (`for=…;proto=…;by=…`): its `for` address, if it is one, and its
+/// `proto`, if it is http or https.
+fn forwarded_element(element: &str) -> (Option<IpAddr>, Option<bool>) {
+    let (mut ip, mut proto) = (None, None);
+    for pair in element.split(';') {
+        let Some((k, v)) = pair.split_once('=') else {
+            continue;
+        };
+        let v = unquote(v.trim());
+        match k.trim().to_ascii_lowercase().as_str() {
+            "for" => ip = parse_node(&v),
+            "proto" => proto = parse_proto(&v),
+            _ => {}
+        }
+    }
+    (ip, proto)
+}
+
+/// A token or an RFC 7230 quoted-string (with `\` escapes); an unterminated quote is kept as
+/// is (and then fails to parse as anything Writ reads).
+fn unquote(v: &str) -> String {
+    match v
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .filter(|_| v.len() >= 2)
+    {
+        Some(inner) => {
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        None => v.to_owned(),
+    }
+}
+
+/// A node address: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `[2001:db8::1]:4711` or a
+/// bare `2001:db8::1`. Anything else (`unknown`, `_hidden`, garbage) is `None`.
+fn parse_node(v: &str) -> Option<IpAddr> {
+    let v = v.trim();
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    let port_ok = |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok();
+    if let Some(rest) = v.strip_prefix('[') {
+        let (inner, tail) = rest.split_once(']')?;
+        let ip: std::net::Ipv6Addr = inner.parse().ok()?;
+        if tail.is_empty() || tail.strip_prefix(':').is_some_and(port_ok) {
+            return Some(IpAddr::V6(ip).to_canonical());
+        }
+        return None;
+    }
+    let (host, port) = v.split_once(':')?;
+    if !port_ok(port) {
+        return None;
+    }
+    host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+fn parse_proto(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "https" => Some(true),
+        "http" => Some(false),
+        _ => None,
+    }
+}
+
+/// The client from `X-Forwarded-For` lines.
+fn from_x_forwarded_for(lines: &[&str], trusted: &TrustedProxies) -> Option<IpAddr> {
+    let addrs: Vec<Option<IpAddr>> = lines
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(|e| parse_node(&unquote(e.trim())))
+        .collect();
+    addrs[pick(&addrs, trusted)?]
+}
+
+/// `X-Forwarded-Proto`: the value the nearest proxy wrote (the right-most), when it is http or
+/// https.
+fn forwarded_proto(lines: &[&str]) -> Option<bool> {
+    lines
+        .iter()
+        .flat_map(|l| l.split(','))
+        .next_back()
+        .and_then(parse_proto)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn trusted() -> TrustedProxies {
+        TrustedProxies::parse("10.0.0.0/8, 127.0.0.1/32, ::1/128").unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn resolve(peer: &str, pairs: &[(&'static str, &str)]) -> ClientAddr {
+        ClientAddr::resolve(ip(peer), &headers(pairs), &trusted())
+    }
+
+    #[test]
+    fn parses_the_trusted_list() {
+        let t = TrustedProxies::parse(" 10.0.0.0/8,, 192.168.1.7 , fd00::/8 ").unwrap();
+        assert!(t.contains(ip("10.1.2.3")));
+        assert!(t.contains(ip("192.168.1.7")));
+        assert!(!t.contains(ip("192.168.1.8")));
+        assert!(t.contains(ip("fd12::1")));
+        assert!(
+            t.contains(ip("::ffff:10.9.9.9")),
+            "IPv4-mapped counts as IPv4"
+        );
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/8, 1.2.3", "::1/129"] {
+            let e = TrustedProxies::parse(bad).unwrap_err();
+            assert!(e.contains("is not a CIDR range"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn untrusted_peers_and_no_list_ignore_the_headers() {
+        let h = [
+            ("x-forwarded-for", "203.0.113.9"),
+            ("forwarded", "for=203.0.113.9;proto=https"),
+            ("x-forwarded-proto", "https"),
+        ];
+        let a = resolve("192.0.2.1", &h);
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("192.0.2.1"),
+                https: false
+            }
+        );
+        let none = ClientAddr::resolve(ip("127.0.0.1"), &headers(&h), &TrustedProxies::default());
+        assert_eq!(none.ip, ip("127.0.0.1"));
+        assert!(!none.https);
+    }
+
+    #[test]
+    fn x_forwarded_for_is_walked_from_the_right() {
+        // The client wrote "1.1.1.1"; the outer proxy saw 203.0.113.9; an inner proxy 10.0.0.2.
+        let a = resolve(
+            "127.0.0.1",
+            &[
+                ("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.2"),
+                ("x-forwarded-proto", "https"),
+            ],
+        );
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("203.0.113.9"),
+                https: true
+            }
+        );
+        // Several lines are one list, in order.
+        let a = resolve(
+            "127.0.0.1",
+            &[
+                ("x-forwarded-for", "1.1.1.1"),
+                ("x-forwarded-for", "198.51.100.4:5555"),
+            ],
+        );
+        assert_eq!(a.ip, ip("198.51.100.4"));
+        // All trusted: the left-most.
+        assert_eq!(
+            resolve("10.0.0.1", &[("x-forwarded-for", "10.0.0.7, 10.0.0.8")]).ip,
+            ip("10.0.0.7")
+        );
+        // IPv6, with and without brackets and ports.
+        assert_eq!(
+            resolve("::1", &[("x-forwarded-for", "2001:db8::5")]).ip,
+            ip("2001:db8::5")
+        );
+        assert_eq!(
+            resolve("::1", &[("x-forwarded-for", "[2001:db8::6]:443")]).ip,
+            ip("2001:db8::6")
+        );
+        // Garbage where it matters: the header is ignored, the peer is the client.
+        for bad in [
+            "unknown",
+            "203.0.113.9, nonsense",
+            "1.2.3.4:99999",
+            "[::1",
+            "",
+            " , ",
+        ] {
+            assert_eq!(
+                resolve("127.0.0.1", &[("x-forwarded-for", bad)]).ip,
+                ip("127.0.0.1"),
+                "{bad:?}"
+            );
+        }
+        // Garbage the client wrote left of the real entry is never read.
+        assert_eq!(
+            resolve("127.0.0.1", &[("x-forwarded-for", "garbage, 203.0.113.9")]).ip,
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn forwarded_is_read_first() {
+        let a = resolve(
+            "127.0.0.1",
+            &[
+                (
+                    "forwarded",
+                    r#"for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711";proto=https"#,
+                ),
+                ("x-forwarded-for", "198.51.100.1"),
+            ],
+        );
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("2001:db8:cafe::17"),
+                https: true
+            }
+        );
+        // Case-insensitive names, quoted IPv4 with a port, proto from X-Forwarded-Proto.
+        let a = resolve(
+            "127.0.0.1",
+            &[
+                ("forwarded", r#"For="198.51.100.17:8080""#),
+                ("x-forwarded-proto", "HTTPS"),
+            ],
+        );
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("198.51.100.17"),
+                https: true
+            }
+        );
+        // Trusted hops are skipped; the element chosen gives the proto.
+        let a = resolve(
+            "10.0.0.1",
+            &[
+                ("forwarded", "for=198.51.100.2;proto=https"),
+                ("forwarded", "for=10.0.0.9;proto=http"),
+            ],
+        );
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("198.51.100.2"),
+                https: true
+            }
+        );
+        // An unreadable Forwarded falls back to X-Forwarded-For, then to the peer.
+        let a = resolve(
+            "127.0.0.1",
+            &[
+                ("forwarded", "for=unknown"),
+                ("x-forwarded-for", "198.51.100.3"),
+            ],
+        );
+        assert_eq!(a.ip, ip("198.51.100.3"));
+        for bad in [
+            "for=_hidden",
+            "proto=https",
+            "for=\"",
+            "for",
+            ";;,,",
+            "for=\"[::1]:80",
+            "for=1.2.3.4.5",
+        ] {
+            let a = resolve("127.0.0.1", &[("forwarded", bad)]);
+            assert_eq!(a.ip, ip("127.0.0.1"), "{bad:?}");
+        }
+        // An unbalanced quote from the client does not hide what the proxy appended.
+        let a = resolve(
+            "127.0.0.1",
+            &[("forwarded", "for=\"oops, for=198.51.100.8")],
+        );
+        assert_eq!(a.ip, ip("198.51.100.8"));
+    }
+
+    #[test]
+    fn the_scheme_comes_from_the_nearest_proxy() {
+        let a = resolve("127.0.0.1", &[("x-forwarded-proto", "https, http")]);
+        assert!(!a.https);
+        let a = resolve("127.0.0.1", &[("x-forwarded-proto", "http, https")]);
+        assert!(a.https);
+        assert!(!resolve("127.0.0.1", &[("x-forwarded-proto", "gopher")]).https);
+        assert!(resolve("127.0.0.1", &[("x-forwarded-proto", "https")]).https);
+        assert_eq!(
+            resolve("127.0.0.1", &[("x-forwarded-proto", "https")]).ip,
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let odd = [
+            "",
+            ",",
+            ";",
+            "=",
+            "\"",
+            "\"\"",
+            "for=",
+            "for=[",
+            "for=[]",
+            "for=[]:",
+            "for=[::1]x",
+            "for=:80",
+            "for=1.2.3.4:",
+            "for=1.2.3.4:-1",
+            "for=\\",
+            "for=\"\\\"",
+            "for=\"a\\",
+            "for=::ffff:1.2.3.4",
+            "for=\u{e9}",
+        ];
+        for v in odd {
+            let _ = resolve(
+                "127.0.0.1",
+                &[
+                    ("forwarded", v),
+                    ("x-forwarded-for", v),
+                    ("x-forwarded-proto", v),
+                ],
+            );
+        }
+        let long = vec!["10.0.0.1"; 500].join(",");
+        assert_eq!(
+            resolve("127.0.0.1", &[("x-forwarded-for", &long)]).ip,
+            ip("10.0.0.1")
+        );
+        // Mapped IPv4 peers and entries are IPv4.
+        assert_eq!(
+            resolve(
+                "::ffff:127.0.0.1",
+                &[("x-forwarded-for", "::ffff:198.51.100.9")]
+            )
+            .ip,
+            ip("198.51.100.9")
+        );
+    }
+}

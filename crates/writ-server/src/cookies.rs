@@ -1,0 +1,113 @@
+//! Writ's cookies — the SSO session, the login form's CSRF token, the admin console's session
+//! and its sign-ins in progress — named and shaped in one place, so the pages that set them and
+//! the code that reads them cannot drift apart.
+//!
+//! Every cookie is `HttpOnly` with `Path=/` and no `Domain`. It is `Secure` when the issuer is
+//! https, or when the request reached Writ over https through a trusted proxy
+//! ([`ClientAddr::https`]). On an https issuer its name carries the `__Host-` prefix, which
+//! makes the browser refuse it unless it is Secure, host-only and for `/`: a sibling subdomain
+//! or a plain-http page cannot plant or shadow it. The prefix depends on the issuer only, so a
+//! cookie is read under the name it was set with.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+
+use crate::client_addr::ClientAddr;
+use crate::state::AppState;
+
+/// The SSO session of the hosted login (its value is the session token; the store keeps its
+/// hash).
+pub const SSO_SESSION: &str = "writ_session";
+/// The login and sign-up forms' CSRF token (double-submitted with the form).
+pub const LOGIN_CSRF: &str = "writ_csrf";
+/// The admin console's session.
+pub const CONSOLE_SESSION: &str = "writ_admin";
+/// A console sign-in in progress: this prefix followed by the sign-in's `state`.
+pub const CONSOLE_SIGN_IN_PREFIX: &str = "writ_admin_tx_";
+
+/// `SameSite`: `Strict` for what only Writ's own pages post, `Lax` for what must survive a
+/// top-level navigation from another site (the SSO session, the console's sign-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+}
+
+fn https_issuer(state: &AppState) -> bool {
+    state.config.issuer.starts_with("https://")
+}
+
+/// The name a cookie has on this server: `__Host-<base>` on https issuers, else `<base>`.
+pub fn name(state: &AppState, base: &str) -> String {
+    if https_issuer(state) {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// The value of the cookie `base` sent with a request, if any.
+pub fn get(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
+    let name = name(state, base);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The `Set-Cookie` value for `base=value`, expiring after `max_age` seconds when given (a
+/// session cookie otherwise).
+pub fn header_value(
+    state: &AppState,
+    addr: &ClientAddr,
+    base: &str,
+    value: &str,
+    same_site: SameSite,
+    max_age: Option<i64>,
+) -> Option<HeaderValue> {
+    let mut c = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite={}",
+        name(state, base),
+        match same_site {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+        }
+    );
+    if let Some(s) = max_age {
+        c.push_str(&format!("; Max-Age={s}"));
+    }
+    if https_issuer(state) || addr.https {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).ok()
+}
+
+/// Adds `Set-Cookie: base=value` to a response.
+pub fn set(
+    r: &mut Response,
+    state: &AppState,
+    addr: &ClientAddr,
+    base: &str,
+    value: &str,
+    same_site: SameSite,
+    max_age: Option<i64>,
+) {
+    if let Some(v) = header_value(state, addr, base, value, same_site, max_age) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Adds a `Set-Cookie` that deletes the cookie `base`.
+pub fn clear(
+    r: &mut Response,
+    state: &AppState,
+    addr: &ClientAddr,
+    base: &str,
+    same_site: SameSite,
+) {
+    set(r, state, addr, base, "", same_site, Some(0));
+}

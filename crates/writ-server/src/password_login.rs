@@ -1,0 +1,96 @@
+//! Password login, once: the hosted login form (`POST /u/login`) and the password grant
+//! (`POST /oauth/token`) both call [`check`], so the brute-force rule, the verification, the
+//! audit entry of every outcome and the upgrade of imported hashes cannot differ between them.
+//!
+//! The order matters: an attempt is reserved in the [`crate::limiter`] *before* the (slow,
+//! queued) password verification and settled after it, so that parallel guesses cannot all be
+//! verified before the first failure is counted. Unknown emails are verified against a dummy
+//! hash at the same cost (see [`crate::crypto::PasswordHasherPool::verify`]).
+
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+use writ_core::User;
+
+use crate::audit::{self, LoginOutcome, Via};
+use crate::state::AppState;
+
+/// A password login to check.
+pub struct Attempt<'a> {
+    /// Which endpoint the attempt came through (recorded in the audit log).
+    pub via: Via,
+    /// The client's IP (behind a trusted proxy, the real client's).
+    pub ip: IpAddr,
+    /// The request's headers (the audit log reads the user agent).
+    pub headers: &'a HeaderMap,
+    /// The application the user logs in to.
+    pub client_id: &'a str,
+    /// The email as typed; compared trimmed and case-folded.
+    pub username: &'a str,
+    /// The password as typed. Never logged or recorded.
+    pub password: &'a str,
+}
+
+/// Why a login was refused; each is already recorded in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Too many failures (or attempts in flight) for this user from this IP: not verified.
+    TooManyAttempts {
+        /// Seconds until the next attempt may be made.
+        retry_after: u64,
+    },
+    /// Unknown email or wrong password (the same answer for both).
+    WrongCredentials,
+    /// The password is right but the user is blocked.
+    UserBlocked,
+    /// The store failed (logged).
+    Internal,
+}
+
+/// Checks a password login and returns the user. On success an imported hash is replaced by
+/// argon2id; every outcome is recorded in the audit log.
+pub async fn check(state: &AppState, a: Attempt<'_>) -> Result<User, Refused> {
+    let email = a.username.trim().to_lowercase();
+    let record = async |outcome: LoginOutcome<'_>| {
+        audit::login(state, a.via, a.ip, a.headers, a.client_id, &email, outcome).await
+    };
+    let slot = match state.limiter.reserve_login(a.ip, &email) {
+        Ok(slot) => slot,
+        Err(retry_after) => {
+            record(LoginOutcome::TooManyAttempts).await;
+            return Err(Refused::TooManyAttempts { retry_after });
+        }
+    };
+    let creds = match state.store.credentials_by_email(&email).await {
+        Ok(c) => c,
+        Err(e) => {
+            // The slot is dropped unsettled: the attempt is given back.
+            tracing::error!(error = %e, "password login: reading the user");
+            return Err(Refused::Internal);
+        }
+    };
+    let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
+    // One argon2 verification whatever the stored form, or a dummy one for an unknown email.
+    let ok = state.hasher.verify(a.password, stored.as_deref()).await;
+    let user = match creds {
+        Some(c) if ok => c.user,
+        other => {
+            slot.failed();
+            let id = other.as_ref().map(|c| c.user.user_id.as_str());
+            record(LoginOutcome::Failed(id)).await;
+            return Err(Refused::WrongCredentials);
+        }
+    };
+    slot.succeeded();
+    if user.blocked {
+        record(LoginOutcome::Blocked(&user.user_id)).await;
+        return Err(Refused::UserBlocked);
+    }
+    // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that the password is known.
+    state
+        .hasher
+        .upgrade_if_needed(state.store.as_ref(), &user, a.password, stored.as_deref())
+        .await;
+    record(LoginOutcome::Success(&user.user_id)).await;
+    Ok(user)
+}
