@@ -71,6 +71,29 @@ struct Validated {
     client: Arc<Client>,
     redirect_uri: String,
     mode: Mode,
+    /// This server's issuer, named in every response (RFC 9207).
+    issuer: String,
+}
+
+impl Validated {
+    /// The API asked for (`audience`, or RFC 8707 `resource`).
+    fn audience(&self) -> Option<&str> {
+        self.p.audience.as_deref().or(self.p.resource.as_deref())
+    }
+
+    /// The scopes asked for (`openid` when none).
+    fn scope(&self) -> &str {
+        self.p.scope.as_deref().unwrap_or("openid")
+    }
+
+    fn prompts(&self, value: &str) -> bool {
+        self.p
+            .prompt
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .any(|p| p == value)
+    }
 }
 
 fn now() -> i64 {
@@ -124,14 +147,17 @@ fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated, &'static 
         client,
         redirect_uri,
         mode,
+        issuer: state.config.issuer.clone(),
     })
 }
 
-/// Sends `fields` back to the client by the request's response mode.
+/// Sends `fields` back to the client by the request's response mode, with `state` and, as
+/// RFC 9207 asks (success and error alike), `iss`.
 fn respond(v: &Validated, mut fields: Vec<(&'static str, String)>) -> Response {
     if let Some(s) = &v.p.state {
         fields.push(("state", s.clone()));
     }
+    fields.push(("iss", v.issuer.clone()));
     let origin = origin_of(&v.redirect_uri);
     match v.mode {
         Mode::Query | Mode::Fragment => {
@@ -270,8 +296,8 @@ async fn issue_code(
         client_id: v.client.client_id.clone(),
         user_id: user_id.to_owned(),
         redirect_uri: v.redirect_uri.clone(),
-        scope: v.p.scope.clone().unwrap_or_else(|| "openid".into()),
-        audience: v.p.audience.clone().or_else(|| v.p.resource.clone()),
+        scope: v.scope().to_owned(),
+        audience: v.audience().map(str::to_owned),
         nonce: v.p.nonce.clone(),
         code_challenge: v.p.code_challenge.clone(),
         sid: Some(sid.to_owned()),
@@ -287,6 +313,186 @@ async fn issue_code(
             redirect_error(v, "server_error", "Internal error")
         }
     }
+}
+
+/// How [`answer`] answered.
+#[derive(PartialEq, Eq)]
+enum Answered {
+    /// With a code or an error, sent back to the client.
+    Client,
+    /// With the consent page (which keeps the form's CSRF cookie).
+    ConsentPage,
+}
+
+/// Answers an authorization request for the signed-in user of `session`: a code, unless a
+/// third-party client lacks the user's consent for what it asks (or `prompt=consent` asks
+/// again), in which case the consent page comes first (or `consent_required` with
+/// `prompt=none`). See [`crate::access`].
+async fn answer(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    tx: &str,
+    session: &Session,
+) -> (Response, Answered) {
+    if !v.client.is_first_party {
+        let api = v
+            .audience()
+            .and_then(|a| state.catalog.load().apis.get(a).cloned());
+        let scopes = crate::access::consent_scopes(api.as_deref(), v.scope());
+        let audience = crate::access::consent_audience(state, v.audience());
+        let needed = if v.prompts("consent") {
+            Ok(true)
+        } else {
+            crate::access::needs_consent(state, &v.client, &session.user_id, audience, &scopes)
+                .await
+        };
+        match needed {
+            Ok(false) => {}
+            Ok(true) if v.prompts("none") => {
+                return (
+                    redirect_error(
+                        v,
+                        "consent_required",
+                        "The user has not consented to this application.",
+                    ),
+                    Answered::Client,
+                );
+            }
+            Ok(true) => {
+                let email = match state.store.get_user(&session.user_id).await {
+                    Ok(u) => u.email,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the user for the consent page");
+                        return (internal_page(), Answered::Client);
+                    }
+                };
+                return (
+                    consent_page(state, addr, v, tx, &email, api.as_deref(), &scopes),
+                    Answered::ConsentPage,
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading a consent");
+                return (
+                    redirect_error(v, "server_error", "Internal error"),
+                    Answered::Client,
+                );
+            }
+        }
+    }
+    (
+        issue_code(state, v, &session.user_id, &session.sid, session.auth_time).await,
+        Answered::Client,
+    )
+}
+
+/// The consent page, with a fresh CSRF token in the form's cookie.
+fn consent_page(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    tx: &str,
+    email: &str,
+    api: Option<&writ_core::ResourceServer>,
+    scopes: &[String],
+) -> Response {
+    let described = |s: &str| -> String {
+        match s {
+            "openid" => "know who you are".into(),
+            "profile" => "read your name".into(),
+            "email" => "read your email address".into(),
+            "offline_access" => "keep access while you are away (refresh tokens)".into(),
+            _ => api
+                .and_then(|a| a.scopes.iter().find(|x| x.value == s))
+                .map(|x| x.description.clone())
+                .unwrap_or_default(),
+        }
+    };
+    let asked = pages::Asked {
+        api_name: api.map(|a| a.name.as_str()),
+        scopes: scopes.iter().map(|s| (s.clone(), described(s))).collect(),
+    };
+    let csrf = random_token(24);
+    let mut r = pages::consent(
+        tx,
+        &csrf,
+        &v.client.name,
+        email,
+        &asked,
+        &origin_of(&v.redirect_uri),
+    );
+    cookies::set(
+        &mut r,
+        state,
+        addr,
+        LOGIN_CSRF,
+        &csrf,
+        SameSite::Strict,
+        None,
+    );
+    r
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    tx: String,
+    csrf: String,
+    decision: String,
+}
+
+/// `POST /u/consent`: the signed-in user allows (the consent is recorded, a code issued) or
+/// denies (`access_denied` goes back to the client) what a third-party client asked for.
+pub async fn consent(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<ConsentForm>,
+) -> Response {
+    let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(session) = live_session(&state, &headers).await else {
+        // The session ended meanwhile: sign in again (and be asked again).
+        return login_page(&state, &addr, pages::Form::Login, &v, &f.tx, "", None, None);
+    };
+    let mut r = match f.decision.as_str() {
+        "allow" => {
+            let api = v
+                .audience()
+                .and_then(|a| state.catalog.load().apis.get(a).cloned());
+            let scopes = crate::access::consent_scopes(api.as_deref(), v.scope());
+            let audience = crate::access::consent_audience(&state, v.audience());
+            match state
+                .store
+                .record_consent(&session.user_id, &v.client.client_id, audience, &scopes)
+                .await
+            {
+                Ok(_) => {
+                    issue_code(
+                        &state,
+                        &v,
+                        &session.user_id,
+                        &session.sid,
+                        session.auth_time,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "recording a consent");
+                    redirect_error(&v, "server_error", "Internal error")
+                }
+            }
+        }
+        _ => redirect_error(
+            &v,
+            "access_denied",
+            "The user did not authorize the application.",
+        ),
+    };
+    cookies::clear(&mut r, &state, &addr, LOGIN_CSRF, SameSite::Strict);
+    r
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -350,8 +556,7 @@ pub async fn authorize(
     if let Err((e, d)) = check(&state, &v) {
         return redirect_error(&v, e, &d);
     }
-    let prompt = v.p.prompt.as_deref().unwrap_or("");
-    let force_login = prompt.split(' ').any(|p| p == "login");
+    let force_login = v.prompts("login");
     if let Some(s) = live_session(&state, &headers).await {
         let too_old =
             v.p.max_age
@@ -365,10 +570,10 @@ pub async fn authorize(
             .map(|u| !u.blocked)
             .unwrap_or(false);
         if user_ok && !force_login && !too_old {
-            return issue_code(&state, &v, &s.user_id, &s.sid, s.auth_time).await;
+            return answer(&state, &addr, &v, &raw, &s).await.0;
         }
     }
-    if prompt.split(' ').any(|p| p == "none") {
+    if v.prompts("none") {
         return redirect_error(&v, "login_required", "Login required");
     }
     login_page(&state, &addr, pages::Form::Login, &v, &raw, "", None, None)
@@ -422,11 +627,13 @@ fn internal_page() -> Response {
     )
 }
 
-/// Opens an SSO session for the user, sets its cookie and answers the authorization request.
+/// Opens an SSO session for the user, sets its cookie and answers the authorization request
+/// (`tx`) through [`answer`].
 async fn start_session(
     state: &AppState,
     addr: &ClientAddr,
     v: &Validated,
+    tx: &str,
     user_id: &str,
 ) -> Response {
     let token = random_token(32);
@@ -443,7 +650,7 @@ async fn start_session(
         tracing::error!(error = %e, "creating a session");
         return internal_page();
     }
-    let mut r = issue_code(state, v, user_id, &session.sid, t).await;
+    let (mut r, answered) = answer(state, addr, v, tx, &session).await;
     cookies::set(
         &mut r,
         state,
@@ -453,7 +660,9 @@ async fn start_session(
         SameSite::Lax,
         Some(SESSION_ABSOLUTE),
     );
-    cookies::clear(&mut r, state, addr, LOGIN_CSRF, SameSite::Strict);
+    if answered == Answered::Client {
+        cookies::clear(&mut r, state, addr, LOGIN_CSRF, SameSite::Strict);
+    }
     r
 }
 
@@ -489,7 +698,7 @@ pub async fn login(
         password: &f.password,
     };
     match password_login::check(&state, attempt).await {
-        Ok(user) => start_session(&state, &addr, &v, &user.user_id).await,
+        Ok(user) => start_session(&state, &addr, &v, &f.tx, &user.user_id).await,
         Err(Refused::TooManyAttempts { retry_after }) => {
             let mut r = page(
                 "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/introspect", post(oidc::introspect))
         .route("/authorize", get(authorize::authorize))
         .route("/u/login", post(authorize::login))
+        .route("/u/consent", post(authorize::consent))
         .route(
             "/u/signup",
             get(authorize::signup_page).post(authorize::signup),

@@ -447,7 +447,16 @@ async fn password(
         .password
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: password"))?;
+    // Third-party clients act for a user only with consent given on the hosted page; and no
+    // client but the console gets user tokens for the Management API. Both before the
+    // password is looked at.
+    if !client.is_first_party {
+        return Err(OAuthError::unauthorized_client(
+            "Third-party clients cannot use the password grant: users consent on the hosted login page.",
+        ));
+    }
     let api = resolve_api(state, req)?;
+    crate::access::user_audience_allowed(state, &client, Some(&api.identifier))?;
     let attempt = crate::password_login::Attempt {
         via: crate::audit::Via::PasswordGrant,
         ip,

@@ -169,6 +169,67 @@ pub fn login(
     )
 }
 
+/// What a third-party client asks for, as the consent page lists it.
+pub struct Asked<'a> {
+    /// The API's name (`None`: no API, only the OpenID scopes).
+    pub api_name: Option<&'a str>,
+    /// `(scope, what it allows)`.
+    pub scopes: Vec<(String, String)>,
+}
+
+/// The consent page of a third-party client: what it asks for, Allow or Deny.
+pub fn consent(
+    tx: &str,
+    csrf: &str,
+    client_name: &str,
+    email: &str,
+    asked: &Asked<'_>,
+    redirect_origin: &str,
+) -> Response {
+    let items: String = asked
+        .scopes
+        .iter()
+        .map(|(s, d)| {
+            format!(
+                r#"<li data-testid="consent-scope" data-scope="{s}"><code>{s}</code>{d}</li>"#,
+                s = esc(s),
+                d = if d.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", esc(d))
+                }
+            )
+        })
+        .collect();
+    let api = asked
+        .api_name
+        .map(|a| {
+            format!(
+                r#" on <strong data-testid="consent-api">{}</strong>"#,
+                esc(a)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<h1>Authorize {client}</h1><p class="sub"><strong>{client}</strong> is not part of this organization and asks to act for you ({email}){api}:</p>
+<ul class="scopes">{items}</ul><form method="post" action="/u/consent">
+<input type="hidden" name="tx" value="{tx}"><input type="hidden" name="csrf" value="{csrf}">
+<button type="submit" name="decision" value="allow" data-testid="consent-allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary" data-testid="consent-deny">Deny</button></form>
+<div class="foot">You can withdraw this consent later. Secured by Writ</div>"#,
+        client = esc(client_name),
+        email = esc(email),
+        tx = esc(tx),
+        csrf = esc(csrf),
+    );
+    secure(
+        (StatusCode::OK, Html(shell("Authorize", &body, ""))).into_response(),
+        None,
+        Some(redirect_origin),
+        "'none'",
+    )
+}
+
 /// An error page that never redirects (bad client or redirect URI, CSRF failure).
 pub fn error(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = format!(

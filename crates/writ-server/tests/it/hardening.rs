@@ -550,3 +550,257 @@ async fn logout_hints_must_be_id_tokens_of_the_client_named() {
     assert_eq!(r.status(), 302);
     assert!(!silent_login_works(&s, &session).await);
 }
+
+/// A third-party client (`is_first_party: false`): the user sees what it asks for and allows
+/// or denies it, once per (user, client, API, scopes); `prompt=none` without consent gets
+/// `consent_required`; `prompt=consent` asks again; its tokens carry only the permissions it
+/// asked for; consents are listed and revoked through `/api/v2/grants`, which revokes its
+/// refresh tokens.
+#[tokio::test]
+async fn third_party_clients_need_the_users_consent() {
+    let s = setup().await;
+    let (third, _) = s
+        .app
+        .create_client(json!({"name": "Partner App", "app_type": "spa", "callbacks": [CB], "is_first_party": false}))
+        .await;
+    // The SPA's request, for the partner client, asking for `read:todos` (or the `scope`
+    // given in `extra`).
+    let url = |extra: &[(&str, &str)]| {
+        let mut all: Vec<(&str, &str)> = extra.to_vec();
+        if !extra.iter().any(|(k, _)| *k == "scope") {
+            all.push(("scope", "openid offline_access read:todos"));
+        }
+        authorize_url(&s, &[])
+            .replace(
+                &format!("client_id={}", s.spa),
+                &format!("client_id={third}"),
+            )
+            .replace(
+                "&scope=openid+profile+email+offline_access+read%3Atodos+write%3Atodos",
+                "",
+            )
+            + "&"
+            + &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(all)
+                .finish()
+    };
+    let h = http();
+    // Sign in through the hosted page: the consent page comes instead of a code.
+    let page = h.get(url(&[])).send().await.unwrap();
+    let csrf_cookie = crate::login::set_cookie(&page, "writ_csrf").unwrap();
+    let html = page.text().await.unwrap();
+    let r = h
+        .post(format!("{}/u/login", s.app.base))
+        .header("cookie", &csrf_cookie)
+        .header("origin", &s.app.base)
+        .form(&[
+            ("tx", crate::login::hidden(&html, "tx")),
+            ("csrf", crate::login::hidden(&html, "csrf")),
+            ("username", "alice@example.com".into()),
+            ("password", "alice-password-1".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the consent page, not a redirect");
+    let session = crate::login::set_cookie(&r, "writ_session").unwrap();
+    let consent_csrf = crate::login::set_cookie(&r, "writ_csrf").unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Partner App") && html.contains("action=\"/u/consent\""));
+    assert!(html.contains("data-scope=\"read:todos\"") && html.contains("read:todos desc"));
+    assert!(!html.contains("data-scope=\"write:todos\""));
+    let decide = |decision: &'static str, html: String, cookie: String| {
+        let session = session.clone();
+        let h = h.clone();
+        let base = s.app.base.clone();
+        async move {
+            h.post(format!("{base}/u/consent"))
+                .header("cookie", format!("{session}; {cookie}"))
+                .header("origin", &base)
+                .form(&[
+                    ("tx", crate::login::hidden(&html, "tx")),
+                    ("csrf", crate::login::hidden(&html, "csrf")),
+                    ("decision", decision.into()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Silent authentication cannot skip the page.
+    let silent = |extra: &[(&str, &str)]| {
+        let u = url(extra);
+        let (h, session) = (h.clone(), session.clone());
+        async move {
+            let r = h.get(u).header("cookie", session).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap().to_owned()),
+            )
+        }
+    };
+    let (_, loc) = silent(&[("prompt", "none")]).await;
+    let loc = loc.unwrap();
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("consent_required")
+    );
+    assert_eq!(
+        query_param(&loc, "iss").as_deref(),
+        Some(s.app.issuer.as_str())
+    );
+    // A refusal goes back as access_denied; another site cannot post the form.
+    let r = decide("deny", html.clone(), consent_csrf.clone()).await;
+    assert_eq!(
+        query_param(&location(&r), "error").as_deref(),
+        Some("access_denied")
+    );
+    let forged = h
+        .post(format!("{}/u/consent", s.app.base))
+        .header("cookie", format!("{session}; {consent_csrf}"))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("tx", crate::login::hidden(&html, "tx")),
+            ("csrf", crate::login::hidden(&html, "csrf")),
+            ("decision", "allow".to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    // Allowed: a code, and tokens that carry only what was asked for (alice also holds
+    // write:todos).
+    let r = decide("allow", html.clone(), consent_csrf.clone()).await;
+    let loc = location(&r);
+    assert_eq!(
+        query_param(&loc, "iss").as_deref(),
+        Some(s.app.issuer.as_str())
+    );
+    let t = s
+        .app
+        .token_form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &third),
+            ("code", &query_param(&loc, "code").unwrap()),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+        ])
+        .await
+        .assert(200)
+        .body;
+    let (_, at) = jwt_parts(t["access_token"].as_str().unwrap());
+    assert_eq!(at["permissions"], json!(["read:todos"]));
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+
+    // Once given, silent authentication works; prompt=consent or more scopes ask again.
+    let (_, loc) = silent(&[("prompt", "none")]).await;
+    assert!(query_param(&loc.unwrap(), "code").is_some());
+    assert_eq!(silent(&[("prompt", "consent")]).await.0, 200);
+    let (_, loc) = silent(&[
+        ("prompt", "none"),
+        ("scope", "openid read:todos write:todos"),
+    ])
+    .await;
+    assert_eq!(
+        query_param(&loc.unwrap(), "error").as_deref(),
+        Some("consent_required")
+    );
+    // A first-party client never asks.
+    assert!(
+        query_param(
+            &crate::login::location(
+                &h.get(authorize_url(&s, &[("prompt", "none")]))
+                    .header("cookie", &session)
+                    .send()
+                    .await
+                    .unwrap()
+            ),
+            "code"
+        )
+        .is_some()
+    );
+
+    // The Management API lists and revokes it; revoking ends the client's refresh tokens.
+    let grants = s
+        .app
+        .api(Method::GET, &format!("/grants?user_id={}", s.alice), None)
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
+    let g = &grants[0];
+    assert_eq!(g["clientID"], third);
+    assert_eq!(g["user_id"], s.alice);
+    assert_eq!(g["audience"], TODOS);
+    assert_eq!(
+        g["scope"],
+        json!(["offline_access", "openid", "read:todos"])
+    );
+    let paged = s
+        .app
+        .api(Method::GET, "/grants?include_totals=true", None)
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(paged["total"], 1);
+    s.app
+        .api(
+            Method::DELETE,
+            &format!("/grants/{}", g["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .assert(204);
+    let r = s
+        .app
+        .token_form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &third),
+            ("refresh_token", &rt),
+        ])
+        .await
+        .assert(400);
+    assert_eq!(r.body["error"], "invalid_grant");
+    let (_, loc) = silent(&[("prompt", "none")]).await;
+    assert_eq!(
+        query_param(&loc.unwrap(), "error").as_deref(),
+        Some("consent_required")
+    );
+    s.app
+        .api(
+            Method::DELETE,
+            &format!("/grants?user_id={}", s.alice),
+            None,
+        )
+        .await
+        .assert(204);
+    s.app.api(Method::DELETE, "/grants", None).await.assert(400);
+    // A third-party client cannot use the password grant (no consent step), even when its
+    // grant types include it.
+    let partner = s
+        .app
+        .create_client(json!({"name": "partner cli", "app_type": "regular_web", "grant_types": ["password"], "is_first_party": false}))
+        .await;
+    let r = s
+        .app
+        .password_token(
+            &partner,
+            "alice@example.com",
+            "alice-password-1",
+            TODOS,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["error"], "unauthorized_client", "{}", r.body);
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Third-party"),
+        "{}",
+        r.body
+    );
+}
