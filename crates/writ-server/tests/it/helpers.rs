@@ -492,4 +492,87 @@ impl TestApp {
         }
         self.token_form(&f).await
     }
+
+    /// A user's Management API token, the only way one is issued: the admin console's client
+    /// (public, PKCE) through the hosted login page, the code exchanged at `/oauth/token`.
+    pub async fn console_token(&self, email: &str, password: &str) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        let verifier = "console-verifier-0123456789-0123456789-0123456789";
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let callback = format!("{}admin/callback", self.issuer);
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", writ_core::CONSOLE_CLIENT_ID),
+                ("redirect_uri", callback.as_str()),
+                ("scope", "openid"),
+                ("audience", self.mgmt_audience().as_str()),
+                ("state", "s"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("prompt", "login"),
+            ])
+            .finish();
+        let page = self
+            .http
+            .get(format!("{}/authorize?{q}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.contains("csrf"))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .expect("the login form's CSRF cookie");
+        let html = page.text().await.unwrap();
+        let field = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            let start = html.find(&marker).expect("hidden field") + marker.len();
+            let end = html[start..].find('"').unwrap() + start;
+            html[start..end]
+                .replace("&amp;", "&")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+        };
+        let r = self
+            .http
+            .post(format!("{}/u/login", self.base))
+            .header("cookie", cookie)
+            .header("origin", &self.base)
+            .form(&[
+                ("tx", field("tx")),
+                ("csrf", field("csrf")),
+                ("username", email.to_owned()),
+                ("password", password.to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "console sign-in for {email}");
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        let code = url::Url::parse(&loc)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code in {loc}"));
+        self.token_form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", writ_core::CONSOLE_CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", &callback),
+            ("code_verifier", verifier),
+        ])
+        .await
+        .assert(200)
+        .body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }

@@ -537,16 +537,7 @@ async fn a_user_token_is_refused_once_the_users_permissions_change() {
     let pw = "operator-password-1";
     let op = app.create_user("operator@example.com", pw).await;
     app.assign_roles(&op, &[&readers]).await;
-    let client = app.password_client().await;
-    let token_now = || async {
-        app.password_token(&client, "operator@example.com", pw, &mgmt, None)
-            .await
-            .assert(200)
-            .body["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let token_now = || app.console_token("operator@example.com", pw);
     let old = token_now().await;
     app.api_as(&old, Method::GET, "/users", None)
         .await
