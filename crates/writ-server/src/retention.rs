@@ -1,7 +1,8 @@
-//! Keeps the two logs that only grow from growing without bound: one task per server prunes,
-//! at start and then every [`PRUNE_INTERVAL`], the audit log (after
-//! `WRIT_AUDIT_RETENTION_DAYS`, see [`crate::audit::prune`]) and the authz event log (see
-//! [`prune_authz_events`]).
+//! Keeps what only grows from growing without bound: one task per server prunes, at start and
+//! then every [`PRUNE_INTERVAL`], the audit log (after `WRIT_AUDIT_RETENTION_DAYS`, see
+//! [`crate::audit::prune`]), the authz event log (see [`prune_authz_events`]) and the login
+//! state nothing can use any more (expired sessions, console sessions, codes, refresh
+//! families; see `writ_store::LoginStore::prune_logins`).
 
 use std::time::Duration;
 
@@ -55,6 +56,19 @@ pub fn spawn(state: &AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "pruned authz events older than every token"),
                 Err(e) => tracing::warn!(error = %e, "pruning the authz event log"),
+            }
+            let now = chrono::Utc::now().timestamp();
+            match state
+                .store
+                .prune_logins(now, crate::authorize::SESSION_IDLE)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    deleted = n,
+                    "pruned expired sessions, codes and refresh tokens"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning expired login state"),
             }
             drop(state);
             tokio::select! {

@@ -386,6 +386,11 @@ pub trait LoginStore: Send + Sync {
     ) -> Result<RotateOutcome>;
     /// Revokes every token of a family (logout of that grant, RFC 7009 revocation).
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<()>;
+    /// Deletes what can no longer be used at `now`: SSO sessions past their absolute lifetime
+    /// or idle for `session_idle` seconds, console sessions past theirs, authorization codes a
+    /// day after they expired (kept that long so a late replay still revokes what the code
+    /// issued), refresh tokens whose family expired. Returns how many rows went.
+    async fn prune_logins(&self, now: i64, session_idle: i64) -> Result<u64>;
     async fn create_console_session(&self, s: &ConsoleSession) -> Result<()>;
     async fn get_console_session(&self, id: &str) -> Result<Option<ConsoleSession>>;
     async fn delete_console_session(&self, id: &str) -> Result<()>;

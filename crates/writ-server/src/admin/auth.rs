@@ -3,8 +3,11 @@
 //! `GET` of any console page without a valid session starts an authorization-code + PKCE flow
 //! for the `writ-admin-console` client and audience `{issuer}api/v2/` (the state, verifier and
 //! page asked for wait in a short-lived cookie named after the state); `/admin/callback`
-//! exchanges the code in process and keeps the access token as the session cookie. The token's
-//! `permissions` (the admin's roles on the Management API) decide what each page allows.
+//! exchanges the code in process and opens a server-side console session: the cookie holds a
+//! random id, the store holds its SHA-256 with the access token sealed under the key-encryption
+//! key. Logout deletes the session, and so do the user's block, deletion or password change
+//! (in the same transaction): a copied cookie then opens nothing. The token's `permissions`
+//! (the admin's roles on the Management API) decide what each page allows.
 //!
 //! Posted forms pass [`Post`]: the session, then the Origin (or Referer) of this server, then
 //! the CSRF token of the session; anything else is refused with 403.
@@ -25,11 +28,11 @@ use super::form::FormData;
 use super::view::{self, Layout};
 use crate::client_addr::ClientAddr;
 use crate::cookies::{self, SameSite};
-use crate::crypto::random_token;
+use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
 
 pub use writ_core::CONSOLE_CLIENT_ID;
-/// The session: the admin's Management API access token (named and shaped by
+/// The session: an opaque id of a server-side console session (named and shaped by
 /// [`crate::cookies`], like every cookie of Writ).
 pub const SESSION_COOKIE: &str = cookies::CONSOLE_SESSION;
 /// A sign-in in progress: `writ_admin_tx_<state>` = `<verifier>.<return path, base64url>`.
@@ -111,18 +114,28 @@ impl Admin {
     }
 }
 
-/// Verifies the session cookie: a valid Management API token from the console's client, for a
-/// user who still exists, is not blocked and whose permissions did not change since.
+/// Verifies the session cookie: an opaque id naming a live console session on the server,
+/// whose sealed token is a valid Management API token from the console's client, for the
+/// session's user, who still exists, is not blocked and whose permissions did not change since.
+/// Logout, and the user's block, deletion or password change, delete the session: a copied
+/// cookie then opens nothing.
 async fn session(state: &AppState, parts: &Parts) -> Option<Admin> {
-    let token = cookies::get(state, &parts.headers, SESSION_COOKIE)?;
+    let cookie = cookies::get(state, &parts.headers, SESSION_COOKIE)?;
+    let id = sha256_hex(&cookie);
+    let rec = state.store.get_console_session(&id).await.ok()??;
+    if rec.expires_at <= chrono::Utc::now().timestamp() {
+        let _ = state.store.delete_console_session(&id).await;
+        return None;
+    }
+    let token = String::from_utf8(state.cipher.open(&id, &rec.token)?).ok()?;
     let claims = state.mgmt_verifier.verify(&token).ok()?;
-    if claims.is_machine() || claims.client_id != CONSOLE_CLIENT_ID {
+    if claims.is_machine() || claims.client_id != CONSOLE_CLIENT_ID || claims.sub != rec.user_id {
         return None;
     }
     // Changed permissions: a fresh token (silently, through the SSO session) says what now.
     let user = crate::mgmt::current_user(state, &claims).await?;
     Some(Admin {
-        csrf: csrf_for(&token),
+        csrf: csrf_for(&cookie),
         email: user.email,
         claims,
         token,
@@ -368,7 +381,7 @@ pub async fn callback(
         ))
     } else if let Some(code) = q.code {
         match exchange(&state, addr, &code, &verifier).await {
-            Ok((token, expires_in)) => {
+            Ok((session, expires_in)) => {
                 let ret = safe_return(&ret);
                 // A page that moves on by itself rather than a redirect: the Strict session
                 // cookie is then sent even when the sign-in began with a link from elsewhere.
@@ -384,7 +397,7 @@ pub async fn callback(
                     &state,
                     &addr,
                     SESSION_COOKIE,
-                    &token,
+                    &session,
                     SameSite::Strict,
                     Some(expires_in),
                 );
@@ -399,6 +412,9 @@ pub async fn callback(
     r
 }
 
+/// Exchanges the code and opens a console session for the admin: returns the session's cookie
+/// value (random; the store keeps its SHA-256 and the access token sealed under the
+/// key-encryption key, bound to that id) and its lifetime.
 async fn exchange(
     state: &AppState,
     addr: ClientAddr,
@@ -423,19 +439,48 @@ async fn exchange(
     let token = v["access_token"]
         .as_str()
         .ok_or("The token response has no access token.")?;
-    state
+    let claims = state
         .mgmt_verifier
         .verify(token)
         .map_err(|e| format!("The console's access token does not verify: {e}"))?;
-    Ok((
-        token.to_owned(),
-        v["expires_in"].as_i64().unwrap_or(3600).max(1),
-    ))
+    let expires_in = v["expires_in"].as_i64().unwrap_or(3600).max(1);
+    let cookie = random_token(32);
+    let id = sha256_hex(&cookie);
+    let now = chrono::Utc::now().timestamp();
+    state
+        .store
+        .create_console_session(&writ_store::ConsoleSession {
+            token: state.cipher.seal(&id, token.as_bytes()),
+            id,
+            user_id: claims.sub,
+            created_at: now,
+            expires_at: now + expires_in,
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing a console session");
+            "The console session could not be stored.".to_string()
+        })?;
+    Ok((cookie, expires_in))
 }
 
 /// `POST /admin/logout`: ends the console session and Writ's SSO session.
-pub async fn logout(State(state): State<AppState>, addr: ClientAddr, post: Post) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    post: Post,
+) -> Response {
     let _ = post.form;
+    // The session ends on the server: a copy of the cookie opens nothing from now on.
+    if let Some(cookie) = cookies::get(&state, &headers, SESSION_COOKIE)
+        && let Err(e) = state
+            .store
+            .delete_console_session(&sha256_hex(&cookie))
+            .await
+    {
+        tracing::error!(error = %e, "ending a console session");
+    }
     let issuer = &state.config.issuer;
     let to = format!(
         "/v2/logout?client_id={}&returnTo={}",

@@ -5,9 +5,10 @@
 //! while Writ stays the one authority on who may do what: an admin signs in through Writ's own
 //! hosted login (authorization code + PKCE for the built-in `writ-admin-console` client, audience
 //! `{issuer}api/v2/`), and what the console shows or lets them change follows the `permissions`
-//! of the resulting access token — Writ's own RBAC. The token is the session: it lives in an
-//! HttpOnly, SameSite=Strict cookie scoped to `/admin` and is verified with writ-guard on every
-//! request (and refused once the admin's permissions changed, so a revocation applies at once).
+//! of the resulting access token — Writ's own RBAC. The session lives on the server (an opaque
+//! id in an HttpOnly, SameSite=Strict cookie; the token sealed in the store), and the token is
+//! verified with writ-guard on every request (and refused once the admin's permissions changed,
+//! so a revocation applies at once); logout or the admin's block ends it everywhere.
 //!
 //! Every change goes through the Management API's own handlers, called in process with the
 //! admin's token ([`call`]): the same scope checks, validation, store calls, catalog reloads and

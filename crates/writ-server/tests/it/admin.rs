@@ -882,3 +882,129 @@ async fn callback_without_its_sign_in_is_refused() {
     b.jar.insert("writ_admin".into(), token);
     assert_eq!(b.get("/admin").await.status, 302);
 }
+
+/// The console's session lives on the server: the cookie is an opaque id (not the token), a
+/// copy of it stops working once the admin signs out, and the admin's block (or password
+/// change) ends every console session at once.
+#[tokio::test]
+async fn a_copied_console_cookie_dies_with_logout_and_with_the_admins_block() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    let cookie = b.jar["writ_admin"].clone();
+    assert_eq!(cookie.matches('.').count(), 0, "an opaque id, not a JWT");
+    let id = writ_server::crypto::sha256_hex(&cookie);
+    assert!(
+        app.state
+            .store
+            .get_console_session(&id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The stored token is sealed: the row does not hold it in clear.
+    let row = app
+        .state
+        .store
+        .get_console_session(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&row.token).contains("eyJ"));
+    // A thief's copy of the cookie works while the session does...
+    let mut thief = Browser::new(&app);
+    thief.jar.insert("writ_admin".into(), cookie.clone());
+    assert_eq!(thief.get("/admin/users").await.status, 200);
+    // ...and not once the admin signs out.
+    let out = b.submit("/admin/logout", &csrf, &[]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(thief.get("/admin/users").await.status, 302);
+    assert!(
+        app.state
+            .store
+            .get_console_session(&id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A second admin session, then the admin is blocked through the Management API: the
+    // session row is gone and the copy is refused.
+    let mut b2 = Browser::new(&app);
+    b2.sign_in("/admin", ADMIN_EMAIL, ADMIN_PW).await;
+    let cookie2 = b2.jar["writ_admin"].clone();
+    let mut thief2 = Browser::new(&app);
+    thief2.jar.insert("writ_admin".into(), cookie2.clone());
+    assert_eq!(thief2.get("/admin/users").await.status, 200);
+    let users = app
+        .api(
+            Method::GET,
+            &format!("/users-by-email?email={ADMIN_EMAIL}"),
+            None,
+        )
+        .await
+        .body;
+    let uid = users[0]["user_id"].as_str().unwrap().to_owned();
+    app.api(
+        Method::PATCH,
+        &format!("/users/{uid}"),
+        Some(json!({"blocked": true})),
+    )
+    .await
+    .assert(200);
+    assert!(
+        app.state
+            .store
+            .get_console_session(&writ_server::crypto::sha256_hex(&cookie2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(thief2.get("/admin/users").await.status, 302);
+}
+
+/// The user page lists the user's consents to third-party clients and revokes them.
+#[tokio::test]
+async fn the_user_page_lists_and_revokes_consents() {
+    let (app, mut b, _) = signed_in_admin().await;
+    app.create_api("https://todos.example/api", "RS256", &["read:todos"], true)
+        .await;
+    let user = app
+        .create_user("carol@example.com", "carol-password-1")
+        .await;
+    let (partner, _) = app
+        .create_client(json!({"name": "Partner App", "app_type": "spa", "callbacks": ["https://partner.example/cb"], "is_first_party": false}))
+        .await;
+    let consent = app
+        .state
+        .store
+        .record_consent(
+            &user,
+            &partner,
+            "https://todos.example/api",
+            &["read:todos".into()],
+        )
+        .await
+        .unwrap();
+    let page = b.get(&format!("/admin/users/{user}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("data-testid=\"user-consent\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Partner App") && page.body.contains("read:todos"));
+    let csrf = hidden(&page.body, "csrf");
+    let action = format!("/admin/users/{user}/consents/{}/revoke", consent.id);
+    // Confirmation first, then the revocation.
+    let ask = b.submit(&action, &csrf, &[]).await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    let done = b.submit(&action, &csrf, &[("confirmed", "yes")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(
+        app.state
+            .store
+            .consent(&user, &partner, "https://todos.example/api")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

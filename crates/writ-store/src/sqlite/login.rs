@@ -331,6 +331,29 @@ impl LoginStore for SqliteStore {
         Ok(())
     }
 
+    async fn prune_logins(&self, now: i64, session_idle: i64) -> Result<u64> {
+        let sessions =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen <= ?1 - ?2")
+                .bind(now)
+                .bind(session_idle)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        let mut n = sessions;
+        for sql in [
+            "DELETE FROM console_sessions WHERE expires_at <= ?1",
+            "DELETE FROM authorization_codes WHERE expires_at <= ?1 - 86400",
+            "DELETE FROM refresh_tokens WHERE family_expires_at <= ?1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     async fn create_console_session(&self, s: &ConsoleSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO console_sessions (id, user_id, token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -13,6 +13,7 @@ conformance!(
     rehash_is_a_compare_and_swap_that_ends_nothing,
     consents_merge_list_and_revoke_with_the_clients_refresh_tokens,
     console_sessions_lifecycle,
+    expired_login_state_is_pruned,
 );
 
 /// The events logged for `subject`, as `(version, kind)`.
@@ -369,4 +370,63 @@ async fn console_sessions_lifecycle(t: TestStore) {
     t.store.delete_console_session("h").await.unwrap();
     assert_eq!(t.store.get_console_session("h").await.unwrap(), None);
     t.store.delete_console_session("h").await.unwrap();
+}
+
+async fn expired_login_state_is_pruned(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    let session = |id: &str, last_seen: i64, expires_at: i64| Session {
+        id: id.into(),
+        sid: format!("sid-{id}"),
+        user_id: uid.clone(),
+        auth_time: 0,
+        last_seen,
+        expires_at,
+    };
+    // At now = 1000 with a 100 s idle limit: expired, idle, live.
+    for s in [
+        session("expired", 990, 1000),
+        session("idle", 900, 5000),
+        session("live", 950, 5000),
+    ] {
+        t.store.create_session(&s).await.unwrap();
+    }
+    for (id, expires_at) in [("c-old", 1000), ("c-live", 1001)] {
+        t.store
+            .create_console_session(&ConsoleSession {
+                id: id.into(),
+                user_id: uid.clone(),
+                token: vec![1],
+                created_at: 0,
+                expires_at,
+            })
+            .await
+            .unwrap();
+    }
+    for (id, expires_at) in [("code-old", 1000 - 86_400), ("code-recent", 990)] {
+        let mut c = crate::login::code(id, &uid);
+        c.expires_at = expires_at;
+        t.store.create_code(&c).await.unwrap();
+    }
+    for (id, family_expires_at) in [("rt-old", 1000), ("rt-live", 2000)] {
+        let mut r = refresh(id, id, None, &uid);
+        r.family_expires_at = family_expires_at;
+        t.store.create_refresh(&r).await.unwrap();
+    }
+    assert_eq!(t.store.prune_logins(1000, 100).await.unwrap(), 5);
+    assert_eq!(t.store.get_session("expired").await.unwrap(), None);
+    assert_eq!(t.store.get_session("idle").await.unwrap(), None);
+    assert!(t.store.get_session("live").await.unwrap().is_some());
+    assert_eq!(t.store.get_console_session("c-old").await.unwrap(), None);
+    assert!(
+        t.store
+            .get_console_session("c-live")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(t.store.get_code("code-old").await.unwrap(), None);
+    assert!(t.store.get_code("code-recent").await.unwrap().is_some());
+    assert_eq!(t.store.get_refresh("rt-old").await.unwrap(), None);
+    assert!(t.store.get_refresh("rt-live").await.unwrap().is_some());
+    assert_eq!(t.store.prune_logins(1000, 100).await.unwrap(), 0);
 }
