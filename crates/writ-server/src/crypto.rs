@@ -328,15 +328,16 @@ impl PasswordHasherPool {
                 return;
             }
         };
-        // Re-read the user so the update writes back the latest profile, not the one read
-        // before the (slow) verification.
-        let result = match store.get_user(&user.user_id).await {
-            Ok(fresh) => store.update_user(&fresh, Some(&hash)).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
+        // Only if the stored hash is still the one verified: an admin's password change or
+        // block made meanwhile is never undone, and a re-hash is not a password change (no
+        // session ends, no authz version moves).
+        let Some(old) = stored else { return };
+        match store.rehash_password(&user.user_id, old, &hash).await {
+            Ok(true) => {
                 tracing::info!(user_id = %user.user_id, "imported password hash upgraded to argon2id")
+            }
+            Ok(false) => {
+                tracing::info!(user_id = %user.user_id, "password changed meanwhile; re-hash skipped")
             }
             Err(e) => {
                 tracing::warn!(error = %e, user_id = %user.user_id, "password re-hash not stored")

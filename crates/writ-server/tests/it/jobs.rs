@@ -188,9 +188,21 @@ async fn import_dedupes_the_file_and_upsert_changes_only_what_differs() {
     app.password_token(&client, "dana@example.com", "old-password-1", TODOS, None)
         .await
         .assert(400);
-    app.password_token(&client, "dana@example.com", "new-password-1", TODOS, None)
+    let before = app
+        .state
+        .store
+        .users_by_email("dana@example.com")
         .await
-        .assert(200);
+        .unwrap()[0]
+        .authz_version;
+    let first = app
+        .password_token(&client, "dana@example.com", "new-password-1", TODOS, None)
+        .await
+        .assert(200)
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let creds = app
         .state
         .store
@@ -199,6 +211,10 @@ async fn import_dedupes_the_file_and_upsert_changes_only_what_differs() {
         .unwrap()
         .unwrap();
     assert!(creds.password_hash.unwrap().starts_with("$argon2id$"));
+    // Re-hashing the same password is not a password change: the version stays, so the
+    // token just issued (and the user's sessions) stay good.
+    assert_eq!(creds.user.authz_version, before);
+    assert_eq!(jwt_parts(&first).1["authz_ver"], before);
     // The same file again: unchanged.
     let job = import(&app, changed.clone(), true).await;
     assert_eq!(job["summary"]["skipped"], 1, "{job}");
