@@ -4,25 +4,23 @@
 //! the proxy.
 //!
 //! Without `WRIT_TRUSTED_PROXIES` the client is the TCP peer. When the peer is one of the
-//! trusted proxies (a list of CIDR ranges), the client is read from the forwarding headers the
-//! proxies add: `Forwarded` (RFC 7239, its `for=` parameter) when present, else
-//! `X-Forwarded-For`. Each proxy appends the address it received the request from, so the list
-//! is walked from the right, skipping trusted proxies: the first address that is not trusted
-//! is the client (when all of them are trusted, the left-most). Entries left of it were written
-//! by the client itself and are never read. The scheme comes from the chosen `Forwarded`
-//! element's `proto=`, else `X-Forwarded-Proto`. From any other peer these headers are ignored
-//! entirely: anyone can send them.
+//! trusted proxies (a list of CIDR ranges), the client is read from the one forwarding header
+//! the proxies are said to set (`WRIT_TRUSTED_PROXY_HEADER`): `X-Forwarded-For` by default (what
+//! nginx, HAProxy, Traefik, Caddy and the cloud load balancers append), or `Forwarded` (RFC
+//! 7239, its `for=` parameter). The other header is never read: a client could send it, and a
+//! proxy that only appends to one passes the other through untouched. Each proxy appends the
+//! address it received the request from, so the list is walked from the right, skipping trusted
+//! proxies: the first address that is not trusted is the client (when all of them are trusted,
+//! the left-most). Entries left of it were written by the client itself and are never read. The
+//! scheme comes from `X-Forwarded-Proto` with the first, from the chosen element's `proto=` with
+//! the second. From any other peer these headers are ignored entirely: anyone can send them.
 //!
 //! A header Writ cannot read where it matters (an entry that is not an address, like `unknown`
 //! or an obfuscated identifier, before the client was found) is ignored as a whole, and the
-//! next source is used (`X-Forwarded-For`, then the peer). Parsing never fails otherwise:
-//! IPv6 in brackets, ports, quoted values and several header lines are understood. Elements are
-//! split at every `,` and `;`, quoted or not: no value Writ reads can contain them, and this
-//! keeps an unbalanced quote sent by the client from swallowing what the proxies appended.
-//!
-//! The proxy must set (or strip) the header Writ reads: a proxy that appends only
-//! `X-Forwarded-For` but passes a client's `Forwarded` header through lets the client choose
-//! its address, because `Forwarded` is read first.
+//! peer is used. Parsing never fails otherwise: IPv6 in brackets, ports, quoted values and
+//! several header lines are understood. Elements are split at every `,` and `;`, quoted or not:
+//! no value Writ reads can contain them, and this keeps an unbalanced quote sent by the client
+//! from swallowing what the proxies appended.
 //!
 //! [`layer`] computes a [`ClientAddr`] and stores it in the request's extensions; handlers take
 //! it as an extractor.
@@ -43,9 +41,34 @@ use crate::state::AppState;
 /// trusted proxies is a misconfiguration or an attack).
 const MAX_HOPS: usize = 32;
 
-/// The proxies whose forwarding headers are believed (`WRIT_TRUSTED_PROXIES`).
+/// Which forwarding header the trusted proxies set (`WRIT_TRUSTED_PROXY_HEADER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For` with `X-Forwarded-Proto` (the default).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded` (`for=`, `proto=`).
+    Forwarded,
+}
+
+impl ForwardingHeader {
+    /// `x-forwarded-for` or `forwarded` (any case).
+    pub fn parse(v: &str) -> Result<Self, String> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            _ => Err(format!("'{v}' must be x-forwarded-for or forwarded")),
+        }
+    }
+}
+
+/// The proxies whose forwarding headers are believed (`WRIT_TRUSTED_PROXIES`), and which header
+/// they set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardingHeader,
+}
 
 impl TrustedProxies {
     /// Parses a comma-separated list of CIDR ranges (`10.0.0.0/8, ::1/128`); a bare address
@@ -66,18 +89,31 @@ impl TrustedProxies {
             };
             nets.push(net);
         }
-        Ok(TrustedProxies(nets))
+        Ok(TrustedProxies {
+            nets,
+            header: ForwardingHeader::default(),
+        })
+    }
+
+    /// The same proxies, setting `header`.
+    pub fn with_header(self, header: ForwardingHeader) -> Self {
+        TrustedProxies { header, ..self }
+    }
+
+    /// The header read from these proxies.
+    pub fn header(&self) -> ForwardingHeader {
+        self.header
     }
 
     /// Whether no proxy is trusted (the default).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     /// Whether `ip` is one of the trusted proxies (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|n| n.contains(&ip))
+        self.nets.iter().any(|n| n.contains(&ip))
     }
 }
 
@@ -109,28 +145,21 @@ impl ClientAddr {
                 .filter_map(|v| v.to_str().ok())
                 .collect()
         };
-        let xfp = || forwarded_proto(&lines("x-forwarded-proto"));
-        let forwarded = lines("forwarded");
-        if !forwarded.is_empty()
-            && let Some((ip, proto)) = from_forwarded(&forwarded, trusted)
-        {
-            return ClientAddr {
-                ip,
-                https: proto.or_else(xfp).unwrap_or(false),
-            };
-        }
-        let xff = lines("x-forwarded-for");
-        if !xff.is_empty()
-            && let Some(ip) = from_x_forwarded_for(&xff, trusted)
-        {
-            return ClientAddr {
-                ip,
-                https: xfp().unwrap_or(false),
-            };
-        }
-        ClientAddr {
-            ip: peer,
-            https: xfp().unwrap_or(false),
+        match trusted.header {
+            ForwardingHeader::Forwarded => match from_forwarded(&lines("forwarded"), trusted) {
+                Some((ip, proto)) => ClientAddr {
+                    ip,
+                    https: proto.unwrap_or(false),
+                },
+                None => direct,
+            },
+            ForwardingHeader::XForwardedFor => {
+                let https = forwarded_proto(&lines("x-forwarded-proto")).unwrap_or(false);
+                ClientAddr {
+                    ip: from_x_forwarded_for(&lines("x-forwarded-for"), trusted).unwrap_or(peer),
+                    https,
+                }
+            }
         }
     }
 
@@ -326,6 +355,15 @@ mod tests {
         ClientAddr::resolve(ip(peer), &headers(pairs), &trusted())
     }
 
+    /// Like [`resolve`], with proxies that set RFC 7239 `Forwarded`.
+    fn resolve_forwarded(peer: &str, pairs: &[(&'static str, &str)]) -> ClientAddr {
+        ClientAddr::resolve(
+            ip(peer),
+            &headers(pairs),
+            &trusted().with_header(ForwardingHeader::Forwarded),
+        )
+    }
+
     #[test]
     fn parses_the_trusted_list() {
         let t = TrustedProxies::parse(" 10.0.0.0/8,, 192.168.1.7 , fd00::/8 ").unwrap();
@@ -427,8 +465,45 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_is_read_first() {
+    fn only_the_configured_header_is_read() {
+        // Behind nginx (X-Forwarded-For), a Forwarded header the client sent picks nothing.
         let a = resolve(
+            "127.0.0.1",
+            &[
+                ("forwarded", "for=192.0.2.1"),
+                ("x-forwarded-for", "198.51.100.1"),
+            ],
+        );
+        assert_eq!(a.ip, ip("198.51.100.1"));
+        assert_eq!(
+            resolve("127.0.0.1", &[("forwarded", "for=192.0.2.1")]).ip,
+            ip("127.0.0.1")
+        );
+        // Behind a Forwarded proxy, X-Forwarded-For and X-Forwarded-Proto pick nothing.
+        let a = resolve_forwarded(
+            "127.0.0.1",
+            &[
+                ("x-forwarded-for", "198.51.100.1"),
+                ("x-forwarded-proto", "https"),
+            ],
+        );
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("127.0.0.1"),
+                https: false
+            }
+        );
+        assert_eq!(
+            ForwardingHeader::parse("Forwarded"),
+            Ok(ForwardingHeader::Forwarded)
+        );
+        assert!(ForwardingHeader::parse("x-real-ip").is_err());
+    }
+
+    #[test]
+    fn forwarded_when_configured() {
+        let a = resolve_forwarded(
             "127.0.0.1",
             &[
                 (
@@ -445,8 +520,8 @@ mod tests {
                 https: true
             }
         );
-        // Case-insensitive names, quoted IPv4 with a port, proto from X-Forwarded-Proto.
-        let a = resolve(
+        // Case-insensitive names, quoted IPv4 with a port, the proto only from `proto=`.
+        let a = resolve_forwarded(
             "127.0.0.1",
             &[
                 ("forwarded", r#"For="198.51.100.17:8080""#),
@@ -457,11 +532,11 @@ mod tests {
             a,
             ClientAddr {
                 ip: ip("198.51.100.17"),
-                https: true
+                https: false
             }
         );
         // Trusted hops are skipped; the element chosen gives the proto.
-        let a = resolve(
+        let a = resolve_forwarded(
             "10.0.0.1",
             &[
                 ("forwarded", "for=198.51.100.2;proto=https"),
@@ -475,15 +550,15 @@ mod tests {
                 https: true
             }
         );
-        // An unreadable Forwarded falls back to X-Forwarded-For, then to the peer.
-        let a = resolve(
+        // An unreadable Forwarded falls back to the peer (never to another header).
+        let a = resolve_forwarded(
             "127.0.0.1",
             &[
                 ("forwarded", "for=unknown"),
                 ("x-forwarded-for", "198.51.100.3"),
             ],
         );
-        assert_eq!(a.ip, ip("198.51.100.3"));
+        assert_eq!(a.ip, ip("127.0.0.1"));
         for bad in [
             "for=_hidden",
             "proto=https",
@@ -493,11 +568,11 @@ mod tests {
             "for=\"[::1]:80",
             "for=1.2.3.4.5",
         ] {
-            let a = resolve("127.0.0.1", &[("forwarded", bad)]);
+            let a = resolve_forwarded("127.0.0.1", &[("forwarded", bad)]);
             assert_eq!(a.ip, ip("127.0.0.1"), "{bad:?}");
         }
         // An unbalanced quote from the client does not hide what the proxy appended.
-        let a = resolve(
+        let a = resolve_forwarded(
             "127.0.0.1",
             &[("forwarded", "for=\"oops, for=198.51.100.8")],
         );

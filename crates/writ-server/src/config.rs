@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::client_addr::TrustedProxies;
+use crate::client_addr::{ForwardingHeader, TrustedProxies};
 
 /// Validated settings.
 #[derive(Clone)]
@@ -60,6 +60,7 @@ struct FileConfig {
     signup_enabled: Option<bool>,
     audit_retention_days: Option<u32>,
     trusted_proxies: Option<StringOrList>,
+    trusted_proxy_header: Option<String>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -201,6 +202,13 @@ impl Config {
             Some(list) => TrustedProxies::parse(&list)
                 .map_err(|e| ConfigError(format!("WRIT_TRUSTED_PROXIES: {e}")))?,
             None => TrustedProxies::default(),
+        };
+        let trusted_proxies = match pick("WRIT_TRUSTED_PROXY_HEADER", fc.trusted_proxy_header) {
+            Some(h) => trusted_proxies.with_header(
+                ForwardingHeader::parse(&h)
+                    .map_err(|e| ConfigError(format!("WRIT_TRUSTED_PROXY_HEADER: {e}")))?,
+            ),
+            None => trusted_proxies,
         };
         Ok(Config {
             trusted_proxies,
@@ -354,6 +362,15 @@ mod tests {
         }
         std::fs::write(&p, "trusted_proxies = \"bogus\"\n").unwrap();
         assert!(Config::load(Some(&p), |_| None).is_err());
+        // X-Forwarded-For unless told otherwise.
+        assert_eq!(c.trusted_proxies.header(), ForwardingHeader::XForwardedFor);
+        let c = load(&[
+            ("WRIT_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("WRIT_TRUSTED_PROXY_HEADER", "forwarded"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.header(), ForwardingHeader::Forwarded);
+        assert!(load(&[("WRIT_TRUSTED_PROXY_HEADER", "x-real-ip")]).is_err());
     }
 
     #[test]

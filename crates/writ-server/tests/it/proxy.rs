@@ -146,25 +146,19 @@ async fn spa(app: &TestApp) -> String {
 // ---------------------------------------------------------------------------------------------
 // 1. The client's address
 
+/// Behind a proxy that sets RFC 7239 `Forwarded` (`WRIT_TRUSTED_PROXY_HEADER=forwarded`), that
+/// header names the client and `X-Forwarded-For` (which the client could send) is not read.
 #[tokio::test]
-async fn the_client_address_comes_from_trusted_proxies_only() {
-    let app = behind_proxy().await;
+async fn a_forwarded_proxy_is_read_by_its_own_header_only() {
+    let app = TestApp::spawn_with(|v| {
+        v.push(("WRIT_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()));
+        v.push(("WRIT_TRUSTED_PROXY_HEADER".into(), "forwarded".into()));
+    })
+    .await;
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let client = app.password_client().await;
     let proxy = http_from("127.0.0.1");
-    let stranger = http_from("127.0.0.2");
     let form = password_form(&client, "nobody@example.com", "wrong-password");
-
-    // Through the proxy: the address it forwarded, from either header (Forwarded first).
-    token_with(
-        &app,
-        &proxy,
-        &[("x-forwarded-for", "1.1.1.1, 203.0.113.7")],
-        &form,
-    )
-    .await
-    .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "203.0.113.7");
     token_with(
         &app,
         &proxy,
@@ -177,6 +171,45 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
     .await
     .assert(400);
     assert_eq!(entries(&app, "type:fu").await[0]["ip"], "2001:db8::7");
+    token_with(&app, &proxy, &[("x-forwarded-for", "198.51.100.1")], &form)
+        .await
+        .assert(400);
+    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_trusted_proxies_only() {
+    let app = behind_proxy().await;
+    app.create_api(TODOS, "RS256", &["read:todos"], true).await;
+    let client = app.password_client().await;
+    let proxy = http_from("127.0.0.1");
+    let stranger = http_from("127.0.0.2");
+    let form = password_form(&client, "nobody@example.com", "wrong-password");
+
+    // Through the proxy: the address it forwarded in X-Forwarded-For (the header the proxy is
+    // configured to set, by default).
+    token_with(
+        &app,
+        &proxy,
+        &[("x-forwarded-for", "1.1.1.1, 203.0.113.7")],
+        &form,
+    )
+    .await
+    .assert(400);
+    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "203.0.113.7");
+    // A Forwarded header the client sent through that proxy picks nothing.
+    token_with(
+        &app,
+        &proxy,
+        &[
+            ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
+            ("x-forwarded-for", "198.51.100.1"),
+        ],
+        &form,
+    )
+    .await
+    .assert(400);
+    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "198.51.100.1");
     // Unreadable headers are ignored: the proxy itself.
     token_with(&app, &proxy, &[("x-forwarded-for", "unknown")], &form)
         .await
