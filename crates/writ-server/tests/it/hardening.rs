@@ -804,3 +804,66 @@ async fn third_party_clients_need_the_users_consent() {
         r.body
     );
 }
+
+/// RFC 9207: every authorization response names the issuer, in every response mode, errors
+/// included.
+#[tokio::test]
+async fn every_authorization_response_names_its_issuer() {
+    let s = setup().await;
+    let (_, session) = login(
+        &s,
+        &authorize_url(&s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await;
+    let get = |extra: &[(&str, &str)]| {
+        let url = authorize_url(&s, extra);
+        let session = session.clone();
+        async move {
+            let r = http()
+                .get(url)
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap();
+            let loc = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (loc, r.text().await.unwrap())
+        }
+    };
+    let iss_json = serde_json::to_string(&s.app.issuer).unwrap();
+    // Query (success and error) and fragment.
+    let (loc, _) = get(&[]).await;
+    assert_eq!(
+        query_param(&loc.unwrap(), "iss").as_deref(),
+        Some(s.app.issuer.as_str())
+    );
+    let (loc, _) = get(&[("max_age", "soon")]).await;
+    let loc = loc.unwrap();
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(
+        query_param(&loc, "iss").as_deref(),
+        Some(s.app.issuer.as_str())
+    );
+    let (loc, _) = get(&[("response_mode", "fragment")]).await;
+    let loc = loc.unwrap();
+    let frag = loc.split_once('#').unwrap().1;
+    assert!(
+        url::form_urlencoded::parse(frag.as_bytes()).any(|(k, v)| k == "iss" && v == s.app.issuer),
+        "{loc}"
+    );
+    // form_post and web_message carry it in the page.
+    let (_, html) = get(&[("response_mode", "form_post")]).await;
+    assert!(html.contains("name=\"iss\""), "{html}");
+    let (_, html) = get(&[("response_mode", "web_message"), ("prompt", "none")]).await;
+    assert!(html.contains(&format!("\"iss\":{iss_json}")), "{html}");
+    // And discovery says so.
+    let d = s.app.get("/.well-known/openid-configuration").await.body;
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+}
