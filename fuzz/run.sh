@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds Writ's fuzz targets (cargo-fuzz, libFuzzer) and runs each for a fixed time, then prints
-# per target the executions, the corpus size and the crashes found. Not part of
-# scripts/test.sh: run it by hand or on a schedule.
+# Builds Writ's fuzz targets (cargo-fuzz, libFuzzer) and runs each for a fixed time, then
+# prints per target the executions, the corpus (libFuzzer's units/bytes, and the files kept)
+# and the crashes. Not part of scripts/test.sh: run it by hand or on a schedule.
 #
 #   fuzz/run.sh                  every target listed in fuzz/Cargo.toml
 #   fuzz/run.sh gate_path ...    only these
@@ -60,18 +60,20 @@ for t in "${targets[@]}"; do
   # After a crash libFuzzer prints no final stats: take the last status line's count.
   [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -n1 | tr -d '#')
   secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n1)
-  corpus=$(find "corpus/$t" -type f | wc -l)
+  # libFuzzer's corpus (units and size) at the end; the folder also keeps superseded units.
+  corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -n1 | sed 's/corp: //')
+  files=$(find "corpus/$t" -type f | wc -l)
   crashes=$(( $(find "artifacts/$t" -type f | wc -l) - before ))
   if [ "$status" -ne 0 ] || [ "$crashes" -gt 0 ]; then
     failed=1
     grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written to' "$log" | head -n 8 || true
     [ "$crashes" -gt 0 ] || crashes="? (exit $status)"
   fi
-  summary+=("$(printf '%-14s %8s %14s %8s %8s' "$t" "${secs:-?}" "${execs:-?}" "$corpus" "$crashes")")
+  summary+=("$(printf '%-14s %8s %14s %14s %8s %8s' "$t" "${secs:-?}" "${execs:-?}" "${corpus:-?}" "$files" "$crashes")")
   rm -f "$log"
 done
 
 echo
-printf '%-14s %8s %14s %8s %8s\n' target seconds executions corpus crashes
+printf '%-14s %8s %14s %14s %8s %8s\n' target seconds executions corpus files crashes
 printf '%s\n' "${summary[@]}"
 exit "$failed"

@@ -307,7 +307,7 @@ async fn auth_request(State(gate): State<Gate>, headers: HeaderMap) -> Response 
     let path = match headers.get("x-original-uri").map(original_path) {
         Some(Ok(path)) => path,
         Some(Err(e)) => {
-            tracing::debug!(%method, uri = ?headers.get("x-original-uri"), error = %e, "refused path");
+            tracing::debug!(%method, error = %e, "refused X-Original-URI");
             return Refusal::BadPath(e).into_auth_request_response();
         }
         None if gate.inner.rules.count().is_some() => {
@@ -367,7 +367,7 @@ async fn proxy(State(gate): State<Gate>, req: Request<Body>) -> Response {
     let path = match NormalPath::parse(req.uri().path()) {
         Ok(p) => p,
         Err(e) => {
-            tracing::debug!(method = %req.method(), uri = %req.uri(), error = %e, "refused path");
+            tracing::debug!(method = %req.method(), path = req.uri().path(), error = %e, "refused path");
             return Refusal::BadPath(e).into_response();
         }
     };
