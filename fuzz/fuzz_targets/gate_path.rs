@@ -1,6 +1,7 @@
 //! `writ gate`'s path normalizer ([`writ_gate::NormalPath`]): never panics, and a path it
-//! accepts is a fixed point, means the same bytes as the input once percent-decoded, and holds
-//! none of the tricks it exists to refuse.
+//! accepts is a fixed point, means the same bytes as the input once percent-decoded, is the
+//! one normal form of every spelling of those bytes, and holds none of the tricks it exists
+//! to refuse.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -54,7 +55,8 @@ fuzz_target!(|data: &[u8]| {
             "{raw:?} -> {s:?}"
         );
     }
-    // Hex digits of escapes are upper case, and no escape spells an unreserved character.
+    // Hex digits of escapes are upper case, and no escape spells a character a path may hold
+    // literally (unreserved, sub-delims but `;`, `:`, `@`).
     let b = s.as_bytes();
     for (i, _) in s.match_indices('%') {
         let h = &b[i + 1..i + 3];
@@ -64,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let v = hex(h[0]).unwrap() << 4 | hex(h[1]).unwrap();
         assert!(
-            !(v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~')),
+            !(v.is_ascii_alphanumeric() || b"-._~!$&'()*+,=:@".contains(&v)),
             "{s:?}"
         );
     }
@@ -72,6 +74,17 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(NormalPath::parse(s).as_ref(), Ok(&normal), "{raw:?}");
     // The upstream decodes both to the same bytes: normalization never changes the route.
     assert_eq!(decode(raw), decode(s), "{raw:?} -> {s:?}");
+    // One spelling per decoded path: every byte but `/` percent-encoded (lower-case hex)
+    // normalizes to the same path.
+    let mut spelt = String::new();
+    for &c in &decode(s) {
+        if c == b'/' {
+            spelt.push('/');
+        } else {
+            spelt.push_str(&format!("%{c:02x}"));
+        }
+    }
+    assert_eq!(NormalPath::parse(&spelt).as_ref(), Ok(&normal), "{spelt:?}");
     // Decoded once more (a double-decoding upstream) it is still the same path.
     let once = String::from_utf8(decode(s)).expect("the decoded path is UTF-8");
     assert_eq!(decode(&once), once.as_bytes(), "{raw:?} -> {s:?}");

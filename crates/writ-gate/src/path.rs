@@ -4,10 +4,14 @@
 //! `/api/%61dmin/users` passes the rule for `/api/*` and reaches the handler of
 //! `/api/admin/*`. So a path is normalized once ([`NormalPath::parse`]) and that one string is
 //! both matched against the rules and sent upstream (reverse-proxy mode). Normalization
-//! (RFC 3986 §6.2.2) decodes the percent-encoded unreserved characters (`A-Z a-z 0-9 - . _ ~`),
-//! writes the remaining escapes' hex digits in upper case and percent-encodes literal
-//! non-ASCII characters (as UTF-8). Everything an upstream might read as another route is
-//! refused rather than guessed at ([`PathError`]):
+//! follows RFC 3986 §6.2.2: it decodes the percent-encoded unreserved characters
+//! (`A-Z a-z 0-9 - . _ ~`) and writes the remaining escapes' hex digits in upper case. It goes
+//! one step further, because upstreams (WSGI's `PATH_INFO`, PHP, Rails…) decode the whole path
+//! before routing: the other characters a path may hold literally (`! $ & ' ( ) * + , = : @`)
+//! are decoded too, and literal non-ASCII characters are percent-encoded (as UTF-8). So every
+//! character has one spelling — literal where a path allows it, else `%XX` — and two paths an
+//! upstream decodes to the same bytes have the same normal form. Everything an upstream might
+//! read as another route is refused rather than guessed at ([`PathError`]):
 //!
 //! - a path not starting with `/` (`*`, `api/x`, an absolute URI);
 //! - an encoded `/` or `\` (`%2F`, `%5C`), a literal `\`, and ASCII that RFC 3986 does not
@@ -27,8 +31,9 @@
 use std::fmt;
 
 /// A request path in normal form: starts with `/`, no dot or empty segments (but a trailing
-/// `/`), no encoded `/` or `\`, no control characters, unreserved characters never
-/// percent-encoded, other escapes in upper-case hex. Parsing a normal path returns it as is.
+/// `/`), no encoded `/` or `\`, no control characters; a character a path allows literally
+/// is never percent-encoded, any other is (upper-case hex). Parsing a normal path returns it
+/// as is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NormalPath(String);
 
@@ -67,8 +72,8 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Literal ASCII a normal path may hold besides unreserved characters and `%` escapes:
-/// RFC 3986's sub-delims but `;`, and `:`, `@`, `/`.
+/// ASCII a normal path holds literally (all else is `%XX`): RFC 3986's unreserved characters,
+/// its sub-delims but `;`, and `:`, `@`, `/`.
 fn is_allowed_literal(b: u8) -> bool {
     is_unreserved(b)
         || matches!(
@@ -128,7 +133,8 @@ impl NormalPath {
                     b'/' => return Err(PathError::EncodedSlash),
                     b'\\' => return Err(PathError::Backslash),
                     0..=0x1f | 0x7f => return Err(PathError::Control),
-                    d if is_unreserved(d) => out.push(d as char),
+                    // `;` stays encoded: as a literal it would start path parameters.
+                    d if d != b';' && is_allowed_literal(d) => out.push(d as char),
                     d => push_escape(&mut out, d),
                 }
                 decoded.push(d);
@@ -240,7 +246,11 @@ mod tests {
             ("/café", "/caf%C3%A9"),
             ("/a%20b", "/a%20b"),
             ("/a%3bb", "/a%3Bb"),
-            ("/a%3fb%23c", "/a%3Fb%23c"),
+            ("/a%3fb%23c%5b%5D", "/a%3Fb%23c%5B%5D"),
+            (
+                "/v1/things%3Asearch%40x%21%24%26%27%28%29%2A%2B%2C%3D",
+                "/v1/things:search@x!$&'()*+,=",
+            ),
             ("/api/todos/", "/api/todos/"),
             (
                 "/v1/things:search@x!$&'()*+,=",
@@ -256,6 +266,20 @@ mod tests {
                 Ok(want),
                 "{want} is not a fixed point"
             );
+        }
+    }
+
+    #[test]
+    fn every_spelling_of_a_path_has_one_normal_form() {
+        // An upstream decodes each of these to `/api/admin:export/é`.
+        let want = "/api/admin:export/%C3%A9";
+        for raw in [
+            "/api/admin:export/é",
+            "/api/admin%3Aexport/%c3%a9",
+            "/%61%70%69/%61dmin%3aexport/%C3%A9",
+            "/api/admin%3Aex%70ort/\u{e9}",
+        ] {
+            assert_eq!(norm(raw).as_deref(), Ok(want), "{raw}");
         }
     }
 

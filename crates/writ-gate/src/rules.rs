@@ -239,6 +239,10 @@ mod tests {
         assert!(need(&r, Method::GET, "/api/adminx").contains("read:todos"));
         assert_eq!(need(&r, Method::GET, "/api/caf%c3%a9"), "public");
         assert_eq!(need(&r, Method::GET, "/api/café"), "public");
+        // Upstreams decode `%3A` to `:` before routing: so do the rules.
+        let r = Rules::parse("GET /api/admin:export => delete:todos\nGET /api/* => read:todos")
+            .unwrap();
+        assert!(need(&r, Method::GET, "/api/admin%3aexport").contains("delete:todos"));
     }
 
     #[test]
