@@ -10,12 +10,19 @@
 //!   `X-Writ-Client-Id`, or `401`/`403` per RFC 6750 (`WWW-Authenticate`), which nginx passes
 //!   on. `GET /healthz` answers `200`.
 //! - **reverse proxy** (`--upstream URL`): every request is checked the same way and forwarded
-//!   with those headers set (any client-supplied `X-Writ-*` header is removed first).
+//!   with those headers set (any client-supplied `X-Writ-*` header is removed first, also when
+//!   spelt with underscores, `X_Writ_Sub`, which CGI/WSGI servers read as `X-Writ-Sub`).
+//!
+//! Both modes judge the request's [`NormalPath`] ([`path`]): percent-encoded unreserved
+//! characters decoded, tricks (`..`, `%2F`, `;`, double encoding…) refused. The proxy forwards
+//! that same path, so the upstream routes on exactly what the rules judged; a refused path is a
+//! `400` there, and a `403` in `auth_request` mode (nginx denies on 401/403 only).
 //!
 //! Which permissions a route needs comes from a rules file ([`rules`]); without one, every
 //! request needs a valid token. Verification is `writ-guard`'s [`Guard`]: keys from the
 //! issuer's JWKS, algorithm pinned per key, and — with an events client — the authz event feed.
 
+pub mod path;
 pub mod rules;
 
 use std::future::Future;
@@ -35,8 +42,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use writ_guard::{AccessClaims, AuthError, EventFeed, FeedOutage, Guard, GuardOptions};
 
+pub use path::{NormalPath, PathError};
 pub use rules::{Need, Rules};
 
+/// The prefix of the gate's identity headers. In proxy mode every client header whose name,
+/// lower-cased and with `_` read as `-`, starts with it is removed.
+pub const IDENTITY_PREFIX: &str = "x-writ-";
 /// Headers the gate sets; any copy sent by a client is removed.
 pub const SUB_HEADER: &str = "x-writ-sub";
 pub const PERMISSIONS_HEADER: &str = "x-writ-permissions";
@@ -166,11 +177,12 @@ impl Gate {
         r.with_state(self.clone())
     }
 
-    /// Decides a request: the verified claims (or `None` for a public route), or the refusal.
+    /// Decides a request for `path`: the verified claims (or `None` for a public route), or
+    /// the refusal.
     pub async fn decide(
         &self,
         method: &Method,
-        path: &str,
+        path: &NormalPath,
         headers: &HeaderMap,
     ) -> Result<Option<AccessClaims>, Refusal> {
         let need = self.inner.rules.need(method, path).ok_or(Refusal::NoRule)?;
@@ -205,6 +217,24 @@ pub enum Refusal {
     NoRule,
     /// nginx did not send `X-Original-URI` although rules need the route.
     NoOriginalUri,
+    /// The path is one the gate will not judge (`..`, `%2F`, double encoding…): `400`, or
+    /// `403` in `auth_request` mode.
+    BadPath(PathError),
+}
+
+impl Refusal {
+    /// The answer in `auth_request` mode, where nginx allows on 2xx, denies on 401/403 and
+    /// makes anything else a 500: a malformed path is a 403 there.
+    fn into_auth_request_response(self) -> Response {
+        match self {
+            Refusal::BadPath(e) => bad_path(StatusCode::FORBIDDEN, &e),
+            other => other.into_response(),
+        }
+    }
+}
+
+fn bad_path(status: StatusCode, e: &PathError) -> Response {
+    json_error(status, "invalid_request", &format!("bad request path: {e}"))
 }
 
 impl IntoResponse for Refusal {
@@ -226,6 +256,7 @@ impl IntoResponse for Refusal {
                     "the gate was not told which route is asked for (X-Original-URI)",
                 )
             }
+            Refusal::BadPath(e) => bad_path(StatusCode::BAD_REQUEST, &e),
         }
     }
 }
@@ -259,34 +290,41 @@ fn identity_headers(
     Ok(out)
 }
 
+/// The normalized path of nginx's `X-Original-URI` (`$request_uri`: the raw path and query
+/// of the client's request line, not decoded).
+fn original_path(uri: &HeaderValue) -> Result<NormalPath, PathError> {
+    let uri = std::str::from_utf8(uri.as_bytes()).map_err(|_| PathError::NotUtf8)?;
+    let path = uri.split_once('?').map_or(uri, |(p, _)| p);
+    NormalPath::parse(path)
+}
+
 /// nginx `auth_request` target.
 async fn auth_request(State(gate): State<Gate>, headers: HeaderMap) -> Response {
     let method = headers
         .get("x-original-method")
         .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
         .unwrap_or(Method::GET);
-    let Some(uri) = headers.get("x-original-uri").and_then(|v| v.to_str().ok()) else {
-        if gate.inner.rules.count().is_some() {
-            return Refusal::NoOriginalUri.into_response();
+    let path = match headers.get("x-original-uri").map(original_path) {
+        Some(Ok(path)) => path,
+        Some(Err(e)) => {
+            tracing::debug!(%method, error = %e, "refused X-Original-URI");
+            return Refusal::BadPath(e).into_auth_request_response();
         }
-        return allow_auth(&gate, &method, "/", &headers).await;
+        None if gate.inner.rules.count().is_some() => {
+            return Refusal::NoOriginalUri.into_auth_request_response();
+        }
+        None => NormalPath::parse("/").expect("`/` is a normal path"),
     };
-    let path = uri.split(['?', '#']).next().unwrap_or("");
-    allow_auth(&gate, &method, path, &headers).await
-}
-
-async fn allow_auth(gate: &Gate, method: &Method, path: &str, headers: &HeaderMap) -> Response {
-    let decided = gate.decide(method, path, headers).await;
-    let result = decided.and_then(|c| identity_headers(c.as_ref()));
-    match result {
+    let decided = gate.decide(&method, &path, &headers).await;
+    match decided.and_then(|c| identity_headers(c.as_ref())) {
         Ok(ids) => {
             let mut resp = StatusCode::OK.into_response();
             resp.headers_mut().extend(ids);
             resp
         }
         Err(refusal) => {
-            tracing::debug!(%method, path, ?refusal, "refused");
-            refusal.into_response()
+            tracing::debug!(%method, %path, ?refusal, "refused");
+            refusal.into_auth_request_response()
         }
     }
 }
@@ -324,16 +362,25 @@ async fn proxy(State(gate): State<Gate>, req: Request<Body>) -> Response {
     let Some(up) = &gate.inner.upstream else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let path = req.uri().path().to_owned();
+    // Absolute-form targets (`GET http://host/path`) are judged on their path too; `*` and
+    // authority-form targets have no path starting with `/` and are refused.
+    let path = match NormalPath::parse(req.uri().path()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(method = %req.method(), path = req.uri().path(), error = %e, "refused path");
+            return Refusal::BadPath(e).into_response();
+        }
+    };
     let decided = gate.decide(req.method(), &path, req.headers()).await;
     let ids = match decided.and_then(|c| identity_headers(c.as_ref())) {
         Ok(ids) => ids,
         Err(refusal) => {
-            tracing::debug!(method = %req.method(), path, ?refusal, "refused");
+            tracing::debug!(method = %req.method(), %path, ?refusal, "refused");
             return refusal.into_response();
         }
     };
     let (mut parts, body) = req.into_parts();
+    // The upstream gets the path the rules judged; the query string goes on as it came.
     let path_and_query = match parts.uri.query() {
         Some(q) => format!("{}{path}?{q}", up.base_path),
         None => format!("{}{path}", up.base_path),
@@ -353,14 +400,7 @@ async fn proxy(State(gate): State<Gate>, req: Request<Body>) -> Response {
     parts.uri = uri;
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
-    let spoofed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| k.as_str().starts_with("x-writ-"))
-        .cloned()
-        .collect();
-    for k in spoofed {
-        headers.remove(k);
-    }
+    strip_identity_headers(headers);
     headers.extend(ids);
     match up.client.request(Request::from_parts(parts, body)).await {
         Ok(resp) => {
@@ -376,6 +416,30 @@ async fn proxy(State(gate): State<Gate>, req: Request<Body>) -> Response {
                 "the upstream API did not answer",
             )
         }
+    }
+}
+
+/// Whether a client header could pass for one of the gate's identity headers: its name,
+/// lower-cased and with `_` read as `-` (as CGI/WSGI servers do: `X_Writ_Sub` and `X-Writ-Sub`
+/// are both `HTTP_X_WRIT_SUB`), starts with [`IDENTITY_PREFIX`].
+fn is_identity_like(name: &str) -> bool {
+    let prefix = IDENTITY_PREFIX.as_bytes();
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()]
+            .iter()
+            .zip(prefix)
+            .all(|(&b, &p)| b.to_ascii_lowercase() == p || (b == b'_' && p == b'-'))
+}
+
+/// Removes every client header that could pass for an identity header.
+fn strip_identity_headers(headers: &mut HeaderMap) {
+    let spoofed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| is_identity_like(k.as_str()))
+        .cloned()
+        .collect();
+    for k in spoofed {
+        headers.remove(k);
     }
 }
 
@@ -481,4 +545,52 @@ pub async fn run_cli(
     run(listener, gate, shutdown)
         .await
         .map_err(|e| format!("gate error: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_like_headers_include_underscore_spellings() {
+        for name in [
+            "x-writ-sub",
+            "x_writ_sub",
+            "X_Writ_Sub",
+            "x-writ_permissions",
+            "x_writ-scope",
+            "x_writ_client_id",
+            "x-writ-anything",
+            "X_WRIT_",
+        ] {
+            assert!(is_identity_like(name), "{name}");
+        }
+        for name in [
+            "x-writ",
+            "x_writ",
+            "x-write-sub",
+            "authorization",
+            "x-other_writ-sub",
+            "",
+        ] {
+            assert!(!is_identity_like(name), "{name}");
+        }
+        let mut h = HeaderMap::new();
+        for name in [
+            "x_writ_sub",
+            "x-writ-scope",
+            "x-writ_permissions",
+            "x-other",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        strip_identity_headers(&mut h);
+        assert_eq!(
+            h.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["x-other"]
+        );
+    }
 }

@@ -13,12 +13,17 @@
 //!
 //! The first matching rule wins; a request no rule matches is refused (403). `METHOD` is an HTTP
 //! method or `*`; `PATH` is matched exactly, or ends in `/*` to match the prefix (and the bare
-//! prefix itself: `/api/todos/*` matches `/api/todos` too). The query string is ignored, and
-//! paths with `..` or `.` segments or percent-encoded slashes never match a rule (refused).
+//! prefix itself: `/api/todos/*` matches `/api/todos` too). The query string is ignored.
+//! Requests are matched on their [`NormalPath`] (percent-encoded unreserved characters decoded,
+//! tricks such as `..` or `%2F` refused before any rule is read), and each rule's path is
+//! normalized the same way when the file is read, so `/api/%61dmin` and `/api/admin` are one
+//! route for the rules as for the upstream.
 
 use std::fmt;
 
 use writ_guard::RequirePermissions;
+
+use crate::path::NormalPath;
 
 /// What a route needs.
 #[derive(Clone, Debug)]
@@ -106,14 +111,25 @@ impl Rules {
             if !path.starts_with('/') {
                 return Err(err(format!("the path `{path}` must start with `/`")));
             }
+            let normal = |p: &str| {
+                NormalPath::parse(p)
+                    .map(NormalPath::into_string)
+                    .map_err(|e| err(format!("the path `{path}`: {e}")))
+            };
             let path = match path.strip_suffix("/*") {
-                Some(prefix) => PathPattern::Prefix(prefix.to_owned()),
+                Some("") => PathPattern::Prefix(String::new()),
+                Some(prefix) if prefix.contains('*') => {
+                    return Err(err(format!(
+                        "`*` may only end a path, after a `/` (in `{path}`)"
+                    )));
+                }
+                Some(prefix) => PathPattern::Prefix(normal(prefix)?),
                 None if path.contains('*') => {
                     return Err(err(format!(
                         "`*` may only end a path, after a `/` (in `{path}`)"
                     )));
                 }
-                None => PathPattern::Exact(path.to_owned()),
+                None => PathPattern::Exact(normal(path)?),
             };
             let need = parse_need(need.trim()).map_err(err)?;
             rules.push(Rule { method, path, need });
@@ -121,14 +137,12 @@ impl Rules {
         Ok(Rules { rules: Some(rules) })
     }
 
-    /// What a request needs; `None` when no rule matches (refuse it).
-    pub fn need(&self, method: &http::Method, path: &str) -> Option<Need> {
+    /// What a request for `path` needs; `None` when no rule matches (refuse it).
+    pub fn need(&self, method: &http::Method, path: &NormalPath) -> Option<Need> {
         let Some(rules) = &self.rules else {
             return Some(Need::Token(RequirePermissions::authenticated()));
         };
-        if !is_clean(path) {
-            return None;
-        }
+        let path = path.as_str();
         rules
             .iter()
             .find(|r| r.method.as_ref().is_none_or(|m| m == method) && r.path.matches(path))
@@ -162,23 +176,6 @@ fn parse_need(s: &str) -> Result<Need, String> {
     }
 }
 
-/// Paths the rules can judge safely: no dot segments, no encoded slash or dot, no empty
-/// segment tricks, so `/api/public/../admin` cannot borrow `/api/public/*`'s rule.
-fn is_clean(path: &str) -> bool {
-    if !path.starts_with('/') {
-        return false;
-    }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f")
-        || lower.contains("%2e")
-        || lower.contains("%5c")
-        || path.contains('\\')
-    {
-        return false;
-    }
-    !path.split('/').skip(1).any(|seg| seg == "." || seg == "..") && !path.contains("//")
-}
-
 impl fmt::Display for Need {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -204,8 +201,9 @@ mod tests {
     ";
 
     fn need(rules: &Rules, m: Method, p: &str) -> String {
+        let p = NormalPath::parse(p).unwrap();
         rules
-            .need(&m, p)
+            .need(&m, &p)
             .map(|n| n.to_string())
             .unwrap_or_else(|| "refused".into())
     }
@@ -228,19 +226,42 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_and_encoded_slashes_never_match() {
-        let r = Rules::parse("GET /public/* => public\nGET /* => admin").unwrap();
-        assert_eq!(need(&r, Method::GET, "/public/x"), "public");
-        for p in [
-            "/public/../admin",
-            "/public/./x",
-            "/public/%2e%2e/admin",
-            "/public%2F..%2Fadmin",
-            "/public//x",
-            "/public\\..\\admin",
-        ] {
-            assert_eq!(need(&r, Method::GET, p), "refused", "{p}");
+    fn rules_match_the_normal_path_and_are_read_in_normal_form() {
+        let r = Rules::parse(
+            "GET /api/%61dmin/* => delete:todos\nGET /api/café => public\nGET /api/* => read:todos",
+        )
+        .unwrap();
+        for p in ["/api/admin/users", "/api/%61dmin/users", "/api/admin"] {
+            assert!(need(&r, Method::GET, p).contains("delete:todos"), "{p}");
         }
+        // `%41` is `A`: another route (paths are case-sensitive).
+        assert!(need(&r, Method::GET, "/api/%41dmin").contains("read:todos"));
+        assert!(need(&r, Method::GET, "/api/adminx").contains("read:todos"));
+        assert_eq!(need(&r, Method::GET, "/api/caf%c3%a9"), "public");
+        assert_eq!(need(&r, Method::GET, "/api/café"), "public");
+        // Upstreams decode `%3A` to `:` before routing: so do the rules.
+        let r = Rules::parse("GET /api/admin:export => delete:todos\nGET /api/* => read:todos")
+            .unwrap();
+        assert!(need(&r, Method::GET, "/api/admin%3aexport").contains("delete:todos"));
+    }
+
+    #[test]
+    fn rule_paths_that_are_not_normal_are_refused() {
+        for text in [
+            "GET /a/../b => x",
+            "GET /a//b/* => x",
+            "GET /a%2Fb => x",
+            "GET /a;b => x",
+            "GET /a/*/* => x",
+            "GET /a\\b => x",
+        ] {
+            let e = Rules::parse(text).unwrap_err();
+            assert_eq!(e.line, 1, "{text}: {e}");
+        }
+        // `/*` alone: every path.
+        let r = Rules::parse("* /* => public").unwrap();
+        assert_eq!(need(&r, Method::PUT, "/"), "public");
+        assert_eq!(need(&r, Method::GET, "/x/y"), "public");
     }
 
     #[test]
@@ -248,7 +269,7 @@ mod tests {
         let r = Rules::default();
         assert_eq!(r.count(), None);
         assert!(matches!(
-            r.need(&Method::GET, "/anything"),
+            r.need(&Method::GET, &NormalPath::parse("/anything").unwrap()),
             Some(Need::Token(_))
         ));
     }

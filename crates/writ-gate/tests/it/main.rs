@@ -320,15 +320,15 @@ async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
     assert_eq!(a.header("x-writ-sub"), "");
 
     // No rule matches, or a path trick: refused even with a good token.
-    for (m, p) in [
-        ("GET", "/api/admin"),
-        ("PUT", "/api/todos/3"),
-        ("GET", "/api/todos/../admin"),
-        ("GET", "/api/todos/%2e%2e/admin"),
+    for (m, p, error) in [
+        ("GET", "/api/admin", "access_denied"),
+        ("PUT", "/api/todos/3", "access_denied"),
+        ("GET", "/api/todos/../admin", "invalid_request"),
+        ("GET", "/api/todos/%2e%2e/admin", "invalid_request"),
     ] {
         let a = ask(&base, m, p, Some(&alice)).await;
         assert_eq!(a.status, 403, "{m} {p}");
-        assert_eq!(a.body["error"], "access_denied");
+        assert_eq!(a.body["error"], error, "{m} {p}");
     }
 
     // Bad tokens: 401 invalid_token, never a 500.
@@ -633,4 +633,232 @@ async fn key_rotation_under_traffic_fails_no_request() {
         ok + failed.len(),
         &failed[..failed.len().min(3)]
     );
+}
+
+/// Rules where the path decides the permission: `/api/admin/*` needs more than the rest.
+const ADMIN_RULES: &str = "
+GET /api/admin/* => delete:todos
+GET /api/*       => authenticated
+";
+
+fn admin_rules_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let p = dir.path().join("admin.rules");
+    std::fs::write(&p, ADMIN_RULES).unwrap();
+    p
+}
+
+/// `GET target` sent byte for byte (no client-side URL normalization, unlike reqwest's):
+/// the status and the body.
+async fn raw_get(base: &str, target: &[u8], token: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = b"GET ".to_vec();
+    req.extend_from_slice(target);
+    req.extend_from_slice(
+        format!(
+            " HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    s.write_all(&req).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    (status, text)
+}
+
+/// The JSON body of a raw answer (the echo upstream's and the gate's are one JSON object;
+/// a chunked body is one chunk).
+fn raw_json(text: &str) -> Value {
+    let body = &text[text.find('{').expect("a JSON body")..=text.rfind('}').unwrap()];
+    serde_json::from_str(body).unwrap()
+}
+
+/// Paths the gate must refuse whatever the token: each could be read by some upstream as
+/// another route than the one a rule would judge.
+const TRICK_PATHS: &[&str] = &[
+    "/api/%2561dmin/users", // double encoding: a second decode gives %61, then a
+    "/api/%25%36%31dmin/users", // the same once the unreserved digits are decoded
+    "/api/admin%2Fusers",
+    "/api/admin%2fusers",
+    "/api/%5cadmin/users",
+    "/api/x/%2e%2e/admin/users",
+    "/api/x/.%2E/admin/users",
+    "/api/x/../admin/users",
+    "/api/./admin/users",
+    "//api/admin/users",
+    "/api//admin/users",
+    "/api/admin;x=1/users",
+    "/api/admin%00/users",
+    "/api/admin%0a/users",
+    "/api/%C0%AFadmin/users", // overlong UTF-8 for `/`
+    "/api/%ffadmin/users",
+    "/api/admin./users",
+    "/api/admin%2E/users",
+    "/api/%zzadmin/users",
+    "/api/admin/users%4",
+];
+
+#[tokio::test]
+async fn proxy_mode_judges_and_forwards_the_normalized_path() {
+    let writ = Writ::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = echo_upstream().await;
+    let gate = writ_gate::build(&args(
+        &writ,
+        Some(&admin_rules_file(&dir)),
+        Some(format!("{upstream}/v1")),
+    ))
+    .await
+    .unwrap();
+    let base = serve_gate(gate).await;
+    let alice = writ.user_token(demo::ALICE).await; // has delete:todos
+    let bob = writ.user_token(demo::BOB).await; // read:todos only
+
+    // The review's finding: `%61` is `a`, so this is /api/admin/users for the upstream.
+    let (status, text) = raw_get(&base, b"/api/%61dmin/users", &bob).await;
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(raw_json(&text)["error"], "insufficient_scope");
+    let (status, _) = raw_get(&base, b"/api/admin/users", &bob).await;
+    assert_eq!(status, 403);
+    // Absolute-form request target: the same path, the same answer.
+    let absolute = format!("{base}/api/%61dmin/users");
+    assert_eq!(raw_get(&base, absolute.as_bytes(), &bob).await.0, 403);
+
+    // With delete:todos: allowed, and the upstream gets the path the rule judged; the query
+    // string goes on as it came.
+    let (status, text) = raw_get(&base, b"/api/%61dmin/%7Eusers?q=%61%2F", &alice).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(raw_json(&text)["uri"], "/v1/api/admin/~users?q=%61%2F");
+    let (status, text) = raw_get(&base, absolute.as_bytes(), &alice).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(raw_json(&text)["uri"], "/v1/api/admin/users");
+    // Other escapes stay escaped (hex in upper case); a trailing slash is kept.
+    let (status, text) = raw_get(&base, b"/api/caf%c3%a9/a%20b/", &bob).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(raw_json(&text)["uri"], "/v1/api/caf%C3%A9/a%20b/");
+
+    // Tricks: 400, never forwarded, whoever asks.
+    for p in TRICK_PATHS {
+        for token in [&alice, &bob] {
+            let (status, text) = raw_get(&base, p.as_bytes(), token).await;
+            assert_eq!(status, 400, "{p}: {text}");
+            assert_eq!(raw_json(&text)["error"], "invalid_request", "{p}");
+        }
+    }
+    // A literal backslash, and a target that is not a path.
+    for target in [&b"/api\\admin/users"[..], b"*", b"api/admin/users"] {
+        let (status, text) = raw_get(&base, target, &alice).await;
+        assert_eq!(status, 400, "{}: {text}", String::from_utf8_lossy(target));
+    }
+}
+
+#[tokio::test]
+async fn auth_request_mode_judges_the_normalized_path_and_denies_tricks() {
+    let writ = Writ::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = writ_gate::build(&args(&writ, Some(&admin_rules_file(&dir)), None))
+        .await
+        .unwrap();
+    let base = serve_gate(gate).await;
+    let alice = writ.user_token(demo::ALICE).await;
+    let bob = writ.user_token(demo::BOB).await;
+
+    let a = ask(&base, "GET", "/api/%61dmin/users", Some(&bob)).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(a.body["error"], "insufficient_scope");
+    assert_eq!(
+        ask(&base, "GET", "/api/%61dmin/users?x=1", Some(&alice))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        ask(&base, "GET", "/api/todos", Some(&bob)).await.status,
+        200
+    );
+
+    // nginx allows on 2xx and denies on 401/403 (anything else is its 500): a malformed path
+    // is a 403, whoever asks.
+    let mut tricks: Vec<&str> = TRICK_PATHS.to_vec();
+    tricks.extend([
+        "/api\\admin/users",
+        "api/admin/users",
+        "http://example.com/api/admin/users",
+        "*",
+        "",
+        "/api/admin#/../users",
+    ]);
+    for p in tricks {
+        for token in [&alice, &bob] {
+            let a = ask(&base, "GET", p, Some(token)).await;
+            assert_eq!(a.status, 403, "{p:?}: {}", a.body);
+            assert_eq!(a.body["error"], "invalid_request", "{p:?}");
+            assert_eq!(a.header("x-writ-sub"), "", "{p:?}");
+        }
+    }
+    // An X-Original-URI that is not even text.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/auth"))
+        .header(
+            "x-original-uri",
+            reqwest::header::HeaderValue::from_bytes(b"/api/\xC0\xAFadmin").unwrap(),
+        )
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn proxy_mode_strips_identity_headers_spelt_with_underscores() {
+    let writ = Writ::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = echo_upstream().await;
+    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), Some(upstream)))
+        .await
+        .unwrap();
+    let base = serve_gate(gate).await;
+    let bob = writ.user_token(demo::BOB).await;
+    // CGI/WSGI servers (gunicorn, PHP) map `X_Writ_Sub` and `X-Writ-Sub` to the same
+    // HTTP_X_WRIT_SUB: none of these may reach the upstream.
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/todos"))
+        .bearer_auth(&bob)
+        .header("X_Writ_Sub", "auth0|someone-else")
+        .header("x_writ_permissions", "delete:todos")
+        .header("X-Writ_Scope", "delete:todos")
+        .header("x_writ-client-id", "spoof")
+        .header("X_WRIT_EXTRA", "spoof")
+        .header("x-other_header", "kept")
+        .send()
+        .await
+        .unwrap();
+    let a = answer(r).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let h = a.body["headers"].as_object().unwrap();
+    let writ_like: Vec<&String> = h
+        .keys()
+        .filter(|k| k.replace('_', "-").starts_with("x-writ-"))
+        .collect();
+    let mut expected = vec![
+        "x-writ-client-id",
+        "x-writ-permissions",
+        "x-writ-scope",
+        "x-writ-sub",
+    ];
+    expected.sort();
+    let mut got: Vec<&str> = writ_like.iter().map(|s| s.as_str()).collect();
+    got.sort();
+    assert_eq!(got, expected, "{h:?}");
+    assert_eq!(h["x-writ-permissions"], "read:todos");
+    assert!(h["x-writ-sub"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(h["x-other_header"], "kept");
 }
