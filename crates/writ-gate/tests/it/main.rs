@@ -478,7 +478,7 @@ async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_h
 }
 
 #[tokio::test]
-async fn a_revoked_role_is_refused_within_a_second_and_a_fresh_token_carries_the_change() {
+async fn a_revoked_role_is_refused_and_a_fresh_token_carries_the_change() {
     let writ = Writ::start().await;
     let dir = tempfile::tempdir().unwrap();
     let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), None))
@@ -506,11 +506,7 @@ async fn a_revoked_role_is_refused_within_a_second_and_a_fresh_token_carries_the
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    assert!(
-        revoked.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        revoked.elapsed()
-    );
+    // How fast is measured by bench/gate.sh (tests assert no timings): here, that it comes.
     assert_eq!(a.status, 401);
     assert!(
         a.header("www-authenticate")
