@@ -17,6 +17,8 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grants;
 pub mod keys;
 pub mod limiter;

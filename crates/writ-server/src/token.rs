@@ -76,7 +76,7 @@ struct IdClaims<'a> {
     name: Option<&'a str>,
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthError> {
+pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -95,7 +95,9 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthEr
 }
 
 /// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded id and secret).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub(crate) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, OAuthError> {
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

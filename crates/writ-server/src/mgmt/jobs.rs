@@ -172,8 +172,8 @@ pub fn job_json(j: &Job) -> Value {
 
 /// Why one user was not inserted or updated.
 #[derive(Debug, Clone)]
-struct EntryError {
-    code: &'static str,
+pub(crate) struct EntryError {
+    pub(crate) code: &'static str,
     message: String,
     path: String,
     skipped: bool,
@@ -201,7 +201,7 @@ impl EntryError {
 
 /// One valid entry of the file.
 #[derive(Debug)]
-struct Entry {
+pub(crate) struct Entry {
     email: String,
     email_verified: Option<bool>,
     name: Option<String>,
@@ -210,7 +210,7 @@ struct Entry {
     user_metadata: Option<Map<String, Value>>,
     /// The imported hash (as [`imported`] checked it, not yet wrapped), and whether it came
     /// from `custom_password_hash` (upsertable).
-    password_hash: Option<(String, bool)>,
+    pub(crate) password_hash: Option<(String, bool)>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -233,7 +233,7 @@ fn wrong_type(field: &str, expected: &str, v: &Value) -> EntryError {
 }
 
 /// Checks one entry of the file against Auth0's schema and Writ's rules.
-fn parse_entry(v: &Value) -> Result<Entry, EntryError> {
+pub(crate) fn parse_entry(v: &Value) -> Result<Entry, EntryError> {
     let Some(o) = v.as_object() else {
         return Err(EntryError::failed(
             "INVALID_TYPE",
