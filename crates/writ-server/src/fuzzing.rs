@@ -8,6 +8,10 @@ use serde_json::Value;
 
 use crate::crypto::imported;
 
+/// What [`token_request`] read: the grant type and the Basic credentials, or the OAuth error
+/// (`error`, `error_description`) the endpoint answers.
+pub type TokenRequestRead = Result<(Option<String>, Option<(String, String)>), (String, String)>;
+
 /// The token endpoint's reading of a request (`POST /oauth/token`, and the same parsing for
 /// revocation and introspection): the body as the `content_type` says (form or JSON), and
 /// `Authorization: Basic` credentials. `Ok` with what it found, or the OAuth error it answers.
@@ -15,7 +19,7 @@ pub fn token_request(
     content_type: Option<&[u8]>,
     authorization: Option<&[u8]>,
     body: &[u8],
-) -> Result<(Option<String>, Option<(String, String)>), (String, String)> {
+) -> TokenRequestRead {
     let mut headers = HeaderMap::new();
     for (name, v) in [
         (header::CONTENT_TYPE, content_type),
