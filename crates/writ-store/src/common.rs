@@ -68,19 +68,26 @@ pub(crate) enum Affected<'a> {
 pub(crate) const BUMP_CLIENT: &str = "UPDATE clients SET authz_version = authz_version + 1 \
      WHERE client_id = $1 RETURNING client_id || '@clients', authz_version";
 
-/// The authz event kind for a client update, if it changes what the client's machine tokens
-/// may carry (how it authenticates, which grants it may use); `None` otherwise.
+/// The authz event kind for a client update, if it takes something away from what the
+/// client's machine tokens may do (a new secret; a grant type removed); `None` otherwise. A
+/// change that only adds leaves the tokens already issued as good as they were.
 pub(crate) fn client_change(
     old: &writ_core::Client,
     new: &writ_core::Client,
 ) -> Option<&'static str> {
     if old.secret_hash != new.secret_hash {
         Some("client_secret_changed")
-    } else if old.grant_types != new.grant_types {
+    } else if old.grant_types.iter().any(|g| !new.grant_types.contains(g)) {
         Some("client_grant_types_changed")
     } else {
         None
     }
+}
+
+/// Whether a client grant's new scopes take away any of the old ones (its tokens are then
+/// stale; added scopes leave them valid).
+pub(crate) fn scopes_removed(old: &[String], new: &[String]) -> bool {
+    old.iter().any(|s| !new.contains(s))
 }
 
 /// `a ∪ b`, sorted, without duplicates (consented scopes).

@@ -208,17 +208,19 @@ pub trait UserStore: Send + Sync {
     ) -> Result<(Vec<String>, i64)>;
 }
 
-/// Clients are subjects of freshness too: a change to what a client's machine tokens may carry
-/// (its secret, its grant types, any of its client grants, its deletion) bumps the client's
-/// `authz_version` and appends an event for `<client_id>@clients` in the same transaction.
+/// Clients are subjects of freshness too: a change that takes something away from what a
+/// client's machine tokens may do (a new secret, a grant type removed, a scope removed from a
+/// client grant or the grant deleted, the client deleted) bumps the client's `authz_version`
+/// and appends an event for `<client_id>@clients` in the same transaction. Additions (a new
+/// grant, more scopes) leave the tokens already issued valid and bump nothing.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     async fn create_client(&self, c: &Client) -> Result<()>;
     async fn get_client(&self, id: &str) -> Result<Client>;
     async fn list_clients(&self, page: Page) -> Result<Paged<Client>>;
     async fn all_clients(&self) -> Result<Vec<Client>>;
-    /// Replaces the record (not its `authz_version`); bumps the client's authz version when
-    /// its secret or grant types change, and returns the record as stored.
+    /// Replaces the record (not its `authz_version`); bumps the client's authz version when its
+    /// secret changes or a grant type is removed, and returns the record as stored.
     async fn update_client(&self, c: &Client) -> Result<Client>;
     /// Deletes the client (its grants, codes, refresh tokens and consents go with it), bumping
     /// its authz version first so its machine tokens are refused.
@@ -226,7 +228,7 @@ pub trait ClientStore: Send + Sync {
     async fn count_clients(&self) -> Result<i64>;
 }
 
-/// Creating, changing or deleting a client grant bumps the client's authz version (see
+/// Removing scopes from a client grant, or deleting it, bumps the client's authz version (see
 /// [`ClientStore`]).
 #[async_trait]
 pub trait ClientGrantStore: Send + Sync {

@@ -1,8 +1,9 @@
 -- Security hardening: machine clients become subjects of freshness, third-party clients need
 -- the user's consent, and the console keeps its sessions on the server.
 --
--- `clients.authz_version` is bumped (with an authz event) by every change to what the client's
--- tokens may carry: its grants, its secret, its deletion. Events for a client name the subject
+-- `clients.authz_version` is bumped (with an authz event) by every change that takes something
+-- away from what the client's tokens may do: a scope removed from a grant or the grant deleted,
+-- a new secret, a grant type removed, the client deleted. Events for a client name the subject
 -- of its tokens, `<client_id>@clients`, in `authz_events.user_id` (the column holds the
 -- subject: a user id or that form).
 ALTER TABLE clients ADD COLUMN authz_version INTEGER NOT NULL DEFAULT 1;

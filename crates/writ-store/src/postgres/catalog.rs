@@ -397,7 +397,7 @@ impl ClientGrantStore for PgStore {
         audience: &str,
         scope: &[String],
     ) -> Result<ClientGrant> {
-        let mut tx = self.authz_write().await?;
+        let mut tx = self.write().await?;
         let rs: Option<String> = sqlx::query_scalar(
             "SELECT id FROM resource_servers WHERE identifier = $1 FOR KEY SHARE",
         )
@@ -435,7 +435,6 @@ impl ClientGrantStore for PgStore {
         .map_err(unique(
             "A client grant for this client and audience already exists",
         ))?;
-        bump(&mut tx, Affected::Client(client_id), "client_grant_created").await?;
         tx.commit().await?;
         Ok(ClientGrant {
             id,
@@ -491,22 +490,32 @@ impl ClientGrantStore for PgStore {
 
     async fn update_client_grant(&self, id: &str, scope: &[String]) -> Result<ClientGrant> {
         let mut tx = self.authz_write().await?;
-        let n = sqlx::query("UPDATE client_grants SET scope = $2 WHERE id = $1")
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT scope FROM client_grants WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let old = json_vec(&old.ok_or(StoreError::NotFound("client grant"))?)?;
+        sqlx::query("UPDATE client_grants SET scope = $2 WHERE id = $1")
             .bind(id)
             .bind(to_json(&scope))
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("client grant"));
-        }
+            .await?;
         let row: GrantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{GRANT_SELECT} WHERE g.id = $1"
         )))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        bump(&mut tx, Affected::Client(&row.1), "client_grant_changed").await?;
+        // Only a removed scope makes the client's tokens stale.
+        if crate::common::scopes_removed(&old, scope) {
+            bump(
+                &mut tx,
+                Affected::Client(&row.1),
+                "client_grant_scopes_removed",
+            )
+            .await?;
+        }
         tx.commit().await?;
         grant(row)
     }

@@ -429,7 +429,6 @@ impl ClientGrantStore for SqliteStore {
         .map_err(unique(
             "A client grant for this client and audience already exists",
         ))?;
-        bump(&mut tx, Affected::Client(client_id), "client_grant_created").await?;
         tx.commit().await?;
         Ok(ClientGrant {
             id,
@@ -485,22 +484,32 @@ impl ClientGrantStore for SqliteStore {
 
     async fn update_client_grant(&self, id: &str, scope: &[String]) -> Result<ClientGrant> {
         let mut tx = self.write().await?;
-        let n = sqlx::query("UPDATE client_grants SET scope = ?2 WHERE id = ?1")
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT scope FROM client_grants WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let old = json_vec(&old.ok_or(StoreError::NotFound("client grant"))?)?;
+        sqlx::query("UPDATE client_grants SET scope = ?2 WHERE id = ?1")
             .bind(id)
             .bind(to_json(&scope))
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("client grant"));
-        }
+            .await?;
         let row: GrantRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{GRANT_SELECT} WHERE g.id = ?1"
         )))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        bump(&mut tx, Affected::Client(&row.1), "client_grant_changed").await?;
+        // Only a removed scope makes the client's tokens stale.
+        if crate::common::scopes_removed(&old, scope) {
+            bump(
+                &mut tx,
+                Affected::Client(&row.1),
+                "client_grant_scopes_removed",
+            )
+            .await?;
+        }
         tx.commit().await?;
         grant(row)
     }

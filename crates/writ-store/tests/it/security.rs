@@ -44,31 +44,41 @@ async fn client_changes_bump_the_client_and_log_its_subject(t: TestStore) {
         .create_client_grant("app", A, &["read".into(), "write".into()])
         .await
         .unwrap();
+    // What only adds leaves the client's tokens valid: no bump.
+    assert_eq!(version(&t).await, 1);
+    t.store
+        .update_client_grant(&g.id, &["read".into(), "write".into(), "extra".into()])
+        .await
+        .unwrap();
+    assert_eq!(version(&t).await, 1);
+    // What takes away makes them stale.
     t.store
         .update_client_grant(&g.id, &["read".into()])
         .await
         .unwrap();
     t.store.delete_client_grant(&g.id).await.unwrap();
     let mut c = t.store.get_client("app").await.unwrap();
-    assert_eq!(c.authz_version, 4);
+    assert_eq!(c.authz_version, 3);
     // A new secret makes the tokens got with the old one stale; a new name does not.
     c.secret_hash = Some("new-secret-hash".into());
-    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 5);
-    c.authz_version = 5;
+    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 4);
+    c.authz_version = 4;
     c.name = "renamed".into();
-    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 5);
+    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 4);
+    // A grant type added changes nothing; one removed does.
     c.grant_types = vec!["client_credentials".into()];
-    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 6);
+    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 4);
+    c.grant_types = vec![];
+    assert_eq!(t.store.update_client(&c).await.unwrap().authz_version, 5);
     t.store.delete_client("app").await.unwrap();
     assert_eq!(
         events_of(&t, &sub).await,
         vec![
-            (2, "client_grant_created".to_string()),
-            (3, "client_grant_changed".to_string()),
-            (4, "client_grant_deleted".to_string()),
-            (5, "client_secret_changed".to_string()),
-            (6, "client_grant_types_changed".to_string()),
-            (7, "client_deleted".to_string()),
+            (2, "client_grant_scopes_removed".to_string()),
+            (3, "client_grant_deleted".to_string()),
+            (4, "client_secret_changed".to_string()),
+            (5, "client_grant_types_changed".to_string()),
+            (6, "client_deleted".to_string()),
         ]
     );
     assert!(matches!(
@@ -80,7 +90,7 @@ async fn client_changes_bump_the_client_and_log_its_subject(t: TestStore) {
         Err(StoreError::NotFound("client grant"))
     ));
     // Nothing is logged for what does not exist.
-    assert_eq!(events_of(&t, &sub).await.len(), 6);
+    assert_eq!(events_of(&t, &sub).await.len(), 5);
 }
 
 /// A user with an SSO session, a console session and a live refresh token; returns its id.
