@@ -324,6 +324,7 @@ mod tests {
             include_str!("users.rs"),
             include_str!("jobs.rs"),
             include_str!("clients.rs"),
+            include_str!("consents.rs"),
             include_str!("keys.rs"),
             include_str!("logs.rs"),
             include_str!("../events.rs"),
