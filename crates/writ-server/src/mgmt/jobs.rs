@@ -24,8 +24,9 @@
 //! wrapped in argon2id (*Wrapped forms* there: every password check then costs the same, so
 //! response times do not reveal imported users); algorithms Writ cannot verify (scrypt, HMAC
 //! with RIPEMD-160 or Whirlpool, LDAP `{CRYPT}`) fail the entry with `UNSUPPORTED_ALGORITHM`.
-//! Wrapping costs one argon2id hash per user with a password hash, computed for the whole file
-//! at once on the password hasher's pool before the users are written.
+//! Wrapping costs one argon2id hash per password hash written, computed for the whole file on
+//! the password hasher's pool before the users are written (users skipped as existing cost
+//! none).
 //!
 //! Scopes: `create:users`; with `upsert=true` also `update:users`, since existing users are
 //! then rewritten.
@@ -39,6 +40,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use writ_core::{DEFAULT_CONNECTION, metadata, validate};
@@ -384,31 +386,79 @@ enum Outcome {
     Updated,
 }
 
-/// Writes one valid entry (its own transaction); `wrapped` is its password hash as stored
-/// (see [`PasswordHasherPool::wrap_imported`](crate::crypto::PasswordHasherPool::wrap_imported)).
+/// The password hash an entry will store, worked out before any write, so that the argon2id
+/// wrapping (see [`PasswordHasherPool::wrap_imported`]) of a whole file runs at once on the
+/// hasher's pool, and only for the hashes that will be written: a new user's, or, with upsert,
+/// one replacing an imported hash never used to log in and different from the file's.
+///
+/// [`PasswordHasherPool::wrap_imported`]: crate::crypto::PasswordHasherPool::wrap_imported
+enum HashPlan {
+    /// Nothing to store: no hash in the file, or it will not be written.
+    Nothing,
+    /// The wrapped hash to store.
+    Store(String),
+    /// The file's hash could not be wrapped.
+    Invalid,
+}
+
+async fn plan_hash(s: &AppState, e: &Entry, upsert: bool) -> Result<HashPlan, StoreError> {
+    let Some((legacy, upsertable)) = &e.password_hash else {
+        return Ok(HashPlan::Nothing);
+    };
+    if let Some(c) = s.store.credentials_by_email(&e.email).await? {
+        let stored = c.password_hash.as_deref();
+        if !(upsert && *upsertable && stored.is_none_or(needs_rehash)) {
+            return Ok(HashPlan::Nothing);
+        }
+        // The same hash again (stored wrapped): unchanged.
+        if let Some(st) = stored
+            && s.hasher.holds_imported(st, legacy).await
+        {
+            return Ok(HashPlan::Nothing);
+        }
+    }
+    Ok(match s.hasher.wrap_imported(legacy).await {
+        Some(w) => HashPlan::Store(w),
+        None => HashPlan::Invalid,
+    })
+}
+
+/// Writes one valid entry (its own transaction), with the password hash [`plan_hash`] chose.
 async fn apply(
     s: &AppState,
     e: Entry,
-    wrapped: Option<String>,
+    plan: HashPlan,
     upsert: bool,
 ) -> Result<Outcome, EntryError> {
     let internal = |err: StoreError| {
         tracing::error!(error = %err, "users import");
         EntryError::failed("INTERNAL_ERROR", "#/", "Internal error")
     };
-    if e.password_hash.is_some() && wrapped.is_none() {
-        return Err(EntryError::failed(
-            "INVALID_PASSWORD_HASH",
-            "#/",
-            "The password hash could not be stored",
-        ));
-    }
+    let wrapped = match plan {
+        HashPlan::Invalid => {
+            return Err(EntryError::failed(
+                "INVALID_PASSWORD_HASH",
+                "#/",
+                "The password hash could not be stored",
+            ));
+        }
+        HashPlan::Store(w) => Some(w),
+        HashPlan::Nothing => None,
+    };
     let existing = s
         .store
         .credentials_by_email(&e.email)
         .await
         .map_err(internal)?;
     let Some(existing) = existing else {
+        if e.password_hash.is_some() && wrapped.is_none() {
+            // The user existed when the hashes were prepared, and is gone now.
+            return Err(EntryError::failed(
+                "INTERNAL_ERROR",
+                "#/",
+                "The user was deleted during the import",
+            ));
+        }
         let created = s
             .store
             .create_user(NewUser {
@@ -452,13 +502,10 @@ async fn apply(
     }
     // A custom hash replaces the stored one only while that is still an imported hash that
     // was never used to log in (a login re-hashes it to argon2id), and only when it differs
-    // (the stored one may be the same hash, wrapped).
+    // (see `plan_hash`; checked again here, as a login may have re-hashed it since).
     let stored = existing.password_hash.as_deref();
     let new_hash = match (&e.password_hash, wrapped) {
-        (Some((legacy, true)), Some(w)) if stored.is_none_or(needs_rehash) => match stored {
-            Some(st) if s.hasher.holds_imported(st, legacy).await => None,
-            _ => Some(w),
-        },
+        (Some((_, true)), Some(w)) if stored.is_none_or(needs_rehash) => Some(w),
         _ => None,
     };
     if u == existing.user && new_hash.is_none() {
@@ -497,23 +544,22 @@ async fn import(s: &AppState, users: &[Value], upsert: bool) -> (Summary, Vec<Va
     let mut errors = vec![];
     let mut seen: HashMap<String, usize> = HashMap::new();
     let parsed: Vec<Result<Entry, EntryError>> = users.iter().map(parse_entry).collect();
-    // Every imported hash wrapped in argon2id, all at once (the hasher's pool bounds how many
-    // run together).
-    let wrapped = futures_util::future::join_all(parsed.iter().map(|p| async move {
-        match p {
-            Ok(Entry {
-                password_hash: Some((h, _)),
-                ..
-            }) => s.hasher.wrap_imported(h).await,
-            _ => None,
-        }
-    }))
-    .await;
-    for ((i, v), (parsed, wrapped)) in users
+    // The hashes to store, wrapped in argon2id, several at once (the hasher's pool bounds how
+    // many hash together).
+    let planning: Vec<_> = parsed
         .iter()
-        .enumerate()
-        .zip(parsed.into_iter().zip(wrapped))
-    {
+        .map(|p| async move {
+            match p {
+                Ok(e) => plan_hash(s, e, upsert).await,
+                Err(_) => Ok(HashPlan::Nothing),
+            }
+        })
+        .collect();
+    let plans: Vec<Result<HashPlan, StoreError>> = futures_util::stream::iter(planning)
+        .buffered(16)
+        .collect()
+        .await;
+    for ((i, v), (parsed, plan)) in users.iter().enumerate().zip(parsed.into_iter().zip(plans)) {
         let result = match parsed {
             Err(e) => Err(e),
             Ok(entry) => match seen.get(&entry.email) {
@@ -523,7 +569,13 @@ async fn import(s: &AppState, users: &[Value], upsert: bool) -> (Summary, Vec<Va
                 )),
                 None => {
                     seen.insert(entry.email.clone(), i);
-                    apply(s, entry, wrapped, upsert).await
+                    match plan {
+                        Ok(plan) => apply(s, entry, plan, upsert).await,
+                        Err(err) => {
+                            tracing::error!(error = %err, "users import");
+                            Err(EntryError::failed("INTERNAL_ERROR", "#/", "Internal error"))
+                        }
+                    }
                 }
             },
         };
