@@ -7,9 +7,11 @@
 pub mod claims;
 pub mod metadata;
 pub mod model;
+pub mod protocol;
 pub mod rbac;
 pub mod validate;
 
 pub use claims::AccessClaims;
 pub use model::*;
+pub use protocol::CONSOLE_CLIENT_ID;
 pub use validate::ValidationError;

@@ -290,9 +290,5 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "delete:grants",
 ];
 
-/// The built-in first-party client the admin console signs in with (provisioned at start):
-/// the only client that may obtain user tokens for the Management API.
-pub const CONSOLE_CLIENT_ID: &str = "writ-admin-console";
-
 /// Auth0's name of the built-in database connection.
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";

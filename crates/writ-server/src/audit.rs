@@ -367,7 +367,7 @@ pub async fn console_refused(state: &AppState, parts: &Parts, user_id: &str) {
             "Console form refused: not sent from the console, or without its CSRF token",
         )
         .peer(&Peer::console(parts))
-        .client(crate::admin::CONSOLE_CLIENT_ID)
+        .client(writ_core::CONSOLE_CLIENT_ID)
         .user(user_id)
         .details(details),
     )
@@ -448,7 +448,7 @@ pub async fn mgmt_writes(mut req: Request, next: Next) -> Response {
     let description = describe(&method, template.as_deref().unwrap_or(&path));
     // The admin console calls these handlers in process with its signed-in admin's token.
     let channel = peer.channel.unwrap_or(match &claims {
-        Some(c) if c.client_id == crate::admin::CONSOLE_CLIENT_ID => "console",
+        Some(c) if c.client_id == writ_core::CONSOLE_CLIENT_ID => "console",
         _ => "api",
     });
     let mut response = json!({ "statusCode": status.as_u16() });

@@ -30,11 +30,7 @@ use crate::pages::{self, Note};
 use crate::password_login::{self, Refused};
 use crate::state::AppState;
 
-/// Auth0's defaults: 3 days idle, 7 days absolute.
-pub const SESSION_IDLE: i64 = 3 * 24 * 3600;
-pub const SESSION_ABSOLUTE: i64 = 7 * 24 * 3600;
-/// Authorization codes live 60 seconds.
-pub const CODE_LIFETIME: i64 = 60;
+use writ_core::protocol::{CODE_LIFETIME, SESSION_ABSOLUTE, SESSION_IDLE};
 /// What every sign-up ends with, registered before or not (see the module doc).
 pub const SIGNUP_DONE: &str =
     "If this address was not registered yet, your account is ready: log in.";

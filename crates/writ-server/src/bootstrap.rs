@@ -164,7 +164,7 @@ pub async fn bootstrap(
 /// The admin console's client (`/admin`): public, authorization code with PKCE, calling back to
 /// `{issuer}admin/callback`. Created once; the current issuer's URLs are added when missing.
 async fn ensure_console_client(config: &Config, store: &dyn Store) -> Result<(), StoreError> {
-    let id = crate::admin::CONSOLE_CLIENT_ID;
+    let id = writ_core::CONSOLE_CLIENT_ID;
     let callback = format!("{}admin/callback", config.issuer);
     let signed_out = format!("{}admin/signed-out", config.issuer);
     match store.get_client(id).await {

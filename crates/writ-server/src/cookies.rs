@@ -15,15 +15,9 @@ use axum::response::Response;
 use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 
-/// The SSO session of the hosted login (its value is the session token; the store keeps its
-/// hash).
-pub const SSO_SESSION: &str = "writ_session";
-/// The login and sign-up forms' CSRF token (double-submitted with the form).
-pub const LOGIN_CSRF: &str = "writ_csrf";
-/// The admin console's session.
-pub const CONSOLE_SESSION: &str = "writ_admin";
-/// A console sign-in in progress: this prefix followed by the sign-in's `state`.
-pub const CONSOLE_SIGN_IN_PREFIX: &str = "writ_admin_tx_";
+pub use writ_core::protocol::cookie::{
+    CONSOLE_SESSION, CONSOLE_SIGN_IN_PREFIX, LOGIN_CSRF, SSO_SESSION,
+};
 
 /// `SameSite`: `Strict` for what only Writ's own pages post, `Lax` for what must survive a
 /// top-level navigation from another site (the SSO session, the console's sign-in).

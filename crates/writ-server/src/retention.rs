@@ -60,7 +60,7 @@ pub fn spawn(state: &AppState) {
             let now = chrono::Utc::now().timestamp();
             match state
                 .store
-                .prune_logins(now, crate::authorize::SESSION_IDLE)
+                .prune_logins(now, writ_core::protocol::SESSION_IDLE)
                 .await
             {
                 Ok(0) => {}

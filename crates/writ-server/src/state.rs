@@ -217,6 +217,6 @@ impl AppState {
             .map(|a| a.token_lifetime)
             .max()
             .unwrap_or(86400)
-            .max(crate::token::ID_TOKEN_LIFETIME)
+            .max(writ_core::protocol::ID_TOKEN_LIFETIME)
     }
 }

@@ -21,8 +21,7 @@ use crate::error::OAuthError;
 use crate::password_login::Refused;
 use crate::state::AppState;
 
-/// ID tokens live 10 hours, as Auth0's default.
-pub const ID_TOKEN_LIFETIME: i64 = 36_000;
+use writ_core::protocol::ID_TOKEN_LIFETIME;
 
 /// The parameters of a token request, from a form or a JSON body.
 #[derive(Debug, Default, Deserialize)]

@@ -49,7 +49,7 @@ pub fn client_json(c: &Client, secret: Option<&str>) -> Value {
         "is_first_party": c.is_first_party,
         "oidc_conformant": true,
         "token_endpoint_auth_method": if c.secret_hash.is_some() { "client_secret_post" } else { "none" },
-        "jwt_configuration": { "alg": "RS256", "lifetime_in_seconds": crate::token::ID_TOKEN_LIFETIME },
+        "jwt_configuration": { "alg": "RS256", "lifetime_in_seconds": writ_core::protocol::ID_TOKEN_LIFETIME },
         "refresh_token": {
             "rotation_type": if c.refresh_rotation { "rotating" } else { "non-rotating" },
             "expiration_type": "expiring",
