@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use writ_core::{AppType, ResourceServer, Scope, SigningAlg, TokenDialect};
 use writ_server::Config;
-use writ_server::crypto::{random_alnum, random_token, sha256_hex};
+use writ_service::crypto::{random_alnum, random_token, sha256_hex};
 use writ_store::{NewUser, RefreshToken};
 
 const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
@@ -134,7 +134,7 @@ async fn seed(state: &writ_server::AppState) -> String {
         .await
         .unwrap();
     let mut client =
-        writ_server::bootstrap::machine_client("bench-app", "bench", "bench-secret-0123456789");
+        writ_service::bootstrap::machine_client("bench-app", "bench", "bench-secret-0123456789");
     client.app_type = AppType::RegularWeb;
     client.grant_types = vec!["client_credentials".into(), "refresh_token".into()];
     s.create_client(&client).await.unwrap();

@@ -25,8 +25,8 @@ use jsonwebtoken::{DecodingKey, Validation};
 use writ_core::claims::{AccessClaims, Audience};
 use writ_core::{KeyState, SigningAlg};
 use writ_guard::{Guard, GuardOptions, RequirePermissions};
-use writ_server::crypto::KeyCipher;
-use writ_server::keys::{self, KeyRing};
+use writ_service::crypto::KeyCipher;
+use writ_service::signing_keys::{self, KeyRing};
 
 const AUDIENCE: &str = "https://todos.bench.example/api";
 
@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
     let cipher = KeyCipher::new(&[7u8; 32]);
     let records: Vec<_> = SigningAlg::ALL
         .iter()
-        .map(|&a| keys::new_record(a, KeyState::Current, &cipher).expect("key generation"))
+        .map(|&a| signing_keys::new_record(a, KeyState::Current, &cipher).expect("key generation"))
         .collect();
     let in_use = SigningAlg::ALL.into_iter().collect();
     let ring = KeyRing::build(&records, &cipher, &in_use).expect("key ring");
@@ -113,7 +113,7 @@ fn bench(c: &mut Criterion) {
                 .sign("at+jwt", &claims)
                 .expect("sign");
             let jwk: Jwk = serde_json::from_value(rec.public_jwk.clone()).expect("jwk");
-            let mut raw_validation = Validation::new(keys::jwt_alg(rec.alg));
+            let mut raw_validation = Validation::new(signing_keys::jwt_alg(rec.alg));
             raw_validation.validate_aud = false;
             let c = Case {
                 alg: rec.alg,

@@ -19,7 +19,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash}
 use tokio::net::TcpListener;
 use writ_core::{AppType, ResourceServer, Scope, SigningAlg, TokenDialect};
 use writ_server::Config;
-use writ_server::crypto::{random_token, sha256_hex};
+use writ_service::crypto::{random_token, sha256_hex};
 use writ_store::{NewUser, RefreshToken};
 
 fn secs() -> u64 {
@@ -129,7 +129,7 @@ fn main() {
         }
         let hash = state.hasher.hash("bench-password-1").await.unwrap();
         let user = s.create_user(NewUser { email: "bench@example.com".into(), password_hash: Some(hash), ..Default::default() }).await.unwrap();
-        let mut client = writ_server::bootstrap::machine_client("bench-spa", "bench", "bench-secret-0123456789");
+        let mut client = writ_service::bootstrap::machine_client("bench-spa", "bench", "bench-secret-0123456789");
         client.app_type = AppType::RegularWeb;
         client.grant_types = vec!["password".into(), "refresh_token".into()];
         s.create_client(&client).await.unwrap();

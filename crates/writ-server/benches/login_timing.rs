@@ -72,7 +72,7 @@ fn main() {
         })
         .await
         .unwrap();
-        let mut client = writ_server::bootstrap::machine_client("timing-cli", "timing", "timing-secret-0123456789");
+        let mut client = writ_service::bootstrap::machine_client("timing-cli", "timing", "timing-secret-0123456789");
         client.app_type = writ_core::AppType::RegularWeb;
         client.grant_types = vec!["password".into()];
         s.create_client(&client).await.unwrap();

@@ -10,7 +10,7 @@
 //!   the first issuance after a permission change.
 //! - `issue/user_50_roles`, `issue/user_1_role`: the token endpoint's path after the password
 //!   check: the authz version read, permissions from the version-keyed cache
-//!   (`writ_server::permcache`), grant, and `writ_server::token::access_token` (ES256).
+//!   (`writ_service::permissions`), grant, and `writ_server::token::access_token` (ES256).
 //! - `issue/users_1k`, `issue/users_1m`: issuance for one user holding one role, in a database
 //!   of 1,000 users, then the same database grown to 1,000,000 users, every one holding that
 //!   role (so the role has as many holders as there are users).
@@ -200,7 +200,7 @@ impl Fixture {
             .cloned()
             .expect("API in catalog");
         assert_eq!(api.signing_alg, SigningAlg::ES256);
-        let mut client = writ_server::bootstrap::machine_client(
+        let mut client = writ_service::bootstrap::machine_client(
             "bench-cli",
             "Bench CLI",
             "bench-cli-secret-0123456789",
@@ -231,7 +231,7 @@ impl Fixture {
     }
 
     /// The full user issuance path, as the token endpoint runs it (permissions cached by authz
-    /// version, see `writ_server::permcache`): what `issue/*` measures.
+    /// version, see `writ_service::permissions`): what `issue/*` measures.
     async fn issue(&self, user: &str) -> String {
         let (perms, version) = self
             .state

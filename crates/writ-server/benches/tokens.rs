@@ -3,7 +3,7 @@
 //! - `sign/<alg>`: Writ's server path, `KeyRing::signer(alg).sign("at+jwt", &claims)`.
 //! - `raw_sign/<alg>`: `jsonwebtoken::encode` with an `EncodingKey` built from the same key and
 //!   the same header. As in the server, jsonwebtoken's process-wide provider here is Writ's
-//!   caching one (`writ_server::signing`, installed by `KeyRing::build`), so `sign` - `raw_sign`
+//!   caching one (`writ_service::jwt_signer`, installed by `KeyRing::build`), so `sign` - `raw_sign`
 //!   is the `Signer` wrapper's own cost.
 //! - `stock_sign/<alg>`: the same JWS through jsonwebtoken's stock aws-lc provider, called
 //!   explicitly; it parses the private key on every call: what `encode` costs without Writ's
@@ -42,8 +42,8 @@ use jsonwebtoken::{DecodingKey, Header, Validation};
 use writ_core::claims::{AccessClaims, Audience};
 use writ_core::{KeyState, SigningAlg};
 use writ_guard::{KeySet, Verifier, VerifierConfig};
-use writ_server::crypto::{KeyCipher, random_alnum, random_token};
-use writ_server::keys::{self, KeyRing};
+use writ_service::crypto::{KeyCipher, random_alnum, random_token};
+use writ_service::signing_keys::{self, KeyRing};
 
 const ISSUER: &str = "https://auth.bench.example/";
 const AUDIENCE: &str = "https://todos.bench.example/api";
@@ -163,7 +163,7 @@ fn bench(c: &mut Criterion) {
     let cipher = KeyCipher::new(&[7u8; 32]);
     let records: Vec<_> = SigningAlg::ALL
         .iter()
-        .map(|&a| keys::new_record(a, KeyState::Current, &cipher).expect("key generation"))
+        .map(|&a| signing_keys::new_record(a, KeyState::Current, &cipher).expect("key generation"))
         .collect();
     let in_use: HashSet<SigningAlg> = SigningAlg::ALL.into_iter().collect();
     let ring = KeyRing::build(&records, &cipher, &in_use).expect("key ring");
@@ -177,13 +177,13 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|rec| {
             let der = cipher.open(&rec.kid, &rec.private_der).expect("key opens");
-            let raw_key = keys::encoding_key(rec.alg, &der).expect("encoding key");
-            let mut raw_header = Header::new(keys::jwt_alg(rec.alg));
+            let raw_key = signing_keys::encoding_key(rec.alg, &der).expect("encoding key");
+            let mut raw_header = Header::new(signing_keys::jwt_alg(rec.alg));
             raw_header.kid = Some(rec.kid.clone());
             raw_header.typ = Some("at+jwt".into());
             let jwk: Jwk = serde_json::from_value(rec.public_jwk.clone()).expect("jwk");
             let raw_decoding = DecodingKey::from_jwk(&jwk).expect("decoding key");
-            let mut raw_validation = Validation::new(keys::jwt_alg(rec.alg));
+            let mut raw_validation = Validation::new(signing_keys::jwt_alg(rec.alg));
             raw_validation.validate_aud = false;
             let header_b64 =
                 B64.encode(serde_json::to_vec(&raw_header).expect("header serializes"));

@@ -25,10 +25,10 @@ use writ_store::{AuthCode, Session};
 
 use crate::client_addr::ClientAddr;
 use crate::cookies::{self, LOGIN_CSRF, SSO_SESSION, SameSite};
-use crate::crypto::{random_token, sha256_hex};
 use crate::pages::{self, Note};
-use crate::password_login::{self, Refused};
 use crate::state::AppState;
+use writ_service::crypto::{random_token, sha256_hex};
+use writ_service::logins::{self, Refused};
 
 use writ_core::protocol::{CODE_LIFETIME, SESSION_ABSOLUTE, SESSION_IDLE};
 /// What every sign-up ends with, registered before or not (see the module doc).
@@ -250,9 +250,10 @@ fn check(state: &AppState, v: &Validated) -> Result<(), (&'static str, String)> 
     {
         return Err(("access_denied", format!("Service not found: {a}")));
     }
-    if let Err(e) = crate::access::user_audience_allowed(state, &v.client, aud.map(String::as_str))
+    if let Err(e) =
+        writ_service::access::user_audience_allowed(state, &v.client, aud.map(String::as_str))
     {
-        return Err(("access_denied", e.description));
+        return Err(("access_denied", e.0.to_owned()));
     }
     if let Some(m) = &v.p.max_age
         && m.parse::<u64>().is_err()
@@ -335,13 +336,19 @@ async fn answer(
         let api = v
             .audience()
             .and_then(|a| state.catalog.load().apis.get(a).cloned());
-        let scopes = crate::access::consent_scopes(api.as_deref(), v.scope());
-        let audience = crate::access::consent_audience(state, v.audience());
+        let scopes = writ_service::access::consent_scopes(api.as_deref(), v.scope());
+        let audience = writ_service::access::consent_audience(state, v.audience());
         let needed = if v.prompts("consent") {
             Ok(true)
         } else {
-            crate::access::needs_consent(state, &v.client, &session.user_id, audience, &scopes)
-                .await
+            writ_service::access::needs_consent(
+                state,
+                &v.client,
+                &session.user_id,
+                audience,
+                &scopes,
+            )
+            .await
         };
         match needed {
             Ok(false) => {}
@@ -458,8 +465,8 @@ pub async fn consent(
             let api = v
                 .audience()
                 .and_then(|a| state.catalog.load().apis.get(a).cloned());
-            let scopes = crate::access::consent_scopes(api.as_deref(), v.scope());
-            let audience = crate::access::consent_audience(&state, v.audience());
+            let scopes = writ_service::access::consent_scopes(api.as_deref(), v.scope());
+            let audience = writ_service::access::consent_audience(&state, v.audience());
             match state
                 .store
                 .record_consent(&session.user_id, &v.client.client_id, audience, &scopes)
@@ -685,15 +692,15 @@ pub async fn login(
             status,
         )
     };
-    let attempt = password_login::Attempt {
-        via: crate::audit::Via::LoginPage,
-        ip: addr.ip,
-        headers: &headers,
+    let peer = crate::audit::peer(addr.ip, &headers);
+    let attempt = logins::Attempt {
+        via: writ_service::audit::Via::LoginPage,
+        peer: &peer,
         client_id: &v.client.client_id,
         username: &f.username,
         password: &f.password,
     };
-    match password_login::check(&state, attempt).await {
+    match logins::check(&state, attempt).await {
         Ok(user) => start_session(&state, &addr, &v, &f.tx, &user.user_id).await,
         Err(Refused::TooManyAttempts { retry_after }) => {
             let mut r = page(
@@ -747,7 +754,7 @@ pub async fn signup_page(
 pub async fn signup(
     State(state): State<AppState>,
     addr: ClientAddr,
-    peer: crate::audit::Peer,
+    crate::audit::PeerOf(peer): crate::audit::PeerOf,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -809,7 +816,7 @@ pub async fn signup(
         ..Default::default()
     };
     match state.store.create_user(new).await {
-        Ok(user) => crate::audit::signup(&state, &peer, &v.client.client_id, &user).await,
+        Ok(user) => writ_service::audit::signup(&state, &peer, &v.client.client_id, &user).await,
         // Already registered: nothing changes, and the answer is the same.
         Err(writ_store::StoreError::Conflict(_)) => {}
         Err(e) => {
@@ -872,7 +879,7 @@ fn allowed_logout(state: &AppState, client_id: Option<&str>, url: &str) -> bool 
 pub async fn logout_v2(
     State(state): State<AppState>,
     addr: ClientAddr,
-    peer: crate::audit::Peer,
+    crate::audit::PeerOf(peer): crate::audit::PeerOf,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -896,7 +903,7 @@ pub async fn logout_v2(
 pub async fn logout_oidc(
     State(state): State<AppState>,
     addr: ClientAddr,
-    peer: crate::audit::Peer,
+    crate::audit::PeerOf(peer): crate::audit::PeerOf,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {

@@ -33,89 +33,13 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use ipnet::IpNet;
+pub use writ_service::proxies::{ForwardingHeader, TrustedProxies};
 
 use crate::state::AppState;
 
 /// How many forwarding entries are looked at, at most, from the right (a longer chain of
 /// trusted proxies is a misconfiguration or an attack).
 const MAX_HOPS: usize = 32;
-
-/// Which forwarding header the trusted proxies set (`WRIT_TRUSTED_PROXY_HEADER`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ForwardingHeader {
-    /// `X-Forwarded-For` with `X-Forwarded-Proto` (the default).
-    #[default]
-    XForwardedFor,
-    /// RFC 7239 `Forwarded` (`for=`, `proto=`).
-    Forwarded,
-}
-
-impl ForwardingHeader {
-    /// `x-forwarded-for` or `forwarded` (any case).
-    pub fn parse(v: &str) -> Result<Self, String> {
-        match v.trim().to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Ok(Self::XForwardedFor),
-            "forwarded" => Ok(Self::Forwarded),
-            _ => Err(format!("'{v}' must be x-forwarded-for or forwarded")),
-        }
-    }
-}
-
-/// The proxies whose forwarding headers are believed (`WRIT_TRUSTED_PROXIES`), and which header
-/// they set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies {
-    nets: Vec<IpNet>,
-    header: ForwardingHeader,
-}
-
-impl TrustedProxies {
-    /// Parses a comma-separated list of CIDR ranges (`10.0.0.0/8, ::1/128`); a bare address
-    /// means that address alone. Empty entries are skipped. The error names the bad entry.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        let mut nets = vec![];
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let net = match item.parse::<IpNet>() {
-                Ok(n) => n.trunc(),
-                Err(_) => match item.parse::<IpAddr>() {
-                    Ok(ip) => IpNet::from(ip),
-                    Err(_) => {
-                        return Err(format!(
-                            "'{item}' is not a CIDR range like 10.0.0.0/8 or ::1/128"
-                        ));
-                    }
-                },
-            };
-            nets.push(net);
-        }
-        Ok(TrustedProxies {
-            nets,
-            header: ForwardingHeader::default(),
-        })
-    }
-
-    /// The same proxies, setting `header`.
-    pub fn with_header(self, header: ForwardingHeader) -> Self {
-        TrustedProxies { header, ..self }
-    }
-
-    /// The header read from these proxies.
-    pub fn header(&self) -> ForwardingHeader {
-        self.header
-    }
-
-    /// Whether no proxy is trusted (the default).
-    pub fn is_empty(&self) -> bool {
-        self.nets.is_empty()
-    }
-
-    /// Whether `ip` is one of the trusted proxies (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.nets.iter().any(|n| n.contains(&ip))
-    }
-}
 
 /// Where a request came from, as far as Writ can tell: the client's IP and whether the client
 /// used https (only ever true through a trusted proxy: Writ itself serves plain http).
@@ -145,7 +69,7 @@ impl ClientAddr {
                 .filter_map(|v| v.to_str().ok())
                 .collect()
         };
-        match trusted.header {
+        match trusted.header() {
             ForwardingHeader::Forwarded => match from_forwarded(&lines("forwarded"), trusted) {
                 Some((ip, proto)) => ClientAddr {
                     ip,

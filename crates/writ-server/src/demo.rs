@@ -8,8 +8,8 @@
 use writ_core::{AppType, Permission, ResourceServer, Scope, SigningAlg, TokenDialect};
 use writ_store::{NewUser, StoreError};
 
-use crate::bootstrap::machine_client;
 use crate::state::AppState;
+use writ_service::bootstrap::machine_client;
 
 pub const TODOS_API: &str = "https://todos.example/api";
 pub const MACHINE_CLIENT_ID: &str = "demo-machine";

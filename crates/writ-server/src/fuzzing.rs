@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
-use crate::crypto::imported;
+use writ_service::crypto::imported;
 
 /// What [`token_request`] read: the grant type and the Basic credentials, or the OAuth error
 /// (`error`, `error_description`) the endpoint answers.

@@ -15,10 +15,10 @@ use writ_core::rbac::grant_for_user;
 use writ_core::{Client, ResourceServer};
 use writ_store::{CodeOutcome, RefreshToken, RotateOutcome, StoreError};
 
-use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::token::{TokenRequest, access_token, authenticate, id_token, now, respond_with_refresh};
+use writ_service::crypto::{random_token, sha256_hex};
 
 const INVALID_REFRESH: &str = "Unknown or invalid refresh token.";
 
@@ -72,7 +72,8 @@ async fn user_tokens(
     if user.blocked {
         return Err(OAuthError::invalid_grant("user is blocked"));
     }
-    crate::access::user_audience_allowed(state, client, audience)?;
+    writ_service::access::user_audience_allowed(state, client, audience)
+        .map_err(|e| OAuthError::access_denied(e.0))?;
     let api = api_for(state, audience)?;
     let (perms, version) = if audience.is_some() {
         state
@@ -83,7 +84,7 @@ async fn user_tokens(
         (Arc::new(Vec::new()), user.authz_version)
     };
     let mut granted = grant_for_user(&api, Some(scope), &perms);
-    crate::access::narrow_for_client(client, &mut granted);
+    writ_service::access::narrow_for_client(client, &mut granted);
     let scope_str = granted.scope_string();
     let idt = if granted.scope.iter().any(|s| s == "openid") {
         Some(id_token(
@@ -204,14 +205,13 @@ pub async fn authorization_code(
         "authorization_code",
     )
     .await?;
-    crate::audit::exchange(
+    writ_service::audit::exchange(
         state,
-        ip,
-        headers,
+        &crate::audit::peer(ip, headers),
         &client.client_id,
         &c.user_id,
         Some(&email),
-        crate::audit::Exchange::CodeExchanged,
+        writ_service::audit::Exchange::CodeExchanged,
     )
     .await;
     Ok(r)
@@ -229,14 +229,13 @@ async fn replayed(
 ) -> OAuthError {
     match state.store.consume_code(id, t, None).await {
         Ok(CodeOutcome::Reused(c)) => {
-            crate::audit::exchange(
+            writ_service::audit::exchange(
                 state,
-                ip,
-                headers,
+                &crate::audit::peer(ip, headers),
                 &client.client_id,
                 &c.user_id,
                 None,
-                crate::audit::Exchange::CodeReused,
+                writ_service::audit::Exchange::CodeReused,
             )
             .await;
             tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
@@ -291,14 +290,13 @@ pub async fn refresh_token(
         {
             RotateOutcome::Rotated => Some(token),
             RotateOutcome::Reused => {
-                crate::audit::exchange(
+                writ_service::audit::exchange(
                     state,
-                    ip,
-                    headers,
+                    &crate::audit::peer(ip, headers),
                     &client.client_id,
                     &cur.user_id,
                     None,
-                    crate::audit::Exchange::RefreshReused,
+                    writ_service::audit::Exchange::RefreshReused,
                 )
                 .await;
                 tracing::warn!(client_id = %client.client_id, user_id = %cur.user_id, "refresh token reuse detected; family revoked");

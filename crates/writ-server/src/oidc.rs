@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use writ_guard::Verifier;
 
 use crate::client_addr::ClientAddr;
-use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::token::{TokenRequest, authenticate, now};
+use writ_service::crypto::sha256_hex;
 
 fn bearer_error(status: StatusCode, error: &str, desc: &str) -> Response {
     let mut r = (

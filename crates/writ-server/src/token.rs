@@ -16,10 +16,10 @@ use writ_core::rbac::{Granted, grant_for_client, grant_for_user};
 use writ_core::{Client, ResourceServer, SigningAlg, User};
 
 use crate::client_addr::ClientAddr;
-use crate::crypto::{random_token, secret_matches};
 use crate::error::OAuthError;
-use crate::password_login::Refused;
 use crate::state::AppState;
+use writ_service::crypto::{random_token, secret_matches};
+use writ_service::logins::Refused;
 
 use writ_core::protocol::ID_TOKEN_LIFETIME;
 
@@ -457,16 +457,17 @@ async fn password(
         ));
     }
     let api = resolve_api(state, req)?;
-    crate::access::user_audience_allowed(state, &client, Some(&api.identifier))?;
-    let attempt = crate::password_login::Attempt {
-        via: crate::audit::Via::PasswordGrant,
-        ip,
-        headers,
+    writ_service::access::user_audience_allowed(state, &client, Some(&api.identifier))
+        .map_err(|e| OAuthError::access_denied(e.0))?;
+    let peer = crate::audit::peer(ip, headers);
+    let attempt = writ_service::logins::Attempt {
+        via: writ_service::audit::Via::PasswordGrant,
+        peer: &peer,
         client_id: &client.client_id,
         username,
         password: pw,
     };
-    let user = match crate::password_login::check(state, attempt).await {
+    let user = match writ_service::logins::check(state, attempt).await {
         Ok(user) => user,
         Err(Refused::TooManyAttempts { retry_after }) => {
             return Err(OAuthError::too_many(

@@ -28,8 +28,8 @@ use super::form::FormData;
 use super::view::{self, Layout};
 use crate::client_addr::ClientAddr;
 use crate::cookies::{self, SameSite};
-use crate::crypto::{random_token, sha256_hex};
 use crate::state::AppState;
+use writ_service::crypto::{random_token, sha256_hex};
 
 pub use writ_core::CONSOLE_CLIENT_ID;
 /// The session: an opaque id of a server-side console session (named and shaped by

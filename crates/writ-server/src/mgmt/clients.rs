@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use writ_core::{AppType, Client, validate};
 
 use super::{Caller, ListQuery, body, created, no_content, ok, query, schemas};
-use crate::crypto::{random_alnum, random_token, sha256_hex};
 use crate::error::ApiError;
 use crate::state::AppState;
+use writ_service::crypto::{random_alnum, random_token, sha256_hex};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -20,7 +20,7 @@
 //! Writ keeps `email`, `email_verified`, `name` (or `given_name` + `family_name`), `blocked`,
 //! the metadata and the password hash; `user_id`, `username`, `nickname` and `picture` are
 //! accepted and not stored (Writ assigns its own `usr_…` ids and derives the nickname from the
-//! email). Password hashes are checked as described in [`crate::crypto::imported`] and stored
+//! email). Password hashes are checked as described in [`writ_service::crypto::imported`] and stored
 //! wrapped in argon2id (*Wrapped forms* there: every password check then costs the same, so
 //! response times do not reveal imported users); algorithms Writ cannot verify (scrypt, HMAC
 //! with RIPEMD-160 or Whirlpool, LDAP `{CRYPT}`) fail the entry with `UNSUPPORTED_ALGORITHM`.
@@ -47,10 +47,10 @@ use writ_core::{DEFAULT_CONNECTION, metadata, validate};
 use writ_store::{NewUser, StoreError};
 
 use super::{Caller, ok, schemas};
-use crate::crypto::imported::{self, CustomPasswordHash, ImportHashError};
-use crate::crypto::{needs_rehash, random_alnum};
 use crate::error::ApiError;
 use crate::state::AppState;
+use writ_service::crypto::imported::{self, CustomPasswordHash, ImportHashError};
+use writ_service::crypto::{needs_rehash, random_alnum};
 
 /// The id of the built-in database connection in Auth0's `con_…` form; `connection_id` may
 /// be this or the connection's name, `Username-Password-Authentication`.
@@ -391,7 +391,7 @@ enum Outcome {
 /// hasher's pool, and only for the hashes that will be written: a new user's, or, with upsert,
 /// one replacing an imported hash never used to log in and different from the file's.
 ///
-/// [`PasswordHasherPool::wrap_imported`]: crate::crypto::PasswordHasherPool::wrap_imported
+/// [`PasswordHasherPool::wrap_imported`]: writ_service::crypto::PasswordHasherPool::wrap_imported
 enum HashPlan {
     /// Nothing to store: no hash in the file, or it will not be written.
     Nothing,

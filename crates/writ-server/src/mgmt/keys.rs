@@ -10,8 +10,8 @@ use writ_core::{KeyState, SigningAlg, SigningKey};
 
 use super::{Caller, ok, schemas};
 use crate::error::ApiError;
-use crate::keys::new_record;
 use crate::state::AppState;
+use writ_service::signing_keys::new_record;
 
 pub fn router() -> Router<AppState> {
     Router::new()

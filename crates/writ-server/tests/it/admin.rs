@@ -248,7 +248,7 @@ async fn sign_in_through_writ_then_every_page() {
     let setup = app
         .state
         .store
-        .get_client(writ_server::admin::CONSOLE_CLIENT_ID)
+        .get_client(writ_core::CONSOLE_CLIENT_ID)
         .await
         .unwrap();
     assert_eq!(
@@ -427,7 +427,7 @@ async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
     for e in refused {
         assert_eq!(e["details"]["request"]["path"], "/admin/roles/new");
         assert_eq!(e["details"]["request"]["channel"], "console");
-        assert_eq!(e["client_id"], writ_server::admin::CONSOLE_CLIENT_ID);
+        assert_eq!(e["client_id"], writ_core::CONSOLE_CLIENT_ID);
         assert!(
             e["user_id"].as_str().is_some_and(|u| u.starts_with("usr_")),
             "{e}"
@@ -891,7 +891,7 @@ async fn a_copied_console_cookie_dies_with_logout_and_with_the_admins_block() {
     let (app, mut b, csrf) = signed_in_admin().await;
     let cookie = b.jar["writ_admin"].clone();
     assert_eq!(cookie.matches('.').count(), 0, "an opaque id, not a JWT");
-    let id = writ_server::crypto::sha256_hex(&cookie);
+    let id = writ_service::crypto::sha256_hex(&cookie);
     assert!(
         app.state
             .store
@@ -953,7 +953,7 @@ async fn a_copied_console_cookie_dies_with_logout_and_with_the_admins_block() {
     assert!(
         app.state
             .store
-            .get_console_session(&writ_server::crypto::sha256_hex(&cookie2))
+            .get_console_session(&writ_service::crypto::sha256_hex(&cookie2))
             .await
             .unwrap()
             .is_none()

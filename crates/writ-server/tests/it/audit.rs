@@ -765,9 +765,9 @@ async fn retention_prunes_entries_older_than_the_setting() {
         .await
         .unwrap();
     // 0 keeps everything.
-    assert_eq!(writ_server::audit::prune(&app.state).await.unwrap(), 0);
+    assert_eq!(writ_service::audit::prune(&app.state).await.unwrap(), 0);
     assert_eq!(
-        writ_server::audit::prune_older_than(&app.state, 7)
+        writ_service::audit::prune_older_than(&app.state, 7)
             .await
             .unwrap(),
         2
@@ -781,7 +781,7 @@ async fn retention_prunes_entries_older_than_the_setting() {
         .await
         .assert(200);
     assert_eq!(
-        writ_server::audit::prune_older_than(&app.state, 7)
+        writ_service::audit::prune_older_than(&app.state, 7)
             .await
             .unwrap(),
         0
@@ -930,10 +930,7 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
 
     let e = &matching(
         &app,
-        &format!(
-            "type:sapi AND client_id:{}",
-            writ_server::admin::CONSOLE_CLIENT_ID
-        ),
+        &format!("type:sapi AND client_id:{}", writ_core::CONSOLE_CLIENT_ID),
         1,
     )
     .await[0];
@@ -946,7 +943,7 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
     assert_eq!(e["user_agent"], UA);
     // The sign-in itself: a login and the console's code exchange.
     let s = &matching(&app, &format!("type:s AND user_id:\"{root}\""), 1).await[0];
-    assert_eq!(s["client_id"], writ_server::admin::CONSOLE_CLIENT_ID);
+    assert_eq!(s["client_id"], writ_core::CONSOLE_CLIENT_ID);
     matching(&app, &format!("type:seacft AND user_id:\"{root}\""), 1).await;
 
     // The console's audit page: filtered by a range of days, paged, with errors shown.

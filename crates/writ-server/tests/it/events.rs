@@ -380,7 +380,7 @@ async fn events_older_than_every_token_are_pruned() {
     assert!(n >= 3, "{before}");
     // Nothing is older than the longest token lifetime yet.
     assert_eq!(
-        writ_server::retention::prune_authz_events(&app.state)
+        writ_service::retention::prune_authz_events(&app.state)
             .await
             .unwrap(),
         0
@@ -401,7 +401,7 @@ async fn events_older_than_every_token_are_pruned() {
         }
     }
     assert_eq!(
-        writ_server::retention::prune_authz_events(&app.state)
+        writ_service::retention::prune_authz_events(&app.state)
             .await
             .unwrap() as usize,
         n - 1

@@ -49,7 +49,7 @@ impl PgTestDb {
         );
         let name = format!(
             "{prefix}_{}",
-            writ_server::crypto::random_alnum(12).to_lowercase()
+            writ_service::crypto::random_alnum(12).to_lowercase()
         );
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
             .await

@@ -566,7 +566,7 @@ async fn expired_sessions_are_not_used() {
             .state
             .store
             .create_session(&writ_store::Session {
-                id: writ_server::crypto::sha256_hex(&token),
+                id: writ_service::crypto::sha256_hex(&token),
                 sid: format!("sid{exp}"),
                 user_id: s.alice.clone(),
                 auth_time: auth,

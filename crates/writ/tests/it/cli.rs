@@ -1151,7 +1151,7 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
         ("sha256@example.com", "$writ-sha256$pos=prefix$"),
     ] {
         let s = stored(email).await.unwrap();
-        let (descriptor, phc) = writ_server::crypto::imported::wrapped_parts(&s)
+        let (descriptor, phc) = writ_service::crypto::imported::wrapped_parts(&s)
             .unwrap_or_else(|| panic!("{email}: not wrapped: {s}"));
         assert!(descriptor.starts_with(legacy), "{email}: {descriptor}");
         assert!(phc.starts_with("$argon2id$"), "{email}: {phc}");

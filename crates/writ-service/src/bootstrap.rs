@@ -8,7 +8,7 @@ use writ_store::{Store, StoreError};
 
 use crate::config::Config;
 use crate::crypto::{KeyCipher, random_alnum, random_token, sha256_hex};
-use crate::keys::ensure_keys;
+use crate::signing_keys::ensure_keys;
 
 /// What start-up did that the operator must see.
 #[derive(Debug, Default)]

@@ -7,22 +7,18 @@
 //! verified before the first failure is counted. Unknown emails are verified against a dummy
 //! hash at the same cost (see [`crate::crypto::PasswordHasherPool::verify`]).
 
-use std::net::IpAddr;
-
-use axum::http::HeaderMap;
 use writ_core::User;
 
-use crate::audit::{self, LoginOutcome, Via};
-use crate::state::AppState;
+use crate::Writ;
+use crate::audit::{self, LoginOutcome, Peer, Via};
 
 /// A password login to check.
 pub struct Attempt<'a> {
     /// Which endpoint the attempt came through (recorded in the audit log).
     pub via: Via,
-    /// The client's IP (behind a trusted proxy, the real client's).
-    pub ip: IpAddr,
-    /// The request's headers (the audit log reads the user agent).
-    pub headers: &'a HeaderMap,
+    /// Where from (behind a trusted proxy, the real client's address): the limiter counts per
+    /// address, the audit log records it.
+    pub peer: &'a Peer,
     /// The application the user logs in to.
     pub client_id: &'a str,
     /// The email as typed; compared trimmed and case-folded.
@@ -49,12 +45,15 @@ pub enum Refused {
 
 /// Checks a password login and returns the user. On success an imported hash is replaced by
 /// argon2id; every outcome is recorded in the audit log.
-pub async fn check(state: &AppState, a: Attempt<'_>) -> Result<User, Refused> {
+pub async fn check(state: &Writ, a: Attempt<'_>) -> Result<User, Refused> {
     let email = a.username.trim().to_lowercase();
     let record = async |outcome: LoginOutcome<'_>| {
-        audit::login(state, a.via, a.ip, a.headers, a.client_id, &email, outcome).await
+        audit::login(state, a.via, a.peer, a.client_id, &email, outcome).await
     };
-    let slot = match state.limiter.reserve_login(a.ip, &email) {
+    let slot = match state.limiter.reserve_login(
+        a.peer.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+        &email,
+    ) {
         Ok(slot) => slot,
         Err(retry_after) => {
             record(LoginOutcome::TooManyAttempts).await;

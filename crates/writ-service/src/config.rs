@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::client_addr::{ForwardingHeader, TrustedProxies};
+use crate::proxies::{ForwardingHeader, TrustedProxies};
 
 /// Validated settings.
 #[derive(Clone)]
@@ -30,7 +30,7 @@ pub struct Config {
     /// Days audit log entries are kept (default 30); 0 keeps them forever.
     pub audit_retention_days: u32,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers are
-    /// believed (see [`crate::client_addr`]); none by default.
+    /// believed (see the HTTP edge's client address); none by default.
     pub trusted_proxies: TrustedProxies,
 }
 

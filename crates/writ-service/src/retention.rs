@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use writ_store::StoreError;
 
-use crate::state::AppState;
+use crate::Writ;
 
 /// How often old entries are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -21,7 +21,7 @@ const EVENT_MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// every token made before such an event has expired, and a token made after it carries a
 /// version at least the event's, so no guard needs it. This bounds both the log and what a
 /// guard replays when it starts. Returns how many were deleted.
-pub async fn prune_authz_events(state: &AppState) -> Result<u64, StoreError> {
+pub async fn prune_authz_events(state: &Writ) -> Result<u64, StoreError> {
     let longest = state
         .catalog
         .load()
@@ -39,7 +39,7 @@ pub async fn prune_authz_events(state: &AppState) -> Result<u64, StoreError> {
 
 /// Prunes now and then every [`PRUNE_INTERVAL`], until the server shuts down or the state is
 /// dropped.
-pub fn spawn(state: &AppState) {
+pub fn spawn(state: &Writ) {
     let weak = state.downgrade();
     let mut closing = state.closing.subscribe();
     tokio::spawn(async move {

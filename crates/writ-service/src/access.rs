@@ -16,31 +16,35 @@ use writ_core::rbac::{Granted, OIDC_SCOPES};
 use writ_core::{Client, ResourceServer};
 use writ_store::StoreError;
 
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::Writ;
 
 /// The refusal a client gets for user tokens at the Management API.
 pub const MANAGEMENT_DENIED: &str =
     "User tokens for the Management API are issued only to Writ's admin console.";
 
+/// A refusal of [`user_audience_allowed`]: OAuth's `access_denied`, with this description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AccessDenied(pub &'static str);
+
 /// Whether `client` may obtain user tokens for the API `audience` (`None`: no API, only
 /// `/userinfo`). Machine tokens (client credentials) are governed by client grants instead.
 pub fn user_audience_allowed(
-    state: &AppState,
+    state: &Writ,
     client: &Client,
     audience: Option<&str>,
-) -> Result<(), OAuthError> {
+) -> Result<(), AccessDenied> {
     if audience.is_some_and(|a| a == state.management_audience())
         && client.client_id != writ_core::CONSOLE_CLIENT_ID
     {
-        return Err(OAuthError::access_denied(MANAGEMENT_DENIED));
+        return Err(AccessDenied(MANAGEMENT_DENIED));
     }
     Ok(())
 }
 
 /// The audience a consent is recorded under: the API, or `{issuer}userinfo` for requests
 /// without one (only OpenID scopes).
-pub fn consent_audience<'a>(state: &'a AppState, audience: Option<&'a str>) -> &'a str {
+pub fn consent_audience<'a>(state: &'a Writ, audience: Option<&'a str>) -> &'a str {
     audience.unwrap_or(state.userinfo_audience())
 }
 
@@ -61,7 +65,7 @@ pub fn consent_scopes(api: Option<&ResourceServer>, requested: &str) -> Vec<Stri
 /// `audience` (first-party clients never do); `Ok(true)` when a consent covering every scope
 /// is missing.
 pub async fn needs_consent(
-    state: &AppState,
+    state: &Writ,
     client: &Client,
     user_id: &str,
     audience: &str,

@@ -55,7 +55,7 @@ pub fn encoding_key(
 
 /// Generates a new key: `(PKCS#8 DER, public JWK with kid/alg/use)`.
 pub fn generate(alg: SigningAlg, kid: &str) -> Result<(Vec<u8>, Value), KeyGenError> {
-    crate::signing::install();
+    crate::jwt_signer::install();
     let der: Vec<u8> = match alg {
         SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)?
             .as_der()?
@@ -182,7 +182,7 @@ impl KeyRing {
         cipher: &KeyCipher,
         algs_in_use: &HashSet<SigningAlg>,
     ) -> Result<Self, StoreError> {
-        crate::signing::install();
+        crate::jwt_signer::install();
         let now = chrono::Utc::now().timestamp();
         let mut signers = HashMap::new();
         let mut published = Vec::new();

@@ -119,9 +119,9 @@ mod tests {
     fn cached_signatures_verify() {
         install();
         for alg in SigningAlg::ALL {
-            let (der, jwk) = crate::keys::generate(alg, "k1").unwrap();
-            let enc = crate::keys::encoding_key(alg, &der).unwrap();
-            let mut h = jsonwebtoken::Header::new(crate::keys::jwt_alg(alg));
+            let (der, jwk) = crate::signing_keys::generate(alg, "k1").unwrap();
+            let enc = crate::signing_keys::encoding_key(alg, &der).unwrap();
+            let mut h = jsonwebtoken::Header::new(crate::signing_keys::jwt_alg(alg));
             h.kid = Some("k1".into());
             let claims =
                 serde_json::json!({"sub": "s", "exp": 4_000_000_000u64, "iss": "i", "aud": "a"});
@@ -129,7 +129,7 @@ mod tests {
                 let t = jsonwebtoken::encode(&h, &claims, &enc).unwrap();
                 let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
                 let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-                let mut v = jsonwebtoken::Validation::new(crate::keys::jwt_alg(alg));
+                let mut v = jsonwebtoken::Validation::new(crate::signing_keys::jwt_alg(alg));
                 v.set_audience(&["a"]);
                 jsonwebtoken::decode::<serde_json::Value>(&t, &dk, &v).unwrap();
             }

@@ -1,5 +1,5 @@
 //! Brute-force protection, in memory (per process), keyed by the client's IP as
-//! [`crate::client_addr`] works it out (the real client behind a trusted proxy).
+//! the HTTP edge works it out (the real client behind a trusted proxy).
 //!
 //! # Rules
 //!
@@ -9,7 +9,7 @@
 //!   argon2 verification and counted when it ends: failures plus attempts in flight never
 //!   exceed 10, so at most 10 guesses per pair and window are ever verified, however many are
 //!   sent at once. While 10 are in flight the next ones are refused (retry after 1 s).
-//!   See [`crate::password_login`], the one caller.
+//!   See [`crate::logins`], the one caller.
 //! - **Client authentication**: 30 failures within one minute for one client id from one IP
 //!   block that client from that IP for the rest of the minute, a valid secret included (the
 //!   block is what stops guessing). Unknown client ids share one bucket per IP: they cannot be

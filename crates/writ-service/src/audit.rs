@@ -1,0 +1,359 @@
+//! The audit log: who did what, from where, with what outcome — Auth0's tenant logs. This is
+//! the one place entries are built and appended ([`record`]); the HTTP edge says from where
+//! ([`Peer`]) and what happened, never how an entry is stored.
+//!
+//! Recorded: every Management API write, console forms refused by the CSRF check, every
+//! password login and its failure, authorization-code exchanges, reuse of a code or of a
+//! rotated refresh token, sign-ups and logouts. Entries use Auth0's event type codes
+//! ([`types`]) and are served in Auth0's shape by `GET /api/v2/logs`.
+//!
+//! Recording never fails the request: [`record`] fills in display names and appends the entry
+//! before the response goes out, so a client that reads the log right after a write finds it
+//! there; a failed append is logged with `tracing` and otherwise ignored. The entry is its own
+//! transaction, after the write's: a crash between the two loses the entry of a write whose
+//! response was never sent. Entries never carry secrets: no passwords, client secrets, tokens,
+//! codes, cookies or request bodies — only ids, names, the method and path, and the outcome.
+//!
+//! Retention: [`prune`] deletes entries older than `WRIT_AUDIT_RETENTION_DAYS` (default 30),
+//! run at start and then hourly by [`crate::retention`].
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+use writ_store::{NewLogEntry, StoreError};
+
+use crate::Writ;
+
+/// Auth0's log event type codes used by Writ.
+pub mod types {
+    /// Successful login.
+    pub const SUCCESS_LOGIN: &str = "s";
+    /// Failed login (for a reason other than the credentials, e.g. a blocked user).
+    pub const FAILED_LOGIN: &str = "f";
+    /// Failed login: wrong password.
+    pub const FAILED_LOGIN_PASSWORD: &str = "fp";
+    /// Failed login: unknown email or username.
+    pub const FAILED_LOGIN_USERNAME: &str = "fu";
+    /// Blocked account: too many failed logins for one user from one IP.
+    pub const BLOCKED_ACCOUNT: &str = "limit_wc";
+    /// Successful sign-up.
+    pub const SUCCESS_SIGNUP: &str = "ss";
+    /// Successful logout.
+    pub const SUCCESS_LOGOUT: &str = "slo";
+    /// Successful exchange of an authorization code for tokens.
+    pub const SUCCESS_CODE_EXCHANGE: &str = "seacft";
+    /// Failed exchange of an authorization code (here: a reused code).
+    pub const FAILED_CODE_EXCHANGE: &str = "feacft";
+    /// Failed exchange of a rotating refresh token (here: reuse detected).
+    pub const FAILED_ROTATING_REFRESH: &str = "ferrt";
+    /// Successful Management API operation.
+    pub const SUCCESS_API_OPERATION: &str = "sapi";
+    /// Failed Management API operation.
+    pub const FAILED_API_OPERATION: &str = "fapi";
+}
+
+/// The connection every Writ user belongs to (Auth0's default database connection).
+const CONNECTION: &str = writ_core::DEFAULT_CONNECTION;
+
+/// Where a request came from: the client's address (behind a trusted proxy, the real client's),
+/// its user agent, and the channel it used. The HTTP edge builds it from the request.
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    /// `details.request.channel` of Management API entries when set; otherwise `console` for
+    /// calls with the admin console's tokens, `api` for the rest.
+    pub channel: Option<&'static str>,
+}
+
+impl Peer {
+    /// A peer at `ip` with this `User-Agent` (bounded: it is free text from the client).
+    pub fn new(ip: IpAddr, user_agent: Option<&str>) -> Self {
+        Peer {
+            ip: Some(ip),
+            user_agent: user_agent
+                .filter(|v| !v.is_empty())
+                .map(|v| v.chars().take(512).collect()),
+            channel: None,
+        }
+    }
+}
+
+/// An audit log entry being built; hand it to [`record`].
+///
+/// ```ignore
+/// audit::record(&state, audit::Entry::new(audit::types::SUCCESS_API_OPERATION, "Create a role")
+///     .peer(&peer).client("ops").details(json!({ "request": { "method": "POST", "path": "/api/v2/roles" } })))
+///     .await;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Entry(NewLogEntry);
+
+impl Entry {
+    /// An entry of an Auth0 event type ([`types`]) with a human description.
+    pub fn new(log_type: &str, description: impl Into<String>) -> Self {
+        Entry(NewLogEntry {
+            log_type: log_type.to_owned(),
+            description: description.into(),
+            details: json!({}),
+            ..Default::default()
+        })
+    }
+
+    /// From where: address and user agent.
+    pub fn peer(mut self, p: &Peer) -> Self {
+        self.0.ip = p.ip.map(|ip| ip.to_string());
+        self.0.user_agent = p.user_agent.clone();
+        self
+    }
+
+    /// The client (application) involved; its name is filled in from the catalog.
+    pub fn client(mut self, client_id: &str) -> Self {
+        self.0.client_id = Some(client_id.to_owned());
+        self
+    }
+
+    /// The user involved; the name (their email) is looked up when not given.
+    pub fn user(mut self, user_id: &str) -> Self {
+        self.0.user_id = Some(user_id.to_owned());
+        self
+    }
+
+    /// The user name as typed or known (an email), e.g. for a login with an unknown user.
+    pub fn user_name(mut self, name: &str) -> Self {
+        self.0.user_name = Some(name.to_owned());
+        self
+    }
+
+    /// The connection (Writ has one: `Username-Password-Authentication`).
+    pub fn connection(mut self, c: &str) -> Self {
+        self.0.connection = Some(c.to_owned());
+        self
+    }
+
+    /// Event-specific data (a JSON object). Never put secrets here.
+    pub fn details(mut self, d: Value) -> Self {
+        self.0.details = d;
+        self
+    }
+
+    /// The entry as the store takes it.
+    pub fn into_inner(self) -> NewLogEntry {
+        self.0
+    }
+}
+
+/// Records an entry: appended before this returns, so once a request has been answered its
+/// entry is in the log. Never fails: an append that fails is logged with `tracing` and the
+/// request goes on. The entry is dated now; the client name comes from the in-memory catalog;
+/// a missing user name is read from the store.
+pub async fn record(state: &Writ, entry: Entry) {
+    let mut e = entry.0;
+    // Dated now, as it is recorded.
+    e.date.get_or_insert_with(|| {
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    });
+    if e.client_name.is_none()
+        && let Some(id) = &e.client_id
+    {
+        e.client_name = state.catalog.load().clients.get(id).map(|c| c.name.clone());
+    }
+    let store = &state.store;
+    if e.user_name.is_none()
+        && let Some(id) = &e.user_id
+        && let Ok(u) = store.get_user(id).await
+    {
+        e.user_name = Some(u.email);
+    }
+    if let Err(err) = store.append_log(&e).await {
+        tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
+    }
+}
+
+/// Where a password login came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The hosted login page (`POST /u/login`).
+    LoginPage,
+    /// The resource owner password grant at `POST /oauth/token`.
+    PasswordGrant,
+}
+
+/// How a password login ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome<'a> {
+    /// `s`: the user (this id) is signed in.
+    Success(&'a str),
+    /// `fp` when the email belongs to a user (this id), `fu` when it belongs to nobody.
+    Failed(Option<&'a str>),
+    /// `f`: right password, but the user (this id) is blocked.
+    Blocked(&'a str),
+    /// `limit_wc`: refused without checking, after too many failures for this user from this IP.
+    TooManyAttempts,
+}
+
+/// Records a password login's outcome. `username` is what was typed (an email); the password
+/// is never passed here.
+pub async fn login(
+    state: &Writ,
+    via: Via,
+    peer: &Peer,
+    client_id: &str,
+    username: &str,
+    outcome: LoginOutcome<'_>,
+) {
+    let (ty, desc, user) = match outcome {
+        LoginOutcome::Success(u) => (types::SUCCESS_LOGIN, "Successful login", Some(u)),
+        LoginOutcome::Failed(Some(u)) => (
+            types::FAILED_LOGIN_PASSWORD,
+            "Wrong email or password.",
+            Some(u),
+        ),
+        LoginOutcome::Failed(None) => (
+            types::FAILED_LOGIN_USERNAME,
+            "Wrong email or password.",
+            None,
+        ),
+        LoginOutcome::Blocked(u) => (types::FAILED_LOGIN, "user is blocked", Some(u)),
+        LoginOutcome::TooManyAttempts => (
+            types::BLOCKED_ACCOUNT,
+            "Too many failed login attempts for this user from this IP: logins are blocked for 15 minutes.",
+            None,
+        ),
+    };
+    let flow = match via {
+        Via::LoginPage => json!({ "prompt": "login" }),
+        Via::PasswordGrant => json!({ "grant_type": "password" }),
+    };
+    let mut e = Entry::new(ty, desc)
+        .peer(peer)
+        .client(client_id)
+        .user_name(username)
+        .connection(CONNECTION)
+        .details(flow);
+    if let Some(u) = user {
+        e = e.user(u);
+    }
+    record(state, e).await;
+}
+
+/// A token-endpoint event worth recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// `seacft`: an authorization code was exchanged for tokens.
+    CodeExchanged,
+    /// `feacft`: an already used code was presented again; the tokens it issued are revoked.
+    CodeReused,
+    /// `ferrt`: a rotated refresh token was reused; its whole family is revoked.
+    RefreshReused,
+}
+
+/// Records a token exchange for `user_id` (whose email the caller may already have) by
+/// `client_id`.
+pub async fn exchange(
+    state: &Writ,
+    peer: &Peer,
+    client_id: &str,
+    user_id: &str,
+    user_name: Option<&str>,
+    what: Exchange,
+) {
+    let (ty, desc, details) = match what {
+        Exchange::CodeExchanged => (
+            types::SUCCESS_CODE_EXCHANGE,
+            "Authorization Code for Access Token",
+            json!({ "grant_type": "authorization_code" }),
+        ),
+        Exchange::CodeReused => (
+            types::FAILED_CODE_EXCHANGE,
+            "Invalid authorization code",
+            json!({ "grant_type": "authorization_code", "reason": "reused authorization code; the refresh tokens it issued were revoked" }),
+        ),
+        Exchange::RefreshReused => (
+            types::FAILED_ROTATING_REFRESH,
+            "Unknown or invalid refresh token.",
+            json!({ "grant_type": "refresh_token", "reason": "reused rotating refresh token" }),
+        ),
+    };
+    let mut e = Entry::new(ty, desc)
+        .peer(peer)
+        .client(client_id)
+        .user(user_id)
+        .details(details);
+    if let Some(name) = user_name {
+        e = e.user_name(name);
+    }
+    record(state, e).await;
+}
+
+/// Records a sign-up on the hosted login page.
+pub async fn signup(state: &Writ, peer: &Peer, client_id: &str, user: &writ_core::User) {
+    record(
+        state,
+        Entry::new(types::SUCCESS_SIGNUP, "Successful signup")
+            .peer(peer)
+            .client(client_id)
+            .user(&user.user_id)
+            .user_name(&user.email)
+            .connection(CONNECTION),
+    )
+    .await;
+}
+
+/// Records a console form refused before it reached the Management API (`fapi`): posted from
+/// another origin, or without the session's CSRF token. The signed-in admin is the user.
+pub async fn console_refused(state: &Writ, peer: &Peer, method: &str, path: &str, user_id: &str) {
+    let details = json!({
+        "request": { "method": method, "path": path, "channel": "console" },
+        "response": { "statusCode": 403, "errorCode": "csrf_check_failed" },
+    });
+    record(
+        state,
+        Entry::new(
+            types::FAILED_API_OPERATION,
+            "Console form refused: not sent from the console, or without its CSRF token",
+        )
+        .peer(peer)
+        .client(writ_core::CONSOLE_CLIENT_ID)
+        .user(user_id)
+        .details(details),
+    )
+    .await;
+}
+
+/// Records a logout (`slo`) of the SSO session whose id (the SHA-256 of its cookie) is
+/// `session_id`, if it exists; call it before the session is deleted (it reads whose session
+/// it is).
+pub async fn logout(state: &Writ, peer: &Peer, session_id: &str, client_id: Option<&str>) {
+    let Ok(Some(s)) = state.store.get_session(session_id).await else {
+        return;
+    };
+    let mut e = Entry::new(types::SUCCESS_LOGOUT, "Successful logout")
+        .peer(peer)
+        .user(&s.user_id);
+    if let Some(c) = client_id.filter(|c| state.catalog.load().clients.contains_key(*c)) {
+        e = e.client(c);
+    }
+    record(state, e).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention
+
+/// Deletes entries older than the retention period (`WRIT_AUDIT_RETENTION_DAYS`); returns how
+/// many. Does nothing when the retention is 0 (keep everything).
+pub async fn prune(state: &Writ) -> Result<u64, StoreError> {
+    match state.config.audit_retention_days {
+        0 => Ok(0),
+        days => prune_older_than(state, days).await,
+    }
+}
+
+/// Deletes entries older than `days` days; returns how many.
+pub async fn prune_older_than(state: &Writ, days: u32) -> Result<u64, StoreError> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    state
+        .store
+        .prune_logs(&cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .await
+}

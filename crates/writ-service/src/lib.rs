@@ -1,0 +1,25 @@
+//! Writ's application layer, between the HTTP edge (`writ-server`, `writ-console`) and the
+//! store: the use cases, and the rules that must hold around every one of them. It knows no
+//! HTTP type; the edge parses requests into its calls and maps its errors to the protocols'.
+//!
+//! [`Writ`] is the handle every use case takes: the store, the in-memory catalog, the key
+//! ring, the password hasher, the brute-force limiter and the permission cache.
+
+pub mod access;
+pub mod audit;
+pub mod bootstrap;
+pub mod config;
+pub mod crypto;
+pub mod events;
+pub mod jwt_signer;
+pub mod limiter;
+pub mod logins;
+pub mod permissions;
+pub mod proxies;
+pub mod retention;
+pub mod signing_keys;
+pub mod start;
+mod writ;
+
+pub use config::Config;
+pub use writ::{Catalog, WeakWrit, Writ};
