@@ -1,6 +1,8 @@
-//! Pure helpers shared by the SQLite and PostgreSQL implementations: id generation, timestamps,
-//! JSON column encoding/decoding and unique-violation mapping. Nothing here touches a
-//! connection, so both backends produce byte-identical ids, timestamps and JSON text.
+//! Pure helpers of the store that need no database type: id generation, timestamps, JSON
+//! column encoding/decoding, unique-violation mapping, the statements that bump authz versions,
+//! audit-log rows and filters. Nothing here touches a connection, so both databases produce
+//! byte-identical ids, timestamps and JSON text (and this file is compiled once, unlike
+//! `sql/`, which is compiled per database).
 
 use rand::Rng;
 use serde_json::{Map, Value};
@@ -54,7 +56,7 @@ pub(crate) fn like_pattern(f: &str) -> String {
     )
 }
 
-/// Which users an authz bump applies to.
+/// Whose authz version a bump increments.
 pub(crate) enum Affected<'a> {
     User(&'a str),
     RoleHolders(&'a str),
@@ -64,9 +66,38 @@ pub(crate) enum Affected<'a> {
     Client(&'a str),
 }
 
-/// SQL that bumps one client's version, returning its subject and new version.
-pub(crate) const BUMP_CLIENT: &str = "UPDATE clients SET authz_version = authz_version + 1 \
-     WHERE client_id = $1 RETURNING client_id || '@clients', authz_version";
+impl Affected<'_> {
+    /// The statement that bumps the affected subjects' versions (`$1` the id given), returning
+    /// each subject (a user id or `<client_id>@clients`) and its new version; and that id.
+    pub(crate) fn bump_sql(&self) -> (&'static str, &str) {
+        match self {
+            Affected::User(id) => (
+                "UPDATE users SET authz_version = authz_version + 1 WHERE id = $1 \
+                 RETURNING id, authz_version",
+                id,
+            ),
+            Affected::RoleHolders(role) => (
+                "UPDATE users SET authz_version = authz_version + 1 \
+                 WHERE id IN (SELECT user_id FROM user_roles WHERE role_id = $1) \
+                 RETURNING id, authz_version",
+                role,
+            ),
+            Affected::ApiHolders(rs) => (
+                "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
+                   SELECT user_id FROM user_permissions WHERE rs_id = $1 \
+                   UNION SELECT ur.user_id FROM user_roles ur \
+                     JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1) \
+                 RETURNING id, authz_version",
+                rs,
+            ),
+            Affected::Client(id) => (
+                "UPDATE clients SET authz_version = authz_version + 1 WHERE client_id = $1 \
+                 RETURNING client_id || '@clients', authz_version",
+                id,
+            ),
+        }
+    }
+}
 
 /// The authz event kind for a client update, if it takes something away from what the
 /// client's machine tokens may do (a new secret; a grant type removed); `None` otherwise. A
