@@ -274,20 +274,3 @@ pub(crate) fn push_log_filter<DB>(
 
 /// How many rows one pruning statement deletes at most (short write locks on SQLite).
 pub(crate) const PRUNE_BATCH: i64 = 5_000;
-
-/// Runs `batch` (one `DELETE` of at most [`PRUNE_BATCH`] rows, returning how many it deleted)
-/// until a batch deletes fewer; returns the total.
-pub(crate) async fn prune_in_batches<F, Fut>(mut batch: F) -> Result<u64>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<u64>>,
-{
-    let mut total = 0;
-    loop {
-        let n = batch().await?;
-        total += n;
-        if n < PRUNE_BATCH as u64 {
-            return Ok(total);
-        }
-    }
-}

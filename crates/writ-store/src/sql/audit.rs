@@ -7,8 +7,7 @@ use sqlx::QueryBuilder;
 
 use super::{DB, Store};
 use crate::common::{
-    LOG_COLUMNS, LogRow, PRUNE_BATCH, log_bounds, normalize_time, prepare_log, prune_in_batches,
-    push_log_filter, to_json,
+    LOG_COLUMNS, LogRow, log_bounds, normalize_time, prepare_log, push_log_filter, to_json,
 };
 use crate::*;
 
@@ -76,17 +75,11 @@ impl AuditStore for Store {
 
     async fn prune_logs(&self, older_than: &str) -> Result<u64> {
         let before = normalize_time("older_than", older_than)?;
-        prune_in_batches(|| async {
-            Ok(sqlx::query(
-                "DELETE FROM audit_log WHERE seq IN \
-                 (SELECT seq FROM audit_log WHERE date < $1 ORDER BY date LIMIT $2)",
-            )
-            .bind(&before)
-            .bind(PRUNE_BATCH)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
-        })
+        self.prune(
+            "DELETE FROM audit_log WHERE seq IN \
+             (SELECT seq FROM audit_log WHERE date < $1 ORDER BY date LIMIT $2)",
+            &before,
+        )
         .await
     }
 }

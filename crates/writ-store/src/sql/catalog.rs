@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 use writ_core::*;
 
-use super::{Conn, FOR_KEY_SHARE, FOR_UPDATE, Store, bump, lock_key_rotation};
+use super::{Conn, FOR_KEY_SHARE, FOR_UPDATE, Query, Store, bump, lock_key_rotation};
 use crate::common::{Affected, json_vec, new_id, now, to_json, unique};
 use crate::*;
 
@@ -246,16 +246,10 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-#[async_trait]
-impl ClientStore for Store {
-    async fn create_client(&self, c: &Client) -> Result<()> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO clients (client_id, name, description, app_type, grant_types, callbacks, allowed_origins, web_origins, \
-             allowed_logout_urls, secret_hash, is_first_party, refresh_rotation, refresh_leeway, refresh_idle_lifetime, \
-             refresh_absolute_lifetime, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(&c.client_id)
+/// Binds a client's columns as `$1` … `$15`, in the order of the `clients` table (`client_id`
+/// to `refresh_absolute_lifetime`), for its insert and its update.
+fn bind_client<'q>(q: Query<'q>, c: &Client) -> Query<'q> {
+    q.bind(&c.client_id)
         .bind(&c.name)
         .bind(&c.description)
         .bind(c.app_type.as_str())
@@ -270,6 +264,20 @@ impl ClientStore for Store {
         .bind(c.refresh_leeway)
         .bind(c.refresh_idle_lifetime)
         .bind(c.refresh_absolute_lifetime)
+}
+
+#[async_trait]
+impl ClientStore for Store {
+    async fn create_client(&self, c: &Client) -> Result<()> {
+        let mut tx = self.write().await?;
+        bind_client(
+            sqlx::query(
+                "INSERT INTO clients (client_id, name, description, app_type, grant_types, callbacks, allowed_origins, web_origins, \
+                 allowed_logout_urls, secret_hash, is_first_party, refresh_rotation, refresh_leeway, refresh_idle_lifetime, \
+                 refresh_absolute_lifetime, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            ),
+            c,
+        )
         .bind(&c.created_at)
         .execute(&mut *tx)
         .await
@@ -323,26 +331,14 @@ impl ClientStore for Store {
         .fetch_optional(&mut *tx)
         .await?;
         let old = Client::try_from(old.ok_or(StoreError::NotFound("client"))?)?;
-        sqlx::query(
-            "UPDATE clients SET name = $2, description = $3, app_type = $4, grant_types = $5, callbacks = $6, allowed_origins = $7, \
-             web_origins = $8, allowed_logout_urls = $9, secret_hash = $10, is_first_party = $11, refresh_rotation = $12, \
-             refresh_leeway = $13, refresh_idle_lifetime = $14, refresh_absolute_lifetime = $15 WHERE client_id = $1",
+        bind_client(
+            sqlx::query(
+                "UPDATE clients SET name = $2, description = $3, app_type = $4, grant_types = $5, callbacks = $6, allowed_origins = $7, \
+                 web_origins = $8, allowed_logout_urls = $9, secret_hash = $10, is_first_party = $11, refresh_rotation = $12, \
+                 refresh_leeway = $13, refresh_idle_lifetime = $14, refresh_absolute_lifetime = $15 WHERE client_id = $1",
+            ),
+            c,
         )
-        .bind(&c.client_id)
-        .bind(&c.name)
-        .bind(&c.description)
-        .bind(c.app_type.as_str())
-        .bind(to_json(&c.grant_types))
-        .bind(to_json(&c.callbacks))
-        .bind(to_json(&c.allowed_origins))
-        .bind(to_json(&c.web_origins))
-        .bind(to_json(&c.allowed_logout_urls))
-        .bind(&c.secret_hash)
-        .bind(c.is_first_party)
-        .bind(c.refresh_rotation)
-        .bind(c.refresh_leeway)
-        .bind(c.refresh_idle_lifetime)
-        .bind(c.refresh_absolute_lifetime)
         .execute(&mut *tx)
         .await?;
         if let Some(kind) = crate::common::client_change(&old, c) {

@@ -25,11 +25,13 @@ use super::{
     DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, append_events, begin_authz_write,
     begin_write, lock_key_rotation,
 };
-use crate::common::{Affected, PRUNE_BATCH, normalize_time, now, prune_in_batches};
+use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result};
 
 /// This database's connection type.
 type Conn = <DB as sqlx::Database>::Connection;
+/// A statement with its arguments, on this database.
+type Query<'q> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>;
 
 impl Store {
     /// A write transaction for writes that cannot change effective permissions.
@@ -40,6 +42,25 @@ impl Store {
     /// A write transaction that may change effective permissions (see [`AuthzTx`]).
     async fn authz_write(&self) -> Result<AuthzTx> {
         Ok(AuthzTx(begin_authz_write(&self.pool).await?))
+    }
+
+    /// Runs `delete` (a `DELETE` of at most `$2` rows dated before `$1`) in batches of
+    /// [`PRUNE_BATCH`] until one deletes fewer, so no batch holds locks for long; returns how
+    /// many rows went.
+    async fn prune(&self, delete: &'static str, before: &str) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(delete)
+                .bind(before)
+                .bind(PRUNE_BATCH)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < PRUNE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
     }
 }
 
@@ -111,18 +132,12 @@ impl AuthzEventStore for Store {
 
     async fn prune_authz_events(&self, older_than: &str) -> Result<u64> {
         let before = normalize_time("older_than", older_than)?;
-        prune_in_batches(|| async {
-            Ok(sqlx::query(
-                "DELETE FROM authz_events WHERE seq IN \
-                 (SELECT seq FROM authz_events WHERE at < $1 \
-                  AND seq < (SELECT MAX(seq) FROM authz_events) ORDER BY seq LIMIT $2)",
-            )
-            .bind(&before)
-            .bind(PRUNE_BATCH)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
-        })
+        self.prune(
+            "DELETE FROM authz_events WHERE seq IN \
+             (SELECT seq FROM authz_events WHERE at < $1 \
+              AND seq < (SELECT MAX(seq) FROM authz_events) ORDER BY seq LIMIT $2)",
+            &before,
+        )
         .await
     }
 

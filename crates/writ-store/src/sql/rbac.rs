@@ -178,7 +178,8 @@ async fn perm_page(
     })
 }
 
-/// Whose permissions change: a role's (fanned out to its holders) or a user's direct grants.
+/// Whose permissions or role assignments change: a role's (fanned out to its holders) or a
+/// user's.
 #[derive(Clone, Copy)]
 enum Owner<'a> {
     Role(&'a str),
@@ -272,6 +273,36 @@ impl Store {
                 (Owner::User(_), false) => "permissions_removed",
             };
             bump(&mut tx, owner.affected(), kind).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Assigns in one transaction each of `others` (users, to a role owner; roles, to a user
+    /// owner), checking that the owner and each of them exist; bumps each user whose roles
+    /// changed.
+    async fn assign_roles(&self, owner: Owner<'_>, others: &[String]) -> Result<()> {
+        let (exists_other, field, label) = match owner {
+            Owner::Role(_) => ("SELECT 1 FROM users WHERE id = $1", "users", "User"),
+            Owner::User(_) => ("SELECT 1 FROM roles WHERE id = $1", "roles", "Role"),
+        };
+        let sql = owner.sql();
+        let mut tx = self.authz_write().await?;
+        if !exists(&mut tx, sql.exists, owner.id()).await? {
+            return Err(StoreError::NotFound(sql.what));
+        }
+        for (i, other) in others.iter().enumerate() {
+            if !exists(&mut tx, exists_other, other).await? {
+                return Err(ValidationError::new(
+                    format!("{field}[{i}]"),
+                    format!("{label} '{other}' does not exist"),
+                )
+                .into());
+            }
+            match owner {
+                Owner::Role(role) => assign(&mut tx, other, role).await?,
+                Owner::User(user) => assign(&mut tx, user, other).await?,
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -424,22 +455,7 @@ impl RoleStore for Store {
     }
 
     async fn assign_role_users(&self, role_id: &str, user_ids: &[String]) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        if !exists(&mut tx, "SELECT 1 FROM roles WHERE id = $1", role_id).await? {
-            return Err(StoreError::NotFound("role"));
-        }
-        for (i, u) in user_ids.iter().enumerate() {
-            if !exists(&mut tx, "SELECT 1 FROM users WHERE id = $1", u).await? {
-                return Err(ValidationError::new(
-                    format!("users[{i}]"),
-                    format!("User '{u}' does not exist"),
-                )
-                .into());
-            }
-            assign(&mut tx, u, role_id).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.assign_roles(Owner::Role(role_id), user_ids).await
     }
 }
 
@@ -674,22 +690,7 @@ impl UserStore for Store {
     }
 
     async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        if !exists(&mut tx, "SELECT 1 FROM users WHERE id = $1", user_id).await? {
-            return Err(StoreError::NotFound("user"));
-        }
-        for (i, r) in role_ids.iter().enumerate() {
-            if !exists(&mut tx, "SELECT 1 FROM roles WHERE id = $1", r).await? {
-                return Err(ValidationError::new(
-                    format!("roles[{i}]"),
-                    format!("Role '{r}' does not exist"),
-                )
-                .into());
-            }
-            assign(&mut tx, user_id, r).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.assign_roles(Owner::User(user_id), role_ids).await
     }
 
     async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
