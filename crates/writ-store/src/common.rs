@@ -57,6 +57,7 @@ pub(crate) fn like_pattern(f: &str) -> String {
 }
 
 /// Whose authz version a bump increments.
+#[derive(Clone, Copy)]
 pub(crate) enum Affected<'a> {
     User(&'a str),
     RoleHolders(&'a str),
@@ -67,34 +68,40 @@ pub(crate) enum Affected<'a> {
 }
 
 impl Affected<'_> {
-    /// The statement that bumps the affected subjects' versions (`$1` the id given), returning
-    /// each subject (a user id or `<client_id>@clients`) and its new version; and that id.
-    pub(crate) fn bump_sql(&self) -> (&'static str, &str) {
+    /// The id the bump is keyed by (`$1` of [`Affected::bump_sql`]).
+    pub(crate) fn id(&self) -> &str {
         match self {
-            Affected::User(id) => (
+            Affected::User(id)
+            | Affected::RoleHolders(id)
+            | Affected::ApiHolders(id)
+            | Affected::Client(id) => id,
+        }
+    }
+
+    /// The statement that bumps the affected subjects' versions (`$1` the [`Affected::id`]),
+    /// returning each subject (a user id or `<client_id>@clients`) and its new version.
+    pub(crate) fn bump_sql(&self) -> &'static str {
+        match self {
+            Affected::User(_) => {
                 "UPDATE users SET authz_version = authz_version + 1 WHERE id = $1 \
-                 RETURNING id, authz_version",
-                id,
-            ),
-            Affected::RoleHolders(role) => (
+                 RETURNING id, authz_version"
+            }
+            Affected::RoleHolders(_) => {
                 "UPDATE users SET authz_version = authz_version + 1 \
                  WHERE id IN (SELECT user_id FROM user_roles WHERE role_id = $1) \
-                 RETURNING id, authz_version",
-                role,
-            ),
-            Affected::ApiHolders(rs) => (
+                 RETURNING id, authz_version"
+            }
+            Affected::ApiHolders(_) => {
                 "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
                    SELECT user_id FROM user_permissions WHERE rs_id = $1 \
                    UNION SELECT ur.user_id FROM user_roles ur \
                      JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1) \
-                 RETURNING id, authz_version",
-                rs,
-            ),
-            Affected::Client(id) => (
+                 RETURNING id, authz_version"
+            }
+            Affected::Client(_) => {
                 "UPDATE clients SET authz_version = authz_version + 1 WHERE client_id = $1 \
-                 RETURNING client_id || '@clients', authz_version",
-                id,
-            ),
+                 RETURNING client_id || '@clients', authz_version"
+            }
         }
     }
 }

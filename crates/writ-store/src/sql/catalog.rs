@@ -184,18 +184,13 @@ impl ResourceServerStore for Store {
     }
 
     async fn delete_resource_server(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::ApiHolders(id), "api_deleted").await?;
-        let n = sqlx::query("DELETE FROM resource_servers WHERE id = $1 AND NOT is_system")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("resource server"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::ApiHolders(id),
+            "api_deleted",
+            "DELETE FROM resource_servers WHERE id = $1 AND NOT is_system",
+            "resource server",
+        )
+        .await
     }
 }
 
@@ -353,18 +348,13 @@ impl ClientStore for Store {
     }
 
     async fn delete_client(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::Client(id), "client_deleted").await?;
-        let n = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("client"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::Client(id),
+            "client_deleted",
+            "DELETE FROM clients WHERE client_id = $1",
+            "client",
+        )
+        .await
     }
 
     async fn count_clients(&self) -> Result<i64> {

@@ -44,6 +44,29 @@ impl Store {
         Ok(AuthzTx(begin_authz_write(&self.pool).await?))
     }
 
+    /// Deletes a user, role, API or client (`delete`, keyed by `$1` = the id of `who`), bumping
+    /// `who` first in the same transaction so the tokens already issued to them are refused;
+    /// `NotFound(what)` when no row went.
+    async fn delete_bumping(
+        &self,
+        who: Affected<'_>,
+        kind: &str,
+        delete: &'static str,
+        what: &'static str,
+    ) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        bump(&mut tx, who, kind).await?;
+        let n = sqlx::query(delete)
+            .bind(who.id())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(crate::StoreError::NotFound(what));
+        }
+        tx.commit().await
+    }
+
     /// Runs `delete` (a `DELETE` of at most `$2` rows dated before `$1`) in batches of
     /// [`PRUNE_BATCH`] until one deletes fewer, so no batch holds locks for long; returns how
     /// many rows went.
@@ -91,8 +114,10 @@ impl DerefMut for AuthzTx {
 /// Increments the authz version of every affected subject and appends one event each, inside
 /// `tx`.
 pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
-    let (sql, id) = who.bump_sql();
-    let bumped: Vec<(String, i64)> = sqlx::query_as(sql).bind(id).fetch_all(&mut **tx).await?;
+    let bumped: Vec<(String, i64)> = sqlx::query_as(who.bump_sql())
+        .bind(who.id())
+        .fetch_all(&mut **tx)
+        .await?;
     if bumped.is_empty() {
         return Ok(());
     }

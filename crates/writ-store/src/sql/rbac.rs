@@ -397,18 +397,13 @@ impl RoleStore for Store {
     }
 
     async fn delete_role(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::RoleHolders(id), "role_deleted").await?;
-        let n = sqlx::query("DELETE FROM roles WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("role"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::RoleHolders(id),
+            "role_deleted",
+            "DELETE FROM roles WHERE id = $1",
+            "role",
+        )
+        .await
     }
 
     async fn role_permissions(&self, role_id: &str, page: Page) -> Result<Paged<PermissionInfo>> {
@@ -647,18 +642,13 @@ impl UserStore for Store {
     }
 
     async fn delete_user(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::User(id), "user_deleted").await?;
-        let n = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::User(id),
+            "user_deleted",
+            "DELETE FROM users WHERE id = $1",
+            "user",
+        )
+        .await
     }
 
     async fn user_roles(&self, user_id: &str, page: Page) -> Result<Paged<Role>> {
