@@ -1,23 +1,23 @@
 //! The PostgreSQL store, for deployments that run several Writ nodes on one database, and
-//! PostgreSQL's side of every difference the shared SQL (`src/sql/`, compiled here as [`sql`])
+//! PostgreSQL's side of every difference the shared SQL (`src/sql/`, compiled here as `sql`)
 //! leaves to a dialect (the table in `crate::dialect`). Same schema and semantics as the
 //! SQLite store; where SQLite gets them from `BEGIN IMMEDIATE` (one writer at a time), this one
 //! takes explicit locks:
 //!
-//! - Writes that may change effective permissions begin with [`begin_authz_write`], which
+//! - Writes that may change effective permissions begin with `begin_authz_write`, which
 //!   locks the single `authz_log_head` row before touching any user row. Those writers run one
-//!   at a time until commit, so [`append_events`] numbers the authz event log from that row
+//!   at a time until commit, so `append_events` numbers the authz event log from that row
 //!   without gaps and it becomes visible in `seq` order (a `BIGSERIAL` would not: sequence
 //!   values are handed out before commit). Locking the head first also gives every such
 //!   transaction the same lock order, so they cannot deadlock on user rows. Other writes
-//!   ([`begin_write`]) are plain read-committed transactions.
+//!   (`begin_write`) are plain read-committed transactions.
 //! - Rows a write depends on are read with `FOR_UPDATE` (single-use codes and refresh tokens,
 //!   a client or grant before its change is compared, a key before its revocation, the user
 //!   while recording a consent) or `FOR_KEY_SHARE` (the API and client a new grant refers to),
 //!   so racers queue on the row and the second sees the first's write.
-//! - Key rotation takes a transaction-scoped advisory lock ([`lock_key_rotation`]).
+//! - Key rotation takes a transaction-scoped advisory lock (`lock_key_rotation`).
 //! - `ILIKE` for case-insensitive search, `string_agg` for aggregating permission names.
-//! - [`wakeups`]: a `LISTEN` task turns the `NOTIFY`s of migration 0003 into a counter.
+//! - `wakeups`: a `LISTEN` task turns the `NOTIFY`s of migration 0003 into a counter.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,7 +37,7 @@ mod sql;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The [`AuthzEventStore::wakeups`] counter, created with its LISTEN task on first use.
+    /// The [`crate::AuthzEventStore::wakeups`] counter, created with its LISTEN task on first use.
     wake: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<tokio::sync::watch::Sender<u64>>>>,
 }
 

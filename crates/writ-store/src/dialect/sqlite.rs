@@ -1,5 +1,5 @@
 //! The SQLite store: one database file in WAL mode with foreign keys on, and SQLite's side of
-//! every difference the shared SQL (`src/sql/`, compiled here as [`sql`]) leaves to a dialect
+//! every difference the shared SQL (`src/sql/`, compiled here as `sql`) leaves to a dialect
 //! (the table in `crate::dialect`):
 //!
 //! - Every write transaction starts with `BEGIN IMMEDIATE`: it takes the database's write lock

@@ -43,7 +43,9 @@ pub(crate) static EFFECTIVE_PERMISSIONS: LazyLock<String> = LazyLock::new(|| {
 /// Every (API, permission) a user holds, once per source: direct grants, then each role's
 /// (`$1` user id, `$2` an API identifier or NULL for all), sorted by API identifier, permission,
 /// then the direct grant (no role) before roles by name. Starts from the user's rows as
-/// [`EFFECTIVE_PERMISSIONS`] does: O(the user's roles and grants).
+/// [`EFFECTIVE_PERMISSIONS`] does (the `user_permissions` and `user_roles` primary keys, then
+/// `role_permissions` by role and the display rows by key): O(the user's roles and grants).
+/// PostgreSQL may still prefer scanning a table of a few pages (roles, scopes) to probing it.
 const PERMISSION_SOURCES: &str = "\
     SELECT rs.identifier, rs.name, up.permission, s.description, \
         CAST(NULL AS TEXT) AS role_id, CAST(NULL AS TEXT) AS role_name \
