@@ -1,6 +1,8 @@
-//! Pure helpers shared by the SQLite and PostgreSQL implementations: id generation, timestamps,
-//! JSON column encoding/decoding and unique-violation mapping. Nothing here touches a
-//! connection, so both backends produce byte-identical ids, timestamps and JSON text.
+//! Pure helpers of the store that need no database type: id generation, timestamps, JSON
+//! column encoding/decoding, unique-violation mapping, the statements that bump authz versions,
+//! audit-log rows and filters. Nothing here touches a connection, so both databases produce
+//! byte-identical ids, timestamps and JSON text (and this file is compiled once, unlike
+//! `sql/`, which is compiled per database).
 
 use rand::Rng;
 use serde_json::{Map, Value};
@@ -54,7 +56,8 @@ pub(crate) fn like_pattern(f: &str) -> String {
     )
 }
 
-/// Which users an authz bump applies to.
+/// Whose authz version a bump increments.
+#[derive(Clone, Copy)]
 pub(crate) enum Affected<'a> {
     User(&'a str),
     RoleHolders(&'a str),
@@ -64,9 +67,44 @@ pub(crate) enum Affected<'a> {
     Client(&'a str),
 }
 
-/// SQL that bumps one client's version, returning its subject and new version.
-pub(crate) const BUMP_CLIENT: &str = "UPDATE clients SET authz_version = authz_version + 1 \
-     WHERE client_id = $1 RETURNING client_id || '@clients', authz_version";
+impl Affected<'_> {
+    /// The id the bump is keyed by (`$1` of [`Affected::bump_sql`]).
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Affected::User(id)
+            | Affected::RoleHolders(id)
+            | Affected::ApiHolders(id)
+            | Affected::Client(id) => id,
+        }
+    }
+
+    /// The statement that bumps the affected subjects' versions (`$1` the [`Affected::id`]),
+    /// returning each subject (a user id or `<client_id>@clients`) and its new version.
+    pub(crate) fn bump_sql(&self) -> &'static str {
+        match self {
+            Affected::User(_) => {
+                "UPDATE users SET authz_version = authz_version + 1 WHERE id = $1 \
+                 RETURNING id, authz_version"
+            }
+            Affected::RoleHolders(_) => {
+                "UPDATE users SET authz_version = authz_version + 1 \
+                 WHERE id IN (SELECT user_id FROM user_roles WHERE role_id = $1) \
+                 RETURNING id, authz_version"
+            }
+            Affected::ApiHolders(_) => {
+                "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
+                   SELECT user_id FROM user_permissions WHERE rs_id = $1 \
+                   UNION SELECT ur.user_id FROM user_roles ur \
+                     JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1) \
+                 RETURNING id, authz_version"
+            }
+            Affected::Client(_) => {
+                "UPDATE clients SET authz_version = authz_version + 1 WHERE client_id = $1 \
+                 RETURNING client_id || '@clients', authz_version"
+            }
+        }
+    }
+}
 
 /// The authz event kind for a client update, if it takes something away from what the
 /// client's machine tokens may do (a new secret; a grant type removed); `None` otherwise. A
@@ -243,20 +281,3 @@ pub(crate) fn push_log_filter<DB>(
 
 /// How many rows one pruning statement deletes at most (short write locks on SQLite).
 pub(crate) const PRUNE_BATCH: i64 = 5_000;
-
-/// Runs `batch` (one `DELETE` of at most [`PRUNE_BATCH`] rows, returning how many it deleted)
-/// until a batch deletes fewer; returns the total.
-pub(crate) async fn prune_in_batches<F, Fut>(mut batch: F) -> Result<u64>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<u64>>,
-{
-    let mut total = 0;
-    loop {
-        let n = batch().await?;
-        total += n;
-        if n < PRUNE_BATCH as u64 {
-            return Ok(total);
-        }
-    }
-}

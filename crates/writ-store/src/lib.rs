@@ -1,7 +1,9 @@
 //! Writ's storage layer: small per-capability traits (so the server depends on behaviour, not on
-//! a database) and two implementations of them: SQLite, the embedded default, and PostgreSQL,
-//! for several nodes on one database. [`open`] picks one from the database URL. One
-//! conformance suite (`tests/it`) runs every operation against both.
+//! a database) and one SQL implementation of them for two databases: SQLite, the embedded
+//! default, and PostgreSQL, for several nodes on one database. [`open`] picks one from the
+//! database URL. The statements are written once (`src/sql/`); what differs between the two
+//! databases is in one file each (`src/dialect/`). One conformance suite (`tests/it`) runs
+//! every operation against both.
 //!
 //! Every write that changes what a user's token may carry bumps the user's `authz_version` and
 //! appends to `authz_events` in the same transaction (see DESIGN.md, Freshness).
@@ -13,10 +15,10 @@ use serde_json::{Map, Value};
 use writ_core::*;
 
 mod common;
+mod dialect;
 pub mod dump;
-pub mod postgres;
-pub mod sqlite;
 
+pub use dialect::{postgres, sqlite};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -98,6 +100,27 @@ pub struct PermissionInfo {
     pub resource_server_name: String,
     pub permission_name: String,
     pub description: String,
+}
+
+/// One of a user's effective permissions and one place it comes from (see
+/// [`UserStore::effective_permissions_with_sources`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionSource {
+    pub resource_server_identifier: String,
+    pub resource_server_name: String,
+    pub permission_name: String,
+    /// The permission's description in its API's catalog.
+    pub description: String,
+    pub source: Source,
+}
+
+/// Where a user's permission comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Granted to the user directly.
+    Direct,
+    /// Granted to a role the user has.
+    Role { id: String, name: String },
 }
 
 /// A user as listed under a role.
@@ -206,6 +229,15 @@ pub trait UserStore: Send + Sync {
         user_id: &str,
         api_identifier: &str,
     ) -> Result<(Vec<String>, i64)>;
+    /// The user's effective permissions for one API (or, `None`, every API) with where each
+    /// comes from: one entry per (API, permission, source), the source being the direct grant
+    /// or each role that grants it. Sorted by API identifier, permission, then the direct grant
+    /// before roles by name. One query keyed by the user: O(the user's roles and grants).
+    async fn effective_permissions_with_sources(
+        &self,
+        user_id: &str,
+        api_identifier: Option<&str>,
+    ) -> Result<Vec<PermissionSource>>;
 }
 
 /// Clients are subjects of freshness too: a change that takes something away from what a

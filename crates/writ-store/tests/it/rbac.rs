@@ -16,6 +16,8 @@ conformance!(
     users_crud_search_order_and_paging,
     assignments_and_grants_list_in_order,
     old_events_are_pruned_but_the_head_stays,
+    permission_sources_name_the_direct_grant_and_every_role,
+    permission_sources_of_a_user_without_any_and_of_a_missing_user,
 );
 
 async fn effective_permissions_are_direct_union_roles_per_api(t: TestStore) {
@@ -926,4 +928,165 @@ async fn old_events_are_pruned_but_the_head_stays(t: TestStore) {
         t.store.prune_authz_events("yesterday").await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+/// `(API, permission, role name or None for the direct grant)` of each source, in order.
+fn sources(s: &[PermissionSource]) -> Vec<(&str, &str, Option<&str>)> {
+    s.iter()
+        .map(|p| {
+            let role = match &p.source {
+                Source::Direct => None,
+                Source::Role { name, .. } => Some(name.as_str()),
+            };
+            (
+                p.resource_server_identifier.as_str(),
+                p.permission_name.as_str(),
+                role,
+            )
+        })
+        .collect()
+}
+
+async fn permission_sources_name_the_direct_grant_and_every_role(t: TestStore) {
+    t.api(A, &["r", "w", "d"]).await;
+    t.api(B, &["r", "x"]).await;
+    let u = t.user("u@example.com").await;
+    let other = t.user("other@example.com").await;
+    // Created out of name order: sources list roles by name.
+    let beta = t.store.create_role("beta", "").await.unwrap();
+    let alpha = t.store.create_role("alpha", "").await.unwrap();
+    let zeta = t.store.create_role("zeta", "").await.unwrap();
+    t.store
+        .add_role_permissions(&beta.id, &[perm(A, "r"), perm(A, "w"), perm(B, "x")])
+        .await
+        .unwrap();
+    t.store
+        .add_role_permissions(&alpha.id, &[perm(B, "r"), perm(A, "r")])
+        .await
+        .unwrap();
+    t.store
+        .add_role_permissions(&zeta.id, &[perm(A, "d"), perm(B, "r")])
+        .await
+        .unwrap();
+    t.store
+        .assign_user_roles(&u.user_id, &[beta.id.clone(), alpha.id.clone()])
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&u.user_id, &[perm(A, "r"), perm(A, "d")])
+        .await
+        .unwrap();
+    // Another user's roles and grants are not this user's.
+    t.store
+        .assign_user_roles(&other.user_id, std::slice::from_ref(&zeta.id))
+        .await
+        .unwrap();
+    t.store
+        .add_user_permissions(&other.user_id, &[perm(B, "x")])
+        .await
+        .unwrap();
+
+    let all = t
+        .store
+        .effective_permissions_with_sources(&u.user_id, None)
+        .await
+        .unwrap();
+    // A:r is reached directly and through two roles: one entry each, the direct one first.
+    assert_eq!(
+        sources(&all),
+        vec![
+            (A, "d", None),
+            (A, "r", None),
+            (A, "r", Some("alpha")),
+            (A, "r", Some("beta")),
+            (A, "w", Some("beta")),
+            (B, "r", Some("alpha")),
+            (B, "x", Some("beta")),
+        ]
+    );
+    // With the display data of the catalog and the role's id.
+    assert_eq!(
+        all[2],
+        PermissionSource {
+            resource_server_identifier: A.into(),
+            resource_server_name: A.into(),
+            permission_name: "r".into(),
+            description: "r things".into(),
+            source: Source::Role {
+                id: alpha.id.clone(),
+                name: "alpha".into(),
+            },
+        }
+    );
+    assert_eq!(all[1].source, Source::Direct);
+    assert_eq!(all[1].description, "r things");
+
+    // One API: the same entries, that API's only; they name exactly the effective permissions.
+    for api in [A, B] {
+        let one = t
+            .store
+            .effective_permissions_with_sources(&u.user_id, Some(api))
+            .await
+            .unwrap();
+        let expected: Vec<_> = all
+            .iter()
+            .filter(|p| p.resource_server_identifier == api)
+            .cloned()
+            .collect();
+        assert_eq!(one, expected);
+        let mut names: Vec<String> = one.iter().map(|p| p.permission_name.clone()).collect();
+        names.dedup();
+        let (effective, _) = t
+            .store
+            .effective_permissions(&u.user_id, api)
+            .await
+            .unwrap();
+        assert_eq!(names, effective);
+    }
+    assert_eq!(
+        t.store
+            .effective_permissions_with_sources(&u.user_id, Some("https://nope/"))
+            .await
+            .unwrap(),
+        vec![]
+    );
+
+    // Without the direct grant, A:r still comes from both roles; without beta, from alpha only.
+    t.store
+        .remove_user_permissions(&u.user_id, &[perm(A, "r")])
+        .await
+        .unwrap();
+    t.store
+        .remove_user_roles(&u.user_id, std::slice::from_ref(&beta.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        sources(
+            &t.store
+                .effective_permissions_with_sources(&u.user_id, Some(A))
+                .await
+                .unwrap()
+        ),
+        vec![(A, "d", None), (A, "r", Some("alpha"))]
+    );
+}
+
+async fn permission_sources_of_a_user_without_any_and_of_a_missing_user(t: TestStore) {
+    t.api(A, &["r"]).await;
+    let u = t.user("nothing@example.com").await;
+    for api in [None, Some(A)] {
+        assert_eq!(
+            t.store
+                .effective_permissions_with_sources(&u.user_id, api)
+                .await
+                .unwrap(),
+            vec![]
+        );
+        assert!(matches!(
+            t.store
+                .effective_permissions_with_sources("usr_missing", api)
+                .await,
+            Err(StoreError::NotFound("user"))
+        ));
+    }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{PgStore, bump};
+use super::{FOR_UPDATE, Store, bump};
 use crate::common::{Affected, json_vec, new_id, now, to_json, union_sorted};
 use crate::*;
 
@@ -28,7 +28,7 @@ const FILTER: &str = " WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR cli
      AND ($3 IS NULL OR audience = $3)";
 
 #[async_trait]
-impl ConsentStore for PgStore {
+impl ConsentStore for Store {
     async fn consent(
         &self,
         user_id: &str,
@@ -55,11 +55,13 @@ impl ConsentStore for PgStore {
     ) -> Result<Consent> {
         let mut tx = self.write().await?;
         // Racing consents of one user to one client queue here (a second insert would violate
-        // the unique key).
-        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // the unique key). On SQLite the writer lock queues them already.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM users WHERE id = $1{FOR_UPDATE}"
+        )))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         let old: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE user_id = $1 AND client_id = $2 AND audience = $3"
         )))

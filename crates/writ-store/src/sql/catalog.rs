@@ -1,13 +1,13 @@
 //! APIs (resource servers) with their permission catalogs, clients, client grants and signing
-//! keys on PostgreSQL: the slowly changing records the server caches in memory for its hot
-//! paths. Same statements as the SQLite module, plus the row and advisory locks that stand in
-//! for SQLite's single writer.
+//! keys: the slowly changing records the server caches in memory for its hot paths. Rows a
+//! change depends on are read with the dialect's row locks, and key rotations take its lock,
+//! which on SQLite are nothing (its single writer already serializes them).
 
 use async_trait::async_trait;
-use sqlx::{FromRow, PgConnection};
+use sqlx::FromRow;
 use writ_core::*;
 
-use super::{PgStore, bump};
+use super::{Conn, FOR_KEY_SHARE, FOR_UPDATE, Query, Store, bump, lock_key_rotation};
 use crate::common::{Affected, json_vec, new_id, now, to_json, unique};
 use crate::*;
 
@@ -26,7 +26,7 @@ struct RsRow {
 
 const RS_COLS: &str = "id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system";
 
-async fn load_scopes(conn: &mut PgConnection, row: RsRow) -> Result<ResourceServer> {
+async fn load_scopes(conn: &mut Conn, row: RsRow) -> Result<ResourceServer> {
     let scopes: Vec<(String, String)> = sqlx::query_as(
         "SELECT value, description FROM resource_server_scopes WHERE rs_id = $1 ORDER BY position",
     )
@@ -52,7 +52,7 @@ async fn load_scopes(conn: &mut PgConnection, row: RsRow) -> Result<ResourceServ
     })
 }
 
-async fn write_scopes(conn: &mut PgConnection, rs: &ResourceServer) -> Result<()> {
+async fn write_scopes(conn: &mut Conn, rs: &ResourceServer) -> Result<()> {
     for (i, s) in rs.scopes.iter().enumerate() {
         sqlx::query(
             "INSERT INTO resource_server_scopes (rs_id, value, description, position) VALUES ($1, $2, $3, $4) \
@@ -69,7 +69,7 @@ async fn write_scopes(conn: &mut PgConnection, rs: &ResourceServer) -> Result<()
 }
 
 #[async_trait]
-impl ResourceServerStore for PgStore {
+impl ResourceServerStore for Store {
     async fn create_resource_server(&self, mut rs: ResourceServer) -> Result<ResourceServer> {
         if rs.id.is_empty() {
             rs.id = new_id("rs");
@@ -184,18 +184,13 @@ impl ResourceServerStore for PgStore {
     }
 
     async fn delete_resource_server(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::ApiHolders(id), "api_deleted").await?;
-        let n = sqlx::query("DELETE FROM resource_servers WHERE id = $1 AND NOT is_system")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("resource server"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::ApiHolders(id),
+            "api_deleted",
+            "DELETE FROM resource_servers WHERE id = $1 AND NOT is_system",
+            "resource server",
+        )
+        .await
     }
 }
 
@@ -246,16 +241,10 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-#[async_trait]
-impl ClientStore for PgStore {
-    async fn create_client(&self, c: &Client) -> Result<()> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO clients (client_id, name, description, app_type, grant_types, callbacks, allowed_origins, web_origins, \
-             allowed_logout_urls, secret_hash, is_first_party, refresh_rotation, refresh_leeway, refresh_idle_lifetime, \
-             refresh_absolute_lifetime, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(&c.client_id)
+/// Binds a client's columns as `$1` … `$15`, in the order of the `clients` table (`client_id`
+/// to `refresh_absolute_lifetime`), for its insert and its update.
+fn bind_client<'q>(q: Query<'q>, c: &Client) -> Query<'q> {
+    q.bind(&c.client_id)
         .bind(&c.name)
         .bind(&c.description)
         .bind(c.app_type.as_str())
@@ -270,6 +259,20 @@ impl ClientStore for PgStore {
         .bind(c.refresh_leeway)
         .bind(c.refresh_idle_lifetime)
         .bind(c.refresh_absolute_lifetime)
+}
+
+#[async_trait]
+impl ClientStore for Store {
+    async fn create_client(&self, c: &Client) -> Result<()> {
+        let mut tx = self.write().await?;
+        bind_client(
+            sqlx::query(
+                "INSERT INTO clients (client_id, name, description, app_type, grant_types, callbacks, allowed_origins, web_origins, \
+                 allowed_logout_urls, secret_hash, is_first_party, refresh_rotation, refresh_leeway, refresh_idle_lifetime, \
+                 refresh_absolute_lifetime, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            ),
+            c,
+        )
         .bind(&c.created_at)
         .execute(&mut *tx)
         .await
@@ -316,32 +319,21 @@ impl ClientStore for PgStore {
 
     async fn update_client(&self, c: &Client) -> Result<Client> {
         let mut tx = self.authz_write().await?;
-        let old: Option<ClientRow> =
-            sqlx::query_as("SELECT * FROM clients WHERE client_id = $1 FOR UPDATE")
-                .bind(&c.client_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let old = Client::try_from(old.ok_or(StoreError::NotFound("client"))?)?;
-        sqlx::query(
-            "UPDATE clients SET name = $2, description = $3, app_type = $4, grant_types = $5, callbacks = $6, allowed_origins = $7, \
-             web_origins = $8, allowed_logout_urls = $9, secret_hash = $10, is_first_party = $11, refresh_rotation = $12, \
-             refresh_leeway = $13, refresh_idle_lifetime = $14, refresh_absolute_lifetime = $15 WHERE client_id = $1",
-        )
+        let old: Option<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM clients WHERE client_id = $1{FOR_UPDATE}"
+        )))
         .bind(&c.client_id)
-        .bind(&c.name)
-        .bind(&c.description)
-        .bind(c.app_type.as_str())
-        .bind(to_json(&c.grant_types))
-        .bind(to_json(&c.callbacks))
-        .bind(to_json(&c.allowed_origins))
-        .bind(to_json(&c.web_origins))
-        .bind(to_json(&c.allowed_logout_urls))
-        .bind(&c.secret_hash)
-        .bind(c.is_first_party)
-        .bind(c.refresh_rotation)
-        .bind(c.refresh_leeway)
-        .bind(c.refresh_idle_lifetime)
-        .bind(c.refresh_absolute_lifetime)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let old = Client::try_from(old.ok_or(StoreError::NotFound("client"))?)?;
+        bind_client(
+            sqlx::query(
+                "UPDATE clients SET name = $2, description = $3, app_type = $4, grant_types = $5, callbacks = $6, allowed_origins = $7, \
+                 web_origins = $8, allowed_logout_urls = $9, secret_hash = $10, is_first_party = $11, refresh_rotation = $12, \
+                 refresh_leeway = $13, refresh_idle_lifetime = $14, refresh_absolute_lifetime = $15 WHERE client_id = $1",
+            ),
+            c,
+        )
         .execute(&mut *tx)
         .await?;
         if let Some(kind) = crate::common::client_change(&old, c) {
@@ -356,18 +348,13 @@ impl ClientStore for PgStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::Client(id), "client_deleted").await?;
-        let n = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("client"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::Client(id),
+            "client_deleted",
+            "DELETE FROM clients WHERE client_id = $1",
+            "client",
+        )
+        .await
     }
 
     async fn count_clients(&self) -> Result<i64> {
@@ -390,7 +377,7 @@ fn grant(r: GrantRow) -> Result<ClientGrant> {
 }
 
 #[async_trait]
-impl ClientGrantStore for PgStore {
+impl ClientGrantStore for Store {
     async fn create_client_grant(
         &self,
         client_id: &str,
@@ -398,9 +385,9 @@ impl ClientGrantStore for PgStore {
         scope: &[String],
     ) -> Result<ClientGrant> {
         let mut tx = self.write().await?;
-        let rs: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM resource_servers WHERE identifier = $1 FOR KEY SHARE",
-        )
+        let rs: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM resource_servers WHERE identifier = $1{FOR_KEY_SHARE}"
+        )))
         .bind(audience)
         .fetch_optional(&mut *tx)
         .await?;
@@ -410,12 +397,13 @@ impl ClientGrantStore for PgStore {
                 format!("No resource server found for audience {audience}"),
             )
         })?;
-        let exists: Option<bool> =
-            sqlx::query_scalar("SELECT TRUE FROM clients WHERE client_id = $1 FOR KEY SHARE")
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        let client = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM clients WHERE client_id = $1{FOR_KEY_SHARE}"
+        )))
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if client.is_none() {
             return Err(ValidationError::new(
                 "client_id",
                 format!("Client {client_id} does not exist"),
@@ -490,11 +478,12 @@ impl ClientGrantStore for PgStore {
 
     async fn update_client_grant(&self, id: &str, scope: &[String]) -> Result<ClientGrant> {
         let mut tx = self.authz_write().await?;
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT scope FROM client_grants WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let old: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT scope FROM client_grants WHERE id = $1{FOR_UPDATE}"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let old = json_vec(&old.ok_or(StoreError::NotFound("client grant"))?)?;
         sqlx::query("UPDATE client_grants SET scope = $2 WHERE id = $1")
             .bind(id)
@@ -567,7 +556,7 @@ impl TryFrom<KeyRow> for SigningKey {
     }
 }
 
-async fn insert_key(conn: &mut PgConnection, k: &SigningKey) -> Result<()> {
+async fn insert_key(conn: &mut Conn, k: &SigningKey) -> Result<()> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, alg, state, private_key, public_jwk, created_at, current_since, current_until, revoked_at, retire_after) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -588,11 +577,8 @@ async fn insert_key(conn: &mut PgConnection, k: &SigningKey) -> Result<()> {
     Ok(())
 }
 
-/// The advisory lock key that serializes signing-key rotations (an arbitrary constant: "writkeys").
-const KEY_ROTATION_LOCK: i64 = 0x7772_6974_6b65_7973;
-
 #[async_trait]
-impl SigningKeyStore for PgStore {
+impl SigningKeyStore for Store {
     async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
         let rows: Vec<KeyRow> =
             sqlx::query_as("SELECT * FROM signing_keys ORDER BY created_at, kid")
@@ -615,12 +601,8 @@ impl SigningKeyStore for PgStore {
         retire_after: i64,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        // Rotations queue (one at a time, like SQLite's single writer), so two never promote
-        // two keys to current.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(KEY_ROTATION_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        // Rotations queue, one at a time, so two never promote two keys to current.
+        lock_key_rotation(&mut tx).await?;
         let at = now();
         sqlx::query(
             "UPDATE signing_keys SET state = 'previous', current_until = $2, retire_after = $3 WHERE alg = $1 AND state = 'current'",
@@ -642,11 +624,12 @@ impl SigningKeyStore for PgStore {
 
     async fn revoke_signing_key(&self, kid: &str) -> Result<SigningKey> {
         let mut tx = self.write().await?;
-        let row: Option<KeyRow> =
-            sqlx::query_as("SELECT * FROM signing_keys WHERE kid = $1 FOR UPDATE")
-                .bind(kid)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM signing_keys WHERE kid = $1{FOR_UPDATE}"
+        )))
+        .bind(kid)
+        .fetch_optional(&mut *tx)
+        .await?;
         let mut key = SigningKey::try_from(row.ok_or(StoreError::NotFound("signing key"))?)?;
         match key.state {
             KeyState::Previous => {}

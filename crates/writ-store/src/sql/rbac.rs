@@ -1,12 +1,15 @@
-//! Roles, users, their assignments and direct grants, and effective-permission evaluation on
-//! PostgreSQL. Each write that changes effective permissions runs in an [`AuthzTx`] (the authz
-//! log head locked first) and bumps the affected users' authz versions in that transaction.
+//! Roles, users, their assignments and direct grants, and effective-permission evaluation
+//! (with or without where each permission comes from). Each write that changes effective
+//! permissions runs in an [`AuthzTx`] and bumps the affected users' authz versions in that
+//! transaction.
+
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use sqlx::{FromRow, PgConnection};
+use sqlx::FromRow;
 use writ_core::*;
 
-use super::{AuthzTx, PgStore, bump};
+use super::{AuthzTx, Conn, LIKE, STRING_AGG, Store, bump};
 use crate::common::{
     Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
     unique,
@@ -14,15 +17,49 @@ use crate::common::{
 use crate::*;
 
 /// A user's authz version and the permission names their direct grants and roles give them for
-/// one API (`$1` user id, `$2` API identifier); no row when the user does not exist.
-pub(super) const EFFECTIVE_PERMISSIONS: &str = "WITH rs AS (SELECT id FROM resource_servers WHERE identifier = $2) \
-     SELECT u.authz_version, ARRAY( \
-       SELECT up.permission FROM rs JOIN user_permissions up \
-         ON up.user_id = $1 AND up.rs_id = rs.id \
-       UNION ALL \
-       SELECT rp.permission FROM rs JOIN user_roles ur ON ur.user_id = $1 \
-         JOIN role_permissions rp ON rp.role_id = ur.role_id AND rp.rs_id = rs.id) \
-     FROM users u WHERE u.id = $1";
+/// one API, space-separated (permission names contain none, see `validate::scope_value`), with
+/// duplicates (`$1` user id, `$2` API identifier); no row when the user does not exist.
+///
+/// One statement, so the version and the permissions come from one snapshot. Every step is an
+/// index lookup keyed by this user: the `user_permissions` and `user_roles` primary keys, then
+/// `role_permissions` by (role, API), O(the user's roles and grants), never O(users) or O(the
+/// API's role permissions). `CROSS JOIN` fixes SQLite's join order to start from the user's
+/// rows (PostgreSQL plans it as an inner join). Duplicates are removed in Rust, which is
+/// cheaper than sorting in the database.
+pub(crate) static EFFECTIVE_PERMISSIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH rs AS (SELECT id FROM resource_servers WHERE identifier = $2), \
+         p AS ( \
+           SELECT up.permission FROM rs CROSS JOIN user_permissions up \
+             WHERE up.user_id = $1 AND up.rs_id = rs.id \
+           UNION ALL \
+           SELECT rp.permission FROM rs CROSS JOIN user_roles ur CROSS JOIN role_permissions rp \
+             WHERE ur.user_id = $1 AND rp.role_id = ur.role_id AND rp.rs_id = rs.id) \
+         SELECT u.authz_version, (SELECT {STRING_AGG}(permission, ' ') FROM p) \
+         FROM users u WHERE u.id = $1"
+    )
+});
+
+/// Every (API, permission) a user holds, once per source: direct grants, then each role's
+/// (`$1` user id, `$2` an API identifier or NULL for all), sorted by API identifier, permission,
+/// then the direct grant (no role) before roles by name. Starts from the user's rows as
+/// [`EFFECTIVE_PERMISSIONS`] does (the `user_permissions` and `user_roles` primary keys, then
+/// `role_permissions` by role and the display rows by key): O(the user's roles and grants).
+/// PostgreSQL may still prefer scanning a table of a few pages (roles, scopes) to probing it.
+const PERMISSION_SOURCES: &str = "\
+    SELECT rs.identifier, rs.name, up.permission, s.description, \
+        CAST(NULL AS TEXT) AS role_id, CAST(NULL AS TEXT) AS role_name \
+      FROM user_permissions up CROSS JOIN resource_servers rs CROSS JOIN resource_server_scopes s \
+      WHERE up.user_id = $1 AND rs.id = up.rs_id AND ($2 IS NULL OR rs.identifier = $2) \
+        AND s.rs_id = up.rs_id AND s.value = up.permission \
+    UNION ALL \
+    SELECT rs.identifier, rs.name, rp.permission, s.description, r.id, r.name \
+      FROM user_roles ur CROSS JOIN roles r CROSS JOIN role_permissions rp \
+        CROSS JOIN resource_servers rs CROSS JOIN resource_server_scopes s \
+      WHERE ur.user_id = $1 AND r.id = ur.role_id AND rp.role_id = ur.role_id \
+        AND rs.id = rp.rs_id AND ($2 IS NULL OR rs.identifier = $2) \
+        AND s.rs_id = rp.rs_id AND s.value = rp.permission \
+    ORDER BY 1, 3, 6 NULLS FIRST";
 
 #[derive(FromRow)]
 struct UserRow {
@@ -63,7 +100,7 @@ impl UserRow {
 }
 
 /// Resolves permissions to `(rs_id, name)`, checking each exists in its API's catalog.
-async fn resolve(conn: &mut PgConnection, perms: &[Permission]) -> Result<Vec<(String, String)>> {
+async fn resolve(conn: &mut Conn, perms: &[Permission]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(perms.len());
     for (i, p) in perms.iter().enumerate() {
         let rs: Option<String> = sqlx::query_scalar(
@@ -88,9 +125,9 @@ async fn resolve(conn: &mut PgConnection, perms: &[Permission]) -> Result<Vec<(S
     Ok(out)
 }
 
-/// Runs `sql` (a `SELECT TRUE … WHERE id = $1`) and says whether it found a row.
-async fn exists(conn: &mut PgConnection, sql: &'static str, id: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, bool>(sql)
+/// Runs `sql` (a `SELECT 1 … WHERE id = $1`) and says whether it found a row.
+async fn exists(conn: &mut Conn, sql: &'static str, id: &str) -> Result<bool> {
+    Ok(sqlx::query(sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -103,7 +140,7 @@ const PERM_INFO: &str = "SELECT rs.identifier, rs.name, p.permission, s.descript
      WHERE p.{K} = $1 ORDER BY rs.identifier, p.permission LIMIT $2 OFFSET $3";
 
 async fn perm_page(
-    store: &PgStore,
+    store: &Store,
     table: &str,
     key: &str,
     id: &str,
@@ -143,7 +180,8 @@ async fn perm_page(
     })
 }
 
-/// Whose permissions change: a role's (fanned out to its holders) or a user's direct grants.
+/// Whose permissions or role assignments change: a role's (fanned out to its holders) or a
+/// user's.
 #[derive(Clone, Copy)]
 enum Owner<'a> {
     Role(&'a str),
@@ -170,7 +208,7 @@ impl Owner<'_> {
     fn sql(&self) -> OwnerSql {
         match self {
             Owner::Role(_) => OwnerSql {
-                exists: "SELECT TRUE FROM roles WHERE id = $1",
+                exists: "SELECT 1 FROM roles WHERE id = $1",
                 insert: "INSERT INTO role_permissions (role_id, rs_id, permission) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 delete: "DELETE FROM role_permissions WHERE role_id = $1 AND rs_id = $2 AND permission = $3",
                 count: "SELECT COUNT(*) FROM role_permissions WHERE role_id = $1",
@@ -178,7 +216,7 @@ impl Owner<'_> {
                 limit: "A role can have at most 1000 permissions",
             },
             Owner::User(_) => OwnerSql {
-                exists: "SELECT TRUE FROM users WHERE id = $1",
+                exists: "SELECT 1 FROM users WHERE id = $1",
                 insert: "INSERT INTO user_permissions (user_id, rs_id, permission) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 delete: "DELETE FROM user_permissions WHERE user_id = $1 AND rs_id = $2 AND permission = $3",
                 count: "SELECT COUNT(*) FROM user_permissions WHERE user_id = $1",
@@ -196,7 +234,7 @@ impl Owner<'_> {
     }
 }
 
-impl PgStore {
+impl Store {
     /// Adds or removes permissions of a role or a user in one transaction, enforcing Auth0's
     /// limit, and bumps the affected users' authz versions if anything changed.
     async fn change_permissions(
@@ -241,10 +279,40 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Assigns in one transaction each of `others` (users, to a role owner; roles, to a user
+    /// owner), checking that the owner and each of them exist; bumps each user whose roles
+    /// changed.
+    async fn assign_roles(&self, owner: Owner<'_>, others: &[String]) -> Result<()> {
+        let (exists_other, field, label) = match owner {
+            Owner::Role(_) => ("SELECT 1 FROM users WHERE id = $1", "users", "User"),
+            Owner::User(_) => ("SELECT 1 FROM roles WHERE id = $1", "roles", "Role"),
+        };
+        let sql = owner.sql();
+        let mut tx = self.authz_write().await?;
+        if !exists(&mut tx, sql.exists, owner.id()).await? {
+            return Err(StoreError::NotFound(sql.what));
+        }
+        for (i, other) in others.iter().enumerate() {
+            if !exists(&mut tx, exists_other, other).await? {
+                return Err(ValidationError::new(
+                    format!("{field}[{i}]"),
+                    format!("{label} '{other}' does not exist"),
+                )
+                .into());
+            }
+            match owner {
+                Owner::Role(role) => assign(&mut tx, other, role).await?,
+                Owner::User(user) => assign(&mut tx, user, other).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
-impl RoleStore for PgStore {
+impl RoleStore for Store {
     async fn create_role(&self, name: &str, description: &str) -> Result<Role> {
         let role = Role {
             id: new_id("rol"),
@@ -282,17 +350,18 @@ impl RoleStore for PgStore {
 
     async fn list_roles(&self, name_filter: Option<&str>, page: Page) -> Result<Paged<Role>> {
         let pattern = name_filter.map(like_pattern);
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT id, name, description FROM roles WHERE ($1 IS NULL OR name ILIKE $1 ESCAPE '\\') ORDER BY name, id LIMIT $2 OFFSET $3",
-        )
+        let filter = format!("($1 IS NULL OR name {LIKE} $1 ESCAPE '\\')");
+        let rows: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, name, description FROM roles WHERE {filter} ORDER BY name, id LIMIT $2 OFFSET $3"
+        )))
         .bind(&pattern)
         .bind(page.limit())
         .bind(page.offset())
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM roles WHERE ($1 IS NULL OR name ILIKE $1 ESCAPE '\\')",
-        )
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM roles WHERE {filter}"
+        )))
         .bind(&pattern)
         .fetch_one(&self.pool)
         .await?;
@@ -330,18 +399,13 @@ impl RoleStore for PgStore {
     }
 
     async fn delete_role(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::RoleHolders(id), "role_deleted").await?;
-        let n = sqlx::query("DELETE FROM roles WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("role"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::RoleHolders(id),
+            "role_deleted",
+            "DELETE FROM roles WHERE id = $1",
+            "role",
+        )
+        .await
     }
 
     async fn role_permissions(&self, role_id: &str, page: Page) -> Result<Paged<PermissionInfo>> {
@@ -388,22 +452,7 @@ impl RoleStore for PgStore {
     }
 
     async fn assign_role_users(&self, role_id: &str, user_ids: &[String]) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        if !exists(&mut tx, "SELECT TRUE FROM roles WHERE id = $1", role_id).await? {
-            return Err(StoreError::NotFound("role"));
-        }
-        for (i, u) in user_ids.iter().enumerate() {
-            if !exists(&mut tx, "SELECT TRUE FROM users WHERE id = $1", u).await? {
-                return Err(ValidationError::new(
-                    format!("users[{i}]"),
-                    format!("User '{u}' does not exist"),
-                )
-                .into());
-            }
-            assign(&mut tx, u, role_id).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.assign_roles(Owner::Role(role_id), user_ids).await
     }
 }
 
@@ -435,7 +484,7 @@ async fn assign(tx: &mut AuthzTx, user_id: &str, role_id: &str) -> Result<()> {
 }
 
 #[async_trait]
-impl UserStore for PgStore {
+impl UserStore for Store {
     async fn create_user(&self, u: NewUser) -> Result<User> {
         // Unique whatever case a caller sends (the core's validation folds it already).
         let email = u.email.to_lowercase();
@@ -506,7 +555,8 @@ impl UserStore for PgStore {
 
     async fn list_users(&self, q: Option<&str>, page: Page) -> Result<Paged<User>> {
         let pattern = q.map(like_pattern);
-        let filter = "($1 IS NULL OR email ILIKE $1 ESCAPE '\\' OR name ILIKE $1 ESCAPE '\\')";
+        let filter =
+            format!("($1 IS NULL OR email {LIKE} $1 ESCAPE '\\' OR name {LIKE} $1 ESCAPE '\\')");
         let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT $2 OFFSET $3"
         )))
@@ -594,18 +644,13 @@ impl UserStore for PgStore {
     }
 
     async fn delete_user(&self, id: &str) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        bump(&mut tx, Affected::User(id), "user_deleted").await?;
-        let n = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_bumping(
+            Affected::User(id),
+            "user_deleted",
+            "DELETE FROM users WHERE id = $1",
+            "user",
+        )
+        .await
     }
 
     async fn user_roles(&self, user_id: &str, page: Page) -> Result<Paged<Role>> {
@@ -637,27 +682,12 @@ impl UserStore for PgStore {
     }
 
     async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
-        let mut tx = self.authz_write().await?;
-        if !exists(&mut tx, "SELECT TRUE FROM users WHERE id = $1", user_id).await? {
-            return Err(StoreError::NotFound("user"));
-        }
-        for (i, r) in role_ids.iter().enumerate() {
-            if !exists(&mut tx, "SELECT TRUE FROM roles WHERE id = $1", r).await? {
-                return Err(ValidationError::new(
-                    format!("roles[{i}]"),
-                    format!("Role '{r}' does not exist"),
-                )
-                .into());
-            }
-            assign(&mut tx, user_id, r).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.assign_roles(Owner::User(user_id), role_ids).await
     }
 
     async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {
         let mut tx = self.authz_write().await?;
-        if !exists(&mut tx, "SELECT TRUE FROM users WHERE id = $1", user_id).await? {
+        if !exists(&mut tx, "SELECT 1 FROM users WHERE id = $1", user_id).await? {
             return Err(StoreError::NotFound("user"));
         }
         let mut removed = 0;
@@ -704,17 +734,54 @@ impl UserStore for PgStore {
         user_id: &str,
         api_identifier: &str,
     ) -> Result<(Vec<String>, i64)> {
-        // One statement, so the version and the permissions come from one snapshot. Every
-        // step is an index lookup keyed by this user (the `user_permissions` and `user_roles`
-        // primary keys, then `role_permissions` by (role, API)): O(the user's roles and grants),
-        // never O(users) or O(the API's role permissions). Duplicates are removed in Rust.
-        let row: Option<(i64, Vec<String>)> = sqlx::query_as(EFFECTIVE_PERMISSIONS)
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(EFFECTIVE_PERMISSIONS.as_str())
             .bind(user_id)
             .bind(api_identifier)
             .fetch_optional(&self.pool)
             .await?;
         let (version, list) = row.ok_or(StoreError::NotFound("user"))?;
-        let perms = writ_core::rbac::effective_permissions(list.iter().map(String::as_str));
+        let perms = writ_core::rbac::effective_permissions(
+            list.as_deref().unwrap_or("").split_ascii_whitespace(),
+        );
         Ok((perms, version))
+    }
+
+    async fn effective_permissions_with_sources(
+        &self,
+        user_id: &str,
+        api_identifier: Option<&str>,
+    ) -> Result<Vec<PermissionSource>> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(PERMISSION_SOURCES)
+            .bind(user_id)
+            .bind(api_identifier)
+            .fetch_all(&self.pool)
+            .await?;
+        // Nothing found: the user may hold nothing, or not exist (a second read, only then).
+        if rows.is_empty() {
+            self.authz_version(user_id).await?;
+        }
+        Ok(rows
+            .into_iter()
+            .map(
+                |(api, api_name, permission, description, role_id, role_name)| PermissionSource {
+                    resource_server_identifier: api,
+                    resource_server_name: api_name,
+                    permission_name: permission,
+                    description,
+                    source: match (role_id, role_name) {
+                        (Some(id), Some(name)) => Source::Role { id, name },
+                        _ => Source::Direct,
+                    },
+                },
+            )
+            .collect())
     }
 }

@@ -1,11 +1,12 @@
-//! Sessions, authorization codes and refresh tokens on PostgreSQL: the code or token is read
-//! `FOR UPDATE`, so concurrent consumers or rotators queue on its row and each sees what the
-//! previous one wrote: one winner, exactly as with SQLite's single writer.
+//! Sessions, authorization codes and refresh tokens, with their single-use and rotation
+//! guarantees: the code or token is read with the dialect's `FOR_UPDATE` inside a write
+//! transaction, so concurrent consumers or rotators queue (on the row on PostgreSQL, on the
+//! writer lock on SQLite) and each sees what the previous one wrote: one winner.
 
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::PgStore;
+use super::{Conn, FOR_UPDATE, Store};
 use crate::*;
 
 #[derive(FromRow)]
@@ -94,7 +95,7 @@ impl From<RefreshRow> for RefreshToken {
     }
 }
 
-async fn insert_refresh(conn: &mut sqlx::PgConnection, t: &RefreshToken) -> Result<()> {
+async fn insert_refresh(conn: &mut Conn, t: &RefreshToken) -> Result<()> {
     sqlx::query(
         "INSERT INTO refresh_tokens (id, family_id, parent_id, client_id, user_id, audience, scope, sid, auth_time, \
          created_at, idle_expires_at, family_expires_at, used_at, revoked) \
@@ -119,7 +120,7 @@ async fn insert_refresh(conn: &mut sqlx::PgConnection, t: &RefreshToken) -> Resu
     Ok(())
 }
 
-async fn revoke_family(conn: &mut sqlx::PgConnection, family: &str) -> Result<()> {
+async fn revoke_family(conn: &mut Conn, family: &str) -> Result<()> {
     sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE family_id = $1")
         .bind(family)
         .execute(&mut *conn)
@@ -129,7 +130,7 @@ async fn revoke_family(conn: &mut sqlx::PgConnection, family: &str) -> Result<()
 
 /// Ends everything that speaks for a user without a new login: SSO sessions, console sessions
 /// and refresh tokens (revoked, kept for reuse detection), inside the caller's transaction.
-pub(super) async fn end_user_sessions(conn: &mut sqlx::PgConnection, user_id: &str) -> Result<()> {
+pub(super) async fn end_user_sessions(conn: &mut Conn, user_id: &str) -> Result<()> {
     for sql in [
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM console_sessions WHERE user_id = $1",
@@ -141,7 +142,7 @@ pub(super) async fn end_user_sessions(conn: &mut sqlx::PgConnection, user_id: &s
 }
 
 #[async_trait]
-impl LoginStore for PgStore {
+impl LoginStore for Store {
     async fn create_session(&self, s: &Session) -> Result<()> {
         sqlx::query("INSERT INTO sessions (id, sid, user_id, auth_time, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&s.id)
@@ -224,11 +225,12 @@ impl LoginStore for PgStore {
         refresh: Option<&RefreshToken>,
     ) -> Result<CodeOutcome> {
         let mut tx = self.write().await?;
-        let row: Option<CodeRow> =
-            sqlx::query_as("SELECT * FROM authorization_codes WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row: Option<CodeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM authorization_codes WHERE id = $1{FOR_UPDATE}"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else {
             return Ok(CodeOutcome::Missing);
         };
@@ -281,11 +283,12 @@ impl LoginStore for PgStore {
         leeway: i64,
     ) -> Result<RotateOutcome> {
         let mut tx = self.write().await?;
-        let row: Option<RefreshRow> =
-            sqlx::query_as("SELECT * FROM refresh_tokens WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM refresh_tokens WHERE id = $1{FOR_UPDATE}"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(cur) = row.map(RefreshToken::from) else {
             return Ok(RotateOutcome::Invalid);
         };
@@ -305,8 +308,8 @@ impl LoginStore for PgStore {
             Some(used) => {
                 // Only the immediately previous token may be reused, and only within the leeway:
                 // its child must still be the family's newest, unused token.
-                let newest_unused: Option<bool> = sqlx::query_scalar(
-                    "SELECT TRUE FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND NOT revoked LIMIT 1",
+                let newest_unused = sqlx::query(
+                    "SELECT 1 FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND NOT revoked LIMIT 1",
                 )
                 .bind(id)
                 .fetch_optional(&mut *tx)

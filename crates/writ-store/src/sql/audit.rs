@@ -1,25 +1,24 @@
-//! The audit log on SQLite: plain inserts (no `BEGIN IMMEDIATE`: one statement is atomic),
-//! filtered pages over the `audit_log` indexes, and pruning in short batches so retention never
-//! holds the write lock for long.
+//! The audit log: plain inserts (one statement is atomic, and no lock is needed: the log has
+//! no counter to keep gapless), filtered pages over the `audit_log` indexes, and pruning in
+//! short batches so retention never holds the write lock (SQLite) or row locks for long.
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 
-use super::SqliteStore;
+use super::{DB, Store};
 use crate::common::{
-    LOG_COLUMNS, LogRow, PRUNE_BATCH, log_bounds, normalize_time, prepare_log, prune_in_batches,
-    push_log_filter, to_json,
+    LOG_COLUMNS, LogRow, log_bounds, normalize_time, prepare_log, push_log_filter, to_json,
 };
 use crate::*;
 
 #[async_trait]
-impl AuditStore for SqliteStore {
+impl AuditStore for Store {
     async fn append_log(&self, e: &NewLogEntry) -> Result<LogEntry> {
         let entry = prepare_log(e)?;
         sqlx::query(
             "INSERT INTO audit_log (log_id, date, type, description, ip, user_agent, client_id, \
              client_name, user_id, user_name, connection, details) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&entry.log_id)
         .bind(&entry.date)
@@ -40,10 +39,10 @@ impl AuditStore for SqliteStore {
 
     async fn list_logs(&self, filter: &LogFilter, page: Page) -> Result<Paged<LogEntry>> {
         let (from, to) = log_bounds(filter)?;
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM audit_log");
+        let mut count = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM audit_log");
         push_log_filter(&mut count, filter, from.clone(), to.clone());
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {LOG_COLUMNS} FROM audit_log"));
+        let mut q = QueryBuilder::<DB>::new(format!("SELECT {LOG_COLUMNS} FROM audit_log"));
         push_log_filter(&mut q, filter, from, to);
         q.push(if filter.oldest_first {
             " ORDER BY date, seq"
@@ -66,7 +65,7 @@ impl AuditStore for SqliteStore {
 
     async fn get_log(&self, log_id: &str) -> Result<LogEntry> {
         let row: Option<LogRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LOG_COLUMNS} FROM audit_log WHERE log_id = ?1"
+            "SELECT {LOG_COLUMNS} FROM audit_log WHERE log_id = $1"
         )))
         .bind(log_id)
         .fetch_optional(&self.pool)
@@ -76,17 +75,11 @@ impl AuditStore for SqliteStore {
 
     async fn prune_logs(&self, older_than: &str) -> Result<u64> {
         let before = normalize_time("older_than", older_than)?;
-        prune_in_batches(|| async {
-            Ok(sqlx::query(
-                "DELETE FROM audit_log WHERE seq IN \
-                 (SELECT seq FROM audit_log WHERE date < ?1 ORDER BY date LIMIT ?2)",
-            )
-            .bind(&before)
-            .bind(PRUNE_BATCH)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
-        })
+        self.prune(
+            "DELETE FROM audit_log WHERE seq IN \
+             (SELECT seq FROM audit_log WHERE date < $1 ORDER BY date LIMIT $2)",
+            &before,
+        )
         .await
     }
 }

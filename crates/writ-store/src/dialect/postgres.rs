@@ -1,0 +1,225 @@
+//! The PostgreSQL store, for deployments that run several Writ nodes on one database, and
+//! PostgreSQL's side of every difference the shared SQL (`src/sql/`, compiled here as `sql`)
+//! leaves to a dialect (the table in `crate::dialect`). Same schema and semantics as the
+//! SQLite store; where SQLite gets them from `BEGIN IMMEDIATE` (one writer at a time), this one
+//! takes explicit locks:
+//!
+//! - Writes that may change effective permissions begin with `begin_authz_write`, which
+//!   locks the single `authz_log_head` row before touching any user row. Those writers run one
+//!   at a time until commit, so `append_events` numbers the authz event log from that row
+//!   without gaps and it becomes visible in `seq` order (a `BIGSERIAL` would not: sequence
+//!   values are handed out before commit). Locking the head first also gives every such
+//!   transaction the same lock order, so they cannot deadlock on user rows. Other writes
+//!   (`begin_write`) are plain read-committed transactions.
+//! - Rows a write depends on are read with `FOR_UPDATE` (single-use codes and refresh tokens,
+//!   a client or grant before its change is compared, a key before its revocation, the user
+//!   while recording a consent) or `FOR_KEY_SHARE` (the API and client a new grant refers to),
+//!   so racers queue on the row and the second sees the first's write.
+//! - Key rotation takes a transaction-scoped advisory lock (`lock_key_rotation`).
+//! - `ILIKE` for case-insensitive search, `string_agg` for aggregating permission names.
+//! - `wakeups`: a `LISTEN` task turns the `NOTIFY`s of migration 0003 into a counter.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use crate::{Result, StoreError};
+
+// The shared implementation, compiled for PostgreSQL (and again for SQLite): see
+// `crate::dialect`.
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/mod.rs"]
+mod sql;
+
+/// A Writ store on one PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The [`crate::AuthzEventStore::wakeups`] counter, created with its LISTEN task on first use.
+    wake: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<tokio::sync::watch::Sender<u64>>>>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…` or `postgresql://…`) and runs the migrations (under
+    /// sqlx's advisory lock, so nodes starting together migrate once).
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Like [`PgStore::open`], with options already parsed (e.g. a `search_path`).
+    pub async fn open_with(opts: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Db(e.into()))?;
+        Ok(Self {
+            pool,
+            wake: Default::default(),
+        })
+    }
+
+    /// The underlying pool, for tests and maintenance commands.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// PostgreSQL's plan for the effective-permission query (`EXPLAIN`), one line per plan
+    /// node: for tests and diagnostics, to check it stays index lookups keyed by the user.
+    pub async fn explain_effective_permissions(
+        &self,
+        user_id: &str,
+        api_identifier: &str,
+    ) -> Result<String> {
+        let lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN {}",
+            sql::rbac::EFFECTIVE_PERMISSIONS.as_str()
+        )))
+        .bind(user_id)
+        .bind(api_identifier)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(lines.join("\n"))
+    }
+}
+
+type DB = Postgres;
+type Store = PgStore;
+
+/// Row locks, so concurrent writers of one row queue on it and each sees the previous one's
+/// write. `FOR KEY SHARE` keeps a referenced row from being deleted without blocking updates.
+const FOR_UPDATE: &str = " FOR UPDATE";
+const FOR_KEY_SHARE: &str = " FOR KEY SHARE";
+/// Case-insensitive pattern match.
+const LIKE: &str = "ILIKE";
+/// `STRING_AGG(expr, separator)`.
+const STRING_AGG: &str = "string_agg";
+
+/// A plain write transaction (read committed); its statements lock what they depend on.
+async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    Ok(pool.begin().await?)
+}
+
+/// A write transaction that may change effective permissions: it locks the authz log head row
+/// before anything else (see the module docs), so [`append_events`] can number from it.
+async fn begin_authz_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT seq FROM authz_log_head WHERE id = 1 FOR UPDATE")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Appends one authz event per `(subject, version)`, numbered from the log head, which the
+/// transaction has held locked since it began: gapless, and visible in `seq` order.
+async fn append_events(
+    conn: &mut PgConnection,
+    events: Vec<(String, i64)>,
+    kind: &str,
+    at: &str,
+) -> Result<()> {
+    let n = events.len() as i64;
+    let top: i64 =
+        sqlx::query_scalar("UPDATE authz_log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+            .bind(n)
+            .fetch_one(&mut *conn)
+            .await?;
+    let (subjects, versions): (Vec<String>, Vec<i64>) = events.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO authz_events (seq, user_id, version, kind, at) \
+         SELECT $1 + e.n, e.user_id, e.version, $4, $5 \
+         FROM UNNEST($2::text[], $3::bigint[]) WITH ORDINALITY AS e(user_id, version, n)",
+    )
+    .bind(top - n)
+    .bind(&subjects)
+    .bind(&versions)
+    .bind(kind)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The advisory lock key that serializes signing-key rotations (an arbitrary constant: "writkeys").
+const KEY_ROTATION_LOCK: i64 = 0x7772_6974_6b65_7973;
+
+/// Rotations queue (one at a time, like SQLite's single writer), so two never promote two keys
+/// to current. Held until the transaction ends.
+async fn lock_key_rotation(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(KEY_ROTATION_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Starts (once) a task that `LISTEN`s on `writ_authz` and `writ_catalog` (see migration 0003)
+/// and bumps the returned counter on each notification, and once after every reconnection
+/// (notifications sent while disconnected are lost, so listeners re-read).
+fn wakeups(store: &PgStore) -> Option<tokio::sync::watch::Receiver<u64>> {
+    let tx = store.wake.get_or_init(|| {
+        let tx = std::sync::Arc::new(tokio::sync::watch::channel(0u64).0);
+        tokio::spawn(listen(store.pool.clone(), std::sync::Arc::downgrade(&tx)));
+        tx
+    });
+    Some(tx.subscribe())
+}
+
+/// Follows PostgreSQL notifications for [`PgStore::wakeups`] until the store is dropped.
+async fn listen(pool: PgPool, tx: std::sync::Weak<tokio::sync::watch::Sender<u64>>) {
+    let bump = |tx: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| match tx.upgrade() {
+        Some(tx) => {
+            tx.send_modify(|n| *n += 1);
+            true
+        }
+        None => false,
+    };
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            l.listen_all(["writ_authz", "writ_catalog"]).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        match listener.await {
+            Ok(mut l) => {
+                backoff = Duration::from_millis(100);
+                if !bump(&tx) {
+                    return;
+                }
+                // `try_recv` yields `Ok(None)` when the connection drops: reconnect then.
+                loop {
+                    match l.try_recv().await {
+                        Ok(Some(_)) => {
+                            if !bump(&tx) {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        // The store was closed (shutdown): nothing to listen for any more.
+                        Err(_) if pool.is_closed() => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "PostgreSQL LISTEN failed; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if tx.upgrade().is_none() || pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "cannot LISTEN on PostgreSQL; retrying");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

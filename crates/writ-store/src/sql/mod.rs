@@ -1,0 +1,188 @@
+//! The store's implementation, written once for both databases: every statement's text exists
+//! only here. This module is compiled twice, as the child `sql` of each dialect module
+//! (`crate::dialect::sqlite`, `crate::dialect::postgres`), and takes from its parent (`super::`)
+//! the database type, the store type and the few dialect items listed in `crate::dialect`:
+//! how write transactions begin, how authz events are appended, row lock clauses, `LIKE`, the
+//! string aggregate, the key-rotation lock and the wake-up channel.
+//!
+//! Here live what every capability shares: the write transactions, the authz version bump and
+//! event append ([`bump`], only callable inside an [`AuthzTx`]) and the authz event log.
+//! Each capability has its file: `rbac` (roles, users, grants, effective permissions),
+//! `catalog` (APIs, clients, client grants, signing keys), `login` (sessions, codes, refresh
+//! tokens), `consent`, `audit`.
+
+mod audit;
+mod catalog;
+mod consent;
+mod login;
+pub(super) mod rbac;
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::Transaction;
+
+use super::{
+    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, append_events, begin_authz_write,
+    begin_write, lock_key_rotation,
+};
+use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
+use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result};
+
+/// This database's connection type.
+type Conn = <DB as sqlx::Database>::Connection;
+/// A statement with its arguments, on this database.
+type Query<'q> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>;
+
+impl Store {
+    /// A write transaction for writes that cannot change effective permissions.
+    async fn write(&self) -> Result<Transaction<'static, DB>> {
+        begin_write(&self.pool).await
+    }
+
+    /// A write transaction that may change effective permissions (see [`AuthzTx`]).
+    async fn authz_write(&self) -> Result<AuthzTx> {
+        Ok(AuthzTx(begin_authz_write(&self.pool).await?))
+    }
+
+    /// Deletes a user, role, API or client (`delete`, keyed by `$1` = the id of `who`), bumping
+    /// `who` first in the same transaction so the tokens already issued to them are refused;
+    /// `NotFound(what)` when no row went.
+    async fn delete_bumping(
+        &self,
+        who: Affected<'_>,
+        kind: &str,
+        delete: &'static str,
+        what: &'static str,
+    ) -> Result<()> {
+        let mut tx = self.authz_write().await?;
+        bump(&mut tx, who, kind).await?;
+        let n = sqlx::query(delete)
+            .bind(who.id())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(crate::StoreError::NotFound(what));
+        }
+        tx.commit().await
+    }
+
+    /// Runs `delete` (a `DELETE` of at most `$2` rows dated before `$1`) in batches of
+    /// [`PRUNE_BATCH`] until one deletes fewer, so no batch holds locks for long; returns how
+    /// many rows went.
+    async fn prune(&self, delete: &'static str, before: &str) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(delete)
+                .bind(before)
+                .bind(PRUNE_BATCH)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < PRUNE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// A write transaction begun by the dialect's `begin_authz_write` (on PostgreSQL it holds the
+/// authz log head lock from the start): the only kind [`bump`] accepts, so every version bump
+/// and event append happens inside one.
+pub(crate) struct AuthzTx(Transaction<'static, DB>);
+
+impl AuthzTx {
+    async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl Deref for AuthzTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl DerefMut for AuthzTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+/// Increments the authz version of every affected subject and appends one event each, inside
+/// `tx`.
+pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
+    let bumped: Vec<(String, i64)> = sqlx::query_as(who.bump_sql())
+        .bind(who.id())
+        .fetch_all(&mut **tx)
+        .await?;
+    if bumped.is_empty() {
+        return Ok(());
+    }
+    append_events(tx, bumped, kind, &now()).await
+}
+
+#[async_trait::async_trait]
+impl AuthzEventStore for Store {
+    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>> {
+        let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+            "SELECT seq, user_id, version, kind, at FROM authz_events WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, subject, version, kind, at)| AuthzEvent {
+                seq,
+                subject,
+                version,
+                kind,
+                at,
+            })
+            .collect())
+    }
+
+    async fn authz_head(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM authz_events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn prune_authz_events(&self, older_than: &str) -> Result<u64> {
+        let before = normalize_time("older_than", older_than)?;
+        self.prune(
+            "DELETE FROM authz_events WHERE seq IN \
+             (SELECT seq FROM authz_events WHERE at < $1 \
+              AND seq < (SELECT MAX(seq) FROM authz_events) ORDER BY seq LIMIT $2)",
+            &before,
+        )
+        .await
+    }
+
+    async fn catalog_version(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT version FROM catalog_state WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    fn wakeups(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        super::wakeups(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Lifecycle for Store {
+    /// Closes every connection (SQLite: checkpointing the WAL).
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
