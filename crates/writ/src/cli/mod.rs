@@ -8,19 +8,32 @@
 //! Exit codes: 0 success, 1 an error from the server (its `message` and `errorCode` are
 //! printed) or the network, or an import with failed users; 2 a usage or configuration error
 //! (including "not logged in").
+//!
+//! One file per resource (`apis`, `roles`, `users`, `clients`, `grants`), their common
+//! arguments, printing and name resolution in `shared`; `api` is the HTTP side, `config` the
+//! cached login, `output` the tables, `import` the bulk import.
 
 mod api;
+mod apis;
+mod clients;
 mod config;
+mod grants;
 mod import;
 mod output;
-mod resources;
+mod roles;
+mod shared;
+mod users;
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-pub use resources::{ApisCommand, ClientsCommand, GrantsCommand, RolesCommand, UsersCommand};
+pub use apis::ApisCommand;
+pub use clients::ClientsCommand;
+pub use grants::GrantsCommand;
+pub use roles::RolesCommand;
+pub use users::UsersCommand;
 
 /// A failed command.
 #[derive(Debug)]
@@ -117,11 +130,11 @@ pub async fn run(cmd: ManageCommand) -> ExitCode {
     let result = match cmd {
         ManageCommand::Login(a) => login(a).await,
         ManageCommand::Logout => logout(),
-        ManageCommand::Apis(c) => resources::apis(c).await,
-        ManageCommand::Roles(c) => resources::roles(c).await,
-        ManageCommand::Users(c) => resources::users(c).await,
-        ManageCommand::Clients(c) => resources::clients(c).await,
-        ManageCommand::Grants(c) => resources::grants(c).await,
+        ManageCommand::Apis(c) => apis::run(c).await,
+        ManageCommand::Roles(c) => roles::run(c).await,
+        ManageCommand::Users(c) => users::run(c).await,
+        ManageCommand::Clients(c) => clients::run(c).await,
+        ManageCommand::Grants(c) => grants::run(c).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

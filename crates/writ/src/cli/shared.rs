@@ -1,0 +1,208 @@
+//! What the resource commands (`apis.rs`, `roles.rs`, `users.rs`, `clients.rs`, `grants.rs`)
+//! share: the `--page`/`--per-page` and `--json [BODY|@FILE]` arguments, building request
+//! bodies from flags, printing one object or one page of a list, and turning the names people
+//! type into ids: a role by its name, a user by their email, an API by its id or identifier.
+
+use clap::Args;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::api::Api;
+use super::{CliError, output};
+
+/// Paging of lists (Auth0's `page` from 0 and `per_page`).
+#[derive(Args)]
+pub struct Paging {
+    /// Page index, from 0.
+    #[arg(long)]
+    page: Option<u32>,
+    /// Items per page (at most 100; the server's default is 50).
+    #[arg(long)]
+    per_page: Option<u32>,
+}
+
+/// `--json` for create and update: a request body, or just JSON output.
+#[derive(Args)]
+pub struct BodyArg {
+    /// Print the server's JSON. With a value, also send it as the request body (a JSON
+    /// object, or @FILE), the flags applied on top.
+    #[arg(
+        long,
+        value_name = "BODY|@FILE",
+        num_args = 0..=1,
+        default_missing_value = ""
+    )]
+    json: Option<String>,
+}
+
+impl BodyArg {
+    pub fn json_output(&self) -> bool {
+        self.json.is_some()
+    }
+
+    /// The body given with `--json`, or an empty object.
+    pub fn request_body(&self) -> Result<Map<String, Value>, CliError> {
+        let raw = match self.json.as_deref() {
+            None | Some("") => return Ok(Map::new()),
+            Some(s) => s,
+        };
+        let text = match raw.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("cannot read {path}: {e}")))?,
+            None => raw.to_owned(),
+        };
+        match serde_json::from_str(&text) {
+            Ok(Value::Object(body)) => Ok(body),
+            Ok(_) => Err(CliError::Usage("--json must be a JSON object".into())),
+            Err(e) => Err(CliError::Usage(format!("--json is not valid JSON: {e}"))),
+        }
+    }
+}
+
+/// The value name of the `--flag [BOOL]` options (a bare flag means `true`).
+pub const BOOL_VALUE_NAME: &str = "BOOL";
+
+/// Sets `key` in a request body when the flag was given.
+pub fn set_if_given<T: Serialize>(body: &mut Map<String, Value>, key: &str, value: Option<T>) {
+    if let Some(value) = value {
+        body.insert(key.into(), json!(value));
+    }
+}
+
+/// Sets `key` in a request body when the repeated flag was given at least once.
+pub fn set_list_if_given(body: &mut Map<String, Value>, key: &str, values: Vec<String>) {
+    if !values.is_empty() {
+        body.insert(key.into(), json!(values));
+    }
+}
+
+/// Prints one object: a property table, or the server's JSON.
+pub fn show(value: &Value, json: bool) {
+    if json {
+        output::json(value);
+    } else {
+        output::record(value);
+    }
+}
+
+/// Lists one page: the server's JSON as is with `--json`, else a table and a footer.
+pub async fn list(
+    api: &mut Api,
+    segments: &[&str],
+    mut query: Vec<(&'static str, String)>,
+    paging: &Paging,
+    json: bool,
+    key: &str,
+    columns: &[(&str, &str)],
+) -> Result<(), CliError> {
+    if let Some(p) = paging.page {
+        query.push(("page", p.to_string()));
+    }
+    if let Some(p) = paging.per_page {
+        query.push(("per_page", p.to_string()));
+    }
+    if json {
+        output::json(&api.get(segments, &query).await?);
+        return Ok(());
+    }
+    query.push(("include_totals", "true".into()));
+    let page = api.get(segments, &query).await?;
+    match &page {
+        Value::Array(items) => output::table(columns, items),
+        _ => {
+            let items = page[key].as_array().cloned().unwrap_or_default();
+            output::table(columns, &items);
+            output::footer(&page, key);
+        }
+    }
+    Ok(())
+}
+
+/// `1 role`, `2 roles`.
+pub fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// The columns of a permission list (a role's, a user's).
+pub const PERMISSION_COLUMNS: &[(&str, &str)] = &[
+    ("API", "resource_server_identifier"),
+    ("PERMISSION", "permission_name"),
+    ("DESCRIPTION", "description"),
+];
+
+/// The columns of a role list (all roles, a user's).
+pub const ROLE_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("DESCRIPTION", "description"),
+];
+
+/// An API's identifier (the audience permissions name), from its id or identifier.
+pub async fn api_identifier(api: &mut Api, id: &str) -> Result<String, CliError> {
+    let resource_server = api.get(&["resource-servers", id], &[]).await?;
+    resource_server["identifier"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Failed(format!("the API {id} has no identifier")))
+}
+
+/// A role id, from an id (`rol_…`) or an exact name.
+pub async fn role_id(api: &mut Api, role: &str) -> Result<String, CliError> {
+    if role.starts_with("rol_") {
+        return Ok(role.to_owned());
+    }
+    let roles = api
+        .get(
+            &["roles"],
+            &[("name_filter", role.to_owned()), ("per_page", "100".into())],
+        )
+        .await?;
+    let found: Vec<&Value> = roles
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"].as_str() == Some(role))
+        .collect();
+    match found[..] {
+        [r] => Ok(r["id"].as_str().unwrap_or_default().to_owned()),
+        [] => Err(CliError::Failed(format!("no role is named {role:?}"))),
+        _ => Err(CliError::Failed(format!(
+            "several roles are named {role:?}: give the role id"
+        ))),
+    }
+}
+
+/// A user id, from an id or an email.
+pub async fn user_id(api: &mut Api, user: &str) -> Result<String, CliError> {
+    if !user.contains('@') {
+        return Ok(user.to_owned());
+    }
+    let users = api
+        .get(&["users-by-email"], &[("email", user.to_owned())])
+        .await?;
+    users
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|u| u["user_id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Failed(format!("no user has the email {user}")))
+}
+
+/// Auth0's permissions body for one API.
+pub async fn permissions_body(
+    api: &mut Api,
+    api_id: &str,
+    permissions: &[String],
+) -> Result<Value, CliError> {
+    let identifier = api_identifier(api, api_id).await?;
+    Ok(json!({
+        "permissions": permissions.iter().map(|p| json!({
+            "resource_server_identifier": identifier,
+            "permission_name": p,
+        })).collect::<Vec<_>>()
+    }))
+}

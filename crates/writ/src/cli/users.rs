@@ -1,0 +1,326 @@
+//! `writ users list|get|create|update|delete`, `writ users roles list|add|remove`,
+//! `writ users permissions list|add|remove` and `writ users import`: users over
+//! `/api/v2/users`, their roles and their direct permissions, and the Auth0 bulk import (see
+//! `import.rs`). A user is named by their id or email, a role by its id or exact name.
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+
+use super::api::Api;
+use super::shared::{
+    BOOL_VALUE_NAME, BodyArg, PERMISSION_COLUMNS, Paging, ROLE_COLUMNS, list, permissions_body,
+    plural, role_id, set_if_given, show, user_id,
+};
+use super::{CliError, import, output};
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// List or search users.
+    List {
+        /// Only users whose email or name contains this text.
+        #[arg(long, conflicts_with = "email")]
+        q: Option<String>,
+        /// The user with this exact email.
+        #[arg(long)]
+        email: Option<String>,
+        #[command(flatten)]
+        paging: Paging,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a user (by id or email).
+    Get {
+        user: String,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a user of the database connection.
+    Create {
+        #[command(flatten)]
+        fields: UserFields,
+        /// The connection (Writ has one).
+        #[arg(long, default_value = writ_core::DEFAULT_CONNECTION)]
+        connection: String,
+        #[command(flatten)]
+        body: BodyArg,
+    },
+    /// Change a user: only the given properties.
+    Update {
+        /// The user's id or email.
+        user: String,
+        #[command(flatten)]
+        fields: UserFields,
+        #[command(flatten)]
+        body: BodyArg,
+    },
+    /// Delete a user.
+    Delete {
+        /// The user's id or email.
+        user: String,
+    },
+    /// A user's roles.
+    #[command(subcommand)]
+    Roles(UserRolesCommand),
+    /// A user's direct permissions (not those of their roles).
+    #[command(subcommand)]
+    Permissions(UserPermissionsCommand),
+    /// Import users from an Auth0 bulk-import file (a JSON array), with their password hashes.
+    Import(import::ImportArgs),
+}
+
+/// The main properties of a user.
+#[derive(Args)]
+pub struct UserFields {
+    /// Email address (required on create).
+    #[arg(long)]
+    email: Option<String>,
+    /// Password (required on create; at least 8 characters).
+    #[arg(long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from standard input (its first line).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Whether the email is verified.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = BOOL_VALUE_NAME)]
+    email_verified: Option<bool>,
+    /// Blocked users cannot obtain tokens.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = BOOL_VALUE_NAME)]
+    blocked: Option<bool>,
+}
+
+impl UserFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
+        let password = if self.password_stdin {
+            Some(super::read_stdin_line("password")?)
+        } else {
+            self.password
+        };
+        set_if_given(body, "email", self.email);
+        set_if_given(body, "password", password);
+        set_if_given(body, "name", self.name);
+        set_if_given(body, "email_verified", self.email_verified);
+        set_if_given(body, "blocked", self.blocked);
+        Ok(())
+    }
+}
+
+#[derive(Subcommand)]
+pub enum UserRolesCommand {
+    /// List a user's roles.
+    List {
+        user: String,
+        #[command(flatten)]
+        paging: Paging,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assign roles (ids or names) to a user.
+    Add {
+        user: String,
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+    /// Remove roles (ids or names) from a user.
+    Remove {
+        user: String,
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserPermissionsCommand {
+    /// List a user's direct permissions.
+    List {
+        user: String,
+        #[command(flatten)]
+        paging: Paging,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant a user permissions of one API directly.
+    Add {
+        user: String,
+        /// The API (id or identifier) defining the permissions.
+        #[arg(long)]
+        api: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+    /// Take direct permissions of one API from a user.
+    Remove {
+        user: String,
+        /// The API (id or identifier) defining the permissions.
+        #[arg(long)]
+        api: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+}
+
+const USER_COLUMNS: &[(&str, &str)] = &[
+    ("USER ID", "user_id"),
+    ("EMAIL", "email"),
+    ("NAME", "name"),
+    ("VERIFIED", "email_verified"),
+    ("BLOCKED", "blocked"),
+    ("CREATED", "created_at"),
+];
+
+/// Runs one `writ users …` command.
+pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
+    if let UsersCommand::Import(args) = cmd {
+        return import::run(args).await;
+    }
+    let mut api = Api::connect().await?;
+    match cmd {
+        UsersCommand::Import(_) => unreachable!("handled above"),
+        UsersCommand::List {
+            email: Some(email),
+            json,
+            ..
+        } => {
+            let users = api.get(&["users-by-email"], &[("email", email)]).await?;
+            if json {
+                output::json(&users);
+            } else {
+                output::table(USER_COLUMNS, users.as_array().map_or(&[], Vec::as_slice));
+            }
+            Ok(())
+        }
+        UsersCommand::List {
+            q, paging, json, ..
+        } => {
+            let query = q.map(|q| vec![("q", q)]).unwrap_or_default();
+            list(
+                &mut api,
+                &["users"],
+                query,
+                &paging,
+                json,
+                "users",
+                USER_COLUMNS,
+            )
+            .await
+        }
+        UsersCommand::Get { user, json } => {
+            let id = user_id(&mut api, &user).await?;
+            show(&api.get(&["users", &id], &[]).await?, json);
+            Ok(())
+        }
+        UsersCommand::Create {
+            fields,
+            connection,
+            body,
+        } => {
+            let mut request = body.request_body()?;
+            fields.apply(&mut request)?;
+            request.entry("connection").or_insert(json!(connection));
+            show(
+                &api.post(&["users"], Value::Object(request)).await?,
+                body.json_output(),
+            );
+            Ok(())
+        }
+        UsersCommand::Update { user, fields, body } => {
+            let id = user_id(&mut api, &user).await?;
+            let mut request = body.request_body()?;
+            fields.apply(&mut request)?;
+            show(
+                &api.patch(&["users", &id], Value::Object(request)).await?,
+                body.json_output(),
+            );
+            Ok(())
+        }
+        UsersCommand::Delete { user } => {
+            let id = user_id(&mut api, &user).await?;
+            api.delete(&["users", &id], None).await?;
+            println!("Deleted the user {user}.");
+            Ok(())
+        }
+        UsersCommand::Roles(UserRolesCommand::List { user, paging, json }) => {
+            let id = user_id(&mut api, &user).await?;
+            list(
+                &mut api,
+                &["users", &id, "roles"],
+                vec![],
+                &paging,
+                json,
+                "roles",
+                ROLE_COLUMNS,
+            )
+            .await
+        }
+        UsersCommand::Roles(UserRolesCommand::Add { user, roles }) => {
+            let id = user_id(&mut api, &user).await?;
+            let mut ids = vec![];
+            for role in &roles {
+                ids.push(role_id(&mut api, role).await?);
+            }
+            api.post(&["users", &id, "roles"], json!({ "roles": ids }))
+                .await?;
+            println!("Assigned {} to {user}.", plural(ids.len(), "role"));
+            Ok(())
+        }
+        UsersCommand::Roles(UserRolesCommand::Remove { user, roles }) => {
+            let id = user_id(&mut api, &user).await?;
+            let mut ids = vec![];
+            for role in &roles {
+                ids.push(role_id(&mut api, role).await?);
+            }
+            api.delete(&["users", &id, "roles"], Some(json!({ "roles": ids })))
+                .await?;
+            println!("Removed {} from {user}.", plural(ids.len(), "role"));
+            Ok(())
+        }
+        UsersCommand::Permissions(UserPermissionsCommand::List { user, paging, json }) => {
+            let id = user_id(&mut api, &user).await?;
+            list(
+                &mut api,
+                &["users", &id, "permissions"],
+                vec![],
+                &paging,
+                json,
+                "permissions",
+                PERMISSION_COLUMNS,
+            )
+            .await
+        }
+        UsersCommand::Permissions(UserPermissionsCommand::Add {
+            user,
+            api: api_id,
+            permissions,
+        }) => {
+            let id = user_id(&mut api, &user).await?;
+            let body = permissions_body(&mut api, &api_id, &permissions).await?;
+            api.post(&["users", &id, "permissions"], body).await?;
+            println!(
+                "Granted {} to {user}.",
+                plural(permissions.len(), "permission")
+            );
+            Ok(())
+        }
+        UsersCommand::Permissions(UserPermissionsCommand::Remove {
+            user,
+            api: api_id,
+            permissions,
+        }) => {
+            let id = user_id(&mut api, &user).await?;
+            let body = permissions_body(&mut api, &api_id, &permissions).await?;
+            api.delete(&["users", &id, "permissions"], Some(body))
+                .await?;
+            println!(
+                "Removed {} from {user}.",
+                plural(permissions.len(), "permission")
+            );
+            Ok(())
+        }
+    }
+}
