@@ -29,7 +29,7 @@ NGINX_ADDR=127.0.0.1:8080
 APP_DIR=examples/django-api
 SERVE_FOR=${DJANGO_SERVE_FOR:-}
 LOGS="$ROOT/target/django/logs${SERVE_FOR:+-served}"
-WRIT_BIN=${WRIT_BIN:-target/debug/writ}
+WRIT_BIN=${WRIT_BIN:-${CARGO_TARGET_DIR:-target}/debug/writ}
 NGINX=/usr/sbin/nginx
 PY=.venv/bin/python
 

@@ -43,8 +43,8 @@ case "$E2E_PROFILE" in
   debug) CARGO_PROFILE_FLAG= ;;
   *) echo "e2e: E2E_PROFILE must be release or debug" >&2; exit 2 ;;
 esac
-WRIT_BIN=${WRIT_BIN:-target/$E2E_PROFILE/writ}
-TODOS_API_BIN=${TODOS_API_BIN:-target/$E2E_PROFILE/todos-api}
+WRIT_BIN=${WRIT_BIN:-${CARGO_TARGET_DIR:-target}/$E2E_PROFILE/writ}
+TODOS_API_BIN=${TODOS_API_BIN:-${CARGO_TARGET_DIR:-target}/$E2E_PROFILE/todos-api}
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
