@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// `WWW-Authenticate` for 401/403 (RFC 6750).
     pub www_authenticate: Option<String>,
+    /// Already in the audit log (the use case recorded its own failure).
+    pub recorded: bool,
 }
 
 impl ApiError {
@@ -24,6 +26,7 @@ impl ApiError {
             message: message.into(),
             code,
             www_authenticate: None,
+            recorded: false,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -87,6 +90,20 @@ impl From<StoreError> for ApiError {
             )),
             other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<writ_service::ServiceError> for ApiError {
+    /// A use case's refusal, as it recorded it in the audit log.
+    fn from(e: writ_service::ServiceError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match &e {
+            writ_service::ServiceError::Internal(_) => "Internal error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut a = ApiError::new(status, e.code(), message);
+        a.recorded = true;
+        a
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn authz_events(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:authz_events")?;
+    c.require("read:authz_events").await?;
     let q: EventsQuery = query(q)?;
     let last_event_id = headers
         .get("last-event-id")
@@ -90,7 +90,7 @@ pub async fn authz_events(
     }
     let rx = state.authz_head.subscribe();
     let closing = state.closing.subscribe();
-    let caller = c.0;
+    let caller = c.claims;
     let init = (state, rx, closing, from, Vec::<AuthzEvent>::new());
     let stream = futures_util::stream::unfold(
         init,

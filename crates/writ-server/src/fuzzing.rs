@@ -50,7 +50,7 @@ pub fn import_file(file: &[u8]) -> Result<Vec<ImportedEntry>, String> {
     };
     Ok(users
         .iter()
-        .map(|u| match crate::mgmt::jobs::parse_entry(u) {
+        .map(|u| match writ_service::imports::parse_entry(u) {
             Ok(e) => Ok(e
                 .password_hash
                 .map(|(h, _)| (h.clone(), imported::split_for_wrap(&h)))),

@@ -65,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/logout", get(authorize::logout_v2))
         .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/healthz", get(|| async { "ok" }))
-        .nest("/api/v2", mgmt::router(&state))
+        .nest("/api/v2", mgmt::router())
         .merge(admin::router(&state))
         .layer(RequestBodyLimitLayer::new(256 * 1024))
         // The client's address and scheme, behind trusted proxies too, for every handler.

@@ -338,6 +338,110 @@ pub async fn logout(state: &Writ, peer: &Peer, session_id: &str, client_id: Opti
 }
 
 // ---------------------------------------------------------------------------------------------
+// Management API writes
+
+/// A Management API write, as its audit entry names it: the method and the route template of
+/// the equivalent `/api/v2` call (the console's changes are recorded under them too), the path
+/// with its ids, and the status a success answers.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub method: String,
+    /// The route template under `/api/v2`, e.g. `/roles/{id}`.
+    pub route: String,
+    /// The path under `/api/v2` with its ids, e.g. `/roles/rol_1`.
+    pub path: String,
+    /// 200, 201 or 204.
+    pub success: u16,
+}
+
+impl Operation {
+    /// An operation on `route` at `path` (both under `/api/v2`).
+    pub fn new(method: &str, route: &str, path: String, success: u16) -> Self {
+        Operation {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            path,
+            success,
+        }
+    }
+}
+
+/// A description of a Management API write, from its method and route.
+pub fn describe(method: &str, route: &str) -> String {
+    let r = route.strip_prefix("/api/v2").unwrap_or(route);
+    let d = match (method, r) {
+        ("POST", "/resource-servers") => "Create a resource server",
+        ("PATCH", "/resource-servers/{id}") => "Update a resource server",
+        ("DELETE", "/resource-servers/{id}") => "Delete a resource server",
+        ("POST", "/roles") => "Create a role",
+        ("PATCH", "/roles/{id}") => "Update a role",
+        ("DELETE", "/roles/{id}") => "Delete a role",
+        ("POST", "/roles/{id}/permissions") => "Add permissions to a role",
+        ("DELETE", "/roles/{id}/permissions") => "Remove permissions from a role",
+        ("POST", "/roles/{id}/users") => "Assign users to a role",
+        ("POST", "/users") => "Create a user",
+        ("PATCH", "/users/{id}") => "Update a user",
+        ("DELETE", "/users/{id}") => "Delete a user",
+        ("POST", "/users/{id}/roles") => "Assign roles to a user",
+        ("DELETE", "/users/{id}/roles") => "Remove roles from a user",
+        ("POST", "/users/{id}/permissions") => "Assign permissions to a user",
+        ("DELETE", "/users/{id}/permissions") => "Remove permissions from a user",
+        ("POST", "/jobs/users-imports") => "Import users",
+        ("POST", "/clients") => "Create a client",
+        ("PATCH", "/clients/{id}") => "Update a client",
+        ("DELETE", "/clients/{id}") => "Delete a client",
+        ("POST", "/clients/{id}/rotate-secret") => "Rotate a client secret",
+        ("POST", "/client-grants") => "Create a client grant",
+        ("PATCH", "/client-grants/{id}") => "Update a client grant",
+        ("DELETE", "/client-grants/{id}") => "Delete a client grant",
+        ("DELETE", "/grants/{id}") => "Revoke a user's consent",
+        ("DELETE", "/grants") => "Revoke a user's consents",
+        ("POST", "/keys/signing/rotate") => "Rotate signing keys",
+        ("PUT", "/keys/signing/{kid}/revoke") => "Revoke a signing key",
+        _ => return format!("{method} /api/v2{r}"),
+    };
+    d.to_owned()
+}
+
+/// Records a Management API write's outcome (`sapi`, or `fapi` with the error's code), by
+/// `actor`; a refusal before the write is recorded the same way by whoever refused it.
+pub async fn api_write(
+    state: &Writ,
+    actor: Option<&crate::Actor>,
+    op: &Operation,
+    outcome: Result<(), (u16, &str)>,
+) {
+    let (ty, status, code) = match outcome {
+        Ok(()) => (types::SUCCESS_API_OPERATION, op.success, None),
+        Err((status, code)) => (types::FAILED_API_OPERATION, status, Some(code)),
+    };
+    let mut response = json!({ "statusCode": status });
+    if let Some(code) = code {
+        response["errorCode"] = json!(code);
+    }
+    let channel = actor.map_or("api", crate::Actor::channel);
+    let details = json!({
+        "request": {
+            "method": &op.method,
+            "path": format!("/api/v2{}", op.path),
+            "channel": channel,
+        },
+        "response": response,
+    });
+    let mut e = Entry::new(ty, describe(&op.method, &op.route)).details(details);
+    if let Some(a) = actor {
+        e = e.peer(&a.peer);
+        if let Some(c) = &a.client_id {
+            e = e.client(c);
+        }
+        if let Some(u) = &a.user_id {
+            e = e.user(u);
+        }
+    }
+    record(state, e).await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Retention
 
 /// Deletes entries older than the retention period (`WRIT_AUDIT_RETENTION_DAYS`); returns how

@@ -6,20 +6,31 @@
 //! ring, the password hasher, the brute-force limiter and the permission cache.
 
 pub mod access;
+pub mod actor;
+pub mod apis;
 pub mod audit;
 pub mod bootstrap;
+pub mod clients;
 pub mod config;
+pub mod consents;
 pub mod crypto;
+pub mod error;
 pub mod events;
+pub mod imports;
 pub mod jwt_signer;
+pub mod key_rotation;
 pub mod limiter;
 pub mod logins;
 pub mod permissions;
 pub mod proxies;
 pub mod retention;
+pub mod roles;
 pub mod signing_keys;
 pub mod start;
+pub mod users;
 mod writ;
 
+pub use actor::Actor;
 pub use config::Config;
+pub use error::{Result, ServiceError};
 pub use writ::{Catalog, WeakWrit, Writ};

@@ -221,3 +221,25 @@ impl Writ {
             .max(writ_core::protocol::ID_TOKEN_LIFETIME)
     }
 }
+
+impl Writ {
+    /// Ends a Management API write (every use case that writes calls it once, last): records the
+    /// outcome by `actor` in the audit log and, when the write succeeded (and so committed),
+    /// wakes this node's authz event streams at once rather than at the next poll.
+    pub async fn finish<T>(
+        &self,
+        actor: &crate::Actor,
+        op: crate::audit::Operation,
+        result: crate::Result<T>,
+    ) -> crate::Result<T> {
+        let outcome = match &result {
+            Ok(_) => Ok(()),
+            Err(e) => Err((e.status(), e.code())),
+        };
+        crate::audit::api_write(self, Some(actor), &op, outcome).await;
+        if result.is_ok() {
+            self.watcher_wake.notify_one();
+        }
+        result
+    }
+}

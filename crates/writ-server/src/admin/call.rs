@@ -17,7 +17,7 @@ pub struct Mgmt(Router);
 
 impl Mgmt {
     pub fn new(state: &AppState) -> Self {
-        Mgmt(crate::mgmt::router(state).with_state(state.clone()))
+        Mgmt(crate::mgmt::router().with_state(state.clone()))
     }
 }
 

@@ -3,14 +3,15 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use writ_core::{ResourceServer, Scope, SigningAlg, TokenDialect, validate};
+use writ_core::{ResourceServer, Scope};
+use writ_service::apis::{self, ApiInput};
 
-use super::{Caller, ListQuery, body, created, no_content, ok, query, schemas};
+use super::{Caller, ListQuery, created, no_content, ok, query, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,9 +23,6 @@ pub fn router() -> Router<AppState> {
             get(read).patch(update).delete(remove),
         )
 }
-
-/// Auth0's maximum access-token lifetime (30 days).
-const MAX_LIFETIME: i64 = 2_592_000;
 
 pub fn rs_json(rs: &ResourceServer) -> Value {
     json!({
@@ -75,64 +73,22 @@ struct Body {
     skip_consent_for_verifiable_first_party_clients: Option<bool>,
 }
 
-/// Applies a create/patch body to a record and validates the result.
-fn apply(rs: &mut ResourceServer, b: Body) -> Result<(), ApiError> {
-    if let Some(n) = b.name {
-        rs.name = validate::name("name", &n, 200)?;
-    }
-    if let Some(scopes) = b.scopes {
-        let mut seen = std::collections::HashSet::new();
-        for (i, s) in scopes.iter().enumerate() {
-            validate::scope_value(&format!("scopes[{i}].value"), &s.value)?;
-            if !seen.insert(&s.value) {
-                return Err(ApiError::bad_request(format!(
-                    "Payload validation error: duplicate scope '{}' on property scopes.",
-                    s.value
-                )));
-            }
+impl From<Body> for ApiInput {
+    fn from(b: Body) -> Self {
+        ApiInput {
+            identifier: b.identifier,
+            name: b.name,
+            scopes: b.scopes,
+            signing_alg: b.signing_alg,
+            token_lifetime: b.token_lifetime,
+            token_lifetime_for_web: b.token_lifetime_for_web,
+            enforce_policies: b.enforce_policies,
+            token_dialect: b.token_dialect,
+            allow_offline_access: b.allow_offline_access,
+            skip_consent_for_verifiable_first_party_clients: b
+                .skip_consent_for_verifiable_first_party_clients,
         }
-        if scopes.len() > 1000 {
-            return Err(ApiError::bad_request(
-                "Payload validation error: an API can define at most 1000 scopes.",
-            ));
-        }
-        rs.scopes = scopes;
     }
-    if let Some(a) = b.signing_alg {
-        rs.signing_alg = SigningAlg::parse(&a).ok_or_else(|| {
-            ApiError::bad_request(format!("Payload validation error: 'No enum match for: \"{a}\" (RS256, ES256, EdDSA)' on property signing_alg."))
-        })?;
-    }
-    if let Some(t) = b.token_lifetime {
-        if !(1..=MAX_LIFETIME).contains(&t) {
-            return Err(ApiError::bad_request(format!(
-                "Payload validation error: 'token_lifetime must be between 1 and {MAX_LIFETIME}' on property token_lifetime."
-            )));
-        }
-        rs.token_lifetime = t;
-    }
-    let _ = b.token_lifetime_for_web;
-    let _ = b.skip_consent_for_verifiable_first_party_clients;
-    if let Some(e) = b.enforce_policies {
-        rs.enforce_policies = e;
-    }
-    if let Some(d) = b.token_dialect {
-        rs.token_dialect = TokenDialect::parse(&d).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Payload validation error: 'No enum match for: \"{d}\" (access_token, access_token_authz, rfc9068_profile, rfc9068_profile_authz)' on property token_dialect."
-            ))
-        })?;
-    }
-    if rs.token_dialect.includes_permissions() && !rs.enforce_policies {
-        return Err(ApiError::bad_request(format!(
-            "Payload validation error: 'token_dialect {} requires enforce_policies (RBAC) to be true' on property token_dialect.",
-            rs.token_dialect.as_str()
-        )));
-    }
-    if let Some(o) = b.allow_offline_access {
-        rs.allow_offline_access = o;
-    }
-    Ok(())
 }
 
 #[utoipa::path(
@@ -157,7 +113,7 @@ async fn list(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:resource_servers")?;
+    c.require("read:resource_servers").await?;
     let q: ListQuery = query(q)?;
     let page = s.store.list_resource_servers(q.paging().page()?).await?;
     q.paging().respond(
@@ -184,27 +140,9 @@ async fn list(
     security(("bearer" = ["create:resource_servers"]))
 )]
 async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    c.require("create:resource_servers")?;
-    let mut b: Body = body(&bytes)?;
-    let identifier = b.identifier.take().ok_or_else(|| {
-        ApiError::bad_request("Payload validation error: 'Missing required property: identifier'.")
-    })?;
-    validate::identifier("identifier", &identifier)?;
-    let mut rs = ResourceServer {
-        id: String::new(),
-        name: identifier.clone(),
-        identifier,
-        scopes: vec![],
-        signing_alg: SigningAlg::RS256,
-        token_lifetime: 86_400,
-        enforce_policies: false,
-        token_dialect: TokenDialect::AccessToken,
-        allow_offline_access: false,
-        is_system: false,
-    };
-    apply(&mut rs, b)?;
-    let rs = s.store.create_resource_server(rs).await?;
-    s.reload().await?;
+    c.require("create:resource_servers").await?;
+    let b: Body = c.body(&bytes).await?;
+    let rs = apis::create(&s, &c.actor(), b.into()).await?;
     Ok(created(rs_json(&rs)))
 }
 
@@ -230,7 +168,7 @@ async fn read(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("read:resource_servers")?;
+    c.require("read:resource_servers").await?;
     Ok(ok(rs_json(&s.store.get_resource_server(&id).await?)))
 }
 
@@ -260,25 +198,10 @@ async fn update(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:resource_servers")?;
-    let b: Body = body(&bytes)?;
-    let mut rs = s.store.get_resource_server(&id).await?;
-    if rs.is_system {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "operation_not_supported",
-            "The system API cannot be modified.",
-        ));
-    }
-    if b.identifier.as_ref().is_some_and(|i| *i != rs.identifier) {
-        return Err(ApiError::bad_request(
-            "Payload validation error: 'identifier cannot be changed' on property identifier.",
-        ));
-    }
-    apply(&mut rs, b)?;
-    s.store.update_resource_server(&rs).await?;
-    s.reload().await?;
-    Ok(ok(rs_json(&s.store.get_resource_server(&rs.id).await?)))
+    c.require("update:resource_servers").await?;
+    let b: Body = c.body(&bytes).await?;
+    let rs = apis::update(&s, &c.actor(), &id, b.into()).await?;
+    Ok(ok(rs_json(&rs)))
 }
 
 #[utoipa::path(
@@ -303,16 +226,7 @@ async fn remove(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:resource_servers")?;
-    let rs = s.store.get_resource_server(&id).await?;
-    if rs.is_system {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "operation_not_supported",
-            "The system API cannot be deleted.",
-        ));
-    }
-    s.store.delete_resource_server(&rs.id).await?;
-    s.reload().await?;
+    c.require("delete:resource_servers").await?;
+    apis::delete(&s, &c.actor(), &id).await?;
     Ok(no_content())
 }

@@ -8,12 +8,12 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use writ_core::{AppType, Client, validate};
+use writ_core::Client;
+use writ_service::clients::{self, ClientInput, GrantInput, RefreshInput};
 
-use super::{Caller, ListQuery, body, created, no_content, ok, query, schemas};
+use super::{Caller, ListQuery, created, no_content, ok, query, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
-use writ_service::crypto::{random_alnum, random_token, sha256_hex};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,14 +26,6 @@ pub fn router() -> Router<AppState> {
             patch(update_grant).delete(remove_grant),
         )
 }
-
-const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "password",
-    "http://auth0.com/oauth/grant-type/password-realm",
-];
 
 pub fn client_json(c: &Client, secret: Option<&str>) -> Value {
     let mut v = json!({
@@ -127,133 +119,37 @@ struct Body {
     refresh_token: Option<RefreshBody>,
 }
 
-fn urls(field: &str, v: Vec<String>, origin_only: bool) -> Result<Vec<String>, ApiError> {
-    for (i, u) in v.iter().enumerate() {
-        validate::url(&format!("{field}[{i}]"), u, origin_only)?;
+impl From<RefreshBody> for RefreshInput {
+    fn from(r: RefreshBody) -> Self {
+        RefreshInput {
+            rotation_type: r.rotation_type,
+            expiration_type: r.expiration_type,
+            leeway: r.leeway,
+            idle_token_lifetime: r.idle_token_lifetime,
+            token_lifetime: r.token_lifetime,
+            infinite_idle_token_lifetime: r.infinite_idle_token_lifetime,
+            infinite_token_lifetime: r.infinite_token_lifetime,
+        }
     }
-    Ok(v)
 }
 
-/// Applies a body to a client. Returns whether the client must have a secret.
-fn apply(c: &mut Client, b: Body, creating: bool) -> Result<Option<bool>, ApiError> {
-    if let Some(n) = b.name {
-        c.name = validate::name("name", &n, 200)?;
-    }
-    if let Some(d) = b.description {
-        c.description = d;
-    }
-    if let Some(t) = b.app_type {
-        c.app_type = AppType::parse(&t).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Payload validation error: 'No enum match for: \"{t}\" (spa, regular_web, non_interactive, native)' on property app_type."
-            ))
-        })?;
-    }
-    if let Some(g) = b.grant_types {
-        for (i, t) in g.iter().enumerate() {
-            if !GRANT_TYPES.contains(&t.as_str()) {
-                return Err(ApiError::bad_request(format!(
-                    "Payload validation error: 'Unsupported grant type: {t}' on property grant_types[{i}]."
-                )));
-            }
-        }
-        c.grant_types = g;
-    } else if creating {
-        c.grant_types = match c.app_type {
-            AppType::Spa | AppType::Native => {
-                vec!["authorization_code".into(), "refresh_token".into()]
-            }
-            AppType::NonInteractive => vec!["client_credentials".into()],
-            AppType::RegularWeb => vec![
-                "authorization_code".into(),
-                "refresh_token".into(),
-                "client_credentials".into(),
-            ],
-        };
-    }
-    if let Some(v) = b.callbacks {
-        c.callbacks = v;
-    }
-    if let Some(v) = b.allowed_origins {
-        c.allowed_origins = urls("allowed_origins", v, true)?;
-    }
-    if let Some(v) = b.web_origins {
-        c.web_origins = urls("web_origins", v, true)?;
-    }
-    if let Some(v) = b.allowed_logout_urls {
-        c.allowed_logout_urls = v;
-    }
-    // Checked against the app type the client ends up with (a custom scheme only for native
-    // apps), whichever of the two this body changes.
-    let native = c.app_type == AppType::Native;
-    for (field, list) in [
-        ("callbacks", &c.callbacks),
-        ("allowed_logout_urls", &c.allowed_logout_urls),
-    ] {
-        for (i, u) in list.iter().enumerate() {
-            validate::redirect_url(&format!("{field}[{i}]"), u, native)?;
+impl From<Body> for ClientInput {
+    fn from(b: Body) -> Self {
+        ClientInput {
+            name: b.name,
+            description: b.description,
+            app_type: b.app_type,
+            grant_types: b.grant_types,
+            callbacks: b.callbacks,
+            allowed_origins: b.allowed_origins,
+            web_origins: b.web_origins,
+            allowed_logout_urls: b.allowed_logout_urls,
+            is_first_party: b.is_first_party,
+            oidc_conformant: b.oidc_conformant,
+            token_endpoint_auth_method: b.token_endpoint_auth_method,
+            refresh_token: b.refresh_token.map(Into::into),
         }
     }
-    if let Some(v) = b.is_first_party {
-        c.is_first_party = v;
-    }
-    let _ = b.oidc_conformant;
-    if let Some(r) = b.refresh_token {
-        if let Some(t) = r.rotation_type {
-            c.refresh_rotation = match t.as_str() {
-                "rotating" => true,
-                "non-rotating" => false,
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "Payload validation error: 'No enum match (rotating, non-rotating)' on property refresh_token.rotation_type.",
-                    ));
-                }
-            };
-        }
-        let _ = (
-            r.expiration_type,
-            r.infinite_idle_token_lifetime,
-            r.infinite_token_lifetime,
-        );
-        let bounded = |v: i64, f: &str, max: i64| -> Result<i64, ApiError> {
-            if (0..=max).contains(&v) {
-                Ok(v)
-            } else {
-                Err(ApiError::bad_request(format!(
-                    "Payload validation error: 'must be between 0 and {max}' on property refresh_token.{f}."
-                )))
-            }
-        };
-        if let Some(v) = r.leeway {
-            c.refresh_leeway = bounded(v, "leeway", 60)?;
-        }
-        if let Some(v) = r.idle_token_lifetime {
-            c.refresh_idle_lifetime = bounded(v, "idle_token_lifetime", 31_557_600)?;
-        }
-        if let Some(v) = r.token_lifetime {
-            c.refresh_absolute_lifetime = bounded(v, "token_lifetime", 31_557_600)?;
-        }
-    }
-    let needs_secret = match b.token_endpoint_auth_method.as_deref() {
-        None => None,
-        Some("none") => Some(false),
-        Some("client_secret_post" | "client_secret_basic") => Some(true),
-        Some(m) => {
-            return Err(ApiError::bad_request(format!(
-                "Payload validation error: 'No enum match for: \"{m}\" (none, client_secret_post, client_secret_basic)' on property token_endpoint_auth_method."
-            )));
-        }
-    };
-    let public = needs_secret.map_or(
-        c.app_type.is_public() && (creating || c.secret_hash.is_none()),
-        |n| !n,
-    );
-    if public && c.allows_grant("client_credentials") {
-        return Err(ApiError::bad_request(
-            "Payload validation error: 'client_credentials requires a confidential client (token_endpoint_auth_method other than none)' on property grant_types.",
-        ));
-    }
-    Ok(Some(!public))
 }
 
 #[utoipa::path(
@@ -278,7 +174,7 @@ async fn list(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:clients")?;
+    c.require("read:clients").await?;
     let q: ListQuery = query(q)?;
     let page = s.store.list_clients(q.paging().page()?).await?;
     q.paging().respond(
@@ -304,43 +200,11 @@ async fn list(
     ),
     security(("bearer" = ["create:clients"]))
 )]
-async fn create(
-    State(s): State<AppState>,
-    caller: Caller,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    caller.require("create:clients")?;
-    let b: Body = body(&bytes)?;
-    if b.name.is_none() {
-        return Err(ApiError::bad_request(
-            "Payload validation error: 'Missing required property: name'.",
-        ));
-    }
-    let mut c = Client {
-        client_id: random_alnum(32),
-        name: String::new(),
-        description: String::new(),
-        app_type: AppType::RegularWeb,
-        grant_types: vec![],
-        callbacks: vec![],
-        allowed_origins: vec![],
-        web_origins: vec![],
-        allowed_logout_urls: vec![],
-        secret_hash: None,
-        is_first_party: true,
-        refresh_rotation: true,
-        refresh_leeway: 0,
-        refresh_idle_lifetime: 1_296_000,
-        refresh_absolute_lifetime: 2_592_000,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        authz_version: 1,
-    };
-    let needs_secret = apply(&mut c, b, true)?.unwrap_or(true);
-    let secret = needs_secret.then(|| random_token(32));
-    c.secret_hash = secret.as_deref().map(sha256_hex);
-    s.store.create_client(&c).await?;
-    s.reload().await?;
-    Ok(created(client_json(&c, secret.as_deref())))
+async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    c.require("create:clients").await?;
+    let b: Body = c.body(&bytes).await?;
+    let made = clients::create(&s, &c.actor(), b.into()).await?;
+    Ok(created(client_json(&made.client, made.secret.as_deref())))
 }
 
 #[utoipa::path(
@@ -365,7 +229,7 @@ async fn read(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("read:clients")?;
+    c.require("read:clients").await?;
     Ok(ok(client_json(&s.store.get_client(&id).await?, None)))
 }
 
@@ -391,27 +255,14 @@ async fn read(
 )]
 async fn update(
     State(s): State<AppState>,
-    caller: Caller,
+    c: Caller,
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require("update:clients")?;
-    let b: Body = body(&bytes)?;
-    let mut c = s.store.get_client(&id).await?;
-    let explicit = b.token_endpoint_auth_method.is_some();
-    let needs_secret = apply(&mut c, b, false)?.unwrap_or(true);
-    let mut secret = None;
-    if explicit && needs_secret && c.secret_hash.is_none() {
-        // Public → confidential: it needs a secret now, shown in this response only.
-        let s = random_token(32);
-        c.secret_hash = Some(sha256_hex(&s));
-        secret = Some(s);
-    } else if explicit && !needs_secret {
-        c.secret_hash = None;
-    }
-    s.store.update_client(&c).await?;
-    s.reload().await?;
-    Ok(ok(client_json(&c, secret.as_deref())))
+    c.require("update:clients").await?;
+    let b: Body = c.body(&bytes).await?;
+    let changed = clients::update(&s, &c.actor(), &id, b.into()).await?;
+    Ok(ok(client_json(&changed.client, changed.secret.as_deref())))
 }
 
 #[utoipa::path(
@@ -436,9 +287,8 @@ async fn remove(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:clients")?;
-    s.store.delete_client(&id).await?;
-    s.reload().await?;
+    c.require("delete:clients").await?;
+    clients::delete(&s, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -462,21 +312,12 @@ async fn remove(
 )]
 async fn rotate_secret(
     State(s): State<AppState>,
-    caller: Caller,
+    c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require("update:client_keys")?;
-    let mut c = s.store.get_client(&id).await?;
-    if c.secret_hash.is_none() {
-        return Err(ApiError::bad_request(
-            "This client is public (token_endpoint_auth_method none) and has no secret.",
-        ));
-    }
-    let secret = random_token(32);
-    c.secret_hash = Some(sha256_hex(&secret));
-    s.store.update_client(&c).await?;
-    s.reload().await?;
-    Ok(ok(client_json(&c, Some(&secret))))
+    c.require("update:client_keys").await?;
+    let rotated = clients::rotate_secret(&s, &c.actor(), &id).await?;
+    Ok(ok(client_json(&rotated.client, rotated.secret.as_deref())))
 }
 
 fn grant_json(g: &writ_core::ClientGrant) -> Value {
@@ -496,25 +337,14 @@ struct GrantBody {
     scope: Option<Vec<String>>,
 }
 
-async fn check_scopes(s: &AppState, audience: &str, scope: &[String]) -> Result<(), ApiError> {
-    let api = s
-        .store
-        .get_resource_server(audience)
-        .await
-        .map_err(|e| match e {
-            writ_store::StoreError::NotFound(_) => {
-                ApiError::bad_request(format!("No resource server found for audience {audience}."))
-            }
-            e => e.into(),
-        })?;
-    for (i, sc) in scope.iter().enumerate() {
-        if !api.has_scope(sc) {
-            return Err(ApiError::bad_request(format!(
-                "Payload validation error: 'Scope \"{sc}\" is not defined by the API {audience}' on property scope[{i}]."
-            )));
+impl From<GrantBody> for GrantInput {
+    fn from(b: GrantBody) -> Self {
+        GrantInput {
+            client_id: b.client_id,
+            audience: b.audience,
+            scope: b.scope,
         }
     }
-    Ok(())
 }
 
 #[utoipa::path(
@@ -540,7 +370,7 @@ async fn list_grants(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:client_grants")?;
+    c.require("read:client_grants").await?;
     let q: ListQuery = query(q)?;
     let page = s
         .store
@@ -579,33 +409,9 @@ async fn create_grant(
     c: Caller,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("create:client_grants")?;
-    let b: GrantBody = body(&bytes)?;
-    let missing = |f: &str| {
-        ApiError::bad_request(format!(
-            "Payload validation error: 'Missing required property: {f}'."
-        ))
-    };
-    let client_id = b.client_id.ok_or_else(|| missing("client_id"))?;
-    let audience = b.audience.ok_or_else(|| missing("audience"))?;
-    let scope = b.scope.ok_or_else(|| missing("scope"))?;
-    check_scopes(&s, &audience, &scope).await?;
-    let client = s.store.get_client(&client_id).await.map_err(|e| match e {
-        writ_store::StoreError::NotFound(_) => {
-            ApiError::bad_request(format!("Client {client_id} does not exist."))
-        }
-        e => e.into(),
-    })?;
-    if client.secret_hash.is_none() {
-        return Err(ApiError::bad_request(
-            "Client grants are for confidential (machine-to-machine) clients; this client is public.",
-        ));
-    }
-    let g = s
-        .store
-        .create_client_grant(&client_id, &audience, &scope)
-        .await?;
-    s.reload().await?;
+    c.require("create:client_grants").await?;
+    let b: GrantBody = c.body(&bytes).await?;
+    let g = clients::create_grant(&s, &c.actor(), b.into()).await?;
     Ok(created(grant_json(&g)))
 }
 
@@ -634,28 +440,9 @@ async fn update_grant(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:client_grants")?;
-    let b: GrantBody = body(&bytes)?;
-    if b.client_id.is_some() || b.audience.is_some() {
-        return Err(ApiError::bad_request(
-            "Payload validation error: only scope can be changed.",
-        ));
-    }
-    let scope = b.scope.ok_or_else(|| {
-        ApiError::bad_request("Payload validation error: 'Missing required property: scope'.")
-    })?;
-    let audience = s
-        .catalog
-        .load()
-        .grants
-        .values()
-        .flat_map(|by_aud| by_aud.values())
-        .find(|g| g.id == id)
-        .map(|g| g.audience.clone());
-    let audience = audience.ok_or_else(|| ApiError::not_found("client grant"))?;
-    check_scopes(&s, &audience, &scope).await?;
-    let g = s.store.update_client_grant(&id, &scope).await?;
-    s.reload().await?;
+    c.require("update:client_grants").await?;
+    let b: GrantBody = c.body(&bytes).await?;
+    let g = clients::update_grant(&s, &c.actor(), &id, b.into()).await?;
     Ok(ok(grant_json(&g)))
 }
 
@@ -681,8 +468,7 @@ async fn remove_grant(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:client_grants")?;
-    s.store.delete_client_grant(&id).await?;
-    s.reload().await?;
+    c.require("delete:client_grants").await?;
+    clients::delete_grant(&s, &c.actor(), &id).await?;
     Ok(no_content())
 }

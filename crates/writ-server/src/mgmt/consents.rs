@@ -1,7 +1,7 @@
 //! `/api/v2/grants`: users' consents to third-party clients, in Auth0's shape and paths (Auth0
 //! calls them grants; not to be confused with client grants). Listing needs `read:grants`,
 //! revoking `delete:grants`. Revoking a consent also revokes that client's refresh tokens for
-//! the user and makes the user's access tokens stale (see `writ_store::ConsentStore`), so the
+//! the user and makes the user's access tokens stale (see [`writ_service::consents`]), so the
 //! client has to ask again.
 
 use axum::Router;
@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::{delete, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use writ_service::consents;
 use writ_store::{Consent, ConsentFilter};
 
 use super::{Caller, Paging, no_content, query, schemas};
@@ -63,7 +64,7 @@ async fn list(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:grants")?;
+    c.require("read:grants").await?;
     let q: GrantsQuery = query(q)?;
     let paging = Paging {
         page: q.page,
@@ -106,8 +107,8 @@ async fn remove(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:grants")?;
-    s.store.revoke_consent(&id).await?;
+    c.require("delete:grants").await?;
+    consents::revoke(&s, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -138,11 +139,8 @@ async fn remove_by_user(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("delete:grants")?;
-    let q: ByUser = query(q)?;
-    let user = q.user_id.filter(|u| !u.is_empty()).ok_or_else(|| {
-        ApiError::invalid_query("Query validation error: 'Missing required property: user_id'.")
-    })?;
-    s.store.revoke_user_consents(&user).await?;
+    c.require("delete:grants").await?;
+    let q: ByUser = c.check(query(q)).await?;
+    consents::revoke_all_of(&s, &c.actor(), q.user_id.as_deref()).await?;
     Ok(no_content())
 }

@@ -2,16 +2,16 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
-use writ_core::{KeyState, SigningAlg, SigningKey};
+use writ_core::{KeyState, SigningKey};
 
 use super::{Caller, ok, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
-use writ_service::signing_keys::new_record;
+use writ_service::key_rotation;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,7 +57,7 @@ fn key_json(k: &SigningKey) -> Value {
     security(("bearer" = ["read:signing_keys"]))
 )]
 async fn list(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
-    c.require("read:signing_keys")?;
+    c.require("read:signing_keys").await?;
     let keys = s.store.signing_keys().await?;
     Ok(ok(Value::Array(keys.iter().map(key_json).collect())))
 }
@@ -84,7 +84,7 @@ async fn read(
     c: Caller,
     Path(kid): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("read:signing_keys")?;
+    c.require("read:signing_keys").await?;
     let keys = s.store.signing_keys().await?;
     let k = keys
         .iter()
@@ -110,18 +110,9 @@ async fn read(
     security(("bearer" = ["create:signing_keys", "update:signing_keys"]))
 )]
 async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
-    c.require("create:signing_keys")?;
-    c.require("update:signing_keys")?;
-    let retire_after = chrono::Utc::now().timestamp() + s.max_token_lifetime();
-    for alg in SigningAlg::ALL {
-        let next = new_record(alg, KeyState::Next, &s.cipher)?;
-        s.store
-            .rotate_signing_keys(alg, &next, retire_after)
-            .await?;
-    }
-    s.reload().await?;
-    let ring = s.keys.load();
-    let kid = ring.signer(SigningAlg::RS256).map(|k| k.kid.clone());
+    c.require("create:signing_keys").await?;
+    c.require("update:signing_keys").await?;
+    let kid = key_rotation::rotate(&s, &c.actor()).await?;
     Ok(ok(json!({ "kid": kid })))
 }
 
@@ -148,18 +139,8 @@ async fn revoke(
     c: Caller,
     Path(kid): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("update:signing_keys")?;
-    let k = s
-        .store
-        .revoke_signing_key(&kid)
-        .await
-        .map_err(|e| match e {
-            writ_store::StoreError::Conflict(m) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_key_state", m)
-            }
-            e => e.into(),
-        })?;
-    s.reload().await?;
+    c.require("update:signing_keys").await?;
+    let k = key_rotation::revoke(&s, &c.actor(), &kid).await?;
     Ok(ok(
         json!({ "kid": k.kid, "revoked": true, "revoked_at": k.revoked_at }),
     ))

@@ -101,7 +101,7 @@ async fn list(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:logs")?;
+    c.require("read:logs").await?;
     let q: LogsQuery = query(q)?;
     if q.from.is_some() || q.take.is_some() {
         return Err(ApiError::invalid_query(
@@ -171,7 +171,7 @@ async fn read(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("read:logs")?;
+    c.require("read:logs").await?;
     match s.store.get_log(&id).await {
         Ok(e) => Ok(ok(log_json(&e))),
         Err(writ_store::StoreError::NotFound(_)) => Err(ApiError::not_found("log")),

@@ -3,8 +3,9 @@
 //! Every route requires an access token for `{issuer}api/v2/` carrying the route's scope,
 //! verified with writ-guard (the same code APIs use), so Writ dogfoods its own RBAC.
 //!
-//! Every write (any method but GET, HEAD and OPTIONS) that reaches a handler is recorded in the
-//! audit log by [`crate::audit::mgmt_writes`], with the caller [`Caller`] verified.
+//! Every write (any method but GET, HEAD and OPTIONS) is recorded in the audit log: its outcome
+//! by the use case in `writ_service` that makes it (with the caller's [`Actor`]), a refusal
+//! before it (token, scope, body) by [`Caller`].
 
 mod apis;
 mod clients;
@@ -19,7 +20,7 @@ mod users;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,12 +28,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use writ_guard::{AccessClaims, VerifyError};
+use writ_service::Actor;
+use writ_service::audit::Operation;
 use writ_store::Page;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .merge(apis::router())
         .merge(roles::router())
@@ -50,44 +53,101 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
         })
-        // Inside the audit layer: streams are woken as soon as the handler has committed, not
-        // after the audit entry is appended too.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            wake_after_write,
-        ))
-        .layer(axum::middleware::from_fn(crate::audit::mgmt_writes))
 }
 
-/// After a successful write (committed by then), wakes this node's authz-head watcher so its
-/// event streams carry the change now rather than at the next poll.
-async fn wake_after_write(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let write = !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
-    let resp = next.run(req).await;
-    if write && resp.status().is_success() {
-        state.watcher_wake.notify_one();
+/// The verified caller of a Management API route, with what its audit entries need: the
+/// request's method, route and path, and where it came from.
+///
+/// Writes are recorded explicitly: a refusal here (bad token, missing scope, malformed body,
+/// through [`Caller::require`] and [`Caller::check`]) by this type, the outcome of the write
+/// itself by the use case in `writ_service`, which takes the caller's [`Actor`].
+pub struct Caller {
+    pub claims: AccessClaims,
+    call: Call,
+}
+
+/// The request a [`Caller`] made.
+#[derive(Clone)]
+struct Call {
+    state: AppState,
+    /// Not a read (reads are never recorded).
+    write: bool,
+    op: Operation,
+    peer: writ_service::audit::Peer,
+}
+
+impl Call {
+    fn of(parts: &Parts, state: &AppState) -> Call {
+        let write = !matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
+        let path = parts.uri.path().to_owned();
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| {
+                m.as_str()
+                    .strip_prefix("/api/v2")
+                    .unwrap_or(m.as_str())
+                    .to_owned()
+            })
+            .unwrap_or_else(|| path.clone());
+        Call {
+            state: state.clone(),
+            write,
+            op: Operation::new(parts.method.as_str(), &route, path, 200),
+            peer: crate::audit::peer_of(parts),
+        }
     }
-    resp
-}
 
-/// The verified caller of a Management API route.
-pub struct Caller(pub AccessClaims);
+    /// Records a write refused before it reached its use case.
+    async fn refused(&self, actor: Option<&Actor>, e: &ApiError) {
+        if self.write {
+            writ_service::audit::api_write(
+                &self.state,
+                actor,
+                &self.op,
+                Err((e.status.as_u16(), e.code)),
+            )
+            .await;
+        }
+    }
+}
 
 impl Caller {
-    /// Requires one scope (in `permissions` when present, else in `scope`).
-    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.0.has_permission(scope) {
+    /// The caller as the use cases take it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            client_id: Some(self.claims.client_id.clone()),
+            user_id: (!self.claims.is_machine()).then(|| self.claims.sub.clone()),
+            peer: self.call.peer.clone(),
+        }
+    }
+
+    /// Requires one scope (in `permissions` when present, else in `scope`); a write refused
+    /// for it is recorded.
+    pub async fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.claims.has_permission(scope) {
             Ok(())
         } else {
-            Err(ApiError::insufficient_scope(scope))
+            self.check(Err(ApiError::insufficient_scope(scope))).await
         }
+    }
+
+    /// Passes `r` on, recording a write refused with its error (a malformed body, say).
+    pub async fn check<T>(&self, r: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let Err(e) = &r
+            && !e.recorded
+        {
+            self.call.refused(Some(&self.actor()), e).await;
+        }
+        r
+    }
+
+    /// Parses the JSON body of a write (see [`body`]), recording a refusal.
+    pub async fn body<T: DeserializeOwned>(&self, bytes: &Bytes) -> Result<T, ApiError> {
+        self.check(body(bytes)).await
     }
 }
 
@@ -95,14 +155,15 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let mut caller = Caller::verify(parts, state);
+        let call = Call::of(parts, state);
+        let mut claims = Caller::verify(parts, state);
         // A token speaks for its subject's permissions when it was made: a user's is refused
         // once they changed or the user is blocked or gone; a machine client's once its grant,
         // secret or grant types changed or it was deleted.
-        if let Ok(Caller(c)) = &caller
+        if let Ok(c) = &claims
             && !is_current(state, c).await
         {
-            caller = Err(ApiError::unauthorized(
+            claims = Err(ApiError::unauthorized(
                 if c.is_machine() {
                     "Invalid token: the client's grants or credentials changed since it was issued"
                 } else {
@@ -111,11 +172,14 @@ impl FromRequestParts<AppState> for Caller {
                 "permissions changed",
             ));
         }
-        // On writes, the audit middleware records who called (or that the token was refused).
-        if let Some(slot) = parts.extensions.get::<crate::audit::CallerSlot>() {
-            slot.fill(state, caller.as_ref().ok().map(|c| &c.0));
+        match claims {
+            Ok(claims) => Ok(Caller { claims, call }),
+            Err(e) => {
+                // A refused token names no caller.
+                call.refused(None, &e).await;
+                Err(e)
+            }
         }
-        caller
     }
 }
 
@@ -158,7 +222,7 @@ pub async fn still_allowed(state: &AppState, claims: &AccessClaims, scope: &str)
 
 impl Caller {
     /// Verifies the bearer token of a request.
-    fn verify(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
+    fn verify(parts: &Parts, state: &AppState) -> Result<AccessClaims, ApiError> {
         let Some(h) = parts.headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::missing_token());
         };
@@ -178,7 +242,7 @@ impl Caller {
                 )
             })?;
         match state.mgmt_verifier.verify(token) {
-            Ok(c) => Ok(Caller(c)),
+            Ok(c) => Ok(c),
             Err(VerifyError::Expired) => Err(ApiError::unauthorized(
                 "Expired token received for JSON Web Token validation",
                 "token expired",

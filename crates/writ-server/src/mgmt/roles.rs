@@ -7,11 +7,11 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use writ_core::{Role, validate};
+use writ_core::Role;
+use writ_service::roles::{self, RoleInput};
 
 use super::{
-    Caller, ListQuery, PermissionsBody, body, created, no_content, ok, permission_json, query,
-    schemas,
+    Caller, ListQuery, PermissionsBody, created, no_content, ok, permission_json, query, schemas,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -45,12 +45,12 @@ struct Body {
     description: Option<String>,
 }
 
-fn description(d: Option<String>) -> Result<Option<String>, ApiError> {
-    match d {
-        Some(d) if d.chars().count() > 140 => Err(ApiError::bad_request(
-            "Payload validation error: 'String is too long (max 140)' on property description.",
-        )),
-        d => Ok(d),
+impl From<Body> for RoleInput {
+    fn from(b: Body) -> Self {
+        RoleInput {
+            name: b.name,
+            description: b.description,
+        }
     }
 }
 
@@ -77,7 +77,7 @@ async fn list(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:roles")?;
+    c.require("read:roles").await?;
     let q: ListQuery = query(q)?;
     let page = s
         .store
@@ -107,16 +107,9 @@ async fn list(
     security(("bearer" = ["create:roles"]))
 )]
 async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    c.require("create:roles")?;
-    let b: Body = body(&bytes)?;
-    let name = b.name.ok_or_else(|| {
-        ApiError::bad_request("Payload validation error: 'Missing required property: name'.")
-    })?;
-    let name = validate::name("name", &name, 50)?;
-    let role = s
-        .store
-        .create_role(&name, &description(b.description)?.unwrap_or_default())
-        .await?;
+    c.require("create:roles").await?;
+    let b: Body = c.body(&bytes).await?;
+    let role = roles::create(&s, &c.actor(), b.into()).await?;
     Ok(created(role_json(&role)))
 }
 
@@ -142,7 +135,7 @@ async fn read(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("read:roles")?;
+    c.require("read:roles").await?;
     Ok(ok(role_json(&s.store.get_role(&id).await?)))
 }
 
@@ -172,16 +165,9 @@ async fn update(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:roles")?;
-    let b: Body = body(&bytes)?;
-    let mut role = s.store.get_role(&id).await?;
-    if let Some(n) = b.name {
-        role.name = validate::name("name", &n, 50)?;
-    }
-    if let Some(d) = description(b.description)? {
-        role.description = d;
-    }
-    s.store.update_role(&role).await?;
+    c.require("update:roles").await?;
+    let b: Body = c.body(&bytes).await?;
+    let role = roles::update(&s, &c.actor(), &id, b.into()).await?;
     Ok(ok(role_json(&role)))
 }
 
@@ -207,8 +193,8 @@ async fn remove(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:roles")?;
-    s.store.delete_role(&id).await?;
+    c.require("delete:roles").await?;
+    roles::delete(&s, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -237,7 +223,7 @@ async fn permissions(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:roles")?;
+    c.require("read:roles").await?;
     let q: ListQuery = query(q)?;
     let page = s.store.role_permissions(&id, q.paging().page()?).await?;
     q.paging().respond(
@@ -272,9 +258,9 @@ async fn add_permissions(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:roles")?;
-    let perms = PermissionsBody::parse(&bytes)?;
-    s.store.add_role_permissions(&id, &perms).await?;
+    c.require("update:roles").await?;
+    let perms = c.body::<PermissionsBody>(&bytes).await?.permissions;
+    roles::add_permissions(&s, &c.actor(), &id, &perms).await?;
     Ok(created(json!({})))
 }
 
@@ -303,9 +289,9 @@ async fn remove_permissions(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:roles")?;
-    let perms = PermissionsBody::parse(&bytes)?;
-    s.store.remove_role_permissions(&id, &perms).await?;
+    c.require("update:roles").await?;
+    let perms = c.body::<PermissionsBody>(&bytes).await?.permissions;
+    roles::remove_permissions(&s, &c.actor(), &id, &perms).await?;
     Ok(no_content())
 }
 
@@ -335,8 +321,8 @@ async fn users(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:roles")?;
-    c.require("read:users")?;
+    c.require("read:roles").await?;
+    c.require("read:users").await?;
     let q: ListQuery = query(q)?;
     let page = s.store.role_users(&id, q.paging().page()?).await?;
     let items = page
@@ -382,13 +368,8 @@ async fn assign_users(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:roles")?;
-    let b: UsersBody = body(&bytes)?;
-    if b.users.is_empty() {
-        return Err(ApiError::bad_request(
-            "Payload validation error: 'Array is too short (0), minimum 1' on property users.",
-        ));
-    }
-    s.store.assign_role_users(&id, &b.users).await?;
+    c.require("update:roles").await?;
+    let b: UsersBody = c.body(&bytes).await?;
+    roles::assign_users(&s, &c.actor(), &id, &b.users).await?;
     Ok(created(json!({})))
 }

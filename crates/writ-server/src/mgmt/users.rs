@@ -8,13 +8,12 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use writ_core::{DEFAULT_CONNECTION, User, metadata, validate};
-use writ_store::NewUser;
+use writ_core::{DEFAULT_CONNECTION, User};
+use writ_service::users::{self, UserInput};
 
 use super::roles::role_json;
 use super::{
-    Caller, ListQuery, PermissionsBody, body, created, no_content, ok, permission_json, query,
-    schemas,
+    Caller, ListQuery, PermissionsBody, created, no_content, ok, permission_json, query, schemas,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -84,27 +83,19 @@ struct Body {
     user_metadata: Option<Map<String, Value>>,
 }
 
-fn check_connection(c: &Option<String>, required: bool) -> Result<(), ApiError> {
-    match c {
-        None if required => Err(ApiError::bad_request(
-            "Payload validation error: 'Missing required property: connection'.",
-        )),
-        Some(c) if c != DEFAULT_CONNECTION => Err(ApiError::bad_request(format!(
-            "The connection does not exist: '{c}' (the built-in connection is '{DEFAULT_CONNECTION}')."
-        ))),
-        _ => Ok(()),
+impl From<Body> for UserInput {
+    fn from(b: Body) -> Self {
+        UserInput {
+            connection: b.connection,
+            email: b.email,
+            password: b.password,
+            name: b.name,
+            email_verified: b.email_verified,
+            blocked: b.blocked,
+            app_metadata: b.app_metadata,
+            user_metadata: b.user_metadata,
+        }
     }
-}
-
-fn check_metadata(field: &str, m: &Option<Map<String, Value>>) -> Result<(), ApiError> {
-    if let Some(m) = m
-        && serde_json::to_vec(m).map_or(0, |v| v.len()) > 16 * 1024
-    {
-        return Err(ApiError::bad_request(format!(
-            "Payload validation error: '{field} must be at most 16 KiB' on property {field}."
-        )));
-    }
-    Ok(())
 }
 
 #[utoipa::path(
@@ -130,7 +121,7 @@ async fn list(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:users")?;
+    c.require("read:users").await?;
     let q: ListQuery = query(q)?;
     let page = s
         .store
@@ -160,37 +151,10 @@ async fn list(
     security(("bearer" = ["create:users"]))
 )]
 async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    c.require("create:users")?;
-    let b: Body = body(&bytes)?;
-    check_connection(&b.connection, true)?;
-    let email = b.email.ok_or_else(|| {
-        ApiError::bad_request("Payload validation error: 'Missing required property: email'.")
-    })?;
-    let email = validate::email("email", &email)?;
-    let password = b.password.ok_or_else(|| {
-        ApiError::bad_request("Payload validation error: 'Missing required property: password'.")
-    })?;
-    validate::password("password", &password)?;
-    check_metadata("app_metadata", &b.app_metadata)?;
-    check_metadata("user_metadata", &b.user_metadata)?;
-    let name = b
-        .name
-        .map(|n| validate::name("name", &n, 300))
-        .transpose()?;
+    c.require("create:users").await?;
+    let b: Body = c.body(&bytes).await?;
     let _ = b.verify_email;
-    let hash = s.hasher.hash(&password).await.map_err(ApiError::internal)?;
-    let user = s
-        .store
-        .create_user(NewUser {
-            email,
-            password_hash: Some(hash),
-            name,
-            email_verified: b.email_verified.unwrap_or(false),
-            blocked: b.blocked.unwrap_or(false),
-            app_metadata: b.app_metadata.unwrap_or_default(),
-            user_metadata: b.user_metadata.unwrap_or_default(),
-        })
-        .await?;
+    let user = users::create(&s, &c.actor(), b.into()).await?;
     Ok(created(user_json(&user)))
 }
 
@@ -216,7 +180,7 @@ async fn read(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("read:users")?;
+    c.require("read:users").await?;
     Ok(ok(user_json(&s.store.get_user(&id).await?)))
 }
 
@@ -242,7 +206,7 @@ async fn by_email(
     c: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:users")?;
+    c.require("read:users").await?;
     let q: ListQuery = query(q)?;
     let email = q.email.ok_or_else(|| {
         ApiError::invalid_query("Query validation error: 'Missing required property: email'.")
@@ -278,38 +242,9 @@ async fn update(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users")?;
-    let b: Body = body(&bytes)?;
-    check_connection(&b.connection, false)?;
-    check_metadata("app_metadata", &b.app_metadata)?;
-    check_metadata("user_metadata", &b.user_metadata)?;
-    let mut u = s.store.get_user(&id).await?;
-    if let Some(e) = b.email {
-        u.email = validate::email("email", &e)?;
-    }
-    if let Some(n) = b.name {
-        u.name = Some(validate::name("name", &n, 300)?);
-    }
-    if let Some(v) = b.blocked {
-        u.blocked = v;
-    }
-    if let Some(v) = b.email_verified {
-        u.email_verified = v;
-    }
-    if let Some(m) = &b.app_metadata {
-        metadata::merge(&mut u.app_metadata, m);
-    }
-    if let Some(m) = &b.user_metadata {
-        metadata::merge(&mut u.user_metadata, m);
-    }
-    let hash = match b.password {
-        Some(p) => {
-            validate::password("password", &p)?;
-            Some(s.hasher.hash(&p).await.map_err(ApiError::internal)?)
-        }
-        None => None,
-    };
-    let u = s.store.update_user(&u, hash.as_deref()).await?;
+    c.require("update:users").await?;
+    let b: Body = c.body(&bytes).await?;
+    let u = users::update(&s, &c.actor(), &id, b.into()).await?;
     Ok(ok(user_json(&u)))
 }
 
@@ -335,8 +270,8 @@ async fn remove(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:users")?;
-    s.store.delete_user(&id).await?;
+    c.require("delete:users").await?;
+    users::delete(&s, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -366,8 +301,8 @@ async fn roles(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:users")?;
-    c.require("read:roles")?;
+    c.require("read:users").await?;
+    c.require("read:roles").await?;
     let q: ListQuery = query(q)?;
     let page = s.store.user_roles(&id, q.paging().page()?).await?;
     q.paging().respond(
@@ -385,16 +320,6 @@ struct RolesBody {
     /// Role ids.
     #[schema(min_items = 1)]
     roles: Vec<String>,
-}
-
-fn roles_body(bytes: &Bytes) -> Result<Vec<String>, ApiError> {
-    let b: RolesBody = body(bytes)?;
-    if b.roles.is_empty() {
-        return Err(ApiError::bad_request(
-            "Payload validation error: 'Array is too short (0), minimum 1' on property roles.",
-        ));
-    }
-    Ok(b.roles)
 }
 
 #[utoipa::path(
@@ -422,8 +347,9 @@ async fn assign_roles(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users")?;
-    s.store.assign_user_roles(&id, &roles_body(&bytes)?).await?;
+    c.require("update:users").await?;
+    let roles: RolesBody = c.body(&bytes).await?;
+    users::assign_roles(&s, &c.actor(), &id, &roles.roles).await?;
     Ok(no_content())
 }
 
@@ -452,8 +378,9 @@ async fn remove_roles(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users")?;
-    s.store.remove_user_roles(&id, &roles_body(&bytes)?).await?;
+    c.require("update:users").await?;
+    let roles: RolesBody = c.body(&bytes).await?;
+    users::remove_roles(&s, &c.actor(), &id, &roles.roles).await?;
     Ok(no_content())
 }
 
@@ -482,7 +409,7 @@ async fn permissions(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    c.require("read:users")?;
+    c.require("read:users").await?;
     let q: ListQuery = query(q)?;
     let page = s.store.user_permissions(&id, q.paging().page()?).await?;
     q.paging().respond(
@@ -517,10 +444,9 @@ async fn add_permissions(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users")?;
-    s.store
-        .add_user_permissions(&id, &PermissionsBody::parse(&bytes)?)
-        .await?;
+    c.require("update:users").await?;
+    let perms: PermissionsBody = c.body(&bytes).await?;
+    users::add_permissions(&s, &c.actor(), &id, &perms.permissions).await?;
     Ok(created(json!({})))
 }
 
@@ -549,9 +475,8 @@ async fn remove_permissions(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users")?;
-    s.store
-        .remove_user_permissions(&id, &PermissionsBody::parse(&bytes)?)
-        .await?;
+    c.require("update:users").await?;
+    let perms: PermissionsBody = c.body(&bytes).await?;
+    users::remove_permissions(&s, &c.actor(), &id, &perms.permissions).await?;
     Ok(no_content())
 }

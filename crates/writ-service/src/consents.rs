@@ -1,0 +1,36 @@
+//! Users' consents to third-party clients (Auth0's grants, `/api/v2/grants`). Revoking one also
+//! revokes that client's refresh tokens for the user and makes the user's access tokens stale
+//! (in the store's transaction), so the client has to ask again. Recorded by [`Writ::finish`].
+
+use crate::audit::Operation;
+use crate::{Actor, Result, ServiceError, Writ};
+
+/// Revokes one consent.
+pub async fn revoke(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
+    let op = Operation::new("DELETE", "/grants/{id}", format!("/grants/{id}"), 204);
+    let result = w
+        .store
+        .revoke_consent(id)
+        .await
+        .map(drop)
+        .map_err(Into::into);
+    w.finish(actor, op, result).await
+}
+
+/// Revokes every consent of a user (none is fine).
+pub async fn revoke_all_of(w: &Writ, actor: &Actor, user_id: Option<&str>) -> Result<()> {
+    let op = Operation::new("DELETE", "/grants", "/grants".into(), 204);
+    let result = async {
+        let user = user_id
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ServiceError::Refused {
+                status: 400,
+                code: "invalid_query_string",
+                message: "Query validation error: 'Missing required property: user_id'.".into(),
+            })?;
+        w.store.revoke_user_consents(user).await?;
+        Ok(())
+    }
+    .await;
+    w.finish(actor, op, result).await
+}

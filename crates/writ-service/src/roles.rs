@@ -1,0 +1,139 @@
+//! Roles: named sets of permissions, and the users holding them. Each write validates, makes
+//! one store transaction (which bumps the authz version of every user whose permissions it
+//! changes) and is recorded by [`Writ::finish`].
+
+use writ_core::{Permission, Role, validate};
+
+use crate::audit::Operation;
+use crate::{Actor, Result, ServiceError, Writ};
+
+/// A role to create, or the properties of one to change (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct RoleInput {
+    /// Unique, at most 50 characters; required on create.
+    pub name: Option<String>,
+    /// At most 140 characters.
+    pub description: Option<String>,
+}
+
+fn description(d: Option<String>) -> Result<Option<String>> {
+    match d {
+        Some(d) if d.chars().count() > 140 => Err(ServiceError::invalid(
+            "description",
+            "String is too long (max 140)",
+        )),
+        d => Ok(d),
+    }
+}
+
+/// Creates a role.
+pub async fn create(w: &Writ, actor: &Actor, input: RoleInput) -> Result<Role> {
+    let op = Operation::new("POST", "/roles", "/roles".into(), 201);
+    let result = async {
+        let name = input.name.ok_or_else(|| ServiceError::missing("name"))?;
+        let name = validate::name("name", &name, 50)?;
+        let description = description(input.description)?.unwrap_or_default();
+        Ok(w.store.create_role(&name, &description).await?)
+    }
+    .await;
+    w.finish(actor, op, result).await
+}
+
+/// Changes a role's name or description.
+pub async fn update(w: &Writ, actor: &Actor, id: &str, input: RoleInput) -> Result<Role> {
+    let op = Operation::new("PATCH", "/roles/{id}", format!("/roles/{id}"), 200);
+    let result = async {
+        let mut role = w.store.get_role(id).await?;
+        if let Some(n) = input.name {
+            role.name = validate::name("name", &n, 50)?;
+        }
+        if let Some(d) = description(input.description)? {
+            role.description = d;
+        }
+        w.store.update_role(&role).await?;
+        Ok(role)
+    }
+    .await;
+    w.finish(actor, op, result).await
+}
+
+/// Deletes a role; its users lose its permissions.
+pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
+    let op = Operation::new("DELETE", "/roles/{id}", format!("/roles/{id}"), 204);
+    let result = w.store.delete_role(id).await.map_err(Into::into);
+    w.finish(actor, op, result).await
+}
+
+/// A permissions list must not be empty.
+pub(crate) fn permissions_given(perms: &[Permission]) -> Result<()> {
+    if perms.is_empty() {
+        return Err(ServiceError::invalid(
+            "permissions",
+            "Array is too short (0), minimum 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Adds permissions to a role (those it has are kept).
+pub async fn add_permissions(
+    w: &Writ,
+    actor: &Actor,
+    id: &str,
+    perms: &[Permission],
+) -> Result<()> {
+    let op = Operation::new(
+        "POST",
+        "/roles/{id}/permissions",
+        format!("/roles/{id}/permissions"),
+        201,
+    );
+    let result = async {
+        permissions_given(perms)?;
+        Ok(w.store.add_role_permissions(id, perms).await?)
+    }
+    .await;
+    w.finish(actor, op, result).await
+}
+
+/// Removes permissions from a role (those it lacks are ignored).
+pub async fn remove_permissions(
+    w: &Writ,
+    actor: &Actor,
+    id: &str,
+    perms: &[Permission],
+) -> Result<()> {
+    let op = Operation::new(
+        "DELETE",
+        "/roles/{id}/permissions",
+        format!("/roles/{id}/permissions"),
+        204,
+    );
+    let result = async {
+        permissions_given(perms)?;
+        Ok(w.store.remove_role_permissions(id, perms).await?)
+    }
+    .await;
+    w.finish(actor, op, result).await
+}
+
+/// Assigns a role to users (those holding it already are kept).
+pub async fn assign_users(w: &Writ, actor: &Actor, id: &str, users: &[String]) -> Result<()> {
+    let op = Operation::new(
+        "POST",
+        "/roles/{id}/users",
+        format!("/roles/{id}/users"),
+        201,
+    );
+    let result = async {
+        if users.is_empty() {
+            return Err(ServiceError::invalid(
+                "users",
+                "Array is too short (0), minimum 1",
+            ));
+        }
+        Ok(w.store.assign_role_users(id, users).await?)
+    }
+    .await;
+    w.finish(actor, op, result).await
+}
