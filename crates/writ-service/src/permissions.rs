@@ -1,4 +1,7 @@
-//! Effective permissions cached by authz version.
+//! Permission evaluation, once: every token a grant mints and every read of a user's
+//! effective permissions goes through [`PermCache`] over the store's one
+//! effective-permissions query (direct grants ∪ the permissions of the user's roles, with their
+//! sources: `UserStore::effective_permissions_with_sources`), cached by authz version.
 //!
 //! Every change to a user's effective permissions increments the user's `authz_version` in the
 //! same transaction (DESIGN.md, Freshness), so `(user, api, version)` identifies one permission

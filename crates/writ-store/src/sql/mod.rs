@@ -7,6 +7,9 @@
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
 //! event append ([`bump`], only callable inside an [`AuthzTx`]) and the authz event log.
+//! [`bump`] is the one place an authz version is incremented: every write that changes a
+//! user's or a client's effective rights calls it inside its own transaction, so the version
+//! and the event commit (or roll back) with the change.
 //! Each capability has its file: `rbac` (roles, users, grants, effective permissions),
 //! `catalog` (APIs, clients, client grants, signing keys), `login` (sessions, codes, refresh
 //! tokens), `consent`, `audit`.
