@@ -35,6 +35,8 @@ PY=.venv/bin/python
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'django: %s\n' "$*" >&2; exit 1; }
+# port_busy, start, wait_http, stop_services, secret
+source "$ROOT/tests/lib/services.sh"
 
 # --- what the tests need on this machine ---------------------------------------------------
 command -v curl >/dev/null || die "curl is required"
@@ -74,18 +76,7 @@ pids=()
 stop_all() {
   local status=$?
   trap - EXIT INT TERM
-  # Each service runs in its own process group (setsid), led by the PID we recorded: stopping
-  # the group also stops what it spawned (gunicorn's workers, nginx's worker). Newest first.
-  local i pid
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid=${pids[$i]}
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_services
   if [ "${DJANGO_KEEP:-0}" = 1 ]; then echo "django: kept $work"; else rm -rf "$work"; fi
   exit "$status"
 }
@@ -93,7 +84,6 @@ trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 addrs=("$GATE_ADDR" "$DJANGO_ADDR" "$DJANGO_JWT_ADDR" "$NGINX_ADDR")
 [ -n "$SERVE_FOR" ] || addrs+=("$WRIT_ADDR")
 for addr in "${addrs[@]}"; do
@@ -102,35 +92,6 @@ for addr in "${addrs[@]}"; do
   fi
 done
 
-# start NAME CMD...: runs CMD in its own session and process group, logging to $LOGS/NAME.log.
-start() {
-  local name=$1
-  shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  pids+=("$!")
-  eval "PID_${name//-/_}=$!"
-}
-
-# wait_http NAME URL PID: until URL answers with any HTTP status (a 401 is an answer too).
-wait_http() {
-  local name=$1 url=$2 pid=$3 code
-  for _ in $(seq 1 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 40 "$LOGS/$name.log" >&2 || true
-      die "$name exited before it was ready (log: $LOGS/$name.log)"
-    fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
-    if [ -n "$code" ] && [ "$code" != 000 ]; then
-      say "$name is ready ($url → $code)"
-      return 0
-    fi
-    sleep 0.2
-  done
-  tail -n 40 "$LOGS/$name.log" >&2 || true
-  die "$name did not answer at $url within 60 s (log: $LOGS/$name.log)"
-}
-
-secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 MGMT_CLIENT_ID=django-test-admin
 MGMT_CLIENT_SECRET=$(secret)
 ISSUER=${SERVE_FOR:-"http://$WRIT_ADDR/"}

@@ -5,7 +5,7 @@
 // destructive actions go through a confirmation page.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   BOB,
@@ -14,7 +14,7 @@ import {
   decodeJwt,
   expectLoginPage,
   inFreshContext,
-  launchBrowser,
+  sharedBrowser,
   managementApi,
   screenshot,
   submitLogin,
@@ -26,13 +26,7 @@ const stamp = Date.now().toString(36);
 const API_ID = `https://inventory-${stamp}.example/api`;
 const ROLE = `stock-reader-${stamp}`;
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 /** Opens a console page, signs in on Writ's hosted page, and waits to be back on it. */
 async function signIn(page, user, path = '/admin') {

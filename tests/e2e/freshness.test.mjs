@@ -5,7 +5,7 @@
 // renews once and retries.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   ALICE,
@@ -17,7 +17,7 @@ import {
   displayedPermissions,
   eventually,
   inFreshContext,
-  launchBrowser,
+  sharedBrowser,
   logIn,
   managementApi,
   openSpa,
@@ -25,13 +25,7 @@ import {
   waitForTodos,
 } from './lib.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 /** The statuses of the page's `method` requests to the todos list, from now on. */
 function statusesOf(page, method) {

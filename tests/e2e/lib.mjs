@@ -6,6 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { after, before } from 'node:test';
+
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -48,6 +50,21 @@ export function launchBrowser() {
     // playwright-core adds its own headless flags too; ours are the ones this machine needs.
     headless: true,
   });
+}
+
+/**
+ * One Chromium for the test file: launched before its first test, closed after its last. Use
+ * the returned handle where a browser is wanted (`inFreshContext(t, browser, …)`).
+ */
+export function sharedBrowser() {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return { newContext: (options) => browser.newContext(options) };
 }
 
 const safeName = (s) => s.replace(/[^a-zA-Z0-9._-]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);

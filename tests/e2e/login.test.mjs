@@ -2,7 +2,7 @@
 // by the API, and the SPA says so kindly; (e) screenshots of the login and todo pages.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   ALICE,
@@ -14,20 +14,14 @@ import {
   decodeJwt,
   displayedPermissions,
   inFreshContext,
-  launchBrowser,
+  sharedBrowser,
   logIn,
   openSpa,
   screenshot,
   waitForTodos,
 } from './lib.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 const audiences = (aud) => (Array.isArray(aud) ? aud : [aud]);
 

@@ -1,7 +1,7 @@
 // (d) logging out ends Writ's session, not just the SPA's memory.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   ALICE,
@@ -9,20 +9,14 @@ import {
   SPA,
   expectLoginPage,
   inFreshContext,
-  launchBrowser,
+  sharedBrowser,
   logIn,
   openSpa,
   screenshot,
   submitLogin,
 } from './lib.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 test('after logout, logging in asks for credentials again', { timeout: 90_000 }, async (t) => {
   await inFreshContext(t, browser, 'logout', async ({ page, calls }) => {

@@ -4,7 +4,7 @@
 // freshness.test.mjs.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   ALICE,
@@ -14,18 +14,12 @@ import {
   WRIT,
   decodeJwt,
   inFreshContext,
-  launchBrowser,
+  sharedBrowser,
   logIn,
   openSpa,
 } from './lib.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 const renewed = (page, n) =>
   page.locator(`[data-testid="token-renewed"][data-count="${n}"]`).waitFor();

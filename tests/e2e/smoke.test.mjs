@@ -2,17 +2,11 @@
 // the renewal switch. Needs neither Writ nor the todos API.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
-import { SPA, WRIT, inFreshContext, launchBrowser, screenshot } from './lib.mjs';
+import { SPA, WRIT, inFreshContext, screenshot, sharedBrowser } from './lib.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 test('the SPA is served and shows its login screen', { timeout: 60_000 }, async (t) => {
   await inFreshContext(t, browser, 'spa-welcome', async ({ page, calls }) => {
