@@ -107,7 +107,7 @@ fn system(verb: &str) -> ServiceError {
 
 /// Creates an API.
 pub async fn create(w: &Writ, actor: &Actor, mut input: ApiInput) -> Result<ResourceServer> {
-    let op = Operation::new("POST", "/resource-servers", "/resource-servers".into(), 201);
+    let op = Operation::at("POST", "/resource-servers", "", 201);
     let result = async {
         let identifier = input
             .identifier
@@ -137,12 +137,7 @@ pub async fn create(w: &Writ, actor: &Actor, mut input: ApiInput) -> Result<Reso
 
 /// Changes an API (not its identifier; not the system API).
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ApiInput) -> Result<ResourceServer> {
-    let op = Operation::new(
-        "PATCH",
-        "/resource-servers/{id}",
-        format!("/resource-servers/{id}"),
-        200,
-    );
+    let op = Operation::at("PATCH", "/resource-servers/{id}", id, 200);
     let result = async {
         let mut rs = w.store.get_resource_server(id).await?;
         if rs.is_system {
@@ -169,12 +164,7 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ApiInput) -> Resul
 
 /// Deletes an API (not the system API).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
-    let op = Operation::new(
-        "DELETE",
-        "/resource-servers/{id}",
-        format!("/resource-servers/{id}"),
-        204,
-    );
+    let op = Operation::at("DELETE", "/resource-servers/{id}", id, 204);
     let result = async {
         let rs = w.store.get_resource_server(id).await?;
         if rs.is_system {

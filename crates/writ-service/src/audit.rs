@@ -364,6 +364,11 @@ impl Operation {
             success,
         }
     }
+
+    /// An operation on `route` whose path is the route with `{id}` standing for `id`.
+    pub fn at(method: &str, route: &str, id: &str, success: u16) -> Self {
+        Operation::new(method, route, route.replace("{id}", id), success)
+    }
 }
 
 /// A description of a Management API write, from its method and route.

@@ -199,7 +199,7 @@ fn apply(c: &mut Client, b: ClientInput, creating: bool) -> Result<Option<bool>>
 /// Creates a client: confidential (with a secret) unless `token_endpoint_auth_method` is
 /// `none`, or omitted for a `spa` or `native` client.
 pub async fn create(w: &Writ, actor: &Actor, input: ClientInput) -> Result<WithSecret> {
-    let op = Operation::new("POST", "/clients", "/clients".into(), 201);
+    let op = Operation::at("POST", "/clients", "", 201);
     let result = async {
         if input.name.is_none() {
             return Err(ServiceError::missing("name"));
@@ -237,7 +237,7 @@ pub async fn create(w: &Writ, actor: &Actor, input: ClientInput) -> Result<WithS
 /// Changes a client. Setting `token_endpoint_auth_method` to `none` removes the secret; setting
 /// a secret method on a public client creates one.
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ClientInput) -> Result<WithSecret> {
-    let op = Operation::new("PATCH", "/clients/{id}", format!("/clients/{id}"), 200);
+    let op = Operation::at("PATCH", "/clients/{id}", id, 200);
     let result = async {
         let mut c = w.store.get_client(id).await?;
         let explicit = input.token_endpoint_auth_method.is_some();
@@ -261,7 +261,7 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ClientInput) -> Re
 
 /// Deletes a client; its machine tokens are refused from now on.
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
-    let op = Operation::new("DELETE", "/clients/{id}", format!("/clients/{id}"), 204);
+    let op = Operation::at("DELETE", "/clients/{id}", id, 204);
     let result = async {
         w.store.delete_client(id).await?;
         w.reload().await?;
@@ -274,12 +274,7 @@ pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
 /// Gives a confidential client a new secret; the old one and the tokens got with it stop
 /// working at once.
 pub async fn rotate_secret(w: &Writ, actor: &Actor, id: &str) -> Result<WithSecret> {
-    let op = Operation::new(
-        "POST",
-        "/clients/{id}/rotate-secret",
-        format!("/clients/{id}/rotate-secret"),
-        200,
-    );
+    let op = Operation::at("POST", "/clients/{id}/rotate-secret", id, 200);
     let result = async {
         let mut c = w.store.get_client(id).await?;
         if c.secret_hash.is_none() {
@@ -335,7 +330,7 @@ pub struct GrantInput {
 
 /// Lets a confidential client obtain tokens for an API with `client_credentials`.
 pub async fn create_grant(w: &Writ, actor: &Actor, input: GrantInput) -> Result<ClientGrant> {
-    let op = Operation::new("POST", "/client-grants", "/client-grants".into(), 201);
+    let op = Operation::at("POST", "/client-grants", "", 201);
     let result = async {
         let client_id = input
             .client_id
@@ -376,12 +371,7 @@ pub async fn update_grant(
     id: &str,
     input: GrantInput,
 ) -> Result<ClientGrant> {
-    let op = Operation::new(
-        "PATCH",
-        "/client-grants/{id}",
-        format!("/client-grants/{id}"),
-        200,
-    );
+    let op = Operation::at("PATCH", "/client-grants/{id}", id, 200);
     let result = async {
         if input.client_id.is_some() || input.audience.is_some() {
             return Err(ServiceError::invalid_message(
@@ -410,12 +400,7 @@ pub async fn update_grant(
 
 /// Deletes a client grant; the client's tokens for that API are refused from now on.
 pub async fn delete_grant(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
-    let op = Operation::new(
-        "DELETE",
-        "/client-grants/{id}",
-        format!("/client-grants/{id}"),
-        204,
-    );
+    let op = Operation::at("DELETE", "/client-grants/{id}", id, 204);
     let result = async {
         w.store.delete_client_grant(id).await?;
         w.reload().await?;

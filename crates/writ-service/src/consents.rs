@@ -7,7 +7,7 @@ use crate::{Actor, Result, ServiceError, Writ};
 
 /// Revokes one consent.
 pub async fn revoke(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
-    let op = Operation::new("DELETE", "/grants/{id}", format!("/grants/{id}"), 204);
+    let op = Operation::at("DELETE", "/grants/{id}", id, 204);
     let result = w
         .store
         .revoke_consent(id)
@@ -19,7 +19,7 @@ pub async fn revoke(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
 
 /// Revokes every consent of a user (none is fine).
 pub async fn revoke_all_of(w: &Writ, actor: &Actor, user_id: Option<&str>) -> Result<()> {
-    let op = Operation::new("DELETE", "/grants", "/grants".into(), 204);
+    let op = Operation::at("DELETE", "/grants", "", 204);
     let result = async {
         let user = user_id
             .filter(|u| !u.is_empty())

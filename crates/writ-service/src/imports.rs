@@ -116,12 +116,7 @@ fn bad_file(message: impl Into<String>) -> ServiceError {
 /// `create:users`, and `update:users` too with upsert (checked by the edge, which knows the
 /// token).
 pub async fn import_users(w: &Writ, actor: &Actor, input: ImportInput) -> Result<ImportReport> {
-    let op = Operation::new(
-        "POST",
-        "/jobs/users-imports",
-        "/jobs/users-imports".into(),
-        202,
-    );
+    let op = Operation::at("POST", "/jobs/users-imports", "", 202);
     let result = async {
         let connection = input
             .connection_id

@@ -10,12 +10,7 @@ use crate::{Actor, Result, ServiceError, Writ};
 /// Rotates every algorithm's key (current → previous, next → current, a new next); returns the
 /// new current RS256 key's id.
 pub async fn rotate(w: &Writ, actor: &Actor) -> Result<Option<String>> {
-    let op = Operation::new(
-        "POST",
-        "/keys/signing/rotate",
-        "/keys/signing/rotate".into(),
-        200,
-    );
+    let op = Operation::at("POST", "/keys/signing/rotate", "", 200);
     let result = async {
         let retire_after = chrono::Utc::now().timestamp() + w.max_token_lifetime();
         for alg in SigningAlg::ALL {

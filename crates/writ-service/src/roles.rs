@@ -28,7 +28,7 @@ fn description(d: Option<String>) -> Result<Option<String>> {
 
 /// Creates a role.
 pub async fn create(w: &Writ, actor: &Actor, input: RoleInput) -> Result<Role> {
-    let op = Operation::new("POST", "/roles", "/roles".into(), 201);
+    let op = Operation::at("POST", "/roles", "", 201);
     let result = async {
         let name = input.name.ok_or_else(|| ServiceError::missing("name"))?;
         let name = validate::name("name", &name, 50)?;
@@ -41,7 +41,7 @@ pub async fn create(w: &Writ, actor: &Actor, input: RoleInput) -> Result<Role> {
 
 /// Changes a role's name or description.
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: RoleInput) -> Result<Role> {
-    let op = Operation::new("PATCH", "/roles/{id}", format!("/roles/{id}"), 200);
+    let op = Operation::at("PATCH", "/roles/{id}", id, 200);
     let result = async {
         let mut role = w.store.get_role(id).await?;
         if let Some(n) = input.name {
@@ -59,7 +59,7 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: RoleInput) -> Resu
 
 /// Deletes a role; its users lose its permissions.
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
-    let op = Operation::new("DELETE", "/roles/{id}", format!("/roles/{id}"), 204);
+    let op = Operation::at("DELETE", "/roles/{id}", id, 204);
     let result = w.store.delete_role(id).await.map_err(Into::into);
     w.finish(actor, op, result).await
 }
@@ -82,12 +82,7 @@ pub async fn add_permissions(
     id: &str,
     perms: &[Permission],
 ) -> Result<()> {
-    let op = Operation::new(
-        "POST",
-        "/roles/{id}/permissions",
-        format!("/roles/{id}/permissions"),
-        201,
-    );
+    let op = Operation::at("POST", "/roles/{id}/permissions", id, 201);
     let result = async {
         permissions_given(perms)?;
         Ok(w.store.add_role_permissions(id, perms).await?)
@@ -103,12 +98,7 @@ pub async fn remove_permissions(
     id: &str,
     perms: &[Permission],
 ) -> Result<()> {
-    let op = Operation::new(
-        "DELETE",
-        "/roles/{id}/permissions",
-        format!("/roles/{id}/permissions"),
-        204,
-    );
+    let op = Operation::at("DELETE", "/roles/{id}/permissions", id, 204);
     let result = async {
         permissions_given(perms)?;
         Ok(w.store.remove_role_permissions(id, perms).await?)
@@ -119,12 +109,7 @@ pub async fn remove_permissions(
 
 /// Assigns a role to users (those holding it already are kept).
 pub async fn assign_users(w: &Writ, actor: &Actor, id: &str, users: &[String]) -> Result<()> {
-    let op = Operation::new(
-        "POST",
-        "/roles/{id}/users",
-        format!("/roles/{id}/users"),
-        201,
-    );
+    let op = Operation::at("POST", "/roles/{id}/users", id, 201);
     let result = async {
         if users.is_empty() {
             return Err(ServiceError::invalid(

@@ -58,7 +58,7 @@ async fn hash(w: &Writ, password: &str) -> Result<String> {
 
 /// Creates a user (the password is hashed with argon2id).
 pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
-    let op = Operation::new("POST", "/users", "/users".into(), 201);
+    let op = Operation::at("POST", "/users", "", 201);
     let result = async {
         check_connection(&input.connection, true)?;
         let email = input.email.ok_or_else(|| ServiceError::missing("email"))?;
@@ -93,7 +93,7 @@ pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
 /// Changes a user. A new password or a block ends the user's sessions and refresh tokens and
 /// makes their access tokens stale (see `UserStore::update_user`).
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: UserInput) -> Result<User> {
-    let op = Operation::new("PATCH", "/users/{id}", format!("/users/{id}"), 200);
+    let op = Operation::at("PATCH", "/users/{id}", id, 200);
     let result = async {
         check_connection(&input.connection, false)?;
         check_metadata("app_metadata", &input.app_metadata)?;
@@ -132,7 +132,7 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: UserInput) -> Resu
 
 /// Deletes a user with everything that speaks for them.
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
-    let op = Operation::new("DELETE", "/users/{id}", format!("/users/{id}"), 204);
+    let op = Operation::at("DELETE", "/users/{id}", id, 204);
     let result = w.store.delete_user(id).await.map_err(Into::into);
     w.finish(actor, op, result).await
 }
@@ -149,12 +149,7 @@ fn roles_given(roles: &[String]) -> Result<()> {
 
 /// Assigns roles to a user.
 pub async fn assign_roles(w: &Writ, actor: &Actor, id: &str, roles: &[String]) -> Result<()> {
-    let op = Operation::new(
-        "POST",
-        "/users/{id}/roles",
-        format!("/users/{id}/roles"),
-        204,
-    );
+    let op = Operation::at("POST", "/users/{id}/roles", id, 204);
     let result = async {
         roles_given(roles)?;
         Ok(w.store.assign_user_roles(id, roles).await?)
@@ -165,12 +160,7 @@ pub async fn assign_roles(w: &Writ, actor: &Actor, id: &str, roles: &[String]) -
 
 /// Removes roles from a user.
 pub async fn remove_roles(w: &Writ, actor: &Actor, id: &str, roles: &[String]) -> Result<()> {
-    let op = Operation::new(
-        "DELETE",
-        "/users/{id}/roles",
-        format!("/users/{id}/roles"),
-        204,
-    );
+    let op = Operation::at("DELETE", "/users/{id}/roles", id, 204);
     let result = async {
         roles_given(roles)?;
         Ok(w.store.remove_user_roles(id, roles).await?)
@@ -186,12 +176,7 @@ pub async fn add_permissions(
     id: &str,
     perms: &[Permission],
 ) -> Result<()> {
-    let op = Operation::new(
-        "POST",
-        "/users/{id}/permissions",
-        format!("/users/{id}/permissions"),
-        201,
-    );
+    let op = Operation::at("POST", "/users/{id}/permissions", id, 201);
     let result = async {
         crate::roles::permissions_given(perms)?;
         Ok(w.store.add_user_permissions(id, perms).await?)
@@ -207,12 +192,7 @@ pub async fn remove_permissions(
     id: &str,
     perms: &[Permission],
 ) -> Result<()> {
-    let op = Operation::new(
-        "DELETE",
-        "/users/{id}/permissions",
-        format!("/users/{id}/permissions"),
-        204,
-    );
+    let op = Operation::at("DELETE", "/users/{id}/permissions", id, 204);
     let result = async {
         crate::roles::permissions_given(perms)?;
         Ok(w.store.remove_user_permissions(id, perms).await?)
