@@ -52,6 +52,17 @@ async fn load_scopes(conn: &mut Conn, row: RsRow) -> Result<ResourceServer> {
     })
 }
 
+/// Binds an API's settings, `name` to `allow_offline_access` in the order of the
+/// `resource_servers` table, for its insert and its update.
+fn bind_rs_settings<'q>(q: Query<'q>, rs: &ResourceServer) -> Query<'q> {
+    q.bind(&rs.name)
+        .bind(rs.signing_alg.as_str())
+        .bind(rs.token_lifetime)
+        .bind(rs.enforce_policies)
+        .bind(rs.token_dialect.as_str())
+        .bind(rs.allow_offline_access)
+}
+
 async fn write_scopes(conn: &mut Conn, rs: &ResourceServer) -> Result<()> {
     for (i, s) in rs.scopes.iter().enumerate() {
         sqlx::query(
@@ -75,18 +86,15 @@ impl ResourceServerStore for Store {
             rs.id = new_id("rs");
         }
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO resource_servers (id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        bind_rs_settings(
+            sqlx::query(
+                "INSERT INTO resource_servers (id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&rs.id)
+            .bind(&rs.identifier),
+            &rs,
         )
-        .bind(&rs.id)
-        .bind(&rs.identifier)
-        .bind(&rs.name)
-        .bind(rs.signing_alg.as_str())
-        .bind(rs.token_lifetime)
-        .bind(rs.enforce_policies)
-        .bind(rs.token_dialect.as_str())
-        .bind(rs.allow_offline_access)
         .bind(rs.is_system)
         .bind(now())
         .execute(&mut *tx)
@@ -144,17 +152,14 @@ impl ResourceServerStore for Store {
     async fn update_resource_server(&self, rs: &ResourceServer) -> Result<()> {
         // May remove scopes, i.e. permissions: an authz write from the start.
         let mut tx = self.authz_write().await?;
-        let n = sqlx::query(
-            "UPDATE resource_servers SET name = $2, signing_alg = $3, token_lifetime = $4, enforce_policies = $5, \
-             token_dialect = $6, allow_offline_access = $7 WHERE id = $1",
+        let n = bind_rs_settings(
+            sqlx::query(
+                "UPDATE resource_servers SET name = $2, signing_alg = $3, token_lifetime = $4, enforce_policies = $5, \
+                 token_dialect = $6, allow_offline_access = $7 WHERE id = $1",
+            )
+            .bind(&rs.id),
+            rs,
         )
-        .bind(&rs.id)
-        .bind(&rs.name)
-        .bind(rs.signing_alg.as_str())
-        .bind(rs.token_lifetime)
-        .bind(rs.enforce_policies)
-        .bind(rs.token_dialect.as_str())
-        .bind(rs.allow_offline_access)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -440,26 +445,18 @@ impl ClientGrantStore for Store {
     ) -> Result<Paged<ClientGrant>> {
         let filter =
             " WHERE ($1 IS NULL OR g.client_id = $1) AND ($2 IS NULL OR rs.identifier = $2)";
-        let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{GRANT_SELECT}{filter} ORDER BY g.id LIMIT $3 OFFSET $4"
-        )))
-        .bind(client_id)
-        .bind(audience)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM client_grants g JOIN resource_servers rs ON rs.id = g.rs_id{filter}"
-        )))
-        .bind(client_id)
-        .bind(audience)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Paged {
-            items: rows.into_iter().map(grant).collect::<Result<_>>()?,
-            total,
-        })
+        self.paged(
+            sqlx::AssertSqlSafe(format!(
+                "{GRANT_SELECT}{filter} ORDER BY g.id LIMIT $3 OFFSET $4"
+            )),
+            sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM client_grants g JOIN resource_servers rs ON rs.id = g.rs_id{filter}"
+            )),
+            &[client_id, audience],
+            page,
+            grant,
+        )
+        .await
     }
 
     async fn all_client_grants(&self) -> Result<Vec<ClientGrant>> {

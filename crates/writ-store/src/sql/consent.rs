@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{FOR_UPDATE, Store, bump};
+use super::{Conn, FOR_UPDATE, Store, bump};
 use crate::common::{Affected, json_vec, new_id, now, to_json, union_sorted};
 use crate::*;
 
@@ -27,6 +27,36 @@ fn consent(r: ConsentRow) -> Result<Consent> {
 const FILTER: &str = " WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR client_id = $2) \
      AND ($3 IS NULL OR audience = $3)";
 
+/// The consent of `user_id` to `client_id` for `audience`, if any.
+async fn find(
+    conn: &mut Conn,
+    user_id: &str,
+    client_id: &str,
+    audience: &str,
+) -> Result<Option<Consent>> {
+    let r: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE user_id = $1 AND client_id = $2 AND audience = $3"
+    )))
+    .bind(user_id)
+    .bind(client_id)
+    .bind(audience)
+    .fetch_optional(&mut *conn)
+    .await?;
+    r.map(consent).transpose()
+}
+
+/// Revokes the refresh tokens `client_id` holds for `user_id` (their consent is gone).
+async fn revoke_refresh_tokens(conn: &mut Conn, user_id: &str, client_id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND client_id = $2 AND NOT revoked",
+    )
+    .bind(user_id)
+    .bind(client_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl ConsentStore for Store {
     async fn consent(
@@ -35,15 +65,13 @@ impl ConsentStore for Store {
         client_id: &str,
         audience: &str,
     ) -> Result<Option<Consent>> {
-        let r: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE user_id = $1 AND client_id = $2 AND audience = $3"
-        )))
-        .bind(user_id)
-        .bind(client_id)
-        .bind(audience)
-        .fetch_optional(&self.pool)
-        .await?;
-        r.map(consent).transpose()
+        find(
+            &mut *self.pool.acquire().await?,
+            user_id,
+            client_id,
+            audience,
+        )
+        .await
     }
 
     async fn record_consent(
@@ -62,16 +90,9 @@ impl ConsentStore for Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        let old: Option<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE user_id = $1 AND client_id = $2 AND audience = $3"
-        )))
-        .bind(user_id)
-        .bind(client_id)
-        .bind(audience)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let old = find(&mut tx, user_id, client_id, audience).await?;
         let at = now();
-        let row = match old.map(consent).transpose()? {
+        let row = match old {
             Some(c) => {
                 let scope = union_sorted(&c.scope, scope);
                 sqlx::query("UPDATE consents SET scope = $2, updated_at = $3 WHERE id = $1")
@@ -122,28 +143,20 @@ impl ConsentStore for Store {
     }
 
     async fn list_consents(&self, filter: &ConsentFilter, page: Page) -> Result<Paged<Consent>> {
-        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT}{FILTER} ORDER BY created_at, id LIMIT $4 OFFSET $5"
-        )))
-        .bind(&filter.user_id)
-        .bind(&filter.client_id)
-        .bind(&filter.audience)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM consents{FILTER}"
-        )))
-        .bind(&filter.user_id)
-        .bind(&filter.client_id)
-        .bind(&filter.audience)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Paged {
-            items: rows.into_iter().map(consent).collect::<Result<_>>()?,
-            total,
-        })
+        self.paged(
+            sqlx::AssertSqlSafe(format!(
+                "{SELECT}{FILTER} ORDER BY created_at, id LIMIT $4 OFFSET $5"
+            )),
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM consents{FILTER}")),
+            &[
+                filter.user_id.as_deref(),
+                filter.client_id.as_deref(),
+                filter.audience.as_deref(),
+            ],
+            page,
+            consent,
+        )
+        .await
     }
 
     async fn revoke_consent(&self, id: &str) -> Result<Consent> {
@@ -156,13 +169,7 @@ impl ConsentStore for Store {
         .fetch_optional(&mut *tx)
         .await?;
         let c = consent(r.ok_or(StoreError::NotFound("grant"))?)?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND client_id = $2 AND NOT revoked",
-        )
-        .bind(&c.user_id)
-        .bind(&c.client_id)
-        .execute(&mut *tx)
-        .await?;
+        revoke_refresh_tokens(&mut tx, &c.user_id, &c.client_id).await?;
         bump(&mut tx, Affected::User(&c.user_id), "consent_revoked").await?;
         tx.commit().await?;
         Ok(c)
@@ -176,13 +183,7 @@ impl ConsentStore for Store {
                 .fetch_all(&mut *tx)
                 .await?;
         for client in &clients {
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND client_id = $2 AND NOT revoked",
-            )
-            .bind(user_id)
-            .bind(client)
-            .execute(&mut *tx)
-            .await?;
+            revoke_refresh_tokens(&mut tx, user_id, client).await?;
         }
         if !clients.is_empty() {
             bump(&mut tx, Affected::User(user_id), "consent_revoked").await?;

@@ -29,7 +29,7 @@ use super::{
     begin_write, lock_key_rotation,
 };
 use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
-use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Result};
+use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Page, Paged, Result};
 
 /// This database's connection type.
 type Conn = <DB as sqlx::Database>::Connection;
@@ -68,6 +68,40 @@ impl Store {
             return Err(crate::StoreError::NotFound(what));
         }
         tx.commit().await
+    }
+
+    /// One page of a listing and the count of all its rows: `list` (ending in `LIMIT $n+1
+    /// OFFSET $n+2`) and `count` (a `SELECT COUNT(*)` with the same conditions) both bind the
+    /// `n` `keys` as `$1` … `$n`; `item` makes each row an item.
+    async fn paged<R, T>(
+        &self,
+        list: impl sqlx::SqlSafeStr,
+        count: impl sqlx::SqlSafeStr,
+        keys: &[Option<&str>],
+        page: Page,
+        item: impl FnMut(R) -> Result<T>,
+    ) -> Result<Paged<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <DB as sqlx::Database>::Row> + Send + Unpin,
+    {
+        let mut rows = sqlx::query_as::<_, R>(list);
+        for key in keys {
+            rows = rows.bind(*key);
+        }
+        let rows = rows
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut total = sqlx::query_scalar::<_, i64>(count);
+        for key in keys {
+            total = total.bind(*key);
+        }
+        let total = total.fetch_one(&self.pool).await?;
+        Ok(Paged {
+            items: rows.into_iter().map(item).collect::<Result<_>>()?,
+            total,
+        })
     }
 
     /// Runs `delete` (a `DELETE` of at most `$2` rows dated before `$1`) in batches of

@@ -146,37 +146,39 @@ async fn perm_page(
     id: &str,
     page: Page,
 ) -> Result<Paged<PermissionInfo>> {
-    let sql = PERM_INFO.replace("{T}", table).replace("{K}", key);
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&store.pool)
-        .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM {table} WHERE {key} = $1"
-    )))
-    .bind(id)
-    .fetch_one(&store.pool)
-    .await?;
-    Ok(Paged {
-        items: rows
-            .into_iter()
-            .map(
-                |(
-                    resource_server_identifier,
-                    resource_server_name,
-                    permission_name,
-                    description,
-                )| PermissionInfo {
-                    resource_server_identifier,
-                    resource_server_name,
-                    permission_name,
-                    description,
-                },
-            )
-            .collect(),
-        total,
+    store
+        .paged(
+            sqlx::AssertSqlSafe(PERM_INFO.replace("{T}", table).replace("{K}", key)),
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table} WHERE {key} = $1")),
+            &[Some(id)],
+            page,
+            perm_info,
+        )
+        .await
+}
+
+/// A [`PERM_INFO`] row: API identifier, API name, permission, description.
+type PermInfoRow = (String, String, String, String);
+
+fn perm_info(
+    (resource_server_identifier, resource_server_name, permission_name, description): PermInfoRow,
+) -> Result<PermissionInfo> {
+    Ok(PermissionInfo {
+        resource_server_identifier,
+        resource_server_name,
+        permission_name,
+        description,
+    })
+}
+
+/// A role's columns, `id, name, description`, as read.
+type RoleRow = (String, String, String);
+
+fn role((id, name, description): RoleRow) -> Result<Role> {
+    Ok(Role {
+        id,
+        name,
+        description,
     })
 }
 
@@ -335,47 +337,27 @@ impl RoleStore for Store {
     }
 
     async fn get_role(&self, id: &str) -> Result<Role> {
-        let r: Option<(String, String, String)> =
+        let r: Option<RoleRow> =
             sqlx::query_as("SELECT id, name, description FROM roles WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-        let (id, name, description) = r.ok_or(StoreError::NotFound("role"))?;
-        Ok(Role {
-            id,
-            name,
-            description,
-        })
+        role(r.ok_or(StoreError::NotFound("role"))?)
     }
 
     async fn list_roles(&self, name_filter: Option<&str>, page: Page) -> Result<Paged<Role>> {
         let pattern = name_filter.map(like_pattern);
         let filter = format!("($1 IS NULL OR name {LIKE} $1 ESCAPE '\\')");
-        let rows: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id, name, description FROM roles WHERE {filter} ORDER BY name, id LIMIT $2 OFFSET $3"
-        )))
-        .bind(&pattern)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM roles WHERE {filter}"
-        )))
-        .bind(&pattern)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Paged {
-            items: rows
-                .into_iter()
-                .map(|(id, name, description)| Role {
-                    id,
-                    name,
-                    description,
-                })
-                .collect(),
-            total,
-        })
+        self.paged(
+            sqlx::AssertSqlSafe(format!(
+                "SELECT id, name, description FROM roles WHERE {filter} ORDER BY name, id LIMIT $2 OFFSET $3"
+            )),
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM roles WHERE {filter}")),
+            &[pattern.as_deref()],
+            page,
+            role,
+        )
+        .await
     }
 
     async fn update_role(&self, role: &Role) -> Result<()> {
@@ -425,30 +407,21 @@ impl RoleStore for Store {
 
     async fn role_users(&self, role_id: &str, page: Page) -> Result<Paged<UserSummary>> {
         self.get_role(role_id).await?;
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        self.paged(
             "SELECT u.id, u.email, u.name FROM user_roles ur JOIN users u ON u.id = ur.user_id WHERE ur.role_id = $1 \
              ORDER BY u.id LIMIT $2 OFFSET $3",
-        )
-        .bind(role_id)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role_id = $1")
-            .bind(role_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Paged {
-            items: rows
-                .into_iter()
-                .map(|(user_id, email, name)| UserSummary {
+            "SELECT COUNT(*) FROM user_roles WHERE role_id = $1",
+            &[Some(role_id)],
+            page,
+            |(user_id, email, name): (String, String, Option<String>)| {
+                Ok(UserSummary {
                     user_id,
                     email,
                     name,
                 })
-                .collect(),
-            total,
-        })
+            },
+        )
+        .await
     }
 
     async fn assign_role_users(&self, role_id: &str, user_ids: &[String]) -> Result<()> {
@@ -557,27 +530,16 @@ impl UserStore for Store {
         let pattern = q.map(like_pattern);
         let filter =
             format!("($1 IS NULL OR email {LIKE} $1 ESCAPE '\\' OR name {LIKE} $1 ESCAPE '\\')");
-        let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT $2 OFFSET $3"
-        )))
-        .bind(&pattern)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM users WHERE {filter}"
-        )))
-        .bind(&pattern)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Paged {
-            items: rows
-                .into_iter()
-                .map(UserRow::into_user)
-                .collect::<Result<_>>()?,
-            total,
-        })
+        self.paged(
+            sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT $2 OFFSET $3"
+            )),
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM users WHERE {filter}")),
+            &[pattern.as_deref()],
+            page,
+            UserRow::into_user,
+        )
+        .await
     }
 
     async fn update_user(&self, u: &User, password_hash: Option<&str>) -> Result<User> {
@@ -655,30 +617,15 @@ impl UserStore for Store {
 
     async fn user_roles(&self, user_id: &str, page: Page) -> Result<Paged<Role>> {
         self.get_user(user_id).await?;
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
+        self.paged(
             "SELECT r.id, r.name, r.description FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 \
              ORDER BY r.name LIMIT $2 OFFSET $3",
+            "SELECT COUNT(*) FROM user_roles WHERE user_id = $1",
+            &[Some(user_id)],
+            page,
+            role,
         )
-        .bind(user_id)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Paged {
-            items: rows
-                .into_iter()
-                .map(|(id, name, description)| Role {
-                    id,
-                    name,
-                    description,
-                })
-                .collect(),
-            total,
-        })
+        .await
     }
 
     async fn assign_user_roles(&self, user_id: &str, role_ids: &[String]) -> Result<()> {

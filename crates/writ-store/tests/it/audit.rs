@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::Connection;
 use writ_store::*;
 
-use crate::{TestStore, conformance, page};
+use crate::{TestStore, conformance, oldest_first, page};
 
 conformance!(
     entries_are_appended_and_read_back,
@@ -132,11 +132,7 @@ async fn lists_filter_and_page_newest_first(t: TestStore) {
     );
     assert_eq!(list(LogFilter::default(), page(3, 4)).await, (vec![], 6));
     // Oldest first.
-    let oldest = LogFilter {
-        oldest_first: true,
-        ..Default::default()
-    };
-    assert_eq!(list(oldest, page(0, 2)).await, (rev(&[0, 1]), 6));
+    assert_eq!(list(oldest_first(), page(0, 2)).await, (rev(&[0, 1]), 6));
 
     // By type (one or several), user, client.
     let types = |ts: &[&str]| LogFilter {
@@ -217,13 +213,7 @@ async fn pruning_removes_only_older_entries(t: TestStore) {
     assert_eq!(t.store.prune_logs("2026-01-04T12:00:00Z").await.unwrap(), 3);
     let left = t
         .store
-        .list_logs(
-            &LogFilter {
-                oldest_first: true,
-                ..Default::default()
-            },
-            page(0, 50),
-        )
+        .list_logs(&oldest_first(), page(0, 50))
         .await
         .unwrap();
     assert_eq!(left.total, 6);

@@ -7,7 +7,9 @@ use serde_json::json;
 use writ_core::*;
 use writ_store::*;
 
-use crate::{A, B, TestStore, conformance, page};
+use crate::{
+    A, B, TestStore, assert_conflict, assert_invalid, assert_not_found, conformance, page,
+};
 
 conformance!(
     resource_servers_crud_order_and_paging,
@@ -21,13 +23,7 @@ fn rs(identifier: &str, scopes: &[&str], is_system: bool) -> ResourceServer {
         id: String::new(),
         identifier: identifier.into(),
         name: format!("{identifier} name"),
-        scopes: scopes
-            .iter()
-            .map(|s| Scope {
-                value: (*s).into(),
-                description: format!("{s} things"),
-            })
-            .collect(),
+        scopes: crate::catalog(scopes),
         signing_alg: SigningAlg::RS256,
         token_lifetime: 86400,
         enforce_policies: false,
@@ -37,32 +33,20 @@ fn rs(identifier: &str, scopes: &[&str], is_system: bool) -> ResourceServer {
     }
 }
 
-/// Created a few milliseconds apart, so `created_at` orders them.
-async fn tick() {
+/// Creates `rs` a few milliseconds after whatever came before, so `created_at` orders them.
+async fn create_later(t: &TestStore, rs: ResourceServer) -> ResourceServer {
     tokio::time::sleep(Duration::from_millis(3)).await;
+    t.store.create_resource_server(rs).await.unwrap()
 }
 
 async fn resource_servers_crud_order_and_paging(t: TestStore) {
-    let b = t
-        .store
-        .create_resource_server(rs("https://b/", &["x"], false))
-        .await
-        .unwrap();
-    tick().await;
-    let sys = t
-        .store
-        .create_resource_server(rs("https://sys/", &["read:users"], true))
-        .await
-        .unwrap();
-    tick().await;
-    let mut a = t
-        .store
-        .create_resource_server(ResourceServer {
-            id: "rs_chosen".into(),
-            ..rs("https://a/", &["r", "w"], false)
-        })
-        .await
-        .unwrap();
+    let b = create_later(&t, rs("https://b/", &["x"], false)).await;
+    let sys = create_later(&t, rs("https://sys/", &["read:users"], true)).await;
+    let chosen = ResourceServer {
+        id: "rs_chosen".into(),
+        ..rs("https://a/", &["r", "w"], false)
+    };
+    let mut a = create_later(&t, chosen).await;
     assert!(b.id.starts_with("rs_") && b.id.len() == 19, "{}", b.id);
     assert_eq!(a.id, "rs_chosen");
     assert_eq!(t.store.get_resource_server(&a.id).await.unwrap(), a);
@@ -71,21 +55,16 @@ async fn resource_servers_crud_order_and_paging(t: TestStore) {
         t.store.get_resource_server("https://sys/").await.unwrap(),
         sys
     );
-    assert!(matches!(
+    assert_not_found(
         t.store.get_resource_server("https://nope/").await,
-        Err(StoreError::NotFound("resource server"))
-    ));
-    match t
-        .store
-        .create_resource_server(rs("https://a/", &[], false))
-        .await
-    {
-        Err(StoreError::Conflict(m)) => assert_eq!(
-            m,
-            "A resource server with the same identifier already exists: https://a/"
-        ),
-        other => panic!("{other:?}"),
-    }
+        "resource server",
+    );
+    assert_conflict(
+        t.store
+            .create_resource_server(rs("https://a/", &[], false))
+            .await,
+        "A resource server with the same identifier already exists: https://a/",
+    );
 
     // The system API first, then by creation.
     let all = t.store.list_resource_servers(page(0, 50)).await.unwrap();
@@ -127,25 +106,22 @@ async fn resource_servers_crud_order_and_paging(t: TestStore) {
         id: "rs_missing".into(),
         ..a.clone()
     };
-    assert!(matches!(
+    assert_not_found(
         t.store.update_resource_server(&ghost).await,
-        Err(StoreError::NotFound("resource server"))
-    ));
+        "resource server",
+    );
 
     // The system API cannot be deleted; others can, once.
-    assert!(matches!(
+    assert_not_found(
         t.store.delete_resource_server(&sys.id).await,
-        Err(StoreError::NotFound("resource server"))
-    ));
+        "resource server",
+    );
     t.store.delete_resource_server(&a.id).await.unwrap();
-    assert!(matches!(
-        t.store.get_resource_server(&a.id).await,
-        Err(StoreError::NotFound("resource server"))
-    ));
-    assert!(matches!(
+    assert_not_found(t.store.get_resource_server(&a.id).await, "resource server");
+    assert_not_found(
         t.store.delete_resource_server(&a.id).await,
-        Err(StoreError::NotFound("resource server"))
-    ));
+        "resource server",
+    );
     assert_eq!(t.store.all_resource_servers().await.unwrap(), vec![sys, b]);
 }
 
@@ -188,14 +164,11 @@ async fn clients_crud_order_and_paging(t: TestStore) {
         t.store.create_client(c).await.unwrap();
     }
     assert_eq!(t.store.get_client("aa").await.unwrap(), aa);
-    match t.store.create_client(&zz).await {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "A client with id zz already exists"),
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(
-        t.store.get_client("nope").await,
-        Err(StoreError::NotFound("client"))
-    ));
+    assert_conflict(
+        t.store.create_client(&zz).await,
+        "A client with id zz already exists",
+    );
+    assert_not_found(t.store.get_client("nope").await, "client");
     // By creation time, then client_id.
     let p = t.store.list_clients(page(0, 2)).await.unwrap();
     assert_eq!((p.items, p.total), (vec![zz.clone(), aa.clone()], 3));
@@ -223,15 +196,9 @@ async fn clients_crud_order_and_paging(t: TestStore) {
     // A change that does not touch what its tokens carry leaves the version alone.
     aa.name = "renamed again".into();
     assert_eq!(t.store.update_client(&aa).await.unwrap(), aa);
-    assert!(matches!(
-        t.store.update_client(&client("nope", "")).await,
-        Err(StoreError::NotFound("client"))
-    ));
+    assert_not_found(t.store.update_client(&client("nope", "")).await, "client");
     t.store.delete_client("zz").await.unwrap();
-    assert!(matches!(
-        t.store.delete_client("zz").await,
-        Err(StoreError::NotFound("client"))
-    ));
+    assert_not_found(t.store.delete_client("zz").await, "client");
     assert_eq!(t.store.count_clients().await.unwrap(), 2);
 }
 
@@ -268,32 +235,19 @@ async fn client_grants_crud_filters_and_cascades(t: TestStore) {
         ),
         ("c2", A, vec!["r".to_string(), "w".to_string()])
     );
-    match t.store.create_client_grant("c1", A, &[]).await {
-        Err(StoreError::Conflict(m)) => {
-            assert_eq!(
-                m,
-                "A client grant for this client and audience already exists"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
-    let e = t
-        .store
-        .create_client_grant("c1", "https://nope/", &[])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "audience"),
-        "{e}"
+    assert_conflict(
+        t.store.create_client_grant("c1", A, &[]).await,
+        "A client grant for this client and audience already exists",
     );
-    let e = t
-        .store
-        .create_client_grant("nope", A, &[])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "client_id"),
-        "{e}"
+    assert_invalid(
+        t.store
+            .create_client_grant("c1", "https://nope/", &[])
+            .await,
+        "audience",
+    );
+    assert_invalid(
+        t.store.create_client_grant("nope", A, &[]).await,
+        "client_id",
     );
 
     // By id.
@@ -351,15 +305,12 @@ async fn client_grants_crud_filters_and_cascades(t: TestStore) {
             ..g2.clone()
         }
     );
-    assert!(matches!(
+    assert_not_found(
         t.store.update_client_grant("cgr_missing", &[]).await,
-        Err(StoreError::NotFound("client grant"))
-    ));
+        "client grant",
+    );
     t.store.delete_client_grant(&g1.id).await.unwrap();
-    assert!(matches!(
-        t.store.delete_client_grant(&g1.id).await,
-        Err(StoreError::NotFound("client grant"))
-    ));
+    assert_not_found(t.store.delete_client_grant(&g1.id).await, "client grant");
     // Deleting a client or an API deletes its grants.
     t.store.delete_client("c2").await.unwrap();
     assert_eq!(t.store.all_client_grants().await.unwrap(), vec![g2b]);
@@ -409,10 +360,7 @@ async fn signing_keys_rotate_and_revoke(t: TestStore) {
         t.store.signing_keys().await.unwrap(),
         vec![e1.clone(), k1.clone(), k2.clone()]
     );
-    match t.store.insert_signing_key(&k1).await {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "key k1 exists"),
-        other => panic!("{other:?}"),
-    }
+    assert_conflict(t.store.insert_signing_key(&k1).await, "key k1 exists");
 
     let k3 = key(
         "k3",
@@ -436,12 +384,10 @@ async fn signing_keys_rotate_and_revoke(t: TestStore) {
     assert_eq!(get("e1"), e1);
 
     for kid in ["k2", "k3"] {
-        match t.store.revoke_signing_key(kid).await {
-            Err(StoreError::Conflict(m)) => {
-                assert_eq!(m, "Only a previous (rotated-out) key can be revoked")
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_conflict(
+            t.store.revoke_signing_key(kid).await,
+            "Only a previous (rotated-out) key can be revoked",
+        );
     }
     let revoked = t.store.revoke_signing_key("k1").await.unwrap();
     assert_eq!(revoked.state, KeyState::Revoked);
@@ -456,12 +402,9 @@ async fn signing_keys_rotate_and_revoke(t: TestStore) {
             .unwrap(),
         revoked
     );
-    match t.store.revoke_signing_key("k1").await {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "The key is already revoked"),
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(
-        t.store.revoke_signing_key("nope").await,
-        Err(StoreError::NotFound("signing key"))
-    ));
+    assert_conflict(
+        t.store.revoke_signing_key("k1").await,
+        "The key is already revoked",
+    );
+    assert_not_found(t.store.revoke_signing_key("nope").await, "signing key");
 }

@@ -10,7 +10,7 @@ use writ_core::*;
 use writ_store::*;
 
 use crate::login::{code, login_fixture, refresh};
-use crate::{A, TestStore, conformance, page, perm};
+use crate::{A, TestStore, conformance, page, perm, total};
 
 conformance!(
     concurrent_creates_of_one_email_have_exactly_one_winner,
@@ -78,14 +78,7 @@ async fn concurrent_role_assignments_all_land_with_distinct_versions(t: TestStor
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    assert_eq!(
-        t.store
-            .user_roles(&u.user_id, page(0, 50))
-            .await
-            .unwrap()
-            .total,
-        20
-    );
+    assert_eq!(total(t.store.user_roles(&u.user_id, page(0, 50)).await), 20);
     assert_eq!(t.version(&u.user_id).await, v0 + 20);
     let versions: Vec<i64> = t
         .store
@@ -214,11 +207,8 @@ async fn authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower(t: Tes
     }
     let mut roles = Vec::new();
     for i in 0..3 {
-        let r = t.store.create_role(&format!("r{i}"), "").await.unwrap();
-        t.store
-            .add_role_permissions(&r.id, &[perm(A, "r")])
-            .await
-            .unwrap();
+        let r = t.role(&format!("r{i}")).await;
+        t.grant_role(&r.id, &[perm(A, "r")]).await;
         roles.push(r.id);
     }
     let head0 = t.store.authz_head().await.unwrap();
@@ -315,10 +305,7 @@ async fn authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower(t: Tes
         assert!(perms.is_empty(), "{perms:?}");
         assert_eq!(v, *vs.last().unwrap());
     }
-    assert_eq!(
-        t.store.list_roles(None, page(0, 10)).await.unwrap().total,
-        3
-    );
+    assert_eq!(total(t.store.list_roles(None, page(0, 10)).await), 3);
 }
 
 async fn concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps(t: TestStore) {

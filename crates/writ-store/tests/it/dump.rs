@@ -14,7 +14,7 @@ use writ_store::dump::{self, Database, DumpError};
 use writ_store::*;
 
 use crate::login::{code, refresh};
-use crate::{A, B, TestStore, conformance, page, perm};
+use crate::{A, B, TestStore, conformance, oldest_first, page, perm, total};
 
 conformance!(
     a_dump_moves_every_row_to_the_other_backend_and_to_the_same_one,
@@ -219,32 +219,22 @@ async fn populate(t: &TestStore) -> Made {
         .unwrap();
     s.create_client_grant("web", B, &[]).await.unwrap();
 
-    s.insert_signing_key(&key("k-rs-1", SigningAlg::RS256, KeyState::Current))
-        .await
-        .unwrap();
-    s.insert_signing_key(&key("k-rs-2", SigningAlg::RS256, KeyState::Next))
-        .await
-        .unwrap();
-    s.rotate_signing_keys(
-        SigningAlg::RS256,
-        &key("k-rs-3", SigningAlg::RS256, KeyState::Next),
-        1_900_000_000,
-    )
-    .await
-    .unwrap();
-    s.insert_signing_key(&key("k-es-1", SigningAlg::ES256, KeyState::Current))
-        .await
-        .unwrap();
-    s.insert_signing_key(&key("k-es-2", SigningAlg::ES256, KeyState::Next))
-        .await
-        .unwrap();
-    s.rotate_signing_keys(
-        SigningAlg::ES256,
-        &key("k-es-3", SigningAlg::ES256, KeyState::Next),
-        1_800_000_000,
-    )
-    .await
-    .unwrap();
+    // Per algorithm: a current and a next key, then a rotation (current, previous, next).
+    for (alg, tag, retire_after) in [
+        (SigningAlg::RS256, "rs", 1_900_000_000),
+        (SigningAlg::ES256, "es", 1_800_000_000),
+    ] {
+        s.insert_signing_key(&key(&format!("k-{tag}-1"), alg, KeyState::Current))
+            .await
+            .unwrap();
+        s.insert_signing_key(&key(&format!("k-{tag}-2"), alg, KeyState::Next))
+            .await
+            .unwrap();
+        let next = key(&format!("k-{tag}-3"), alg, KeyState::Next);
+        s.rotate_signing_keys(alg, &next, retire_after)
+            .await
+            .unwrap();
+    }
     s.revoke_signing_key("k-es-1").await.unwrap();
 
     let mut sessions = Vec::new();
@@ -506,15 +496,7 @@ async fn import_refuses_a_database_that_is_not_empty(t: TestStore) {
         target.user("someone@example.com").await;
         let err = import_text(&target, &text).await.unwrap_err();
         assert!(err.to_string().contains("users"), "{err}");
-        assert_eq!(
-            target
-                .store
-                .list_users(None, page(0, 10))
-                .await
-                .unwrap()
-                .total,
-            1
-        );
+        assert_eq!(total(target.store.list_users(None, page(0, 10)).await), 1);
     }
 }
 
@@ -644,16 +626,7 @@ async fn numbering_continues_after_the_imported_rows(t: TestStore) {
             .append_log(&log("2025-01-01T00:00:00.000Z", None))
             .await
             .unwrap();
-        let all = s
-            .list_logs(
-                &LogFilter {
-                    oldest_first: true,
-                    ..Default::default()
-                },
-                page(0, 100),
-            )
-            .await
-            .unwrap();
+        let all = s.list_logs(&oldest_first(), page(0, 100)).await.unwrap();
         assert_eq!(all.total, 4);
         assert_eq!(all.items.last().unwrap(), &next);
         assert!(all.items.iter().all(|e| e.log_id != pruned.log_id));
@@ -681,12 +654,9 @@ fn pruned_seq(text: &str) -> i64 {
 }
 
 async fn export_is_one_snapshot_under_concurrent_writes(t: TestStore) {
-    let role = t.store.create_role("r", "").await.unwrap().id;
+    let role = t.role("r").await.id;
     t.api(A, &["p"]).await;
-    t.store
-        .add_role_permissions(&role, &[perm(A, "p")])
-        .await
-        .unwrap();
+    t.grant_role(&role, &[perm(A, "p")]).await;
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let (s, stop, role) = (t.store.clone(), stop.clone(), role.clone());

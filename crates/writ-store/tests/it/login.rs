@@ -1,6 +1,7 @@
 //! Sessions, single-use authorization codes, refresh-token rotation with leeway and reuse
 //! detection.
 
+use writ_store::RotateOutcome::{Invalid, Reused, Rotated};
 use writ_store::*;
 
 use crate::{TestStore, conformance};
@@ -75,6 +76,20 @@ pub fn refresh(id: &str, family: &str, parent: Option<&str>, user_id: &str) -> R
     }
 }
 
+/// Rotates refresh token `id` into `child` at `now`, with `leeway`.
+async fn rotate(
+    t: &TestStore,
+    id: &str,
+    child: &RefreshToken,
+    now: i64,
+    leeway: i64,
+) -> RotateOutcome {
+    t.store
+        .rotate_refresh(id, child, now, leeway)
+        .await
+        .unwrap()
+}
+
 async fn sessions_lifecycle(t: TestStore) {
     let uid = login_fixture(&t).await;
     let s = Session {
@@ -146,10 +161,7 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
     assert_eq!(t.store.get_refresh("nope").await.unwrap(), None);
 
     let f1 = refresh("f1", "f", Some("f0"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("f0", &f1, 100, 10).await.unwrap(),
-        RotateOutcome::Rotated
-    );
+    assert_eq!(rotate(&t, "f0", &f1, 100, 10).await, Rotated);
     assert_eq!(
         t.store.get_refresh("f0").await.unwrap().unwrap().used_at,
         Some(100)
@@ -157,22 +169,13 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
     assert_eq!(t.store.get_refresh("f1").await.unwrap(), Some(f1.clone()));
     // Reuse within the leeway while its child is unused: allowed (a lost response).
     let f1b = refresh("f1b", "f", Some("f0"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("f0", &f1b, 105, 10).await.unwrap(),
-        RotateOutcome::Rotated
-    );
+    assert_eq!(rotate(&t, "f0", &f1b, 105, 10).await, Rotated);
     assert!(t.store.get_refresh("f1b").await.unwrap().is_some());
     let f2 = refresh("f2", "f", Some("f1"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("f1", &f2, 106, 10).await.unwrap(),
-        RotateOutcome::Rotated
-    );
+    assert_eq!(rotate(&t, "f1", &f2, 106, 10).await, Rotated);
     // Reuse beyond the leeway: the whole family is revoked, the child is not stored.
     let f2x = refresh("f2x", "f", Some("f1"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("f1", &f2x, 200, 10).await.unwrap(),
-        RotateOutcome::Reused
-    );
+    assert_eq!(rotate(&t, "f1", &f2x, 200, 10).await, Reused);
     assert!(t.store.get_refresh("f2x").await.unwrap().is_none());
     for id in ["f0", "f1", "f1b", "f2"] {
         assert!(
@@ -181,10 +184,7 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
         );
     }
     let f3 = refresh("f3", "f", Some("f2"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("f2", &f3, 201, 10).await.unwrap(),
-        RotateOutcome::Invalid
-    );
+    assert_eq!(rotate(&t, "f2", &f3, 201, 10).await, Invalid);
 
     // Reuse within the leeway after the child was itself rotated: reuse.
     t.store
@@ -194,18 +194,9 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
     let k1 = refresh("k1", "k", Some("k0"), &uid);
     let k2 = refresh("k2", "k", Some("k1"), &uid);
     let k1b = refresh("k1b", "k", Some("k0"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("k0", &k1, 10, 100).await.unwrap(),
-        RotateOutcome::Rotated
-    );
-    assert_eq!(
-        t.store.rotate_refresh("k1", &k2, 11, 100).await.unwrap(),
-        RotateOutcome::Rotated
-    );
-    assert_eq!(
-        t.store.rotate_refresh("k0", &k1b, 12, 100).await.unwrap(),
-        RotateOutcome::Reused
-    );
+    assert_eq!(rotate(&t, "k0", &k1, 10, 100).await, Rotated);
+    assert_eq!(rotate(&t, "k1", &k2, 11, 100).await, Rotated);
+    assert_eq!(rotate(&t, "k0", &k1b, 12, 100).await, Reused);
     assert!(t.store.get_refresh("k2").await.unwrap().unwrap().revoked);
 
     // No leeway: any second use is reuse.
@@ -215,14 +206,8 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
         .unwrap();
     let h1 = refresh("h1", "h", Some("h0"), &uid);
     let h1b = refresh("h1b", "h", Some("h0"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("h0", &h1, 10, 0).await.unwrap(),
-        RotateOutcome::Rotated
-    );
-    assert_eq!(
-        t.store.rotate_refresh("h0", &h1b, 10, 0).await.unwrap(),
-        RotateOutcome::Reused
-    );
+    assert_eq!(rotate(&t, "h0", &h1, 10, 0).await, Rotated);
+    assert_eq!(rotate(&t, "h0", &h1b, 10, 0).await, Reused);
 
     // Expired (idle or absolute), unknown: invalid, nothing written.
     let idle = RefreshToken {
@@ -237,19 +222,12 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
     t.store.create_refresh(&absolute).await.unwrap();
     for id in ["i0", "a0", "nope"] {
         let child = refresh(&format!("{id}-child"), "x", Some(id), &uid);
-        assert_eq!(
-            t.store.rotate_refresh(id, &child, 50, 10).await.unwrap(),
-            RotateOutcome::Invalid,
-            "{id}"
-        );
+        assert_eq!(rotate(&t, id, &child, 50, 10).await, Invalid, "{id}");
         assert!(t.store.get_refresh(&child.id).await.unwrap().is_none());
     }
     assert_eq!(t.store.get_refresh("i0").await.unwrap(), Some(idle));
     let ok = refresh("a0-ok", "a", Some("a0"), &uid);
-    assert_eq!(
-        t.store.rotate_refresh("a0", &ok, 49, 10).await.unwrap(),
-        RotateOutcome::Rotated
-    );
+    assert_eq!(rotate(&t, "a0", &ok, 49, 10).await, Rotated);
 
     // Revoking a family revokes every token of it, and only of it.
     t.store.revoke_refresh_family("a").await.unwrap();
@@ -257,10 +235,7 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
     assert!(t.store.get_refresh("a0-ok").await.unwrap().unwrap().revoked);
     assert!(!t.store.get_refresh("i0").await.unwrap().unwrap().revoked);
     assert_eq!(
-        t.store
-            .rotate_refresh("a0-ok", &refresh("z", "a", None, &uid), 49, 10)
-            .await
-            .unwrap(),
-        RotateOutcome::Invalid
+        rotate(&t, "a0-ok", &refresh("z", "a", None, &uid), 49, 10).await,
+        Invalid
     );
 }

@@ -7,6 +7,7 @@
 //! `WRIT_TEST_POSTGRES_URL`, dropped when the test ends. Without that variable the PostgreSQL
 //! tests fail, unless `WRIT_TEST_SKIP_POSTGRES=1` says to skip them.
 
+use std::fmt::Debug;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -159,13 +160,7 @@ impl TestStore {
                 id: String::new(),
                 identifier: identifier.into(),
                 name: identifier.into(),
-                scopes: scopes
-                    .iter()
-                    .map(|s| Scope {
-                        value: (*s).into(),
-                        description: format!("{s} things"),
-                    })
-                    .collect(),
+                scopes: catalog(scopes),
                 signing_alg: SigningAlg::ES256,
                 token_lifetime: 3600,
                 enforce_policies: true,
@@ -189,6 +184,83 @@ impl TestStore {
 
     pub async fn version(&self, user: &str) -> i64 {
         self.store.get_user(user).await.unwrap().authz_version
+    }
+
+    /// A new role without a description.
+    pub async fn role(&self, name: &str) -> Role {
+        self.store.create_role(name, "").await.unwrap()
+    }
+
+    /// Adds `perms` to a role.
+    pub async fn grant_role(&self, role: &str, perms: &[Permission]) {
+        self.store.add_role_permissions(role, perms).await.unwrap();
+    }
+
+    /// Grants `perms` to a user directly.
+    pub async fn grant_user(&self, user: &str, perms: &[Permission]) {
+        self.store.add_user_permissions(user, perms).await.unwrap();
+    }
+
+    /// Assigns roles to a user (in one call).
+    pub async fn assign(&self, user: &str, roles: &[impl AsRef<str>]) {
+        let roles: Vec<String> = roles.iter().map(|r| r.as_ref().to_owned()).collect();
+        self.store.assign_user_roles(user, &roles).await.unwrap();
+    }
+
+    /// The user's effective permissions for one API.
+    pub async fn effective(&self, user: &str, api: &str) -> Vec<String> {
+        self.store.effective_permissions(user, api).await.unwrap().0
+    }
+}
+
+/// An API's permission catalog: each of `scopes`, described as "<scope> things".
+pub fn catalog(scopes: &[&str]) -> Vec<Scope> {
+    scopes
+        .iter()
+        .map(|s| Scope {
+            value: (*s).into(),
+            description: format!("{s} things"),
+        })
+        .collect()
+}
+
+/// Every audit log entry, oldest first.
+pub fn oldest_first() -> LogFilter {
+    LogFilter {
+        oldest_first: true,
+        ..Default::default()
+    }
+}
+
+/// The total of a listing that succeeded.
+pub fn total<T>(listed: Result<Paged<T>>) -> i64 {
+    listed.unwrap().total
+}
+
+/// Asserts that `r` is `NotFound(what)`.
+#[track_caller]
+pub fn assert_not_found<T: Debug>(r: Result<T>, what: &str) {
+    assert!(
+        matches!(r, Err(StoreError::NotFound(w)) if w == what),
+        "expected not found: {what}, got {r:?}"
+    );
+}
+
+/// Asserts that `r` is `Invalid`, naming `field`.
+#[track_caller]
+pub fn assert_invalid<T: Debug>(r: Result<T>, field: &str) {
+    assert!(
+        matches!(r, Err(StoreError::Invalid(ref v)) if v.field == field),
+        "expected invalid {field}, got {r:?}"
+    );
+}
+
+/// Asserts that `r` is `Conflict(message)`.
+#[track_caller]
+pub fn assert_conflict<T: Debug>(r: Result<T>, message: &str) {
+    match r {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, message),
+        other => panic!("{other:?}"),
     }
 }
 

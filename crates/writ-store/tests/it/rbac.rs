@@ -4,7 +4,10 @@
 use writ_core::*;
 use writ_store::*;
 
-use crate::{A, B, TestStore, conformance, page, perm};
+use crate::{
+    A, B, TestStore, assert_conflict, assert_invalid, assert_not_found, conformance, page, perm,
+    total,
+};
 
 conformance!(
     effective_permissions_are_direct_union_roles_per_api,
@@ -20,28 +23,21 @@ conformance!(
     permission_sources_of_a_user_without_any_and_of_a_missing_user,
 );
 
-async fn effective_permissions_are_direct_union_roles_per_api(t: TestStore) {
+/// API A (permissions r, w, d), API B (r, x) and a user `u@example.com`, returned.
+async fn two_apis_and_a_user(t: &TestStore) -> User {
     t.api(A, &["r", "w", "d"]).await;
     t.api(B, &["r", "x"]).await;
-    let u = t.user("u@example.com").await;
-    let r1 = t.store.create_role("r1", "").await.unwrap();
-    let r2 = t.store.create_role("r2", "").await.unwrap();
-    t.store
-        .add_role_permissions(&r1.id, &[perm(A, "r"), perm(B, "x")])
-        .await
-        .unwrap();
-    t.store
-        .add_role_permissions(&r2.id, &[perm(A, "r"), perm(A, "w")])
-        .await
-        .unwrap();
-    t.store
-        .assign_user_roles(&u.user_id, &[r1.id.clone(), r2.id.clone()])
-        .await
-        .unwrap();
-    t.store
-        .add_user_permissions(&u.user_id, &[perm(A, "d")])
-        .await
-        .unwrap();
+    t.user("u@example.com").await
+}
+
+async fn effective_permissions_are_direct_union_roles_per_api(t: TestStore) {
+    let u = two_apis_and_a_user(&t).await;
+    let r1 = t.role("r1").await;
+    let r2 = t.role("r2").await;
+    t.grant_role(&r1.id, &[perm(A, "r"), perm(B, "x")]).await;
+    t.grant_role(&r2.id, &[perm(A, "r"), perm(A, "w")]).await;
+    t.assign(&u.user_id, &[&r1.id, &r2.id]).await;
+    t.grant_user(&u.user_id, &[perm(A, "d")]).await;
     let (a, _) = t.store.effective_permissions(&u.user_id, A).await.unwrap();
     assert_eq!(a, vec!["d", "r", "w"]);
     let (b, _) = t.store.effective_permissions(&u.user_id, B).await.unwrap();
@@ -57,18 +53,14 @@ async fn effective_permissions_are_direct_union_roles_per_api(t: TestStore) {
         Err(StoreError::NotFound(_))
     ));
     // Unknown permission → validation error naming it; nothing written.
-    let e = t
-        .store
-        .add_role_permissions(&r1.id, &[perm(A, "w"), perm(A, "fly")])
-        .await
-        .unwrap_err();
-    assert!(matches!(e, StoreError::Invalid(ref v) if v.field == "permissions[1]"));
-    assert_eq!(
+    assert_invalid(
         t.store
-            .role_permissions(&r1.id, page(0, 50))
-            .await
-            .unwrap()
-            .total,
+            .add_role_permissions(&r1.id, &[perm(A, "w"), perm(A, "fly")])
+            .await,
+        "permissions[1]",
+    );
+    assert_eq!(
+        total(t.store.role_permissions(&r1.id, page(0, 50)).await),
         2
     );
 }
@@ -78,28 +70,19 @@ async fn every_permission_change_bumps_versions_and_logs_events_in_order(t: Test
     let u1 = t.user("one@example.com").await;
     let u2 = t.user("two@example.com").await;
     let bystander = t.user("three@example.com").await;
-    let role = t.store.create_role("editor", "").await.unwrap();
+    let role = t.role("editor").await;
     let v0 = t.version(&u1.user_id).await;
-    t.store
-        .assign_user_roles(&u1.user_id, std::slice::from_ref(&role.id))
-        .await
-        .unwrap();
+    t.assign(&u1.user_id, &[&role.id]).await;
     t.store
         .assign_role_users(&role.id, std::slice::from_ref(&u2.user_id))
         .await
         .unwrap();
     assert_eq!(t.version(&u1.user_id).await, v0 + 1);
     // Assigning again changes nothing.
-    t.store
-        .assign_user_roles(&u1.user_id, std::slice::from_ref(&role.id))
-        .await
-        .unwrap();
+    t.assign(&u1.user_id, &[&role.id]).await;
     assert_eq!(t.version(&u1.user_id).await, v0 + 1);
     // A role permission change fans out to every holder, not to others.
-    t.store
-        .add_role_permissions(&role.id, &[perm(A, "w")])
-        .await
-        .unwrap();
+    t.grant_role(&role.id, &[perm(A, "w")]).await;
     assert_eq!(t.version(&u1.user_id).await, v0 + 2);
     assert_eq!(t.version(&u2.user_id).await, v0 + 2);
     assert_eq!(t.version(&bystander.user_id).await, v0);
@@ -107,10 +90,7 @@ async fn every_permission_change_bumps_versions_and_logs_events_in_order(t: Test
         .remove_role_permissions(&role.id, &[perm(A, "w")])
         .await
         .unwrap();
-    t.store
-        .add_user_permissions(&u1.user_id, &[perm(A, "r")])
-        .await
-        .unwrap();
+    t.grant_user(&u1.user_id, &[perm(A, "r")]).await;
     t.store
         .remove_user_roles(&u1.user_id, std::slice::from_ref(&role.id))
         .await
@@ -179,46 +159,19 @@ async fn every_permission_change_bumps_versions_and_logs_events_in_order(t: Test
 async fn removing_a_scope_from_the_catalog_removes_it_everywhere(t: TestStore) {
     let mut api = t.api(A, &["r", "w"]).await;
     let u = t.user("u@example.com").await;
-    let role = t.store.create_role("r", "").await.unwrap();
-    t.store
-        .add_role_permissions(&role.id, &[perm(A, "r"), perm(A, "w")])
-        .await
-        .unwrap();
-    t.store
-        .assign_user_roles(&u.user_id, std::slice::from_ref(&role.id))
-        .await
-        .unwrap();
-    t.store
-        .add_user_permissions(&u.user_id, &[perm(A, "w")])
-        .await
-        .unwrap();
+    let role = t.role("r").await;
+    t.grant_role(&role.id, &[perm(A, "r"), perm(A, "w")]).await;
+    t.assign(&u.user_id, &[&role.id]).await;
+    t.grant_user(&u.user_id, &[perm(A, "w")]).await;
     let v = t.version(&u.user_id).await;
     api.scopes.retain(|s| s.value == "r");
     t.store.update_resource_server(&api).await.unwrap();
-    assert_eq!(
-        t.store
-            .effective_permissions(&u.user_id, A)
-            .await
-            .unwrap()
-            .0,
-        vec!["r"]
-    );
+    assert_eq!(t.effective(&u.user_id, A).await, vec!["r"]);
     assert!(t.version(&u.user_id).await > v);
     t.store.delete_resource_server(&api.id).await.unwrap();
-    assert!(
-        t.store
-            .effective_permissions(&u.user_id, A)
-            .await
-            .unwrap()
-            .0
-            .is_empty()
-    );
+    assert!(t.effective(&u.user_id, A).await.is_empty());
     assert_eq!(
-        t.store
-            .role_permissions(&role.id, page(0, 50))
-            .await
-            .unwrap()
-            .total,
+        total(t.store.role_permissions(&role.id, page(0, 50)).await),
         0
     );
 }
@@ -227,7 +180,7 @@ async fn per_user_role_limit_is_enforced_atomically(t: TestStore) {
     let u = t.user("limit@example.com").await;
     let mut roles = Vec::new();
     for i in 0..51 {
-        roles.push(t.store.create_role(&format!("l{i}"), "").await.unwrap().id);
+        roles.push(t.role(&format!("l{i}")).await.id);
     }
     t.store
         .assign_user_roles(&u.user_id, &roles[..50])
@@ -238,11 +191,7 @@ async fn per_user_role_limit_is_enforced_atomically(t: TestStore) {
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(
-        t.store
-            .user_roles(&u.user_id, page(0, 100))
-            .await
-            .unwrap()
-            .total,
+        total(t.store.user_roles(&u.user_id, page(0, 100)).await),
         50
     );
 }
@@ -252,54 +201,27 @@ async fn permission_limits_are_enforced_atomically(t: TestStore) {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     t.api(A, &refs).await;
     let all: Vec<Permission> = names.iter().map(|n| perm(A, n)).collect();
-    let role = t.store.create_role("big", "").await.unwrap();
+    let role = t.role("big").await;
     let u = t.user("big@example.com").await;
-    t.store
-        .assign_user_roles(&u.user_id, std::slice::from_ref(&role.id))
-        .await
-        .unwrap();
-    t.store
-        .add_role_permissions(&role.id, &all[..1000])
-        .await
-        .unwrap();
-    t.store
-        .add_user_permissions(&u.user_id, &all[..1000])
-        .await
-        .unwrap();
+    t.assign(&u.user_id, &[&role.id]).await;
+    t.grant_role(&role.id, &all[..1000]).await;
+    t.grant_user(&u.user_id, &all[..1000]).await;
     let v = t.version(&u.user_id).await;
-    let e = t
-        .store
-        .add_role_permissions(&role.id, &all[1000..])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "permissions"),
-        "{e}"
+    assert_invalid(
+        t.store.add_role_permissions(&role.id, &all[1000..]).await,
+        "permissions",
     );
-    let e = t
-        .store
-        .add_user_permissions(&u.user_id, &all[1000..])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "permissions"),
-        "{e}"
+    assert_invalid(
+        t.store.add_user_permissions(&u.user_id, &all[1000..]).await,
+        "permissions",
     );
     // Nothing written, nothing bumped.
     assert_eq!(
-        t.store
-            .role_permissions(&role.id, page(0, 10))
-            .await
-            .unwrap()
-            .total,
+        total(t.store.role_permissions(&role.id, page(0, 10)).await),
         1000
     );
     assert_eq!(
-        t.store
-            .user_permissions(&u.user_id, page(0, 10))
-            .await
-            .unwrap()
-            .total,
+        total(t.store.user_permissions(&u.user_id, page(0, 10)).await),
         1000
     );
     assert_eq!(t.version(&u.user_id).await, v);
@@ -352,16 +274,16 @@ async fn roles_crud_search_order_and_paging(t: TestStore) {
     let f = t.store.list_roles(Some("alpha"), page(1, 1)).await.unwrap();
     assert_eq!((role_names(&f), f.total), (vec!["alpha"], 2));
 
-    match t.store.create_role("beta", "again").await {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "Role with name 'beta' already exists"),
-        other => panic!("{other:?}"),
-    }
+    assert_conflict(
+        t.store.create_role("beta", "again").await,
+        "Role with name 'beta' already exists",
+    );
     let mut beta = all.items[3].clone();
     beta.name = "alpha".into();
-    match t.store.update_role(&beta).await {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "Role with name 'alpha' already exists"),
-        other => panic!("{other:?}"),
-    }
+    assert_conflict(
+        t.store.update_role(&beta).await,
+        "Role with name 'alpha' already exists",
+    );
     beta.name = "beta2".into();
     beta.description = "renamed".into();
     t.store.update_role(&beta).await.unwrap();
@@ -371,35 +293,17 @@ async fn roles_crud_search_order_and_paging(t: TestStore) {
         name: "x".into(),
         description: String::new(),
     };
-    assert!(matches!(
-        t.store.update_role(&missing).await,
-        Err(StoreError::NotFound("role"))
-    ));
-    assert!(matches!(
-        t.store.get_role("rol_missing").await,
-        Err(StoreError::NotFound("role"))
-    ));
-    assert!(matches!(
+    assert_not_found(t.store.update_role(&missing).await, "role");
+    assert_not_found(t.store.get_role("rol_missing").await, "role");
+    assert_not_found(
         t.store.role_permissions("rol_missing", page(0, 5)).await,
-        Err(StoreError::NotFound("role"))
-    ));
-    assert!(matches!(
-        t.store.role_users("rol_missing", page(0, 5)).await,
-        Err(StoreError::NotFound("role"))
-    ));
-    assert!(matches!(
-        t.store.delete_role("rol_missing").await,
-        Err(StoreError::NotFound("role"))
-    ));
-    t.store.delete_role(&beta.id).await.unwrap();
-    assert!(matches!(
-        t.store.get_role(&beta.id).await,
-        Err(StoreError::NotFound("role"))
-    ));
-    assert_eq!(
-        t.store.list_roles(None, page(0, 50)).await.unwrap().total,
-        5
+        "role",
     );
+    assert_not_found(t.store.role_users("rol_missing", page(0, 5)).await, "role");
+    assert_not_found(t.store.delete_role("rol_missing").await, "role");
+    t.store.delete_role(&beta.id).await.unwrap();
+    assert_not_found(t.store.get_role(&beta.id).await, "role");
+    assert_eq!(total(t.store.list_roles(None, page(0, 50)).await), 5);
 }
 
 async fn users_crud_search_order_and_paging(t: TestStore) {
@@ -429,17 +333,15 @@ async fn users_crud_search_order_and_paging(t: TestStore) {
     assert_eq!(ann.created_at, ann.updated_at);
     assert_eq!(ann.app_metadata, app);
     assert_eq!(t.store.get_user(&ann.user_id).await.unwrap(), ann);
-    match t
-        .store
-        .create_user(NewUser {
-            email: "ann@example.com".into(),
-            ..Default::default()
-        })
-        .await
-    {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "The user already exists."),
-        other => panic!("{other:?}"),
-    }
+    assert_conflict(
+        t.store
+            .create_user(NewUser {
+                email: "ann@example.com".into(),
+                ..Default::default()
+            })
+            .await,
+        "The user already exists.",
+    );
     let bob = t
         .store
         .create_user(NewUser {
@@ -494,30 +396,15 @@ async fn users_crud_search_order_and_paging(t: TestStore) {
     };
     let mut ab = vec![ann.user_id.clone(), bob.user_id.clone()];
     ab.sort();
-    assert_eq!(
-        ids(t
-            .store
-            .list_users(Some("EXAMPLE"), page(0, 50))
-            .await
-            .unwrap()),
-        (ab, 2)
-    );
-    assert_eq!(
-        ids(t.store.list_users(Some("_"), page(0, 50)).await.unwrap()),
-        (vec![bob.user_id.clone()], 1)
-    );
-    assert_eq!(
-        ids(t
-            .store
-            .list_users(Some("smith"), page(0, 50))
-            .await
-            .unwrap()),
-        (vec![ann.user_id.clone()], 1)
-    );
-    assert_eq!(
-        ids(t.store.list_users(Some("%"), page(0, 50)).await.unwrap()),
-        (vec![], 0)
-    );
+    for (q, expected) in [
+        ("EXAMPLE", (ab, 2)),
+        ("_", (vec![bob.user_id.clone()], 1)),
+        ("smith", (vec![ann.user_id.clone()], 1)),
+        ("%", (vec![], 0)),
+    ] {
+        let found = t.store.list_users(Some(q), page(0, 50)).await.unwrap();
+        assert_eq!(ids(found), expected, "{q}");
+    }
 
     // Updates: fields replaced, the password only when given, no bump for profile fields.
     let mut a2 = ann.clone();
@@ -561,38 +448,20 @@ async fn users_crud_search_order_and_paging(t: TestStore) {
             .is_empty()
     );
     a2.email = "bob@example.com".into();
-    match t.store.update_user(&a2, None).await {
-        Err(StoreError::Conflict(m)) => assert_eq!(m, "The specified new email already exists"),
-        other => panic!("{other:?}"),
-    }
+    assert_conflict(
+        t.store.update_user(&a2, None).await,
+        "The specified new email already exists",
+    );
     let mut ghost = carol.clone();
     ghost.user_id = "usr_missing".into();
-    assert!(matches!(
-        t.store.update_user(&ghost, None).await,
-        Err(StoreError::NotFound("user"))
-    ));
-    assert!(matches!(
-        t.store.get_user("usr_missing").await,
-        Err(StoreError::NotFound("user"))
-    ));
-    assert!(matches!(
-        t.store.authz_version("usr_missing").await,
-        Err(StoreError::NotFound("user"))
-    ));
+    assert_not_found(t.store.update_user(&ghost, None).await, "user");
+    assert_not_found(t.store.get_user("usr_missing").await, "user");
+    assert_not_found(t.store.authz_version("usr_missing").await, "user");
     assert_eq!(t.store.authz_version(&bob.user_id).await.unwrap(), 1);
-    assert!(matches!(
-        t.store.delete_user("usr_missing").await,
-        Err(StoreError::NotFound("user"))
-    ));
+    assert_not_found(t.store.delete_user("usr_missing").await, "user");
     t.store.delete_user(&carol.user_id).await.unwrap();
-    assert!(matches!(
-        t.store.get_user(&carol.user_id).await,
-        Err(StoreError::NotFound("user"))
-    ));
-    assert_eq!(
-        t.store.list_users(None, page(0, 50)).await.unwrap().total,
-        2
-    );
+    assert_not_found(t.store.get_user(&carol.user_id).await, "user");
+    assert_eq!(total(t.store.list_users(None, page(0, 50)).await), 2);
 }
 
 fn perm_rows(p: &Paged<PermissionInfo>) -> Vec<(String, String, String, String)> {
@@ -618,9 +487,9 @@ async fn assignments_and_grants_list_in_order(t: TestStore) {
     t.api(A, &["r", "w"]).await;
     let u = t.user("u@example.com").await;
     let v = t.user("v@example.com").await;
-    let zeta = t.store.create_role("zeta", "").await.unwrap();
-    let alpha = t.store.create_role("Alpha", "").await.unwrap();
-    let mid = t.store.create_role("mid", "").await.unwrap();
+    let zeta = t.role("zeta").await;
+    let alpha = t.role("Alpha").await;
+    let mid = t.role("mid").await;
 
     t.store
         .assign_user_roles(
@@ -633,25 +502,19 @@ async fn assignments_and_grants_list_in_order(t: TestStore) {
     assert_eq!((role_names(&r), r.total), (vec!["Alpha", "mid", "zeta"], 3));
     let r = t.store.user_roles(&u.user_id, page(1, 2)).await.unwrap();
     assert_eq!((role_names(&r), r.total), (vec!["zeta"], 3));
-    assert!(matches!(
-        t.store.user_roles("usr_missing", page(0, 5)).await,
-        Err(StoreError::NotFound("user"))
-    ));
-    let e = t
-        .store
-        .assign_user_roles(&u.user_id, &[mid.id.clone(), "rol_missing".into()])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "roles[1]"),
-        "{e}"
+    assert_not_found(t.store.user_roles("usr_missing", page(0, 5)).await, "user");
+    assert_invalid(
+        t.store
+            .assign_user_roles(&u.user_id, &[mid.id.clone(), "rol_missing".into()])
+            .await,
+        "roles[1]",
     );
-    assert!(matches!(
+    assert_not_found(
         t.store
             .assign_user_roles("usr_missing", std::slice::from_ref(&mid.id))
             .await,
-        Err(StoreError::NotFound("user"))
-    ));
+        "user",
+    );
 
     t.store
         .assign_role_users(&alpha.id, &[v.user_id.clone(), u.user_id.clone()])
@@ -677,36 +540,28 @@ async fn assignments_and_grants_list_in_order(t: TestStore) {
         (holders[1].0.clone(), 2)
     );
     let vv = t.version(&v.user_id).await;
-    let e = t
-        .store
-        .assign_role_users(&mid.id, &[v.user_id.clone(), "usr_missing".into()])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "users[1]"),
-        "{e}"
+    assert_invalid(
+        t.store
+            .assign_role_users(&mid.id, &[v.user_id.clone(), "usr_missing".into()])
+            .await,
+        "users[1]",
     );
     // The failed call wrote nothing, not even its first, valid assignment.
     assert_eq!(t.version(&v.user_id).await, vv);
-    assert_eq!(
-        t.store.role_users(&mid.id, page(0, 5)).await.unwrap().total,
-        1
-    );
-    assert!(matches!(
+    assert_eq!(total(t.store.role_users(&mid.id, page(0, 5)).await), 1);
+    assert_not_found(
         t.store
             .assign_role_users("rol_missing", std::slice::from_ref(&v.user_id))
             .await,
-        Err(StoreError::NotFound("role"))
-    ));
+        "role",
+    );
 
     // Direct grants, listed by API identifier then permission, with the catalog's display data.
-    t.store
-        .add_user_permissions(
-            &u.user_id,
-            &[perm(B, "x"), perm(A, "w"), perm(A, "r"), perm(B, "a")],
-        )
-        .await
-        .unwrap();
+    t.grant_user(
+        &u.user_id,
+        &[perm(B, "x"), perm(A, "w"), perm(A, "r"), perm(B, "a")],
+    )
+    .await;
     let p = t
         .store
         .user_permissions(&u.user_id, page(0, 50))
@@ -734,44 +589,31 @@ async fn assignments_and_grants_list_in_order(t: TestStore) {
         .remove_user_permissions(&u.user_id, &[perm(A, "w")])
         .await
         .unwrap();
-    t.store
-        .add_user_permissions(&u.user_id, &[perm(A, "r")])
-        .await
-        .unwrap();
+    t.grant_user(&u.user_id, &[perm(A, "r")]).await;
     assert_eq!(t.version(&u.user_id).await, uv + 1);
     assert_eq!(
-        t.store
-            .user_permissions(&u.user_id, page(0, 50))
-            .await
-            .unwrap()
-            .total,
+        total(t.store.user_permissions(&u.user_id, page(0, 50)).await),
         3
     );
-    assert!(matches!(
+    assert_not_found(
         t.store
             .add_user_permissions("usr_missing", &[perm(A, "r")])
             .await,
-        Err(StoreError::NotFound("user"))
-    ));
-    assert!(matches!(
+        "user",
+    );
+    assert_not_found(
         t.store.user_permissions("usr_missing", page(0, 5)).await,
-        Err(StoreError::NotFound("user"))
-    ));
-    let e = t
-        .store
-        .add_user_permissions(&u.user_id, &[perm("https://nope/", "r")])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(e, StoreError::Invalid(ref v) if v.field == "permissions[0]"),
-        "{e}"
+        "user",
+    );
+    assert_invalid(
+        t.store
+            .add_user_permissions(&u.user_id, &[perm("https://nope/", "r")])
+            .await,
+        "permissions[0]",
     );
 
     // Role permissions, same order.
-    t.store
-        .add_role_permissions(&zeta.id, &[perm(B, "a"), perm(A, "w")])
-        .await
-        .unwrap();
+    t.grant_role(&zeta.id, &[perm(B, "a"), perm(A, "w")]).await;
     let p = t
         .store
         .role_permissions(&zeta.id, page(0, 50))
@@ -781,20 +623,13 @@ async fn assignments_and_grants_list_in_order(t: TestStore) {
         (perm_rows(&p), p.total),
         (vec![info(A, "w"), info(B, "a")], 2)
     );
-    assert!(matches!(
+    assert_not_found(
         t.store
             .add_role_permissions("rol_missing", &[perm(A, "r")])
             .await,
-        Err(StoreError::NotFound("role"))
-    ));
-    assert_eq!(
-        t.store
-            .effective_permissions(&u.user_id, A)
-            .await
-            .unwrap()
-            .0,
-        vec!["r", "w"]
+        "role",
     );
+    assert_eq!(t.effective(&u.user_id, A).await, vec!["r", "w"]);
 
     // Unassigning: only what was assigned counts.
     let uv = t.version(&u.user_id).await;
@@ -808,30 +643,16 @@ async fn assignments_and_grants_list_in_order(t: TestStore) {
         .await
         .unwrap();
     assert_eq!(t.version(&u.user_id).await, uv + 1);
-    assert_eq!(
-        t.store
-            .user_roles(&u.user_id, page(0, 50))
-            .await
-            .unwrap()
-            .total,
-        2
-    );
-    assert!(matches!(
+    assert_eq!(total(t.store.user_roles(&u.user_id, page(0, 50)).await), 2);
+    assert_not_found(
         t.store
             .remove_user_roles("usr_missing", std::slice::from_ref(&alpha.id))
             .await,
-        Err(StoreError::NotFound("user"))
-    ));
+        "user",
+    );
     // Deleting a user removes their assignments.
     t.store.delete_user(&v.user_id).await.unwrap();
-    assert_eq!(
-        t.store
-            .role_users(&alpha.id, page(0, 5))
-            .await
-            .unwrap()
-            .total,
-        0
-    );
+    assert_eq!(total(t.store.role_users(&alpha.id, page(0, 5)).await), 0);
 }
 
 /// PostgreSQL only: the effective-permission query is index lookups keyed by the user, not
@@ -888,10 +709,7 @@ async fn old_events_are_pruned_but_the_head_stays(t: TestStore) {
     t.api(A, &["r", "w"]).await;
     let u = t.user("pruned@example.com").await;
     for p in ["r", "w"] {
-        t.store
-            .add_user_permissions(&u.user_id, &[perm(A, p)])
-            .await
-            .unwrap();
+        t.grant_user(&u.user_id, &[perm(A, p)]).await;
     }
     let head = t.store.authz_head().await.unwrap();
     let before = t.store.authz_events_after(0, 100).await.unwrap();
@@ -948,43 +766,22 @@ fn sources(s: &[PermissionSource]) -> Vec<(&str, &str, Option<&str>)> {
 }
 
 async fn permission_sources_name_the_direct_grant_and_every_role(t: TestStore) {
-    t.api(A, &["r", "w", "d"]).await;
-    t.api(B, &["r", "x"]).await;
-    let u = t.user("u@example.com").await;
+    let u = two_apis_and_a_user(&t).await;
     let other = t.user("other@example.com").await;
     // Created out of name order: sources list roles by name.
-    let beta = t.store.create_role("beta", "").await.unwrap();
-    let alpha = t.store.create_role("alpha", "").await.unwrap();
-    let zeta = t.store.create_role("zeta", "").await.unwrap();
-    t.store
-        .add_role_permissions(&beta.id, &[perm(A, "r"), perm(A, "w"), perm(B, "x")])
-        .await
-        .unwrap();
-    t.store
-        .add_role_permissions(&alpha.id, &[perm(B, "r"), perm(A, "r")])
-        .await
-        .unwrap();
-    t.store
-        .add_role_permissions(&zeta.id, &[perm(A, "d"), perm(B, "r")])
-        .await
-        .unwrap();
-    t.store
-        .assign_user_roles(&u.user_id, &[beta.id.clone(), alpha.id.clone()])
-        .await
-        .unwrap();
-    t.store
-        .add_user_permissions(&u.user_id, &[perm(A, "r"), perm(A, "d")])
-        .await
-        .unwrap();
+    let beta = t.role("beta").await;
+    let alpha = t.role("alpha").await;
+    let zeta = t.role("zeta").await;
+    t.grant_role(&beta.id, &[perm(A, "r"), perm(A, "w"), perm(B, "x")])
+        .await;
+    t.grant_role(&alpha.id, &[perm(B, "r"), perm(A, "r")]).await;
+    t.grant_role(&zeta.id, &[perm(A, "d"), perm(B, "r")]).await;
+    t.assign(&u.user_id, &[&beta.id, &alpha.id]).await;
+    t.grant_user(&u.user_id, &[perm(A, "r"), perm(A, "d")])
+        .await;
     // Another user's roles and grants are not this user's.
-    t.store
-        .assign_user_roles(&other.user_id, std::slice::from_ref(&zeta.id))
-        .await
-        .unwrap();
-    t.store
-        .add_user_permissions(&other.user_id, &[perm(B, "x")])
-        .await
-        .unwrap();
+    t.assign(&other.user_id, &[&zeta.id]).await;
+    t.grant_user(&other.user_id, &[perm(B, "x")]).await;
 
     let all = t
         .store
@@ -1082,11 +879,11 @@ async fn permission_sources_of_a_user_without_any_and_of_a_missing_user(t: TestS
                 .unwrap(),
             vec![]
         );
-        assert!(matches!(
+        assert_not_found(
             t.store
                 .effective_permissions_with_sources("usr_missing", api)
                 .await,
-            Err(StoreError::NotFound("user"))
-        ));
+            "user",
+        );
     }
 }

@@ -5,7 +5,7 @@
 use writ_store::*;
 
 use crate::login::{login_fixture, refresh};
-use crate::{A, TestStore, conformance};
+use crate::{A, TestStore, assert_not_found, conformance};
 
 conformance!(
     client_changes_bump_the_client_and_log_its_subject,
@@ -81,16 +81,25 @@ async fn client_changes_bump_the_client_and_log_its_subject(t: TestStore) {
             (6, "client_deleted".to_string()),
         ]
     );
-    assert!(matches!(
-        t.store.delete_client("app").await,
-        Err(StoreError::NotFound("client"))
-    ));
-    assert!(matches!(
-        t.store.delete_client_grant(&g.id).await,
-        Err(StoreError::NotFound("client grant"))
-    ));
+    assert_not_found(t.store.delete_client("app").await, "client");
+    assert_not_found(t.store.delete_client_grant(&g.id).await, "client grant");
     // Nothing is logged for what does not exist.
     assert_eq!(events_of(&t, &sub).await.len(), 5);
+}
+
+/// Creates the SSO session `sess-<tag>` (sid `sid-<tag>`) of `uid`, alive until 1000.
+async fn open_session(t: &TestStore, tag: &str, uid: &str) {
+    t.store
+        .create_session(&Session {
+            id: format!("sess-{tag}"),
+            sid: format!("sid-{tag}"),
+            user_id: uid.into(),
+            auth_time: 1,
+            last_seen: 1,
+            expires_at: 1_000,
+        })
+        .await
+        .unwrap();
 }
 
 /// A user with an SSO session, a console session and a live refresh token; returns its id.
@@ -100,17 +109,7 @@ async fn signed_in(t: &TestStore, n: u32) -> String {
     } else {
         t.user(&format!("u{n}@example.com")).await.user_id
     };
-    t.store
-        .create_session(&Session {
-            id: format!("sess-{n}"),
-            sid: format!("sid-{n}"),
-            user_id: uid.clone(),
-            auth_time: 1,
-            last_seen: 1,
-            expires_at: 1_000,
-        })
-        .await
-        .unwrap();
+    open_session(t, &n.to_string(), &uid).await;
     t.store
         .create_console_session(&ConsoleSession {
             id: format!("console-{n}"),
@@ -173,17 +172,7 @@ async fn password_change_and_block_end_every_session(t: TestStore) {
 
     // So does a block; an unblock does not sign anyone in again, nor end new sessions.
     let uid = uid.clone();
-    t.store
-        .create_session(&Session {
-            id: "sess-0b".into(),
-            sid: "sid-0b".into(),
-            user_id: uid.clone(),
-            auth_time: 1,
-            last_seen: 1,
-            expires_at: 1_000,
-        })
-        .await
-        .unwrap();
+    open_session(&t, "0b", &uid).await;
     let mut blocked = u3.clone();
     blocked.blocked = true;
     let b = t.store.update_user(&blocked, None).await.unwrap();
@@ -191,17 +180,7 @@ async fn password_change_and_block_end_every_session(t: TestStore) {
     assert_eq!(t.store.get_session("sess-0b").await.unwrap(), None);
     let mut unblocked = b.clone();
     unblocked.blocked = false;
-    t.store
-        .create_session(&Session {
-            id: "sess-0c".into(),
-            sid: "sid-0c".into(),
-            user_id: uid.clone(),
-            auth_time: 1,
-            last_seen: 1,
-            expires_at: 1_000,
-        })
-        .await
-        .unwrap();
+    open_session(&t, "0c", &uid).await;
     assert_eq!(
         t.store
             .update_user(&unblocked, None)
@@ -251,17 +230,7 @@ async fn rehash_is_a_compare_and_swap_that_ends_nothing(t: TestStore) {
     );
     assert_eq!(hash(&t).await.as_deref(), Some("$2b$legacy"));
     let before = t.store.get_user(&uid).await.unwrap();
-    t.store
-        .create_session(&Session {
-            id: "sess-after".into(),
-            sid: "sid-after".into(),
-            user_id: uid.clone(),
-            auth_time: 1,
-            last_seen: 1,
-            expires_at: 1_000,
-        })
-        .await
-        .unwrap();
+    open_session(&t, "after", &uid).await;
     assert!(
         t.store
             .rehash_password(&uid, "$2b$legacy", "$argon2id$new")
@@ -347,10 +316,7 @@ async fn consents_merge_list_and_revoke_with_the_clients_refresh_tokens(t: TestS
     assert_eq!(signed_in_still(&t, 0).await, (true, true, false));
     assert_eq!(signed_in_still(&t, 1).await, (true, true, true));
     assert_eq!(t.version(&uid).await, v + 1);
-    assert!(matches!(
-        t.store.revoke_consent(&c2.id).await,
-        Err(StoreError::NotFound("grant"))
-    ));
+    assert_not_found(t.store.revoke_consent(&c2.id).await, "grant");
     assert_eq!(t.store.revoke_user_consents(&other).await.unwrap(), 1);
     assert_eq!(t.store.consent(&other, "app", A).await.unwrap(), None);
     assert_eq!(signed_in_still(&t, 1).await, (true, true, false));
