@@ -17,7 +17,7 @@ pub async fn rotate(w: &Writ, actor: &Actor) -> Result<Option<String>> {
         200,
     );
     let result = async {
-        let retire_after = chrono::Utc::now().timestamp() + w.max_token_lifetime();
+        let retire_after = crate::time::now() + w.max_token_lifetime();
         for alg in SigningAlg::ALL {
             let next = new_record(alg, KeyState::Next, &w.cipher)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
