@@ -21,8 +21,35 @@ static CSS_HASH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Askama's escaper for the hosted pages: `&`, `<`, `>`, `"` and `'` as the named (or, for
+/// `'`, numeric) entities these pages have always sent, which clients reading the hidden
+/// fields back expect. Every `{{ }}` in `templates/login/` goes through it (see
+/// `askama.toml`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Entities;
+
+impl askama::filters::Escaper for Entities {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, s: &str) -> std::fmt::Result {
+        let mut last = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let entity = match b {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                b'\'' => "&#39;",
+                _ => continue,
+            };
+            dest.write_str(&s[last..i])?;
+            dest.write_str(entity)?;
+            last = i + 1;
+        }
+        dest.write_str(&s[last..])
+    }
+}
+
 #[derive(Template)]
-#[template(path = "login/login.html")]
+#[template(escape = "entities", path = "login/login.html")]
 struct LoginPage<'a> {
     css: &'static str,
     title: &'a str,
@@ -41,7 +68,7 @@ struct LoginPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "login/consent.html")]
+#[template(escape = "entities", path = "login/consent.html")]
 struct ConsentPage<'a> {
     css: &'static str,
     title: &'a str,
@@ -54,7 +81,7 @@ struct ConsentPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "login/error.html")]
+#[template(escape = "entities", path = "login/error.html")]
 struct ErrorPage<'a> {
     css: &'static str,
     title: &'a str,
@@ -62,14 +89,14 @@ struct ErrorPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "login/logged_out.html")]
+#[template(escape = "entities", path = "login/logged_out.html")]
 struct LoggedOutPage {
     css: &'static str,
     title: &'static str,
 }
 
 #[derive(Template)]
-#[template(path = "login/form_post.html")]
+#[template(escape = "entities", path = "login/form_post.html")]
 struct FormPostPage<'a> {
     css: &'static str,
     title: &'a str,
@@ -79,7 +106,7 @@ struct FormPostPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "login/web_message.html")]
+#[template(escape = "entities", path = "login/web_message.html")]
 struct WebMessagePage<'a> {
     css: &'static str,
     title: &'a str,
@@ -306,4 +333,46 @@ pub fn web_message(origin: &str, response: &serde_json::Value, nonce: &str) -> R
         origin: &js_origin,
     };
     secure(html(StatusCode::OK, &page), Some(nonce), None, origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_escaped_with_named_entities() {
+        let page = ErrorPage {
+            css: CSS,
+            title: "<b>",
+            detail: "a&b \"c\" 'd'",
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains("<title>&lt;b&gt;</title>"), "{html}");
+        assert!(
+            html.contains(
+                r#"<p class="sub" data-testid="error-detail">a&amp;b &quot;c&quot; &#39;d&#39;</p>"#
+            ),
+            "{html}"
+        );
+        // The stylesheet is inlined verbatim (its hash is in the CSP).
+        assert!(html.contains(&format!("<style>{CSS}</style>")));
+    }
+
+    #[test]
+    fn hidden_fields_keep_their_shape() {
+        let page = FormPostPage {
+            css: CSS,
+            title: "Continue",
+            redirect_uri: "https://app.example/cb?x=1&y=2",
+            fields: &[("code", "abc"), ("state", "s&t")],
+            nonce: "n0",
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains(
+            r#"<form method="post" action="https://app.example/cb?x=1&amp;y=2" id="f"><input type="hidden" name="code" value="abc"><input type="hidden" name="state" value="s&amp;t"><noscript>"#
+        ), "{html}");
+        assert!(
+            html.contains(r#"<script nonce="n0">document.getElementById("f").submit()</script>"#)
+        );
+    }
 }
