@@ -10,7 +10,7 @@
 //!   the first issuance after a permission change.
 //! - `issue/user_50_roles`, `issue/user_1_role`: the token endpoint's path after the password
 //!   check: the authz version read, permissions from the version-keyed cache
-//!   (`writ_service::permissions`), grant, and `writ_server::token::access_token` (ES256).
+//!   (`writ_service::permissions`), grant, and `writ_service::tokens::access_token` (ES256).
 //! - `issue/users_1k`, `issue/users_1m`: issuance for one user holding one role, in a database
 //!   of 1,000 users, then the same database grown to 1,000,000 users, every one holding that
 //!   role (so the role has as many holders as there are users).
@@ -240,7 +240,7 @@ impl Fixture {
             .await
             .expect("effective permissions");
         let granted = grant_for_user(&self.api, Some(REQUESTED), &perms);
-        let (jwt, _scope, _exp) = writ_server::token::access_token(
+        let (jwt, _scope, _exp) = writ_service::tokens::access_token(
             &self.state,
             &self.api,
             &self.client,

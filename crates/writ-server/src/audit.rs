@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 pub use writ_service::audit::{Entry, Peer, record, types};
 
-use crate::client_addr::ClientAddr;
+use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// The [`Peer`] of a request: the client's address ([`ClientAddr`], the real client behind a
@@ -70,7 +70,9 @@ pub async fn logout(
     headers: &axum::http::HeaderMap,
     client_id: Option<&str>,
 ) {
-    if let Some(cookie) = crate::cookies::get(state, headers, crate::cookies::SSO_SESSION) {
+    if let Some(cookie) =
+        crate::http::cookies::get(state, headers, crate::http::cookies::SSO_SESSION)
+    {
         let id = writ_service::crypto::sha256_hex(&cookie);
         writ_service::audit::logout(state, peer, &id, client_id).await;
     }

@@ -194,6 +194,37 @@ impl From<StoreError> for OAuthError {
     }
 }
 
+impl From<writ_service::OAuthRefusal> for OAuthError {
+    /// Each refusal of client authentication or minting, onto its status and headers.
+    fn from(e: writ_service::OAuthRefusal) -> Self {
+        use writ_service::OAuthRefusal as R;
+        let code = e.code();
+        match e {
+            R::InvalidClient {
+                description,
+                via_basic,
+            } => {
+                let mut o = OAuthError::invalid_client(description);
+                o.basic_challenge = via_basic;
+                o
+            }
+            R::TooManyAttempts {
+                description,
+                retry_after,
+            } => OAuthError::too_many(description, retry_after),
+            R::ServerError(detail) => OAuthError::server_error(detail),
+            R::UnauthorizedClient(d) | R::AccessDenied(d) => {
+                OAuthError::new(StatusCode::FORBIDDEN, code, d)
+            }
+            R::InvalidRequest(d)
+            | R::InvalidGrant(d)
+            | R::UnsupportedGrantType(d)
+            | R::InvalidScope(d)
+            | R::InvalidTarget(d) => OAuthError::new(StatusCode::BAD_REQUEST, code, d),
+        }
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.error, "error_description": self.description });

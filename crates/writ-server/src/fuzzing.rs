@@ -30,8 +30,9 @@ pub fn token_request(
         }
     }
     let err = |e: crate::error::OAuthError| (e.error.to_string(), e.description);
-    let req = crate::token::parse_body(&headers, &Bytes::copy_from_slice(body)).map_err(err)?;
-    let basic = crate::token::basic_credentials(&headers).map_err(err)?;
+    let req =
+        crate::oauth::token::parse_body(&headers, &Bytes::copy_from_slice(body)).map_err(err)?;
+    let basic = crate::oauth::token::basic_credentials(&headers).map_err(err)?;
     Ok((req.grant_type, basic))
 }
 

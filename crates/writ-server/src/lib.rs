@@ -1,33 +1,30 @@
-//! Writ's HTTP server: the OAuth token endpoint, discovery and JWKS, and the Auth0-compatible
-//! Management API v2, wired into one axum router over an [`AppState`].
+//! Writ's HTTP server: the OAuth and OpenID Connect endpoints ([`oauth`]), the hosted login
+//! pages ([`login`]), the Auth0-compatible Management API v2 ([`mgmt`]) and the admin console,
+//! with the middleware every request goes through ([`http`]), wired into one axum router over
+//! an [`AppState`].
 //!
 //! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0` and the
 //! binary wires Ctrl-C/SIGTERM.
 
 pub mod admin;
 pub mod audit;
-pub mod authorize;
-pub mod client_addr;
-pub mod cookies;
 pub mod demo;
-pub mod discovery;
 pub mod error;
 pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod grants;
+pub mod http;
+pub mod login;
 pub mod mgmt;
-pub mod oidc;
-pub mod pages;
+pub mod oauth;
 pub mod state;
-pub mod token;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -39,31 +36,13 @@ pub use writ_service::start::{StartError, prepare};
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
     // Endpoints a browser calls directly, cross-origin.
-    let browser = Router::new()
-        .route("/oauth/token", post(token::token))
-        .route("/oauth/revoke", post(oidc::revoke))
-        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
-        .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            oidc::cors,
-        ));
+    let browser = oauth::browser_routes()
+        .layer(http::cors::layer(&state))
+        .layer(axum::middleware::from_fn(http::cors::preflight));
     Router::new()
         .merge(browser)
-        .route("/oauth/introspect", post(oidc::introspect))
-        .route("/authorize", get(authorize::authorize))
-        .route("/u/login", post(authorize::login))
-        .route("/u/consent", post(authorize::consent))
-        .route(
-            "/u/signup",
-            get(authorize::signup_page).post(authorize::signup),
-        )
-        .route("/v2/logout", get(authorize::logout_v2))
-        .route("/oidc/logout", get(authorize::logout_oidc))
+        .merge(oauth::routes())
+        .merge(login::routes())
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v2", mgmt::router())
         .merge(admin::router(&state))
@@ -71,7 +50,12 @@ pub fn router(state: AppState) -> Router {
         // The client's address and scheme, behind trusted proxies too, for every handler.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            client_addr::layer,
+            http::client_addr::layer,
+        ))
+        // The request's id, on its tracing span and its response.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::request_id::layer,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -12,7 +12,7 @@ use crate::{Actor, Result, ServiceError, Writ};
 pub async fn rotate(w: &Writ, actor: &Actor) -> Result<Option<String>> {
     let op = Operation::at("POST", "/keys/signing/rotate", "", 200);
     let result = async {
-        let retire_after = chrono::Utc::now().timestamp() + w.max_token_lifetime();
+        let retire_after = crate::time::now() + w.max_token_lifetime();
         for alg in SigningAlg::ALL {
             let next = new_record(alg, KeyState::Next, &w.cipher)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -57,7 +57,7 @@ pub fn spawn(state: &Writ) {
                 Ok(n) => tracing::info!(deleted = n, "pruned authz events older than every token"),
                 Err(e) => tracing::warn!(error = %e, "pruning the authz event log"),
             }
-            let now = chrono::Utc::now().timestamp();
+            let now = crate::time::now();
             match state
                 .store
                 .prune_logins(now, writ_core::protocol::SESSION_IDLE)

@@ -183,7 +183,7 @@ impl KeyRing {
         algs_in_use: &HashSet<SigningAlg>,
     ) -> Result<Self, StoreError> {
         crate::jwt_signer::install();
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::time::now();
         let mut signers = HashMap::new();
         let mut published = Vec::new();
         let mut all = Vec::new();

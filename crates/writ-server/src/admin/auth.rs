@@ -26,14 +26,14 @@ use writ_guard::AccessClaims;
 use super::call::{self, Failure, Mgmt};
 use super::form::FormData;
 use super::view::{self, Layout};
-use crate::client_addr::ClientAddr;
-use crate::cookies::{self, SameSite};
+use crate::http::client_addr::ClientAddr;
+use crate::http::cookies::{self, SameSite};
 use crate::state::AppState;
 use writ_service::crypto::{random_token, sha256_hex};
 
 pub use writ_core::CONSOLE_CLIENT_ID;
 /// The session: an opaque id of a server-side console session (named and shaped by
-/// [`crate::cookies`], like every cookie of Writ).
+/// [`crate::http::cookies`], like every cookie of Writ).
 pub const SESSION_COOKIE: &str = cookies::CONSOLE_SESSION;
 /// A sign-in in progress: `writ_admin_tx_<state>` = `<verifier>.<return path, base64url>`.
 const TX_PREFIX: &str = cookies::CONSOLE_SIGN_IN_PREFIX;
@@ -209,7 +209,7 @@ fn sign_in_for(state: &AppState, parts: &Parts) -> Response {
     if parts.method == Method::GET || parts.method == Method::HEAD {
         return start_sign_in(state, &addr, &path, false, StatusCode::FOUND);
     }
-    let ours = crate::authorize::origin_of(&state.config.issuer);
+    let ours = crate::http::origin_of(&state.config.issuer);
     let from = parts
         .headers
         .get(header::REFERER)
@@ -261,7 +261,7 @@ fn refused() -> Response {
 
 /// The form came from a page of this server: `Origin` when sent, else `Referer`.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let ours = crate::authorize::origin_of(&state.config.issuer);
+    let ours = crate::http::origin_of(&state.config.issuer);
     match headers
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or(""))
@@ -270,7 +270,7 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
         None => headers
             .get(header::REFERER)
             .and_then(|r| r.to_str().ok())
-            .is_some_and(|r| crate::authorize::origin_of(r) == ours),
+            .is_some_and(|r| crate::http::origin_of(r) == ours),
     }
 }
 
@@ -421,7 +421,7 @@ async fn exchange(
     code: &str,
     verifier: &str,
 ) -> Result<(String, i64), String> {
-    let req = crate::token::TokenRequest {
+    let req = crate::oauth::token::TokenRequest {
         grant_type: Some("authorization_code".into()),
         client_id: Some(CONSOLE_CLIENT_ID.into()),
         code: Some(code.to_owned()),
@@ -429,9 +429,10 @@ async fn exchange(
         code_verifier: Some(verifier.to_owned()),
         ..Default::default()
     };
-    let resp = crate::grants::authorization_code(state, addr.ip, &HeaderMap::new(), &req)
-        .await
-        .map_err(|e| format!("The code exchange failed: {}", e.description))?;
+    let resp =
+        crate::oauth::token::authorization_code::grant(state, addr.ip, &HeaderMap::new(), &req)
+            .await
+            .map_err(|e| format!("The code exchange failed: {}", e.description))?;
     let bytes = axum::body::to_bytes(resp.into_body(), 1024 * 1024)
         .await
         .map_err(|_| "The token response could not be read.".to_string())?;

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::client_addr::ClientAddr;
+use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// The Management API router, built once with the state (handed to handlers as an extension).
@@ -83,7 +83,7 @@ fn field_of(raw: &str) -> Option<String> {
 /// records the admin's address and browser rather than the console's.
 #[derive(Clone, Default)]
 pub struct Origin {
-    /// The admin's address, as [`crate::client_addr`] worked it out (behind a trusted proxy,
+    /// The admin's address, as [`crate::http::client_addr`] worked it out (behind a trusted proxy,
     /// the admin's own).
     pub peer: Option<ClientAddr>,
     pub user_agent: Option<HeaderValue>,

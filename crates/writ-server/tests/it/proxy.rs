@@ -902,3 +902,55 @@ async fn an_upserting_import_needs_update_users() {
         .body;
     assert_eq!(job["summary"]["updated"], 1, "{job}");
 }
+
+#[tokio::test]
+async fn request_id_from_trusted_proxies_only() {
+    let app = behind_proxy().await;
+    let get = |local: &'static str, id: Option<&'static str>| {
+        let base = app.base.clone();
+        async move {
+            let mut r = http_from(local).get(format!("{base}/healthz"));
+            if let Some(id) = id {
+                r = r.header("x-request-id", id);
+            }
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.headers()
+                .get("x-request-id")
+                .expect("every response names its request")
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    // The trusted proxy's id is kept and returned.
+    assert_eq!(get("127.0.0.1", Some("proxy-id-42")).await, "proxy-id-42");
+    // A client's own id is ignored: a fresh one is generated.
+    let fresh = get("127.0.0.2", Some("client-chosen")).await;
+    assert_ne!(fresh, "client-chosen");
+    assert!(!fresh.is_empty());
+    // Without one, every request gets its own.
+    let (a, b) = (get("127.0.0.1", None).await, get("127.0.0.1", None).await);
+    assert_ne!(a, b);
+    // A malformed id from the proxy is replaced too.
+    assert_ne!(get("127.0.0.1", Some("has space")).await, "has space");
+    // Errors carry it as well.
+    let r = http_from("127.0.0.2")
+        .post(format!("{}/oauth/token", app.base))
+        .form(&[("grant_type", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().contains_key("x-request-id"));
+    // An untrusted server (no proxies configured) never repeats a sent id.
+    let plain = TestApp::spawn().await;
+    let r = plain
+        .http
+        .get(format!("{}/healthz", plain.base))
+        .header("x-request-id", "client-chosen")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.headers()["x-request-id"], "client-chosen");
+}

@@ -13,10 +13,6 @@ use super::config::{self, Credentials};
 /// Seconds before expiry at which a token counts as expired.
 const MARGIN: i64 = 30;
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 /// An HTTP client with the CLI's user agent and timeouts.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -138,7 +134,7 @@ impl Api {
             http: http(),
             creds,
         };
-        if api.creds.expires_at - MARGIN <= now() {
+        if api.creds.expires_at - MARGIN <= writ_service::time::now() {
             if api.creds.client_secret.is_none() {
                 return Err(CliError::Usage(format!(
                     "the saved token for {} expired: run `writ login` again (with --save-secret to renew automatically)",
@@ -159,7 +155,7 @@ impl Api {
         let (token, ttl) =
             fetch_token(&self.http, &self.creds.url, &self.creds.client_id, &secret).await?;
         self.creds.access_token = token;
-        self.creds.expires_at = now() + ttl;
+        self.creds.expires_at = writ_service::time::now() + ttl;
         config::save(&self.creds)?;
         Ok(())
     }

@@ -171,7 +171,7 @@ async fn login(a: LoginArgs) -> Result<(), CliError> {
         })?
     };
     let (token, ttl) = api::fetch_token(&api::http(), &url, &a.client_id, &secret).await?;
-    let expires_at = chrono::Utc::now().timestamp() + ttl;
+    let expires_at = writ_service::time::now() + ttl;
     let creds = config::Credentials {
         url: url.clone(),
         client_id: a.client_id.clone(),

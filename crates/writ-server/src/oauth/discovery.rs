@@ -1,4 +1,5 @@
-//! `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+//! `/.well-known/openid-configuration` (OIDC Discovery) and `/.well-known/jwks.json` (the
+//! published signing keys).
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};

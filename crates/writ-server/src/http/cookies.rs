@@ -8,11 +8,15 @@
 //! makes the browser refuse it unless it is Secure, host-only and for `/`: a sibling subdomain
 //! or a plain-http page cannot plant or shadow it. The prefix depends on the issuer only, so a
 //! cookie is read under the name it was set with.
+//!
+//! Cookies are read with axum-extra's [`CookieJar`]; they are written by [`set`] and [`clear`],
+//! which spell out every attribute above.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use axum_extra::extract::CookieJar;
 
-use crate::client_addr::ClientAddr;
+use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
 pub use writ_core::protocol::cookie::{
@@ -42,15 +46,12 @@ pub fn name(state: &AppState, base: &str) -> String {
 
 /// The value of the cookie `base` sent with a request, if any.
 pub fn get(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
-    let name = name(state, base);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    from_jar(state, &CookieJar::from_headers(headers), base)
+}
+
+/// The value of the cookie `base` in a request's cookie jar, if any.
+pub fn from_jar(state: &AppState, jar: &CookieJar, base: &str) -> Option<String> {
+    jar.get(&name(state, base)).map(|c| c.value().to_owned())
 }
 
 /// The `Set-Cookie` value for `base=value`, expiring after `max_age` seconds when given (a

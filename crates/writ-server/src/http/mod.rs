@@ -1,0 +1,16 @@
+//! What every request goes through, whichever endpoint it is for: the client's address behind
+//! trusted proxies ([`client_addr`]), the request id ([`request_id`]), CORS for the endpoints a
+//! browser calls cross-origin ([`cors`]) and Writ's cookies ([`cookies`]).
+
+pub mod client_addr;
+pub mod cookies;
+pub mod cors;
+pub mod request_id;
+
+/// The origin (`scheme://host[:port]`) of a URL, or `""` when it does not parse. Forms compare
+/// a request's `Origin` with the issuer's this way.
+pub fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}

@@ -1,0 +1,127 @@
+//! Consent: a third-party client acts for a user only once the user allowed what it asks for
+//! (see [`writ_service::access`]). The page lists the scopes; `POST /u/consent` records the
+//! decision and answers the authorization request.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use writ_service::crypto::random_token;
+
+use super::form::login_page;
+use super::pages;
+use super::precheck;
+use crate::http::client_addr::ClientAddr;
+use crate::http::cookies::{self, LOGIN_CSRF, SameSite};
+use crate::http::origin_of;
+use crate::oauth::authorize::{Validated, issue_code, live_session, redirect_error};
+use crate::state::AppState;
+
+/// The consent page, with a fresh CSRF token in the form's cookie.
+pub(crate) fn page(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    tx: &str,
+    email: &str,
+    api: Option<&writ_core::ResourceServer>,
+    scopes: &[String],
+) -> Response {
+    let described = |s: &str| -> String {
+        match s {
+            "openid" => "know who you are".into(),
+            "profile" => "read your name".into(),
+            "email" => "read your email address".into(),
+            "offline_access" => "keep access while you are away (refresh tokens)".into(),
+            _ => api
+                .and_then(|a| a.scopes.iter().find(|x| x.value == s))
+                .map(|x| x.description.clone())
+                .unwrap_or_default(),
+        }
+    };
+    let asked = pages::Asked {
+        api_name: api.map(|a| a.name.as_str()),
+        scopes: scopes.iter().map(|s| (s.clone(), described(s))).collect(),
+    };
+    let csrf = random_token(24);
+    let mut r = pages::consent(
+        tx,
+        &csrf,
+        &v.client.name,
+        email,
+        &asked,
+        &origin_of(&v.redirect_uri),
+    );
+    cookies::set(
+        &mut r,
+        state,
+        addr,
+        LOGIN_CSRF,
+        &csrf,
+        SameSite::Strict,
+        None,
+    );
+    r
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    tx: String,
+    csrf: String,
+    decision: String,
+}
+
+/// `POST /u/consent`: the signed-in user allows (the consent is recorded, a code issued) or
+/// denies (`access_denied` goes back to the client) what a third-party client asked for.
+pub async fn consent(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<ConsentForm>,
+) -> Response {
+    let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(session) = live_session(&state, &headers).await else {
+        // The session ended meanwhile: sign in again (and be asked again).
+        return login_page(&state, &addr, pages::Form::Login, &v, &f.tx, "", None, None);
+    };
+    let mut r = match f.decision.as_str() {
+        "allow" => {
+            let api = v
+                .audience()
+                .and_then(|a| state.catalog.load().apis.get(a).cloned());
+            let scopes = writ_service::access::consent_scopes(api.as_deref(), v.scope());
+            let audience = writ_service::access::consent_audience(&state, v.audience());
+            match state
+                .store
+                .record_consent(&session.user_id, &v.client.client_id, audience, &scopes)
+                .await
+            {
+                Ok(_) => {
+                    issue_code(
+                        &state,
+                        &v,
+                        &session.user_id,
+                        &session.sid,
+                        session.auth_time,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "recording a consent");
+                    redirect_error(&v, "server_error", "Internal error")
+                }
+            }
+        }
+        _ => redirect_error(
+            &v,
+            "access_denied",
+            "The user did not authorize the application.",
+        ),
+    };
+    cookies::clear(&mut r, &state, &addr, LOGIN_CSRF, SameSite::Strict);
+    r
+}

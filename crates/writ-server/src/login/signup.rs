@@ -1,0 +1,138 @@
+//! Sign-up (`GET|POST /u/signup`, when `WRIT_SIGNUP_ENABLED` is on): limited per IP, and it
+//! always ends on the login form with the same neutral notice, whether or not the email was
+//! already registered, after the same work (the password is hashed in both cases): the page
+//! does not reveal who has an account. The user then logs in as usual.
+
+use axum::Form;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::form::{LoginForm, login_page};
+use super::pages::{self, Note};
+use super::precheck;
+use crate::http::client_addr::ClientAddr;
+use crate::oauth::authorize::{AuthorizeParams, invalid_page, validate};
+use crate::state::AppState;
+
+/// What every sign-up ends with, registered before or not (see the module doc).
+pub const SIGNUP_DONE: &str =
+    "If this address was not registered yet, your account is ready: log in.";
+
+#[derive(Deserialize, Default)]
+pub struct SignupQuery {
+    tx: Option<String>,
+}
+
+/// `GET /u/signup?tx=…`: the sign-up form, when `WRIT_SIGNUP_ENABLED` is on.
+pub async fn signup_page(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if !state.config.signup_enabled {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Sign-up is disabled",
+            "Ask your administrator for an account.",
+        );
+    }
+    let tx = serde_urlencoded::from_str::<SignupQuery>(&q.unwrap_or_default())
+        .unwrap_or_default()
+        .tx
+        .unwrap_or_default();
+    let p: AuthorizeParams = serde_urlencoded::from_str(&tx).unwrap_or_default();
+    match validate(&state, p) {
+        Ok(v) => login_page(&state, &addr, pages::Form::Signup, &v, &tx, "", None, None),
+        Err(detail) => invalid_page(detail),
+    }
+}
+
+/// `POST /u/signup`: creates the user in the built-in connection (no role: they get
+/// permissions when an admin grants them), then shows the login form with [`SIGNUP_DONE`] —
+/// the same page, status and work whether or not the email was already registered.
+pub async fn signup(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    crate::audit::PeerOf(peer): crate::audit::PeerOf,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !state.config.signup_enabled {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Sign-up is disabled",
+            "Ask your administrator for an account.",
+        );
+    }
+    let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let page = |email: &str, error: &str| {
+        login_page(
+            &state,
+            &addr,
+            pages::Form::Signup,
+            &v,
+            &f.tx,
+            email,
+            Some(Note::Error(error)),
+            None,
+        )
+    };
+    if let Err(wait) = state.limiter.signup_attempt(addr.ip) {
+        let mut r = login_page(
+            &state,
+            &addr,
+            pages::Form::Signup,
+            &v,
+            &f.tx,
+            "",
+            Some(Note::Error(
+                "Too many sign-ups from your network. Wait a minute and try again.",
+            )),
+            Some(StatusCode::TOO_MANY_REQUESTS),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return r;
+    }
+    let email = match writ_core::validate::email("email", &f.username) {
+        Ok(e) => e,
+        Err(_) => return page(&f.username, "Enter a valid email address."),
+    };
+    if writ_core::validate::password("password", &f.password).is_err() {
+        return page(&email, "Choose a password of at least 8 characters.");
+    }
+    // Hashed before knowing whether the email is taken: both answers cost the same.
+    let hash = match state.hasher.hash(&f.password).await {
+        Ok(h) => h,
+        Err(_) => return pages::internal(),
+    };
+    let new = writ_store::NewUser {
+        email: email.clone(),
+        password_hash: Some(hash),
+        ..Default::default()
+    };
+    match state.store.create_user(new).await {
+        Ok(user) => writ_service::audit::signup(&state, &peer, &v.client.client_id, &user).await,
+        // Already registered: nothing changes, and the answer is the same.
+        Err(writ_store::StoreError::Conflict(_)) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "sign-up");
+            return pages::internal();
+        }
+    }
+    login_page(
+        &state,
+        &addr,
+        pages::Form::Login,
+        &v,
+        &f.tx,
+        "",
+        Some(Note::Info(SIGNUP_DONE)),
+        None,
+    )
+}

@@ -1,0 +1,83 @@
+//! Writ's OAuth 2.1 / OpenID Connect endpoints: `/authorize`, `/oauth/token` (one module per
+//! grant type), `/oauth/revoke`, `/oauth/introspect`, `/userinfo`, discovery and JWKS. Each
+//! parses its request and shapes its answer; client authentication and token minting are
+//! `writ-service`'s.
+
+pub mod authorize;
+pub mod discovery;
+pub mod introspect;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use writ_guard::Verifier;
+
+use crate::error::OAuthError;
+use crate::state::AppState;
+use token::TokenRequest;
+
+/// The endpoints a browser calls directly, cross-origin (the router puts them behind CORS,
+/// see [`crate::http::cors`]).
+pub fn browser_routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/revoke", post(revoke::revoke))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+}
+
+/// The other OAuth endpoints: introspection (server to server) and `/authorize` (a top-level
+/// navigation).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/introspect", post(introspect::introspect))
+        .route("/authorize", get(authorize::authorize))
+}
+
+/// The verifier for one audience over every key Writ has published (not revoked), from the
+/// catalog (built at each reload).
+pub(crate) fn verifier_for(state: &AppState, audience: &str) -> Option<Verifier> {
+    state.catalog.load().verifiers.get(audience).cloned()
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct TokenParam {
+    pub token: Option<String>,
+    pub token_type_hint: Option<String>,
+}
+
+/// The body of a revocation or introspection request: the client's credentials and the
+/// token (form or JSON).
+pub(crate) fn parse_token_form(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(TokenRequest, TokenParam), OAuthError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    let bad = |e: String| OAuthError::invalid_request(format!("Invalid body: {e}"));
+    if json {
+        Ok((
+            serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?,
+            serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?,
+        ))
+    } else {
+        Ok((
+            serde_urlencoded::from_bytes(body).map_err(|e| bad(e.to_string()))?,
+            serde_urlencoded::from_bytes(body).map_err(|e| bad(e.to_string()))?,
+        ))
+    }
+}

@@ -1,0 +1,205 @@
+//! `POST /oauth/token`: reads the request (form or JSON body, `Authorization: Basic`),
+//! dispatches on `grant_type` to one module per grant, and shapes the token response. Client
+//! authentication and minting happen in `writ-service` ([`writ_service::client_auth`],
+//! [`writ_service::tokens`]); the grant modules hold each grant's protocol rules.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use writ_core::Client;
+use writ_service::client_auth::{self, Presented};
+use writ_service::tokens::{self, LoginContext, Minted};
+
+use crate::error::OAuthError;
+use crate::http::client_addr::ClientAddr;
+use crate::state::AppState;
+
+/// The parameters of a token request, from a form or a JSON body.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub audience: Option<String>,
+    pub resource: Option<String>,
+    pub scope: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub realm: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("application/json") {
+        serde_json::from_slice(body)
+            .map_err(|e| OAuthError::invalid_request(format!("Invalid JSON body: {e}")))
+    } else if ct.starts_with("application/x-www-form-urlencoded") || ct.is_empty() {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| OAuthError::invalid_request(format!("Invalid form body: {e}")))
+    } else {
+        Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded or application/json",
+        ))
+    }
+}
+
+/// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded id and secret).
+pub(crate) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| OAuthError::invalid_request("Malformed Authorization header"))?;
+    let Some(b64) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let bad = || {
+        let mut e = OAuthError::invalid_client("Malformed Basic credentials");
+        e.basic_challenge = true;
+        e
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+    let dec = |s: &str| -> Result<String, OAuthError> {
+        let s = s.replace('+', " ");
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(bad)
+    };
+    Ok(Some((dec(id)?, dec(secret)?)))
+}
+
+/// Authenticates the client of a request (see [`writ_service::client_auth`]): Basic
+/// credentials from the headers, or `client_id`/`client_secret` from the body.
+pub(crate) fn authenticate(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+) -> Result<Arc<Client>, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let presented = Presented {
+        basic: basic.as_ref().map(|(id, s)| (id.as_str(), s.as_str())),
+        client_id: req.client_id.as_deref(),
+        client_secret: req.client_secret.as_deref(),
+    };
+    Ok(client_auth::authenticate(state, ip, presented)?)
+}
+
+/// The token response, with `Cache-Control: no-store`.
+pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response {
+    let mut r = axum::Json(TokenResponse {
+        access_token: minted.access_token,
+        token_type: "Bearer",
+        expires_in: minted.expires_in,
+        scope: &minted.scope,
+        id_token: minted.id_token,
+        refresh_token,
+    })
+    .into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// Issues the token response for a user (see [`writ_service::tokens::for_user`]): access
+/// token with current RBAC, ID token when `openid` was granted, and the refresh token given.
+/// Also returns the user's email (for the audit log, which then need not read the user again).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn user_tokens(
+    state: &AppState,
+    client: &Client,
+    user_id: &str,
+    audience: Option<&str>,
+    scope: &str,
+    login: LoginContext<'_>,
+    refresh: Option<String>,
+    gty: &str,
+) -> Result<(Response, String), OAuthError> {
+    let user = tokens::live_user(state, user_id).await?;
+    writ_service::access::user_audience_allowed(state, client, audience)
+        .map_err(|e| OAuthError::access_denied(e.0))?;
+    let api = tokens::api_for(state, audience)?;
+    let minted = tokens::for_user(
+        state,
+        client,
+        &user,
+        &api,
+        audience.is_some(),
+        Some(scope),
+        login,
+        gty,
+    )
+    .await?;
+    Ok((respond(minted, refresh), user.email))
+}
+
+/// `POST /oauth/token`.
+pub async fn token(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let req = parse_body(&headers, &body)?;
+    let grant = req
+        .grant_type
+        .clone()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
+    let ip = addr.ip;
+    match grant.as_str() {
+        "client_credentials" => client_credentials::grant(&state, ip, &headers, &req),
+        "authorization_code" => authorization_code::grant(&state, ip, &headers, &req).await,
+        "refresh_token" => refresh_token::grant(&state, ip, &headers, &req).await,
+        "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
+            password::grant(&state, ip, &headers, &req, &grant).await
+        }
+        other => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("Unsupported grant type: {other}"),
+        )),
+    }
+}
