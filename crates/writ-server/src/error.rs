@@ -119,12 +119,12 @@ fn reason(status: StatusCode) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "statusCode": self.status.as_u16(),
-            "error": reason(self.status),
-            "message": self.message,
-            "errorCode": self.code,
-        });
+        let body = crate::mgmt::types::Error {
+            status_code: self.status.as_u16(),
+            error: reason(self.status).to_owned(),
+            message: self.message,
+            error_code: self.code.to_owned(),
+        };
         let mut r = (self.status, axum::Json(body)).into_response();
         if let Some(w) = self
             .www_authenticate

@@ -42,7 +42,7 @@ fn event_json(e: &AuthzEvent) -> serde_json::Value {
 
 #[utoipa::path(
     get,
-    path = "/api/v2/authz-events",
+    path = "/authz-events",
     operation_id = "get_authz_events",
     tag = "authz-events",
     summary = "Authorization changes: poll, or stream as Server-Sent Events",
@@ -56,9 +56,9 @@ fn event_json(e: &AuthzEvent) -> serde_json::Value {
     ),
     responses(
         (status = 200, description = "`{events, next}`, or an SSE stream.", body = Object),
-        (status = 400, description = crate::mgmt::schemas::E400_QUERY, body = crate::mgmt::schemas::Error),
-        (status = 401, description = crate::mgmt::schemas::E401, body = crate::mgmt::schemas::Error),
-        (status = 403, description = crate::mgmt::schemas::E403, body = crate::mgmt::schemas::Error),
+        (status = 400, description = crate::mgmt::schemas::E400_QUERY, body = crate::mgmt::types::Error),
+        (status = 401, description = crate::mgmt::schemas::E401, body = crate::mgmt::types::Error),
+        (status = 403, description = crate::mgmt::schemas::E403, body = crate::mgmt::types::Error),
     ),
     security(("bearer" = ["read:authz_events"]))
 )]

@@ -4,58 +4,37 @@
 //! the user and makes the user's access tokens stale (see [`writ_service::consents`]), so the
 //! client has to ask again.
 
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use axum::routing::{delete, get};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use writ_service::consents;
-use writ_store::{Consent, ConsentFilter};
+use writ_store::ConsentFilter;
 
-use super::{Caller, Paging, no_content, query, schemas};
+use super::types::{self, UserGrantFilter, UserGrantList};
+use super::{Caller, Paging, no_content, ok, query, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/grants", get(list).delete(remove_by_user))
-        .route("/grants/{id}", delete(remove))
-}
-
-/// A consent as Auth0 returns a grant (note `clientID`).
-pub fn consent_json(c: &Consent) -> Value {
-    json!({
-        "id": c.id,
-        "clientID": c.client_id,
-        "user_id": c.user_id,
-        "audience": c.audience,
-        "scope": c.scope,
-    })
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct GrantsQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
-    include_totals: Option<bool>,
-    user_id: Option<String>,
-    client_id: Option<String>,
-    audience: Option<String>,
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, remove_by_user))
+        .routes(routes!(remove))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/grants",
+    path = "/grants",
     operation_id = "get_grants",
     tag = "grants",
     summary = "List the consents users gave to third-party clients",
-    params(schemas::PagingParams, schemas::UserGrantFilter),
+    params(Paging, UserGrantFilter),
     responses(
-        (status = 200, description = "The consents, oldest first.", body = schemas::UserGrantList),
-        (status = 400, description = schemas::E400_QUERY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 200, description = "The consents, oldest first.", body = types::UserGrantList),
+        (status = 400, description = schemas::E400_QUERY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
     ),
     security(("bearer" = ["read:grants"]))
 )]
@@ -65,28 +44,22 @@ async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     c.require("read:grants").await?;
-    let q: GrantsQuery = query(q)?;
-    let paging = Paging {
-        page: q.page,
-        per_page: q.per_page,
-        include_totals: q.include_totals,
-    };
+    let paging: Paging = query(q.clone())?;
+    let q: UserGrantFilter = query(q)?;
     let filter = ConsentFilter {
         user_id: q.user_id,
         client_id: q.client_id,
         audience: q.audience,
     };
     let page = s.store.list_consents(&filter, paging.page()?).await?;
-    paging.respond(
-        "grants",
-        page.items.iter().map(consent_json).collect(),
-        page.total,
-    )
+    let list: UserGrantList =
+        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
+    Ok(ok(list))
 }
 
 #[utoipa::path(
     delete,
-    path = "/api/v2/grants/{id}",
+    path = "/grants/{id}",
     operation_id = "delete_grants_by_id",
     tag = "grants",
     summary = "Revoke a consent",
@@ -96,9 +69,9 @@ async fn list(
     ),
     responses(
         (status = 204, description = "Revoked."),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such grant.", body = schemas::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such grant.", body = types::Error),
     ),
     security(("bearer" = ["delete:grants"]))
 )]
@@ -119,7 +92,7 @@ struct ByUser {
 
 #[utoipa::path(
     delete,
-    path = "/api/v2/grants",
+    path = "/grants",
     operation_id = "delete_grants_by_user_id",
     tag = "grants",
     summary = "Revoke every consent of a user",
@@ -128,9 +101,9 @@ struct ByUser {
     ),
     responses(
         (status = 204, description = "Revoked (also when there was none)."),
-        (status = 400, description = schemas::E400_QUERY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 400, description = schemas::E400_QUERY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
     ),
     security(("bearer" = ["delete:grants"]))
 )]

@@ -16,29 +16,31 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use axum::Extension;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use writ_core::DEFAULT_CONNECTION;
 use writ_service::crypto::random_alnum;
 use writ_service::imports::{self, CONNECTION_ID, ImportInput, ImportReport, Summary};
 
+use super::types::{self, JobErrors, UsersImportRequest};
 use super::{Caller, ok, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How many finished jobs each server process remembers.
 pub const MAX_JOBS: usize = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs/users-imports", post(create_import))
-        .route("/jobs/{id}", get(read))
-        .route("/jobs/{id}/errors", get(errors))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(create_import))
+        .routes(routes!(read))
+        .routes(routes!(errors))
         .layer(Extension(Jobs::default()))
 }
 
@@ -75,25 +77,24 @@ pub struct Job {
     pub errors: Vec<Value>,
 }
 
-/// Auth0's job object, with the summary of the (already finished) import.
-pub fn job_json(j: &Job) -> Value {
-    let mut v = json!({
-        "type": "users_import",
-        "status": "completed",
-        "id": j.id,
-        "connection_id": CONNECTION_ID,
-        "connection": DEFAULT_CONNECTION,
-        "upsert": j.upsert,
-        "send_completion_email": j.send_completion_email,
-        "created_at": j.created_at,
-        "percentage_done": 100,
-        "time_left_seconds": 0,
-        "summary": j.summary,
-    });
-    if let Some(e) = &j.external_id {
-        v["external_id"] = json!(e);
+impl From<&Job> for types::Job {
+    /// Auth0's job object, with the summary of the (already finished) import.
+    fn from(j: &Job) -> Self {
+        types::Job {
+            kind: "users_import".to_owned(),
+            status: "completed".to_owned(),
+            id: j.id.clone(),
+            connection_id: CONNECTION_ID.to_owned(),
+            connection: DEFAULT_CONNECTION.to_owned(),
+            upsert: j.upsert,
+            send_completion_email: j.send_completion_email,
+            external_id: j.external_id.clone(),
+            created_at: j.created_at.clone(),
+            percentage_done: 100,
+            time_left_seconds: 0,
+            summary: (&j.summary).into(),
+        }
     }
-    v
 }
 
 fn form_bool(field: &str, v: &str) -> Result<bool, ApiError> {
@@ -153,29 +154,9 @@ async fn read_form(
     Ok((input, external_id, send_email))
 }
 
-/// The multipart form of `POST /api/v2/jobs/users-imports`.
-#[derive(utoipa::ToSchema)]
-#[schema(as = UsersImportRequest)]
-#[allow(dead_code)]
-struct ImportForm {
-    /// The users file: a JSON array of users in Auth0's bulk-import format (at most 256 KiB
-    /// per request; split bigger files).
-    #[schema(value_type = String, format = Binary)]
-    users: Vec<u8>,
-    /// `con_writdatabase0001` or `Username-Password-Authentication`: Writ's one database
-    /// connection.
-    connection_id: String,
-    /// Update users whose email exists (default `false`: skip them).
-    upsert: Option<bool>,
-    /// Echoed in the job.
-    external_id: Option<String>,
-    /// Accepted for Auth0 compatibility and ignored (Writ sends no email).
-    send_completion_email: Option<bool>,
-}
-
 #[utoipa::path(
     post,
-    path = "/api/v2/jobs/users-imports",
+    path = "/jobs/users-imports",
     operation_id = "post_users_imports",
     tag = "jobs",
     summary = "Import users (Auth0's bulk-import format)",
@@ -184,12 +165,12 @@ struct ImportForm {
         hmac, ldap), stored wrapped in argon2id. Needs `create:users`, and `update:users` too with `upsert=true`. \
         Writ processes the file synchronously: the answered job is already `completed` and carries its summary; `GET /api/v2/jobs/{id}/errors` lists the users skipped or failed. Each user is written in its \
         own transaction; importing the same file again changes nothing. Jobs are kept in memory by the server process.",
-    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    request_body(content = UsersImportRequest, content_type = "multipart/form-data"),
     responses(
-        (status = 202, description = "The finished job.", body = JobSchema),
-        (status = 400, description = "A missing or invalid form field, an unknown connection, or a users file that is not a non-empty JSON array.", body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 202, description = "The finished job.", body = types::Job),
+        (status = 400, description = "A missing or invalid form field, an unknown connection, or a users file that is not a non-empty JSON array.", body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
     ),
     // `update:users` too with `upsert=true`.
     security(("bearer" = ["create:users"]), ("bearer" = ["create:users", "update:users"]))
@@ -218,14 +199,14 @@ async fn create_import(
         summary,
         errors,
     };
-    let body = job_json(&job);
+    let body = types::Job::from(&job);
     jobs.insert(job);
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/jobs/{id}",
+    path = "/jobs/{id}",
     operation_id = "get_jobs_by_id",
     tag = "jobs",
     summary = "Get a job",
@@ -233,10 +214,10 @@ async fn create_import(
         ("id" = String, Path, description = "The job's id (`job_…`)."),
     ),
     responses(
-        (status = 200, description = "The job.", body = JobSchema),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such job (or the server restarted since).", body = schemas::Error),
+        (status = 200, description = "The job.", body = types::Job),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such job (or the server restarted since).", body = types::Error),
     ),
     security(("bearer" = ["create:users"]))
 )]
@@ -247,12 +228,12 @@ async fn read(
 ) -> Result<Response, ApiError> {
     c.require("create:users").await?;
     let job = jobs.get(&id).ok_or_else(|| ApiError::not_found("job"))?;
-    Ok(ok(job_json(&job)))
+    Ok(ok(types::Job::from(&job)))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/jobs/{id}/errors",
+    path = "/jobs/{id}/errors",
     operation_id = "get_job_errors",
     tag = "jobs",
     summary = "Get the users a job skipped or failed",
@@ -264,10 +245,10 @@ async fn read(
         ("id" = String, Path, description = "The job's id (`job_…`)."),
     ),
     responses(
-        (status = 200, description = "The users skipped or failed, or the job when there are none.", body = JobErrorsSchema),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such job (or the server restarted since).", body = schemas::Error),
+        (status = 200, description = "The users skipped or failed, or the job when there are none.", body = JobErrors),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such job (or the server restarted since).", body = types::Error),
     ),
     security(("bearer" = ["create:users"]))
 )]
@@ -278,96 +259,16 @@ async fn errors(
 ) -> Result<Response, ApiError> {
     c.require("create:users").await?;
     let job = jobs.get(&id).ok_or_else(|| ApiError::not_found("job"))?;
-    if job.errors.is_empty() {
-        return Ok(ok(job_json(&job)));
-    }
-    Ok(ok(Value::Array(job.errors)))
+    let answer = if job.errors.is_empty() {
+        JobErrors::Job((&job).into())
+    } else {
+        // The entries `writ_service::imports` made, in their documented shape.
+        JobErrors::Errors(
+            serde_json::from_value(Value::Array(job.errors)).map_err(ApiError::internal)?,
+        )
+    };
+    Ok(ok(answer))
 }
-
-/// Schema-only types for the OpenAPI document (never built; `job_json` and `import` produce
-/// this JSON, the tests in `openapi.rs` compare them).
-#[allow(dead_code)]
-mod doc {
-    use serde::Serialize;
-    use serde_json::Value;
-    use utoipa::ToSchema;
-
-    /// The counts of a finished import: each user is exactly one of inserted, updated,
-    /// skipped, failed.
-    #[derive(Serialize, ToSchema)]
-    #[schema(as = JobSummary)]
-    pub struct JobSummarySchema {
-        pub total: u64,
-        pub inserted: u64,
-        pub updated: u64,
-        /// Existing users (`DUPLICATED_USER`, or `UNCHANGED` with upsert) and repeated emails.
-        pub skipped: u64,
-        pub failed: u64,
-    }
-
-    /// A users-import job (Auth0's job object). Writ's jobs are finished when answered.
-    #[derive(Serialize, ToSchema)]
-    #[schema(as = Job)]
-    pub struct JobSchema {
-        /// Always `users_import`.
-        #[serde(rename = "type")]
-        pub kind: String,
-        /// Always `completed`.
-        pub status: String,
-        /// `job_` and 16 letters or digits.
-        pub id: String,
-        /// `con_writdatabase0001`.
-        pub connection_id: String,
-        /// `Username-Password-Authentication`.
-        pub connection: String,
-        pub upsert: bool,
-        pub send_completion_email: bool,
-        /// The `external_id` of the request, when given.
-        pub external_id: Option<String>,
-        /// RFC 3339 timestamp.
-        pub created_at: String,
-        /// Always 100.
-        pub percentage_done: u8,
-        /// Always 0.
-        pub time_left_seconds: u32,
-        pub summary: JobSummarySchema,
-    }
-
-    /// Why a user was skipped or failed.
-    #[derive(Serialize, ToSchema)]
-    pub struct JobErrorDetail {
-        /// For example `DUPLICATED_USER`, `UNCHANGED`, `DUPLICATED_IN_FILE`, `INVALID_TYPE`,
-        /// `INVALID_FORMAT`, `OBJECT_MISSING_REQUIRED_PROPERTY`, `OBJECT_ADDITIONAL_PROPERTIES`,
-        /// `INVALID_PASSWORD_HASH`, `UNSUPPORTED_ALGORITHM`.
-        pub code: String,
-        pub message: String,
-        /// JSON pointer into the user, e.g. `#/email`.
-        pub path: String,
-    }
-
-    /// A user that was skipped or failed.
-    #[derive(Serialize, ToSchema)]
-    pub struct JobError {
-        /// The user as submitted, without its password hash.
-        pub user: Value,
-        pub errors: Vec<JobErrorDetail>,
-        /// The user's position in the file, from 0.
-        pub index: u64,
-        /// `skipped` or `failed`.
-        pub outcome: String,
-    }
-
-    /// The users a job skipped or failed, or (when none) the job itself.
-    #[derive(Serialize, ToSchema)]
-    #[serde(untagged)]
-    #[schema(as = JobErrors)]
-    pub enum JobErrorsSchema {
-        Errors(Vec<JobError>),
-        Job(JobSchema),
-    }
-}
-
-pub(crate) use doc::{JobErrorsSchema, JobSchema};
 
 #[cfg(test)]
 mod tests {

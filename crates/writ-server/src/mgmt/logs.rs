@@ -2,60 +2,30 @@
 //! with a small subset of Auth0's Lucene syntax (see [`parse_q`]). Entries are written by
 //! `crate::audit`.
 
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use writ_store::{LogEntry, LogFilter};
+use serde_json::Value;
+use writ_store::LogFilter;
 
+use super::types::{self, LogEvent, LogList, LogSearch};
 use super::{Caller, Paging, ok, query, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/logs", get(list))
-        .route("/logs/{id}", get(read))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(read))
 }
 
-/// An entry as Auth0 returns a log event; absent fields are left out.
-pub fn log_json(e: &LogEntry) -> Value {
-    let mut m = Map::new();
-    m.insert("log_id".into(), json!(e.log_id));
-    m.insert("date".into(), json!(e.date));
-    m.insert("type".into(), json!(e.log_type));
-    m.insert("description".into(), json!(e.description));
-    for (k, v) in [
-        ("ip", &e.ip),
-        ("user_agent", &e.user_agent),
-        ("client_id", &e.client_id),
-        ("client_name", &e.client_name),
-        ("user_id", &e.user_id),
-        ("user_name", &e.user_name),
-        ("connection", &e.connection),
-    ] {
-        if let Some(v) = v {
-            m.insert(k.into(), json!(v));
-        }
-    }
-    m.insert("details".into(), e.details.clone());
-    Value::Object(m)
-}
-
-/// `GET /api/v2/logs` parameters.
+/// Auth0's checkpoint paging, refused by `GET /api/v2/logs` (besides [`Paging`] and
+/// [`LogSearch`], where `search` is `q` under the name Auth0's generated SDKs, auth0-python 5+,
+/// send it).
 #[derive(Debug, Default, Deserialize)]
-struct LogsQuery {
-    page: Option<u32>,
-    per_page: Option<u32>,
-    include_totals: Option<bool>,
-    sort: Option<String>,
-    q: Option<String>,
-    /// `q` under the name Auth0's generated SDKs (auth0-python 5+) send it.
-    search: Option<String>,
-    fields: Option<String>,
-    include_fields: Option<bool>,
+struct Checkpoint {
     from: Option<String>,
     take: Option<u32>,
 }
@@ -78,21 +48,21 @@ fn select_fields(v: Value, fields: Option<&str>, include: bool) -> Value {
 
 #[utoipa::path(
     get,
-    path = "/api/v2/logs",
+    path = "/logs",
     operation_id = "get_logs",
     tag = "logs",
     summary = "Search log events",
     description = "The audit log, newest first: Management API writes (`sapi`/`fapi`), logins (`s`, `fp`, `fu`, `f`, `limit_wc`), sign-ups (`ss`), logouts (`slo`), code exchanges (`seacft`/`feacft`) and refresh-token reuse (`ferrt`). Entries are kept for `WRIT_AUDIT_RETENTION_DAYS` days (30 by default).\n\n\
         `q` accepts a subset of Auth0's Lucene syntax: terms `type:s`, `type:(s OR fp)`, `user_id:\"auth0|…\"`, `client_id:abc`, `date:[2026-01-01 TO 2026-01-31]` (inclusive; either end may be `*`; dates or RFC 3339 date-times) or `date:2026-01-01`, joined by `AND`. Anything else is refused with a 400 naming the problem.",
     params(
-        schemas::PagingParams,
+        Paging,
         LogSearch,
     ),
     responses(
         (status = 200, description = "The matching entries.", body = LogList),
-        (status = 400, description = "Invalid query string: `per_page` above 100, an unknown `sort`, or `q` outside the supported syntax.", body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 400, description = "Invalid query string: `per_page` above 100, an unknown `sort`, or `q` outside the supported syntax.", body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
     ),
     security(("bearer" = ["read:logs"]))
 )]
@@ -102,8 +72,10 @@ async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     c.require("read:logs").await?;
-    let q: LogsQuery = query(q)?;
-    if q.from.is_some() || q.take.is_some() {
+    let paging: Paging = query(q.clone())?;
+    let checkpoint: Checkpoint = query(q.clone())?;
+    let q: LogSearch = query(q)?;
+    if checkpoint.from.is_some() || checkpoint.take.is_some() {
         return Err(ApiError::invalid_query(
             "Query validation error: checkpoint pagination (from, take) is not supported; use page and per_page.",
         ));
@@ -132,26 +104,24 @@ async fn list(
             )));
         }
     };
-    let paging = Paging {
-        page: q.page,
-        per_page: q.per_page,
-        include_totals: q.include_totals,
-    };
     let page = s.store.list_logs(&filter, paging.page()?).await?;
+    let list: LogList = paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
     let include = q.include_fields.unwrap_or(true);
-    paging.respond(
-        "logs",
-        page.items
-            .iter()
-            .map(|e| select_fields(log_json(e), q.fields.as_deref(), include))
-            .collect(),
-        page.total,
-    )
+    let mut list = serde_json::to_value(list).map_err(ApiError::internal)?;
+    let items = match &mut list {
+        Value::Array(items) => Some(items),
+        Value::Object(page) => page.get_mut("logs").and_then(Value::as_array_mut),
+        _ => None,
+    };
+    for item in items.into_iter().flatten() {
+        *item = select_fields(item.take(), q.fields.as_deref(), include);
+    }
+    Ok(ok(list))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/logs/{id}",
+    path = "/logs/{id}",
     operation_id = "get_logs_by_id",
     tag = "logs",
     summary = "Get a log event",
@@ -160,9 +130,9 @@ async fn list(
     ),
     responses(
         (status = 200, description = "The entry.", body = LogEvent),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such entry (or it was pruned).", body = schemas::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such entry (or it was pruned).", body = types::Error),
     ),
     security(("bearer" = ["read:logs"]))
 )]
@@ -173,7 +143,7 @@ async fn read(
 ) -> Result<Response, ApiError> {
     c.require("read:logs").await?;
     match s.store.get_log(&id).await {
-        Ok(e) => Ok(ok(log_json(&e))),
+        Ok(e) => Ok(ok(LogEvent::from(&e))),
         Err(writ_store::StoreError::NotFound(_)) => Err(ApiError::not_found("log")),
         Err(e) => Err(e.into()),
     }
@@ -415,91 +385,10 @@ fn parse_day_or_time(d: &str, end: bool) -> Result<String, String> {
         .map_err(|_| format!("'{d}' is not a date (2026-01-31) or an RFC 3339 date-time"))
 }
 
-/// Schema-only types for the OpenAPI document (never built; `log_json` produces this JSON and
-/// the tests in `openapi.rs` compare them).
-#[allow(dead_code)]
-mod doc {
-    use serde::{Deserialize, Serialize};
-    use serde_json::Value;
-    use utoipa::{IntoParams, ToSchema};
-
-    /// Log search parameters.
-    #[derive(Deserialize, IntoParams)]
-    #[into_params(parameter_in = Query)]
-    pub struct LogSearch {
-        /// A search (see the operation's description), e.g.
-        /// `type:(s OR fp) AND date:[2026-01-01 TO *]`.
-        pub q: Option<String>,
-        /// The same as `q`, under the name Auth0's generated SDKs send.
-        pub search: Option<String>,
-        /// `date:-1` (newest first, the default) or `date:1`.
-        pub sort: Option<String>,
-        /// Comma-separated fields to include (or, with `include_fields=false`, to leave out).
-        pub fields: Option<String>,
-        /// Whether `fields` lists the fields to include (default `true`).
-        pub include_fields: Option<bool>,
-    }
-
-    /// One audit log entry (Auth0's log event). Optional fields are left out when unknown.
-    #[derive(Serialize, ToSchema)]
-    pub struct LogEvent {
-        /// A numeric string that sorts by time.
-        pub log_id: String,
-        /// RFC 3339 timestamp (UTC, milliseconds).
-        pub date: String,
-        /// Auth0's event type code: `s`, `f`, `fp`, `fu`, `limit_wc`, `ss`, `slo`, `seacft`,
-        /// `feacft`, `ferrt`, `sapi`, `fapi`.
-        #[serde(rename = "type")]
-        pub log_type: String,
-        pub description: String,
-        /// The caller's IP address.
-        pub ip: Option<String>,
-        pub user_agent: Option<String>,
-        /// The application (for Management API entries, the token's `client_id`).
-        pub client_id: Option<String>,
-        pub client_name: Option<String>,
-        /// The user the event is about (for Management API entries, the acting admin).
-        pub user_id: Option<String>,
-        /// The user's email (for failed logins, what was typed).
-        pub user_name: Option<String>,
-        /// `Username-Password-Authentication` for login events.
-        pub connection: Option<String>,
-        /// Event-specific data; for `sapi`/`fapi`:
-        /// `{request: {method, path, channel}, response: {statusCode, errorCode?}}`.
-        #[schema(value_type = Object)]
-        pub details: Value,
-    }
-
-    /// A page of entries with totals (`include_totals=true`).
-    #[derive(Serialize, ToSchema)]
-    pub struct LogPage {
-        /// Offset of the first item.
-        pub start: u64,
-        /// The page size.
-        pub limit: u32,
-        /// Items in this page.
-        pub length: u64,
-        /// Items in all pages.
-        pub total: i64,
-        pub logs: Vec<LogEvent>,
-    }
-
-    /// A list of log entries.
-    #[derive(Serialize, ToSchema)]
-    #[serde(untagged)]
-    pub enum LogList {
-        /// Without `include_totals`.
-        Items(Vec<LogEvent>),
-        /// With `include_totals=true`.
-        Page(LogPage),
-    }
-}
-
-use doc::{LogEvent, LogList, LogSearch};
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn types(ts: &[&str]) -> Vec<String> {
         ts.iter().map(|s| s.to_string()).collect()

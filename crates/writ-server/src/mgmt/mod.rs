@@ -6,6 +6,11 @@
 //! Every write (any method but GET, HEAD and OPTIONS) is recorded in the audit log: its outcome
 //! by the use case in `writ_service` that makes it (with the caller's [`Actor`]), a refusal
 //! before it (token, scope, body) by [`Caller`].
+//!
+//! Each route is declared once, by its handler's `#[utoipa::path]` attribute (path, method,
+//! scope, OpenAPI operation), and registered with `routes!` in its module's router; the served
+//! router and the OpenAPI document are both collected from those routers. Request and response
+//! bodies are the types in [`types`], which the management CLI uses too.
 
 mod apis;
 mod clients;
@@ -16,6 +21,7 @@ mod logs;
 mod openapi;
 mod roles;
 pub(crate) mod schemas;
+pub mod types;
 mod users;
 
 use axum::Router;
@@ -24,19 +30,26 @@ use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 use writ_guard::{AccessClaims, VerifyError};
 use writ_service::Actor;
 use writ_service::audit::Operation;
 use writ_store::Page;
 
 use crate::error::ApiError;
+use crate::events;
 use crate::state::AppState;
+use types::List;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route of the Management API with its OpenAPI operation, paths relative to `/api/v2`:
+/// the one place routes are registered, for the server ([`router`]) and for the document
+/// (`openapi::document`).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
         .merge(apis::router())
         .merge(roles::router())
         .merge(users::router())
@@ -45,14 +58,16 @@ pub fn router() -> Router<AppState> {
         .merge(keys::router())
         .merge(jobs::router())
         .merge(logs::router())
-        .route(
-            "/authz-events",
-            axum::routing::get(crate::events::authz_events),
-        )
+        .routes(routes!(events::authz_events))
         .merge(openapi::router())
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
-        })
+}
+
+/// The Management API, to be nested at `/api/v2`.
+pub fn router() -> Router<AppState> {
+    let (router, _) = routes().split_for_parts();
+    router.fallback(|| async {
+        ApiError::new(StatusCode::NOT_FOUND, "inexistent_resource", "Not Found")
+    })
 }
 
 /// The verified caller of a Management API route, with what its audit entries need: the
@@ -311,10 +326,16 @@ pub fn query<T: DeserializeOwned + Default>(raw: Option<String>) -> Result<T, Ap
 }
 
 /// Auth0's paging parameters.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// Page index, starting at 0.
+    #[param(minimum = 0)]
     pub page: Option<u32>,
+    /// Items per page (default 50, at most 100).
+    #[param(minimum = 0, maximum = 100)]
     pub per_page: Option<u32>,
+    /// `true` returns `{start, limit, length, total, <items>}` instead of a bare array.
     pub include_totals: Option<bool>,
 }
 
@@ -333,86 +354,31 @@ impl Paging {
     }
 
     /// The list as Auth0 shapes it: a bare array, or `{start, limit, length, total, <key>}`.
-    pub fn respond(&self, key: &str, items: Vec<Value>, total: i64) -> Result<Response, ApiError> {
+    pub fn respond<T, L: List<T>>(&self, items: Vec<T>, total: i64) -> Result<L, ApiError> {
         let page = self.page()?;
         Ok(if self.include_totals.unwrap_or(false) {
-            axum::Json(json!({
-                "start": page.offset(),
-                "limit": page.per_page,
-                "length": items.len(),
-                "total": total,
-                key: items,
-            }))
-            .into_response()
+            L::page(
+                u64::try_from(page.offset()).unwrap_or(0),
+                page.per_page,
+                total,
+                items,
+            )
         } else {
-            axum::Json(items).into_response()
+            L::items(items)
         })
     }
 }
 
-/// Common query: paging plus the occasional filter.
-#[derive(Debug, Default, Deserialize)]
-pub struct ListQuery {
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
-    pub include_totals: Option<bool>,
-    pub name_filter: Option<String>,
-    pub q: Option<String>,
-    pub search_engine: Option<String>,
-    pub client_id: Option<String>,
-    pub audience: Option<String>,
-    pub email: Option<String>,
-    pub fields: Option<String>,
-    pub include_fields: Option<bool>,
-    pub sort: Option<String>,
-}
-
-impl ListQuery {
-    pub fn paging(&self) -> Paging {
-        Paging {
-            page: self.page,
-            per_page: self.per_page,
-            include_totals: self.include_totals,
-        }
-    }
-}
-
-pub fn ok(v: Value) -> Response {
+/// A `200 OK` JSON answer.
+pub fn ok(v: impl Serialize) -> Response {
     axum::Json(v).into_response()
 }
 
-pub fn created(v: Value) -> Response {
+/// A `201 Created` JSON answer.
+pub fn created(v: impl Serialize) -> Response {
     (StatusCode::CREATED, axum::Json(v)).into_response()
 }
 
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// Permissions body `{"permissions":[{resource_server_identifier, permission_name}]}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PermissionsBody {
-    pub permissions: Vec<writ_core::Permission>,
-}
-
-impl PermissionsBody {
-    pub fn parse(bytes: &Bytes) -> Result<Vec<writ_core::Permission>, ApiError> {
-        let b: PermissionsBody = body(bytes)?;
-        if b.permissions.is_empty() {
-            return Err(ApiError::bad_request(
-                "Payload validation error: 'Array is too short (0), minimum 1' on property permissions.",
-            ));
-        }
-        Ok(b.permissions)
-    }
-}
-
-pub fn permission_json(p: &writ_store::PermissionInfo) -> Value {
-    json!({
-        "permission_name": p.permission_name,
-        "description": p.description,
-        "resource_server_name": p.resource_server_name,
-        "resource_server_identifier": p.resource_server_identifier,
-    })
 }

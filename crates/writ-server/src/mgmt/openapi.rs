@@ -1,21 +1,25 @@
-//! The Management API's reference: an OpenAPI 3.1 document generated from the handlers'
-//! `#[utoipa::path]` attributes at `GET /api/v2/openapi.json`, and a self-contained HTML page
-//! rendering it at `GET /api/v2/docs`. Both are public: they describe the API, they grant nothing.
+//! The Management API's reference: an OpenAPI 3.1 document at `GET /api/v2/openapi.json`, and a
+//! self-contained HTML page rendering it at `GET /api/v2/docs`. Both are public: they describe
+//! the API, they grant nothing.
+//!
+//! The document is collected from the routers themselves ([`super::routes`]): a route's path,
+//! method and operation come from its handler's `#[utoipa::path]` attribute only. This module
+//! adds what belongs to the whole document: its info, tags and the `bearer` security scheme.
 
 use std::sync::LazyLock;
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apis, clients, consents, jobs, keys, logs, roles, users};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// The document's own parts; the operations come from the routers (see [`document`]).
 #[derive(OpenApi)]
 #[openapi(
     version = "3.1.0",
@@ -28,22 +32,6 @@ use crate::state::AppState;
             `client_credentials` grant at `POST /oauth/token`, for example with the bootstrap client.\n\n\
             Lists answer with a bare JSON array, or with `include_totals=true` with \
             `{start, limit, length, total, <items>}`. Errors have Auth0's body `{statusCode, error, message, errorCode}`.",
-    ),
-    paths(
-        apis::list, apis::create, apis::read, apis::update, apis::remove,
-        roles::list, roles::create, roles::read, roles::update, roles::remove,
-        roles::permissions, roles::add_permissions, roles::remove_permissions, roles::users, roles::assign_users,
-        users::list, users::create, users::read, users::update, users::remove, users::by_email,
-        users::roles, users::assign_roles, users::remove_roles,
-        users::permissions, users::add_permissions, users::remove_permissions,
-        jobs::create_import, jobs::read, jobs::errors,
-        clients::list, clients::create, clients::read, clients::update, clients::remove, clients::rotate_secret,
-        clients::list_grants, clients::create_grant, clients::update_grant, clients::remove_grant,
-        consents::list, consents::remove, consents::remove_by_user,
-        keys::list, keys::rotate, keys::read, keys::revoke,
-        logs::list, logs::read,
-        crate::events::authz_events,
-        openapi_json, docs,
     ),
     tags(
         (name = "resource-servers", description = "APIs (Auth0: resource servers): the audiences of access tokens and their permission catalogs."),
@@ -77,9 +65,16 @@ impl Modify for BearerScheme {
     }
 }
 
+/// The document: [`ApiDoc`] with every operation of the Management API routers under `/api/v2`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v2", super::routes())
+        .into_openapi()
+}
+
 /// The document, serialized once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
+    document()
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
 });
@@ -112,15 +107,15 @@ fn inline<'a>(html: &'a str, tag: &str) -> Option<&'a str> {
     Some(&html[start..start + len])
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(openapi_json))
-        .route("/docs", get(docs))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(openapi_json))
+        .routes(routes!(docs))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/openapi.json",
+    path = "/openapi.json",
     operation_id = "get_openapi",
     tag = "docs",
     summary = "This OpenAPI document",
@@ -146,7 +141,7 @@ async fn openapi_json() -> Response {
 
 #[utoipa::path(
     get,
-    path = "/api/v2/docs",
+    path = "/docs",
     operation_id = "get_docs",
     tag = "docs",
     summary = "This reference, as a web page",
@@ -175,7 +170,7 @@ async fn docs() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeSet;
 
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
@@ -186,38 +181,6 @@ mod tests {
 
     const METHODS: &[&str] = &[
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
-    ];
-
-    /// Every route the Management API routers register, with its methods.
-    const ROUTES: &[(&str, &[&str])] = &[
-        ("/api/v2/resource-servers", &["get", "post"]),
-        ("/api/v2/resource-servers/{id}", &["get", "patch", "delete"]),
-        ("/api/v2/roles", &["get", "post"]),
-        ("/api/v2/roles/{id}", &["get", "patch", "delete"]),
-        ("/api/v2/roles/{id}/permissions", &["get", "post", "delete"]),
-        ("/api/v2/roles/{id}/users", &["get", "post"]),
-        ("/api/v2/users", &["get", "post"]),
-        ("/api/v2/users/{id}", &["get", "patch", "delete"]),
-        ("/api/v2/users/{id}/roles", &["get", "post", "delete"]),
-        ("/api/v2/users/{id}/permissions", &["get", "post", "delete"]),
-        ("/api/v2/users-by-email", &["get"]),
-        ("/api/v2/jobs/users-imports", &["post"]),
-        ("/api/v2/jobs/{id}", &["get"]),
-        ("/api/v2/jobs/{id}/errors", &["get"]),
-        ("/api/v2/clients", &["get", "post"]),
-        ("/api/v2/clients/{id}", &["get", "patch", "delete"]),
-        ("/api/v2/clients/{id}/rotate-secret", &["post"]),
-        ("/api/v2/client-grants", &["get", "post"]),
-        ("/api/v2/client-grants/{id}", &["patch", "delete"]),
-        ("/api/v2/grants", &["get", "delete"]),
-        ("/api/v2/grants/{id}", &["delete"]),
-        ("/api/v2/keys/signing", &["get"]),
-        ("/api/v2/keys/signing/rotate", &["post"]),
-        ("/api/v2/keys/signing/{kid}", &["get"]),
-        ("/api/v2/keys/signing/{kid}/revoke", &["put"]),
-        ("/api/v2/logs", &["get"]),
-        ("/api/v2/logs/{id}", &["get"]),
-        ("/api/v2/authz-events", &["get"]),
     ];
 
     /// The public routes of this module.
@@ -248,24 +211,54 @@ mod tests {
         assert_eq!(doc["info"]["title"], "Writ Management API v2");
         assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
         // The same document the typed API builds.
-        assert_eq!(serde_json::to_value(ApiDoc::openapi()).unwrap(), doc);
+        assert_eq!(serde_json::to_value(document()).unwrap(), doc);
     }
 
-    #[test]
-    fn documents_exactly_the_registered_routes() {
+    /// A server over a fresh SQLite database.
+    async fn app() -> (axum::Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/writ.db", dir.path().display());
+        let config = crate::Config::load(None, |k| match k {
+            "WRIT_DATABASE_URL" => Some(db.clone()),
+            "WRIT_PASSWORD_HASH_CONCURRENCY" => Some("1".into()),
+            _ => None,
+        })
+        .unwrap();
+        let (state, _) = crate::prepare(config).await.unwrap();
+        (crate::router(state), dir)
+    }
+
+    /// The document and the server come from the same routers; this checks the server does
+    /// route every documented operation (without a token: 401 for the API, 200 for the docs),
+    /// and that the document names the public routes and the API's routes.
+    #[tokio::test]
+    async fn documents_exactly_the_registered_routes() {
         let doc = doc();
-        let mut expected: BTreeMap<String, BTreeSet<String>> = ROUTES
-            .iter()
-            .map(|(p, ms)| (p.to_string(), ms.iter().map(|m| m.to_string()).collect()))
-            .collect();
+        let ops = operations(&doc);
+        assert!(ops.len() > 40, "{} operations", ops.len());
         for p in DOC_ROUTES {
-            expected.insert(p.to_string(), BTreeSet::from(["get".to_string()]));
+            assert!(
+                ops.iter().any(|(path, m, _)| path == p && m == "get"),
+                "{p}"
+            );
         }
-        let mut actual: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (path, method, _) in operations(&doc) {
-            actual.entry(path).or_default().insert(method);
+        let (app, _dir) = app().await;
+        for (path, method, _) in ops {
+            assert!(path.starts_with("/api/v2/"), "{path}");
+            let uri = path.replace('{', "x-").replace('}', "");
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap();
+            let status = app.clone().oneshot(req).await.unwrap().status();
+            let expected = if DOC_ROUTES.contains(&path.as_str()) {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(status, expected, "{method} {path}");
         }
-        assert_eq!(actual, expected);
     }
 
     #[test]
@@ -354,7 +347,7 @@ mod tests {
                 // Every scope any of the operation's alternatives names (an alternative with
                 // more scopes documents a check made only for some requests, e.g. an upsert).
                 let mut documented: Vec<&str> = vec![];
-                for alternative in doc["paths"][path][method]["security"]
+                for alternative in doc["paths"][format!("/api/v2{path}")][method]["security"]
                     .as_array()
                     .unwrap_or_else(|| panic!("{method} {path} not in the document"))
                 {
@@ -369,10 +362,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(
-            checked,
-            ROUTES.iter().map(|(_, ms)| ms.len()).sum::<usize>()
-        );
+        assert_eq!(checked, operations(&doc).len() - DOC_ROUTES.len());
     }
 
     #[test]
@@ -466,9 +456,14 @@ mod tests {
         v.as_object().unwrap().keys().cloned().collect()
     }
 
-    /// The response schemas describe what the handlers' `*_json` functions produce.
+    /// The response schemas describe what the response types serialize to: every property,
+    /// and the required ones exactly those never left out.
     #[tokio::test]
     async fn schemas_match_the_handlers_json() {
+        use crate::mgmt::types;
+        fn v(x: impl serde::Serialize) -> Value {
+            serde_json::to_value(x).unwrap()
+        }
         let doc = doc();
         let check = |name: &str, v: Value, optional: &[&str]| {
             let (props, required) = properties(&doc, name);
@@ -504,7 +499,7 @@ mod tests {
             allow_offline_access: false,
             is_system: false,
         };
-        let rs_v = apis::rs_json(&rs);
+        let rs_v = v(types::ResourceServer::from(&rs));
         check("ResourceServer", rs_v.clone(), &[]);
         // `description` defaults to "" on input, so the shared schema makes it optional.
         check("Scope", rs_v["scopes"][0].clone(), &["description"]);
@@ -514,7 +509,7 @@ mod tests {
             name: "admin".into(),
             description: "".into(),
         };
-        check("Role", roles::role_json(&role), &[]);
+        check("Role", v(types::Role::from(&role)), &[]);
 
         let perm = writ_store::PermissionInfo {
             resource_server_identifier: "https://api.example.com/".into(),
@@ -522,7 +517,7 @@ mod tests {
             permission_name: "read:x".into(),
             description: "Read".into(),
         };
-        check("Permission", super::super::permission_json(&perm), &[]);
+        check("Permission", v(types::Permission::from(&perm)), &[]);
 
         let user = writ_core::User {
             user_id: "auth0|1".into(),
@@ -536,7 +531,7 @@ mod tests {
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             authz_version: 1,
         };
-        let user_v = users::user_json(&user);
+        let user_v = v(types::User::from(&user));
         check("User", user_v.clone(), &[]);
         check("Identity", user_v["identities"][0].clone(), &[]);
 
@@ -559,11 +554,11 @@ mod tests {
             created_at: "2026-01-01T00:00:00.000Z".into(),
             authz_version: 1,
         };
-        let client_v = clients::client_json(&client, None);
+        let client_v = v(types::Client::new(&client, None));
         check("Client", client_v.clone(), &["client_secret"]);
         check(
             "Client",
-            clients::client_json(&client, Some("s3cret")),
+            v(types::Client::new(&client, Some("s3cret"))),
             &["client_secret"],
         );
         check(
@@ -573,7 +568,7 @@ mod tests {
         );
         check("RefreshToken", client_v["refresh_token"].clone(), &[]);
 
-        let job = jobs::Job {
+        let job = crate::mgmt::jobs::Job {
             id: "job_0123456789abcdef".into(),
             created_at: "2026-01-01T00:00:00.000Z".into(),
             external_id: Some("x".into()),
@@ -582,14 +577,14 @@ mod tests {
             summary: Default::default(),
             errors: vec![],
         };
-        let job_v = jobs::job_json(&job);
+        let job_v = v(types::Job::from(&job));
         check("Job", job_v.clone(), &["external_id"]);
         check(
             "Job",
-            jobs::job_json(&jobs::Job {
+            v(types::Job::from(&crate::mgmt::jobs::Job {
                 external_id: None,
                 ..job
-            }),
+            })),
             &["external_id"],
         );
         check("JobSummary", job_v["summary"].clone(), &[]);
@@ -617,7 +612,7 @@ mod tests {
             connection: Some("Username-Password-Authentication".into()),
             details: serde_json::json!({}),
         };
-        check("LogEvent", logs::log_json(&full), log_optional);
+        check("LogEvent", v(types::LogEvent::from(&full)), log_optional);
         let bare = writ_store::LogEntry {
             ip: None,
             user_agent: None,
@@ -628,7 +623,7 @@ mod tests {
             connection: None,
             ..full
         };
-        check("LogEvent", logs::log_json(&bare), log_optional);
+        check("LogEvent", v(types::LogEvent::from(&bare)), log_optional);
 
         let err = crate::error::ApiError::insufficient_scope("read:users").into_response();
         let bytes = axum::body::to_bytes(err.into_body(), usize::MAX)
@@ -672,16 +667,7 @@ mod tests {
 
     #[tokio::test]
     async fn both_routes_are_public_and_the_api_is_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}/writ.db", dir.path().display());
-        let config = crate::Config::load(None, |k| match k {
-            "WRIT_DATABASE_URL" => Some(db.clone()),
-            "WRIT_PASSWORD_HASH_CONCURRENCY" => Some("1".into()),
-            _ => None,
-        })
-        .unwrap();
-        let (state, _) = crate::prepare(config).await.unwrap();
-        let app = crate::router(state);
+        let (app, _dir) = app().await;
         let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
 
         let r = app

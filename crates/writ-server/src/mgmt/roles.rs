@@ -1,52 +1,30 @@
 //! `/api/v2/roles`: roles, their permissions and their users.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use axum::routing::get;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use writ_core::Role;
 use writ_service::roles::{self, RoleInput};
 
-use super::{
-    Caller, ListQuery, PermissionsBody, created, no_content, ok, permission_json, query, schemas,
+use super::types::{
+    self, EmptyObject, PermissionList, PermissionsRequest, Role, RoleFilter, RoleList, RoleRequest,
+    RoleUserList, RoleUsersRequest,
 };
+use super::{Caller, Paging, created, no_content, ok, query, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/roles", get(list).post(create))
-        .route("/roles/{id}", get(read).patch(update).delete(remove))
-        .route(
-            "/roles/{id}/permissions",
-            get(permissions)
-                .post(add_permissions)
-                .delete(remove_permissions),
-        )
-        .route("/roles/{id}/users", get(users).post(assign_users))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(permissions, add_permissions, remove_permissions))
+        .routes(routes!(users, assign_users))
 }
 
-pub fn role_json(r: &Role) -> Value {
-    json!({ "id": r.id, "name": r.name, "description": r.description })
-}
-
-/// A role to create, or the properties of one to change.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = RoleRequest)]
-struct Body {
-    /// Unique name, at most 50 characters. Required on create.
-    name: Option<String>,
-    /// At most 140 characters (default empty).
-    #[schema(max_length = 140)]
-    description: Option<String>,
-}
-
-impl From<Body> for RoleInput {
-    fn from(b: Body) -> Self {
+impl From<RoleRequest> for RoleInput {
+    fn from(b: RoleRequest) -> Self {
         RoleInput {
             name: b.name,
             description: b.description,
@@ -56,19 +34,19 @@ impl From<Body> for RoleInput {
 
 #[utoipa::path(
     get,
-    path = "/api/v2/roles",
+    path = "/roles",
     operation_id = "get_roles",
     tag = "roles",
     summary = "List roles",
     params(
-        schemas::PagingParams,
-        schemas::RoleFilter,
+        Paging,
+        RoleFilter,
     ),
     responses(
-        (status = 200, description = "The roles, sorted by name.", body = schemas::RoleList),
-        (status = 400, description = schemas::E400_QUERY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
+        (status = 200, description = "The roles, sorted by name.", body = types::RoleList),
+        (status = 400, description = schemas::E400_QUERY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
     ),
     security(("bearer" = ["read:roles"]))
 )]
@@ -78,44 +56,42 @@ async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     c.require("read:roles").await?;
-    let q: ListQuery = query(q)?;
+    let paging: Paging = query(q.clone())?;
+    let filter: RoleFilter = query(q)?;
     let page = s
         .store
-        .list_roles(q.name_filter.as_deref(), q.paging().page()?)
+        .list_roles(filter.name_filter.as_deref(), paging.page()?)
         .await?;
-    q.paging().respond(
-        "roles",
-        page.items.iter().map(role_json).collect(),
-        page.total,
-    )
+    let list: RoleList = paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
+    Ok(ok(list))
 }
 
 #[utoipa::path(
     post,
-    path = "/api/v2/roles",
+    path = "/roles",
     operation_id = "post_roles",
     tag = "roles",
     summary = "Create a role",
-    request_body(content = Body, description = "`name` is required."),
+    request_body(content = RoleRequest, description = "`name` is required."),
     responses(
-        (status = 201, description = "The new role.", body = schemas::Role),
-        (status = 400, description = schemas::E400_BODY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 409, description = "A role with this name already exists.", body = schemas::Error),
+        (status = 201, description = "The new role.", body = types::Role),
+        (status = 400, description = schemas::E400_BODY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 409, description = "A role with this name already exists.", body = types::Error),
     ),
     security(("bearer" = ["create:roles"]))
 )]
 async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     c.require("create:roles").await?;
-    let b: Body = c.body(&bytes).await?;
+    let b: RoleRequest = c.body(&bytes).await?;
     let role = roles::create(&s, &c.actor(), b.into()).await?;
-    Ok(created(role_json(&role)))
+    Ok(created(Role::from(&role)))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/roles/{id}",
+    path = "/roles/{id}",
     operation_id = "get_roles_by_id",
     tag = "roles",
     summary = "Get a role",
@@ -123,10 +99,10 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
         ("id" = String, Path, description = "The role's id."),
     ),
     responses(
-        (status = 200, description = "The role.", body = schemas::Role),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 200, description = "The role.", body = types::Role),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["read:roles"]))
 )]
@@ -136,26 +112,26 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     c.require("read:roles").await?;
-    Ok(ok(role_json(&s.store.get_role(&id).await?)))
+    Ok(ok(Role::from(&s.store.get_role(&id).await?)))
 }
 
 #[utoipa::path(
     patch,
-    path = "/api/v2/roles/{id}",
+    path = "/roles/{id}",
     operation_id = "patch_roles_by_id",
     tag = "roles",
     summary = "Update a role",
     params(
         ("id" = String, Path, description = "The role's id."),
     ),
-    request_body(content = Body, description = "Properties to change."),
+    request_body(content = RoleRequest, description = "Properties to change."),
     responses(
-        (status = 200, description = "The updated role.", body = schemas::Role),
-        (status = 400, description = schemas::E400_BODY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
-        (status = 409, description = "A role with this name already exists.", body = schemas::Error),
+        (status = 200, description = "The updated role.", body = types::Role),
+        (status = 400, description = schemas::E400_BODY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
+        (status = 409, description = "A role with this name already exists.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))
 )]
@@ -166,14 +142,14 @@ async fn update(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     c.require("update:roles").await?;
-    let b: Body = c.body(&bytes).await?;
+    let b: RoleRequest = c.body(&bytes).await?;
     let role = roles::update(&s, &c.actor(), &id, b.into()).await?;
-    Ok(ok(role_json(&role)))
+    Ok(ok(Role::from(&role)))
 }
 
 #[utoipa::path(
     delete,
-    path = "/api/v2/roles/{id}",
+    path = "/roles/{id}",
     operation_id = "delete_roles_by_id",
     tag = "roles",
     summary = "Delete a role",
@@ -182,9 +158,9 @@ async fn update(
     ),
     responses(
         (status = 204, description = "Deleted; its users lose its permissions."),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["delete:roles"]))
 )]
@@ -200,20 +176,20 @@ async fn remove(
 
 #[utoipa::path(
     get,
-    path = "/api/v2/roles/{id}/permissions",
+    path = "/roles/{id}/permissions",
     operation_id = "get_role_permission",
     tag = "roles",
     summary = "List a role's permissions",
     params(
         ("id" = String, Path, description = "The role's id."),
-        schemas::PagingParams,
+        Paging,
     ),
     responses(
-        (status = 200, description = "The permissions, sorted by API identifier and name.", body = schemas::PermissionList),
-        (status = 400, description = schemas::E400_QUERY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 200, description = "The permissions, sorted by API identifier and name.", body = types::PermissionList),
+        (status = 400, description = schemas::E400_QUERY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["read:roles"]))
 )]
@@ -224,31 +200,29 @@ async fn permissions(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     c.require("read:roles").await?;
-    let q: ListQuery = query(q)?;
-    let page = s.store.role_permissions(&id, q.paging().page()?).await?;
-    q.paging().respond(
-        "permissions",
-        page.items.iter().map(permission_json).collect(),
-        page.total,
-    )
+    let paging: Paging = query(q)?;
+    let page = s.store.role_permissions(&id, paging.page()?).await?;
+    let list: PermissionList =
+        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
+    Ok(ok(list))
 }
 
 #[utoipa::path(
     post,
-    path = "/api/v2/roles/{id}/permissions",
+    path = "/roles/{id}/permissions",
     operation_id = "post_role_permission_assignment",
     tag = "roles",
     summary = "Add permissions to a role",
     params(
         ("id" = String, Path, description = "The role's id."),
     ),
-    request_body(content = schemas::PermissionsRequest),
+    request_body(content = types::PermissionsRequest),
     responses(
-        (status = 201, description = "Added (permissions the role already has are kept).", body = schemas::EmptyObject),
-        (status = 400, description = "Invalid body, a permission the API does not define, or over the permissions-per-role limit.", body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 201, description = "Added (permissions the role already has are kept).", body = types::EmptyObject),
+        (status = 400, description = "Invalid body, a permission the API does not define, or over the permissions-per-role limit.", body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))
 )]
@@ -259,27 +233,30 @@ async fn add_permissions(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     c.require("update:roles").await?;
-    let perms = c.body::<PermissionsBody>(&bytes).await?.permissions;
+    let perms = c
+        .body::<PermissionsRequest>(&bytes)
+        .await?
+        .into_permissions();
     roles::add_permissions(&s, &c.actor(), &id, &perms).await?;
-    Ok(created(json!({})))
+    Ok(created(EmptyObject {}))
 }
 
 #[utoipa::path(
     delete,
-    path = "/api/v2/roles/{id}/permissions",
+    path = "/roles/{id}/permissions",
     operation_id = "delete_role_permission_assignment",
     tag = "roles",
     summary = "Remove permissions from a role",
     params(
         ("id" = String, Path, description = "The role's id."),
     ),
-    request_body(content = schemas::PermissionsRequest),
+    request_body(content = types::PermissionsRequest),
     responses(
         (status = 204, description = "Removed (permissions the role does not have are ignored)."),
-        (status = 400, description = "Invalid body, or a permission the API does not define.", body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 400, description = "Invalid body, or a permission the API does not define.", body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))
 )]
@@ -290,28 +267,31 @@ async fn remove_permissions(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     c.require("update:roles").await?;
-    let perms = c.body::<PermissionsBody>(&bytes).await?.permissions;
+    let perms = c
+        .body::<PermissionsRequest>(&bytes)
+        .await?
+        .into_permissions();
     roles::remove_permissions(&s, &c.actor(), &id, &perms).await?;
     Ok(no_content())
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v2/roles/{id}/users",
+    path = "/roles/{id}/users",
     operation_id = "get_role_user",
     tag = "roles",
     summary = "List the users holding a role",
     description = "Requires both `read:roles` and `read:users`.",
     params(
         ("id" = String, Path, description = "The role's id."),
-        schemas::PagingParams,
+        Paging,
     ),
     responses(
-        (status = 200, description = "The users, sorted by id.", body = schemas::RoleUserList),
-        (status = 400, description = schemas::E400_QUERY, body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 200, description = "The users, sorted by id.", body = types::RoleUserList),
+        (status = 400, description = schemas::E400_QUERY, body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["read:roles", "read:users"]))
 )]
@@ -323,42 +303,29 @@ async fn users(
 ) -> Result<Response, ApiError> {
     c.require("read:roles").await?;
     c.require("read:users").await?;
-    let q: ListQuery = query(q)?;
-    let page = s.store.role_users(&id, q.paging().page()?).await?;
-    let items = page
-        .items
-        .iter()
-        .map(|u| json!({"user_id": u.user_id, "email": u.email, "name": u.name}))
-        .collect();
-    q.paging().respond("users", items, page.total)
-}
-
-/// Users to assign a role to.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = RoleUsersRequest)]
-struct UsersBody {
-    /// User ids.
-    #[schema(min_items = 1)]
-    users: Vec<String>,
+    let paging: Paging = query(q)?;
+    let page = s.store.role_users(&id, paging.page()?).await?;
+    let list: RoleUserList =
+        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
+    Ok(ok(list))
 }
 
 #[utoipa::path(
     post,
-    path = "/api/v2/roles/{id}/users",
+    path = "/roles/{id}/users",
     operation_id = "post_role_users",
     tag = "roles",
     summary = "Assign a role to users",
     params(
         ("id" = String, Path, description = "The role's id."),
     ),
-    request_body(content = UsersBody),
+    request_body(content = RoleUsersRequest),
     responses(
-        (status = 201, description = "Assigned (users who already hold the role are kept).", body = schemas::EmptyObject),
-        (status = 400, description = "Invalid body, a user that does not exist, or a user over the roles-per-user limit.", body = schemas::Error),
-        (status = 401, description = schemas::E401, body = schemas::Error),
-        (status = 403, description = schemas::E403, body = schemas::Error),
-        (status = 404, description = "No such role.", body = schemas::Error),
+        (status = 201, description = "Assigned (users who already hold the role are kept).", body = types::EmptyObject),
+        (status = 400, description = "Invalid body, a user that does not exist, or a user over the roles-per-user limit.", body = types::Error),
+        (status = 401, description = schemas::E401, body = types::Error),
+        (status = 403, description = schemas::E403, body = types::Error),
+        (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))
 )]
@@ -369,7 +336,7 @@ async fn assign_users(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     c.require("update:roles").await?;
-    let b: UsersBody = c.body(&bytes).await?;
+    let b: RoleUsersRequest = c.body(&bytes).await?;
     roles::assign_users(&s, &c.actor(), &id, &b.users).await?;
-    Ok(created(json!({})))
+    Ok(created(EmptyObject {}))
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::CliError;
@@ -243,6 +244,21 @@ impl Api {
         query: &[(&str, String)],
     ) -> Result<Value, CliError> {
         self.call(Method::GET, segments, query, Body::None).await
+    }
+
+    /// `GET`, the answer read as the Management API type it documents.
+    pub async fn get_as<T: DeserializeOwned>(
+        &mut self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, CliError> {
+        let v = self.get(segments, query).await?;
+        serde_json::from_value(v).map_err(|e| {
+            CliError::Failed(format!(
+                "{} answered an unexpected body: {e}",
+                self.endpoint(segments, query)
+            ))
+        })
     }
 
     pub async fn post(&mut self, segments: &[&str], body: Value) -> Result<Value, CliError> {

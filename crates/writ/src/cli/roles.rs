@@ -5,6 +5,8 @@
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use writ_server::mgmt::types::RoleUsersRequest;
+
 use super::CliError;
 use super::api::Api;
 use super::shared::{
@@ -238,9 +240,13 @@ pub async fn run(cmd: RolesCommand) -> Result<(), CliError> {
             for user in &users {
                 ids.push(user_id(&mut api, user).await?);
             }
-            api.post(&["roles", &id, "users"], json!({ "users": ids }))
-                .await?;
-            println!("Assigned the role {role} to {}.", plural(ids.len(), "user"));
+            let count = ids.len();
+            api.post(
+                &["roles", &id, "users"],
+                json!(RoleUsersRequest { users: ids }),
+            )
+            .await?;
+            println!("Assigned the role {role} to {}.", plural(count, "user"));
             Ok(())
         }
     }

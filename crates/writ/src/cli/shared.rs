@@ -7,6 +7,10 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use writ_server::mgmt::types::{
+    List, PermissionRef, PermissionsRequest, ResourceServer, Role, RoleList, User,
+};
+
 use super::api::Api;
 use super::{CliError, output};
 
@@ -143,11 +147,8 @@ pub const ROLE_COLUMNS: &[(&str, &str)] = &[
 
 /// An API's identifier (the audience permissions name), from its id or identifier.
 pub async fn api_identifier(api: &mut Api, id: &str) -> Result<String, CliError> {
-    let resource_server = api.get(&["resource-servers", id], &[]).await?;
-    resource_server["identifier"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| CliError::Failed(format!("the API {id} has no identifier")))
+    let resource_server: ResourceServer = api.get_as(&["resource-servers", id], &[]).await?;
+    Ok(resource_server.identifier)
 }
 
 /// A role id, from an id (`rol_…`) or an exact name.
@@ -155,20 +156,19 @@ pub async fn role_id(api: &mut Api, role: &str) -> Result<String, CliError> {
     if role.starts_with("rol_") {
         return Ok(role.to_owned());
     }
-    let roles = api
-        .get(
+    let roles: RoleList = api
+        .get_as(
             &["roles"],
             &[("name_filter", role.to_owned()), ("per_page", "100".into())],
         )
         .await?;
-    let found: Vec<&Value> = roles
-        .as_array()
+    let found: Vec<Role> = roles
+        .into_items()
         .into_iter()
-        .flatten()
-        .filter(|r| r["name"].as_str() == Some(role))
+        .filter(|r| r.name == role)
         .collect();
-    match found[..] {
-        [r] => Ok(r["id"].as_str().unwrap_or_default().to_owned()),
+    match &found[..] {
+        [r] => Ok(r.id.clone()),
         [] => Err(CliError::Failed(format!("no role is named {role:?}"))),
         _ => Err(CliError::Failed(format!(
             "several roles are named {role:?}: give the role id"
@@ -181,14 +181,13 @@ pub async fn user_id(api: &mut Api, user: &str) -> Result<String, CliError> {
     if !user.contains('@') {
         return Ok(user.to_owned());
     }
-    let users = api
-        .get(&["users-by-email"], &[("email", user.to_owned())])
+    let users: Vec<User> = api
+        .get_as(&["users-by-email"], &[("email", user.to_owned())])
         .await?;
     users
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(|u| u["user_id"].as_str())
-        .map(str::to_owned)
+        .into_iter()
+        .next()
+        .map(|u| u.user_id)
         .ok_or_else(|| CliError::Failed(format!("no user has the email {user}")))
 }
 
@@ -199,10 +198,14 @@ pub async fn permissions_body(
     permissions: &[String],
 ) -> Result<Value, CliError> {
     let identifier = api_identifier(api, api_id).await?;
-    Ok(json!({
-        "permissions": permissions.iter().map(|p| json!({
-            "resource_server_identifier": identifier,
-            "permission_name": p,
-        })).collect::<Vec<_>>()
-    }))
+    let body = PermissionsRequest {
+        permissions: permissions
+            .iter()
+            .map(|p| PermissionRef {
+                resource_server_identifier: identifier.clone(),
+                permission_name: p.clone(),
+            })
+            .collect(),
+    };
+    Ok(json!(body))
 }

@@ -6,6 +6,8 @@
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use writ_server::mgmt::types::UserRolesRequest;
+
 use super::api::Api;
 use super::shared::{
     BOOL_VALUE_NAME, BodyArg, PERMISSION_COLUMNS, Paging, ROLE_COLUMNS, list, permissions_body,
@@ -264,9 +266,13 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
             for role in &roles {
                 ids.push(role_id(&mut api, role).await?);
             }
-            api.post(&["users", &id, "roles"], json!({ "roles": ids }))
-                .await?;
-            println!("Assigned {} to {user}.", plural(ids.len(), "role"));
+            let count = ids.len();
+            api.post(
+                &["users", &id, "roles"],
+                json!(UserRolesRequest { roles: ids }),
+            )
+            .await?;
+            println!("Assigned {} to {user}.", plural(count, "role"));
             Ok(())
         }
         UsersCommand::Roles(UserRolesCommand::Remove { user, roles }) => {
@@ -275,9 +281,13 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
             for role in &roles {
                 ids.push(role_id(&mut api, role).await?);
             }
-            api.delete(&["users", &id, "roles"], Some(json!({ "roles": ids })))
-                .await?;
-            println!("Removed {} from {user}.", plural(ids.len(), "role"));
+            let count = ids.len();
+            api.delete(
+                &["users", &id, "roles"],
+                Some(json!(UserRolesRequest { roles: ids })),
+            )
+            .await?;
+            println!("Removed {} from {user}.", plural(count, "role"));
             Ok(())
         }
         UsersCommand::Permissions(UserPermissionsCommand::List { user, paging, json }) => {

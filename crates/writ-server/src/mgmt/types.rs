@@ -1,0 +1,1102 @@
+//! The Management API's request and response bodies as Rust types: the handlers build and
+//! parse exactly these, the OpenAPI document describes them (`ToSchema`), and the management
+//! CLI (`writ …`) uses them to talk to the server.
+//!
+//! Conversions from the domain and store types live here too, so each answer has one shape.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// Auth0's error body, returned with every 4xx/5xx status.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "statusCode": 403,
+    "error": "Forbidden",
+    "message": "Insufficient scope, expected any of: read:users",
+    "errorCode": "insufficient_scope"
+}))]
+pub struct Error {
+    /// The HTTP status code, repeated.
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    /// The status code's reason phrase, e.g. `Bad Request`.
+    pub error: String,
+    /// A human-readable explanation (for validation errors: which property and why).
+    pub message: String,
+    /// A stable machine-readable code: `invalid_body`, `invalid_query_string`, `invalid_token`,
+    /// `missing_token`, `insufficient_scope`, `inexistent_resource`, `conflict`,
+    /// `operation_not_supported`, `invalid_key_state`, `internal_error`.
+    #[serde(rename = "errorCode")]
+    pub error_code: String,
+}
+
+/// An empty JSON object, `{}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct EmptyObject {}
+
+// ---------------------------------------------------------------------------------------------
+// Query parameters (paging is `mgmt::Paging`)
+
+/// Role filter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoleFilter {
+    /// Only roles whose name contains this text (case-insensitive).
+    pub name_filter: Option<String>,
+}
+
+/// User search.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserSearch {
+    /// Only users whose email or name contains this text (case-insensitive substring match).
+    pub q: Option<String>,
+    /// Accepted for Auth0 compatibility (`v3`) and ignored.
+    pub search_engine: Option<String>,
+}
+
+/// Lookup by email.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EmailQuery {
+    /// The email address (compared case-insensitively).
+    #[param(value_type = String, required = true)]
+    pub email: Option<String>,
+}
+
+/// Client grant filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GrantFilter {
+    /// Only grants of this client.
+    pub client_id: Option<String>,
+    /// Only grants for this API identifier.
+    pub audience: Option<String>,
+}
+
+/// Consent (user grant) filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserGrantFilter {
+    /// Only consents of this user.
+    pub user_id: Option<String>,
+    /// Only consents to this client.
+    pub client_id: Option<String>,
+    /// Only consents for this API identifier.
+    pub audience: Option<String>,
+}
+
+/// Log search parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogSearch {
+    /// A search (see the operation's description), e.g.
+    /// `type:(s OR fp) AND date:[2026-01-01 TO *]`.
+    pub q: Option<String>,
+    /// The same as `q`, under the name Auth0's generated SDKs send.
+    pub search: Option<String>,
+    /// `date:-1` (newest first, the default) or `date:1`.
+    pub sort: Option<String>,
+    /// Comma-separated fields to include (or, with `include_fields=false`, to leave out).
+    pub fields: Option<String>,
+    /// Whether `fields` lists the fields to include (default `true`).
+    pub include_fields: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared enums
+
+/// A signing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum SigningAlgorithm {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl From<writ_core::SigningAlg> for SigningAlgorithm {
+    fn from(a: writ_core::SigningAlg) -> Self {
+        match a {
+            writ_core::SigningAlg::RS256 => SigningAlgorithm::RS256,
+            writ_core::SigningAlg::ES256 => SigningAlgorithm::ES256,
+            writ_core::SigningAlg::EdDSA => SigningAlgorithm::EdDSA,
+        }
+    }
+}
+
+/// How access tokens for an API carry permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenDialect {
+    AccessToken,
+    AccessTokenAuthz,
+    Rfc9068Profile,
+    Rfc9068ProfileAuthz,
+}
+
+impl From<writ_core::TokenDialect> for TokenDialect {
+    fn from(d: writ_core::TokenDialect) -> Self {
+        match d {
+            writ_core::TokenDialect::AccessToken => TokenDialect::AccessToken,
+            writ_core::TokenDialect::AccessTokenAuthz => TokenDialect::AccessTokenAuthz,
+            writ_core::TokenDialect::Rfc9068Profile => TokenDialect::Rfc9068Profile,
+            writ_core::TokenDialect::Rfc9068ProfileAuthz => TokenDialect::Rfc9068ProfileAuthz,
+        }
+    }
+}
+
+/// The kind of application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppType {
+    Spa,
+    RegularWeb,
+    NonInteractive,
+    Native,
+}
+
+impl From<writ_core::AppType> for AppType {
+    fn from(t: writ_core::AppType) -> Self {
+        match t {
+            writ_core::AppType::Spa => AppType::Spa,
+            writ_core::AppType::RegularWeb => AppType::RegularWeb,
+            writ_core::AppType::NonInteractive => AppType::NonInteractive,
+            writ_core::AppType::Native => AppType::Native,
+        }
+    }
+}
+
+/// How a client authenticates at the token endpoint. Responses say `none` or `client_secret_post`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    None,
+    ClientSecretPost,
+    ClientSecretBasic,
+}
+
+/// An OAuth grant type a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum GrantType {
+    #[serde(rename = "authorization_code")]
+    AuthorizationCode,
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    #[serde(rename = "password")]
+    Password,
+    #[serde(rename = "http://auth0.com/oauth/grant-type/password-realm")]
+    PasswordRealm,
+}
+
+/// Whether refresh tokens rotate on use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RotationType {
+    Rotating,
+    NonRotating,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource servers (APIs)
+
+/// A permission an API defines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Scope {
+    /// The permission name, e.g. `read:messages`: 1 to 280 printable ASCII characters without
+    /// spaces, quotes or backslashes.
+    pub value: String,
+    /// What the permission allows.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl From<&writ_core::Scope> for Scope {
+    fn from(s: &writ_core::Scope) -> Self {
+        Scope {
+            value: s.value.clone(),
+            description: s.description.clone(),
+        }
+    }
+}
+
+impl From<Scope> for writ_core::Scope {
+    fn from(s: Scope) -> Self {
+        writ_core::Scope {
+            value: s.value,
+            description: s.description,
+        }
+    }
+}
+
+/// An API (Auth0: resource server): the audience of access tokens and its permission catalog.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResourceServer {
+    pub id: String,
+    pub name: String,
+    /// The audience (`aud`) of its access tokens.
+    pub identifier: String,
+    pub scopes: Vec<Scope>,
+    pub signing_alg: SigningAlgorithm,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime: i64,
+    /// `min(token_lifetime, 7200)`.
+    pub token_lifetime_for_web: i64,
+    /// RBAC: whether tokens carry only the permissions the subject holds.
+    pub enforce_policies: bool,
+    pub token_dialect: TokenDialect,
+    pub allow_offline_access: bool,
+    /// Always `true`.
+    pub skip_consent_for_verifiable_first_party_clients: bool,
+    /// `true` for the built-in Management API, which cannot be changed or deleted.
+    pub is_system: bool,
+}
+
+impl From<&writ_core::ResourceServer> for ResourceServer {
+    fn from(rs: &writ_core::ResourceServer) -> Self {
+        ResourceServer {
+            id: rs.id.clone(),
+            name: rs.name.clone(),
+            identifier: rs.identifier.clone(),
+            scopes: rs.scopes.iter().map(Scope::from).collect(),
+            signing_alg: rs.signing_alg.into(),
+            token_lifetime: rs.token_lifetime,
+            token_lifetime_for_web: rs.token_lifetime.min(7200),
+            enforce_policies: rs.enforce_policies,
+            token_dialect: rs.token_dialect.into(),
+            allow_offline_access: rs.allow_offline_access,
+            skip_consent_for_verifiable_first_party_clients: true,
+            is_system: rs.is_system,
+        }
+    }
+}
+
+/// An API to create, or the properties of one to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceServerRequest {
+    /// The audience of the API's tokens, usually a URL: 1 to 600 characters without whitespace.
+    /// Required on create; cannot change.
+    pub identifier: Option<String>,
+    /// Display name, at most 200 characters (default: the identifier).
+    pub name: Option<String>,
+    /// The permission catalog (at most 1000, unique values); replaces the current one.
+    pub scopes: Option<Vec<Scope>>,
+    /// Default `RS256`.
+    #[schema(value_type = Option<SigningAlgorithm>)]
+    pub signing_alg: Option<String>,
+    /// Access-token lifetime in seconds, 1 to 2592000 (default 86400).
+    #[schema(minimum = 1, maximum = 2_592_000)]
+    pub token_lifetime: Option<i64>,
+    /// Accepted for Auth0 compatibility and ignored (it is `min(token_lifetime, 7200)`).
+    pub token_lifetime_for_web: Option<i64>,
+    /// RBAC: tokens carry only the permissions the subject holds (default `false`).
+    pub enforce_policies: Option<bool>,
+    /// Default `access_token`; the `*_authz` dialects require `enforce_policies`.
+    #[schema(value_type = Option<TokenDialect>)]
+    pub token_dialect: Option<String>,
+    /// Whether clients may obtain refresh tokens for this API (default `false`).
+    pub allow_offline_access: Option<bool>,
+    /// Accepted for Auth0 compatibility and ignored.
+    pub skip_consent_for_verifiable_first_party_clients: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles and permissions
+
+/// A role: a named set of permissions assigned to users.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+impl From<&writ_core::Role> for Role {
+    fn from(r: &writ_core::Role) -> Self {
+        Role {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+        }
+    }
+}
+
+/// A role to create, or the properties of one to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// Unique name, at most 50 characters. Required on create.
+    pub name: Option<String>,
+    /// At most 140 characters (default empty).
+    #[schema(max_length = 140)]
+    pub description: Option<String>,
+}
+
+/// A permission held by a role or a user, with its API's display data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Permission {
+    pub permission_name: String,
+    pub description: String,
+    pub resource_server_name: String,
+    pub resource_server_identifier: String,
+}
+
+impl From<&writ_store::PermissionInfo> for Permission {
+    fn from(p: &writ_store::PermissionInfo) -> Self {
+        Permission {
+            permission_name: p.permission_name.clone(),
+            description: p.description.clone(),
+            resource_server_name: p.resource_server_name.clone(),
+            resource_server_identifier: p.resource_server_identifier.clone(),
+        }
+    }
+}
+
+/// One permission to add or remove: a scope of an API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PermissionRef {
+    /// The API's identifier (audience).
+    pub resource_server_identifier: String,
+    /// A scope the API defines.
+    pub permission_name: String,
+}
+
+impl From<PermissionRef> for writ_core::Permission {
+    fn from(p: PermissionRef) -> Self {
+        writ_core::Permission {
+            resource_server_identifier: p.resource_server_identifier,
+            permission_name: p.permission_name,
+        }
+    }
+}
+
+/// Permissions to add or remove.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionsRequest {
+    #[schema(min_items = 1)]
+    pub permissions: Vec<PermissionRef>,
+}
+
+impl PermissionsRequest {
+    /// The permissions as the use cases take them.
+    pub fn into_permissions(self) -> Vec<writ_core::Permission> {
+        self.permissions.into_iter().map(Into::into).collect()
+    }
+}
+
+/// A user as listed under a role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoleUser {
+    pub user_id: String,
+    pub email: String,
+    /// `null` when none was set.
+    #[schema(required = true)]
+    pub name: Option<String>,
+}
+
+impl From<&writ_store::UserSummary> for RoleUser {
+    fn from(u: &writ_store::UserSummary) -> Self {
+        RoleUser {
+            user_id: u.user_id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+        }
+    }
+}
+
+/// Users to assign a role to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleUsersRequest {
+    /// User ids.
+    #[schema(min_items = 1)]
+    pub users: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+/// The user's identity in the built-in database connection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Identity {
+    /// Always `Username-Password-Authentication`.
+    pub connection: String,
+    /// Always `auth0`.
+    pub provider: String,
+    pub user_id: String,
+    /// Always `false`.
+    #[serde(rename = "isSocial")]
+    pub is_social: bool,
+}
+
+/// A user of the built-in database connection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub user_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    /// The name, or the email when none was set.
+    pub name: String,
+    /// The email's local part.
+    pub nickname: String,
+    pub blocked: bool,
+    #[schema(value_type = Object)]
+    pub app_metadata: Value,
+    #[schema(value_type = Object)]
+    pub user_metadata: Value,
+    /// RFC 3339 timestamp.
+    pub created_at: String,
+    /// RFC 3339 timestamp.
+    pub updated_at: String,
+    pub identities: Vec<Identity>,
+}
+
+impl From<&writ_core::User> for User {
+    fn from(u: &writ_core::User) -> Self {
+        User {
+            user_id: u.user_id.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone().unwrap_or_else(|| u.email.clone()),
+            nickname: u.email.split('@').next().unwrap_or_default().to_owned(),
+            blocked: u.blocked,
+            app_metadata: Value::Object(u.app_metadata.clone()),
+            user_metadata: Value::Object(u.user_metadata.clone()),
+            created_at: u.created_at.clone(),
+            updated_at: u.updated_at.clone(),
+            identities: vec![Identity {
+                connection: writ_core::DEFAULT_CONNECTION.to_owned(),
+                provider: "auth0".to_owned(),
+                user_id: u.user_id.clone(),
+                is_social: false,
+            }],
+        }
+    }
+}
+
+/// A user to create, or the properties of one to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRequest {
+    /// Unique email address (stored lowercased). Required on create.
+    pub email: Option<String>,
+    /// At least 8 characters, at most 1024 bytes. Required on create.
+    pub password: Option<String>,
+    /// Must be `Username-Password-Authentication` (the built-in connection). Required on create.
+    pub connection: Option<String>,
+    /// Display name, at most 300 characters.
+    pub name: Option<String>,
+    /// Blocked users cannot obtain tokens (default `false`).
+    pub blocked: Option<bool>,
+    /// Default `false`.
+    pub email_verified: Option<bool>,
+    /// Accepted for Auth0 compatibility and ignored (Writ sends no email).
+    pub verify_email: Option<bool>,
+    /// Data the user cannot change (at most 16 KiB as JSON).
+    #[schema(value_type = Option<Object>)]
+    pub app_metadata: Option<serde_json::Map<String, Value>>,
+    /// Data the user can change (at most 16 KiB as JSON).
+    #[schema(value_type = Option<Object>)]
+    pub user_metadata: Option<serde_json::Map<String, Value>>,
+}
+
+/// Roles to assign or remove.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRolesRequest {
+    /// Role ids.
+    #[schema(min_items = 1)]
+    pub roles: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// ID-token settings (read-only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JwtConfiguration {
+    /// Always `RS256`.
+    pub alg: String,
+    pub lifetime_in_seconds: i64,
+}
+
+/// Refresh-token settings of a client.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefreshToken {
+    pub rotation_type: RotationType,
+    /// Always `expiring`.
+    pub expiration_type: String,
+    /// Seconds a rotated token stays usable (0 to 60).
+    pub leeway: i64,
+    /// Seconds a refresh token lives unused.
+    pub idle_token_lifetime: i64,
+    /// Seconds a refresh token family lives at most.
+    pub token_lifetime: i64,
+    /// Always `false`.
+    pub infinite_idle_token_lifetime: bool,
+    /// Always `false`.
+    pub infinite_token_lifetime: bool,
+}
+
+/// An application that obtains tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub app_type: AppType,
+    #[schema(value_type = Vec<GrantType>)]
+    pub grant_types: Vec<String>,
+    pub callbacks: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub allowed_logout_urls: Vec<String>,
+    pub is_first_party: bool,
+    /// Always `true`.
+    pub oidc_conformant: bool,
+    /// `client_secret_post` for confidential clients, `none` for public ones.
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    pub jwt_configuration: JwtConfiguration,
+    pub refresh_token: RefreshToken,
+    /// RFC 3339 timestamp.
+    pub created_at: String,
+    /// The secret, only in the response that created it (client creation, secret rotation,
+    /// or a change from public to confidential). Writ stores only its hash.
+    #[schema(nullable = false)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl Client {
+    /// The client as answered, with its new secret when this answer is the one to show it.
+    pub fn new(c: &writ_core::Client, secret: Option<&str>) -> Self {
+        Client {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            app_type: c.app_type.into(),
+            grant_types: c.grant_types.clone(),
+            callbacks: c.callbacks.clone(),
+            allowed_origins: c.allowed_origins.clone(),
+            web_origins: c.web_origins.clone(),
+            allowed_logout_urls: c.allowed_logout_urls.clone(),
+            is_first_party: c.is_first_party,
+            oidc_conformant: true,
+            token_endpoint_auth_method: if c.secret_hash.is_some() {
+                TokenEndpointAuthMethod::ClientSecretPost
+            } else {
+                TokenEndpointAuthMethod::None
+            },
+            jwt_configuration: JwtConfiguration {
+                alg: "RS256".to_owned(),
+                lifetime_in_seconds: writ_core::protocol::ID_TOKEN_LIFETIME,
+            },
+            refresh_token: RefreshToken {
+                rotation_type: if c.refresh_rotation {
+                    RotationType::Rotating
+                } else {
+                    RotationType::NonRotating
+                },
+                expiration_type: "expiring".to_owned(),
+                leeway: c.refresh_leeway,
+                idle_token_lifetime: c.refresh_idle_lifetime,
+                token_lifetime: c.refresh_absolute_lifetime,
+                infinite_idle_token_lifetime: false,
+                infinite_token_lifetime: false,
+            },
+            created_at: c.created_at.clone(),
+            client_secret: secret.map(str::to_owned),
+        }
+    }
+}
+
+/// Refresh-token settings to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenRequest {
+    /// Default `rotating`.
+    #[schema(value_type = Option<RotationType>)]
+    pub rotation_type: Option<String>,
+    /// Accepted for Auth0 compatibility and ignored (always `expiring`).
+    pub expiration_type: Option<String>,
+    /// Seconds a rotated token stays usable, 0 to 60 (default 0).
+    #[schema(minimum = 0, maximum = 60)]
+    pub leeway: Option<i64>,
+    /// Seconds a refresh token lives unused, 0 to 31557600 (default 1296000).
+    #[schema(minimum = 0, maximum = 31_557_600)]
+    pub idle_token_lifetime: Option<i64>,
+    /// Seconds a refresh token family lives at most, 0 to 31557600 (default 2592000).
+    #[schema(minimum = 0, maximum = 31_557_600)]
+    pub token_lifetime: Option<i64>,
+    /// Accepted for Auth0 compatibility and ignored.
+    pub infinite_idle_token_lifetime: Option<bool>,
+    /// Accepted for Auth0 compatibility and ignored.
+    pub infinite_token_lifetime: Option<bool>,
+}
+
+/// A client to create, or the properties of one to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRequest {
+    /// Display name, at most 200 characters. Required on create.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Default `regular_web`.
+    #[schema(value_type = Option<AppType>)]
+    pub app_type: Option<String>,
+    /// Default by `app_type`: `spa` and `native` get `authorization_code` and `refresh_token`,
+    /// `non_interactive` gets `client_credentials`, `regular_web` gets all three.
+    /// `client_credentials` requires a confidential client.
+    #[schema(value_type = Option<Vec<GrantType>>)]
+    pub grant_types: Option<Vec<String>>,
+    /// Allowed redirect URLs: absolute, without fragment.
+    pub callbacks: Option<Vec<String>>,
+    /// Allowed CORS origins: `scheme://host[:port]` without path.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Allowed web origins: `scheme://host[:port]` without path.
+    pub web_origins: Option<Vec<String>>,
+    /// Allowed post-logout redirect URLs: absolute, without fragment.
+    pub allowed_logout_urls: Option<Vec<String>>,
+    /// Default `true`.
+    pub is_first_party: Option<bool>,
+    /// Accepted for Auth0 compatibility and ignored (always `true`).
+    pub oidc_conformant: Option<bool>,
+    /// `none` makes a public client (no secret); `client_secret_post` or `client_secret_basic`
+    /// a confidential one.
+    #[schema(value_type = Option<TokenEndpointAuthMethod>)]
+    pub token_endpoint_auth_method: Option<String>,
+    pub refresh_token: Option<RefreshTokenRequest>,
+}
+
+/// Permission for a client to obtain tokens for an API with `client_credentials`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClientGrant {
+    pub id: String,
+    pub client_id: String,
+    /// The API's identifier.
+    pub audience: String,
+    /// The scopes the client may request.
+    pub scope: Vec<String>,
+}
+
+impl From<&writ_core::ClientGrant> for ClientGrant {
+    fn from(g: &writ_core::ClientGrant) -> Self {
+        ClientGrant {
+            id: g.id.clone(),
+            client_id: g.client_id.clone(),
+            audience: g.audience.clone(),
+            scope: g.scope.clone(),
+        }
+    }
+}
+
+/// A client grant to create, or its new scopes.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientGrantRequest {
+    /// The confidential client. Required on create; cannot change.
+    pub client_id: Option<String>,
+    /// The API's identifier. Required on create; cannot change.
+    pub audience: Option<String>,
+    /// Scopes the API defines. Always required.
+    pub scope: Option<Vec<String>>,
+}
+
+/// A user's consent to a third-party client for one API (Auth0: a grant).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserGrant {
+    pub id: String,
+    /// The client the user consented to.
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    pub user_id: String,
+    /// The API's identifier (`{issuer}userinfo` for OpenID scopes alone).
+    pub audience: String,
+    /// The scopes consented to.
+    pub scope: Vec<String>,
+}
+
+impl From<&writ_store::Consent> for UserGrant {
+    fn from(c: &writ_store::Consent) -> Self {
+        UserGrant {
+            id: c.id.clone(),
+            client_id: c.client_id.clone(),
+            user_id: c.user_id.clone(),
+            audience: c.audience.clone(),
+            scope: c.scope.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+/// A signing key and its place in the rotation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: SigningAlgorithm,
+    /// Signs new tokens.
+    pub current: bool,
+    /// Published, signs after the next rotation.
+    pub next: bool,
+    /// Rotated out; published until the tokens it signed expire.
+    pub previous: bool,
+    pub revoked: bool,
+    /// When it became current (RFC 3339), if it has.
+    #[schema(required = true)]
+    pub current_since: Option<String>,
+    /// When it stopped being current (RFC 3339), if it has.
+    #[schema(required = true)]
+    pub current_until: Option<String>,
+    /// When it was revoked (RFC 3339), if it was.
+    #[schema(required = true)]
+    pub revoked_at: Option<String>,
+    /// RFC 7638 SHA-256 thumbprint of the public key (base64url).
+    #[schema(required = true)]
+    pub thumbprint: Option<String>,
+    /// The public key as a JWK.
+    #[schema(value_type = Object)]
+    pub jwk: Value,
+}
+
+impl From<&writ_core::SigningKey> for SigningKey {
+    fn from(k: &writ_core::SigningKey) -> Self {
+        use writ_core::KeyState;
+        let thumbprint = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(k.public_jwk.clone())
+            .ok()
+            .and_then(|jwk| {
+                jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                    .ok()
+            });
+        SigningKey {
+            kid: k.kid.clone(),
+            alg: k.alg.into(),
+            current: k.state == KeyState::Current,
+            next: k.state == KeyState::Next,
+            previous: k.state == KeyState::Previous,
+            revoked: k.state == KeyState::Revoked,
+            current_since: k.current_since.clone(),
+            current_until: k.current_until.clone(),
+            revoked_at: k.revoked_at.clone(),
+            thumbprint,
+            jwk: k.public_jwk.clone(),
+        }
+    }
+}
+
+/// The result of a rotation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RotatedKey {
+    /// The new current RS256 key.
+    #[schema(required = true)]
+    pub kid: Option<String>,
+}
+
+/// The result of a revocation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevokedKey {
+    pub kid: String,
+    /// Always `true`.
+    pub revoked: bool,
+    /// RFC 3339 timestamp.
+    #[schema(required = true)]
+    pub revoked_at: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+/// The counts of a finished import: each user is exactly one of inserted, updated,
+/// skipped, failed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct JobSummary {
+    pub total: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    /// Existing users (`DUPLICATED_USER`, or `UNCHANGED` with upsert) and repeated emails.
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl From<&writ_service::imports::Summary> for JobSummary {
+    fn from(s: &writ_service::imports::Summary) -> Self {
+        JobSummary {
+            total: s.total as u64,
+            inserted: s.inserted as u64,
+            updated: s.updated as u64,
+            skipped: s.skipped as u64,
+            failed: s.failed as u64,
+        }
+    }
+}
+
+/// A users-import job (Auth0's job object). Writ's jobs are finished when answered.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    /// Always `users_import`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Always `completed`.
+    pub status: String,
+    /// `job_` and 16 letters or digits.
+    pub id: String,
+    /// `con_writdatabase0001`.
+    pub connection_id: String,
+    /// `Username-Password-Authentication`.
+    pub connection: String,
+    pub upsert: bool,
+    pub send_completion_email: bool,
+    /// The `external_id` of the request, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// RFC 3339 timestamp.
+    pub created_at: String,
+    /// Always 100.
+    pub percentage_done: u8,
+    /// Always 0.
+    pub time_left_seconds: u32,
+    pub summary: JobSummary,
+}
+
+/// Why a user was skipped or failed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobErrorDetail {
+    /// For example `DUPLICATED_USER`, `UNCHANGED`, `DUPLICATED_IN_FILE`, `INVALID_TYPE`,
+    /// `INVALID_FORMAT`, `OBJECT_MISSING_REQUIRED_PROPERTY`, `OBJECT_ADDITIONAL_PROPERTIES`,
+    /// `INVALID_PASSWORD_HASH`, `UNSUPPORTED_ALGORITHM`.
+    pub code: String,
+    pub message: String,
+    /// JSON pointer into the user, e.g. `#/email`.
+    pub path: String,
+}
+
+/// A user that was skipped or failed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobError {
+    /// The user as submitted, without its password hash.
+    pub user: Value,
+    pub errors: Vec<JobErrorDetail>,
+    /// The user's position in the file, from 0.
+    pub index: u64,
+    /// `skipped` or `failed`.
+    pub outcome: String,
+}
+
+/// The users a job skipped or failed, or (when none) the job itself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum JobErrors {
+    Errors(Vec<JobError>),
+    Job(Job),
+}
+
+/// The multipart form of `POST /api/v2/jobs/users-imports`.
+// Read field by field by the handler (`jobs::read_form`); this type describes it.
+#[derive(ToSchema)]
+pub struct UsersImportRequest {
+    /// The users file: a JSON array of users in Auth0's bulk-import format (at most 256 KiB
+    /// per request; split bigger files).
+    #[schema(value_type = String, format = Binary)]
+    pub users: Vec<u8>,
+    /// `con_writdatabase0001` or `Username-Password-Authentication`: Writ's one database
+    /// connection.
+    pub connection_id: String,
+    /// Update users whose email exists (default `false`: skip them).
+    pub upsert: Option<bool>,
+    /// Echoed in the job.
+    pub external_id: Option<String>,
+    /// Accepted for Auth0 compatibility and ignored (Writ sends no email).
+    pub send_completion_email: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+
+/// One audit log entry (Auth0's log event). Optional fields are left out when unknown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LogEvent {
+    /// A numeric string that sorts by time.
+    pub log_id: String,
+    /// RFC 3339 timestamp (UTC, milliseconds).
+    pub date: String,
+    /// Auth0's event type code: `s`, `f`, `fp`, `fu`, `limit_wc`, `ss`, `slo`, `seacft`,
+    /// `feacft`, `ferrt`, `sapi`, `fapi`.
+    #[serde(rename = "type")]
+    pub log_type: String,
+    pub description: String,
+    /// The caller's IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The application (for Management API entries, the token's `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// The user the event is about (for Management API entries, the acting admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The user's email (for failed logins, what was typed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// `Username-Password-Authentication` for login events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// Event-specific data; for `sapi`/`fapi`:
+    /// `{request: {method, path, channel}, response: {statusCode, errorCode?}}`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl From<&writ_store::LogEntry> for LogEvent {
+    fn from(e: &writ_store::LogEntry) -> Self {
+        LogEvent {
+            log_id: e.log_id.clone(),
+            date: e.date.clone(),
+            log_type: e.log_type.clone(),
+            description: e.description.clone(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            client_id: e.client_id.clone(),
+            client_name: e.client_name.clone(),
+            user_id: e.user_id.clone(),
+            user_name: e.user_name.clone(),
+            connection: e.connection.clone(),
+            details: e.details.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists: a bare array, or with `include_totals=true` a page object.
+
+/// A list answer: its items alone, or a page of them with totals.
+pub trait List<T>: Serialize {
+    /// Without `include_totals`: the items.
+    fn items(items: Vec<T>) -> Self;
+    /// With `include_totals=true`: the items of one page with where it starts, its size and
+    /// the count in all pages.
+    fn page(start: u64, limit: u32, total: i64, items: Vec<T>) -> Self;
+    /// The items, whichever the shape.
+    fn into_items(self) -> Vec<T>;
+}
+
+macro_rules! list {
+    ($list:ident, $page:ident, $item:ident, $key:ident, $doc:tt) => {
+        list!(
+            $list,
+            $page,
+            $item,
+            $key,
+            $doc,
+            "A page of items with totals (`include_totals=true`)."
+        );
+    };
+    ($list:ident, $page:ident, $item:ident, $key:ident, $doc:tt, $page_doc:tt) => {
+        #[doc = $page_doc]
+        #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+        pub struct $page {
+            /// Offset of the first item.
+            pub start: u64,
+            /// The page size.
+            pub limit: u32,
+            /// Items in this page.
+            pub length: u64,
+            /// Items in all pages.
+            pub total: i64,
+            pub $key: Vec<$item>,
+        }
+
+        #[doc = $doc]
+        #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+        #[serde(untagged)]
+        pub enum $list {
+            /// Without `include_totals`.
+            Items(Vec<$item>),
+            /// With `include_totals=true`.
+            Page($page),
+        }
+
+        impl List<$item> for $list {
+            fn items(items: Vec<$item>) -> Self {
+                $list::Items(items)
+            }
+
+            fn page(start: u64, limit: u32, total: i64, items: Vec<$item>) -> Self {
+                $list::Page($page {
+                    start,
+                    limit,
+                    length: items.len() as u64,
+                    total,
+                    $key: items,
+                })
+            }
+
+            fn into_items(self) -> Vec<$item> {
+                match self {
+                    $list::Items(items) => items,
+                    $list::Page(page) => page.$key,
+                }
+            }
+        }
+    };
+}
+
+list!(
+    ResourceServerList,
+    ResourceServerPage,
+    ResourceServer,
+    resource_servers,
+    "A list of APIs."
+);
+list!(RoleList, RolePage, Role, roles, "A list of roles.");
+list!(
+    PermissionList,
+    PermissionPage,
+    Permission,
+    permissions,
+    "A list of permissions."
+);
+list!(
+    RoleUserList,
+    RoleUserPage,
+    RoleUser,
+    users,
+    "The users holding a role."
+);
+list!(UserList, UserPage, User, users, "A list of users.");
+list!(
+    ClientList,
+    ClientPage,
+    Client,
+    clients,
+    "A list of clients."
+);
+list!(
+    ClientGrantList,
+    ClientGrantPage,
+    ClientGrant,
+    client_grants,
+    "A list of client grants."
+);
+list!(
+    UserGrantList,
+    UserGrantPage,
+    UserGrant,
+    grants,
+    "A list of consents (Auth0: grants)."
+);
+list!(
+    LogList,
+    LogPage,
+    LogEvent,
+    logs,
+    "A list of log entries.",
+    "A page of entries with totals (`include_totals=true`)."
+);
