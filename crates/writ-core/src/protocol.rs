@@ -17,6 +17,24 @@ pub mod cookie {
     pub const CONSOLE_SESSION: &str = "writ_admin";
     /// A console sign-in in progress: this prefix followed by the sign-in's `state`.
     pub const CONSOLE_SIGN_IN_PREFIX: &str = "writ_admin_tx_";
+
+    /// The name the cookie `base` has on a server with this issuer: `__Host-<base>` on https
+    /// issuers (the browser then refuses it unless it is Secure, host-only and for `/`), else
+    /// `<base>`. It depends on the issuer only, so a cookie is read under the name it was set
+    /// with.
+    pub fn name(issuer: &str, base: &str) -> String {
+        if issuer.starts_with("https://") {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// Whether a cookie is `Secure`: on an https issuer, or when the client reached Writ over
+    /// https through a trusted proxy.
+    pub fn secure(issuer: &str, client_https: bool) -> bool {
+        issuer.starts_with("https://") || client_https
+    }
 }
 
 /// ID tokens live 10 hours, as Auth0's default.

@@ -12,12 +12,8 @@ use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// The [`Peer`] of a request: the client's address ([`ClientAddr`], the real client behind a
-/// trusted proxy) and its `User-Agent`, unless an in-process caller (the admin console) attached
-/// a `Peer` extension describing the browser request it acts for.
+/// trusted proxy) and its `User-Agent`.
 pub fn peer_of(parts: &Parts) -> Peer {
-    if let Some(p) = parts.extensions.get::<Peer>() {
-        return p.clone();
-    }
     let ua = parts
         .headers
         .get(header::USER_AGENT)
@@ -31,15 +27,6 @@ pub fn peer_of(parts: &Parts) -> Peer {
     }
 }
 
-/// The admin console acting for the browser request with `parts`: attach the result as an
-/// extension of the in-process Management API request.
-pub fn console_peer(parts: &Parts) -> Peer {
-    Peer {
-        channel: Some("console"),
-        ..peer_of(parts)
-    }
-}
-
 /// The [`Peer`] of a request handled with its address and headers at hand.
 pub fn peer(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Peer {
     Peer::new(
@@ -48,19 +35,6 @@ pub fn peer(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Peer {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
     )
-}
-
-/// Records a console form refused by the CSRF check (see
-/// [`writ_service::audit::console_refused`]).
-pub async fn console_refused(state: &AppState, parts: &Parts, user_id: &str) {
-    writ_service::audit::console_refused(
-        state,
-        &console_peer(parts),
-        parts.method.as_str(),
-        parts.uri.path(),
-        user_id,
-    )
-    .await;
 }
 
 /// Records the logout of the SSO session in `headers`, if it has one (before it is deleted).
@@ -95,7 +69,7 @@ mod tests {
     use std::net::IpAddr;
 
     #[test]
-    fn peers_come_from_the_connection_or_an_extension() {
+    fn peers_come_from_the_connection_or_the_client_address() {
         let mut req = axum::http::Request::builder()
             .header(header::USER_AGENT, "curl/8")
             .body(())
@@ -110,14 +84,6 @@ mod tests {
         assert_eq!(p.ip, Some(IpAddr::from([203, 0, 113, 9])));
         assert_eq!(p.user_agent.as_deref(), Some("curl/8"));
         assert_eq!(p.channel, None);
-        let console = console_peer(&parts);
-        assert_eq!(console.channel, Some("console"));
-        let mut inner = axum::http::Request::builder().body(()).unwrap();
-        inner.extensions_mut().insert(console);
-        let (inner, _) = inner.into_parts();
-        let p = peer_of(&inner);
-        assert_eq!(p.ip, Some(IpAddr::from([203, 0, 113, 9])));
-        assert_eq!(p.channel, Some("console"));
         // The client's address worked out by `client_addr` wins over the TCP peer.
         let mut req = axum::http::Request::builder().body(()).unwrap();
         req.extensions_mut()

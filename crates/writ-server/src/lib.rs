@@ -4,10 +4,11 @@
 //! an [`AppState`].
 //!
 //! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0` and the
-//! binary wires Ctrl-C/SIGTERM.
+//! binary wires Ctrl-C/SIGTERM. [`run_with`] also serves routes of another crate under the same
+//! middleware (the binary mounts the admin console, `writ-console`, that way).
 
-pub mod admin;
 pub mod audit;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod events;
@@ -35,6 +36,12 @@ pub use writ_service::start::{StartError, prepare};
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// Builds the router with `extra` routes merged in, under the same middleware (body limit,
+/// client address, security headers).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     // Endpoints a browser calls directly, cross-origin.
     let browser = oauth::browser_routes()
         .layer(http::cors::layer(&state))
@@ -45,7 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(login::routes())
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v2", mgmt::router())
-        .merge(admin::router(&state))
+        .merge(extra)
         .layer(RequestBodyLimitLayer::new(256 * 1024))
         // The client's address and scheme, behind trusted proxies too, for every handler.
         .layer(axum::middleware::from_fn_with_state(
@@ -70,13 +77,23 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_with(listener, state, Router::new(), shutdown).await
+}
+
+/// [`run`], serving `extra` routes too (see [`router_with`]).
+pub async fn run_with(
+    listener: TcpListener,
+    state: AppState,
+    extra: Router<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let closing = state.closing.clone();
     writ_service::retention::spawn(&state);
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router_with(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -11,12 +11,20 @@
 //!   consent step in it). Their access tokens' `permissions` claim is limited to the scopes
 //!   they asked for (and the user consented to), so an API checking `permissions` cannot be
 //!   handed more than the consent covers.
+//!
+//! And what a caller of the Management API or the admin console may do, from its verified
+//! token: a permission is held when the token's `permissions` (or, without that claim, its
+//! `scope`) lists it ([`missing`], [`require`]); a user token speaks for its user only while the
+//! user exists, is not blocked and has the permissions the token was made with
+//! ([`current_user`]).
 
 use writ_core::rbac::{Granted, OIDC_SCOPES};
-use writ_core::{Client, ResourceServer};
+use writ_core::{Client, ResourceServer, User};
+use writ_guard::AccessClaims;
 use writ_store::StoreError;
 
-use crate::Writ;
+use crate::audit::Operation;
+use crate::{Actor, ServiceError, Writ};
 
 /// The refusal a client gets for user tokens at the Management API.
 pub const MANAGEMENT_DENIED: &str =
@@ -95,4 +103,50 @@ pub fn narrow_for_client(client: &Client, granted: &mut Granted<'_>) {
             .collect();
         granted.permissions = Some(kept.into());
     }
+}
+
+/// The permissions of `need` that the verified token `claims` does not hold.
+pub fn missing<'a>(claims: &AccessClaims, need: &[&'a str]) -> Vec<&'a str> {
+    need.iter()
+        .copied()
+        .filter(|p| !claims.has_permission(p))
+        .collect()
+}
+
+/// `Err(ServiceError::Forbidden)` naming what is missing, unless `claims` holds every one of
+/// `need`.
+pub fn require(claims: &AccessClaims, need: &[&str]) -> crate::Result<()> {
+    let missing = missing(claims, need);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden {
+            missing: missing.into_iter().map(str::to_owned).collect(),
+        })
+    }
+}
+
+/// [`require`] before the write `op` by `actor`: a refusal is recorded in the audit log as the
+/// Management API records one (`fapi`, 403 `insufficient_scope`), so a write refused for its
+/// permissions leaves the same trace whichever edge refused it.
+pub async fn require_for_write(
+    w: &Writ,
+    actor: &Actor,
+    claims: &AccessClaims,
+    need: &[&str],
+    op: &Operation,
+) -> crate::Result<()> {
+    let r = require(claims, need);
+    if let Err(e) = &r {
+        crate::audit::api_write(w, Some(actor), op, Err((e.status(), e.code()))).await;
+    }
+    r
+}
+
+/// The user a verified user token speaks for, if it still may: the user exists, is not
+/// blocked, and their permissions have not changed since the token was made (`authz_ver`).
+pub async fn current_user(w: &Writ, claims: &AccessClaims) -> Option<User> {
+    let user = w.store.get_user(&claims.sub).await.ok()?;
+    let fresh = claims.authz_ver.unwrap_or(i64::MIN) >= user.authz_version;
+    (fresh && !user.blocked).then_some(user)
 }

@@ -4,6 +4,7 @@
 //! them, in the store's transaction.
 
 use writ_core::{ResourceServer, Scope, SigningAlg, TokenDialect, validate};
+use writ_store::Page;
 
 use crate::audit::Operation;
 use crate::{Actor, Result, ServiceError, Writ};
@@ -176,4 +177,23 @@ pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     }
     .await;
     w.finish(actor, op, result).await
+}
+
+/// Every API, the system API included.
+pub async fn all(w: &Writ) -> Result<Vec<ResourceServer>> {
+    Ok(w.store.all_resource_servers().await?)
+}
+
+/// One API, by id or identifier.
+pub async fn get(w: &Writ, id: &str) -> Result<ResourceServer> {
+    Ok(w.store.get_resource_server(id).await?)
+}
+
+/// How many APIs there are.
+pub async fn count(w: &Writ) -> Result<i64> {
+    let one = Page {
+        page: 0,
+        per_page: 1,
+    };
+    Ok(w.store.list_resource_servers(one).await?.total)
 }

@@ -20,7 +20,7 @@
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
-use writ_store::{NewLogEntry, StoreError};
+use writ_store::{LogEntry, LogFilter, NewLogEntry, Page, Paged, StoreError};
 
 use crate::Writ;
 
@@ -444,6 +444,19 @@ pub async fn api_write(
         }
     }
     record(state, e).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// A page of entries matching `filter`, newest first.
+pub async fn list(state: &Writ, filter: &LogFilter, page: Page) -> crate::Result<Paged<LogEntry>> {
+    Ok(state.store.list_logs(filter, page).await?)
+}
+
+/// One entry.
+pub async fn get(state: &Writ, id: &str) -> crate::Result<LogEntry> {
+    Ok(state.store.get_log(id).await?)
 }
 
 // ---------------------------------------------------------------------------------------------

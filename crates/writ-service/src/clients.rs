@@ -409,3 +409,23 @@ pub async fn delete_grant(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     .await;
     w.finish(actor, op, result).await
 }
+
+/// Every client.
+pub async fn all(w: &Writ) -> Result<Vec<Client>> {
+    Ok(w.store.all_clients().await?)
+}
+
+/// One client.
+pub async fn get(w: &Writ, id: &str) -> Result<Client> {
+    Ok(w.store.get_client(id).await?)
+}
+
+/// How many clients there are.
+pub async fn count(w: &Writ) -> Result<i64> {
+    Ok(w.store.count_clients().await?)
+}
+
+/// Every client grant of a client.
+pub async fn grants_of(w: &Writ, client_id: &str) -> Result<Vec<ClientGrant>> {
+    Ok(crate::paging::all_pages(|p| w.store.list_client_grants(Some(client_id), None, p)).await?)
+}

@@ -2,6 +2,8 @@
 //! revokes that client's refresh tokens for the user and makes the user's access tokens stale
 //! (in the store's transaction), so the client has to ask again. Recorded by [`Writ::finish`].
 
+use writ_store::{Consent, ConsentFilter};
+
 use crate::audit::Operation;
 use crate::{Actor, Result, ServiceError, Writ};
 
@@ -33,4 +35,25 @@ pub async fn revoke_all_of(w: &Writ, actor: &Actor, user_id: Option<&str>) -> Re
     }
     .await;
     w.finish(actor, op, result).await
+}
+
+/// Every consent a user gave, each with its client's name (the client id when the client is
+/// gone from the catalog).
+pub async fn of_user(w: &Writ, user_id: &str) -> Result<Vec<(Consent, String)>> {
+    let filter = ConsentFilter {
+        user_id: Some(user_id.to_owned()),
+        ..Default::default()
+    };
+    let all = crate::paging::all_pages(|p| w.store.list_consents(&filter, p)).await?;
+    let catalog = w.catalog.load();
+    Ok(all
+        .into_iter()
+        .map(|c| {
+            let name = catalog
+                .clients
+                .get(&c.client_id)
+                .map_or_else(|| c.client_id.clone(), |k| k.name.clone());
+            (c, name)
+        })
+        .collect())
 }

@@ -22,6 +22,10 @@ pub enum ServiceError {
         field: Option<String>,
         message: String,
     },
+    /// The caller's token lacks permissions the operation needs (`insufficient_scope`, 403):
+    /// the ones missing (see [`crate::access::require`]).
+    #[error("Insufficient scope, expected any of: {}", .missing.join(","))]
+    Forbidden { missing: Vec<String> },
     /// Refused for another reason, with Auth0's status and `errorCode` for it (a system API
     /// that cannot change: 403 `operation_not_supported`; a key in the wrong state: 400
     /// `invalid_key_state`).
@@ -70,6 +74,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => "inexistent_resource",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::Invalid { .. } => "invalid_body",
+            ServiceError::Forbidden { .. } => "insufficient_scope",
             ServiceError::Refused { code, .. } => code,
             ServiceError::Internal(_) => "internal_error",
         }
@@ -81,6 +86,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => 404,
             ServiceError::Conflict(_) => 409,
             ServiceError::Invalid { .. } => 400,
+            ServiceError::Forbidden { .. } => 403,
             ServiceError::Refused { status, .. } => *status,
             ServiceError::Internal(_) => 500,
         }

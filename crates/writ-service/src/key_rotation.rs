@@ -51,3 +51,8 @@ pub async fn revoke(w: &Writ, actor: &Actor, kid: &str) -> Result<SigningKey> {
     .await;
     w.finish(actor, op, result).await
 }
+
+/// Every signing key of every algorithm, in any state.
+pub async fn keys(w: &Writ) -> Result<Vec<SigningKey>> {
+    Ok(w.store.signing_keys().await?)
+}

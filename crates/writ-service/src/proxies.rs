@@ -6,6 +6,18 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+/// Where a request came from, as the HTTP edge worked it out from the TCP peer and, for a
+/// trusted proxy, its forwarding header: the client's address and whether it used https. The
+/// server's middleware sets it as a request extension, so every edge mounted on the server
+/// (the admin console too) reads the same answer without knowing how it was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr {
+    /// The client's address (IPv4-mapped IPv6 addresses are given as IPv4).
+    pub ip: IpAddr,
+    /// Whether the client reached the (trusted) proxy over https.
+    pub https: bool,
+}
+
 /// Which forwarding header the trusted proxies set (`WRIT_TRUSTED_PROXY_HEADER`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ForwardingHeader {

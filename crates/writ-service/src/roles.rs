@@ -3,6 +3,7 @@
 //! changes) and is recorded by [`Writ::finish`].
 
 use writ_core::{Permission, Role, validate};
+use writ_store::{Page, Paged, PermissionInfo, UserSummary};
 
 use crate::audit::Operation;
 use crate::{Actor, Result, ServiceError, Writ};
@@ -121,4 +122,29 @@ pub async fn assign_users(w: &Writ, actor: &Actor, id: &str, users: &[String]) -
     }
     .await;
     w.finish(actor, op, result).await
+}
+
+/// A page of roles, sorted by name; `search` filters by name.
+pub async fn list(w: &Writ, search: Option<&str>, page: Page) -> Result<Paged<Role>> {
+    Ok(w.store.list_roles(search, page).await?)
+}
+
+/// One role.
+pub async fn get(w: &Writ, id: &str) -> Result<Role> {
+    Ok(w.store.get_role(id).await?)
+}
+
+/// Every permission of a role.
+pub async fn permissions(w: &Writ, id: &str) -> Result<Vec<PermissionInfo>> {
+    Ok(crate::paging::all_pages(|p| w.store.role_permissions(id, p)).await?)
+}
+
+/// A page of the users holding a role.
+pub async fn members(w: &Writ, id: &str, page: Page) -> Result<Paged<UserSummary>> {
+    Ok(w.store.role_users(id, page).await?)
+}
+
+/// Every role, sorted by name.
+pub async fn list_all(w: &Writ) -> Result<Vec<Role>> {
+    Ok(crate::paging::all_pages(|p| w.store.list_roles(None, p)).await?)
 }

@@ -3,8 +3,9 @@
 //! their roles and direct permissions. Each write is recorded by [`Writ::finish`].
 
 use serde_json::{Map, Value};
+use writ_core::Role;
 use writ_core::{DEFAULT_CONNECTION, Permission, User, metadata, validate};
-use writ_store::NewUser;
+use writ_store::{NewUser, Page, Paged, PermissionInfo, Source};
 
 use crate::audit::Operation;
 use crate::{Actor, Result, ServiceError, Writ};
@@ -199,4 +200,158 @@ pub async fn remove_permissions(
     }
     .await;
     w.finish(actor, op, result).await
+}
+
+/// A page of users, oldest first; `search` as `GET /api/v2/users?q=`.
+pub async fn list(w: &Writ, search: Option<&str>, page: Page) -> Result<Paged<User>> {
+    Ok(w.store.list_users(search, page).await?)
+}
+
+/// One user.
+pub async fn get(w: &Writ, id: &str) -> Result<User> {
+    Ok(w.store.get_user(id).await?)
+}
+
+/// The user with this email address (case-folded), if any.
+pub async fn by_email(w: &Writ, email: &str) -> Result<Option<User>> {
+    Ok(w.store
+        .users_by_email(&email.to_lowercase())
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Every permission granted to a user directly.
+pub async fn direct_permissions(w: &Writ, id: &str) -> Result<Vec<PermissionInfo>> {
+    Ok(crate::paging::all_pages(|p| w.store.user_permissions(id, p)).await?)
+}
+
+/// Every role a user holds, sorted by name.
+pub async fn roles(w: &Writ, id: &str) -> Result<Vec<Role>> {
+    Ok(crate::paging::all_pages(|p| w.store.user_roles(id, p)).await?)
+}
+
+/// One permission a user holds at an API, and every reason they hold it (the direct grant
+/// first, then each role by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcedPermission {
+    pub name: String,
+    pub description: String,
+    pub sources: Vec<Source>,
+}
+
+/// A user's effective permissions at one API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPermissions {
+    pub identifier: String,
+    pub name: String,
+    /// The API enforces RBAC (`enforce_policies`): its tokens carry these permissions.
+    pub rbac: bool,
+    /// Sorted by name.
+    pub permissions: Vec<SourcedPermission>,
+}
+
+/// A user's effective permissions — direct ∪ every role's — per API (sorted by identifier),
+/// each with where it comes from: one store query, O(the user's roles and grants).
+pub async fn effective_permissions(w: &Writ, id: &str) -> Result<Vec<ApiPermissions>> {
+    let sources = w.store.effective_permissions_with_sources(id, None).await?;
+    let catalog = w.catalog.load();
+    Ok(by_api(sources, |api| {
+        catalog.apis.get(api).is_some_and(|a| a.enforce_policies)
+    }))
+}
+
+/// Groups permission sources (in the store's order) by API, then permission.
+fn by_api(
+    sources: Vec<writ_store::PermissionSource>,
+    rbac_of: impl Fn(&str) -> bool,
+) -> Vec<ApiPermissions> {
+    use std::collections::BTreeMap;
+    // API identifier → (API name, permission → (description, sources)).
+    type Perms = BTreeMap<String, (String, Vec<Source>)>;
+    let mut apis: BTreeMap<String, (String, Perms)> = BTreeMap::new();
+    for s in sources {
+        let api = apis
+            .entry(s.resource_server_identifier)
+            .or_insert_with(|| (s.resource_server_name, BTreeMap::new()));
+        let perm = api
+            .1
+            .entry(s.permission_name)
+            .or_insert_with(|| (s.description, Vec::new()));
+        if !perm.1.contains(&s.source) {
+            perm.1.push(s.source);
+        }
+    }
+    apis.into_iter()
+        .map(|(identifier, (name, perms))| ApiPermissions {
+            rbac: rbac_of(&identifier),
+            identifier,
+            name,
+            permissions: perms
+                .into_iter()
+                .map(|(name, (description, sources))| SourcedPermission {
+                    name,
+                    description,
+                    sources,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writ_store::PermissionSource;
+
+    fn src(api: &str, name: &str, role: Option<&str>) -> PermissionSource {
+        PermissionSource {
+            resource_server_identifier: api.into(),
+            resource_server_name: api.into(),
+            permission_name: name.into(),
+            description: String::new(),
+            source: match role {
+                Some(r) => Source::Role {
+                    id: format!("rol_{r}"),
+                    name: r.into(),
+                },
+                None => Source::Direct,
+            },
+        }
+    }
+
+    #[test]
+    fn effective_permissions_name_their_sources() {
+        // In the store's order: API, permission, the direct grant first, then roles by name.
+        let eff = by_api(
+            vec![
+                src("a", "read", Some("editor")),
+                src("a", "read", Some("viewer")),
+                src("a", "write", None),
+                src("a", "write", Some("editor")),
+                src("b", "x", Some("viewer")),
+            ],
+            |id| id == "a",
+        );
+        assert_eq!(eff.len(), 2);
+        let a = &eff[0];
+        assert!(a.rbac);
+        let label = |s: &Source| match s {
+            Source::Direct => "direct".to_owned(),
+            Source::Role { name, .. } => format!("role: {name}"),
+        };
+        let by: Vec<(&str, Vec<String>)> = a
+            .permissions
+            .iter()
+            .map(|p| (p.name.as_str(), p.sources.iter().map(label).collect()))
+            .collect();
+        assert_eq!(
+            by,
+            vec![
+                ("read", vec!["role: editor".into(), "role: viewer".into()]),
+                ("write", vec!["direct".into(), "role: editor".into()]),
+            ]
+        );
+        assert!(!eff[1].rbac);
+    }
 }

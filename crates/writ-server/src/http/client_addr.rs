@@ -126,6 +126,12 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     {
         let addr = ClientAddr::resolve(peer, req.headers(), &state.config.trusted_proxies);
         req.extensions_mut().insert(addr);
+        // The same answer for edges mounted on this server that cannot name this type.
+        req.extensions_mut()
+            .insert(writ_service::proxies::ClientAddr {
+                ip: addr.ip,
+                https: addr.https,
+            });
     }
     next.run(req).await
 }

@@ -205,7 +205,9 @@ impl TestApp {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let server = tokio::spawn(async move {
-            writ_server::run(listener, st, async {
+            // The admin console too, as the binary serves it.
+            let console = writ_console::router(writ_server::console::code_exchange());
+            writ_server::run_with(listener, st, console, async {
                 let _ = rx.await;
             })
             .await

@@ -1,19 +1,21 @@
 //! `/admin/keys`: the signing keys of every algorithm with their state, rotation and the
-//! revocation of rotated-out keys. Changes are Management API calls (`/keys/signing`).
+//! revocation of rotated-out keys. Changes are the use cases of [`writ_service::key_rotation`].
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use writ_core::{KeyState, SigningAlg, SigningKey};
+use writ_service::Writ;
+use writ_service::audit::Operation;
+use writ_service::key_rotation;
 
 use super::auth::{Admin, Post};
-use super::view::{self, Layout, ListQuery, enc};
-use crate::state::AppState;
+use super::view::{self, Layout, ListQuery};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin/keys", get(page))
         .route("/admin/keys/rotate", post(rotate))
@@ -59,11 +61,11 @@ fn short(ts: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-async fn page(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+async fn page(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = admin.need(&["read:signing_keys"]) {
         return r;
     }
-    let mut keys: Vec<SigningKey> = match s.store.signing_keys().await {
+    let mut keys: Vec<SigningKey> = match key_rotation::keys(&s).await {
         Ok(k) => k,
         Err(e) => return view::internal(&admin, e),
     };
@@ -103,7 +105,7 @@ async fn page(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) ->
     )
 }
 
-async fn rotate(post: Post) -> Response {
+async fn rotate(State(s): State<Writ>, post: Post) -> Response {
     let Post { admin, form } = post;
     if !form.confirmed() {
         return view::confirm(
@@ -116,16 +118,23 @@ async fn rotate(post: Post) -> Response {
             "/admin/keys",
         );
     }
-    match admin.api(Method::POST, "/keys/signing/rotate", None).await {
+    let op = Operation::new(
+        "POST",
+        "/keys/signing/rotate",
+        "/keys/signing/rotate".into(),
+        200,
+    );
+    let need = ["create:signing_keys", "update:signing_keys"];
+    if let Err(r) = admin.may(&s, &need, op).await {
+        return r;
+    }
+    match key_rotation::rotate(&s, admin.actor()).await {
         Ok(_) => view::see_other("/admin/keys?flash=rotated"),
-        Err(f) if f.insufficient_scope() => {
-            view::forbidden(&admin, &["create:signing_keys", "update:signing_keys"])
-        }
-        Err(f) => view::message(&admin, f.status, "Not rotated", &f.message),
+        Err(e) => admin.failed("Not rotated", &e),
     }
 }
 
-async fn revoke(post: Post) -> Response {
+async fn revoke(State(s): State<Writ>, post: Post) -> Response {
     let Post { admin, form } = post;
     let kid = form.text("kid");
     if !form.confirmed() {
@@ -141,16 +150,17 @@ async fn revoke(post: Post) -> Response {
             "/admin/keys",
         );
     }
-    match admin
-        .api(
-            Method::PUT,
-            &format!("/keys/signing/{}/revoke", enc(&kid)),
-            None,
-        )
-        .await
-    {
+    let op = Operation::new(
+        "PUT",
+        "/keys/signing/{kid}/revoke",
+        format!("/keys/signing/{kid}/revoke"),
+        200,
+    );
+    if let Err(r) = admin.may(&s, &["update:signing_keys"], op).await {
+        return r;
+    }
+    match key_rotation::revoke(&s, admin.actor(), &kid).await {
         Ok(_) => view::see_other("/admin/keys?flash=revoked"),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:signing_keys"]),
-        Err(f) => view::message(&admin, f.status, "Not revoked", &f.message),
+        Err(e) => admin.failed("Not revoked", &e),
     }
 }

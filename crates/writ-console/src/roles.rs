@@ -1,22 +1,24 @@
 //! `/admin/roles`: roles — list and search, create, rename, delete, their permissions across
-//! APIs and their members. Changes are Management API calls (`/roles`, `/users/{id}/roles`).
+//! APIs and their members. Changes are the use cases of [`writ_service::roles`] (and
+//! [`writ_service::users::remove_roles`] for a member).
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::json;
 use writ_core::Role;
+use writ_service::audit::Operation;
+use writ_service::roles::{self, RoleInput};
+use writ_service::{ServiceError, Writ, apis, users};
 use writ_store::{PermissionInfo, UserSummary};
 
 use super::auth::{Admin, Post};
 use super::form::{Errors, FormData};
 use super::view::{self, Layout, ListQuery, Pager, PermGroup, enc};
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin/roles", get(list))
         .route("/admin/roles/new", get(new_page).post(create))
@@ -44,12 +46,12 @@ struct ListPage {
     can_create: bool,
 }
 
-async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = admin.need(&["read:roles"]) {
         return r;
     }
     let q = ListQuery::parse(q);
-    let page = match s.store.list_roles(q.search(), q.page()).await {
+    let page = match roles::list(&s, q.search(), q.page()).await {
         Ok(p) => p,
         Err(e) => return view::internal(&admin, e),
     };
@@ -99,19 +101,26 @@ async fn new_page(admin: Admin) -> Response {
     new_form(&admin, &FormData::default(), Errors::default())
 }
 
-async fn create(post: Post) -> Response {
+/// The role form as the use cases take it.
+fn input(form: &FormData) -> RoleInput {
+    RoleInput {
+        name: Some(form.text("name")),
+        description: Some(form.text("description")),
+    }
+}
+
+async fn create(State(s): State<Writ>, post: Post) -> Response {
     let Post { admin, form } = post;
-    let body = json!({ "name": form.text("name"), "description": form.text("description") });
-    match admin.api(Method::POST, "/roles", Some(body)).await {
-        Ok(v) => view::see_other(&format!(
-            "/admin/roles/{}?flash=created",
-            enc(v["id"].as_str().unwrap_or_default())
-        )),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["create:roles"]),
-        Err(f) => new_form(
+    let op = Operation::new("POST", "/roles", "/roles".into(), 201);
+    if let Err(r) = admin.may(&s, &["create:roles"], op).await {
+        return r;
+    }
+    match roles::create(&s, admin.actor(), input(&form)).await {
+        Ok(role) => view::see_other(&format!("{}?flash=created", href(&role))),
+        Err(e) => new_form(
             &admin,
             &form,
-            Errors::from_failure(&f, &["name", "description"], Some("name")),
+            Errors::from_error(&e, &["name", "description"], Some("name")),
         ),
     }
 }
@@ -155,30 +164,23 @@ struct Kept {
     me: Errors,
 }
 
-async fn load(s: &AppState, admin: &Admin, id: &str) -> Result<Role, Response> {
+async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<Role, Response> {
     admin.need(&["read:roles"])?;
-    match s.store.get_role(id).await {
+    match roles::get(s, id).await {
         Ok(r) => Ok(r),
-        Err(writ_store::StoreError::NotFound(_)) => Err(view::not_found(admin, "role")),
+        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "role")),
         Err(e) => Err(view::internal(admin, e)),
     }
 }
 
-async fn detail_page(
-    s: &AppState,
-    admin: &Admin,
-    role: Role,
-    q: &ListQuery,
-    kept: Kept,
-) -> Response {
-    let st = &s.store;
-    let permissions = match view::all_pages(|p| st.role_permissions(&role.id, p)).await {
+async fn detail_page(s: &Writ, admin: &Admin, role: Role, q: &ListQuery, kept: Kept) -> Response {
+    let permissions = match roles::permissions(s, &role.id).await {
         Ok(p) => p,
         Err(e) => return view::internal(admin, e),
     };
     let can_read_users = admin.can("read:users");
     let (members, total) = if can_read_users {
-        match st.role_users(&role.id, q.page()).await {
+        match roles::members(s, &role.id, q.page()).await {
             Ok(p) => (p.items, p.total),
             Err(e) => return view::internal(admin, e),
         }
@@ -187,7 +189,7 @@ async fn detail_page(
     };
     let can_update = admin.can("update:roles");
     let groups = if can_update {
-        match st.all_resource_servers().await {
+        match apis::all(s).await {
             Ok(a) => view::perm_groups(&a),
             Err(e) => return view::internal(admin, e),
         }
@@ -225,7 +227,7 @@ async fn detail_page(
 }
 
 async fn detail(
-    State(s): State<AppState>,
+    State(s): State<Writ>,
     admin: Admin,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -236,28 +238,23 @@ async fn detail(
     }
 }
 
-async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let role = match load(&s, &admin, &id).await {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let body = json!({ "name": form.text("name"), "description": form.text("description") });
-    match admin
-        .api(
-            Method::PATCH,
-            &format!("/roles/{}", enc(&role.id)),
-            Some(body),
-        )
-        .await
-    {
+    let op = Operation::new("PATCH", "/roles/{id}", format!("/roles/{}", role.id), 200);
+    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
+        return r;
+    }
+    match roles::update(&s, admin.actor(), &role.id, input(&form)).await {
         Ok(_) => view::see_other(&format!("{}?flash=saved", href(&role))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:roles"]),
-        Err(f) => {
+        Err(e) => {
             let kept = Kept {
                 name: Some(form.text("name")),
                 description: Some(form.text("description")),
-                e: Errors::from_failure(&f, &["name", "description"], Some("name")),
+                e: Errors::from_error(&e, &["name", "description"], Some("name")),
                 ..Default::default()
             };
             detail_page(&s, &admin, role, &ListQuery::default(), kept).await
@@ -265,7 +262,7 @@ async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> 
     }
 }
 
-async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let role = match load(&s, &admin, &id).await {
         Ok(r) => r,
@@ -277,36 +274,32 @@ async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post:
         .filter_map(|v| view::parse_perm(v))
         .collect();
     let fail = |msg: String| Kept {
-        pe: {
-            let mut e = Errors::default();
-            e.add("permission", msg);
-            e
-        },
+        pe: Errors::one("permission", msg),
         ..Default::default()
     };
     if perms.is_empty() {
         let kept = fail("Choose a permission.".into());
         return detail_page(&s, &admin, role, &ListQuery::default(), kept).await;
     }
-    match admin
-        .api(
-            Method::POST,
-            &format!("/roles/{}/permissions", enc(&role.id)),
-            Some(json!({ "permissions": perms })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=added#permissions", href(&role))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:roles"]),
-        Err(f) => detail_page(&s, &admin, role, &ListQuery::default(), fail(f.message)).await,
+    let op = Operation::new(
+        "POST",
+        "/roles/{id}/permissions",
+        format!("/roles/{}/permissions", role.id),
+        201,
+    );
+    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
+        return r;
+    }
+    match roles::add_permissions(&s, admin.actor(), &role.id, &perms).await {
+        Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&role))),
+        Err(e) => {
+            let kept = fail(e.to_string());
+            detail_page(&s, &admin, role, &ListQuery::default(), kept).await
+        }
     }
 }
 
-async fn remove_permission(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    post: Post,
-) -> Response {
+async fn remove_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let role = match load(&s, &admin, &id).await {
         Ok(r) => r,
@@ -334,21 +327,22 @@ async fn remove_permission(
             &href(&role),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/roles/{}/permissions", enc(&role.id)),
-            Some(json!({ "permissions": [perm] })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=removed#permissions", href(&role))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:roles"]),
-        Err(f) => view::message(&admin, f.status, "Not removed", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/roles/{id}/permissions",
+        format!("/roles/{}/permissions", role.id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
+        return r;
+    }
+    match roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await {
+        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&role))),
+        Err(e) => admin.failed("Not removed", &e),
     }
 }
 
-async fn add_member(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn add_member(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let role = match load(&s, &admin, &id).await {
         Ok(r) => r,
@@ -360,36 +354,36 @@ async fn add_member(State(s): State<AppState>, Path(id): Path<String>, post: Pos
     let email = form.text("email");
     let fail = |msg: String| Kept {
         member_email: email.clone(),
-        me: {
-            let mut e = Errors::default();
-            e.add("email", msg);
-            e
-        },
+        me: Errors::one("email", msg),
         ..Default::default()
     };
-    let user = match s.store.users_by_email(&email.to_lowercase()).await {
-        Ok(u) => u.into_iter().next(),
+    let user = match users::by_email(&s, &email).await {
+        Ok(u) => u,
         Err(e) => return view::internal(&admin, e),
     };
     let Some(user) = user else {
         let kept = fail("No user has this email address.".into());
         return detail_page(&s, &admin, role, &ListQuery::default(), kept).await;
     };
-    match admin
-        .api(
-            Method::POST,
-            &format!("/roles/{}/users", enc(&role.id)),
-            Some(json!({ "users": [user.user_id] })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=assigned#members", href(&role))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:roles"]),
-        Err(f) => detail_page(&s, &admin, role, &ListQuery::default(), fail(f.message)).await,
+    let op = Operation::new(
+        "POST",
+        "/roles/{id}/users",
+        format!("/roles/{}/users", role.id),
+        201,
+    );
+    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
+        return r;
+    }
+    match roles::assign_users(&s, admin.actor(), &role.id, &[user.user_id]).await {
+        Ok(()) => view::see_other(&format!("{}?flash=assigned#members", href(&role))),
+        Err(e) => {
+            let kept = fail(e.to_string());
+            detail_page(&s, &admin, role, &ListQuery::default(), kept).await
+        }
     }
 }
 
-async fn remove_member(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn remove_member(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let role = match load(&s, &admin, &id).await {
         Ok(r) => r,
@@ -397,7 +391,7 @@ async fn remove_member(State(s): State<AppState>, Path(id): Path<String>, post: 
     };
     let user_id = form.text("user_id");
     if !form.confirmed() {
-        let who = match s.store.get_user(&user_id).await {
+        let who = match users::get(&s, &user_id).await {
             Ok(u) => u.email,
             Err(_) => user_id.clone(),
         };
@@ -414,21 +408,22 @@ async fn remove_member(State(s): State<AppState>, Path(id): Path<String>, post: 
             &href(&role),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/users/{}/roles", enc(&user_id)),
-            Some(json!({ "roles": [role.id] })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=removed#members", href(&role))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => view::message(&admin, f.status, "Not removed", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/users/{id}/roles",
+        format!("/users/{user_id}/roles"),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["update:users"], op).await {
+        return r;
+    }
+    match users::remove_roles(&s, admin.actor(), &user_id, std::slice::from_ref(&role.id)).await {
+        Ok(()) => view::see_other(&format!("{}?flash=removed#members", href(&role))),
+        Err(e) => admin.failed("Not removed", &e),
     }
 }
 
-async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let role = match load(&s, &admin, &id).await {
         Ok(r) => r,
@@ -445,12 +440,12 @@ async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -
             &href(&role),
         );
     }
-    match admin
-        .api(Method::DELETE, &format!("/roles/{}", enc(&role.id)), None)
-        .await
-    {
-        Ok(_) => view::see_other("/admin/roles?flash=deleted"),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:roles"]),
-        Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    let op = Operation::new("DELETE", "/roles/{id}", format!("/roles/{}", role.id), 204);
+    if let Err(r) = admin.may(&s, &["delete:roles"], op).await {
+        return r;
+    }
+    match roles::delete(&s, admin.actor(), &role.id).await {
+        Ok(()) => view::see_other("/admin/roles?flash=deleted"),
+        Err(e) => admin.failed("Not deleted", &e),
     }
 }

@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
+use writ_service::{ServiceError, Writ, audit};
 use writ_store::{LogEntry, LogFilter, Page};
 
 use super::auth::Admin;
 use super::view::{self, Layout, enc};
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin/logs", get(list))
         .route("/admin/logs/{id}", get(detail))
@@ -90,7 +90,7 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = admin.need(&["read:logs"]) {
         return r;
     }
@@ -125,7 +125,7 @@ async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) ->
         page: q.page.unwrap_or(0),
         per_page: q.per_page.unwrap_or(50).clamp(1, 100),
     };
-    let found = match s.store.list_logs(&filter, page).await {
+    let found = match audit::list(&s, &filter, page).await {
         Ok(p) => p,
         Err(e) => return view::internal(&admin, e),
     };
@@ -177,11 +177,11 @@ struct DetailPage {
     details: String,
 }
 
-async fn detail(State(s): State<AppState>, admin: Admin, Path(id): Path<String>) -> Response {
+async fn detail(State(s): State<Writ>, admin: Admin, Path(id): Path<String>) -> Response {
     if let Err(r) = admin.need(&["read:logs"]) {
         return r;
     }
-    match s.store.get_log(&id).await {
+    match audit::get(&s, &id).await {
         Ok(e) => view::render(
             StatusCode::OK,
             &DetailPage {
@@ -190,7 +190,7 @@ async fn detail(State(s): State<AppState>, admin: Admin, Path(id): Path<String>)
                 e,
             },
         ),
-        Err(writ_store::StoreError::NotFound(_)) => view::not_found(&admin, "log entry"),
+        Err(ServiceError::NotFound(_)) => view::not_found(&admin, "log entry"),
         Err(e) => view::internal(&admin, e),
     }
 }

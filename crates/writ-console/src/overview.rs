@@ -6,11 +6,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use writ_core::{KeyState, MANAGEMENT_SCOPES};
+use writ_service::{ServiceError, Writ, apis, clients, key_rotation, roles, users};
 use writ_store::Page;
 
 use super::auth::Admin;
 use super::view::{self, Layout, ListQuery};
-use crate::state::AppState;
 
 pub struct Stat {
     pub label: &'static str,
@@ -37,7 +37,7 @@ const ONE: Page = Page {
     per_page: 1,
 };
 
-pub async fn page(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+pub async fn page(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     let q = ListQuery::parse(q);
     let held: Vec<String> = MANAGEMENT_SCOPES
         .iter()
@@ -47,26 +47,25 @@ pub async fn page(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery
     if held.is_empty() {
         return view::forbidden(&admin, &["read:users"]);
     }
-    let st = &s.store;
-    let result: Result<Vec<Stat>, writ_store::StoreError> = async {
+    let result: Result<Vec<Stat>, ServiceError> = async {
         let can = |p: &str| admin.can(p);
         let apis = if can("read:resource_servers") {
-            Some(st.list_resource_servers(ONE).await?.total)
+            Some(apis::count(&s).await?)
         } else {
             None
         };
         let roles = if can("read:roles") {
-            Some(st.list_roles(None, ONE).await?.total)
+            Some(roles::list(&s, None, ONE).await?.total)
         } else {
             None
         };
         let users = if can("read:users") {
-            Some(st.list_users(None, ONE).await?.total)
+            Some(users::list(&s, None, ONE).await?.total)
         } else {
             None
         };
         let clients = if can("read:clients") {
-            Some(st.count_clients().await?)
+            Some(clients::count(&s).await?)
         } else {
             None
         };
@@ -89,7 +88,7 @@ pub async fn page(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery
         Err(e) => return view::internal(&admin, e),
     };
     let keys = if admin.can("read:signing_keys") {
-        match st.signing_keys().await {
+        match key_rotation::keys(&s).await {
             Ok(k) => k
                 .into_iter()
                 .filter(|k| k.state == KeyState::Current)

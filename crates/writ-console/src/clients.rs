@@ -1,23 +1,24 @@
 //! `/admin/clients`: applications — list, create, settings (callbacks, origins, logout URLs,
 //! grant types), client grants for machine clients, secret rotation (the new secret shown once)
-//! and delete. Changes are Management API calls (`/clients`, `/client-grants`).
+//! and delete. Changes are the use cases of [`writ_service::clients`].
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use writ_core::{Client, ClientGrant, ResourceServer};
+use writ_core::{Client, ResourceServer};
+use writ_service::audit::Operation;
+use writ_service::clients::{self, ClientInput, GrantInput, WithSecret};
+use writ_service::{ServiceError, Writ, apis};
 
 use super::auth::{Admin, CONSOLE_CLIENT_ID, Post};
 use super::form::{Errors, FormData};
 use super::view::{self, Layout, ListQuery, Pager, enc};
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin/clients", get(list))
         .route("/admin/clients/new", get(new_page).post(create))
@@ -75,12 +76,12 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = admin.need(&["read:clients"]) {
         return r;
     }
     let q = ListQuery::parse(q);
-    let mut all = match s.store.all_clients().await {
+    let mut all = match clients::all(&s).await {
         Ok(c) => c,
         Err(e) => return view::internal(&admin, e),
     };
@@ -160,38 +161,41 @@ impl SecretPage {
     }
 }
 
-fn secret_page(admin: &Admin, v: &Value, created: bool) -> Response {
-    let client_id = v["client_id"].as_str().unwrap_or_default().to_owned();
+fn secret_page(admin: &Admin, c: &Client, secret: &str, created: bool) -> Response {
     view::render(
         StatusCode::OK,
         &SecretPage {
             l: admin.layout("Client secret", "clients"),
-            name: v["name"].as_str().unwrap_or_default().to_owned(),
-            secret: v["client_secret"].as_str().unwrap_or_default().to_owned(),
-            client_id,
+            name: c.name.clone(),
+            secret: secret.to_owned(),
+            client_id: c.client_id.clone(),
             created,
         },
     )
 }
 
-async fn create(post: Post) -> Response {
+async fn create(State(s): State<Writ>, post: Post) -> Response {
     let Post { admin, form } = post;
-    let body = json!({
-        "name": form.text("name"),
-        "app_type": form.text("app_type"),
-        "callbacks": form.lines("callbacks"),
-    });
-    match admin.api(Method::POST, "/clients", Some(body)).await {
-        Ok(v) if v["client_secret"].is_string() => secret_page(&admin, &v, true),
-        Ok(v) => view::see_other(&format!(
-            "{}?flash=created",
-            href(v["client_id"].as_str().unwrap_or_default())
-        )),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["create:clients"]),
-        Err(f) => new_form(
+    let input = ClientInput {
+        name: Some(form.text("name")),
+        app_type: Some(form.text("app_type")),
+        callbacks: Some(form.lines("callbacks")),
+        ..Default::default()
+    };
+    let op = Operation::new("POST", "/clients", "/clients".into(), 201);
+    if let Err(r) = admin.may(&s, &["create:clients"], op).await {
+        return r;
+    }
+    match clients::create(&s, admin.actor(), input).await {
+        Ok(WithSecret {
+            client,
+            secret: Some(secret),
+        }) => secret_page(&admin, &client, &secret, true),
+        Ok(made) => view::see_other(&format!("{}?flash=created", href(&made.client.client_id))),
+        Err(e) => new_form(
             &admin,
             &form,
-            Errors::from_failure(&f, &["name", "app_type", "callbacks"], None),
+            Errors::from_error(&e, &["name", "app_type", "callbacks"], None),
         ),
     }
 }
@@ -276,36 +280,29 @@ impl DetailPage {
     }
 }
 
-async fn load(s: &AppState, admin: &Admin, id: &str) -> Result<Client, Response> {
+async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<Client, Response> {
     admin.need(&["read:clients"])?;
-    match s.store.get_client(id).await {
+    match clients::get(s, id).await {
         Ok(c) => Ok(c),
-        Err(writ_store::StoreError::NotFound(_)) => Err(view::not_found(admin, "client")),
+        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "client")),
         Err(e) => Err(view::internal(admin, e)),
     }
 }
 
-async fn grants_of(
-    s: &AppState,
-    client_id: &str,
-) -> Result<Vec<ClientGrant>, writ_store::StoreError> {
-    view::all_pages(|p| s.store.list_client_grants(Some(client_id), None, p)).await
-}
-
 async fn detail_page(
-    s: &AppState,
+    s: &Writ,
     admin: &Admin,
     c: Client,
     f: Option<ClientForm>,
     e: Errors,
     flash: Option<&'static str>,
 ) -> Response {
-    let apis = match s.store.all_resource_servers().await {
+    let apis = match apis::all(s).await {
         Ok(a) => a,
         Err(err) => return view::internal(admin, err),
     };
     let grants = if admin.can("read:client_grants") && c.secret_hash.is_some() {
-        match grants_of(s, &c.client_id).await {
+        match clients::grants_of(s, &c.client_id).await {
             Ok(g) => Some(
                 g.into_iter()
                     .map(|g| GrantRow {
@@ -351,7 +348,7 @@ async fn detail_page(
 }
 
 async fn detail(
-    State(s): State<AppState>,
+    State(s): State<Writ>,
     admin: Admin,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -372,39 +369,41 @@ async fn detail(
     }
 }
 
-async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let c = match load(&s, &admin, &id).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let body = json!({
-        "name": form.text("name"),
-        "description": form.text("description"),
-        "callbacks": form.lines("callbacks"),
-        "web_origins": form.lines("web_origins"),
-        "allowed_origins": form.lines("allowed_origins"),
-        "allowed_logout_urls": form.lines("allowed_logout_urls"),
-        "grant_types": form.all("grant_types"),
-    });
-    match admin
-        .api(
-            Method::PATCH,
-            &format!("/clients/{}", enc(&c.client_id)),
-            Some(body),
-        )
-        .await
-    {
+    let input = ClientInput {
+        name: Some(form.text("name")),
+        description: Some(form.text("description")),
+        callbacks: Some(form.lines("callbacks")),
+        web_origins: Some(form.lines("web_origins")),
+        allowed_origins: Some(form.lines("allowed_origins")),
+        allowed_logout_urls: Some(form.lines("allowed_logout_urls")),
+        grant_types: Some(form.all("grant_types")),
+        ..Default::default()
+    };
+    let op = Operation::new(
+        "PATCH",
+        "/clients/{id}",
+        format!("/clients/{}", c.client_id),
+        200,
+    );
+    if let Err(r) = admin.may(&s, &["update:clients"], op).await {
+        return r;
+    }
+    match clients::update(&s, admin.actor(), &c.client_id, input).await {
         Ok(_) => view::see_other(&format!("{}?flash=saved", href(&c.client_id))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:clients"]),
         Err(f) => {
-            let e = Errors::from_failure(&f, &FIELDS, None);
+            let e = Errors::from_error(&f, &FIELDS, None);
             detail_page(&s, &admin, c, Some(ClientForm::read(&form)), e, None).await
         }
     }
 }
 
-async fn rotate(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn rotate(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let c = match load(&s, &admin, &id).await {
         Ok(c) => c,
@@ -421,21 +420,27 @@ async fn rotate(State(s): State<AppState>, Path(id): Path<String>, post: Post) -
             &href(&c.client_id),
         );
     }
-    match admin
-        .api(
-            Method::POST,
-            &format!("/clients/{}/rotate-secret", enc(&c.client_id)),
-            None,
-        )
-        .await
-    {
-        Ok(v) => secret_page(&admin, &v, false),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:client_keys"]),
-        Err(f) => view::message(&admin, f.status, "Not rotated", &f.message),
+    let op = Operation::new(
+        "POST",
+        "/clients/{id}/rotate-secret",
+        format!("/clients/{}/rotate-secret", c.client_id),
+        200,
+    );
+    if let Err(r) = admin.may(&s, &["update:client_keys"], op).await {
+        return r;
+    }
+    match clients::rotate_secret(&s, admin.actor(), &c.client_id).await {
+        Ok(rotated) => secret_page(
+            &admin,
+            &rotated.client,
+            rotated.secret.as_deref().unwrap_or_default(),
+            false,
+        ),
+        Err(e) => admin.failed("Not rotated", &e),
     }
 }
 
-async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let c = match load(&s, &admin, &id).await {
         Ok(c) => c,
@@ -459,17 +464,18 @@ async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -
             &href(&c.client_id),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/clients/{}", enc(&c.client_id)),
-            None,
-        )
-        .await
-    {
-        Ok(_) => view::see_other("/admin/clients?flash=deleted"),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:clients"]),
-        Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/clients/{id}",
+        format!("/clients/{}", c.client_id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["delete:clients"], op).await {
+        return r;
+    }
+    match clients::delete(&s, admin.actor(), &c.client_id).await {
+        Ok(()) => view::see_other("/admin/clients?flash=deleted"),
+        Err(e) => admin.failed("Not deleted", &e),
     }
 }
 
@@ -500,7 +506,7 @@ impl GrantPage {
 }
 
 async fn grant_form(
-    s: &AppState,
+    s: &Writ,
     admin: &Admin,
     c: Client,
     audience: &str,
@@ -510,12 +516,12 @@ async fn grant_form(
     if let Err(r) = admin.need(&["read:client_grants", "read:resource_servers"]) {
         return r;
     }
-    let api = match s.store.get_resource_server(audience).await {
+    let api = match apis::get(s, audience).await {
         Ok(a) => a,
-        Err(writ_store::StoreError::NotFound(_)) => return view::not_found(admin, "API"),
+        Err(ServiceError::NotFound(_)) => return view::not_found(admin, "API"),
         Err(err) => return view::internal(admin, err),
     };
-    let existing = match grants_of(s, &c.client_id).await {
+    let existing = match clients::grants_of(s, &c.client_id).await {
         Ok(g) => g.into_iter().find(|g| g.audience == api.identifier),
         Err(err) => return view::internal(admin, err),
     };
@@ -543,7 +549,7 @@ async fn grant_form(
 }
 
 async fn grant_page(
-    State(s): State<AppState>,
+    State(s): State<Writ>,
     admin: Admin,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -560,7 +566,7 @@ async fn grant_page(
     grant_form(&s, &admin, c, &audience, None, Errors::default()).await
 }
 
-async fn save_grant(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn save_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let c = match load(&s, &admin, &id).await {
         Ok(c) => c,
@@ -568,47 +574,54 @@ async fn save_grant(State(s): State<AppState>, Path(id): Path<String>, post: Pos
     };
     let audience = form.text("audience");
     let scope = form.all("scope");
-    let existing = match grants_of(&s, &c.client_id).await {
+    let existing = match clients::grants_of(&s, &c.client_id).await {
         Ok(g) => g.into_iter().find(|g| g.audience == audience),
         Err(e) => return view::internal(&admin, e),
     };
-    let result =
-        match &existing {
-            Some(g) => {
-                admin
-                    .api(
-                        Method::PATCH,
-                        &format!("/client-grants/{}", enc(&g.id)),
-                        Some(json!({ "scope": scope })),
-                    )
-                    .await
+    let result = match &existing {
+        Some(g) => {
+            let op = Operation::new(
+                "PATCH",
+                "/client-grants/{id}",
+                format!("/client-grants/{}", g.id),
+                200,
+            );
+            if let Err(r) = admin.may(&s, &["update:client_grants"], op).await {
+                return r;
             }
-            None => admin
-                .api(
-                    Method::POST,
-                    "/client-grants",
-                    Some(json!({ "client_id": c.client_id, "audience": audience, "scope": scope })),
-                )
-                .await,
-        };
+            let input = GrantInput {
+                scope: Some(scope.clone()),
+                ..Default::default()
+            };
+            clients::update_grant(&s, admin.actor(), &g.id, input)
+                .await
+                .map(drop)
+        }
+        None => {
+            let op = Operation::new("POST", "/client-grants", "/client-grants".into(), 201);
+            if let Err(r) = admin.may(&s, &["create:client_grants"], op).await {
+                return r;
+            }
+            let input = GrantInput {
+                client_id: Some(c.client_id.clone()),
+                audience: Some(audience.clone()),
+                scope: Some(scope.clone()),
+            };
+            clients::create_grant(&s, admin.actor(), input)
+                .await
+                .map(drop)
+        }
+    };
     match result {
-        Ok(_) => view::see_other(&format!("{}?flash=saved#grants", href(&c.client_id))),
-        Err(f) if f.insufficient_scope() => view::forbidden(
-            &admin,
-            &[if existing.is_some() {
-                "update:client_grants"
-            } else {
-                "create:client_grants"
-            }],
-        ),
+        Ok(()) => view::see_other(&format!("{}?flash=saved#grants", href(&c.client_id))),
         Err(f) => {
-            let e = Errors::from_failure(&f, &["scope"], None);
+            let e = Errors::from_error(&f, &["scope"], None);
             grant_form(&s, &admin, c, &audience, Some(scope), e).await
         }
     }
 }
 
-async fn remove_grant(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn remove_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let c = match load(&s, &admin, &id).await {
         Ok(c) => c,
@@ -627,16 +640,17 @@ async fn remove_grant(State(s): State<AppState>, Path(id): Path<String>, post: P
             &href(&c.client_id),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/client-grants/{}", enc(&grant_id)),
-            None,
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=removed#grants", href(&c.client_id))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:client_grants"]),
-        Err(f) => view::message(&admin, f.status, "Not removed", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/client-grants/{id}",
+        format!("/client-grants/{grant_id}"),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["delete:client_grants"], op).await {
+        return r;
+    }
+    match clients::delete_grant(&s, admin.actor(), &grant_id).await {
+        Ok(()) => view::see_other(&format!("{}?flash=removed#grants", href(&c.client_id))),
+        Err(e) => admin.failed("Not removed", &e),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::call::Failure;
+use writ_service::ServiceError;
 
 /// An `application/x-www-form-urlencoded` body, in order, repeated keys kept.
 #[derive(Debug, Default, Clone)]
@@ -95,17 +95,23 @@ impl Errors {
         self.get("")
     }
 
-    /// Files a Management API refusal under its field when the form has it (else `fallback`,
-    /// else the general slot).
-    pub fn from_failure(f: &Failure, fields: &[&str], fallback: Option<&str>) -> Self {
+    /// Files a use case's refusal under the field it names when the form has it (else
+    /// `fallback`, else the general slot).
+    pub fn from_error(err: &ServiceError, fields: &[&str], fallback: Option<&str>) -> Self {
         let mut e = Errors::default();
-        let field = f
-            .field
-            .as_deref()
+        let field = err
+            .field()
             .filter(|x| fields.contains(x))
             .or(fallback)
             .unwrap_or("");
-        e.add(field, f.message.clone());
+        e.add(field, err.to_string());
+        e
+    }
+
+    /// One error, next to `field`.
+    pub fn one(field: &str, message: impl Into<String>) -> Self {
+        let mut e = Errors::default();
+        e.add(field, message);
         e
     }
 }

@@ -1,25 +1,26 @@
 //! `/admin/users`: users of the built-in connection — search and list, create, block, delete,
 //! metadata as JSON, roles, direct permissions, and the effective permissions per API with
-//! where each comes from. Changes are Management API calls (`/users`).
-
-use std::collections::BTreeMap;
+//! where each comes from. Changes are the use cases of [`writ_service::users`] and
+//! [`writ_service::consents`].
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use writ_core::{DEFAULT_CONNECTION, Role, User};
-use writ_store::PermissionInfo;
+use writ_service::audit::Operation;
+use writ_service::users::{self, UserInput};
+use writ_service::{ServiceError, Writ, apis, consents, roles};
+use writ_store::{PermissionInfo, Source};
 
 use super::auth::{Admin, Post};
 use super::form::{Errors, FormData};
 use super::view::{self, Layout, ListQuery, Pager, PermGroup, enc};
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin/users", get(list))
         .route("/admin/users/new", get(new_page).post(create))
@@ -64,12 +65,12 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = admin.need(&["read:users"]) {
         return r;
     }
     let q = ListQuery::parse(q);
-    let page = match s.store.list_users(q.search(), q.page()).await {
+    let page = match users::list(&s, q.search(), q.page()).await {
         Ok(p) => p,
         Err(e) => return view::internal(&admin, e),
     };
@@ -119,26 +120,26 @@ async fn new_page(admin: Admin) -> Response {
     new_form(&admin, &FormData::default(), Errors::default())
 }
 
-async fn create(post: Post) -> Response {
+async fn create(State(s): State<Writ>, post: Post) -> Response {
     let Post { admin, form } = post;
-    let mut body = json!({
-        "email": form.text("email"),
-        "password": form.get("password"),
-        "connection": DEFAULT_CONNECTION,
-    });
-    if !form.text("name").is_empty() {
-        body["name"] = json!(form.text("name"));
+    let name = form.text("name");
+    let input = UserInput {
+        email: Some(form.text("email")),
+        password: Some(form.get("password").to_owned()),
+        connection: Some(DEFAULT_CONNECTION.to_owned()),
+        name: (!name.is_empty()).then_some(name),
+        ..Default::default()
+    };
+    let op = Operation::new("POST", "/users", "/users".into(), 201);
+    if let Err(r) = admin.may(&s, &["create:users"], op).await {
+        return r;
     }
-    match admin.api(Method::POST, "/users", Some(body)).await {
-        Ok(v) => view::see_other(&format!(
-            "/admin/users/{}?flash=created",
-            enc(v["user_id"].as_str().unwrap_or_default())
-        )),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["create:users"]),
-        Err(f) => new_form(
+    match users::create(&s, admin.actor(), input).await {
+        Ok(u) => view::see_other(&format!("{}?flash=created", href(&u))),
+        Err(e) => new_form(
             &admin,
             &form,
-            Errors::from_failure(&f, &["email", "password", "name"], Some("email")),
+            Errors::from_error(&e, &["email", "password", "name"], Some("email")),
         ),
     }
 }
@@ -159,49 +160,24 @@ pub struct EffectiveApi {
     pub perms: Vec<Effective>,
 }
 
-/// Permission name → (description, sources).
-type PermSources = BTreeMap<String, (String, Vec<String>)>;
-
-/// effective(user, api) = direct ∪ ⋃ roles' permissions, with the source of each.
-fn effective(
-    direct: &[PermissionInfo],
-    roles: &[(Role, Vec<PermissionInfo>)],
-    rbac_of: impl Fn(&str) -> bool,
-) -> Vec<EffectiveApi> {
-    // API identifier → (API name, its permissions).
-    let mut by_api: BTreeMap<String, (String, PermSources)> = BTreeMap::new();
-    let mut add = |p: &PermissionInfo, source: String| {
-        let api = by_api
-            .entry(p.resource_server_identifier.clone())
-            .or_insert_with(|| (p.resource_server_name.clone(), BTreeMap::new()));
-        let perm = api
-            .1
-            .entry(p.permission_name.clone())
-            .or_insert_with(|| (p.description.clone(), Vec::new()));
-        if !perm.1.contains(&source) {
-            perm.1.push(source);
-        }
+/// The effective permissions as the page names their sources.
+fn effective(apis: Vec<users::ApiPermissions>) -> Vec<EffectiveApi> {
+    let label = |s: Source| match s {
+        Source::Direct => "direct".to_owned(),
+        Source::Role { name, .. } => format!("role: {name}"),
     };
-    for p in direct {
-        add(p, "direct".into());
-    }
-    for (role, perms) in roles {
-        for p in perms {
-            add(p, format!("role: {}", role.name));
-        }
-    }
-    by_api
-        .into_iter()
-        .map(|(identifier, (name, perms))| EffectiveApi {
-            rbac: rbac_of(&identifier),
-            name,
-            identifier,
-            perms: perms
+    apis.into_iter()
+        .map(|a| EffectiveApi {
+            name: a.name,
+            identifier: a.identifier,
+            rbac: a.rbac,
+            perms: a
+                .permissions
                 .into_iter()
-                .map(|(name, (description, sources))| Effective {
-                    name,
-                    description,
-                    sources,
+                .map(|p| Effective {
+                    name: p.name,
+                    description: p.description,
+                    sources: p.sources.into_iter().map(label).collect(),
                 })
                 .collect(),
         })
@@ -255,37 +231,32 @@ fn pretty(m: &Map<String, Value>) -> String {
     serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into())
 }
 
-async fn load(s: &AppState, admin: &Admin, id: &str) -> Result<User, Response> {
+async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<User, Response> {
     admin.need(&["read:users"])?;
-    match s.store.get_user(id).await {
+    match users::get(s, id).await {
         Ok(u) => Ok(u),
-        Err(writ_store::StoreError::NotFound(_)) => Err(view::not_found(admin, "user")),
+        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "user")),
         Err(e) => Err(view::internal(admin, e)),
     }
 }
 
 async fn detail_page(
-    s: &AppState,
+    s: &Writ,
     admin: &Admin,
     u: User,
     flash: Option<&'static str>,
     kept: Kept,
 ) -> Response {
-    let st = &s.store;
     let can_read_roles = admin.can("read:roles");
     let can_update = admin.can("update:users");
-    let loaded: Result<_, writ_store::StoreError> = async {
-        let direct = view::all_pages(|p| st.user_permissions(&u.user_id, p)).await?;
-        // A user's roles and their permissions: the sources of the effective permissions
-        // (read through the user's permissions grant, like the token endpoint does).
-        let roles = view::all_pages(|p| st.user_roles(&u.user_id, p)).await?;
-        let mut with_perms = Vec::with_capacity(roles.len());
-        for r in &roles {
-            let perms = view::all_pages(|p| st.role_permissions(&r.id, p)).await?;
-            with_perms.push((r.clone(), perms));
-        }
+    let loaded: Result<_, ServiceError> = async {
+        let direct = users::direct_permissions(s, &u.user_id).await?;
+        // The user's roles, and every permission with where it comes from (shown with
+        // `read:users`, like the token endpoint reads them through the user's grants).
+        let roles = users::roles(s, &u.user_id).await?;
+        let effective = effective(users::effective_permissions(s, &u.user_id).await?);
         let role_options = if can_update && can_read_roles {
-            view::all_pages(|p| st.list_roles(None, p))
+            roles::list_all(s)
                 .await?
                 .into_iter()
                 .filter(|r| !roles.iter().any(|h| h.id == r.id))
@@ -294,42 +265,22 @@ async fn detail_page(
             vec![]
         };
         let groups = if can_update {
-            view::perm_groups(&st.all_resource_servers().await?)
+            view::perm_groups(&apis::all(s).await?)
         } else {
             vec![]
         };
         let consents = if admin.can("read:grants") {
-            let filter = writ_store::ConsentFilter {
-                user_id: Some(u.user_id.clone()),
-                ..Default::default()
-            };
-            let all = view::all_pages(|p| st.list_consents(&filter, p)).await?;
-            let catalog = s.catalog.load();
-            Some(
-                all.into_iter()
-                    .map(|c| {
-                        let name = catalog
-                            .clients
-                            .get(&c.client_id)
-                            .map_or_else(|| c.client_id.clone(), |k| k.name.clone());
-                        (c, name)
-                    })
-                    .collect(),
-            )
+            Some(consents::of_user(s, &u.user_id).await?)
         } else {
             None
         };
-        Ok((direct, roles, with_perms, role_options, groups, consents))
+        Ok((direct, roles, effective, role_options, groups, consents))
     }
     .await;
-    let (direct, roles, with_perms, role_options, groups, consents) = match loaded {
+    let (direct, roles, effective, role_options, groups, consents) = match loaded {
         Ok(x) => x,
         Err(e) => return view::internal(admin, e),
     };
-    let catalog = s.catalog.load();
-    let effective = effective(&direct, &with_perms, |id| {
-        catalog.apis.get(id).is_some_and(|a| a.enforce_policies)
-    });
     let status = if kept.e.is_empty() && kept.re.is_empty() && kept.pe.is_empty() {
         StatusCode::OK
     } else {
@@ -363,7 +314,7 @@ async fn detail_page(
 }
 
 async fn detail(
-    State(s): State<AppState>,
+    State(s): State<Writ>,
     admin: Admin,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -374,19 +325,30 @@ async fn detail(
     }
 }
 
-/// PATCH `/users/{id}` with `body`; `Ok(flash)` → back to the user's page.
-async fn patch(admin: &Admin, u: &User, body: Value) -> Result<(), super::call::Failure> {
-    admin
-        .api(
-            Method::PATCH,
-            &format!("/users/{}", enc(&u.user_id)),
-            Some(body),
-        )
+/// A change of the user (`PATCH /users/{id}`): `Err(Ok(403 page))` without `update:users`,
+/// `Err(Err(refusal))` when the use case refuses it.
+async fn patch(
+    s: &Writ,
+    admin: &Admin,
+    u: &User,
+    input: UserInput,
+) -> Result<(), Result<Response, ServiceError>> {
+    let op = Operation::new("PATCH", "/users/{id}", format!("/users/{}", u.user_id), 200);
+    admin.may(s, &["update:users"], op).await.map_err(Ok)?;
+    users::update(s, admin.actor(), &u.user_id, input)
         .await
-        .map(|_| ())
+        .map(drop)
+        .map_err(Err)
 }
 
-async fn block(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+fn blocked(b: bool) -> UserInput {
+    UserInput {
+        blocked: Some(b),
+        ..Default::default()
+    }
+}
+
+async fn block(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -403,27 +365,27 @@ async fn block(State(s): State<AppState>, Path(id): Path<String>, post: Post) ->
             &href(&u),
         );
     }
-    match patch(&admin, &u, json!({ "blocked": true })).await {
+    match patch(&s, &admin, &u, blocked(true)).await {
         Ok(()) => view::see_other(&format!("{}?flash=blocked", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => view::message(&admin, f.status, "Not blocked", &f.message),
+        Err(Ok(r)) => r,
+        Err(Err(e)) => admin.failed("Not blocked", &e),
     }
 }
 
-async fn unblock(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn unblock(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, .. } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
         Err(r) => return r,
     };
-    match patch(&admin, &u, json!({ "blocked": false })).await {
+    match patch(&s, &admin, &u, blocked(false)).await {
         Ok(()) => view::see_other(&format!("{}?flash=unblocked", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => view::message(&admin, f.status, "Not unblocked", &f.message),
+        Err(Ok(r)) => r,
+        Err(Err(e)) => admin.failed("Not unblocked", &e),
     }
 }
 
-async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -447,20 +409,25 @@ async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -
             &href(&u),
         );
     }
-    match admin
-        .api(Method::DELETE, &format!("/users/{}", enc(&u.user_id)), None)
-        .await
-    {
-        Ok(_) => view::see_other("/admin/users?flash=deleted"),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:users"]),
-        Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/users/{id}",
+        format!("/users/{}", u.user_id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["delete:users"], op).await {
+        return r;
+    }
+    match users::delete(&s, admin.actor(), &u.user_id).await {
+        Ok(()) => view::see_other("/admin/users?flash=deleted"),
+        Err(e) => admin.failed("Not deleted", &e),
     }
 }
 
-/// Revokes one of the user's consents (`DELETE /api/v2/grants/{id}`): the client's refresh
+/// Revokes one of the user's consents (as `DELETE /api/v2/grants/{id}`): the client's refresh
 /// tokens for the user go with it.
 async fn revoke_consent(
-    State(s): State<AppState>,
+    State(s): State<Writ>,
     Path((id, consent)): Path<(String, String)>,
     post: Post,
 ) -> Response {
@@ -480,24 +447,27 @@ async fn revoke_consent(
             &href(&u),
         );
     }
-    match admin
-        .api(Method::DELETE, &format!("/grants/{}", enc(&consent)), None)
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=consent_revoked#consents", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:grants"]),
-        Err(f) => view::message(&admin, f.status, "Not revoked", &f.message),
+    let op = Operation::new("DELETE", "/grants/{id}", format!("/grants/{consent}"), 204);
+    if let Err(r) = admin.may(&s, &["delete:grants"], op).await {
+        return r;
+    }
+    match consents::revoke(&s, admin.actor(), &consent).await {
+        Ok(()) => view::see_other(&format!("{}?flash=consent_revoked#consents", href(&u))),
+        Err(e) => admin.failed("Not revoked", &e),
     }
 }
 
 /// The patch that turns `current` into `wanted` under the Management API's first-level merge:
 /// changed keys, `null` for removed ones, or `{}` to clear everything.
-fn metadata_patch(current: &Map<String, Value>, wanted: &Map<String, Value>) -> Option<Value> {
+fn metadata_patch(
+    current: &Map<String, Value>,
+    wanted: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
     if current == wanted {
         return None;
     }
     if wanted.is_empty() {
-        return Some(json!({}));
+        return Some(Map::new());
     }
     let mut p = Map::new();
     for (k, v) in wanted {
@@ -510,7 +480,7 @@ fn metadata_patch(current: &Map<String, Value>, wanted: &Map<String, Value>) -> 
             p.insert(k.clone(), Value::Null);
         }
     }
-    Some(Value::Object(p))
+    Some(p)
 }
 
 fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
@@ -522,7 +492,7 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-async fn metadata(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn metadata(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -546,33 +516,25 @@ async fn metadata(State(s): State<AppState>, Path(id): Path<String>, post: Post)
     let (Some(app), Some(usr)) = (app, usr) else {
         return detail_page(&s, &admin, u, None, kept(e)).await;
     };
-    let mut body = Map::new();
-    if let Some(p) = metadata_patch(&u.app_metadata, &app) {
-        body.insert("app_metadata".into(), p);
-    }
-    if let Some(p) = metadata_patch(&u.user_metadata, &usr) {
-        body.insert("user_metadata".into(), p);
-    }
-    if body.is_empty() {
+    let input = UserInput {
+        app_metadata: metadata_patch(&u.app_metadata, &app),
+        user_metadata: metadata_patch(&u.user_metadata, &usr),
+        ..Default::default()
+    };
+    if input.app_metadata.is_none() && input.user_metadata.is_none() {
         return view::see_other(&format!("{}?flash=saved#metadata", href(&u)));
     }
-    match patch(&admin, &u, Value::Object(body)).await {
+    match patch(&s, &admin, &u, input).await {
         Ok(()) => view::see_other(&format!("{}?flash=saved#metadata", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => {
-            let e = Errors::from_failure(&f, &["app_metadata", "user_metadata"], None);
+        Err(Ok(r)) => r,
+        Err(Err(e)) => {
+            let e = Errors::from_error(&e, &["app_metadata", "user_metadata"], None);
             detail_page(&s, &admin, u, None, kept(e)).await
         }
     }
 }
 
-fn one_error(field: &str, msg: impl Into<String>) -> Errors {
-    let mut e = Errors::default();
-    e.add(field, msg);
-    e
-}
-
-async fn assign_role(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn assign_role(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -581,24 +543,25 @@ async fn assign_role(State(s): State<AppState>, Path(id): Path<String>, post: Po
     let role = form.text("role_id");
     if role.is_empty() {
         let kept = Kept {
-            re: one_error("role_id", "Choose a role."),
+            re: Errors::one("role_id", "Choose a role."),
             ..Default::default()
         };
         return detail_page(&s, &admin, u, None, kept).await;
     }
-    match admin
-        .api(
-            Method::POST,
-            &format!("/users/{}/roles", enc(&u.user_id)),
-            Some(json!({ "roles": [role] })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=assigned#roles", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => {
+    let op = Operation::new(
+        "POST",
+        "/users/{id}/roles",
+        format!("/users/{}/roles", u.user_id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["update:users"], op).await {
+        return r;
+    }
+    match users::assign_roles(&s, admin.actor(), &u.user_id, &[role]).await {
+        Ok(()) => view::see_other(&format!("{}?flash=assigned#roles", href(&u))),
+        Err(e) => {
             let kept = Kept {
-                re: one_error("role_id", f.message),
+                re: Errors::one("role_id", e.to_string()),
                 ..Default::default()
             };
             detail_page(&s, &admin, u, None, kept).await
@@ -606,7 +569,7 @@ async fn assign_role(State(s): State<AppState>, Path(id): Path<String>, post: Po
     }
 }
 
-async fn remove_role(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn remove_role(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -614,7 +577,7 @@ async fn remove_role(State(s): State<AppState>, Path(id): Path<String>, post: Po
     };
     let role_id = form.text("role_id");
     if !form.confirmed() {
-        let name = match s.store.get_role(&role_id).await {
+        let name = match roles::get(&s, &role_id).await {
             Ok(r) => r.name,
             Err(_) => role_id.clone(),
         };
@@ -631,21 +594,22 @@ async fn remove_role(State(s): State<AppState>, Path(id): Path<String>, post: Po
             &href(&u),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/users/{}/roles", enc(&u.user_id)),
-            Some(json!({ "roles": [role_id] })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=removed#roles", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => view::message(&admin, f.status, "Not removed", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/users/{id}/roles",
+        format!("/users/{}/roles", u.user_id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["update:users"], op).await {
+        return r;
+    }
+    match users::remove_roles(&s, admin.actor(), &u.user_id, &[role_id]).await {
+        Ok(()) => view::see_other(&format!("{}?flash=removed#roles", href(&u))),
+        Err(e) => admin.failed("Not removed", &e),
     }
 }
 
-async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -658,24 +622,25 @@ async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post:
         .collect();
     if perms.is_empty() {
         let kept = Kept {
-            pe: one_error("permission", "Choose a permission."),
+            pe: Errors::one("permission", "Choose a permission."),
             ..Default::default()
         };
         return detail_page(&s, &admin, u, None, kept).await;
     }
-    match admin
-        .api(
-            Method::POST,
-            &format!("/users/{}/permissions", enc(&u.user_id)),
-            Some(json!({ "permissions": perms })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=added#permissions", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => {
+    let op = Operation::new(
+        "POST",
+        "/users/{id}/permissions",
+        format!("/users/{}/permissions", u.user_id),
+        201,
+    );
+    if let Err(r) = admin.may(&s, &["update:users"], op).await {
+        return r;
+    }
+    match users::add_permissions(&s, admin.actor(), &u.user_id, &perms).await {
+        Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&u))),
+        Err(e) => {
             let kept = Kept {
-                pe: one_error("permission", f.message),
+                pe: Errors::one("permission", e.to_string()),
                 ..Default::default()
             };
             detail_page(&s, &admin, u, None, kept).await
@@ -683,11 +648,7 @@ async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post:
     }
 }
 
-async fn remove_permission(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    post: Post,
-) -> Response {
+async fn remove_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let u = match load(&s, &admin, &id).await {
         Ok(u) => u,
@@ -715,70 +676,25 @@ async fn remove_permission(
             &href(&u),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/users/{}/permissions", enc(&u.user_id)),
-            Some(json!({ "permissions": [perm] })),
-        )
-        .await
-    {
-        Ok(_) => view::see_other(&format!("{}?flash=removed#permissions", href(&u))),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["update:users"]),
-        Err(f) => view::message(&admin, f.status, "Not removed", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/users/{id}/permissions",
+        format!("/users/{}/permissions", u.user_id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["update:users"], op).await {
+        return r;
+    }
+    match users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await {
+        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&u))),
+        Err(e) => admin.failed("Not removed", &e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn info(api: &str, name: &str) -> PermissionInfo {
-        PermissionInfo {
-            resource_server_identifier: api.into(),
-            resource_server_name: api.into(),
-            permission_name: name.into(),
-            description: String::new(),
-        }
-    }
-
-    #[test]
-    fn effective_permissions_name_their_sources() {
-        let role = |n: &str| Role {
-            id: format!("rol_{n}"),
-            name: n.into(),
-            description: String::new(),
-        };
-        let eff = effective(
-            &[info("a", "write")],
-            &[
-                (role("editor"), vec![info("a", "read"), info("a", "write")]),
-                (role("viewer"), vec![info("a", "read"), info("b", "x")]),
-            ],
-            |id| id == "a",
-        );
-        assert_eq!(eff.len(), 2);
-        let a = &eff[0];
-        assert!(a.rbac);
-        let by: Vec<(&str, Vec<&str>)> = a
-            .perms
-            .iter()
-            .map(|p| {
-                (
-                    p.name.as_str(),
-                    p.sources.iter().map(String::as_str).collect(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            by,
-            vec![
-                ("read", vec!["role: editor", "role: viewer"]),
-                ("write", vec!["direct", "role: editor"]),
-            ]
-        );
-        assert!(!eff[1].rbac);
-    }
+    use serde_json::json;
 
     #[test]
     fn metadata_patches_follow_the_merge_rules() {
@@ -789,11 +705,11 @@ mod tests {
         );
         assert_eq!(
             metadata_patch(&m(json!({"a": 1, "b": 2})), &m(json!({"a": 1, "c": 3}))),
-            Some(json!({"b": null, "c": 3}))
+            Some(m(json!({"b": null, "c": 3})))
         );
         assert_eq!(
             metadata_patch(&m(json!({"a": 1})), &Map::new()),
-            Some(json!({}))
+            Some(Map::new())
         );
         assert!(parse_object("[1]").is_err());
         assert!(parse_object("{").unwrap_err().starts_with("Invalid JSON"));

@@ -1,22 +1,23 @@
 //! `/admin/apis`: APIs (resource servers) — list, create, settings, permission catalog, delete.
-//! Changes are Management API calls (`/resource-servers`), so validation and the catalog reload
-//! are the API's own.
+//! Changes are the use cases of [`writ_service::apis`], so validation and the catalog reload are
+//! the Management API's own.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::{Value, json};
 use writ_core::{ResourceServer, Scope};
+use writ_service::apis::{self, ApiInput};
+use writ_service::audit::Operation;
+use writ_service::{ServiceError, Writ};
 
 use super::auth::{Admin, Post};
 use super::form::{Errors, FormData};
 use super::view::{self, Layout, ListQuery, Pager, enc};
-use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin/apis", get(list))
         .route("/admin/apis/new", get(new_page).post(create))
@@ -62,12 +63,12 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<AppState>, admin: Admin, RawQuery(q): RawQuery) -> Response {
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
     if let Err(r) = admin.need(&["read:resource_servers"]) {
         return r;
     }
     let q = ListQuery::parse(q);
-    let mut all = match s.store.all_resource_servers().await {
+    let mut all = match apis::all(&s).await {
         Ok(a) => a,
         Err(e) => return view::internal(&admin, e),
     };
@@ -140,24 +141,21 @@ impl ApiForm {
         }
     }
 
-    /// The Management API body (without `identifier`), or the error of a field it cannot hold.
-    fn body(&self) -> Result<Value, Errors> {
-        let lifetime: i64 = self.token_lifetime.parse().map_err(|_| {
-            let mut e = Errors::default();
-            e.add("token_lifetime", "Enter a number of seconds.");
-            e
-        })?;
-        let mut b = json!({
-            "signing_alg": self.signing_alg,
-            "token_lifetime": lifetime,
-            "enforce_policies": self.enforce_policies,
-            "token_dialect": self.token_dialect,
-            "allow_offline_access": self.allow_offline_access,
-        });
-        if !self.name.is_empty() {
-            b["name"] = json!(self.name);
-        }
-        Ok(b)
+    /// The use cases' input (without `identifier`), or the error of a field it cannot hold.
+    fn input(&self) -> Result<ApiInput, Errors> {
+        let lifetime: i64 = self
+            .token_lifetime
+            .parse()
+            .map_err(|_| Errors::one("token_lifetime", "Enter a number of seconds."))?;
+        Ok(ApiInput {
+            signing_alg: Some(self.signing_alg.clone()),
+            token_lifetime: Some(lifetime),
+            enforce_policies: Some(self.enforce_policies),
+            token_dialect: Some(self.token_dialect.clone()),
+            allow_offline_access: Some(self.allow_offline_access),
+            name: (!self.name.is_empty()).then(|| self.name.clone()),
+            ..Default::default()
+        })
     }
 }
 
@@ -206,27 +204,24 @@ async fn new_page(admin: Admin) -> Response {
     new_form(&admin, ApiForm::blank(), Errors::default())
 }
 
-async fn create(post: Post) -> Response {
+async fn create(State(s): State<Writ>, post: Post) -> Response {
     let Post { admin, form } = post;
     let f = ApiForm::read(&form);
-    let mut body = match f.body() {
+    let mut input = match f.input() {
         Ok(b) => b,
         Err(e) => return new_form(&admin, f, e),
     };
-    body["identifier"] = json!(f.identifier);
-    match admin
-        .api(Method::POST, "/resource-servers", Some(body))
-        .await
-    {
-        Ok(v) => view::see_other(&format!(
-            "/admin/apis/{}?flash=created",
-            enc(v["id"].as_str().unwrap_or_default())
-        )),
-        Err(f2) if f2.insufficient_scope() => view::forbidden(&admin, &["create:resource_servers"]),
-        Err(fail) => new_form(
+    input.identifier = Some(f.identifier.clone());
+    let op = Operation::new("POST", "/resource-servers", "/resource-servers".into(), 201);
+    if let Err(r) = admin.may(&s, &["create:resource_servers"], op).await {
+        return r;
+    }
+    match apis::create(&s, admin.actor(), input).await {
+        Ok(rs) => view::see_other(&format!("{}?flash=created", href(&rs))),
+        Err(e) => new_form(
             &admin,
             f,
-            Errors::from_failure(&fail, &FIELDS, Some("identifier")),
+            Errors::from_error(&e, &FIELDS, Some("identifier")),
         ),
     }
 }
@@ -248,11 +243,11 @@ struct DetailPage {
     can_delete: bool,
 }
 
-async fn load(s: &AppState, admin: &Admin, id: &str) -> Result<ResourceServer, Response> {
+async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<ResourceServer, Response> {
     admin.need(&["read:resource_servers"])?;
-    match s.store.get_resource_server(id).await {
+    match apis::get(s, id).await {
         Ok(rs) => Ok(rs),
-        Err(writ_store::StoreError::NotFound(_)) => Err(view::not_found(admin, "API")),
+        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "API")),
         Err(e) => Err(view::internal(admin, e)),
     }
 }
@@ -294,7 +289,7 @@ fn detail_page(
 }
 
 async fn detail(
-    State(s): State<AppState>,
+    State(s): State<Writ>,
     admin: Admin,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -316,7 +311,7 @@ async fn detail(
     )
 }
 
-async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let rs = match load(&s, &admin, &id).await {
         Ok(rs) => rs,
@@ -324,7 +319,7 @@ async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> 
     };
     let mut f = ApiForm::read(&form);
     f.identifier = rs.identifier.clone();
-    let body = match f.body() {
+    let input = match f.input() {
         Ok(b) => b,
         Err(e) => {
             return detail_page(
@@ -339,11 +334,11 @@ async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> 
             );
         }
     };
-    match patch(&admin, &rs, body).await {
+    match patch(&s, &admin, &rs, input).await {
         Ok(()) => view::see_other(&format!("{}?flash=saved", href(&rs))),
-        Err(Fail::Forbidden) => view::forbidden(&admin, &["update:resource_servers"]),
+        Err(Fail::Forbidden(r)) => r,
         Err(Fail::Form(fail)) => {
-            let e = Errors::from_failure(&fail, &FIELDS, None);
+            let e = Errors::from_error(&fail, &FIELDS, None);
             detail_page(
                 &admin,
                 rs,
@@ -359,26 +354,37 @@ async fn save(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> 
 }
 
 enum Fail {
-    Forbidden,
-    Form(super::call::Failure),
+    /// The 403 page.
+    Forbidden(Response),
+    Form(ServiceError),
 }
 
-async fn patch(admin: &Admin, rs: &ResourceServer, body: Value) -> Result<(), Fail> {
-    match admin
-        .api(
-            Method::PATCH,
-            &format!("/resource-servers/{}", enc(&rs.id)),
-            Some(body),
-        )
+async fn patch(s: &Writ, admin: &Admin, rs: &ResourceServer, input: ApiInput) -> Result<(), Fail> {
+    let op = Operation::new(
+        "PATCH",
+        "/resource-servers/{id}",
+        format!("/resource-servers/{}", rs.id),
+        200,
+    );
+    admin
+        .may(s, &["update:resource_servers"], op)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(f) if f.insufficient_scope() => Err(Fail::Forbidden),
-        Err(f) => Err(Fail::Form(f)),
+        .map_err(Fail::Forbidden)?;
+    apis::update(s, admin.actor(), &rs.id, input)
+        .await
+        .map(drop)
+        .map_err(Fail::Form)
+}
+
+/// A change of the permission catalog alone.
+fn scopes_only(scopes: Vec<Scope>) -> ApiInput {
+    ApiInput {
+        scopes: Some(scopes),
+        ..Default::default()
     }
 }
 
-async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let rs = match load(&s, &admin, &id).await {
         Ok(rs) => rs,
@@ -391,11 +397,11 @@ async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post:
         value: value.clone(),
         description: description.clone(),
     });
-    match patch(&admin, &rs, json!({ "scopes": scopes })).await {
+    match patch(&s, &admin, &rs, scopes_only(scopes)).await {
         Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&rs))),
-        Err(Fail::Forbidden) => view::forbidden(&admin, &["update:resource_servers"]),
+        Err(Fail::Forbidden(r)) => r,
         Err(Fail::Form(fail)) => {
-            let pe = Errors::from_failure(&fail, &[], Some("value"));
+            let pe = Errors::from_error(&fail, &[], Some("value"));
             detail_page(
                 &admin,
                 rs,
@@ -410,11 +416,7 @@ async fn add_permission(State(s): State<AppState>, Path(id): Path<String>, post:
     }
 }
 
-async fn remove_permission(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    post: Post,
-) -> Response {
+async fn remove_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let rs = match load(&s, &admin, &id).await {
         Ok(rs) => rs,
@@ -435,15 +437,20 @@ async fn remove_permission(
             &href(&rs),
         );
     }
-    let scopes: Vec<&Scope> = rs.scopes.iter().filter(|s| s.value != value).collect();
-    match patch(&admin, &rs, json!({ "scopes": scopes })).await {
+    let scopes: Vec<Scope> = rs
+        .scopes
+        .iter()
+        .filter(|s| s.value != value)
+        .cloned()
+        .collect();
+    match patch(&s, &admin, &rs, scopes_only(scopes)).await {
         Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&rs))),
-        Err(Fail::Forbidden) => view::forbidden(&admin, &["update:resource_servers"]),
-        Err(Fail::Form(fail)) => view::message(&admin, fail.status, "Not removed", &fail.message),
+        Err(Fail::Forbidden(r)) => r,
+        Err(Fail::Form(fail)) => admin.failed("Not removed", &fail),
     }
 }
 
-async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -> Response {
+async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
     let Post { admin, form } = post;
     let rs = match load(&s, &admin, &id).await {
         Ok(rs) => rs,
@@ -463,16 +470,17 @@ async fn delete(State(s): State<AppState>, Path(id): Path<String>, post: Post) -
             &href(&rs),
         );
     }
-    match admin
-        .api(
-            Method::DELETE,
-            &format!("/resource-servers/{}", enc(&rs.id)),
-            None,
-        )
-        .await
-    {
-        Ok(_) => view::see_other("/admin/apis?flash=deleted"),
-        Err(f) if f.insufficient_scope() => view::forbidden(&admin, &["delete:resource_servers"]),
-        Err(f) => view::message(&admin, f.status, "Not deleted", &f.message),
+    let op = Operation::new(
+        "DELETE",
+        "/resource-servers/{id}",
+        format!("/resource-servers/{}", rs.id),
+        204,
+    );
+    if let Err(r) = admin.may(&s, &["delete:resource_servers"], op).await {
+        return r;
+    }
+    match apis::delete(&s, admin.actor(), &rs.id).await {
+        Ok(()) => view::see_other("/admin/apis?flash=deleted"),
+        Err(e) => admin.failed("Not deleted", &e),
     }
 }

@@ -3,40 +3,49 @@
 //! `GET` of any console page without a valid session starts an authorization-code + PKCE flow
 //! for the `writ-admin-console` client and audience `{issuer}api/v2/` (the state, verifier and
 //! page asked for wait in a short-lived cookie named after the state); `/admin/callback`
-//! exchanges the code in process and opens a server-side console session: the cookie holds a
-//! random id, the store holds its SHA-256 with the access token sealed under the key-encryption
-//! key. Logout deletes the session, and so do the user's block, deletion or password change
-//! (in the same transaction): a copied cookie then opens nothing. The token's `permissions`
-//! (the admin's roles on the Management API) decide what each page allows.
+//! redeems the code at the server's token endpoint (in process, through the [`Exchange`] the
+//! binary hands the console) and opens a server-side console session
+//! ([`writ_service::console`]): the cookie holds a random id, the store holds its SHA-256 with
+//! the access token sealed under the key-encryption key. Logout deletes the session, and so do
+//! the user's block, deletion or password change (in the same transaction): a copied cookie then
+//! opens nothing. The token's `permissions` (the admin's roles on the Management API) decide
+//! what each page allows, by the rule of [`writ_service::access`].
 //!
 //! Posted forms pass [`Post`]: the session, then the Origin (or Referer) of this server, then
 //! the CSRF token of the session; anything else is refused with 403.
 
+use axum::Extension;
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use writ_guard::AccessClaims;
+use writ_service::audit::Operation;
+use writ_service::console::{CodeExchange, CodeRedemption};
+use writ_service::crypto::random_token;
+use writ_service::proxies::ClientAddr;
+use writ_service::{Actor, ServiceError, Writ, access};
 
-use super::call::{self, Failure, Mgmt};
 use super::form::FormData;
+use super::http::{self, Client, SameSite};
 use super::view::{self, Layout};
-use crate::http::client_addr::ClientAddr;
-use crate::http::cookies::{self, SameSite};
-use crate::state::AppState;
-use writ_service::crypto::{random_token, sha256_hex};
 
 pub use writ_core::CONSOLE_CLIENT_ID;
-/// The session: an opaque id of a server-side console session (named and shaped by
-/// [`crate::http::cookies`], like every cookie of Writ).
-pub const SESSION_COOKIE: &str = cookies::CONSOLE_SESSION;
+use writ_core::protocol::cookie;
+/// The session: an opaque id of a server-side console session.
+pub const SESSION_COOKIE: &str = cookie::CONSOLE_SESSION;
 /// A sign-in in progress: `writ_admin_tx_<state>` = `<verifier>.<return path, base64url>`.
-const TX_PREFIX: &str = cookies::CONSOLE_SIGN_IN_PREFIX;
+const TX_PREFIX: &str = cookie::CONSOLE_SIGN_IN_PREFIX;
+
+/// Redeems sign-in codes at the server's token endpoint (a request extension of the console's
+/// routes).
+#[derive(Clone)]
+pub struct Exchange(pub CodeExchange);
+
 const TX_LIFETIME: i64 = 600;
 
 /// Where the console may send the admin back to: its own pages only.
@@ -63,26 +72,46 @@ pub struct Admin {
     pub claims: AccessClaims,
     pub email: String,
     pub csrf: String,
-    token: String,
-    mgmt: Mgmt,
-    from: call::Origin,
+    /// The admin as the use cases take them: the console's client, the admin, the browser.
+    actor: Actor,
 }
 
 impl Admin {
     pub fn can(&self, perm: &str) -> bool {
-        self.claims.has_permission(perm)
+        access::missing(&self.claims, &[perm]).is_empty()
     }
 
     /// `Err(403 page)` unless the token holds every one of `perms`.
     // The error is the page to answer with, returned at once: no need to box it.
     #[allow(clippy::result_large_err)]
     pub fn need(&self, perms: &[&str]) -> Result<(), Response> {
-        let missing: Vec<&str> = perms.iter().copied().filter(|p| !self.can(p)).collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(view::forbidden(self, &missing))
+        match access::require(&self.claims, perms) {
+            Ok(()) => Ok(()),
+            Err(ServiceError::Forbidden { missing }) => {
+                let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+                Err(view::forbidden(self, &missing))
+            }
+            Err(e) => Err(view::internal(self, e)),
         }
+    }
+
+    /// Before a change: `Err(403 page naming perms)` unless the token holds every one of
+    /// `perms`; the refusal is recorded in the audit log under `op` (the Management API
+    /// operation the change is), as the Management API records one.
+    pub async fn may(&self, w: &Writ, perms: &[&str], op: Operation) -> Result<(), Response> {
+        access::require_for_write(w, &self.actor, &self.claims, perms, &op)
+            .await
+            .map_err(|_| view::forbidden(self, perms))
+    }
+
+    /// The admin as the use cases take them.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The page for a change a use case refused or failed: its status and message.
+    pub fn failed(&self, heading: &str, e: &ServiceError) -> Response {
+        view::message(self, view::status_of(e), heading, &e.to_string())
     }
 
     pub fn layout(&self, title: &str, section: &'static str) -> Layout {
@@ -94,62 +123,27 @@ impl Admin {
             flash: None,
         }
     }
-
-    /// A Management API call as this admin (see [`call::call`]).
-    pub async fn api(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Failure> {
-        call::call(
-            &self.mgmt,
-            &self.token,
-            &self.from,
-            method,
-            path,
-            body.as_ref(),
-        )
-        .await
-    }
 }
 
-/// Verifies the session cookie: an opaque id naming a live console session on the server,
-/// whose sealed token is a valid Management API token from the console's client, for the
-/// session's user, who still exists, is not blocked and whose permissions did not change since.
-/// Logout, and the user's block, deletion or password change, delete the session: a copied
-/// cookie then opens nothing.
-async fn session(state: &AppState, parts: &Parts) -> Option<Admin> {
-    let cookie = cookies::get(state, &parts.headers, SESSION_COOKIE)?;
-    let id = sha256_hex(&cookie);
-    let rec = state.store.get_console_session(&id).await.ok()??;
-    if rec.expires_at <= chrono::Utc::now().timestamp() {
-        let _ = state.store.delete_console_session(&id).await;
-        return None;
-    }
-    let token = String::from_utf8(state.cipher.open(&id, &rec.token)?).ok()?;
-    let claims = state.mgmt_verifier.verify(&token).ok()?;
-    if claims.is_machine() || claims.client_id != CONSOLE_CLIENT_ID || claims.sub != rec.user_id {
-        return None;
-    }
-    // Changed permissions: a fresh token (silently, through the SSO session) says what now.
-    let user = crate::mgmt::current_user(state, &claims).await?;
+/// The admin of a request, from the session cookie (see [`writ_service::console::open`]).
+async fn session(w: &Writ, parts: &Parts) -> Option<Admin> {
+    let cookie = http::get_cookie(w, &parts.headers, SESSION_COOKIE)?;
+    let s = writ_service::console::open(w, &cookie).await?;
     Some(Admin {
         csrf: csrf_for(&cookie),
-        email: user.email,
-        claims,
-        token,
-        mgmt: mgmt_of(parts),
-        from: call::Origin {
-            peer: ClientAddr::of_parts(parts),
-            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+        email: s.user.email,
+        actor: Actor {
+            client_id: Some(CONSOLE_CLIENT_ID.to_owned()),
+            user_id: Some(s.claims.sub.clone()),
+            peer: http::peer(parts),
         },
+        claims: s.claims,
     })
 }
 
 /// Starts a sign-in that comes back to `return_to`.
 fn start_sign_in(
-    state: &AppState,
+    state: &Writ,
     addr: &ClientAddr,
     return_to: &str,
     force_login: bool,
@@ -182,7 +176,7 @@ fn start_sign_in(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let ret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(safe_return(return_to));
     // Lax, not Strict: the callback arrives by a redirect that may have started on another site.
-    cookies::set(
+    http::set_cookie(
         &mut r,
         state,
         addr,
@@ -196,11 +190,8 @@ fn start_sign_in(
 
 /// Where a request without a session goes: the sign-in, then back to the page (for a form
 /// post, to the page the form was on).
-fn sign_in_for(state: &AppState, parts: &Parts) -> Response {
-    let addr = ClientAddr::of_parts(parts).unwrap_or(ClientAddr {
-        ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
-        https: false,
-    });
+fn sign_in_for(state: &Writ, parts: &Parts) -> Response {
+    let addr = Client::of_parts(parts);
     let path = parts
         .uri
         .path_and_query()
@@ -209,7 +200,7 @@ fn sign_in_for(state: &AppState, parts: &Parts) -> Response {
     if parts.method == Method::GET || parts.method == Method::HEAD {
         return start_sign_in(state, &addr, &path, false, StatusCode::FOUND);
     }
-    let ours = crate::http::origin_of(&state.config.issuer);
+    let ours = http::origin_of(&state.config.issuer);
     let from = parts
         .headers
         .get(header::REFERER)
@@ -224,18 +215,10 @@ fn sign_in_for(state: &AppState, parts: &Parts) -> Response {
     start_sign_in(state, &addr, &from, false, StatusCode::SEE_OTHER)
 }
 
-fn mgmt_of(parts: &Parts) -> Mgmt {
-    parts
-        .extensions
-        .get::<Mgmt>()
-        .cloned()
-        .expect("the admin router adds the Mgmt extension")
-}
-
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<Writ> for Admin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &Writ) -> Result<Self, Response> {
         match session(state, parts).await {
             Some(a) => Ok(a),
             None => Err(sign_in_for(state, parts)),
@@ -260,8 +243,8 @@ fn refused() -> Response {
 }
 
 /// The form came from a page of this server: `Origin` when sent, else `Referer`.
-fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let ours = crate::http::origin_of(&state.config.issuer);
+fn same_origin(state: &Writ, headers: &HeaderMap) -> bool {
+    let ours = http::origin_of(&state.config.issuer);
     match headers
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or(""))
@@ -270,14 +253,14 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
         None => headers
             .get(header::REFERER)
             .and_then(|r| r.to_str().ok())
-            .is_some_and(|r| crate::http::origin_of(r) == ours),
+            .is_some_and(|r| http::origin_of(r) == ours),
     }
 }
 
-impl FromRequest<AppState> for Post {
+impl FromRequest<Writ> for Post {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+    async fn from_request(req: Request, state: &Writ) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let admin = Admin::from_request_parts(&mut parts, state).await?;
         // Another origin's form is refused unread; a form without the session's token too.
@@ -296,7 +279,14 @@ impl FromRequest<AppState> for Post {
         match form {
             Some(form) if token_ok(&form) => Ok(Post { admin, form }),
             _ => {
-                crate::audit::console_refused(state, &parts, &admin.claims.sub).await;
+                writ_service::audit::console_refused(
+                    state,
+                    &http::peer(&parts),
+                    parts.method.as_str(),
+                    parts.uri.path(),
+                    &admin.claims.sub,
+                )
+                .await;
                 Err(refused())
             }
         }
@@ -313,8 +303,8 @@ pub struct LoginQuery {
 /// `GET /admin/login?return=/admin/users[&prompt=login]`: starts a sign-in explicitly (the
 /// signed-out page, or "sign in as someone else" from a 403 page).
 pub async fn login(
-    State(state): State<AppState>,
-    addr: ClientAddr,
+    State(state): State<Writ>,
+    Client(addr): Client,
     RawQuery(q): RawQuery,
 ) -> Response {
     let q: LoginQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
@@ -348,8 +338,9 @@ fn sign_in_failed(detail: &str) -> Response {
 /// `GET /admin/callback`: exchanges the code (in process, as the console's public client with
 /// its PKCE verifier) and keeps the access token as the session.
 pub async fn callback(
-    State(state): State<AppState>,
-    addr: ClientAddr,
+    State(state): State<Writ>,
+    Client(addr): Client,
+    Extension(exchange): Extension<Exchange>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -363,7 +354,7 @@ pub async fn callback(
         return sign_in_failed("The sign-in response is missing its state.");
     };
     let tx_name = format!("{TX_PREFIX}{st}");
-    let Some((verifier, ret)) = cookies::get(&state, &headers, &tx_name).and_then(|v| {
+    let Some((verifier, ret)) = http::get_cookie(&state, &headers, &tx_name).and_then(|v| {
         let (v, r) = v.split_once('.')?;
         let r = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(r)
@@ -380,7 +371,7 @@ pub async fn callback(
             q.error_description.unwrap_or_default()
         ))
     } else if let Some(code) = q.code {
-        match exchange(&state, addr, &code, &verifier).await {
+        match open_session(&state, &exchange, addr, code, verifier).await {
             Ok((session, expires_in)) => {
                 let ret = safe_return(&ret);
                 // A page that moves on by itself rather than a redirect: the Strict session
@@ -392,7 +383,7 @@ pub async fn callback(
                     Some((&ret, "Continue")),
                     Some(&ret),
                 );
-                cookies::set(
+                http::set_cookie(
                     &mut r,
                     &state,
                     &addr,
@@ -408,79 +399,43 @@ pub async fn callback(
     } else {
         sign_in_failed("The sign-in response has no code.")
     };
-    cookies::clear(&mut r, &state, &addr, &tx_name, SameSite::Lax);
+    http::clear_cookie(&mut r, &state, &addr, &tx_name, SameSite::Lax);
     r
 }
 
-/// Exchanges the code and opens a console session for the admin: returns the session's cookie
-/// value (random; the store keeps its SHA-256 and the access token sealed under the
-/// key-encryption key, bound to that id) and its lifetime.
-async fn exchange(
-    state: &AppState,
+/// Redeems the code and opens a console session for the admin: returns the session's cookie
+/// value and its lifetime (see [`writ_service::console::start`]).
+async fn open_session(
+    state: &Writ,
+    exchange: &Exchange,
     addr: ClientAddr,
-    code: &str,
-    verifier: &str,
+    code: String,
+    verifier: String,
 ) -> Result<(String, i64), String> {
-    let req = crate::oauth::token::TokenRequest {
-        grant_type: Some("authorization_code".into()),
-        client_id: Some(CONSOLE_CLIENT_ID.into()),
-        code: Some(code.to_owned()),
-        redirect_uri: Some(format!("{}admin/callback", state.config.issuer)),
-        code_verifier: Some(verifier.to_owned()),
-        ..Default::default()
-    };
-    let resp =
-        crate::oauth::token::authorization_code::grant(state, addr.ip, &HeaderMap::new(), &req)
-            .await
-            .map_err(|e| format!("The code exchange failed: {}", e.description))?;
-    let bytes = axum::body::to_bytes(resp.into_body(), 1024 * 1024)
-        .await
-        .map_err(|_| "The token response could not be read.".to_string())?;
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let token = v["access_token"]
-        .as_str()
-        .ok_or("The token response has no access token.")?;
-    let claims = state
-        .mgmt_verifier
-        .verify(token)
-        .map_err(|e| format!("The console's access token does not verify: {e}"))?;
-    let expires_in = v["expires_in"].as_i64().unwrap_or(3600).max(1);
-    let cookie = random_token(32);
-    let id = sha256_hex(&cookie);
-    let now = chrono::Utc::now().timestamp();
-    state
-        .store
-        .create_console_session(&writ_store::ConsoleSession {
-            token: state.cipher.seal(&id, token.as_bytes()),
-            id,
-            user_id: claims.sub,
-            created_at: now,
-            expires_at: now + expires_in,
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "storing a console session");
-            "The console session could not be stored.".to_string()
-        })?;
-    Ok((cookie, expires_in))
+    let issued = (exchange.0)(
+        state.clone(),
+        CodeRedemption {
+            ip: addr.ip,
+            code,
+            redirect_uri: format!("{}admin/callback", state.config.issuer),
+            code_verifier: verifier,
+        },
+    )
+    .await?;
+    writ_service::console::start(state, &issued).await
 }
 
 /// `POST /admin/logout`: ends the console session and Writ's SSO session.
 pub async fn logout(
-    State(state): State<AppState>,
-    addr: ClientAddr,
+    State(state): State<Writ>,
+    Client(addr): Client,
     headers: HeaderMap,
     post: Post,
 ) -> Response {
     let _ = post.form;
     // The session ends on the server: a copy of the cookie opens nothing from now on.
-    if let Some(cookie) = cookies::get(&state, &headers, SESSION_COOKIE)
-        && let Err(e) = state
-            .store
-            .delete_console_session(&sha256_hex(&cookie))
-            .await
-    {
-        tracing::error!(error = %e, "ending a console session");
+    if let Some(cookie) = http::get_cookie(&state, &headers, SESSION_COOKIE) {
+        writ_service::console::end(&state, &cookie).await;
     }
     let issuer = &state.config.issuer;
     let to = format!(
@@ -489,7 +444,7 @@ pub async fn logout(
         view::enc(&format!("{issuer}admin/signed-out"))
     );
     let mut r = view::see_other(&to);
-    cookies::clear(&mut r, &state, &addr, SESSION_COOKIE, SameSite::Strict);
+    http::clear_cookie(&mut r, &state, &addr, SESSION_COOKIE, SameSite::Strict);
     r
 }
 

@@ -350,27 +350,9 @@ pub fn plain(
     )
 }
 
-/// Every page of a paged store read (for the short lists a detail page shows in full: a
-/// role's permissions, a user's roles — bounded by Auth0's limits).
-pub async fn all_pages<T, F, Fut>(mut f: F) -> Result<Vec<T>, writ_store::StoreError>
-where
-    F: FnMut(Page) -> Fut,
-    Fut: Future<Output = Result<writ_store::Paged<T>, writ_store::StoreError>>,
-{
-    let mut out = Vec::new();
-    for page in 0..100 {
-        let p = f(Page {
-            page,
-            per_page: 100,
-        })
-        .await?;
-        let n = p.items.len();
-        out.extend(p.items);
-        if n < 100 || out.len() as i64 >= p.total {
-            break;
-        }
-    }
-    Ok(out)
+/// The status a use case's refusal or failure is answered with.
+pub fn status_of(e: &writ_service::ServiceError) -> StatusCode {
+    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// One option of a permission picker: `value` is `"<api identifier> <permission>"`.
