@@ -198,14 +198,6 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The user a verified user token speaks for, if it still may: the user exists, is not
-/// blocked, and their permissions have not changed since the token was made (`authz_ver`).
-pub async fn current_user(state: &AppState, claims: &AccessClaims) -> Option<writ_core::User> {
-    let user = state.store.get_user(&claims.sub).await.ok()?;
-    let fresh = claims.authz_ver.unwrap_or(i64::MIN) >= user.authz_version;
-    (fresh && !user.blocked).then_some(user)
-}
-
 /// Whether a verified machine token's client still exists and has not changed what its tokens
 /// may carry since this one was made (from the in-memory catalog: no database read).
 pub fn current_client(state: &AppState, claims: &AccessClaims) -> bool {
@@ -217,20 +209,22 @@ pub fn current_client(state: &AppState, claims: &AccessClaims) -> bool {
         .is_some_and(|c| claims.authz_ver.unwrap_or(i64::MIN) >= c.authz_version)
 }
 
-/// Whether a verified token still speaks for its subject (see [`current_user`] and
-/// [`current_client`]).
+/// Whether a verified token still speaks for its subject (see
+/// [`writ_service::access::current_user`] and [`current_client`]).
 pub async fn is_current(state: &AppState, claims: &AccessClaims) -> bool {
     if claims.is_machine() {
         current_client(state, claims)
     } else {
-        current_user(state, claims).await.is_some()
+        writ_service::access::current_user(state, claims)
+            .await
+            .is_some()
     }
 }
 
 /// For long-lived answers (the authz event stream): the token has not expired, still speaks
 /// for its subject, and carries `scope`.
 pub async fn still_allowed(state: &AppState, claims: &AccessClaims, scope: &str) -> bool {
-    claims.exp > chrono::Utc::now().timestamp()
+    claims.exp > writ_service::time::now()
         && claims.has_permission(scope)
         && is_current(state, claims).await
 }
