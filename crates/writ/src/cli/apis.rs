@@ -7,17 +7,16 @@ use serde_json::{Map, Value, json};
 
 use super::CliError;
 use super::api::Api;
-use super::shared::{BOOL_VALUE_NAME, BodyArg, Paging, list, set_if_given, show};
+use super::shared::{
+    BOOL_VALUE_NAME, BodyArg, ListArgs, Listing, create, delete, get, list, set_if_given, update,
+};
 
 #[derive(Subcommand)]
 pub enum ApisCommand {
     /// List the APIs.
     List {
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Show an API (by id or identifier).
     Get {
@@ -113,54 +112,42 @@ impl ApiFields {
     }
 }
 
+const APIS: Listing = Listing {
+    key: "resource_servers",
+    columns: &[
+        ("ID", "id"),
+        ("NAME", "name"),
+        ("IDENTIFIER", "identifier"),
+        ("RBAC", "enforce_policies"),
+        ("PERMISSIONS", "scopes#"),
+    ],
+};
+
 /// Runs one `writ apis …` command.
 pub async fn run(cmd: ApisCommand) -> Result<(), CliError> {
     let mut api = Api::connect().await?;
     match cmd {
-        ApisCommand::List { paging, json } => {
-            list(
-                &mut api,
-                &["resource-servers"],
-                vec![],
-                &paging,
-                json,
-                "resource_servers",
-                &[
-                    ("ID", "id"),
-                    ("NAME", "name"),
-                    ("IDENTIFIER", "identifier"),
-                    ("RBAC", "enforce_policies"),
-                    ("PERMISSIONS", "scopes#"),
-                ],
-            )
-            .await
+        ApisCommand::List { list: args } => {
+            list(&mut api, &["resource-servers"], vec![], &args, &APIS).await
         }
-        ApisCommand::Get { id, json } => {
-            show(&api.get(&["resource-servers", &id], &[]).await?, json);
-            Ok(())
-        }
+        ApisCommand::Get { id, json } => get(&mut api, &["resource-servers", &id], json).await,
         ApisCommand::Create { fields, body } => {
             let mut request = body.request_body()?;
             fields.apply(&mut request);
-            let created = api
-                .post(&["resource-servers"], Value::Object(request))
-                .await?;
-            show(&created, body.json_output());
-            Ok(())
+            create(&mut api, &["resource-servers"], request, &body).await
         }
         ApisCommand::Update { id, fields, body } => {
             let mut request = body.request_body()?;
             fields.apply(&mut request);
-            let updated = api
-                .patch(&["resource-servers", &id], Value::Object(request))
-                .await?;
-            show(&updated, body.json_output());
-            Ok(())
+            update(&mut api, &["resource-servers", &id], request, &body).await
         }
         ApisCommand::Delete { id } => {
-            api.delete(&["resource-servers", &id], None).await?;
-            println!("Deleted the API {id}.");
-            Ok(())
+            delete(
+                &mut api,
+                &["resource-servers", &id],
+                &format!("the API {id}"),
+            )
+            .await
         }
     }
 }

@@ -6,17 +6,17 @@ use serde_json::{Map, Value};
 
 use super::CliError;
 use super::api::{Api, Body};
-use super::shared::{BodyArg, Paging, list, set_if_given, set_list_if_given, show};
+use super::shared::{
+    BodyArg, ListArgs, Listing, create, delete, get, list, set_if_given, set_list_if_given, show,
+    update,
+};
 
 #[derive(Subcommand)]
 pub enum ClientsCommand {
     /// List the clients.
     List {
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Show a client.
     Get {
@@ -92,53 +92,36 @@ impl ClientFields {
     }
 }
 
+const CLIENTS: Listing = Listing {
+    key: "clients",
+    columns: &[
+        ("CLIENT ID", "client_id"),
+        ("NAME", "name"),
+        ("TYPE", "app_type"),
+        ("GRANT TYPES", "grant_types"),
+    ],
+};
+
 /// Runs one `writ clients …` command.
 pub async fn run(cmd: ClientsCommand) -> Result<(), CliError> {
     let mut api = Api::connect().await?;
     match cmd {
-        ClientsCommand::List { paging, json } => {
-            list(
-                &mut api,
-                &["clients"],
-                vec![],
-                &paging,
-                json,
-                "clients",
-                &[
-                    ("CLIENT ID", "client_id"),
-                    ("NAME", "name"),
-                    ("TYPE", "app_type"),
-                    ("GRANT TYPES", "grant_types"),
-                ],
-            )
-            .await
+        ClientsCommand::List { list: args } => {
+            list(&mut api, &["clients"], vec![], &args, &CLIENTS).await
         }
-        ClientsCommand::Get { id, json } => {
-            show(&api.get(&["clients", &id], &[]).await?, json);
-            Ok(())
-        }
+        ClientsCommand::Get { id, json } => get(&mut api, &["clients", &id], json).await,
         ClientsCommand::Create { fields, body } => {
             let mut request = body.request_body()?;
             fields.apply(&mut request);
-            show(
-                &api.post(&["clients"], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            create(&mut api, &["clients"], request, &body).await
         }
         ClientsCommand::Update { id, fields, body } => {
             let mut request = body.request_body()?;
             fields.apply(&mut request);
-            show(
-                &api.patch(&["clients", &id], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            update(&mut api, &["clients", &id], request, &body).await
         }
         ClientsCommand::Delete { id } => {
-            api.delete(&["clients", &id], None).await?;
-            println!("Deleted the client {id}.");
-            Ok(())
+            delete(&mut api, &["clients", &id], &format!("the client {id}")).await
         }
         ClientsCommand::RotateSecret { id, json } => {
             let rotated = api
