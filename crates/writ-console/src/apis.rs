@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use writ_service::apis::{self, ApiInput};
 use writ_service::audit::Operation;
 use writ_service::{ServiceError, Writ};
 
-use super::auth::Post;
+use super::auth::{On, Post, Seen};
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, enc};
 
@@ -234,10 +234,7 @@ struct Kept {
     pe: Errors,
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<ResourceServer, Response> {
-    admin.need(&["read:resource_servers"])?;
-    admin.found("API", apis::get(s, id).await)
-}
+loads!(ResourceServer, "read:resource_servers", "API", apis::get);
 
 fn detail_page(
     admin: &Admin,
@@ -263,19 +260,12 @@ fn detail_page(
     )
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    let rs = load(&s, &admin, &id).await?;
+async fn detail(Seen(admin, rs, q): Seen<ResourceServer>) -> Answer {
     let flash = ListQuery::parse(q).flash();
     Ok(detail_page(&admin, rs, Kept::default(), flash))
 }
 
-async fn save(State(s): State<Writ>, Path(id): Path<String>, Post { admin, form }: Post) -> Answer {
-    let rs = load(&s, &admin, &id).await?;
+async fn save(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
     let mut f = ApiForm::read(&form);
     f.identifier = rs.identifier.clone();
     let e = match f.input() {
@@ -316,12 +306,7 @@ fn scopes_only(scopes: Vec<Scope>) -> ApiInput {
     }
 }
 
-async fn add_permission(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let rs = load(&s, &admin, &id).await?;
+async fn add_permission(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
     let value = form.text("value");
     let description = form.text("description");
     let mut scopes = rs.scopes.clone();
@@ -345,10 +330,8 @@ async fn add_permission(
 
 async fn remove_permission(
     State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
+    On(admin, form, rs): On<ResourceServer>,
 ) -> Answer {
-    let rs = load(&s, &admin, &id).await?;
     let value = form.text("value");
     let ask = Ask {
         heading: format!("Remove {value}?"),
@@ -365,18 +348,14 @@ async fn remove_permission(
         .filter(|s| s.value != value)
         .cloned()
         .collect();
-    Ok(match patch(&s, &admin, &rs, scopes_only(scopes)).await? {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&rs))),
-        Err(fail) => admin.failed("Not removed", &fail),
-    })
+    admin.done(
+        patch(&s, &admin, &rs, scopes_only(scopes)).await?,
+        &format!("{}?flash=removed#permissions", href(&rs)),
+        "Not removed",
+    )
 }
 
-async fn delete(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let rs = load(&s, &admin, &id).await?;
+async fn delete(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
     let ask = Ask {
         heading: format!("Delete the API {}?", rs.name),
         detail: format!(
@@ -388,8 +367,9 @@ async fn delete(
     admin.confirmed(&form, &href(&rs), "delete", ask)?;
     let op = Operation::at("DELETE", "/resource-servers/{id}", &rs.id, 204);
     admin.may(&s, &["delete:resource_servers"], op).await?;
-    Ok(match apis::delete(&s, admin.actor(), &rs.id).await {
-        Ok(()) => view::see_other("/admin/apis?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    })
+    admin.done(
+        apis::delete(&s, admin.actor(), &rs.id).await,
+        "/admin/apis?flash=deleted",
+        "Not deleted",
+    )
 }

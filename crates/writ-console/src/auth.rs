@@ -15,7 +15,7 @@
 //! the CSRF token of the session; anything else is refused with 403.
 
 use axum::Extension;
-use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -231,6 +231,69 @@ impl FromRequest<Writ> for Post {
             }
         }
     }
+}
+
+/// The one thing a console URL names (`/admin/roles/{id}`), loaded for the signed-in admin:
+/// with the read permission its page needs, else the page of the refusal or of its absence.
+pub trait Load: Sized {
+    fn load(
+        s: &Writ,
+        admin: &Admin,
+        id: &str,
+    ) -> impl Future<Output = Result<Self, Response>> + Send;
+}
+
+/// A posted form about the thing the URL's `{id}` names: the admin (as [`Post`] checks them),
+/// the form, and the thing.
+pub struct On<T>(pub Admin, pub FormData, pub T);
+
+impl<T: Load> FromRequest<Writ> for On<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Writ) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Post { admin, form } =
+            Post::from_request(Request::from_parts(parts, body), state).await?;
+        let it = T::load(state, &admin, &id).await?;
+        Ok(On(admin, form, it))
+    }
+}
+
+/// A page of the thing the URL's `{id}` names, for the signed-in admin: the admin, the thing,
+/// and the URL's query.
+pub struct Seen<T>(pub Admin, pub T, pub Option<String>);
+
+impl<T: Load> FromRequestParts<Writ> for Seen<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Writ) -> Result<Self, Response> {
+        let admin = Admin::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let it = T::load(state, &admin, &id).await?;
+        Ok(Seen(admin, it, parts.uri.query().map(str::to_owned)))
+    }
+}
+
+/// Implements [`Load`] for `$t`: `$get` reads it by id, under the read permission `$perm`, and
+/// the not-found page calls it `$what`.
+macro_rules! loads {
+    ($t:ty, $perm:literal, $what:literal, $get:path) => {
+        impl $crate::auth::Load for $t {
+            async fn load(
+                s: &writ_service::Writ,
+                admin: &$crate::view::Admin,
+                id: &str,
+            ) -> Result<Self, axum::response::Response> {
+                admin.need(&[$perm])?;
+                admin.found($what, $get(s, id).await)
+            }
+        }
+    };
 }
 
 #[derive(Deserialize, Default)]

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use writ_service::audit::Operation;
 use writ_service::clients::{self, ClientInput, GrantInput, WithSecret};
 use writ_service::{Writ, apis};
 
-use super::auth::{CONSOLE_CLIENT_ID, Post};
+use super::auth::{CONSOLE_CLIENT_ID, On, Post, Seen};
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, enc};
 
@@ -261,10 +261,7 @@ impl DetailPage {
     }
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<Client, Response> {
-    admin.need(&["read:clients"])?;
-    admin.found("client", clients::get(s, id).await)
-}
+loads!(Client, "read:clients", "client", clients::get);
 
 async fn detail_page(
     s: &Writ,
@@ -313,19 +310,12 @@ async fn detail_page(
     ))
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn detail(State(s): State<Writ>, Seen(admin, c, q): Seen<Client>) -> Answer {
     let flash = ListQuery::parse(q).flash();
     detail_page(&s, &admin, c, None, Errors::default(), flash).await
 }
 
-async fn save(State(s): State<Writ>, Path(id): Path<String>, Post { admin, form }: Post) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn save(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let input = ClientInput {
         name: Some(form.text("name")),
         description: Some(form.text("description")),
@@ -350,12 +340,7 @@ async fn save(State(s): State<Writ>, Path(id): Path<String>, Post { admin, form 
     }
 }
 
-async fn rotate(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn rotate(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let ask = Ask {
         heading: format!("Rotate the secret of {}?", c.name),
         detail: "A new secret is made and shown once; the current one stops working at once, so every service using it must be given the new one.".into(),
@@ -377,12 +362,7 @@ async fn rotate(
     )
 }
 
-async fn delete(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn delete(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let console = if c.client_id == CONSOLE_CLIENT_ID {
         " This is the admin console's own client: signing in to the console stops working until Writ restarts and provisions it again."
     } else {
@@ -398,11 +378,10 @@ async fn delete(
     admin.confirmed(&form, &href(&c.client_id), "delete", ask)?;
     let op = Operation::at("DELETE", "/clients/{id}", &c.client_id, 204);
     admin.may(&s, &["delete:clients"], op).await?;
-    Ok(
-        match clients::delete(&s, admin.actor(), &c.client_id).await {
-            Ok(()) => view::see_other("/admin/clients?flash=deleted"),
-            Err(e) => admin.failed("Not deleted", &e),
-        },
+    admin.done(
+        clients::delete(&s, admin.actor(), &c.client_id).await,
+        "/admin/clients?flash=deleted",
+        "Not deleted",
     )
 }
 
@@ -464,13 +443,7 @@ async fn grant_form(
     ))
 }
 
-async fn grant_page(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn grant_page(State(s): State<Writ>, Seen(admin, c, q): Seen<Client>) -> Answer {
     let q: GrantQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
     let audience = q.audience.unwrap_or_default();
     if audience.is_empty() {
@@ -479,12 +452,7 @@ async fn grant_page(
     grant_form(&s, &admin, c, &audience, None, Errors::default()).await
 }
 
-async fn save_grant(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn save_grant(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let audience = form.text("audience");
     let scope = form.all("scope");
     let existing = admin
@@ -528,12 +496,7 @@ async fn save_grant(
     }
 }
 
-async fn remove_grant(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let c = load(&s, &admin, &id).await?;
+async fn remove_grant(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let grant_id = form.text("grant_id");
     let ask = Ask {
         heading: format!(
@@ -548,10 +511,9 @@ async fn remove_grant(
     admin.confirmed(&form, &href(&c.client_id), "grants/remove", ask)?;
     let op = Operation::at("DELETE", "/client-grants/{id}", &grant_id, 204);
     admin.may(&s, &["delete:client_grants"], op).await?;
-    Ok(
-        match clients::delete_grant(&s, admin.actor(), &grant_id).await {
-            Ok(()) => view::see_other(&format!("{}?flash=removed#grants", href(&c.client_id))),
-            Err(e) => admin.failed("Not removed", &e),
-        },
+    admin.done(
+        clients::delete_grant(&s, admin.actor(), &grant_id).await,
+        &format!("{}?flash=removed#grants", href(&c.client_id)),
+        "Not removed",
     )
 }

@@ -116,10 +116,11 @@ async fn rotate(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     );
     let need = ["create:signing_keys", "update:signing_keys"];
     admin.may(&s, &need, op).await?;
-    Ok(match key_rotation::rotate(&s, admin.actor()).await {
-        Ok(_) => view::see_other("/admin/keys?flash=rotated"),
-        Err(e) => admin.failed("Not rotated", &e),
-    })
+    admin.done(
+        key_rotation::rotate(&s, admin.actor()).await,
+        "/admin/keys?flash=rotated",
+        "Not rotated",
+    )
 }
 
 async fn revoke(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
@@ -139,8 +140,9 @@ async fn revoke(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
         200,
     );
     admin.may(&s, &["update:signing_keys"], op).await?;
-    Ok(match key_rotation::revoke(&s, admin.actor(), &kid).await {
-        Ok(_) => view::see_other("/admin/keys?flash=revoked"),
-        Err(e) => admin.failed("Not revoked", &e),
-    })
+    admin.done(
+        key_rotation::revoke(&s, admin.actor(), &kid).await,
+        "/admin/keys?flash=revoked",
+        "Not revoked",
+    )
 }

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use writ_service::audit::Operation;
 use writ_service::roles::{self, RoleInput};
 use writ_service::{PermissionInfo, UserSummary, Writ, apis, users};
 
-use super::auth::Post;
+use super::auth::{On, Post, Seen};
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, PermGroup, enc};
 
@@ -146,10 +146,7 @@ struct Kept {
     me: Errors,
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<Role, Response> {
-    admin.need(&["read:roles"])?;
-    admin.found("role", roles::get(s, id).await)
-}
+loads!(Role, "read:roles", "role", roles::get);
 
 async fn detail_page(s: &Writ, admin: &Admin, role: Role, q: &ListQuery, kept: Kept) -> Answer {
     let permissions = admin.ok(roles::permissions(s, &role.id).await)?;
@@ -194,18 +191,11 @@ async fn again(s: &Writ, admin: &Admin, role: Role, kept: Kept) -> Answer {
     detail_page(s, admin, role, &ListQuery::default(), kept).await
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn detail(State(s): State<Writ>, Seen(admin, role, q): Seen<Role>) -> Answer {
     detail_page(&s, &admin, role, &ListQuery::parse(q), Kept::default()).await
 }
 
-async fn save(State(s): State<Writ>, Path(id): Path<String>, Post { admin, form }: Post) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn save(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let op = Operation::at("PATCH", "/roles/{id}", &role.id, 200);
     admin.may(&s, &["update:roles"], op).await?;
     match roles::update(&s, admin.actor(), &role.id, input(&form)).await {
@@ -230,12 +220,7 @@ fn permission_refused(msg: impl Into<String>) -> Kept {
     }
 }
 
-async fn add_permission(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn add_permission(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let perms = view::picked_perms(&form);
     if perms.is_empty() {
         return again(&s, &admin, role, permission_refused("Choose a permission.")).await;
@@ -251,12 +236,7 @@ async fn add_permission(
     }
 }
 
-async fn remove_permission(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn remove_permission(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let perm = view::picked_perm(&admin, &form)?;
     let ask = Ask {
         heading: format!("Remove {} from {}?", perm.permission_name, role.name),
@@ -269,20 +249,14 @@ async fn remove_permission(
     admin.confirmed(&form, &href(&role), "permissions/remove", ask)?;
     let op = Operation::at("DELETE", "/roles/{id}/permissions", &role.id, 204);
     admin.may(&s, &["update:roles"], op).await?;
-    Ok(
-        match roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await {
-            Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&role))),
-            Err(e) => admin.failed("Not removed", &e),
-        },
+    admin.done(
+        roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await,
+        &format!("{}?flash=removed#permissions", href(&role)),
+        "Not removed",
     )
 }
 
-async fn add_member(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn add_member(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     admin.need(&["read:users"])?;
     let email = form.text("email");
     let fail = |msg: String| Kept {
@@ -310,12 +284,7 @@ async fn add_member(
     }
 }
 
-async fn remove_member(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn remove_member(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let user_id = form.text("user_id");
     if !form.confirmed() {
         let who = match users::get(&s, &user_id).await {
@@ -335,20 +304,14 @@ async fn remove_member(
     let op = Operation::at("DELETE", "/users/{id}/roles", &user_id, 204);
     admin.may(&s, &["update:users"], op).await?;
     let removed = std::slice::from_ref(&role.id);
-    Ok(
-        match users::remove_roles(&s, admin.actor(), &user_id, removed).await {
-            Ok(()) => view::see_other(&format!("{}?flash=removed#members", href(&role))),
-            Err(e) => admin.failed("Not removed", &e),
-        },
+    admin.done(
+        users::remove_roles(&s, admin.actor(), &user_id, removed).await,
+        &format!("{}?flash=removed#members", href(&role)),
+        "Not removed",
     )
 }
 
-async fn delete(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let role = load(&s, &admin, &id).await?;
+async fn delete(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let ask = Ask {
         heading: format!("Delete the role {}?", role.name),
         detail: "Its members lose the permissions it gave them (unless they hold them another way). This cannot be undone.".into(),
@@ -357,8 +320,9 @@ async fn delete(
     admin.confirmed(&form, &href(&role), "delete", ask)?;
     let op = Operation::at("DELETE", "/roles/{id}", &role.id, 204);
     admin.may(&s, &["delete:roles"], op).await?;
-    Ok(match roles::delete(&s, admin.actor(), &role.id).await {
-        Ok(()) => view::see_other("/admin/roles?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    })
+    admin.done(
+        roles::delete(&s, admin.actor(), &role.id).await,
+        "/admin/roles?flash=deleted",
+        "Not deleted",
+    )
 }

@@ -15,7 +15,7 @@ use writ_service::audit::Operation;
 use writ_service::users::{self, UserInput};
 use writ_service::{Consent, PermissionInfo, ServiceError, Source, Writ, apis, consents, roles};
 
-use super::auth::Post;
+use super::auth::{Load, On, Post, Seen};
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, PermGroup, enc};
 
@@ -213,10 +213,7 @@ fn pretty(m: &Map<String, Value>) -> String {
     serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into())
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<User, Response> {
-    admin.need(&["read:users"])?;
-    admin.found("user", users::get(s, id).await)
-}
+loads!(User, "read:users", "user", users::get);
 
 async fn detail_page(
     s: &Writ,
@@ -286,13 +283,7 @@ async fn again(s: &Writ, admin: &Admin, u: User, kept: Kept) -> Answer {
     detail_page(s, admin, u, None, kept).await
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn detail(State(s): State<Writ>, Seen(admin, u, q): Seen<User>) -> Answer {
     detail_page(&s, &admin, u, ListQuery::parse(q).flash(), Kept::default()).await
 }
 
@@ -318,42 +309,29 @@ fn blocked(b: bool) -> UserInput {
     }
 }
 
-async fn block(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn block(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let ask = Ask {
         heading: format!("Block {}?", u.email),
         detail: "They can no longer sign in or renew tokens, and APIs following the event feed refuse their current tokens.".into(),
         button: "Block user",
     };
     admin.confirmed(&form, &href(&u), "block", ask)?;
-    Ok(match patch(&s, &admin, &u, blocked(true)).await? {
-        Ok(()) => view::see_other(&format!("{}?flash=blocked", href(&u))),
-        Err(e) => admin.failed("Not blocked", &e),
-    })
+    admin.done(
+        patch(&s, &admin, &u, blocked(true)).await?,
+        &format!("{}?flash=blocked", href(&u)),
+        "Not blocked",
+    )
 }
 
-async fn unblock(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, .. }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
-    Ok(match patch(&s, &admin, &u, blocked(false)).await? {
-        Ok(()) => view::see_other(&format!("{}?flash=unblocked", href(&u))),
-        Err(e) => admin.failed("Not unblocked", &e),
-    })
+async fn unblock(State(s): State<Writ>, On(admin, _, u): On<User>) -> Answer {
+    admin.done(
+        patch(&s, &admin, &u, blocked(false)).await?,
+        &format!("{}?flash=unblocked", href(&u)),
+        "Not unblocked",
+    )
 }
 
-async fn delete(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn delete(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let me = if u.user_id == admin.claims.sub {
         " This is you: your console session ends with it."
     } else {
@@ -369,10 +347,11 @@ async fn delete(
     admin.confirmed(&form, &href(&u), "delete", ask)?;
     let op = Operation::at("DELETE", "/users/{id}", &u.user_id, 204);
     admin.may(&s, &["delete:users"], op).await?;
-    Ok(match users::delete(&s, admin.actor(), &u.user_id).await {
-        Ok(()) => view::see_other("/admin/users?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    })
+    admin.done(
+        users::delete(&s, admin.actor(), &u.user_id).await,
+        "/admin/users?flash=deleted",
+        "Not deleted",
+    )
 }
 
 /// Revokes one of the user's consents (as `DELETE /api/v2/grants/{id}`): the client's refresh
@@ -382,7 +361,7 @@ async fn revoke_consent(
     Path((id, consent)): Path<(String, String)>,
     Post { admin, form }: Post,
 ) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+    let u = User::load(&s, &admin, &id).await?;
     let ask = Ask {
         heading: "Revoke this consent?".into(),
         detail: "The application loses access for this user: its refresh tokens are revoked and it must ask for consent again.".into(),
@@ -392,10 +371,11 @@ async fn revoke_consent(
     admin.confirmed(&form, &href(&u), &tail, ask)?;
     let op = Operation::at("DELETE", "/grants/{id}", &consent, 204);
     admin.may(&s, &["delete:grants"], op).await?;
-    Ok(match consents::revoke(&s, admin.actor(), &consent).await {
-        Ok(()) => view::see_other(&format!("{}?flash=consent_revoked#consents", href(&u))),
-        Err(e) => admin.failed("Not revoked", &e),
-    })
+    admin.done(
+        consents::revoke(&s, admin.actor(), &consent).await,
+        &format!("{}?flash=consent_revoked#consents", href(&u)),
+        "Not revoked",
+    )
 }
 
 /// The patch that turns `current` into `wanted` under the Management API's first-level merge:
@@ -433,12 +413,7 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-async fn metadata(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn metadata(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let app_text = form.get("app_metadata").to_owned();
     let user_text = form.get("user_metadata").to_owned();
     let mut e = Errors::default();
@@ -491,12 +466,7 @@ fn refused(field: &str, msg: impl Into<String>) -> Kept {
     }
 }
 
-async fn assign_role(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn assign_role(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let role = form.text("role_id");
     if role.is_empty() {
         return again(&s, &admin, u, refused("role_id", "Choose a role.")).await;
@@ -512,12 +482,7 @@ async fn assign_role(
     }
 }
 
-async fn remove_role(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn remove_role(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let role_id = form.text("role_id");
     if !form.confirmed() {
         let name = match roles::get(&s, &role_id).await {
@@ -536,20 +501,14 @@ async fn remove_role(
     }
     let op = Operation::at("DELETE", "/users/{id}/roles", &u.user_id, 204);
     admin.may(&s, &["update:users"], op).await?;
-    Ok(
-        match users::remove_roles(&s, admin.actor(), &u.user_id, &[role_id]).await {
-            Ok(()) => view::see_other(&format!("{}?flash=removed#roles", href(&u))),
-            Err(e) => admin.failed("Not removed", &e),
-        },
+    admin.done(
+        users::remove_roles(&s, admin.actor(), &u.user_id, &[role_id]).await,
+        &format!("{}?flash=removed#roles", href(&u)),
+        "Not removed",
     )
 }
 
-async fn add_permission(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn add_permission(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let perms = view::picked_perms(&form);
     if perms.is_empty() {
         return again(&s, &admin, u, refused("permission", "Choose a permission.")).await;
@@ -565,12 +524,7 @@ async fn add_permission(
     }
 }
 
-async fn remove_permission(
-    State(s): State<Writ>,
-    Path(id): Path<String>,
-    Post { admin, form }: Post,
-) -> Answer {
-    let u = load(&s, &admin, &id).await?;
+async fn remove_permission(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let perm = view::picked_perm(&admin, &form)?;
     let ask = Ask {
         heading: format!("Remove {} from {}?", perm.permission_name, u.email),
@@ -583,11 +537,10 @@ async fn remove_permission(
     admin.confirmed(&form, &href(&u), "permissions/remove", ask)?;
     let op = Operation::at("DELETE", "/users/{id}/permissions", &u.user_id, 204);
     admin.may(&s, &["update:users"], op).await?;
-    Ok(
-        match users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await {
-            Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&u))),
-            Err(e) => admin.failed("Not removed", &e),
-        },
+    admin.done(
+        users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await,
+        &format!("{}?flash=removed#permissions", href(&u)),
+        "Not removed",
     )
 }
 

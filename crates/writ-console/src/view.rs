@@ -89,6 +89,14 @@ impl Admin {
         message(self, status_of(e), heading, &e.to_string())
     }
 
+    /// After a change: on to `to` once made, else the page of its refusal or failure.
+    pub fn done<T>(&self, r: Result<T, ServiceError>, to: &str, failed: &str) -> Answer {
+        Ok(match r {
+            Ok(_) => see_other(to),
+            Err(e) => self.failed(failed, &e),
+        })
+    }
+
     /// A read's result, or the page of its failure (logged, never echoed).
     pub fn ok<T>(&self, r: Result<T, impl std::fmt::Display>) -> Result<T, Response> {
         r.map_err(|e| internal(self, e))

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::CliError;
 use super::api::Api;
 use super::shared::{
-    BOOL_VALUE_NAME, BodyArg, ListArgs, Listing, create, delete, get, list, set_if_given, update,
+    BOOL_VALUE_NAME, BodyArg, Fields, ListArgs, Listing, delete, get, list, save, set_if_given,
 };
 
 #[derive(Subcommand)]
@@ -51,7 +51,7 @@ pub enum ApisCommand {
 /// The main properties of an API.
 #[derive(Args)]
 pub struct ApiFields {
-    /// The audience of the API's tokens, usually a URL (required on create, fixed after).
+    /// The audience of the API's tokens, usually a URL (required on save, fixed after).
     #[arg(long)]
     identifier: Option<String>,
     /// Display name.
@@ -80,8 +80,8 @@ pub struct ApiFields {
     allow_offline_access: Option<bool>,
 }
 
-impl ApiFields {
-    fn apply(self, body: &mut Map<String, Value>) {
+impl Fields for ApiFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "identifier", self.identifier);
         set_if_given(body, "name", self.name);
         if !self.permissions.is_empty() {
@@ -109,6 +109,7 @@ impl ApiFields {
         set_if_given(body, "signing_alg", self.signing_alg);
         set_if_given(body, "token_lifetime", self.token_lifetime);
         set_if_given(body, "allow_offline_access", self.allow_offline_access);
+        Ok(())
     }
 }
 
@@ -132,14 +133,10 @@ pub async fn run(cmd: ApisCommand) -> Result<(), CliError> {
         }
         ApisCommand::Get { id, json } => get(&mut api, &["resource-servers", &id], json).await,
         ApisCommand::Create { fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            create(&mut api, &["resource-servers"], request, &body).await
+            save(&mut api, "resource-servers", None, fields, &body).await
         }
         ApisCommand::Update { id, fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            update(&mut api, &["resource-servers", &id], request, &body).await
+            save(&mut api, "resource-servers", Some(&id), fields, &body).await
         }
         ApisCommand::Delete { id } => {
             delete(

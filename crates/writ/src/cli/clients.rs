@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use super::CliError;
 use super::api::{Api, Body};
 use super::shared::{
-    BodyArg, ListArgs, Listing, create, delete, get, list, set_if_given, set_list_if_given, show,
-    update,
+    BodyArg, Fields, ListArgs, Listing, delete, get, list, save, set_if_given, set_list_if_given,
+    show,
 };
 
 #[derive(Subcommand)]
@@ -79,8 +79,8 @@ pub struct ClientFields {
     allowed_logout_urls: Vec<String>,
 }
 
-impl ClientFields {
-    fn apply(self, body: &mut Map<String, Value>) {
+impl Fields for ClientFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "name", self.name);
         set_if_given(body, "description", self.description);
         set_if_given(body, "app_type", self.app_type);
@@ -89,6 +89,7 @@ impl ClientFields {
         set_list_if_given(body, "allowed_origins", self.allowed_origins);
         set_list_if_given(body, "web_origins", self.web_origins);
         set_list_if_given(body, "allowed_logout_urls", self.allowed_logout_urls);
+        Ok(())
     }
 }
 
@@ -111,14 +112,10 @@ pub async fn run(cmd: ClientsCommand) -> Result<(), CliError> {
         }
         ClientsCommand::Get { id, json } => get(&mut api, &["clients", &id], json).await,
         ClientsCommand::Create { fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            create(&mut api, &["clients"], request, &body).await
+            save(&mut api, "clients", None, fields, &body).await
         }
         ClientsCommand::Update { id, fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            update(&mut api, &["clients", &id], request, &body).await
+            save(&mut api, "clients", Some(&id), fields, &body).await
         }
         ClientsCommand::Delete { id } => {
             delete(&mut api, &["clients", &id], &format!("the client {id}")).await

@@ -3,13 +3,12 @@
 //! of a new grant is named by its id or identifier.
 
 use clap::Subcommand;
+use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::CliError;
 use super::api::Api;
-use super::shared::{
-    BodyArg, ListArgs, Listing, api_identifier, create, delete, list, set_if_given, update,
-};
+use super::shared::{BodyArg, ListArgs, Listing, api_identifier, delete, list, send, set_if_given};
 
 #[derive(Subcommand)]
 pub enum GrantsCommand {
@@ -101,12 +100,19 @@ pub async fn run(cmd: GrantsCommand) -> Result<(), CliError> {
                 );
             }
             set_scopes(&mut request, scopes);
-            create(&mut api, &["client-grants"], request, &body).await
+            send(&mut api, Method::POST, &["client-grants"], request, &body).await
         }
         GrantsCommand::Update { id, scopes, body } => {
             let mut request = body.request_body()?;
             set_scopes(&mut request, scopes);
-            update(&mut api, &["client-grants", &id], request, &body).await
+            send(
+                &mut api,
+                Method::PATCH,
+                &["client-grants", &id],
+                request,
+                &body,
+            )
+            .await
         }
         GrantsCommand::Delete { id } => {
             let what = format!("the client grant {id}");

@@ -10,8 +10,8 @@ use writ_server::mgmt::types::RoleUsersRequest;
 use super::CliError;
 use super::api::Api;
 use super::shared::{
-    BodyArg, Change, ListArgs, Listing, PERMISSIONS, ROLES, change_permissions, create, delete,
-    get, ids, list, plural, role_id, set_if_given, update, user_id,
+    BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES, change_permissions, delete,
+    get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 
 #[derive(Subcommand)]
@@ -123,10 +123,11 @@ const ROLE_USERS: Listing = Listing {
     columns: &[("USER ID", "user_id"), ("EMAIL", "email"), ("NAME", "name")],
 };
 
-impl RoleFields {
-    fn apply(self, body: &mut Map<String, Value>) {
+impl Fields for RoleFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "name", self.name);
         set_if_given(body, "description", self.description);
+        Ok(())
     }
 }
 
@@ -147,54 +148,41 @@ pub async fn run(cmd: RolesCommand) -> Result<(), CliError> {
             let id = role_id(&mut api, &role).await?;
             get(&mut api, &["roles", &id], json).await
         }
-        RolesCommand::Create { fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            create(&mut api, &["roles"], request, &body).await
-        }
+        RolesCommand::Create { fields, body } => save(&mut api, "roles", None, fields, &body).await,
         RolesCommand::Update { role, fields, body } => {
             let id = role_id(&mut api, &role).await?;
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            update(&mut api, &["roles", &id], request, &body).await
+            save(&mut api, "roles", Some(&id), fields, &body).await
         }
         RolesCommand::Delete { role } => {
             let id = role_id(&mut api, &role).await?;
             delete(&mut api, &["roles", &id], &format!("the role {role}")).await
         }
-        RolesCommand::Permissions(RolePermissionsCommand::List { role, list: args }) => {
-            let id = role_id(&mut api, &role).await?;
-            list(
-                &mut api,
-                &["roles", &id, "permissions"],
-                vec![],
-                &args,
-                &PERMISSIONS,
-            )
-            .await
-        }
-        RolesCommand::Permissions(RolePermissionsCommand::Add {
-            role,
-            api: api_id,
-            permissions,
-        }) => {
-            let id = role_id(&mut api, &role).await?;
-            let path = ["roles", &id, "permissions"];
-            change_permissions(&mut api, &path, &api_id, &permissions, Change::Add).await?;
-            let n = plural(permissions.len(), "permission");
-            println!("Gave the role {role} {n}.");
-            Ok(())
-        }
-        RolesCommand::Permissions(RolePermissionsCommand::Remove {
-            role,
-            api: api_id,
-            permissions,
-        }) => {
+        RolesCommand::Permissions(cmd) => {
+            let (role, change, api_id, permissions) = match cmd {
+                RolePermissionsCommand::List { role, list: args } => {
+                    let id = role_id(&mut api, &role).await?;
+                    let path = ["roles", &id, "permissions"];
+                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
+                }
+                RolePermissionsCommand::Add {
+                    role,
+                    api: api_id,
+                    permissions,
+                } => (role, Change::Add, api_id, permissions),
+                RolePermissionsCommand::Remove {
+                    role,
+                    api: api_id,
+                    permissions,
+                } => (role, Change::Remove, api_id, permissions),
+            };
             let id = role_id(&mut api, &role).await?;
             let path = ["roles", &id, "permissions"];
-            change_permissions(&mut api, &path, &api_id, &permissions, Change::Remove).await?;
+            change_permissions(&mut api, &path, &api_id, &permissions, change).await?;
             let n = plural(permissions.len(), "permission");
-            println!("Removed {n} from the role {role}.");
+            match change {
+                Change::Add => println!("Gave the role {role} {n}."),
+                Change::Remove => println!("Removed {n} from the role {role}."),
+            }
             Ok(())
         }
         RolesCommand::Users(RoleUsersCommand::List { role, list: args }) => {

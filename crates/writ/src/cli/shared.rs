@@ -11,7 +11,9 @@ use writ_server::mgmt::types::{
     List, PermissionRef, PermissionsRequest, ResourceServer, Role, RoleList, User,
 };
 
-use super::api::Api;
+use reqwest::Method;
+
+use super::api::{Api, Body};
 use super::{CliError, output};
 
 /// Paging of lists (Auth0's `page` from 0 and `per_page`).
@@ -143,31 +145,41 @@ pub async fn get(api: &mut Api, segments: &[&str], json: bool) -> Result<(), Cli
     Ok(())
 }
 
-/// `create`: posts `request` to `segments` and prints what the server made.
-pub async fn create(
-    api: &mut Api,
-    segments: &[&str],
-    request: Map<String, Value>,
-    body: &BodyArg,
-) -> Result<(), CliError> {
-    show(
-        &api.post(segments, Value::Object(request)).await?,
-        body.json_output(),
-    );
-    Ok(())
+/// The properties a create or update command takes as flags.
+pub trait Fields {
+    /// Sets the flags that were given in a request body (over what `--json` gave).
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError>;
 }
 
-/// `update`: patches the object at `segments` with `request` and prints it as changed.
-pub async fn update(
+/// `create` (`POST` to the collection) or, given an id, `update` (`PATCH` of that object): the
+/// body of `--json` with the flags on top; prints what the server answers.
+pub async fn save(
     api: &mut Api,
+    collection: &str,
+    id: Option<&str>,
+    fields: impl Fields,
+    body: &BodyArg,
+) -> Result<(), CliError> {
+    let mut request = body.request_body()?;
+    fields.apply(&mut request)?;
+    match id {
+        None => send(api, Method::POST, &[collection], request, body).await,
+        Some(id) => send(api, Method::PATCH, &[collection, id], request, body).await,
+    }
+}
+
+/// Sends a request body built from `body` and prints what the server answers.
+pub async fn send(
+    api: &mut Api,
+    method: Method,
     segments: &[&str],
     request: Map<String, Value>,
     body: &BodyArg,
 ) -> Result<(), CliError> {
-    show(
-        &api.patch(segments, Value::Object(request)).await?,
-        body.json_output(),
-    );
+    let answer = api
+        .call(method, segments, &[], Body::Json(Value::Object(request)))
+        .await?;
+    show(&answer, body.json_output());
     Ok(())
 }
 

@@ -10,8 +10,8 @@ use writ_server::mgmt::types::UserRolesRequest;
 
 use super::api::Api;
 use super::shared::{
-    BOOL_VALUE_NAME, BodyArg, Change, ListArgs, Listing, PERMISSIONS, ROLES, change_permissions,
-    create, delete, get, ids, list, plural, role_id, set_if_given, update, user_id,
+    BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES,
+    change_permissions, delete, get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 use super::{CliError, import, output};
 
@@ -92,7 +92,7 @@ pub struct UserFields {
     blocked: Option<bool>,
 }
 
-impl UserFields {
+impl Fields for UserFields {
     fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         let password = if self.password_stdin {
             Some(super::read_stdin_line("password")?)
@@ -170,6 +170,20 @@ const USERS: Listing = Listing {
     ],
 };
 
+/// A new user's flags: its properties, and its connection unless the body names one.
+struct NewUser {
+    fields: UserFields,
+    connection: String,
+}
+
+impl Fields for NewUser {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
+        self.fields.apply(body)?;
+        body.entry("connection").or_insert(json!(self.connection));
+        Ok(())
+    }
+}
+
 /// Runs one `writ users …` command.
 pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
     if let UsersCommand::Import(args) = cmd {
@@ -204,16 +218,12 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
             connection,
             body,
         } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request)?;
-            request.entry("connection").or_insert(json!(connection));
-            create(&mut api, &["users"], request, &body).await
+            let fields = NewUser { fields, connection };
+            save(&mut api, "users", None, fields, &body).await
         }
         UsersCommand::Update { user, fields, body } => {
             let id = user_id(&mut api, &user).await?;
-            let mut request = body.request_body()?;
-            fields.apply(&mut request)?;
-            update(&mut api, &["users", &id], request, &body).await
+            save(&mut api, "users", Some(&id), fields, &body).await
         }
         UsersCommand::Delete { user } => {
             let id = user_id(&mut api, &user).await?;
@@ -233,39 +243,32 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
             println!("Removed {} from {user}.", plural(count, "role"));
             Ok(())
         }
-        UsersCommand::Permissions(UserPermissionsCommand::List { user, list: args }) => {
-            let id = user_id(&mut api, &user).await?;
-            list(
-                &mut api,
-                &["users", &id, "permissions"],
-                vec![],
-                &args,
-                &PERMISSIONS,
-            )
-            .await
-        }
-        UsersCommand::Permissions(UserPermissionsCommand::Add {
-            user,
-            api: api_id,
-            permissions,
-        }) => {
-            let id = user_id(&mut api, &user).await?;
-            let path = ["users", &id, "permissions"];
-            change_permissions(&mut api, &path, &api_id, &permissions, Change::Add).await?;
-            let n = plural(permissions.len(), "permission");
-            println!("Granted {n} to {user}.");
-            Ok(())
-        }
-        UsersCommand::Permissions(UserPermissionsCommand::Remove {
-            user,
-            api: api_id,
-            permissions,
-        }) => {
+        UsersCommand::Permissions(cmd) => {
+            let (user, change, api_id, permissions) = match cmd {
+                UserPermissionsCommand::List { user, list: args } => {
+                    let id = user_id(&mut api, &user).await?;
+                    let path = ["users", &id, "permissions"];
+                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
+                }
+                UserPermissionsCommand::Add {
+                    user,
+                    api: api_id,
+                    permissions,
+                } => (user, Change::Add, api_id, permissions),
+                UserPermissionsCommand::Remove {
+                    user,
+                    api: api_id,
+                    permissions,
+                } => (user, Change::Remove, api_id, permissions),
+            };
             let id = user_id(&mut api, &user).await?;
             let path = ["users", &id, "permissions"];
-            change_permissions(&mut api, &path, &api_id, &permissions, Change::Remove).await?;
+            change_permissions(&mut api, &path, &api_id, &permissions, change).await?;
             let n = plural(permissions.len(), "permission");
-            println!("Removed {n} from {user}.");
+            match change {
+                Change::Add => println!("Granted {n} to {user}."),
+                Change::Remove => println!("Removed {n} from {user}."),
+            }
             Ok(())
         }
     }
