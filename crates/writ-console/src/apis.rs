@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,9 +13,9 @@ use writ_service::apis::{self, ApiInput};
 use writ_service::audit::Operation;
 use writ_service::{ServiceError, Writ};
 
-use super::auth::{Admin, Post};
+use super::auth::{On, Post, Seen};
 use super::form::{Errors, FormData};
-use super::view::{self, Layout, ListQuery, Pager, enc};
+use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, enc};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -63,34 +63,24 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
-    if let Err(r) = admin.need(&["read:resource_servers"]) {
-        return r;
-    }
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Answer {
+    admin.need(&["read:resource_servers"])?;
     let q = ListQuery::parse(q);
-    let mut all = match apis::all(&s).await {
-        Ok(a) => a,
-        Err(e) => return view::internal(&admin, e),
-    };
-    if let Some(term) = q.search().map(str::to_lowercase) {
-        all.retain(|a| {
-            a.name.to_lowercase().contains(&term) || a.identifier.to_lowercase().contains(&term)
-        });
-    }
+    let mut all = admin.ok(apis::all(&s).await)?;
+    q.retain_matching(&mut all, |a| [&a.name, &a.identifier]);
     all.sort_by(|a, b| {
         (!a.is_system, a.name.to_lowercase()).cmp(&(!b.is_system, b.name.to_lowercase()))
     });
-    let mut l = admin.layout("APIs", "apis");
-    l.flash = q.flash();
-    view::render(
+    let (apis, pager) = q.slice(&all, "/admin/apis");
+    Ok(view::render(
         StatusCode::OK,
         &ListPage {
-            l,
-            apis: view::slice(&all, q.page()),
-            pager: q.pager("/admin/apis", all.len() as i64),
+            l: admin.layout("APIs", "apis").with_flash(q.flash()),
+            apis,
+            pager,
             can_create: admin.can("create:resource_servers"),
         },
-    )
+    ))
 }
 
 /// The settings form's values, as typed.
@@ -180,13 +170,8 @@ struct NewPage {
 }
 
 fn new_form(admin: &Admin, f: ApiForm, e: Errors) -> Response {
-    let status = if e.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     view::render(
-        status,
+        view::status(&[&e]),
         &NewPage {
             l: admin.layout("New API", "apis"),
             f,
@@ -197,33 +182,28 @@ fn new_form(admin: &Admin, f: ApiForm, e: Errors) -> Response {
     )
 }
 
-async fn new_page(admin: Admin) -> Response {
-    if let Err(r) = admin.need(&["create:resource_servers"]) {
-        return r;
-    }
-    new_form(&admin, ApiForm::blank(), Errors::default())
+async fn new_page(admin: Admin) -> Answer {
+    admin.need(&["create:resource_servers"])?;
+    Ok(new_form(&admin, ApiForm::blank(), Errors::default()))
 }
 
-async fn create(State(s): State<Writ>, post: Post) -> Response {
-    let Post { admin, form } = post;
+async fn create(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     let f = ApiForm::read(&form);
     let mut input = match f.input() {
         Ok(b) => b,
-        Err(e) => return new_form(&admin, f, e),
+        Err(e) => return Ok(new_form(&admin, f, e)),
     };
     input.identifier = Some(f.identifier.clone());
     let op = Operation::new("POST", "/resource-servers", "/resource-servers".into(), 201);
-    if let Err(r) = admin.may(&s, &["create:resource_servers"], op).await {
-        return r;
-    }
-    match apis::create(&s, admin.actor(), input).await {
+    admin.may(&s, &["create:resource_servers"], op).await?;
+    Ok(match apis::create(&s, admin.actor(), input).await {
         Ok(rs) => view::see_other(&format!("{}?flash=created", href(&rs))),
         Err(e) => new_form(
             &admin,
             f,
             Errors::from_error(&e, &FIELDS, Some("identifier")),
         ),
-    }
+    })
 }
 
 #[derive(Template)]
@@ -243,137 +223,79 @@ struct DetailPage {
     can_delete: bool,
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<ResourceServer, Response> {
-    admin.need(&["read:resource_servers"])?;
-    match apis::get(s, id).await {
-        Ok(rs) => Ok(rs),
-        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "API")),
-        Err(e) => Err(view::internal(admin, e)),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn detail_page(
-    admin: &Admin,
-    rs: ResourceServer,
+/// What a re-rendered detail page keeps from a failed form: the settings as typed and their
+/// errors, the add-permission form's values and errors.
+#[derive(Default)]
+struct Kept {
     f: Option<ApiForm>,
     e: Errors,
     pv: String,
     pd: String,
     pe: Errors,
+}
+
+loads!(ResourceServer, "read:resource_servers", "API", apis::get);
+
+fn detail_page(
+    admin: &Admin,
+    rs: ResourceServer,
+    kept: Kept,
     flash: Option<&'static str>,
 ) -> Response {
-    let status = if e.is_empty() && pe.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let mut l = admin.layout(&rs.name, "apis");
-    l.flash = flash;
     view::render(
-        status,
+        view::status(&[&kept.e, &kept.pe]),
         &DetailPage {
-            l,
-            f: f.unwrap_or_else(|| ApiForm::of(&rs)),
+            l: admin.layout(&rs.name, "apis").with_flash(flash),
+            f: kept.f.unwrap_or_else(|| ApiForm::of(&rs)),
             can_update: admin.can("update:resource_servers") && !rs.is_system,
             can_delete: admin.can("delete:resource_servers") && !rs.is_system,
             rs,
-            e,
-            pv,
-            pd,
-            pe,
+            e: kept.e,
+            pv: kept.pv,
+            pd: kept.pd,
+            pe: kept.pe,
             algs: ALGS,
             dialects: DIALECTS,
         },
     )
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let rs = match load(&s, &admin, &id).await {
-        Ok(rs) => rs,
-        Err(r) => return r,
-    };
-    let q = ListQuery::parse(q);
-    detail_page(
-        &admin,
-        rs,
-        None,
-        Errors::default(),
-        String::new(),
-        String::new(),
-        Errors::default(),
-        q.flash(),
-    )
+async fn detail(Seen(admin, rs, q): Seen<ResourceServer>) -> Answer {
+    let flash = ListQuery::parse(q).flash();
+    Ok(detail_page(&admin, rs, Kept::default(), flash))
 }
 
-async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let rs = match load(&s, &admin, &id).await {
-        Ok(rs) => rs,
-        Err(r) => return r,
-    };
+async fn save(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
     let mut f = ApiForm::read(&form);
     f.identifier = rs.identifier.clone();
-    let input = match f.input() {
-        Ok(b) => b,
-        Err(e) => {
-            return detail_page(
-                &admin,
-                rs,
-                Some(f),
-                e,
-                String::new(),
-                String::new(),
-                Errors::default(),
-                None,
-            );
-        }
+    let e = match f.input() {
+        Ok(input) => match patch(&s, &admin, &rs, input).await? {
+            Ok(()) => return Ok(view::see_other(&format!("{}?flash=saved", href(&rs)))),
+            Err(fail) => Errors::from_error(&fail, &FIELDS, None),
+        },
+        Err(e) => e,
     };
-    match patch(&s, &admin, &rs, input).await {
-        Ok(()) => view::see_other(&format!("{}?flash=saved", href(&rs))),
-        Err(Fail::Forbidden(r)) => r,
-        Err(Fail::Form(fail)) => {
-            let e = Errors::from_error(&fail, &FIELDS, None);
-            detail_page(
-                &admin,
-                rs,
-                Some(f),
-                e,
-                String::new(),
-                String::new(),
-                Errors::default(),
-                None,
-            )
-        }
-    }
+    let kept = Kept {
+        f: Some(f),
+        e,
+        ..Default::default()
+    };
+    Ok(detail_page(&admin, rs, kept, None))
 }
 
-enum Fail {
-    /// The 403 page.
-    Forbidden(Response),
-    Form(ServiceError),
-}
-
-async fn patch(s: &Writ, admin: &Admin, rs: &ResourceServer, input: ApiInput) -> Result<(), Fail> {
-    let op = Operation::new(
-        "PATCH",
-        "/resource-servers/{id}",
-        format!("/resource-servers/{}", rs.id),
-        200,
-    );
-    admin
-        .may(s, &["update:resource_servers"], op)
+/// A change of the API (`PATCH /resource-servers/{id}`): `Err(403 page)` without
+/// `update:resource_servers`, `Ok(Err(refusal))` when the use case refuses it.
+async fn patch(
+    s: &Writ,
+    admin: &Admin,
+    rs: &ResourceServer,
+    input: ApiInput,
+) -> Result<Result<(), ServiceError>, Response> {
+    let op = Operation::at("PATCH", "/resource-servers/{id}", &rs.id, 200);
+    admin.may(s, &["update:resource_servers"], op).await?;
+    Ok(apis::update(s, admin.actor(), &rs.id, input)
         .await
-        .map_err(Fail::Forbidden)?;
-    apis::update(s, admin.actor(), &rs.id, input)
-        .await
-        .map(drop)
-        .map_err(Fail::Form)
+        .map(drop))
 }
 
 /// A change of the permission catalog alone.
@@ -384,12 +306,7 @@ fn scopes_only(scopes: Vec<Scope>) -> ApiInput {
     }
 }
 
-async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let rs = match load(&s, &admin, &id).await {
-        Ok(rs) => rs,
-        Err(r) => return r,
-    };
+async fn add_permission(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
     let value = form.text("value");
     let description = form.text("description");
     let mut scopes = rs.scopes.clone();
@@ -397,90 +314,62 @@ async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Pos
         value: value.clone(),
         description: description.clone(),
     });
-    match patch(&s, &admin, &rs, scopes_only(scopes)).await {
+    Ok(match patch(&s, &admin, &rs, scopes_only(scopes)).await? {
         Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&rs))),
-        Err(Fail::Forbidden(r)) => r,
-        Err(Fail::Form(fail)) => {
-            let pe = Errors::from_error(&fail, &[], Some("value"));
-            detail_page(
-                &admin,
-                rs,
-                None,
-                Errors::default(),
-                value,
-                description,
-                pe,
-                None,
-            )
+        Err(fail) => {
+            let kept = Kept {
+                pv: value,
+                pd: description,
+                pe: Errors::from_error(&fail, &[], Some("value")),
+                ..Default::default()
+            };
+            detail_page(&admin, rs, kept, None)
         }
-    }
+    })
 }
 
-async fn remove_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let rs = match load(&s, &admin, &id).await {
-        Ok(rs) => rs,
-        Err(r) => return r,
-    };
+async fn remove_permission(
+    State(s): State<Writ>,
+    On(admin, form, rs): On<ResourceServer>,
+) -> Answer {
     let value = form.text("value");
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Remove {value}?"),
-            &format!(
-                "{value} leaves the catalog of {}, and every role and user that holds it loses it. Tokens issued from now on no longer carry it.",
-                rs.name
-            ),
-            &format!("{}/permissions/remove", href(&rs)),
-            "Remove permission",
-            form.carried(),
-            &href(&rs),
-        );
-    }
+    let ask = Ask {
+        heading: format!("Remove {value}?"),
+        detail: format!(
+            "{value} leaves the catalog of {}, and every role and user that holds it loses it. Tokens issued from now on no longer carry it.",
+            rs.name
+        ),
+        button: "Remove permission",
+    };
+    admin.confirmed(&form, &href(&rs), "permissions/remove", ask)?;
     let scopes: Vec<Scope> = rs
         .scopes
         .iter()
         .filter(|s| s.value != value)
         .cloned()
         .collect();
-    match patch(&s, &admin, &rs, scopes_only(scopes)).await {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&rs))),
-        Err(Fail::Forbidden(r)) => r,
-        Err(Fail::Form(fail)) => admin.failed("Not removed", &fail),
-    }
+    admin.done(
+        patch(&s, &admin, &rs, scopes_only(scopes)).await?,
+        &format!("{}?flash=removed#permissions", href(&rs)),
+        "Not removed",
+    )
 }
 
-async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let rs = match load(&s, &admin, &id).await {
-        Ok(rs) => rs,
-        Err(r) => return r,
+async fn delete(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
+    let ask = Ask {
+        heading: format!("Delete the API {}?", rs.name),
+        detail: format!(
+            "Writ stops issuing tokens for {} and its permissions leave every role and user. This cannot be undone.",
+            rs.identifier
+        ),
+        button: "Delete API",
     };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Delete the API {}?", rs.name),
-            &format!(
-                "Writ stops issuing tokens for {} and its permissions leave every role and user. This cannot be undone.",
-                rs.identifier
-            ),
-            &format!("{}/delete", href(&rs)),
-            "Delete API",
-            form.carried(),
-            &href(&rs),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/resource-servers/{id}",
-        format!("/resource-servers/{}", rs.id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["delete:resource_servers"], op).await {
-        return r;
-    }
-    match apis::delete(&s, admin.actor(), &rs.id).await {
-        Ok(()) => view::see_other("/admin/apis?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    }
+    admin.confirmed(&form, &href(&rs), "delete", ask)?;
+    let op = Operation::at("DELETE", "/resource-servers/{id}", &rs.id, 204);
+    admin.may(&s, &["delete:resource_servers"], op).await?;
+    admin.done(
+        apis::delete(&s, admin.actor(), &rs.id).await,
+        "/admin/apis?flash=deleted",
+        "Not deleted",
+    )
 }

@@ -15,7 +15,7 @@
 //! the CSRF token of the session; anything else is refused with 403.
 
 use axum::Extension;
-use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,16 +23,14 @@ use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use writ_guard::AccessClaims;
-use writ_service::audit::Operation;
 use writ_service::console::{CodeExchange, CodeRedemption};
 use writ_service::crypto::random_token;
 use writ_service::proxies::ClientAddr;
-use writ_service::{Actor, ServiceError, Writ, access};
+use writ_service::{Actor, Writ};
 
 use super::form::FormData;
 use super::http::{self, Client, SameSite};
-use super::view::{self, Layout};
+use super::view::{self, Admin};
 
 pub use writ_core::CONSOLE_CLIENT_ID;
 use writ_core::protocol::cookie;
@@ -65,64 +63,6 @@ fn csrf_for(token: &str) -> String {
     h.update(b"writ-admin-csrf\0");
     h.update(token.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..24])
-}
-
-/// The signed-in admin of a request.
-pub struct Admin {
-    pub claims: AccessClaims,
-    pub email: String,
-    pub csrf: String,
-    /// The admin as the use cases take them: the console's client, the admin, the browser.
-    actor: Actor,
-}
-
-impl Admin {
-    pub fn can(&self, perm: &str) -> bool {
-        access::missing(&self.claims, &[perm]).is_empty()
-    }
-
-    /// `Err(403 page)` unless the token holds every one of `perms`.
-    // The error is the page to answer with, returned at once: no need to box it.
-    #[allow(clippy::result_large_err)]
-    pub fn need(&self, perms: &[&str]) -> Result<(), Response> {
-        match access::require(&self.claims, perms) {
-            Ok(()) => Ok(()),
-            Err(ServiceError::Forbidden { missing }) => {
-                let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
-                Err(view::forbidden(self, &missing))
-            }
-            Err(e) => Err(view::internal(self, e)),
-        }
-    }
-
-    /// Before a change: `Err(403 page naming perms)` unless the token holds every one of
-    /// `perms`; the refusal is recorded in the audit log under `op` (the Management API
-    /// operation the change is), as the Management API records one.
-    pub async fn may(&self, w: &Writ, perms: &[&str], op: Operation) -> Result<(), Response> {
-        access::require_for_write(w, &self.actor, &self.claims, perms, &op)
-            .await
-            .map_err(|_| view::forbidden(self, perms))
-    }
-
-    /// The admin as the use cases take them.
-    pub fn actor(&self) -> &Actor {
-        &self.actor
-    }
-
-    /// The page for a change a use case refused or failed: its status and message.
-    pub fn failed(&self, heading: &str, e: &ServiceError) -> Response {
-        view::message(self, view::status_of(e), heading, &e.to_string())
-    }
-
-    pub fn layout(&self, title: &str, section: &'static str) -> Layout {
-        Layout {
-            title: title.to_owned(),
-            section,
-            email: self.email.clone(),
-            csrf: self.csrf.clone(),
-            flash: None,
-        }
-    }
 }
 
 /// The admin of a request, from the session cookie (see [`writ_service::console::open`]).
@@ -291,6 +231,69 @@ impl FromRequest<Writ> for Post {
             }
         }
     }
+}
+
+/// The one thing a console URL names (`/admin/roles/{id}`), loaded for the signed-in admin:
+/// with the read permission its page needs, else the page of the refusal or of its absence.
+pub trait Load: Sized {
+    fn load(
+        s: &Writ,
+        admin: &Admin,
+        id: &str,
+    ) -> impl Future<Output = Result<Self, Response>> + Send;
+}
+
+/// A posted form about the thing the URL's `{id}` names: the admin (as [`Post`] checks them),
+/// the form, and the thing.
+pub struct On<T>(pub Admin, pub FormData, pub T);
+
+impl<T: Load> FromRequest<Writ> for On<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Writ) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Post { admin, form } =
+            Post::from_request(Request::from_parts(parts, body), state).await?;
+        let it = T::load(state, &admin, &id).await?;
+        Ok(On(admin, form, it))
+    }
+}
+
+/// A page of the thing the URL's `{id}` names, for the signed-in admin: the admin, the thing,
+/// and the URL's query.
+pub struct Seen<T>(pub Admin, pub T, pub Option<String>);
+
+impl<T: Load> FromRequestParts<Writ> for Seen<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Writ) -> Result<Self, Response> {
+        let admin = Admin::from_request_parts(parts, state).await?;
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let it = T::load(state, &admin, &id).await?;
+        Ok(Seen(admin, it, parts.uri.query().map(str::to_owned)))
+    }
+}
+
+/// Implements [`Load`] for `$t`: `$get` reads it by id, under the read permission `$perm`, and
+/// the not-found page calls it `$what`.
+macro_rules! loads {
+    ($t:ty, $perm:literal, $what:literal, $get:path) => {
+        impl $crate::auth::Load for $t {
+            async fn load(
+                s: &writ_service::Writ,
+                admin: &$crate::view::Admin,
+                id: &str,
+            ) -> Result<Self, axum::response::Response> {
+                admin.need(&[$perm])?;
+                admin.found($what, $get(s, id).await)
+            }
+        }
+    };
 }
 
 #[derive(Deserialize, Default)]

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -12,11 +12,11 @@ use serde::Deserialize;
 use writ_core::{Client, ResourceServer};
 use writ_service::audit::Operation;
 use writ_service::clients::{self, ClientInput, GrantInput, WithSecret};
-use writ_service::{ServiceError, Writ, apis};
+use writ_service::{Writ, apis};
 
-use super::auth::{Admin, CONSOLE_CLIENT_ID, Post};
+use super::auth::{CONSOLE_CLIENT_ID, On, Post, Seen};
 use super::form::{Errors, FormData};
-use super::view::{self, Layout, ListQuery, Pager, enc};
+use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, enc};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -76,32 +76,22 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
-    if let Err(r) = admin.need(&["read:clients"]) {
-        return r;
-    }
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Answer {
+    admin.need(&["read:clients"])?;
     let q = ListQuery::parse(q);
-    let mut all = match clients::all(&s).await {
-        Ok(c) => c,
-        Err(e) => return view::internal(&admin, e),
-    };
-    if let Some(term) = q.search().map(str::to_lowercase) {
-        all.retain(|c| {
-            c.name.to_lowercase().contains(&term) || c.client_id.to_lowercase().contains(&term)
-        });
-    }
+    let mut all = admin.ok(clients::all(&s).await)?;
+    q.retain_matching(&mut all, |c| [&c.name, &c.client_id]);
     all.sort_by_key(|c| c.name.to_lowercase());
-    let mut l = admin.layout("Clients", "clients");
-    l.flash = q.flash();
-    view::render(
+    let (clients, pager) = q.slice(&all, "/admin/clients");
+    Ok(view::render(
         StatusCode::OK,
         &ListPage {
-            l,
-            clients: view::slice(&all, q.page()),
-            pager: q.pager("/admin/clients", all.len() as i64),
+            l: admin.layout("Clients", "clients").with_flash(q.flash()),
+            clients,
+            pager,
             can_create: admin.can("create:clients"),
         },
-    )
+    ))
 }
 
 #[derive(Template)]
@@ -116,11 +106,7 @@ struct NewPage {
 }
 
 fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
-    let status = if e.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
+    let status = view::status(&[&e]);
     let app_type = match f.text("app_type") {
         t if t.is_empty() => "regular_web".to_owned(),
         t => t,
@@ -138,11 +124,9 @@ fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
     )
 }
 
-async fn new_page(admin: Admin) -> Response {
-    if let Err(r) = admin.need(&["create:clients"]) {
-        return r;
-    }
-    new_form(&admin, &FormData::default(), Errors::default())
+async fn new_page(admin: Admin) -> Answer {
+    admin.need(&["create:clients"])?;
+    Ok(new_form(&admin, &FormData::default(), Errors::default()))
 }
 
 #[derive(Template)]
@@ -174,8 +158,7 @@ fn secret_page(admin: &Admin, c: &Client, secret: &str, created: bool) -> Respon
     )
 }
 
-async fn create(State(s): State<Writ>, post: Post) -> Response {
-    let Post { admin, form } = post;
+async fn create(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     let input = ClientInput {
         name: Some(form.text("name")),
         app_type: Some(form.text("app_type")),
@@ -183,10 +166,8 @@ async fn create(State(s): State<Writ>, post: Post) -> Response {
         ..Default::default()
     };
     let op = Operation::new("POST", "/clients", "/clients".into(), 201);
-    if let Err(r) = admin.may(&s, &["create:clients"], op).await {
-        return r;
-    }
-    match clients::create(&s, admin.actor(), input).await {
+    admin.may(&s, &["create:clients"], op).await?;
+    Ok(match clients::create(&s, admin.actor(), input).await {
         Ok(WithSecret {
             client,
             secret: Some(secret),
@@ -197,7 +178,7 @@ async fn create(State(s): State<Writ>, post: Post) -> Response {
             &form,
             Errors::from_error(&e, &["name", "app_type", "callbacks"], None),
         ),
-    }
+    })
 }
 
 /// The settings form, as typed or as stored (lists one per line).
@@ -280,14 +261,7 @@ impl DetailPage {
     }
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<Client, Response> {
-    admin.need(&["read:clients"])?;
-    match clients::get(s, id).await {
-        Ok(c) => Ok(c),
-        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "client")),
-        Err(e) => Err(view::internal(admin, e)),
-    }
-}
+loads!(Client, "read:clients", "client", clients::get);
 
 async fn detail_page(
     s: &Writ,
@@ -296,42 +270,31 @@ async fn detail_page(
     f: Option<ClientForm>,
     e: Errors,
     flash: Option<&'static str>,
-) -> Response {
-    let apis = match apis::all(s).await {
-        Ok(a) => a,
-        Err(err) => return view::internal(admin, err),
-    };
+) -> Answer {
+    let apis = admin.ok(apis::all(s).await)?;
     let grants = if admin.can("read:client_grants") && c.secret_hash.is_some() {
-        match clients::grants_of(s, &c.client_id).await {
-            Ok(g) => Some(
-                g.into_iter()
-                    .map(|g| GrantRow {
-                        api_name: apis
-                            .iter()
-                            .find(|a| a.identifier == g.audience)
-                            .map_or_else(|| g.audience.clone(), |a| a.name.clone()),
-                        id: g.id,
-                        audience: g.audience,
-                        scope: g.scope,
-                    })
-                    .collect(),
-            ),
-            Err(err) => return view::internal(admin, err),
-        }
+        let grants = admin.ok(clients::grants_of(s, &c.client_id).await)?;
+        Some(
+            grants
+                .into_iter()
+                .map(|g| GrantRow {
+                    api_name: apis
+                        .iter()
+                        .find(|a| a.identifier == g.audience)
+                        .map_or_else(|| g.audience.clone(), |a| a.name.clone()),
+                    id: g.id,
+                    audience: g.audience,
+                    scope: g.scope,
+                })
+                .collect(),
+        )
     } else {
         None
     };
-    let status = if e.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let mut l = admin.layout(&c.name, "clients");
-    l.flash = flash;
-    view::render(
-        status,
+    Ok(view::render(
+        view::status(&[&e]),
         &DetailPage {
-            l,
+            l: admin.layout(&c.name, "clients").with_flash(flash),
             f: f.unwrap_or_else(|| ClientForm::of(&c)),
             is_console: c.client_id == CONSOLE_CLIENT_ID,
             can_update: admin.can("update:clients"),
@@ -344,37 +307,15 @@ async fn detail_page(
             grants,
             apis,
         },
-    )
+    ))
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    match load(&s, &admin, &id).await {
-        Ok(c) => {
-            detail_page(
-                &s,
-                &admin,
-                c,
-                None,
-                Errors::default(),
-                ListQuery::parse(q).flash(),
-            )
-            .await
-        }
-        Err(r) => r,
-    }
+async fn detail(State(s): State<Writ>, Seen(admin, c, q): Seen<Client>) -> Answer {
+    let flash = ListQuery::parse(q).flash();
+    detail_page(&s, &admin, c, None, Errors::default(), flash).await
 }
 
-async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let c = match load(&s, &admin, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn save(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let input = ClientInput {
         name: Some(form.text("name")),
         description: Some(form.text("description")),
@@ -385,17 +326,13 @@ async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Resp
         grant_types: Some(form.all("grant_types")),
         ..Default::default()
     };
-    let op = Operation::new(
-        "PATCH",
-        "/clients/{id}",
-        format!("/clients/{}", c.client_id),
-        200,
-    );
-    if let Err(r) = admin.may(&s, &["update:clients"], op).await {
-        return r;
-    }
+    let op = Operation::at("PATCH", "/clients/{id}", &c.client_id, 200);
+    admin.may(&s, &["update:clients"], op).await?;
     match clients::update(&s, admin.actor(), &c.client_id, input).await {
-        Ok(_) => view::see_other(&format!("{}?flash=saved", href(&c.client_id))),
+        Ok(_) => Ok(view::see_other(&format!(
+            "{}?flash=saved",
+            href(&c.client_id)
+        ))),
         Err(f) => {
             let e = Errors::from_error(&f, &FIELDS, None);
             detail_page(&s, &admin, c, Some(ClientForm::read(&form)), e, None).await
@@ -403,80 +340,49 @@ async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Resp
     }
 }
 
-async fn rotate(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let c = match load(&s, &admin, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
+async fn rotate(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
+    let ask = Ask {
+        heading: format!("Rotate the secret of {}?", c.name),
+        detail: "A new secret is made and shown once; the current one stops working at once, so every service using it must be given the new one.".into(),
+        button: "Rotate secret",
     };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Rotate the secret of {}?", c.name),
-            "A new secret is made and shown once; the current one stops working at once, so every service using it must be given the new one.",
-            &format!("{}/rotate", href(&c.client_id)),
-            "Rotate secret",
-            form.carried(),
-            &href(&c.client_id),
-        );
-    }
-    let op = Operation::new(
-        "POST",
-        "/clients/{id}/rotate-secret",
-        format!("/clients/{}/rotate-secret", c.client_id),
-        200,
-    );
-    if let Err(r) = admin.may(&s, &["update:client_keys"], op).await {
-        return r;
-    }
-    match clients::rotate_secret(&s, admin.actor(), &c.client_id).await {
-        Ok(rotated) => secret_page(
-            &admin,
-            &rotated.client,
-            rotated.secret.as_deref().unwrap_or_default(),
-            false,
-        ),
-        Err(e) => admin.failed("Not rotated", &e),
-    }
+    admin.confirmed(&form, &href(&c.client_id), "rotate", ask)?;
+    let op = Operation::at("POST", "/clients/{id}/rotate-secret", &c.client_id, 200);
+    admin.may(&s, &["update:client_keys"], op).await?;
+    Ok(
+        match clients::rotate_secret(&s, admin.actor(), &c.client_id).await {
+            Ok(rotated) => secret_page(
+                &admin,
+                &rotated.client,
+                rotated.secret.as_deref().unwrap_or_default(),
+                false,
+            ),
+            Err(e) => admin.failed("Not rotated", &e),
+        },
+    )
 }
 
-async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let c = match load(&s, &admin, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
+async fn delete(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
+    let console = if c.client_id == CONSOLE_CLIENT_ID {
+        " This is the admin console's own client: signing in to the console stops working until Writ restarts and provisions it again."
+    } else {
+        ""
     };
-    if !form.confirmed() {
-        let console = if c.client_id == CONSOLE_CLIENT_ID {
-            " This is the admin console's own client: signing in to the console stops working until Writ restarts and provisions it again."
-        } else {
-            ""
-        };
-        return view::confirm(
-            &admin,
-            &format!("Delete the client {}?", c.name),
-            &format!(
-                "It can no longer obtain tokens, and its client grants are deleted. This cannot be undone.{console}"
-            ),
-            &format!("{}/delete", href(&c.client_id)),
-            "Delete client",
-            form.carried(),
-            &href(&c.client_id),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/clients/{id}",
-        format!("/clients/{}", c.client_id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["delete:clients"], op).await {
-        return r;
-    }
-    match clients::delete(&s, admin.actor(), &c.client_id).await {
-        Ok(()) => view::see_other("/admin/clients?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    }
+    let ask = Ask {
+        heading: format!("Delete the client {}?", c.name),
+        detail: format!(
+            "It can no longer obtain tokens, and its client grants are deleted. This cannot be undone.{console}"
+        ),
+        button: "Delete client",
+    };
+    admin.confirmed(&form, &href(&c.client_id), "delete", ask)?;
+    let op = Operation::at("DELETE", "/clients/{id}", &c.client_id, 204);
+    admin.may(&s, &["delete:clients"], op).await?;
+    admin.done(
+        clients::delete(&s, admin.actor(), &c.client_id).await,
+        "/admin/clients?flash=deleted",
+        "Not deleted",
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -512,26 +418,15 @@ async fn grant_form(
     audience: &str,
     checked: Option<Vec<String>>,
     e: Errors,
-) -> Response {
-    if let Err(r) = admin.need(&["read:client_grants", "read:resource_servers"]) {
-        return r;
-    }
-    let api = match apis::get(s, audience).await {
-        Ok(a) => a,
-        Err(ServiceError::NotFound(_)) => return view::not_found(admin, "API"),
-        Err(err) => return view::internal(admin, err),
-    };
-    let existing = match clients::grants_of(s, &c.client_id).await {
-        Ok(g) => g.into_iter().find(|g| g.audience == api.identifier),
-        Err(err) => return view::internal(admin, err),
-    };
-    let status = if e.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    view::render(
-        status,
+) -> Answer {
+    admin.need(&["read:client_grants", "read:resource_servers"])?;
+    let api = admin.found("API", apis::get(s, audience).await)?;
+    let existing = admin
+        .ok(clients::grants_of(s, &c.client_id).await)?
+        .into_iter()
+        .find(|g| g.audience == api.identifier);
+    Ok(view::render(
+        view::status(&[&e]),
         &GrantPage {
             l: admin.layout(&format!("{} → {}", c.name, api.name), "clients"),
             checked: checked.unwrap_or_else(|| {
@@ -545,50 +440,29 @@ async fn grant_form(
             api,
             e,
         },
-    )
+    ))
 }
 
-async fn grant_page(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let c = match load(&s, &admin, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn grant_page(State(s): State<Writ>, Seen(admin, c, q): Seen<Client>) -> Answer {
     let q: GrantQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
     let audience = q.audience.unwrap_or_default();
     if audience.is_empty() {
-        return view::see_other(&href(&c.client_id));
+        return Ok(view::see_other(&href(&c.client_id)));
     }
     grant_form(&s, &admin, c, &audience, None, Errors::default()).await
 }
 
-async fn save_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let c = match load(&s, &admin, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn save_grant(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let audience = form.text("audience");
     let scope = form.all("scope");
-    let existing = match clients::grants_of(&s, &c.client_id).await {
-        Ok(g) => g.into_iter().find(|g| g.audience == audience),
-        Err(e) => return view::internal(&admin, e),
-    };
+    let existing = admin
+        .ok(clients::grants_of(&s, &c.client_id).await)?
+        .into_iter()
+        .find(|g| g.audience == audience);
     let result = match &existing {
         Some(g) => {
-            let op = Operation::new(
-                "PATCH",
-                "/client-grants/{id}",
-                format!("/client-grants/{}", g.id),
-                200,
-            );
-            if let Err(r) = admin.may(&s, &["update:client_grants"], op).await {
-                return r;
-            }
+            let op = Operation::at("PATCH", "/client-grants/{id}", &g.id, 200);
+            admin.may(&s, &["update:client_grants"], op).await?;
             let input = GrantInput {
                 scope: Some(scope.clone()),
                 ..Default::default()
@@ -599,9 +473,7 @@ async fn save_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -
         }
         None => {
             let op = Operation::new("POST", "/client-grants", "/client-grants".into(), 201);
-            if let Err(r) = admin.may(&s, &["create:client_grants"], op).await {
-                return r;
-            }
+            admin.may(&s, &["create:client_grants"], op).await?;
             let input = GrantInput {
                 client_id: Some(c.client_id.clone()),
                 audience: Some(audience.clone()),
@@ -613,7 +485,10 @@ async fn save_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -
         }
     };
     match result {
-        Ok(()) => view::see_other(&format!("{}?flash=saved#grants", href(&c.client_id))),
+        Ok(()) => Ok(view::see_other(&format!(
+            "{}?flash=saved#grants",
+            href(&c.client_id)
+        ))),
         Err(f) => {
             let e = Errors::from_error(&f, &["scope"], None);
             grant_form(&s, &admin, c, &audience, Some(scope), e).await
@@ -621,36 +496,24 @@ async fn save_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -
     }
 }
 
-async fn remove_grant(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let c = match load(&s, &admin, &id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn remove_grant(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer {
     let grant_id = form.text("grant_id");
-    if !form.confirmed() {
-        let audience = form.text("audience");
-        return view::confirm(
-            &admin,
-            &format!("Remove the grant of {} for {audience}?", c.name),
-            "The client can no longer obtain tokens for this API with client credentials.",
-            &format!("{}/grants/remove", href(&c.client_id)),
-            "Remove grant",
-            form.carried(),
-            &href(&c.client_id),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/client-grants/{id}",
-        format!("/client-grants/{grant_id}"),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["delete:client_grants"], op).await {
-        return r;
-    }
-    match clients::delete_grant(&s, admin.actor(), &grant_id).await {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#grants", href(&c.client_id))),
-        Err(e) => admin.failed("Not removed", &e),
-    }
+    let ask = Ask {
+        heading: format!(
+            "Remove the grant of {} for {}?",
+            c.name,
+            form.text("audience")
+        ),
+        detail: "The client can no longer obtain tokens for this API with client credentials."
+            .into(),
+        button: "Remove grant",
+    };
+    admin.confirmed(&form, &href(&c.client_id), "grants/remove", ask)?;
+    let op = Operation::at("DELETE", "/client-grants/{id}", &grant_id, 204);
+    admin.may(&s, &["delete:client_grants"], op).await?;
+    admin.done(
+        clients::delete_grant(&s, admin.actor(), &grant_id).await,
+        &format!("{}?flash=removed#grants", href(&c.client_id)),
+        "Not removed",
+    )
 }

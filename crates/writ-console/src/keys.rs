@@ -5,15 +5,14 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::{get, post};
 use writ_core::{KeyState, SigningAlg, SigningKey};
 use writ_service::Writ;
 use writ_service::audit::Operation;
 use writ_service::key_rotation;
 
-use super::auth::{Admin, Post};
-use super::view::{self, Layout, ListQuery};
+use super::auth::Post;
+use super::view::{self, Admin, Answer, Ask, Layout, ListQuery};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -61,14 +60,9 @@ fn short(ts: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-async fn page(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
-    if let Err(r) = admin.need(&["read:signing_keys"]) {
-        return r;
-    }
-    let mut keys: Vec<SigningKey> = match key_rotation::keys(&s).await {
-        Ok(k) => k,
-        Err(e) => return view::internal(&admin, e),
-    };
+async fn page(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Answer {
+    admin.need(&["read:signing_keys"])?;
+    let mut keys: Vec<SigningKey> = admin.ok(key_rotation::keys(&s).await)?;
     keys.sort_by(|a, b| {
         (rank(a.state), b.created_at.as_str()).cmp(&(rank(b.state), a.created_at.as_str()))
     });
@@ -92,32 +86,28 @@ async fn page(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Res
                 .collect(),
         })
         .collect();
-    let mut l = admin.layout("Signing keys", "keys");
-    l.flash = ListQuery::parse(q).flash();
-    view::render(
+    Ok(view::render(
         StatusCode::OK,
         &KeysPage {
-            l,
+            l: admin
+                .layout("Signing keys", "keys")
+                .with_flash(ListQuery::parse(q).flash()),
             algs,
             can_rotate: admin.can("create:signing_keys") && admin.can("update:signing_keys"),
             can_revoke: admin.can("update:signing_keys"),
         },
-    )
+    ))
 }
 
-async fn rotate(State(s): State<Writ>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            "Rotate the signing keys?",
-            "For every algorithm, the next key becomes current and the current key is retired: it stays published until the tokens it signed expire, so nobody is signed out.",
-            "/admin/keys/rotate",
-            "Rotate keys",
-            form.carried(),
-            "/admin/keys",
-        );
-    }
+const KEYS: &str = "/admin/keys";
+
+async fn rotate(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
+    let ask = Ask {
+        heading: "Rotate the signing keys?".into(),
+        detail: "For every algorithm, the next key becomes current and the current key is retired: it stays published until the tokens it signed expire, so nobody is signed out.".into(),
+        button: "Rotate keys",
+    };
+    admin.confirmed(&form, KEYS, "rotate", ask)?;
     let op = Operation::new(
         "POST",
         "/keys/signing/rotate",
@@ -125,42 +115,34 @@ async fn rotate(State(s): State<Writ>, post: Post) -> Response {
         200,
     );
     let need = ["create:signing_keys", "update:signing_keys"];
-    if let Err(r) = admin.may(&s, &need, op).await {
-        return r;
-    }
-    match key_rotation::rotate(&s, admin.actor()).await {
-        Ok(_) => view::see_other("/admin/keys?flash=rotated"),
-        Err(e) => admin.failed("Not rotated", &e),
-    }
+    admin.may(&s, &need, op).await?;
+    admin.done(
+        key_rotation::rotate(&s, admin.actor()).await,
+        "/admin/keys?flash=rotated",
+        "Not rotated",
+    )
 }
 
-async fn revoke(State(s): State<Writ>, post: Post) -> Response {
-    let Post { admin, form } = post;
+async fn revoke(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     let kid = form.text("kid");
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            "Revoke this key?",
-            &format!(
-                "The key {kid} leaves the JWKS at once: tokens it signed no longer verify anywhere."
-            ),
-            "/admin/keys/revoke",
-            "Revoke key",
-            form.carried(),
-            "/admin/keys",
-        );
-    }
+    let ask = Ask {
+        heading: "Revoke this key?".into(),
+        detail: format!(
+            "The key {kid} leaves the JWKS at once: tokens it signed no longer verify anywhere."
+        ),
+        button: "Revoke key",
+    };
+    admin.confirmed(&form, KEYS, "revoke", ask)?;
     let op = Operation::new(
         "PUT",
         "/keys/signing/{kid}/revoke",
         format!("/keys/signing/{kid}/revoke"),
         200,
     );
-    if let Err(r) = admin.may(&s, &["update:signing_keys"], op).await {
-        return r;
-    }
-    match key_rotation::revoke(&s, admin.actor(), &kid).await {
-        Ok(_) => view::see_other("/admin/keys?flash=revoked"),
-        Err(e) => admin.failed("Not revoked", &e),
-    }
+    admin.may(&s, &["update:signing_keys"], op).await?;
+    admin.done(
+        key_rotation::revoke(&s, admin.actor(), &kid).await,
+        "/admin/keys?flash=revoked",
+        "Not revoked",
+    )
 }

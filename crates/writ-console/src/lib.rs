@@ -25,8 +25,9 @@
 //! The crate knows no server: the binary merges [`router`] into the server's router (under its
 //! middleware, which sets the client's address), handing it the server's [`CodeExchange`].
 
-mod apis;
+#[macro_use]
 mod auth;
+mod apis;
 mod clients;
 mod form;
 mod http;

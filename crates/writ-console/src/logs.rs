@@ -5,14 +5,11 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
-use writ_service::{ServiceError, Writ, audit};
-use writ_store::{LogEntry, LogFilter, Page};
+use writ_service::{LogEntry, LogFilter, Page, Writ, audit};
 
-use super::auth::Admin;
-use super::view::{self, Layout, enc};
+use super::view::{self, Admin, Answer, Layout, enc};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -90,10 +87,8 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
-    if let Err(r) = admin.need(&["read:logs"]) {
-        return r;
-    }
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Answer {
+    admin.need(&["read:logs"])?;
     let q: LogQuery = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
     let range = day_bound(&q.from, false, "from").and_then(|from| {
         let to = day_bound(&q.to, true, "to")?;
@@ -125,10 +120,7 @@ async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Res
         page: q.page.unwrap_or(0),
         per_page: q.per_page.unwrap_or(50).clamp(1, 100),
     };
-    let found = match audit::list(&s, &filter, page).await {
-        Ok(p) => p,
-        Err(e) => return view::internal(&admin, e),
-    };
+    let found = admin.ok(audit::list(&s, &filter, page).await)?;
     let href = |p: u32| {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
@@ -148,7 +140,7 @@ async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Res
     };
     let first = (page.offset() + 1).min(found.total);
     let last = (page.offset() + found.items.len() as i64).min(found.total);
-    view::render(
+    Ok(view::render(
         StatusCode::OK,
         &ListPage {
             l: admin.layout("Audit log", "logs"),
@@ -166,7 +158,7 @@ async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Res
             first,
             last,
         },
-    )
+    ))
 }
 
 #[derive(Template)]
@@ -177,22 +169,17 @@ struct DetailPage {
     details: String,
 }
 
-async fn detail(State(s): State<Writ>, admin: Admin, Path(id): Path<String>) -> Response {
-    if let Err(r) = admin.need(&["read:logs"]) {
-        return r;
-    }
-    match audit::get(&s, &id).await {
-        Ok(e) => view::render(
-            StatusCode::OK,
-            &DetailPage {
-                l: admin.layout("Log entry", "logs"),
-                details: serde_json::to_string_pretty(&e.details).unwrap_or_default(),
-                e,
-            },
-        ),
-        Err(ServiceError::NotFound(_)) => view::not_found(&admin, "log entry"),
-        Err(e) => view::internal(&admin, e),
-    }
+async fn detail(State(s): State<Writ>, admin: Admin, Path(id): Path<String>) -> Answer {
+    admin.need(&["read:logs"])?;
+    let e = admin.found("log entry", audit::get(&s, &id).await)?;
+    Ok(view::render(
+        StatusCode::OK,
+        &DetailPage {
+            l: admin.layout("Log entry", "logs"),
+            details: serde_json::to_string_pretty(&e.details).unwrap_or_default(),
+            e,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -6,11 +6,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use writ_core::{KeyState, MANAGEMENT_SCOPES};
-use writ_service::{ServiceError, Writ, apis, clients, key_rotation, roles, users};
-use writ_store::Page;
+use writ_service::{Page, ServiceError, Writ, apis, clients, key_rotation, roles, users};
 
-use super::auth::Admin;
-use super::view::{self, Layout, ListQuery};
+use super::view::{self, Admin, Layout, ListQuery};
 
 pub struct Stat {
     pub label: &'static str,

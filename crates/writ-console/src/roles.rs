@@ -4,19 +4,18 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use writ_core::Role;
 use writ_service::audit::Operation;
 use writ_service::roles::{self, RoleInput};
-use writ_service::{ServiceError, Writ, apis, users};
-use writ_store::{PermissionInfo, UserSummary};
+use writ_service::{PermissionInfo, UserSummary, Writ, apis, users};
 
-use super::auth::{Admin, Post};
+use super::auth::{On, Post, Seen};
 use super::form::{Errors, FormData};
-use super::view::{self, Layout, ListQuery, Pager, PermGroup, enc};
+use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, PermGroup, enc};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -46,26 +45,19 @@ struct ListPage {
     can_create: bool,
 }
 
-async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
-    if let Err(r) = admin.need(&["read:roles"]) {
-        return r;
-    }
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Answer {
+    admin.need(&["read:roles"])?;
     let q = ListQuery::parse(q);
-    let page = match roles::list(&s, q.search(), q.page()).await {
-        Ok(p) => p,
-        Err(e) => return view::internal(&admin, e),
-    };
-    let mut l = admin.layout("Roles", "roles");
-    l.flash = q.flash();
-    view::render(
+    let page = admin.ok(roles::list(&s, q.search(), q.page()).await)?;
+    Ok(view::render(
         StatusCode::OK,
         &ListPage {
-            l,
+            l: admin.layout("Roles", "roles").with_flash(q.flash()),
             roles: page.items,
             pager: q.pager("/admin/roles", page.total),
             can_create: admin.can("create:roles"),
         },
-    )
+    ))
 }
 
 #[derive(Template)]
@@ -78,13 +70,8 @@ struct NewPage {
 }
 
 fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
-    let status = if e.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     view::render(
-        status,
+        view::status(&[&e]),
         &NewPage {
             l: admin.layout("New role", "roles"),
             name: f.text("name"),
@@ -94,11 +81,9 @@ fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
     )
 }
 
-async fn new_page(admin: Admin) -> Response {
-    if let Err(r) = admin.need(&["create:roles"]) {
-        return r;
-    }
-    new_form(&admin, &FormData::default(), Errors::default())
+async fn new_page(admin: Admin) -> Answer {
+    admin.need(&["create:roles"])?;
+    Ok(new_form(&admin, &FormData::default(), Errors::default()))
 }
 
 /// The role form as the use cases take it.
@@ -109,20 +94,17 @@ fn input(form: &FormData) -> RoleInput {
     }
 }
 
-async fn create(State(s): State<Writ>, post: Post) -> Response {
-    let Post { admin, form } = post;
+async fn create(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     let op = Operation::new("POST", "/roles", "/roles".into(), 201);
-    if let Err(r) = admin.may(&s, &["create:roles"], op).await {
-        return r;
-    }
-    match roles::create(&s, admin.actor(), input(&form)).await {
+    admin.may(&s, &["create:roles"], op).await?;
+    Ok(match roles::create(&s, admin.actor(), input(&form)).await {
         Ok(role) => view::see_other(&format!("{}?flash=created", href(&role))),
         Err(e) => new_form(
             &admin,
             &form,
             Errors::from_error(&e, &["name", "description"], Some("name")),
         ),
-    }
+    })
 }
 
 #[derive(Template)]
@@ -164,49 +146,27 @@ struct Kept {
     me: Errors,
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<Role, Response> {
-    admin.need(&["read:roles"])?;
-    match roles::get(s, id).await {
-        Ok(r) => Ok(r),
-        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "role")),
-        Err(e) => Err(view::internal(admin, e)),
-    }
-}
+loads!(Role, "read:roles", "role", roles::get);
 
-async fn detail_page(s: &Writ, admin: &Admin, role: Role, q: &ListQuery, kept: Kept) -> Response {
-    let permissions = match roles::permissions(s, &role.id).await {
-        Ok(p) => p,
-        Err(e) => return view::internal(admin, e),
-    };
+async fn detail_page(s: &Writ, admin: &Admin, role: Role, q: &ListQuery, kept: Kept) -> Answer {
+    let permissions = admin.ok(roles::permissions(s, &role.id).await)?;
     let can_read_users = admin.can("read:users");
     let (members, total) = if can_read_users {
-        match roles::members(s, &role.id, q.page()).await {
-            Ok(p) => (p.items, p.total),
-            Err(e) => return view::internal(admin, e),
-        }
+        let p = admin.ok(roles::members(s, &role.id, q.page()).await)?;
+        (p.items, p.total)
     } else {
         (vec![], 0)
     };
     let can_update = admin.can("update:roles");
     let groups = if can_update {
-        match apis::all(s).await {
-            Ok(a) => view::perm_groups(&a),
-            Err(e) => return view::internal(admin, e),
-        }
+        view::perm_groups(&admin.ok(apis::all(s).await)?)
     } else {
         vec![]
     };
-    let status = if kept.e.is_empty() && kept.pe.is_empty() && kept.me.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let mut l = admin.layout(&role.name, "roles");
-    l.flash = q.flash();
-    view::render(
-        status,
+    Ok(view::render(
+        view::status(&[&kept.e, &kept.pe, &kept.me]),
         &DetailPage {
-            l,
+            l: admin.layout(&role.name, "roles").with_flash(q.flash()),
             name: kept.name.unwrap_or_else(|| role.name.clone()),
             description: kept.description.unwrap_or_else(|| role.description.clone()),
             pager: q.pager(&href(&role), total),
@@ -223,33 +183,23 @@ async fn detail_page(s: &Writ, admin: &Admin, role: Role, q: &ListQuery, kept: K
             can_read_users,
             can_remove_members: admin.can("update:users"),
         },
-    )
+    ))
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    match load(&s, &admin, &id).await {
-        Ok(role) => detail_page(&s, &admin, role, &ListQuery::parse(q), Kept::default()).await,
-        Err(r) => r,
-    }
+/// The detail page again, with what a failed form keeps.
+async fn again(s: &Writ, admin: &Admin, role: Role, kept: Kept) -> Answer {
+    detail_page(s, admin, role, &ListQuery::default(), kept).await
 }
 
-async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let role = match load(&s, &admin, &id).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let op = Operation::new("PATCH", "/roles/{id}", format!("/roles/{}", role.id), 200);
-    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
-        return r;
-    }
+async fn detail(State(s): State<Writ>, Seen(admin, role, q): Seen<Role>) -> Answer {
+    detail_page(&s, &admin, role, &ListQuery::parse(q), Kept::default()).await
+}
+
+async fn save(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
+    let op = Operation::at("PATCH", "/roles/{id}", &role.id, 200);
+    admin.may(&s, &["update:roles"], op).await?;
     match roles::update(&s, admin.actor(), &role.id, input(&form)).await {
-        Ok(_) => view::see_other(&format!("{}?flash=saved", href(&role))),
+        Ok(_) => Ok(view::see_other(&format!("{}?flash=saved", href(&role)))),
         Err(e) => {
             let kept = Kept {
                 name: Some(form.text("name")),
@@ -257,195 +207,122 @@ async fn save(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Resp
                 e: Errors::from_error(&e, &["name", "description"], Some("name")),
                 ..Default::default()
             };
-            detail_page(&s, &admin, role, &ListQuery::default(), kept).await
+            again(&s, &admin, role, kept).await
         }
     }
 }
 
-async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let role = match load(&s, &admin, &id).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let perms: Vec<_> = form
-        .all("permission")
-        .iter()
-        .filter_map(|v| view::parse_perm(v))
-        .collect();
-    let fail = |msg: String| Kept {
+/// What the permission form keeps after a refusal: the message next to the picker.
+fn permission_refused(msg: impl Into<String>) -> Kept {
+    Kept {
         pe: Errors::one("permission", msg),
         ..Default::default()
-    };
+    }
+}
+
+async fn add_permission(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
+    let perms = view::picked_perms(&form);
     if perms.is_empty() {
-        let kept = fail("Choose a permission.".into());
-        return detail_page(&s, &admin, role, &ListQuery::default(), kept).await;
+        return again(&s, &admin, role, permission_refused("Choose a permission.")).await;
     }
-    let op = Operation::new(
-        "POST",
-        "/roles/{id}/permissions",
-        format!("/roles/{}/permissions", role.id),
-        201,
-    );
-    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
-        return r;
-    }
+    let op = Operation::at("POST", "/roles/{id}/permissions", &role.id, 201);
+    admin.may(&s, &["update:roles"], op).await?;
     match roles::add_permissions(&s, admin.actor(), &role.id, &perms).await {
-        Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&role))),
-        Err(e) => {
-            let kept = fail(e.to_string());
-            detail_page(&s, &admin, role, &ListQuery::default(), kept).await
-        }
+        Ok(()) => Ok(view::see_other(&format!(
+            "{}?flash=added#permissions",
+            href(&role)
+        ))),
+        Err(e) => again(&s, &admin, role, permission_refused(e.to_string())).await,
     }
 }
 
-async fn remove_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let role = match load(&s, &admin, &id).await {
-        Ok(r) => r,
-        Err(r) => return r,
+async fn remove_permission(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
+    let perm = view::picked_perm(&admin, &form)?;
+    let ask = Ask {
+        heading: format!("Remove {} from {}?", perm.permission_name, role.name),
+        detail: format!(
+            "Users holding {} lose {} ({}) unless they hold it another way; APIs following the event feed refuse their older tokens.",
+            role.name, perm.permission_name, perm.resource_server_identifier
+        ),
+        button: "Remove permission",
     };
-    let Some(perm) = view::parse_perm(form.get("permission")) else {
-        return view::message(
-            &admin,
-            StatusCode::BAD_REQUEST,
-            "Nothing to remove",
-            "No permission was given.",
-        );
-    };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Remove {} from {}?", perm.permission_name, role.name),
-            &format!(
-                "Users holding {} lose {} ({}) unless they hold it another way; APIs following the event feed refuse their older tokens.",
-                role.name, perm.permission_name, perm.resource_server_identifier
-            ),
-            &format!("{}/permissions/remove", href(&role)),
-            "Remove permission",
-            form.carried(),
-            &href(&role),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/roles/{id}/permissions",
-        format!("/roles/{}/permissions", role.id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
-        return r;
-    }
-    match roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&role))),
-        Err(e) => admin.failed("Not removed", &e),
-    }
+    admin.confirmed(&form, &href(&role), "permissions/remove", ask)?;
+    let op = Operation::at("DELETE", "/roles/{id}/permissions", &role.id, 204);
+    admin.may(&s, &["update:roles"], op).await?;
+    admin.done(
+        roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await,
+        &format!("{}?flash=removed#permissions", href(&role)),
+        "Not removed",
+    )
 }
 
-async fn add_member(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let role = match load(&s, &admin, &id).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    if let Err(r) = admin.need(&["read:users"]) {
-        return r;
-    }
+async fn add_member(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
+    admin.need(&["read:users"])?;
     let email = form.text("email");
     let fail = |msg: String| Kept {
         member_email: email.clone(),
         me: Errors::one("email", msg),
         ..Default::default()
     };
-    let user = match users::by_email(&s, &email).await {
-        Ok(u) => u,
-        Err(e) => return view::internal(&admin, e),
+    let Some(user) = admin.ok(users::by_email(&s, &email).await)? else {
+        return again(
+            &s,
+            &admin,
+            role,
+            fail("No user has this email address.".into()),
+        )
+        .await;
     };
-    let Some(user) = user else {
-        let kept = fail("No user has this email address.".into());
-        return detail_page(&s, &admin, role, &ListQuery::default(), kept).await;
-    };
-    let op = Operation::new(
-        "POST",
-        "/roles/{id}/users",
-        format!("/roles/{}/users", role.id),
-        201,
-    );
-    if let Err(r) = admin.may(&s, &["update:roles"], op).await {
-        return r;
-    }
+    let op = Operation::at("POST", "/roles/{id}/users", &role.id, 201);
+    admin.may(&s, &["update:roles"], op).await?;
     match roles::assign_users(&s, admin.actor(), &role.id, &[user.user_id]).await {
-        Ok(()) => view::see_other(&format!("{}?flash=assigned#members", href(&role))),
-        Err(e) => {
-            let kept = fail(e.to_string());
-            detail_page(&s, &admin, role, &ListQuery::default(), kept).await
-        }
+        Ok(()) => Ok(view::see_other(&format!(
+            "{}?flash=assigned#members",
+            href(&role)
+        ))),
+        Err(e) => again(&s, &admin, role, fail(e.to_string())).await,
     }
 }
 
-async fn remove_member(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let role = match load(&s, &admin, &id).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+async fn remove_member(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let user_id = form.text("user_id");
     if !form.confirmed() {
         let who = match users::get(&s, &user_id).await {
             Ok(u) => u.email,
             Err(_) => user_id.clone(),
         };
-        return view::confirm(
-            &admin,
-            &format!("Remove {who} from {}?", role.name),
-            &format!(
+        let ask = Ask {
+            heading: format!("Remove {who} from {}?", role.name),
+            detail: format!(
                 "{who} loses the permissions of {} they do not hold another way.",
                 role.name
             ),
-            &format!("{}/members/remove", href(&role)),
-            "Remove from role",
-            form.carried(),
-            &href(&role),
-        );
+            button: "Remove from role",
+        };
+        admin.confirmed(&form, &href(&role), "members/remove", ask)?;
     }
-    let op = Operation::new(
-        "DELETE",
-        "/users/{id}/roles",
-        format!("/users/{user_id}/roles"),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["update:users"], op).await {
-        return r;
-    }
-    match users::remove_roles(&s, admin.actor(), &user_id, std::slice::from_ref(&role.id)).await {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#members", href(&role))),
-        Err(e) => admin.failed("Not removed", &e),
-    }
+    let op = Operation::at("DELETE", "/users/{id}/roles", &user_id, 204);
+    admin.may(&s, &["update:users"], op).await?;
+    let removed = std::slice::from_ref(&role.id);
+    admin.done(
+        users::remove_roles(&s, admin.actor(), &user_id, removed).await,
+        &format!("{}?flash=removed#members", href(&role)),
+        "Not removed",
+    )
 }
 
-async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let role = match load(&s, &admin, &id).await {
-        Ok(r) => r,
-        Err(r) => return r,
+async fn delete(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
+    let ask = Ask {
+        heading: format!("Delete the role {}?", role.name),
+        detail: "Its members lose the permissions it gave them (unless they hold them another way). This cannot be undone.".into(),
+        button: "Delete role",
     };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Delete the role {}?", role.name),
-            "Its members lose the permissions it gave them (unless they hold them another way). This cannot be undone.",
-            &format!("{}/delete", href(&role)),
-            "Delete role",
-            form.carried(),
-            &href(&role),
-        );
-    }
-    let op = Operation::new("DELETE", "/roles/{id}", format!("/roles/{}", role.id), 204);
-    if let Err(r) = admin.may(&s, &["delete:roles"], op).await {
-        return r;
-    }
-    match roles::delete(&s, admin.actor(), &role.id).await {
-        Ok(()) => view::see_other("/admin/roles?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    }
+    admin.confirmed(&form, &href(&role), "delete", ask)?;
+    let op = Operation::at("DELETE", "/roles/{id}", &role.id, 204);
+    admin.may(&s, &["delete:roles"], op).await?;
+    admin.done(
+        roles::delete(&s, admin.actor(), &role.id).await,
+        "/admin/roles?flash=deleted",
+        "Not deleted",
+    )
 }

@@ -13,12 +13,11 @@ use serde_json::{Map, Value};
 use writ_core::{DEFAULT_CONNECTION, Role, User};
 use writ_service::audit::Operation;
 use writ_service::users::{self, UserInput};
-use writ_service::{ServiceError, Writ, apis, consents, roles};
-use writ_store::{PermissionInfo, Source};
+use writ_service::{Consent, PermissionInfo, ServiceError, Source, Writ, apis, consents, roles};
 
-use super::auth::{Admin, Post};
+use super::auth::{Load, On, Post, Seen};
 use super::form::{Errors, FormData};
-use super::view::{self, Layout, ListQuery, Pager, PermGroup, enc};
+use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, PermGroup, enc};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -65,26 +64,19 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Response {
-    if let Err(r) = admin.need(&["read:users"]) {
-        return r;
-    }
+async fn list(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Answer {
+    admin.need(&["read:users"])?;
     let q = ListQuery::parse(q);
-    let page = match users::list(&s, q.search(), q.page()).await {
-        Ok(p) => p,
-        Err(e) => return view::internal(&admin, e),
-    };
-    let mut l = admin.layout("Users", "users");
-    l.flash = q.flash();
-    view::render(
+    let page = admin.ok(users::list(&s, q.search(), q.page()).await)?;
+    Ok(view::render(
         StatusCode::OK,
         &ListPage {
-            l,
+            l: admin.layout("Users", "users").with_flash(q.flash()),
             users: page.items,
             pager: q.pager("/admin/users", page.total),
             can_create: admin.can("create:users"),
         },
-    )
+    ))
 }
 
 #[derive(Template)]
@@ -97,13 +89,8 @@ struct NewPage {
 }
 
 fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
-    let status = if e.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     view::render(
-        status,
+        view::status(&[&e]),
         &NewPage {
             l: admin.layout("New user", "users"),
             email: f.text("email"),
@@ -113,15 +100,12 @@ fn new_form(admin: &Admin, f: &FormData, e: Errors) -> Response {
     )
 }
 
-async fn new_page(admin: Admin) -> Response {
-    if let Err(r) = admin.need(&["create:users"]) {
-        return r;
-    }
-    new_form(&admin, &FormData::default(), Errors::default())
+async fn new_page(admin: Admin) -> Answer {
+    admin.need(&["create:users"])?;
+    Ok(new_form(&admin, &FormData::default(), Errors::default()))
 }
 
-async fn create(State(s): State<Writ>, post: Post) -> Response {
-    let Post { admin, form } = post;
+async fn create(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     let name = form.text("name");
     let input = UserInput {
         email: Some(form.text("email")),
@@ -131,17 +115,15 @@ async fn create(State(s): State<Writ>, post: Post) -> Response {
         ..Default::default()
     };
     let op = Operation::new("POST", "/users", "/users".into(), 201);
-    if let Err(r) = admin.may(&s, &["create:users"], op).await {
-        return r;
-    }
-    match users::create(&s, admin.actor(), input).await {
+    admin.may(&s, &["create:users"], op).await?;
+    Ok(match users::create(&s, admin.actor(), input).await {
         Ok(u) => view::see_other(&format!("{}?flash=created", href(&u))),
         Err(e) => new_form(
             &admin,
             &form,
             Errors::from_error(&e, &["email", "password", "name"], Some("email")),
         ),
-    }
+    })
 }
 
 /// One permission a user holds for an API, and every reason they hold it.
@@ -205,7 +187,7 @@ struct DetailPage {
     can_read_roles: bool,
     /// The user's consents to third-party clients, with each client's name; `None` without
     /// `read:grants`.
-    consents: Option<Vec<(writ_store::Consent, String)>>,
+    consents: Option<Vec<(Consent, String)>>,
     can_revoke_consents: bool,
 }
 
@@ -231,14 +213,7 @@ fn pretty(m: &Map<String, Value>) -> String {
     serde_json::to_string_pretty(m).unwrap_or_else(|_| "{}".into())
 }
 
-async fn load(s: &Writ, admin: &Admin, id: &str) -> Result<User, Response> {
-    admin.need(&["read:users"])?;
-    match users::get(s, id).await {
-        Ok(u) => Ok(u),
-        Err(ServiceError::NotFound(_)) => Err(view::not_found(admin, "user")),
-        Err(e) => Err(view::internal(admin, e)),
-    }
-}
+loads!(User, "read:users", "user", users::get);
 
 async fn detail_page(
     s: &Writ,
@@ -246,7 +221,7 @@ async fn detail_page(
     u: User,
     flash: Option<&'static str>,
     kept: Kept,
-) -> Response {
+) -> Answer {
     let can_read_roles = admin.can("read:roles");
     let can_update = admin.can("update:users");
     let loaded: Result<_, ServiceError> = async {
@@ -277,21 +252,11 @@ async fn detail_page(
         Ok((direct, roles, effective, role_options, groups, consents))
     }
     .await;
-    let (direct, roles, effective, role_options, groups, consents) = match loaded {
-        Ok(x) => x,
-        Err(e) => return view::internal(admin, e),
-    };
-    let status = if kept.e.is_empty() && kept.re.is_empty() && kept.pe.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let mut l = admin.layout(&u.email, "users");
-    l.flash = flash;
-    view::render(
-        status,
+    let (direct, roles, effective, role_options, groups, consents) = admin.ok(loaded)?;
+    Ok(view::render(
+        view::status(&[&kept.e, &kept.re, &kept.pe]),
         &DetailPage {
-            l,
+            l: admin.layout(&u.email, "users").with_flash(flash),
             is_me: u.user_id == admin.claims.sub,
             app_text: kept.app_text.unwrap_or_else(|| pretty(&u.app_metadata)),
             user_text: kept.user_text.unwrap_or_else(|| pretty(&u.user_metadata)),
@@ -310,35 +275,31 @@ async fn detail_page(
             consents,
             can_revoke_consents: admin.can("delete:grants"),
         },
-    )
+    ))
 }
 
-async fn detail(
-    State(s): State<Writ>,
-    admin: Admin,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    match load(&s, &admin, &id).await {
-        Ok(u) => detail_page(&s, &admin, u, ListQuery::parse(q).flash(), Kept::default()).await,
-        Err(r) => r,
-    }
+/// The detail page again, with what a failed form keeps.
+async fn again(s: &Writ, admin: &Admin, u: User, kept: Kept) -> Answer {
+    detail_page(s, admin, u, None, kept).await
 }
 
-/// A change of the user (`PATCH /users/{id}`): `Err(Ok(403 page))` without `update:users`,
-/// `Err(Err(refusal))` when the use case refuses it.
+async fn detail(State(s): State<Writ>, Seen(admin, u, q): Seen<User>) -> Answer {
+    detail_page(&s, &admin, u, ListQuery::parse(q).flash(), Kept::default()).await
+}
+
+/// A change of the user (`PATCH /users/{id}`): `Err(403 page)` without `update:users`,
+/// `Ok(Err(refusal))` when the use case refuses it.
 async fn patch(
     s: &Writ,
     admin: &Admin,
     u: &User,
     input: UserInput,
-) -> Result<(), Result<Response, ServiceError>> {
-    let op = Operation::new("PATCH", "/users/{id}", format!("/users/{}", u.user_id), 200);
-    admin.may(s, &["update:users"], op).await.map_err(Ok)?;
-    users::update(s, admin.actor(), &u.user_id, input)
+) -> Result<Result<(), ServiceError>, Response> {
+    let op = Operation::at("PATCH", "/users/{id}", &u.user_id, 200);
+    admin.may(s, &["update:users"], op).await?;
+    Ok(users::update(s, admin.actor(), &u.user_id, input)
         .await
-        .map(drop)
-        .map_err(Err)
+        .map(drop))
 }
 
 fn blocked(b: bool) -> UserInput {
@@ -348,80 +309,49 @@ fn blocked(b: bool) -> UserInput {
     }
 }
 
-async fn block(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
+async fn block(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
+    let ask = Ask {
+        heading: format!("Block {}?", u.email),
+        detail: "They can no longer sign in or renew tokens, and APIs following the event feed refuse their current tokens.".into(),
+        button: "Block user",
     };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Block {}?", u.email),
-            "They can no longer sign in or renew tokens, and APIs following the event feed refuse their current tokens.",
-            &format!("{}/block", href(&u)),
-            "Block user",
-            form.carried(),
-            &href(&u),
-        );
-    }
-    match patch(&s, &admin, &u, blocked(true)).await {
-        Ok(()) => view::see_other(&format!("{}?flash=blocked", href(&u))),
-        Err(Ok(r)) => r,
-        Err(Err(e)) => admin.failed("Not blocked", &e),
-    }
+    admin.confirmed(&form, &href(&u), "block", ask)?;
+    admin.done(
+        patch(&s, &admin, &u, blocked(true)).await?,
+        &format!("{}?flash=blocked", href(&u)),
+        "Not blocked",
+    )
 }
 
-async fn unblock(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, .. } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    match patch(&s, &admin, &u, blocked(false)).await {
-        Ok(()) => view::see_other(&format!("{}?flash=unblocked", href(&u))),
-        Err(Ok(r)) => r,
-        Err(Err(e)) => admin.failed("Not unblocked", &e),
-    }
+async fn unblock(State(s): State<Writ>, On(admin, _, u): On<User>) -> Answer {
+    admin.done(
+        patch(&s, &admin, &u, blocked(false)).await?,
+        &format!("{}?flash=unblocked", href(&u)),
+        "Not unblocked",
+    )
 }
 
-async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
+async fn delete(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
+    let me = if u.user_id == admin.claims.sub {
+        " This is you: your console session ends with it."
+    } else {
+        ""
     };
-    if !form.confirmed() {
-        let me = if u.user_id == admin.claims.sub {
-            " This is you: your console session ends with it."
-        } else {
-            ""
-        };
-        return view::confirm(
-            &admin,
-            &format!("Delete {}?", u.email),
-            &format!(
-                "The user, their roles and permissions are deleted. This cannot be undone.{me}"
-            ),
-            &format!("{}/delete", href(&u)),
-            "Delete user",
-            form.carried(),
-            &href(&u),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/users/{id}",
-        format!("/users/{}", u.user_id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["delete:users"], op).await {
-        return r;
-    }
-    match users::delete(&s, admin.actor(), &u.user_id).await {
-        Ok(()) => view::see_other("/admin/users?flash=deleted"),
-        Err(e) => admin.failed("Not deleted", &e),
-    }
+    let ask = Ask {
+        heading: format!("Delete {}?", u.email),
+        detail: format!(
+            "The user, their roles and permissions are deleted. This cannot be undone.{me}"
+        ),
+        button: "Delete user",
+    };
+    admin.confirmed(&form, &href(&u), "delete", ask)?;
+    let op = Operation::at("DELETE", "/users/{id}", &u.user_id, 204);
+    admin.may(&s, &["delete:users"], op).await?;
+    admin.done(
+        users::delete(&s, admin.actor(), &u.user_id).await,
+        "/admin/users?flash=deleted",
+        "Not deleted",
+    )
 }
 
 /// Revokes one of the user's consents (as `DELETE /api/v2/grants/{id}`): the client's refresh
@@ -429,32 +359,23 @@ async fn delete(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Re
 async fn revoke_consent(
     State(s): State<Writ>,
     Path((id, consent)): Path<(String, String)>,
-    post: Post,
-) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
+    Post { admin, form }: Post,
+) -> Answer {
+    let u = User::load(&s, &admin, &id).await?;
+    let ask = Ask {
+        heading: "Revoke this consent?".into(),
+        detail: "The application loses access for this user: its refresh tokens are revoked and it must ask for consent again.".into(),
+        button: "Revoke consent",
     };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            "Revoke this consent?",
-            "The application loses access for this user: its refresh tokens are revoked and it must ask for consent again.",
-            &format!("{}/consents/{}/revoke", href(&u), enc(&consent)),
-            "Revoke consent",
-            form.carried(),
-            &href(&u),
-        );
-    }
-    let op = Operation::new("DELETE", "/grants/{id}", format!("/grants/{consent}"), 204);
-    if let Err(r) = admin.may(&s, &["delete:grants"], op).await {
-        return r;
-    }
-    match consents::revoke(&s, admin.actor(), &consent).await {
-        Ok(()) => view::see_other(&format!("{}?flash=consent_revoked#consents", href(&u))),
-        Err(e) => admin.failed("Not revoked", &e),
-    }
+    let tail = format!("consents/{}/revoke", enc(&consent));
+    admin.confirmed(&form, &href(&u), &tail, ask)?;
+    let op = Operation::at("DELETE", "/grants/{id}", &consent, 204);
+    admin.may(&s, &["delete:grants"], op).await?;
+    admin.done(
+        consents::revoke(&s, admin.actor(), &consent).await,
+        &format!("{}?flash=consent_revoked#consents", href(&u)),
+        "Not revoked",
+    )
 }
 
 /// The patch that turns `current` into `wanted` under the Management API's first-level merge:
@@ -492,12 +413,7 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-async fn metadata(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn metadata(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let app_text = form.get("app_metadata").to_owned();
     let user_text = form.get("user_metadata").to_owned();
     let mut e = Errors::default();
@@ -514,181 +430,118 @@ async fn metadata(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> 
         ..Default::default()
     };
     let (Some(app), Some(usr)) = (app, usr) else {
-        return detail_page(&s, &admin, u, None, kept(e)).await;
+        return again(&s, &admin, u, kept(e)).await;
     };
     let input = UserInput {
         app_metadata: metadata_patch(&u.app_metadata, &app),
         user_metadata: metadata_patch(&u.user_metadata, &usr),
         ..Default::default()
     };
+    let saved = format!("{}?flash=saved#metadata", href(&u));
     if input.app_metadata.is_none() && input.user_metadata.is_none() {
-        return view::see_other(&format!("{}?flash=saved#metadata", href(&u)));
+        return Ok(view::see_other(&saved));
     }
-    match patch(&s, &admin, &u, input).await {
-        Ok(()) => view::see_other(&format!("{}?flash=saved#metadata", href(&u))),
-        Err(Ok(r)) => r,
-        Err(Err(e)) => {
+    match patch(&s, &admin, &u, input).await? {
+        Ok(()) => Ok(view::see_other(&saved)),
+        Err(e) => {
             let e = Errors::from_error(&e, &["app_metadata", "user_metadata"], None);
-            detail_page(&s, &admin, u, None, kept(e)).await
+            again(&s, &admin, u, kept(e)).await
         }
     }
 }
 
-async fn assign_role(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+/// What a form of the roles or permissions card keeps after a refusal: the message next to
+/// its picker (`role_id` or `permission`).
+fn refused(field: &str, msg: impl Into<String>) -> Kept {
+    let e = Errors::one(field, msg);
+    match field {
+        "role_id" => Kept {
+            re: e,
+            ..Default::default()
+        },
+        _ => Kept {
+            pe: e,
+            ..Default::default()
+        },
+    }
+}
+
+async fn assign_role(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let role = form.text("role_id");
     if role.is_empty() {
-        let kept = Kept {
-            re: Errors::one("role_id", "Choose a role."),
-            ..Default::default()
-        };
-        return detail_page(&s, &admin, u, None, kept).await;
+        return again(&s, &admin, u, refused("role_id", "Choose a role.")).await;
     }
-    let op = Operation::new(
-        "POST",
-        "/users/{id}/roles",
-        format!("/users/{}/roles", u.user_id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["update:users"], op).await {
-        return r;
-    }
+    let op = Operation::at("POST", "/users/{id}/roles", &u.user_id, 204);
+    admin.may(&s, &["update:users"], op).await?;
     match users::assign_roles(&s, admin.actor(), &u.user_id, &[role]).await {
-        Ok(()) => view::see_other(&format!("{}?flash=assigned#roles", href(&u))),
-        Err(e) => {
-            let kept = Kept {
-                re: Errors::one("role_id", e.to_string()),
-                ..Default::default()
-            };
-            detail_page(&s, &admin, u, None, kept).await
-        }
+        Ok(()) => Ok(view::see_other(&format!(
+            "{}?flash=assigned#roles",
+            href(&u)
+        ))),
+        Err(e) => again(&s, &admin, u, refused("role_id", e.to_string())).await,
     }
 }
 
-async fn remove_role(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn remove_role(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let role_id = form.text("role_id");
     if !form.confirmed() {
         let name = match roles::get(&s, &role_id).await {
             Ok(r) => r.name,
             Err(_) => role_id.clone(),
         };
-        return view::confirm(
-            &admin,
-            &format!("Remove the role {name} from {}?", u.email),
-            &format!(
+        let ask = Ask {
+            heading: format!("Remove the role {name} from {}?", u.email),
+            detail: format!(
                 "{} loses the permissions of {name} they do not hold another way; APIs following the event feed refuse their older tokens.",
                 u.email
             ),
-            &format!("{}/roles/remove", href(&u)),
-            "Remove role",
-            form.carried(),
-            &href(&u),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/users/{id}/roles",
-        format!("/users/{}/roles", u.user_id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["update:users"], op).await {
-        return r;
-    }
-    match users::remove_roles(&s, admin.actor(), &u.user_id, &[role_id]).await {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#roles", href(&u))),
-        Err(e) => admin.failed("Not removed", &e),
-    }
-}
-
-async fn add_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let perms: Vec<_> = form
-        .all("permission")
-        .iter()
-        .filter_map(|v| view::parse_perm(v))
-        .collect();
-    if perms.is_empty() {
-        let kept = Kept {
-            pe: Errors::one("permission", "Choose a permission."),
-            ..Default::default()
+            button: "Remove role",
         };
-        return detail_page(&s, &admin, u, None, kept).await;
+        admin.confirmed(&form, &href(&u), "roles/remove", ask)?;
     }
-    let op = Operation::new(
-        "POST",
-        "/users/{id}/permissions",
-        format!("/users/{}/permissions", u.user_id),
-        201,
-    );
-    if let Err(r) = admin.may(&s, &["update:users"], op).await {
-        return r;
+    let op = Operation::at("DELETE", "/users/{id}/roles", &u.user_id, 204);
+    admin.may(&s, &["update:users"], op).await?;
+    admin.done(
+        users::remove_roles(&s, admin.actor(), &u.user_id, &[role_id]).await,
+        &format!("{}?flash=removed#roles", href(&u)),
+        "Not removed",
+    )
+}
+
+async fn add_permission(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
+    let perms = view::picked_perms(&form);
+    if perms.is_empty() {
+        return again(&s, &admin, u, refused("permission", "Choose a permission.")).await;
     }
+    let op = Operation::at("POST", "/users/{id}/permissions", &u.user_id, 201);
+    admin.may(&s, &["update:users"], op).await?;
     match users::add_permissions(&s, admin.actor(), &u.user_id, &perms).await {
-        Ok(()) => view::see_other(&format!("{}?flash=added#permissions", href(&u))),
-        Err(e) => {
-            let kept = Kept {
-                pe: Errors::one("permission", e.to_string()),
-                ..Default::default()
-            };
-            detail_page(&s, &admin, u, None, kept).await
-        }
+        Ok(()) => Ok(view::see_other(&format!(
+            "{}?flash=added#permissions",
+            href(&u)
+        ))),
+        Err(e) => again(&s, &admin, u, refused("permission", e.to_string())).await,
     }
 }
 
-async fn remove_permission(State(s): State<Writ>, Path(id): Path<String>, post: Post) -> Response {
-    let Post { admin, form } = post;
-    let u = match load(&s, &admin, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
+async fn remove_permission(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
+    let perm = view::picked_perm(&admin, &form)?;
+    let ask = Ask {
+        heading: format!("Remove {} from {}?", perm.permission_name, u.email),
+        detail: format!(
+            "The direct grant of {} ({}) is removed; a role may still give it.",
+            perm.permission_name, perm.resource_server_identifier
+        ),
+        button: "Remove permission",
     };
-    let Some(perm) = view::parse_perm(form.get("permission")) else {
-        return view::message(
-            &admin,
-            StatusCode::BAD_REQUEST,
-            "Nothing to remove",
-            "No permission was given.",
-        );
-    };
-    if !form.confirmed() {
-        return view::confirm(
-            &admin,
-            &format!("Remove {} from {}?", perm.permission_name, u.email),
-            &format!(
-                "The direct grant of {} ({}) is removed; a role may still give it.",
-                perm.permission_name, perm.resource_server_identifier
-            ),
-            &format!("{}/permissions/remove", href(&u)),
-            "Remove permission",
-            form.carried(),
-            &href(&u),
-        );
-    }
-    let op = Operation::new(
-        "DELETE",
-        "/users/{id}/permissions",
-        format!("/users/{}/permissions", u.user_id),
-        204,
-    );
-    if let Err(r) = admin.may(&s, &["update:users"], op).await {
-        return r;
-    }
-    match users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await {
-        Ok(()) => view::see_other(&format!("{}?flash=removed#permissions", href(&u))),
-        Err(e) => admin.failed("Not removed", &e),
-    }
+    admin.confirmed(&form, &href(&u), "permissions/remove", ask)?;
+    let op = Operation::at("DELETE", "/users/{id}/permissions", &u.user_id, 204);
+    admin.may(&s, &["update:users"], op).await?;
+    admin.done(
+        users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await,
+        &format!("{}?flash=removed#permissions", href(&u)),
+        "Not removed",
+    )
 }
 
 #[cfg(test)]

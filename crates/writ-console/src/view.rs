@@ -1,6 +1,8 @@
 //! What every console page shares: the layout (navigation, signed-in admin, CSRF token), the
 //! security headers (a CSP built from the hashes of the one stylesheet and the one script),
-//! the error, forbidden and confirmation pages, paging and flash messages.
+//! the signed-in [`Admin`] a page is rendered for (what they may do, their use-case actor), the
+//! error, forbidden and confirmation pages, paging and flash messages. Signing in
+//! ([`super::auth`]) builds on this module, never the other way round.
 
 use std::sync::LazyLock;
 
@@ -10,9 +12,10 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use writ_store::Page;
+use writ_service::audit::Operation;
+use writ_service::{AccessClaims, Actor, Page, ServiceError, Writ, access};
 
-use super::auth::Admin;
+use super::form::{Errors, FormData};
 
 pub const CSS: &str = include_str!("admin.css");
 
@@ -35,6 +38,129 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// What a console handler answers: the page, or the page that stops it early (403, not found,
+/// a confirmation step, a failure), returned with `?`.
+pub type Answer = Result<Response, Response>;
+
+/// The signed-in admin of a request (see [`super::auth`] for how a session becomes one).
+pub struct Admin {
+    pub claims: AccessClaims,
+    pub email: String,
+    pub csrf: String,
+    /// The admin as the use cases take them: the console's client, the admin, the browser.
+    pub(super) actor: Actor,
+}
+
+// The errors below are the pages to answer with, returned at once: no need to box them.
+#[allow(clippy::result_large_err)]
+impl Admin {
+    pub fn can(&self, perm: &str) -> bool {
+        access::missing(&self.claims, &[perm]).is_empty()
+    }
+
+    /// `Err(403 page)` unless the token holds every one of `perms`.
+    pub fn need(&self, perms: &[&str]) -> Result<(), Response> {
+        match access::require(&self.claims, perms) {
+            Ok(()) => Ok(()),
+            Err(ServiceError::Forbidden { missing }) => {
+                let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+                Err(forbidden(self, &missing))
+            }
+            Err(e) => Err(internal(self, e)),
+        }
+    }
+
+    /// Before a change: `Err(403 page naming perms)` unless the token holds every one of
+    /// `perms`; the refusal is recorded in the audit log under `op` (the Management API
+    /// operation the change is), as the Management API records one.
+    pub async fn may(&self, w: &Writ, perms: &[&str], op: Operation) -> Result<(), Response> {
+        access::require_for_write(w, &self.actor, &self.claims, perms, &op)
+            .await
+            .map_err(|_| forbidden(self, perms))
+    }
+
+    /// The admin as the use cases take them.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The page for a change a use case refused or failed: its status and message.
+    pub fn failed(&self, heading: &str, e: &ServiceError) -> Response {
+        message(self, status_of(e), heading, &e.to_string())
+    }
+
+    /// After a change: on to `to` once made, else the page of its refusal or failure.
+    pub fn done<T>(&self, r: Result<T, ServiceError>, to: &str, failed: &str) -> Answer {
+        Ok(match r {
+            Ok(_) => see_other(to),
+            Err(e) => self.failed(failed, &e),
+        })
+    }
+
+    /// A read's result, or the page of its failure (logged, never echoed).
+    pub fn ok<T>(&self, r: Result<T, impl std::fmt::Display>) -> Result<T, Response> {
+        r.map_err(|e| internal(self, e))
+    }
+
+    /// A read of one `what` (an id from the URL): the thing, the not-found page, or the page
+    /// of a failure.
+    pub fn found<T>(&self, what: &str, r: Result<T, ServiceError>) -> Result<T, Response> {
+        match r {
+            Ok(x) => Ok(x),
+            Err(ServiceError::NotFound(_)) => Err(not_found(self, what)),
+            Err(e) => Err(internal(self, e)),
+        }
+    }
+
+    /// The confirmation step of a destructive action: `Ok` once the admin confirmed (in the
+    /// browser's dialog or on the confirmation page), else the page that asks, posting the
+    /// form again to `{back}/{tail}` or going back to `back`.
+    pub fn confirmed(
+        &self,
+        form: &FormData,
+        back: &str,
+        tail: &str,
+        ask: Ask,
+    ) -> Result<(), Response> {
+        if form.confirmed() {
+            return Ok(());
+        }
+        Err(confirm(
+            self,
+            &ask,
+            &format!("{back}/{tail}"),
+            form.carried(),
+            back,
+        ))
+    }
+
+    pub fn layout(&self, title: &str, section: &'static str) -> Layout {
+        Layout {
+            title: title.to_owned(),
+            section,
+            email: self.email.clone(),
+            csrf: self.csrf.clone(),
+            flash: None,
+        }
+    }
+}
+
+/// What a confirmation page asks: its heading, what the action does, the button that does it.
+pub struct Ask<'a> {
+    pub heading: String,
+    pub detail: String,
+    pub button: &'a str,
+}
+
+/// 200, or 400 when a form comes back with errors.
+pub fn status(errors: &[&Errors]) -> StatusCode {
+    if errors.iter().all(|e| e.is_empty()) {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
 /// What the layout shows around every signed-in page.
 pub struct Layout {
     pub title: String,
@@ -46,6 +172,10 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout with the short confirmation of the change that led here.
+    pub fn with_flash(self, flash: Option<&'static str>) -> Self {
+        Layout { flash, ..self }
+    }
     pub fn css(&self) -> &'static str {
         CSS
     }
@@ -160,6 +290,23 @@ impl ListQuery {
         flash(self.flash.as_deref())
     }
 
+    /// Keeps the items of a list held in memory that match the search (case-insensitively, in
+    /// any of the texts `fields` gives), all of them without one.
+    pub fn retain_matching<T, const N: usize>(
+        &self,
+        all: &mut Vec<T>,
+        fields: impl Fn(&T) -> [&String; N],
+    ) {
+        if let Some(term) = self.search().map(str::to_lowercase) {
+            all.retain(|x| fields(x).iter().any(|f| f.to_lowercase().contains(&term)));
+        }
+    }
+
+    /// This page of a list held in memory, and its paging links.
+    pub fn slice<T: Clone>(&self, all: &[T], path: &str) -> (Vec<T>, Pager) {
+        (slice(all, self.page()), self.pager(path, all.len() as i64))
+    }
+
     pub fn pager(&self, path: &str, total: i64) -> Pager {
         let p = self.page();
         Pager {
@@ -210,7 +357,7 @@ impl Pager {
 }
 
 /// Pages a list held in memory.
-pub fn slice<T: Clone>(all: &[T], p: Page) -> Vec<T> {
+fn slice<T: Clone>(all: &[T], p: Page) -> Vec<T> {
     all.iter()
         .skip(p.offset() as usize)
         .take(p.per_page as usize)
@@ -295,24 +442,22 @@ pub struct ConfirmPage {
     pub back: String,
 }
 
-/// The confirmation step of a destructive action when the browser did not confirm already.
-pub fn confirm(
+/// The confirmation page of a destructive action (see [`Admin::confirmed`]).
+fn confirm(
     admin: &Admin,
-    heading: &str,
-    detail: &str,
+    ask: &Ask,
     action: &str,
-    button: &str,
     fields: Vec<(String, String)>,
     back: &str,
 ) -> Response {
     render(
         StatusCode::OK,
         &ConfirmPage {
-            l: admin.layout(heading, ""),
-            heading: heading.to_owned(),
-            detail: detail.to_owned(),
+            l: admin.layout(&ask.heading, ""),
+            heading: ask.heading.clone(),
+            detail: ask.detail.clone(),
             action: action.to_owned(),
-            button: button.to_owned(),
+            button: ask.button.to_owned(),
             fields,
             back: back.to_owned(),
         },
@@ -394,5 +539,26 @@ pub fn parse_perm(v: &str) -> Option<writ_core::Permission> {
     (!api.is_empty() && !name.is_empty()).then(|| writ_core::Permission {
         resource_server_identifier: api.to_owned(),
         permission_name: name.to_owned(),
+    })
+}
+
+/// The permissions picked in a form's `permission` picker (values it cannot hold dropped).
+pub fn picked_perms(form: &FormData) -> Vec<writ_core::Permission> {
+    form.all("permission")
+        .iter()
+        .filter_map(|v| parse_perm(v))
+        .collect()
+}
+
+/// The one permission a remove button posts, or the page saying none was given.
+#[allow(clippy::result_large_err)]
+pub fn picked_perm(admin: &Admin, form: &FormData) -> Result<writ_core::Permission, Response> {
+    parse_perm(form.get("permission")).ok_or_else(|| {
+        message(
+            admin,
+            StatusCode::BAD_REQUEST,
+            "Nothing to remove",
+            "No permission was given.",
+        )
     })
 }

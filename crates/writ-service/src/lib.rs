@@ -41,3 +41,8 @@ pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use oauth_error::OAuthRefusal;
 pub use writ::{Catalog, WeakWrit, Writ};
+/// The verified claims of a Writ access token, as the access rules take them.
+pub use writ_guard::AccessClaims;
+/// The store's shapes the use cases take and return (paging, list rows, filters), for callers
+/// that need not depend on the store.
+pub use writ_store::{Consent, LogEntry, LogFilter, Page, PermissionInfo, Source, UserSummary};

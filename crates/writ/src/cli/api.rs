@@ -266,11 +266,6 @@ impl Api {
             .await
     }
 
-    pub async fn patch(&mut self, segments: &[&str], body: Value) -> Result<Value, CliError> {
-        self.call(Method::PATCH, segments, &[], Body::Json(body))
-            .await
-    }
-
     pub async fn delete(
         &mut self,
         segments: &[&str],

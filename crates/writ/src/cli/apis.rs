@@ -7,17 +7,16 @@ use serde_json::{Map, Value, json};
 
 use super::CliError;
 use super::api::Api;
-use super::shared::{BOOL_VALUE_NAME, BodyArg, Paging, list, set_if_given, show};
+use super::shared::{
+    BOOL_VALUE_NAME, BodyArg, Fields, ListArgs, Listing, delete, get, list, save, set_if_given,
+};
 
 #[derive(Subcommand)]
 pub enum ApisCommand {
     /// List the APIs.
     List {
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Show an API (by id or identifier).
     Get {
@@ -52,7 +51,7 @@ pub enum ApisCommand {
 /// The main properties of an API.
 #[derive(Args)]
 pub struct ApiFields {
-    /// The audience of the API's tokens, usually a URL (required on create, fixed after).
+    /// The audience of the API's tokens, usually a URL (required on save, fixed after).
     #[arg(long)]
     identifier: Option<String>,
     /// Display name.
@@ -81,8 +80,8 @@ pub struct ApiFields {
     allow_offline_access: Option<bool>,
 }
 
-impl ApiFields {
-    fn apply(self, body: &mut Map<String, Value>) {
+impl Fields for ApiFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "identifier", self.identifier);
         set_if_given(body, "name", self.name);
         if !self.permissions.is_empty() {
@@ -110,57 +109,42 @@ impl ApiFields {
         set_if_given(body, "signing_alg", self.signing_alg);
         set_if_given(body, "token_lifetime", self.token_lifetime);
         set_if_given(body, "allow_offline_access", self.allow_offline_access);
+        Ok(())
     }
 }
+
+const APIS: Listing = Listing {
+    key: "resource_servers",
+    columns: &[
+        ("ID", "id"),
+        ("NAME", "name"),
+        ("IDENTIFIER", "identifier"),
+        ("RBAC", "enforce_policies"),
+        ("PERMISSIONS", "scopes#"),
+    ],
+};
 
 /// Runs one `writ apis …` command.
 pub async fn run(cmd: ApisCommand) -> Result<(), CliError> {
     let mut api = Api::connect().await?;
     match cmd {
-        ApisCommand::List { paging, json } => {
-            list(
-                &mut api,
-                &["resource-servers"],
-                vec![],
-                &paging,
-                json,
-                "resource_servers",
-                &[
-                    ("ID", "id"),
-                    ("NAME", "name"),
-                    ("IDENTIFIER", "identifier"),
-                    ("RBAC", "enforce_policies"),
-                    ("PERMISSIONS", "scopes#"),
-                ],
-            )
-            .await
+        ApisCommand::List { list: args } => {
+            list(&mut api, &["resource-servers"], vec![], &args, &APIS).await
         }
-        ApisCommand::Get { id, json } => {
-            show(&api.get(&["resource-servers", &id], &[]).await?, json);
-            Ok(())
-        }
+        ApisCommand::Get { id, json } => get(&mut api, &["resource-servers", &id], json).await,
         ApisCommand::Create { fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            let created = api
-                .post(&["resource-servers"], Value::Object(request))
-                .await?;
-            show(&created, body.json_output());
-            Ok(())
+            save(&mut api, "resource-servers", None, fields, &body).await
         }
         ApisCommand::Update { id, fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            let updated = api
-                .patch(&["resource-servers", &id], Value::Object(request))
-                .await?;
-            show(&updated, body.json_output());
-            Ok(())
+            save(&mut api, "resource-servers", Some(&id), fields, &body).await
         }
         ApisCommand::Delete { id } => {
-            api.delete(&["resource-servers", &id], None).await?;
-            println!("Deleted the API {id}.");
-            Ok(())
+            delete(
+                &mut api,
+                &["resource-servers", &id],
+                &format!("the API {id}"),
+            )
+            .await
         }
     }
 }

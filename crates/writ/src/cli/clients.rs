@@ -6,17 +6,17 @@ use serde_json::{Map, Value};
 
 use super::CliError;
 use super::api::{Api, Body};
-use super::shared::{BodyArg, Paging, list, set_if_given, set_list_if_given, show};
+use super::shared::{
+    BodyArg, Fields, ListArgs, Listing, delete, get, list, save, set_if_given, set_list_if_given,
+    show,
+};
 
 #[derive(Subcommand)]
 pub enum ClientsCommand {
     /// List the clients.
     List {
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Show a client.
     Get {
@@ -79,8 +79,8 @@ pub struct ClientFields {
     allowed_logout_urls: Vec<String>,
 }
 
-impl ClientFields {
-    fn apply(self, body: &mut Map<String, Value>) {
+impl Fields for ClientFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "name", self.name);
         set_if_given(body, "description", self.description);
         set_if_given(body, "app_type", self.app_type);
@@ -89,56 +89,36 @@ impl ClientFields {
         set_list_if_given(body, "allowed_origins", self.allowed_origins);
         set_list_if_given(body, "web_origins", self.web_origins);
         set_list_if_given(body, "allowed_logout_urls", self.allowed_logout_urls);
+        Ok(())
     }
 }
+
+const CLIENTS: Listing = Listing {
+    key: "clients",
+    columns: &[
+        ("CLIENT ID", "client_id"),
+        ("NAME", "name"),
+        ("TYPE", "app_type"),
+        ("GRANT TYPES", "grant_types"),
+    ],
+};
 
 /// Runs one `writ clients …` command.
 pub async fn run(cmd: ClientsCommand) -> Result<(), CliError> {
     let mut api = Api::connect().await?;
     match cmd {
-        ClientsCommand::List { paging, json } => {
-            list(
-                &mut api,
-                &["clients"],
-                vec![],
-                &paging,
-                json,
-                "clients",
-                &[
-                    ("CLIENT ID", "client_id"),
-                    ("NAME", "name"),
-                    ("TYPE", "app_type"),
-                    ("GRANT TYPES", "grant_types"),
-                ],
-            )
-            .await
+        ClientsCommand::List { list: args } => {
+            list(&mut api, &["clients"], vec![], &args, &CLIENTS).await
         }
-        ClientsCommand::Get { id, json } => {
-            show(&api.get(&["clients", &id], &[]).await?, json);
-            Ok(())
-        }
+        ClientsCommand::Get { id, json } => get(&mut api, &["clients", &id], json).await,
         ClientsCommand::Create { fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            show(
-                &api.post(&["clients"], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            save(&mut api, "clients", None, fields, &body).await
         }
         ClientsCommand::Update { id, fields, body } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request);
-            show(
-                &api.patch(&["clients", &id], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            save(&mut api, "clients", Some(&id), fields, &body).await
         }
         ClientsCommand::Delete { id } => {
-            api.delete(&["clients", &id], None).await?;
-            println!("Deleted the client {id}.");
-            Ok(())
+            delete(&mut api, &["clients", &id], &format!("the client {id}")).await
         }
         ClientsCommand::RotateSecret { id, json } => {
             let rotated = api

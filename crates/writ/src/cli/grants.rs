@@ -3,11 +3,12 @@
 //! of a new grant is named by its id or identifier.
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
 
 use super::CliError;
 use super::api::Api;
-use super::shared::{BodyArg, Paging, api_identifier, list, set_if_given, show};
+use super::shared::{BodyArg, ListArgs, Listing, api_identifier, delete, list, send, set_if_given};
 
 #[derive(Subcommand)]
 pub enum GrantsCommand {
@@ -20,10 +21,7 @@ pub enum GrantsCommand {
         #[arg(long)]
         audience: Option<String>,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Let a machine client call an API with client_credentials.
     Create {
@@ -51,6 +49,24 @@ pub enum GrantsCommand {
     Delete { id: String },
 }
 
+const GRANTS: Listing = Listing {
+    key: "client_grants",
+    columns: &[
+        ("ID", "id"),
+        ("CLIENT ID", "client_id"),
+        ("AUDIENCE", "audience"),
+        ("SCOPE", "scope"),
+    ],
+};
+
+/// The grant's permissions: the `--scope` flags, or none when neither they nor the body give
+/// any.
+fn set_scopes(request: &mut Map<String, Value>, scopes: Vec<String>) {
+    if !scopes.is_empty() || !request.contains_key("scope") {
+        request.insert("scope".into(), json!(scopes));
+    }
+}
+
 /// Runs one `writ grants …` command.
 pub async fn run(cmd: GrantsCommand) -> Result<(), CliError> {
     let mut api = Api::connect().await?;
@@ -58,8 +74,7 @@ pub async fn run(cmd: GrantsCommand) -> Result<(), CliError> {
         GrantsCommand::List {
             client_id,
             audience,
-            paging,
-            json,
+            list: args,
         } => {
             let mut query = vec![];
             if let Some(client_id) = client_id {
@@ -68,21 +83,7 @@ pub async fn run(cmd: GrantsCommand) -> Result<(), CliError> {
             if let Some(audience) = audience {
                 query.push(("audience", audience));
             }
-            list(
-                &mut api,
-                &["client-grants"],
-                query,
-                &paging,
-                json,
-                "client_grants",
-                &[
-                    ("ID", "id"),
-                    ("CLIENT ID", "client_id"),
-                    ("AUDIENCE", "audience"),
-                    ("SCOPE", "scope"),
-                ],
-            )
-            .await
+            list(&mut api, &["client-grants"], query, &args, &GRANTS).await
         }
         GrantsCommand::Create {
             client_id,
@@ -98,31 +99,24 @@ pub async fn run(cmd: GrantsCommand) -> Result<(), CliError> {
                     json!(api_identifier(&mut api, &audience).await?),
                 );
             }
-            if !scopes.is_empty() || !request.contains_key("scope") {
-                request.insert("scope".into(), json!(scopes));
-            }
-            show(
-                &api.post(&["client-grants"], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            set_scopes(&mut request, scopes);
+            send(&mut api, Method::POST, &["client-grants"], request, &body).await
         }
         GrantsCommand::Update { id, scopes, body } => {
             let mut request = body.request_body()?;
-            if !scopes.is_empty() || !request.contains_key("scope") {
-                request.insert("scope".into(), json!(scopes));
-            }
-            show(
-                &api.patch(&["client-grants", &id], Value::Object(request))
-                    .await?,
-                body.json_output(),
-            );
-            Ok(())
+            set_scopes(&mut request, scopes);
+            send(
+                &mut api,
+                Method::PATCH,
+                &["client-grants", &id],
+                request,
+                &body,
+            )
+            .await
         }
         GrantsCommand::Delete { id } => {
-            api.delete(&["client-grants", &id], None).await?;
-            println!("Deleted the client grant {id}.");
-            Ok(())
+            let what = format!("the client grant {id}");
+            delete(&mut api, &["client-grants", &id], &what).await
         }
     }
 }

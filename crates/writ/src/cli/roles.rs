@@ -3,15 +3,15 @@
 //! users holding them. A role is named by its id or its exact name, a user by id or email.
 
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use writ_server::mgmt::types::RoleUsersRequest;
 
 use super::CliError;
 use super::api::Api;
 use super::shared::{
-    BodyArg, PERMISSION_COLUMNS, Paging, ROLE_COLUMNS, list, permissions_body, plural, role_id,
-    set_if_given, show, user_id,
+    BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES, change_permissions, delete,
+    get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 
 #[derive(Subcommand)]
@@ -22,10 +22,7 @@ pub enum RolesCommand {
         #[arg(long)]
         name_filter: Option<String>,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Show a role (by id or name).
     Get {
@@ -80,10 +77,7 @@ pub enum RolePermissionsCommand {
     List {
         role: String,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Give a role permissions of one API.
     Add {
@@ -113,10 +107,7 @@ pub enum RoleUsersCommand {
     List {
         role: String,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Assign a role to users (ids or emails).
     Add {
@@ -126,126 +117,93 @@ pub enum RoleUsersCommand {
     },
 }
 
+/// The users holding a role.
+const ROLE_USERS: Listing = Listing {
+    key: "users",
+    columns: &[("USER ID", "user_id"), ("EMAIL", "email"), ("NAME", "name")],
+};
+
+impl Fields for RoleFields {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
+        set_if_given(body, "name", self.name);
+        set_if_given(body, "description", self.description);
+        Ok(())
+    }
+}
+
 /// Runs one `writ roles …` command.
 pub async fn run(cmd: RolesCommand) -> Result<(), CliError> {
     let mut api = Api::connect().await?;
     match cmd {
         RolesCommand::List {
             name_filter,
-            paging,
-            json,
+            list: args,
         } => {
             let query = name_filter
                 .map(|filter| vec![("name_filter", filter)])
                 .unwrap_or_default();
-            list(
-                &mut api,
-                &["roles"],
-                query,
-                &paging,
-                json,
-                "roles",
-                ROLE_COLUMNS,
-            )
-            .await
+            list(&mut api, &["roles"], query, &args, &ROLES).await
         }
         RolesCommand::Get { role, json } => {
             let id = role_id(&mut api, &role).await?;
-            show(&api.get(&["roles", &id], &[]).await?, json);
-            Ok(())
+            get(&mut api, &["roles", &id], json).await
         }
-        RolesCommand::Create { fields, body } => {
-            let mut request = body.request_body()?;
-            set_if_given(&mut request, "name", fields.name);
-            set_if_given(&mut request, "description", fields.description);
-            show(
-                &api.post(&["roles"], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
-        }
+        RolesCommand::Create { fields, body } => save(&mut api, "roles", None, fields, &body).await,
         RolesCommand::Update { role, fields, body } => {
             let id = role_id(&mut api, &role).await?;
-            let mut request = body.request_body()?;
-            set_if_given(&mut request, "name", fields.name);
-            set_if_given(&mut request, "description", fields.description);
-            let updated = api.patch(&["roles", &id], Value::Object(request)).await?;
-            show(&updated, body.json_output());
-            Ok(())
+            save(&mut api, "roles", Some(&id), fields, &body).await
         }
         RolesCommand::Delete { role } => {
             let id = role_id(&mut api, &role).await?;
-            api.delete(&["roles", &id], None).await?;
-            println!("Deleted the role {role}.");
+            delete(&mut api, &["roles", &id], &format!("the role {role}")).await
+        }
+        RolesCommand::Permissions(cmd) => {
+            let (role, change, api_id, permissions) = match cmd {
+                RolePermissionsCommand::List { role, list: args } => {
+                    let id = role_id(&mut api, &role).await?;
+                    let path = ["roles", &id, "permissions"];
+                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
+                }
+                RolePermissionsCommand::Add {
+                    role,
+                    api: api_id,
+                    permissions,
+                } => (role, Change::Add, api_id, permissions),
+                RolePermissionsCommand::Remove {
+                    role,
+                    api: api_id,
+                    permissions,
+                } => (role, Change::Remove, api_id, permissions),
+            };
+            let id = role_id(&mut api, &role).await?;
+            let path = ["roles", &id, "permissions"];
+            change_permissions(&mut api, &path, &api_id, &permissions, change).await?;
+            let n = plural(permissions.len(), "permission");
+            match change {
+                Change::Add => println!("Gave the role {role} {n}."),
+                Change::Remove => println!("Removed {n} from the role {role}."),
+            }
             Ok(())
         }
-        RolesCommand::Permissions(RolePermissionsCommand::List { role, paging, json }) => {
-            let id = role_id(&mut api, &role).await?;
-            list(
-                &mut api,
-                &["roles", &id, "permissions"],
-                vec![],
-                &paging,
-                json,
-                "permissions",
-                PERMISSION_COLUMNS,
-            )
-            .await
-        }
-        RolesCommand::Permissions(RolePermissionsCommand::Add {
-            role,
-            api: api_id,
-            permissions,
-        }) => {
-            let id = role_id(&mut api, &role).await?;
-            let body = permissions_body(&mut api, &api_id, &permissions).await?;
-            api.post(&["roles", &id, "permissions"], body).await?;
-            println!(
-                "Gave the role {role} {}.",
-                plural(permissions.len(), "permission")
-            );
-            Ok(())
-        }
-        RolesCommand::Permissions(RolePermissionsCommand::Remove {
-            role,
-            api: api_id,
-            permissions,
-        }) => {
-            let id = role_id(&mut api, &role).await?;
-            let body = permissions_body(&mut api, &api_id, &permissions).await?;
-            api.delete(&["roles", &id, "permissions"], Some(body))
-                .await?;
-            println!(
-                "Removed {} from the role {role}.",
-                plural(permissions.len(), "permission")
-            );
-            Ok(())
-        }
-        RolesCommand::Users(RoleUsersCommand::List { role, paging, json }) => {
+        RolesCommand::Users(RoleUsersCommand::List { role, list: args }) => {
             let id = role_id(&mut api, &role).await?;
             list(
                 &mut api,
                 &["roles", &id, "users"],
                 vec![],
-                &paging,
-                json,
-                "users",
-                &[("USER ID", "user_id"), ("EMAIL", "email"), ("NAME", "name")],
+                &args,
+                &ROLE_USERS,
             )
             .await
         }
         RolesCommand::Users(RoleUsersCommand::Add { role, users }) => {
             let id = role_id(&mut api, &role).await?;
-            let mut ids = vec![];
-            for user in &users {
-                ids.push(user_id(&mut api, user).await?);
-            }
+            let ids = ids(&mut api, &users, user_id).await?;
             let count = ids.len();
-            api.post(
-                &["roles", &id, "users"],
-                json!(RoleUsersRequest { users: ids }),
-            )
-            .await?;
+            let body = json!(RoleUsersRequest { users: ids });
+            Change::Add
+                .send(&mut api, &["roles", &id, "users"], body)
+                .await?;
             println!("Assigned the role {role} to {}.", plural(count, "user"));
             Ok(())
         }

@@ -11,7 +11,9 @@ use writ_server::mgmt::types::{
     List, PermissionRef, PermissionsRequest, ResourceServer, Role, RoleList, User,
 };
 
-use super::api::Api;
+use reqwest::Method;
+
+use super::api::{Api, Body};
 use super::{CliError, output};
 
 /// Paging of lists (Auth0's `page` from 0 and `per_page`).
@@ -23,6 +25,16 @@ pub struct Paging {
     /// Items per page (at most 100; the server's default is 50).
     #[arg(long)]
     per_page: Option<u32>,
+}
+
+/// The arguments of every list command: paging and `--json`.
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    paging: Paging,
+    /// Print the server's JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--json` for create and update: a request body, or just JSON output.
@@ -89,23 +101,28 @@ pub fn show(value: &Value, json: bool) {
     }
 }
 
+/// What a list's page holds (its key in the server's answer) and the columns of its table.
+pub struct Listing {
+    pub key: &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
+}
+
 /// Lists one page: the server's JSON as is with `--json`, else a table and a footer.
 pub async fn list(
     api: &mut Api,
     segments: &[&str],
     mut query: Vec<(&'static str, String)>,
-    paging: &Paging,
-    json: bool,
-    key: &str,
-    columns: &[(&str, &str)],
+    args: &ListArgs,
+    listing: &Listing,
 ) -> Result<(), CliError> {
-    if let Some(p) = paging.page {
+    let Listing { key, columns } = listing;
+    if let Some(p) = args.paging.page {
         query.push(("page", p.to_string()));
     }
-    if let Some(p) = paging.per_page {
+    if let Some(p) = args.paging.per_page {
         query.push(("per_page", p.to_string()));
     }
-    if json {
+    if args.json {
         output::json(&api.get(segments, &query).await?);
         return Ok(());
     }
@@ -114,12 +131,92 @@ pub async fn list(
     match &page {
         Value::Array(items) => output::table(columns, items),
         _ => {
-            let items = page[key].as_array().cloned().unwrap_or_default();
+            let items = page[*key].as_array().cloned().unwrap_or_default();
             output::table(columns, &items);
             output::footer(&page, key);
         }
     }
     Ok(())
+}
+
+/// `get`: prints the object at `segments`.
+pub async fn get(api: &mut Api, segments: &[&str], json: bool) -> Result<(), CliError> {
+    show(&api.get(segments, &[]).await?, json);
+    Ok(())
+}
+
+/// The properties a create or update command takes as flags.
+pub trait Fields {
+    /// Sets the flags that were given in a request body (over what `--json` gave).
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError>;
+}
+
+/// `create` (`POST` to the collection) or, given an id, `update` (`PATCH` of that object): the
+/// body of `--json` with the flags on top; prints what the server answers.
+pub async fn save(
+    api: &mut Api,
+    collection: &str,
+    id: Option<&str>,
+    fields: impl Fields,
+    body: &BodyArg,
+) -> Result<(), CliError> {
+    let mut request = body.request_body()?;
+    fields.apply(&mut request)?;
+    match id {
+        None => send(api, Method::POST, &[collection], request, body).await,
+        Some(id) => send(api, Method::PATCH, &[collection, id], request, body).await,
+    }
+}
+
+/// Sends a request body built from `body` and prints what the server answers.
+pub async fn send(
+    api: &mut Api,
+    method: Method,
+    segments: &[&str],
+    request: Map<String, Value>,
+    body: &BodyArg,
+) -> Result<(), CliError> {
+    let answer = api
+        .call(method, segments, &[], Body::Json(Value::Object(request)))
+        .await?;
+    show(&answer, body.json_output());
+    Ok(())
+}
+
+/// `delete`: deletes the object at `segments` and says so (`what`: `the role admin`).
+pub async fn delete(api: &mut Api, segments: &[&str], what: &str) -> Result<(), CliError> {
+    api.delete(segments, None).await?;
+    println!("Deleted {what}.");
+    Ok(())
+}
+
+/// Whether a command adds to a relation (`POST`) or removes from it (`DELETE` with a body).
+#[derive(Clone, Copy)]
+pub enum Change {
+    Add,
+    Remove,
+}
+
+impl Change {
+    pub async fn send(self, api: &mut Api, segments: &[&str], body: Value) -> Result<(), CliError> {
+        match self {
+            Change::Add => api.post(segments, body).await?,
+            Change::Remove => api.delete(segments, Some(body)).await?,
+        };
+        Ok(())
+    }
+}
+
+/// Gives or takes permissions of one API (a role's, a user's direct ones).
+pub async fn change_permissions(
+    api: &mut Api,
+    segments: &[&str],
+    api_id: &str,
+    permissions: &[String],
+    change: Change,
+) -> Result<(), CliError> {
+    let body = permissions_body(api, api_id, permissions).await?;
+    change.send(api, segments, body).await
 }
 
 /// `1 role`, `2 roles`.
@@ -131,19 +228,25 @@ pub fn plural(n: usize, one: &str) -> String {
     }
 }
 
-/// The columns of a permission list (a role's, a user's).
-pub const PERMISSION_COLUMNS: &[(&str, &str)] = &[
-    ("API", "resource_server_identifier"),
-    ("PERMISSION", "permission_name"),
-    ("DESCRIPTION", "description"),
-];
+/// A permission list (a role's, a user's).
+pub const PERMISSIONS: Listing = Listing {
+    key: "permissions",
+    columns: &[
+        ("API", "resource_server_identifier"),
+        ("PERMISSION", "permission_name"),
+        ("DESCRIPTION", "description"),
+    ],
+};
 
-/// The columns of a role list (all roles, a user's).
-pub const ROLE_COLUMNS: &[(&str, &str)] = &[
-    ("ID", "id"),
-    ("NAME", "name"),
-    ("DESCRIPTION", "description"),
-];
+/// A role list (all roles, a user's).
+pub const ROLES: Listing = Listing {
+    key: "roles",
+    columns: &[
+        ("ID", "id"),
+        ("NAME", "name"),
+        ("DESCRIPTION", "description"),
+    ],
+};
 
 /// An API's identifier (the audience permissions name), from its id or identifier.
 pub async fn api_identifier(api: &mut Api, id: &str) -> Result<String, CliError> {
@@ -174,6 +277,19 @@ pub async fn role_id(api: &mut Api, role: &str) -> Result<String, CliError> {
             "several roles are named {role:?}: give the role id"
         ))),
     }
+}
+
+/// The ids of what people typed, each found by `id` ([`role_id`], [`user_id`]).
+pub async fn ids(
+    api: &mut Api,
+    names: &[String],
+    id: impl AsyncFn(&mut Api, &str) -> Result<String, CliError>,
+) -> Result<Vec<String>, CliError> {
+    let mut ids = vec![];
+    for name in names {
+        ids.push(id(api, name).await?);
+    }
+    Ok(ids)
 }
 
 /// A user id, from an id or an email.

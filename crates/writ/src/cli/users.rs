@@ -10,8 +10,8 @@ use writ_server::mgmt::types::UserRolesRequest;
 
 use super::api::Api;
 use super::shared::{
-    BOOL_VALUE_NAME, BodyArg, PERMISSION_COLUMNS, Paging, ROLE_COLUMNS, list, permissions_body,
-    plural, role_id, set_if_given, show, user_id,
+    BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES,
+    change_permissions, delete, get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 use super::{CliError, import, output};
 
@@ -26,10 +26,7 @@ pub enum UsersCommand {
         #[arg(long)]
         email: Option<String>,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Show a user (by id or email).
     Get {
@@ -95,7 +92,7 @@ pub struct UserFields {
     blocked: Option<bool>,
 }
 
-impl UserFields {
+impl Fields for UserFields {
     fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         let password = if self.password_stdin {
             Some(super::read_stdin_line("password")?)
@@ -117,10 +114,7 @@ pub enum UserRolesCommand {
     List {
         user: String,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Assign roles (ids or names) to a user.
     Add {
@@ -142,10 +136,7 @@ pub enum UserPermissionsCommand {
     List {
         user: String,
         #[command(flatten)]
-        paging: Paging,
-        /// Print the server's JSON.
-        #[arg(long)]
-        json: bool,
+        list: ListArgs,
     },
     /// Grant a user permissions of one API directly.
     Add {
@@ -167,14 +158,31 @@ pub enum UserPermissionsCommand {
     },
 }
 
-const USER_COLUMNS: &[(&str, &str)] = &[
-    ("USER ID", "user_id"),
-    ("EMAIL", "email"),
-    ("NAME", "name"),
-    ("VERIFIED", "email_verified"),
-    ("BLOCKED", "blocked"),
-    ("CREATED", "created_at"),
-];
+const USERS: Listing = Listing {
+    key: "users",
+    columns: &[
+        ("USER ID", "user_id"),
+        ("EMAIL", "email"),
+        ("NAME", "name"),
+        ("VERIFIED", "email_verified"),
+        ("BLOCKED", "blocked"),
+        ("CREATED", "created_at"),
+    ],
+};
+
+/// A new user's flags: its properties, and its connection unless the body names one.
+struct NewUser {
+    fields: UserFields,
+    connection: String,
+}
+
+impl Fields for NewUser {
+    fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
+        self.fields.apply(body)?;
+        body.entry("connection").or_insert(json!(self.connection));
+        Ok(())
+    }
+}
 
 /// Runs one `writ users …` command.
 pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
@@ -186,151 +194,97 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
         UsersCommand::Import(_) => unreachable!("handled above"),
         UsersCommand::List {
             email: Some(email),
-            json,
+            list: ListArgs { json, .. },
             ..
         } => {
             let users = api.get(&["users-by-email"], &[("email", email)]).await?;
             if json {
                 output::json(&users);
             } else {
-                output::table(USER_COLUMNS, users.as_array().map_or(&[], Vec::as_slice));
+                output::table(USERS.columns, users.as_array().map_or(&[], Vec::as_slice));
             }
             Ok(())
         }
-        UsersCommand::List {
-            q, paging, json, ..
-        } => {
+        UsersCommand::List { q, list: args, .. } => {
             let query = q.map(|q| vec![("q", q)]).unwrap_or_default();
-            list(
-                &mut api,
-                &["users"],
-                query,
-                &paging,
-                json,
-                "users",
-                USER_COLUMNS,
-            )
-            .await
+            list(&mut api, &["users"], query, &args, &USERS).await
         }
         UsersCommand::Get { user, json } => {
             let id = user_id(&mut api, &user).await?;
-            show(&api.get(&["users", &id], &[]).await?, json);
-            Ok(())
+            get(&mut api, &["users", &id], json).await
         }
         UsersCommand::Create {
             fields,
             connection,
             body,
         } => {
-            let mut request = body.request_body()?;
-            fields.apply(&mut request)?;
-            request.entry("connection").or_insert(json!(connection));
-            show(
-                &api.post(&["users"], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            let fields = NewUser { fields, connection };
+            save(&mut api, "users", None, fields, &body).await
         }
         UsersCommand::Update { user, fields, body } => {
             let id = user_id(&mut api, &user).await?;
-            let mut request = body.request_body()?;
-            fields.apply(&mut request)?;
-            show(
-                &api.patch(&["users", &id], Value::Object(request)).await?,
-                body.json_output(),
-            );
-            Ok(())
+            save(&mut api, "users", Some(&id), fields, &body).await
         }
         UsersCommand::Delete { user } => {
             let id = user_id(&mut api, &user).await?;
-            api.delete(&["users", &id], None).await?;
-            println!("Deleted the user {user}.");
-            Ok(())
+            delete(&mut api, &["users", &id], &format!("the user {user}")).await
         }
-        UsersCommand::Roles(UserRolesCommand::List { user, paging, json }) => {
+        UsersCommand::Roles(UserRolesCommand::List { user, list: args }) => {
             let id = user_id(&mut api, &user).await?;
-            list(
-                &mut api,
-                &["users", &id, "roles"],
-                vec![],
-                &paging,
-                json,
-                "roles",
-                ROLE_COLUMNS,
-            )
-            .await
+            list(&mut api, &["users", &id, "roles"], vec![], &args, &ROLES).await
         }
         UsersCommand::Roles(UserRolesCommand::Add { user, roles }) => {
-            let id = user_id(&mut api, &user).await?;
-            let mut ids = vec![];
-            for role in &roles {
-                ids.push(role_id(&mut api, role).await?);
-            }
-            let count = ids.len();
-            api.post(
-                &["users", &id, "roles"],
-                json!(UserRolesRequest { roles: ids }),
-            )
-            .await?;
+            let count = change_roles(&mut api, &user, &roles, Change::Add).await?;
             println!("Assigned {} to {user}.", plural(count, "role"));
             Ok(())
         }
         UsersCommand::Roles(UserRolesCommand::Remove { user, roles }) => {
-            let id = user_id(&mut api, &user).await?;
-            let mut ids = vec![];
-            for role in &roles {
-                ids.push(role_id(&mut api, role).await?);
-            }
-            let count = ids.len();
-            api.delete(
-                &["users", &id, "roles"],
-                Some(json!(UserRolesRequest { roles: ids })),
-            )
-            .await?;
+            let count = change_roles(&mut api, &user, &roles, Change::Remove).await?;
             println!("Removed {} from {user}.", plural(count, "role"));
             Ok(())
         }
-        UsersCommand::Permissions(UserPermissionsCommand::List { user, paging, json }) => {
+        UsersCommand::Permissions(cmd) => {
+            let (user, change, api_id, permissions) = match cmd {
+                UserPermissionsCommand::List { user, list: args } => {
+                    let id = user_id(&mut api, &user).await?;
+                    let path = ["users", &id, "permissions"];
+                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
+                }
+                UserPermissionsCommand::Add {
+                    user,
+                    api: api_id,
+                    permissions,
+                } => (user, Change::Add, api_id, permissions),
+                UserPermissionsCommand::Remove {
+                    user,
+                    api: api_id,
+                    permissions,
+                } => (user, Change::Remove, api_id, permissions),
+            };
             let id = user_id(&mut api, &user).await?;
-            list(
-                &mut api,
-                &["users", &id, "permissions"],
-                vec![],
-                &paging,
-                json,
-                "permissions",
-                PERMISSION_COLUMNS,
-            )
-            .await
-        }
-        UsersCommand::Permissions(UserPermissionsCommand::Add {
-            user,
-            api: api_id,
-            permissions,
-        }) => {
-            let id = user_id(&mut api, &user).await?;
-            let body = permissions_body(&mut api, &api_id, &permissions).await?;
-            api.post(&["users", &id, "permissions"], body).await?;
-            println!(
-                "Granted {} to {user}.",
-                plural(permissions.len(), "permission")
-            );
-            Ok(())
-        }
-        UsersCommand::Permissions(UserPermissionsCommand::Remove {
-            user,
-            api: api_id,
-            permissions,
-        }) => {
-            let id = user_id(&mut api, &user).await?;
-            let body = permissions_body(&mut api, &api_id, &permissions).await?;
-            api.delete(&["users", &id, "permissions"], Some(body))
-                .await?;
-            println!(
-                "Removed {} from {user}.",
-                plural(permissions.len(), "permission")
-            );
+            let path = ["users", &id, "permissions"];
+            change_permissions(&mut api, &path, &api_id, &permissions, change).await?;
+            let n = plural(permissions.len(), "permission");
+            match change {
+                Change::Add => println!("Granted {n} to {user}."),
+                Change::Remove => println!("Removed {n} from {user}."),
+            }
             Ok(())
         }
     }
+}
+
+/// Assigns roles to a user or removes them; the number of roles.
+async fn change_roles(
+    api: &mut Api,
+    user: &str,
+    roles: &[String],
+    change: Change,
+) -> Result<usize, CliError> {
+    let id = user_id(api, user).await?;
+    let ids = ids(api, roles, role_id).await?;
+    let count = ids.len();
+    let body = json!(UserRolesRequest { roles: ids });
+    change.send(api, &["users", &id, "roles"], body).await?;
+    Ok(count)
 }
