@@ -5,7 +5,7 @@
 //! The demo's secrets are fixed so that re-running prints the same working commands; never use
 //! demo data in production.
 
-use writ_core::{AppType, Permission, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_core::{AppType, Permission, ResourceServer, Role, Scope, SigningAlg, TokenDialect, User};
 use writ_store::{NewUser, StoreError};
 
 use crate::state::AppState;
@@ -70,42 +70,14 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
             vec!["read:todos", "write:todos", "delete:todos"],
         ),
     ] {
-        let existing = s
-            .list_roles(
-                Some(name),
-                writ_store::Page {
-                    page: 0,
-                    per_page: 100,
-                },
-            )
-            .await?;
-        let role = match existing.items.into_iter().find(|r| r.name == name) {
-            Some(r) => r,
-            None => s.create_role(name, desc).await?,
-        };
+        let role = role(state, name, desc).await?;
         s.add_role_permissions(&role.id, &perms.iter().map(|p| perm(p)).collect::<Vec<_>>())
             .await?;
         role_ids.push(role.id);
     }
     for ((email, password), role) in [(ALICE, &role_ids[1]), (BOB, &role_ids[0])] {
-        let user = match s.credentials_by_email(email).await? {
-            Some(c) => c.user,
-            None => {
-                let hash = state
-                    .hasher
-                    .hash(password)
-                    .await
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                s.create_user(NewUser {
-                    email: email.into(),
-                    password_hash: Some(hash),
-                    name: Some(email.split('@').next().unwrap_or(email).to_owned()),
-                    email_verified: true,
-                    ..Default::default()
-                })
-                .await?
-            }
-        };
+        let name = email.split('@').next().unwrap_or(email);
+        let user = user(state, email, password, name).await?;
         s.assign_user_roles(&user.user_id, std::slice::from_ref(role))
             .await?;
     }
@@ -117,21 +89,7 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         ))
         .await?;
     }
-    if s.list_client_grants(
-        Some(MACHINE_CLIENT_ID),
-        Some(TODOS_API),
-        writ_store::Page {
-            page: 0,
-            per_page: 1,
-        },
-    )
-    .await?
-    .total
-        == 0
-    {
-        s.create_client_grant(MACHINE_CLIENT_ID, TODOS_API, &["read:todos".to_string()])
-            .await?;
-    }
+    grant(state, MACHINE_CLIENT_ID, TODOS_API, "read:todos").await?;
     if let Err(StoreError::NotFound(_)) = s.get_client(SCRIPT_CLIENT_ID).await {
         let mut c = machine_client(
             SCRIPT_CLIENT_ID,
@@ -162,48 +120,93 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         .await?;
     }
     let mgmt = state.config.management_audience();
-    if s.list_client_grants(
-        Some(EVENTS_CLIENT_ID),
-        Some(&mgmt),
-        writ_store::Page {
-            page: 0,
-            per_page: 1,
-        },
-    )
-    .await?
-    .total
-        == 0
-    {
-        s.create_client_grant(EVENTS_CLIENT_ID, &mgmt, &["read:authz_events".to_string()])
-            .await?;
-    }
+    grant(state, EVENTS_CLIENT_ID, &mgmt, "read:authz_events").await?;
     seed_admin(state).await?;
     state.reload().await
 }
 
-/// The admin console's demo administrator: a role with every Management API permission.
-async fn seed_admin(state: &AppState) -> Result<(), StoreError> {
-    let s = &state.store;
-    let mgmt = state.config.management_audience();
-    let existing = s
+/// The role named `name`, created with `description` when there is none.
+async fn role(state: &AppState, name: &str, description: &str) -> Result<Role, StoreError> {
+    let existing = state
+        .store
         .list_roles(
-            Some(ADMIN_ROLE),
+            Some(name),
             writ_store::Page {
                 page: 0,
                 per_page: 100,
             },
         )
         .await?;
-    let role = match existing.items.into_iter().find(|r| r.name == ADMIN_ROLE) {
-        Some(r) => r,
-        None => {
-            s.create_role(
-                ADMIN_ROLE,
-                "Every Management API permission (the admin console)",
-            )
-            .await?
-        }
-    };
+    match existing.items.into_iter().find(|r| r.name == name) {
+        Some(r) => Ok(r),
+        None => state.store.create_role(name, description).await,
+    }
+}
+
+/// The user with this email, created (verified, with `password` and `name`) when there is none.
+async fn user(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> Result<User, StoreError> {
+    if let Some(c) = state.store.credentials_by_email(email).await? {
+        return Ok(c.user);
+    }
+    let hash = state
+        .hasher
+        .hash(password)
+        .await
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    state
+        .store
+        .create_user(NewUser {
+            email: email.into(),
+            password_hash: Some(hash),
+            name: Some(name.to_owned()),
+            email_verified: true,
+            ..Default::default()
+        })
+        .await
+}
+
+/// A client grant of `scope` for `audience` to `client_id`, unless the client has one for it.
+async fn grant(
+    state: &AppState,
+    client_id: &str,
+    audience: &str,
+    scope: &str,
+) -> Result<(), StoreError> {
+    let existing = state
+        .store
+        .list_client_grants(
+            Some(client_id),
+            Some(audience),
+            writ_store::Page {
+                page: 0,
+                per_page: 1,
+            },
+        )
+        .await?;
+    if existing.total == 0 {
+        state
+            .store
+            .create_client_grant(client_id, audience, &[scope.to_string()])
+            .await?;
+    }
+    Ok(())
+}
+
+/// The admin console's demo administrator: a role with every Management API permission.
+async fn seed_admin(state: &AppState) -> Result<(), StoreError> {
+    let s = &state.store;
+    let mgmt = state.config.management_audience();
+    let role = role(
+        state,
+        ADMIN_ROLE,
+        "Every Management API permission (the admin console)",
+    )
+    .await?;
     let perms: Vec<Permission> = writ_core::MANAGEMENT_SCOPES
         .iter()
         .map(|p| Permission {
@@ -213,24 +216,7 @@ async fn seed_admin(state: &AppState) -> Result<(), StoreError> {
         .collect();
     s.add_role_permissions(&role.id, &perms).await?;
     let (email, password) = ADMIN;
-    let user = match s.credentials_by_email(email).await? {
-        Some(c) => c.user,
-        None => {
-            let hash = state
-                .hasher
-                .hash(password)
-                .await
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            s.create_user(NewUser {
-                email: email.into(),
-                password_hash: Some(hash),
-                name: Some("Demo admin".into()),
-                email_verified: true,
-                ..Default::default()
-            })
-            .await?
-        }
-    };
+    let user = user(state, email, password, "Demo admin").await?;
     s.assign_user_roles(&user.user_id, std::slice::from_ref(&role.id))
         .await
 }

@@ -11,7 +11,6 @@ pub mod audit;
 pub mod console;
 pub mod demo;
 pub mod error;
-pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;

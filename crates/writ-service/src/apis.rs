@@ -109,7 +109,7 @@ fn system(verb: &str) -> ServiceError {
 /// Creates an API.
 pub async fn create(w: &Writ, actor: &Actor, mut input: ApiInput) -> Result<ResourceServer> {
     let op = Operation::at("POST", "/resource-servers", "", 201);
-    let result = async {
+    w.catalog_write(actor, op, async {
         let identifier = input
             .identifier
             .take()
@@ -129,11 +129,9 @@ pub async fn create(w: &Writ, actor: &Actor, mut input: ApiInput) -> Result<Reso
         };
         apply(&mut rs, input)?;
         let rs = w.store.create_resource_server(rs).await?;
-        w.reload().await?;
         Ok(rs)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Changes an API (not its identifier; not the system API).
@@ -166,17 +164,15 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ApiInput) -> Resul
 /// Deletes an API (not the system API).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/resource-servers/{id}", id, 204);
-    let result = async {
+    w.catalog_write(actor, op, async {
         let rs = w.store.get_resource_server(id).await?;
         if rs.is_system {
             return Err(system("deleted"));
         }
         w.store.delete_resource_server(&rs.id).await?;
-        w.reload().await?;
         Ok(())
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Every API, the system API included.

@@ -150,9 +150,7 @@ impl Entry {
 pub async fn record(state: &Writ, entry: Entry) {
     let mut e = entry.0;
     // Dated now, as it is recorded.
-    e.date.get_or_insert_with(|| {
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    });
+    e.date.get_or_insert_with(crate::time::now_rfc3339);
     if e.client_name.is_none()
         && let Some(id) = &e.client_id
     {
@@ -473,9 +471,6 @@ pub async fn prune(state: &Writ) -> Result<u64, StoreError> {
 
 /// Deletes entries older than `days` days; returns how many.
 pub async fn prune_older_than(state: &Writ, days: u32) -> Result<u64, StoreError> {
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-    state
-        .store
-        .prune_logs(&cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .await
+    let cutoff = crate::time::now_utc() - chrono::Duration::days(i64::from(days));
+    state.store.prune_logs(&crate::time::rfc3339(cutoff)).await
 }

@@ -50,23 +50,10 @@ fn management_description(scope: &str) -> String {
 /// A machine client with a grant for every management scope.
 pub fn machine_client(id: &str, name: &str, secret: &str) -> Client {
     Client {
-        client_id: id.into(),
         name: name.into(),
-        description: String::new(),
-        app_type: AppType::NonInteractive,
         grant_types: vec!["client_credentials".into()],
-        callbacks: vec![],
-        allowed_origins: vec![],
-        web_origins: vec![],
-        allowed_logout_urls: vec![],
         secret_hash: Some(sha256_hex(secret)),
-        is_first_party: true,
-        refresh_rotation: true,
-        refresh_leeway: 0,
-        refresh_idle_lifetime: 1_296_000,
-        refresh_absolute_lifetime: 2_592_000,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        authz_version: 1,
+        ..crate::clients::blank(id.into(), AppType::NonInteractive)
     }
 }
 

@@ -196,49 +196,53 @@ fn apply(c: &mut Client, b: ClientInput, creating: bool) -> Result<Option<bool>>
     Ok(Some(!public))
 }
 
+/// A client with nothing but its id, its type and Writ's defaults: first party, public (no
+/// secret), rotating refresh tokens (15 days idle, 30 days at most), created now.
+pub(crate) fn blank(client_id: String, app_type: AppType) -> Client {
+    Client {
+        client_id,
+        name: String::new(),
+        description: String::new(),
+        app_type,
+        grant_types: vec![],
+        callbacks: vec![],
+        allowed_origins: vec![],
+        web_origins: vec![],
+        allowed_logout_urls: vec![],
+        secret_hash: None,
+        is_first_party: true,
+        refresh_rotation: true,
+        refresh_leeway: 0,
+        refresh_idle_lifetime: 1_296_000,
+        refresh_absolute_lifetime: 2_592_000,
+        created_at: crate::time::now_rfc3339(),
+        authz_version: 1,
+    }
+}
+
 /// Creates a client: confidential (with a secret) unless `token_endpoint_auth_method` is
 /// `none`, or omitted for a `spa` or `native` client.
 pub async fn create(w: &Writ, actor: &Actor, input: ClientInput) -> Result<WithSecret> {
     let op = Operation::at("POST", "/clients", "", 201);
-    let result = async {
+    w.catalog_write(actor, op, async {
         if input.name.is_none() {
             return Err(ServiceError::missing("name"));
         }
-        let mut c = Client {
-            client_id: random_alnum(32),
-            name: String::new(),
-            description: String::new(),
-            app_type: AppType::RegularWeb,
-            grant_types: vec![],
-            callbacks: vec![],
-            allowed_origins: vec![],
-            web_origins: vec![],
-            allowed_logout_urls: vec![],
-            secret_hash: None,
-            is_first_party: true,
-            refresh_rotation: true,
-            refresh_leeway: 0,
-            refresh_idle_lifetime: 1_296_000,
-            refresh_absolute_lifetime: 2_592_000,
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            authz_version: 1,
-        };
+        let mut c = blank(random_alnum(32), AppType::RegularWeb);
         let needs_secret = apply(&mut c, input, true)?.unwrap_or(true);
         let secret = needs_secret.then(|| random_token(32));
         c.secret_hash = secret.as_deref().map(sha256_hex);
         w.store.create_client(&c).await?;
-        w.reload().await?;
         Ok(WithSecret { client: c, secret })
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Changes a client. Setting `token_endpoint_auth_method` to `none` removes the secret; setting
 /// a secret method on a public client creates one.
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ClientInput) -> Result<WithSecret> {
     let op = Operation::at("PATCH", "/clients/{id}", id, 200);
-    let result = async {
+    w.catalog_write(actor, op, async {
         let mut c = w.store.get_client(id).await?;
         let explicit = input.token_endpoint_auth_method.is_some();
         let needs_secret = apply(&mut c, input, false)?.unwrap_or(true);
@@ -252,30 +256,26 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ClientInput) -> Re
             c.secret_hash = None;
         }
         let client = w.store.update_client(&c).await?;
-        w.reload().await?;
         Ok(WithSecret { client, secret })
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Deletes a client; its machine tokens are refused from now on.
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/clients/{id}", id, 204);
-    let result = async {
+    w.catalog_write(actor, op, async {
         w.store.delete_client(id).await?;
-        w.reload().await?;
         Ok(())
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Gives a confidential client a new secret; the old one and the tokens got with it stop
 /// working at once.
 pub async fn rotate_secret(w: &Writ, actor: &Actor, id: &str) -> Result<WithSecret> {
     let op = Operation::at("POST", "/clients/{id}/rotate-secret", id, 200);
-    let result = async {
+    w.catalog_write(actor, op, async {
         let mut c = w.store.get_client(id).await?;
         if c.secret_hash.is_none() {
             return Err(ServiceError::invalid_message(
@@ -286,14 +286,12 @@ pub async fn rotate_secret(w: &Writ, actor: &Actor, id: &str) -> Result<WithSecr
         let secret = random_token(32);
         c.secret_hash = Some(sha256_hex(&secret));
         let client = w.store.update_client(&c).await?;
-        w.reload().await?;
         Ok(WithSecret {
             client,
             secret: Some(secret),
         })
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// The scopes of a client grant must be defined by its API.
@@ -331,7 +329,7 @@ pub struct GrantInput {
 /// Lets a confidential client obtain tokens for an API with `client_credentials`.
 pub async fn create_grant(w: &Writ, actor: &Actor, input: GrantInput) -> Result<ClientGrant> {
     let op = Operation::at("POST", "/client-grants", "", 201);
-    let result = async {
+    w.catalog_write(actor, op, async {
         let client_id = input
             .client_id
             .ok_or_else(|| ServiceError::missing("client_id"))?;
@@ -357,11 +355,9 @@ pub async fn create_grant(w: &Writ, actor: &Actor, input: GrantInput) -> Result<
             .store
             .create_client_grant(&client_id, &audience, &scope)
             .await?;
-        w.reload().await?;
         Ok(g)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Replaces a client grant's scopes (a scope removed makes the client's tokens stale).
@@ -372,7 +368,7 @@ pub async fn update_grant(
     input: GrantInput,
 ) -> Result<ClientGrant> {
     let op = Operation::at("PATCH", "/client-grants/{id}", id, 200);
-    let result = async {
+    w.catalog_write(actor, op, async {
         if input.client_id.is_some() || input.audience.is_some() {
             return Err(ServiceError::invalid_message(
                 None,
@@ -391,23 +387,19 @@ pub async fn update_grant(
         let audience = audience.ok_or(ServiceError::NotFound("client grant"))?;
         check_scopes(w, &audience, &scope).await?;
         let g = w.store.update_client_grant(id, &scope).await?;
-        w.reload().await?;
         Ok(g)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Deletes a client grant; the client's tokens for that API are refused from now on.
 pub async fn delete_grant(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/client-grants/{id}", id, 204);
-    let result = async {
+    w.catalog_write(actor, op, async {
         w.store.delete_client_grant(id).await?;
-        w.reload().await?;
         Ok(())
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Every client.

@@ -60,7 +60,7 @@ pub struct Session {
 pub async fn open(w: &Writ, cookie: &str) -> Option<Session> {
     let id = sha256_hex(cookie);
     let rec = w.store.get_console_session(&id).await.ok()??;
-    if rec.expires_at <= chrono::Utc::now().timestamp() {
+    if rec.expires_at <= crate::time::now() {
         let _ = w.store.delete_console_session(&id).await;
         return None;
     }
@@ -85,7 +85,7 @@ pub async fn start(w: &Writ, issued: &Issued) -> Result<(String, i64), String> {
     let expires_in = issued.expires_in.max(1);
     let cookie = random_token(32);
     let id = sha256_hex(&cookie);
-    let now = chrono::Utc::now().timestamp();
+    let now = crate::time::now();
     w.store
         .create_console_session(&writ_store::ConsoleSession {
             token: w.cipher.seal(&id, issued.access_token.as_bytes()),

@@ -188,13 +188,17 @@ impl PasswordHasherPool {
         self.verifications.load(Ordering::Relaxed)
     }
 
-    /// Hashes a password to a PHC string.
-    pub async fn hash(&self, password: &str) -> Result<String, argon2::password_hash::Error> {
-        let _permit = self
-            .permits
+    /// A place on the blocking pool, under the pool's concurrency bound.
+    async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.permits
             .acquire()
             .await
-            .expect("semaphore never closed");
+            .expect("semaphore never closed")
+    }
+
+    /// Hashes a password to a PHC string.
+    pub async fn hash(&self, password: &str) -> Result<String, argon2::password_hash::Error> {
+        let _permit = self.permit().await;
         let pw = password.to_owned();
         tokio::task::spawn_blocking(move || {
             argon().hash_password(pw.as_bytes()).map(|h| h.to_string())
@@ -209,11 +213,7 @@ impl PasswordHasherPool {
     /// exactly one argon2id verification at Writ's parameters, on the blocking pool under the
     /// same concurrency bound, so response times do not tell the cases apart.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permit().await;
         let pw = password.to_owned();
         let check = Check::of(stored);
         let dummy = self.dummy.clone();
@@ -262,11 +262,7 @@ impl PasswordHasherPool {
             return Some(stored.to_owned());
         }
         let (descriptor, hash) = imported::split_for_wrap(stored)?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permit().await;
         let phc = tokio::task::spawn_blocking(move || {
             argon().hash_password(&hash).map(|h| h.to_string())
         })
@@ -292,11 +288,7 @@ impl PasswordHasherPool {
         if descriptor != new_descriptor {
             return false;
         }
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permit().await;
         let phc = phc.to_owned();
         let counter = self.verifications.clone();
         tokio::task::spawn_blocking(move || {

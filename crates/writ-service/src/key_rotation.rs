@@ -36,7 +36,7 @@ pub async fn revoke(w: &Writ, actor: &Actor, kid: &str) -> Result<SigningKey> {
         format!("/keys/signing/{kid}/revoke"),
         200,
     );
-    let result = async {
+    w.catalog_write(actor, op, async {
         let k = w.store.revoke_signing_key(kid).await.map_err(|e| match e {
             writ_store::StoreError::Conflict(m) => ServiceError::Refused {
                 status: 400,
@@ -45,11 +45,9 @@ pub async fn revoke(w: &Writ, actor: &Actor, kid: &str) -> Result<SigningKey> {
             },
             e => e.into(),
         })?;
-        w.reload().await?;
         Ok(k)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    })
+    .await
 }
 
 /// Every signing key of every algorithm, in any state.

@@ -30,10 +30,10 @@ pub async fn prune_authz_events(state: &Writ) -> Result<u64, StoreError> {
         .map(|a| a.token_lifetime.max(0))
         .max()
         .unwrap_or(0);
-    let cutoff = chrono::Utc::now() - chrono::TimeDelta::seconds(longest) - EVENT_MARGIN;
+    let cutoff = crate::time::now_utc() - chrono::TimeDelta::seconds(longest) - EVENT_MARGIN;
     state
         .store
-        .prune_authz_events(&cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .prune_authz_events(&crate::time::rfc3339(cutoff))
         .await
 }
 

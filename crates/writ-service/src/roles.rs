@@ -3,7 +3,7 @@
 //! changes) and is recorded by [`Writ::finish`].
 
 use writ_core::{Permission, Role, validate};
-use writ_store::{Page, Paged, PermissionInfo, UserSummary};
+use writ_store::{Page, Paged, PermissionInfo, StoreError, UserSummary};
 
 use crate::audit::Operation;
 use crate::{Actor, Result, ServiceError, Writ};
@@ -65,15 +65,36 @@ pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     w.finish(actor, op, result).await
 }
 
-/// A permissions list must not be empty.
-pub(crate) fn permissions_given(perms: &[Permission]) -> Result<()> {
-    if perms.is_empty() {
+/// The list of a relation write (`field`: its permissions, roles or users) must not be empty.
+pub(crate) fn given<T>(field: &'static str, list: &[T]) -> Result<()> {
+    if list.is_empty() {
         return Err(ServiceError::invalid(
-            "permissions",
+            field,
             "Array is too short (0), minimum 1",
         ));
     }
     Ok(())
+}
+
+/// A write to a relation of a role or user (its permissions, roles or users): the store's
+/// `write` once the list is [`given`] as `field`, recorded as `op`.
+pub(crate) async fn change<T, F, Fut>(
+    w: &Writ,
+    actor: &Actor,
+    op: Operation,
+    field: &'static str,
+    list: &[T],
+    write: F,
+) -> Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = std::result::Result<(), StoreError>>,
+{
+    let result = match given(field, list) {
+        Ok(()) => write().await.map_err(Into::into),
+        Err(e) => Err(e),
+    };
+    w.finish(actor, op, result).await
 }
 
 /// Adds permissions to a role (those it has are kept).
@@ -84,12 +105,10 @@ pub async fn add_permissions(
     perms: &[Permission],
 ) -> Result<()> {
     let op = Operation::at("POST", "/roles/{id}/permissions", id, 201);
-    let result = async {
-        permissions_given(perms)?;
-        Ok(w.store.add_role_permissions(id, perms).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    change(w, actor, op, "permissions", perms, || {
+        w.store.add_role_permissions(id, perms)
+    })
+    .await
 }
 
 /// Removes permissions from a role (those it lacks are ignored).
@@ -100,28 +119,19 @@ pub async fn remove_permissions(
     perms: &[Permission],
 ) -> Result<()> {
     let op = Operation::at("DELETE", "/roles/{id}/permissions", id, 204);
-    let result = async {
-        permissions_given(perms)?;
-        Ok(w.store.remove_role_permissions(id, perms).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    change(w, actor, op, "permissions", perms, || {
+        w.store.remove_role_permissions(id, perms)
+    })
+    .await
 }
 
 /// Assigns a role to users (those holding it already are kept).
 pub async fn assign_users(w: &Writ, actor: &Actor, id: &str, users: &[String]) -> Result<()> {
     let op = Operation::at("POST", "/roles/{id}/users", id, 201);
-    let result = async {
-        if users.is_empty() {
-            return Err(ServiceError::invalid(
-                "users",
-                "Array is too short (0), minimum 1",
-            ));
-        }
-        Ok(w.store.assign_role_users(id, users).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    change(w, actor, op, "users", users, || {
+        w.store.assign_role_users(id, users)
+    })
+    .await
 }
 
 /// A page of roles, sorted by name; `search` filters by name.

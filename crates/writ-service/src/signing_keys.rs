@@ -97,10 +97,6 @@ impl From<serde_json::Error> for KeyGenError {
     }
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// A freshly generated key record in `state`, its private key sealed.
 pub fn new_record(
     alg: SigningAlg,
@@ -114,8 +110,8 @@ pub fn new_record(
         public_jwk: jwk,
         alg,
         state,
-        created_at: now_rfc3339(),
-        current_since: (state == KeyState::Current).then(now_rfc3339),
+        created_at: crate::time::now_rfc3339(),
+        current_since: (state == KeyState::Current).then(crate::time::now_rfc3339),
         current_until: None,
         revoked_at: None,
         retire_after: None,

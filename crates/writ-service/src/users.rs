@@ -138,36 +138,22 @@ pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     w.finish(actor, op, result).await
 }
 
-fn roles_given(roles: &[String]) -> Result<()> {
-    if roles.is_empty() {
-        return Err(ServiceError::invalid(
-            "roles",
-            "Array is too short (0), minimum 1",
-        ));
-    }
-    Ok(())
-}
-
 /// Assigns roles to a user.
 pub async fn assign_roles(w: &Writ, actor: &Actor, id: &str, roles: &[String]) -> Result<()> {
     let op = Operation::at("POST", "/users/{id}/roles", id, 204);
-    let result = async {
-        roles_given(roles)?;
-        Ok(w.store.assign_user_roles(id, roles).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    crate::roles::change(w, actor, op, "roles", roles, || {
+        w.store.assign_user_roles(id, roles)
+    })
+    .await
 }
 
 /// Removes roles from a user.
 pub async fn remove_roles(w: &Writ, actor: &Actor, id: &str, roles: &[String]) -> Result<()> {
     let op = Operation::at("DELETE", "/users/{id}/roles", id, 204);
-    let result = async {
-        roles_given(roles)?;
-        Ok(w.store.remove_user_roles(id, roles).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    crate::roles::change(w, actor, op, "roles", roles, || {
+        w.store.remove_user_roles(id, roles)
+    })
+    .await
 }
 
 /// Grants permissions to a user directly.
@@ -178,12 +164,10 @@ pub async fn add_permissions(
     perms: &[Permission],
 ) -> Result<()> {
     let op = Operation::at("POST", "/users/{id}/permissions", id, 201);
-    let result = async {
-        crate::roles::permissions_given(perms)?;
-        Ok(w.store.add_user_permissions(id, perms).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    crate::roles::change(w, actor, op, "permissions", perms, || {
+        w.store.add_user_permissions(id, perms)
+    })
+    .await
 }
 
 /// Removes direct permissions from a user.
@@ -194,12 +178,10 @@ pub async fn remove_permissions(
     perms: &[Permission],
 ) -> Result<()> {
     let op = Operation::at("DELETE", "/users/{id}/permissions", id, 204);
-    let result = async {
-        crate::roles::permissions_given(perms)?;
-        Ok(w.store.remove_user_permissions(id, perms).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    crate::roles::change(w, actor, op, "permissions", perms, || {
+        w.store.remove_user_permissions(id, perms)
+    })
+    .await
 }
 
 /// A page of users, oldest first; `search` as `GET /api/v2/users?q=`.

@@ -242,4 +242,21 @@ impl Writ {
         }
         result
     }
+
+    /// A change to what the in-memory catalog holds (APIs, clients, client grants, keys):
+    /// `write`, then the catalog reloaded; recorded as `op` by [`Writ::finish`].
+    pub(crate) async fn catalog_write<T>(
+        &self,
+        actor: &crate::Actor,
+        op: crate::audit::Operation,
+        write: impl Future<Output = crate::Result<T>>,
+    ) -> crate::Result<T> {
+        let result = async {
+            let v = write.await?;
+            self.reload().await?;
+            Ok(v)
+        }
+        .await;
+        self.finish(actor, op, result).await
+    }
 }

@@ -54,16 +54,17 @@ pub fn from_jar(state: &AppState, jar: &CookieJar, base: &str) -> Option<String>
     jar.get(&name(state, base)).map(|c| c.value().to_owned())
 }
 
-/// The `Set-Cookie` value for `base=value`, expiring after `max_age` seconds when given (a
+/// Adds `Set-Cookie: base=value` to a response, expiring after `max_age` seconds when given (a
 /// session cookie otherwise).
-pub fn header_value(
+pub fn set(
+    r: &mut Response,
     state: &AppState,
     addr: &ClientAddr,
     base: &str,
     value: &str,
     same_site: SameSite,
     max_age: Option<i64>,
-) -> Option<HeaderValue> {
+) {
     let mut c = format!(
         "{}={value}; Path=/; HttpOnly; SameSite={}",
         name(state, base),
@@ -78,20 +79,7 @@ pub fn header_value(
     if https_issuer(state) || addr.https {
         c.push_str("; Secure");
     }
-    HeaderValue::from_str(&c).ok()
-}
-
-/// Adds `Set-Cookie: base=value` to a response.
-pub fn set(
-    r: &mut Response,
-    state: &AppState,
-    addr: &ClientAddr,
-    base: &str,
-    value: &str,
-    same_site: SameSite,
-    max_age: Option<i64>,
-) {
-    if let Some(v) = header_value(state, addr, base, value, same_site, max_age) {
+    if let Ok(v) = HeaderValue::from_str(&c) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
 }

@@ -7,15 +7,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use writ_service::crypto::random_token;
+use writ_store::Session;
 
-use super::form::login_page;
 use super::pages;
-use super::precheck;
+use super::{csrf_page, login_page, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, LOGIN_CSRF, SameSite};
 use crate::http::origin_of;
-use crate::oauth::authorize::{Validated, issue_code, live_session, redirect_error};
+use crate::oauth::request::{Validated, issue_code, live_session, redirect_error};
 use crate::state::AppState;
 
 /// The consent page, with a fresh CSRF token in the form's cookie.
@@ -44,25 +43,94 @@ pub(crate) fn page(
         api_name: api.map(|a| a.name.as_str()),
         scopes: scopes.iter().map(|s| (s.clone(), described(s))).collect(),
     };
-    let csrf = random_token(24);
-    let mut r = pages::consent(
-        tx,
-        &csrf,
-        &v.client.name,
-        email,
-        &asked,
-        &origin_of(&v.redirect_uri),
-    );
-    cookies::set(
-        &mut r,
-        state,
-        addr,
-        LOGIN_CSRF,
-        &csrf,
-        SameSite::Strict,
-        None,
-    );
-    r
+    csrf_page(state, addr, |csrf| {
+        pages::consent(
+            tx,
+            csrf,
+            &v.client.name,
+            email,
+            &asked,
+            &origin_of(&v.redirect_uri),
+        )
+    })
+}
+
+/// How [`answer`] answered.
+#[derive(PartialEq, Eq)]
+pub(crate) enum Answered {
+    /// With a code or an error, sent back to the client.
+    Client,
+    /// With the consent page (which keeps the form's CSRF cookie).
+    ConsentPage,
+}
+
+/// Answers an authorization request for the signed-in user of `session`: a code, unless a
+/// third-party client lacks the user's consent for what it asks (or `prompt=consent` asks
+/// again), in which case the consent page comes first (or `consent_required` with
+/// `prompt=none`). See [`writ_service::access`].
+pub(crate) async fn answer(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    tx: &str,
+    session: &Session,
+) -> (Response, Answered) {
+    if !v.client.is_first_party {
+        let api = v
+            .audience()
+            .and_then(|a| state.catalog.load().apis.get(a).cloned());
+        let scopes = writ_service::access::consent_scopes(api.as_deref(), v.scope());
+        let audience = writ_service::access::consent_audience(state, v.audience());
+        let needed = if v.prompts("consent") {
+            Ok(true)
+        } else {
+            writ_service::access::needs_consent(
+                state,
+                &v.client,
+                &session.user_id,
+                audience,
+                &scopes,
+            )
+            .await
+        };
+        match needed {
+            Ok(false) => {}
+            Ok(true) if v.prompts("none") => {
+                return (
+                    redirect_error(
+                        v,
+                        "consent_required",
+                        "The user has not consented to this application.",
+                    ),
+                    Answered::Client,
+                );
+            }
+            Ok(true) => {
+                let email = match state.store.get_user(&session.user_id).await {
+                    Ok(u) => u.email,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the user for the consent page");
+                        return (pages::internal(), Answered::Client);
+                    }
+                };
+                return (
+                    page(state, addr, v, tx, &email, api.as_deref(), &scopes),
+                    Answered::ConsentPage,
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading a consent");
+                return (
+                    redirect_error(v, "server_error", "Internal error"),
+                    Answered::Client,
+                );
+            }
+        }
+    }
+    (
+        issue_code(state, v, &session.user_id, &session.sid, session.auth_time).await,
+        Answered::Client,
+    )
 }
 
 #[derive(Deserialize)]

@@ -12,54 +12,15 @@ use writ_service::logins::{self, Refused};
 use writ_service::time::now;
 use writ_store::Session;
 
+use super::consent::{Answered, answer};
 use super::pages::{self, Note};
-use super::precheck;
+use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, LOGIN_CSRF, SSO_SESSION, SameSite};
-use crate::http::origin_of;
-use crate::oauth::authorize::{Answered, Validated, answer};
+use crate::oauth::request::Validated;
 use crate::state::AppState;
 
 use writ_core::protocol::SESSION_ABSOLUTE;
-
-#[allow(clippy::too_many_arguments)]
-/// The login (or sign-up) form for the authorization request `tx`, with a fresh CSRF token in
-/// its cookie.
-pub(crate) fn login_page(
-    state: &AppState,
-    addr: &ClientAddr,
-    form: pages::Form,
-    v: &Validated,
-    tx: &str,
-    email: &str,
-    note: Option<Note<'_>>,
-    status_override: Option<StatusCode>,
-) -> Response {
-    let csrf = random_token(24);
-    let mut r = pages::login(
-        form,
-        tx,
-        &csrf,
-        email,
-        note,
-        &v.client.name,
-        &origin_of(&v.redirect_uri),
-        state.config.signup_enabled,
-    );
-    if let Some(s) = status_override {
-        *r.status_mut() = s;
-    }
-    cookies::set(
-        &mut r,
-        state,
-        addr,
-        LOGIN_CSRF,
-        &csrf,
-        SameSite::Strict,
-        None,
-    );
-    r
-}
 
 /// The login and sign-up forms' fields.
 #[derive(Deserialize)]

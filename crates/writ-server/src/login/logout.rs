@@ -2,10 +2,14 @@
 //! browser's SSO session ends and its cookie is cleared; the user goes back only to a URL the
 //! client lists in its Allowed Logout URLs.
 
-use axum::extract::{RawQuery, State};
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use writ_service::audit::Peer;
 use writ_service::crypto::sha256_hex;
 
 use super::pages;
@@ -45,6 +49,40 @@ pub struct LogoutParams {
     state: Option<String>,
 }
 
+/// A logout request, either route: where it came from and its parameters (unreadable ones
+/// count as none).
+pub struct Logout {
+    state: AppState,
+    addr: ClientAddr,
+    peer: Peer,
+    headers: HeaderMap,
+    p: LogoutParams,
+}
+
+impl FromRequestParts<AppState> for Logout {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let addr = ClientAddr::from_request_parts(parts, state).await?;
+        Ok(Logout {
+            state: state.clone(),
+            addr,
+            peer: crate::audit::peer_of(parts),
+            headers: parts.headers.clone(),
+            p: serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+impl Logout {
+    /// Records the logout (of `client_id`'s user), ends the browser's session and answers `r`.
+    async fn end(self, client_id: Option<&str>, r: Response) -> Response {
+        crate::audit::logout(&self.state, &self.peer, &self.headers, client_id).await;
+        end_session(&self.state, &self.addr, &self.headers, r).await
+    }
+}
+
 /// The client's allow list must contain the URL exactly.
 fn allowed_logout(state: &AppState, client_id: Option<&str>, url: &str) -> bool {
     client_id
@@ -53,17 +91,11 @@ fn allowed_logout(state: &AppState, client_id: Option<&str>, url: &str) -> bool 
 }
 
 /// Auth0's `GET /v2/logout?client_id=…&returnTo=…`.
-pub async fn logout_v2(
-    State(state): State<AppState>,
-    addr: ClientAddr,
-    crate::audit::PeerOf(peer): crate::audit::PeerOf,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let p: LogoutParams = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
+pub async fn logout_v2(l: Logout) -> Response {
+    let (state, p) = (&l.state, &l.p);
     let r = match &p.return_to {
         None => pages::logged_out(),
-        Some(to) if allowed_logout(&state, p.client_id.as_deref(), to) => redirect(to),
+        Some(to) if allowed_logout(state, p.client_id.as_deref(), to) => redirect(to),
         Some(_) => {
             return pages::error(
                 StatusCode::BAD_REQUEST,
@@ -72,26 +104,20 @@ pub async fn logout_v2(
             );
         }
     };
-    crate::audit::logout(&state, &peer, &headers, p.client_id.as_deref()).await;
-    end_session(&state, &addr, &headers, r).await
+    let client_id = p.client_id.clone();
+    l.end(client_id.as_deref(), r).await
 }
 
 /// OIDC RP-initiated logout: `GET /oidc/logout`.
-pub async fn logout_oidc(
-    State(state): State<AppState>,
-    addr: ClientAddr,
-    crate::audit::PeerOf(peer): crate::audit::PeerOf,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let p: LogoutParams = serde_urlencoded::from_str(&q.unwrap_or_default()).unwrap_or_default();
+pub async fn logout_oidc(l: Logout) -> Response {
+    let (state, p) = (&l.state, &l.p);
     // The client comes from client_id or from the ID token hint's audience (signature checked,
     // expiry not: a logout with an old ID token is normal); when both are given they must name
     // the same client.
     let hinted = p
         .id_token_hint
         .as_deref()
-        .and_then(|t| writ_service::tokens::id_token_client(&state, t));
+        .and_then(|t| writ_service::tokens::id_token_client(state, t));
     if p.id_token_hint.is_some() && hinted.is_none() {
         return pages::error(
             StatusCode::BAD_REQUEST,
@@ -111,7 +137,7 @@ pub async fn logout_oidc(
     let client_id = p.client_id.clone().or(hinted);
     let r = match &p.post_logout_redirect_uri {
         None => pages::logged_out(),
-        Some(to) if allowed_logout(&state, client_id.as_deref(), to) => {
+        Some(to) if allowed_logout(state, client_id.as_deref(), to) => {
             let to = match &p.state {
                 Some(s) => {
                     let sep = if to.contains('?') { '&' } else { '?' };
@@ -134,6 +160,5 @@ pub async fn logout_oidc(
             );
         }
     };
-    crate::audit::logout(&state, &peer, &headers, client_id.as_deref()).await;
-    end_session(&state, &addr, &headers, r).await
+    l.end(client_id.as_deref(), r).await
 }

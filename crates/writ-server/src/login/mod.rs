@@ -2,7 +2,7 @@
 //! (`POST /u/login`, CSRF-protected, brute-force limited), sign-up (`/u/signup`), the consent
 //! of third-party clients (`POST /u/consent`), logout (`/v2/logout`, `/oidc/logout`), and the
 //! pages they show ([`pages`], askama templates under `templates/login/`). Authorization
-//! requests themselves are [`crate::oauth::authorize`]'s; a form carries one (`tx`) and is
+//! requests themselves are [`crate::oauth::request`]'s; a form carries one (`tx`) and is
 //! answered through it once the user is signed in.
 
 pub mod consent;
@@ -17,12 +17,16 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 
-use crate::http::cookies::{self, LOGIN_CSRF};
+use writ_service::crypto::random_token;
+
+use crate::http::client_addr::ClientAddr;
+use crate::http::cookies::{self, LOGIN_CSRF, SameSite};
 use crate::http::origin_of;
-use crate::oauth::authorize::{
+use crate::oauth::request::{
     AuthorizeParams, Validated, check, invalid_page, redirect_error, validate,
 };
 use crate::state::AppState;
+use pages::Note;
 
 /// The routes of the hosted pages.
 pub fn routes() -> Router<AppState> {
@@ -64,4 +68,56 @@ pub(crate) fn precheck(
         return Err(Box::new(redirect_error(&v, e, &d)));
     }
     Ok(v)
+}
+
+/// A page of the login flow with a fresh CSRF token: in the page `render` makes with it, and in
+/// the form's SameSite=Strict cookie.
+pub(crate) fn csrf_page(
+    state: &AppState,
+    addr: &ClientAddr,
+    render: impl FnOnce(&str) -> Response,
+) -> Response {
+    let csrf = random_token(24);
+    let mut r = render(&csrf);
+    cookies::set(
+        &mut r,
+        state,
+        addr,
+        LOGIN_CSRF,
+        &csrf,
+        SameSite::Strict,
+        None,
+    );
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+/// The login (or sign-up) form for the authorization request `tx`, with a fresh CSRF token in
+/// its cookie.
+pub(crate) fn login_page(
+    state: &AppState,
+    addr: &ClientAddr,
+    form: pages::Form,
+    v: &Validated,
+    tx: &str,
+    email: &str,
+    note: Option<Note<'_>>,
+    status_override: Option<StatusCode>,
+) -> Response {
+    csrf_page(state, addr, |csrf| {
+        let mut r = pages::login(
+            form,
+            tx,
+            csrf,
+            email,
+            note,
+            &v.client.name,
+            &origin_of(&v.redirect_uri),
+            state.config.signup_enabled,
+        );
+        if let Some(s) = status_override {
+            *r.status_mut() = s;
+        }
+        r
+    })
 }

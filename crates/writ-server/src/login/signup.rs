@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::form::{LoginForm, login_page};
+use super::form::LoginForm;
 use super::pages::{self, Note};
-use super::precheck;
+use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
-use crate::oauth::authorize::{AuthorizeParams, invalid_page, validate};
+use crate::oauth::request::{AuthorizeParams, invalid_page, validate};
 use crate::state::AppState;
 
 /// What every sign-up ends with, registered before or not (see the module doc).
@@ -25,18 +25,25 @@ pub struct SignupQuery {
     tx: Option<String>,
 }
 
+/// The page answering either sign-up route when `WRIT_SIGNUP_ENABLED` is off.
+fn disabled(state: &AppState) -> Option<Response> {
+    (!state.config.signup_enabled).then(|| {
+        pages::error(
+            StatusCode::NOT_FOUND,
+            "Sign-up is disabled",
+            "Ask your administrator for an account.",
+        )
+    })
+}
+
 /// `GET /u/signup?tx=…`: the sign-up form, when `WRIT_SIGNUP_ENABLED` is on.
 pub async fn signup_page(
     State(state): State<AppState>,
     addr: ClientAddr,
     RawQuery(q): RawQuery,
 ) -> Response {
-    if !state.config.signup_enabled {
-        return pages::error(
-            StatusCode::NOT_FOUND,
-            "Sign-up is disabled",
-            "Ask your administrator for an account.",
-        );
+    if let Some(r) = disabled(&state) {
+        return r;
     }
     let tx = serde_urlencoded::from_str::<SignupQuery>(&q.unwrap_or_default())
         .unwrap_or_default()
@@ -59,12 +66,8 @@ pub async fn signup(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if !state.config.signup_enabled {
-        return pages::error(
-            StatusCode::NOT_FOUND,
-            "Sign-up is disabled",
-            "Ask your administrator for an account.",
-        );
+    if let Some(r) = disabled(&state) {
+        return r;
     }
     let v = match precheck(&state, &headers, &f.csrf, &f.tx) {
         Ok(v) => v,

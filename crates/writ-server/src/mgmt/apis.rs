@@ -50,9 +50,7 @@ impl From<ResourceServerRequest> for ApiInput {
     ),
     responses(
         (status = 200, description = "The APIs, including the built-in Management API.", body = types::ResourceServerList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:resource_servers"]))
 )]
@@ -64,9 +62,7 @@ async fn list(
     c.require("read:resource_servers").await?;
     let paging: Paging = query(q)?;
     let page = s.store.list_resource_servers(paging.page()?).await?;
-    let list: ResourceServerList =
-        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<ResourceServerList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -78,9 +74,7 @@ async fn list(
     request_body(content = ResourceServerRequest, description = "`identifier` is required; every other property has a default."),
     responses(
         (status = 201, description = "The new API.", body = types::ResourceServer),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
         (status = 409, description = "An API with this identifier already exists.", body = types::Error),
     ),
     security(("bearer" = ["create:resource_servers"]))
@@ -103,8 +97,7 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     ),
     responses(
         (status = 200, description = "The API.", body = types::ResourceServer),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such API.", body = types::Error),
     ),
     security(("bearer" = ["read:resource_servers"]))

@@ -69,9 +69,7 @@ impl From<ClientRequest> for ClientInput {
     ),
     responses(
         (status = 200, description = "The clients (without secrets).", body = types::ClientList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:clients"]))
 )]
@@ -83,11 +81,7 @@ async fn list(
     c.require("read:clients").await?;
     let paging: Paging = query(q)?;
     let page = s.store.list_clients(paging.page()?).await?;
-    let list: ClientList = paging.respond(
-        page.items.iter().map(|c| Client::new(c, None)).collect(),
-        page.total,
-    )?;
-    Ok(ok(list))
+    paging.answer::<ClientList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -100,9 +94,7 @@ async fn list(
     request_body(content = ClientRequest, description = "`name` is required."),
     responses(
         (status = 201, description = "The new client; a confidential client's `client_secret` appears in this response only.", body = types::Client),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
     ),
     security(("bearer" = ["create:clients"]))
 )]
@@ -110,7 +102,7 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     c.require("create:clients").await?;
     let b: ClientRequest = c.body(&bytes).await?;
     let made = clients::create(&s, &c.actor(), b.into()).await?;
-    Ok(created(Client::new(&made.client, made.secret.as_deref())))
+    Ok(created(Client::from(&made)))
 }
 
 #[utoipa::path(
@@ -124,8 +116,7 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     ),
     responses(
         (status = 200, description = "The client (without its secret).", body = types::Client),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such client.", body = types::Error),
     ),
     security(("bearer" = ["read:clients"]))
@@ -136,7 +127,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     c.require("read:clients").await?;
-    Ok(ok(Client::new(&s.store.get_client(&id).await?, None)))
+    Ok(ok(Client::from(&s.store.get_client(&id).await?)))
 }
 
 #[utoipa::path(
@@ -152,9 +143,7 @@ async fn read(
     request_body(content = ClientRequest, description = "Properties to change."),
     responses(
         (status = 200, description = "The updated client; `client_secret` is included only when this change made a public client confidential.", body = types::Client),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
         (status = 404, description = "No such client.", body = types::Error),
     ),
     security(("bearer" = ["update:clients"]))
@@ -168,7 +157,7 @@ async fn update(
     c.require("update:clients").await?;
     let b: ClientRequest = c.body(&bytes).await?;
     let changed = clients::update(&s, &c.actor(), &id, b.into()).await?;
-    Ok(ok(Client::new(&changed.client, changed.secret.as_deref())))
+    Ok(ok(Client::from(&changed)))
 }
 
 #[utoipa::path(
@@ -182,8 +171,7 @@ async fn update(
     ),
     responses(
         (status = 204, description = "Deleted, with its client grants."),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such client.", body = types::Error),
     ),
     security(("bearer" = ["delete:clients"]))
@@ -210,8 +198,7 @@ async fn remove(
     responses(
         (status = 200, description = "The client with its new `client_secret`, shown this once; the old secret stops working.", body = types::Client),
         (status = 400, description = "The client is public and has no secret.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such client.", body = types::Error),
     ),
     security(("bearer" = ["update:client_keys"]))
@@ -223,7 +210,7 @@ async fn rotate_secret(
 ) -> Result<Response, ApiError> {
     c.require("update:client_keys").await?;
     let rotated = clients::rotate_secret(&s, &c.actor(), &id).await?;
-    Ok(ok(Client::new(&rotated.client, rotated.secret.as_deref())))
+    Ok(ok(Client::from(&rotated)))
 }
 
 impl From<ClientGrantRequest> for GrantInput {
@@ -248,9 +235,7 @@ impl From<ClientGrantRequest> for GrantInput {
     ),
     responses(
         (status = 200, description = "The client grants.", body = types::ClientGrantList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:client_grants"]))
 )]
@@ -270,9 +255,7 @@ async fn list_grants(
             paging.page()?,
         )
         .await?;
-    let list: ClientGrantList =
-        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<ClientGrantList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -286,8 +269,7 @@ async fn list_grants(
     responses(
         (status = 201, description = "The new client grant.", body = types::ClientGrant),
         (status = 400, description = "Invalid body, an unknown API or client, a scope the API does not define, or a public client.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 409, description = "The client already has a grant for this API.", body = types::Error),
     ),
     security(("bearer" = ["create:client_grants"]))
@@ -316,8 +298,7 @@ async fn create_grant(
     responses(
         (status = 200, description = "The updated client grant.", body = types::ClientGrant),
         (status = 400, description = "Invalid body, a property other than `scope`, or a scope the API does not define.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such client grant.", body = types::Error),
     ),
     security(("bearer" = ["update:client_grants"]))
@@ -345,8 +326,7 @@ async fn update_grant(
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such client grant.", body = types::Error),
     ),
     security(("bearer" = ["delete:client_grants"]))

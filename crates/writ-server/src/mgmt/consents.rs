@@ -11,7 +11,7 @@ use writ_service::consents;
 use writ_store::ConsentFilter;
 
 use super::types::{self, UserGrantFilter, UserGrantList};
-use super::{Caller, Paging, no_content, ok, query, schemas};
+use super::{Caller, Paging, no_content, query, schemas};
 use crate::error::ApiError;
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,9 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(Paging, UserGrantFilter),
     responses(
         (status = 200, description = "The consents, oldest first.", body = types::UserGrantList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:grants"]))
 )]
@@ -52,9 +50,7 @@ async fn list(
         audience: q.audience,
     };
     let page = s.store.list_consents(&filter, paging.page()?).await?;
-    let list: UserGrantList =
-        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<UserGrantList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -69,8 +65,7 @@ async fn list(
     ),
     responses(
         (status = 204, description = "Revoked."),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such grant.", body = types::Error),
     ),
     security(("bearer" = ["delete:grants"]))
@@ -101,9 +96,7 @@ struct ByUser {
     ),
     responses(
         (status = 204, description = "Revoked (also when there was none)."),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["delete:grants"]))
 )]

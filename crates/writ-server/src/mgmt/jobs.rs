@@ -61,6 +61,11 @@ impl Jobs {
         let jobs = self.0.lock().expect("jobs lock");
         jobs.iter().find(|j| j.id == id).cloned()
     }
+
+    /// The job `id`, or the Management API's 404.
+    fn find(&self, id: &str) -> Result<Job, ApiError> {
+        self.get(id).ok_or_else(|| ApiError::not_found("job"))
+    }
 }
 
 /// A users-import job.
@@ -169,8 +174,7 @@ async fn read_form(
     responses(
         (status = 202, description = "The finished job.", body = types::Job),
         (status = 400, description = "A missing or invalid form field, an unknown connection, or a users file that is not a non-empty JSON array.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
     ),
     // `update:users` too with `upsert=true`.
     security(("bearer" = ["create:users"]), ("bearer" = ["create:users", "update:users"]))
@@ -187,7 +191,7 @@ async fn create_import(
     if form.upsert {
         c.require("update:users").await?;
     }
-    let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let created_at = writ_service::time::now_rfc3339();
     let upsert = form.upsert;
     let ImportReport { summary, errors } = imports::import_users(&s, &c.actor(), form).await?;
     let job = Job {
@@ -215,8 +219,7 @@ async fn create_import(
     ),
     responses(
         (status = 200, description = "The job.", body = types::Job),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such job (or the server restarted since).", body = types::Error),
     ),
     security(("bearer" = ["create:users"]))
@@ -227,7 +230,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     c.require("create:users").await?;
-    let job = jobs.get(&id).ok_or_else(|| ApiError::not_found("job"))?;
+    let job = jobs.find(&id)?;
     Ok(ok(types::Job::from(&job)))
 }
 
@@ -246,8 +249,7 @@ async fn read(
     ),
     responses(
         (status = 200, description = "The users skipped or failed, or the job when there are none.", body = JobErrors),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such job (or the server restarted since).", body = types::Error),
     ),
     security(("bearer" = ["create:users"]))
@@ -258,7 +260,7 @@ async fn errors(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     c.require("create:users").await?;
-    let job = jobs.get(&id).ok_or_else(|| ApiError::not_found("job"))?;
+    let job = jobs.find(&id)?;
     let answer = if job.errors.is_empty() {
         JobErrors::Job((&job).into())
     } else {

@@ -27,8 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "List signing keys",
     responses(
         (status = 200, description = "Every signing key of every algorithm, with its state.", body = Vec<types::SigningKey>),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
     ),
     security(("bearer" = ["read:signing_keys"]))
 )]
@@ -52,8 +51,7 @@ async fn list(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError
     ),
     responses(
         (status = 200, description = "The key.", body = types::SigningKey),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such signing key.", body = types::Error),
     ),
     security(("bearer" = ["read:signing_keys"]))
@@ -83,8 +81,7 @@ async fn read(
     description = "Rotates every algorithm: the next key becomes current, the current key becomes previous (still published until the tokens it signed expire), and a new next key is created. Requires both `create:signing_keys` and `update:signing_keys`.",
     responses(
         (status = 200, description = "Rotated; the body names the new current RS256 key.", body = types::RotatedKey),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
     ),
     security(("bearer" = ["create:signing_keys", "update:signing_keys"]))
 )]
@@ -107,8 +104,7 @@ async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiErr
     responses(
         (status = 200, description = "Revoked: the key leaves the JWKS, so tokens it signed no longer verify.", body = types::RevokedKey),
         (status = 400, description = "Only a previous (rotated-out) key can be revoked, and only once.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such signing key.", body = types::Error),
     ),
     security(("bearer" = ["update:signing_keys"]))

@@ -61,8 +61,7 @@ fn select_fields(v: Value, fields: Option<&str>, include: bool) -> Value {
     responses(
         (status = 200, description = "The matching entries.", body = LogList),
         (status = 400, description = "Invalid query string: `per_page` above 100, an unknown `sort`, or `q` outside the supported syntax.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
     ),
     security(("bearer" = ["read:logs"]))
 )]
@@ -130,8 +129,7 @@ async fn list(
     ),
     responses(
         (status = 200, description = "The entry.", body = LogEvent),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such entry (or it was pruned).", body = types::Error),
     ),
     security(("bearer" = ["read:logs"]))

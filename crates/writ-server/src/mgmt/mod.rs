@@ -15,6 +15,7 @@
 mod apis;
 mod clients;
 mod consents;
+mod events;
 pub mod jobs;
 mod keys;
 mod logs;
@@ -36,14 +37,12 @@ use utoipa::IntoParams;
 use writ_guard::{AccessClaims, VerifyError};
 use writ_service::Actor;
 use writ_service::audit::Operation;
-use writ_store::Page;
+use writ_store::{Page, Paged};
 
 use crate::error::ApiError;
-use crate::events;
 use crate::state::AppState;
 use types::List;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Every route of the Management API with its OpenAPI operation, paths relative to `/api/v2`:
 /// the one place routes are registered, for the server ([`router`]) and for the document
@@ -58,7 +57,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(keys::router())
         .merge(jobs::router())
         .merge(logs::router())
-        .routes(routes!(events::authz_events))
+        .merge(events::router())
         .merge(openapi::router())
 }
 
@@ -143,11 +142,9 @@ impl Caller {
     /// Requires one scope (in `permissions` when present, else in `scope`); a write refused
     /// for it is recorded.
     pub async fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.claims.has_permission(scope) {
-            Ok(())
-        } else {
-            self.check(Err(ApiError::insufficient_scope(scope))).await
-        }
+        let held = writ_service::access::require(&self.claims, &[scope]);
+        self.check(held.map_err(|_| ApiError::insufficient_scope(scope)))
+            .await
     }
 
     /// Passes `r` on, recording a write refused with its error (a malformed body, say).
@@ -360,6 +357,17 @@ impl Paging {
         } else {
             L::items(items)
         })
+    }
+
+    /// A list route's answer: one page read from the store, each item as `T` (see
+    /// [`Paging::respond`]).
+    pub fn answer<L, T, S>(&self, page: Paged<S>) -> Result<Response, ApiError>
+    where
+        L: List<T>,
+        T: for<'a> From<&'a S>,
+    {
+        let list: L = self.respond(page.items.iter().map(T::from).collect(), page.total)?;
+        Ok(ok(list))
     }
 }
 

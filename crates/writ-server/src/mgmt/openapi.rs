@@ -320,7 +320,7 @@ mod tests {
             include_str!("consents.rs"),
             include_str!("keys.rs"),
             include_str!("logs.rs"),
-            include_str!("../events.rs"),
+            include_str!("events.rs"),
         ];
         let doc = doc();
         let mut checked = 0;

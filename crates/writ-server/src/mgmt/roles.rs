@@ -44,9 +44,7 @@ impl From<RoleRequest> for RoleInput {
     ),
     responses(
         (status = 200, description = "The roles, sorted by name.", body = types::RoleList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:roles"]))
 )]
@@ -62,8 +60,7 @@ async fn list(
         .store
         .list_roles(filter.name_filter.as_deref(), paging.page()?)
         .await?;
-    let list: RoleList = paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<RoleList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -75,9 +72,7 @@ async fn list(
     request_body(content = RoleRequest, description = "`name` is required."),
     responses(
         (status = 201, description = "The new role.", body = types::Role),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
         (status = 409, description = "A role with this name already exists.", body = types::Error),
     ),
     security(("bearer" = ["create:roles"]))
@@ -100,8 +95,7 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     ),
     responses(
         (status = 200, description = "The role.", body = types::Role),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["read:roles"]))
@@ -127,9 +121,7 @@ async fn read(
     request_body(content = RoleRequest, description = "Properties to change."),
     responses(
         (status = 200, description = "The updated role.", body = types::Role),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
         (status = 404, description = "No such role.", body = types::Error),
         (status = 409, description = "A role with this name already exists.", body = types::Error),
     ),
@@ -158,8 +150,7 @@ async fn update(
     ),
     responses(
         (status = 204, description = "Deleted; its users lose its permissions."),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["delete:roles"]))
@@ -186,9 +177,7 @@ async fn remove(
     ),
     responses(
         (status = 200, description = "The permissions, sorted by API identifier and name.", body = types::PermissionList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["read:roles"]))
@@ -202,9 +191,7 @@ async fn permissions(
     c.require("read:roles").await?;
     let paging: Paging = query(q)?;
     let page = s.store.role_permissions(&id, paging.page()?).await?;
-    let list: PermissionList =
-        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<PermissionList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -220,8 +207,7 @@ async fn permissions(
     responses(
         (status = 201, description = "Added (permissions the role already has are kept).", body = types::EmptyObject),
         (status = 400, description = "Invalid body, a permission the API does not define, or over the permissions-per-role limit.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))
@@ -254,8 +240,7 @@ async fn add_permissions(
     responses(
         (status = 204, description = "Removed (permissions the role does not have are ignored)."),
         (status = 400, description = "Invalid body, or a permission the API does not define.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))
@@ -288,9 +273,7 @@ async fn remove_permissions(
     ),
     responses(
         (status = 200, description = "The users, sorted by id.", body = types::RoleUserList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["read:roles", "read:users"]))
@@ -305,9 +288,7 @@ async fn users(
     c.require("read:users").await?;
     let paging: Paging = query(q)?;
     let page = s.store.role_users(&id, paging.page()?).await?;
-    let list: RoleUserList =
-        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<RoleUserList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -323,8 +304,7 @@ async fn users(
     responses(
         (status = 201, description = "Assigned (users who already hold the role are kept).", body = types::EmptyObject),
         (status = 400, description = "Invalid body, a user that does not exist, or a user over the roles-per-user limit.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such role.", body = types::Error),
     ),
     security(("bearer" = ["update:roles"]))

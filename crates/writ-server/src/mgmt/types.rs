@@ -571,6 +571,20 @@ pub struct Client {
     pub client_secret: Option<String>,
 }
 
+impl From<&writ_core::Client> for Client {
+    /// The client as answered without its secret.
+    fn from(c: &writ_core::Client) -> Self {
+        Client::new(c, None)
+    }
+}
+
+impl From<&writ_service::clients::WithSecret> for Client {
+    /// The client as answered with the secret a write made (shown this once).
+    fn from(w: &writ_service::clients::WithSecret) -> Self {
+        Client::new(&w.client, w.secret.as_deref())
+    }
+}
+
 impl Client {
     /// The client as answered, with its new secret when this answer is the one to show it.
     pub fn new(c: &writ_core::Client, secret: Option<&str>) -> Self {

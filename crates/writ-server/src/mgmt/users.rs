@@ -52,9 +52,7 @@ impl From<UserRequest> for UserInput {
     ),
     responses(
         (status = 200, description = "The users, oldest first.", body = types::UserList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:users"]))
 )]
@@ -73,8 +71,7 @@ async fn list(
             paging.page()?,
         )
         .await?;
-    let list: UserList = paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<UserList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -87,8 +84,7 @@ async fn list(
     responses(
         (status = 201, description = "The new user.", body = types::User),
         (status = 400, description = "Invalid body: missing or unknown connection, invalid email, weak password, or metadata over 16 KiB.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 409, description = "A user with this email already exists.", body = types::Error),
     ),
     security(("bearer" = ["create:users"]))
@@ -112,8 +108,7 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     ),
     responses(
         (status = 200, description = "The user.", body = types::User),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["read:users"]))
@@ -139,8 +134,7 @@ async fn read(
     responses(
         (status = 200, description = "The users with this email (zero or one).", body = Vec<types::User>),
         (status = 400, description = "Missing `email` or invalid query string.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
     ),
     security(("bearer" = ["read:users"]))
 )]
@@ -171,9 +165,7 @@ async fn by_email(
     request_body(content = UserRequest, description = "Properties to change."),
     responses(
         (status = 200, description = "The updated user.", body = types::User),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
         (status = 404, description = "No such user.", body = types::Error),
         (status = 409, description = "Another user has this email.", body = types::Error),
     ),
@@ -202,8 +194,7 @@ async fn update(
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["delete:users"]))
@@ -231,9 +222,7 @@ async fn remove(
     ),
     responses(
         (status = 200, description = "The roles.", body = types::RoleList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["read:users", "read:roles"]))
@@ -248,8 +237,7 @@ async fn roles(
     c.require("read:roles").await?;
     let paging: Paging = query(q)?;
     let page = s.store.user_roles(&id, paging.page()?).await?;
-    let list: RoleList = paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<RoleList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -265,8 +253,7 @@ async fn roles(
     responses(
         (status = 204, description = "Assigned (roles the user already holds are kept)."),
         (status = 400, description = "Invalid body, a role that does not exist, or over the roles-per-user limit.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["update:users"]))
@@ -295,9 +282,7 @@ async fn assign_roles(
     request_body(content = UserRolesRequest),
     responses(
         (status = 204, description = "Removed (roles the user does not hold are ignored)."),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::BodyDenied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["update:users"]))
@@ -326,9 +311,7 @@ async fn remove_roles(
     ),
     responses(
         (status = 200, description = "The permissions assigned to the user directly (not through roles), sorted by API identifier and name.", body = types::PermissionList),
-        (status = 400, description = schemas::E400_QUERY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::QueryDenied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["read:users"]))
@@ -342,9 +325,7 @@ async fn permissions(
     c.require("read:users").await?;
     let paging: Paging = query(q)?;
     let page = s.store.user_permissions(&id, paging.page()?).await?;
-    let list: PermissionList =
-        paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
-    Ok(ok(list))
+    paging.answer::<PermissionList, _, _>(page)
 }
 
 #[utoipa::path(
@@ -360,8 +341,7 @@ async fn permissions(
     responses(
         (status = 201, description = "Added (permissions the user already has are kept).", body = types::EmptyObject),
         (status = 400, description = "Invalid body, a permission the API does not define, or over the permissions-per-user limit.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["update:users"]))
@@ -391,8 +371,7 @@ async fn add_permissions(
     responses(
         (status = 204, description = "Removed (permissions the user does not have are ignored)."),
         (status = 400, description = "Invalid body, or a permission the API does not define.", body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = schemas::E403, body = types::Error),
+        schemas::Denied,
         (status = 404, description = "No such user.", body = types::Error),
     ),
     security(("bearer" = ["update:users"]))

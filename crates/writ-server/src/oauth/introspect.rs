@@ -1,17 +1,14 @@
 //! `POST /oauth/introspect` (RFC 7662), for confidential clients.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use writ_service::crypto::sha256_hex;
 use writ_service::time::now;
 
-use super::token::authenticate;
-use super::{parse_token_form, verifier_for};
+use super::token::required;
+use super::{TokenForm, verifier_for};
 use crate::error::OAuthError;
-use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// RFC 7662, for confidential clients: refresh tokens by state, access tokens by signature,
@@ -20,22 +17,16 @@ use crate::state::AppState;
 /// for; every other token is `{"active": false}`, whatever it is.
 pub async fn introspect(
     State(state): State<AppState>,
-    addr: ClientAddr,
-    headers: HeaderMap,
-    body: Bytes,
+    TokenForm { client, p }: TokenForm,
 ) -> Result<Response, OAuthError> {
-    let (req, p) = parse_token_form(&headers, &body)?;
-    let client = authenticate(&state, addr.ip, &headers, &req)?;
     if client.secret_hash.is_none() {
         return Err(OAuthError::unauthorized_client(
             "Introspection is for confidential clients.",
         ));
     }
-    let token = p
-        .token
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
+    let token = required(&p.token, "token")?;
     let inactive = || Ok(axum::Json(json!({"active": false})).into_response());
-    if let Some(rt) = state.store.get_refresh(&sha256_hex(&token)).await? {
+    if let Some(rt) = state.store.get_refresh(&sha256_hex(token)).await? {
         let t = now();
         // Only the client it was issued to may learn anything about a refresh token.
         if rt.client_id != client.client_id
@@ -52,7 +43,7 @@ pub async fn introspect(
         }))
         .into_response());
     }
-    let Ok(unverified) = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(&token) else {
+    let Ok(unverified) = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token) else {
         return inactive();
     };
     let auds: Vec<String> = match &unverified["aud"] {
@@ -73,7 +64,7 @@ pub async fn introspect(
     let Some(verifier) = verifier_for(&state, &aud) else {
         return inactive();
     };
-    let Ok(c) = verifier.verify(&token) else {
+    let Ok(c) = verifier.verify(token) else {
         return inactive();
     };
     // A client may introspect the access tokens issued to it, and those for an API it holds a

@@ -6,18 +6,25 @@
 pub mod authorize;
 pub mod discovery;
 pub mod introspect;
+pub mod request;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use writ_core::Client;
 use writ_guard::Verifier;
 
 use crate::error::OAuthError;
+use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 use token::TokenRequest;
 
@@ -58,9 +65,33 @@ pub(crate) struct TokenParam {
     pub token_type_hint: Option<String>,
 }
 
+/// A revocation or introspection request: its client, authenticated (see
+/// [`token::authenticate`]), and its token parameters.
+pub struct TokenForm {
+    pub(crate) client: Arc<Client>,
+    pub(crate) p: TokenParam,
+}
+
+impl FromRequest<AppState> for TokenForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(addr) = ClientAddr::from_request_parts(&mut parts, state).await;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (req, p) = parse_token_form(&headers, &body).map_err(IntoResponse::into_response)?;
+        let client = token::authenticate(state, addr.ip, &headers, &req)
+            .map_err(IntoResponse::into_response)?;
+        Ok(TokenForm { client, p })
+    }
+}
+
 /// The body of a revocation or introspection request: the client's credentials and the
 /// token (form or JSON).
-pub(crate) fn parse_token_form(
+fn parse_token_form(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(TokenRequest, TokenParam), OAuthError> {

@@ -14,7 +14,7 @@ use writ_service::time::now;
 use writ_service::tokens::{self, LoginContext};
 use writ_store::{CodeOutcome, RefreshToken};
 
-use super::{TokenRequest, authenticate, user_tokens};
+use super::{TokenRequest, audit_exchange, client_for, required, user_tokens};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -36,16 +36,8 @@ pub async fn grant(
     headers: &HeaderMap,
     req: &TokenRequest,
 ) -> Result<Response, OAuthError> {
-    let client = authenticate(state, ip, headers, req)?;
-    if !client.allows_grant("authorization_code") {
-        return Err(OAuthError::unauthorized_client(
-            "Grant type 'authorization_code' not allowed for the client.",
-        ));
-    }
-    let code = req
-        .code
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: code"))?;
+    let client = client_for(state, ip, headers, req, "authorization_code")?;
+    let code = required(&req.code, "code")?;
     let id = sha256_hex(code);
     let t = now();
     let invalid = || OAuthError::invalid_grant("Invalid authorization code");
@@ -129,9 +121,10 @@ pub async fn grant(
         "authorization_code",
     )
     .await?;
-    writ_service::audit::exchange(
+    audit_exchange(
         state,
-        &crate::audit::peer(ip, headers),
+        ip,
+        headers,
         &client.client_id,
         &c.user_id,
         Some(&email),
@@ -153,9 +146,10 @@ async fn replayed(
 ) -> OAuthError {
     match state.store.consume_code(id, t, None).await {
         Ok(CodeOutcome::Reused(c)) => {
-            writ_service::audit::exchange(
+            audit_exchange(
                 state,
-                &crate::audit::peer(ip, headers),
+                ip,
+                headers,
                 &client.client_id,
                 &c.user_id,
                 None,

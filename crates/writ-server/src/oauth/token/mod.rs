@@ -127,6 +127,45 @@ pub(crate) fn authenticate(
     Ok(client_auth::authenticate(state, ip, presented)?)
 }
 
+/// The client of a request for `grant_type` (see [`authenticate`]), which it must be allowed
+/// to use.
+pub(crate) fn client_for(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+    grant_type: &str,
+) -> Result<Arc<Client>, OAuthError> {
+    let client = authenticate(state, ip, headers, req)?;
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "Grant type '{grant_type}' not allowed for the client."
+        )));
+    }
+    Ok(client)
+}
+
+/// A parameter the request must have.
+pub(crate) fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthError> {
+    value
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
+}
+
+/// Records a code exchange, or a reused code or refresh token, of `client` for `user_id`.
+pub(crate) async fn audit_exchange(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    client_id: &str,
+    user_id: &str,
+    email: Option<&str>,
+    what: writ_service::audit::Exchange,
+) {
+    let peer = crate::audit::peer(ip, headers);
+    writ_service::audit::exchange(state, &peer, client_id, user_id, email, what).await;
+}
+
 /// The token response, with `Cache-Control: no-store`.
 pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response {
     let mut r = axum::Json(TokenResponse {
@@ -184,17 +223,14 @@ pub async fn token(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let req = parse_body(&headers, &body)?;
-    let grant = req
-        .grant_type
-        .clone()
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
+    let grant = required(&req.grant_type, "grant_type")?;
     let ip = addr.ip;
-    match grant.as_str() {
+    match grant {
         "client_credentials" => client_credentials::grant(&state, ip, &headers, &req),
         "authorization_code" => authorization_code::grant(&state, ip, &headers, &req).await,
         "refresh_token" => refresh_token::grant(&state, ip, &headers, &req).await,
         "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
-            password::grant(&state, ip, &headers, &req, &grant).await
+            password::grant(&state, ip, &headers, &req, grant).await
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use writ_service::logins::Refused;
 use writ_service::tokens::LoginContext;
 
-use super::{TokenRequest, authenticate, respond};
+use super::{TokenRequest, authenticate, required, respond};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -34,14 +34,8 @@ pub async fn grant(
             "Unknown realm: {realm}"
         )));
     }
-    let username = req
-        .username
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: username"))?;
-    let pw = req
-        .password
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: password"))?;
+    let username = required(&req.username, "username")?;
+    let pw = required(&req.password, "password")?;
     // Third-party clients act for a user only with consent given on the hosted page; and no
     // client but the console gets user tokens for the Management API. Both before the
     // password is looked at.

@@ -10,7 +10,7 @@ use writ_service::time::now;
 use writ_service::tokens::LoginContext;
 use writ_store::{RefreshToken, RotateOutcome};
 
-use super::{TokenRequest, authenticate, user_tokens};
+use super::{TokenRequest, audit_exchange, client_for, required, user_tokens};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -23,16 +23,8 @@ pub async fn grant(
     headers: &HeaderMap,
     req: &TokenRequest,
 ) -> Result<Response, OAuthError> {
-    let client = authenticate(state, ip, headers, req)?;
-    if !client.allows_grant("refresh_token") {
-        return Err(OAuthError::unauthorized_client(
-            "Grant type 'refresh_token' not allowed for the client.",
-        ));
-    }
-    let presented = req
-        .refresh_token
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: refresh_token"))?;
+    let client = client_for(state, ip, headers, req, "refresh_token")?;
+    let presented = required(&req.refresh_token, "refresh_token")?;
     let id = sha256_hex(presented);
     let t = now();
     let cur = state
@@ -61,9 +53,10 @@ pub async fn grant(
         {
             RotateOutcome::Rotated => Some(token),
             RotateOutcome::Reused => {
-                writ_service::audit::exchange(
+                audit_exchange(
                     state,
-                    &crate::audit::peer(ip, headers),
+                    ip,
+                    headers,
                     &client.client_id,
                     &cur.user_id,
                     None,

@@ -14,9 +14,11 @@ use serde::Deserialize;
 use serde_json::json;
 use writ_store::AuthzEvent;
 
+use super::{Caller, query, schemas, still_allowed};
 use crate::error::ApiError;
-use crate::mgmt::{Caller, query};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 const BATCH: i64 = 500;
 /// How often an open stream checks, without new events, that its caller may still read it.
@@ -40,6 +42,10 @@ fn event_json(e: &AuthzEvent) -> serde_json::Value {
     v
 }
 
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(authz_events))
+}
+
 #[utoipa::path(
     get,
     path = "/authz-events",
@@ -56,13 +62,11 @@ fn event_json(e: &AuthzEvent) -> serde_json::Value {
     ),
     responses(
         (status = 200, description = "`{events, next}`, or an SSE stream.", body = Object),
-        (status = 400, description = crate::mgmt::schemas::E400_QUERY, body = crate::mgmt::types::Error),
-        (status = 401, description = crate::mgmt::schemas::E401, body = crate::mgmt::types::Error),
-        (status = 403, description = crate::mgmt::schemas::E403, body = crate::mgmt::types::Error),
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:authz_events"]))
 )]
-pub async fn authz_events(
+async fn authz_events(
     State(state): State<AppState>,
     c: Caller,
     headers: HeaderMap,
@@ -109,7 +113,7 @@ pub async fn authz_events(
                     // Before every read of the log: the token must still speak for a caller
                     // with `read:authz_events` (a revoked grant, a rotated secret, a deleted
                     // client or a changed user end the stream), and must not have expired.
-                    if !crate::mgmt::still_allowed(&state, &caller, "read:authz_events").await {
+                    if !still_allowed(&state, &caller, "read:authz_events").await {
                         return None;
                     }
                     match state.store.authz_events_after(cursor, BATCH).await {
