@@ -36,7 +36,7 @@ use std::time::Instant;
 use criterion::Criterion;
 use tokio::runtime::Runtime;
 use writ_core::rbac::grant_for_user;
-use writ_core::{Client, Permission, Scope, SigningAlg};
+use writ_core::{Client, Permission, ResourceServer, Scope, SigningAlg};
 use writ_server::AppState;
 use writ_store::{NewUser, Page};
 

@@ -56,7 +56,7 @@ async fn authorize_mgmt(s: &Setup, client: &str, session: &str, prompt_none: boo
     if prompt_none {
         url.push_str("&prompt=none");
     }
-    let r = get_with_cookie(url, &session).await;
+    let r = get_with_cookie(url, session).await;
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
     location(&r)
 }
@@ -192,7 +192,7 @@ async fn sign_in_with(s: &Setup, password: &str) -> SignedIn {
 
 /// Whether `/authorize` with `prompt=none` still finds a live session.
 async fn silent_login_works(s: &Setup, session: &str) -> bool {
-    let r = get_with_cookie(authorize_url(s, &[("prompt", "none")]), &session).await;
+    let r = get_with_cookie(authorize_url(s, &[("prompt", "none")]), session).await;
     query_param(&location(&r), "code").is_some()
 }
 

@@ -377,7 +377,7 @@ async fn clients_and_secrets() {
     let by_aud = app.api_get(&format!("/client-grants?audience={enc}")).await;
     assert_eq!(by_aud[0]["client_id"], id);
     let gid = grants[0]["id"].as_str().unwrap();
-    app.set_grant_scopes(&gid, &[]).await.assert(200);
+    app.set_grant_scopes(gid, &[]).await.assert(200);
     let t = app.cc_token(&id, new_secret, TODOS, None).await;
     assert_eq!(jwt_parts(&t).1["scope"].as_str().unwrap_or(""), "");
     app.api(Method::DELETE, &format!("/client-grants/{gid}"), None)
