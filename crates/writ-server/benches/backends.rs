@@ -15,57 +15,22 @@
 //! Run: `cargo bench -p writ-server --bench backends` (`BENCH_SECS` per phase, default 6;
 //! `CHANGES`, default 200).
 
+mod common;
+#[allow(dead_code)]
+#[path = "../tests/it/pg.rs"]
+mod pg;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use writ_core::{AppType, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_core::{AppType, SigningAlg};
 use writ_server::Config;
-use writ_service::crypto::{random_alnum, random_token, sha256_hex};
-use writ_store::{NewUser, RefreshToken};
+use writ_service::crypto::random_alnum;
+use writ_store::NewUser;
 
 const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 const API: &str = "https://bench.example/ES256";
-
-fn secs() -> u64 {
-    std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6)
-}
-
-async fn run_load<F, Fut>(concurrency: usize, f: F) -> (f64, u64)
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let f = Arc::new(f);
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(secs());
-    let start = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..concurrency {
-        let (f, ok, failed) = (f.clone(), ok.clone(), failed.clone());
-        set.spawn(async move {
-            let mut n = 0;
-            while Instant::now() < until {
-                n += 1;
-                if f(i, n).await {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
-    while set.join_next().await.is_some() {}
-    (
-        ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
-        failed.load(Ordering::Relaxed),
-    )
-}
 
 /// Starts `n` nodes on `db` sharing the first node's issuer; returns their base URLs (with
 /// trailing slash) and the first node's state.
@@ -109,21 +74,13 @@ async fn nodes(db: &str, n: usize) -> (Vec<String>, writ_server::AppState, Strin
 
 async fn seed(state: &writ_server::AppState) -> String {
     let s = &state.store;
-    s.create_resource_server(ResourceServer {
-        id: String::new(),
-        identifier: API.into(),
-        name: "bench".into(),
-        scopes: vec![Scope {
-            value: "read:things".into(),
-            description: String::new(),
-        }],
-        signing_alg: SigningAlg::ES256,
-        token_lifetime: 3600,
-        enforce_policies: true,
-        token_dialect: TokenDialect::AccessTokenAuthz,
-        allow_offline_access: true,
-        is_system: false,
-    })
+    s.create_resource_server(common::rbac_api(
+        API,
+        "bench",
+        common::read_things(),
+        SigningAlg::ES256,
+        true,
+    ))
     .await
     .unwrap();
     let user = s
@@ -154,7 +111,7 @@ async fn measure(label: &str, db: &str, n: usize) {
     let bases = Arc::new(bases);
 
     let (h, b) = (http.clone(), bases.clone());
-    let (cc, cc_fail) = run_load(16, move |i, k| {
+    let (cc, cc_fail) = common::run_load(16, move |i, k| {
         let (h, u) = (
             h.clone(),
             format!("{}oauth/token", b[(i + k as usize) % b.len()]),
@@ -175,57 +132,31 @@ async fn measure(label: &str, db: &str, n: usize) {
     })
     .await;
 
-    let now = chrono::Utc::now().timestamp();
-    let mut tokens = Vec::new();
-    for _ in 0..16 {
-        let t = random_token(32);
-        state
-            .store
-            .create_refresh(&RefreshToken {
-                id: sha256_hex(&t),
-                family_id: random_token(16),
-                parent_id: None,
-                client_id: "bench-app".into(),
-                user_id: user.clone(),
-                audience: Some(API.into()),
-                scope: "offline_access read:things".into(),
-                sid: None,
-                auth_time: now,
-                created_at: now,
-                idle_expires_at: now + 86_400,
-                family_expires_at: now + 86_400,
-                used_at: None,
-                revoked: false,
-            })
-            .await
-            .unwrap();
-        tokens.push(tokio::sync::Mutex::new(t));
-    }
+    let tokens = common::refresh_families(
+        &state,
+        16,
+        "bench-app",
+        &user,
+        API,
+        "offline_access read:things",
+    )
+    .await
+    .into_iter()
+    .map(tokio::sync::Mutex::new)
+    .collect::<Vec<_>>();
     let chains = Arc::new(tokens);
     let (h, b) = (http.clone(), bases.clone());
-    let (rf, rf_fail) = run_load(16, move |i, k| {
+    let (rf, rf_fail) = common::run_load(16, move |i, k| {
         let (h, b, c) = (h.clone(), b.clone(), chains.clone());
         async move {
-            let mut cur = c[i].lock().await;
             let u = format!("{}oauth/token", b[(i + k as usize) % b.len()]);
-            let r = h
-                .post(&u)
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", "bench-app"),
-                    ("client_secret", "bench-secret-0123456789"),
-                    ("refresh_token", cur.as_str()),
-                ])
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == 200 => {
-                    let v: serde_json::Value = r.json().await.unwrap();
-                    *cur = v["refresh_token"].as_str().unwrap().to_owned();
-                    true
-                }
-                _ => false,
-            }
+            common::rotate(
+                &h,
+                &u,
+                ("bench-app", "bench-secret-0123456789"),
+                &mut *c[i].lock().await,
+            )
+            .await
         }
     })
     .await;
@@ -244,41 +175,25 @@ async fn propagation(http: &reqwest::Client, bases: &[String], issuer: &str, use
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let admin: serde_json::Value = http
-        .post(format!("{}oauth/token", bases[0]))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "bench-admin"),
-            ("client_secret", "bench-admin-secret-0123456789"),
-            ("audience", &format!("{issuer}api/v2/")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = admin["access_token"].as_str().unwrap().to_owned();
-    let role: serde_json::Value = http
-        .post(format!("{}api/v2/roles", bases[0]))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"name": format!("p-{}", random_alnum(8))}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = common::machine_token(
+        http,
+        &format!("{}oauth/token", bases[0]),
+        ("bench-admin", "bench-admin-secret-0123456789"),
+        &format!("{issuer}api/v2/"),
+    )
+    .await;
+    let role: serde_json::Value = common::json_of(
+        http.post(format!("{}api/v2/roles", bases[0]))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"name": format!("p-{}", random_alnum(8))})),
+    )
+    .await;
     let role = role["id"].as_str().unwrap().to_owned();
-    let head: serde_json::Value = http
-        .get(format!("{}api/v2/authz-events?from=0&limit=500", bases[1]))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let head: serde_json::Value = common::json_of(
+        http.get(format!("{}api/v2/authz-events?from=0&limit=500", bases[1]))
+            .bearer_auth(&admin),
+    )
+    .await;
     let mut resp = http
         .get(format!("{}api/v2/authz-events", bases[1]))
         .bearer_auth(&admin)
@@ -340,11 +255,7 @@ async fn propagation(http: &reqwest::Client, bases: &[String], issuer: &str, use
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    common::multi_thread().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
         measure("SQLite, 1 node", &sqlite, 1).await;
@@ -352,22 +263,8 @@ fn main() {
         let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         for (label, n) in [("PostgreSQL, 1 node", 1), ("PostgreSQL, 2 nodes", 2)] {
-            let name = format!("writ_bench_{}", random_alnum(10).to_lowercase());
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-                .await
-                .expect("PostgreSQL reachable");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let mut url = url::Url::parse(&admin_url).unwrap();
-            url.set_path(&format!("/{name}"));
-            measure(label, url.as_str(), n).await;
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await;
+            let db = pg::PgTestDb::create_on(admin_url.clone(), "writ_bench").await;
+            measure(label, &db.url, n).await;
         }
     });
 }

@@ -14,12 +14,13 @@
 //!
 //! Run: `cargo bench -p writ-server --bench guard`.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, Validation};
 use writ_core::claims::{AccessClaims, Audience};
@@ -42,18 +43,7 @@ fn claims(issuer: &str) -> AccessClaims {
         client_id: "spa0123456789abcdef0123456789ab".into(),
         azp: "spa0123456789abcdef0123456789ab".into(),
         scope: "openid profile read:todos write:todos".into(),
-        permissions: Some(
-            [
-                "read:todos",
-                "write:todos",
-                "delete:todos",
-                "read:lists",
-                "write:lists",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        ),
+        permissions: Some(common::todo_permissions()),
         gty: None,
         authz_ver: Some(7),
     }
@@ -193,12 +183,4 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
-    targets = bench
-}
-criterion_main!(benches);
+bench_main!(bench);

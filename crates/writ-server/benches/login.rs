@@ -11,23 +11,16 @@
 //!
 //! Run: `cargo bench -p writ-server --bench login` (about 40 s; `BENCH_SECS` per phase, default 6).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
-use tokio::net::TcpListener;
-use writ_core::{AppType, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_core::{AppType, SigningAlg};
 use writ_server::Config;
-use writ_service::crypto::{random_token, sha256_hex};
-use writ_store::{NewUser, RefreshToken};
-
-fn secs() -> u64 {
-    std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6)
-}
+use writ_store::NewUser;
 
 /// Raw argon2id verifications per second on every core.
 fn raw_argon2_rate() -> f64 {
@@ -37,7 +30,7 @@ fn raw_argon2_rate() -> f64 {
         .to_string();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let done = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(secs());
+    let until = Instant::now() + Duration::from_secs(common::secs());
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -58,47 +51,15 @@ fn raw_argon2_rate() -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn run_load<F, Fut>(concurrency: usize, f: F) -> (f64, u64)
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let f = Arc::new(f);
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(secs());
-    let start = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..concurrency {
-        let (f, ok, failed) = (f.clone(), ok.clone(), failed.clone());
-        set.spawn(async move {
-            while Instant::now() < until {
-                if f(i).await {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
-    while set.join_next().await.is_some() {}
-    (
-        ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
-        failed.load(Ordering::Relaxed),
-    )
-}
-
 fn main() {
     let raw = raw_argon2_rate();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let issuer = format!("http://127.0.0.1:{port}/");
+    common::multi_thread().block_on(async move {
+        let common::Local {
+            dir,
+            listener,
+            port,
+            issuer,
+        } = common::local().await;
         let db = format!("sqlite://{}/bench.db", dir.path().display());
         let vars = [("WRIT_ISSUER", issuer.clone()), ("WRIT_DATABASE_URL", db), ("WRIT_LISTEN", format!("127.0.0.1:{port}"))];
         // `HASH_CONC` overrides the server's argon2 concurrency for experiments.
@@ -112,18 +73,7 @@ fn main() {
         let (state, _) = writ_server::prepare(config).await.unwrap();
         let s = state.store.clone();
         for alg in [SigningAlg::ES256, SigningAlg::RS256] {
-            s.create_resource_server(ResourceServer {
-                id: String::new(),
-                identifier: format!("https://bench.example/{}", alg.as_str()),
-                name: "bench".into(),
-                scopes: vec![Scope { value: "read:things".into(), description: String::new() }],
-                signing_alg: alg,
-                token_lifetime: 3600,
-                enforce_policies: true,
-                token_dialect: TokenDialect::AccessTokenAuthz,
-                allow_offline_access: true,
-                is_system: false,
-            })
+            s.create_resource_server(common::rbac_api(&format!("https://bench.example/{}", alg.as_str()), "bench", common::read_things(), alg, true))
             .await
             .unwrap();
         }
@@ -141,7 +91,7 @@ fn main() {
 
         // Logins (password grant: one argon2id verification each).
         let (h, u) = (http.clone(), token_url.clone());
-        let (logins, login_fail) = run_load(8, move |_| {
+        let (logins, login_fail) = common::run_load(8, move |_, _| {
             let (h, u) = (h.clone(), u.clone());
             async move {
                 let r = h
@@ -169,55 +119,12 @@ fn main() {
             ("ES256", "openid offline_access read:things"),
             ("RS256", "offline_access read:things"),
         ] {
-            let now = chrono::Utc::now().timestamp();
-            let mut tokens = Vec::new();
-            for _ in 0..16 {
-                let t = random_token(32);
-                s.create_refresh(&RefreshToken {
-                    id: sha256_hex(&t),
-                    family_id: random_token(16),
-                    parent_id: None,
-                    client_id: "bench-spa".into(),
-                    user_id: user.user_id.clone(),
-                    audience: Some(format!("https://bench.example/{alg}")),
-                    scope: scope.into(),
-                    sid: None,
-                    auth_time: now,
-                    created_at: now,
-                    idle_expires_at: now + 86_400,
-                    family_expires_at: now + 86_400,
-                    used_at: None,
-                    revoked: false,
-                })
-                .await
-                .unwrap();
-                tokens.push(t);
-            }
+            let tokens = common::refresh_families(&state, 16, "bench-spa", &user.user_id, &format!("https://bench.example/{alg}"), scope).await;
             let chains: Arc<Vec<tokio::sync::Mutex<String>>> = Arc::new(tokens.into_iter().map(tokio::sync::Mutex::new).collect());
             let (h, u, c) = (http.clone(), token_url.clone(), chains.clone());
-            let (rate, fail) = run_load(16, move |i| {
+            let (rate, fail) = common::run_load(16, move |i, _| {
                 let (h, u, c) = (h.clone(), u.clone(), c.clone());
-                async move {
-                    let mut cur = c[i].lock().await;
-                    let r = h
-                        .post(&u)
-                        .form(&[
-                            ("grant_type", "refresh_token"),
-                            ("client_id", "bench-spa"),
-                            ("client_secret", "bench-secret-0123456789"),
-                            ("refresh_token", cur.as_str()),
-                        ])
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status() == 200 => {
-                            let v: serde_json::Value = r.json().await.unwrap();
-                            *cur = v["refresh_token"].as_str().unwrap().to_owned();
-                            true
-                        }
-                        _ => false,
-                    }
-                }
+                async move { common::rotate(&h, &u, ("bench-spa", "bench-secret-0123456789"), &mut *c[i].lock().await).await }
             })
             .await;
             let id = if scope.contains("openid") { " + RS256 ID token" } else { "" };

@@ -9,11 +9,12 @@
 //!
 //! Run: `cargo bench -p writ-server --bench login_timing` (`TIMING_N` users per kind, default 40).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::net::TcpListener;
-use writ_core::{ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_core::SigningAlg;
 use writ_server::Config;
 use writ_store::NewUser;
 
@@ -39,15 +40,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let issuer = format!("http://127.0.0.1:{port}/");
+    common::multi_thread().block_on(async move {
+        let common::Local {
+            dir,
+            listener,
+            port,
+            issuer,
+        } = common::local().await;
         let vars = [
             ("WRIT_ISSUER", issuer.clone()),
             ("WRIT_DATABASE_URL", format!("sqlite://{}/timing.db", dir.path().display())),
@@ -58,18 +57,7 @@ fn main() {
         let config = Config::load(None, |k| vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())).unwrap();
         let (state, _) = writ_server::prepare(config).await.unwrap();
         let s = state.store.clone();
-        s.create_resource_server(ResourceServer {
-            id: String::new(),
-            identifier: "https://timing.example/".into(),
-            name: "timing".into(),
-            scopes: vec![Scope { value: "read:things".into(), description: String::new() }],
-            signing_alg: SigningAlg::ES256,
-            token_lifetime: 3600,
-            enforce_policies: true,
-            token_dialect: TokenDialect::AccessTokenAuthz,
-            allow_offline_access: false,
-            is_system: false,
-        })
+        s.create_resource_server(common::rbac_api("https://timing.example/", "timing", common::read_things(), SigningAlg::ES256, false))
         .await
         .unwrap();
         let mut client = writ_service::bootstrap::machine_client("timing-cli", "timing", "timing-secret-0123456789");
@@ -91,18 +79,7 @@ fn main() {
                     .unwrap();
             }
         }
-        let admin = http
-            .post(&token_url)
-            .form(&[("grant_type", "client_credentials"), ("client_id", ADMIN), ("client_secret", ADMIN_SECRET), ("audience", &format!("{issuer}api/v2/"))])
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let admin = common::machine_token(&http, &token_url, (ADMIN, ADMIN_SECRET), &format!("{issuer}api/v2/")).await;
         let bcrypt10 = bcrypt::hash("the-right-password", 10).unwrap();
         let mut users = vec![];
         for i in 0..n {

@@ -26,15 +26,17 @@
 //!
 //! Run: `cargo bench -p writ-server --bench rbac` (short warm-up/measurement set in code).
 
+mod common;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use tokio::runtime::Runtime;
 use writ_core::rbac::grant_for_user;
-use writ_core::{Client, Permission, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_core::{Client, Permission, ResourceServer, Scope, SigningAlg};
 use writ_server::AppState;
 use writ_store::{NewUser, Page};
 
@@ -76,23 +78,18 @@ fn role_name(r: usize) -> String {
 /// The API and the 50 roles; returns the role ids in order.
 async fn seed_catalog(state: &AppState) -> Vec<String> {
     let s = &state.store;
-    s.create_resource_server(ResourceServer {
-        id: String::new(),
-        identifier: API.into(),
-        name: "Bench API".into(),
-        scopes: (0..SCOPES)
+    s.create_resource_server(common::rbac_api(
+        API,
+        "Bench API",
+        (0..SCOPES)
             .map(|i| Scope {
                 value: format!("perm:{i:04}"),
                 description: format!("Permission {i}"),
             })
             .collect(),
-        signing_alg: SigningAlg::ES256,
-        token_lifetime: 3600,
-        enforce_policies: true,
-        token_dialect: TokenDialect::AccessTokenAuthz,
-        allow_offline_access: false,
-        is_system: false,
-    })
+        SigningAlg::ES256,
+        false,
+    ))
     .await
     .expect("create API");
     let mut ids = Vec::with_capacity(ROLES);
@@ -398,12 +395,4 @@ fn bench(c: &mut Criterion) {
     bench_scale(c, &rt);
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
-    targets = bench
-}
-criterion_main!(benches);
+bench_main!(bench);

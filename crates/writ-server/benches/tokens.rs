@@ -26,9 +26,10 @@
 //!
 //! Run: `cargo bench -p writ-server --bench tokens` (short warm-up/measurement set in code).
 
+mod common;
+
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -36,7 +37,7 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, Header, Validation};
 use writ_core::claims::{AccessClaims, Audience};
@@ -61,18 +62,7 @@ fn claims() -> AccessClaims {
         client_id: client.clone(),
         azp: client,
         scope: "openid profile read:todos write:todos".into(),
-        permissions: Some(
-            [
-                "read:todos",
-                "write:todos",
-                "delete:todos",
-                "read:lists",
-                "write:lists",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        ),
+        permissions: Some(common::todo_permissions()),
         gty: Some("password".into()),
         authz_ver: Some(3),
     }
@@ -306,12 +296,4 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
-    targets = bench
-}
-criterion_main!(benches);
+bench_main!(bench);

@@ -22,11 +22,16 @@ GET    /api/reports   => read:reports | write:todos
 GET    /api/health    => public
 ";
 
+/// Sends the request; its response's JSON body.
+async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// A running Writ with the demo data.
 struct Writ {
     issuer: String,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _state: AppState,
 }
@@ -66,23 +71,19 @@ impl Writ {
         Writ {
             issuer,
             http: reqwest::Client::new(),
-            _dir: dir,
+            dir,
             stop: Some(tx),
             _state: state,
         }
     }
 
     async fn token_form(&self, form: &[(&str, &str)]) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}oauth/token", self.issuer))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = json_of(
+            self.http
+                .post(format!("{}oauth/token", self.issuer))
+                .form(form),
+        )
+        .await;
         r["access_token"]
             .as_str()
             .unwrap_or_else(|| panic!("no token: {r}"))
@@ -101,15 +102,20 @@ impl Writ {
         .await
     }
 
-    async fn admin(&self) -> String {
-        let aud = format!("{}api/v2/", self.issuer);
+    /// A client-credentials token of `client` for `audience`.
+    async fn machine_token(&self, (id, secret): (&str, &str), audience: &str) -> String {
         self.token_form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", ADMIN_ID),
-            ("client_secret", ADMIN_SECRET),
-            ("audience", &aud),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("audience", audience),
         ])
         .await
+    }
+
+    async fn admin(&self) -> String {
+        let aud = format!("{}api/v2/", self.issuer);
+        self.machine_token((ADMIN_ID, ADMIN_SECRET), &aud).await
     }
 
     async fn mgmt(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -123,6 +129,16 @@ impl Writ {
         let resp = req.send().await.unwrap();
         assert!(resp.status().is_success(), "{path}: {}", resp.status());
         resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Assigns (`POST`) or removes (`DELETE`) `role` of `user`.
+    async fn user_roles(&self, method: reqwest::Method, user: &str, role: &str) {
+        self.mgmt(
+            method,
+            &format!("users/{user}/roles"),
+            Some(json!({"roles": [role]})),
+        )
+        .await;
     }
 
     async fn alice_and_editor(&self) -> (String, String) {
@@ -168,10 +184,20 @@ async fn serve_gate(gate: Gate) -> String {
     base
 }
 
-fn rules_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let p = dir.path().join("gate.rules");
-    std::fs::write(&p, RULES).unwrap();
-    p
+/// A gate in front of `writ` with the `rules` (none: any valid token will do), in proxy mode
+/// to `upstream` or else in auth_request mode; returns its base URL.
+async fn gate(writ: &Writ, rules: Option<&str>, upstream: Option<String>) -> String {
+    let rules = rules.map(|text| {
+        let p = writ.dir.path().join("gate.rules");
+        std::fs::write(&p, text).unwrap();
+        p
+    });
+    serve_gate(
+        writ_gate::build(&args(writ, rules.as_deref(), upstream))
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 /// An upstream that echoes what it received: method, path and query, and the headers.
@@ -245,11 +271,7 @@ async fn answer(r: reqwest::Response) -> Answer {
 #[tokio::test]
 async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
     let writ = Writ::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), None))
-        .await
-        .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(RULES), None).await;
     let alice = writ.user_token(demo::ALICE).await;
     let bob = writ.user_token(demo::BOB).await;
 
@@ -361,8 +383,7 @@ async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
 #[tokio::test]
 async fn a_token_for_another_api_or_an_id_token_is_refused() {
     let writ = Writ::start().await;
-    let gate = writ_gate::build(&args(&writ, None, None)).await.unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, None, None).await;
     // A Management API token: right issuer and keys, wrong audience.
     let admin = writ.admin().await;
     let a = ask(&base, "GET", "/anything", Some(&admin)).await;
@@ -405,16 +426,8 @@ async fn a_token_for_another_api_or_an_id_token_is_refused() {
 #[tokio::test]
 async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_headers() {
     let writ = Writ::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let upstream = echo_upstream().await;
-    let gate = writ_gate::build(&args(
-        &writ,
-        Some(&rules_file(&dir)),
-        Some(format!("{upstream}/v1")),
-    ))
-    .await
-    .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(RULES), Some(format!("{upstream}/v1"))).await;
     let alice = writ.user_token(demo::ALICE).await;
     let bob = writ.user_token(demo::BOB).await;
     let http = reqwest::Client::new();
@@ -464,10 +477,7 @@ async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_h
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), Some(gone)))
-        .await
-        .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(RULES), Some(gone)).await;
     let r = http
         .get(format!("{base}/api/todos"))
         .bearer_auth(&alice)
@@ -480,11 +490,7 @@ async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_h
 #[tokio::test]
 async fn a_revoked_role_is_refused_and_a_fresh_token_carries_the_change() {
     let writ = Writ::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), None))
-        .await
-        .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(RULES), None).await;
     let (alice_id, editor) = writ.alice_and_editor().await;
     let old = writ.user_token(demo::ALICE).await;
     assert_eq!(
@@ -492,12 +498,8 @@ async fn a_revoked_role_is_refused_and_a_fresh_token_carries_the_change() {
         200
     );
 
-    writ.mgmt(
-        reqwest::Method::DELETE,
-        &format!("users/{alice_id}/roles"),
-        Some(json!({"roles": [editor]})),
-    )
-    .await;
+    writ.user_roles(reqwest::Method::DELETE, &alice_id, &editor)
+        .await;
     let revoked = Instant::now();
     let a = loop {
         let a = ask(&base, "POST", "/api/todos", Some(&old)).await;
@@ -521,12 +523,8 @@ async fn a_revoked_role_is_refused_and_a_fresh_token_carries_the_change() {
     );
 
     // Granted back: the token made during the revocation is stale now, a new one writes.
-    writ.mgmt(
-        reqwest::Method::POST,
-        &format!("users/{alice_id}/roles"),
-        Some(json!({"roles": [editor]})),
-    )
-    .await;
+    writ.user_roles(reqwest::Method::POST, &alice_id, &editor)
+        .await;
     let granted = Instant::now();
     while ask(&base, "GET", "/api/health", Some(&fresh)).await.status == 200
         && ask(&base, "POST", "/api/todos", Some(&fresh)).await.status == 403
@@ -579,7 +577,7 @@ async fn feed_outage_policy_rejects_or_accepts_when_writ_is_gone() {
 #[tokio::test]
 async fn key_rotation_under_traffic_fails_no_request() {
     let writ = std::sync::Arc::new(Writ::start().await);
-    let gate = serve_gate(writ_gate::build(&args(&writ, None, None)).await.unwrap()).await;
+    let gate = gate(&writ, None, None).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for _ in 0..3 {
@@ -588,14 +586,8 @@ async fn key_rotation_under_traffic_fails_no_request() {
             let (mut ok, mut failed) = (0usize, Vec::new());
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 // A token from whatever key signs right now, checked at once.
-                let t = writ
-                    .token_form(&[
-                        ("grant_type", "client_credentials"),
-                        ("client_id", demo::MACHINE_CLIENT_ID),
-                        ("client_secret", demo::MACHINE_CLIENT_SECRET),
-                        ("audience", demo::TODOS_API),
-                    ])
-                    .await;
+                let machine = (demo::MACHINE_CLIENT_ID, demo::MACHINE_CLIENT_SECRET);
+                let t = writ.machine_token(machine, demo::TODOS_API).await;
                 let a = ask(&gate, "GET", "/api/todos", Some(&t)).await;
                 if a.status == 200 {
                     ok += 1;
@@ -636,12 +628,6 @@ const ADMIN_RULES: &str = "
 GET /api/admin/* => delete:todos
 GET /api/*       => authenticated
 ";
-
-fn admin_rules_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let p = dir.path().join("admin.rules");
-    std::fs::write(&p, ADMIN_RULES).unwrap();
-    p
-}
 
 /// `GET target` sent byte for byte (no client-side URL normalization, unlike reqwest's):
 /// the status and the body.
@@ -704,16 +690,8 @@ const TRICK_PATHS: &[&str] = &[
 #[tokio::test]
 async fn proxy_mode_judges_and_forwards_the_normalized_path() {
     let writ = Writ::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let upstream = echo_upstream().await;
-    let gate = writ_gate::build(&args(
-        &writ,
-        Some(&admin_rules_file(&dir)),
-        Some(format!("{upstream}/v1")),
-    ))
-    .await
-    .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(ADMIN_RULES), Some(format!("{upstream}/v1"))).await;
     let alice = writ.user_token(demo::ALICE).await; // has delete:todos
     let bob = writ.user_token(demo::BOB).await; // read:todos only
 
@@ -758,11 +736,7 @@ async fn proxy_mode_judges_and_forwards_the_normalized_path() {
 #[tokio::test]
 async fn auth_request_mode_judges_the_normalized_path_and_denies_tricks() {
     let writ = Writ::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = writ_gate::build(&args(&writ, Some(&admin_rules_file(&dir)), None))
-        .await
-        .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(ADMIN_RULES), None).await;
     let alice = writ.user_token(demo::ALICE).await;
     let bob = writ.user_token(demo::BOB).await;
 
@@ -816,12 +790,8 @@ async fn auth_request_mode_judges_the_normalized_path_and_denies_tricks() {
 #[tokio::test]
 async fn proxy_mode_strips_identity_headers_spelt_with_underscores() {
     let writ = Writ::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let upstream = echo_upstream().await;
-    let gate = writ_gate::build(&args(&writ, Some(&rules_file(&dir)), Some(upstream)))
-        .await
-        .unwrap();
-    let base = serve_gate(gate).await;
+    let base = gate(&writ, Some(RULES), Some(upstream)).await;
     let bob = writ.user_token(demo::BOB).await;
     // CGI/WSGI servers (gunicorn, PHP) map `X_Writ_Sub` and `X-Writ-Sub` to the same
     // HTTP_X_WRIT_SUB: none of these may reach the upstream.

@@ -3,8 +3,6 @@
 //! Management API permissions, CSRF refusals, forms that create APIs, roles and users, the
 //! confirmation step of destructive actions, and effective permissions with their sources.
 
-use std::collections::HashMap;
-
 use reqwest::Method;
 use serde_json::json;
 use writ_core::MANAGEMENT_SCOPES;
@@ -23,174 +21,11 @@ const PAGES: [&str; 7] = [
     "/admin/keys",
 ];
 
-/// A browser without JavaScript: follows nothing by itself, keeps cookies by name.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    jar: HashMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-            jar: HashMap::new(),
-        }
-    }
-
-    fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http") {
-            path_or_url.to_owned()
-        } else {
-            format!("{}{path_or_url}", self.base)
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn keep(&mut self, r: reqwest::Response) -> Page {
-        for c in r.headers().get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.jar.remove(k);
-            } else {
-                self.jar.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        Page {
-            status,
-            location,
-            body: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let r = self
-            .http
-            .get(self.url(path))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(r).await
-    }
-
-    /// Posts a form with `Origin` set to `origin` (this server's unless told otherwise).
-    async fn post_from(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
-        let mut req = self
-            .http
-            .post(self.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form);
-        if let Some(o) = origin {
-            req = req.header("origin", o);
-        }
-        let r = req.send().await.unwrap();
-        self.keep(r).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let origin = self.base.clone();
-        self.post_from(path, form, Some(&origin)).await
-    }
-
-    /// A console form post with the page's CSRF token.
-    async fn submit(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
-        let mut f = vec![("csrf", csrf)];
-        f.extend_from_slice(fields);
-        self.post(path, &f).await
-    }
-
-    /// Signs in from a console page: the redirect to /authorize, the hosted login form, the
-    /// callback. Returns the page asked for.
-    async fn sign_in(&mut self, path: &str, email: &str, password: &str) -> Page {
-        let start = self.get(path).await;
-        assert_eq!(start.status, 302, "{}", start.body);
-        let authorize = start.location.unwrap();
-        assert!(authorize.contains("/authorize?"), "{authorize}");
-        assert!(
-            authorize.contains("client_id=writ-admin-console"),
-            "{authorize}"
-        );
-        assert!(
-            authorize.contains("code_challenge_method=S256"),
-            "{authorize}"
-        );
-        let login = self.get(&authorize).await;
-        assert_eq!(login.status, 200, "{}", login.body);
-        let tx = hidden(&login.body, "tx");
-        let csrf = hidden(&login.body, "csrf");
-        let sent = self
-            .post(
-                "/u/login",
-                &[
-                    ("tx", tx.as_str()),
-                    ("csrf", csrf.as_str()),
-                    ("username", email),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(sent.status, 302, "{}", sent.body);
-        let callback = sent.location.unwrap();
-        assert!(callback.contains("/admin/callback?"), "{callback}");
-        let hop = self.get(&callback).await;
-        assert_eq!(hop.status, 200, "{}", hop.body);
-        assert!(hop.body.contains("http-equiv=\"refresh\""), "{}", hop.body);
-        assert!(self.jar.contains_key("writ_admin"), "session cookie set");
-        self.get(path).await
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-}
-
 /// A user holding a role with every Management API permission (or only `perms`).
 async fn admin_user(app: &TestApp, email: &str, pw: &str, perms: Option<&[&str]>) -> String {
-    let mgmt = app.mgmt_audience();
     let perms = perms.unwrap_or(MANAGEMENT_SCOPES);
-    let role = app
-        .create_role(&format!("admins-{}", perms.len()), &mgmt, perms)
-        .await;
-    let user = app.create_user(email, pw).await;
-    app.assign_roles(&user, &[&role]).await;
-    user
+    app.create_admin(&format!("admins-{}", perms.len()), perms, email, pw)
+        .await
 }
 
 async fn signed_in_admin() -> (TestApp, Browser, String) {
@@ -412,11 +247,7 @@ async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
         "only the admins role: {total}"
     );
     // Each refusal is in the audit log, with the signed-in admin and the console's channel.
-    let refused = app
-        .api(Method::GET, "/logs?q=type:fapi&per_page=100", None)
-        .await
-        .assert(200)
-        .body;
+    let refused = app.api_get("/logs?q=type:fapi&per_page=100").await;
     let refused: Vec<_> = refused
         .as_array()
         .unwrap()
@@ -435,10 +266,8 @@ async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
         assert!(!e.to_string().contains(&csrf), "the token is never logged");
     }
     // With both, it works.
-    let r = b
-        .submit("/admin/roles/new", &csrf, &[("name", "fine")])
+    b.submit_ok("/admin/roles/new", &csrf, &[("name", "fine")])
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
 }
 
 #[tokio::test]
@@ -446,7 +275,7 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
     let (app, mut b, csrf) = signed_in_admin().await;
     // An API with two permissions.
     let r = b
-        .submit(
+        .submit_ok(
             "/admin/apis/new",
             &csrf,
             &[
@@ -459,90 +288,71 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
             ],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
     let api_page = r.location.unwrap();
     let api_path = api_page.split('?').next().unwrap().to_owned();
     for (v, d) in [
         ("read:orders", "Read orders"),
         ("write:orders", "Write orders"),
     ] {
-        let r = b
-            .submit(
-                &format!("{api_path}/permissions"),
-                &csrf,
-                &[("value", v), ("description", d)],
-            )
-            .await;
-        assert_eq!(r.status, 303, "{}", r.body);
+        b.submit_ok(
+            &format!("{api_path}/permissions"),
+            &csrf,
+            &[("value", v), ("description", d)],
+        )
+        .await;
     }
     let page = b.get(&api_path).await;
     assert!(page.body.contains("read:orders") && page.body.contains("write:orders"));
     let rs = app
-        .api(
-            Method::GET,
-            "/resource-servers/https%3A%2F%2Fshop.example%2Fapi",
-            None,
-        )
-        .await
-        .assert(200)
-        .body;
+        .api_get("/resource-servers/https%3A%2F%2Fshop.example%2Fapi")
+        .await;
     assert_eq!(rs["token_lifetime"], 3600);
     assert_eq!(rs["enforce_policies"], true);
     assert_eq!(rs["scopes"].as_array().unwrap().len(), 2);
 
     // A role with one of them.
     let r = b
-        .submit(
+        .submit_ok(
             "/admin/roles/new",
             &csrf,
             &[("name", "clerk"), ("description", "Reads orders")],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
     let role_path = r.location.unwrap().split('?').next().unwrap().to_owned();
-    let r = b
-        .submit(
-            &format!("{role_path}/permissions"),
-            &csrf,
-            &[("permission", "https://shop.example/api read:orders")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    b.submit_ok(
+        &format!("{role_path}/permissions"),
+        &csrf,
+        &[("permission", "https://shop.example/api read:orders")],
+    )
+    .await;
 
     // A user, created through the form, given the role and a direct grant.
     let r = b
-        .submit(
+        .submit_ok(
             "/admin/users/new",
             &csrf,
             &[("email", "Bob@Example.com"), ("password", "bob-password-1")],
         )
         .await;
-    assert_eq!(r.status, 303, "{}", r.body);
     let user_path = r.location.unwrap().split('?').next().unwrap().to_owned();
-    let r = b
-        .submit(
-            &format!("{role_path}/members"),
-            &csrf,
-            &[("email", "bob@example.com")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let r = b
-        .submit(
-            &format!("{user_path}/permissions"),
-            &csrf,
-            &[("permission", "https://shop.example/api read:orders")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let r = b
-        .submit(
-            &format!("{user_path}/permissions"),
-            &csrf,
-            &[("permission", "https://shop.example/api write:orders")],
-        )
-        .await;
-    assert_eq!(r.status, 303);
+    b.submit_ok(
+        &format!("{role_path}/members"),
+        &csrf,
+        &[("email", "bob@example.com")],
+    )
+    .await;
+    b.submit_ok(
+        &format!("{user_path}/permissions"),
+        &csrf,
+        &[("permission", "https://shop.example/api read:orders")],
+    )
+    .await;
+    b.submit_ok(
+        &format!("{user_path}/permissions"),
+        &csrf,
+        &[("permission", "https://shop.example/api write:orders")],
+    )
+    .await;
 
     let page = b.get(&user_path).await;
     assert_eq!(page.status, 200);
@@ -628,32 +438,26 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
 async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
     let (app, mut b, csrf) = signed_in_admin().await;
     let r = b
-        .submit(
+        .submit_refused(
             "/admin/users/new",
             &csrf,
             &[("email", "not-an-email"), ("password", "long-enough-1")],
+            "email",
         )
         .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("data-testid=\"error-email\""), "{}", r.body);
     assert!(r.body.contains("value=\"not-an-email\""));
     let r = b
-        .submit(
+        .submit_refused(
             "/admin/users/new",
             &csrf,
             &[("email", "carol@example.com"), ("password", "short")],
+            "password",
         )
         .await;
-    assert_eq!(r.status, 400);
-    assert!(
-        r.body.contains("data-testid=\"error-password\""),
-        "{}",
-        r.body
-    );
     assert!(r.body.contains("value=\"carol@example.com\""));
 
     let r = b
-        .submit(
+        .submit_refused(
             "/admin/apis/new",
             &csrf,
             &[
@@ -662,76 +466,60 @@ async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
                 ("token_dialect", "access_token"),
                 ("signing_alg", "RS256"),
             ],
+            "token_lifetime",
         )
         .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("data-testid=\"error-token_lifetime\""));
     assert!(r.body.contains("value=\"https://x.example/\""));
     // RBAC off with a permissions dialect: the Management API's own rule, shown at its field.
-    let r = b
-        .submit(
-            "/admin/apis/new",
-            &csrf,
-            &[
-                ("identifier", "https://x.example/"),
-                ("token_lifetime", "60"),
-                ("token_dialect", "access_token_authz"),
-                ("signing_alg", "RS256"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 400);
-    assert!(
-        r.body.contains("data-testid=\"error-token_dialect\""),
-        "{}",
-        r.body
-    );
+    b.submit_refused(
+        "/admin/apis/new",
+        &csrf,
+        &[
+            ("identifier", "https://x.example/"),
+            ("token_lifetime", "60"),
+            ("token_dialect", "access_token_authz"),
+            ("signing_alg", "RS256"),
+        ],
+        "token_dialect",
+    )
+    .await;
 
     // Metadata: invalid JSON is refused at its field and the text stays.
     let user = app.create_user("dave@example.com", "dave-password-1").await;
     let path = format!("/admin/users/{user}/metadata");
     let r = b
-        .submit(
+        .submit_refused(
             &path,
             &csrf,
             &[("app_metadata", "{\"plan\": "), ("user_metadata", "{}")],
+            "app_metadata",
         )
         .await;
-    assert_eq!(r.status, 400);
-    assert!(
-        r.body.contains("data-testid=\"error-app_metadata\""),
-        "{}",
-        r.body
-    );
     assert!(
         r.body.contains("{&quot;plan&quot;: </textarea>")
             || r.body.contains("{&#34;plan&#34;: </textarea>"),
         "{}",
         r.body
     );
-    let r = b
-        .submit(
-            &path,
-            &csrf,
-            &[
-                ("app_metadata", "{\"plan\": \"pro\"}"),
-                ("user_metadata", "[]"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("data-testid=\"error-user_metadata\""));
-    let r = b
-        .submit(
-            &path,
-            &csrf,
-            &[
-                ("app_metadata", "{\"plan\": \"pro\"}"),
-                ("user_metadata", "{\"theme\": \"dark\"}"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    b.submit_refused(
+        &path,
+        &csrf,
+        &[
+            ("app_metadata", "{\"plan\": \"pro\"}"),
+            ("user_metadata", "[]"),
+        ],
+        "user_metadata",
+    )
+    .await;
+    b.submit_ok(
+        &path,
+        &csrf,
+        &[
+            ("app_metadata", "{\"plan\": \"pro\"}"),
+            ("user_metadata", "{\"theme\": \"dark\"}"),
+        ],
+    )
+    .await;
     let u = app
         .api(Method::GET, &format!("/users/{user}"), None)
         .await
@@ -739,17 +527,15 @@ async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
     assert_eq!(u["app_metadata"], json!({"plan": "pro"}));
     assert_eq!(u["user_metadata"], json!({"theme": "dark"}));
     // Removing a key in the editor removes it.
-    let r = b
-        .submit(
-            &path,
-            &csrf,
-            &[
-                ("app_metadata", "{}"),
-                ("user_metadata", "{\"theme\": \"dark\"}"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303);
+    b.submit_ok(
+        &path,
+        &csrf,
+        &[
+            ("app_metadata", "{}"),
+            ("user_metadata", "{\"theme\": \"dark\"}"),
+        ],
+    )
+    .await;
     let u = app
         .api(Method::GET, &format!("/users/{user}"), None)
         .await
@@ -820,14 +606,9 @@ async fn destructive_actions_ask_first() {
         shown.body[at..end].to_owned()
     };
     assert_ne!(secret, old);
-    app.token_form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", &id),
-        ("client_secret", &secret),
-        ("audience", &app.mgmt_audience()),
-    ])
-    .await
-    .assert(200);
+    app.cc_form(&id, &secret, &app.mgmt_audience())
+        .await
+        .assert(200);
     // Shown once: the client's page does not show it.
     let page = b.get(&format!("/admin/clients/{id}")).await;
     assert!(!page.body.contains(&secret));
@@ -943,13 +724,7 @@ async fn a_copied_console_cookie_dies_with_logout_and_with_the_admins_block() {
         .await
         .body;
     let uid = users[0]["user_id"].as_str().unwrap().to_owned();
-    app.api(
-        Method::PATCH,
-        &format!("/users/{uid}"),
-        Some(json!({"blocked": true})),
-    )
-    .await
-    .assert(200);
+    app.block_user(&uid).await;
     assert!(
         app.state
             .store

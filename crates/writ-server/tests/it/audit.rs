@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use writ_store::NewLogEntry;
 
 use crate::helpers::*;
@@ -87,15 +85,7 @@ async fn api_ua(
     if let Some(b) = body {
         r = r.json(&b);
     }
-    let r = r.send().await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let text = r.text().await.unwrap();
-    Resp {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
+    to_resp(r.send().await.unwrap()).await
 }
 
 #[tokio::test]
@@ -111,10 +101,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     )
     .await
     .assert(201)
-    .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .field("id");
     let e = &matching(&app, "type:sapi AND client_id:test-admin", 1).await[0];
     assert_eq!(e["type"], "sapi");
     assert_eq!(e["description"], "Create a role");
@@ -245,14 +232,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     let (cid, secret) = app
         .create_client(json!({"name": "web", "app_type": "regular_web"}))
         .await;
-    let rotated = app
-        .api(Method::POST, &format!("/clients/{cid}/rotate-secret"), None)
-        .await
-        .assert(200)
-        .body["client_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = app.rotate_secret(&cid).await;
     matching(&app, "type:sapi", 8).await;
     assert_no_secrets(
         &app,
@@ -277,13 +257,7 @@ async fn password_grant_logins_are_recorded() {
     let mallory = app
         .create_user("mallory@example.com", "mallory-password-1")
         .await;
-    app.api(
-        Method::PATCH,
-        &format!("/users/{mallory}"),
-        Some(json!({"blocked": true})),
-    )
-    .await
-    .assert(200);
+    app.block_user(&mallory).await;
     let client = app.password_client().await;
     let ok = app
         .password_token(&client, "Bob@Example.com", "bob-password-1", TODOS, None)
@@ -370,65 +344,18 @@ async fn password_grant_logins_are_recorded() {
     .await;
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name}")) + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-}
-
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
 #[tokio::test]
 async fn browser_flow_exchanges_reuse_and_logout_are_recorded() {
     let app = TestApp::spawn().await;
     app.create_api(TODOS, "ES256", &["read:todos"], true).await;
-    let rs = app.api(Method::GET, "/resource-servers", None).await.body;
-    let id = rs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["identifier"] == TODOS)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.api(
-        Method::PATCH,
-        &format!("/resource-servers/{id}"),
-        Some(json!({"allow_offline_access": true})),
-    )
-    .await
-    .assert(200);
+    app.allow_offline_access(TODOS).await;
     let alice = app
         .create_user("alice@example.com", "alice-password-1")
         .await;
-    let spa = app
-        .api(
-            Method::POST,
-            "/clients",
-            Some(json!({"name": "Todo SPA", "app_type": "spa", "callbacks": [CB], "web_origins": [SPA], "allowed_logout_urls": [format!("{SPA}/")]})),
-        )
-        .await
-        .assert(201)
-        .body["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let spa = crate::login::todo_spa(&app).await;
 
     // Log in on the hosted page.
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(VERIFIER.as_bytes()));
+    let challenge = challenge(VERIFIER);
     let authorize = format!(
         "{}/authorize?{}",
         app.base,
@@ -454,12 +381,7 @@ async fn browser_flow_exchanges_reuse_and_logout_are_recorded() {
             .header("cookie", &csrf_cookie)
             .header("origin", &app.base)
             .header("user-agent", UA)
-            .form(&[
-                ("tx", hidden(&html, "tx")),
-                ("csrf", hidden(&html, "csrf")),
-                ("username", "alice@example.com".into()),
-                ("password", pw.into()),
-            ])
+            .form(&login_form(&html, "alice@example.com", pw))
             .send()
     };
     assert_eq!(post("not-alices-password").await.unwrap().status(), 400);
@@ -682,11 +604,7 @@ async fn the_logs_endpoint_pages_sorts_and_searches() {
         .assert(200)
         .body;
     assert_eq!(f, json!([{"log_id": ids[4], "type": "fapi"}]));
-    let one = app
-        .api(Method::GET, &format!("/logs/{}", ids[1]), None)
-        .await
-        .assert(200)
-        .body;
+    let one = app.api_get(&format!("/logs/{}", ids[1])).await;
     assert_eq!(one["type"], "fp");
     assert_eq!(one["date"], "2025-02-01T00:00:00.000Z");
     assert_eq!(one["user_id"], "usr_a");
@@ -819,111 +737,32 @@ async fn retention_prunes_entries_older_than_the_setting() {
     app.state.store.get_log(&fresh.log_id).await.unwrap();
 }
 
-/// A minimal cookie-keeping browser for the admin console, sending [`UA`].
-struct Console {
-    http: reqwest::Client,
-    base: String,
-    jar: std::collections::HashMap<String, String>,
-}
-
-impl Console {
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> (u16, Option<String>, String) {
-        let cookies = self
-            .jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let r = req
-            .header("cookie", cookies)
-            .header("user-agent", UA)
-            .send()
-            .await
-            .unwrap();
-        for c in r.headers().get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.jar.remove(k);
-            } else {
-                self.jar.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        (status, location, r.text().await.unwrap())
-    }
-
-    fn url(&self, p: &str) -> String {
-        if p.starts_with("http") {
-            p.to_owned()
-        } else {
-            format!("{}{p}", self.base)
-        }
-    }
-
-    async fn get(&mut self, p: &str) -> (u16, Option<String>, String) {
-        let req = self.http.get(self.url(p));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, p: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
-        let req = self
-            .http
-            .post(self.url(p))
-            .header("origin", &self.base)
-            .form(form);
-        self.send(req).await
-    }
-}
-
 #[tokio::test]
 async fn admin_console_writes_are_recorded_with_the_admin() {
     let app = TestApp::spawn().await;
-    let role = app
-        .create_role(
+    let root = app
+        .create_admin(
             "console-admins",
-            &app.mgmt_audience(),
             writ_core::MANAGEMENT_SCOPES,
+            "root@example.com",
+            "root-password-1",
         )
         .await;
-    let root = app.create_user("root@example.com", "root-password-1").await;
-    app.assign_roles(&root, &[&role]).await;
-    let mut b = Console {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        base: app.base.clone(),
-        jar: Default::default(),
-    };
+    let mut b = Browser::new(&app);
+    b.user_agent = Some(UA);
     // Sign in through Writ: the console's redirect, the hosted login, the callback.
-    let (_, authorize, _) = b.get("/admin/roles").await;
-    let (_, _, login) = b.get(&authorize.unwrap()).await;
-    let (status, callback, _) = b
-        .post(
-            "/u/login",
-            &[
-                ("tx", &hidden(&login, "tx")),
-                ("csrf", &hidden(&login, "csrf")),
-                ("username", "root@example.com"),
-                ("password", "root-password-1"),
-            ],
-        )
+    let Page {
+        status, body: page, ..
+    } = b
+        .sign_in("/admin/roles", "root@example.com", "root-password-1")
         .await;
-    assert_eq!(status, 302);
-    b.get(&callback.unwrap()).await;
-    let (status, _, page) = b.get("/admin/roles").await;
     assert_eq!(status, 200, "{page}");
     let csrf = hidden(&page, "csrf");
-    let (status, _, body) = b
-        .post(
+    let Page { status, body, .. } = b
+        .submit(
             "/admin/roles/new",
-            &[("csrf", &csrf), ("name", "made-in-the-console")],
+            &csrf,
+            &[("name", "made-in-the-console")],
         )
         .await;
     assert_eq!(status, 303, "{body}");
@@ -948,20 +787,33 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
 
     // The console's audit page: filtered by a range of days, paged, with errors shown.
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let (status, _, page) = b.get(&format!("/admin/logs?from={today}&to={today}")).await;
+    let Page {
+        status, body: page, ..
+    } = b.get(&format!("/admin/logs?from={today}&to={today}")).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Create a role"), "{page}");
-    let (_, _, page) = b.get("/admin/logs?from=2001-01-01&to=2001-01-31").await;
+    let page = b
+        .get("/admin/logs?from=2001-01-01&to=2001-01-31")
+        .await
+        .body;
     assert!(page.contains("No entry matches."), "{page}");
-    let (status, _, page) = b.get("/admin/logs?from=31/01/2026").await;
+    let Page {
+        status, body: page, ..
+    } = b.get("/admin/logs?from=31/01/2026").await;
     assert_eq!(status, 200);
     assert!(page.contains("data-testid=\"error-date\""), "{page}");
-    let (_, _, page) = b.get("/admin/logs?from=2026-02-01&to=2026-01-01").await;
+    let page = b
+        .get("/admin/logs?from=2026-02-01&to=2026-01-01")
+        .await
+        .body;
     assert!(
         page.contains("The from date is after the to date."),
         "{page}"
     );
-    let (_, _, first) = b.get(&format!("/admin/logs?from={today}&per_page=1")).await;
+    let first = b
+        .get(&format!("/admin/logs?from={today}&per_page=1"))
+        .await
+        .body;
     assert_eq!(first.matches("data-testid=\"log-row\"").count(), 1);
     let next = first
         .split("href=\"")
@@ -971,7 +823,7 @@ async fn admin_console_writes_are_recorded_with_the_admin() {
         .replace("&#38;", "&")
         .replace("&amp;", "&");
     assert!(next.contains(&format!("from={today}")), "{next}");
-    let (_, _, second) = b.get(&next).await;
+    let second = b.get(&next).await.body;
     assert_eq!(
         second.matches("data-testid=\"log-row\"").count(),
         1,

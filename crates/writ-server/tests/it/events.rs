@@ -77,13 +77,7 @@ async fn poll_stream_and_resume_without_missing_events() {
         .assert(403);
 
     // From the head: the machine client's own grant is an event too (it is a subject).
-    let head = app
-        .api(Method::GET, "/authz-events", None)
-        .await
-        .assert(200)
-        .body["next"]
-        .as_i64()
-        .unwrap();
+    let head = app.api_get("/authz-events").await["next"].as_i64().unwrap();
     let mut stream = subscribe(&app, Some(head)).await;
     let mut buf = String::new();
     app.assign_roles(&u1, &[&role]).await;
@@ -100,10 +94,11 @@ async fn poll_stream_and_resume_without_missing_events() {
 
     // Changes made while disconnected are delivered after reconnecting with Last-Event-ID.
     app.assign_roles(&u2, &[&role]).await;
-    app.api(
+    app.permissions(
         Method::DELETE,
-        &format!("/roles/{role}/permissions"),
-        Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "read:todos"}]})),
+        &format!("/roles/{role}"),
+        TODOS,
+        &["read:todos"],
     )
     .await
     .assert(204);
@@ -127,11 +122,7 @@ async fn poll_stream_and_resume_without_missing_events() {
     );
 
     // The plain poll answers the same log.
-    let poll = app
-        .api(Method::GET, &format!("/authz-events?from={seq1}"), None)
-        .await
-        .assert(200)
-        .body;
+    let poll = app.api_get(&format!("/authz-events?from={seq1}")).await;
     let seqs: Vec<i64> = poll["events"]
         .as_array()
         .unwrap()
@@ -167,20 +158,13 @@ async fn graceful_shutdown_is_not_held_by_subscribers() {
         let _ = rx.await;
     }));
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{issuer}oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", ADMIN_ID),
-            ("client_secret", ADMIN_SECRET),
-            ("audience", &format!("{issuer}api/v2/")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = json_of(http.post(format!("{issuer}oauth/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", ADMIN_ID),
+        ("client_secret", ADMIN_SECRET),
+        ("audience", &format!("{issuer}api/v2/")),
+    ]))
+    .await;
     let mut sse = http
         .get(format!("{issuer}api/v2/authz-events"))
         .bearer_auth(token["access_token"].as_str().unwrap())
@@ -348,10 +332,7 @@ pub(crate) async fn fresh_token(app: &TestApp, client: &(String, String)) -> Str
     app.password_token(client, "fresh@example.com", "fresh-password-1", TODOS, None)
         .await
         .assert(200)
-        .body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+        .field("access_token")
 }
 
 #[tokio::test]
@@ -367,12 +348,7 @@ async fn events_older_than_every_token_are_pruned() {
     }
     let poll = |from: i64| {
         let app = &app;
-        async move {
-            app.api(Method::GET, &format!("/authz-events?from={from}"), None)
-                .await
-                .assert(200)
-                .body
-        }
+        async move { app.api_get(&format!("/authz-events?from={from}")).await }
     };
     let before = poll(0).await;
     let head = before["next"].as_i64().unwrap();

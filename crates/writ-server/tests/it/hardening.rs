@@ -6,38 +6,32 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::events::{Guarded, until_stale};
 use crate::helpers::*;
 use crate::login::{
-    CB, Setup, TODOS, VERIFIER, authorize_url, exchange, http, location, login, query_param,
+    CB, Setup, TODOS, VERIFIER, authorize_url, exchange, location, login, login_alice, query_param,
     refresh, setup,
 };
 
+/// Asserts an authorization error sent back to the callback: `error`, and the issuer named
+/// (RFC 9207).
+fn assert_error_redirect(loc: &str, error: &str, issuer: &str) {
+    assert_eq!(query_param(loc, "error").as_deref(), Some(error), "{loc}");
+    assert_eq!(query_param(loc, "iss").as_deref(), Some(issuer), "{loc}");
+}
+
 /// An admin role holding every Management API permission, assigned to alice.
 async fn make_alice_admin(s: &Setup) {
-    let perms: Vec<Value> = writ_core::MANAGEMENT_SCOPES
-        .iter()
-        .map(|p| json!({"resource_server_identifier": s.app.mgmt_audience(), "permission_name": p}))
-        .collect();
     let role = s
         .app
-        .api(Method::POST, "/roles", Some(json!({"name": "admin"})))
-        .await
-        .assert(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    s.app
-        .api(
-            Method::POST,
-            &format!("/roles/{role}/permissions"),
-            Some(json!({ "permissions": perms })),
+        .create_role(
+            "admin",
+            &s.app.mgmt_audience(),
+            writ_core::MANAGEMENT_SCOPES,
         )
-        .await
-        .assert(201);
+        .await;
     s.app.assign_roles(&s.alice, &[&role]).await;
 }
 
@@ -62,12 +56,7 @@ async fn authorize_mgmt(s: &Setup, client: &str, session: &str, prompt_none: boo
     if prompt_none {
         url.push_str("&prompt=none");
     }
-    let r = http()
-        .get(url)
-        .header("cookie", session)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_cookie(url, session).await;
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
     location(&r)
 }
@@ -79,13 +68,7 @@ async fn authorize_mgmt(s: &Setup, client: &str, session: &str, prompt_none: boo
 async fn only_the_console_gets_user_tokens_for_the_management_api() {
     let s = setup().await;
     make_alice_admin(&s).await;
-    let (_, session) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (_, session) = login_alice(&s).await;
     let (third, _) = s
         .app
         .create_client(
@@ -104,8 +87,7 @@ async fn only_the_console_gets_user_tokens_for_the_management_api() {
     }
     // The password grant cannot be used for it either, even by a first-party client.
     let pw = s.app.password_client().await;
-    let r = s
-        .app
+    s.app
         .password_token(
             &pw,
             "alice@example.com",
@@ -114,8 +96,7 @@ async fn only_the_console_gets_user_tokens_for_the_management_api() {
             None,
         )
         .await
-        .assert(403);
-    assert_eq!(r.body["error"], "access_denied");
+        .assert_error(403, "access_denied");
     // Machine tokens still come from client grants, and the console still signs in (see the
     // admin tests).
     s.app.admin_token().await;
@@ -154,8 +135,7 @@ async fn a_code_verifier_for_a_code_without_a_challenge_is_refused() {
             app.token_form(&f).await
         }
     };
-    let r = ex(Some(VERIFIER)).await.assert(400);
-    assert_eq!(r.body["error"], "invalid_grant");
+    let r = ex(Some(VERIFIER)).await.assert_error(400, "invalid_grant");
     assert!(
         r.body["error_description"]
             .as_str()
@@ -175,13 +155,7 @@ async fn a_code_verifier_for_a_code_without_a_challenge_is_refused() {
 #[tokio::test]
 async fn a_code_replayed_while_its_first_use_runs_revokes_what_it_issued() {
     let s = setup().await;
-    let (loc, _) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (loc, _) = login_alice(&s).await;
     let code = query_param(&loc, "code").unwrap();
     let tries: Vec<_> = (0..8).map(|_| exchange(&s, &code, VERIFIER)).collect();
     let results = futures_util::future::join_all(tries).await;
@@ -218,29 +192,13 @@ async fn sign_in_with(s: &Setup, password: &str) -> SignedIn {
 
 /// Whether `/authorize` with `prompt=none` still finds a live session.
 async fn silent_login_works(s: &Setup, session: &str) -> bool {
-    let r = http()
-        .get(authorize_url(s, &[("prompt", "none")]))
-        .header("cookie", session)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_cookie(authorize_url(s, &[("prompt", "none")]), session).await;
     query_param(&location(&r), "code").is_some()
 }
 
 /// An introspection of `token` by the API's own client.
 async fn active(s: &Setup, api_client: &(String, String), token: &str) -> bool {
-    s.app
-        .http
-        .post(format!("{}/oauth/introspect", s.app.base))
-        .basic_auth(&api_client.0, Some(&api_client.1))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["active"]
-        == true
+    s.app.introspect(api_client, token).await["active"] == true
 }
 
 /// An admin resets a user's password, blocks them, deletes them: every SSO session and
@@ -328,14 +286,7 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
         .assert(200);
 
     // Rotating the secret: the old token is refused at once.
-    let rotated = app
-        .api(Method::POST, &format!("/clients/{id}/rotate-secret"), None)
-        .await
-        .assert(200)
-        .body["client_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = app.rotate_secret(&id).await;
     let r = app
         .api_as(&mgmt, Method::GET, "/users", None)
         .await
@@ -354,13 +305,9 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
 
     // Removing a scope from its grant.
     let gid = grant_id(app, &id).await;
-    app.api(
-        Method::PATCH,
-        &format!("/client-grants/{gid}"),
-        Some(json!({"scope": ["read:roles"]})),
-    )
-    .await
-    .assert(200);
+    app.set_grant_scopes(&gid, &["read:roles"])
+        .await
+        .assert(200);
     app.api_as(&mgmt, Method::GET, "/roles", None)
         .await
         .assert(401);
@@ -373,13 +320,9 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
 
     // A token for the guarded API, then the client's deletion: the guard (following the
     // feed), introspection and the Management API all refuse what it got before.
-    app.api(
-        Method::POST,
-        "/client-grants",
-        Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]})),
-    )
-    .await
-    .assert(201);
+    app.grant_client(&id, TODOS, &["read:todos"])
+        .await
+        .assert(201);
     let api_token = app.cc_token(&id, &rotated, TODOS, None).await;
     let mgmt = app
         .cc_token(&id, &rotated, &app.mgmt_audience(), None)
@@ -387,20 +330,8 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
     g.guard.verify(&api_token).await.expect("valid before");
     let introspector = app.machine(TODOS, &["read:todos"]).await;
     let introspect = |token: String| {
-        let (cid, cs) = introspector.clone();
-        async move {
-            app.http
-                .post(format!("{}/oauth/introspect", app.base))
-                .basic_auth(cid, Some(cs))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["active"]
-                .clone()
-        }
+        let (app, introspector) = (&app, &introspector);
+        async move { app.introspect(introspector, &token).await["active"].clone() }
     };
     assert_eq!(introspect(api_token.clone()).await, true);
     app.api(Method::DELETE, &format!("/clients/{id}"), None)
@@ -432,13 +363,9 @@ async fn an_open_event_stream_ends_when_its_client_loses_the_scope() {
         .unwrap();
     assert_eq!(stream.status(), 200);
     let gid = grant_id(&app, &id).await;
-    app.api(
-        Method::PATCH,
-        &format!("/client-grants/{gid}"),
-        Some(json!({"scope": ["read:users"]})),
-    )
-    .await
-    .assert(200);
+    app.set_grant_scopes(&gid, &["read:users"])
+        .await
+        .assert(200);
     // The stream ends (the body completes) rather than staying open.
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
         while let Ok(Some(_)) = stream.chunk().await {}
@@ -458,19 +385,13 @@ async fn script_and_custom_scheme_urls_are_refused_outside_native_apps() {
         ("allowed_logout_urls", "javascript:alert(1)"),
         ("callbacks", "com.example.app:/callback"),
     ] {
-        let r = app
-            .api(
-                Method::POST,
-                "/clients",
-                Some(json!({"name": "x", "app_type": "spa", field: [url]})),
-            )
-            .await
-            .assert(400);
-        assert!(
-            r.body["message"].as_str().unwrap().contains(field),
-            "{}",
-            r.body
-        );
+        app.api(
+            Method::POST,
+            "/clients",
+            Some(json!({"name": "x", "app_type": "spa", field: [url]})),
+        )
+        .await
+        .assert_message(400, field);
     }
     let (native, _) = app
         .create_client(json!({"name": "app", "app_type": "native", "callbacks": ["com.example.app:/callback"]}))
@@ -503,13 +424,7 @@ async fn logout_hints_must_be_id_tokens_of_the_client_named() {
         .app
         .create_client(json!({"name": "other", "app_type": "spa", "allowed_logout_urls": ["https://other.example/bye"]}))
         .await;
-    let (loc, session) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (loc, session) = login_alice(&s).await;
     let t = exchange(&s, &query_param(&loc, "code").unwrap(), VERIFIER)
         .await
         .assert(200)
@@ -527,14 +442,7 @@ async fn logout_hints_must_be_id_tokens_of_the_client_named() {
                 .finish()
         );
         let session = session.clone();
-        async move {
-            http()
-                .get(url)
-                .header("cookie", session)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { get_with_cookie(url, &session).await }
     };
     for (hint, client, to) in [
         (id_token, other.as_str(), "https://other.example/bye"),
@@ -587,24 +495,19 @@ async fn third_party_clients_need_the_users_consent() {
     let h = http();
     // Sign in through the hosted page: the consent page comes instead of a code.
     let page = h.get(url(&[])).send().await.unwrap();
-    let csrf_cookie = crate::login::set_cookie(&page, "writ_csrf").unwrap();
+    let csrf_cookie = set_cookie(&page, "writ_csrf").unwrap();
     let html = page.text().await.unwrap();
     let r = h
         .post(format!("{}/u/login", s.app.base))
         .header("cookie", &csrf_cookie)
         .header("origin", &s.app.base)
-        .form(&[
-            ("tx", crate::login::hidden(&html, "tx")),
-            ("csrf", crate::login::hidden(&html, "csrf")),
-            ("username", "alice@example.com".into()),
-            ("password", "alice-password-1".into()),
-        ])
+        .form(&login_form(&html, "alice@example.com", "alice-password-1"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "the consent page, not a redirect");
-    let session = crate::login::set_cookie(&r, "writ_session").unwrap();
-    let consent_csrf = crate::login::set_cookie(&r, "writ_csrf").unwrap();
+    let session = set_cookie(&r, "writ_session").unwrap();
+    let consent_csrf = set_cookie(&r, "writ_csrf").unwrap();
     let html = r.text().await.unwrap();
     assert!(html.contains("Partner App") && html.contains("action=\"/u/consent\""));
     assert!(html.contains("data-scope=\"read:todos\"") && html.contains("read:todos desc"));
@@ -618,8 +521,8 @@ async fn third_party_clients_need_the_users_consent() {
                 .header("cookie", format!("{session}; {cookie}"))
                 .header("origin", &base)
                 .form(&[
-                    ("tx", crate::login::hidden(&html, "tx")),
-                    ("csrf", crate::login::hidden(&html, "csrf")),
+                    ("tx", hidden(&html, "tx")),
+                    ("csrf", hidden(&html, "csrf")),
                     ("decision", decision.into()),
                 ])
                 .send()
@@ -630,9 +533,9 @@ async fn third_party_clients_need_the_users_consent() {
     // Silent authentication cannot skip the page.
     let silent = |extra: &[(&str, &str)]| {
         let u = url(extra);
-        let (h, session) = (h.clone(), session.clone());
+        let session = session.clone();
         async move {
-            let r = h.get(u).header("cookie", session).send().await.unwrap();
+            let r = get_with_cookie(u, &session).await;
             (
                 r.status().as_u16(),
                 r.headers()
@@ -642,15 +545,7 @@ async fn third_party_clients_need_the_users_consent() {
         }
     };
     let (_, loc) = silent(&[("prompt", "none")]).await;
-    let loc = loc.unwrap();
-    assert_eq!(
-        query_param(&loc, "error").as_deref(),
-        Some("consent_required")
-    );
-    assert_eq!(
-        query_param(&loc, "iss").as_deref(),
-        Some(s.app.issuer.as_str())
-    );
+    assert_error_redirect(&loc.unwrap(), "consent_required", &s.app.issuer);
     // A refusal goes back as access_denied; another site cannot post the form.
     let r = decide("deny", html.clone(), consent_csrf.clone()).await;
     assert_eq!(
@@ -662,8 +557,8 @@ async fn third_party_clients_need_the_users_consent() {
         .header("cookie", format!("{session}; {consent_csrf}"))
         .header("origin", "https://evil.example")
         .form(&[
-            ("tx", crate::login::hidden(&html, "tx")),
-            ("csrf", crate::login::hidden(&html, "csrf")),
+            ("tx", hidden(&html, "tx")),
+            ("csrf", hidden(&html, "csrf")),
             ("decision", "allow".to_string()),
         ])
         .send()
@@ -712,11 +607,7 @@ async fn third_party_clients_need_the_users_consent() {
     assert!(
         query_param(
             &crate::login::location(
-                &h.get(authorize_url(&s, &[("prompt", "none")]))
-                    .header("cookie", &session)
-                    .send()
-                    .await
-                    .unwrap()
+                &get_with_cookie(authorize_url(&s, &[("prompt", "none")]), &session).await
             ),
             "code"
         )
@@ -724,12 +615,7 @@ async fn third_party_clients_need_the_users_consent() {
     );
 
     // The Management API lists and revokes it; revoking ends the client's refresh tokens.
-    let grants = s
-        .app
-        .api(Method::GET, &format!("/grants?user_id={}", s.alice), None)
-        .await
-        .assert(200)
-        .body;
+    let grants = s.app.api_get(&format!("/grants?user_id={}", s.alice)).await;
     assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
     let g = &grants[0];
     assert_eq!(g["clientID"], third);
@@ -739,12 +625,7 @@ async fn third_party_clients_need_the_users_consent() {
         g["scope"],
         json!(["offline_access", "openid", "read:todos"])
     );
-    let paged = s
-        .app
-        .api(Method::GET, "/grants?include_totals=true", None)
-        .await
-        .assert(200)
-        .body;
+    let paged = s.app.api_get("/grants?include_totals=true").await;
     assert_eq!(paged["total"], 1);
     s.app
         .api(
@@ -754,16 +635,14 @@ async fn third_party_clients_need_the_users_consent() {
         )
         .await
         .assert(204);
-    let r = s
-        .app
+    s.app
         .token_form(&[
             ("grant_type", "refresh_token"),
             ("client_id", &third),
             ("refresh_token", &rt),
         ])
         .await
-        .assert(400);
-    assert_eq!(r.body["error"], "invalid_grant");
+        .assert_error(400, "invalid_grant");
     let (_, loc) = silent(&[("prompt", "none")]).await;
     assert_eq!(
         query_param(&loc.unwrap(), "error").as_deref(),
@@ -810,23 +689,12 @@ async fn third_party_clients_need_the_users_consent() {
 #[tokio::test]
 async fn every_authorization_response_names_its_issuer() {
     let s = setup().await;
-    let (_, session) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (_, session) = login_alice(&s).await;
     let get = |extra: &[(&str, &str)]| {
         let url = authorize_url(&s, extra);
         let session = session.clone();
         async move {
-            let r = http()
-                .get(url)
-                .header("cookie", session)
-                .send()
-                .await
-                .unwrap();
+            let r = get_with_cookie(url, &session).await;
             let loc = r
                 .headers()
                 .get("location")
@@ -842,15 +710,7 @@ async fn every_authorization_response_names_its_issuer() {
         Some(s.app.issuer.as_str())
     );
     let (loc, _) = get(&[("max_age", "soon")]).await;
-    let loc = loc.unwrap();
-    assert_eq!(
-        query_param(&loc, "error").as_deref(),
-        Some("invalid_request")
-    );
-    assert_eq!(
-        query_param(&loc, "iss").as_deref(),
-        Some(s.app.issuer.as_str())
-    );
+    assert_error_redirect(&loc.unwrap(), "invalid_request", &s.app.issuer);
     let (loc, _) = get(&[("response_mode", "fragment")]).await;
     let loc = loc.unwrap();
     let frag = loc.split_once('#').unwrap().1;

@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use writ_server::{AppState, Config};
 
+pub use crate::pg::{PgTestDb, TEST_KEK};
+
 pub const ADMIN_ID: &str = "test-admin";
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
 
@@ -32,68 +34,6 @@ pub fn backend() -> &'static str {
     }
 }
 
-/// The key-encryption key the PostgreSQL runs share (PostgreSQL needs one configured).
-pub const TEST_KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
-
-pub struct PgTestDb {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl PgTestDb {
-    pub async fn create(prefix: &str) -> PgTestDb {
-        let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
-            "WRIT_TEST_POSTGRES_URL is not set: these tests need a PostgreSQL server \
-             (e.g. postgres://postgres@127.0.0.1:5432/test)",
-        );
-        let name = format!(
-            "{prefix}_{}",
-            writ_service::crypto::random_alnum(12).to_lowercase()
-        );
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-            .await
-            .expect("PostgreSQL reachable");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
-        PgTestDb {
-            admin_url,
-            name,
-            url: url.to_string(),
-        }
-    }
-}
-
-impl Drop for PgTestDb {
-    /// Drops the database (terminating the test server's connections), on a thread of its own
-    /// since this may run inside the test's runtime.
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) =
-                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
-                {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            })
-        })
-        .join();
-    }
-}
-
 pub struct Resp {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -110,12 +50,276 @@ impl Resp {
         );
         self
     }
+    /// Asserts an OAuth error response: the status and the body's `error` code.
+    pub fn assert_error(self, status: u16, error: &str) -> Self {
+        let r = self.assert(status);
+        assert_eq!(r.body["error"], error, "{}", r.body);
+        r
+    }
+    /// Asserts `status` and an error `message` that contains `needle`.
+    pub fn assert_message(self, status: u16, needle: &str) -> Self {
+        let r = self.assert(status);
+        let message = r.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{}", r.body);
+        r
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+    /// A string field of the JSON body, owned; panics unless it is a string.
+    pub fn field(&self, key: &str) -> String {
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {key} in {}", self.body))
+            .to_owned()
+    }
 }
 
-async fn to_resp(r: reqwest::Response) -> Resp {
+/// A password grant's form: `client` logs `user` in for `audience`.
+pub fn password_form<'a>(
+    client: &'a (String, String),
+    user: &'a str,
+    pw: &'a str,
+    audience: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("grant_type", "password"),
+        ("client_id", client.0.as_str()),
+        ("client_secret", client.1.as_str()),
+        ("username", user),
+        ("password", pw),
+        ("audience", audience),
+    ]
+}
+
+/// The S256 PKCE challenge of `verifier`.
+pub fn challenge(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// The value of the hidden form field `name` in an HTML page, with entities decoded.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The `name=value` pair of the response's Set-Cookie named `name`.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+}
+
+/// The hosted login form's fields: its hidden `tx` and `csrf`, then the credentials.
+pub fn login_form(html: &str, user: &str, pw: &str) -> [(&'static str, String); 4] {
+    [
+        ("tx", hidden(html, "tx")),
+        ("csrf", hidden(html, "csrf")),
+        ("username", user.to_owned()),
+        ("password", pw.to_owned()),
+    ]
+}
+
+/// A client that follows no redirect and keeps no cookie: tests pass cookies by hand.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `GET url` from a browser holding `cookie` (following no redirect).
+pub async fn get_with_cookie(url: impl reqwest::IntoUrl, cookie: &str) -> reqwest::Response {
+    http()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A browser without JavaScript for the admin console: follows nothing by itself, keeps
+/// cookies by name, sends `user_agent` when set.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub jar: std::collections::HashMap<String, String>,
+    pub user_agent: Option<&'static str>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Self {
+        Browser {
+            http: http(),
+            base: app.base.clone(),
+            jar: Default::default(),
+            user_agent: None,
+        }
+    }
+
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Sends `req` with the jar's cookies, keeps the cookies it sets.
+    async fn send(&mut self, mut req: reqwest::RequestBuilder) -> Page {
+        req = req.header("cookie", self.cookie_header());
+        if let Some(ua) = self.user_agent {
+            req = req.header("user-agent", ua);
+        }
+        let r = req.send().await.unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        Page {
+            status,
+            location,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(self.url(path));
+        self.send(req).await
+    }
+
+    /// Posts a form with `Origin` set to `origin` (this server's unless told otherwise).
+    pub async fn post_from(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Page {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        self.send(req).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let origin = self.base.clone();
+        self.post_from(path, form, Some(&origin)).await
+    }
+
+    /// A console form post with the page's CSRF token.
+    pub async fn submit(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+        let mut f = vec![("csrf", csrf)];
+        f.extend_from_slice(fields);
+        self.post(path, &f).await
+    }
+
+    /// A console form post that succeeds: a 303 to the next page.
+    pub async fn submit_ok(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+        let r = self.submit(path, csrf, fields).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        r
+    }
+
+    /// A console form post refused for its `field`: a 400 with the error shown next to it.
+    pub async fn submit_refused(
+        &mut self,
+        path: &str,
+        csrf: &str,
+        fields: &[(&str, &str)],
+        field: &str,
+    ) -> Page {
+        let r = self.submit(path, csrf, fields).await;
+        assert_eq!(r.status, 400);
+        let testid = format!("data-testid=\"error-{field}\"");
+        assert!(r.body.contains(&testid), "{}", r.body);
+        r
+    }
+
+    /// Signs in from a console page: the redirect to /authorize, the hosted login form, the
+    /// callback. Returns the page asked for.
+    pub async fn sign_in(&mut self, path: &str, email: &str, password: &str) -> Page {
+        let start = self.get(path).await;
+        assert_eq!(start.status, 302, "{}", start.body);
+        let authorize = start.location.unwrap();
+        assert!(authorize.contains("/authorize?"), "{authorize}");
+        assert!(
+            authorize.contains("client_id=writ-admin-console"),
+            "{authorize}"
+        );
+        assert!(
+            authorize.contains("code_challenge_method=S256"),
+            "{authorize}"
+        );
+        let login = self.get(&authorize).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let tx = hidden(&login.body, "tx");
+        let csrf = hidden(&login.body, "csrf");
+        let sent = self
+            .post(
+                "/u/login",
+                &[
+                    ("tx", tx.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("username", email),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(sent.status, 302, "{}", sent.body);
+        let callback = sent.location.unwrap();
+        assert!(callback.contains("/admin/callback?"), "{callback}");
+        let hop = self.get(&callback).await;
+        assert_eq!(hop.status, 200, "{}", hop.body);
+        assert!(hop.body.contains("http-equiv=\"refresh\""), "{}", hop.body);
+        assert!(self.jar.contains_key("writ_admin"), "session cookie set");
+        self.get(path).await
+    }
+}
+
+pub async fn to_resp(r: reqwest::Response) -> Resp {
     let status = r.status();
     let headers = r.headers().clone();
     let text = r.text().await.expect("body");
@@ -129,6 +333,11 @@ async fn to_resp(r: reqwest::Response) -> Resp {
         headers,
         body,
     }
+}
+
+/// Sends the request; its response's JSON body.
+pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// Decodes a JWT's header and payload without verifying (for assertions).
@@ -314,10 +523,7 @@ impl TestApp {
         if let Some(s) = scope {
             f.push(("scope", s));
         }
-        self.token_form(&f).await.assert(200).body["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.token_form(&f).await.assert(200).field("access_token")
     }
 
     /// The bootstrap client's Management API token (all scopes), cached.
@@ -335,6 +541,11 @@ impl TestApp {
     pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         let token = self.admin_token().await;
         self.api_as(&token, method, path, body).await
+    }
+
+    /// A Management API `GET` with the admin token that must succeed; the body.
+    pub async fn api_get(&self, path: &str) -> Value {
+        self.api(Method::GET, path, None).await.assert(200).body
     }
 
     pub async fn api_as(
@@ -388,27 +599,36 @@ impl TestApp {
             .body
     }
 
+    /// `method` on `{owner}/permissions` (a role's or a user's) with `perms` of the API `api`.
+    pub async fn permissions(
+        &self,
+        method: Method,
+        owner: &str,
+        api: &str,
+        perms: &[&str],
+    ) -> Resp {
+        let p: Vec<Value> = perms
+            .iter()
+            .map(|p| json!({"resource_server_identifier": api, "permission_name": p}))
+            .collect();
+        self.api(
+            method,
+            &format!("{owner}/permissions"),
+            Some(json!({"permissions": p})),
+        )
+        .await
+    }
+
     pub async fn create_role(&self, name: &str, api: &str, perms: &[&str]) -> String {
         let id = self
             .api(Method::POST, "/roles", Some(json!({"name": name})))
             .await
             .assert(201)
-            .body["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .field("id");
         if !perms.is_empty() {
-            let p: Vec<Value> = perms
-                .iter()
-                .map(|p| json!({"resource_server_identifier": api, "permission_name": p}))
-                .collect();
-            self.api(
-                Method::POST,
-                &format!("/roles/{id}/permissions"),
-                Some(json!({"permissions": p})),
-            )
-            .await
-            .assert(201);
+            self.permissions(Method::POST, &format!("/roles/{id}"), api, perms)
+                .await
+                .assert(201);
         }
         id
     }
@@ -420,11 +640,23 @@ impl TestApp {
             Some(json!({"email": email, "password": password, "connection": "Username-Password-Authentication"})),
         )
         .await
-        .assert(201)
-        .body["user_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        .assert(201).field("user_id")
+    }
+
+    /// Blocks the user `user` through the Management API.
+    pub async fn block_user(&self, user: &str) {
+        self.api(
+            Method::PATCH,
+            &format!("/users/{user}"),
+            Some(json!({"blocked": true})),
+        )
+        .await
+        .assert(200);
+    }
+
+    /// The store's users with `email` (none or one).
+    pub async fn stored_users(&self, email: &str) -> Vec<writ_core::User> {
+        self.state.store.users_by_email(email).await.unwrap()
     }
 
     pub async fn assign_roles(&self, user: &str, roles: &[&str]) {
@@ -435,6 +667,122 @@ impl TestApp {
         )
         .await
         .assert(204);
+    }
+
+    /// Lets the API `identifier` issue refresh tokens.
+    pub async fn allow_offline_access(&self, identifier: &str) {
+        let enc: String = url::form_urlencoded::byte_serialize(identifier.as_bytes()).collect();
+        let rs = self.api_get(&format!("/resource-servers/{enc}")).await;
+        self.api(
+            Method::PATCH,
+            &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
+            Some(json!({"allow_offline_access": true})),
+        )
+        .await
+        .assert(200);
+    }
+
+    /// A user holding a role `role` with `perms` of the Management API; returns the user's id.
+    pub async fn create_admin(&self, role: &str, perms: &[&str], email: &str, pw: &str) -> String {
+        let role = self.create_role(role, &self.mgmt_audience(), perms).await;
+        let user = self.create_user(email, pw).await;
+        self.assign_roles(&user, &[&role]).await;
+        user
+    }
+
+    /// Posts a users-import form; `users` is the file's content.
+    pub async fn import_users(&self, token: &str, users: &str, fields: &[(&str, &str)]) -> Resp {
+        let mut form = reqwest::multipart::Form::new().part(
+            "users",
+            reqwest::multipart::Part::bytes(users.as_bytes().to_vec())
+                .file_name("users.json")
+                .mime_str("application/json")
+                .unwrap(),
+        );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let r = self
+            .http
+            .post(format!("{}/api/v2/jobs/users-imports", self.base))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.json().await.unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Imports `users` into the database connection, upserting or not.
+    pub async fn import_json(&self, token: &str, users: &Value, upsert: bool) -> Resp {
+        let up = upsert.to_string();
+        self.import_users(
+            token,
+            &users.to_string(),
+            &[("connection_id", "con_writdatabase0001"), ("upsert", &up)],
+        )
+        .await
+    }
+
+    /// `POST /client-grants`: `scopes` of `audience` for the client `client_id`.
+    pub async fn grant_client(&self, client_id: &str, audience: &str, scopes: &[&str]) -> Resp {
+        self.api(
+            Method::POST,
+            "/client-grants",
+            Some(json!({"client_id": client_id, "audience": audience, "scope": scopes})),
+        )
+        .await
+    }
+
+    /// `PATCH /client-grants/{grant}`: its scopes become `scopes`.
+    pub async fn set_grant_scopes(&self, grant: &str, scopes: &[&str]) -> Resp {
+        self.api(
+            Method::PATCH,
+            &format!("/client-grants/{grant}"),
+            Some(json!({ "scope": scopes })),
+        )
+        .await
+    }
+
+    /// A client-credentials token request for `audience`.
+    pub async fn cc_form(&self, client_id: &str, secret: &str, audience: &str) -> Resp {
+        self.token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("audience", audience),
+        ])
+        .await
+    }
+
+    /// Rotates the client's secret; returns the new one.
+    pub async fn rotate_secret(&self, client_id: &str) -> String {
+        self.api(
+            Method::POST,
+            &format!("/clients/{client_id}/rotate-secret"),
+            None,
+        )
+        .await
+        .assert(200)
+        .field("client_secret")
+    }
+
+    /// `POST /oauth/introspect` of `token`, authenticated as `client`; the answer.
+    pub async fn introspect(&self, client: &(String, String), token: &str) -> Value {
+        json_of(
+            self.http
+                .post(format!("{}/oauth/introspect", self.base))
+                .basic_auth(&client.0, Some(&client.1))
+                .form(&[("token", token)]),
+        )
+        .await
     }
 
     /// A confidential client; returns `(client_id, client_secret)`.
@@ -455,13 +803,7 @@ impl TestApp {
         let (id, secret) = self
             .create_client(json!({"name": "m2m", "app_type": "non_interactive"}))
             .await;
-        self.api(
-            Method::POST,
-            "/client-grants",
-            Some(json!({"client_id": id, "audience": audience, "scope": scopes})),
-        )
-        .await
-        .assert(201);
+        self.grant_client(&id, audience, scopes).await.assert(201);
         (id, secret)
     }
 
@@ -481,14 +823,7 @@ impl TestApp {
         audience: &str,
         scope: Option<&str>,
     ) -> Resp {
-        let mut f = vec![
-            ("grant_type", "password"),
-            ("client_id", client.0.as_str()),
-            ("client_secret", client.1.as_str()),
-            ("username", user),
-            ("password", pw),
-            ("audience", audience),
-        ];
+        let mut f = password_form(client, user, pw, audience);
         if let Some(s) = scope {
             f.push(("scope", s));
         }
@@ -498,11 +833,8 @@ impl TestApp {
     /// A user's Management API token, the only way one is issued: the admin console's client
     /// (public, PKCE) through the hosted login page, the code exchanged at `/oauth/token`.
     pub async fn console_token(&self, email: &str, password: &str) -> String {
-        use base64::Engine;
-        use sha2::Digest;
         let verifier = "console-verifier-0123456789-0123456789-0123456789";
-        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let challenge = challenge(verifier);
         let callback = format!("{}admin/callback", self.issuer);
         let q = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
@@ -532,26 +864,12 @@ impl TestApp {
             .map(|c| c.split(';').next().unwrap().to_owned())
             .expect("the login form's CSRF cookie");
         let html = page.text().await.unwrap();
-        let field = |name: &str| {
-            let marker = format!("name=\"{name}\" value=\"");
-            let start = html.find(&marker).expect("hidden field") + marker.len();
-            let end = html[start..].find('"').unwrap() + start;
-            html[start..end]
-                .replace("&amp;", "&")
-                .replace("&quot;", "\"")
-                .replace("&#39;", "'")
-        };
         let r = self
             .http
             .post(format!("{}/u/login", self.base))
             .header("cookie", cookie)
             .header("origin", &self.base)
-            .form(&[
-                ("tx", field("tx")),
-                ("csrf", field("csrf")),
-                ("username", email.to_owned()),
-                ("password", password.to_owned()),
-            ])
+            .form(&login_form(&html, email, password))
             .send()
             .await
             .unwrap();
@@ -572,9 +890,6 @@ impl TestApp {
         ])
         .await
         .assert(200)
-        .body["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        .field("access_token")
     }
 }

@@ -70,10 +70,7 @@ async fn pyjwt_verifies_tokens_for_every_algorithm() {
             .password_token(&client, "py@example.com", "py-password-1", &api, None)
             .await
             .assert(200)
-            .body["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .field("access_token");
         let (mid, msecret) = app.machine(&api, &["read:todos"]).await;
         let machine = app.cc_token(&mid, &msecret, &api, None).await;
         for (tok, perms) in [

@@ -9,48 +9,12 @@ use crate::helpers::*;
 
 const TODOS: &str = "https://todos.example/api";
 
-/// Posts a users-import form; `users` is the file's content.
-async fn import_as(app: &TestApp, token: &str, users: &str, fields: &[(&str, &str)]) -> Resp {
-    let mut form = reqwest::multipart::Form::new().part(
-        "users",
-        reqwest::multipart::Part::bytes(users.as_bytes().to_vec())
-            .file_name("users.json")
-            .mime_str("application/json")
-            .unwrap(),
-    );
-    for (k, v) in fields {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    let r = app
-        .http
-        .post(format!("{}/api/v2/jobs/users-imports", app.base))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.json().await.unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
 async fn import(app: &TestApp, users: Value, upsert: bool) -> Value {
     let token = app.admin_token().await;
-    let up = upsert.to_string();
-    import_as(
-        app,
-        &token,
-        &users.to_string(),
-        &[("connection_id", "con_writdatabase0001"), ("upsert", &up)],
-    )
-    .await
-    .assert(202)
-    .body
+    app.import_json(&token, &users, upsert)
+        .await
+        .assert(202)
+        .body
 }
 
 #[tokio::test]
@@ -73,7 +37,10 @@ async fn the_form_is_validated_and_needs_create_users() {
         (one, vec![conn, ("upsert", "maybe")], 400, "upsert"),
         (one, vec![conn, ("colour", "red")], 400, "colour"),
     ] {
-        let r = import_as(&app, &token, users, &fields).await.assert(status);
+        let r = app
+            .import_users(&token, users, &fields)
+            .await
+            .assert(status);
         assert!(
             r.body["message"].as_str().unwrap().contains(needle),
             "{needle}: {}",
@@ -92,7 +59,7 @@ async fn the_form_is_validated_and_needs_create_users() {
     // Scope create:users.
     let (id, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
     let reader = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
-    let r = import_as(&app, &reader, one, &[conn]).await.assert(403);
+    let r = app.import_users(&reader, one, &[conn]).await.assert(403);
     assert_eq!(r.body["errorCode"], "insufficient_scope");
     app.api_as(&reader, Method::GET, "/jobs/job_0123456789abcdef", None)
         .await
@@ -103,14 +70,7 @@ async fn the_form_is_validated_and_needs_create_users() {
     app.api(Method::GET, "/jobs/job_0123456789abcdef/errors", None)
         .await
         .assert(404);
-    assert!(
-        app.state
-            .store
-            .users_by_email("a@example.com")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.stored_users("a@example.com").await.is_empty());
 }
 
 #[tokio::test]
@@ -141,17 +101,9 @@ async fn import_dedupes_the_file_and_upsert_changes_only_what_differs() {
         json!({"total": 2, "inserted": 1, "updated": 0, "skipped": 1, "failed": 0})
     );
     let id = job["id"].as_str().unwrap();
-    let fetched = app
-        .api(Method::GET, &format!("/jobs/{id}"), None)
-        .await
-        .assert(200)
-        .body;
+    let fetched = app.api_get(&format!("/jobs/{id}")).await;
     assert_eq!(fetched, job);
-    let errors = app
-        .api(Method::GET, &format!("/jobs/{id}/errors"), None)
-        .await
-        .assert(200)
-        .body;
+    let errors = app.api_get(&format!("/jobs/{id}/errors")).await;
     assert_eq!(
         errors,
         json!([{
@@ -170,39 +122,21 @@ async fn import_dedupes_the_file_and_upsert_changes_only_what_differs() {
     assert_eq!(job["summary"]["updated"], 1, "{job}");
     // No errors: Auth0 answers the job itself.
     let id = job["id"].as_str().unwrap();
-    let errors = app
-        .api(Method::GET, &format!("/jobs/{id}/errors"), None)
-        .await
-        .assert(200)
-        .body;
+    let errors = app.api_get(&format!("/jobs/{id}/errors")).await;
     assert_eq!(errors["id"], id);
-    let dana = &app
-        .state
-        .store
-        .users_by_email("dana@example.com")
-        .await
-        .unwrap()[0];
+    let dana = &app.stored_users("dana@example.com").await[0];
     assert_eq!(dana.name.as_deref(), Some("Dana Scully"));
     assert_eq!(dana.app_metadata["plan"], "pro");
     assert!(!dana.blocked);
     app.password_token(&client, "dana@example.com", "old-password-1", TODOS, None)
         .await
         .assert(400);
-    let before = app
-        .state
-        .store
-        .users_by_email("dana@example.com")
-        .await
-        .unwrap()[0]
-        .authz_version;
+    let before = app.stored_users("dana@example.com").await[0].authz_version;
     let first = app
         .password_token(&client, "dana@example.com", "new-password-1", TODOS, None)
         .await
         .assert(200)
-        .body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .field("access_token");
     let creds = app
         .state
         .store

@@ -1,10 +1,8 @@
 //! Browser login protocol (no browser): /authorize, the hosted login form, codes with PKCE,
 //! refresh rotation and reuse detection, sessions, logout, CORS, userinfo, revoke, introspect.
 
-use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
@@ -13,10 +11,6 @@ pub(crate) const SPA: &str = "http://127.0.0.1:5173";
 pub(crate) const CB: &str = "http://127.0.0.1:5173/callback";
 pub(crate) const VERIFIER: &str =
     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more-entropy";
-
-pub(crate) fn challenge(v: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
-}
 
 pub(crate) struct Setup {
     pub app: TestApp,
@@ -32,24 +26,7 @@ pub(crate) async fn setup() -> Setup {
 pub(crate) async fn setup_with(app: TestApp) -> Setup {
     app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
         .await;
-    let rs = app
-        .api(
-            Method::GET,
-            &format!(
-                "/resource-servers/{}",
-                url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>()
-            ),
-            None,
-        )
-        .await
-        .body;
-    app.api(
-        Method::PATCH,
-        &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
-        Some(json!({"allow_offline_access": true})),
-    )
-    .await
-    .assert(200);
+    app.allow_offline_access(TODOS).await;
     let editor = app
         .create_role("editor", TODOS, &["read:todos", "write:todos"])
         .await;
@@ -57,24 +34,20 @@ pub(crate) async fn setup_with(app: TestApp) -> Setup {
         .create_user("alice@example.com", "alice-password-1")
         .await;
     app.assign_roles(&alice, &[&editor]).await;
-    let spa = app
-        .api(
-            Method::POST,
-            "/clients",
-            Some(json!({"name": "Todo SPA", "app_type": "spa", "callbacks": [CB], "web_origins": [SPA], "allowed_logout_urls": [format!("{SPA}/")]})),
-        )
-        .await
-        .assert(201)
-        .body["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let spa = todo_spa(&app).await;
     Setup {
         app,
         spa,
         alice,
         editor,
     }
+}
+
+/// The SPA the login tests sign in through.
+pub(crate) async fn todo_spa(app: &TestApp) -> String {
+    app.create_client(json!({"name": "Todo SPA", "app_type": "spa", "callbacks": [CB], "web_origins": [SPA], "allowed_logout_urls": [format!("{SPA}/")]}))
+        .await
+        .0
 }
 
 pub(crate) fn authorize_url(s: &Setup, extra: &[(&str, &str)]) -> String {
@@ -99,38 +72,6 @@ pub(crate) fn authorize_url(s: &Setup, extra: &[(&str, &str)]) -> String {
         q.append_pair(k, v);
     }
     format!("{}/authorize?{}", s.app.base, q.finish())
-}
-
-/// A cookie-less client; cookies are passed by hand so tests control them.
-pub(crate) fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
-pub(crate) fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
 }
 
 pub(crate) fn location(r: &reqwest::Response) -> String {
@@ -172,18 +113,24 @@ pub(crate) async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (
         .post(format!("{}/u/login", s.app.base))
         .header("cookie", &csrf_cookie)
         .header("origin", &s.app.base)
-        .form(&[
-            ("tx", hidden(&html, "tx")),
-            ("csrf", hidden(&html, "csrf")),
-            ("username", user.into()),
-            ("password", pw.into()),
-        ])
+        .form(&login_form(&html, user, pw))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
     let session = set_cookie(&r, "writ_session").expect("session cookie");
     (location(&r), session)
+}
+
+/// Alice's login through the hosted page from the usual `/authorize`.
+pub(crate) async fn login_alice(s: &Setup) -> (String, String) {
+    login(
+        s,
+        &authorize_url(s, &[]),
+        "alice@example.com",
+        "alice-password-1",
+    )
+    .await
 }
 
 pub(crate) async fn exchange(s: &Setup, code: &str, verifier: &str) -> Resp {
@@ -211,13 +158,7 @@ pub(crate) async fn refresh(s: &Setup, rt: &str) -> Resp {
 #[tokio::test]
 async fn code_flow_with_pkce_then_refresh_rotation() {
     let s = setup().await;
-    let (loc, _session) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (loc, _session) = login_alice(&s).await;
     assert!(loc.starts_with(CB));
     assert_eq!(query_param(&loc, "state").as_deref(), Some("st-123"));
     let code = query_param(&loc, "code").unwrap();
@@ -258,10 +199,11 @@ async fn code_flow_with_pkce_then_refresh_rotation() {
     // A refresh re-evaluates RBAC: revoke write:todos from the role, refresh, it is gone.
     let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
     s.app
-        .api(
+        .permissions(
             Method::DELETE,
-            &format!("/roles/{}/permissions", s.editor),
-            Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "write:todos"}]})),
+            &format!("/roles/{}", s.editor),
+            TODOS,
+            &["write:todos"],
         )
         .await
         .assert(204);
@@ -284,13 +226,7 @@ async fn code_flow_with_pkce_then_refresh_rotation() {
 #[tokio::test]
 async fn code_is_single_use_and_reuse_revokes_what_it_issued() {
     let s = setup().await;
-    let (loc, _) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (loc, _) = login_alice(&s).await;
     let code = query_param(&loc, "code").unwrap();
     let t = exchange(&s, &code, VERIFIER).await.assert(200).body;
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
@@ -351,13 +287,7 @@ async fn pkce_and_redirect_rules() {
         ("", CB),
         (VERIFIER, "http://127.0.0.1:5173/other"),
     ] {
-        let (loc, _) = login(
-            &s,
-            &authorize_url(&s, &[]),
-            "alice@example.com",
-            "alice-password-1",
-        )
-        .await;
+        let (loc, _) = login_alice(&s).await;
         let code = query_param(&loc, "code").unwrap();
         let mut form = vec![
             ("grant_type", "authorization_code"),
@@ -368,8 +298,10 @@ async fn pkce_and_redirect_rules() {
         if !verifier.is_empty() {
             form.push(("code_verifier", verifier));
         }
-        let r = s.app.token_form(&form).await.assert(400);
-        assert_eq!(r.body["error"], "invalid_grant");
+        s.app
+            .token_form(&form)
+            .await
+            .assert_error(400, "invalid_grant");
     }
 }
 
@@ -380,12 +312,7 @@ async fn login_form_protections() {
     let page = h.get(authorize_url(&s, &[])).send().await.unwrap();
     let csrf_cookie = set_cookie(&page, "writ_csrf").unwrap();
     let html = page.text().await.unwrap();
-    let form = [
-        ("tx", hidden(&html, "tx")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "alice@example.com".into()),
-        ("password", "alice-password-1".into()),
-    ];
+    let form = login_form(&html, "alice@example.com", "alice-password-1");
     // No CSRF cookie (a cross-site post) → refused.
     let r = h
         .post(format!("{}/u/login", s.app.base))
@@ -473,32 +400,17 @@ async fn sso_prompt_none_web_message_and_logout() {
         query_param(&location(&r), "error").as_deref(),
         Some("login_required")
     );
-    let (_, session) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (_, session) = login_alice(&s).await;
     // With the session: a code without any UI.
-    let r = h
-        .get(authorize_url(&s, &[("prompt", "none")]))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_cookie(authorize_url(&s, &[("prompt", "none")]), &session).await;
     assert_eq!(r.status(), 302);
     assert!(query_param(&location(&r), "code").is_some());
     // web_message (auth0-spa-js's silent iframe): posts to the redirect origin only, framable by it.
-    let r = h
-        .get(authorize_url(
-            &s,
-            &[("prompt", "none"), ("response_mode", "web_message")],
-        ))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_cookie(
+        authorize_url(&s, &[("prompt", "none"), ("response_mode", "web_message")]),
+        &session,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let csp = r.headers()["content-security-policy"]
         .to_str()
@@ -512,41 +424,29 @@ async fn sso_prompt_none_web_message_and_logout() {
             && html.contains("\"code\"")
     );
     // prompt=login forces the form.
-    let r = h
-        .get(authorize_url(&s, &[("prompt", "login")]))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_cookie(authorize_url(&s, &[("prompt", "login")]), &session).await;
     assert_eq!(r.status(), 200);
     // Logout: returnTo off the allow list → refused; on it → redirect, and the session is gone.
-    let r = h
-        .get(format!(
+    let r = get_with_cookie(
+        format!(
             "{}/v2/logout?client_id={}&returnTo=https%3A%2F%2Fevil.example%2F",
             s.app.base, s.spa
-        ))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+        ),
+        &session,
+    )
+    .await;
     assert_eq!(r.status(), 400);
-    let r = h
-        .get(format!(
+    let r = get_with_cookie(
+        format!(
             "{}/v2/logout?client_id={}&returnTo=http%3A%2F%2F127.0.0.1%3A5173%2F",
             s.app.base, s.spa
-        ))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+        ),
+        &session,
+    )
+    .await;
     assert_eq!(r.status(), 302);
     assert_eq!(location(&r), format!("{SPA}/"));
-    let r = h
-        .get(authorize_url(&s, &[("prompt", "none")]))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_cookie(authorize_url(&s, &[("prompt", "none")]), &session).await;
     assert_eq!(
         query_param(&location(&r), "error").as_deref(),
         Some("login_required")
@@ -616,13 +516,7 @@ async fn cors_revoke_and_introspect() {
     let r = pre("https://evil.example").await.unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
     // Tokens for introspection and revocation.
-    let (loc, _) = login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (loc, _) = login_alice(&s).await;
     let t = exchange(&s, &query_param(&loc, "code").unwrap(), VERIFIER)
         .await
         .assert(200)
@@ -630,22 +524,10 @@ async fn cors_revoke_and_introspect() {
     let at = t["access_token"].as_str().unwrap().to_owned();
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
     // The API's own client: introspection answers it for access tokens of its API.
-    let (rs_id, rs_secret) = s.app.machine(TODOS, &["read:todos"]).await;
+    let rs_client = s.app.machine(TODOS, &["read:todos"]).await;
     let introspect = |token: String| {
-        let (id, secret) = (rs_id.clone(), rs_secret.clone());
-        let app = &s.app;
-        async move {
-            app.http
-                .post(format!("{}/oauth/introspect", app.base))
-                .basic_auth(id, Some(secret))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        let (app, rs_client) = (&s.app, &rs_client);
+        async move { app.introspect(rs_client, &token).await }
     };
     let i = introspect(at.clone()).await;
     assert_eq!(i["active"], true);
@@ -684,26 +566,15 @@ async fn cors_revoke_and_introspect() {
 /// Starts `n` refresh families for alice through the code flow; returns their refresh tokens.
 async fn families(s: &Setup, n: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let (_, session) = login(
-        s,
-        &authorize_url(s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    let (_, session) = login_alice(s).await;
     for _ in 0..n {
-        let r = http()
-            .get(authorize_url(s, &[("prompt", "none")]))
-            .header("cookie", &session)
-            .send()
-            .await
-            .unwrap();
+        let r = get_with_cookie(authorize_url(s, &[("prompt", "none")]), &session).await;
         let code = query_param(&location(&r), "code").unwrap();
         out.push(
-            exchange(s, &code, VERIFIER).await.assert(200).body["refresh_token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
+            exchange(s, &code, VERIFIER)
+                .await
+                .assert(200)
+                .field("refresh_token"),
         );
     }
     out
@@ -813,12 +684,7 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
     let html = form_page.text().await.unwrap();
     assert!(html.contains("action=\"/u/signup\""));
     let post = |user: &'static str, pw: &'static str| {
-        let form = [
-            ("tx", hidden(&html, "tx")),
-            ("csrf", hidden(&html, "csrf")),
-            ("username", user.to_string()),
-            ("password", pw.to_string()),
-        ];
+        let form = login_form(&html, user, pw);
         h.post(format!("{}/u/signup", s.app.base))
             .header("cookie", &csrf_cookie)
             .header("origin", &s.app.base)
@@ -847,13 +713,7 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
     assert!(!dup.contains("already exists"));
     assert!(dup.contains("action=\"/u/login\""));
     // alice's password did not change.
-    login(
-        &s,
-        &authorize_url(&s, &[]),
-        "alice@example.com",
-        "alice-password-1",
-    )
-    .await;
+    login_alice(&s).await;
     // A new user is created and logs in from that page; no role, no permissions.
     let r = post("carol@example.com", "carol-password-1").await.unwrap();
     assert_eq!(r.status(), 200);
@@ -865,12 +725,7 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
         .post(format!("{}/u/login", s.app.base))
         .header("cookie", &csrf_cookie)
         .header("origin", &s.app.base)
-        .form(&[
-            ("tx", hidden(&page, "tx")),
-            ("csrf", hidden(&page, "csrf")),
-            ("username", "carol@example.com".into()),
-            ("password", "carol-password-1".into()),
-        ])
+        .form(&login_form(&page, "carol@example.com", "carol-password-1"))
         .send()
         .await
         .unwrap();
@@ -882,14 +737,8 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
     assert_eq!(at["permissions"], json!([]));
     let users = s
         .app
-        .api(
-            Method::GET,
-            "/users-by-email?email=carol%40example.com",
-            None,
-        )
-        .await
-        .assert(200)
-        .body;
+        .api_get("/users-by-email?email=carol%40example.com")
+        .await;
     assert_eq!(users[0]["user_id"], at["sub"]);
     // Cross-site posts are refused here too.
     let r = h

@@ -11,5 +11,6 @@ mod keys;
 mod login;
 mod mgmt;
 mod multinode;
+mod pg;
 mod proxy;
 mod tokens;

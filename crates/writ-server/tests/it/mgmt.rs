@@ -13,11 +13,9 @@ async fn requires_a_valid_token_with_the_right_scope() {
     let r = app.get("/api/v2/users").await.assert(401);
     assert_eq!(r.body["statusCode"], 401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
-    let r = app
-        .api_as("garbage", Method::GET, "/users", None)
+    app.api_as("garbage", Method::GET, "/users", None)
         .await
-        .assert(401);
-    assert_eq!(r.body["error"], "Unauthorized");
+        .assert_error(401, "Unauthorized");
     // A token for another API is refused by audience.
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
@@ -64,10 +62,7 @@ async fn resource_servers_crud() {
         .assert(200);
     let enc = url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>();
     assert_eq!(
-        app.api(Method::GET, &format!("/resource-servers/{enc}"), None)
-            .await
-            .assert(200)
-            .body["id"],
+        app.api_get(&format!("/resource-servers/{enc}")).await["id"],
         id
     );
     // Duplicate identifier → 409; bad alg → 400 naming the field.
@@ -80,31 +75,20 @@ async fn resource_servers_crud() {
         .await
         .assert(409);
     assert_eq!(r.body["statusCode"], 409);
-    let r = app
-        .api(
-            Method::POST,
-            "/resource-servers",
-            Some(json!({"identifier": "x", "signing_alg": "HS256"})),
-        )
-        .await
-        .assert(400);
-    assert!(r.body["message"].as_str().unwrap().contains("signing_alg"));
-    let r = app
-        .api(
-            Method::POST,
-            "/resource-servers",
-            Some(json!({"identifier": "x", "enforce_policies": "yes"})),
-        )
-        .await
-        .assert(400);
-    assert!(
-        r.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("enforce_policies"),
-        "{}",
-        r.body
-    );
+    for (body, field) in [
+        (
+            json!({"identifier": "x", "signing_alg": "HS256"}),
+            "signing_alg",
+        ),
+        (
+            json!({"identifier": "x", "enforce_policies": "yes"}),
+            "enforce_policies",
+        ),
+    ] {
+        app.api(Method::POST, "/resource-servers", Some(body))
+            .await
+            .assert_message(400, field);
+    }
     let r = app
         .api(
             Method::POST,
@@ -112,8 +96,7 @@ async fn resource_servers_crud() {
             Some(json!({"identifier": "x", "color": "red"})),
         )
         .await
-        .assert(400);
-    assert!(r.body["message"].as_str().unwrap().contains("color"));
+        .assert_message(400, "color");
     assert_eq!(r.body["errorCode"], "invalid_body");
     // PATCH: scopes replace, removed permission disappears from roles.
     let role = app.create_role("reader", TODOS, &["read:todos"]).await;
@@ -122,11 +105,7 @@ async fn resource_servers_crud() {
         .await
         .assert(200);
     assert_eq!(r.body["token_lifetime"], 600);
-    let perms = app
-        .api(Method::GET, &format!("/roles/{role}/permissions"), None)
-        .await
-        .assert(200)
-        .body;
+    let perms = app.api_get(&format!("/roles/{role}/permissions")).await;
     assert_eq!(perms, json!([]));
     // The system API cannot be deleted; ours can.
     let mgmt =
@@ -140,11 +119,7 @@ async fn resource_servers_crud() {
     app.api(Method::GET, &format!("/resource-servers/{id}"), None)
         .await
         .assert(404);
-    let list = app
-        .api(Method::GET, "/resource-servers", None)
-        .await
-        .assert(200)
-        .body;
+    let list = app.api_get("/resource-servers").await;
     assert_eq!(
         list.as_array().unwrap().len(),
         1,
@@ -171,36 +146,28 @@ async fn roles_permissions_and_users() {
     )
     .await
     .assert(400);
-    let f = app
-        .api(Method::GET, "/roles?name_filter=edit", None)
-        .await
-        .assert(200)
-        .body;
+    let f = app.api_get("/roles?name_filter=edit").await;
     assert_eq!(f.as_array().unwrap().len(), 1);
     assert_eq!(f[0]["name"], "editor");
-    let perms = app
-        .api(Method::GET, &format!("/roles/{editor}/permissions"), None)
-        .await
-        .assert(200)
-        .body;
+    let perms = app.api_get(&format!("/roles/{editor}/permissions")).await;
     assert_eq!(perms[0]["resource_server_identifier"], TODOS);
     assert_eq!(perms[0]["resource_server_name"], TODOS);
     assert_eq!(perms[0]["permission_name"], "read:todos");
     assert_eq!(perms[0]["description"], "read:todos desc");
     // Unknown permission → 400 naming it.
-    let r = app
-        .api(
-            Method::POST,
-            &format!("/roles/{editor}/permissions"),
-            Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "fly:todos"}]})),
-        )
-        .await
-        .assert(400);
-    assert!(r.body["message"].as_str().unwrap().contains("fly:todos"));
-    app.api(
+    app.permissions(
+        Method::POST,
+        &format!("/roles/{editor}"),
+        TODOS,
+        &["fly:todos"],
+    )
+    .await
+    .assert_message(400, "fly:todos");
+    app.permissions(
         Method::DELETE,
-        &format!("/roles/{editor}/permissions"),
-        Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "write:todos"}]})),
+        &format!("/roles/{editor}"),
+        TODOS,
+        &["write:todos"],
     )
     .await
     .assert(204);
@@ -222,11 +189,7 @@ async fn roles_permissions_and_users() {
     )
     .await
     .assert(201);
-    let users = app
-        .api(Method::GET, &format!("/roles/{editor}/users"), None)
-        .await
-        .assert(200)
-        .body;
+    let users = app.api_get(&format!("/roles/{editor}/users")).await;
     assert_eq!(users[0]["user_id"], u);
     app.api(
         Method::POST,
@@ -356,25 +319,15 @@ async fn pagination_as_auth0_sdks_expect() {
             .await;
     }
     let r = app
-        .api(
-            Method::GET,
-            "/users?per_page=2&page=1&include_totals=true",
-            None,
-        )
-        .await
-        .assert(200)
-        .body;
+        .api_get("/users?per_page=2&page=1&include_totals=true")
+        .await;
     assert_eq!(r["start"], 2);
     assert_eq!(r["limit"], 2);
     assert_eq!(r["length"], 2);
     assert_eq!(r["total"], 5);
     assert_eq!(r["users"].as_array().unwrap().len(), 2);
     // Past the end: an empty page, so pagers stop.
-    let r = app
-        .api(Method::GET, "/users?per_page=2&page=3", None)
-        .await
-        .assert(200)
-        .body;
+    let r = app.api_get("/users?per_page=2&page=3").await;
     assert_eq!(r, json!([]));
     let r = app
         .api(Method::GET, "/users?per_page=500", None)
@@ -384,11 +337,7 @@ async fn pagination_as_auth0_sdks_expect() {
     app.api(Method::GET, "/users?page=-1", None)
         .await
         .assert(400);
-    let r = app
-        .api(Method::GET, "/users?q=p3", None)
-        .await
-        .assert(200)
-        .body;
+    let r = app.api_get("/users?q=p3").await;
     assert_eq!(r.as_array().unwrap().len(), 1);
 }
 
@@ -405,86 +354,36 @@ async fn clients_and_secrets() {
     let secret = c["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 43, "256-bit secret");
     // Shown at creation only.
-    let got = app
-        .api(Method::GET, &format!("/clients/{id}"), None)
-        .await
-        .assert(200)
-        .body;
+    let got = app.api_get(&format!("/clients/{id}")).await;
     assert!(got.get("client_secret").is_none());
-    app.api(
-        Method::POST,
-        "/client-grants",
-        Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]})),
-    )
-    .await
-    .assert(201);
-    app.api(
-        Method::POST,
-        "/client-grants",
-        Some(json!({"client_id": id, "audience": TODOS, "scope": ["read:todos"]})),
-    )
-    .await
-    .assert(409);
-    app.api(
-        Method::POST,
-        "/client-grants",
-        Some(json!({"client_id": id, "audience": TODOS, "scope": ["fly"]})),
-    )
-    .await
-    .assert(400);
+    app.grant_client(&id, TODOS, &["read:todos"])
+        .await
+        .assert(201);
+    app.grant_client(&id, TODOS, &["read:todos"])
+        .await
+        .assert(409);
+    app.grant_client(&id, TODOS, &["fly"]).await.assert(400);
     app.cc_token(&id, &secret, TODOS, None).await;
     // Rotation: the old secret stops working at once.
-    let rotated = app
-        .api(Method::POST, &format!("/clients/{id}/rotate-secret"), None)
-        .await
-        .assert(200)
-        .body;
-    let new_secret = rotated["client_secret"].as_str().unwrap();
+    let rotated = app.rotate_secret(&id).await;
+    let new_secret = rotated.as_str();
     assert_ne!(new_secret, secret);
-    app.token_form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", &id),
-        ("client_secret", &secret),
-        ("audience", TODOS),
-    ])
-    .await
-    .assert(401);
+    app.cc_form(&id, &secret, TODOS).await.assert(401);
     app.cc_token(&id, new_secret, TODOS, None).await;
     // Grants: filters, patch, delete.
-    let grants = app
-        .api(Method::GET, &format!("/client-grants?client_id={id}"), None)
-        .await
-        .assert(200)
-        .body;
+    let grants = app.api_get(&format!("/client-grants?client_id={id}")).await;
     assert_eq!(grants.as_array().unwrap().len(), 1);
     let enc = url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>();
-    let by_aud = app
-        .api(Method::GET, &format!("/client-grants?audience={enc}"), None)
-        .await
-        .assert(200)
-        .body;
+    let by_aud = app.api_get(&format!("/client-grants?audience={enc}")).await;
     assert_eq!(by_aud[0]["client_id"], id);
     let gid = grants[0]["id"].as_str().unwrap();
-    app.api(
-        Method::PATCH,
-        &format!("/client-grants/{gid}"),
-        Some(json!({"scope": []})),
-    )
-    .await
-    .assert(200);
+    app.set_grant_scopes(gid, &[]).await.assert(200);
     let t = app.cc_token(&id, new_secret, TODOS, None).await;
     assert_eq!(jwt_parts(&t).1["scope"].as_str().unwrap_or(""), "");
     app.api(Method::DELETE, &format!("/client-grants/{gid}"), None)
         .await
         .assert(204);
-    app.token_form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", &id),
-        ("client_secret", new_secret),
-        ("audience", TODOS),
-    ])
-    .await
-    .assert(403);
+    app.cc_form(&id, new_secret, TODOS).await.assert(403);
     // SPA clients are public: no secret, no client_credentials.
     let spa = app
         .api(Method::POST, "/clients", Some(json!({"name": "spa", "app_type": "spa", "callbacks": ["http://127.0.0.1:5173/"], "web_origins": ["http://127.0.0.1:5173"]})))
@@ -493,38 +392,19 @@ async fn clients_and_secrets() {
         .body;
     assert!(spa.get("client_secret").is_none());
     assert_eq!(spa["token_endpoint_auth_method"], "none");
-    app.api(
-        Method::POST,
-        "/clients",
-        Some(json!({"name": "bad", "app_type": "spa", "grant_types": ["client_credentials"]})),
-    )
-    .await
-    .assert(400);
-    app.api(
-        Method::POST,
-        "/clients",
-        Some(json!({"name": "bad", "callbacks": ["not a url"]})),
-    )
-    .await
-    .assert(400);
-    app.api(
-        Method::POST,
-        "/clients",
-        Some(json!({"name": "bad", "web_origins": ["http://a.example/path"]})),
-    )
-    .await
-    .assert(400);
+    for bad in [
+        json!({"name": "bad", "app_type": "spa", "grant_types": ["client_credentials"]}),
+        json!({"name": "bad", "callbacks": ["not a url"]}),
+        json!({"name": "bad", "web_origins": ["http://a.example/path"]}),
+    ] {
+        app.api(Method::POST, "/clients", Some(bad))
+            .await
+            .assert(400);
+    }
     app.api(Method::DELETE, &format!("/clients/{id}"), None)
         .await
         .assert(204);
-    app.token_form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", &id),
-        ("client_secret", new_secret),
-        ("audience", TODOS),
-    ])
-    .await
-    .assert(401);
+    app.cc_form(&id, new_secret, TODOS).await.assert(401);
 }
 
 #[tokio::test]
@@ -578,13 +458,7 @@ async fn a_user_token_is_refused_once_the_users_permissions_change() {
     app.api_as(&fresh, Method::GET, "/users", None)
         .await
         .assert(200);
-    app.api(
-        Method::PATCH,
-        &format!("/users/{op}"),
-        Some(json!({"blocked": true})),
-    )
-    .await
-    .assert(200);
+    app.block_user(&op).await;
     app.api_as(&fresh, Method::GET, "/users", None)
         .await
         .assert(401);

@@ -71,31 +71,13 @@ async fn what_one_node_writes_the_other_serves() {
     let alice = a.create_user("alice@example.com", "alice-password-1").await;
     a.assign_roles(&alice, &[&editor]).await;
     let took = within("B knows A's new client", || async {
-        b.password_token(
-            &client,
-            "alice@example.com",
-            "alice-password-1",
-            TODOS,
-            None,
-        )
-        .await
-        .status
-            == 200
+        alice_login(&b, &client).await.status == 200
     })
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
     // …and the token carries the permissions granted through A.
-    let t = b
-        .password_token(
-            &client,
-            "alice@example.com",
-            "alice-password-1",
-            TODOS,
-            None,
-        )
-        .await
-        .assert(200);
-    let (_, claims) = crate::helpers::jwt_parts(t.body["access_token"].as_str().unwrap());
+    let t = token(&b, &client).await;
+    let (_, claims) = crate::helpers::jwt_parts(&t);
     assert_eq!(claims["permissions"], json!(["read:todos", "write:todos"]));
 
     // Both nodes publish the same keys; a rotation through B is in A's JWKS at once.
@@ -127,17 +109,8 @@ async fn what_one_node_writes_the_other_serves() {
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
     // A token signed by A after the rotation verifies with B's JWKS (same current key).
-    let t = a
-        .password_token(
-            &client,
-            "alice@example.com",
-            "alice-password-1",
-            TODOS,
-            None,
-        )
-        .await
-        .assert(200);
-    let (h, _) = crate::helpers::jwt_parts(t.body["access_token"].as_str().unwrap());
+    let t = token(&a, &client).await;
+    let (h, _) = crate::helpers::jwt_parts(&t);
     assert!(after.contains(&h["kid"].as_str().unwrap().to_owned()));
 
     drop((a, b));
@@ -341,10 +314,10 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
         .as_str()
         .expect("a refresh token")
         .to_owned();
-    let rt2 = refresh(&b, &spa, &rt1).await.assert(200).body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rt2 = refresh(&b, &spa, &rt1)
+        .await
+        .assert(200)
+        .field("refresh_token");
     assert_ne!(rt1, rt2);
     let reused = refresh(&a, &spa, &rt1).await.assert(400);
     assert_eq!(reused.body["error"], "invalid_grant");
@@ -363,12 +336,15 @@ async fn refresh(node: &TestApp, client_id: &str, rt: &str) -> crate::helpers::R
     .await
 }
 
-async fn token(app: &TestApp, client: &(String, String)) -> String {
+/// Alice's password grant on `app`.
+async fn alice_login(app: &TestApp, client: &(String, String)) -> crate::helpers::Resp {
     app.password_token(client, "alice@example.com", "alice-password-1", TODOS, None)
         .await
+}
+
+async fn token(app: &TestApp, client: &(String, String)) -> String {
+    alice_login(app, client)
+        .await
         .assert(200)
-        .body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+        .field("access_token")
 }

@@ -10,10 +10,7 @@
 
 use std::net::IpAddr;
 
-use base64::Engine;
-use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
@@ -47,27 +44,29 @@ async fn token_with(
     for (k, v) in headers {
         r = r.header(*k, *v);
     }
-    let r = r.send().await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let text = r.text().await.unwrap();
-    Resp {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
+    to_resp(r.send().await.unwrap()).await
 }
 
 /// The audit entries `q` matches, newest first (entries are appended before the response).
 async fn entries(app: &TestApp, q: &str) -> Vec<Value> {
     let enc: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
-    app.api(Method::GET, &format!("/logs?q={enc}&per_page=100"), None)
+    app.api_get(&format!("/logs?q={enc}&per_page=100"))
         .await
-        .assert(200)
-        .body
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// A password grant through `http` with `headers` that fails; the address its audit entry
+/// (type `fu`) names.
+async fn failed_login_ip(
+    app: &TestApp,
+    http: &reqwest::Client,
+    headers: &[(&str, &str)],
+    form: &[(&str, &str)],
+) -> Value {
+    token_with(app, http, headers, form).await.assert(400);
+    entries(app, "type:fu").await[0]["ip"].clone()
 }
 
 fn password_form<'a>(
@@ -75,14 +74,7 @@ fn password_form<'a>(
     user: &'a str,
     pw: &'a str,
 ) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("grant_type", "password"),
-        ("client_id", client.0.as_str()),
-        ("client_secret", client.1.as_str()),
-        ("username", user),
-        ("password", pw),
-        ("audience", TODOS),
-    ]
+    crate::helpers::password_form(client, user, pw, TODOS)
 }
 
 fn set_cookies(r: &reqwest::Response) -> Vec<String> {
@@ -101,34 +93,12 @@ fn cookie_pair(cookies: &[String], name: &str) -> Option<String> {
         .map(|c| c.split(';').next().unwrap().to_owned())
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-}
-
 /// A SPA client for the hosted login, and its `/authorize` URL.
 async fn spa(app: &TestApp) -> String {
-    let id = app
-        .api(
-            Method::POST,
-            "/clients",
-            Some(json!({"name": "Proxy SPA", "app_type": "spa", "callbacks": [CB]})),
-        )
-        .await
-        .assert(201)
-        .body["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(VERIFIER.as_bytes()));
+    let (id, _) = app
+        .create_client(json!({"name": "Proxy SPA", "app_type": "spa", "callbacks": [CB]}))
+        .await;
+    let challenge = challenge(VERIFIER);
     let q = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("response_type", "code"),
@@ -159,22 +129,23 @@ async fn a_forwarded_proxy_is_read_by_its_own_header_only() {
     let client = app.password_client().await;
     let proxy = http_from("127.0.0.1");
     let form = password_form(&client, "nobody@example.com", "wrong-password");
-    token_with(
-        &app,
-        &proxy,
-        &[
-            ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
-            ("x-forwarded-for", "198.51.100.1"),
-        ],
-        &form,
-    )
-    .await
-    .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "2001:db8::7");
-    token_with(&app, &proxy, &[("x-forwarded-for", "198.51.100.1")], &form)
-        .await
-        .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "127.0.0.1");
+    assert_eq!(
+        failed_login_ip(
+            &app,
+            &proxy,
+            &[
+                ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
+                ("x-forwarded-for", "198.51.100.1"),
+            ],
+            &form
+        )
+        .await,
+        "2001:db8::7"
+    );
+    assert_eq!(
+        failed_login_ip(&app, &proxy, &[("x-forwarded-for", "198.51.100.1")], &form).await,
+        "127.0.0.1"
+    );
 }
 
 #[tokio::test]
@@ -188,46 +159,49 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
 
     // Through the proxy: the address it forwarded in X-Forwarded-For (the header the proxy is
     // configured to set, by default).
-    token_with(
-        &app,
-        &proxy,
-        &[("x-forwarded-for", "1.1.1.1, 203.0.113.7")],
-        &form,
-    )
-    .await
-    .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "203.0.113.7");
+    assert_eq!(
+        failed_login_ip(
+            &app,
+            &proxy,
+            &[("x-forwarded-for", "1.1.1.1, 203.0.113.7")],
+            &form
+        )
+        .await,
+        "203.0.113.7"
+    );
     // A Forwarded header the client sent through that proxy picks nothing.
-    token_with(
-        &app,
-        &proxy,
-        &[
-            ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
-            ("x-forwarded-for", "198.51.100.1"),
-        ],
-        &form,
-    )
-    .await
-    .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "198.51.100.1");
+    assert_eq!(
+        failed_login_ip(
+            &app,
+            &proxy,
+            &[
+                ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
+                ("x-forwarded-for", "198.51.100.1"),
+            ],
+            &form
+        )
+        .await,
+        "198.51.100.1"
+    );
     // Unreadable headers are ignored: the proxy itself.
-    token_with(&app, &proxy, &[("x-forwarded-for", "unknown")], &form)
-        .await
-        .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "127.0.0.1");
+    assert_eq!(
+        failed_login_ip(&app, &proxy, &[("x-forwarded-for", "unknown")], &form).await,
+        "127.0.0.1"
+    );
     // From an untrusted peer the headers change nothing.
-    token_with(
-        &app,
-        &stranger,
-        &[
-            ("x-forwarded-for", "203.0.113.7"),
-            ("forwarded", "for=203.0.113.7"),
-        ],
-        &form,
-    )
-    .await
-    .assert(400);
-    assert_eq!(entries(&app, "type:fu").await[0]["ip"], "127.0.0.2");
+    assert_eq!(
+        failed_login_ip(
+            &app,
+            &stranger,
+            &[
+                ("x-forwarded-for", "203.0.113.7"),
+                ("forwarded", "for=203.0.113.7"),
+            ],
+            &form
+        )
+        .await,
+        "127.0.0.2"
+    );
 
     // Management API writes record the forwarded address too.
     let token = app.admin_token().await;
@@ -271,15 +245,9 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
         .create_api(TODOS, "RS256", &["read:todos"], true)
         .await;
     let client = plain.password_client().await;
-    token_with(
-        &plain,
-        &proxy,
-        &[("x-forwarded-for", "203.0.113.7")],
-        &password_form(&client, "nobody@example.com", "wrong-password"),
-    )
-    .await
-    .assert(400);
-    assert_eq!(entries(&plain, "type:fu").await[0]["ip"], "127.0.0.1");
+    let form = password_form(&client, "nobody@example.com", "wrong-password");
+    let ip = failed_login_ip(&plain, &proxy, &[("x-forwarded-for", "203.0.113.7")], &form).await;
+    assert_eq!(ip, "127.0.0.1");
 }
 
 #[tokio::test]
@@ -322,12 +290,7 @@ async fn cookies_of_a_login(
     let mut req = http
         .post(format!("{}/u/login", app.base))
         .header("cookie", csrf)
-        .form(&[
-            ("tx", hidden(&html, "tx")),
-            ("csrf", hidden(&html, "csrf")),
-            ("username", "carol@example.com".into()),
-            ("password", "carol-password-1".into()),
-        ]);
+        .form(&login_form(&html, "carol@example.com", "carol-password-1"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -520,15 +483,13 @@ async fn parallel_wrong_passwords_cannot_outrun_the_block() {
         statuses.iter().filter(|s| **s == 429).count(),
         60 - verified
     );
-    let r = app
-        .token_form(&password_form(
-            &client,
-            "dave@example.com",
-            "dave-password-1",
-        ))
-        .await
-        .assert(429);
-    assert_eq!(r.body["error"], "too_many_attempts");
+    app.token_form(&password_form(
+        &client,
+        "dave@example.com",
+        "dave-password-1",
+    ))
+    .await
+    .assert_error(429, "too_many_attempts");
     assert!(entries(&app, "type:fp").await.len() <= 10);
     assert!(app.state.hasher.argon2_verifications() - before <= 10);
 
@@ -655,15 +616,7 @@ async fn sign_up_answers_the_same_for_taken_and_new_emails() {
     assert_eq!(names(&c1), names(&c2));
     assert_eq!(names(&c1), ["writ_csrf"]);
     // The new account exists; the taken one kept its password.
-    assert_eq!(
-        app.state
-            .store
-            .users_by_email("fresh@example.com")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.stored_users("fresh@example.com").await.len(), 1);
     let creds = app
         .state
         .store
@@ -696,14 +649,7 @@ async fn sign_ups_are_limited_per_address() {
     let (s, _, page) = sign_up(&app, &http, &authorize, &a, "user5@example.com").await;
     assert_eq!(s, 429);
     assert!(page.contains("Too many sign-ups"), "{page}");
-    assert!(
-        app.state
-            .store
-            .users_by_email("user5@example.com")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.stored_users("user5@example.com").await.is_empty());
     // Another address behind the same proxy is not affected.
     let (s, _, _) = sign_up(
         &app,
@@ -718,35 +664,6 @@ async fn sign_ups_are_limited_per_address() {
 
 // ---------------------------------------------------------------------------------------------
 // 7. Imported hashes: wrapped, one argon2id verification each
-
-/// Posts a users-import form with `token`.
-async fn import_as(app: &TestApp, token: &str, users: &Value, upsert: bool) -> Resp {
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "users",
-            reqwest::multipart::Part::bytes(users.to_string().into_bytes())
-                .file_name("users.json")
-                .mime_str("application/json")
-                .unwrap(),
-        )
-        .text("connection_id", "con_writdatabase0001")
-        .text("upsert", upsert.to_string());
-    let r = app
-        .http
-        .post(format!("{}/api/v2/jobs/users-imports", app.base))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    Resp {
-        status,
-        headers,
-        body: r.json().await.unwrap_or(Value::Null),
-    }
-}
 
 #[tokio::test]
 async fn imported_hashes_are_wrapped_and_cost_one_argon2_verification() {
@@ -779,7 +696,8 @@ async fn imported_hashes_are_wrapped_and_cost_one_argon2_verification() {
         {"email": "argon2i@example.com", "custom_password_hash": {"algorithm": "argon2", "hash": {"value": argon2i}}},
     ]);
     let token = app.admin_token().await;
-    let job = import_as(&app, &token, &users, false)
+    let job = app
+        .import_json(&token, &users, false)
         .await
         .assert(202)
         .body;
@@ -876,8 +794,8 @@ async fn an_upserting_import_needs_update_users() {
     let aud = app.mgmt_audience();
     let (id, secret) = app.machine(&aud, &["create:users"]).await;
     let creator = app.cc_token(&id, &secret, &aud, None).await;
-    import_as(&app, &creator, &users, false).await.assert(202);
-    let r = import_as(&app, &creator, &users, true).await.assert(403);
+    app.import_json(&creator, &users, false).await.assert(202);
+    let r = app.import_json(&creator, &users, true).await.assert(403);
     assert_eq!(
         r.body,
         json!({
@@ -887,16 +805,12 @@ async fn an_upserting_import_needs_update_users() {
             "errorCode": "insufficient_scope",
         })
     );
-    let frank = &app
-        .state
-        .store
-        .users_by_email("frank@example.com")
-        .await
-        .unwrap()[0];
+    let frank = &app.stored_users("frank@example.com").await[0];
     assert_eq!(frank.name, None);
     let (id, secret) = app.machine(&aud, &["create:users", "update:users"]).await;
     let updater = app.cc_token(&id, &secret, &aud, None).await;
-    let job = import_as(&app, &updater, &users, true)
+    let job = app
+        .import_json(&updater, &users, true)
         .await
         .assert(202)
         .body;

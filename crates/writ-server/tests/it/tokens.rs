@@ -14,15 +14,7 @@ async fn client_credentials_token_has_rfc9068_shape() {
     app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
         .await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
-    let r = app
-        .token_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("audience", TODOS),
-        ])
-        .await
-        .assert(200);
+    let r = app.cc_form(&id, &secret, TODOS).await.assert(200);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["scope"], "read:todos");
@@ -99,26 +91,12 @@ async fn client_authentication_errors() {
     let app = TestApp::spawn().await;
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
-    let r = app
-        .token_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", "wrong"),
-            ("audience", TODOS),
-        ])
+    app.cc_form(&id, "wrong", TODOS)
         .await
-        .assert(401);
-    assert_eq!(r.body["error"], "invalid_client");
-    let r = app
-        .token_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "nope"),
-            ("client_secret", &secret),
-            ("audience", TODOS),
-        ])
+        .assert_error(401, "invalid_client");
+    app.cc_form("nope", &secret, TODOS)
         .await
-        .assert(401);
-    assert_eq!(r.body["error"], "invalid_client");
+        .assert_error(401, "invalid_client");
     // Failed Basic authentication → 401 with a Basic challenge.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:bad"));
     let r = app
@@ -141,47 +119,28 @@ async fn client_authentication_errors() {
         app.token_form(&[("client_id", &id)]).await.assert(400).body["error"],
         "invalid_request"
     );
-    let r = app
-        .token_form(&[
-            ("grant_type", "implicit"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
+    app.token_form(&[
+        ("grant_type", "implicit"),
+        ("client_id", &id),
+        ("client_secret", &secret),
+    ])
+    .await
+    .assert_error(400, "unsupported_grant_type");
+    app.token_form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", &secret),
+    ])
+    .await
+    .assert_error(403, "access_denied");
+    app.cc_form(&id, &secret, "https://other/")
         .await
-        .assert(400);
-    assert_eq!(r.body["error"], "unsupported_grant_type");
-    let r = app
-        .token_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
-        .await
-        .assert(403);
-    assert_eq!(r.body["error"], "access_denied");
-    let r = app
-        .token_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("audience", "https://other/"),
-        ])
-        .await
-        .assert(403);
-    assert_eq!(r.body["error"], "access_denied");
+        .assert_error(403, "access_denied");
     // A client without a grant for the API.
     let (other, other_secret) = app
         .create_client(json!({"name": "no grant", "app_type": "non_interactive"}))
         .await;
-    let r = app
-        .token_form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &other),
-            ("client_secret", &other_secret),
-            ("audience", TODOS),
-        ])
-        .await
-        .assert(403);
+    let r = app.cc_form(&other, &other_secret, TODOS).await.assert(403);
     assert!(
         r.body["error_description"]
             .as_str()
@@ -215,12 +174,7 @@ async fn repeated_client_auth_failures_are_throttled() {
     let mut last = 0;
     for _ in 0..31 {
         last = app
-            .token_form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", ADMIN_ID),
-                ("client_secret", "wrong-secret"),
-                ("audience", TODOS),
-            ])
+            .cc_form(ADMIN_ID, "wrong-secret", TODOS)
             .await
             .status
             .as_u16();
@@ -245,10 +199,11 @@ async fn password_grant_carries_effective_permissions() {
     let alice = app.create_user("alice@example.com", "alice-password").await;
     app.assign_roles(&alice, &[&viewer, &editor]).await;
     // A direct grant adds to the roles' permissions.
-    app.api(
+    app.permissions(
         Method::POST,
-        &format!("/users/{alice}/permissions"),
-        Some(json!({"permissions": [{"resource_server_identifier": TODOS, "permission_name": "delete:todos"}]})),
+        &format!("/users/{alice}"),
+        TODOS,
+        &["delete:todos"],
     )
     .await
     .assert(201);
@@ -333,31 +288,21 @@ async fn password_grant_failures() {
         unknown.body, wrong.body,
         "same answer whether or not the user exists"
     );
-    app.api(
-        Method::PATCH,
-        &format!("/users/{user}"),
-        Some(json!({"blocked": true})),
-    )
-    .await
-    .assert(200);
-    let r = app
-        .password_token(&client, "dave@example.com", "dave-password", TODOS, None)
+    app.block_user(&user).await;
+    app.password_token(&client, "dave@example.com", "dave-password", TODOS, None)
         .await
-        .assert(400);
-    assert_eq!(r.body["error"], "invalid_grant");
+        .assert_error(400, "invalid_grant");
     // A client without the password grant.
     let (mid, msecret) = app.machine(TODOS, &["read:todos"]).await;
-    let r = app
-        .password_token(
-            &(mid, msecret),
-            "dave@example.com",
-            "dave-password",
-            TODOS,
-            None,
-        )
-        .await
-        .assert(403);
-    assert_eq!(r.body["error"], "unauthorized_client");
+    app.password_token(
+        &(mid, msecret),
+        "dave@example.com",
+        "dave-password",
+        TODOS,
+        None,
+    )
+    .await
+    .assert_error(403, "unauthorized_client");
 }
 
 #[tokio::test]
@@ -375,8 +320,7 @@ async fn brute_force_blocks_user_and_ip_pair_after_ten_failures() {
     let r = app
         .password_token(&client, "erin@example.com", "erin-password", TODOS, None)
         .await
-        .assert(429);
-    assert_eq!(r.body["error"], "too_many_attempts");
+        .assert_error(429, "too_many_attempts");
     assert!(r.header("retry-after").is_some());
 }
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use writ_store::{Lifecycle, UserStore};
 
-use super::{Proc, spawn};
+use super::{Proc, json_of, spawn};
 
 const OPS: &str = "ops";
 const OPS_SECRET: &str = "ops-secret-0123456789";
@@ -67,6 +67,35 @@ fn writ(cfg: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Runs `writ ARGS`, which must succeed; its JSON output.
+fn writ_json(cfg: &Path, args: &[&str]) -> Value {
+    writ(cfg, args).ok().json()
+}
+
+/// `writ grants create`: `read:todos` of the test API for `client_id`.
+fn grant_read_todos(cfg: &Path, client_id: &str) -> Value {
+    writ_json(
+        cfg,
+        &[
+            "grants",
+            "create",
+            "--client-id",
+            client_id,
+            "--audience",
+            API,
+            "--scope",
+            "read:todos",
+            "--json",
+        ],
+    )
+}
+
+/// Asserts a refused command: exit 1, and `needle` in the one line it prints.
+fn assert_refused(r: &Run, needle: &str) {
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(error_line(r).contains(needle), "{}", r.stderr);
+}
+
 fn login(p: &Proc, cfg: &Path, extra: &[&str]) -> Run {
     let url = format!("{}/", p.base);
     let mut args = vec![
@@ -100,22 +129,19 @@ async fn password_login(
     user: &str,
     password: &str,
 ) -> Option<Value> {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{}/oauth/token", p.base))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", client.0.as_str()),
-            ("client_secret", client.1.as_str()),
-            ("username", user),
-            ("password", password),
-            ("audience", API),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = json_of(
+        reqwest::Client::new()
+            .post(format!("{}/oauth/token", p.base))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", client.0.as_str()),
+                ("client_secret", client.1.as_str()),
+                ("username", user),
+                ("password", password),
+                ("audience", API),
+            ]),
+    )
+    .await;
     let payload = r["access_token"].as_str()?.split('.').nth(1)?.to_owned();
     use base64::Engine;
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -127,7 +153,7 @@ async fn password_login(
 /// Creates the test API (two permissions, RBAC, permissions claim) and a client allowed the
 /// password grant, with the CLI.
 fn api_and_password_client(cfg: &Path) -> (String, String) {
-    let api = writ(
+    let api = writ_json(
         cfg,
         &[
             "apis",
@@ -144,14 +170,12 @@ fn api_and_password_client(cfg: &Path) -> (String, String) {
             "--permissions-claim",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(api["identifier"], API);
     assert_eq!(api["scopes"].as_array().unwrap().len(), 2);
     assert_eq!(api["enforce_policies"], true);
     assert_eq!(api["token_dialect"], "access_token_authz");
-    let c = writ(
+    let c = writ_json(
         cfg,
         &[
             "clients",
@@ -164,9 +188,7 @@ fn api_and_password_client(cfg: &Path) -> (String, String) {
             "password",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     (
         c["client_id"].as_str().unwrap().to_owned(),
         c["client_secret"].as_str().unwrap().to_owned(),
@@ -205,8 +227,7 @@ async fn cli_logs_in_and_manages_rbac() {
             "nope",
         ],
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(error_line(&r).contains("invalid_client"), "{}", r.stderr);
+    assert_refused(&r, "invalid_client");
     assert!(!creds.exists());
 
     // Login caches the token (0600, without the secret unless asked).
@@ -226,7 +247,7 @@ async fn cli_logs_in_and_manages_rbac() {
     let client = api_and_password_client(&cfg);
 
     // A role with one permission of the API, then a second one.
-    let role = writ(
+    let role = writ_json(
         &cfg,
         &[
             "roles",
@@ -237,9 +258,7 @@ async fn cli_logs_in_and_manages_rbac() {
             "Edits todos",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     let role_id = role["id"].as_str().unwrap().to_owned();
     let r = writ(
         &cfg,
@@ -268,9 +287,7 @@ async fn cli_logs_in_and_manages_rbac() {
         ],
     )
     .ok();
-    let perms = writ(&cfg, &["roles", "permissions", "list", "editor", "--json"])
-        .ok()
-        .json();
+    let perms = writ_json(&cfg, &["roles", "permissions", "list", "editor", "--json"]);
     let names: Vec<&str> = perms
         .as_array()
         .unwrap()
@@ -280,7 +297,7 @@ async fn cli_logs_in_and_manages_rbac() {
     assert_eq!(names, ["read:todos", "write:todos"]);
 
     // A user with the role.
-    let user = writ(
+    let user = writ_json(
         &cfg,
         &[
             "users",
@@ -293,18 +310,14 @@ async fn cli_logs_in_and_manages_rbac() {
             "Alice",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     let alice = user["user_id"].as_str().unwrap().to_owned();
     writ(
         &cfg,
         &["users", "roles", "add", "alice@example.com", "editor"],
     )
     .ok();
-    let roles = writ(&cfg, &["users", "roles", "list", &alice, "--json"])
-        .ok()
-        .json();
+    let roles = writ_json(&cfg, &["users", "roles", "list", &alice, "--json"]);
     assert_eq!(roles[0]["name"], "editor");
 
     // Tables for people, the server's JSON for scripts.
@@ -318,26 +331,22 @@ async fn cli_logs_in_and_manages_rbac() {
         "{table}"
     );
     assert!(table.contains("1–1 of 1"), "{table}");
-    let list = writ(&cfg, &["users", "list", "--json"]).ok().json();
+    let list = writ_json(&cfg, &["users", "list", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["user_id"], alice.as_str());
-    let by_email = writ(
+    let by_email = writ_json(
         &cfg,
         &["users", "list", "--email", "ALICE@example.com", "--json"],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(by_email[0]["user_id"], alice.as_str());
     let apis = writ(&cfg, &["apis", "list"]).ok().stdout;
     assert!(apis.contains("Todos") && apis.contains(API), "{apis}");
     let shown = writ(&cfg, &["apis", "get", API]).ok().stdout;
     assert!(shown.contains("read:todos (Read todos)"), "{shown}");
-    let paged = writ(
+    let paged = writ_json(
         &cfg,
         &["roles", "list", "--per-page", "1", "--page", "0", "--json"],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(paged.as_array().unwrap().len(), 1);
 
     // Direct permissions, update, and a client grant.
@@ -354,9 +363,7 @@ async fn cli_logs_in_and_manages_rbac() {
         ],
     )
     .ok();
-    let direct = writ(&cfg, &["users", "permissions", "list", &alice, "--json"])
-        .ok()
-        .json();
+    let direct = writ_json(&cfg, &["users", "permissions", "list", &alice, "--json"]);
     assert_eq!(direct.as_array().unwrap().len(), 1);
     writ(
         &cfg,
@@ -371,7 +378,7 @@ async fn cli_logs_in_and_manages_rbac() {
         ],
     )
     .ok();
-    let updated = writ(
+    let updated = writ_json(
         &cfg,
         &[
             "users",
@@ -381,30 +388,11 @@ async fn cli_logs_in_and_manages_rbac() {
             "Alice L.",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(updated["name"], "Alice L.");
-    let grant = writ(
-        &cfg,
-        &[
-            "grants",
-            "create",
-            "--client-id",
-            OPS,
-            "--audience",
-            API,
-            "--scope",
-            "read:todos",
-            "--json",
-        ],
-    )
-    .ok()
-    .json();
+    let grant = grant_read_todos(&cfg, OPS);
     assert_eq!(grant["audience"], API);
-    let grants = writ(&cfg, &["grants", "list", "--audience", API, "--json"])
-        .ok()
-        .json();
+    let grants = writ_json(&cfg, &["grants", "list", "--audience", API, "--json"]);
     assert_eq!(grants.as_array().unwrap().len(), 1);
 
     // The RBAC set up with the CLI is in alice's token.
@@ -437,9 +425,7 @@ async fn cli_logs_in_and_manages_rbac() {
     assert_eq!(r.code, 2, "{}", r.stderr);
 
     // Secrets rotate; deletes ask nothing.
-    let rotated = writ(&cfg, &["clients", "rotate-secret", &client.0, "--json"])
-        .ok()
-        .json();
+    let rotated = writ_json(&cfg, &["clients", "rotate-secret", &client.0, "--json"]);
     assert_ne!(rotated["client_secret"].as_str().unwrap(), client.1);
     writ(&cfg, &["users", "delete", &alice]).ok();
     writ(&cfg, &["roles", "delete", "editor"]).ok();
@@ -476,20 +462,17 @@ async fn cli_logs_in_and_manages_rbac() {
 
 /// A `client_credentials` answer for the test API: the token response, or the error body.
 async fn machine_token(p: &Proc, client_id: &str, client_secret: &str) -> Value {
-    reqwest::Client::new()
-        .post(format!("{}/oauth/token", p.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-            ("audience", API),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        reqwest::Client::new()
+            .post(format!("{}/oauth/token", p.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+                ("audience", API),
+            ]),
+    )
+    .await
 }
 
 /// A command on something that no longer exists: exit 1 and the server's 404 in one line.
@@ -510,7 +493,7 @@ async fn cli_updates_and_deletes_what_it_created() {
     let (web_id, _) = api_and_password_client(&cfg);
 
     // A machine client, then the client list: the server's JSON (no secrets) and a table.
-    let robot = writ(
+    let robot = writ_json(
         &cfg,
         &[
             "clients",
@@ -521,12 +504,10 @@ async fn cli_updates_and_deletes_what_it_created() {
             "non_interactive",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     let robot_id = robot["client_id"].as_str().unwrap().to_owned();
     let robot_secret = robot["client_secret"].as_str().unwrap().to_owned();
-    let clients = writ(&cfg, &["clients", "list", "--json"]).ok().json();
+    let clients = writ_json(&cfg, &["clients", "list", "--json"]);
     let clients = clients.as_array().unwrap();
     for id in [OPS, web_id.as_str(), robot_id.as_str()] {
         assert!(
@@ -553,7 +534,7 @@ async fn cli_updates_and_deletes_what_it_created() {
         "{robot_row}"
     );
     assert!(table.contains(&format!("1–{n} of {n}")), "{table}");
-    let paged = writ(
+    let paged = writ_json(
         &cfg,
         &[
             "clients",
@@ -564,16 +545,12 @@ async fn cli_updates_and_deletes_what_it_created() {
             "1",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(paged.as_array().unwrap().len(), 1);
     assert_eq!(paged[0]["client_id"], clients[1]["client_id"]);
 
     // clients get: the same client as listed, as JSON or as a property table.
-    let got = writ(&cfg, &["clients", "get", &robot_id, "--json"])
-        .ok()
-        .json();
+    let got = writ_json(&cfg, &["clients", "get", &robot_id, "--json"]);
     assert_eq!(got["name"], "robot");
     assert_eq!(got["app_type"], "non_interactive");
     assert_eq!(got["grant_types"], json!(["client_credentials"]));
@@ -586,7 +563,7 @@ async fn cli_updates_and_deletes_what_it_created() {
 
     // clients update: only the given properties; a repeated flag replaces the list; a --json
     // body with the flags on top.
-    let updated = writ(
+    let updated = writ_json(
         &cfg,
         &[
             "clients",
@@ -598,14 +575,12 @@ async fn cli_updates_and_deletes_what_it_created() {
             "Nightly jobs",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(updated["name"], "robot v2");
     assert_eq!(updated["description"], "Nightly jobs");
     assert_eq!(updated["app_type"], "non_interactive", "unchanged");
     assert!(updated.get("client_secret").is_none(), "{updated}");
-    let web = writ(
+    let web = writ_json(
         &cfg,
         &[
             "clients",
@@ -622,9 +597,7 @@ async fn cli_updates_and_deletes_what_it_created() {
             "--name",
             "web app",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(
         web["callbacks"],
         json!(["https://app.test/a", "https://app.test/b"])
@@ -641,47 +614,27 @@ async fn cli_updates_and_deletes_what_it_created() {
     )
     .ok();
     assert!(r.stdout.contains("https://app.test/c"), "{}", r.stdout);
-    let web = writ(&cfg, &["clients", "get", &web_id, "--json"])
-        .ok()
-        .json();
+    let web = writ_json(&cfg, &["clients", "get", &web_id, "--json"]);
     assert_eq!(web["name"], "web app", "the flags win over the body");
     assert_eq!(web["is_first_party"], false);
     assert_eq!(web["callbacks"], json!(["https://app.test/c"]));
     assert_eq!(web["allowed_logout_urls"], json!(["https://app.test/bye"]));
     assert_eq!(web["grant_types"], json!(["password"]), "unchanged");
-    let robot = writ(&cfg, &["clients", "get", &robot_id, "--json"])
-        .ok()
-        .json();
+    let robot = writ_json(&cfg, &["clients", "get", &robot_id, "--json"]);
     assert_eq!(robot["name"], "robot v2");
     assert_eq!(robot["description"], "Nightly jobs");
     let r = writ(
         &cfg,
         &["clients", "update", &robot_id, "--callback", "not a url"],
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(error_line(&r).contains("invalid_body"), "{}", r.stderr);
+    assert_refused(&r, "invalid_body");
 
     // grants update replaces the scopes, which the robot's next token carries.
-    let grant = writ(
-        &cfg,
-        &[
-            "grants",
-            "create",
-            "--client-id",
-            &robot_id,
-            "--audience",
-            API,
-            "--scope",
-            "read:todos",
-            "--json",
-        ],
-    )
-    .ok()
-    .json();
+    let grant = grant_read_todos(&cfg, &robot_id);
     let grant_id = grant["id"].as_str().unwrap().to_owned();
     let t = machine_token(&p, &robot_id, &robot_secret).await;
     assert_eq!(t["scope"], "read:todos", "{t}");
-    let g = writ(
+    let g = writ_json(
         &cfg,
         &[
             "grants",
@@ -693,9 +646,7 @@ async fn cli_updates_and_deletes_what_it_created() {
             "write:todos",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(
         g,
         json!({
@@ -703,17 +654,15 @@ async fn cli_updates_and_deletes_what_it_created() {
             "scope": ["read:todos", "write:todos"],
         })
     );
-    let listed = writ(
+    let listed = writ_json(
         &cfg,
         &["grants", "list", "--client-id", &robot_id, "--json"],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(listed, json!([g]));
     let t = machine_token(&p, &robot_id, &robot_secret).await;
     assert_eq!(t["scope"], "read:todos write:todos", "{t}");
     // A body's scope is kept when no --scope is given; no scope at all empties the list.
-    let g = writ(
+    let g = writ_json(
         &cfg,
         &[
             "grants",
@@ -722,27 +671,18 @@ async fn cli_updates_and_deletes_what_it_created() {
             "--json",
             r#"{"scope": ["write:todos"]}"#,
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(g["scope"], json!(["write:todos"]));
     let r = writ(
         &cfg,
         &["grants", "update", &grant_id, "--scope", "nope:todos"],
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        error_line(&r).contains(r#"Scope "nope:todos" is not defined by the API"#),
-        "{}",
-        r.stderr
-    );
+    assert_refused(&r, r#"Scope "nope:todos" is not defined by the API"#);
     writ(&cfg, &["grants", "update", &grant_id]).ok();
-    let listed = writ(
+    let listed = writ_json(
         &cfg,
         &["grants", "list", "--client-id", &robot_id, "--json"],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(listed[0]["scope"], json!([]));
     let table = writ(&cfg, &["grants", "list", "--audience", API])
         .ok()
@@ -755,12 +695,10 @@ async fn cli_updates_and_deletes_what_it_created() {
     // grants delete: gone from the list, the robot is refused, and a second time is a 404.
     let r = writ(&cfg, &["grants", "delete", &grant_id]).ok();
     assert!(r.stdout.contains(&grant_id), "{}", r.stdout);
-    let listed = writ(
+    let listed = writ_json(
         &cfg,
         &["grants", "list", "--client-id", &robot_id, "--json"],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(listed, json!([]));
     let t = machine_token(&p, &robot_id, &robot_secret).await;
     assert_eq!(t["error"], "access_denied", "{t}");
@@ -777,7 +715,7 @@ async fn cli_updates_and_deletes_what_it_created() {
     );
 
     // roles update: by name, then by id; only the given properties change.
-    let role = writ(
+    let role = writ_json(
         &cfg,
         &[
             "roles",
@@ -788,9 +726,7 @@ async fn cli_updates_and_deletes_what_it_created() {
             "Views",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     let role_id = role["id"].as_str().unwrap().to_owned();
     writ(
         &cfg,
@@ -806,7 +742,7 @@ async fn cli_updates_and_deletes_what_it_created() {
         ],
     )
     .ok();
-    let renamed = writ(
+    let renamed = writ_json(
         &cfg,
         &[
             "roles",
@@ -818,9 +754,7 @@ async fn cli_updates_and_deletes_what_it_created() {
             "Reads todos",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(
         renamed,
         json!({"id": role_id, "name": "reader", "description": "Reads todos"})
@@ -840,9 +774,7 @@ async fn cli_updates_and_deletes_what_it_created() {
     )
     .ok();
     assert!(r.stdout.contains("Reads todos only"), "{}", r.stdout);
-    let got = writ(&cfg, &["roles", "get", "reader", "--json"])
-        .ok()
-        .json();
+    let got = writ_json(&cfg, &["roles", "get", "reader", "--json"]);
     assert_eq!(
         got,
         json!({"id": role_id, "name": "reader", "description": "Reads todos only"})
@@ -850,7 +782,7 @@ async fn cli_updates_and_deletes_what_it_created() {
 
     // apis update: only the given properties; --permission replaces the catalog, and a
     // removed permission leaves the roles that held it.
-    let api = writ(
+    let api = writ_json(
         &cfg,
         &[
             "apis",
@@ -868,9 +800,7 @@ async fn cli_updates_and_deletes_what_it_created() {
             "false",
             "--json",
         ],
-    )
-    .ok()
-    .json();
+    );
     assert_eq!(api["name"], "Todos v2");
     assert_eq!(
         api["scopes"],
@@ -882,11 +812,9 @@ async fn cli_updates_and_deletes_what_it_created() {
     assert_eq!(api["token_lifetime"], 600);
     assert_eq!(api["token_dialect"], "access_token");
     assert_eq!(api["enforce_policies"], true, "unchanged");
-    let got = writ(&cfg, &["apis", "get", API, "--json"]).ok().json();
+    let got = writ_json(&cfg, &["apis", "get", API, "--json"]);
     assert_eq!(got, api);
-    let perms = writ(&cfg, &["roles", "permissions", "list", "reader", "--json"])
-        .ok()
-        .json();
+    let perms = writ_json(&cfg, &["roles", "permissions", "list", "reader", "--json"]);
     assert_eq!(
         perms
             .as_array()
@@ -925,7 +853,7 @@ async fn cli_updates_and_deletes_what_it_created() {
     let api_id = api["id"].as_str().unwrap().to_owned();
     let r = writ(&cfg, &["apis", "delete", &api_id]).ok();
     assert!(r.stdout.contains(&api_id), "{}", r.stdout);
-    let apis = writ(&cfg, &["apis", "list", "--json"]).ok().json();
+    let apis = writ_json(&cfg, &["apis", "list", "--json"]);
     assert!(
         apis.as_array()
             .unwrap()
@@ -945,7 +873,7 @@ async fn cli_updates_and_deletes_what_it_created() {
     // clients delete: gone from the list, its secret no longer works, later uses are 404s.
     let r = writ(&cfg, &["clients", "delete", &robot_id]).ok();
     assert!(r.stdout.contains(&robot_id), "{}", r.stdout);
-    let clients = writ(&cfg, &["clients", "list", "--json"]).ok().json();
+    let clients = writ_json(&cfg, &["clients", "list", "--json"]);
     assert_eq!(clients.as_array().unwrap().len(), n - 1);
     assert!(
         clients
@@ -1047,18 +975,14 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
     );
     assert!(error_line(&r).contains("2 of 7 users could not be imported"));
 
-    let before = writ(&cfg, &["users", "list", "--json"]).ok().json();
+    let before = writ_json(&cfg, &["users", "list", "--json"]);
     assert_eq!(before.as_array().unwrap().len(), 4);
-    let bc = writ(&cfg, &["users", "get", "bcrypt@example.com", "--json"])
-        .ok()
-        .json();
+    let bc = writ_json(&cfg, &["users", "get", "bcrypt@example.com", "--json"]);
     assert_eq!(bc["name"], "B. Crypt");
     assert_eq!(bc["email_verified"], true);
     assert_eq!(bc["app_metadata"], json!({"plan": "pro"}));
     assert_eq!(bc["user_metadata"], json!({"lang": "fr"}));
-    let pb = writ(&cfg, &["users", "get", "pbkdf2@example.com", "--json"])
-        .ok()
-        .json();
+    let pb = writ_json(&cfg, &["users", "get", "pbkdf2@example.com", "--json"]);
     assert_eq!(pb["name"], "Pat Bkdf");
 
     // Importing again changes nothing: existing users are skipped...
@@ -1082,7 +1006,7 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
         upsert["skipped_reasons"],
         json!({"UNCHANGED": 4, "DUPLICATED_IN_FILE": 1})
     );
-    let after = writ(&cfg, &["users", "list", "--json"]).ok().json();
+    let after = writ_json(&cfg, &["users", "list", "--json"]);
     assert_eq!(before, after, "nothing changed, not even updated_at");
 
     // The job endpoints answer Auth0's shapes.
@@ -1092,15 +1016,11 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
             .unwrap();
     let token = saved["access_token"].as_str().unwrap();
     let http = reqwest::Client::new();
-    let job: Value = http
-        .get(format!("{}/api/v2/jobs/{job_id}", p.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let job: Value = json_of(
+        http.get(format!("{}/api/v2/jobs/{job_id}", p.base))
+            .bearer_auth(token),
+    )
+    .await;
     assert_eq!(job["type"], "users_import");
     assert_eq!(job["status"], "completed");
     assert_eq!(job["upsert"], true);
@@ -1109,15 +1029,11 @@ async fn bulk_import_is_idempotent_and_imported_hashes_log_in() {
         json!({"total": 6, "inserted": 0, "updated": 0, "skipped": 4, "failed": 2}),
         "the CLI keeps the repeated email out of the job"
     );
-    let errors: Value = http
-        .get(format!("{}/api/v2/jobs/{job_id}/errors", p.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let errors: Value = json_of(
+        http.get(format!("{}/api/v2/jobs/{job_id}/errors", p.base))
+            .bearer_auth(token),
+    )
+    .await;
     let errors = errors.as_array().unwrap();
     assert_eq!(errors.len(), 6, "4 unchanged, 2 failed");
     for e in errors {

@@ -7,14 +7,14 @@
 //! client. And back to SQLite; and the live backup serves the same.
 
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{free_port, wait_ready, writ};
+use super::{PgTestDb, Server, free_port, json_of, writ};
 
 const KEK: &str = "ZHVtcC10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0zMmI";
 const OPS: (&str, &str) = ("dump-ops", "dump-ops-secret-0123456789abcdef");
@@ -23,44 +23,6 @@ const EMAIL: &str = "mover@example.com";
 const PASSWORD: &str = "moving-day-password-1";
 const CB: &str = "http://127.0.0.1:5173/callback";
 const VERIFIER: &str = "moving-day-verifier-moving-day-verifier-moving-day-verifier";
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(dir: &Path, issuer: &str, db: &str, log: &str) -> Server {
-        let port = free_port();
-        let log = std::fs::File::create(dir.join(log)).unwrap();
-        let child = writ(dir, port, &["serve"], &env(db))
-            .env("WRIT_ISSUER", issuer)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        wait_ready(&base);
-        Server { child, base }
-    }
-
-    /// SIGTERM, and a clean exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(self.child.wait().unwrap().success());
-    }
-}
 
 fn env(db: &str) -> Vec<(&str, &str)> {
     vec![
@@ -93,72 +55,6 @@ fn ok(out: Output) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A fresh database on the PostgreSQL server, dropped at the end.
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> PgDatabase {
-        let admin = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
-            "WRIT_TEST_POSTGRES_URL is not set: this test moves a deployment to PostgreSQL \
-             (e.g. postgres://postgres@127.0.0.1:5432/test)",
-        );
-        let name = format!("writ_dump_{:016x}", rand_u64());
-        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        let mut url = reqwest::Url::parse(&admin).unwrap();
-        url.set_path(&format!("/{name}"));
-        PgDatabase {
-            admin,
-            name,
-            url: url.to_string(),
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (admin, sql) = (
-            self.admin.clone(),
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut c)
-                        .await
-                })
-        })
-        .join();
-    }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
 }
 
 /// The JWT's header and payload.
@@ -242,15 +138,7 @@ impl Http {
     }
 
     async fn jwks_kids(&self, base: &str) -> Vec<String> {
-        let jwks: Value = self
-            .http
-            .get(format!("{base}/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = json_of(self.http.get(format!("{base}/.well-known/jwks.json"))).await;
         jwks["keys"]
             .as_array()
             .unwrap()
@@ -260,16 +148,13 @@ impl Http {
     }
 
     async fn introspect(&self, base: &str, client: &(String, String), token: &str) -> Value {
-        self.http
-            .post(format!("{base}/oauth/introspect"))
-            .basic_auth(&client.0, Some(&client.1))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_of(
+            self.http
+                .post(format!("{base}/oauth/introspect"))
+                .basic_auth(&client.0, Some(&client.1))
+                .form(&[("token", token)]),
+        )
+        .await
     }
 }
 
@@ -515,17 +400,13 @@ async fn serves_the_same(h: &Http, base: &str, m: &Made, what: &str) {
     );
 
     let admin = h.admin(base).await;
-    let users: Value = h
-        .http
-        .get(format!("{base}/api/v2/users-by-email"))
-        .query(&[("email", EMAIL)])
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = json_of(
+        h.http
+            .get(format!("{base}/api/v2/users-by-email"))
+            .query(&[("email", EMAIL)])
+            .bearer_auth(&admin),
+    )
+    .await;
     assert_eq!(users[0]["user_id"], m.user_id.as_str(), "{what}: {users}");
     assert_eq!(users[0]["user_metadata"], json!({"lang": "fr"}), "{what}");
     assert_eq!(users[0]["app_metadata"], json!({"plan": "pro"}), "{what}");
@@ -541,7 +422,7 @@ fn rows(dump: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_sqlite_deployment_moves_to_postgres_and_its_live_backup_serves_the_same() {
-    let pg = PgDatabase::create().await;
+    let pg = PgTestDb::create("writ_dump").await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let sqlite = format!("sqlite://{}/live/writ.db", d.display());
@@ -559,7 +440,7 @@ async fn a_sqlite_deployment_moves_to_postgres_and_its_live_backup_serves_the_sa
         issuer: issuer.clone(),
     };
 
-    let live = Server::start(d, &issuer, &sqlite, "sqlite.log");
+    let live = Server::start(d, free_port(), &issuer, &env(&sqlite), "sqlite.log");
     let m = make_data(&h, &live.base).await;
 
     // An online backup of the running server; an existing target is refused.
@@ -634,7 +515,7 @@ async fn a_sqlite_deployment_moves_to_postgres_and_its_live_backup_serves_the_sa
     assert!(stderr(&cut).contains("truncated"), "{}", stderr(&cut));
 
     // PostgreSQL with the same key-encryption key serves everything.
-    let moved = Server::start(d, &issuer, &pg.url, "postgres.log");
+    let moved = Server::start(d, free_port(), &issuer, &env(&pg.url), "postgres.log");
     serves_the_same(&h, &moved.base, &m, "postgres").await;
     moved.stop();
     // And back: PostgreSQL → SQLite, through the same commands.
@@ -657,7 +538,7 @@ async fn a_sqlite_deployment_moves_to_postgres_and_its_live_backup_serves_the_sa
     );
 
     // The live backup serves the same too.
-    let restored = Server::start(d, &issuer, &backup_url, "backup.log");
+    let restored = Server::start(d, free_port(), &issuer, &env(&backup_url), "backup.log");
     serves_the_same(&h, &restored.base, &m, "backup").await;
     restored.stop();
 }

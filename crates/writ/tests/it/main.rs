@@ -4,21 +4,81 @@
 mod cli;
 mod dump;
 mod multinode;
+/// The PostgreSQL test database of writ-server's suite (a fresh database, dropped at the end).
+#[allow(dead_code)]
+#[path = "../../../writ-server/tests/it/pg.rs"]
+mod pg;
+
+use pg::PgTestDb;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A `writ` process in a folder of its own (removed after the process is killed).
 struct Proc {
-    child: Child,
+    server: Server,
     dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Proc {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
+
+/// A `writ` process, killed when dropped.
+struct Server {
+    child: Child,
     base: String,
 }
 
-impl Drop for Proc {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Server {
+    /// `writ serve` on `port` as `issuer` with `extra` settings, its log in `dir/log`; ready
+    /// when it returns.
+    fn start(
+        dir: &std::path::Path,
+        port: u16,
+        issuer: &str,
+        extra: &[(&str, &str)],
+        log: &str,
+    ) -> Server {
+        let log = std::fs::File::create(dir.join(log)).unwrap();
+        let child = writ(dir, port, &["serve"], extra)
+            .env("WRIT_ISSUER", issuer)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_ready(&base);
+        Server { child, base }
+    }
+
+    /// SIGTERM, and a clean exit.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+/// Sends the request; its response's JSON body.
+async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 fn free_port() -> u16 {
@@ -83,7 +143,10 @@ fn spawn(args: &[&str], extra: &[(&str, &str)]) -> Proc {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&base);
-    Proc { child, dir, base }
+    Proc {
+        server: Server { child, base },
+        dir,
+    }
 }
 
 fn sigterm(p: &mut Proc) -> std::process::Output {
@@ -207,22 +270,15 @@ async fn demo_seeds_idempotently_and_tokens_carry_permissions() {
     let token = |base: String, user: &'static str, pw: &'static str| {
         let http = http.clone();
         async move {
-            let r: serde_json::Value = http
-                .post(format!("{base}/oauth/token"))
-                .form(&[
-                    ("grant_type", "password"),
-                    ("client_id", "demo-cli"),
-                    ("client_secret", "demo-cli-secret-change-me"),
-                    ("username", user),
-                    ("password", pw),
-                    ("audience", "https://todos.example/api"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let r = json_of(http.post(format!("{base}/oauth/token")).form(&[
+                ("grant_type", "password"),
+                ("client_id", "demo-cli"),
+                ("client_secret", "demo-cli-secret-change-me"),
+                ("username", user),
+                ("password", pw),
+                ("audience", "https://todos.example/api"),
+            ]))
+            .await;
             let payload = r["access_token"]
                 .as_str()
                 .expect("token")

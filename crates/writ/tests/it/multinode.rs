@@ -3,94 +3,42 @@
 //! other keeps serving, no write that was acknowledged with a 2xx is lost, and the killed node,
 //! restarted, serves everything written meanwhile.
 
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{free_port, wait_ready, writ};
+use super::{PgTestDb, Server, free_port, json_of};
 
 const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 const ADMIN: (&str, &str) = ("mn-admin", "mn-admin-secret-0123456789abcdef");
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, port: u16, issuer: &str, db: &str, log: &str) -> Node {
-    let log = std::fs::File::create(dir.join(log)).unwrap();
-    let child = writ(
-        dir,
-        port,
-        &["serve"],
-        &[
-            ("WRIT_DATABASE_URL", db),
-            ("WRIT_KEY_ENCRYPTION_KEY", KEK),
-            ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.0),
-            ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN.1),
-            ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
-        ],
-    )
-    .env("WRIT_ISSUER", issuer)
-    .stdout(Stdio::null())
-    .stderr(log)
-    .spawn()
-    .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&base);
-    Node { child, base }
+fn start(dir: &std::path::Path, port: u16, issuer: &str, db: &str, log: &str) -> Server {
+    let env = [
+        ("WRIT_DATABASE_URL", db),
+        ("WRIT_KEY_ENCRYPTION_KEY", KEK),
+        ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.0),
+        ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN.1),
+        ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
+    ];
+    Server::start(dir, port, issuer, &env, log)
 }
 
 async fn admin_token(http: &reqwest::Client, base: &str, issuer: &str) -> String {
-    let r: Value = http
-        .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", ADMIN.0),
-            ("client_secret", ADMIN.1),
-            ("audience", &format!("{issuer}api/v2/")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = json_of(http.post(format!("{base}/oauth/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", ADMIN.0),
+        ("client_secret", ADMIN.1),
+        ("audience", &format!("{issuer}api/v2/")),
+    ]))
+    .await;
     r["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
-    let admin_url = std::env::var("WRIT_TEST_POSTGRES_URL").expect(
-        "WRIT_TEST_POSTGRES_URL is not set: this test needs a PostgreSQL server \
-         (e.g. postgres://postgres@127.0.0.1:5432/test)",
-    );
-    let name = format!("writ_kill_{}", std::process::id());
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = reqwest::Url::parse(&admin_url).unwrap();
-    url.set_path(&format!("/{name}"));
-    let db = url.to_string();
+    let pg = PgTestDb::create("writ_kill").await;
+    let db = pg.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     let (port_a, port_b) = (free_port(), free_port());
@@ -227,17 +175,13 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
     let count = |base: String| {
         let (http, token) = (http.clone(), token.clone());
         async move {
-            let v: Value = http
-                .get(format!(
+            let v: Value = json_of(
+                http.get(format!(
                     "{base}/api/v2/roles?include_totals=true&per_page=1"
                 ))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .bearer_auth(&token),
+            )
+            .await;
             v["total"].as_u64().unwrap() as usize
         }
     };
@@ -260,15 +204,11 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
             let mut events = Vec::new();
             let mut from = 0;
             loop {
-                let v: Value = http
-                    .get(format!("{base}/api/v2/authz-events?from={from}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let v: Value = json_of(
+                    http.get(format!("{base}/api/v2/authz-events?from={from}"))
+                        .bearer_auth(&token),
+                )
+                .await;
                 let batch = v["events"].as_array().unwrap().clone();
                 if batch.is_empty() {
                     return events;
@@ -300,21 +240,8 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
     assert_eq!(feed(a.base.clone()).await, on_b);
     let jwks = |base: String| {
         let http = http.clone();
-        async move {
-            http.get(format!("{base}/.well-known/jwks.json"))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        async move { json_of(http.get(format!("{base}/.well-known/jwks.json"))).await }
     };
     assert_eq!(jwks(a.base.clone()).await, jwks(b.base.clone()).await);
     drop((a, b));
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await;
 }
