@@ -27,6 +27,23 @@ async fn json_of(req: reqwest::RequestBuilder) -> Value {
     req.send().await.unwrap().json().await.unwrap()
 }
 
+/// The `access_token` of a token endpoint's answer; panics without one.
+fn access_token(answer: &Value) -> String {
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {answer}"))
+        .to_owned()
+}
+
+/// `GET url` with the bearer `token` when given.
+async fn get(url: String, token: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
 /// A running Writ with the demo data.
 struct Writ {
     issuer: String,
@@ -77,29 +94,41 @@ impl Writ {
         }
     }
 
+    /// `POST /oauth/token` with `form`; the access token of the answer (which it must hold).
     async fn token_form(&self, form: &[(&str, &str)]) -> String {
-        let r = json_of(
+        access_token(&self.token_answer(form).await)
+    }
+
+    async fn token_answer(&self, form: &[(&str, &str)]) -> Value {
+        json_of(
             self.http
                 .post(format!("{}oauth/token", self.issuer))
                 .form(form),
         )
-        .await;
-        r["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no token: {r}"))
-            .to_owned()
+        .await
     }
 
-    async fn user_token(&self, (email, password): (&str, &str)) -> String {
-        self.token_form(&[
+    /// The password grant's answer for the demo user (email, password) at the demo API, with
+    /// the `extra` fields.
+    async fn password_grant(
+        &self,
+        (email, password): (&str, &str),
+        extra: &[(&str, &str)],
+    ) -> Value {
+        let mut form = vec![
             ("grant_type", "password"),
             ("client_id", demo::SCRIPT_CLIENT_ID),
             ("client_secret", demo::SCRIPT_CLIENT_SECRET),
             ("username", email),
             ("password", password),
             ("audience", demo::TODOS_API),
-        ])
-        .await
+        ];
+        form.extend_from_slice(extra);
+        self.token_answer(&form).await
+    }
+
+    async fn user_token(&self, user: (&str, &str)) -> String {
+        access_token(&self.password_grant(user, &[]).await)
     }
 
     /// A client-credentials token of `client` for `audience`.
@@ -200,6 +229,16 @@ async fn gate(writ: &Writ, rules: Option<&str>, upstream: Option<String>) -> Str
     .await
 }
 
+/// A Writ, a gate in front of it with `rules` (proxying to `upstream` when given, see
+/// [`gate`]), and the demo users alice's and bob's tokens: (writ, gate URL, alice, bob).
+async fn gated(rules: &str, upstream: Option<String>) -> (Writ, String, String, String) {
+    let writ = Writ::start().await;
+    let base = gate(&writ, Some(rules), upstream).await;
+    let alice = writ.user_token(demo::ALICE).await;
+    let bob = writ.user_token(demo::BOB).await;
+    (writ, base, alice, bob)
+}
+
 /// An upstream that echoes what it received: method, path and query, and the headers.
 async fn echo_upstream() -> String {
     async fn echo(req: axum::extract::Request) -> axum::Json<Value> {
@@ -257,6 +296,34 @@ async fn ask(base: &str, method: &str, uri: &str, token: Option<&str>) -> Answer
     answer(req.send().await.unwrap()).await
 }
 
+/// Asks as `token` for each (method, uri) and asserts the status.
+async fn assert_asks(base: &str, token: &str, cases: &[(&str, &str, u16)]) {
+    for (method, uri, status) in cases {
+        let a = ask(base, method, uri, Some(token)).await;
+        assert_eq!(a.status, *status, "{method} {uri}: {}", a.body);
+    }
+}
+
+/// Asks as `token` every `poll_ms` until the answer is not 200 or `secs` seconds have passed;
+/// the last answer.
+async fn ask_until_refused(
+    base: &str,
+    method: &str,
+    uri: &str,
+    token: &str,
+    secs: u64,
+    poll_ms: u64,
+) -> Answer {
+    let start = Instant::now();
+    loop {
+        let a = ask(base, method, uri, Some(token)).await;
+        if a.status != 200 || start.elapsed() > Duration::from_secs(secs) {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(poll_ms)).await;
+    }
+}
+
 async fn answer(r: reqwest::Response) -> Answer {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
@@ -270,10 +337,7 @@ async fn answer(r: reqwest::Response) -> Answer {
 
 #[tokio::test]
 async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
-    let writ = Writ::start().await;
-    let base = gate(&writ, Some(RULES), None).await;
-    let alice = writ.user_token(demo::ALICE).await;
-    let bob = writ.user_token(demo::BOB).await;
+    let (_writ, base, alice, bob) = gated(RULES, None).await;
 
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
@@ -296,27 +360,20 @@ async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
         "delete:todos read:todos write:todos"
     );
     assert_eq!(a.header("x-writ-client-id"), demo::SCRIPT_CLIENT_ID);
-    assert_eq!(
-        ask(&base, "POST", "/api/todos", Some(&alice)).await.status,
-        200
-    );
-    assert_eq!(
-        ask(&base, "DELETE", "/api/todos/3", Some(&alice))
-            .await
-            .status,
-        200
-    );
-    // any-of: alice has write:todos
-    assert_eq!(
-        ask(&base, "GET", "/api/reports", Some(&alice)).await.status,
-        200
-    );
+    assert_asks(
+        &base,
+        &alice,
+        &[
+            ("POST", "/api/todos", 200),
+            ("DELETE", "/api/todos/3", 200),
+            // any-of: alice has write:todos
+            ("GET", "/api/reports", 200),
+        ],
+    )
+    .await;
 
     // bob (viewer): reads, but may not write: 403 naming the scope.
-    assert_eq!(
-        ask(&base, "GET", "/api/todos/3", Some(&bob)).await.status,
-        200
-    );
+    assert_asks(&base, &bob, &[("GET", "/api/todos/3", 200)]).await;
     let a = ask(&base, "POST", "/api/todos", Some(&bob)).await;
     assert_eq!(a.status, 403);
     assert!(
@@ -371,12 +428,7 @@ async fn auth_request_mode_answers_per_the_rules_and_rfc_6750() {
     }
 
     // Without X-Original-URI (nginx misconfigured) the gate refuses rather than guesses.
-    let r = reqwest::Client::new()
-        .get(format!("{base}/auth"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let r = get(format!("{base}/auth"), Some(&alice)).await;
     assert_eq!(r.status(), 403);
 }
 
@@ -394,24 +446,9 @@ async fn a_token_for_another_api_or_an_id_token_is_refused() {
         a.header("www-authenticate")
     );
     // An ID token (typ JWT, aud = the client): refused as an access token.
-    let r: Value = writ
-        .http
-        .post(format!("{}oauth/token", writ.issuer))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", demo::SCRIPT_CLIENT_ID),
-            ("client_secret", demo::SCRIPT_CLIENT_SECRET),
-            ("username", demo::ALICE.0),
-            ("password", demo::ALICE.1),
-            ("audience", demo::TODOS_API),
-            ("scope", "openid"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = writ
+        .password_grant(demo::ALICE, &[("scope", "openid")])
+        .await;
     let id_token = r["id_token"].as_str().expect("id_token");
     let a = ask(&base, "GET", "/anything", Some(id_token)).await;
     assert_eq!(a.status, 401);
@@ -425,11 +462,8 @@ async fn a_token_for_another_api_or_an_id_token_is_refused() {
 
 #[tokio::test]
 async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_headers() {
-    let writ = Writ::start().await;
     let upstream = echo_upstream().await;
-    let base = gate(&writ, Some(RULES), Some(format!("{upstream}/v1"))).await;
-    let alice = writ.user_token(demo::ALICE).await;
-    let bob = writ.user_token(demo::BOB).await;
+    let (writ, base, alice, bob) = gated(RULES, Some(format!("{upstream}/v1"))).await;
     let http = reqwest::Client::new();
 
     let r = http
@@ -467,10 +501,10 @@ async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_h
     let a = answer(r).await;
     assert_eq!(a.status, 403);
     assert_eq!(a.body["error"], "insufficient_scope");
-    let r = http.get(format!("{base}/api/todos")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let r = http.get(format!("{base}/api/health")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    for (path, status) in [("/api/todos", 401), ("/api/health", 200)] {
+        let r = get(format!("{base}{path}"), None).await;
+        assert_eq!(r.status(), status, "{path} without a token");
+    }
 
     // The upstream down: 502 in the OAuth error shape, not a hang or a 500.
     let gone = {
@@ -478,12 +512,7 @@ async fn proxy_mode_forwards_allowed_requests_with_identity_and_strips_spoofed_h
         format!("http://{}", l.local_addr().unwrap())
     };
     let base = gate(&writ, Some(RULES), Some(gone)).await;
-    let r = http
-        .get(format!("{base}/api/todos"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let r = get(format!("{base}/api/todos"), Some(&alice)).await;
     assert_eq!(r.status(), 502);
 }
 
@@ -492,22 +521,16 @@ async fn a_revoked_role_is_refused_and_a_fresh_token_carries_the_change() {
     let writ = Writ::start().await;
     let base = gate(&writ, Some(RULES), None).await;
     let (alice_id, editor) = writ.alice_and_editor().await;
+    let write = |token: String| {
+        let base = base.clone();
+        async move { ask(&base, "POST", "/api/todos", Some(&token)).await.status }
+    };
     let old = writ.user_token(demo::ALICE).await;
-    assert_eq!(
-        ask(&base, "POST", "/api/todos", Some(&old)).await.status,
-        200
-    );
+    assert_eq!(write(old.clone()).await, 200);
 
     writ.user_roles(reqwest::Method::DELETE, &alice_id, &editor)
         .await;
-    let revoked = Instant::now();
-    let a = loop {
-        let a = ask(&base, "POST", "/api/todos", Some(&old)).await;
-        if a.status != 200 || revoked.elapsed() > Duration::from_secs(5) {
-            break a;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let a = ask_until_refused(&base, "POST", "/api/todos", &old, 5, 10).await;
     // How fast is measured by bench/gate.sh (tests assert no timings): here, that it comes.
     assert_eq!(a.status, 401);
     assert!(
@@ -517,30 +540,21 @@ async fn a_revoked_role_is_refused_and_a_fresh_token_carries_the_change() {
 
     // A new token: no write:todos any more → 403; reading also needs read:todos, gone too.
     let fresh = writ.user_token(demo::ALICE).await;
-    assert_eq!(
-        ask(&base, "POST", "/api/todos", Some(&fresh)).await.status,
-        403
-    );
+    assert_eq!(write(fresh.clone()).await, 403);
 
     // Granted back: the token made during the revocation is stale now, a new one writes.
     writ.user_roles(reqwest::Method::POST, &alice_id, &editor)
         .await;
     let granted = Instant::now();
     while ask(&base, "GET", "/api/health", Some(&fresh)).await.status == 200
-        && ask(&base, "POST", "/api/todos", Some(&fresh)).await.status == 403
+        && write(fresh.clone()).await == 403
         && granted.elapsed() < Duration::from_secs(5)
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(
-        ask(&base, "POST", "/api/todos", Some(&fresh)).await.status,
-        401
-    );
+    assert_eq!(write(fresh).await, 401);
     let again = writ.user_token(demo::ALICE).await;
-    assert_eq!(
-        ask(&base, "POST", "/api/todos", Some(&again)).await.status,
-        200
-    );
+    assert_eq!(write(again).await, 200);
 }
 
 #[tokio::test]
@@ -560,14 +574,7 @@ async fn feed_outage_policy_rejects_or_accepts_when_writ_is_gone() {
 
     // Writ stops: its SSE streams end, the guards cannot reconnect.
     drop(writ.stop.take());
-    let down = Instant::now();
-    let a = loop {
-        let a = ask(&strict, "GET", "/x", Some(&alice)).await;
-        if a.status != 200 || down.elapsed() > Duration::from_secs(10) {
-            break a;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let a = ask_until_refused(&strict, "GET", "/x", &alice, 10, 100).await;
     assert_eq!(a.status, 503, "{}", a.body);
     assert_eq!(a.header("retry-after"), "5");
     assert_eq!(a.body["error"], "temporarily_unavailable");
@@ -689,11 +696,9 @@ const TRICK_PATHS: &[&str] = &[
 
 #[tokio::test]
 async fn proxy_mode_judges_and_forwards_the_normalized_path() {
-    let writ = Writ::start().await;
     let upstream = echo_upstream().await;
-    let base = gate(&writ, Some(ADMIN_RULES), Some(format!("{upstream}/v1"))).await;
-    let alice = writ.user_token(demo::ALICE).await; // has delete:todos
-    let bob = writ.user_token(demo::BOB).await; // read:todos only
+    // alice has delete:todos, bob read:todos only.
+    let (_writ, base, alice, bob) = gated(ADMIN_RULES, Some(format!("{upstream}/v1"))).await;
 
     // The review's finding: `%61` is `a`, so this is /api/admin/users for the upstream.
     let (status, text) = raw_get(&base, b"/api/%61dmin/users", &bob).await;
@@ -735,24 +740,13 @@ async fn proxy_mode_judges_and_forwards_the_normalized_path() {
 
 #[tokio::test]
 async fn auth_request_mode_judges_the_normalized_path_and_denies_tricks() {
-    let writ = Writ::start().await;
-    let base = gate(&writ, Some(ADMIN_RULES), None).await;
-    let alice = writ.user_token(demo::ALICE).await;
-    let bob = writ.user_token(demo::BOB).await;
+    let (_writ, base, alice, bob) = gated(ADMIN_RULES, None).await;
 
     let a = ask(&base, "GET", "/api/%61dmin/users", Some(&bob)).await;
     assert_eq!(a.status, 403, "{}", a.body);
     assert_eq!(a.body["error"], "insufficient_scope");
-    assert_eq!(
-        ask(&base, "GET", "/api/%61dmin/users?x=1", Some(&alice))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        ask(&base, "GET", "/api/todos", Some(&bob)).await.status,
-        200
-    );
+    assert_asks(&base, &alice, &[("GET", "/api/%61dmin/users?x=1", 200)]).await;
+    assert_asks(&base, &bob, &[("GET", "/api/todos", 200)]).await;
 
     // nginx allows on 2xx and denies on 401/403 (anything else is its 500): a malformed path
     // is a 403, whoever asks.
@@ -789,10 +783,8 @@ async fn auth_request_mode_judges_the_normalized_path_and_denies_tricks() {
 
 #[tokio::test]
 async fn proxy_mode_strips_identity_headers_spelt_with_underscores() {
-    let writ = Writ::start().await;
     let upstream = echo_upstream().await;
-    let base = gate(&writ, Some(RULES), Some(upstream)).await;
-    let bob = writ.user_token(demo::BOB).await;
+    let (_writ, base, _, bob) = gated(RULES, Some(upstream)).await;
     // CGI/WSGI servers (gunicorn, PHP) map `X_Writ_Sub` and `X-Writ-Sub` to the same
     // HTTP_X_WRIT_SUB: none of these may reach the upstream.
     let r = reqwest::Client::new()

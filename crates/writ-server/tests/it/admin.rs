@@ -60,13 +60,7 @@ async fn sign_in_through_writ_then_every_page() {
         .await;
     assert_eq!(users.status, 200, "{}", users.body);
     assert!(users.body.contains(ADMIN_EMAIL));
-    let r = b
-        .http
-        .get(format!("{}/admin/users", app.base))
-        .header("cookie", b.cookie_header())
-        .send()
-        .await
-        .unwrap();
+    let r = b.raw_get("/admin/users").await;
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
@@ -124,13 +118,7 @@ async fn session_cookie_is_httponly_strict_and_scoped() {
             ],
         )
         .await;
-    let r = b
-        .http
-        .get(sent.location.unwrap())
-        .header("cookie", b.cookie_header())
-        .send()
-        .await
-        .unwrap();
+    let r = b.raw_get(&sent.location.unwrap()).await;
     let cookies: Vec<String> = r
         .headers()
         .get_all("set-cookie")
@@ -215,31 +203,28 @@ async fn pages_follow_each_permission() {
 #[tokio::test]
 async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
     let (app, mut b, csrf) = signed_in_admin().await;
-    // No token.
-    let r = b.post("/admin/roles/new", &[("name", "no-token")]).await;
-    assert_eq!(r.status, 403, "{}", r.body);
-    // A wrong token.
-    let r = b
-        .submit("/admin/roles/new", "forged", &[("name", "forged")])
-        .await;
-    assert_eq!(r.status, 403);
-    // The right token from another origin, or with no origin at all.
-    let r = b
-        .post_from(
-            "/admin/roles/new",
-            &[("csrf", &csrf), ("name", "cross")],
+    let own = b.base.clone();
+    for (label, fields, origin) in [
+        ("no token", &[("name", "no-token")][..], Some(own.as_str())),
+        (
+            "a wrong token",
+            &[("csrf", "forged"), ("name", "forged")],
+            Some(own.as_str()),
+        ),
+        (
+            "the right token from another origin",
+            &[("csrf", csrf.as_str()), ("name", "cross")],
             Some("https://evil.example"),
-        )
-        .await;
-    assert_eq!(r.status, 403);
-    let r = b
-        .post_from(
-            "/admin/roles/new",
-            &[("csrf", &csrf), ("name", "none")],
+        ),
+        (
+            "the right token with no origin at all",
+            &[("csrf", csrf.as_str()), ("name", "none")],
             None,
-        )
-        .await;
-    assert_eq!(r.status, 403);
+        ),
+    ] {
+        let r = b.post_from("/admin/roles/new", fields, origin).await;
+        assert_eq!(r.status, 403, "{label}: {}", r.body);
+    }
     let total = app.api(Method::GET, "/roles", None).await.body;
     assert_eq!(
         total.as_array().unwrap().len(),
@@ -274,8 +259,8 @@ async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
 async fn create_api_role_user_then_effective_permissions_and_token() {
     let (app, mut b, csrf) = signed_in_admin().await;
     // An API with two permissions.
-    let r = b
-        .submit_ok(
+    let api_path = b
+        .create(
             "/admin/apis/new",
             &csrf,
             &[
@@ -288,8 +273,6 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
             ],
         )
         .await;
-    let api_page = r.location.unwrap();
-    let api_path = api_page.split('?').next().unwrap().to_owned();
     for (v, d) in [
         ("read:orders", "Read orders"),
         ("write:orders", "Write orders"),
@@ -311,48 +294,46 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
     assert_eq!(rs["scopes"].as_array().unwrap().len(), 2);
 
     // A role with one of them.
-    let r = b
-        .submit_ok(
+    let role_path = b
+        .create(
             "/admin/roles/new",
             &csrf,
             &[("name", "clerk"), ("description", "Reads orders")],
         )
         .await;
-    let role_path = r.location.unwrap().split('?').next().unwrap().to_owned();
-    b.submit_ok(
-        &format!("{role_path}/permissions"),
-        &csrf,
-        &[("permission", "https://shop.example/api read:orders")],
-    )
-    .await;
 
     // A user, created through the form, given the role and a direct grant.
-    let r = b
-        .submit_ok(
+    let user_path = b
+        .create(
             "/admin/users/new",
             &csrf,
             &[("email", "Bob@Example.com"), ("password", "bob-password-1")],
         )
         .await;
-    let user_path = r.location.unwrap().split('?').next().unwrap().to_owned();
-    b.submit_ok(
-        &format!("{role_path}/members"),
-        &csrf,
-        &[("email", "bob@example.com")],
-    )
-    .await;
-    b.submit_ok(
-        &format!("{user_path}/permissions"),
-        &csrf,
-        &[("permission", "https://shop.example/api read:orders")],
-    )
-    .await;
-    b.submit_ok(
-        &format!("{user_path}/permissions"),
-        &csrf,
-        &[("permission", "https://shop.example/api write:orders")],
-    )
-    .await;
+    let (read_orders, write_orders) = (
+        "https://shop.example/api read:orders",
+        "https://shop.example/api write:orders",
+    );
+    for (action, field, value) in [
+        (
+            format!("{role_path}/permissions"),
+            "permission",
+            read_orders,
+        ),
+        (format!("{role_path}/members"), "email", "bob@example.com"),
+        (
+            format!("{user_path}/permissions"),
+            "permission",
+            read_orders,
+        ),
+        (
+            format!("{user_path}/permissions"),
+            "permission",
+            write_orders,
+        ),
+    ] {
+        b.submit_ok(&action, &csrf, &[(field, value)]).await;
+    }
 
     let page = b.get(&user_path).await;
     assert_eq!(page.status, 200);
@@ -395,14 +376,8 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
 
     // Removing the role asks first (no JavaScript), then removes it.
     let role_id = role_path.rsplit('/').next().unwrap().to_owned();
-    let ask = b
-        .submit(
-            &format!("{user_path}/roles/remove"),
-            &csrf,
-            &[("role_id", &role_id)],
-        )
-        .await;
-    assert_eq!(ask.status, 200);
+    let remove = format!("{user_path}/roles/remove");
+    let ask = b.ask(&remove, &csrf, &[("role_id", &role_id)]).await;
     assert!(
         ask.body.contains("name=\"confirmed\" value=\"yes\""),
         "{}",
@@ -422,13 +397,7 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
         1,
         "not removed before confirmation"
     );
-    let done = b
-        .submit(
-            &format!("{user_path}/roles/remove"),
-            &csrf,
-            &[("role_id", &role_id), ("confirmed", "yes")],
-        )
-        .await;
+    let done = b.confirmed(&remove, &csrf, &[("role_id", &role_id)]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     let page = b.get(&user_path).await;
     assert!(!page.body.contains("role: clerk"));
@@ -437,63 +406,60 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
 #[tokio::test]
 async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
     let (app, mut b, csrf) = signed_in_admin().await;
-    let r = b
-        .submit_refused(
+    let api = |lifetime, dialect| {
+        [
+            ("identifier", "https://x.example/"),
+            ("token_lifetime", lifetime),
+            ("token_dialect", dialect),
+            ("signing_alg", "RS256"),
+        ]
+    };
+    // (form, fields, the field refused, the input the page keeps)
+    let cases: [(&str, &[(&str, &str)], &str, Option<&str>); 4] = [
+        (
             "/admin/users/new",
-            &csrf,
             &[("email", "not-an-email"), ("password", "long-enough-1")],
             "email",
-        )
-        .await;
-    assert!(r.body.contains("value=\"not-an-email\""));
-    let r = b
-        .submit_refused(
+            Some("not-an-email"),
+        ),
+        (
             "/admin/users/new",
-            &csrf,
             &[("email", "carol@example.com"), ("password", "short")],
             "password",
-        )
-        .await;
-    assert!(r.body.contains("value=\"carol@example.com\""));
-
-    let r = b
-        .submit_refused(
+            Some("carol@example.com"),
+        ),
+        (
             "/admin/apis/new",
-            &csrf,
-            &[
-                ("identifier", "https://x.example/"),
-                ("token_lifetime", "forever"),
-                ("token_dialect", "access_token"),
-                ("signing_alg", "RS256"),
-            ],
+            &api("forever", "access_token"),
             "token_lifetime",
-        )
-        .await;
-    assert!(r.body.contains("value=\"https://x.example/\""));
-    // RBAC off with a permissions dialect: the Management API's own rule, shown at its field.
-    b.submit_refused(
-        "/admin/apis/new",
-        &csrf,
-        &[
-            ("identifier", "https://x.example/"),
-            ("token_lifetime", "60"),
-            ("token_dialect", "access_token_authz"),
-            ("signing_alg", "RS256"),
-        ],
-        "token_dialect",
-    )
-    .await;
+            Some("https://x.example/"),
+        ),
+        // RBAC off with a permissions dialect: the Management API's own rule, at its field.
+        (
+            "/admin/apis/new",
+            &api("60", "access_token_authz"),
+            "token_dialect",
+            None,
+        ),
+    ];
+    for (form, fields, field, kept) in cases {
+        let r = b.submit_refused(form, &csrf, fields, field).await;
+        if let Some(kept) = kept {
+            assert!(r.body.contains(&format!("value=\"{kept}\"")), "{field}");
+        }
+    }
 
     // Metadata: invalid JSON is refused at its field and the text stays.
     let user = app.create_user("dave@example.com", "dave-password-1").await;
     let path = format!("/admin/users/{user}/metadata");
+    let metadata = |app_metadata, user_metadata| {
+        [
+            ("app_metadata", app_metadata),
+            ("user_metadata", user_metadata),
+        ]
+    };
     let r = b
-        .submit_refused(
-            &path,
-            &csrf,
-            &[("app_metadata", "{\"plan\": "), ("user_metadata", "{}")],
-            "app_metadata",
-        )
+        .submit_refused(&path, &csrf, &metadata("{\"plan\": ", "{}"), "app_metadata")
         .await;
     assert!(
         r.body.contains("{&quot;plan&quot;: </textarea>")
@@ -501,45 +467,17 @@ async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
         "{}",
         r.body
     );
-    b.submit_refused(
-        &path,
-        &csrf,
-        &[
-            ("app_metadata", "{\"plan\": \"pro\"}"),
-            ("user_metadata", "[]"),
-        ],
-        "user_metadata",
-    )
-    .await;
-    b.submit_ok(
-        &path,
-        &csrf,
-        &[
-            ("app_metadata", "{\"plan\": \"pro\"}"),
-            ("user_metadata", "{\"theme\": \"dark\"}"),
-        ],
-    )
-    .await;
-    let u = app
-        .api(Method::GET, &format!("/users/{user}"), None)
-        .await
-        .body;
+    let pro = "{\"plan\": \"pro\"}";
+    b.submit_refused(&path, &csrf, &metadata(pro, "[]"), "user_metadata")
+        .await;
+    let dark = "{\"theme\": \"dark\"}";
+    b.submit_ok(&path, &csrf, &metadata(pro, dark)).await;
+    let u = app.api_get(&format!("/users/{user}")).await;
     assert_eq!(u["app_metadata"], json!({"plan": "pro"}));
     assert_eq!(u["user_metadata"], json!({"theme": "dark"}));
     // Removing a key in the editor removes it.
-    b.submit_ok(
-        &path,
-        &csrf,
-        &[
-            ("app_metadata", "{}"),
-            ("user_metadata", "{\"theme\": \"dark\"}"),
-        ],
-    )
-    .await;
-    let u = app
-        .api(Method::GET, &format!("/users/{user}"), None)
-        .await
-        .body;
+    b.submit_ok(&path, &csrf, &metadata("{}", dark)).await;
+    let u = app.api_get(&format!("/users/{user}")).await;
     assert_eq!(u["app_metadata"], json!({}));
 }
 
@@ -548,13 +486,12 @@ async fn destructive_actions_ask_first() {
     let (app, mut b, csrf) = signed_in_admin().await;
     let role = app.create_role("doomed", &app.mgmt_audience(), &[]).await;
     let path = format!("/admin/roles/{role}/delete");
-    let ask = b.submit(&path, &csrf, &[]).await;
-    assert_eq!(ask.status, 200);
+    let ask = b.ask(&path, &csrf, &[]).await;
     assert!(ask.body.contains("data-testid=\"confirm\""), "{}", ask.body);
     app.api(Method::GET, &format!("/roles/{role}"), None)
         .await
         .assert(200);
-    let done = b.submit(&path, &csrf, &[("confirmed", "yes")]).await;
+    let done = b.confirmed(&path, &csrf, &[]).await;
     assert_eq!(done.status, 303);
     app.api(Method::GET, &format!("/roles/{role}"), None)
         .await
@@ -562,43 +499,18 @@ async fn destructive_actions_ask_first() {
 
     // Blocking a user, rotating a secret: the same.
     let user = app.create_user("erin@example.com", "erin-password-1").await;
-    let ask = b
-        .submit(&format!("/admin/users/{user}/block"), &csrf, &[])
-        .await;
-    assert_eq!(ask.status, 200);
-    assert_eq!(
-        app.api(Method::GET, &format!("/users/{user}"), None)
-            .await
-            .body["blocked"],
-        false
-    );
-    let done = b
-        .submit(
-            &format!("/admin/users/{user}/block"),
-            &csrf,
-            &[("confirmed", "yes")],
-        )
-        .await;
+    let block = format!("/admin/users/{user}/block");
+    let blocked = || async { app.api_get(&format!("/users/{user}")).await["blocked"].clone() };
+    b.ask(&block, &csrf, &[]).await;
+    assert_eq!(blocked().await, false);
+    let done = b.confirmed(&block, &csrf, &[]).await;
     assert_eq!(done.status, 303);
-    assert_eq!(
-        app.api(Method::GET, &format!("/users/{user}"), None)
-            .await
-            .body["blocked"],
-        true
-    );
+    assert_eq!(blocked().await, true);
 
     let (id, old) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
-    let ask = b
-        .submit(&format!("/admin/clients/{id}/rotate"), &csrf, &[])
-        .await;
-    assert_eq!(ask.status, 200);
-    let shown = b
-        .submit(
-            &format!("/admin/clients/{id}/rotate"),
-            &csrf,
-            &[("confirmed", "yes")],
-        )
-        .await;
+    let rotate = format!("/admin/clients/{id}/rotate");
+    b.ask(&rotate, &csrf, &[]).await;
+    let shown = b.confirmed(&rotate, &csrf, &[]).await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     let secret = {
         let at = shown.body.find("data-testid=\"client-secret\">").unwrap() + 28;
@@ -630,13 +542,7 @@ async fn a_revoked_admin_is_sent_back_to_sign_in_and_then_refused() {
         .await
         .body;
     let role = roles[0]["id"].as_str().unwrap();
-    app.api(
-        Method::DELETE,
-        &format!("/users/{user}/roles"),
-        Some(json!({"roles": [role]})),
-    )
-    .await
-    .assert(204);
+    app.remove_roles(&user, &[role]).await;
     // The token predates the change: a fresh one is needed (silently, through the SSO session).
     let r = b.get("/admin/users").await;
     assert_eq!(r.status, 302);
@@ -770,9 +676,8 @@ async fn the_user_page_lists_and_revokes_consents() {
     let csrf = hidden(&page.body, "csrf");
     let action = format!("/admin/users/{user}/consents/{}/revoke", consent.id);
     // Confirmation first, then the revocation.
-    let ask = b.submit(&action, &csrf, &[]).await;
-    assert_eq!(ask.status, 200, "{}", ask.body);
-    let done = b.submit(&action, &csrf, &[("confirmed", "yes")]).await;
+    b.ask(&action, &csrf, &[]).await;
+    let done = b.confirmed(&action, &csrf, &[]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert!(
         app.state

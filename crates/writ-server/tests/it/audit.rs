@@ -92,16 +92,17 @@ async fn api_ua(
 async fn management_writes_are_recorded_as_sapi_and_fapi() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let role = api_ua(
-        &app,
-        &admin,
-        Method::POST,
-        "/roles",
-        Some(json!({"name": "auditors"})),
-    )
-    .await
-    .assert(201)
-    .field("id");
+    // The same request twice: created, then a conflict.
+    let create_auditors = || {
+        api_ua(
+            &app,
+            &admin,
+            Method::POST,
+            "/roles",
+            Some(json!({"name": "auditors"})),
+        )
+    };
+    let role = create_auditors().await.assert(201).field("id");
     let e = &matching(&app, "type:sapi AND client_id:test-admin", 1).await[0];
     assert_eq!(e["type"], "sapi");
     assert_eq!(e["description"], "Create a role");
@@ -140,15 +141,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     )
     .await
     .assert(200);
-    api_ua(
-        &app,
-        &admin,
-        Method::POST,
-        "/roles",
-        Some(json!({"name": "auditors"})),
-    )
-    .await
-    .assert(409);
+    create_auditors().await.assert(409);
     app.api(Method::GET, "/roles", None).await.assert(200);
     let fapi = &matching(&app, "type:fapi", 1).await[0];
     assert_eq!(fapi["description"], "Create a role");
@@ -170,9 +163,7 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
 
     // Without the scope: fapi with the caller; with a bad token: fapi without one.
     let (m2m, m2m_secret) = app.machine(&app.mgmt_audience(), &["read:roles"]).await;
-    let weak = app
-        .cc_token(&m2m, &m2m_secret, &app.mgmt_audience(), None)
-        .await;
+    let weak = app.mgmt_token(&m2m, &m2m_secret).await;
     api_ua(&app, &weak, Method::DELETE, &format!("/roles/{role}"), None)
         .await
         .assert(403);
@@ -259,8 +250,8 @@ async fn password_grant_logins_are_recorded() {
         .await;
     app.block_user(&mallory).await;
     let client = app.password_client().await;
-    let ok = app
-        .password_token(&client, "Bob@Example.com", "bob-password-1", TODOS, None)
+    let login = |user, pw| app.password_token(&client, user, pw, TODOS, None);
+    let ok = login("Bob@Example.com", "bob-password-1")
         .await
         .assert(200)
         .body;
@@ -273,33 +264,21 @@ async fn password_grant_logins_are_recorded() {
     assert_eq!(s["ip"], "127.0.0.1");
     assert_eq!(s["details"], json!({"grant_type": "password"}));
 
-    app.password_token(&client, "bob@example.com", "wrong-password-1", TODOS, None)
+    login("bob@example.com", "wrong-password-1")
         .await
         .assert(400);
     let fp = &matching(&app, "type:fp", 1).await[0];
     assert_eq!(fp["user_id"], bob);
     assert_eq!(fp["description"], "Wrong email or password.");
-    app.password_token(
-        &client,
-        "nobody@example.com",
-        "whatever-password",
-        TODOS,
-        None,
-    )
-    .await
-    .assert(400);
+    login("nobody@example.com", "whatever-password")
+        .await
+        .assert(400);
     let fu = &matching(&app, "type:fu", 1).await[0];
     assert!(fu.get("user_id").is_none(), "{fu}");
     assert_eq!(fu["user_name"], "nobody@example.com");
-    app.password_token(
-        &client,
-        "mallory@example.com",
-        "mallory-password-1",
-        TODOS,
-        None,
-    )
-    .await
-    .assert(400);
+    login("mallory@example.com", "mallory-password-1")
+        .await
+        .assert(400);
     let f = &matching(&app, "type:f", 1).await[0];
     assert_eq!(f["user_id"], mallory);
     assert_eq!(f["description"], "user is blocked");
@@ -314,17 +293,11 @@ async fn password_grant_logins_are_recorded() {
     );
 
     // The brute-force block (a success first resets the failure count).
-    app.password_token(&client, "bob@example.com", "bob-password-1", TODOS, None)
-        .await
-        .assert(200);
+    login("bob@example.com", "bob-password-1").await.assert(200);
     for _ in 0..10 {
-        app.password_token(&client, "bob@example.com", "bad-password-x", TODOS, None)
-            .await
-            .assert(400);
+        login("bob@example.com", "bad-password-x").await.assert(400);
     }
-    app.password_token(&client, "bob@example.com", "bob-password-1", TODOS, None)
-        .await
-        .assert(429);
+    login("bob@example.com", "bob-password-1").await.assert(429);
     let limit = &matching(&app, "type:limit_wc", 1).await[0];
     assert_eq!(limit["user_name"], "bob@example.com");
     assert_eq!(limit["client_id"], client.0);
@@ -637,26 +610,16 @@ async fn the_logs_endpoint_pages_sorts_and_searches() {
 
     // Scope: read:logs is required; a token is required.
     let (m2m, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
-    let token = app
-        .cc_token(&m2m, &secret, &app.mgmt_audience(), None)
-        .await;
-    let r = app
-        .api_as(&token, Method::GET, "/logs", None)
-        .await
-        .assert(403)
-        .body;
+    let token = app.mgmt_token(&m2m, &secret).await;
+    let r = app.get_as(&token, "/logs").await.assert(403).body;
     assert_eq!(r["errorCode"], "insufficient_scope");
-    app.api_as(&token, Method::GET, &format!("/logs/{}", ids[0]), None)
+    app.get_as(&token, &format!("/logs/{}", ids[0]))
         .await
         .assert(403);
     app.get("/api/v2/logs").await.assert(401);
     let (reader, reader_secret) = app.machine(&app.mgmt_audience(), &["read:logs"]).await;
-    let token = app
-        .cc_token(&reader, &reader_secret, &app.mgmt_audience(), None)
-        .await;
-    app.api_as(&token, Method::GET, "/logs", None)
-        .await
-        .assert(200);
+    let token = app.mgmt_token(&reader, &reader_secret).await;
+    app.get_as(&token, "/logs").await.assert(200);
 }
 
 #[tokio::test]

@@ -71,10 +71,8 @@ async fn poll_stream_and_resume_without_missing_events() {
 
     // Scope: a token without read:authz_events is refused.
     let (id, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
-    let t = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
-    app.api_as(&t, Method::GET, "/authz-events", None)
-        .await
-        .assert(403);
+    let t = app.mgmt_token(&id, &secret).await;
+    app.get_as(&t, "/authz-events").await.assert(403);
 
     // From the head: the machine client's own grant is an event too (it is a subject).
     let head = app.api_get("/authz-events").await["next"].as_i64().unwrap();
@@ -185,57 +183,30 @@ async fn graceful_shutdown_is_not_held_by_subscribers() {
 
 #[tokio::test]
 async fn a_guard_following_the_feed_refuses_tokens_made_before_a_change() {
-    let Guarded {
-        app,
-        guard,
-        editor,
-        alice,
-        client,
-    } = Guarded::spawn().await;
-    let old = fresh_token(&app, &client).await;
-    assert!(
-        guard
-            .verify(&old)
-            .await
-            .unwrap()
-            .has_permission("write:todos")
-    );
+    let g = Guarded::spawn().await;
+    let old = g.accepted_token(true).await;
     // Revoke: the API's next check of the old token fails, with no call to Writ on the request path.
-    app.api(
-        Method::DELETE,
-        &format!("/users/{alice}/roles"),
-        Some(json!({"roles": [editor]})),
-    )
-    .await
-    .assert(204);
-    until_stale(&guard, &old, 10, "the revocation").await;
+    g.app.remove_roles(&g.alice, &[&g.editor]).await;
+    until_stale(&g.guard, &old, 10, "the revocation").await;
     // A refreshed token carries the new permissions and is accepted.
-    let new = fresh_token(&app, &client).await;
-    let c = guard.verify(&new).await.unwrap();
-    assert!(!c.has_permission("write:todos"));
+    let new = g.accepted_token(false).await;
     // Grant again: the newer token is now stale too, and the next one has the permission back.
-    app.assign_roles(&alice, &[&editor]).await;
-    until_stale(&guard, &new, 10, "the grant").await;
-    assert!(
-        guard
-            .verify(&fresh_token(&app, &client).await)
-            .await
-            .unwrap()
-            .has_permission("write:todos")
-    );
+    g.app.assign_roles(&g.alice, &[&g.editor]).await;
+    until_stale(&g.guard, &new, 10, "the grant").await;
+    g.accepted_token(true).await;
 }
 
 #[tokio::test]
 async fn a_guard_misses_nothing_across_a_restart_of_writ() {
+    let g = Guarded::spawn().await;
+    let old = g.accepted_token(true).await;
     let Guarded {
         app,
         guard,
         editor,
         alice,
         client,
-    } = Guarded::spawn().await;
-    let old = fresh_token(&app, &client).await;
-    guard.verify(&old).await.unwrap();
+    } = g;
 
     // Writ goes down; meanwhile the role is revoked straight in the database (as another node
     // would), so the only way the guard learns it is by resuming the feed after its last event.
@@ -296,15 +267,9 @@ impl Guarded {
     pub async fn spawn() -> Guarded {
         use writ_guard::{EventFeed, Guard, GuardOptions};
         let app = TestApp::spawn().await;
-        app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+        let (editor, alice) = app
+            .todo_editor(TODOS, "fresh@example.com", "fresh-password-1")
             .await;
-        let editor = app
-            .create_role("editor", TODOS, &["read:todos", "write:todos"])
-            .await;
-        let alice = app
-            .create_user("fresh@example.com", "fresh-password-1")
-            .await;
-        app.assign_roles(&alice, &[&editor]).await;
         let (feed_id, feed_secret) = app
             .machine(&app.mgmt_audience(), &["read:authz_events"])
             .await;
@@ -325,6 +290,16 @@ impl Guarded {
             alice,
             client,
         }
+    }
+}
+
+impl Guarded {
+    /// A fresh token of alice's that the guard accepts, holding `write:todos` or not as `write`.
+    pub async fn accepted_token(&self, write: bool) -> String {
+        let token = fresh_token(&self.app, &self.client).await;
+        let claims = self.guard.verify(&token).await.unwrap();
+        assert_eq!(claims.has_permission("write:todos"), write, "{token}");
+        token
     }
 }
 

@@ -275,48 +275,33 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
     let (id, secret) = app
         .machine(&app.mgmt_audience(), &["read:users", "read:roles"])
         .await;
-    let mgmt = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
+    let mgmt = app.mgmt_token(&id, &secret).await;
     let (_, claims) = jwt_parts(&mgmt);
     assert!(
         claims["authz_ver"].is_i64(),
         "machine tokens carry authz_ver"
     );
-    app.api_as(&mgmt, Method::GET, "/users", None)
-        .await
-        .assert(200);
+    app.get_as(&mgmt, "/users").await.assert(200);
 
     // Rotating the secret: the old token is refused at once.
     let rotated = app.rotate_secret(&id).await;
-    let r = app
-        .api_as(&mgmt, Method::GET, "/users", None)
-        .await
-        .assert(401);
+    let r = app.get_as(&mgmt, "/users").await.assert(401);
     assert!(
         r.header("www-authenticate")
             .unwrap()
             .contains("permissions changed")
     );
-    let mgmt = app
-        .cc_token(&id, &rotated, &app.mgmt_audience(), None)
-        .await;
-    app.api_as(&mgmt, Method::GET, "/users", None)
-        .await
-        .assert(200);
+    let mgmt = app.mgmt_token(&id, &rotated).await;
+    app.get_as(&mgmt, "/users").await.assert(200);
 
     // Removing a scope from its grant.
     let gid = grant_id(app, &id).await;
     app.set_grant_scopes(&gid, &["read:roles"])
         .await
         .assert(200);
-    app.api_as(&mgmt, Method::GET, "/roles", None)
-        .await
-        .assert(401);
-    let mgmt = app
-        .cc_token(&id, &rotated, &app.mgmt_audience(), None)
-        .await;
-    app.api_as(&mgmt, Method::GET, "/roles", None)
-        .await
-        .assert(200);
+    app.get_as(&mgmt, "/roles").await.assert(401);
+    let mgmt = app.mgmt_token(&id, &rotated).await;
+    app.get_as(&mgmt, "/roles").await.assert(200);
 
     // A token for the guarded API, then the client's deletion: the guard (following the
     // feed), introspection and the Management API all refuse what it got before.
@@ -324,9 +309,7 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
         .await
         .assert(201);
     let api_token = app.cc_token(&id, &rotated, TODOS, None).await;
-    let mgmt = app
-        .cc_token(&id, &rotated, &app.mgmt_audience(), None)
-        .await;
+    let mgmt = app.mgmt_token(&id, &rotated).await;
     g.guard.verify(&api_token).await.expect("valid before");
     let introspector = app.machine(TODOS, &["read:todos"]).await;
     let introspect = |token: String| {
@@ -339,9 +322,7 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
         .assert(204);
     until_stale(&g.guard, &api_token, 5, "the client's deletion").await;
     assert_eq!(introspect(api_token).await, false);
-    app.api_as(&mgmt, Method::GET, "/roles", None)
-        .await
-        .assert(401);
+    app.get_as(&mgmt, "/roles").await.assert(401);
 }
 
 /// An authz event stream already open ends once its client no longer holds
@@ -352,7 +333,7 @@ async fn an_open_event_stream_ends_when_its_client_loses_the_scope() {
     let (id, secret) = app
         .machine(&app.mgmt_audience(), &["read:authz_events", "read:users"])
         .await;
-    let token = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
+    let token = app.mgmt_token(&id, &secret).await;
     let mut stream = app
         .http
         .get(format!("{}/api/v2/authz-events", app.base))

@@ -6,6 +6,7 @@ use tokio::net::TcpListener;
 use writ_server::{AppState, Config};
 
 pub use crate::pg::{PgTestDb, TEST_KEK};
+pub use crate::web::*;
 
 pub const ADMIN_ID: &str = "test-admin";
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
@@ -73,86 +74,6 @@ impl Resp {
             .unwrap_or_else(|| panic!("no string {key} in {}", self.body))
             .to_owned()
     }
-}
-
-/// A password grant's form: `client` logs `user` in for `audience`.
-pub fn password_form<'a>(
-    client: &'a (String, String),
-    user: &'a str,
-    pw: &'a str,
-    audience: &'a str,
-) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("grant_type", "password"),
-        ("client_id", client.0.as_str()),
-        ("client_secret", client.1.as_str()),
-        ("username", user),
-        ("password", pw),
-        ("audience", audience),
-    ]
-}
-
-/// The S256 PKCE challenge of `verifier`.
-pub fn challenge(verifier: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()))
-}
-
-/// The value of the hidden form field `name` in an HTML page, with entities decoded.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-}
-
-/// The `name=value` pair of the response's Set-Cookie named `name`.
-pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-}
-
-/// The hosted login form's fields: its hidden `tx` and `csrf`, then the credentials.
-pub fn login_form(html: &str, user: &str, pw: &str) -> [(&'static str, String); 4] {
-    [
-        ("tx", hidden(html, "tx")),
-        ("csrf", hidden(html, "csrf")),
-        ("username", user.to_owned()),
-        ("password", pw.to_owned()),
-    ]
-}
-
-/// A client that follows no redirect and keeps no cookie: tests pass cookies by hand.
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// `GET url` from a browser holding `cookie` (following no redirect).
-pub async fn get_with_cookie(url: impl reqwest::IntoUrl, cookie: &str) -> reqwest::Response {
-    http()
-        .get(url)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// A browser without JavaScript for the admin console: follows nothing by itself, keeps
@@ -225,6 +146,16 @@ impl Browser {
         }
     }
 
+    /// `GET` with the jar's cookies, the raw response (for its headers); keeps no cookie.
+    pub async fn raw_get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(self.url(path));
         self.send(req).await
@@ -261,6 +192,27 @@ impl Browser {
         let r = self.submit(path, csrf, fields).await;
         assert_eq!(r.status, 303, "{}", r.body);
         r
+    }
+
+    /// A console form that creates something: the path of the created thing's page (the
+    /// redirect's target without its query).
+    pub async fn create(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> String {
+        let r = self.submit_ok(path, csrf, fields).await;
+        r.location.unwrap().split('?').next().unwrap().to_owned()
+    }
+
+    /// The first post of a destructive action: a 200 page that asks for confirmation.
+    pub async fn ask(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+        let r = self.submit(path, csrf, fields).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    }
+
+    /// The confirmed post of a destructive action: `fields` and `confirmed=yes`.
+    pub async fn confirmed(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+        let mut f = fields.to_vec();
+        f.push(("confirmed", "yes"));
+        self.submit(path, csrf, &f).await
     }
 
     /// A console form post refused for its `field`: a 400 with the error shown next to it.
@@ -333,29 +285,6 @@ pub async fn to_resp(r: reqwest::Response) -> Resp {
         headers,
         body,
     }
-}
-
-/// Sends the request; its response's JSON body.
-pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
-    req.send().await.unwrap().json().await.unwrap()
-}
-
-/// Decodes a JWT's header and payload without verifying (for assertions).
-pub fn jwt_parts(token: &str) -> (Value, Value) {
-    use base64::Engine;
-    let mut it = token.split('.');
-    let mut dec = || {
-        let part = it.next().expect("jwt part");
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(part)
-                .expect("b64"),
-        )
-        .expect("json")
-    };
-    let h = dec();
-    let p = dec();
-    (h, p)
 }
 
 impl TestApp {
@@ -526,13 +455,16 @@ impl TestApp {
         self.token_form(&f).await.assert(200).field("access_token")
     }
 
+    /// A client-credentials token of the Management API for `client_id`; panics unless 200.
+    pub async fn mgmt_token(&self, client_id: &str, secret: &str) -> String {
+        self.cc_token(client_id, secret, &self.mgmt_audience(), None)
+            .await
+    }
+
     /// The bootstrap client's Management API token (all scopes), cached.
     pub async fn admin_token(&self) -> String {
         self.admin_token
-            .get_or_init(|| async {
-                self.cc_token(ADMIN_ID, ADMIN_SECRET, &self.mgmt_audience(), None)
-                    .await
-            })
+            .get_or_init(|| async { self.mgmt_token(ADMIN_ID, ADMIN_SECRET).await })
             .await
             .clone()
     }
@@ -546,6 +478,11 @@ impl TestApp {
     /// A Management API `GET` with the admin token that must succeed; the body.
     pub async fn api_get(&self, path: &str) -> Value {
         self.api(Method::GET, path, None).await.assert(200).body
+    }
+
+    /// A Management API `GET` with `token`.
+    pub async fn get_as(&self, token: &str, path: &str) -> Resp {
+        self.api_as(token, Method::GET, path, None).await
     }
 
     pub async fn api_as(
@@ -563,6 +500,12 @@ impl TestApp {
             r = r.json(&b);
         }
         to_resp(r.send().await.unwrap()).await
+    }
+
+    /// Deletes the Management API resource at `path` (204) and checks it is gone (404).
+    pub async fn delete_gone(&self, path: &str) {
+        self.api(Method::DELETE, path, None).await.assert(204);
+        self.api(Method::GET, path, None).await.assert(404);
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -659,14 +602,23 @@ impl TestApp {
         self.state.store.users_by_email(email).await.unwrap()
     }
 
-    pub async fn assign_roles(&self, user: &str, roles: &[&str]) {
+    /// `method` on the user's roles: `POST` assigns `roles`, `DELETE` removes them; must be 204.
+    pub async fn user_roles(&self, method: Method, user: &str, roles: &[&str]) {
         self.api(
-            Method::POST,
+            method,
             &format!("/users/{user}/roles"),
             Some(json!({"roles": roles})),
         )
         .await
         .assert(204);
+    }
+
+    pub async fn assign_roles(&self, user: &str, roles: &[&str]) {
+        self.user_roles(Method::POST, user, roles).await
+    }
+
+    pub async fn remove_roles(&self, user: &str, roles: &[&str]) {
+        self.user_roles(Method::DELETE, user, roles).await
     }
 
     /// Lets the API `identifier` issue refresh tokens.
@@ -680,6 +632,17 @@ impl TestApp {
         )
         .await
         .assert(200);
+    }
+
+    /// The API `api` (ES256, RBAC on) with `read:todos` and `write:todos`, its role `editor`
+    /// holding both, and the user `email` holding that role; returns (role id, user id).
+    pub async fn todo_editor(&self, api: &str, email: &str, pw: &str) -> (String, String) {
+        let perms = ["read:todos", "write:todos"];
+        self.create_api(api, "ES256", &perms, true).await;
+        let editor = self.create_role("editor", api, &perms).await;
+        let user = self.create_user(email, pw).await;
+        self.assign_roles(&user, &[&editor]).await;
+        (editor, user)
     }
 
     /// A user holding a role `role` with `perms` of the Management API; returns the user's id.

@@ -58,10 +58,10 @@ async fn the_form_is_validated_and_needs_create_users() {
     .assert(400);
     // Scope create:users.
     let (id, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
-    let reader = app.cc_token(&id, &secret, &app.mgmt_audience(), None).await;
+    let reader = app.mgmt_token(&id, &secret).await;
     let r = app.import_users(&reader, one, &[conn]).await.assert(403);
     assert_eq!(r.body["errorCode"], "insufficient_scope");
-    app.api_as(&reader, Method::GET, "/jobs/job_0123456789abcdef", None)
+    app.get_as(&reader, "/jobs/job_0123456789abcdef")
         .await
         .assert(403);
     app.api(Method::GET, "/jobs/job_0123456789abcdef", None)

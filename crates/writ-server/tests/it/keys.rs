@@ -6,15 +6,6 @@ use crate::helpers::*;
 
 const TODOS: &str = "https://todos.example/api";
 
-fn kids(jwks: &serde_json::Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn rotation_and_revocation() {
     let app = TestApp::spawn().await;
@@ -33,7 +24,7 @@ async fn rotation_and_revocation() {
         .unwrap()
         .to_owned();
     // The next key is published before it signs.
-    assert!(kids(&app.get("/.well-known/jwks.json").await.body).contains(&next_rsa));
+    assert!(jwks_kids(&app.get("/.well-known/jwks.json").await.body).contains(&next_rsa));
     let r = app
         .api(Method::POST, "/keys/signing/rotate", None)
         .await
@@ -44,37 +35,24 @@ async fn rotation_and_revocation() {
     // The retired key stays published while its tokens live; the Management API still accepts
     // a token signed before rotation.
     let jwks = app.get("/.well-known/jwks.json").await.body;
-    assert!(kids(&jwks).contains(&old_kid));
-    assert_eq!(kids(&jwks).len(), 3, "previous + current + new next");
+    assert!(jwks_kids(&jwks).contains(&old_kid));
+    assert_eq!(jwks_kids(&jwks).len(), 3, "previous + current + new next");
     let k = app.api_get(&format!("/keys/signing/{old_kid}")).await;
     assert_eq!(k["previous"], true);
     assert!(k["current_until"].is_string());
     // Current keys cannot be revoked; previous ones can, and leave the JWKS.
-    app.api(
-        Method::PUT,
-        &format!("/keys/signing/{next_rsa}/revoke"),
-        None,
-    )
-    .await
-    .assert(400);
-    app.api(
-        Method::PUT,
-        &format!("/keys/signing/{old_kid}/revoke"),
-        None,
-    )
-    .await
-    .assert(200);
-    assert!(!kids(&app.get("/.well-known/jwks.json").await.body).contains(&old_kid));
+    for (kid, status) in [(&next_rsa, 400), (&old_kid, 200)] {
+        app.api(Method::PUT, &format!("/keys/signing/{kid}/revoke"), None)
+            .await
+            .assert(status);
+    }
+    assert!(!jwks_kids(&app.get("/.well-known/jwks.json").await.body).contains(&old_kid));
     // Tokens signed by a revoked key are refused at once (the cached admin token is one).
     app.api(Method::GET, "/keys/signing", None)
         .await
         .assert_message(401, "unknown signing key");
-    let fresh = app
-        .cc_token(ADMIN_ID, ADMIN_SECRET, &app.mgmt_audience(), None)
-        .await;
-    app.api_as(&fresh, Method::GET, "/keys/signing/nope", None)
-        .await
-        .assert(404);
+    let fresh = app.mgmt_token(ADMIN_ID, ADMIN_SECRET).await;
+    app.get_as(&fresh, "/keys/signing/nope").await.assert(404);
 }
 
 #[tokio::test]
@@ -104,8 +82,8 @@ async fn keys_survive_restart_encrypted() {
     })
     .await;
     assert_eq!(
-        kids(&again.get("/.well-known/jwks.json").await.body),
-        kids(&jwks)
+        jwks_kids(&again.get("/.well-known/jwks.json").await.body),
+        jwks_kids(&jwks)
     );
 }
 

@@ -24,16 +24,10 @@ pub(crate) async fn setup() -> Setup {
 }
 
 pub(crate) async fn setup_with(app: TestApp) -> Setup {
-    app.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+    let (editor, alice) = app
+        .todo_editor(TODOS, "alice@example.com", "alice-password-1")
         .await;
     app.allow_offline_access(TODOS).await;
-    let editor = app
-        .create_role("editor", TODOS, &["read:todos", "write:todos"])
-        .await;
-    let alice = app
-        .create_user("alice@example.com", "alice-password-1")
-        .await;
-    app.assign_roles(&alice, &[&editor]).await;
     let spa = todo_spa(&app).await;
     Setup {
         app,
@@ -109,14 +103,13 @@ pub(crate) async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (
     );
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .header("origin", &s.app.base)
-        .form(&login_form(&html, user, pw))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        format!("{}/u/login", s.app.base),
+        Some(&csrf_cookie),
+        Some(&s.app.base),
+        &login_form(&html, user, pw),
+    )
+    .await;
     assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
     let session = set_cookie(&r, "writ_session").expect("session cookie");
     (location(&r), session)
@@ -308,80 +301,42 @@ async fn pkce_and_redirect_rules() {
 #[tokio::test]
 async fn login_form_protections() {
     let s = setup().await;
-    let h = http();
-    let page = h.get(authorize_url(&s, &[])).send().await.unwrap();
+    let page = http().get(authorize_url(&s, &[])).send().await.unwrap();
     let csrf_cookie = set_cookie(&page, "writ_csrf").unwrap();
     let html = page.text().await.unwrap();
     let form = login_form(&html, "alice@example.com", "alice-password-1");
-    // No CSRF cookie (a cross-site post) → refused.
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    // Foreign or opaque Origin → refused even with the cookie.
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .header("origin", "null")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .header("origin", "https://evil.example")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    let url = format!("{}/u/login", s.app.base);
+    // No CSRF cookie (a cross-site post) → refused; a foreign or opaque Origin → refused even
+    // with the cookie.
+    for (cookie, origin) in [
+        (None, None),
+        (Some(csrf_cookie.as_str()), Some("null")),
+        (Some(csrf_cookie.as_str()), Some("https://evil.example")),
+    ] {
+        let r = post_form(&url, cookie, origin, &form).await;
+        assert_eq!(r.status(), 403, "cookie {cookie:?}, origin {origin:?}");
+    }
+    let cookie = Some(csrf_cookie.as_str());
     // Wrong password and unknown email read the same.
     let mut bad = form.clone();
     bad[3].1 = "wrong-password".into();
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .form(&bad)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&url, cookie, None, &bad).await;
     assert_eq!(r.status(), 400);
     let t1 = r.text().await.unwrap();
     assert!(t1.contains("Wrong email or password."));
     let mut unknown = form.clone();
     unknown[2].1 = "nobody@example.com".into();
-    let t2 = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .form(&unknown)
-        .send()
+    let t2 = post_form(&url, cookie, None, &unknown)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(t2.contains("Wrong email or password."));
     // Brute force: after 10 failures the pair is blocked, even with the right password.
     for _ in 0..9 {
-        h.post(format!("{}/u/login", s.app.base))
-            .header("cookie", &csrf_cookie)
-            .form(&bad)
-            .send()
-            .await
-            .unwrap();
+        post_form(&url, cookie, None, &bad).await;
     }
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&url, cookie, None, &form).await;
     assert_eq!(r.status(), 429);
     assert!(r.text().await.unwrap().contains("blocked"));
 }
@@ -389,17 +344,8 @@ async fn login_form_protections() {
 #[tokio::test]
 async fn sso_prompt_none_web_message_and_logout() {
     let s = setup().await;
-    let h = http();
     // prompt=none without a session → login_required.
-    let r = h
-        .get(authorize_url(&s, &[("prompt", "none")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        query_param(&location(&r), "error").as_deref(),
-        Some("login_required")
-    );
+    assert_login_required(&s, None).await;
     let (_, session) = login_alice(&s).await;
     // With the session: a code without any UI.
     let r = get_with_cookie(authorize_url(&s, &[("prompt", "none")]), &session).await;
@@ -427,29 +373,34 @@ async fn sso_prompt_none_web_message_and_logout() {
     let r = get_with_cookie(authorize_url(&s, &[("prompt", "login")]), &session).await;
     assert_eq!(r.status(), 200);
     // Logout: returnTo off the allow list → refused; on it → redirect, and the session is gone.
-    let r = get_with_cookie(
+    let logout = |return_to: &str| {
+        let return_to: String =
+            url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
         format!(
-            "{}/v2/logout?client_id={}&returnTo=https%3A%2F%2Fevil.example%2F",
+            "{}/v2/logout?client_id={}&returnTo={return_to}",
             s.app.base, s.spa
-        ),
-        &session,
-    )
-    .await;
+        )
+    };
+    let r = get_with_cookie(logout("https://evil.example/"), &session).await;
     assert_eq!(r.status(), 400);
-    let r = get_with_cookie(
-        format!(
-            "{}/v2/logout?client_id={}&returnTo=http%3A%2F%2F127.0.0.1%3A5173%2F",
-            s.app.base, s.spa
-        ),
-        &session,
-    )
-    .await;
+    let r = get_with_cookie(logout(&format!("{SPA}/")), &session).await;
     assert_eq!(r.status(), 302);
     assert_eq!(location(&r), format!("{SPA}/"));
-    let r = get_with_cookie(authorize_url(&s, &[("prompt", "none")]), &session).await;
+    assert_login_required(&s, Some(&session)).await;
+}
+
+/// `/authorize?prompt=none` from a browser sending the `cookie` header (or none) answers
+/// `login_required`.
+async fn assert_login_required(s: &Setup, cookie: Option<&str>) {
+    let mut req = http().get(authorize_url(s, &[("prompt", "none")]));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.send().await.unwrap();
     assert_eq!(
         query_param(&location(&r), "error").as_deref(),
-        Some("login_required")
+        Some("login_required"),
+        "cookie {cookie:?}"
     );
 }
 
@@ -475,16 +426,7 @@ async fn expired_sessions_are_not_used() {
             })
             .await
             .unwrap();
-        let r = http()
-            .get(authorize_url(&s, &[("prompt", "none")]))
-            .header("cookie", format!("writ_session={token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            query_param(&location(&r), "error").as_deref(),
-            Some("login_required")
-        );
+        assert_login_required(&s, Some(&format!("writ_session={token}"))).await;
     }
 }
 
@@ -537,14 +479,7 @@ async fn cors_revoke_and_introspect() {
     assert_eq!(introspect(rt.clone()).await["active"], false);
     assert_eq!(introspect("garbage".into()).await["active"], false);
     // Freshness: a role change makes the old access token inactive.
-    s.app
-        .api(
-            Method::DELETE,
-            &format!("/users/{}/roles", s.alice),
-            Some(json!({"roles": [s.editor]})),
-        )
-        .await
-        .assert(204);
+    s.app.remove_roles(&s.alice, &[&s.editor]).await;
     assert_eq!(introspect(at).await["active"], false);
     // Public clients cannot introspect.
     let r = s.app.token_form(&[("client_id", &s.spa)]).await;
@@ -683,29 +618,18 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
     let csrf_cookie = set_cookie(&form_page, "writ_csrf").unwrap();
     let html = form_page.text().await.unwrap();
     assert!(html.contains("action=\"/u/signup\""));
+    let signup = format!("{}/u/signup", s.app.base);
     let post = |user: &'static str, pw: &'static str| {
         let form = login_form(&html, user, pw);
-        h.post(format!("{}/u/signup", s.app.base))
-            .header("cookie", &csrf_cookie)
-            .header("origin", &s.app.base)
-            .form(&form)
-            .send()
+        let (signup, cookie, origin) = (&signup, &csrf_cookie, &s.app.base);
+        async move { post_form(signup, Some(cookie), Some(origin), &form).await }
     };
     // Validation errors are answered on the form.
-    assert_eq!(
-        post("not-an-email", "long-enough-1")
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
-    assert_eq!(
-        post("carol@example.com", "short").await.unwrap().status(),
-        400
-    );
+    assert_eq!(post("not-an-email", "long-enough-1").await.status(), 400);
+    assert_eq!(post("carol@example.com", "short").await.status(), 400);
     // A taken email and a new one end on the same page: the login form with a neutral notice,
     // no session. Nothing tells them apart (see `proxy::sign_up_answers_the_same_for_taken_and_new_emails`).
-    let dup = post("alice@example.com", "long-enough-1").await.unwrap();
+    let dup = post("alice@example.com", "long-enough-1").await;
     assert_eq!(dup.status(), 200);
     assert!(set_cookie(&dup, "writ_session").is_none());
     let dup = dup.text().await.unwrap();
@@ -715,20 +639,19 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
     // alice's password did not change.
     login_alice(&s).await;
     // A new user is created and logs in from that page; no role, no permissions.
-    let r = post("carol@example.com", "carol-password-1").await.unwrap();
+    let r = post("carol@example.com", "carol-password-1").await;
     assert_eq!(r.status(), 200);
     assert!(set_cookie(&r, "writ_session").is_none());
     let csrf_cookie = set_cookie(&r, "writ_csrf").unwrap();
     let page = r.text().await.unwrap();
     assert!(page.contains("your account is ready"));
-    let r = h
-        .post(format!("{}/u/login", s.app.base))
-        .header("cookie", &csrf_cookie)
-        .header("origin", &s.app.base)
-        .form(&login_form(&page, "carol@example.com", "carol-password-1"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        format!("{}/u/login", s.app.base),
+        Some(&csrf_cookie),
+        Some(&s.app.base),
+        &login_form(&page, "carol@example.com", "carol-password-1"),
+    )
+    .await;
     assert_eq!(r.status(), 302);
     assert!(set_cookie(&r, "writ_session").is_some());
     let code = query_param(&location(&r), "code").unwrap();
@@ -741,17 +664,18 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
         .await;
     assert_eq!(users[0]["user_id"], at["sub"]);
     // Cross-site posts are refused here too.
-    let r = h
-        .post(format!("{}/u/signup", s.app.base))
-        .form(&[
+    let r = post_form(
+        &signup,
+        None,
+        None,
+        &[
             ("tx", tx.as_str()),
             ("csrf", "x"),
             ("username", "dave@example.com"),
             ("password", "dave-password-1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 403);
 }
 

@@ -20,21 +20,12 @@ async fn requires_a_valid_token_with_the_right_scope() {
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let (id, secret) = app.machine(TODOS, &["read:todos"]).await;
     let other = app.cc_token(&id, &secret, TODOS, None).await;
-    app.api_as(&other, Method::GET, "/users", None)
-        .await
-        .assert(401);
+    app.get_as(&other, "/users").await.assert(401);
     // A management token with only read:roles cannot read users.
     let (rid, rsecret) = app.machine(&app.mgmt_audience(), &["read:roles"]).await;
-    let limited = app
-        .cc_token(&rid, &rsecret, &app.mgmt_audience(), None)
-        .await;
-    app.api_as(&limited, Method::GET, "/roles", None)
-        .await
-        .assert(200);
-    let r = app
-        .api_as(&limited, Method::GET, "/users", None)
-        .await
-        .assert(403);
+    let limited = app.mgmt_token(&rid, &rsecret).await;
+    app.get_as(&limited, "/roles").await.assert(200);
+    let r = app.get_as(&limited, "/users").await.assert(403);
     assert_eq!(r.body["errorCode"], "insufficient_scope");
     assert!(r.body["message"].as_str().unwrap().contains("read:users"));
     assert!(
@@ -113,12 +104,7 @@ async fn resource_servers_crud() {
     app.api(Method::DELETE, &format!("/resource-servers/{mgmt}"), None)
         .await
         .assert(403);
-    app.api(Method::DELETE, &format!("/resource-servers/{id}"), None)
-        .await
-        .assert(204);
-    app.api(Method::GET, &format!("/resource-servers/{id}"), None)
-        .await
-        .assert(404);
+    app.delete_gone(&format!("/resource-servers/{id}")).await;
     let list = app.api_get("/resource-servers").await;
     assert_eq!(
         list.as_array().unwrap().len(),
@@ -208,12 +194,7 @@ async fn roles_permissions_and_users() {
         .await
         .assert(200);
     assert_eq!(r.body["description"], "edits");
-    app.api(Method::DELETE, &format!("/roles/{editor}"), None)
-        .await
-        .assert(204);
-    app.api(Method::GET, &format!("/roles/{editor}"), None)
-        .await
-        .assert(404);
+    app.delete_gone(&format!("/roles/{editor}")).await;
     assert_eq!(
         app.api(Method::GET, &format!("/users/{u}/roles"), None)
             .await
@@ -300,12 +281,7 @@ async fn users_crud_and_metadata_merge() {
     app.password_token(&client, "zed@example.com", "zed-password", TODOS, None)
         .await
         .assert(400);
-    app.api(Method::DELETE, &format!("/users/{id}"), None)
-        .await
-        .assert(204);
-    app.api(Method::GET, &format!("/users/{id}"), None)
-        .await
-        .assert(404);
+    app.delete_gone(&format!("/users/{id}")).await;
     app.api(Method::DELETE, &format!("/users/{id}"), None)
         .await
         .assert(404);
@@ -419,22 +395,11 @@ async fn a_user_token_is_refused_once_the_users_permissions_change() {
     app.assign_roles(&op, &[&readers]).await;
     let token_now = || app.console_token("operator@example.com", pw);
     let old = token_now().await;
-    app.api_as(&old, Method::GET, "/users", None)
-        .await
-        .assert(200);
+    app.get_as(&old, "/users").await.assert(200);
 
     // Revoking the role refuses the token made before, with RFC 6750's challenge.
-    app.api(
-        Method::DELETE,
-        &format!("/users/{op}/roles"),
-        Some(json!({"roles": [readers]})),
-    )
-    .await
-    .assert(204);
-    let r = app
-        .api_as(&old, Method::GET, "/users", None)
-        .await
-        .assert(401);
+    app.remove_roles(&op, &[&readers]).await;
+    let r = app.get_as(&old, "/users").await.assert(401);
     assert_eq!(r.body["errorCode"], "invalid_token");
     assert!(
         r.header("www-authenticate")
@@ -445,21 +410,13 @@ async fn a_user_token_is_refused_once_the_users_permissions_change() {
     );
     // A fresh token says what the user may do now: nothing here.
     let fresh = token_now().await;
-    app.api_as(&fresh, Method::GET, "/users", None)
-        .await
-        .assert(403);
+    app.get_as(&fresh, "/users").await.assert(403);
 
     // Granting again works the same way, and blocking the user refuses the token at once.
     app.assign_roles(&op, &[&readers]).await;
-    app.api_as(&fresh, Method::GET, "/users", None)
-        .await
-        .assert(401);
+    app.get_as(&fresh, "/users").await.assert(401);
     let fresh = token_now().await;
-    app.api_as(&fresh, Method::GET, "/users", None)
-        .await
-        .assert(200);
+    app.get_as(&fresh, "/users").await.assert(200);
     app.block_user(&op).await;
-    app.api_as(&fresh, Method::GET, "/users", None)
-        .await
-        .assert(401);
+    app.get_as(&fresh, "/users").await.assert(401);
 }

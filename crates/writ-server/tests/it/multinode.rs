@@ -62,14 +62,9 @@ async fn what_one_node_writes_the_other_serves() {
     let (a, b) = two_nodes(&db).await;
 
     // A client created through A can get tokens from B (B reloads its catalog on A's NOTIFY).
-    a.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+    a.todo_editor(TODOS, "alice@example.com", "alice-password-1")
         .await;
     let client = a.password_client().await;
-    let editor = a
-        .create_role("editor", TODOS, &["read:todos", "write:todos"])
-        .await;
-    let alice = a.create_user("alice@example.com", "alice-password-1").await;
-    a.assign_roles(&alice, &[&editor]).await;
     let took = within("B knows A's new client", || async {
         alice_login(&b, &client).await.status == 200
     })
@@ -85,13 +80,7 @@ async fn what_one_node_writes_the_other_serves() {
         let http = app.http.clone();
         let url = format!("{}/.well-known/jwks.json", app.base);
         async move {
-            let v: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
-            let mut kids: Vec<String> = v["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k["kid"].as_str().unwrap().to_owned())
-                .collect();
+            let mut kids = crate::helpers::jwks_kids(&crate::helpers::json_of(http.get(url)).await);
             kids.sort();
             kids
         }
@@ -121,13 +110,9 @@ async fn what_one_node_writes_the_other_serves() {
 async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second() {
     let db = PgTestDb::create("writ_mn").await;
     let (a, b) = two_nodes(&db).await;
-    a.create_api(TODOS, "ES256", &["read:todos", "write:todos"], true)
+    let (editor, alice) = a
+        .todo_editor(TODOS, "alice@example.com", "alice-password-1")
         .await;
-    let editor = a
-        .create_role("editor", TODOS, &["read:todos", "write:todos"])
-        .await;
-    let alice = a.create_user("alice@example.com", "alice-password-1").await;
-    a.assign_roles(&alice, &[&editor]).await;
     let (feed_id, feed_secret) = a.machine(&a.mgmt_audience(), &["read:authz_events"]).await;
     let client = a.password_client().await;
     // The guard follows node B's feed; tokens come from node A.
@@ -150,14 +135,12 @@ async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second(
     for round in 0..5 {
         let old = token(&a, &client).await;
         guard.verify(&old).await.unwrap();
-        let path = format!("/users/{alice}/roles");
-        let body = Some(json!({"roles": [editor]}));
         let method = if round % 2 == 0 {
             Method::DELETE
         } else {
             Method::POST
         };
-        a.api(method, &path, body).await.assert(204);
+        a.user_roles(method, &alice, &[&editor]).await;
         let took = within("the guard on B refuses A's old token", || async {
             matches!(
                 guard.verify(&old).await,
@@ -183,14 +166,8 @@ async fn a_change_through_one_node_reaches_a_guard_on_the_other_within_a_second(
 async fn a_login_started_on_one_node_finishes_on_the_other() {
     let db = PgTestDb::create("writ_mn").await;
     let (a, b) = two_nodes(&db).await;
-    let api = a.create_api(TODOS, "ES256", &["read:todos"], true).await;
-    a.api(
-        Method::PATCH,
-        &format!("/resource-servers/{}", api["id"].as_str().unwrap()),
-        Some(json!({"allow_offline_access": true})),
-    )
-    .await
-    .assert(200);
+    a.create_api(TODOS, "ES256", &["read:todos"], true).await;
+    a.allow_offline_access(TODOS).await;
     let alice = a.create_user("alice@example.com", "alice-password-1").await;
     let (spa, _) = a
         .create_client(json!({
@@ -201,15 +178,11 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
         .await;
     // /authorize on A renders the login page.
     let verifier = "x".repeat(64);
-    let challenge = {
-        use base64::Engine;
-        use sha2::Digest;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(verifier.as_bytes()))
-    };
-    within("B knows the SPA client", || async {
-        b.http
-            .get(format!("{}/authorize", b.base))
+    let challenge = crate::helpers::challenge(&verifier);
+    // `/authorize` of the SPA on `node`, with `extra` parameters.
+    let authorize = |node: &TestApp, extra: &[(&str, &str)]| {
+        node.http
+            .get(format!("{}/authorize", node.base))
             .query(&[
                 ("client_id", spa.as_str()),
                 ("response_type", "code"),
@@ -217,29 +190,23 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
                 ("code_challenge", &challenge),
                 ("code_challenge_method", "S256"),
             ])
+            .query(extra)
             .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
+    };
+    within("B knows the SPA client", || async {
+        authorize(&b, &[]).await.unwrap().status() == 200
     })
     .await;
-    let page = a
-        .http
-        .get(format!("{}/authorize", a.base))
-        .query(&[
-            ("client_id", spa.as_str()),
-            ("response_type", "code"),
-            ("redirect_uri", "http://127.0.0.1:5173/"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
+    let page = authorize(
+        &a,
+        &[
             ("audience", TODOS),
             ("scope", "openid offline_access read:todos"),
             ("state", "s1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(page.status(), 200);
     let cookies: Vec<String> = page
         .headers()
@@ -272,15 +239,13 @@ async fn a_login_started_on_one_node_finishes_on_the_other() {
     assert!(!form.is_empty(), "no hidden fields in the login page");
     form.push(("username".into(), "alice@example.com".into()));
     form.push(("password".into(), "alice-password-1".into()));
-    let resp = b
-        .http
-        .post(format!("{}/u/login", b.base))
-        .header("cookie", cookies.join("; "))
-        .header("origin", a.issuer.trim_end_matches('/'))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp = crate::helpers::post_form(
+        format!("{}/u/login", b.base),
+        Some(&cookies.join("; ")),
+        Some(a.issuer.trim_end_matches('/')),
+        &form,
+    )
+    .await;
     let status = resp.status().as_u16();
     let location = resp
         .headers()

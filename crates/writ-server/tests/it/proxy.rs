@@ -57,16 +57,21 @@ async fn entries(app: &TestApp, q: &str) -> Vec<Value> {
         .clone()
 }
 
-/// A password grant through `http` with `headers` that fails; the address its audit entry
+/// Gives `app` the API and a password client (returned), then for each case sends a password
+/// grant that fails through `http` with `headers`, and asserts the address its audit entry
 /// (type `fu`) names.
-async fn failed_login_ip(
+async fn assert_failed_login_ips(
     app: &TestApp,
-    http: &reqwest::Client,
-    headers: &[(&str, &str)],
-    form: &[(&str, &str)],
-) -> Value {
-    token_with(app, http, headers, form).await.assert(400);
-    entries(app, "type:fu").await[0]["ip"].clone()
+    cases: &[(&reqwest::Client, &[(&str, &str)], &str)],
+) -> (String, String) {
+    app.create_api(TODOS, "RS256", &["read:todos"], true).await;
+    let client = app.password_client().await;
+    let form = password_form(&client, "nobody@example.com", "wrong-password");
+    for (http, headers, ip) in cases {
+        token_with(app, http, headers, &form).await.assert(400);
+        assert_eq!(entries(app, "type:fu").await[0]["ip"], *ip, "{headers:?}");
+    }
+    client
 }
 
 fn password_form<'a>(
@@ -125,83 +130,62 @@ async fn a_forwarded_proxy_is_read_by_its_own_header_only() {
         v.push(("WRIT_TRUSTED_PROXY_HEADER".into(), "forwarded".into()));
     })
     .await;
-    app.create_api(TODOS, "RS256", &["read:todos"], true).await;
-    let client = app.password_client().await;
     let proxy = http_from("127.0.0.1");
-    let form = password_form(&client, "nobody@example.com", "wrong-password");
-    assert_eq!(
-        failed_login_ip(
-            &app,
-            &proxy,
-            &[
-                ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
-                ("x-forwarded-for", "198.51.100.1"),
-            ],
-            &form
-        )
-        .await,
-        "2001:db8::7"
-    );
-    assert_eq!(
-        failed_login_ip(&app, &proxy, &[("x-forwarded-for", "198.51.100.1")], &form).await,
-        "127.0.0.1"
-    );
+    assert_failed_login_ips(
+        &app,
+        &[
+            (
+                &proxy,
+                &[
+                    ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
+                    ("x-forwarded-for", "198.51.100.1"),
+                ],
+                "2001:db8::7",
+            ),
+            (&proxy, &[("x-forwarded-for", "198.51.100.1")], "127.0.0.1"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_client_address_comes_from_trusted_proxies_only() {
     let app = behind_proxy().await;
-    app.create_api(TODOS, "RS256", &["read:todos"], true).await;
-    let client = app.password_client().await;
     let proxy = http_from("127.0.0.1");
     let stranger = http_from("127.0.0.2");
-    let form = password_form(&client, "nobody@example.com", "wrong-password");
-
-    // Through the proxy: the address it forwarded in X-Forwarded-For (the header the proxy is
-    // configured to set, by default).
-    assert_eq!(
-        failed_login_ip(
-            &app,
-            &proxy,
-            &[("x-forwarded-for", "1.1.1.1, 203.0.113.7")],
-            &form
-        )
-        .await,
-        "203.0.113.7"
-    );
-    // A Forwarded header the client sent through that proxy picks nothing.
-    assert_eq!(
-        failed_login_ip(
-            &app,
-            &proxy,
-            &[
-                ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
-                ("x-forwarded-for", "198.51.100.1"),
-            ],
-            &form
-        )
-        .await,
-        "198.51.100.1"
-    );
-    // Unreadable headers are ignored: the proxy itself.
-    assert_eq!(
-        failed_login_ip(&app, &proxy, &[("x-forwarded-for", "unknown")], &form).await,
-        "127.0.0.1"
-    );
-    // From an untrusted peer the headers change nothing.
-    assert_eq!(
-        failed_login_ip(
-            &app,
-            &stranger,
-            &[
-                ("x-forwarded-for", "203.0.113.7"),
-                ("forwarded", "for=203.0.113.7"),
-            ],
-            &form
-        )
-        .await,
-        "127.0.0.2"
-    );
+    let client = assert_failed_login_ips(
+        &app,
+        &[
+            // Through the proxy: the address it forwarded in X-Forwarded-For (the header the
+            // proxy is configured to set, by default).
+            (
+                &proxy,
+                &[("x-forwarded-for", "1.1.1.1, 203.0.113.7")],
+                "203.0.113.7",
+            ),
+            // A Forwarded header the client sent through that proxy picks nothing.
+            (
+                &proxy,
+                &[
+                    ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
+                    ("x-forwarded-for", "198.51.100.1"),
+                ],
+                "198.51.100.1",
+            ),
+            // Unreadable headers are ignored: the proxy itself.
+            (&proxy, &[("x-forwarded-for", "unknown")], "127.0.0.1"),
+            // From an untrusted peer the headers change nothing.
+            (
+                &stranger,
+                &[
+                    ("x-forwarded-for", "203.0.113.7"),
+                    ("forwarded", "for=203.0.113.7"),
+                ],
+                "127.0.0.2",
+            ),
+        ],
+    )
+    .await;
 
     // Management API writes record the forwarded address too.
     let token = app.admin_token().await;
@@ -241,13 +225,11 @@ async fn the_client_address_comes_from_trusted_proxies_only() {
 
     // Without WRIT_TRUSTED_PROXIES nothing is believed.
     let plain = TestApp::spawn().await;
-    plain
-        .create_api(TODOS, "RS256", &["read:todos"], true)
-        .await;
-    let client = plain.password_client().await;
-    let form = password_form(&client, "nobody@example.com", "wrong-password");
-    let ip = failed_login_ip(&plain, &proxy, &[("x-forwarded-for", "203.0.113.7")], &form).await;
-    assert_eq!(ip, "127.0.0.1");
+    assert_failed_login_ips(
+        &plain,
+        &[(&proxy, &[("x-forwarded-for", "203.0.113.7")], "127.0.0.1")],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -148,24 +148,17 @@ async fn client_authentication_errors() {
             .contains("client-grant")
     );
     // Garbage bodies are 400, never 500.
-    let r = app
-        .http
-        .post(format!("{}/oauth/token", app.base))
-        .header("content-type", "application/json")
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = app
-        .http
-        .post(format!("{}/oauth/token", app.base))
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    for (content_type, body) in [("application/json", "{nope"), ("text/plain", "x")] {
+        let r = app
+            .http
+            .post(format!("{}/oauth/token", app.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{content_type}");
+    }
 }
 
 #[tokio::test]
@@ -233,13 +226,7 @@ async fn password_grant_carries_effective_permissions() {
     assert_eq!(idt["aud"], client.0);
     assert_eq!(idt["email"], "alice@example.com");
     // Revoking the role lowers permissions and raises the authz version.
-    app.api(
-        Method::DELETE,
-        &format!("/users/{alice}/roles"),
-        Some(json!({"roles": [editor]})),
-    )
-    .await
-    .assert(204);
+    app.remove_roles(&alice, &[&editor]).await;
     let r = app
         .password_token(&client, "alice@example.com", "alice-password", TODOS, None)
         .await

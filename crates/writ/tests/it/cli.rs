@@ -9,6 +9,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use writ_store::{Lifecycle, UserStore};
 
+use super::web::{jwt_parts, password_form};
 use super::{Proc, json_of, spawn};
 
 const OPS: &str = "ops";
@@ -97,6 +98,11 @@ fn assert_refused(r: &Run, needle: &str) {
 }
 
 fn login(p: &Proc, cfg: &Path, extra: &[&str]) -> Run {
+    login_with_secret(p, cfg, OPS_SECRET, extra)
+}
+
+/// `writ login` to `p` as the ops client, with `secret` and the `extra` arguments.
+fn login_with_secret(p: &Proc, cfg: &Path, secret: &str, extra: &[&str]) -> Run {
     let url = format!("{}/", p.base);
     let mut args = vec![
         "login",
@@ -105,7 +111,7 @@ fn login(p: &Proc, cfg: &Path, extra: &[&str]) -> Run {
         "--client-id",
         OPS,
         "--client-secret",
-        OPS_SECRET,
+        secret,
     ];
     args.extend_from_slice(extra);
     writ(cfg, &args)
@@ -132,22 +138,10 @@ async fn password_login(
     let r: Value = json_of(
         reqwest::Client::new()
             .post(format!("{}/oauth/token", p.base))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", client.0.as_str()),
-                ("client_secret", client.1.as_str()),
-                ("username", user),
-                ("password", password),
-                ("audience", API),
-            ]),
+            .form(&password_form(client, user, password, API)),
     )
     .await;
-    let payload = r["access_token"].as_str()?.split('.').nth(1)?.to_owned();
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    Some(serde_json::from_slice(&raw).unwrap())
+    Some(jwt_parts(r["access_token"].as_str()?).1)
 }
 
 /// Creates the test API (two permissions, RBAC, permissions claim) and a client allowed the
@@ -215,18 +209,7 @@ async fn cli_logs_in_and_manages_rbac() {
 
     // A wrong secret: the server's message, exit 1, nothing saved.
     let url = format!("{}/", p.base);
-    let r = writ(
-        &cfg,
-        &[
-            "login",
-            "--url",
-            &url,
-            "--client-id",
-            OPS,
-            "--client-secret",
-            "nope",
-        ],
-    );
+    let r = login_with_secret(&p, &cfg, "nope", &[]);
     assert_refused(&r, "invalid_client");
     assert!(!creds.exists());
 
@@ -634,19 +617,15 @@ async fn cli_updates_and_deletes_what_it_created() {
     let grant_id = grant["id"].as_str().unwrap().to_owned();
     let t = machine_token(&p, &robot_id, &robot_secret).await;
     assert_eq!(t["scope"], "read:todos", "{t}");
-    let g = writ_json(
-        &cfg,
-        &[
-            "grants",
-            "update",
-            &grant_id,
-            "--scope",
-            "read:todos",
-            "--scope",
-            "write:todos",
-            "--json",
-        ],
-    );
+    let update_grant =
+        |args: &[&str]| writ_json(&cfg, &[&["grants", "update", &grant_id][..], args].concat());
+    let robot_grants = || {
+        writ_json(
+            &cfg,
+            &["grants", "list", "--client-id", &robot_id, "--json"],
+        )
+    };
+    let g = update_grant(&["--scope", "read:todos", "--scope", "write:todos", "--json"]);
     assert_eq!(
         g,
         json!({
@@ -654,24 +633,11 @@ async fn cli_updates_and_deletes_what_it_created() {
             "scope": ["read:todos", "write:todos"],
         })
     );
-    let listed = writ_json(
-        &cfg,
-        &["grants", "list", "--client-id", &robot_id, "--json"],
-    );
-    assert_eq!(listed, json!([g]));
+    assert_eq!(robot_grants(), json!([g]));
     let t = machine_token(&p, &robot_id, &robot_secret).await;
     assert_eq!(t["scope"], "read:todos write:todos", "{t}");
     // A body's scope is kept when no --scope is given; no scope at all empties the list.
-    let g = writ_json(
-        &cfg,
-        &[
-            "grants",
-            "update",
-            &grant_id,
-            "--json",
-            r#"{"scope": ["write:todos"]}"#,
-        ],
-    );
+    let g = update_grant(&["--json", r#"{"scope": ["write:todos"]}"#]);
     assert_eq!(g["scope"], json!(["write:todos"]));
     let r = writ(
         &cfg,
@@ -679,11 +645,7 @@ async fn cli_updates_and_deletes_what_it_created() {
     );
     assert_refused(&r, r#"Scope "nope:todos" is not defined by the API"#);
     writ(&cfg, &["grants", "update", &grant_id]).ok();
-    let listed = writ_json(
-        &cfg,
-        &["grants", "list", "--client-id", &robot_id, "--json"],
-    );
-    assert_eq!(listed[0]["scope"], json!([]));
+    assert_eq!(robot_grants()[0]["scope"], json!([]));
     let table = writ(&cfg, &["grants", "list", "--audience", API])
         .ok()
         .stdout;

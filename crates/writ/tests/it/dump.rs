@@ -10,10 +10,11 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
+use super::web::{
+    challenge, jwks_kids, jwt_parts, login_form, password_form, post_form, set_cookie,
+};
 use super::{PgTestDb, Server, free_port, json_of, writ};
 
 const KEK: &str = "ZHVtcC10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0zMmI";
@@ -55,18 +56,6 @@ fn ok(out: Output) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The JWT's header and payload.
-fn jwt_parts(token: &str) -> (Value, Value) {
-    let mut parts = token.split('.');
-    let mut next = || {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(parts.next().unwrap())
-            .unwrap();
-        serde_json::from_slice::<Value>(&raw).unwrap()
-    };
-    (next(), next())
 }
 
 struct Http {
@@ -122,29 +111,13 @@ impl Http {
     }
 
     async fn login(&self, base: &str, client: &(String, String)) -> (reqwest::StatusCode, Value) {
-        self.token(
-            base,
-            &[
-                ("grant_type", "password"),
-                ("client_id", &client.0),
-                ("client_secret", &client.1),
-                ("username", EMAIL),
-                ("password", PASSWORD),
-                ("audience", API),
-                ("scope", "openid offline_access"),
-            ],
-        )
-        .await
+        let mut form = password_form(client, EMAIL, PASSWORD, API);
+        form.push(("scope", "openid offline_access"));
+        self.token(base, &form).await
     }
 
     async fn jwks_kids(&self, base: &str) -> Vec<String> {
-        let jwks: Value = json_of(self.http.get(format!("{base}/.well-known/jwks.json"))).await;
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect()
+        jwks_kids(&json_of(self.http.get(format!("{base}/.well-known/jwks.json"))).await)
     }
 
     async fn introspect(&self, base: &str, client: &(String, String), token: &str) -> Value {
@@ -246,24 +219,17 @@ async fn make_data(h: &Http, base: &str) -> Made {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    let csrf_cookie = cookie(&page, "writ_csrf");
+    let csrf_cookie = set_cookie(&page, "writ_csrf").expect("a writ_csrf cookie");
     let html = page.text().await.unwrap();
-    let r = h
-        .browser
-        .post(format!("{base}/u/login"))
-        .header("cookie", &csrf_cookie)
-        .header("origin", h.issuer.trim_end_matches('/'))
-        .form(&[
-            ("tx", hidden(&html, "tx")),
-            ("csrf", hidden(&html, "csrf")),
-            ("username", EMAIL.into()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        format!("{base}/u/login"),
+        Some(&csrf_cookie),
+        Some(h.issuer.trim_end_matches('/')),
+        &login_form(&html, EMAIL, PASSWORD),
+    )
+    .await;
     assert_eq!(r.status(), 302);
-    let session = cookie(&r, "writ_session");
+    let session = set_cookie(&r, "writ_session").expect("a writ_session cookie");
     let code = code_of(&r).expect("a code");
     let (status, t) = h
         .token(
@@ -292,8 +258,7 @@ async fn make_data(h: &Http, base: &str) -> Made {
 }
 
 fn authorize_url(base: &str, client_id: &str, silent: bool) -> String {
-    let challenge =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER));
+    let challenge = challenge(VERIFIER);
     let mut u = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
     u.query_pairs_mut().extend_pairs([
         ("response_type", "code"),
@@ -311,17 +276,6 @@ fn authorize_url(base: &str, client_id: &str, silent: bool) -> String {
     u.to_string()
 }
 
-/// `name=value` of a cookie the response sets.
-fn cookie(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-}
-
 /// The `code` of a redirect to the callback.
 fn code_of(r: &reqwest::Response) -> Option<String> {
     let location = r.headers().get("location")?.to_str().ok()?;
@@ -329,16 +283,6 @@ fn code_of(r: &reqwest::Response) -> Option<String> {
     u.query_pairs()
         .find(|(k, _)| k == "code")
         .map(|(_, v)| v.into_owned())
-}
-
-/// A hidden form field's value.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name}")) + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
 }
 
 /// Checks a server that took over the data: the old token, the password, the refresh token,

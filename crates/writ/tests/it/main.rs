@@ -8,8 +8,13 @@ mod multinode;
 #[allow(dead_code)]
 #[path = "../../../writ-server/tests/it/pg.rs"]
 mod pg;
+/// The wire-level helpers of writ-server's suite (forms, cookies, JWTs).
+#[allow(dead_code)]
+#[path = "../../../writ-server/tests/it/web.rs"]
+mod web;
 
 use pg::PgTestDb;
+use web::json_of;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,11 +79,6 @@ impl Server {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(self.child.wait().unwrap().success());
     }
-}
-
-/// Sends the request; its response's JSON body.
-async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
-    req.send().await.unwrap().json().await.unwrap()
 }
 
 fn free_port() -> u16 {
