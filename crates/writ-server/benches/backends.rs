@@ -19,13 +19,15 @@ mod common;
 #[allow(dead_code)]
 #[path = "../tests/it/pg.rs"]
 mod pg;
+#[allow(dead_code)]
+#[path = "../tests/it/web.rs"]
+mod web;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use writ_core::{AppType, SigningAlg};
-use writ_server::Config;
+use writ_core::SigningAlg;
 use writ_service::crypto::random_alnum;
 use writ_store::NewUser;
 
@@ -55,17 +57,8 @@ async fn nodes(db: &str, n: usize) -> (Vec<String>, writ_server::AppState, Strin
                 "bench-admin-secret-0123456789".to_owned(),
             ),
         ];
-        let config = Config::load(None, |k| {
-            vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
-        })
-        .unwrap();
-        let (state, _) = writ_server::prepare(config).await.unwrap();
-        let st = state.clone();
-        tokio::spawn(async move {
-            writ_server::run(listener, st, std::future::pending())
-                .await
-                .unwrap()
-        });
+        let state = common::prepare(&vars).await;
+        common::serve(listener, &state);
         bases.push(format!("http://127.0.0.1:{port}/"));
         first.get_or_insert(state);
     }
@@ -90,11 +83,12 @@ async fn seed(state: &writ_server::AppState) -> String {
         })
         .await
         .unwrap();
-    let mut client =
-        writ_service::bootstrap::machine_client("bench-app", "bench", "bench-secret-0123456789");
-    client.app_type = AppType::RegularWeb;
-    client.grant_types = vec!["client_credentials".into(), "refresh_token".into()];
-    s.create_client(&client).await.unwrap();
+    common::web_client(
+        state,
+        ("bench-app", "bench", "bench-secret-0123456789"),
+        &["client_credentials", "refresh_token"],
+    )
+    .await;
     s.create_client_grant("bench-app", API, &["read:things".into()])
         .await
         .unwrap();
@@ -223,21 +217,7 @@ async fn propagation(http: &reqwest::Client, bases: &[String], issuer: &str, use
         assert!(r.status().is_success());
         let acked = Instant::now();
         // Wait for one `event: authz` frame on B's stream.
-        loop {
-            if let Some(end) = buf.find("\n\n") {
-                let frame: String = buf.drain(..end + 2).collect();
-                if frame.contains("data:") {
-                    break;
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
-                .await
-                .expect("event within 10 s")
-                .unwrap()
-                .expect("stream open");
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
+        web::next_event(&mut resp, &mut buf, Duration::from_secs(10)).await;
         latencies.push(acked.elapsed());
     }
     latencies.sort();

@@ -21,13 +21,10 @@ use std::hint::black_box;
 use axum::Router;
 use axum::routing::get;
 use criterion::Criterion;
-use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, Validation};
+use writ_core::SigningAlg;
 use writ_core::claims::{AccessClaims, Audience};
-use writ_core::{KeyState, SigningAlg};
 use writ_guard::{Guard, GuardOptions, RequirePermissions};
-use writ_service::crypto::KeyCipher;
-use writ_service::signing_keys::{self, KeyRing};
 
 const AUDIENCE: &str = "https://todos.bench.example/api";
 
@@ -49,66 +46,71 @@ fn claims(issuer: &str) -> AccessClaims {
     }
 }
 
+/// One algorithm's token, and the stock check of its key.
+struct Case {
+    alg: SigningAlg,
+    token: String,
+    raw_decoding: DecodingKey,
+    raw_validation: Validation,
+}
+
+/// The benchmark group `name`: `f` of each case, one function per algorithm.
+fn per_alg<R>(c: &mut Criterion, name: &str, cases: &[Case], f: impl Fn(&Case) -> R) {
+    let mut g = c.benchmark_group(name);
+    for case in cases {
+        g.bench_function(case.alg.as_str(), |b| b.iter(|| f(case)));
+    }
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let cipher = KeyCipher::new(&[7u8; 32]);
-    let records: Vec<_> = SigningAlg::ALL
-        .iter()
-        .map(|&a| signing_keys::new_record(a, KeyState::Current, &cipher).expect("key generation"))
-        .collect();
-    let in_use = SigningAlg::ALL.into_iter().collect();
-    let ring = KeyRing::build(&records, &cipher, &in_use).expect("key ring");
+    let (_, records, ring) = common::key_ring();
 
     // A JWKS endpoint on loopback, so the Guard is built the way an API builds it.
-    let (issuer, guard) = rt.block_on(async {
+    let issuer = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}/", listener.local_addr().unwrap());
         let jwks = ring.all_public.clone();
         let app = Router::new().route("/jwks.json", get(move || async move { axum::Json(jwks) }));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let guard = Guard::from_jwks_uri(
-            &issuer,
-            AUDIENCE,
-            &format!("{issuer}jwks.json"),
-            GuardOptions {
-                refresh_interval: None,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("guard");
-        (issuer, guard)
+        issuer
     });
-    for i in 0..100_000 {
-        guard.record_version(&format!("usr_bench{i:010}"), 5);
-    }
+    // A guard of it that knows 100,000 subjects' versions.
+    let new_guard = || {
+        rt.block_on(async {
+            let g = Guard::from_jwks_uri(
+                &issuer,
+                AUDIENCE,
+                &format!("{issuer}jwks.json"),
+                GuardOptions {
+                    refresh_interval: None,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("guard");
+            for i in 0..100_000 {
+                g.record_version(&format!("usr_bench{i:010}"), 5);
+            }
+            g
+        })
+    };
+    let guard = new_guard();
     let require = RequirePermissions::all(["write:todos"]);
     let claims = claims(&issuer);
 
-    struct Case {
-        alg: SigningAlg,
-        token: String,
-        raw_decoding: DecodingKey,
-        raw_validation: Validation,
-    }
     let cases: Vec<Case> = records
         .iter()
         .map(|rec| {
-            let token = ring
-                .signer(rec.alg)
-                .expect("signer")
-                .sign("at+jwt", &claims)
-                .expect("sign");
-            let jwk: Jwk = serde_json::from_value(rec.public_jwk.clone()).expect("jwk");
-            let mut raw_validation = Validation::new(signing_keys::jwt_alg(rec.alg));
-            raw_validation.validate_aud = false;
+            let (raw_decoding, raw_validation) = common::raw_check(rec);
             let c = Case {
                 alg: rec.alg,
-                token,
-                raw_decoding: DecodingKey::from_jwk(&jwk).expect("decoding key"),
+                token: common::sign_access(&ring, rec.alg, &claims),
+                raw_decoding,
                 raw_validation,
             };
             let checked = guard.verify_cached(&c.token).expect("guard verifies");
@@ -122,65 +124,28 @@ fn bench(c: &mut Criterion) {
     guard.record_version("usr_bench0000000042", 8);
     assert!(guard.verify_cached(&cases[0].token).is_err());
     // …and with the subject at an older version than the token's, it passes and was looked up.
-    let guard_ok = rt.block_on(async {
-        let g = Guard::from_jwks_uri(
-            &issuer,
-            AUDIENCE,
-            &format!("{issuer}jwks.json"),
-            GuardOptions {
-                refresh_interval: None,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("guard");
-        for i in 0..100_000 {
-            g.record_version(&format!("usr_bench{i:010}"), 5);
-        }
-        g
+    let guard = new_guard();
+
+    per_alg(c, "guard", &cases, |case| {
+        let claims = guard.verify_cached(black_box(&case.token)).unwrap();
+        require.check(&claims).unwrap();
+        claims
     });
-    let guard = guard_ok;
-
-    let mut g = c.benchmark_group("guard");
-    for case in &cases {
-        g.bench_function(case.alg.as_str(), |b| {
-            b.iter(|| {
-                let claims = guard.verify_cached(black_box(&case.token)).unwrap();
-                require.check(&claims).unwrap();
-                claims
-            })
-        });
-    }
-    g.finish();
-
-    let mut g = c.benchmark_group("guard_async");
-    for case in &cases {
-        g.bench_function(case.alg.as_str(), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let claims = guard.verify(black_box(&case.token)).await.unwrap();
-                    require.check(&claims).unwrap();
-                    claims
-                })
-            })
-        });
-    }
-    g.finish();
-
-    let mut g = c.benchmark_group("raw_verify");
-    for case in &cases {
-        g.bench_function(case.alg.as_str(), |b| {
-            b.iter(|| {
-                jsonwebtoken::decode::<AccessClaims>(
-                    black_box(&case.token),
-                    &case.raw_decoding,
-                    &case.raw_validation,
-                )
-                .unwrap()
-            })
-        });
-    }
-    g.finish();
+    per_alg(c, "guard_async", &cases, |case| {
+        rt.block_on(async {
+            let claims = guard.verify(black_box(&case.token)).await.unwrap();
+            require.check(&claims).unwrap();
+            claims
+        })
+    });
+    per_alg(c, "raw_verify", &cases, |case| {
+        jsonwebtoken::decode::<AccessClaims>(
+            black_box(&case.token),
+            &case.raw_decoding,
+            &case.raw_validation,
+        )
+        .unwrap()
+    });
 }
 
 bench_main!(bench);

@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
-use writ_core::{AppType, SigningAlg};
-use writ_server::Config;
+use writ_core::SigningAlg;
 use writ_store::NewUser;
 
 /// Raw argon2id verifications per second on every core.
@@ -54,23 +53,14 @@ fn raw_argon2_rate() -> f64 {
 fn main() {
     let raw = raw_argon2_rate();
     common::multi_thread().block_on(async move {
-        let common::Local {
-            dir,
-            listener,
-            port,
-            issuer,
-        } = common::local().await;
-        let db = format!("sqlite://{}/bench.db", dir.path().display());
-        let vars = [("WRIT_ISSUER", issuer.clone()), ("WRIT_DATABASE_URL", db), ("WRIT_LISTEN", format!("127.0.0.1:{port}"))];
+        let local = common::local().await;
+        let issuer = local.issuer.clone();
+        let mut vars = local.vars("bench.db");
         // `HASH_CONC` overrides the server's argon2 concurrency for experiments.
-        let config = Config::load(None, |k| {
-            if k == "WRIT_PASSWORD_HASH_CONCURRENCY" {
-                return std::env::var("HASH_CONC").ok();
-            }
-            vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
-        })
-        .unwrap();
-        let (state, _) = writ_server::prepare(config).await.unwrap();
+        if let Ok(conc) = std::env::var("HASH_CONC") {
+            vars.push(("WRIT_PASSWORD_HASH_CONCURRENCY", conc));
+        }
+        let state = common::prepare(&vars).await;
         let s = state.store.clone();
         for alg in [SigningAlg::ES256, SigningAlg::RS256] {
             s.create_resource_server(common::rbac_api(&format!("https://bench.example/{}", alg.as_str()), "bench", common::read_things(), alg, true))
@@ -79,13 +69,9 @@ fn main() {
         }
         let hash = state.hasher.hash("bench-password-1").await.unwrap();
         let user = s.create_user(NewUser { email: "bench@example.com".into(), password_hash: Some(hash), ..Default::default() }).await.unwrap();
-        let mut client = writ_service::bootstrap::machine_client("bench-spa", "bench", "bench-secret-0123456789");
-        client.app_type = AppType::RegularWeb;
-        client.grant_types = vec!["password".into(), "refresh_token".into()];
-        s.create_client(&client).await.unwrap();
+        common::web_client(&state, ("bench-spa", "bench", "bench-secret-0123456789"), &["password", "refresh_token"]).await;
         state.reload().await.unwrap();
-        let st = state.clone();
-        tokio::spawn(async move { writ_server::run(listener, st, std::future::pending()).await.unwrap() });
+        common::serve(local.listener, &state);
         let http = reqwest::Client::new();
         let token_url = format!("{issuer}oauth/token");
 

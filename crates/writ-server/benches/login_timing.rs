@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use writ_core::SigningAlg;
-use writ_server::Config;
 use writ_store::NewUser;
 
 const ADMIN: &str = "timing-admin";
@@ -41,32 +40,19 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
     common::multi_thread().block_on(async move {
-        let common::Local {
-            dir,
-            listener,
-            port,
-            issuer,
-        } = common::local().await;
-        let vars = [
-            ("WRIT_ISSUER", issuer.clone()),
-            ("WRIT_DATABASE_URL", format!("sqlite://{}/timing.db", dir.path().display())),
-            ("WRIT_LISTEN", format!("127.0.0.1:{port}")),
-            ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.into()),
-            ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN_SECRET.into()),
-        ];
-        let config = Config::load(None, |k| vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())).unwrap();
-        let (state, _) = writ_server::prepare(config).await.unwrap();
+        let local = common::local().await;
+        let issuer = local.issuer.clone();
+        let mut vars = local.vars("timing.db");
+        vars.push(("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.into()));
+        vars.push(("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN_SECRET.into()));
+        let state = common::prepare(&vars).await;
         let s = state.store.clone();
         s.create_resource_server(common::rbac_api("https://timing.example/", "timing", common::read_things(), SigningAlg::ES256, false))
         .await
         .unwrap();
-        let mut client = writ_service::bootstrap::machine_client("timing-cli", "timing", "timing-secret-0123456789");
-        client.app_type = writ_core::AppType::RegularWeb;
-        client.grant_types = vec!["password".into()];
-        s.create_client(&client).await.unwrap();
+        common::web_client(&state, ("timing-cli", "timing", "timing-secret-0123456789"), &["password"]).await;
         state.reload().await.unwrap();
-        let st = state.clone();
-        tokio::spawn(async move { writ_server::run(listener, st, std::future::pending()).await.unwrap() });
+        common::serve(local.listener, &state);
         let http = reqwest::Client::new();
         let token_url = format!("{issuer}oauth/token");
 

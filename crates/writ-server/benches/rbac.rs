@@ -61,14 +61,12 @@ fn runtime() -> Runtime {
 
 async fn open(dir: &Path) -> AppState {
     let url = format!("sqlite://{}", dir.join("w.db").display());
-    let config = writ_server::Config::load(None, |k| match k {
-        "WRIT_DATABASE_URL" => Some(url.clone()),
-        "WRIT_ISSUER" => Some(ISSUER.into()),
-        "WRIT_PASSWORD_HASH_CONCURRENCY" => Some("1".into()),
-        _ => None,
-    })
-    .expect("config");
-    writ_server::prepare(config).await.expect("prepare").0
+    common::prepare(&[
+        ("WRIT_DATABASE_URL", url),
+        ("WRIT_ISSUER", ISSUER.into()),
+        ("WRIT_PASSWORD_HASH_CONCURRENCY", "1".into()),
+    ])
+    .await
 }
 
 fn role_name(r: usize) -> String {

@@ -28,7 +28,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::hint::black_box;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -38,13 +37,12 @@ use aws_lc_rs::signature::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use criterion::Criterion;
-use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, Header, Validation};
+use writ_core::SigningAlg;
 use writ_core::claims::{AccessClaims, Audience};
-use writ_core::{KeyState, SigningAlg};
 use writ_guard::{KeySet, Verifier, VerifierConfig};
-use writ_service::crypto::{KeyCipher, random_alnum, random_token};
-use writ_service::signing_keys::{self, KeyRing};
+use writ_service::crypto::{random_alnum, random_token};
+use writ_service::signing_keys;
 
 const ISSUER: &str = "https://auth.bench.example/";
 const AUDIENCE: &str = "https://todos.bench.example/api";
@@ -150,13 +148,7 @@ struct Alg {
 }
 
 fn bench(c: &mut Criterion) {
-    let cipher = KeyCipher::new(&[7u8; 32]);
-    let records: Vec<_> = SigningAlg::ALL
-        .iter()
-        .map(|&a| signing_keys::new_record(a, KeyState::Current, &cipher).expect("key generation"))
-        .collect();
-    let in_use: HashSet<SigningAlg> = SigningAlg::ALL.into_iter().collect();
-    let ring = KeyRing::build(&records, &cipher, &in_use).expect("key ring");
+    let (cipher, records, ring) = common::key_ring();
     let verifier = Verifier::new(
         VerifierConfig::new(ISSUER, AUDIENCE),
         KeySet::from_jwks(&ring.all_public).expect("jwks"),
@@ -171,10 +163,7 @@ fn bench(c: &mut Criterion) {
             let mut raw_header = Header::new(signing_keys::jwt_alg(rec.alg));
             raw_header.kid = Some(rec.kid.clone());
             raw_header.typ = Some("at+jwt".into());
-            let jwk: Jwk = serde_json::from_value(rec.public_jwk.clone()).expect("jwk");
-            let raw_decoding = DecodingKey::from_jwk(&jwk).expect("decoding key");
-            let mut raw_validation = Validation::new(signing_keys::jwt_alg(rec.alg));
-            raw_validation.validate_aud = false;
+            let (raw_decoding, raw_validation) = common::raw_check(rec);
             let header_b64 =
                 B64.encode(serde_json::to_vec(&raw_header).expect("header serializes"));
             let parsed = Parsed::new(rec.alg, &der);
@@ -196,11 +185,7 @@ fn bench(c: &mut Criterion) {
     let tokens: Vec<String> = algs
         .iter()
         .map(|a| {
-            let t = ring
-                .signer(a.alg)
-                .expect("signer")
-                .sign("at+jwt", &claims)
-                .expect("sign");
+            let t = common::sign_access(&ring, a.alg, &claims);
             assert_eq!(verifier.verify(&t).expect("guard verifies"), claims);
             jsonwebtoken::decode::<AccessClaims>(&t, &a.raw_decoding, &a.raw_validation)
                 .expect("raw verifies");

@@ -71,6 +71,100 @@ pub async fn local() -> Local {
     }
 }
 
+impl Local {
+    /// The settings of a server here: its issuer and listen address, and the SQLite file
+    /// `db_file` in the folder.
+    pub fn vars(&self, db_file: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("WRIT_ISSUER", self.issuer.clone()),
+            (
+                "WRIT_DATABASE_URL",
+                format!("sqlite://{}/{db_file}", self.dir.path().display()),
+            ),
+            ("WRIT_LISTEN", format!("127.0.0.1:{}", self.port)),
+        ]
+    }
+}
+
+/// A server prepared with the settings `vars` (name, value) and no other.
+pub async fn prepare(vars: &[(&str, String)]) -> writ_server::AppState {
+    let config = writ_server::Config::load(None, |k| {
+        vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
+    })
+    .unwrap();
+    writ_server::prepare(config).await.unwrap().0
+}
+
+/// Serves `state` on `listener` in the background, for as long as the bench runs.
+pub fn serve(listener: tokio::net::TcpListener, state: &writ_server::AppState) {
+    let st = state.clone();
+    tokio::spawn(async move {
+        writ_server::run(listener, st, std::future::pending())
+            .await
+            .unwrap()
+    });
+}
+
+/// Stores a confidential regular-web client allowed `grant_types`.
+pub async fn web_client(
+    state: &writ_server::AppState,
+    (id, name, secret): (&str, &str, &str),
+    grant_types: &[&str],
+) {
+    let mut client = writ_service::bootstrap::machine_client(id, name, secret);
+    client.app_type = writ_core::AppType::RegularWeb;
+    client.grant_types = grant_types.iter().map(|g| g.to_string()).collect();
+    state.store.create_client(&client).await.unwrap();
+}
+
+/// One current key per algorithm, sealed with a fixed key-encryption key: the cipher, the
+/// records and the ring that signs with them (every algorithm in use).
+pub fn key_ring() -> (
+    writ_service::crypto::KeyCipher,
+    Vec<writ_core::SigningKey>,
+    writ_service::signing_keys::KeyRing,
+) {
+    use writ_service::signing_keys;
+    let cipher = writ_service::crypto::KeyCipher::new(&[7u8; 32]);
+    let records: Vec<_> = SigningAlg::ALL
+        .iter()
+        .map(|&a| {
+            signing_keys::new_record(a, writ_core::KeyState::Current, &cipher)
+                .expect("key generation")
+        })
+        .collect();
+    let in_use = SigningAlg::ALL.into_iter().collect();
+    let ring = signing_keys::KeyRing::build(&records, &cipher, &in_use).expect("key ring");
+    (cipher, records, ring)
+}
+
+/// `claims` signed as an access token by the ring's key for `alg` (Writ's server path).
+pub fn sign_access(
+    ring: &writ_service::signing_keys::KeyRing,
+    alg: SigningAlg,
+    claims: &writ_core::claims::AccessClaims,
+) -> String {
+    ring.signer(alg)
+        .expect("signer")
+        .sign("at+jwt", claims)
+        .expect("sign")
+}
+
+/// The stock `jsonwebtoken` check of a key's tokens: its public key, and a validation of the
+/// signature and expiry (not the audience).
+pub fn raw_check(
+    key: &writ_core::SigningKey,
+) -> (jsonwebtoken::DecodingKey, jsonwebtoken::Validation) {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk.clone()).expect("jwk");
+    let mut validation =
+        jsonwebtoken::Validation::new(writ_service::signing_keys::jwt_alg(key.alg));
+    validation.validate_aud = false;
+    (
+        jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key"),
+        validation,
+    )
+}
+
 /// Seconds per load phase: `BENCH_SECS`, default 6.
 pub fn secs() -> u64 {
     std::env::var("BENCH_SECS")

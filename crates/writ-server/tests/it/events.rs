@@ -10,37 +10,6 @@ use crate::helpers::*;
 
 pub(crate) const TODOS: &str = "https://todos.example/api";
 
-/// Reads SSE frames until one `authz` event arrives; returns (id, data).
-async fn next_event(resp: &mut reqwest::Response, buf: &mut String) -> (i64, Value) {
-    loop {
-        if let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            let mut id = None;
-            let mut data = None;
-            let mut is_authz = false;
-            for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().parse().ok();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data = serde_json::from_str(v.trim()).ok();
-                } else if line.trim() == "event: authz" || line.trim() == "event:authz" {
-                    is_authz = true;
-                }
-            }
-            if is_authz {
-                return (id.expect("id"), data.expect("data"));
-            }
-            continue;
-        }
-        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
-            .await
-            .expect("an event within 5 s")
-            .unwrap()
-            .expect("stream open");
-        buf.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-}
-
 async fn subscribe(app: &TestApp, last_event_id: Option<i64>) -> reqwest::Response {
     let mut r = app
         .http
@@ -79,7 +48,7 @@ async fn poll_stream_and_resume_without_missing_events() {
     let mut stream = subscribe(&app, Some(head)).await;
     let mut buf = String::new();
     app.assign_roles(&u1, &[&role]).await;
-    let (seq1, ev1) = next_event(&mut stream, &mut buf).await;
+    let (seq1, ev1) = next_event(&mut stream, &mut buf, Duration::from_secs(5)).await;
     assert_eq!(ev1["user_id"], u1);
     assert_eq!(ev1["kind"], "role_assigned");
     assert_eq!(ev1["seq"], seq1);
@@ -102,10 +71,10 @@ async fn poll_stream_and_resume_without_missing_events() {
     .assert(204);
     let mut stream = subscribe(&app, Some(seq1)).await;
     let mut buf = String::new();
-    let (s2, e2) = next_event(&mut stream, &mut buf).await;
+    let (s2, e2) = next_event(&mut stream, &mut buf, Duration::from_secs(5)).await;
     assert_eq!((s2, e2["user_id"].clone()), (seq1 + 1, json!(u2)));
-    let (s3, e3) = next_event(&mut stream, &mut buf).await;
-    let (s4, e4) = next_event(&mut stream, &mut buf).await;
+    let (s3, e3) = next_event(&mut stream, &mut buf, Duration::from_secs(5)).await;
+    let (s4, e4) = next_event(&mut stream, &mut buf, Duration::from_secs(5)).await;
     assert_eq!((s3, s4), (seq1 + 2, seq1 + 3), "ordered, no gaps");
     let mut fanned: Vec<String> = vec![
         e3["user_id"].as_str().unwrap().into(),

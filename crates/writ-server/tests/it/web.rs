@@ -125,6 +125,42 @@ pub async fn post_form(
     req.send().await.unwrap()
 }
 
+/// Reads Server-Sent Events frames of `resp` (`buf` holding what was read past the last frame)
+/// until one `authz` event arrives, each chunk within `within`; returns its (id, data).
+pub async fn next_event(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    within: std::time::Duration,
+) -> (i64, Value) {
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut id = None;
+            let mut data = None;
+            let mut is_authz = false;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = serde_json::from_str(v.trim()).ok();
+                } else if line.trim() == "event: authz" || line.trim() == "event:authz" {
+                    is_authz = true;
+                }
+            }
+            if is_authz {
+                return (id.expect("id"), data.expect("data"));
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(within, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {within:?}"))
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
 /// The `kid`s of a JWKS document, in its order.
 pub fn jwks_kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]
