@@ -204,8 +204,8 @@ async fn pages_follow_each_permission() {
 async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
     let (app, mut b, csrf) = signed_in_admin().await;
     let own = b.base.clone();
-    for (label, fields, origin) in [
-        ("no token", &[("name", "no-token")][..], Some(own.as_str())),
+    let refusals: [(&str, &[(&str, &str)], Option<&str>); 4] = [
+        ("no token", &[("name", "no-token")], Some(own.as_str())),
         (
             "a wrong token",
             &[("csrf", "forged"), ("name", "forged")],
@@ -221,7 +221,8 @@ async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
             &[("csrf", csrf.as_str()), ("name", "none")],
             None,
         ),
-    ] {
+    ];
+    for (label, fields, origin) in refusals {
         let r = b.post_from("/admin/roles/new", fields, origin).await;
         assert_eq!(r.status, 403, "{label}: {}", r.body);
     }

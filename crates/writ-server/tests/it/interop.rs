@@ -77,25 +77,11 @@ async fn pyjwt_verifies_tokens_for_every_algorithm() {
             (&token, json!(["read:todos", "write:todos"])),
             (&machine, json!(["read:todos"])),
         ] {
-            let out = tokio::process::Command::new(python())
-                .arg(repo_root().join("tests/interop/pyjwt_verify.py"))
-                .args([
-                    &format!("{}.well-known/jwks.json", app.issuer),
-                    &app.issuer,
-                    &api,
-                    alg,
-                    tok,
-                    &perms.to_string(),
-                ])
-                .output()
-                .await
-                .expect("python3 must be installed (see README: the test command installs PyJWT)");
-            assert!(
-                out.status.success(),
-                "PyJWT refused the {alg} token:\n{}\n(install with: python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt)",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("ok {alg}")));
+            let jwks = format!("{}.well-known/jwks.json", app.issuer);
+            let perms = perms.to_string();
+            let args = [jwks.as_str(), &app.issuer, &api, alg, tok, &perms];
+            let out = run_python("pyjwt_verify.py", &args).await;
+            assert!(out.starts_with(&format!("ok {alg}")), "{out}");
         }
     }
 }
