@@ -10,8 +10,8 @@ use writ_server::mgmt::types::RoleUsersRequest;
 use super::CliError;
 use super::api::Api;
 use super::shared::{
-    BodyArg, Change, Fields, ListArgs, Listing, PermissionArgs, PermissionsOp, ROLES, delete, get,
-    ids, list, owner_permissions, plural, role_id, save, set_if_given, user_id,
+    BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES, change_permissions, delete,
+    get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 
 #[derive(Subcommand)]
@@ -82,14 +82,22 @@ pub enum RolePermissionsCommand {
     /// Give a role permissions of one API.
     Add {
         role: String,
-        #[command(flatten)]
-        permissions: PermissionArgs,
+        /// The API (id or identifier) defining the permissions.
+        #[arg(long)]
+        api: String,
+        /// Permission names, e.g. read:todos.
+        #[arg(required = true)]
+        permissions: Vec<String>,
     },
     /// Take permissions of one API from a role.
     Remove {
         role: String,
-        #[command(flatten)]
-        permissions: PermissionArgs,
+        /// The API (id or identifier) defining the permissions.
+        #[arg(long)]
+        api: String,
+        /// Permission names.
+        #[arg(required = true)]
+        permissions: Vec<String>,
     },
 }
 
@@ -150,21 +158,32 @@ pub async fn run(cmd: RolesCommand) -> Result<(), CliError> {
             delete(&mut api, &["roles", &id], &format!("the role {role}")).await
         }
         RolesCommand::Permissions(cmd) => {
-            let (role, op) = match cmd {
-                RolePermissionsCommand::List { role, list } => (role, PermissionsOp::List(list)),
-                RolePermissionsCommand::Add { role, permissions } => {
-                    (role, PermissionsOp::Change(Change::Add, permissions))
+            let (role, change, api_id, permissions) = match cmd {
+                RolePermissionsCommand::List { role, list: args } => {
+                    let id = role_id(&mut api, &role).await?;
+                    let path = ["roles", &id, "permissions"];
+                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
                 }
-                RolePermissionsCommand::Remove { role, permissions } => {
-                    (role, PermissionsOp::Change(Change::Remove, permissions))
-                }
+                RolePermissionsCommand::Add {
+                    role,
+                    api: api_id,
+                    permissions,
+                } => (role, Change::Add, api_id, permissions),
+                RolePermissionsCommand::Remove {
+                    role,
+                    api: api_id,
+                    permissions,
+                } => (role, Change::Remove, api_id, permissions),
             };
             let id = role_id(&mut api, &role).await?;
-            owner_permissions(&mut api, ["roles", &id], op, |change, n| match change {
-                Change::Add => format!("Gave the role {role} {n}."),
-                Change::Remove => format!("Removed {n} from the role {role}."),
-            })
-            .await
+            let path = ["roles", &id, "permissions"];
+            change_permissions(&mut api, &path, &api_id, &permissions, change).await?;
+            let n = plural(permissions.len(), "permission");
+            match change {
+                Change::Add => println!("Gave the role {role} {n}."),
+                Change::Remove => println!("Removed {n} from the role {role}."),
+            }
+            Ok(())
         }
         RolesCommand::Users(RoleUsersCommand::List { role, list: args }) => {
             let id = role_id(&mut api, &role).await?;

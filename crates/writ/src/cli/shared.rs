@@ -207,43 +207,16 @@ impl Change {
     }
 }
 
-/// The permissions of one API that `… permissions add|remove` gives or takes.
-#[derive(Args)]
-pub struct PermissionArgs {
-    /// The API (id or identifier) defining the permissions.
-    #[arg(long)]
-    pub api: String,
-    /// Permission names, e.g. read:todos.
-    #[arg(required = true)]
-    pub permissions: Vec<String>,
-}
-
-/// What `… permissions list|add|remove` of a role or a user does, once its owner is known.
-pub enum PermissionsOp {
-    List(ListArgs),
-    Change(Change, PermissionArgs),
-}
-
-/// Runs `… permissions list|add|remove` on the permissions of `owner` (`["roles", id]`,
-/// `["users", id]`): lists them, or gives or takes some and prints what `said` makes of the
-/// change and its count (`2 permissions`).
-pub async fn owner_permissions(
+/// Gives or takes permissions of one API (a role's, a user's direct ones).
+pub async fn change_permissions(
     api: &mut Api,
-    owner: [&str; 2],
-    op: PermissionsOp,
-    said: impl FnOnce(Change, String) -> String,
+    segments: &[&str],
+    api_id: &str,
+    permissions: &[String],
+    change: Change,
 ) -> Result<(), CliError> {
-    let path = [owner[0], owner[1], "permissions"];
-    match op {
-        PermissionsOp::List(args) => list(api, &path, vec![], &args, &PERMISSIONS).await,
-        PermissionsOp::Change(change, args) => {
-            let body = permissions_body(api, &args.api, &args.permissions).await?;
-            change.send(api, &path, body).await?;
-            let n = plural(args.permissions.len(), "permission");
-            println!("{}", said(change, n));
-            Ok(())
-        }
-    }
+    let body = permissions_body(api, api_id, permissions).await?;
+    change.send(api, segments, body).await
 }
 
 /// `1 role`, `2 roles`.

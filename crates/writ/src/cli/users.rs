@@ -10,8 +10,8 @@ use writ_server::mgmt::types::UserRolesRequest;
 
 use super::api::Api;
 use super::shared::{
-    BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, PermissionArgs, PermissionsOp,
-    ROLES, delete, get, ids, list, owner_permissions, plural, role_id, save, set_if_given, user_id,
+    BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES,
+    change_permissions, delete, get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 use super::{CliError, import, output};
 
@@ -141,14 +141,20 @@ pub enum UserPermissionsCommand {
     /// Grant a user permissions of one API directly.
     Add {
         user: String,
-        #[command(flatten)]
-        permissions: PermissionArgs,
+        /// The API (id or identifier) defining the permissions.
+        #[arg(long)]
+        api: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
     },
     /// Take direct permissions of one API from a user.
     Remove {
         user: String,
-        #[command(flatten)]
-        permissions: PermissionArgs,
+        /// The API (id or identifier) defining the permissions.
+        #[arg(long)]
+        api: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
     },
 }
 
@@ -238,21 +244,32 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
             Ok(())
         }
         UsersCommand::Permissions(cmd) => {
-            let (user, op) = match cmd {
-                UserPermissionsCommand::List { user, list } => (user, PermissionsOp::List(list)),
-                UserPermissionsCommand::Add { user, permissions } => {
-                    (user, PermissionsOp::Change(Change::Add, permissions))
+            let (user, change, api_id, permissions) = match cmd {
+                UserPermissionsCommand::List { user, list: args } => {
+                    let id = user_id(&mut api, &user).await?;
+                    let path = ["users", &id, "permissions"];
+                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
                 }
-                UserPermissionsCommand::Remove { user, permissions } => {
-                    (user, PermissionsOp::Change(Change::Remove, permissions))
-                }
+                UserPermissionsCommand::Add {
+                    user,
+                    api: api_id,
+                    permissions,
+                } => (user, Change::Add, api_id, permissions),
+                UserPermissionsCommand::Remove {
+                    user,
+                    api: api_id,
+                    permissions,
+                } => (user, Change::Remove, api_id, permissions),
             };
             let id = user_id(&mut api, &user).await?;
-            owner_permissions(&mut api, ["users", &id], op, |change, n| match change {
-                Change::Add => format!("Granted {n} to {user}."),
-                Change::Remove => format!("Removed {n} from {user}."),
-            })
-            .await
+            let path = ["users", &id, "permissions"];
+            change_permissions(&mut api, &path, &api_id, &permissions, change).await?;
+            let n = plural(permissions.len(), "permission");
+            match change {
+                Change::Add => println!("Granted {n} to {user}."),
+                Change::Remove => println!("Removed {n} from {user}."),
+            }
+            Ok(())
         }
     }
 }
