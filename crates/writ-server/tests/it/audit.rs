@@ -471,10 +471,7 @@ fn entry(date: &str, ty: &str, user: Option<&str>, client: Option<&str>) -> NewL
 #[tokio::test]
 async fn the_logs_endpoint_pages_sorts_and_searches() {
     // Retention off: the fixtures are older than the default 30 days.
-    let app = TestApp::spawn_with(|v| {
-        v.push(("WRIT_AUDIT_RETENTION_DAYS".into(), "0".into()));
-    })
-    .await;
+    let app = TestApp::spawn_with_vars(&[("WRIT_AUDIT_RETENTION_DAYS", "0")]).await;
     let rows = [
         ("2025-01-01T00:00:00Z", "s", Some("usr_a"), Some("app")),
         ("2025-02-01T00:00:00Z", "fp", Some("usr_a"), Some("app")),
@@ -626,10 +623,7 @@ async fn the_logs_endpoint_pages_sorts_and_searches() {
 async fn retention_prunes_entries_older_than_the_setting() {
     // Retention off, so that the pruning task started with the server cannot race the test;
     // the test prunes by hand.
-    let app = TestApp::spawn_with(|v| {
-        v.push(("WRIT_AUDIT_RETENTION_DAYS".into(), "0".into()));
-    })
-    .await;
+    let app = TestApp::spawn_with_vars(&[("WRIT_AUDIT_RETENTION_DAYS", "0")]).await;
     let now = chrono::Utc::now();
     let at = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
     let store = &app.state.store;

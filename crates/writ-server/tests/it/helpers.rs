@@ -292,6 +292,12 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// A server with these settings added to the test's own.
+    pub async fn spawn_with_vars(vars: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with(|v| v.extend(vars.iter().map(|(k, x)| (k.to_string(), x.to_string()))))
+            .await
+    }
+
     pub async fn spawn_with(tweak: impl FnOnce(&mut Vec<(String, String)>)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -597,10 +597,7 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
         404
     );
 
-    let s = setup_with(
-        TestApp::spawn_with(|v| v.push(("WRIT_SIGNUP_ENABLED".into(), "true".into()))).await,
-    )
-    .await;
+    let s = setup_with(TestApp::spawn_with_vars(&[("WRIT_SIGNUP_ENABLED", "true")]).await).await;
     let page = h.get(authorize_url(&s, &[])).send().await.unwrap();
     let login_html = page.text().await.unwrap();
     assert!(

@@ -20,7 +20,7 @@ const VERIFIER: &str = "proxy-test-verifier-0123456789-abcdefghijklmnopqrstuvwxy
 
 /// A server trusting 127.0.0.1 as its proxy.
 async fn behind_proxy() -> TestApp {
-    TestApp::spawn_with(|v| v.push(("WRIT_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()))).await
+    TestApp::spawn_with_vars(&[("WRIT_TRUSTED_PROXIES", "127.0.0.1/32")]).await
 }
 
 /// A client without redirects or cookies, connecting from `local` (127.0.0.1 is the trusted
@@ -125,10 +125,10 @@ async fn spa(app: &TestApp) -> String {
 /// header names the client and `X-Forwarded-For` (which the client could send) is not read.
 #[tokio::test]
 async fn a_forwarded_proxy_is_read_by_its_own_header_only() {
-    let app = TestApp::spawn_with(|v| {
-        v.push(("WRIT_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()));
-        v.push(("WRIT_TRUSTED_PROXY_HEADER".into(), "forwarded".into()));
-    })
+    let app = TestApp::spawn_with_vars(&[
+        ("WRIT_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("WRIT_TRUSTED_PROXY_HEADER", "forwarded"),
+    ])
     .await;
     let proxy = http_from("127.0.0.1");
     assert_failed_login_ips(
@@ -575,7 +575,7 @@ async fn sign_up(
 
 #[tokio::test]
 async fn sign_up_answers_the_same_for_taken_and_new_emails() {
-    let app = TestApp::spawn_with(|v| v.push(("WRIT_SIGNUP_ENABLED".into(), "true".into()))).await;
+    let app = TestApp::spawn_with_vars(&[("WRIT_SIGNUP_ENABLED", "true")]).await;
     app.create_user("taken@example.com", "taken-password-1")
         .await;
     let http = http_from("127.0.0.1");
@@ -616,10 +616,10 @@ async fn sign_up_answers_the_same_for_taken_and_new_emails() {
 
 #[tokio::test]
 async fn sign_ups_are_limited_per_address() {
-    let app = TestApp::spawn_with(|v| {
-        v.push(("WRIT_SIGNUP_ENABLED".into(), "true".into()));
-        v.push(("WRIT_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()));
-    })
+    let app = TestApp::spawn_with_vars(&[
+        ("WRIT_SIGNUP_ENABLED", "true"),
+        ("WRIT_TRUSTED_PROXIES", "127.0.0.1/32"),
+    ])
     .await;
     let http = http_from("127.0.0.1");
     let authorize = spa(&app).await;
