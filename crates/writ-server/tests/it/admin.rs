@@ -204,7 +204,7 @@ async fn pages_follow_each_permission() {
 async fn forms_without_csrf_token_or_from_another_origin_are_refused() {
     let (app, mut b, csrf) = signed_in_admin().await;
     let own = b.base.clone();
-    let refusals: [(&str, &[(&str, &str)], Option<&str>); 4] = [
+    let refusals: [(&str, &Pairs<'_>, Option<&str>); 4] = [
         ("no token", &[("name", "no-token")], Some(own.as_str())),
         (
             "a wrong token",
@@ -416,7 +416,7 @@ async fn errors_are_shown_next_to_the_field_with_the_input_kept() {
         ]
     };
     // (form, fields, the field refused, the input the page keeps)
-    let cases: [(&str, &[(&str, &str)], &str, Option<&str>); 4] = [
+    let cases: [(&str, &Pairs<'_>, &str, Option<&str>); 4] = [
         (
             "/admin/users/new",
             &[("email", "not-an-email"), ("password", "long-enough-1")],

@@ -8,6 +8,9 @@ use writ_server::{AppState, Config};
 pub use crate::pg::{PgTestDb, TEST_KEK};
 pub use crate::web::*;
 
+/// Name/value pairs: a form's fields, a request's headers.
+pub type Pairs<'a> = [(&'a str, &'a str)];
+
 pub const ADMIN_ID: &str = "test-admin";
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789";
 

@@ -62,7 +62,7 @@ async fn entries(app: &TestApp, q: &str) -> Vec<Value> {
 /// (type `fu`) names.
 async fn assert_failed_login_ips(
     app: &TestApp,
-    cases: &[(&reqwest::Client, &[(&str, &str)], &str)],
+    cases: &[(&reqwest::Client, &Pairs<'_>, &str)],
 ) -> (String, String) {
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let client = app.password_client().await;
