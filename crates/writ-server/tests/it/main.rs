@@ -14,3 +14,4 @@ mod multinode;
 mod pg;
 mod proxy;
 mod tokens;
+mod web_message;
