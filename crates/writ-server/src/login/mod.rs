@@ -61,7 +61,7 @@ pub(crate) fn precheck(
         )));
     }
     let p: AuthorizeParams = serde_urlencoded::from_str(tx).unwrap_or_default();
-    let v = validate(state, p).map_err(Box::new)?;
+    let v = validate(state, p)?;
     if let Err((e, d)) = check(state, &v) {
         return Err(Box::new(redirect_error(&v, e, &d)));
     }

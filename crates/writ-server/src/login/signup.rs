@@ -52,7 +52,7 @@ pub async fn signup_page(
     let p: AuthorizeParams = serde_urlencoded::from_str(&tx).unwrap_or_default();
     match validate(&state, p) {
         Ok(v) => login_page(&state, &addr, pages::Form::Signup, &v, &tx, "", None, None),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 

@@ -35,7 +35,7 @@ pub async fn authorize(
     };
     let v = match validate(&state, p) {
         Ok(v) => v,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     if let Err((e, d)) = check(&state, &v) {
         return redirect_error(&v, e, &d);

@@ -95,7 +95,7 @@ pub(crate) fn invalid_page(detail: &str) -> Response {
 /// `response_mode=web_message` (silent authentication in an iframe, where auth0-spa-js sends
 /// the page's origin), a URL whose origin is one of its Allowed Web Origins, as Auth0 accepts:
 /// the answer is posted to that origin only, and the code stays bound to that redirect URI.
-pub(crate) fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated, Response> {
+pub(crate) fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated, Box<Response>> {
     let Some(client_id) = p.client_id.clone() else {
         return Err(refuse(&p, "The request has no client_id."));
     };
@@ -141,10 +141,10 @@ fn web_origin_allowed(client: &Client, redirect_uri: &str) -> bool {
 /// refusal posted as an `authorization_response` message to that URI's origin (the SDK in the
 /// parent page is waiting for one; an error page would leave it waiting for its timeout). The
 /// message says only why the request is invalid, which does not depend on any session.
-fn refuse(p: &AuthorizeParams, detail: &str) -> Response {
+fn refuse(p: &AuthorizeParams, detail: &str) -> Box<Response> {
     let origin = p.redirect_uri.as_deref().map(origin_of).unwrap_or_default();
     if p.response_mode.as_deref() != Some("web_message") || !origin.starts_with("http") {
-        return invalid_page(detail);
+        return Box::new(invalid_page(detail));
     }
     let mut response = serde_json::Map::new();
     response.insert("error".into(), json!("invalid_request"));
@@ -153,7 +153,7 @@ fn refuse(p: &AuthorizeParams, detail: &str) -> Response {
         response.insert("state".into(), json!(state));
     }
     let response = serde_json::Value::Object(response);
-    pages::web_message(&origin, &response, &random_token(16))
+    Box::new(pages::web_message(&origin, &response, &random_token(16)))
 }
 
 /// Sends `fields` back to the client by the request's response mode, with `state` and, as
