@@ -3,8 +3,8 @@
 //! `GET` of any console page without a valid session starts an authorization-code + PKCE flow
 //! for the `writ-admin-console` client and audience `{issuer}api/v2/` (the state, verifier and
 //! page asked for wait in a short-lived cookie named after the state); `/admin/callback`
-//! redeems the code at the server's token endpoint (in process, through the [`Exchange`] the
-//! binary hands the console) and opens a server-side console session
+//! redeems the code under the token endpoint's rules ([`writ_service::console::redeem`], as the
+//! console's public client) and opens a server-side console session
 //! ([`writ_service::console`]): the cookie holds a random id, the store holds its SHA-256 with
 //! the access token sealed under the key-encryption key. Logout deletes the session, and so do
 //! the user's block, deletion or password change (in the same transaction): a copied cookie then
@@ -14,7 +14,6 @@
 //! Posted forms pass [`Post`]: the session, then the Origin (or Referer) of this server, then
 //! the CSRF token of the session; anything else is refused with 403.
 
-use axum::Extension;
 use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -23,7 +22,7 @@ use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use writ_service::console::{CodeExchange, CodeRedemption};
+use writ_service::console::CodeRedemption;
 use writ_service::crypto::random_token;
 use writ_service::proxies::ClientAddr;
 use writ_service::{Actor, Writ};
@@ -38,11 +37,6 @@ use writ_core::protocol::cookie;
 pub const SESSION_COOKIE: &str = cookie::CONSOLE_SESSION;
 /// A sign-in in progress: `writ_admin_tx_<state>` = `<verifier>.<return path, base64url>`.
 const TX_PREFIX: &str = cookie::CONSOLE_SIGN_IN_PREFIX;
-
-/// Redeems sign-in codes at the server's token endpoint (a request extension of the console's
-/// routes).
-#[derive(Clone)]
-pub struct Exchange(pub CodeExchange);
 
 const TX_LIFETIME: i64 = 600;
 
@@ -343,7 +337,6 @@ fn sign_in_failed(detail: &str) -> Response {
 pub async fn callback(
     State(state): State<Writ>,
     Client(addr): Client,
-    Extension(exchange): Extension<Exchange>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -374,7 +367,7 @@ pub async fn callback(
             q.error_description.unwrap_or_default()
         ))
     } else if let Some(code) = q.code {
-        match open_session(&state, &exchange, addr, code, verifier).await {
+        match open_session(&state, addr, code, verifier).await {
             Ok((session, expires_in)) => {
                 let ret = safe_return(&ret);
                 // A page that moves on by itself rather than a redirect: the Strict session
@@ -410,13 +403,12 @@ pub async fn callback(
 /// value and its lifetime (see [`writ_service::console::start`]).
 async fn open_session(
     state: &Writ,
-    exchange: &Exchange,
     addr: ClientAddr,
     code: String,
     verifier: String,
 ) -> Result<(String, i64), String> {
-    let issued = (exchange.0)(
-        state.clone(),
+    let issued = writ_service::console::redeem(
+        state,
         CodeRedemption {
             ip: addr.ip,
             code,

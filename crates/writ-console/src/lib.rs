@@ -23,7 +23,7 @@
 //! page without).
 //!
 //! The crate knows no server: the binary merges [`router`] into the server's router (under its
-//! middleware, which sets the client's address), handing it the server's [`CodeExchange`].
+//! middleware, which sets the client's address).
 
 #[macro_use]
 mod auth;
@@ -42,11 +42,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use writ_service::Writ;
 
-pub use writ_service::console::CodeExchange;
-
-/// The console's routes, all under `/admin`, to merge into the server's router. `exchange`
-/// redeems a sign-in's authorization code at the server's token endpoint.
-pub fn router(exchange: CodeExchange) -> Router<Writ> {
+/// The console's routes, all under `/admin`, to merge into the server's router.
+pub fn router() -> Router<Writ> {
     Router::new()
         .route("/admin", get(overview::page))
         .route("/admin/", get(|| async { view::see_other("/admin") }))
@@ -60,5 +57,4 @@ pub fn router(exchange: CodeExchange) -> Router<Writ> {
         .merge(clients::router())
         .merge(keys::router())
         .merge(logs::router())
-        .layer(axum::Extension(auth::Exchange(exchange)))
 }

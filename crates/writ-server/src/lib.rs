@@ -8,7 +8,6 @@
 //! middleware (the binary mounts the admin console, `writ-console`, that way).
 
 pub mod audit;
-pub mod console;
 pub mod demo;
 pub mod error;
 #[doc(hidden)]

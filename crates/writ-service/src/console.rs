@@ -8,13 +8,10 @@
 //! a block or a deletion applies at once; logout, and the user's block, deletion or password
 //! change (in the store's transaction), delete the session, so a copied cookie opens nothing.
 //!
-//! The code is redeemed at the token endpoint, which belongs to the server: the binary hands
-//! the console a [`CodeExchange`] that calls it in process.
+//! The code is redeemed by [`redeem`], through the same rules as any client's code at the token
+//! endpoint ([`crate::exchange::code`]), as the console's public client.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
-use std::sync::Arc;
 
 use writ_core::{CONSOLE_CLIENT_ID, User};
 use writ_guard::AccessClaims;
@@ -33,7 +30,7 @@ pub struct CodeRedemption {
     pub code_verifier: String,
 }
 
-/// What the token endpoint issued for a [`CodeRedemption`].
+/// What a [`CodeRedemption`] issued.
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub access_token: String,
@@ -41,12 +38,42 @@ pub struct Issued {
     pub expires_in: i64,
 }
 
-/// Redeems a console sign-in's code at the token endpoint (in process), or says why not.
-pub type CodeExchange = Arc<
-    dyn Fn(Writ, CodeRedemption) -> Pin<Box<dyn Future<Output = Result<Issued, String>> + Send>>
-        + Send
-        + Sync,
->;
+/// Redeems a console sign-in's code as the console's public client, under the token
+/// endpoint's rules (client authentication and its limits, PKCE, single use, audit); the error
+/// is the sentence the sign-in page shows.
+pub async fn redeem(w: &Writ, r: CodeRedemption) -> Result<Issued, String> {
+    let failed = |e: crate::OAuthRefusal| match e {
+        // The detail is for the log, never the page.
+        crate::OAuthRefusal::ServerError(detail) => {
+            tracing::error!(error = %detail, "internal error in the console's code exchange");
+            "The code exchange failed: Internal error".to_string()
+        }
+        e => format!("The code exchange failed: {e}"),
+    };
+    let presented = crate::client_auth::Presented {
+        client_id: Some(CONSOLE_CLIENT_ID),
+        ..Default::default()
+    };
+    let client = crate::client_auth::authenticate(w, r.ip, presented).map_err(failed)?;
+    if !client.allows_grant("authorization_code") {
+        return Err(failed(crate::OAuthRefusal::unauthorized_client(
+            "Grant type 'authorization_code' not allowed for the client.",
+        )));
+    }
+    let peer = crate::audit::Peer::new(r.ip, None);
+    let request = crate::exchange::CodeRequest {
+        code: &r.code,
+        redirect_uri: Some(&r.redirect_uri),
+        code_verifier: Some(&r.code_verifier),
+    };
+    let issued = crate::exchange::code(w, &peer, &client, request)
+        .await
+        .map_err(failed)?;
+    Ok(Issued {
+        access_token: issued.minted.access_token,
+        expires_in: issued.minted.expires_in,
+    })
+}
 
 /// A live console session: the admin's verified token and who they are.
 pub struct Session {

@@ -148,7 +148,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     tracing::info!(issuer = %config.issuer, listen = %config.listen, ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
     let store = state.store.clone();
     // The admin console at /admin, under the server's middleware.
-    let console = writ_console::router(writ_server::console::code_exchange());
+    let console = writ_console::router();
     writ_server::run_with(listener, state, console, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

@@ -22,9 +22,7 @@ use writ_service::crypto::random_token;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, LOGIN_CSRF, SameSite};
 use crate::http::origin_of;
-use crate::oauth::request::{
-    AuthorizeParams, Validated, check, invalid_page, redirect_error, validate,
-};
+use crate::oauth::request::{AuthorizeParams, Validated, check, redirect_error, validate};
 use crate::state::AppState;
 use pages::Note;
 
@@ -63,7 +61,7 @@ pub(crate) fn precheck(
         )));
     }
     let p: AuthorizeParams = serde_urlencoded::from_str(tx).unwrap_or_default();
-    let v = validate(state, p).map_err(|d| Box::new(invalid_page(d)))?;
+    let v = validate(state, p)?;
     if let Err((e, d)) = check(state, &v) {
         return Err(Box::new(redirect_error(&v, e, &d)));
     }

@@ -13,7 +13,7 @@ use super::form::LoginForm;
 use super::pages::{self, Note};
 use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
-use crate::oauth::request::{AuthorizeParams, invalid_page, validate};
+use crate::oauth::request::{AuthorizeParams, validate};
 use crate::state::AppState;
 
 /// What every sign-up ends with, registered before or not (see the module doc).
@@ -52,7 +52,7 @@ pub async fn signup_page(
     let p: AuthorizeParams = serde_urlencoded::from_str(&tx).unwrap_or_default();
     match validate(&state, p) {
         Ok(v) => login_page(&state, &addr, pages::Form::Signup, &v, &tx, "", None, None),
-        Err(detail) => invalid_page(detail),
+        Err(refused) => *refused,
     }
 }
 

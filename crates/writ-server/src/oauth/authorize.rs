@@ -9,9 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use writ_service::time::now;
 
-use super::request::{
-    AuthorizeParams, check, invalid_page, live_session, redirect_error, validate,
-};
+use super::request::{AuthorizeParams, check, live_session, redirect_error, validate};
 use crate::http::client_addr::ClientAddr;
 use crate::login::consent::answer;
 use crate::login::{login_page, pages};
@@ -37,7 +35,7 @@ pub async fn authorize(
     };
     let v = match validate(&state, p) {
         Ok(v) => v,
-        Err(detail) => return invalid_page(detail),
+        Err(refused) => return *refused,
     };
     if let Err((e, d)) = check(&state, &v) {
         return redirect_error(&v, e, &d);

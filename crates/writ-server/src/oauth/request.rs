@@ -3,8 +3,9 @@
 //! response mode. `GET /authorize` itself is [`super::authorize`]; the pages the user sees on
 //! the way are [`crate::login`]'s. Both answer through this module.
 //!
-//! Errors about the client or the redirect URI are shown on a page and never redirected;
-//! every other error goes back to the (validated) redirect URI, per RFC 6749 §4.1.2.1.
+//! Errors about the client or the redirect URI are shown on a page and never redirected (a
+//! `web_message` request gets them as a posted message instead); every other error goes back
+//! to the (validated) redirect URI, per RFC 6749 §4.1.2.1.
 
 use std::sync::Arc;
 
@@ -87,29 +88,23 @@ pub(crate) fn invalid_page(detail: &str) -> Response {
 }
 
 /// Checks client and redirect URI; anything wrong here is shown (see [`invalid_page`]), never
-/// redirected.
-pub(crate) fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated, &'static str> {
-    let bad = |d: &'static str| d;
-    let client_id = p
-        .client_id
-        .clone()
-        .ok_or_else(|| bad("The request has no client_id."))?;
-    let client = state
-        .catalog
-        .load()
-        .clients
-        .get(&client_id)
-        .cloned()
-        .ok_or_else(|| bad("Unknown client."))?;
-    let redirect_uri = p
-        .redirect_uri
-        .clone()
-        .ok_or_else(|| bad("The request has no redirect_uri."))?;
-    if !client.callbacks.contains(&redirect_uri) {
-        return Err(bad(
-            "The redirect_uri is not registered for this client (Allowed Callback URLs).",
-        ));
-    }
+/// redirected — except to a `web_message` request, which is answered by a message posted to
+/// its frame's parent (see [`refuse`]).
+///
+/// The redirect URI must be one of the client's Allowed Callback URLs, or, for
+/// `response_mode=web_message` (silent authentication in an iframe, where auth0-spa-js sends
+/// the page's origin), a URL whose origin is one of its Allowed Web Origins, as Auth0 accepts:
+/// the answer is posted to that origin only, and the code stays bound to that redirect URI.
+pub(crate) fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated, Box<Response>> {
+    let Some(client_id) = p.client_id.clone() else {
+        return Err(refuse(&p, "The request has no client_id."));
+    };
+    let Some(client) = state.catalog.load().clients.get(&client_id).cloned() else {
+        return Err(refuse(&p, "Unknown client."));
+    };
+    let Some(redirect_uri) = p.redirect_uri.clone() else {
+        return Err(refuse(&p, "The request has no redirect_uri."));
+    };
     let mode = match p.response_mode.as_deref() {
         None | Some("query") => Mode::Query,
         Some("fragment") => Mode::Fragment,
@@ -117,6 +112,14 @@ pub(crate) fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated
         Some("web_message") => Mode::WebMessage,
         Some(_) => Mode::Query,
     };
+    let registered = client.callbacks.contains(&redirect_uri)
+        || (mode == Mode::WebMessage && web_origin_allowed(&client, &redirect_uri));
+    if !registered {
+        return Err(refuse(
+            &p,
+            "The redirect_uri is not registered for this client (Allowed Callback URLs).",
+        ));
+    }
     Ok(Validated {
         p,
         client,
@@ -124,6 +127,33 @@ pub(crate) fn validate(state: &AppState, p: AuthorizeParams) -> Result<Validated
         mode,
         issuer: state.config.issuer.clone(),
     })
+}
+
+/// Whether `redirect_uri` is an http(s) URL whose origin is one of the client's Allowed Web
+/// Origins.
+fn web_origin_allowed(client: &Client, redirect_uri: &str) -> bool {
+    let origin = origin_of(redirect_uri);
+    origin.starts_with("http") && client.web_origins.iter().any(|o| origin_of(o) == origin)
+}
+
+/// The answer to a request whose client or redirect URI is invalid: the error page, or, when
+/// the request asked for `response_mode=web_message` with an http(s) redirect URI, the same
+/// refusal posted as an `authorization_response` message to that URI's origin (the SDK in the
+/// parent page is waiting for one; an error page would leave it waiting for its timeout). The
+/// message says only why the request is invalid, which does not depend on any session.
+fn refuse(p: &AuthorizeParams, detail: &str) -> Box<Response> {
+    let origin = p.redirect_uri.as_deref().map(origin_of).unwrap_or_default();
+    if p.response_mode.as_deref() != Some("web_message") || !origin.starts_with("http") {
+        return Box::new(invalid_page(detail));
+    }
+    let mut response = serde_json::Map::new();
+    response.insert("error".into(), json!("invalid_request"));
+    response.insert("error_description".into(), json!(detail));
+    if let Some(state) = &p.state {
+        response.insert("state".into(), json!(state));
+    }
+    let response = serde_json::Value::Object(response);
+    Box::new(pages::web_message(&origin, &response, &random_token(16)))
 }
 
 /// Sends `fields` back to the client by the request's response mode, with `state` and, as

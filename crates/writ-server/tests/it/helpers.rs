@@ -353,7 +353,7 @@ impl TestApp {
         let st = state.clone();
         let server = tokio::spawn(async move {
             // The admin console too, as the binary serves it.
-            let console = writ_console::router(writ_server::console::code_exchange());
+            let console = writ_console::router();
             writ_server::run_with(listener, st, console, async {
                 let _ = rx.await;
             })

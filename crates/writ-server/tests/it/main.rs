@@ -15,3 +15,4 @@ mod pg;
 mod proxy;
 mod tokens;
 mod web;
+mod web_message;

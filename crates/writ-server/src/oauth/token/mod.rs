@@ -1,7 +1,8 @@
 //! `POST /oauth/token`: reads the request (form or JSON body, `Authorization: Basic`),
 //! dispatches on `grant_type` to one module per grant, and shapes the token response. Client
-//! authentication and minting happen in `writ-service` ([`writ_service::client_auth`],
-//! [`writ_service::tokens`]); the grant modules hold each grant's protocol rules.
+//! authentication, the exchanges' rules and minting happen in `writ-service`
+//! ([`writ_service::client_auth`], [`writ_service::exchange`], [`writ_service::tokens`]); the
+//! grant modules read each grant's parameters and shape its answer.
 
 pub mod authorization_code;
 pub mod client_credentials;
@@ -19,7 +20,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use writ_core::Client;
 use writ_service::client_auth::{self, Presented};
-use writ_service::tokens::{self, LoginContext, Minted};
+use writ_service::tokens::Minted;
 
 use crate::error::OAuthError;
 use crate::http::client_addr::ClientAddr;
@@ -152,20 +153,6 @@ pub(crate) fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a 
         .ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
 }
 
-/// Records a code exchange, or a reused code or refresh token, of `client` for `user_id`.
-pub(crate) async fn audit_exchange(
-    state: &AppState,
-    ip: IpAddr,
-    headers: &HeaderMap,
-    client_id: &str,
-    user_id: &str,
-    email: Option<&str>,
-    what: writ_service::audit::Exchange,
-) {
-    let peer = crate::audit::peer(ip, headers);
-    writ_service::audit::exchange(state, &peer, client_id, user_id, email, what).await;
-}
-
 /// The token response, with `Cache-Control: no-store`.
 pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response {
     let mut r = axum::Json(TokenResponse {
@@ -181,38 +168,6 @@ pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
-}
-
-/// Issues the token response for a user (see [`writ_service::tokens::for_user`]): access
-/// token with current RBAC, ID token when `openid` was granted, and the refresh token given.
-/// Also returns the user's email (for the audit log, which then need not read the user again).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn user_tokens(
-    state: &AppState,
-    client: &Client,
-    user_id: &str,
-    audience: Option<&str>,
-    scope: &str,
-    login: LoginContext<'_>,
-    refresh: Option<String>,
-    gty: &str,
-) -> Result<(Response, String), OAuthError> {
-    let user = tokens::live_user(state, user_id).await?;
-    writ_service::access::user_audience_allowed(state, client, audience)
-        .map_err(|e| OAuthError::access_denied(e.0))?;
-    let api = tokens::api_for(state, audience)?;
-    let minted = tokens::for_user(
-        state,
-        client,
-        &user,
-        &api,
-        audience.is_some(),
-        Some(scope),
-        login,
-        gty,
-    )
-    .await?;
-    Ok((respond(minted, refresh), user.email))
 }
 
 /// `POST /oauth/token`.

@@ -1,0 +1,295 @@
+//! The token exchanges that give a user's tokens for something the user obtained earlier: an
+//! authorization code (PKCE S256, single use, bound to its client and redirect URI; a replay
+//! revokes what the first use issued) and a refresh token (rotation with reuse detection). The
+//! one place for these rules: the token endpoint's grant modules and the admin console's
+//! sign-in both call [`code`], so the console's code is redeemed exactly as an SPA's is.
+//!
+//! [`user_tokens`] is the last step of every user grant (these two and the password grant):
+//! the user must still exist and not be blocked, the client may have tokens for the API, and the
+//! permissions are evaluated now.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use writ_core::Client;
+use writ_store::{CodeOutcome, RefreshToken, RotateOutcome};
+
+use crate::Writ;
+use crate::audit::{Exchange, Peer};
+use crate::crypto::{random_token, sha256_hex};
+use crate::oauth_error::OAuthRefusal;
+use crate::time::now;
+use crate::tokens::{self, LoginContext, Minted};
+
+const INVALID_CODE: &str = "Invalid authorization code";
+const INVALID_REFRESH: &str = "Unknown or invalid refresh token.";
+
+/// A user's token response: the minted tokens, a refresh token when one was issued, and the
+/// user's email (for the caller's audit entry, which then need not read the user again).
+#[derive(Debug)]
+pub struct UserTokens {
+    pub minted: Minted,
+    pub refresh_token: Option<String>,
+    pub email: String,
+}
+
+/// An authorization code presented at the token endpoint, with what must match it.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+/// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, verifier 43–128 unreserved chars.
+fn pkce_ok(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+/// Redeems an authorization code for `client` (already authenticated and allowed the
+/// `authorization_code` grant): the user's tokens, with a refresh token when `offline_access`
+/// was granted, the client may refresh and the API allows it. The exchange is audited.
+pub async fn code(
+    w: &Writ,
+    peer: &Peer,
+    client: &Client,
+    r: CodeRequest<'_>,
+) -> Result<UserTokens, OAuthRefusal> {
+    let id = sha256_hex(r.code);
+    let t = now();
+    let invalid = || OAuthRefusal::invalid_grant(INVALID_CODE);
+    let c = w.store.get_code(&id).await?.ok_or_else(invalid)?;
+    if c.used_at.is_some() {
+        // A replay: the tokens the first use issued are revoked.
+        return Err(replayed(w, peer, client, &id, t).await);
+    }
+    if c.client_id != client.client_id || t >= c.expires_at {
+        return Err(invalid());
+    }
+    if r.redirect_uri != Some(c.redirect_uri.as_str()) {
+        return Err(OAuthRefusal::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&c.code_challenge, r.code_verifier) {
+        (Some(ch), Some(v)) if pkce_ok(v, ch) => {}
+        (Some(_), Some(_)) => {
+            return Err(OAuthRefusal::invalid_grant(
+                "Failed to verify code verifier",
+            ));
+        }
+        (Some(_), None) => return Err(OAuthRefusal::invalid_grant("Missing code_verifier")),
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade
+        // attempt (an attacker's code injected into a PKCE client's session).
+        (None, Some(_)) => {
+            return Err(OAuthRefusal::invalid_grant(
+                "code_verifier was sent, but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    // Decide on a refresh token before the code is used, so both are recorded at once.
+    let wants_offline = c
+        .scope
+        .split_ascii_whitespace()
+        .any(|s| s == "offline_access")
+        && client.allows_grant("refresh_token");
+    let api = tokens::api_for(w, c.audience.as_deref())?;
+    let (refresh, record) = if wants_offline && api.allow_offline_access {
+        let token = random_token(32);
+        let rec = RefreshToken {
+            id: sha256_hex(&token),
+            family_id: random_token(16),
+            parent_id: None,
+            client_id: client.client_id.clone(),
+            user_id: c.user_id.clone(),
+            audience: c.audience.clone(),
+            scope: c.scope.clone(),
+            sid: c.sid.clone(),
+            auth_time: c.auth_time,
+            created_at: t,
+            idle_expires_at: t + client.refresh_idle_lifetime,
+            family_expires_at: t + client.refresh_absolute_lifetime,
+            used_at: None,
+            revoked: false,
+        };
+        (Some(token), Some(rec))
+    } else {
+        (None, None)
+    };
+    match w.store.consume_code(&id, t, record.as_ref()).await? {
+        CodeOutcome::Fresh(_) => {}
+        // Another request used it first, between our read and now.
+        CodeOutcome::Reused(_) => return Err(replayed(w, peer, client, &id, t).await),
+        CodeOutcome::Missing => return Err(invalid()),
+    }
+    let login = LoginContext {
+        auth_time: c.auth_time,
+        nonce: c.nonce.as_deref(),
+        sid: c.sid.as_deref(),
+    };
+    let issued = user_tokens(
+        w,
+        client,
+        &c.user_id,
+        c.audience.as_deref(),
+        &c.scope,
+        login,
+        refresh,
+        "authorization_code",
+    )
+    .await?;
+    let email = Some(issued.email.as_str());
+    crate::audit::exchange(
+        w,
+        peer,
+        &client.client_id,
+        &c.user_id,
+        email,
+        Exchange::CodeExchanged,
+    )
+    .await;
+    Ok(issued)
+}
+
+/// A code presented again: using it once more revokes the refresh family its first use
+/// recorded (in the store, atomically), and the attempt is audited.
+async fn replayed(w: &Writ, peer: &Peer, client: &Client, id: &str, t: i64) -> OAuthRefusal {
+    match w.store.consume_code(id, t, None).await {
+        Ok(CodeOutcome::Reused(c)) => {
+            crate::audit::exchange(
+                w,
+                peer,
+                &client.client_id,
+                &c.user_id,
+                None,
+                Exchange::CodeReused,
+            )
+            .await;
+            tracing::warn!(client_id = %c.client_id, "authorization code reused; tokens it issued were revoked");
+        }
+        Ok(_) => {}
+        Err(e) => return e.into(),
+    }
+    OAuthRefusal::invalid_grant(INVALID_CODE)
+}
+
+/// Redeems a refresh token for `client` (already authenticated and allowed the
+/// `refresh_token` grant): with rotation on, a new refresh token replaces it, and a rotated
+/// token presented again (after the client's leeway) revokes its whole family, audited. RBAC
+/// is evaluated anew, so a refresh returns the user's current permissions.
+pub async fn refresh(
+    w: &Writ,
+    peer: &Peer,
+    client: &Client,
+    presented: &str,
+) -> Result<UserTokens, OAuthRefusal> {
+    let id = sha256_hex(presented);
+    let t = now();
+    let invalid = || OAuthRefusal::invalid_grant(INVALID_REFRESH);
+    let cur = w.store.get_refresh(&id).await?.ok_or_else(invalid)?;
+    if cur.client_id != client.client_id {
+        return Err(invalid());
+    }
+    let next = if client.refresh_rotation {
+        let token = random_token(32);
+        let child = RefreshToken {
+            id: sha256_hex(&token),
+            parent_id: Some(cur.id.clone()),
+            created_at: t,
+            idle_expires_at: (t + client.refresh_idle_lifetime).min(cur.family_expires_at),
+            used_at: None,
+            revoked: false,
+            ..cur.clone()
+        };
+        match w
+            .store
+            .rotate_refresh(&id, &child, t, client.refresh_leeway)
+            .await?
+        {
+            RotateOutcome::Rotated => Some(token),
+            RotateOutcome::Reused => {
+                let (client_id, user_id) = (&client.client_id, &cur.user_id);
+                crate::audit::exchange(w, peer, client_id, user_id, None, Exchange::RefreshReused)
+                    .await;
+                tracing::warn!(%client_id, %user_id, "refresh token reuse detected; family revoked");
+                return Err(invalid());
+            }
+            RotateOutcome::Invalid => return Err(invalid()),
+        }
+    } else {
+        if cur.revoked || t >= cur.family_expires_at || t >= cur.idle_expires_at {
+            return Err(invalid());
+        }
+        None
+    };
+    let login = LoginContext {
+        auth_time: cur.auth_time,
+        nonce: None,
+        sid: cur.sid.as_deref(),
+    };
+    let aud = cur.audience.as_deref();
+    user_tokens(
+        w,
+        client,
+        &cur.user_id,
+        aud,
+        &cur.scope,
+        login,
+        next,
+        "refresh_token",
+    )
+    .await
+}
+
+/// A user's tokens for `client` (see [`tokens::for_user`]): the user must still exist and not
+/// be blocked, and the client may have the API's tokens for users; the access token carries the
+/// user's permissions as they are now; an ID token when `openid` was granted; `refresh` is the
+/// refresh token the grant issued, if any.
+#[allow(clippy::too_many_arguments)]
+pub async fn user_tokens(
+    w: &Writ,
+    client: &Client,
+    user_id: &str,
+    audience: Option<&str>,
+    scope: &str,
+    login: LoginContext<'_>,
+    refresh: Option<String>,
+    gty: &str,
+) -> Result<UserTokens, OAuthRefusal> {
+    let user = tokens::live_user(w, user_id).await?;
+    crate::access::user_audience_allowed(w, client, audience)
+        .map_err(|e| OAuthRefusal::access_denied(e.0))?;
+    let api = tokens::api_for(w, audience)?;
+    let evaluate = audience.is_some();
+    let minted =
+        tokens::for_user(w, client, &user, &api, evaluate, Some(scope), login, gty).await?;
+    Ok(UserTokens {
+        minted,
+        refresh_token: refresh,
+        email: user.email,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256() {
+        // RFC 7636 appendix B.
+        let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(pkce_ok(v, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!pkce_ok(v, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cX"));
+        assert!(!pkce_ok(
+            "short",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+}
