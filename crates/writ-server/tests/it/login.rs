@@ -115,6 +115,14 @@ pub(crate) async fn login(s: &Setup, authorize: &str, user: &str, pw: &str) -> (
     (location(&r), session)
 }
 
+/// A `web_message` answer: a 200 page that only `origin` may frame; its HTML.
+pub(crate) async fn web_message_page(r: reqwest::Response, origin: &str) -> String {
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains(&format!("frame-ancestors {origin}")), "{csp}");
+    r.text().await.unwrap()
+}
+
 /// Alice's login through the hosted page from the usual `/authorize`.
 pub(crate) async fn login_alice(s: &Setup) -> (String, String) {
     login(
@@ -357,13 +365,7 @@ async fn sso_prompt_none_web_message_and_logout() {
         &session,
     )
     .await;
-    assert_eq!(r.status(), 200);
-    let csp = r.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(csp.contains(&format!("frame-ancestors {SPA}")), "{csp}");
-    let html = r.text().await.unwrap();
+    let html = web_message_page(r, SPA).await;
     assert!(
         html.contains("\"type\":\"authorization_response\"")
             && html.contains(&format!("\"{SPA}\""))

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::login::{SPA, VERIFIER, authorize_url, login_alice, setup};
+use crate::login::{SPA, VERIFIER, authorize_url, login_alice, setup, web_message_page};
 
 /// The `authorization_response` message a web_message page posts, and the origin it posts to.
 fn posted(html: &str) -> (Value, String) {
@@ -64,13 +64,7 @@ async fn the_pages_origin_in_web_origins_gets_a_code_by_message() {
     // With a session: a code, bound to the origin it was sent to.
     let (_, session) = login_alice(&s).await;
     let r = get_with_cookie(silent(&s, SPA, &[]), &session).await;
-    assert_eq!(r.status(), 200);
-    let csp = r.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(csp.contains(&format!("frame-ancestors {SPA}")), "{csp}");
-    let (resp, to) = posted(&r.text().await.unwrap());
+    let (resp, to) = posted(&web_message_page(r, SPA).await);
     assert_eq!(to, SPA);
     let code = resp["code"].as_str().expect("a code").to_owned();
     let token = |redirect_uri: &'static str, code: String| {
