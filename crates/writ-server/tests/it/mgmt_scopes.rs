@@ -14,6 +14,21 @@ async fn token_with(app: &TestApp, scopes: &[&str]) -> (String, String) {
     (token, id)
 }
 
+/// `method path` as `token` is refused: 403 `insufficient_scope` naming `scope`, the first
+/// scope it lacks, in the body and in `WWW-Authenticate`.
+async fn assert_refused(app: &TestApp, token: &str, method: &Method, path: &str, scope: &str) {
+    let r = app
+        .api_as(token, method.clone(), path, None)
+        .await
+        .assert(403);
+    let at = format!("{method} {path}");
+    assert_eq!(r.body["errorCode"], "insufficient_scope", "{at}");
+    let expected = format!("Insufficient scope, expected any of: {scope}");
+    assert_eq!(r.body["message"], expected, "{at}");
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(challenge.contains(&format!("scope=\"{scope}\"")), "{at}");
+}
+
 /// `(method, path under /api/v2 with its parameters filled in, first required scope)` of every
 /// operation that requires one.
 fn operations(doc: &Value) -> Vec<(Method, String, String)> {
@@ -46,22 +61,7 @@ async fn every_operation_refuses_a_token_without_its_scope_and_records_refused_w
     assert!(ops.len() > 40, "{} operations", ops.len());
     let mut writes = vec![];
     for (method, path, scope) in &ops {
-        let r = app
-            .api_as(&token, method.clone(), path, None)
-            .await
-            .assert(403);
-        assert_eq!(r.body["errorCode"], "insufficient_scope", "{method} {path}");
-        assert_eq!(
-            r.body["message"],
-            format!("Insufficient scope, expected any of: {scope}"),
-            "{method} {path}"
-        );
-        assert!(
-            r.header("www-authenticate")
-                .unwrap()
-                .contains(&format!("scope=\"{scope}\"")),
-            "{method} {path}"
-        );
+        assert_refused(&app, &token, method, path, scope).await;
         if *method != Method::GET {
             writes.push(format!("{method} /api/v2{path}"));
         }
@@ -102,23 +102,9 @@ async fn every_operation_refuses_a_token_without_its_scope_and_records_refused_w
 async fn an_operation_needing_two_scopes_names_the_one_missing() {
     let app = TestApp::spawn().await;
     let (token, _) = token_with(&app, &["read:users", "update:signing_keys"]).await;
-    let r = app
-        .api_as(&token, Method::GET, "/users/x/roles", None)
-        .await
-        .assert(403);
-    assert_eq!(r.body["errorCode"], "insufficient_scope");
-    assert_eq!(
-        r.body["message"],
-        "Insufficient scope, expected any of: read:roles"
-    );
-    let r = app
-        .api_as(&token, Method::POST, "/keys/signing/rotate", None)
-        .await
-        .assert(403);
-    assert_eq!(
-        r.body["message"],
-        "Insufficient scope, expected any of: create:signing_keys"
-    );
+    assert_refused(&app, &token, &Method::GET, "/users/x/roles", "read:roles").await;
+    let rotate = "/keys/signing/rotate";
+    assert_refused(&app, &token, &Method::POST, rotate, "create:signing_keys").await;
     // With the scope, the read goes on to the resource.
     app.api_as(&token, Method::GET, "/users/x", None)
         .await
