@@ -38,10 +38,24 @@ set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# The server's whole integration suite again, every TestApp on its own PostgreSQL database.
+# The server's whole integration suite again, every TestApp on its own PostgreSQL database:
+# the binary `cargo test --workspace` built (`cargo test -p writ-server` would build the
+# dependencies again with other features), run from the crate's folder as cargo runs it.
 echo "==> writ-server integration tests on PostgreSQL"
-WRIT_TEST_BACKEND=postgres cargo test -p writ-server --test it 2>&1 | tee -a "$log"
-pg_status=${PIPESTATUS[0]}
+server_it=$(cargo test --workspace --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") \
+            and m["target"]["name"] == "it" and "/writ-server#" in m["package_id"]:
+        print(m["executable"])')
+if [ -x "$server_it" ]; then
+  (cd crates/writ-server && WRIT_TEST_BACKEND=postgres "$server_it") 2>&1 | tee -a "$log"
+  pg_status=${PIPESTATUS[0]}
+else
+  echo "test.sh: the writ-server integration-test binary was not found" >&2
+  pg_status=1
+fi
 [ "$status" -ne 0 ] || status=$pg_status
 
 # Browser end-to-end tests: Chromium (Debian's) + playwright-core against Writ, the example

@@ -1,17 +1,9 @@
 //! `/api/v2/resource-servers`: APIs and their permission catalogs.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-
-use axum::response::Response;
 use writ_service::apis::{self, ApiInput};
 
-use super::types::{self, ResourceServer, ResourceServerList, ResourceServerRequest};
-use super::{Caller, Paging, created, no_content, ok, query, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use super::prelude::*;
+use super::types::{ResourceServer, ResourceServerList, ResourceServerRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -45,23 +37,15 @@ impl From<ResourceServerRequest> for ApiInput {
     operation_id = "get_resource_servers",
     tag = "resource-servers",
     summary = "List APIs",
-    params(
-        Paging,
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "The APIs, including the built-in Management API.", body = types::ResourceServerList),
         schemas::QueryDenied,
     ),
     security(("bearer" = ["read:resource_servers"]))
 )]
-async fn list(
-    State(s): State<AppState>,
-    c: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    c.require("read:resource_servers").await?;
-    let paging: Paging = query(q)?;
-    let page = s.store.list_resource_servers(paging.page()?).await?;
+async fn list(c: Caller, paging: Paging) -> Result<Response, ApiError> {
+    let page = c.store.list_resource_servers(paging.page()?).await?;
     paging.answer::<ResourceServerList, _, _>(page)
 }
 
@@ -79,10 +63,9 @@ async fn list(
     ),
     security(("bearer" = ["create:resource_servers"]))
 )]
-async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    c.require("create:resource_servers").await?;
+async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     let b: ResourceServerRequest = c.body(&bytes).await?;
-    let rs = apis::create(&s, &c.actor(), b.into()).await?;
+    let rs = apis::create(&c, &c.actor(), b.into()).await?;
     Ok(created(ResourceServer::from(&rs)))
 }
 
@@ -92,24 +75,16 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     operation_id = "get_resource_servers_by_id",
     tag = "resource-servers",
     summary = "Get an API",
-    params(
-        ("id" = String, Path, description = "The API's id or identifier (audience)."),
-    ),
+    params(ApiId),
     responses(
         (status = 200, description = "The API.", body = types::ResourceServer),
-        schemas::Denied,
-        (status = 404, description = "No such API.", body = types::Error),
+        schemas::Denied<ApiId>,
     ),
     security(("bearer" = ["read:resource_servers"]))
 )]
-async fn read(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("read:resource_servers").await?;
+async fn read(c: Caller, Path(ApiId(id)): Path<ApiId>) -> Result<Response, ApiError> {
     Ok(ok(ResourceServer::from(
-        &s.store.get_resource_server(&id).await?,
+        &c.store.get_resource_server(&id).await?,
     )))
 }
 
@@ -120,9 +95,7 @@ async fn read(
     tag = "resource-servers",
     summary = "Update an API",
     description = "`scopes` replaces the whole catalog; a removed scope is also removed from the roles and users that held it.",
-    params(
-        ("id" = String, Path, description = "The API's id or identifier (audience)."),
-    ),
+    params(ApiId),
     request_body(content = ResourceServerRequest, description = "Properties to change; `identifier` cannot change."),
     responses(
         (status = 200, description = "The updated API.", body = types::ResourceServer),
@@ -134,14 +107,12 @@ async fn read(
     security(("bearer" = ["update:resource_servers"]))
 )]
 async fn update(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(ApiId(id)): Path<ApiId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:resource_servers").await?;
     let b: ResourceServerRequest = c.body(&bytes).await?;
-    let rs = apis::update(&s, &c.actor(), &id, b.into()).await?;
+    let rs = apis::update(&c, &c.actor(), &id, b.into()).await?;
     Ok(ok(ResourceServer::from(&rs)))
 }
 
@@ -151,9 +122,7 @@ async fn update(
     operation_id = "delete_resource_servers_by_id",
     tag = "resource-servers",
     summary = "Delete an API",
-    params(
-        ("id" = String, Path, description = "The API's id or identifier (audience)."),
-    ),
+    params(ApiId),
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, description = schemas::E401, body = types::Error),
@@ -162,12 +131,7 @@ async fn update(
     ),
     security(("bearer" = ["delete:resource_servers"]))
 )]
-async fn remove(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("delete:resource_servers").await?;
-    apis::delete(&s, &c.actor(), &id).await?;
+async fn remove(c: Caller, Path(ApiId(id)): Path<ApiId>) -> Result<Response, ApiError> {
+    apis::delete(&c, &c.actor(), &id).await?;
     Ok(no_content())
 }

@@ -1,20 +1,13 @@
 //! `/api/v2/clients` and `/api/v2/client-grants`. Client secrets are 256-bit random values
 //! stored as SHA-256: they are shown once, at creation and at rotation, never again.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
 use writ_service::clients::{self, ClientInput, GrantInput, RefreshInput};
 
+use super::prelude::*;
 use super::types::{
-    self, Client, ClientGrant, ClientGrantList, ClientGrantRequest, ClientList, ClientRequest,
+    Client, ClientGrant, ClientGrantList, ClientGrantRequest, ClientList, ClientRequest,
     GrantFilter, RefreshTokenRequest,
 };
-use super::{Caller, Paging, created, no_content, ok, query, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -64,23 +57,15 @@ impl From<ClientRequest> for ClientInput {
     operation_id = "get_clients",
     tag = "clients",
     summary = "List clients",
-    params(
-        Paging,
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "The clients (without secrets).", body = types::ClientList),
         schemas::QueryDenied,
     ),
     security(("bearer" = ["read:clients"]))
 )]
-async fn list(
-    State(s): State<AppState>,
-    c: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    c.require("read:clients").await?;
-    let paging: Paging = query(q)?;
-    let page = s.store.list_clients(paging.page()?).await?;
+async fn list(c: Caller, paging: Paging) -> Result<Response, ApiError> {
+    let page = c.store.list_clients(paging.page()?).await?;
     paging.answer::<ClientList, _, _>(page)
 }
 
@@ -98,10 +83,9 @@ async fn list(
     ),
     security(("bearer" = ["create:clients"]))
 )]
-async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    c.require("create:clients").await?;
+async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     let b: ClientRequest = c.body(&bytes).await?;
-    let made = clients::create(&s, &c.actor(), b.into()).await?;
+    let made = clients::create(&c, &c.actor(), b.into()).await?;
     Ok(created(Client::from(&made)))
 }
 
@@ -111,23 +95,15 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     operation_id = "get_clients_by_id",
     tag = "clients",
     summary = "Get a client",
-    params(
-        ("id" = String, Path, description = "The client's `client_id`."),
-    ),
+    params(ClientId),
     responses(
         (status = 200, description = "The client (without its secret).", body = types::Client),
-        schemas::Denied,
-        (status = 404, description = "No such client.", body = types::Error),
+        schemas::Denied<ClientId>,
     ),
     security(("bearer" = ["read:clients"]))
 )]
-async fn read(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("read:clients").await?;
-    Ok(ok(Client::from(&s.store.get_client(&id).await?)))
+async fn read(c: Caller, Path(ClientId(id)): Path<ClientId>) -> Result<Response, ApiError> {
+    Ok(ok(Client::from(&c.store.get_client(&id).await?)))
 }
 
 #[utoipa::path(
@@ -137,26 +113,21 @@ async fn read(
     tag = "clients",
     summary = "Update a client",
     description = "Setting `token_endpoint_auth_method` to `none` removes the secret; setting it to a secret method on a public client creates one.",
-    params(
-        ("id" = String, Path, description = "The client's `client_id`."),
-    ),
+    params(ClientId),
     request_body(content = ClientRequest, description = "Properties to change."),
     responses(
         (status = 200, description = "The updated client; `client_secret` is included only when this change made a public client confidential.", body = types::Client),
-        schemas::BodyDenied,
-        (status = 404, description = "No such client.", body = types::Error),
+        schemas::BodyDenied<ClientId>,
     ),
     security(("bearer" = ["update:clients"]))
 )]
 async fn update(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(ClientId(id)): Path<ClientId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:clients").await?;
     let b: ClientRequest = c.body(&bytes).await?;
-    let changed = clients::update(&s, &c.actor(), &id, b.into()).await?;
+    let changed = clients::update(&c, &c.actor(), &id, b.into()).await?;
     Ok(ok(Client::from(&changed)))
 }
 
@@ -166,23 +137,15 @@ async fn update(
     operation_id = "delete_clients_by_id",
     tag = "clients",
     summary = "Delete a client",
-    params(
-        ("id" = String, Path, description = "The client's `client_id`."),
-    ),
+    params(ClientId),
     responses(
         (status = 204, description = "Deleted, with its client grants."),
-        schemas::Denied,
-        (status = 404, description = "No such client.", body = types::Error),
+        schemas::Denied<ClientId>,
     ),
     security(("bearer" = ["delete:clients"]))
 )]
-async fn remove(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("delete:clients").await?;
-    clients::delete(&s, &c.actor(), &id).await?;
+async fn remove(c: Caller, Path(ClientId(id)): Path<ClientId>) -> Result<Response, ApiError> {
+    clients::delete(&c, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -192,24 +155,19 @@ async fn remove(
     operation_id = "post_rotate_secret",
     tag = "clients",
     summary = "Rotate a client's secret",
-    params(
-        ("id" = String, Path, description = "The client's `client_id`."),
-    ),
+    params(ClientId),
     responses(
         (status = 200, description = "The client with its new `client_secret`, shown this once; the old secret stops working.", body = types::Client),
         (status = 400, description = "The client is public and has no secret.", body = types::Error),
-        schemas::Denied,
-        (status = 404, description = "No such client.", body = types::Error),
+        schemas::Denied<ClientId>,
     ),
     security(("bearer" = ["update:client_keys"]))
 )]
 async fn rotate_secret(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(ClientId(id)): Path<ClientId>,
 ) -> Result<Response, ApiError> {
-    c.require("update:client_keys").await?;
-    let rotated = clients::rotate_secret(&s, &c.actor(), &id).await?;
+    let rotated = clients::rotate_secret(&c, &c.actor(), &id).await?;
     Ok(ok(Client::from(&rotated)))
 }
 
@@ -229,10 +187,7 @@ impl From<ClientGrantRequest> for GrantInput {
     operation_id = "get_client_grants",
     tag = "clients",
     summary = "List client grants",
-    params(
-        Paging,
-        GrantFilter,
-    ),
+    params(Paging, GrantFilter),
     responses(
         (status = 200, description = "The client grants.", body = types::ClientGrantList),
         schemas::QueryDenied,
@@ -240,14 +195,11 @@ impl From<ClientGrantRequest> for GrantInput {
     security(("bearer" = ["read:client_grants"]))
 )]
 async fn list_grants(
-    State(s): State<AppState>,
     c: Caller,
-    RawQuery(q): RawQuery,
+    paging: Paging,
+    Params(filter): Params<GrantFilter>,
 ) -> Result<Response, ApiError> {
-    c.require("read:client_grants").await?;
-    let paging: Paging = query(q.clone())?;
-    let filter: GrantFilter = query(q)?;
-    let page = s
+    let page = c
         .store
         .list_client_grants(
             filter.client_id.as_deref(),
@@ -274,14 +226,9 @@ async fn list_grants(
     ),
     security(("bearer" = ["create:client_grants"]))
 )]
-async fn create_grant(
-    State(s): State<AppState>,
-    c: Caller,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
-    c.require("create:client_grants").await?;
+async fn create_grant(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     let b: ClientGrantRequest = c.body(&bytes).await?;
-    let g = clients::create_grant(&s, &c.actor(), b.into()).await?;
+    let g = clients::create_grant(&c, &c.actor(), b.into()).await?;
     Ok(created(ClientGrant::from(&g)))
 }
 
@@ -291,27 +238,22 @@ async fn create_grant(
     operation_id = "patch_client_grants_by_id",
     tag = "clients",
     summary = "Update a client grant",
-    params(
-        ("id" = String, Path, description = "The client grant's id."),
-    ),
+    params(ClientGrantId),
     request_body(content = ClientGrantRequest, description = "Only `scope` (required) can change; it replaces the current scopes."),
     responses(
         (status = 200, description = "The updated client grant.", body = types::ClientGrant),
         (status = 400, description = "Invalid body, a property other than `scope`, or a scope the API does not define.", body = types::Error),
-        schemas::Denied,
-        (status = 404, description = "No such client grant.", body = types::Error),
+        schemas::Denied<ClientGrantId>,
     ),
     security(("bearer" = ["update:client_grants"]))
 )]
 async fn update_grant(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(ClientGrantId(id)): Path<ClientGrantId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:client_grants").await?;
     let b: ClientGrantRequest = c.body(&bytes).await?;
-    let g = clients::update_grant(&s, &c.actor(), &id, b.into()).await?;
+    let g = clients::update_grant(&c, &c.actor(), &id, b.into()).await?;
     Ok(ok(ClientGrant::from(&g)))
 }
 
@@ -321,22 +263,17 @@ async fn update_grant(
     operation_id = "delete_client_grants_by_id",
     tag = "clients",
     summary = "Delete a client grant",
-    params(
-        ("id" = String, Path, description = "The client grant's id."),
-    ),
+    params(ClientGrantId),
     responses(
         (status = 204, description = "Deleted."),
-        schemas::Denied,
-        (status = 404, description = "No such client grant.", body = types::Error),
+        schemas::Denied<ClientGrantId>,
     ),
     security(("bearer" = ["delete:client_grants"]))
 )]
 async fn remove_grant(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(ClientGrantId(id)): Path<ClientGrantId>,
 ) -> Result<Response, ApiError> {
-    c.require("delete:client_grants").await?;
-    clients::delete_grant(&s, &c.actor(), &id).await?;
+    clients::delete_grant(&c, &c.actor(), &id).await?;
     Ok(no_content())
 }

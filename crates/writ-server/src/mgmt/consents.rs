@@ -4,18 +4,14 @@
 //! the user and makes the user's access tokens stale (see [`writ_service::consents`]), so the
 //! client has to ask again.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::extract::RawQuery;
 use serde::Deserialize;
 use writ_service::consents;
 use writ_store::ConsentFilter;
 
-use super::types::{self, UserGrantFilter, UserGrantList};
-use super::{Caller, Paging, no_content, query, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use super::prelude::*;
+use super::query;
+use super::types::{UserGrantFilter, UserGrantList};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -37,19 +33,16 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = ["read:grants"]))
 )]
 async fn list(
-    State(s): State<AppState>,
     c: Caller,
-    RawQuery(q): RawQuery,
+    paging: Paging,
+    Params(q): Params<UserGrantFilter>,
 ) -> Result<Response, ApiError> {
-    c.require("read:grants").await?;
-    let paging: Paging = query(q.clone())?;
-    let q: UserGrantFilter = query(q)?;
     let filter = ConsentFilter {
         user_id: q.user_id,
         client_id: q.client_id,
         audience: q.audience,
     };
-    let page = s.store.list_consents(&filter, paging.page()?).await?;
+    let page = c.store.list_consents(&filter, paging.page()?).await?;
     paging.answer::<UserGrantList, _, _>(page)
 }
 
@@ -60,23 +53,15 @@ async fn list(
     tag = "grants",
     summary = "Revoke a consent",
     description = "The client's refresh tokens for the user are revoked with it, and the user's access tokens become stale: the client must ask for consent again.",
-    params(
-        ("id" = String, Path, description = "The consent's id."),
-    ),
+    params(ConsentId),
     responses(
         (status = 204, description = "Revoked."),
-        schemas::Denied,
-        (status = 404, description = "No such grant.", body = types::Error),
+        schemas::Denied<ConsentId>,
     ),
     security(("bearer" = ["delete:grants"]))
 )]
-async fn remove(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("delete:grants").await?;
-    consents::revoke(&s, &c.actor(), &id).await?;
+async fn remove(c: Caller, Path(ConsentId(id)): Path<ConsentId>) -> Result<Response, ApiError> {
+    consents::revoke(&c, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -100,13 +85,8 @@ struct ByUser {
     ),
     security(("bearer" = ["delete:grants"]))
 )]
-async fn remove_by_user(
-    State(s): State<AppState>,
-    c: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    c.require("delete:grants").await?;
+async fn remove_by_user(c: Caller, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let q: ByUser = c.check(query(q)).await?;
-    consents::revoke_all_of(&s, &c.actor(), q.user_id.as_deref()).await?;
+    consents::revoke_all_of(&c, &c.actor(), q.user_id.as_deref()).await?;
     Ok(no_content())
 }

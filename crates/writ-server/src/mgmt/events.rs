@@ -6,19 +6,15 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use writ_store::AuthzEvent;
 
-use super::{Caller, query, schemas, still_allowed};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use super::prelude::*;
+use super::still_allowed;
 
 const BATCH: i64 = 500;
 /// How often an open stream checks, without new events, that its caller may still read it.
@@ -67,13 +63,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = ["read:authz_events"]))
 )]
 async fn authz_events(
-    State(state): State<AppState>,
     c: Caller,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Params(q): Params<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    c.require("read:authz_events").await?;
-    let q: EventsQuery = query(q)?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -85,15 +78,17 @@ async fn authz_events(
         .is_some_and(|a| a.contains("text/event-stream"));
     if !sse {
         let limit = q.limit.unwrap_or(BATCH).clamp(1, BATCH);
-        let events = state.store.authz_events_after(from, limit).await?;
+        let events = c.store.authz_events_after(from, limit).await?;
         let next = events.last().map_or(from, |e| e.seq);
         return Ok(axum::Json(
             json!({ "events": events.iter().map(event_json).collect::<Vec<_>>(), "next": next }),
         )
         .into_response());
     }
+    let state: AppState = (*c).clone();
     let rx = state.authz_head.subscribe();
     let closing = state.closing.subscribe();
+    let scopes = c.scopes();
     let caller = c.claims;
     let init = (state, rx, closing, from, Vec::<AuthzEvent>::new());
     let stream = futures_util::stream::unfold(
@@ -113,7 +108,7 @@ async fn authz_events(
                     // Before every read of the log: the token must still speak for a caller
                     // with `read:authz_events` (a revoked grant, a rotated secret, a deleted
                     // client or a changed user end the stream), and must not have expired.
-                    if !still_allowed(&state, &caller, "read:authz_events").await {
+                    if !still_allowed(&state, &caller, scopes).await {
                         return None;
                     }
                     match state.store.authz_events_after(cursor, BATCH).await {

@@ -17,21 +17,17 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::Extension;
+use axum::extract::Multipart;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use serde_json::Value;
 use writ_core::DEFAULT_CONNECTION;
 use writ_service::crypto::random_alnum;
 use writ_service::imports::{self, CONNECTION_ID, ImportInput, ImportReport, Summary};
 
-use super::types::{self, JobErrors, UsersImportRequest};
-use super::{Caller, ok, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use super::prelude::*;
+use super::types::{JobErrors, UsersImportRequest};
 
 /// How many finished jobs each server process remembers.
 pub const MAX_JOBS: usize = 100;
@@ -176,24 +172,22 @@ async fn read_form(
         (status = 400, description = "A missing or invalid form field, an unknown connection, or a users file that is not a non-empty JSON array.", body = types::Error),
         schemas::Denied,
     ),
-    // `update:users` too with `upsert=true`.
+    // The second alternative, `update:users` too, with `upsert=true` (`require_conditional`).
     security(("bearer" = ["create:users"]), ("bearer" = ["create:users", "update:users"]))
 )]
 async fn create_import(
-    State(s): State<AppState>,
     Extension(jobs): Extension<Jobs>,
     c: Caller,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    c.require("create:users").await?;
     let (form, external_id, send_completion_email) = c.check(read_form(form).await).await?;
     // Upsert rewrites existing users: that takes the right to update them.
     if form.upsert {
-        c.require("update:users").await?;
+        c.require_conditional().await?;
     }
     let created_at = writ_service::time::now_rfc3339();
     let upsert = form.upsert;
-    let ImportReport { summary, errors } = imports::import_users(&s, &c.actor(), form).await?;
+    let ImportReport { summary, errors } = imports::import_users(&c, &c.actor(), form).await?;
     let job = Job {
         id: format!("job_{}", random_alnum(16)),
         created_at,
@@ -214,22 +208,18 @@ async fn create_import(
     operation_id = "get_jobs_by_id",
     tag = "jobs",
     summary = "Get a job",
-    params(
-        ("id" = String, Path, description = "The job's id (`job_…`)."),
-    ),
+    params(JobId),
     responses(
         (status = 200, description = "The job.", body = types::Job),
-        schemas::Denied,
-        (status = 404, description = "No such job (or the server restarted since).", body = types::Error),
+        schemas::Denied<JobId>,
     ),
     security(("bearer" = ["create:users"]))
 )]
 async fn read(
     Extension(jobs): Extension<Jobs>,
-    c: Caller,
-    Path(id): Path<String>,
+    _: Caller,
+    Path(JobId(id)): Path<JobId>,
 ) -> Result<Response, ApiError> {
-    c.require("create:users").await?;
     let job = jobs.find(&id)?;
     Ok(ok(types::Job::from(&job)))
 }
@@ -244,22 +234,18 @@ async fn read(
         without its password hash), plus Writ's `index` (the user's position in the file, from 0) and \
         `outcome` (`skipped` or `failed`). Skip codes: `DUPLICATED_USER`, `UNCHANGED`, `DUPLICATED_IN_FILE`. \
         Without any, answers the job itself, as Auth0 does.",
-    params(
-        ("id" = String, Path, description = "The job's id (`job_…`)."),
-    ),
+    params(JobId),
     responses(
         (status = 200, description = "The users skipped or failed, or the job when there are none.", body = JobErrors),
-        schemas::Denied,
-        (status = 404, description = "No such job (or the server restarted since).", body = types::Error),
+        schemas::Denied<JobId>,
     ),
     security(("bearer" = ["create:users"]))
 )]
 async fn errors(
     Extension(jobs): Extension<Jobs>,
-    c: Caller,
-    Path(id): Path<String>,
+    _: Caller,
+    Path(JobId(id)): Path<JobId>,
 ) -> Result<Response, ApiError> {
-    c.require("create:users").await?;
     let job = jobs.find(&id)?;
     let answer = if job.errors.is_empty() {
         JobErrors::Job((&job).into())

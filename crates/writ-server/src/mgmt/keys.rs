@@ -1,14 +1,7 @@
 //! `/api/v2/keys/signing`: list, read, rotate and revoke signing keys (Auth0's paths).
 
-use axum::extract::{Path, State};
-
-use super::types::{self, RevokedKey, RotatedKey};
-use super::{Caller, ok, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use axum::response::Response;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use super::prelude::*;
+use super::types::{RevokedKey, RotatedKey};
 use writ_service::key_rotation;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,9 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     security(("bearer" = ["read:signing_keys"]))
 )]
-async fn list(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
-    c.require("read:signing_keys").await?;
-    let keys = s.store.signing_keys().await?;
+async fn list(c: Caller) -> Result<Response, ApiError> {
+    let keys = c.store.signing_keys().await?;
     Ok(ok(keys
         .iter()
         .map(types::SigningKey::from)
@@ -46,23 +38,15 @@ async fn list(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError
     operation_id = "get_signing_key",
     tag = "keys",
     summary = "Get a signing key",
-    params(
-        ("kid" = String, Path, description = "The key id (`kid`)."),
-    ),
+    params(Kid),
     responses(
         (status = 200, description = "The key.", body = types::SigningKey),
-        schemas::Denied,
-        (status = 404, description = "No such signing key.", body = types::Error),
+        schemas::Denied<Kid>,
     ),
     security(("bearer" = ["read:signing_keys"]))
 )]
-async fn read(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(kid): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("read:signing_keys").await?;
-    let keys = s.store.signing_keys().await?;
+async fn read(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError> {
+    let keys = c.store.signing_keys().await?;
     let k = keys
         .iter()
         .find(|k| k.kid == kid)
@@ -85,10 +69,8 @@ async fn read(
     ),
     security(("bearer" = ["create:signing_keys", "update:signing_keys"]))
 )]
-async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiError> {
-    c.require("create:signing_keys").await?;
-    c.require("update:signing_keys").await?;
-    let kid = key_rotation::rotate(&s, &c.actor()).await?;
+async fn rotate(c: Caller) -> Result<Response, ApiError> {
+    let kid = key_rotation::rotate(&c, &c.actor()).await?;
     Ok(ok(RotatedKey { kid }))
 }
 
@@ -98,24 +80,16 @@ async fn rotate(State(s): State<AppState>, c: Caller) -> Result<Response, ApiErr
     operation_id = "put_signing_keys",
     tag = "keys",
     summary = "Revoke a signing key",
-    params(
-        ("kid" = String, Path, description = "The key id (`kid`)."),
-    ),
+    params(Kid),
     responses(
         (status = 200, description = "Revoked: the key leaves the JWKS, so tokens it signed no longer verify.", body = types::RevokedKey),
         (status = 400, description = "Only a previous (rotated-out) key can be revoked, and only once.", body = types::Error),
-        schemas::Denied,
-        (status = 404, description = "No such signing key.", body = types::Error),
+        schemas::Denied<Kid>,
     ),
     security(("bearer" = ["update:signing_keys"]))
 )]
-async fn revoke(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(kid): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("update:signing_keys").await?;
-    let k = key_rotation::revoke(&s, &c.actor(), &kid).await?;
+async fn revoke(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError> {
+    let k = key_rotation::revoke(&c, &c.actor(), &kid).await?;
     Ok(ok(RevokedKey {
         kid: k.kid,
         revoked: true,

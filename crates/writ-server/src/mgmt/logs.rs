@@ -2,18 +2,12 @@
 //! with a small subset of Auth0's Lucene syntax (see [`parse_q`]). Entries are written by
 //! `crate::audit`.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 use writ_store::LogFilter;
 
-use super::types::{self, LogEvent, LogList, LogSearch};
-use super::{Caller, Paging, ok, query, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use super::prelude::*;
+use super::types::{LogEvent, LogList, LogSearch};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -54,10 +48,7 @@ fn select_fields(v: Value, fields: Option<&str>, include: bool) -> Value {
     summary = "Search log events",
     description = "The audit log, newest first: Management API writes (`sapi`/`fapi`), logins (`s`, `fp`, `fu`, `f`, `limit_wc`), sign-ups (`ss`), logouts (`slo`), code exchanges (`seacft`/`feacft`) and refresh-token reuse (`ferrt`). Entries are kept for `WRIT_AUDIT_RETENTION_DAYS` days (30 by default).\n\n\
         `q` accepts a subset of Auth0's Lucene syntax: terms `type:s`, `type:(s OR fp)`, `user_id:\"auth0|…\"`, `client_id:abc`, `date:[2026-01-01 TO 2026-01-31]` (inclusive; either end may be `*`; dates or RFC 3339 date-times) or `date:2026-01-01`, joined by `AND`. Anything else is refused with a 400 naming the problem.",
-    params(
-        Paging,
-        LogSearch,
-    ),
+    params(Paging, LogSearch),
     responses(
         (status = 200, description = "The matching entries.", body = LogList),
         (status = 400, description = "Invalid query string: `per_page` above 100, an unknown `sort`, or `q` outside the supported syntax.", body = types::Error),
@@ -66,14 +57,11 @@ fn select_fields(v: Value, fields: Option<&str>, include: bool) -> Value {
     security(("bearer" = ["read:logs"]))
 )]
 async fn list(
-    State(s): State<AppState>,
     c: Caller,
-    RawQuery(q): RawQuery,
+    paging: Paging,
+    Params(checkpoint): Params<Checkpoint>,
+    Params(q): Params<LogSearch>,
 ) -> Result<Response, ApiError> {
-    c.require("read:logs").await?;
-    let paging: Paging = query(q.clone())?;
-    let checkpoint: Checkpoint = query(q.clone())?;
-    let q: LogSearch = query(q)?;
     if checkpoint.from.is_some() || checkpoint.take.is_some() {
         return Err(ApiError::invalid_query(
             "Query validation error: checkpoint pagination (from, take) is not supported; use page and per_page.",
@@ -103,7 +91,7 @@ async fn list(
             )));
         }
     };
-    let page = s.store.list_logs(&filter, paging.page()?).await?;
+    let page = c.store.list_logs(&filter, paging.page()?).await?;
     let list: LogList = paging.respond(page.items.iter().map(Into::into).collect(), page.total)?;
     let include = q.include_fields.unwrap_or(true);
     let mut list = serde_json::to_value(list).map_err(ApiError::internal)?;
@@ -124,23 +112,15 @@ async fn list(
     operation_id = "get_logs_by_id",
     tag = "logs",
     summary = "Get a log event",
-    params(
-        ("id" = String, Path, description = "The entry's `log_id`."),
-    ),
+    params(LogId),
     responses(
         (status = 200, description = "The entry.", body = LogEvent),
-        schemas::Denied,
-        (status = 404, description = "No such entry (or it was pruned).", body = types::Error),
+        schemas::Denied<LogId>,
     ),
     security(("bearer" = ["read:logs"]))
 )]
-async fn read(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("read:logs").await?;
-    match s.store.get_log(&id).await {
+async fn read(c: Caller, Path(LogId(id)): Path<LogId>) -> Result<Response, ApiError> {
+    match c.store.get_log(&id).await {
         Ok(e) => Ok(ok(LogEvent::from(&e))),
         Err(writ_store::StoreError::NotFound(_)) => Err(ApiError::not_found("log")),
         Err(e) => Err(e.into()),

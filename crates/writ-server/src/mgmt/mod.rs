@@ -9,7 +9,8 @@
 //!
 //! Each route is declared once, by its handler's `#[utoipa::path]` attribute (path, method,
 //! scope, OpenAPI operation), and registered with `routes!` in its module's router; the served
-//! router and the OpenAPI document are both collected from those routers. Request and response
+//! router and the OpenAPI document are both collected from those routers, and [`Caller`]
+//! requires the scopes the document names for the matched route ([`scopes`]). Request and response
 //! bodies are the types in [`types`], which the management CLI uses too.
 
 mod apis;
@@ -22,6 +23,7 @@ mod logs;
 mod openapi;
 mod roles;
 pub(crate) mod schemas;
+mod scopes;
 pub mod types;
 mod users;
 
@@ -42,7 +44,25 @@ use writ_store::{Page, Paged};
 use crate::error::ApiError;
 use crate::state::AppState;
 use types::List;
+
 use utoipa_axum::router::OpenApiRouter;
+
+/// What every handler module of the Management API uses.
+mod prelude {
+    pub(super) use axum::body::Bytes;
+    pub(super) use axum::extract::Path;
+    pub(super) use axum::response::Response;
+    pub(super) use utoipa_axum::router::OpenApiRouter;
+    pub(super) use utoipa_axum::routes;
+
+    pub(super) use super::schemas::{
+        self, ApiId, ClientGrantId, ClientId, ConsentId, JobId, Kid, LogId, RoleId, UserId,
+    };
+    pub(super) use super::types;
+    pub(super) use super::{Caller, Paging, Params, created, no_content, ok};
+    pub(super) use crate::error::ApiError;
+    pub(super) use crate::state::AppState;
+}
 
 /// Every route of the Management API with its OpenAPI operation, paths relative to `/api/v2`:
 /// the one place routes are registered, for the server ([`router`]) and for the document
@@ -69,15 +89,27 @@ pub fn router() -> Router<AppState> {
     })
 }
 
-/// The verified caller of a Management API route, with what its audit entries need: the
-/// request's method, route and path, and where it came from.
+/// The verified caller of a Management API route, holding every scope the route's operation
+/// requires (its first security alternative in the OpenAPI document), with what its audit
+/// entries need: the request's method, route and path, and where it came from. It derefs to
+/// the server's state, so handlers take it alone.
 ///
 /// Writes are recorded explicitly: a refusal here (bad token, missing scope, malformed body,
-/// through [`Caller::require`] and [`Caller::check`]) by this type, the outcome of the write
-/// itself by the use case in `writ_service`, which takes the caller's [`Actor`].
+/// through [`Caller::check`]) by this type, the outcome of the write itself by the use case in
+/// `writ_service`, which takes the caller's [`Actor`].
 pub struct Caller {
     pub claims: AccessClaims,
     call: Call,
+    /// The route's security alternatives, from the document.
+    alternatives: &'static scopes::Alternatives,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.call.state
+    }
 }
 
 /// The request a [`Caller`] made.
@@ -139,12 +171,36 @@ impl Caller {
         }
     }
 
-    /// Requires one scope (in `permissions` when present, else in `scope`); a write refused
-    /// for it is recorded.
-    pub async fn require(&self, scope: &str) -> Result<(), ApiError> {
-        let held = writ_service::access::require(&self.claims, &[scope]);
-        self.check(held.map_err(|_| ApiError::insufficient_scope(scope)))
-            .await
+    /// Requires every scope of `scopes` in order (in `permissions` when present, else in
+    /// `scope`), refusing with the first one missing; a write refused for it is recorded.
+    async fn require(&self, scopes: &[String]) -> Result<(), ApiError> {
+        for scope in scopes {
+            let held = writ_service::access::require(&self.claims, &[scope.as_str()]);
+            self.check(held.map_err(|_| ApiError::insufficient_scope(scope)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The scopes the route requires, which the caller holds.
+    pub fn scopes(&self) -> &'static [String] {
+        let all: &'static scopes::Alternatives = self.alternatives;
+        &all[0]
+    }
+
+    /// Requires the scopes of the operation's second security alternative: what the document
+    /// says some requests need on top of the first (the users import with `upsert=true`). A
+    /// route that documents none is refused, so the document never says less than is checked.
+    pub async fn require_conditional(&self) -> Result<(), ApiError> {
+        match self.alternatives.get(1) {
+            Some(scopes) => self.require(scopes).await,
+            None => {
+                self.check(Err(ApiError::internal(
+                    "the operation documents no second security alternative",
+                )))
+                .await
+            }
+        }
     }
 
     /// Passes `r` on, recording a write refused with its error (a malformed body, say).
@@ -184,14 +240,36 @@ impl FromRequestParts<AppState> for Caller {
                 "permissions changed",
             ));
         }
-        match claims {
-            Ok(claims) => Ok(Caller { claims, call }),
+        let claims = match claims {
+            Ok(claims) => claims,
             Err(e) => {
                 // A refused token names no caller.
                 call.refused(None, &e).await;
-                Err(e)
+                return Err(e);
             }
+        };
+        static NONE: scopes::Alternatives = Vec::new();
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        let found = route.and_then(|r| scopes::of(&parts.method, r));
+        let caller = Caller {
+            claims,
+            call,
+            alternatives: found.unwrap_or(&NONE),
+        };
+        if found.is_none() {
+            // Never served without a documented scope.
+            let e = ApiError::internal(format!(
+                "{} {} documents no scope",
+                parts.method,
+                route.unwrap_or("(unmatched route)")
+            ));
+            return caller.check(Err(e)).await;
         }
+        caller.require(caller.scopes()).await?;
+        Ok(caller)
     }
 }
 
@@ -219,10 +297,10 @@ pub async fn is_current(state: &AppState, claims: &AccessClaims) -> bool {
 }
 
 /// For long-lived answers (the authz event stream): the token has not expired, still speaks
-/// for its subject, and carries `scope`.
-pub async fn still_allowed(state: &AppState, claims: &AccessClaims, scope: &str) -> bool {
+/// for its subject, and carries every one of `scopes`.
+pub async fn still_allowed(state: &AppState, claims: &AccessClaims, scopes: &[String]) -> bool {
     claims.exp > writ_service::time::now()
-        && claims.has_permission(scope)
+        && scopes.iter().all(|s| claims.has_permission(s))
         && is_current(state, claims).await
 }
 
@@ -316,7 +394,19 @@ pub fn query<T: DeserializeOwned + Default>(raw: Option<String>) -> Result<T, Ap
     }
 }
 
-/// Auth0's paging parameters.
+/// A query string's parameters as `T` (see [`query`]); its rejection is not recorded, so
+/// writes parse theirs with [`Caller::check`].
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Default + Send, S: Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        query(parts.uri.query().map(str::to_owned)).map(Params)
+    }
+}
+
+/// Auth0's paging parameters; an extractor of the query string, like [`Params`].
 #[derive(Debug, Default, Clone, Copy, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
@@ -328,6 +418,14 @@ pub struct Paging {
     pub per_page: Option<u32>,
     /// `true` returns `{start, limit, length, total, <items>}` instead of a bare array.
     pub include_totals: Option<bool>,
+}
+
+impl<S: Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Params::from_request_parts(parts, state).await?.0)
+    }
 }
 
 impl Paging {

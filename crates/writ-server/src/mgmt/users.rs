@@ -1,20 +1,13 @@
 //! `/api/v2/users` and `/api/v2/users-by-email`: users of the built-in database connection,
 //! their roles and direct permissions.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
 use writ_service::users::{self, UserInput};
 
+use super::prelude::*;
 use super::types::{
-    self, EmailQuery, EmptyObject, PermissionList, PermissionsRequest, RoleList, UserList,
-    UserRequest, UserRolesRequest, UserSearch,
+    EmailQuery, EmptyObject, PermissionList, PermissionsRequest, RoleList, UserList, UserRequest,
+    UserRolesRequest, UserSearch,
 };
-use super::{Caller, Paging, created, no_content, ok, query, schemas};
-use crate::error::ApiError;
-use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -46,10 +39,7 @@ impl From<UserRequest> for UserInput {
     operation_id = "get_users",
     tag = "users",
     summary = "List or search users",
-    params(
-        Paging,
-        UserSearch,
-    ),
+    params(Paging, UserSearch),
     responses(
         (status = 200, description = "The users, oldest first.", body = types::UserList),
         schemas::QueryDenied,
@@ -57,14 +47,11 @@ impl From<UserRequest> for UserInput {
     security(("bearer" = ["read:users"]))
 )]
 async fn list(
-    State(s): State<AppState>,
     c: Caller,
-    RawQuery(q): RawQuery,
+    paging: Paging,
+    Params(search): Params<UserSearch>,
 ) -> Result<Response, ApiError> {
-    c.require("read:users").await?;
-    let paging: Paging = query(q.clone())?;
-    let search: UserSearch = query(q)?;
-    let page = s
+    let page = c
         .store
         .list_users(
             search.q.as_deref().filter(|v| !v.is_empty()),
@@ -89,11 +76,10 @@ async fn list(
     ),
     security(("bearer" = ["create:users"]))
 )]
-async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
-    c.require("create:users").await?;
+async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     let b: UserRequest = c.body(&bytes).await?;
     let _ = b.verify_email;
-    let user = users::create(&s, &c.actor(), b.into()).await?;
+    let user = users::create(&c, &c.actor(), b.into()).await?;
     Ok(created(types::User::from(&user)))
 }
 
@@ -103,23 +89,15 @@ async fn create(State(s): State<AppState>, c: Caller, bytes: Bytes) -> Result<Re
     operation_id = "get_users_by_id",
     tag = "users",
     summary = "Get a user",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     responses(
         (status = 200, description = "The user.", body = types::User),
-        schemas::Denied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::Denied<UserId>,
     ),
     security(("bearer" = ["read:users"]))
 )]
-async fn read(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("read:users").await?;
-    Ok(ok(types::User::from(&s.store.get_user(&id).await?)))
+async fn read(c: Caller, Path(UserId(id)): Path<UserId>) -> Result<Response, ApiError> {
+    Ok(ok(types::User::from(&c.store.get_user(&id).await?)))
 }
 
 #[utoipa::path(
@@ -128,9 +106,7 @@ async fn read(
     operation_id = "get_users_by_email",
     tag = "users",
     summary = "Find users by email",
-    params(
-        EmailQuery,
-    ),
+    params(EmailQuery),
     responses(
         (status = 200, description = "The users with this email (zero or one).", body = Vec<types::User>),
         (status = 400, description = "Missing `email` or invalid query string.", body = types::Error),
@@ -138,17 +114,11 @@ async fn read(
     ),
     security(("bearer" = ["read:users"]))
 )]
-async fn by_email(
-    State(s): State<AppState>,
-    c: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    c.require("read:users").await?;
-    let q: EmailQuery = query(q)?;
+async fn by_email(c: Caller, Params(q): Params<EmailQuery>) -> Result<Response, ApiError> {
     let email = q.email.ok_or_else(|| {
         ApiError::invalid_query("Query validation error: 'Missing required property: email'.")
     })?;
-    let users = s.store.users_by_email(&email).await?;
+    let users = c.store.users_by_email(&email).await?;
     Ok(ok(users.iter().map(types::User::from).collect::<Vec<_>>()))
 }
 
@@ -159,27 +129,22 @@ async fn by_email(
     tag = "users",
     summary = "Update a user",
     description = "`app_metadata` and `user_metadata` are merged at the first level: a `null` value removes its key and an empty object clears all keys.",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     request_body(content = UserRequest, description = "Properties to change."),
     responses(
         (status = 200, description = "The updated user.", body = types::User),
-        schemas::BodyDenied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::BodyDenied<UserId>,
         (status = 409, description = "Another user has this email.", body = types::Error),
     ),
     security(("bearer" = ["update:users"]))
 )]
 async fn update(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(UserId(id)): Path<UserId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users").await?;
     let b: UserRequest = c.body(&bytes).await?;
-    let u = users::update(&s, &c.actor(), &id, b.into()).await?;
+    let u = users::update(&c, &c.actor(), &id, b.into()).await?;
     Ok(ok(types::User::from(&u)))
 }
 
@@ -189,23 +154,15 @@ async fn update(
     operation_id = "delete_users_by_id",
     tag = "users",
     summary = "Delete a user",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     responses(
         (status = 204, description = "Deleted."),
-        schemas::Denied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::Denied<UserId>,
     ),
     security(("bearer" = ["delete:users"]))
 )]
-async fn remove(
-    State(s): State<AppState>,
-    c: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    c.require("delete:users").await?;
-    users::delete(&s, &c.actor(), &id).await?;
+async fn remove(c: Caller, Path(UserId(id)): Path<UserId>) -> Result<Response, ApiError> {
+    users::delete(&c, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -216,27 +173,19 @@ async fn remove(
     tag = "users",
     summary = "List a user's roles",
     description = "Requires both `read:users` and `read:roles`.",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-        Paging,
-    ),
+    params(UserId, Paging),
     responses(
         (status = 200, description = "The roles.", body = types::RoleList),
-        schemas::QueryDenied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::QueryDenied<UserId>,
     ),
     security(("bearer" = ["read:users", "read:roles"]))
 )]
 async fn roles(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Path(UserId(id)): Path<UserId>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    c.require("read:users").await?;
-    c.require("read:roles").await?;
-    let paging: Paging = query(q)?;
-    let page = s.store.user_roles(&id, paging.page()?).await?;
+    let page = c.store.user_roles(&id, paging.page()?).await?;
     paging.answer::<RoleList, _, _>(page)
 }
 
@@ -246,27 +195,22 @@ async fn roles(
     operation_id = "post_user_roles",
     tag = "users",
     summary = "Assign roles to a user",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     request_body(content = UserRolesRequest),
     responses(
         (status = 204, description = "Assigned (roles the user already holds are kept)."),
         (status = 400, description = "Invalid body, a role that does not exist, or over the roles-per-user limit.", body = types::Error),
-        schemas::Denied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::Denied<UserId>,
     ),
     security(("bearer" = ["update:users"]))
 )]
 async fn assign_roles(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(UserId(id)): Path<UserId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users").await?;
     let roles: UserRolesRequest = c.body(&bytes).await?;
-    users::assign_roles(&s, &c.actor(), &id, &roles.roles).await?;
+    users::assign_roles(&c, &c.actor(), &id, &roles.roles).await?;
     Ok(no_content())
 }
 
@@ -276,26 +220,21 @@ async fn assign_roles(
     operation_id = "delete_user_roles",
     tag = "users",
     summary = "Remove roles from a user",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     request_body(content = UserRolesRequest),
     responses(
         (status = 204, description = "Removed (roles the user does not hold are ignored)."),
-        schemas::BodyDenied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::BodyDenied<UserId>,
     ),
     security(("bearer" = ["update:users"]))
 )]
 async fn remove_roles(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(UserId(id)): Path<UserId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users").await?;
     let roles: UserRolesRequest = c.body(&bytes).await?;
-    users::remove_roles(&s, &c.actor(), &id, &roles.roles).await?;
+    users::remove_roles(&c, &c.actor(), &id, &roles.roles).await?;
     Ok(no_content())
 }
 
@@ -305,26 +244,19 @@ async fn remove_roles(
     operation_id = "get_permissions",
     tag = "users",
     summary = "List a user's direct permissions",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-        Paging,
-    ),
+    params(UserId, Paging),
     responses(
         (status = 200, description = "The permissions assigned to the user directly (not through roles), sorted by API identifier and name.", body = types::PermissionList),
-        schemas::QueryDenied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::QueryDenied<UserId>,
     ),
     security(("bearer" = ["read:users"]))
 )]
 async fn permissions(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Path(UserId(id)): Path<UserId>,
+    paging: Paging,
 ) -> Result<Response, ApiError> {
-    c.require("read:users").await?;
-    let paging: Paging = query(q)?;
-    let page = s.store.user_permissions(&id, paging.page()?).await?;
+    let page = c.store.user_permissions(&id, paging.page()?).await?;
     paging.answer::<PermissionList, _, _>(page)
 }
 
@@ -334,27 +266,22 @@ async fn permissions(
     operation_id = "post_permissions",
     tag = "users",
     summary = "Add permissions to a user",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     request_body(content = types::PermissionsRequest),
     responses(
         (status = 201, description = "Added (permissions the user already has are kept).", body = types::EmptyObject),
         (status = 400, description = "Invalid body, a permission the API does not define, or over the permissions-per-user limit.", body = types::Error),
-        schemas::Denied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::Denied<UserId>,
     ),
     security(("bearer" = ["update:users"]))
 )]
 async fn add_permissions(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(UserId(id)): Path<UserId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users").await?;
     let perms: PermissionsRequest = c.body(&bytes).await?;
-    users::add_permissions(&s, &c.actor(), &id, &perms.into_permissions()).await?;
+    users::add_permissions(&c, &c.actor(), &id, &perms.into_permissions()).await?;
     Ok(created(EmptyObject {}))
 }
 
@@ -364,26 +291,21 @@ async fn add_permissions(
     operation_id = "delete_permissions",
     tag = "users",
     summary = "Remove permissions from a user",
-    params(
-        ("id" = String, Path, description = "The user's id."),
-    ),
+    params(UserId),
     request_body(content = types::PermissionsRequest),
     responses(
         (status = 204, description = "Removed (permissions the user does not have are ignored)."),
         (status = 400, description = "Invalid body, or a permission the API does not define.", body = types::Error),
-        schemas::Denied,
-        (status = 404, description = "No such user.", body = types::Error),
+        schemas::Denied<UserId>,
     ),
     security(("bearer" = ["update:users"]))
 )]
 async fn remove_permissions(
-    State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    Path(UserId(id)): Path<UserId>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    c.require("update:users").await?;
     let perms: PermissionsRequest = c.body(&bytes).await?;
-    users::remove_permissions(&s, &c.actor(), &id, &perms.into_permissions()).await?;
+    users::remove_permissions(&c, &c.actor(), &id, &perms.into_permissions()).await?;
     Ok(no_content())
 }

@@ -10,6 +10,7 @@ mod jobs;
 mod keys;
 mod login;
 mod mgmt;
+mod mgmt_scopes;
 mod multinode;
 mod pg;
 mod proxy;
