@@ -60,11 +60,16 @@ pub(crate) fn like_pattern(f: &str) -> String {
 #[derive(Clone, Copy)]
 pub(crate) enum Affected<'a> {
     User(&'a str),
+    /// Users holding this role directly or through a group (theirs or an ancestor's).
     RoleHolders(&'a str),
-    /// Users holding a permission of this API, directly or through a role.
+    /// Users holding a permission of this API, directly or through a role (theirs or a
+    /// group's).
     ApiHolders(&'a str),
     /// A machine client (by client_id): its event names `<client_id>@clients`.
     Client(&'a str),
+    /// The members of a group and of all its descendants (a role added to or removed from the
+    /// group, the group moved or deleted).
+    GroupTree(&'a str),
 }
 
 impl Affected<'_> {
@@ -74,7 +79,8 @@ impl Affected<'_> {
             Affected::User(id)
             | Affected::RoleHolders(id)
             | Affected::ApiHolders(id)
-            | Affected::Client(id) => id,
+            | Affected::Client(id)
+            | Affected::GroupTree(id) => id,
         }
     }
 
@@ -86,16 +92,38 @@ impl Affected<'_> {
                 "UPDATE users SET authz_version = authz_version + 1 WHERE id = $1 \
                  RETURNING id, authz_version"
             }
+            // Direct holders, and members of every group holding the role or below one (tree
+            // walks start from a table, so PostgreSQL keeps the ids' collation).
             Affected::RoleHolders(_) => {
-                "UPDATE users SET authz_version = authz_version + 1 \
-                 WHERE id IN (SELECT user_id FROM user_roles WHERE role_id = $1) \
+                "WITH RECURSIVE role_groups(id) AS ( \
+                   SELECT group_id FROM group_roles WHERE role_id = $1 \
+                   UNION SELECT g.id FROM groups g JOIN role_groups rg ON g.parent_id = rg.id) \
+                 UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
+                   SELECT user_id FROM user_roles WHERE role_id = $1 \
+                   UNION SELECT gm.user_id FROM role_groups rg \
+                     JOIN group_members gm ON gm.group_id = rg.id) \
                  RETURNING id, authz_version"
             }
+            // Direct grants, direct roles, and roles through groups (and their descendants).
             Affected::ApiHolders(_) => {
-                "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
+                "WITH RECURSIVE api_groups(id) AS ( \
+                   SELECT gr.group_id FROM group_roles gr \
+                     JOIN role_permissions rp ON rp.role_id = gr.role_id WHERE rp.rs_id = $1 \
+                   UNION SELECT g.id FROM groups g JOIN api_groups ag ON g.parent_id = ag.id) \
+                 UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
                    SELECT user_id FROM user_permissions WHERE rs_id = $1 \
                    UNION SELECT ur.user_id FROM user_roles ur \
-                     JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1) \
+                     JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1 \
+                   UNION SELECT gm.user_id FROM api_groups ag \
+                     JOIN group_members gm ON gm.group_id = ag.id) \
+                 RETURNING id, authz_version"
+            }
+            Affected::GroupTree(_) => {
+                "WITH RECURSIVE tree(id) AS ( \
+                   SELECT id FROM groups WHERE id = $1 \
+                   UNION SELECT g.id FROM groups g JOIN tree t ON g.parent_id = t.id) \
+                 UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
+                   SELECT gm.user_id FROM tree t JOIN group_members gm ON gm.group_id = t.id) \
                  RETURNING id, authz_version"
             }
             Affected::Client(_) => {

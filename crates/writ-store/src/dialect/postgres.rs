@@ -16,6 +16,7 @@
 //!   while recording a consent) or `FOR_KEY_SHARE` (the API and client a new grant refers to),
 //!   so racers queue on the row and the second sees the first's write.
 //! - Key rotation takes a transaction-scoped advisory lock (`lock_key_rotation`).
+//! - Lists of ids are bound as one JSON array and read with `json_array_elements_text`.
 //! - `ILIKE` for case-insensitive search, `string_agg` for aggregating permission names.
 //! - `wakeups`: a `LISTEN` task turns the `NOTIFY`s of migration 0003 into a counter.
 
@@ -145,6 +146,11 @@ async fn append_events(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A subquery of one column `id`: the strings of the JSON array bound at `param`.
+fn id_list(param: &str) -> String {
+    format!("SELECT json_array_elements_text(CAST({param} AS json)) AS id")
 }
 
 /// The advisory lock key that serializes signing-key rotations (an arbitrary constant: "writkeys").

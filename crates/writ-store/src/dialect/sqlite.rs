@@ -8,6 +8,7 @@
 //!   `FOR_KEY_SHARE` are empty, and key rotations need no lock of their own).
 //! - Writes that change effective permissions start the same way; their authz events are
 //!   numbered by `AUTOINCREMENT`, which under the single writer is gapless and in commit order.
+//! - Lists of ids are bound as one JSON array and read with `json_each`.
 //! - `LIKE` is SQLite's, case-insensitive for ASCII letters; permission names are aggregated
 //!   with `group_concat`.
 //! - There is no wake-up channel: followers of the authz log and the catalog poll.
@@ -87,25 +88,31 @@ async fn begin_authz_write(pool: &SqlitePool) -> Result<Transaction<'static, Sql
 }
 
 /// Appends one authz event per `(subject, version)`, numbered by `AUTOINCREMENT` (gapless and
-/// in commit order under the single writer).
+/// in commit order under the single writer): one `INSERT` of the events sent as a JSON array,
+/// so a bump of many users is one statement.
 async fn append_events(
     conn: &mut SqliteConnection,
     events: Vec<(String, i64)>,
     kind: &str,
     at: &str,
 ) -> Result<()> {
-    for (subject, version) in events {
-        sqlx::query(
-            "INSERT INTO authz_events (user_id, version, kind, at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(subject)
-        .bind(version)
-        .bind(kind)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let events = serde_json::to_string(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO authz_events (user_id, version, kind, at) \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2, $3 \
+         FROM json_each($1) ORDER BY key",
+    )
+    .bind(events)
+    .bind(kind)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// A subquery of one column `id`: the strings of the JSON array bound at `param`.
+fn id_list(param: &str) -> String {
+    format!("SELECT value AS id FROM json_each({param})")
 }
 
 /// Key rotations queue on the writer lock already.

@@ -11,22 +11,25 @@
 //! user's or a client's effective rights calls it inside its own transaction, so the version
 //! and the event commit (or roll back) with the change.
 //! Each capability has its file: `rbac` (roles, users, grants, effective permissions),
-//! `catalog` (APIs, clients, client grants, signing keys), `login` (sessions, codes, refresh
+//! `catalog` (APIs, clients, client grants, signing keys), `groups` (the group tree, its
+//! members and roles), `login` (sessions, codes, refresh
 //! tokens), `consent`, `audit`.
 
 mod audit;
 mod catalog;
 mod consent;
+mod groups;
 mod login;
 pub(super) mod rbac;
 
 use std::ops::{Deref, DerefMut};
+use std::sync::LazyLock;
 
 use sqlx::Transaction;
 
 use super::{
     DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, append_events, begin_authz_write,
-    begin_write, lock_key_rotation,
+    begin_write, id_list, lock_key_rotation,
 };
 use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Page, Paged, Result};
@@ -151,10 +154,26 @@ impl DerefMut for AuthzTx {
 /// Increments the authz version of every affected subject and appends one event each, inside
 /// `tx`.
 pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
-    let bumped: Vec<(String, i64)> = sqlx::query_as(who.bump_sql())
-        .bind(who.id())
-        .fetch_all(&mut **tx)
-        .await?;
+    bump_with(tx, who.bump_sql(), who.id(), kind).await
+}
+
+/// Increments the authz version of each listed user (`ids`, a JSON array of user ids: one
+/// statement whatever their number) and appends one event each, inside `tx`.
+pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Result<()> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ({}) \
+             RETURNING id, authz_version",
+            id_list("$1")
+        )
+    });
+    bump_with(tx, SQL.as_str(), ids, kind).await
+}
+
+/// Runs a bump statement (`sql`, keyed by `$1` = `key`, returning each subject and its new
+/// version) and appends the events.
+async fn bump_with(tx: &mut AuthzTx, sql: &'static str, key: &str, kind: &str) -> Result<()> {
+    let bumped: Vec<(String, i64)> = sqlx::query_as(sql).bind(key).fetch_all(&mut **tx).await?;
     if bumped.is_empty() {
         return Ok(());
     }
