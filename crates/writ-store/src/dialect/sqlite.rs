@@ -87,22 +87,29 @@ async fn begin_authz_write(pool: &SqlitePool) -> Result<Transaction<'static, Sql
     begin_write(pool).await
 }
 
-/// Appends one authz event per `(subject, version)`, numbered by `AUTOINCREMENT` (gapless and
-/// in commit order under the single writer): one `INSERT` of the events sent as a JSON array,
-/// so a bump of many users is one statement.
-async fn append_events(
+/// Raises the version of every subject `s` selects (`$1` = `key`) and appends one authz event
+/// each, numbered by `AUTOINCREMENT` (gapless and in commit order under the single writer): an
+/// `UPDATE`, then an `INSERT … SELECT` of the same rows, which the single writer keeps the
+/// same. Nothing goes through the client, whatever the number of subjects.
+async fn bump_and_log(
     conn: &mut SqliteConnection,
-    events: Vec<(String, i64)>,
+    s: &crate::common::Subjects<'_>,
+    key: &str,
     kind: &str,
     at: &str,
 ) -> Result<()> {
-    let events = serde_json::to_string(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
+    let (table, column, subject, ids) = (s.table, s.key, s.subject, s.ids);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET authz_version = authz_version + 1 WHERE {column} IN ({ids})"
+    )))
+    .bind(key)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO authz_events (user_id, version, kind, at) \
-         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2, $3 \
-         FROM json_each($1) ORDER BY key",
-    )
-    .bind(events)
+         SELECT {subject}, authz_version, $2, $3 FROM {table} WHERE {column} IN ({ids})"
+    )))
+    .bind(key)
     .bind(kind)
     .bind(at)
     .execute(&mut *conn)

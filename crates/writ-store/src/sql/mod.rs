@@ -2,7 +2,7 @@
 //! only here. This module is compiled twice, as the child `sql` of each dialect module
 //! (`crate::dialect::sqlite`, `crate::dialect::postgres`), and takes from its parent (`super::`)
 //! the database type, the store type and the few dialect items listed in `crate::dialect`:
-//! how write transactions begin, how authz events are appended, row lock clauses, `LIKE`, the
+//! how write transactions begin, how versions are bumped and authz events appended, row lock clauses, `LIKE`, the
 //! string aggregate, the key-rotation lock and the wake-up channel.
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
@@ -28,10 +28,10 @@ use std::sync::LazyLock;
 use sqlx::Transaction;
 
 use super::{
-    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, append_events, begin_authz_write,
-    begin_write, id_list, lock_key_rotation,
+    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, begin_authz_write, begin_write,
+    bump_and_log, id_list, lock_key_rotation,
 };
-use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
+use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Page, Paged, Result};
 
 /// This database's connection type.
@@ -152,32 +152,16 @@ impl DerefMut for AuthzTx {
 }
 
 /// Increments the authz version of every affected subject and appends one event each, inside
-/// `tx`.
+/// `tx`: one or two statements whatever their number (the dialect's `bump_and_log`).
 pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
-    bump_with(tx, who.bump_sql(), who.id(), kind).await
+    bump_and_log(tx, &who.subjects(), who.id(), kind, &now()).await
 }
 
-/// Increments the authz version of each listed user (`ids`, a JSON array of user ids: one
-/// statement whatever their number) and appends one event each, inside `tx`.
+/// Increments the authz version of each listed user (`ids`, a JSON array of user ids) and
+/// appends one event each, inside `tx`, as [`bump`] does.
 pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Result<()> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ({}) \
-             RETURNING id, authz_version",
-            id_list("$1")
-        )
-    });
-    bump_with(tx, SQL.as_str(), ids, kind).await
-}
-
-/// Runs a bump statement (`sql`, keyed by `$1` = `key`, returning each subject and its new
-/// version) and appends the events.
-async fn bump_with(tx: &mut AuthzTx, sql: &'static str, key: &str, kind: &str) -> Result<()> {
-    let bumped: Vec<(String, i64)> = sqlx::query_as(sql).bind(key).fetch_all(&mut **tx).await?;
-    if bumped.is_empty() {
-        return Ok(());
-    }
-    append_events(tx, bumped, kind, &now()).await
+    static LISTED: LazyLock<String> = LazyLock::new(|| id_list("$1"));
+    bump_and_log(tx, &Subjects::users(&LISTED), ids, kind, &now()).await
 }
 
 #[async_trait::async_trait]
