@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use writ_core::{EffectiveRole, Group, Role, RoleSource, ValidationError};
 
-use super::rbac::USER_GROUPS;
+use super::rbac::{USER_GROUPS, role, user_summary};
 use super::{AuthzTx, Conn, FOR_KEY_SHARE, FOR_UPDATE, LIKE, Store, bump, bump_users, id_list};
 use crate::common::{Affected, like_pattern, new_id, now, to_json, unique};
 use crate::{
@@ -364,13 +364,7 @@ impl GroupStore for Store {
             "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
             &[Some(group_id)],
             page,
-            |(user_id, email, name): (String, String, Option<String>)| {
-                Ok(UserSummary {
-                    user_id,
-                    email,
-                    name,
-                })
-            },
+            user_summary,
         )
         .await
     }
@@ -393,13 +387,7 @@ impl GroupStore for Store {
             "SELECT COUNT(*) FROM group_roles WHERE group_id = $1",
             &[Some(group_id)],
             page,
-            |(id, name, description): (String, String, String)| {
-                Ok(Role {
-                    id,
-                    name,
-                    description,
-                })
-            },
+            role,
         )
         .await
     }

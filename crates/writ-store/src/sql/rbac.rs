@@ -202,13 +202,24 @@ fn perm_info(
 }
 
 /// A role's columns, `id, name, description`, as read.
-type RoleRow = (String, String, String);
+pub(super) type RoleRow = (String, String, String);
 
-fn role((id, name, description): RoleRow) -> Result<Role> {
+pub(super) fn role((id, name, description): RoleRow) -> Result<Role> {
     Ok(Role {
         id,
         name,
         description,
+    })
+}
+
+/// A user as listed under a role or a group: `id, email, name`.
+pub(super) fn user_summary(
+    (user_id, email, name): (String, String, Option<String>),
+) -> Result<UserSummary> {
+    Ok(UserSummary {
+        user_id,
+        email,
+        name,
     })
 }
 
@@ -443,13 +454,7 @@ impl RoleStore for Store {
             "SELECT COUNT(*) FROM user_roles WHERE role_id = $1",
             &[Some(role_id)],
             page,
-            |(user_id, email, name): (String, String, Option<String>)| {
-                Ok(UserSummary {
-                    user_id,
-                    email,
-                    name,
-                })
-            },
+            user_summary,
         )
         .await
     }
