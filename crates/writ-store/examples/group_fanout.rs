@@ -62,6 +62,14 @@ async fn main() {
         .await
         .report("postgres", &pg, runs)
         .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (hot, all): (i64, i64) = sqlx::query_as(
+        "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'users'",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .unwrap();
+    println!("postgres: {hot} of {all} user row updates were heap-only (no index writes)");
     pg.pool().close().await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {name} WITH (FORCE)"
