@@ -18,6 +18,7 @@ pub mod console;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod groups;
 pub mod imports;
 pub mod jwt_signer;
 pub mod key_rotation;
