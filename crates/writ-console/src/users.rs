@@ -147,6 +147,9 @@ fn effective(apis: Vec<users::ApiPermissions>) -> Vec<EffectiveApi> {
     let label = |s: Source| match s {
         Source::Direct => "direct".to_owned(),
         Source::Role { name, .. } => format!("role: {name}"),
+        Source::Group {
+            path, role_name, ..
+        } => format!("role: {role_name} (group {path})"),
     };
     apis.into_iter()
         .map(|a| EffectiveApi {

@@ -292,3 +292,92 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
 
 /// Auth0's name of the built-in database connection.
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
+
+/// A group of users (Keycloak-style): its members inherit its roles and those of every
+/// ancestor. Groups form a tree through `parent_id` (no cycles); a group's path is the names
+/// from the root down, `/eng/backend`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// `grp_…`.
+    pub id: String,
+    /// Unique among its siblings; without `/` (the path separator).
+    pub name: String,
+    pub description: String,
+    /// The parent group; `None` for a top-level group.
+    pub parent_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Where a user's permission comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// Granted to the user directly.
+    Direct,
+    /// Granted to a role the user has.
+    Role { id: String, name: String },
+    /// Granted to a role held by the group at `path` (`/eng/backend`), which the user is a
+    /// member of or a member of a descendant of.
+    Group {
+        path: String,
+        role_id: String,
+        role_name: String,
+    },
+}
+
+/// How a user holds one of their effective roles: assigned directly, or through the group at
+/// a path (the group holding the role: the user is a member of it or of a descendant).
+/// Serialized as `"direct"` or the path (`"/eng/backend"`), which always starts with `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoleSource {
+    Direct,
+    Group(String),
+}
+
+impl Serialize for RoleSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RoleSource::Direct => s.serialize_str("direct"),
+            RoleSource::Group(path) => s.serialize_str(path),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(if s == "direct" {
+            RoleSource::Direct
+        } else {
+            RoleSource::Group(s)
+        })
+    }
+}
+
+/// One of a user's effective roles (direct ∪ through groups and their ancestors) with every
+/// way the user holds it: direct first, then group paths in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectiveRole {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub sources: Vec<RoleSource>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_sources_are_direct_or_a_group_path() {
+        let r = EffectiveRole {
+            id: "rol_1".into(),
+            name: "editor".into(),
+            description: String::new(),
+            sources: vec![RoleSource::Direct, RoleSource::Group("/eng/backend".into())],
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["sources"], serde_json::json!(["direct", "/eng/backend"]));
+        assert_eq!(serde_json::from_value::<EffectiveRole>(v).unwrap(), r);
+    }
+}

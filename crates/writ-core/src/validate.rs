@@ -94,6 +94,32 @@ pub fn name(field: &str, v: &str, max: usize) -> R<String> {
     Ok(t.to_owned())
 }
 
+/// The longest group name.
+pub const GROUP_NAME_MAX: usize = 255;
+/// The longest role or group description (Auth0's limit for roles).
+pub const DESCRIPTION_MAX: usize = 140;
+
+/// A group name: a [`name`] of at most [`GROUP_NAME_MAX`] characters, without `/`, which
+/// separates the names of a group's path (`/eng/backend`).
+pub fn group_name(field: &str, v: &str) -> R<String> {
+    let n = name(field, v, GROUP_NAME_MAX)?;
+    if n.contains('/') {
+        return Err(ValidationError::new(field, "must not contain '/'"));
+    }
+    Ok(n)
+}
+
+/// A role's or group's description: at most [`DESCRIPTION_MAX`] characters, Auth0's message.
+pub fn description(field: &str, v: &str) -> R<()> {
+    if v.chars().count() > DESCRIPTION_MAX {
+        return Err(ValidationError::new(
+            field,
+            format!("String is too long (max {DESCRIPTION_MAX})"),
+        ));
+    }
+    Ok(())
+}
+
 /// An API identifier (the token audience): a logical identifier, usually a URL.
 pub fn identifier(field: &str, v: &str) -> R<()> {
     if v.is_empty() || v.len() > 600 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -241,5 +267,19 @@ mod tests {
         assert!(password("p", "long enough").is_ok());
         assert_eq!(name("n", "  editor ", 50).unwrap(), "editor");
         assert!(name("n", "   ", 50).is_err());
+    }
+
+    #[test]
+    fn group_names_and_descriptions() {
+        assert_eq!(group_name("name", " backend ").unwrap(), "backend");
+        assert!(group_name("name", "").is_err());
+        assert!(group_name("name", "a/b").is_err());
+        assert!(group_name("name", &"x".repeat(255)).is_ok());
+        let long = group_name("name", &"x".repeat(256)).unwrap_err();
+        assert_eq!(long.field, "name");
+        assert!(description("description", &"d".repeat(140)).is_ok());
+        let e = description("description", &"d".repeat(141)).unwrap_err();
+        assert_eq!(e.field, "description");
+        assert_eq!(e.reason, "String is too long (max 140)");
     }
 }

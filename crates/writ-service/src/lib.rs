@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod error;
 pub mod events;
 pub mod exchange;
+pub mod groups;
 pub mod imports;
 pub mod jwt_signer;
 pub mod key_rotation;

@@ -321,6 +321,9 @@ mod tests {
         let label = |s: &Source| match s {
             Source::Direct => "direct".to_owned(),
             Source::Role { name, .. } => format!("role: {name}"),
+            Source::Group {
+                path, role_name, ..
+            } => format!("role: {role_name} (group {path})"),
         };
         let by: Vec<(&str, Vec<String>)> = a
             .permissions

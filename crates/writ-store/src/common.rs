@@ -60,48 +60,92 @@ pub(crate) fn like_pattern(f: &str) -> String {
 #[derive(Clone, Copy)]
 pub(crate) enum Affected<'a> {
     User(&'a str),
+    /// Users holding this role directly or through a group (theirs or an ancestor's).
     RoleHolders(&'a str),
-    /// Users holding a permission of this API, directly or through a role.
+    /// Users holding a permission of this API, directly or through a role (theirs or a
+    /// group's).
     ApiHolders(&'a str),
     /// A machine client (by client_id): its event names `<client_id>@clients`.
     Client(&'a str),
+    /// The members of a group and of all its descendants (a role added to or removed from the
+    /// group, the group moved or deleted).
+    GroupTree(&'a str),
 }
 
 impl Affected<'_> {
-    /// The id the bump is keyed by (`$1` of [`Affected::bump_sql`]).
+    /// The id the bump is keyed by (`$1` of [`Affected::subjects`]).
     pub(crate) fn id(&self) -> &str {
         match self {
             Affected::User(id)
             | Affected::RoleHolders(id)
             | Affected::ApiHolders(id)
-            | Affected::Client(id) => id,
+            | Affected::Client(id)
+            | Affected::GroupTree(id) => id,
         }
     }
 
-    /// The statement that bumps the affected subjects' versions (`$1` the [`Affected::id`]),
-    /// returning each subject (a user id or `<client_id>@clients`) and its new version.
-    pub(crate) fn bump_sql(&self) -> &'static str {
+    /// Whose versions a bump raises: the rows of a table and a subquery (over `$1`, the
+    /// [`Affected::id`]) of their keys.
+    pub(crate) fn subjects(&self) -> Subjects<'static> {
         match self {
-            Affected::User(_) => {
-                "UPDATE users SET authz_version = authz_version + 1 WHERE id = $1 \
-                 RETURNING id, authz_version"
-            }
-            Affected::RoleHolders(_) => {
-                "UPDATE users SET authz_version = authz_version + 1 \
-                 WHERE id IN (SELECT user_id FROM user_roles WHERE role_id = $1) \
-                 RETURNING id, authz_version"
-            }
-            Affected::ApiHolders(_) => {
-                "UPDATE users SET authz_version = authz_version + 1 WHERE id IN ( \
-                   SELECT user_id FROM user_permissions WHERE rs_id = $1 \
-                   UNION SELECT ur.user_id FROM user_roles ur \
-                     JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1) \
-                 RETURNING id, authz_version"
-            }
-            Affected::Client(_) => {
-                "UPDATE clients SET authz_version = authz_version + 1 WHERE client_id = $1 \
-                 RETURNING client_id || '@clients', authz_version"
-            }
+            Affected::User(_) => Subjects::users("$1"),
+            // Direct holders, and members of every group holding the role or below one (tree
+            // walks start from a table, so PostgreSQL keeps the ids' collation).
+            Affected::RoleHolders(_) => Subjects::users(
+                "WITH RECURSIVE role_groups(id) AS ( \
+                   SELECT group_id FROM group_roles WHERE role_id = $1 \
+                   UNION SELECT g.id FROM groups g JOIN role_groups rg ON g.parent_id = rg.id) \
+                 SELECT user_id FROM user_roles WHERE role_id = $1 \
+                 UNION SELECT gm.user_id FROM role_groups rg \
+                   JOIN group_members gm ON gm.group_id = rg.id",
+            ),
+            // Direct grants, direct roles, and roles through groups (and their descendants).
+            Affected::ApiHolders(_) => Subjects::users(
+                "WITH RECURSIVE api_groups(id) AS ( \
+                   SELECT gr.group_id FROM group_roles gr \
+                     JOIN role_permissions rp ON rp.role_id = gr.role_id WHERE rp.rs_id = $1 \
+                   UNION SELECT g.id FROM groups g JOIN api_groups ag ON g.parent_id = ag.id) \
+                 SELECT user_id FROM user_permissions WHERE rs_id = $1 \
+                 UNION SELECT ur.user_id FROM user_roles ur \
+                   JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1 \
+                 UNION SELECT gm.user_id FROM api_groups ag \
+                   JOIN group_members gm ON gm.group_id = ag.id",
+            ),
+            Affected::GroupTree(_) => Subjects::users(
+                "WITH RECURSIVE tree(id) AS ( \
+                   SELECT id FROM groups WHERE id = $1 \
+                   UNION SELECT g.id FROM groups g JOIN tree t ON g.parent_id = t.id) \
+                 SELECT gm.user_id FROM tree t JOIN group_members gm ON gm.group_id = t.id",
+            ),
+            Affected::Client(_) => Subjects {
+                table: "clients",
+                key: "client_id",
+                subject: "client_id || '@clients'",
+                ids: "$1",
+            },
+        }
+    }
+}
+
+/// The subjects of one bump: the rows of `table` whose `key` is among `ids` (a subquery, or a
+/// single value, over `$1`); `subject` names each in its authz event (a user id or
+/// `<client_id>@clients`). The dialect's `bump_and_log` raises their versions and appends the
+/// events without sending the rows to the client.
+pub(crate) struct Subjects<'s> {
+    pub(crate) table: &'static str,
+    pub(crate) key: &'static str,
+    pub(crate) subject: &'static str,
+    pub(crate) ids: &'s str,
+}
+
+impl<'s> Subjects<'s> {
+    /// Users whose id is among `ids`.
+    pub(crate) fn users(ids: &'s str) -> Self {
+        Subjects {
+            table: "users",
+            key: "id",
+            subject: "id",
+            ids,
         }
     }
 }

@@ -114,14 +114,8 @@ pub struct PermissionSource {
     pub source: Source,
 }
 
-/// Where a user's permission comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// Granted to the user directly.
-    Direct,
-    /// Granted to a role the user has.
-    Role { id: String, name: String },
-}
+/// Where a user's permission comes from (the domain's, re-exported for the store's users).
+pub use writ_core::Source;
 
 /// A user as listed under a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +232,83 @@ pub trait UserStore: Send + Sync {
         user_id: &str,
         api_identifier: Option<&str>,
     ) -> Result<Vec<PermissionSource>>;
+}
+
+/// Which groups to list; every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFilter {
+    /// The exact name.
+    pub name: Option<String>,
+    /// A substring of the name (case-insensitive for ASCII letters on SQLite, all letters on
+    /// PostgreSQL).
+    pub search: Option<String>,
+}
+
+/// Changes to a group; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChange {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// A new parent: `Some(None)` makes the group top-level.
+    pub parent_id: Option<Option<String>>,
+}
+
+/// A group and its path (`/eng/backend`: the names from the root down).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPath {
+    pub group: Group,
+    pub path: String,
+}
+
+/// Groups (a tree, Keycloak-style): a member inherits the roles of the group and of all its
+/// ancestors. Every write that changes what a user's token may carry bumps the authz version
+/// of exactly the users concerned, with one event each, in the write's transaction: adding or
+/// removing members bumps those users; adding or removing roles, moving or deleting a group
+/// bumps every member of the group and of all its descendants (one statement each, whatever
+/// their number).
+///
+/// Deleting a group deletes its whole subtree, as Keycloak does: the bump is the same as for a
+/// role removed from the group, bounded by the subtree's members.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Creates a group under `parent_id` (top-level when `None`). A missing parent is refused
+    /// (`Invalid` naming `parent_id`); a sibling with the same name is a `Conflict`.
+    async fn create_group(
+        &self,
+        name: &str,
+        description: &str,
+        parent_id: Option<&str>,
+    ) -> Result<Group>;
+    async fn get_group(&self, id: &str) -> Result<Group>;
+    /// Groups by name (then id), with the total.
+    async fn list_groups(&self, filter: &GroupFilter, page: Page) -> Result<Paged<Group>>;
+    /// Renames, describes or moves a group and returns it. A move under the group itself or
+    /// one of its descendants (a cycle), or under a group that does not exist, is refused
+    /// (`Invalid` naming `parent_id`), checked in the write's transaction so that concurrent
+    /// moves cannot together form a cycle. A move bumps the subtree's members.
+    async fn update_group(&self, id: &str, change: &GroupChange) -> Result<Group>;
+    /// Deletes the group and its subtree (see the trait docs).
+    async fn delete_group(&self, id: &str) -> Result<()>;
+    /// The group's direct members, by user id.
+    async fn group_members(&self, group_id: &str, page: Page) -> Result<Paged<UserSummary>>;
+    /// Adds members; a user that does not exist is refused (`Invalid` naming `members[i]` and
+    /// the id) and nothing changes. Bumps the users who were not members yet.
+    async fn add_group_members(&self, group_id: &str, user_ids: &[String]) -> Result<()>;
+    /// Removes members (ids that are not members are ignored); bumps those removed.
+    async fn remove_group_members(&self, group_id: &str, user_ids: &[String]) -> Result<()>;
+    /// The roles assigned to the group itself (not its ancestors'), by name.
+    async fn group_roles(&self, group_id: &str, page: Page) -> Result<Paged<Role>>;
+    /// Assigns roles to the group; a role that does not exist is refused (`Invalid` naming
+    /// `roles[i]` and the id).
+    async fn add_group_roles(&self, group_id: &str, role_ids: &[String]) -> Result<()>;
+    async fn remove_group_roles(&self, group_id: &str, role_ids: &[String]) -> Result<()>;
+    /// The groups a role is assigned to directly, by name.
+    async fn role_groups(&self, role_id: &str, page: Page) -> Result<Paged<Group>>;
+    /// The groups the user is a direct member of, by name, each with its path.
+    async fn user_groups(&self, user_id: &str, page: Page) -> Result<Paged<GroupPath>>;
+    /// The user's effective roles (direct ∪ those of their groups and all their ancestors),
+    /// by name, each with how the user holds it: O(the user's roles and groups).
+    async fn effective_roles(&self, user_id: &str) -> Result<Vec<EffectiveRole>>;
 }
 
 /// Clients are subjects of freshness too: a change that takes something away from what a
@@ -568,6 +639,7 @@ pub trait Lifecycle: Send + Sync {
 pub trait Store:
     ResourceServerStore
     + RoleStore
+    + GroupStore
     + UserStore
     + ClientStore
     + ClientGrantStore
@@ -583,6 +655,7 @@ pub trait Store:
 impl<T> Store for T where
     T: ResourceServerStore
         + RoleStore
+        + GroupStore
         + UserStore
         + ClientStore
         + ClientGrantStore

@@ -16,7 +16,8 @@
 //! | `DB`, `Store` | `Sqlite`, [`SqliteStore`](sqlite::SqliteStore) | `Postgres`, [`PgStore`](postgres::PgStore) |
 //! | `begin_write` | `BEGIN IMMEDIATE`: writers queue on the database lock | `BEGIN` (read committed): statements lock the rows they depend on |
 //! | `begin_authz_write` | `BEGIN IMMEDIATE` | `BEGIN`, then the `authz_log_head` row lock |
-//! | `append_events` | one `INSERT` per event, `seq` by AUTOINCREMENT under the single writer | numbered from the head row (gapless), one `INSERT … UNNEST` |
+//! | `bump_and_log` | an `UPDATE`, then an `INSERT … SELECT` of the same rows; `seq` by AUTOINCREMENT under the single writer | one statement: `UPDATE … RETURNING`, `INSERT` numbered from the head row (gapless), head moved |
+//! | `id_list` | `json_each` of a bound JSON array | `json_array_elements_text` of it |
 //! | `FOR_UPDATE`, `FOR_KEY_SHARE` | empty: the writer lock already serializes | the row lock clauses |
 //! | `LIKE` | `LIKE` (case-insensitive for ASCII) | `ILIKE` |
 //! | `STRING_AGG` | `group_concat` | `string_agg` |

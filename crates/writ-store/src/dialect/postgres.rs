@@ -6,7 +6,7 @@
 //!
 //! - Writes that may change effective permissions begin with `begin_authz_write`, which
 //!   locks the single `authz_log_head` row before touching any user row. Those writers run one
-//!   at a time until commit, so `append_events` numbers the authz event log from that row
+//!   at a time until commit, so `bump_and_log` numbers the authz event log from that row
 //!   without gaps and it becomes visible in `seq` order (a `BIGSERIAL` would not: sequence
 //!   values are handed out before commit). Locking the head first also gives every such
 //!   transaction the same lock order, so they cannot deadlock on user rows. Other writes
@@ -16,6 +16,7 @@
 //!   while recording a consent) or `FOR_KEY_SHARE` (the API and client a new grant refers to),
 //!   so racers queue on the row and the second sees the first's write.
 //! - Key rotation takes a transaction-scoped advisory lock (`lock_key_rotation`).
+//! - Lists of ids are bound as one JSON array and read with `json_array_elements_text`.
 //! - `ILIKE` for case-insensitive search, `string_agg` for aggregating permission names.
 //! - `wakeups`: a `LISTEN` task turns the `NOTIFY`s of migration 0003 into a counter.
 
@@ -108,7 +109,7 @@ async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
 }
 
 /// A write transaction that may change effective permissions: it locks the authz log head row
-/// before anything else (see the module docs), so [`append_events`] can number from it.
+/// before anything else (see the module docs), so [`bump_and_log`] can number from it.
 async fn begin_authz_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT seq FROM authz_log_head WHERE id = 1 FOR UPDATE")
@@ -117,34 +118,41 @@ async fn begin_authz_write(pool: &PgPool) -> Result<Transaction<'static, Postgre
     Ok(tx)
 }
 
-/// Appends one authz event per `(subject, version)`, numbered from the log head, which the
-/// transaction has held locked since it began: gapless, and visible in `seq` order.
-async fn append_events(
+/// Raises the version of every subject `s` selects (`$1` = `key`) and appends one authz event
+/// each, numbered from the log head, which the transaction has held locked since it began
+/// (gapless, and visible in `seq` order): one statement, whose data-modifying parts update the
+/// subjects, insert their events and move the head, so nothing goes through the client
+/// whatever the number of subjects.
+async fn bump_and_log(
     conn: &mut PgConnection,
-    events: Vec<(String, i64)>,
+    s: &crate::common::Subjects<'_>,
+    key: &str,
     kind: &str,
     at: &str,
 ) -> Result<()> {
-    let n = events.len() as i64;
-    let top: i64 =
-        sqlx::query_scalar("UPDATE authz_log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
-            .bind(n)
-            .fetch_one(&mut *conn)
-            .await?;
-    let (subjects, versions): (Vec<String>, Vec<i64>) = events.into_iter().unzip();
-    sqlx::query(
-        "INSERT INTO authz_events (seq, user_id, version, kind, at) \
-         SELECT $1 + e.n, e.user_id, e.version, $4, $5 \
-         FROM UNNEST($2::text[], $3::bigint[]) WITH ORDINALITY AS e(user_id, version, n)",
-    )
-    .bind(top - n)
-    .bind(&subjects)
-    .bind(&versions)
+    let (table, column, subject, ids) = (s.table, s.key, s.subject, s.ids);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH bumped AS ( \
+           UPDATE {table} SET authz_version = authz_version + 1 WHERE {column} IN ({ids}) \
+           RETURNING {subject} AS subject, authz_version), \
+         head AS (SELECT seq FROM authz_log_head WHERE id = 1), \
+         appended AS ( \
+           INSERT INTO authz_events (seq, user_id, version, kind, at) \
+           SELECT head.seq + row_number() OVER (), b.subject, b.authz_version, $2, $3 \
+           FROM bumped b CROSS JOIN head RETURNING seq) \
+         UPDATE authz_log_head SET seq = seq + (SELECT COUNT(*) FROM appended) WHERE id = 1"
+    )))
+    .bind(key)
     .bind(kind)
     .bind(at)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A subquery of one column `id`: the strings of the JSON array bound at `param`.
+fn id_list(param: &str) -> String {
+    format!("SELECT json_array_elements_text(CAST({param} AS json)) AS id")
 }
 
 /// The advisory lock key that serializes signing-key rotations (an arbitrary constant: "writkeys").

@@ -8,6 +8,7 @@
 //!   `FOR_KEY_SHARE` are empty, and key rotations need no lock of their own).
 //! - Writes that change effective permissions start the same way; their authz events are
 //!   numbered by `AUTOINCREMENT`, which under the single writer is gapless and in commit order.
+//! - Lists of ids are bound as one JSON array and read with `json_each`.
 //! - `LIKE` is SQLite's, case-insensitive for ASCII letters; permission names are aggregated
 //!   with `group_concat`.
 //! - There is no wake-up channel: followers of the authz log and the catalog poll.
@@ -86,26 +87,39 @@ async fn begin_authz_write(pool: &SqlitePool) -> Result<Transaction<'static, Sql
     begin_write(pool).await
 }
 
-/// Appends one authz event per `(subject, version)`, numbered by `AUTOINCREMENT` (gapless and
-/// in commit order under the single writer).
-async fn append_events(
+/// Raises the version of every subject `s` selects (`$1` = `key`) and appends one authz event
+/// each, numbered by `AUTOINCREMENT` (gapless and in commit order under the single writer): an
+/// `UPDATE`, then an `INSERT … SELECT` of the same rows, which the single writer keeps the
+/// same. Nothing goes through the client, whatever the number of subjects.
+async fn bump_and_log(
     conn: &mut SqliteConnection,
-    events: Vec<(String, i64)>,
+    s: &crate::common::Subjects<'_>,
+    key: &str,
     kind: &str,
     at: &str,
 ) -> Result<()> {
-    for (subject, version) in events {
-        sqlx::query(
-            "INSERT INTO authz_events (user_id, version, kind, at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(subject)
-        .bind(version)
-        .bind(kind)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let (table, column, subject, ids) = (s.table, s.key, s.subject, s.ids);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET authz_version = authz_version + 1 WHERE {column} IN ({ids})"
+    )))
+    .bind(key)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO authz_events (user_id, version, kind, at) \
+         SELECT {subject}, authz_version, $2, $3 FROM {table} WHERE {column} IN ({ids})"
+    )))
+    .bind(key)
+    .bind(kind)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// A subquery of one column `id`: the strings of the JSON array bound at `param`.
+fn id_list(param: &str) -> String {
+    format!("SELECT value AS id FROM json_each({param})")
 }
 
 /// Key rotations queue on the writer lock already.

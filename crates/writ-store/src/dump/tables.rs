@@ -165,6 +165,29 @@ pub(crate) static TABLES: &[Table] = &[
         &[("user_id", Text), ("rs_id", Text), ("permission", Text)],
         &["user_id", "rs_id", "permission"],
     ),
+    // A group's parent may come after it in key order: that reference is checked at commit.
+    table(
+        "groups",
+        &[
+            ("id", Text),
+            ("name", Text),
+            ("description", Text),
+            ("parent_id", Text),
+            ("created_at", Text),
+            ("updated_at", Text),
+        ],
+        &["id"],
+    ),
+    table(
+        "group_members",
+        &[("group_id", Text), ("user_id", Text)],
+        &["group_id", "user_id"],
+    ),
+    table(
+        "group_roles",
+        &[("group_id", Text), ("role_id", Text)],
+        &["group_id", "role_id"],
+    ),
     table(
         "clients",
         &[

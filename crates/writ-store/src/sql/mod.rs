@@ -2,7 +2,7 @@
 //! only here. This module is compiled twice, as the child `sql` of each dialect module
 //! (`crate::dialect::sqlite`, `crate::dialect::postgres`), and takes from its parent (`super::`)
 //! the database type, the store type and the few dialect items listed in `crate::dialect`:
-//! how write transactions begin, how authz events are appended, row lock clauses, `LIKE`, the
+//! how write transactions begin, how versions are bumped and authz events appended, row lock clauses, `LIKE`, the
 //! string aggregate, the key-rotation lock and the wake-up channel.
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
@@ -11,24 +11,27 @@
 //! user's or a client's effective rights calls it inside its own transaction, so the version
 //! and the event commit (or roll back) with the change.
 //! Each capability has its file: `rbac` (roles, users, grants, effective permissions),
-//! `catalog` (APIs, clients, client grants, signing keys), `login` (sessions, codes, refresh
+//! `catalog` (APIs, clients, client grants, signing keys), `groups` (the group tree, its
+//! members and roles), `login` (sessions, codes, refresh
 //! tokens), `consent`, `audit`.
 
 mod audit;
 mod catalog;
 mod consent;
+mod groups;
 mod login;
 pub(super) mod rbac;
 
 use std::ops::{Deref, DerefMut};
+use std::sync::LazyLock;
 
 use sqlx::Transaction;
 
 use super::{
-    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, append_events, begin_authz_write,
-    begin_write, lock_key_rotation,
+    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, begin_authz_write, begin_write,
+    bump_and_log, id_list, lock_key_rotation,
 };
-use crate::common::{Affected, PRUNE_BATCH, normalize_time, now};
+use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Page, Paged, Result};
 
 /// This database's connection type.
@@ -149,16 +152,16 @@ impl DerefMut for AuthzTx {
 }
 
 /// Increments the authz version of every affected subject and appends one event each, inside
-/// `tx`.
+/// `tx`: one or two statements whatever their number (the dialect's `bump_and_log`).
 pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
-    let bumped: Vec<(String, i64)> = sqlx::query_as(who.bump_sql())
-        .bind(who.id())
-        .fetch_all(&mut **tx)
-        .await?;
-    if bumped.is_empty() {
-        return Ok(());
-    }
-    append_events(tx, bumped, kind, &now()).await
+    bump_and_log(tx, &who.subjects(), who.id(), kind, &now()).await
+}
+
+/// Increments the authz version of each listed user (`ids`, a JSON array of user ids) and
+/// appends one event each, inside `tx`, as [`bump`] does.
+pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Result<()> {
+    static LISTED: LazyLock<String> = LazyLock::new(|| id_list("$1"));
+    bump_and_log(tx, &Subjects::users(&LISTED), ids, kind, &now()).await
 }
 
 #[async_trait::async_trait]

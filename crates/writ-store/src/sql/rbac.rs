@@ -16,50 +16,80 @@ use crate::common::{
 };
 use crate::*;
 
-/// A user's authz version and the permission names their direct grants and roles give them for
-/// one API, space-separated (permission names contain none, see `validate::scope_value`), with
-/// duplicates (`$1` user id, `$2` API identifier); no row when the user does not exist.
+/// The groups a user (`$1`) is in and all their ancestors, once each: a `WITH RECURSIVE` list
+/// item `ug(id)`. It starts from the `group_members_by_user` index and climbs by the groups'
+/// primary key: O(the user's groups × depth). `UNION` (not `UNION ALL`) stops at groups already
+/// seen, so groups sharing an ancestor climb it once.
+pub(super) const USER_GROUPS: &str = "ug(id) AS ( \
+       SELECT group_id FROM group_members WHERE user_id = $1 \
+       UNION SELECT g.parent_id FROM groups g CROSS JOIN ug \
+         WHERE g.id = ug.id AND g.parent_id IS NOT NULL)";
+
+/// A user's authz version and the permission names their direct grants, roles and groups'
+/// roles (through every ancestor group) give them for one API, space-separated (permission
+/// names contain none, see `validate::scope_value`), with duplicates (`$1` user id, `$2` API
+/// identifier); no row when the user does not exist.
 ///
 /// One statement, so the version and the permissions come from one snapshot. Every step is an
-/// index lookup keyed by this user: the `user_permissions` and `user_roles` primary keys, then
-/// `role_permissions` by (role, API), O(the user's roles and grants), never O(users) or O(the
-/// API's role permissions). `CROSS JOIN` fixes SQLite's join order to start from the user's
-/// rows (PostgreSQL plans it as an inner join). Duplicates are removed in Rust, which is
-/// cheaper than sorting in the database.
+/// index lookup keyed by this user: the `user_permissions` and `user_roles` primary keys, the
+/// user's groups and their ancestors ([`USER_GROUPS`]), the `group_roles` primary key, then
+/// `role_permissions` by (role, API): O(the user's roles, groups and grants), never O(users) or
+/// O(the API's role permissions). `CROSS JOIN` fixes SQLite's join order to start from the
+/// user's rows (PostgreSQL plans it as an inner join). Duplicates are removed in Rust, which
+/// is cheaper than sorting in the database.
 pub(crate) static EFFECTIVE_PERMISSIONS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH rs AS (SELECT id FROM resource_servers WHERE identifier = $2), \
+        "WITH RECURSIVE rs AS (SELECT id FROM resource_servers WHERE identifier = $2), \
+         {USER_GROUPS}, \
          p AS ( \
            SELECT up.permission FROM rs CROSS JOIN user_permissions up \
              WHERE up.user_id = $1 AND up.rs_id = rs.id \
            UNION ALL \
            SELECT rp.permission FROM rs CROSS JOIN user_roles ur CROSS JOIN role_permissions rp \
-             WHERE ur.user_id = $1 AND rp.role_id = ur.role_id AND rp.rs_id = rs.id) \
+             WHERE ur.user_id = $1 AND rp.role_id = ur.role_id AND rp.rs_id = rs.id \
+           UNION ALL \
+           SELECT rp.permission FROM rs CROSS JOIN ug CROSS JOIN group_roles gr \
+             CROSS JOIN role_permissions rp \
+             WHERE gr.group_id = ug.id AND rp.role_id = gr.role_id AND rp.rs_id = rs.id) \
          SELECT u.authz_version, (SELECT {STRING_AGG}(permission, ' ') FROM p) \
          FROM users u WHERE u.id = $1"
     )
 });
 
-/// Every (API, permission) a user holds, once per source: direct grants, then each role's
-/// (`$1` user id, `$2` an API identifier or NULL for all), sorted by API identifier, permission,
-/// then the direct grant (no role) before roles by name. Starts from the user's rows as
-/// [`EFFECTIVE_PERMISSIONS`] does (the `user_permissions` and `user_roles` primary keys, then
-/// `role_permissions` by role and the display rows by key): O(the user's roles and grants).
+/// Every (API, permission) a user holds, once per source: direct grants, then each role's,
+/// then each role's held by one of the user's groups or their ancestors (`$1` user id, `$2` an
+/// API identifier or NULL for all), sorted by API identifier, permission, then the direct
+/// grant (no role) before roles by name, then group roles (the last column, the group holding
+/// the role, is NULL for the others; the caller names the group by its path). Starts from the
+/// user's rows as [`EFFECTIVE_PERMISSIONS`] does: O(the user's roles, groups and grants).
 /// PostgreSQL may still prefer scanning a table of a few pages (roles, scopes) to probing it.
-const PERMISSION_SOURCES: &str = "\
+static PERMISSION_SOURCES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH RECURSIVE {USER_GROUPS} \
     SELECT rs.identifier, rs.name, up.permission, s.description, \
-        CAST(NULL AS TEXT) AS role_id, CAST(NULL AS TEXT) AS role_name \
+        CAST(NULL AS TEXT) AS role_id, CAST(NULL AS TEXT) AS role_name, \
+        CAST(NULL AS TEXT) AS group_id \
       FROM user_permissions up CROSS JOIN resource_servers rs CROSS JOIN resource_server_scopes s \
       WHERE up.user_id = $1 AND rs.id = up.rs_id AND ($2 IS NULL OR rs.identifier = $2) \
         AND s.rs_id = up.rs_id AND s.value = up.permission \
     UNION ALL \
-    SELECT rs.identifier, rs.name, rp.permission, s.description, r.id, r.name \
+    SELECT rs.identifier, rs.name, rp.permission, s.description, r.id, r.name, \
+        CAST(NULL AS TEXT) \
       FROM user_roles ur CROSS JOIN roles r CROSS JOIN role_permissions rp \
         CROSS JOIN resource_servers rs CROSS JOIN resource_server_scopes s \
       WHERE ur.user_id = $1 AND r.id = ur.role_id AND rp.role_id = ur.role_id \
         AND rs.id = rp.rs_id AND ($2 IS NULL OR rs.identifier = $2) \
         AND s.rs_id = rp.rs_id AND s.value = rp.permission \
-    ORDER BY 1, 3, 6 NULLS FIRST";
+    UNION ALL \
+    SELECT rs.identifier, rs.name, rp.permission, s.description, r.id, r.name, gr.group_id \
+      FROM ug CROSS JOIN group_roles gr CROSS JOIN roles r CROSS JOIN role_permissions rp \
+        CROSS JOIN resource_servers rs CROSS JOIN resource_server_scopes s \
+      WHERE gr.group_id = ug.id AND r.id = gr.role_id AND rp.role_id = gr.role_id \
+        AND rs.id = rp.rs_id AND ($2 IS NULL OR rs.identifier = $2) \
+        AND s.rs_id = rp.rs_id AND s.value = rp.permission \
+    ORDER BY 1, 3, 7 NULLS FIRST, 6 NULLS FIRST"
+    )
+});
 
 #[derive(FromRow)]
 struct UserRow {
@@ -172,13 +202,24 @@ fn perm_info(
 }
 
 /// A role's columns, `id, name, description`, as read.
-type RoleRow = (String, String, String);
+pub(super) type RoleRow = (String, String, String);
 
-fn role((id, name, description): RoleRow) -> Result<Role> {
+pub(super) fn role((id, name, description): RoleRow) -> Result<Role> {
     Ok(Role {
         id,
         name,
         description,
+    })
+}
+
+/// A user as listed under a role or a group: `id, email, name`.
+pub(super) fn user_summary(
+    (user_id, email, name): (String, String, Option<String>),
+) -> Result<UserSummary> {
+    Ok(UserSummary {
+        user_id,
+        email,
+        name,
     })
 }
 
@@ -413,13 +454,7 @@ impl RoleStore for Store {
             "SELECT COUNT(*) FROM user_roles WHERE role_id = $1",
             &[Some(role_id)],
             page,
-            |(user_id, email, name): (String, String, Option<String>)| {
-                Ok(UserSummary {
-                    user_id,
-                    email,
-                    name,
-                })
-            },
+            user_summary,
         )
         .await
     }
@@ -705,8 +740,9 @@ impl UserStore for Store {
             String,
             Option<String>,
             Option<String>,
+            Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(PERMISSION_SOURCES)
+        let rows: Vec<Row> = sqlx::query_as(PERMISSION_SOURCES.as_str())
             .bind(user_id)
             .bind(api_identifier)
             .fetch_all(&self.pool)
@@ -715,20 +751,55 @@ impl UserStore for Store {
         if rows.is_empty() {
             self.authz_version(user_id).await?;
         }
-        Ok(rows
+        // Group paths, read only when a permission comes through a group.
+        let tree = if rows.iter().any(|r| r.6.is_some()) {
+            super::groups::user_group_tree(self, user_id).await?
+        } else {
+            Default::default()
+        };
+        let mut out: Vec<PermissionSource> = rows
             .into_iter()
             .map(
-                |(api, api_name, permission, description, role_id, role_name)| PermissionSource {
-                    resource_server_identifier: api,
-                    resource_server_name: api_name,
-                    permission_name: permission,
-                    description,
-                    source: match (role_id, role_name) {
-                        (Some(id), Some(name)) => Source::Role { id, name },
-                        _ => Source::Direct,
-                    },
+                |(api, api_name, permission, description, role_id, role_name, group_id)| {
+                    PermissionSource {
+                        resource_server_identifier: api,
+                        resource_server_name: api_name,
+                        permission_name: permission,
+                        description,
+                        source: match (role_id, role_name, group_id) {
+                            (Some(role_id), Some(role_name), Some(group)) => Source::Group {
+                                path: tree.path(&group),
+                                role_id,
+                                role_name,
+                            },
+                            (Some(id), Some(name), None) => Source::Role { id, name },
+                            _ => Source::Direct,
+                        },
+                    }
                 },
             )
-            .collect())
+            .collect();
+        // Group sources by path, then role name (the direct grant and roles keep their order).
+        out.sort_by(|a, b| source_order(a).cmp(&source_order(b)));
+        Ok(out)
     }
+}
+
+/// The order of permission sources: API, permission, the direct grant, roles (in the query's
+/// order, by name), then group roles by group path and role name.
+fn source_order(p: &PermissionSource) -> (&str, &str, u8, &str, &str) {
+    let (rank, path, role) = match &p.source {
+        Source::Direct => (0, "", ""),
+        Source::Role { .. } => (1, "", ""),
+        Source::Group {
+            path, role_name, ..
+        } => (2, path.as_str(), role_name.as_str()),
+    };
+    (
+        &p.resource_server_identifier,
+        &p.permission_name,
+        rank,
+        path,
+        role,
+    )
 }

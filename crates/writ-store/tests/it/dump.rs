@@ -191,6 +191,24 @@ async fn populate(t: &TestStore) -> Made {
     s.add_user_permissions(&carol, &[perm(B, "read:y")])
         .await
         .unwrap();
+    // Groups: a tree deeper than one level (restored whatever the order of the ids), a role
+    // inherited by a member of a subgroup, and a member of two groups.
+    let eng = s.create_group("eng", "engineering", None).await.unwrap().id;
+    let backend = s.create_group("backend", "", Some(&eng)).await.unwrap().id;
+    let db = s.create_group("db", "", Some(&backend)).await.unwrap().id;
+    s.create_group("ops", "", None).await.unwrap();
+    s.add_group_roles(&eng, std::slice::from_ref(&viewer))
+        .await
+        .unwrap();
+    s.add_group_roles(&db, std::slice::from_ref(&editor))
+        .await
+        .unwrap();
+    s.add_group_members(&db, std::slice::from_ref(&carol))
+        .await
+        .unwrap();
+    s.add_group_members(&eng, &[carol.clone(), alice.clone()])
+        .await
+        .unwrap();
     let mut c = s.get_user(&carol).await.unwrap();
     c.blocked = true;
     s.update_user(&c, None).await.unwrap();
@@ -315,6 +333,7 @@ async fn populate(t: &TestStore) -> Made {
 struct Snapshot {
     apis: Vec<ResourceServer>,
     roles: Vec<(Role, Vec<PermissionInfo>, Vec<UserSummary>)>,
+    groups: Vec<(Group, Vec<UserSummary>, Vec<Role>)>,
     users: Vec<UserView>,
     clients: Vec<Client>,
     grants: Vec<ClientGrant>,
@@ -334,6 +353,9 @@ struct UserView {
     roles: Vec<Role>,
     permissions: Vec<PermissionInfo>,
     effective: Vec<(Vec<String>, i64)>,
+    groups: Vec<GroupPath>,
+    effective_roles: Vec<EffectiveRole>,
+    sources: Vec<PermissionSource>,
 }
 
 async fn snapshot(s: &dyn Store, m: &Made) -> Snapshot {
@@ -353,6 +375,12 @@ async fn snapshot(s: &dyn Store, m: &Made) -> Snapshot {
             effective.push(s.effective_permissions(&u.user_id, api).await.unwrap());
         }
         users.push(UserView {
+            groups: s.user_groups(&u.user_id, all).await.unwrap().items,
+            effective_roles: s.effective_roles(&u.user_id).await.unwrap(),
+            sources: s
+                .effective_permissions_with_sources(&u.user_id, None)
+                .await
+                .unwrap(),
             roles: s.user_roles(&u.user_id, all).await.unwrap().items,
             permissions: s.user_permissions(&u.user_id, all).await.unwrap().items,
             password_hash: creds.password_hash,
@@ -368,9 +396,21 @@ async fn snapshot(s: &dyn Store, m: &Made) -> Snapshot {
     for id in &m.refresh {
         refresh.push(s.get_refresh(id).await.unwrap());
     }
+    let mut groups = Vec::new();
+    for g in s
+        .list_groups(&GroupFilter::default(), all)
+        .await
+        .unwrap()
+        .items
+    {
+        let members = s.group_members(&g.id, all).await.unwrap().items;
+        let roles = s.group_roles(&g.id, all).await.unwrap().items;
+        groups.push((g, members, roles));
+    }
     Snapshot {
         apis: s.all_resource_servers().await.unwrap(),
         roles,
+        groups,
         users,
         clients: s.all_clients().await.unwrap(),
         grants: s.all_client_grants().await.unwrap(),
@@ -395,6 +435,15 @@ async fn a_dump_moves_every_row_to_the_other_backend_and_to_the_same_one(t: Test
     assert!(before.events.len() >= 5);
     assert!(before.refresh.iter().all(Option::is_some));
     assert_eq!(before.logs.len(), 3);
+    assert_eq!(before.groups.len(), 4);
+    let carol = before
+        .users
+        .iter()
+        .find(|u| u.user.user_id == m.carol)
+        .unwrap();
+    let paths: Vec<&str> = carol.groups.iter().map(|g| g.path.as_str()).collect();
+    assert_eq!(paths, ["/eng/backend/db", "/eng"]);
+    assert_eq!(carol.effective_roles.len(), 2);
 
     let text = export_text(&t).await;
     let lines: Vec<&str> = text.lines().collect();

@@ -20,6 +20,7 @@ mod audit;
 mod catalog;
 mod concurrency;
 mod dump;
+mod groups;
 mod login;
 mod rbac;
 mod security;

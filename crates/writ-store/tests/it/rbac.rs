@@ -755,6 +755,7 @@ fn sources(s: &[PermissionSource]) -> Vec<(&str, &str, Option<&str>)> {
             let role = match &p.source {
                 Source::Direct => None,
                 Source::Role { name, .. } => Some(name.as_str()),
+                Source::Group { .. } => panic!("no groups here: {:?}", p.source),
             };
             (
                 p.resource_server_identifier.as_str(),

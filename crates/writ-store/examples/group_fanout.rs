@@ -1,0 +1,209 @@
+//! Measures the freshness fan-out of a group write: a three-level tree (one top group, 10
+//! middle groups, 10 leaves under each) with `GROUP_FANOUT_USERS` members (default 100,000)
+//! spread over the leaves, then times adding a role to the top group and removing it again:
+//! each write bumps the authz version of every member and appends one authz event each, in
+//! one transaction. Prints p50/p99/max per write on each backend.
+//!
+//! `cargo run --release -p writ-store --example group_fanout` runs on SQLite (a temporary
+//! file); with `WRIT_TEST_POSTGRES_URL` set it also runs on a fresh database of that server
+//! (created and dropped). `GROUP_FANOUT_RUNS` (default 7) sets how many writes of each kind.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use writ_core::{Permission, ResourceServer, Scope, SigningAlg, TokenDialect};
+use writ_store::*;
+
+const LEAVES: usize = 100;
+
+/// A closure running one SQL text on a store's pool (either database).
+macro_rules! exec {
+    ($store:expr) => {
+        |sql: String| {
+            let pool = $store.pool().clone();
+            async move {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+}
+
+#[tokio::main]
+async fn main() {
+    let users: usize = env("GROUP_FANOUT_USERS", 100_000);
+    let runs: usize = env("GROUP_FANOUT_RUNS", 7);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/fanout.db", dir.path().display());
+    let sqlite = SqliteStore::open(&url).await.unwrap();
+    fill(&sqlite, users, exec!(sqlite))
+        .await
+        .report("sqlite", &sqlite, runs)
+        .await;
+
+    let Ok(base) = std::env::var("WRIT_TEST_POSTGRES_URL") else {
+        eprintln!("WRIT_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
+        return;
+    };
+    let admin = sqlx::postgres::PgConnectOptions::from_str(&base).unwrap();
+    let name = format!("writ_fanout_{:08x}", rand_u32());
+    let mut c = sqlx::PgConnection::connect_with(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let pg = PgStore::open_with(admin.clone().database(&name))
+        .await
+        .unwrap();
+    fill(&pg, users, exec!(pg))
+        .await
+        .report("postgres", &pg, runs)
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (hot, all): (i64, i64) = sqlx::query_as(
+        "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'users'",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .unwrap();
+    println!("postgres: {hot} of {all} user row updates were heap-only (no index writes)");
+    pg.pool().close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+/// The tree made by [`fill`]: its top group and the role to add to it.
+struct Tree {
+    top: String,
+    role: String,
+}
+
+/// Creates the tree through the store, and the users and memberships in bulk through `exec`
+/// (plain SQL, the same on both databases).
+async fn fill<S, F, Fut>(store: &S, users: usize, exec: F) -> Tree
+where
+    S: GroupStore + RoleStore + ResourceServerStore,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let api = store
+        .create_resource_server(ResourceServer {
+            is_system: false,
+            allow_offline_access: false,
+            token_dialect: TokenDialect::AccessTokenAuthz,
+            enforce_policies: true,
+            token_lifetime: 3600,
+            signing_alg: SigningAlg::RS256,
+            scopes: vec![Scope {
+                description: "read".into(),
+                value: "read".into(),
+            }],
+            name: "fanout".into(),
+            identifier: "https://fanout.example/".into(),
+            id: String::new(),
+        })
+        .await
+        .unwrap();
+    let role = store.create_role("reader", "").await.unwrap();
+    store
+        .add_role_permissions(
+            &role.id,
+            &[Permission {
+                resource_server_identifier: api.identifier.clone(),
+                permission_name: "read".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let top = store.create_group("top", "", None).await.unwrap();
+    let mut leaves = Vec::new();
+    for m in 0..LEAVES / 10 {
+        let mid = store
+            .create_group(&format!("mid{m}"), "", Some(&top.id))
+            .await
+            .unwrap();
+        for l in 0..10 {
+            let leaf = store
+                .create_group(&format!("leaf{l}"), "", Some(&mid.id))
+                .await
+                .unwrap();
+            leaves.push(leaf.id);
+        }
+    }
+    let started = Instant::now();
+    exec(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {users}) \
+         INSERT INTO users (id, email, created_at, updated_at) \
+         SELECT 'usr_fan' || i, 'fan' || i || '@example.com', '', '' FROM n"
+    ))
+    .await;
+    for (k, leaf) in leaves.iter().enumerate() {
+        exec(format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {users}) \
+             INSERT INTO group_members (group_id, user_id) \
+             SELECT '{leaf}', 'usr_fan' || i FROM n WHERE i % {LEAVES} = {k}"
+        ))
+        .await;
+    }
+    eprintln!(
+        "{users} members in {LEAVES} leaves, filled in {:?}",
+        started.elapsed()
+    );
+    Tree {
+        top: top.id,
+        role: role.id,
+    }
+}
+
+impl Tree {
+    /// Adds and removes the role on the top group `runs` times each, and prints the latencies.
+    async fn report<S: GroupStore + AuthzEventStore>(&self, backend: &str, store: &S, runs: usize) {
+        let role = std::slice::from_ref(&self.role);
+        let (mut add, mut remove) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t = Instant::now();
+            store.add_group_roles(&self.top, role).await.unwrap();
+            add.push(t.elapsed());
+            let t = Instant::now();
+            store.remove_group_roles(&self.top, role).await.unwrap();
+            remove.push(t.elapsed());
+        }
+        let head = store.authz_head().await.unwrap();
+        println!("{backend}: authz log head {head} after {runs} adds and {runs} removes");
+        print(backend, "add role to top group", add);
+        print(backend, "remove role from top group", remove);
+    }
+}
+
+fn print(backend: &str, what: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{backend}: {what}: p50 {:?} p99 {:?} max {:?} (n = {})",
+        at(0.5),
+        at(0.99),
+        times[times.len() - 1],
+        times.len()
+    );
+}
