@@ -17,6 +17,7 @@ mod apis;
 mod clients;
 mod consents;
 mod events;
+mod groups;
 pub mod jobs;
 mod keys;
 mod logs;
@@ -56,7 +57,7 @@ mod prelude {
     pub(super) use utoipa_axum::routes;
 
     pub(super) use super::schemas::{
-        self, ApiId, ClientGrantId, ClientId, ConsentId, JobId, Kid, LogId, RoleId, UserId,
+        self, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId, RoleId, UserId,
     };
     pub(super) use super::types;
     pub(super) use super::{Caller, Paging, Params, created, no_content, ok};
@@ -71,6 +72,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(apis::router())
         .merge(roles::router())
+        .merge(groups::router())
         .merge(users::router())
         .merge(clients::router())
         .merge(consents::router())

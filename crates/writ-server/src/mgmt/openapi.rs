@@ -36,6 +36,7 @@ use utoipa_axum::routes;
     tags(
         (name = "resource-servers", description = "APIs (Auth0: resource servers): the audiences of access tokens and their permission catalogs."),
         (name = "roles", description = "Roles: named sets of permissions, and the users holding them."),
+        (name = "groups", description = "Groups: a tree of groups whose members inherit the roles of the group and of every ancestor."),
         (name = "users", description = "Users of the built-in database connection, their roles and their direct permissions."),
         (name = "jobs", description = "Bulk user import in Auth0's format (processed synchronously; jobs kept in memory)."),
         (name = "clients", description = "Applications that obtain tokens, and client grants: which APIs a confidential client may call with `client_credentials`."),

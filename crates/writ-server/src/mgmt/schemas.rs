@@ -110,6 +110,7 @@ macro_rules! path_ids {
 path_ids! {
     ApiId("id", "The API's id or identifier (audience).", "No such API.");
     RoleId("id", "The role's id.", "No such role.");
+    GroupId("id", "The group's id (`grp_…`).", "No such group.");
     UserId("id", "The user's id.", "No such user.");
     ClientId("id", "The client's `client_id`.", "No such client.");
     ClientGrantId("id", "The client grant's id.", "No such client grant.");

@@ -1070,6 +1070,21 @@ list!(
     "A list of APIs."
 );
 list!(RoleList, RolePage, Role, roles, "A list of roles.");
+list!(GroupList, GroupPage, Group, groups, "A list of groups.");
+list!(
+    UserGroupList,
+    UserGroupPage,
+    UserGroup,
+    groups,
+    "The groups a user is a member of."
+);
+list!(
+    GroupMemberList,
+    GroupMemberPage,
+    RoleUser,
+    members,
+    "The members of a group."
+);
 list!(
     PermissionList,
     PermissionPage,
@@ -1114,3 +1129,153 @@ list!(
     "A list of log entries.",
     "A page of entries with totals (`include_totals=true`)."
 );
+
+// ---------------------------------------------------------------------------------------------
+// Groups
+
+/// A group: a node of the group tree. Its members inherit its roles and those of every ancestor.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Group {
+    /// `grp_…`.
+    pub id: String,
+    /// Unique among its siblings; without `/`.
+    pub name: String,
+    pub description: String,
+    /// The parent group's id; `null` for a top-level group.
+    #[schema(required = true)]
+    pub parent_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&writ_core::Group> for Group {
+    fn from(g: &writ_core::Group) -> Self {
+        Group {
+            id: g.id.clone(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            parent_id: g.parent_id.clone(),
+            created_at: g.created_at.clone(),
+            updated_at: g.updated_at.clone(),
+        }
+    }
+}
+
+/// A group a user is a member of, with its path (the names from the root down, `/eng/backend`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserGroup {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    #[schema(required = true)]
+    pub parent_id: Option<String>,
+    pub path: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&writ_store::GroupPath> for UserGroup {
+    fn from(g: &writ_store::GroupPath) -> Self {
+        let Group {
+            id,
+            name,
+            description,
+            parent_id,
+            created_at,
+            updated_at,
+        } = Group::from(&g.group);
+        UserGroup {
+            id,
+            name,
+            description,
+            parent_id,
+            path: g.path.clone(),
+            created_at,
+            updated_at,
+        }
+    }
+}
+
+/// A present JSON value, `null` included, as `Some` (absent: `None` by `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A group to create, or the properties of one to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRequest {
+    /// Unique among its siblings, at most 255 characters, without `/`. Required on create.
+    pub name: Option<String>,
+    /// At most 140 characters (default empty).
+    #[schema(max_length = 140)]
+    pub description: Option<String>,
+    /// The parent group's id; `null` makes the group top-level. A move under the group itself
+    /// or one of its descendants is refused.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<Option<String>>,
+}
+
+/// Group filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GroupFilter {
+    /// Only the groups with exactly this name.
+    pub name: Option<String>,
+    /// Only groups whose name contains this text (case-insensitive).
+    pub search: Option<String>,
+}
+
+/// Users to add to or remove from a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMembersRequest {
+    /// User ids.
+    #[schema(min_items = 1)]
+    pub members: Vec<String>,
+}
+
+/// Roles to assign to or remove from a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRolesRequest {
+    /// Role ids.
+    #[schema(min_items = 1)]
+    pub roles: Vec<String>,
+}
+
+/// A role a user holds, and every way they hold it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EffectiveRole {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `direct`, or the path of a group the user holds it through (`/eng/backend`: a member of
+    /// `backend`, or of a group below it, with the role on `backend` or an ancestor).
+    pub sources: Vec<String>,
+}
+
+impl From<&writ_core::EffectiveRole> for EffectiveRole {
+    fn from(r: &writ_core::EffectiveRole) -> Self {
+        EffectiveRole {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            sources: r
+                .sources
+                .iter()
+                .map(|s| match s {
+                    writ_core::RoleSource::Direct => "direct".to_owned(),
+                    writ_core::RoleSource::Group(path) => path.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A user's effective roles (direct ∪ through groups), by name.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EffectiveRoles {
+    pub roles: Vec<EffectiveRole>,
+}

@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod events;
+mod groups;
 mod hardening;
 mod helpers;
 mod interop;

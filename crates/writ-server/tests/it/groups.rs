@@ -1,0 +1,272 @@
+//! Groups through the Management API: the tree (create, move, cycles refused, delete with the
+//! subtree), members and roles, the views of roles and users (`/roles/{id}/groups`,
+//! `/users/{id}/groups`, `/users/{id}/effective-roles`), permissions reached through groups in
+//! tokens, and freshness: a change to a group refuses the older tokens of its members.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const API: &str = "https://groups.example/api";
+
+/// Creates a group (under `parent` when given); its id.
+async fn group(app: &TestApp, name: &str, parent: Option<&str>) -> String {
+    let body =
+        json!({"name": name, "description": format!("the {name} group"), "parent_id": parent});
+    app.api(Method::POST, "/groups", Some(body))
+        .await
+        .assert(201)
+        .field("id")
+}
+
+/// The names (or `key`) of a list's items.
+fn names(list: &Value, key: &str) -> Vec<String> {
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"));
+    items
+        .iter()
+        .map(|i| i[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_group_tree_refuses_cycles_and_moves_with_its_subtree() {
+    let app = TestApp::spawn().await;
+    let eng = group(&app, "eng", None).await;
+    assert!(eng.starts_with("grp_"), "{eng}");
+    let backend = group(&app, "backend", Some(&eng)).await;
+    let db = group(&app, "db", Some(&backend)).await;
+    let ops = group(&app, "ops", None).await;
+
+    // Reads, filters, totals.
+    let g = app.api_get(&format!("/groups/{backend}")).await;
+    assert_eq!(
+        (g["name"].as_str(), g["parent_id"].as_str()),
+        (Some("backend"), Some(eng.as_str()))
+    );
+    assert_eq!(g["description"], "the backend group");
+    assert_eq!(
+        names(&app.api_get("/groups").await, "name"),
+        ["backend", "db", "eng", "ops"]
+    );
+    assert_eq!(
+        names(&app.api_get("/groups?name=db").await, "id"),
+        [db.clone()]
+    );
+    assert_eq!(
+        names(&app.api_get("/groups?search=KEN").await, "name"),
+        ["backend"]
+    );
+    let page = app
+        .api_get("/groups?include_totals=true&per_page=2&page=1")
+        .await;
+    assert_eq!(
+        (page["total"].as_i64(), page["start"].as_i64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(names(&page["groups"], "name"), ["eng", "ops"]);
+
+    // Bad input, each refused with Auth0's error body.
+    let refused = |body: Value| {
+        let app = &app;
+        async move { app.api(Method::POST, "/groups", Some(body)).await }
+    };
+    refused(json!({})).await.assert_error(400, "Bad Request");
+    refused(json!({"name": "a/b"})).await.assert(400);
+    refused(json!({"name": "x", "parent_id": "grp_nope"}))
+        .await
+        .assert(400);
+    refused(json!({"name": "x", "colour": "red"}))
+        .await
+        .assert(400);
+    // Siblings have distinct names; cousins may share one.
+    refused(json!({"name": "backend", "parent_id": eng}))
+        .await
+        .assert(409);
+    group(&app, "backend", Some(&ops)).await;
+
+    // Moves: under itself or a descendant is a cycle; elsewhere is fine.
+    let patch = |id: String, body: Value| {
+        let app = &app;
+        async move {
+            app.api(Method::PATCH, &format!("/groups/{id}"), Some(body))
+                .await
+        }
+    };
+    patch(eng.clone(), json!({"parent_id": eng}))
+        .await
+        .assert(400);
+    patch(eng.clone(), json!({"parent_id": db}))
+        .await
+        .assert(400);
+    let moved = patch(
+        backend.clone(),
+        json!({"parent_id": ops, "name": "platform"}),
+    )
+    .await
+    .assert(200)
+    .body;
+    assert_eq!(moved["parent_id"], ops.as_str());
+    assert_eq!(moved["name"], "platform");
+    let top = patch(backend.clone(), json!({"parent_id": null}))
+        .await
+        .assert(200)
+        .body;
+    assert!(top["parent_id"].is_null(), "{top}");
+    app.api(Method::GET, "/groups/grp_nope", None)
+        .await
+        .assert_error(404, "Not Found");
+
+    // Deleting a group deletes its subtree.
+    app.delete_gone(&format!("/groups/{backend}")).await;
+    app.api(Method::GET, &format!("/groups/{db}"), None)
+        .await
+        .assert(404);
+}
+
+#[tokio::test]
+async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_once() {
+    let app = TestApp::spawn().await;
+    app.create_api(API, "RS256", &["read:x", "write:x"], true)
+        .await;
+    let reader = app.create_role("reader", API, &["read:x"]).await;
+    let writer = app.create_role("writer", API, &["write:x"]).await;
+    let bob = app.create_user("bob@example.com", "bob-password-1").await;
+    let eng = group(&app, "eng", None).await;
+    let backend = group(&app, "backend", Some(&eng)).await;
+
+    let post = |path: String, body: Value| {
+        let app = &app;
+        async move { app.api(Method::POST, &path, Some(body)).await }
+    };
+    post(format!("/groups/{eng}/roles"), json!({"roles": [reader]}))
+        .await
+        .assert(201);
+    post(
+        format!("/groups/{backend}/members"),
+        json!({"members": [bob]}),
+    )
+    .await
+    .assert(201);
+    // A user that does not exist: refused, nothing added.
+    post(
+        format!("/groups/{backend}/members"),
+        json!({"members": ["usr_nope"]}),
+    )
+    .await
+    .assert(400);
+    app.assign_roles(&bob, &[&writer]).await;
+
+    // The views.
+    let members = app.api_get(&format!("/groups/{backend}/members")).await;
+    assert_eq!(names(&members, "user_id"), [bob.clone()]);
+    assert_eq!(
+        names(&app.api_get(&format!("/groups/{eng}/roles")).await, "name"),
+        ["reader"]
+    );
+    assert_eq!(
+        names(
+            &app.api_get(&format!("/roles/{reader}/groups")).await,
+            "name"
+        ),
+        ["eng"]
+    );
+    let mine = app.api_get(&format!("/users/{bob}/groups")).await;
+    assert_eq!(names(&mine, "path"), ["/eng/backend"]);
+    let effective = app.api_get(&format!("/users/{bob}/effective-roles")).await;
+    let roles = effective["roles"].as_array().unwrap();
+    assert_eq!(names(&effective["roles"], "name"), ["reader", "writer"]);
+    assert_eq!(roles[0]["sources"], json!(["/eng"]), "{effective}");
+    assert_eq!(roles[1]["sources"], json!(["direct"]), "{effective}");
+
+    // Tokens carry what the group gives.
+    let cli = app.password_client().await;
+    let token = || async {
+        app.password_token(&cli, "bob@example.com", "bob-password-1", API, None)
+            .await
+            .assert(200)
+            .field("access_token")
+    };
+    let t = token().await;
+    let claims = jwt_parts(&t).1;
+    assert_eq!(
+        claims["permissions"],
+        json!(["read:x", "write:x"]),
+        "{claims}"
+    );
+
+    // Removing the role from the ancestor group: bob's older token is refused (introspection
+    // says inactive), his next one lacks the permission.
+    let probe = app.machine(API, &[]).await;
+    assert_eq!(app.introspect(&probe, &t).await["active"], true);
+    app.api(
+        Method::DELETE,
+        &format!("/groups/{eng}/roles"),
+        Some(json!({"roles": [reader]})),
+    )
+    .await
+    .assert(204);
+    assert_eq!(app.introspect(&probe, &t).await["active"], false);
+    let t2 = token().await;
+    assert_eq!(jwt_parts(&t2).1["permissions"], json!(["write:x"]));
+
+    // Moving his group under one with the role brings it back, and refuses t2.
+    let staff = group(&app, "staff", None).await;
+    post(format!("/groups/{staff}/roles"), json!({"roles": [reader]}))
+        .await
+        .assert(201);
+    app.api(
+        Method::PATCH,
+        &format!("/groups/{backend}"),
+        Some(json!({"parent_id": staff})),
+    )
+    .await
+    .assert(200);
+    assert_eq!(app.introspect(&probe, &t2).await["active"], false);
+    let t3 = token().await;
+    assert_eq!(
+        jwt_parts(&t3).1["permissions"],
+        json!(["read:x", "write:x"])
+    );
+
+    // Leaving the group: the same.
+    app.api(
+        Method::DELETE,
+        &format!("/groups/{backend}/members"),
+        Some(json!({"members": [bob]})),
+    )
+    .await
+    .assert(204);
+    assert_eq!(app.introspect(&probe, &t3).await["active"], false);
+    assert!(
+        app.api_get(&format!("/users/{bob}/groups"))
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn group_routes_need_the_group_scopes() {
+    let app = TestApp::spawn().await;
+    let eng = group(&app, "eng", None).await;
+    let (id, secret) = app.machine(&app.mgmt_audience(), &["read:groups"]).await;
+    let token = app.mgmt_token(&id, &secret).await;
+    app.get_as(&token, "/groups").await.assert(200);
+    app.get_as(&token, &format!("/groups/{eng}"))
+        .await
+        .assert(200);
+    // Members need read:users too.
+    app.get_as(&token, &format!("/groups/{eng}/members"))
+        .await
+        .assert_error(403, "Forbidden");
+    app.api_as(&token, Method::POST, "/groups", Some(json!({"name": "x"})))
+        .await
+        .assert_error(403, "Forbidden");
+    app.api_as(&token, Method::DELETE, &format!("/groups/{eng}"), None)
+        .await
+        .assert(403);
+}
