@@ -53,7 +53,7 @@ async fn the_group_tree_refuses_cycles_and_moves_with_its_subtree() {
     );
     assert_eq!(
         names(&app.api_get("/groups?name=db").await, "id"),
-        [db.clone()]
+        [db.as_str()]
     );
     assert_eq!(
         names(&app.api_get("/groups?search=KEN").await, "name"),
@@ -161,7 +161,7 @@ async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_o
 
     // The views.
     let members = app.api_get(&format!("/groups/{backend}/members")).await;
-    assert_eq!(names(&members, "user_id"), [bob.clone()]);
+    assert_eq!(names(&members, "user_id"), [bob.as_str()]);
     assert_eq!(
         names(&app.api_get(&format!("/groups/{eng}/roles")).await, "name"),
         ["reader"]

@@ -18,6 +18,7 @@ mod apis;
 mod clients;
 mod config;
 mod grants;
+mod groups;
 mod import;
 mod output;
 mod roles;
@@ -32,6 +33,7 @@ use clap::{Args, Subcommand};
 pub use apis::ApisCommand;
 pub use clients::ClientsCommand;
 pub use grants::GrantsCommand;
+pub use groups::GroupsCommand;
 pub use roles::RolesCommand;
 pub use users::UsersCommand;
 
@@ -89,6 +91,9 @@ pub enum ManageCommand {
     /// Roles, their permissions and their users.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// Groups (a tree): their members inherit the group's roles and those of its ancestors.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
     /// Users, their roles and direct permissions, and bulk import.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -132,6 +137,7 @@ pub async fn run(cmd: ManageCommand) -> ExitCode {
         ManageCommand::Logout => logout(),
         ManageCommand::Apis(c) => apis::run(c).await,
         ManageCommand::Roles(c) => roles::run(c).await,
+        ManageCommand::Groups(c) => groups::run(c).await,
         ManageCommand::Users(c) => users::run(c).await,
         ManageCommand::Clients(c) => clients::run(c).await,
         ManageCommand::Grants(c) => grants::run(c).await,

@@ -389,6 +389,46 @@ async fn cli_logs_in_and_manages_rbac() {
         .unwrap();
     assert_eq!(claims["permissions"], json!([]));
 
+    // Groups: the role on a parent group reaches a member of its child group.
+    let eng = writ_json(&cfg, &["groups", "create", "--name", "eng", "--json"]);
+    let eng_id = eng["id"].as_str().unwrap().to_owned();
+    writ(
+        &cfg,
+        &["groups", "create", "--name", "backend", "--parent", "eng"],
+    )
+    .ok();
+    let r = writ(&cfg, &["groups", "roles", "add", "eng", "editor"]).ok();
+    assert!(r.stdout.contains("1 role"), "{}", r.stdout);
+    writ(
+        &cfg,
+        &["groups", "members", "add", "backend", "alice@example.com"],
+    )
+    .ok();
+    let table = writ(&cfg, &["groups", "list"]).ok().stdout;
+    assert!(
+        table.contains("PARENT") && table.contains(&eng_id),
+        "{table}"
+    );
+    let members = writ_json(&cfg, &["groups", "members", "list", "backend", "--json"]);
+    assert_eq!(members[0]["user_id"], alice.as_str());
+    let claims = password_login(&p, &client, "alice@example.com", "alice-password-1")
+        .await
+        .unwrap();
+    assert_eq!(claims["permissions"], json!(["read:todos", "write:todos"]));
+    // Moved to the top, backend no longer inherits from eng.
+    let moved = writ_json(&cfg, &["groups", "update", "backend", "--top", "--json"]);
+    assert!(moved["parent_id"].is_null(), "{moved}");
+    let claims = password_login(&p, &client, "alice@example.com", "alice-password-1")
+        .await
+        .unwrap();
+    assert_eq!(claims["permissions"], json!([]));
+    let r = writ(&cfg, &["groups", "update", "eng", "--parent", "eng"]);
+    assert_eq!(r.code, 1, "a cycle is refused: {}", r.stderr);
+    writ(&cfg, &["groups", "members", "remove", "backend", &alice]).ok();
+    writ(&cfg, &["groups", "delete", "eng"]).ok();
+    writ(&cfg, &["groups", "delete", "backend"]).ok();
+    assert_eq!(writ_json(&cfg, &["groups", "list", "--json"]), json!([]));
+
     // Server errors: the message and errorCode, exit 1.
     let r = writ(&cfg, &["users", "get", "usr_doesnotexist"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
