@@ -412,8 +412,8 @@ impl<T: DeserializeOwned + Default + Send, S: Sync> FromRequestParts<S> for Para
 #[derive(Debug, Default, Clone, Copy, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Paging {
-    /// Page index, starting at 0.
-    #[param(minimum = 0)]
+    /// Page index, starting at 0 (at most 2³¹−1, as documented and checked).
+    #[param(minimum = 0, maximum = 2147483647)]
     pub page: Option<u32>,
     /// Items per page (default 50, at most 100).
     #[param(minimum = 0, maximum = 100)]
@@ -438,10 +438,13 @@ impl Paging {
                 "Query validation error: 'Value must be less than or equal to 100' on property per_page.",
             ));
         }
-        Ok(Page {
-            page: self.page.unwrap_or(0),
-            per_page,
-        })
+        let page = self.page.unwrap_or(0);
+        if page > i32::MAX as u32 {
+            return Err(ApiError::invalid_query(
+                "Query validation error: 'Value must be less than or equal to 2147483647' on property page.",
+            ));
+        }
+        Ok(Page { page, per_page })
     }
 
     /// The list as Auth0 shapes it: a bare array, or `{start, limit, length, total, <key>}`.

@@ -322,6 +322,7 @@ mod tests {
         let sources = [
             include_str!("apis.rs"),
             include_str!("roles.rs"),
+            include_str!("groups.rs"),
             include_str!("users.rs"),
             include_str!("jobs.rs"),
             include_str!("clients.rs"),
@@ -366,7 +367,12 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, operations(&doc).len() - DOC_ROUTES.len());
+        // A new handler file must be listed above.
+        assert_eq!(
+            checked,
+            operations(&doc).len() - DOC_ROUTES.len(),
+            "a handler file is missing above"
+        );
         assert_eq!(conditional, 1, "the users import with upsert");
     }
 

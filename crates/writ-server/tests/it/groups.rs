@@ -67,6 +67,12 @@ async fn the_group_tree_refuses_cycles_and_moves_with_its_subtree() {
         (Some(4), Some(2))
     );
     assert_eq!(names(&page["groups"], "name"), ["eng", "ops"]);
+    // `page` is documented up to 2^31-1, and checked so.
+    let last = app.api_get("/groups?page=2147483647").await;
+    assert_eq!(last, json!([]));
+    app.api(Method::GET, "/groups?page=2147483648", None)
+        .await
+        .assert_message(400, "less than or equal to 2147483647");
 
     // Bad input, each refused with Auth0's error body.
     let refused = |body: Value| {
