@@ -30,6 +30,7 @@ mod auth;
 mod apis;
 mod clients;
 mod form;
+mod groups;
 mod http;
 mod keys;
 mod logs;
@@ -53,6 +54,7 @@ pub fn router() -> Router<Writ> {
         .route("/admin/signed-out", get(auth::signed_out))
         .merge(apis::router())
         .merge(roles::router())
+        .merge(groups::router())
         .merge(users::router())
         .merge(clients::router())
         .merge(keys::router())

@@ -192,6 +192,9 @@ struct DetailPage {
     /// `read:grants`.
     consents: Option<Vec<(Consent, String)>>,
     can_revoke_consents: bool,
+    /// The groups the user is a direct member of, with their paths; `None` without
+    /// `read:groups`.
+    member_of: Option<Vec<writ_service::GroupPath>>,
 }
 
 impl DetailPage {
@@ -252,10 +255,31 @@ async fn detail_page(
         } else {
             None
         };
-        Ok((direct, roles, effective, role_options, groups, consents))
+        let member_of = if admin.can("read:groups") {
+            let first = writ_service::Page {
+                page: 0,
+                per_page: 100,
+            };
+            Some(
+                writ_service::groups::user_groups(s, &u.user_id, first)
+                    .await?
+                    .items,
+            )
+        } else {
+            None
+        };
+        Ok((
+            direct,
+            roles,
+            effective,
+            role_options,
+            groups,
+            consents,
+            member_of,
+        ))
     }
     .await;
-    let (direct, roles, effective, role_options, groups, consents) = admin.ok(loaded)?;
+    let (direct, roles, effective, role_options, groups, consents, member_of) = admin.ok(loaded)?;
     Ok(view::render(
         view::status(&[&kept.e, &kept.re, &kept.pe]),
         &DetailPage {
@@ -277,6 +301,7 @@ async fn detail_page(
             can_read_roles,
             consents,
             can_revoke_consents: admin.can("delete:grants"),
+            member_of,
         },
     ))
 }

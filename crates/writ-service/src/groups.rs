@@ -125,6 +125,12 @@ pub async fn list(
     Ok(w.store.list_groups(&filter, page).await?)
 }
 
+/// Every group, sorted by name.
+pub async fn all(w: &Writ) -> Result<Vec<Group>> {
+    let filter = GroupFilter::default();
+    Ok(crate::paging::all_pages(|p| w.store.list_groups(&filter, p)).await?)
+}
+
 /// One group.
 pub async fn get(w: &Writ, id: &str) -> Result<Group> {
     Ok(w.store.get_group(id).await?)

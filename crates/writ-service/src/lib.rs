@@ -47,4 +47,6 @@ pub use writ::{Catalog, WeakWrit, Writ};
 pub use writ_guard::AccessClaims;
 /// The store's shapes the use cases take and return (paging, list rows, filters), for callers
 /// that need not depend on the store.
-pub use writ_store::{Consent, LogEntry, LogFilter, Page, PermissionInfo, Source, UserSummary};
+pub use writ_store::{
+    Consent, GroupPath, LogEntry, LogFilter, Page, PermissionInfo, Source, UserSummary,
+};

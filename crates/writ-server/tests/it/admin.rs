@@ -11,11 +11,12 @@ use crate::helpers::*;
 
 const ADMIN_EMAIL: &str = "root@example.com";
 const ADMIN_PW: &str = "root-password-1";
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 8] = [
     "/admin",
     "/admin/logs",
     "/admin/apis",
     "/admin/roles",
+    "/admin/groups",
     "/admin/users",
     "/admin/clients",
     "/admin/keys",
@@ -688,4 +689,80 @@ async fn the_user_page_lists_and_revokes_consents() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn groups_page_builds_the_tree_and_members_inherit_roles_from_above() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    let api = "https://groups.example/api";
+    app.create_api(api, "RS256", &["read:x"], true).await;
+    let reader = app.create_role("reader", api, &["read:x"]).await;
+    let bob = app.create_user("bob@example.com", "bob-password-1").await;
+    let new_group = [("name", "eng"), ("description", ""), ("parent_id", "")];
+    let eng = b.create("/admin/groups", &csrf, &new_group).await;
+    let eng_id = eng.rsplit('/').next().unwrap().to_owned();
+    let new_group = [
+        ("name", "backend"),
+        ("description", ""),
+        ("parent_id", &eng_id),
+    ];
+    let backend = b.create("/admin/groups", &csrf, &new_group).await;
+    let backend_id = backend.rsplit('/').next().unwrap().to_owned();
+
+    // The tree, with paths; a move under its own child is refused next to the field.
+    let page = b.get("/admin/groups").await;
+    assert!(
+        page.body.contains("<code>/eng/backend</code>"),
+        "{}",
+        page.body
+    );
+    let cycle = [
+        ("name", "eng"),
+        ("description", ""),
+        ("parent_id", backend_id.as_str()),
+    ];
+    b.submit_refused(&eng, &csrf, &cycle, "parent_id").await;
+
+    // A role on eng reaches bob, a member of backend: the user page says how.
+    b.submit_ok(&format!("{eng}/roles"), &csrf, &[("role_id", &reader)])
+        .await;
+    b.submit_ok(
+        &format!("{backend}/members"),
+        &csrf,
+        &[("email", "bob@example.com")],
+    )
+    .await;
+    let user = b.get(&format!("/admin/users/{bob}")).await;
+    assert!(
+        user.body.contains("data-testid=\"user-group\""),
+        "{}",
+        user.body
+    );
+    assert!(
+        user.body.contains("role: reader (group /eng)"),
+        "{}",
+        user.body
+    );
+    let detail = b.get(&backend).await;
+    assert!(
+        detail.body.contains("data-testid=\"group-member\""),
+        "{}",
+        detail.body
+    );
+
+    // Leaving, then deleting eng with its subtree, each after a confirmation.
+    let gone = [("user_id", bob.as_str())];
+    assert_eq!(
+        b.ask(&format!("{backend}/members/remove"), &csrf, &gone)
+            .await
+            .status,
+        200
+    );
+    let done = b
+        .confirmed(&format!("{backend}/members/remove"), &csrf, &gone)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let done = b.confirmed(&format!("{eng}/delete"), &csrf, &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(b.get(&backend).await.status, 404);
 }
