@@ -50,6 +50,9 @@ pub mod types {
     pub const SUCCESS_API_OPERATION: &str = "sapi";
     /// Failed Management API operation.
     pub const FAILED_API_OPERATION: &str = "fapi";
+    /// A warning during a login or token request (here: an access token over the size
+    /// limit, refused).
+    pub const WARNING: &str = "w";
 }
 
 /// The connection every Writ user belongs to (Auth0's default database connection).

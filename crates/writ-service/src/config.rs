@@ -32,7 +32,14 @@ pub struct Config {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers are
     /// believed (see the HTTP edge's client address); none by default.
     pub trusted_proxies: TrustedProxies,
+    /// The largest access token Writ mints, in bytes (default 8 KiB, what common proxies
+    /// accept in one header): a bigger one is refused with a clear error naming the claim that
+    /// grew, rather than issued to fail later.
+    pub max_access_token_bytes: usize,
 }
+
+/// The default of [`Config::max_access_token_bytes`].
+pub const MAX_ACCESS_TOKEN_BYTES: usize = 8192;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,6 +68,7 @@ struct FileConfig {
     audit_retention_days: Option<u32>,
     trusted_proxies: Option<StringOrList>,
     trusted_proxy_header: Option<String>,
+    max_access_token_bytes: Option<usize>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -210,7 +218,22 @@ impl Config {
             ),
             None => trusted_proxies,
         };
+        let max_access_token_bytes =
+            match env("WRIT_MAX_ACCESS_TOKEN_BYTES").filter(|v| !v.is_empty()) {
+                Some(v) => v.parse().map_err(|_| {
+                    ConfigError(format!(
+                        "WRIT_MAX_ACCESS_TOKEN_BYTES '{v}' is not a number of bytes"
+                    ))
+                })?,
+                None => fc.max_access_token_bytes.unwrap_or(MAX_ACCESS_TOKEN_BYTES),
+            };
+        if max_access_token_bytes < 1024 {
+            return Err(ConfigError(format!(
+                "WRIT_MAX_ACCESS_TOKEN_BYTES {max_access_token_bytes} is below 1024: no access token would fit"
+            )));
+        }
         Ok(Config {
+            max_access_token_bytes,
             trusted_proxies,
             signup_enabled,
             audit_retention_days,

@@ -173,7 +173,50 @@ pub fn access_token(
     let jwt = signer
         .sign("at+jwt", &claims)
         .map_err(OAuthRefusal::server_error)?;
+    let limit = w.config.max_access_token_bytes;
+    if jwt.len() > limit {
+        return Err(too_large(w, client, sub, api, &claims, jwt.len()));
+    }
     Ok((jwt, scope, api.token_lifetime))
+}
+
+/// The refusal of an access token over the configured size, naming the claim that makes most
+/// of it; the refusal is also recorded in the audit log (a warning, `w`), in the background so
+/// the token endpoint's hot path stays synchronous.
+fn too_large(
+    w: &Writ,
+    client: &Client,
+    sub: &str,
+    api: &ResourceServer,
+    claims: &AccessClaimsOut<'_>,
+    size: usize,
+) -> OAuthRefusal {
+    let limit = w.config.max_access_token_bytes;
+    let sizes = serde_json::to_value(claims)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (v.to_string().len(), k));
+    let (claim_bytes, claim) = sizes.max().unwrap_or((0, "permissions".into()));
+    let message = format!(
+        "The access token for {} would be {size} bytes, over the limit of {limit}: its {claim} claim ({claim_bytes} bytes) is too large.",
+        api.identifier
+    );
+    tracing::warn!(client_id = %client.client_id, api = %api.identifier, %claim, size, limit, "access token over the size limit refused");
+    let entry = crate::audit::Entry::new(crate::audit::types::WARNING, "Access token too large")
+        .client(&client.client_id)
+        .details(serde_json::json!({
+            "audience": api.identifier, "claim": claim, "claim_bytes": claim_bytes,
+            "token_bytes": size, "limit": limit,
+        }));
+    let entry = match sub.strip_suffix("@clients") {
+        Some(_) => entry,
+        None => entry.user(sub),
+    };
+    let w = w.clone();
+    tokio::spawn(async move { crate::audit::record(&w, entry).await });
+    OAuthRefusal::invalid_request(message)
 }
 
 /// Signs an OIDC ID token (always RS256).

@@ -15,6 +15,7 @@ mod mgmt_scopes;
 mod multinode;
 mod pg;
 mod proxy;
+mod token_size;
 mod tokens;
 mod web;
 mod web_message;
