@@ -36,6 +36,10 @@ pub struct Config {
     /// accept in one header): a bigger one is refused with a clear error naming the claim that
     /// grew, rather than issued to fail later.
     pub max_access_token_bytes: usize,
+    /// Auth0 Authorization Extension compatibility: users read through the Management API
+    /// carry `app_metadata.authorization = {groups, roles, permissions}`, computed live from
+    /// Writ's RBAC and read-only (off by default).
+    pub authorization_extension: bool,
 }
 
 /// The default of [`Config::max_access_token_bytes`].
@@ -69,6 +73,7 @@ struct FileConfig {
     trusted_proxies: Option<StringOrList>,
     trusted_proxy_header: Option<String>,
     max_access_token_bytes: Option<usize>,
+    authorization_extension: Option<bool>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -195,6 +200,16 @@ impl Config {
             }
             None => fc.signup_enabled.unwrap_or(false),
         };
+        let authorization_extension = match env("WRIT_AUTHORIZATION_EXTENSION").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no" | "") => false,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "WRIT_AUTHORIZATION_EXTENSION '{v}' must be true or false"
+                )));
+            }
+            None => fc.authorization_extension.unwrap_or(false),
+        };
         let audit_retention_days = match env("WRIT_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
             Some(v) => v.parse().map_err(|_| {
                 ConfigError(format!(
@@ -233,6 +248,7 @@ impl Config {
             )));
         }
         Ok(Config {
+            authorization_extension,
             max_access_token_bytes,
             trusted_proxies,
             signup_enabled,

@@ -38,6 +38,9 @@ fn check_connection(c: &Option<String>, required: bool) -> Result<()> {
     }
 }
 
+/// The `app_metadata` key the Authorization Extension compatibility computes.
+pub const AUTHORIZATION: &str = "authorization";
+
 fn check_metadata(field: &str, m: &Option<Map<String, Value>>) -> Result<()> {
     if let Some(m) = m
         && serde_json::to_vec(m).map_or(0, |v| v.len()) > 16 * 1024
@@ -48,6 +51,63 @@ fn check_metadata(field: &str, m: &Option<Map<String, Value>>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// With the Authorization Extension compatibility on, `app_metadata.authorization` is Writ's
+/// RBAC seen through the extension's shape: it cannot be written.
+fn computed_is_read_only(w: &Writ, m: &Option<Map<String, Value>>) -> Result<()> {
+    if w.config.authorization_extension && m.as_ref().is_some_and(|m| m.contains_key(AUTHORIZATION))
+    {
+        return Err(ServiceError::invalid(
+            "app_metadata",
+            "app_metadata.authorization is computed by Writ from the user's groups, roles and permissions (Authorization Extension compatibility) and cannot be set: change those instead",
+        ));
+    }
+    Ok(())
+}
+
+/// The Authorization Extension's view of a user's access, computed now: `groups` (the names
+/// of the user's groups and of every group above them), `roles` (effective roles, direct or
+/// through groups) and `permissions` (effective permission names across every API), each
+/// sorted and without repeats.
+pub async fn authorization(w: &Writ, id: &str) -> Result<Value> {
+    let groups: std::collections::BTreeSet<String> =
+        crate::paging::all_pages(|p| w.store.user_groups(id, p))
+            .await?
+            .into_iter()
+            .flat_map(|g| {
+                g.path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    let roles: Vec<String> = w
+        .store
+        .effective_roles(id)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let permissions: std::collections::BTreeSet<String> = w
+        .store
+        .effective_permissions_with_sources(id, None)
+        .await?
+        .into_iter()
+        .map(|p| p.permission_name)
+        .collect();
+    Ok(serde_json::json!({ "groups": groups, "roles": roles, "permissions": permissions }))
+}
+
+/// `user` as the Management API shows it: with the Authorization Extension compatibility on,
+/// its `app_metadata.authorization` computed now (see [`authorization`]).
+pub async fn shown(w: &Writ, mut user: User) -> Result<User> {
+    if w.config.authorization_extension {
+        let a = authorization(w, &user.user_id).await?;
+        user.app_metadata.insert(AUTHORIZATION.into(), a);
+    }
+    Ok(user)
 }
 
 async fn hash(w: &Writ, password: &str) -> Result<String> {
@@ -70,6 +130,7 @@ pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
         validate::password("password", &password)?;
         check_metadata("app_metadata", &input.app_metadata)?;
         check_metadata("user_metadata", &input.user_metadata)?;
+        computed_is_read_only(w, &input.app_metadata)?;
         let name = input
             .name
             .map(|n| validate::name("name", &n, 300))
@@ -99,6 +160,7 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: UserInput) -> Resu
         check_connection(&input.connection, false)?;
         check_metadata("app_metadata", &input.app_metadata)?;
         check_metadata("user_metadata", &input.user_metadata)?;
+        computed_is_read_only(w, &input.app_metadata)?;
         let mut u = w.store.get_user(id).await?;
         if let Some(e) = input.email {
             u.email = validate::email("email", &e)?;

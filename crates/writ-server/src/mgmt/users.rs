@@ -18,6 +18,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(by_email))
 }
 
+/// Users as the Management API shows them (see [`users::shown`]).
+async fn shown(c: &Caller, list: Vec<writ_core::User>) -> Result<Vec<writ_core::User>, ApiError> {
+    let mut out = Vec::with_capacity(list.len());
+    for u in list {
+        out.push(users::shown(c, u).await?);
+    }
+    Ok(out)
+}
+
 impl From<UserRequest> for UserInput {
     fn from(b: UserRequest) -> Self {
         UserInput {
@@ -51,13 +60,14 @@ async fn list(
     paging: Paging,
     Params(search): Params<UserSearch>,
 ) -> Result<Response, ApiError> {
-    let page = c
+    let mut page = c
         .store
         .list_users(
             search.q.as_deref().filter(|v| !v.is_empty()),
             paging.page()?,
         )
         .await?;
+    page.items = shown(&c, page.items).await?;
     paging.answer::<UserList, _, _>(page)
 }
 
@@ -89,6 +99,7 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     operation_id = "get_users_by_id",
     tag = "users",
     summary = "Get a user",
+    description = "With Auth0 Authorization Extension compatibility on (`WRIT_AUTHORIZATION_EXTENSION=true`), `app_metadata.authorization` is `{groups, roles, permissions}` computed now from Writ's RBAC (here, in the list and by email), and cannot be set.",
     params(UserId),
     responses(
         (status = 200, description = "The user.", body = types::User),
@@ -97,7 +108,8 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     security(("bearer" = ["read:users"]))
 )]
 async fn read(c: Caller, Path(UserId(id)): Path<UserId>) -> Result<Response, ApiError> {
-    Ok(ok(types::User::from(&c.store.get_user(&id).await?)))
+    let user = users::shown(&c, c.store.get_user(&id).await?).await?;
+    Ok(ok(types::User::from(&user)))
 }
 
 #[utoipa::path(
@@ -118,7 +130,7 @@ async fn by_email(c: Caller, Params(q): Params<EmailQuery>) -> Result<Response, 
     let email = q.email.ok_or_else(|| {
         ApiError::invalid_query("Query validation error: 'Missing required property: email'.")
     })?;
-    let users = c.store.users_by_email(&email).await?;
+    let users = shown(&c, c.store.users_by_email(&email).await?).await?;
     Ok(ok(users.iter().map(types::User::from).collect::<Vec<_>>()))
 }
 
@@ -145,7 +157,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let b: UserRequest = c.body(&bytes).await?;
     let u = users::update(&c, &c.actor(), &id, b.into()).await?;
-    Ok(ok(types::User::from(&u)))
+    Ok(ok(types::User::from(&users::shown(&c, u).await?)))
 }
 
 #[utoipa::path(

@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod authz_extension;
 mod events;
 mod groups;
 mod hardening;
