@@ -253,40 +253,60 @@ pub async fn run(cmd: GroupsCommand) -> Result<(), CliError> {
     }
 }
 
-/// Adds users to a group or removes them.
+/// Adds users (ids or emails) to a group or removes them.
 async fn members(
     api: &mut Api,
     group: &str,
     users: &[String],
     change: Change,
 ) -> Result<(), CliError> {
-    let id = group_id(api, group).await?;
     let members = ids(api, users, user_id).await?;
     let n = plural(members.len(), "member");
-    let body = json!(GroupMembersRequest { members });
-    change.send(api, &["groups", &id, "members"], body).await?;
-    match change {
-        Change::Add => println!("Added {n} to the group {group}."),
-        Change::Remove => println!("Removed {n} from the group {group}."),
-    }
-    Ok(())
+    relate(
+        api,
+        group,
+        "members",
+        json!(GroupMembersRequest { members }),
+        &n,
+        change,
+    )
+    .await
 }
 
-/// Assigns roles to a group or removes them.
+/// Assigns roles (ids or names) to a group or removes them.
 async fn group_roles(
     api: &mut Api,
     group: &str,
     roles: &[String],
     change: Change,
 ) -> Result<(), CliError> {
-    let id = group_id(api, group).await?;
     let roles = ids(api, roles, role_id).await?;
     let n = plural(roles.len(), "role");
-    let body = json!(GroupRolesRequest { roles });
-    change.send(api, &["groups", &id, "roles"], body).await?;
+    relate(
+        api,
+        group,
+        "roles",
+        json!(GroupRolesRequest { roles }),
+        &n,
+        change,
+    )
+    .await
+}
+
+/// Sends `body` to `/groups/{id}/{relation}` (adding or removing `what`), and says so.
+async fn relate(
+    api: &mut Api,
+    group: &str,
+    relation: &str,
+    body: Value,
+    what: &str,
+    change: Change,
+) -> Result<(), CliError> {
+    let id = group_id(api, group).await?;
+    change.send(api, &["groups", &id, relation], body).await?;
     match change {
-        Change::Add => println!("Gave the group {group} {n}."),
-        Change::Remove => println!("Removed {n} from the group {group}."),
+        Change::Add => println!("Added {what} to the group {group}."),
+        Change::Remove => println!("Removed {what} from the group {group}."),
     }
     Ok(())
 }
