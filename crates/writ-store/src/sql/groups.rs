@@ -9,13 +9,13 @@
 //! when the transaction begins (on SQLite, on the single writer): the cycle check reads the
 //! tree after every earlier move committed, and two concurrent moves cannot form a cycle.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use writ_core::{EffectiveRole, Group, Role, RoleSource, ValidationError};
 
-use super::rbac::{USER_GROUPS, role, user_summary};
+use super::membership::{Ancestry, USER_GROUPS, role, user_group_tree, user_summary};
 use super::{AuthzTx, Conn, FOR_KEY_SHARE, FOR_UPDATE, LIKE, Store, bump, bump_users, id_list};
 use crate::common::{Affected, like_pattern, new_id, now, to_json, unique};
 use crate::{
@@ -43,49 +43,6 @@ fn group((id, name, description, parent_id, created_at, updated_at): GroupRow) -
 /// The message of a sibling-name conflict.
 fn name_taken(name: &str) -> String {
     format!("A group named '{name}' already exists under this parent")
-}
-
-/// The groups a user is in and their ancestors (id → name, parent): enough to name each of
-/// them by its path.
-#[derive(Default)]
-pub(super) struct Ancestry(HashMap<String, (String, Option<String>)>);
-
-impl Ancestry {
-    /// The path of group `id` (`/eng/backend`), from the root down.
-    pub(super) fn path(&self, id: &str) -> String {
-        let mut names = Vec::new();
-        let mut at = Some(id);
-        // Bounded by the map's size, whatever the data.
-        while let Some(id) = at.filter(|_| names.len() <= self.0.len()) {
-            match self.0.get(id) {
-                Some((name, parent)) => {
-                    names.push(name.as_str());
-                    at = parent.as_deref();
-                }
-                None => break,
-            }
-        }
-        names.iter().rev().fold(String::new(), |p, n| p + "/" + n)
-    }
-}
-
-/// Reads [`Ancestry`] for a user: the groups [`USER_GROUPS`] finds, O(their groups × depth).
-pub(super) async fn user_group_tree(store: &Store, user_id: &str) -> Result<Ancestry> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH RECURSIVE {USER_GROUPS} \
-             SELECT g.id, g.name, g.parent_id FROM ug CROSS JOIN groups g WHERE g.id = ug.id"
-        )
-    });
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(SQL.as_str())
-        .bind(user_id)
-        .fetch_all(&store.pool)
-        .await?;
-    Ok(Ancestry(
-        rows.into_iter()
-            .map(|(id, name, parent)| (id, (name, parent)))
-            .collect(),
-    ))
 }
 
 /// Whether `group_id` exists, read (on PostgreSQL) with `lock` so it stays while the

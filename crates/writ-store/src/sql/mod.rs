@@ -20,6 +20,7 @@ mod catalog;
 mod consent;
 mod groups;
 mod login;
+mod membership;
 pub(super) mod rbac;
 
 use std::ops::{Deref, DerefMut};

@@ -9,21 +9,13 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 use writ_core::*;
 
+use super::membership::{RoleRow, USER_GROUPS, role, user_group_tree, user_summary};
 use super::{AuthzTx, Conn, LIKE, STRING_AGG, Store, bump};
 use crate::common::{
     Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
     unique,
 };
 use crate::*;
-
-/// The groups a user (`$1`) is in and all their ancestors, once each: a `WITH RECURSIVE` list
-/// item `ug(id)`. It starts from the `group_members_by_user` index and climbs by the groups'
-/// primary key: O(the user's groups × depth). `UNION` (not `UNION ALL`) stops at groups already
-/// seen, so groups sharing an ancestor climb it once.
-pub(super) const USER_GROUPS: &str = "ug(id) AS ( \
-       SELECT group_id FROM group_members WHERE user_id = $1 \
-       UNION SELECT g.parent_id FROM groups g CROSS JOIN ug \
-         WHERE g.id = ug.id AND g.parent_id IS NOT NULL)";
 
 /// A user's authz version and the permission names their direct grants, roles and groups'
 /// roles (through every ancestor group) give them for one API, space-separated (permission
@@ -198,28 +190,6 @@ fn perm_info(
         resource_server_name,
         permission_name,
         description,
-    })
-}
-
-/// A role's columns, `id, name, description`, as read.
-pub(super) type RoleRow = (String, String, String);
-
-pub(super) fn role((id, name, description): RoleRow) -> Result<Role> {
-    Ok(Role {
-        id,
-        name,
-        description,
-    })
-}
-
-/// A user as listed under a role or a group: `id, email, name`.
-pub(super) fn user_summary(
-    (user_id, email, name): (String, String, Option<String>),
-) -> Result<UserSummary> {
-    Ok(UserSummary {
-        user_id,
-        email,
-        name,
     })
 }
 
@@ -753,7 +723,7 @@ impl UserStore for Store {
         }
         // Group paths, read only when a permission comes through a group.
         let tree = if rows.iter().any(|r| r.6.is_some()) {
-            super::groups::user_group_tree(self, user_id).await?
+            user_group_tree(self, user_id).await?
         } else {
             Default::default()
         };
