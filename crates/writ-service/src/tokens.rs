@@ -214,8 +214,12 @@ fn too_large(
         Some(_) => entry,
         None => entry.user(sub),
     };
-    let w = w.clone();
-    tokio::spawn(async move { crate::audit::record(&w, entry).await });
+    // Outside a runtime (a library caller minting directly) there is nowhere to record it:
+    // the warning above stands alone, and nothing panics.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let w = w.clone();
+        rt.spawn(async move { crate::audit::record(&w, entry).await });
+    }
     OAuthRefusal::invalid_request(message)
 }
 
