@@ -119,6 +119,27 @@ start gate env \
   --listen "$GATE_ADDR" --rules "$APP_DIR/gate.rules"
 wait_http gate "http://$GATE_ADDR/healthz" "$PID_gate"
 
+# A machine client holding only read:users on the Management API, with which the jwt-mode
+# Django reads callers' app_metadata.authorization (its /api/reports and /api/team).
+USER_READER_ID=
+USER_READER_SECRET=
+if [ -z "$SERVE_FOR" ]; then
+  json_field() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+  mgmt_token=$(curl -sf "${ISSUER}oauth/token" -H 'content-type: application/json' \
+    -d "{\"grant_type\":\"client_credentials\",\"client_id\":\"$MGMT_CLIENT_ID\",\"client_secret\":\"$MGMT_CLIENT_SECRET\",\"audience\":\"${ISSUER}api/v2/\"}" \
+    | json_field access_token) || die "no Management API token for the bootstrap client"
+  reader=$(curl -sf "${ISSUER}api/v2/clients" -H "authorization: Bearer $mgmt_token" \
+    -H 'content-type: application/json' \
+    -d '{"name":"django-user-reader","app_type":"non_interactive","grant_types":["client_credentials"]}') \
+    || die "could not create the Django example's machine client"
+  USER_READER_ID=$(echo "$reader" | json_field client_id)
+  USER_READER_SECRET=$(echo "$reader" | json_field client_secret)
+  curl -sf -o /dev/null "${ISSUER}api/v2/client-grants" -H "authorization: Bearer $mgmt_token" \
+    -H 'content-type: application/json' \
+    -d "{\"client_id\":\"$USER_READER_ID\",\"audience\":\"${ISSUER}api/v2/\",\"scope\":[\"read:users\"]}" \
+    || die "could not grant read:users to the Django example's machine client"
+fi
+
 # start_django NAME ADDR MODE: migrate a database of its own, then gunicorn on ADDR.
 start_django() {
   local name=$1 addr=$2 mode=$3
@@ -127,6 +148,7 @@ start_django() {
   start "$name" env \
     DJANGO_DB_PATH="$work/$name.sqlite3" \
     WRIT_AUTH_MODE="$mode" WRIT_ISSUER="$ISSUER" WRIT_AUDIENCE="$AUDIENCE" \
+    WRIT_MGMT_CLIENT_ID="$USER_READER_ID" WRIT_MGMT_CLIENT_SECRET="$USER_READER_SECRET" \
     "$ROOT/.venv/bin/gunicorn" --chdir "$APP_DIR" --bind "$addr" --workers 2 \
     --access-logfile - todoproject.wsgi
 }

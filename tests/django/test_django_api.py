@@ -161,6 +161,18 @@ class Management:
                  json_body={"roles": role_ids})
         assert r.status in (200, 204), r
 
+    def send(self, method, path, body=None):
+        """`method` on `path` with a JSON body; the answer's JSON (None when empty)."""
+        r = call(method, WRIT_URL + "api/v2/" + path, token=self.token, json_body=body)
+        assert r.status in (200, 201, 204), r
+        return r.json()
+
+    def api_id(self, identifier):
+        apis = self.get("resource-servers")
+        matching = [a["id"] for a in apis if a["identifier"] == identifier]
+        assert len(matching) == 1, apis
+        return matching[0]
+
 
 class ApiAssertions(unittest.TestCase):
     def assertStatus(self, r, status):
@@ -442,10 +454,75 @@ class FreshnessTests(ApiAssertions):
                              PERMISSIONS_CHANGED)
 
 
+class AuthorizationExtensionTests(ApiAssertions):
+    """Auth0's Authorization Extension, switched on for the todos API only: the jwt-mode Django
+    checks roles and groups as djangorestframework-auth0 does, in the caller's
+    app_metadata.authorization read from the Management API by `sub`. A role added to bob's
+    group reaches the API with the token he already has."""
+
+    def setUp(self):
+        self.mgmt = Management()
+        self.bob_id = self.mgmt.user_id(BOB[0])
+        self.api = self.mgmt.api_id(AUDIENCE)
+        tc = self.mgmt.send("PATCH", f"resource-servers/{self.api}",
+                            {"token_claims": {"authorization_extension": True}})["token_claims"]
+        self.assertEqual(tc["authorization_claim"], WRIT_URL + "authorization")
+        self.role = self.mgmt.send("POST", "roles", {"name": "reporter"})["id"]
+        self.staff = self.mgmt.send("POST", "groups", {"name": "staff"})["id"]
+        self.night = self.mgmt.send("POST", "groups",
+                                    {"name": "night-shift", "parent_id": self.staff})["id"]
+
+    def tearDown(self):
+        self.mgmt.send("DELETE", f"groups/{self.staff}")
+        self.mgmt.send("DELETE", f"roles/{self.role}")
+        self.mgmt.send("PATCH", f"resource-servers/{self.api}",
+                       {"token_claims": {"authorization_extension": False}})
+
+    def test_a_role_added_to_bobs_group_reaches_the_api_without_a_new_login(self):
+        token = access_token(BOB)
+        for path in ("/api/reports", "/api/team"):
+            r = call("GET", JWT_API_URL + path, token=token)
+            self.assertStatus(r, 403)
+            self.assertEqual(r.json()["error"], "access_denied", r)
+
+        # bob joins night-shift, below staff: the group check passes at once, same token.
+        self.mgmt.send("POST", f"groups/{self.night}/members", {"members": [self.bob_id]})
+        r = call("GET", JWT_API_URL + "/api/team", token=token)
+        self.assertStatus(r, 200)
+        self.assertEqual(sorted(r.json()["groups"]), ["night-shift", "staff"])
+        self.assertStatus(call("GET", JWT_API_URL + "/api/reports", token=token), 403)
+
+        # The role `reporter` given to staff: bob holds it through his group, same token.
+        self.mgmt.send("POST", f"groups/{self.staff}/roles", {"roles": [self.role]})
+        r = call("GET", JWT_API_URL + "/api/reports", token=token)
+        self.assertStatus(r, 200)
+        self.assertIn("reporter", r.json()["roles"])
+        self.assertEqual(r.json()["sub"], self.bob_id)
+
+        # Taken away again: refused at the next request.
+        self.mgmt.send("DELETE", f"groups/{self.staff}/roles", {"roles": [self.role]})
+        self.assertStatus(call("GET", JWT_API_URL + "/api/reports", token=token), 403)
+
+    def test_tokens_carry_the_extensions_claims_when_asked(self):
+        self.mgmt.send("POST", f"groups/{self.night}/members", {"members": [self.bob_id]})
+        self.mgmt.send("POST", f"groups/{self.staff}/roles", {"roles": [self.role]})
+        answer = user_token(BOB, scope="openid groups roles read:todos")
+        c = claims(answer["access_token"])
+        self.assertEqual(answer["scope"], "openid groups roles read:todos")
+        self.assertEqual(c["groups"], ["night-shift", "staff"])
+        self.assertIn("reporter", c["roles"])
+        ext = c[WRIT_URL + "authorization"]
+        self.assertEqual(ext["groups"], ["night-shift", "staff"])
+        self.assertEqual(ext["permissions"], c["permissions"])
+        # Django in jwt mode accepts the token with the extra claims.
+        self.assertStatus(call("GET", JWT_API_URL + "/api/todos", token=answer["access_token"]), 200)
+
+
 def main() -> int:
     loader = unittest.TestLoader()
     suite = unittest.TestSuite(
-        loader.loadTestsFromTestCase(case) for case in (GateTests, JwtModeTests, FreshnessTests)
+        loader.loadTestsFromTestCase(case) for case in (GateTests, JwtModeTests, FreshnessTests,
+                                                    AuthorizationExtensionTests)
     )
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
     for label, seconds in LATENCIES.items():

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use writ_core::{ResourceServer, Scope};
-use writ_service::apis::{self, ApiInput};
+use writ_service::apis::{self, ApiInput, TokenClaimsInput};
 use writ_service::audit::Operation;
 use writ_service::{ServiceError, Writ};
 
@@ -31,6 +31,11 @@ pub fn router() -> Router<Writ> {
 }
 
 pub const ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+pub const GROUP_CLAIMS: [(&str, &str); 3] = [
+    ("none", "No groups"),
+    ("names", "Group names, with the groups above them"),
+    ("paths", "Full paths (/eng/backend)"),
+];
 pub const DIALECTS: [(&str, &str); 4] = [
     ("access_token", "access_token — scope only"),
     (
@@ -92,6 +97,13 @@ pub struct ApiForm {
     pub enforce_policies: bool,
     pub token_dialect: String,
     pub allow_offline_access: bool,
+    /// What tokens carry besides permissions (the claim names empty: their defaults).
+    pub token_roles: bool,
+    pub roles_claim: String,
+    pub token_groups: String,
+    pub groups_claim: String,
+    pub authorization_extension: bool,
+    pub authorization_claim: String,
 }
 
 impl ApiForm {
@@ -104,6 +116,12 @@ impl ApiForm {
             enforce_policies: true,
             token_dialect: "access_token_authz".into(),
             allow_offline_access: false,
+            token_roles: false,
+            roles_claim: String::new(),
+            token_groups: "none".into(),
+            groups_claim: String::new(),
+            authorization_extension: false,
+            authorization_claim: String::new(),
         }
     }
 
@@ -116,6 +134,16 @@ impl ApiForm {
             enforce_policies: rs.enforce_policies,
             token_dialect: rs.token_dialect.as_str().into(),
             allow_offline_access: rs.allow_offline_access,
+            token_roles: rs.token_claims.roles,
+            roles_claim: rs.token_claims.roles_claim.clone().unwrap_or_default(),
+            token_groups: rs.token_claims.groups.as_str().into(),
+            groups_claim: rs.token_claims.groups_claim.clone().unwrap_or_default(),
+            authorization_extension: rs.token_claims.authorization_extension,
+            authorization_claim: rs
+                .token_claims
+                .authorization_claim
+                .clone()
+                .unwrap_or_default(),
         }
     }
 
@@ -128,6 +156,14 @@ impl ApiForm {
             enforce_policies: f.checked("enforce_policies"),
             token_dialect: f.text("token_dialect"),
             allow_offline_access: f.checked("allow_offline_access"),
+            token_roles: f.checked("token_roles"),
+            roles_claim: f.text("roles_claim"),
+            token_groups: Some(f.text("token_groups"))
+                .filter(|g| !g.is_empty())
+                .unwrap_or_else(|| "none".into()),
+            groups_claim: f.text("groups_claim"),
+            authorization_extension: f.checked("authorization_extension"),
+            authorization_claim: f.text("authorization_claim"),
         }
     }
 
@@ -144,12 +180,25 @@ impl ApiForm {
             token_dialect: Some(self.token_dialect.clone()),
             allow_offline_access: Some(self.allow_offline_access),
             name: (!self.name.is_empty()).then(|| self.name.clone()),
+            token_claims: Some(TokenClaimsInput {
+                roles: Some(self.token_roles),
+                roles_claim: Some(named(&self.roles_claim)),
+                groups: Some(self.token_groups.clone()),
+                groups_claim: Some(named(&self.groups_claim)),
+                authorization_extension: Some(self.authorization_extension),
+                authorization_claim: Some(named(&self.authorization_claim)),
+            }),
             ..Default::default()
         })
     }
 }
 
-const FIELDS: [&str; 7] = [
+/// A claim name as typed: empty for the default.
+fn named(v: &str) -> Option<String> {
+    Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+const FIELDS: [&str; 8] = [
     "identifier",
     "name",
     "signing_alg",
@@ -157,6 +206,7 @@ const FIELDS: [&str; 7] = [
     "enforce_policies",
     "token_dialect",
     "allow_offline_access",
+    "token_claims",
 ];
 
 #[derive(Template)]
@@ -167,6 +217,7 @@ struct NewPage {
     e: Errors,
     algs: [&'static str; 3],
     dialects: [(&'static str, &'static str); 4],
+    group_claims: [(&'static str, &'static str); 3],
 }
 
 fn new_form(admin: &Admin, f: ApiForm, e: Errors) -> Response {
@@ -178,6 +229,7 @@ fn new_form(admin: &Admin, f: ApiForm, e: Errors) -> Response {
             e,
             algs: ALGS,
             dialects: DIALECTS,
+            group_claims: GROUP_CLAIMS,
         },
     )
 }
@@ -219,6 +271,7 @@ struct DetailPage {
     pe: Errors,
     algs: [&'static str; 3],
     dialects: [(&'static str, &'static str); 4],
+    group_claims: [(&'static str, &'static str); 3],
     can_update: bool,
     can_delete: bool,
 }
@@ -256,6 +309,7 @@ fn detail_page(
             pe: kept.pe,
             algs: ALGS,
             dialects: DIALECTS,
+            group_claims: GROUP_CLAIMS,
         },
     )
 }

@@ -3,6 +3,47 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Claims no setting or hook may set on a token: the registered JWT and OIDC claims, RFC 9068's
+/// and Auth0's, and Writ's own (`permissions` and `authz_ver` carry authorization and freshness).
+pub const RESTRICTED: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "azp",
+    "client_id",
+    "scope",
+    "scp",
+    "permissions",
+    "gty",
+    "authz_ver",
+    "auth_time",
+    "nonce",
+    "sid",
+    "acr",
+    "amr",
+    "at_hash",
+    "c_hash",
+    "cnf",
+    "act",
+    "may_act",
+    "typ",
+    "org_id",
+    "org_name",
+];
+
+/// The scopes that ask, as the Authorization Extension's rule did, for its top-level `groups`
+/// and `roles` claims on an API with the extension's compatibility on.
+pub const EXTENSION_SCOPES: [&str; 2] = ["groups", "roles"];
+
+/// Whether `name` is a [`RESTRICTED`] claim.
+pub fn is_restricted(name: &str) -> bool {
+    RESTRICTED.contains(&name)
+}
+
 /// Access-token claims. Serialized on every issuance, so kept flat and borrowed-friendly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessClaims {

@@ -125,6 +125,93 @@ pub struct ResourceServer {
     pub allow_offline_access: bool,
     /// True for the built-in Management API, which cannot be changed or deleted.
     pub is_system: bool,
+    /// What the API's access tokens carry besides `permissions` (Writ's setting).
+    #[serde(default)]
+    pub token_claims: TokenClaims,
+}
+
+/// How a token names the user's groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupClaim {
+    /// No groups claim.
+    #[default]
+    None,
+    /// The names of the user's groups and of every group above them (`["eng", "backend"]`).
+    Names,
+    /// The full path of each group the user is a member of (`["/eng/backend"]`).
+    Paths,
+}
+
+impl GroupClaim {
+    pub const ALL: [GroupClaim; 3] = [GroupClaim::None, GroupClaim::Names, GroupClaim::Paths];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupClaim::None => "none",
+            GroupClaim::Names => "names",
+            GroupClaim::Paths => "paths",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// What an API's access tokens carry besides `permissions`: the user's effective role names,
+/// their groups, and the Authorization Extension's `{groups, roles, permissions}` object, each
+/// under a claim name of the API's choosing. An unset name is the namespaced default
+/// (`{issuer}roles`, `{issuer}groups`, `{issuer}authorization`), as Auth0 Actions users write
+/// them; plain names such as `roles` are allowed, registered and Writ's own claims are not
+/// (see [`crate::claims::RESTRICTED`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    /// Carry the names of the user's effective roles (direct and through groups).
+    #[serde(default)]
+    pub roles: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles_claim: Option<String>,
+    /// Carry the user's groups, by name or by path.
+    #[serde(default)]
+    pub groups: GroupClaim,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_claim: Option<String>,
+    /// Authorization Extension compatibility for this API: tokens carry
+    /// `{groups, roles, permissions}` under `authorization_claim`, plus top-level `groups` and
+    /// `roles` claims when the request's scope asks for them, and users read through the
+    /// Management API show the same object in `app_metadata.authorization`.
+    #[serde(default)]
+    pub authorization_extension: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_claim: Option<String>,
+}
+
+impl TokenClaims {
+    /// Whether tokens for this API need anything beyond permissions (the user's roles or groups).
+    pub fn any(&self) -> bool {
+        self.roles || self.groups != GroupClaim::None || self.authorization_extension
+    }
+
+    /// The claim names in use, each resolved against `issuer` (which ends in `/`).
+    pub fn roles_claim(&self, issuer: &str) -> String {
+        claim_name(&self.roles_claim, issuer, "roles")
+    }
+
+    pub fn groups_claim(&self, issuer: &str) -> String {
+        claim_name(&self.groups_claim, issuer, "groups")
+    }
+
+    pub fn authorization_claim(&self, issuer: &str) -> String {
+        claim_name(&self.authorization_claim, issuer, "authorization")
+    }
+}
+
+fn claim_name(set: &Option<String>, issuer: &str, default: &str) -> String {
+    match set {
+        Some(n) => n.clone(),
+        None => format!("{issuer}{default}"),
+    }
 }
 
 impl ResourceServer {

@@ -56,6 +56,10 @@ pub fn grant_for_user<'a>(
     for s in requested_scopes(requested) {
         let ok = if OIDC_SCOPES.contains(&s) {
             s != "offline_access" || api.allow_offline_access
+        } else if api.token_claims.authorization_extension
+            && crate::claims::EXTENSION_SCOPES.contains(&s)
+        {
+            true
         } else if api.enforce_policies {
             effective.binary_search_by(|p| p.as_str().cmp(s)).is_ok()
         } else {
@@ -124,6 +128,7 @@ mod tests {
             token_dialect: dialect,
             allow_offline_access: false,
             is_system: false,
+            token_claims: Default::default(),
         }
     }
 

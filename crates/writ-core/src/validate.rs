@@ -120,6 +120,24 @@ pub fn description(field: &str, v: &str) -> R<()> {
     Ok(())
 }
 
+/// A custom claim name for access tokens: 1 to 255 printable characters, and neither a
+/// registered JWT or OIDC claim nor one Writ sets itself ([`crate::claims::RESTRICTED`]).
+pub fn claim_name(field: &str, v: &str) -> R<()> {
+    if v.is_empty() || v.chars().count() > 255 || v.chars().any(|c| c.is_control()) {
+        return Err(ValidationError::new(
+            field,
+            "must be 1 to 255 characters without control characters",
+        ));
+    }
+    if crate::claims::is_restricted(v) {
+        return Err(ValidationError::new(
+            field,
+            format!("'{v}' is a registered or reserved claim and cannot be used"),
+        ));
+    }
+    Ok(())
+}
+
 /// An API identifier (the token audience): a logical identifier, usually a URL.
 pub fn identifier(field: &str, v: &str) -> R<()> {
     if v.is_empty() || v.len() > 600 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -243,6 +243,7 @@ impl Fixture {
             &granted,
             "password",
             Some(version),
+            &serde_json::Map::new(),
         )
         .expect("access token");
         jwt

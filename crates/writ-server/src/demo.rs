@@ -54,6 +54,7 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
             token_dialect: TokenDialect::AccessTokenAuthz,
             allow_offline_access: true,
             is_system: false,
+            token_claims: Default::default(),
         })
         .await?;
     }

@@ -3,7 +3,9 @@
 //! [`Writ::finish`]; removing scopes or an API bumps the authz version of every user who held
 //! them, in the store's transaction.
 
-use writ_core::{ResourceServer, Scope, SigningAlg, TokenDialect, validate};
+use writ_core::{
+    GroupClaim, ResourceServer, Scope, SigningAlg, TokenClaims, TokenDialect, validate,
+};
 use writ_store::Page;
 
 use crate::audit::Operation;
@@ -26,10 +28,98 @@ pub struct ApiInput {
     pub token_dialect: Option<String>,
     pub allow_offline_access: Option<bool>,
     pub skip_consent_for_verifiable_first_party_clients: Option<bool>,
+    pub token_claims: Option<TokenClaimsInput>,
 }
 
-/// Applies a create/patch body to a record and validates the result.
-fn apply(rs: &mut ResourceServer, b: ApiInput) -> Result<()> {
+/// Changes to what an API's tokens carry besides `permissions` (`None`: unchanged; for the
+/// claim names, `Some(None)` returns to the namespaced default).
+#[derive(Debug, Clone, Default)]
+pub struct TokenClaimsInput {
+    pub roles: Option<bool>,
+    pub roles_claim: Option<Option<String>>,
+    /// `none`, `names` or `paths`.
+    pub groups: Option<String>,
+    pub groups_claim: Option<Option<String>>,
+    pub authorization_extension: Option<bool>,
+    pub authorization_claim: Option<Option<String>>,
+}
+
+/// Applies `input` to `tc`, checking each claim name (fields `token_claims.*`) and that the
+/// claims in use have distinct names once resolved against `issuer`.
+fn apply_token_claims(tc: &mut TokenClaims, input: TokenClaimsInput, issuer: &str) -> Result<()> {
+    fn name(field: &str, set: Option<Option<String>>, to: &mut Option<String>) -> Result<()> {
+        if let Some(v) = set {
+            let v = v.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+            if let Some(n) = &v {
+                validate::claim_name(&format!("token_claims.{field}"), n)?;
+            }
+            *to = v;
+        }
+        Ok(())
+    }
+    if let Some(r) = input.roles {
+        tc.roles = r;
+    }
+    if let Some(g) = input.groups {
+        tc.groups = GroupClaim::parse(&g).ok_or_else(|| {
+            ServiceError::invalid(
+                "token_claims.groups",
+                format!("'{g}' is not one of none, names, paths"),
+            )
+        })?;
+    }
+    if let Some(a) = input.authorization_extension {
+        tc.authorization_extension = a;
+    }
+    name("roles_claim", input.roles_claim, &mut tc.roles_claim)?;
+    name("groups_claim", input.groups_claim, &mut tc.groups_claim)?;
+    name(
+        "authorization_claim",
+        input.authorization_claim,
+        &mut tc.authorization_claim,
+    )?;
+    // A claim in use gets its name now (the default is resolved once, so a later change of
+    // the issuer does not rename the claims APIs read).
+    let mut used = Vec::new();
+    if tc.roles {
+        tc.roles_claim = Some(tc.roles_claim(issuer));
+        used.push(("roles_claim", tc.roles_claim(issuer)));
+    }
+    if tc.groups != GroupClaim::None {
+        tc.groups_claim = Some(tc.groups_claim(issuer));
+        used.push(("groups_claim", tc.groups_claim(issuer)));
+    }
+    if tc.authorization_extension {
+        tc.authorization_claim = Some(tc.authorization_claim(issuer));
+        used.push(("authorization_claim", tc.authorization_claim(issuer)));
+    }
+    for (i, (field, n)) in used.iter().enumerate() {
+        if used[..i].iter().any(|(_, m)| m == n) {
+            return Err(ServiceError::invalid(
+                &format!("token_claims.{field}"),
+                format!("'{n}' is already used by another claim of this API"),
+            ));
+        }
+        // The extension's top-level claims are named `groups` and `roles`: the others may not be.
+        if tc.authorization_extension
+            && (n == "groups" || n == "roles")
+            && *field != "authorization_claim"
+        {
+            return Err(ServiceError::invalid(
+                &format!("token_claims.{field}"),
+                format!("'{n}' is the Authorization Extension's own top-level claim on this API"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Applies a create/patch body to a record and validates the result (`issuer` resolves the
+/// default claim names).
+fn apply(rs: &mut ResourceServer, b: ApiInput, issuer: &str) -> Result<()> {
+    if let Some(tc) = b.token_claims {
+        apply_token_claims(&mut rs.token_claims, tc, issuer)?;
+    }
     if let Some(n) = b.name {
         rs.name = validate::name("name", &n, 200)?;
     }
@@ -126,8 +216,9 @@ pub async fn create(w: &Writ, actor: &Actor, mut input: ApiInput) -> Result<Reso
             token_dialect: TokenDialect::AccessToken,
             allow_offline_access: false,
             is_system: false,
+            token_claims: Default::default(),
         };
-        apply(&mut rs, input)?;
+        apply(&mut rs, input, &w.config.issuer)?;
         let rs = w.store.create_resource_server(rs).await?;
         Ok(rs)
     })
@@ -152,7 +243,7 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ApiInput) -> Resul
                 "identifier cannot be changed",
             ));
         }
-        apply(&mut rs, input)?;
+        apply(&mut rs, input, &w.config.issuer)?;
         w.store.update_resource_server(&rs).await?;
         w.reload().await?;
         Ok(w.store.get_resource_server(&rs.id).await?)

@@ -35,6 +35,7 @@ fn management_api(config: &Config) -> ResourceServer {
         token_dialect: TokenDialect::AccessTokenAuthz,
         allow_offline_access: false,
         is_system: true,
+        token_claims: Default::default(),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod jwt_signer;
 pub mod key_rotation;
 pub mod limiter;
 pub mod logins;
+pub mod memberships;
 pub mod oauth_error;
 mod paging;
 pub mod permissions;

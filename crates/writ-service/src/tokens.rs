@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 use writ_core::protocol::ID_TOKEN_LIFETIME;
 use writ_core::rbac::{Granted, grant_for_client, grant_for_user};
 use writ_core::{Client, ResourceServer, SigningAlg, User};
@@ -133,7 +134,19 @@ pub fn api_for(w: &Writ, audience: Option<&str>) -> Result<Arc<ResourceServer>, 
     }
 }
 
-/// Signs an access token for `sub` at `api`. Returns `(jwt, scope, expires_in)`.
+/// The standard claims and, after them, the claims an API asks for besides `permissions`.
+#[derive(Serialize)]
+struct WithExtra<'a> {
+    #[serde(flatten)]
+    claims: &'a AccessClaimsOut<'a>,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+/// Signs an access token for `sub` at `api`, with `extra` claims (the user's roles or groups
+/// when the API asks for them; names checked against the restricted ones). Returns
+/// `(jwt, scope, expires_in)`.
+#[allow(clippy::too_many_arguments)]
 pub fn access_token(
     w: &Writ,
     api: &ResourceServer,
@@ -142,6 +155,7 @@ pub fn access_token(
     granted: &Granted<'_>,
     gty: &str,
     authz_ver: Option<i64>,
+    extra: &Map<String, Value>,
 ) -> Result<(String, String, i64), OAuthRefusal> {
     let iat = now();
     let scope = granted.scope_string();
@@ -170,13 +184,28 @@ pub fn access_token(
     let signer = ring
         .signer(api.signing_alg)
         .ok_or_else(|| OAuthRefusal::server_error("no current signing key"))?;
-    let jwt = signer
-        .sign("at+jwt", &claims)
-        .map_err(OAuthRefusal::server_error)?;
     let limit = w.config.max_access_token_bytes;
-    if jwt.len() > limit {
-        return Err(too_large(w, client, sub, api, &claims, jwt.len()));
-    }
+    let jwt = if extra.is_empty() {
+        let jwt = signer
+            .sign("at+jwt", &claims)
+            .map_err(OAuthRefusal::server_error)?;
+        if jwt.len() > limit {
+            return Err(too_large(w, client, sub, api, &claims, jwt.len()));
+        }
+        jwt
+    } else {
+        let claims = WithExtra {
+            claims: &claims,
+            extra,
+        };
+        let jwt = signer
+            .sign("at+jwt", &claims)
+            .map_err(OAuthRefusal::server_error)?;
+        if jwt.len() > limit {
+            return Err(too_large(w, client, sub, api, &claims, jwt.len()));
+        }
+        jwt
+    };
     Ok((jwt, scope, api.token_lifetime))
 }
 
@@ -188,7 +217,7 @@ fn too_large(
     client: &Client,
     sub: &str,
     api: &ResourceServer,
-    claims: &AccessClaimsOut<'_>,
+    claims: &impl Serialize,
     size: usize,
 ) -> OAuthRefusal {
     let limit = w.config.max_access_token_bytes;
@@ -285,6 +314,7 @@ pub fn for_client(
         &granted,
         "client-credentials",
         Some(client.authz_version),
+        &Map::new(),
     )?;
     Ok(Minted {
         access_token,
@@ -333,14 +363,30 @@ pub async fn for_user(
     };
     let mut granted = grant_for_user(api, requested, &perms);
     crate::access::narrow_for_client(client, &mut granted);
+    let extra = if api.token_claims.any() {
+        w.memberships
+            .get(w.store.as_ref(), &user.user_id, version)
+            .await?
+            .claims(api, &w.config.issuer, &granted.scope, &perms)
+    } else {
+        Map::new()
+    };
     let scope_str = granted.scope_string();
     let id_token = if granted.scope.iter().any(|s| s == "openid") {
         Some(id_token(w, client, user, &scope_str, login)?)
     } else {
         None
     };
-    let (access_token, scope, expires_in) =
-        access_token(w, api, client, &user.user_id, &granted, gty, Some(version))?;
+    let (access_token, scope, expires_in) = access_token(
+        w,
+        api,
+        client,
+        &user.user_id,
+        &granted,
+        gty,
+        Some(version),
+        &extra,
+    )?;
     Ok(Minted {
         access_token,
         scope,

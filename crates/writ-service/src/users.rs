@@ -53,11 +53,21 @@ fn check_metadata(field: &str, m: &Option<Map<String, Value>>) -> Result<()> {
     Ok(())
 }
 
+/// Whether the Authorization Extension compatibility is on: for the tenant
+/// (`WRIT_AUTHORIZATION_EXTENSION`) or for at least one API (its `token_claims`).
+pub fn extension_on(w: &Writ) -> bool {
+    w.config.authorization_extension
+        || w.catalog
+            .load()
+            .apis
+            .values()
+            .any(|a| a.token_claims.authorization_extension)
+}
+
 /// With the Authorization Extension compatibility on, `app_metadata.authorization` is Writ's
 /// RBAC seen through the extension's shape: it cannot be written.
 fn computed_is_read_only(w: &Writ, m: &Option<Map<String, Value>>) -> Result<()> {
-    if w.config.authorization_extension && m.as_ref().is_some_and(|m| m.contains_key(AUTHORIZATION))
-    {
+    if extension_on(w) && m.as_ref().is_some_and(|m| m.contains_key(AUTHORIZATION)) {
         return Err(ServiceError::invalid(
             "app_metadata",
             "app_metadata.authorization is computed by Writ from the user's groups, roles and permissions (Authorization Extension compatibility) and cannot be set: change those instead",
@@ -71,39 +81,23 @@ fn computed_is_read_only(w: &Writ, m: &Option<Map<String, Value>>) -> Result<()>
 /// through groups) and `permissions` (effective permission names across every API), each
 /// sorted and without repeats.
 pub async fn authorization(w: &Writ, id: &str) -> Result<Value> {
-    let groups: std::collections::BTreeSet<String> =
-        crate::paging::all_pages(|p| w.store.user_groups(id, p))
-            .await?
-            .into_iter()
-            .flat_map(|g| {
-                g.path
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-    let roles: Vec<String> = w
-        .store
-        .effective_roles(id)
-        .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    let permissions: std::collections::BTreeSet<String> = w
+    let m = crate::memberships::Memberships::read(w.store.as_ref(), id).await?;
+    let permissions: Vec<String> = w
         .store
         .effective_permissions_with_sources(id, None)
         .await?
         .into_iter()
         .map(|p| p.permission_name)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
-    Ok(serde_json::json!({ "groups": groups, "roles": roles, "permissions": permissions }))
+    Ok(m.authorization(&permissions))
 }
 
 /// `user` as the Management API shows it: with the Authorization Extension compatibility on,
 /// its `app_metadata.authorization` computed now (see [`authorization`]).
 pub async fn shown(w: &Writ, mut user: User) -> Result<User> {
-    if w.config.authorization_extension {
+    if extension_on(w) {
         let a = authorization(w, &user.user_id).await?;
         user.app_metadata.insert(AUTHORIZATION.into(), a);
     }
@@ -284,6 +278,21 @@ pub struct SourcedPermission {
     pub sources: Vec<Source>,
 }
 
+impl SourcedPermission {
+    /// Auth0's kinds of source, once each: `direct` (granted to the user) and `roles` (through
+    /// any role, the user's own or a group's).
+    pub fn source_kinds(&self) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        if self.sources.iter().any(|s| matches!(s, Source::Direct)) {
+            kinds.push("direct");
+        }
+        if self.sources.iter().any(|s| !matches!(s, Source::Direct)) {
+            kinds.push("roles");
+        }
+        kinds
+    }
+}
+
 /// A user's effective permissions at one API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiPermissions {
@@ -303,6 +312,28 @@ pub async fn effective_permissions(w: &Writ, id: &str) -> Result<Vec<ApiPermissi
     Ok(by_api(sources, |api| {
         catalog.apis.get(api).is_some_and(|a| a.enforce_policies)
     }))
+}
+
+/// A user's effective permissions at the API `api` (direct, through roles, through groups'
+/// roles), sorted by name, each with where it comes from; `NotFound` for an unknown API.
+pub async fn effective_permissions_at(
+    w: &Writ,
+    id: &str,
+    api: &str,
+) -> Result<Vec<SourcedPermission>> {
+    let rbac = match w.catalog.load().apis.get(api) {
+        Some(a) => a.enforce_policies,
+        None => return Err(writ_store::StoreError::NotFound("resource server").into()),
+    };
+    let sources = w
+        .store
+        .effective_permissions_with_sources(id, Some(api))
+        .await?;
+    Ok(by_api(sources, |_| rbac)
+        .into_iter()
+        .next()
+        .map(|a| a.permissions)
+        .unwrap_or_default())
 }
 
 /// Groups permission sources (in the store's order) by API, then permission.

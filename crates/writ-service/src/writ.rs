@@ -47,6 +47,8 @@ pub struct Inner {
     pub hasher: PasswordHasherPool,
     pub limiter: Limiter,
     pub perms: crate::permissions::PermCache,
+    /// Users' roles and groups by authz version, for the tokens of APIs that carry them.
+    pub memberships: crate::memberships::MembershipCache,
     /// Highest authz event seq seen (see `events`); SSE subscribers wait on it.
     pub authz_head: tokio::sync::watch::Sender<i64>,
     /// Wakes the authz-head watcher at once after a write through this node (see
@@ -108,6 +110,7 @@ impl Writ {
             hasher,
             limiter: Limiter::default(),
             perms: Default::default(),
+            memberships: Default::default(),
             userinfo_aud,
             management_aud,
             authz_head: tokio::sync::watch::Sender::new(0),
@@ -206,6 +209,7 @@ impl Writ {
             token_dialect: writ_core::TokenDialect::AccessToken,
             allow_offline_access: true,
             is_system: true,
+            token_claims: Default::default(),
         }
     }
 

@@ -110,6 +110,7 @@ where
     let api = store
         .create_resource_server(ResourceServer {
             is_system: false,
+            token_claims: Default::default(),
             allow_offline_access: false,
             token_dialect: TokenDialect::AccessTokenAuthz,
             enforce_policies: true,

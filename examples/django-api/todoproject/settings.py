@@ -6,6 +6,7 @@
 | `WRIT_ISSUER` | `http://127.0.0.1:3000/` | Writ's issuer URL, ending in `/` (jwt mode) |
 | `WRIT_AUDIENCE` | `https://todos.example/api` | the API identifier, the tokens' `aud` (jwt mode) |
 | `WRIT_JWT_ALGORITHMS` | `RS256` | the API's signing algorithm(s), comma-separated: pinned, never taken from the token (jwt mode) |
+| `WRIT_MGMT_CLIENT_ID` / `WRIT_MGMT_CLIENT_SECRET` | empty | a machine client holding `read:users` on Writ's Management API: `/api/reports` and `/api/team` read the caller's `app_metadata.authorization` with it (Authorization Extension compatibility); without it they answer 503 |
 | `DJANGO_DB_PATH` | `db.sqlite3` beside `manage.py` | the SQLite database |
 | `DJANGO_SECRET_KEY` | an insecure placeholder | Django's signing key (this API sets no cookies, but Django wants one) |
 | `DJANGO_DEBUG` | `0` | `1` for Django's debug pages; never in production |
@@ -56,6 +57,8 @@ USE_TZ = True
 WRIT_AUTH_MODE = os.environ.get("WRIT_AUTH_MODE", "gate")
 WRIT_ISSUER = os.environ.get("WRIT_ISSUER", "http://127.0.0.1:3000/")
 WRIT_AUDIENCE = os.environ.get("WRIT_AUDIENCE", "https://todos.example/api")
+WRIT_MGMT_CLIENT_ID = os.environ.get("WRIT_MGMT_CLIENT_ID", "")
+WRIT_MGMT_CLIENT_SECRET = os.environ.get("WRIT_MGMT_CLIENT_SECRET", "")
 WRIT_JWT_ALGORITHMS = [
     a.strip() for a in os.environ.get("WRIT_JWT_ALGORITHMS", "RS256").split(",") if a.strip()
 ]

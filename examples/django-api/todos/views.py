@@ -10,14 +10,18 @@ caller's `sub`, so nobody sees, changes or deletes another user's todos (404 ins
 | `PATCH /api/todos/<id>` `{"title"?, "done"?}` | `write:todos` |
 | `DELETE /api/todos/<id>` | `delete:todos` |
 | `GET /api/me` | any valid token |
+| `GET /api/reports` | the role `reporter` in `app_metadata.authorization.roles` (read from the Management API) |
+| `GET /api/team` | the group `staff` in `app_metadata.authorization.groups` (read from the Management API) |
 | `GET /api/health` | none |
 """
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .auth0_ext import HasAuth0Group, HasAuth0Role
 from .models import Todo
 from .serializers import TodoSerializer
+from .writ import HasWritPermission
 
 
 class TodoList(generics.ListCreateAPIView):
@@ -62,6 +66,31 @@ class Me(APIView):
                 "client_id": user.client_id,
             }
         )
+
+
+class Reports(APIView):
+    """Only for holders of the role `reporter` (directly or through a group), as
+    djangorestframework-auth0's role permission checks it with the Authorization Extension."""
+
+    permission_classes = [HasWritPermission, HasAuth0Role]
+    required_permissions = {"GET": []}
+    required_roles = {"GET": ["reporter"]}
+
+    def get(self, request):
+        a = request.auth0_authorization
+        return Response({"sub": request.user.sub, "roles": a["roles"], "groups": a["groups"]})
+
+
+class Team(APIView):
+    """Only for members of the group `staff` (or of a group below it)."""
+
+    permission_classes = [HasWritPermission, HasAuth0Group]
+    required_permissions = {"GET": []}
+    required_groups = {"GET": ["staff"]}
+
+    def get(self, request):
+        a = request.auth0_authorization
+        return Response({"sub": request.user.sub, "groups": a["groups"]})
 
 
 class Health(APIView):

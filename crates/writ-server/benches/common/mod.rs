@@ -226,6 +226,7 @@ pub fn rbac_api(
         token_dialect: TokenDialect::AccessTokenAuthz,
         allow_offline_access,
         is_system: false,
+        token_claims: Default::default(),
     }
 }
 

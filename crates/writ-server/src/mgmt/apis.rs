@@ -1,6 +1,6 @@
 //! `/api/v2/resource-servers`: APIs and their permission catalogs.
 
-use writ_service::apis::{self, ApiInput};
+use writ_service::apis::{self, ApiInput, TokenClaimsInput};
 
 use super::prelude::*;
 use super::types::{ResourceServer, ResourceServerList, ResourceServerRequest};
@@ -27,6 +27,14 @@ impl From<ResourceServerRequest> for ApiInput {
             allow_offline_access: b.allow_offline_access,
             skip_consent_for_verifiable_first_party_clients: b
                 .skip_consent_for_verifiable_first_party_clients,
+            token_claims: b.token_claims.map(|t| TokenClaimsInput {
+                roles: t.roles,
+                roles_claim: t.roles_claim,
+                groups: t.groups,
+                groups_claim: t.groups_claim,
+                authorization_extension: t.authorization_extension,
+                authorization_claim: t.authorization_claim,
+            }),
         }
     }
 }

@@ -5,7 +5,8 @@ use writ_service::groups::{self, GroupInput};
 
 use super::prelude::*;
 use super::types::{
-    EffectiveRole, EffectiveRoles, EmptyObject, Group, GroupFilter, GroupList, GroupMemberList,
+    EffectivePermission, EffectivePermissions, EffectivePermissionsQuery, EffectiveRole,
+    EffectiveRoles, EmptyObject, Group, GroupFilter, GroupList, GroupMemberList,
     GroupMembersRequest, GroupRequest, GroupRolesRequest, RoleList, UserGroupList,
 };
 
@@ -18,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(role_groups))
         .routes(routes!(user_groups))
         .routes(routes!(effective_roles))
+        .routes(routes!(effective_permissions))
 }
 
 impl From<GroupRequest> for GroupInput {
@@ -344,4 +346,68 @@ async fn effective_roles(c: Caller, Path(UserId(id)): Path<UserId>) -> Result<Re
     let roles = groups::effective_roles(&c, &id).await?;
     let roles = roles.iter().map(EffectiveRole::from).collect();
     Ok(ok(EffectiveRoles { roles }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/users/{id}/effective-permissions",
+    operation_id = "get_user_effective_permissions",
+    tag = "users",
+    summary = "List a user's effective permissions at an API",
+    description = "Every permission the user holds at the API, directly, through their roles or through their groups' roles (and their ancestors'), sorted by name, each with its `sources` (`direct`, `roles`). The page continues at `next` (pass it as `from`).",
+    params(UserId, EffectivePermissionsQuery),
+    responses(
+        (status = 200, description = "The permissions.", body = types::EffectivePermissions),
+        schemas::Denied<UserId>,
+    ),
+    security(("bearer" = ["read:users"]))
+)]
+async fn effective_permissions(
+    c: Caller,
+    Path(UserId(id)): Path<UserId>,
+    Params(q): Params<EffectivePermissionsQuery>,
+) -> Result<Response, ApiError> {
+    let api = q
+        .resource_server_identifier
+        .filter(|a| !a.is_empty() && a.len() <= 600)
+        .ok_or_else(|| {
+            ApiError::invalid_query(
+                "Query validation error: 'Missing required property: resource_server_identifier' on property resource_server_identifier.",
+            )
+        })?;
+    let take = q.take.unwrap_or(50);
+    if !(1..=100).contains(&take) {
+        return Err(ApiError::invalid_query(
+            "Query validation error: 'Value must be between 1 and 100' on property take.",
+        ));
+    }
+    let from: usize = match q.from.as_deref() {
+        None | Some("") => 0,
+        Some(f) => f.parse().map_err(|_| {
+            ApiError::invalid_query("Query validation error: 'Invalid cursor' on property from.")
+        })?,
+    };
+    let all = writ_service::users::effective_permissions_at(&c, &id, &api).await?;
+    let api_name = c
+        .catalog
+        .load()
+        .apis
+        .get(&api)
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
+    let end = from.saturating_add(take as usize).min(all.len());
+    let permissions = all
+        .iter()
+        .skip(from)
+        .take(take as usize)
+        .map(|p| EffectivePermission {
+            resource_server_identifier: api.clone(),
+            permission_name: p.name.clone(),
+            resource_server_name: api_name.clone(),
+            description: p.description.clone(),
+            sources: p.source_kinds().iter().map(|k| (*k).to_owned()).collect(),
+        })
+        .collect();
+    let next = (end < all.len()).then(|| end.to_string());
+    Ok(ok(EffectivePermissions { permissions, next }))
 }

@@ -509,6 +509,7 @@ mod tests {
             token_dialect: writ_core::TokenDialect::AccessTokenAuthz,
             allow_offline_access: false,
             is_system: false,
+            token_claims: Default::default(),
         };
         let rs_v = v(types::ResourceServer::from(&rs));
         check("ResourceServer", rs_v.clone(), &[]);

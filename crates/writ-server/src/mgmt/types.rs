@@ -252,6 +252,83 @@ pub struct ResourceServer {
     pub skip_consent_for_verifiable_first_party_clients: bool,
     /// `true` for the built-in Management API, which cannot be changed or deleted.
     pub is_system: bool,
+    /// What access tokens for this API carry besides `permissions` (a Writ setting).
+    pub token_claims: TokenClaims,
+}
+
+/// How tokens name the user's groups: `none`; `names`, the names of the user's groups and
+/// of every group above them; `paths`, the full path of each group the user is in (`/eng/backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupClaim {
+    None,
+    Names,
+    Paths,
+}
+
+impl From<writ_core::GroupClaim> for GroupClaim {
+    fn from(g: writ_core::GroupClaim) -> Self {
+        match g {
+            writ_core::GroupClaim::None => GroupClaim::None,
+            writ_core::GroupClaim::Names => GroupClaim::Names,
+            writ_core::GroupClaim::Paths => GroupClaim::Paths,
+        }
+    }
+}
+
+/// What an API's access tokens carry besides `permissions`. A claim name is set when its
+/// claim is on (default: the issuer followed by `roles`, `groups` or `authorization`, such as
+/// `https://writ.example/roles`), `null` otherwise.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenClaims {
+    /// The names of the user's effective roles (direct and through groups).
+    pub roles: bool,
+    #[schema(required = true)]
+    pub roles_claim: Option<String>,
+    pub groups: GroupClaim,
+    #[schema(required = true)]
+    pub groups_claim: Option<String>,
+    /// Authorization Extension compatibility: tokens carry `{groups, roles, permissions}` under
+    /// `authorization_claim` and top-level `groups` and `roles` claims when the request's
+    /// scope asks for `groups` or `roles`; the Management API shows users'
+    /// `app_metadata.authorization`.
+    pub authorization_extension: bool,
+    #[schema(required = true)]
+    pub authorization_claim: Option<String>,
+}
+
+impl From<&writ_core::TokenClaims> for TokenClaims {
+    fn from(t: &writ_core::TokenClaims) -> Self {
+        TokenClaims {
+            roles: t.roles,
+            roles_claim: t.roles_claim.clone(),
+            groups: t.groups.into(),
+            groups_claim: t.groups_claim.clone(),
+            authorization_extension: t.authorization_extension,
+            authorization_claim: t.authorization_claim.clone(),
+        }
+    }
+}
+
+/// Changes to what an API's access tokens carry (absent: unchanged; a claim name `null`
+/// returns to its default). Claim names: 1 to 255 characters, not a registered JWT or OIDC
+/// claim nor one Writ sets (`permissions`, `authz_ver`, `scope`, …).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenClaimsRequest {
+    pub roles: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub roles_claim: Option<Option<String>>,
+    #[schema(value_type = Option<GroupClaim>)]
+    pub groups: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub groups_claim: Option<Option<String>>,
+    pub authorization_extension: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub authorization_claim: Option<Option<String>>,
 }
 
 impl From<&writ_core::ResourceServer> for ResourceServer {
@@ -269,6 +346,7 @@ impl From<&writ_core::ResourceServer> for ResourceServer {
             allow_offline_access: rs.allow_offline_access,
             skip_consent_for_verifiable_first_party_clients: true,
             is_system: rs.is_system,
+            token_claims: (&rs.token_claims).into(),
         }
     }
 }
@@ -301,6 +379,9 @@ pub struct ResourceServerRequest {
     pub allow_offline_access: Option<bool>,
     /// Accepted for Auth0 compatibility and ignored.
     pub skip_consent_for_verifiable_first_party_clients: Option<bool>,
+    /// What access tokens carry besides `permissions`: roles, groups, the Authorization
+    /// Extension's object (Writ).
+    pub token_claims: Option<TokenClaimsRequest>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1272,6 +1353,41 @@ impl From<&writ_core::EffectiveRole> for EffectiveRole {
                 .collect(),
         }
     }
+}
+
+/// One of a user's effective permissions at an API and how the user holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EffectivePermission {
+    pub resource_server_identifier: String,
+    pub permission_name: String,
+    pub resource_server_name: String,
+    pub description: String,
+    /// `direct` (granted to the user) and/or `roles` (through a role, the user's own or one of
+    /// their groups').
+    pub sources: Vec<String>,
+}
+
+/// A page of a user's effective permissions at one API; `next`, when present, is the `from`
+/// of the following page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EffectivePermissions {
+    pub permissions: Vec<EffectivePermission>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The query of `GET /users/{id}/effective-permissions`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EffectivePermissionsQuery {
+    /// The API whose permissions to compute (required).
+    #[param(min_length = 1, max_length = 600)]
+    pub resource_server_identifier: Option<String>,
+    /// Where to start: the `next` of the previous page.
+    pub from: Option<String>,
+    /// Permissions per page (default 50, 1 to 100).
+    #[param(minimum = 1, maximum = 100)]
+    pub take: Option<u32>,
 }
 
 /// A user's effective roles (direct ∪ through groups), by name.

@@ -294,6 +294,36 @@ async fn create_api_role_user_then_effective_permissions_and_token() {
     assert_eq!(rs["token_lifetime"], 3600);
     assert_eq!(rs["enforce_policies"], true);
     assert_eq!(rs["scopes"].as_array().unwrap().len(), 2);
+    assert_eq!(rs["token_claims"]["roles"], false);
+
+    // Token claims: roles under a plain name, group paths under the default name; a
+    // restricted name is refused next to the claims' fields and nothing is saved.
+    let settings = |roles_claim: &'static str| {
+        [
+            ("name", "Shop"),
+            ("signing_alg", "RS256"),
+            ("token_lifetime", "3600"),
+            ("enforce_policies", "on"),
+            ("token_dialect", "access_token_authz"),
+            ("token_roles", "on"),
+            ("roles_claim", roles_claim),
+            ("token_groups", "paths"),
+        ]
+    };
+    b.submit_refused(&api_path, &csrf, &settings("permissions"), "token_claims")
+        .await;
+    b.submit_ok(&api_path, &csrf, &settings("roles")).await;
+    let rs = app
+        .api_get("/resource-servers/https%3A%2F%2Fshop.example%2Fapi")
+        .await;
+    assert_eq!(rs["token_claims"]["roles_claim"], "roles");
+    assert_eq!(rs["token_claims"]["groups"], "paths");
+    assert_eq!(
+        rs["token_claims"]["groups_claim"],
+        format!("{}groups", app.issuer)
+    );
+    let page = b.get(&api_path).await;
+    assert!(page.body.contains("value=\"roles\""), "{}", page.body);
 
     // A role with one of them.
     let role_path = b

@@ -276,3 +276,79 @@ async fn group_routes_need_the_group_scopes() {
         .await
         .assert(403);
 }
+
+#[tokio::test]
+async fn effective_permissions_name_how_the_user_holds_each() {
+    let app = TestApp::spawn().await;
+    app.create_api(API, "RS256", &["read:x", "write:x", "admin:x"], true)
+        .await;
+    let reader = app.create_role("reader", API, &["read:x"]).await;
+    let writer = app.create_role("writer", API, &["write:x", "read:x"]).await;
+    let bob = app.create_user("bob@example.com", "bob-password-1").await;
+    app.assign_roles(&bob, &[&reader]).await;
+    app.permissions(Method::POST, &format!("/users/{bob}"), API, &["read:x"])
+        .await;
+    let eng = group(&app, "eng", None).await;
+    let backend = group(&app, "backend", Some(&eng)).await;
+    app.api(
+        Method::POST,
+        &format!("/groups/{eng}/roles"),
+        Some(json!({"roles": [writer]})),
+    )
+    .await
+    .assert(201);
+    app.api(
+        Method::POST,
+        &format!("/groups/{backend}/members"),
+        Some(json!({"members": [bob]})),
+    )
+    .await
+    .assert(201);
+
+    let enc: String = url::form_urlencoded::byte_serialize(API.as_bytes()).collect();
+    let path = format!("/users/{bob}/effective-permissions?resource_server_identifier={enc}");
+    let got = app.api_get(&path).await;
+    assert_eq!(
+        got,
+        json!({"permissions": [
+            {"resource_server_identifier": API, "permission_name": "read:x", "resource_server_name": API,
+             "description": "read:x desc", "sources": ["direct", "roles"]},
+            {"resource_server_identifier": API, "permission_name": "write:x", "resource_server_name": API,
+             "description": "write:x desc", "sources": ["roles"]},
+        ]})
+    );
+    // Pages continue at `next`.
+    let first = app.api_get(&format!("{path}&take=1")).await;
+    assert_eq!(names(&first["permissions"], "permission_name"), ["read:x"]);
+    let next = first["next"].as_str().expect("next").to_owned();
+    let second = app.api_get(&format!("{path}&take=1&from={next}")).await;
+    assert_eq!(
+        names(&second["permissions"], "permission_name"),
+        ["write:x"]
+    );
+    assert!(second.get("next").is_none(), "{second}");
+    // Refusals: no API named, a bad page size or cursor, an unknown API or user.
+    let bad = |p: String| {
+        let app = &app;
+        async move { app.api(Method::GET, &p, None).await }
+    };
+    bad(format!("/users/{bob}/effective-permissions"))
+        .await
+        .assert_message(400, "resource_server_identifier");
+    bad(format!("{path}&take=0"))
+        .await
+        .assert_message(400, "take");
+    bad(format!("{path}&from=x"))
+        .await
+        .assert_message(400, "from");
+    bad(format!(
+        "/users/{bob}/effective-permissions?resource_server_identifier=nope"
+    ))
+    .await
+    .assert(404);
+    bad(format!(
+        "/users/usr_nobody/effective-permissions?resource_server_identifier={enc}"
+    ))
+    .await
+    .assert(404);
+}

@@ -16,6 +16,7 @@ mod mgmt_scopes;
 mod multinode;
 mod pg;
 mod proxy;
+mod token_claims;
 mod token_size;
 mod tokens;
 mod web;

@@ -110,6 +110,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("allow_offline_access", Bool),
             ("is_system", Bool),
             ("created_at", Text),
+            ("token_claims", Json),
         ],
         &["id"],
     ),

@@ -22,9 +22,10 @@ struct RsRow {
     token_dialect: String,
     allow_offline_access: bool,
     is_system: bool,
+    token_claims: String,
 }
 
-const RS_COLS: &str = "id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system";
+const RS_COLS: &str = "id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system, token_claims";
 
 async fn load_scopes(conn: &mut Conn, row: RsRow) -> Result<ResourceServer> {
     let scopes: Vec<(String, String)> = sqlx::query_as(
@@ -49,11 +50,13 @@ async fn load_scopes(conn: &mut Conn, row: RsRow) -> Result<ResourceServer> {
         enforce_policies: row.enforce_policies,
         allow_offline_access: row.allow_offline_access,
         is_system: row.is_system,
+        token_claims: serde_json::from_str(&row.token_claims)
+            .map_err(|_| StoreError::Corrupt(row.token_claims.clone()))?,
     })
 }
 
 /// Binds an API's settings, `name` to `allow_offline_access` in the order of the
-/// `resource_servers` table, for its insert and its update.
+/// `resource_servers` table, then `token_claims`, for its insert and its update.
 fn bind_rs_settings<'q>(q: Query<'q>, rs: &ResourceServer) -> Query<'q> {
     q.bind(&rs.name)
         .bind(rs.signing_alg.as_str())
@@ -61,6 +64,7 @@ fn bind_rs_settings<'q>(q: Query<'q>, rs: &ResourceServer) -> Query<'q> {
         .bind(rs.enforce_policies)
         .bind(rs.token_dialect.as_str())
         .bind(rs.allow_offline_access)
+        .bind(to_json(&rs.token_claims))
 }
 
 async fn write_scopes(conn: &mut Conn, rs: &ResourceServer) -> Result<()> {
@@ -88,8 +92,8 @@ impl ResourceServerStore for Store {
         let mut tx = self.write().await?;
         bind_rs_settings(
             sqlx::query(
-                "INSERT INTO resource_servers (id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, is_system, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO resource_servers (id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, token_claims, is_system, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&rs.id)
             .bind(&rs.identifier),
@@ -155,7 +159,7 @@ impl ResourceServerStore for Store {
         let n = bind_rs_settings(
             sqlx::query(
                 "UPDATE resource_servers SET name = $2, signing_alg = $3, token_lifetime = $4, enforce_policies = $5, \
-                 token_dialect = $6, allow_offline_access = $7 WHERE id = $1",
+                 token_dialect = $6, allow_offline_access = $7, token_claims = $8 WHERE id = $1",
             )
             .bind(&rs.id),
             rs,

@@ -257,6 +257,9 @@ impl GroupStore for Store {
         .fetch_optional(&mut *tx)
         .await?;
         let mut g = group(row.ok_or(StoreError::NotFound("group"))?)?;
+        // A new name changes the group names and paths tokens carry: its subtree's members
+        // are bumped as for a move.
+        let renamed = change.name.as_ref().is_some_and(|n| *n != g.name);
         if let Some(n) = &change.name {
             g.name = n.clone();
         }
@@ -288,6 +291,8 @@ impl GroupStore for Store {
         .map_err(unique(name_taken(&g.name)))?;
         if moved {
             bump(&mut tx, Affected::GroupTree(id), "group_moved").await?;
+        } else if renamed {
+            bump(&mut tx, Affected::GroupTree(id), "group_renamed").await?;
         }
         tx.commit().await?;
         Ok(g)

@@ -10,7 +10,7 @@ use sqlx::FromRow;
 use writ_core::*;
 
 use super::membership::{RoleRow, USER_GROUPS, role, user_group_tree, user_summary};
-use super::{AuthzTx, Conn, LIKE, STRING_AGG, Store, bump};
+use super::{AuthzTx, Conn, FOR_UPDATE, LIKE, STRING_AGG, Store, bump};
 use crate::common::{
     Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
     unique,
@@ -372,7 +372,15 @@ impl RoleStore for Store {
     }
 
     async fn update_role(&self, role: &Role) -> Result<()> {
-        let mut tx = self.write().await?;
+        // A new name changes the role names tokens carry: its holders are bumped.
+        let mut tx = self.authz_write().await?;
+        let old: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM roles WHERE id = $1{FOR_UPDATE}"
+        )))
+        .bind(&role.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let renamed = old.is_some_and(|n| n != role.name);
         let n = sqlx::query("UPDATE roles SET name = $2, description = $3 WHERE id = $1")
             .bind(&role.id)
             .bind(&role.name)
@@ -386,6 +394,9 @@ impl RoleStore for Store {
             .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound("role"));
+        }
+        if renamed {
+            bump(&mut tx, Affected::RoleHolders(&role.id), "role_renamed").await?;
         }
         tx.commit().await?;
         Ok(())

@@ -30,6 +30,7 @@ fn rs(identifier: &str, scopes: &[&str], is_system: bool) -> ResourceServer {
         token_dialect: TokenDialect::Rfc9068Profile,
         allow_offline_access: true,
         is_system,
+        token_claims: Default::default(),
     }
 }
 

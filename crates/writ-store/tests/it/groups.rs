@@ -611,24 +611,25 @@ async fn group_writes_bump_exactly_the_users_concerned_once_each(t: TestStore) {
             .unwrap();
     })
     .await;
-    // Moving the leaf (its members, wherever it goes); renaming bumps nobody.
+    // Moving the leaf (its members, wherever it goes); renaming it too (the names and paths
+    // tokens carry change); a new description (or the same name and parent) bumps nobody.
     t.expect_bumps(&[&u_leaf], "group_moved", async {
         s.update_group(&leaf.id, &move_to(Some(&elsewhere)))
             .await
             .unwrap();
     })
     .await;
-    t.expect_bumps(&[], "group_moved", async {
-        s.update_group(
-            &leaf.id,
-            &GroupChange {
-                name: Some("renamed".into()),
-                description: Some("d".into()),
-                parent_id: Some(Some(elsewhere.id.clone())),
-            },
-        )
-        .await
-        .unwrap();
+    let change = |name: &str| GroupChange {
+        name: Some(name.into()),
+        description: Some("d".into()),
+        parent_id: Some(Some(elsewhere.id.clone())),
+    };
+    t.expect_bumps(&[&u_leaf], "group_renamed", async {
+        s.update_group(&leaf.id, &change("renamed")).await.unwrap();
+    })
+    .await;
+    t.expect_bumps(&[], "group_renamed", async {
+        s.update_group(&leaf.id, &change("renamed")).await.unwrap();
     })
     .await;
     t.expect_bumps(&[&u_leaf, &u_top], "group_member_removed", async {
@@ -694,6 +695,18 @@ async fn role_and_api_changes_bump_users_holding_the_role_through_groups(t: Test
     })
     .await;
     assert!(t.effective(&via_leaf.user_id, A).await.is_empty());
+    // The role renamed (tokens may carry role names); a new description alone bumps nobody.
+    let mut renamed = role.clone();
+    renamed.name = "readers".into();
+    t.expect_bumps(&holders, "role_renamed", async {
+        s.update_role(&renamed).await.unwrap();
+    })
+    .await;
+    renamed.description = "new words".into();
+    t.expect_bumps(&[], "role_renamed", async {
+        s.update_role(&renamed).await.unwrap();
+    })
+    .await;
     // The role deleted.
     t.expect_bumps(&holders, "role_deleted", async {
         s.delete_role(&role.id).await.unwrap();

@@ -168,6 +168,7 @@ impl TestStore {
                 token_dialect: TokenDialect::AccessTokenAuthz,
                 allow_offline_access: false,
                 is_system: false,
+                token_claims: Default::default(),
             })
             .await
             .unwrap()
