@@ -15,6 +15,7 @@ use writ_service::clients::{self, ClientInput, GrantInput, WithSecret};
 use writ_service::{Writ, apis};
 
 use super::auth::{CONSOLE_CLIENT_ID, On, Post, Seen};
+use super::change::Confirmed;
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, enc};
 
@@ -375,14 +376,13 @@ async fn delete(State(s): State<Writ>, On(admin, form, c): On<Client>) -> Answer
         ),
         button: "Delete client",
     };
-    admin.confirmed(&form, &href(&c.client_id), "delete", ask)?;
     let op = Operation::at("DELETE", "/clients/{id}", &c.client_id, 204);
-    admin.may(&s, &["delete:clients"], op).await?;
-    admin.done(
-        clients::delete(&s, admin.actor(), &c.client_id).await,
-        "/admin/clients?flash=deleted",
-        "Not deleted",
-    )
+    let page = href(&c.client_id);
+    let d = Confirmed::deletion(page, "/admin/clients", "delete:clients", op);
+    let delete = async || clients::delete(&s, admin.actor(), &c.client_id).await;
+    admin
+        .after_confirmation(&s, &form, d, async { ask }, delete)
+        .await
 }
 
 #[derive(Deserialize, Default)]
@@ -508,12 +508,10 @@ async fn remove_grant(State(s): State<Writ>, On(admin, form, c): On<Client>) -> 
             .into(),
         button: "Remove grant",
     };
-    admin.confirmed(&form, &href(&c.client_id), "grants/remove", ask)?;
     let op = Operation::at("DELETE", "/client-grants/{id}", &grant_id, 204);
-    admin.may(&s, &["delete:client_grants"], op).await?;
-    admin.done(
-        clients::delete_grant(&s, admin.actor(), &grant_id).await,
-        &format!("{}?flash=removed#grants", href(&c.client_id)),
-        "Not removed",
-    )
+    let r = Confirmed::removal(href(&c.client_id), "grants", "delete:client_grants", op);
+    let remove = async || clients::delete_grant(&s, admin.actor(), &grant_id).await;
+    admin
+        .after_confirmation(&s, &form, r, async { ask }, remove)
+        .await
 }

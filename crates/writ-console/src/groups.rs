@@ -9,14 +9,16 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
-use writ_core::{Group, Role};
+use writ_core::Group;
 use writ_service::audit::Operation;
 use writ_service::groups::{self, GroupInput};
-use writ_service::{UserSummary, Writ, roles, users};
+use writ_service::{Writ, roles};
 
 use super::auth::{On, Post, Seen};
+use super::cards::{self, MemberForm, MembersCard, RolesCard};
+use super::change::Confirmed;
 use super::form::{Errors, FormData};
-use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, enc};
+use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, enc};
 
 pub fn router() -> Router<Writ> {
     Router::new()
@@ -140,17 +142,10 @@ struct DetailPage {
     /// Where the group may move: every group outside its subtree.
     parents: Vec<Node>,
     e: Errors,
-    members: Vec<UserSummary>,
-    pager: Pager,
-    member_email: String,
-    me: Errors,
-    roles: Vec<Role>,
-    all_roles: Vec<Role>,
-    re: Errors,
+    members: MembersCard,
+    roles: RolesCard,
     can_update: bool,
     can_delete: bool,
-    can_read_users: bool,
-    can_read_roles: bool,
 }
 
 /// What a re-rendered detail page keeps from a failed form.
@@ -158,8 +153,7 @@ struct DetailPage {
 struct Kept {
     form: Option<FormData>,
     e: Errors,
-    member_email: String,
-    me: Errors,
+    member: MemberForm,
     re: Errors,
 }
 
@@ -177,16 +171,22 @@ async fn detail_page(s: &Writ, admin: &Admin, group: Group, q: &ListQuery, kept:
         .into_iter()
         .filter(|n| n.group.id != group.id && !n.path.starts_with(&inside))
         .collect();
-    let can_read_users = admin.can("read:users");
-    let (members, total) = if can_read_users {
-        let p = admin.ok(groups::members(s, &group.id, q.page()).await)?;
-        (p.items, p.total)
-    } else {
-        (vec![], 0)
-    };
-    let can_read_roles = admin.can("read:roles");
     let can_update = admin.can("update:groups");
-    let (roles, all_roles) = if can_read_roles {
+    let members = MembersCard::load(
+        admin,
+        ["update:groups", "update:groups"],
+        href(&group),
+        &group.name,
+        q,
+        async {
+            let p = groups::members(s, &group.id, q.page()).await?;
+            Ok((p.items, p.total))
+        },
+        kept.member,
+    )
+    .await?;
+    let can_read_roles = admin.can("read:roles");
+    let (held, options) = if can_read_roles {
         let first = writ_service::Page {
             page: 0,
             per_page: 100,
@@ -210,27 +210,28 @@ async fn detail_page(s: &Writ, admin: &Admin, group: Group, q: &ListQuery, kept:
         }
     };
     Ok(view::render(
-        view::status(&[&kept.e, &kept.me, &kept.re]),
+        view::status(&[&kept.e, members.errors(), &kept.re]),
         &DetailPage {
             l: admin.layout(&group.name, "groups").with_flash(q.flash()),
             name: typed("name", &group.name),
             description: typed("description", &group.description),
             parent_id: typed("parent_id", group.parent_id.as_deref().unwrap_or("")),
-            pager: q.pager(&href(&group), total),
+            roles: RolesCard {
+                page: href(&group),
+                of: group.name.clone(),
+                can_read: can_read_roles,
+                can_update,
+                held,
+                options,
+                e: kept.re,
+            },
             path,
             parents,
             group,
             e: kept.e,
             members,
-            member_email: kept.member_email,
-            me: kept.me,
-            roles,
-            all_roles,
-            re: kept.re,
             can_update,
             can_delete: admin.can("delete:groups"),
-            can_read_users,
-            can_read_roles,
         },
     ))
 }
@@ -260,73 +261,54 @@ async fn save(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Answe
 }
 
 async fn add_member(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Answer {
-    admin.need(&["read:users"])?;
-    let email = form.text("email");
-    let fail = |msg: String| Kept {
-        member_email: email.clone(),
-        me: Errors::one("email", msg),
-        ..Default::default()
-    };
-    let Some(user) = admin.ok(users::by_email(&s, &email).await)? else {
-        let kept = fail("No user has this email address.".into());
-        return again(&s, &admin, group, kept).await;
-    };
     let op = Operation::at("POST", "/groups/{id}/members", &group.id, 201);
-    admin.may(&s, &["update:groups"], op).await?;
-    match groups::add_members(&s, admin.actor(), &group.id, &[user.user_id]).await {
-        Ok(()) => Ok(view::see_other(&format!(
-            "{}?flash=added#members",
-            href(&group)
-        ))),
-        Err(e) => again(&s, &admin, group, fail(e.to_string())).await,
+    let add = async |user| groups::add_members(&s, admin.actor(), &group.id, &[user]).await;
+    let then = format!("{}?flash=added#members", href(&group));
+    match cards::add_by_email(&s, &admin, &form, "update:groups", op, add, then).await? {
+        Ok(page) => Ok(page),
+        Err(member) => {
+            let kept = Kept {
+                member,
+                ..Default::default()
+            };
+            again(&s, &admin, group, kept).await
+        }
     }
 }
 
 async fn remove_member(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Answer {
     let user_id = form.text("user_id");
-    if !form.confirmed() {
-        let who = match users::get(&s, &user_id).await {
-            Ok(u) => u.email,
-            Err(_) => user_id.clone(),
-        };
-        let ask = Ask {
+    let ask = async {
+        let who = cards::email_of(&s, &user_id).await;
+        Ask {
             heading: format!("Remove {who} from {}?", group.name),
             detail: format!(
                 "{who} loses the roles of {} and its ancestors they do not hold another way.",
                 group.name
             ),
             button: "Remove from group",
-        };
-        admin.confirmed(&form, &href(&group), "members/remove", ask)?;
-    }
+        }
+    };
     let op = Operation::at("DELETE", "/groups/{id}/members", &group.id, 204);
-    admin.may(&s, &["update:groups"], op).await?;
-    admin.done(
-        groups::remove_members(&s, admin.actor(), &group.id, &[user_id]).await,
-        &format!("{}?flash=removed#members", href(&group)),
-        "Not removed",
-    )
+    let c = Confirmed::removal(href(&group), "members", "update:groups", op);
+    let removed = std::slice::from_ref(&user_id);
+    let remove = async || groups::remove_members(&s, admin.actor(), &group.id, removed).await;
+    admin.after_confirmation(&s, &form, c, ask, remove).await
 }
 
 async fn add_role(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Answer {
-    let role = form.text("role_id");
-    if role.is_empty() {
-        let kept = Kept {
-            re: Errors::one("role_id", "Choose a role."),
-            ..Default::default()
-        };
-        return again(&s, &admin, group, kept).await;
-    }
     let op = Operation::at("POST", "/groups/{id}/roles", &group.id, 201);
-    admin.may(&s, &["update:groups"], op).await?;
-    match groups::add_roles(&s, admin.actor(), &group.id, &[role]).await {
-        Ok(()) => Ok(view::see_other(&format!(
-            "{}?flash=added#roles",
-            href(&group)
-        ))),
-        Err(e) => {
+    let add = async |role| groups::add_roles(&s, admin.actor(), &group.id, &[role]).await;
+    let then = format!("{}?flash=added#roles", href(&group));
+    let picked = view::picked_role(&form);
+    match admin
+        .add(&s, picked, "update:groups", op, add, then)
+        .await?
+    {
+        Ok(page) => Ok(page),
+        Err(m) => {
             let kept = Kept {
-                re: Errors::one("role_id", e.to_string()),
+                re: Errors::one("role_id", m),
                 ..Default::default()
             };
             again(&s, &admin, group, kept).await
@@ -335,20 +317,18 @@ async fn add_role(State(s): State<Writ>, On(admin, form, group): On<Group>) -> A
 }
 
 async fn remove_role(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Answer {
-    let role_id = form.text("role_id");
+    let removed = [form.text("role_id")];
     let ask = Ask {
         heading: format!("Remove this role from {}?", group.name),
         detail: "The members of the group and of its subgroups lose its permissions unless they hold them another way; APIs following the event feed refuse their older tokens.".into(),
         button: "Remove role",
     };
-    admin.confirmed(&form, &href(&group), "roles/remove", ask)?;
     let op = Operation::at("DELETE", "/groups/{id}/roles", &group.id, 204);
-    admin.may(&s, &["update:groups"], op).await?;
-    admin.done(
-        groups::remove_roles(&s, admin.actor(), &group.id, &[role_id]).await,
-        &format!("{}?flash=removed#roles", href(&group)),
-        "Not removed",
-    )
+    let c = Confirmed::removal(href(&group), "roles", "update:groups", op);
+    let remove = async || groups::remove_roles(&s, admin.actor(), &group.id, &removed).await;
+    admin
+        .after_confirmation(&s, &form, c, async { ask }, remove)
+        .await
 }
 
 async fn delete(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Answer {
@@ -358,14 +338,12 @@ async fn delete(State(s): State<Writ>, On(admin, form, group): On<Group>) -> Ans
             .into(),
         button: "Delete group",
     };
-    admin.confirmed(&form, &href(&group), "delete", ask)?;
     let op = Operation::at("DELETE", "/groups/{id}", &group.id, 204);
-    admin.may(&s, &["delete:groups"], op).await?;
-    admin.done(
-        groups::delete(&s, admin.actor(), &group.id).await,
-        "/admin/groups?flash=deleted",
-        "Not deleted",
-    )
+    let c = Confirmed::deletion(href(&group), "/admin/groups", "delete:groups", op);
+    let delete = async || groups::delete(&s, admin.actor(), &group.id).await;
+    admin
+        .after_confirmation(&s, &form, c, async { ask }, delete)
+        .await
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@
 #[macro_use]
 mod auth;
 mod apis;
+mod cards;
+mod change;
 mod clients;
 mod form;
 mod groups;

@@ -11,9 +11,11 @@ use axum::routing::{get, post};
 use writ_core::Role;
 use writ_service::audit::Operation;
 use writ_service::roles::{self, RoleInput};
-use writ_service::{PermissionInfo, UserSummary, Writ, apis, users};
+use writ_service::{PermissionInfo, Writ, apis, users};
 
 use super::auth::{On, Post, Seen};
+use super::cards::{self, MemberForm, MembersCard};
+use super::change::Confirmed;
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, PermGroup, enc};
 
@@ -119,20 +121,9 @@ struct DetailPage {
     permissions: Vec<PermissionInfo>,
     groups: Vec<PermGroup>,
     pe: Errors,
-    members: Vec<UserSummary>,
-    pager: Pager,
-    member_email: String,
-    me: Errors,
+    members: MembersCard,
     can_update: bool,
     can_delete: bool,
-    can_read_users: bool,
-    can_remove_members: bool,
-}
-
-impl DetailPage {
-    fn perm_value(&self, p: &PermissionInfo) -> String {
-        format!("{} {}", p.resource_server_identifier, p.permission_name)
-    }
 }
 
 /// What a re-rendered detail page keeps from a failed form.
@@ -142,46 +133,46 @@ struct Kept {
     description: Option<String>,
     e: Errors,
     pe: Errors,
-    member_email: String,
-    me: Errors,
+    member: MemberForm,
 }
 
 loads!(Role, "read:roles", "role", roles::get);
 
 async fn detail_page(s: &Writ, admin: &Admin, role: Role, q: &ListQuery, kept: Kept) -> Answer {
     let permissions = admin.ok(roles::permissions(s, &role.id).await)?;
-    let can_read_users = admin.can("read:users");
-    let (members, total) = if can_read_users {
-        let p = admin.ok(roles::members(s, &role.id, q.page()).await)?;
-        (p.items, p.total)
-    } else {
-        (vec![], 0)
-    };
     let can_update = admin.can("update:roles");
+    let members = MembersCard::load(
+        admin,
+        ["update:roles", "update:users"],
+        href(&role),
+        &role.name,
+        q,
+        async {
+            let p = roles::members(s, &role.id, q.page()).await?;
+            Ok((p.items, p.total))
+        },
+        kept.member,
+    )
+    .await?;
     let groups = if can_update {
         view::perm_groups(&admin.ok(apis::all(s).await)?)
     } else {
         vec![]
     };
     Ok(view::render(
-        view::status(&[&kept.e, &kept.pe, &kept.me]),
+        view::status(&[&kept.e, &kept.pe, members.errors()]),
         &DetailPage {
             l: admin.layout(&role.name, "roles").with_flash(q.flash()),
             name: kept.name.unwrap_or_else(|| role.name.clone()),
             description: kept.description.unwrap_or_else(|| role.description.clone()),
-            pager: q.pager(&href(&role), total),
             role,
             e: kept.e,
             permissions,
             groups,
             pe: kept.pe,
             members,
-            member_email: kept.member_email,
-            me: kept.me,
             can_update,
             can_delete: admin.can("delete:roles"),
-            can_read_users,
-            can_remove_members: admin.can("update:users"),
         },
     ))
 }
@@ -221,18 +212,14 @@ fn permission_refused(msg: impl Into<String>) -> Kept {
 }
 
 async fn add_permission(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
-    let perms = view::picked_perms(&form);
-    if perms.is_empty() {
-        return again(&s, &admin, role, permission_refused("Choose a permission.")).await;
-    }
     let op = Operation::at("POST", "/roles/{id}/permissions", &role.id, 201);
-    admin.may(&s, &["update:roles"], op).await?;
-    match roles::add_permissions(&s, admin.actor(), &role.id, &perms).await {
-        Ok(()) => Ok(view::see_other(&format!(
-            "{}?flash=added#permissions",
-            href(&role)
-        ))),
-        Err(e) => again(&s, &admin, role, permission_refused(e.to_string())).await,
+    let add =
+        async |perms: Vec<_>| roles::add_permissions(&s, admin.actor(), &role.id, &perms).await;
+    let then = format!("{}?flash=added#permissions", href(&role));
+    let picked = view::picked_perms(&form);
+    match admin.add(&s, picked, "update:roles", op, add, then).await? {
+        Ok(page) => Ok(page),
+        Err(m) => again(&s, &admin, role, permission_refused(m)).await,
     }
 }
 
@@ -246,69 +233,48 @@ async fn remove_permission(State(s): State<Writ>, On(admin, form, role): On<Role
         ),
         button: "Remove permission",
     };
-    admin.confirmed(&form, &href(&role), "permissions/remove", ask)?;
     let op = Operation::at("DELETE", "/roles/{id}/permissions", &role.id, 204);
-    admin.may(&s, &["update:roles"], op).await?;
-    admin.done(
-        roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await,
-        &format!("{}?flash=removed#permissions", href(&role)),
-        "Not removed",
-    )
+    let c = Confirmed::removal(href(&role), "permissions", "update:roles", op);
+    let remove = async || roles::remove_permissions(&s, admin.actor(), &role.id, &[perm]).await;
+    admin
+        .after_confirmation(&s, &form, c, async { ask }, remove)
+        .await
 }
 
 async fn add_member(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
-    admin.need(&["read:users"])?;
-    let email = form.text("email");
-    let fail = |msg: String| Kept {
-        member_email: email.clone(),
-        me: Errors::one("email", msg),
-        ..Default::default()
-    };
-    let Some(user) = admin.ok(users::by_email(&s, &email).await)? else {
-        return again(
-            &s,
-            &admin,
-            role,
-            fail("No user has this email address.".into()),
-        )
-        .await;
-    };
     let op = Operation::at("POST", "/roles/{id}/users", &role.id, 201);
-    admin.may(&s, &["update:roles"], op).await?;
-    match roles::assign_users(&s, admin.actor(), &role.id, &[user.user_id]).await {
-        Ok(()) => Ok(view::see_other(&format!(
-            "{}?flash=assigned#members",
-            href(&role)
-        ))),
-        Err(e) => again(&s, &admin, role, fail(e.to_string())).await,
+    let add = async |user| roles::assign_users(&s, admin.actor(), &role.id, &[user]).await;
+    let then = format!("{}?flash=assigned#members", href(&role));
+    match cards::add_by_email(&s, &admin, &form, "update:roles", op, add, then).await? {
+        Ok(page) => Ok(page),
+        Err(member) => {
+            let kept = Kept {
+                member,
+                ..Default::default()
+            };
+            again(&s, &admin, role, kept).await
+        }
     }
 }
 
 async fn remove_member(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
     let user_id = form.text("user_id");
-    if !form.confirmed() {
-        let who = match users::get(&s, &user_id).await {
-            Ok(u) => u.email,
-            Err(_) => user_id.clone(),
-        };
-        let ask = Ask {
+    let ask = async {
+        let who = cards::email_of(&s, &user_id).await;
+        Ask {
             heading: format!("Remove {who} from {}?", role.name),
             detail: format!(
                 "{who} loses the permissions of {} they do not hold another way.",
                 role.name
             ),
             button: "Remove from role",
-        };
-        admin.confirmed(&form, &href(&role), "members/remove", ask)?;
-    }
+        }
+    };
     let op = Operation::at("DELETE", "/users/{id}/roles", &user_id, 204);
-    admin.may(&s, &["update:users"], op).await?;
+    let c = Confirmed::removal(href(&role), "members", "update:users", op);
     let removed = std::slice::from_ref(&role.id);
-    admin.done(
-        users::remove_roles(&s, admin.actor(), &user_id, removed).await,
-        &format!("{}?flash=removed#members", href(&role)),
-        "Not removed",
-    )
+    let remove = async || users::remove_roles(&s, admin.actor(), &user_id, removed).await;
+    admin.after_confirmation(&s, &form, c, ask, remove).await
 }
 
 async fn delete(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answer {
@@ -317,12 +283,10 @@ async fn delete(State(s): State<Writ>, On(admin, form, role): On<Role>) -> Answe
         detail: "Its members lose the permissions it gave them (unless they hold them another way). This cannot be undone.".into(),
         button: "Delete role",
     };
-    admin.confirmed(&form, &href(&role), "delete", ask)?;
     let op = Operation::at("DELETE", "/roles/{id}", &role.id, 204);
-    admin.may(&s, &["delete:roles"], op).await?;
-    admin.done(
-        roles::delete(&s, admin.actor(), &role.id).await,
-        "/admin/roles?flash=deleted",
-        "Not deleted",
-    )
+    let c = Confirmed::deletion(href(&role), "/admin/roles", "delete:roles", op);
+    let delete = async || roles::delete(&s, admin.actor(), &role.id).await;
+    admin
+        .after_confirmation(&s, &form, c, async { ask }, delete)
+        .await
 }

@@ -10,12 +10,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
-use writ_core::{DEFAULT_CONNECTION, Role, User};
+use writ_core::{DEFAULT_CONNECTION, User};
 use writ_service::audit::Operation;
 use writ_service::users::{self, UserInput};
 use writ_service::{Consent, PermissionInfo, ServiceError, Source, Writ, apis, consents, roles};
 
 use super::auth::{Load, On, Post, Seen};
+use super::cards::RolesCard;
+use super::change::Confirmed;
 use super::form::{Errors, FormData};
 use super::view::{self, Admin, Answer, Ask, Layout, ListQuery, Pager, PermGroup, enc};
 
@@ -178,16 +180,13 @@ struct DetailPage {
     app_text: String,
     user_text: String,
     e: Errors,
-    roles: Vec<Role>,
-    role_options: Vec<Role>,
-    re: Errors,
+    roles: RolesCard,
     direct: Vec<PermissionInfo>,
     groups: Vec<PermGroup>,
     pe: Errors,
     effective: Vec<EffectiveApi>,
     can_update: bool,
     can_delete: bool,
-    can_read_roles: bool,
     /// The user's consents to third-party clients, with each client's name; `None` without
     /// `read:grants`.
     consents: Option<Vec<(Consent, String)>>,
@@ -198,9 +197,6 @@ struct DetailPage {
 }
 
 impl DetailPage {
-    fn perm_value(&self, p: &PermissionInfo) -> String {
-        format!("{} {}", p.resource_server_identifier, p.permission_name)
-    }
     fn day<'a>(&self, ts: &'a str) -> &'a str {
         day(ts)
     }
@@ -287,18 +283,23 @@ async fn detail_page(
             is_me: u.user_id == admin.claims.sub,
             app_text: kept.app_text.unwrap_or_else(|| pretty(&u.app_metadata)),
             user_text: kept.user_text.unwrap_or_else(|| pretty(&u.user_metadata)),
+            roles: RolesCard {
+                page: href(&u),
+                of: u.email.clone(),
+                can_read: can_read_roles,
+                can_update,
+                held: if can_read_roles { roles } else { vec![] },
+                options: role_options,
+                e: kept.re,
+            },
             u,
             e: kept.e,
-            roles: if can_read_roles { roles } else { vec![] },
-            role_options,
-            re: kept.re,
             direct,
             groups,
             pe: kept.pe,
             effective,
             can_update,
             can_delete: admin.can("delete:users"),
-            can_read_roles,
             consents,
             can_revoke_consents: admin.can("delete:grants"),
             member_of,
@@ -372,14 +373,12 @@ async fn delete(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
         ),
         button: "Delete user",
     };
-    admin.confirmed(&form, &href(&u), "delete", ask)?;
     let op = Operation::at("DELETE", "/users/{id}", &u.user_id, 204);
-    admin.may(&s, &["delete:users"], op).await?;
-    admin.done(
-        users::delete(&s, admin.actor(), &u.user_id).await,
-        "/admin/users?flash=deleted",
-        "Not deleted",
-    )
+    let c = Confirmed::deletion(href(&u), "/admin/users", "delete:users", op);
+    let delete = async || users::delete(&s, admin.actor(), &u.user_id).await;
+    admin
+        .after_confirmation(&s, &form, c, async { ask }, delete)
+        .await
 }
 
 /// Revokes one of the user's consents (as `DELETE /api/v2/grants/{id}`): the client's refresh
@@ -495,60 +494,48 @@ fn refused(field: &str, msg: impl Into<String>) -> Kept {
 }
 
 async fn assign_role(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
-    let role = form.text("role_id");
-    if role.is_empty() {
-        return again(&s, &admin, u, refused("role_id", "Choose a role.")).await;
-    }
     let op = Operation::at("POST", "/users/{id}/roles", &u.user_id, 204);
-    admin.may(&s, &["update:users"], op).await?;
-    match users::assign_roles(&s, admin.actor(), &u.user_id, &[role]).await {
-        Ok(()) => Ok(view::see_other(&format!(
-            "{}?flash=assigned#roles",
-            href(&u)
-        ))),
-        Err(e) => again(&s, &admin, u, refused("role_id", e.to_string())).await,
+    let add = async |role| users::assign_roles(&s, admin.actor(), &u.user_id, &[role]).await;
+    let then = format!("{}?flash=assigned#roles", href(&u));
+    let picked = view::picked_role(&form);
+    match admin.add(&s, picked, "update:users", op, add, then).await? {
+        Ok(page) => Ok(page),
+        Err(m) => again(&s, &admin, u, refused("role_id", m)).await,
     }
 }
 
 async fn remove_role(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     let role_id = form.text("role_id");
-    if !form.confirmed() {
+    let ask = async {
         let name = match roles::get(&s, &role_id).await {
             Ok(r) => r.name,
             Err(_) => role_id.clone(),
         };
-        let ask = Ask {
+        Ask {
             heading: format!("Remove the role {name} from {}?", u.email),
             detail: format!(
                 "{} loses the permissions of {name} they do not hold another way; APIs following the event feed refuse their older tokens.",
                 u.email
             ),
             button: "Remove role",
-        };
-        admin.confirmed(&form, &href(&u), "roles/remove", ask)?;
-    }
+        }
+    };
     let op = Operation::at("DELETE", "/users/{id}/roles", &u.user_id, 204);
-    admin.may(&s, &["update:users"], op).await?;
-    admin.done(
-        users::remove_roles(&s, admin.actor(), &u.user_id, &[role_id]).await,
-        &format!("{}?flash=removed#roles", href(&u)),
-        "Not removed",
-    )
+    let c = Confirmed::removal(href(&u), "roles", "update:users", op);
+    let removed = std::slice::from_ref(&role_id);
+    let remove = async || users::remove_roles(&s, admin.actor(), &u.user_id, removed).await;
+    admin.after_confirmation(&s, &form, c, ask, remove).await
 }
 
 async fn add_permission(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
-    let perms = view::picked_perms(&form);
-    if perms.is_empty() {
-        return again(&s, &admin, u, refused("permission", "Choose a permission.")).await;
-    }
     let op = Operation::at("POST", "/users/{id}/permissions", &u.user_id, 201);
-    admin.may(&s, &["update:users"], op).await?;
-    match users::add_permissions(&s, admin.actor(), &u.user_id, &perms).await {
-        Ok(()) => Ok(view::see_other(&format!(
-            "{}?flash=added#permissions",
-            href(&u)
-        ))),
-        Err(e) => again(&s, &admin, u, refused("permission", e.to_string())).await,
+    let add =
+        async |perms: Vec<_>| users::add_permissions(&s, admin.actor(), &u.user_id, &perms).await;
+    let then = format!("{}?flash=added#permissions", href(&u));
+    let picked = view::picked_perms(&form);
+    match admin.add(&s, picked, "update:users", op, add, then).await? {
+        Ok(page) => Ok(page),
+        Err(m) => again(&s, &admin, u, refused("permission", m)).await,
     }
 }
 
@@ -562,14 +549,12 @@ async fn remove_permission(State(s): State<Writ>, On(admin, form, u): On<User>) 
         ),
         button: "Remove permission",
     };
-    admin.confirmed(&form, &href(&u), "permissions/remove", ask)?;
     let op = Operation::at("DELETE", "/users/{id}/permissions", &u.user_id, 204);
-    admin.may(&s, &["update:users"], op).await?;
-    admin.done(
-        users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await,
-        &format!("{}?flash=removed#permissions", href(&u)),
-        "Not removed",
-    )
+    let c = Confirmed::removal(href(&u), "permissions", "update:users", op);
+    let remove = async || users::remove_permissions(&s, admin.actor(), &u.user_id, &[perm]).await;
+    admin
+        .after_confirmation(&s, &form, c, async { ask }, remove)
+        .await
 }
 
 #[cfg(test)]

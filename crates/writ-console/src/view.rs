@@ -542,12 +542,29 @@ pub fn parse_perm(v: &str) -> Option<writ_core::Permission> {
     })
 }
 
-/// The permissions picked in a form's `permission` picker (values it cannot hold dropped).
-pub fn picked_perms(form: &FormData) -> Vec<writ_core::Permission> {
-    form.all("permission")
+/// The permissions picked in a form's `permission` picker (values it cannot hold dropped), or
+/// the message asking for one.
+pub fn picked_perms(form: &FormData) -> Result<Vec<writ_core::Permission>, String> {
+    let perms: Vec<_> = form
+        .all("permission")
         .iter()
         .filter_map(|v| parse_perm(v))
-        .collect()
+        .collect();
+    if perms.is_empty() {
+        Err("Choose a permission.".into())
+    } else {
+        Ok(perms)
+    }
+}
+
+/// The role a roles card's form picked (`role_id`), or the message asking for one.
+pub fn picked_role(form: &FormData) -> Result<String, String> {
+    let role = form.text("role_id");
+    if role.is_empty() {
+        Err("Choose a role.".into())
+    } else {
+        Ok(role)
+    }
 }
 
 /// The one permission a remove button posts, or the page saying none was given.
@@ -561,4 +578,24 @@ pub fn picked_perm(admin: &Admin, form: &FormData) -> Result<writ_core::Permissi
             "No permission was given.",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pickers_ask_for_a_choice_when_none_was_made() {
+        let form = FormData::parse(
+            b"role_id=+rol_1+&permission=https%3A%2F%2Fa%2F+read%3Ax&permission=bad",
+        );
+        assert_eq!(picked_role(&form).as_deref(), Ok("rol_1"));
+        let perms = picked_perms(&form).unwrap();
+        assert_eq!(perms.len(), 1);
+        assert_eq!(perms[0].resource_server_identifier, "https://a/");
+        assert_eq!(perms[0].permission_name, "read:x");
+        let none = FormData::parse(b"role_id=&permission=bad");
+        assert_eq!(picked_role(&none), Err("Choose a role.".to_owned()));
+        assert_eq!(picked_perms(&none).unwrap_err(), "Choose a permission.");
+    }
 }

@@ -796,3 +796,110 @@ async fn groups_page_builds_the_tree_and_members_inherit_roles_from_above() {
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(b.get(&backend).await.status, 404);
 }
+
+#[tokio::test]
+async fn the_member_and_role_cards_refuse_at_their_field_and_remove_after_asking() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    let role = app.create_role("auditor", &app.mgmt_audience(), &[]).await;
+    let bob = app.create_user("bob@example.com", "bob-password-1").await;
+    let group_path = b
+        .create(
+            "/admin/groups",
+            &csrf,
+            &[("name", "ops"), ("description", ""), ("parent_id", "")],
+        )
+        .await;
+    let role_path = format!("/admin/roles/{role}");
+    let user_path = format!("/admin/users/{bob}");
+
+    // An unknown email on a role's and on a group's members card, an empty pick on a group's
+    // and on a user's roles card: refused next to the field, with what was typed kept.
+    let unknown = ("email", "nobody@example.com");
+    let none = ("role_id", "");
+    let refusals = [
+        (
+            format!("{role_path}/members"),
+            unknown,
+            "email",
+            "No user has this email address.",
+        ),
+        (
+            format!("{group_path}/members"),
+            unknown,
+            "email",
+            "No user has this email address.",
+        ),
+        (
+            format!("{group_path}/roles"),
+            none,
+            "role",
+            "Choose a role.",
+        ),
+        (format!("{user_path}/roles"), none, "role", "Choose a role."),
+    ];
+    for (path, typed, field, message) in &refusals {
+        let r = b.submit_refused(path, &csrf, &[*typed], field).await;
+        assert!(r.body.contains(message), "{}", r.body);
+        assert!(
+            r.body.contains(&format!("value=\"{}\"", typed.1)),
+            "{}",
+            r.body
+        );
+    }
+
+    // Added through the cards, then removed: each removal asks first, naming who or what.
+    let bob_email = [("email", "bob@example.com")];
+    b.submit_ok(&format!("{role_path}/members"), &csrf, &bob_email)
+        .await;
+    b.submit_ok(&format!("{group_path}/members"), &csrf, &bob_email)
+        .await;
+    b.submit_ok(&format!("{group_path}/roles"), &csrf, &[("role_id", &role)])
+        .await;
+    let cases = [
+        (
+            format!("{role_path}/members/remove"),
+            ("user_id", bob.as_str()),
+            "Remove bob@example.com from auditor?",
+        ),
+        (
+            format!("{group_path}/members/remove"),
+            ("user_id", bob.as_str()),
+            "Remove bob@example.com from ops?",
+        ),
+        (
+            format!("{group_path}/roles/remove"),
+            ("role_id", role.as_str()),
+            "Remove this role from ops?",
+        ),
+    ];
+    for (path, field, heading) in &cases {
+        let ask = b.ask(path, &csrf, &[*field]).await;
+        assert!(ask.body.contains(heading), "{}", ask.body);
+        assert!(ask.body.contains("data-testid=\"confirm\""), "{}", ask.body);
+    }
+    let shown = |body: &str| {
+        ["role-member", "group-member", "group-role"]
+            .map(|t| body.contains(&format!("data-testid=\"{t}\"")))
+    };
+    let before = (b.get(&role_path).await.body, b.get(&group_path).await.body);
+    assert!(shown(&before.0)[0], "asked, not removed: {}", before.0);
+    assert_eq!(
+        shown(&before.1)[1..],
+        [true, true],
+        "asked, not removed: {}",
+        before.1
+    );
+    for (path, field, _) in &cases {
+        let done = b.confirmed(path, &csrf, &[*field]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let to = done.location.unwrap();
+        assert!(
+            to.ends_with("?flash=removed#members") || to.ends_with("?flash=removed#roles"),
+            "{to}"
+        );
+    }
+    let after = (b.get(&role_path).await.body, b.get(&group_path).await.body);
+    assert!(!shown(&after.0)[0], "{}", after.0);
+    assert_eq!(shown(&after.1)[1..], [false, false], "{}", after.1);
+    assert_eq!(app.api_get(&format!("/users/{bob}/roles")).await, json!([]));
+}
