@@ -1,15 +1,22 @@
 """Drive Writ's Management API with Auth0's own Python SDK (auth0-python 6), as an Auth0 user's
 scripts would: a client-credentials token from GetToken (JSON body), then resource servers,
-roles, permissions, users, paging, metadata and errors, each response parsed by the SDK's models.
+roles, permissions, users, paging, metadata, errors and signing keys (rotation's `{cert, kid}`,
+the certificate checked with `cryptography`), each response parsed by the SDK's models.
 
 usage: auth0_python.py ISSUER CLIENT_ID CLIENT_SECRET
 Prints "ok" and exits 0 on success; raises otherwise.
 """
+import hashlib
+import json
 import sys
 import time
+import urllib.request
 import uuid
 
 from auth0.authentication import GetToken
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from jwt.utils import base64url_decode
 from auth0.management import Auth0
 
 
@@ -89,6 +96,24 @@ def main() -> None:
         assert getattr(e, "status_code", None) == 400, e
     else:
         raise AssertionError("an unsupported query was accepted")
+
+    # Signing keys in Auth0's shape: the SDK's models need `cert` (PEM) and `kid`; the
+    # certificate holds the key the JWKS publishes, and the fingerprints are its SHA-1.
+    rotated = mgmt.keys.signing.rotate()
+    assert rotated.cert.startswith("-----BEGIN CERTIFICATE-----"), rotated
+    key = mgmt.keys.signing.get(rotated.kid)
+    assert key.current is True and key.cert == rotated.cert, key
+    assert key.pkcs_7 and key.pkcs_7.startswith("-----BEGIN PKCS7-----"), key
+    cert = x509.load_pem_x509_certificate(rotated.cert.encode())
+    sha1 = hashlib.sha1(cert.public_bytes(Encoding.DER)).hexdigest()
+    assert key.thumbprint == sha1 and key.fingerprint == ":".join(
+        sha1[i:i + 2] for i in range(0, 40, 2)).upper(), key
+    jwk = next(k for k in mgmt.keys.signing.list() if k.kid == rotated.kid)
+    numbers = cert.public_key().public_numbers()
+    with urllib.request.urlopen(f"{issuer}.well-known/jwks.json") as r:
+        published = {k["kid"]: k for k in json.load(r)["keys"]}
+    n = int.from_bytes(base64url_decode(published[jwk.kid]["n"]), "big")
+    assert numbers.n == n, "the certificate's key is not the published key"
     print("ok")
 
 

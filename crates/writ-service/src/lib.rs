@@ -10,6 +10,7 @@ pub mod actor;
 pub mod apis;
 pub mod audit;
 pub mod bootstrap;
+pub mod certificates;
 pub mod client_auth;
 pub mod clients;
 pub mod config;

@@ -79,9 +79,10 @@ fn computed_is_read_only(w: &Writ, m: &Option<Map<String, Value>>) -> Result<()>
 /// The Authorization Extension's view of a user's access, computed now: `groups` (the names
 /// of the user's groups and of every group above them), `roles` (effective roles, direct or
 /// through groups) and `permissions` (effective permission names across every API), each
-/// sorted and without repeats.
-pub async fn authorization(w: &Writ, id: &str) -> Result<Value> {
-    let m = crate::memberships::Memberships::read(w.store.as_ref(), id).await?;
+/// sorted and without repeats. `version` is the user's authz version as read with the user:
+/// the groups and roles come from the cache tokens use, read again only when it moved.
+pub async fn authorization(w: &Writ, id: &str, version: i64) -> Result<Value> {
+    let m = w.memberships.get(w.store.as_ref(), id, version).await?;
     let permissions: Vec<String> = w
         .store
         .effective_permissions_with_sources(id, None)
@@ -98,7 +99,7 @@ pub async fn authorization(w: &Writ, id: &str) -> Result<Value> {
 /// its `app_metadata.authorization` computed now (see [`authorization`]).
 pub async fn shown(w: &Writ, mut user: User) -> Result<User> {
     if extension_on(w) {
-        let a = authorization(w, &user.user_id).await?;
+        let a = authorization(w, &user.user_id, user.authz_version).await?;
         user.app_metadata.insert(AUTHORIZATION.into(), a);
     }
     Ok(user)

@@ -2,7 +2,7 @@
 
 use super::prelude::*;
 use super::types::{RevokedKey, RotatedKey};
-use writ_service::key_rotation;
+use writ_service::{certificates, key_rotation};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -28,7 +28,7 @@ async fn list(c: Caller) -> Result<Response, ApiError> {
     let keys = c.store.signing_keys().await?;
     Ok(ok(keys
         .iter()
-        .map(types::SigningKey::from)
+        .map(|k| types::SigningKey::new(k, certificates::of(&c, k).as_deref()))
         .collect::<Vec<_>>()))
 }
 
@@ -51,7 +51,10 @@ async fn read(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError
         .iter()
         .find(|k| k.kid == kid)
         .ok_or_else(|| ApiError::not_found("signing key"))?;
-    Ok(ok(types::SigningKey::from(k)))
+    Ok(ok(types::SigningKey::new(
+        k,
+        certificates::of(&c, k).as_deref(),
+    )))
 }
 
 /// Rotates every algorithm: next → current, current → previous (published until its tokens
@@ -64,14 +67,20 @@ async fn read(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError
     summary = "Rotate the signing keys",
     description = "Rotates every algorithm: the next key becomes current, the current key becomes previous (still published until the tokens it signed expire), and a new next key is created. Requires both `create:signing_keys` and `update:signing_keys`.",
     responses(
-        (status = 200, description = "Rotated; the body names the new current RS256 key.", body = types::RotatedKey),
+        (status = 200, description = "Rotated; the body names the new current RS256 key and its certificate.", body = types::RotatedKey),
         schemas::Denied,
     ),
     security(("bearer" = ["create:signing_keys", "update:signing_keys"]))
 )]
 async fn rotate(c: Caller) -> Result<Response, ApiError> {
     let kid = key_rotation::rotate(&c, &c.actor()).await?;
-    Ok(ok(RotatedKey { kid }))
+    let keys = c.store.signing_keys().await?;
+    let cert = keys
+        .iter()
+        .find(|k| Some(&k.kid) == kid.as_ref())
+        .and_then(|k| certificates::of(&c, k))
+        .map(|c| c.cert.clone());
+    Ok(ok(RotatedKey { cert, kid }))
 }
 
 #[utoipa::path(
@@ -91,6 +100,7 @@ async fn rotate(c: Caller) -> Result<Response, ApiError> {
 async fn revoke(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError> {
     let k = key_rotation::revoke(&c, &c.actor(), &kid).await?;
     Ok(ok(RevokedKey {
+        cert: certificates::of(&c, &k).map(|c| c.cert.clone()),
         kid: k.kid,
         revoked: true,
         revoked_at: k.revoked_at,

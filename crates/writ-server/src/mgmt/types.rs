@@ -851,7 +851,17 @@ pub struct SigningKey {
     /// When it was revoked (RFC 3339), if it was.
     #[schema(required = true)]
     pub revoked_at: Option<String>,
-    /// RFC 7638 SHA-256 thumbprint of the public key (base64url).
+    /// The key's self-signed certificate, PEM (as Auth0's `cert`; `null` only if it could
+    /// not be made).
+    #[schema(required = true)]
+    pub cert: Option<String>,
+    /// The certificate as PKCS #7, PEM.
+    #[schema(required = true)]
+    pub pkcs7: Option<String>,
+    /// SHA-1 of the certificate, upper-case hex in colon-separated pairs.
+    #[schema(required = true)]
+    pub fingerprint: Option<String>,
+    /// SHA-1 of the certificate, lower-case hex (Auth0's `thumbprint`).
     #[schema(required = true)]
     pub thumbprint: Option<String>,
     /// The public key as a JWK.
@@ -859,15 +869,13 @@ pub struct SigningKey {
     pub jwk: Value,
 }
 
-impl From<&writ_core::SigningKey> for SigningKey {
-    fn from(k: &writ_core::SigningKey) -> Self {
+impl SigningKey {
+    /// The key as the Management API shows it, with its certificate when there is one.
+    pub fn new(
+        k: &writ_core::SigningKey,
+        cert: Option<&writ_service::certificates::KeyCertificate>,
+    ) -> Self {
         use writ_core::KeyState;
-        let thumbprint = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(k.public_jwk.clone())
-            .ok()
-            .and_then(|jwk| {
-                jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
-                    .ok()
-            });
         SigningKey {
             kid: k.kid.clone(),
             alg: k.alg.into(),
@@ -878,23 +886,32 @@ impl From<&writ_core::SigningKey> for SigningKey {
             current_since: k.current_since.clone(),
             current_until: k.current_until.clone(),
             revoked_at: k.revoked_at.clone(),
-            thumbprint,
+            cert: cert.map(|c| c.cert.clone()),
+            pkcs7: cert.map(|c| c.pkcs7.clone()),
+            fingerprint: cert.map(|c| c.fingerprint.clone()),
+            thumbprint: cert.map(|c| c.thumbprint.clone()),
             jwk: k.public_jwk.clone(),
         }
     }
 }
 
-/// The result of a rotation.
+/// The result of a rotation (Auth0's `{cert, kid}`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RotatedKey {
+    /// The new current RS256 key's certificate, PEM.
+    #[schema(required = true)]
+    pub cert: Option<String>,
     /// The new current RS256 key.
     #[schema(required = true)]
     pub kid: Option<String>,
 }
 
-/// The result of a revocation.
+/// The result of a revocation (Auth0's `{cert, kid}`, and the revocation itself).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RevokedKey {
+    /// The revoked key's certificate, PEM.
+    #[schema(required = true)]
+    pub cert: Option<String>,
     pub kid: String,
     /// Always `true`.
     pub revoked: bool,
