@@ -6,10 +6,11 @@
 //!
 //! A follower of the authz event feed runs beside the writes, as a node's feed does: woken by
 //! the store's push signal where there is one (PostgreSQL `LISTEN`, with a one-second safety
-//! poll), else polling the head every 25 ms, it reads `authz_events_after` in pages of 500 (the
-//! server's feed page) until the log is exhausted. For each write it also prints how long after
-//! the write began the follower had read the write's last event (the last member bumped):
-//! the time until a guard following the feed has the whole change.
+//! poll), else polling the head every 25 ms, it reads `authz_events_after` in pages of
+//! `GROUP_FANOUT_PAGE` events (default 500, the server's feed page) until the log is
+//! exhausted. For each write it also prints how long after the write began the follower had
+//! read the write's last event (the last member bumped): the time until a guard following the
+//! feed has the whole change.
 //!
 //! `cargo run --release -p writ-store --example group_fanout` runs on SQLite (a temporary
 //! file); with `WRIT_TEST_POSTGRES_URL` set it also runs on a fresh database of that server
@@ -185,7 +186,12 @@ where
 
 impl Tree {
     /// Adds and removes the role on the top group `runs` times each, and prints the latencies.
-    async fn report<S: GroupStore + AuthzEventStore + Clone + 'static>(&self, backend: &str, store: &S, runs: usize) {
+    async fn report<S: GroupStore + AuthzEventStore + Clone + 'static>(
+        &self,
+        backend: &str,
+        store: &S,
+        runs: usize,
+    ) {
         let role = std::slice::from_ref(&self.role);
         let follower = Follower::start(store.clone()).await;
         let (mut add, mut remove) = (Vec::new(), Vec::new());
@@ -219,9 +225,6 @@ impl Tree {
     }
 }
 
-/// The feed's page size (the server's SSE stream reads this many events at a time).
-const PAGE: i64 = 500;
-
 /// A follower of the authz event log, in its own task: what it has read so far (the seq of the
 /// last event, and when it read it).
 struct Follower {
@@ -232,13 +235,15 @@ struct Follower {
 impl Follower {
     async fn start<S: AuthzEventStore + Clone + 'static>(store: S) -> Self {
         let start = store.authz_head().await.unwrap();
+        // The server's SSE stream reads 500 events at a time.
+        let page_size = env("GROUP_FANOUT_PAGE", 500) as i64;
         let (tx, read) = tokio::sync::watch::channel((start, Instant::now()));
         let task = tokio::spawn(async move {
             let mut wakeups = store.wakeups();
             let mut cursor = start;
             loop {
                 loop {
-                    let page = store.authz_events_after(cursor, PAGE).await.unwrap();
+                    let page = store.authz_events_after(cursor, page_size).await.unwrap();
                     let Some(last) = page.last() else { break };
                     cursor = last.seq;
                     tx.send_replace((cursor, Instant::now()));
