@@ -4,6 +4,14 @@
 //! each write bumps the authz version of every member and appends one authz event each, in
 //! one transaction. Prints p50/p99/max per write on each backend.
 //!
+//! A follower of the authz event feed runs beside the writes, as a node's feed does: woken by
+//! the store's push signal where there is one (PostgreSQL `LISTEN`, with a one-second safety
+//! poll), else polling the head every 25 ms, it reads `authz_events_after` in pages of
+//! `GROUP_FANOUT_PAGE` events (default 500, the server's feed page) until the log is
+//! exhausted. For each write it also prints how long after the write began the follower had
+//! read the write's last event (the last member bumped): the time until a guard following the
+//! feed has the whole change.
+//!
 //! `cargo run --release -p writ-store --example group_fanout` runs on SQLite (a temporary
 //! file); with `WRIT_TEST_POSTGRES_URL` set it also runs on a fresh database of that server
 //! (created and dropped). `GROUP_FANOUT_RUNS` (default 7) sets how many writes of each kind.
@@ -179,21 +187,84 @@ where
 
 impl Tree {
     /// Adds and removes the role on the top group `runs` times each, and prints the latencies.
-    async fn report<S: GroupStore + AuthzEventStore>(&self, backend: &str, store: &S, runs: usize) {
+    async fn report<S: GroupStore + AuthzEventStore + Clone + 'static>(
+        &self,
+        backend: &str,
+        store: &S,
+        runs: usize,
+    ) {
         let role = std::slice::from_ref(&self.role);
+        let follower = Follower::start(store.clone()).await;
         let (mut add, mut remove) = (Vec::new(), Vec::new());
+        let (mut add_seen, mut remove_seen) = (Vec::new(), Vec::new());
         for _ in 0..runs {
-            let t = Instant::now();
-            store.add_group_roles(&self.top, role).await.unwrap();
-            add.push(t.elapsed());
-            let t = Instant::now();
-            store.remove_group_roles(&self.top, role).await.unwrap();
-            remove.push(t.elapsed());
+            for adding in [true, false] {
+                let t = Instant::now();
+                if adding {
+                    store.add_group_roles(&self.top, role).await.unwrap();
+                } else {
+                    store.remove_group_roles(&self.top, role).await.unwrap();
+                }
+                let took = t.elapsed();
+                let seen = follower.seen(store.authz_head().await.unwrap(), t).await;
+                let (w, s) = if adding {
+                    (&mut add, &mut add_seen)
+                } else {
+                    (&mut remove, &mut remove_seen)
+                };
+                w.push(took);
+                s.push(seen);
+            }
         }
+        follower.task.abort();
         let head = store.authz_head().await.unwrap();
         println!("{backend}: authz log head {head} after {runs} adds and {runs} removes");
         print(backend, "add role to top group", add);
+        print(backend, "  follower has its last event", add_seen);
         print(backend, "remove role from top group", remove);
+        print(backend, "  follower has its last event", remove_seen);
+    }
+}
+
+/// A follower of the authz event log, in its own task: what it has read so far (the seq of the
+/// last event, and when it read it).
+struct Follower {
+    read: tokio::sync::watch::Receiver<(i64, Instant)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Follower {
+    async fn start<S: AuthzEventStore + Clone + 'static>(store: S) -> Self {
+        let start = store.authz_head().await.unwrap();
+        // The server's SSE stream reads 500 events at a time.
+        let page_size = env("GROUP_FANOUT_PAGE", 500) as i64;
+        let (tx, read) = tokio::sync::watch::channel((start, Instant::now()));
+        let task = tokio::spawn(async move {
+            let mut wakeups = store.wakeups();
+            let mut cursor = start;
+            loop {
+                loop {
+                    let page = store.authz_events_after(cursor, page_size).await.unwrap();
+                    let Some(last) = page.last() else { break };
+                    cursor = last.seq;
+                    tx.send_replace((cursor, Instant::now()));
+                }
+                match &mut wakeups {
+                    Some(rx) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), rx.changed()).await;
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(25)).await,
+                }
+            }
+        });
+        Follower { read, task }
+    }
+
+    /// How long after `began` the follower had read up to `seq`.
+    async fn seen(&self, seq: i64, began: Instant) -> Duration {
+        let mut read = self.read.clone();
+        let (_, at) = *read.wait_for(|(c, _)| *c >= seq).await.unwrap();
+        at.duration_since(began)
     }
 }
 

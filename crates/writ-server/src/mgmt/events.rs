@@ -3,6 +3,7 @@
 //! `Last-Event-ID`. One background task ([`writ_service::events`]) watches the log's head and
 //! wakes every subscriber, so events written by any node reach every stream.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -90,14 +91,16 @@ async fn authz_events(
     let closing = state.closing.subscribe();
     let scopes = c.scopes();
     let caller = c.claims;
-    let init = (state, rx, closing, from, Vec::<AuthzEvent>::new());
+    let init = (state, rx, closing, from, VecDeque::<AuthzEvent>::new());
     let stream = futures_util::stream::unfold(
         init,
         move |(state, mut rx, mut closing, mut cursor, mut buf)| {
             let caller = caller.clone();
             async move {
                 loop {
-                    if let Some(e) = (!buf.is_empty()).then(|| buf.remove(0)) {
+                    // Taken from the front of a deque: a `Vec`'s `remove(0)` moved the rest of the
+                    // page for every event sent (a 100,000-member fan-out is 200 pages of 500).
+                    if let Some(e) = buf.pop_front() {
                         cursor = e.seq;
                         let ev = Event::default()
                             .id(e.seq.to_string())
@@ -113,7 +116,7 @@ async fn authz_events(
                     }
                     match state.store.authz_events_after(cursor, BATCH).await {
                         Ok(events) if !events.is_empty() => {
-                            buf = events;
+                            buf = events.into();
                             continue;
                         }
                         Ok(_) => {}

@@ -123,6 +123,13 @@ async fn begin_authz_write(pool: &PgPool) -> Result<Transaction<'static, Postgre
 /// (gapless, and visible in `seq` order): one statement, whose data-modifying parts update the
 /// subjects, insert their events and move the head, so nothing goes through the client
 /// whatever the number of subjects.
+///
+/// For a large fan-out (a group's subtree of 100,000 members) the statement's own costs are the
+/// row updates and inserts; what it must not add is spilling to temporary files. So the insert
+/// returns nothing (the head moves by the count of the updated rows, already held), and the
+/// transaction gets [`AUTHZ_WORK_MEM`] for its hash of the subjects and its list of updated
+/// rows, which the default 4 MB spills in several batches. Authz writes run one at a time (the
+/// head lock), so at most one connection uses that much at once.
 async fn bump_and_log(
     conn: &mut PgConnection,
     s: &crate::common::Subjects<'_>,
@@ -131,6 +138,10 @@ async fn bump_and_log(
     at: &str,
 ) -> Result<()> {
     let (table, column, subject, ids) = (s.table, s.key, s.subject, s.ids);
+    sqlx::query("SELECT set_config('work_mem', $1, true)")
+        .bind(AUTHZ_WORK_MEM)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH bumped AS ( \
            UPDATE {table} SET authz_version = authz_version + 1 WHERE {column} IN ({ids}) \
@@ -139,8 +150,8 @@ async fn bump_and_log(
          appended AS ( \
            INSERT INTO authz_events (seq, user_id, version, kind, at) \
            SELECT head.seq + row_number() OVER (), b.subject, b.authz_version, $2, $3 \
-           FROM bumped b CROSS JOIN head RETURNING seq) \
-         UPDATE authz_log_head SET seq = seq + (SELECT COUNT(*) FROM appended) WHERE id = 1"
+           FROM bumped b CROSS JOIN head) \
+         UPDATE authz_log_head SET seq = seq + (SELECT COUNT(*) FROM bumped) WHERE id = 1"
     )))
     .bind(key)
     .bind(kind)
@@ -149,6 +160,9 @@ async fn bump_and_log(
     .await?;
     Ok(())
 }
+
+/// The memory an authz write transaction may use per sort or hash (see [`bump_and_log`]).
+const AUTHZ_WORK_MEM: &str = "64MB";
 
 /// A subquery of one column `id`: the strings of the JSON array bound at `param`.
 fn id_list(param: &str) -> String {
