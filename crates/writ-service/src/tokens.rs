@@ -184,29 +184,35 @@ pub fn access_token(
     let signer = ring
         .signer(api.signing_alg)
         .ok_or_else(|| OAuthRefusal::server_error("no current signing key"))?;
-    let limit = w.config.max_access_token_bytes;
+    // Without extra claims the plain struct is signed (the hot path: no map serialization).
     let jwt = if extra.is_empty() {
-        let jwt = signer
-            .sign("at+jwt", &claims)
-            .map_err(OAuthRefusal::server_error)?;
-        if jwt.len() > limit {
-            return Err(too_large(w, client, sub, api, &claims, jwt.len()));
-        }
-        jwt
+        sign_within_limit(w, signer, client, sub, api, &claims)?
     } else {
         let claims = WithExtra {
             claims: &claims,
             extra,
         };
-        let jwt = signer
-            .sign("at+jwt", &claims)
-            .map_err(OAuthRefusal::server_error)?;
-        if jwt.len() > limit {
-            return Err(too_large(w, client, sub, api, &claims, jwt.len()));
-        }
-        jwt
+        sign_within_limit(w, signer, client, sub, api, &claims)?
     };
     Ok((jwt, scope, api.token_lifetime))
+}
+
+/// Signs `claims` as an access token, refused when over the configured size.
+fn sign_within_limit(
+    w: &Writ,
+    signer: &crate::signing_keys::Signer,
+    client: &Client,
+    sub: &str,
+    api: &ResourceServer,
+    claims: &impl Serialize,
+) -> Result<String, OAuthRefusal> {
+    let jwt = signer
+        .sign("at+jwt", claims)
+        .map_err(OAuthRefusal::server_error)?;
+    if jwt.len() > w.config.max_access_token_bytes {
+        return Err(too_large(w, client, sub, api, claims, jwt.len()));
+    }
+    Ok(jwt)
 }
 
 /// The refusal of an access token over the configured size, naming the claim that makes most

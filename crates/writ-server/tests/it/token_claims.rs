@@ -19,6 +19,28 @@ struct Fixture {
     client: (String, String),
 }
 
+/// The groups `/eng` (holding `role`) and `/eng/backend` (with `member`): their ids.
+async fn eng_backend(app: &TestApp, role: &str, member: &str) -> (String, String) {
+    let group = async |body: Value| {
+        app.api(Method::POST, "/groups", Some(body))
+            .await
+            .assert(201)
+            .field("id")
+    };
+    let eng = group(json!({"name": "eng"})).await;
+    let backend = group(json!({"name": "backend", "parent_id": eng})).await;
+    let add = async |path: String, body: Value| {
+        app.api(Method::POST, &path, Some(body)).await.assert(201);
+    };
+    add(format!("/groups/{eng}/roles"), json!({"roles": [role]})).await;
+    add(
+        format!("/groups/{backend}/members"),
+        json!({"members": [member]}),
+    )
+    .await;
+    (eng, backend)
+}
+
 async fn fixture(vars: &[(&str, &str)]) -> Fixture {
     let app = TestApp::spawn_with_vars(vars).await;
     let api_id = app
@@ -31,27 +53,7 @@ async fn fixture(vars: &[(&str, &str)]) -> Fixture {
     let writer = app.create_role("writer", API, &["write:x"]).await;
     let bob = app.create_user("bob@example.com", "bob-password-1").await;
     app.assign_roles(&bob, &[&writer]).await;
-    let group = |body: Value| {
-        let app = &app;
-        async move {
-            app.api(Method::POST, "/groups", Some(body))
-                .await
-                .assert(201)
-                .field("id")
-        }
-    };
-    let eng = group(json!({"name": "eng"})).await;
-    let backend = group(json!({"name": "backend", "parent_id": eng})).await;
-    let add = |path: String, body: Value| {
-        let app = &app;
-        async move { app.api(Method::POST, &path, Some(body)).await.assert(201) }
-    };
-    add(format!("/groups/{eng}/roles"), json!({"roles": [reader]})).await;
-    add(
-        format!("/groups/{backend}/members"),
-        json!({"members": [bob]}),
-    )
-    .await;
+    eng_backend(&app, &reader, &bob).await;
     let client = app.password_client().await;
     Fixture {
         app,
@@ -196,23 +198,7 @@ async fn role_and_group_claims_stay_fresh() {
     .await
     .assert(200);
     let reader = app.create_role("reader", TODOS, &["read:todos"]).await;
-    let group = |body: Value| async move {
-        app.api(Method::POST, "/groups", Some(body))
-            .await
-            .assert(201)
-            .field("id")
-    };
-    let eng = group(json!({"name": "eng"})).await;
-    let backend = group(json!({"name": "backend", "parent_id": eng})).await;
-    let post = |path: String, body: Value| async move {
-        app.api(Method::POST, &path, Some(body)).await.assert(201)
-    };
-    post(format!("/groups/{eng}/roles"), json!({"roles": [reader]})).await;
-    post(
-        format!("/groups/{backend}/members"),
-        json!({"members": [s.alice]}),
-    )
-    .await;
+    let (eng, backend) = eng_backend(app, &reader, &s.alice).await;
     let (loc, _) = login_alice(&s).await;
     let t = exchange(
         &s,
