@@ -26,20 +26,16 @@ import urllib.parse
 import urllib.request
 
 from django.conf import settings
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
+from .writ import KeysUnavailable
 
-class ManagementUnavailable(exceptions.APIException):
+
+class ManagementUnavailable(KeysUnavailable):
     """503: the Management API could not be asked, so roles and groups are unknown."""
 
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "the user's roles and groups could not be read"
-    default_code = "temporarily_unavailable"
-
-    def __init__(self):
-        super().__init__()
-        self.error = "temporarily_unavailable"
 
 
 class MissingAuthorization(exceptions.PermissionDenied):
