@@ -10,6 +10,9 @@
 //!   `tokens` bench); every rotation accounted for (no lost or duplicated token).
 //!
 //! Run: `cargo bench -p writ-server --bench login` (about 40 s; `BENCH_SECS` per phase, default 6).
+//! `BENCH_PHASES` picks phases (`login es256 es256-openid rs256`); `BENCH_COUNT=N` makes N
+//! sequential requests per phase instead of a timed load, for counting instructions, e.g.
+//! `BENCH_COUNT=200 BENCH_PHASES=es256 valgrind --tool=callgrind target/release/deps/login-… --bench`.
 
 mod common;
 
@@ -51,7 +54,11 @@ fn raw_argon2_rate() -> f64 {
 }
 
 fn main() {
-    let raw = raw_argon2_rate();
+    let raw = if common::fixed_count().is_some() {
+        f64::NAN
+    } else {
+        raw_argon2_rate()
+    };
     common::multi_thread().block_on(async move {
         let local = common::local().await;
         let issuer = local.issuer.clone();
@@ -76,6 +83,7 @@ fn main() {
         let token_url = format!("{issuer}oauth/token");
 
         // Logins (password grant: one argon2id verification each).
+        if common::phase("login") {
         let (h, u) = (http.clone(), token_url.clone());
         let (logins, login_fail) = common::run_load(8, move |_, _| {
             let (h, u) = (h.clone(), u.clone());
@@ -98,13 +106,17 @@ fn main() {
         .await;
         println!("argon2id raw verify (all cores): {raw:.1}/s");
         println!("password logins over HTTP (8 clients): {logins:.1}/s  ({:.0}% of raw; {login_fail} failed)", 100.0 * logins / raw);
+        }
 
         // Refresh grants: 16 families rotating concurrently.
-        for (alg, scope) in [
-            ("ES256", "offline_access read:things"),
-            ("ES256", "openid offline_access read:things"),
-            ("RS256", "offline_access read:things"),
+        for (name, alg, scope) in [
+            ("es256", "ES256", "offline_access read:things"),
+            ("es256-openid", "ES256", "openid offline_access read:things"),
+            ("rs256", "RS256", "offline_access read:things"),
         ] {
+            if !common::phase(name) {
+                continue;
+            }
             let tokens = common::refresh_families(&state, 16, "bench-spa", &user.user_id, &format!("https://bench.example/{alg}"), scope).await;
             let chains: Arc<Vec<tokio::sync::Mutex<String>>> = Arc::new(tokens.into_iter().map(tokio::sync::Mutex::new).collect());
             let (h, u, c) = (http.clone(), token_url.clone(), chains.clone());

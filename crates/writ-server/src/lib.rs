@@ -52,12 +52,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .nest("/api/v2", mgmt::router())
         .merge(extra)
         .layer(RequestBodyLimitLayer::new(256 * 1024))
-        // The client's address and scheme, behind trusted proxies too, for every handler.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::client_addr::layer,
-        ))
-        // The request's id, on its tracing span and its response.
+        // The request's id, on its tracing span and its response; and the client's address and
+        // scheme, behind trusted proxies too, for every handler (one layer for both).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::request_id::layer,

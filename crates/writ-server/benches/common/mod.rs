@@ -173,13 +173,60 @@ pub fn secs() -> u64 {
         .unwrap_or(6)
 }
 
+/// `BENCH_COUNT`: when set, each load phase makes exactly this many calls, one at a time, and
+/// reports them instead of a rate, so that a run can be measured in instructions (a fixed
+/// amount of work) rather than in seconds on a shared machine.
+pub fn fixed_count() -> Option<u64> {
+    std::env::var("BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+/// Called as a [`fixed_count`] phase starts and ends, so that an instruction counter can
+/// count only the phase (e.g. valgrind's callgrind with `--zero-before=writ_bench_count_start
+/// --dump-before=writ_bench_count_end`): the setup before (key generation) varies from run to
+/// run.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn writ_bench_count_start() {
+    // Distinct bodies, so that the linker does not fold the two markers into one.
+    std::hint::black_box(1u8);
+}
+
+/// See [`writ_bench_count_start`].
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn writ_bench_count_end() {
+    std::hint::black_box(2u8);
+}
+
+/// Whether the phase `name` runs: `BENCH_PHASES` (names separated by spaces or commas) lists
+/// the phases to run, all when unset.
+pub fn phase(name: &str) -> bool {
+    std::env::var("BENCH_PHASES").map_or(true, |v| v.split([' ', ',']).any(|p| p == name))
+}
+
 /// Runs `f(worker, n)` (`n` counting each worker's calls from 1) on `concurrency` workers for
-/// [`secs`]; returns the successes per second and the failures.
+/// [`secs`]; returns the successes per second and the failures. With [`fixed_count`], one
+/// worker makes that many calls and the successes themselves are returned.
 pub async fn run_load<F, Fut>(concurrency: usize, f: F) -> (f64, u64)
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
+    if let Some(count) = fixed_count() {
+        let (mut ok, mut failed) = (0, 0);
+        writ_bench_count_start();
+        for n in 1..=count {
+            if f(0, n).await {
+                ok += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        writ_bench_count_end();
+        return (ok as f64, failed);
+    }
     let f = Arc::new(f);
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));

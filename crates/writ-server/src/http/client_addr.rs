@@ -22,17 +22,15 @@
 //! no value Writ reads can contain them, and this keeps an unbalanced quote sent by the client
 //! from swallowing what the proxies appended.
 //!
-//! [`layer`] computes a [`ClientAddr`] and stores it in the request's extensions; handlers take
-//! it as an extractor.
+//! [`annotate`] (called by the router's middleware, `request_id::layer`) computes a
+//! [`ClientAddr`] and stores it in the request's extensions; handlers take it as an extractor.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 pub use writ_service::proxies::{ForwardingHeader, TrustedProxies};
 
 use crate::state::AppState;
@@ -116,9 +114,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// Middleware on the whole router: computes the request's [`ClientAddr`] from the TCP peer and,
-/// for a trusted proxy, its forwarding headers.
-pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Computes the request's [`ClientAddr`] from the TCP peer and, for a trusted proxy, its
+/// forwarding headers, and puts it in the request's extensions. The router's one middleware
+/// ([`crate::http::request_id::layer`]) calls it for every request, which saves a layer per
+/// request on the token endpoint's hot path.
+pub fn annotate(state: &AppState, req: &mut Request) {
     if let Some(peer) = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -133,7 +133,6 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
                 https: addr.https,
             });
     }
-    next.run(req).await
 }
 
 /// Walks addresses from the right (the nearest proxy's entry first) and returns the index of

@@ -34,12 +34,15 @@ pub fn layer(state: &AppState) -> CorsLayer {
         ])
         .max_age(Duration::from_secs(600))
         .expose_headers([header::WWW_AUTHENTICATE])
-        .vary([header::ORIGIN])
+        // `Vary: origin` is appended by [`preflight`] instead: a list here is copied and joined
+        // again for every request (the layer is cloned with the route it wraps).
+        .vary(Vec::<HeaderName>::new())
 }
 
-/// Around [`layer`]: a preflight (`OPTIONS` with `Access-Control-Request-Method`) is answered
-/// `204 No Content` with its allowed headers spelled as Auth0's SDKs document them; a request
-/// from an origin that is not allowed gets no CORS grant at all (only `Vary: Origin`).
+/// Around [`layer`]: every response gets `Vary: origin`; a preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`) is answered `204 No Content` with its allowed headers
+/// spelled as Auth0's SDKs document them; a request from an origin that is not allowed gets no
+/// CORS grant at all (only `Vary: Origin`).
 pub async fn preflight(req: Request, next: Next) -> Response {
     let preflight = req.method() == Method::OPTIONS
         && req
@@ -50,6 +53,8 @@ pub async fn preflight(req: Request, next: Next) -> Response {
         *r.status_mut() = StatusCode::NO_CONTENT;
     }
     let h = r.headers_mut();
+    // Appended, as the layer would: a handler's own `Vary` values stay.
+    h.append(header::VARY, HeaderValue::from_static("origin"));
     if !h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
         for name in [
             header::ACCESS_CONTROL_ALLOW_METHODS,

@@ -30,9 +30,12 @@ fn acceptable(v: &HeaderValue) -> Option<&str> {
     (!s.is_empty() && s.len() <= MAX_LEN && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
 }
 
-/// Middleware on the whole router: picks the id (a trusted proxy's, else a new one), runs the
-/// request inside a span carrying it, and returns it in `X-Request-Id`.
+/// Middleware on the whole router: picks the id (a trusted proxy's, else a new one), works out
+/// the client's address ([`crate::http::client_addr::annotate`], in the same layer: each layer
+/// costs every request), runs the request inside a span carrying the id, and returns it in
+/// `X-Request-Id`.
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    crate::http::client_addr::annotate(&state, &mut req);
     let from_proxy = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
