@@ -472,3 +472,27 @@ mod tests {
         assert_eq!(serde_json::from_value::<EffectiveRole>(v).unwrap(), r);
     }
 }
+
+/// A hook in Auth0 Actions' shape: JavaScript run at one trigger (`post-login` or
+/// `credentials-exchange`). `code` is the draft; `deployed_code` what runs, set by a deploy,
+/// which also raises `version` (the workers' compile cache key). `secrets` is a JSON object of
+/// name → value sealed with the key-encryption key (the store never sees it in clear).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub id: String,
+    pub name: String,
+    pub trigger: String,
+    pub code: String,
+    pub secrets: Vec<u8>,
+    pub version: i64,
+    pub deployed_code: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One action bound to a trigger, in run order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionBinding {
+    pub action_id: String,
+    pub display_name: String,
+}

@@ -49,6 +49,8 @@ pub struct Inner {
     pub perms: crate::permissions::PermCache,
     /// Users' roles and groups by authz version, for the tokens of APIs that carry them.
     pub memberships: crate::memberships::MembershipCache,
+    /// The hooks' worker pool (see `hooks`).
+    pub hooks: crate::hooks::Hooks,
     /// Highest authz event seq seen (see `events`); SSE subscribers wait on it.
     pub authz_head: tokio::sync::watch::Sender<i64>,
     /// Wakes the authz-head watcher at once after a write through this node (see
@@ -111,6 +113,7 @@ impl Writ {
             limiter: Limiter::default(),
             perms: Default::default(),
             memberships: Default::default(),
+            hooks: Default::default(),
             userinfo_aud,
             management_aud,
             authz_head: tokio::sync::watch::Sender::new(0),
