@@ -20,6 +20,7 @@ mod events;
 mod groups;
 pub mod jobs;
 mod keys;
+mod actions;
 mod logs;
 mod openapi;
 mod roles;
@@ -57,7 +58,7 @@ mod prelude {
     pub(super) use utoipa_axum::routes;
 
     pub(super) use super::schemas::{
-        self, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId, RoleId, UserId,
+        self, ActionId, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId, RoleId, TriggerId, UserId,
     };
     pub(super) use super::types;
     pub(super) use super::{Caller, Paging, Params, created, no_content, ok};
@@ -77,6 +78,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(consents::router())
         .merge(keys::router())
+        .merge(actions::router())
         .merge(jobs::router())
         .merge(logs::router())
         .merge(events::router())
