@@ -21,3 +21,4 @@ mod token_size;
 mod tokens;
 mod web;
 mod web_message;
+mod hooks;
