@@ -181,11 +181,7 @@ async fn run_trigger(
 }
 
 /// Runs the `post-login` actions for `user` signing in to `client`.
-pub async fn post_login(
-    w: &Writ,
-    client: &Client,
-    user: &User,
-) -> Result<Added, OAuthRefusal> {
+pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added, OAuthRefusal> {
     if w.store.action_bindings("post-login").await?.is_empty() {
         return Ok(Added {
             access: Map::new(),
@@ -278,7 +274,10 @@ fn merge_secrets(old: Map<String, Value>, new: &[(String, Option<String>)]) -> M
     for (name, value) in new {
         let v = match value {
             Some(v) => Value::String(v.clone()),
-            None => old.get(name).cloned().unwrap_or(Value::String(String::new())),
+            None => old
+                .get(name)
+                .cloned()
+                .unwrap_or(Value::String(String::new())),
         };
         out.insert(name.clone(), v);
     }

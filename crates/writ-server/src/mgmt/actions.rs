@@ -16,7 +16,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn secrets(s: &[ActionSecret]) -> Vec<(String, Option<String>)> {
-    s.iter().map(|x| (x.name.clone(), x.value.clone())).collect()
+    s.iter()
+        .map(|x| (x.name.clone(), x.value.clone()))
+        .collect()
 }
 
 #[utoipa::path(
@@ -34,7 +36,9 @@ fn secrets(s: &[ActionSecret]) -> Vec<(String, Option<String>)> {
 async fn list(c: Caller) -> Result<Response, ApiError> {
     let all = c.store.actions().await?;
     let actions: Vec<_> = all.iter().map(|a| hooks::view(&c, a)).collect();
-    Ok(ok(json!({ "actions": actions, "total": actions.len(), "page": 0, "per_page": actions.len() })))
+    Ok(ok(
+        json!({ "actions": actions, "total": actions.len(), "page": 0, "per_page": actions.len() }),
+    ))
 }
 
 #[utoipa::path(
@@ -163,7 +167,9 @@ async fn deploy(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Respons
 )]
 async fn bindings(c: Caller, Path(TriggerId(t)): Path<TriggerId>) -> Result<Response, ApiError> {
     let b = c.store.action_bindings(&t).await?;
-    Ok(ok(json!({ "bindings": b.iter().map(binding).collect::<Vec<_>>() })))
+    Ok(ok(
+        json!({ "bindings": b.iter().map(binding).collect::<Vec<_>>() }),
+    ))
 }
 
 fn binding(b: &ActionBinding) -> serde_json::Value {
@@ -199,5 +205,7 @@ async fn set_bindings(
         })
         .collect();
     let done = hooks::set_bindings(&c, &t, list).await?;
-    Ok(ok(json!({ "bindings": done.iter().map(binding).collect::<Vec<_>>() })))
+    Ok(ok(
+        json!({ "bindings": done.iter().map(binding).collect::<Vec<_>>() }),
+    ))
 }

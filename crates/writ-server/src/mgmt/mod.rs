@@ -13,6 +13,7 @@
 //! requires the scopes the document names for the matched route ([`scopes`]). Request and response
 //! bodies are the types in [`types`], which the management CLI uses too.
 
+mod actions;
 mod apis;
 mod clients;
 mod consents;
@@ -20,7 +21,6 @@ mod events;
 mod groups;
 pub mod jobs;
 mod keys;
-mod actions;
 mod logs;
 mod openapi;
 mod roles;
@@ -58,7 +58,8 @@ mod prelude {
     pub(super) use utoipa_axum::routes;
 
     pub(super) use super::schemas::{
-        self, ActionId, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId, RoleId, TriggerId, UserId,
+        self, ActionId, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId,
+        RoleId, TriggerId, UserId,
     };
     pub(super) use super::types;
     pub(super) use super::{Caller, Paging, Params, created, no_content, ok};

@@ -28,7 +28,9 @@ async fn bind(app: &TestApp, trigger: &str, code: &str, secrets: Value) -> Strin
     app.api(
         Method::PATCH,
         &format!("/actions/triggers/{trigger}/bindings"),
-        Some(json!({"bindings": [{"ref": {"type": "action_id", "value": id}, "display_name": "h"}]})),
+        Some(
+            json!({"bindings": [{"ref": {"type": "action_id", "value": id}, "display_name": "h"}]}),
+        ),
     )
     .await
     .assert(200);
@@ -99,13 +101,12 @@ async fn post_login_claims_secrets_and_id_token() {
 
 #[tokio::test]
 async fn a_refresh_runs_the_hook_again() {
-    let (app, _) = setup().await;
-    app.allow_offline_access(API).await;
-    let client = app
-        .create_client(json!({"name": "rt", "app_type": "regular_web", "grant_types": ["password", "refresh_token"]}))
-        .await;
+    use crate::login::{VERIFIER, exchange, login_alice, query_param, refresh, setup};
+    // alice signs in through the SPA (code flow, a refresh token).
+    let s = setup().await;
+    let app = &s.app;
     bind(
-        &app,
+        app,
         "post-login",
         r#"exports.onExecutePostLogin = async (event, api) => {
             api.accessToken.setCustomClaim("https://h.example/plan", event.user.app_metadata.plan || "free");
@@ -113,26 +114,23 @@ async fn a_refresh_runs_the_hook_again() {
         json!([]),
     )
     .await;
-    let t = bob(&app, &client, Some("offline_access")).await.assert(200).body;
+    let (loc, _) = login_alice(&s).await;
+    let t = exchange(&s, &query_param(&loc, "code").unwrap(), VERIFIER)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(
         jwt_parts(t["access_token"].as_str().unwrap()).1["https://h.example/plan"],
         "free"
     );
-    let user = app.stored_users("bob@example.com").await[0].user_id.clone();
     app.api(
         Method::PATCH,
-        &format!("/users/{user}"),
+        &format!("/users/{}", s.alice),
         Some(json!({"app_metadata": {"plan": "pro"}})),
     )
     .await
     .assert(200);
-    let r = app
-        .token_form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client.0),
-            ("client_secret", &client.1),
-            ("refresh_token", t["refresh_token"].as_str().unwrap()),
-        ])
+    let r = refresh(&s, t["refresh_token"].as_str().unwrap())
         .await
         .assert(200)
         .body;

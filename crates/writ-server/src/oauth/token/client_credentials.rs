@@ -25,6 +25,7 @@ pub async fn grant(
     }
     let api =
         writ_service::tokens::resolve_api(state, req.audience.as_deref(), req.resource.as_deref())?;
-    let minted = writ_service::tokens::for_client(state, &client, &api, req.scope.as_deref()).await?;
+    let minted =
+        writ_service::tokens::for_client(state, &client, &api, req.scope.as_deref()).await?;
     Ok(respond(minted, None))
 }
