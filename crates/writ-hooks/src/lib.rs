@@ -247,12 +247,9 @@ impl Pool {
 
     /// Queues `job`; `reply` is called once with its result, on a worker thread.
     pub fn submit(&self, job: Job, reply: impl FnOnce(Result<Outcome, Failure>) + Send + 'static) {
-        let sent = self
-            .tx
-            .lock()
-            .map(|tx| tx.send((job, Box::new(reply))).is_ok());
-        if !matches!(sent, Ok(true)) {
-            // No worker left: nothing runs the job (the caller's timeout reports it).
+        // With no worker left nothing runs the job: the caller's own timeout reports it.
+        if let Ok(tx) = self.tx.lock() {
+            let _ = tx.send((job, Box::new(reply)));
         }
     }
 }
@@ -290,9 +287,10 @@ fn worker_loop(i: usize, rx: Queue) {
             }
             Err(_) => {
                 worker = None;
-                reply(Err(Failure("the hook runtime crashed".into())));
-                // The thread survives the panic; go on serving.
-                let _ = i;
+                // The thread survives the panic and goes on serving.
+                reply(Err(Failure(format!(
+                    "the hook runtime crashed (worker {i})"
+                ))));
             }
         }
     }

@@ -263,7 +263,7 @@ fn check_trigger(t: &str) -> Result<(), ServiceError> {
     } else {
         Err(ServiceError::invalid(
             "supported_triggers",
-            &format!("Unsupported trigger: {t}"),
+            format!("Unsupported trigger: {t}"),
         ))
     }
 }
@@ -358,7 +358,7 @@ pub async fn set_bindings(
         if a.trigger != trigger {
             return Err(ServiceError::invalid(
                 "bindings",
-                &format!("Action {} is not for the {trigger} trigger", a.id),
+                format!("Action {} is not for the {trigger} trigger", a.id),
             ));
         }
     }
