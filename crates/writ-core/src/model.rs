@@ -375,6 +375,10 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "read:signing_keys",
     "create:signing_keys",
     "update:signing_keys",
+    "read:actions",
+    "create:actions",
+    "update:actions",
+    "delete:actions",
     "read:authz_events",
     "read:logs",
     "read:grants",
@@ -471,4 +475,28 @@ mod tests {
         assert_eq!(v["sources"], serde_json::json!(["direct", "/eng/backend"]));
         assert_eq!(serde_json::from_value::<EffectiveRole>(v).unwrap(), r);
     }
+}
+
+/// A hook in Auth0 Actions' shape: JavaScript run at one trigger (`post-login` or
+/// `credentials-exchange`). `code` is the draft; `deployed_code` what runs, set by a deploy,
+/// which also raises `version` (the workers' compile cache key). `secrets` is a JSON object of
+/// name → value sealed with the key-encryption key (the store never sees it in clear).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub id: String,
+    pub name: String,
+    pub trigger: String,
+    pub code: String,
+    pub secrets: Vec<u8>,
+    pub version: i64,
+    pub deployed_code: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One action bound to a trigger, in run order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionBinding {
+    pub action_id: String,
+    pub display_name: String,
 }

@@ -410,6 +410,11 @@ pub fn describe(method: &str, route: &str) -> String {
         ("DELETE", "/grants/{id}") => "Revoke a user's consent",
         ("DELETE", "/grants") => "Revoke a user's consents",
         ("POST", "/keys/signing/rotate") => "Rotate signing keys",
+        ("POST", "/actions/actions") => "Create an action",
+        ("PATCH", "/actions/actions/{id}") => "Update an action",
+        ("DELETE", "/actions/actions/{id}") => "Delete an action",
+        ("POST", "/actions/actions/{id}/deploy") => "Deploy an action",
+        ("PATCH", "/actions/triggers/{triggerId}/bindings") => "Update a trigger's bindings",
         ("PUT", "/keys/signing/{kid}/revoke") => "Revoke a signing key",
         _ => return format!("{method} /api/v2{r}"),
     };

@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod groups;
+pub mod hooks;
 pub mod imports;
 pub mod jwt_signer;
 pub mod key_rotation;

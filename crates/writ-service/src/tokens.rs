@@ -60,6 +60,9 @@ struct IdClaims<'a> {
     email_verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
+    /// Claims the post-login hooks added (restricted names already dropped).
+    #[serde(flatten)]
+    custom: &'a Map<String, Value>,
 }
 
 /// An access token's claims as signed: the field names and order of
@@ -265,6 +268,7 @@ pub fn id_token(
     user: &User,
     scope: &str,
     login: LoginContext<'_>,
+    custom: &Map<String, Value>,
 ) -> Result<String, OAuthRefusal> {
     let iat = now();
     let has = |s: &str| scope.split(' ').any(|x| x == s);
@@ -285,6 +289,7 @@ pub fn id_token(
         } else {
             None
         },
+        custom,
     };
     let ring = w.keys.load();
     let signer = ring
@@ -298,7 +303,7 @@ pub fn id_token(
 /// A machine token (client credentials) for `client` at `api`: the scopes of its client grant
 /// (narrowed to `requested` when given), `sub = <client_id>@clients`, stamped with the
 /// client's authz version.
-pub fn for_client(
+pub async fn for_client(
     w: &Writ,
     client: &Client,
     api: &ResourceServer,
@@ -312,6 +317,7 @@ pub fn for_client(
         ))
     })?;
     let granted = grant_for_client(api, grant, requested);
+    let hooked = crate::hooks::credentials_exchange(w, client, &api.identifier).await?;
     let (access_token, scope, expires_in) = access_token(
         w,
         api,
@@ -320,7 +326,7 @@ pub fn for_client(
         &granted,
         "client-credentials",
         Some(client.authz_version),
-        &Map::new(),
+        &hooked.access,
     )?;
     Ok(Minted {
         access_token,
@@ -369,7 +375,7 @@ pub async fn for_user(
     };
     let mut granted = grant_for_user(api, requested, &perms);
     crate::access::narrow_for_client(client, &mut granted);
-    let extra = if api.token_claims.any() {
+    let mut extra = if api.token_claims.any() {
         w.memberships
             .get(w.store.as_ref(), &user.user_id, version)
             .await?
@@ -377,9 +383,14 @@ pub async fn for_user(
     } else {
         Map::new()
     };
+    let hooked = crate::hooks::post_login(w, client, user).await?;
+    for (k, v) in hooked.access {
+        // Claims Writ itself computed (roles, groups) win over a hook's.
+        extra.entry(k).or_insert(v);
+    }
     let scope_str = granted.scope_string();
     let id_token = if granted.scope.iter().any(|s| s == "openid") {
-        Some(id_token(w, client, user, &scope_str, login)?)
+        Some(id_token(w, client, user, &scope_str, login, &hooked.id)?)
     } else {
         None
     };

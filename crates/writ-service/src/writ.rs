@@ -51,6 +51,8 @@ pub struct Inner {
     pub memberships: crate::memberships::MembershipCache,
     /// The signing keys' certificates, made once each (see `certificates`).
     pub certificates: crate::certificates::CertificateCache,
+    /// The hooks' worker pool (see `hooks`).
+    pub hooks: crate::hooks::Hooks,
     /// Highest authz event seq seen (see `events`); SSE subscribers wait on it.
     pub authz_head: tokio::sync::watch::Sender<i64>,
     /// Wakes the authz-head watcher at once after a write through this node (see
@@ -114,6 +116,7 @@ impl Writ {
             perms: Default::default(),
             memberships: Default::default(),
             certificates: Default::default(),
+            hooks: Default::default(),
             userinfo_aud,
             management_aud,
             authz_head: tokio::sync::watch::Sender::new(0),

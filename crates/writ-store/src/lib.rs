@@ -352,6 +352,20 @@ pub trait ClientGrantStore: Send + Sync {
     async fn delete_client_grant(&self, id: &str) -> Result<()>;
 }
 
+/// Hooks (Auth0 Actions) and their trigger bindings.
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    async fn actions(&self) -> Result<Vec<Action>>;
+    async fn get_action(&self, id: &str) -> Result<Action>;
+    /// Inserts or replaces the action with this id.
+    async fn put_action(&self, a: &Action) -> Result<()>;
+    /// Deletes the action and its bindings.
+    async fn delete_action(&self, id: &str) -> Result<()>;
+    async fn action_bindings(&self, trigger: &str) -> Result<Vec<ActionBinding>>;
+    /// Replaces the trigger's bindings, in order.
+    async fn set_action_bindings(&self, trigger: &str, b: &[ActionBinding]) -> Result<()>;
+}
+
 #[async_trait]
 pub trait SigningKeyStore: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
@@ -644,6 +658,7 @@ pub trait Store:
     + ClientStore
     + ClientGrantStore
     + SigningKeyStore
+    + ActionStore
     + AuthzEventStore
     + LoginStore
     + ConsentStore
@@ -660,6 +675,7 @@ impl<T> Store for T where
         + ClientStore
         + ClientGrantStore
         + SigningKeyStore
+        + ActionStore
         + AuthzEventStore
         + LoginStore
         + ConsentStore

@@ -13,6 +13,7 @@
 //! requires the scopes the document names for the matched route ([`scopes`]). Request and response
 //! bodies are the types in [`types`], which the management CLI uses too.
 
+mod actions;
 mod apis;
 mod clients;
 mod consents;
@@ -57,7 +58,8 @@ mod prelude {
     pub(super) use utoipa_axum::routes;
 
     pub(super) use super::schemas::{
-        self, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId, RoleId, UserId,
+        self, ActionId, ApiId, ClientGrantId, ClientId, ConsentId, GroupId, JobId, Kid, LogId,
+        RoleId, TriggerId, UserId,
     };
     pub(super) use super::types;
     pub(super) use super::{Caller, Paging, Params, created, no_content, ok};
@@ -77,6 +79,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(consents::router())
         .merge(keys::router())
+        .merge(actions::router())
         .merge(jobs::router())
         .merge(logs::router())
         .merge(events::router())

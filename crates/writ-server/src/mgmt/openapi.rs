@@ -41,6 +41,7 @@ use utoipa_axum::routes;
         (name = "jobs", description = "Bulk user import in Auth0's format (processed synchronously; jobs kept in memory)."),
         (name = "clients", description = "Applications that obtain tokens, and client grants: which APIs a confidential client may call with `client_credentials`."),
         (name = "grants", description = "Consents users gave to third-party clients (Auth0: grants), and their revocation."),
+        (name = "actions", description = "Hooks in Auth0 Actions' shape and their trigger bindings."),
         (name = "keys", description = "The keys that sign access tokens, and their rotation."),
         (name = "logs", description = "The audit log: Management API writes, logins, logouts, code exchanges and refresh-token reuse, in Auth0's log event shape."),
         (name = "authz-events", description = "The ordered log of authorization changes that APIs follow to reject stale tokens."),
@@ -328,6 +329,7 @@ mod tests {
             include_str!("clients.rs"),
             include_str!("consents.rs"),
             include_str!("keys.rs"),
+            include_str!("actions.rs"),
             include_str!("logs.rs"),
             include_str!("events.rs"),
         ];

@@ -118,4 +118,6 @@ path_ids! {
     Kid("kid", "The key id (`kid`).", "No such signing key.");
     JobId("id", "The job's id (`job_…`).", "No such job (or the server restarted since).");
     LogId("id", "The entry's `log_id`.", "No such entry (or it was pruned).");
+    ActionId("id", "The action's id (`act_…`).", "No such action.");
+    TriggerId("triggerId", "The trigger: `post-login` or `credentials-exchange`.", "No such trigger.");
 }

@@ -1412,3 +1412,55 @@ pub struct EffectivePermissionsQuery {
 pub struct EffectiveRoles {
     pub roles: Vec<EffectiveRole>,
 }
+
+/// A trigger an action supports (`post-login`, `credentials-exchange`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionTrigger {
+    pub id: String,
+}
+
+/// An action's secret: `value` is write-only (answers carry names only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionSecret {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `POST /actions/actions` and `PATCH /actions/actions/{id}` (every field optional there).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ActionRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub supported_triggers: Option<Vec<ActionTrigger>>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default)]
+    pub secrets: Option<Vec<ActionSecret>>,
+}
+
+/// An action reference in a binding: `{"type": "action_id", "value": "act_…"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BindingRef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// One binding of `PATCH /actions/triggers/{triggerId}/bindings`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BindingRequest {
+    #[serde(rename = "ref")]
+    pub reference: BindingRef,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `PATCH /actions/triggers/{triggerId}/bindings`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BindingsRequest {
+    pub bindings: Vec<BindingRequest>,
+}

@@ -7,6 +7,7 @@ mod events;
 mod groups;
 mod hardening;
 mod helpers;
+mod hooks;
 mod interop;
 mod jobs;
 mod keys;

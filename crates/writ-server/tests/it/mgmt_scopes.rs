@@ -43,7 +43,8 @@ fn operations(doc: &Value) -> Vec<(Method, String, String)> {
                 .strip_prefix("/api/v2")
                 .unwrap()
                 .replace("{id}", "x")
-                .replace("{kid}", "x");
+                .replace("{kid}", "x")
+                .replace("{triggerId}", "x");
             let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
             out.push((method, path, first));
         }

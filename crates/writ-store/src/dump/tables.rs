@@ -239,6 +239,32 @@ pub(crate) static TABLES: &[Table] = &[
         ],
         &["kid"],
     ),
+    // `secrets` is sealed with the key-encryption key and stays sealed in the dump.
+    table(
+        "actions",
+        &[
+            ("id", Text),
+            ("name", Text),
+            ("trigger_id", Text),
+            ("code", Text),
+            ("secrets", Bytes),
+            ("version", Int),
+            ("deployed_code", Text),
+            ("created_at", Text),
+            ("updated_at", Text),
+        ],
+        &["id"],
+    ),
+    table(
+        "action_bindings",
+        &[
+            ("trigger_id", Text),
+            ("position", Int),
+            ("action_id", Text),
+            ("display_name", Text),
+        ],
+        &["trigger_id", "position"],
+    ),
     Table {
         counter: Some(Counter {
             column: "seq",

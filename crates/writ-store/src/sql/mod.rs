@@ -15,6 +15,7 @@
 //! members and roles), `login` (sessions, codes, refresh
 //! tokens), `consent`, `audit`.
 
+mod actions;
 mod audit;
 mod catalog;
 mod consent;

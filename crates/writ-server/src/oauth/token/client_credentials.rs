@@ -11,7 +11,7 @@ use crate::error::OAuthError;
 use crate::state::AppState;
 
 /// Answers a `client_credentials` token request.
-pub fn grant(
+pub async fn grant(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
@@ -25,6 +25,7 @@ pub fn grant(
     }
     let api =
         writ_service::tokens::resolve_api(state, req.audience.as_deref(), req.resource.as_deref())?;
-    let minted = writ_service::tokens::for_client(state, &client, &api, req.scope.as_deref())?;
+    let minted =
+        writ_service::tokens::for_client(state, &client, &api, req.scope.as_deref()).await?;
     Ok(respond(minted, None))
 }

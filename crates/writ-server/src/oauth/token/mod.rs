@@ -180,12 +180,38 @@ pub async fn token(
     let req = parse_body(&headers, &body)?;
     let grant = required(&req.grant_type, "grant_type")?;
     let ip = addr.ip;
+    // What hooks see as `event.request`.
+    let hook_request = writ_service::hooks::HookRequest {
+        ip: Some(ip.to_string()),
+        hostname: headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect()),
+    };
+    writ_service::hooks::REQUEST
+        .scope(hook_request, dispatch(&state, ip, &headers, &req, grant))
+        .await
+}
+
+async fn dispatch(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
+    grant: &str,
+) -> Result<Response, OAuthError> {
+    let state = state.clone();
+    let headers = headers.clone();
     match grant {
-        "client_credentials" => client_credentials::grant(&state, ip, &headers, &req),
-        "authorization_code" => authorization_code::grant(&state, ip, &headers, &req).await,
-        "refresh_token" => refresh_token::grant(&state, ip, &headers, &req).await,
+        "client_credentials" => client_credentials::grant(&state, ip, &headers, req).await,
+        "authorization_code" => authorization_code::grant(&state, ip, &headers, req).await,
+        "refresh_token" => refresh_token::grant(&state, ip, &headers, req).await,
         "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
-            password::grant(&state, ip, &headers, &req, grant).await
+            password::grant(&state, ip, &headers, req, grant).await
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,

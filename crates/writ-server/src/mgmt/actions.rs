@@ -1,0 +1,211 @@
+//! `/api/v2/actions`: hooks in Auth0 Actions' shape (create, update, get, list, delete,
+//! deploy) and their trigger bindings. Secrets are accepted with values and answered by name.
+
+use super::prelude::*;
+use super::types::{ActionRequest, ActionSecret, BindingsRequest};
+use serde_json::json;
+use writ_core::ActionBinding;
+use writ_service::hooks;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, delete))
+        .routes(routes!(deploy))
+        .routes(routes!(bindings, set_bindings))
+}
+
+fn secrets(s: &[ActionSecret]) -> Vec<(String, Option<String>)> {
+    s.iter()
+        .map(|x| (x.name.clone(), x.value.clone()))
+        .collect()
+}
+
+#[utoipa::path(
+    get,
+    path = "/actions/actions",
+    operation_id = "get_actions",
+    tag = "actions",
+    summary = "List actions",
+    responses(
+        (status = 200, description = "The actions (secrets by name only).", body = Object),
+        schemas::Denied,
+    ),
+    security(("bearer" = ["read:actions"]))
+)]
+async fn list(c: Caller) -> Result<Response, ApiError> {
+    let all = c.store.actions().await?;
+    let actions: Vec<_> = all.iter().map(|a| hooks::view(&c, a)).collect();
+    Ok(ok(
+        json!({ "actions": actions, "total": actions.len(), "page": 0, "per_page": actions.len() }),
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/actions/actions",
+    operation_id = "post_action",
+    tag = "actions",
+    summary = "Create an action",
+    request_body(content = ActionRequest, description = "`name`, `supported_triggers` and `code` are required."),
+    responses(
+        (status = 201, description = "The new action (not deployed yet).", body = Object),
+        schemas::BodyDenied,
+    ),
+    security(("bearer" = ["create:actions"]))
+)]
+async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
+    let b: ActionRequest = c.body(&bytes).await?;
+    let trigger = b
+        .supported_triggers
+        .as_ref()
+        .and_then(|t| t.first())
+        .map(|t| t.id.clone())
+        .unwrap_or_default();
+    let a = hooks::create(
+        &c,
+        b.name.as_deref().unwrap_or_default(),
+        &trigger,
+        b.code.as_deref().unwrap_or_default(),
+        &secrets(b.secrets.as_deref().unwrap_or_default()),
+    )
+    .await?;
+    Ok(created(hooks::view(&c, &a)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/actions/actions/{id}",
+    operation_id = "get_action",
+    tag = "actions",
+    summary = "Get an action",
+    params(ActionId),
+    responses(
+        (status = 200, description = "The action (secrets by name only).", body = Object),
+        schemas::Denied<ActionId>,
+    ),
+    security(("bearer" = ["read:actions"]))
+)]
+async fn read(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
+    let a = c.store.get_action(&id).await?;
+    Ok(ok(hooks::view(&c, &a)))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/actions/actions/{id}",
+    operation_id = "patch_action",
+    tag = "actions",
+    summary = "Update an action",
+    params(ActionId),
+    request_body(content = ActionRequest, description = "The fields to change; the code runs once deployed."),
+    responses(
+        (status = 200, description = "The action.", body = Object),
+        schemas::BodyDenied<ActionId>,
+    ),
+    security(("bearer" = ["update:actions"]))
+)]
+async fn update(
+    c: Caller,
+    Path(ActionId(id)): Path<ActionId>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: ActionRequest = c.body(&bytes).await?;
+    let s = b.secrets.as_deref().map(secrets);
+    let a = hooks::update(&c, &id, b.name.as_deref(), b.code.as_deref(), s.as_deref()).await?;
+    Ok(ok(hooks::view(&c, &a)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/actions/actions/{id}",
+    operation_id = "delete_action",
+    tag = "actions",
+    summary = "Delete an action",
+    params(ActionId),
+    responses(
+        (status = 204, description = "Deleted, with its bindings."),
+        schemas::Denied<ActionId>,
+    ),
+    security(("bearer" = ["delete:actions"]))
+)]
+async fn delete(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
+    c.store.delete_action(&id).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(
+    post,
+    path = "/actions/actions/{id}/deploy",
+    operation_id = "post_deploy_action",
+    tag = "actions",
+    summary = "Deploy an action",
+    params(ActionId),
+    responses(
+        (status = 200, description = "Deployed: its current code runs from now on.", body = Object),
+        schemas::Denied<ActionId>,
+    ),
+    security(("bearer" = ["update:actions"]))
+)]
+async fn deploy(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
+    let a = hooks::deploy(&c, &id).await?;
+    Ok(ok(hooks::view(&c, &a)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/actions/triggers/{triggerId}/bindings",
+    operation_id = "get_bindings",
+    tag = "actions",
+    summary = "Get a trigger's bindings",
+    params(TriggerId),
+    responses(
+        (status = 200, description = "The actions bound, in run order.", body = Object),
+        schemas::Denied<TriggerId>,
+    ),
+    security(("bearer" = ["read:actions"]))
+)]
+async fn bindings(c: Caller, Path(TriggerId(t)): Path<TriggerId>) -> Result<Response, ApiError> {
+    let b = c.store.action_bindings(&t).await?;
+    Ok(ok(
+        json!({ "bindings": b.iter().map(binding).collect::<Vec<_>>() }),
+    ))
+}
+
+fn binding(b: &ActionBinding) -> serde_json::Value {
+    json!({ "action": { "id": b.action_id }, "display_name": b.display_name })
+}
+
+#[utoipa::path(
+    patch,
+    path = "/actions/triggers/{triggerId}/bindings",
+    operation_id = "patch_bindings",
+    tag = "actions",
+    summary = "Update a trigger's bindings",
+    params(TriggerId),
+    request_body(content = BindingsRequest, description = "The actions to run, in order (`ref.type` = `action_id`)."),
+    responses(
+        (status = 200, description = "The bindings.", body = Object),
+        schemas::BodyDenied<TriggerId>,
+    ),
+    security(("bearer" = ["update:actions"]))
+)]
+async fn set_bindings(
+    c: Caller,
+    Path(TriggerId(t)): Path<TriggerId>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: BindingsRequest = c.body(&bytes).await?;
+    let list = b
+        .bindings
+        .into_iter()
+        .map(|x| ActionBinding {
+            display_name: x.display_name.unwrap_or_else(|| x.reference.value.clone()),
+            action_id: x.reference.value,
+        })
+        .collect();
+    let done = hooks::set_bindings(&c, &t, list).await?;
+    Ok(ok(
+        json!({ "bindings": done.iter().map(binding).collect::<Vec<_>>() }),
+    ))
+}

@@ -1,0 +1,230 @@
+//! Hooks in Auth0 Actions' shape: created, deployed and bound through the Management API, run
+//! at the password, refresh and client-credentials grants; their claims (restricted names
+//! dropped), denials, secrets, and failures (time and memory limits, missing APIs) that fail
+//! the request cleanly while the server keeps serving.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const API: &str = "https://hooks.example/api";
+
+/// Creates, deploys and binds an action; its id.
+async fn bind(app: &TestApp, trigger: &str, code: &str, secrets: Value) -> String {
+    let id = app
+        .api(
+            Method::POST,
+            "/actions/actions",
+            Some(json!({"name": format!("hook-{}", code.len()), "supported_triggers": [{"id": trigger, "version": "v3"}],
+                        "code": code, "runtime": "node18", "secrets": secrets})),
+        )
+        .await
+        .assert(201)
+        .field("id");
+    app.api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
+        .await
+        .assert(200);
+    app.api(
+        Method::PATCH,
+        &format!("/actions/triggers/{trigger}/bindings"),
+        Some(
+            json!({"bindings": [{"ref": {"type": "action_id", "value": id}, "display_name": "h"}]}),
+        ),
+    )
+    .await
+    .assert(200);
+    id
+}
+
+async fn setup() -> (TestApp, (String, String)) {
+    let app = TestApp::spawn().await;
+    app.create_api(API, "RS256", &["read:x"], true).await;
+    app.create_user("bob@example.com", "bob-password-1").await;
+    let client = app.password_client().await;
+    (app, client)
+}
+
+async fn bob(app: &TestApp, client: &(String, String), scope: Option<&str>) -> Resp {
+    app.password_token(client, "bob@example.com", "bob-password-1", API, scope)
+        .await
+}
+
+async fn log_types(app: &TestApp) -> Vec<Value> {
+    let logs = app.api_get("/logs?per_page=100").await;
+    let list = logs
+        .as_array()
+        .cloned()
+        .or_else(|| logs["logs"].as_array().cloned())
+        .unwrap_or_default();
+    list.into_iter().map(|l| l["type"].clone()).collect()
+}
+
+#[tokio::test]
+async fn post_login_claims_secrets_and_id_token() {
+    let (app, client) = setup().await;
+    let id = bind(
+        &app,
+        "post-login",
+        r#"exports.onExecutePostLogin = async (event, api) => {
+            api.accessToken.setCustomClaim("https://h.example/email", event.user.email);
+            api.accessToken.setCustomClaim("https://h.example/secret", event.secrets.TOKEN);
+            api.accessToken.setCustomClaim("https://h.example/ip", event.request.ip);
+            api.accessToken.setCustomClaim("permissions", ["everything"]);
+            api.accessToken.setCustomClaim("sub", "someone-else");
+            api.idToken.setCustomClaim("https://h.example/color", event.user.app_metadata.color || "none");
+        };"#,
+        json!([{"name": "TOKEN", "value": "s3cret"}]),
+    )
+    .await;
+    let t = bob(&app, &client, Some("openid")).await.assert(200).body;
+    let c = jwt_parts(t["access_token"].as_str().unwrap()).1;
+    assert_eq!(c["https://h.example/email"], "bob@example.com", "{c}");
+    assert_eq!(c["https://h.example/secret"], "s3cret");
+    assert_eq!(c["https://h.example/ip"], "127.0.0.1");
+    // Restricted names are ignored.
+    assert_ne!(c["permissions"], json!(["everything"]));
+    assert!(c["sub"].as_str().unwrap().starts_with("auth0|") || c["sub"] != "someone-else");
+    let idt = jwt_parts(t["id_token"].as_str().unwrap()).1;
+    assert_eq!(idt["https://h.example/color"], "none", "{idt}");
+    // Secrets are answered by name only.
+    let a = app.api_get(&format!("/actions/actions/{id}")).await;
+    assert_eq!(a["secrets"], json!([{"name": "TOKEN"}]));
+    assert!(!a.to_string().contains("s3cret"));
+    let list = app.api_get("/actions/actions").await;
+    assert!(!list.to_string().contains("s3cret"));
+    assert_eq!(
+        app.api_get("/actions/triggers/post-login/bindings").await["bindings"][0]["action"]["id"],
+        json!(id)
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_runs_the_hook_again() {
+    use crate::login::{VERIFIER, exchange, login_alice, query_param, refresh, setup};
+    // alice signs in through the SPA (code flow, a refresh token).
+    let s = setup().await;
+    let app = &s.app;
+    bind(
+        app,
+        "post-login",
+        r#"exports.onExecutePostLogin = async (event, api) => {
+            api.accessToken.setCustomClaim("https://h.example/plan", event.user.app_metadata.plan || "free");
+        };"#,
+        json!([]),
+    )
+    .await;
+    let (loc, _) = login_alice(&s).await;
+    let t = exchange(&s, &query_param(&loc, "code").unwrap(), VERIFIER)
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(
+        jwt_parts(t["access_token"].as_str().unwrap()).1["https://h.example/plan"],
+        "free"
+    );
+    app.api(
+        Method::PATCH,
+        &format!("/users/{}", s.alice),
+        Some(json!({"app_metadata": {"plan": "pro"}})),
+    )
+    .await
+    .assert(200);
+    let r = refresh(&s, t["refresh_token"].as_str().unwrap())
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(
+        jwt_parts(r["access_token"].as_str().unwrap()).1["https://h.example/plan"],
+        "pro"
+    );
+}
+
+#[tokio::test]
+async fn deny_refuses_the_token() {
+    let (app, client) = setup().await;
+    bind(
+        &app,
+        "post-login",
+        r#"exports.onExecutePostLogin = async (event, api) => { api.access.deny("no"); };"#,
+        json!([]),
+    )
+    .await;
+    let r = bob(&app, &client, None).await;
+    assert!(r.status == 403 || r.status == 400, "{}", r.status);
+    assert_eq!(r.body["error"], "access_denied");
+    assert_eq!(r.body["error_description"], "no");
+}
+
+#[tokio::test]
+async fn runaway_and_sandboxed_hooks_fail_cleanly() {
+    let (app, client) = setup().await;
+    for code in [
+        "exports.onExecutePostLogin = async () => { for (;;) {} };",
+        "exports.onExecutePostLogin = async () => { const a = []; for (;;) a.push('x'.repeat(1 << 20) + a.length); };",
+        "exports.onExecutePostLogin = async () => { require('fs').readFileSync('/etc/passwd'); };",
+        "exports.onExecutePostLogin = async () => { await fetch('http://127.0.0.1/'); };",
+    ] {
+        bind(&app, "post-login", code, json!([])).await;
+        let r = bob(&app, &client, None).await;
+        assert_eq!(r.status, 500, "{code}: {:?}", r.body);
+        assert_eq!(r.body["error"], "server_error");
+        // The server keeps serving.
+        app.api_get("/actions/actions").await;
+    }
+    assert!(
+        log_types(&app)
+            .await
+            .iter()
+            .filter(|t| *t == "actions_execution_failed")
+            .count()
+            >= 4
+    );
+    // A working hook afterwards runs as usual.
+    bind(
+        &app,
+        "post-login",
+        r#"exports.onExecutePostLogin = async (e, api) => { api.accessToken.setCustomClaim("https://h.example/ok", true); };"#,
+        json!([]),
+    )
+    .await;
+    let t = bob(&app, &client, None).await.assert(200).body;
+    assert_eq!(
+        jwt_parts(t["access_token"].as_str().unwrap()).1["https://h.example/ok"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn credentials_exchange_hooks() {
+    let (app, _) = setup().await;
+    let (id, secret) = app.machine(API, &["read:x"]).await;
+    bind(
+        &app,
+        "credentials-exchange",
+        r#"exports.onExecuteCredentialsExchange = async (event, api) => {
+            api.accessToken.setCustomClaim("https://h.example/client", event.client.client_id);
+        };"#,
+        json!([]),
+    )
+    .await;
+    let t = app.cc_token(&id, &secret, API, None).await;
+    assert_eq!(jwt_parts(&t).1["https://h.example/client"], json!(id));
+    bind(
+        &app,
+        "credentials-exchange",
+        r#"exports.onExecuteCredentialsExchange = async (event, api) => { api.access.deny("invalid_scope", "not today"); };"#,
+        json!([]),
+    )
+    .await;
+    let r = app
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("audience", API),
+        ])
+        .await;
+    assert_eq!(r.body["error"], "invalid_scope", "{:?}", r.body);
+    assert_eq!(r.body["error_description"], "not today");
+}

@@ -1,0 +1,392 @@
+//! Hooks in Auth0 Actions' shape: the actions (draft, deploy, secrets sealed at rest) and
+//! their trigger bindings, and the runs that shape tokens: `post-login` at every user grant
+//! (password, code, refresh, so its claims stay fresh) and `credentials-exchange` at client
+//! credentials. The JavaScript runs in `writ-hooks`' worker pool; a crash or a limit hit fails
+//! that token request (`server_error`, audit `actions_execution_failed`), never the server.
+//! Restricted claim names (`writ_core::claims::is_restricted`) are dropped with a log line.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use writ_core::{Action, ActionBinding, Client, User};
+use writ_hooks::{Job, Outcome, Pool, Trigger};
+
+use crate::Writ;
+use crate::error::ServiceError;
+use crate::oauth_error::OAuthRefusal;
+
+/// The triggers hooks can bind to.
+pub const TRIGGERS: &[&str] = &["post-login", "credentials-exchange"];
+/// A run's default time budget, and the most `WRIT_HOOK_TIMEOUT_MS` may raise it to.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The worker pool, started at the first run.
+#[derive(Default)]
+pub struct Hooks {
+    pool: OnceLock<Pool>,
+    /// Each trigger's bindings as last read, and when: token requests read them from here,
+    /// so a grant with no hooks bound costs no database read. A change through this node
+    /// clears it at once; other nodes see it within [`BINDINGS_TTL`].
+    bindings: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<Vec<ActionBinding>>)>>,
+}
+
+/// How long a node keeps a trigger's bindings before reading them again.
+pub const BINDINGS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The bindings of `trigger`, from the short-lived cache or the store.
+async fn bindings_of(w: &Writ, trigger: &str) -> Result<Arc<Vec<ActionBinding>>, OAuthRefusal> {
+    if let Some((at, b)) = w.hooks.bindings.lock().expect("bindings").get(trigger)
+        && at.elapsed() < BINDINGS_TTL
+    {
+        return Ok(b.clone());
+    }
+    let b = Arc::new(w.store.action_bindings(trigger).await?);
+    w.hooks
+        .bindings
+        .lock()
+        .expect("bindings")
+        .insert(trigger.to_owned(), (std::time::Instant::now(), b.clone()));
+    Ok(b)
+}
+
+impl Hooks {
+    fn pool(&self) -> &Pool {
+        self.pool.get_or_init(|| {
+            Pool::new(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+            )
+        })
+    }
+}
+
+/// What the HTTP edge knows about the token request (`event.request`).
+#[derive(Debug, Clone, Default)]
+pub struct HookRequest {
+    pub ip: Option<String>,
+    pub hostname: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+tokio::task_local! {
+    /// Set by the token endpoint around a grant, read by the hooks' `event.request`.
+    pub static REQUEST: HookRequest;
+}
+
+fn timeout() -> Duration {
+    std::env::var("WRIT_HOOK_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_TIMEOUT)
+        .min(MAX_TIMEOUT)
+}
+
+fn request_json() -> Value {
+    let r = REQUEST.try_with(|r| r.clone()).unwrap_or_default();
+    json!({ "ip": r.ip, "hostname": r.hostname, "user_agent": r.user_agent })
+}
+
+/// The secrets of an action, opened (a name → value object).
+fn open_secrets(w: &Writ, a: &Action) -> Map<String, Value> {
+    if a.secrets.is_empty() {
+        return Map::new();
+    }
+    w.cipher
+        .open(&format!("action:{}", a.id), &a.secrets)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn seal_secrets(w: &Writ, id: &str, s: &Map<String, Value>) -> Vec<u8> {
+    w.cipher.seal(
+        &format!("action:{id}"),
+        serde_json::to_vec(s).unwrap_or_default().as_slice(),
+    )
+}
+
+/// Claims a hook asked for, less the restricted names.
+fn allowed(claims: Map<String, Value>, action: &str) -> Map<String, Value> {
+    claims
+        .into_iter()
+        .filter(|(k, _)| {
+            let bad = writ_core::claims::is_restricted(k);
+            if bad {
+                tracing::info!(action, claim = %k, "a hook's restricted claim ignored");
+            }
+            !bad
+        })
+        .collect()
+}
+
+/// The claims the bound actions of `trigger` add, or the refusal one of them asked for.
+pub struct Added {
+    pub access: Map<String, Value>,
+    pub id: Map<String, Value>,
+}
+
+async fn run_trigger(
+    w: &Writ,
+    trigger: &str,
+    kind: Trigger,
+    event: Value,
+    client_id: &str,
+    user_id: Option<&str>,
+) -> Result<Added, OAuthRefusal> {
+    let mut added = Added {
+        access: Map::new(),
+        id: Map::new(),
+    };
+    let bindings = bindings_of(w, trigger).await?;
+    for b in bindings.iter() {
+        let a = match w.store.get_action(&b.action_id).await {
+            Ok(a) => a,
+            Err(writ_store::StoreError::NotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(code) = a.deployed_code.clone() else {
+            continue;
+        };
+        let job = Job {
+            key: format!("{}:{}", a.id, a.version),
+            code: Arc::from(code.as_str()),
+            trigger: kind,
+            event: event.clone(),
+            secrets: open_secrets(w, &a),
+            timeout: timeout(),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let budget = job.timeout;
+        w.hooks.pool().submit(job, move |r| {
+            let _ = tx.send(r);
+        });
+        // The worker's own budget ends the run; this wall clock is the backstop.
+        let result = match tokio::time::timeout(budget + Duration::from_secs(1), rx).await {
+            Ok(Ok(r)) => r.map_err(|f| f.0),
+            Ok(Err(_)) => Err("the hook worker went away".into()),
+            Err(_) => Err("the hook ran past its time limit".into()),
+        };
+        let out: Outcome = match result {
+            Ok(o) => o,
+            Err(why) => {
+                tracing::warn!(action = %a.id, %why, "hook failed");
+                let mut e = crate::audit::Entry::new(
+                    "actions_execution_failed",
+                    format!("Action {} failed", a.name),
+                )
+                .client(client_id)
+                .details(json!({ "action_id": a.id, "trigger": trigger, "error": why }));
+                if let Some(u) = user_id {
+                    e = e.user(u);
+                }
+                crate::audit::record(w, e).await;
+                return Err(OAuthRefusal::server_error(format!(
+                    "The action {} failed.",
+                    a.name
+                )));
+            }
+        };
+        if let Some(d) = out.deny {
+            return Err(match d.code.as_deref() {
+                Some("invalid_scope") => OAuthRefusal::InvalidScope(d.reason),
+                Some("invalid_request") => OAuthRefusal::invalid_request(d.reason),
+                Some("server_error") => OAuthRefusal::server_error(d.reason),
+                _ => OAuthRefusal::access_denied(d.reason),
+            });
+        }
+        added.access.extend(allowed(out.access, &a.id));
+        added.id.extend(allowed(out.id, &a.id));
+    }
+    Ok(added)
+}
+
+/// Runs the `post-login` actions for `user` signing in to `client`.
+pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added, OAuthRefusal> {
+    if bindings_of(w, "post-login").await?.is_empty() {
+        return Ok(Added {
+            access: Map::new(),
+            id: Map::new(),
+        });
+    }
+    let roles: Vec<String> = w
+        .store
+        .effective_roles(&user.user_id)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let event = json!({
+        "user": {
+            "user_id": user.user_id, "email": user.email, "email_verified": user.email_verified,
+            "name": user.name, "app_metadata": user.app_metadata, "user_metadata": user.user_metadata,
+        },
+        "client": { "client_id": client.client_id, "name": client.name },
+        "authorization": { "roles": roles },
+        "request": request_json(),
+    });
+    run_trigger(
+        w,
+        "post-login",
+        Trigger::PostLogin,
+        event,
+        &client.client_id,
+        Some(&user.user_id),
+    )
+    .await
+}
+
+/// Runs the `credentials-exchange` actions for `client` asking for a token for `audience`.
+pub async fn credentials_exchange(
+    w: &Writ,
+    client: &Client,
+    audience: &str,
+) -> Result<Added, OAuthRefusal> {
+    let event = json!({
+        "client": { "client_id": client.client_id, "name": client.name },
+        "resource_server": { "identifier": audience },
+        "request": request_json(),
+    });
+    run_trigger(
+        w,
+        "credentials-exchange",
+        Trigger::CredentialsExchange,
+        event,
+        &client.client_id,
+        None,
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Management
+
+/// An action as the Management API shows it: secrets by name only.
+pub fn view(w: &Writ, a: &Action) -> Value {
+    let names: Vec<Value> = open_secrets(w, a)
+        .keys()
+        .map(|k| json!({ "name": k }))
+        .collect();
+    json!({
+        "id": a.id, "name": a.name, "code": a.code,
+        "supported_triggers": [{ "id": a.trigger, "version": "v3" }],
+        "runtime": "quickjs", "secrets": names,
+        "status": "built",
+        "all_changes_deployed": a.deployed_code.as_deref() == Some(a.code.as_str()),
+        "deployed_version": if a.deployed_code.is_some() { json!({ "number": a.version, "code": a.deployed_code }) } else { Value::Null },
+        "created_at": a.created_at, "updated_at": a.updated_at,
+    })
+}
+
+fn check_trigger(t: &str) -> Result<(), ServiceError> {
+    if TRIGGERS.contains(&t) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "supported_triggers",
+            format!("Unsupported trigger: {t}"),
+        ))
+    }
+}
+
+/// `secrets: [{name, value}]` → an object; a secret without a value keeps its old value.
+fn merge_secrets(old: Map<String, Value>, new: &[(String, Option<String>)]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (name, value) in new {
+        let v = match value {
+            Some(v) => Value::String(v.clone()),
+            None => old
+                .get(name)
+                .cloned()
+                .unwrap_or(Value::String(String::new())),
+        };
+        out.insert(name.clone(), v);
+    }
+    out
+}
+
+pub async fn create(
+    w: &Writ,
+    name: &str,
+    trigger: &str,
+    code: &str,
+    secrets: &[(String, Option<String>)],
+) -> Result<Action, ServiceError> {
+    check_trigger(trigger)?;
+    if name.trim().is_empty() {
+        return Err(ServiceError::invalid("name", "name is required"));
+    }
+    let id = format!("act_{}", crate::crypto::random_alnum(16));
+    let at = chrono::Utc::now().to_rfc3339();
+    let a = Action {
+        secrets: seal_secrets(w, &id, &merge_secrets(Map::new(), secrets)),
+        id,
+        name: name.into(),
+        trigger: trigger.into(),
+        code: code.into(),
+        version: 0,
+        deployed_code: None,
+        created_at: at.clone(),
+        updated_at: at,
+    };
+    w.store.put_action(&a).await?;
+    Ok(a)
+}
+
+pub async fn update(
+    w: &Writ,
+    id: &str,
+    name: Option<&str>,
+    code: Option<&str>,
+    secrets: Option<&[(String, Option<String>)]>,
+) -> Result<Action, ServiceError> {
+    let mut a = w.store.get_action(id).await?;
+    if let Some(n) = name {
+        a.name = n.into();
+    }
+    if let Some(c) = code {
+        a.code = c.into();
+    }
+    if let Some(s) = secrets {
+        let merged = merge_secrets(open_secrets(w, &a), s);
+        a.secrets = seal_secrets(w, &a.id, &merged);
+        // New secrets take effect at once: a new cache key makes the workers recompile.
+        a.version += 1;
+    }
+    a.updated_at = chrono::Utc::now().to_rfc3339();
+    w.store.put_action(&a).await?;
+    Ok(a)
+}
+
+/// Makes the draft code the code that runs.
+pub async fn deploy(w: &Writ, id: &str) -> Result<Action, ServiceError> {
+    let mut a = w.store.get_action(id).await?;
+    a.deployed_code = Some(a.code.clone());
+    a.version += 1;
+    a.updated_at = chrono::Utc::now().to_rfc3339();
+    w.store.put_action(&a).await?;
+    Ok(a)
+}
+
+pub async fn set_bindings(
+    w: &Writ,
+    trigger: &str,
+    bindings: Vec<ActionBinding>,
+) -> Result<Vec<ActionBinding>, ServiceError> {
+    check_trigger(trigger)?;
+    for b in &bindings {
+        let a = w.store.get_action(&b.action_id).await?;
+        if a.trigger != trigger {
+            return Err(ServiceError::invalid(
+                "bindings",
+                format!("Action {} is not for the {trigger} trigger", a.id),
+            ));
+        }
+    }
+    w.store.set_action_bindings(trigger, &bindings).await?;
+    w.hooks.bindings.lock().expect("bindings").remove(trigger);
+    Ok(bindings)
+}
