@@ -30,8 +30,11 @@ pub struct Hooks {
     /// Each trigger's bindings as last read, and when: token requests read them from here,
     /// so a grant with no hooks bound costs no database read. A change through this node
     /// clears it at once; other nodes see it within [`BINDINGS_TTL`].
-    bindings: std::sync::Mutex<HashMap<String, (std::time::Instant, Arc<Vec<ActionBinding>>)>>,
+    bindings: std::sync::Mutex<HashMap<String, ReadBindings>>,
 }
+
+/// A trigger's bindings and when they were read.
+type ReadBindings = (std::time::Instant, Arc<Vec<ActionBinding>>);
 
 /// How long a node keeps a trigger's bindings before reading them again.
 pub const BINDINGS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
