@@ -13,9 +13,10 @@ use serde_json::{Map, Value, json};
 use writ_core::{Action, ActionBinding, Client, User};
 use writ_hooks::{Job, Outcome, Pool, Trigger};
 
-use crate::Writ;
+use crate::audit::Operation;
 use crate::error::ServiceError;
 use crate::oauth_error::OAuthRefusal;
+use crate::{Actor, Writ};
 
 /// The triggers hooks can bind to.
 pub const TRIGGERS: &[&str] = &["post-login", "credentials-exchange"];
@@ -311,7 +312,21 @@ fn merge_secrets(old: Map<String, Value>, new: &[(String, Option<String>)]) -> M
     out
 }
 
+/// Creates an action (a draft: nothing runs until it is deployed and bound).
 pub async fn create(
+    w: &Writ,
+    actor: &Actor,
+    name: &str,
+    trigger: &str,
+    code: &str,
+    secrets: &[(String, Option<String>)],
+) -> Result<Action, ServiceError> {
+    let op = Operation::at("POST", "/actions/actions", "", 201);
+    let result = create_action(w, name, trigger, code, secrets).await;
+    w.finish(actor, op, result).await
+}
+
+async fn create_action(
     w: &Writ,
     name: &str,
     trigger: &str,
@@ -339,7 +354,21 @@ pub async fn create(
     Ok(a)
 }
 
+/// Changes an action's name, draft code or secrets (new secrets apply at once).
 pub async fn update(
+    w: &Writ,
+    actor: &Actor,
+    id: &str,
+    name: Option<&str>,
+    code: Option<&str>,
+    secrets: Option<&[(String, Option<String>)]>,
+) -> Result<Action, ServiceError> {
+    let op = Operation::at("PATCH", "/actions/actions/{id}", id, 200);
+    let result = update_action(w, id, name, code, secrets).await;
+    w.finish(actor, op, result).await
+}
+
+async fn update_action(
     w: &Writ,
     id: &str,
     name: Option<&str>,
@@ -365,16 +394,43 @@ pub async fn update(
 }
 
 /// Makes the draft code the code that runs.
-pub async fn deploy(w: &Writ, id: &str) -> Result<Action, ServiceError> {
-    let mut a = w.store.get_action(id).await?;
-    a.deployed_code = Some(a.code.clone());
-    a.version += 1;
-    a.updated_at = chrono::Utc::now().to_rfc3339();
-    w.store.put_action(&a).await?;
-    Ok(a)
+pub async fn deploy(w: &Writ, actor: &Actor, id: &str) -> Result<Action, ServiceError> {
+    let op = Operation::at("POST", "/actions/actions/{id}/deploy", id, 200);
+    let result = async {
+        let mut a = w.store.get_action(id).await?;
+        a.deployed_code = Some(a.code.clone());
+        a.version += 1;
+        a.updated_at = chrono::Utc::now().to_rfc3339();
+        w.store.put_action(&a).await?;
+        Ok(a)
+    }
+    .await;
+    w.finish(actor, op, result).await
 }
 
+/// Deletes an action and its bindings (this node stops running it at once, others within
+/// [`BINDINGS_TTL`]; a binding whose action is gone is skipped meanwhile).
+pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+    let op = Operation::at("DELETE", "/actions/actions/{id}", id, 204);
+    let result = w.store.delete_action(id).await.map_err(Into::into);
+    w.hooks.bindings.lock().expect("bindings").clear();
+    w.finish(actor, op, result).await
+}
+
+/// Replaces a trigger's bindings (the actions, in the order they run).
 pub async fn set_bindings(
+    w: &Writ,
+    actor: &Actor,
+    trigger: &str,
+    bindings: Vec<ActionBinding>,
+) -> Result<Vec<ActionBinding>, ServiceError> {
+    let route = "/actions/triggers/{triggerId}/bindings";
+    let op = Operation::new("PATCH", route, route.replace("{triggerId}", trigger), 200);
+    let result = bind(w, trigger, bindings).await;
+    w.finish(actor, op, result).await
+}
+
+async fn bind(
     w: &Writ,
     trigger: &str,
     bindings: Vec<ActionBinding>,

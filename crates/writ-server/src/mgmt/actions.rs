@@ -64,6 +64,7 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
         .unwrap_or_default();
     let a = hooks::create(
         &c,
+        &c.actor(),
         b.name.as_deref().unwrap_or_default(),
         &trigger,
         b.code.as_deref().unwrap_or_default(),
@@ -112,7 +113,15 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let b: ActionRequest = c.body(&bytes).await?;
     let s = b.secrets.as_deref().map(secrets);
-    let a = hooks::update(&c, &id, b.name.as_deref(), b.code.as_deref(), s.as_deref()).await?;
+    let a = hooks::update(
+        &c,
+        &c.actor(),
+        &id,
+        b.name.as_deref(),
+        b.code.as_deref(),
+        s.as_deref(),
+    )
+    .await?;
     Ok(ok(hooks::view(&c, &a)))
 }
 
@@ -130,7 +139,7 @@ async fn update(
     security(("bearer" = ["delete:actions"]))
 )]
 async fn delete(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
-    c.store.delete_action(&id).await?;
+    hooks::delete(&c, &c.actor(), &id).await?;
     Ok(no_content())
 }
 
@@ -148,7 +157,7 @@ async fn delete(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Respons
     security(("bearer" = ["update:actions"]))
 )]
 async fn deploy(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
-    let a = hooks::deploy(&c, &id).await?;
+    let a = hooks::deploy(&c, &c.actor(), &id).await?;
     Ok(ok(hooks::view(&c, &a)))
 }
 
@@ -204,7 +213,7 @@ async fn set_bindings(
             action_id: x.reference.value,
         })
         .collect();
-    let done = hooks::set_bindings(&c, &t, list).await?;
+    let done = hooks::set_bindings(&c, &c.actor(), &t, list).await?;
     Ok(ok(
         json!({ "bindings": done.iter().map(binding).collect::<Vec<_>>() }),
     ))
