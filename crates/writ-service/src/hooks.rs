@@ -216,13 +216,13 @@ pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added,
             id: Map::new(),
         });
     }
-    let roles: Vec<String> = w
-        .store
-        .effective_roles(&user.user_id)
+    // The roles tokens would carry, from the cache keyed by the user's authz version.
+    let roles = w
+        .memberships
+        .get(w.store.as_ref(), &user.user_id, user.authz_version)
         .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+        .roles
+        .clone();
     let event = json!({
         "user": {
             "user_id": user.user_id, "email": user.email, "email_verified": user.email_verified,

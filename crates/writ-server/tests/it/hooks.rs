@@ -63,6 +63,28 @@ async fn log_types(app: &TestApp) -> Vec<Value> {
 #[tokio::test]
 async fn post_login_claims_secrets_and_id_token() {
     let (app, client) = setup().await;
+    // bob holds `reader` through a group: the hook sees it in event.authorization.roles.
+    let reader = app.create_role("reader", API, &["read:x"]).await;
+    let bob_id = app.stored_users("bob@example.com").await[0].user_id.clone();
+    let g = app
+        .api(Method::POST, "/groups", Some(json!({"name": "staff"})))
+        .await
+        .assert(201)
+        .field("id");
+    app.api(
+        Method::POST,
+        &format!("/groups/{g}/roles"),
+        Some(json!({"roles": [reader]})),
+    )
+    .await
+    .assert(201);
+    app.api(
+        Method::POST,
+        &format!("/groups/{g}/members"),
+        Some(json!({"members": [bob_id]})),
+    )
+    .await
+    .assert(201);
     let id = bind(
         &app,
         "post-login",
@@ -70,6 +92,7 @@ async fn post_login_claims_secrets_and_id_token() {
             api.accessToken.setCustomClaim("https://h.example/email", event.user.email);
             api.accessToken.setCustomClaim("https://h.example/secret", event.secrets.TOKEN);
             api.accessToken.setCustomClaim("https://h.example/ip", event.request.ip);
+            api.accessToken.setCustomClaim("https://h.example/roles", event.authorization.roles);
             api.accessToken.setCustomClaim("permissions", ["everything"]);
             api.accessToken.setCustomClaim("sub", "someone-else");
             api.idToken.setCustomClaim("https://h.example/color", event.user.app_metadata.color || "none");
@@ -82,6 +105,7 @@ async fn post_login_claims_secrets_and_id_token() {
     assert_eq!(c["https://h.example/email"], "bob@example.com", "{c}");
     assert_eq!(c["https://h.example/secret"], "s3cret");
     assert_eq!(c["https://h.example/ip"], "127.0.0.1");
+    assert_eq!(c["https://h.example/roles"], json!(["reader"]));
     // Restricted names are ignored.
     assert_ne!(c["permissions"], json!(["everything"]));
     assert_ne!(c["sub"], "someone-else");
