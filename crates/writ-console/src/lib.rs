@@ -1,5 +1,5 @@
 //! The admin console at `/admin`: server-rendered pages (askama templates, no build step, no
-//! assets from the internet) over APIs, roles, users, clients, signing keys and the audit log.
+//! assets from the internet) over APIs, roles, groups, users, clients, signing keys, actions (claim hooks) and the audit log.
 //!
 //! It exists so that an operator can run Writ without writing Management API calls by hand,
 //! while Writ stays the one authority on who may do what: an admin signs in through Writ's own
@@ -27,6 +27,7 @@
 
 #[macro_use]
 mod auth;
+mod actions;
 mod apis;
 mod cards;
 mod change;
@@ -60,5 +61,6 @@ pub fn router() -> Router<Writ> {
         .merge(users::router())
         .merge(clients::router())
         .merge(keys::router())
+        .merge(actions::router())
         .merge(logs::router())
 }

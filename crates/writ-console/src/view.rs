@@ -256,6 +256,9 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "unblocked" => "The user is unblocked.",
         "rotated" => "Rotated.",
         "revoked" => "Revoked.",
+        "deployed" => "Deployed: this code runs from the next token request.",
+        "bound" => "Bound: the deployed code runs at every token request of its trigger.",
+        "unbound" => "Unbound: it no longer runs.",
         _ => return None,
     })
 }

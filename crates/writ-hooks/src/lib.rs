@@ -1,24 +1,33 @@
 //! Writ's hook runtime. Hooks are customer JavaScript in the shape of Auth0 Actions
-//! (`exports.onExecutePostLogin = async (event, api) => {…}`), so it is untrusted code: this
-//! crate runs it in QuickJS (through `rquickjs`), which has no filesystem, network, timer or
-//! module loader unless one is added, and none is. Each run gets a time budget (QuickJS's
-//! interrupt handler) and each worker a memory limit and a stack limit; a hit fails that run
-//! with an error, never the process. Each action gets its own JavaScript context (its own
-//! globals), so one action cannot read another's secrets or state. A compiled action is cached
-//! per worker by its key (action id + version), so a run is a function call.
+//! (`exports.onExecutePostLogin = async (event, api) => {…}`), so it is untrusted code, run in
+//! two layers of isolation:
 //!
-//! [`Pool`] keeps warm worker threads (one per core); a worker whose run ended on a limit or a
-//! crash throws its runtime away and starts a fresh one.
+//! - **The engine** ([`Engine`]) is QuickJS (through `rquickjs`), which has no filesystem,
+//!   network, timer or module loader unless one is added, and none is. Each run gets a time
+//!   budget (QuickJS's interrupt handler), each engine a memory and a stack limit; a hit fails
+//!   that run with an error. Each action gets its own JavaScript context (its own globals), so
+//!   one action cannot read another's secrets or state. Compiled actions are cached by key
+//!   (action id + version), so a run is a function call.
+//! - **The worker process** ([`worker`]) holds one engine, outside the server: the server's
+//!   [`Pool`] starts workers as child processes (`writ hook-worker`) with an empty environment
+//!   and OS limits (address space, no core dumps, no files written, no new privileges, killed
+//!   with the server), sends each job as one JSON line and reads one line back. A worker that
+//!   overruns its budget by more than a grace period, crashes or exits is killed and replaced;
+//!   the run fails, the server does not.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rquickjs::{Context, Function, Runtime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+mod pool;
+pub mod worker;
+
+pub use pool::{Pool, WorkerCommand};
 
 /// The memory one worker's JavaScript may allocate.
 pub const MEMORY_LIMIT: usize = 32 * 1024 * 1024;
@@ -53,14 +62,14 @@ pub struct Job {
 }
 
 /// A `deny` call: `code` is given only by credentials-exchange's `deny(code, reason)`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deny {
     pub code: Option<String>,
     pub reason: String,
 }
 
 /// What a run asked for.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Outcome {
     #[serde(default)]
     pub access: Map<String, Value>,
@@ -73,8 +82,6 @@ pub struct Outcome {
 /// Why a run failed (the message is for the audit log, not for the client).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure(pub String);
-
-type Reply = Box<dyn FnOnce(Result<Outcome, Failure>) + Send>;
 
 /// The per-context driver: builds `api`, calls the handler and records what it asked for.
 const DRIVER: &str = r#"
@@ -112,15 +119,21 @@ const DRIVER: &str = r#"
 })();
 "#;
 
-struct Worker {
+/// A QuickJS runtime with its limits and the compiled actions' contexts. Not `Send`: each
+/// worker process owns one.
+pub struct Engine {
     rt: Runtime,
     contexts: HashMap<String, Context>,
     deadline: Arc<AtomicU64>,
     base: Instant,
 }
 
-impl Worker {
-    fn new() -> Result<Self, Failure> {
+/// How many compiled actions an engine keeps before it drops them all and starts over.
+pub const MAX_CONTEXTS: usize = 64;
+
+impl Engine {
+    /// A fresh runtime with [`MEMORY_LIMIT`], [`STACK_LIMIT`] and the interrupt handler.
+    pub fn new() -> Result<Self, Failure> {
         let rt = Runtime::new().map_err(|e| Failure(format!("runtime: {e}")))?;
         rt.set_memory_limit(MEMORY_LIMIT);
         rt.set_max_stack_size(STACK_LIMIT);
@@ -130,7 +143,7 @@ impl Worker {
         rt.set_interrupt_handler(Some(Box::new(move || {
             base.elapsed().as_micros() as u64 > d.load(Ordering::Relaxed)
         })));
-        Ok(Worker {
+        Ok(Engine {
             rt,
             contexts: HashMap::new(),
             deadline,
@@ -142,6 +155,10 @@ impl Worker {
     fn context(&mut self, job: &Job) -> Result<Context, Failure> {
         if let Some(c) = self.contexts.get(&job.key) {
             return Ok(c.clone());
+        }
+        if self.contexts.len() >= MAX_CONTEXTS {
+            // Old versions of edited actions pile up otherwise; recompiling is cheap.
+            self.contexts.clear();
         }
         let ctx = Context::full(&self.rt).map_err(|e| Failure(format!("context: {e}")))?;
         let handler = job.trigger.handler();
@@ -158,7 +175,8 @@ impl Worker {
         Ok(ctx)
     }
 
-    fn run(&mut self, job: &Job) -> Result<Outcome, Failure> {
+    /// Runs `job` within its time budget.
+    pub fn run(&mut self, job: &Job) -> Result<Outcome, Failure> {
         let budget = job.timeout.as_micros() as u64;
         self.deadline.store(
             self.base.elapsed().as_micros() as u64 + budget,
@@ -209,6 +227,12 @@ impl Worker {
     }
 }
 
+/// Runs one job on a fresh engine in this process (tests and benchmarks; the server runs
+/// jobs in worker processes through a [`Pool`]).
+pub fn run_once(job: &Job) -> Result<Outcome, Failure> {
+    Engine::new()?.run(job)
+}
+
 fn js_error(ctx: &rquickjs::Ctx<'_>, e: rquickjs::Error) -> Failure {
     if let rquickjs::Error::Exception = e {
         let v = ctx.catch();
@@ -222,78 +246,6 @@ fn js_error(ctx: &rquickjs::Ctx<'_>, e: rquickjs::Error) -> Failure {
         }
     }
     Failure(e.to_string())
-}
-
-/// Runs one job on a fresh worker (tests and benchmarks; the server uses a [`Pool`]).
-pub fn run_once(job: &Job) -> Result<Outcome, Failure> {
-    Worker::new()?.run(job)
-}
-
-/// Warm worker threads behind one queue.
-pub struct Pool {
-    tx: Mutex<Sender<(Job, Reply)>>,
-}
-
-impl Pool {
-    /// A pool of `workers` threads (at least one).
-    pub fn new(workers: usize) -> Pool {
-        let (tx, rx) = channel::<(Job, Reply)>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..workers.max(1) {
-            spawn_worker(i, rx.clone());
-        }
-        Pool { tx: Mutex::new(tx) }
-    }
-
-    /// Queues `job`; `reply` is called once with its result, on a worker thread.
-    pub fn submit(&self, job: Job, reply: impl FnOnce(Result<Outcome, Failure>) + Send + 'static) {
-        // With no worker left nothing runs the job: the caller's own timeout reports it.
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send((job, Box::new(reply)));
-        }
-    }
-}
-
-type Queue = Arc<Mutex<Receiver<(Job, Reply)>>>;
-
-fn spawn_worker(i: usize, rx: Queue) {
-    let _ = std::thread::Builder::new()
-        .name(format!("writ-hook-{i}"))
-        .spawn(move || worker_loop(i, rx));
-}
-
-fn worker_loop(i: usize, rx: Queue) {
-    let mut worker: Option<Worker> = None;
-    loop {
-        let next = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok((job, reply)) = next else { return };
-        if worker.is_none() {
-            worker = Worker::new().ok();
-        }
-        let Some(w) = worker.as_mut() else {
-            reply(Err(Failure("the hook runtime could not start".into())));
-            continue;
-        };
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run(&job)));
-        match result {
-            Ok(Ok(o)) => reply(Ok(o)),
-            Ok(Err(f)) => {
-                // A limit hit or an exception may leave the runtime half-used: start afresh.
-                worker = None;
-                reply(Err(f));
-            }
-            Err(_) => {
-                worker = None;
-                // The thread survives the panic and goes on serving.
-                reply(Err(Failure(format!(
-                    "the hook runtime crashed (worker {i})"
-                ))));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -342,25 +294,5 @@ mod tests {
             "exports.onExecutePostLogin = async () => { await fetch('http://x'); };",
         ));
         assert!(net.unwrap_err().0.contains("fetch"));
-    }
-
-    #[test]
-    fn pool_recovers_after_a_failure() {
-        let pool = Pool::new(1);
-        let (tx, rx) = channel();
-        let t = tx.clone();
-        pool.submit(
-            job("exports.onExecutePostLogin = async () => { for(;;){} };"),
-            move |r| t.send(r.is_ok()).unwrap(),
-        );
-        pool.submit(
-            Job {
-                key: "b:1".into(),
-                ..job("exports.onExecutePostLogin = async (e, api) => { api.access.deny('no'); };")
-            },
-            move |r| tx.send(r.unwrap().deny.unwrap().reason == "no").unwrap(),
-        );
-        assert!(!rx.recv().unwrap());
-        assert!(rx.recv().unwrap());
     }
 }

@@ -40,7 +40,18 @@ pub struct Config {
     /// carry `app_metadata.authorization = {groups, roles, permissions}`, computed live from
     /// Writ's RBAC and read-only (off by default).
     pub authorization_extension: bool,
+    /// Each hook run's time budget (default 100 ms, at most 20 s).
+    pub hook_timeout: std::time::Duration,
+    /// Hook worker processes (default: one per core).
+    pub hook_workers: usize,
+    /// The program started as a hook worker, with the argument `hook-worker` (default: this
+    /// very executable, `writ`).
+    pub hook_worker: Option<PathBuf>,
 }
+
+/// The default of [`Config::hook_timeout`], and the most it may be.
+pub const HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+pub const MAX_HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The default of [`Config::max_access_token_bytes`].
 pub const MAX_ACCESS_TOKEN_BYTES: usize = 8192;
@@ -74,6 +85,9 @@ struct FileConfig {
     trusted_proxy_header: Option<String>,
     max_access_token_bytes: Option<usize>,
     authorization_extension: Option<bool>,
+    hook_timeout_ms: Option<u64>,
+    hook_workers: Option<usize>,
+    hook_worker: Option<PathBuf>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -247,7 +261,41 @@ impl Config {
                 "WRIT_MAX_ACCESS_TOKEN_BYTES {max_access_token_bytes} is below 1024: no access token would fit"
             )));
         }
+        let hook_timeout_ms = match env("WRIT_HOOK_TIMEOUT_MS").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_HOOK_TIMEOUT_MS '{v}' is not a number of milliseconds"
+                ))
+            })?,
+            None => fc
+                .hook_timeout_ms
+                .unwrap_or(HOOK_TIMEOUT.as_millis() as u64),
+        };
+        if hook_timeout_ms == 0 || hook_timeout_ms > MAX_HOOK_TIMEOUT.as_millis() as u64 {
+            return Err(ConfigError(format!(
+                "WRIT_HOOK_TIMEOUT_MS {hook_timeout_ms} must be between 1 and {}",
+                MAX_HOOK_TIMEOUT.as_millis()
+            )));
+        }
+        let hook_workers = match env("WRIT_HOOK_WORKERS").filter(|v| !v.is_empty()) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError(format!("WRIT_HOOK_WORKERS '{v}' is not a number")))?,
+            None => fc
+                .hook_workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        };
+        if hook_workers == 0 {
+            return Err(ConfigError("WRIT_HOOK_WORKERS must be at least 1".into()));
+        }
+        let hook_worker = env("WRIT_HOOK_WORKER")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(fc.hook_worker);
         Ok(Config {
+            hook_timeout: std::time::Duration::from_millis(hook_timeout_ms),
+            hook_workers,
+            hook_worker,
             authorization_extension,
             max_access_token_bytes,
             trusted_proxies,

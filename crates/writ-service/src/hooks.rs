@@ -1,7 +1,7 @@
 //! Hooks in Auth0 Actions' shape: the actions (draft, deploy, secrets sealed at rest) and
 //! their trigger bindings, and the runs that shape tokens: `post-login` at every user grant
 //! (password, code, refresh, so its claims stay fresh) and `credentials-exchange` at client
-//! credentials. The JavaScript runs in `writ-hooks`' worker pool; a crash or a limit hit fails
+//! credentials. The JavaScript runs in `writ-hooks`' worker processes; a crash or a limit hit fails
 //! that token request (`server_error`, audit `actions_execution_failed`), never the server.
 //! Restricted claim names (`writ_core::claims::is_restricted`) are dropped with a log line.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use writ_core::{Action, ActionBinding, Client, User};
-use writ_hooks::{Job, Outcome, Pool, Trigger};
+use writ_hooks::{Job, Outcome, Pool, Trigger, WorkerCommand};
 
 use crate::audit::Operation;
 use crate::error::ServiceError;
@@ -20,11 +20,7 @@ use crate::{Actor, Writ};
 
 /// The triggers hooks can bind to.
 pub const TRIGGERS: &[&str] = &["post-login", "credentials-exchange"];
-/// A run's default time budget, and the most `WRIT_HOOK_TIMEOUT_MS` may raise it to.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The worker pool, started at the first run.
+/// The worker processes, started at the first run.
 #[derive(Default)]
 pub struct Hooks {
     pool: OnceLock<Pool>,
@@ -57,14 +53,23 @@ async fn bindings_of(w: &Writ, trigger: &str) -> Result<Arc<Vec<ActionBinding>>,
 }
 
 impl Hooks {
-    fn pool(&self) -> &Pool {
+    fn pool(&self, config: &crate::Config) -> &Pool {
         self.pool.get_or_init(|| {
-            Pool::new(
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1),
-            )
+            let command = match &config.hook_worker {
+                Some(p) => Ok(WorkerCommand::writ(p)),
+                None => WorkerCommand::current_exe(),
+            };
+            let command = command.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot find this executable to start hook workers");
+                WorkerCommand::writ("writ")
+            });
+            Pool::new(config.hook_workers, command)
         })
+    }
+
+    /// The process ids of this node's hook workers (none before the first run).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.pool.get().map(Pool::worker_pids).unwrap_or_default()
     }
 }
 
@@ -79,15 +84,6 @@ pub struct HookRequest {
 tokio::task_local! {
     /// Set by the token endpoint around a grant, read by the hooks' `event.request`.
     pub static REQUEST: HookRequest;
-}
-
-fn timeout() -> Duration {
-    std::env::var("WRIT_HOOK_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_TIMEOUT)
-        .min(MAX_TIMEOUT)
 }
 
 fn request_json() -> Value {
@@ -155,25 +151,15 @@ async fn run_trigger(
         let Some(code) = a.deployed_code.clone() else {
             continue;
         };
-        let job = Job {
-            key: format!("{}:{}", a.id, a.version),
-            code: Arc::from(code.as_str()),
-            trigger: kind,
-            event: event.clone(),
-            secrets: open_secrets(w, &a),
-            timeout: timeout(),
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let budget = job.timeout;
-        w.hooks.pool().submit(job, move |r| {
-            let _ = tx.send(r);
-        });
-        // The worker's own budget ends the run; this wall clock is the backstop.
-        let result = match tokio::time::timeout(budget + Duration::from_secs(1), rx).await {
-            Ok(Ok(r)) => r.map_err(|f| f.0),
-            Ok(Err(_)) => Err("the hook worker went away".into()),
-            Err(_) => Err("the hook ran past its time limit".into()),
-        };
+        let result = run_code(
+            w,
+            &a,
+            &format!("{}:{}", a.id, a.version),
+            &code,
+            kind,
+            &event,
+        )
+        .await;
         let out: Outcome = match result {
             Ok(o) => o,
             Err(why) => {
@@ -206,6 +192,124 @@ async fn run_trigger(
         added.id.extend(allowed(out.id, &a.id));
     }
     Ok(added)
+}
+
+/// Runs `code` (cached in the workers under `key`) with the action's secrets, in a worker
+/// process; the reason for a failure is for the audit log.
+async fn run_code(
+    w: &Writ,
+    a: &Action,
+    key: &str,
+    code: &str,
+    kind: Trigger,
+    event: &Value,
+) -> Result<Outcome, String> {
+    let job = Job {
+        key: key.to_owned(),
+        code: Arc::from(code),
+        trigger: kind,
+        event: event.clone(),
+        secrets: open_secrets(w, a),
+        timeout: w.config.hook_timeout,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let budget = job.timeout;
+    w.hooks.pool(&w.config).submit(job, move |r| {
+        let _ = tx.send(r);
+    });
+    // The worker's own budget ends the run and the pool kills a worker that overruns it;
+    // this wall clock only bounds the wait for a free worker when all are busy.
+    match tokio::time::timeout(budget + Duration::from_secs(5), rx).await {
+        Ok(Ok(r)) => r.map_err(|f| f.0),
+        Ok(Err(_)) => Err("the hook worker went away".into()),
+        Err(_) => Err("no hook worker was free in time".into()),
+    }
+}
+
+/// What a test run of an action did: the claims it set (restricted names dropped), its
+/// refusal, or why it failed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TestRun {
+    pub access_token_claims: Map<String, Value>,
+    pub id_token_claims: Map<String, Value>,
+    pub deny: Option<Value>,
+    pub error: Option<String>,
+    /// Wall-clock milliseconds, worker round trip included.
+    pub duration_ms: f64,
+}
+
+/// A sample event for a trigger, to start a test run from.
+pub fn sample_event(trigger: &str) -> Value {
+    let request =
+        json!({ "ip": "203.0.113.7", "hostname": "auth.example.com", "user_agent": "Mozilla/5.0" });
+    let client = json!({ "client_id": "sample-client", "name": "Sample SPA" });
+    if trigger == "credentials-exchange" {
+        return json!({ "client": client, "resource_server": { "identifier": "https://api.example.com" }, "request": request });
+    }
+    json!({
+        "user": {
+            "user_id": "auth0|sample", "email": "sample@example.com", "email_verified": true,
+            "name": "Sample User", "app_metadata": { "plan": "pro" }, "user_metadata": {},
+        },
+        "client": client,
+        "authorization": { "roles": ["editor"] },
+        "request": request,
+    })
+}
+
+/// Runs the action's draft code (deployed or not) against `event`, with its secrets, as a
+/// token request would, but mints nothing. Audited as a run by `actor`.
+pub async fn test_run(
+    w: &Writ,
+    actor: &Actor,
+    id: &str,
+    event: Value,
+) -> Result<TestRun, ServiceError> {
+    let op = Operation::at("POST", "/actions/actions/{id}/test", id, 200);
+    let result = async {
+        let a = w.store.get_action(id).await?;
+        if !event.is_object() {
+            return Err(ServiceError::invalid(
+                "payload",
+                "The test event must be a JSON object",
+            ));
+        }
+        let kind = if a.trigger == "credentials-exchange" {
+            Trigger::CredentialsExchange
+        } else {
+            Trigger::PostLogin
+        };
+        // The draft is cached under its own text, apart from the deployed version.
+        let key = format!("{}:draft:{:016x}", a.id, fingerprint(&a.code));
+        let started = std::time::Instant::now();
+        let outcome = run_code(w, &a, &key, &a.code, kind, &event).await;
+        let mut run = TestRun {
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            ..TestRun::default()
+        };
+        match outcome {
+            Ok(o) => {
+                run.access_token_claims = allowed(o.access, &a.id);
+                run.id_token_claims = allowed(o.id, &a.id);
+                run.deny = o
+                    .deny
+                    .map(|d| json!({ "code": d.code, "reason": d.reason }));
+            }
+            Err(e) => run.error = Some(e),
+        }
+        Ok(run)
+    }
+    .await;
+    w.finish(actor, op, result).await
+}
+
+/// A cache key for a draft's text (not a security boundary: the key only picks a compiled
+/// context in the admin's own action).
+fn fingerprint(code: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    code.hash(&mut h);
+    h.finish()
 }
 
 /// Runs the `post-login` actions for `user` signing in to `client`.
@@ -267,6 +371,29 @@ pub async fn credentials_exchange(
 
 // ---------------------------------------------------------------------------------------------
 // Management
+
+/// Every action, by name.
+pub async fn list(w: &Writ) -> Result<Vec<Action>, ServiceError> {
+    let mut all = w.store.actions().await?;
+    all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    Ok(all)
+}
+
+/// One action.
+pub async fn get(w: &Writ, id: &str) -> Result<Action, ServiceError> {
+    Ok(w.store.get_action(id).await?)
+}
+
+/// A trigger's bindings as stored (what runs, in order).
+pub async fn bindings(w: &Writ, trigger: &str) -> Result<Vec<ActionBinding>, ServiceError> {
+    check_trigger(trigger)?;
+    Ok(w.store.action_bindings(trigger).await?)
+}
+
+/// The names of an action's secrets (never their values).
+pub fn secret_names(w: &Writ, a: &Action) -> Vec<String> {
+    open_secrets(w, a).keys().cloned().collect()
+}
 
 /// An action as the Management API shows it: secrets by name only.
 pub fn view(w: &Writ, a: &Action) -> Value {

@@ -2,6 +2,7 @@
 //! data and prints a tour. Configuration errors end the process with one line and exit code 2.
 //! `writ login`, `writ apis|roles|users|clients|grants …` manage a running server (see [`cli`]).
 //! `writ export|import|backup` dump, restore and copy the database (see [`dump`]).
+//! `writ hook-worker` (not listed in the help) is the hook worker process the server starts.
 
 mod cli;
 mod dump;
@@ -43,6 +44,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A hook worker process (started by this server's hook pool): no CLI, no logging set-up,
+    // no async runtime; it locks itself down and serves jobs on stdin/stdout.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "hook-worker")
+    {
+        return writ_hooks::worker::main();
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

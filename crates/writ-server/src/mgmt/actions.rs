@@ -2,7 +2,7 @@
 //! deploy) and their trigger bindings. Secrets are accepted with values and answered by name.
 
 use super::prelude::*;
-use super::types::{ActionRequest, ActionSecret, BindingsRequest};
+use super::types::{ActionRequest, ActionSecret, ActionTestRequest, BindingsRequest};
 use serde_json::json;
 use writ_core::ActionBinding;
 use writ_service::hooks;
@@ -12,6 +12,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(read, update, delete))
         .routes(routes!(deploy))
+        .routes(routes!(test))
         .routes(routes!(bindings, set_bindings))
 }
 
@@ -159,6 +160,39 @@ async fn delete(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Respons
 async fn deploy(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
     let a = hooks::deploy(&c, &c.actor(), &id).await?;
     Ok(ok(hooks::view(&c, &a)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/actions/actions/{id}/test",
+    operation_id = "post_test_action",
+    tag = "actions",
+    summary = "Test an action",
+    description = "Runs the action's draft code (deployed or not) with its secrets against `payload`, in a hook worker under the same limits as a token request, and answers what it did: `{payload: {access_token_claims, id_token_claims, deny, error, duration_ms}}`. Nothing is minted; the run is audited.",
+    params(ActionId),
+    request_body(content = ActionTestRequest, description = "The event (`event.user`, `.client`, `.authorization`, `.request` for post-login); a sample event when absent."),
+    responses(
+        (status = 200, description = "What the run did.", body = Object),
+        schemas::BodyDenied<ActionId>,
+    ),
+    security(("bearer" = ["update:actions"]))
+)]
+async fn test(
+    c: Caller,
+    Path(ActionId(id)): Path<ActionId>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let b: ActionTestRequest = if bytes.is_empty() {
+        ActionTestRequest::default()
+    } else {
+        c.body(&bytes).await?
+    };
+    let event = match b.payload {
+        Some(p) => p,
+        None => hooks::sample_event(&c.store.get_action(&id).await?.trigger),
+    };
+    let run = hooks::test_run(&c, &c.actor(), &id, event).await?;
+    Ok(ok(json!({ "payload": run })))
 }
 
 #[utoipa::path(

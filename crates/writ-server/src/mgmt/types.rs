@@ -1464,3 +1464,12 @@ pub struct BindingRequest {
 pub struct BindingsRequest {
     pub bindings: Vec<BindingRequest>,
 }
+
+/// `POST /actions/actions/{id}/test`: the event to run the action's draft code against
+/// (a sample event of its trigger when absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ActionTestRequest {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub payload: Option<serde_json::Value>,
+}

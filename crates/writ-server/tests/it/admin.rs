@@ -11,8 +11,9 @@ use crate::helpers::*;
 
 const ADMIN_EMAIL: &str = "root@example.com";
 const ADMIN_PW: &str = "root-password-1";
-const PAGES: [&str; 8] = [
+const PAGES: [&str; 9] = [
     "/admin",
+    "/admin/actions",
     "/admin/logs",
     "/admin/apis",
     "/admin/roles",
@@ -902,4 +903,131 @@ async fn the_member_and_role_cards_refuse_at_their_field_and_remove_after_asking
     assert!(!shown(&after.0)[0], "{}", after.0);
     assert_eq!(shown(&after.1)[1..], [false, false], "{}", after.1);
     assert_eq!(app.api_get(&format!("/users/{bob}/roles")).await, json!([]));
+}
+
+/// The actions page: a new action from the trigger's template, a test run of the draft against
+/// the sample event (claims shown, a restricted claim dropped, the secret used but not shown),
+/// a bad event refused at its field, then deploy and bind make a real token carry the claim.
+#[tokio::test]
+async fn actions_page_edits_tests_deploys_and_binds_a_hook() {
+    let (app, mut b, csrf) = signed_in_admin().await;
+    let api = "https://actions.example/api";
+    app.create_api(api, "RS256", &["read:x"], true).await;
+    app.create_user("bob@example.com", "bob-password-1").await;
+    let client = app.password_client().await;
+
+    let new = [
+        ("name", "plan claim"),
+        ("trigger", "post-login"),
+        ("code", ""),
+    ];
+    let page = b.create("/admin/actions/new", &csrf, &new).await;
+    let detail = b.get(&page).await;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert!(
+        detail.body.contains("exports.onExecutePostLogin"),
+        "template code"
+    );
+    assert!(detail.body.contains("not deployed"));
+
+    let code = "exports.onExecutePostLogin = async (event, api) => { api.accessToken.setCustomClaim('https://a.example/plan', event.user.app_metadata.plan || 'free'); api.accessToken.setCustomClaim('scope', 'admin'); api.idToken.setCustomClaim('https://a.example/key', event.secrets.KEY.length); };";
+    b.submit_ok(&page, &csrf, &[("name", "plan claim"), ("code", code)])
+        .await;
+    b.submit_ok(
+        &format!("{page}/secrets"),
+        &csrf,
+        &[("secret_name", "KEY"), ("secret_value", "s3cr3t-value")],
+    )
+    .await;
+    let bad = b
+        .submit(
+            &format!("{page}/secrets"),
+            &csrf,
+            &[("secret_name", "no spaces"), ("secret_value", "x")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("data-testid=\"error-secret_name\""));
+
+    let sample =
+        serde_json::to_string(&json!({"user": {"app_metadata": {"plan": "pro"}}})).unwrap();
+    let run = b
+        .submit(&format!("{page}/test"), &csrf, &[("event", &sample)])
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    assert!(
+        run.body.contains("data-testid=\"test-result\""),
+        "{}",
+        run.body
+    );
+    assert!(run.body.contains("https://a.example/plan"), "{}", run.body);
+    assert!(
+        run.body.contains("&#34;pro&#34;") || run.body.contains("&quot;pro&quot;"),
+        "{}",
+        run.body
+    );
+    assert!(
+        !run.body.contains("s3cr3t-value"),
+        "the secret is never shown"
+    );
+    assert!(
+        !run.body.contains("&#34;scope&#34;"),
+        "restricted claim dropped"
+    );
+    let broken = b
+        .submit(&format!("{page}/test"), &csrf, &[("event", "{not json")])
+        .await;
+    assert_eq!(broken.status, 400);
+    assert!(broken.body.contains("data-testid=\"error-event\""));
+
+    // Nothing runs at token requests before deploy and bind.
+    let t = app
+        .password_token(&client, "bob@example.com", "bob-password-1", api, None)
+        .await
+        .assert(200)
+        .body;
+    assert!(
+        jwt_parts(t["access_token"].as_str().unwrap())
+            .1
+            .get("https://a.example/plan")
+            .is_none()
+    );
+    let done = b.submit(&format!("{page}/deploy"), &csrf, &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let done = b
+        .submit(&format!("{page}/binding"), &csrf, &[("bind", "true")])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let list = b.get("/admin/actions").await;
+    assert!(list.body.contains("data-testid=\"action-row\""));
+    assert!(
+        list.body.contains(">deployed<") && list.body.contains(">bound<"),
+        "{}",
+        list.body
+    );
+    let t = app
+        .password_token(&client, "bob@example.com", "bob-password-1", api, None)
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(
+        jwt_parts(t["access_token"].as_str().unwrap()).1["https://a.example/plan"],
+        "free"
+    );
+
+    // Deleting asks first, then the hook stops running at once.
+    let done = b.confirmed(&format!("{page}/delete"), &csrf, &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(b.get(&page).await.status, 404);
+    let t = app
+        .password_token(&client, "bob@example.com", "bob-password-1", api, None)
+        .await
+        .assert(200)
+        .body;
+    assert!(
+        jwt_parts(t["access_token"].as_str().unwrap())
+            .1
+            .get("https://a.example/plan")
+            .is_none()
+    );
 }

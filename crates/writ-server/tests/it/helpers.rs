@@ -290,6 +290,23 @@ pub async fn to_resp(r: reqwest::Response) -> Resp {
     }
 }
 
+/// The `writ` binary cargo built for this workspace's tests (`target/<profile>/writ`, beside
+/// the `deps` folder this test binary runs from).
+pub fn hook_worker() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    let writ = profile.join(format!("writ{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        writ.exists(),
+        "{} is missing: build the workspace's tests (cargo test --workspace --no-run)",
+        writ.display()
+    );
+    writ
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
@@ -323,6 +340,12 @@ impl TestApp {
                 "2".to_string(),
             ),
         ];
+        // Hooks run in worker processes; a test binary is not `writ`, so name the one cargo
+        // built beside it (the server itself uses its own executable).
+        vars.push((
+            "WRIT_HOOK_WORKER".to_string(),
+            hook_worker().display().to_string(),
+        ));
         let pg = if backend() == "postgres" {
             let db = PgTestDb::create("writ_it").await;
             vars[2].1 = db.url.clone();

@@ -242,6 +242,69 @@ async fn runaway_and_sandboxed_hooks_fail_cleanly() {
     );
 }
 
+/// The JavaScript runs in worker processes, not in the server: with OS limits and an empty
+/// environment (no database URL or key-encryption key to read), and a worker that dies (as the
+/// kernel's OOM killer or a crash would end it) costs at most the one request that met it.
+#[tokio::test]
+async fn hooks_run_in_locked_down_worker_processes() {
+    let (app, client) = setup().await;
+    bind(
+        &app,
+        "post-login",
+        r#"exports.onExecutePostLogin = async (e, api) => { api.accessToken.setCustomClaim("https://h.example/pid", 1); };"#,
+        json!([]),
+    )
+    .await;
+    bob(&app, &client, None).await.assert(200);
+    let pids = app.state.hooks.worker_pids();
+    assert!(!pids.is_empty());
+    for pid in &pids {
+        assert_ne!(*pid, std::process::id());
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let core = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap();
+        assert!(core.split_whitespace().any(|w| w == "0"), "{limits}");
+        assert!(
+            limits.contains("536870912"),
+            "address space capped: {limits}"
+        );
+        assert!(
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .unwrap()
+                .is_empty()
+        );
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(cmdline.ends_with("hook-worker\0"), "{cmdline:?}");
+    }
+    for pid in &pids {
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    // Each request either meets a dead worker (a clean server_error) or a fresh one.
+    let mut failed = 0;
+    for _ in 0..pids.len() + 2 {
+        let r = bob(&app, &client, None).await;
+        match r.status.as_u16() {
+            200 => {}
+            500 => {
+                assert_eq!(r.body["error"], "server_error");
+                failed += 1;
+            }
+            s => panic!("unexpected {s}: {:?}", r.body),
+        }
+    }
+    assert!(failed <= pids.len());
+    let t = bob(&app, &client, None).await.assert(200).body;
+    assert_eq!(
+        jwt_parts(t["access_token"].as_str().unwrap()).1["https://h.example/pid"],
+        1
+    );
+}
+
 #[tokio::test]
 async fn credentials_exchange_hooks() {
     let (app, _) = setup().await;
@@ -274,4 +337,69 @@ async fn credentials_exchange_hooks() {
         .await;
     assert_eq!(r.body["error"], "invalid_scope", "{:?}", r.body);
     assert_eq!(r.body["error_description"], "not today");
+}
+
+/// `POST /actions/actions/{id}/test` runs the draft (not yet deployed) against an event, with
+/// the action's secrets, and answers the claims, a refusal or the failure; nothing is minted.
+#[tokio::test]
+async fn test_runs_the_draft_against_an_event() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .api(
+            Method::POST,
+            "/actions/actions",
+            Some(json!({"name": "t", "supported_triggers": [{"id": "post-login", "version": "v3"}],
+                        "code": "exports.onExecutePostLogin = async (e, api) => { if (e.user.email === 'no@x.y') api.access.deny('nope'); api.accessToken.setCustomClaim('https://t.example/plan', e.user.app_metadata.plan); api.accessToken.setCustomClaim('sub', 'evil'); api.idToken.setCustomClaim('https://t.example/k', e.secrets.K.length); };",
+                        "secrets": [{"name": "K", "value": "abcd"}]})),
+        )
+        .await
+        .assert(201)
+        .field("id");
+    let path = format!("/actions/actions/{id}/test");
+    // No payload: the trigger's sample event.
+    let r = app.api(Method::POST, &path, None).await.assert(200).body;
+    assert_eq!(
+        r["payload"]["access_token_claims"],
+        json!({"https://t.example/plan": "pro"})
+    );
+    assert_eq!(
+        r["payload"]["id_token_claims"],
+        json!({"https://t.example/k": 4})
+    );
+    assert!(r["payload"]["error"].is_null());
+    assert!(!r.to_string().contains("abcd"), "no secret in the answer");
+    let r = app
+        .api(
+            Method::POST,
+            &path,
+            Some(json!({"payload": {"user": {"email": "no@x.y", "app_metadata": {}}}})),
+        )
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(r["payload"]["deny"]["reason"], "nope");
+    // A draft that loops fails its run only.
+    app.api(
+        Method::PATCH,
+        &format!("/actions/actions/{id}"),
+        Some(json!({"code": "exports.onExecutePostLogin = async () => { for (;;) {} };"})),
+    )
+    .await
+    .assert(200);
+    let r = app.api(Method::POST, &path, None).await.assert(200).body;
+    assert!(r["payload"]["error"].is_string(), "{r}");
+    assert!(
+        r["payload"]["access_token_claims"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    app.api(Method::POST, &path, Some(json!({"payload": [1]})))
+        .await
+        .assert(400);
+    app.api(Method::POST, "/actions/actions/act_missing/test", None)
+        .await
+        .assert(404);
+    // The run is audited; no token was minted by it.
+    assert!(log_types(&app).await.iter().any(|t| *t == "sapi"));
 }
