@@ -436,6 +436,54 @@ impl From<&writ_store::PermissionInfo> for Permission {
     }
 }
 
+/// Where one of a user's permissions comes from, as Auth0 shows it: `DIRECT` (granted to the
+/// user; no id or name) or `ROLE` (the role's id and name). A role held through a group also
+/// names the group's path (`group_path`, Writ's addition).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PermissionSource {
+    pub source_id: String,
+    pub source_name: String,
+    /// `DIRECT` or `ROLE`.
+    pub source_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_path: Option<String>,
+}
+
+impl From<&writ_core::Source> for PermissionSource {
+    fn from(s: &writ_core::Source) -> Self {
+        let role = |id: &str, name: &str, group: Option<&str>| PermissionSource {
+            source_id: id.to_owned(),
+            source_name: name.to_owned(),
+            source_type: "ROLE".into(),
+            group_path: group.map(str::to_owned),
+        };
+        match s {
+            writ_core::Source::Direct => PermissionSource {
+                source_id: String::new(),
+                source_name: String::new(),
+                source_type: "DIRECT".into(),
+                group_path: None,
+            },
+            writ_core::Source::Role { id, name } => role(id, name, None),
+            writ_core::Source::Group {
+                path,
+                role_id,
+                role_name,
+            } => role(role_id, role_name, Some(path)),
+        }
+    }
+}
+
+/// One of a user's effective permissions with its sources (`GET /users/{id}/permissions`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserPermission {
+    pub permission_name: String,
+    pub description: String,
+    pub resource_server_name: String,
+    pub resource_server_identifier: String,
+    pub sources: Vec<PermissionSource>,
+}
+
 /// One permission to add or remove: a scope of an API.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PermissionRef {
@@ -1189,6 +1237,13 @@ list!(
     Permission,
     permissions,
     "A list of permissions."
+);
+list!(
+    UserPermissionList,
+    UserPermissionPage,
+    UserPermission,
+    permissions,
+    "A user's effective permissions, each with its sources."
 );
 list!(
     RoleUserList,

@@ -5,7 +5,7 @@ use writ_service::users::{self, UserInput};
 
 use super::prelude::*;
 use super::types::{
-    EmailQuery, EmptyObject, PermissionList, PermissionsRequest, RoleList, UserList, UserRequest,
+    EmailQuery, EmptyObject, PermissionsRequest, RoleList, UserList, UserRequest,
     UserRolesRequest, UserSearch,
 };
 
@@ -255,10 +255,10 @@ async fn remove_roles(
     path = "/users/{id}/permissions",
     operation_id = "get_permissions",
     tag = "users",
-    summary = "List a user's direct permissions",
+    summary = "List a user's permissions",
     params(UserId, Paging),
     responses(
-        (status = 200, description = "The permissions assigned to the user directly (not through roles), sorted by API identifier and name.", body = types::PermissionList),
+        (status = 200, description = "Every permission the user holds, as Auth0 lists them: granted directly (source `DIRECT`) or through a role (`ROLE`, with the role's id and name), including the roles of the user's groups and their ancestors (with `group_path`). Sorted by API identifier, then name. Only direct grants can be removed with `DELETE`.", body = types::UserPermissionList),
         schemas::QueryDenied<UserId>,
     ),
     security(("bearer" = ["read:users"]))
@@ -268,8 +268,31 @@ async fn permissions(
     Path(UserId(id)): Path<UserId>,
     paging: Paging,
 ) -> Result<Response, ApiError> {
-    let page = c.store.user_permissions(&id, paging.page()?).await?;
-    paging.answer::<PermissionList, _, _>(page)
+    let page = paging.page()?;
+    users::get(&c, &id).await?;
+    let all: Vec<types::UserPermission> = users::effective_permissions(&c, &id)
+        .await?
+        .into_iter()
+        .flat_map(|api| {
+            let (identifier, name) = (api.identifier, api.name);
+            api.permissions
+                .into_iter()
+                .map(move |p| types::UserPermission {
+                    permission_name: p.name,
+                    description: p.description,
+                    resource_server_name: name.clone(),
+                    resource_server_identifier: identifier.clone(),
+                    sources: p.sources.iter().map(Into::into).collect(),
+                })
+        })
+        .collect();
+    let total = all.len() as i64;
+    let items = all
+        .into_iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(page.per_page as usize)
+        .collect();
+    Ok(ok(paging.respond::<_, types::UserPermissionList>(items, total)?))
 }
 
 #[utoipa::path(

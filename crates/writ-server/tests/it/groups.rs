@@ -317,6 +317,47 @@ async fn effective_permissions_name_how_the_user_holds_each() {
              "description": "write:x desc", "sources": ["roles"]},
         ]})
     );
+    // `/users/{id}/permissions` lists them as Auth0 does, each source named, the group's path
+    // for a role held through a group.
+    let listed = app.api_get(&format!("/users/{bob}/permissions")).await;
+    let row = |name: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["permission_name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let read = row("read:x");
+    let kinds: Vec<&str> = read["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source_type"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"DIRECT") && kinds.contains(&"ROLE"), "{read}");
+    assert!(
+        read["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["source_id"] == reader.as_str() && s["source_name"] == "reader" && s.get("group_path").is_none()),
+        "{read}"
+    );
+    assert_eq!(
+        row("write:x")["sources"],
+        json!([{"source_id": writer, "source_name": "writer", "source_type": "ROLE", "group_path": "/eng"}])
+    );
+    let paged = app
+        .api_get(&format!("/users/{bob}/permissions?include_totals=true&per_page=1&page=1"))
+        .await;
+    assert_eq!(paged["total"], 2);
+    assert_eq!(names(&paged["permissions"], "permission_name"), ["write:x"]);
+    app.api(Method::GET, "/users/usr_nobody/permissions", None)
+        .await
+        .assert(404);
     // Pages continue at `next`.
     let first = app.api_get(&format!("{path}&take=1")).await;
     assert_eq!(names(&first["permissions"], "permission_name"), ["read:x"]);
