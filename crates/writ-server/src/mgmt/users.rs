@@ -5,8 +5,8 @@ use writ_service::users::{self, UserInput};
 
 use super::prelude::*;
 use super::types::{
-    EmailQuery, EmptyObject, PermissionsRequest, RoleList, UserList, UserRequest,
-    UserRolesRequest, UserSearch,
+    EmailQuery, EmptyObject, PermissionsRequest, RoleList, UserList, UserRequest, UserRolesRequest,
+    UserSearch,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -292,7 +292,9 @@ async fn permissions(
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(page.per_page as usize)
         .collect();
-    Ok(ok(paging.respond::<_, types::UserPermissionList>(items, total)?))
+    Ok(ok(
+        paging.respond::<_, types::UserPermissionList>(items, total)?
+    ))
 }
 
 #[utoipa::path(

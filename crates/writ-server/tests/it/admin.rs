@@ -915,6 +915,18 @@ async fn actions_page_edits_tests_deploys_and_binds_a_hook() {
     app.create_api(api, "RS256", &["read:x"], true).await;
     app.create_user("bob@example.com", "bob-password-1").await;
     let client = app.password_client().await;
+    // The hook's claim in bob's next access token, if any.
+    let plan = async |app: &TestApp| {
+        let t = app
+            .password_token(&client, "bob@example.com", "bob-password-1", api, None)
+            .await
+            .assert(200)
+            .body;
+        jwt_parts(t["access_token"].as_str().unwrap())
+            .1
+            .get("https://a.example/plan")
+            .cloned()
+    };
 
     let new = [
         ("name", "plan claim"),
@@ -981,17 +993,7 @@ async fn actions_page_edits_tests_deploys_and_binds_a_hook() {
     assert!(broken.body.contains("data-testid=\"error-event\""));
 
     // Nothing runs at token requests before deploy and bind.
-    let t = app
-        .password_token(&client, "bob@example.com", "bob-password-1", api, None)
-        .await
-        .assert(200)
-        .body;
-    assert!(
-        jwt_parts(t["access_token"].as_str().unwrap())
-            .1
-            .get("https://a.example/plan")
-            .is_none()
-    );
+    assert!(plan(&app).await.is_none());
     let done = b.submit(&format!("{page}/deploy"), &csrf, &[]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     let done = b
@@ -1005,29 +1007,11 @@ async fn actions_page_edits_tests_deploys_and_binds_a_hook() {
         "{}",
         list.body
     );
-    let t = app
-        .password_token(&client, "bob@example.com", "bob-password-1", api, None)
-        .await
-        .assert(200)
-        .body;
-    assert_eq!(
-        jwt_parts(t["access_token"].as_str().unwrap()).1["https://a.example/plan"],
-        "free"
-    );
+    assert_eq!(plan(&app).await, Some(json!("free")));
 
     // Deleting asks first, then the hook stops running at once.
     let done = b.confirmed(&format!("{page}/delete"), &csrf, &[]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(b.get(&page).await.status, 404);
-    let t = app
-        .password_token(&client, "bob@example.com", "bob-password-1", api, None)
-        .await
-        .assert(200)
-        .body;
-    assert!(
-        jwt_parts(t["access_token"].as_str().unwrap())
-            .1
-            .get("https://a.example/plan")
-            .is_none()
-    );
+    assert!(plan(&app).await.is_none());
 }

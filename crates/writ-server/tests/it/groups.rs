@@ -337,13 +337,18 @@ async fn effective_permissions_name_how_the_user_holds_each() {
         .iter()
         .map(|s| s["source_type"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"DIRECT") && kinds.contains(&"ROLE"), "{read}");
+    assert!(
+        kinds.contains(&"DIRECT") && kinds.contains(&"ROLE"),
+        "{read}"
+    );
     assert!(
         read["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["source_id"] == reader.as_str() && s["source_name"] == "reader" && s.get("group_path").is_none()),
+            .any(|s| s["source_id"] == reader.as_str()
+                && s["source_name"] == "reader"
+                && s.get("group_path").is_none()),
         "{read}"
     );
     assert_eq!(
@@ -351,7 +356,9 @@ async fn effective_permissions_name_how_the_user_holds_each() {
         json!([{"source_id": writer, "source_name": "writer", "source_type": "ROLE", "group_path": "/eng"}])
     );
     let paged = app
-        .api_get(&format!("/users/{bob}/permissions?include_totals=true&per_page=1&page=1"))
+        .api_get(&format!(
+            "/users/{bob}/permissions?include_totals=true&per_page=1&page=1"
+        ))
         .await;
     assert_eq!(paged["total"], 2);
     assert_eq!(names(&paged["permissions"], "permission_name"), ["write:x"]);
