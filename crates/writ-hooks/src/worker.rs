@@ -6,9 +6,9 @@
 //!
 //! The limits are set on the process itself, so they hold whatever the JavaScript engine does:
 //! an address-space cap ([`ADDRESS_SPACE_LIMIT`], well above QuickJS's own [`MEMORY_LIMIT`]),
-//! no core dumps (a dump would hold secrets), no file written, no more descriptors than it has,
-//! no child processes, no new privileges, and death when the server dies. The server also
-//! starts it with an empty environment, in `/`, with stderr discarded.
+//! no core dumps (a dump would hold secrets), no file written, no new descriptor (no file or
+//! socket opened), no child processes, no new privileges, and death when the server dies. The
+//! server also starts it with an empty environment, in `/`, with stderr discarded.
 //!
 //! [`MEMORY_LIMIT`]: crate::MEMORY_LIMIT
 
@@ -86,8 +86,9 @@ pub fn lock_down() -> std::io::Result<()> {
     cap(Resource::As, ADDRESS_SPACE_LIMIT)?;
     cap(Resource::Core, 0)?;
     cap(Resource::Fsize, 0)?;
-    // stdin, stdout, stderr and what the runtime already holds; nothing new can be opened.
-    cap(Resource::Nofile, 16)?;
+    // stdin, stdout and stderr are descriptors 0 to 2 and the server passes no other: with
+    // the limit at 3, no file or socket can be opened at all.
+    cap(Resource::Nofile, 3)?;
     // No child processes (privileged users are exempt from this one; the others still hold).
     cap(Resource::Nproc, 0)?;
     Ok(())

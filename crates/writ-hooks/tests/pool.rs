@@ -71,7 +71,7 @@ fn runs_jobs_in_a_locked_down_process_and_recovers_from_failures() {
     );
     assert!(line("Max core file size").contains("0 0"), "{limits}");
     assert!(line("Max file size").contains("0 0"), "{limits}");
-    assert!(line("Max open files").contains("16 16"), "{limits}");
+    assert!(line("Max open files").contains("3 3"), "{limits}");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(status.contains("NoNewPrivs:\t1"), "{status}");
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
