@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 mod pool;
+#[cfg(target_os = "linux")]
+mod syscalls;
 pub mod worker;
 
 pub use pool::{Pool, WorkerCommand};

@@ -7,8 +7,10 @@
 //! The limits are set on the process itself, so they hold whatever the JavaScript engine does:
 //! an address-space cap ([`ADDRESS_SPACE_LIMIT`], well above QuickJS's own [`MEMORY_LIMIT`]),
 //! no core dumps (a dump would hold secrets), no file written, no new descriptor (no file or
-//! socket opened), no child processes, no new privileges, and death when the server dies. The
-//! server also starts it with an empty environment, in `/`, with stderr discarded.
+//! socket opened), no child processes, no new privileges, death when the server dies, and on
+//! Linux a system-call allowlist ([`crate::syscalls`]) that leaves it reading, writing its
+//! pipes and allocating memory. The server also starts it with an empty environment, in `/`,
+//! with stderr discarded.
 //!
 //! [`MEMORY_LIMIT`]: crate::MEMORY_LIMIT
 
@@ -91,6 +93,9 @@ pub fn lock_down() -> std::io::Result<()> {
     cap(Resource::Nofile, 3)?;
     // No child processes (privileged users are exempt from this one; the others still hold).
     cap(Resource::Nproc, 0)?;
+    // Last: the system calls it may make from now on.
+    #[cfg(target_os = "linux")]
+    crate::syscalls::install()?;
     Ok(())
 }
 

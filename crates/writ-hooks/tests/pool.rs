@@ -74,6 +74,8 @@ fn runs_jobs_in_a_locked_down_process_and_recovers_from_failures() {
     assert!(line("Max open files").contains("3 3"), "{limits}");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    // A seccomp filter (mode 2) holds the system calls to the allowlist.
+    assert!(status.contains("Seccomp:\t2"), "{status}");
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     assert!(environ.is_empty(), "the worker's environment is empty");
 
