@@ -48,7 +48,7 @@ pub fn install() -> std::io::Result<()> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(err)?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED
         .iter()
-        .map(|&nr| (i64::from(nr), Vec::new()))
+        .map(|&nr| (nr, Vec::new()))
         .collect();
     // Memory may change protection, never to executable.
     let no_exec = SeccompCondition::new(
@@ -59,7 +59,7 @@ pub fn install() -> std::io::Result<()> {
     )
     .map_err(err)?;
     rules.insert(
-        i64::from(libc::SYS_mprotect),
+        libc::SYS_mprotect,
         vec![SeccompRule::new(vec![no_exec]).map_err(err)?],
     );
     let filter = SeccompFilter::new(
