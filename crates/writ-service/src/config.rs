@@ -40,6 +40,9 @@ pub struct Config {
     /// carry `app_metadata.authorization = {groups, roles, permissions}`, computed live from
     /// Writ's RBAC and read-only (off by default).
     pub authorization_extension: bool,
+    /// Whether webhook hooks may use plain `http://` URLs to any host (off by default: only
+    /// to 127.0.0.1, ::1 or localhost; `WRIT_HOOK_ALLOW_HTTP`).
+    pub hook_allow_http: bool,
 }
 
 /// The default of [`Config::max_access_token_bytes`].
@@ -74,6 +77,7 @@ struct FileConfig {
     trusted_proxy_header: Option<String>,
     max_access_token_bytes: Option<usize>,
     authorization_extension: Option<bool>,
+    hook_allow_http: Option<bool>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -210,6 +214,16 @@ impl Config {
             }
             None => fc.authorization_extension.unwrap_or(false),
         };
+        let hook_allow_http = match env("WRIT_HOOK_ALLOW_HTTP").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no" | "") => false,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "WRIT_HOOK_ALLOW_HTTP '{v}' must be true or false"
+                )));
+            }
+            None => fc.hook_allow_http.unwrap_or(false),
+        };
         let audit_retention_days = match env("WRIT_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
             Some(v) => v.parse().map_err(|_| {
                 ConfigError(format!(
@@ -248,6 +262,7 @@ impl Config {
             )));
         }
         Ok(Config {
+            hook_allow_http,
             authorization_extension,
             max_access_token_bytes,
             trusted_proxies,
