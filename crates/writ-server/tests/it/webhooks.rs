@@ -333,8 +333,9 @@ async fn failing_webhooks_refuse_the_token_and_are_audited() {
 #[tokio::test]
 async fn webhook_actions_are_checked_when_written() {
     let app = TestApp::spawn().await;
+    let app = &app;
     let create =
-        |body: Value| async { app.api(Method::POST, "/actions/actions", Some(body)).await };
+        |body: Value| async move { app.api(Method::POST, "/actions/actions", Some(body)).await };
     let base = |extra: Value| {
         let mut b = json!({"name": "w", "supported_triggers": [{"id": "post-login"}],
                             "runtime": "webhook", "url": "https://hooks.example/x", "secrets": secrets()});
@@ -360,8 +361,9 @@ async fn webhook_actions_are_checked_when_written() {
         ),
     ];
     for (extra, message) in refused {
-        let r = create(base(extra.clone())).await;
-        r.assert_message(400, message);
+        let r = create(base(extra.clone()))
+            .await
+            .assert_message(400, message);
         assert_eq!(r.body["statusCode"], 400, "{extra}");
         assert_eq!(r.body["errorCode"], "invalid_body", "{extra}: {:?}", r.body);
     }
