@@ -368,6 +368,18 @@ mod tests {
     }
 
     #[test]
+    fn hook_allow_http_is_off_unless_set() {
+        assert!(!load(&[]).unwrap().hook_allow_http);
+        assert!(
+            load(&[("WRIT_HOOK_ALLOW_HTTP", "true")])
+                .unwrap()
+                .hook_allow_http
+        );
+        let e = load(&[("WRIT_HOOK_ALLOW_HTTP", "maybe")]).unwrap_err().0;
+        assert!(e.contains("WRIT_HOOK_ALLOW_HTTP"), "{e}");
+    }
+
+    #[test]
     fn rejects_bad_values() {
         assert!(
             load(&[("WRIT_ISSUER", "http://x.example")])
