@@ -35,6 +35,14 @@ pub fn router() -> Router<Writ> {
 
 loads!(Action, "read:actions", "action", hooks::get);
 
+/// The console writes JavaScript actions; a webhook action (made through the Management API
+/// or the CLI) keeps its runtime and URL when edited here.
+const JS: hooks::Runtime<'static> = hooks::Runtime {
+    runtime: None,
+    url: None,
+};
+const KEEP: hooks::Runtime<'static> = JS;
+
 fn href(a: &Action) -> String {
     format!("/admin/actions/{}", enc(&a.id))
 }
@@ -155,7 +163,9 @@ async fn create(State(s): State<Writ>, Post { admin, form }: Post) -> Answer {
     if code.trim().is_empty() {
         code = template_code(&trigger);
     }
-    match hooks::create(&s, admin.actor(), &form.text("name"), &trigger, &code, &[]).await {
+    let name = form.text("name");
+    let created = hooks::create(&s, admin.actor(), &name, &trigger, &code, &[], JS).await;
+    match created {
         Ok(a) => Ok(view::see_other(&format!("{}?flash=created", href(&a)))),
         Err(e) => Ok(new_form(
             &admin,
@@ -268,7 +278,16 @@ fn patch(a: &Action) -> Operation {
 async fn save(State(s): State<Writ>, On(admin, form, a): On<Action>) -> Answer {
     admin.may(&s, &["update:actions"], patch(&a)).await?;
     let (name, code) = (form.text("name"), form.text("code"));
-    match hooks::update(&s, admin.actor(), &a.id, Some(&name), Some(&code), None).await {
+    let updated = hooks::update(
+        &s,
+        admin.actor(),
+        &a.id,
+        Some(&name),
+        Some(&code),
+        None,
+        KEEP,
+    );
+    match updated.await {
         Ok(_) => Ok(view::see_other(&format!("{}?flash=saved", href(&a)))),
         Err(e) => {
             let kept = Kept {
@@ -350,7 +369,7 @@ async fn set_secret(State(s): State<Writ>, On(admin, form, a): On<Action>) -> An
     let mut all = kept_secrets(&s, &a, &name);
     all.push((name, Some(value)));
     admin.done(
-        hooks::update(&s, admin.actor(), &a.id, None, None, Some(&all)).await,
+        hooks::update(&s, admin.actor(), &a.id, None, None, Some(&all), KEEP).await,
         &format!("{}?flash=saved#secrets", href(&a)),
         "Secret not saved",
     )
@@ -369,7 +388,7 @@ async fn remove_secret(State(s): State<Writ>, On(admin, form, a): On<Action>) ->
     let c = Confirmed::removal(href(&a), "secrets", "update:actions", patch(&a));
     let all = kept_secrets(&s, &a, &name);
     let remove = async || {
-        hooks::update(&s, admin.actor(), &a.id, None, None, Some(&all))
+        hooks::update(&s, admin.actor(), &a.id, None, None, Some(&all), KEEP)
             .await
             .map(|_| ())
     };

@@ -478,9 +478,10 @@ mod tests {
 }
 
 /// A hook in Auth0 Actions' shape: JavaScript run at one trigger (`post-login` or
-/// `credentials-exchange`). `code` is the draft; `deployed_code` what runs, set by a deploy,
-/// which also raises `version` (the workers' compile cache key). `secrets` is a JSON object of
-/// name → value sealed with the key-encryption key (the store never sees it in clear).
+/// `credentials-exchange`), or a signed webhook Writ POSTs the event to. `code` is the draft;
+/// `deployed_code` what runs, set by a deploy, which also raises `version` (the workers'
+/// compile cache key). `secrets` is a JSON object of name → value sealed with the
+/// key-encryption key (the store never sees it in clear).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
     pub id: String,
@@ -492,6 +493,13 @@ pub struct Action {
     pub deployed_code: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The draft webhook URL: set, the action is a webhook (`runtime: "webhook"`).
+    pub url: Option<String>,
+    /// The webhook URL that runs, set by a deploy; `None` runs `deployed_code` instead.
+    pub deployed_url: Option<String>,
+    /// The number of writes to the row; [`Action`] updates are conditional on it (see
+    /// `ActionStore::replace_action`).
+    pub revision: i64,
 }
 
 /// One action bound to a trigger, in run order.

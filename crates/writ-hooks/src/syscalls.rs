@@ -46,10 +46,8 @@ fn err(e: impl std::fmt::Display) -> std::io::Error {
 /// Installs the allowlist on this process (after `no_new_privs`, which it requires).
 pub fn install() -> std::io::Result<()> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(err)?;
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED
-        .iter()
-        .map(|&nr| (nr, Vec::new()))
-        .collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        ALLOWED.iter().map(|&nr| (nr, Vec::new())).collect();
     // Memory may change protection, never to executable.
     let no_exec = SeccompCondition::new(
         2,

@@ -47,6 +47,9 @@ pub struct Config {
     /// The program started as a hook worker, with the argument `hook-worker` (default: this
     /// very executable, `writ`).
     pub hook_worker: Option<PathBuf>,
+    /// Whether webhook hooks may use plain `http://` URLs to any host (off by default: only
+    /// to 127.0.0.1, ::1 or localhost; `WRIT_HOOK_ALLOW_HTTP`).
+    pub hook_allow_http: bool,
 }
 
 /// The default of [`Config::hook_timeout`], and the most it may be.
@@ -88,6 +91,7 @@ struct FileConfig {
     hook_timeout_ms: Option<u64>,
     hook_workers: Option<usize>,
     hook_worker: Option<PathBuf>,
+    hook_allow_http: Option<bool>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -224,6 +228,16 @@ impl Config {
             }
             None => fc.authorization_extension.unwrap_or(false),
         };
+        let hook_allow_http = match env("WRIT_HOOK_ALLOW_HTTP").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no" | "") => false,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "WRIT_HOOK_ALLOW_HTTP '{v}' must be true or false"
+                )));
+            }
+            None => fc.hook_allow_http.unwrap_or(false),
+        };
         let audit_retention_days = match env("WRIT_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
             Some(v) => v.parse().map_err(|_| {
                 ConfigError(format!(
@@ -296,6 +310,7 @@ impl Config {
             hook_timeout: std::time::Duration::from_millis(hook_timeout_ms),
             hook_workers,
             hook_worker,
+            hook_allow_http,
             authorization_extension,
             max_access_token_bytes,
             trusted_proxies,
@@ -398,6 +413,18 @@ mod tests {
                 .audit_retention_days,
             0
         );
+    }
+
+    #[test]
+    fn hook_allow_http_is_off_unless_set() {
+        assert!(!load(&[]).unwrap().hook_allow_http);
+        assert!(
+            load(&[("WRIT_HOOK_ALLOW_HTTP", "true")])
+                .unwrap()
+                .hook_allow_http
+        );
+        let e = load(&[("WRIT_HOOK_ALLOW_HTTP", "maybe")]).unwrap_err().0;
+        assert!(e.contains("WRIT_HOOK_ALLOW_HTTP"), "{e}");
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn request_json() -> Value {
 }
 
 /// The secrets of an action, opened (a name → value object).
-fn open_secrets(w: &Writ, a: &Action) -> Map<String, Value> {
+pub(crate) fn open_secrets(w: &Writ, a: &Action) -> Map<String, Value> {
     if a.secrets.is_empty() {
         return Map::new();
     }
@@ -110,7 +110,7 @@ fn seal_secrets(w: &Writ, id: &str, s: &Map<String, Value>) -> Vec<u8> {
 }
 
 /// Claims a hook asked for, less the restricted names.
-fn allowed(claims: Map<String, Value>, action: &str) -> Map<String, Value> {
+pub(crate) fn allowed(claims: Map<String, Value>, action: &str) -> Map<String, Value> {
     claims
         .into_iter()
         .filter(|(k, _)| {
@@ -148,18 +148,19 @@ async fn run_trigger(
             Err(writ_store::StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e.into()),
         };
-        let Some(code) = a.deployed_code.clone() else {
-            continue;
+        let result = match (&a.deployed_url, &a.deployed_code) {
+            // A webhook action: the event is POSTed to it instead of run as code.
+            (Some(url), _) => {
+                crate::webhooks::call(w, &a, url, trigger, &event, w.config.hook_timeout)
+                    .await
+                    .map(Outcome::from)
+            }
+            (None, Some(code)) => {
+                let key = format!("{}:{}", a.id, a.version);
+                run_code(w, &a, &key, code, kind, &event).await
+            }
+            (None, None) => continue,
         };
-        let result = run_code(
-            w,
-            &a,
-            &format!("{}:{}", a.id, a.version),
-            &code,
-            kind,
-            &event,
-        )
-        .await;
         let out: Outcome = match result {
             Ok(o) => o,
             Err(why) => {
@@ -257,8 +258,9 @@ pub fn sample_event(trigger: &str) -> Value {
     })
 }
 
-/// Runs the action's draft code (deployed or not) against `event`, with its secrets, as a
-/// token request would, but mints nothing. Audited as a run by `actor`.
+/// Runs the action's draft (its code, or a webhook's draft URL), deployed or not, against
+/// `event`, with its secrets, as a token request would, but mints nothing. Audited as a run by
+/// `actor`.
 pub async fn test_run(
     w: &Writ,
     actor: &Actor,
@@ -282,7 +284,14 @@ pub async fn test_run(
         // The draft is cached under its own text, apart from the deployed version.
         let key = format!("{}:draft:{:016x}", a.id, fingerprint(&a.code));
         let started = std::time::Instant::now();
-        let outcome = run_code(w, &a, &key, &a.code, kind, &event).await;
+        let outcome = match &a.url {
+            Some(url) => {
+                crate::webhooks::call(w, &a, url, &a.trigger, &event, w.config.hook_timeout)
+                    .await
+                    .map(Outcome::from)
+            }
+            None => run_code(w, &a, &key, &a.code, kind, &event).await,
+        };
         let mut run = TestRun {
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             ..TestRun::default()
@@ -401,15 +410,27 @@ pub fn view(w: &Writ, a: &Action) -> Value {
         .keys()
         .map(|k| json!({ "name": k }))
         .collect();
-    json!({
+    let mut v = json!({
         "id": a.id, "name": a.name, "code": a.code,
         "supported_triggers": [{ "id": a.trigger, "version": "v3" }],
         "runtime": "quickjs", "secrets": names,
         "status": "built",
-        "all_changes_deployed": a.deployed_code.as_deref() == Some(a.code.as_str()),
+        "all_changes_deployed": a.deployed_code.as_deref() == Some(a.code.as_str()) && a.deployed_url == a.url,
         "deployed_version": if a.deployed_code.is_some() { json!({ "number": a.version, "code": a.deployed_code }) } else { Value::Null },
         "created_at": a.created_at, "updated_at": a.updated_at,
-    })
+    });
+    // A webhook action: its runtime, draft URL and deployed URL.
+    if let Some(url) = &a.url {
+        v["runtime"] = json!(crate::webhooks::RUNTIME);
+        v["url"] = json!(url);
+    }
+    if let (Some(d), Some(url)) = (
+        v.get_mut("deployed_version").filter(|d| d.is_object()),
+        &a.deployed_url,
+    ) {
+        d["url"] = json!(url);
+    }
+    v
 }
 
 fn check_trigger(t: &str) -> Result<(), ServiceError> {
@@ -439,6 +460,44 @@ fn merge_secrets(old: Map<String, Value>, new: &[(String, Option<String>)]) -> M
     out
 }
 
+/// How an action runs, as a create or update asks: `runtime` (`"webhook"` for a signed
+/// webhook, anything else or nothing for JavaScript) and a webhook's `url`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Runtime<'a> {
+    pub runtime: Option<&'a str>,
+    pub url: Option<&'a str>,
+}
+
+/// The webhook URL an action gets from `rt` (its `current` one when `rt` names none), checked;
+/// `None` for a JavaScript action.
+fn webhook_url(
+    w: &Writ,
+    rt: Runtime<'_>,
+    current: Option<&str>,
+) -> Result<Option<String>, ServiceError> {
+    let webhook = match rt.runtime {
+        Some(r) => r == crate::webhooks::RUNTIME,
+        None => current.is_some(),
+    };
+    if !webhook {
+        if rt.url.is_some() {
+            return Err(ServiceError::invalid(
+                "url",
+                "url is only for actions with runtime webhook",
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(url) = rt.url.or(current) else {
+        return Err(ServiceError::invalid(
+            "url",
+            "an action with runtime webhook needs a url",
+        ));
+    };
+    crate::webhooks::check_url(w, url)?;
+    Ok(Some(url.to_owned()))
+}
+
 /// Creates an action (a draft: nothing runs until it is deployed and bound).
 pub async fn create(
     w: &Writ,
@@ -447,9 +506,10 @@ pub async fn create(
     trigger: &str,
     code: &str,
     secrets: &[(String, Option<String>)],
+    rt: Runtime<'_>,
 ) -> Result<Action, ServiceError> {
     let op = Operation::at("POST", "/actions/actions", "", 201);
-    let result = create_action(w, name, trigger, code, secrets).await;
+    let result = create_action(w, name, trigger, code, secrets, rt).await;
     w.finish(actor, op, result).await
 }
 
@@ -459,15 +519,24 @@ async fn create_action(
     trigger: &str,
     code: &str,
     secrets: &[(String, Option<String>)],
+    rt: Runtime<'_>,
 ) -> Result<Action, ServiceError> {
     check_trigger(trigger)?;
     if name.trim().is_empty() {
         return Err(ServiceError::invalid("name", "name is required"));
     }
+    let url = webhook_url(w, rt, None)?;
+    let opened = merge_secrets(Map::new(), secrets);
+    if url.is_some() {
+        crate::webhooks::check_secret(&opened)?;
+    }
     let id = format!("act_{}", crate::crypto::random_alnum(16));
     let at = chrono::Utc::now().to_rfc3339();
     let a = Action {
-        secrets: seal_secrets(w, &id, &merge_secrets(Map::new(), secrets)),
+        secrets: seal_secrets(w, &id, &opened),
+        url,
+        deployed_url: None,
+        revision: 0,
         id,
         name: name.into(),
         trigger: trigger.into(),
@@ -481,7 +550,8 @@ async fn create_action(
     Ok(a)
 }
 
-/// Changes an action's name, draft code or secrets (new secrets apply at once).
+/// Changes an action's name, draft code, draft runtime / webhook URL or secrets (new secrets
+/// apply at once). Safe against concurrent writes (see `action_writes`).
 pub async fn update(
     w: &Writ,
     actor: &Actor,
@@ -489,48 +559,48 @@ pub async fn update(
     name: Option<&str>,
     code: Option<&str>,
     secrets: Option<&[(String, Option<String>)]>,
+    rt: Runtime<'_>,
 ) -> Result<Action, ServiceError> {
     let op = Operation::at("PATCH", "/actions/actions/{id}", id, 200);
-    let result = update_action(w, id, name, code, secrets).await;
+    let result = crate::action_writes::modify(w, id, |a| {
+        a.url = webhook_url(w, rt, a.url.as_deref())?;
+        if let Some(n) = name {
+            if n.trim().is_empty() {
+                return Err(ServiceError::invalid("name", "name must not be empty"));
+            }
+            a.name = n.into();
+        }
+        if let Some(c) = code {
+            a.code = c.into();
+        }
+        let opened = match secrets {
+            Some(s) => {
+                let merged = merge_secrets(open_secrets(w, a), s);
+                a.secrets = seal_secrets(w, &a.id, &merged);
+                // New secrets take effect at once: a new cache key makes the workers recompile.
+                a.version += 1;
+                merged
+            }
+            None => open_secrets(w, a),
+        };
+        if a.url.is_some() {
+            crate::webhooks::check_secret(&opened)?;
+        }
+        Ok(())
+    })
+    .await;
     w.finish(actor, op, result).await
 }
 
-async fn update_action(
-    w: &Writ,
-    id: &str,
-    name: Option<&str>,
-    code: Option<&str>,
-    secrets: Option<&[(String, Option<String>)]>,
-) -> Result<Action, ServiceError> {
-    let mut a = w.store.get_action(id).await?;
-    if let Some(n) = name {
-        a.name = n.into();
-    }
-    if let Some(c) = code {
-        a.code = c.into();
-    }
-    if let Some(s) = secrets {
-        let merged = merge_secrets(open_secrets(w, &a), s);
-        a.secrets = seal_secrets(w, &a.id, &merged);
-        // New secrets take effect at once: a new cache key makes the workers recompile.
-        a.version += 1;
-    }
-    a.updated_at = chrono::Utc::now().to_rfc3339();
-    w.store.put_action(&a).await?;
-    Ok(a)
-}
-
-/// Makes the draft code the code that runs.
+/// Makes the draft code (or webhook URL) the one that runs. Safe against concurrent writes.
 pub async fn deploy(w: &Writ, actor: &Actor, id: &str) -> Result<Action, ServiceError> {
     let op = Operation::at("POST", "/actions/actions/{id}/deploy", id, 200);
-    let result = async {
-        let mut a = w.store.get_action(id).await?;
+    let result = crate::action_writes::modify(w, id, |a| {
         a.deployed_code = Some(a.code.clone());
+        a.deployed_url = a.url.clone();
         a.version += 1;
-        a.updated_at = chrono::Utc::now().to_rfc3339();
-        w.store.put_action(&a).await?;
-        Ok(a)
-    }
+        Ok(())
+    })
     .await;
     w.finish(actor, op, result).await
 }

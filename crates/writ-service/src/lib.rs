@@ -6,6 +6,7 @@
 //! ring, the password hasher, the brute-force limiter and the permission cache.
 
 pub mod access;
+mod action_writes;
 pub mod actor;
 pub mod apis;
 pub mod audit;
@@ -39,6 +40,7 @@ pub mod start;
 pub mod time;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 mod writ;
 
 pub use actor::Actor;

@@ -357,8 +357,14 @@ pub trait ClientGrantStore: Send + Sync {
 pub trait ActionStore: Send + Sync {
     async fn actions(&self) -> Result<Vec<Action>>;
     async fn get_action(&self, id: &str) -> Result<Action>;
-    /// Inserts or replaces the action with this id.
+    /// Inserts or replaces the action with this id, unconditionally (the row as given,
+    /// `revision` included): for a new action, or a restore.
     async fn put_action(&self, a: &Action) -> Result<()>;
+    /// Replaces the action if its stored `revision` is still `a.revision` (the revision it was
+    /// read at), and stores it with the revision raised by one: `Ok(Some(revision))` with the
+    /// new revision, `Ok(None)` when another write came first (read it again and retry),
+    /// `NotFound` when the action is gone. `created_at` is kept.
+    async fn replace_action(&self, a: &Action) -> Result<Option<i64>>;
     /// Deletes the action and its bindings.
     async fn delete_action(&self, id: &str) -> Result<()>;
     async fn action_bindings(&self, trigger: &str) -> Result<Vec<ActionBinding>>;

@@ -48,7 +48,19 @@ async fn list(c: Caller) -> Result<Response, ApiError> {
     operation_id = "post_action",
     tag = "actions",
     summary = "Create an action",
-    request_body(content = ActionRequest, description = "`name`, `supported_triggers` and `code` are required."),
+    description = "A JavaScript action (`code`), or a signed webhook: `\"runtime\": \"webhook\"` with `\"url\"` \
+(https; plain http only to 127.0.0.1, ::1 or localhost unless `WRIT_HOOK_ALLOW_HTTP=true`) and a secret \
+`SIGNING_SECRET` of at least 32 characters (or a Standard Webhooks `whsec_<base64>` secret). Once deployed and \
+bound, at its trigger Writ POSTs `{\"trigger\": \"post-login\" | \"credentials-exchange\", \"event\": {...}}` \
+(the event the JavaScript gets, without `secrets`) as JSON, signed per Standard Webhooks: headers `webhook-id`, \
+`webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">` \
+keyed by the UTF-8 bytes of `SIGNING_SECRET` (the decoded bytes of a `whsec_` secret). The answer (2xx, JSON, at \
+most 64 KiB): `{\"access_token\": {claims}, \"id_token\": {claims}, \"deny\": {\"reason\": \"...\", \"code\": \"...\"}}`, \
+all optional (a 204 adds nothing); restricted claim names are ignored; `deny.code` may be `invalid_scope`, \
+`invalid_request` or `server_error`, otherwise `access_denied`. Any other answer (not 2xx, slower than the hook \
+time budget `WRIT_HOOK_TIMEOUT_MS`, larger, not JSON) fails that token request with `server_error` and an \
+`actions_execution_failed` audit entry. Redirects are not followed; nothing is retried.",
+    request_body(content = ActionRequest, description = "`name` and `supported_triggers` are required, and `code`, or `runtime: \"webhook\"` with `url`."),
     responses(
         (status = 201, description = "The new action (not deployed yet).", body = Object),
         schemas::BodyDenied,
@@ -70,6 +82,10 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
         &trigger,
         b.code.as_deref().unwrap_or_default(),
         &secrets(b.secrets.as_deref().unwrap_or_default()),
+        hooks::Runtime {
+            runtime: b.runtime.as_deref(),
+            url: b.url.as_deref(),
+        },
     )
     .await?;
     Ok(created(hooks::view(&c, &a)))
@@ -100,7 +116,7 @@ async fn read(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response,
     tag = "actions",
     summary = "Update an action",
     params(ActionId),
-    request_body(content = ActionRequest, description = "The fields to change; the code runs once deployed."),
+    request_body(content = ActionRequest, description = "The fields to change; the code (or webhook `url`) runs once deployed. `runtime: \"webhook\"` with `url` turns an action into a webhook, another `runtime` back into code. Concurrent changes and deploys are applied one after the other, none lost."),
     responses(
         (status = 200, description = "The action.", body = Object),
         schemas::BodyDenied<ActionId>,
@@ -121,6 +137,10 @@ async fn update(
         b.name.as_deref(),
         b.code.as_deref(),
         s.as_deref(),
+        hooks::Runtime {
+            runtime: b.runtime.as_deref(),
+            url: b.url.as_deref(),
+        },
     )
     .await?;
     Ok(ok(hooks::view(&c, &a)))

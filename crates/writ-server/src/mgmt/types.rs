@@ -1491,8 +1491,12 @@ pub struct ActionRequest {
     pub supported_triggers: Option<Vec<ActionTrigger>>,
     #[serde(default)]
     pub code: Option<String>,
+    /// `webhook` makes the action a signed webhook (with `url`); anything else runs `code`.
     #[serde(default)]
     pub runtime: Option<String>,
+    /// A webhook action's URL (`runtime: "webhook"`).
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default)]
     pub secrets: Option<Vec<ActionSecret>>,
 }

@@ -22,3 +22,4 @@ mod token_size;
 mod tokens;
 mod web;
 mod web_message;
+mod webhooks;

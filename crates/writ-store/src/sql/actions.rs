@@ -19,6 +19,9 @@ struct ActionRow {
     deployed_code: Option<String>,
     created_at: String,
     updated_at: String,
+    url: Option<String>,
+    deployed_url: Option<String>,
+    revision: i64,
 }
 
 impl From<ActionRow> for Action {
@@ -33,6 +36,9 @@ impl From<ActionRow> for Action {
             deployed_code: r.deployed_code,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            url: r.url,
+            deployed_url: r.deployed_url,
+            revision: r.revision,
         }
     }
 }
@@ -63,11 +69,13 @@ impl ActionStore for Store {
     async fn put_action(&self, a: &Action) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO actions (id, name, trigger_id, code, secrets, version, deployed_code, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            "INSERT INTO actions (id, name, trigger_id, code, secrets, version, deployed_code, \
+             created_at, updated_at, url, deployed_url, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, trigger_id = excluded.trigger_id, \
              code = excluded.code, secrets = excluded.secrets, version = excluded.version, \
-             deployed_code = excluded.deployed_code, updated_at = excluded.updated_at",
+             deployed_code = excluded.deployed_code, updated_at = excluded.updated_at, \
+             url = excluded.url, deployed_url = excluded.deployed_url, revision = excluded.revision",
         )
         .bind(&a.id)
         .bind(&a.name)
@@ -78,11 +86,50 @@ impl ActionStore for Store {
         .bind(&a.deployed_code)
         .bind(&a.created_at)
         .bind(&a.updated_at)
+        .bind(&a.url)
+        .bind(&a.deployed_url)
+        .bind(a.revision)
         .execute(&mut *tx)
         .await
         .map_err(unique(format!("action {} exists", a.name)))?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn replace_action(&self, a: &Action) -> Result<Option<i64>> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE actions SET name = $3, trigger_id = $4, code = $5, secrets = $6, version = $7, \
+             deployed_code = $8, updated_at = $9, url = $10, deployed_url = $11, \
+             revision = revision + 1 \
+             WHERE id = $1 AND revision = $2",
+        )
+        .bind(&a.id)
+        .bind(a.revision)
+        .bind(&a.name)
+        .bind(&a.trigger)
+        .bind(&a.code)
+        .bind(&a.secrets)
+        .bind(a.version)
+        .bind(&a.deployed_code)
+        .bind(&a.updated_at)
+        .bind(&a.url)
+        .bind(&a.deployed_url)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(Some(a.revision + 1));
+        }
+        // Not written: the row moved on, or it is gone.
+        let exists: Option<i64> = sqlx::query_scalar("SELECT revision FROM actions WHERE id = $1")
+            .bind(&a.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match exists {
+            Some(_) => Ok(None),
+            None => Err(StoreError::NotFound("action")),
+        }
     }
 
     async fn delete_action(&self, id: &str) -> Result<()> {

@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use writ_core::*;
 use writ_store::*;
 
+mod actions;
 mod audit;
 mod catalog;
 mod concurrency;

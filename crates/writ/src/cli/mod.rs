@@ -1,5 +1,5 @@
 //! The management CLI: `writ login` obtains a Management API token for a machine client and
-//! caches it, then `writ apis|roles|users|clients|grants …` call the Management API v2 of the
+//! caches it, then `writ apis|roles|users|clients|grants|actions …` call the Management API v2 of the
 //! running server (Auth0's paths and bodies) and print tables, or the server's JSON with
 //! `--json`. `writ users import FILE` uploads an Auth0 bulk-import file to
 //! `/api/v2/jobs/users-imports`.
@@ -9,10 +9,11 @@
 //! printed) or the network, or an import with failed users; 2 a usage or configuration error
 //! (including "not logged in").
 //!
-//! One file per resource (`apis`, `roles`, `users`, `clients`, `grants`), their common
+//! One file per resource (`apis`, `roles`, `users`, `clients`, `grants`, `actions`), their common
 //! arguments, printing and name resolution in `shared`; `api` is the HTTP side, `config` the
 //! cached login, `output` the tables, `import` the bulk import.
 
+mod actions;
 mod api;
 mod apis;
 mod clients;
@@ -30,6 +31,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+pub use actions::ActionsCommand;
 pub use apis::ApisCommand;
 pub use clients::ClientsCommand;
 pub use grants::GrantsCommand;
@@ -103,6 +105,9 @@ pub enum ManageCommand {
     /// Client grants: which APIs a machine client may call with client_credentials.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// Claim hooks (Auth0 Actions: JavaScript or signed webhooks) and the triggers they run at.
+    #[command(subcommand)]
+    Actions(ActionsCommand),
 }
 
 /// `writ login`.
@@ -141,6 +146,7 @@ pub async fn run(cmd: ManageCommand) -> ExitCode {
         ManageCommand::Users(c) => users::run(c).await,
         ManageCommand::Clients(c) => clients::run(c).await,
         ManageCommand::Grants(c) => grants::run(c).await,
+        ManageCommand::Actions(c) => actions::run(c).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

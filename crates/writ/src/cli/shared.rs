@@ -238,6 +238,17 @@ pub const PERMISSIONS: Listing = Listing {
     ],
 };
 
+/// A user's permissions, each with how many sources it has (`--json` shows them).
+pub const USER_PERMISSIONS: Listing = Listing {
+    key: "permissions",
+    columns: &[
+        ("API", "resource_server_identifier"),
+        ("PERMISSION", "permission_name"),
+        ("DESCRIPTION", "description"),
+        ("SOURCES", "sources#"),
+    ],
+};
+
 /// A role list (all roles, a user's).
 pub const ROLES: Listing = Listing {
     key: "roles",

@@ -1,6 +1,6 @@
 //! `writ users list|get|create|update|delete`, `writ users roles list|add|remove`,
 //! `writ users permissions list|add|remove` and `writ users import`: users over
-//! `/api/v2/users`, their roles and their direct permissions, and the Auth0 bulk import (see
+//! `/api/v2/users`, their roles and their permissions (all listed, direct ones changed), and the Auth0 bulk import (see
 //! `import.rs`). A user is named by their id or email, a role by its id or exact name.
 
 use clap::{Args, Subcommand};
@@ -11,7 +11,8 @@ use writ_server::mgmt::types::UserRolesRequest;
 use super::api::Api;
 use super::shared::{
     BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES,
-    change_permissions, delete, get, ids, list, plural, role_id, save, set_if_given, user_id,
+    USER_PERMISSIONS, change_permissions, delete, get, ids, list, plural, role_id, save,
+    set_if_given, user_id,
 };
 use super::{CliError, import, output};
 
@@ -62,7 +63,7 @@ pub enum UsersCommand {
     /// A user's roles.
     #[command(subcommand)]
     Roles(UserRolesCommand),
-    /// A user's direct permissions (not those of their roles).
+    /// A user's permissions: list every one they hold (with its sources), add or remove direct ones.
     #[command(subcommand)]
     Permissions(UserPermissionsCommand),
     /// Import users from an Auth0 bulk-import file (a JSON array), with their password hashes.
@@ -132,7 +133,8 @@ pub enum UserRolesCommand {
 
 #[derive(Subcommand)]
 pub enum UserPermissionsCommand {
-    /// List a user's direct permissions.
+    /// List every permission a user holds, directly or through roles and groups, with its
+    /// sources (`DIRECT`, or `ROLE` with the role and the group path it came through).
     List {
         user: String,
         #[command(flatten)]
@@ -248,7 +250,7 @@ pub async fn run(cmd: UsersCommand) -> Result<(), CliError> {
                 UserPermissionsCommand::List { user, list: args } => {
                     let id = user_id(&mut api, &user).await?;
                     let path = ["users", &id, "permissions"];
-                    return list(&mut api, &path, vec![], &args, &PERMISSIONS).await;
+                    return list(&mut api, &path, vec![], &args, &USER_PERMISSIONS).await;
                 }
                 UserPermissionsCommand::Add {
                     user,

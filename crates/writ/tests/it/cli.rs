@@ -346,8 +346,22 @@ async fn cli_logs_in_and_manages_rbac() {
         ],
     )
     .ok();
-    let direct = writ_json(&cfg, &["users", "permissions", "list", &alice, "--json"]);
-    assert_eq!(direct.as_array().unwrap().len(), 1);
+    // Listed with the role's permissions, each naming its sources.
+    let held = writ_json(&cfg, &["users", "permissions", "list", &alice, "--json"]);
+    let direct: Vec<&str> = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["source_type"] == "DIRECT")
+        })
+        .map(|p| p["permission_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(direct, ["read:todos"], "{held}");
     writ(
         &cfg,
         &[
@@ -1137,4 +1151,142 @@ async fn a_reader_that_goes_away_ends_the_cli_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
+
+#[tokio::test]
+async fn cli_manages_actions() {
+    let p = server();
+    let cfg = p.dir.path().join("cli-config");
+    login(&p, &cfg, &[]).ok();
+    let client = api_and_password_client(&cfg);
+    writ(
+        &cfg,
+        &[
+            "users",
+            "create",
+            "--email",
+            "erin@example.com",
+            "--password",
+            "erin-password-1",
+        ],
+    )
+    .ok();
+
+    // A JavaScript action from a file, with a secret.
+    let code = p.dir.path().join("hook.js");
+    std::fs::write(
+        &code,
+        r#"exports.onExecutePostLogin = async (event, api) => {
+            api.accessToken.setCustomClaim("https://cli.example/tier", event.secrets.TIER);
+        };"#,
+    )
+    .unwrap();
+    let a = writ_json(
+        &cfg,
+        &[
+            "actions",
+            "create",
+            "--name",
+            "tier",
+            "--code-file",
+            code.to_str().unwrap(),
+            "--secret",
+            "TIER=gold",
+            "--json",
+        ],
+    );
+    let id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(a["supported_triggers"][0]["id"], "post-login");
+    assert_eq!(a["secrets"], json!([{"name": "TIER"}]));
+    assert_eq!(a["all_changes_deployed"], false);
+    // Not deployed nor bound: no claim yet.
+    let claims = password_login(&p, &client, "erin@example.com", "erin-password-1")
+        .await
+        .unwrap();
+    assert!(claims.get("https://cli.example/tier").is_none());
+
+    // Deployed and bound by name.
+    let out = writ(&cfg, &["actions", "deploy", "tier"]).ok().stdout;
+    assert!(
+        out.contains("Deployed the action tier (version 1)"),
+        "{out}"
+    );
+    let out = writ(&cfg, &["actions", "bind", "post-login", "tier"])
+        .ok()
+        .stdout;
+    assert!(out.contains("runs 1 action"), "{out}");
+    let claims = password_login(&p, &client, "erin@example.com", "erin-password-1")
+        .await
+        .unwrap();
+    assert_eq!(claims["https://cli.example/tier"], "gold");
+
+    // Listed as a table and as JSON; read by id and by name; renamed.
+    let table = writ(&cfg, &["actions", "list"]).ok().stdout;
+    assert!(
+        table.contains("RUNTIME") && table.contains(&id) && table.contains("post-login"),
+        "{table}"
+    );
+    assert!(!table.contains("gold"), "{table}");
+    let listed = writ_json(&cfg, &["actions", "list", "--json"]);
+    assert_eq!(listed["actions"][0]["id"], json!(id));
+    assert_eq!(
+        writ_json(&cfg, &["actions", "get", "tier", "--json"])["id"],
+        json!(id)
+    );
+    let renamed = writ_json(
+        &cfg,
+        &["actions", "update", &id, "--name", "tier-2", "--json"],
+    );
+    assert_eq!(renamed["name"], "tier-2");
+
+    // A webhook action is checked by the server: no signing secret, refused.
+    let r = writ(
+        &cfg,
+        &[
+            "actions",
+            "create",
+            "--name",
+            "hook",
+            "--runtime",
+            "webhook",
+            "--url",
+            "https://hooks.example/claims",
+        ],
+    );
+    assert_refused(&r, "SIGNING_SECRET");
+    let hook = writ_json(
+        &cfg,
+        &[
+            "actions",
+            "create",
+            "--name",
+            "hook",
+            "--runtime",
+            "webhook",
+            "--url",
+            "https://hooks.example/claims",
+            "--secret",
+            "SIGNING_SECRET=cli-signing-secret-0123456789abcdef",
+            "--json",
+        ],
+    );
+    assert_eq!(hook["runtime"], "webhook");
+    assert_eq!(hook["url"], "https://hooks.example/claims");
+
+    // Unbound (no actions), then deleted: gone.
+    writ(&cfg, &["actions", "bind", "post-login"]).ok();
+    let claims = password_login(&p, &client, "erin@example.com", "erin-password-1")
+        .await
+        .unwrap();
+    assert!(claims.get("https://cli.example/tier").is_none());
+    let out = writ(&cfg, &["actions", "delete", "tier-2"]).ok().stdout;
+    assert!(out.contains("Deleted the action tier-2"), "{out}");
+    assert_gone(&writ(&cfg, &["actions", "get", &id]), "");
+    let r = writ(&cfg, &["actions", "get", "tier-2"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        error_line(&r).contains("no action is named"),
+        "{}",
+        r.stderr
+    );
 }
