@@ -10,9 +10,8 @@ use writ_server::mgmt::types::UserRolesRequest;
 
 use super::api::Api;
 use super::shared::{
-    BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, PERMISSIONS, ROLES,
-    USER_PERMISSIONS, change_permissions, delete, get, ids, list, plural, role_id, save,
-    set_if_given, user_id,
+    BOOL_VALUE_NAME, BodyArg, Change, Fields, ListArgs, Listing, ROLES, USER_PERMISSIONS,
+    change_permissions, delete, get, ids, list, plural, role_id, save, set_if_given, user_id,
 };
 use super::{CliError, import, output};
 
