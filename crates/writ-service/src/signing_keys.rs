@@ -304,3 +304,95 @@ impl KeyRing {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kids(ring: &KeyRing, alg: &str) -> usize {
+        ring.jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == alg)
+            .count()
+    }
+
+    #[test]
+    fn a_published_algorithm_signs_only_after_the_warmup() {
+        let cipher = KeyCipher::new(&[7; 32]);
+        let keys: Vec<SigningKey> = SigningAlg::ALL
+            .into_iter()
+            .flat_map(|alg| [KeyState::Current, KeyState::Next].map(move |st| (alg, st)))
+            .map(|(alg, st)| new_record(alg, st, &cipher).unwrap())
+            .collect();
+        let since = chrono::DateTime::parse_from_rfc3339("2026-12-04T10:00:00.000Z")
+            .unwrap()
+            .timestamp_millis();
+        let es256 = KeyPublication {
+            alg: SigningAlg::ES256,
+            published_since: "2026-12-04T10:00:00.000Z".into(),
+            retire_after: None,
+        };
+        let in_use = HashSet::from([SigningAlg::ES256]);
+        let ring =
+            KeyRing::build_published(&keys, &cipher, &[es256.clone()], &in_use, 120).unwrap();
+        // Published at once, with its next key; EdDSA (unused, no record) is not.
+        assert_eq!(
+            (
+                kids(&ring, "RS256"),
+                kids(&ring, "ES256"),
+                kids(&ring, "EdDSA")
+            ),
+            (2, 2, 0)
+        );
+        // RS256 until the warm-up has passed, then ES256.
+        let before = ring.effective(SigningAlg::ES256, since + 119_999);
+        assert_eq!(before.alg, SigningAlg::RS256);
+        assert_eq!(before.until.unwrap().timestamp_millis(), since + 120_000);
+        let rsa_kid = &ring.signer(SigningAlg::RS256).unwrap().kid;
+        assert_eq!(
+            &ring.signer_for(SigningAlg::ES256, since).unwrap().kid,
+            rsa_kid
+        );
+        let after = ring.effective(SigningAlg::ES256, since + 120_000);
+        assert_eq!(
+            after,
+            EffectiveSigning {
+                alg: SigningAlg::ES256,
+                until: None
+            }
+        );
+        assert_eq!(
+            ring.signer_for(SigningAlg::ES256, since + 120_000)
+                .unwrap()
+                .kid,
+            ring.signer(SigningAlg::ES256).unwrap().kid
+        );
+        // An algorithm without a record never signs, even if an API asks for it.
+        assert_eq!(
+            ring.effective(SigningAlg::EdDSA, i64::MAX).alg,
+            SigningAlg::RS256
+        );
+
+        // Retiring: still published while no API uses it; retired: gone, and it never signs.
+        let retiring = KeyPublication {
+            retire_after: Some(crate::time::now() + 3600),
+            ..es256.clone()
+        };
+        let ring =
+            KeyRing::build_published(&keys, &cipher, &[retiring], &HashSet::new(), 0).unwrap();
+        assert_eq!(kids(&ring, "ES256"), 2);
+        let retired = KeyPublication {
+            retire_after: Some(crate::time::now() - 1),
+            ..es256
+        };
+        let ring =
+            KeyRing::build_published(&keys, &cipher, &[retired], &HashSet::new(), 0).unwrap();
+        assert_eq!(kids(&ring, "ES256"), 0);
+        assert_eq!(
+            ring.effective(SigningAlg::ES256, i64::MAX).alg,
+            SigningAlg::RS256
+        );
+    }
+}

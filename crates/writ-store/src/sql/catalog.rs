@@ -226,11 +226,16 @@ async fn max_token_lifetime(conn: &mut Conn) -> Result<i64> {
     )
 }
 
+/// How long an algorithm's keys stay published beyond the longest token lifetime once no API
+/// uses it: other nodes sign with it until their next catalog reload, a moment later.
+const RETIRE_MARGIN_SECS: i64 = 60;
+
 /// Brings `key_publication` in step with the APIs' algorithms, inside an API write's
 /// transaction, after its change: an algorithm some API uses and whose keys are not published
 /// (no record, or retired) is published from now, a new warm-up; one still published (in use,
 /// or retiring) keeps its `published_since` and stops retiring; one no API uses any more
-/// retires once the longest token lifetime (`lifetime`, read before the change) has passed.
+/// retires once the longest token lifetime (`lifetime`, read before the change) and a margin
+/// have passed.
 ///
 /// API writes run one at a time (SQLite's single writer; on PostgreSQL they begin with the
 /// authz head lock, and each statement of a read-committed transaction sees what committed
@@ -273,7 +278,7 @@ async fn sync_key_publication(conn: &mut Conn, lifetime: i64) -> Result<()> {
             (false, Some(None)) => {
                 sqlx::query("UPDATE key_publication SET retire_after = $2 WHERE alg = $1")
                     .bind(alg.as_str())
-                    .bind(now_secs + lifetime)
+                    .bind(now_secs + lifetime + RETIRE_MARGIN_SECS)
             }
             _ => continue,
         };
