@@ -336,7 +336,8 @@ mod tests {
         };
         let in_use = HashSet::from([SigningAlg::ES256]);
         let ring =
-            KeyRing::build_published(&keys, &cipher, &[es256.clone()], &in_use, 120).unwrap();
+            KeyRing::build_published(&keys, &cipher, std::slice::from_ref(&es256), &in_use, 120)
+                .unwrap();
         // Published at once, with its next key; EdDSA (unused, no record) is not.
         assert_eq!(
             (
