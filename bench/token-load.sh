@@ -345,12 +345,15 @@ start_writ() {
   admin_secret=$(random_secret)
   mkdir -p "$WRIT_TMP"
   rm -f "$WRIT_TMP"/writ.db "$WRIT_TMP"/writ.db-wal "$WRIT_TMP"/writ.db-shm "$WRIT_TMP"/writ.db-journal
+  # No JWKS warm-up: each algorithm's API signs with its own key from the first token (the
+  # default keeps a new ES256/EdDSA API on RS256 for two minutes while JWKS caches catch up).
   log "writ: starting $WRIT_BIN serve on $WRIT_URL (database $WRIT_TMP/writ.db)"
   WRIT_DATABASE_URL="sqlite://$WRIT_TMP/writ.db" \
   WRIT_LISTEN="127.0.0.1:$WRIT_PORT" \
   WRIT_ISSUER="$WRIT_URL/" \
   WRIT_BOOTSTRAP_CLIENT_ID=bench-admin \
   WRIT_BOOTSTRAP_CLIENT_SECRET="$admin_secret" \
+  WRIT_JWKS_WARMUP_SECS=0 \
     "$WRIT_BIN" serve >>"$LOG_DIR/writ.log" 2>&1 &
   WRIT_PID=$!
   PIDS+=("$WRIT_PID")

@@ -274,6 +274,21 @@ struct DetailPage {
     group_claims: [(&'static str, &'static str); 3],
     can_update: bool,
     can_delete: bool,
+    /// While the API's algorithm warms up: what signs its tokens until when, in plain words.
+    signing_note: Option<String>,
+}
+
+/// While an API's newly published ES256/EdDSA key warms up in verifiers' JWKS caches, the
+/// sentence saying its tokens are signed with RS256 until then.
+fn signing_note(s: &Writ, rs: &ResourceServer) -> Option<String> {
+    let now = s.effective_signing(rs.signing_alg);
+    let until = now.until?;
+    Some(format!(
+        "Tokens are signed with {} until {} UTC, while verifiers' JWKS caches pick up the new {} key.",
+        now.alg.as_str(),
+        until.format("%H:%M:%S"),
+        rs.signing_alg.as_str()
+    ))
 }
 
 /// What a re-rendered detail page keeps from a failed form: the settings as typed and their
@@ -290,6 +305,7 @@ struct Kept {
 loads!(ResourceServer, "read:resource_servers", "API", apis::get);
 
 fn detail_page(
+    s: &Writ,
     admin: &Admin,
     rs: ResourceServer,
     kept: Kept,
@@ -302,6 +318,7 @@ fn detail_page(
             f: kept.f.unwrap_or_else(|| ApiForm::of(&rs)),
             can_update: admin.can("update:resource_servers") && !rs.is_system,
             can_delete: admin.can("delete:resource_servers") && !rs.is_system,
+            signing_note: signing_note(s, &rs),
             rs,
             e: kept.e,
             pv: kept.pv,
@@ -314,9 +331,9 @@ fn detail_page(
     )
 }
 
-async fn detail(Seen(admin, rs, q): Seen<ResourceServer>) -> Answer {
+async fn detail(State(s): State<Writ>, Seen(admin, rs, q): Seen<ResourceServer>) -> Answer {
     let flash = ListQuery::parse(q).flash();
-    Ok(detail_page(&admin, rs, Kept::default(), flash))
+    Ok(detail_page(&s, &admin, rs, Kept::default(), flash))
 }
 
 async fn save(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) -> Answer {
@@ -334,7 +351,7 @@ async fn save(State(s): State<Writ>, On(admin, form, rs): On<ResourceServer>) ->
         e,
         ..Default::default()
     };
-    Ok(detail_page(&admin, rs, kept, None))
+    Ok(detail_page(&s, &admin, rs, kept, None))
 }
 
 /// A change of the API (`PATCH /resource-servers/{id}`): `Err(403 page)` without
@@ -377,7 +394,7 @@ async fn add_permission(State(s): State<Writ>, On(admin, form, rs): On<ResourceS
                 pe: Errors::from_error(&fail, &[], Some("value")),
                 ..Default::default()
             };
-            detail_page(&admin, rs, kept, None)
+            detail_page(&s, &admin, rs, kept, None)
         }
     })
 }

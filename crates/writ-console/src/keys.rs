@@ -33,6 +33,9 @@ pub struct AlgKeys {
     pub alg: &'static str,
     /// APIs sign with it (else its keys stay out of the JWKS).
     pub in_use: bool,
+    /// In use but still warming up in verifiers' JWKS caches: until when (`HH:MM:SS` UTC) the
+    /// APIs that ask for it are signed with RS256.
+    pub warming_until: Option<String>,
     pub keys: Vec<KeyRow>,
 }
 
@@ -73,6 +76,10 @@ async fn page(State(s): State<Writ>, admin: Admin, RawQuery(q): RawQuery) -> Ans
             alg: alg.as_str(),
             // ID tokens are always RS256.
             in_use: alg == SigningAlg::RS256 || catalog.apis.values().any(|a| a.signing_alg == alg),
+            warming_until: s
+                .effective_signing(alg)
+                .until
+                .map(|t| t.format("%H:%M:%S").to_string()),
             keys: keys
                 .iter()
                 .filter(|k| k.alg == alg)

@@ -4,9 +4,10 @@
 //!
 //! A certificate is made from the key itself (rcgen over aws-lc-rs, no hand-written crypto):
 //! subject `CN=<issuer host>`, serial from the key id, valid from the key's creation for 20
-//! years. RS256 (PKCS #1 v1.5) and EdDSA signatures are deterministic, so every node and every
-//! restart makes the same certificate; ES256 signatures are not, so an ES256 key's certificate
-//! (and its fingerprint) is stable for the life of a process only. Made once per key and kept.
+//! years. ES256 signatures are randomized (two signings of one certificate differ), so a
+//! certificate is made once per key, when it is first viewed, and its DER kept in the store
+//! (`signing_keys.certificate`; the first node to write it wins a race): every node and every
+//! restart shows the same certificate and fingerprint. Each process also caches it by kid.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,9 +38,10 @@ pub struct CertificateCache {
     map: Mutex<HashMap<String, Arc<KeyCertificate>>>,
 }
 
-/// The certificate of `key` (made on first use, then kept); `None` when its private key cannot
-/// be opened or a certificate cannot be made for it (logged).
-pub fn of(w: &Writ, key: &SigningKey) -> Option<Arc<KeyCertificate>> {
+/// The certificate of `key`: the one kept in the store, else made now and kept (then cached
+/// by this process); `None` when its private key cannot be opened, a certificate cannot be
+/// made for it, or the store cannot be reached (logged).
+pub async fn of(w: &Writ, key: &SigningKey) -> Option<Arc<KeyCertificate>> {
     if let Some(c) = w
         .certificates
         .map
@@ -49,34 +51,47 @@ pub fn of(w: &Writ, key: &SigningKey) -> Option<Arc<KeyCertificate>> {
     {
         return Some(c.clone());
     }
-    let made = w
-        .cipher
-        .open(&key.kid, &key.private_der)
-        .ok_or_else(|| "the private key cannot be opened".to_owned())
-        .and_then(|der| {
-            make(
-                &der,
-                key.alg,
-                &key.kid,
-                &subject(&w.config.issuer),
-                &key.created_at,
-            )
-        });
-    match made {
-        Ok(c) => {
-            let c = Arc::new(c);
-            w.certificates
-                .map
-                .lock()
-                .expect("certificates")
-                .insert(key.kid.clone(), c.clone());
-            Some(c)
-        }
+    let kept = match stored_or_made(w, key).await {
+        Ok(der) => der,
         Err(e) => {
             tracing::warn!(kid = %key.kid, error = %e, "no certificate for a signing key");
-            None
+            return None;
         }
+    };
+    let c = Arc::new(from_der(&kept));
+    w.certificates
+        .map
+        .lock()
+        .expect("certificates")
+        .insert(key.kid.clone(), c.clone());
+    Some(c)
+}
+
+/// The DER of `key`'s kept certificate, made and kept first if there is none.
+async fn stored_or_made(w: &Writ, key: &SigningKey) -> Result<Vec<u8>, String> {
+    if let Some(der) = w
+        .store
+        .key_certificate(&key.kid)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(der);
     }
+    let pkcs8 = w
+        .cipher
+        .open(&key.kid, &key.private_der)
+        .ok_or_else(|| "the private key cannot be opened".to_owned())?;
+    let made = make_der(
+        &pkcs8,
+        key.alg,
+        &key.kid,
+        &subject(&w.config.issuer),
+        &key.created_at,
+    )?;
+    w.store
+        .keep_key_certificate(&key.kid, &made)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The certificate's common name: the issuer's host (`writ.example.com`).
@@ -95,6 +110,23 @@ pub fn make(
     common_name: &str,
     created_at: &str,
 ) -> Result<KeyCertificate, String> {
+    Ok(from_der(&make_der(
+        pkcs8,
+        alg,
+        kid,
+        common_name,
+        created_at,
+    )?))
+}
+
+/// Makes the DER of the self-signed certificate of the PKCS #8 key `pkcs8`.
+fn make_der(
+    pkcs8: &[u8],
+    alg: SigningAlg,
+    kid: &str,
+    common_name: &str,
+    created_at: &str,
+) -> Result<Vec<u8>, String> {
     let sign_alg = match alg {
         SigningAlg::RS256 => &rcgen::PKCS_RSA_SHA256,
         SigningAlg::ES256 => &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -114,18 +146,23 @@ pub fn make(
     params.not_before = rcgen::date_time_ymd(y, m, d);
     params.not_after = rcgen::date_time_ymd(y + 20, m, d);
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let der = cert.der().to_vec();
-    let sha1 = sha1::Sha1::digest(&der);
-    Ok(KeyCertificate {
-        cert: cert.pem(),
-        pkcs7: pem("PKCS7", &pkcs7_of(&der)),
+    Ok(cert.der().to_vec())
+}
+
+/// A certificate's Auth0 fields from its DER.
+pub fn from_der(der: &[u8]) -> KeyCertificate {
+    let sha1 = sha1::Sha1::digest(der);
+    KeyCertificate {
+        // Line feeds, as rcgen writes it; the PKCS #7 keeps Auth0's CRLF.
+        cert: pem("CERTIFICATE", der).replace("\r\n", "\n"),
+        pkcs7: pem("PKCS7", &pkcs7_of(der)),
         fingerprint: sha1
             .iter()
             .map(|b| format!("{b:02X}"))
             .collect::<Vec<_>>()
             .join(":"),
         thumbprint: sha1.iter().map(|b| format!("{b:02x}")).collect(),
-    })
+    }
 }
 
 /// Year, month, day of an RFC 3339 time (`2026-12-04T…`); 2026-01-01 if unreadable.
@@ -204,6 +241,15 @@ mod tests {
             let b = make(&pkcs8, alg, "kid-1", "writ.example", "2026-12-04T10:00:00Z").unwrap();
             if alg != SigningAlg::ES256 {
                 assert_eq!(a, b, "{alg:?}");
+            }
+            // Read back from its DER (as kept in the store), it is the same certificate.
+            let der =
+                make_der(&pkcs8, alg, "kid-1", "writ.example", "2026-12-04T10:00:00Z").unwrap();
+            let kept = from_der(&der);
+            assert_eq!(from_der(&der), kept);
+            assert!(kept.cert.starts_with("-----BEGIN CERTIFICATE-----\n"));
+            if alg != SigningAlg::ES256 {
+                assert_eq!(kept, a, "{alg:?}");
             }
         }
     }

@@ -50,11 +50,27 @@ pub struct Config {
     /// Whether webhook hooks may use plain `http://` URLs to any host (off by default: only
     /// to 127.0.0.1, ::1 or localhost; `WRIT_HOOK_ALLOW_HTTP`).
     pub hook_allow_http: bool,
+    /// Seconds an API that starts signing with ES256 or EdDSA keeps RS256 after that key
+    /// appeared in the JWKS, so verifiers' cached JWKS have it before the first token it signs
+    /// (default [`JWKS_WARMUP_SECS`]: the JWKS's `max-age` plus a margin).
+    pub jwks_warmup_secs: u64,
 }
 
 /// The default of [`Config::hook_timeout`], and the most it may be.
 pub const HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
 pub const MAX_HOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The `max-age` of the JWKS (and discovery) responses, in seconds.
+pub const JWKS_MAX_AGE_SECS: u64 = 60;
+
+/// The JWKS responses' `Cache-Control`, which says [`JWKS_MAX_AGE_SECS`].
+pub const JWKS_CACHE_CONTROL: &str = "public, max-age=60";
+
+/// The default of [`Config::jwks_warmup_secs`]: the JWKS's `max-age` plus as much again, for
+/// caches that refetch late (PyJWT's `PyJWKClient` refetches an unknown `kid` at most every
+/// 30 s) and for the other nodes of a deployment, which publish the key at their next catalog
+/// reload.
+pub const JWKS_WARMUP_SECS: u64 = 2 * JWKS_MAX_AGE_SECS;
 
 /// The default of [`Config::max_access_token_bytes`].
 pub const MAX_ACCESS_TOKEN_BYTES: usize = 8192;
@@ -92,6 +108,7 @@ struct FileConfig {
     hook_workers: Option<usize>,
     hook_worker: Option<PathBuf>,
     hook_allow_http: Option<bool>,
+    jwks_warmup_secs: Option<u64>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -306,11 +323,20 @@ impl Config {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or(fc.hook_worker);
+        let jwks_warmup_secs = match env("WRIT_JWKS_WARMUP_SECS").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_JWKS_WARMUP_SECS '{v}' is not a number of seconds"
+                ))
+            })?,
+            None => fc.jwks_warmup_secs.unwrap_or(JWKS_WARMUP_SECS),
+        };
         Ok(Config {
             hook_timeout: std::time::Duration::from_millis(hook_timeout_ms),
             hook_workers,
             hook_worker,
             hook_allow_http,
+            jwks_warmup_secs,
             authorization_extension,
             max_access_token_bytes,
             trusted_proxies,
@@ -528,5 +554,23 @@ mod tests {
         assert_eq!(c.listen.port(), 5000);
         std::fs::write(&p, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&p), |_| None).is_err());
+    }
+
+    #[test]
+    fn jwks_warmup_outlasts_the_jwks_cache_by_default() {
+        assert_eq!(
+            JWKS_CACHE_CONTROL,
+            format!("public, max-age={JWKS_MAX_AGE_SECS}")
+        );
+        let c = load(&[]).unwrap();
+        assert_eq!(c.jwks_warmup_secs, JWKS_WARMUP_SECS);
+        assert!(c.jwks_warmup_secs > JWKS_MAX_AGE_SECS);
+        assert_eq!(
+            load(&[("WRIT_JWKS_WARMUP_SECS", "2")])
+                .unwrap()
+                .jwks_warmup_secs,
+            2
+        );
+        assert!(load(&[("WRIT_JWKS_WARMUP_SECS", "soon")]).is_err());
     }
 }

@@ -5,6 +5,12 @@
 //! so caches have it when rotation happens) and `previous` keys that stay published until every
 //! token they signed has expired. RS256 keys are always published (ID tokens); ES256 and EdDSA
 //! keys only while some API signs with them, because some JWKS clients read every key as RSA.
+//!
+//! When an API starts needing ES256 or EdDSA, that algorithm's keys appear in the JWKS at once
+//! but sign nothing until the warm-up (`Config::jwks_warmup_secs`, longer than the JWKS's
+//! `max-age`) has passed since they appeared (`KeyPublication::published_since`, kept in the
+//! store so every node and restart agrees): until then the API's tokens are signed with RS256,
+//! so no verifier ever meets a token whose key its cached JWKS could not have held.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -17,7 +23,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
 use writ_core::{KeyState, SigningAlg, SigningKey};
-use writ_store::{Store, StoreError};
+use writ_store::{KeyPublication, Store, StoreError};
 
 use crate::crypto::{KeyCipher, random_alnum};
 
@@ -158,9 +164,21 @@ impl Signer {
     }
 }
 
+/// What signs an API's tokens at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveSigning {
+    /// The algorithm of the key that signs them now.
+    pub alg: SigningAlg,
+    /// While the API's own algorithm warms up (`alg` is then RS256): when it takes over.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Everything derived from the signing keys, swapped atomically after a change.
 pub struct KeyRing {
     pub signers: HashMap<SigningAlg, Arc<Signer>>,
+    /// Per published non-RSA algorithm: the Unix time in milliseconds from which its keys
+    /// sign (published since, plus the warm-up). An algorithm absent here never signs.
+    ready_at: HashMap<SigningAlg, i64>,
     /// The published JWKS, serialized once.
     pub jwks: Arc<Value>,
     /// Every non-revoked public key, for Writ's own verification.
@@ -168,18 +186,82 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
+    /// The current key of `alg`, whether or not it may sign yet (see [`KeyRing::signer_for`]).
     pub fn signer(&self, alg: SigningAlg) -> Option<&Arc<Signer>> {
         self.signers.get(&alg)
     }
 
-    /// Builds the ring; `algs_in_use` decides which non-RSA keys are published.
+    /// What signs the tokens of an API whose `signing_alg` is `alg`, at `now_ms` (Unix
+    /// milliseconds): `alg` once its keys have been published for the warm-up, RS256 before.
+    pub fn effective(&self, alg: SigningAlg, now_ms: i64) -> EffectiveSigning {
+        if alg == SigningAlg::RS256 {
+            return EffectiveSigning { alg, until: None };
+        }
+        match self.ready_at.get(&alg) {
+            Some(&at) if now_ms >= at => EffectiveSigning { alg, until: None },
+            at => EffectiveSigning {
+                alg: SigningAlg::RS256,
+                until: at.and_then(|&ms| chrono::DateTime::from_timestamp_millis(ms)),
+            },
+        }
+    }
+
+    /// The key that signs the tokens of an API whose `signing_alg` is `alg`, at `now_ms` (see
+    /// [`KeyRing::effective`]).
+    pub fn signer_for(&self, alg: SigningAlg, now_ms: i64) -> Option<&Arc<Signer>> {
+        self.signer(self.effective(alg, now_ms).alg)
+    }
+
+    /// Builds the ring with every algorithm of `algs_in_use` published long ago (no warm-up),
+    /// as for keys loaded outside a deployment (benchmarks, tools).
     pub fn build(
         keys: &[SigningKey],
         cipher: &KeyCipher,
         algs_in_use: &HashSet<SigningAlg>,
     ) -> Result<Self, StoreError> {
+        let publications: Vec<KeyPublication> = algs_in_use
+            .iter()
+            .filter(|a| **a != SigningAlg::RS256)
+            .map(|&alg| KeyPublication {
+                alg,
+                published_since: "1970-01-01T00:00:00.000Z".into(),
+                retire_after: None,
+            })
+            .collect();
+        Self::build_published(keys, cipher, &publications, algs_in_use, 0)
+    }
+
+    /// Builds the ring: RS256 keys are published; a non-RSA algorithm's keys while its
+    /// publication record is live (not retired) or some API uses it (`algs_in_use`), and they
+    /// sign from `warmup_secs` after the record's `published_since` (never without a record).
+    pub fn build_published(
+        keys: &[SigningKey],
+        cipher: &KeyCipher,
+        publications: &[KeyPublication],
+        algs_in_use: &HashSet<SigningAlg>,
+        warmup_secs: u64,
+    ) -> Result<Self, StoreError> {
         crate::jwt_signer::install();
         let now = crate::time::now();
+        let mut ready_at = HashMap::new();
+        let mut published_algs: HashSet<SigningAlg> = algs_in_use.clone();
+        published_algs.insert(SigningAlg::RS256);
+        for p in publications {
+            if p.alg == SigningAlg::RS256 || p.retire_after.is_some_and(|t| t <= now) {
+                continue;
+            }
+            let since = chrono::DateTime::parse_from_rfc3339(&p.published_since)
+                .map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "key_publication.published_since '{}': {e}",
+                        p.published_since
+                    ))
+                })?
+                .timestamp_millis();
+            let warmup_ms = i64::try_from(warmup_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            ready_at.insert(p.alg, since.saturating_add(warmup_ms));
+            published_algs.insert(p.alg);
+        }
         let mut signers = HashMap::new();
         let mut published = Vec::new();
         let mut all = Vec::new();
@@ -189,7 +271,7 @@ impl KeyRing {
             }
             all.push(k.public_jwk.clone());
             let live = k.state != KeyState::Previous || k.retire_after.is_none_or(|t| t > now);
-            if live && (k.alg == SigningAlg::RS256 || algs_in_use.contains(&k.alg)) {
+            if live && published_algs.contains(&k.alg) {
                 published.push(k.public_jwk.clone());
             }
             if k.state == KeyState::Current {
@@ -216,8 +298,102 @@ impl KeyRing {
         }
         Ok(Self {
             signers,
+            ready_at,
             jwks: Arc::new(json!({ "keys": published })),
             all_public: json!({ "keys": all }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kids(ring: &KeyRing, alg: &str) -> usize {
+        ring.jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == alg)
+            .count()
+    }
+
+    #[test]
+    fn a_published_algorithm_signs_only_after_the_warmup() {
+        let cipher = KeyCipher::new(&[7; 32]);
+        let keys: Vec<SigningKey> = SigningAlg::ALL
+            .into_iter()
+            .flat_map(|alg| [KeyState::Current, KeyState::Next].map(move |st| (alg, st)))
+            .map(|(alg, st)| new_record(alg, st, &cipher).unwrap())
+            .collect();
+        let since = chrono::DateTime::parse_from_rfc3339("2026-12-04T10:00:00.000Z")
+            .unwrap()
+            .timestamp_millis();
+        let es256 = KeyPublication {
+            alg: SigningAlg::ES256,
+            published_since: "2026-12-04T10:00:00.000Z".into(),
+            retire_after: None,
+        };
+        let in_use = HashSet::from([SigningAlg::ES256]);
+        let ring =
+            KeyRing::build_published(&keys, &cipher, std::slice::from_ref(&es256), &in_use, 120)
+                .unwrap();
+        // Published at once, with its next key; EdDSA (unused, no record) is not.
+        assert_eq!(
+            (
+                kids(&ring, "RS256"),
+                kids(&ring, "ES256"),
+                kids(&ring, "EdDSA")
+            ),
+            (2, 2, 0)
+        );
+        // RS256 until the warm-up has passed, then ES256.
+        let before = ring.effective(SigningAlg::ES256, since + 119_999);
+        assert_eq!(before.alg, SigningAlg::RS256);
+        assert_eq!(before.until.unwrap().timestamp_millis(), since + 120_000);
+        let rsa_kid = &ring.signer(SigningAlg::RS256).unwrap().kid;
+        assert_eq!(
+            &ring.signer_for(SigningAlg::ES256, since).unwrap().kid,
+            rsa_kid
+        );
+        let after = ring.effective(SigningAlg::ES256, since + 120_000);
+        assert_eq!(
+            after,
+            EffectiveSigning {
+                alg: SigningAlg::ES256,
+                until: None
+            }
+        );
+        assert_eq!(
+            ring.signer_for(SigningAlg::ES256, since + 120_000)
+                .unwrap()
+                .kid,
+            ring.signer(SigningAlg::ES256).unwrap().kid
+        );
+        // An algorithm without a record never signs, even if an API asks for it.
+        assert_eq!(
+            ring.effective(SigningAlg::EdDSA, i64::MAX).alg,
+            SigningAlg::RS256
+        );
+
+        // Retiring: still published while no API uses it; retired: gone, and it never signs.
+        let retiring = KeyPublication {
+            retire_after: Some(crate::time::now() + 3600),
+            ..es256.clone()
+        };
+        let ring =
+            KeyRing::build_published(&keys, &cipher, &[retiring], &HashSet::new(), 0).unwrap();
+        assert_eq!(kids(&ring, "ES256"), 2);
+        let retired = KeyPublication {
+            retire_after: Some(crate::time::now() - 1),
+            ..es256
+        };
+        let ring =
+            KeyRing::build_published(&keys, &cipher, &[retired], &HashSet::new(), 0).unwrap();
+        assert_eq!(kids(&ring, "ES256"), 0);
+        assert_eq!(
+            ring.effective(SigningAlg::ES256, i64::MAX).alg,
+            SigningAlg::RS256
+        );
     }
 }

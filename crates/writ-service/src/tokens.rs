@@ -184,8 +184,9 @@ pub fn access_token(
         authz_ver,
     };
     let ring = w.keys.load();
+    // RS256 while the API's algorithm warms up in verifiers' JWKS caches (see `signing_keys`).
     let signer = ring
-        .signer(api.signing_alg)
+        .signer_for(api.signing_alg, crate::time::now_utc().timestamp_millis())
         .ok_or_else(|| OAuthRefusal::server_error("no current signing key"))?;
     // Without extra claims the plain struct is signed (the hot path: no map serialization).
     let jwt = if extra.is_empty() {

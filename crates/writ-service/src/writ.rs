@@ -139,8 +139,15 @@ impl Writ {
         let clients = self.store.all_clients().await?;
         let grants = self.store.all_client_grants().await?;
         let keys = self.store.signing_keys().await?;
+        let publications = self.store.key_publications().await?;
         let algs: HashSet<SigningAlg> = apis.iter().map(|a| a.signing_alg).collect();
-        let ring = KeyRing::build(&keys, &self.cipher, &algs)?;
+        let ring = KeyRing::build_published(
+            &keys,
+            &self.cipher,
+            &publications,
+            &algs,
+            self.config.jwks_warmup_secs,
+        )?;
         let keyset =
             KeySet::from_jwks(&ring.all_public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let verifiers = apis
@@ -190,6 +197,14 @@ impl Writ {
     pub fn catalog_loaded(&self) -> i64 {
         self.catalog_loaded
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// What signs the tokens of an API whose `signing_alg` is `alg` now: RS256 while that
+    /// algorithm's newly published keys warm up in verifiers' JWKS caches (see `signing_keys`).
+    pub fn effective_signing(&self, alg: SigningAlg) -> crate::signing_keys::EffectiveSigning {
+        self.keys
+            .load()
+            .effective(alg, crate::time::now_utc().timestamp_millis())
     }
 
     /// `{issuer}userinfo`: the audience of tokens that may call `/userinfo`.

@@ -161,6 +161,11 @@ pub fn client_subject(client_id: &str) -> String {
     format!("{client_id}@clients")
 }
 
+/// Every write (create, update, delete) also brings [`KeyPublication`] in step with the APIs'
+/// algorithms in its transaction: an algorithm an API starts to need gets `published_since`
+/// (unless its keys are still published), one no API uses any more gets `retire_after`. The
+/// writes run one at a time (SQLite's single writer; PostgreSQL's authz head lock, taken
+/// first), so each sees every earlier one's APIs and no two nodes disagree on the record.
 #[async_trait]
 pub trait ResourceServerStore: Send + Sync {
     async fn create_resource_server(&self, rs: ResourceServer) -> Result<ResourceServer>;
@@ -372,9 +377,29 @@ pub trait ActionStore: Send + Sync {
     async fn set_action_bindings(&self, trigger: &str, b: &[ActionBinding]) -> Result<()>;
 }
 
+/// When one non-RSA algorithm's keys were published in the JWKS (ES256 and EdDSA keys are
+/// only published while some API signs with them). The API writes keep it in step, in their
+/// own transaction: see [`ResourceServerStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPublication {
+    pub alg: SigningAlg,
+    /// RFC 3339: since when the algorithm's keys are in the JWKS (this use of it).
+    pub published_since: String,
+    /// Unix seconds: set when no API uses the algorithm any more, to when the last token its
+    /// keys signed expires; the keys leave the JWKS after it. `None` while in use.
+    pub retire_after: Option<i64>,
+}
+
 #[async_trait]
 pub trait SigningKeyStore: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
+    /// Every algorithm's publication record (none for RS256, whose keys are always published).
+    async fn key_publications(&self) -> Result<Vec<KeyPublication>>;
+    /// The key's stored self-signed certificate (DER), if one was kept.
+    async fn key_certificate(&self, kid: &str) -> Result<Option<Vec<u8>>>;
+    /// Keeps `der` as the key's certificate unless one is already kept; returns the kept one
+    /// (so racing nodes all end up showing the first one written).
+    async fn keep_key_certificate(&self, kid: &str, der: &[u8]) -> Result<Vec<u8>>;
     async fn insert_signing_key(&self, k: &SigningKey) -> Result<()>;
     /// For one algorithm, atomically: current → previous (with `retire_after`), next → current,
     /// and `new_next` inserted as next.

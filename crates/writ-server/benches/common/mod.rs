@@ -86,10 +86,14 @@ impl Local {
     }
 }
 
-/// A server prepared with the settings `vars` (name, value) and no other.
+/// A server prepared with the settings `vars` (name, value) and no other, except that an
+/// API's ES256 or EdDSA key signs from its first token (no JWKS warm-up) unless `vars` says.
 pub async fn prepare(vars: &[(&str, String)]) -> writ_server::AppState {
     let config = writ_server::Config::load(None, |k| {
-        vars.iter().find(|(a, _)| *a == k).map(|(_, b)| b.clone())
+        vars.iter()
+            .find(|(a, _)| *a == k)
+            .map(|(_, b)| b.clone())
+            .or_else(|| (k == "WRIT_JWKS_WARMUP_SECS").then(|| "0".into()))
     })
     .unwrap();
     writ_server::prepare(config).await.unwrap().0

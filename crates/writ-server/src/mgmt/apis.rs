@@ -1,6 +1,7 @@
 //! `/api/v2/resource-servers`: APIs and their permission catalogs.
 
 use writ_service::apis::{self, ApiInput, TokenClaimsInput};
+use writ_service::signing_keys::EffectiveSigning;
 
 use super::prelude::*;
 use super::types::{ResourceServer, ResourceServerList, ResourceServerRequest};
@@ -54,7 +55,20 @@ impl From<ResourceServerRequest> for ApiInput {
 )]
 async fn list(c: Caller, paging: Paging) -> Result<Response, ApiError> {
     let page = c.store.list_resource_servers(paging.page()?).await?;
+    let page = writ_store::Paged {
+        total: page.total,
+        items: page.items.into_iter().map(|rs| signed(&c, rs)).collect(),
+    };
     paging.answer::<ResourceServerList, _, _>(page)
+}
+
+/// The API with what signs its tokens now (RS256 while its algorithm warms up).
+fn signed(
+    c: &Caller,
+    rs: writ_core::ResourceServer,
+) -> (writ_core::ResourceServer, EffectiveSigning) {
+    let signing = c.effective_signing(rs.signing_alg);
+    (rs, signing)
 }
 
 #[utoipa::path(
@@ -74,7 +88,7 @@ async fn list(c: Caller, paging: Paging) -> Result<Response, ApiError> {
 async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     let b: ResourceServerRequest = c.body(&bytes).await?;
     let rs = apis::create(&c, &c.actor(), b.into()).await?;
-    Ok(created(ResourceServer::from(&rs)))
+    Ok(created(ResourceServer::from(&signed(&c, rs))))
 }
 
 #[utoipa::path(
@@ -85,15 +99,14 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     summary = "Get an API",
     params(ApiId),
     responses(
-        (status = 200, description = "The API.", body = types::ResourceServer),
+        (status = 200, description = "The API. `signing_alg_effective` says what signs its tokens now: RS256 for a while after it starts needing an ES256 or EdDSA key, until `signing_alg_effective_until`.", body = types::ResourceServer),
         schemas::Denied<ApiId>,
     ),
     security(("bearer" = ["read:resource_servers"]))
 )]
 async fn read(c: Caller, Path(ApiId(id)): Path<ApiId>) -> Result<Response, ApiError> {
-    Ok(ok(ResourceServer::from(
-        &c.store.get_resource_server(&id).await?,
-    )))
+    let rs = c.store.get_resource_server(&id).await?;
+    Ok(ok(ResourceServer::from(&signed(&c, rs))))
 }
 
 #[utoipa::path(
@@ -121,7 +134,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let b: ResourceServerRequest = c.body(&bytes).await?;
     let rs = apis::update(&c, &c.actor(), &id, b.into()).await?;
-    Ok(ok(ResourceServer::from(&rs)))
+    Ok(ok(ResourceServer::from(&signed(&c, rs))))
 }
 
 #[utoipa::path(

@@ -26,10 +26,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn list(c: Caller) -> Result<Response, ApiError> {
     let keys = c.store.signing_keys().await?;
-    Ok(ok(keys
-        .iter()
-        .map(|k| types::SigningKey::new(k, certificates::of(&c, k).as_deref()))
-        .collect::<Vec<_>>()))
+    let mut out = Vec::with_capacity(keys.len());
+    for k in &keys {
+        out.push(types::SigningKey::new(
+            k,
+            certificates::of(&c, k).await.as_deref(),
+        ));
+    }
+    Ok(ok(out))
 }
 
 #[utoipa::path(
@@ -53,7 +57,7 @@ async fn read(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError
         .ok_or_else(|| ApiError::not_found("signing key"))?;
     Ok(ok(types::SigningKey::new(
         k,
-        certificates::of(&c, k).as_deref(),
+        certificates::of(&c, k).await.as_deref(),
     )))
 }
 
@@ -75,11 +79,10 @@ async fn read(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError
 async fn rotate(c: Caller) -> Result<Response, ApiError> {
     let kid = key_rotation::rotate(&c, &c.actor()).await?;
     let keys = c.store.signing_keys().await?;
-    let cert = keys
-        .iter()
-        .find(|k| Some(&k.kid) == kid.as_ref())
-        .and_then(|k| certificates::of(&c, k))
-        .map(|c| c.cert.clone());
+    let cert = match keys.iter().find(|k| Some(&k.kid) == kid.as_ref()) {
+        Some(k) => certificates::of(&c, k).await.map(|c| c.cert.clone()),
+        None => None,
+    };
     Ok(ok(RotatedKey { cert, kid }))
 }
 
@@ -100,7 +103,7 @@ async fn rotate(c: Caller) -> Result<Response, ApiError> {
 async fn revoke(c: Caller, Path(Kid(kid)): Path<Kid>) -> Result<Response, ApiError> {
     let k = key_rotation::revoke(&c, &c.actor(), &kid).await?;
     Ok(ok(RevokedKey {
-        cert: certificates::of(&c, &k).map(|c| c.cert.clone()),
+        cert: certificates::of(&c, &k).await.map(|c| c.cert.clone()),
         kid: k.kid,
         revoked: true,
         revoked_at: k.revoked_at,

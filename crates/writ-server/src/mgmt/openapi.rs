@@ -513,7 +513,12 @@ mod tests {
             is_system: false,
             token_claims: Default::default(),
         };
-        let rs_v = v(types::ResourceServer::from(&rs));
+        // Warming up: ES256 asked, RS256 signing until a time.
+        let warming = writ_service::signing_keys::EffectiveSigning {
+            alg: writ_core::SigningAlg::RS256,
+            until: chrono::DateTime::from_timestamp(1_800_000_000, 0),
+        };
+        let rs_v = v(types::ResourceServer::from(&(rs, warming)));
         check("ResourceServer", rs_v.clone(), &[]);
         // `description` defaults to "" on input, so the shared schema makes it optional.
         check("Scope", rs_v["scopes"][0].clone(), &["description"]);

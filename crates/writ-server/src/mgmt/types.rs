@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
+use writ_service::signing_keys::EffectiveSigning;
 
 /// Auth0's error body, returned with every 4xx/5xx status.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -239,7 +240,17 @@ pub struct ResourceServer {
     /// The audience (`aud`) of its access tokens.
     pub identifier: String,
     pub scopes: Vec<Scope>,
+    /// The algorithm asked for the API's access tokens.
     pub signing_alg: SigningAlgorithm,
+    /// Read-only (a Writ field): the algorithm that signs the API's access tokens now. It is
+    /// `RS256` for a while after `signing_alg` became an algorithm no other API used (ES256 or
+    /// EdDSA): that algorithm's key has just been published in the JWKS, and verifiers that
+    /// cache the JWKS must be able to have it before a token it signed reaches them.
+    pub signing_alg_effective: SigningAlgorithm,
+    /// Read-only (a Writ field): while `signing_alg_effective` differs from `signing_alg`,
+    /// when `signing_alg` takes over (RFC 3339, UTC); `null` otherwise.
+    #[schema(required = true, format = DateTime)]
+    pub signing_alg_effective_until: Option<String>,
     /// Access-token lifetime in seconds.
     pub token_lifetime: i64,
     /// `min(token_lifetime, 7200)`.
@@ -331,9 +342,12 @@ pub struct TokenClaimsRequest {
     pub authorization_claim: Option<Option<String>>,
 }
 
-impl From<&writ_core::ResourceServer> for ResourceServer {
-    fn from(rs: &writ_core::ResourceServer) -> Self {
+/// An API with what signs its tokens now ([`writ_service::Writ::effective_signing`]).
+impl From<&(writ_core::ResourceServer, EffectiveSigning)> for ResourceServer {
+    fn from((rs, signing): &(writ_core::ResourceServer, EffectiveSigning)) -> Self {
         ResourceServer {
+            signing_alg_effective: signing.alg.into(),
+            signing_alg_effective_until: signing.until.map(writ_service::time::rfc3339),
             id: rs.id.clone(),
             name: rs.name.clone(),
             identifier: rs.identifier.clone(),

@@ -11,9 +11,10 @@ use crate::state::AppState;
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let jwks = state.keys.load().jwks.clone();
     let mut r = axum::Json(&*jwks).into_response();
+    // How long verifiers may keep it: the warm-up of a newly published key outlasts it.
     r.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
+        HeaderValue::from_static(writ_service::config::JWKS_CACHE_CONTROL),
     );
     r
 }

@@ -339,6 +339,9 @@ impl TestApp {
                 "WRIT_PASSWORD_HASH_CONCURRENCY".to_string(),
                 "2".to_string(),
             ),
+            // No JWKS warm-up: an API switched to ES256 or EdDSA signs with it at once, as
+            // most tests expect (the warm-up's own tests set it, see `jwks_warmup`).
+            ("WRIT_JWKS_WARMUP_SECS".to_string(), "0".to_string()),
         ];
         // Hooks run in worker processes; a test binary is not `writ`, so name the one cargo
         // built beside it (the server itself uses its own executable).
@@ -365,8 +368,12 @@ impl TestApp {
         pg: Option<PgTestDb>,
     ) -> TestApp {
         let port = listener.local_addr().unwrap().port();
+        // The last setting of a variable wins: a test's own overrides the defaults above.
         let config = Config::load(None, |k| {
-            vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
+            vars.iter()
+                .rev()
+                .find(|(a, _)| a == k)
+                .map(|(_, b)| b.clone())
         })
         .expect("config");
         // A tweak may name another issuer (several nodes of one deployment).

@@ -10,6 +10,7 @@ mod helpers;
 mod hooks;
 mod interop;
 mod jobs;
+mod key_publication;
 mod keys;
 mod login;
 mod mgmt;

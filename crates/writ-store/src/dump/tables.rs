@@ -236,8 +236,19 @@ pub(crate) static TABLES: &[Table] = &[
             ("current_until", Text),
             ("revoked_at", Text),
             ("retire_after", Int),
+            ("certificate", Bytes),
         ],
         &["kid"],
+    ),
+    // When each non-RSA algorithm's keys were published in the JWKS (migration 0011).
+    table(
+        "key_publication",
+        &[
+            ("alg", Text),
+            ("published_since", Text),
+            ("retire_after", Int),
+        ],
+        &["alg"],
     ),
     // `secrets` is sealed with the key-encryption key and stays sealed in the dump.
     table(

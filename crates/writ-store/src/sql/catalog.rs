@@ -89,7 +89,9 @@ impl ResourceServerStore for Store {
         if rs.id.is_empty() {
             rs.id = new_id("rs");
         }
-        let mut tx = self.write().await?;
+        // The authz writer's lock: API writes run one at a time (see `sync_key_publication`).
+        let mut tx = self.authz_write().await?;
+        let lifetime = max_token_lifetime(&mut tx).await?;
         bind_rs_settings(
             sqlx::query(
                 "INSERT INTO resource_servers (id, identifier, name, signing_alg, token_lifetime, enforce_policies, token_dialect, allow_offline_access, token_claims, is_system, created_at) \
@@ -105,6 +107,7 @@ impl ResourceServerStore for Store {
         .await
         .map_err(unique(format!("A resource server with the same identifier already exists: {}", rs.identifier)))?;
         write_scopes(&mut tx, &rs).await?;
+        sync_key_publication(&mut tx, lifetime).await?;
         tx.commit().await?;
         Ok(rs)
     }
@@ -156,6 +159,7 @@ impl ResourceServerStore for Store {
     async fn update_resource_server(&self, rs: &ResourceServer) -> Result<()> {
         // May remove scopes, i.e. permissions: an authz write from the start.
         let mut tx = self.authz_write().await?;
+        let lifetime = max_token_lifetime(&mut tx).await?;
         let n = bind_rs_settings(
             sqlx::query(
                 "UPDATE resource_servers SET name = $2, signing_alg = $3, token_lifetime = $4, enforce_policies = $5, \
@@ -188,19 +192,99 @@ impl ResourceServerStore for Store {
             }
         }
         write_scopes(&mut tx, rs).await?;
+        sync_key_publication(&mut tx, lifetime).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn delete_resource_server(&self, id: &str) -> Result<()> {
-        self.delete_bumping(
-            Affected::ApiHolders(id),
-            "api_deleted",
-            "DELETE FROM resource_servers WHERE id = $1 AND NOT is_system",
-            "resource server",
-        )
-        .await
+        let mut tx = self.authz_write().await?;
+        let lifetime = max_token_lifetime(&mut tx).await?;
+        // Bumped first, so the tokens already issued for the API are refused.
+        bump(&mut tx, Affected::ApiHolders(id), "api_deleted").await?;
+        let n = sqlx::query("DELETE FROM resource_servers WHERE id = $1 AND NOT is_system")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("resource server"));
+        }
+        sync_key_publication(&mut tx, lifetime).await?;
+        tx.commit().await
     }
+}
+
+/// The longest access-token lifetime of any API, read before an API write changes them: how
+/// long the tokens an algorithm's keys signed may stay valid once no API uses it.
+async fn max_token_lifetime(conn: &mut Conn) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(token_lifetime) FROM resource_servers")
+            .fetch_one(&mut *conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+/// How long an algorithm's keys stay published beyond the longest token lifetime once no API
+/// uses it: other nodes sign with it until their next catalog reload, a moment later.
+const RETIRE_MARGIN_SECS: i64 = 60;
+
+/// Brings `key_publication` in step with the APIs' algorithms, inside an API write's
+/// transaction, after its change: an algorithm some API uses and whose keys are not published
+/// (no record, or retired) is published from now, a new warm-up; one still published (in use,
+/// or retiring) keeps its `published_since` and stops retiring; one no API uses any more
+/// retires once the longest token lifetime (`lifetime`, read before the change) and a margin
+/// have passed.
+///
+/// API writes run one at a time (SQLite's single writer; on PostgreSQL they begin with the
+/// authz head lock, and each statement of a read-committed transaction sees what committed
+/// before it), so the counts here see every earlier API write of every node: two nodes
+/// cannot both start a warm-up, nor retire an algorithm another write just started using.
+async fn sync_key_publication(conn: &mut Conn, lifetime: i64) -> Result<()> {
+    let at = now();
+    let now_secs = chrono::Utc::now().timestamp();
+    for alg in SigningAlg::ALL {
+        if alg == SigningAlg::RS256 {
+            continue; // always published
+        }
+        let used: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM resource_servers WHERE signing_alg = $1")
+                .bind(alg.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+        let record: Option<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT retire_after FROM key_publication WHERE alg = $1{FOR_UPDATE}"
+        )))
+        .bind(alg.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let q = match (used > 0, record) {
+            (true, None) => sqlx::query(
+                "INSERT INTO key_publication (alg, published_since, retire_after) VALUES ($1, $2, NULL)",
+            )
+            .bind(alg.as_str())
+            .bind(&at),
+            // Retired: its keys have left the JWKS (or are about to): a new warm-up.
+            (true, Some(Some(r))) if r <= now_secs => sqlx::query(
+                "UPDATE key_publication SET published_since = $2, retire_after = NULL WHERE alg = $1",
+            )
+            .bind(alg.as_str())
+            .bind(&at),
+            (true, Some(Some(_))) => {
+                sqlx::query("UPDATE key_publication SET retire_after = NULL WHERE alg = $1")
+                    .bind(alg.as_str())
+            }
+            (false, Some(None)) => {
+                sqlx::query("UPDATE key_publication SET retire_after = $2 WHERE alg = $1")
+                    .bind(alg.as_str())
+                    .bind(now_secs + lifetime + RETIRE_MARGIN_SECS)
+            }
+            _ => continue,
+        };
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 #[derive(FromRow)]
@@ -586,6 +670,51 @@ impl SigningKeyStore for Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter().map(SigningKey::try_from).collect()
+    }
+
+    async fn key_publications(&self) -> Result<Vec<KeyPublication>> {
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT alg, published_since, retire_after FROM key_publication ORDER BY alg",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(alg, published_since, retire_after)| {
+                Ok(KeyPublication {
+                    alg: SigningAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(alg.clone()))?,
+                    published_since,
+                    retire_after,
+                })
+            })
+            .collect()
+    }
+
+    async fn key_certificate(&self, kid: &str) -> Result<Option<Vec<u8>>> {
+        let cert: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT certificate FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(cert.flatten())
+    }
+
+    async fn keep_key_certificate(&self, kid: &str, der: &[u8]) -> Result<Vec<u8>> {
+        let mut tx = self.write().await?;
+        // Only a key without one gets it: a racing node's certificate, written first, stays.
+        sqlx::query(
+            "UPDATE signing_keys SET certificate = $2 WHERE kid = $1 AND certificate IS NULL",
+        )
+        .bind(kid)
+        .bind(der)
+        .execute(&mut *tx)
+        .await?;
+        let kept: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT certificate FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        kept.flatten().ok_or(StoreError::NotFound("signing key"))
     }
 
     async fn insert_signing_key(&self, k: &SigningKey) -> Result<()> {

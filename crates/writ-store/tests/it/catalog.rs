@@ -16,6 +16,8 @@ conformance!(
     clients_crud_order_and_paging,
     client_grants_crud_filters_and_cascades,
     signing_keys_rotate_and_revoke,
+    key_publication_follows_the_apis_algorithms,
+    key_certificates_are_kept_once,
 );
 
 fn rs(identifier: &str, scopes: &[&str], is_system: bool) -> ResourceServer {
@@ -408,4 +410,118 @@ async fn signing_keys_rotate_and_revoke(t: TestStore) {
         "The key is already revoked",
     );
     assert_not_found(t.store.revoke_signing_key("nope").await, "signing key");
+}
+
+/// The publication record of `alg`, if any.
+async fn publication(t: &TestStore, alg: SigningAlg) -> Option<KeyPublication> {
+    t.store
+        .key_publications()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.alg == alg)
+}
+
+async fn key_publication_follows_the_apis_algorithms(t: TestStore) {
+    // Nothing needs ES256 or EdDSA yet: no record (RS256 never has one).
+    create_later(&t, rs("https://rsa/", &[], false)).await;
+    assert!(t.store.key_publications().await.unwrap().is_empty());
+
+    // The first API on ES256 starts its publication, in the write that creates it.
+    let es = create_later(
+        &t,
+        ResourceServer {
+            signing_alg: SigningAlg::ES256,
+            token_lifetime: 600,
+            ..rs("https://es/", &[], false)
+        },
+    )
+    .await;
+    let first = publication(&t, SigningAlg::ES256).await.unwrap();
+    assert_eq!(first.retire_after, None);
+    assert!(publication(&t, SigningAlg::EdDSA).await.is_none());
+
+    // A second API on ES256 changes nothing.
+    let mut other = create_later(&t, rs("https://other/", &[], false)).await;
+    other.signing_alg = SigningAlg::ES256;
+    t.store.update_resource_server(&other).await.unwrap();
+    assert_eq!(publication(&t, SigningAlg::ES256).await.unwrap(), first);
+
+    // Neither uses it any more: it retires after the longest token lifetime (86400 s here)
+    // and a minute.
+    other.signing_alg = SigningAlg::EdDSA;
+    t.store.update_resource_server(&other).await.unwrap();
+    let before = chrono::Utc::now().timestamp();
+    t.store.delete_resource_server(&es.id).await.unwrap();
+    let retiring = publication(&t, SigningAlg::ES256).await.unwrap();
+    assert_eq!(retiring.published_since, first.published_since);
+    let retire = retiring.retire_after.unwrap();
+    assert!(
+        (before + 86_460..=before + 86_465).contains(&retire),
+        "{retire}"
+    );
+    // …while EdDSA started with the switch.
+    let ed = publication(&t, SigningAlg::EdDSA).await.unwrap();
+    assert_eq!(ed.retire_after, None);
+    assert!(ed.published_since >= first.published_since);
+
+    // Used again before it retired: still published, the same warm-up.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    other.signing_alg = SigningAlg::ES256;
+    t.store.update_resource_server(&other).await.unwrap();
+    assert_eq!(publication(&t, SigningAlg::ES256).await.unwrap(), first);
+    assert!(
+        publication(&t, SigningAlg::EdDSA)
+            .await
+            .unwrap()
+            .retire_after
+            .is_some()
+    );
+
+    // A failed write changes nothing.
+    assert_not_found(
+        t.store.delete_resource_server("rs_nope").await,
+        "resource server",
+    );
+    assert_eq!(publication(&t, SigningAlg::ES256).await.unwrap(), first);
+}
+
+async fn key_certificates_are_kept_once(t: TestStore) {
+    let cipher_free = SigningKey {
+        kid: "kid-cert".into(),
+        alg: SigningAlg::ES256,
+        state: KeyState::Current,
+        private_der: vec![1, 2, 3],
+        public_jwk: json!({"kid": "kid-cert"}),
+        created_at: "2026-12-04T10:00:00.000Z".into(),
+        current_since: None,
+        current_until: None,
+        revoked_at: None,
+        retire_after: None,
+    };
+    t.store.insert_signing_key(&cipher_free).await.unwrap();
+    assert_eq!(t.store.key_certificate("kid-cert").await.unwrap(), None);
+    // The first certificate written is kept; a later one (another node's) is not.
+    assert_eq!(
+        t.store
+            .keep_key_certificate("kid-cert", &[0x30, 1])
+            .await
+            .unwrap(),
+        vec![0x30, 1]
+    );
+    assert_eq!(
+        t.store
+            .keep_key_certificate("kid-cert", &[0x30, 2])
+            .await
+            .unwrap(),
+        vec![0x30, 1]
+    );
+    assert_eq!(
+        t.store.key_certificate("kid-cert").await.unwrap(),
+        Some(vec![0x30, 1])
+    );
+    assert_not_found(
+        t.store.keep_key_certificate("kid-nope", &[0x30]).await,
+        "signing key",
+    );
 }

@@ -20,6 +20,7 @@ conformance!(
     concurrent_key_rotations_queue,
     authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower,
     concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps,
+    racing_api_writes_leave_an_algorithm_in_use_published,
 );
 
 async fn concurrent_creates_of_one_email_have_exactly_one_winner(t: TestStore) {
@@ -368,4 +369,75 @@ async fn concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps
         assert!(vs.windows(2).all(|w| w[1] == w[0] + 1), "{u}: {vs:?}");
         assert_eq!(*vs.last().unwrap(), t.version(u).await);
     }
+}
+
+/// One API leaves ES256 while another joins it, at the same time, through separate
+/// connections: whatever the order, the record ends published (not retiring), since an API
+/// uses ES256; and two APIs joining together start one publication.
+async fn racing_api_writes_leave_an_algorithm_in_use_published(t: TestStore) {
+    let api = |identifier: &str, alg: SigningAlg| ResourceServer {
+        id: String::new(),
+        identifier: identifier.into(),
+        name: identifier.into(),
+        scopes: vec![],
+        signing_alg: alg,
+        token_lifetime: 3600,
+        enforce_policies: false,
+        token_dialect: TokenDialect::AccessToken,
+        allow_offline_access: false,
+        is_system: false,
+        token_claims: Default::default(),
+    };
+    for round in 0..8 {
+        let leaving = t
+            .store
+            .create_resource_server(api(&format!("https://leave-{round}/"), SigningAlg::ES256))
+            .await
+            .unwrap();
+        let joining = t
+            .store
+            .create_resource_server(api(&format!("https://join-{round}/"), SigningAlg::RS256))
+            .await
+            .unwrap();
+        let (s1, s2) = (t.store.clone(), t.store.clone());
+        let a = tokio::spawn(async move {
+            let mut rs = leaving;
+            rs.signing_alg = SigningAlg::RS256;
+            s1.update_resource_server(&rs).await
+        });
+        let b = tokio::spawn(async move {
+            let mut rs = joining;
+            rs.signing_alg = SigningAlg::ES256;
+            s2.update_resource_server(&rs).await
+        });
+        a.await.unwrap().unwrap();
+        b.await.unwrap().unwrap();
+        let records = t.store.key_publications().await.unwrap();
+        let es: Vec<_> = records
+            .iter()
+            .filter(|p| p.alg == SigningAlg::ES256)
+            .collect();
+        assert_eq!(es.len(), 1, "{records:?}");
+        assert_eq!(es[0].retire_after, None, "round {round}: {records:?}");
+    }
+    // Several APIs joining EdDSA at once: one record.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = t.store.clone();
+        let rs = api(&format!("https://ed-{i}/"), SigningAlg::EdDSA);
+        tasks.push(tokio::spawn(
+            async move { s.create_resource_server(rs).await },
+        ));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let records = t.store.key_publications().await.unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|p| p.alg == SigningAlg::EdDSA)
+            .count(),
+        1
+    );
 }

@@ -134,6 +134,8 @@ async fn populate(t: &TestStore) -> Made {
     b.enforce_policies = false;
     b.allow_offline_access = true;
     b.token_dialect = TokenDialect::Rfc9068Profile;
+    // ES256: the API write publishes that algorithm (a `key_publication` row).
+    b.signing_alg = SigningAlg::ES256;
     s.update_resource_server(&b).await.unwrap();
 
     let editor = s.create_role("editor", "edits things").await.unwrap().id;
@@ -254,6 +256,10 @@ async fn populate(t: &TestStore) -> Made {
             .unwrap();
     }
     s.revoke_signing_key("k-es-1").await.unwrap();
+    // A kept certificate (DER bytes).
+    s.keep_key_certificate("k-es-2", &[0x30, 0x03, 0x02, 0x01, 0x07])
+        .await
+        .unwrap();
 
     let mut sessions = Vec::new();
     for (i, user) in [&alice, &bob].into_iter().enumerate() {
@@ -338,6 +344,8 @@ struct Snapshot {
     clients: Vec<Client>,
     grants: Vec<ClientGrant>,
     keys: Vec<SigningKey>,
+    publications: Vec<KeyPublication>,
+    certificates: Vec<Option<Vec<u8>>>,
     events: Vec<AuthzEvent>,
     head: i64,
     catalog_version: i64,
@@ -415,6 +423,14 @@ async fn snapshot(s: &dyn Store, m: &Made) -> Snapshot {
         clients: s.all_clients().await.unwrap(),
         grants: s.all_client_grants().await.unwrap(),
         keys: s.signing_keys().await.unwrap(),
+        publications: s.key_publications().await.unwrap(),
+        certificates: {
+            let mut certs = Vec::new();
+            for k in s.signing_keys().await.unwrap() {
+                certs.push(s.key_certificate(&k.kid).await.unwrap());
+            }
+            certs
+        },
         events: s.authz_events_after(0, 10_000).await.unwrap(),
         head: s.authz_head().await.unwrap(),
         catalog_version: s.catalog_version().await.unwrap(),
@@ -432,6 +448,8 @@ async fn a_dump_moves_every_row_to_the_other_backend_and_to_the_same_one(t: Test
     assert!(before.users.iter().any(|u| u.password_hash.is_some()));
     assert!(before.keys.iter().any(|k| k.state == KeyState::Previous));
     assert!(before.keys.iter().any(|k| k.state == KeyState::Revoked));
+    assert_eq!(before.publications.len(), 1);
+    assert!(before.certificates.iter().any(Option::is_some));
     assert!(before.events.len() >= 5);
     assert!(before.refresh.iter().all(Option::is_some));
     assert_eq!(before.logs.len(), 3);
