@@ -251,6 +251,21 @@ async fn a_webhook_sets_claims_in_both_tokens_and_is_signed() {
     .assert(200);
     let a = app.api_get(&format!("/actions/actions/{id}")).await;
     assert_eq!(a["all_changes_deployed"], false);
+    // A test run calls the draft URL (signed, with the event given); the tokens still use the
+    // deployed one.
+    let run = app
+        .api(
+            Method::POST,
+            &format!("/actions/actions/{id}/test"),
+            Some(json!({"payload": {"user": {"email": "t@example.com"}}})),
+        )
+        .await
+        .assert(200)
+        .body;
+    assert_eq!(run["payload"]["deny"]["reason"], "not on Sundays", "{run}");
+    let last = seen.seen.lock().unwrap().last().cloned().unwrap();
+    assert!(last.signature_ok && last.mode == "deny");
+    assert_eq!(last.body["event"]["user"]["email"], "t@example.com");
     dana(&app, &client).await.assert(200);
     app.api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
         .await
