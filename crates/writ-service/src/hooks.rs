@@ -92,7 +92,7 @@ fn request_json() -> Value {
 }
 
 /// The secrets of an action, opened (a name → value object).
-pub(crate) fn open_secrets(w: &Writ, a: &Action) -> Map<String, Value> {
+fn open_secrets(w: &Writ, a: &Action) -> Map<String, Value> {
     if a.secrets.is_empty() {
         return Map::new();
     }
@@ -110,7 +110,7 @@ fn seal_secrets(w: &Writ, id: &str, s: &Map<String, Value>) -> Vec<u8> {
 }
 
 /// Claims a hook asked for, less the restricted names.
-pub(crate) fn allowed(claims: Map<String, Value>, action: &str) -> Map<String, Value> {
+fn allowed(claims: Map<String, Value>, action: &str) -> Map<String, Value> {
     claims
         .into_iter()
         .filter(|(k, _)| {
@@ -150,11 +150,15 @@ async fn run_trigger(
         };
         let result = match (&a.deployed_url, &a.deployed_code) {
             // A webhook action: the event is POSTed to it instead of run as code.
-            (Some(url), _) => {
-                crate::webhooks::call(w, &a, url, trigger, &event, w.config.hook_timeout)
-                    .await
-                    .map(Outcome::from)
-            }
+            (Some(url), _) => crate::webhooks::call(
+                &open_secrets(w, &a),
+                url,
+                trigger,
+                &event,
+                w.config.hook_timeout,
+            )
+            .await
+            .map(Outcome::from),
             (None, Some(code)) => {
                 let key = format!("{}:{}", a.id, a.version);
                 run_code(w, &a, &key, code, kind, &event).await
@@ -285,11 +289,15 @@ pub async fn test_run(
         let key = format!("{}:draft:{:016x}", a.id, fingerprint(&a.code));
         let started = std::time::Instant::now();
         let outcome = match &a.url {
-            Some(url) => {
-                crate::webhooks::call(w, &a, url, &a.trigger, &event, w.config.hook_timeout)
-                    .await
-                    .map(Outcome::from)
-            }
+            Some(url) => crate::webhooks::call(
+                &open_secrets(w, &a),
+                url,
+                &a.trigger,
+                &event,
+                w.config.hook_timeout,
+            )
+            .await
+            .map(Outcome::from),
             None => run_code(w, &a, &key, &a.code, kind, &event).await,
         };
         let mut run = TestRun {

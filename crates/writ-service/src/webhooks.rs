@@ -14,10 +14,9 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use writ_core::Action;
 
+use crate::Writ;
 use crate::error::ServiceError;
-use crate::{Writ, hooks};
 
 /// The `runtime` of a webhook action in the Management API.
 pub const RUNTIME: &str = "webhook";
@@ -202,17 +201,16 @@ pub fn parse_answer(body: &[u8]) -> Result<Answer, String> {
     Ok(Answer { access, id, deny })
 }
 
-/// POSTs `event` to the action's deployed `url` within `budget` and reads its answer; the
-/// error says why it failed (never a secret).
+/// POSTs `event` to `url` within `budget`, signed with the action's `SIGNING_SECRET` (from
+/// its opened `secrets`), and reads its answer; the error says why it failed (never a secret).
 pub async fn call(
-    w: &Writ,
-    a: &Action,
+    secrets: &Map<String, Value>,
     url: &str,
     trigger: &str,
     event: &Value,
     budget: Duration,
 ) -> Result<Answer, String> {
-    let key = signing_key(&hooks::open_secrets(w, a))?;
+    let key = signing_key(secrets)?;
     let body = serde_json::to_vec(&json!({ "trigger": trigger, "event": event }))
         .map_err(|e| format!("the event could not be serialized: {e}"))?;
     let id = format!("msg_{}", crate::crypto::random_alnum(24));
