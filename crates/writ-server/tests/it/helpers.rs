@@ -560,6 +560,16 @@ impl TestApp {
 
     // --- fixtures through the Management API ---
 
+    /// Deploys an action and makes it the only one bound to `trigger`.
+    pub async fn deploy_and_bind(&self, trigger: &str, id: &str) {
+        self.api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
+            .await
+            .assert(200);
+        let only = json!({"bindings": [{"ref": {"type": "action_id", "value": id}}]});
+        let path = format!("/actions/triggers/{trigger}/bindings");
+        self.api(Method::PATCH, &path, Some(only)).await.assert(200);
+    }
+
     pub async fn create_api(
         &self,
         identifier: &str,

@@ -22,18 +22,7 @@ async fn bind(app: &TestApp, trigger: &str, code: &str, secrets: Value) -> Strin
         .await
         .assert(201)
         .field("id");
-    app.api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
-        .await
-        .assert(200);
-    app.api(
-        Method::PATCH,
-        &format!("/actions/triggers/{trigger}/bindings"),
-        Some(
-            json!({"bindings": [{"ref": {"type": "action_id", "value": id}, "display_name": "h"}]}),
-        ),
-    )
-    .await
-    .assert(200);
+    app.deploy_and_bind(trigger, &id).await;
     id
 }
 

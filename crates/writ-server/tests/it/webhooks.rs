@@ -143,16 +143,7 @@ async fn bind_webhook(app: &TestApp, trigger: &str, url: &str) -> String {
         .await
         .assert(201)
         .field("id");
-    app.api(Method::POST, &format!("/actions/actions/{id}/deploy"), None)
-        .await
-        .assert(200);
-    app.api(
-        Method::PATCH,
-        &format!("/actions/triggers/{trigger}/bindings"),
-        Some(json!({"bindings": [{"ref": {"type": "action_id", "value": id}}]})),
-    )
-    .await
-    .assert(200);
+    app.deploy_and_bind(trigger, &id).await;
     id
 }
 
