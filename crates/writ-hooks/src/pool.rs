@@ -5,7 +5,7 @@
 //! new one (at once, so the next job finds it warm). The job that met the failure fails; no
 //! other job does.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -63,8 +63,10 @@ impl WorkerCommand {
         std::thread::Builder::new()
             .name("writ-hook-reader".into())
             .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { return };
+                let mut out = BufReader::new(stdout);
+                // An answer longer than MAX_ANSWER ends the reading, as a broken pipe does: a
+                // worker that went wrong cannot make the server buffer without end.
+                while let Some(line) = read_line(&mut out, MAX_ANSWER) {
                     if tx.send(line).is_err() {
                         return;
                     }
@@ -76,6 +78,22 @@ impl WorkerCommand {
             lines: rx,
         })
     }
+}
+
+/// The longest answer line read from a worker (claims are bounded far below this by the
+/// token size limit).
+pub const MAX_ANSWER: u64 = 4 * 1024 * 1024;
+
+/// One line of at most `max` bytes (without its newline); `None` at the end of the stream, on
+/// an error, on a line too long or not UTF-8.
+fn read_line(r: &mut impl BufRead, max: u64) -> Option<String> {
+    let mut buf = Vec::new();
+    let n = r.by_ref().take(max + 1).read_until(b'\n', &mut buf).ok()?;
+    if n == 0 || buf.last() != Some(&b'\n') {
+        return None;
+    }
+    buf.pop();
+    String::from_utf8(buf).ok()
 }
 
 /// A running worker process.
@@ -238,5 +256,20 @@ fn slot(i: usize, rx: Queue, command: WorkerCommand, pids: Arc<Mutex<Vec<Option<
             Some(p) => Some(p),
             None => start(&pids).ok(),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_bounded() {
+        let mut r = std::io::Cursor::new(b"ab\ncdef\ng".to_vec());
+        assert_eq!(read_line(&mut r, 3).as_deref(), Some("ab"));
+        // Four bytes before the newline: too long, the stream is done.
+        assert_eq!(read_line(&mut r, 3), None);
+        let mut r = std::io::Cursor::new(b"tail-without-newline".to_vec());
+        assert_eq!(read_line(&mut r, 100), None);
     }
 }
