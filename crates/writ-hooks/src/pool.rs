@@ -39,8 +39,13 @@ impl WorkerCommand {
         }
     }
 
-    /// This very executable in worker mode (what `writ serve` uses).
+    /// This very executable in worker mode (what `writ serve` uses): on Linux the running
+    /// image itself (`/proc/self/exe`), so a binary replaced on disk by an upgrade still starts
+    /// workers of its own version.
     pub fn current_exe() -> std::io::Result<Self> {
+        if cfg!(target_os = "linux") {
+            return Ok(Self::writ("/proc/self/exe"));
+        }
         Ok(Self::writ(std::env::current_exe()?))
     }
 
@@ -177,7 +182,7 @@ impl Process {
 
 /// Warm worker processes behind one queue.
 pub struct Pool {
-    tx: Mutex<Sender<(Job, Reply)>>,
+    tx: Sender<(Job, Reply)>,
     pids: Arc<Mutex<Vec<Option<u32>>>>,
 }
 
@@ -194,18 +199,13 @@ impl Pool {
                 .name(format!("writ-hook-{i}"))
                 .spawn(move || slot(i, rx, command, pids));
         }
-        Pool {
-            tx: Mutex::new(tx),
-            pids,
-        }
+        Pool { tx, pids }
     }
 
     /// Queues `job`; `reply` is called once with its result, on a slot's thread.
     pub fn submit(&self, job: Job, reply: impl FnOnce(Result<Outcome, Failure>) + Send + 'static) {
         // With no slot left nothing runs the job: the caller's own timeout reports it.
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send((job, Box::new(reply)));
-        }
+        let _ = self.tx.send((job, Box::new(reply)));
     }
 
     /// The process ids of the running workers (for checks and diagnostics).
