@@ -59,9 +59,10 @@ impl Hooks {
                 Some(p) => Ok(WorkerCommand::writ(p)),
                 None => WorkerCommand::current_exe(),
             };
+            // Never a `writ` found on PATH: failing that, the name this process was started by.
             let command = command.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot find this executable to start hook workers");
-                WorkerCommand::writ("writ")
+                WorkerCommand::writ(std::env::args_os().next().unwrap_or_default())
             });
             Pool::new(config.hook_workers, command)
         })
@@ -132,7 +133,6 @@ pub struct Added {
 async fn run_trigger(
     w: &Writ,
     trigger: &str,
-    kind: Trigger,
     event: Value,
     client_id: &str,
     user_id: Option<&str>,
@@ -161,7 +161,7 @@ async fn run_trigger(
             .map(Outcome::from),
             (None, Some(code)) => {
                 let key = format!("{}:{}", a.id, a.version);
-                run_code(w, &a, &key, code, kind, &event).await
+                run_code(w, &a, &key, code, &event).await
             }
             (None, None) => continue,
         };
@@ -206,13 +206,12 @@ async fn run_code(
     a: &Action,
     key: &str,
     code: &str,
-    kind: Trigger,
     event: &Value,
 ) -> Result<Outcome, String> {
     let job = Job {
         key: key.to_owned(),
         code: Arc::from(code),
-        trigger: kind,
+        trigger: handler_of(&a.trigger),
         event: event.clone(),
         secrets: open_secrets(w, a),
         timeout: w.config.hook_timeout,
@@ -280,11 +279,6 @@ pub async fn test_run(
                 "The test event must be a JSON object",
             ));
         }
-        let kind = if a.trigger == "credentials-exchange" {
-            Trigger::CredentialsExchange
-        } else {
-            Trigger::PostLogin
-        };
         // The draft is cached under its own text, apart from the deployed version.
         let key = format!("{}:draft:{:016x}", a.id, fingerprint(&a.code));
         let started = std::time::Instant::now();
@@ -298,7 +292,7 @@ pub async fn test_run(
             )
             .await
             .map(Outcome::from),
-            None => run_code(w, &a, &key, &a.code, kind, &event).await,
+            None => run_code(w, &a, &key, &a.code, &event).await,
         };
         let mut run = TestRun {
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -356,7 +350,6 @@ pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added,
     run_trigger(
         w,
         "post-login",
-        Trigger::PostLogin,
         event,
         &client.client_id,
         Some(&user.user_id),
@@ -375,15 +368,7 @@ pub async fn credentials_exchange(
         "resource_server": { "identifier": audience },
         "request": request_json(),
     });
-    run_trigger(
-        w,
-        "credentials-exchange",
-        Trigger::CredentialsExchange,
-        event,
-        &client.client_id,
-        None,
-    )
-    .await
+    run_trigger(w, "credentials-exchange", event, &client.client_id, None).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -439,6 +424,15 @@ pub fn view(w: &Writ, a: &Action) -> Value {
         d["url"] = json!(url);
     }
     v
+}
+
+/// The exported handler a trigger's actions define (triggers are checked when an action is
+/// written, so anything else is post-login's).
+fn handler_of(trigger: &str) -> Trigger {
+    match trigger {
+        "credentials-exchange" => Trigger::CredentialsExchange,
+        _ => Trigger::PostLogin,
+    }
 }
 
 fn check_trigger(t: &str) -> Result<(), ServiceError> {
