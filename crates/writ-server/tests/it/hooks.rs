@@ -249,6 +249,15 @@ async fn hooks_run_in_locked_down_worker_processes() {
     assert!(!pids.is_empty());
     for pid in &pids {
         assert_ne!(*pid, std::process::id());
+        // A worker locks itself down before it reads its first job; one started a moment ago
+        // may still be doing so (the seccomp filter comes last).
+        let status = format!("/proc/{pid}/status");
+        for _ in 0..500 {
+            if std::fs::read_to_string(&status).is_ok_and(|s| s.contains("Seccomp:\t2")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
         let core = limits
             .lines()
