@@ -24,32 +24,46 @@ pub const TRIGGERS: &[&str] = &["post-login", "credentials-exchange"];
 #[derive(Default)]
 pub struct Hooks {
     pool: OnceLock<Pool>,
-    /// Each trigger's bindings as last read, and when: token requests read them from here,
-    /// so a grant with no hooks bound costs no database read. A change through this node
-    /// clears it at once; other nodes see it within [`BINDINGS_TTL`].
+    /// Each trigger's bound actions (in run order) as last read, and when: token requests read
+    /// them from here, so a grant costs no database read for hooks, bound or not. A change
+    /// through this node (binding, update, deploy, delete) clears it at once; other nodes see
+    /// it within [`BINDINGS_TTL`].
     bindings: std::sync::Mutex<HashMap<String, ReadBindings>>,
 }
 
-/// A trigger's bindings and when they were read.
-type ReadBindings = (std::time::Instant, Arc<Vec<ActionBinding>>);
+/// A trigger's bound actions and when they were read.
+type ReadBindings = (std::time::Instant, Arc<Vec<Action>>);
 
-/// How long a node keeps a trigger's bindings before reading them again.
+/// How long a node keeps a trigger's bound actions before reading them again.
 pub const BINDINGS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The bindings of `trigger`, from the short-lived cache or the store.
-async fn bindings_of(w: &Writ, trigger: &str) -> Result<Arc<Vec<ActionBinding>>, OAuthRefusal> {
+/// The actions bound to `trigger`, in run order, from the short-lived cache or the store (an
+/// action deleted meanwhile is skipped).
+async fn bound_actions(w: &Writ, trigger: &str) -> Result<Arc<Vec<Action>>, OAuthRefusal> {
     if let Some((at, b)) = w.hooks.bindings.lock().expect("bindings").get(trigger)
         && at.elapsed() < BINDINGS_TTL
     {
         return Ok(b.clone());
     }
-    let b = Arc::new(w.store.action_bindings(trigger).await?);
-    w.hooks
-        .bindings
-        .lock()
-        .expect("bindings")
-        .insert(trigger.to_owned(), (std::time::Instant::now(), b.clone()));
-    Ok(b)
+    let mut actions = Vec::new();
+    for b in w.store.action_bindings(trigger).await? {
+        match w.store.get_action(&b.action_id).await {
+            Ok(a) => actions.push(a),
+            Err(writ_store::StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let actions = Arc::new(actions);
+    w.hooks.bindings.lock().expect("bindings").insert(
+        trigger.to_owned(),
+        (std::time::Instant::now(), actions.clone()),
+    );
+    Ok(actions)
+}
+
+/// Forgets every trigger's bound actions on this node (after a change to any action).
+fn forget_bound(w: &Writ) {
+    w.hooks.bindings.lock().expect("bindings").clear();
 }
 
 impl Hooks {
@@ -141,13 +155,7 @@ async fn run_trigger(
         access: Map::new(),
         id: Map::new(),
     };
-    let bindings = bindings_of(w, trigger).await?;
-    for b in bindings.iter() {
-        let a = match w.store.get_action(&b.action_id).await {
-            Ok(a) => a,
-            Err(writ_store::StoreError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
+    for a in bound_actions(w, trigger).await?.iter() {
         let result = match (&a.deployed_url, &a.deployed_code) {
             // A webhook action: the event is POSTed to it instead of run as code.
             (Some(url), _) => crate::webhooks::call(
@@ -325,7 +333,7 @@ fn fingerprint(code: &str) -> u64 {
 
 /// Runs the `post-login` actions for `user` signing in to `client`.
 pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added, OAuthRefusal> {
-    if bindings_of(w, "post-login").await?.is_empty() {
+    if bound_actions(w, "post-login").await?.is_empty() {
         return Ok(Added {
             access: Map::new(),
             id: Map::new(),
@@ -591,6 +599,10 @@ pub async fn update(
         Ok(())
     })
     .await;
+    if result.is_ok() {
+        // Token requests on this node run the new version (or secrets) from the next one.
+        forget_bound(w);
+    }
     w.finish(actor, op, result).await
 }
 
@@ -604,15 +616,19 @@ pub async fn deploy(w: &Writ, actor: &Actor, id: &str) -> Result<Action, Service
         Ok(())
     })
     .await;
+    if result.is_ok() {
+        // Token requests on this node run the new version (or secrets) from the next one.
+        forget_bound(w);
+    }
     w.finish(actor, op, result).await
 }
 
 /// Deletes an action and its bindings (this node stops running it at once, others within
-/// [`BINDINGS_TTL`]; a binding whose action is gone is skipped meanwhile).
+/// [`BINDINGS_TTL`]).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<(), ServiceError> {
     let op = Operation::at("DELETE", "/actions/actions/{id}", id, 204);
     let result = w.store.delete_action(id).await.map_err(Into::into);
-    w.hooks.bindings.lock().expect("bindings").clear();
+    forget_bound(w);
     w.finish(actor, op, result).await
 }
 
@@ -645,6 +661,6 @@ async fn bind(
         }
     }
     w.store.set_action_bindings(trigger, &bindings).await?;
-    w.hooks.bindings.lock().expect("bindings").remove(trigger);
+    forget_bound(w);
     Ok(bindings)
 }
