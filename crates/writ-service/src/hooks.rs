@@ -159,7 +159,7 @@ async fn run_trigger(
         let result = match (&a.deployed_url, &a.deployed_code) {
             // A webhook action: the event is POSTed to it instead of run as code.
             (Some(url), _) => crate::webhooks::call(
-                &open_secrets(w, &a),
+                &open_secrets(w, a),
                 url,
                 trigger,
                 &event,
@@ -169,7 +169,7 @@ async fn run_trigger(
             .map(Outcome::from),
             (None, Some(code)) => {
                 let key = format!("{}:{}", a.id, a.version);
-                run_code(w, &a, &key, code, &event).await
+                run_code(w, a, &key, code, &event).await
             }
             (None, None) => continue,
         };
