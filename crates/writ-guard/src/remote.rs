@@ -603,6 +603,16 @@ async fn follow(
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let frame: String = buf.drain(..end + 2).collect();
+            // The resume point is the SSE id: a change to a group is one event per member with
+            // one seq, and only the last carries the id, so a stream cut inside it resumes at
+            // its start.
+            if let Some(id) = frame
+                .lines()
+                .find_map(|l| l.strip_prefix("id:"))
+                .and_then(|id| id.trim().parse::<i64>().ok())
+            {
+                *seq = (*seq).max(id);
+            }
             let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
                 continue;
             };
@@ -611,8 +621,7 @@ async fn follow(
             };
             // `subject` is the `sub` of the tokens concerned: a user id or, for a machine
             // client, `<client_id>@clients` (servers before it had only `user_id`).
-            let (Some(s), Some(user), Some(version)) = (
-                ev["seq"].as_i64(),
+            let (Some(user), Some(version)) = (
                 ev["subject"].as_str().or_else(|| ev["user_id"].as_str()),
                 ev["version"].as_i64(),
             ) else {
@@ -622,7 +631,6 @@ async fn follow(
                 return Ok(());
             };
             note_version(&inner, user, version);
-            *seq = (*seq).max(s);
         }
         // On events and keep-alives alike, so a quiet feed still sheds old entries.
         if last_prune.elapsed() >= Duration::from_secs(60) {

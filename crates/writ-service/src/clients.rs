@@ -216,7 +216,7 @@ pub(crate) fn blank(client_id: String, app_type: AppType) -> Client {
         refresh_idle_lifetime: 1_296_000,
         refresh_absolute_lifetime: 2_592_000,
         created_at: crate::time::now_rfc3339(),
-        authz_version: 1,
+        authz_version: 0,
     }
 }
 

@@ -24,27 +24,32 @@ pub const TRIGGERS: &[&str] = &["post-login", "credentials-exchange"];
 #[derive(Default)]
 pub struct Hooks {
     pool: OnceLock<Pool>,
-    /// Each trigger's bound actions (in run order) as last read, and when: token requests read
-    /// them from here, so a grant costs no database read for hooks, bound or not. A change
-    /// through this node (binding, update, deploy, delete) clears it at once; other nodes see
-    /// it within [`BINDINGS_TTL`].
-    bindings: std::sync::Mutex<HashMap<String, ReadBindings>>,
+    /// Each trigger's bound actions (in run order) as last read: token requests read them from
+    /// here, so a grant costs no database read for hooks, bound or not. Actions and bindings
+    /// are part of the catalog (database triggers move its version), so a change through any
+    /// node clears it: at once on the node that made it, and on the others when they reload
+    /// the catalog ([`Hooks::forget`]).
+    bindings: std::sync::Mutex<Bound>,
 }
 
-/// A trigger's bound actions and when they were read.
-type ReadBindings = (std::time::Instant, Arc<Vec<Action>>);
+/// The cached bound actions, and a generation that every [`Hooks::forget`] moves, so a read
+/// that began before a change cannot store what it read after the change cleared the cache.
+#[derive(Default)]
+struct Bound {
+    generation: u64,
+    by_trigger: HashMap<String, Arc<Vec<Action>>>,
+}
 
-/// How long a node keeps a trigger's bound actions before reading them again.
-pub const BINDINGS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The actions bound to `trigger`, in run order, from the short-lived cache or the store (an
-/// action deleted meanwhile is skipped).
+/// The actions bound to `trigger`, in run order, from the cache or the store (an action
+/// deleted meanwhile is skipped).
 async fn bound_actions(w: &Writ, trigger: &str) -> Result<Arc<Vec<Action>>, OAuthRefusal> {
-    if let Some((at, b)) = w.hooks.bindings.lock().expect("bindings").get(trigger)
-        && at.elapsed() < BINDINGS_TTL
-    {
-        return Ok(b.clone());
-    }
+    let generation = {
+        let bound = w.hooks.bindings.lock().expect("bindings");
+        if let Some(b) = bound.by_trigger.get(trigger) {
+            return Ok(b.clone());
+        }
+        bound.generation
+    };
     let mut actions = Vec::new();
     for b in w.store.action_bindings(trigger).await? {
         match w.store.get_action(&b.action_id).await {
@@ -54,19 +59,27 @@ async fn bound_actions(w: &Writ, trigger: &str) -> Result<Arc<Vec<Action>>, OAut
         }
     }
     let actions = Arc::new(actions);
-    w.hooks.bindings.lock().expect("bindings").insert(
-        trigger.to_owned(),
-        (std::time::Instant::now(), actions.clone()),
-    );
+    let mut bound = w.hooks.bindings.lock().expect("bindings");
+    if bound.generation == generation {
+        bound.by_trigger.insert(trigger.to_owned(), actions.clone());
+    }
     Ok(actions)
 }
 
 /// Forgets every trigger's bound actions on this node (after a change to any action).
 fn forget_bound(w: &Writ) {
-    w.hooks.bindings.lock().expect("bindings").clear();
+    w.hooks.forget();
 }
 
 impl Hooks {
+    /// Forgets every trigger's bound actions (an action or a binding changed, here or on
+    /// another node: the catalog reload calls it).
+    pub(crate) fn forget(&self) {
+        let mut bound = self.bindings.lock().expect("bindings");
+        bound.generation += 1;
+        bound.by_trigger.clear();
+    }
+
     fn pool(&self, config: &crate::Config) -> &Pool {
         self.pool.get_or_init(|| {
             let command = match &config.hook_worker {
@@ -417,7 +430,11 @@ pub fn view(w: &Writ, a: &Action) -> Value {
         "runtime": "quickjs", "secrets": names,
         "status": "built",
         "all_changes_deployed": a.deployed_code.as_deref() == Some(a.code.as_str()) && a.deployed_url == a.url,
-        "deployed_version": if a.deployed_code.is_some() { json!({ "number": a.version, "code": a.deployed_code }) } else { Value::Null },
+        "deployed_version": if a.deployed_code.is_some() {
+            json!({ "number": a.version, "code": a.deployed_code, "deployed": true, "status": "built", "runtime": "quickjs" })
+        } else {
+            Value::Null
+        },
         "created_at": a.created_at, "updated_at": a.updated_at,
     });
     // A webhook action: its runtime, draft URL and deployed URL.
@@ -430,6 +447,7 @@ pub fn view(w: &Writ, a: &Action) -> Value {
         &a.deployed_url,
     ) {
         d["url"] = json!(url);
+        d["runtime"] = json!(crate::webhooks::RUNTIME);
     }
     v
 }
@@ -623,8 +641,8 @@ pub async fn deploy(w: &Writ, actor: &Actor, id: &str) -> Result<Action, Service
     w.finish(actor, op, result).await
 }
 
-/// Deletes an action and its bindings (this node stops running it at once, others within
-/// [`BINDINGS_TTL`]).
+/// Deletes an action and its bindings (this node stops running it at once, others when they
+/// reload the catalog, which its version's move makes them do).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<(), ServiceError> {
     let op = Operation::at("DELETE", "/actions/actions/{id}", id, 204);
     let result = w.store.delete_action(id).await.map_err(Into::into);

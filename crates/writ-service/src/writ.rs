@@ -161,6 +161,8 @@ impl Writ {
             .collect();
         self.mgmt_verifier.set_keys(keyset);
         self.keys.store(Arc::new(ring));
+        // Actions and bindings are part of the catalog: read again at the next token request.
+        self.hooks.forget();
         let origins = clients
             .iter()
             .flat_map(|c| {

@@ -1,16 +1,18 @@
 //! Measures the freshness fan-out of a group write: a three-level tree (one top group, 10
 //! middle groups, 10 leaves under each) with `GROUP_FANOUT_USERS` members (default 100,000)
 //! spread over the leaves, then times adding a role to the top group and removing it again:
-//! each write bumps the authz version of every member and appends one authz event each, in
-//! one transaction. Prints p50/p99/max per write on each backend.
+//! each write raises the version of the subtree's 111 groups and appends one record each
+//! (members' effective versions follow their groups'), in one transaction. Prints
+//! p50/p99/max per write on each backend, and finally deletes the tree once: the one group
+//! write that still raises every member's own version (they leave their groups).
 //!
 //! A follower of the authz event feed runs beside the writes, as a node's feed does: woken by
 //! the store's push signal where there is one (PostgreSQL `LISTEN`, with a one-second safety
 //! poll), else polling the head every 25 ms, it reads `authz_events_after` in pages of
-//! `GROUP_FANOUT_PAGE` events (default 500, the server's feed page) until the log is
-//! exhausted. For each write it also prints how long after the write began the follower had
-//! read the write's last event (the last member bumped): the time until a guard following the
-//! feed has the whole change.
+//! `GROUP_FANOUT_PAGE` records (default 500, the server's feed page; a group's record is one
+//! event per member) until the log is exhausted, and checks that each write told every member
+//! once. For each write it also prints how long after the write began the follower had read
+//! the write's last event: the time until a guard following the feed has the whole change.
 //!
 //! `cargo run --release -p writ-store --example group_fanout` runs on SQLite (a temporary
 //! file); with `WRIT_TEST_POSTGRES_URL` set it also runs on a fresh database of that server
@@ -105,6 +107,8 @@ fn rand_u32() -> u32 {
 struct Tree {
     top: String,
     role: String,
+    /// How many users are in the tree (each in one leaf).
+    members: usize,
 }
 
 /// Creates the tree through the store, and the users and memberships in bulk through `exec`
@@ -182,6 +186,7 @@ where
     Tree {
         top: top.id,
         role: role.id,
+        members: users,
     }
 }
 
@@ -199,6 +204,7 @@ impl Tree {
         let (mut add_seen, mut remove_seen) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             for adding in [true, false] {
+                let read_before = follower.events();
                 let t = Instant::now();
                 if adding {
                     store.add_group_roles(&self.top, role).await.unwrap();
@@ -207,6 +213,8 @@ impl Tree {
                 }
                 let took = t.elapsed();
                 let seen = follower.seen(store.authz_head().await.unwrap(), t).await;
+                // Every member was told, once (one record per group, expanded when read).
+                assert_eq!(follower.events() - read_before, self.members);
                 let (w, s) = if adding {
                     (&mut add, &mut add_seen)
                 } else {
@@ -216,20 +224,28 @@ impl Tree {
                 s.push(seen);
             }
         }
-        follower.task.abort();
         let head = store.authz_head().await.unwrap();
         println!("{backend}: authz log head {head} after {runs} adds and {runs} removes");
         print(backend, "add role to top group", add);
         print(backend, "  follower has its last event", add_seen);
         print(backend, "remove role from top group", remove);
         print(backend, "  follower has its last event", remove_seen);
+        // Deleting the tree is the one group write that stays O(members): each member leaves
+        // it and gets a version of their own (measured once, at the end).
+        let t = Instant::now();
+        store.delete_group(&self.top).await.unwrap();
+        let took = t.elapsed();
+        let seen = follower.seen(store.authz_head().await.unwrap(), t).await;
+        follower.task.abort();
+        print(backend, "delete the top group (once)", vec![took]);
+        print(backend, "  follower has its last event", vec![seen]);
     }
 }
 
 /// A follower of the authz event log, in its own task: what it has read so far (the seq of the
-/// last event, and when it read it).
+/// last record, the events read, and when it read it).
 struct Follower {
-    read: tokio::sync::watch::Receiver<(i64, Instant)>,
+    read: tokio::sync::watch::Receiver<(i64, usize, Instant)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -238,16 +254,20 @@ impl Follower {
         let start = store.authz_head().await.unwrap();
         // The server's SSE stream reads 500 events at a time.
         let page_size = env("GROUP_FANOUT_PAGE", 500) as i64;
-        let (tx, read) = tokio::sync::watch::channel((start, Instant::now()));
+        let (tx, read) = tokio::sync::watch::channel((start, 0, Instant::now()));
         let task = tokio::spawn(async move {
             let mut wakeups = store.wakeups();
             let mut cursor = start;
+            let mut events = 0;
             loop {
                 loop {
                     let page = store.authz_events_after(cursor, page_size).await.unwrap();
-                    let Some(last) = page.last() else { break };
-                    cursor = last.seq;
-                    tx.send_replace((cursor, Instant::now()));
+                    if page.next == cursor {
+                        break;
+                    }
+                    cursor = page.next;
+                    events += page.events.len();
+                    tx.send_replace((cursor, events, Instant::now()));
                 }
                 match &mut wakeups {
                     Some(rx) => {
@@ -263,8 +283,13 @@ impl Follower {
     /// How long after `began` the follower had read up to `seq`.
     async fn seen(&self, seq: i64, began: Instant) -> Duration {
         let mut read = self.read.clone();
-        let (_, at) = *read.wait_for(|(c, _)| *c >= seq).await.unwrap();
+        let (_, _, at) = *read.wait_for(|(c, _, _)| *c >= seq).await.unwrap();
         at.duration_since(began)
+    }
+
+    /// How many events (one per member for a group's record) the follower has read so far.
+    fn events(&self) -> usize {
+        self.read.borrow().1
     }
 }
 

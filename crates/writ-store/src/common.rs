@@ -56,21 +56,32 @@ pub(crate) fn like_pattern(f: &str) -> String {
     )
 }
 
-/// Whose authz version a bump increments.
+/// Whose authz version a bump raises.
 #[derive(Clone, Copy)]
 pub(crate) enum Affected<'a> {
     User(&'a str),
-    /// Users holding this role directly or through a group (theirs or an ancestor's).
+    /// Users holding this role directly, and the groups holding it with their subtrees.
     RoleHolders(&'a str),
-    /// Users holding a permission of this API, directly or through a role (theirs or a
-    /// group's).
+    /// Users holding a permission of this API directly or through a direct role, and the
+    /// groups holding a role with such a permission, with their subtrees.
     ApiHolders(&'a str),
     /// A machine client (by client_id): its event names `<client_id>@clients`.
     Client(&'a str),
-    /// The members of a group and of all its descendants (a role added to or removed from the
-    /// group, the group moved or deleted).
+    /// Every group of a subtree (a role added to or removed from its root, the root moved or
+    /// renamed): one version and one event per group, whatever the number of members, whose
+    /// effective versions follow their groups' (see the migration `0012_group_versions`).
     GroupTree(&'a str),
+    /// The members of a subtree, each by their own version: the subtree is being deleted, so
+    /// they leave its groups and must not fall back to an older version.
+    GroupTreeMembers(&'a str),
 }
+
+/// The groups of the subtree rooted at `$1` (tree walks start from a table, so PostgreSQL
+/// keeps the ids' collation).
+const GROUP_TREE: &str = "WITH RECURSIVE tree(id) AS ( \
+       SELECT id FROM groups WHERE id = $1 \
+       UNION SELECT g.id FROM groups g JOIN tree t ON g.parent_id = t.id) \
+     SELECT id FROM tree";
 
 impl Affected<'_> {
     /// The id the bump is keyed by (`$1` of [`Affected::subjects`]).
@@ -80,62 +91,69 @@ impl Affected<'_> {
             | Affected::RoleHolders(id)
             | Affected::ApiHolders(id)
             | Affected::Client(id)
-            | Affected::GroupTree(id) => id,
+            | Affected::GroupTree(id)
+            | Affected::GroupTreeMembers(id) => id,
         }
     }
 
-    /// Whose versions a bump raises: the rows of a table and a subquery (over `$1`, the
+    /// Whose versions a bump raises: for each table, its rows and a subquery (over `$1`, the
     /// [`Affected::id`]) of their keys.
-    pub(crate) fn subjects(&self) -> Subjects<'static> {
+    pub(crate) fn subjects(&self) -> Vec<Subjects<'static>> {
         match self {
-            Affected::User(_) => Subjects::users("$1"),
-            // Direct holders, and members of every group holding the role or below one (tree
-            // walks start from a table, so PostgreSQL keeps the ids' collation).
-            Affected::RoleHolders(_) => Subjects::users(
-                "WITH RECURSIVE role_groups(id) AS ( \
-                   SELECT group_id FROM group_roles WHERE role_id = $1 \
-                   UNION SELECT g.id FROM groups g JOIN role_groups rg ON g.parent_id = rg.id) \
-                 SELECT user_id FROM user_roles WHERE role_id = $1 \
-                 UNION SELECT gm.user_id FROM role_groups rg \
-                   JOIN group_members gm ON gm.group_id = rg.id",
-            ),
-            // Direct grants, direct roles, and roles through groups (and their descendants).
-            Affected::ApiHolders(_) => Subjects::users(
-                "WITH RECURSIVE api_groups(id) AS ( \
-                   SELECT gr.group_id FROM group_roles gr \
-                     JOIN role_permissions rp ON rp.role_id = gr.role_id WHERE rp.rs_id = $1 \
-                   UNION SELECT g.id FROM groups g JOIN api_groups ag ON g.parent_id = ag.id) \
-                 SELECT user_id FROM user_permissions WHERE rs_id = $1 \
-                 UNION SELECT ur.user_id FROM user_roles ur \
-                   JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1 \
-                 UNION SELECT gm.user_id FROM api_groups ag \
-                   JOIN group_members gm ON gm.group_id = ag.id",
-            ),
-            Affected::GroupTree(_) => Subjects::users(
-                "WITH RECURSIVE tree(id) AS ( \
-                   SELECT id FROM groups WHERE id = $1 \
-                   UNION SELECT g.id FROM groups g JOIN tree t ON g.parent_id = t.id) \
-                 SELECT gm.user_id FROM tree t JOIN group_members gm ON gm.group_id = t.id",
-            ),
-            Affected::Client(_) => Subjects {
+            Affected::User(_) => vec![Subjects::users("$1")],
+            Affected::RoleHolders(_) => vec![
+                Subjects::users("SELECT user_id FROM user_roles WHERE role_id = $1"),
+                Subjects::groups(
+                    "WITH RECURSIVE role_groups(id) AS ( \
+                       SELECT group_id FROM group_roles WHERE role_id = $1 \
+                       UNION SELECT g.id FROM groups g JOIN role_groups rg ON g.parent_id = rg.id) \
+                     SELECT id FROM role_groups",
+                ),
+            ],
+            Affected::ApiHolders(_) => vec![
+                Subjects::users(
+                    "SELECT user_id FROM user_permissions WHERE rs_id = $1 \
+                     UNION SELECT ur.user_id FROM user_roles ur \
+                       JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE rp.rs_id = $1",
+                ),
+                Subjects::groups(
+                    "WITH RECURSIVE api_groups(id) AS ( \
+                       SELECT gr.group_id FROM group_roles gr \
+                         JOIN role_permissions rp ON rp.role_id = gr.role_id WHERE rp.rs_id = $1 \
+                       UNION SELECT g.id FROM groups g JOIN api_groups ag ON g.parent_id = ag.id) \
+                     SELECT id FROM api_groups",
+                ),
+            ],
+            Affected::GroupTree(_) => vec![Subjects::groups(GROUP_TREE)],
+            Affected::GroupTreeMembers(_) => {
+                static MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                    format!("SELECT user_id FROM group_members WHERE group_id IN ({GROUP_TREE})")
+                });
+                vec![Subjects::users(&MEMBERS)]
+            }
+            Affected::Client(_) => vec![Subjects {
                 table: "clients",
                 key: "client_id",
                 subject: "client_id || '@clients'",
                 ids: "$1",
-            },
+                members_of: false,
+            }],
         }
     }
 }
 
 /// The subjects of one bump: the rows of `table` whose `key` is among `ids` (a subquery, or a
-/// single value, over `$1`); `subject` names each in its authz event (a user id or
-/// `<client_id>@clients`). The dialect's `bump_and_log` raises their versions and appends the
-/// events without sending the rows to the client.
+/// single value, over `$1`); `subject` names each in its authz event (a user id,
+/// `<client_id>@clients`, or a group id). The dialect's `bump_and_log` sets each row's version
+/// to the `seq` of the event it appends for it, without sending the rows to the client.
 pub(crate) struct Subjects<'s> {
     pub(crate) table: &'static str,
     pub(crate) key: &'static str,
     pub(crate) subject: &'static str,
     pub(crate) ids: &'s str,
+    /// The rows are groups: each event stands for the group's direct members (`members_of`),
+    /// expanded when the feed is read.
+    pub(crate) members_of: bool,
 }
 
 impl<'s> Subjects<'s> {
@@ -146,7 +164,24 @@ impl<'s> Subjects<'s> {
             key: "id",
             subject: "id",
             ids,
+            members_of: false,
         }
+    }
+
+    /// Groups whose id is among `ids`.
+    pub(crate) fn groups(ids: &'s str) -> Self {
+        Subjects {
+            table: "groups",
+            key: "id",
+            subject: "id",
+            ids,
+            members_of: true,
+        }
+    }
+
+    /// The value of an event's `members_of` column for these subjects (SQL).
+    pub(crate) fn members_of_sql(&self) -> &'static str {
+        if self.members_of { "subject" } else { "NULL" }
     }
 }
 

@@ -156,6 +156,14 @@ pub struct AuthzEvent {
     pub at: String,
 }
 
+/// A page of the authz event log: its events, and the `seq` to read after next (the last record
+/// read, which may have yielded no event: a group without members).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthzPage {
+    pub events: Vec<AuthzEvent>,
+    pub next: i64,
+}
+
 /// The subject of a machine client's own tokens (`sub`), as its authz events name it.
 pub fn client_subject(client_id: &str) -> String {
     format!("{client_id}@clients")
@@ -415,8 +423,12 @@ pub trait SigningKeyStore: Send + Sync {
 
 #[async_trait]
 pub trait AuthzEventStore: Send + Sync {
-    /// Events with `seq > after`, in order, at most `limit`.
-    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>>;
+    /// The events of the log's records with `seq > after`, in order: at most `limit` records,
+    /// and no further group record once `limit` events are read. A group's record (a change
+    /// to what its subtree grants) is one event per direct member, all with the record's
+    /// `seq`: a page never splits a record, so `next` (the last record read) is where the
+    /// following page starts.
+    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<AuthzPage>;
     /// The highest seq in the log (0 when empty).
     async fn authz_head(&self) -> Result<i64>;
     /// Deletes events dated before `older_than` (RFC 3339), but never the newest one (the head

@@ -2,7 +2,7 @@
 //! deploy) and their trigger bindings. Secrets are accepted with values and answered by name.
 
 use super::prelude::*;
-use super::types::{ActionRequest, ActionSecret, ActionTestRequest, BindingsRequest};
+use super::types::{ActionFilter, ActionRequest, ActionSecret, ActionTestRequest, BindingsRequest};
 use serde_json::json;
 use writ_core::ActionBinding;
 use writ_service::hooks;
@@ -28,17 +28,38 @@ fn secrets(s: &[ActionSecret]) -> Vec<(String, Option<String>)> {
     operation_id = "get_actions",
     tag = "actions",
     summary = "List actions",
+    description = "`{actions, total, page, per_page}` as Auth0 answers, sorted by name; filtered by `triggerId`, `actionName` (exact), `deployed` and `installed`.",
+    params(Paging, ActionFilter),
     responses(
         (status = 200, description = "The actions (secrets by name only).", body = Object),
-        schemas::Denied,
+        schemas::QueryDenied,
     ),
     security(("bearer" = ["read:actions"]))
 )]
-async fn list(c: Caller) -> Result<Response, ApiError> {
-    let all = c.store.actions().await?;
-    let actions: Vec<_> = all.iter().map(|a| hooks::view(&c, a)).collect();
+async fn list(
+    c: Caller,
+    paging: Paging,
+    Params(f): Params<ActionFilter>,
+) -> Result<Response, ApiError> {
+    let page = paging.page()?;
+    let mut all = c.store.actions().await?;
+    all.retain(|a| {
+        f.trigger_id.as_ref().is_none_or(|t| &a.trigger == t)
+            && f.action_name.as_ref().is_none_or(|n| &a.name == n)
+            && f.deployed.is_none_or(|d| a.deployed_code.is_some() == d)
+            // No action comes from a marketplace integration.
+            && f.installed != Some(true)
+    });
+    all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    let total = all.len();
+    let actions: Vec<_> = all
+        .iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(page.per_page as usize)
+        .map(|a| hooks::view(&c, a))
+        .collect();
     Ok(ok(
-        json!({ "actions": actions, "total": actions.len(), "page": 0, "per_page": actions.len() }),
+        json!({ "actions": actions, "total": total, "page": page.page, "per_page": page.per_page }),
     ))
 }
 

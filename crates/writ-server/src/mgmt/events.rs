@@ -50,8 +50,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "authz-events",
     summary = "Authorization changes: poll, or stream as Server-Sent Events",
     description = "Every change to what a subject's tokens may carry, in `seq` order: `{seq, subject, user_id | client_id, version, kind, at}`, where `subject` is a user id or `<client_id>@clients` (a machine client). \
-        With `Accept: text/event-stream` the answer is an SSE stream (event `authz`, id = seq), resumable with `Last-Event-ID`; it ends when the caller's token expires or no longer carries `read:authz_events`; \
-        otherwise `{events, next}` after `from`. A token whose `authz_ver` is below the latest `version` of its subject is stale.",
+        With `Accept: text/event-stream` the answer is an SSE stream (event `authz`, id = seq), resumable with `Last-Event-ID`; a change to a group is one event per member with the same seq, and only the last of them carries the id; it ends when the caller's token expires or no longer carries `read:authz_events`; \
+        otherwise `{events, next}` after `from` (continue from `next`; a page never splits a group's events). A token whose `authz_ver` is below the latest `version` of its subject is stale.",
     params(
         ("from" = Option<i64>, Query, description = "Return events with seq greater than this (default 0)."),
         ("limit" = Option<i64>, Query, description = "Poll page size, 1–500 (default 500)."),
@@ -79,11 +79,11 @@ async fn authz_events(
         .is_some_and(|a| a.contains("text/event-stream"));
     if !sse {
         let limit = q.limit.unwrap_or(BATCH).clamp(1, BATCH);
-        let events = c.store.authz_events_after(from, limit).await?;
-        let next = events.last().map_or(from, |e| e.seq);
-        return Ok(axum::Json(
-            json!({ "events": events.iter().map(event_json).collect::<Vec<_>>(), "next": next }),
-        )
+        let page = c.store.authz_events_after(from, limit).await?;
+        return Ok(axum::Json(json!({
+            "events": page.events.iter().map(event_json).collect::<Vec<_>>(),
+            "next": page.next,
+        }))
         .into_response());
     }
     let state: AppState = (*c).clone();
@@ -100,12 +100,17 @@ async fn authz_events(
                 loop {
                     // Taken from the front of a deque: a `Vec`'s `remove(0)` moved the rest of the
                     // page for every event sent (a 100,000-member fan-out is 200 pages of 500).
+                    // A group's record is many events with one seq: only its last carries the
+                    // id, so a stream cut inside it resumes at its start (the id before).
                     if let Some(e) = buf.pop_front() {
-                        cursor = e.seq;
                         let ev = Event::default()
-                            .id(e.seq.to_string())
                             .event("authz")
                             .data(event_json(&e).to_string());
+                        let ev = if buf.front().is_some_and(|n| n.seq == e.seq) {
+                            ev
+                        } else {
+                            ev.id(e.seq.to_string())
+                        };
                         return Some((Ok::<_, Infallible>(ev), (state, rx, closing, cursor, buf)));
                     }
                     // Before every read of the log: the token must still speak for a caller
@@ -115,8 +120,9 @@ async fn authz_events(
                         return None;
                     }
                     match state.store.authz_events_after(cursor, BATCH).await {
-                        Ok(events) if !events.is_empty() => {
-                            buf = events.into();
+                        Ok(page) if page.next > cursor => {
+                            cursor = page.next;
+                            buf = page.events.into();
                             continue;
                         }
                         Ok(_) => {}

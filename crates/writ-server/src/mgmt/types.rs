@@ -47,6 +47,24 @@ pub struct RoleFilter {
     pub name_filter: Option<String>,
 }
 
+/// Auth0's filters of the actions list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActionFilter {
+    /// Only actions for this trigger (`post-login`, `credentials-exchange`).
+    #[serde(rename = "triggerId")]
+    #[param(rename = "triggerId")]
+    pub trigger_id: Option<String>,
+    /// Only the action with exactly this name.
+    #[serde(rename = "actionName")]
+    #[param(rename = "actionName")]
+    pub action_name: Option<String>,
+    /// Only actions deployed (`true`) or never deployed (`false`).
+    pub deployed: Option<bool>,
+    /// Only actions installed from a marketplace integration (`true`: none here).
+    pub installed: Option<bool>,
+}
+
 /// User search.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

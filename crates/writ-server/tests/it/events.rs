@@ -56,7 +56,7 @@ async fn poll_stream_and_resume_without_missing_events() {
         .api(Method::GET, &format!("/users/{u1}"), None)
         .await
         .body;
-    assert!(ev1["version"].as_i64().unwrap() >= 2 && v1["user_id"] == u1);
+    assert!(ev1["version"] == ev1["seq"] && v1["user_id"] == u1);
     drop(stream);
 
     // Changes made while disconnected are delivered after reconnecting with Last-Event-ID.
@@ -98,6 +98,86 @@ async fn poll_stream_and_resume_without_missing_events() {
         .collect();
     assert_eq!(seqs, vec![seq1 + 1, seq1 + 2, seq1 + 3]);
     assert_eq!(poll["next"], seq1 + 3);
+}
+
+/// A change to what a group grants is one record per group of the subtree, read as one event
+/// per member with the record's seq: on the stream only the last of them carries the id (a
+/// stream cut inside a record resumes at its start), the poll never splits a record, and a
+/// guard following the feed refuses the members' older tokens.
+#[tokio::test]
+async fn a_group_change_reaches_every_member_and_the_guard() {
+    let g = Guarded::spawn().await;
+    let app = &g.app;
+    let old = g.accepted_token(true).await;
+    let top = app
+        .api(Method::POST, "/groups", Some(json!({"name": "top"})))
+        .await
+        .assert(201)
+        .field("id");
+    let leaf = app
+        .api(
+            Method::POST,
+            "/groups",
+            Some(json!({"name": "leaf", "parent_id": top})),
+        )
+        .await
+        .assert(201)
+        .field("id");
+    let bob = app.create_user("bob@example.com", "password-123").await;
+    let carol = app.create_user("carol@example.com", "password-123").await;
+    let mut members = vec![g.alice.clone(), bob, carol];
+    app.api(
+        Method::POST,
+        &format!("/groups/{leaf}/members"),
+        Some(json!({"members": members})),
+    )
+    .await
+    .assert(201);
+    until_stale(&g.guard, &old, 10, "joining the group").await;
+    let old = g.accepted_token(true).await;
+
+    let head = app.api_get("/authz-events").await["next"].as_i64().unwrap();
+    let mut stream = subscribe(app, Some(head)).await;
+    let mut buf = String::new();
+    let viewer = app.create_role("viewer", TODOS, &["read:todos"]).await;
+    app.api(
+        Method::POST,
+        &format!("/groups/{top}/roles"),
+        Some(json!({"roles": [viewer]})),
+    )
+    .await
+    .assert(201);
+    // Two records (top, without members, and leaf, in either order): leaf's three members,
+    // with one seq, and only the last frame has the id.
+    let mut told = Vec::new();
+    let mut ids = Vec::new();
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        let (id, ev) = next_frame(&mut stream, &mut buf, Duration::from_secs(5)).await;
+        assert_eq!(ev["kind"], "group_roles_added", "{ev}");
+        told.push(ev["user_id"].as_str().unwrap().to_owned());
+        seqs.push(ev["seq"].as_i64().unwrap());
+        ids.push(id);
+    }
+    let leaf_seq = seqs[0];
+    assert!([head + 1, head + 2].contains(&leaf_seq), "{seqs:?}");
+    assert_eq!(seqs, [leaf_seq; 3]);
+    assert_eq!(ids, [None, None, Some(leaf_seq)]);
+    told.sort();
+    members.sort();
+    assert_eq!(told, members);
+    // The poll: a page of one record holds all of its members; `next` moves past the empty one.
+    for from in [head, head + 1] {
+        let page = app
+            .api_get(&format!("/authz-events?from={from}&limit=1"))
+            .await;
+        assert_eq!(page["next"], from + 1);
+        let n = if from + 1 == leaf_seq { 3 } else { 0 };
+        assert_eq!(page["events"].as_array().unwrap().len(), n, "{page}");
+    }
+    // And the guard refuses alice's token made before the change.
+    until_stale(&g.guard, &old, 10, "the role added to her group's parent").await;
+    g.accepted_token(true).await;
 }
 
 #[tokio::test]

@@ -401,3 +401,67 @@ async fn test_runs_the_draft_against_an_event() {
     // The run is audited; no token was minted by it.
     assert!(log_types(&app).await.iter().any(|t| *t == "sapi"));
 }
+
+/// The actions list as Auth0 answers it: `{actions, total, page, per_page}`, sorted by name,
+/// filtered by `triggerId`, `actionName`, `deployed` and `installed`, paged.
+#[tokio::test]
+async fn the_actions_list_filters_and_pages_as_auth0() {
+    let (app, _) = setup().await;
+    let create =
+        |name: &'static str, trigger: &'static str| {
+            let app = &app;
+            async move {
+                app.api(
+                Method::POST,
+                "/actions/actions",
+                Some(json!({"name": name, "supported_triggers": [{"id": trigger, "version": "v3"}],
+                            "code": "exports.onExecutePostLogin = async () => {};"})),
+            )
+            .await
+            .assert(201)
+            .field("id")
+            }
+        };
+    let b = create("b-login", "post-login").await;
+    create("a-login", "post-login").await;
+    create("c-machine", "credentials-exchange").await;
+    app.api(Method::POST, &format!("/actions/actions/{b}/deploy"), None)
+        .await
+        .assert(200);
+    let names = |v: &Value| -> Vec<String> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = app.api_get("/actions/actions").await;
+    assert_eq!(names(&all), ["a-login", "b-login", "c-machine"]);
+    assert_eq!(
+        (&all["total"], &all["page"], &all["per_page"]),
+        (&json!(3), &json!(0), &json!(50))
+    );
+    let q = |query: &'static str| {
+        let app = &app;
+        async move { app.api_get(&format!("/actions/actions?{query}")).await }
+    };
+    assert_eq!(
+        names(&q("triggerId=post-login").await),
+        ["a-login", "b-login"]
+    );
+    assert_eq!(names(&q("actionName=c-machine").await), ["c-machine"]);
+    assert_eq!(names(&q("deployed=true").await), ["b-login"]);
+    assert_eq!(names(&q("deployed=false").await), ["a-login", "c-machine"]);
+    assert_eq!(names(&q("installed=true").await), Vec::<String>::new());
+    let second = q("per_page=1&page=1").await;
+    assert_eq!(names(&second), ["b-login"]);
+    assert_eq!(
+        (&second["total"], &second["page"], &second["per_page"]),
+        (&json!(3), &json!(1), &json!(1))
+    );
+    assert_eq!(second["actions"][0]["deployed_version"]["deployed"], true);
+    app.get_as(&app.admin_token().await, "/actions/actions?per_page=101")
+        .await
+        .assert(400);
+}

@@ -102,6 +102,34 @@ async fn what_one_node_writes_the_other_serves() {
     let (h, _) = crate::helpers::jwt_parts(&t);
     assert!(after.contains(&h["kid"].as_str().unwrap().to_owned()));
 
+    // An action bound through A runs on B's next token requests, and stops when deleted through
+    // A: bound actions are cached in memory until the catalog moves (no timer).
+    let claim = |t: &str| crate::helpers::jwt_parts(t).1["https://mn.example/node"].clone();
+    assert_eq!(claim(&token(&b, &client).await), json!(null));
+    let id = a
+        .api(
+            Method::POST,
+            "/actions/actions",
+            Some(json!({"name": "mark", "supported_triggers": [{"id": "post-login", "version": "v3"}],
+                        "code": "exports.onExecutePostLogin = async (e, api) => { api.accessToken.setCustomClaim('https://mn.example/node', 'hooked'); };"})),
+        )
+        .await
+        .assert(201)
+        .field("id");
+    a.deploy_and_bind("post-login", &id).await;
+    let took = within("B runs the action bound through A", || async {
+        claim(&token(&b, &client).await) == json!("hooked")
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    a.api(Method::DELETE, &format!("/actions/actions/{id}"), None)
+        .await
+        .assert(204);
+    within("B stops running the action deleted through A", || async {
+        claim(&token(&b, &client).await) == json!(null)
+    })
+    .await;
+
     drop((a, b));
     drop(db);
 }

@@ -126,12 +126,23 @@ pub async fn post_form(
 }
 
 /// Reads Server-Sent Events frames of `resp` (`buf` holding what was read past the last frame)
-/// until one `authz` event arrives, each chunk within `within`; returns its (id, data).
+/// until one `authz` event arrives, each chunk within `within`; returns its (id, data). The
+/// event must carry an id (see [`next_frame`] for those of a group's record but the last).
 pub async fn next_event(
     resp: &mut reqwest::Response,
     buf: &mut String,
     within: std::time::Duration,
 ) -> (i64, Value) {
+    let (id, data) = next_frame(resp, buf, within).await;
+    (id.expect("id"), data)
+}
+
+/// As [`next_event`], but the id may be missing.
+pub async fn next_frame(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    within: std::time::Duration,
+) -> (Option<i64>, Value) {
     loop {
         if let Some(end) = buf.find("\n\n") {
             let frame: String = buf.drain(..end + 2).collect();
@@ -148,7 +159,7 @@ pub async fn next_event(
                 }
             }
             if is_authz {
-                return (id.expect("id"), data.expect("data"));
+                return (id, data.expect("data"));
             }
             continue;
         }

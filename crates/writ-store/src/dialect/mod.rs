@@ -16,7 +16,7 @@
 //! | `DB`, `Store` | `Sqlite`, [`SqliteStore`](sqlite::SqliteStore) | `Postgres`, [`PgStore`](postgres::PgStore) |
 //! | `begin_write` | `BEGIN IMMEDIATE`: writers queue on the database lock | `BEGIN` (read committed): statements lock the rows they depend on |
 //! | `begin_authz_write` | `BEGIN IMMEDIATE` | `BEGIN`, then the `authz_log_head` row lock |
-//! | `bump_and_log` | an `INSERT … SELECT` of the events (each subject's next version), then an `UPDATE` of the rows those events name; `seq` by AUTOINCREMENT under the single writer | one statement: `UPDATE … RETURNING`, `INSERT` numbered from the head row (gapless), head moved; the transaction's `work_mem` raised so a large fan-out does not spill |
+//! | `bump_and_log` (each subject's version becomes its event's `seq`) | an `INSERT … SELECT` of the events numbered after the head, then an `UPDATE … FROM` the rows those events name; under the single writer | one statement over a materialized numbering: `UPDATE … FROM`, `INSERT` numbered from the head row (gapless), head moved; the transaction's `work_mem` raised so a large fan-out does not spill |
 //! | `id_list` | `json_each` of a bound JSON array | `json_array_elements_text` of it |
 //! | `FOR_UPDATE`, `FOR_KEY_SHARE` | empty: the writer lock already serializes | the row lock clauses |
 //! | `LIKE` | `LIKE` (case-insensitive for ASCII) | `ILIKE` |

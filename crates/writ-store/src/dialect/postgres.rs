@@ -118,18 +118,17 @@ async fn begin_authz_write(pool: &PgPool) -> Result<Transaction<'static, Postgre
     Ok(tx)
 }
 
-/// Raises the version of every subject `s` selects (`$1` = `key`) and appends one authz event
-/// each, numbered from the log head, which the transaction has held locked since it began
-/// (gapless, and visible in `seq` order): one statement, whose data-modifying parts update the
-/// subjects, insert their events and move the head, so nothing goes through the client
-/// whatever the number of subjects.
+/// Sets the version of every subject `s` selects (`$1` = `key`) to the `seq` of the authz event
+/// it appends for it, numbered from the log head, which the transaction has held locked since
+/// it began (gapless, and visible in `seq` order): one statement, whose data-modifying parts
+/// update the subjects, insert their events and move the head, so nothing goes through the
+/// client whatever the number of subjects.
 ///
-/// For a large fan-out (a group's subtree of 100,000 members) the statement's own costs are the
-/// row updates and inserts; what it must not add is spilling to temporary files. So the insert
-/// returns nothing (the head moves by the count of the updated rows, already held), and the
-/// transaction gets [`AUTHZ_WORK_MEM`] for its hash of the subjects and its list of updated
-/// rows, which the default 4 MB spills in several batches. Authz writes run one at a time (the
-/// head lock), so at most one connection uses that much at once.
+/// The subjects are numbered once (a materialized `row_number()`), and the update, the insert
+/// and the head all use that numbering. For a large per-user fan-out (a deleted group's
+/// 100,000 members) what the statement must not add is spilling to temporary files, so the
+/// transaction gets [`AUTHZ_WORK_MEM`]; authz writes run one at a time (the head lock), so at
+/// most one connection uses that much at once.
 async fn bump_and_log(
     conn: &mut PgConnection,
     s: &crate::common::Subjects<'_>,
@@ -138,20 +137,23 @@ async fn bump_and_log(
     at: &str,
 ) -> Result<()> {
     let (table, column, subject, ids) = (s.table, s.key, s.subject, s.ids);
+    let members_of = s.members_of_sql();
     sqlx::query("SELECT set_config('work_mem', $1, true)")
         .bind(AUTHZ_WORK_MEM)
         .execute(&mut *conn)
         .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH bumped AS ( \
-           UPDATE {table} SET authz_version = authz_version + 1 WHERE {column} IN ({ids}) \
-           RETURNING {subject} AS subject, authz_version), \
+        "WITH s AS MATERIALIZED ( \
+           SELECT {column} AS k, {subject} AS subject, row_number() OVER () AS n \
+           FROM {table} WHERE {column} IN ({ids})), \
          head AS (SELECT seq FROM authz_log_head WHERE id = 1), \
+         bumped AS ( \
+           UPDATE {table} t SET authz_version = head.seq + s.n FROM s, head WHERE t.{column} = s.k), \
          appended AS ( \
-           INSERT INTO authz_events (seq, user_id, version, kind, at) \
-           SELECT head.seq + row_number() OVER (), b.subject, b.authz_version, $2, $3 \
-           FROM bumped b CROSS JOIN head) \
-         UPDATE authz_log_head SET seq = seq + (SELECT COUNT(*) FROM bumped) WHERE id = 1"
+           INSERT INTO authz_events (seq, user_id, version, kind, at, members_of) \
+           SELECT head.seq + s.n, s.subject, head.seq + s.n, $2, $3, {members_of} \
+           FROM s CROSS JOIN head) \
+         UPDATE authz_log_head SET seq = seq + (SELECT COUNT(*) FROM s) WHERE id = 1"
     )))
     .bind(key)
     .bind(kind)

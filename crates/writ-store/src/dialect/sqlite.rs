@@ -87,17 +87,14 @@ async fn begin_authz_write(pool: &SqlitePool) -> Result<Transaction<'static, Sql
     begin_write(pool).await
 }
 
-/// Raises the version of every subject `s` selects (`$1` = `key`) and appends one authz event
-/// each, numbered by `AUTOINCREMENT` (gapless and in commit order under the single writer).
-/// Nothing goes through the client, whatever the number of subjects.
+/// Sets the version of every subject `s` selects (`$1` = `key`) to the `seq` of the authz event
+/// it appends for it, numbered from the head (gapless and in commit order under the single
+/// writer). Nothing goes through the client, whatever the number of subjects.
 ///
-/// The events are appended first, with the version each subject is about to get, and the
-/// `UPDATE` then finds its rows through the events just appended (a range of `seq` after the
-/// head read at the start) instead of selecting the subjects a second time: for a group's
-/// subtree that second recursive walk and membership join was half the `UPDATE`'s cost. The
-/// single writer keeps the rows and their versions the same between the statements. Subjects
-/// named otherwise than by their key (`<client_id>@clients`, one row) are updated first and
-/// then read back, as the event's subject is not the key.
+/// The events are appended first, numbered after the head read at the start, and the `UPDATE`
+/// then joins the rows to the events just appended (a range of `seq`) instead of selecting the
+/// subjects a second time: for a large subquery (a deleted group's members) that second walk
+/// was half the cost. The single writer keeps the rows the same between the statements.
 async fn bump_and_log(
     conn: &mut SqliteConnection,
     s: &crate::common::Subjects<'_>,
@@ -106,41 +103,27 @@ async fn bump_and_log(
     at: &str,
 ) -> Result<()> {
     let (table, column, subject, ids) = (s.table, s.key, s.subject, s.ids);
-    if subject != column {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET authz_version = authz_version + 1 WHERE {column} IN ({ids})"
-        )))
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO authz_events (user_id, version, kind, at) \
-             SELECT {subject}, authz_version, $2, $3 FROM {table} WHERE {column} IN ({ids})"
-        )))
-        .bind(key)
-        .bind(kind)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-        return Ok(());
-    }
+    let members_of = s.members_of_sql();
     let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM authz_events")
         .fetch_one(&mut *conn)
         .await?;
     let appended = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO authz_events (user_id, version, kind, at) \
-         SELECT {column}, authz_version + 1, $2, $3 FROM {table} WHERE {column} IN ({ids})"
+        "INSERT INTO authz_events (seq, user_id, version, kind, at, members_of) \
+         SELECT $4 + n, subject, $4 + n, $2, $3, {members_of} FROM ( \
+           SELECT {subject} AS subject, row_number() OVER () AS n \
+           FROM {table} WHERE {column} IN ({ids}))"
     )))
     .bind(key)
     .bind(kind)
     .bind(at)
+    .bind(head)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if appended > 0 {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET authz_version = authz_version + 1 \
-             WHERE {column} IN (SELECT user_id FROM authz_events WHERE seq > $1)"
+            "UPDATE {table} SET authz_version = e.version FROM authz_events e \
+             WHERE e.seq > $1 AND e.user_id = {subject}"
         )))
         .bind(head)
         .execute(&mut *conn)

@@ -176,6 +176,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("parent_id", Text),
             ("created_at", Text),
             ("updated_at", Text),
+            ("authz_version", Int),
         ],
         &["id"],
     ),
@@ -295,6 +296,7 @@ pub(crate) static TABLES: &[Table] = &[
                 ("version", Int),
                 ("kind", Text),
                 ("at", Text),
+                ("members_of", Text),
             ],
             &["seq"],
         )

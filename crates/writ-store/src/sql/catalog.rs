@@ -362,7 +362,8 @@ impl ClientStore for Store {
             sqlx::query(
                 "INSERT INTO clients (client_id, name, description, app_type, grant_types, callbacks, allowed_origins, web_origins, \
                  allowed_logout_urls, secret_hash, is_first_party, refresh_rotation, refresh_leeway, refresh_idle_lifetime, \
-                 refresh_absolute_lifetime, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 refresh_absolute_lifetime, created_at, authz_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0)",
             ),
             c,
         )

@@ -3,8 +3,9 @@
 //! databases; the recursive walks are `WITH RECURSIVE`, which both run.
 //!
 //! Every write that changes what a user's token may carry runs in an [`AuthzTx`] and bumps
-//! exactly the users concerned in one statement: the listed users for membership changes,
-//! the members of the subtree ([`Affected::GroupTree`]) for role changes, moves and deletes.
+//! exactly the subjects concerned in one statement: the listed users for membership changes,
+//! the groups of the subtree ([`Affected::GroupTree`]; their members' effective versions
+//! follow) for role changes, moves and renames, and the subtree's members for deletes.
 //! Moves are authz writes too, so on PostgreSQL they queue on the authz log head lock taken
 //! when the transaction begins (on SQLite, on the single writer): the cycle check reads the
 //! tree after every earlier move committed, and two concurrent moves cannot form a cycle.
@@ -303,8 +304,9 @@ impl GroupStore for Store {
         if !group_exists(&mut tx, id, FOR_UPDATE).await? {
             return Err(StoreError::NotFound("group"));
         }
-        // The subtree's members lose the roles first: bumped while their memberships exist.
-        bump(&mut tx, Affected::GroupTree(id), "group_deleted").await?;
+        // The subtree's members lose the roles first: bumped while their memberships exist,
+        // each by their own version (their groups' versions go with the groups).
+        bump(&mut tx, Affected::GroupTreeMembers(id), "group_deleted").await?;
         // The whole subtree in one statement (no cascade depth to reach).
         sqlx::query(
             "WITH RECURSIVE tree(id) AS ( \

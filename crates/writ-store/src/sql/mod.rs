@@ -34,7 +34,7 @@ use super::{
     bump_and_log, id_list, lock_key_rotation,
 };
 use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
-use crate::{AuthzEvent, AuthzEventStore, Lifecycle, Page, Paged, Result};
+use crate::{AuthzEvent, AuthzEventStore, AuthzPage, Lifecycle, Page, Paged, Result};
 
 /// This database's connection type.
 type Conn = <DB as sqlx::Database>::Connection;
@@ -153,13 +153,18 @@ impl DerefMut for AuthzTx {
     }
 }
 
-/// Increments the authz version of every affected subject and appends one event each, inside
-/// `tx`: one or two statements whatever their number (the dialect's `bump_and_log`).
+/// Raises the authz version of every affected subject (users, groups or a client) and appends
+/// one event each, inside `tx`: one or two statements per table whatever their number (the
+/// dialect's `bump_and_log`).
 pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
-    bump_and_log(tx, &who.subjects(), who.id(), kind, &now()).await
+    let at = now();
+    for s in who.subjects() {
+        bump_and_log(tx, &s, who.id(), kind, &at).await?;
+    }
+    Ok(())
 }
 
-/// Increments the authz version of each listed user (`ids`, a JSON array of user ids) and
+/// Raises the authz version of each listed user (`ids`, a JSON array of user ids) and
 /// appends one event each, inside `tx`, as [`bump`] does.
 pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Result<()> {
     static LISTED: LazyLock<String> = LazyLock::new(|| id_list("$1"));
@@ -168,25 +173,51 @@ pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Resul
 
 #[async_trait::async_trait]
 impl AuthzEventStore for Store {
-    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuthzEvent>> {
-        let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
-            "SELECT seq, user_id, version, kind, at FROM authz_events WHERE seq > $1 \
-             ORDER BY seq LIMIT $2",
+    async fn authz_events_after(&self, after: i64, limit: i64) -> Result<AuthzPage> {
+        // A group's record (`members_of`) becomes one event per direct member, read now: a
+        // member who joined since got a newer version of their own, one who left got one too,
+        // so the expansion never tells a follower less than the members' versions (see the
+        // migration `0012_group_versions`). A group without members yields no event, but its
+        // record still moves `next`. The page stops before a group's record once `limit`
+        // events are read, so it holds at most `limit` events plus one group's members.
+        type Record = (i64, String, i64, String, String, Option<String>);
+        let records: Vec<Record> = sqlx::query_as(
+            "SELECT seq, user_id, version, kind, at, members_of FROM authz_events \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, subject, version, kind, at)| AuthzEvent {
+        let full = usize::try_from(limit).unwrap_or(0).max(1);
+        let mut page = AuthzPage {
+            events: Vec::new(),
+            next: after,
+        };
+        for (seq, subject, version, kind, at, group) in records {
+            let event = |subject| AuthzEvent {
                 seq,
                 subject,
                 version,
-                kind,
-                at,
-            })
-            .collect())
+                kind: kind.clone(),
+                at: at.clone(),
+            };
+            match group {
+                None => page.events.push(event(subject)),
+                Some(_) if page.events.len() >= full => break,
+                Some(group) => {
+                    let members: Vec<String> = sqlx::query_scalar(
+                        "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id",
+                    )
+                    .bind(&group)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    page.events.extend(members.into_iter().map(event));
+                }
+            }
+            page.next = seq;
+        }
+        Ok(page)
     }
 
     async fn authz_head(&self) -> Result<i64> {

@@ -43,10 +43,31 @@ pub(crate) static EFFECTIVE_PERMISSIONS: LazyLock<String> = LazyLock::new(|| {
            SELECT rp.permission FROM rs CROSS JOIN ug CROSS JOIN group_roles gr \
              CROSS JOIN role_permissions rp \
              WHERE gr.group_id = ug.id AND rp.role_id = gr.role_id AND rp.rs_id = rs.id) \
-         SELECT u.authz_version, (SELECT {STRING_AGG}(permission, ' ') FROM p) \
+         SELECT {USER_VERSION}, (SELECT {STRING_AGG}(permission, ' ') FROM p) \
          FROM users u WHERE u.id = $1"
     )
 });
+
+/// The effective authz version of the user `u` (SQL): the newest of their own and their groups'.
+/// A group's version covers its subtree (a change to what a group grants raises every group
+/// below it, see the migration `0012_group_versions`), so the user's direct groups are enough:
+/// one index range of `group_members` and a primary-key read per group.
+const USER_VERSION: &str = "COALESCE((SELECT MAX(g.authz_version) FROM group_members gm \
+       JOIN groups g ON g.id = gm.group_id \
+       WHERE gm.user_id = u.id AND g.authz_version > u.authz_version), u.authz_version)";
+
+/// A user row with its effective authz version ([`UserRow`]); the query goes on with `WHERE`.
+static SELECT_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT u.id, u.email, u.email_verified, u.password_hash, u.name, u.blocked, \
+           u.app_metadata, u.user_metadata, u.created_at, u.updated_at, \
+           {USER_VERSION} AS authz_version FROM users u"
+    )
+});
+
+static USER_BY_ID: LazyLock<String> = LazyLock::new(|| format!("{} WHERE u.id = $1", *SELECT_USER));
+static USER_BY_EMAIL: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE u.email = $1", *SELECT_USER));
 
 /// Every (API, permission) a user holds, once per source: direct grants, then each role's,
 /// then each role's held by one of the user's groups or their ancestors (`$1` user id, `$2` an
@@ -481,8 +502,8 @@ impl UserStore for Store {
         let at = now();
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO users (id, email, email_verified, password_hash, name, blocked, app_metadata, user_metadata, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO users (id, email, email_verified, password_hash, name, blocked, app_metadata, user_metadata, created_at, updated_at, authz_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0)",
         )
         .bind(&id)
         .bind(&email)
@@ -507,12 +528,13 @@ impl UserStore for Store {
             user_metadata: u.user_metadata,
             created_at: at.clone(),
             updated_at: at,
-            authz_version: 1,
+            // Rows start below every change's version (a change's is its event's seq, ≥ 1).
+            authz_version: 0,
         })
     }
 
     async fn get_user(&self, id: &str) -> Result<User> {
-        let r: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+        let r: Option<UserRow> = sqlx::query_as(USER_BY_ID.as_str())
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -529,7 +551,7 @@ impl UserStore for Store {
     }
 
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>> {
-        let r: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE email = $1")
+        let r: Option<UserRow> = sqlx::query_as(USER_BY_EMAIL.as_str())
             .bind(email.to_lowercase())
             .fetch_optional(&self.pool)
             .await?;
@@ -548,7 +570,8 @@ impl UserStore for Store {
             format!("($1 IS NULL OR email {LIKE} $1 ESCAPE '\\' OR name {LIKE} $1 ESCAPE '\\')");
         self.paged(
             sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM users WHERE {filter} ORDER BY created_at, id LIMIT $2 OFFSET $3"
+                "{} WHERE {filter} ORDER BY u.created_at, u.id LIMIT $2 OFFSET $3",
+                *SELECT_USER
             )),
             sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM users WHERE {filter}")),
             &[pattern.as_deref()],
@@ -560,7 +583,7 @@ impl UserStore for Store {
 
     async fn update_user(&self, u: &User, password_hash: Option<&str>) -> Result<User> {
         let mut tx = self.authz_write().await?;
-        let old: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+        let old: Option<UserRow> = sqlx::query_as(USER_BY_ID.as_str())
             .bind(&u.user_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -601,7 +624,7 @@ impl UserStore for Store {
         if password_hash.is_some() || (u.blocked && !old.blocked) {
             super::login::end_user_sessions(&mut tx, &u.user_id).await?;
         }
-        let row: UserRow = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+        let row: UserRow = sqlx::query_as(USER_BY_ID.as_str())
             .bind(&u.user_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -685,7 +708,9 @@ impl UserStore for Store {
     }
 
     async fn authz_version(&self, user_id: &str) -> Result<i64> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT authz_version FROM users WHERE id = $1")
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {USER_VERSION} FROM users u WHERE u.id = $1"));
+        let v: Option<i64> = sqlx::query_scalar(SQL.as_str())
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;

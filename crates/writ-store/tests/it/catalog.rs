@@ -149,7 +149,7 @@ fn client(id: &str, created_at: &str) -> Client {
         refresh_idle_lifetime: 1_296_000,
         refresh_absolute_lifetime: 2_592_000,
         created_at: created_at.into(),
-        authz_version: 1,
+        authz_version: 0,
     }
 }
 
@@ -191,9 +191,11 @@ async fn clients_crud_order_and_paging(t: TestStore) {
     aa.refresh_idle_lifetime = 10;
     aa.refresh_absolute_lifetime = 20;
     aa.app_type = AppType::RegularWeb;
-    // The secret changed: tokens the client got with the old one are stale (version 2).
+    // The secret changed: tokens the client got with the old one are stale (a new version,
+    // the seq of its event).
     let stored = t.store.update_client(&aa).await.unwrap();
-    aa.authz_version = 2;
+    assert!(stored.authz_version > aa.authz_version);
+    aa.authz_version = t.store.authz_head().await.unwrap();
     assert_eq!(stored, aa);
     assert_eq!(t.store.get_client("aa").await.unwrap(), aa);
     // A change that does not touch what its tokens carry leaves the version alone.

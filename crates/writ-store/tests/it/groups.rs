@@ -22,6 +22,7 @@ conformance!(
     group_writes_bump_exactly_the_users_concerned_once_each,
     role_and_api_changes_bump_users_holding_the_role_through_groups,
     racing_moves_cannot_form_a_cycle,
+    group_versions_reach_every_member_and_never_go_back,
 );
 
 impl TestStore {
@@ -49,8 +50,10 @@ impl TestStore {
             .collect()
     }
 
-    /// Runs `write`, then checks that exactly `expected` users were bumped, by one each, with
-    /// one event of `kind` each carrying the new version.
+    /// Runs `write`, then checks that exactly `expected` users were bumped, each to a version
+    /// above any before the write, told by events of `kind` (one per member of each group whose
+    /// version the write raised, so a user in two such groups may have two), the newest of
+    /// which carries the user's new version.
     async fn expect_bumps<F: std::future::Future<Output = ()>>(
         &self,
         expected: &[&User],
@@ -70,18 +73,22 @@ impl TestStore {
             .collect();
         assert_eq!(bumped, want, "{kind}: who was bumped");
         for id in &bumped {
-            assert_eq!(after[*id], before[*id] + 1, "{kind}: {id} bumped once");
+            assert!(
+                after[*id] > head,
+                "{kind}: {id} is past every earlier version"
+            );
         }
         let events = self.store.authz_events_after(head, 1_000).await.unwrap();
-        let mut subjects: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
-        subjects.sort();
-        assert_eq!(subjects, want, "{kind}: one event per bumped user");
-        for e in &events {
+        let mut newest: BTreeMap<&str, i64> = BTreeMap::new();
+        for e in &events.events {
             assert_eq!(e.kind, kind);
-            assert_eq!(
-                e.version, after[&e.subject],
-                "{kind}: the event has the new version"
-            );
+            let v = newest.entry(e.subject.as_str()).or_default();
+            *v = (*v).max(e.version);
+        }
+        let told: Vec<&str> = newest.keys().copied().collect();
+        assert_eq!(told, want, "{kind}: events for the bumped users only");
+        for (id, v) in newest {
+            assert_eq!(v, after[id], "{kind}: the newest event has the new version");
         }
     }
 }
@@ -739,4 +746,97 @@ async fn racing_moves_cannot_form_a_cycle(t: TestStore) {
         let pb = t.store.get_group(&b.id).await.unwrap().parent_id;
         assert!(pa.is_none() || pb.is_none(), "a cycle: {pa:?} {pb:?}");
     }
+}
+
+/// A change to what a group grants raises the versions of the subtree's groups, not of each
+/// member: the members' effective versions follow, the log has one record per group which the
+/// feed expands to one event per direct member, a page never splits a record, and leaving a
+/// group (removed, or the group deleted) never takes a user back to an older version.
+async fn group_versions_reach_every_member_and_never_go_back(t: TestStore) {
+    let s = &t.store;
+    let role = t.role("reader").await;
+    let top = t.group("top", None).await;
+    let mid = t.group("mid", Some(&top)).await;
+    let leaf = t.group("leaf", Some(&mid)).await;
+    let empty = t.group("empty", None).await;
+    let (a, b, c) = (
+        t.user("a@example.com").await,
+        t.user("b@example.com").await,
+        t.user("c@example.com").await,
+    );
+    t.join(&leaf, &[&a, &c]).await;
+    t.join(&mid, &[&b]).await;
+    t.join(&top, &[&c]).await;
+
+    let head = s.authz_head().await.unwrap();
+    s.add_group_roles(&top.id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    // One record per group of the subtree, whatever the members.
+    let new_head = s.authz_head().await.unwrap();
+    assert_eq!(new_head - head, 3);
+    for u in [&a, &b, &c] {
+        assert_eq!(
+            t.version(&u.user_id).await,
+            s.authz_version(&u.user_id).await.unwrap()
+        );
+        assert!(t.version(&u.user_id).await > head, "{}", u.email);
+    }
+    // Read one record at a time: each page is one group's members, `next` its seq.
+    let mut cursor = head;
+    let mut told = Vec::new();
+    while cursor < new_head {
+        let page = s.authz_events_after(cursor, 1).await.unwrap();
+        assert_eq!(page.next, cursor + 1);
+        assert!(page.events.iter().all(|e| e.seq == page.next));
+        told.extend(page.events.into_iter().map(|e| e.subject));
+        cursor = page.next;
+    }
+    told.sort();
+    let mut want = vec![
+        a.user_id.clone(),
+        b.user_id.clone(),
+        c.user_id.clone(),
+        c.user_id.clone(),
+    ];
+    want.sort();
+    assert_eq!(told, want, "c is a member of two groups of the subtree");
+
+    // A group without members: its record moves `next` and tells nobody.
+    s.add_group_roles(&empty.id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    let page = s.authz_events_after(new_head, 10).await.unwrap();
+    assert_eq!(page.next, new_head + 1);
+    assert!(page.events.is_empty());
+
+    // Leaving a group raises the user's own version above the group's.
+    let va = t.version(&a.user_id).await;
+    s.remove_group_members(&leaf.id, std::slice::from_ref(&a.user_id))
+        .await
+        .unwrap();
+    assert!(t.version(&a.user_id).await > va);
+    // Deleting a subtree raises each of its members' own version: none goes back.
+    let (vb, vc) = (t.version(&b.user_id).await, t.version(&c.user_id).await);
+    let before = s.authz_head().await.unwrap();
+    s.delete_group(&mid.id).await.unwrap();
+    assert!(t.version(&b.user_id).await > vb);
+    assert!(t.version(&c.user_id).await > vc);
+    let page = s.authz_events_after(before, 10).await.unwrap();
+    let mut told: Vec<&str> = page.events.iter().map(|e| e.subject.as_str()).collect();
+    told.sort();
+    let mut want = vec![b.user_id.as_str(), c.user_id.as_str()];
+    want.sort();
+    assert_eq!(told, want);
+    for e in &page.events {
+        assert_eq!(e.version, t.version(&e.subject).await);
+    }
+    // Moving a group raises its subtree above everything before.
+    let leaf2 = t.group("leaf2", Some(&top)).await;
+    t.join(&leaf2, &[&a]).await;
+    let va = t.version(&a.user_id).await;
+    s.update_group(&leaf2.id, &move_to(Some(&empty)))
+        .await
+        .unwrap();
+    assert!(t.version(&a.user_id).await > va);
 }

@@ -25,6 +25,7 @@ mod groups;
 mod login;
 mod rbac;
 mod security;
+mod upgrade;
 
 /// Generates one test per body and backend: `mod sqlite { … }` and `mod postgres { … }`.
 macro_rules! conformance {
@@ -102,8 +103,18 @@ impl Drop for Cleanup {
 impl TestStore {
     /// A store on a new SQLite file in a temporary folder.
     pub async fn sqlite() -> Self {
+        Self::sqlite_after(|_| async {}).await
+    }
+
+    /// A store on a new SQLite file, opened (and migrated) after `before` ran on its URL.
+    pub async fn sqlite_after<F, Fut>(before: F) -> Self
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
+        before(url.clone()).await;
         let store = writ_store::open(&url).await.unwrap();
         Self {
             store,
@@ -116,6 +127,15 @@ impl TestStore {
     /// A store on a new database of the PostgreSQL server at `WRIT_TEST_POSTGRES_URL`; `None`
     /// when `WRIT_TEST_SKIP_POSTGRES=1` and no URL is set.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_after(|_| async {}).await
+    }
+
+    /// As [`TestStore::postgres`], opened (and migrated) after `before` ran on its URL.
+    pub async fn postgres_after<F, Fut>(before: F) -> Option<Self>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let Some(base) = std::env::var("WRIT_TEST_POSTGRES_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -147,6 +167,7 @@ impl TestStore {
             name: name.clone(),
         };
         let url = with_database(&base, &name);
+        before(url.clone()).await;
         let store = writ_store::open(&url).await.unwrap();
         Some(Self {
             store,
