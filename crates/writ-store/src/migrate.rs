@@ -54,10 +54,17 @@ pub fn declared(sql: &str) -> Option<bool> {
     sql.lines()
         .map(str::trim)
         .take_while(|l| l.starts_with("--") || l.is_empty())
-        .find_map(|l| match l {
-            ADDITIVE => Some(true),
-            BREAKING => Some(false),
-            _ => None,
+        .find_map(|l| {
+            // `--` and the words, however spaced.
+            let words = l.strip_prefix("--")?.trim();
+            let of = |header: &str| header.strip_prefix("--").map(str::trim) == Some(words);
+            if of(ADDITIVE) {
+                Some(true)
+            } else if of(BREAKING) {
+                Some(false)
+            } else {
+                None
+            }
         })
 }
 
