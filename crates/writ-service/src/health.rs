@@ -76,7 +76,9 @@ impl Writ {
                 checks.push(Check::down("migrations", "unknown: no database"));
             }
             Err(_) => {
-                tracing::warn!("readiness: the database did not answer within {DATABASE_TIMEOUT:?}");
+                tracing::warn!(
+                    "readiness: the database did not answer within {DATABASE_TIMEOUT:?}"
+                );
                 checks.push(Check::down(
                     "database",
                     format!("no answer within {} s", DATABASE_TIMEOUT.as_secs()),

@@ -68,12 +68,10 @@ pub fn declared(sql: &str) -> Option<bool> {
         })
 }
 
-static SQLITE: LazyLock<Migrator> = LazyLock::new(|| marked(
-    sqlx::migrate!("./migrations/sqlite").iter().cloned(),
-));
-static POSTGRES: LazyLock<Migrator> = LazyLock::new(|| {
-    marked(sqlx::migrate!("./migrations/postgres").iter().cloned())
-});
+static SQLITE: LazyLock<Migrator> =
+    LazyLock::new(|| marked(sqlx::migrate!("./migrations/sqlite").iter().cloned()));
+static POSTGRES: LazyLock<Migrator> =
+    LazyLock::new(|| marked(sqlx::migrate!("./migrations/postgres").iter().cloned()));
 
 /// This build's migrations for `backend`, additive ones marked.
 pub fn embedded(backend: Backend) -> &'static Migrator {
@@ -249,7 +247,10 @@ where
         .max_by_key(|m| m.version)
         .map(|m| {
             let d = m.description.as_ref();
-            (m.version, d.strip_suffix(ADDITIVE_MARK).unwrap_or(d).to_owned())
+            (
+                m.version,
+                d.strip_suffix(ADDITIVE_MARK).unwrap_or(d).to_owned(),
+            )
         })
         .unwrap_or((0, String::new()));
     let pending = migrator
@@ -322,8 +323,8 @@ fn migrate_error(e: MigrateError) -> StoreError {
 /// Runs `migrator` on the database at `url` by the same rule as a node (see [`run`]), through
 /// a connection of its own: `writ migrate`'s step, and a newer Writ's in upgrade tests.
 pub async fn apply(url: &str, migrator: &Migrator) -> Result<SchemaStatus> {
-    use std::str::FromStr;
     use sqlx::Connection;
+    use std::str::FromStr;
     match Backend::of_url(url) {
         Some(Backend::Sqlite) => {
             let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
@@ -355,12 +356,18 @@ mod tests {
 
     #[test]
     fn headers_declare_additive_or_breaking() {
-        assert_eq!(declared("-- writ-migration: additive\nCREATE TABLE t (x INT);"), Some(true));
+        assert_eq!(
+            declared("-- writ-migration: additive\nCREATE TABLE t (x INT);"),
+            Some(true)
+        );
         assert_eq!(
             declared("-- Adds t.\n--   writ-migration: breaking  \n\nALTER TABLE t DROP x;"),
             Some(false)
         );
-        assert_eq!(declared("CREATE TABLE t (x INT);\n-- writ-migration: additive"), None);
+        assert_eq!(
+            declared("CREATE TABLE t (x INT);\n-- writ-migration: additive"),
+            None
+        );
         assert_eq!(declared("-- nothing said\nCREATE TABLE t (x INT);"), None);
     }
 
@@ -400,7 +407,11 @@ mod tests {
         };
         assert_eq!(s.problem(), None);
         s.applied.push(applied(12, true));
-        assert_eq!(s.refusal(), None, "an additive newer migration is tolerated");
+        assert_eq!(
+            s.refusal(),
+            None,
+            "an additive newer migration is tolerated"
+        );
         assert_eq!(s.problem(), None);
         s.applied.push(applied(13, false));
         let r = s.refusal().unwrap();
@@ -415,6 +426,9 @@ mod tests {
         s.applied.extend([applied(12, false), applied(13, true)]);
         let r = s.refusal().unwrap();
         assert!(r.contains("migration 13 (m13), newer"), "{r}");
-        assert!(r.contains("and migration 12 (m12) is not declared additive"), "{r}");
+        assert!(
+            r.contains("and migration 12 (m12) is not declared additive"),
+            "{r}"
+        );
     }
 }

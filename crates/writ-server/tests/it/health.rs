@@ -79,7 +79,11 @@ async fn a_node_that_loses_its_database_turns_not_ready_then_ready_again() {
     let pg = match app.pg_url() {
         Some(url) => {
             use sqlx::Connection;
-            let name = url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned();
+            let name = url::Url::parse(url)
+                .unwrap()
+                .path()
+                .trim_start_matches('/')
+                .to_owned();
             let admin = std::env::var("WRIT_TEST_POSTGRES_URL").unwrap();
             let c = sqlx::PgConnection::connect(&admin).await.unwrap();
             Some((c, name))
@@ -95,16 +99,21 @@ async fn a_node_that_loses_its_database_turns_not_ready_then_ready_again() {
             .execute(&mut *c)
             .await
             .unwrap();
-            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-                .bind(&*name)
-                .execute(&mut *c)
-                .await
-                .unwrap();
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&*name)
+            .execute(&mut *c)
+            .await
+            .unwrap();
         }
         None => std::fs::rename(&db_file, &away).unwrap(),
     }
     let (down, took) = ready_becomes(&app, 503, Duration::from_secs(5)).await;
-    eprintln!("{}: not ready {took:?} after losing the database", backend());
+    eprintln!(
+        "{}: not ready {took:?} after losing the database",
+        backend()
+    );
     assert_eq!(down.body["status"], "down");
     let database = &down.body["checks"][0];
     assert_eq!(database["name"], "database");
@@ -123,7 +132,10 @@ async fn a_node_that_loses_its_database_turns_not_ready_then_ready_again() {
                 .unwrap()
                 .clone();
             if feed["status"] == "down" {
-                eprintln!("postgres: authz_feed down {:?} after", took + start.elapsed());
+                eprintln!(
+                    "postgres: authz_feed down {:?} after",
+                    took + start.elapsed()
+                );
                 break;
             }
             assert!(start.elapsed() < Duration::from_secs(5), "{}", r.body);

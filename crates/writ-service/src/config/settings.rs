@@ -101,7 +101,10 @@ impl Config {
             "listen" => V::String(self.listen.to_string()),
             "database_url" => V::String(self.database_url_redacted()),
             "bootstrap_client_id" => text(self.bootstrap_client_id.as_deref()?),
-            "bootstrap_client_secret" => self.bootstrap_client_secret.as_ref().map(|_| text(REDACTED))?,
+            "bootstrap_client_secret" => self
+                .bootstrap_client_secret
+                .as_ref()
+                .map(|_| text(REDACTED))?,
             "key_encryption_key" => self.key_encryption_key.as_ref().map(|_| text(REDACTED))?,
             "password_hash_concurrency" => int(self.password_hash_concurrency as u64),
             "signup_enabled" => V::Boolean(self.signup_enabled),
@@ -194,11 +197,24 @@ mod tests {
     fn the_table_is_what_the_loader_reads() {
         let keys: BTreeSet<&str> = SETTINGS.iter().map(|s| s.key).collect();
         assert_eq!(keys.len(), SETTINGS.len(), "a key is listed twice");
-        assert_eq!(keys, file_keys(), "SETTINGS vs the file's keys (FileConfig)");
+        assert_eq!(
+            keys,
+            file_keys(),
+            "SETTINGS vs the file's keys (FileConfig)"
+        );
         let envs: BTreeSet<String> = SETTINGS.iter().map(|s| s.env.to_owned()).collect();
-        assert_eq!(envs, env_read(), "SETTINGS vs the variables Config::load reads");
+        assert_eq!(
+            envs,
+            env_read(),
+            "SETTINGS vs the variables Config::load reads"
+        );
         for s in SETTINGS {
-            assert_eq!(s.env, format!("WRIT_{}", s.key.to_ascii_uppercase()), "{}", s.key);
+            assert_eq!(
+                s.env,
+                format!("WRIT_{}", s.key.to_ascii_uppercase()),
+                "{}",
+                s.key
+            );
         }
     }
 
@@ -223,15 +239,25 @@ mod tests {
     fn show_redacts_secrets_and_loads_back() {
         let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
         let vars = [
-            ("WRIT_DATABASE_URL", "postgres://writ:pg-s3cret@db.internal/writ"),
+            (
+                "WRIT_DATABASE_URL",
+                "postgres://writ:pg-s3cret@db.internal/writ",
+            ),
             ("WRIT_KEY_ENCRYPTION_KEY", kek),
             ("WRIT_BOOTSTRAP_CLIENT_ID", "ops"),
-            ("WRIT_BOOTSTRAP_CLIENT_SECRET", "bootstrap-s3cret-0123456789"),
+            (
+                "WRIT_BOOTSTRAP_CLIENT_SECRET",
+                "bootstrap-s3cret-0123456789",
+            ),
             ("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
             ("WRIT_TRUSTED_PROXY_HEADER", "forwarded"),
             ("WRIT_HOOK_WORKER", "/usr/lib/writ/writ"),
         ];
-        let env = |k: &str| vars.iter().find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
+        let env = |k: &str| {
+            vars.iter()
+                .find(|(a, _)| *a == k)
+                .map(|(_, v)| v.to_string())
+        };
         let c = Config::load(None, env).unwrap();
         let shown = c.to_toml_redacted();
         for secret in ["pg-s3cret", kek, "bootstrap-s3cret"] {
@@ -264,7 +290,11 @@ mod tests {
         std::fs::write(&p, plain.to_toml_redacted()).unwrap();
         let again = Config::load(Some(&p), |_| None).unwrap();
         assert_eq!(again.to_toml_redacted(), plain.to_toml_redacted());
-        assert!(plain.to_toml_redacted().contains("# key_encryption_key is unset"));
+        assert!(
+            plain
+                .to_toml_redacted()
+                .contains("# key_encryption_key is unset")
+        );
     }
 
     /// `docs/configuration.md` lists exactly these settings, with these variables and defaults.

@@ -231,8 +231,12 @@ impl Lifecycle for Store {
     async fn schema_status(&self) -> Result<crate::migrate::SchemaStatus> {
         super::check_file(self)?;
         let mut conn = self.pool.acquire().await?;
-        crate::migrate::status::<DB>(&mut *conn, super::BACKEND, crate::migrate::embedded(super::BACKEND))
-            .await
+        crate::migrate::status::<DB>(
+            &mut *conn,
+            super::BACKEND,
+            crate::migrate::embedded(super::BACKEND),
+        )
+        .await
     }
 
     fn wakeups_connected(&self) -> Option<bool> {

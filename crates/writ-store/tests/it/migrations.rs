@@ -60,7 +60,10 @@ async fn an_old_node_opens_a_database_with_a_newer_additive_migration(t: TestSto
         })
         .await
         .unwrap();
-    assert_eq!(old.get_user(&created.user_id).await.unwrap().email, "after@example.com");
+    assert_eq!(
+        old.get_user(&created.user_id).await.unwrap().email,
+        "after@example.com"
+    );
     // Rows read whole (`SELECT *` into a row type) ignore the new column.
     old.all_clients().await.unwrap();
     let role = old.create_role("upgraded", "").await.unwrap();
@@ -73,10 +76,16 @@ async fn an_old_node_opens_a_database_with_a_newer_additive_migration(t: TestSto
     assert_eq!(s.known.0, known(&t));
     let unknown: Vec<_> = s.unknown().collect();
     assert_eq!(unknown.len(), 1);
-    assert_eq!((unknown[0].version, unknown[0].description.as_str()), (next, "webauthn"));
+    assert_eq!(
+        (unknown[0].version, unknown[0].description.as_str()),
+        (next, "webauthn")
+    );
     old.close().await;
     // The newer node still finds its migration applied and nothing to do.
-    assert_eq!(migrate::apply(&t.url, &newer).await.unwrap().pending, Vec::<i64>::new());
+    assert_eq!(
+        migrate::apply(&t.url, &newer).await.unwrap().pending,
+        Vec::<i64>::new()
+    );
 }
 
 async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestStore) {
@@ -103,7 +112,10 @@ async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestS
         known(&t)
     );
     assert!(refused.starts_with(&expected), "{refused}");
-    assert!(refused.contains("and it is not declared additive: upgrade Writ"), "{refused}");
+    assert!(
+        refused.contains("and it is not declared additive: upgrade Writ"),
+        "{refused}"
+    );
     // Not sqlx's own words.
     assert!(!refused.contains("previously applied"), "{refused}");
     // A node that was already running turns not ready, for the same reason.

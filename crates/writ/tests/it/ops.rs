@@ -180,12 +180,17 @@ async fn rolling_upgrade(dir: &Path, db: &str) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(
-        said.contains(&format!("newer additive ones are applied: {} (device codes)", known + 1)),
+        said.contains(&format!(
+            "newer additive ones are applied: {} (device codes)",
+            known + 1
+        )),
         "{said}"
     );
     // `systemctl reload` (SIGHUP, deploy/writ.service) does not end it.
     let pid = node.child.id().to_string();
-    let hup = std::process::Command::new("kill").args(["-HUP", &pid]).status();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status();
     assert!(hup.unwrap().success());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let live = http.get(format!("{}/health/live", node.base)).send().await;
@@ -214,8 +219,15 @@ async fn rolling_upgrade(dir: &Path, db: &str) {
     let err = text(&out.stderr);
     assert!(err.contains(&expected), "{err}");
     assert!(err.contains("upgrade Writ"), "{err}");
-    assert!(!err.contains("previously applied") && !err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("previously applied") && !err.contains("panicked"),
+        "{err}"
+    );
     let out = run(dir, &["migrate"], &env);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains(&expected), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&expected),
+        "{}",
+        text(&out.stderr)
+    );
 }
