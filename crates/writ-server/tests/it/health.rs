@@ -173,3 +173,75 @@ async fn a_node_that_loses_its_database_turns_not_ready_then_ready_again() {
     app.mgmt_token(ADMIN_ID, ADMIN_SECRET).await;
     app.api_get("/roles").await;
 }
+
+/// Sends `signal` to each process of `pids`.
+fn signal(pids: &[i32], signal: &str) {
+    for pid in pids {
+        let ok = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {signal} {pid}");
+    }
+}
+
+/// Continues stopped processes when dropped, even if the test fails.
+struct Resume(Vec<i32>);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// A database that hangs rather than refuses (the server's processes for this database
+/// stopped, as in a network partition or a stalled disk): the readiness query times out, so
+/// the node turns not ready within the 2 s bound, and ready again once the database goes on.
+/// PostgreSQL only (SQLite has no server to stall); needs permission to signal PostgreSQL's
+/// processes (the test runs where the server is local).
+#[tokio::test]
+async fn a_node_whose_database_hangs_turns_not_ready_then_ready_again() {
+    if backend() != "postgres" {
+        eprintln!("PostgreSQL only");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    ready_becomes(&app, 200, Duration::from_secs(10)).await;
+    let url = app.pg_url().unwrap();
+    let name = url::Url::parse(url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let pids: Vec<i32> = {
+        use sqlx::Connection;
+        let admin = std::env::var("WRIT_TEST_POSTGRES_URL").unwrap();
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    };
+    assert!(!pids.is_empty());
+    let resume = Resume(pids.clone());
+    signal(&pids, "-STOP");
+    let (down, took) = ready_becomes(&app, 503, Duration::from_secs(5)).await;
+    eprintln!("postgres: not ready {took:?} after its database hung");
+    assert_eq!(down.body["checks"][0]["name"], "database");
+    assert_eq!(
+        down.body["checks"][0]["message"], "no answer within 2 s",
+        "{}",
+        down.body
+    );
+    app.get("/health/live").await.assert(200);
+    drop(resume);
+    let (_, took) = ready_becomes(&app, 200, Duration::from_secs(20)).await;
+    eprintln!("postgres: ready {took:?} after its database went on");
+    app.mgmt_token(ADMIN_ID, ADMIN_SECRET).await;
+}

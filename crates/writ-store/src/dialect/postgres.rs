@@ -26,7 +26,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::{Result, StoreError};
+use crate::Result;
 
 // The shared implementation, compiled for PostgreSQL (and again for SQLite): see
 // `crate::dialect`.
