@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod http;
 pub mod login;
 pub mod mgmt;
@@ -23,7 +24,6 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -48,7 +48,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(browser)
         .merge(oauth::routes())
         .merge(login::routes())
-        .route("/healthz", get(|| async { "ok" }))
+        .merge(health::router())
         .nest("/api/v2", mgmt::router())
         .merge(extra)
         .layer(RequestBodyLimitLayer::new(256 * 1024))

@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use crate::proxies::{ForwardingHeader, TrustedProxies};
 
+mod settings;
+pub use settings::{REDACTED, SETTINGS, Setting};
+
 /// Validated settings.
 #[derive(Clone)]
 pub struct Config {

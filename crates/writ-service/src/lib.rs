@@ -22,6 +22,7 @@ pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod groups;
+pub mod health;
 pub mod hooks;
 pub mod imports;
 pub mod jwt_signer;

@@ -37,6 +37,14 @@ impl ForwardingHeader {
             _ => Err(format!("'{v}' must be x-forwarded-for or forwarded")),
         }
     }
+
+    /// The name [`ForwardingHeader::parse`] reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
 }
 
 /// The proxies whose forwarding headers are believed (`WRIT_TRUSTED_PROXIES`), and which header
@@ -80,6 +88,11 @@ impl TrustedProxies {
     /// The header read from these proxies.
     pub fn header(&self) -> ForwardingHeader {
         self.header
+    }
+
+    /// The trusted ranges, as CIDR strings [`TrustedProxies::parse`] reads back.
+    pub fn ranges(&self) -> Vec<String> {
+        self.nets.iter().map(|n| n.to_string()).collect()
     }
 
     /// Whether no proxy is trusted (the default).

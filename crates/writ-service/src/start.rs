@@ -61,8 +61,8 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     opts.open(path)?.write_all(text.as_bytes())
 }
 
-/// Opens the store (SQLite, creating its folder, or PostgreSQL), provisions, and builds the state.
-pub async fn prepare(config: Config) -> Result<(Writ, bootstrap::Bootstrapped), StartError> {
+/// Creates the folder of a SQLite database file, if missing.
+pub fn ensure_database_folder(config: &Config) -> Result<(), StartError> {
     if let Some(p) = config.sqlite_path()
         && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
     {
@@ -73,6 +73,12 @@ pub async fn prepare(config: Config) -> Result<(Writ, bootstrap::Bootstrapped), 
             ))
         })?;
     }
+    Ok(())
+}
+
+/// Opens the store (SQLite, creating its folder, or PostgreSQL), provisions, and builds the state.
+pub async fn prepare(config: Config) -> Result<(Writ, bootstrap::Bootstrapped), StartError> {
+    ensure_database_folder(&config)?;
     let db_err = |source| StartError::Database {
         url: config.database_url_redacted(),
         source,

@@ -17,6 +17,7 @@ use writ_core::*;
 mod common;
 mod dialect;
 pub mod dump;
+pub mod migrate;
 
 pub use dialect::{postgres, sqlite};
 pub use postgres::PgStore;
@@ -66,6 +67,10 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database's schema does not fit this build (see [`migrate`]); the message says why
+    /// and what to do.
+    #[error("{0}")]
+    Schema(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -690,6 +695,15 @@ pub trait AuditStore: Send + Sync {
 pub trait Lifecycle: Send + Sync {
     /// Closes connections cleanly (on shutdown).
     async fn close(&self);
+    /// For readiness: reads where the schema stands against this build's migrations, which
+    /// also shows the database answers (SQLite: and that the file at the database's path is
+    /// still the one the store opened, not deleted or replaced). The caller bounds the wait.
+    async fn schema_status(&self) -> Result<migrate::SchemaStatus>;
+    /// For readiness: whether the connection that carries [`AuthzEventStore::wakeups`] is up
+    /// (PostgreSQL's `LISTEN`); `None` where there is none (SQLite polls).
+    fn wakeups_connected(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// Everything the server needs from storage.

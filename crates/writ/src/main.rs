@@ -2,10 +2,13 @@
 //! data and prints a tour. Configuration errors end the process with one line and exit code 2.
 //! `writ login`, `writ apis|roles|users|clients|grants …` manage a running server (see [`cli`]).
 //! `writ export|import|backup` dump, restore and copy the database (see [`dump`]).
-//! `writ hook-worker` (not listed in the help) is the hook worker process the server starts.
+//! `writ config check|show` and `writ migrate` check the configuration and migrate the database
+//! (see [`ops`]). `writ hook-worker` (not listed in the help) is the hook worker process the
+//! server starts.
 
 mod cli;
 mod dump;
+mod ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +40,11 @@ enum Command {
     /// Check tokens and permissions in front of an API in any language: an nginx
     /// `auth_request` endpoint, or a reverse proxy with `--upstream`.
     Gate(writ_gate::GateArgs),
+    /// Check the configuration, or print it with secrets redacted.
+    #[command(subcommand)]
+    Config(ops::ConfigCommand),
+    /// Apply the database migrations and exit (a deploy step before starting a new version).
+    Migrate,
     #[command(flatten)]
     Manage(cli::ManageCommand),
     #[command(flatten)]
@@ -52,7 +60,13 @@ fn main() -> ExitCode {
     {
         return writ_hooks::worker::main();
     }
-    let cli = Cli::parse();
+    let cli = match Cli::parse() {
+        Cli {
+            command: Command::Config(cmd),
+            config,
+        } => return ops::config(cmd, config.as_deref()),
+        cli => cli,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -85,6 +99,10 @@ fn main() -> ExitCode {
             end_quietly_on_broken_pipe();
             return rt.block_on(dump::run(cmd, config.as_deref()));
         }
+        Cli {
+            command: Command::Migrate,
+            config,
+        } => return rt.block_on(ops::migrate(config.as_deref())),
         cli => cli,
     };
     let run = async {
@@ -132,6 +150,23 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// SIGHUP (`systemctl reload`, see `deploy/writ.service`) must not end the server, as it would
+/// by default: it is logged, and the server keeps serving. Settings are read once, at start.
+fn ignore_hangup() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        let kind = tokio::signal::unix::SignalKind::hangup();
+        let Ok(mut hup) = tokio::signal::unix::signal(kind) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!(
+                "SIGHUP: nothing to reload (settings are read at start; restart to apply changes)"
+            );
+        }
+    });
+}
+
 async fn serve(cli: Cli) -> Result<(), String> {
     let demo_mode = matches!(cli.command, Command::Demo);
     let config = Config::from_env(cli.config.as_deref()).map_err(|e| e.to_string())?;
@@ -155,6 +190,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         eprintln!("{}", demo::tour(&config.issuer));
     }
     tracing::info!(issuer = %config.issuer, listen = %config.listen, ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
+    ignore_hangup();
     let store = state.store.clone();
     // The admin console at /admin, under the server's middleware.
     let console = writ_console::router();

@@ -46,6 +46,7 @@ use utoipa_axum::routes;
         (name = "logs", description = "The audit log: Management API writes, logins, logouts, code exchanges and refresh-token reuse, in Auth0's log event shape."),
         (name = "authz-events", description = "The ordered log of authorization changes that APIs follow to reject stale tokens."),
         (name = "docs", description = "This reference. No access token needed."),
+        (name = "health", description = "Liveness and readiness probes for orchestrators, at the server's root (not under `/api/v2`). No access token needed."),
     ),
     modifiers(&BearerScheme),
 )]
@@ -67,10 +68,12 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The document: [`ApiDoc`] with every operation of the Management API routers under `/api/v2`.
+/// The document: [`ApiDoc`] with every operation of the Management API routers under `/api/v2`,
+/// and the health probes at the root.
 pub fn document() -> utoipa::openapi::OpenApi {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v2", super::routes())
+        .merge(crate::health::routes())
         .into_openapi()
 }
 
@@ -190,8 +193,13 @@ mod tests {
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
     ];
 
-    /// The public routes of this module.
-    const DOC_ROUTES: &[&str] = &["/api/v2/openapi.json", "/api/v2/docs"];
+    /// The public routes: this module's, and the health probes.
+    const DOC_ROUTES: &[&str] = &[
+        "/api/v2/openapi.json",
+        "/api/v2/docs",
+        "/health/live",
+        "/health/ready",
+    ];
 
     fn doc() -> Value {
         serde_json::from_str(&DOCUMENT).expect("the document is JSON")
@@ -251,7 +259,10 @@ mod tests {
         }
         let (app, _dir) = app().await;
         for (path, method, _) in ops {
-            assert!(path.starts_with("/api/v2/"), "{path}");
+            assert!(
+                path.starts_with("/api/v2/") || path.starts_with("/health/"),
+                "{path}"
+            );
             let uri = path.replace('{', "x-").replace('}', "");
             let req = Request::builder()
                 .method(method.to_uppercase().as_str())

@@ -6,6 +6,7 @@ mod authz_extension;
 mod events;
 mod groups;
 mod hardening;
+mod health;
 mod helpers;
 mod hooks;
 mod interop;

@@ -1,3 +1,4 @@
+-- writ-migration: additive
 -- Actions and their bindings are part of the catalog: a change through any node moves
 -- `catalog_state.version` and notifies `writ_catalog`, so every node drops the bound actions it
 -- holds in memory at once (token requests read them from there, never from the database).

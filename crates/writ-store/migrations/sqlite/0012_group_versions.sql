@@ -1,3 +1,7 @@
+-- writ-migration: breaking
+-- (Versions change meaning: a node that counts them, or reads a user's own only, must not run
+-- beside one that takes them from the log; stop older nodes before this one starts.)
+--
 -- Freshness at the scale of groups. An authz version is now the `seq` of the event that set it
 -- (so versions from different rows compare), and a group carries one too: a change to what a
 -- group's subtree grants (a role added or removed, the group moved or renamed, a permission of

@@ -23,11 +23,14 @@
 //! | `STRING_AGG` | `group_concat` | `string_agg` |
 //! | `lock_key_rotation` | nothing (single writer) | a transaction-scoped advisory lock |
 //! | `wakeups` | `None`: followers poll | a `LISTEN writ_authz, writ_catalog` task |
+//! | `wakeups_connected` | `None` | whether that task's connection is up |
+//! | `check_file` (readiness) | the file at the path is still the one opened | nothing |
+//! | `BACKEND` | [`Backend::Sqlite`](crate::Backend) | [`Backend::Postgres`](crate::Backend) |
 //!
 //! The rest is common SQL: `$N` placeholders (sqlx binds them on SQLite too), `ON CONFLICT`,
 //! `RETURNING`, `TRUE`/`FALSE` and `NOT col` (SQLite reads its 0/1 integer columns as booleans).
-//! Opening a store (pool options, pragmas, migrations) is per database too, as are the
-//! migrations themselves (`migrations/sqlite`, `migrations/postgres`).
+//! Opening a store (pool options, pragmas) is per database too, as are the migrations
+//! themselves (`migrations/sqlite`, `migrations/postgres`, run by `crate::migrate`).
 
 pub mod postgres;
 pub mod sqlite;

@@ -26,7 +26,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::{Result, StoreError};
+use crate::Result;
 
 // The shared implementation, compiled for PostgreSQL (and again for SQLite): see
 // `crate::dialect`.
@@ -40,6 +40,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The [`crate::AuthzEventStore::wakeups`] counter, created with its LISTEN task on first use.
     wake: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<tokio::sync::watch::Sender<u64>>>>,
+    /// Whether the LISTEN task's connection is up (see [`wakeups_connected`]).
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PgStore {
@@ -57,13 +59,14 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Db(e.into()))?;
+        let mut conn = pool.acquire().await?;
+        crate::migrate::run::<Postgres>(&mut *conn, BACKEND, crate::migrate::embedded(BACKEND))
+            .await?;
+        drop(conn);
         Ok(Self {
             pool,
             wake: Default::default(),
+            listening: Default::default(),
         })
     }
 
@@ -93,6 +96,7 @@ impl PgStore {
 
 type DB = Postgres;
 type Store = PgStore;
+const BACKEND: crate::Backend = crate::Backend::Postgres;
 
 /// Row locks, so concurrent writers of one row queue on it and each sees the previous one's
 /// write. `FOR KEY SHARE` keeps a referenced row from being deleted without blocking updates.
@@ -190,14 +194,44 @@ async fn lock_key_rotation(conn: &mut PgConnection) -> Result<()> {
 fn wakeups(store: &PgStore) -> Option<tokio::sync::watch::Receiver<u64>> {
     let tx = store.wake.get_or_init(|| {
         let tx = std::sync::Arc::new(tokio::sync::watch::channel(0u64).0);
-        tokio::spawn(listen(store.pool.clone(), std::sync::Arc::downgrade(&tx)));
+        tokio::spawn(listen(
+            store.pool.clone(),
+            std::sync::Arc::downgrade(&tx),
+            store.listening.clone(),
+        ));
         tx
     });
     Some(tx.subscribe())
 }
 
-/// Follows PostgreSQL notifications for [`PgStore::wakeups`] until the store is dropped.
-async fn listen(pool: PgPool, tx: std::sync::Weak<tokio::sync::watch::Sender<u64>>) {
+/// Whether the LISTEN connection is up: false before [`wakeups`] first starts it, while it
+/// reconnects, and after it ended.
+fn wakeups_connected(store: &PgStore) -> Option<bool> {
+    Some(store.listening.load(std::sync::atomic::Ordering::Acquire))
+}
+
+/// Nothing to check beyond the query: the database is a server, not a file.
+fn check_file(_: &PgStore) -> Result<()> {
+    Ok(())
+}
+
+/// Follows PostgreSQL notifications for [`PgStore::wakeups`] until the store is dropped,
+/// keeping `up` true while its connection is.
+async fn listen(
+    pool: PgPool,
+    tx: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let set = |v: bool| up.store(v, std::sync::atomic::Ordering::Release);
+    listen_until_dropped(pool, tx, &set).await;
+    set(false);
+}
+
+async fn listen_until_dropped(
+    pool: PgPool,
+    tx: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+    set: &impl Fn(bool),
+) {
     let bump = |tx: &std::sync::Weak<tokio::sync::watch::Sender<u64>>| match tx.upgrade() {
         Some(tx) => {
             tx.send_modify(|n| *n += 1);
@@ -215,6 +249,7 @@ async fn listen(pool: PgPool, tx: std::sync::Weak<tokio::sync::watch::Sender<u64
         match listener.await {
             Ok(mut l) => {
                 backoff = Duration::from_millis(100);
+                set(true);
                 if !bump(&tx) {
                     return;
                 }
@@ -235,6 +270,7 @@ async fn listen(pool: PgPool, tx: std::sync::Weak<tokio::sync::watch::Sender<u64
                         }
                     }
                 }
+                set(false);
             }
             Err(e) => {
                 if tx.upgrade().is_none() || pool.is_closed() {

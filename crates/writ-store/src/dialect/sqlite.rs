@@ -33,6 +33,34 @@ mod sql;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file as opened (`None` in memory), for [`check_file`].
+    file: Option<std::sync::Arc<OpenedFile>>,
+}
+
+/// A database file's path and identity when the store opened it.
+struct OpenedFile {
+    path: std::path::PathBuf,
+    id: FileId,
+}
+
+/// What tells one file from another at the same path: device and inode on Unix.
+#[derive(PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    fn of(path: &std::path::Path) -> std::io::Result<Self> {
+        let m = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Ok(FileId(m.dev(), m.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = m;
+            Ok(FileId(0, 0))
+        }
+    }
 }
 
 impl SqliteStore {
@@ -46,16 +74,21 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000");
+        let path = opts.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Db(e.into()))?;
-        Ok(Self { pool })
+        let mut conn = pool.acquire().await?;
+        crate::migrate::run::<Sqlite>(&mut *conn, BACKEND, crate::migrate::embedded(BACKEND))
+            .await?;
+        drop(conn);
+        // An in-memory database has no file (its "path" does not exist).
+        let file = FileId::of(&path)
+            .ok()
+            .map(|id| std::sync::Arc::new(OpenedFile { path, id }));
+        Ok(Self { pool, file })
     }
 
     /// The underlying pool, for tests and maintenance commands.
@@ -66,6 +99,7 @@ impl SqliteStore {
 
 type DB = Sqlite;
 type Store = SqliteStore;
+const BACKEND: crate::Backend = crate::Backend::Sqlite;
 
 /// Row locks: none, the writer lock of `BEGIN IMMEDIATE` already keeps others out.
 const FOR_UPDATE: &str = "";
@@ -145,4 +179,30 @@ async fn lock_key_rotation(_: &mut SqliteConnection) -> Result<()> {
 /// No push channel: followers poll.
 fn wakeups(_: &SqliteStore) -> Option<tokio::sync::watch::Receiver<u64>> {
     None
+}
+
+/// No push channel, so no connection of its own.
+fn wakeups_connected(_: &SqliteStore) -> Option<bool> {
+    None
+}
+
+/// Fails when the file at the database's path is no longer the one the store opened (deleted,
+/// moved or replaced; its volume gone). Open connections would go on answering from the old
+/// file, and from their page caches, while every write went to a file nobody will open again.
+fn check_file(store: &SqliteStore) -> Result<()> {
+    let Some(f) = &store.file else {
+        return Ok(());
+    };
+    let gone = |why: String| {
+        let e = std::io::Error::new(std::io::ErrorKind::NotFound, why);
+        Err(StoreError::Db(sqlx::Error::Io(e)))
+    };
+    match FileId::of(&f.path) {
+        Ok(id) if id == f.id => Ok(()),
+        Ok(_) => gone(format!(
+            "the database file {} was replaced since Writ opened it",
+            f.path.display()
+        )),
+        Err(e) => gone(format!("the database file {}: {e}", f.path.display())),
+    }
 }

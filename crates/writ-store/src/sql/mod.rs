@@ -258,4 +258,19 @@ impl Lifecycle for Store {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    async fn schema_status(&self) -> Result<crate::migrate::SchemaStatus> {
+        super::check_file(self)?;
+        let mut conn = self.pool.acquire().await?;
+        crate::migrate::status::<DB>(
+            &mut *conn,
+            super::BACKEND,
+            crate::migrate::embedded(super::BACKEND),
+        )
+        .await
+    }
+
+    fn wakeups_connected(&self) -> Option<bool> {
+        super::wakeups_connected(self)
+    }
 }
