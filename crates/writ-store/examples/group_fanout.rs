@@ -42,6 +42,69 @@ macro_rules! exec {
     };
 }
 
+/// A closure reading a user's own `authz_version` column (what the store read before group
+/// versions), on a store's pool (either database).
+macro_rules! plain {
+    ($store:expr) => {
+        |id: String| {
+            let pool = $store.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT authz_version FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        }
+    };
+}
+
+/// What the token path pays for group versions: a user's version read as the store reads it
+/// (their own or their newest group's, [`UserStore::authz_version`]) against the plain column
+/// read, alternated in batches on one connection pool, for a member of a leaf and for a user
+/// in no group. Prints microseconds per read and the ratio.
+async fn version_reads<S, E, EF, P, PF>(backend: &str, store: &S, exec: E, plain: P)
+where
+    S: UserStore,
+    E: Fn(String) -> EF,
+    EF: std::future::Future<Output = ()>,
+    P: Fn(String) -> PF,
+    PF: std::future::Future<Output = i64>,
+{
+    exec(
+        "INSERT INTO users (id, email, created_at, updated_at) \
+         VALUES ('usr_alone', 'alone@example.com', '', '')"
+            .into(),
+    )
+    .await;
+    const BATCH: usize = 1_000;
+    for (who, id) in [
+        ("a leaf's member", "usr_fan0"),
+        ("a user in no group", "usr_alone"),
+    ] {
+        let (mut effective, mut own) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..10 {
+            let t = Instant::now();
+            for _ in 0..BATCH {
+                std::hint::black_box(store.authz_version(id).await.unwrap());
+            }
+            effective += t.elapsed();
+            let t = Instant::now();
+            for _ in 0..BATCH {
+                std::hint::black_box(plain(id.to_owned()).await);
+            }
+            own += t.elapsed();
+        }
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / (10 * BATCH) as f64;
+        println!(
+            "{backend}: version read for {who}: {:.1} µs (own or groups') vs {:.1} µs (own column): {:.2}×",
+            per(effective),
+            per(own),
+            per(effective) / per(own)
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let users: usize = env("GROUP_FANOUT_USERS", 100_000);
@@ -49,10 +112,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/fanout.db", dir.path().display());
     let sqlite = SqliteStore::open(&url).await.unwrap();
-    fill(&sqlite, users, exec!(sqlite))
-        .await
-        .report("sqlite", &sqlite, runs)
-        .await;
+    let tree = fill(&sqlite, users, exec!(sqlite)).await;
+    version_reads("sqlite", &sqlite, exec!(sqlite), plain!(sqlite)).await;
+    tree.report("sqlite", &sqlite, runs).await;
 
     let Ok(base) = std::env::var("WRIT_TEST_POSTGRES_URL") else {
         eprintln!("WRIT_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
@@ -68,10 +130,9 @@ async fn main() {
     let pg = PgStore::open_with(admin.clone().database(&name))
         .await
         .unwrap();
-    fill(&pg, users, exec!(pg))
-        .await
-        .report("postgres", &pg, runs)
-        .await;
+    let tree = fill(&pg, users, exec!(pg)).await;
+    version_reads("postgres", &pg, exec!(pg), plain!(pg)).await;
+    tree.report("postgres", &pg, runs).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (hot, all): (i64, i64) = sqlx::query_as(
         "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'users'",
