@@ -690,6 +690,17 @@ pub trait AuditStore: Send + Sync {
 pub trait Lifecycle: Send + Sync {
     /// Closes connections cleanly (on shutdown).
     async fn close(&self);
+    /// The connection pool's use now (for the metrics).
+    fn pool_use(&self) -> PoolUse;
+}
+
+/// A connection pool's use at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
 }
 
 /// Everything the server needs from storage.

@@ -258,4 +258,11 @@ impl Lifecycle for Store {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    fn pool_use(&self) -> crate::PoolUse {
+        crate::PoolUse {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+        }
+    }
 }
