@@ -32,9 +32,7 @@ impl Target {
             "stdout" => Ok(Target::Stdout),
             other => match other.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Ok(Target::File(PathBuf::from(p))),
-                _ => Err(format!(
-                    "'{s}' must be stdout or file:/path/to/audit.jsonl"
-                )),
+                _ => Err(format!("'{s}' must be stdout or file:/path/to/audit.jsonl")),
             },
         }
     }

@@ -684,7 +684,8 @@ mod tests {
         assert!(c.metrics_client_labels && c.metrics_listen.is_some());
         assert_eq!(LogFormat::early(Some(&p), |_| None), LogFormat::Json);
         assert_eq!(
-            LogFormat::early(Some(&p), |k| (k == "WRIT_LOG_FORMAT").then(|| "text".into())),
+            LogFormat::early(Some(&p), |k| (k == "WRIT_LOG_FORMAT")
+                .then(|| "text".into())),
             LogFormat::Text
         );
         assert_eq!(LogFormat::early(None, |_| None), LogFormat::Text);

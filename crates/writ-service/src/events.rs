@@ -137,11 +137,29 @@ mod tests {
         assert_eq!(feed.state(10), FeedState::default());
         let a = feed.subscribe(4);
         let b = feed.subscribe(9);
-        assert_eq!(feed.state(10), FeedState { subscribers: 2, lag: 6 });
+        assert_eq!(
+            feed.state(10),
+            FeedState {
+                subscribers: 2,
+                lag: 6
+            }
+        );
         a.sent(10);
-        assert_eq!(feed.state(10), FeedState { subscribers: 2, lag: 1 });
+        assert_eq!(
+            feed.state(10),
+            FeedState {
+                subscribers: 2,
+                lag: 1
+            }
+        );
         drop(b);
-        assert_eq!(feed.state(12), FeedState { subscribers: 1, lag: 2 });
+        assert_eq!(
+            feed.state(12),
+            FeedState {
+                subscribers: 1,
+                lag: 2
+            }
+        );
         drop(a);
         assert_eq!(feed.state(12), FeedState::default());
     }

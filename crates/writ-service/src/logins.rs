@@ -78,7 +78,10 @@ async fn verify(state: &Writ, a: Attempt<'_>) -> Result<User, (Refused, LoginFai
     };
     let creds = match state
         .metrics
-        .db("credentials_by_email", state.store.credentials_by_email(&email))
+        .db(
+            "credentials_by_email",
+            state.store.credentials_by_email(&email),
+        )
         .await
     {
         Ok(c) => c,

@@ -110,7 +110,11 @@ const DESCRIPTIONS: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Audit entries not written to WRIT_AUDIT_STREAM (queue full or write failed).",
     ),
-    ("writ_build_info", Kind::Gauge, "The running version (always 1)."),
+    (
+        "writ_build_info",
+        Kind::Gauge,
+        "The running version (always 1).",
+    ),
 ];
 
 #[derive(Clone, Copy)]
@@ -257,7 +261,11 @@ impl Metrics {
             .filter(|a| catalog.apis.contains_key(*a) || *a == userinfo_audience)
             .unwrap_or("none");
         // OAuth error codes are a short fixed list; anything else would be a bug, not a label.
-        let outcome = if r.outcome.len() <= 32 && r.outcome.bytes().all(|b| b == b'_' || b.is_ascii_lowercase()) {
+        let outcome = if r.outcome.len() <= 32
+            && r.outcome
+                .bytes()
+                .all(|b| b == b'_' || b.is_ascii_lowercase())
+        {
             r.outcome
         } else {
             "other"
@@ -274,7 +282,8 @@ impl Metrics {
                 .unwrap_or("none");
             labels.push(Label::new("client_id", client.to_owned()));
         }
-        self.counter("writ_tokens_issued_total", labels).increment(1);
+        self.counter("writ_tokens_issued_total", labels)
+            .increment(1);
         self.histogram(
             "writ_token_request_duration_seconds",
             vec![Label::new("grant_type", grant)],
@@ -335,11 +344,8 @@ impl Metrics {
     pub async fn db<T>(&self, op: &'static str, call: impl Future<Output = T>) -> T {
         let started = std::time::Instant::now();
         let out = call.await;
-        self.histogram(
-            "writ_db_query_duration_seconds",
-            vec![Label::new("op", op)],
-        )
-        .record(started.elapsed().as_secs_f64());
+        self.histogram("writ_db_query_duration_seconds", vec![Label::new("op", op)])
+            .record(started.elapsed().as_secs_f64());
         out
     }
 

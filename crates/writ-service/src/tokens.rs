@@ -381,13 +381,13 @@ pub async fn for_user(
     let mut granted = grant_for_user(api, requested, &perms);
     crate::access::narrow_for_client(client, &mut granted);
     let mut extra = if api.token_claims.any() {
-        let memberships = w
-            .memberships
-            .get(w.store.as_ref(), &user.user_id, version);
-        w.metrics
-            .db("memberships", memberships)
-            .await?
-            .claims(api, &w.config.issuer, &granted.scope, &perms)
+        let memberships = w.memberships.get(w.store.as_ref(), &user.user_id, version);
+        w.metrics.db("memberships", memberships).await?.claims(
+            api,
+            &w.config.issuer,
+            &granted.scope,
+            &perms,
+        )
     } else {
         Map::new()
     };

@@ -93,7 +93,14 @@ async fn authz_events(
     let caller = c.claims;
     // Counted among the node's open streams (and their lag) until the stream is dropped.
     let open = state.feed.subscribe(from);
-    let init = (state, rx, closing, from, VecDeque::<AuthzEvent>::new(), open);
+    let init = (
+        state,
+        rx,
+        closing,
+        from,
+        VecDeque::<AuthzEvent>::new(),
+        open,
+    );
     let stream = futures_util::stream::unfold(
         init,
         move |(state, mut rx, mut closing, mut cursor, mut buf, open)| {

@@ -175,7 +175,11 @@ async fn a_scrape_after_real_traffic_parses_and_counts_it() {
         value(
             &m,
             "writ_tokens_issued_total",
-            &[("grant_type", grant), ("audience", aud), ("outcome", outcome)],
+            &[
+                ("grant_type", grant),
+                ("audience", aud),
+                ("outcome", outcome),
+            ],
         )
     };
     // Tokens: the admin's (cached by the suite), the code exchange and one refresh issued.
@@ -218,19 +222,16 @@ async fn a_scrape_after_real_traffic_parses_and_counts_it() {
     assert_eq!(hooks("failed"), 0.0);
     // The authz feed: events appended as the head moved (by at most the head), one stream.
     let appended = value(&m, "writ_authz_events_appended_total", &[]);
-    assert!(appended > 0.0 && appended <= head as f64, "{appended} / {head}");
+    assert!(
+        appended > 0.0 && appended <= head as f64,
+        "{appended} / {head}"
+    );
     assert_eq!(value(&m, "writ_authz_feed_subscribers", &[]), 1.0);
     // The database: the pool, sampled at the scrape, and the token path's store calls.
     let idle = value(&m, "writ_db_pool_connections", &[("state", "idle")]);
     let used = value(&m, "writ_db_pool_connections", &[("state", "used")]);
     assert!(idle + used >= 1.0, "{idle} idle, {used} used");
-    let db = |op: &str| {
-        value(
-            &m,
-            "writ_db_query_duration_seconds_count",
-            &[("op", op)],
-        )
-    };
+    let db = |op: &str| value(&m, "writ_db_query_duration_seconds_count", &[("op", op)]);
     assert_eq!(db("get_code"), 1.0);
     assert_eq!(db("consume_code"), 1.0);
     assert_eq!(db("get_refresh"), 2.0);
@@ -282,7 +283,10 @@ async fn a_scrape_after_real_traffic_parses_and_counts_it() {
     assert_eq!(kind("writ_tokens_issued"), "counter");
     assert_eq!(kind("writ_token_request_duration_seconds"), "histogram");
     assert_eq!(kind("writ_authz_feed_subscribers"), "gauge");
-    assert!(m.iter().all(|s| !s.help.is_empty()), "every series has help");
+    assert!(
+        m.iter().all(|s| !s.help.is_empty()),
+        "every series has help"
+    );
     for s in &m {
         assert!(!s.labels.contains_key("client_id"), "{s:?}");
         for v in s.labels.values() {
@@ -324,10 +328,11 @@ async fn client_ids_are_labels_only_when_enabled() {
     };
     assert_eq!(with(ADMIN_ID, "issued"), 1.0);
     assert_eq!(with("none", "invalid_client"), 3.0);
-    assert!(
-        m.iter()
-            .all(|s| s.labels.values().all(|v| !v.as_str().unwrap().contains("made-up")))
-    );
+    assert!(m.iter().all(|s| {
+        s.labels
+            .values()
+            .all(|v| !v.as_str().unwrap().contains("made-up"))
+    }));
 }
 
 #[tokio::test]
@@ -357,7 +362,11 @@ async fn metrics_leave_the_main_listener_when_they_have_their_own() {
         .unwrap();
     let m = parse(&text).await;
     assert_eq!(
-        value(&m, "writ_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
+        value(
+            &m,
+            "writ_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
         1.0
     );
     let _ = tx.send(());
@@ -439,7 +448,11 @@ async fn the_audit_stream_writes_each_entry_as_the_api_serves_it() {
     assert_eq!(ids(&streamed), ids(&made));
     assert!(lines.iter().any(|l| l["type"] == "fp"));
     assert!(lines.iter().any(|l| l["type"] == "fapi"));
-    assert!(!std::fs::read_to_string(&path).unwrap().contains("wrong-password"));
+    assert!(
+        !std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("wrong-password")
+    );
 }
 
 #[tokio::test]
@@ -447,12 +460,8 @@ async fn an_audit_stream_that_cannot_be_written_fails_no_request() {
     // Every write to /dev/full fails (no space left on the device).
     let app = TestApp::spawn_with_vars(&[("WRIT_AUDIT_STREAM", "file:/dev/full")]).await;
     for i in 0..3 {
-        app.create_role(
-            &format!("r{i}"),
-            &app.mgmt_audience(),
-            &["read:users"],
-        )
-        .await;
+        app.create_role(&format!("r{i}"), &app.mgmt_audience(), &["read:users"])
+            .await;
     }
     // The entries are in the log all the same; the stream's losses are counted.
     let logs = api_logs(&app).await;
