@@ -5,7 +5,9 @@
 //!
 //! [`run`] takes a bound listener and a shutdown future, so tests bind `127.0.0.1:0` and the
 //! binary wires Ctrl-C/SIGTERM. [`run_with`] also serves routes of another crate under the same
-//! middleware (the binary mounts the admin console, `writ-console`, that way).
+//! middleware (the binary mounts the admin console, `writ-console`, that way). `/metrics` is
+//! served there too, unless `WRIT_METRICS_LISTEN` gives it an address of its own
+//! ([`metrics::run_metrics`]).
 
 pub mod audit;
 pub mod demo;
@@ -15,6 +17,7 @@ pub mod fuzzing;
 pub mod health;
 pub mod http;
 pub mod login;
+pub mod metrics;
 pub mod mgmt;
 pub mod oauth;
 pub mod state;
@@ -44,7 +47,13 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let browser = oauth::browser_routes()
         .layer(http::cors::layer(&state))
         .layer(axum::middleware::from_fn(http::cors::preflight));
+    // On the main listener unless it has an address of its own.
+    let metrics = match state.config.metrics_listen {
+        None => Router::new().route("/metrics", axum::routing::get(metrics::metrics)),
+        Some(_) => Router::new(),
+    };
     Router::new()
+        .merge(metrics)
         .merge(browser)
         .merge(oauth::routes())
         .merge(login::routes())

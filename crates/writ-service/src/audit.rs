@@ -14,6 +14,9 @@
 //! response was never sent. Entries never carry secrets: no passwords, client secrets, tokens,
 //! codes, cookies or request bodies — only ids, names, the method and path, and the outcome.
 //!
+//! Each entry appended is also written to the audit stream when one is configured
+//! (`WRIT_AUDIT_STREAM`, see [`crate::audit_stream`]).
+//!
 //! Retention: [`prune`] deletes entries older than `WRIT_AUDIT_RETENTION_DAYS` (default 30),
 //! run at start and then hourly by [`crate::retention`].
 
@@ -166,8 +169,12 @@ pub async fn record(state: &Writ, entry: Entry) {
     {
         e.user_name = Some(u.email);
     }
-    if let Err(err) = store.append_log(&e).await {
-        tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
+    match state.metrics.db("append_log", store.append_log(&e)).await {
+        // Copied to the audit stream, if there is one (never blocking, never failing).
+        Ok(stored) => state.audit_stream.send(&stored),
+        Err(err) => {
+            tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
+        }
     }
 }
 

@@ -57,6 +57,54 @@ pub struct Config {
     /// appeared in the JWKS, so verifiers' cached JWKS have it before the first token it signs
     /// (default [`JWKS_WARMUP_SECS`]: the JWKS's `max-age` plus a margin).
     pub jwks_warmup_secs: u64,
+    /// Where `/metrics` is served: this address alone (`WRIT_METRICS_LISTEN`), so it need not
+    /// be public; `None` (the default): on the main listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Whether metrics carry client ids as labels (off by default: one series per client).
+    pub metrics_client_labels: bool,
+    /// The log lines' format on stderr (default text).
+    pub log_format: LogFormat,
+    /// Where audit log entries are also streamed as JSON lines (off by default).
+    pub audit_stream: Option<crate::audit_stream::Target>,
+}
+
+/// The format of the log lines (`WRIT_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line: timestamp, level, target, message and the fields.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`.
+    pub fn parse(s: &str) -> Result<LogFormat, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(ConfigError(format!(
+                "WRIT_LOG_FORMAT '{other}' must be text or json"
+            ))),
+        }
+    }
+
+    /// The format a process logs in before (or without) its full configuration: the variable,
+    /// else the file's `log_format`, else text; an invalid value reads as text here and is
+    /// reported by [`Config::load`].
+    pub fn early(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> LogFormat {
+        let from_file = || {
+            let text = std::fs::read_to_string(file?).ok()?;
+            let v: toml::Table = toml::from_str(&text).ok()?;
+            v.get("log_format")?.as_str().map(str::to_owned)
+        };
+        env("WRIT_LOG_FORMAT")
+            .filter(|v| !v.is_empty())
+            .or_else(from_file)
+            .and_then(|v| LogFormat::parse(&v).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// The default of [`Config::hook_timeout`], and the most it may be.
@@ -112,6 +160,10 @@ struct FileConfig {
     hook_worker: Option<PathBuf>,
     hook_allow_http: Option<bool>,
     jwks_warmup_secs: Option<u64>,
+    metrics_listen: Option<String>,
+    metrics_client_labels: Option<bool>,
+    log_format: Option<String>,
+    audit_stream: Option<String>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -334,7 +386,40 @@ impl Config {
             })?,
             None => fc.jwks_warmup_secs.unwrap_or(JWKS_WARMUP_SECS),
         };
+        let metrics_listen = match pick("WRIT_METRICS_LISTEN", fc.metrics_listen) {
+            None => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_METRICS_LISTEN '{a}' is not an address like 127.0.0.1:9100"
+                ))
+            })?),
+        };
+        let metrics_client_labels = match env("WRIT_METRICS_CLIENT_LABELS").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no" | "") => false,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "WRIT_METRICS_CLIENT_LABELS '{v}' must be true or false"
+                )));
+            }
+            None => fc.metrics_client_labels.unwrap_or(false),
+        };
+        let log_format = match pick("WRIT_LOG_FORMAT", fc.log_format) {
+            Some(f) => LogFormat::parse(&f)?,
+            None => LogFormat::Text,
+        };
+        let audit_stream = match pick("WRIT_AUDIT_STREAM", fc.audit_stream) {
+            Some(t) => Some(
+                crate::audit_stream::Target::parse(&t)
+                    .map_err(|e| ConfigError(format!("WRIT_AUDIT_STREAM {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Config {
+            metrics_listen,
+            metrics_client_labels,
+            log_format,
+            audit_stream,
             hook_timeout: std::time::Duration::from_millis(hook_timeout_ms),
             hook_workers,
             hook_worker,
@@ -557,6 +642,56 @@ mod tests {
         assert_eq!(c.listen.port(), 5000);
         std::fs::write(&p, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&p), |_| None).is_err());
+    }
+
+    #[test]
+    fn observability_settings() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.metrics_listen, None);
+        assert!(!c.metrics_client_labels);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.audit_stream, None);
+        let c = load(&[
+            ("WRIT_METRICS_LISTEN", "127.0.0.1:9100"),
+            ("WRIT_METRICS_CLIENT_LABELS", "true"),
+            ("WRIT_LOG_FORMAT", "json"),
+            ("WRIT_AUDIT_STREAM", "file:/tmp/audit.jsonl"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(c.metrics_client_labels);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(
+            c.audit_stream,
+            Some(crate::audit_stream::Target::File("/tmp/audit.jsonl".into()))
+        );
+        for (k, v) in [
+            ("WRIT_METRICS_LISTEN", "9100"),
+            ("WRIT_METRICS_CLIENT_LABELS", "maybe"),
+            ("WRIT_LOG_FORMAT", "xml"),
+            ("WRIT_AUDIT_STREAM", "syslog"),
+        ] {
+            let e = load(&[(k, v)]).unwrap_err().0;
+            assert!(e.contains(k), "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        std::fs::write(
+            &p,
+            "log_format = \"json\"\naudit_stream = \"stdout\"\nmetrics_listen = \"127.0.0.1:9100\"\nmetrics_client_labels = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p), |_| None).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.audit_stream, Some(crate::audit_stream::Target::Stdout));
+        assert!(c.metrics_client_labels && c.metrics_listen.is_some());
+        assert_eq!(LogFormat::early(Some(&p), |_| None), LogFormat::Json);
+        assert_eq!(
+            LogFormat::early(Some(&p), |k| (k == "WRIT_LOG_FORMAT")
+                .then(|| "text".into())),
+            LogFormat::Text
+        );
+        assert_eq!(LogFormat::early(None, |_| None), LogFormat::Text);
     }
 
     #[test]

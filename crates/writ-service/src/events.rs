@@ -1,7 +1,10 @@
 //! The node's view of the authz event log and the catalog: one background task watches the
 //! log's head (publishing it to the event streams) and the catalog version (reloading the
-//! in-memory catalog when another node changed it).
+//! in-memory catalog when another node changed it). It also keeps the count of this node's
+//! open event streams and where each stands ([`Feed`]), for the metrics.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::Writ;
@@ -37,6 +40,11 @@ pub fn spawn_head_watcher(state: &Writ) {
             }
             match state.store.authz_head().await {
                 Ok(head) if head != last => {
+                    // The log is gapless (see the store's dialects): the head's advance is the
+                    // count of events appended since, by any node.
+                    if last >= 0 && head > last {
+                        state.metrics.authz_events_appended((head - last) as u64);
+                    }
                     last = head;
                     state.authz_head.send_replace(head);
                 }
@@ -66,4 +74,93 @@ pub fn spawn_head_watcher(state: &Writ) {
             }
         }
     });
+}
+
+/// This node's open authz event streams, each with the last seq it sent.
+#[derive(Default)]
+pub struct Feed {
+    cursors: Mutex<Vec<Weak<AtomicI64>>>,
+}
+
+/// Where one open stream stands; it counts as open until dropped.
+pub struct FeedCursor(Arc<AtomicI64>);
+
+impl FeedCursor {
+    /// The stream sent every event up to `seq`.
+    pub fn sent(&self, seq: i64) {
+        self.0.store(seq, Ordering::Relaxed);
+    }
+}
+
+/// The feed as sampled for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// Open streams.
+    pub subscribers: usize,
+    /// Events the slowest open stream has yet to send (0 with none open).
+    pub lag: i64,
+}
+
+impl Feed {
+    /// A stream opens, starting after `from`.
+    pub fn subscribe(&self, from: i64) -> FeedCursor {
+        let c = Arc::new(AtomicI64::new(from));
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        cursors.retain(|w| w.strong_count() > 0);
+        cursors.push(Arc::downgrade(&c));
+        FeedCursor(c)
+    }
+
+    /// The open streams and the slowest one's lag behind `head`.
+    pub fn state(&self, head: i64) -> FeedState {
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        cursors.retain(|w| w.strong_count() > 0);
+        let slowest = cursors
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|c| c.load(Ordering::Relaxed))
+            .min();
+        FeedState {
+            subscribers: cursors.len(),
+            lag: slowest.map_or(0, |s| (head - s).max(0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_feed_counts_open_streams_and_the_slowest_ones_lag() {
+        let feed = Feed::default();
+        assert_eq!(feed.state(10), FeedState::default());
+        let a = feed.subscribe(4);
+        let b = feed.subscribe(9);
+        assert_eq!(
+            feed.state(10),
+            FeedState {
+                subscribers: 2,
+                lag: 6
+            }
+        );
+        a.sent(10);
+        assert_eq!(
+            feed.state(10),
+            FeedState {
+                subscribers: 2,
+                lag: 1
+            }
+        );
+        drop(b);
+        assert_eq!(
+            feed.state(12),
+            FeedState {
+                subscribers: 1,
+                lag: 2
+            }
+        );
+        drop(a);
+        assert_eq!(feed.state(12), FeedState::default());
+    }
 }

@@ -64,7 +64,11 @@ pub async fn code(
     let id = sha256_hex(r.code);
     let t = now();
     let invalid = || OAuthRefusal::invalid_grant(INVALID_CODE);
-    let c = w.store.get_code(&id).await?.ok_or_else(invalid)?;
+    let c = w
+        .metrics
+        .db("get_code", w.store.get_code(&id))
+        .await?
+        .ok_or_else(invalid)?;
     if c.used_at.is_some() {
         // A replay: the tokens the first use issued are revoked.
         return Err(replayed(w, peer, client, &id, t).await);
@@ -123,7 +127,8 @@ pub async fn code(
     } else {
         (None, None)
     };
-    match w.store.consume_code(&id, t, record.as_ref()).await? {
+    let consumed = w.store.consume_code(&id, t, record.as_ref());
+    match w.metrics.db("consume_code", consumed).await? {
         CodeOutcome::Fresh(_) => {}
         // Another request used it first, between our read and now.
         CodeOutcome::Reused(_) => return Err(replayed(w, peer, client, &id, t).await),
@@ -193,7 +198,11 @@ pub async fn refresh(
     let id = sha256_hex(presented);
     let t = now();
     let invalid = || OAuthRefusal::invalid_grant(INVALID_REFRESH);
-    let cur = w.store.get_refresh(&id).await?.ok_or_else(invalid)?;
+    let cur = w
+        .metrics
+        .db("get_refresh", w.store.get_refresh(&id))
+        .await?
+        .ok_or_else(invalid)?;
     if cur.client_id != client.client_id {
         return Err(invalid());
     }
@@ -208,13 +217,13 @@ pub async fn refresh(
             revoked: false,
             ..cur.clone()
         };
-        match w
+        let rotated = w
             .store
-            .rotate_refresh(&id, &child, t, client.refresh_leeway)
-            .await?
-        {
+            .rotate_refresh(&id, &child, t, client.refresh_leeway);
+        match w.metrics.db("rotate_refresh", rotated).await? {
             RotateOutcome::Rotated => Some(token),
             RotateOutcome::Reused => {
+                w.metrics.refresh_reuse();
                 let (client_id, user_id) = (&client.client_id, &cur.user_id);
                 crate::audit::exchange(w, peer, client_id, user_id, None, Exchange::RefreshReused)
                     .await;

@@ -189,6 +189,7 @@ async fn run_trigger(
         let out: Outcome = match result {
             Ok(o) => o,
             Err(why) => {
+                w.metrics.hook_run(trigger, "failed");
                 tracing::warn!(action = %a.id, %why, "hook failed");
                 let mut e = crate::audit::Entry::new(
                     "actions_execution_failed",
@@ -207,6 +208,7 @@ async fn run_trigger(
             }
         };
         if let Some(d) = out.deny {
+            w.metrics.hook_run(trigger, "denied");
             return Err(match d.code.as_deref() {
                 Some("invalid_scope") => OAuthRefusal::InvalidScope(d.reason),
                 Some("invalid_request") => OAuthRefusal::invalid_request(d.reason),
@@ -214,6 +216,7 @@ async fn run_trigger(
                 _ => OAuthRefusal::access_denied(d.reason),
             });
         }
+        w.metrics.hook_run(trigger, "success");
         added.access.extend(allowed(out.access, &a.id));
         added.id.extend(allowed(out.id, &a.id));
     }

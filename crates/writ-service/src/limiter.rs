@@ -354,16 +354,19 @@ pub struct LoginSlot<'a> {
 
 impl LoginSlot<'_> {
     /// The password was wrong (or the user unknown): counts a failure, restarting the block's
-    /// 15 minutes.
-    pub fn failed(mut self) {
+    /// 15 minutes. Whether this failure is the one that blocked the pair.
+    pub fn failed(mut self) -> bool {
+        let mut blocked = false;
         if let Some(key) = self.key.take() {
             self.limiter.users.settle(&key, |e, now| {
                 e.in_flight = e.in_flight.saturating_sub(1);
                 e.count += 1;
                 e.since = now;
+                blocked = e.count == MAX_USER_FAILURES;
                 false
             });
         }
+        blocked
     }
 
     /// The password was right: clears the pair's failures.
@@ -402,13 +405,16 @@ mod tests {
         let l = Limiter::default();
         let a = ip("127.0.0.1");
         for _ in 0..9 {
-            l.reserve_login(a, "a@x.io").unwrap().failed();
+            assert!(!l.reserve_login(a, "a@x.io").unwrap().failed());
         }
         assert!(l.user_blocked(a, "a@x.io").is_none());
         l.reserve_login(a, "a@x.io").unwrap().succeeded();
-        for _ in 0..10 {
-            l.reserve_login(a, "a@x.io").unwrap().failed();
-        }
+        // Only the tenth failure in a row blocks (and says so).
+        let blocked: Vec<bool> = (0..10)
+            .map(|_| l.reserve_login(a, "a@x.io").unwrap().failed())
+            .collect();
+        assert_eq!(blocked.iter().filter(|b| **b).count(), 1);
+        assert!(blocked[9]);
         let wait = l.user_blocked(a, "a@x.io").expect("blocked");
         assert!(wait > 14 * 60 && wait <= 15 * 60, "{wait}");
         assert!(l.reserve_login(a, "a@x.io").is_err());

@@ -11,6 +11,7 @@ use writ_core::User;
 
 use crate::Writ;
 use crate::audit::{self, LoginOutcome, Peer, Via};
+use crate::metrics::LoginFailure;
 
 /// A password login to check.
 pub struct Attempt<'a> {
@@ -46,6 +47,18 @@ pub enum Refused {
 /// Checks a password login and returns the user. On success an imported hash is replaced by
 /// argon2id; every outcome is recorded in the audit log.
 pub async fn check(state: &Writ, a: Attempt<'_>) -> Result<User, Refused> {
+    let started = std::time::Instant::now();
+    let result = verify(state, a).await;
+    let failure = match &result {
+        Ok(_) => None,
+        Err((_, f)) => Some(*f),
+    };
+    state.metrics.login(started.elapsed(), failure);
+    result.map_err(|(r, _)| r)
+}
+
+/// [`check`], with the refusal's reason as the metrics count it.
+async fn verify(state: &Writ, a: Attempt<'_>) -> Result<User, (Refused, LoginFailure)> {
     let email = a.username.trim().to_lowercase();
     let record = async |outcome: LoginOutcome<'_>| {
         audit::login(state, a.via, a.peer, a.client_id, &email, outcome).await
@@ -57,15 +70,25 @@ pub async fn check(state: &Writ, a: Attempt<'_>) -> Result<User, Refused> {
         Ok(slot) => slot,
         Err(retry_after) => {
             record(LoginOutcome::TooManyAttempts).await;
-            return Err(Refused::TooManyAttempts { retry_after });
+            return Err((
+                Refused::TooManyAttempts { retry_after },
+                LoginFailure::TooManyAttempts,
+            ));
         }
     };
-    let creds = match state.store.credentials_by_email(&email).await {
+    let creds = match state
+        .metrics
+        .db(
+            "credentials_by_email",
+            state.store.credentials_by_email(&email),
+        )
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             // The slot is dropped unsettled: the attempt is given back.
             tracing::error!(error = %e, "password login: reading the user");
-            return Err(Refused::Internal);
+            return Err((Refused::Internal, LoginFailure::Error));
         }
     };
     let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
@@ -74,16 +97,22 @@ pub async fn check(state: &Writ, a: Attempt<'_>) -> Result<User, Refused> {
     let user = match creds {
         Some(c) if ok => c.user,
         other => {
-            slot.failed();
+            if slot.failed() {
+                state.metrics.lockout();
+            }
             let id = other.as_ref().map(|c| c.user.user_id.as_str());
             record(LoginOutcome::Failed(id)).await;
-            return Err(Refused::WrongCredentials);
+            let why = match id {
+                Some(_) => LoginFailure::WrongPassword,
+                None => LoginFailure::UnknownUser,
+            };
+            return Err((Refused::WrongCredentials, why));
         }
     };
     slot.succeeded();
     if user.blocked {
         record(LoginOutcome::Blocked(&user.user_id)).await;
-        return Err(Refused::UserBlocked);
+        return Err((Refused::UserBlocked, LoginFailure::UserBlocked));
     }
     // An imported hash (bcrypt, PBKDF2, …) is replaced by argon2id now that the password is known.
     state

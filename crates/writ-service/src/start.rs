@@ -91,7 +91,12 @@ pub async fn prepare(config: Config) -> Result<(Writ, bootstrap::Bootstrapped), 
     let boot = bootstrap::bootstrap(&config, &*store, &cipher)
         .await
         .map_err(db_err)?;
-    let state = Writ::new(config.clone(), store, cipher)
+    // Opened before anything is served: a stream that cannot be written stops the start.
+    let audit_sink = match &config.audit_stream {
+        Some(t) => Some(crate::audit_stream::Sink::open(t).map_err(StartError::Io)?),
+        None => None,
+    };
+    let state = Writ::new(config.clone(), store, cipher, audit_sink)
         .await
         .map_err(db_err)?;
     Ok((state, boot))

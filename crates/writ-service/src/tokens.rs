@@ -28,6 +28,8 @@ pub struct Minted {
     pub scope: String,
     pub expires_in: i64,
     pub id_token: Option<String>,
+    /// The API the access token is for (its identifier).
+    pub audience: String,
 }
 
 /// The login an ID token describes.
@@ -334,12 +336,13 @@ pub async fn for_client(
         scope,
         expires_in,
         id_token: None,
+        audience: api.identifier.clone(),
     })
 }
 
 /// The user a code or refresh token was issued for, if they still exist and are not blocked.
 pub async fn live_user(w: &Writ, user_id: &str) -> Result<User, OAuthRefusal> {
-    let user = match w.store.get_user(user_id).await {
+    let user = match w.metrics.db("get_user", w.store.get_user(user_id)).await {
         Ok(u) => u,
         Err(StoreError::NotFound(_)) => {
             return Err(OAuthRefusal::invalid_grant("The user no longer exists."));
@@ -368,19 +371,23 @@ pub async fn for_user(
     gty: &str,
 ) -> Result<Minted, OAuthRefusal> {
     let (perms, version) = if evaluate {
-        w.perms
-            .get(w.store.as_ref(), &user.user_id, &api.identifier)
-            .await?
+        let evaluated = w
+            .perms
+            .get(w.store.as_ref(), &user.user_id, &api.identifier);
+        w.metrics.db("permissions", evaluated).await?
     } else {
         (Arc::new(Vec::new()), user.authz_version)
     };
     let mut granted = grant_for_user(api, requested, &perms);
     crate::access::narrow_for_client(client, &mut granted);
     let mut extra = if api.token_claims.any() {
-        w.memberships
-            .get(w.store.as_ref(), &user.user_id, version)
-            .await?
-            .claims(api, &w.config.issuer, &granted.scope, &perms)
+        let memberships = w.memberships.get(w.store.as_ref(), &user.user_id, version);
+        w.metrics.db("memberships", memberships).await?.claims(
+            api,
+            &w.config.issuer,
+            &granted.scope,
+            &perms,
+        )
     } else {
         Map::new()
     };
@@ -410,6 +417,7 @@ pub async fn for_user(
         scope,
         expires_in,
         id_token,
+        audience: api.identifier.clone(),
     })
 }
 

@@ -60,6 +60,12 @@ pub struct Inner {
     pub watcher_wake: Arc<tokio::sync::Notify>,
     /// Set when the server starts shutting down: long-lived streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// This node's metrics (see `metrics`).
+    pub metrics: crate::metrics::Metrics,
+    /// This node's open authz event streams (see `events::Feed`).
+    pub feed: crate::events::Feed,
+    /// The audit log's copy as JSON lines, when configured (see `audit_stream`).
+    pub audit_stream: crate::audit_stream::AuditStream,
     /// `{issuer}userinfo`, computed once (it is read on every token issuance).
     userinfo_aud: String,
     /// `{issuer}api/v2/`, computed once (it is compared on every user token issuance).
@@ -91,11 +97,13 @@ impl Writ {
         WeakWrit(Arc::downgrade(&self.0))
     }
 
-    /// Builds the state and loads the catalog and keys.
+    /// Builds the state and loads the catalog and keys; audit entries are also streamed to
+    /// `audit_sink` when given (see `audit_stream`).
     pub async fn new(
         config: Config,
         store: Arc<dyn Store>,
         cipher: KeyCipher,
+        audit_sink: Option<crate::audit_stream::Sink>,
     ) -> Result<Self, StoreError> {
         let mgmt_verifier = Verifier::new(
             VerifierConfig::new(config.issuer.clone(), config.management_audience()),
@@ -104,6 +112,9 @@ impl Writ {
         let hasher = PasswordHasherPool::new(config.password_hash_concurrency);
         let userinfo_aud = format!("{}userinfo", config.issuer);
         let management_aud = config.management_audience();
+        let metrics = crate::metrics::Metrics::new(config.metrics_client_labels);
+        let audit_stream =
+            crate::audit_stream::AuditStream::start(audit_sink, metrics.audit_stream_dropped());
         let state = Writ(Arc::new(Inner {
             config,
             store,
@@ -122,11 +133,15 @@ impl Writ {
             authz_head: tokio::sync::watch::Sender::new(0),
             closing: tokio::sync::watch::Sender::new(false),
             watcher_wake: Default::default(),
+            metrics,
+            feed: Default::default(),
+            audit_stream,
             reload_lock: tokio::sync::Mutex::new(()),
             catalog_loaded: std::sync::atomic::AtomicI64::new(-1),
         }));
         state.reload().await?;
         crate::events::spawn_head_watcher(&state);
+        crate::metrics::spawn_upkeep(&state);
         Ok(state)
     }
 
@@ -193,6 +208,15 @@ impl Writ {
         self.catalog_loaded
             .store(version, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// The scrape of `/metrics`: the state gauges sampled now (the database pool, the authz
+    /// feed), then every series.
+    pub fn render_metrics(&self) -> String {
+        let head = *self.authz_head.borrow();
+        self.metrics
+            .sample(self.store.pool_use(), self.feed.state(head));
+        self.metrics.render()
     }
 
     /// The catalog version the in-memory catalog was loaded at.

@@ -704,6 +704,17 @@ pub trait Lifecycle: Send + Sync {
     fn wakeups_connected(&self) -> Option<bool> {
         None
     }
+    /// The connection pool's use now (for the metrics).
+    fn pool_use(&self) -> PoolUse;
+}
+
+/// A connection pool's use at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    /// Open connections waiting for a query.
+    pub idle: u32,
 }
 
 /// Everything the server needs from storage.

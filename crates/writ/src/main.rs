@@ -67,13 +67,7 @@ fn main() -> ExitCode {
         } => return ops::config(cmd, config.as_deref()),
         cli => cli,
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(cli.config.as_deref());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -117,6 +111,27 @@ fn main() -> ExitCode {
             eprintln!("writ: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Logs to stderr, as text or (`WRIT_LOG_FORMAT=json`) one JSON object per line: timestamp,
+/// level, target, message and the event's fields at the top level, the current span's fields
+/// under `span`. `RUST_LOG` filters (default `info`, quieter for sqlx and tower-http); the
+/// per-request access log is the target `writ::request`.
+fn init_logging(config: Option<&std::path::Path>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match writ_service::config::LogFormat::early(config, |k| std::env::var(k).ok()) {
+        writ_service::config::LogFormat::Text => fmt.init(),
+        writ_service::config::LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
@@ -173,6 +188,14 @@ async fn serve(cli: Cli) -> Result<(), String> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (WRIT_METRICS_LISTEN): {e}"))?,
+        ),
+        None => None,
+    };
     let started = std::time::Instant::now();
     let (state, boot) = writ_server::prepare(config.clone())
         .await
@@ -192,11 +215,25 @@ async fn serve(cli: Cli) -> Result<(), String> {
     tracing::info!(issuer = %config.issuer, listen = %config.listen, ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
     ignore_hangup();
     let store = state.store.clone();
+    // `/metrics` on its own address, ending with the server.
+    let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
+    if let Some(l) = metrics_listener {
+        let state = state.clone();
+        let mut stopped = metrics_stopped.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = writ_server::metrics::run_metrics(l, state, stop).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     // The admin console at /admin, under the server's middleware.
     let console = writ_console::router();
-    writ_server::run_with(listener, state, console, shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let served = writ_server::run_with(listener, state, console, shutdown_signal()).await;
+    metrics_stop.send_replace(true);
+    served.map_err(|e| format!("server error: {e}"))?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

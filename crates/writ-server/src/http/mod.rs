@@ -1,10 +1,12 @@
 //! What every request goes through, whichever endpoint it is for: the client's address behind
-//! trusted proxies ([`client_addr`]), the request id ([`request_id`]), CORS for the endpoints a
-//! browser calls cross-origin ([`cors`]) and Writ's cookies ([`cookies`]).
+//! trusted proxies ([`client_addr`]), the request id ([`request_id`]), the access log and HTTP
+//! metrics ([`observe`]), CORS for the endpoints a browser calls cross-origin ([`cors`]) and
+//! Writ's cookies ([`cookies`]).
 
 pub mod client_addr;
 pub mod cookies;
 pub mod cors;
+pub mod observe;
 pub mod request_id;
 
 /// The origin (`scheme://host[:port]`) of a URL, or `""` when it does not parse. Forms compare

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use crate::http::observe::Pending;
 use crate::state::AppState;
 
 /// `X-Request-Id`.
@@ -32,8 +33,9 @@ fn acceptable(v: &HeaderValue) -> Option<&str> {
 
 /// Middleware on the whole router: picks the id (a trusted proxy's, else a new one), works out
 /// the client's address ([`crate::http::client_addr::annotate`], in the same layer: each layer
-/// costs every request), runs the request inside a span carrying the id, and returns it in
-/// `X-Request-Id`.
+/// costs every request), runs the request inside a span carrying the id, returns it in
+/// `X-Request-Id`, and logs and counts the request once answered
+/// ([`crate::http::observe`], the same layer again).
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     crate::http::client_addr::annotate(&state, &mut req);
     let from_proxy = req
@@ -55,7 +57,10 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         path = %req.uri().path(),
     );
     req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let pending = Pending::start(req.extensions_mut(), method);
     let mut r = next.run(req).instrument(span).await;
+    pending.finish(&state, &id, r.status());
     if let Ok(v) = HeaderValue::from_str(&id) {
         r.headers_mut()
             .insert(HeaderName::from_static(X_REQUEST_ID), v);

@@ -91,10 +91,19 @@ async fn authz_events(
     let closing = state.closing.subscribe();
     let scopes = c.scopes();
     let caller = c.claims;
-    let init = (state, rx, closing, from, VecDeque::<AuthzEvent>::new());
+    // Counted among the node's open streams (and their lag) until the stream is dropped.
+    let open = state.feed.subscribe(from);
+    let init = (
+        state,
+        rx,
+        closing,
+        from,
+        VecDeque::<AuthzEvent>::new(),
+        open,
+    );
     let stream = futures_util::stream::unfold(
         init,
-        move |(state, mut rx, mut closing, mut cursor, mut buf)| {
+        move |(state, mut rx, mut closing, mut cursor, mut buf, open)| {
             let caller = caller.clone();
             async move {
                 loop {
@@ -103,6 +112,8 @@ async fn authz_events(
                     // A group's record is many events with one seq: only its last carries the
                     // id, so a stream cut inside it resumes at its start (the id before).
                     if let Some(e) = buf.pop_front() {
+                        // Sent up to this record (all of the page once it is empty).
+                        open.sent(if buf.is_empty() { cursor } else { e.seq });
                         let ev = Event::default()
                             .event("authz")
                             .data(event_json(&e).to_string());
@@ -111,7 +122,8 @@ async fn authz_events(
                         } else {
                             ev.id(e.seq.to_string())
                         };
-                        return Some((Ok::<_, Infallible>(ev), (state, rx, closing, cursor, buf)));
+                        let next = (state, rx, closing, cursor, buf, open);
+                        return Some((Ok::<_, Infallible>(ev), next));
                     }
                     // Before every read of the log: the token must still speak for a caller
                     // with `read:authz_events` (a revoked grant, a rotated secret, a deleted
@@ -128,6 +140,8 @@ async fn authz_events(
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "reading authz events"),
                     }
+                    // Everything up to the cursor is sent.
+                    open.sent(cursor);
                     // Wait until the head moves past the cursor, or a second passes (to check
                     // the caller again); end the stream when the server shuts down, so
                     // graceful shutdown is not held up by subscribers.

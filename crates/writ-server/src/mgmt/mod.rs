@@ -253,6 +253,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(e);
             }
         };
+        crate::http::observe::note_client(&parts.extensions, &claims.client_id);
         static NONE: scopes::Alternatives = Vec::new();
         let route = parts
             .extensions

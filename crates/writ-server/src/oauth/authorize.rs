@@ -11,6 +11,7 @@ use writ_service::time::now;
 
 use super::request::{AuthorizeParams, check, live_session, redirect_error, validate};
 use crate::http::client_addr::ClientAddr;
+use crate::http::observe::ClientSlot;
 use crate::login::consent::answer;
 use crate::login::{login_page, pages};
 use crate::state::AppState;
@@ -19,6 +20,7 @@ use crate::state::AppState;
 pub async fn authorize(
     State(state): State<AppState>,
     addr: ClientAddr,
+    slot: ClientSlot,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -37,6 +39,7 @@ pub async fn authorize(
         Ok(v) => v,
         Err(refused) => return *refused,
     };
+    slot.note(&v.client.client_id);
     if let Err((e, d)) = check(&state, &v) {
         return redirect_error(&v, e, &d);
     }

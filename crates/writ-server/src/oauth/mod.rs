@@ -25,6 +25,7 @@ use writ_guard::Verifier;
 
 use crate::error::OAuthError;
 use crate::http::client_addr::ClientAddr;
+use crate::http::observe::ClientSlot;
 use crate::state::AppState;
 use token::TokenRequest;
 
@@ -78,6 +79,7 @@ impl FromRequest<AppState> for TokenForm {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let Ok(addr) = ClientAddr::from_request_parts(&mut parts, state).await;
+        let Ok(slot) = ClientSlot::from_request_parts(&mut parts, state).await;
         let headers = parts.headers.clone();
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
@@ -85,6 +87,7 @@ impl FromRequest<AppState> for TokenForm {
         let (req, p) = parse_token_form(&headers, &body).map_err(IntoResponse::into_response)?;
         let client = token::authenticate(state, addr.ip, &headers, &req)
             .map_err(IntoResponse::into_response)?;
+        slot.note(&client.client_id);
         Ok(TokenForm { client, p })
     }
 }

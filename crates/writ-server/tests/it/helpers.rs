@@ -24,7 +24,7 @@ pub struct TestApp {
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     /// The configuration it was started with, for [`TestApp::restart`].
-    vars: Vec<(String, String)>,
+    pub vars: Vec<(String, String)>,
     /// The PostgreSQL database of this test (`WRIT_TEST_BACKEND=postgres`), dropped with it.
     pg: Option<PgTestDb>,
 }

@@ -17,6 +17,7 @@ mod login;
 mod mgmt;
 mod mgmt_scopes;
 mod multinode;
+mod observe;
 mod pg;
 mod proxy;
 mod token_claims;

@@ -85,6 +85,18 @@ pub const SETTINGS: &[Setting] = &[
     s("hook_worker", "WRIT_HOOK_WORKER", "unset: this executable"),
     s("hook_allow_http", "WRIT_HOOK_ALLOW_HTTP", "false"),
     s("jwks_warmup_secs", "WRIT_JWKS_WARMUP_SECS", "120"),
+    s(
+        "metrics_listen",
+        "WRIT_METRICS_LISTEN",
+        "unset: on the main listener",
+    ),
+    s(
+        "metrics_client_labels",
+        "WRIT_METRICS_CLIENT_LABELS",
+        "false",
+    ),
+    s("log_format", "WRIT_LOG_FORMAT", "\"text\""),
+    s("audit_stream", "WRIT_AUDIT_STREAM", "unset"),
 ];
 
 /// What a redacted secret is shown as.
@@ -124,6 +136,16 @@ impl Config {
             "hook_worker" => V::String(self.hook_worker.as_ref()?.display().to_string()),
             "hook_allow_http" => V::Boolean(self.hook_allow_http),
             "jwks_warmup_secs" => int(self.jwks_warmup_secs),
+            "metrics_listen" => V::String(self.metrics_listen?.to_string()),
+            "metrics_client_labels" => V::Boolean(self.metrics_client_labels),
+            "log_format" => text(match self.log_format {
+                crate::config::LogFormat::Text => "text",
+                crate::config::LogFormat::Json => "json",
+            }),
+            "audit_stream" => text(&match self.audit_stream.as_ref()? {
+                crate::audit_stream::Target::Stdout => "stdout".to_owned(),
+                crate::audit_stream::Target::File(p) => format!("file:{}", p.display()),
+            }),
             _ => return None,
         })
     }
@@ -252,6 +274,8 @@ mod tests {
             ("WRIT_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
             ("WRIT_TRUSTED_PROXY_HEADER", "forwarded"),
             ("WRIT_HOOK_WORKER", "/usr/lib/writ/writ"),
+            ("WRIT_METRICS_LISTEN", "127.0.0.1:9100"),
+            ("WRIT_AUDIT_STREAM", "file:/var/log/writ/audit.jsonl"),
         ];
         let env = |k: &str| {
             vars.iter()

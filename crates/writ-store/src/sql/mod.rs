@@ -273,4 +273,11 @@ impl Lifecycle for Store {
     fn wakeups_connected(&self) -> Option<bool> {
         super::wakeups_connected(self)
     }
+
+    fn pool_use(&self) -> crate::PoolUse {
+        crate::PoolUse {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod dump;
 mod multinode;
+mod observe;
 mod ops;
 /// The PostgreSQL test database of writ-server's suite (a fresh database, dropped at the end).
 #[allow(dead_code)]

@@ -24,6 +24,7 @@ use writ_service::tokens::Minted;
 
 use crate::error::OAuthError;
 use crate::http::client_addr::ClientAddr;
+use crate::http::observe::ClientSlot;
 use crate::state::AppState;
 
 /// The parameters of a token request, from a form or a JSON body.
@@ -153,8 +154,13 @@ pub(crate) fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a 
         .ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
 }
 
+/// The API a token response's access token is for (a response extension, for the metrics).
+#[derive(Clone)]
+struct IssuedFor(String);
+
 /// The token response, with `Cache-Control: no-store`.
 pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response {
+    let audience = IssuedFor(minted.audience);
     let mut r = axum::Json(TokenResponse {
         access_token: minted.access_token,
         token_type: "Bearer",
@@ -167,19 +173,69 @@ pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.extensions_mut().insert(audience);
     r
 }
 
-/// `POST /oauth/token`.
+/// `POST /oauth/token`: the grant's answer, counted (`writ_tokens_issued_total` and the
+/// latency, see [`writ_service::metrics`]) and its client noted for the access log.
 pub async fn token(
     State(state): State<AppState>,
     addr: ClientAddr,
+    slot: ClientSlot,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let started = std::time::Instant::now();
+    let (result, req) = match parse_body(&headers, &body) {
+        Ok(req) => (answer(&state, addr.ip, &headers, &req).await, req),
+        Err(e) => (Err(e), TokenRequest::default()),
+    };
+    let (response, outcome) = match result {
+        Ok(r) => (r, "issued"),
+        Err(e) => {
+            let code = e.error;
+            (e.into_response(), code)
+        }
+    };
+    // The client the request named (Basic credentials or the body), if it is one.
+    let basic = basic_credentials(&headers).ok().flatten();
+    let named = basic
+        .as_ref()
+        .map(|(id, _)| id.as_str())
+        .or(req.client_id.as_deref());
+    let catalog = state.catalog.load();
+    let known = named.filter(|c| catalog.clients.contains_key(*c));
+    let audience = response
+        .extensions()
+        .get::<IssuedFor>()
+        .map(|a| a.0.as_str())
+        .or(req.audience.as_deref())
+        .or(req.resource.as_deref());
+    let counted = writ_service::metrics::TokenRequest {
+        grant_type: req.grant_type.as_deref(),
+        audience,
+        client_id: known,
+        outcome,
+        elapsed: started.elapsed(),
+    };
+    state
+        .metrics
+        .token_request(&catalog, state.userinfo_audience(), counted);
+    if let Some(c) = known {
+        slot.note(c);
+    }
+    response
+}
+
+/// The grant's answer.
+async fn answer(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    req: &TokenRequest,
 ) -> Result<Response, OAuthError> {
-    let req = parse_body(&headers, &body)?;
     let grant = required(&req.grant_type, "grant_type")?;
-    let ip = addr.ip;
     // What hooks see as `event.request`.
     let hook_request = writ_service::hooks::HookRequest {
         ip: Some(ip.to_string()),
@@ -193,7 +249,7 @@ pub async fn token(
             .map(|v| v.chars().take(512).collect()),
     };
     writ_service::hooks::REQUEST
-        .scope(hook_request, dispatch(&state, ip, &headers, &req, grant))
+        .scope(hook_request, dispatch(state, ip, headers, req, grant))
         .await
 }
 
