@@ -247,7 +247,9 @@ pub struct User {
     pub user_metadata: Map<String, Value>,
     pub created_at: String,
     pub updated_at: String,
-    /// Incremented by every change to the user's effective permissions (see Freshness).
+    /// Raised by every change to the user's effective permissions (see Freshness): the newest
+    /// of the user's own version and their groups', each the `seq` of the authz event that set
+    /// it (0 for a user nothing has changed yet).
     pub authz_version: i64,
 }
 
@@ -271,14 +273,11 @@ pub struct Client {
     pub refresh_idle_lifetime: i64,
     pub refresh_absolute_lifetime: i64,
     pub created_at: String,
-    /// Incremented by every change to what the client's own (machine) tokens may carry: its
-    /// client grants, its secret, its deletion (see Freshness). Carried as `authz_ver`.
-    #[serde(default = "first_version")]
+    /// Raised by every change to what the client's own (machine) tokens may carry: its client
+    /// grants, its secret, its deletion (see Freshness); the `seq` of the authz event that set
+    /// it. Carried as `authz_ver`.
+    #[serde(default)]
     pub authz_version: i64,
-}
-
-fn first_version() -> i64 {
-    1
 }
 
 impl Client {

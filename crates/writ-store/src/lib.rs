@@ -5,8 +5,9 @@
 //! databases is in one file each (`src/dialect/`). One conformance suite (`tests/it`) runs
 //! every operation against both.
 //!
-//! Every write that changes what a user's token may carry bumps the user's `authz_version` and
-//! appends to `authz_events` in the same transaction (see DESIGN.md, Freshness).
+//! Every write that changes what a user's token may carry raises an authz version (the user's,
+//! or, for a change to what a group grants, its subtree's groups') to the `seq` of the event it
+//! appends to `authz_events`, in the same transaction (see DESIGN.md, Freshness).
 
 use std::sync::Arc;
 
@@ -232,7 +233,8 @@ pub trait UserStore: Send + Sync {
     async fn user_permissions(&self, user_id: &str, page: Page) -> Result<Paged<PermissionInfo>>;
     async fn add_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
     async fn remove_user_permissions(&self, user_id: &str, perms: &[Permission]) -> Result<()>;
-    /// The user's current authz version (cheap: one indexed read).
+    /// The user's current authz version: the newest of their own and their groups' (cheap: a
+    /// primary-key read and one index range of the user's groups).
     async fn authz_version(&self, user_id: &str) -> Result<i64>;
     /// Effective permissions of a user for one API (direct ∪ roles'), sorted, with the user's
     /// authz version read in the same snapshot.
