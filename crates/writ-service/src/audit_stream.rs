@@ -49,12 +49,16 @@ impl Sink {
     pub fn open(target: &Target) -> Result<Sink, String> {
         match target {
             Target::Stdout => Ok(Sink::Stdout),
-            Target::File(p) => std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map(Sink::File)
-                .map_err(|e| format!("WRIT_AUDIT_STREAM: cannot open {}: {e}", p.display())),
+            Target::File(p) => {
+                let mut o = std::fs::OpenOptions::new();
+                o.create(true).append(true);
+                // Audit entries name users and their addresses: a new file is the owner's only.
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+                o.open(p)
+                    .map(Sink::File)
+                    .map_err(|e| format!("WRIT_AUDIT_STREAM: cannot open {}: {e}", p.display()))
+            }
         }
     }
 }

@@ -446,6 +446,13 @@ async fn the_audit_stream_writes_each_entry_as_the_api_serves_it() {
     };
     let streamed: Vec<&Value> = lines.iter().collect();
     assert_eq!(ids(&streamed), ids(&made));
+    // Entries name users and their addresses: the file Writ created is its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     assert!(lines.iter().any(|l| l["type"] == "fp"));
     assert!(lines.iter().any(|l| l["type"] == "fapi"));
     assert!(
