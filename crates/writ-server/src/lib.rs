@@ -91,10 +91,20 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
+    let delay = std::time::Duration::from_secs(state.config.shutdown_delay_secs);
     writ_service::retention::spawn(&state);
+    // Told to stop: readiness turns 503 at once, connections are still accepted for the
+    // shutdown delay (load balancers take the node out), then in-flight requests finish.
     let shutdown = async move {
         shutdown.await;
         closing.send_replace(true);
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_secs = delay.as_secs(),
+                "not ready; serving on for the shutdown delay"
+            );
+            tokio::time::sleep(delay).await;
+        }
     };
     let app = router_with(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

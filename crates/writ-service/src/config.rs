@@ -57,6 +57,10 @@ pub struct Config {
     /// appeared in the JWKS, so verifiers' cached JWKS have it before the first token it signs
     /// (default [`JWKS_WARMUP_SECS`]: the JWKS's `max-age` plus a margin).
     pub jwks_warmup_secs: u64,
+    /// Seconds a node goes on serving after it is told to stop (SIGTERM, Ctrl-C) while
+    /// `/health/ready` answers 503, so load balancers take it out of rotation before it stops
+    /// accepting connections (`WRIT_SHUTDOWN_DELAY_SECS`, default 0).
+    pub shutdown_delay_secs: u64,
     /// Where `/metrics` is served: this address alone (`WRIT_METRICS_LISTEN`), so it need not
     /// be public; `None` (the default): on the main listener.
     pub metrics_listen: Option<SocketAddr>,
@@ -160,6 +164,7 @@ struct FileConfig {
     hook_worker: Option<PathBuf>,
     hook_allow_http: Option<bool>,
     jwks_warmup_secs: Option<u64>,
+    shutdown_delay_secs: Option<u64>,
     metrics_listen: Option<String>,
     metrics_client_labels: Option<bool>,
     log_format: Option<String>,
@@ -386,6 +391,14 @@ impl Config {
             })?,
             None => fc.jwks_warmup_secs.unwrap_or(JWKS_WARMUP_SECS),
         };
+        let shutdown_delay_secs = match env("WRIT_SHUTDOWN_DELAY_SECS").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_SHUTDOWN_DELAY_SECS '{v}' is not a number of seconds"
+                ))
+            })?,
+            None => fc.shutdown_delay_secs.unwrap_or(0),
+        };
         let metrics_listen = match pick("WRIT_METRICS_LISTEN", fc.metrics_listen) {
             None => None,
             Some(a) => Some(a.parse().map_err(|_| {
@@ -425,6 +438,7 @@ impl Config {
             hook_worker,
             hook_allow_http,
             jwks_warmup_secs,
+            shutdown_delay_secs,
             authorization_extension,
             max_access_token_bytes,
             trusted_proxies,

@@ -1,7 +1,8 @@
 //! Groups (Keycloak-style, nested): their members inherit the group's roles and those of every
 //! ancestor. Each write validates, makes one store transaction (which refuses cycles and bumps
 //! the authz version of every user whose token it changes: the members added or removed, or
-//! every member of the group's subtree) and is recorded by [`Writ::finish`]. Reads include a
+//! the groups of the subtree, whose members' versions follow) and is recorded by
+//! [`Writ::finish`]. A deleted group's members leave it afterwards ([`sweep`]). Reads include a
 //! user's groups with their paths and a user's effective roles with where each comes from.
 
 use writ_core::{EffectiveRole, Group, Role, validate};
@@ -67,11 +68,49 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: GroupInput) -> Res
     w.finish(actor, op, result).await
 }
 
-/// Deletes a group with its subtree (as Keycloak does); their members lose the roles.
+/// Deletes a group with its subtree (as Keycloak does); their members lose the roles at once,
+/// and leave the deleted groups in the background ([`spawn_sweep`]).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/groups/{id}", id, 204);
     let result = w.store.delete_group(id).await.map_err(Into::into);
+    if result.is_ok() {
+        spawn_sweep(w);
+    }
     w.finish(actor, op, result).await
+}
+
+/// How many members leave a deleted group per transaction: small enough that other authz
+/// writes, which queue behind each, wait milliseconds.
+pub const SWEEP_BATCH: u32 = 2_000;
+
+/// Moves the members out of every deleted group, a batch per transaction, until none is left
+/// (then the groups' rows go); returns how many memberships ended. The retention task runs it
+/// at start too, so a sweep a stop cut short is finished by the next start.
+pub async fn sweep(w: &Writ) -> std::result::Result<u64, writ_store::StoreError> {
+    let mut total = 0;
+    loop {
+        match w.store.sweep_deleted_groups(SWEEP_BATCH).await? {
+            0 => return Ok(total),
+            n => total += n,
+        }
+    }
+}
+
+/// Runs [`sweep`] in the background, holding the state only while it runs.
+pub fn spawn_sweep(w: &Writ) {
+    let weak = w.downgrade();
+    tokio::spawn(async move {
+        let Some(w) = weak.upgrade() else {
+            return;
+        };
+        match sweep(&w).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(memberships = n, "members left the deleted groups"),
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeping deleted groups (retried at the next prune)")
+            }
+        }
+    });
 }
 
 /// Adds users to a group (members already are kept); an unknown user refuses the whole list.

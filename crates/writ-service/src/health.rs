@@ -5,7 +5,8 @@
 //! A node is ready when its database answers within [`DATABASE_TIMEOUT`], the schema fits this
 //! build (every migration it knows applied, any newer one additive: see
 //! `writ_store::migrate`), its signing keys are loaded, and, where the store has a push
-//! channel (PostgreSQL's `LISTEN`), that channel is connected. The checks read nothing secret
+//! channel (PostgreSQL's `LISTEN`), that channel is connected; and never once it has been told
+//! to stop (see `Config::shutdown_delay_secs`). The checks read nothing secret
 //! and say what failed in a short message; the underlying error goes to the log.
 
 use std::time::Duration;
@@ -20,7 +21,8 @@ pub const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 /// One check of [`Readiness`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// `database`, `migrations`, `signing_keys` or `authz_feed`.
+    /// `database`, `migrations`, `signing_keys`, `authz_feed`, or `shutdown` (listed, down,
+    /// only once the node has been told to stop).
     pub name: &'static str,
     pub up: bool,
     /// Why it is down (no secrets).
@@ -61,7 +63,11 @@ impl Readiness {
 impl Writ {
     /// Runs the readiness checks (one database round trip, bounded by [`DATABASE_TIMEOUT`]).
     pub async fn readiness(&self) -> Readiness {
-        let mut checks = Vec::with_capacity(4);
+        let mut checks = Vec::with_capacity(5);
+        if *self.closing.borrow() {
+            // Told to stop: out of rotation while in-flight work (and the shutdown delay) runs.
+            checks.push(Check::down("shutdown", "this node is shutting down"));
+        }
         match tokio::time::timeout(DATABASE_TIMEOUT, self.store.schema_status()).await {
             Ok(Ok(status)) => {
                 checks.push(Check::up("database"));

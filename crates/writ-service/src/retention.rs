@@ -2,7 +2,8 @@
 //! then every [`PRUNE_INTERVAL`], the audit log (after `WRIT_AUDIT_RETENTION_DAYS`, see
 //! [`crate::audit::prune`]), the authz event log (see [`prune_authz_events`]) and the login
 //! state nothing can use any more (expired sessions, console sessions, codes, refresh
-//! families; see `writ_store::LoginStore::prune_logins`).
+//! families; see `writ_store::LoginStore::prune_logins`). It also finishes moving members out
+//! of deleted groups (see [`crate::groups::sweep`]), should a stop have cut a sweep short.
 
 use std::time::Duration;
 
@@ -56,6 +57,11 @@ pub fn spawn(state: &Writ) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "pruned authz events older than every token"),
                 Err(e) => tracing::warn!(error = %e, "pruning the authz event log"),
+            }
+            match crate::groups::sweep(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(memberships = n, "members left the deleted groups"),
+                Err(e) => tracing::warn!(error = %e, "sweeping deleted groups"),
             }
             let now = crate::time::now();
             match state

@@ -3,8 +3,9 @@
 //! spread over the leaves, then times adding a role to the top group and removing it again:
 //! each write raises the version of the subtree's 111 groups and appends one record each
 //! (members' effective versions follow their groups'), in one transaction. Prints
-//! p50/p99/max per write on each backend, and finally deletes the tree once: the one group
-//! write that still raises every member's own version (they leave their groups).
+//! p50/p99/max per write on each backend, and then deletes the tree `GROUP_FANOUT_RUNS` times
+//! (growing a new one with the same members each time): the delete, O(groups) too, and the
+//! sweep that then moves the members out in batches, raising each one's own version.
 //!
 //! A follower of the authz event feed runs beside the writes, as a node's feed does: woken by
 //! the store's push signal where there is one (PostgreSQL `LISTEN`, with a one-second safety
@@ -114,7 +115,7 @@ async fn main() {
     let sqlite = SqliteStore::open(&url).await.unwrap();
     let tree = fill(&sqlite, users, exec!(sqlite)).await;
     version_reads("sqlite", &sqlite, exec!(sqlite), plain!(sqlite)).await;
-    tree.report("sqlite", &sqlite, runs).await;
+    tree.report("sqlite", &sqlite, runs, exec!(sqlite)).await;
 
     let Ok(base) = std::env::var("WRIT_TEST_POSTGRES_URL") else {
         eprintln!("WRIT_TEST_POSTGRES_URL is not set: PostgreSQL skipped");
@@ -132,7 +133,7 @@ async fn main() {
         .unwrap();
     let tree = fill(&pg, users, exec!(pg)).await;
     version_reads("postgres", &pg, exec!(pg), plain!(pg)).await;
-    tree.report("postgres", &pg, runs).await;
+    tree.report("postgres", &pg, runs, exec!(pg)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (hot, all): (i64, i64) = sqlx::query_as(
         "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'users'",
@@ -210,6 +211,33 @@ where
         )
         .await
         .unwrap();
+    let started = Instant::now();
+    exec(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {users}) \
+         INSERT INTO users (id, email, created_at, updated_at) \
+         SELECT 'usr_fan' || i, 'fan' || i || '@example.com', '', '' FROM n"
+    ))
+    .await;
+    let top = grow(store, users, &exec).await;
+    eprintln!(
+        "{users} members in {LEAVES} leaves, filled in {:?}",
+        started.elapsed()
+    );
+    Tree {
+        top,
+        role: role.id,
+        members: users,
+    }
+}
+
+/// Creates a tree (`top`, 10 middle groups, 10 leaves under each) through the store and puts
+/// the `users` made by [`fill`] in its leaves in bulk; returns the top group's id.
+async fn grow<S, F, Fut>(store: &S, users: usize, exec: &F) -> String
+where
+    S: GroupStore,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let top = store.create_group("top", "", None).await.unwrap();
     let mut leaves = Vec::new();
     for m in 0..LEAVES / 10 {
@@ -225,13 +253,6 @@ where
             leaves.push(leaf.id);
         }
     }
-    let started = Instant::now();
-    exec(format!(
-        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {users}) \
-         INSERT INTO users (id, email, created_at, updated_at) \
-         SELECT 'usr_fan' || i, 'fan' || i || '@example.com', '', '' FROM n"
-    ))
-    .await;
     for (k, leaf) in leaves.iter().enumerate() {
         exec(format!(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {users}) \
@@ -240,25 +261,17 @@ where
         ))
         .await;
     }
-    eprintln!(
-        "{users} members in {LEAVES} leaves, filled in {:?}",
-        started.elapsed()
-    );
-    Tree {
-        top: top.id,
-        role: role.id,
-        members: users,
-    }
+    top.id
 }
 
 impl Tree {
     /// Adds and removes the role on the top group `runs` times each, and prints the latencies.
-    async fn report<S: GroupStore + AuthzEventStore + Clone + 'static>(
-        &self,
-        backend: &str,
-        store: &S,
-        runs: usize,
-    ) {
+    async fn report<S, F, Fut>(&self, backend: &str, store: &S, runs: usize, exec: F)
+    where
+        S: GroupStore + AuthzEventStore + Clone + 'static,
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let role = std::slice::from_ref(&self.role);
         let follower = Follower::start(store.clone()).await;
         let (mut add, mut remove) = (Vec::new(), Vec::new());
@@ -291,17 +304,50 @@ impl Tree {
         print(backend, "  follower has its last event", add_seen);
         print(backend, "remove role from top group", remove);
         print(backend, "  follower has its last event", remove_seen);
-        // Deleting the tree is the one group write that stays O(members): each member leaves
-        // it and gets a version of their own (measured once, at the end).
-        let t = Instant::now();
-        store.delete_group(&self.top).await.unwrap();
-        let took = t.elapsed();
-        let seen = follower.seen(store.authz_head().await.unwrap(), t).await;
+        // Deleting the tree: O(groups) as well (the subtree is marked deleted and its groups
+        // bumped, one record each); the members leave afterwards, in batches, as the server's
+        // sweep does, each with a version and an event of their own. Each run deletes the tree
+        // and grows a new one with the same members.
+        let (mut delete, mut delete_seen, mut sweep, mut sweep_seen) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut top = self.top.clone();
+        for run in 0..runs {
+            let read_before = follower.events();
+            let t = Instant::now();
+            store.delete_group(&top).await.unwrap();
+            delete.push(t.elapsed());
+            delete_seen.push(follower.seen(store.authz_head().await.unwrap(), t).await);
+            let t = Instant::now();
+            let mut left = 0;
+            loop {
+                match store.sweep_deleted_groups(SWEEP_BATCH).await.unwrap() {
+                    0 => break,
+                    n => left += n as usize,
+                }
+            }
+            sweep.push(t.elapsed());
+            sweep_seen.push(follower.seen(store.authz_head().await.unwrap(), t).await);
+            assert_eq!(left, self.members);
+            // Told twice: by the groups' records, then by each member's own event.
+            assert_eq!(follower.events() - read_before, 2 * self.members);
+            if run + 1 < runs {
+                top = grow(store, self.members, &exec).await;
+            }
+        }
         follower.task.abort();
-        print(backend, "delete the top group (once)", vec![took]);
-        print(backend, "  follower has its last event", vec![seen]);
+        print(backend, "delete the top group", delete);
+        print(backend, "  follower has its last event", delete_seen);
+        print(
+            backend,
+            "  then the members leave (sweep, all batches)",
+            sweep,
+        );
+        print(backend, "  follower has the sweep's last event", sweep_seen);
     }
 }
+
+/// Members leaving deleted groups per transaction, as the server's sweep does.
+const SWEEP_BATCH: u32 = 2_000;
 
 /// A follower of the authz event log, in its own task: what it has read so far (the seq of the
 /// last record, the events read, and when it read it).

@@ -70,15 +70,14 @@ pub(crate) enum Affected<'a> {
     /// Every group of a subtree (a role added to or removed from its root, the root moved or
     /// renamed): one version and one event per group, whatever the number of members, whose
     /// effective versions follow their groups' (see the migration `0012_group_versions`).
+    /// A deleted subtree's too: its members leave afterwards, see
+    /// `GroupStore::sweep_deleted_groups`.
     GroupTree(&'a str),
-    /// The members of a subtree, each by their own version: the subtree is being deleted, so
-    /// they leave its groups and must not fall back to an older version.
-    GroupTreeMembers(&'a str),
 }
 
 /// The groups of the subtree rooted at `$1` (tree walks start from a table, so PostgreSQL
 /// keeps the ids' collation).
-const GROUP_TREE: &str = "WITH RECURSIVE tree(id) AS ( \
+pub(crate) const GROUP_TREE: &str = "WITH RECURSIVE tree(id) AS ( \
        SELECT id FROM groups WHERE id = $1 \
        UNION SELECT g.id FROM groups g JOIN tree t ON g.parent_id = t.id) \
      SELECT id FROM tree";
@@ -91,8 +90,7 @@ impl Affected<'_> {
             | Affected::RoleHolders(id)
             | Affected::ApiHolders(id)
             | Affected::Client(id)
-            | Affected::GroupTree(id)
-            | Affected::GroupTreeMembers(id) => id,
+            | Affected::GroupTree(id) => id,
         }
     }
 
@@ -125,12 +123,6 @@ impl Affected<'_> {
                 ),
             ],
             Affected::GroupTree(_) => vec![Subjects::groups(GROUP_TREE)],
-            Affected::GroupTreeMembers(_) => {
-                static MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                    format!("SELECT user_id FROM group_members WHERE group_id IN ({GROUP_TREE})")
-                });
-                vec![Subjects::users(&MEMBERS)]
-            }
             Affected::Client(_) => vec![Subjects {
                 table: "clients",
                 key: "client_id",

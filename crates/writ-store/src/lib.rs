@@ -287,8 +287,9 @@ pub struct GroupPath {
 /// bumps every member of the group and of all its descendants (one statement each, whatever
 /// their number).
 ///
-/// Deleting a group deletes its whole subtree, as Keycloak does: the bump is the same as for a
-/// role removed from the group, bounded by the subtree's members.
+/// Deleting a group deletes its whole subtree, as Keycloak does, in O(groups): the subtree's
+/// groups are bumped as for a role removed and read as gone at once, and their members leave
+/// afterwards ([`GroupStore::sweep_deleted_groups`]).
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     /// Creates a group under `parent_id` (top-level when `None`). A missing parent is refused
@@ -307,8 +308,15 @@ pub trait GroupStore: Send + Sync {
     /// (`Invalid` naming `parent_id`), checked in the write's transaction so that concurrent
     /// moves cannot together form a cycle. A move bumps the subtree's members.
     async fn update_group(&self, id: &str, change: &GroupChange) -> Result<Group>;
-    /// Deletes the group and its subtree (see the trait docs).
+    /// Deletes the group and its subtree (see the trait docs): from then on they read as gone,
+    /// and every member's version is above what it was; the members leave them through
+    /// [`GroupStore::sweep_deleted_groups`].
     async fn delete_group(&self, id: &str) -> Result<()>;
+    /// Moves up to `batch` members out of a deleted group, raising each one's own version, in
+    /// one transaction, and returns how many; once no deleted group has members, removes the
+    /// deleted groups' rows and returns 0. Call it until it returns 0 after a delete (any node
+    /// may: the calls queue on the authz write lock).
+    async fn sweep_deleted_groups(&self, batch: u32) -> Result<u64>;
     /// The group's direct members, by user id.
     async fn group_members(&self, group_id: &str, page: Page) -> Result<Paged<UserSummary>>;
     /// Adds members; a user that does not exist is refused (`Invalid` naming `members[i]` and

@@ -85,6 +85,7 @@ pub const SETTINGS: &[Setting] = &[
     s("hook_worker", "WRIT_HOOK_WORKER", "unset: this executable"),
     s("hook_allow_http", "WRIT_HOOK_ALLOW_HTTP", "false"),
     s("jwks_warmup_secs", "WRIT_JWKS_WARMUP_SECS", "120"),
+    s("shutdown_delay_secs", "WRIT_SHUTDOWN_DELAY_SECS", "0"),
     s(
         "metrics_listen",
         "WRIT_METRICS_LISTEN",
@@ -136,6 +137,7 @@ impl Config {
             "hook_worker" => V::String(self.hook_worker.as_ref()?.display().to_string()),
             "hook_allow_http" => V::Boolean(self.hook_allow_http),
             "jwks_warmup_secs" => int(self.jwks_warmup_secs),
+            "shutdown_delay_secs" => int(self.shutdown_delay_secs),
             "metrics_listen" => V::String(self.metrics_listen?.to_string()),
             "metrics_client_labels" => V::Boolean(self.metrics_client_labels),
             "log_format" => text(match self.log_format {

@@ -177,6 +177,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("created_at", Text),
             ("updated_at", Text),
             ("authz_version", Int),
+            ("deleted_at", Text),
         ],
         &["id"],
     ),

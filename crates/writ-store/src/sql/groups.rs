@@ -5,7 +5,13 @@
 //! Every write that changes what a user's token may carry runs in an [`AuthzTx`] and bumps
 //! exactly the subjects concerned in one statement: the listed users for membership changes,
 //! the groups of the subtree ([`Affected::GroupTree`]; their members' effective versions
-//! follow) for role changes, moves and renames, and the subtree's members for deletes.
+//! follow) for role changes, moves, renames and deletes.
+//!
+//! A delete is O(groups) too: it marks the subtree deleted (`groups.deleted_at`, see the
+//! migration `0014_group_tombstones`), and the members leave afterwards, in batches
+//! ([`GroupStore::sweep_deleted_groups`]). Every read here and in `membership` leaves out a
+//! group being deleted, except the two that must not: a user's effective version
+//! (`rbac::USER_VERSION`) and the feed's expansion of a group's record.
 //! Moves are authz writes too, so on PostgreSQL they queue on the authz log head lock taken
 //! when the transaction begins (on SQLite, on the single writer): the cycle check reads the
 //! tree after every earlier move committed, and two concurrent moves cannot form a cycle.
@@ -18,7 +24,7 @@ use writ_core::{EffectiveRole, Group, Role, RoleSource, ValidationError};
 
 use super::membership::{Ancestry, USER_GROUPS, role, user_group_tree, user_summary};
 use super::{AuthzTx, Conn, FOR_KEY_SHARE, FOR_UPDATE, LIKE, Store, bump, bump_users, id_list};
-use crate::common::{Affected, like_pattern, new_id, now, to_json, unique};
+use crate::common::{Affected, GROUP_TREE, like_pattern, new_id, now, to_json, unique};
 use crate::{
     GroupChange, GroupFilter, GroupPath, GroupStore, Page, Paged, Result, RoleStore, StoreError,
     UserStore, UserSummary,
@@ -46,11 +52,11 @@ fn name_taken(name: &str) -> String {
     format!("A group named '{name}' already exists under this parent")
 }
 
-/// Whether `group_id` exists, read (on PostgreSQL) with `lock` so it stays while the
-/// transaction lasts.
+/// Whether `group_id` exists (and is not being deleted), read (on PostgreSQL) with `lock` so it
+/// stays while the transaction lasts.
 async fn group_exists(conn: &mut Conn, group_id: &str, lock: &str) -> Result<bool> {
     Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT 1 FROM groups WHERE id = $1{lock}"
+        "SELECT 1 FROM groups WHERE id = $1 AND deleted_at IS NULL{lock}"
     )))
     .bind(group_id)
     .fetch_optional(conn)
@@ -224,7 +230,7 @@ impl GroupStore for Store {
 
     async fn get_group(&self, id: &str) -> Result<Group> {
         let r: Option<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM groups g WHERE g.id = $1"
+            "SELECT {COLUMNS} FROM groups g WHERE g.id = $1 AND g.deleted_at IS NULL"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -234,8 +240,10 @@ impl GroupStore for Store {
 
     async fn list_groups(&self, filter: &GroupFilter, page: Page) -> Result<Paged<Group>> {
         let search = filter.search.as_deref().map(like_pattern);
-        let cond =
-            format!("($1 IS NULL OR g.name = $1) AND ($2 IS NULL OR g.name {LIKE} $2 ESCAPE '\\')");
+        let cond = format!(
+            "g.deleted_at IS NULL AND ($1 IS NULL OR g.name = $1) \
+             AND ($2 IS NULL OR g.name {LIKE} $2 ESCAPE '\\')"
+        );
         self.paged(
             sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM groups g WHERE {cond} ORDER BY g.name, g.id \
@@ -252,7 +260,7 @@ impl GroupStore for Store {
     async fn update_group(&self, id: &str, change: &GroupChange) -> Result<Group> {
         let mut tx = self.authz_write().await?;
         let row: Option<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM groups g WHERE g.id = $1{FOR_UPDATE}"
+            "SELECT {COLUMNS} FROM groups g WHERE g.id = $1 AND g.deleted_at IS NULL{FOR_UPDATE}"
         )))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -300,24 +308,76 @@ impl GroupStore for Store {
     }
 
     async fn delete_group(&self, id: &str) -> Result<()> {
+        static MARK: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "UPDATE groups SET deleted_at = $2, name = '/' || id, \
+                   parent_id = CASE WHEN id = $1 THEN NULL ELSE parent_id END \
+                 WHERE id IN ({GROUP_TREE})"
+            )
+        });
+        static UNROLE: LazyLock<String> =
+            LazyLock::new(|| format!("DELETE FROM group_roles WHERE group_id IN ({GROUP_TREE})"));
         let mut tx = self.authz_write().await?;
         if !group_exists(&mut tx, id, FOR_UPDATE).await? {
             return Err(StoreError::NotFound("group"));
         }
-        // The subtree's members lose the roles first: bumped while their memberships exist,
-        // each by their own version (their groups' versions go with the groups).
-        bump(&mut tx, Affected::GroupTreeMembers(id), "group_deleted").await?;
-        // The whole subtree in one statement (no cascade depth to reach).
-        sqlx::query(
-            "WITH RECURSIVE tree(id) AS ( \
-               SELECT id FROM groups WHERE id = $1 \
-               UNION SELECT g.id FROM groups g CROSS JOIN tree t WHERE g.parent_id = t.id) \
-             DELETE FROM groups WHERE id IN (SELECT id FROM tree)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        // Every group of the subtree gets a version above all its members' (one record each,
+        // read by followers as the members, who stay until swept) before it is detached.
+        bump(&mut tx, Affected::GroupTree(id), "group_deleted").await?;
+        sqlx::query(UNROLE.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(MARK.as_str())
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
+    }
+
+    async fn sweep_deleted_groups(&self, batch: u32) -> Result<u64> {
+        static LEAVE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "DELETE FROM group_members WHERE group_id = $1 AND user_id IN ({})",
+                id_list("$2")
+            )
+        });
+        let mut tx = self.authz_write().await?;
+        let group: Option<String> = sqlx::query_scalar(
+            "SELECT g.id FROM groups g WHERE g.deleted_at IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = g.id) LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(group) = group else {
+            // Every member has left every deleted group (no one joins one: it reads as gone),
+            // so the rows go; children with their parents or on their own, all at once.
+            sqlx::query("DELETE FROM groups WHERE deleted_at IS NOT NULL")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(0);
+        };
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id LIMIT $2",
+        )
+        .bind(&group)
+        .bind(i64::from(batch.max(1)))
+        .fetch_all(&mut *tx)
+        .await?;
+        let list = to_json(&users);
+        // Their own versions rise above the group's (their tokens are refused once more), so
+        // none falls back when the group no longer counts, and the feed tells followers that
+        // read the group's record after they left.
+        bump_users(&mut tx, &list, "group_deleted").await?;
+        sqlx::query(LEAVE.as_str())
+            .bind(&group)
+            .bind(&list)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(users.len() as u64)
     }
 
     async fn group_members(&self, group_id: &str, page: Page) -> Result<Paged<UserSummary>> {
@@ -387,9 +447,11 @@ impl GroupStore for Store {
             .paged(
                 sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-                     WHERE gm.user_id = $1 ORDER BY g.name, g.id LIMIT $2 OFFSET $3"
+                     WHERE gm.user_id = $1 AND g.deleted_at IS NULL \
+                     ORDER BY g.name, g.id LIMIT $2 OFFSET $3"
                 )),
-                "SELECT COUNT(*) FROM group_members WHERE user_id = $1",
+                "SELECT COUNT(*) FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+                 WHERE gm.user_id = $1 AND g.deleted_at IS NULL",
                 &[Some(user_id)],
                 page,
                 group,

@@ -14,8 +14,13 @@ use crate::{Result, UserSummary};
 /// item `ug(id)`. It starts from the `group_members_by_user` index and climbs by the groups'
 /// primary key: O(the user's groups × depth). `UNION` (not `UNION ALL`) stops at groups already
 /// seen, so groups sharing an ancestor climb it once.
+///
+/// A group being deleted is left out (its members are still there until they are swept, see
+/// `GroupStore::sweep_deleted_groups`); its subtree is detached and holds no roles already, so
+/// only names and paths would show.
 pub(super) const USER_GROUPS: &str = "ug(id) AS ( \
-       SELECT group_id FROM group_members WHERE user_id = $1 \
+       SELECT gm.group_id FROM group_members gm CROSS JOIN groups d \
+         WHERE gm.user_id = $1 AND d.id = gm.group_id AND d.deleted_at IS NULL \
        UNION SELECT g.parent_id FROM groups g CROSS JOIN ug \
          WHERE g.id = ug.id AND g.parent_id IS NOT NULL)";
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use writ_core::*;
+use writ_store::dump::{self, Database};
 use writ_store::*;
 
 use crate::{
@@ -38,6 +39,21 @@ impl TestStore {
     async fn join(&self, group: &Group, users: &[&User]) {
         let ids: Vec<String> = users.iter().map(|u| u.user_id.clone()).collect();
         self.store.add_group_members(&group.id, &ids).await.unwrap();
+    }
+
+    /// How many rows `table` holds, as a dump of the database carries them (deleted groups and
+    /// their memberships included).
+    async fn rows(&self, table: &str) -> usize {
+        let db = Database::connect(&self.url).await.unwrap();
+        let mut out = Vec::new();
+        dump::export(&db, &mut out).await.unwrap();
+        db.close().await;
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["table"] == table)
+            .count()
     }
 
     /// Every user's authz version, by id.
@@ -320,7 +336,7 @@ async fn deleting_a_group_deletes_its_subtree(t: TestStore) {
     assert_eq!(t.effective(&uc.user_id, A).await, ["r"]);
 
     // Deleting b takes c (and their memberships and roles) with it; only c's members lose
-    // anything, and they are bumped before their memberships go.
+    // anything, and they are bumped at once (through the groups, whose members leave later).
     t.expect_bumps(&[&uc], "group_deleted", async {
         s.delete_group(&b.id).await.unwrap();
     })
@@ -329,11 +345,56 @@ async fn deleting_a_group_deletes_its_subtree(t: TestStore) {
     assert_not_found(s.get_group(&c.id).await, "group");
     assert_eq!(s.get_group(&sibling.id).await.unwrap(), sibling);
     assert!(t.effective(&uc.user_id, A).await.is_empty());
+    assert!(s.effective_roles(&uc.user_id).await.unwrap().is_empty());
     assert_eq!(t.effective(&ua.user_id, A).await, ["r"]);
     assert_eq!(total(s.user_groups(&uc.user_id, page(0, 10)).await), 0);
     let holding = s.role_groups(&reader.id, page(0, 10)).await.unwrap();
     assert_eq!(names(&holding.items), ["a"]);
     assert_not_found(s.delete_group(&b.id).await, "group");
+    // A deleted group takes no member, role or child, and its name is free at once.
+    assert_not_found(
+        s.add_group_members(&c.id, std::slice::from_ref(&ua.user_id))
+            .await,
+        "group",
+    );
+    assert_not_found(
+        s.add_group_roles(&c.id, std::slice::from_ref(&reader.id))
+            .await,
+        "group",
+    );
+    assert_invalid(s.create_group("x", "", Some(&c.id)).await, "parent_id");
+    assert_invalid(
+        s.update_group(&sibling.id, &move_to(Some(&c))).await,
+        "parent_id",
+    );
+    assert_eq!(
+        names(
+            &s.list_groups(&GroupFilter::default(), page(0, 10))
+                .await
+                .unwrap()
+                .items
+        ),
+        ["a", "sibling"]
+    );
+    let b2 = t.group("b", Some(&a)).await;
+    // The deleted groups' rows and c's member stay until swept.
+    assert_eq!(t.rows("groups").await, 5);
+    assert_eq!(t.rows("group_members").await, 3);
+
+    // The sweep moves the members out (raising their own versions, so none falls back when
+    // the groups stop counting), then drops the rows.
+    t.expect_bumps(&[&uc], "group_deleted", async {
+        assert_eq!(s.sweep_deleted_groups(1).await.unwrap(), 1);
+    })
+    .await;
+    t.expect_bumps(&[], "group_deleted", async {
+        assert_eq!(s.sweep_deleted_groups(1).await.unwrap(), 0);
+    })
+    .await;
+    assert_eq!(t.rows("groups").await, 3);
+    assert_eq!(t.rows("group_members").await, 2);
+    assert!(t.effective(&uc.user_id, A).await.is_empty());
+    s.delete_group(&b2.id).await.unwrap();
 
     // Deleting the root takes everything; deleting a user or a role removes their rows.
     s.delete_user(&us.user_id).await.unwrap();
@@ -348,6 +409,9 @@ async fn deleting_a_group_deletes_its_subtree(t: TestStore) {
         total(s.list_groups(&GroupFilter::default(), page(0, 10)).await),
         0
     );
+    while s.sweep_deleted_groups(1).await.unwrap() > 0 {}
+    assert_eq!(t.rows("groups").await, 0);
+    assert_eq!(t.rows("group_members").await, 0);
 }
 
 async fn members_and_roles_add_list_and_remove(t: TestStore) {
@@ -816,21 +880,54 @@ async fn group_versions_reach_every_member_and_never_go_back(t: TestStore) {
         .await
         .unwrap();
     assert!(t.version(&a.user_id).await > va);
-    // Deleting a subtree raises each of its members' own version: none goes back.
+    // Deleting a subtree raises its groups' versions, one record each, read as their
+    // members (still there until swept).
     let (vb, vc) = (t.version(&b.user_id).await, t.version(&c.user_id).await);
     let before = s.authz_head().await.unwrap();
     s.delete_group(&mid.id).await.unwrap();
+    assert_eq!(
+        s.authz_head().await.unwrap() - before,
+        2,
+        "one record per group"
+    );
     assert!(t.version(&b.user_id).await > vb);
     assert!(t.version(&c.user_id).await > vc);
-    let page = s.authz_events_after(before, 10).await.unwrap();
-    let mut told: Vec<&str> = page.events.iter().map(|e| e.subject.as_str()).collect();
-    told.sort();
-    let mut want = vec![b.user_id.as_str(), c.user_id.as_str()];
+    let told_since = |after: i64| async move {
+        let page = s.authz_events_after(after, 10).await.unwrap();
+        let mut told: Vec<(String, i64)> = page
+            .events
+            .into_iter()
+            .map(|e| (e.subject, e.version))
+            .collect();
+        told.sort();
+        told
+    };
+    let mut want = vec![
+        (b.user_id.clone(), t.version(&b.user_id).await),
+        (c.user_id.clone(), t.version(&c.user_id).await),
+    ];
     want.sort();
-    assert_eq!(told, want);
-    for e in &page.events {
-        assert_eq!(e.version, t.version(&e.subject).await);
-    }
+    assert_eq!(told_since(before).await, want);
+    // The sweep then raises each member's own version above the group's, one event each, so
+    // none goes back when the deleted groups stop counting; c stays in top.
+    let (vb, vc) = (t.version(&b.user_id).await, t.version(&c.user_id).await);
+    let swept = s.authz_head().await.unwrap();
+    while s.sweep_deleted_groups(1).await.unwrap() > 0 {}
+    assert!(t.version(&b.user_id).await > vb);
+    assert!(t.version(&c.user_id).await > vc);
+    let mut want = vec![
+        (b.user_id.clone(), t.version(&b.user_id).await),
+        (c.user_id.clone(), t.version(&c.user_id).await),
+    ];
+    want.sort();
+    assert_eq!(told_since(swept).await, want);
+    assert_eq!(
+        total(s.user_groups(&b.user_id, crate::page(0, 10)).await),
+        0
+    );
+    let c_groups = s.user_groups(&c.user_id, crate::page(0, 10)).await.unwrap();
+    assert_eq!(c_groups.items.len(), 1);
+    assert_eq!(c_groups.items[0].path, "/top");
     // Moving a group raises its subtree above everything before.
     let leaf2 = t.group("leaf2", Some(&top)).await;
     t.join(&leaf2, &[&a]).await;

@@ -261,6 +261,56 @@ fn first_start_prints_a_generated_admin_client_once_and_sigterm_stops_cleanly() 
     assert!(!err.contains("client_secret:"), "{err}");
 }
 
+/// Told to stop with a shutdown delay, a node answers 503 on `/health/ready` (its `shutdown`
+/// check down) while it goes on serving everything else, then exits cleanly.
+#[tokio::test]
+async fn during_the_shutdown_delay_the_node_is_not_ready_but_serves() {
+    let mut p = spawn(&["serve"], &[("WRIT_SHUTDOWN_DELAY_SECS", "5")]);
+    let http = reqwest::Client::new();
+    let ready = format!("{}/health/ready", p.base);
+    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
+    let pid = p.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Not ready within moments, over new connections, while the node still answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body: serde_json::Value = loop {
+        let r = http.get(&ready).send().await.unwrap();
+        if r.status() == 503 {
+            break r.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "still ready after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["status"], "down", "{body}");
+    assert_eq!(body["checks"][0]["name"], "shutdown", "{body}");
+    assert_eq!(body["checks"][0]["status"], "down", "{body}");
+    let live = http
+        .get(format!("{}/health/live", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let discovery = http
+        .get(format!("{}/.well-known/openid-configuration", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovery.status(), 200);
+    // Then it stops by itself, cleanly.
+    let child = std::mem::replace(&mut p.child, Command::new("true").spawn().unwrap());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "graceful exit: {:?}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("shutdown delay"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+}
+
 #[tokio::test]
 async fn demo_seeds_idempotently_and_tokens_carry_permissions() {
     let env = [
