@@ -400,3 +400,84 @@ async fn effective_permissions_name_how_the_user_holds_each() {
     .await
     .assert(404);
 }
+
+/// Deleting a group through the API takes effect at once (its members lose what it granted,
+/// its subtree and name are gone), and its members then leave it in the background, each
+/// raised by their own version above the group's.
+#[tokio::test]
+async fn deleting_a_group_takes_effect_at_once_then_its_members_leave_it() {
+    let app = TestApp::spawn().await;
+    app.create_api(API, "RS256", &["read:x"], true).await;
+    let reader = app.create_role("reader", API, &["read:x"]).await;
+    let bob = app.create_user("bob@example.com", "bob-password-1").await;
+    let eng = group(&app, "eng", None).await;
+    let backend = group(&app, "backend", Some(&eng)).await;
+    app.api(
+        Method::POST,
+        &format!("/groups/{eng}/roles"),
+        Some(json!({"roles": [reader]})),
+    )
+    .await
+    .assert(201);
+    app.api(
+        Method::POST,
+        &format!("/groups/{backend}/members"),
+        Some(json!({"members": [bob]})),
+    )
+    .await
+    .assert(201);
+    let perms = app.api_get(&format!("/users/{bob}/permissions")).await;
+    assert_eq!(names(&perms, "permission_name"), ["read:x"]);
+    let version = || async { app.stored_users("bob@example.com").await[0].authz_version };
+    let before = version().await;
+    let head = app.state.store.authz_head().await.unwrap();
+
+    app.delete_gone(&format!("/groups/{eng}")).await;
+    let at_delete = version().await;
+    assert!(
+        at_delete > before,
+        "raised at once, through the deleted groups"
+    );
+    app.api(Method::GET, &format!("/groups/{backend}"), None)
+        .await
+        .assert(404);
+    assert_eq!(
+        app.api_get(&format!("/users/{bob}/groups")).await,
+        json!([])
+    );
+    let perms = app.api_get(&format!("/users/{bob}/permissions")).await;
+    assert_eq!(perms, json!([]));
+    let roles = app.api_get(&format!("/users/{bob}/effective-roles")).await;
+    assert_eq!(roles["roles"], json!([]), "{roles}");
+    assert_eq!(
+        names(&app.api_get("/groups").await, "name"),
+        Vec::<String>::new()
+    );
+    // The name is free at once.
+    group(&app, "eng", None).await;
+
+    // The delete appended one record per group (read as bob while he is a member); the sweep
+    // then appends bob's own event, above them, when he leaves.
+    let deleted = head + 2;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let left = loop {
+        let page = app
+            .state
+            .store
+            .authz_events_after(deleted, 100)
+            .await
+            .unwrap();
+        if let Some(e) = page.events.into_iter().find(|e| e.subject == bob) {
+            break e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the members never left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(left.kind, "group_deleted");
+    assert!(left.version > deleted);
+    assert_eq!(version().await, left.version);
+    assert!(version().await >= at_delete);
+}
