@@ -16,7 +16,7 @@
 //! client's address work as on plain HTTP.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,7 +161,7 @@ pub fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey,
     })
 }
 
-fn pem_error(var: &str, path: &PathBuf, e: &pem::Error) -> TlsError {
+fn pem_error(var: &str, path: &Path, e: &pem::Error) -> TlsError {
     // The PEM errors name a marker line or a position, never key material.
     TlsError(format!("{var} {}: not valid PEM ({e})", path.display()))
 }
@@ -246,6 +246,8 @@ async fn accept_error(e: std::io::Error) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

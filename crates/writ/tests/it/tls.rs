@@ -4,8 +4,8 @@
 //! credentials token over HTTP/1.1 and HTTP/2 (negotiated by ALPN); a plain-HTTP request to the
 //! TLS port fails cleanly and the server carries on; SIGHUP swaps in a certificate from another
 //! CA for new connections while an HTTP/2 connection opened before goes on with its own; a
-//! broken reload keeps the certificate and says why; SIGTERM ends promptly with a connection
-//! still open. On SQLite and PostgreSQL. And `writ config check` / `writ serve` on bad files.
+//! broken reload keeps the certificate and says why; SIGTERM lets a request in flight over TLS
+//! finish, then ends promptly with idle connections still open. On SQLite and PostgreSQL. And `writ config check` / `writ serve` on bad files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +17,7 @@ use rcgen::{
 };
 use reqwest::Version;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{PgTestDb, free_port, writ};
 
@@ -348,9 +349,43 @@ async fn tls_end_to_end(db: &str) {
     let r = fresh().get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(peer_cert(&r), leaf3.der);
 
-    // SIGTERM with HTTP/2 and HTTP/1.1 connections still open: a prompt, clean exit.
+    // SIGTERM during a request (its body half sent, over TLS), with HTTP/2 and HTTP/1.1
+    // connections open and idle: the request completes, then a prompt, clean exit.
+    let mut conn = raw_tls(&base, &ca2).await;
+    let aud = format!("{base}/api/v2/");
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&audience={}",
+        OPS.0,
+        OPS.1,
+        url_encode(&aud)
+    );
+    let (first, rest) = body.split_at(body.len() / 2);
+    let host = base.strip_prefix("https://").unwrap();
+    let head = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: {host}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(format!("{head}{first}").as_bytes())
+        .await
+        .unwrap();
+    conn.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut server = server;
     server.signal("-TERM");
+    server.wait_log("shutting down", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(server.child.try_wait().unwrap().is_none(), "waits for it");
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    conn.flush().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer))
+        .await
+        .expect("the answer, then the connection closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains("\"access_token\""), "{answer}");
     let started = Instant::now();
     let status = loop {
         if let Some(s) = server.child.try_wait().unwrap() {
@@ -366,6 +401,39 @@ async fn tls_end_to_end(db: &str) {
     assert!(status.success(), "{}", server.log());
     assert!(server.log().contains("stopped"));
     drop((kept, h1, h2));
+}
+
+/// A TLS connection to `base` (HTTP/1.1 by ALPN) trusting `ca` only, for requests written by
+/// hand.
+async fn raw_tls(base: &str, ca: &Ca) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.issuer.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let host = base.strip_prefix("https://").unwrap();
+    let tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
