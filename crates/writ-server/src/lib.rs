@@ -7,7 +7,8 @@
 //! binary wires Ctrl-C/SIGTERM. [`run_with`] also serves routes of another crate under the same
 //! middleware (the binary mounts the admin console, `writ-console`, that way). `/metrics` is
 //! served there too, unless `WRIT_METRICS_LISTEN` gives it an address of its own
-//! ([`metrics::run_metrics`]).
+//! ([`metrics::run_metrics`]). [`run_tls_with`] serves the same over TLS ([`tls`]), with
+//! HTTP/2 and HTTP/1.1.
 
 pub mod audit;
 pub mod demo;
@@ -21,12 +22,14 @@ pub mod metrics;
 pub mod mgmt;
 pub mod oauth;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -90,6 +93,47 @@ pub async fn run_with(
     extra: Router<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (app, shutdown) = serving(state, extra, shutdown);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// [`run_with`] over TLS with the certificate of `certs` (which the caller may reload): HTTP/2
+/// and HTTP/1.1 by ALPN, every request marked as arriving over TLS
+/// ([`http::client_addr::TlsConnection`]). Graceful shutdown is the same: no new connection
+/// (nor pending handshake) after `shutdown`, in-flight requests finish.
+pub async fn run_tls_with(
+    listener: TcpListener,
+    certs: tls::Certificates,
+    state: AppState,
+    extra: Router<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = certs.server_config().map_err(std::io::Error::other)?;
+    // `tap_io` (a no-op here) gives the listener axum's `ConnectInfo<SocketAddr>`, which axum
+    // implements for its own listeners and for tapped ones.
+    let listener = tls::TlsListener::new(listener, config).tap_io(|_| {});
+    let (app, shutdown) = serving(state, extra, shutdown);
+    let app = app.layer(axum::Extension(http::client_addr::TlsConnection));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// What both listeners serve: the router, and `shutdown` that also marks the node as closing
+/// (readiness) when it resolves. Starts the retention task.
+fn serving(
+    state: AppState,
+    extra: Router<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (Router, impl Future<Output = ()> + Send + 'static) {
     let closing = state.closing.clone();
     let delay = std::time::Duration::from_secs(state.config.shutdown_delay_secs);
     writ_service::retention::spawn(&state);
@@ -106,8 +150,5 @@ pub async fn run_with(
             tokio::time::sleep(delay).await;
         }
     };
-    let app = router_with(state, extra).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    (router_with(state, extra), shutdown)
 }

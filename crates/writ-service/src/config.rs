@@ -70,6 +70,20 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where audit log entries are also streamed as JSON lines (off by default).
     pub audit_stream: Option<crate::audit_stream::Target>,
+    /// The PEM files of the certificate and key the main listener serves HTTPS with
+    /// (`WRIT_TLS_CERT` and `WRIT_TLS_KEY`, set together); `None` (the default): plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// Where the certificate and its private key are (`WRIT_TLS_CERT`, `WRIT_TLS_KEY`): paths only.
+/// They are read at start and again on SIGHUP, by the HTTP edge, which also reports a file it
+/// cannot read or parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, PEM: the server's certificate first, then intermediates.
+    pub cert: PathBuf,
+    /// The certificate's private key, PEM (PKCS #8, PKCS #1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// The format of the log lines (`WRIT_LOG_FORMAT`).
@@ -169,6 +183,8 @@ struct FileConfig {
     metrics_client_labels: Option<bool>,
     log_format: Option<String>,
     audit_stream: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -428,7 +444,35 @@ impl Config {
             ),
             None => None,
         };
+        let path = |var: &str, file: Option<PathBuf>| {
+            env(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or(file)
+        };
+        let tls = match (
+            path("WRIT_TLS_CERT", fc.tls_cert),
+            path("WRIT_TLS_KEY", fc.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "WRIT_TLS_CERT is set but WRIT_TLS_KEY is not: set both (HTTPS) or neither \
+                     (plain HTTP)"
+                        .into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "WRIT_TLS_KEY is set but WRIT_TLS_CERT is not: set both (HTTPS) or neither \
+                     (plain HTTP)"
+                        .into(),
+                ));
+            }
+        };
         Ok(Config {
+            tls,
             metrics_listen,
             metrics_client_labels,
             log_format,
@@ -706,6 +750,52 @@ mod tests {
             LogFormat::Text
         );
         assert_eq!(LogFormat::early(None, |_| None), LogFormat::Text);
+    }
+
+    #[test]
+    fn tls_files_are_set_together() {
+        assert_eq!(load(&[]).unwrap().tls, None);
+        let c = load(&[
+            ("WRIT_TLS_CERT", "/etc/writ/tls/fullchain.pem"),
+            ("WRIT_TLS_KEY", "/etc/writ/tls/key.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/etc/writ/tls/fullchain.pem".into(),
+                key: "/etc/writ/tls/key.pem".into(),
+            })
+        );
+        // One without the other is refused, naming both; an empty variable is unset.
+        for vars in [
+            vec![("WRIT_TLS_CERT", "/c.pem")],
+            vec![("WRIT_TLS_KEY", "/k.pem")],
+            vec![("WRIT_TLS_CERT", "/c.pem"), ("WRIT_TLS_KEY", "")],
+        ] {
+            let e = load(&vars).unwrap_err().0;
+            assert!(
+                e.contains("WRIT_TLS_CERT") && e.contains("WRIT_TLS_KEY"),
+                "{vars:?}: {e}"
+            );
+        }
+        // From the file, with the environment winning key by key.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        std::fs::write(&p, "tls_cert = \"/f/cert.pem\"\ntls_key = \"/f/key.pem\"\n").unwrap();
+        let c = Config::load(Some(&p), |k| {
+            (k == "WRIT_TLS_KEY").then(|| "/env/key.pem".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/f/cert.pem".into(),
+                key: "/env/key.pem".into(),
+            })
+        );
+        std::fs::write(&p, "tls_key = \"/f/key.pem\"\n").unwrap();
+        assert!(Config::load(Some(&p), |_| None).is_err());
     }
 
     #[test]

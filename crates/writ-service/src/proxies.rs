@@ -14,7 +14,7 @@ use ipnet::IpNet;
 pub struct ClientAddr {
     /// The client's address (IPv4-mapped IPv6 addresses are given as IPv4).
     pub ip: IpAddr,
-    /// Whether the client reached the (trusted) proxy over https.
+    /// Whether the client used https: to Writ itself (its own TLS), or to the (trusted) proxy.
     pub https: bool,
 }
 

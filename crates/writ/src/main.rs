@@ -166,25 +166,52 @@ async fn shutdown_signal() {
 }
 
 /// SIGHUP (`systemctl reload`, see `deploy/writ.service`) must not end the server, as it would
-/// by default: it is logged, and the server keeps serving. Settings are read once, at start.
-fn ignore_hangup() {
+/// by default. With TLS it reloads the certificate and key (a failure is logged and the old
+/// certificate kept); otherwise it is logged and changes nothing. Other settings are read once,
+/// at start.
+fn on_hangup(certs: Option<writ_server::tls::Certificates>) {
     #[cfg(unix)]
-    tokio::spawn(async {
+    tokio::spawn(async move {
         let kind = tokio::signal::unix::SignalKind::hangup();
         let Ok(mut hup) = tokio::signal::unix::signal(kind) else {
             return;
         };
         while hup.recv().await.is_some() {
-            tracing::info!(
-                "SIGHUP: nothing to reload (settings are read at start; restart to apply changes)"
-            );
+            let Some(certs) = &certs else {
+                tracing::info!(
+                    "SIGHUP: nothing to reload (settings are read at start; restart to apply changes)"
+                );
+                continue;
+            };
+            let reloading = certs.clone();
+            match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                Ok(Ok(())) => tracing::info!(
+                    cert = %certs.files().cert.display(),
+                    key = %certs.files().key.display(),
+                    "SIGHUP: TLS certificate reloaded; new connections use it"
+                ),
+                Ok(Err(e)) => tracing::error!(
+                    error = %e,
+                    "SIGHUP: TLS certificate not reloaded; still serving the previous one"
+                ),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: the TLS reload failed"),
+            }
         }
     });
+    #[cfg(not(unix))]
+    let _ = certs;
 }
 
 async fn serve(cli: Cli) -> Result<(), String> {
     let demo_mode = matches!(cli.command, Command::Demo);
     let config = Config::from_env(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let certs = match &config.tls {
+        Some(files) => Some(
+            writ_server::tls::Certificates::load(files)
+                .map_err(|e| format!("configuration error: {e}"))?,
+        ),
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -212,8 +239,8 @@ async fn serve(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("demo data: {e}"))?;
         eprintln!("{}", demo::tour(&config.issuer));
     }
-    tracing::info!(issuer = %config.issuer, listen = %config.listen, ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
-    ignore_hangup();
+    tracing::info!(issuer = %config.issuer, listen = %config.listen, tls = certs.is_some(), ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
+    on_hangup(certs.clone());
     let store = state.store.clone();
     // `/metrics` on its own address, ending with the server.
     let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
@@ -231,7 +258,12 @@ async fn serve(cli: Cli) -> Result<(), String> {
     }
     // The admin console at /admin, under the server's middleware.
     let console = writ_console::router();
-    let served = writ_server::run_with(listener, state, console, shutdown_signal()).await;
+    let served = match certs {
+        Some(certs) => {
+            writ_server::run_tls_with(listener, certs, state, console, shutdown_signal()).await
+        }
+        None => writ_server::run_with(listener, state, console, shutdown_signal()).await,
+    };
     metrics_stop.send_replace(true);
     served.map_err(|e| format!("server error: {e}"))?;
     store.close().await;

@@ -2,7 +2,8 @@
 //! `writ serve`, on the same configuration (the `--config` file and `WRIT_*` variables).
 //!
 //! - `writ config check` validates the configuration without starting anything: "ok", or the
-//!   error and exit code 2.
+//!   error and exit code 2. With TLS it also reads the certificate and key files, as a
+//!   starting server would.
 //! - `writ config show` prints the effective configuration as TOML, secrets redacted (see
 //!   `writ_service::config::SETTINGS`).
 //! - `writ migrate` applies the database migrations and exits, by the same rule as a starting
@@ -19,8 +20,8 @@ use writ_server::Config;
 /// `writ config …`.
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the configuration (TOML file and WRIT_* variables) without starting: prints
-    /// "ok", or the error and exits with code 2.
+    /// Validate the configuration (TOML file and WRIT_* variables, and the TLS certificate and
+    /// key files when set) without starting: prints "ok", or the error and exits with code 2.
     Check,
     /// Print the effective configuration as TOML, secrets replaced by ***.
     Show,
@@ -40,7 +41,15 @@ pub fn config(cmd: ConfigCommand, config: Option<&Path>) -> ExitCode {
         Err(code) => return code,
     };
     match cmd {
-        ConfigCommand::Check => println!("ok"),
+        ConfigCommand::Check => {
+            if let Some(files) = &c.tls
+                && let Err(e) = writ_server::tls::Certificates::load(files)
+            {
+                eprintln!("writ: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+            println!("ok")
+        }
         ConfigCommand::Show => print!("{}", c.to_toml_redacted()),
     }
     ExitCode::SUCCESS

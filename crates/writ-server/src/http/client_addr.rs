@@ -3,7 +3,8 @@
 //! console's calls) agrees, and so that Writ behind a reverse proxy sees its users rather than
 //! the proxy.
 //!
-//! Without `WRIT_TRUSTED_PROXIES` the client is the TCP peer. When the peer is one of the
+//! Without `WRIT_TRUSTED_PROXIES` the client is the TCP peer, and it used https when the
+//! connection is Writ's own TLS ([`TlsConnection`]). When the peer is one of the
 //! trusted proxies (a list of CIDR ranges), the client is read from the one forwarding header
 //! the proxies are said to set (`WRIT_TRUSTED_PROXY_HEADER`): `X-Forwarded-For` by default (what
 //! nginx, HAProxy, Traefik, Caddy and the cloud load balancers append), or `Forwarded` (RFC
@@ -13,7 +14,8 @@
 //! proxies: the first address that is not trusted is the client (when all of them are trusted,
 //! the left-most). Entries left of it were written by the client itself and are never read. The
 //! scheme comes from `X-Forwarded-Proto` with the first, from the chosen element's `proto=` with
-//! the second. From any other peer these headers are ignored entirely: anyone can send them.
+//! the second (when the proxy does not say, the scheme of its own connection to Writ). From any
+//! other peer these headers are ignored entirely: anyone can send them.
 //!
 //! A header Writ cannot read where it matters (an entry that is not an address, like `unknown`
 //! or an obfuscated identifier, before the client was found) is ignored as a whole, and the
@@ -39,23 +41,28 @@ use crate::state::AppState;
 /// trusted proxies is a misconfiguration or an attack).
 const MAX_HOPS: usize = 32;
 
+/// A request extension: the request arrived over a TLS connection Writ terminated itself
+/// (`WRIT_TLS_CERT`, see [`crate::run_tls_with`]), so its scheme is https.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsConnection;
+
 /// Where a request came from, as far as Writ can tell: the client's IP and whether the client
-/// used https (only ever true through a trusted proxy: Writ itself serves plain http).
+/// used https (over Writ's own TLS, or as a trusted proxy says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr {
     /// The client's address (IPv4-mapped IPv6 addresses are given as IPv4).
     pub ip: IpAddr,
-    /// Whether the client reached the (trusted) proxy over https.
+    /// Whether the client used https: to Writ itself, or to the (trusted) proxy.
     pub https: bool,
 }
 
 impl ClientAddr {
-    /// The client of a request received from `peer` with `headers`.
-    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
+    /// The client of a request received from `peer` with `headers`, over TLS or not.
+    pub fn resolve(peer: IpAddr, tls: bool, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
         let peer = peer.to_canonical();
         let direct = ClientAddr {
             ip: peer,
-            https: false,
+            https: tls,
         };
         if trusted.is_empty() || !trusted.contains(peer) {
             return direct;
@@ -71,12 +78,12 @@ impl ClientAddr {
             ForwardingHeader::Forwarded => match from_forwarded(&lines("forwarded"), trusted) {
                 Some((ip, proto)) => ClientAddr {
                     ip,
-                    https: proto.unwrap_or(false),
+                    https: proto.unwrap_or(tls),
                 },
                 None => direct,
             },
             ForwardingHeader::XForwardedFor => {
-                let https = forwarded_proto(&lines("x-forwarded-proto")).unwrap_or(false);
+                let https = forwarded_proto(&lines("x-forwarded-proto")).unwrap_or(tls);
                 ClientAddr {
                     ip: from_x_forwarded_for(&lines("x-forwarded-for"), trusted).unwrap_or(peer),
                     https,
@@ -96,7 +103,7 @@ impl ClientAddr {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| ClientAddr {
                 ip: c.0.ip().to_canonical(),
-                https: false,
+                https: parts.extensions.get::<TlsConnection>().is_some(),
             })
     }
 }
@@ -124,7 +131,8 @@ pub fn annotate(state: &AppState, req: &mut Request) {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
     {
-        let addr = ClientAddr::resolve(peer, req.headers(), &state.config.trusted_proxies);
+        let tls = req.extensions().get::<TlsConnection>().is_some();
+        let addr = ClientAddr::resolve(peer, tls, req.headers(), &state.config.trusted_proxies);
         req.extensions_mut().insert(addr);
         // The same answer for edges mounted on this server that cannot name this type.
         req.extensions_mut()
@@ -281,13 +289,14 @@ mod tests {
     }
 
     fn resolve(peer: &str, pairs: &[(&'static str, &str)]) -> ClientAddr {
-        ClientAddr::resolve(ip(peer), &headers(pairs), &trusted())
+        ClientAddr::resolve(ip(peer), false, &headers(pairs), &trusted())
     }
 
     /// Like [`resolve`], with proxies that set RFC 7239 `Forwarded`.
     fn resolve_forwarded(peer: &str, pairs: &[(&'static str, &str)]) -> ClientAddr {
         ClientAddr::resolve(
             ip(peer),
+            false,
             &headers(pairs),
             &trusted().with_header(ForwardingHeader::Forwarded),
         )
@@ -326,7 +335,12 @@ mod tests {
                 https: false
             }
         );
-        let none = ClientAddr::resolve(ip("127.0.0.1"), &headers(&h), &TrustedProxies::default());
+        let none = ClientAddr::resolve(
+            ip("127.0.0.1"),
+            false,
+            &headers(&h),
+            &TrustedProxies::default(),
+        );
         assert_eq!(none.ip, ip("127.0.0.1"));
         assert!(!none.https);
     }
@@ -520,6 +534,46 @@ mod tests {
             resolve("127.0.0.1", &[("x-forwarded-proto", "https")]).ip,
             ip("127.0.0.1")
         );
+    }
+
+    #[test]
+    fn writs_own_tls_is_https() {
+        let plain = TrustedProxies::default();
+        let h = headers(&[("x-forwarded-proto", "http")]);
+        // Directly: the connection decides, whatever the client's headers say.
+        let a = ClientAddr::resolve(ip("192.0.2.1"), true, &h, &plain);
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("192.0.2.1"),
+                https: true
+            }
+        );
+        assert!(!ClientAddr::resolve(ip("192.0.2.1"), false, &headers(&[]), &plain).https);
+        // A trusted proxy's word wins; when it says nothing, its own connection's scheme.
+        assert!(!ClientAddr::resolve(ip("127.0.0.1"), true, &h, &trusted()).https);
+        assert!(ClientAddr::resolve(ip("127.0.0.1"), true, &headers(&[]), &trusted()).https);
+        let fwd = trusted().with_header(ForwardingHeader::Forwarded);
+        let a = ClientAddr::resolve(
+            ip("127.0.0.1"),
+            true,
+            &headers(&[("forwarded", "for=198.51.100.4")]),
+            &fwd,
+        );
+        assert_eq!(
+            a,
+            ClientAddr {
+                ip: ip("198.51.100.4"),
+                https: true
+            }
+        );
+        // Without the middleware's answer, the TCP peer and the connection's scheme.
+        let mut req = axum::http::Request::builder().body(()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 4000))));
+        req.extensions_mut().insert(TlsConnection);
+        let (parts, _) = req.into_parts();
+        assert!(ClientAddr::of_parts(&parts).unwrap().https);
     }
 
     #[test]

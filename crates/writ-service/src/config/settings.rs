@@ -98,6 +98,9 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s("log_format", "WRIT_LOG_FORMAT", "\"text\""),
     s("audit_stream", "WRIT_AUDIT_STREAM", "unset"),
+    // Paths, not secrets: the key file's content is never read by `writ config show`.
+    s("tls_cert", "WRIT_TLS_CERT", "unset: plain HTTP"),
+    s("tls_key", "WRIT_TLS_KEY", "unset: plain HTTP"),
 ];
 
 /// What a redacted secret is shown as.
@@ -148,6 +151,8 @@ impl Config {
                 crate::audit_stream::Target::Stdout => "stdout".to_owned(),
                 crate::audit_stream::Target::File(p) => format!("file:{}", p.display()),
             }),
+            "tls_cert" => V::String(self.tls.as_ref()?.cert.display().to_string()),
+            "tls_key" => V::String(self.tls.as_ref()?.key.display().to_string()),
             _ => return None,
         })
     }
@@ -278,6 +283,8 @@ mod tests {
             ("WRIT_HOOK_WORKER", "/usr/lib/writ/writ"),
             ("WRIT_METRICS_LISTEN", "127.0.0.1:9100"),
             ("WRIT_AUDIT_STREAM", "file:/var/log/writ/audit.jsonl"),
+            ("WRIT_TLS_CERT", "/etc/writ/tls/fullchain.pem"),
+            ("WRIT_TLS_KEY", "/etc/writ/tls/key.pem"),
         ];
         let env = |k: &str| {
             vars.iter()
@@ -291,6 +298,11 @@ mod tests {
         }
         assert!(shown.contains("database_url = \"postgres://writ:***@db.internal/writ\""));
         assert!(shown.contains("key_encryption_key = \"***\""), "{shown}");
+        // The TLS files are shown as paths (their content is never read here).
+        assert!(
+            shown.contains("tls_key = \"/etc/writ/tls/key.pem\""),
+            "{shown}"
+        );
         // Every setting appears, in order.
         let lines: Vec<&str> = shown.lines().collect();
         assert_eq!(lines.len(), SETTINGS.len());

@@ -10,6 +10,7 @@ mod ops;
 #[allow(dead_code)]
 #[path = "../../../writ-server/tests/it/pg.rs"]
 mod pg;
+mod tls;
 /// The wire-level helpers of writ-server's suite (forms, cookies, JWTs).
 #[allow(dead_code)]
 #[path = "../../../writ-server/tests/it/web.rs"]

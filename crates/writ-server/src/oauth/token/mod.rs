@@ -183,12 +183,13 @@ pub async fn token(
     State(state): State<AppState>,
     addr: ClientAddr,
     slot: ClientSlot,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let started = std::time::Instant::now();
     let (result, req) = match parse_body(&headers, &body) {
-        Ok(req) => (answer(&state, addr.ip, &headers, &req).await, req),
+        Ok(req) => (answer(&state, addr.ip, &uri, &headers, &req).await, req),
         Err(e) => (Err(e), TokenRequest::default()),
     };
     let (response, outcome) = match result {
@@ -232,16 +233,19 @@ pub async fn token(
 async fn answer(
     state: &AppState,
     ip: IpAddr,
+    uri: &axum::http::Uri,
     headers: &HeaderMap,
     req: &TokenRequest,
 ) -> Result<Response, OAuthError> {
     let grant = required(&req.grant_type, "grant_type")?;
-    // What hooks see as `event.request`.
+    // What hooks see as `event.request`. The host is the `Host` header, or over HTTP/2 (which
+    // has none) the request's `:authority`.
     let hook_request = writ_service::hooks::HookRequest {
         ip: Some(ip.to_string()),
         hostname: headers
             .get(axum::http::header::HOST)
             .and_then(|v| v.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()))
             .map(str::to_owned),
         user_agent: headers
             .get(axum::http::header::USER_AGENT)
