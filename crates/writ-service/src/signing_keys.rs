@@ -18,6 +18,7 @@ use std::sync::Arc;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
@@ -140,27 +141,78 @@ pub async fn ensure_keys(store: &dyn Store, cipher: &KeyCipher) -> Result<(), St
     Ok(())
 }
 
-/// The key that signs for one algorithm, parsed once.
+/// The key that signs for one algorithm, parsed once, with its JWS protected headers encoded
+/// once too: signing a token is then serializing its claims, base64url and the signature
+/// (the compact JWS of RFC 7515 §7.1, the same bytes `jsonwebtoken::encode` produces).
 pub struct Signer {
     pub kid: String,
-    key: EncodingKey,
-    header: Header,
+    alg: Algorithm,
+    key: crate::jwt_signer::Parsed,
+    /// The base64url header of an access token (`typ` `at+jwt`).
+    at_header: String,
+    /// The base64url header of an ID token (`typ` `JWT`).
+    id_header: String,
+}
+
+/// The base64url of the JSON of a JWS header `{typ, alg, kid}`.
+fn encoded_header(
+    alg: Algorithm,
+    kid: &str,
+    typ: &str,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
+    Ok(B64URL.encode(serde_json::to_vec(&header)?))
 }
 
 impl Signer {
+    /// The signer of `kid`'s PKCS#8 DER private key `der` for `alg`.
+    pub fn new(
+        alg: SigningAlg,
+        kid: &str,
+        der: &[u8],
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let jwt = jwt_alg(alg);
+        let key = encoding_key(alg, der)?;
+        Ok(Signer {
+            kid: kid.to_owned(),
+            alg: jwt,
+            key: crate::jwt_signer::parse(jwt, key.as_bytes())?,
+            at_header: encoded_header(jwt, kid, "at+jwt")?,
+            id_header: encoded_header(jwt, kid, "JWT")?,
+        })
+    }
+
     /// Signs claims as a JWT with `typ` (e.g. `at+jwt` or `JWT`).
     pub fn sign<T: Serialize>(
         &self,
         typ: &'static str,
         claims: &T,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        if self.header.typ.as_deref() == Some(typ) {
-            jsonwebtoken::encode(&self.header, claims, &self.key)
-        } else {
-            let mut h = self.header.clone();
-            h.typ = Some(typ.to_owned());
-            jsonwebtoken::encode(&h, claims, &self.key)
-        }
+        let other;
+        let header = match typ {
+            "at+jwt" => &self.at_header,
+            "JWT" => &self.id_header,
+            _ => {
+                other = encoded_header(self.alg, &self.kid, typ)?;
+                &other
+            }
+        };
+        let json = serde_json::to_vec(claims)?;
+        // header . claims . signature, in one allocation sized for the largest signature
+        // (RSA 2048: 256 bytes, 342 in base64url).
+        let mut out = String::with_capacity(header.len() + json.len() * 4 / 3 + 350);
+        out.push_str(header);
+        out.push('.');
+        B64URL.encode_string(&json, &mut out);
+        let sig = self
+            .key
+            .sign(out.as_bytes())
+            .map_err(|e| jsonwebtoken::errors::ErrorKind::Signing(e.to_string()))?;
+        out.push('.');
+        B64URL.encode_string(&sig, &mut out);
+        Ok(out)
     }
 }
 
@@ -281,19 +333,9 @@ impl KeyRing {
                         k.kid
                     ))
                 })?;
-                let key =
-                    encoding_key(k.alg, &der).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let mut header = Header::new(jwt_alg(k.alg));
-                header.kid = Some(k.kid.clone());
-                header.typ = Some("at+jwt".into());
-                signers.insert(
-                    k.alg,
-                    Arc::new(Signer {
-                        kid: k.kid.clone(),
-                        key,
-                        header,
-                    }),
-                );
+                let signer = Signer::new(k.alg, &k.kid, &der)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                signers.insert(k.alg, Arc::new(signer));
             }
         }
         Ok(Self {
@@ -316,6 +358,36 @@ mod tests {
             .iter()
             .filter(|k| k["alg"] == alg)
             .count()
+    }
+
+    #[test]
+    fn signer_writes_what_jsonwebtoken_encodes() {
+        crate::jwt_signer::install();
+        let claims = json!({"iss": "https://a.example/", "sub": "s\"1", "exp": 4_000_000_000u64, "aud": "a"});
+        for alg in SigningAlg::ALL {
+            let (der, jwk) = generate(alg, "k1").unwrap();
+            let signer = Signer::new(alg, "k1", &der).unwrap();
+            let jwk: Jwk = serde_json::from_value(jwk).unwrap();
+            let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+            for typ in ["at+jwt", "JWT", "logout+jwt"] {
+                let token = signer.sign(typ, &claims).unwrap();
+                let mut h = Header::new(jwt_alg(alg));
+                h.kid = Some("k1".into());
+                h.typ = Some(typ.into());
+                // RS256 (PKCS#1 v1.5) and EdDSA are deterministic: the very same bytes.
+                if alg != SigningAlg::ES256 {
+                    let enc = encoding_key(alg, &der).unwrap();
+                    assert_eq!(token, jsonwebtoken::encode(&h, &claims, &enc).unwrap());
+                }
+                let header = jsonwebtoken::decode_header(&token).unwrap();
+                assert_eq!(header.typ.as_deref(), Some(typ));
+                assert_eq!(header.kid.as_deref(), Some("k1"));
+                let mut v = jsonwebtoken::Validation::new(jwt_alg(alg));
+                v.set_audience(&["a"]);
+                let got = jsonwebtoken::decode::<Value>(&token, &dk, &v).unwrap();
+                assert_eq!(got.claims, claims);
+            }
+        }
     }
 
     #[test]
