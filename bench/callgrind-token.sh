@@ -8,6 +8,9 @@
 #
 #   cargo build --release --workspace --bins && bench/callgrind-token.sh
 #
+# With REFRESH=1 (the default; needs sqlite3) it also counts refresh grants with rotation on
+# SQLite: ES256 access token + RS256 ID token, and ES256 alone (one family, COUNT rotations).
+#
 # Environment: COUNT=300, WRIT_BIN (default target/release/writ or $CARGO_TARGET_DIR's),
 # WRIT_PORT=3310, TOP=25 (functions listed per profile), OUT (default a fresh temp dir; the
 # callgrind.out.* files stay there for callgrind_annotate / kcachegrind).
@@ -89,7 +92,42 @@ requests() { # name url [body]
 
 body() { printf 'grant_type=client_credentials&client_id=%s&client_secret=%s&audience=%s&scope=read%%3Athings' \
   "$CID" "$CSECRET" "$(jq -rn --arg v "https://bench.example/api-$1" '$v|@uri')"; }
+# refresh_grant NAME AUDIENCE SCOPE: COUNT rotations of one family, each presenting the token
+# the previous answer carried (one curl per request; the family is inserted into SQLite).
+refresh_grant() {
+  local t id now out n=0
+  command -v sqlite3 >/dev/null || { echo "$1: sqlite3 is missing, skipped"; return; }
+  t=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  id=$(printf '%s' "$t" | sha256sum | cut -d' ' -f1); now=$(date +%s)
+  sqlite3 -cmd '.timeout 10000' "$OUT/writ.db" "INSERT INTO refresh_tokens (id, family_id, client_id, user_id, audience, scope, auth_time, created_at, idle_expires_at, family_expires_at, revoked) VALUES ('$id', '$id', '$RCID', '$RUSER', '$2', '$3', $now, $now, $((now + 86400)), $((now + 864000)), 0)"
+  rotate() { curl -s --max-time 60 "$WRIT/oauth/token" --data-urlencode grant_type=refresh_token \
+    --data-urlencode "client_id=$RCID" --data-urlencode "client_secret=$RCSECRET" --data-urlencode "refresh_token=$t" | jq -r '.refresh_token // empty'; }
+  t=$(rotate)  # warm-up, outside the measurement
+  callgrind_control -z "$VG" >/dev/null
+  callgrind_control -i on "$VG" >/dev/null
+  for _ in $(seq "$COUNT"); do
+    t=$(rotate)
+    [[ -n $t ]] || break
+    n=$((n + 1))
+  done
+  callgrind_control -i off "$VG" >/dev/null
+  callgrind_control -d "$1" "$VG" >/dev/null
+  sleep 1
+  local f ir
+  f=$(ls "$OUT"/callgrind.out."$VG".* | sort -t. -k4 -n | tail -n1)
+  ir=$(awk '/^totals:/ {print $2}' "$f")
+  printf '%-12s %10.0f instructions/request  (%s rotations of %s answered 200)\n' "$1" \
+    "$(awk -v a="$ir" -v n="$n" 'BEGIN {print (n > 0 ? a / n : 0)}')" "$n" "$COUNT"
+}
+
 requests live "$WRIT/health/live"
 requests cc-ES256 "$WRIT/oauth/token" "$(body ES256)"
 requests cc-RS256 "$WRIT/oauth/token" "$(body RS256)"
+if [[ ${REFRESH:-1} == 1 ]]; then
+  RCLIENT=$(api POST /api/v2/clients '{"name":"bench-web","app_type":"regular_web","grant_types":["authorization_code","refresh_token"],"callbacks":["https://bench.example/cb"]}')
+  RCID=$(jq -r .client_id <<<"$RCLIENT"); RCSECRET=$(jq -r .client_secret <<<"$RCLIENT")
+  RUSER=$(api POST /api/v2/users '{"email":"bench@example.com","password":"Aa1!bench-password-long","connection":"Username-Password-Authentication"}' | jq -r .user_id)
+  refresh_grant rf-ES256-id https://bench.example/api-ES256 "openid offline_access read:things"
+  refresh_grant rf-ES256 https://bench.example/api-ES256 "offline_access read:things"
+fi
 echo "profiles and top-$TOP inclusive lists (*.top) in $OUT"
