@@ -29,8 +29,15 @@ use tokio::sync::Semaphore;
 
 /// Random URL-safe string with `bytes` bytes of entropy.
 pub fn random_token(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut b);
+    let mut small = [0u8; 32];
+    let mut large = Vec::new();
+    let b = if bytes <= small.len() {
+        &mut small[..bytes]
+    } else {
+        large.resize(bytes, 0);
+        &mut large[..]
+    };
+    rand::rng().fill_bytes(b);
     B64.encode(b)
 }
 
@@ -47,9 +54,18 @@ pub fn sha256_hex(secret: &str) -> String {
     let d = Sha256::digest(secret.as_bytes());
     let mut s = String::with_capacity(64);
     for b in d {
-        s.push_str(&format!("{b:02x}"));
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0xf));
     }
     s
+}
+
+/// The lowercase hex digit of `n` (0..=15), without a branch or a table lookup on the digest
+/// of a secret (the client-secret check hashes the presented secret with it).
+fn hex_digit(n: u8) -> char {
+    // 0..=9 -> '0'..='9'; 10..=15 -> 'a'..='f': add 39 ('a' - '0' - 10) when n > 9.
+    let above_nine = 9u8.wrapping_sub(n) >> 7; // 1 when n > 9, else 0
+    char::from(b'0' + n + above_nine * 39)
 }
 
 /// Constant-time check of a presented secret against a stored SHA-256 hex digest.
@@ -356,6 +372,18 @@ mod tests {
         let h = sha256_hex(&s);
         assert!(secret_matches(&s, &h));
         assert!(!secret_matches("other", &h));
+    }
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex_of_the_digest() {
+        // FIPS 180-2 test vector.
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let digits: String = (0..16).map(hex_digit).collect();
+        assert_eq!(digits, "0123456789abcdef");
+        assert_eq!(random_token(48).len(), 64);
     }
 
     #[test]

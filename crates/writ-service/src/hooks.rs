@@ -387,6 +387,13 @@ pub async fn credentials_exchange(
     client: &Client,
     audience: &str,
 ) -> Result<Added, OAuthRefusal> {
+    // No action bound (the usual case): no event to build, on the machine-token hot path.
+    if bound_actions(w, "credentials-exchange").await?.is_empty() {
+        return Ok(Added {
+            access: Map::new(),
+            id: Map::new(),
+        });
+    }
     let event = json!({
         "client": { "client_id": client.client_id, "name": client.name },
         "resource_server": { "identifier": audience },

@@ -13,6 +13,8 @@
 //! apart. Histograms are Prometheus histograms with [`BUCKETS`]; a background task drains their
 //! samples every few seconds ([`spawn_upkeep`]) so memory stays bounded between scrapes.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use ::metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
@@ -124,6 +126,49 @@ enum Kind {
     Histogram,
 }
 
+/// Handles already registered, found again by their label values without building a
+/// [`Key`] (which allocates every label and hashes the whole key) or asking the recorder's
+/// registry. The label values of a series are bounded by the rules above, so this holds no
+/// more entries than the registry itself.
+struct Handles<T> {
+    map: std::sync::RwLock<HashMap<u64, Vec<(Box<[Box<str>]>, T)>>>,
+    hasher: RandomState,
+}
+
+impl<T> Default for Handles<T> {
+    fn default() -> Self {
+        Handles {
+            map: Default::default(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<T> Handles<T> {
+    /// Runs `with` on the handle of the series labelled `values`, registering it with `make`
+    /// the first time.
+    fn with(&self, values: &[&str], make: impl FnOnce() -> T, with: impl FnOnce(&T)) {
+        let hash = self.hasher.hash_one(values);
+        let same = |k: &[Box<str>]| {
+            k.len() == values.len() && k.iter().zip(values).all(|(a, b)| **a == **b)
+        };
+        {
+            let map = self.map.read().expect("metric handles");
+            if let Some((_, h)) = map.get(&hash).and_then(|v| v.iter().find(|(k, _)| same(k))) {
+                return with(h);
+            }
+        }
+        let mut map = self.map.write().expect("metric handles");
+        let bucket = map.entry(hash).or_default();
+        if let Some((_, h)) = bucket.iter().find(|(k, _)| same(k)) {
+            return with(h);
+        }
+        let h = make();
+        with(&h);
+        bucket.push((values.iter().map(|v| Box::from(*v)).collect(), h));
+    }
+}
+
 /// The grant types counted under their own name; any other is `unsupported`.
 const GRANT_TYPES: &[&str] = &[
     "client_credentials",
@@ -132,6 +177,29 @@ const GRANT_TYPES: &[&str] = &[
     "password",
     "http://auth0.com/oauth/grant-type/password-realm",
 ];
+
+/// Every `grant_type` label: the counted grant types, then `none` (missing) and
+/// `unsupported`.
+const GRANT_LABELS: &[&str] = &[
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    "password",
+    "http://auth0.com/oauth/grant-type/password-realm",
+    "none",
+    "unsupported",
+];
+
+/// The index in [`GRANT_LABELS`] of a request's `grant_type` label.
+fn grant_index(grant_type: Option<&str>) -> usize {
+    match grant_type {
+        None => GRANT_TYPES.len(),
+        Some(g) => GRANT_TYPES
+            .iter()
+            .position(|k| *k == g)
+            .unwrap_or(GRANT_TYPES.len() + 1),
+    }
+}
 
 /// A token endpoint request as counted: what it asked for and how it ended.
 #[derive(Debug, Clone, Copy)]
@@ -185,6 +253,17 @@ pub struct Metrics {
     authz_appended: Counter,
     audit_dropped: Counter,
     login_duration: Histogram,
+    /// `writ_token_request_duration_seconds` per grant label (see [`grant_index`]), registered
+    /// at its first request.
+    token_duration: [std::sync::OnceLock<Histogram>; GRANT_LABELS.len()],
+    /// `writ_tokens_issued_total` by (grant, audience, outcome\[, client\]).
+    tokens_issued: Handles<Counter>,
+    /// `writ_http_requests_total` by (method, route, status).
+    http_requests: Handles<Counter>,
+    /// `writ_http_request_duration_seconds` by route.
+    http_duration: Handles<Histogram>,
+    /// `writ_db_query_duration_seconds` by operation.
+    db_duration: Handles<Histogram>,
 }
 
 impl Metrics {
@@ -213,6 +292,11 @@ impl Metrics {
             audit_dropped: counter("writ_audit_stream_dropped_total"),
             login_duration: recorder
                 .register_histogram(&Key::from_name("writ_login_duration_seconds"), &META),
+            token_duration: Default::default(),
+            tokens_issued: Handles::default(),
+            http_requests: Handles::default(),
+            http_duration: Handles::default(),
+            db_duration: Handles::default(),
             recorder,
             handle,
             client_labels,
@@ -247,14 +331,8 @@ impl Metrics {
 
     /// A token endpoint request: `writ_tokens_issued_total` and its latency.
     pub fn token_request(&self, catalog: &Catalog, userinfo_audience: &str, r: TokenRequest<'_>) {
-        let grant = match r.grant_type {
-            None => "none",
-            Some(g) => GRANT_TYPES
-                .iter()
-                .find(|k| **k == g)
-                .copied()
-                .unwrap_or("unsupported"),
-        };
+        let gi = grant_index(r.grant_type);
+        let grant = GRANT_LABELS[gi];
         // An audience is a label only when it names an API (the catalog bounds them).
         let audience = r
             .audience
@@ -270,25 +348,40 @@ impl Metrics {
         } else {
             "other"
         };
-        let mut labels = vec![
-            Label::new("grant_type", grant),
-            Label::new("audience", audience.to_owned()),
-            Label::new("outcome", outcome.to_owned()),
-        ];
-        if self.client_labels {
-            let client = r
-                .client_id
+        let client = self.client_labels.then(|| {
+            r.client_id
                 .filter(|c| catalog.clients.contains_key(*c))
-                .unwrap_or("none");
-            labels.push(Label::new("client_id", client.to_owned()));
-        }
-        self.counter("writ_tokens_issued_total", labels)
-            .increment(1);
-        self.histogram(
-            "writ_token_request_duration_seconds",
-            vec![Label::new("grant_type", grant)],
-        )
-        .record(r.elapsed.as_secs_f64());
+                .unwrap_or("none")
+        });
+        let values = [grant, audience, outcome, client.unwrap_or("")];
+        let values = if client.is_some() {
+            &values[..]
+        } else {
+            &values[..3]
+        };
+        self.tokens_issued.with(
+            values,
+            || {
+                let mut labels = vec![
+                    Label::new("grant_type", grant),
+                    Label::new("audience", audience.to_owned()),
+                    Label::new("outcome", outcome.to_owned()),
+                ];
+                if let Some(c) = client {
+                    labels.push(Label::new("client_id", c.to_owned()));
+                }
+                self.counter("writ_tokens_issued_total", labels)
+            },
+            |c| c.increment(1),
+        );
+        self.token_duration[gi]
+            .get_or_init(|| {
+                self.histogram(
+                    "writ_token_request_duration_seconds",
+                    vec![Label::new("grant_type", grant)],
+                )
+            })
+            .record(r.elapsed.as_secs_f64());
     }
 
     /// A password login ended after `elapsed`, refused for `failure` if it was.
@@ -344,8 +437,12 @@ impl Metrics {
     pub async fn db<T>(&self, op: &'static str, call: impl Future<Output = T>) -> T {
         let started = std::time::Instant::now();
         let out = call.await;
-        self.histogram("writ_db_query_duration_seconds", vec![Label::new("op", op)])
-            .record(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed().as_secs_f64();
+        self.db_duration.with(
+            &[op],
+            || self.histogram("writ_db_query_duration_seconds", vec![Label::new("op", op)]),
+            |h| h.record(elapsed),
+        );
         out
     }
 
@@ -355,20 +452,32 @@ impl Metrics {
             "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
             _ => "other",
         };
-        self.counter(
-            "writ_http_requests_total",
-            vec![
-                Label::new("method", method.to_owned()),
-                Label::new("route", route.to_owned()),
-                Label::new("status", status.to_string()),
-            ],
-        )
-        .increment(1);
-        self.histogram(
-            "writ_http_request_duration_seconds",
-            vec![Label::new("route", route.to_owned())],
-        )
-        .record(elapsed.as_secs_f64());
+        let mut code = [0u8; 5];
+        let status_label = status_str(status, &mut code);
+        self.http_requests.with(
+            &[method, route, status_label],
+            || {
+                self.counter(
+                    "writ_http_requests_total",
+                    vec![
+                        Label::new("method", method.to_owned()),
+                        Label::new("route", route.to_owned()),
+                        Label::new("status", status.to_string()),
+                    ],
+                )
+            },
+            |c| c.increment(1),
+        );
+        self.http_duration.with(
+            &[route],
+            || {
+                self.histogram(
+                    "writ_http_request_duration_seconds",
+                    vec![Label::new("route", route.to_owned())],
+                )
+            },
+            |h| h.record(elapsed.as_secs_f64()),
+        );
     }
 
     /// The state gauges, sampled now: the database pool and the authz feed.
@@ -402,6 +511,21 @@ impl Metrics {
     }
 }
 
+/// `status` in decimal, written into `buf` (no allocation).
+fn status_str(status: u16, buf: &mut [u8; 5]) -> &str {
+    let mut n = status;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+}
+
 /// Runs [`Metrics::upkeep`] every [`UPKEEP_INTERVAL`] until the state is dropped.
 pub fn spawn_upkeep(state: &crate::Writ) {
     let weak = state.downgrade();
@@ -414,4 +538,112 @@ pub fn spawn_upkeep(state: &crate::Writ) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of the series whose line starts with `series` (name and labels) in `scrape`.
+    fn value(scrape: &str, series: &str) -> Option<f64> {
+        scrape
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn handles_found_again_count_the_same_series() {
+        let m = Metrics::new(true);
+        let catalog = Catalog::default();
+        let d = Duration::from_millis(1);
+        for status in [200, 200, 401, 200] {
+            m.http_request("POST", "/oauth/token", status, d);
+        }
+        m.http_request("BREW", "/oauth/token", 200, d);
+        m.http_request("GET", "unmatched", 404, d);
+        for (grant, outcome) in [
+            (Some("client_credentials"), "issued"),
+            (Some("client_credentials"), "issued"),
+            (Some("urn:x"), "unsupported_grant_type"),
+            (None, "invalid_request"),
+        ] {
+            let r = TokenRequest {
+                grant_type: grant,
+                audience: Some("https://not-an-api/"),
+                client_id: Some("nobody"),
+                outcome,
+                elapsed: d,
+            };
+            m.token_request(&catalog, "https://a.example/userinfo", r);
+        }
+        m.upkeep();
+        let s = m.render();
+        let http = |labels: &str| value(&s, &format!("writ_http_requests_total{{{labels}}}"));
+        assert_eq!(
+            http(r#"method="POST",route="/oauth/token",status="200""#),
+            Some(3.0)
+        );
+        assert_eq!(
+            http(r#"method="POST",route="/oauth/token",status="401""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            http(r#"method="other",route="/oauth/token",status="200""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            http(r#"method="GET",route="unmatched",status="404""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                r#"writ_http_request_duration_seconds_count{route="/oauth/token"}"#
+            ),
+            Some(5.0)
+        );
+        let tokens = |labels: &str| value(&s, &format!("writ_tokens_issued_total{{{labels}}}"));
+        assert_eq!(
+            tokens(
+                r#"grant_type="client_credentials",audience="none",outcome="issued",client_id="none""#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            tokens(
+                r#"grant_type="unsupported",audience="none",outcome="unsupported_grant_type",client_id="none""#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            tokens(
+                r#"grant_type="none",audience="none",outcome="invalid_request",client_id="none""#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                r#"writ_token_request_duration_seconds_count{grant_type="client_credentials"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                r#"writ_token_request_duration_seconds_count{grant_type="none"}"#
+            ),
+            Some(1.0)
+        );
+        // A grant type no request used has no series yet.
+        assert!(!s.contains(r#"writ_token_request_duration_seconds_count{grant_type="password"}"#));
+    }
+
+    #[test]
+    fn status_codes_print_in_decimal() {
+        let mut buf = [0u8; 5];
+        for code in [0u16, 7, 99, 200, 404, 999, 65535] {
+            assert_eq!(status_str(code, &mut buf), code.to_string());
+        }
+    }
 }

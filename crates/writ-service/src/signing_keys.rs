@@ -140,26 +140,55 @@ pub async fn ensure_keys(store: &dyn Store, cipher: &KeyCipher) -> Result<(), St
     Ok(())
 }
 
-/// The key that signs for one algorithm, parsed once.
+/// The key that signs for one algorithm, parsed once, with the JWS headers of its access and
+/// ID tokens built once; `jsonwebtoken` serializes each token (no JOSE of our own).
 pub struct Signer {
     pub kid: String,
     key: EncodingKey,
-    header: Header,
+    /// The header of an access token (`typ` `at+jwt`).
+    at_header: Header,
+    /// The header of an ID token (`typ` `JWT`).
+    id_header: Header,
+}
+
+/// A JWS header `{typ, alg, kid}`.
+fn header(alg: Algorithm, kid: &str, typ: &str) -> Header {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
+    header
 }
 
 impl Signer {
+    /// The signer of `kid`'s PKCS#8 DER private key `der` for `alg`.
+    pub fn new(
+        alg: SigningAlg,
+        kid: &str,
+        der: &[u8],
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let jwt = jwt_alg(alg);
+        Ok(Signer {
+            kid: kid.to_owned(),
+            key: encoding_key(alg, der)?,
+            at_header: header(jwt, kid, "at+jwt"),
+            id_header: header(jwt, kid, "JWT"),
+        })
+    }
+
     /// Signs claims as a JWT with `typ` (e.g. `at+jwt` or `JWT`).
     pub fn sign<T: Serialize>(
         &self,
         typ: &'static str,
         claims: &T,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        if self.header.typ.as_deref() == Some(typ) {
-            jsonwebtoken::encode(&self.header, claims, &self.key)
-        } else {
-            let mut h = self.header.clone();
-            h.typ = Some(typ.to_owned());
-            jsonwebtoken::encode(&h, claims, &self.key)
+        match typ {
+            "at+jwt" => jsonwebtoken::encode(&self.at_header, claims, &self.key),
+            "JWT" => jsonwebtoken::encode(&self.id_header, claims, &self.key),
+            _ => jsonwebtoken::encode(
+                &header(self.at_header.alg, &self.kid, typ),
+                claims,
+                &self.key,
+            ),
         }
     }
 }
@@ -281,19 +310,9 @@ impl KeyRing {
                         k.kid
                     ))
                 })?;
-                let key =
-                    encoding_key(k.alg, &der).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let mut header = Header::new(jwt_alg(k.alg));
-                header.kid = Some(k.kid.clone());
-                header.typ = Some("at+jwt".into());
-                signers.insert(
-                    k.alg,
-                    Arc::new(Signer {
-                        kid: k.kid.clone(),
-                        key,
-                        header,
-                    }),
-                );
+                let signer = Signer::new(k.alg, &k.kid, &der)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                signers.insert(k.alg, Arc::new(signer));
             }
         }
         Ok(Self {
@@ -316,6 +335,36 @@ mod tests {
             .iter()
             .filter(|k| k["alg"] == alg)
             .count()
+    }
+
+    #[test]
+    fn signer_writes_what_jsonwebtoken_encodes() {
+        crate::jwt_signer::install();
+        let claims = json!({"iss": "https://a.example/", "sub": "s\"1", "exp": 4_000_000_000u64, "aud": "a"});
+        for alg in SigningAlg::ALL {
+            let (der, jwk) = generate(alg, "k1").unwrap();
+            let signer = Signer::new(alg, "k1", &der).unwrap();
+            let jwk: Jwk = serde_json::from_value(jwk).unwrap();
+            let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+            for typ in ["at+jwt", "JWT", "logout+jwt"] {
+                let token = signer.sign(typ, &claims).unwrap();
+                let mut h = Header::new(jwt_alg(alg));
+                h.kid = Some("k1".into());
+                h.typ = Some(typ.into());
+                // RS256 (PKCS#1 v1.5) and EdDSA are deterministic: the very same bytes.
+                if alg != SigningAlg::ES256 {
+                    let enc = encoding_key(alg, &der).unwrap();
+                    assert_eq!(token, jsonwebtoken::encode(&h, &claims, &enc).unwrap());
+                }
+                let header = jsonwebtoken::decode_header(&token).unwrap();
+                assert_eq!(header.typ.as_deref(), Some(typ));
+                assert_eq!(header.kid.as_deref(), Some("k1"));
+                let mut v = jsonwebtoken::Validation::new(jwt_alg(alg));
+                v.set_audience(&["a"]);
+                let got = jsonwebtoken::decode::<Value>(&token, &dk, &v).unwrap();
+                assert_eq!(got.claims, claims);
+            }
+        }
     }
 
     #[test]

@@ -116,13 +116,16 @@ fn main() -> ExitCode {
 
 /// Logs to stderr, as text or (`WRIT_LOG_FORMAT=json`) one JSON object per line: timestamp,
 /// level, target, message and the event's fields at the top level, the current span's fields
-/// under `span`. `RUST_LOG` filters (default `info`, quieter for sqlx and tower-http); the
+/// under `span`. Text is coloured only when stderr is a terminal. `RUST_LOG` filters (default `info`, quieter for sqlx and tower-http); the
 /// per-request access log is the target `writ::request`.
 fn init_logging(config: Option<&std::path::Path>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    // Colours only on a terminal: a log file or journald gets no escape codes (and the
+    // per-request access line costs less to write).
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match writ_service::config::LogFormat::early(config, |k| std::env::var(k).ok()) {
         writ_service::config::LogFormat::Text => fmt.init(),

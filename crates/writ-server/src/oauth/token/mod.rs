@@ -43,6 +43,43 @@ pub struct TokenRequest {
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
+    /// `Authorization: Basic`, once the token endpoint has read it (so it is decoded once per
+    /// request; never from the body).
+    #[serde(skip)]
+    pub(crate) basic: Basic,
+}
+
+/// A request's `Authorization: Basic` as read by [`basic_credentials`].
+#[derive(Debug, Default)]
+pub(crate) enum Basic {
+    /// Not read yet: [`authenticate`] reads the headers.
+    #[default]
+    Unread,
+    /// Malformed: [`authenticate`] reads the headers again for the refusal.
+    Malformed,
+    /// No Basic credentials.
+    Absent,
+    /// `(client_id, client_secret)`, decoded.
+    Present(String, String),
+}
+
+impl Basic {
+    /// Reads `headers`' Basic credentials.
+    fn read(headers: &HeaderMap) -> Basic {
+        match basic_credentials(headers) {
+            Ok(Some((id, secret))) => Basic::Present(id, secret),
+            Ok(None) => Basic::Absent,
+            Err(_) => Basic::Malformed,
+        }
+    }
+
+    /// The client id, when the credentials were read and well formed.
+    fn client_id(&self) -> Option<&str> {
+        match self {
+            Basic::Present(id, _) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -120,9 +157,17 @@ pub(crate) fn authenticate(
     headers: &HeaderMap,
     req: &TokenRequest,
 ) -> Result<Arc<Client>, OAuthError> {
-    let basic = basic_credentials(headers)?;
+    let read;
+    let basic = match &req.basic {
+        Basic::Present(id, s) => Some((id.as_str(), s.as_str())),
+        Basic::Absent => None,
+        Basic::Unread | Basic::Malformed => {
+            read = basic_credentials(headers)?;
+            read.as_ref().map(|(id, s)| (id.as_str(), s.as_str()))
+        }
+    };
     let presented = Presented {
-        basic: basic.as_ref().map(|(id, s)| (id.as_str(), s.as_str())),
+        basic,
         client_id: req.client_id.as_deref(),
         client_secret: req.client_secret.as_deref(),
     };
@@ -161,15 +206,34 @@ struct IssuedFor(String);
 /// The token response, with `Cache-Control: no-store`.
 pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response {
     let audience = IssuedFor(minted.audience);
-    let mut r = axum::Json(TokenResponse {
+    let answer = TokenResponse {
         access_token: minted.access_token,
         token_type: "Bearer",
         expires_in: minted.expires_in,
         scope: &minted.scope,
         id_token: minted.id_token,
         refresh_token,
-    })
-    .into_response();
+    };
+    // Serialized into a buffer sized for it (what `axum::Json` does, without growing a
+    // 128-byte buffer three or four times for a response that carries a JWT or two).
+    let size = 96
+        + answer.access_token.len()
+        + answer.scope.len()
+        + answer.id_token.as_ref().map_or(0, |t| t.len() + 16)
+        + answer.refresh_token.as_ref().map_or(0, |t| t.len() + 20);
+    let mut body = Vec::with_capacity(size);
+    if let Err(e) = serde_json::to_writer(&mut body, &answer) {
+        // Strings and integers only: cannot fail; answered like `axum::Json` would be.
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    let mut r = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -189,7 +253,10 @@ pub async fn token(
 ) -> Response {
     let started = std::time::Instant::now();
     let (result, req) = match parse_body(&headers, &body) {
-        Ok(req) => (answer(&state, addr.ip, &uri, &headers, &req).await, req),
+        Ok(mut req) => {
+            req.basic = Basic::read(&headers);
+            (answer(&state, addr.ip, &uri, &headers, &req).await, req)
+        }
         Err(e) => (Err(e), TokenRequest::default()),
     };
     let (response, outcome) = match result {
@@ -200,10 +267,14 @@ pub async fn token(
         }
     };
     // The client the request named (Basic credentials or the body), if it is one.
-    let basic = basic_credentials(&headers).ok().flatten();
-    let named = basic
-        .as_ref()
-        .map(|(id, _)| id.as_str())
+    let basic = match req.basic {
+        Basic::Unread => basic_credentials(&headers).ok().flatten(),
+        _ => None,
+    };
+    let named = req
+        .basic
+        .client_id()
+        .or(basic.as_ref().map(|(id, _)| id.as_str()))
         .or(req.client_id.as_deref());
     let catalog = state.catalog.load();
     let known = named.filter(|c| catalog.clients.contains_key(*c));
@@ -264,14 +335,12 @@ async fn dispatch(
     req: &TokenRequest,
     grant: &str,
 ) -> Result<Response, OAuthError> {
-    let state = state.clone();
-    let headers = headers.clone();
     match grant {
-        "client_credentials" => client_credentials::grant(&state, ip, &headers, req).await,
-        "authorization_code" => authorization_code::grant(&state, ip, &headers, req).await,
-        "refresh_token" => refresh_token::grant(&state, ip, &headers, req).await,
+        "client_credentials" => client_credentials::grant(state, ip, headers, req).await,
+        "authorization_code" => authorization_code::grant(state, ip, headers, req).await,
+        "refresh_token" => refresh_token::grant(state, ip, headers, req).await,
         "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
-            password::grant(&state, ip, &headers, req, grant).await
+            password::grant(state, ip, headers, req, grant).await
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
