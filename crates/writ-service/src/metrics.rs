@@ -126,12 +126,15 @@ enum Kind {
     Histogram,
 }
 
+/// A handle with the label values of its series.
+type Labelled<T> = (Box<[Box<str>]>, T);
+
 /// Handles already registered, found again by their label values without building a
 /// [`Key`] (which allocates every label and hashes the whole key) or asking the recorder's
 /// registry. The label values of a series are bounded by the rules above, so this holds no
 /// more entries than the registry itself.
 struct Handles<T> {
-    map: std::sync::RwLock<HashMap<u64, Vec<(Box<[Box<str>]>, T)>>>,
+    map: std::sync::RwLock<HashMap<u64, Vec<Labelled<T>>>>,
     hasher: RandomState,
 }
 
