@@ -20,6 +20,17 @@ async fn group(app: &TestApp, name: &str, parent: Option<&str>) -> String {
         .field("id")
 }
 
+/// Adds one role or member (`relation`: `roles` or `members`) to a group (201).
+async fn add_to(app: &TestApp, group: &str, relation: &str, id: &str) {
+    app.api(
+        Method::POST,
+        &format!("/groups/{group}/{relation}"),
+        Some(json!({ relation: [id] })),
+    )
+    .await
+    .assert(201);
+}
+
 /// The names (or `key`) of a list's items.
 fn names(list: &Value, key: &str) -> Vec<String> {
     let items = list
@@ -290,20 +301,8 @@ async fn effective_permissions_name_how_the_user_holds_each() {
         .await;
     let eng = group(&app, "eng", None).await;
     let backend = group(&app, "backend", Some(&eng)).await;
-    app.api(
-        Method::POST,
-        &format!("/groups/{eng}/roles"),
-        Some(json!({"roles": [writer]})),
-    )
-    .await
-    .assert(201);
-    app.api(
-        Method::POST,
-        &format!("/groups/{backend}/members"),
-        Some(json!({"members": [bob]})),
-    )
-    .await
-    .assert(201);
+    add_to(&app, &eng, "roles", &writer).await;
+    add_to(&app, &backend, "members", &bob).await;
 
     let enc: String = url::form_urlencoded::byte_serialize(API.as_bytes()).collect();
     let path = format!("/users/{bob}/effective-permissions?resource_server_identifier={enc}");
@@ -412,20 +411,8 @@ async fn deleting_a_group_takes_effect_at_once_then_its_members_leave_it() {
     let bob = app.create_user("bob@example.com", "bob-password-1").await;
     let eng = group(&app, "eng", None).await;
     let backend = group(&app, "backend", Some(&eng)).await;
-    app.api(
-        Method::POST,
-        &format!("/groups/{eng}/roles"),
-        Some(json!({"roles": [reader]})),
-    )
-    .await
-    .assert(201);
-    app.api(
-        Method::POST,
-        &format!("/groups/{backend}/members"),
-        Some(json!({"members": [bob]})),
-    )
-    .await
-    .assert(201);
+    add_to(&app, &eng, "roles", &reader).await;
+    add_to(&app, &backend, "members", &bob).await;
     let perms = app.api_get(&format!("/users/{bob}/permissions")).await;
     assert_eq!(names(&perms, "permission_name"), ["read:x"]);
     let version = || async { app.stored_users("bob@example.com").await[0].authz_version };

@@ -153,6 +153,12 @@ fn spawn(args: &[&str], extra: &[(&str, &str)]) -> Proc {
 }
 
 fn sigterm(p: &mut Proc) -> std::process::Output {
+    send_term(p);
+    exited(p)
+}
+
+/// Sends SIGTERM to the process.
+fn send_term(p: &Proc) {
     let pid = p.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -161,6 +167,10 @@ fn sigterm(p: &mut Proc) -> std::process::Output {
             .unwrap()
             .success()
     );
+}
+
+/// Waits for the process to exit; its status and output.
+fn exited(p: &mut Proc) -> std::process::Output {
     let child = std::mem::replace(&mut p.child, Command::new("true").spawn().unwrap());
     child.wait_with_output().unwrap()
 }
@@ -270,14 +280,7 @@ async fn during_the_shutdown_delay_the_node_is_not_ready_but_serves() {
     let http = reqwest::Client::new();
     let ready = format!("{}/health/ready", p.base);
     assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
-    let pid = p.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    send_term(&p);
     // Not ready within moments, over new connections, while the node still answers.
     let deadline = Instant::now() + Duration::from_secs(10);
     let body: serde_json::Value = loop {
@@ -304,8 +307,7 @@ async fn during_the_shutdown_delay_the_node_is_not_ready_but_serves() {
         .unwrap();
     assert_eq!(discovery.status(), 200);
     // Then it stops by itself, cleanly.
-    let child = std::mem::replace(&mut p.child, Command::new("true").spawn().unwrap());
-    let out = child.wait_with_output().unwrap();
+    let out = exited(&mut p);
     assert!(out.status.success(), "graceful exit: {:?}", out.status);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("shutdown delay"), "{log}");
