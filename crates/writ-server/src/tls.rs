@@ -35,6 +35,11 @@ use writ_service::config::TlsFiles;
 /// How long a client has to complete its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many handshakes may be under way at once: past it, no connection is accepted until one
+/// ends (connections wait in the kernel's backlog), so clients that connect and say nothing
+/// cannot pile up tasks beyond this for the handshake timeout.
+pub const MAX_PENDING_HANDSHAKES: usize = 1024;
+
 /// The ALPN protocols offered, in the server's order of preference.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
@@ -168,7 +173,8 @@ fn pem_error(var: &str, path: &Path, e: &pem::Error) -> TlsError {
 
 /// A TCP listener whose connections are TLS, handed out once their handshake is done: the
 /// listener `axum::serve` runs on when TLS is on. Handshakes run concurrently, each in its own
-/// task, within [`HANDSHAKE_TIMEOUT`]; a failed one is logged at debug level and dropped.
+/// task, within [`HANDSHAKE_TIMEOUT`] and at most [`MAX_PENDING_HANDSHAKES`] at once; a failed
+/// one is logged at debug level and dropped.
 pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
@@ -212,7 +218,8 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
+                accepted = self.tcp.accept(),
+                    if self.handshakes.len() < MAX_PENDING_HANDSHAKES => match accepted {
                     Ok((stream, peer)) => self.start_handshake(stream, peer),
                     Err(e) => accept_error(e).await,
                 },
