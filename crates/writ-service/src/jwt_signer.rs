@@ -18,20 +18,21 @@ use jsonwebtoken::errors::{ErrorKind, Result};
 use jsonwebtoken::signature::{Error as SigError, Signer};
 use jsonwebtoken::{Algorithm, EncodingKey};
 
-/// A private key parsed once (aws-lc-rs key pairs), shared by this provider's cache and by
-/// [`crate::signing_keys::Signer`], which signs with it directly.
 #[derive(Clone)]
-pub(crate) enum Parsed {
+enum Parsed {
     Rsa(Arc<RsaKeyPair>),
     Ec(Arc<EcdsaKeyPair>),
     Ed(Arc<Ed25519KeyPair>),
 }
 
-impl Parsed {
-    /// The signature of `msg` (RSASSA-PKCS1-v1_5 SHA-256, ECDSA P-256 SHA-256 fixed-size, or
-    /// Ed25519), as the JWS algorithms RS256, ES256 and EdDSA define it.
-    pub(crate) fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SigError> {
-        match self {
+struct CachedSigner {
+    alg: Algorithm,
+    key: Parsed,
+}
+
+impl Signer<Vec<u8>> for CachedSigner {
+    fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SigError> {
+        match &self.key {
             Parsed::Rsa(k) => {
                 let mut sig = vec![0; k.public_modulus_len()];
                 k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
@@ -48,17 +49,6 @@ impl Parsed {
     }
 }
 
-struct CachedSigner {
-    alg: Algorithm,
-    key: Parsed,
-}
-
-impl Signer<Vec<u8>> for CachedSigner {
-    fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, SigError> {
-        self.key.sign(msg)
-    }
-}
-
 impl JwtSigner for CachedSigner {
     fn algorithm(&self) -> Algorithm {
         self.alg
@@ -68,8 +58,7 @@ impl JwtSigner for CachedSigner {
 type Cache = RwLock<HashMap<(Algorithm, Vec<u8>), Parsed>>;
 static CACHE: LazyLock<Cache> = LazyLock::new(Default::default);
 
-/// Parses `der` (the bytes of an [`EncodingKey`] of `alg`) into an aws-lc-rs key pair.
-pub(crate) fn parse(alg: Algorithm, der: &[u8]) -> Result<Parsed> {
+fn parse(alg: Algorithm, der: &[u8]) -> Result<Parsed> {
     Ok(match alg {
         Algorithm::RS256 => Parsed::Rsa(Arc::new(
             RsaKeyPair::from_der(der).map_err(|e| ErrorKind::InvalidRsaKey(e.to_string()))?,
