@@ -149,7 +149,21 @@ fn end_quietly_on_broken_pipe() {
     }
 }
 
+/// Resolves on the first SIGTERM or Ctrl-C: the server then turns not-ready, serves on for the
+/// shutdown delay and finishes in-flight requests. A second signal ends the process at once
+/// (exit status 130), for an operator who does not want to wait for the delay.
 async fn shutdown_signal() {
+    stop_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests (a second signal stops at once)");
+    tokio::spawn(async {
+        stop_signal().await;
+        tracing::warn!("told again to stop: stopping at once");
+        std::process::exit(130);
+    });
+}
+
+/// The next SIGTERM or Ctrl-C.
+async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -165,42 +179,45 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 /// SIGHUP (`systemctl reload`, see `deploy/writ.service`) must not end the server, as it would
 /// by default. With TLS it reloads the certificate and key (a failure is logged and the old
 /// certificate kept); otherwise it is logged and changes nothing. Other settings are read once,
 /// at start.
+/// Installed before start-up's slow steps (migrations, keys), so a reload sent while the node
+/// starts does not end it.
 fn on_hangup(certs: Option<writ_server::tls::Certificates>) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    {
         let kind = tokio::signal::unix::SignalKind::hangup();
         let Ok(mut hup) = tokio::signal::unix::signal(kind) else {
             return;
         };
-        while hup.recv().await.is_some() {
-            let Some(certs) = &certs else {
-                tracing::info!(
-                    "SIGHUP: nothing to reload (settings are read at start; restart to apply changes)"
-                );
-                continue;
-            };
-            let reloading = certs.clone();
-            match tokio::task::spawn_blocking(move || reloading.reload()).await {
-                Ok(Ok(())) => tracing::info!(
-                    cert = %certs.files().cert.display(),
-                    key = %certs.files().key.display(),
-                    "SIGHUP: TLS certificate reloaded; new connections use it"
-                ),
-                Ok(Err(e)) => tracing::error!(
-                    error = %e,
-                    "SIGHUP: TLS certificate not reloaded; still serving the previous one"
-                ),
-                Err(e) => tracing::error!(error = %e, "SIGHUP: the TLS reload failed"),
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let Some(certs) = &certs else {
+                    tracing::info!(
+                        "SIGHUP: nothing to reload (settings are read at start; restart to apply changes)"
+                    );
+                    continue;
+                };
+                let reloading = certs.clone();
+                match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                    Ok(Ok(())) => tracing::info!(
+                        cert = %certs.files().cert.display(),
+                        key = %certs.files().key.display(),
+                        "SIGHUP: TLS certificate reloaded; new connections use it"
+                    ),
+                    Ok(Err(e)) => tracing::error!(
+                        error = %e,
+                        "SIGHUP: TLS certificate not reloaded; still serving the previous one"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: the TLS reload failed"),
+                }
             }
-        }
-    });
+        });
+    }
     #[cfg(not(unix))]
     let _ = certs;
 }
@@ -215,6 +232,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         ),
         None => None,
     };
+    on_hangup(certs.clone());
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -243,7 +261,6 @@ async fn serve(cli: Cli) -> Result<(), String> {
         eprintln!("{}", demo::tour(&config.issuer));
     }
     tracing::info!(issuer = %config.issuer, listen = %config.listen, tls = certs.is_some(), ready_ms = started.elapsed().as_millis() as u64, "writ is ready");
-    on_hangup(certs.clone());
     let store = state.store.clone();
     // `/metrics` on its own address, ending with the server.
     let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);

@@ -315,6 +315,35 @@ async fn during_the_shutdown_delay_the_node_is_not_ready_but_serves() {
 }
 
 #[tokio::test]
+async fn a_second_signal_cuts_the_shutdown_delay_short() {
+    let mut p = spawn(&["serve"], &[("WRIT_SHUTDOWN_DELAY_SECS", "600")]);
+    let http = reqwest::Client::new();
+    let ready = format!("{}/health/ready", p.base);
+    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
+    send_term(&p);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http.get(&ready).send().await.unwrap().status() != 503 {
+        assert!(Instant::now() < deadline, "still ready after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send_term(&p);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second SIGTERM did not end the delay"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let log = String::from_utf8_lossy(&exited(&mut p).stderr).into_owned();
+    assert!(log.contains("stopping at once"), "{log}");
+}
+
+#[tokio::test]
 async fn demo_seeds_idempotently_and_tokens_carry_permissions() {
     let env = [
         ("WRIT_BOOTSTRAP_CLIENT_ID", "ops"),
