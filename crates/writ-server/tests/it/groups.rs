@@ -218,12 +218,7 @@ async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_o
     // says inactive), his next one lacks the permission.
     let probe = app.machine(API, &[]).await;
     assert_eq!(app.introspect(&probe, &t).await["active"], true);
-    app.api(
-        Method::DELETE,
-        &format!("/groups/{eng}/roles"),
-        Some(json!({"roles": [reader]})),
-    )
-    .await
+    app.group_relation(Method::DELETE, &eng, "roles", &[&reader])    .await
     .assert(204);
     assert_eq!(app.introspect(&probe, &t).await["active"], false);
     let t2 = token().await;
@@ -249,12 +244,7 @@ async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_o
     );
 
     // Leaving the group: the same.
-    app.api(
-        Method::DELETE,
-        &format!("/groups/{backend}/members"),
-        Some(json!({"members": [bob]})),
-    )
-    .await
+    app.group_relation(Method::DELETE, &backend, "members", &[&bob])    .await
     .assert(204);
     assert_eq!(app.introspect(&probe, &t3).await["active"], false);
     assert!(
