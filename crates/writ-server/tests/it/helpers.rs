@@ -523,7 +523,8 @@ impl TestApp {
         ids: &[&str],
     ) -> Resp {
         let path = format!("/groups/{group}/{relation}");
-        self.api(method, &path, Some(json!({ relation: ids }))).await
+        self.api(method, &path, Some(json!({ relation: ids })))
+            .await
     }
 
     /// A Management API `GET` with the admin token that must succeed; the body.
@@ -587,7 +588,11 @@ impl TestApp {
 
     /// A server with the API `api` (RS256, the permission `read:x`, RBAC on), the user
     /// `email`, and a client allowed the password grant.
-    pub async fn with_password_user(api: &str, email: &str, password: &str) -> (Self, (String, String)) {
+    pub async fn with_password_user(
+        api: &str,
+        email: &str,
+        password: &str,
+    ) -> (Self, (String, String)) {
         let app = Self::spawn().await;
         app.create_api(api, "RS256", &["read:x"], true).await;
         app.create_user(email, password).await;

@@ -46,10 +46,12 @@ async fn post_login_claims_secrets_and_id_token() {
         .await
         .assert(201)
         .field("id");
-    app.group_relation(Method::POST, &g, "roles", &[&reader])    .await
-    .assert(201);
-    app.group_relation(Method::POST, &g, "members", &[&bob_id])    .await
-    .assert(201);
+    app.group_relation(Method::POST, &g, "roles", &[&reader])
+        .await
+        .assert(201);
+    app.group_relation(Method::POST, &g, "members", &[&bob_id])
+        .await
+        .assert(201);
     let id = bind(
         &app,
         "post-login",
