@@ -351,15 +351,7 @@ async fn metrics_leave_the_main_listener_when_they_have_their_own() {
             let _ = rx.await;
         },
     ));
-    let text = app
-        .http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(app.http.get(format!("http://{addr}/metrics"))).await;
     let m = parse(&text).await;
     assert_build_info(&m);
     let _ = tx.send(());
