@@ -61,6 +61,20 @@ for alg in ES256 RS256; do
     '{client_id:$c,audience:$a,scope:["read:things"]}')" >/dev/null
 done
 
+# measure_start: zeroes the counters and starts counting. measure_end NAME: stops, dumps the
+# profile as NAME, and sets PROFILE (its file) and IR (its total instructions).
+measure_start() {
+  callgrind_control -z "$VG" >/dev/null
+  callgrind_control -i on "$VG" >/dev/null
+}
+measure_end() {
+  callgrind_control -i off "$VG" >/dev/null
+  callgrind_control -d "$1" "$VG" >/dev/null
+  sleep 1
+  PROFILE=$(ls "$OUT"/callgrind.out."$VG".* | sort -t. -k4 -n | tail -n1)
+  IR=$(awk '/^totals:/ {print $2}' "$PROFILE")
+}
+
 # One curl process makes all COUNT requests over one kept-alive connection (`next` keeps
 # each request's options its own).
 requests() { # name url [body]
@@ -76,18 +90,12 @@ requests() { # name url [body]
   sed -i '$d' "$cfg"  # no `next` after the last one
   # One warm-up request outside the measurement.
   curl -s -o /dev/null ${3:+--data "$3"} "$2"
-  callgrind_control -z "$VG" >/dev/null
-  callgrind_control -i on "$VG" >/dev/null
+  measure_start
   curl -s -K "$cfg" | sort | uniq -c >"$OUT/$1.codes"
-  callgrind_control -i off "$VG" >/dev/null
-  callgrind_control -d "$1" "$VG" >/dev/null
-  sleep 1
-  local f ir
-  f=$(ls "$OUT"/callgrind.out."$VG".* | sort -t. -k4 -n | tail -n1)
-  ir=$(awk '/^totals:/ {print $2}' "$f")
-  printf '%-12s %10.0f instructions/request  (%s requests: %s)\n' "$1" "$(awk -v a="$ir" -v n="$COUNT" 'BEGIN {print a / n}')" \
+  measure_end "$1"
+  printf '%-12s %10.0f instructions/request  (%s requests: %s)\n' "$1" "$(awk -v a="$IR" -v n="$COUNT" 'BEGIN {print a / n}')" \
     "$COUNT" "$(tr -s ' \n' ' ' <"$OUT/$1.codes")"
-  callgrind_annotate --inclusive=yes "$f" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -n "$TOP" >"$OUT/$1.top" || true
+  callgrind_annotate --inclusive=yes "$PROFILE" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -n "$TOP" >"$OUT/$1.top" || true
 }
 
 body() { printf 'grant_type=client_credentials&client_id=%s&client_secret=%s&audience=%s&scope=read%%3Athings' \
@@ -103,21 +111,15 @@ refresh_grant() {
   rotate() { curl -s --max-time 60 "$WRIT/oauth/token" --data-urlencode grant_type=refresh_token \
     --data-urlencode "client_id=$RCID" --data-urlencode "client_secret=$RCSECRET" --data-urlencode "refresh_token=$t" | jq -r '.refresh_token // empty'; }
   t=$(rotate)  # warm-up, outside the measurement
-  callgrind_control -z "$VG" >/dev/null
-  callgrind_control -i on "$VG" >/dev/null
+  measure_start
   for _ in $(seq "$COUNT"); do
     t=$(rotate)
     [[ -n $t ]] || break
     n=$((n + 1))
   done
-  callgrind_control -i off "$VG" >/dev/null
-  callgrind_control -d "$1" "$VG" >/dev/null
-  sleep 1
-  local f ir
-  f=$(ls "$OUT"/callgrind.out."$VG".* | sort -t. -k4 -n | tail -n1)
-  ir=$(awk '/^totals:/ {print $2}' "$f")
+  measure_end "$1"
   printf '%-12s %10.0f instructions/request  (%s rotations of %s answered 200)\n' "$1" \
-    "$(awk -v a="$ir" -v n="$n" 'BEGIN {print (n > 0 ? a / n : 0)}')" "$n" "$COUNT"
+    "$(awk -v a="$IR" -v n="$n" 'BEGIN {print (n > 0 ? a / n : 0)}')" "$n" "$COUNT"
 }
 
 requests live "$WRIT/health/live"

@@ -35,7 +35,7 @@ PY=.venv/bin/python
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'django: %s\n' "$*" >&2; exit 1; }
-# port_busy, start, wait_http, stop_services, secret
+# port_busy, ports_free, on_exit, start, wait_http, stop_services, secret
 source "$ROOT/tests/lib/services.sh"
 
 # --- what the tests need on this machine ---------------------------------------------------
@@ -80,17 +80,11 @@ stop_all() {
   if [ "${DJANGO_KEEP:-0}" = 1 ]; then echo "django: kept $work"; else rm -rf "$work"; fi
   exit "$status"
 }
-trap stop_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit stop_all
 
 addrs=("$GATE_ADDR" "$DJANGO_ADDR" "$DJANGO_JWT_ADDR" "$NGINX_ADDR")
 [ -n "$SERVE_FOR" ] || addrs+=("$WRIT_ADDR")
-for addr in "${addrs[@]}"; do
-  if port_busy "$addr"; then
-    die "$addr is already in use; stop whatever listens there (the tests need these fixed ports)"
-  fi
-done
+ports_free "${addrs[@]}"
 
 MGMT_CLIENT_ID=django-test-admin
 MGMT_CLIENT_SECRET=$(secret)

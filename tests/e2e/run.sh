@@ -48,7 +48,7 @@ TODOS_API_BIN=${TODOS_API_BIN:-${CARGO_TARGET_DIR:-target}/$E2E_PROFILE/todos-ap
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
-# port_busy, start, wait_http, stop_services, secret
+# port_busy, ports_free, on_exit, start, wait_http, stop_services, secret
 source "$ROOT/tests/lib/services.sh"
 
 # --- what the tests need on this machine ---------------------------------------------------
@@ -100,15 +100,9 @@ stop_all() {
   fi
   exit "$status"
 }
-trap stop_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit stop_all
 
-for addr in "$WRIT_ADDR" "$API_ADDR" "$SPA_ADDR" "$OIDC_SITE_ADDR"; do
-  if port_busy "$addr"; then
-    die "$addr is already in use; stop whatever listens there (the tests need these fixed ports)"
-  fi
-done
+ports_free "$WRIT_ADDR" "$API_ADDR" "$SPA_ADDR" "$OIDC_SITE_ADDR"
 
 export WRIT_BOOTSTRAP_CLIENT_ID=e2e-admin
 export WRIT_BOOTSTRAP_CLIENT_SECRET=$(secret)

@@ -5,6 +5,23 @@
 # port_busy HOST:PORT: something listens there.
 port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
+# ports_free HOST:PORT...: dies when any of them is in use (the tests need these fixed ports).
+ports_free() {
+  local addr
+  for addr in "$@"; do
+    if port_busy "$addr"; then
+      die "$addr is already in use; stop whatever listens there (the tests need these fixed ports)"
+    fi
+  done
+}
+
+# on_exit FN: runs FN when the script exits, also after Ctrl-C (status 130) or SIGTERM (143).
+on_exit() {
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
 # start NAME CMD...: runs CMD in its own session and process group, logging to $LOGS/NAME.log.
 start() {
   local name=$1

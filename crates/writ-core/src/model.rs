@@ -281,6 +281,30 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client with nothing but its id, its type, its creation time and Writ's defaults:
+    /// first party, public (no secret), rotating refresh tokens (15 days idle, 30 days at most).
+    pub fn new(client_id: String, app_type: AppType, created_at: String) -> Client {
+        Client {
+            client_id,
+            name: String::new(),
+            description: String::new(),
+            app_type,
+            grant_types: vec![],
+            callbacks: vec![],
+            allowed_origins: vec![],
+            web_origins: vec![],
+            allowed_logout_urls: vec![],
+            secret_hash: None,
+            is_first_party: true,
+            refresh_rotation: true,
+            refresh_leeway: 0,
+            refresh_idle_lifetime: 1_296_000,
+            refresh_absolute_lifetime: 2_592_000,
+            created_at,
+            authz_version: 0,
+        }
+    }
+
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
     }

@@ -9,7 +9,7 @@ use writ_core::{AppType, Permission, ResourceServer, Role, Scope, SigningAlg, To
 use writ_store::{NewUser, StoreError};
 
 use crate::state::AppState;
-use writ_service::bootstrap::machine_client;
+use writ_service::bootstrap::{client_grant, machine_client};
 
 pub const TODOS_API: &str = "https://todos.example/api";
 pub const MACHINE_CLIENT_ID: &str = "demo-machine";
@@ -178,18 +178,10 @@ async fn grant(
     audience: &str,
     scope: &str,
 ) -> Result<(), StoreError> {
-    let existing = state
-        .store
-        .list_client_grants(
-            Some(client_id),
-            Some(audience),
-            writ_store::Page {
-                page: 0,
-                per_page: 1,
-            },
-        )
-        .await?;
-    if existing.total == 0 {
+    if client_grant(&*state.store, client_id, audience)
+        .await?
+        .is_none()
+    {
         state
             .store
             .create_client_grant(client_id, audience, &[scope.to_string()])

@@ -2,7 +2,8 @@
 //! bootstrap machine client with a grant for every management scope. Idempotent.
 
 use writ_core::{
-    AppType, Client, MANAGEMENT_SCOPES, ResourceServer, Scope, SigningAlg, TokenDialect,
+    AppType, Client, ClientGrant, MANAGEMENT_SCOPES, ResourceServer, Scope, SigningAlg,
+    TokenDialect,
 };
 use writ_store::{Store, StoreError};
 
@@ -58,19 +59,25 @@ pub fn machine_client(id: &str, name: &str, secret: &str) -> Client {
     }
 }
 
+/// The client grant of `client_id` for `audience`, if it has one.
+pub async fn client_grant(
+    store: &dyn Store,
+    client_id: &str,
+    audience: &str,
+) -> Result<Option<ClientGrant>, StoreError> {
+    let page = writ_store::Page {
+        page: 0,
+        per_page: 1,
+    };
+    let existing = store
+        .list_client_grants(Some(client_id), Some(audience), page)
+        .await?;
+    Ok(existing.items.into_iter().next())
+}
+
 async fn grant_all(store: &dyn Store, client_id: &str, audience: &str) -> Result<(), StoreError> {
     let scopes: Vec<String> = MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect();
-    let existing = store
-        .list_client_grants(
-            Some(client_id),
-            Some(audience),
-            writ_store::Page {
-                page: 0,
-                per_page: 1,
-            },
-        )
-        .await?;
-    match existing.items.first() {
+    match client_grant(store, client_id, audience).await? {
         Some(g) if g.scope == scopes => Ok(()),
         Some(g) => store.update_client_grant(&g.id, &scopes).await.map(|_| ()),
         None => store

@@ -196,28 +196,10 @@ fn apply(c: &mut Client, b: ClientInput, creating: bool) -> Result<Option<bool>>
     Ok(Some(!public))
 }
 
-/// A client with nothing but its id, its type and Writ's defaults: first party, public (no
-/// secret), rotating refresh tokens (15 days idle, 30 days at most), created now.
+/// A client with nothing but its id, its type and Writ's defaults (see [`Client::new`]),
+/// created now.
 pub(crate) fn blank(client_id: String, app_type: AppType) -> Client {
-    Client {
-        client_id,
-        name: String::new(),
-        description: String::new(),
-        app_type,
-        grant_types: vec![],
-        callbacks: vec![],
-        allowed_origins: vec![],
-        web_origins: vec![],
-        allowed_logout_urls: vec![],
-        secret_hash: None,
-        is_first_party: true,
-        refresh_rotation: true,
-        refresh_leeway: 0,
-        refresh_idle_lifetime: 1_296_000,
-        refresh_absolute_lifetime: 2_592_000,
-        created_at: crate::time::now_rfc3339(),
-        authz_version: 0,
-    }
+    Client::new(client_id, app_type, crate::time::now_rfc3339())
 }
 
 /// Creates a client: confidential (with a secret) unless `token_endpoint_auth_method` is

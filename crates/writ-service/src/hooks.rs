@@ -547,45 +547,37 @@ pub async fn create(
     rt: Runtime<'_>,
 ) -> Result<Action, ServiceError> {
     let op = Operation::at("POST", "/actions/actions", "", 201);
-    let result = create_action(w, name, trigger, code, secrets, rt).await;
+    let result: Result<Action, ServiceError> = async move {
+        check_trigger(trigger)?;
+        if name.trim().is_empty() {
+            return Err(ServiceError::invalid("name", "name is required"));
+        }
+        let url = webhook_url(w, rt, None)?;
+        let opened = merge_secrets(Map::new(), secrets);
+        if url.is_some() {
+            crate::webhooks::check_secret(&opened)?;
+        }
+        let id = format!("act_{}", crate::crypto::random_alnum(16));
+        let at = chrono::Utc::now().to_rfc3339();
+        let a = Action {
+            secrets: seal_secrets(w, &id, &opened),
+            url,
+            deployed_url: None,
+            revision: 0,
+            id,
+            name: name.into(),
+            trigger: trigger.into(),
+            code: code.into(),
+            version: 0,
+            deployed_code: None,
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        w.store.put_action(&a).await?;
+        Ok(a)
+    }
+    .await;
     w.finish(actor, op, result).await
-}
-
-async fn create_action(
-    w: &Writ,
-    name: &str,
-    trigger: &str,
-    code: &str,
-    secrets: &[(String, Option<String>)],
-    rt: Runtime<'_>,
-) -> Result<Action, ServiceError> {
-    check_trigger(trigger)?;
-    if name.trim().is_empty() {
-        return Err(ServiceError::invalid("name", "name is required"));
-    }
-    let url = webhook_url(w, rt, None)?;
-    let opened = merge_secrets(Map::new(), secrets);
-    if url.is_some() {
-        crate::webhooks::check_secret(&opened)?;
-    }
-    let id = format!("act_{}", crate::crypto::random_alnum(16));
-    let at = chrono::Utc::now().to_rfc3339();
-    let a = Action {
-        secrets: seal_secrets(w, &id, &opened),
-        url,
-        deployed_url: None,
-        revision: 0,
-        id,
-        name: name.into(),
-        trigger: trigger.into(),
-        code: code.into(),
-        version: 0,
-        deployed_code: None,
-        created_at: at.clone(),
-        updated_at: at,
-    };
-    w.store.put_action(&a).await?;
-    Ok(a)
 }
 
 /// Changes an action's name, draft code, draft runtime / webhook URL or secrets (new secrets

@@ -518,19 +518,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn eviction_prefers_the_oldest_unblocked_entries() {
-        let t: Table<u32> = Table::new(
+    /// A table of capacity 10 blocking past `max` failures a minute, with one failure each of
+    /// the keys `0..keys`, `gap` apart (oldest first).
+    fn filled(max: u32, keys: u32, gap: Duration) -> Table<u32> {
+        let t = Table::new(
             Rule {
-                max: 3,
+                max,
                 window: Duration::from_secs(60),
             },
             10,
         );
-        for k in 0..10 {
+        for k in 0..keys {
             t.update(&k, |e, _, _| e.count += 1);
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(gap);
         }
+        t
+    }
+
+    #[test]
+    fn eviction_prefers_the_oldest_unblocked_entries() {
+        let t = filled(3, 10, Duration::from_millis(2));
         // Key 0 (the oldest) is blocked, so it stays; the next oldest go.
         for _ in 0..2 {
             t.update(&0, |e, _, _| e.count += 1);
@@ -547,17 +554,7 @@ mod tests {
 
     #[test]
     fn past_four_times_the_capacity_the_oldest_blocks_go() {
-        let t: Table<u32> = Table::new(
-            Rule {
-                max: 1,
-                window: Duration::from_secs(60),
-            },
-            10,
-        );
-        for k in 0..100 {
-            t.update(&k, |e, _, _| e.count += 1);
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        let t = filled(1, 100, Duration::from_micros(200));
         assert!(t.len() <= 40, "{}", t.len());
         assert!(t.peek(&99).is_some(), "the newest block is kept");
         assert!(t.peek(&0).is_none(), "the oldest went");

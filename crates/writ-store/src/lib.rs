@@ -727,26 +727,20 @@ pub struct PoolUse {
     pub idle: u32,
 }
 
-/// Everything the server needs from storage.
-pub trait Store:
-    ResourceServerStore
-    + RoleStore
-    + GroupStore
-    + UserStore
-    + ClientStore
-    + ClientGrantStore
-    + SigningKeyStore
-    + ActionStore
-    + AuthzEventStore
-    + LoginStore
-    + ConsentStore
-    + AuditStore
-    + Lifecycle
-{
+/// Declares a trait that is the sum of `parts`, implemented by every type that has them all
+/// (one list, so the trait and its blanket impl cannot disagree).
+macro_rules! sum_trait {
+    ($(#[$doc:meta])* $name:ident = $first:ident $(+ $part:ident)*) => {
+        $(#[$doc])*
+        pub trait $name: $first $(+ $part)* {}
+
+        impl<T> $name for T where T: $first $(+ $part)* {}
+    };
 }
 
-impl<T> Store for T where
-    T: ResourceServerStore
+sum_trait! {
+    /// Everything the server needs from storage.
+    Store = ResourceServerStore
         + RoleStore
         + GroupStore
         + UserStore
@@ -759,5 +753,4 @@ impl<T> Store for T where
         + ConsentStore
         + AuditStore
         + Lifecycle
-{
 }

@@ -120,10 +120,7 @@ async fn read(c: Caller, Path(ApiId(id)): Path<ApiId>) -> Result<Response, ApiEr
     request_body(content = ResourceServerRequest, description = "Properties to change; `identifier` cannot change."),
     responses(
         (status = 200, description = "The updated API.", body = types::ResourceServer),
-        (status = 400, description = schemas::E400_BODY, body = types::Error),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = "The access token lacks the required scope, or the API is the built-in Management API.", body = types::Error),
-        (status = 404, description = "No such API.", body = types::Error),
+        schemas::SystemBodyDenied<ApiId>,
     ),
     security(("bearer" = ["update:resource_servers"]))
 )]
@@ -146,9 +143,7 @@ async fn update(
     params(ApiId),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, description = schemas::E401, body = types::Error),
-        (status = 403, description = "The access token lacks the required scope, or the API is the built-in Management API.", body = types::Error),
-        (status = 404, description = "No such API.", body = types::Error),
+        schemas::SystemDenied<ApiId>,
     ),
     security(("bearer" = ["delete:resource_servers"]))
 )]

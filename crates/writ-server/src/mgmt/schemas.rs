@@ -18,6 +18,8 @@ pub const E400_BODY: &str =
 pub const E401: &str =
     "Missing, malformed, expired or invalid access token (see `WWW-Authenticate`).";
 pub const E403: &str = "The access token lacks a required scope (see `WWW-Authenticate`).";
+pub const E403_SYSTEM: &str =
+    "The access token lacks the required scope, or the API is the built-in Management API.";
 
 /// An error response: `description`, with Auth0's error body.
 fn error(status: &str, description: &str) -> (String, RefOr<Response>) {
@@ -70,6 +72,29 @@ pub struct BodyDenied<R = ()>(PhantomData<R>);
 impl<R: Resource> IntoResponses for BodyDenied<R> {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let mut r = Denied::<R>::responses();
+        r.extend([error("400", E400_BODY)]);
+        r
+    }
+}
+
+/// [`Denied`]'s, with a 403 that also names the built-in Management API ([`E403_SYSTEM`]),
+/// which cannot be changed or deleted.
+pub struct SystemDenied<R = ()>(PhantomData<R>);
+
+impl<R: Resource> IntoResponses for SystemDenied<R> {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut r = Denied::<R>::responses();
+        r.extend([error("403", E403_SYSTEM)]);
+        r
+    }
+}
+
+/// 400 for the body ([`E400_BODY`]), and [`SystemDenied`]'s.
+pub struct SystemBodyDenied<R = ()>(PhantomData<R>);
+
+impl<R: Resource> IntoResponses for SystemBodyDenied<R> {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut r = SystemDenied::<R>::responses();
         r.extend([error("400", E400_BODY)]);
         r
     }

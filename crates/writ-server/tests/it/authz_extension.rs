@@ -56,13 +56,9 @@ async fn users_carry_the_extensions_authorization_computed_live() {
     assert_eq!(list[0]["app_metadata"]["authorization"], expected);
 
     // Live: a role taken from the group is gone at the next read.
-    app.api(
-        Method::DELETE,
-        &format!("/groups/{eng}/roles"),
-        Some(json!({"roles": [reader]})),
-    )
-    .await
-    .assert(204);
+    app.group_relation(Method::DELETE, &eng, "roles", &[&reader])
+        .await
+        .assert(204);
     let user = app.api_get(&format!("/users/{bob}")).await;
     assert_eq!(
         user["app_metadata"]["authorization"],

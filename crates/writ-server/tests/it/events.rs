@@ -140,13 +140,9 @@ async fn a_group_change_reaches_every_member_and_the_guard() {
     let mut stream = subscribe(app, Some(head)).await;
     let mut buf = String::new();
     let viewer = app.create_role("viewer", TODOS, &["read:todos"]).await;
-    app.api(
-        Method::POST,
-        &format!("/groups/{top}/roles"),
-        Some(json!({"roles": [viewer]})),
-    )
-    .await
-    .assert(201);
+    app.group_relation(Method::POST, &top, "roles", &[&viewer])
+        .await
+        .assert(201);
     // Two records (top, without members, and leaf, in either order): leaf's three members,
     // with one seq, and only the last frame has the id.
     let mut told = Vec::new();

@@ -218,13 +218,9 @@ async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_o
     // says inactive), his next one lacks the permission.
     let probe = app.machine(API, &[]).await;
     assert_eq!(app.introspect(&probe, &t).await["active"], true);
-    app.api(
-        Method::DELETE,
-        &format!("/groups/{eng}/roles"),
-        Some(json!({"roles": [reader]})),
-    )
-    .await
-    .assert(204);
+    app.group_relation(Method::DELETE, &eng, "roles", &[&reader])
+        .await
+        .assert(204);
     assert_eq!(app.introspect(&probe, &t).await["active"], false);
     let t2 = token().await;
     assert_eq!(jwt_parts(&t2).1["permissions"], json!(["write:x"]));
@@ -249,13 +245,9 @@ async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_o
     );
 
     // Leaving the group: the same.
-    app.api(
-        Method::DELETE,
-        &format!("/groups/{backend}/members"),
-        Some(json!({"members": [bob]})),
-    )
-    .await
-    .assert(204);
+    app.group_relation(Method::DELETE, &backend, "members", &[&bob])
+        .await
+        .assert(204);
     assert_eq!(app.introspect(&probe, &t3).await["active"], false);
     assert!(
         app.api_get(&format!("/users/{bob}/groups"))

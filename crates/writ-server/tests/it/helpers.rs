@@ -514,6 +514,19 @@ impl TestApp {
         self.api_as(&token, method, path, body).await
     }
 
+    /// `method` on a group's `relation` (`roles` or `members`) with the ids `ids`.
+    pub async fn group_relation(
+        &self,
+        method: Method,
+        group: &str,
+        relation: &str,
+        ids: &[&str],
+    ) -> Resp {
+        let path = format!("/groups/{group}/{relation}");
+        self.api(method, &path, Some(json!({ relation: ids })))
+            .await
+    }
+
     /// A Management API `GET` with the admin token that must succeed; the body.
     pub async fn api_get(&self, path: &str) -> Value {
         self.api(Method::GET, path, None).await.assert(200).body
@@ -559,6 +572,33 @@ impl TestApp {
     }
 
     // --- fixtures through the Management API ---
+
+    /// Creates the action `action` for `trigger`, deploys it and binds it alone to `trigger`;
+    /// its id.
+    pub async fn bind_action(&self, trigger: &str, mut action: Value) -> String {
+        action["supported_triggers"] = json!([{"id": trigger, "version": "v3"}]);
+        let id = self
+            .api(Method::POST, "/actions/actions", Some(action))
+            .await
+            .assert(201)
+            .field("id");
+        self.deploy_and_bind(trigger, &id).await;
+        id
+    }
+
+    /// A server with the API `api` (RS256, the permission `read:x`, RBAC on), the user
+    /// `email`, and a client allowed the password grant.
+    pub async fn with_password_user(
+        api: &str,
+        email: &str,
+        password: &str,
+    ) -> (Self, (String, String)) {
+        let app = Self::spawn().await;
+        app.create_api(api, "RS256", &["read:x"], true).await;
+        app.create_user(email, password).await;
+        let client = app.password_client().await;
+        (app, client)
+    }
 
     /// Deploys an action and makes it the only one bound to `trigger`.
     pub async fn deploy_and_bind(&self, trigger: &str, id: &str) {

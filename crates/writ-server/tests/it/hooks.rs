@@ -12,26 +12,12 @@ const API: &str = "https://hooks.example/api";
 
 /// Creates, deploys and binds an action; its id.
 async fn bind(app: &TestApp, trigger: &str, code: &str, secrets: Value) -> String {
-    let id = app
-        .api(
-            Method::POST,
-            "/actions/actions",
-            Some(json!({"name": format!("hook-{}", code.len()), "supported_triggers": [{"id": trigger, "version": "v3"}],
-                        "code": code, "runtime": "node18", "secrets": secrets})),
-        )
-        .await
-        .assert(201)
-        .field("id");
-    app.deploy_and_bind(trigger, &id).await;
-    id
+    let action = json!({"name": format!("hook-{}", code.len()), "code": code, "runtime": "node18", "secrets": secrets});
+    app.bind_action(trigger, action).await
 }
 
 async fn setup() -> (TestApp, (String, String)) {
-    let app = TestApp::spawn().await;
-    app.create_api(API, "RS256", &["read:x"], true).await;
-    app.create_user("bob@example.com", "bob-password-1").await;
-    let client = app.password_client().await;
-    (app, client)
+    TestApp::with_password_user(API, "bob@example.com", "bob-password-1").await
 }
 
 async fn bob(app: &TestApp, client: &(String, String), scope: Option<&str>) -> Resp {
@@ -60,20 +46,12 @@ async fn post_login_claims_secrets_and_id_token() {
         .await
         .assert(201)
         .field("id");
-    app.api(
-        Method::POST,
-        &format!("/groups/{g}/roles"),
-        Some(json!({"roles": [reader]})),
-    )
-    .await
-    .assert(201);
-    app.api(
-        Method::POST,
-        &format!("/groups/{g}/members"),
-        Some(json!({"members": [bob_id]})),
-    )
-    .await
-    .assert(201);
+    app.group_relation(Method::POST, &g, "roles", &[&reader])
+        .await
+        .assert(201);
+    app.group_relation(Method::POST, &g, "members", &[&bob_id])
+        .await
+        .assert(201);
     let id = bind(
         &app,
         "post-login",

@@ -581,14 +581,7 @@ async fn sixteen_concurrent_refreshers_lose_nothing() {
 async fn sign_up_is_off_by_default_and_works_when_enabled() {
     let s = setup().await;
     let h = http();
-    let html = h
-        .get(authorize_url(&s, &[]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(h.get(authorize_url(&s, &[]))).await;
     assert!(!html.contains("/u/signup"), "no sign-up link when disabled");
     assert_eq!(
         h.get(format!("{}/u/signup?tx=x", s.app.base))

@@ -107,16 +107,12 @@ async fn what_one_node_writes_the_other_serves() {
     let claim = |t: &str| crate::helpers::jwt_parts(t).1["https://mn.example/node"].clone();
     assert_eq!(claim(&token(&b, &client).await), json!(null));
     let id = a
-        .api(
-            Method::POST,
-            "/actions/actions",
-            Some(json!({"name": "mark", "supported_triggers": [{"id": "post-login", "version": "v3"}],
-                        "code": "exports.onExecutePostLogin = async (e, api) => { api.accessToken.setCustomClaim('https://mn.example/node', 'hooked'); };"})),
+        .bind_action(
+            "post-login",
+            json!({"name": "mark",
+                   "code": "exports.onExecutePostLogin = async (e, api) => { api.accessToken.setCustomClaim('https://mn.example/node', 'hooked'); };"}),
         )
-        .await
-        .assert(201)
-        .field("id");
-    a.deploy_and_bind("post-login", &id).await;
+        .await;
     let took = within("B runs the action bound through A", || async {
         claim(&token(&b, &client).await) == json!("hooked")
     })

@@ -72,6 +72,18 @@ async fn parse(text: &str) -> Vec<Sample> {
         .collect()
 }
 
+/// `writ_build_info` is 1 for this build's version.
+fn assert_build_info(m: &[Sample]) {
+    assert_eq!(
+        value(
+            m,
+            "writ_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+}
+
 /// The value of the sample `name` whose labels include `labels` (0 when there is none; panics
 /// when several match).
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -104,18 +116,13 @@ async fn scrape_until(app: &TestApp, ok: impl Fn(&[Sample]) -> bool) -> Vec<Samp
 async fn a_scrape_after_real_traffic_parses_and_counts_it() {
     let app = TestApp::spawn().await;
     // A post-login hook, run at the code exchange and at the refresh.
-    let hook = app
-        .api(
-            Method::POST,
-            "/actions/actions",
-            Some(json!({"name": "stamp", "supported_triggers": [{"id": "post-login", "version": "v3"}],
-                        "code": "exports.onExecutePostLogin = async (event, api) => { api.accessToken.setCustomClaim('https://x.example/plan', 'pro'); };",
-                        "runtime": "node18"})),
-        )
-        .await
-        .assert(201)
-        .field("id");
-    app.deploy_and_bind("post-login", &hook).await;
+    app.bind_action(
+        "post-login",
+        json!({"name": "stamp",
+               "code": "exports.onExecutePostLogin = async (event, api) => { api.accessToken.setCustomClaim('https://x.example/plan', 'pro'); };",
+               "runtime": "node18"}),
+    )
+    .await;
     let s = setup_with(app).await;
     let app = &s.app;
     let todos = crate::login::TODOS;
@@ -265,14 +272,7 @@ async fn a_scrape_after_real_traffic_parses_and_counts_it() {
         );
     }
     // Build info.
-    assert_eq!(
-        value(
-            &m,
-            "writ_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
-        ),
-        1.0
-    );
+    assert_build_info(&m);
     // Types and help as declared; and no client id, nor any user id, in any label.
     let kind = |family: &str| {
         m.iter()
@@ -351,24 +351,9 @@ async fn metrics_leave_the_main_listener_when_they_have_their_own() {
             let _ = rx.await;
         },
     ));
-    let text = app
-        .http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(app.http.get(format!("http://{addr}/metrics"))).await;
     let m = parse(&text).await;
-    assert_eq!(
-        value(
-            &m,
-            "writ_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
-        ),
-        1.0
-    );
+    assert_build_info(&m);
     let _ = tx.send(());
     served.await.unwrap().unwrap();
 }

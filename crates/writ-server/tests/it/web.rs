@@ -61,6 +61,11 @@ pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
     req.send().await.unwrap().json().await.unwrap()
 }
 
+/// Sends the request; its response's body as text.
+pub async fn text_of(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
+}
+
 /// Decodes a JWT's header and payload without verifying (for assertions).
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;

@@ -133,26 +133,12 @@ fn secrets() -> Value {
 
 /// Creates, deploys and binds (alone) a webhook action; its id.
 async fn bind_webhook(app: &TestApp, trigger: &str, url: &str) -> String {
-    let id = app
-        .api(
-            Method::POST,
-            "/actions/actions",
-            Some(json!({"name": format!("webhook {url}"), "supported_triggers": [{"id": trigger, "version": "v3"}],
-                        "runtime": "webhook", "url": url, "secrets": secrets()})),
-        )
-        .await
-        .assert(201)
-        .field("id");
-    app.deploy_and_bind(trigger, &id).await;
-    id
+    let action = json!({"name": format!("webhook {url}"), "runtime": "webhook", "url": url, "secrets": secrets()});
+    app.bind_action(trigger, action).await
 }
 
 async fn setup() -> (TestApp, (String, String)) {
-    let app = TestApp::spawn().await;
-    app.create_api(API, "RS256", &["read:x"], true).await;
-    app.create_user("dana@example.com", "dana-password-1").await;
-    let client = app.password_client().await;
-    (app, client)
+    TestApp::with_password_user(API, "dana@example.com", "dana-password-1").await
 }
 
 async fn dana(app: &TestApp, client: &(String, String)) -> Resp {

@@ -130,26 +130,16 @@ async fn resource_servers_crud_order_and_paging(t: TestStore) {
 
 fn client(id: &str, created_at: &str) -> Client {
     Client {
-        client_id: id.into(),
         name: format!("{id} app"),
         description: "an app".into(),
-        app_type: AppType::Spa,
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         callbacks: vec![
             "https://app.example/cb".into(),
             "http://localhost:5173/".into(),
         ],
         allowed_origins: vec!["https://app.example".into()],
-        web_origins: vec![],
         allowed_logout_urls: vec!["https://app.example/bye?x=\"q\"".into()],
-        secret_hash: None,
-        is_first_party: true,
-        refresh_rotation: true,
-        refresh_leeway: 0,
-        refresh_idle_lifetime: 1_296_000,
-        refresh_absolute_lifetime: 2_592_000,
-        created_at: created_at.into(),
-        authz_version: 0,
+        ..Client::new(id.into(), AppType::Spa, created_at.into())
     }
 }
 

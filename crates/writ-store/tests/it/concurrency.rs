@@ -284,12 +284,7 @@ async fn authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower(t: Tes
     done.store(true, Ordering::SeqCst);
     let seen = follower.await.unwrap();
 
-    let all = t
-        .store
-        .authz_events_after(head0, 100_000)
-        .await
-        .unwrap()
-        .events;
+    let all = events_after(&t, head0).await;
     assert_eq!(seen, all, "the follower saw exactly the log");
     assert!(all.len() >= users.len() * 32, "{}", all.len());
     assert_eq!(
@@ -362,12 +357,7 @@ async fn concurrent_changes_to_overlapping_users_neither_deadlock_nor_lose_bumps
     }
     // 5 writers x 4 rounds x 3 bumps (assign, permission added, role deleted) per user, plus
     // 6 blocks/unblocks for three of them.
-    let all = t
-        .store
-        .authz_events_after(head0, 100_000)
-        .await
-        .unwrap()
-        .events;
+    let all = events_after(&t, head0).await;
     assert_eq!(all.len(), 5 * 4 * 3 * 5 + 3 * 6);
     assert_eq!(
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
@@ -454,4 +444,13 @@ async fn racing_api_writes_leave_an_algorithm_in_use_published(t: TestStore) {
             .count(),
         1
     );
+}
+
+/// Every event of the log after `seq`.
+async fn events_after(t: &TestStore, seq: i64) -> Vec<AuthzEvent> {
+    t.store
+        .authz_events_after(seq, 100_000)
+        .await
+        .unwrap()
+        .events
 }

@@ -64,23 +64,18 @@ async fn targets() -> Vec<TestStore> {
 
 fn client(id: &str, app_type: AppType, secret: Option<&str>, grants: &[&str]) -> Client {
     Client {
-        client_id: id.into(),
         name: format!("{id} — app ✓"),
         description: "line one\nline \"two\"".into(),
-        app_type,
         grant_types: grants.iter().map(|g| (*g).into()).collect(),
         callbacks: vec![format!("https://{id}.example/cb")],
         allowed_origins: vec![format!("https://{id}.example")],
-        web_origins: vec![],
         allowed_logout_urls: vec![format!("https://{id}.example/bye")],
         secret_hash: secret.map(Into::into),
         is_first_party: app_type != AppType::NonInteractive,
         refresh_rotation: app_type == AppType::Spa,
         refresh_leeway: 3,
-        refresh_idle_lifetime: 1_296_000,
-        refresh_absolute_lifetime: 2_592_000,
-        created_at: "2024-05-06T07:08:09.123Z".into(),
         authz_version: 1,
+        ..Client::new(id.into(), app_type, "2024-05-06T07:08:09.123Z".into())
     }
 }
 

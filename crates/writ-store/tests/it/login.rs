@@ -16,23 +16,15 @@ conformance!(
 pub async fn login_fixture(t: &TestStore) -> String {
     t.store
         .create_client(&writ_core::Client {
-            client_id: "app".into(),
             name: "app".into(),
-            description: String::new(),
-            app_type: writ_core::AppType::Spa,
-            grant_types: vec![],
-            callbacks: vec![],
-            allowed_origins: vec![],
-            web_origins: vec![],
-            allowed_logout_urls: vec![],
-            secret_hash: None,
-            is_first_party: true,
-            refresh_rotation: true,
-            refresh_leeway: 0,
             refresh_idle_lifetime: 100,
             refresh_absolute_lifetime: 1000,
-            created_at: "2024-01-01T00:00:00.000Z".into(),
             authz_version: 1,
+            ..writ_core::Client::new(
+                "app".into(),
+                writ_core::AppType::Spa,
+                "2024-01-01T00:00:00.000Z".into(),
+            )
         })
         .await
         .unwrap();

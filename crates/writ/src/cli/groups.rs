@@ -239,71 +239,49 @@ pub async fn run(cmd: GroupsCommand) -> Result<(), CliError> {
             list(&mut api, &["groups", &id, "roles"], vec![], &args, &ROLES).await
         }
         GroupsCommand::Members(GroupMembersCommand::Add { group, users }) => {
-            members(&mut api, &group, &users, Change::Add).await
+            relate(&mut api, &group, &users, Relation::Members, Change::Add).await
         }
         GroupsCommand::Members(GroupMembersCommand::Remove { group, users }) => {
-            members(&mut api, &group, &users, Change::Remove).await
+            relate(&mut api, &group, &users, Relation::Members, Change::Remove).await
         }
         GroupsCommand::Roles(GroupRolesCommand::Add { group, roles }) => {
-            group_roles(&mut api, &group, &roles, Change::Add).await
+            relate(&mut api, &group, &roles, Relation::Roles, Change::Add).await
         }
         GroupsCommand::Roles(GroupRolesCommand::Remove { group, roles }) => {
-            group_roles(&mut api, &group, &roles, Change::Remove).await
+            relate(&mut api, &group, &roles, Relation::Roles, Change::Remove).await
         }
     }
 }
 
-/// Adds users (ids or emails) to a group or removes them.
-async fn members(
-    api: &mut Api,
-    group: &str,
-    users: &[String],
-    change: Change,
-) -> Result<(), CliError> {
-    let members = ids(api, users, user_id).await?;
-    let n = plural(members.len(), "member");
-    relate(
-        api,
-        group,
-        "members",
-        json!(GroupMembersRequest { members }),
-        &n,
-        change,
-    )
-    .await
+/// What a group holds: members (users, by id or email) or roles (by id or name).
+#[derive(Clone, Copy)]
+enum Relation {
+    Members,
+    Roles,
 }
 
-/// Assigns roles (ids or names) to a group or removes them.
-async fn group_roles(
-    api: &mut Api,
-    group: &str,
-    roles: &[String],
-    change: Change,
-) -> Result<(), CliError> {
-    let roles = ids(api, roles, role_id).await?;
-    let n = plural(roles.len(), "role");
-    relate(
-        api,
-        group,
-        "roles",
-        json!(GroupRolesRequest { roles }),
-        &n,
-        change,
-    )
-    .await
-}
-
-/// Sends `body` to `/groups/{id}/{relation}` (adding or removing `what`), and says so.
+/// Adds `names` to a group's members or roles, or removes them, and says so.
 async fn relate(
     api: &mut Api,
     group: &str,
-    relation: &str,
-    body: Value,
-    what: &str,
+    names: &[String],
+    relation: Relation,
     change: Change,
 ) -> Result<(), CliError> {
+    let (path, what, body) = match relation {
+        Relation::Members => {
+            let members = ids(api, names, user_id).await?;
+            let what = plural(members.len(), "member");
+            ("members", what, json!(GroupMembersRequest { members }))
+        }
+        Relation::Roles => {
+            let roles = ids(api, names, role_id).await?;
+            let what = plural(roles.len(), "role");
+            ("roles", what, json!(GroupRolesRequest { roles }))
+        }
+    };
     let id = group_id(api, group).await?;
-    change.send(api, &["groups", &id, relation], body).await?;
+    change.send(api, &["groups", &id, path], body).await?;
     match change {
         Change::Add => println!("Added {what} to the group {group}."),
         Change::Remove => println!("Removed {what} from the group {group}."),

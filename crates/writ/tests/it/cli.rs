@@ -1240,36 +1240,24 @@ async fn cli_manages_actions() {
     assert_eq!(renamed["name"], "tier-2");
 
     // A webhook action is checked by the server: no signing secret, refused.
-    let r = writ(
-        &cfg,
-        &[
-            "actions",
-            "create",
-            "--name",
-            "hook",
-            "--runtime",
-            "webhook",
-            "--url",
-            "https://hooks.example/claims",
-        ],
-    );
+    let create_hook = [
+        "actions",
+        "create",
+        "--name",
+        "hook",
+        "--runtime",
+        "webhook",
+        "--url",
+        "https://hooks.example/claims",
+    ];
+    let r = writ(&cfg, &create_hook);
     assert_refused(&r, "SIGNING_SECRET");
-    let hook = writ_json(
-        &cfg,
-        &[
-            "actions",
-            "create",
-            "--name",
-            "hook",
-            "--runtime",
-            "webhook",
-            "--url",
-            "https://hooks.example/claims",
-            "--secret",
-            "SIGNING_SECRET=cli-signing-secret-0123456789abcdef",
-            "--json",
-        ],
-    );
+    let secret = [
+        "--secret",
+        "SIGNING_SECRET=cli-signing-secret-0123456789abcdef",
+        "--json",
+    ];
+    let hook = writ_json(&cfg, &[&create_hook[..], &secret].concat());
     assert_eq!(hook["runtime"], "webhook");
     assert_eq!(hook["url"], "https://hooks.example/claims");
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::web::{
     challenge, jwks_kids, jwt_parts, login_form, password_form, post_form, set_cookie,
 };
-use super::{PgTestDb, Server, free_port, json_of, writ};
+use super::{PgTestDb, Server, code_of, free_port, json_of, mgmt_json, writ};
 
 const KEK: &str = "ZHVtcC10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0zMmI";
 const OPS: (&str, &str) = ("dump-ops", "dump-ops-secret-0123456789abcdef");
@@ -96,18 +96,8 @@ impl Http {
     }
 
     async fn mgmt(&self, base: &str, token: &str, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{base}/api/v2/{path}"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        assert!(status.is_success(), "POST {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+        let req = self.http.post(format!("{base}/api/v2/{path}"));
+        mgmt_json(req, token, &body, &format!("POST {path}")).await
     }
 
     async fn login(&self, base: &str, client: &(String, String)) -> (reqwest::StatusCode, Value) {
@@ -274,15 +264,6 @@ fn authorize_url(base: &str, client_id: &str, silent: bool) -> String {
         u.query_pairs_mut().append_pair("prompt", "none");
     }
     u.to_string()
-}
-
-/// The `code` of a redirect to the callback.
-fn code_of(r: &reqwest::Response) -> Option<String> {
-    let location = r.headers().get("location")?.to_str().ok()?;
-    let u = reqwest::Url::parse(location).ok()?;
-    u.query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
 }
 
 /// Checks a server that took over the data: the old token, the password, the refresh token,

@@ -17,6 +17,7 @@ mod tls;
 mod web;
 
 use pg::PgTestDb;
+use serde_json::Value;
 use web::json_of;
 
 use std::process::{Child, Command, Stdio};
@@ -150,6 +151,52 @@ fn spawn(args: &[&str], extra: &[(&str, &str)]) -> Proc {
         server: Server { child, base },
         dir,
     }
+}
+
+/// The settings of a node on `db` with the key encryption key `kek` and the bootstrap client
+/// `admin`, hashing one password at a time.
+fn node_env<'a>(db: &'a str, kek: &'a str, admin: (&'a str, &'a str)) -> [(&'a str, &'a str); 5] {
+    [
+        ("WRIT_DATABASE_URL", db),
+        ("WRIT_KEY_ENCRYPTION_KEY", kek),
+        ("WRIT_BOOTSTRAP_CLIENT_ID", admin.0),
+        ("WRIT_BOOTSTRAP_CLIENT_SECRET", admin.1),
+        ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
+    ]
+}
+
+/// A `client_credentials` token request of `client` to `base` for `audience`.
+fn client_credentials(
+    http: &reqwest::Client,
+    base: &str,
+    client: (&str, &str),
+    audience: &str,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/oauth/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", client.0),
+        ("client_secret", client.1),
+        ("audience", audience),
+    ])
+}
+
+/// Sends a Management API request with `token` and `body`; asserts it succeeded (`what` names
+/// it in the message) and answers its JSON body (null when empty).
+async fn mgmt_json(req: reqwest::RequestBuilder, token: &str, body: &Value, what: &str) -> Value {
+    let r = req.bearer_auth(token).json(body).send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{what}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The `code` of an authorization response's redirect, if any.
+fn code_of(r: &reqwest::Response) -> Option<String> {
+    let location = r.headers().get("location")?.to_str().ok()?;
+    let u = reqwest::Url::parse(location).ok()?;
+    u.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
 }
 
 fn sigterm(p: &mut Proc) -> std::process::Output {

@@ -8,30 +8,19 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{PgTestDb, Server, free_port, json_of};
+use super::{PgTestDb, Server, client_credentials, free_port, json_of, node_env};
 
 const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
 const ADMIN: (&str, &str) = ("mn-admin", "mn-admin-secret-0123456789abcdef");
 
 fn start(dir: &std::path::Path, port: u16, issuer: &str, db: &str, log: &str) -> Server {
-    let env = [
-        ("WRIT_DATABASE_URL", db),
-        ("WRIT_KEY_ENCRYPTION_KEY", KEK),
-        ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.0),
-        ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN.1),
-        ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
-    ];
+    let env = node_env(db, KEK, ADMIN);
     Server::start(dir, port, issuer, &env, log)
 }
 
 async fn admin_token(http: &reqwest::Client, base: &str, issuer: &str) -> String {
-    let r: Value = json_of(http.post(format!("{base}/oauth/token")).form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", ADMIN.0),
-        ("client_secret", ADMIN.1),
-        ("audience", &format!("{issuer}api/v2/")),
-    ]))
-    .await;
+    let aud = format!("{issuer}api/v2/");
+    let r: Value = json_of(client_credentials(http, base, ADMIN, &aud)).await;
     r["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::web::{challenge, login_form, post_form, set_cookie};
-use super::{PgTestDb, free_port, wait_ready, writ};
+use super::{PgTestDb, client_credentials, code_of, free_port, mgmt_json, wait_ready, writ};
 
 const KEK: &str = "b2JzZXJ2ZS10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0";
 const OPS: (&str, &str) = ("obs-ops", "obs-ops-secret-0123456789abcdef");
@@ -125,18 +125,10 @@ impl Run {
         path: &str,
         body: Value,
     ) -> Value {
-        let r = self
+        let req = self
             .http
-            .request(method, format!("{}/api/v2/{path}", self.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            .request(method, format!("{}/api/v2/{path}", self.base));
+        let v = mgmt_json(req, token, &body, path).await;
         if let Some(s) = v["client_secret"].as_str() {
             self.secrets.add("client_secret", s);
         }
@@ -314,13 +306,7 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
     let session = set_cookie(&r, "writ_session").expect("a session cookie");
     run.secrets
         .add("session cookie", session.split_once('=').unwrap().1);
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let code = reqwest::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("a code");
+    let code = code_of(&r).expect("a code");
     run.secrets.add("code", &code);
     let (status, t) = run
         .token(
@@ -532,14 +518,7 @@ async fn metrics_on_their_own_address_and_not_on_the_main_one() {
         .unwrap();
     assert_eq!(main.status(), 404, "not on the main listener");
     let aud = format!("{}api/v2/", server.issuer);
-    let r = http
-        .post(format!("{}/oauth/token", server.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", OPS.0),
-            ("client_secret", OPS.1),
-            ("audience", &aud),
-        ])
+    let r = client_credentials(&http, &server.base, OPS, &aud)
         .send()
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use std::process::Output;
 use serde_json::Value;
 use writ_store::migrate::{self, ADDITIVE, BREAKING};
 
-use super::{PgTestDb, Server, free_port, json_of, writ};
+use super::{PgTestDb, Server, client_credentials, free_port, json_of, node_env, writ};
 
 const KEK: &str = "b3BzLXRlc3Qta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE";
 const ADMIN: (&str, &str) = ("ops-admin", "ops-admin-secret-0123456789abcdef");
@@ -117,13 +117,7 @@ async fn rolling_upgrade_on_postgres() {
 }
 
 async fn rolling_upgrade(dir: &Path, db: &str) {
-    let env = [
-        ("WRIT_DATABASE_URL", db),
-        ("WRIT_KEY_ENCRYPTION_KEY", KEK),
-        ("WRIT_BOOTSTRAP_CLIENT_ID", ADMIN.0),
-        ("WRIT_BOOTSTRAP_CLIENT_SECRET", ADMIN.1),
-        ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
-    ];
+    let env = node_env(db, KEK, ADMIN);
     let backend = writ_store::Backend::of_url(db).unwrap();
     let known = migrate::embedded(backend)
         .iter()
@@ -161,13 +155,8 @@ async fn rolling_upgrade(dir: &Path, db: &str) {
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["status"], "up", "{ready}");
-    let token: Value = json_of(http.post(format!("{}/oauth/token", node.base)).form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", ADMIN.0),
-        ("client_secret", ADMIN.1),
-        ("audience", &format!("{issuer}api/v2/")),
-    ]))
-    .await;
+    let aud = format!("{issuer}api/v2/");
+    let token: Value = json_of(client_credentials(&http, &node.base, ADMIN, &aud)).await;
     let token = token["access_token"].as_str().unwrap();
     let clients: Value = json_of(
         http.get(format!("{}/api/v2/clients", node.base))

@@ -19,7 +19,7 @@ use reqwest::Version;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{PgTestDb, free_port, writ};
+use super::{PgTestDb, client_credentials, free_port, writ};
 
 const KEK: &str = "dGxzLXRlc3Qta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE";
 const OPS: (&str, &str) = ("tls-ops", "tls-ops-secret-0123456789abcdef");
@@ -178,14 +178,7 @@ async fn discovery_and_token(http: &reqwest::Client, base: &str, version: Versio
     assert_eq!(d["issuer"], format!("{base}/"));
     assert_eq!(d["token_endpoint"], format!("{base}/oauth/token"));
     let aud = format!("{base}/api/v2/");
-    let r = http
-        .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", OPS.0),
-            ("client_secret", OPS.1),
-            ("audience", &aud),
-        ])
+    let r = client_credentials(http, base, OPS, &aud)
         .send()
         .await
         .unwrap();
