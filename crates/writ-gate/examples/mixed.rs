@@ -240,7 +240,8 @@ async fn main() {
         .map(str::to_owned)
         .collect();
     for mut token in tokens {
-        let (http, cfg, stat, spa_id) = (http.clone(), cfg.clone(), refresh.clone(), spa_id.clone());
+        let (http, cfg, stat, spa_id) =
+            (http.clone(), cfg.clone(), refresh.clone(), spa_id.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < end {
                 let t0 = Instant::now();
@@ -280,7 +281,8 @@ async fn main() {
         .collect();
     let cc_clients = Arc::new(cc_clients);
     for w in 0..env_or("CC_CONCURRENCY", 4usize) {
-        let (http, cfg, stat, clients) = (http.clone(), cfg.clone(), cc.clone(), cc_clients.clone());
+        let (http, cfg, stat, clients) =
+            (http.clone(), cfg.clone(), cc.clone(), cc_clients.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = w;
             while Instant::now() < end {
@@ -466,7 +468,8 @@ async fn main() {
                         if acked.elapsed() > fresh_timeout {
                             for (k, s) in seen.iter().enumerate() {
                                 if !s {
-                                    fresh[k].err(format!("{uid}: not seen within {fresh_timeout:?}"));
+                                    fresh[k]
+                                        .err(format!("{uid}: not seen within {fresh_timeout:?}"));
                                 }
                             }
                             break;
