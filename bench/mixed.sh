@@ -101,11 +101,13 @@ trap 'exit 143' TERM
 WRIT=http://127.0.0.1:$WRIT_PORT
 ISSUER=$WRIT/
 ADMIN_SECRET=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+# Required with PostgreSQL (signing keys are stored encrypted); used on SQLite too.
+KEK=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 
 start_writ() { # backend logname
   WRIT_DATABASE_URL=$DB_URL WRIT_LISTEN="127.0.0.1:$WRIT_PORT" WRIT_ISSUER="$ISSUER" \
     WRIT_BOOTSTRAP_CLIENT_ID=bench-admin WRIT_BOOTSTRAP_CLIENT_SECRET="$ADMIN_SECRET" \
-    WRIT_JWKS_WARMUP_SECS=0 "$WRIT_BIN" serve >"$LOG_DIR/$2.log" 2>&1 &
+    WRIT_KEY_ENCRYPTION_KEY=$KEK WRIT_JWKS_WARMUP_SECS=0 "$WRIT_BIN" serve >"$LOG_DIR/$2.log" 2>&1 &
   WRIT_PID=$!
   local deadline=$((SECONDS + 120))
   while (( SECONDS < deadline )); do
