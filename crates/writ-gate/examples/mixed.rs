@@ -436,7 +436,7 @@ async fn main() {
                         .json(&body)
                         .send()
                         .await;
-                    let status = match resp {
+                    match resp {
                         Ok(r) => {
                             let s = r.status();
                             let b = r.bytes().await.unwrap_or_default();
@@ -446,13 +446,11 @@ async fn main() {
                                     String::from_utf8_lossy(&b[..b.len().min(200)])
                                 ));
                             }
-                            s
                         }
                         Err(e) => return stat.err(format!("mgmt {path}: {e}")),
-                    };
+                    }
                     let acked = Instant::now();
                     stat.ok(at);
-                    let _ = status;
                     // Each guard in turn would skew the later ones: poll them together.
                     let mut seen = vec![false; guards.len()];
                     loop {
