@@ -395,6 +395,18 @@ impl Guard {
         note_version(&self.inner, sub, version);
     }
 
+    /// The latest authz version this guard knows for `sub` (from the event feed or
+    /// [`Guard::record_version`]); `None` when none is known. Tokens with an older `authz_ver`
+    /// are refused. For monitoring and benchmarks (how soon a change reached this guard).
+    pub fn known_version(&self, sub: &str) -> Option<i64> {
+        self.inner
+            .versions
+            .read()
+            .expect("versions lock")
+            .get(sub)
+            .map(|(v, _)| *v)
+    }
+
     /// For a token whose `kid` was unknown: refetch the JWKS (if allowed) and try again.
     async fn verify_after_refetch(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {

@@ -137,6 +137,28 @@ async fn discovery_finds_the_keys() {
     );
 }
 
+#[tokio::test]
+async fn known_version_is_the_latest_recorded_and_older_tokens_are_refused() {
+    let a = key(Algorithm::ES256, "a");
+    let issuer = Issuer::start(&[&a]).await;
+    let guard = issuer.guard(GuardOptions::default()).await;
+    assert_eq!(guard.known_version("usr_1"), None);
+    let mut c = issuer.claims(Some(&["read:todos"]), "");
+    c["authz_ver"] = json!(3);
+    let token = sign(&a, &c);
+    assert_eq!(guard.verify(&token).await.unwrap().sub, "usr_1");
+    guard.record_version("usr_1", 4);
+    assert_eq!(guard.known_version("usr_1"), Some(4));
+    assert_eq!(
+        guard.verify(&token).await.unwrap_err(),
+        VerifyError::PermissionsChanged
+    );
+    // A lower version than the one known is ignored.
+    guard.record_version("usr_1", 2);
+    assert_eq!(guard.known_version("usr_1"), Some(4));
+    assert_eq!(guard.known_version("usr_2"), None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unknown_kids_causes_at_most_one_refetch() {
     let a = key(Algorithm::ES256, "a");
