@@ -22,7 +22,10 @@ fn main() {
         (Some(h), Some(p)) => (h.as_str(), p.as_bytes()),
         _ => usage(),
     };
-    let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or_else(|| usage());
+    let secs: f64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| usage());
     let threads = match args.get(3) {
         Some(t) => t.parse().unwrap_or_else(|_| usage()),
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -31,7 +34,10 @@ fn main() {
         eprintln!("argon2-raw: not a PHC string: {e}");
         std::process::exit(2)
     });
-    if argon2::Argon2::default().verify_password(password, &hash).is_err() {
+    if argon2::Argon2::default()
+        .verify_password(password, &hash)
+        .is_err()
+    {
         eprintln!("argon2-raw: the password does not verify against the hash");
         std::process::exit(2);
     }
@@ -42,7 +48,9 @@ fn main() {
         for _ in 0..threads {
             s.spawn(|| {
                 while Instant::now() < until {
-                    let ok = argon2::Argon2::default().verify_password(password, &hash).is_ok();
+                    let ok = argon2::Argon2::default()
+                        .verify_password(password, &hash)
+                        .is_ok();
                     assert!(ok);
                     done.fetch_add(1, Ordering::Relaxed);
                 }
