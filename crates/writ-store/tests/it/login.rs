@@ -109,9 +109,13 @@ async fn rotate(t: &TestStore, id: &str, child: &RefreshToken, now: i64, leeway:
                 child.idle_expires_at.min(p.family_expires_at)
             );
             let grant = |r: &RefreshToken| {
-                let f = (&r.family_id, &r.client_id, &r.user_id, &r.audience);
-                (f, &r.scope, &r.sid, r.auth_time, r.family_expires_at)
+                let f = (r.family_id.clone(), r.client_id.clone(), r.user_id.clone());
+                (f, r.audience.clone(), r.scope.clone(), r.sid.clone())
             };
+            assert_eq!(
+                (c.auth_time, c.family_expires_at),
+                (p.auth_time, p.family_expires_at)
+            );
             assert_eq!(grant(&c), grant(&p));
             Rotated
         }
