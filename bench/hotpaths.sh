@@ -3,15 +3,19 @@
 # grant (ES256 and RS256 access tokens) against the same server's `GET /health/live` (what
 # the HTTP stack alone allows) and against oidc-provider (ES256), and refresh grants on SQLite
 # (ES256 access token + RS256 ID token, as auth0-spa-js asks; RS256 access token alone)
-# against the machine's RS256 signing rate, each measured in turn, round after round, so that
-# the machine's other load weighs on all of them alike. Prints each round's figures and the
-# ratios (median over rounds).
+# against the machine's RS256 signing rate, and password logins (the password grant, one
+# argon2id verification each) against the raw argon2id verification rate on every core at the
+# server's own parameters, each measured in turn, round after round, so that the machine's
+# other load weighs on all of them alike. Prints each round's figures and the ratios (median
+# over rounds).
 #
 # Refresh families are written straight into the SQLite database (fresh ones before each
 # refresh measurement: Writ issues refresh tokens only through the authorization-code flow),
 # and rotate under wrk (bench/wrk/refresh.lua). The RS256 signing rate is `openssl speed
 # -multi <cores> rsa2048` (OpenSSL's RSA-2048 sign, close to aws-lc's; measured in the same
-# rounds).
+# rounds). The raw argon2id rate is `bench/argon2-raw` (a small program of its own, built here
+# when missing, into $CARGO_TARGET_DIR/argon2-raw), verifying the password against the very
+# hash the server stored for the bench user: same parameters, same argon2 crate version.
 #
 #   cargo build --release --workspace --bins && bench/hotpaths.sh
 #
@@ -24,6 +28,11 @@
 #   OP=auto              oidc-provider: auto (when node and its modules are there), 1, 0
 #   REFRESH=auto         refresh grants and the signing rate: auto (when sqlite3 and openssl
 #                        are there), 1, 0
+#   LOGIN=auto           password logins and the raw argon2id rate: auto (when sqlite3 is
+#                        there), 1, 0
+#   LOGIN_CONNECTIONS=8  wrk -c for logins (one user from one address: the login limiter
+#                        counts attempts in flight against its 10 per user and address)
+#   ARGON2_RAW_BIN=      the argon2-raw program (default: built from bench/argon2-raw)
 #   WRIT_PORT=3300 OP_PORT=3101 (127.0.0.1 only)
 #   WRIT_BIN=target/release/writ (or $CARGO_TARGET_DIR/release/writ when that exists)
 #   OP_NODE=node
@@ -76,6 +85,23 @@ case $REFRESH in
   0|1) ;;
   *) die "REFRESH must be auto, 0 or 1" ;;
 esac
+LOGIN=${LOGIN:-auto}
+LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-8}
+[[ $LOGIN_CONNECTIONS =~ ^[0-9]+$ ]] || die "LOGIN_CONNECTIONS must be a whole number"
+case $LOGIN in
+  auto) if command -v sqlite3 >/dev/null; then LOGIN=1; else LOGIN=0; fi ;;
+  0|1) ;;
+  *) die "LOGIN must be auto, 0 or 1" ;;
+esac
+if [[ $LOGIN == 1 && -z ${ARGON2_RAW_BIN:-} ]]; then
+  ARGON2_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/argon2-raw
+  ARGON2_RAW_BIN=$ARGON2_TARGET/release/argon2-raw
+  if [[ ! -x $ARGON2_RAW_BIN ]]; then
+    log "building bench/argon2-raw into $ARGON2_TARGET"
+    cargo build -q --release --manifest-path "$BENCH_DIR/argon2-raw/Cargo.toml" --target-dir "$ARGON2_TARGET" >&2 \
+      || die "could not build bench/argon2-raw"
+  fi
+fi
 [[ -x $WRIT_BIN ]] || die "$WRIT_BIN not found: cargo build --release --workspace --bins (or set WRIT_BIN)"
 case $OP in
   auto) if command -v "$OP_NODE" >/dev/null && [[ -f $OP_DIR/node_modules/oidc-provider/package.json ]]; then OP=1; else OP=0; fi ;;
@@ -150,6 +176,19 @@ if [[ $REFRESH == 1 ]]; then
   RUSER=$(api POST /api/v2/users "$(jq -nc --arg p "$(secret)" \
     '{email:"bench@example.com",password:("Aa1!" + $p),connection:"Username-Password-Authentication"}')" | jq -r .user_id)
 fi
+if [[ $LOGIN == 1 ]]; then
+  # A first-party client allowed the password grant, and a user whose stored hash the raw
+  # argon2id measurement verifies against (so both use the server's parameters).
+  LCLIENT=$(api POST /api/v2/clients '{"name":"bench-login","app_type":"regular_web","grant_types":["password"],"callbacks":["https://bench.example/cb"]}')
+  LCID=$(jq -r .client_id <<<"$LCLIENT")
+  LCSECRET=$(jq -r .client_secret <<<"$LCLIENT")
+  LPASS="Aa1!$(secret)"
+  LUSER=$(api POST /api/v2/users "$(jq -nc --arg p "$LPASS" \
+    '{email:"login@example.com",password:$p,connection:"Username-Password-Authentication"}')" | jq -r .user_id)
+  LPHC=$(sqlite3 -cmd '.timeout 10000' "$TMP/writ.db" "SELECT password_hash FROM users WHERE id = '$LUSER'")
+  [[ $LPHC == '$argon2id$'* ]] || die "the bench user's stored hash is not argon2id: $LPHC"
+  "$ARGON2_RAW_BIN" "$LPHC" "$LPASS" 0.1 1 >/dev/null || die "$ARGON2_RAW_BIN does not verify the stored hash"
+fi
 # new_families AUDIENCE SCOPE -> fresh refresh tokens (space separated), their rows inserted
 new_families() {
   local now toks="" sql="" t id fam
@@ -197,6 +236,12 @@ if [[ $REFRESH == 1 ]]; then
   URL[rf-ES256-id]=$WRIT/oauth/token; SCOPE[rf-ES256-id]="openid offline_access read:things"; AUD[rf-ES256-id]=https://bench.example/api-ES256
   URL[rf-RS256]=$WRIT/oauth/token; SCOPE[rf-RS256]="offline_access read:things"; AUD[rf-RS256]=https://bench.example/api-RS256
 fi
+if [[ $LOGIN == 1 ]]; then
+  NAMES+=(login argon2-raw)
+  URL[login]=$WRIT/oauth/token
+  BODY[login]="grant_type=password&client_id=$(uri "$LCID")&client_secret=$(uri "$LCSECRET")&username=login%40example.com"
+  BODY[login]+="&password=$(uri "$LPASS")&audience=$(uri https://bench.example/api-ES256)"
+fi
 if [[ $OP == 1 ]]; then
   NAMES+=(op-ES256)
   URL[op-ES256]=http://127.0.0.1:$OP_PORT/token; BODY[op-ES256]=$OP_BODY
@@ -231,19 +276,28 @@ run() { # name seconds -> req/s on stdout (0 when flagged)
     printf '%.0f\n' "${out:-0}"
     return
   fi
+  if [[ $n == argon2-raw ]]; then
+    # argon2id verifications per second on every core, of the bench user's stored hash.
+    out=$("$ARGON2_RAW_BIN" "$LPHC" "$LPASS" "$2" 2>&1) || out=0
+    printf '### %s\n%s\n' "$n" "$out" >>"$LOG_DIR/wrk.log"
+    printf '%.1f\n' "${out:-0}"
+    return
+  fi
   if [[ -n ${SCOPE[$n]:-} ]]; then
     out=$(WRK_REFRESH_TOKENS=$(new_families "${AUD[$n]}" "${SCOPE[$n]}") \
       WRK_CLIENT="client_id=$(uri "$RCID")&client_secret=$(uri "$RCSECRET")" \
       timeout $(($2 + 30)) wrk -t1 -c"${RF_CONNECTIONS:-$CONNECTIONS}" -d"$2s" --timeout 5s \
       -s "${REFRESH_LUA:-$BENCH_DIR/wrk/refresh.lua}" "${URL[$n]}" 2>&1) || true
   elif [[ -n ${BODY[$n]:-} ]]; then
-    out=$(WRK_BODY=${BODY[$n]} timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2s" --timeout 5s \
+    local c=$CONNECTIONS
+    [[ $n == login ]] && c=$LOGIN_CONNECTIONS
+    out=$(WRK_BODY=${BODY[$n]} timeout $(($2 + 30)) wrk -t"$THREADS" -c"$c" -d"$2s" --timeout 5s \
       -s "$LUA" "${URL[$n]}" 2>&1) || true
   else
     out=$(timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2s" --timeout 5s "${URL[$n]}" 2>&1) || true
   fi
   printf '### %s\n%s\n' "$n" "$out" >>"$LOG_DIR/wrk.log"
-  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  rps=$(awk '/^Requests\/sec:/ {printf "%.1f", $2}' <<<"$out")
   bad=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
   if [[ -z $rps || $bad != 0 ]]; then
     log "$n: FLAGGED ($bad errors or no result; see $LOG_DIR/wrk.log)"
@@ -290,6 +344,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.3f", a / b; else 
   pairs=("cc-ES256/live" "cc-RS256/live")
   [[ $OP == 1 ]] && pairs+=("cc-ES256/op-ES256")
   [[ $REFRESH == 1 ]] && pairs+=("rf-RS256/rsa-sign")
+  [[ $LOGIN == 1 ]] && pairs+=("login/argon2-raw")
   for p in "${pairs[@]}"; do
     a=${p%/*}; b=${p#*/}; all=
     printf '  %-18s' "$p"
@@ -301,8 +356,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.3f", a / b; else 
   echo "client_secret_post, JWT access token signed with ES256/RS256; op-ES256 = oidc-provider, same grant."
   echo "rf-* = POST /oauth/token, refresh_token grant with rotation on SQLite, 16 families (rf-ES256-id: ES256"
   echo "access token + RS256 ID token; rf-RS256: RS256 access token); rsa-sign = openssl speed rsa2048 sign/s, all cores."
+  echo "login = POST /oauth/token, password grant (ES256 access token), wrk -c$LOGIN_CONNECTIONS, one argon2id verification"
+  echo "each; argon2-raw = argon2id verifications/s of the same stored hash on every core (bench/argon2-raw)."
   echo "Goals (issue 13): cc-ES256/live >= 0.40, cc-ES256/op-ES256 >= 10, rf-ES256-id >= 4000/s,"
-  echo "rf-RS256/rsa-sign >= 0.50."
+  echo "rf-RS256/rsa-sign >= 0.50, login/argon2-raw >= 0.90."
   (( FAILED )) && echo "WARNING: some measurement was FLAGGED (error responses): see $LOG_DIR/wrk.log"
 } | tee "$RESULT_FILE"
 log "results: $RESULT_FILE"

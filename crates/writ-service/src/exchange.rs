@@ -12,7 +12,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use writ_core::Client;
-use writ_store::{CodeOutcome, RefreshToken, RotateOutcome};
+use writ_store::{CodeOutcome, RefreshToken, RotateOutcome, Rotation};
 
 use crate::Writ;
 use crate::audit::{Exchange, Peer};
@@ -198,31 +198,23 @@ pub async fn refresh(
     let id = sha256_hex(presented);
     let t = now();
     let invalid = || OAuthRefusal::invalid_grant(INVALID_REFRESH);
-    let cur = w
-        .metrics
-        .db("get_refresh", w.store.get_refresh(&id))
-        .await?
-        .ok_or_else(invalid)?;
-    if cur.client_id != client.client_id {
-        return Err(invalid());
-    }
-    let next = if client.refresh_rotation {
+    // With rotation, the store reads the token as it uses it (one statement on the common
+    // path): `cur` is then the child, which carries the presented token's grant unchanged.
+    let (cur, next) = if client.refresh_rotation {
         let token = random_token(32);
-        let child = RefreshToken {
-            id: sha256_hex(&token),
-            parent_id: Some(cur.id.clone()),
-            created_at: t,
-            idle_expires_at: (t + client.refresh_idle_lifetime).min(cur.family_expires_at),
-            used_at: None,
-            revoked: false,
-            ..cur.clone()
+        let child_id = sha256_hex(&token);
+        let rotation = Rotation {
+            id: &id,
+            client_id: &client.client_id,
+            child_id: &child_id,
+            now: t,
+            idle_lifetime: client.refresh_idle_lifetime,
+            leeway: client.refresh_leeway,
         };
-        let rotated = w
-            .store
-            .rotate_refresh(&id, &child, t, client.refresh_leeway);
+        let rotated = w.store.rotate_refresh(rotation);
         match w.metrics.db("rotate_refresh", rotated).await? {
-            RotateOutcome::Rotated => Some(token),
-            RotateOutcome::Reused => {
+            RotateOutcome::Rotated(child) => (child, Some(token)),
+            RotateOutcome::Reused(cur) => {
                 w.metrics.refresh_reuse();
                 let (client_id, user_id) = (&client.client_id, &cur.user_id);
                 crate::audit::exchange(w, peer, client_id, user_id, None, Exchange::RefreshReused)
@@ -233,10 +225,19 @@ pub async fn refresh(
             RotateOutcome::Invalid => return Err(invalid()),
         }
     } else {
-        if cur.revoked || t >= cur.family_expires_at || t >= cur.idle_expires_at {
+        let cur = w
+            .metrics
+            .db("get_refresh", w.store.get_refresh(&id))
+            .await?
+            .ok_or_else(invalid)?;
+        if cur.client_id != client.client_id
+            || cur.revoked
+            || t >= cur.family_expires_at
+            || t >= cur.idle_expires_at
+        {
             return Err(invalid());
         }
-        None
+        (cur, None)
     };
     let login = LoginContext {
         auth_time: cur.auth_time,
@@ -277,8 +278,18 @@ pub async fn user_tokens(
         .map_err(|e| OAuthRefusal::access_denied(e.0))?;
     let api = tokens::api_for(w, audience)?;
     let evaluate = audience.is_some();
-    let minted =
-        tokens::for_user(w, client, &user, &api, evaluate, Some(scope), login, gty).await?;
+    let minted = tokens::for_user(
+        w,
+        client,
+        &user,
+        &api,
+        evaluate,
+        Some(scope),
+        login,
+        gty,
+        true,
+    )
+    .await?;
     Ok(UserTokens {
         minted,
         refresh_token: refresh,

@@ -35,6 +35,19 @@ impl PermCache {
         api: &str,
     ) -> Result<(Arc<Vec<String>>, i64)> {
         let version = store.authz_version(user_id).await?;
+        self.get_at(store, user_id, api, version).await
+    }
+
+    /// The same, with the user's authz version the caller read just now (with the user's row,
+    /// as [`UserStore::get_user`](writ_store::UserStore::get_user) returns it), which saves
+    /// reading it again.
+    pub async fn get_at(
+        &self,
+        store: &dyn Store,
+        user_id: &str,
+        api: &str,
+        version: i64,
+    ) -> Result<(Arc<Vec<String>>, i64)> {
         let key = (user_id.to_owned(), api.to_owned());
         if let Some((v, perms)) = self.map.lock().expect("perm cache").get(&key)
             && *v == version

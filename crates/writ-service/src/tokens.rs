@@ -358,7 +358,8 @@ pub async fn live_user(w: &Writ, user_id: &str) -> Result<User, OAuthRefusal> {
 /// A user's tokens for `client` at `api`: the user's current permissions there (evaluated
 /// when `evaluate`, i.e. for a real API; the `/userinfo`-only API carries none), narrowed for
 /// third-party clients, with an ID token when `openid` is granted. Stamped with the user's
-/// authz version.
+/// authz version: `version_now` when the caller read `user` just now (its `authz_version` is
+/// then current), otherwise read anew.
 #[allow(clippy::too_many_arguments)]
 pub async fn for_user(
     w: &Writ,
@@ -369,11 +370,17 @@ pub async fn for_user(
     requested: Option<&str>,
     login: LoginContext<'_>,
     gty: &str,
+    version_now: bool,
 ) -> Result<Minted, OAuthRefusal> {
     let (perms, version) = if evaluate {
-        let evaluated = w
-            .perms
-            .get(w.store.as_ref(), &user.user_id, &api.identifier);
+        let (store, id, aud) = (w.store.as_ref(), &user.user_id, &api.identifier);
+        let evaluated = async {
+            if version_now {
+                w.perms.get_at(store, id, aud, user.authz_version).await
+            } else {
+                w.perms.get(store, id, aud).await
+            }
+        };
         w.metrics.db("permissions", evaluated).await?
     } else {
         (Arc::new(Vec::new()), user.authz_version)

@@ -521,14 +521,34 @@ pub enum CodeOutcome {
     Missing,
 }
 
+/// A refresh token presented for rotation ([`LoginStore::rotate_refresh`]) and what its child
+/// gets; everything else the child takes from the presented token (its family, user, API,
+/// scope, session, `auth_time` and the family's absolute expiry).
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    /// The presented token's id (its SHA-256).
+    pub id: &'a str,
+    /// The client presenting it: another client's token is `Invalid`, and nothing is written.
+    pub client_id: &'a str,
+    /// The child's id.
+    pub child_id: &'a str,
+    pub now: i64,
+    /// The child's idle lifetime in seconds (never past the family's absolute expiry).
+    pub idle_lifetime: i64,
+    /// Seconds after its first use during which a token may be presented once more (a lost
+    /// response), as long as its child is still the family's newest, unused token.
+    pub leeway: i64,
+}
+
 /// What rotating a refresh token did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
-    /// The presented token was valid; the child is stored.
-    Rotated,
-    /// A rotated token was reused beyond the leeway: the whole family is revoked.
-    Reused,
-    /// Unknown, revoked or expired.
+    /// The presented token was valid; its child (returned) is stored.
+    Rotated(RefreshToken),
+    /// A rotated token was reused beyond the leeway: the whole family is revoked. The
+    /// presented token as it was found.
+    Reused(RefreshToken),
+    /// Unknown, another client's, revoked or expired.
     Invalid,
 }
 
@@ -552,15 +572,11 @@ pub trait LoginStore: Send + Sync {
     ) -> Result<CodeOutcome>;
     async fn create_refresh(&self, t: &RefreshToken) -> Result<()>;
     async fn get_refresh(&self, id: &str) -> Result<Option<RefreshToken>>;
-    /// Rotates `id` into `child` atomically: one winner among racers; reuse of a rotated token
-    /// within `leeway` seconds is allowed, beyond it revokes the family.
-    async fn rotate_refresh(
-        &self,
-        id: &str,
-        child: &RefreshToken,
-        now: i64,
-        leeway: i64,
-    ) -> Result<RotateOutcome>;
+    /// Rotates the presented token into a child, atomically (one transaction; on the common
+    /// path one statement marks the token used and returns it): one winner among racers; a
+    /// rotated token presented again within the leeway rotates once more, beyond it (or once
+    /// its child was used) revokes the family.
+    async fn rotate_refresh(&self, r: Rotation<'_>) -> Result<RotateOutcome>;
     /// Revokes every token of a family (logout of that grant, RFC 7009 revocation).
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<()>;
     /// Deletes what can no longer be used at `now`: SSO sessions past their absolute lifetime

@@ -536,6 +536,27 @@ async fn refresh_races_have_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn another_clients_refresh_token_is_refused_and_left_as_it_was() {
+    let s = setup().await;
+    let rt = families(&s, 1).await.remove(0);
+    // A second SPA, allowed the refresh_token grant too, presents the first one's token.
+    let other = todo_spa(&s.app).await;
+    let r = s
+        .app
+        .token_form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &other),
+            ("refresh_token", &rt),
+        ])
+        .await
+        .assert(400);
+    assert_eq!(r.body["error"], "invalid_grant");
+    // Nothing was used or revoked: the token still rotates, once, for its own client.
+    let next = refresh(&s, &rt).await.assert(200).field("refresh_token");
+    refresh(&s, &next).await.assert(200);
+}
+
+#[tokio::test]
 async fn sixteen_concurrent_refreshers_lose_nothing() {
     let s = setup().await;
     let mut tokens = families(&s, 16).await;

@@ -15,6 +15,7 @@
 //! |---|---|---|
 //! | `DB`, `Store` | `Sqlite`, [`SqliteStore`](sqlite::SqliteStore) | `Postgres`, [`PgStore`](postgres::PgStore) |
 //! | `begin_write` | `BEGIN IMMEDIATE`: writers queue on the database lock | `BEGIN` (read committed): statements lock the rows they depend on |
+//! | `WriterTurn`, `writer_turn` (held by every `write()` transaction until it ends) | the store's own async mutex, taken before `BEGIN IMMEDIATE`: the process's writers hand the database lock on in order instead of polling it in the busy handler's sleeps | `()`: nothing to wait for |
 //! | `begin_authz_write` | `BEGIN IMMEDIATE` | `BEGIN`, then the `authz_log_head` row lock |
 //! | `bump_and_log` (each subject's version becomes its event's `seq`) | an `INSERT … SELECT` of the events numbered after the head, then an `UPDATE … FROM` the rows those events name; under the single writer | one statement over a materialized numbering: `UPDATE … FROM`, `INSERT` numbered from the head row (gapless), head moved; the transaction's `work_mem` raised so a large fan-out does not spill |
 //! | `id_list` | `json_each` of a bound JSON array | `json_array_elements_text` of it |

@@ -107,6 +107,12 @@ const LIKE: &str = "ILIKE";
 /// `STRING_AGG(expr, separator)`.
 const STRING_AGG: &str = "string_agg";
 
+/// What a write transaction holds besides its connection: nothing, writers queue on rows.
+type WriterTurn = ();
+
+/// Writers need no turn of their own: they lock the rows they depend on.
+async fn writer_turn(_: &PgStore) -> WriterTurn {}
+
 /// A plain write transaction (read committed); its statements lock what they depend on.
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
     Ok(pool.begin().await?)

@@ -275,55 +275,73 @@ impl LoginStore for Store {
         Ok(r.map(RefreshToken::from))
     }
 
-    async fn rotate_refresh(
-        &self,
-        id: &str,
-        child: &RefreshToken,
-        now: i64,
-        leeway: i64,
-    ) -> Result<RotateOutcome> {
+    async fn rotate_refresh(&self, r: Rotation<'_>) -> Result<RotateOutcome> {
         let mut tx = self.write().await?;
-        let row: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT * FROM refresh_tokens WHERE id = $1{FOR_UPDATE}"
-        )))
-        .bind(id)
+        // The common case in one statement: the token is this client's, unused, unrevoked and
+        // unexpired; it is marked used and read at once (racers on PostgreSQL wait on the row
+        // and then no longer match; on SQLite the writer lock already orders them).
+        let used: Option<RefreshRow> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND client_id = $3 \
+             AND used_at IS NULL AND NOT revoked AND family_expires_at > $2 AND idle_expires_at > $2 \
+             RETURNING *",
+        )
+        .bind(r.id)
+        .bind(r.now)
+        .bind(r.client_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(cur) = row.map(RefreshToken::from) else {
-            return Ok(RotateOutcome::Invalid);
-        };
-        if cur.revoked || now >= cur.family_expires_at || now >= cur.idle_expires_at {
-            return Ok(RotateOutcome::Invalid);
-        }
-        match cur.used_at {
+        let cur = match used {
+            Some(row) => RefreshToken::from(row),
             None => {
-                sqlx::query(
-                    "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
+                // Not that: find out why, under the same lock.
+                let row: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT * FROM refresh_tokens WHERE id = $1{FOR_UPDATE}"
+                )))
+                .bind(r.id)
+                .fetch_optional(&mut *tx)
                 .await?;
-            }
-            Some(used) => {
-                // Only the immediately previous token may be reused, and only within the leeway:
-                // its child must still be the family's newest, unused token.
+                let Some(cur) = row.map(RefreshToken::from) else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                if cur.client_id != r.client_id
+                    || cur.revoked
+                    || r.now >= cur.family_expires_at
+                    || r.now >= cur.idle_expires_at
+                {
+                    return Ok(RotateOutcome::Invalid);
+                }
+                // Unused, valid and this client's would have matched the update.
+                let Some(used) = cur.used_at else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                // Only the immediately previous token may be reused, and only within the
+                // leeway: its child must still be the family's newest, unused token.
                 let newest_unused = sqlx::query(
                     "SELECT 1 FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND NOT revoked LIMIT 1",
                 )
-                .bind(id)
+                .bind(r.id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if now - used >= leeway || newest_unused.is_none() {
+                if r.now - used >= r.leeway || newest_unused.is_none() {
                     revoke_family(&mut tx, &cur.family_id).await?;
                     tx.commit().await?;
-                    return Ok(RotateOutcome::Reused);
+                    return Ok(RotateOutcome::Reused(cur));
                 }
+                cur
             }
-        }
-        insert_refresh(&mut tx, child).await?;
+        };
+        let child = RefreshToken {
+            id: r.child_id.to_owned(),
+            parent_id: Some(cur.id),
+            created_at: r.now,
+            idle_expires_at: (r.now + r.idle_lifetime).min(cur.family_expires_at),
+            used_at: None,
+            revoked: false,
+            ..cur
+        };
+        insert_refresh(&mut tx, &child).await?;
         tx.commit().await?;
-        Ok(RotateOutcome::Rotated)
+        Ok(RotateOutcome::Rotated(child))
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<()> {

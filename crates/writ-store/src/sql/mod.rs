@@ -30,8 +30,8 @@ use std::sync::LazyLock;
 use sqlx::Transaction;
 
 use super::{
-    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, begin_authz_write, begin_write,
-    bump_and_log, id_list, lock_key_rotation,
+    DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, WriterTurn, begin_authz_write,
+    begin_write, bump_and_log, id_list, lock_key_rotation, writer_turn,
 };
 use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, AuthzPage, Lifecycle, Page, Paged, Result};
@@ -43,13 +43,15 @@ type Query<'q> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>;
 
 impl Store {
     /// A write transaction for writes that cannot change effective permissions.
-    async fn write(&self) -> Result<Transaction<'static, DB>> {
-        begin_write(&self.pool).await
+    async fn write(&self) -> Result<WriteTx> {
+        let turn = writer_turn(self).await;
+        Ok(WriteTx(begin_write(&self.pool).await?, turn))
     }
 
     /// A write transaction that may change effective permissions (see [`AuthzTx`]).
     async fn authz_write(&self) -> Result<AuthzTx> {
-        Ok(AuthzTx(begin_authz_write(&self.pool).await?))
+        let turn = writer_turn(self).await;
+        Ok(AuthzTx(WriteTx(begin_authz_write(&self.pool).await?, turn)))
     }
 
     /// Deletes a user, role, API or client (`delete`, keyed by `$1` = the id of `who`), bumping
@@ -129,14 +131,38 @@ impl Store {
     }
 }
 
+/// A write transaction begun by the dialect's `begin_write`, with the writer turn the dialect
+/// holds for it (SQLite: this process's writers queue in order; see `writer_turn`), released
+/// after the transaction ends (fields drop in order).
+pub(crate) struct WriteTx(Transaction<'static, DB>, #[allow(dead_code)] WriterTurn);
+
+impl WriteTx {
+    async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
 /// A write transaction begun by the dialect's `begin_authz_write` (on PostgreSQL it holds the
 /// authz log head lock from the start): the only kind [`bump`] accepts, so every version bump
 /// and event append happens inside one.
-pub(crate) struct AuthzTx(Transaction<'static, DB>);
+pub(crate) struct AuthzTx(WriteTx);
 
 impl AuthzTx {
     async fn commit(self) -> Result<()> {
-        Ok(self.0.commit().await?)
+        self.0.commit().await
     }
 }
 

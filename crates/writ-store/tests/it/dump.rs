@@ -295,11 +295,20 @@ async fn populate(t: &TestStore) -> Made {
             .unwrap(),
         CodeOutcome::Fresh(_)
     ));
+    let rotation = Rotation {
+        id: "rt-1",
+        client_id: "web",
+        child_id: "rt-2",
+        now: 5,
+        idle_lifetime: 995,
+        leeway: 0,
+    };
     assert_eq!(
-        s.rotate_refresh("rt-1", &tok("rt-2", "fam-1", Some("rt-1"), &bob), 5, 0)
-            .await
-            .unwrap(),
-        RotateOutcome::Rotated
+        s.rotate_refresh(rotation).await.unwrap(),
+        RotateOutcome::Rotated(RefreshToken {
+            created_at: 5,
+            ..tok("rt-2", "fam-1", Some("rt-1"), &bob)
+        })
     );
     s.create_refresh(&tok("rt-3", "fam-2", None, &alice))
         .await

@@ -1,7 +1,6 @@
 //! Sessions, single-use authorization codes, refresh-token rotation with leeway and reuse
 //! detection.
 
-use writ_store::RotateOutcome::{Invalid, Reused, Rotated};
 use writ_store::*;
 
 use crate::{TestStore, conformance};
@@ -68,18 +67,56 @@ pub fn refresh(id: &str, family: &str, parent: Option<&str>, user_id: &str) -> R
     }
 }
 
-/// Rotates refresh token `id` into `child` at `now`, with `leeway`.
-async fn rotate(
-    t: &TestStore,
-    id: &str,
-    child: &RefreshToken,
-    now: i64,
-    leeway: i64,
-) -> RotateOutcome {
-    t.store
-        .rotate_refresh(id, child, now, leeway)
-        .await
-        .unwrap()
+/// What a rotation did, for comparing (the store's outcome carries the tokens).
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Rotated,
+    Reused,
+    Invalid,
+}
+use Outcome::{Invalid, Reused, Rotated};
+
+/// Rotates refresh token `id` at `now`, with `leeway`, for `child`'s client into a child with
+/// `child`'s id and an idle lifetime reaching `child.idle_expires_at`. A rotated child must be
+/// stored as returned and carry its parent's grant; a reused token is the one presented.
+async fn rotate(t: &TestStore, id: &str, child: &RefreshToken, now: i64, leeway: i64) -> Outcome {
+    let parent = t.store.get_refresh(id).await.unwrap();
+    let r = Rotation {
+        id,
+        client_id: &child.client_id,
+        child_id: &child.id,
+        now,
+        idle_lifetime: child.idle_expires_at - now,
+        leeway,
+    };
+    match t.store.rotate_refresh(r).await.unwrap() {
+        RotateOutcome::Rotated(c) => {
+            let p = parent.expect("a rotated token exists");
+            assert_eq!(t.store.get_refresh(&c.id).await.unwrap().as_ref(), Some(&c));
+            assert_eq!(c.id, child.id);
+            assert_eq!(c.parent_id.as_deref(), Some(id));
+            assert_eq!((c.created_at, c.used_at, c.revoked), (now, None, false));
+            assert_eq!(
+                c.idle_expires_at,
+                child.idle_expires_at.min(p.family_expires_at)
+            );
+            let grant = |r: &RefreshToken| {
+                let f = (r.family_id.clone(), r.client_id.clone(), r.user_id.clone());
+                (f, r.audience.clone(), r.scope.clone(), r.sid.clone())
+            };
+            assert_eq!(
+                (c.auth_time, c.family_expires_at),
+                (p.auth_time, p.family_expires_at)
+            );
+            assert_eq!(grant(&c), grant(&p));
+            Rotated
+        }
+        RotateOutcome::Reused(p) => {
+            assert_eq!(Some(p), parent);
+            Reused
+        }
+        RotateOutcome::Invalid => Invalid,
+    }
 }
 
 async fn sessions_lifecycle(t: TestStore) {
@@ -158,7 +195,18 @@ async fn refresh_tokens_rotate_with_leeway_and_reuse_detection(t: TestStore) {
         t.store.get_refresh("f0").await.unwrap().unwrap().used_at,
         Some(100)
     );
-    assert_eq!(t.store.get_refresh("f1").await.unwrap(), Some(f1.clone()));
+    assert!(t.store.get_refresh("f1").await.unwrap().is_some());
+    // Another client's token: invalid, and nothing written (it still rotates for its own).
+    let other = RefreshToken {
+        client_id: "other-app".into(),
+        ..refresh("f2-other", "f", Some("f1"), &uid)
+    };
+    assert_eq!(rotate(&t, "f1", &other, 101, 10).await, Invalid);
+    assert!(t.store.get_refresh("f2-other").await.unwrap().is_none());
+    assert_eq!(
+        t.store.get_refresh("f1").await.unwrap().unwrap().used_at,
+        None
+    );
     // Reuse within the leeway while its child is unused: allowed (a lost response).
     let f1b = refresh("f1b", "f", Some("f0"), &uid);
     assert_eq!(rotate(&t, "f0", &f1b, 105, 10).await, Rotated);

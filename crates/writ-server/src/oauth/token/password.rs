@@ -84,6 +84,9 @@ pub async fn grant(
         req.scope.as_deref(),
         login,
         "password",
+        // The user was read before the password check, which may have queued: read the
+        // version anew.
+        false,
     )
     .await?;
     Ok(respond(minted, None))
