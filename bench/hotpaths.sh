@@ -13,9 +13,9 @@
 # refresh measurement: Writ issues refresh tokens only through the authorization-code flow),
 # and rotate under wrk (bench/wrk/refresh.lua). The RS256 signing rate is `openssl speed
 # -multi <cores> rsa2048` (OpenSSL's RSA-2048 sign, close to aws-lc's; measured in the same
-# rounds). The raw argon2id rate is `bench/argon2-raw` (a small program of its own, built here
-# when missing, into $CARGO_TARGET_DIR/argon2-raw), verifying the password against the very
-# hash the server stored for the bench user: same parameters, same argon2 crate version.
+# rounds). The raw argon2id rate is writ-service's example `argon2_raw` (built here when
+# missing), verifying the password against the very hash the server stored for the bench
+# user: same parameters, the argon2 crate of the workspace's lock.
 #
 #   cargo build --release --workspace --bins && bench/hotpaths.sh
 #
@@ -32,7 +32,7 @@
 #                        there), 1, 0
 #   LOGIN_CONNECTIONS=8  wrk -c for logins (one user from one address: the login limiter
 #                        counts attempts in flight against its 10 per user and address)
-#   ARGON2_RAW_BIN=      the argon2-raw program (default: built from bench/argon2-raw)
+#   ARGON2_RAW_BIN=      the raw argon2id program (default: writ-service's example argon2_raw, built when missing)
 #   WRIT_PORT=3300 OP_PORT=3101 (127.0.0.1 only)
 #   WRIT_BIN=target/release/writ (or $CARGO_TARGET_DIR/release/writ when that exists)
 #   OP_NODE=node
@@ -94,12 +94,11 @@ case $LOGIN in
   *) die "LOGIN must be auto, 0 or 1" ;;
 esac
 if [[ $LOGIN == 1 && -z ${ARGON2_RAW_BIN:-} ]]; then
-  ARGON2_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/argon2-raw
-  ARGON2_RAW_BIN=$ARGON2_TARGET/release/argon2-raw
+  ARGON2_RAW_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/argon2_raw
   if [[ ! -x $ARGON2_RAW_BIN ]]; then
-    log "building bench/argon2-raw into $ARGON2_TARGET"
-    cargo build -q --release --manifest-path "$BENCH_DIR/argon2-raw/Cargo.toml" --target-dir "$ARGON2_TARGET" >&2 \
-      || die "could not build bench/argon2-raw"
+    log "building writ-service's example argon2_raw"
+    (cd "$ROOT" && cargo build -q --release -p writ-service --example argon2_raw) >&2 \
+      || die "could not build the argon2_raw example"
   fi
 fi
 [[ -x $WRIT_BIN ]] || die "$WRIT_BIN not found: cargo build --release --workspace --bins (or set WRIT_BIN)"

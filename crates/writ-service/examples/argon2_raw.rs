@@ -5,7 +5,8 @@
 //! exactly the server's, and the call is the one Writ's verification makes
 //! (`Argon2::default().verify_password`, which takes the parameters from the hash).
 //!
-//!   argon2-raw PHC PASSWORD SECONDS [THREADS]   (THREADS: default the number of cores)
+//!   cargo run --release -p writ-service --example argon2_raw -- PHC PASSWORD SECONDS [THREADS]
+//!   (THREADS: default the number of cores)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
