@@ -138,12 +138,23 @@ async fn a_killed_node_loses_no_acknowledged_write_and_catches_up() {
             errors
         }));
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Kill A under load (however slow the machine: a count, not a time), then let B take
+    // more acknowledged writes.
+    let acked_past = |n: usize| {
+        let acked = acked.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while acked.lock().unwrap().len() <= n && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    acked_past(10).await;
     let mut a = a;
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
     let before_kill = acked.lock().unwrap().len();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    acked_past(before_kill + 10).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut errors = 0;
     for w in writers {
