@@ -319,25 +319,31 @@ fn first_start_prints_a_generated_admin_client_once_and_sigterm_stops_cleanly() 
     assert!(!err.contains("client_secret:"), "{err}");
 }
 
+/// Checks that the node is ready, sends SIGTERM, and waits (at most 10 s) for
+/// `/health/ready` to answer 503; that answer's body.
+async fn terminated_and_not_ready(p: &Proc, http: &reqwest::Client) -> serde_json::Value {
+    let ready = format!("{}/health/ready", p.base);
+    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
+    send_term(p);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http.get(&ready).send().await.unwrap();
+        if r.status() == 503 {
+            return r.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "still ready after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Told to stop with a shutdown delay, a node answers 503 on `/health/ready` (its `shutdown`
 /// check down) while it goes on serving everything else, then exits cleanly.
 #[tokio::test]
 async fn during_the_shutdown_delay_the_node_is_not_ready_but_serves() {
     let mut p = spawn(&["serve"], &[("WRIT_SHUTDOWN_DELAY_SECS", "5")]);
     let http = reqwest::Client::new();
-    let ready = format!("{}/health/ready", p.base);
-    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
-    send_term(&p);
     // Not ready within moments, over new connections, while the node still answers.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let body: serde_json::Value = loop {
-        let r = http.get(&ready).send().await.unwrap();
-        if r.status() == 503 {
-            break r.json().await.unwrap();
-        }
-        assert!(Instant::now() < deadline, "still ready after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let body = terminated_and_not_ready(&p, &http).await;
     assert_eq!(body["status"], "down", "{body}");
     assert_eq!(body["checks"][0]["name"], "shutdown", "{body}");
     assert_eq!(body["checks"][0]["status"], "down", "{body}");
@@ -364,15 +370,7 @@ async fn during_the_shutdown_delay_the_node_is_not_ready_but_serves() {
 #[tokio::test]
 async fn a_second_signal_cuts_the_shutdown_delay_short() {
     let mut p = spawn(&["serve"], &[("WRIT_SHUTDOWN_DELAY_SECS", "600")]);
-    let http = reqwest::Client::new();
-    let ready = format!("{}/health/ready", p.base);
-    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
-    send_term(&p);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while http.get(&ready).send().await.unwrap().status() != 503 {
-        assert!(Instant::now() < deadline, "still ready after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    terminated_and_not_ready(&p, &reqwest::Client::new()).await;
     send_term(&p);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
