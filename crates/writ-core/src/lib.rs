@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod metadata;
 pub mod model;
+pub mod password_policy;
 pub mod protocol;
 pub mod rbac;
 pub mod validate;

@@ -45,23 +45,6 @@ pub fn email(field: &str, raw: &str) -> R<String> {
     Ok(e)
 }
 
-/// Passwords: at least 8 characters (Auth0's default policy), at most 1024 bytes (argon2 input bound).
-pub fn password(field: &str, p: &str) -> R<()> {
-    if p.chars().count() < 8 {
-        return Err(ValidationError::new(
-            field,
-            "PasswordStrengthError: Password is too weak (at least 8 characters)",
-        ));
-    }
-    if p.len() > 1024 {
-        return Err(ValidationError::new(
-            field,
-            "String is too long (max 1024 bytes)",
-        ));
-    }
-    Ok(())
-}
-
 /// A scope token per RFC 6749 §3.3 (printable ASCII without space, `"` and `\`).
 pub fn scope_value(field: &str, v: &str) -> R<()> {
     if v.is_empty() || v.len() > 280 {
@@ -280,9 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn passwords_and_names() {
-        assert!(password("p", "short").is_err());
-        assert!(password("p", "long enough").is_ok());
+    fn names() {
         assert_eq!(name("n", "  editor ", 50).unwrap(), "editor");
         assert!(name("n", "   ", 50).is_err());
     }

@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     // Endpoints a browser calls directly, cross-origin.
     let browser = oauth::browser_routes()
+        .merge(login::browser_routes())
         .layer(http::cors::layer(&state))
         .layer(axum::middleware::from_fn(http::cors::preflight));
     // On the main listener unless it has an address of its own.

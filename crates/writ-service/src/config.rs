@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use writ_core::password_policy::{MIN_LENGTH_CEILING, MIN_LENGTH_FLOOR, PasswordPolicy};
+
 use crate::proxies::{ForwardingHeader, TrustedProxies};
 
 mod settings;
@@ -30,6 +32,10 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Whether the hosted login page offers sign-up (off by default).
     pub signup_enabled: bool,
+    /// What a new password must be: its minimum length, whether common passwords and the
+    /// user's own email are refused (`WRIT_PASSWORD_MIN_LENGTH`, `WRIT_PASSWORD_DICTIONARY`,
+    /// `WRIT_PASSWORD_NO_PERSONAL_INFO`).
+    pub password_policy: writ_core::password_policy::PasswordPolicy,
     /// Days audit log entries are kept (default 30); 0 keeps them forever.
     pub audit_retention_days: u32,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers are
@@ -168,6 +174,9 @@ struct FileConfig {
     key_encryption_key: Option<String>,
     password_hash_concurrency: Option<usize>,
     signup_enabled: Option<bool>,
+    password_min_length: Option<usize>,
+    password_dictionary: Option<bool>,
+    password_no_personal_info: Option<bool>,
     audit_retention_days: Option<u32>,
     trusted_proxies: Option<StringOrList>,
     trusted_proxy_header: Option<String>,
@@ -201,6 +210,22 @@ impl StringOrList {
             StringOrList::String(s) => s,
             StringOrList::List(l) => l.join(","),
         }
+    }
+}
+
+/// A true/false setting: the variable `var` (`true`/`false`, also `1`/`0`, `yes`/`no`; empty
+/// reads as false), else the file's value, else `default`.
+fn flag(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    file: Option<bool>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match env(var).as_deref() {
+        Some("1" | "true" | "yes") => Ok(true),
+        Some("0" | "false" | "no" | "") => Ok(false),
+        Some(v) => Err(ConfigError(format!("{var} '{v}' must be true or false"))),
+        None => Ok(file.unwrap_or(default)),
     }
 }
 
@@ -311,6 +336,33 @@ impl Config {
             }
             None => fc.signup_enabled.unwrap_or(false),
         };
+        let password_min_length = match env("WRIT_PASSWORD_MIN_LENGTH").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError(format!("WRIT_PASSWORD_MIN_LENGTH '{v}' is not a number"))
+            })?,
+            None => fc.password_min_length.unwrap_or(MIN_LENGTH_FLOOR),
+        };
+        if !(MIN_LENGTH_FLOOR..=MIN_LENGTH_CEILING).contains(&password_min_length) {
+            return Err(ConfigError(format!(
+                "WRIT_PASSWORD_MIN_LENGTH {password_min_length} must be between \
+                 {MIN_LENGTH_FLOOR} and {MIN_LENGTH_CEILING}"
+            )));
+        }
+        let password_policy = PasswordPolicy::new(
+            password_min_length,
+            flag(
+                &env,
+                "WRIT_PASSWORD_DICTIONARY",
+                fc.password_dictionary,
+                true,
+            )?,
+            flag(
+                &env,
+                "WRIT_PASSWORD_NO_PERSONAL_INFO",
+                fc.password_no_personal_info,
+                false,
+            )?,
+        );
         let authorization_extension = match env("WRIT_AUTHORIZATION_EXTENSION").as_deref() {
             Some("1" | "true" | "yes") => true,
             Some("0" | "false" | "no" | "") => false,
@@ -487,6 +539,7 @@ impl Config {
             max_access_token_bytes,
             trusted_proxies,
             signup_enabled,
+            password_policy,
             audit_retention_days,
             issuer,
             listen,

@@ -39,6 +39,7 @@ pub mod proxies;
 pub mod retention;
 pub mod roles;
 pub mod signing_keys;
+pub mod signups;
 pub mod start;
 pub mod time;
 pub mod tokens;

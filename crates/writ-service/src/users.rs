@@ -122,7 +122,9 @@ pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
         let password = input
             .password
             .ok_or_else(|| ServiceError::missing("password"))?;
-        validate::password("password", &password)?;
+        w.config
+            .password_policy
+            .validate("password", &password, Some(&email))?;
         check_metadata("app_metadata", &input.app_metadata)?;
         check_metadata("user_metadata", &input.user_metadata)?;
         computed_is_read_only(w, &input.app_metadata)?;
@@ -177,7 +179,9 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: UserInput) -> Resu
         }
         let new_hash = match input.password {
             Some(p) => {
-                validate::password("password", &p)?;
+                w.config
+                    .password_policy
+                    .validate("password", &p, Some(&u.email))?;
                 Some(hash(w, &p).await?)
             }
             None => None,

@@ -1,11 +1,13 @@
 //! The hosted pages of the login (Auth0's Universal Login, simply): the login form
 //! (`POST /u/login`, CSRF-protected, brute-force limited), sign-up (`/u/signup`), the consent
-//! of third-party clients (`POST /u/consent`), logout (`/v2/logout`, `/oidc/logout`), and the
+//! of third-party clients (`POST /u/consent`), Auth0's `POST /dbconnections/signup` for SPAs
+//! with their own form ([`dbconnections`]), logout (`/v2/logout`, `/oidc/logout`), and the
 //! pages they show ([`pages`], askama templates under `templates/login/`). Authorization
 //! requests themselves are [`crate::oauth::request`]'s; a form carries one (`tx`) and is
 //! answered through it once the user is signed in.
 
 pub mod consent;
+pub mod dbconnections;
 pub mod form;
 pub mod logout;
 pub mod pages;
@@ -34,6 +36,11 @@ pub fn routes() -> Router<AppState> {
         .route("/u/signup", get(signup::signup_page).post(signup::signup))
         .route("/v2/logout", get(logout::logout_v2))
         .route("/oidc/logout", get(logout::logout_oidc))
+}
+
+/// The account endpoints SPAs call cross-origin (served under the CORS layer).
+pub fn browser_routes() -> Router<AppState> {
+    Router::new().route("/dbconnections/signup", post(dbconnections::signup))
 }
 
 /// Checks a posted form: the Origin (when the browser sends one) must be ours and the CSRF

@@ -15,6 +15,7 @@ use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::oauth::request::{AuthorizeParams, validate};
 use crate::state::AppState;
+use writ_service::signups::{self, Refused, SignUp};
 
 /// What every sign-up ends with, registered before or not (see the module doc).
 pub const SIGNUP_DONE: &str =
@@ -73,7 +74,7 @@ pub async fn signup(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let page = |email: &str, error: &str| {
+    let page = |email: &str, error: &str, status: Option<StatusCode>| {
         login_page(
             &state,
             &addr,
@@ -82,51 +83,36 @@ pub async fn signup(
             &f.tx,
             email,
             Some(Note::Error(error)),
-            None,
+            status,
         )
     };
-    if let Err(wait) = state.limiter.signup_attempt(addr.ip) {
-        let mut r = login_page(
-            &state,
-            &addr,
-            pages::Form::Signup,
-            &v,
-            &f.tx,
-            "",
-            Some(Note::Error(
+    let attempt = SignUp {
+        peer: &peer,
+        client_id: &v.client.client_id,
+        email: &f.username,
+        password: &f.password,
+        name: None,
+    };
+    match signups::sign_up(&state, attempt).await {
+        Ok(_) => {}
+        Err(Refused::Disabled) => return disabled(&state).unwrap_or_else(pages::internal),
+        Err(Refused::TooMany { retry_after }) => {
+            let mut r = page(
+                "",
                 "Too many sign-ups from your network. Wait a minute and try again.",
-            )),
-            Some(StatusCode::TOO_MANY_REQUESTS),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return r;
-    }
-    let email = match writ_core::validate::email("email", &f.username) {
-        Ok(e) => e,
-        Err(_) => return page(&f.username, "Enter a valid email address."),
-    };
-    if writ_core::validate::password("password", &f.password).is_err() {
-        return page(&email, "Choose a password of at least 8 characters.");
-    }
-    // Hashed before knowing whether the email is taken: both answers cost the same.
-    let hash = match state.hasher.hash(&f.password).await {
-        Ok(h) => h,
-        Err(_) => return pages::internal(),
-    };
-    let new = writ_store::NewUser {
-        email: email.clone(),
-        password_hash: Some(hash),
-        ..Default::default()
-    };
-    match state.store.create_user(new).await {
-        Ok(user) => writ_service::audit::signup(&state, &peer, &v.client.client_id, &user).await,
-        // Already registered: nothing changes, and the answer is the same.
-        Err(writ_store::StoreError::Conflict(_)) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "sign-up");
-            return pages::internal();
+                Some(StatusCode::TOO_MANY_REQUESTS),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return r;
         }
+        Err(Refused::InvalidEmail | Refused::InvalidName) => {
+            return page(&f.username, "Enter a valid email address.", None);
+        }
+        Err(Refused::WeakPassword(weak)) => {
+            return page(f.username.trim(), &weak.advice(), None);
+        }
+        Err(Refused::Internal) => return pages::internal(),
     }
     login_page(
         &state,

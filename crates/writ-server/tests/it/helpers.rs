@@ -691,6 +691,21 @@ impl TestApp {
         self.state.store.users_by_email(email).await.unwrap()
     }
 
+    /// Whether the stored password of the user with `email` is `password`.
+    pub async fn password_is(&self, email: &str, password: &str) -> bool {
+        let creds = self
+            .state
+            .store
+            .credentials_by_email(email)
+            .await
+            .unwrap()
+            .expect("a user with this email");
+        self.state
+            .hasher
+            .verify(password, creds.password_hash.as_deref())
+            .await
+    }
+
     /// `method` on the user's roles: `POST` assigns `roles`, `DELETE` removes them; must be 204.
     pub async fn user_roles(&self, method: Method, user: &str, roles: &[&str]) {
         self.api(

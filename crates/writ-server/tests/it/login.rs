@@ -640,6 +640,10 @@ async fn sign_up_is_off_by_default_and_works_when_enabled() {
     // Validation errors are answered on the form.
     assert_eq!(post("not-an-email", "long-enough-1").await.status(), 400);
     assert_eq!(post("carol@example.com", "short").await.status(), 400);
+    // The password policy's dictionary, with advice on the page.
+    let common = post("carol@example.com", "Password123").await;
+    assert_eq!(common.status(), 400);
+    assert!(common.text().await.unwrap().contains("most common ones"));
     // A taken email and a new one end on the same page: the login form with a neutral notice,
     // no session. Nothing tells them apart (see `proxy::sign_up_answers_the_same_for_taken_and_new_emails`).
     let dup = post("alice@example.com", "long-enough-1").await;

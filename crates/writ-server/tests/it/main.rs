@@ -1,5 +1,6 @@
 //! Integration tests for writ-server: a real server on 127.0.0.1:0 over a real SQLite file.
 
+mod accounts;
 mod admin;
 mod audit;
 mod authz_extension;

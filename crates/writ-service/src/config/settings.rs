@@ -63,6 +63,13 @@ pub const SETTINGS: &[Setting] = &[
         "twice the CPU count",
     ),
     s("signup_enabled", "WRIT_SIGNUP_ENABLED", "false"),
+    s("password_min_length", "WRIT_PASSWORD_MIN_LENGTH", "8"),
+    s("password_dictionary", "WRIT_PASSWORD_DICTIONARY", "true"),
+    s(
+        "password_no_personal_info",
+        "WRIT_PASSWORD_NO_PERSONAL_INFO",
+        "false",
+    ),
     s("audit_retention_days", "WRIT_AUDIT_RETENTION_DAYS", "30"),
     s("trusted_proxies", "WRIT_TRUSTED_PROXIES", "[]"),
     s(
@@ -124,6 +131,9 @@ impl Config {
             "key_encryption_key" => self.key_encryption_key.as_ref().map(|_| text(REDACTED))?,
             "password_hash_concurrency" => int(self.password_hash_concurrency as u64),
             "signup_enabled" => V::Boolean(self.signup_enabled),
+            "password_min_length" => int(self.password_policy.min_length as u64),
+            "password_dictionary" => V::Boolean(self.password_policy.dictionary),
+            "password_no_personal_info" => V::Boolean(self.password_policy.no_personal_info),
             "audit_retention_days" => int(u64::from(self.audit_retention_days)),
             "trusted_proxies" => V::Array(
                 self.trusted_proxies
