@@ -229,6 +229,23 @@ fn flag(
     }
 }
 
+/// A number setting: the variable `var` (empty reads as unset), else the file's value; `None`
+/// when neither is set. `unit` ends the error's sentence (`" of seconds"`).
+fn number<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    file: Option<T>,
+    unit: &str,
+) -> Result<Option<T>, ConfigError> {
+    match env(var).filter(|v| !v.is_empty()) {
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError(format!("{var} '{v}' is not a number{unit}"))),
+        None => Ok(file),
+    }
+}
+
 /// A configuration error, printed as one line.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
@@ -315,33 +332,18 @@ impl Config {
                     .into(),
             ));
         }
-        let password_hash_concurrency = match env("WRIT_PASSWORD_HASH_CONCURRENCY") {
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "WRIT_PASSWORD_HASH_CONCURRENCY '{v}' is not a number"
-                ))
-            })?,
-            None => fc
-                .password_hash_concurrency
-                .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
-        }
+        let password_hash_concurrency = number(
+            &env,
+            "WRIT_PASSWORD_HASH_CONCURRENCY",
+            fc.password_hash_concurrency,
+            "",
+        )?
+        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-        let signup_enabled = match env("WRIT_SIGNUP_ENABLED").as_deref() {
-            Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no" | "") => false,
-            Some(v) => {
-                return Err(ConfigError(format!(
-                    "WRIT_SIGNUP_ENABLED '{v}' must be true or false"
-                )));
-            }
-            None => fc.signup_enabled.unwrap_or(false),
-        };
-        let password_min_length = match env("WRIT_PASSWORD_MIN_LENGTH").filter(|v| !v.is_empty()) {
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError(format!("WRIT_PASSWORD_MIN_LENGTH '{v}' is not a number"))
-            })?,
-            None => fc.password_min_length.unwrap_or(MIN_LENGTH_FLOOR),
-        };
+        let signup_enabled = flag(&env, "WRIT_SIGNUP_ENABLED", fc.signup_enabled, false)?;
+        let password_min_length =
+            number(&env, "WRIT_PASSWORD_MIN_LENGTH", fc.password_min_length, "")?
+                .unwrap_or(MIN_LENGTH_FLOOR);
         if !(MIN_LENGTH_FLOOR..=MIN_LENGTH_CEILING).contains(&password_min_length) {
             return Err(ConfigError(format!(
                 "WRIT_PASSWORD_MIN_LENGTH {password_min_length} must be between \
@@ -363,34 +365,20 @@ impl Config {
                 false,
             )?,
         );
-        let authorization_extension = match env("WRIT_AUTHORIZATION_EXTENSION").as_deref() {
-            Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no" | "") => false,
-            Some(v) => {
-                return Err(ConfigError(format!(
-                    "WRIT_AUTHORIZATION_EXTENSION '{v}' must be true or false"
-                )));
-            }
-            None => fc.authorization_extension.unwrap_or(false),
-        };
-        let hook_allow_http = match env("WRIT_HOOK_ALLOW_HTTP").as_deref() {
-            Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no" | "") => false,
-            Some(v) => {
-                return Err(ConfigError(format!(
-                    "WRIT_HOOK_ALLOW_HTTP '{v}' must be true or false"
-                )));
-            }
-            None => fc.hook_allow_http.unwrap_or(false),
-        };
-        let audit_retention_days = match env("WRIT_AUDIT_RETENTION_DAYS").filter(|v| !v.is_empty()) {
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "WRIT_AUDIT_RETENTION_DAYS '{v}' is not a number of days (0 keeps entries forever)"
-                ))
-            })?,
-            None => fc.audit_retention_days.unwrap_or(30),
-        };
+        let authorization_extension = flag(
+            &env,
+            "WRIT_AUTHORIZATION_EXTENSION",
+            fc.authorization_extension,
+            false,
+        )?;
+        let hook_allow_http = flag(&env, "WRIT_HOOK_ALLOW_HTTP", fc.hook_allow_http, false)?;
+        let audit_retention_days = number(
+            &env,
+            "WRIT_AUDIT_RETENTION_DAYS",
+            fc.audit_retention_days,
+            " of days (0 keeps entries forever)",
+        )?
+        .unwrap_or(30);
         let trusted_proxies = match pick(
             "WRIT_TRUSTED_PROXIES",
             fc.trusted_proxies.map(StringOrList::joined),
@@ -406,44 +394,33 @@ impl Config {
             ),
             None => trusted_proxies,
         };
-        let max_access_token_bytes =
-            match env("WRIT_MAX_ACCESS_TOKEN_BYTES").filter(|v| !v.is_empty()) {
-                Some(v) => v.parse().map_err(|_| {
-                    ConfigError(format!(
-                        "WRIT_MAX_ACCESS_TOKEN_BYTES '{v}' is not a number of bytes"
-                    ))
-                })?,
-                None => fc.max_access_token_bytes.unwrap_or(MAX_ACCESS_TOKEN_BYTES),
-            };
+        let max_access_token_bytes = number(
+            &env,
+            "WRIT_MAX_ACCESS_TOKEN_BYTES",
+            fc.max_access_token_bytes,
+            " of bytes",
+        )?
+        .unwrap_or(MAX_ACCESS_TOKEN_BYTES);
         if max_access_token_bytes < 1024 {
             return Err(ConfigError(format!(
                 "WRIT_MAX_ACCESS_TOKEN_BYTES {max_access_token_bytes} is below 1024: no access token would fit"
             )));
         }
-        let hook_timeout_ms = match env("WRIT_HOOK_TIMEOUT_MS").filter(|v| !v.is_empty()) {
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "WRIT_HOOK_TIMEOUT_MS '{v}' is not a number of milliseconds"
-                ))
-            })?,
-            None => fc
-                .hook_timeout_ms
-                .unwrap_or(HOOK_TIMEOUT.as_millis() as u64),
-        };
+        let hook_timeout_ms = number(
+            &env,
+            "WRIT_HOOK_TIMEOUT_MS",
+            fc.hook_timeout_ms,
+            " of milliseconds",
+        )?
+        .unwrap_or(HOOK_TIMEOUT.as_millis() as u64);
         if hook_timeout_ms == 0 || hook_timeout_ms > MAX_HOOK_TIMEOUT.as_millis() as u64 {
             return Err(ConfigError(format!(
                 "WRIT_HOOK_TIMEOUT_MS {hook_timeout_ms} must be between 1 and {}",
                 MAX_HOOK_TIMEOUT.as_millis()
             )));
         }
-        let hook_workers = match env("WRIT_HOOK_WORKERS").filter(|v| !v.is_empty()) {
-            Some(v) => v
-                .parse()
-                .map_err(|_| ConfigError(format!("WRIT_HOOK_WORKERS '{v}' is not a number")))?,
-            None => fc
-                .hook_workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        };
+        let hook_workers = number(&env, "WRIT_HOOK_WORKERS", fc.hook_workers, "")?
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if hook_workers == 0 {
             return Err(ConfigError("WRIT_HOOK_WORKERS must be at least 1".into()));
         }
@@ -451,22 +428,20 @@ impl Config {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or(fc.hook_worker);
-        let jwks_warmup_secs = match env("WRIT_JWKS_WARMUP_SECS").filter(|v| !v.is_empty()) {
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "WRIT_JWKS_WARMUP_SECS '{v}' is not a number of seconds"
-                ))
-            })?,
-            None => fc.jwks_warmup_secs.unwrap_or(JWKS_WARMUP_SECS),
-        };
-        let shutdown_delay_secs = match env("WRIT_SHUTDOWN_DELAY_SECS").filter(|v| !v.is_empty()) {
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError(format!(
-                    "WRIT_SHUTDOWN_DELAY_SECS '{v}' is not a number of seconds"
-                ))
-            })?,
-            None => fc.shutdown_delay_secs.unwrap_or(0),
-        };
+        let jwks_warmup_secs = number(
+            &env,
+            "WRIT_JWKS_WARMUP_SECS",
+            fc.jwks_warmup_secs,
+            " of seconds",
+        )?
+        .unwrap_or(JWKS_WARMUP_SECS);
+        let shutdown_delay_secs = number(
+            &env,
+            "WRIT_SHUTDOWN_DELAY_SECS",
+            fc.shutdown_delay_secs,
+            " of seconds",
+        )?
+        .unwrap_or(0);
         let metrics_listen = match pick("WRIT_METRICS_LISTEN", fc.metrics_listen) {
             None => None,
             Some(a) => Some(a.parse().map_err(|_| {
@@ -475,16 +450,12 @@ impl Config {
                 ))
             })?),
         };
-        let metrics_client_labels = match env("WRIT_METRICS_CLIENT_LABELS").as_deref() {
-            Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no" | "") => false,
-            Some(v) => {
-                return Err(ConfigError(format!(
-                    "WRIT_METRICS_CLIENT_LABELS '{v}' must be true or false"
-                )));
-            }
-            None => fc.metrics_client_labels.unwrap_or(false),
-        };
+        let metrics_client_labels = flag(
+            &env,
+            "WRIT_METRICS_CLIENT_LABELS",
+            fc.metrics_client_labels,
+            false,
+        )?;
         let log_format = match pick("WRIT_LOG_FORMAT", fc.log_format) {
             Some(f) => LogFormat::parse(&f)?,
             None => LogFormat::Text,
