@@ -112,6 +112,13 @@ async fn hash(w: &Writ, password: &str) -> Result<String> {
         .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
+/// Checks a new password against the rules every new password follows and hashes it (argon2id):
+/// the one path for passwords chosen by users (sign-up, reset links).
+pub async fn new_password_hash(w: &Writ, field: &str, password: &str) -> Result<String> {
+    validate::password(field, password)?;
+    hash(w, password).await
+}
+
 /// Creates a user (the password is hashed with argon2id).
 pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
     let op = Operation::at("POST", "/users", "", 201);

@@ -109,20 +109,15 @@ pub async fn signup(
     if writ_core::validate::password("password", &f.password).is_err() {
         return page(&email, "Choose a password of at least 8 characters.");
     }
-    // Hashed before knowing whether the email is taken: both answers cost the same.
-    let hash = match state.hasher.hash(&f.password).await {
-        Ok(h) => h,
-        Err(_) => return pages::internal(),
-    };
-    let new = writ_store::NewUser {
-        email: email.clone(),
-        password_hash: Some(hash),
-        ..Default::default()
-    };
-    match state.store.create_user(new).await {
-        Ok(user) => writ_service::audit::signup(&state, &peer, &v.client.client_id, &user).await,
-        // Already registered: nothing changes, and the answer is the same.
-        Err(writ_store::StoreError::Conflict(_)) => {}
+    // Hashed before knowing whether the email is taken: both answers cost the same (see
+    // `writ_service::account::signup`, which also sends the verification email when on).
+    match writ_service::account::signup(&state, &peer, &v.client.client_id, &email, &f.password)
+        .await
+    {
+        Ok(_) => {}
+        Err(writ_service::ServiceError::Invalid { .. }) => {
+            return page(&email, "Choose a password of at least 8 characters.");
+        }
         Err(e) => {
             tracing::error!(error = %e, "sign-up");
             return pages::internal();

@@ -20,6 +20,7 @@ mod consents;
 mod events;
 mod groups;
 pub mod jobs;
+pub mod tickets;
 mod keys;
 mod logs;
 mod openapi;
@@ -81,6 +82,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(keys::router())
         .merge(actions::router())
         .merge(jobs::router())
+        .merge(tickets::router())
         .merge(logs::router())
         .merge(events::router())
         .merge(openapi::router())
