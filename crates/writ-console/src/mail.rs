@@ -9,8 +9,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
-use writ_service::{Page, Writ};
 use writ_service::OutboxMail;
+use writ_service::{Page, Writ};
 
 use super::view::{self, Admin, Answer, Layout};
 

@@ -94,7 +94,12 @@ fn check_ticket_input(input: &TicketInput) -> Result<()> {
 
 /// Stores a new ticket of `kind` for `user` and returns its link (the token appears only
 /// there: in the answer or the email).
-async fn new_ticket(w: &Writ, user: &User, kind: TicketKind, input: &TicketInput) -> Result<String> {
+async fn new_ticket(
+    w: &Writ,
+    user: &User,
+    kind: TicketKind,
+    input: &TicketInput,
+) -> Result<String> {
     let token = random_token(32);
     let now = crate::time::now();
     let ttl = match input.ttl_sec {
@@ -264,7 +269,9 @@ async fn reset_request_work(w: &Writ, peer: &Peer, client_id: Option<String>, em
         Err(_) => Ok(None),
     };
     let entry = |ty, desc: &str| {
-        let mut e = Entry::new(ty, desc).peer(peer).connection(writ_core::DEFAULT_CONNECTION);
+        let mut e = Entry::new(ty, desc)
+            .peer(peer)
+            .connection(writ_core::DEFAULT_CONNECTION);
         if let Some(c) = &client_id {
             e = e.client(c);
         }
@@ -280,8 +287,11 @@ async fn reset_request_work(w: &Writ, peer: &Peer, client_id: Option<String>, em
                 Ok(()) => {
                     audit::record(
                         w,
-                        entry(audit::types::SUCCESS_CHANGE_PASSWORD_REQUEST, "Password reset email queued")
-                            .user(&user.user_id),
+                        entry(
+                            audit::types::SUCCESS_CHANGE_PASSWORD_REQUEST,
+                            "Password reset email queued",
+                        )
+                        .user(&user.user_id),
                     )
                     .await
                 }
@@ -289,8 +299,11 @@ async fn reset_request_work(w: &Writ, peer: &Peer, client_id: Option<String>, em
                     tracing::warn!(error = %e, "password reset request");
                     audit::record(
                         w,
-                        entry(audit::types::FAILED_CHANGE_PASSWORD_REQUEST, "Password reset email not queued")
-                            .user(&user.user_id),
+                        entry(
+                            audit::types::FAILED_CHANGE_PASSWORD_REQUEST,
+                            "Password reset email not queued",
+                        )
+                        .user(&user.user_id),
                     )
                     .await
                 }
@@ -304,7 +317,11 @@ async fn reset_request_work(w: &Writ, peer: &Peer, client_id: Option<String>, em
                     kind: Kind::ResetPassword,
                     to: email,
                     name: None,
-                    link: &format!("{}{}?ticket=", w.config.issuer, link_path(TicketKind::Reset)),
+                    link: &format!(
+                        "{}{}?ticket=",
+                        w.config.issuer,
+                        link_path(TicketKind::Reset)
+                    ),
                     lifetime: RESET_TTL,
                 },
             );
@@ -380,10 +397,13 @@ pub async fn reset_password(
         .await?;
     match outcome {
         TicketOutcome::Used(t) => {
-            let mut e = Entry::new(audit::types::SUCCESS_CHANGE_PASSWORD, "Password changed with a reset link")
-                .peer(peer)
-                .user(&t.user_id)
-                .connection(writ_core::DEFAULT_CONNECTION);
+            let mut e = Entry::new(
+                audit::types::SUCCESS_CHANGE_PASSWORD,
+                "Password changed with a reset link",
+            )
+            .peer(peer)
+            .user(&t.user_id)
+            .connection(writ_core::DEFAULT_CONNECTION);
             if let Some(c) = &t.client_id {
                 e = e.client(c);
             }
@@ -464,9 +484,10 @@ pub const VERIFY_FIRST: &str = "Please verify your email before logging in.";
 /// Whether `client_id` issues tokens only to users with a verified email
 /// (`WRIT_REQUIRE_VERIFIED_EMAIL`: its id, or `*` for every client but the admin console).
 pub fn requires_verified_email(w: &Writ, client_id: &str) -> bool {
-    w.config.require_verified_email.iter().any(|c| {
-        c == client_id || (c == "*" && client_id != writ_core::CONSOLE_CLIENT_ID)
-    })
+    w.config
+        .require_verified_email
+        .iter()
+        .any(|c| c == client_id || (c == "*" && client_id != writ_core::CONSOLE_CLIENT_ID))
 }
 
 /// Refuses `user` tokens from `client` while their email is unverified and the client

@@ -380,8 +380,7 @@ impl Limiter {
             Ok(())
         };
         self.mail_ips.update(&ip, take)?;
-        self.mail_emails
-            .update(&email.trim().to_lowercase(), take)
+        self.mail_emails.update(&email.trim().to_lowercase(), take)
     }
 }
 

@@ -33,10 +33,8 @@ use crate::state::AppState;
 
 const INVALID_LINK: &str = "This link is invalid, was already used or has expired.";
 /// What the "Forgot password?" form answers, whatever the address.
-pub const FORGOT_SENT: &str =
-    "If an account uses this address, we've just sent it an email with a link to choose a new password.";
-const NO_MAIL: &str =
-    "Writ cannot send email here (no mail server is configured): ask your administrator to reset your password.";
+pub const FORGOT_SENT: &str = "If an account uses this address, we've just sent it an email with a link to choose a new password.";
+const NO_MAIL: &str = "Writ cannot send email here (no mail server is configured): ask your administrator to reset your password.";
 
 #[derive(Deserialize, Default)]
 struct TicketQuery {
@@ -83,7 +81,16 @@ fn invalid_link() -> Response {
 
 /// A page without a form.
 fn message(status: StatusCode, title: &str, detail: &str) -> Response {
-    pages::account(status, title, detail, None, AccountForm::None, "", None, None)
+    pages::account(
+        status,
+        title,
+        detail,
+        None,
+        AccountForm::None,
+        "",
+        None,
+        None,
+    )
 }
 
 /// After a link was used: its `result_url`, or a page saying what happened.
@@ -434,8 +441,7 @@ pub async fn change_password(
             "client_id is missing or names no application.",
         );
     };
-    if b
-        .connection
+    if b.connection
         .as_deref()
         .is_some_and(|c| c != writ_core::DEFAULT_CONNECTION)
     {

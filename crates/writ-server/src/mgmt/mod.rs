@@ -20,13 +20,13 @@ mod consents;
 mod events;
 mod groups;
 pub mod jobs;
-pub mod tickets;
 mod keys;
 mod logs;
 mod openapi;
 mod roles;
 pub(crate) mod schemas;
 mod scopes;
+pub mod tickets;
 pub mod types;
 mod users;
 

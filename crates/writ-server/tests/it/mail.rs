@@ -38,7 +38,9 @@ impl Sink {
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("start tests/interop/smtp_sink.py (pip install -r tests/interop/requirements.txt)");
+            .expect(
+                "start tests/interop/smtp_sink.py (pip install -r tests/interop/requirements.txt)",
+            );
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
@@ -86,10 +88,7 @@ impl Sink {
 /// The settings of a server sending through `port` on 127.0.0.1.
 fn smtp_vars(port: u16) -> Vec<(String, String)> {
     vec![
-        (
-            "WRIT_SMTP_URL".into(),
-            format!("smtp://127.0.0.1:{port}"),
-        ),
+        ("WRIT_SMTP_URL".into(), format!("smtp://127.0.0.1:{port}")),
         ("WRIT_SMTP_FROM".into(), FROM.into()),
     ]
 }
@@ -211,7 +210,11 @@ async fn verification_email_link_verifies_once_and_bumps_the_version() {
     // Used: the link is refused from now on.
     let again = b.get(&local(&link)).await;
     assert_eq!(again.status, 400);
-    assert!(again.body.contains("invalid, was already used or has expired"));
+    assert!(
+        again
+            .body
+            .contains("invalid, was already used or has expired")
+    );
     let r = b
         .post(
             "/u/email-verification",
@@ -247,7 +250,9 @@ async fn a_reset_ends_sessions_and_refresh_tokens_and_only_the_new_password_work
     // Alice is signed in: an SSO session and a refresh token.
     let (loc, session) = login_alice(&s).await;
     let code = query_param(&loc, "code").unwrap();
-    let tokens = exchange(&s, &code, crate::login::VERIFIER).await.assert(200);
+    let tokens = exchange(&s, &code, crate::login::VERIFIER)
+        .await
+        .assert(200);
     let rt = tokens.field("refresh_token");
     // Auth0's endpoint: the same sentence, the mail in the background.
     let r = app
@@ -477,7 +482,9 @@ async fn tickets_expire_and_are_single_use() {
 #[tokio::test]
 async fn without_smtp_the_flows_that_need_mail_are_refused_clearly() {
     let app = TestApp::spawn().await;
-    let user = app.create_user("nomail@example.com", "nomail-password-1").await;
+    let user = app
+        .create_user("nomail@example.com", "nomail-password-1")
+        .await;
     let r = app
         .api(
             Method::POST,
@@ -500,7 +507,11 @@ async fn without_smtp_the_flows_that_need_mail_are_refused_clearly() {
     let mut b = Browser::new(&app);
     let page = b.get("/u/forgot-password").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("no mail server is configured"), "{}", page.body);
+    assert!(
+        page.body.contains("no mail server is configured"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("name=\"email\""));
 }
 
@@ -511,7 +522,11 @@ async fn the_hosted_forgot_password_form_emails_a_link() {
     let mut b = Browser::new(&s.app);
     // The login form links to it.
     let login = b.get(&local(&crate::login::authorize_url(&s, &[]))).await;
-    assert!(login.body.contains("/u/forgot-password?tx="), "{}", login.body);
+    assert!(
+        login.body.contains("/u/forgot-password?tx="),
+        "{}",
+        login.body
+    );
     let tx = hidden(&login.body, "tx");
     let q: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
     let page = b.get(&format!("/u/forgot-password?tx={q}")).await;
@@ -531,7 +546,10 @@ async fn the_hosted_forgot_password_form_emails_a_link() {
             &[("tx", &tx), ("csrf", &csrf), ("email", "zed@example.com")],
         )
         .await;
-    assert_eq!((unknown.status, unknown.body.len()), (r.status, r.body.len()));
+    assert_eq!(
+        (unknown.status, unknown.body.len()),
+        (r.status, r.body.len())
+    );
     let msgs = sink.wait_for(1).await;
     assert_eq!(msgs[0]["rcpt_tos"], json!(["alice@example.com"]));
     link_of(&msgs[0], "/u/reset-password");
@@ -546,7 +564,9 @@ async fn mail_queued_while_the_smtp_server_is_down_arrives_once_it_is_up() {
         .unwrap()
         .port();
     let app = app_with_smtp(port).await;
-    let user = app.create_user("patient@example.com", "patient-password-1").await;
+    let user = app
+        .create_user("patient@example.com", "patient-password-1")
+        .await;
     // The request does not wait for the mail server.
     app.api(
         Method::POST,
@@ -584,7 +604,9 @@ async fn mail_queued_while_the_smtp_server_is_down_arrives_once_it_is_up() {
 #[tokio::test]
 async fn ticket_scopes_are_auth0s() {
     let app = TestApp::spawn().await;
-    let user = app.create_user("scoped@example.com", "scoped-password-1").await;
+    let user = app
+        .create_user("scoped@example.com", "scoped-password-1")
+        .await;
     let aud = app.mgmt_audience();
     let (id, secret) = app.machine(&aud, &["update:users"]).await;
     let token = app.mgmt_token(&id, &secret).await;
@@ -614,7 +636,9 @@ async fn a_client_may_require_a_verified_email() {
     let app = TestApp::spawn_with_vars(&[("WRIT_REQUIRE_VERIFIED_EMAIL", "*")]).await;
     app.create_api("https://api.example/", "RS256", &["read:x"], true)
         .await;
-    let user = app.create_user("unverified@example.com", "unverified-pw-1").await;
+    let user = app
+        .create_user("unverified@example.com", "unverified-pw-1")
+        .await;
     let client = app.password_client().await;
     let r = app
         .password_token(

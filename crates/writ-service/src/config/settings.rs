@@ -104,9 +104,17 @@ pub const SETTINGS: &[Setting] = &[
     // Shown with the password in the URL replaced by `***`.
     s("smtp_url", "WRIT_SMTP_URL", "unset: no email is sent"),
     s("smtp_from", "WRIT_SMTP_FROM", "unset"),
-    s("email_templates", "WRIT_EMAIL_TEMPLATES", "unset: the bundled templates"),
+    s(
+        "email_templates",
+        "WRIT_EMAIL_TEMPLATES",
+        "unset: the bundled templates",
+    ),
     s("signup_verify_email", "WRIT_SIGNUP_VERIFY_EMAIL", "false"),
-    s("require_verified_email", "WRIT_REQUIRE_VERIFIED_EMAIL", "[]"),
+    s(
+        "require_verified_email",
+        "WRIT_REQUIRE_VERIFIED_EMAIL",
+        "[]",
+    ),
 ];
 
 /// What a redacted secret is shown as.
@@ -163,9 +171,12 @@ impl Config {
             "smtp_from" => V::String(self.smtp.as_ref()?.from.to_string()),
             "email_templates" => V::String(self.email_templates.as_ref()?.display().to_string()),
             "signup_verify_email" => V::Boolean(self.signup_verify_email),
-            "require_verified_email" => {
-                V::Array(self.require_verified_email.iter().map(|c| text(c)).collect())
-            }
+            "require_verified_email" => V::Array(
+                self.require_verified_email
+                    .iter()
+                    .map(|c| text(c))
+                    .collect(),
+            ),
             _ => return None,
         })
     }

@@ -242,9 +242,7 @@ async fn send_one(
     let recorded = match outcome {
         Ok(()) => {
             tracing::info!(id = %m.id, kind = %m.kind, "email sent");
-            w.store
-                .mail_sent(&m.id, worker, crate::time::now())
-                .await
+            w.store.mail_sent(&m.id, worker, crate::time::now()).await
         }
         Err((error, permanent)) => {
             let give_up = permanent || m.attempts >= MAX_ATTEMPTS;
@@ -258,9 +256,7 @@ async fn send_one(
                 abandoned = give_up,
                 "email not sent"
             );
-            w.store
-                .mail_failed(&m.id, worker, &error, retry_at)
-                .await
+            w.store.mail_failed(&m.id, worker, &error, retry_at).await
         }
     };
     match recorded {
@@ -299,10 +295,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.security, Security::StartTls);
         assert_eq!(s.port, 587);
-        assert_eq!(
-            s.credentials,
-            Some(("me@x".to_owned(), "p:ss".to_owned()))
-        );
+        assert_eq!(s.credentials, Some(("me@x".to_owned(), "p:ss".to_owned())));
         assert!(!format!("{s:?}").contains("p:ss"));
         let s = SmtpSettings::parse("smtps://mail.example.com", "a@example.com").unwrap();
         assert_eq!((s.security, s.port), (Security::Implicit, 465));

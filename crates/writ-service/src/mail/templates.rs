@@ -201,7 +201,10 @@ mod tests {
         assert!(!r.html.contains("<script>"), "{}", r.html);
         assert!(r.html.contains("&lt;script&gt;"));
         assert!(r.html.contains("ticket=abc&amp;x=1"));
-        assert!(r.text.contains("https://id.example/u/reset-password?ticket=abc&x=1"));
+        assert!(
+            r.text
+                .contains("https://id.example/u/reset-password?ticket=abc&x=1")
+        );
         assert!(r.text.contains("expires in 1 hour"));
     }
 

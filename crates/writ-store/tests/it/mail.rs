@@ -53,13 +53,20 @@ async fn outbox_queue_claim_send_and_retry(t: TestStore) {
         got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         [a.as_str(), b.as_str()]
     );
-    assert!(got.iter().all(|m| m.attempts == 1 && m.state() == "pending"));
+    assert!(
+        got.iter()
+            .all(|m| m.attempts == 1 && m.state() == "pending")
+    );
     // Leased: nobody else gets them before the lease ends.
     assert!(s.claim_mail("w2", 230, 60, 10).await.unwrap().is_empty());
     assert!(s.mail_sent(&a, "w1", 210).await.unwrap());
     // Only the holder settles a message.
     assert!(!s.mail_failed(&b, "w2", "x", Some(300)).await.unwrap());
-    assert!(s.mail_failed(&b, "w1", "421 try later", Some(300)).await.unwrap());
+    assert!(
+        s.mail_failed(&b, "w1", "421 try later", Some(300))
+            .await
+            .unwrap()
+    );
     let listed = s
         .list_outbox(Page {
             page: 0,
@@ -71,7 +78,10 @@ async fn outbox_queue_claim_send_and_retry(t: TestStore) {
     let sent = listed.items.iter().find(|m| m.id == a).unwrap();
     assert_eq!(sent.state(), "sent");
     assert_eq!(sent.sent_at, Some(210));
-    assert!(sent.text_body.is_empty() && sent.html_body.is_empty(), "link gone once sent");
+    assert!(
+        sent.text_body.is_empty() && sent.html_body.is_empty(),
+        "link gone once sent"
+    );
     let retry = listed.items.iter().find(|m| m.id == b).unwrap();
     assert_eq!(retry.last_error.as_deref(), Some("421 try later"));
     assert_eq!(retry.next_attempt_at, Some(300));
@@ -84,8 +94,15 @@ async fn outbox_queue_claim_send_and_retry(t: TestStore) {
     // A lease that ended (its worker died) lets another worker take the message.
     let taken = s.claim_mail("w3", 361, 60, 10).await.unwrap();
     assert_eq!(taken.len(), 1);
-    assert!(!s.mail_sent(&b, "w2", 362).await.unwrap(), "w2 lost its lease");
-    assert!(s.mail_failed(&b, "w3", "550 no such user", None).await.unwrap());
+    assert!(
+        !s.mail_sent(&b, "w2", 362).await.unwrap(),
+        "w2 lost its lease"
+    );
+    assert!(
+        s.mail_failed(&b, "w3", "550 no such user", None)
+            .await
+            .unwrap()
+    );
     let listed = s
         .list_outbox(Page {
             page: 0,
