@@ -685,3 +685,54 @@ async fn a_client_may_require_a_verified_email() {
     .await
     .assert(200);
 }
+
+#[tokio::test]
+async fn the_console_lists_the_outbox_without_bodies() {
+    // Nothing listens on the port: the message stays pending with its error.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = app_with_smtp(port).await;
+    app.create_admin(
+        "mail-admins",
+        writ_core::MANAGEMENT_SCOPES,
+        "root@example.com",
+        "root-password-1",
+    )
+    .await;
+    let user = app
+        .create_user("queued@example.com", "queued-password-1")
+        .await;
+    app.api(
+        Method::POST,
+        "/jobs/verification-email",
+        Some(json!({"user_id": user})),
+    )
+    .await
+    .assert(201);
+    let page = writ_store::Page {
+        page: 0,
+        per_page: 10,
+    };
+    for _ in 0..600 {
+        let out = app.state.store.list_outbox(page).await.unwrap();
+        if out.items.first().is_some_and(|m| m.last_error.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut b = Browser::new(&app);
+    let r = b
+        .sign_in("/admin/mail", "root@example.com", "root-password-1")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("queued@example.com"), "{}", r.body);
+    assert!(r.body.contains("verify_email"));
+    assert!(r.body.contains("pending"));
+    assert!(!r.body.contains("ticket="), "no link on the page");
+    // The audit log links to it.
+    let logs = b.get("/admin/logs").await;
+    assert!(logs.body.contains("/admin/mail"));
+}
