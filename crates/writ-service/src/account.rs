@@ -251,7 +251,7 @@ pub fn request_password_reset(
     email: &str,
 ) -> Result<Result<(), TooMany>> {
     require_mail(w)?;
-    let ip = peer.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let ip = ip_of(peer);
     if let Err(wait) = w.limiter.mail_request(ip, email) {
         return Ok(Err(TooMany(wait)));
     }
@@ -336,18 +336,41 @@ async fn reset_request_work(w: &Writ, peer: &Peer, client_id: Option<String>, em
     }
 }
 
+fn ip_of(peer: &Peer) -> std::net::IpAddr {
+    peer.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into())
+}
+
 /// The ticket of a link, if it can still be used (the page asks before it shows its form).
-pub async fn usable_ticket(w: &Writ, kind: TicketKind, token: &str) -> Result<Option<Ticket>> {
-    if token.is_empty() || token.len() > 128 {
+/// From an IP that presented too many bad links, none is (see `limiter`).
+pub async fn usable_ticket(
+    w: &Writ,
+    peer: &Peer,
+    kind: TicketKind,
+    token: &str,
+) -> Result<Option<Ticket>> {
+    let ip = ip_of(peer);
+    if w.limiter.links_blocked(ip) {
         return Ok(None);
     }
-    let t = w.store.get_ticket(&sha256_hex(token)).await?;
-    Ok(t.filter(|t| t.kind == kind && t.used_at.is_none() && t.expires_at > crate::time::now()))
+    let t = if token.is_empty() || token.len() > 128 {
+        None
+    } else {
+        w.store.get_ticket(&sha256_hex(token)).await?
+    };
+    let t =
+        t.filter(|t| t.kind == kind && t.used_at.is_none() && t.expires_at > crate::time::now());
+    if t.is_none() {
+        w.limiter.link_failed(ip);
+    }
+    Ok(t)
 }
 
 /// Uses a verification link: the email is verified (see the module doc). `None`: the link is
 /// unknown, used or expired.
 pub async fn confirm_email(w: &Writ, peer: &Peer, token: &str) -> Result<Option<Ticket>> {
+    if w.limiter.links_blocked(ip_of(peer)) {
+        return Ok(None);
+    }
     let outcome = w
         .store
         .verify_email_with_ticket(&sha256_hex(token), crate::time::now())
@@ -366,6 +389,7 @@ pub async fn confirm_email(w: &Writ, peer: &Peer, token: &str) -> Result<Option<
             Ok(Some(t))
         }
         TicketOutcome::Invalid => {
+            w.limiter.link_failed(ip_of(peer));
             audit::record(
                 w,
                 Entry::new(
@@ -390,6 +414,9 @@ pub async fn reset_password(
     token: &str,
     password: &str,
 ) -> Result<Option<Ticket>> {
+    if w.limiter.links_blocked(ip_of(peer)) {
+        return Ok(None);
+    }
     let hash = crate::users::new_password_hash(w, "password", password).await?;
     let outcome = w
         .store
@@ -412,6 +439,7 @@ pub async fn reset_password(
             Ok(Some(t))
         }
         TicketOutcome::Invalid => {
+            w.limiter.link_failed(ip_of(peer));
             audit::record(
                 w,
                 Entry::new(

@@ -25,7 +25,9 @@
 //!
 //! - **Email links** (verification and password-reset requests): 10 per 10 minutes per IP
 //!   and 3 per 10 minutes per email address (case-folded), counted whether or not the address
-//!   has an account, so the limit says nothing about who has one.
+//!   has an account, so the limit says nothing about who has one. Links that fail (unknown,
+//!   used or expired tokens) count per IP: 20 within 10 minutes refuse every link from that
+//!   IP for the rest of the window.
 //!
 //! Successful requests are never throttled, and the token hot path pays a map lookup only on
 //! failure paths and for clients with failures.
@@ -67,6 +69,8 @@ pub const SIGNUP_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_MAIL_PER_IP: u32 = 10;
 /// Email-link requests per address within [`MAIL_WINDOW`].
 pub const MAX_MAIL_PER_EMAIL: u32 = 3;
+/// Failed email-link uses per IP within [`MAIL_WINDOW`].
+pub const MAX_LINK_FAILURES: u32 = 20;
 /// The window of the email-link rules.
 pub const MAIL_WINDOW: Duration = Duration::from_secs(600);
 /// Entries per table before old, unblocked ones are evicted.
@@ -256,6 +260,7 @@ pub struct Limiter {
     signups: Table<IpAddr>,
     mail_ips: Table<IpAddr>,
     mail_emails: Table<String>,
+    link_failures: Table<IpAddr>,
 }
 
 impl Default for Limiter {
@@ -291,7 +296,12 @@ impl Limiter {
             max: MAX_MAIL_PER_EMAIL,
             window: MAIL_WINDOW,
         };
+        let link = Rule {
+            max: MAX_LINK_FAILURES,
+            window: MAIL_WINDOW,
+        };
         Limiter {
+            link_failures: Table::new(link, cap),
             mail_ips: Table::new(mail_ip, cap),
             mail_emails: Table::new(mail_email, cap),
             users: Table::new(user, cap),
@@ -381,6 +391,19 @@ impl Limiter {
         };
         self.mail_ips.update(&ip, take)?;
         self.mail_emails.update(&email.trim().to_lowercase(), take)
+    }
+
+    /// Whether `ip` presented too many bad email links (see the module doc).
+    pub fn links_blocked(&self, ip: IpAddr) -> bool {
+        self.link_failures.peek(&ip).is_some_and(|e| {
+            e.blocked_for(self.link_failures.rule, Instant::now())
+                .is_some()
+        })
+    }
+
+    /// Counts a bad email link presented from `ip`.
+    pub fn link_failed(&self, ip: IpAddr) {
+        self.link_failures.update(&ip, |e, _, _| e.count += 1);
     }
 }
 

@@ -105,10 +105,11 @@ fn done(result_url: Option<&str>, title: &str, detail: &str) -> Response {
 pub async fn verify_page(
     State(state): State<AppState>,
     addr: ClientAddr,
+    crate::audit::PeerOf(peer): crate::audit::PeerOf,
     RawQuery(q): RawQuery,
 ) -> Response {
     let token = ticket_of(q);
-    let t = match account::usable_ticket(&state, TicketKind::Verify, &token).await {
+    let t = match account::usable_ticket(&state, &peer, TicketKind::Verify, &token).await {
         Ok(Some(t)) => t,
         Ok(None) => return invalid_link(),
         Err(e) => {
@@ -195,10 +196,11 @@ fn reset_form(
 pub async fn reset_page(
     State(state): State<AppState>,
     addr: ClientAddr,
+    crate::audit::PeerOf(peer): crate::audit::PeerOf,
     RawQuery(q): RawQuery,
 ) -> Response {
     let token = ticket_of(q);
-    match account::usable_ticket(&state, TicketKind::Reset, &token).await {
+    match account::usable_ticket(&state, &peer, TicketKind::Reset, &token).await {
         Ok(Some(t)) => reset_form(&state, &addr, &token, t.result_url.as_deref(), None),
         Ok(None) => invalid_link(),
         Err(e) => {
@@ -231,7 +233,8 @@ pub async fn reset(
     if !form_ok(&state, &headers, &f.csrf) {
         return refused_form();
     }
-    let result_url = match account::usable_ticket(&state, TicketKind::Reset, &f.ticket).await {
+    let result_url = match account::usable_ticket(&state, &peer, TicketKind::Reset, &f.ticket).await
+    {
         Ok(Some(t)) => t.result_url,
         Ok(None) => return invalid_link(),
         Err(e) => {

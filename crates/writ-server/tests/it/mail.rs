@@ -743,3 +743,29 @@ async fn the_console_lists_the_outbox_without_bodies() {
     let logs = b.get("/admin/logs").await;
     assert!(logs.body.contains("/admin/mail"));
 }
+
+#[tokio::test]
+async fn bad_links_are_limited_per_ip() {
+    let app = TestApp::spawn().await;
+    let user = app
+        .create_user("guess@example.com", "guess-password-1")
+        .await;
+    let t = app
+        .api(
+            Method::POST,
+            "/tickets/email-verification",
+            Some(json!({"user_id": user})),
+        )
+        .await
+        .assert(201);
+    let link = t.field("ticket");
+    let mut b = Browser::new(&app);
+    for i in 0..writ_service::limiter::MAX_LINK_FAILURES {
+        let r = b
+            .get(&format!("/u/email-verification?ticket=guess-{i}"))
+            .await;
+        assert_eq!(r.status, 400);
+    }
+    // From this IP, even a good link is refused for a while.
+    assert_eq!(b.get(&local(&link)).await.status, 400);
+}
