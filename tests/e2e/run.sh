@@ -119,9 +119,28 @@ if [ "$E2E_BACKEND" = postgres ]; then
   writ_kek=(WRIT_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')")
 fi
 
+# --- email (account-mail.test.mjs) -------------------------------------------------------------
+# A real SMTP server on loopback (tests/interop/smtp_sink.py, aiosmtpd from .venv) writing each
+# message into $MAIL_SINK_DIR; Writ sends through it, with sign-up and its verification email
+# on. Without aiosmtpd the mail tests are skipped and Writ runs without SMTP.
+writ_mail=()
+sink_py="$ROOT/.venv/bin/python"
+if [ -x "$sink_py" ] && "$sink_py" -c 'import aiosmtpd' 2>/dev/null; then
+  export MAIL_SINK_DIR="$work/mail"
+  start smtp-sink "$sink_py" tests/interop/smtp_sink.py "$MAIL_SINK_DIR" 0 --forever
+  for _ in $(seq 1 100); do grep -q '^PORT ' "$LOGS/smtp-sink.log" 2>/dev/null && break; sleep 0.1; done
+  sink_port=$(sed -n 's/^PORT //p' "$LOGS/smtp-sink.log")
+  [ -n "$sink_port" ] || die "the SMTP sink did not start (log: $LOGS/smtp-sink.log)"
+  say "SMTP sink on 127.0.0.1:$sink_port ($MAIL_SINK_DIR)"
+  writ_mail=(WRIT_SMTP_URL="smtp://127.0.0.1:$sink_port" WRIT_SMTP_FROM="Writ <no-reply@writ.test>"
+    WRIT_SIGNUP_ENABLED=true WRIT_SIGNUP_VERIFY_EMAIL=true)
+else
+  say "no aiosmtpd in .venv: account-mail tests skipped (pip install -r tests/interop/requirements.txt)"
+fi
+
 say "starting Writ on $WRIT_ADDR ($E2E_BACKEND)"
 start writ env \
-  WRIT_DATABASE_URL="$writ_db" "${writ_kek[@]}" \
+  WRIT_DATABASE_URL="$writ_db" "${writ_kek[@]}" "${writ_mail[@]}" \
   WRIT_LISTEN="$WRIT_ADDR" \
   WRIT_ISSUER="http://$WRIT_ADDR/" \
   WRIT_BOOTSTRAP_CLIENT_ID="$WRIT_BOOTSTRAP_CLIENT_ID" \

@@ -1,5 +1,5 @@
 //! The admin console at `/admin`: server-rendered pages (askama templates, no build step, no
-//! assets from the internet) over APIs, roles, groups, users, clients, signing keys, actions (claim hooks) and the audit log.
+//! assets from the internet) over APIs, roles, groups, users, clients, signing keys, actions (claim hooks), the audit log and the outbox of outgoing mail.
 //!
 //! It exists so that an operator can run Writ without writing Management API calls by hand,
 //! while Writ stays the one authority on who may do what: an admin signs in through Writ's own
@@ -37,6 +37,7 @@ mod groups;
 mod http;
 mod keys;
 mod logs;
+mod mail;
 mod overview;
 mod roles;
 mod users;
@@ -63,4 +64,5 @@ pub fn router() -> Router<Writ> {
         .merge(keys::router())
         .merge(actions::router())
         .merge(logs::router())
+        .merge(mail::router())
 }

@@ -373,6 +373,7 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "create:users",
     "update:users",
     "delete:users",
+    "create:user_tickets",
     "read:roles",
     "create:roles",
     "update:roles",

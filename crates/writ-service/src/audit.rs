@@ -56,6 +56,18 @@ pub mod types {
     /// A warning during a login or token request (here: an access token over the size
     /// limit, refused).
     pub const WARNING: &str = "w";
+    /// Successful email verification (a verification link used).
+    pub const SUCCESS_VERIFICATION_EMAIL: &str = "sv";
+    /// Failed email verification (a link unknown, used or expired).
+    pub const FAILED_VERIFICATION_EMAIL: &str = "fv";
+    /// Successful password change (here: with a reset link).
+    pub const SUCCESS_CHANGE_PASSWORD: &str = "scp";
+    /// Failed password change (a reset link unknown, used or expired).
+    pub const FAILED_CHANGE_PASSWORD: &str = "fcp";
+    /// Successful password-reset request (the email is queued).
+    pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
+    /// Failed password-reset request (no such user, or the email could not be queued).
+    pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
 }
 
 /// The connection every Writ user belongs to (Auth0's default database connection).
@@ -407,6 +419,9 @@ pub fn describe(method: &str, route: &str) -> String {
         ("POST", "/users/{id}/permissions") => "Assign permissions to a user",
         ("DELETE", "/users/{id}/permissions") => "Remove permissions from a user",
         ("POST", "/jobs/users-imports") => "Import users",
+        ("POST", "/jobs/verification-email") => "Send a verification email",
+        ("POST", "/tickets/email-verification") => "Create an email verification ticket",
+        ("POST", "/tickets/password-change") => "Create a password change ticket",
         ("POST", "/clients") => "Create a client",
         ("PATCH", "/clients/{id}") => "Update a client",
         ("DELETE", "/clients/{id}") => "Delete a client",

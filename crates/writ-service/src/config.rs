@@ -79,6 +79,21 @@ pub struct Config {
     /// The PEM files of the certificate and key the main listener serves HTTPS with
     /// (`WRIT_TLS_CERT` and `WRIT_TLS_KEY`, set together); `None` (the default): plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// The SMTP server mail is sent through and the sender address (`WRIT_SMTP_URL`,
+    /// `WRIT_SMTP_FROM`); `None` (the default): no mail is sent (see `mail`).
+    pub smtp: Option<crate::mail::sender::SmtpSettings>,
+    /// A folder of email templates replacing the bundled ones (`WRIT_EMAIL_TEMPLATES`).
+    pub email_templates: Option<PathBuf>,
+    /// Whether a sign-up sends the new user a verification email (`WRIT_SIGNUP_VERIFY_EMAIL`,
+    /// off by default).
+    pub signup_verify_email: bool,
+    /// The clients that issue tokens only to users whose email is verified
+    /// (`WRIT_REQUIRE_VERIFIED_EMAIL`: client ids, or `*` for every client but the admin
+    /// console); empty by default.
+    pub require_verified_email: Vec<String>,
+    /// Without SMTP, log each email's link at `warn` instead of refusing the flows that need
+    /// mail: set by `writ demo` only, never by a setting.
+    pub mail_log_links: bool,
 }
 
 /// Where the certificate and its private key are (`WRIT_TLS_CERT`, `WRIT_TLS_KEY`): paths only.
@@ -194,6 +209,11 @@ struct FileConfig {
     audit_stream: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
+    email_templates: Option<PathBuf>,
+    signup_verify_email: Option<bool>,
+    require_verified_email: Option<StringOrList>,
 }
 
 /// A list setting in TOML: a comma-separated string or an array of strings.
@@ -494,7 +514,48 @@ impl Config {
                 ));
             }
         };
+        let smtp = match (
+            pick("WRIT_SMTP_URL", fc.smtp_url),
+            pick("WRIT_SMTP_FROM", fc.smtp_from),
+        ) {
+            (None, _) => None,
+            (Some(url), from) => Some(
+                crate::mail::sender::SmtpSettings::parse(&url, from.as_deref().unwrap_or(""))
+                    .map_err(ConfigError)?,
+            ),
+        };
+        let email_templates = path("WRIT_EMAIL_TEMPLATES", fc.email_templates);
+        if let Some(dir) = &email_templates {
+            crate::mail::Templates::load(Some(dir))
+                .map_err(|e| ConfigError(format!("WRIT_EMAIL_TEMPLATES: {e}")))?;
+        }
+        let signup_verify_email = flag(
+            &env,
+            "WRIT_SIGNUP_VERIFY_EMAIL",
+            fc.signup_verify_email,
+            false,
+        )?;
+        let require_verified_email: Vec<String> = pick(
+            "WRIT_REQUIRE_VERIFIED_EMAIL",
+            fc.require_verified_email.map(StringOrList::joined),
+        )
+        .map(|l| {
+            let mut ids: Vec<String> = l
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        })
+        .unwrap_or_default();
         Ok(Config {
+            require_verified_email,
+            smtp,
+            email_templates,
+            signup_verify_email,
+            mail_log_links: false,
             tls,
             metrics_listen,
             metrics_client_labels,
@@ -535,6 +596,11 @@ impl Config {
             .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or(rest);
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+    }
+
+    /// The SMTP URL with its password replaced by `***`, if one is set.
+    pub fn smtp_url_redacted(&self) -> Option<String> {
+        self.smtp.as_ref().map(|s| redact_url(s.url()))
     }
 
     /// The database URL with any password replaced by `***`, for logs and errors.

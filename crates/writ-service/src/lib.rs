@@ -6,6 +6,7 @@
 //! ring, the password hasher, the brute-force limiter and the permission cache.
 
 pub mod access;
+pub mod account;
 mod action_writes;
 pub mod actor;
 pub mod apis;
@@ -30,6 +31,7 @@ pub mod jwt_signer;
 pub mod key_rotation;
 pub mod limiter;
 pub mod logins;
+pub mod mail;
 pub mod memberships;
 pub mod metrics;
 pub mod oauth_error;
@@ -57,5 +59,5 @@ pub use writ_guard::AccessClaims;
 /// The store's shapes the use cases take and return (paging, list rows, filters), for callers
 /// that need not depend on the store.
 pub use writ_store::{
-    Consent, GroupPath, LogEntry, LogFilter, Page, PermissionInfo, Source, UserSummary,
+    Consent, GroupPath, LogEntry, LogFilter, OutboxMail, Page, PermissionInfo, Source, UserSummary,
 };

@@ -23,6 +23,12 @@
 //! - **Sign-ups**: 5 attempts per minute per IP (valid or not); the rest of the minute answers
 //!   429.
 //!
+//! - **Email links** (verification and password-reset requests): 10 per 10 minutes per IP
+//!   and 3 per 10 minutes per email address (case-folded), counted whether or not the address
+//!   has an account, so the limit says nothing about who has one. Links that fail (unknown,
+//!   used or expired tokens) count per IP: 20 within 10 minutes refuse every link from that
+//!   IP for the rest of the window.
+//!
 //! Successful requests are never throttled, and the token hot path pays a map lookup only on
 //! failure paths and for clients with failures.
 //!
@@ -59,6 +65,14 @@ pub const CLIENT_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_SIGNUPS: u32 = 5;
 /// The window of the sign-up rule.
 pub const SIGNUP_WINDOW: Duration = Duration::from_secs(60);
+/// Email-link requests per IP within [`MAIL_WINDOW`].
+pub const MAX_MAIL_PER_IP: u32 = 10;
+/// Email-link requests per address within [`MAIL_WINDOW`].
+pub const MAX_MAIL_PER_EMAIL: u32 = 3;
+/// Failed email-link uses per IP within [`MAIL_WINDOW`].
+pub const MAX_LINK_FAILURES: u32 = 20;
+/// The window of the email-link rules.
+pub const MAIL_WINDOW: Duration = Duration::from_secs(600);
 /// Entries per table before old, unblocked ones are evicted.
 pub const MAX_ENTRIES: usize = 100_000;
 
@@ -244,6 +258,9 @@ pub struct Limiter {
     clients: Table<(IpAddr, Option<String>)>,
     client_ips: Table<IpAddr>,
     signups: Table<IpAddr>,
+    mail_ips: Table<IpAddr>,
+    mail_emails: Table<String>,
+    link_failures: Table<IpAddr>,
 }
 
 impl Default for Limiter {
@@ -271,7 +288,22 @@ impl Limiter {
             max: MAX_SIGNUPS,
             window: SIGNUP_WINDOW,
         };
+        let mail_ip = Rule {
+            max: MAX_MAIL_PER_IP,
+            window: MAIL_WINDOW,
+        };
+        let mail_email = Rule {
+            max: MAX_MAIL_PER_EMAIL,
+            window: MAIL_WINDOW,
+        };
+        let link = Rule {
+            max: MAX_LINK_FAILURES,
+            window: MAIL_WINDOW,
+        };
         Limiter {
+            link_failures: Table::new(link, cap),
+            mail_ips: Table::new(mail_ip, cap),
+            mail_emails: Table::new(mail_email, cap),
             users: Table::new(user, cap),
             clients: Table::new(client, cap),
             client_ips: Table::new(client_ip, cap),
@@ -342,6 +374,36 @@ impl Limiter {
             e.count += 1;
             Ok(())
         })
+    }
+}
+
+impl Limiter {
+    /// Counts a request for an email link (verification or reset) from `ip` for `email`;
+    /// `Err(seconds)` when the IP or the address has used its requests. Counted the same
+    /// whether or not the address has an account.
+    pub fn mail_request(&self, ip: IpAddr, email: &str) -> Result<(), u64> {
+        let take = |e: &mut Entry, rule: Rule, now: Instant| {
+            if let Some(wait) = e.blocked_for(rule, now) {
+                return Err(secs(wait));
+            }
+            e.count += 1;
+            Ok(())
+        };
+        self.mail_ips.update(&ip, take)?;
+        self.mail_emails.update(&email.trim().to_lowercase(), take)
+    }
+
+    /// Whether `ip` presented too many bad email links (see the module doc).
+    pub fn links_blocked(&self, ip: IpAddr) -> bool {
+        self.link_failures.peek(&ip).is_some_and(|e| {
+            e.blocked_for(self.link_failures.rule, Instant::now())
+                .is_some()
+        })
+    }
+
+    /// Counts a bad email link presented from `ip`.
+    pub fn link_failed(&self, ip: IpAddr) {
+        self.link_failures.update(&ip, |e, _, _| e.count += 1);
     }
 }
 

@@ -2,7 +2,8 @@
 //! then every [`PRUNE_INTERVAL`], the audit log (after `WRIT_AUDIT_RETENTION_DAYS`, see
 //! [`crate::audit::prune`]), the authz event log (see [`prune_authz_events`]) and the login
 //! state nothing can use any more (expired sessions, console sessions, codes, refresh
-//! families; see `writ_store::LoginStore::prune_logins`). It also finishes moving members out
+//! families; see `writ_store::LoginStore::prune_logins`), and outgoing mail and email links a
+//! week after they were sent, abandoned or expired (`writ_store::MailStore::prune_mail`). It also finishes moving members out
 //! of deleted groups (see [`crate::groups::sweep`]), should a stop have cut a sweep short.
 
 use std::time::Duration;
@@ -75,6 +76,12 @@ pub fn spawn(state: &Writ) {
                     "pruned expired sessions, codes and refresh tokens"
                 ),
                 Err(e) => tracing::warn!(error = %e, "pruning expired login state"),
+            }
+            // Mail sent or abandoned a week ago, and links expired a week ago.
+            match state.store.prune_mail(now - 7 * 86_400).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned old outgoing mail and expired links"),
+                Err(e) => tracing::warn!(error = %e, "pruning the outbox"),
             }
             drop(state);
             tokio::select! {

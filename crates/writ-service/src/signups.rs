@@ -1,7 +1,8 @@
 //! Sign-up, once: the hosted page (`POST /u/signup`) and Auth0's `POST /dbconnections/signup`
 //! (for SPAs with their own form) both call [`sign_up`], so the checks cannot differ between
 //! them: sign-up enabled, the per-address limit, a valid email, the password policy, then the
-//! user in the built-in connection with no role (permissions come when an admin grants them).
+//! user in the built-in connection with no role (permissions come when an admin grants them),
+//! and the verification email when `WRIT_SIGNUP_VERIFY_EMAIL` is on.
 //!
 //! Whether the email was registered before is not told: the password is hashed either way (the
 //! same work), and an existing account is left unchanged and answered like a new one.
@@ -90,6 +91,7 @@ pub async fn sign_up(w: &Writ, s: SignUp<'_>) -> Result<SignedUp, Refused> {
     match w.store.create_user(new).await {
         Ok(user) => {
             audit::signup(w, s.peer, s.client_id, &user).await;
+            crate::account::send_signup_verification(w, s.client_id, &user).await;
             Ok(SignedUp::Created(user))
         }
         Err(writ_store::StoreError::Conflict(_)) => Ok(SignedUp::AlreadyRegistered),

@@ -372,6 +372,8 @@ pub async fn for_user(
     gty: &str,
     version_now: bool,
 ) -> Result<Minted, OAuthRefusal> {
+    // A client may require a verified email (WRIT_REQUIRE_VERIFIED_EMAIL).
+    crate::account::check_verified_email(w, &client.client_id, user)?;
     let (perms, version) = if evaluate {
         let (store, id, aud) = (w.store.as_ref(), &user.user_id, &api.identifier);
         let evaluated = async {

@@ -112,6 +112,18 @@ async fn hash(w: &Writ, password: &str) -> Result<String> {
         .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
+/// Checks a new password against the password policy (for the user with `email`) and hashes
+/// it (argon2id): the path of passwords chosen on a reset link.
+pub async fn new_password_hash(
+    w: &Writ,
+    field: &str,
+    password: &str,
+    email: Option<&str>,
+) -> Result<String> {
+    w.config.password_policy.validate(field, password, email)?;
+    hash(w, password).await
+}
+
 /// Creates a user (the password is hashed with argon2id).
 pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
     let op = Operation::at("POST", "/users", "", 201);

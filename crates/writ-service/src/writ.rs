@@ -66,6 +66,8 @@ pub struct Inner {
     pub feed: crate::events::Feed,
     /// The audit log's copy as JSON lines, when configured (see `audit_stream`).
     pub audit_stream: crate::audit_stream::AuditStream,
+    /// Outgoing mail: templates and the sender's wake-up (see `mail`).
+    pub mail: crate::mail::Mail,
     /// `{issuer}userinfo`, computed once (it is read on every token issuance).
     userinfo_aud: String,
     /// `{issuer}api/v2/`, computed once (it is compared on every user token issuance).
@@ -115,7 +117,9 @@ impl Writ {
         let metrics = crate::metrics::Metrics::new(config.metrics_client_labels);
         let audit_stream =
             crate::audit_stream::AuditStream::start(audit_sink, metrics.audit_stream_dropped());
+        let mail = crate::mail::Mail::new(config.email_templates.as_deref());
         let state = Writ(Arc::new(Inner {
+            mail,
             config,
             store,
             catalog: ArcSwap::from_pointee(Catalog::default()),
@@ -142,6 +146,7 @@ impl Writ {
         state.reload().await?;
         crate::events::spawn_head_watcher(&state);
         crate::metrics::spawn_upkeep(&state);
+        crate::mail::sender::spawn(&state);
         Ok(state)
     }
 

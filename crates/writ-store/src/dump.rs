@@ -367,6 +367,7 @@ mod tests {
             ("authorization_codes", "users"),
             ("refresh_tokens", "clients"),
             ("refresh_tokens", "users"),
+            ("user_tickets", "users"),
         ] {
             assert!(pos(parent) < pos(child), "{parent} before {child}");
         }

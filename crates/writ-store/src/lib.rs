@@ -650,6 +650,148 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_user_consents(&self, user_id: &str) -> Result<u64>;
 }
 
+/// A message to queue in the outbox (see [`MailStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMail {
+    pub recipient: String,
+    /// What it is (`verify_email`, `reset_password`).
+    pub kind: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+}
+
+/// A message of the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMail {
+    /// `mail_…`.
+    pub id: String,
+    pub recipient: String,
+    pub kind: String,
+    pub subject: String,
+    /// Empty once the message was sent or abandoned (the bodies carry one-time links).
+    pub text_body: String,
+    pub html_body: String,
+    pub created_at: i64,
+    /// Sending attempts begun (each claim is one).
+    pub attempts: i64,
+    /// When it is due next; `None` once sent or abandoned.
+    pub next_attempt_at: Option<i64>,
+    /// The last failure, as the mail server or the connection reported it.
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
+impl OutboxMail {
+    /// `sent`, `pending` (due now or later, or being sent) or `abandoned`.
+    pub fn state(&self) -> &'static str {
+        match (self.sent_at, self.next_attempt_at) {
+            (Some(_), _) => "sent",
+            (None, Some(_)) => "pending",
+            (None, None) => "abandoned",
+        }
+    }
+}
+
+/// What a one-time link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketKind {
+    /// Confirms the user's email address.
+    Verify,
+    /// Sets a new password.
+    Reset,
+}
+
+impl TicketKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketKind::Verify => "verify",
+            TicketKind::Reset => "reset",
+        }
+    }
+}
+
+/// A one-time link (Auth0's "ticket"); `id` is the SHA-256 of the token the link carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub id: String,
+    pub user_id: String,
+    pub kind: TicketKind,
+    pub client_id: Option<String>,
+    /// Where the page sends the user once the link is used.
+    pub result_url: Option<String>,
+    /// A reset that also marks the email verified (the link proves the user reads it).
+    pub mark_email_verified: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// What presenting a one-time link found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketOutcome {
+    /// It was valid and is now used: the ticket as it was before.
+    Used(Ticket),
+    /// Unknown, of another kind, already used or expired: nothing changed.
+    Invalid,
+}
+
+/// The outbox of outgoing mail and the one-time links mail carries.
+///
+/// Messages are claimed with a lease: [`MailStore::claim_mail`] hands each due message to one
+/// caller only, until the lease ends (a node that died while sending), so several nodes send
+/// every message once. Tickets are consumed with the change they allow, in one transaction,
+/// by exactly one of concurrent callers.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Queues a message, due at once; returns its id.
+    async fn queue_mail(&self, m: &NewMail, now: i64) -> Result<String>;
+    /// Claims up to `limit` messages due at `now` that no lease holds, for `worker` until
+    /// `now + lease`, counting an attempt on each; oldest due first.
+    async fn claim_mail(
+        &self,
+        worker: &str,
+        now: i64,
+        lease: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxMail>>;
+    /// Records a message sent by `worker` (its bodies are emptied); `false` if `worker` no
+    /// longer held it.
+    async fn mail_sent(&self, id: &str, worker: &str, now: i64) -> Result<bool>;
+    /// Records a failed attempt by `worker`: due again at `retry_at`, or abandoned (`None`;
+    /// its bodies are emptied). `false` if `worker` no longer held it.
+    async fn mail_failed(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool>;
+    /// The outbox, newest first, with the total.
+    async fn list_outbox(&self, page: Page) -> Result<Paged<OutboxMail>>;
+    /// The earliest `next_attempt_at` of the messages waiting, if any.
+    async fn next_mail_due(&self) -> Result<Option<i64>>;
+    /// Deletes messages sent or abandoned before `before` and tickets expired before it;
+    /// returns how many rows went.
+    async fn prune_mail(&self, before: i64) -> Result<u64>;
+    async fn create_ticket(&self, t: &Ticket) -> Result<()>;
+    /// Reads a ticket without using it (the confirmation page shows whether it is valid).
+    async fn get_ticket(&self, id: &str) -> Result<Option<Ticket>>;
+    /// Consumes a `Verify` ticket valid at `now` and marks the user's email verified, raising
+    /// their authz version with an event, in one transaction.
+    async fn verify_email_with_ticket(&self, id: &str, now: i64) -> Result<TicketOutcome>;
+    /// Consumes a `Reset` ticket valid at `now` and sets the user's password hash (and, when
+    /// the ticket says so, marks the email verified), ending every SSO session, console
+    /// session and refresh token of the user and raising their authz version, in one
+    /// transaction.
+    async fn reset_password_with_ticket(
+        &self,
+        id: &str,
+        now: i64,
+        password_hash: &str,
+    ) -> Result<TicketOutcome>;
+}
+
 /// A new entry of the audit log. Whoever builds one keeps secrets out of it: no passwords,
 /// client secrets, tokens, codes or cookies, in any field or in `details`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -767,6 +909,7 @@ sum_trait! {
         + AuthzEventStore
         + LoginStore
         + ConsentStore
+        + MailStore
         + AuditStore
         + Lifecycle
 }

@@ -224,7 +224,9 @@ fn on_hangup(certs: Option<writ_server::tls::Certificates>) {
 
 async fn serve(cli: Cli) -> Result<(), String> {
     let demo_mode = matches!(cli.command, Command::Demo);
-    let config = Config::from_env(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut config = Config::from_env(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    // A demo without a mail server logs each email's link instead of refusing the flows.
+    config.mail_log_links = demo_mode;
     let certs = match &config.tls {
         Some(files) => Some(
             writ_server::tls::Certificates::load(files)

@@ -75,6 +75,23 @@ pub(crate) async fn answer(
     tx: &str,
     session: &Session,
 ) -> (Response, Answered) {
+    // A client may require a verified email (WRIT_REQUIRE_VERIFIED_EMAIL): the application
+    // gets `access_denied`, as from Auth0.
+    if writ_service::account::requires_verified_email(state, &v.client.client_id) {
+        match state.store.get_user(&session.user_id).await {
+            Ok(u) if !u.email_verified => {
+                return (
+                    redirect_error(v, "access_denied", writ_service::account::VERIFY_FIRST),
+                    Answered::Client,
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "reading the user of a session");
+                return (pages::internal(), Answered::Client);
+            }
+        }
+    }
     if !v.client.is_first_party {
         let api = v
             .audience()

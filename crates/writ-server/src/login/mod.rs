@@ -6,6 +6,7 @@
 //! requests themselves are [`crate::oauth::request`]'s; a form carries one (`tx`) and is
 //! answered through it once the user is signed in.
 
+pub mod account;
 pub mod consent;
 pub mod dbconnections;
 pub mod form;
@@ -34,6 +35,22 @@ pub fn routes() -> Router<AppState> {
         .route("/u/login", post(form::login))
         .route("/u/consent", post(consent::consent))
         .route("/u/signup", get(signup::signup_page).post(signup::signup))
+        .route(
+            "/u/email-verification",
+            get(account::verify_page).post(account::verify),
+        )
+        .route(
+            "/u/reset-password",
+            get(account::reset_page).post(account::reset),
+        )
+        .route(
+            "/u/forgot-password",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route(
+            "/dbconnections/change_password",
+            post(account::change_password),
+        )
         .route("/v2/logout", get(logout::logout_v2))
         .route("/oidc/logout", get(logout::logout_oidc))
 }

@@ -376,3 +376,61 @@ mod tests {
         );
     }
 }
+
+/// The form an account page (email verification, password reset) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountForm<'a> {
+    None,
+    /// The button confirming an email address, with the link's token.
+    Confirm(&'a str),
+    /// The new password, twice, with the link's token.
+    Reset(&'a str),
+    /// The email address to send a reset link to, with the authorization request to return to.
+    Forgot(&'a str),
+}
+
+#[derive(Template)]
+#[template(escape = "entities", path = "login/account.html")]
+struct AccountPage<'a> {
+    css: &'static str,
+    title: &'a str,
+    detail: &'a str,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+    form: AccountForm<'a>,
+    csrf: &'a str,
+    back: Option<&'a str>,
+}
+
+/// A page of the email-link flows (see `login::account`): a title, a sentence, a note, one
+/// form (`csrf` is its token) and a link back to the login. `form_origin` is an origin the
+/// form's answer may redirect to (the link's `result_url`).
+#[allow(clippy::too_many_arguments)]
+pub fn account(
+    status: StatusCode,
+    title: &str,
+    detail: &str,
+    note: Option<Note<'_>>,
+    form: AccountForm<'_>,
+    csrf: &str,
+    back: Option<&str>,
+    form_origin: Option<&str>,
+) -> Response {
+    let page = AccountPage {
+        css: CSS,
+        title,
+        detail,
+        error: match note {
+            Some(Note::Error(e)) => Some(e),
+            _ => None,
+        },
+        notice: match note {
+            Some(Note::Info(m)) => Some(m),
+            _ => None,
+        },
+        form,
+        csrf,
+        back,
+    };
+    secure(html(status, &page), None, form_origin, "'none'")
+}

@@ -26,6 +26,7 @@ mod openapi;
 mod roles;
 pub(crate) mod schemas;
 mod scopes;
+pub mod tickets;
 pub mod types;
 mod users;
 
@@ -81,6 +82,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(keys::router())
         .merge(actions::router())
         .merge(jobs::router())
+        .merge(tickets::router())
         .merge(logs::router())
         .merge(events::router())
         .merge(openapi::router())

@@ -15,6 +15,7 @@ mod jobs;
 mod key_publication;
 mod keys;
 mod login;
+mod mail;
 mod mgmt;
 mod mgmt_scopes;
 mod multinode;

@@ -108,6 +108,20 @@ pub const SETTINGS: &[Setting] = &[
     // Paths, not secrets: the key file's content is never read by `writ config show`.
     s("tls_cert", "WRIT_TLS_CERT", "unset: plain HTTP"),
     s("tls_key", "WRIT_TLS_KEY", "unset: plain HTTP"),
+    // Shown with the password in the URL replaced by `***`.
+    s("smtp_url", "WRIT_SMTP_URL", "unset: no email is sent"),
+    s("smtp_from", "WRIT_SMTP_FROM", "unset"),
+    s(
+        "email_templates",
+        "WRIT_EMAIL_TEMPLATES",
+        "unset: the bundled templates",
+    ),
+    s("signup_verify_email", "WRIT_SIGNUP_VERIFY_EMAIL", "false"),
+    s(
+        "require_verified_email",
+        "WRIT_REQUIRE_VERIFIED_EMAIL",
+        "[]",
+    ),
 ];
 
 /// What a redacted secret is shown as.
@@ -163,6 +177,16 @@ impl Config {
             }),
             "tls_cert" => V::String(self.tls.as_ref()?.cert.display().to_string()),
             "tls_key" => V::String(self.tls.as_ref()?.key.display().to_string()),
+            "smtp_url" => V::String(self.smtp_url_redacted()?),
+            "smtp_from" => V::String(self.smtp.as_ref()?.from.to_string()),
+            "email_templates" => V::String(self.email_templates.as_ref()?.display().to_string()),
+            "signup_verify_email" => V::Boolean(self.signup_verify_email),
+            "require_verified_email" => V::Array(
+                self.require_verified_email
+                    .iter()
+                    .map(|c| text(c))
+                    .collect(),
+            ),
             _ => return None,
         })
     }
@@ -295,6 +319,17 @@ mod tests {
             ("WRIT_AUDIT_STREAM", "file:/var/log/writ/audit.jsonl"),
             ("WRIT_TLS_CERT", "/etc/writ/tls/fullchain.pem"),
             ("WRIT_TLS_KEY", "/etc/writ/tls/key.pem"),
+            (
+                "WRIT_SMTP_URL",
+                "smtp://mailer:smtp-s3cret@mail.example.com:587",
+            ),
+            ("WRIT_SMTP_FROM", "Writ <no-reply@example.com>"),
+            (
+                "WRIT_EMAIL_TEMPLATES",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email"),
+            ),
+            ("WRIT_SIGNUP_VERIFY_EMAIL", "true"),
+            ("WRIT_REQUIRE_VERIFIED_EMAIL", "app-1, *"),
         ];
         let env = |k: &str| {
             vars.iter()
@@ -303,11 +338,15 @@ mod tests {
         };
         let c = Config::load(None, env).unwrap();
         let shown = c.to_toml_redacted();
-        for secret in ["pg-s3cret", kek, "bootstrap-s3cret"] {
+        for secret in ["pg-s3cret", kek, "bootstrap-s3cret", "smtp-s3cret"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("database_url = \"postgres://writ:***@db.internal/writ\""));
         assert!(shown.contains("key_encryption_key = \"***\""), "{shown}");
+        assert!(
+            shown.contains("smtp_url = \"smtp://mailer:***@mail.example.com:587\""),
+            "{shown}"
+        );
         // The TLS files are shown as paths (their content is never read here).
         assert!(
             shown.contains("tls_key = \"/etc/writ/tls/key.pem\""),

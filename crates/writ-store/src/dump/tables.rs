@@ -384,6 +384,42 @@ pub(crate) static TABLES: &[Table] = &[
         ],
         &["id"],
     ),
+    // The bodies of unsent messages carry their one-time links, as the outbox holds them.
+    table(
+        "mail_outbox",
+        &[
+            ("id", Text),
+            ("recipient", Text),
+            ("kind", Text),
+            ("subject", Text),
+            ("text_body", Text),
+            ("html_body", Text),
+            ("created_at", Int),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("last_error", Text),
+            ("sent_at", Int),
+            ("claimed_by", Text),
+            ("claimed_until", Int),
+        ],
+        &["id"],
+    ),
+    // `id` is the SHA-256 of the link's token, as for refresh tokens.
+    table(
+        "user_tickets",
+        &[
+            ("id", Text),
+            ("user_id", Text),
+            ("kind", Text),
+            ("client_id", Text),
+            ("result_url", Text),
+            ("mark_email_verified", Bool),
+            ("created_at", Int),
+            ("expires_at", Int),
+            ("used_at", Int),
+        ],
+        &["id"],
+    ),
     // No foreign keys (an entry outlives the user or client it names).
     Table {
         counter: Some(Counter {

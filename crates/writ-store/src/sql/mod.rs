@@ -13,7 +13,7 @@
 //! Each capability has its file: `rbac` (roles, users, grants, effective permissions),
 //! `catalog` (APIs, clients, client grants, signing keys), `groups` (the group tree, its
 //! members and roles), `login` (sessions, codes, refresh
-//! tokens), `consent`, `audit`.
+//! tokens), `consent`, `audit`, `mail` (the outbox and one-time links).
 
 mod actions;
 mod audit;
@@ -21,6 +21,7 @@ mod catalog;
 mod consent;
 mod groups;
 mod login;
+mod mail;
 mod membership;
 pub(super) mod rbac;
 

@@ -381,8 +381,53 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
         Value::Null,
     )
     .await;
+    // Email links: a reset link (its token is a secret) and its page; a reset request and a
+    // verification email, queued for an SMTP server that is down (the sender's failures are
+    // logged, never the link nor the server's password).
+    run.secrets.add("SMTP password", SMTP_PASSWORD);
+    let t = run
+        .mgmt(
+            &admin,
+            Method::POST,
+            "tickets/password-change",
+            json!({"user_id": user}),
+        )
+        .await;
+    let link = reqwest::Url::parse(t["ticket"].as_str().unwrap()).unwrap();
+    let ticket = link
+        .query_pairs()
+        .find(|(k, _)| k == "ticket")
+        .unwrap()
+        .1
+        .into_owned();
+    run.secrets.add("reset link token", &ticket);
+    let r = run
+        .http
+        .get(format!("{base}{}?{}", link.path(), link.query().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = run
+        .http
+        .post(format!("{base}/dbconnections/change_password"))
+        .json(&json!({"client_id": spa, "email": EMAIL, "connection": "Username-Password-Authentication"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    run.mgmt(
+        &admin,
+        Method::POST,
+        "jobs/verification-email",
+        json!({"user_id": user}),
+    )
+    .await;
     run
 }
+
+/// The password of the SMTP server the realistic run's Writ sends through (never reached).
+const SMTP_PASSWORD: &str = "smtp-pass-s3cret-0123";
 
 fn check_output(run: &Run, stdout: &str, stderr: &str) {
     // Not one secret anywhere.
@@ -478,6 +523,12 @@ async fn logs_hold_no_secret(db: &str) {
         ("WRIT_BOOTSTRAP_CLIENT_SECRET", OPS.1),
         ("WRIT_PASSWORD_HASH_CONCURRENCY", "1"),
         ("WRIT_AUDIT_STREAM", "stdout"),
+        // Port 9 on loopback: nothing answers, every attempt fails and is logged.
+        (
+            "WRIT_SMTP_URL",
+            "smtp://mailer:smtp-pass-s3cret-0123@127.0.0.1:9",
+        ),
+        ("WRIT_SMTP_FROM", "Writ <no-reply@writ.test>"),
     ];
     let server = Captured::start(dir.path(), &env);
     let run = realistic_run(&server.base, &server.issuer).await;
