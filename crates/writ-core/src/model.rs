@@ -373,6 +373,8 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "create:users",
     "update:users",
     "delete:users",
+    "read:authentication_methods",
+    "delete:authentication_methods",
     "read:roles",
     "create:roles",
     "update:roles",

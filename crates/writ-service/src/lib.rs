@@ -32,6 +32,7 @@ pub mod limiter;
 pub mod logins;
 pub mod memberships;
 pub mod metrics;
+pub mod mfa;
 pub mod oauth_error;
 mod paging;
 pub mod permissions;

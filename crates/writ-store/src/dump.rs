@@ -367,6 +367,11 @@ mod tests {
             ("authorization_codes", "users"),
             ("refresh_tokens", "clients"),
             ("refresh_tokens", "users"),
+            ("authenticators", "users"),
+            ("recovery_codes", "users"),
+            ("mfa_logins", "users"),
+            ("mfa_logins", "clients"),
+            ("mfa_attempts", "users"),
         ] {
             assert!(pos(parent) < pos(child), "{parent} before {child}");
         }

@@ -128,7 +128,15 @@ pub(crate) async fn answer(
         }
     }
     (
-        issue_code(state, v, &session.user_id, &session.sid, session.auth_time).await,
+        issue_code(
+            state,
+            v,
+            &session.user_id,
+            &session.sid,
+            session.auth_time,
+            session.amr.as_deref(),
+        )
+        .await,
         Answered::Client,
     )
 }
@@ -175,6 +183,7 @@ pub async fn consent(
                         &session.user_id,
                         &session.sid,
                         session.auth_time,
+                        session.amr.as_deref(),
                     )
                     .await
                 }

@@ -336,6 +336,7 @@ mod tests {
             include_str!("roles.rs"),
             include_str!("groups.rs"),
             include_str!("users.rs"),
+            include_str!("authentication_methods.rs"),
             include_str!("jobs.rs"),
             include_str!("clients.rs"),
             include_str!("consents.rs"),

@@ -22,6 +22,7 @@ mod consent;
 mod groups;
 mod login;
 mod membership;
+mod mfa;
 pub(super) mod rbac;
 
 use std::ops::{Deref, DerefMut};

@@ -23,6 +23,7 @@ mod concurrency;
 mod dump;
 mod groups;
 mod login;
+mod mfa;
 mod migrations;
 mod rbac;
 mod security;

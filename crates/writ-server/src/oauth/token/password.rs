@@ -70,10 +70,31 @@ pub async fn grant(
         Err(Refused::UserBlocked) => return Err(OAuthError::invalid_grant("user is blocked")),
         Err(Refused::Internal) => return Err(OAuthError::server_error("login failed")),
     };
+    // A second factor first, when the user has one or one is required: Auth0's
+    // `mfa_required` with the token that carries this login on (see `super::mfa`).
+    match writ_service::mfa::requirement(state, &client, &user).await {
+        Ok(writ_service::mfa::Requirement::None) => {}
+        Ok(_) => {
+            let pending = writ_service::mfa::Pending {
+                kind: writ_service::mfa::LoginKind::Grant,
+                user_id: &user.user_id,
+                client_id: &client.client_id,
+                audience: Some(&api.identifier),
+                scope: req.scope.as_deref(),
+                tx: None,
+            };
+            let token = writ_service::mfa::start_login(state, pending)
+                .await
+                .map_err(OAuthError::server_error)?;
+            return Err(OAuthError::mfa_required(token));
+        }
+        Err(e) => return Err(OAuthError::server_error(e)),
+    }
     let login = LoginContext {
         auth_time: writ_service::time::now(),
         nonce: None,
         sid: None,
+        amr: Some(writ_service::mfa::AMR_PWD),
     };
     let minted = writ_service::tokens::for_user(
         state,
