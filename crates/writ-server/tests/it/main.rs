@@ -14,6 +14,7 @@ mod jobs;
 mod key_publication;
 mod keys;
 mod login;
+mod mfa;
 mod mgmt;
 mod mgmt_scopes;
 mod multinode;
