@@ -21,7 +21,6 @@
 //!   (`mfa_roles`), the client (`mfa_clients`) or a post-login hook
 //!   (`api.multifactor.enable('any')`) asks for it.
 
-use serde_json::json;
 use totp_rs::{Algorithm, Totp};
 use writ_core::{Client, User};
 use writ_store::{Authenticator, MfaLogin, StoreError};
@@ -477,32 +476,15 @@ pub async fn delete_methods(w: &Writ, actor: &Actor, user_id: &str) -> Result<u6
     w.finish(actor, op, result).await
 }
 
-/// The user's authentication methods as Auth0 lists them
-/// (`GET /api/v2/users/{id}/authentication-methods`).
-pub async fn list_methods(w: &Writ, user_id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {
+/// The user's authentication methods (`GET /api/v2/users/{id}/authentication-methods`);
+/// `NotFound` for an unknown user.
+pub async fn list_methods(w: &Writ, user_id: &str) -> Result<Vec<Authenticator>, ServiceError> {
     match w.store.get_user(user_id).await {
         Ok(_) => {}
         Err(StoreError::NotFound(_)) => return Err(ServiceError::NotFound("user")),
         Err(e) => return Err(e.into()),
     }
-    let rfc3339 = |t: i64| {
-        chrono::DateTime::from_timestamp(t, 0)
-            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-    };
-    Ok(authenticators(w, user_id)
-        .await?
-        .into_iter()
-        .map(|a| {
-            json!({
-                "id": a.id,
-                "type": a.kind,
-                "confirmed": a.confirmed,
-                "name": a.name,
-                "created_at": rfc3339(a.created_at),
-                "last_auth_at": a.last_used_at.and_then(rfc3339),
-            })
-        })
-        .collect())
+    authenticators(w, user_id).await
 }
 
 #[cfg(test)]

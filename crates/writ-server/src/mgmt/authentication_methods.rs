@@ -5,9 +5,9 @@
 //! (it says how that login was made), so no authz version moves.
 
 use serde::Serialize;
+use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{Required, schema::Object};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use writ_service::mfa;
 
 use super::prelude::*;
@@ -45,7 +45,7 @@ impl IntoParams for MethodId {
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
                 .description(Some("The authentication method's id (`totp_…`)."))
-                .schema(Some(Object::with_type(utoipa::openapi::schema::Type::String)))
+                .schema(Some(String::schema()))
                 .build(),
         ]
     }
@@ -66,7 +66,22 @@ impl IntoParams for MethodId {
     security(("bearer" = ["read:authentication_methods"]))
 )]
 async fn list(c: Caller, Path(UserId(id)): Path<UserId>) -> Result<Response, ApiError> {
-    let methods = mfa::list_methods(&c, &id).await?;
+    let rfc3339 = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    let methods: Vec<AuthenticationMethod> = mfa::list_methods(&c, &id)
+        .await?
+        .into_iter()
+        .map(|a| AuthenticationMethod {
+            id: a.id,
+            kind: a.kind,
+            confirmed: a.confirmed,
+            name: a.name,
+            created_at: rfc3339(a.created_at),
+            last_auth_at: a.last_used_at.and_then(rfc3339),
+        })
+        .collect();
     Ok(ok(methods))
 }
 

@@ -181,7 +181,7 @@ pub async fn associate(
         if let Some(rc) = e.recovery_code {
             answer["recovery_codes"] = json!([rc]);
         }
-        Ok(no_store(Json(answer).into_response()))
+        Ok::<_, OAuthError>(no_store(Json(answer).into_response()))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -226,7 +226,9 @@ pub async fn challenge(
                 "User is not enrolled with an otp authenticator.",
             ));
         }
-        Ok(no_store(Json(json!({ "challenge_type": "otp" })).into_response()))
+        Ok::<_, OAuthError>(no_store(
+            Json(json!({ "challenge_type": "otp" })).into_response(),
+        ))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
