@@ -409,8 +409,15 @@ async fn reset_factors(State(s): State<Writ>, On(admin, form, u): On<User>) -> A
         button: "Reset factors",
     };
     admin.confirmed(&form, &href(&u), "factors/reset", ask)?;
-    let op = Operation::at("DELETE", "/users/{id}/authentication-methods", &u.user_id, 204);
-    admin.may(&s, &["delete:authentication_methods"], op).await?;
+    let op = Operation::at(
+        "DELETE",
+        "/users/{id}/authentication-methods",
+        &u.user_id,
+        204,
+    );
+    admin
+        .may(&s, &["delete:authentication_methods"], op)
+        .await?;
     admin.done(
         writ_service::mfa::delete_methods(&s, admin.actor(), &u.user_id)
             .await

@@ -149,7 +149,8 @@ mod tests {
         assert!(!c.has_mfa());
         c.amr = Some(vec!["pwd".into(), "otp".into(), "mfa".into()]);
         assert!(c.has_mfa());
-        let parsed: AccessClaims = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        let parsed: AccessClaims =
+            serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         assert!(parsed.has_mfa());
     }
 }

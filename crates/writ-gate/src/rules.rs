@@ -170,7 +170,11 @@ fn parse_need(s: &str) -> Result<Need, String> {
             .copied()
             .collect::<Vec<_>>()
             .join(" ");
-        return match parse_need_plain(if rest.is_empty() { "authenticated" } else { &rest })? {
+        return match parse_need_plain(if rest.is_empty() {
+            "authenticated"
+        } else {
+            &rest
+        })? {
             Need::Public => Err(format!("`{s}`: `public` cannot require `+mfa`")),
             Need::Token(r) => Ok(Need::Token(r.with_mfa())),
         };
@@ -313,30 +317,55 @@ mod tests {
         };
         let mfa = Some(&["pwd", "otp", "mfa"][..]);
         let pwd = Some(&["pwd"][..]);
-        assert_eq!(check(Method::DELETE, "/api/admin/x", &claims(&["admin:todos"], mfa)), Ok(()));
         assert_eq!(
-            check(Method::DELETE, "/api/admin/x", &claims(&["admin:todos"], pwd)),
+            check(
+                Method::DELETE,
+                "/api/admin/x",
+                &claims(&["admin:todos"], mfa)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Method::DELETE,
+                "/api/admin/x",
+                &claims(&["admin:todos"], pwd)
+            ),
             Err(AuthError::MfaRequired)
         );
         assert_eq!(
-            check(Method::DELETE, "/api/admin/x", &claims(&["admin:todos"], None)),
+            check(
+                Method::DELETE,
+                "/api/admin/x",
+                &claims(&["admin:todos"], None)
+            ),
             Err(AuthError::MfaRequired)
         );
         assert!(matches!(
             check(Method::DELETE, "/api/admin/x", &claims(&[], mfa)),
             Err(AuthError::InsufficientScope { .. })
         ));
-        assert_eq!(check(Method::GET, "/api/secrets", &claims(&[], mfa)), Ok(()));
+        assert_eq!(
+            check(Method::GET, "/api/secrets", &claims(&[], mfa)),
+            Ok(())
+        );
         assert_eq!(
             check(Method::GET, "/api/secrets", &claims(&[], pwd)),
             Err(AuthError::MfaRequired)
         );
         // Routes without `+mfa` do not look at `amr`.
-        assert_eq!(check(Method::GET, "/api/x", &claims(&["read:todos"], None)), Ok(()));
+        assert_eq!(
+            check(Method::GET, "/api/x", &claims(&["read:todos"], None)),
+            Ok(())
+        );
         assert_eq!(Rules::parse("GET /a => public +mfa").unwrap_err().line, 1);
         let e = AuthError::MfaRequired;
         assert_eq!(e.status(), http::StatusCode::UNAUTHORIZED);
-        assert!(e.www_authenticate().unwrap().contains("insufficient_user_authentication"));
+        assert!(
+            e.www_authenticate()
+                .unwrap()
+                .contains("insufficient_user_authentication")
+        );
     }
 
     #[test]

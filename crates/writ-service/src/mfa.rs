@@ -26,8 +26,8 @@ use writ_core::{Client, User};
 use writ_store::{Authenticator, MfaLogin, StoreError};
 
 use crate::audit::{self, Entry, Operation, Peer};
-use crate::crypto::{random_alnum, random_token, sha256_hex};
 use crate::config::MfaPolicy;
+use crate::crypto::{random_alnum, random_token, sha256_hex};
 use crate::time::now;
 use crate::{Actor, ServiceError, Writ};
 
@@ -147,7 +147,8 @@ pub async fn requirement(
         return Ok(Requirement::Challenge);
     }
     let c = &w.config;
-    let mut required = c.mfa_policy == MfaPolicy::Always || c.mfa_clients.contains(&client.client_id);
+    let mut required =
+        c.mfa_policy == MfaPolicy::Always || c.mfa_clients.contains(&client.client_id);
     if !required && !c.mfa_roles.is_empty() {
         let m = w
             .memberships
@@ -284,7 +285,14 @@ pub async fn check_otp(
         .take_mfa_attempt(&user.user_id, t, ATTEMPTS, REFILL_SECS)
         .await?
     {
-        record(w, peer, user, "gd_otp_rate_limit_exceed", "Too many second-factor attempts").await;
+        record(
+            w,
+            peer,
+            user,
+            "gd_otp_rate_limit_exceed",
+            "Too many second-factor attempts",
+        )
+        .await;
         return Ok(Checked::TooManyAttempts { retry_after });
     }
     let code = code.trim();
@@ -309,7 +317,14 @@ pub async fn check_otp(
         let recovery_code = if confirmed {
             None
         } else {
-            record(w, peer, user, "gd_enrollment_complete", "Guardian enrollment complete").await;
+            record(
+                w,
+                peer,
+                user,
+                "gd_enrollment_complete",
+                "Guardian enrollment complete",
+            )
+            .await;
             if issue_recovery {
                 Some(new_recovery_code(w, &user.user_id).await?)
             } else {
@@ -336,17 +351,30 @@ pub async fn check_recovery(
         .take_mfa_attempt(&user.user_id, t, ATTEMPTS, REFILL_SECS)
         .await?
     {
-        record(w, peer, user, "gd_otp_rate_limit_exceed", "Too many second-factor attempts").await;
+        record(
+            w,
+            peer,
+            user,
+            "gd_otp_rate_limit_exceed",
+            "Too many second-factor attempts",
+        )
+        .await;
         return Ok(Checked::TooManyAttempts { retry_after });
     }
     let next = recovery_code();
     let hash = sha256_hex(&normalize_recovery(code));
-    if w
-        .store
+    if w.store
         .use_recovery_code(&user.user_id, &hash, &sha256_hex(&next), t)
         .await?
     {
-        record(w, peer, user, "gd_recovery_succeed", "Recovery code accepted").await;
+        record(
+            w,
+            peer,
+            user,
+            "gd_recovery_succeed",
+            "Recovery code accepted",
+        )
+        .await;
         Ok(Checked::Accepted {
             recovery_code: Some(next),
         })
@@ -509,7 +537,10 @@ mod tests {
     fn otpauth_uri_and_qr() {
         let t = totp(vec![7u8; 20], "auth.example.com", "a@b.c").unwrap();
         let uri = t.to_url().unwrap();
-        assert!(uri.starts_with("otpauth://totp/auth.example.com:a%40b.c?secret="), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/auth.example.com:a%40b.c?secret="),
+            "{uri}"
+        );
         assert!(uri.contains("issuer=auth.example.com"));
         let svg = qr_svg(&uri).unwrap();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
@@ -519,6 +550,9 @@ mod tests {
     fn recovery_codes_normalize() {
         let c = recovery_code();
         assert_eq!(c.len(), 24);
-        assert_eq!(normalize_recovery(&format!(" {}-{} ", &c[..12], &c[12..]).to_lowercase()), c);
+        assert_eq!(
+            normalize_recovery(&format!(" {}-{} ", &c[..12], &c[12..]).to_lowercase()),
+            c
+        );
     }
 }

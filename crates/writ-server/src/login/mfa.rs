@@ -287,7 +287,14 @@ pub async fn verify(
                     return pages::internal();
                 }
             };
-            let mut r = page(&state, &addr, &v, Shown::Recovery(&rc), None, StatusCode::OK);
+            let mut r = page(
+                &state,
+                &addr,
+                &v,
+                Shown::Recovery(&rc),
+                None,
+                StatusCode::OK,
+            );
             set_cookie(&mut r, &state, &addr, &next);
             r
         }

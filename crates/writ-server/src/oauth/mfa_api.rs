@@ -120,8 +120,14 @@ pub async fn authenticators(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let login = login_of(&state, addr.ip, &headers, &MfaBody::default(), bearer(&headers))
-            .await?;
+        let login = login_of(
+            &state,
+            addr.ip,
+            &headers,
+            &MfaBody::default(),
+            bearer(&headers),
+        )
+        .await?;
         let all = mfa::authenticators(&state, &login.user_id)
             .await
             .map_err(OAuthError::server_error)?;

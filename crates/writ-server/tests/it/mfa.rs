@@ -99,7 +99,11 @@ async fn hosted_page_enrollment_challenge_replay_and_recovery_code() {
     let mut b = Browser::new(&s.app);
     let enroll = password_step(&mut b, &authorize_url(&s, &[]), alice, pw).await;
     assert_eq!(enroll.status, 200, "{}", enroll.body);
-    assert!(enroll.body.contains("data-testid=\"mfa-qr\"><svg"), "{}", enroll.body);
+    assert!(
+        enroll.body.contains("data-testid=\"mfa-qr\"><svg"),
+        "{}",
+        enroll.body
+    );
     assert!(b.jar.contains_key("writ_mfa") && !b.jar.contains_key("writ_session"));
     let secret = testid(&enroll.body, "mfa-secret");
     // A wrong code: the enrollment page again, with the error.
@@ -117,7 +121,10 @@ async fn hosted_page_enrollment_challenge_replay_and_recovery_code() {
     assert_eq!(shown.status, 200, "{}", shown.body);
     let recovery = testid(&shown.body, "mfa-recovery-code");
     assert_eq!(recovery.len(), 24);
-    assert!(!b.jar.contains_key("writ_session"), "no session before continuing");
+    assert!(
+        !b.jar.contains_key("writ_session"),
+        "no session before continuing"
+    );
     let csrf = hidden(&shown.body, "csrf");
     let done = b.post("/u/mfa/continue", &[("csrf", csrf.as_str())]).await;
     assert_eq!(done.status, 302, "{}", done.body);
@@ -125,7 +132,11 @@ async fn hosted_page_enrollment_challenge_replay_and_recovery_code() {
     let (id, at) = id_token_of(&s.app, &s.spa, &done.location.unwrap()).await;
     assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
     assert_eq!(id["acr"], ACR);
-    assert_eq!(at["amr"], json!(["pwd", "otp", "mfa"]), "the API asks for amr");
+    assert_eq!(
+        at["amr"],
+        json!(["pwd", "otp", "mfa"]),
+        "the API asks for amr"
+    );
     // The continue form is single use.
     let again = b.post("/u/mfa/continue", &[("csrf", csrf.as_str())]).await;
     assert_eq!(again.status, 400);
@@ -209,7 +220,9 @@ async fn password_grant_mfa_api_by_role() {
         .await;
     let admins = app.create_role("mfa-admins", TODOS, &["write:todos"]).await;
     app.assign_roles(&bob, &[&admins]).await;
-    let carol = app.create_user("carol@example.com", "carol-password-1").await;
+    let carol = app
+        .create_user("carol@example.com", "carol-password-1")
+        .await;
     let client = app.password_client().await;
 
     // Without the role: tokens at once, `amr` saying how.
@@ -227,12 +240,21 @@ async fn password_grant_mfa_api_by_role() {
         .await
         .assert(403);
     assert_eq!(r.body["error"], "mfa_required");
-    assert_eq!(r.body["error_description"], "Multifactor authentication required");
+    assert_eq!(
+        r.body["error_description"],
+        "Multifactor authentication required"
+    );
     let token = r.field("mfa_token");
     // Not enrolled: no authenticators; a challenge is refused; associate enrolls.
-    let list = mfa_call(&app, Method::GET, "/mfa/authenticators", &token, Value::Null)
-        .await
-        .assert(200);
+    let list = mfa_call(
+        &app,
+        Method::GET,
+        "/mfa/authenticators",
+        &token,
+        Value::Null,
+    )
+    .await
+    .assert(200);
     assert_eq!(list.body, json!([]));
     let ch = json!({"client_id": client.0, "client_secret": client.1, "mfa_token": token, "challenge_type": "otp"});
     to_resp(
@@ -245,10 +267,17 @@ async fn password_grant_mfa_api_by_role() {
     )
     .await
     .assert(400);
-    mfa_call(&app, Method::GET, "/mfa/authenticators", "not-a-token", Value::Null)
-        .await
-        .assert_error(401, "invalid_token");
-    let body = json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
+    mfa_call(
+        &app,
+        Method::GET,
+        "/mfa/authenticators",
+        "not-a-token",
+        Value::Null,
+    )
+    .await
+    .assert_error(401, "invalid_token");
+    let body =
+        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
     let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body.clone())
         .await
         .assert(200)
@@ -256,24 +285,39 @@ async fn password_grant_mfa_api_by_role() {
     assert_eq!(a["authenticator_type"], "otp");
     let secret = a["secret"].as_str().unwrap().to_owned();
     let uri = a["barcode_uri"].as_str().unwrap();
-    assert!(uri.starts_with("otpauth://totp/127.0.0.1:bob%40example.com?"), "{uri}");
+    assert!(
+        uri.starts_with("otpauth://totp/127.0.0.1:bob%40example.com?"),
+        "{uri}"
+    );
     assert!(uri.contains(&format!("secret={secret}")) && uri.contains("issuer=127.0.0.1"));
     let recovery = a["recovery_codes"][0].as_str().unwrap().to_owned();
 
     // A wrong code; then the right one: tokens whose amr says a second factor was used.
-    let wrong = mfa_grant(&app, &client, &[("grant_type", OTP), ("mfa_token", &token), ("otp", "000001")])
-        .await
-        .assert(400);
+    let wrong = mfa_grant(
+        &app,
+        &client,
+        &[
+            ("grant_type", OTP),
+            ("mfa_token", &token),
+            ("otp", "000001"),
+        ],
+    )
+    .await
+    .assert(400);
     assert_eq!(
         wrong.body,
         json!({"error": "invalid_grant", "error_description": "Invalid otp_code."})
     );
     let t0 = now();
     let code = code_at(&secret, t0);
-    let t = mfa_grant(&app, &client, &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)])
-        .await
-        .assert(200)
-        .body;
+    let t = mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
+    )
+    .await
+    .assert(200)
+    .body;
     let (_, at) = jwt_parts(t["access_token"].as_str().unwrap());
     let (_, id) = jwt_parts(t["id_token"].as_str().unwrap());
     assert_eq!(at["sub"], bob);
@@ -283,19 +327,29 @@ async fn password_grant_mfa_api_by_role() {
     assert_eq!(at["scope"], "openid read:todos");
     // The mfa_token is single use.
     let code2 = code_at(&secret, t0 + 30);
-    mfa_grant(&app, &client, &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code2)])
-        .await
-        .assert_error(400, "invalid_grant");
+    mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code2)],
+    )
+    .await
+    .assert_error(400, "invalid_grant");
 
     // Enrolled now: a new login is challenged; a replayed code is refused; associate is refused.
     let token = password_grant(&app, &client, "bob@example.com", "bob-password-123")
         .await
         .assert(403)
         .field("mfa_token");
-    let list = mfa_call(&app, Method::GET, "/mfa/authenticators", &token, Value::Null)
-        .await
-        .assert(200)
-        .body;
+    let list = mfa_call(
+        &app,
+        Method::GET,
+        "/mfa/authenticators",
+        &token,
+        Value::Null,
+    )
+    .await
+    .assert(200)
+    .body;
     assert_eq!(list[0]["authenticator_type"], "otp");
     assert_eq!(list[0]["active"], true);
     mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
@@ -313,19 +367,31 @@ async fn password_grant_mfa_api_by_role() {
     .await
     .assert(200);
     assert_eq!(c.body, json!({"challenge_type": "otp"}));
-    mfa_grant(&app, &client, &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)])
-        .await
-        .assert_error(400, "invalid_grant");
+    mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
+    )
+    .await
+    .assert_error(400, "invalid_grant");
     // Another client cannot use this mfa_token.
     let other = app.password_client().await;
-    mfa_grant(&app, &other, &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code2)])
-        .await
-        .assert_error(400, "invalid_grant");
+    mfa_grant(
+        &app,
+        &other,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code2)],
+    )
+    .await
+    .assert_error(400, "invalid_grant");
     // The recovery code: tokens and the next recovery code; then it is spent.
     let t = mfa_grant(
         &app,
         &client,
-        &[("grant_type", RECOVERY), ("mfa_token", &token), ("recovery_code", &recovery)],
+        &[
+            ("grant_type", RECOVERY),
+            ("mfa_token", &token),
+            ("recovery_code", &recovery),
+        ],
     )
     .await
     .assert(200)
@@ -339,7 +405,11 @@ async fn password_grant_mfa_api_by_role() {
     mfa_grant(
         &app,
         &client,
-        &[("grant_type", RECOVERY), ("mfa_token", &token), ("recovery_code", &recovery)],
+        &[
+            ("grant_type", RECOVERY),
+            ("mfa_token", &token),
+            ("recovery_code", &recovery),
+        ],
     )
     .await
     .assert_error(400, "invalid_grant");
@@ -356,7 +426,8 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
         .await
         .assert(403)
         .field("mfa_token");
-    let body = json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
+    let body =
+        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
     let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
         .await
         .assert(200)
@@ -364,14 +435,26 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
     let secret = a["secret"].as_str().unwrap().to_owned();
     // Ten wrong codes, then even the right one is refused: the bucket is empty.
     for _ in 0..10 {
-        mfa_grant(&app, &client, &[("grant_type", OTP), ("mfa_token", &token), ("otp", "999999")])
-            .await
-            .assert_error(400, "invalid_grant");
+        mfa_grant(
+            &app,
+            &client,
+            &[
+                ("grant_type", OTP),
+                ("mfa_token", &token),
+                ("otp", "999999"),
+            ],
+        )
+        .await
+        .assert_error(400, "invalid_grant");
     }
     let code = code_at(&secret, now());
-    let r = mfa_grant(&app, &client, &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)])
-        .await
-        .assert_error(429, "too_many_attempts");
+    let r = mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
+    )
+    .await
+    .assert_error(429, "too_many_attempts");
     assert!(r.header("retry-after").is_some());
 
     // The Management API: the factor listed (Auth0's shape), deleted, audited.
@@ -388,16 +471,24 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
     app.api(Method::DELETE, &format!("{path}/{id}"), None)
         .await
         .assert(204);
-    assert_eq!(app.api(Method::GET, &path, None).await.assert(200).body, json!([]));
+    assert_eq!(
+        app.api(Method::GET, &path, None).await.assert(200).body,
+        json!([])
+    );
     app.api(Method::DELETE, &path, None).await.assert(204);
     app.api(Method::GET, "/users/usr_nope/authentication-methods", None)
         .await
         .assert(404);
     let logs = app.api_get("/logs?per_page=100").await.to_string();
-    assert!(logs.contains("Delete a user's authentication method"), "{logs}");
+    assert!(
+        logs.contains("Delete a user's authentication method"),
+        "{logs}"
+    );
     // A token without the scopes is refused.
     let (mid, msecret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
-    let weak = app.cc_token(&mid, &msecret, &app.mgmt_audience(), None).await;
+    let weak = app
+        .cc_token(&mid, &msecret, &app.mgmt_audience(), None)
+        .await;
     app.get_as(&weak, &format!("/api/v2{path}"))
         .await
         .assert_error(403, "insufficient_scope");

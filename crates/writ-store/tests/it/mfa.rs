@@ -39,13 +39,19 @@ async fn totp_steps_are_accepted_once(t: TestStore) {
         .await
         .unwrap();
     let a = &t.store.authenticators(&uid).await.unwrap()[0];
-    assert_eq!((a.confirmed, a.last_step, a.secret.clone()), (false, None, vec![1, 2, 3]));
+    assert_eq!(
+        (a.confirmed, a.last_step, a.secret.clone()),
+        (false, None, vec![1, 2, 3])
+    );
     assert!(t.store.accept_totp_step("totp_a", 50, 1500).await.unwrap());
     // The same step again (a replayed code) and an earlier one are refused.
     assert!(!t.store.accept_totp_step("totp_a", 50, 1501).await.unwrap());
     assert!(!t.store.accept_totp_step("totp_a", 49, 1502).await.unwrap());
     let a = &t.store.authenticators(&uid).await.unwrap()[0];
-    assert_eq!((a.confirmed, a.last_step, a.last_used_at), (true, Some(50), Some(1500)));
+    assert_eq!(
+        (a.confirmed, a.last_step, a.last_used_at),
+        (true, Some(50), Some(1500))
+    );
     // Parallel presenters of one new step: exactly one wins.
     let store = t.store.clone();
     let wins = futures_join(8, move |_| {
@@ -62,22 +68,46 @@ async fn recovery_codes_are_single_use_under_parallel_use(t: TestStore) {
     t.store.set_recovery_code(&uid, "h1", 10).await.unwrap();
     // Replacing drops the unused one.
     t.store.set_recovery_code(&uid, "h2", 11).await.unwrap();
-    assert!(!t.store.use_recovery_code(&uid, "h1", "x", 12).await.unwrap());
+    assert!(
+        !t.store
+            .use_recovery_code(&uid, "h1", "x", 12)
+            .await
+            .unwrap()
+    );
     let store = t.store.clone();
     let u = uid.clone();
     let wins = futures_join(8, move |i| {
         let (s, u) = (store.clone(), u.clone());
-        async move { s.use_recovery_code(&u, "h2", &format!("next{i}"), 13).await.unwrap() }
+        async move {
+            s.use_recovery_code(&u, "h2", &format!("next{i}"), 13)
+                .await
+                .unwrap()
+        }
     })
     .await;
     assert_eq!(wins.iter().filter(|w| **w).count(), 1);
     let winner = wins.iter().position(|w| *w).unwrap();
     // The winner's new code works once; the used one never again; another user's never.
-    assert!(!t.store.use_recovery_code(&uid, "h2", "y", 14).await.unwrap());
+    assert!(
+        !t.store
+            .use_recovery_code(&uid, "h2", "y", 14)
+            .await
+            .unwrap()
+    );
     let other = t.user("other@example.com").await.user_id;
     let next = format!("next{winner}");
-    assert!(!t.store.use_recovery_code(&other, &next, "z", 14).await.unwrap());
-    assert!(t.store.use_recovery_code(&uid, &next, "n2", 15).await.unwrap());
+    assert!(
+        !t.store
+            .use_recovery_code(&other, &next, "z", 14)
+            .await
+            .unwrap()
+    );
+    assert!(
+        t.store
+            .use_recovery_code(&uid, &next, "n2", 15)
+            .await
+            .unwrap()
+    );
 }
 
 async fn mfa_logins_finish_once_and_expire(t: TestStore) {
@@ -119,19 +149,41 @@ async fn mfa_logins_finish_once_and_expire(t: TestStore) {
 async fn attempt_bucket_empties_and_refills(t: TestStore) {
     let uid = login_fixture(&t).await;
     for _ in 0..10 {
-        assert_eq!(t.store.take_mfa_attempt(&uid, 1000, 10, 360).await.unwrap(), Ok(()));
+        assert_eq!(
+            t.store.take_mfa_attempt(&uid, 1000, 10, 360).await.unwrap(),
+            Ok(())
+        );
     }
-    assert_eq!(t.store.take_mfa_attempt(&uid, 1000, 10, 360).await.unwrap(), Err(360));
-    assert_eq!(t.store.take_mfa_attempt(&uid, 1300, 10, 360).await.unwrap(), Err(60));
+    assert_eq!(
+        t.store.take_mfa_attempt(&uid, 1000, 10, 360).await.unwrap(),
+        Err(360)
+    );
+    assert_eq!(
+        t.store.take_mfa_attempt(&uid, 1300, 10, 360).await.unwrap(),
+        Err(60)
+    );
     // One attempt back after 6 minutes, and only one.
-    assert_eq!(t.store.take_mfa_attempt(&uid, 1360, 10, 360).await.unwrap(), Ok(()));
-    assert!(t.store.take_mfa_attempt(&uid, 1361, 10, 360).await.unwrap().is_err());
+    assert_eq!(
+        t.store.take_mfa_attempt(&uid, 1360, 10, 360).await.unwrap(),
+        Ok(())
+    );
+    assert!(
+        t.store
+            .take_mfa_attempt(&uid, 1361, 10, 360)
+            .await
+            .unwrap()
+            .is_err()
+    );
     // Parallel takers never get more than the bucket holds.
     let store = t.store.clone();
     let u = uid.clone();
     let got = futures_join(8, move |_| {
         let (s, u) = (store.clone(), u.clone());
-        async move { s.take_mfa_attempt(&u, 1360 + 360 * 3, 10, 360).await.unwrap() }
+        async move {
+            s.take_mfa_attempt(&u, 1360 + 360 * 3, 10, 360)
+                .await
+                .unwrap()
+        }
     })
     .await;
     assert_eq!(got.iter().filter(|g| g.is_ok()).count(), 3);
@@ -139,8 +191,14 @@ async fn attempt_bucket_empties_and_refills(t: TestStore) {
 
 async fn deleting_factors(t: TestStore) {
     let uid = login_fixture(&t).await;
-    t.store.create_authenticator(&totp("totp_1", &uid)).await.unwrap();
-    t.store.create_authenticator(&totp("totp_2", &uid)).await.unwrap();
+    t.store
+        .create_authenticator(&totp("totp_1", &uid))
+        .await
+        .unwrap();
+    t.store
+        .create_authenticator(&totp("totp_2", &uid))
+        .await
+        .unwrap();
     t.store.accept_totp_step("totp_1", 5, 10).await.unwrap();
     t.store.set_recovery_code(&uid, "rc", 10).await.unwrap();
     let other = t.user("someone@example.com").await.user_id;
@@ -153,13 +211,28 @@ async fn deleting_factors(t: TestStore) {
     t.store.delete_authenticator(&uid, "totp_1").await.unwrap();
     assert!(t.store.authenticators(&uid).await.unwrap().is_empty());
     // The last confirmed factor gone: its recovery code went with it.
-    assert!(!t.store.use_recovery_code(&uid, "rc", "n", 11).await.unwrap());
-    t.store.create_authenticator(&totp("totp_3", &uid)).await.unwrap();
+    assert!(
+        !t.store
+            .use_recovery_code(&uid, "rc", "n", 11)
+            .await
+            .unwrap()
+    );
+    t.store
+        .create_authenticator(&totp("totp_3", &uid))
+        .await
+        .unwrap();
     t.store.set_recovery_code(&uid, "rc2", 10).await.unwrap();
     assert_eq!(t.store.delete_authenticators(&uid).await.unwrap(), 1);
-    assert!(!t.store.use_recovery_code(&uid, "rc2", "n", 11).await.unwrap());
+    assert!(
+        !t.store
+            .use_recovery_code(&uid, "rc2", "n", 11)
+            .await
+            .unwrap()
+    );
     assert!(matches!(
-        t.store.create_authenticator(&totp("totp_4", "usr_missing")).await,
+        t.store
+            .create_authenticator(&totp("totp_4", "usr_missing"))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
