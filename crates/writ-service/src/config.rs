@@ -55,6 +55,9 @@ pub struct Config {
     /// API identifiers whose access tokens carry `amr` and `acr` (`WRIT_MFA_AMR_AUDIENCES`; a
     /// Writ extension; none by default: ID tokens always carry them).
     pub mfa_amr_audiences: Vec<String>,
+    /// Days a browser is remembered after a second factor on the hosted page, its password
+    /// logins not challenged meanwhile (`WRIT_MFA_REMEMBER_BROWSER_DAYS`; default 0: off).
+    pub mfa_remember_browser_days: u32,
     /// Each hook run's time budget (default 100 ms, at most 20 s).
     pub hook_timeout: std::time::Duration,
     /// Hook worker processes (default: one per core).
@@ -221,6 +224,7 @@ struct FileConfig {
     mfa_roles: Option<StringOrList>,
     mfa_clients: Option<StringOrList>,
     mfa_amr_audiences: Option<StringOrList>,
+    mfa_remember_browser_days: Option<u32>,
     hook_timeout_ms: Option<u64>,
     hook_workers: Option<usize>,
     hook_worker: Option<PathBuf>,
@@ -384,6 +388,14 @@ impl Config {
         let mfa_roles = list("WRIT_MFA_ROLES", fc.mfa_roles);
         let mfa_clients = list("WRIT_MFA_CLIENTS", fc.mfa_clients);
         let mfa_amr_audiences = list("WRIT_MFA_AMR_AUDIENCES", fc.mfa_amr_audiences);
+        let mfa_remember_browser_days = match env("WRIT_MFA_REMEMBER_BROWSER_DAYS") {
+            Some(v) if !v.is_empty() => v.trim().parse().map_err(|_| {
+                ConfigError(format!(
+                    "WRIT_MFA_REMEMBER_BROWSER_DAYS '{v}' must be a number of days (0: off)"
+                ))
+            })?,
+            _ => fc.mfa_remember_browser_days.unwrap_or(0),
+        };
         let hook_allow_http = match env("WRIT_HOOK_ALLOW_HTTP").as_deref() {
             Some("1" | "true" | "yes") => true,
             Some("0" | "false" | "no" | "") => false,
@@ -551,6 +563,7 @@ impl Config {
             mfa_roles,
             mfa_clients,
             mfa_amr_audiences,
+            mfa_remember_browser_days,
             max_access_token_bytes,
             trusted_proxies,
             signup_enabled,

@@ -405,6 +405,9 @@ pub enum LoginKind {
     /// The hosted page's state once the code was accepted, while the new recovery code is
     /// shown: only the session is left to open.
     Verified,
+    /// A browser remembered after a second factor (`mfa_remember_browser_days`): its later
+    /// password logins are not challenged until it expires.
+    Remember,
 }
 
 impl LoginKind {
@@ -413,6 +416,7 @@ impl LoginKind {
             LoginKind::Grant => "grant",
             LoginKind::Page => "page",
             LoginKind::Verified => "verified",
+            LoginKind::Remember => "remember",
         }
     }
 }
@@ -447,6 +451,43 @@ pub async fn start_login(w: &Writ, p: Pending<'_>) -> Result<String, ServiceErro
         })
         .await?;
     Ok(token)
+}
+
+/// Remembers this browser for `user_id` for `days` (after a second factor on the hosted page);
+/// returns the cookie's value (only its hash is stored).
+pub async fn remember_browser(
+    w: &Writ,
+    user_id: &str,
+    client_id: &str,
+    days: u32,
+) -> Result<String, ServiceError> {
+    let token = random_token(32);
+    let t = now();
+    w.store
+        .create_mfa_login(&MfaLogin {
+            id: sha256_hex(&token),
+            kind: LoginKind::Remember.as_str().into(),
+            user_id: user_id.into(),
+            client_id: client_id.into(),
+            audience: None,
+            scope: None,
+            tx: None,
+            created_at: t,
+            expires_at: t + i64::from(days) * 86_400,
+            used_at: None,
+        })
+        .await?;
+    Ok(token)
+}
+
+/// Whether `token` (a remembered browser's cookie) remembers `user_id`.
+pub async fn remembered(w: &Writ, token: &str, user_id: &str) -> Result<bool, ServiceError> {
+    if token.is_empty() {
+        return Ok(false);
+    }
+    Ok(pending(w, LoginKind::Remember, token, None)
+        .await?
+        .is_some_and(|l| l.user_id == user_id))
 }
 
 /// The live half-login of `kind` named by `token`, if its client is `client_id` (when given).

@@ -107,7 +107,7 @@ pub async fn login(
     match logins::check(&state, attempt).await {
         Ok(user) => {
             // A second factor first, when the user has one or one is required (see `mfa`).
-            match super::mfa::after_password(&state, &addr, &v, &f.tx, &user).await {
+            match super::mfa::after_password(&state, &addr, &headers, &v, &f.tx, &user).await {
                 Some(r) => r,
                 None => {
                     let amr = writ_service::mfa::AMR_PWD;

@@ -29,6 +29,8 @@ use crate::state::AppState;
 
 /// The cookie naming this browser's half-done login.
 pub const MFA_COOKIE: &str = "writ_mfa";
+/// The cookie of a browser remembered after a second factor (`mfa_remember_browser_days`).
+pub const REMEMBER_COOKIE: &str = "writ_mfa_remember";
 
 #[derive(Template)]
 #[template(escape = "entities", path = "login/mfa.html")]
@@ -115,12 +117,24 @@ fn expired() -> Response {
 pub(crate) async fn after_password(
     state: &AppState,
     addr: &ClientAddr,
+    headers: &HeaderMap,
     v: &Validated,
     tx: &str,
     user: &User,
 ) -> Option<Response> {
     let need = match mfa::requirement(state, &v.client, user).await {
         Ok(Requirement::None) => return None,
+        Ok(Requirement::Challenge) if state.config.mfa_remember_browser_days > 0 => {
+            let token = cookies::get(state, headers, REMEMBER_COOKIE).unwrap_or_default();
+            match mfa::remembered(state, &token, &user.user_id).await {
+                Ok(true) => return None,
+                Ok(false) => Requirement::Challenge,
+                Err(e) => {
+                    tracing::error!(error = %e, "second factor: reading a remembered browser");
+                    return Some(pages::internal());
+                }
+            }
+        }
         Ok(n) => n,
         Err(e) => {
             tracing::error!(error = %e, "second factor: reading the policy");
@@ -223,6 +237,21 @@ async fn open_session(
     let tx = login.tx.as_deref().unwrap_or_default();
     let mut r = start_session(state, addr, v, tx, &login.user_id, mfa::AMR_PWD_OTP).await;
     cookies::clear(&mut r, state, addr, MFA_COOKIE, SameSite::Strict);
+    let days = state.config.mfa_remember_browser_days;
+    if days > 0 {
+        match mfa::remember_browser(state, &login.user_id, &login.client_id, days).await {
+            Ok(token) => cookies::set(
+                &mut r,
+                state,
+                addr,
+                REMEMBER_COOKIE,
+                &token,
+                SameSite::Strict,
+                Some(i64::from(days) * 86_400),
+            ),
+            Err(e) => tracing::error!(error = %e, "second factor: remembering the browser"),
+        }
+    }
     r
 }
 

@@ -179,6 +179,35 @@ async fn hosted_page_enrollment_challenge_replay_and_recovery_code() {
     assert!(logs.contains("gd_enrollment_complete") && logs.contains("gd_auth_failed"));
 }
 
+#[tokio::test]
+async fn remember_this_browser_when_turned_on() {
+    let app = TestApp::spawn_with_vars(&[
+        ("WRIT_MFA_POLICY", "always"),
+        ("WRIT_MFA_REMEMBER_BROWSER_DAYS", "30"),
+    ])
+    .await;
+    let s = setup_with(app).await;
+    let (alice, pw) = ("alice@example.com", "alice-password-1");
+    let mut b = Browser::new(&s.app);
+    let enroll = password_step(&mut b, &authorize_url(&s, &[]), alice, pw).await;
+    let secret = testid(&enroll.body, "mfa-secret");
+    let shown = send_code(&mut b, &enroll, &code_at(&secret, now())).await;
+    let csrf = hidden(&shown.body, "csrf");
+    let done = b.post("/u/mfa/continue", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(done.status, 302);
+    assert!(b.jar.contains_key("writ_mfa_remember"));
+    // The same browser, a new login (prompt=login): no challenge, and amr says so.
+    let again = password_step(&mut b, &authorize_url(&s, &[("prompt", "login")]), alice, pw).await;
+    assert_eq!(again.status, 302, "{}", again.body);
+    let (id, _) = id_token_of(&s.app, &s.spa, &again.location.unwrap()).await;
+    assert_eq!(id["amr"], json!(["pwd"]));
+    // Another browser is challenged.
+    let mut other = Browser::new(&s.app);
+    let challenged = password_step(&mut other, &authorize_url(&s, &[]), alice, pw).await;
+    assert_eq!(challenged.status, 200);
+    assert!(challenged.body.contains("mfa-submit"));
+}
+
 /// The password grant's form with a scope.
 async fn password_grant(app: &TestApp, client: &(String, String), user: &str, pw: &str) -> Resp {
     app.password_token(client, user, pw, TODOS, Some("openid read:todos"))

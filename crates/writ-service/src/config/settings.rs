@@ -84,6 +84,11 @@ pub const SETTINGS: &[Setting] = &[
     s("mfa_roles", "WRIT_MFA_ROLES", "[]"),
     s("mfa_clients", "WRIT_MFA_CLIENTS", "[]"),
     s("mfa_amr_audiences", "WRIT_MFA_AMR_AUDIENCES", "[]"),
+    s(
+        "mfa_remember_browser_days",
+        "WRIT_MFA_REMEMBER_BROWSER_DAYS",
+        "0",
+    ),
     s("hook_timeout_ms", "WRIT_HOOK_TIMEOUT_MS", "100"),
     s("hook_workers", "WRIT_HOOK_WORKERS", "the CPU count"),
     s("hook_worker", "WRIT_HOOK_WORKER", "unset: this executable"),
@@ -145,6 +150,7 @@ impl Config {
             "mfa_amr_audiences" => {
                 V::Array(self.mfa_amr_audiences.iter().map(|r| text(r)).collect())
             }
+            "mfa_remember_browser_days" => int(u64::from(self.mfa_remember_browser_days)),
             "hook_timeout_ms" => int(self.hook_timeout.as_millis() as u64),
             "hook_workers" => int(self.hook_workers as u64),
             "hook_worker" => V::String(self.hook_worker.as_ref()?.display().to_string()),
