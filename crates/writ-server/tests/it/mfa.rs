@@ -197,7 +197,13 @@ async fn remember_this_browser_when_turned_on() {
     assert_eq!(done.status, 302);
     assert!(b.jar.contains_key("writ_mfa_remember"));
     // The same browser, a new login (prompt=login): no challenge, and amr says so.
-    let again = password_step(&mut b, &authorize_url(&s, &[("prompt", "login")]), alice, pw).await;
+    let again = password_step(
+        &mut b,
+        &authorize_url(&s, &[("prompt", "login")]),
+        alice,
+        pw,
+    )
+    .await;
     assert_eq!(again.status, 302, "{}", again.body);
     let (id, _) = id_token_of(&s.app, &s.spa, &again.location.unwrap()).await;
     assert_eq!(id["amr"], json!(["pwd"]));

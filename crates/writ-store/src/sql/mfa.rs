@@ -135,12 +135,11 @@ impl MfaStore for Store {
         if n == 0 {
             return Err(StoreError::NotFound("authentication method"));
         }
-        let left: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM authenticators WHERE user_id = $1 AND confirmed LIMIT 1",
-        )
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let left =
+            sqlx::query("SELECT 1 FROM authenticators WHERE user_id = $1 AND confirmed LIMIT 1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if left.is_none() {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                 .bind(user_id)
