@@ -66,13 +66,15 @@ fn invalid_token() -> OAuthError {
 }
 
 /// The live password-grant login named by `token`, after the client's authentication (when
-/// the request carries credentials, or the token's client has a secret).
+/// the request carries credentials, or, for a write, the token's client has a secret: listing
+/// takes the bearer `mfa_token` alone, as at Auth0).
 async fn login_of(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
     body: &MfaBody,
     token: Option<&str>,
+    write: bool,
 ) -> Result<MfaLogin, OAuthError> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(invalid_token)?;
     let login = mfa::pending(state, LoginKind::Grant, token, None)
@@ -93,7 +95,7 @@ async fn login_of(
         if client.client_id != login.client_id {
             return Err(invalid_token());
         }
-    } else {
+    } else if write {
         let confidential = state
             .catalog
             .load()
@@ -126,6 +128,7 @@ pub async fn authenticators(
             &headers,
             &MfaBody::default(),
             bearer(&headers),
+            false,
         )
         .await?;
         let all = mfa::authenticators(&state, &login.user_id)
@@ -165,7 +168,7 @@ pub async fn associate(
     let result = async {
         let b = parse(&headers, &body)?;
         let token = bearer(&headers).or(b.mfa_token.as_deref());
-        let login = login_of(&state, addr.ip, &headers, &b, token).await?;
+        let login = login_of(&state, addr.ip, &headers, &b, token, true).await?;
         if b.authenticator_types.iter().all(|t| t != "otp") {
             return Err(OAuthError::invalid_request(
                 "authenticator_types must include otp (the only type this server supports)",
@@ -211,7 +214,7 @@ pub async fn challenge(
                 ));
             }
         }
-        let login = login_of(&state, addr.ip, &headers, &b, b.mfa_token.as_deref()).await?;
+        let login = login_of(&state, addr.ip, &headers, &b, b.mfa_token.as_deref(), true).await?;
         match b.challenge_type.as_deref() {
             None | Some("otp") => {}
             Some(_) => {
