@@ -226,6 +226,7 @@ impl From<writ_service::OAuthRefusal> for OAuthError {
                 retry_after,
             } => OAuthError::too_many(description, retry_after),
             R::ServerError(detail) => OAuthError::server_error(detail),
+            R::MfaRequired => OAuthError::access_denied("Multifactor authentication required"),
             R::UnauthorizedClient(d) | R::AccessDenied(d) => {
                 OAuthError::new(StatusCode::FORBIDDEN, code, d)
             }

@@ -136,12 +136,15 @@ pub async fn enrolled(w: &Writ, user_id: &str) -> Result<bool, ServiceError> {
 }
 
 /// What the login of `user` to `client` must do after the password (see the module docs).
-/// Post-login hooks run here only when nothing else asks for a factor (they run again when the
-/// tokens are minted).
+/// With `ask_hooks` (the hosted page, which must know before it opens the session), the
+/// post-login hooks run here when nothing else asks for a factor, and again when the tokens
+/// are minted; the password grant leaves them to the minting, which refuses with
+/// [`crate::OAuthRefusal::MfaRequired`].
 pub async fn requirement(
     w: &Writ,
     client: &Client,
     user: &User,
+    ask_hooks: bool,
 ) -> Result<Requirement, ServiceError> {
     if enrolled(w, &user.user_id).await? {
         return Ok(Requirement::Challenge);
@@ -156,7 +159,7 @@ pub async fn requirement(
             .await?;
         required = m.roles.iter().any(|r| c.mfa_roles.contains(r));
     }
-    if !required {
+    if !required && ask_hooks {
         required = crate::hooks::post_login(w, client, user)
             .await
             .map(|h| h.multifactor)

@@ -419,12 +419,11 @@ pub async fn for_user(
         Map::new()
     };
     let hooked = crate::hooks::post_login(w, client, user).await?;
-    // A hook asking for a second factor the login did not use: no tokens (the hosted page and
-    // the password grant ask for the factor before they get here; see `mfa`).
+    // A hook asking for a second factor the login did not use: no tokens (the hosted page asks
+    // for the factor before it gets here, the password grant answers `mfa_required`; see
+    // `mfa`).
     if hooked.multifactor && !login.with_mfa() {
-        return Err(OAuthRefusal::access_denied(
-            "Multifactor authentication required",
-        ));
+        return Err(OAuthRefusal::MfaRequired);
     }
     // APIs that ask for them (a Writ extension) learn how the user authenticated.
     if let Some(amr) = login.amr

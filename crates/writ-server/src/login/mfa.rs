@@ -122,7 +122,7 @@ pub(crate) async fn after_password(
     tx: &str,
     user: &User,
 ) -> Option<Response> {
-    let need = match mfa::requirement(state, &v.client, user).await {
+    let need = match mfa::requirement(state, &v.client, user, true).await {
         Ok(Requirement::None) => return None,
         Ok(Requirement::Challenge) if state.config.mfa_remember_browser_days > 0 => {
             let token = cookies::get(state, headers, REMEMBER_COOKIE).unwrap_or_default();
