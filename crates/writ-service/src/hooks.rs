@@ -386,6 +386,18 @@ pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added,
     .await
 }
 
+/// Whether a bound post-login action may ask for a second factor: its deployed code names
+/// `multifactor` (`api.multifactor.enable(…)`). The hosted page runs the actions before it opens
+/// the session only then; an action that reaches the API some other way is still obeyed when
+/// the tokens are minted (they are refused), only without the page's challenge.
+pub async fn post_login_may_ask_multifactor(w: &Writ) -> Result<bool, OAuthRefusal> {
+    Ok(bound_actions(w, "post-login").await?.iter().any(|a| {
+        a.deployed_code
+            .as_deref()
+            .is_some_and(|c| c.contains("multifactor"))
+    }))
+}
+
 /// Runs the `credentials-exchange` actions for `client` asking for a token for `audience`.
 pub async fn credentials_exchange(
     w: &Writ,

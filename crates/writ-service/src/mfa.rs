@@ -137,8 +137,8 @@ pub async fn enrolled(w: &Writ, user_id: &str) -> Result<bool, ServiceError> {
 
 /// What the login of `user` to `client` must do after the password (see the module docs).
 /// With `ask_hooks` (the hosted page, which must know before it opens the session), the
-/// post-login hooks run here when nothing else asks for a factor, and again when the tokens
-/// are minted; the password grant leaves them to the minting, which refuses with
+/// post-login hooks run here when nothing else asks for a factor and one of them names
+/// `multifactor` (they run again when the tokens are minted); the password grant leaves them to the minting, which refuses with
 /// [`crate::OAuthRefusal::MfaRequired`].
 pub async fn requirement(
     w: &Writ,
@@ -159,7 +159,12 @@ pub async fn requirement(
             .await?;
         required = m.roles.iter().any(|r| c.mfa_roles.contains(r));
     }
-    if !required && ask_hooks {
+    if !required
+        && ask_hooks
+        && crate::hooks::post_login_may_ask_multifactor(w)
+            .await
+            .unwrap_or(false)
+    {
         required = crate::hooks::post_login(w, client, user)
             .await
             .map(|h| h.multifactor)

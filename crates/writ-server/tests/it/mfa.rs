@@ -530,11 +530,14 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
 
 #[tokio::test]
 async fn a_post_login_hook_can_require_a_second_factor() {
-    let app = TestApp::spawn().await;
-    app.todo_editor(TODOS, "erin@example.com", "erin-password-123")
+    let s = setup_with(TestApp::spawn().await).await;
+    let app = &s.app;
+    let erin = app
+        .create_user("erin@example.com", "erin-password-123")
         .await;
+    app.assign_roles(&erin, &[&s.editor]).await;
     let client = app.password_client().await;
-    password_grant(&app, &client, "erin@example.com", "erin-password-123")
+    password_grant(app, &client, "erin@example.com", "erin-password-123")
         .await
         .assert(200);
     app.bind_action(
@@ -542,8 +545,22 @@ async fn a_post_login_hook_can_require_a_second_factor() {
         json!({"name": "mfa", "runtime": "node18", "code": "exports.onExecutePostLogin = async (event, api) => { if (event.user.email.startsWith('erin')) api.multifactor.enable('any'); };"}),
     )
     .await;
-    let r = password_grant(&app, &client, "erin@example.com", "erin-password-123")
+    // The password grant: the action runs as the tokens are minted and asks for a factor.
+    let r = password_grant(app, &client, "erin@example.com", "erin-password-123")
         .await
         .assert(403);
     assert_eq!(r.body["error"], "mfa_required");
+    // The hosted page asks the action before it opens the session: erin enrolls.
+    let (erin_email, erin_pw) = ("erin@example.com", "erin-password-123");
+    let mut b = Browser::new(app);
+    let page = password_step(&mut b, &authorize_url(&s, &[]), erin_email, erin_pw).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("mfa-qr"));
+    // alice is not asked by the action: logged in at once, with amr pwd.
+    let mut b = Browser::new(app);
+    let (alice, pw) = ("alice@example.com", "alice-password-1");
+    let page = password_step(&mut b, &authorize_url(&s, &[]), alice, pw).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let (id, _) = id_token_of(app, &s.spa, &page.location.unwrap()).await;
+    assert_eq!(id["amr"], json!(["pwd"]));
 }
