@@ -2,7 +2,8 @@
 //! computes codes with totp-rs from the secret the page shows), wrong and replayed codes, the
 //! recovery code's single use, Auth0's MFA API for the password grant (`mfa_required` →
 //! associate → `mfa-otp` → tokens with `amr`), `too_many_attempts`, the
-//! authentication-methods Management API, policy by role and by a post-login hook.
+//! authentication-methods Management API and the console's reset, policy by role and by a
+//! post-login hook, "remember this browser".
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -563,4 +564,76 @@ async fn a_post_login_hook_can_require_a_second_factor() {
     assert_eq!(page.status, 302, "{}", page.body);
     let (id, _) = id_token_of(app, &s.spa, &page.location.unwrap()).await;
     assert_eq!(id["amr"], json!(["pwd"]));
+}
+
+#[tokio::test]
+async fn the_console_lists_a_users_factor_and_resets_it() {
+    let app = TestApp::spawn_with_vars(&[("WRIT_MFA_ROLES", "mfa-admins")]).await;
+    let (_, frank) = app
+        .todo_editor(TODOS, "frank@example.com", "frank-password-1")
+        .await;
+    let admins = app.create_role("mfa-admins", TODOS, &["write:todos"]).await;
+    app.assign_roles(&frank, &[&admins]).await;
+    // frank enrolls through the MFA API.
+    let client = app.password_client().await;
+    let token = password_grant(&app, &client, "frank@example.com", "frank-password-1")
+        .await
+        .assert(403)
+        .field("mfa_token");
+    let body =
+        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
+    let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
+        .await
+        .assert(200)
+        .body;
+    let code = code_at(a["secret"].as_str().unwrap(), now());
+    mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
+    )
+    .await
+    .assert(200);
+
+    // An administrator with the scopes sees the factor on frank's page and resets it.
+    let perms = [
+        "read:users",
+        "read:authentication_methods",
+        "delete:authentication_methods",
+    ];
+    let (email, pw) = ("root@example.com", "root-password-123");
+    app.create_admin("console-admins", &perms, email, pw).await;
+    let mut b = Browser::new(&app);
+    let path = format!("/admin/users/{frank}");
+    let page = b.sign_in(&path, email, pw).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"user-factor\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("data-testid=\"reset-factors\""));
+    let csrf = hidden(&page.body, "csrf");
+    let reset = format!("{path}/factors/reset");
+    b.ask(&reset, &csrf, &[]).await;
+    let methods = format!("/users/{frank}/authentication-methods");
+    assert_eq!(app.api_get(&methods).await.as_array().unwrap().len(), 1);
+    let done = b.confirmed(&reset, &csrf, &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(app.api_get(&methods).await, json!([]));
+    // frank's next login asks him to enroll again (the role requires a factor).
+    let token = password_grant(&app, &client, "frank@example.com", "frank-password-1")
+        .await
+        .assert(403)
+        .field("mfa_token");
+    let list = mfa_call(
+        &app,
+        Method::GET,
+        "/mfa/authenticators",
+        &token,
+        Value::Null,
+    )
+    .await
+    .assert(200);
+    assert_eq!(list.body, json!([]));
 }
