@@ -143,6 +143,7 @@ start writ env \
   WRIT_DATABASE_URL="$writ_db" "${writ_kek[@]}" "${writ_mail[@]}" \
   WRIT_LISTEN="$WRIT_ADDR" \
   WRIT_ISSUER="http://$WRIT_ADDR/" \
+  WRIT_MFA_ROLES=mfa-admin \
   WRIT_BOOTSTRAP_CLIENT_ID="$WRIT_BOOTSTRAP_CLIENT_ID" \
   WRIT_BOOTSTRAP_CLIENT_SECRET="$WRIT_BOOTSTRAP_CLIENT_SECRET" \
   RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \

@@ -29,6 +29,7 @@ pub fn router() -> Router<Writ> {
         .route("/admin/users/{id}/block", post(block))
         .route("/admin/users/{id}/unblock", post(unblock))
         .route("/admin/users/{id}/delete", post(delete))
+        .route("/admin/users/{id}/factors/reset", post(reset_factors))
         .route("/admin/users/{id}/metadata", post(metadata))
         .route(
             "/admin/users/{id}/consents/{consent}/revoke",
@@ -194,6 +195,10 @@ struct DetailPage {
     /// The groups the user is a direct member of, with their paths; `None` without
     /// `read:groups`.
     member_of: Option<Vec<writ_service::GroupPath>>,
+    /// The user's second factors `(id, type, confirmed)`; `None` without
+    /// `read:authentication_methods`.
+    factors: Option<Vec<(String, String, bool)>>,
+    can_reset_factors: bool,
 }
 
 impl DetailPage {
@@ -264,6 +269,17 @@ async fn detail_page(
         } else {
             None
         };
+        let factors = if admin.can("read:authentication_methods") {
+            Some(
+                writ_service::mfa::authenticators(s, &u.user_id)
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.id, a.kind, a.confirmed))
+                    .collect(),
+            )
+        } else {
+            None
+        };
         Ok((
             direct,
             roles,
@@ -271,11 +287,12 @@ async fn detail_page(
             role_options,
             groups,
             consents,
-            member_of,
+            (member_of, factors),
         ))
     }
     .await;
-    let (direct, roles, effective, role_options, groups, consents, member_of) = admin.ok(loaded)?;
+    let (direct, roles, effective, role_options, groups, consents, (member_of, factors)) =
+        admin.ok(loaded)?;
     Ok(view::render(
         view::status(&[&kept.e, &kept.re, &kept.pe]),
         &DetailPage {
@@ -303,6 +320,8 @@ async fn detail_page(
             consents,
             can_revoke_consents: admin.can("delete:grants"),
             member_of,
+            factors,
+            can_reset_factors: admin.can("delete:authentication_methods"),
         },
     ))
 }
@@ -379,6 +398,33 @@ async fn delete(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
     admin
         .after_confirmation(&s, &form, c, async { ask }, delete)
         .await
+}
+
+/// Deletes every second factor of the user (as `DELETE
+/// /api/v2/users/{id}/authentication-methods`), for a user who lost their device.
+async fn reset_factors(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer {
+    let ask = Ask {
+        heading: format!("Reset the second factors of {}?", u.email),
+        detail: "Their authenticator apps and recovery code stop working. If a second factor is required of them, they enroll a new one at their next login.".into(),
+        button: "Reset factors",
+    };
+    admin.confirmed(&form, &href(&u), "factors/reset", ask)?;
+    let op = Operation::at(
+        "DELETE",
+        "/users/{id}/authentication-methods",
+        &u.user_id,
+        204,
+    );
+    admin
+        .may(&s, &["delete:authentication_methods"], op)
+        .await?;
+    admin.done(
+        writ_service::mfa::delete_methods(&s, admin.actor(), &u.user_id)
+            .await
+            .map(drop),
+        &format!("{}?flash=factors_reset#factors", href(&u)),
+        "Not reset",
+    )
 }
 
 /// Revokes one of the user's consents (as `DELETE /api/v2/grants/{id}`): the client's refresh

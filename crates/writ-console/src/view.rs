@@ -254,6 +254,9 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
             "Consent revoked: the application's refresh tokens for this user are revoked."
         }
         "unblocked" => "The user is unblocked.",
+        "factors_reset" => {
+            "Second factors reset: if one is required of this user, they enroll a new one at their next login."
+        }
         "rotated" => "Rotated.",
         "revoked" => "Revoked.",
         "deployed" => "Deployed: this code runs from the next token request.",

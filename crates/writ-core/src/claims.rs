@@ -63,7 +63,14 @@ pub struct AccessClaims {
     pub gty: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authz_ver: Option<i64>,
+    /// How the user authenticated (`pwd`, `otp`, `mfa`), in tokens of APIs that ask for it (a
+    /// Writ extension, `WRIT_MFA_AMR_AUDIENCES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
+
+/// `acr` of a login with a second factor (the value Auth0 and OpenID's PAPE policy use).
+pub const ACR_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +90,13 @@ impl Audience {
 }
 
 impl AccessClaims {
+    /// Whether the login behind the token used a second factor (`amr` holds `mfa`).
+    pub fn has_mfa(&self) -> bool {
+        self.amr
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|v| v == "mfa"))
+    }
+
     /// Whether the token holds `perm`, in `permissions` when present, else in `scope`.
     pub fn has_permission(&self, perm: &str) -> bool {
         match &self.permissions {
@@ -124,10 +138,19 @@ mod tests {
             permissions: Some(vec!["write:todos".into()]),
             gty: None,
             authz_ver: Some(1),
+            amr: None,
         };
+        assert!(!c.has_mfa());
         assert!(c.has_permission("write:todos"));
         assert!(!c.has_permission("read:todos"));
         c.permissions = None;
         assert!(c.has_permission("read:todos"));
+        c.amr = Some(vec!["pwd".into()]);
+        assert!(!c.has_mfa());
+        c.amr = Some(vec!["pwd".into(), "otp".into(), "mfa".into()]);
+        assert!(c.has_mfa());
+        let parsed: AccessClaims =
+            serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert!(parsed.has_mfa());
     }
 }

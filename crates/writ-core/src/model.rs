@@ -374,6 +374,8 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "update:users",
     "delete:users",
     "create:user_tickets",
+    "read:authentication_methods",
+    "delete:authentication_methods",
     "read:roles",
     "create:roles",
     "update:roles",

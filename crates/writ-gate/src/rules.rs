@@ -9,7 +9,13 @@
 //! GET       /api/reports   => read:reports | admin:todos   # any one of them
 //! GET       /api/me        => authenticated                # a valid token, no permission
 //! GET       /api/health    => public                       # no token at all
+//! DELETE    /api/admin/*   => admin:todos +mfa             # and a login with a second factor
+//! GET       /api/secrets   => +mfa                         # a valid token from an MFA login
 //! ```
+//!
+//! `+mfa` (with any need but `public`) also requires the token's `amr` to hold `mfa`: the user
+//! logged in with a second factor (the API must be one whose tokens carry `amr`, see Writ's
+//! `WRIT_MFA_AMR_AUDIENCES`); otherwise the answer is 401 `insufficient_user_authentication`.
 //!
 //! The first matching rule wins; a request no rule matches is refused (403). `METHOD` is an HTTP
 //! method or `*`; `PATH` is matched exactly, or ends in `/*` to match the prefix (and the bare
@@ -156,6 +162,27 @@ impl Rules {
 }
 
 fn parse_need(s: &str) -> Result<Need, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if words.contains(&"+mfa") {
+        let rest = words
+            .iter()
+            .filter(|w| **w != "+mfa")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        return match parse_need_plain(if rest.is_empty() {
+            "authenticated"
+        } else {
+            &rest
+        })? {
+            Need::Public => Err(format!("`{s}`: `public` cannot require `+mfa`")),
+            Need::Token(r) => Ok(Need::Token(r.with_mfa())),
+        };
+    }
+    parse_need_plain(s)
+}
+
+fn parse_need_plain(s: &str) -> Result<Need, String> {
     match s {
         "" => Err("nothing after `=>`: name permissions, `authenticated` or `public`".into()),
         "public" => Ok(Need::Public),
@@ -262,6 +289,83 @@ mod tests {
         let r = Rules::parse("* /* => public").unwrap();
         assert_eq!(need(&r, Method::PUT, "/"), "public");
         assert_eq!(need(&r, Method::GET, "/x/y"), "public");
+    }
+
+    #[test]
+    fn plus_mfa_requires_a_second_factor() {
+        use writ_guard::{AccessClaims, AuthError};
+        let r = Rules::parse(
+            "DELETE /api/admin/* => admin:todos +mfa\nGET /api/secrets => +mfa\nGET /api/* => read:todos",
+        )
+        .unwrap();
+        let claims = |perms: &[&str], amr: Option<&[&str]>| {
+            let mut c: AccessClaims = serde_json::from_value(serde_json::json!({
+                "iss": "i/", "sub": "usr_1", "aud": "a", "iat": 0, "exp": 1, "jti": "j",
+                "client_id": "c", "azp": "c",
+            }))
+            .unwrap();
+            c.permissions = Some(perms.iter().map(|p| p.to_string()).collect());
+            c.amr = amr.map(|a| a.iter().map(|v| v.to_string()).collect());
+            c
+        };
+        let check = |m: Method, p: &str, c: &AccessClaims| match r
+            .need(&m, &NormalPath::parse(p).unwrap())
+            .unwrap()
+        {
+            Need::Token(req) => req.check(c),
+            Need::Public => Ok(()),
+        };
+        let mfa = Some(&["pwd", "otp", "mfa"][..]);
+        let pwd = Some(&["pwd"][..]);
+        assert_eq!(
+            check(
+                Method::DELETE,
+                "/api/admin/x",
+                &claims(&["admin:todos"], mfa)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Method::DELETE,
+                "/api/admin/x",
+                &claims(&["admin:todos"], pwd)
+            ),
+            Err(AuthError::MfaRequired)
+        );
+        assert_eq!(
+            check(
+                Method::DELETE,
+                "/api/admin/x",
+                &claims(&["admin:todos"], None)
+            ),
+            Err(AuthError::MfaRequired)
+        );
+        assert!(matches!(
+            check(Method::DELETE, "/api/admin/x", &claims(&[], mfa)),
+            Err(AuthError::InsufficientScope { .. })
+        ));
+        assert_eq!(
+            check(Method::GET, "/api/secrets", &claims(&[], mfa)),
+            Ok(())
+        );
+        assert_eq!(
+            check(Method::GET, "/api/secrets", &claims(&[], pwd)),
+            Err(AuthError::MfaRequired)
+        );
+        // Routes without `+mfa` do not look at `amr`.
+        assert_eq!(
+            check(Method::GET, "/api/x", &claims(&["read:todos"], None)),
+            Ok(())
+        );
+        assert_eq!(Rules::parse("GET /a => public +mfa").unwrap_err().line, 1);
+        let e = AuthError::MfaRequired;
+        assert_eq!(e.status(), http::StatusCode::UNAUTHORIZED);
+        assert!(
+            e.www_authenticate()
+                .unwrap()
+                .contains("insufficient_user_authentication")
+        );
     }
 
     #[test]

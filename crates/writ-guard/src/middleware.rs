@@ -42,6 +42,11 @@ pub enum AuthError {
         /// One of `required` suffices (else all are needed).
         any: bool,
     },
+    /// The route requires a second factor ([`RequirePermissions::with_mfa`]) and the token's
+    /// `amr` does not hold `mfa`: `401` with RFC 9470's `insufficient_user_authentication`, so
+    /// the client can log the user in again with one.
+    #[error("a login with a second factor (amr: mfa) is required")]
+    MfaRequired,
     /// A [`RequirePermissions`] layer found no [`Guard`] (neither `with_guard` nor
     /// [`GuardLayer`]): a server misconfiguration, answered with `500`.
     #[error("no Guard is configured to verify tokens")]
@@ -82,7 +87,9 @@ impl From<VerifyError> for AuthError {
 impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingToken { .. } | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingToken { .. }
+            | AuthError::InvalidToken(_)
+            | AuthError::MfaRequired => StatusCode::UNAUTHORIZED,
             AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             AuthError::NoGuard => StatusCode::INTERNAL_SERVER_ERROR,
             AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -104,6 +111,11 @@ impl AuthError {
                 quotable(&self.to_string()),
                 quotable(&required.join(" "))
             )),
+            AuthError::MfaRequired => Some(format!(
+                "Bearer error=\"insufficient_user_authentication\", error_description=\"{}\", acr_values=\"{}\"",
+                quotable(&self.to_string()),
+                writ_core::claims::ACR_MFA
+            )),
             AuthError::NoGuard | AuthError::Unavailable => None,
         }
     }
@@ -114,6 +126,7 @@ impl AuthError {
             AuthError::MissingToken { .. } => "unauthorized",
             AuthError::InvalidToken(_) => "invalid_token",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::MfaRequired => "insufficient_user_authentication",
             AuthError::NoGuard => "server_error",
             AuthError::Unavailable => "temporarily_unavailable",
         }
@@ -257,6 +270,7 @@ pub struct RequirePermissions {
     required: Arc<[String]>,
     any: bool,
     guard: Option<Guard>,
+    mfa: bool,
 }
 
 impl RequirePermissions {
@@ -270,6 +284,7 @@ impl RequirePermissions {
             required: perms.into_iter().map(Into::into).collect(),
             any: false,
             guard: None,
+            mfa: false,
         }
     }
 
@@ -296,8 +311,19 @@ impl RequirePermissions {
         self
     }
 
+    /// Also requires a login with a second factor: the token's `amr` must hold `mfa` (the API
+    /// must be one whose tokens carry `amr`: `WRIT_MFA_AMR_AUDIENCES`), else
+    /// [`AuthError::MfaRequired`].
+    pub fn with_mfa(mut self) -> Self {
+        self.mfa = true;
+        self
+    }
+
     /// Whether `claims` satisfy the requirement.
     pub fn check(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        if self.mfa && !claims.has_mfa() {
+            return Err(AuthError::MfaRequired);
+        }
         let ok = if self.required.is_empty() {
             true
         } else if self.any {

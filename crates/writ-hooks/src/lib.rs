@@ -79,6 +79,10 @@ pub struct Outcome {
     pub id: Map<String, Value>,
     #[serde(default)]
     pub deny: Option<Deny>,
+    /// The provider a post-login action asked a second factor of
+    /// (`api.multifactor.enable(provider)`, Auth0's; `any` for any factor Writ has).
+    #[serde(default)]
+    pub multifactor: Option<String>,
 }
 
 /// Why a run failed (the message is for the audit log, not for the client).
@@ -92,13 +96,16 @@ const DRIVER: &str = r#"
   const parse = JSON.parse;
   const Str = String;
   globalThis.__writ_run = function (handler, eventJson, secretsJson) {
-    const out = { access: {}, id: {}, deny: null };
+    const out = { access: {}, id: {}, deny: null, multifactor: null };
     const state = { done: false, error: null };
     const event = parse(eventJson);
     event.secrets = parse(secretsJson);
     const api = {
       accessToken: { setCustomClaim(k, v) { out.access[Str(k)] = v; return api; } },
       idToken: { setCustomClaim(k, v) { out.id[Str(k)] = v; return api; } },
+      multifactor: {
+        enable(provider) { out.multifactor = provider === undefined ? "any" : Str(provider); return api; },
+      },
       access: {
         deny(a, b) {
           out.deny = b === undefined ? { code: null, reason: Str(a) } : { code: Str(a), reason: Str(b) };
@@ -275,6 +282,7 @@ mod tests {
         assert_eq!(o.access["https://x/e"], "a@b.c");
         assert_eq!(o.id["https://x/s"], "v");
         assert!(o.deny.is_none());
+        assert!(o.multifactor.is_none());
     }
 
     #[test]

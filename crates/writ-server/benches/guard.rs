@@ -43,6 +43,7 @@ fn claims(issuer: &str) -> AccessClaims {
         permissions: Some(common::todo_permissions()),
         gty: None,
         authz_ver: Some(7),
+        amr: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn claims() -> AccessClaims {
         permissions: Some(common::todo_permissions()),
         gty: Some("password".into()),
         authz_ver: Some(3),
+        amr: None,
     }
 }
 

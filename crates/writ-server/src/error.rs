@@ -146,6 +146,8 @@ pub struct OAuthError {
     pub basic_challenge: bool,
     /// Seconds to wait, for 429.
     pub retry_after: Option<u64>,
+    /// Auth0's `mfa_token`, with `mfa_required`.
+    pub mfa_token: Option<String>,
 }
 
 impl OAuthError {
@@ -156,6 +158,7 @@ impl OAuthError {
             description: description.into(),
             basic_challenge: false,
             retry_after: None,
+            mfa_token: None,
         }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -176,6 +179,16 @@ impl OAuthError {
     pub fn too_many(d: impl Into<String>, retry_after: u64) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", d);
         e.retry_after = Some(retry_after);
+        e
+    }
+    /// Auth0's `mfa_required` (403), with the token that carries the login on.
+    pub fn mfa_required(mfa_token: String) -> Self {
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa_required",
+            "Multifactor authentication required",
+        );
+        e.mfa_token = Some(mfa_token);
         e
     }
     pub fn server_error(detail: impl std::fmt::Display) -> Self {
@@ -213,6 +226,7 @@ impl From<writ_service::OAuthRefusal> for OAuthError {
                 retry_after,
             } => OAuthError::too_many(description, retry_after),
             R::ServerError(detail) => OAuthError::server_error(detail),
+            R::MfaRequired => OAuthError::access_denied("Multifactor authentication required"),
             R::UnauthorizedClient(d) | R::AccessDenied(d) => {
                 OAuthError::new(StatusCode::FORBIDDEN, code, d)
             }
@@ -227,7 +241,10 @@ impl From<writ_service::OAuthRefusal> for OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.error, "error_description": self.description });
+        let mut body = json!({ "error": self.error, "error_description": self.description });
+        if let Some(t) = self.mfa_token {
+            body["mfa_token"] = json!(t);
+        }
         let mut r = (self.status, axum::Json(body)).into_response();
         let h = r.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -418,6 +418,12 @@ pub fn describe(method: &str, route: &str) -> String {
         ("DELETE", "/users/{id}/roles") => "Remove roles from a user",
         ("POST", "/users/{id}/permissions") => "Assign permissions to a user",
         ("DELETE", "/users/{id}/permissions") => "Remove permissions from a user",
+        ("DELETE", "/users/{id}/authentication-methods") => {
+            "Delete a user's authentication methods"
+        }
+        ("DELETE", "/users/{id}/authentication-methods/{authentication_method_id}") => {
+            "Delete a user's authentication method"
+        }
         ("POST", "/jobs/users-imports") => "Import users",
         ("POST", "/jobs/verification-email") => "Send a verification email",
         ("POST", "/tickets/email-verification") => "Create an email verification ticket",

@@ -17,6 +17,8 @@ pub const GRANT_TYPES: &[&str] = &[
     "client_credentials",
     "password",
     "http://auth0.com/oauth/grant-type/password-realm",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
 ];
 
 /// Refresh-token settings to change (`None`: unchanged).

@@ -49,6 +49,21 @@ pub struct Config {
     /// carry `app_metadata.authorization = {groups, roles, permissions}`, computed live from
     /// Writ's RBAC and read-only (off by default).
     pub authorization_extension: bool,
+    /// When the hosted page and the password grant demand a second factor (`WRIT_MFA_POLICY`,
+    /// default `never`: only from users who enrolled one, or as `mfa_roles`, `mfa_clients` or
+    /// a post-login hook asks).
+    pub mfa_policy: MfaPolicy,
+    /// Role names whose holders (directly or through a group) must use a second factor
+    /// (`WRIT_MFA_ROLES`; none by default).
+    pub mfa_roles: Vec<String>,
+    /// Client ids whose logins must use a second factor (`WRIT_MFA_CLIENTS`; none by default).
+    pub mfa_clients: Vec<String>,
+    /// API identifiers whose access tokens carry `amr` and `acr` (`WRIT_MFA_AMR_AUDIENCES`; a
+    /// Writ extension; none by default: ID tokens always carry them).
+    pub mfa_amr_audiences: Vec<String>,
+    /// Days a browser is remembered after a second factor on the hosted page, its password
+    /// logins not challenged meanwhile (`WRIT_MFA_REMEMBER_BROWSER_DAYS`; default 0: off).
+    pub mfa_remember_browser_days: u32,
     /// Each hook run's time budget (default 100 ms, at most 20 s).
     pub hook_timeout: std::time::Duration,
     /// Hook worker processes (default: one per core).
@@ -105,6 +120,38 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// The certificate's private key, PEM (PKCS #8, PKCS #1 or SEC1).
     pub key: PathBuf,
+}
+
+/// When a second factor is demanded of every login (`WRIT_MFA_POLICY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MfaPolicy {
+    /// Not by the tenant: only of users who enrolled a factor, holders of `mfa_roles`, logins
+    /// to `mfa_clients`, and logins a post-login hook asks it for.
+    #[default]
+    Never,
+    /// Of every user login (users without a factor enroll one first).
+    Always,
+}
+
+impl MfaPolicy {
+    /// `never` or `always`.
+    pub fn parse(s: &str) -> Result<MfaPolicy, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "never" => Ok(MfaPolicy::Never),
+            "always" => Ok(MfaPolicy::Always),
+            other => Err(ConfigError(format!(
+                "WRIT_MFA_POLICY '{other}' must be never or always"
+            ))),
+        }
+    }
+
+    /// Its name in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Never => "never",
+            MfaPolicy::Always => "always",
+        }
+    }
 }
 
 /// The format of the log lines (`WRIT_LOG_FORMAT`).
@@ -197,6 +244,11 @@ struct FileConfig {
     trusted_proxy_header: Option<String>,
     max_access_token_bytes: Option<usize>,
     authorization_extension: Option<bool>,
+    mfa_policy: Option<String>,
+    mfa_roles: Option<StringOrList>,
+    mfa_clients: Option<StringOrList>,
+    mfa_amr_audiences: Option<StringOrList>,
+    mfa_remember_browser_days: Option<u32>,
     hook_timeout_ms: Option<u64>,
     hook_workers: Option<usize>,
     hook_worker: Option<PathBuf>,
@@ -391,6 +443,28 @@ impl Config {
             fc.authorization_extension,
             false,
         )?;
+        let mfa_policy = MfaPolicy::parse(
+            &pick("WRIT_MFA_POLICY", fc.mfa_policy).unwrap_or_else(|| "never".into()),
+        )?;
+        let list = |var: &str, file: Option<StringOrList>| -> Vec<String> {
+            pick(var, file.map(StringOrList::joined))
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mfa_roles = list("WRIT_MFA_ROLES", fc.mfa_roles);
+        let mfa_clients = list("WRIT_MFA_CLIENTS", fc.mfa_clients);
+        let mfa_amr_audiences = list("WRIT_MFA_AMR_AUDIENCES", fc.mfa_amr_audiences);
+        let mfa_remember_browser_days = number(
+            &env,
+            "WRIT_MFA_REMEMBER_BROWSER_DAYS",
+            fc.mfa_remember_browser_days,
+            " of days (0: off)",
+        )?
+        .unwrap_or(0);
         let hook_allow_http = flag(&env, "WRIT_HOOK_ALLOW_HTTP", fc.hook_allow_http, false)?;
         let audit_retention_days = number(
             &env,
@@ -568,6 +642,11 @@ impl Config {
             jwks_warmup_secs,
             shutdown_delay_secs,
             authorization_extension,
+            mfa_policy,
+            mfa_roles,
+            mfa_clients,
+            mfa_amr_audiences,
+            mfa_remember_browser_days,
             max_access_token_bytes,
             trusted_proxies,
             signup_enabled,

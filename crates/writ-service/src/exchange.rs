@@ -122,6 +122,7 @@ pub async fn code(
             family_expires_at: t + client.refresh_absolute_lifetime,
             used_at: None,
             revoked: false,
+            amr: c.amr.clone(),
         };
         (Some(token), Some(rec))
     } else {
@@ -138,6 +139,7 @@ pub async fn code(
         auth_time: c.auth_time,
         nonce: c.nonce.as_deref(),
         sid: c.sid.as_deref(),
+        amr: c.amr.as_deref(),
     };
     let issued = user_tokens(
         w,
@@ -243,6 +245,7 @@ pub async fn refresh(
         auth_time: cur.auth_time,
         nonce: None,
         sid: cur.sid.as_deref(),
+        amr: cur.amr.as_deref(),
     };
     let aud = cur.audience.as_deref();
     user_tokens(

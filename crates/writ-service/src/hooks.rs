@@ -155,6 +155,8 @@ fn allowed(claims: Map<String, Value>, action: &str) -> Map<String, Value> {
 pub struct Added {
     pub access: Map<String, Value>,
     pub id: Map<String, Value>,
+    /// A post-login action asked for a second factor (`api.multifactor.enable(…)`).
+    pub multifactor: bool,
 }
 
 async fn run_trigger(
@@ -167,6 +169,7 @@ async fn run_trigger(
     let mut added = Added {
         access: Map::new(),
         id: Map::new(),
+        multifactor: false,
     };
     for a in bound_actions(w, trigger).await?.iter() {
         let result = match (&a.deployed_url, &a.deployed_code) {
@@ -217,6 +220,7 @@ async fn run_trigger(
             });
         }
         w.metrics.hook_run(trigger, "success");
+        added.multifactor |= out.multifactor.is_some();
         added.access.extend(allowed(out.access, &a.id));
         added.id.extend(allowed(out.id, &a.id));
     }
@@ -353,6 +357,7 @@ pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added,
         return Ok(Added {
             access: Map::new(),
             id: Map::new(),
+            multifactor: false,
         });
     }
     // The roles tokens would carry, from the cache keyed by the user's authz version.
@@ -381,6 +386,18 @@ pub async fn post_login(w: &Writ, client: &Client, user: &User) -> Result<Added,
     .await
 }
 
+/// Whether a bound post-login action may ask for a second factor: its deployed code names
+/// `multifactor` (`api.multifactor.enable(…)`). The hosted page runs the actions before it opens
+/// the session only then; an action that reaches the API some other way is still obeyed when
+/// the tokens are minted (they are refused), only without the page's challenge.
+pub async fn post_login_may_ask_multifactor(w: &Writ) -> Result<bool, OAuthRefusal> {
+    Ok(bound_actions(w, "post-login").await?.iter().any(|a| {
+        a.deployed_code
+            .as_deref()
+            .is_some_and(|c| c.contains("multifactor"))
+    }))
+}
+
 /// Runs the `credentials-exchange` actions for `client` asking for a token for `audience`.
 pub async fn credentials_exchange(
     w: &Writ,
@@ -392,6 +409,7 @@ pub async fn credentials_exchange(
         return Ok(Added {
             access: Map::new(),
             id: Map::new(),
+            multifactor: false,
         });
     }
     let event = json!({

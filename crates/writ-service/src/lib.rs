@@ -34,6 +34,7 @@ pub mod logins;
 pub mod mail;
 pub mod memberships;
 pub mod metrics;
+pub mod mfa;
 pub mod oauth_error;
 mod paging;
 pub mod permissions;

@@ -43,6 +43,11 @@ pub enum OAuthRefusal {
         description: String,
         retry_after: u64,
     },
+    /// A post-login action asked for a second factor the login did not use
+    /// (`api.multifactor.enable`): the password grant answers Auth0's `mfa_required` with an
+    /// `mfa_token`; other grants `access_denied`.
+    #[error("Multifactor authentication required")]
+    MfaRequired,
     /// `server_error`: the detail is logged, never sent.
     #[error("{0}")]
     ServerError(String),
@@ -61,6 +66,7 @@ impl OAuthRefusal {
             Self::AccessDenied(_) => "access_denied",
             Self::InvalidTarget(_) => "invalid_target",
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::MfaRequired => "mfa_required",
             Self::ServerError(_) => "server_error",
         }
     }

@@ -41,7 +41,21 @@ pub struct LoginContext<'a> {
     pub nonce: Option<&'a str>,
     /// The SSO session's id.
     pub sid: Option<&'a str>,
+    /// How the user authenticated: `amr` values, space-separated (`pwd`, `pwd otp mfa`); `None`
+    /// when unknown (a login from before multi-factor authentication existed).
+    pub amr: Option<&'a str>,
 }
+
+impl LoginContext<'_> {
+    /// Whether the login used a second factor.
+    pub fn with_mfa(&self) -> bool {
+        self.amr
+            .is_some_and(|a| a.split_ascii_whitespace().any(|v| v == "mfa"))
+    }
+}
+
+/// `acr` for a login with a second factor (the value Auth0 and OpenID's PAPE use).
+pub use writ_core::claims::ACR_MFA;
 
 #[derive(Serialize)]
 struct IdClaims<'a> {
@@ -56,6 +70,10 @@ struct IdClaims<'a> {
     nonce: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -285,6 +303,8 @@ pub fn id_token(
         azp: &client.client_id,
         nonce: login.nonce,
         sid: login.sid,
+        amr: login.amr.map(|a| a.split_ascii_whitespace().collect()),
+        acr: login.with_mfa().then_some(ACR_MFA),
         email: has("email").then_some(user.email.as_str()),
         email_verified: has("email").then_some(user.email_verified),
         name: if has("profile") {
@@ -401,6 +421,25 @@ pub async fn for_user(
         Map::new()
     };
     let hooked = crate::hooks::post_login(w, client, user).await?;
+    // A hook asking for a second factor the login did not use: no tokens (the hosted page asks
+    // for the factor before it gets here, the password grant answers `mfa_required`; see
+    // `mfa`).
+    if hooked.multifactor && !login.with_mfa() {
+        return Err(OAuthRefusal::MfaRequired);
+    }
+    // APIs that ask for them (a Writ extension) learn how the user authenticated.
+    if let Some(amr) = login.amr
+        && w.config.mfa_amr_audiences.contains(&api.identifier)
+    {
+        let values: Vec<Value> = amr
+            .split_ascii_whitespace()
+            .map(|v| Value::String(v.to_owned()))
+            .collect();
+        extra.insert("amr".into(), Value::Array(values));
+        if login.with_mfa() {
+            extra.insert("acr".into(), Value::String(ACR_MFA.into()));
+        }
+    }
     for (k, v) in hooked.access {
         // Claims Writ itself computed (roles, groups) win over a hook's.
         extra.entry(k).or_insert(v);

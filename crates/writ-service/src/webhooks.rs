@@ -160,6 +160,7 @@ impl From<Answer> for writ_hooks::Outcome {
             deny: a
                 .deny
                 .map(|(reason, code)| writ_hooks::Deny { code, reason }),
+            multifactor: None,
         }
     }
 }

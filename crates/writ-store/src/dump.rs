@@ -368,6 +368,11 @@ mod tests {
             ("refresh_tokens", "clients"),
             ("refresh_tokens", "users"),
             ("user_tickets", "users"),
+            ("authenticators", "users"),
+            ("recovery_codes", "users"),
+            ("mfa_logins", "users"),
+            ("mfa_logins", "clients"),
+            ("mfa_attempts", "users"),
         ] {
             assert!(pos(parent) < pos(child), "{parent} before {child}");
         }

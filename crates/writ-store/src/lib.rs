@@ -472,6 +472,9 @@ pub struct Session {
     pub auth_time: i64,
     pub last_seen: i64,
     pub expires_at: i64,
+    /// How the user authenticated (`amr` values, space-separated: `pwd`, `pwd otp mfa`); `None`
+    /// for rows written before multi-factor authentication existed.
+    pub amr: Option<String>,
 }
 
 /// An authorization code; `id` is the SHA-256 of the code.
@@ -490,6 +493,9 @@ pub struct AuthCode {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub family_id: Option<String>,
+    /// How the user authenticated (`amr` values, space-separated: `pwd`, `pwd otp mfa`); `None`
+    /// for rows written before multi-factor authentication existed.
+    pub amr: Option<String>,
 }
 
 /// A refresh token; `id` is the SHA-256 of the token.
@@ -509,6 +515,9 @@ pub struct RefreshToken {
     pub family_expires_at: i64,
     pub used_at: Option<i64>,
     pub revoked: bool,
+    /// How the user authenticated (`amr` values, space-separated: `pwd`, `pwd otp mfa`); `None`
+    /// for rows written before multi-factor authentication existed.
+    pub amr: Option<String>,
 }
 
 /// What consuming a code found.
@@ -587,6 +596,86 @@ pub trait LoginStore: Send + Sync {
     async fn create_console_session(&self, s: &ConsoleSession) -> Result<()>;
     async fn get_console_session(&self, id: &str) -> Result<Option<ConsoleSession>>;
     async fn delete_console_session(&self, id: &str) -> Result<()>;
+}
+
+/// A user's second factor (see [`MfaStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticator {
+    /// `totp_…` (a later `passkey` type gets its own prefix).
+    pub id: String,
+    pub user_id: String,
+    /// `totp` (the only type so far; designed for `passkey` too).
+    pub kind: String,
+    pub name: Option<String>,
+    /// The factor's secret, sealed by the caller (the store never sees a TOTP secret in clear).
+    pub secret: Vec<u8>,
+    /// Whether enrollment finished (a first code was accepted).
+    pub confirmed: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    /// The last TOTP time step accepted: a code of that step or an earlier one is refused.
+    pub last_step: Option<i64>,
+}
+
+/// A login waiting for its second factor: the password grant's `mfa_token` (`kind` `grant`)
+/// or the hosted page's state (`kind` `page`); `id` is the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaLogin {
+    pub id: String,
+    pub kind: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub audience: Option<String>,
+    pub scope: Option<String>,
+    /// The hosted page's authorization request (its query string).
+    pub tx: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// Multi-factor authentication's records: authenticators, recovery codes, the logins waiting
+/// for a second factor and each user's attempt bucket. Every single-use guarantee (a TOTP time
+/// step, a recovery code, a half-login) is one conditional `UPDATE`, so of concurrent callers
+/// exactly one wins on both databases.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    async fn create_authenticator(&self, a: &Authenticator) -> Result<()>;
+    /// The user's authenticators, oldest first.
+    async fn authenticators(&self, user_id: &str) -> Result<Vec<Authenticator>>;
+    /// Records `step` as used by the authenticator (and confirms it) unless a step at or after
+    /// it was already accepted: `true` for the one caller that gets the step.
+    async fn accept_totp_step(&self, id: &str, step: i64, now: i64) -> Result<bool>;
+    /// Deletes one of the user's authenticators; `NotFound` when it is not theirs. When it was
+    /// their last confirmed one, their recovery codes go too.
+    async fn delete_authenticator(&self, user_id: &str, id: &str) -> Result<()>;
+    /// Deletes every authenticator and recovery code of the user; returns how many factors.
+    async fn delete_authenticators(&self, user_id: &str) -> Result<u64>;
+    /// Replaces the user's unused recovery codes by the one hashed `hash`.
+    async fn set_recovery_code(&self, user_id: &str, hash: &str, now: i64) -> Result<()>;
+    /// Uses the recovery code hashed `hash` of the user, once: `true` for the one caller that
+    /// gets it, which also stores `next` (hashed) as the user's new code in the same transaction.
+    async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        hash: &str,
+        next: &str,
+        now: i64,
+    ) -> Result<bool>;
+    async fn create_mfa_login(&self, l: &MfaLogin) -> Result<()>;
+    /// The login if it exists, is unused and unexpired at `now`.
+    async fn get_mfa_login(&self, id: &str, now: i64) -> Result<Option<MfaLogin>>;
+    /// Marks the login used, once: `Some` for the one caller that finishes it.
+    async fn finish_mfa_login(&self, id: &str, now: i64) -> Result<Option<MfaLogin>>;
+    /// Takes one attempt from the user's bucket (`capacity` attempts, one more every
+    /// `refill_secs`): `Ok(())`, or the seconds until the next attempt.
+    async fn take_mfa_attempt(
+        &self,
+        user_id: &str,
+        now: i64,
+        capacity: i64,
+        refill_secs: i64,
+    ) -> Result<Result<(), i64>>;
 }
 
 /// A session of the admin console; `id` is the SHA-256 of the cookie value.
@@ -910,6 +999,7 @@ sum_trait! {
         + LoginStore
         + ConsentStore
         + MailStore
+        + MfaStore
         + AuditStore
         + Lifecycle
 }

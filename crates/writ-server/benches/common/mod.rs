@@ -319,6 +319,7 @@ pub async fn refresh_families(
                 family_expires_at: now + 86_400,
                 used_at: None,
                 revoked: false,
+                amr: None,
             })
             .await
             .unwrap();

@@ -145,7 +145,15 @@ pub(crate) async fn answer(
         }
     }
     (
-        issue_code(state, v, &session.user_id, &session.sid, session.auth_time).await,
+        issue_code(
+            state,
+            v,
+            &session.user_id,
+            &session.sid,
+            session.auth_time,
+            session.amr.as_deref(),
+        )
+        .await,
         Answered::Client,
     )
 }
@@ -192,6 +200,7 @@ pub async fn consent(
                         &session.user_id,
                         &session.sid,
                         session.auth_time,
+                        session.amr.as_deref(),
                     )
                     .await
                 }

@@ -31,14 +31,15 @@ pub struct LoginForm {
     pub(crate) password: String,
 }
 
-/// Opens an SSO session for the user, sets its cookie and answers the authorization request
-/// (`tx`) through [`answer`].
-async fn start_session(
+/// Opens an SSO session for the user, who authenticated as `amr` says, sets its cookie and
+/// answers the authorization request (`tx`) through [`answer`].
+pub(crate) async fn start_session(
     state: &AppState,
     addr: &ClientAddr,
     v: &Validated,
     tx: &str,
     user_id: &str,
+    amr: &str,
 ) -> Response {
     let token = random_token(32);
     let t = now();
@@ -49,6 +50,7 @@ async fn start_session(
         auth_time: t,
         last_seen: t,
         expires_at: t + SESSION_ABSOLUTE,
+        amr: Some(amr.to_owned()),
     };
     if let Err(e) = state.store.create_session(&session).await {
         tracing::error!(error = %e, "creating a session");
@@ -103,7 +105,16 @@ pub async fn login(
         password: &f.password,
     };
     match logins::check(&state, attempt).await {
-        Ok(user) => start_session(&state, &addr, &v, &f.tx, &user.user_id).await,
+        Ok(user) => {
+            // A second factor first, when the user has one or one is required (see `mfa`).
+            match super::mfa::after_password(&state, &addr, &headers, &v, &f.tx, &user).await {
+                Some(r) => r,
+                None => {
+                    let amr = writ_service::mfa::AMR_PWD;
+                    start_session(&state, &addr, &v, &f.tx, &user.user_id, amr).await
+                }
+            }
+        }
         Err(Refused::TooManyAttempts { retry_after }) => {
             let mut r = page(
                 "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",

@@ -11,6 +11,7 @@ pub mod consent;
 pub mod dbconnections;
 pub mod form;
 pub mod logout;
+pub mod mfa;
 pub mod pages;
 pub mod signup;
 
@@ -34,6 +35,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/u/login", post(form::login))
         .route("/u/consent", post(consent::consent))
+        .route("/u/mfa", post(mfa::verify))
+        .route("/u/mfa/continue", post(mfa::continue_login))
         .route("/u/signup", get(signup::signup_page).post(signup::signup))
         .route(
             "/u/email-verification",

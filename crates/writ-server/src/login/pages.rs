@@ -12,7 +12,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 /// The pages' one stylesheet, inlined (and allowed by its hash).
-const CSS: &str = include_str!("../../templates/login/style.css");
+pub(crate) const CSS: &str = include_str!("../../templates/login/style.css");
 
 static CSS_HASH: LazyLock<String> = LazyLock::new(|| {
     format!(

@@ -15,6 +15,7 @@
 
 mod actions;
 mod apis;
+mod authentication_methods;
 mod clients;
 mod consents;
 mod events;
@@ -77,6 +78,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(roles::router())
         .merge(groups::router())
         .merge(users::router())
+        .merge(authentication_methods::router())
         .merge(clients::router())
         .merge(consents::router())
         .merge(keys::router())

@@ -337,6 +337,7 @@ mod tests {
             include_str!("roles.rs"),
             include_str!("groups.rs"),
             include_str!("users.rs"),
+            include_str!("authentication_methods.rs"),
             include_str!("jobs.rs"),
             include_str!("tickets.rs"),
             include_str!("clients.rs"),

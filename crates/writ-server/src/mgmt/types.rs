@@ -208,6 +208,10 @@ pub enum GrantType {
     Password,
     #[serde(rename = "http://auth0.com/oauth/grant-type/password-realm")]
     PasswordRealm,
+    #[serde(rename = "http://auth0.com/oauth/grant-type/mfa-otp")]
+    MfaOtp,
+    #[serde(rename = "http://auth0.com/oauth/grant-type/mfa-recovery-code")]
+    MfaRecoveryCode,
 }
 
 /// Whether refresh tokens rotate on use.

@@ -46,7 +46,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "azp", "nonce", "sid", "email",
-            "email_verified", "name", "nickname", "permissions"
+            "email_verified", "name", "nickname", "permissions", "amr", "acr"
         ],
         "request_parameter_supported": false,
         // RFC 9207: every authorization response (success or error, any response mode) names

@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod introspect;
+pub mod mfa_api;
 pub mod request;
 pub mod revoke;
 pub mod token;
@@ -35,6 +36,9 @@ pub fn browser_routes() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token::token))
         .route("/oauth/revoke", post(revoke::revoke))
+        .route("/mfa/authenticators", get(mfa_api::authenticators))
+        .route("/mfa/associate", post(mfa_api::associate))
+        .route("/mfa/challenge", post(mfa_api::challenge))
         .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),

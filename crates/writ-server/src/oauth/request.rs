@@ -295,6 +295,7 @@ pub(crate) async fn issue_code(
     user_id: &str,
     sid: &str,
     auth_time: i64,
+    amr: Option<&str>,
 ) -> Response {
     let code = random_token(32);
     let rec = AuthCode {
@@ -311,6 +312,7 @@ pub(crate) async fn issue_code(
         expires_at: now() + CODE_LIFETIME,
         used_at: None,
         family_id: None,
+        amr: amr.map(str::to_owned),
     };
     match state.store.create_code(&rec).await {
         Ok(()) => respond(v, vec![("code", code)]),

@@ -425,6 +425,7 @@ async fn expired_sessions_are_not_used() {
                 auth_time: auth,
                 last_seen: seen,
                 expires_at: exp,
+                amr: None,
             })
             .await
             .unwrap();

@@ -16,6 +16,7 @@ mod key_publication;
 mod keys;
 mod login;
 mod mail;
+mod mfa;
 mod mgmt;
 mod mgmt_scopes;
 mod multinode;

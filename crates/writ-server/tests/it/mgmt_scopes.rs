@@ -44,7 +44,8 @@ fn operations(doc: &Value) -> Vec<(Method, String, String)> {
                 .unwrap()
                 .replace("{id}", "x")
                 .replace("{kid}", "x")
-                .replace("{triggerId}", "x");
+                .replace("{triggerId}", "x")
+                .replace("{authentication_method_id}", "x");
             let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
             out.push((method, path, first));
         }

@@ -87,6 +87,15 @@ pub const SETTINGS: &[Setting] = &[
         "WRIT_AUTHORIZATION_EXTENSION",
         "false",
     ),
+    s("mfa_policy", "WRIT_MFA_POLICY", "\"never\""),
+    s("mfa_roles", "WRIT_MFA_ROLES", "[]"),
+    s("mfa_clients", "WRIT_MFA_CLIENTS", "[]"),
+    s("mfa_amr_audiences", "WRIT_MFA_AMR_AUDIENCES", "[]"),
+    s(
+        "mfa_remember_browser_days",
+        "WRIT_MFA_REMEMBER_BROWSER_DAYS",
+        "0",
+    ),
     s("hook_timeout_ms", "WRIT_HOOK_TIMEOUT_MS", "100"),
     s("hook_workers", "WRIT_HOOK_WORKERS", "the CPU count"),
     s("hook_worker", "WRIT_HOOK_WORKER", "unset: this executable"),
@@ -159,6 +168,13 @@ impl Config {
             "trusted_proxy_header" => text(self.trusted_proxies.header().as_str()),
             "max_access_token_bytes" => int(self.max_access_token_bytes as u64),
             "authorization_extension" => V::Boolean(self.authorization_extension),
+            "mfa_policy" => text(self.mfa_policy.as_str()),
+            "mfa_roles" => V::Array(self.mfa_roles.iter().map(|r| text(r)).collect()),
+            "mfa_clients" => V::Array(self.mfa_clients.iter().map(|r| text(r)).collect()),
+            "mfa_amr_audiences" => {
+                V::Array(self.mfa_amr_audiences.iter().map(|r| text(r)).collect())
+            }
+            "mfa_remember_browser_days" => int(u64::from(self.mfa_remember_browser_days)),
             "hook_timeout_ms" => int(self.hook_timeout.as_millis() as u64),
             "hook_workers" => int(self.hook_workers as u64),
             "hook_worker" => V::String(self.hook_worker.as_ref()?.display().to_string()),

@@ -169,8 +169,8 @@ mod tests {
     fn rows_must_have_exactly_the_columns_with_their_kinds() {
         let t = tables::find("sessions").unwrap().1;
         let row = |v: Value| v.as_object().unwrap().clone();
-        let ok = json!({"id": "h", "sid": "s", "user_id": "u", "auth_time": 1, "last_seen": 2, "expires_at": 3});
-        assert_eq!(parse_row(t, row(ok.clone()), 2).unwrap().len(), 6);
+        let ok = json!({"id": "h", "sid": "s", "user_id": "u", "auth_time": 1, "last_seen": 2, "expires_at": 3, "amr": null});
+        assert_eq!(parse_row(t, row(ok.clone()), 2).unwrap().len(), 7);
         let mut missing = ok.clone();
         missing.as_object_mut().unwrap().remove("sid");
         assert!(

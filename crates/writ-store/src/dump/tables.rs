@@ -317,6 +317,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("auth_time", Int),
             ("last_seen", Int),
             ("expires_at", Int),
+            ("amr", Text),
         ],
         &["id"],
     ),
@@ -336,6 +337,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("expires_at", Int),
             ("used_at", Int),
             ("family_id", Text),
+            ("amr", Text),
         ],
         &["id"],
     ),
@@ -356,6 +358,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("family_expires_at", Int),
             ("used_at", Int),
             ("revoked", Bool),
+            ("amr", Text),
         ],
         &["id"],
     ),
@@ -419,6 +422,54 @@ pub(crate) static TABLES: &[Table] = &[
             ("used_at", Int),
         ],
         &["id"],
+    ),
+    // Multi-factor authentication (0016). A TOTP `secret` is sealed with the key-encryption key
+    // and stays sealed in the dump; recovery codes and half-logins are hashes.
+    table(
+        "authenticators",
+        &[
+            ("id", Text),
+            ("user_id", Text),
+            ("type", Text),
+            ("name", Text),
+            ("secret", Bytes),
+            ("confirmed", Bool),
+            ("created_at", Int),
+            ("last_used_at", Int),
+            ("last_step", Int),
+        ],
+        &["id"],
+    ),
+    table(
+        "recovery_codes",
+        &[
+            ("id", Text),
+            ("user_id", Text),
+            ("created_at", Int),
+            ("used_at", Int),
+        ],
+        &["id"],
+    ),
+    table(
+        "mfa_logins",
+        &[
+            ("id", Text),
+            ("kind", Text),
+            ("user_id", Text),
+            ("client_id", Text),
+            ("audience", Text),
+            ("scope", Text),
+            ("tx", Text),
+            ("created_at", Int),
+            ("expires_at", Int),
+            ("used_at", Int),
+        ],
+        &["id"],
+    ),
+    table(
+        "mfa_attempts",
+        &[("user_id", Text), ("tokens", Int), ("refill_at", Int)],
+        &["user_id"],
     ),
     // No foreign keys (an entry outlives the user or client it names).
     Table {

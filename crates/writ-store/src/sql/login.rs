@@ -17,6 +17,7 @@ struct SessionRow {
     auth_time: i64,
     last_seen: i64,
     expires_at: i64,
+    amr: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -34,6 +35,7 @@ struct CodeRow {
     expires_at: i64,
     used_at: Option<i64>,
     family_id: Option<String>,
+    amr: Option<String>,
 }
 
 impl From<CodeRow> for AuthCode {
@@ -52,6 +54,7 @@ impl From<CodeRow> for AuthCode {
             expires_at: r.expires_at,
             used_at: r.used_at,
             family_id: r.family_id,
+            amr: r.amr,
         }
     }
 }
@@ -72,6 +75,7 @@ struct RefreshRow {
     family_expires_at: i64,
     used_at: Option<i64>,
     revoked: bool,
+    amr: Option<String>,
 }
 
 impl From<RefreshRow> for RefreshToken {
@@ -91,6 +95,7 @@ impl From<RefreshRow> for RefreshToken {
             family_expires_at: r.family_expires_at,
             used_at: r.used_at,
             revoked: r.revoked,
+            amr: r.amr,
         }
     }
 }
@@ -98,8 +103,8 @@ impl From<RefreshRow> for RefreshToken {
 async fn insert_refresh(conn: &mut Conn, t: &RefreshToken) -> Result<()> {
     sqlx::query(
         "INSERT INTO refresh_tokens (id, family_id, parent_id, client_id, user_id, audience, scope, sid, auth_time, \
-         created_at, idle_expires_at, family_expires_at, used_at, revoked) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         created_at, idle_expires_at, family_expires_at, used_at, revoked, amr) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&t.id)
     .bind(&t.family_id)
@@ -115,6 +120,7 @@ async fn insert_refresh(conn: &mut Conn, t: &RefreshToken) -> Result<()> {
     .bind(t.family_expires_at)
     .bind(t.used_at)
     .bind(t.revoked)
+    .bind(&t.amr)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -144,13 +150,14 @@ pub(super) async fn end_user_sessions(conn: &mut Conn, user_id: &str) -> Result<
 #[async_trait]
 impl LoginStore for Store {
     async fn create_session(&self, s: &Session) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (id, sid, user_id, auth_time, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO sessions (id, sid, user_id, auth_time, last_seen, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&s.id)
             .bind(&s.sid)
             .bind(&s.user_id)
             .bind(s.auth_time)
             .bind(s.last_seen)
             .bind(s.expires_at)
+            .bind(&s.amr)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -168,6 +175,7 @@ impl LoginStore for Store {
             auth_time: r.auth_time,
             last_seen: r.last_seen,
             expires_at: r.expires_at,
+            amr: r.amr,
         }))
     }
 
@@ -191,7 +199,7 @@ impl LoginStore for Store {
     async fn create_code(&self, c: &AuthCode) -> Result<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (id, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, sid, \
-             auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&c.id)
         .bind(&c.client_id)
@@ -204,6 +212,7 @@ impl LoginStore for Store {
         .bind(&c.sid)
         .bind(c.auth_time)
         .bind(c.expires_at)
+        .bind(&c.amr)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -364,6 +373,7 @@ impl LoginStore for Store {
             "DELETE FROM console_sessions WHERE expires_at <= $1",
             "DELETE FROM authorization_codes WHERE expires_at <= $1 - 86400",
             "DELETE FROM refresh_tokens WHERE family_expires_at <= $1",
+            "DELETE FROM mfa_logins WHERE expires_at <= $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now)

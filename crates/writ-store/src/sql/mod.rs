@@ -23,6 +23,7 @@ mod groups;
 mod login;
 mod mail;
 mod membership;
+mod mfa;
 pub(super) mod rbac;
 
 use std::ops::{Deref, DerefMut};

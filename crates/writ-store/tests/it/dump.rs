@@ -266,6 +266,7 @@ async fn populate(t: &TestStore) -> Made {
             auth_time: 1_700_000_000 + i as i64,
             last_seen: 1_700_000_100,
             expires_at: 1_700_600_000,
+            amr: None,
         })
         .await
         .unwrap();

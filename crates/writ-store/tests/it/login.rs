@@ -45,6 +45,7 @@ pub fn code(id: &str, user_id: &str) -> AuthCode {
         expires_at: 70,
         used_at: None,
         family_id: None,
+        amr: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub fn refresh(id: &str, family: &str, parent: Option<&str>, user_id: &str) -> R
         family_expires_at: 2_000,
         used_at: None,
         revoked: false,
+        amr: None,
     }
 }
 
@@ -128,6 +130,7 @@ async fn sessions_lifecycle(t: TestStore) {
         auth_time: 100,
         last_seen: 100,
         expires_at: 1_000,
+        amr: None,
     };
     t.store.create_session(&s).await.unwrap();
     assert_eq!(t.store.get_session("h1").await.unwrap(), Some(s.clone()));

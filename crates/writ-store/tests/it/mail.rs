@@ -275,6 +275,7 @@ async fn reset_ticket_ends_sessions_and_tokens(t: TestStore) {
         auth_time: 10,
         last_seen: 10,
         expires_at: 100_000,
+        amr: None,
     })
     .await
     .unwrap();

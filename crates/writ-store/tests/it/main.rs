@@ -24,6 +24,7 @@ mod dump;
 mod groups;
 mod login;
 mod mail;
+mod mfa;
 mod migrations;
 mod rbac;
 mod security;

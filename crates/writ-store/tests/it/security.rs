@@ -109,6 +109,7 @@ async fn open_session(t: &TestStore, tag: &str, uid: &str) {
             auth_time: 1,
             last_seen: 1,
             expires_at: 1_000,
+            amr: None,
         })
         .await
         .unwrap();
@@ -366,6 +367,7 @@ async fn expired_login_state_is_pruned(t: TestStore) {
         auth_time: 0,
         last_seen,
         expires_at,
+        amr: None,
     };
     // At now = 1000 with a 100 s idle limit: expired, idle, live.
     for s in [

@@ -6,6 +6,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod mfa;
 pub mod password;
 pub mod refresh_token;
 
@@ -43,6 +44,10 @@ pub struct TokenRequest {
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
+    /// Auth0's MFA grants: the token of the login waiting for its second factor, and the code.
+    pub mfa_token: Option<String>,
+    pub otp: Option<String>,
+    pub recovery_code: Option<String>,
     /// `Authorization: Basic`, once the token endpoint has read it (so it is decoded once per
     /// request; never from the body).
     #[serde(skip)]
@@ -93,6 +98,9 @@ struct TokenResponse<'a> {
     id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
+    /// The next recovery code, after the `mfa-recovery-code` grant used one (Auth0's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<String>,
 }
 
 pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, OAuthError> {
@@ -205,6 +213,15 @@ struct IssuedFor(String);
 
 /// The token response, with `Cache-Control: no-store`.
 pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response {
+    respond_with(minted, refresh_token, None)
+}
+
+/// [`respond`], with the next recovery code when the grant used one.
+pub(crate) fn respond_with(
+    minted: Minted,
+    refresh_token: Option<String>,
+    recovery_code: Option<String>,
+) -> Response {
     let audience = IssuedFor(minted.audience);
     let answer = TokenResponse {
         access_token: minted.access_token,
@@ -213,6 +230,7 @@ pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response
         scope: &minted.scope,
         id_token: minted.id_token,
         refresh_token,
+        recovery_code,
     };
     // Serialized into a buffer sized for it (what `axum::Json` does, without growing a
     // 128-byte buffer three or four times for a response that carries a JWT or two).
@@ -220,7 +238,8 @@ pub(crate) fn respond(minted: Minted, refresh_token: Option<String>) -> Response
         + answer.access_token.len()
         + answer.scope.len()
         + answer.id_token.as_ref().map_or(0, |t| t.len() + 16)
-        + answer.refresh_token.as_ref().map_or(0, |t| t.len() + 20);
+        + answer.refresh_token.as_ref().map_or(0, |t| t.len() + 20)
+        + answer.recovery_code.as_ref().map_or(0, |t| t.len() + 20);
     let mut body = Vec::with_capacity(size);
     if let Err(e) = serde_json::to_writer(&mut body, &answer) {
         // Strings and integers only: cannot fail; answered like `axum::Json` would be.
@@ -342,6 +361,7 @@ async fn dispatch(
         "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
             password::grant(state, ip, headers, req, grant).await
         }
+        mfa::OTP | mfa::RECOVERY_CODE => mfa::grant(state, ip, headers, req, grant).await,
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",

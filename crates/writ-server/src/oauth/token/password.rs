@@ -70,12 +70,34 @@ pub async fn grant(
         Err(Refused::UserBlocked) => return Err(OAuthError::invalid_grant("user is blocked")),
         Err(Refused::Internal) => return Err(OAuthError::server_error("login failed")),
     };
+    // A second factor first, when the user has one or one is required: Auth0's
+    // `mfa_required` with the token that carries this login on (see `super::mfa`).
+    let mfa_required = async || {
+        let pending = writ_service::mfa::Pending {
+            kind: writ_service::mfa::LoginKind::Grant,
+            user_id: &user.user_id,
+            client_id: &client.client_id,
+            audience: Some(&api.identifier),
+            scope: req.scope.as_deref(),
+            tx: None,
+        };
+        match writ_service::mfa::start_login(state, pending).await {
+            Ok(token) => OAuthError::mfa_required(token),
+            Err(e) => OAuthError::server_error(e),
+        }
+    };
+    match writ_service::mfa::requirement(state, &client, &user, false).await {
+        Ok(writ_service::mfa::Requirement::None) => {}
+        Ok(_) => return Err(mfa_required().await),
+        Err(e) => return Err(OAuthError::server_error(e)),
+    }
     let login = LoginContext {
         auth_time: writ_service::time::now(),
         nonce: None,
         sid: None,
+        amr: Some(writ_service::mfa::AMR_PWD),
     };
-    let minted = writ_service::tokens::for_user(
+    let minted = match writ_service::tokens::for_user(
         state,
         &client,
         &user,
@@ -88,6 +110,12 @@ pub async fn grant(
         // version anew.
         false,
     )
-    .await?;
+    .await
+    {
+        Ok(m) => m,
+        // A post-login action asked for a second factor.
+        Err(writ_service::OAuthRefusal::MfaRequired) => return Err(mfa_required().await),
+        Err(e) => return Err(e.into()),
+    };
     Ok(respond(minted, None))
 }
