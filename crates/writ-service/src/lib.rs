@@ -29,6 +29,7 @@ pub mod imports;
 pub mod jwt_signer;
 pub mod key_rotation;
 pub mod limiter;
+pub mod live;
 pub mod logins;
 pub mod memberships;
 pub mod metrics;

@@ -13,6 +13,7 @@ mod interop;
 mod jobs;
 mod key_publication;
 mod keys;
+mod live;
 mod login;
 mod mgmt;
 mod mgmt_scopes;
