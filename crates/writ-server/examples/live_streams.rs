@@ -91,7 +91,7 @@ async fn stream(
     ready: mpsc::UnboundedSender<Result<(), String>>,
     events: mpsc::UnboundedSender<(usize, Instant)>,
 ) {
-    let resp = match http
+    let mut resp = match http
         .get(&url)
         .bearer_auth(&token)
         .header("accept", "text/event-stream")
@@ -108,7 +108,6 @@ async fn stream(
             return;
         }
     };
-    let mut resp = resp;
     let mut buf = String::new();
     loop {
         let chunk = match resp.chunk().await {
@@ -169,9 +168,11 @@ async fn main() {
     b.mgmt(
         Method::POST,
         "/resource-servers",
-        Some(json!({"identifier": API, "name": "live bench", "signing_alg": "ES256",
+        Some(
+            json!({"identifier": API, "name": "live bench", "signing_alg": "ES256",
             "scopes": [{"value": "read:x", "description": "x"}], "enforce_policies": true,
-            "token_dialect": "access_token_authz", "token_lifetime": 86400})),
+            "token_dialect": "access_token_authz", "token_lifetime": 86400}),
+        ),
     )
     .await;
     let role = b
@@ -312,7 +313,10 @@ async fn main() {
         .await
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("writ_live_streams ").map(|v| v.trim().to_owned()));
+        .find_map(|l| {
+            l.strip_prefix("writ_live_streams ")
+                .map(|v| v.trim().to_owned())
+        });
     let idle_cpu = (t1 - t0) as f64 / TICKS / idle_start.elapsed().as_secs_f64();
     eprintln!(
         "[live-bench] idle: RSS {rss_open} kB (before streams {rss_before} kB), CPU {:.2}% of one core",

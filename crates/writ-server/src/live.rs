@@ -110,6 +110,9 @@ async fn authz_events(State(state): State<AppState>, headers: HeaderMap) -> Resp
                 "a user's access token is required",
             );
         }
+        Err(e @ LiveRefusal::Expired) => {
+            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &e.to_string());
+        }
         Err(LiveRefusal::UnknownUser) => {
             return bearer_error(
                 StatusCode::UNAUTHORIZED,
@@ -120,7 +123,9 @@ async fn authz_events(State(state): State<AppState>, headers: HeaderMap) -> Resp
         Err(e @ (LiveRefusal::TooManyForUser | LiveRefusal::TooMany)) => {
             let mut r = (
                 StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({"error": "too_many_streams", "error_description": e.to_string()})),
+                axum::Json(
+                    json!({"error": "too_many_streams", "error_description": e.to_string()}),
+                ),
             )
                 .into_response();
             r.headers_mut()

@@ -10,6 +10,7 @@
 //! with `Last-Event-ID` catches up from the store on its own user's events only
 //! (`authz_events_of`), over the range it missed.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,6 +67,9 @@ pub enum LiveRefusal {
     /// A machine client's token (`client_credentials`): no user to follow.
     #[error("a user's access token is required")]
     NotAUser,
+    /// The token has expired (verifiers allow some clock leeway; a stream does not).
+    #[error("token expired")]
+    Expired,
     /// The token's user is gone or blocked.
     #[error("unknown or blocked user")]
     UnknownUser,
@@ -112,11 +116,15 @@ impl Drop for LiveSubscription {
     fn drop(&mut self) {
         let mut s = self.hub.lock();
         s.total = s.total.saturating_sub(1);
-        if let Some(slot) = s.subjects.get_mut(&self.subject) {
-            slot.open = slot.open.saturating_sub(1);
-            if slot.open == 0 {
-                s.subjects.remove(&self.subject);
+        let last = match s.subjects.get_mut(&self.subject) {
+            Some(slot) => {
+                slot.open = slot.open.saturating_sub(1);
+                slot.open == 0
             }
+            None => false,
+        };
+        if last {
+            s.subjects.remove(&self.subject);
         }
     }
 }
@@ -162,15 +170,18 @@ impl LiveHub {
             return Err(LiveRefusal::TooMany);
         }
         let cursor = s.cursor;
-        let rx = match s.subjects.get_mut(subject) {
-            Some(slot) if slot.open >= self.per_user => return Err(LiveRefusal::TooManyForUser),
-            Some(slot) => {
+        let rx = match s.subjects.entry(subject.to_owned()) {
+            Entry::Occupied(mut e) => {
+                let slot = e.get_mut();
+                if slot.open >= self.per_user {
+                    return Err(LiveRefusal::TooManyForUser);
+                }
                 slot.open += 1;
                 slot.tx.subscribe()
             }
-            None => {
+            Entry::Vacant(v) => {
                 let (tx, rx) = broadcast::channel(CHANNEL);
-                s.subjects.insert(subject.to_owned(), Slot { tx, open: 1 });
+                v.insert(Slot { tx, open: 1 });
                 rx
             }
         };
@@ -255,6 +266,9 @@ pub async fn open(
     if claims.is_machine() {
         return Err(LiveRefusal::NotAUser);
     }
+    if claims.exp <= crate::time::now() {
+        return Err(LiveRefusal::Expired);
+    }
     // Registered before the user and the catch-up are read: every event is either in the
     // store when they are read, or dispatched to this subscription afterwards.
     let sub = w.live.subscribe(&claims.sub)?;
@@ -317,6 +331,13 @@ async fn catch_up(
     Ok(out)
 }
 
+/// What woke a waiting stream.
+enum Woke {
+    Told(Result<LiveEvent, broadcast::error::RecvError>),
+    Expired,
+    Closing,
+}
+
 struct Live {
     w: Writ,
     subject: String,
@@ -342,39 +363,41 @@ impl Live {
             if self.done {
                 return None;
             }
-            tokio::select! {
-                r = self.sub.rx.recv() => match r {
-                    Ok(e) => {
-                        if e.seq > self.last {
-                            self.last = e.seq;
-                            self.pending.push_back(LiveItem::Event(e));
-                            // A block or a deletion ends the stream after telling it.
-                            if !self.user_remains().await {
-                                self.pending.push_back(LiveItem::Revoked);
-                            }
+            let woke = tokio::select! {
+                r = self.sub.rx.recv() => Woke::Told(r),
+                _ = tokio::time::sleep_until(self.expires) => Woke::Expired,
+                _ = self.closing.wait_for(|c| *c) => Woke::Closing,
+            };
+            match woke {
+                Woke::Told(Ok(e)) => {
+                    if e.seq > self.last {
+                        self.last = e.seq;
+                        self.pending.push_back(LiveItem::Event(e));
+                        // A block or a deletion ends the stream after telling it.
+                        if !self.user_remains().await {
+                            self.pending.push_back(LiveItem::Revoked);
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let upto = self.w.live.cursor();
-                        match catch_up(&self.w, &self.subject, self.last, upto).await {
-                            Ok(missed) => {
-                                if let Some(e) = missed.last() {
-                                    self.last = e.seq;
-                                }
-                                self.pending.extend(missed.into_iter().map(LiveItem::Event));
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "catching up a live stream");
-                                return None;
-                            }
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                _ = tokio::time::sleep_until(self.expires) => {
-                    self.pending.push_back(LiveItem::Expired);
                 }
-                _ = self.closing.wait_for(|c| *c) => return None,
+                Woke::Told(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    let upto = self.w.live.cursor();
+                    match catch_up(&self.w, &self.subject, self.last, upto).await {
+                        Ok(missed) => {
+                            if let Some(e) = missed.last() {
+                                self.last = e.seq;
+                            }
+                            self.pending.extend(missed.into_iter().map(LiveItem::Event));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "catching up a live stream");
+                            return None;
+                        }
+                    }
+                }
+                Woke::Told(Err(broadcast::error::RecvError::Closed)) | Woke::Closing => {
+                    return None;
+                }
+                Woke::Expired => self.pending.push_back(LiveItem::Expired),
             }
         }
     }
@@ -422,7 +445,10 @@ mod tests {
         assert_eq!(a2.rx.try_recv().unwrap().seq, 6);
         assert!(a1.rx.try_recv().is_err());
         assert_eq!(b.rx.try_recv().unwrap().seq, 8);
-        assert!(!hub.skip_to(9), "streams are open: the dispatcher must read");
+        assert!(
+            !hub.skip_to(9),
+            "streams are open: the dispatcher must read"
+        );
         drop((a1, a2));
         assert_eq!((hub.open_streams(), hub.subjects()), (1, 1));
         let c = hub.subscribe("c").unwrap();

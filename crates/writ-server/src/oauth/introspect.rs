@@ -6,8 +6,8 @@ use serde_json::json;
 use writ_service::crypto::sha256_hex;
 use writ_service::time::now;
 
-use super::token::required;
 use super::TokenForm;
+use super::token::required;
 use crate::error::OAuthError;
 use crate::state::AppState;
 

@@ -968,7 +968,11 @@ async fn a_subjects_events_are_its_own_and_its_groups_records_in_a_range(t: Test
     let kinds: Vec<&str> = mine.iter().map(|e| e.kind.as_str()).collect();
     assert!(kinds.contains(&"role_assigned"), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"group_roles_added"), "{kinds:?}");
-    assert_eq!(mine.last().unwrap().seq, end, "the group's record, read as a");
+    assert_eq!(
+        mine.last().unwrap().seq,
+        end,
+        "the group's record, read as a"
+    );
     assert_eq!(
         mine.last().unwrap().version,
         s.authz_version(&a.user_id).await.unwrap()
@@ -983,5 +987,11 @@ async fn a_subjects_events_are_its_own_and_its_groups_records_in_a_range(t: Test
     assert!(of(&a, end, end).await.is_empty());
     let before_group = of(&a, head, end - 1).await;
     assert_eq!(before_group.len(), mine.len() - 1);
-    assert_eq!(s.authz_events_of(&a.user_id, head, end, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        s.authz_events_of(&a.user_id, head, end, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
