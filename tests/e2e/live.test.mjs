@@ -70,6 +70,8 @@ test('grants and revocations reach the open, untouched SPA through the live stre
 
     const grants = [];
     const revocations = [];
+    const fromSend = []; // from sending the API request (an upper bound of the above)
+    const apiMs = []; // the API call itself
     try {
       for (let i = 0; i < ROUNDS; i++) {
         for (const [method, present, out] of [
@@ -77,6 +79,7 @@ test('grants and revocations reach the open, untouched SPA through the live stre
           ['DELETE', false, revocations],
         ]) {
           const seen = await page.evaluate(() => window.__addForm.length);
+          const sent = Date.now();
           await mgmt.call(method, path, grant); // resolves on the API's 2xx
           const answered = Date.now();
           const change = await page
@@ -92,6 +95,8 @@ test('grants and revocations reach the open, untouched SPA through the live stre
             });
           // The page may change before this process has read the API's answer: count that as 0.
           out.push(Math.max(0, change.at - answered));
+          fromSend.push(change.at - sent);
+          apiMs.push(answered - sent);
         }
       }
     } finally {
@@ -102,7 +107,13 @@ test('grants and revocations reach the open, untouched SPA through the live stre
     assert.equal(revocations.length, ROUNDS);
     await screenshot(page, 'live-after');
     const both = [...grants, ...revocations];
-    const lines = [summary('grants', grants), summary('revocations', revocations), summary('all', both)];
+    const lines = [
+      summary('grants', grants),
+      summary('revocations', revocations),
+      summary('all (API 2xx → page)', both),
+      summary('all (API request sent → page)', fromSend),
+      summary('the API call itself', apiMs),
+    ];
     for (const l of lines) {
       console.log(`live permissions: ${l}`);
       t.diagnostic(l);
