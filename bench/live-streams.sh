@@ -5,7 +5,7 @@
 # the delivery time of a role change to its user's streams with all of them open
 # (crates/writ-server/examples/live_streams.rs). Bounded: TIMEOUT (900 s) for the whole run.
 #
-#   cargo build --release -p writ && bench/live-streams.sh
+#   bench/live-streams.sh        # builds the release writ and the client, in one cargo run
 #
 # Knobs: STREAMS, USERS, IDLE_SECS (20), CHANGES (20), TIMEOUT. Writ listens on 127.0.0.1:3500
 # only. Results: bench/results/live-streams-<time>.json. The machine is shared: CPU and latency
@@ -22,16 +22,16 @@ RESULTS_DIR=${RESULTS_DIR:-bench/results}
 
 log() { printf '[live-bench] %s\n' "$*" >&2; }
 die() { printf '[live-bench] ERROR: %s\n' "$*" >&2; exit 2; }
-[ -x "$WRIT_BIN" ] || die "$WRIT_BIN is missing: cargo build --release -p writ"
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 per_user=$(( (STREAMS + USERS - 1) / USERS ))
 # One connection per stream, on both sides.
 need=$(( STREAMS + 1024 ))
 [ "$(ulimit -n)" -ge "$need" ] || ulimit -n "$need" 2>/dev/null || die "ulimit -n must be at least $need"
 
-log "building the client (crates/writ-server/examples/live_streams.rs)"
-cargo build --release --quiet -p writ-server --example live_streams
+log "building the release writ and the client (crates/writ-server/examples/live_streams.rs)"
+cargo build --release --quiet -p writ -p writ-server --bin writ --example live_streams
 CLIENT=${CARGO_TARGET_DIR:-target}/release/examples/live_streams
+[ -x "$WRIT_BIN" ] || die "$WRIT_BIN is missing"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/writ-live-bench.XXXXXX")
 pids=()
