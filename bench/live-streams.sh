@@ -7,7 +7,8 @@
 #
 #   bench/live-streams.sh        # builds the release writ and the client, in one cargo run
 #
-# Knobs: STREAMS, USERS, IDLE_SECS (20), CHANGES (20), TIMEOUT. Writ listens on 127.0.0.1:3500
+# Knobs: STREAMS, USERS, IDLE_SECS (20), CHANGES (20), TIMEOUT; SKIP_BUILD=1 with WRIT_BIN and
+# CLIENT to measure other builds (the JSON names the binary). Writ listens on 127.0.0.1:3500
 # only. Results: bench/results/live-streams-<time>.json. The machine is shared: CPU and latency
 # figures include other processes' noise (the load average is recorded beside them).
 set -euo pipefail
@@ -28,10 +29,13 @@ per_user=$(( (STREAMS + USERS - 1) / USERS ))
 need=$(( STREAMS + 1024 ))
 [ "$(ulimit -n)" -ge "$need" ] || ulimit -n "$need" 2>/dev/null || die "ulimit -n must be at least $need"
 
-log "building the release writ and the client (crates/writ-server/examples/live_streams.rs)"
-cargo build --release --quiet -p writ -p writ-server --bin writ --example live_streams
-CLIENT=${CARGO_TARGET_DIR:-target}/release/examples/live_streams
+CLIENT=${CLIENT:-${CARGO_TARGET_DIR:-target}/release/examples/live_streams}
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  log "building the release writ and the client (crates/writ-server/examples/live_streams.rs)"
+  cargo build --release --quiet -p writ -p writ-server --bin writ --example live_streams
+fi
 [ -x "$WRIT_BIN" ] || die "$WRIT_BIN is missing"
+[ -x "$CLIENT" ] || die "$CLIENT is missing"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/writ-live-bench.XXXXXX")
 pids=()
@@ -68,8 +72,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$RESULTS_DIR"
 out="$RESULTS_DIR/live-streams-$(date -u +%Y%m%dT%H%M%SZ).json"
 echo "$result" | jq --arg at "$(date -u +%FT%TZ)" --arg cores "$(nproc)" \
-  --arg before "$load_before" --arg after "$load_after" --arg bin "$WRIT_BIN" \
+  --arg before "$load_before" --arg after "$load_after" --arg bin "$WRIT_BIN" --arg client "$CLIENT" \
   '{at: $at, machine: {cores: ($cores|tonumber), load_before: $before, load_after: $after,
     note: "shared, noisy machine: other builds and tests ran at the same time"},
-    writ: $bin} + .' | tee "$out"
+    writ: $bin, client: $client} + .' | tee "$out"
 log "written to $out"
