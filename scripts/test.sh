@@ -70,6 +70,12 @@ E2E_PROFILE=debug E2E_BACKEND=postgres E2E_SKIP_INSTALL=1 E2E_SKIP_BUILD=1 tests
 pg_e2e_status=${PIPESTATUS[0]}
 [ "$e2e_status" -ne 0 ] || e2e_status=$pg_e2e_status
 
+# The writ-live helper's unit tests (its SSE parser and client; packages/writ-live), Node alone.
+echo "==> writ-live JavaScript unit tests"
+node --test --test-reporter=spec packages/writ-live/test/*.test.mjs 2>&1 | tee -a "$e2e_log"
+js_status=${PIPESTATUS[0]}
+[ "$e2e_status" -ne 0 ] || e2e_status=$js_status
+
 # The Django example behind nginx (auth_request) and `writ gate`, and Django verifying tokens
 # with PyJWT (see tests/django/run.sh).
 echo "==> Django API behind nginx"

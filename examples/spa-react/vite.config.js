@@ -7,6 +7,9 @@ const loopback = { host: '127.0.0.1', port: 5173, strictPort: true };
 
 export default defineConfig({
   plugins: [react()],
+  // writ-live comes from this repository (packages/writ-live, a `file:` dependency): its React
+  // hook must use this app's React, not look for one beside its own sources.
+  resolve: { dedupe: ['react', 'react-dom'] },
   server: loopback,
   preview: loopback,
   build: { outDir: 'dist', sourcemap: true },

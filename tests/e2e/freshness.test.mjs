@@ -2,7 +2,8 @@
 //
 // (f) an administrator's change reaches a signed-in user without a new login: the API learns of
 // it from Writ's event feed and answers 401 "permissions changed" to the old token, the SPA
-// renews once and retries.
+// renews once and retries. The SPA's live stream is off here (`?live=off`): these tests follow
+// the fallback path, for a page whose stream is down; live.test.mjs follows the stream.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -65,7 +66,7 @@ async function comeBack(page) {
 test('a permission granted by an admin arrives without a new login ("permissions changed" → one silent retry)', { timeout: 120_000 }, async (t) => {
   const mgmt = await managementApi();
   await inFreshContext(t, browser, 'permissions-changed', async ({ page, calls }) => {
-    await openSpa(page);
+    await openSpa(page, '?live=off');
     const tokens = await logIn(page, calls, BOB);
     await waitForTodos(page);
     assert.deepEqual(await displayedPermissions(page), ['read:todos']);
@@ -128,7 +129,7 @@ test('a revoked permission takes effect on the open page without a re-login, and
   await mgmt.call('POST', rolesPath, { roles: [viewer] });
   try {
     await inFreshContext(t, browser, 'permission-revoked', async ({ page, calls }) => {
-      await openSpa(page);
+      await openSpa(page, '?live=off');
       const tokens = await logIn(page, calls, ALICE);
       await waitForTodos(page);
       assert.deepEqual(await displayedPermissions(page), ['delete:todos', 'read:todos', 'write:todos']);

@@ -17,6 +17,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod health;
 pub mod http;
+pub mod live;
 pub mod login;
 pub mod metrics;
 pub mod mgmt;
@@ -49,6 +50,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     // Endpoints a browser calls directly, cross-origin.
     let browser = oauth::browser_routes()
         .merge(login::browser_routes())
+        .merge(live::routes())
         .layer(http::cors::layer(&state))
         .layer(axum::middleware::from_fn(http::cors::preflight));
     // On the main listener unless it has an address of its own.

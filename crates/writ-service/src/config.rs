@@ -82,6 +82,12 @@ pub struct Config {
     /// `/health/ready` answers 503, so load balancers take it out of rotation before it stops
     /// accepting connections (`WRIT_SHUTDOWN_DELAY_SECS`, default 0).
     pub shutdown_delay_secs: u64,
+    /// Open live streams (`GET /me/authz-events`) one user may hold on this node (default
+    /// [`LIVE_STREAMS_PER_USER`]; `WRIT_LIVE_STREAMS_PER_USER`): one per open tab.
+    pub live_streams_per_user: usize,
+    /// Open live streams this node holds for all users together (default
+    /// [`LIVE_STREAMS_MAX`]; `WRIT_LIVE_STREAMS_MAX`).
+    pub live_streams_max: usize,
     /// Where `/metrics` is served: this address alone (`WRIT_METRICS_LISTEN`), so it need not
     /// be public; `None` (the default): on the main listener.
     pub metrics_listen: Option<SocketAddr>,
@@ -209,6 +215,11 @@ pub const JWKS_CACHE_CONTROL: &str = "public, max-age=60";
 /// reload.
 pub const JWKS_WARMUP_SECS: u64 = 2 * JWKS_MAX_AGE_SECS;
 
+/// Default of [`Config::live_streams_per_user`]: tabs of one user open at once on one node.
+pub const LIVE_STREAMS_PER_USER: usize = 16;
+/// Default of [`Config::live_streams_max`]: a stream costs a connection and a few kilobytes.
+pub const LIVE_STREAMS_MAX: usize = 20_000;
+
 /// The default of [`Config::max_access_token_bytes`].
 pub const MAX_ACCESS_TOKEN_BYTES: usize = 8192;
 
@@ -255,6 +266,8 @@ struct FileConfig {
     hook_allow_http: Option<bool>,
     jwks_warmup_secs: Option<u64>,
     shutdown_delay_secs: Option<u64>,
+    live_streams_per_user: Option<usize>,
+    live_streams_max: Option<usize>,
     metrics_listen: Option<String>,
     metrics_client_labels: Option<bool>,
     log_format: Option<String>,
@@ -536,6 +549,23 @@ impl Config {
             " of seconds",
         )?
         .unwrap_or(0);
+        let at_least_one = |var: &str, file: Option<usize>, default: usize| {
+            let n = number(&env, var, file, "")?.unwrap_or(default);
+            if n == 0 {
+                return Err(ConfigError(format!("{var} must be at least 1")));
+            }
+            Ok(n)
+        };
+        let live_streams_per_user = at_least_one(
+            "WRIT_LIVE_STREAMS_PER_USER",
+            fc.live_streams_per_user,
+            LIVE_STREAMS_PER_USER,
+        )?;
+        let live_streams_max = at_least_one(
+            "WRIT_LIVE_STREAMS_MAX",
+            fc.live_streams_max,
+            LIVE_STREAMS_MAX,
+        )?;
         let metrics_listen = match pick("WRIT_METRICS_LISTEN", fc.metrics_listen) {
             None => None,
             Some(a) => Some(a.parse().map_err(|_| {
@@ -641,6 +671,8 @@ impl Config {
             hook_allow_http,
             jwks_warmup_secs,
             shutdown_delay_secs,
+            live_streams_per_user,
+            live_streams_max,
             authorization_extension,
             mfa_policy,
             mfa_roles,

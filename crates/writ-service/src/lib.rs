@@ -30,6 +30,7 @@ pub mod imports;
 pub mod jwt_signer;
 pub mod key_rotation;
 pub mod limiter;
+pub mod live;
 pub mod logins;
 pub mod mail;
 pub mod memberships;

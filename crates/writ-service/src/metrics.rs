@@ -83,6 +83,11 @@ const DESCRIPTIONS: &[(&str, Kind, &str)] = &[
         "Events the slowest open authz event stream on this node has yet to send.",
     ),
     (
+        "writ_live_streams",
+        Kind::Gauge,
+        "Open live streams of users' own authz events (GET /me/authz-events) on this node.",
+    ),
+    (
         "writ_hook_runs_total",
         Kind::Counter,
         "Hook (action) runs by trigger and outcome (success, denied, failed).",
@@ -501,6 +506,11 @@ impl Metrics {
             .set(feed.subscribers as f64);
         self.gauge("writ_authz_feed_lag_events", vec![])
             .set(feed.lag as f64);
+    }
+
+    /// The open live streams (see `live`), sampled at scrape time.
+    pub fn sample_live(&self, open: usize) {
+        self.gauge("writ_live_streams", vec![]).set(open as f64);
     }
 
     /// The scrape: every series in Prometheus' text format.

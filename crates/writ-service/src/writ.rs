@@ -64,6 +64,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// This node's open authz event streams (see `events::Feed`).
     pub feed: crate::events::Feed,
+    /// Users' own live streams, by subject, fed by one dispatcher (see `live`).
+    pub live: Arc<crate::live::LiveHub>,
     /// The audit log's copy as JSON lines, when configured (see `audit_stream`).
     pub audit_stream: crate::audit_stream::AuditStream,
     /// Outgoing mail: templates and the sender's wake-up (see `mail`).
@@ -118,6 +120,10 @@ impl Writ {
         let audit_stream =
             crate::audit_stream::AuditStream::start(audit_sink, metrics.audit_stream_dropped());
         let mail = crate::mail::Mail::new(config.email_templates.as_deref());
+        let live = Arc::new(crate::live::LiveHub::new(
+            config.live_streams_per_user,
+            config.live_streams_max,
+        ));
         let state = Writ(Arc::new(Inner {
             mail,
             config,
@@ -139,12 +145,17 @@ impl Writ {
             watcher_wake: Default::default(),
             metrics,
             feed: Default::default(),
+            live,
             audit_stream,
             reload_lock: tokio::sync::Mutex::new(()),
             catalog_loaded: std::sync::atomic::AtomicI64::new(-1),
         }));
         state.reload().await?;
+        // The live dispatcher starts at the head: a stream opened from now on is told what
+        // follows (and catches up on what it missed from the store, see `live`).
+        state.live.start_at(state.store.authz_head().await?);
         crate::events::spawn_head_watcher(&state);
+        crate::live::spawn_dispatcher(&state);
         crate::metrics::spawn_upkeep(&state);
         crate::mail::sender::spawn(&state);
         Ok(state)
@@ -221,6 +232,7 @@ impl Writ {
         let head = *self.authz_head.borrow();
         self.metrics
             .sample(self.store.pool_use(), self.feed.state(head));
+        self.metrics.sample_live(self.live.open_streams());
         self.metrics.render()
     }
 
@@ -236,6 +248,36 @@ impl Writ {
         self.keys
             .load()
             .effective(alg, crate::time::now_utc().timestamp_millis())
+    }
+
+    /// Verifies an access token Writ issued, for any of its APIs or for `/userinfo`: the
+    /// audience is taken from the token (the first one Writ serves), then the token is verified
+    /// by that audience's writ-guard verifier over the published keys (signature with the
+    /// key's own algorithm, `typ`, issuer, audience, expiry). Returns the claims and the
+    /// audience it was verified for. Freshness (`authz_ver`) is the caller's to check.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Result<(writ_guard::AccessClaims, String), writ_guard::VerifyError> {
+        use writ_guard::VerifyError;
+        // Bounded before the unverified decode; the verifier checks its own limit again.
+        if token.len() > 4 * self.config.max_access_token_bytes.max(8192) {
+            return Err(VerifyError::TooLarge);
+        }
+        let unverified =
+            jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token)
+                .map_err(|_| VerifyError::Malformed)?;
+        let auds: Vec<&str> = match &unverified["aud"] {
+            serde_json::Value::String(a) => vec![a.as_str()],
+            serde_json::Value::Array(v) => v.iter().filter_map(|a| a.as_str()).collect(),
+            _ => vec![],
+        };
+        let catalog = self.catalog.load();
+        let (aud, verifier) = auds
+            .into_iter()
+            .find_map(|a| catalog.verifiers.get(a).map(|v| (a, v)))
+            .ok_or(VerifyError::Audience)?;
+        Ok((verifier.verify(token)?, aud.to_owned()))
     }
 
     /// `{issuer}userinfo`: the audience of tokens that may call `/userinfo`.

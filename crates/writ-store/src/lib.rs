@@ -444,6 +444,18 @@ pub trait AuthzEventStore: Send + Sync {
     /// `seq`: a page never splits a record, so `next` (the last record read) is where the
     /// following page starts.
     async fn authz_events_after(&self, after: i64, limit: i64) -> Result<AuthzPage>;
+    /// The events of one subject (a user id) with `after < seq <= upto`, in order, at most
+    /// `limit`: its own records and the records of the groups it is a direct member of now
+    /// (read as [`AuthzEventStore::authz_events_after`] expands them), each with `subject` set
+    /// to `subject`. For a user's own live stream catching up after a reconnect: the range is
+    /// what it missed, not the whole log's traffic.
+    async fn authz_events_of(
+        &self,
+        subject: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<AuthzEvent>>;
     /// The highest seq in the log (0 when empty).
     async fn authz_head(&self) -> Result<i64>;
     /// Deletes events dated before `older_than` (RFC 3339), but never the newest one (the head

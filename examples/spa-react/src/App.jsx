@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useAuth0 } from '@auth0/auth0-react';
+import { useWritLive } from 'writ-live/react';
 
 import { friendlyMessage, makeApi, todosFrom } from './api.js';
 import { API_URL, REFRESH_SECONDS, WRIT_DOMAIN } from './config.js';
@@ -7,7 +8,7 @@ import { decodeJwtPayload, permissionsOf } from './jwt.js';
 
 const timeOf = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleTimeString() : '—');
 
-export default function App({ useRefreshTokens }) {
+export default function App({ useRefreshTokens, live }) {
   const { isLoading, isAuthenticated, error, user, loginWithRedirect, logout } = useAuth0();
 
   const login = () => loginWithRedirect();
@@ -23,7 +24,7 @@ export default function App({ useRefreshTokens }) {
   } else if (!isAuthenticated) {
     body = <Welcome onLogin={login} error={error} />;
   } else {
-    body = <Dashboard user={user} />;
+    body = <Dashboard user={user} live={live} />;
   }
 
   return (
@@ -80,7 +81,7 @@ function Welcome({ onLogin, error }) {
   );
 }
 
-function Dashboard({ user }) {
+function Dashboard({ user, live: liveOn }) {
   const { getAccessTokenSilently } = useAuth0();
   const [token, setToken] = useState(null);
   const [tokenError, setTokenError] = useState(null);
@@ -103,6 +104,17 @@ function Dashboard({ user }) {
   useEffect(() => {
     getToken().catch(setTokenError);
   }, [getToken]);
+
+  // Live permissions: Writ tells this page within a second that the user's permissions
+  // changed; the helper then renews the token (cacheMode 'off', through getToken, so the
+  // display follows) and the list reloads. The poll below stays as a fallback.
+  const [changes, setChanges] = useState(0);
+  const live = useWritLive({
+    domain: WRIT_DOMAIN,
+    getAccessTokenSilently: getToken,
+    enabled: liveOn,
+    onChange: () => setChanges((n) => n + 1),
+  });
 
   const renew = async () => {
     setRenewing(true);
@@ -149,6 +161,12 @@ function Dashboard({ user }) {
         ) : (
           <p className="muted">Fetching a token…</p>
         )}
+        <p className="muted small">
+          Live updates:{' '}
+          <strong data-testid="live-status" data-status={live.status}>
+            {live.status === 'open' ? 'on' : live.status}
+          </strong>
+        </p>
         <dl className="facts">
           <dt>Issued</dt>
           <dd data-testid="token-iat">{timeOf(claims?.iat)}</dd>
@@ -179,7 +197,13 @@ function Dashboard({ user }) {
         )}
       </section>
 
-      <Todos api={api} permissions={permissions} ready={token !== null} showAll={showAll}>
+      <Todos
+        api={api}
+        permissions={permissions}
+        ready={token !== null}
+        showAll={showAll}
+        changes={changes}
+      >
         <label className="toggle">
           <input
             type="checkbox"
@@ -194,7 +218,7 @@ function Dashboard({ user }) {
   );
 }
 
-function Todos({ api, permissions, ready, showAll, children }) {
+function Todos({ api, permissions, ready, showAll, changes, children }) {
   const canRead = permissions.includes('read:todos');
   const canWrite = showAll || permissions.includes('write:todos');
   const canDelete = showAll || permissions.includes('delete:todos');
@@ -215,13 +239,14 @@ function Todos({ api, permissions, ready, showAll, children }) {
     }
   }, [api]);
 
+  // Loaded when ready, and again after each permission change Writ tells live.
   useEffect(() => {
     if (ready && tryRead) load();
-  }, [ready, tryRead, load]);
+  }, [ready, tryRead, load, changes]);
 
-  // Reload when the tab comes back into view, and now and then while it is in view: this is
-  // how a permission granted meanwhile shows up (the API refuses the old token, the SPA renews
-  // silently, and the new token's permissions decide which buttons show).
+  // Reload when the tab comes back into view, and now and then while it is in view: the
+  // fallback for a permission granted while the live stream was down (the API refuses the old
+  // token, the SPA renews silently, and the new token's permissions decide which buttons show).
   useEffect(() => {
     if (!ready || !tryRead) return undefined;
     const reload = () => {

@@ -15,9 +15,36 @@ export const API_URL = trimSlash(env.VITE_TODOS_API_URL || 'http://127.0.0.1:400
  * How often (seconds) the open page reloads the list while the tab is visible; it also reloads
  * whenever the tab comes back into view. A reload with a token whose permissions changed gets
  * 401 "permissions changed", renews silently, and the page shows what the user may do now
- * (new buttons after a grant) without a click. 0: only on coming back into view.
+ * (new buttons after a grant) without a click. 0: only on coming back into view. A fallback:
+ * the live stream (below) tells the page of a change within a second.
  */
-export const REFRESH_SECONDS = Number(env.VITE_TODOS_REFRESH_SECONDS ?? 30) || 0;
+export const REFRESH_SECONDS = Number(env.VITE_TODOS_REFRESH_SECONDS ?? 300) || 0;
+const LIVE_KEY = 'writ-spa-react.live';
+
+/**
+ * Whether this tab follows Writ's live stream of the user's permission changes
+ * (`GET /me/authz-events`, through the writ-live helper): VITE_WRIT_LIVE (on when unset), or
+ * `?live=off` / `?live=on` for this tab, kept in sessionStorage like the renewal switch below
+ * (the end-to-end tests of the fallback path turn it off).
+ */
+export function resolveLive() {
+  const fallback = parseBool(env.VITE_WRIT_LIVE) ?? true;
+  try {
+    const url = new URL(window.location.href);
+    const fromUrl = parseBool(url.searchParams.get('live'));
+    if (url.searchParams.has('live')) {
+      url.searchParams.delete('live');
+      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+    }
+    if (fromUrl !== undefined) {
+      window.sessionStorage.setItem(LIVE_KEY, String(fromUrl));
+      return fromUrl;
+    }
+    return parseBool(window.sessionStorage.getItem(LIVE_KEY)) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
 export const SCOPE = 'openid profile email offline_access read:todos write:todos delete:todos';
 
 const RENEWAL_KEY = 'writ-spa-react.refresh_tokens';

@@ -3,10 +3,11 @@ import { createRoot } from 'react-dom/client';
 import { Auth0Provider } from '@auth0/auth0-react';
 
 import App from './App.jsx';
-import { AUDIENCE, CLIENT_ID, SCOPE, WRIT_DOMAIN, resolveUseRefreshTokens } from './config.js';
+import { AUDIENCE, CLIENT_ID, SCOPE, WRIT_DOMAIN, resolveLive, resolveUseRefreshTokens } from './config.js';
 import './styles.css';
 
 const useRefreshTokens = resolveUseRefreshTokens();
+const live = resolveLive();
 
 createRoot(document.getElementById('root')).render(
   <StrictMode>
@@ -24,7 +25,7 @@ createRoot(document.getElementById('root')).render(
       useRefreshTokensFallback={true}
       cacheLocation="memory"
     >
-      <App useRefreshTokens={useRefreshTokens} />
+      <App useRefreshTokens={useRefreshTokens} live={live} />
     </Auth0Provider>
   </StrictMode>,
 );

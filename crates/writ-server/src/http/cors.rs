@@ -1,5 +1,5 @@
 //! CORS for the endpoints a browser calls directly, cross-origin (token, revocation, userinfo,
-//! discovery, JWKS): tower-http's [`CorsLayer`], allowing exactly the origins some client lists
+//! discovery, JWKS, the user's live stream): tower-http's [`CorsLayer`], allowing exactly the origins some client lists
 //! (`web_origins`, `allowed_origins`), read from the catalog at each request so a client's
 //! change applies at once. `GET`/`POST`, the `Auth0-Client` header Auth0's SDKs send, no
 //! credentials; `WWW-Authenticate` is exposed so an SPA can read why a token was refused.
@@ -15,7 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::state::AppState;
 
 /// The request headers a preflight allows, as they are announced.
-const ALLOW_HEADERS: &str = "Content-Type, Authorization, Auth0-Client";
+const ALLOW_HEADERS: &str = "Content-Type, Authorization, Auth0-Client, Last-Event-ID";
 
 /// The CORS layer over the catalog of `state`.
 pub fn layer(state: &AppState) -> CorsLayer {
@@ -31,6 +31,8 @@ pub fn layer(state: &AppState) -> CorsLayer {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             HeaderName::from_static("auth0-client"),
+            // A live stream reconnecting (`GET /me/authz-events`, see `crate::live`).
+            HeaderName::from_static("last-event-id"),
         ])
         .max_age(Duration::from_secs(600))
         .expose_headers([header::WWW_AUTHENTICATE])

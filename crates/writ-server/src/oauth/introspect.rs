@@ -2,12 +2,12 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 use writ_service::crypto::sha256_hex;
 use writ_service::time::now;
 
+use super::TokenForm;
 use super::token::required;
-use super::{TokenForm, verifier_for};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -43,30 +43,10 @@ pub async fn introspect(
         }))
         .into_response());
     }
-    let Ok(unverified) = jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token) else {
+    let Ok((c, aud)) = state.verify_access_token(token) else {
         return inactive();
-    };
-    let auds: Vec<String> = match &unverified["aud"] {
-        Value::String(a) => vec![a.clone()],
-        Value::Array(v) => v
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect(),
-        _ => vec![],
     };
     let catalog = state.catalog.load();
-    let Some(aud) = auds
-        .into_iter()
-        .find(|a| catalog.apis.contains_key(a) || *a == state.userinfo_audience())
-    else {
-        return inactive();
-    };
-    let Some(verifier) = verifier_for(&state, &aud) else {
-        return inactive();
-    };
-    let Ok(c) = verifier.verify(token) else {
-        return inactive();
-    };
     // A client may introspect the access tokens issued to it, and those for an API it holds a
     // client grant for (the API's own client, checking what it is sent); nothing else.
     let granted = catalog

@@ -14,6 +14,7 @@ mod interop;
 mod jobs;
 mod key_publication;
 mod keys;
+mod live;
 mod login;
 mod mail;
 mod mfa;

@@ -337,3 +337,31 @@ async fn token(app: &TestApp, client: &(String, String)) -> String {
         .assert(200)
         .field("access_token")
 }
+
+/// A user's live stream on node B is told of a change written through node A (B's dispatcher
+/// follows the shared log, woken by PostgreSQL's NOTIFY).
+#[tokio::test]
+async fn a_change_through_one_node_reaches_a_live_stream_on_the_other() {
+    let db = PgTestDb::create("writ_mn").await;
+    let (a, b) = two_nodes(&db).await;
+    let (editor, alice) = a
+        .todo_editor(TODOS, "alice@example.com", "alice-password-1")
+        .await;
+    let client = a.password_client().await;
+    within("B knows A's new client", || async {
+        alice_login(&b, &client).await.status == 200
+    })
+    .await;
+    let t = token(&b, &client).await;
+    let (mut stream, _) = crate::live::open(&b, &t, None).await;
+    a.remove_roles(&alice, &[&editor]).await;
+    let (seq, data) = stream.authz().await;
+    assert_eq!(data["kind"], "role_unassigned");
+    assert_eq!(data["version"], seq);
+    // And resuming on A from what B told: the next change, written through B, comes next.
+    let (mut on_a, _) = crate::live::open(&a, &t, Some(seq)).await;
+    b.assign_roles(&alice, &[&editor]).await;
+    let (seq2, data2) = on_a.authz().await;
+    assert!(seq2 > seq);
+    assert_eq!(data2["kind"], "role_assigned");
+}

@@ -102,6 +102,8 @@ pub const SETTINGS: &[Setting] = &[
     s("hook_allow_http", "WRIT_HOOK_ALLOW_HTTP", "false"),
     s("jwks_warmup_secs", "WRIT_JWKS_WARMUP_SECS", "120"),
     s("shutdown_delay_secs", "WRIT_SHUTDOWN_DELAY_SECS", "0"),
+    s("live_streams_per_user", "WRIT_LIVE_STREAMS_PER_USER", "16"),
+    s("live_streams_max", "WRIT_LIVE_STREAMS_MAX", "20000"),
     s(
         "metrics_listen",
         "WRIT_METRICS_LISTEN",
@@ -181,6 +183,8 @@ impl Config {
             "hook_allow_http" => V::Boolean(self.hook_allow_http),
             "jwks_warmup_secs" => int(self.jwks_warmup_secs),
             "shutdown_delay_secs" => int(self.shutdown_delay_secs),
+            "live_streams_per_user" => int(self.live_streams_per_user as u64),
+            "live_streams_max" => int(self.live_streams_max as u64),
             "metrics_listen" => V::String(self.metrics_listen?.to_string()),
             "metrics_client_labels" => V::Boolean(self.metrics_client_labels),
             "log_format" => text(match self.log_format {

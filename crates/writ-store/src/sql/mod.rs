@@ -248,6 +248,41 @@ impl AuthzEventStore for Store {
         Ok(page)
     }
 
+    async fn authz_events_of(
+        &self,
+        subject: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<AuthzEvent>> {
+        // A group's record names the group in `user_id`: the subject's groups are read now,
+        // as the feed's expansion reads the members now.
+        let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+            "SELECT seq, version, kind, at FROM authz_events \
+             WHERE seq > $1 AND seq <= $2 AND ( \
+               (members_of IS NULL AND user_id = $3) OR \
+               (members_of IS NOT NULL AND user_id IN \
+                 (SELECT group_id FROM group_members WHERE user_id = $3))) \
+             ORDER BY seq LIMIT $4",
+        )
+        .bind(after)
+        .bind(upto)
+        .bind(subject)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, version, kind, at)| AuthzEvent {
+                seq,
+                subject: subject.to_owned(),
+                version,
+                kind,
+                at,
+            })
+            .collect())
+    }
+
     async fn authz_head(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM authz_events")

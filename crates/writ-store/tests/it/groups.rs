@@ -24,6 +24,7 @@ conformance!(
     role_and_api_changes_bump_users_holding_the_role_through_groups,
     racing_moves_cannot_form_a_cycle,
     group_versions_reach_every_member_and_never_go_back,
+    a_subjects_events_are_its_own_and_its_groups_records_in_a_range,
 );
 
 impl TestStore {
@@ -936,4 +937,61 @@ async fn group_versions_reach_every_member_and_never_go_back(t: TestStore) {
         .await
         .unwrap();
     assert!(t.version(&a.user_id).await > va);
+}
+
+/// A user's own events (for the live stream's catch-up): its own records and its groups'
+/// records within `(after, upto]`, in order, never another user's.
+async fn a_subjects_events_are_its_own_and_its_groups_records_in_a_range(t: TestStore) {
+    let s = &t.store;
+    let role = t.role("reader").await;
+    let top = t.group("top", None).await;
+    let (a, b) = (t.user("a@example.com").await, t.user("b@example.com").await);
+    let head = s.authz_head().await.unwrap();
+    t.join(&top, &[&a, &b]).await;
+    s.assign_user_roles(&a.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    s.assign_user_roles(&b.user_id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    s.add_group_roles(&top.id, std::slice::from_ref(&role.id))
+        .await
+        .unwrap();
+    let end = s.authz_head().await.unwrap();
+    let of = |who: &User, after: i64, upto: i64| {
+        let id = who.user_id.clone();
+        async move { s.authz_events_of(&id, after, upto, 100).await.unwrap() }
+    };
+    let mine = of(&a, head, end).await;
+    assert!(mine.iter().all(|e| e.subject == a.user_id));
+    assert!(mine.windows(2).all(|w| w[0].seq < w[1].seq), "{mine:?}");
+    let kinds: Vec<&str> = mine.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"role_assigned"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"group_roles_added"), "{kinds:?}");
+    assert_eq!(
+        mine.last().unwrap().seq,
+        end,
+        "the group's record, read as a"
+    );
+    assert_eq!(
+        mine.last().unwrap().version,
+        s.authz_version(&a.user_id).await.unwrap()
+    );
+    // b's own assignment is not a's; the shared group's record is both's.
+    let theirs = of(&b, head, end).await;
+    let a_seqs: Vec<i64> = mine.iter().map(|e| e.seq).collect();
+    let b_seqs: Vec<i64> = theirs.iter().map(|e| e.seq).collect();
+    assert_ne!(a_seqs, b_seqs);
+    assert!(b_seqs.contains(&end));
+    // The range bounds it: nothing after `upto`, nothing up to `after`.
+    assert!(of(&a, end, end).await.is_empty());
+    let before_group = of(&a, head, end - 1).await;
+    assert_eq!(before_group.len(), mine.len() - 1);
+    assert_eq!(
+        s.authz_events_of(&a.user_id, head, end, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
