@@ -294,7 +294,7 @@ async fn a_reset_ends_sessions_and_refresh_tokens_and_only_the_new_password_work
         .await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("The two passwords differ."));
-    // Too short: refused by the rules of every new password.
+    // Too short: refused by the password policy, as every new password.
     let csrf = hidden(&r.body, "csrf");
     let r = b
         .post(
@@ -308,7 +308,27 @@ async fn a_reset_ends_sessions_and_refresh_tokens_and_only_the_new_password_work
         )
         .await;
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("Choose another password"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("Choose a password of at least 8 characters."),
+        "{}",
+        r.body
+    );
+    // A common one: refused by the policy's dictionary, with its advice.
+    let csrf = hidden(&r.body, "csrf");
+    let r = b
+        .post(
+            "/u/reset-password",
+            &[
+                ("ticket", &token),
+                ("csrf", &csrf),
+                ("password", "Password123"),
+                ("password_confirm", "Password123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("most common ones"), "{}", r.body);
     let csrf = hidden(&r.body, "csrf");
     let before = authz_version(app, &s.alice).await;
     let r = b
