@@ -376,33 +376,14 @@ pub async fn confirm_email(w: &Writ, peer: &Peer, token: &str) -> Result<Option<
         .store
         .verify_email_with_ticket(&sha256_hex(token), crate::time::now())
         .await?;
-    match outcome {
-        TicketOutcome::Used(t) => {
-            let mut e = Entry::new(audit::types::SUCCESS_VERIFICATION_EMAIL, "Email verified")
-                .peer(peer)
-                .user(&t.user_id)
-                .connection(writ_core::DEFAULT_CONNECTION);
-            if let Some(c) = &t.client_id {
-                e = e.client(c);
-            }
-            audit::record(w, e).await;
-            w.watcher_wake.notify_one();
-            Ok(Some(t))
-        }
-        TicketOutcome::Invalid => {
-            w.limiter.link_failed(ip_of(peer));
-            audit::record(
-                w,
-                Entry::new(
-                    audit::types::FAILED_VERIFICATION_EMAIL,
-                    "Verification link unknown, used or expired",
-                )
-                .peer(peer),
-            )
-            .await;
-            Ok(None)
-        }
-    }
+    let entries = LinkAudit {
+        used: (audit::types::SUCCESS_VERIFICATION_EMAIL, "Email verified"),
+        invalid: (
+            audit::types::FAILED_VERIFICATION_EMAIL,
+            "Verification link unknown, used or expired",
+        ),
+    };
+    Ok(link_used(w, peer, outcome, entries).await)
 }
 
 /// Uses a reset link: `password` (checked by the rules every new password follows) becomes
@@ -428,34 +409,54 @@ pub async fn reset_password(
         .store
         .reset_password_with_ticket(&sha256_hex(token), crate::time::now(), &hash)
         .await?;
+    let entries = LinkAudit {
+        used: (
+            audit::types::SUCCESS_CHANGE_PASSWORD,
+            "Password changed with a reset link",
+        ),
+        invalid: (
+            audit::types::FAILED_CHANGE_PASSWORD,
+            "Reset link unknown, used or expired",
+        ),
+    };
+    Ok(link_used(w, peer, outcome, entries).await)
+}
+
+/// The audit entries (type, description) of a link used and of a link refused.
+struct LinkAudit {
+    used: (&'static str, &'static str),
+    invalid: (&'static str, &'static str),
+}
+
+/// After presenting a link: audits the outcome; a used link wakes the event watcher (the
+/// user's version rose), a refused one counts against the address (see `limiter`).
+async fn link_used(
+    w: &Writ,
+    peer: &Peer,
+    outcome: TicketOutcome,
+    entries: LinkAudit,
+) -> Option<Ticket> {
     match outcome {
         TicketOutcome::Used(t) => {
-            let mut e = Entry::new(
-                audit::types::SUCCESS_CHANGE_PASSWORD,
-                "Password changed with a reset link",
-            )
-            .peer(peer)
-            .user(&t.user_id)
-            .connection(writ_core::DEFAULT_CONNECTION);
+            let mut e = Entry::new(entries.used.0, entries.used.1)
+                .peer(peer)
+                .user(&t.user_id)
+                .connection(writ_core::DEFAULT_CONNECTION);
             if let Some(c) = &t.client_id {
                 e = e.client(c);
             }
             audit::record(w, e).await;
             w.watcher_wake.notify_one();
-            Ok(Some(t))
+            Some(t)
         }
         TicketOutcome::Invalid => {
             w.limiter.link_failed(ip_of(peer));
             audit::record(
                 w,
-                Entry::new(
-                    audit::types::FAILED_CHANGE_PASSWORD,
-                    "Reset link unknown, used or expired",
-                )
-                .peer(peer),
+                Entry::new(entries.invalid.0, entries.invalid.1).peer(peer),
             )
             .await;
-            Ok(None)
+            None
         }
     }
 }

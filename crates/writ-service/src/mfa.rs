@@ -288,20 +288,8 @@ pub async fn check_otp(
     issue_recovery: bool,
 ) -> Result<Checked, ServiceError> {
     let t = now();
-    if let Err(retry_after) = w
-        .store
-        .take_mfa_attempt(&user.user_id, t, ATTEMPTS, REFILL_SECS)
-        .await?
-    {
-        record(
-            w,
-            peer,
-            user,
-            "gd_otp_rate_limit_exceed",
-            "Too many second-factor attempts",
-        )
-        .await;
-        return Ok(Checked::TooManyAttempts { retry_after });
+    if let Some(refused) = take_attempt(w, peer, user, t).await? {
+        return Ok(refused);
     }
     let code = code.trim();
     let all = authenticators(w, &user.user_id).await?;
@@ -346,6 +334,34 @@ pub async fn check_otp(
     Ok(Checked::Wrong)
 }
 
+/// Takes one attempt from the user's bucket (10, refilled one per 6 minutes, on every node):
+/// `Some(TooManyAttempts)`, recorded, when it is empty.
+async fn take_attempt(
+    w: &Writ,
+    peer: &Peer,
+    user: &User,
+    t: i64,
+) -> Result<Option<Checked>, ServiceError> {
+    match w
+        .store
+        .take_mfa_attempt(&user.user_id, t, ATTEMPTS, REFILL_SECS)
+        .await?
+    {
+        Ok(_) => Ok(None),
+        Err(retry_after) => {
+            record(
+                w,
+                peer,
+                user,
+                "gd_otp_rate_limit_exceed",
+                "Too many second-factor attempts",
+            )
+            .await;
+            Ok(Some(Checked::TooManyAttempts { retry_after }))
+        }
+    }
+}
+
 /// Checks the user's recovery code: used once, and the next one returned.
 pub async fn check_recovery(
     w: &Writ,
@@ -354,20 +370,8 @@ pub async fn check_recovery(
     code: &str,
 ) -> Result<Checked, ServiceError> {
     let t = now();
-    if let Err(retry_after) = w
-        .store
-        .take_mfa_attempt(&user.user_id, t, ATTEMPTS, REFILL_SECS)
-        .await?
-    {
-        record(
-            w,
-            peer,
-            user,
-            "gd_otp_rate_limit_exceed",
-            "Too many second-factor attempts",
-        )
-        .await;
-        return Ok(Checked::TooManyAttempts { retry_after });
+    if let Some(refused) = take_attempt(w, peer, user, t).await? {
+        return Ok(refused);
     }
     let next = recovery_code();
     let hash = sha256_hex(&normalize_recovery(code));

@@ -143,21 +143,51 @@ async fn login_status(s: &crate::login::Setup, user: &str, pw: &str) -> u16 {
     .as_u16()
 }
 
-/// The newest message of the outbox once its sender recorded it sent (the mail server has it
-/// a moment before).
-async fn sent_mail(app: &TestApp) -> writ_store::OutboxMail {
+/// The newest message of the outbox once `ready` holds for it (waits up to a minute).
+async fn newest_mail(
+    app: &TestApp,
+    ready: impl Fn(&writ_store::OutboxMail) -> bool,
+    what: &str,
+) -> writ_store::OutboxMail {
     let page = writ_store::Page {
         page: 0,
         per_page: 1,
     };
     for _ in 0..600 {
         let out = app.state.store.list_outbox(page).await.unwrap();
-        if let Some(m) = out.items.into_iter().next().filter(|m| m.state() == "sent") {
+        if let Some(m) = out.items.into_iter().next().filter(|m| ready(m)) {
             return m;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the message was not recorded sent");
+    panic!("the newest message was not {what}");
+}
+
+/// The newest message of the outbox once its sender recorded it sent (the mail server has it
+/// a moment before).
+async fn sent_mail(app: &TestApp) -> writ_store::OutboxMail {
+    newest_mail(app, |m| m.state() == "sent", "recorded sent").await
+}
+
+/// The newest message of the outbox once an attempt to send it failed.
+async fn failed_mail(app: &TestApp) -> writ_store::OutboxMail {
+    newest_mail(
+        app,
+        |m| m.last_error.is_some(),
+        "refused by the mail server",
+    )
+    .await
+}
+
+/// Queues a verification email to `user` through the Management API's job.
+async fn verification_job(app: &TestApp, user: &str) {
+    app.api(
+        Method::POST,
+        "/jobs/verification-email",
+        Some(json!({"user_id": user})),
+    )
+    .await
+    .assert(201);
 }
 
 async fn authz_version(app: &TestApp, user: &str) -> i64 {
@@ -596,28 +626,9 @@ async fn mail_queued_while_the_smtp_server_is_down_arrives_once_it_is_up() {
         .create_user("patient@example.com", "patient-password-1")
         .await;
     // The request does not wait for the mail server.
-    app.api(
-        Method::POST,
-        "/jobs/verification-email",
-        Some(json!({"user_id": user})),
-    )
-    .await
-    .assert(201);
+    verification_job(&app, &user).await;
     // The sender tried and failed; the message waits in the outbox with the error.
-    let page = writ_store::Page {
-        page: 0,
-        per_page: 10,
-    };
-    let mut failed = None;
-    for _ in 0..600 {
-        let out = app.state.store.list_outbox(page).await.unwrap();
-        if let Some(m) = out.items.first().filter(|m| m.last_error.is_some()) {
-            failed = Some(m.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let failed = failed.expect("a failed attempt is recorded");
+    let failed = failed_mail(&app).await;
     assert_eq!(failed.state(), "pending");
     assert!(failed.attempts >= 1);
     // The server comes up on that port: the retry delivers it.
@@ -732,24 +743,8 @@ async fn the_console_lists_the_outbox_without_bodies() {
     let user = app
         .create_user("queued@example.com", "queued-password-1")
         .await;
-    app.api(
-        Method::POST,
-        "/jobs/verification-email",
-        Some(json!({"user_id": user})),
-    )
-    .await
-    .assert(201);
-    let page = writ_store::Page {
-        page: 0,
-        per_page: 10,
-    };
-    for _ in 0..600 {
-        let out = app.state.store.list_outbox(page).await.unwrap();
-        if out.items.first().is_some_and(|m| m.last_error.is_some()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    verification_job(&app, &user).await;
+    failed_mail(&app).await;
     let mut b = Browser::new(&app);
     let r = b
         .sign_in("/admin/mail", "root@example.com", "root-password-1")
