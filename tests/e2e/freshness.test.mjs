@@ -96,6 +96,8 @@ test('a permission granted by an admin arrives without a new login ("permissions
       // renews once, silently, and shows the add form, without a click or a reload.
       await comeBack(page);
       await page.getByTestId('add-form').waitFor();
+      // The form follows the renewed token; the retried GET may still be on its way.
+      await eventually(async () => gets.length >= 2, { what: 'the retried GET of the list' });
       assert.deepEqual(gets, [401, 200], 'stale token refused, then one retry with a fresh one');
       const renewal = calls.tokenCalls('refresh_token', from);
       assert.equal(renewal.length, 1, 'one silent renewal');
