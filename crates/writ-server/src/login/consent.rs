@@ -1,18 +1,22 @@
 //! Consent: a third-party client acts for a user only once the user allowed what it asks for
 //! (see [`writ_service::access`]). The page lists the scopes; `POST /u/consent` records the
-//! decision and answers the authorization request.
+//! decision and answers the authorization request. A login that passed every step opens its
+//! SSO session here too ([`start_session`]), then answers the request the same way.
 
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
+use writ_core::protocol::SESSION_ABSOLUTE;
+use writ_service::crypto::{random_token, sha256_hex};
+use writ_service::time::now;
 use writ_store::Session;
 
 use super::pages;
 use super::{csrf_page, login_page, precheck};
 use crate::http::client_addr::ClientAddr;
-use crate::http::cookies::{self, LOGIN_CSRF, SameSite};
+use crate::http::cookies::{self, LOGIN_CSRF, SSO_SESSION, SameSite};
 use crate::http::origin_of;
 use crate::oauth::request::{Validated, issue_code, live_session, redirect_error};
 use crate::state::AppState;
@@ -217,5 +221,46 @@ pub async fn consent(
         ),
     };
     cookies::clear(&mut r, &state, &addr, LOGIN_CSRF, SameSite::Strict);
+    r
+}
+
+/// Opens an SSO session for the user, who authenticated as `amr` says, sets its cookie and
+/// answers the authorization request (`tx`) through [`answer`].
+pub(crate) async fn start_session(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    tx: &str,
+    user_id: &str,
+    amr: &str,
+) -> Response {
+    let token = random_token(32);
+    let t = now();
+    let session = Session {
+        id: sha256_hex(&token),
+        sid: random_token(16),
+        user_id: user_id.to_owned(),
+        auth_time: t,
+        last_seen: t,
+        expires_at: t + SESSION_ABSOLUTE,
+        amr: Some(amr.to_owned()),
+    };
+    if let Err(e) = state.store.create_session(&session).await {
+        tracing::error!(error = %e, "creating a session");
+        return pages::internal();
+    }
+    let (mut r, answered) = answer(state, addr, v, tx, &session).await;
+    cookies::set(
+        &mut r,
+        state,
+        addr,
+        SSO_SESSION,
+        &token,
+        SameSite::Lax,
+        Some(SESSION_ABSOLUTE),
+    );
+    if answered == Answered::Client {
+        cookies::clear(&mut r, state, addr, LOGIN_CSRF, SameSite::Strict);
+    }
     r
 }

@@ -1,26 +1,20 @@
 //! The login form: shown by `/authorize` (and after sign-up), posted to `POST /u/login`. The
 //! password is checked by [`writ_service::logins::check`], the same check as the password
-//! grant's; success opens an SSO session and answers the authorization request.
+//! grant's; success goes on to the second factor where one applies ([`super::mfa`]), then
+//! opens an SSO session and answers the authorization request ([`start_session`]).
 
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
-use writ_service::crypto::{random_token, sha256_hex};
 use writ_service::logins::{self, Refused};
-use writ_service::time::now;
-use writ_store::Session;
 
-use super::consent::{Answered, answer};
+use super::consent::start_session;
 use super::pages::{self, Note};
 use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
-use crate::http::cookies::{self, LOGIN_CSRF, SSO_SESSION, SameSite};
-use crate::oauth::request::Validated;
 use crate::state::AppState;
-
-use writ_core::protocol::SESSION_ABSOLUTE;
 
 /// The login and sign-up forms' fields.
 #[derive(Deserialize)]
@@ -29,47 +23,6 @@ pub struct LoginForm {
     pub(crate) csrf: String,
     pub(crate) username: String,
     pub(crate) password: String,
-}
-
-/// Opens an SSO session for the user, who authenticated as `amr` says, sets its cookie and
-/// answers the authorization request (`tx`) through [`answer`].
-pub(crate) async fn start_session(
-    state: &AppState,
-    addr: &ClientAddr,
-    v: &Validated,
-    tx: &str,
-    user_id: &str,
-    amr: &str,
-) -> Response {
-    let token = random_token(32);
-    let t = now();
-    let session = Session {
-        id: sha256_hex(&token),
-        sid: random_token(16),
-        user_id: user_id.to_owned(),
-        auth_time: t,
-        last_seen: t,
-        expires_at: t + SESSION_ABSOLUTE,
-        amr: Some(amr.to_owned()),
-    };
-    if let Err(e) = state.store.create_session(&session).await {
-        tracing::error!(error = %e, "creating a session");
-        return pages::internal();
-    }
-    let (mut r, answered) = answer(state, addr, v, tx, &session).await;
-    cookies::set(
-        &mut r,
-        state,
-        addr,
-        SSO_SESSION,
-        &token,
-        SameSite::Lax,
-        Some(SESSION_ABSOLUTE),
-    );
-    if answered == Answered::Client {
-        cookies::clear(&mut r, state, addr, LOGIN_CSRF, SameSite::Strict);
-    }
-    r
 }
 
 /// `POST /u/login`.

@@ -19,7 +19,7 @@ use writ_core::User;
 use writ_service::mfa::{self, Checked, LoginKind, Pending, Requirement};
 use writ_store::MfaLogin;
 
-use super::form::start_session;
+use super::consent::start_session;
 use super::{csrf_page, pages, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, SameSite};
