@@ -639,21 +639,10 @@ impl Config {
             fc.signup_verify_email,
             false,
         )?;
-        let require_verified_email: Vec<String> = pick(
-            "WRIT_REQUIRE_VERIFIED_EMAIL",
-            fc.require_verified_email.map(StringOrList::joined),
-        )
-        .map(|l| {
-            let mut ids: Vec<String> = l
-                .split(',')
-                .map(|c| c.trim().to_owned())
-                .filter(|c| !c.is_empty())
-                .collect();
-            ids.sort();
-            ids.dedup();
-            ids
-        })
-        .unwrap_or_default();
+        let mut require_verified_email =
+            list("WRIT_REQUIRE_VERIFIED_EMAIL", fc.require_verified_email);
+        require_verified_email.sort();
+        require_verified_email.dedup();
         Ok(Config {
             require_verified_email,
             smtp,
