@@ -45,6 +45,11 @@ struct OpenedFile {
     id: FileId,
 }
 
+/// Whether `url` names a database file (not one of SQLite's in-memory databases).
+fn url_names_a_file(url: &str) -> bool {
+    !url.contains(":memory:") && !url.contains("mode=memory")
+}
+
 /// What tells one file from another at the same path: device and inode on Unix.
 #[derive(PartialEq, Eq)]
 struct FileId(u64, u64);
@@ -68,15 +73,24 @@ impl FileId {
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`)
     /// and runs the migrations.
+    ///
+    /// Only this first open may create the file. The pool's later connections must not: were
+    /// the file moved away or its volume unmounted, a reconnect would quietly create an empty
+    /// database at the path and keep serving from it after the real file came back.
     pub async fn open(url: &str) -> Result<Self> {
         let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(!url_names_a_file(url))
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000");
         let path = opts.get_filename().to_path_buf();
+        if FileId::of(&path).is_err() && url_names_a_file(url) {
+            use sqlx::{ConnectOptions, Connection};
+            let created = opts.clone().create_if_missing(true).connect().await?;
+            created.close().await?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
