@@ -409,6 +409,7 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "read:logs",
     "read:grants",
     "delete:grants",
+    "manage:ssf_streams",
 ];
 
 /// Auth0's name of the built-in database connection.

@@ -22,6 +22,7 @@ pub mod login;
 pub mod metrics;
 pub mod mgmt;
 pub mod oauth;
+pub mod ssf;
 pub mod state;
 pub mod tls;
 
@@ -64,6 +65,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(oauth::routes())
         .merge(login::routes())
         .merge(health::router())
+        .merge(ssf::routes())
         .nest("/api/v2", mgmt::router())
         .merge(extra)
         .layer(RequestBodyLimitLayer::new(256 * 1024))

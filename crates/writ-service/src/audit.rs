@@ -355,6 +355,7 @@ pub async fn logout(state: &Writ, peer: &Peer, session_id: &str, client_id: Opti
         e = e.client(c);
     }
     record(state, e).await;
+    crate::ssf::logged_out(state, &s.user_id);
 }
 
 // ---------------------------------------------------------------------------------------------

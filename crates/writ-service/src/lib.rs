@@ -44,6 +44,7 @@ pub mod retention;
 pub mod roles;
 pub mod signing_keys;
 pub mod signups;
+pub mod ssf;
 pub mod start;
 pub mod time;
 pub mod tokens;

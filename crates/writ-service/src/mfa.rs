@@ -321,6 +321,7 @@ pub async fn check_otp(
                 "Guardian enrollment complete",
             )
             .await;
+            crate::ssf::mfa_changed(w, &user.user_id, "create", false);
             if issue_recovery {
                 Some(new_recovery_code(w, &user.user_id).await?)
             } else {
@@ -543,6 +544,9 @@ pub async fn delete_method(
         Ok::<_, ServiceError>(())
     }
     .await;
+    if result.is_ok() {
+        crate::ssf::mfa_changed(w, user_id, "delete", true);
+    }
     w.finish(actor, op, result).await
 }
 
@@ -554,6 +558,9 @@ pub async fn delete_methods(w: &Writ, actor: &Actor, user_id: &str) -> Result<u6
         Ok::<_, ServiceError>(w.store.delete_authenticators(user_id).await?)
     }
     .await;
+    if result.as_ref().is_ok_and(|n| *n > 0) {
+        crate::ssf::mfa_changed(w, user_id, "delete", true);
+    }
     w.finish(actor, op, result).await
 }
 

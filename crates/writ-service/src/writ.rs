@@ -158,6 +158,7 @@ impl Writ {
         crate::live::spawn_dispatcher(&state);
         crate::metrics::spawn_upkeep(&state);
         crate::mail::sender::spawn(&state);
+        crate::ssf::spawn(&state);
         Ok(state)
     }
 

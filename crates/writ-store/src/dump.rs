@@ -373,6 +373,8 @@ mod tests {
             ("mfa_logins", "users"),
             ("mfa_logins", "clients"),
             ("mfa_attempts", "users"),
+            ("ssf_subjects", "ssf_streams"),
+            ("ssf_outbox", "ssf_streams"),
         ] {
             assert!(pos(parent) < pos(child), "{parent} before {child}");
         }

@@ -751,6 +751,117 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_user_consents(&self, user_id: &str) -> Result<u64>;
 }
 
+/// A Shared Signals (SSF) stream a receiver created (see [`SsfStore`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsfStream {
+    /// `ssf_…`, the stream's `stream_id`.
+    pub id: String,
+    /// The OAuth client (the receiver) that owns it.
+    pub client_id: String,
+    /// `push` (RFC 8935) or `poll` (RFC 8936).
+    pub method: String,
+    /// The receiver-supplied configuration (JSON object: delivery, events_requested, …).
+    pub config: Value,
+    /// The push endpoint's `Authorization` header, sealed by the caller.
+    pub auth_header: Option<Vec<u8>>,
+    /// `enabled`, `paused` or `disabled`.
+    pub status: String,
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A subject added to (`included`) or removed from a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsfSubject {
+    pub stream_id: String,
+    pub user_id: String,
+    pub included: bool,
+}
+
+/// A Security Event Token to queue for a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsfNewSet {
+    pub jti: String,
+    pub stream_id: String,
+    /// The signed SET (compact JWS).
+    pub set: String,
+}
+
+/// A queued Security Event Token, as delivery reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsfQueued {
+    pub jti: String,
+    pub stream_id: String,
+    pub set: String,
+    /// Delivery attempts so far (this claim included).
+    pub attempts: i64,
+}
+
+/// The Shared Signals transmitter's records: streams, their subjects and one outbox of SETs per
+/// stream. Pushed SETs are claimed with a lease ([`SsfStore::claim_ssf_push`]) so several nodes
+/// push each SET once; the authz log is turned into SETs under a compare-and-set cursor
+/// ([`SsfStore::ssf_enqueue`]) so each event becomes SETs once.
+#[async_trait]
+pub trait SsfStore: Send + Sync {
+    /// Creates a stream unless its client already has `max_per_client` (`Conflict`).
+    async fn create_ssf_stream(&self, s: &SsfStream, max_per_client: i64) -> Result<()>;
+    async fn ssf_stream(&self, id: &str) -> Result<Option<SsfStream>>;
+    /// The streams of `client_id` (every stream with `None`), oldest first.
+    async fn ssf_streams(&self, client_id: Option<&str>) -> Result<Vec<SsfStream>>;
+    /// Saves method, config, auth header, status and reason; a stream becoming `disabled`
+    /// drops its queued SETs in the same transaction. `false` when the stream is gone.
+    async fn update_ssf_stream(&self, s: &SsfStream) -> Result<bool>;
+    /// Deletes a stream with its subjects and queued SETs; `false` when it was gone.
+    async fn delete_ssf_stream(&self, id: &str) -> Result<bool>;
+    /// Adds (`included`) or removes a subject of a stream.
+    async fn set_ssf_subject(&self, stream_id: &str, user_id: &str, included: bool)
+    -> Result<()>;
+    /// Every stream's added or removed subjects.
+    async fn ssf_subjects(&self) -> Result<Vec<SsfSubject>>;
+    /// How far the authz event log has been turned into SETs.
+    async fn ssf_cursor(&self) -> Result<i64>;
+    /// Queues `sets` (due at `now_ms`) in one transaction; with `advance = (from, to)` also
+    /// moves the cursor from `from` to `to`, and queues nothing (`false`) when another caller
+    /// moved it first.
+    async fn ssf_enqueue(
+        &self,
+        advance: Option<(i64, i64)>,
+        sets: &[SsfNewSet],
+        now_ms: i64,
+    ) -> Result<bool>;
+    /// Claims up to `limit` SETs due at `now_ms` of enabled push streams that no lease holds,
+    /// for `worker` until `now_ms + lease_ms`, in queue order.
+    async fn claim_ssf_push(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<SsfQueued>>;
+    /// The receiver took (or refused for good) the SET `worker` holds: it leaves the outbox.
+    async fn ssf_pushed(&self, jti: &str, worker: &str) -> Result<bool>;
+    /// A push failed: due again at `retry_at`.
+    async fn ssf_push_failed(
+        &self,
+        jti: &str,
+        worker: &str,
+        error: &str,
+        retry_at: i64,
+    ) -> Result<bool>;
+    /// Poll delivery: removes the acknowledged `ack` SETs of the stream, then returns its
+    /// oldest `max` queued SETs and whether more are queued.
+    async fn ssf_poll(
+        &self,
+        stream_id: &str,
+        ack: &[String],
+        max: i64,
+    ) -> Result<(Vec<SsfQueued>, bool)>;
+    /// When the next push is due (unix ms), if any SET of an enabled push stream is queued.
+    async fn next_ssf_due(&self) -> Result<Option<i64>>;
+}
+
 /// A message to queue in the outbox (see [`MailStore`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMail {
@@ -1012,6 +1123,7 @@ sum_trait! {
         + ConsentStore
         + MailStore
         + MfaStore
+        + SsfStore
         + AuditStore
         + Lifecycle
 }

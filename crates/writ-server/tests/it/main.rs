@@ -24,6 +24,7 @@ mod multinode;
 mod observe;
 mod pg;
 mod proxy;
+mod ssf;
 mod token_claims;
 mod token_size;
 mod tokens;

@@ -471,6 +471,48 @@ pub(crate) static TABLES: &[Table] = &[
         &[("user_id", Text), ("tokens", Int), ("refill_at", Int)],
         &["user_id"],
     ),
+    // Shared Signals (0018). `auth_header` is sealed with the key-encryption key and stays
+    // sealed in the dump; queued SETs are signed tokens, as the receiver will get them.
+    table(
+        "ssf_streams",
+        &[
+            ("id", Text),
+            ("client_id", Text),
+            ("method", Text),
+            ("config", Json),
+            ("auth_header", Bytes),
+            ("status", Text),
+            ("reason", Text),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+        &["id"],
+    ),
+    table(
+        "ssf_subjects",
+        &[("stream_id", Text), ("user_id", Text), ("included", Bool)],
+        &["stream_id", "user_id"],
+    ),
+    table(
+        "ssf_outbox",
+        &[
+            ("jti", Text),
+            ("stream_id", Text),
+            ("ord", Int),
+            ("set_jwt", Text),
+            ("created_at", Int),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("last_error", Text),
+            ("claimed_by", Text),
+            ("claimed_until", Int),
+        ],
+        &["jti"],
+    ),
+    Table {
+        seeded: true,
+        ..table("ssf_state", &[("id", Int), ("authz_seq", Int)], &["id"])
+    },
     // No foreign keys (an entry outlives the user or client it names).
     Table {
         counter: Some(Counter {
