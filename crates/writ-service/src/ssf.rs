@@ -38,7 +38,6 @@ pub const PUSH: &str = "urn:ietf:rfc:8935";
 /// Poll delivery (RFC 8936).
 pub const POLL: &str = "urn:ietf:rfc:8936";
 
-const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type/";
 /// CAEP: a subject's claims (permissions, roles, groups) changed.
 pub const TOKEN_CLAIMS_CHANGE: &str =
     "https://schemas.openid.net/secevent/caep/event-type/token-claims-change";
@@ -359,9 +358,7 @@ pub async fn update(w: &Writ, owner: &str, req: &StreamRequest, replace: bool) -
             d.method == PUSH && d.authorization_header.is_none()
         });
     let (method, config, auth_header) = settle(w, &s.id, req)?;
-    if !keep_header {
-        s.auth_header = auth_header;
-    } else if auth_header.is_some() {
+    if !keep_header || auth_header.is_some() {
         s.auth_header = auth_header;
     }
     s.method = method;
@@ -520,13 +517,15 @@ fn sign_set(
     sub_id: Value,
 ) -> Result<SsfNewSet> {
     let jti = crate::crypto::random_alnum(24);
+    let mut events = Map::new();
+    events.insert(event_type.to_owned(), event);
     let mut claims = json!({
         "iss": iss(w),
         "jti": jti,
         "iat": crate::time::now(),
         "aud": s.client_id,
         "sub_id": sub_id,
-        "events": { event_type: event },
+        "events": events,
     });
     if let Some(t) = txn {
         claims["txn"] = t.into();
@@ -887,7 +886,8 @@ async fn push_one(w: &Writ, s: &SsfStream, set: &str) -> Pushed {
         Err(e) => Pushed::Failed(format!("request failed: {}", e.without_url())),
         Ok(r) if r.status().is_success() => Pushed::Accepted,
         Ok(r) if r.status() == reqwest::StatusCode::BAD_REQUEST => {
-            let body: Value = r.json().await.unwrap_or(Value::Null);
+            let bytes = r.bytes().await.unwrap_or_default();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             match body.get("err").and_then(Value::as_str) {
                 Some(err) => Pushed::Refused(format!(
                     "{err}: {}",
@@ -1074,6 +1074,7 @@ mod tests {
 
     #[test]
     fn caep_event_types_are_the_registered_ones() {
+        const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type/";
         for e in EVENTS_SUPPORTED {
             assert!(e.starts_with(CAEP), "{e}");
         }

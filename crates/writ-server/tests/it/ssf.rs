@@ -559,7 +559,8 @@ async fn several_nodes_push_each_event_once() {
     .assert(201);
     for i in 0..10 {
         let node = if i % 2 == 0 { &a } else { &b };
-        node.permissions(Method::POST, &format!("/users/{user}"), API, &[&format!("p{i}")])
+        let p = format!("p{i}");
+        node.permissions(Method::POST, &format!("/users/{user}"), API, &[p.as_str()])
             .await
             .assert(201);
     }
@@ -648,7 +649,7 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     let mut push_ms = Vec::new();
     for p in &perms {
         let t0 = now_secs();
-        app.permissions(Method::POST, &format!("/users/{user}"), API, &[p])
+        app.permissions(Method::POST, &format!("/users/{user}"), API, &[p.as_str()])
             .await
             .assert(201);
         let at = py.until("push", "a grant", |c| has(c, p)).await;
