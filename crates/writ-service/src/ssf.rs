@@ -58,10 +58,11 @@ pub const EVENTS_SUPPORTED: [&str; 3] = [TOKEN_CLAIMS_CHANGE, SESSION_REVOKED, C
 
 /// Streams one receiver may hold.
 pub const MAX_STREAMS_PER_CLIENT: i64 = 20;
-/// How long a node holds a claimed SET before another may push it.
-const LEASE_MS: i64 = 30_000;
+/// How long a node holds a claimed SET before another may push it (longer than one push may
+/// take, [`PUSH_TIMEOUT`]).
+const LEASE_MS: i64 = 15_000;
 /// SETs claimed at once.
-const BATCH: i64 = 50;
+const BATCH: i64 = 20;
 /// The first retry's delay; each next one doubles, up to [`MAX_BACKOFF_MS`].
 pub const FIRST_BACKOFF_MS: i64 = 1_000;
 pub const MAX_BACKOFF_MS: i64 = 300_000;
@@ -919,6 +920,18 @@ async fn push_due(w: &Writ, worker: &str) -> Duration {
         }
         let mut streams: HashMap<String, Option<SsfStream>> = HashMap::new();
         for q in batch {
+            if *w.closing.borrow() {
+                // Shutting down: hand what is left back at once rather than when the lease
+                // ends, so another node (or this one restarted) pushes it without delay.
+                let released = w
+                    .store
+                    .ssf_push_failed(&q.jti, worker, "the node shut down", now_ms())
+                    .await;
+                if let Err(e) = released {
+                    tracing::warn!(error = %e, "SSF: cannot release a claimed SET");
+                }
+                continue;
+            }
             if !streams.contains_key(&q.stream_id) {
                 let s = w.store.ssf_stream(&q.stream_id).await.ok().flatten();
                 streams.insert(q.stream_id.clone(), s);
