@@ -182,11 +182,7 @@ struct StreamQuery {
     stream_id: Option<String>,
 }
 
-async fn read(
-    State(state): State<AppState>,
-    r: Receiver,
-    Query(q): Query<StreamQuery>,
-) -> Answer {
+async fn read(State(state): State<AppState>, r: Receiver, Query(q): Query<StreamQuery>) -> Answer {
     match q.stream_id {
         Some(id) => {
             let s = ssf::owned(&state, &r.client_id, &id).await?;

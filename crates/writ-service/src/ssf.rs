@@ -166,11 +166,7 @@ pub struct DeliveryRequest {
 const MAX_TEXT: usize = 1000;
 
 /// Validates `req` into (method, stored config, sealed auth header) for the stream `id`.
-fn settle(
-    w: &Writ,
-    id: &str,
-    req: &StreamRequest,
-) -> Result<(String, Value, Option<Vec<u8>>)> {
+fn settle(w: &Writ, id: &str, req: &StreamRequest) -> Result<(String, Value, Option<Vec<u8>>)> {
     let delivery = req.delivery.as_ref();
     let method = delivery.map_or(POLL, |d| d.method.as_str());
     let mut config = Map::new();
@@ -191,7 +187,9 @@ fn settle(
             config.insert("endpoint_url".into(), endpoint.into());
             if let Some(h) = &d.authorization_header {
                 if h.len() > MAX_TEXT || h.chars().any(char::is_control) {
-                    return Err(invalid("delivery.authorization_header is not a header value"));
+                    return Err(invalid(
+                        "delivery.authorization_header is not a header value",
+                    ));
                 }
                 sealed = Some(w.cipher.seal(id, h.as_bytes()));
             }
@@ -338,9 +336,10 @@ pub async fn update(w: &Writ, owner: &str, req: &StreamRequest, replace: bool) -
                 }),
                 None => None,
             },
-            events_requested: req.events_requested.clone().or_else(|| {
-                serde_json::from_value(s.config["events_requested"].clone()).ok()
-            }),
+            events_requested: req
+                .events_requested
+                .clone()
+                .or_else(|| serde_json::from_value(s.config["events_requested"].clone()).ok()),
             description: req
                 .description
                 .clone()
@@ -355,9 +354,10 @@ pub async fn update(w: &Writ, owner: &str, req: &StreamRequest, replace: bool) -
     };
     let keep_header = !replace
         && s.method == "push"
-        && req.delivery.as_ref().is_some_and(|d| {
-            d.method == PUSH && d.authorization_header.is_none()
-        });
+        && req
+            .delivery
+            .as_ref()
+            .is_some_and(|d| d.method == PUSH && d.authorization_header.is_none());
     let (method, config, auth_header) = settle(w, &s.id, req)?;
     if !keep_header || auth_header.is_some() {
         s.auth_header = auth_header;
@@ -892,7 +892,9 @@ async fn push_one(w: &Writ, s: &SsfStream, set: &str) -> Pushed {
             match body.get("err").and_then(Value::as_str) {
                 Some(err) => Pushed::Refused(format!(
                     "{err}: {}",
-                    body.get("description").and_then(Value::as_str).unwrap_or("")
+                    body.get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
                 )),
                 None => Pushed::Failed("400 without an error body".into()),
             }

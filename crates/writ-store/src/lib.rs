@@ -816,8 +816,7 @@ pub trait SsfStore: Send + Sync {
     /// Deletes a stream with its subjects and queued SETs; `false` when it was gone.
     async fn delete_ssf_stream(&self, id: &str) -> Result<bool>;
     /// Adds (`included`) or removes a subject of a stream.
-    async fn set_ssf_subject(&self, stream_id: &str, user_id: &str, included: bool)
-    -> Result<()>;
+    async fn set_ssf_subject(&self, stream_id: &str, user_id: &str, included: bool) -> Result<()>;
     /// Every stream's added or removed subjects.
     async fn ssf_subjects(&self) -> Result<Vec<SsfSubject>>;
     /// How far the authz event log has been turned into SETs.

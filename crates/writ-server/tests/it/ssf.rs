@@ -70,7 +70,10 @@ async fn verified(app: &TestApp, set: &str, aud: &str) -> Value {
     let mut v = jsonwebtoken::Validation::new(header.alg);
     v.set_audience(&[aud]);
     v.set_issuer(&[app.issuer.trim_end_matches('/')]);
-    v.required_spec_claims = ["iss", "aud", "iat"].into_iter().map(String::from).collect();
+    v.required_spec_claims = ["iss", "aud", "iat"]
+        .into_iter()
+        .map(String::from)
+        .collect();
     v.validate_exp = false;
     let claims = jsonwebtoken::decode::<Value>(set, &key, &v).unwrap().claims;
     assert!(claims["jti"].is_string(), "{claims}");
@@ -78,7 +81,13 @@ async fn verified(app: &TestApp, set: &str, aud: &str) -> Value {
 }
 
 /// Polls the stream until SETs come (or `wait` passes); the verified claims by jti.
-async fn poll(app: &TestApp, token: &str, stream: &str, ack: &[String], aud: &str) -> (Vec<(String, Value)>, bool) {
+async fn poll(
+    app: &TestApp,
+    token: &str,
+    stream: &str,
+    ack: &[String],
+    aud: &str,
+) -> (Vec<(String, Value)>, bool) {
     let r = ssf(
         app,
         token,
@@ -126,16 +135,26 @@ async fn poll_until(
 #[tokio::test]
 async fn metadata_and_stream_management_per_receiver() {
     let app = TestApp::spawn().await;
-    let meta = app.get("/.well-known/ssf-configuration").await.assert(200).body;
+    let meta = app
+        .get("/.well-known/ssf-configuration")
+        .await
+        .assert(200)
+        .body;
     let root = app.issuer.trim_end_matches('/');
     assert_eq!(meta["spec_version"], "1_0");
     assert_eq!(meta["issuer"], root);
-    assert_eq!(meta["jwks_uri"], format!("{}.well-known/jwks.json", app.issuer));
+    assert_eq!(
+        meta["jwks_uri"],
+        format!("{}.well-known/jwks.json", app.issuer)
+    );
     assert_eq!(
         meta["delivery_methods_supported"],
         json!(["urn:ietf:rfc:8935", "urn:ietf:rfc:8936"])
     );
-    assert_eq!(meta["configuration_endpoint"], format!("{}ssf/streams", app.issuer));
+    assert_eq!(
+        meta["configuration_endpoint"],
+        format!("{}ssf/streams", app.issuer)
+    );
     for k in [
         "status_endpoint",
         "add_subject_endpoint",
@@ -172,9 +191,15 @@ async fn metadata_and_stream_management_per_receiver() {
         json!({"delivery": {"method": "urn:ietf:rfc:8936", "endpoint_url": "https://example.com/x"}}),
         json!({"delivery": 5}),
     ] {
-        ssf(&app, &token, Method::POST, "/ssf/streams", Some(bad.clone()))
-            .await
-            .assert_error(400, "invalid_request");
+        ssf(
+            &app,
+            &token,
+            Method::POST,
+            "/ssf/streams",
+            Some(bad.clone()),
+        )
+        .await
+        .assert_error(400, "invalid_request");
     }
     let created = ssf(
         &app,
@@ -194,29 +219,56 @@ async fn metadata_and_stream_management_per_receiver() {
     assert_eq!(created["iss"], root);
     assert_eq!(created["aud"], alice_rx);
     assert_eq!(created["events_supported"], all_events());
-    assert_eq!(created["events_delivered"], json!([caep("session-revoked")]));
+    assert_eq!(
+        created["events_delivered"],
+        json!([caep("session-revoked")])
+    );
     assert_eq!(
         created["delivery"],
         json!({"method": "urn:ietf:rfc:8936", "endpoint_url": format!("{}ssf/poll/{id}", app.issuer)})
     );
 
     // Read one, read all; another receiver sees none of it.
-    let one = ssf(&app, &token, Method::GET, &format!("/ssf/streams?stream_id={id}"), None)
+    let one = ssf(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/ssf/streams?stream_id={id}"),
+        None,
+    )
+    .await
+    .assert(200)
+    .body;
+    assert_eq!(one, created);
+    let all = ssf(&app, &token, Method::GET, "/ssf/streams", None)
         .await
         .assert(200)
         .body;
-    assert_eq!(one, created);
-    let all = ssf(&app, &token, Method::GET, "/ssf/streams", None).await.assert(200).body;
     assert_eq!(all, json!([created]));
-    let theirs = ssf(&app, &bob_token, Method::GET, "/ssf/streams", None).await.assert(200).body;
+    let theirs = ssf(&app, &bob_token, Method::GET, "/ssf/streams", None)
+        .await
+        .assert(200)
+        .body;
     assert_eq!(theirs, json!([]));
     for (m, path, body) in [
         (Method::GET, format!("/ssf/streams?stream_id={id}"), None),
         (Method::DELETE, format!("/ssf/streams?stream_id={id}"), None),
         (Method::GET, format!("/ssf/status?stream_id={id}"), None),
-        (Method::PATCH, "/ssf/streams".into(), Some(json!({"stream_id": id, "description": "x"}))),
-        (Method::POST, "/ssf/verify".into(), Some(json!({"stream_id": id}))),
-        (Method::POST, format!("/ssf/poll/{id}"), Some(json!({"returnImmediately": true}))),
+        (
+            Method::PATCH,
+            "/ssf/streams".into(),
+            Some(json!({"stream_id": id, "description": "x"})),
+        ),
+        (
+            Method::POST,
+            "/ssf/verify".into(),
+            Some(json!({"stream_id": id})),
+        ),
+        (
+            Method::POST,
+            format!("/ssf/poll/{id}"),
+            Some(json!({"returnImmediately": true})),
+        ),
     ] {
         ssf(&app, &bob_token, m, &path, body).await.assert(404);
     }
@@ -245,58 +297,113 @@ async fn metadata_and_stream_management_per_receiver() {
     .assert(200)
     .body;
     assert!(replaced.get("description").is_none(), "{replaced}");
-    assert_eq!(replaced["events_delivered"], json!([caep("credential-change")]));
+    assert_eq!(
+        replaced["events_delivered"],
+        json!([caep("credential-change")])
+    );
 
     // Status.
-    let st = ssf(&app, &token, Method::GET, &format!("/ssf/status?stream_id={id}"), None)
-        .await
-        .assert(200)
-        .body;
+    let st = ssf(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/ssf/status?stream_id={id}"),
+        None,
+    )
+    .await
+    .assert(200)
+    .body;
     assert_eq!(st, json!({"stream_id": id, "status": "enabled"}));
-    ssf(&app, &token, Method::POST, "/ssf/status", Some(json!({"stream_id": id, "status": "sleepy"})))
-        .await
-        .assert(400);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/status",
+        Some(json!({"stream_id": id, "status": "sleepy"})),
+    )
+    .await
+    .assert(400);
 
     // Verification: a SET with the receiver's state, about the stream.
-    ssf(&app, &token, Method::POST, "/ssf/verify", Some(json!({"stream_id": id, "state": "s-123"})))
-        .await
-        .assert(204);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/verify",
+        Some(json!({"stream_id": id, "state": "s-123"})),
+    )
+    .await
+    .assert(204);
     let v = poll_until(&app, &token, &id, &alice_rx, VERIFICATION, |_| true).await;
     assert_eq!(v["events"][VERIFICATION]["state"], "s-123");
     assert_eq!(v["sub_id"], json!({"format": "opaque", "id": id}));
     let (left, more) = poll(&app, &token, &id, &[], &alice_rx).await;
-    assert!(left.is_empty() && !more, "acknowledged SETs are gone: {left:?}");
+    assert!(
+        left.is_empty() && !more,
+        "acknowledged SETs are gone: {left:?}"
+    );
 
     // Subjects: malformed ones are refused; unknown ones accepted silently.
-    ssf(&app, &token, Method::POST, "/ssf/subjects/add", Some(json!({"stream_id": id, "subject": {"format": "phone_number"}})))
-        .await
-        .assert(400);
-    ssf(&app, &token, Method::POST, "/ssf/subjects/add", Some(json!({"stream_id": id, "subject": {"format": "email", "email": "nobody@example.com"}})))
-        .await
-        .assert(200);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/subjects/add",
+        Some(json!({"stream_id": id, "subject": {"format": "phone_number"}})),
+    )
+    .await
+    .assert(400);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/subjects/add",
+        Some(
+            json!({"stream_id": id, "subject": {"format": "email", "email": "nobody@example.com"}}),
+        ),
+    )
+    .await
+    .assert(200);
 
     // Delete.
-    ssf(&app, &token, Method::DELETE, &format!("/ssf/streams?stream_id={id}"), None)
-        .await
-        .assert(204);
-    ssf(&app, &token, Method::GET, &format!("/ssf/streams?stream_id={id}"), None)
-        .await
-        .assert(404);
+    ssf(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/ssf/streams?stream_id={id}"),
+        None,
+    )
+    .await
+    .assert(204);
+    ssf(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/ssf/streams?stream_id={id}"),
+        None,
+    )
+    .await
+    .assert(404);
 }
 
 #[tokio::test]
 async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords() {
     let app = TestApp::spawn().await;
-    app.create_api(API, "RS256", &["read:x", "write:x"], true).await;
+    app.create_api(API, "RS256", &["read:x", "write:x"], true)
+        .await;
     let user = app.create_user("sig@example.com", "sig-password-1").await;
-    let other = app.create_user("other@example.com", "other-password-1").await;
+    let other = app
+        .create_user("other@example.com", "other-password-1")
+        .await;
     let (rx, _, token) = receiver(&app).await;
     let id = ssf(
         &app,
         &token,
         Method::POST,
         "/ssf/streams",
-        Some(json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": all_events()})),
+        Some(
+            json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": all_events()}),
+        ),
     )
     .await
     .assert(201)
@@ -333,7 +440,10 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     })
     .await;
     let root = app.issuer.trim_end_matches('/');
-    assert_eq!(c["sub_id"], json!({"format": "iss_sub", "iss": root, "sub": user}));
+    assert_eq!(
+        c["sub_id"],
+        json!({"format": "iss_sub", "iss": root, "sub": user})
+    );
     assert!(c["txn"].is_string());
     let e = &c["events"][&tcc];
     assert!(e["event_timestamp"].is_i64(), "{e}");
@@ -344,7 +454,10 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
         e["claims"]["permissions"][API] == json!(["write:x"])
     })
     .await;
-    assert_eq!(c["sub_id"], json!({"format": "email", "email": "sig@example.com"}));
+    assert_eq!(
+        c["sub_id"],
+        json!({"format": "email", "email": "sig@example.com"})
+    );
 
     // A revocation through a role's removal.
     let role = app.create_role("ssf-readers", API, &["read:x"]).await;
@@ -361,13 +474,23 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     .await;
 
     // A password change: credential-change and session-revoked.
-    app.api(Method::PATCH, &format!("/users/{user}"), Some(json!({"password": "sig-password-2", "connection": "Username-Password-Authentication"})))
-        .await
-        .assert(200);
+    app.api(
+        Method::PATCH,
+        &format!("/users/{user}"),
+        Some(
+            json!({"password": "sig-password-2", "connection": "Username-Password-Authentication"}),
+        ),
+    )
+    .await
+    .assert(200);
     let cc = caep("credential-change");
     let sr = caep("session-revoked");
     let (mut seen, mut ack, start) = (Vec::<Value>::new(), Vec::new(), Instant::now());
-    let of = |seen: &[Value], kind: &str| seen.iter().find(|c| c["events"].get(kind).is_some()).cloned();
+    let of = |seen: &[Value], kind: &str| {
+        seen.iter()
+            .find(|c| c["events"].get(kind).is_some())
+            .cloned()
+    };
     while of(&seen, &cc).is_none() || of(&seen, &sr).is_none() {
         assert!(start.elapsed() < Duration::from_secs(10), "{seen:?}");
         let (got, _) = poll(&app, &token, &id, &ack, &rx).await;
@@ -383,16 +506,28 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     assert_eq!(changed["txn"], revoked["txn"]);
 
     // A paused stream keeps its events; enabled again, it delivers them.
-    ssf(&app, &token, Method::POST, "/ssf/status", Some(json!({"stream_id": id, "status": "paused", "reason": "maintenance"})))
-        .await
-        .assert(200);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/status",
+        Some(json!({"stream_id": id, "status": "paused", "reason": "maintenance"})),
+    )
+    .await
+    .assert(200);
     app.block_user(&user).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (held, more) = poll(&app, &token, &id, &[], &rx).await;
     assert!(held.is_empty() && !more, "paused: {held:?}");
-    ssf(&app, &token, Method::POST, "/ssf/status", Some(json!({"stream_id": id, "status": "enabled"})))
-        .await
-        .assert(200);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/status",
+        Some(json!({"stream_id": id, "status": "enabled"})),
+    )
+    .await
+    .assert(200);
     let c = poll_until(&app, &token, &id, &rx, &sr, |e| {
         e["reason_admin"]["en"] == "User blocked"
     })
@@ -400,14 +535,26 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     assert_eq!(c["sub_id"]["sub"], user.as_str());
 
     // A disabled stream drops what happens meanwhile.
-    ssf(&app, &token, Method::POST, "/ssf/status", Some(json!({"stream_id": id, "status": "disabled"})))
-        .await
-        .assert(200);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/status",
+        Some(json!({"stream_id": id, "status": "disabled"})),
+    )
+    .await
+    .assert(200);
     app.delete_gone(&format!("/users/{user}")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ssf(&app, &token, Method::POST, "/ssf/status", Some(json!({"stream_id": id, "status": "enabled"})))
-        .await
-        .assert(200);
+    ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/status",
+        Some(json!({"stream_id": id, "status": "enabled"})),
+    )
+    .await
+    .assert(200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut ack = Vec::new();
     loop {
@@ -427,19 +574,26 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     }
 }
 
+/// What a push receiver got: when (unix seconds), the SET, its `Authorization` header.
+type Pushes = Arc<Mutex<Vec<(f64, String, Option<String>)>>>;
+
 /// A push receiver on 127.0.0.1: refuses the first `fail` pushes with 503, then accepts with
 /// 202; keeps every accepted body and the `Authorization` header it came with.
 struct PushReceiver {
     url: String,
-    got: Arc<Mutex<Vec<(f64, String, Option<String>)>>>,
+    got: Pushes,
     attempts: Arc<AtomicUsize>,
 }
 
 async fn push_receiver(fail: usize) -> PushReceiver {
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
-    type Shared = (Arc<Mutex<Vec<(f64, String, Option<String>)>>>, Arc<AtomicUsize>, usize);
-    async fn take(State((got, attempts, fail)): State<Shared>, headers: HeaderMap, body: String) -> StatusCode {
+    type Shared = (Pushes, Arc<AtomicUsize>, usize);
+    async fn take(
+        State((got, attempts, fail)): State<Shared>,
+        headers: HeaderMap,
+        body: String,
+    ) -> StatusCode {
         let n = attempts.fetch_add(1, Ordering::SeqCst);
         if n < fail {
             return StatusCode::SERVICE_UNAVAILABLE;
@@ -463,15 +617,25 @@ async fn push_receiver(fail: usize) -> PushReceiver {
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// Waits until `f` holds for what the receiver got (30 s at most: a SET a node was pushing when
 /// it stopped waits for its lease to end).
-async fn pushed_until(r: &PushReceiver, what: &str, f: impl Fn(&[(f64, String, Option<String>)]) -> bool) {
+async fn pushed_until(
+    r: &PushReceiver,
+    what: &str,
+    f: impl Fn(&[(f64, String, Option<String>)]) -> bool,
+) {
     let start = Instant::now();
     while !f(&r.got.lock().unwrap()) {
-        assert!(start.elapsed() < Duration::from_secs(30), "{what}: not pushed");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: not pushed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -522,15 +686,34 @@ async fn push_retries_with_backoff_and_survives_a_restart() {
         let claims: Value = {
             let part = set.split('.').nth(1).unwrap();
             use base64::Engine;
-            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(part)
+                    .unwrap(),
+            )
+            .unwrap()
         };
-        kinds.push(claims["events"].as_object().unwrap().keys().next().unwrap().clone());
+        kinds.push(
+            claims["events"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .clone(),
+        );
     }
     assert!(kinds.contains(&caep("session-revoked")), "{kinds:?}");
     // The stream survived the restart.
-    ssf(&app, &token, Method::GET, &format!("/ssf/streams?stream_id={id}"), None)
-        .await
-        .assert(200);
+    ssf(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/ssf/streams?stream_id={id}"),
+        None,
+    )
+    .await
+    .assert(200);
 }
 
 #[tokio::test]
@@ -556,8 +739,13 @@ async fn several_nodes_push_each_event_once() {
         set(vars, "WRIT_ISSUER", issuer);
     })
     .await;
-    a.create_api(API, "RS256", &["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"], true)
-        .await;
+    a.create_api(
+        API,
+        "RS256",
+        &["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"],
+        true,
+    )
+    .await;
     let user = a.create_user("nodes@example.com", "nodes-password-1").await;
     let (_, _, token) = receiver(&a).await;
     let r = push_receiver(0).await;
@@ -614,7 +802,10 @@ impl PyReceiver {
             {
                 return l["received"].as_f64().unwrap();
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "{what} via {via}: not received");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{what} via {via}: not received"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -626,7 +817,9 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     let perms: Vec<String> = (0..50).map(|i| format!("p{i}")).collect();
     let perm_refs: Vec<&str> = perms.iter().map(String::as_str).collect();
     app.create_api(API, "RS256", &perm_refs, true).await;
-    let user = app.create_user("py-ssf@example.com", "py-ssf-password-1").await;
+    let user = app
+        .create_user("py-ssf@example.com", "py-ssf-password-1")
+        .await;
     let (rx, secret, _) = receiver(&app).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sets.jsonl");
@@ -655,8 +848,10 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     };
 
     // Verification reached the poll stream.
-    py.until("poll", "verification", |c| c["events"][VERIFICATION]["state"] == "hello")
-        .await;
+    py.until("poll", "verification", |c| {
+        c["events"][VERIFICATION]["state"] == "hello"
+    })
+    .await;
 
     // 50 grants, one after the other: the latency from the write to the receiver.
     let mut push_ms = Vec::new();
@@ -685,10 +880,16 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     }
     // A session revoked at logout.
     let admin = app
-        .create_admin("ssf-console", &["read:users"], "logout@example.com", "logout-password-1")
+        .create_admin(
+            "ssf-console",
+            &["read:users"],
+            "logout@example.com",
+            "logout-password-1",
+        )
         .await;
     let mut b = Browser::new(&app);
-    b.sign_in("/admin", "logout@example.com", "logout-password-1").await;
+    b.sign_in("/admin", "logout@example.com", "logout-password-1")
+        .await;
     let csrf = hidden(&b.get("/admin").await.body, "csrf");
     let outp = b.submit("/admin/logout", &csrf, &[]).await;
     let loc = outp.location.unwrap();
@@ -696,8 +897,7 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     let sr = caep("session-revoked");
     for via in ["push", "poll"] {
         py.until(via, "the logout", |c| {
-            c["sub_id"]["sub"] == admin.as_str()
-                && c["events"][&sr]["initiating_entity"] == "user"
+            c["sub_id"]["sub"] == admin.as_str() && c["events"][&sr]["initiating_entity"] == "user"
         })
         .await;
     }
@@ -709,8 +909,10 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     app.block_user(&user).await;
     let app = app.restart(|_| async {}).await;
     for via in ["push", "poll"] {
-        py.until(via, "the grant before the restart", |c| has(c, "p0") && c["sub_id"]["sub"] == user.as_str())
-            .await;
+        py.until(via, "the grant before the restart", |c| {
+            has(c, "p0") && c["sub_id"]["sub"] == user.as_str()
+        })
+        .await;
         py.until(via, "the block before the restart", |c| {
             c["events"][&sr]["reason_admin"]["en"] == "User blocked"
         })
@@ -720,7 +922,10 @@ async fn a_python_receiver_gets_grants_revocations_and_logouts_by_push_and_poll(
     let mut jtis = HashMap::new();
     for l in py.lines() {
         *jtis
-            .entry((l["via"].as_str().unwrap().to_owned(), l["claims"]["jti"].as_str().unwrap().to_owned()))
+            .entry((
+                l["via"].as_str().unwrap().to_owned(),
+                l["claims"]["jti"].as_str().unwrap().to_owned(),
+            ))
             .or_insert(0) += 1;
     }
     assert!(jtis.values().all(|n| *n == 1), "a SET delivered twice");

@@ -24,8 +24,8 @@ mod login;
 mod mail;
 mod membership;
 mod mfa;
-mod ssf;
 pub(super) mod rbac;
+mod ssf;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::LazyLock;

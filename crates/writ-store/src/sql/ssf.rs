@@ -164,12 +164,7 @@ impl SsfStore for Store {
         Ok(n == 1)
     }
 
-    async fn set_ssf_subject(
-        &self,
-        stream_id: &str,
-        user_id: &str,
-        included: bool,
-    ) -> Result<()> {
+    async fn set_ssf_subject(&self, stream_id: &str, user_id: &str, included: bool) -> Result<()> {
         sqlx::query(
             "INSERT INTO ssf_subjects (stream_id, user_id, included) VALUES ($1, $2, $3) \
              ON CONFLICT (stream_id, user_id) DO UPDATE SET included = $3",
@@ -213,12 +208,13 @@ impl SsfStore for Store {
     ) -> Result<bool> {
         let mut tx = self.write().await?;
         if let Some((from, to)) = advance {
-            let n = sqlx::query("UPDATE ssf_state SET authz_seq = $2 WHERE id = 1 AND authz_seq = $1")
-                .bind(from)
-                .bind(to)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let n =
+                sqlx::query("UPDATE ssf_state SET authz_seq = $2 WHERE id = 1 AND authz_seq = $1")
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if n != 1 {
                 return Ok(false);
             }
