@@ -128,3 +128,38 @@ async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestS
         .unwrap_err();
     assert!(matches!(e, StoreError::Schema(_)), "{e}");
 }
+
+/// SQLite: only the store's first open creates the database file. With the file moved away
+/// (a volume unmounted, a careless restore), new connections fail rather than create an empty
+/// database at the path, so once the file is back no connection of the pool serves an empty
+/// database ("migrations not applied") in its place.
+#[tokio::test]
+async fn sqlite_reconnects_never_create_the_file_again() {
+    let t = TestStore::sqlite().await;
+    let path = std::path::PathBuf::from(t.url.trim_start_matches("sqlite://"));
+    let away = path.with_extension("away");
+    std::fs::rename(&path, &away).unwrap();
+    // More readers at once than the pool has open connections: the pool must connect anew.
+    let reads = (0..16).map(|_| t.store.authz_head());
+    let results = futures_util::future::join_all(reads).await;
+    assert!(
+        results.iter().any(|r| r.is_err()),
+        "some needed a new connection"
+    );
+    assert!(t.store.schema_status().await.is_err(), "the file is gone");
+    assert!(
+        !path.exists(),
+        "no empty database created at {}",
+        path.display()
+    );
+    std::fs::rename(&away, &path).unwrap();
+    // Back: every connection the pool hands out reads the real database.
+    for _ in 0..16 {
+        let status = t.store.schema_status().await.unwrap();
+        assert_eq!(status.problem(), None);
+    }
+    let reads = (0..16).map(|_| t.store.authz_head());
+    for r in futures_util::future::join_all(reads).await {
+        r.unwrap();
+    }
+}
