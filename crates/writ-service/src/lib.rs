@@ -37,6 +37,7 @@ pub mod memberships;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth_error;
+pub mod passkeys;
 mod paging;
 pub mod permissions;
 pub mod proxies;

@@ -21,6 +21,7 @@ mod mfa;
 mod mgmt;
 mod mgmt_scopes;
 mod multinode;
+mod passkeys;
 mod observe;
 mod pg;
 mod proxy;

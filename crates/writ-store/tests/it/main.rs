@@ -25,6 +25,7 @@ mod groups;
 mod login;
 mod mail;
 mod mfa;
+mod passkeys;
 mod migrations;
 mod rbac;
 mod security;
