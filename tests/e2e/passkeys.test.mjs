@@ -69,6 +69,7 @@ before(async () => {
       WRIT_LISTEN: `127.0.0.1:${port}`,
       WRIT_ISSUER: `${WRIT}/`,
       WRIT_MFA_CLIENTS: CLIENT_ID,
+      WRIT_PASSKEY_ENROLLMENT_OFFER: 'true',
       WRIT_BOOTSTRAP_CLIENT_ID: ADMIN.id,
       WRIT_BOOTSTRAP_CLIENT_SECRET: ADMIN.secret,
       RUST_LOG: process.env.RUST_LOG || 'info',
@@ -131,16 +132,17 @@ async function managementApi() {
 }
 
 /**
- * Starts an authorization request (code + PKCE) in `page`; returns its verifier. With `form`,
+ * Starts an authorization request (code + PKCE) in `page` for `client` (default the demo
+ * SPA's); returns its verifier. With `form`,
  * waits for the login form (not when the passkey autofill may sign in at once: Chromium's
  * virtual authenticator answers conditional requests without waiting for a pick).
  */
-async function authorize(page, { form = true } = {}) {
+async function authorize(page, { form = true, client = CLIENT_ID } = {}) {
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const q = new URLSearchParams({
     response_type: 'code',
-    client_id: CLIENT_ID,
+    client_id: client,
     redirect_uri: CALLBACK,
     scope: 'openid profile email',
     state: randomBytes(8).toString('hex'),
@@ -153,7 +155,7 @@ async function authorize(page, { form = true } = {}) {
 }
 
 /** Waits for the redirect to the callback and redeems its code: the ID token's claims. */
-async function tokensAfter(page, verifier, arrived) {
+async function tokensAfter(page, verifier, arrived, client = CLIENT_ID) {
   const url = new URL(await arrived);
   const code = url.searchParams.get('code');
   assert.ok(code, `no code in ${url}`);
@@ -162,7 +164,7 @@ async function tokensAfter(page, verifier, arrived) {
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
-      client_id: CLIENT_ID,
+      client_id: client,
       code,
       redirect_uri: CALLBACK,
       code_verifier: verifier,
@@ -183,8 +185,25 @@ function callbackReached(page) {
   });
 }
 
-async function logout(page) {
-  await page.goto(`${WRIT}/v2/logout?client_id=${CLIENT_ID}`);
+async function logout(page, client = CLIENT_ID) {
+  await page.goto(`${WRIT}/v2/logout?client_id=${client}`);
+}
+
+/** Chromium's virtual authenticator for `page`: a platform authenticator holding resident
+ * keys, whose user verification (its "biometric") always succeeds. */
+async function virtualAuthenticator(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  });
+  return { cdp, authenticatorId };
 }
 
 test('passkeys: enroll as the second factor, sign in without a password, refused once removed', { timeout: 180_000 }, async (t) => {
@@ -197,19 +216,7 @@ test('passkeys: enroll as the second factor, sign in without a password, refused
   });
 
   await inFreshContext(t, browser, 'passkeys', async ({ page, context }) => {
-    // Chromium's virtual authenticator: a platform authenticator holding resident keys, whose
-    // user verification (its "biometric") always succeeds.
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-      },
-    });
+    const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
 
     // 1. Password, then the enrollment page: a passkey instead of an authenticator app.
     let arrived = callbackReached(page);
@@ -283,4 +290,68 @@ test('passkeys: enroll as the second factor, sign in without a password, refused
     await screenshot(page, 'passkeys-refused');
     assert.equal(reached, false, 'a removed passkey signed the user in');
   });
+});
+
+test('passkeys: offered after a password login that needed no second factor, then used', { timeout: 120_000 }, async (t) => {
+  const api = await managementApi();
+  // A client whose logins need no second factor (the demo SPA's do, in this file's Writ).
+  const client = await api('POST', '/clients', {
+    name: `passkey offer e2e ${Date.now()}`,
+    app_type: 'spa',
+    callbacks: [CALLBACK],
+  });
+  const user = { email: `offer-${Date.now()}@example.com`, password: 'passkey-offer-password-1' };
+  const created = await api('POST', '/users', {
+    connection: 'Username-Password-Authentication',
+    email: user.email,
+    password: user.password,
+  });
+  const opts = { client: client.client_id };
+
+  await inFreshContext(t, browser, 'passkeys-offer', async ({ page, context }) => {
+    const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
+
+    // "Not now" first: signed in with the password, nothing registered.
+    let arrived = callbackReached(page);
+    let verifier = await authorize(page, opts);
+    await page.locator('input[name="username"]').fill(user.email);
+    await page.locator('input[name="password"]').fill(user.password);
+    await page.locator('input[name="password"]').press('Enter');
+    await page.getByTestId('passkey-skip').click();
+    let id = await tokensAfter(page, verifier, arrived, client.client_id);
+    assert.deepEqual(id.amr, ['pwd']);
+    assert.deepEqual(await api('GET', `/users/${created.user_id}/authentication-methods`), []);
+
+    // The next password login offers it again: created this time.
+    await logout(page, client.client_id);
+    await page.unroute(`${CALLBACK}**`);
+    arrived = callbackReached(page);
+    verifier = await authorize(page, opts);
+    await page.locator('input[name="username"]').fill(user.email);
+    await page.locator('input[name="password"]').fill(user.password);
+    await page.locator('input[name="password"]').press('Enter');
+    await page.getByTestId('passkey-create').waitFor();
+    await screenshot(page, 'passkeys-offer');
+    await page.getByTestId('passkey-create').click();
+    id = await tokensAfter(page, verifier, arrived, client.client_id);
+    assert.deepEqual(id.amr, ['pwd']);
+    const methods = await api('GET', `/users/${created.user_id}/authentication-methods`);
+    assert.deepEqual(methods.map((m) => m.type), ['passkey']);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1);
+
+    // And signs in with it, without the password.
+    await logout(page, client.client_id);
+    await page.unroute(`${CALLBACK}**`);
+    arrived = callbackReached(page);
+    verifier = await authorize(page, { ...opts, form: false });
+    await Promise.race([
+      arrived,
+      page.getByTestId('passkey-login').click({ timeout: STEP_MS }),
+    ]).catch(() => {});
+    id = await tokensAfter(page, verifier, arrived, client.client_id);
+    assert.equal(id.sub, created.user_id);
+    assert.deepEqual(id.amr, ['hwk', 'mfa']);
+  });
+  await api('DELETE', `/clients/${client.client_id}`);
 });

@@ -235,7 +235,8 @@ fn decode_handle(b64: &str) -> Result<UserHandle64, ServiceError> {
     let arr: [u8; 64] = bytes
         .try_into()
         .map_err(|_| internal("a stored user handle is not 64 bytes"))?;
-    UserHandle64::decode(arr).map_err(|e| match e {})
+    let Ok(handle) = UserHandle64::decode(arr);
+    Ok(handle)
 }
 
 /// How a registration ended.
@@ -258,7 +259,7 @@ pub async fn finish_registration(
     response: &str,
 ) -> Result<Registered, ServiceError> {
     let rp = relying_party(w).ok_or_else(unavailable)?;
-    let Ok(registration) = Registration::from_json_custom(response.as_bytes()) else {
+    let Ok(registration) = Registration::from_json_relaxed(response.as_bytes()) else {
         return Ok(Registered::Refused);
     };
     let Ok(challenge) = registration.challenge_relaxed() else {
@@ -295,6 +296,11 @@ pub async fn finish_registration(
         }
     };
     let dynamic = cred.dynamic_state();
+    // These encodings cannot fail (their error type is `Infallible`).
+    let Ok(user_handle) = cred.user_id().encode();
+    let Ok(static_state) = cred.static_state().encode();
+    let Ok(dynamic_state) = dynamic.encode();
+    let Ok(transports) = cred.transports().encode();
     let id = format!("passkey_{}", random_alnum(16));
     let a = Authenticator {
         id: id.clone(),
@@ -311,13 +317,13 @@ pub async fn finish_registration(
         authenticator_id: id.clone(),
         user_id: user.user_id.clone(),
         credential_id: B64.encode(cred.id().as_ref()),
-        user_handle: B64.encode(cred.user_id().encode().map_err(|e| match e {})?),
-        static_state: cred.static_state().encode().map_err(|e| match e {})?,
-        dynamic_state: dynamic.encode().map_err(|e| match e {})?.to_vec(),
+        user_handle: B64.encode(user_handle),
+        static_state,
+        dynamic_state: dynamic_state.to_vec(),
         sign_count: i64::from(dynamic.sign_count),
         backup_eligible: !matches!(dynamic.backup, Backup::NotEligible),
         backed_up: matches!(dynamic.backup, Backup::Exists),
-        transports: i64::from(cred.transports().encode().map_err(|e| match e {})?),
+        transports: i64::from(transports),
     };
     match w.store.create_passkey(&a, &c).await {
         Ok(()) => {}
@@ -372,7 +378,7 @@ async fn verify_assertion(
     response: &str,
 ) -> Result<Option<(PasskeyCredential, Option<String>)>, ServiceError> {
     let rp = relying_party(w).ok_or_else(unavailable)?;
-    let Ok(auth) = DiscoverableAuthentication64::from_json_custom(response.as_bytes()) else {
+    let Ok(auth) = DiscoverableAuthentication64::from_json_relaxed(response.as_bytes()) else {
         return Ok(None);
     };
     let Ok(challenge) = auth.challenge_relaxed() else {
@@ -417,8 +423,9 @@ async fn verify_assertion(
         return Ok(None);
     }
     let dynamic = cred.dynamic_state();
+    let Ok(dynamic_state) = dynamic.encode();
     let updated = PasskeyCredential {
-        dynamic_state: dynamic.encode().map_err(|e| match e {})?.to_vec(),
+        dynamic_state: dynamic_state.to_vec(),
         sign_count: i64::from(dynamic.sign_count),
         backed_up: matches!(dynamic.backup, Backup::Exists),
         ..stored.clone()
@@ -435,7 +442,7 @@ async fn verify_assertion(
 }
 
 /// How a passwordless sign-in ended (each refusal already recorded in the audit log).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum SignedIn {
     /// The passkey's user, signed in.
     User(Box<User>),

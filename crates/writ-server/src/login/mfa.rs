@@ -48,6 +48,8 @@ struct MfaPage<'a> {
     recovery_code: Option<&'a str>,
     /// The passkey button's label, when the page offers one.
     passkey: Option<&'a str>,
+    /// The offer to create a passkey after a password login (skippable).
+    offer: bool,
     nonce: &'a str,
     passkey_js: &'static str,
 }
@@ -57,6 +59,8 @@ pub(super) enum Shown<'a> {
     Challenge,
     Enroll(&'a mfa::Enrollment),
     Recovery(&'a str),
+    /// The offer to create a passkey (`passkey_enrollment_offer`).
+    Offer,
 }
 
 /// What the page offers besides a code: a passkey (to sign in with, or, while enrolling, to
@@ -107,6 +111,7 @@ pub(super) fn page(
                 None,
             ),
             Shown::Recovery(c) => ("Your recovery code", None, "", Some(*c)),
+            Shown::Offer => ("Sign in faster next time", None, "", None),
         };
         let p = MfaPage {
             css: pages::CSS,
@@ -118,6 +123,7 @@ pub(super) fn page(
             secret,
             recovery_code: recovery,
             passkey,
+            offer: matches!(shown, Shown::Offer),
             nonce: &nonce,
             passkey_js: pages::PASSKEY_JS,
         };
@@ -281,8 +287,9 @@ pub(super) async fn open_session(
     let tx = login.tx.as_deref().unwrap_or_default();
     let mut r = start_session(state, addr, v, tx, &login.user_id, amr).await;
     cookies::clear(&mut r, state, addr, MFA_COOKIE, SameSite::Strict);
+    // Only a login that used a second factor remembers the browser.
     let days = state.config.mfa_remember_browser_days;
-    if days > 0 {
+    if days > 0 && amr.split(' ').any(|a| a == "mfa") {
         match mfa::remember_browser(state, &login.user_id, &login.client_id, days).await {
             Ok(token) => cookies::set(
                 &mut r,
@@ -437,6 +444,8 @@ pub async fn continue_login(
         Ok((token, login, v, _)) => {
             let amr = match login.scope.as_deref() {
                 Some(passkeys::AMR_PWD_PASSKEY) => passkeys::AMR_PWD_PASSKEY,
+                // The passkey offer, declined: a password login.
+                Some(mfa::AMR_PWD) => mfa::AMR_PWD,
                 _ => mfa::AMR_PWD_OTP,
             };
             open_session(&state, &addr, &token, &v, &login, amr).await

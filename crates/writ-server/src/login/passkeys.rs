@@ -10,6 +10,10 @@
 //! challenge handed to one browser cannot be finished by another, and each is used once.
 //! Options and answers are rate-limited per IP; second-factor answers also take from the
 //! user's attempt bucket.
+//!
+//! With `passkey_enrollment_offer`, a password login that needed no second factor offers a
+//! user without a passkey to create one ([`offer`]): the same page and endpoints, on a
+//! half-login whose factor question is settled (`verified`, `amr` `pwd`), "Not now" included.
 
 use axum::Form;
 use axum::Json;
@@ -19,14 +23,20 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use writ_service::crypto::sha256_hex;
-use writ_service::mfa::{self, Checked, LoginKind};
+use writ_service::mfa::{self, Checked, LoginKind, Pending};
+use writ_store::MfaLogin;
+use writ_core::User;
 use writ_service::passkeys::{self, Ceremony, Registered, SignedIn};
 
 use super::consent::start_session;
-use super::mfa::{again_page, expired, open_session, resume, show_recovery};
+use super::mfa::{
+    Shown, again_page, expired, open_session, page as mfa_page, resume, set_cookie, show_recovery,
+};
+use super::pages::internal;
 use super::pages::{self, Note};
 use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
+use crate::oauth::request::Validated;
 use crate::state::AppState;
 
 /// The options request of the login page (its authorization request and CSRF token).
@@ -197,6 +207,84 @@ pub async fn login(
     }
 }
 
+/// After a password login that needed no second factor: the offer to create a passkey, when
+/// `passkey_enrollment_offer` is on, passkeys are available and the user has none; `None`
+/// (the caller opens the session) otherwise.
+pub(crate) async fn offer(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    tx: &str,
+    user: &User,
+) -> Option<Response> {
+    if !state.config.passkey_enrollment_offer || !passkeys::available(state) {
+        return None;
+    }
+    match passkeys::has_passkey(state, &user.user_id).await {
+        Ok(false) => {}
+        Ok(true) => return None,
+        Err(e) => {
+            tracing::error!(error = %e, "passkey: reading the user's passkeys");
+            return None;
+        }
+    }
+    let pending = Pending {
+        kind: LoginKind::Verified,
+        user_id: &user.user_id,
+        client_id: &v.client.client_id,
+        audience: None,
+        scope: Some(mfa::AMR_PWD),
+        tx: Some(tx),
+    };
+    let token = match mfa::start_login(state, pending).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "passkey: storing the login");
+            return Some(internal());
+        }
+    };
+    let mut r = offer_page(state, addr, v, None, StatusCode::OK);
+    set_cookie(&mut r, state, addr, &token);
+    Some(r)
+}
+
+fn offer_page(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    mfa_page(
+        state,
+        addr,
+        v,
+        Shown::Offer,
+        Some("Create a passkey"),
+        error,
+        status,
+    )
+}
+
+/// This browser's half-login for the second-factor page: waiting for its factor (`page`), or
+/// settled and offered a passkey (`verified`, see [`offer`]; `true`).
+async fn resume_either(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<(String, MfaLogin, Validated, User, bool), Box<Response>> {
+    match resume(state, headers, csrf, LoginKind::Page).await {
+        Ok((t, l, v, u)) => Ok((t, l, v, u, false)),
+        Err(first) => match resume(state, headers, csrf, LoginKind::Verified).await {
+            // Only the offer's half-login (its `amr` a password's) takes a passkey.
+            Ok((t, l, v, u)) if l.scope.as_deref() == Some(mfa::AMR_PWD) => {
+                Ok((t, l, v, u, true))
+            }
+            _ => Err(first),
+        },
+    }
+}
+
 /// `POST /u/mfa/passkey/options`: for this browser's half-login, a sign-in with the user's
 /// passkey (`get`) when they have one, else (while enrolling) a registration (`create`).
 pub async fn factor_options(
@@ -205,7 +293,7 @@ pub async fn factor_options(
     headers: HeaderMap,
     Form(f): Form<FactorOptionsForm>,
 ) -> Response {
-    let (_, login, _, user) = match resume(&state, &headers, &f.csrf, LoginKind::Page).await {
+    let (_, login, _, user, offered) = match resume_either(&state, &headers, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -220,6 +308,15 @@ pub async fn factor_options(
         return too_many(wait);
     }
     let result = async {
+        if offered {
+            if passkeys::has_passkey(&state, &user.user_id).await? {
+                return Err(writ_service::ServiceError::Conflict(
+                    "Already has a passkey".into(),
+                ));
+            }
+            let o = passkeys::start_registration(&state, &user, &login.id).await?;
+            return Ok((o, "create"));
+        }
         if passkeys::has_passkey(&state, &user.user_id).await? {
             let o =
                 passkeys::start_sign_in(&state, Ceremony::Factor, &login.id, Some(&user.user_id))
@@ -262,24 +359,45 @@ pub async fn factor(
     headers: HeaderMap,
     Form(f): Form<FactorForm>,
 ) -> Response {
-    let (token, login, v, user) = match resume(&state, &headers, &f.csrf, LoginKind::Page).await {
+    let (token, login, v, user, offered) = match resume_either(&state, &headers, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let peer = crate::audit::peer(addr.ip, &headers);
     if let Err(wait) = state.limiter.passkey_attempt(addr.ip) {
-        let mut r = again_page(
-            &state,
-            &addr,
-            &v,
-            &user,
-            "Too many attempts. Wait a few minutes and try again.",
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await;
+        let busy = "Too many attempts. Wait a few minutes and try again.";
+        let mut r = if offered {
+            offer_page(&state, &addr, &v, Some(busy), StatusCode::TOO_MANY_REQUESTS)
+        } else {
+            again_page(&state, &addr, &v, &user, busy, StatusCode::TOO_MANY_REQUESTS).await
+        };
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
         return r;
+    }
+    if offered {
+        if f.mode != "create" {
+            return expired();
+        }
+        return match passkeys::finish_registration(&state, &peer, &user, &login.id, &f.credential)
+            .await
+        {
+            // Registering is not signing in with it: the login stays a password login.
+            Ok(Registered::Added(_)) => {
+                open_session(&state, &addr, &token, &v, &login, mfa::AMR_PWD).await
+            }
+            Ok(Registered::Refused) => offer_page(
+                &state,
+                &addr,
+                &v,
+                Some("The passkey could not be created. Try again, or choose Not now."),
+                StatusCode::BAD_REQUEST,
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "passkey: finishing a registration");
+                pages::internal()
+            }
+        };
     }
     if f.mode == "create" {
         if let Ok(true) = mfa::enrolled(&state, &user.user_id).await {
