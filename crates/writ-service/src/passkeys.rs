@@ -26,10 +26,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use webauthn_rp::bin::{Decode, Encode};
 use webauthn_rp::request::auth::AuthenticationVerificationOptions;
 use webauthn_rp::request::register::{
-    PublicKeyCredentialUserEntity, RegistrationVerificationOptions, UserHandle64, Username,
+    CredProtect, PublicKeyCredentialUserEntity, RegistrationVerificationOptions, UserHandle64,
+    Username,
 };
 use webauthn_rp::request::{
-    AsciiDomain, DomainOrigin, Port, PublicKeyCredentialDescriptor, RpId, Scheme, TimedCeremony,
+    AsciiDomain, DomainOrigin, ExtensionInfo, Port, PublicKeyCredentialDescriptor, RpId, Scheme,
+    TimedCeremony,
 };
 use webauthn_rp::response::register::{CompressedPubKey, DynamicState, StaticState};
 use webauthn_rp::response::{AuthTransports, Backup, CredentialId};
@@ -212,9 +214,13 @@ pub async fn start_registration(
         id: &handle,
         display_name: None,
     };
-    let (server, client) = PublicKeyCredentialCreationOptions::passkey(&rp.rp_id, entity, exclude)
-        .start_ceremony()
-        .map_err(internal)?;
+    let mut options = PublicKeyCredentialCreationOptions::passkey(&rp.rp_id, entity, exclude);
+    // Ask authenticators to protect the credential with user verification (credProtect), but
+    // do not make browsers refuse those that cannot: many platform authenticators have no
+    // credProtect, and every sign-in requires user verification anyway.
+    options.extensions.cred_protect =
+        CredProtect::UserVerificationRequired(ExtensionInfo::AllowDontEnforceValue);
+    let (server, client) = options.start_ceremony().map_err(internal)?;
     let options = serde_json::to_value(&client).map_err(internal)?;
     let challenge = server.sent_challenge().0;
     let state = server.encode().map_err(internal)?;

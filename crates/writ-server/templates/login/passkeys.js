@@ -76,13 +76,18 @@
       return r.json();
     });
   }
+  var sent = false;
   function send(mode, credential) {
+    // Once: the autofill and the button may both finish a ceremony.
+    if (sent) return;
+    sent = true;
     form.elements.credential.value = JSON.stringify(toJSON(credential));
     if (form.elements.mode) form.elements.mode.value = mode;
     form.submit();
   }
   function fail(e) {
     if (e && e.name === 'AbortError') return;
+    if (window.console) console.warn('passkey:', e && e.name, e && e.message);
     if (errorBox) {
       errorBox.textContent = 'The passkey could not be used. Try again, or use another way to log in.';
       errorBox.hidden = false;
@@ -109,6 +114,7 @@
   }
   button.addEventListener('click', function (ev) {
     ev.preventDefault();
+    if (sent) return;
     if (pending) pending.abort();
     pending = null;
     if (errorBox) errorBox.hidden = true;

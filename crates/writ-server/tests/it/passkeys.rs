@@ -9,7 +9,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use writ_store::{Authenticator, MfaStore, PasskeyCredential, PasskeyStore};
+use writ_store::{Authenticator, PasskeyCredential};
 
 use crate::helpers::*;
 use crate::login::{authorize_url, setup_with};
@@ -92,6 +92,7 @@ async fn login_page_offers_passkeys_with_a_relying_party() {
         .to_string()
     };
     let used = again["publicKey"]["challenge"].as_str().unwrap().to_owned();
+    let mut csrf = csrf;
     for credential in [
         "not json".to_owned(),
         forged("AAAAAAAAAAAAAAAAAAAAAA"),
@@ -112,6 +113,8 @@ async fn login_page_offers_passkeys_with_a_relying_party() {
         assert_eq!(p.status, 400, "{}", p.body);
         assert!(p.body.contains("That passkey was not accepted"), "{}", p.body);
         assert!(p.location.is_none());
+        // The page comes back with a new CSRF token (and so a new binding for ceremonies).
+        csrf = hidden(&p.body, "csrf");
     }
     // Each refusal is in the audit log, with no user named.
     let logs = app
