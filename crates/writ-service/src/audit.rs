@@ -231,11 +231,9 @@ pub async fn login(
             "Wrong email or password.",
             Some(u),
         ),
-        LoginOutcome::Failed(None) if via == Via::Passkey => (
-            types::FAILED_LOGIN_USERNAME,
-            "Passkey not accepted.",
-            None,
-        ),
+        LoginOutcome::Failed(None) if via == Via::Passkey => {
+            (types::FAILED_LOGIN_USERNAME, "Passkey not accepted.", None)
+        }
         LoginOutcome::Failed(None) => (
             types::FAILED_LOGIN_USERNAME,
             "Wrong email or password.",

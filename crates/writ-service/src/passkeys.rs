@@ -297,7 +297,14 @@ pub async fn finish_registration(
         Ok(c) => c,
         Err(e) => {
             tracing::info!(user = %user.user_id, error = %e, "passkey registration refused");
-            record(w, peer, user, "gd_enrollment_failed", "Passkey registration refused").await;
+            record(
+                w,
+                peer,
+                user,
+                "gd_enrollment_failed",
+                "Passkey registration refused",
+            )
+            .await;
             return Ok(Registered::Refused);
         }
     };
@@ -346,7 +353,14 @@ pub async fn finish_registration(
             .delete_authenticator(&user.user_id, &pending.id)
             .await?;
     }
-    record(w, peer, user, "gd_enrollment_complete", "Passkey registered").await;
+    record(
+        w,
+        peer,
+        user,
+        "gd_enrollment_complete",
+        "Passkey registered",
+    )
+    .await;
     Ok(Registered::Added(id))
 }
 
@@ -403,10 +417,11 @@ async fn verify_assertion(
         return Ok(None);
     };
     let handle = decode_handle(&stored.user_handle)?;
-    let static_state = StaticState::<CompressedPubKey<[u8; 32], [u8; 32], [u8; 48], Vec<u8>>>::decode(
-        stored.static_state.as_slice(),
-    )
-    .map_err(internal)?;
+    let static_state =
+        StaticState::<CompressedPubKey<[u8; 32], [u8; 32], [u8; 48], Vec<u8>>>::decode(
+            stored.static_state.as_slice(),
+        )
+        .map_err(internal)?;
     let dynamic: [u8; 7] = stored
         .dynamic_state
         .as_slice()
@@ -414,10 +429,10 @@ async fn verify_assertion(
         .map_err(|_| internal("a stored passkey state is not 7 bytes"))?;
     let dynamic = DynamicState::decode(dynamic).map_err(internal)?;
     let raw_id = auth.raw_id();
-    let mut cred = AuthenticatedCredential::new(raw_id, &handle, static_state, dynamic)
-        .map_err(internal)?;
-    let server = DiscoverableAuthenticationServerState::decode(row.state.as_slice())
-        .map_err(internal)?;
+    let mut cred =
+        AuthenticatedCredential::new(raw_id, &handle, static_state, dynamic).map_err(internal)?;
+    let server =
+        DiscoverableAuthenticationServerState::decode(row.state.as_slice()).map_err(internal)?;
     let origins = [rp.origin()];
     let options = AuthenticationVerificationOptions::<DomainOrigin<'_, '_>, DomainOrigin<'_, '_>> {
         allowed_origins: &origins,
@@ -528,12 +543,26 @@ pub async fn check_factor(
         None => false,
     };
     if ok {
-        record(w, peer, user, "gd_auth_succeed", "Second factor accepted (passkey)").await;
+        record(
+            w,
+            peer,
+            user,
+            "gd_auth_succeed",
+            "Second factor accepted (passkey)",
+        )
+        .await;
         Ok(Checked::Accepted {
             recovery_code: None,
         })
     } else {
-        record(w, peer, user, "gd_auth_failed", "Second factor refused (passkey)").await;
+        record(
+            w,
+            peer,
+            user,
+            "gd_auth_failed",
+            "Second factor refused (passkey)",
+        )
+        .await;
         Ok(Checked::Wrong)
     }
 }
@@ -565,7 +594,10 @@ mod tests {
         let json = serde_json::to_value(&client).unwrap();
         assert_eq!(json["rp"]["id"], "auth.example.com");
         assert_eq!(json["authenticatorSelection"]["residentKey"], "required");
-        assert_eq!(json["authenticatorSelection"]["userVerification"], "required");
+        assert_eq!(
+            json["authenticatorSelection"]["userVerification"],
+            "required"
+        );
         // The stored state comes back as it went.
         let bytes = server.encode().unwrap();
         let back = RegistrationServerState::<64>::decode(bytes.as_slice()).unwrap();

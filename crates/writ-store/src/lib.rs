@@ -736,7 +736,8 @@ pub trait PasskeyStore: Send + Sync {
     /// `Conflict` when the credential id is already registered.
     async fn create_passkey(&self, a: &Authenticator, c: &PasskeyCredential) -> Result<()>;
     /// The credential with this id (base64url), if any.
-    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<PasskeyCredential>>;
+    async fn passkey_by_credential(&self, credential_id: &str)
+    -> Result<Option<PasskeyCredential>>;
     /// The user's passkey credentials, oldest first.
     async fn passkeys_of_user(&self, user_id: &str) -> Result<Vec<PasskeyCredential>>;
     /// Stores a new signature counter and flags after a sign-in, if the counter is still

@@ -64,8 +64,7 @@ pub async fn login(
                 Some(r) => r,
                 None => {
                     // No second factor: maybe the offer to create a passkey (see `passkeys`).
-                    if let Some(r) = super::passkeys::offer(&state, &addr, &v, &f.tx, &user).await
-                    {
+                    if let Some(r) = super::passkeys::offer(&state, &addr, &v, &f.tx, &user).await {
                         return r;
                     }
                     let amr = writ_service::mfa::AMR_PWD;

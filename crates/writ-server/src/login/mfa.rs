@@ -207,13 +207,29 @@ pub(crate) async fn after_password(
     let offer = passkey_offer(state, &user.user_id, enrolling).await;
     let mut r = match need {
         Requirement::Enroll => match mfa::start_enrollment(state, user, false).await {
-            Ok(e) => page(state, addr, v, Shown::Enroll(&e), offer, None, StatusCode::OK),
+            Ok(e) => page(
+                state,
+                addr,
+                v,
+                Shown::Enroll(&e),
+                offer,
+                None,
+                StatusCode::OK,
+            ),
             Err(e) => {
                 tracing::error!(error = %e, "second factor: starting an enrollment");
                 pages::internal()
             }
         },
-        _ => page(state, addr, v, Shown::Challenge, offer, None, StatusCode::OK),
+        _ => page(
+            state,
+            addr,
+            v,
+            Shown::Challenge,
+            offer,
+            None,
+            StatusCode::OK,
+        ),
     };
     set_cookie(&mut r, state, addr, &token);
     Some(r)
@@ -372,7 +388,15 @@ pub(super) async fn again_page(
     match mfa::current_enrollment(state, user).await {
         Ok(Some(e)) => {
             let offer = passkey_offer(state, &user.user_id, true).await;
-            page(state, addr, v, Shown::Enroll(&e), offer, Some(error), status)
+            page(
+                state,
+                addr,
+                v,
+                Shown::Enroll(&e),
+                offer,
+                Some(error),
+                status,
+            )
         }
         Ok(None) => {
             let offer = passkey_offer(state, &user.user_id, false).await;

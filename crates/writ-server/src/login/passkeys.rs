@@ -22,11 +22,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use writ_core::User;
 use writ_service::crypto::sha256_hex;
 use writ_service::mfa::{self, Checked, LoginKind, Pending};
-use writ_store::MfaLogin;
-use writ_core::User;
 use writ_service::passkeys::{self, Ceremony, Registered, SignedIn};
+use writ_store::MfaLogin;
 
 use super::consent::start_session;
 use super::mfa::{
@@ -175,14 +175,7 @@ pub async fn login(
     }
     let peer = crate::audit::peer(addr.ip, &headers);
     let binding = login_binding(&f.csrf);
-    match passkeys::finish_login(
-        &state,
-        &peer,
-        &v.client.client_id,
-        &binding,
-        &f.credential,
-    )
-    .await
+    match passkeys::finish_login(&state, &peer, &v.client.client_id, &binding, &f.credential).await
     {
         Ok(SignedIn::User(user)) => {
             start_session(
@@ -277,9 +270,7 @@ async fn resume_either(
         Ok((t, l, v, u)) => Ok((t, l, v, u, false)),
         Err(first) => match resume(state, headers, csrf, LoginKind::Verified).await {
             // Only the offer's half-login (its `amr` a password's) takes a passkey.
-            Ok((t, l, v, u)) if l.scope.as_deref() == Some(mfa::AMR_PWD) => {
-                Ok((t, l, v, u, true))
-            }
+            Ok((t, l, v, u)) if l.scope.as_deref() == Some(mfa::AMR_PWD) => Ok((t, l, v, u, true)),
             _ => Err(first),
         },
     }
@@ -369,7 +360,15 @@ pub async fn factor(
         let mut r = if offered {
             offer_page(&state, &addr, &v, Some(busy), StatusCode::TOO_MANY_REQUESTS)
         } else {
-            again_page(&state, &addr, &v, &user, busy, StatusCode::TOO_MANY_REQUESTS).await
+            again_page(
+                &state,
+                &addr,
+                &v,
+                &user,
+                busy,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await
         };
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
@@ -443,15 +442,7 @@ pub async fn factor(
     }
     match passkeys::check_factor(&state, &peer, &user, &login.id, &f.credential).await {
         Ok(Checked::Accepted { .. }) => {
-            open_session(
-                &state,
-                &addr,
-                &token,
-                &v,
-                &login,
-                passkeys::AMR_PWD_PASSKEY,
-            )
-            .await
+            open_session(&state, &addr, &token, &v, &login, passkeys::AMR_PWD_PASSKEY).await
         }
         Ok(Checked::Wrong) => {
             again_page(

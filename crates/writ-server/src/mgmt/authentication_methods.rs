@@ -44,7 +44,9 @@ impl IntoParams for MethodId {
                 .name("authentication_method_id")
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
-                .description(Some("The authentication method's id (`totp_…`, `passkey_…`)."))
+                .description(Some(
+                    "The authentication method's id (`totp_…`, `passkey_…`).",
+                ))
                 .schema(Some(String::schema()))
                 .build(),
         ]

@@ -36,9 +36,16 @@ fn origin(app: &TestApp) -> String {
 async fn options(b: &mut Browser, app: &TestApp, tx: &str, csrf: &str) -> (u16, Value) {
     let o = origin(app);
     let p = b
-        .post_from("/u/passkey/options", &[("tx", tx), ("csrf", csrf)], Some(&o))
+        .post_from(
+            "/u/passkey/options",
+            &[("tx", tx), ("csrf", csrf)],
+            Some(&o),
+        )
         .await;
-    (p.status, serde_json::from_str(&p.body).unwrap_or(Value::Null))
+    (
+        p.status,
+        serde_json::from_str(&p.body).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -111,7 +118,11 @@ async fn login_page_offers_passkeys_with_a_relying_party() {
             )
             .await;
         assert_eq!(p.status, 400, "{}", p.body);
-        assert!(p.body.contains("That passkey was not accepted"), "{}", p.body);
+        assert!(
+            p.body.contains("That passkey was not accepted"),
+            "{}",
+            p.body
+        );
         assert!(p.location.is_none());
         // The page comes back with a new CSRF token (and so a new binding for ceremonies).
         csrf = hidden(&p.body, "csrf");
@@ -201,10 +212,21 @@ async fn passkeys_are_listed_and_deleted_with_the_other_methods() {
         .await
         .assert(204);
     assert_eq!(
-        app.state.store.passkey_by_credential("Y3JlZA").await.unwrap(),
+        app.state
+            .store
+            .passkey_by_credential("Y3JlZA")
+            .await
+            .unwrap(),
         None
     );
-    assert!(app.state.store.authenticators(&uid).await.unwrap().is_empty());
+    assert!(
+        app.state
+            .store
+            .authenticators(&uid)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A user's passkeys go with the user.
     let b = Authenticator {
         id: "passkey_test2".into(),
@@ -220,7 +242,11 @@ async fn passkeys_are_listed_and_deleted_with_the_other_methods() {
         .await
         .assert(204);
     assert_eq!(
-        app.state.store.passkey_by_credential("Y3JlZDI").await.unwrap(),
+        app.state
+            .store
+            .passkey_by_credential("Y3JlZDI")
+            .await
+            .unwrap(),
         None
     );
 }

@@ -116,7 +116,10 @@ impl PasskeyStore for Store {
         tx.commit().await
     }
 
-    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<PasskeyCredential>> {
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<PasskeyCredential>> {
         let r: Option<CredentialRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM passkeys WHERE credential_id = $1"
         )))

@@ -67,7 +67,10 @@ async fn passkeys_are_methods_and_go_with_them(t: TestStore) {
     ));
     assert!(t.store.authenticators(&other).await.unwrap().is_empty());
     // Deleting the method deletes the credential: it can no longer be found to sign in.
-    t.store.delete_authenticator(&uid, "passkey_a").await.unwrap();
+    t.store
+        .delete_authenticator(&uid, "passkey_a")
+        .await
+        .unwrap();
     assert_eq!(t.store.passkey_by_credential("cred-a").await.unwrap(), None);
     // Deleting the user deletes the rest.
     t.store.delete_user(&uid).await.unwrap();
