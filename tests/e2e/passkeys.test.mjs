@@ -157,6 +157,8 @@ async function authorize(page, { form = true, client = CLIENT_ID } = {}) {
 /** Waits for the redirect to the callback and redeems its code: the ID token's claims. */
 async function tokensAfter(page, verifier, arrived, client = CLIENT_ID) {
   const url = new URL(await arrived);
+  // Let that navigation finish before the next one (a logout) starts.
+  await page.waitForURL((u) => u.href.startsWith(CALLBACK), { timeout: 60_000 });
   const code = url.searchParams.get('code');
   assert.ok(code, `no code in ${url}`);
   const res = await fetch(`${WRIT}/oauth/token`, {
