@@ -90,13 +90,13 @@ async fn an_old_node_opens_a_database_with_a_newer_additive_migration(t: TestSto
 
 async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestStore) {
     let next = known(&t) + 1;
-    let additive = format!("{ADDITIVE}\nCREATE TABLE passkeys (id TEXT PRIMARY KEY);\n");
-    let breaking = format!("{BREAKING}\nALTER TABLE passkeys RENAME TO passkeys_v2;\n");
+    let additive = format!("{ADDITIVE}\nCREATE TABLE future_things (id TEXT PRIMARY KEY);\n");
+    let breaking = format!("{BREAKING}\nALTER TABLE future_things RENAME TO future_things_v2;\n");
     let newer = migrate::embedded_with(
         t.backend,
         &[
-            (next, "passkeys", &additive),
-            (next + 1, "rename passkeys", &breaking),
+            (next, "future_things", &additive),
+            (next + 1, "rename future_things", &breaking),
         ],
     );
     migrate::apply(&t.url, &newer).await.unwrap();
@@ -106,7 +106,7 @@ async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestS
         Err(e) => e.to_string(),
     };
     let expected = format!(
-        "the database schema is at migration {} (rename passkeys), newer than this Writ knows \
+        "the database schema is at migration {} (rename future_things), newer than this Writ knows \
          ({}, ",
         next + 1,
         known(&t)
