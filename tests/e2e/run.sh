@@ -174,6 +174,10 @@ wait_http spa "http://$SPA_ADDR/" "$PID_spa"
 # --- tests ------------------------------------------------------------------------------------
 export WRIT_URL="http://$WRIT_ADDR" TODOS_API_URL="http://$API_ADDR" SPA_URL="http://$SPA_ADDR"
 export DJANGO_API_URL="http://$DJANGO_ADDR"
+# passkeys.test.mjs starts a Writ of its own (issuer http://localhost:<port>/: browsers refuse
+# an IP address as a passkey's relying party) with this binary, logging beside the others, on
+# this run's backend.
+export WRIT_BIN E2E_LOGS="$LOGS" E2E_BACKEND E2E_PG_URL="${PG_URL:-}"
 export SCREENSHOT_DIR="$SHOTS"
 if [ $# -gt 0 ]; then files=("$@"); else files=("$E2E_DIR"/*.test.mjs); fi
 say "node --test ${files[*]}"

@@ -197,6 +197,8 @@ pub enum Via {
     LoginPage,
     /// The resource owner password grant at `POST /oauth/token`.
     PasswordGrant,
+    /// A passkey on the hosted login page (passwordless, `POST /u/passkey/login`).
+    Passkey,
 }
 
 /// How a password login ended.
@@ -229,6 +231,9 @@ pub async fn login(
             "Wrong email or password.",
             Some(u),
         ),
+        LoginOutcome::Failed(None) if via == Via::Passkey => {
+            (types::FAILED_LOGIN_USERNAME, "Passkey not accepted.", None)
+        }
         LoginOutcome::Failed(None) => (
             types::FAILED_LOGIN_USERNAME,
             "Wrong email or password.",
@@ -244,6 +249,7 @@ pub async fn login(
     let flow = match via {
         Via::LoginPage => json!({ "prompt": "login" }),
         Via::PasswordGrant => json!({ "grant_type": "password" }),
+        Via::Passkey => json!({ "prompt": "login", "strategy": "passkey" }),
     };
     let mut e = Entry::new(ty, desc)
         .peer(peer)

@@ -64,6 +64,10 @@ pub struct Config {
     /// Days a browser is remembered after a second factor on the hosted page, its password
     /// logins not challenged meanwhile (`WRIT_MFA_REMEMBER_BROWSER_DAYS`; default 0: off).
     pub mfa_remember_browser_days: u32,
+    /// Whether a password login that needed no second factor offers a user without a passkey
+    /// to create one, skippable (`WRIT_PASSKEY_ENROLLMENT_OFFER`; default off). Needs an
+    /// issuer whose host is a domain (see `passkeys`).
+    pub passkey_enrollment_offer: bool,
     /// Each hook run's time budget (default 100 ms, at most 20 s).
     pub hook_timeout: std::time::Duration,
     /// Hook worker processes (default: one per core).
@@ -260,6 +264,7 @@ struct FileConfig {
     mfa_clients: Option<StringOrList>,
     mfa_amr_audiences: Option<StringOrList>,
     mfa_remember_browser_days: Option<u32>,
+    passkey_enrollment_offer: Option<bool>,
     hook_timeout_ms: Option<u64>,
     hook_workers: Option<usize>,
     hook_worker: Option<PathBuf>,
@@ -478,6 +483,12 @@ impl Config {
             " of days (0: off)",
         )?
         .unwrap_or(0);
+        let passkey_enrollment_offer = flag(
+            &env,
+            "WRIT_PASSKEY_ENROLLMENT_OFFER",
+            fc.passkey_enrollment_offer,
+            false,
+        )?;
         let hook_allow_http = flag(&env, "WRIT_HOOK_ALLOW_HTTP", fc.hook_allow_http, false)?;
         let audit_retention_days = number(
             &env,
@@ -668,6 +679,7 @@ impl Config {
             mfa_clients,
             mfa_amr_audiences,
             mfa_remember_browser_days,
+            passkey_enrollment_offer,
             max_access_token_bytes,
             trusted_proxies,
             signup_enabled,

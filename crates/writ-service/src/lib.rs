@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod oauth_error;
 mod paging;
+pub mod passkeys;
 pub mod permissions;
 pub mod proxies;
 pub mod retention;

@@ -23,6 +23,10 @@
 //! - **Sign-ups**: 5 attempts per minute per IP (valid or not); the rest of the minute answers
 //!   429.
 //!
+//! - **Passkeys**: 30 ceremonies (options asked for, answers posted) per minute per IP on the
+//!   hosted pages; the rest of the minute answers 429. (A passkey cannot be guessed; this
+//!   bounds the stored challenges and the signature checks one address can cause.)
+//!
 //! - **Email links** (verification and password-reset requests): 10 per 10 minutes per IP
 //!   and 3 per 10 minutes per email address (case-folded), counted whether or not the address
 //!   has an account, so the limit says nothing about who has one. Links that fail (unknown,
@@ -73,6 +77,10 @@ pub const MAX_MAIL_PER_EMAIL: u32 = 3;
 pub const MAX_LINK_FAILURES: u32 = 20;
 /// The window of the email-link rules.
 pub const MAIL_WINDOW: Duration = Duration::from_secs(600);
+/// Passkey ceremonies per IP within [`PASSKEY_WINDOW`].
+pub const MAX_PASSKEY_ATTEMPTS: u32 = 30;
+/// The window of the passkey rule.
+pub const PASSKEY_WINDOW: Duration = Duration::from_secs(60);
 /// Entries per table before old, unblocked ones are evicted.
 pub const MAX_ENTRIES: usize = 100_000;
 
@@ -261,6 +269,7 @@ pub struct Limiter {
     mail_ips: Table<IpAddr>,
     mail_emails: Table<String>,
     link_failures: Table<IpAddr>,
+    passkeys: Table<IpAddr>,
 }
 
 impl Default for Limiter {
@@ -300,7 +309,12 @@ impl Limiter {
             max: MAX_LINK_FAILURES,
             window: MAIL_WINDOW,
         };
+        let passkey = Rule {
+            max: MAX_PASSKEY_ATTEMPTS,
+            window: PASSKEY_WINDOW,
+        };
         Limiter {
+            passkeys: Table::new(passkey, cap),
             link_failures: Table::new(link, cap),
             mail_ips: Table::new(mail_ip, cap),
             mail_emails: Table::new(mail_email, cap),
@@ -398,6 +412,18 @@ impl Limiter {
         self.link_failures.peek(&ip).is_some_and(|e| {
             e.blocked_for(self.link_failures.rule, Instant::now())
                 .is_some()
+        })
+    }
+
+    /// Counts a passkey ceremony step (options or an answer) from `ip`; `Err(seconds)` when
+    /// the IP has used its attempts.
+    pub fn passkey_attempt(&self, ip: IpAddr) -> Result<(), u64> {
+        self.passkeys.update(&ip, |e, rule, now| {
+            if let Some(wait) = e.blocked_for(rule, now) {
+                return Err(secs(wait));
+            }
+            e.count += 1;
+            Ok(())
         })
     }
 

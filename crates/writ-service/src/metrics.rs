@@ -177,28 +177,15 @@ impl<T> Handles<T> {
     }
 }
 
-/// The grant types counted under their own name; any other is `unsupported`.
-const GRANT_TYPES: &[&str] = &[
-    "client_credentials",
-    "authorization_code",
-    "refresh_token",
-    "password",
-    "http://auth0.com/oauth/grant-type/password-realm",
-];
+/// The grant types counted under their own name: every grant type a client may be given. Any
+/// other is `unsupported`.
+const GRANT_TYPES: &[&str] = crate::clients::GRANT_TYPES;
 
-/// Every `grant_type` label: the counted grant types, then `none` (missing) and
+/// How many `grant_type` labels there are: the counted grant types, then `none` (missing) and
 /// `unsupported`.
-const GRANT_LABELS: &[&str] = &[
-    "client_credentials",
-    "authorization_code",
-    "refresh_token",
-    "password",
-    "http://auth0.com/oauth/grant-type/password-realm",
-    "none",
-    "unsupported",
-];
+const GRANT_LABELS: usize = GRANT_TYPES.len() + 2;
 
-/// The index in [`GRANT_LABELS`] of a request's `grant_type` label.
+/// The index of a request's `grant_type` label (see [`grant_label`]).
 fn grant_index(grant_type: Option<&str>) -> usize {
     match grant_type {
         None => GRANT_TYPES.len(),
@@ -206,6 +193,15 @@ fn grant_index(grant_type: Option<&str>) -> usize {
             .iter()
             .position(|k| *k == g)
             .unwrap_or(GRANT_TYPES.len() + 1),
+    }
+}
+
+/// The `grant_type` label at `index` (from [`grant_index`]).
+fn grant_label(index: usize) -> &'static str {
+    match GRANT_TYPES.get(index) {
+        Some(g) => g,
+        None if index == GRANT_TYPES.len() => "none",
+        None => "unsupported",
     }
 }
 
@@ -263,7 +259,7 @@ pub struct Metrics {
     login_duration: Histogram,
     /// `writ_token_request_duration_seconds` per grant label (see [`grant_index`]), registered
     /// at its first request.
-    token_duration: [std::sync::OnceLock<Histogram>; GRANT_LABELS.len()],
+    token_duration: [std::sync::OnceLock<Histogram>; GRANT_LABELS],
     /// `writ_tokens_issued_total` by (grant, audience, outcome\[, client\]).
     tokens_issued: Handles<Counter>,
     /// `writ_http_requests_total` by (method, route, status).
@@ -340,7 +336,7 @@ impl Metrics {
     /// A token endpoint request: `writ_tokens_issued_total` and its latency.
     pub fn token_request(&self, catalog: &Catalog, userinfo_audience: &str, r: TokenRequest<'_>) {
         let gi = grant_index(r.grant_type);
-        let grant = GRANT_LABELS[gi];
+        let grant = grant_label(gi);
         // An audience is a label only when it names an API (the catalog bounds them).
         let audience = r
             .audience
@@ -579,6 +575,10 @@ mod tests {
             (Some("client_credentials"), "issued"),
             (Some("urn:x"), "unsupported_grant_type"),
             (None, "invalid_request"),
+            (
+                Some("http://auth0.com/oauth/grant-type/mfa-otp"),
+                "invalid_grant",
+            ),
         ] {
             let r = TokenRequest {
                 grant_type: grant,
@@ -631,6 +631,13 @@ mod tests {
         assert_eq!(
             tokens(
                 r#"grant_type="none",audience="none",outcome="invalid_request",client_id="none""#
+            ),
+            Some(1.0)
+        );
+        // The MFA grants are counted under their own names.
+        assert_eq!(
+            tokens(
+                r#"grant_type="http://auth0.com/oauth/grant-type/mfa-otp",audience="none",outcome="invalid_grant",client_id="none""#
             ),
             Some(1.0)
         );

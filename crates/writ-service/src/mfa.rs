@@ -16,10 +16,11 @@
 //! - **Half-logins**: the password grant's `mfa_token` and the hosted page's cookie name a
 //!   stored, hashed, 10-minute record bound to the user and the client (and for the grant, the
 //!   API and scope asked for), finished once.
-//! - **Policy** ([`requirement`]): a user with a confirmed factor is always challenged; one
-//!   without enrolls first when the tenant (`mfa_policy = always`), one of their roles
-//!   (`mfa_roles`), the client (`mfa_clients`) or a post-login hook
-//!   (`api.multifactor.enable('any')`) asks for it.
+//! - **Policy** ([`requirement`]): a user with a confirmed TOTP factor is always challenged;
+//!   one without is challenged (with their passkey, [`crate::passkeys`]) or enrolls first when
+//!   the tenant (`mfa_policy = always`), one of their roles (`mfa_roles`), the client
+//!   (`mfa_clients`) or a post-login hook (`api.multifactor.enable('any')`) asks for it. A
+//!   passkey alone asks for nothing more after a password: it is a way in, not a lock.
 
 use totp_rs::{Algorithm, Totp};
 use writ_core::{Client, User};
@@ -127,15 +128,18 @@ pub async fn authenticators(w: &Writ, user_id: &str) -> Result<Vec<Authenticator
     Ok(w.store.authenticators(user_id).await?)
 }
 
-/// Whether the user has a confirmed factor.
+/// Whether the user has a confirmed TOTP factor (a passkey alone does not make a user
+/// "enrolled": it satisfies a second factor when one is required, see [`requirement`]).
 pub async fn enrolled(w: &Writ, user_id: &str) -> Result<bool, ServiceError> {
     Ok(authenticators(w, user_id)
         .await?
         .iter()
-        .any(|a| a.confirmed))
+        .any(|a| a.kind == "totp" && a.confirmed))
 }
 
-/// What the login of `user` to `client` must do after the password (see the module docs).
+/// What the login of `user` to `client` must do after the password (see the module docs). A
+/// user's passkeys do not ask for a second factor by themselves, but satisfy one that is
+/// required.
 /// With `ask_hooks` (the hosted page, which must know before it opens the session), the
 /// post-login hooks run here when nothing else asks for a factor and one of them names
 /// `multifactor` (they run again when the tokens are minted); the password grant leaves them to the minting, which refuses with
@@ -171,10 +175,13 @@ pub async fn requirement(
             // A failing or denying hook refuses the login when the tokens are minted.
             .unwrap_or(false);
     }
-    Ok(if required {
-        Requirement::Enroll
-    } else {
+    Ok(if !required {
         Requirement::None
+    } else if crate::passkeys::has_passkey(w, &user.user_id).await? {
+        // A passkey is a second factor when one is required (the challenge page offers it).
+        Requirement::Challenge
+    } else {
+        Requirement::Enroll
     })
 }
 
@@ -189,10 +196,10 @@ pub async fn start_enrollment(
     with_recovery: bool,
 ) -> Result<Enrollment, ServiceError> {
     let existing = authenticators(w, &user.user_id).await?;
-    if existing.iter().any(|a| a.confirmed) {
+    if existing.iter().any(|a| a.kind == "totp" && a.confirmed) {
         return Err(ServiceError::Conflict("User is already enrolled.".into()));
     }
-    for a in existing {
+    for a in existing.iter().filter(|a| a.kind == "totp") {
         w.store.delete_authenticator(&user.user_id, &a.id).await?;
     }
     let mut secret = vec![0u8; 20];
@@ -248,7 +255,7 @@ pub async fn current_enrollment(w: &Writ, user: &User) -> Result<Option<Enrollme
 }
 
 /// A new recovery code for the user (replacing any unused one), shown once.
-async fn new_recovery_code(w: &Writ, user_id: &str) -> Result<String, ServiceError> {
+pub async fn new_recovery_code(w: &Writ, user_id: &str) -> Result<String, ServiceError> {
     let code = recovery_code();
     w.store
         .set_recovery_code(user_id, &sha256_hex(&code), now())
@@ -293,7 +300,7 @@ pub async fn check_otp(
     }
     let code = code.trim();
     let all = authenticators(w, &user.user_id).await?;
-    let confirmed = all.iter().any(|a| a.confirmed);
+    let confirmed = all.iter().any(|a| a.kind == "totp" && a.confirmed);
     let candidates = all
         .iter()
         .filter(|a| a.kind == "totp" && a.confirmed == confirmed);
@@ -337,7 +344,7 @@ pub async fn check_otp(
 
 /// Takes one attempt from the user's bucket (10, refilled one per 6 minutes, on every node):
 /// `Some(TooManyAttempts)`, recorded, when it is empty.
-async fn take_attempt(
+pub(crate) async fn take_attempt(
     w: &Writ,
     peer: &Peer,
     user: &User,

@@ -373,6 +373,9 @@ mod tests {
             ("mfa_logins", "users"),
             ("mfa_logins", "clients"),
             ("mfa_attempts", "users"),
+            ("passkeys", "authenticators"),
+            ("passkeys", "users"),
+            ("passkey_challenges", "users"),
             ("ssf_subjects", "ssf_streams"),
             ("ssf_outbox", "ssf_streams"),
         ] {

@@ -613,13 +613,14 @@ pub trait LoginStore: Send + Sync {
 /// A user's second factor (see [`MfaStore`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticator {
-    /// `totp_…` (a later `passkey` type gets its own prefix).
+    /// `totp_…` or `passkey_…`.
     pub id: String,
     pub user_id: String,
-    /// `totp` (the only type so far; designed for `passkey` too).
+    /// `totp` or `passkey` (whose credential is a [`PasskeyCredential`]).
     pub kind: String,
     pub name: Option<String>,
-    /// The factor's secret, sealed by the caller (the store never sees a TOTP secret in clear).
+    /// The factor's secret, sealed by the caller (the store never sees a TOTP secret in clear);
+    /// empty for a passkey (its public key is in [`PasskeyCredential`]).
     pub secret: Vec<u8>,
     /// Whether enrollment finished (a first code was accepted).
     pub confirmed: bool,
@@ -688,6 +689,75 @@ pub trait MfaStore: Send + Sync {
         capacity: i64,
         refill_secs: i64,
     ) -> Result<Result<(), i64>>;
+}
+
+/// A passkey's credential (see [`PasskeyStore`]); the passkey itself is the
+/// [`Authenticator`] `authenticator_id` (type `passkey`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCredential {
+    pub authenticator_id: String,
+    pub user_id: String,
+    /// The credential id, base64url (unique across users).
+    pub credential_id: String,
+    /// The WebAuthn user handle, base64url (the same for every passkey of a user).
+    pub user_handle: String,
+    /// The public key and fixed extension outputs (the relying-party library's encoding).
+    pub static_state: Vec<u8>,
+    /// Signature counter and flags (the relying-party library's encoding).
+    pub dynamic_state: Vec<u8>,
+    pub sign_count: i64,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+    /// The transports the authenticator named (the library's bit set).
+    pub transports: i64,
+}
+
+/// A WebAuthn ceremony under way: the library's server state, bound to the browser's login
+/// state (`binding`, a hash) and, when known, the user; `id` is the challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyChallenge {
+    pub id: String,
+    /// `register`, `login` (passwordless) or `factor` (second factor).
+    pub kind: String,
+    pub binding: String,
+    pub user_id: Option<String>,
+    pub state: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Passkeys: their credentials (each also an [`Authenticator`] of type `passkey`, so listing
+/// and deleting go through [`MfaStore`]) and the ceremonies under way. A ceremony is taken
+/// once (deleted as it is read); a new signature counter is stored by one conditional update
+/// on the previous one, so of two sign-ins racing with one assertion exactly one wins.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Stores the passkey: its authenticator row and its credential, in one transaction.
+    /// `Conflict` when the credential id is already registered.
+    async fn create_passkey(&self, a: &Authenticator, c: &PasskeyCredential) -> Result<()>;
+    /// The credential with this id (base64url), if any.
+    async fn passkey_by_credential(&self, credential_id: &str)
+    -> Result<Option<PasskeyCredential>>;
+    /// The user's passkey credentials, oldest first.
+    async fn passkeys_of_user(&self, user_id: &str) -> Result<Vec<PasskeyCredential>>;
+    /// Stores a new signature counter and flags after a sign-in, if the counter is still
+    /// `previous_count`: `false` when another sign-in got there first (or the passkey went).
+    async fn update_passkey_state(
+        &self,
+        authenticator_id: &str,
+        previous_count: i64,
+        c: &PasskeyCredential,
+        now: i64,
+    ) -> Result<bool>;
+    async fn create_passkey_challenge(&self, c: &PasskeyChallenge) -> Result<()>;
+    /// Takes (deletes and returns) the live ceremony `id` of `kind` bound to `binding`, once.
+    async fn take_passkey_challenge(
+        &self,
+        id: &str,
+        kind: &str,
+        binding: &str,
+        now: i64,
+    ) -> Result<Option<PasskeyChallenge>>;
 }
 
 /// A session of the admin console; `id` is the SHA-256 of the cookie value.
@@ -1122,6 +1192,7 @@ sum_trait! {
         + ConsentStore
         + MailStore
         + MfaStore
+        + PasskeyStore
         + SsfStore
         + AuditStore
         + Lifecycle

@@ -63,6 +63,10 @@ pub async fn login(
             match super::mfa::after_password(&state, &addr, &headers, &v, &f.tx, &user).await {
                 Some(r) => r,
                 None => {
+                    // No second factor: maybe the offer to create a passkey (see `passkeys`).
+                    if let Some(r) = super::passkeys::offer(&state, &addr, &v, &f.tx, &user).await {
+                        return r;
+                    }
                     let amr = writ_service::mfa::AMR_PWD;
                     start_session(&state, &addr, &v, &f.tx, &user.user_id, amr).await
                 }

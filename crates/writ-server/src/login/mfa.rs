@@ -2,7 +2,9 @@
 //! the login form), a user with a TOTP factor gets the challenge page (a 6-digit code, or the
 //! recovery code), and one who must use a factor but has none the enrollment page (the QR code
 //! drawn locally as SVG, the key in text, confirmed with a first code, then the recovery code
-//! shown once). Only then is the SSO session opened and the authorization request answered.
+//! shown once). Either page may offer a passkey instead ([`super::passkeys`]): the user's own on
+//! the challenge page, a new one on the enrollment page. Only then is the SSO session opened
+//! and the authorization request answered.
 //!
 //! The half-done login is a stored record ([`writ_service::mfa`]: hashed, 10 minutes, bound to
 //! the user, the client and the authorization request) named by a `SameSite=Strict` cookie of
@@ -17,6 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use writ_core::User;
 use writ_service::mfa::{self, Checked, LoginKind, Pending, Requirement};
+use writ_service::passkeys;
 use writ_store::MfaLogin;
 
 use super::consent::start_session;
@@ -43,23 +46,61 @@ struct MfaPage<'a> {
     qr_svg: Option<&'a str>,
     secret: &'a str,
     recovery_code: Option<&'a str>,
+    /// The passkey button's label, when the page offers one.
+    passkey: Option<&'a str>,
+    /// The offer to create a passkey after a password login (skippable).
+    offer: bool,
+    nonce: &'a str,
+    passkey_js: &'static str,
 }
 
 /// What the page shows.
-enum Shown<'a> {
+pub(super) enum Shown<'a> {
     Challenge,
     Enroll(&'a mfa::Enrollment),
     Recovery(&'a str),
+    /// The offer to create a passkey (`passkey_enrollment_offer`).
+    Offer,
 }
 
-fn page(
+/// What the page offers besides a code: a passkey (to sign in with, or, while enrolling, to
+/// register instead of an authenticator app), as the button's label.
+pub(super) async fn passkey_offer(
+    state: &AppState,
+    user_id: &str,
+    enrolling: bool,
+) -> Option<&'static str> {
+    if !passkeys::available(state) {
+        return None;
+    }
+    if enrolling {
+        return Some("Use a passkey instead");
+    }
+    match passkeys::has_passkey(state, user_id).await {
+        Ok(true) => Some("Use your passkey"),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "second factor: reading the user's passkeys");
+            None
+        }
+    }
+}
+
+pub(super) fn page(
     state: &AppState,
     addr: &ClientAddr,
     v: &Validated,
     shown: Shown<'_>,
+    passkey: Option<&str>,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    let nonce = writ_service::crypto::random_token(16);
+    let passkey = if matches!(shown, Shown::Recovery(_)) {
+        None
+    } else {
+        passkey
+    };
     csrf_page(state, addr, |csrf| {
         let (title, qr, secret, recovery) = match &shown {
             Shown::Challenge => ("Verify it's you", None, "", None),
@@ -70,6 +111,7 @@ fn page(
                 None,
             ),
             Shown::Recovery(c) => ("Your recovery code", None, "", Some(*c)),
+            Shown::Offer => ("Sign in faster next time", None, "", None),
         };
         let p = MfaPage {
             css: pages::CSS,
@@ -80,6 +122,10 @@ fn page(
             qr_svg: qr,
             secret,
             recovery_code: recovery,
+            passkey,
+            offer: matches!(shown, Shown::Offer),
+            nonce: &nonce,
+            passkey_js: pages::PASSKEY_JS,
         };
         let r = match p.render() {
             Ok(body) => (status, Html(body)).into_response(),
@@ -88,11 +134,12 @@ fn page(
                 return pages::internal();
             }
         };
-        pages::secure(r, None, Some(&origin_of(&v.redirect_uri)), "'none'")
+        let script = passkey.map(|_| nonce.as_str());
+        pages::secure(r, script, Some(&origin_of(&v.redirect_uri)), "'none'")
     })
 }
 
-fn set_cookie(r: &mut Response, state: &AppState, addr: &ClientAddr, token: &str) {
+pub(super) fn set_cookie(r: &mut Response, state: &AppState, addr: &ClientAddr, token: &str) {
     cookies::set(
         r,
         state,
@@ -104,7 +151,7 @@ fn set_cookie(r: &mut Response, state: &AppState, addr: &ClientAddr, token: &str
     );
 }
 
-fn expired() -> Response {
+pub(super) fn expired() -> Response {
     pages::error(
         StatusCode::BAD_REQUEST,
         "Login expired",
@@ -156,15 +203,33 @@ pub(crate) async fn after_password(
             return Some(pages::internal());
         }
     };
+    let enrolling = need == Requirement::Enroll;
+    let offer = passkey_offer(state, &user.user_id, enrolling).await;
     let mut r = match need {
         Requirement::Enroll => match mfa::start_enrollment(state, user, false).await {
-            Ok(e) => page(state, addr, v, Shown::Enroll(&e), None, StatusCode::OK),
+            Ok(e) => page(
+                state,
+                addr,
+                v,
+                Shown::Enroll(&e),
+                offer,
+                None,
+                StatusCode::OK,
+            ),
             Err(e) => {
                 tracing::error!(error = %e, "second factor: starting an enrollment");
                 pages::internal()
             }
         },
-        _ => page(state, addr, v, Shown::Challenge, None, StatusCode::OK),
+        _ => page(
+            state,
+            addr,
+            v,
+            Shown::Challenge,
+            offer,
+            None,
+            StatusCode::OK,
+        ),
     };
     set_cookie(&mut r, state, addr, &token);
     Some(r)
@@ -185,7 +250,7 @@ pub struct ContinueForm {
 }
 
 /// This browser's half-login of `kind`, its checked authorization request and its user.
-async fn resume(
+pub(super) async fn resume(
     state: &AppState,
     headers: &HeaderMap,
     csrf: &str,
@@ -218,13 +283,14 @@ async fn resume(
     Ok((token, login, v, user))
 }
 
-/// Ends the half-login (once) and opens the session.
-async fn open_session(
+/// Ends the half-login (once) and opens the session; the user authenticated as `amr` says.
+pub(super) async fn open_session(
     state: &AppState,
     addr: &ClientAddr,
     token: &str,
     v: &Validated,
     login: &MfaLogin,
+    amr: &str,
 ) -> Response {
     match mfa::finish_login(state, token).await {
         Ok(Some(_)) => {}
@@ -235,10 +301,11 @@ async fn open_session(
         }
     }
     let tx = login.tx.as_deref().unwrap_or_default();
-    let mut r = start_session(state, addr, v, tx, &login.user_id, mfa::AMR_PWD_OTP).await;
+    let mut r = start_session(state, addr, v, tx, &login.user_id, amr).await;
     cookies::clear(&mut r, state, addr, MFA_COOKIE, SameSite::Strict);
+    // Only a login that used a second factor remembers the browser.
     let days = state.config.mfa_remember_browser_days;
-    if days > 0 {
+    if days > 0 && amr.split(' ').any(|a| a == "mfa") {
         match mfa::remember_browser(state, &login.user_id, &login.client_id, days).await {
             Ok(token) => cookies::set(
                 &mut r,
@@ -274,59 +341,16 @@ pub async fn verify(
     } else {
         mfa::check_recovery(&state, &peer, &user, code).await
     };
-    let again = async |error: &str, status: StatusCode| match mfa::current_enrollment(&state, &user)
-        .await
-    {
-        Ok(Some(e)) => page(&state, &addr, &v, Shown::Enroll(&e), Some(error), status),
-        Ok(None) => page(&state, &addr, &v, Shown::Challenge, Some(error), status),
-        Err(e) => {
-            tracing::error!(error = %e, "second factor: reading the enrollment");
-            pages::internal()
-        }
+    let again = async |error: &str, status: StatusCode| {
+        again_page(&state, &addr, &v, &user, error, status).await
     };
     match checked {
         Ok(Checked::Accepted {
             recovery_code: None,
-        }) => open_session(&state, &addr, &token, &v, &login).await,
+        }) => open_session(&state, &addr, &token, &v, &login, mfa::AMR_PWD_OTP).await,
         Ok(Checked::Accepted {
             recovery_code: Some(rc),
-        }) => {
-            // The recovery code is shown once; the login goes on from a new half-login whose
-            // factor is already verified.
-            match mfa::finish_login(&state, &token).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return expired(),
-                Err(e) => {
-                    tracing::error!(error = %e, "second factor: finishing the login");
-                    return pages::internal();
-                }
-            }
-            let pending = Pending {
-                kind: LoginKind::Verified,
-                user_id: &login.user_id,
-                client_id: &login.client_id,
-                audience: None,
-                scope: None,
-                tx: login.tx.as_deref(),
-            };
-            let next = match mfa::start_login(&state, pending).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(error = %e, "second factor: storing the login");
-                    return pages::internal();
-                }
-            };
-            let mut r = page(
-                &state,
-                &addr,
-                &v,
-                Shown::Recovery(&rc),
-                None,
-                StatusCode::OK,
-            );
-            set_cookie(&mut r, &state, &addr, &next);
-            r
-        }
+        }) => show_recovery(&state, &addr, &token, &v, &login, &rc, mfa::AMR_PWD_OTP).await,
         Ok(Checked::Wrong) => {
             let msg = if is_otp {
                 "That code is not valid. Wait for a new code and try again."
@@ -352,6 +376,87 @@ pub async fn verify(
     }
 }
 
+/// The challenge or enrollment page again, with `error`.
+pub(super) async fn again_page(
+    state: &AppState,
+    addr: &ClientAddr,
+    v: &Validated,
+    user: &User,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    match mfa::current_enrollment(state, user).await {
+        Ok(Some(e)) => {
+            let offer = passkey_offer(state, &user.user_id, true).await;
+            page(
+                state,
+                addr,
+                v,
+                Shown::Enroll(&e),
+                offer,
+                Some(error),
+                status,
+            )
+        }
+        Ok(None) => {
+            let offer = passkey_offer(state, &user.user_id, false).await;
+            page(state, addr, v, Shown::Challenge, offer, Some(error), status)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "second factor: reading the enrollment");
+            pages::internal()
+        }
+    }
+}
+
+/// After a factor was accepted with a new recovery code (`rc`, shown once): the login goes on
+/// from a new half-login whose factor is already verified, which remembers the `amr` to open
+/// the session with (in its `scope`, unused by page logins otherwise).
+pub(super) async fn show_recovery(
+    state: &AppState,
+    addr: &ClientAddr,
+    token: &str,
+    v: &Validated,
+    login: &MfaLogin,
+    rc: &str,
+    amr: &str,
+) -> Response {
+    match mfa::finish_login(state, token).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return expired(),
+        Err(e) => {
+            tracing::error!(error = %e, "second factor: finishing the login");
+            return pages::internal();
+        }
+    }
+    let pending = Pending {
+        kind: LoginKind::Verified,
+        user_id: &login.user_id,
+        client_id: &login.client_id,
+        audience: None,
+        scope: Some(amr),
+        tx: login.tx.as_deref(),
+    };
+    let next = match mfa::start_login(state, pending).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "second factor: storing the login");
+            return pages::internal();
+        }
+    };
+    let mut r = page(
+        state,
+        addr,
+        v,
+        Shown::Recovery(rc),
+        None,
+        None,
+        StatusCode::OK,
+    );
+    set_cookie(&mut r, state, addr, &next);
+    r
+}
+
 /// `POST /u/mfa/continue`: after the recovery code was shown, the session.
 pub async fn continue_login(
     State(state): State<AppState>,
@@ -360,7 +465,15 @@ pub async fn continue_login(
     Form(f): Form<ContinueForm>,
 ) -> Response {
     match resume(&state, &headers, &f.csrf, LoginKind::Verified).await {
-        Ok((token, login, v, _)) => open_session(&state, &addr, &token, &v, &login).await,
+        Ok((token, login, v, _)) => {
+            let amr = match login.scope.as_deref() {
+                Some(passkeys::AMR_PWD_PASSKEY) => passkeys::AMR_PWD_PASSKEY,
+                // The passkey offer, declined: a password login.
+                Some(mfa::AMR_PWD) => mfa::AMR_PWD,
+                _ => mfa::AMR_PWD_OTP,
+            };
+            open_session(&state, &addr, &token, &v, &login, amr).await
+        }
         Err(r) => *r,
     }
 }

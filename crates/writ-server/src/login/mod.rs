@@ -1,5 +1,6 @@
 //! The hosted pages of the login (Auth0's Universal Login, simply): the login form
-//! (`POST /u/login`, CSRF-protected, brute-force limited), sign-up (`/u/signup`), the consent
+//! (`POST /u/login`, CSRF-protected, brute-force limited), passkeys ([`passkeys`]: passwordless
+//! and as a second factor), sign-up (`/u/signup`), the consent
 //! of third-party clients (`POST /u/consent`), Auth0's `POST /dbconnections/signup` for SPAs
 //! with their own form ([`dbconnections`]), logout (`/v2/logout`, `/oidc/logout`), and the
 //! pages they show ([`pages`], askama templates under `templates/login/`). Authorization
@@ -13,6 +14,7 @@ pub mod form;
 pub mod logout;
 pub mod mfa;
 pub mod pages;
+pub mod passkeys;
 pub mod signup;
 
 use axum::Router;
@@ -37,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/u/consent", post(consent::consent))
         .route("/u/mfa", post(mfa::verify))
         .route("/u/mfa/continue", post(mfa::continue_login))
+        .route("/u/passkey/options", post(passkeys::login_options))
+        .route("/u/passkey/login", post(passkeys::login))
+        .route("/u/mfa/passkey/options", post(passkeys::factor_options))
+        .route("/u/mfa/passkey", post(passkeys::factor))
         .route("/u/signup", get(signup::signup_page).post(signup::signup))
         .route(
             "/u/email-verification",
@@ -139,6 +145,7 @@ pub(crate) fn login_page(
             &v.client.name,
             &origin_of(&v.redirect_uri),
             state.config.signup_enabled,
+            writ_service::passkeys::available(state),
         );
         if let Some(s) = status_override {
             *r.status_mut() = s;

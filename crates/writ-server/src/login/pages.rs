@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 /// The pages' one stylesheet, inlined (and allowed by its hash).
 pub(crate) const CSS: &str = include_str!("../../templates/login/style.css");
 
+/// The passkey ceremonies' script (`navigator.credentials`), inlined with the page's nonce.
+pub(crate) const PASSKEY_JS: &str = include_str!("../../templates/login/passkeys.js");
+
 static CSS_HASH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "'sha256-{}'",
@@ -65,6 +68,10 @@ struct LoginPage<'a> {
     email: &'a str,
     signup_form: bool,
     signup_enabled: bool,
+    /// Whether the page offers passkeys (the login form, with a relying party).
+    passkeys: bool,
+    nonce: &'a str,
+    passkey_js: &'static str,
 }
 
 #[derive(Template)]
@@ -137,8 +144,9 @@ pub fn secure(
     form_action: Option<&str>,
     frame_ancestors: &str,
 ) -> Response {
+    // A page with a script may call its own origin (the passkey options), nothing else.
     let script = script_nonce
-        .map(|n| format!(" script-src 'nonce-{n}';"))
+        .map(|n| format!(" script-src 'nonce-{n}'; connect-src 'self';"))
         .unwrap_or_default();
     let form = form_action
         .map(|o| format!(" form-action 'self' {o};"))
@@ -184,7 +192,8 @@ pub enum Note<'a> {
     Info(&'a str),
 }
 
-/// The hosted login (or sign-up) page. `signup_enabled` adds the link between the two.
+/// The hosted login (or sign-up) page. `signup_enabled` adds the link between the two;
+/// `passkeys` the login form's "Sign in with a passkey" and the email field's passkey autofill.
 #[allow(clippy::too_many_arguments)]
 pub fn login(
     form: Form,
@@ -195,7 +204,10 @@ pub fn login(
     client_name: &str,
     redirect_origin: &str,
     signup_enabled: bool,
+    passkeys: bool,
 ) -> Response {
+    let passkeys = passkeys && form == Form::Login;
+    let nonce = writ_service::crypto::random_token(16);
     let tx_q: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
     let (title, action, button, pw_auto) = match form {
         Form::Login => ("Log in", "/u/login", "Continue", "current-password"),
@@ -222,13 +234,17 @@ pub fn login(
         email,
         signup_form: form == Form::Signup,
         signup_enabled,
+        passkeys,
+        nonce: &nonce,
+        passkey_js: PASSKEY_JS,
     };
     let status = if matches!(note, Some(Note::Error(_))) {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    secure(html(status, &page), None, Some(redirect_origin), "'none'")
+    let script = passkeys.then_some(nonce.as_str());
+    secure(html(status, &page), script, Some(redirect_origin), "'none'")
 }
 
 /// What a third-party client asks for, as the consent page lists it.

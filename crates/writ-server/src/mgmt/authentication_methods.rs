@@ -1,4 +1,4 @@
-//! `/api/v2/users/{id}/authentication-methods`: a user's second factors, in Auth0's paths and
+//! `/api/v2/users/{id}/authentication-methods`: a user's second factors and passkeys, in Auth0's paths and
 //! scopes (`read:authentication_methods`, `delete:authentication_methods`). Deleting one (or
 //! all) lets a user who lost their device log in with the password again and enroll anew;
 //! each deletion is audited by [`writ_service::mfa`]. Tokens already issued keep their `amr`
@@ -21,9 +21,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// One authentication method of a user (Auth0's shape).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthenticationMethod {
-    /// The method's id (`totp_…`).
+    /// The method's id (`totp_…`, `passkey_…`).
     pub id: String,
-    /// `totp` (later `passkey`).
+    /// `totp` or `passkey`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Whether enrollment finished.
@@ -44,7 +44,9 @@ impl IntoParams for MethodId {
                 .name("authentication_method_id")
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
-                .description(Some("The authentication method's id (`totp_…`)."))
+                .description(Some(
+                    "The authentication method's id (`totp_…`, `passkey_…`).",
+                ))
                 .schema(Some(String::schema()))
                 .build(),
         ]
@@ -57,7 +59,7 @@ impl IntoParams for MethodId {
     operation_id = "get_authentication_methods",
     tag = "users",
     summary = "List a user's authentication methods",
-    description = "The user's second factors (TOTP authenticators), confirmed or being enrolled.",
+    description = "The user's authentication methods: TOTP authenticators (confirmed or being enrolled) and passkeys.",
     params(UserId),
     responses(
         (status = 200, description = "The methods, oldest first.", body = Vec<AuthenticationMethod>),

@@ -190,6 +190,18 @@ async fn verification_job(app: &TestApp, user: &str) {
     .assert(201);
 }
 
+/// Posts the reset-password page's form: the link's `ticket`, the page's `csrf`, the new
+/// password twice.
+async fn reset(b: &mut Browser, ticket: &str, csrf: &str, password: &str, confirm: &str) -> Page {
+    let form = [
+        ("ticket", ticket),
+        ("csrf", csrf),
+        ("password", password),
+        ("password_confirm", confirm),
+    ];
+    b.post("/u/reset-password", &form).await
+}
+
 async fn authz_version(app: &TestApp, user: &str) -> i64 {
     app.state.store.authz_version(user).await.unwrap()
 }
@@ -311,32 +323,12 @@ async fn a_reset_ends_sessions_and_refresh_tokens_and_only_the_new_password_work
     assert_eq!(page.status, 200, "{}", page.body);
     let csrf = hidden(&page.body, "csrf");
     // Two different passwords: the form again, the link still usable.
-    let r = b
-        .post(
-            "/u/reset-password",
-            &[
-                ("ticket", &token),
-                ("csrf", &csrf),
-                ("password", "new-password-1"),
-                ("password_confirm", "new-password-2"),
-            ],
-        )
-        .await;
+    let r = reset(&mut b, &token, &csrf, "new-password-1", "new-password-2").await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("The two passwords differ."));
     // Too short: refused by the password policy, as every new password.
     let csrf = hidden(&r.body, "csrf");
-    let r = b
-        .post(
-            "/u/reset-password",
-            &[
-                ("ticket", &token),
-                ("csrf", &csrf),
-                ("password", "short"),
-                ("password_confirm", "short"),
-            ],
-        )
-        .await;
+    let r = reset(&mut b, &token, &csrf, "short", "short").await;
     assert_eq!(r.status, 400);
     assert!(
         r.body
@@ -346,32 +338,19 @@ async fn a_reset_ends_sessions_and_refresh_tokens_and_only_the_new_password_work
     );
     // A common one: refused by the policy's dictionary, with its advice.
     let csrf = hidden(&r.body, "csrf");
-    let r = b
-        .post(
-            "/u/reset-password",
-            &[
-                ("ticket", &token),
-                ("csrf", &csrf),
-                ("password", "Password123"),
-                ("password_confirm", "Password123"),
-            ],
-        )
-        .await;
+    let r = reset(&mut b, &token, &csrf, "Password123", "Password123").await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("most common ones"), "{}", r.body);
     let csrf = hidden(&r.body, "csrf");
     let before = authz_version(app, &s.alice).await;
-    let r = b
-        .post(
-            "/u/reset-password",
-            &[
-                ("ticket", &token),
-                ("csrf", &csrf),
-                ("password", "alice-new-password-9"),
-                ("password_confirm", "alice-new-password-9"),
-            ],
-        )
-        .await;
+    let r = reset(
+        &mut b,
+        &token,
+        &csrf,
+        "alice-new-password-9",
+        "alice-new-password-9",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("Password changed"));
     assert!(authz_version(app, &s.alice).await > before);

@@ -22,6 +22,7 @@ mod mgmt;
 mod mgmt_scopes;
 mod multinode;
 mod observe;
+mod passkeys;
 mod pg;
 mod proxy;
 mod ssf;

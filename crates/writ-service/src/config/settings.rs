@@ -96,6 +96,11 @@ pub const SETTINGS: &[Setting] = &[
         "WRIT_MFA_REMEMBER_BROWSER_DAYS",
         "0",
     ),
+    s(
+        "passkey_enrollment_offer",
+        "WRIT_PASSKEY_ENROLLMENT_OFFER",
+        "false",
+    ),
     s("hook_timeout_ms", "WRIT_HOOK_TIMEOUT_MS", "100"),
     s("hook_workers", "WRIT_HOOK_WORKERS", "the CPU count"),
     s("hook_worker", "WRIT_HOOK_WORKER", "unset: this executable"),
@@ -177,6 +182,7 @@ impl Config {
                 V::Array(self.mfa_amr_audiences.iter().map(|r| text(r)).collect())
             }
             "mfa_remember_browser_days" => int(u64::from(self.mfa_remember_browser_days)),
+            "passkey_enrollment_offer" => V::Boolean(self.passkey_enrollment_offer),
             "hook_timeout_ms" => int(self.hook_timeout.as_millis() as u64),
             "hook_workers" => int(self.hook_workers as u64),
             "hook_worker" => V::String(self.hook_worker.as_ref()?.display().to_string()),

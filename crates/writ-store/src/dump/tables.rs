@@ -471,6 +471,37 @@ pub(crate) static TABLES: &[Table] = &[
         &[("user_id", Text), ("tokens", Int), ("refill_at", Int)],
         &["user_id"],
     ),
+    // Passkeys (0017): public keys and counters (nothing secret), after their authenticators;
+    // ceremonies under way are the library's server state (challenges, not secrets).
+    table(
+        "passkeys",
+        &[
+            ("authenticator_id", Text),
+            ("user_id", Text),
+            ("credential_id", Text),
+            ("user_handle", Text),
+            ("static_state", Bytes),
+            ("dynamic_state", Bytes),
+            ("sign_count", Int),
+            ("backup_eligible", Bool),
+            ("backed_up", Bool),
+            ("transports", Int),
+        ],
+        &["authenticator_id"],
+    ),
+    table(
+        "passkey_challenges",
+        &[
+            ("id", Text),
+            ("kind", Text),
+            ("binding", Text),
+            ("user_id", Text),
+            ("state", Bytes),
+            ("created_at", Int),
+            ("expires_at", Int),
+        ],
+        &["id"],
+    ),
     // Shared Signals (0018). `auth_header` is sealed with the key-encryption key and stays
     // sealed in the dump; queued SETs are signed tokens, as the receiver will get them.
     table(

@@ -374,6 +374,7 @@ impl LoginStore for Store {
             "DELETE FROM authorization_codes WHERE expires_at <= $1 - 86400",
             "DELETE FROM refresh_tokens WHERE family_expires_at <= $1",
             "DELETE FROM mfa_logins WHERE expires_at <= $1",
+            "DELETE FROM passkey_challenges WHERE expires_at <= $1",
         ] {
             n += sqlx::query(sql)
                 .bind(now)

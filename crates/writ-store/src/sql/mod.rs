@@ -24,6 +24,7 @@ mod login;
 mod mail;
 mod membership;
 mod mfa;
+mod passkeys;
 pub(super) mod rbac;
 mod ssf;
 

@@ -26,6 +26,7 @@ mod login;
 mod mail;
 mod mfa;
 mod migrations;
+mod passkeys;
 mod rbac;
 mod security;
 mod upgrade;

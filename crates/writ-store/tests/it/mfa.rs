@@ -238,7 +238,7 @@ async fn deleting_factors(t: TestStore) {
 }
 
 /// Runs `n` copies of `f(i)` at once, on their own tasks, and returns their results.
-async fn futures_join<F, Fut, T>(n: usize, f: F) -> Vec<T>
+pub(crate) async fn futures_join<F, Fut, T>(n: usize, f: F) -> Vec<T>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = T> + Send + 'static,

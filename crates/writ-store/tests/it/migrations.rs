@@ -90,13 +90,13 @@ async fn an_old_node_opens_a_database_with_a_newer_additive_migration(t: TestSto
 
 async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestStore) {
     let next = known(&t) + 1;
-    let additive = format!("{ADDITIVE}\nCREATE TABLE passkeys (id TEXT PRIMARY KEY);\n");
-    let breaking = format!("{BREAKING}\nALTER TABLE passkeys RENAME TO passkeys_v2;\n");
+    let additive = format!("{ADDITIVE}\nCREATE TABLE future_things (id TEXT PRIMARY KEY);\n");
+    let breaking = format!("{BREAKING}\nALTER TABLE future_things RENAME TO future_things_v2;\n");
     let newer = migrate::embedded_with(
         t.backend,
         &[
-            (next, "passkeys", &additive),
-            (next + 1, "rename passkeys", &breaking),
+            (next, "future_things", &additive),
+            (next + 1, "rename future_things", &breaking),
         ],
     );
     migrate::apply(&t.url, &newer).await.unwrap();
@@ -106,7 +106,7 @@ async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestS
         Err(e) => e.to_string(),
     };
     let expected = format!(
-        "the database schema is at migration {} (rename passkeys), newer than this Writ knows \
+        "the database schema is at migration {} (rename future_things), newer than this Writ knows \
          ({}, ",
         next + 1,
         known(&t)
@@ -127,4 +127,39 @@ async fn an_old_node_refuses_a_database_with_a_newer_breaking_migration(t: TestS
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Schema(_)), "{e}");
+}
+
+/// SQLite: only the store's first open creates the database file. With the file moved away
+/// (a volume unmounted, a careless restore), new connections fail rather than create an empty
+/// database at the path, so once the file is back no connection of the pool serves an empty
+/// database ("migrations not applied") in its place.
+#[tokio::test]
+async fn sqlite_reconnects_never_create_the_file_again() {
+    let t = TestStore::sqlite().await;
+    let path = std::path::PathBuf::from(t.url.trim_start_matches("sqlite://"));
+    let away = path.with_extension("away");
+    std::fs::rename(&path, &away).unwrap();
+    // More readers at once than the pool has open connections: the pool must connect anew.
+    let reads = (0..16).map(|_| t.store.authz_head());
+    let results = futures_util::future::join_all(reads).await;
+    assert!(
+        results.iter().any(|r| r.is_err()),
+        "some needed a new connection"
+    );
+    assert!(t.store.schema_status().await.is_err(), "the file is gone");
+    assert!(
+        !path.exists(),
+        "no empty database created at {}",
+        path.display()
+    );
+    std::fs::rename(&away, &path).unwrap();
+    // Back: every connection the pool hands out reads the real database.
+    for _ in 0..16 {
+        let status = t.store.schema_status().await.unwrap();
+        assert_eq!(status.problem(), None);
+    }
+    let reads = (0..16).map(|_| t.store.authz_head());
+    for r in futures_util::future::join_all(reads).await {
+        r.unwrap();
+    }
 }
