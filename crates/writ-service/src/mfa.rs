@@ -328,7 +328,7 @@ pub async fn check_otp(
                 "Guardian enrollment complete",
             )
             .await;
-            crate::ssf::mfa_changed(w, &user.user_id, "create", false);
+            crate::ssf::mfa_changed(w, &user.user_id, "totp", "create", false);
             if issue_recovery {
                 Some(new_recovery_code(w, &user.user_id).await?)
             } else {
@@ -547,13 +547,22 @@ pub async fn delete_method(
     );
     let result = async {
         w.store.get_user(user_id).await?;
+        let kind = w
+            .store
+            .authenticators(user_id)
+            .await?
+            .into_iter()
+            .find(|a| a.id == method_id)
+            .map(|a| a.kind);
         w.store.delete_authenticator(user_id, method_id).await?;
-        Ok::<_, ServiceError>(())
+        Ok::<_, ServiceError>(kind)
     }
     .await;
-    if result.is_ok() {
-        crate::ssf::mfa_changed(w, user_id, "delete", true);
+    if let Ok(kind) = &result {
+        let kind = kind.as_deref().unwrap_or("totp");
+        crate::ssf::mfa_changed(w, user_id, kind, "delete", true);
     }
+    let result = result.map(|_| ());
     w.finish(actor, op, result).await
 }
 
@@ -562,12 +571,27 @@ pub async fn delete_methods(w: &Writ, actor: &Actor, user_id: &str) -> Result<u6
     let op = Operation::at("DELETE", "/users/{id}/authentication-methods", user_id, 204);
     let result = async {
         w.store.get_user(user_id).await?;
-        Ok::<_, ServiceError>(w.store.delete_authenticators(user_id).await?)
+        let mut kinds: Vec<String> = w
+            .store
+            .authenticators(user_id)
+            .await?
+            .into_iter()
+            .map(|a| a.kind)
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        let n = w.store.delete_authenticators(user_id).await?;
+        Ok::<_, ServiceError>((n, kinds))
     }
     .await;
-    if result.as_ref().is_ok_and(|n| *n > 0) {
-        crate::ssf::mfa_changed(w, user_id, "delete", true);
+    if let Ok((n, kinds)) = &result
+        && *n > 0
+    {
+        for kind in kinds {
+            crate::ssf::mfa_changed(w, user_id, kind, "delete", true);
+        }
     }
+    let result = result.map(|(n, _)| n);
     w.finish(actor, op, result).await
 }
 

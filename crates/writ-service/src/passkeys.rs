@@ -361,6 +361,7 @@ pub async fn finish_registration(
         "Passkey registered",
     )
     .await;
+    crate::ssf::mfa_changed(w, &user.user_id, KIND, "create", false);
     Ok(Registered::Added(id))
 }
 

@@ -667,16 +667,26 @@ pub fn logged_out(w: &Writ, user_id: &str) {
     );
 }
 
-/// A second factor was enrolled (`create`) or removed (`delete`) (`admin`: by an
-/// administrator, else by the user).
-pub fn mfa_changed(w: &Writ, user_id: &str, change_type: &'static str, admin: bool) {
+/// CAEP's `credential_type` of an authenticator of `kind` (`totp`: `app`; `passkey`:
+/// `fido2-platform`, the common case of a passkey, since the authenticator's attachment is not
+/// kept).
+pub fn credential_type(kind: &str) -> &'static str {
+    match kind {
+        "passkey" => "fido2-platform",
+        _ => "app",
+    }
+}
+
+/// A second factor of `kind` (see [`credential_type`]) was enrolled (`create`) or removed
+/// (`delete`) (`admin`: by an administrator, else by the user).
+pub fn mfa_changed(w: &Writ, user_id: &str, kind: &str, change_type: &'static str, admin: bool) {
     emit(
         w,
         vec![Signal {
             subject: user_id.to_owned(),
             event_type: CREDENTIAL_CHANGE,
             event: json!({
-                "credential_type": "app",
+                "credential_type": credential_type(kind),
                 "change_type": change_type,
                 "initiating_entity": if admin { "admin" } else { "user" },
             }),
