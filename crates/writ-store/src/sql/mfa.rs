@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::{FOR_UPDATE, Store};
+use super::{Conn, FOR_UPDATE, Store};
 use crate::*;
 
 #[derive(FromRow)]
@@ -70,31 +70,38 @@ impl From<MfaLoginRow> for MfaLogin {
     }
 }
 
+/// Inserts the authenticator row of `a` (a TOTP factor, or the row a passkey hangs from);
+/// `NotFound("user")` when its user does not exist.
+pub(super) async fn insert_authenticator(conn: &mut Conn, a: &Authenticator) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO authenticators (id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&a.id)
+    .bind(&a.user_id)
+    .bind(&a.kind)
+    .bind(&a.name)
+    .bind(&a.secret)
+    .bind(a.confirmed)
+    .bind(a.created_at)
+    .bind(a.last_used_at)
+    .bind(a.last_step)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound("user")
+        }
+        _ => StoreError::Db(e),
+    })?;
+    Ok(())
+}
+
 #[async_trait]
 impl MfaStore for Store {
     async fn create_authenticator(&self, a: &Authenticator) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO authenticators (id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&a.id)
-        .bind(&a.user_id)
-        .bind(&a.kind)
-        .bind(&a.name)
-        .bind(&a.secret)
-        .bind(a.confirmed)
-        .bind(a.created_at)
-        .bind(a.last_used_at)
-        .bind(a.last_step)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                StoreError::NotFound("user")
-            }
-            _ => StoreError::Db(e),
-        })?;
+        insert_authenticator(&mut tx, a).await?;
         tx.commit().await
     }
 

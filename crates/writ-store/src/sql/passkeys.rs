@@ -74,27 +74,7 @@ const CREDENTIAL_COLUMNS: &str = "authenticator_id, user_id, credential_id, user
 impl PasskeyStore for Store {
     async fn create_passkey(&self, a: &Authenticator, c: &PasskeyCredential) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO authenticators (id, user_id, type, name, secret, confirmed, created_at, last_used_at, last_step) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&a.id)
-        .bind(&a.user_id)
-        .bind(&a.kind)
-        .bind(&a.name)
-        .bind(&a.secret)
-        .bind(a.confirmed)
-        .bind(a.created_at)
-        .bind(a.last_used_at)
-        .bind(a.last_step)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                StoreError::NotFound("user")
-            }
-            _ => StoreError::Db(e),
-        })?;
+        super::mfa::insert_authenticator(&mut tx, a).await?;
         sqlx::query(
             "INSERT INTO passkeys (authenticator_id, user_id, credential_id, user_handle, static_state, dynamic_state, \
              sign_count, backup_eligible, backed_up, transports) \
