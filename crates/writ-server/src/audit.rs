@@ -37,7 +37,8 @@ pub fn peer(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Peer {
     )
 }
 
-/// Records the logout of the SSO session in `headers`, if it has one (before it is deleted).
+/// Records the logout of the SSO session in `headers`, if it has one (before it is deleted),
+/// and tells the shared-signals receivers its user's session was revoked.
 pub async fn logout(
     state: &AppState,
     peer: &Peer,
@@ -48,7 +49,9 @@ pub async fn logout(
         crate::http::cookies::get(state, headers, crate::http::cookies::SSO_SESSION)
     {
         let id = writ_service::crypto::sha256_hex(&cookie);
-        writ_service::audit::logout(state, peer, &id, client_id).await;
+        if let Some(user_id) = writ_service::audit::logout(state, peer, &id, client_id).await {
+            writ_service::ssf::logged_out(state, &user_id);
+        }
     }
 }
 

@@ -349,10 +349,15 @@ pub async fn console_refused(state: &Writ, peer: &Peer, method: &str, path: &str
 
 /// Records a logout (`slo`) of the SSO session whose id (the SHA-256 of its cookie) is
 /// `session_id`, if it exists; call it before the session is deleted (it reads whose session
-/// it is).
-pub async fn logout(state: &Writ, peer: &Peer, session_id: &str, client_id: Option<&str>) {
+/// it is). Returns whose session it was.
+pub async fn logout(
+    state: &Writ,
+    peer: &Peer,
+    session_id: &str,
+    client_id: Option<&str>,
+) -> Option<String> {
     let Ok(Some(s)) = state.store.get_session(session_id).await else {
-        return;
+        return None;
     };
     let mut e = Entry::new(types::SUCCESS_LOGOUT, "Successful logout")
         .peer(peer)
@@ -361,7 +366,7 @@ pub async fn logout(state: &Writ, peer: &Peer, session_id: &str, client_id: Opti
         e = e.client(c);
     }
     record(state, e).await;
-    crate::ssf::logged_out(state, &s.user_id);
+    Some(s.user_id)
 }
 
 // ---------------------------------------------------------------------------------------------

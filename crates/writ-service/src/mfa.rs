@@ -177,7 +177,7 @@ pub async fn requirement(
     }
     Ok(if !required {
         Requirement::None
-    } else if crate::passkeys::has_passkey(w, &user.user_id).await? {
+    } else if !w.store.passkeys_of_user(&user.user_id).await?.is_empty() {
         // A passkey is a second factor when one is required (the challenge page offers it).
         Requirement::Challenge
     } else {
