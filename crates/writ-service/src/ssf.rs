@@ -835,25 +835,6 @@ async fn derive_once(w: &Writ) -> Result<bool> {
 // ---------------------------------------------------------------------------------------------
 // Delivery
 
-/// The one HTTP client of every push (connections reused): no redirects, no proxy from the
-/// environment.
-fn client() -> std::result::Result<&'static reqwest::Client, String> {
-    static CLIENT: std::sync::OnceLock<std::result::Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .timeout(PUSH_TIMEOUT)
-                .user_agent(concat!("writ/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| format!("the SSF push client could not start: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-}
-
 /// The delay before retry number `attempts` (1, 2, 4 … seconds, at most five minutes).
 pub fn backoff_ms(attempts: i64) -> i64 {
     let exp = u32::try_from((attempts - 1).clamp(0, 20)).unwrap_or(20);
@@ -873,7 +854,7 @@ enum Pushed {
 }
 
 async fn push_one(w: &Writ, s: &SsfStream, set: &str) -> Pushed {
-    let http = match client() {
+    let http = match crate::webhooks::client() {
         Ok(c) => c,
         Err(e) => return Pushed::Failed(e),
     };
@@ -882,6 +863,7 @@ async fn push_one(w: &Writ, s: &SsfStream, set: &str) -> Pushed {
     };
     let mut req = http
         .post(endpoint)
+        .timeout(PUSH_TIMEOUT)
         .header("content-type", "application/secevent+jwt")
         .header("accept", "application/json")
         .body(set.to_owned());

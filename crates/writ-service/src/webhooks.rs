@@ -29,9 +29,10 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The longest webhook URL accepted, in characters.
 pub const MAX_URL_CHARS: usize = 2048;
 
-/// The one HTTP client of every webhook call (its connections are reused): no redirects, no
-/// proxy from the environment.
-fn client() -> Result<&'static reqwest::Client, String> {
+/// The one HTTP client of every outbound call to a URL an administrator or a receiver gave
+/// (webhooks, shared-signals push; its connections are reused): no redirects, no proxy from
+/// the environment. Callers set their own timeout per request.
+pub(crate) fn client() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
