@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 pub use writ_service::audit::{Entry, Peer, record, types};
 
 use crate::http::client_addr::ClientAddr;
-use crate::state::AppState;
 
 /// The [`Peer`] of a request: the client's address ([`ClientAddr`], the real client behind a
 /// trusted proxy) and its `User-Agent`.
@@ -35,24 +34,6 @@ pub fn peer(ip: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Peer {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
     )
-}
-
-/// Records the logout of the SSO session in `headers`, if it has one (before it is deleted),
-/// and tells the shared-signals receivers its user's session was revoked.
-pub async fn logout(
-    state: &AppState,
-    peer: &Peer,
-    headers: &axum::http::HeaderMap,
-    client_id: Option<&str>,
-) {
-    if let Some(cookie) =
-        crate::http::cookies::get(state, headers, crate::http::cookies::SSO_SESSION)
-    {
-        let id = writ_service::crypto::sha256_hex(&cookie);
-        if let Some(user_id) = writ_service::audit::logout(state, peer, &id, client_id).await {
-            writ_service::ssf::logged_out(state, &user_id);
-        }
-    }
 }
 
 /// [`peer_of`] as an extractor.

@@ -46,6 +46,8 @@ struct Failure {
     error: &'static str,
     description: String,
     www_authenticate: Option<String>,
+    /// Seconds, for a 429.
+    retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -55,6 +57,7 @@ impl Failure {
             error,
             description: description.into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -75,6 +78,15 @@ impl From<SsfError> for Failure {
                 Failure::new(StatusCode::NOT_FOUND, "not_found", "stream not found")
             }
             SsfError::Conflict(m) => Failure::new(StatusCode::CONFLICT, "conflict", m),
+            e @ SsfError::TooSoon => {
+                let mut f = Failure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    e.to_string(),
+                );
+                f.retry_after = Some(ssf::MIN_VERIFICATION_INTERVAL.as_secs());
+                f
+            }
             SsfError::Internal(detail) => {
                 tracing::error!(error = %detail, "SSF: internal error");
                 Failure::new(
@@ -96,6 +108,10 @@ impl IntoResponse for Failure {
             .and_then(|w| HeaderValue::from_str(&w).ok())
         {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, h);
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }

@@ -347,26 +347,15 @@ pub async fn console_refused(state: &Writ, peer: &Peer, method: &str, path: &str
     .await;
 }
 
-/// Records a logout (`slo`) of the SSO session whose id (the SHA-256 of its cookie) is
-/// `session_id`, if it exists; call it before the session is deleted (it reads whose session
-/// it is). Returns whose session it was.
-pub async fn logout(
-    state: &Writ,
-    peer: &Peer,
-    session_id: &str,
-    client_id: Option<&str>,
-) -> Option<String> {
-    let Ok(Some(s)) = state.store.get_session(session_id).await else {
-        return None;
-    };
+/// Records the logout (`slo`) of `user_id` from `client_id` (named only when it exists).
+pub async fn logout(state: &Writ, peer: &Peer, user_id: &str, client_id: Option<&str>) {
     let mut e = Entry::new(types::SUCCESS_LOGOUT, "Successful logout")
         .peer(peer)
-        .user(&s.user_id);
+        .user(user_id);
     if let Some(c) = client_id.filter(|c| state.catalog.load().clients.contains_key(*c)) {
         e = e.client(c);
     }
     record(state, e).await;
-    Some(s.user_id)
 }
 
 // ---------------------------------------------------------------------------------------------

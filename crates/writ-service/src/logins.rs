@@ -6,6 +6,8 @@
 //! queued) password verification and settled after it, so that parallel guesses cannot all be
 //! verified before the first failure is counted. Unknown emails are verified against a dummy
 //! hash at the same cost (see [`crate::crypto::PasswordHasherPool::verify`]).
+//!
+//! The SSO session a login starts ends here too ([`logout`]).
 
 use writ_core::User;
 
@@ -121,4 +123,26 @@ async fn verify(state: &Writ, a: Attempt<'_>) -> Result<User, (Refused, LoginFai
         .await;
     record(LoginOutcome::Success(&user.user_id)).await;
     Ok(user)
+}
+
+/// Ends the SSO session whose id (the SHA-256 of its cookie) is `session_id`, if it exists:
+/// deletes it with its shared-signals `session-revoked` signal in one transaction, then records
+/// the logout (`slo`). `false` when there was no such session (or another request ended it
+/// first).
+pub async fn logout(state: &Writ, peer: &Peer, session_id: &str, client_id: Option<&str>) -> bool {
+    let Ok(Some(s)) = state.store.get_session(session_id).await else {
+        return false;
+    };
+    let signal = crate::ssf::logged_out(&s.user_id);
+    match state.store.end_session(session_id, &[signal]).await {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not end an SSO session");
+            return false;
+        }
+    }
+    crate::ssf::signalled();
+    audit::logout(state, peer, &s.user_id, client_id).await;
+    true
 }

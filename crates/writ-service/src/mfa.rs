@@ -200,7 +200,10 @@ pub async fn start_enrollment(
         return Err(ServiceError::Conflict("User is already enrolled.".into()));
     }
     for a in existing.iter().filter(|a| a.kind == "totp") {
-        w.store.delete_authenticator(&user.user_id, &a.id).await?;
+        // An unfinished enrollment: no credential changed, no signal.
+        w.store
+            .delete_authenticator(&user.user_id, &a.id, &[])
+            .await?;
     }
     let mut secret = vec![0u8; 20];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
@@ -313,7 +316,22 @@ pub async fn check_otp(
         let Some(step) = totp(secret, &issuer, &user.email)?.check(code, t as u64) else {
             continue;
         };
-        if !w.store.accept_totp_step(&a.id, step as i64, t).await? {
+        // The first accepted code confirms the enrollment: a credential was created.
+        let signals = if confirmed {
+            Vec::new()
+        } else {
+            vec![crate::ssf::mfa_changed(
+                &user.user_id,
+                "totp",
+                "create",
+                false,
+            )]
+        };
+        if !w
+            .store
+            .accept_totp_step(&a.id, step as i64, t, &signals)
+            .await?
+        {
             // Replayed: that step (or a later one) was already accepted.
             break;
         }
@@ -328,7 +346,7 @@ pub async fn check_otp(
                 "Guardian enrollment complete",
             )
             .await;
-            crate::ssf::mfa_changed(w, &user.user_id, "totp", "create", false);
+            crate::ssf::signalled();
             if issue_recovery {
                 Some(new_recovery_code(w, &user.user_id).await?)
             } else {
@@ -554,15 +572,15 @@ pub async fn delete_method(
             .into_iter()
             .find(|a| a.id == method_id)
             .map(|a| a.kind);
-        w.store.delete_authenticator(user_id, method_id).await?;
-        Ok::<_, ServiceError>(kind)
+        let kind = kind.as_deref().unwrap_or("totp");
+        let signal = crate::ssf::mfa_changed(user_id, kind, "delete", true);
+        w.store
+            .delete_authenticator(user_id, method_id, &[signal])
+            .await?;
+        crate::ssf::signalled();
+        Ok::<_, ServiceError>(())
     }
     .await;
-    if let Ok(kind) = &result {
-        let kind = kind.as_deref().unwrap_or("totp");
-        crate::ssf::mfa_changed(w, user_id, kind, "delete", true);
-    }
-    let result = result.map(|_| ());
     w.finish(actor, op, result).await
 }
 
@@ -580,18 +598,15 @@ pub async fn delete_methods(w: &Writ, actor: &Actor, user_id: &str) -> Result<u6
             .collect();
         kinds.sort();
         kinds.dedup();
-        let n = w.store.delete_authenticators(user_id).await?;
-        Ok::<_, ServiceError>((n, kinds))
+        let signals: Vec<_> = kinds
+            .iter()
+            .map(|kind| crate::ssf::mfa_changed(user_id, kind, "delete", true))
+            .collect();
+        let n = w.store.delete_authenticators(user_id, &signals).await?;
+        crate::ssf::signalled();
+        Ok::<_, ServiceError>(n)
     }
     .await;
-    if let Ok((n, kinds)) = &result
-        && *n > 0
-    {
-        for kind in kinds {
-            crate::ssf::mfa_changed(w, user_id, kind, "delete", true);
-        }
-    }
-    let result = result.map(|(n, _)| n);
     w.finish(actor, op, result).await
 }
 

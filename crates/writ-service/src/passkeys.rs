@@ -338,7 +338,8 @@ pub async fn finish_registration(
         backed_up: matches!(dynamic.backup, Backup::Exists),
         transports: i64::from(transports),
     };
-    match w.store.create_passkey(&a, &c).await {
+    let signal = crate::ssf::mfa_changed(&user.user_id, KIND, "create", false);
+    match w.store.create_passkey(&a, &c, &[signal]).await {
         Ok(()) => {}
         Err(writ_store::StoreError::Conflict(_)) => return Ok(Registered::Refused),
         Err(e) => return Err(e.into()),
@@ -350,7 +351,7 @@ pub async fn finish_registration(
         .filter(|a| a.kind == "totp" && !a.confirmed)
     {
         w.store
-            .delete_authenticator(&user.user_id, &pending.id)
+            .delete_authenticator(&user.user_id, &pending.id, &[])
             .await?;
     }
     record(
@@ -361,7 +362,7 @@ pub async fn finish_registration(
         "Passkey registered",
     )
     .await;
-    crate::ssf::mfa_changed(w, &user.user_id, KIND, "create", false);
+    crate::ssf::signalled();
     Ok(Registered::Added(id))
 }
 

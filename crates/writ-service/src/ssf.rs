@@ -12,8 +12,10 @@
 //!   Profile does; each event carries `event_timestamp` and `initiating_entity`.
 //! - Durability: permission changes are derived from the authz event log (already written in
 //!   the transaction of the change) by [`spawn`]'s deriver, which advances its cursor in the
-//!   transaction that queues the SETs; logouts and MFA changes are queued right after their
-//!   write, in a task of their own, so emitting never blocks or fails the write. Queued SETs
+//!   transaction that queues the SETs; logouts and MFA changes are signals (`ssf_signals`)
+//!   written in the transaction of their change, which the deriver deletes in the transaction
+//!   that queues their SETs. No event is lost to a crash between a change and its SETs, and
+//!   signing or fanning out never blocks or fails the write. Queued SETs
 //!   live in the per-stream outbox (`ssf_outbox`) until delivered: pushed (RFC 8935) by one
 //!   node under a lease, with exponential backoff, or polled (RFC 8936) and acknowledged.
 //!   Paused streams keep their events; disabled streams drop them.
@@ -73,11 +75,17 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Poll delivery: the most SETs one answer carries, and the longest a long poll waits.
 pub const MAX_EVENTS: i64 = 100;
 pub const LONG_POLL: Duration = Duration::from_secs(15);
+/// The least time between two verification requests of a stream (its configuration's
+/// `min_verification_interval`); a sooner one is refused (429), so a receiver cannot make
+/// Writ sign and send SETs as fast as it can ask.
+pub const MIN_VERIFICATION_INTERVAL: Duration = Duration::from_secs(10);
 /// Authz events read at once by the deriver.
 const DERIVE_PAGE: i64 = 200;
 
 /// Wakes pushers and long polls of this process when SETs were queued.
 static QUEUED: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
+/// Wakes the deriver of this process when a write stored signals.
+static SIGNALLED: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
 
 /// What a receiver did wrong, or what went wrong here.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +96,9 @@ pub enum SsfError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// A verification request sooner than [`MIN_VERIFICATION_INTERVAL`] after the last one.
+    #[error("verification requested too often: wait {} seconds", MIN_VERIFICATION_INTERVAL.as_secs())]
+    TooSoon,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -260,7 +271,7 @@ pub fn view(w: &Writ, s: &SsfStream) -> Value {
             "method": if s.method == "push" { PUSH } else { POLL },
             "endpoint_url": endpoint,
         },
-        "min_verification_interval": 0,
+        "min_verification_interval": MIN_VERIFICATION_INTERVAL.as_secs(),
     });
     for k in ["description", "format"] {
         if let Some(x) = s.config.get(k) {
@@ -480,7 +491,8 @@ pub async fn subject(w: &Writ, owner: &str, id: &str, subject: &Value, add: bool
     Ok(())
 }
 
-/// Queues a verification event carrying the receiver's `state`.
+/// Queues a verification event carrying the receiver's `state`; [`SsfError::TooSoon`] within
+/// [`MIN_VERIFICATION_INTERVAL`] of the stream's last one.
 pub async fn verify(w: &Writ, owner: &str, id: &str, state: Option<&str>) -> Result<()> {
     let s = owned(w, owner, id).await?;
     if state.is_some_and(|x| x.len() > MAX_TEXT) {
@@ -489,6 +501,10 @@ pub async fn verify(w: &Writ, owner: &str, id: &str, state: Option<&str>) -> Res
     let mut event = json!({});
     if let Some(st) = state {
         event["state"] = st.into();
+    }
+    let interval = i64::try_from(MIN_VERIFICATION_INTERVAL.as_millis()).unwrap_or(i64::MAX);
+    if !w.store.ssf_verification_due(id, now_ms(), interval).await? {
+        return Err(SsfError::TooSoon);
     }
     let set = sign_set(w, &s, None, VERIFICATION, event, stream_subject(&s))?;
     w.store.ssf_enqueue(None, &[set], now_ms()).await?;
@@ -545,18 +561,10 @@ fn sign_set(
     })
 }
 
-/// Something that happened to a subject, before it becomes one SET per stream.
-#[derive(Debug, Clone)]
-pub struct Signal {
-    /// A user id, or `<client_id>@clients`.
-    pub subject: String,
-    pub event_type: &'static str,
-    /// The event's claims (without `event_timestamp`, added here).
-    pub event: Value,
-    /// When it happened (unix seconds).
-    pub at: i64,
-    pub txn: String,
-}
+/// Something that happened to a subject, before it becomes one SET per stream: `subject` is a
+/// user id or `<client_id>@clients`, `event` the event's claims without `event_timestamp`
+/// (added from `at`).
+pub type Signal = writ_store::SsfSignal;
 
 /// The subject identifier of `who` for stream `s`.
 fn sub_id(w: &Writ, s: &SsfStream, who: &str, email: Option<&str>) -> Value {
@@ -612,7 +620,9 @@ async fn fan_out(w: &Writ, signals: &[Signal]) -> Result<Vec<SsfNewSet>> {
         let mut event = sig.event.clone();
         event["event_timestamp"] = sig.at.into();
         for s in &streams {
-            if !delivered(s).contains(&sig.event_type) || !covers(s, &sig.subject, &subjects) {
+            if !delivered(s).contains(&sig.event_type.as_str())
+                || !covers(s, &sig.subject, &subjects)
+            {
                 continue;
             }
             let sub = sub_id(w, s, &sig.subject, email.as_deref());
@@ -620,7 +630,7 @@ async fn fan_out(w: &Writ, signals: &[Signal]) -> Result<Vec<SsfNewSet>> {
                 w,
                 s,
                 Some(&sig.txn),
-                sig.event_type,
+                &sig.event_type,
                 event.clone(),
                 sub,
             )?);
@@ -629,42 +639,29 @@ async fn fan_out(w: &Writ, signals: &[Signal]) -> Result<Vec<SsfNewSet>> {
     Ok(out)
 }
 
-/// Queues `signals` for every stream that wants them, in a task of its own: the caller's write
-/// is done and never waits for this, nor fails with it.
-pub fn emit(w: &Writ, signals: Vec<Signal>) {
-    let w = w.clone();
-    tokio::spawn(async move {
-        let result = async {
-            let sets = fan_out(&w, &signals).await?;
-            if !sets.is_empty() {
-                w.store.ssf_enqueue(None, &sets, now_ms()).await?;
-                QUEUED.notify_waiters();
-            }
-            Ok::<_, SsfError>(())
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "SSF: could not queue events");
-        }
-    });
-}
-
 fn reason(text: &str) -> Value {
     json!({"en": text})
 }
 
-/// A logout ended the user's session.
-pub fn logged_out(w: &Writ, user_id: &str) {
-    emit(
-        w,
-        vec![Signal {
-            subject: user_id.to_owned(),
-            event_type: SESSION_REVOKED,
-            event: json!({"initiating_entity": "user", "reason_user": reason("Logged out")}),
-            at: crate::time::now(),
-            txn: crate::crypto::random_alnum(16),
-        }],
-    );
+/// A signal about `subject` now, with a fresh `txn`.
+fn signal(subject: &str, event_type: &str, event: Value) -> Signal {
+    Signal {
+        txn: crate::crypto::random_alnum(16),
+        subject: subject.to_owned(),
+        event_type: event_type.to_owned(),
+        event,
+        at: crate::time::now(),
+    }
+}
+
+/// The signal of a logout that ended the user's session; written with the session's deletion
+/// (see [`signalled`]).
+pub fn logged_out(user_id: &str) -> Signal {
+    signal(
+        user_id,
+        SESSION_REVOKED,
+        json!({"initiating_entity": "user", "reason_user": reason("Logged out")}),
+    )
 }
 
 /// CAEP's `credential_type` of an authenticator of `kind` (`totp`: `app`; `passkey`:
@@ -677,23 +674,25 @@ pub fn credential_type(kind: &str) -> &'static str {
     }
 }
 
-/// A second factor of `kind` (see [`credential_type`]) was enrolled (`create`) or removed
-/// (`delete`) (`admin`: by an administrator, else by the user).
-pub fn mfa_changed(w: &Writ, user_id: &str, kind: &str, change_type: &'static str, admin: bool) {
-    emit(
-        w,
-        vec![Signal {
-            subject: user_id.to_owned(),
-            event_type: CREDENTIAL_CHANGE,
-            event: json!({
-                "credential_type": credential_type(kind),
-                "change_type": change_type,
-                "initiating_entity": if admin { "admin" } else { "user" },
-            }),
-            at: crate::time::now(),
-            txn: crate::crypto::random_alnum(16),
-        }],
-    );
+/// The signal of a second factor of `kind` (see [`credential_type`]) enrolled (`create`) or
+/// removed (`delete`) (`admin`: by an administrator, else by the user); written with that
+/// change (see [`signalled`]).
+pub fn mfa_changed(user_id: &str, kind: &str, change_type: &str, admin: bool) -> Signal {
+    signal(
+        user_id,
+        CREDENTIAL_CHANGE,
+        json!({
+            "credential_type": credential_type(kind),
+            "change_type": change_type,
+            "initiating_entity": if admin { "admin" } else { "user" },
+        }),
+    )
+}
+
+/// Wakes this node's deriver after a write stored signals (other nodes find them within
+/// [`SAFETY_POLL`]).
+pub fn signalled() {
+    SIGNALLED.notify_one();
 }
 
 /// The claims of `who` a token carries now: per API its `permissions`, and the user's
@@ -762,9 +761,9 @@ async fn signals_of(w: &Writ, events: &[writ_store::AuthzEvent]) -> Result<Vec<S
             .map(|t| t.timestamp())
             .unwrap_or_else(|_| crate::time::now());
         let txn = format!("authz-{}", e.seq);
-        let signal = |event_type, event| Signal {
+        let signal = |event_type: &str, event| Signal {
             subject: e.subject.clone(),
-            event_type,
+            event_type: event_type.to_owned(),
             event,
             at,
             txn: txn.clone(),
@@ -811,6 +810,22 @@ async fn signals_of(w: &Writ, events: &[writ_store::AuthzEvent]) -> Result<Vec<S
         }
     }
     Ok(out)
+}
+
+/// Turns stored signals into queued SETs; `true` when it took some (there may be more).
+async fn take_signals(w: &Writ) -> Result<bool> {
+    let signals = w.store.ssf_signals(DERIVE_PAGE).await?;
+    if signals.is_empty() {
+        return Ok(false);
+    }
+    let sets = fan_out(w, &signals).await?;
+    let txns: Vec<String> = signals.into_iter().map(|s| s.txn).collect();
+    let took = w.store.ssf_take_signals(&txns, &sets, now_ms()).await?;
+    if took && !sets.is_empty() {
+        QUEUED.notify_waiters();
+    }
+    // Taken by another node or by this one: either way, look again.
+    Ok(true)
 }
 
 /// Turns the authz events after the cursor into queued SETs; `true` when it moved the cursor.
@@ -978,12 +993,21 @@ pub fn spawn(w: &Writ) {
                     false
                 }
             };
+            let more = more
+                | match take_signals(&w).await {
+                    Ok(took) => took,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SSF: cannot turn signals into SETs");
+                        false
+                    }
+                };
             drop(w);
             if more {
                 continue;
             }
             tokio::select! {
                 _ = head.changed() => {}
+                _ = SIGNALLED.notified() => {}
                 _ = tokio::time::sleep(SAFETY_POLL) => {}
                 _ = closing.changed() => return,
             }

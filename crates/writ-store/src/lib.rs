@@ -579,6 +579,9 @@ pub trait LoginStore: Send + Sync {
     async fn get_session(&self, id: &str) -> Result<Option<Session>>;
     async fn touch_session(&self, id: &str, now: i64) -> Result<()>;
     async fn delete_session(&self, id: &str) -> Result<()>;
+    /// Logout: deletes the session and, when it existed, writes `signals` in the same
+    /// transaction; `false` when there was no such session.
+    async fn end_session(&self, id: &str, signals: &[SsfSignal]) -> Result<bool>;
     async fn create_code(&self, c: &AuthCode) -> Result<()>;
     /// Reads a code without using it (to check it before [`LoginStore::consume_code`]).
     async fn get_code(&self, id: &str) -> Result<Option<AuthCode>>;
@@ -657,13 +660,26 @@ pub trait MfaStore: Send + Sync {
     /// The user's authenticators, oldest first.
     async fn authenticators(&self, user_id: &str) -> Result<Vec<Authenticator>>;
     /// Records `step` as used by the authenticator (and confirms it) unless a step at or after
-    /// it was already accepted: `true` for the one caller that gets the step.
-    async fn accept_totp_step(&self, id: &str, step: i64, now: i64) -> Result<bool>;
-    /// Deletes one of the user's authenticators; `NotFound` when it is not theirs. When it was
-    /// their last confirmed one, their recovery codes go too.
-    async fn delete_authenticator(&self, user_id: &str, id: &str) -> Result<()>;
-    /// Deletes every authenticator and recovery code of the user; returns how many factors.
-    async fn delete_authenticators(&self, user_id: &str) -> Result<u64>;
+    /// it was already accepted: `true` for the one caller that gets the step. `signals` are
+    /// written with it (only when it is accepted).
+    async fn accept_totp_step(
+        &self,
+        id: &str,
+        step: i64,
+        now: i64,
+        signals: &[SsfSignal],
+    ) -> Result<bool>;
+    /// Deletes one of the user's authenticators, writing `signals` with it; `NotFound` when it
+    /// is not theirs. When it was their last confirmed one, their recovery codes go too.
+    async fn delete_authenticator(
+        &self,
+        user_id: &str,
+        id: &str,
+        signals: &[SsfSignal],
+    ) -> Result<()>;
+    /// Deletes every authenticator and recovery code of the user, writing `signals` with them
+    /// when there was any factor; returns how many factors.
+    async fn delete_authenticators(&self, user_id: &str, signals: &[SsfSignal]) -> Result<u64>;
     /// Replaces the user's unused recovery codes by the one hashed `hash`.
     async fn set_recovery_code(&self, user_id: &str, hash: &str, now: i64) -> Result<()>;
     /// Uses the recovery code hashed `hash` of the user, once: `true` for the one caller that
@@ -733,8 +749,13 @@ pub struct PasskeyChallenge {
 #[async_trait]
 pub trait PasskeyStore: Send + Sync {
     /// Stores the passkey: its authenticator row and its credential, in one transaction.
-    /// `Conflict` when the credential id is already registered.
-    async fn create_passkey(&self, a: &Authenticator, c: &PasskeyCredential) -> Result<()>;
+    /// `Conflict` when the credential id is already registered. `signals` are written with it.
+    async fn create_passkey(
+        &self,
+        a: &Authenticator,
+        c: &PasskeyCredential,
+        signals: &[SsfSignal],
+    ) -> Result<()>;
     /// The credential with this id (base64url), if any.
     async fn passkey_by_credential(&self, credential_id: &str)
     -> Result<Option<PasskeyCredential>>;
@@ -869,6 +890,23 @@ pub struct SsfQueued {
     pub attempts: i64,
 }
 
+/// A Shared Signals event that is not in the authz log (a logout, a second factor enrolled or
+/// removed), written in the transaction of the change it reports (the `signals` argument of
+/// those writes) and turned into SETs by [`SsfStore::ssf_take_signals`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsfSignal {
+    /// The SETs' `txn` claim; unique.
+    pub txn: String,
+    /// A user id.
+    pub subject: String,
+    /// The CAEP event type (a URI).
+    pub event_type: String,
+    /// The event's claims.
+    pub event: Value,
+    /// When it happened (unix seconds).
+    pub at: i64,
+}
+
 /// The Shared Signals transmitter's records: streams, their subjects and one outbox of SETs per
 /// stream. Pushed SETs are claimed with a lease ([`SsfStore::claim_ssf_push`]) so several nodes
 /// push each SET once; the authz log is turned into SETs under a compare-and-set cursor
@@ -929,6 +967,24 @@ pub trait SsfStore: Send + Sync {
     ) -> Result<(Vec<SsfQueued>, bool)>;
     /// When the next push is due (unix ms), if any SET of an enabled push stream is queued.
     async fn next_ssf_due(&self) -> Result<Option<i64>>;
+    /// Up to `limit` signals not yet turned into SETs, oldest first.
+    async fn ssf_signals(&self, limit: i64) -> Result<Vec<SsfSignal>>;
+    /// Deletes the signals `txns` and queues `sets` (due at `now_ms`) in one transaction;
+    /// queues nothing (`false`) when another caller took any of them first.
+    async fn ssf_take_signals(
+        &self,
+        txns: &[String],
+        sets: &[SsfNewSet],
+        now_ms: i64,
+    ) -> Result<bool>;
+    /// Records a verification request of stream `id` at `now_ms` unless the last one was less
+    /// than `min_interval_ms` before (`false`, recording nothing), or the stream is gone.
+    async fn ssf_verification_due(
+        &self,
+        id: &str,
+        now_ms: i64,
+        min_interval_ms: i64,
+    ) -> Result<bool>;
 }
 
 /// A message to queue in the outbox (see [`MailStore`]).

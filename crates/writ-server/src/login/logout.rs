@@ -17,20 +17,6 @@ use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, SSO_SESSION, SameSite};
 use crate::state::AppState;
 
-/// Ends this browser's session and clears the cookie.
-async fn end_session(
-    state: &AppState,
-    addr: &ClientAddr,
-    headers: &HeaderMap,
-    mut r: Response,
-) -> Response {
-    if let Some(token) = cookies::get(state, headers, SSO_SESSION) {
-        let _ = state.store.delete_session(&sha256_hex(&token)).await;
-    }
-    cookies::clear(&mut r, state, addr, SSO_SESSION, SameSite::Lax);
-    r
-}
-
 fn redirect(to: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     if let Ok(l) = HeaderValue::from_str(to) {
@@ -76,10 +62,15 @@ impl FromRequestParts<AppState> for Logout {
 }
 
 impl Logout {
-    /// Records the logout (of `client_id`'s user), ends the browser's session and answers `r`.
-    async fn end(self, client_id: Option<&str>, r: Response) -> Response {
-        crate::audit::logout(&self.state, &self.peer, &self.headers, client_id).await;
-        end_session(&self.state, &self.addr, &self.headers, r).await
+    /// Ends the browser's session (recorded as a logout from `client_id`), clears its cookie
+    /// and answers `r`.
+    async fn end(self, client_id: Option<&str>, mut r: Response) -> Response {
+        if let Some(token) = cookies::get(&self.state, &self.headers, SSO_SESSION) {
+            writ_service::logins::logout(&self.state, &self.peer, &sha256_hex(&token), client_id)
+                .await;
+        }
+        cookies::clear(&mut r, &self.state, &self.addr, SSO_SESSION, SameSite::Lax);
+        r
     }
 }
 

@@ -201,7 +201,7 @@ async fn passkeys_are_listed_and_deleted_with_the_other_methods() {
         backed_up: false,
         transports: 0,
     };
-    app.state.store.create_passkey(&a, &c).await.unwrap();
+    app.state.store.create_passkey(&a, &c, &[]).await.unwrap();
     let path = format!("/users/{uid}/authentication-methods");
     let listed = app.api(Method::GET, &path, None).await.assert(200).body;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
@@ -237,7 +237,7 @@ async fn passkeys_are_listed_and_deleted_with_the_other_methods() {
         credential_id: "Y3JlZDI".into(),
         ..c
     };
-    app.state.store.create_passkey(&b, &d).await.unwrap();
+    app.state.store.create_passkey(&b, &d, &[]).await.unwrap();
     app.api(Method::DELETE, &format!("/users/{uid}"), None)
         .await
         .assert(204);

@@ -342,6 +342,25 @@ async fn metadata_and_stream_management_per_receiver() {
         left.is_empty() && !more,
         "acknowledged SETs are gone: {left:?}"
     );
+    // Another request within the stream's min_verification_interval is refused (429, with
+    // Retry-After), and queues nothing.
+    assert_eq!(replaced["min_verification_interval"], 10);
+    let again = ssf(
+        &app,
+        &token,
+        Method::POST,
+        "/ssf/verify",
+        Some(json!({"stream_id": id, "state": "s-456"})),
+    )
+    .await
+    .assert(429);
+    assert_eq!(again.body["error"], "too_many_requests");
+    assert_eq!(again.headers["retry-after"], "10");
+    let (left, _) = poll(&app, &token, &id, &[], &alice_rx).await;
+    assert!(
+        left.is_empty(),
+        "a refused verification queues nothing: {left:?}"
+    );
 
     // Subjects: malformed ones are refused; unknown ones accepted silently.
     ssf(

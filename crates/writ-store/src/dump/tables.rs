@@ -516,6 +516,7 @@ pub(crate) static TABLES: &[Table] = &[
             ("reason", Text),
             ("created_at", Int),
             ("updated_at", Int),
+            ("verified_at", Int),
         ],
         &["id"],
     ),
@@ -544,6 +545,19 @@ pub(crate) static TABLES: &[Table] = &[
         seeded: true,
         ..table("ssf_state", &[("id", Int), ("authz_seq", Int)], &["id"])
     },
+    // Signals not yet turned into SETs (0020).
+    table(
+        "ssf_signals",
+        &[
+            ("txn", Text),
+            ("ord", Int),
+            ("subject", Text),
+            ("event_type", Text),
+            ("event", Json),
+            ("at", Int),
+        ],
+        &["txn"],
+    ),
     // No foreign keys (an entry outlives the user or client it names).
     Table {
         counter: Some(Counter {

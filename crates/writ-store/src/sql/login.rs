@@ -196,6 +196,20 @@ impl LoginStore for Store {
         Ok(())
     }
 
+    async fn end_session(&self, id: &str, signals: &[SsfSignal]) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let n = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 1 {
+            super::ssf::insert_signals(&mut tx, signals).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     async fn create_code(&self, c: &AuthCode) -> Result<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (id, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, sid, \

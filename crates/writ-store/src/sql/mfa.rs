@@ -115,7 +115,13 @@ impl MfaStore for Store {
         Ok(rows.into_iter().map(Authenticator::from).collect())
     }
 
-    async fn accept_totp_step(&self, id: &str, step: i64, now: i64) -> Result<bool> {
+    async fn accept_totp_step(
+        &self,
+        id: &str,
+        step: i64,
+        now: i64,
+        signals: &[SsfSignal],
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
         let n = sqlx::query(
             "UPDATE authenticators SET last_step = $2, last_used_at = $3, confirmed = TRUE \
@@ -127,11 +133,19 @@ impl MfaStore for Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if n == 1 {
+            super::ssf::insert_signals(&mut tx, signals).await?;
+        }
         tx.commit().await?;
         Ok(n == 1)
     }
 
-    async fn delete_authenticator(&self, user_id: &str, id: &str) -> Result<()> {
+    async fn delete_authenticator(
+        &self,
+        user_id: &str,
+        id: &str,
+        signals: &[SsfSignal],
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         let n = sqlx::query("DELETE FROM authenticators WHERE id = $1 AND user_id = $2")
             .bind(id)
@@ -153,10 +167,11 @@ impl MfaStore for Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        super::ssf::insert_signals(&mut tx, signals).await?;
         tx.commit().await
     }
 
-    async fn delete_authenticators(&self, user_id: &str) -> Result<u64> {
+    async fn delete_authenticators(&self, user_id: &str, signals: &[SsfSignal]) -> Result<u64> {
         let mut tx = self.write().await?;
         let n = sqlx::query("DELETE FROM authenticators WHERE user_id = $1")
             .bind(user_id)
@@ -167,6 +182,9 @@ impl MfaStore for Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        if n > 0 {
+            super::ssf::insert_signals(&mut tx, signals).await?;
+        }
         tx.commit().await?;
         Ok(n)
     }

@@ -72,7 +72,12 @@ const CREDENTIAL_COLUMNS: &str = "authenticator_id, user_id, credential_id, user
 
 #[async_trait]
 impl PasskeyStore for Store {
-    async fn create_passkey(&self, a: &Authenticator, c: &PasskeyCredential) -> Result<()> {
+    async fn create_passkey(
+        &self,
+        a: &Authenticator,
+        c: &PasskeyCredential,
+        signals: &[SsfSignal],
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         super::mfa::insert_authenticator(&mut tx, a).await?;
         sqlx::query(
@@ -93,6 +98,7 @@ impl PasskeyStore for Store {
         .execute(&mut *tx)
         .await
         .map_err(unique("This passkey is already registered."))?;
+        super::ssf::insert_signals(&mut tx, signals).await?;
         tx.commit().await
     }
 

@@ -6,12 +6,14 @@
 //! SET at a time. Turning the authz log into SETs advances `ssf_state.authz_seq` with a
 //! compare-and-set in the transaction that inserts the SETs: a racing node's update matches no
 //! row (on PostgreSQL it waits for the row lock, then re-reads the committed cursor), and it
-//! rolls back, so each event becomes SETs once.
+//! rolls back, so each event becomes SETs once. Signals (`ssf_signals`: logouts and MFA changes,
+//! written in the transaction of their change) are deleted by the transaction that queues
+//! their SETs, with the same outcome for a racing node: its delete matches no row.
 
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::Store;
+use super::{Conn, Store};
 use crate::common::to_json;
 use crate::*;
 
@@ -65,6 +67,70 @@ impl From<QueuedRow> for SsfQueued {
             set: r.set_jwt,
             attempts: r.attempts,
         }
+    }
+}
+
+/// Queues `sets` (due at `now_ms`) for their streams, unless a stream is gone or disabled.
+async fn insert_sets(conn: &mut Conn, sets: &[SsfNewSet], now_ms: i64) -> Result<()> {
+    let base = chrono::Utc::now().timestamp_micros();
+    for (i, s) in sets.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO ssf_outbox (jti, stream_id, ord, set_jwt, created_at, attempts, \
+             next_attempt_at) \
+             SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
+             (SELECT 1 FROM ssf_streams WHERE id = $2 AND status <> 'disabled')",
+        )
+        .bind(&s.jti)
+        .bind(&s.stream_id)
+        .bind(base + i as i64)
+        .bind(&s.set)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes `signals` in the caller's transaction (the write they report).
+pub(super) async fn insert_signals(conn: &mut Conn, signals: &[SsfSignal]) -> Result<()> {
+    let base = chrono::Utc::now().timestamp_micros();
+    for (i, s) in signals.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO ssf_signals (txn, ord, subject, event_type, event, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.txn)
+        .bind(base + i as i64)
+        .bind(&s.subject)
+        .bind(&s.event_type)
+        .bind(to_json(&s.event))
+        .bind(s.at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct SignalRow {
+    txn: String,
+    subject: String,
+    event_type: String,
+    event: String,
+    at: i64,
+}
+
+impl TryFrom<SignalRow> for SsfSignal {
+    type Error = StoreError;
+    fn try_from(r: SignalRow) -> Result<Self> {
+        Ok(SsfSignal {
+            txn: r.txn,
+            subject: r.subject,
+            event_type: r.event_type,
+            event: serde_json::from_str(&r.event)
+                .map_err(|e| StoreError::Corrupt(format!("ssf signal event: {e}")))?,
+            at: r.at,
+        })
     }
 }
 
@@ -219,22 +285,7 @@ impl SsfStore for Store {
                 return Ok(false);
             }
         }
-        let base = chrono::Utc::now().timestamp_micros();
-        for (i, s) in sets.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO ssf_outbox (jti, stream_id, ord, set_jwt, created_at, attempts, \
-                 next_attempt_at) \
-                 SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
-                 (SELECT 1 FROM ssf_streams WHERE id = $2 AND status <> 'disabled')",
-            )
-            .bind(&s.jti)
-            .bind(&s.stream_id)
-            .bind(base + i as i64)
-            .bind(&s.set)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_sets(&mut tx, sets, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -336,5 +387,57 @@ impl SsfStore for Store {
         )
         .fetch_one(&self.pool)
         .await?)
+    }
+
+    async fn ssf_signals(&self, limit: i64) -> Result<Vec<SsfSignal>> {
+        let rows: Vec<SignalRow> = sqlx::query_as(
+            "SELECT txn, subject, event_type, event, at FROM ssf_signals ORDER BY ord, txn LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(SsfSignal::try_from).collect()
+    }
+
+    async fn ssf_take_signals(
+        &self,
+        txns: &[String],
+        sets: &[SsfNewSet],
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut tx = self.write().await?;
+        for txn in txns {
+            let n = sqlx::query("DELETE FROM ssf_signals WHERE txn = $1")
+                .bind(txn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n != 1 {
+                // Another node took it: its SETs are that node's to queue.
+                return Ok(false);
+            }
+        }
+        insert_sets(&mut tx, sets, now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn ssf_verification_due(
+        &self,
+        id: &str,
+        now_ms: i64,
+        min_interval_ms: i64,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE ssf_streams SET verified_at = $2 \
+             WHERE id = $1 AND (verified_at IS NULL OR verified_at <= $2 - $3)",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .bind(min_interval_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 }

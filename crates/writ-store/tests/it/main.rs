@@ -29,6 +29,7 @@ mod migrations;
 mod passkeys;
 mod rbac;
 mod security;
+mod ssf;
 mod upgrade;
 
 /// Generates one test per body and backend: `mod sqlite { … }` and `mod postgres { … }`.

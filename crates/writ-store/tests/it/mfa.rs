@@ -43,10 +43,25 @@ async fn totp_steps_are_accepted_once(t: TestStore) {
         (a.confirmed, a.last_step, a.secret.clone()),
         (false, None, vec![1, 2, 3])
     );
-    assert!(t.store.accept_totp_step("totp_a", 50, 1500).await.unwrap());
+    assert!(
+        t.store
+            .accept_totp_step("totp_a", 50, 1500, &[])
+            .await
+            .unwrap()
+    );
     // The same step again (a replayed code) and an earlier one are refused.
-    assert!(!t.store.accept_totp_step("totp_a", 50, 1501).await.unwrap());
-    assert!(!t.store.accept_totp_step("totp_a", 49, 1502).await.unwrap());
+    assert!(
+        !t.store
+            .accept_totp_step("totp_a", 50, 1501, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.store
+            .accept_totp_step("totp_a", 49, 1502, &[])
+            .await
+            .unwrap()
+    );
     let a = &t.store.authenticators(&uid).await.unwrap()[0];
     assert_eq!(
         (a.confirmed, a.last_step, a.last_used_at),
@@ -56,11 +71,11 @@ async fn totp_steps_are_accepted_once(t: TestStore) {
     let store = t.store.clone();
     let wins = futures_join(8, move |_| {
         let s = store.clone();
-        async move { s.accept_totp_step("totp_a", 51, 1530).await.unwrap() }
+        async move { s.accept_totp_step("totp_a", 51, 1530, &[]).await.unwrap() }
     })
     .await;
     assert_eq!(wins.iter().filter(|w| **w).count(), 1);
-    assert!(!t.store.accept_totp_step("nope", 60, 1).await.unwrap());
+    assert!(!t.store.accept_totp_step("nope", 60, 1, &[]).await.unwrap());
 }
 
 async fn recovery_codes_are_single_use_under_parallel_use(t: TestStore) {
@@ -199,16 +214,25 @@ async fn deleting_factors(t: TestStore) {
         .create_authenticator(&totp("totp_2", &uid))
         .await
         .unwrap();
-    t.store.accept_totp_step("totp_1", 5, 10).await.unwrap();
+    t.store
+        .accept_totp_step("totp_1", 5, 10, &[])
+        .await
+        .unwrap();
     t.store.set_recovery_code(&uid, "rc", 10).await.unwrap();
     let other = t.user("someone@example.com").await.user_id;
     assert!(matches!(
-        t.store.delete_authenticator(&other, "totp_1").await,
+        t.store.delete_authenticator(&other, "totp_1", &[]).await,
         Err(StoreError::NotFound(_))
     ));
     // Deleting an unconfirmed one keeps the recovery code (a confirmed factor is left).
-    t.store.delete_authenticator(&uid, "totp_2").await.unwrap();
-    t.store.delete_authenticator(&uid, "totp_1").await.unwrap();
+    t.store
+        .delete_authenticator(&uid, "totp_2", &[])
+        .await
+        .unwrap();
+    t.store
+        .delete_authenticator(&uid, "totp_1", &[])
+        .await
+        .unwrap();
     assert!(t.store.authenticators(&uid).await.unwrap().is_empty());
     // The last confirmed factor gone: its recovery code went with it.
     assert!(
@@ -222,7 +246,7 @@ async fn deleting_factors(t: TestStore) {
         .await
         .unwrap();
     t.store.set_recovery_code(&uid, "rc2", 10).await.unwrap();
-    assert_eq!(t.store.delete_authenticators(&uid).await.unwrap(), 1);
+    assert_eq!(t.store.delete_authenticators(&uid, &[]).await.unwrap(), 1);
     assert!(
         !t.store
             .use_recovery_code(&uid, "rc2", "n", 11)

@@ -46,9 +46,9 @@ fn passkey(id: &str, user_id: &str, credential_id: &str) -> (Authenticator, Pass
 async fn passkeys_are_methods_and_go_with_them(t: TestStore) {
     let uid = login_fixture(&t).await;
     let (a, c) = passkey("passkey_a", &uid, "cred-a");
-    t.store.create_passkey(&a, &c).await.unwrap();
+    t.store.create_passkey(&a, &c, &[]).await.unwrap();
     let (b, d) = passkey("passkey_b", &uid, "cred-b");
-    t.store.create_passkey(&b, &d).await.unwrap();
+    t.store.create_passkey(&b, &d, &[]).await.unwrap();
     let methods = t.store.authenticators(&uid).await.unwrap();
     assert_eq!(methods.len(), 2);
     assert!(methods.iter().all(|m| m.kind == "passkey" && m.confirmed));
@@ -62,13 +62,13 @@ async fn passkeys_are_methods_and_go_with_them(t: TestStore) {
     let (x, mut y) = passkey("passkey_x", &other, "cred-a");
     y.user_id = other.clone();
     assert!(matches!(
-        t.store.create_passkey(&x, &y).await,
+        t.store.create_passkey(&x, &y, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(t.store.authenticators(&other).await.unwrap().is_empty());
     // Deleting the method deletes the credential: it can no longer be found to sign in.
     t.store
-        .delete_authenticator(&uid, "passkey_a")
+        .delete_authenticator(&uid, "passkey_a", &[])
         .await
         .unwrap();
     assert_eq!(t.store.passkey_by_credential("cred-a").await.unwrap(), None);
@@ -80,7 +80,7 @@ async fn passkeys_are_methods_and_go_with_them(t: TestStore) {
 async fn counters_are_stored_once(t: TestStore) {
     let uid = login_fixture(&t).await;
     let (a, c) = passkey("passkey_c", &uid, "cred-c");
-    t.store.create_passkey(&a, &c).await.unwrap();
+    t.store.create_passkey(&a, &c, &[]).await.unwrap();
     let next = PasskeyCredential {
         sign_count: 5,
         dynamic_state: vec![1; 7],
