@@ -6,11 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each phase's heading, with the seconds since the start (where CI's time goes).
+phase() { echo "==> $* (at ${SECONDS}s)"; }
+
 # Python packages for the interop tests (PyJWT, auth0-python), in a project-local virtualenv,
 # reinstalled whenever tests/interop/requirements.txt changes.
 want=$(sha256sum tests/interop/requirements.txt | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
-  echo "==> installing the Python interop packages into .venv"
+  phase "installing the Python interop packages into .venv"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
   echo "$want" > .venv/.requirements.sha
@@ -25,11 +28,11 @@ if ! psql "$WRIT_TEST_POSTGRES_URL" -qAtc 'select 1' >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "==> cargo fmt --check"
+phase "cargo fmt --check"
 cargo fmt --all --check
-echo "==> cargo clippy"
+phase "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "==> cargo test"
+phase "cargo test"
 log=$(mktemp)
 e2e_log=$(mktemp)
 django_log=$(mktemp)
@@ -41,7 +44,7 @@ status=${PIPESTATUS[0]}
 # The server's whole integration suite again, every TestApp on its own PostgreSQL database:
 # the binary `cargo test --workspace` built (`cargo test -p writ-server` would build the
 # dependencies again with other features), run from the crate's folder as cargo runs it.
-echo "==> writ-server integration tests on PostgreSQL"
+phase "writ-server integration tests on PostgreSQL"
 server_it=$(cargo test --workspace --no-run --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -60,25 +63,25 @@ fi
 
 # Browser end-to-end tests: Chromium (Debian's) + playwright-core against Writ, the example
 # API and the example SPA (see tests/e2e/README.md).
-echo "==> browser end-to-end tests"
+phase "browser end-to-end tests"
 E2E_PROFILE=debug tests/e2e/run.sh 2>&1 | tee "$e2e_log"
 e2e_status=${PIPESTATUS[0]}
 # The same browser tests with Writ on PostgreSQL (a fresh database, dropped afterwards).
-echo "==> browser end-to-end tests on PostgreSQL"
+phase "browser end-to-end tests on PostgreSQL"
 E2E_PROFILE=debug E2E_BACKEND=postgres E2E_SKIP_INSTALL=1 E2E_SKIP_BUILD=1 tests/e2e/run.sh 2>&1 \
   | tee -a "$e2e_log"
 pg_e2e_status=${PIPESTATUS[0]}
 [ "$e2e_status" -ne 0 ] || e2e_status=$pg_e2e_status
 
 # The writ-live helper's unit tests (its SSE parser and client; packages/writ-live), Node alone.
-echo "==> writ-live JavaScript unit tests"
+phase "writ-live JavaScript unit tests"
 node --test --test-reporter=spec packages/writ-live/test/*.test.mjs 2>&1 | tee -a "$e2e_log"
 js_status=${PIPESTATUS[0]}
 [ "$e2e_status" -ne 0 ] || e2e_status=$js_status
 
 # The Django example behind nginx (auth_request) and `writ gate`, and Django verifying tokens
 # with PyJWT (see tests/django/run.sh).
-echo "==> Django API behind nginx"
+phase "Django API behind nginx"
 tests/django/run.sh 2>&1 | tee "$django_log"
 django_status=${PIPESTATUS[0]}
 set -e
@@ -87,6 +90,7 @@ set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^ℹ pass [0-9]+$/ { p += $3 } /^ℹ fail [0-9]+$/ { f += $3 }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log" "$e2e_log" "$django_log"
+phase "done"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$e2e_status" -eq 0 ] || exit "$e2e_status"
 exit "$django_status"
