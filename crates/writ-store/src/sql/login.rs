@@ -197,17 +197,8 @@ impl LoginStore for Store {
     }
 
     async fn end_session(&self, id: &str, signals: &[SsfSignal]) -> Result<bool> {
-        let mut tx = self.write().await?;
-        let n = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 1 {
-            super::ssf::insert_signals(&mut tx, signals).await?;
-        }
-        tx.commit().await?;
-        Ok(n == 1)
+        let delete = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id);
+        super::ssf::signalled(self, delete, signals).await
     }
 
     async fn create_code(&self, c: &AuthCode) -> Result<()> {

@@ -122,22 +122,14 @@ impl MfaStore for Store {
         now: i64,
         signals: &[SsfSignal],
     ) -> Result<bool> {
-        let mut tx = self.write().await?;
-        let n = sqlx::query(
+        let accept = sqlx::query(
             "UPDATE authenticators SET last_step = $2, last_used_at = $3, confirmed = TRUE \
              WHERE id = $1 AND (last_step IS NULL OR last_step < $2)",
         )
         .bind(id)
         .bind(step)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1 {
-            super::ssf::insert_signals(&mut tx, signals).await?;
-        }
-        tx.commit().await?;
-        Ok(n == 1)
+        .bind(now);
+        super::ssf::signalled(self, accept, signals).await
     }
 
     async fn delete_authenticator(

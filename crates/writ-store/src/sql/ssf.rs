@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::{Conn, Store};
+use super::{Conn, Query, Store};
 use crate::common::to_json;
 use crate::*;
 
@@ -109,6 +109,41 @@ pub(super) async fn insert_signals(conn: &mut Conn, signals: &[SsfSignal]) -> Re
         .await?;
     }
     Ok(())
+}
+
+/// Runs `change` in a write transaction and, when it changed a row, writes `signals` with it;
+/// `true` when it did.
+pub(super) async fn signalled(
+    store: &Store,
+    change: Query<'_>,
+    signals: &[SsfSignal],
+) -> Result<bool> {
+    let mut tx = store.write().await?;
+    let n = change.execute(&mut *tx).await?.rows_affected();
+    if n == 1 {
+        insert_signals(&mut tx, signals).await?;
+    }
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+/// In one write transaction: every statement of `claims` must change exactly one row (else
+/// another caller got there first, and nothing is queued: `false`); then `sets` are queued.
+async fn claim_and_queue(
+    store: &Store,
+    claims: Vec<Query<'_>>,
+    sets: &[SsfNewSet],
+    now_ms: i64,
+) -> Result<bool> {
+    let mut tx = store.write().await?;
+    for claim in claims {
+        if claim.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(false);
+        }
+    }
+    insert_sets(&mut tx, sets, now_ms).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[derive(FromRow)]
@@ -272,22 +307,12 @@ impl SsfStore for Store {
         sets: &[SsfNewSet],
         now_ms: i64,
     ) -> Result<bool> {
-        let mut tx = self.write().await?;
-        if let Some((from, to)) = advance {
-            let n =
-                sqlx::query("UPDATE ssf_state SET authz_seq = $2 WHERE id = 1 AND authz_seq = $1")
-                    .bind(from)
-                    .bind(to)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if n != 1 {
-                return Ok(false);
-            }
-        }
-        insert_sets(&mut tx, sets, now_ms).await?;
-        tx.commit().await?;
-        Ok(true)
+        let advance = advance.map(|(from, to)| {
+            sqlx::query("UPDATE ssf_state SET authz_seq = $2 WHERE id = 1 AND authz_seq = $1")
+                .bind(from)
+                .bind(to)
+        });
+        claim_and_queue(self, advance.into_iter().collect(), sets, now_ms).await
     }
 
     async fn claim_ssf_push(
@@ -405,21 +430,12 @@ impl SsfStore for Store {
         sets: &[SsfNewSet],
         now_ms: i64,
     ) -> Result<bool> {
-        let mut tx = self.write().await?;
-        for txn in txns {
-            let n = sqlx::query("DELETE FROM ssf_signals WHERE txn = $1")
-                .bind(txn)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n != 1 {
-                // Another node took it: its SETs are that node's to queue.
-                return Ok(false);
-            }
-        }
-        insert_sets(&mut tx, sets, now_ms).await?;
-        tx.commit().await?;
-        Ok(true)
+        // A signal another node took is that node's to turn into SETs.
+        let deletes = txns
+            .iter()
+            .map(|t| sqlx::query("DELETE FROM ssf_signals WHERE txn = $1").bind(t))
+            .collect();
+        claim_and_queue(self, deletes, sets, now_ms).await
     }
 
     async fn ssf_verification_due(

@@ -43,6 +43,18 @@ fn factor(id: &str, user_id: &str) -> Authenticator {
     }
 }
 
+fn session(id: &str, user_id: &str) -> Session {
+    Session {
+        id: id.into(),
+        sid: format!("sid-{id}"),
+        user_id: user_id.into(),
+        auth_time: 100,
+        last_seen: 100,
+        expires_at: 1_000,
+        amr: None,
+    }
+}
+
 async fn stream(t: &TestStore, id: &str) {
     let s = SsfStream {
         id: id.into(),
@@ -61,17 +73,7 @@ async fn stream(t: &TestStore, id: &str) {
 async fn signals_are_written_with_their_change(t: TestStore) {
     let s = &t.store;
     let uid = login_fixture(&t).await;
-    s.create_session(&Session {
-        id: "h1".into(),
-        sid: "sid-1".into(),
-        user_id: uid.clone(),
-        auth_time: 100,
-        last_seen: 100,
-        expires_at: 1_000,
-        amr: None,
-    })
-    .await
-    .unwrap();
+    s.create_session(&session("h1", &uid)).await.unwrap();
     // A logout of no session (or of one already ended) writes nothing.
     assert!(!s.end_session("nope", &[signal("t0", &uid)]).await.unwrap());
     assert!(s.end_session("h1", &[signal("t1", &uid)]).await.unwrap());
@@ -119,18 +121,7 @@ async fn signals_become_sets_once(t: TestStore) {
     let uid = login_fixture(&t).await;
     stream(&t, "ssf_a").await;
     for (i, h) in ["h1", "h2", "h3"].into_iter().enumerate() {
-        t.store
-            .create_session(&Session {
-                id: h.into(),
-                sid: format!("sid-{i}"),
-                user_id: uid.clone(),
-                auth_time: 100,
-                last_seen: 100,
-                expires_at: 1_000,
-                amr: None,
-            })
-            .await
-            .unwrap();
+        t.store.create_session(&session(h, &uid)).await.unwrap();
         let sig = signal(&format!("t{i}"), &uid);
         assert!(t.store.end_session(h, &[sig]).await.unwrap());
     }
