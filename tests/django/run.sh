@@ -6,7 +6,7 @@
 #
 #   tests/django/run.sh
 #
-#   DJANGO_SKIP_BUILD=1   skip `cargo build -p writ` (the binary is already current)
+#   DJANGO_SKIP_BUILD=1   skip building the writ binary (it is already current)
 #   DJANGO_SERVE_FOR=URL  no Writ of its own and no tests: serve the gate (its feed client is the
 #                         demo's demo-todos-api), Django and nginx for the Writ at issuer URL
 #                         until stopped — tests/e2e/run.sh uses it so that the browser tests'
@@ -61,10 +61,13 @@ if [ ! -x "$NGINX" ]; then
 fi
 
 if [ "${DJANGO_SKIP_BUILD:-0}" != 1 ]; then
-  say "cargo build -p writ"
-  cargo build --quiet -p writ
+  # The binary `cargo test --workspace` builds, with its features, so that after the test
+  # command's own run nothing is compiled again (`cargo build -p writ` would resolve features
+  # for writ alone and build writ-server and its dependents a second time).
+  say "cargo test --workspace --no-run (the writ binary)"
+  cargo test --workspace --no-run --quiet
 fi
-[ -x "$WRIT_BIN" ] || die "$WRIT_BIN is missing: cargo build -p writ"
+[ -x "$WRIT_BIN" ] || die "$WRIT_BIN is missing: cargo test --workspace --no-run"
 "$WRIT_BIN" gate --help >/dev/null 2>&1 || die "$WRIT_BIN has no working 'gate' subcommand"
 
 # --- services ---------------------------------------------------------------------------------

@@ -71,8 +71,16 @@ if [ "${E2E_SKIP_BUILD:-0}" != 1 ]; then
   (cd "$SPA_DIR" && \
     VITE_WRIT_DOMAIN="http://$WRIT_ADDR" VITE_WRIT_CLIENT_ID=demo-spa \
     VITE_TODOS_API_URL="http://$API_ADDR" VITE_TODOS_REFRESH_SECONDS=0 npm run build --silent)
-  say "cargo build $CARGO_PROFILE_FLAG -p writ -p todos-api"
-  cargo build $CARGO_PROFILE_FLAG --quiet -p writ -p todos-api
+  if [ "$E2E_PROFILE" = debug ]; then
+    # The binaries `cargo test --workspace` builds, with its features: after the test command's
+    # own `cargo test --workspace` nothing is rebuilt (`cargo build -p writ` resolves features
+    # for those packages alone and would compile writ-server and its dependents again).
+    say "cargo test --workspace --no-run (the writ and todos-api binaries)"
+    cargo test --workspace --no-run --quiet
+  else
+    say "cargo build --release -p writ -p todos-api"
+    cargo build --release --quiet -p writ -p todos-api
+  fi
 fi
 [ -f "$SPA_DIR/dist/index.html" ] || die "$SPA_DIR/dist is missing: build the SPA first"
 for bin in "$WRIT_BIN" "$TODOS_API_BIN"; do
