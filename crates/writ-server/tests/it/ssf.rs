@@ -802,11 +802,14 @@ struct PyReceiver {
 }
 
 impl PyReceiver {
+    /// The SETs recorded so far: whole lines only, since the receiver may be halfway through
+    /// writing the last one.
     fn lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .map(|l| serde_json::from_str(l.trim_end()).unwrap())
             .collect()
     }
 
