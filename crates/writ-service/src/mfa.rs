@@ -571,9 +571,9 @@ pub async fn delete_method(
             .await?
             .into_iter()
             .find(|a| a.id == method_id)
-            .map(|a| a.kind);
-        let kind = kind.as_deref().unwrap_or("totp");
-        let signal = crate::ssf::mfa_changed(user_id, kind, "delete", true);
+            .map(|a| a.kind)
+            .ok_or(writ_store::StoreError::NotFound("authentication method"))?;
+        let signal = crate::ssf::mfa_changed(user_id, &kind, "delete", true);
         w.store
             .delete_authenticator(user_id, method_id, &[signal])
             .await?;
