@@ -352,3 +352,68 @@ pub(crate) fn push_log_filter<DB>(
 
 /// How many rows one pruning statement deletes at most (short write locks on SQLite).
 pub(crate) const PRUNE_BATCH: i64 = 5_000;
+
+/// A refresh-token rotation waiting for the writer, with what it needs owned and where its
+/// outcome goes.
+pub(crate) struct QueuedRotation {
+    id: String,
+    client_id: String,
+    child_id: String,
+    now: i64,
+    idle_lifetime: i64,
+    leeway: i64,
+    reply: tokio::sync::oneshot::Sender<Result<crate::RotateOutcome>>,
+}
+
+impl QueuedRotation {
+    pub(crate) fn rotation(&self) -> crate::Rotation<'_> {
+        crate::Rotation {
+            id: &self.id,
+            client_id: &self.client_id,
+            child_id: &self.child_id,
+            now: self.now,
+            idle_lifetime: self.idle_lifetime,
+            leeway: self.leeway,
+        }
+    }
+
+    /// Hands the outcome to the request waiting for it (gone if that request was given up).
+    pub(crate) fn reply(self, outcome: Result<crate::RotateOutcome>) {
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// Refresh-token rotations waiting for the writer: on SQLite, whichever waiter gets the
+/// writer's turn rotates every token queued by then in one transaction (a group commit; see
+/// the store's `rotate_refresh`).
+#[derive(Default)]
+pub(crate) struct RotationQueue(std::sync::Mutex<Vec<QueuedRotation>>);
+
+impl RotationQueue {
+    /// Queues `r`; the receiver gets its outcome.
+    pub(crate) fn push(
+        &self,
+        r: crate::Rotation<'_>,
+    ) -> tokio::sync::oneshot::Receiver<Result<crate::RotateOutcome>> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        let queued = QueuedRotation {
+            id: r.id.to_owned(),
+            client_id: r.client_id.to_owned(),
+            child_id: r.child_id.to_owned(),
+            now: r.now,
+            idle_lifetime: r.idle_lifetime,
+            leeway: r.leeway,
+            reply,
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(queued);
+        outcome
+    }
+
+    /// Everything queued so far, in arrival order.
+    pub(crate) fn take(&self) -> Vec<QueuedRotation> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}

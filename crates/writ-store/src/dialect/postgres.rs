@@ -113,6 +113,12 @@ type WriterTurn = ();
 /// Writers need no turn of their own: they lock the rows they depend on.
 async fn writer_turn(_: &PgStore) -> WriterTurn {}
 
+/// Refresh-token rotations each run in a transaction of their own: they lock only their own
+/// rows, so they run in parallel, and the server batches commits in its WAL itself.
+fn rotation_queue(_: &PgStore) -> Option<&crate::common::RotationQueue> {
+    None
+}
+
 /// A plain write transaction (read committed); its statements lock what they depend on.
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
     Ok(pool.begin().await?)

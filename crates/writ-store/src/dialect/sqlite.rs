@@ -37,6 +37,8 @@ pub struct SqliteStore {
     file: Option<std::sync::Arc<OpenedFile>>,
     /// This process's writers take turns here before `BEGIN IMMEDIATE` (see [`writer_turn`]).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Refresh-token rotations waiting for the writer (see [`rotation_queue`]).
+    rotations: std::sync::Arc<crate::common::RotationQueue>,
 }
 
 /// A database file's path and identity when the store opened it.
@@ -108,6 +110,7 @@ impl SqliteStore {
             pool,
             file,
             writer: Default::default(),
+            rotations: Default::default(),
         })
     }
 
@@ -206,6 +209,12 @@ fn id_list(param: &str) -> String {
 /// Key rotations queue on the writer lock already.
 async fn lock_key_rotation(_: &mut SqliteConnection) -> Result<()> {
     Ok(())
+}
+
+/// Refresh-token rotations are group-committed: with one writer at a time, the waiter that
+/// gets the turn rotates every token queued by then in one transaction.
+fn rotation_queue(s: &SqliteStore) -> Option<&crate::common::RotationQueue> {
+    Some(&s.rotations)
 }
 
 /// No push channel: followers poll.

@@ -6,7 +6,10 @@
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::{Conn, FOR_UPDATE, Store};
+use super::{
+    Conn, FOR_UPDATE, Store, WriteTx, WriterTurn, begin_write, rotation_queue, writer_turn,
+};
+use crate::common::QueuedRotation;
 use crate::*;
 
 #[derive(FromRow)]
@@ -290,72 +293,23 @@ impl LoginStore for Store {
     }
 
     async fn rotate_refresh(&self, r: Rotation<'_>) -> Result<RotateOutcome> {
-        let mut tx = self.write().await?;
-        // The common case in one statement: the token is this client's, unused, unrevoked and
-        // unexpired; it is marked used and read at once (racers on PostgreSQL wait on the row
-        // and then no longer match; on SQLite the writer lock already orders them).
-        let used: Option<RefreshRow> = sqlx::query_as(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND client_id = $3 \
-             AND used_at IS NULL AND NOT revoked AND family_expires_at > $2 AND idle_expires_at > $2 \
-             RETURNING *",
-        )
-        .bind(r.id)
-        .bind(r.now)
-        .bind(r.client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let cur = match used {
-            Some(row) => RefreshToken::from(row),
-            None => {
-                // Not that: find out why, under the same lock.
-                let row: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT * FROM refresh_tokens WHERE id = $1{FOR_UPDATE}"
-                )))
-                .bind(r.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(cur) = row.map(RefreshToken::from) else {
-                    return Ok(RotateOutcome::Invalid);
-                };
-                if cur.client_id != r.client_id
-                    || cur.revoked
-                    || r.now >= cur.family_expires_at
-                    || r.now >= cur.idle_expires_at
-                {
-                    return Ok(RotateOutcome::Invalid);
-                }
-                // Unused, valid and this client's would have matched the update.
-                let Some(used) = cur.used_at else {
-                    return Ok(RotateOutcome::Invalid);
-                };
-                // Only the immediately previous token may be reused, and only within the
-                // leeway: its child must still be the family's newest, unused token.
-                let newest_unused = sqlx::query(
-                    "SELECT 1 FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND NOT revoked LIMIT 1",
-                )
-                .bind(r.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if r.now - used >= r.leeway || newest_unused.is_none() {
-                    revoke_family(&mut tx, &cur.family_id).await?;
-                    tx.commit().await?;
-                    return Ok(RotateOutcome::Reused(cur));
-                }
-                cur
-            }
+        let Some(queue) = rotation_queue(self) else {
+            let mut tx = self.write().await?;
+            let outcome = rotate(&mut tx, r).await?;
+            tx.commit().await?;
+            return Ok(outcome);
         };
-        let child = RefreshToken {
-            id: r.child_id.to_owned(),
-            parent_id: Some(cur.id),
-            created_at: r.now,
-            idle_expires_at: (r.now + r.idle_lifetime).min(cur.family_expires_at),
-            used_at: None,
-            revoked: false,
-            ..cur
-        };
-        insert_refresh(&mut tx, &child).await?;
-        tx.commit().await?;
-        Ok(RotateOutcome::Rotated(child))
+        // SQLite has one writer at a time: rotations queue, and whichever gets the writer's
+        // turn rotates every token queued by then in one transaction, so a burst of refreshes
+        // pays for one BEGIN, one COMMIT and one WAL write instead of one each. The waiting
+        // and the batch run in a task of their own, so a request given up half-way (a client
+        // gone) neither strands its queued rotation nor takes the others' with it.
+        let outcome = queue.push(r);
+        let store = self.clone();
+        tokio::spawn(async move { store.serve_rotations().await });
+        outcome
+            .await
+            .map_err(|_| StoreError::Db(sqlx::Error::WorkerCrashed))?
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<()> {
@@ -429,4 +383,126 @@ impl LoginStore for Store {
             .await?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Waits for the writer's turn, then rotates every rotation queued by then together. When
+    /// an earlier batch took them all, there is nothing to do.
+    async fn serve_rotations(&self) {
+        let Some(queue) = rotation_queue(self) else {
+            return;
+        };
+        let turn = writer_turn(self).await;
+        let batch = queue.take();
+        if !batch.is_empty() {
+            self.rotate_batch(batch, turn).await;
+        }
+    }
+
+    /// Rotates `batch` in one transaction, holding the writer's `turn`, and replies to each.
+    /// If anything fails, each is retried in a transaction of its own, so only a rotation that
+    /// fails alone gets an error.
+    async fn rotate_batch(&self, batch: Vec<QueuedRotation>, turn: WriterTurn) {
+        match self.rotate_together(&batch, turn).await {
+            Ok(outcomes) => {
+                for (q, outcome) in batch.into_iter().zip(outcomes) {
+                    q.reply(Ok(outcome));
+                }
+            }
+            Err(_) => {
+                for q in batch {
+                    let outcome = async {
+                        let mut tx = self.write().await?;
+                        let outcome = rotate(&mut tx, q.rotation()).await?;
+                        tx.commit().await?;
+                        Ok(outcome)
+                    }
+                    .await;
+                    q.reply(outcome);
+                }
+            }
+        }
+    }
+
+    async fn rotate_together(
+        &self,
+        batch: &[QueuedRotation],
+        turn: WriterTurn,
+    ) -> Result<Vec<RotateOutcome>> {
+        let mut tx = WriteTx(begin_write(&self.pool).await?, turn);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for q in batch {
+            outcomes.push(rotate(&mut tx, q.rotation()).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+/// Rotates the refresh token `r` presents, inside the caller's write transaction (which
+/// commits whatever the outcome: a reuse revokes the family, an invalid token writes nothing).
+async fn rotate(conn: &mut Conn, r: Rotation<'_>) -> Result<RotateOutcome> {
+    // The common case in one statement: the token is this client's, unused, unrevoked and
+    // unexpired; it is marked used and read at once (racers on PostgreSQL wait on the row
+    // and then no longer match; on SQLite the writer lock already orders them).
+    let used: Option<RefreshRow> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND client_id = $3 \
+             AND used_at IS NULL AND NOT revoked AND family_expires_at > $2 AND idle_expires_at > $2 \
+             RETURNING *",
+        )
+        .bind(r.id)
+        .bind(r.now)
+        .bind(r.client_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let cur = match used {
+        Some(row) => RefreshToken::from(row),
+        None => {
+            // Not that: find out why, under the same lock.
+            let row: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM refresh_tokens WHERE id = $1{FOR_UPDATE}"
+            )))
+            .bind(r.id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(cur) = row.map(RefreshToken::from) else {
+                return Ok(RotateOutcome::Invalid);
+            };
+            if cur.client_id != r.client_id
+                || cur.revoked
+                || r.now >= cur.family_expires_at
+                || r.now >= cur.idle_expires_at
+            {
+                return Ok(RotateOutcome::Invalid);
+            }
+            // Unused, valid and this client's would have matched the update.
+            let Some(used) = cur.used_at else {
+                return Ok(RotateOutcome::Invalid);
+            };
+            // Only the immediately previous token may be reused, and only within the
+            // leeway: its child must still be the family's newest, unused token.
+            let newest_unused = sqlx::query(
+                    "SELECT 1 FROM refresh_tokens WHERE parent_id = $1 AND used_at IS NULL AND NOT revoked LIMIT 1",
+                )
+                .bind(r.id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if r.now - used >= r.leeway || newest_unused.is_none() {
+                revoke_family(conn, &cur.family_id).await?;
+                return Ok(RotateOutcome::Reused(cur));
+            }
+            cur
+        }
+    };
+    let child = RefreshToken {
+        id: r.child_id.to_owned(),
+        parent_id: Some(cur.id),
+        created_at: r.now,
+        idle_expires_at: (r.now + r.idle_lifetime).min(cur.family_expires_at),
+        used_at: None,
+        revoked: false,
+        ..cur
+    };
+    insert_refresh(conn, &child).await?;
+    Ok(RotateOutcome::Rotated(child))
 }

@@ -35,7 +35,7 @@ use sqlx::Transaction;
 
 use super::{
     DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, WriterTurn, begin_authz_write,
-    begin_write, bump_and_log, id_list, lock_key_rotation, writer_turn,
+    begin_write, bump_and_log, id_list, lock_key_rotation, rotation_queue, writer_turn,
 };
 use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, AuthzPage, Lifecycle, Page, Paged, Result};

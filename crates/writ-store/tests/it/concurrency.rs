@@ -16,6 +16,7 @@ conformance!(
     concurrent_creates_of_one_email_have_exactly_one_winner,
     concurrent_role_assignments_all_land_with_distinct_versions,
     concurrent_refresh_rotations_have_exactly_one_winner,
+    concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alone,
     concurrent_code_consumptions_have_exactly_one_fresh,
     concurrent_key_rotations_queue,
     authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower,
@@ -143,6 +144,77 @@ async fn concurrent_refresh_rotations_have_exactly_one_winner(t: TestStore) {
     };
     assert_eq!(children.len(), 1);
     assert!(children[0].revoked);
+}
+
+/// Many families refreshing at once (on SQLite they are committed together, in batches): each
+/// rotation lands with its own child, and one that fails (its child's id is taken) fails
+/// alone, leaving its token unused, while the others in its batch still rotate.
+async fn concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alone(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    for i in 0..24 {
+        let (id, family) = (format!("p{i}"), format!("f{i}"));
+        let token = refresh(&id, &family, None, &uid);
+        t.store.create_refresh(&token).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let s = t.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("p{i}");
+            // Token 7's child would take token 8's id: its insert fails.
+            let child_id = if i == 7 {
+                "p8".to_owned()
+            } else {
+                format!("c{i}")
+            };
+            let r = Rotation {
+                id: &id,
+                client_id: "app",
+                child_id: &child_id,
+                now: 100,
+                idle_lifetime: 900,
+                leeway: 0,
+            };
+            s.rotate_refresh(r).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let outcome = task.await.unwrap();
+        if i == 7 {
+            assert!(outcome.is_err(), "{outcome:?}");
+            continue;
+        }
+        let RotateOutcome::Rotated(child) = outcome.unwrap() else {
+            panic!("token {i} did not rotate");
+        };
+        assert_eq!(child.id, format!("c{i}"));
+        assert_eq!(child.family_id, format!("f{i}"));
+        assert_eq!(child.parent_id.as_deref(), Some(format!("p{i}").as_str()));
+        let stored = t.store.get_refresh(&child.id).await.unwrap().unwrap();
+        assert_eq!(stored, child);
+        let parent = t
+            .store
+            .get_refresh(&format!("p{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(parent.used_at, Some(100));
+    }
+    // The failed rotation wrote nothing: its token is unused, and rotates when retried.
+    let p7 = t.store.get_refresh("p7").await.unwrap().unwrap();
+    assert_eq!(p7.used_at, None);
+    let retry = Rotation {
+        id: "p7",
+        client_id: "app",
+        child_id: "c7",
+        now: 101,
+        idle_lifetime: 900,
+        leeway: 0,
+    };
+    assert!(matches!(
+        t.store.rotate_refresh(retry).await.unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
 }
 
 async fn concurrent_code_consumptions_have_exactly_one_fresh(t: TestStore) {
