@@ -106,15 +106,7 @@ async fn concurrent_refresh_rotations_have_exactly_one_winner(t: TestStore) {
         let s = t.store.clone();
         tasks.push(tokio::spawn(async move {
             let child_id = format!("r1-{i}");
-            let r = Rotation {
-                id: "r0",
-                client_id: "app",
-                child_id: &child_id,
-                now: 100,
-                idle_lifetime: 900,
-                leeway: 0,
-            };
-            s.rotate_refresh(r).await
+            s.rotate_refresh(rotation("r0", &child_id, 100)).await
         }));
     }
     let mut outcomes = Vec::new();
@@ -167,15 +159,7 @@ async fn concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alo
             } else {
                 format!("c{i}")
             };
-            let r = Rotation {
-                id: &id,
-                client_id: "app",
-                child_id: &child_id,
-                now: 100,
-                idle_lifetime: 900,
-                leeway: 0,
-            };
-            s.rotate_refresh(r).await
+            s.rotate_refresh(rotation(&id, &child_id, 100)).await
         }));
     }
     for (i, task) in tasks.into_iter().enumerate() {
@@ -203,18 +187,25 @@ async fn concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alo
     // The failed rotation wrote nothing: its token is unused, and rotates when retried.
     let p7 = t.store.get_refresh("p7").await.unwrap().unwrap();
     assert_eq!(p7.used_at, None);
-    let retry = Rotation {
-        id: "p7",
-        client_id: "app",
-        child_id: "c7",
-        now: 101,
-        idle_lifetime: 900,
-        leeway: 0,
-    };
     assert!(matches!(
-        t.store.rotate_refresh(retry).await.unwrap(),
+        t.store
+            .rotate_refresh(rotation("p7", "c7", 101))
+            .await
+            .unwrap(),
         RotateOutcome::Rotated(_)
     ));
+}
+
+/// Client `app` rotating token `id` into `child_id` at `now` (idle lifetime 900 s, no leeway).
+fn rotation<'a>(id: &'a str, child_id: &'a str, now: i64) -> Rotation<'a> {
+    Rotation {
+        id,
+        client_id: "app",
+        child_id,
+        now,
+        idle_lifetime: 900,
+        leeway: 0,
+    }
 }
 
 async fn concurrent_code_consumptions_have_exactly_one_fresh(t: TestStore) {
