@@ -383,18 +383,26 @@ impl QueuedRotation {
     }
 }
 
-/// Refresh-token rotations waiting for the writer: on SQLite, whichever waiter gets the
-/// writer's turn rotates every token queued by then in one transaction (a group commit; see
-/// the store's `rotate_refresh`).
+/// Refresh-token rotations waiting for the writer: on SQLite, one task at a time (the
+/// server) takes the writer's turn and rotates every token queued by then in one transaction
+/// (a group commit; see the store's `rotate_refresh`).
 #[derive(Default)]
-pub(crate) struct RotationQueue(std::sync::Mutex<Vec<QueuedRotation>>);
+pub(crate) struct RotationQueue {
+    queued: std::sync::Mutex<Vec<QueuedRotation>>,
+    /// Whether a server task is running.
+    serving: std::sync::atomic::AtomicBool,
+}
 
 impl RotationQueue {
-    /// Queues `r`; the receiver gets its outcome.
+    /// Queues `r`: the receiver gets its outcome, and `true` says no server is running, so the
+    /// caller must start one.
     pub(crate) fn push(
         &self,
         r: crate::Rotation<'_>,
-    ) -> tokio::sync::oneshot::Receiver<Result<crate::RotateOutcome>> {
+    ) -> (
+        tokio::sync::oneshot::Receiver<Result<crate::RotateOutcome>>,
+        bool,
+    ) {
         let (reply, outcome) = tokio::sync::oneshot::channel();
         let queued = QueuedRotation {
             id: r.id.to_owned(),
@@ -405,15 +413,49 @@ impl RotationQueue {
             leeway: r.leeway,
             reply,
         };
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(queued);
-        outcome
+        self.lock().push(queued);
+        let start = !self.serving.swap(true, std::sync::atomic::Ordering::SeqCst);
+        (outcome, start)
     }
 
     /// Everything queued so far, in arrival order.
     pub(crate) fn take(&self) -> Vec<QueuedRotation> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// The server found the queue empty and stops, unless a rotation was queued meanwhile by
+    /// a caller that saw it still running (then it carries on: `true`).
+    pub(crate) fn stand_down(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.serving.store(false, SeqCst);
+        !self.lock().is_empty() && !self.serving.swap(true, SeqCst)
+    }
+
+    /// Held by the server while it runs: dropped before [`Serving::done`], it marks the
+    /// server gone, so the next rotation starts another.
+    pub(crate) fn serving(&self) -> Serving<'_> {
+        Serving(Some(self))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedRotation>> {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// See [`RotationQueue::serving`].
+pub(crate) struct Serving<'a>(Option<&'a RotationQueue>);
+
+impl Serving<'_> {
+    /// The server stood down normally ([`RotationQueue::stand_down`]).
+    pub(crate) fn done(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        if let Some(q) = self.0 {
+            q.serving.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }

@@ -299,14 +299,17 @@ impl LoginStore for Store {
             tx.commit().await?;
             return Ok(outcome);
         };
-        // SQLite has one writer at a time: rotations queue, and whichever gets the writer's
-        // turn rotates every token queued by then in one transaction, so a burst of refreshes
-        // pays for one BEGIN, one COMMIT and one WAL write instead of one each. The waiting
-        // and the batch run in a task of their own, so a request given up half-way (a client
-        // gone) neither strands its queued rotation nor takes the others' with it.
-        let outcome = queue.push(r);
-        let store = self.clone();
-        tokio::spawn(async move { store.serve_rotations().await });
+        // SQLite has one writer at a time: rotations queue, and one task rotates every token
+        // queued when it gets the writer's turn in one transaction, so a burst of refreshes
+        // pays for one BEGIN, one COMMIT and one WAL write instead of one each. That task is
+        // started by the first rotation to find none running, and runs on its own, so a request
+        // given up half-way (a client gone) neither strands its queued rotation nor takes the
+        // others' with it.
+        let (outcome, start) = queue.push(r);
+        if start {
+            let store = self.clone();
+            tokio::spawn(async move { store.serve_rotations().await });
+        }
         outcome
             .await
             .map_err(|_| StoreError::Db(sqlx::Error::WorkerCrashed))?
@@ -386,17 +389,36 @@ impl LoginStore for Store {
 }
 
 impl Store {
-    /// Waits for the writer's turn, then rotates every rotation queued by then together. When
-    /// an earlier batch took them all, there is nothing to do.
+    /// The rotation task: batch after batch until the queue stays empty. Only this task waits
+    /// for the writer's turn on the rotations' behalf, so another writer (a Management API
+    /// change) waits behind at most one batch, however many refreshes are in flight. (A turn
+    /// taken per request instead made each such change wait behind a queue of them: 1.3 s at
+    /// 1,200 refreshes/s in the mixed bench.)
     async fn serve_rotations(&self) {
         let Some(queue) = rotation_queue(self) else {
             return;
         };
+        // Should this task end otherwise (a panic, the runtime shutting down), the next
+        // rotation starts another.
+        let serving = queue.serving();
+        loop {
+            if !self.rotate_queued(queue).await && !queue.stand_down() {
+                serving.done();
+                return;
+            }
+        }
+    }
+
+    /// Waits for the writer's turn and rotates everything queued by then; `false` when nothing
+    /// was.
+    async fn rotate_queued(&self, queue: &crate::common::RotationQueue) -> bool {
         let turn = writer_turn(self).await;
         let batch = queue.take();
-        if !batch.is_empty() {
-            self.rotate_batch(batch, turn).await;
+        if batch.is_empty() {
+            return false;
         }
+        self.rotate_batch(batch, turn).await;
+        true
     }
 
     /// Rotates `batch` in one transaction, holding the writer's `turn`, and replies to each.
