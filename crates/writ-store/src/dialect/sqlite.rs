@@ -211,8 +211,8 @@ async fn lock_key_rotation(_: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-/// Refresh-token rotations are group-committed: with one writer at a time, the waiter that
-/// gets the turn rotates every token queued by then in one transaction.
+/// Refresh-token rotations are group-committed: with one writer at a time, one task takes the
+/// turn and rotates every token queued by then in one transaction.
 fn rotation_queue(s: &SqliteStore) -> Option<&crate::common::RotationQueue> {
     Some(&s.rotations)
 }

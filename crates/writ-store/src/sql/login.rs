@@ -1,7 +1,9 @@
 //! Sessions, authorization codes and refresh tokens, with their single-use and rotation
 //! guarantees: the code or token is read with the dialect's `FOR_UPDATE` inside a write
 //! transaction, so concurrent consumers or rotators queue (on the row on PostgreSQL, on the
-//! writer lock on SQLite) and each sees what the previous one wrote: one winner.
+//! writer lock on SQLite) and each sees what the previous one wrote: one winner. On SQLite,
+//! refresh-token rotations are also group-committed: queued, and rotated together, one after
+//! another in one transaction, by a single task (see `rotate_refresh`).
 
 use async_trait::async_trait;
 use sqlx::FromRow;
