@@ -384,24 +384,27 @@ impl QueuedRotation {
 }
 
 /// Refresh-token rotations waiting for the writer: on SQLite, one task at a time (the
-/// server) takes the writer's turn and rotates every token queued by then in one transaction
+/// server) takes the writer's turn and rotates the tokens queued by then in one transaction
 /// (a group commit; see the store's `rotate_refresh`).
 #[derive(Default)]
 pub(crate) struct RotationQueue {
     queued: std::sync::Mutex<Vec<QueuedRotation>>,
-    /// Whether a server task is running.
+    /// Whether a server task is running (or about to).
     serving: std::sync::atomic::AtomicBool,
 }
 
+/// The most rotations one transaction takes, so another writer waits behind a bounded batch.
+pub(crate) const ROTATION_BATCH: usize = 64;
+
 impl RotationQueue {
-    /// Queues `r`: the receiver gets its outcome, and `true` says no server is running, so the
-    /// caller must start one.
+    /// Queues `r`: the receiver gets its outcome; `Some` when no server is running, so the
+    /// caller must start one with what it is given.
     pub(crate) fn push(
-        &self,
+        self: &std::sync::Arc<Self>,
         r: crate::Rotation<'_>,
     ) -> (
         tokio::sync::oneshot::Receiver<Result<crate::RotateOutcome>>,
-        bool,
+        Option<Serving>,
     ) {
         let (reply, outcome) = tokio::sync::oneshot::channel();
         let queued = QueuedRotation {
@@ -415,26 +418,26 @@ impl RotationQueue {
         };
         self.lock().push(queued);
         let start = !self.serving.swap(true, std::sync::atomic::Ordering::SeqCst);
-        (outcome, start)
+        let server = start.then(|| Serving {
+            queue: self.clone(),
+            done: false,
+        });
+        (outcome, server)
     }
 
-    /// Everything queued so far, in arrival order.
+    /// The oldest [`ROTATION_BATCH`] rotations queued at most, in arrival order.
     pub(crate) fn take(&self) -> Vec<QueuedRotation> {
-        std::mem::take(&mut *self.lock())
+        let mut queued = self.lock();
+        let n = queued.len().min(ROTATION_BATCH);
+        queued.drain(..n).collect()
     }
 
     /// The server found the queue empty and stops, unless a rotation was queued meanwhile by
     /// a caller that saw it still running (then it carries on: `true`).
-    pub(crate) fn stand_down(&self) -> bool {
+    fn stand_down(&self) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
         self.serving.store(false, SeqCst);
         !self.lock().is_empty() && !self.serving.swap(true, SeqCst)
-    }
-
-    /// Held by the server while it runs: dropped before [`Serving::done`], it marks the
-    /// server gone, so the next rotation starts another.
-    pub(crate) fn serving(&self) -> Serving<'_> {
-        Serving(Some(self))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedRotation>> {
@@ -442,20 +445,94 @@ impl RotationQueue {
     }
 }
 
-/// See [`RotationQueue::serving`].
-pub(crate) struct Serving<'a>(Option<&'a RotationQueue>);
+/// The server's standing: made when a rotation finds no server running, and moved into the
+/// task it starts. Dropped without standing down (the task panicked, or was dropped by a
+/// runtime shutting down, even before it first ran), it marks the server gone, so the next
+/// rotation starts another instead of queueing for none.
+pub(crate) struct Serving {
+    queue: std::sync::Arc<RotationQueue>,
+    done: bool,
+}
 
-impl Serving<'_> {
-    /// The server stood down normally ([`RotationQueue::stand_down`]).
-    pub(crate) fn done(mut self) {
-        self.0 = None;
+impl Serving {
+    pub(crate) fn queue(&self) -> &RotationQueue {
+        &self.queue
+    }
+
+    /// The queue was found empty: `false` when the server stops (it then no longer runs),
+    /// `true` when rotations were queued meanwhile and it carries on.
+    pub(crate) fn stand_down(&mut self) -> bool {
+        let carry_on = self.queue.stand_down();
+        self.done = !carry_on;
+        carry_on
     }
 }
 
-impl Drop for Serving<'_> {
+impl Drop for Serving {
     fn drop(&mut self) {
-        if let Some(q) = self.0 {
-            q.serving.store(false, std::sync::atomic::Ordering::SeqCst);
+        if !self.done {
+            self.queue
+                .serving
+                .store(false, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod rotation_queue_tests {
+    use super::*;
+
+    fn rotation(id: &str) -> crate::Rotation<'_> {
+        crate::Rotation {
+            id,
+            client_id: "app",
+            child_id: "child",
+            now: 1,
+            idle_lifetime: 60,
+            leeway: 0,
+        }
+    }
+
+    #[test]
+    fn one_server_at_a_time_and_none_lost() {
+        let q = std::sync::Arc::new(RotationQueue::default());
+        let (_a, server) = q.push(rotation("a"));
+        let mut server = server.expect("the first rotation starts a server");
+        let (_b, none) = q.push(rotation("b"));
+        assert!(none.is_none(), "a second server while one runs");
+        assert_eq!(q.take().len(), 2);
+        // Queued after the server found the queue empty but before it stood down: it carries on.
+        let (_c, none) = q.push(rotation("c"));
+        assert!(none.is_none());
+        assert!(server.stand_down(), "a queued rotation left with no server");
+        assert_eq!(q.take().len(), 1);
+        assert!(!server.stand_down());
+        drop(server);
+        let (_d, next) = q.push(rotation("d"));
+        assert!(next.is_some(), "no server after the last stood down");
+    }
+
+    #[test]
+    fn a_server_gone_before_standing_down_is_replaced() {
+        let q = std::sync::Arc::new(RotationQueue::default());
+        let (_a, server) = q.push(rotation("a"));
+        // The task that held it never ran (its runtime shut down) or panicked.
+        drop(server);
+        let (_b, next) = q.push(rotation("b"));
+        assert!(
+            next.is_some(),
+            "rotations would wait for a server that is gone"
+        );
+        assert_eq!(q.take().len(), 2, "both still queued for the next server");
+    }
+
+    #[test]
+    fn a_batch_is_bounded() {
+        let q = std::sync::Arc::new(RotationQueue::default());
+        let ids: Vec<String> = (0..ROTATION_BATCH + 5).map(|i| i.to_string()).collect();
+        let _outcomes: Vec<_> = ids.iter().map(|id| q.push(rotation(id))).collect();
+        assert_eq!(q.take().len(), ROTATION_BATCH);
+        assert_eq!(q.take().len(), 5);
+        assert!(q.take().is_empty());
     }
 }

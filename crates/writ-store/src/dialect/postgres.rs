@@ -115,7 +115,7 @@ async fn writer_turn(_: &PgStore) -> WriterTurn {}
 
 /// Refresh-token rotations each run in a transaction of their own: they lock only their own
 /// rows, so they run in parallel, and the server batches commits in its WAL itself.
-fn rotation_queue(_: &PgStore) -> Option<&crate::common::RotationQueue> {
+fn rotation_queue(_: &PgStore) -> Option<&std::sync::Arc<crate::common::RotationQueue>> {
     None
 }
 

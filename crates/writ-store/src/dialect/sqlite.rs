@@ -213,7 +213,7 @@ async fn lock_key_rotation(_: &mut SqliteConnection) -> Result<()> {
 
 /// Refresh-token rotations are group-committed: with one writer at a time, one task takes the
 /// turn and rotates every token queued by then in one transaction.
-fn rotation_queue(s: &SqliteStore) -> Option<&crate::common::RotationQueue> {
+fn rotation_queue(s: &SqliteStore) -> Option<&std::sync::Arc<crate::common::RotationQueue>> {
     Some(&s.rotations)
 }
 

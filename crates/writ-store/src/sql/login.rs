@@ -11,7 +11,7 @@ use sqlx::FromRow;
 use super::{
     Conn, FOR_UPDATE, Store, WriteTx, WriterTurn, begin_write, rotation_queue, writer_turn,
 };
-use crate::common::QueuedRotation;
+use crate::common::{QueuedRotation, Serving};
 use crate::*;
 
 #[derive(FromRow)]
@@ -307,10 +307,10 @@ impl LoginStore for Store {
         // started by the first rotation to find none running, and runs on its own, so a request
         // given up half-way (a client gone) neither strands its queued rotation nor takes the
         // others' with it.
-        let (outcome, start) = queue.push(r);
-        if start {
+        let (outcome, server) = queue.push(r);
+        if let Some(serving) = server {
             let store = self.clone();
-            tokio::spawn(async move { store.serve_rotations().await });
+            tokio::spawn(async move { store.serve_rotations(serving).await });
         }
         outcome
             .await
@@ -396,23 +396,16 @@ impl Store {
     /// change) waits behind at most one batch, however many refreshes are in flight. (A turn
     /// taken per request instead made each such change wait behind a queue of them: 1.3 s at
     /// 1,200 refreshes/s in the mixed bench.)
-    async fn serve_rotations(&self) {
-        let Some(queue) = rotation_queue(self) else {
-            return;
-        };
-        // Should this task end otherwise (a panic, the runtime shutting down), the next
-        // rotation starts another.
-        let serving = queue.serving();
+    async fn serve_rotations(&self, mut serving: Serving) {
         loop {
-            if !self.rotate_queued(queue).await && !queue.stand_down() {
-                serving.done();
+            if !self.rotate_queued(serving.queue()).await && !serving.stand_down() {
                 return;
             }
         }
     }
 
-    /// Waits for the writer's turn and rotates everything queued by then; `false` when nothing
-    /// was.
+    /// Waits for the writer's turn and rotates what is queued by then (one bounded batch);
+    /// `false` when nothing was.
     async fn rotate_queued(&self, queue: &crate::common::RotationQueue) -> bool {
         let turn = writer_turn(self).await;
         let batch = queue.take();
