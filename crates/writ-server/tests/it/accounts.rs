@@ -192,23 +192,15 @@ async fn dbconnections_signup_refuses_with_auth0_errors() {
 async fn the_password_policy_applies_to_the_management_api() {
     let app = TestApp::spawn().await;
     let create = |email: &str, pw: &str| json!({"email": email, "password": pw, "connection": "Username-Password-Authentication"});
-    app.api(
-        Method::POST,
-        "/users",
-        Some(create("f@example.com", "qwertyuiop")),
-    )
-    .await
-    .assert_message(400, "PasswordDictionaryError: Password is too common");
-    app.api(
-        Method::POST,
-        "/users",
-        Some(create("f@example.com", "seven77")),
-    )
-    .await
-    .assert_message(
-        400,
-        "PasswordStrengthError: Password is too weak (at least 8 characters)",
-    );
+    app.api_post("/users", create("f@example.com", "qwertyuiop"))
+        .await
+        .assert_message(400, "PasswordDictionaryError: Password is too common");
+    app.api_post("/users", create("f@example.com", "seven77"))
+        .await
+        .assert_message(
+            400,
+            "PasswordStrengthError: Password is too weak (at least 8 characters)",
+        );
     let id = app.create_user("f@example.com", "f-fine-password-1").await;
     app.api(
         Method::PATCH,
@@ -225,36 +217,20 @@ async fn the_password_policy_applies_to_the_management_api() {
     ])
     .await;
     strict
-        .api(
-            Method::POST,
-            "/users",
-            Some(create("g@example.com", "eleven-char")),
-        )
+        .api_post("/users", create("g@example.com", "eleven-char"))
         .await
         .assert_message(400, "at least 12 characters");
     strict
-        .api(
-            Method::POST,
-            "/users",
-            Some(create("gina@example.com", "my-GINA-secret-1")),
-        )
+        .api_post("/users", create("gina@example.com", "my-GINA-secret-1"))
         .await
         .assert_message(400, "PasswordNoUserInfoError");
     strict
-        .api(
-            Method::POST,
-            "/users",
-            Some(create("gina@example.com", "twelve-chars-ok")),
-        )
+        .api_post("/users", create("gina@example.com", "twelve-chars-ok"))
         .await
         .assert(201);
     // And the dictionary can be turned off.
     let open = TestApp::spawn_with_vars(&[("WRIT_PASSWORD_DICTIONARY", "false")]).await;
-    open.api(
-        Method::POST,
-        "/users",
-        Some(create("h@example.com", "qwertyuiop")),
-    )
-    .await
-    .assert(201);
+    open.api_post("/users", create("h@example.com", "qwertyuiop"))
+        .await
+        .assert(201);
 }

@@ -20,12 +20,7 @@ async fn users_carry_the_extensions_authorization_computed_live() {
     let bob = app.create_user("bob@example.com", "bob-password-1").await;
     let post = |path: String, body: serde_json::Value| {
         let app = &app;
-        async move {
-            app.api(Method::POST, &path, Some(body))
-                .await
-                .assert(201)
-                .body
-        }
+        async move { app.api_post(&path, body).await.assert(201).body }
     };
     let eng = post("/groups".into(), json!({"name": "eng"})).await["id"]
         .as_str()

@@ -110,26 +110,21 @@ async fn a_group_change_reaches_every_member_and_the_guard() {
     let app = &g.app;
     let old = g.accepted_token(true).await;
     let top = app
-        .api(Method::POST, "/groups", Some(json!({"name": "top"})))
+        .api_post("/groups", json!({"name": "top"}))
         .await
         .assert(201)
         .field("id");
     let leaf = app
-        .api(
-            Method::POST,
-            "/groups",
-            Some(json!({"name": "leaf", "parent_id": top})),
-        )
+        .api_post("/groups", json!({"name": "leaf", "parent_id": top}))
         .await
         .assert(201)
         .field("id");
     let bob = app.create_user("bob@example.com", "password-123").await;
     let carol = app.create_user("carol@example.com", "password-123").await;
     let mut members = vec![g.alice.clone(), bob, carol];
-    app.api(
-        Method::POST,
+    app.api_post(
         &format!("/groups/{leaf}/members"),
-        Some(json!({"members": members})),
+        json!({"members": members}),
     )
     .await
     .assert(201);

@@ -14,18 +14,14 @@ const API: &str = "https://groups.example/api";
 async fn group(app: &TestApp, name: &str, parent: Option<&str>) -> String {
     let body =
         json!({"name": name, "description": format!("the {name} group"), "parent_id": parent});
-    app.api(Method::POST, "/groups", Some(body))
-        .await
-        .assert(201)
-        .field("id")
+    app.api_post("/groups", body).await.assert(201).field("id")
 }
 
 /// Adds one role or member (`relation`: `roles` or `members`) to a group (201).
 async fn add_to(app: &TestApp, group: &str, relation: &str, id: &str) {
-    app.api(
-        Method::POST,
+    app.api_post(
         &format!("/groups/{group}/{relation}"),
-        Some(json!({ relation: [id] })),
+        json!({ relation: [id] }),
     )
     .await
     .assert(201);
@@ -88,7 +84,7 @@ async fn the_group_tree_refuses_cycles_and_moves_with_its_subtree() {
     // Bad input, each refused with Auth0's error body.
     let refused = |body: Value| {
         let app = &app;
-        async move { app.api(Method::POST, "/groups", Some(body)).await }
+        async move { app.api_post("/groups", body).await }
     };
     refused(json!({})).await.assert_error(400, "Bad Request");
     refused(json!({"name": "a/b"})).await.assert(400);
@@ -156,7 +152,7 @@ async fn members_inherit_roles_of_the_group_and_its_ancestors_and_lose_them_at_o
 
     let post = |path: String, body: Value| {
         let app = &app;
-        async move { app.api(Method::POST, &path, Some(body)).await }
+        async move { app.api_post(&path, body).await }
     };
     post(format!("/groups/{eng}/roles"), json!({"roles": [reader]}))
         .await

@@ -245,7 +245,7 @@ async fn password_resets_blocks_and_deletes_end_every_session_and_token() {
         .assert(200);
 
     let c = sign_in_with(&s, "a-new-password-2").await;
-    s.app.api(Method::DELETE, &user, None).await.assert(204);
+    s.app.api_delete(&user).await.assert(204);
     assert!(!silent_login_works(&s, &c.session).await);
     refresh(&s, &c.refresh).await.assert(400);
     assert!(!active(&s, &api_client, &c.access).await);
@@ -317,9 +317,7 @@ async fn machine_tokens_go_stale_when_their_client_changes() {
         async move { app.introspect(introspector, &token).await["active"].clone() }
     };
     assert_eq!(introspect(api_token.clone()).await, true);
-    app.api(Method::DELETE, &format!("/clients/{id}"), None)
-        .await
-        .assert(204);
+    app.api_delete(&format!("/clients/{id}")).await.assert(204);
     until_stale(&g.guard, &api_token, 5, "the client's deletion").await;
     assert_eq!(introspect(api_token).await, false);
     app.get_as(&mgmt, "/roles").await.assert(401);
@@ -366,10 +364,9 @@ async fn script_and_custom_scheme_urls_are_refused_outside_native_apps() {
         ("allowed_logout_urls", "javascript:alert(1)"),
         ("callbacks", "com.example.app:/callback"),
     ] {
-        app.api(
-            Method::POST,
+        app.api_post(
             "/clients",
-            Some(json!({"name": "x", "app_type": "spa", field: [url]})),
+            json!({"name": "x", "app_type": "spa", field: [url]}),
         )
         .await
         .assert_message(400, field);
@@ -609,11 +606,7 @@ async fn third_party_clients_need_the_users_consent() {
     let paged = s.app.api_get("/grants?include_totals=true").await;
     assert_eq!(paged["total"], 1);
     s.app
-        .api(
-            Method::DELETE,
-            &format!("/grants/{}", g["id"].as_str().unwrap()),
-            None,
-        )
+        .api_delete(&format!("/grants/{}", g["id"].as_str().unwrap()))
         .await
         .assert(204);
     s.app
@@ -630,14 +623,10 @@ async fn third_party_clients_need_the_users_consent() {
         Some("consent_required")
     );
     s.app
-        .api(
-            Method::DELETE,
-            &format!("/grants?user_id={}", s.alice),
-            None,
-        )
+        .api_delete(&format!("/grants?user_id={}", s.alice))
         .await
         .assert(204);
-    s.app.api(Method::DELETE, "/grants", None).await.assert(400);
+    s.app.api_delete("/grants").await.assert(400);
     // A third-party client cannot use the password grant (no consent step), even when its
     // grant types include it.
     let partner = s

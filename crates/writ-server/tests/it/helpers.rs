@@ -514,6 +514,16 @@ impl TestApp {
         self.api_as(&token, method, path, body).await
     }
 
+    /// A Management API `POST` of `body` with the admin token.
+    pub async fn api_post(&self, path: &str, body: Value) -> Resp {
+        self.api(Method::POST, path, Some(body)).await
+    }
+
+    /// A Management API `DELETE` with the admin token.
+    pub async fn api_delete(&self, path: &str) -> Resp {
+        self.api(Method::DELETE, path, None).await
+    }
+
     /// `method` on a group's `relation` (`roles` or `members`) with the ids `ids`.
     pub async fn group_relation(
         &self,
@@ -959,4 +969,29 @@ impl TestApp {
         .assert(200)
         .field("access_token")
     }
+}
+
+/// Two nodes on one PostgreSQL database, behind one issuer: node A, then node B with A's
+/// issuer.
+pub async fn two_nodes(db: &PgTestDb) -> (TestApp, TestApp) {
+    let set = |vars: &mut Vec<(String, String)>, k: &str, v: String| {
+        vars.retain(|(a, _)| a != k);
+        vars.insert(0, (k.to_owned(), v));
+    };
+    let url = db.url.clone();
+    let a = TestApp::spawn_with(|vars| {
+        set(vars, "WRIT_DATABASE_URL", url.clone());
+        set(vars, "WRIT_KEY_ENCRYPTION_KEY", TEST_KEK.into());
+    })
+    .await;
+    let issuer = a.issuer.clone();
+    let b = TestApp::spawn_with(|vars| {
+        set(vars, "WRIT_DATABASE_URL", url);
+        set(vars, "WRIT_KEY_ENCRYPTION_KEY", TEST_KEK.into());
+        set(vars, "WRIT_ISSUER", issuer);
+    })
+    .await;
+    assert_eq!(a.issuer, b.issuer);
+    assert_ne!(a.base, b.base);
+    (a, b)
 }

@@ -42,7 +42,7 @@ async fn post_login_claims_secrets_and_id_token() {
     let reader = app.create_role("reader", API, &["read:x"]).await;
     let bob_id = app.stored_users("bob@example.com").await[0].user_id.clone();
     let g = app
-        .api(Method::POST, "/groups", Some(json!({"name": "staff"})))
+        .api_post("/groups", json!({"name": "staff"}))
         .await
         .assert(201)
         .field("id");
@@ -90,7 +90,7 @@ async fn post_login_claims_secrets_and_id_token() {
     );
 
     // Deleted: the next token carries none of its claims at once; every write is audited.
-    app.api(Method::DELETE, &format!("/actions/actions/{id}"), None)
+    app.api_delete(&format!("/actions/actions/{id}"))
         .await
         .assert(204);
     let t = bob(&app, &client, None).await.assert(200).body;
@@ -321,13 +321,9 @@ async fn credentials_exchange_hooks() {
 async fn test_runs_the_draft_against_an_event() {
     let app = TestApp::spawn().await;
     let id = app
-        .api(
-            Method::POST,
-            "/actions/actions",
-            Some(json!({"name": "t", "supported_triggers": [{"id": "post-login", "version": "v3"}],
+        .api_post("/actions/actions", json!({"name": "t", "supported_triggers": [{"id": "post-login", "version": "v3"}],
                         "code": "exports.onExecutePostLogin = async (e, api) => { if (e.user.email === 'no@x.y') api.access.deny('nope'); api.accessToken.setCustomClaim('https://t.example/plan', e.user.app_metadata.plan); api.accessToken.setCustomClaim('sub', 'evil'); api.idToken.setCustomClaim('https://t.example/k', e.secrets.K.length); };",
-                        "secrets": [{"name": "K", "value": "abcd"}]})),
-        )
+                        "secrets": [{"name": "K", "value": "abcd"}]}))
         .await
         .assert(201)
         .field("id");
@@ -345,10 +341,9 @@ async fn test_runs_the_draft_against_an_event() {
     assert!(r["payload"]["error"].is_null());
     assert!(!r.to_string().contains("abcd"), "no secret in the answer");
     let r = app
-        .api(
-            Method::POST,
+        .api_post(
             &path,
-            Some(json!({"payload": {"user": {"email": "no@x.y", "app_metadata": {}}}})),
+            json!({"payload": {"user": {"email": "no@x.y", "app_metadata": {}}}}),
         )
         .await
         .assert(200)
@@ -370,7 +365,7 @@ async fn test_runs_the_draft_against_an_event() {
             .unwrap()
             .is_empty()
     );
-    app.api(Method::POST, &path, Some(json!({"payload": [1]})))
+    app.api_post(&path, json!({"payload": [1]}))
         .await
         .assert(400);
     app.api(Method::POST, "/actions/actions/act_missing/test", None)
@@ -385,21 +380,19 @@ async fn test_runs_the_draft_against_an_event() {
 #[tokio::test]
 async fn the_actions_list_filters_and_pages_as_auth0() {
     let (app, _) = setup().await;
-    let create =
-        |name: &'static str, trigger: &'static str| {
-            let app = &app;
-            async move {
-                app.api(
-                Method::POST,
+    let create = |name: &'static str, trigger: &'static str| {
+        let app = &app;
+        async move {
+            app.api_post(
                 "/actions/actions",
-                Some(json!({"name": name, "supported_triggers": [{"id": trigger, "version": "v3"}],
-                            "code": "exports.onExecutePostLogin = async () => {};"})),
+                json!({"name": name, "supported_triggers": [{"id": trigger, "version": "v3"}],
+                            "code": "exports.onExecutePostLogin = async () => {};"}),
             )
             .await
             .assert(201)
             .field("id")
-            }
-        };
+        }
+    };
     let b = create("b-login", "post-login").await;
     create("a-login", "post-login").await;
     create("c-machine", "credentials-exchange").await;

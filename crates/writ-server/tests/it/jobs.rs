@@ -49,13 +49,9 @@ async fn the_form_is_validated_and_needs_create_users() {
         assert_eq!(r.body["errorCode"], "invalid_body");
     }
     // A JSON body is not the form Auth0 takes.
-    app.api(
-        Method::POST,
-        "/jobs/users-imports",
-        Some(json!({"users": []})),
-    )
-    .await
-    .assert(400);
+    app.api_post("/jobs/users-imports", json!({"users": []}))
+        .await
+        .assert(400);
     // Scope create:users.
     let (id, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
     let reader = app.mgmt_token(&id, &secret).await;

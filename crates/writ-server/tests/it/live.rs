@@ -243,14 +243,13 @@ async fn last_event_id_replays_what_a_reconnecting_stream_missed() {
 
     // While disconnected: two of bob's changes (one through a group), and one of alice's.
     let group = app
-        .api(Method::POST, "/groups", Some(json!({"name": "team"})))
+        .api_post("/groups", json!({"name": "team"}))
         .await
         .assert(201)
         .field("id");
-    app.api(
-        Method::POST,
+    app.api_post(
         &format!("/groups/{group}/members"),
-        Some(json!({"members": [s.bob]})),
+        json!({"members": [s.bob]}),
     )
     .await
     .assert(201);

@@ -181,13 +181,9 @@ async fn failed_mail(app: &TestApp) -> writ_store::OutboxMail {
 
 /// Queues a verification email to `user` through the Management API's job.
 async fn verification_job(app: &TestApp, user: &str) {
-    app.api(
-        Method::POST,
-        "/jobs/verification-email",
-        Some(json!({"user_id": user})),
-    )
-    .await
-    .assert(201);
+    app.api_post("/jobs/verification-email", json!({"user_id": user}))
+        .await
+        .assert(201);
 }
 
 /// Posts the reset-password page's form: the link's `ticket`, the page's `csrf`, the new
@@ -212,11 +208,7 @@ async fn verification_email_link_verifies_once_and_bumps_the_version() {
     let app = app_with_smtp(sink.port).await;
     let user = app.create_user("vera@example.com", "vera-password-1").await;
     let job = app
-        .api(
-            Method::POST,
-            "/jobs/verification-email",
-            Some(json!({"user_id": user})),
-        )
+        .api_post("/jobs/verification-email", json!({"user_id": user}))
         .await
         .assert(201);
     assert_eq!(job.body["type"], "verification_email");
@@ -423,11 +415,7 @@ async fn tickets_expire_and_are_single_use() {
     let user = app.create_user("tix@example.com", "tix-password-1").await;
     // Tickets need no mail server: the caller delivers the link.
     let t = app
-        .api(
-            Method::POST,
-            "/tickets/password-change",
-            Some(json!({"user_id": user, "result_url": "https://app.example/done", "mark_email_as_verified": true})),
-        )
+        .api_post("/tickets/password-change", json!({"user_id": user, "result_url": "https://app.example/done", "mark_email_as_verified": true}))
         .await
         .assert(201);
     let link = t.field("ticket");
@@ -462,11 +450,7 @@ async fn tickets_expire_and_are_single_use() {
     assert_eq!(r.status, 400);
     // A verification ticket (5 days by default) past its expiry is refused.
     let v = app
-        .api(
-            Method::POST,
-            "/tickets/email-verification",
-            Some(json!({"user_id": user})),
-        )
+        .api_post("/tickets/email-verification", json!({"user_id": user}))
         .await
         .assert(201);
     let vtoken = query_param(&v.field("ticket"), "ticket").unwrap();
@@ -493,24 +477,21 @@ async fn tickets_expire_and_are_single_use() {
         .await;
     assert_eq!(page.status, 400);
     // Bad input: Auth0's error shape.
-    app.api(
-        Method::POST,
+    app.api_post(
         "/tickets/password-change",
-        Some(json!({"user_id": user, "ttl_sec": -5})),
+        json!({"user_id": user, "ttl_sec": -5}),
     )
     .await
     .assert(400);
-    app.api(
-        Method::POST,
+    app.api_post(
         "/tickets/email-verification",
-        Some(json!({"user_id": "auth0|nobody"})),
+        json!({"user_id": "auth0|nobody"}),
     )
     .await
     .assert(404);
-    app.api(
-        Method::POST,
+    app.api_post(
         "/tickets/password-change",
-        Some(json!({"email": "nobody@example.com"})),
+        json!({"email": "nobody@example.com"}),
     )
     .await
     .assert(404);
@@ -523,11 +504,7 @@ async fn without_smtp_the_flows_that_need_mail_are_refused_clearly() {
         .create_user("nomail@example.com", "nomail-password-1")
         .await;
     let r = app
-        .api(
-            Method::POST,
-            "/jobs/verification-email",
-            Some(json!({"user_id": user})),
-        )
+        .api_post("/jobs/verification-email", json!({"user_id": user}))
         .await
         .assert(400);
     assert_eq!(r.body["errorCode"], "email_not_configured");
@@ -673,11 +650,7 @@ async fn a_client_may_require_a_verified_email() {
     );
     // The verification link, used: tokens are issued.
     let t = app
-        .api(
-            Method::POST,
-            "/tickets/email-verification",
-            Some(json!({"user_id": user})),
-        )
+        .api_post("/tickets/email-verification", json!({"user_id": user}))
         .await
         .assert(201);
     let link = t.field("ticket");
@@ -745,11 +718,7 @@ async fn bad_links_are_limited_per_ip() {
         .create_user("guess@example.com", "guess-password-1")
         .await;
     let t = app
-        .api(
-            Method::POST,
-            "/tickets/email-verification",
-            Some(json!({"user_id": user})),
-        )
+        .api_post("/tickets/email-verification", json!({"user_id": user}))
         .await
         .assert(201);
     let link = t.field("ticket");

@@ -501,17 +501,13 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
     assert_eq!(list[0]["confirmed"], false, "never confirmed");
     let id = list[0]["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("totp_"));
-    app.api(Method::DELETE, &format!("{path}/nope"), None)
-        .await
-        .assert(404);
-    app.api(Method::DELETE, &format!("{path}/{id}"), None)
-        .await
-        .assert(204);
+    app.api_delete(&format!("{path}/nope")).await.assert(404);
+    app.api_delete(&format!("{path}/{id}")).await.assert(204);
     assert_eq!(
         app.api(Method::GET, &path, None).await.assert(200).body,
         json!([])
     );
-    app.api(Method::DELETE, &path, None).await.assert(204);
+    app.api_delete(&path).await.assert(204);
     app.api(Method::GET, "/users/usr_nope/authentication-methods", None)
         .await
         .assert(404);

@@ -58,11 +58,7 @@ async fn resource_servers_crud() {
     );
     // Duplicate identifier → 409; bad alg → 400 naming the field.
     let r = app
-        .api(
-            Method::POST,
-            "/resource-servers",
-            Some(json!({"identifier": TODOS})),
-        )
+        .api_post("/resource-servers", json!({"identifier": TODOS}))
         .await
         .assert(409);
     assert_eq!(r.body["statusCode"], 409);
@@ -76,15 +72,14 @@ async fn resource_servers_crud() {
             "enforce_policies",
         ),
     ] {
-        app.api(Method::POST, "/resource-servers", Some(body))
+        app.api_post("/resource-servers", body)
             .await
             .assert_message(400, field);
     }
     let r = app
-        .api(
-            Method::POST,
+        .api_post(
             "/resource-servers",
-            Some(json!({"identifier": "x", "color": "red"})),
+            json!({"identifier": "x", "color": "red"}),
         )
         .await
         .assert_message(400, "color");
@@ -101,7 +96,7 @@ async fn resource_servers_crud() {
     // The system API cannot be deleted; ours can.
     let mgmt =
         url::form_urlencoded::byte_serialize(app.mgmt_audience().as_bytes()).collect::<String>();
-    app.api(Method::DELETE, &format!("/resource-servers/{mgmt}"), None)
+    app.api_delete(&format!("/resource-servers/{mgmt}"))
         .await
         .assert(403);
     app.delete_gone(&format!("/resource-servers/{id}")).await;
@@ -122,16 +117,12 @@ async fn roles_permissions_and_users() {
         .create_role("editor", TODOS, &["read:todos", "write:todos"])
         .await;
     app.create_role("viewer", TODOS, &["read:todos"]).await;
-    app.api(Method::POST, "/roles", Some(json!({"name": "editor"})))
+    app.api_post("/roles", json!({"name": "editor"}))
         .await
         .assert(409);
-    app.api(
-        Method::POST,
-        "/roles",
-        Some(json!({"description": "no name"})),
-    )
-    .await
-    .assert(400);
+    app.api_post("/roles", json!({"description": "no name"}))
+        .await
+        .assert(400);
     let f = app.api_get("/roles?name_filter=edit").await;
     assert_eq!(f.as_array().unwrap().len(), 1);
     assert_eq!(f[0]["name"], "editor");
@@ -168,19 +159,14 @@ async fn roles_permissions_and_users() {
     );
     // Users of a role.
     let u = app.create_user("u1@example.com", "password-1").await;
-    app.api(
-        Method::POST,
-        &format!("/roles/{editor}/users"),
-        Some(json!({"users": [u]})),
-    )
-    .await
-    .assert(201);
+    app.api_post(&format!("/roles/{editor}/users"), json!({"users": [u]}))
+        .await
+        .assert(201);
     let users = app.api_get(&format!("/roles/{editor}/users")).await;
     assert_eq!(users[0]["user_id"], u);
-    app.api(
-        Method::POST,
+    app.api_post(
         &format!("/roles/{editor}/users"),
-        Some(json!({"users": ["usr_nope"]})),
+        json!({"users": ["usr_nope"]}),
     )
     .await
     .assert(400);
@@ -210,11 +196,7 @@ async fn users_crud_and_metadata_merge() {
         "email": "Zed@Example.com", "password": "zed-password", "connection": "Username-Password-Authentication",
         "name": "Zed", "app_metadata": {"plan": "pro", "tier": 1}, "user_metadata": {"theme": "dark"}
     });
-    let u = app
-        .api(Method::POST, "/users", Some(body.clone()))
-        .await
-        .assert(201)
-        .body;
+    let u = app.api_post("/users", body.clone()).await.assert(201).body;
     assert_eq!(u["email"], "zed@example.com");
     assert_eq!(
         u["identities"][0]["connection"],
@@ -222,19 +204,16 @@ async fn users_crud_and_metadata_merge() {
     );
     assert!(u.get("password").is_none() && u.get("password_hash").is_none());
     let id = u["user_id"].as_str().unwrap();
-    app.api(Method::POST, "/users", Some(body))
-        .await
-        .assert(409);
-    let bad = app.api(Method::POST, "/users", Some(json!({"email": "nope", "password": "zed-password", "connection": "Username-Password-Authentication"}))).await.assert(400);
+    app.api_post("/users", body).await.assert(409);
+    let bad = app.api_post("/users", json!({"email": "nope", "password": "zed-password", "connection": "Username-Password-Authentication"})).await.assert(400);
     assert!(bad.body["message"].as_str().unwrap().contains("email"));
-    app.api(
-        Method::POST,
+    app.api_post(
         "/users",
-        Some(json!({"email": "a@b.co", "password": "zed-password"})),
+        json!({"email": "a@b.co", "password": "zed-password"}),
     )
     .await
     .assert(400);
-    app.api(Method::POST, "/users", Some(json!({"email": "a@b.co", "password": "short", "connection": "Username-Password-Authentication"}))).await.assert(400);
+    app.api_post("/users", json!({"email": "a@b.co", "password": "short", "connection": "Username-Password-Authentication"})).await.assert(400);
     // Metadata merges at the first level; null deletes a key.
     let r = app
         .api(
@@ -282,9 +261,7 @@ async fn users_crud_and_metadata_merge() {
         .await
         .assert(400);
     app.delete_gone(&format!("/users/{id}")).await;
-    app.api(Method::DELETE, &format!("/users/{id}"), None)
-        .await
-        .assert(404);
+    app.api_delete(&format!("/users/{id}")).await.assert(404);
 }
 
 #[tokio::test]
@@ -322,7 +299,7 @@ async fn clients_and_secrets() {
     let app = TestApp::spawn().await;
     app.create_api(TODOS, "RS256", &["read:todos"], true).await;
     let c = app
-        .api(Method::POST, "/clients", Some(json!({"name": "svc", "app_type": "non_interactive", "grant_types": ["client_credentials"]})))
+        .api_post("/clients", json!({"name": "svc", "app_type": "non_interactive", "grant_types": ["client_credentials"]}))
         .await
         .assert(201)
         .body;
@@ -356,13 +333,13 @@ async fn clients_and_secrets() {
     app.set_grant_scopes(gid, &[]).await.assert(200);
     let t = app.cc_token(&id, new_secret, TODOS, None).await;
     assert_eq!(jwt_parts(&t).1["scope"].as_str().unwrap_or(""), "");
-    app.api(Method::DELETE, &format!("/client-grants/{gid}"), None)
+    app.api_delete(&format!("/client-grants/{gid}"))
         .await
         .assert(204);
     app.cc_form(&id, new_secret, TODOS).await.assert(403);
     // SPA clients are public: no secret, no client_credentials.
     let spa = app
-        .api(Method::POST, "/clients", Some(json!({"name": "spa", "app_type": "spa", "callbacks": ["http://127.0.0.1:5173/"], "web_origins": ["http://127.0.0.1:5173"]})))
+        .api_post("/clients", json!({"name": "spa", "app_type": "spa", "callbacks": ["http://127.0.0.1:5173/"], "web_origins": ["http://127.0.0.1:5173"]}))
         .await
         .assert(201)
         .body;
@@ -373,13 +350,9 @@ async fn clients_and_secrets() {
         json!({"name": "bad", "callbacks": ["not a url"]}),
         json!({"name": "bad", "web_origins": ["http://a.example/path"]}),
     ] {
-        app.api(Method::POST, "/clients", Some(bad))
-            .await
-            .assert(400);
+        app.api_post("/clients", bad).await.assert(400);
     }
-    app.api(Method::DELETE, &format!("/clients/{id}"), None)
-        .await
-        .assert(204);
+    app.api_delete(&format!("/clients/{id}")).await.assert(204);
     app.cc_form(&id, new_secret, TODOS).await.assert(401);
 }
 

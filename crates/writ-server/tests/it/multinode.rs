@@ -9,33 +9,9 @@ use reqwest::Method;
 use serde_json::json;
 use writ_guard::{EventFeed, Guard, GuardOptions, VerifyError};
 
-use crate::helpers::{PgTestDb, TEST_KEK as KEK, TestApp};
+use crate::helpers::{PgTestDb, TestApp, two_nodes};
 
 const TODOS: &str = "https://todos.example/api";
-
-/// Node A, then node B on the same database with A's issuer.
-async fn two_nodes(db: &PgTestDb) -> (TestApp, TestApp) {
-    let set = |vars: &mut Vec<(String, String)>, k: &str, v: String| {
-        vars.retain(|(a, _)| a != k);
-        vars.insert(0, (k.to_owned(), v));
-    };
-    let url = db.url.clone();
-    let a = TestApp::spawn_with(|vars| {
-        set(vars, "WRIT_DATABASE_URL", url.clone());
-        set(vars, "WRIT_KEY_ENCRYPTION_KEY", KEK.into());
-    })
-    .await;
-    let issuer = a.issuer.clone();
-    let b = TestApp::spawn_with(|vars| {
-        set(vars, "WRIT_DATABASE_URL", url);
-        set(vars, "WRIT_KEY_ENCRYPTION_KEY", KEK.into());
-        set(vars, "WRIT_ISSUER", issuer);
-    })
-    .await;
-    assert_eq!(a.issuer, b.issuer);
-    assert_ne!(a.base, b.base);
-    (a, b)
-}
 
 /// Polls `f` every 10 ms until it is true; returns how long it took (panics after 5 s).
 async fn within<F, Fut>(what: &str, mut f: F) -> Duration
@@ -118,7 +94,7 @@ async fn what_one_node_writes_the_other_serves() {
     })
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
-    a.api(Method::DELETE, &format!("/actions/actions/{id}"), None)
+    a.api_delete(&format!("/actions/actions/{id}"))
         .await
         .assert(204);
     within("B stops running the action deleted through A", || async {

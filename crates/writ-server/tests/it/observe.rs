@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -382,7 +381,7 @@ async fn the_audit_stream_writes_each_entry_as_the_api_serves_it() {
         .await;
     app.create_role("streamer", "https://stream.example/api", &["read:x"])
         .await;
-    app.api(Method::POST, "/roles", Some(json!({"name": ""})))
+    app.api_post("/roles", json!({"name": ""}))
         .await
         .assert(400);
     app.create_user("s@example.com", "stream-password-1").await;

@@ -208,7 +208,7 @@ async fn passkeys_are_listed_and_deleted_with_the_other_methods() {
     assert_eq!(listed[0]["type"], "passkey");
     assert_eq!(listed[0]["id"], "passkey_test1");
     assert_eq!(listed[0]["confirmed"], true);
-    app.api(Method::DELETE, &format!("{path}/passkey_test1"), None)
+    app.api_delete(&format!("{path}/passkey_test1"))
         .await
         .assert(204);
     assert_eq!(
@@ -238,9 +238,7 @@ async fn passkeys_are_listed_and_deleted_with_the_other_methods() {
         ..c
     };
     app.state.store.create_passkey(&b, &d, &[]).await.unwrap();
-    app.api(Method::DELETE, &format!("/users/{uid}"), None)
-        .await
-        .assert(204);
+    app.api_delete(&format!("/users/{uid}")).await.assert(204);
     assert_eq!(
         app.state
             .store

@@ -43,6 +43,16 @@ async fn ssf(app: &TestApp, token: &str, method: Method, path: &str, body: Optio
     to_resp(r.send().await.unwrap()).await
 }
 
+/// A `GET` of an SSF endpoint.
+async fn ssf_get(app: &TestApp, token: &str, path: &str) -> Resp {
+    ssf(app, token, Method::GET, path, None).await
+}
+
+/// A `POST` of `body` to an SSF endpoint.
+async fn ssf_post(app: &TestApp, token: &str, path: &str, body: Value) -> Resp {
+    ssf(app, token, Method::POST, path, Some(body)).await
+}
+
 /// A receiver: a machine client with the SSF scope, and its token.
 async fn receiver(app: &TestApp) -> (String, String, String) {
     let (id, secret) = app
@@ -88,12 +98,11 @@ async fn poll(
     ack: &[String],
     aud: &str,
 ) -> (Vec<(String, Value)>, bool) {
-    let r = ssf(
+    let r = ssf_post(
         app,
         token,
-        Method::POST,
         &format!("/ssf/poll/{stream}"),
-        Some(json!({"ack": ack, "maxEvents": 10, "returnImmediately": true})),
+        json!({"ack": ack, "maxEvents": 10, "returnImmediately": true}),
     )
     .await
     .assert(200);
@@ -169,15 +178,13 @@ async fn metadata_and_stream_management_per_receiver() {
     );
 
     // A token is required, with the scope.
-    ssf(&app, "nope", Method::GET, "/ssf/streams", None)
-        .await
-        .assert(401);
+    ssf_get(&app, "nope", "/ssf/streams").await.assert(401);
     let (_, _, other_scope) = {
         let (id, secret) = app.machine(&app.mgmt_audience(), &["read:users"]).await;
         let t = app.mgmt_token(&id, &secret).await;
         (id, secret, t)
     };
-    ssf(&app, &other_scope, Method::GET, "/ssf/streams", None)
+    ssf_get(&app, &other_scope, "/ssf/streams")
         .await
         .assert_error(403, "insufficient_scope");
 
@@ -191,26 +198,19 @@ async fn metadata_and_stream_management_per_receiver() {
         json!({"delivery": {"method": "urn:ietf:rfc:8936", "endpoint_url": "https://example.com/x"}}),
         json!({"delivery": 5}),
     ] {
-        ssf(
-            &app,
-            &token,
-            Method::POST,
-            "/ssf/streams",
-            Some(bad.clone()),
-        )
-        .await
-        .assert_error(400, "invalid_request");
+        ssf_post(&app, &token, "/ssf/streams", bad.clone())
+            .await
+            .assert_error(400, "invalid_request");
     }
-    let created = ssf(
+    let created = ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/streams",
-        Some(json!({
+        json!({
             "delivery": {"method": "urn:ietf:rfc:8936"},
             "events_requested": [caep("session-revoked"), "urn:example:unknown"],
             "description": "alice's stream",
-        })),
+        }),
     )
     .await
     .assert(201)
@@ -229,23 +229,14 @@ async fn metadata_and_stream_management_per_receiver() {
     );
 
     // Read one, read all; another receiver sees none of it.
-    let one = ssf(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/ssf/streams?stream_id={id}"),
-        None,
-    )
-    .await
-    .assert(200)
-    .body;
-    assert_eq!(one, created);
-    let all = ssf(&app, &token, Method::GET, "/ssf/streams", None)
+    let one = ssf_get(&app, &token, &format!("/ssf/streams?stream_id={id}"))
         .await
         .assert(200)
         .body;
+    assert_eq!(one, created);
+    let all = ssf_get(&app, &token, "/ssf/streams").await.assert(200).body;
     assert_eq!(all, json!([created]));
-    let theirs = ssf(&app, &bob_token, Method::GET, "/ssf/streams", None)
+    let theirs = ssf_get(&app, &bob_token, "/ssf/streams")
         .await
         .assert(200)
         .body;
@@ -303,34 +294,26 @@ async fn metadata_and_stream_management_per_receiver() {
     );
 
     // Status.
-    let st = ssf(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/ssf/status?stream_id={id}"),
-        None,
-    )
-    .await
-    .assert(200)
-    .body;
+    let st = ssf_get(&app, &token, &format!("/ssf/status?stream_id={id}"))
+        .await
+        .assert(200)
+        .body;
     assert_eq!(st, json!({"stream_id": id, "status": "enabled"}));
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/status",
-        Some(json!({"stream_id": id, "status": "sleepy"})),
+        json!({"stream_id": id, "status": "sleepy"}),
     )
     .await
     .assert(400);
 
     // Verification: a SET with the receiver's state, about the stream.
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/verify",
-        Some(json!({"stream_id": id, "state": "s-123"})),
+        json!({"stream_id": id, "state": "s-123"}),
     )
     .await
     .assert(204);
@@ -345,12 +328,11 @@ async fn metadata_and_stream_management_per_receiver() {
     // Another request within the stream's min_verification_interval is refused (429, with
     // Retry-After), and queues nothing.
     assert_eq!(replaced["min_verification_interval"], 10);
-    let again = ssf(
+    let again = ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/verify",
-        Some(json!({"stream_id": id, "state": "s-456"})),
+        json!({"stream_id": id, "state": "s-456"}),
     )
     .await
     .assert(429);
@@ -363,23 +345,19 @@ async fn metadata_and_stream_management_per_receiver() {
     );
 
     // Subjects: malformed ones are refused; unknown ones accepted silently.
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/subjects/add",
-        Some(json!({"stream_id": id, "subject": {"format": "phone_number"}})),
+        json!({"stream_id": id, "subject": {"format": "phone_number"}}),
     )
     .await
     .assert(400);
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/subjects/add",
-        Some(
-            json!({"stream_id": id, "subject": {"format": "email", "email": "nobody@example.com"}}),
-        ),
+        json!({"stream_id": id, "subject": {"format": "email", "email": "nobody@example.com"}}),
     )
     .await
     .assert(200);
@@ -394,15 +372,9 @@ async fn metadata_and_stream_management_per_receiver() {
     )
     .await
     .assert(204);
-    ssf(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/ssf/streams?stream_id={id}"),
-        None,
-    )
-    .await
-    .assert(404);
+    ssf_get(&app, &token, &format!("/ssf/streams?stream_id={id}"))
+        .await
+        .assert(404);
 }
 
 #[tokio::test]
@@ -415,36 +387,32 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
         .create_user("other@example.com", "other-password-1")
         .await;
     let (rx, _, token) = receiver(&app).await;
-    let id = ssf(
+    let id = ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/streams",
-        Some(
-            json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": all_events()}),
-        ),
+        json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": all_events()}),
     )
     .await
     .assert(201)
     .field("stream_id");
     let (email_rx_stream, email_token, email_rx) = {
         let (erx, _, et) = receiver(&app).await;
-        let s = ssf(
-            &app,
-            &et,
-            Method::POST,
-            "/ssf/streams",
-            Some(json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": all_events(), "format": "email"})),
-        )
+        let s = ssf_post(&app, &et, "/ssf/streams", json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": all_events(), "format": "email"}))
         .await
         .assert(201)
         .field("stream_id");
         (s, et, erx)
     };
     // The other user is removed from the stream.
-    ssf(&app, &token, Method::POST, "/ssf/subjects/remove", Some(json!({"stream_id": id, "subject": {"format": "iss_sub", "iss": app.issuer, "sub": other}})))
-        .await
-        .assert(204);
+    ssf_post(
+        &app,
+        &token,
+        "/ssf/subjects/remove",
+        json!({"stream_id": id, "subject": {"format": "iss_sub", "iss": app.issuer, "sub": other}}),
+    )
+    .await
+    .assert(204);
 
     // A grant.
     let tcc = caep("token-claims-change");
@@ -525,12 +493,11 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     assert_eq!(changed["txn"], revoked["txn"]);
 
     // A paused stream keeps its events; enabled again, it delivers them.
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/status",
-        Some(json!({"stream_id": id, "status": "paused", "reason": "maintenance"})),
+        json!({"stream_id": id, "status": "paused", "reason": "maintenance"}),
     )
     .await
     .assert(200);
@@ -538,12 +505,11 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (held, more) = poll(&app, &token, &id, &[], &rx).await;
     assert!(held.is_empty() && !more, "paused: {held:?}");
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/status",
-        Some(json!({"stream_id": id, "status": "enabled"})),
+        json!({"stream_id": id, "status": "enabled"}),
     )
     .await
     .assert(200);
@@ -554,23 +520,21 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     assert_eq!(c["sub_id"]["sub"], user.as_str());
 
     // A disabled stream drops what happens meanwhile.
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/status",
-        Some(json!({"stream_id": id, "status": "disabled"})),
+        json!({"stream_id": id, "status": "disabled"}),
     )
     .await
     .assert(200);
     app.delete_gone(&format!("/users/{user}")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ssf(
+    ssf_post(
         &app,
         &token,
-        Method::POST,
         "/ssf/status",
-        Some(json!({"stream_id": id, "status": "enabled"})),
+        json!({"stream_id": id, "status": "enabled"}),
     )
     .await
     .assert(200);
@@ -667,16 +631,10 @@ async fn push_retries_with_backoff_and_survives_a_restart() {
     let (rx, _, token) = receiver(&app).await;
     // The receiver is down for its first two pushes.
     let r = push_receiver(2).await;
-    let id = ssf(
-        &app,
-        &token,
-        Method::POST,
-        "/ssf/streams",
-        Some(json!({
+    let id = ssf_post(&app, &token, "/ssf/streams", json!({
             "delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": r.url, "authorization_header": "Bearer rx-secret"},
             "events_requested": all_events(),
-        })),
-    )
+        }))
     .await
     .assert(201)
     .field("stream_id");
@@ -702,16 +660,7 @@ async fn push_retries_with_backoff_and_survives_a_restart() {
     pushed_until(&r, "the revocation and the block", |g| g.len() >= 3).await;
     let mut kinds = Vec::new();
     for (_, set, _) in r.got.lock().unwrap().clone() {
-        let claims: Value = {
-            let part = set.split('.').nth(1).unwrap();
-            use base64::Engine;
-            serde_json::from_slice(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(part)
-                    .unwrap(),
-            )
-            .unwrap()
-        };
+        let (_, claims) = jwt_parts(&set);
         kinds.push(
             claims["events"]
                 .as_object()
@@ -724,15 +673,9 @@ async fn push_retries_with_backoff_and_survives_a_restart() {
     }
     assert!(kinds.contains(&caep("session-revoked")), "{kinds:?}");
     // The stream survived the restart.
-    ssf(
-        &app,
-        &token,
-        Method::GET,
-        &format!("/ssf/streams?stream_id={id}"),
-        None,
-    )
-    .await
-    .assert(200);
+    ssf_get(&app, &token, &format!("/ssf/streams?stream_id={id}"))
+        .await
+        .assert(200);
 }
 
 #[tokio::test]
@@ -741,23 +684,7 @@ async fn several_nodes_push_each_event_once() {
         return;
     }
     let db = PgTestDb::create("writ_ssf_nodes").await;
-    let set = |vars: &mut Vec<(String, String)>, k: &str, v: String| {
-        vars.retain(|(a, _)| a != k);
-        vars.insert(0, (k.to_owned(), v));
-    };
-    let url = db.url.clone();
-    let a = TestApp::spawn_with(|vars| {
-        set(vars, "WRIT_DATABASE_URL", url.clone());
-        set(vars, "WRIT_KEY_ENCRYPTION_KEY", TEST_KEK.into());
-    })
-    .await;
-    let issuer = a.issuer.clone();
-    let b = TestApp::spawn_with(|vars| {
-        set(vars, "WRIT_DATABASE_URL", url);
-        set(vars, "WRIT_KEY_ENCRYPTION_KEY", TEST_KEK.into());
-        set(vars, "WRIT_ISSUER", issuer);
-    })
-    .await;
+    let (a, b) = two_nodes(&db).await;
     a.create_api(
         API,
         "RS256",
@@ -768,13 +695,7 @@ async fn several_nodes_push_each_event_once() {
     let user = a.create_user("nodes@example.com", "nodes-password-1").await;
     let (_, _, token) = receiver(&a).await;
     let r = push_receiver(0).await;
-    ssf(
-        &a,
-        &token,
-        Method::POST,
-        "/ssf/streams",
-        Some(json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": r.url}, "events_requested": all_events()})),
-    )
+    ssf_post(&a, &token, "/ssf/streams", json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": r.url}, "events_requested": all_events()}))
     .await
     .assert(201);
     for i in 0..10 {

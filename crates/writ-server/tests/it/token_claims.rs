@@ -21,16 +21,11 @@ struct Fixture {
 
 /// The groups `/eng` (holding `role`) and `/eng/backend` (with `member`): their ids.
 async fn eng_backend(app: &TestApp, role: &str, member: &str) -> (String, String) {
-    let group = async |body: Value| {
-        app.api(Method::POST, "/groups", Some(body))
-            .await
-            .assert(201)
-            .field("id")
-    };
+    let group = async |body: Value| app.api_post("/groups", body).await.assert(201).field("id");
     let eng = group(json!({"name": "eng"})).await;
     let backend = group(json!({"name": "backend", "parent_id": eng})).await;
     let add = async |path: String, body: Value| {
-        app.api(Method::POST, &path, Some(body)).await.assert(201);
+        app.api_post(&path, body).await.assert(201);
     };
     add(format!("/groups/{eng}/roles"), json!({"roles": [role]})).await;
     add(

@@ -231,10 +231,9 @@ async fn a_webhook_sets_claims_in_both_tokens_and_is_signed() {
     // A test run calls the draft URL (signed, with the event given); the tokens still use the
     // deployed one.
     let run = app
-        .api(
-            Method::POST,
+        .api_post(
             &format!("/actions/actions/{id}/test"),
-            Some(json!({"payload": {"user": {"email": "t@example.com"}}})),
+            json!({"payload": {"user": {"email": "t@example.com"}}}),
         )
         .await
         .assert(200)
@@ -326,8 +325,7 @@ async fn failing_webhooks_refuse_the_token_and_are_audited() {
 async fn webhook_actions_are_checked_when_written() {
     let app = TestApp::spawn().await;
     let app = &app;
-    let create =
-        |body: Value| async move { app.api(Method::POST, "/actions/actions", Some(body)).await };
+    let create = |body: Value| async move { app.api_post("/actions/actions", body).await };
     let base = |extra: Value| {
         let mut b = json!({"name": "w", "supported_triggers": [{"id": "post-login"}],
                             "runtime": "webhook", "url": "https://hooks.example/x", "secrets": secrets()});
@@ -406,10 +404,9 @@ async fn webhook_actions_are_checked_when_written() {
 
     // With WRIT_HOOK_ALLOW_HTTP=true, plain http to any host is allowed.
     let open = TestApp::spawn_with_vars(&[("WRIT_HOOK_ALLOW_HTTP", "true")]).await;
-    open.api(
-        Method::POST,
+    open.api_post(
         "/actions/actions",
-        Some(base(json!({"url": "http://hooks.example/x"}))),
+        base(json!({"url": "http://hooks.example/x"})),
     )
     .await
     .assert(201);
@@ -419,13 +416,10 @@ async fn webhook_actions_are_checked_when_written() {
 async fn concurrent_updates_and_deploys_lose_no_write() {
     let app = TestApp::spawn().await;
     let id = app
-        .api(
-            Method::POST,
+        .api_post(
             "/actions/actions",
-            Some(
-                json!({"name": "racy", "supported_triggers": [{"id": "post-login"}],
+            json!({"name": "racy", "supported_triggers": [{"id": "post-login"}],
                         "code": "exports.onExecutePostLogin = async () => {};"}),
-            ),
         )
         .await
         .assert(201)
