@@ -16,3 +16,14 @@ pub fn origin_of(url: &str) -> String {
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default()
 }
+
+/// `r` with `Retry-After: secs`: how a refusal for too many attempts says when to try again
+/// (the hosted pages, the passkey and sign-up endpoints, SSF, OAuth errors).
+pub fn with_retry_after(
+    mut r: axum::response::Response,
+    secs: impl Into<axum::http::HeaderValue>,
+) -> axum::response::Response {
+    r.headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, secs.into());
+    r
+}

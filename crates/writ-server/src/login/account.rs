@@ -16,7 +16,7 @@
 use axum::Form;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -29,6 +29,7 @@ use super::pages::{self, AccountForm, Note};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, LOGIN_CSRF};
 use crate::http::origin_of;
+use crate::http::with_retry_after;
 use crate::state::AppState;
 
 const INVALID_LINK: &str = "This link is invalid, was already used or has expired.";
@@ -363,15 +364,13 @@ pub async fn forgot(
     };
     match account::request_password_reset(&state, &peer, client_id.as_deref(), &f.email) {
         Ok(Ok(())) => page(StatusCode::OK, Note::Info(FORGOT_SENT)),
-        Ok(Err(account::TooMany(wait))) => {
-            let mut r = page(
+        Ok(Err(account::TooMany(wait))) => with_retry_after(
+            page(
                 StatusCode::TOO_MANY_REQUESTS,
                 Note::Error("Too many requests. Wait a few minutes and try again."),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            r
-        }
+            ),
+            wait,
+        ),
         Err(_) => page(StatusCode::OK, Note::Error(NO_MAIL)),
     }
 }
@@ -464,16 +463,14 @@ pub async fn change_password(
             CHANGE_PASSWORD_SENT,
         )
             .into_response(),
-        Ok(Err(account::TooMany(wait))) => {
-            let mut r = db_error(
+        Ok(Err(account::TooMany(wait))) => with_retry_after(
+            db_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
                 "Too many password reset requests. Wait a few minutes and try again.",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            r
-        }
+            ),
+            wait,
+        ),
         Err(e) => db_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
     }
 }

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,6 +20,7 @@ use writ_core::password_policy::Weakness;
 use writ_service::signups::{self, Refused, SignUp};
 
 use crate::audit::PeerOf;
+use crate::http::with_retry_after;
 use crate::state::AppState;
 
 /// The body of `POST /dbconnections/signup` (Auth0's fields; others are ignored).
@@ -114,17 +115,15 @@ pub async fn signup(
             Json(json!({ "email": email, "email_verified": false })).into_response()
         }
         Err(Refused::Disabled) => bad("operation_not_allowed", "Sign-up is disabled."),
-        Err(Refused::TooMany { retry_after }) => {
-            let mut r = error(
+        Err(Refused::TooMany { retry_after }) => with_retry_after(
+            error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequestsError",
                 "too_many_requests",
                 "Too many sign-ups from your network. Wait a minute and try again.",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            r
-        }
+            ),
+            retry_after,
+        ),
         Err(Refused::InvalidEmail) => bad("invalid_signup", "Enter a valid email address."),
         Err(Refused::InvalidName) => bad("invalid_signup", "The name must be 1 to 300 characters."),
         Err(Refused::WeakPassword(weak)) => weak_password(weak),

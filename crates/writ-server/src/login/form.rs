@@ -5,7 +5,7 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use writ_service::logins::{self, Refused};
@@ -14,6 +14,7 @@ use super::consent::start_session;
 use super::pages::{self, Note};
 use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
+use crate::http::with_retry_after;
 use crate::state::AppState;
 
 /// The login and sign-up forms' fields.
@@ -72,15 +73,13 @@ pub async fn login(
                 }
             }
         }
-        Err(Refused::TooManyAttempts { retry_after }) => {
-            let mut r = page(
+        Err(Refused::TooManyAttempts { retry_after }) => with_retry_after(
+            page(
                 "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
                 Some(StatusCode::TOO_MANY_REQUESTS),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            r
-        }
+            ),
+            retry_after,
+        ),
         Err(Refused::WrongCredentials) => page("Wrong email or password.", None),
         Err(Refused::UserBlocked) => {
             page("This account is blocked. Contact your administrator.", None)

@@ -14,7 +14,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use writ_core::User;
@@ -27,6 +27,7 @@ use super::{csrf_page, pages, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, SameSite};
 use crate::http::origin_of;
+use crate::http::with_retry_after;
 use crate::oauth::request::Validated;
 use crate::state::AppState;
 
@@ -359,16 +360,14 @@ pub async fn verify(
             };
             again(msg, StatusCode::BAD_REQUEST).await
         }
-        Ok(Checked::TooManyAttempts { retry_after }) => {
-            let mut r = again(
+        Ok(Checked::TooManyAttempts { retry_after }) => with_retry_after(
+            again(
                 "Too many attempts. Wait a few minutes and try again.",
                 StatusCode::TOO_MANY_REQUESTS,
             )
-            .await;
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            r
-        }
+            .await,
+            retry_after.max(1),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "second factor: checking a code");
             pages::internal()

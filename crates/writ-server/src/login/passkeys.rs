@@ -36,6 +36,7 @@ use super::pages::internal;
 use super::pages::{self, Note};
 use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
+use crate::http::with_retry_after;
 use crate::oauth::request::Validated;
 use crate::state::AppState;
 
@@ -89,14 +90,14 @@ fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 fn too_many(retry_after: u64) -> Response {
-    let mut r = json_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        "Too many passkey attempts. Wait a minute and try again.",
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-    r
+    with_retry_after(
+        json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many passkey attempts. Wait a minute and try again.",
+        ),
+        retry_after.max(1),
+    )
 }
 
 fn options_json(options: serde_json::Value, mode: &str) -> Response {
@@ -165,13 +166,13 @@ pub async fn login(
         )
     };
     if let Err(wait) = state.limiter.passkey_attempt(addr.ip) {
-        let mut r = page(
-            "Too many passkey attempts. Wait a minute and try again.",
-            Some(StatusCode::TOO_MANY_REQUESTS),
+        return with_retry_after(
+            page(
+                "Too many passkey attempts. Wait a minute and try again.",
+                Some(StatusCode::TOO_MANY_REQUESTS),
+            ),
+            wait.max(1),
         );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
-        return r;
     }
     let peer = crate::audit::peer(addr.ip, &headers);
     let binding = login_binding(&f.csrf);
@@ -357,7 +358,7 @@ pub async fn factor(
     let peer = crate::audit::peer(addr.ip, &headers);
     if let Err(wait) = state.limiter.passkey_attempt(addr.ip) {
         let busy = "Too many attempts. Wait a few minutes and try again.";
-        let mut r = if offered {
+        let r = if offered {
             offer_page(&state, &addr, &v, Some(busy), StatusCode::TOO_MANY_REQUESTS)
         } else {
             again_page(
@@ -370,9 +371,7 @@ pub async fn factor(
             )
             .await
         };
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
-        return r;
+        return with_retry_after(r, wait.max(1));
     }
     if offered {
         if f.mode != "create" {
@@ -455,8 +454,8 @@ pub async fn factor(
             )
             .await
         }
-        Ok(Checked::TooManyAttempts { retry_after }) => {
-            let mut r = again_page(
+        Ok(Checked::TooManyAttempts { retry_after }) => with_retry_after(
+            again_page(
                 &state,
                 &addr,
                 &v,
@@ -464,11 +463,9 @@ pub async fn factor(
                 "Too many attempts. Wait a few minutes and try again.",
                 StatusCode::TOO_MANY_REQUESTS,
             )
-            .await;
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            r
-        }
+            .await,
+            retry_after.max(1),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "passkey: checking a second factor");
             pages::internal()

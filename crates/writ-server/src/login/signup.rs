@@ -5,7 +5,7 @@
 
 use axum::Form;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -13,6 +13,7 @@ use super::form::LoginForm;
 use super::pages::{self, Note};
 use super::{login_page, precheck};
 use crate::http::client_addr::ClientAddr;
+use crate::http::with_retry_after;
 use crate::oauth::request::{AuthorizeParams, validate};
 use crate::state::AppState;
 use writ_service::signups::{self, Refused, SignUp};
@@ -97,14 +98,14 @@ pub async fn signup(
         Ok(_) => {}
         Err(Refused::Disabled) => return disabled(&state).unwrap_or_else(pages::internal),
         Err(Refused::TooMany { retry_after }) => {
-            let mut r = page(
-                "",
-                "Too many sign-ups from your network. Wait a minute and try again.",
-                Some(StatusCode::TOO_MANY_REQUESTS),
+            return with_retry_after(
+                page(
+                    "",
+                    "Too many sign-ups from your network. Wait a minute and try again.",
+                    Some(StatusCode::TOO_MANY_REQUESTS),
+                ),
+                retry_after,
             );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            return r;
         }
         Err(Refused::InvalidEmail | Refused::InvalidName) => {
             return page(&f.username, "Enter a valid email address.", None);
