@@ -149,6 +149,18 @@ struct Kept {
     running: usize,
 }
 
+/// One verification's array, handed back to its [`Scratch`] when dropped.
+struct Lease<'a> {
+    scratch: &'a Scratch,
+    memory: Vec<Block>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.scratch.give(std::mem::take(&mut self.memory));
+    }
+}
+
 impl Scratch {
     fn new(keep: usize) -> Self {
         Scratch {
@@ -163,8 +175,9 @@ impl Scratch {
     }
 
     /// An array of `blocks` blocks for a verification: a kept one when there is one of that
-    /// size. Hand it back with [`Scratch::give`].
-    fn take(&self, blocks: usize) -> Vec<Block> {
+    /// size. It goes back when the lease is dropped, even by a panic, so the count of running
+    /// verifications cannot drift.
+    fn take(&self, blocks: usize) -> Lease<'_> {
         let kept = {
             let mut k = self.lock();
             k.running += 1;
@@ -174,12 +187,15 @@ impl Scratch {
                 None
             }
         };
-        kept.unwrap_or_else(|| vec![Block::default(); blocks])
+        Lease {
+            scratch: self,
+            memory: kept.unwrap_or_else(|| vec![Block::default(); blocks]),
+        }
     }
 
-    /// Gives an array back at the end of a verification: kept when others are running, it is
-    /// of Writ's size and fewer than `keep` are kept; when none is running, every kept array
-    /// is freed (outside the lock).
+    /// Takes an array back at the end of a verification (a [`Lease`] dropped): kept when
+    /// others are running, it is of Writ's size and fewer than `keep` are kept; when none is
+    /// running, every kept array is freed (outside the lock).
     fn give(&self, memory: Vec<Block>) {
         let freed = {
             let mut k = self.lock();
@@ -219,10 +235,10 @@ impl Scratch {
         let Some(out) = out.get_mut(..expected.len()) else {
             return false;
         };
-        let mut memory = self.take(params.block_count());
+        let mut lease = self.take(params.block_count());
         let computed = argon2::Argon2::new(algorithm, version, params)
-            .hash_password_into_with_memory(password, salt.as_ref(), out, &mut memory[..]);
-        self.give(memory);
+            .hash_password_into_with_memory(password, salt.as_ref(), out, &mut lease.memory[..]);
+        drop(lease);
         computed.is_ok() && Output::new(out).is_ok_and(|o| o == *expected)
     }
 }
@@ -560,12 +576,23 @@ mod tests {
         }
         let reused = scratch.lock().free[0].as_ptr();
         let again = scratch.take(scratch.blocks);
-        assert_eq!(again.as_ptr(), reused, "the kept array is handed out again");
+        assert_eq!(
+            again.memory.as_ptr(),
+            reused,
+            "the kept array is handed out again"
+        );
         let more: Vec<_> = (0..4).map(|_| scratch.take(scratch.blocks)).collect();
-        more.into_iter().for_each(|m| scratch.give(m));
+        drop(more);
         assert_eq!(scratch.lock().free.len(), 2, "at most the bound is kept");
-        scratch.give(again);
-        scratch.give(running);
+        // A verification that panics still hands its lease back.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _lease = scratch.take(scratch.blocks);
+            panic!("in the middle of a verification");
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(scratch.lock().running, 2);
+        drop(again);
+        drop(running);
         let k = scratch.lock();
         assert_eq!(
             (k.free.len(), k.running),
