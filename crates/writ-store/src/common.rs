@@ -432,12 +432,17 @@ impl RotationQueue {
         queued.drain(..n).collect()
     }
 
+    /// Whether nothing is queued now.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     /// The server found the queue empty and stops, unless a rotation was queued meanwhile by
     /// a caller that saw it still running (then it carries on: `true`).
     fn stand_down(&self) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
         self.serving.store(false, SeqCst);
-        !self.lock().is_empty() && !self.serving.swap(true, SeqCst)
+        !self.is_empty() && !self.serving.swap(true, SeqCst)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedRotation>> {
@@ -500,7 +505,9 @@ mod rotation_queue_tests {
         let mut server = server.expect("the first rotation starts a server");
         let (_b, none) = q.push(rotation("b"));
         assert!(none.is_none(), "a second server while one runs");
+        assert!(!q.is_empty());
         assert_eq!(q.take().len(), 2);
+        assert!(q.is_empty());
         // Queued after the server found the queue empty but before it stood down: it carries on.
         let (_c, none) = q.push(rotation("c"));
         assert!(none.is_none());

@@ -405,8 +405,11 @@ impl Store {
     }
 
     /// Waits for the writer's turn and rotates what is queued by then (one bounded batch);
-    /// `false` when nothing was.
+    /// `false` when nothing was (then without taking the turn, which another writer may want).
     async fn rotate_queued(&self, queue: &crate::common::RotationQueue) -> bool {
+        if queue.is_empty() {
+            return false;
+        }
         let turn = writer_turn(self).await;
         let batch = queue.take();
         if batch.is_empty() {
