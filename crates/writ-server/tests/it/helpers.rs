@@ -91,6 +91,8 @@ pub struct Browser {
 pub struct Page {
     pub status: u16,
     pub location: Option<String>,
+    /// The `Retry-After` header, when the page has one.
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -142,9 +144,14 @@ impl Browser {
             .headers()
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned());
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
         Page {
             status,
             location,
+            retry_after,
             body: r.text().await.unwrap(),
         }
     }

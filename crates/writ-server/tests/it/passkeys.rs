@@ -172,6 +172,17 @@ async fn passkey_endpoints_are_rate_limited() {
     }
     assert!(statuses[..30].iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(statuses[31], 429);
+    // The refusal says when to try again, in whole seconds, at least one.
+    let refused = b
+        .post_from(
+            "/u/passkey/options",
+            &[("tx", &tx), ("csrf", &csrf)],
+            Some(&origin(app)),
+        )
+        .await;
+    assert_eq!(refused.status, 429);
+    let wait: u64 = refused.retry_after.expect("Retry-After").parse().unwrap();
+    assert!(wait >= 1, "{wait}");
 }
 
 #[tokio::test]
