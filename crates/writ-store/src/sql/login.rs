@@ -5,8 +5,10 @@
 //! refresh-token rotations are also group-committed: queued, and rotated together, one after
 //! another in one transaction, by a single task (see `rotate_refresh`).
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
-use sqlx::FromRow;
+use sqlx::{FromRow, QueryBuilder};
 
 use super::{
     Conn, FOR_UPDATE, Store, WriteTx, WriterTurn, begin_write, rotation_queue, writer_turn,
@@ -106,28 +108,36 @@ impl From<RefreshRow> for RefreshToken {
 }
 
 async fn insert_refresh(conn: &mut Conn, t: &RefreshToken) -> Result<()> {
-    sqlx::query(
+    insert_refreshes(conn, &[t]).await
+}
+
+/// Inserts refresh tokens in one statement (none: nothing to do).
+async fn insert_refreshes(conn: &mut Conn, ts: &[&RefreshToken]) -> Result<()> {
+    if ts.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<super::DB>::new(
         "INSERT INTO refresh_tokens (id, family_id, parent_id, client_id, user_id, audience, scope, sid, auth_time, \
-         created_at, idle_expires_at, family_expires_at, used_at, revoked, amr) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(&t.id)
-    .bind(&t.family_id)
-    .bind(&t.parent_id)
-    .bind(&t.client_id)
-    .bind(&t.user_id)
-    .bind(&t.audience)
-    .bind(&t.scope)
-    .bind(&t.sid)
-    .bind(t.auth_time)
-    .bind(t.created_at)
-    .bind(t.idle_expires_at)
-    .bind(t.family_expires_at)
-    .bind(t.used_at)
-    .bind(t.revoked)
-    .bind(&t.amr)
-    .execute(&mut *conn)
-    .await?;
+         created_at, idle_expires_at, family_expires_at, used_at, revoked, amr) ",
+    );
+    q.push_values(ts, |mut row, t| {
+        row.push_bind(&t.id)
+            .push_bind(&t.family_id)
+            .push_bind(&t.parent_id)
+            .push_bind(&t.client_id)
+            .push_bind(&t.user_id)
+            .push_bind(&t.audience)
+            .push_bind(&t.scope)
+            .push_bind(&t.sid)
+            .push_bind(t.auth_time)
+            .push_bind(t.created_at)
+            .push_bind(t.idle_expires_at)
+            .push_bind(t.family_expires_at)
+            .push_bind(t.used_at)
+            .push_bind(t.revoked)
+            .push_bind(&t.amr);
+    });
+    q.build().execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -450,10 +460,8 @@ impl Store {
         turn: WriterTurn,
     ) -> Result<Vec<RotateOutcome>> {
         let mut tx = WriteTx(begin_write(&self.pool).await?, turn);
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for q in batch {
-            outcomes.push(rotate(&mut tx, q.rotation()).await?);
-        }
+        let rotations: Vec<Rotation<'_>> = batch.iter().map(QueuedRotation::rotation).collect();
+        let outcomes = rotate_many(&mut tx, &rotations).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -514,7 +522,14 @@ async fn rotate(conn: &mut Conn, r: Rotation<'_>) -> Result<RotateOutcome> {
             cur
         }
     };
-    let child = RefreshToken {
+    let child = child_of(cur, &r);
+    insert_refresh(conn, &child).await?;
+    Ok(RotateOutcome::Rotated(child))
+}
+
+/// The token that replaces `cur` (just marked used) in rotation `r`: the same grant and family.
+fn child_of(cur: RefreshToken, r: &Rotation<'_>) -> RefreshToken {
+    RefreshToken {
         id: r.child_id.to_owned(),
         parent_id: Some(cur.id),
         created_at: r.now,
@@ -522,7 +537,57 @@ async fn rotate(conn: &mut Conn, r: Rotation<'_>) -> Result<RotateOutcome> {
         used_at: None,
         revoked: false,
         ..cur
-    };
-    insert_refresh(conn, &child).await?;
-    Ok(RotateOutcome::Rotated(child))
+    }
+}
+
+/// Rotates the tokens of `rs` inside the caller's write transaction, with the outcome
+/// [`rotate`] would give each if they ran one after another: the common case (a token
+/// unused, unrevoked, unexpired and presented by its own client) for the whole batch in two
+/// statements, one update and one insert; the rest (a token presented twice in the batch, an
+/// unknown, used or revoked one) then one by one, in the order given, each seeing what went
+/// before it. The batch's rotations are concurrent requests, so running the common ones first
+/// is an order they could have arrived in.
+async fn rotate_many(conn: &mut Conn, rs: &[Rotation<'_>]) -> Result<Vec<RotateOutcome>> {
+    if rs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Each token's first presentation joins the batched update; a second waits its turn.
+    let mut seen = HashSet::with_capacity(rs.len());
+    let first: Vec<&Rotation<'_>> = rs.iter().filter(|r| seen.insert(r.id)).collect();
+    let mut q =
+        QueryBuilder::<super::DB>::new("UPDATE refresh_tokens SET used_at = v.column3 FROM (");
+    q.push_values(&first, |mut row, r| {
+        row.push_bind(r.id).push_bind(r.client_id).push_bind(r.now);
+    });
+    q.push(
+        ") AS v WHERE refresh_tokens.id = v.column1 AND refresh_tokens.client_id = v.column2 \
+         AND refresh_tokens.used_at IS NULL AND NOT refresh_tokens.revoked \
+         AND refresh_tokens.family_expires_at > v.column3 AND refresh_tokens.idle_expires_at > v.column3 \
+         RETURNING *",
+    );
+    let rows: Vec<RefreshRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let mut used: HashMap<String, RefreshRow> =
+        rows.into_iter().map(|row| (row.id.clone(), row)).collect();
+    let mut outcomes: Vec<Option<RotateOutcome>> = Vec::with_capacity(rs.len());
+    let mut seen = HashSet::with_capacity(rs.len());
+    for r in rs {
+        let cur = seen.insert(r.id).then(|| used.remove(r.id)).flatten();
+        outcomes.push(cur.map(|row| RotateOutcome::Rotated(child_of(row.into(), r))));
+    }
+    let children: Vec<&RefreshToken> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Some(RotateOutcome::Rotated(child)) => Some(child),
+            _ => None,
+        })
+        .collect();
+    insert_refreshes(conn, &children).await?;
+    let mut done = Vec::with_capacity(rs.len());
+    for (r, outcome) in rs.iter().zip(outcomes) {
+        done.push(match outcome {
+            Some(o) => o,
+            None => rotate(conn, *r).await?,
+        });
+    }
+    Ok(done)
 }

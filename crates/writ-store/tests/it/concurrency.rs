@@ -17,6 +17,7 @@ conformance!(
     concurrent_role_assignments_all_land_with_distinct_versions,
     concurrent_refresh_rotations_have_exactly_one_winner,
     concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alone,
+    concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens,
     concurrent_code_consumptions_have_exactly_one_fresh,
     concurrent_key_rotations_queue,
     authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower,
@@ -194,6 +195,96 @@ async fn concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alo
             .unwrap(),
         RotateOutcome::Rotated(_)
     ));
+}
+
+/// A burst of rotations that SQLite commits together mixes the common case with every other:
+/// a token presented twice, an unknown one, one presented by another client, an expired one.
+/// Each gets the outcome it would get alone, in some order of arrival.
+async fn concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens(t: TestStore) {
+    let uid = login_fixture(&t).await;
+    for i in 0..12 {
+        let token = refresh(&format!("m{i}"), &format!("g{i}"), None, &uid);
+        t.store.create_refresh(&token).await.unwrap();
+    }
+    let expired = RefreshToken {
+        idle_expires_at: 50,
+        ..refresh("old", "g-old", None, &uid)
+    };
+    t.store.create_refresh(&expired).await.unwrap();
+    // (presented token, presenting client, child id)
+    let mut burst: Vec<(String, &str, String)> = (0..12)
+        .map(|i| (format!("m{i}"), "app", format!("n{i}")))
+        .collect();
+    burst.push(("m0".into(), "app", "n0-again".into()));
+    burst.push(("unknown".into(), "app", "x-unknown".into()));
+    burst.push(("m5".into(), "other", "x-foreign".into()));
+    burst.push(("old".into(), "app", "x-old".into()));
+    let tasks: Vec<_> = burst
+        .iter()
+        .cloned()
+        .map(|(id, client, child)| {
+            let s = t.store.clone();
+            tokio::spawn(async move {
+                let r = Rotation {
+                    client_id: client,
+                    ..rotation(&id, &child, 100)
+                };
+                s.rotate_refresh(r).await.unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    // m0, presented twice without leeway: one rotation, one reuse that revokes the family.
+    let m0: Vec<_> = [&outcomes[0], &outcomes[12]].into_iter().collect();
+    assert_eq!(
+        m0.iter()
+            .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+            .count(),
+        1,
+        "{m0:?}"
+    );
+    assert!(
+        m0.iter().any(|o| matches!(o, RotateOutcome::Reused(_))),
+        "{m0:?}"
+    );
+    for child in ["n0", "n0-again"] {
+        if let Some(c) = t.store.get_refresh(child).await.unwrap() {
+            assert!(c.revoked, "the reused family's child is live: {c:?}");
+        }
+    }
+    for (i, outcome) in outcomes.iter().enumerate().take(12).skip(1) {
+        let RotateOutcome::Rotated(child) = outcome else {
+            panic!("m{i}: {outcome:?}");
+        };
+        assert_eq!(child.id, format!("n{i}"));
+        assert_eq!(child.parent_id.as_deref(), Some(format!("m{i}").as_str()));
+        assert_eq!(
+            t.store.get_refresh(&child.id).await.unwrap().as_ref(),
+            Some(child)
+        );
+        let parent = t
+            .store
+            .get_refresh(&format!("m{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((parent.used_at, parent.revoked), (Some(100), false));
+    }
+    for (i, what) in [(13, "unknown"), (14, "foreign"), (15, "expired")] {
+        assert!(
+            matches!(outcomes[i], RotateOutcome::Invalid),
+            "{what}: {:?}",
+            outcomes[i]
+        );
+    }
+    for child in ["x-unknown", "x-foreign", "x-old"] {
+        assert_eq!(t.store.get_refresh(child).await.unwrap(), None, "{child}");
+    }
+    let old = t.store.get_refresh("old").await.unwrap().unwrap();
+    assert_eq!(old.used_at, None, "an expired token was marked used");
 }
 
 /// Client `app` rotating token `id` into `child_id` at `now` (idle lifetime 900 s, no leeway).
