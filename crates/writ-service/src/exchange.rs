@@ -105,25 +105,15 @@ pub async fn code(
         .any(|s| s == "offline_access")
         && client.allows_grant("refresh_token");
     let api = tokens::api_for(w, c.audience.as_deref())?;
+    let login = LoginContext {
+        auth_time: c.auth_time,
+        nonce: c.nonce.as_deref(),
+        sid: c.sid.as_deref(),
+        amr: c.amr.as_deref(),
+    };
     let (refresh, record) = if wants_offline && api.allow_offline_access {
-        let token = random_token(32);
-        let rec = RefreshToken {
-            id: sha256_hex(&token),
-            family_id: random_token(16),
-            parent_id: None,
-            client_id: client.client_id.clone(),
-            user_id: c.user_id.clone(),
-            audience: c.audience.clone(),
-            scope: c.scope.clone(),
-            sid: c.sid.clone(),
-            auth_time: c.auth_time,
-            created_at: t,
-            idle_expires_at: t + client.refresh_idle_lifetime,
-            family_expires_at: t + client.refresh_absolute_lifetime,
-            used_at: None,
-            revoked: false,
-            amr: c.amr.clone(),
-        };
+        let audience = c.audience.as_deref();
+        let (token, rec) = new_family(client, &c.user_id, audience, &c.scope, login, t);
         (Some(token), Some(rec))
     } else {
         (None, None)
@@ -135,12 +125,6 @@ pub async fn code(
         CodeOutcome::Reused(_) => return Err(replayed(w, peer, client, &id, t).await),
         CodeOutcome::Missing => return Err(invalid()),
     }
-    let login = LoginContext {
-        auth_time: c.auth_time,
-        nonce: c.nonce.as_deref(),
-        sid: c.sid.as_deref(),
-        amr: c.amr.as_deref(),
-    };
     let issued = user_tokens(
         w,
         client,
@@ -163,6 +147,66 @@ pub async fn code(
     )
     .await;
     Ok(issued)
+}
+
+/// A new refresh-token family for a user's grant to `client` at `audience`: the token, to be
+/// handed out once, and its record (only the token's SHA-256 is stored), with the login it
+/// carries on and the client's lifetimes from `t`.
+fn new_family(
+    client: &Client,
+    user_id: &str,
+    audience: Option<&str>,
+    scope: &str,
+    login: LoginContext<'_>,
+    t: i64,
+) -> (String, RefreshToken) {
+    let token = random_token(32);
+    let record = RefreshToken {
+        id: sha256_hex(&token),
+        family_id: random_token(16),
+        parent_id: None,
+        client_id: client.client_id.clone(),
+        user_id: user_id.to_owned(),
+        audience: audience.map(str::to_owned),
+        scope: scope.to_owned(),
+        sid: login.sid.map(str::to_owned),
+        auth_time: login.auth_time,
+        created_at: t,
+        idle_expires_at: t + client.refresh_idle_lifetime,
+        family_expires_at: t + client.refresh_absolute_lifetime,
+        used_at: None,
+        revoked: false,
+        amr: login.amr.map(str::to_owned),
+    };
+    (token, record)
+}
+
+/// The refresh token a direct grant (the password grant, and the second-factor grants that
+/// finish it) issues beside the tokens it minted for `api`, as Auth0 does: when `requested`
+/// asks for `offline_access`, the API allows offline access and the client may use the
+/// `refresh_token` grant (the code exchange's rule). A new family, stored before it is
+/// returned; `None` otherwise.
+pub async fn direct_refresh(
+    w: &Writ,
+    client: &Client,
+    user_id: &str,
+    api: &writ_core::ResourceServer,
+    requested: Option<&str>,
+    login: LoginContext<'_>,
+) -> Result<Option<String>, OAuthRefusal> {
+    let scope = requested.unwrap_or_default();
+    let wants_offline = scope
+        .split_ascii_whitespace()
+        .any(|s| s == "offline_access");
+    if !(wants_offline && api.allow_offline_access && client.allows_grant("refresh_token")) {
+        return Ok(None);
+    }
+    let audience = Some(api.identifier.as_str());
+    let (token, record) = new_family(client, user_id, audience, scope, login, now());
+    w.metrics
+        .db("create_refresh", w.store.create_refresh(&record))
+        .await?;
+    Ok(Some(token))
 }
 
 /// A code presented again: using it once more revokes the refresh family its first use

@@ -235,6 +235,75 @@ async fn password_grant_carries_effective_permissions() {
     assert!(p2["authz_ver"].as_i64().unwrap() > p["authz_ver"].as_i64().unwrap());
 }
 
+/// The password grant hands out a refresh token, as Auth0's does, only when `offline_access`
+/// is asked for, the API allows offline access and the client may refresh; that token then
+/// rotates, carries the user's current permissions and is caught when reused.
+#[tokio::test]
+async fn password_grant_issues_a_refresh_token_with_offline_access() {
+    let app = TestApp::spawn().await;
+    app.todo_editor(TODOS, "alice@example.com", "alice-password")
+        .await;
+    let client = app
+        .create_client(json!({"name": "cli", "app_type": "regular_web",
+            "grant_types": ["password", "refresh_token"]}))
+        .await;
+    let offline = Some("openid offline_access read:todos");
+    let login = |client, scope| {
+        app.password_token(client, "alice@example.com", "alice-password", TODOS, scope)
+    };
+    // The API does not allow offline access yet.
+    let r = login(&client, offline).await.assert(200);
+    assert_eq!(r.body["refresh_token"], json!(null), "{}", r.body);
+    app.allow_offline_access(TODOS).await;
+    let r = login(&client, Some("openid read:todos")).await.assert(200);
+    assert_eq!(
+        r.body["refresh_token"],
+        json!(null),
+        "not asked for: {}",
+        r.body
+    );
+    let password_only = app.password_client().await;
+    let r = login(&password_only, offline).await.assert(200);
+    assert_eq!(
+        r.body["refresh_token"],
+        json!(null),
+        "client may not refresh: {}",
+        r.body
+    );
+
+    let r = login(&client, offline).await.assert(200);
+    let first = r.body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    let refresh = |token: String| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            app.token_form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", &client.0),
+                ("client_secret", &client.1),
+                ("refresh_token", &token),
+            ])
+            .await
+        }
+    };
+    let r = refresh(first.clone()).await.assert(200);
+    let second = r.body["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    assert_ne!(second, first);
+    let (_, p) = jwt_parts(r.body["access_token"].as_str().unwrap());
+    assert_eq!(p["permissions"], json!(["read:todos", "write:todos"]));
+    assert!(r.body["id_token"].is_string(), "{}", r.body);
+    // The first token again (no leeway by default): reuse, and the family, the second token
+    // too, is revoked.
+    refresh(first).await.assert_error(400, "invalid_grant");
+    refresh(second).await.assert_error(400, "invalid_grant");
+}
+
 #[tokio::test]
 async fn rbac_off_grants_any_defined_scope() {
     let app = TestApp::spawn().await;

@@ -99,5 +99,14 @@ pub async fn grant(
         true,
     )
     .await?;
-    Ok(respond_with(minted, None, recovery_code))
+    let refresh = writ_service::exchange::direct_refresh(
+        state,
+        &client,
+        &user.user_id,
+        &api,
+        login.scope.as_deref(),
+        ctx,
+    )
+    .await?;
+    Ok(respond_with(minted, refresh, recovery_code))
 }

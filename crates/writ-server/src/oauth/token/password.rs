@@ -1,6 +1,8 @@
 //! The `password` grant (and Auth0's `password-realm`): a first-party client trades a user's
 //! email and password for their tokens. The password is checked by
-//! [`writ_service::logins::check`], the same check as the hosted login form's.
+//! [`writ_service::logins::check`], the same check as the hosted login form's. With
+//! `offline_access` granted, a refresh token comes too (see
+//! [`writ_service::exchange::direct_refresh`]).
 
 use std::net::IpAddr;
 
@@ -117,5 +119,14 @@ pub async fn grant(
         Err(writ_service::OAuthRefusal::MfaRequired) => return Err(mfa_required().await),
         Err(e) => return Err(e.into()),
     };
-    Ok(respond(minted, None))
+    let refresh = writ_service::exchange::direct_refresh(
+        state,
+        &client,
+        &user.user_id,
+        &api,
+        req.scope.as_deref(),
+        login,
+    )
+    .await?;
+    Ok(respond(minted, refresh))
 }
