@@ -2,8 +2,9 @@
 //! guarantees: the code or token is read with the dialect's `FOR_UPDATE` inside a write
 //! transaction, so concurrent consumers or rotators queue (on the row on PostgreSQL, on the
 //! writer lock on SQLite) and each sees what the previous one wrote: one winner. On SQLite,
-//! refresh-token rotations are also group-committed: queued, and rotated together, one after
-//! another in one transaction, by a single task (see `rotate_refresh`).
+//! refresh-token rotations are also group-committed: queued, and rotated together in one
+//! transaction by a single task, the batch's common case in one update and one insert, the
+//! rest one by one after it (see `rotate_refresh` and `rotate_many`).
 
 use std::collections::{HashMap, HashSet};
 
