@@ -26,7 +26,9 @@ async fn live_and_ready_answer_with_their_checks() {
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }
-    let r = app.get("/health/ready").await.assert(200);
+    // A node just started may still be opening its LISTEN connection (PostgreSQL): not ready
+    // until it is up.
+    let (r, _) = ready_becomes(&app, 200, Duration::from_secs(10)).await;
     assert_eq!(r.body["status"], "up", "{}", r.body);
     let mut expected = vec!["database", "migrations", "signing_keys"];
     if backend() == "postgres" {
