@@ -554,10 +554,11 @@ async fn rotate_many(conn: &mut Conn, rs: &[Rotation<'_>]) -> Result<Vec<RotateO
     }
     // Each token's first presentation joins the batched update; a second waits its turn.
     let mut seen = HashSet::with_capacity(rs.len());
-    let first: Vec<&Rotation<'_>> = rs.iter().filter(|r| seen.insert(r.id)).collect();
+    let first: Vec<bool> = rs.iter().map(|r| seen.insert(r.id)).collect();
+    let batched = rs.iter().zip(&first).filter(|(_, f)| **f).map(|(r, _)| r);
     let mut q =
         QueryBuilder::<super::DB>::new("UPDATE refresh_tokens SET used_at = v.column3 FROM (");
-    q.push_values(&first, |mut row, r| {
+    q.push_values(batched, |mut row, r| {
         row.push_bind(r.id).push_bind(r.client_id).push_bind(r.now);
     });
     q.push(
@@ -569,12 +570,14 @@ async fn rotate_many(conn: &mut Conn, rs: &[Rotation<'_>]) -> Result<Vec<RotateO
     let rows: Vec<RefreshRow> = q.build_query_as().fetch_all(&mut *conn).await?;
     let mut used: HashMap<String, RefreshRow> =
         rows.into_iter().map(|row| (row.id.clone(), row)).collect();
-    let mut outcomes: Vec<Option<RotateOutcome>> = Vec::with_capacity(rs.len());
-    let mut seen = HashSet::with_capacity(rs.len());
-    for r in rs {
-        let cur = seen.insert(r.id).then(|| used.remove(r.id)).flatten();
-        outcomes.push(cur.map(|row| RotateOutcome::Rotated(child_of(row.into(), r))));
-    }
+    let outcomes: Vec<Option<RotateOutcome>> = rs
+        .iter()
+        .zip(&first)
+        .map(|(r, &first)| {
+            let cur = if first { used.remove(r.id) } else { None };
+            cur.map(|row| RotateOutcome::Rotated(child_of(row.into(), r)))
+        })
+        .collect();
     let children: Vec<&RefreshToken> = outcomes
         .iter()
         .filter_map(|o| match o {
