@@ -244,6 +244,62 @@ async fn mfa_call(app: &TestApp, method: Method, path: &str, bearer: &str, body:
 const OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 const RECOVERY: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
 
+/// The `mfa-otp` grant that finishes a password login hands out a refresh token on the
+/// password grant's rule (`offline_access` asked for, allowed by the API and the client), and a
+/// refresh keeps saying a second factor was used.
+#[tokio::test]
+async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
+    let app = TestApp::spawn_with_vars(&[
+        ("WRIT_MFA_ROLES", "mfa-admins"),
+        ("WRIT_MFA_AMR_AUDIENCES", TODOS),
+    ])
+    .await;
+    let (_, bob) = app
+        .todo_editor(TODOS, "bob@example.com", "bob-password-123")
+        .await;
+    let admins = app.create_role("mfa-admins", TODOS, &["write:todos"]).await;
+    app.assign_roles(&bob, &[&admins]).await;
+    app.allow_offline_access(TODOS).await;
+    let client = app
+        .create_client(json!({"name": "cli", "app_type": "regular_web",
+            "grant_types": ["password", "refresh_token"]}))
+        .await;
+    let scope = Some("openid offline_access read:todos");
+    let token = app
+        .password_token(&client, "bob@example.com", "bob-password-123", TODOS, scope)
+        .await
+        .assert(403)
+        .field("mfa_token");
+    let body =
+        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
+    let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
+        .await
+        .assert(200)
+        .body;
+    let code = code_at(a["secret"].as_str().unwrap(), now());
+    let t = mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
+    )
+    .await
+    .assert(200)
+    .body;
+    let refresh = t["refresh_token"].as_str().expect("a refresh token");
+    let r = mfa_grant(
+        &app,
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await
+    .assert(200)
+    .body;
+    let (_, at) = jwt_parts(r["access_token"].as_str().unwrap());
+    assert_eq!(at["sub"], bob);
+    assert_eq!(at["amr"], json!(["pwd", "otp", "mfa"]));
+    assert!(r["refresh_token"].is_string(), "rotated: {r}");
+}
+
 #[tokio::test]
 async fn password_grant_mfa_api_by_role() {
     let app = TestApp::spawn_with_vars(&[
