@@ -31,6 +31,7 @@ mod rbac;
 mod security;
 mod ssf;
 mod upgrade;
+mod wal;
 
 /// Generates one test per body and backend: `mod sqlite { … }` and `mod postgres { … }`.
 macro_rules! conformance {
