@@ -80,10 +80,15 @@ impl Checkpoints {
                     _ = &mut stopped => return,
                     _ = every.tick() => {}
                 }
+                // Closed with the store (`Store::close`): its last connection checkpoints.
+                if pool.is_closed() {
+                    return;
+                }
                 let done = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(&pool)
                     .await;
                 match done {
+                    Err(sqlx::Error::PoolClosed) => return,
                     Err(e) if !failing => {
                         failing = true;
                         tracing::warn!(error = %e, "background WAL checkpoints are failing");
