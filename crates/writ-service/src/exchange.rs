@@ -99,11 +99,6 @@ pub async fn code(
         (None, None) => {}
     }
     // Decide on a refresh token before the code is used, so both are recorded at once.
-    let wants_offline = c
-        .scope
-        .split_ascii_whitespace()
-        .any(|s| s == "offline_access")
-        && client.allows_grant("refresh_token");
     let api = tokens::api_for(w, c.audience.as_deref())?;
     let login = LoginContext {
         auth_time: c.auth_time,
@@ -111,7 +106,7 @@ pub async fn code(
         sid: c.sid.as_deref(),
         amr: c.amr.as_deref(),
     };
-    let (refresh, record) = if wants_offline && api.allow_offline_access {
+    let (refresh, record) = if offline_granted(client, &api, &c.scope) {
         let audience = c.audience.as_deref();
         let (token, rec) = new_family(client, &c.user_id, audience, &c.scope, login, t);
         (Some(token), Some(rec))
@@ -149,6 +144,17 @@ pub async fn code(
     Ok(issued)
 }
 
+/// Whether a user's grant to `client` at `api` comes with a refresh token: `scope` holds
+/// `offline_access`, the API allows offline access and the client may use the `refresh_token`
+/// grant. The one rule for every grant that starts a family.
+fn offline_granted(client: &Client, api: &writ_core::ResourceServer, scope: &str) -> bool {
+    scope
+        .split_ascii_whitespace()
+        .any(|s| s == "offline_access")
+        && api.allow_offline_access
+        && client.allows_grant("refresh_token")
+}
+
 /// A new refresh-token family for a user's grant to `client` at `audience`: the token, to be
 /// handed out once, and its record (only the token's SHA-256 is stored), with the login it
 /// carries on and the client's lifetimes from `t`.
@@ -182,10 +188,9 @@ fn new_family(
 }
 
 /// The refresh token a direct grant (the password grant, and the second-factor grants that
-/// finish it) issues beside the tokens it minted for `api`, as Auth0 does: when `requested`
-/// asks for `offline_access`, the API allows offline access and the client may use the
-/// `refresh_token` grant (the code exchange's rule). A new family, stored before it is
-/// returned; `None` otherwise.
+/// finish it) issues beside the tokens it minted for `api`, as Auth0 does, on the code
+/// exchange's rule ([`offline_granted`], with the `requested` scope). A new family, stored
+/// before it is returned; `None` otherwise.
 pub async fn direct_refresh(
     w: &Writ,
     client: &Client,
@@ -195,10 +200,7 @@ pub async fn direct_refresh(
     login: LoginContext<'_>,
 ) -> Result<Option<String>, OAuthRefusal> {
     let scope = requested.unwrap_or_default();
-    let wants_offline = scope
-        .split_ascii_whitespace()
-        .any(|s| s == "offline_access");
-    if !(wants_offline && api.allow_offline_access && client.allows_grant("refresh_token")) {
+    if !offline_granted(client, api, scope) {
         return Ok(None);
     }
     let audience = Some(api.identifier.as_str());
