@@ -241,14 +241,9 @@ async fn mfa_call(app: &TestApp, method: Method, path: &str, bearer: &str, body:
     to_resp(r.send().await.unwrap()).await
 }
 
-const OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
-const RECOVERY: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
-
-/// The `mfa-otp` grant that finishes a password login hands out a refresh token on the
-/// password grant's rule (`offline_access` asked for, allowed by the API and the client), and a
-/// refresh keeps saying a second factor was used.
-#[tokio::test]
-async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
+/// An app whose role `mfa-admins` must pass a second factor (and whose todos API learns the
+/// `amr`), and bob (`bob-password-123`), a todo editor holding that role; returns bob's id.
+async fn app_with_bob_needing_mfa() -> (TestApp, String) {
     let app = TestApp::spawn_with_vars(&[
         ("WRIT_MFA_ROLES", "mfa-admins"),
         ("WRIT_MFA_AMR_AUDIENCES", TODOS),
@@ -259,6 +254,18 @@ async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
         .await;
     let admins = app.create_role("mfa-admins", TODOS, &["write:todos"]).await;
     app.assign_roles(&bob, &[&admins]).await;
+    (app, bob)
+}
+
+const OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
+const RECOVERY: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
+
+/// The `mfa-otp` grant that finishes a password login hands out a refresh token on the
+/// password grant's rule (`offline_access` asked for, allowed by the API and the client), and a
+/// refresh keeps saying a second factor was used.
+#[tokio::test]
+async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
+    let (app, bob) = app_with_bob_needing_mfa().await;
     app.allow_offline_access(TODOS).await;
     let client = app
         .create_client(json!({"name": "cli", "app_type": "regular_web",
@@ -302,16 +309,7 @@ async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
 
 #[tokio::test]
 async fn password_grant_mfa_api_by_role() {
-    let app = TestApp::spawn_with_vars(&[
-        ("WRIT_MFA_ROLES", "mfa-admins"),
-        ("WRIT_MFA_AMR_AUDIENCES", TODOS),
-    ])
-    .await;
-    let (_, bob) = app
-        .todo_editor(TODOS, "bob@example.com", "bob-password-123")
-        .await;
-    let admins = app.create_role("mfa-admins", TODOS, &["write:todos"]).await;
-    app.assign_roles(&bob, &[&admins]).await;
+    let (app, bob) = app_with_bob_needing_mfa().await;
     let carol = app
         .create_user("carol@example.com", "carol-password-1")
         .await;
