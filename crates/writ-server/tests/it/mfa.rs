@@ -257,6 +257,18 @@ async fn app_with_bob_needing_mfa() -> (TestApp, String) {
     (app, bob)
 }
 
+/// Enrolls an OTP authenticator through the MFA API with a pending login's `mfa_token`, for
+/// `client`; returns its secret.
+async fn associate_otp(app: &TestApp, client: &(String, String), token: &str) -> String {
+    let body =
+        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
+    let a = mfa_call(app, Method::POST, "/mfa/associate", token, body)
+        .await
+        .assert(200)
+        .body;
+    a["secret"].as_str().unwrap().to_owned()
+}
+
 const OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 const RECOVERY: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
 
@@ -277,13 +289,7 @@ async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
         .await
         .assert(403)
         .field("mfa_token");
-    let body =
-        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
-    let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
-        .await
-        .assert(200)
-        .body;
-    let code = code_at(a["secret"].as_str().unwrap(), now());
+    let code = code_at(&associate_otp(&app, &client, &token).await, now());
     let t = mfa_grant(
         &app,
         &client,
@@ -516,13 +522,7 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
         .await
         .assert(403)
         .field("mfa_token");
-    let body =
-        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
-    let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
-        .await
-        .assert(200)
-        .body;
-    let secret = a["secret"].as_str().unwrap().to_owned();
+    let secret = associate_otp(&app, &client, &token).await;
     // Ten wrong codes, then even the right one is refused: the bucket is empty.
     for _ in 0..10 {
         mfa_grant(
@@ -630,13 +630,7 @@ async fn the_console_lists_a_users_factor_and_resets_it() {
         .await
         .assert(403)
         .field("mfa_token");
-    let body =
-        json!({"client_id": client.0, "client_secret": client.1, "authenticator_types": ["otp"]});
-    let a = mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
-        .await
-        .assert(200)
-        .body;
-    let code = code_at(a["secret"].as_str().unwrap(), now());
+    let code = code_at(&associate_otp(&app, &client, &token).await, now());
     mfa_grant(
         &app,
         &client,
