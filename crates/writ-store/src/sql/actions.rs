@@ -59,9 +59,8 @@ impl ActionStore for Store {
     }
 
     async fn get_action(&self, id: &str) -> Result<Action> {
-        let row: Option<ActionRow> = sqlx::query_as("SELECT * FROM actions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let row: Option<ActionRow> = self
+            .by_key("SELECT * FROM actions WHERE id = $1", id)
             .await?;
         row.map(Action::from).ok_or(StoreError::NotFound("action"))
     }

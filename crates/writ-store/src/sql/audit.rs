@@ -64,12 +64,14 @@ impl AuditStore for Store {
     }
 
     async fn get_log(&self, log_id: &str) -> Result<LogEntry> {
-        let row: Option<LogRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {LOG_COLUMNS} FROM audit_log WHERE log_id = $1"
-        )))
-        .bind(log_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<LogRow> = self
+            .by_key(
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT {LOG_COLUMNS} FROM audit_log WHERE log_id = $1"
+                )),
+                log_id,
+            )
+            .await?;
         row.ok_or(StoreError::NotFound("log entry"))?.try_into()
     }
 

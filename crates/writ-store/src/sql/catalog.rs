@@ -376,9 +376,8 @@ impl ClientStore for Store {
     }
 
     async fn get_client(&self, id: &str) -> Result<Client> {
-        let row: Option<ClientRow> = sqlx::query_as("SELECT * FROM clients WHERE client_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let row: Option<ClientRow> = self
+            .by_key("SELECT * FROM clients WHERE client_id = $1", id)
             .await?;
         row.ok_or(StoreError::NotFound("client"))?.try_into()
     }

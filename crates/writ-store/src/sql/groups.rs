@@ -229,12 +229,14 @@ impl GroupStore for Store {
     }
 
     async fn get_group(&self, id: &str) -> Result<Group> {
-        let r: Option<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM groups g WHERE g.id = $1 AND g.deleted_at IS NULL"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let r: Option<GroupRow> = self
+            .by_key(
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM groups g WHERE g.id = $1 AND g.deleted_at IS NULL"
+                )),
+                id,
+            )
+            .await?;
         group(r.ok_or(StoreError::NotFound("group"))?)
     }
 

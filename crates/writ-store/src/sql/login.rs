@@ -180,9 +180,8 @@ impl LoginStore for Store {
     }
 
     async fn get_session(&self, id: &str) -> Result<Option<Session>> {
-        let r: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let r: Option<SessionRow> = self
+            .by_key("SELECT * FROM sessions WHERE id = $1", id)
             .await?;
         Ok(r.map(|r| Session {
             id: r.id,
@@ -240,11 +239,9 @@ impl LoginStore for Store {
     }
 
     async fn get_code(&self, id: &str) -> Result<Option<AuthCode>> {
-        let row: Option<CodeRow> =
-            sqlx::query_as("SELECT * FROM authorization_codes WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<CodeRow> = self
+            .by_key("SELECT * FROM authorization_codes WHERE id = $1", id)
+            .await?;
         Ok(row.map(AuthCode::from))
     }
 
@@ -298,9 +295,8 @@ impl LoginStore for Store {
     }
 
     async fn get_refresh(&self, id: &str) -> Result<Option<RefreshToken>> {
-        let r: Option<RefreshRow> = sqlx::query_as("SELECT * FROM refresh_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let r: Option<RefreshRow> = self
+            .by_key("SELECT * FROM refresh_tokens WHERE id = $1", id)
             .await?;
         Ok(r.map(RefreshToken::from))
     }
@@ -375,12 +371,12 @@ impl LoginStore for Store {
     }
 
     async fn get_console_session(&self, id: &str) -> Result<Option<ConsoleSession>> {
-        let r: Option<(String, String, Vec<u8>, i64, i64)> = sqlx::query_as(
-            "SELECT id, user_id, token, created_at, expires_at FROM console_sessions WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let r: Option<(String, String, Vec<u8>, i64, i64)> = self
+            .by_key(
+                "SELECT id, user_id, token, created_at, expires_at FROM console_sessions WHERE id = $1",
+                id,
+            )
+            .await?;
         Ok(r.map(
             |(id, user_id, token, created_at, expires_at)| ConsoleSession {
                 id,

@@ -269,12 +269,14 @@ impl MailStore for Store {
     }
 
     async fn get_ticket(&self, id: &str) -> Result<Option<Ticket>> {
-        let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {TICKET_COLUMNS} FROM user_tickets WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<TicketRow> = self
+            .by_key(
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT {TICKET_COLUMNS} FROM user_tickets WHERE id = $1"
+                )),
+                id,
+            )
+            .await?;
         row.map(Ticket::try_from).transpose()
     }
 

@@ -6,7 +6,8 @@
 //! string aggregate, the key-rotation lock and the wake-up channel.
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
-//! event append ([`bump`], only callable inside an [`AuthzTx`]) and the authz event log.
+//! event append ([`bump`], only callable inside an [`AuthzTx`]), the authz event log, and the
+//! `Store` helpers for reading one row by key, one page of a listing and pruning in batches.
 //! [`bump`] is the one place an authz version is incremented: every write that changes a
 //! user's or a client's effective rights calls it inside its own transaction, so the version
 //! and the event commit (or roll back) with the change.
@@ -79,6 +80,17 @@ impl Store {
             return Err(crate::StoreError::NotFound(what));
         }
         tx.commit().await
+    }
+
+    /// The row `select` (a `SELECT` keyed by `$1` = `key`) reads, if there is one.
+    async fn by_key<R>(&self, select: impl sqlx::SqlSafeStr, key: &str) -> Result<Option<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <DB as sqlx::Database>::Row> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(select)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// One page of a listing and the count of all its rows: `list` (ending in `LIMIT $n+1

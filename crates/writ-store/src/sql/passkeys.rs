@@ -106,12 +106,14 @@ impl PasskeyStore for Store {
         &self,
         credential_id: &str,
     ) -> Result<Option<PasskeyCredential>> {
-        let r: Option<CredentialRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {CREDENTIAL_COLUMNS} FROM passkeys WHERE credential_id = $1"
-        )))
-        .bind(credential_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let r: Option<CredentialRow> = self
+            .by_key(
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT {CREDENTIAL_COLUMNS} FROM passkeys WHERE credential_id = $1"
+                )),
+                credential_id,
+            )
+            .await?;
         Ok(r.map(PasskeyCredential::from))
     }
 

@@ -369,11 +369,9 @@ impl RoleStore for Store {
     }
 
     async fn get_role(&self, id: &str) -> Result<Role> {
-        let r: Option<RoleRow> =
-            sqlx::query_as("SELECT id, name, description FROM roles WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let r: Option<RoleRow> = self
+            .by_key("SELECT id, name, description FROM roles WHERE id = $1", id)
+            .await?;
         role(r.ok_or(StoreError::NotFound("role"))?)
     }
 
@@ -534,10 +532,7 @@ impl UserStore for Store {
     }
 
     async fn get_user(&self, id: &str) -> Result<User> {
-        let r: Option<UserRow> = sqlx::query_as(USER_BY_ID.as_str())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let r: Option<UserRow> = self.by_key(USER_BY_ID.as_str(), id).await?;
         r.ok_or(StoreError::NotFound("user"))?.into_user()
     }
 
@@ -551,9 +546,8 @@ impl UserStore for Store {
     }
 
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>> {
-        let r: Option<UserRow> = sqlx::query_as(USER_BY_EMAIL.as_str())
-            .bind(email.to_lowercase())
-            .fetch_optional(&self.pool)
+        let r: Option<UserRow> = self
+            .by_key(USER_BY_EMAIL.as_str(), &email.to_lowercase())
             .await?;
         r.map(|r| {
             r.into_parts().map(|(user, password_hash)| Credentials {

@@ -202,12 +202,14 @@ impl SsfStore for Store {
     }
 
     async fn ssf_stream(&self, id: &str) -> Result<Option<SsfStream>> {
-        let row: Option<StreamRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {STREAM_COLUMNS} FROM ssf_streams WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<StreamRow> = self
+            .by_key(
+                sqlx::AssertSqlSafe(format!(
+                    "SELECT {STREAM_COLUMNS} FROM ssf_streams WHERE id = $1"
+                )),
+                id,
+            )
+            .await?;
         row.map(SsfStream::try_from).transpose()
     }
 
