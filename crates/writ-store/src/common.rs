@@ -1,6 +1,6 @@
 //! Pure helpers of the store that need no database type: id generation, timestamps, JSON
-//! column encoding/decoding, unique-violation mapping, the statements that bump authz versions,
-//! audit-log rows and filters. Nothing here touches a connection, so both databases produce
+//! column encoding/decoding, the mapping of unique and foreign-key violations, the statements
+//! that bump authz versions, audit-log rows and filters. Nothing here touches a connection, so both databases produce
 //! byte-identical ids, timestamps and JSON text (and this file is compiled once, unlike
 //! `sql/`, which is compiled per database).
 
@@ -27,6 +27,15 @@ pub(crate) fn new_id(prefix: &str) -> String {
 pub(crate) fn unique(msg: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(msg.into()),
+        _ => StoreError::Db(e),
+    }
+}
+
+/// Maps a foreign-key violation to `NotFound(what)` (a row the write refers to is missing),
+/// anything else to `Db`.
+pub(crate) fn missing(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound(what),
         _ => StoreError::Db(e),
     }
 }

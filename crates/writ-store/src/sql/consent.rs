@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Conn, FOR_UPDATE, Store, bump};
-use crate::common::{Affected, json_vec, new_id, now, to_json, union_sorted};
+use crate::common::{Affected, json_vec, missing, new_id, now, to_json, union_sorted};
 use crate::*;
 
 type ConsentRow = (String, String, String, String, String, String, String);
@@ -129,12 +129,7 @@ impl ConsentStore for Store {
                 .bind(&c.created_at)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                        StoreError::NotFound("user or client")
-                    }
-                    _ => StoreError::Db(e),
-                })?;
+                .map_err(missing("user or client"))?;
                 c
             }
         };

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::{Store, bump};
-use crate::common::{Affected, new_id};
+use crate::common::{Affected, missing, new_id};
 use crate::*;
 
 #[derive(FromRow)]
@@ -259,12 +259,7 @@ impl MailStore for Store {
         .bind(t.used_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-                StoreError::NotFound("user")
-            }
-            e => e.into(),
-        })?;
+        .map_err(missing("user"))?;
         Ok(())
     }
 

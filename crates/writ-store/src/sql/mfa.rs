@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::{Conn, FOR_UPDATE, Store};
+use crate::common::missing;
 use crate::*;
 
 #[derive(FromRow)]
@@ -88,12 +89,7 @@ pub(super) async fn insert_authenticator(conn: &mut Conn, a: &Authenticator) -> 
     .bind(a.last_step)
     .execute(&mut *conn)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            StoreError::NotFound("user")
-        }
-        _ => StoreError::Db(e),
-    })?;
+    .map_err(missing("user"))?;
     Ok(())
 }
 
