@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 use writ_core::*;
 
-use super::Store;
+use super::{Query, Store};
 use crate::common::unique;
 use crate::*;
 
@@ -49,6 +49,23 @@ struct BindingRow {
     display_name: String,
 }
 
+/// Binds an action's `id` and `revision` as `$1` and `$2`, then what a replacement writes
+/// (`name` to `deployed_url`, all but `created_at`) as `$3` … `$11`: for its insert and its
+/// replacement.
+fn bind_action<'q>(q: Query<'q>, a: &Action) -> Query<'q> {
+    q.bind(&a.id)
+        .bind(a.revision)
+        .bind(&a.name)
+        .bind(&a.trigger)
+        .bind(&a.code)
+        .bind(&a.secrets)
+        .bind(a.version)
+        .bind(&a.deployed_code)
+        .bind(&a.updated_at)
+        .bind(&a.url)
+        .bind(&a.deployed_url)
+}
+
 #[async_trait]
 impl ActionStore for Store {
     async fn actions(&self) -> Result<Vec<Action>> {
@@ -67,27 +84,19 @@ impl ActionStore for Store {
 
     async fn put_action(&self, a: &Action) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO actions (id, name, trigger_id, code, secrets, version, deployed_code, \
-             created_at, updated_at, url, deployed_url, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, trigger_id = excluded.trigger_id, \
-             code = excluded.code, secrets = excluded.secrets, version = excluded.version, \
-             deployed_code = excluded.deployed_code, updated_at = excluded.updated_at, \
-             url = excluded.url, deployed_url = excluded.deployed_url, revision = excluded.revision",
+        bind_action(
+            sqlx::query(
+                "INSERT INTO actions (id, revision, name, trigger_id, code, secrets, version, \
+                 deployed_code, updated_at, url, deployed_url, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, trigger_id = excluded.trigger_id, \
+                 code = excluded.code, secrets = excluded.secrets, version = excluded.version, \
+                 deployed_code = excluded.deployed_code, updated_at = excluded.updated_at, \
+                 url = excluded.url, deployed_url = excluded.deployed_url, revision = excluded.revision",
+            ),
+            a,
         )
-        .bind(&a.id)
-        .bind(&a.name)
-        .bind(&a.trigger)
-        .bind(&a.code)
-        .bind(&a.secrets)
-        .bind(a.version)
-        .bind(&a.deployed_code)
         .bind(&a.created_at)
-        .bind(&a.updated_at)
-        .bind(&a.url)
-        .bind(&a.deployed_url)
-        .bind(a.revision)
         .execute(&mut *tx)
         .await
         .map_err(unique(format!("action {} exists", a.name)))?;
@@ -97,23 +106,15 @@ impl ActionStore for Store {
 
     async fn replace_action(&self, a: &Action) -> Result<Option<i64>> {
         let mut tx = self.write().await?;
-        let done = sqlx::query(
-            "UPDATE actions SET name = $3, trigger_id = $4, code = $5, secrets = $6, version = $7, \
-             deployed_code = $8, updated_at = $9, url = $10, deployed_url = $11, \
-             revision = revision + 1 \
-             WHERE id = $1 AND revision = $2",
+        let done = bind_action(
+            sqlx::query(
+                "UPDATE actions SET name = $3, trigger_id = $4, code = $5, secrets = $6, version = $7, \
+                 deployed_code = $8, updated_at = $9, url = $10, deployed_url = $11, \
+                 revision = revision + 1 \
+                 WHERE id = $1 AND revision = $2",
+            ),
+            a,
         )
-        .bind(&a.id)
-        .bind(a.revision)
-        .bind(&a.name)
-        .bind(&a.trigger)
-        .bind(&a.code)
-        .bind(&a.secrets)
-        .bind(a.version)
-        .bind(&a.deployed_code)
-        .bind(&a.updated_at)
-        .bind(&a.url)
-        .bind(&a.deployed_url)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
