@@ -143,8 +143,7 @@ impl MailStore for Store {
         lease: i64,
         limit: i64,
     ) -> Result<Vec<OutboxMail>> {
-        let mut tx = self.write().await?;
-        let rows: Vec<MailRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let claim = sqlx::AssertSqlSafe(format!(
             "UPDATE mail_outbox SET claimed_by = $1, claimed_until = $2 + $3, \
              attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM mail_outbox WHERE next_attempt_at <= $2 \
@@ -152,14 +151,8 @@ impl MailStore for Store {
                  ORDER BY next_attempt_at, id LIMIT $4) \
              AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until <= $2) \
              RETURNING {MAIL_COLUMNS}"
-        )))
-        .bind(worker)
-        .bind(now)
-        .bind(lease)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        ));
+        let rows: Vec<MailRow> = self.claim(claim, worker, now, lease, limit).await?;
         let mut out: Vec<OutboxMail> = rows.into_iter().map(OutboxMail::from).collect();
         out.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
         Ok(out)
@@ -187,22 +180,18 @@ impl MailStore for Store {
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<bool> {
-        let error: String = error.chars().take(1000).collect();
-        let n = sqlx::query(
+        self.release_failed(
             "UPDATE mail_outbox SET last_error = $3, next_attempt_at = $4, \
              claimed_by = NULL, claimed_until = NULL, \
              text_body = CASE WHEN $4 IS NULL THEN '' ELSE text_body END, \
              html_body = CASE WHEN $4 IS NULL THEN '' ELSE html_body END \
              WHERE id = $1 AND claimed_by = $2",
+            id,
+            worker,
+            error,
+            retry_at,
         )
-        .bind(id)
-        .bind(worker)
-        .bind(&error)
-        .bind(retry_at)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        .await
     }
 
     async fn list_outbox(&self, page: Page) -> Result<Paged<OutboxMail>> {

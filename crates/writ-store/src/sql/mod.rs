@@ -7,7 +7,8 @@
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
 //! event append ([`bump`], only callable inside an [`AuthzTx`]), the authz event log, and the
-//! `Store` helpers for reading one row by key, one page of a listing and pruning in batches.
+//! `Store` helpers for reading one row by key, one page of a listing, the outboxes' leases
+//! (`mail`, `ssf`) and pruning in batches.
 //! [`bump`] is the one place an authz version is incremented: every write that changes a
 //! user's or a client's effective rights calls it inside its own transaction, so the version
 //! and the event commit (or roll back) with the change.
@@ -125,6 +126,55 @@ impl Store {
             items: rows.into_iter().map(item).collect::<Result<_>>()?,
             total,
         })
+    }
+
+    /// Leases up to `limit` due messages of an outbox (the mail's or the SETs') to `worker`, in
+    /// a write transaction: `claim` is an `UPDATE … RETURNING` binding `$1` = `worker`, `$2` =
+    /// `now`, `$3` = `lease` and `$4` = `limit`; the rows it returns are the claimed ones.
+    async fn claim<R>(
+        &self,
+        claim: impl sqlx::SqlSafeStr,
+        worker: &str,
+        now: i64,
+        lease: i64,
+        limit: i64,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <DB as sqlx::Database>::Row> + Send + Unpin,
+    {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query_as(claim)
+            .bind(worker)
+            .bind(now)
+            .bind(lease)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Records a failed delivery of the outbox message `key` that `worker` holds: `release` is
+    /// an `UPDATE … WHERE <key> = $1 AND claimed_by = $2` binding the error (its first 1,000
+    /// characters) as `$3` and `retry_at` as `$4`; `false` when `worker` no longer held it.
+    async fn release_failed(
+        &self,
+        release: &'static str,
+        key: &str,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool> {
+        let error: String = error.chars().take(1000).collect();
+        let n = sqlx::query(release)
+            .bind(key)
+            .bind(worker)
+            .bind(&error)
+            .bind(retry_at)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
     }
 
     /// Runs `delete` (a `DELETE` of at most `$2` rows dated before `$1`) in batches of

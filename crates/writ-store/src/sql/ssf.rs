@@ -324,24 +324,22 @@ impl SsfStore for Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<SsfQueued>> {
-        let mut tx = self.write().await?;
-        let rows: Vec<QueuedRow> = sqlx::query_as(
-            "UPDATE ssf_outbox SET claimed_by = $1, claimed_until = $2 + $3, \
-             attempts = attempts + 1 \
-             WHERE jti IN (SELECT o.jti FROM ssf_outbox o JOIN ssf_streams s ON s.id = o.stream_id \
-                 WHERE s.status = 'enabled' AND s.method = 'push' AND o.next_attempt_at <= $2 \
-                 AND (o.claimed_until IS NULL OR o.claimed_until <= $2) \
-                 ORDER BY o.ord LIMIT $4) \
-             AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until <= $2) \
-             RETURNING jti, stream_id, set_jwt, attempts",
-        )
-        .bind(worker)
-        .bind(now_ms)
-        .bind(lease_ms)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let rows: Vec<QueuedRow> = self
+            .claim(
+                "UPDATE ssf_outbox SET claimed_by = $1, claimed_until = $2 + $3, \
+                 attempts = attempts + 1 \
+                 WHERE jti IN (SELECT o.jti FROM ssf_outbox o JOIN ssf_streams s ON s.id = o.stream_id \
+                     WHERE s.status = 'enabled' AND s.method = 'push' AND o.next_attempt_at <= $2 \
+                     AND (o.claimed_until IS NULL OR o.claimed_until <= $2) \
+                     ORDER BY o.ord LIMIT $4) \
+                 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until <= $2) \
+                 RETURNING jti, stream_id, set_jwt, attempts",
+                worker,
+                now_ms,
+                lease_ms,
+                limit,
+            )
+            .await?;
         Ok(rows.into_iter().map(SsfQueued::from).collect())
     }
 
@@ -362,19 +360,15 @@ impl SsfStore for Store {
         error: &str,
         retry_at: i64,
     ) -> Result<bool> {
-        let error: String = error.chars().take(1000).collect();
-        let n = sqlx::query(
+        self.release_failed(
             "UPDATE ssf_outbox SET last_error = $3, next_attempt_at = $4, claimed_by = NULL, \
              claimed_until = NULL WHERE jti = $1 AND claimed_by = $2",
+            jti,
+            worker,
+            error,
+            Some(retry_at),
         )
-        .bind(jti)
-        .bind(worker)
-        .bind(&error)
-        .bind(retry_at)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        .await
     }
 
     async fn ssf_poll(
