@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use writ_store::*;
 
-use crate::{TestStore, conformance};
+use crate::{TestStore, conformance, page};
 
 conformance!(
     outbox_queue_claim_send_and_retry,
@@ -67,13 +67,7 @@ async fn outbox_queue_claim_send_and_retry(t: TestStore) {
             .await
             .unwrap()
     );
-    let listed = s
-        .list_outbox(Page {
-            page: 0,
-            per_page: 10,
-        })
-        .await
-        .unwrap();
+    let listed = s.list_outbox(page(0, 10)).await.unwrap();
     assert_eq!(listed.total, 2);
     let sent = listed.items.iter().find(|m| m.id == a).unwrap();
     assert_eq!(sent.state(), "sent");
@@ -103,13 +97,7 @@ async fn outbox_queue_claim_send_and_retry(t: TestStore) {
             .await
             .unwrap()
     );
-    let listed = s
-        .list_outbox(Page {
-            page: 0,
-            per_page: 10,
-        })
-        .await
-        .unwrap();
+    let listed = s.list_outbox(page(0, 10)).await.unwrap();
     let gone = listed.items.iter().find(|m| m.id == b).unwrap();
     assert_eq!(gone.state(), "abandoned");
     assert!(gone.text_body.is_empty());

@@ -159,26 +159,12 @@ async fn signals_become_sets_once(t: TestStore) {
 async fn verification_requests_are_spaced(t: TestStore) {
     stream(&t, "ssf_v").await;
     let s = &t.store;
-    assert!(
-        s.ssf_verification_due("ssf_v", 1_000, 10_000)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.ssf_verification_due("ssf_v", 5_000, 10_000)
-            .await
-            .unwrap()
-    );
+    // Whether a request of the stream at `now_ms` is due, at most one per 10 s.
+    let due = |now_ms| s.ssf_verification_due("ssf_v", now_ms, 10_000);
+    assert!(due(1_000).await.unwrap());
+    assert!(!due(5_000).await.unwrap());
     // A refused request does not move the mark: due again 10 s after the first.
-    assert!(
-        s.ssf_verification_due("ssf_v", 11_000, 10_000)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.ssf_verification_due("ssf_v", 20_999, 10_000)
-            .await
-            .unwrap()
-    );
+    assert!(due(11_000).await.unwrap());
+    assert!(!due(20_999).await.unwrap());
     assert!(!s.ssf_verification_due("gone", 1_000, 10_000).await.unwrap());
 }
