@@ -64,14 +64,10 @@ impl AuditStore for Store {
     }
 
     async fn get_log(&self, log_id: &str) -> Result<LogEntry> {
-        let row: Option<LogRow> = self
-            .by_key(
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT {LOG_COLUMNS} FROM audit_log WHERE log_id = $1"
-                )),
-                log_id,
-            )
-            .await?;
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {LOG_COLUMNS} FROM audit_log WHERE log_id = $1"
+        ));
+        let row: Option<LogRow> = self.by_key(select, log_id).await?;
         row.ok_or(StoreError::NotFound("log entry"))?.try_into()
     }
 

@@ -229,14 +229,10 @@ impl GroupStore for Store {
     }
 
     async fn get_group(&self, id: &str) -> Result<Group> {
-        let r: Option<GroupRow> = self
-            .by_key(
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM groups g WHERE g.id = $1 AND g.deleted_at IS NULL"
-                )),
-                id,
-            )
-            .await?;
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM groups g WHERE g.id = $1 AND g.deleted_at IS NULL"
+        ));
+        let r: Option<GroupRow> = self.by_key(select, id).await?;
         group(r.ok_or(StoreError::NotFound("group"))?)
     }
 

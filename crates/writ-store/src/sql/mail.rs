@@ -253,14 +253,10 @@ impl MailStore for Store {
     }
 
     async fn get_ticket(&self, id: &str) -> Result<Option<Ticket>> {
-        let row: Option<TicketRow> = self
-            .by_key(
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT {TICKET_COLUMNS} FROM user_tickets WHERE id = $1"
-                )),
-                id,
-            )
-            .await?;
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS} FROM user_tickets WHERE id = $1"
+        ));
+        let row: Option<TicketRow> = self.by_key(select, id).await?;
         row.map(Ticket::try_from).transpose()
     }
 

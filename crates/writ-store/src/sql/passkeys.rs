@@ -106,14 +106,10 @@ impl PasskeyStore for Store {
         &self,
         credential_id: &str,
     ) -> Result<Option<PasskeyCredential>> {
-        let r: Option<CredentialRow> = self
-            .by_key(
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT {CREDENTIAL_COLUMNS} FROM passkeys WHERE credential_id = $1"
-                )),
-                credential_id,
-            )
-            .await?;
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM passkeys WHERE credential_id = $1"
+        ));
+        let r: Option<CredentialRow> = self.by_key(select, credential_id).await?;
         Ok(r.map(PasskeyCredential::from))
     }
 

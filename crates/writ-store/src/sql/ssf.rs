@@ -202,14 +202,10 @@ impl SsfStore for Store {
     }
 
     async fn ssf_stream(&self, id: &str) -> Result<Option<SsfStream>> {
-        let row: Option<StreamRow> = self
-            .by_key(
-                sqlx::AssertSqlSafe(format!(
-                    "SELECT {STREAM_COLUMNS} FROM ssf_streams WHERE id = $1"
-                )),
-                id,
-            )
-            .await?;
+        let select = sqlx::AssertSqlSafe(format!(
+            "SELECT {STREAM_COLUMNS} FROM ssf_streams WHERE id = $1"
+        ));
+        let row: Option<StreamRow> = self.by_key(select, id).await?;
         row.map(SsfStream::try_from).transpose()
     }
 
