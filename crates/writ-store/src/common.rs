@@ -1,8 +1,8 @@
 //! Pure helpers of the store that need no database type: id generation, timestamps, JSON
 //! column encoding/decoding, the mapping of unique and foreign-key violations, the statements
-//! that bump authz versions, audit-log rows and filters. Nothing here touches a connection, so both databases produce
-//! byte-identical ids, timestamps and JSON text (and this file is compiled once, unlike
-//! `sql/`, which is compiled per database).
+//! that bump authz versions, audit-log rows and filters. Nothing here touches a connection, so
+//! both databases produce byte-identical ids, timestamps and JSON text (and this file is
+//! compiled once, unlike `sql/`, which is compiled per database).
 
 use rand::Rng;
 use serde_json::{Map, Value};
