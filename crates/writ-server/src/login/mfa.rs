@@ -284,6 +284,19 @@ pub(super) async fn resume(
     Ok((token, login, v, user))
 }
 
+/// Ends the half-login (once); the page to answer instead when it had already ended or expired
+/// (a second tab, a replay), or on a failure.
+async fn finish(state: &AppState, token: &str) -> Result<(), Response> {
+    match mfa::finish_login(state, token).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(expired()),
+        Err(e) => {
+            tracing::error!(error = %e, "second factor: finishing the login");
+            Err(pages::internal())
+        }
+    }
+}
+
 /// Ends the half-login (once) and opens the session; the user authenticated as `amr` says.
 pub(super) async fn open_session(
     state: &AppState,
@@ -293,13 +306,8 @@ pub(super) async fn open_session(
     login: &MfaLogin,
     amr: &str,
 ) -> Response {
-    match mfa::finish_login(state, token).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "second factor: finishing the login");
-            return pages::internal();
-        }
+    if let Err(r) = finish(state, token).await {
+        return r;
     }
     let tx = login.tx.as_deref().unwrap_or_default();
     let mut r = start_session(state, addr, v, tx, &login.user_id, amr).await;
@@ -420,13 +428,8 @@ pub(super) async fn show_recovery(
     rc: &str,
     amr: &str,
 ) -> Response {
-    match mfa::finish_login(state, token).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "second factor: finishing the login");
-            return pages::internal();
-        }
+    if let Err(r) = finish(state, token).await {
+        return r;
     }
     let pending = Pending {
         kind: LoginKind::Verified,

@@ -89,6 +89,17 @@ fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
     r
 }
 
+/// A failure of the server while starting a ceremony: logged (with what it was doing), and a
+/// bare `server_error` to the browser.
+fn internal_json(e: &dyn std::fmt::Display, doing: &str) -> Response {
+    tracing::error!(error = %e, "passkey: {doing}");
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "Internal error",
+    )
+}
+
 fn too_many(retry_after: u64) -> Response {
     with_retry_after(
         json_error(
@@ -129,14 +140,7 @@ pub async fn login_options(
     }
     match passkeys::start_sign_in(&state, Ceremony::Login, &login_binding(&f.csrf), None).await {
         Ok(o) => options_json(o, "get"),
-        Err(e) => {
-            tracing::error!(error = %e, "passkey: starting a sign-in");
-            json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Internal error",
-            )
-        }
+        Err(e) => internal_json(&e, "starting a sign-in"),
     }
 }
 
@@ -331,14 +335,7 @@ pub async fn factor_options(
         Err(writ_service::ServiceError::Conflict(m)) => {
             json_error(StatusCode::CONFLICT, "no_passkey", &m)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "passkey: starting a second-factor ceremony");
-            json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "Internal error",
-            )
-        }
+        Err(e) => internal_json(&e, "starting a second-factor ceremony"),
     }
 }
 

@@ -241,6 +241,22 @@ async fn mfa_call(app: &TestApp, method: Method, path: &str, bearer: &str, body:
     to_resp(r.send().await.unwrap()).await
 }
 
+/// The password grant of a user who must pass a second factor: its `mfa_token`.
+async fn mfa_token(app: &TestApp, client: &(String, String), user: &str, pw: &str) -> String {
+    password_grant(app, client, user, pw)
+        .await
+        .assert(403)
+        .field("mfa_token")
+}
+
+/// `GET /mfa/authenticators` with a valid `mfa_token`: the list.
+async fn authenticators(app: &TestApp, token: &str) -> Value {
+    mfa_call(app, Method::GET, "/mfa/authenticators", token, Value::Null)
+        .await
+        .assert(200)
+        .body
+}
+
 /// An app whose role `mfa-admins` must pass a second factor (and whose todos API learns the
 /// `amr`), and bob (`bob-password-123`), a todo editor holding that role; returns bob's id.
 async fn app_with_bob_needing_mfa() -> (TestApp, String) {
@@ -342,16 +358,7 @@ async fn password_grant_mfa_api_by_role() {
     );
     let token = r.field("mfa_token");
     // Not enrolled: no authenticators; a challenge is refused; associate enrolls.
-    let list = mfa_call(
-        &app,
-        Method::GET,
-        "/mfa/authenticators",
-        &token,
-        Value::Null,
-    )
-    .await
-    .assert(200);
-    assert_eq!(list.body, json!([]));
+    assert_eq!(authenticators(&app, &token).await, json!([]));
     let ch = json!({"client_id": client.0, "client_secret": client.1, "mfa_token": token, "challenge_type": "otp"});
     to_resp(
         app.http
@@ -432,20 +439,8 @@ async fn password_grant_mfa_api_by_role() {
     .assert_error(400, "invalid_grant");
 
     // Enrolled now: a new login is challenged; a replayed code is refused; associate is refused.
-    let token = password_grant(&app, &client, "bob@example.com", "bob-password-123")
-        .await
-        .assert(403)
-        .field("mfa_token");
-    let list = mfa_call(
-        &app,
-        Method::GET,
-        "/mfa/authenticators",
-        &token,
-        Value::Null,
-    )
-    .await
-    .assert(200)
-    .body;
+    let token = mfa_token(&app, &client, "bob@example.com", "bob-password-123").await;
+    let list = authenticators(&app, &token).await;
     assert_eq!(list[0]["authenticator_type"], "otp");
     assert_eq!(list[0]["active"], true);
     mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
@@ -494,10 +489,7 @@ async fn password_grant_mfa_api_by_role() {
     .body;
     let next = t["recovery_code"].as_str().unwrap();
     assert!(next.len() == 24 && next != recovery);
-    let token = password_grant(&app, &client, "bob@example.com", "bob-password-123")
-        .await
-        .assert(403)
-        .field("mfa_token");
+    let token = mfa_token(&app, &client, "bob@example.com", "bob-password-123").await;
     mfa_grant(
         &app,
         &client,
@@ -518,10 +510,7 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
         .todo_editor(TODOS, "dave@example.com", "dave-password-123")
         .await;
     let client = app.password_client().await;
-    let token = password_grant(&app, &client, "dave@example.com", "dave-password-123")
-        .await
-        .assert(403)
-        .field("mfa_token");
+    let token = mfa_token(&app, &client, "dave@example.com", "dave-password-123").await;
     let secret = associate_otp(&app, &client, &token).await;
     // Ten wrong codes, then even the right one is refused: the bucket is empty.
     for _ in 0..10 {
@@ -626,10 +615,7 @@ async fn the_console_lists_a_users_factor_and_resets_it() {
     app.assign_roles(&frank, &[&admins]).await;
     // frank enrolls through the MFA API.
     let client = app.password_client().await;
-    let token = password_grant(&app, &client, "frank@example.com", "frank-password-1")
-        .await
-        .assert(403)
-        .field("mfa_token");
+    let token = mfa_token(&app, &client, "frank@example.com", "frank-password-1").await;
     let code = code_at(&associate_otp(&app, &client, &token).await, now());
     mfa_grant(
         &app,
@@ -666,18 +652,6 @@ async fn the_console_lists_a_users_factor_and_resets_it() {
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(app.api_get(&methods).await, json!([]));
     // frank's next login asks him to enroll again (the role requires a factor).
-    let token = password_grant(&app, &client, "frank@example.com", "frank-password-1")
-        .await
-        .assert(403)
-        .field("mfa_token");
-    let list = mfa_call(
-        &app,
-        Method::GET,
-        "/mfa/authenticators",
-        &token,
-        Value::Null,
-    )
-    .await
-    .assert(200);
-    assert_eq!(list.body, json!([]));
+    let token = mfa_token(&app, &client, "frank@example.com", "frank-password-1").await;
+    assert_eq!(authenticators(&app, &token).await, json!([]));
 }
