@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use writ_service::live::{LiveItem, LiveRefusal};
 
+use crate::http::bearer::{Bearer, bearer_error};
 use crate::state::AppState;
 
 /// How often an idle stream sends a comment, so proxies and browsers keep it open.
@@ -31,49 +32,18 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/me/authz-events", get(authz_events))
 }
 
-/// An RFC 6750 refusal: the status, `WWW-Authenticate: Bearer …` (no error code when the
-/// request had no token at all, §3.1) and the same as a JSON body.
-fn bearer_error(status: StatusCode, error: &str, desc: &str) -> Response {
-    let mut r = if error.is_empty() {
-        status.into_response()
-    } else {
-        (
-            status,
-            axum::Json(json!({"error": error, "error_description": desc})),
-        )
-            .into_response()
-    };
-    let v = if error.is_empty() {
-        "Bearer realm=\"writ\"".to_owned()
-    } else {
-        format!("Bearer realm=\"writ\", error=\"{error}\", error_description=\"{desc}\"")
-    };
-    if let Ok(h) = HeaderValue::from_str(&v) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, h);
-    }
-    r
-}
-
 /// `GET /me/authz-events`: the token's user's authz events (see the module's comment).
 async fn authz_events(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(auth) = headers.get(header::AUTHORIZATION) else {
-        return bearer_error(StatusCode::UNAUTHORIZED, "", "");
-    };
-    let Some(token) = auth
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    else {
-        return bearer_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "malformed Authorization header",
-        );
+    let token = match Bearer::of(&headers) {
+        Bearer::Token(t) => t,
+        Bearer::Absent => return bearer_error(StatusCode::UNAUTHORIZED, "", ""),
+        Bearer::Malformed => {
+            return bearer_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "malformed Authorization header",
+            );
+        }
     };
     let claims = match state.verify_access_token(token) {
         Ok((c, _)) => c,

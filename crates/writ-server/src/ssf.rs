@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use writ_service::ssf::{self, SsfError};
 
+use crate::http::bearer::Bearer;
 use crate::state::AppState;
 
 /// The transmitter's routes.
@@ -128,17 +129,7 @@ impl FromRequestParts<AppState> for Receiver {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
+        let Some(token) = Bearer::of(&parts.headers).token() else {
             let mut f = Failure::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_request",

@@ -1,8 +1,9 @@
 //! What every request goes through, whichever endpoint it is for: the client's address behind
 //! trusted proxies ([`client_addr`]), the request id ([`request_id`]), the access log and HTTP
-//! metrics ([`observe`]), CORS for the endpoints a browser calls cross-origin ([`cors`]) and
-//! Writ's cookies ([`cookies`]).
+//! metrics ([`observe`]), CORS for the endpoints a browser calls cross-origin ([`cors`]),
+//! Writ's cookies ([`cookies`]) and bearer tokens ([`bearer`]).
 
+pub mod bearer;
 pub mod client_addr;
 pub mod cookies;
 pub mod cors;

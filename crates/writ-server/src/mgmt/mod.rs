@@ -34,8 +34,8 @@ mod users;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,7 @@ use writ_service::audit::Operation;
 use writ_store::{Page, Paged};
 
 use crate::error::ApiError;
+use crate::http::bearer::Bearer;
 use crate::state::AppState;
 use types::List;
 
@@ -317,24 +318,16 @@ pub async fn still_allowed(state: &AppState, claims: &AccessClaims, scopes: &[St
 impl Caller {
     /// Verifies the bearer token of a request.
     fn verify(parts: &Parts, state: &AppState) -> Result<AccessClaims, ApiError> {
-        let Some(h) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::missing_token());
-        };
-        let token = h
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
+        let token = match Bearer::of(&parts.headers) {
+            Bearer::Token(t) => t,
+            Bearer::Absent => return Err(ApiError::missing_token()),
+            Bearer::Malformed => {
+                return Err(ApiError::unauthorized(
                     "Bad HTTP authentication header format",
                     "malformed authorization header",
-                )
-            })?;
+                ));
+            }
+        };
         match state.mgmt_verifier.verify(token) {
             Ok(c) => Ok(c),
             Err(VerifyError::Expired) => Err(ApiError::unauthorized(

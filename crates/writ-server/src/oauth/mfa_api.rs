@@ -20,6 +20,7 @@ use writ_store::MfaLogin;
 
 use super::token::{TokenRequest, authenticate};
 use crate::error::OAuthError;
+use crate::http::bearer::Bearer;
 use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
@@ -48,13 +49,6 @@ fn parse(headers: &HeaderMap, body: &Bytes) -> Result<MfaBody, OAuthError> {
     } else {
         serde_urlencoded::from_bytes(body).map_err(|e| bad(e.to_string()))
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    v.strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-        .map(str::trim)
 }
 
 fn invalid_token() -> OAuthError {
@@ -127,7 +121,7 @@ pub async fn authenticators(
             addr.ip,
             &headers,
             &MfaBody::default(),
-            bearer(&headers),
+            Bearer::of(&headers).token(),
             false,
         )
         .await?;
@@ -167,7 +161,7 @@ pub async fn associate(
 ) -> Response {
     let result = async {
         let b = parse(&headers, &body)?;
-        let token = bearer(&headers).or(b.mfa_token.as_deref());
+        let token = Bearer::of(&headers).token().or(b.mfa_token.as_deref());
         let login = login_of(&state, addr.ip, &headers, &b, token, true).await?;
         if b.authenticator_types.iter().all(|t| t != "otp") {
             return Err(OAuthError::invalid_request(
@@ -205,7 +199,7 @@ pub async fn challenge(
 ) -> Response {
     let result = async {
         let b = parse(&headers, &body)?;
-        if b.client_id.is_none() && bearer(&headers).is_none() {
+        if b.client_id.is_none() && Bearer::of(&headers).token().is_none() {
             // Auth0 requires the client's id here (a Basic header also names it).
             let has_basic = headers.contains_key(header::AUTHORIZATION);
             if !has_basic {

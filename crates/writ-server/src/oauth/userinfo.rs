@@ -6,41 +6,18 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::verifier_for;
+use crate::http::bearer::{Bearer, bearer_error};
 use crate::state::AppState;
-
-fn bearer_error(status: StatusCode, error: &str, desc: &str) -> Response {
-    let mut r = (
-        status,
-        axum::Json(json!({"error": error, "error_description": desc})),
-    )
-        .into_response();
-    let v = if error.is_empty() {
-        "Bearer realm=\"writ\"".to_owned()
-    } else {
-        format!("Bearer realm=\"writ\", error=\"{error}\", error_description=\"{desc}\"")
-    };
-    if let Ok(h) = HeaderValue::from_str(&v) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, h);
-    }
-    r
-}
 
 /// `GET|POST /userinfo`: the profile claims the token's scope allows.
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-    else {
+    let Some(token) = Bearer::of(&headers).token() else {
         return bearer_error(StatusCode::UNAUTHORIZED, "", "");
     };
     let Some(verifier) = verifier_for(&state, state.userinfo_audience()) else {
         return bearer_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "no keys");
     };
-    let claims = match verifier.verify(token.trim()) {
+    let claims = match verifier.verify(token) {
         Ok(c) => c,
         Err(e) => return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &e.to_string()),
     };

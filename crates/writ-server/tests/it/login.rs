@@ -197,6 +197,26 @@ async fn code_flow_with_pkce_then_refresh_rotation() {
         ui.json::<Value>().await.unwrap()["email"],
         "alice@example.com"
     );
+    // Without a token: 401 and a bare challenge (RFC 6750 §3.1); with a bad one, `invalid_token`.
+    let url = format!("{}/userinfo", s.app.base);
+    let none = s.app.http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer realm=\"writ\"");
+    let bad = s
+        .app
+        .http
+        .get(&url)
+        .bearer_auth("x.y.z")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let challenge = bad.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"], "invalid_token");
     // A refresh re-evaluates RBAC: revoke write:todos from the role, refresh, it is gone.
     let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
     s.app
