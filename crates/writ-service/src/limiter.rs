@@ -281,47 +281,16 @@ impl Default for Limiter {
 impl Limiter {
     /// A limiter whose tables hold `cap` entries each before evicting.
     pub fn with_capacity(cap: usize) -> Self {
-        let user = Rule {
-            max: MAX_USER_FAILURES,
-            window: USER_BLOCK,
-        };
-        let client = Rule {
-            max: MAX_CLIENT_FAILURES,
-            window: CLIENT_WINDOW,
-        };
-        let client_ip = Rule {
-            max: MAX_IP_CLIENT_FAILURES,
-            window: CLIENT_WINDOW,
-        };
-        let signup = Rule {
-            max: MAX_SIGNUPS,
-            window: SIGNUP_WINDOW,
-        };
-        let mail_ip = Rule {
-            max: MAX_MAIL_PER_IP,
-            window: MAIL_WINDOW,
-        };
-        let mail_email = Rule {
-            max: MAX_MAIL_PER_EMAIL,
-            window: MAIL_WINDOW,
-        };
-        let link = Rule {
-            max: MAX_LINK_FAILURES,
-            window: MAIL_WINDOW,
-        };
-        let passkey = Rule {
-            max: MAX_PASSKEY_ATTEMPTS,
-            window: PASSKEY_WINDOW,
-        };
+        let rule = |max, window| Rule { max, window };
         Limiter {
-            passkeys: Table::new(passkey, cap),
-            link_failures: Table::new(link, cap),
-            mail_ips: Table::new(mail_ip, cap),
-            mail_emails: Table::new(mail_email, cap),
-            users: Table::new(user, cap),
-            clients: Table::new(client, cap),
-            client_ips: Table::new(client_ip, cap),
-            signups: Table::new(signup, cap),
+            passkeys: Table::new(rule(MAX_PASSKEY_ATTEMPTS, PASSKEY_WINDOW), cap),
+            link_failures: Table::new(rule(MAX_LINK_FAILURES, MAIL_WINDOW), cap),
+            mail_ips: Table::new(rule(MAX_MAIL_PER_IP, MAIL_WINDOW), cap),
+            mail_emails: Table::new(rule(MAX_MAIL_PER_EMAIL, MAIL_WINDOW), cap),
+            users: Table::new(rule(MAX_USER_FAILURES, USER_BLOCK), cap),
+            clients: Table::new(rule(MAX_CLIENT_FAILURES, CLIENT_WINDOW), cap),
+            client_ips: Table::new(rule(MAX_IP_CLIENT_FAILURES, CLIENT_WINDOW), cap),
+            signups: Table::new(rule(MAX_SIGNUPS, SIGNUP_WINDOW), cap),
         }
     }
 
