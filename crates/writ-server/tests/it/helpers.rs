@@ -742,17 +742,23 @@ impl TestApp {
         self.user_roles(Method::DELETE, user, roles).await
     }
 
-    /// Lets the API `identifier` issue refresh tokens.
-    pub async fn allow_offline_access(&self, identifier: &str) {
+    /// Changes the API `identifier` (found by its identifier) with `PATCH /resource-servers/{id}`.
+    pub async fn patch_api(&self, identifier: &str, changes: Value) {
         let enc: String = url::form_urlencoded::byte_serialize(identifier.as_bytes()).collect();
         let rs = self.api_get(&format!("/resource-servers/{enc}")).await;
         self.api(
             Method::PATCH,
             &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
-            Some(json!({"allow_offline_access": true})),
+            Some(changes),
         )
         .await
         .assert(200);
+    }
+
+    /// Lets the API `identifier` issue refresh tokens.
+    pub async fn allow_offline_access(&self, identifier: &str) {
+        self.patch_api(identifier, json!({"allow_offline_access": true}))
+            .await;
     }
 
     /// The API `api` (ES256, RBAC on) with `read:todos` and `write:todos`, its role `editor`

@@ -283,19 +283,7 @@ async fn last_event_id_replays_what_a_reconnecting_stream_missed() {
 async fn the_stream_ends_when_the_token_expires_or_the_user_is_blocked() {
     let s = setup().await;
     let app = &s.app;
-    let rs = app
-        .api_get(&format!(
-            "/resource-servers/{}",
-            url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>()
-        ))
-        .await;
-    app.api(
-        Method::PATCH,
-        &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
-        Some(json!({"token_lifetime": 3})),
-    )
-    .await
-    .assert(200);
+    app.patch_api(TODOS, json!({"token_lifetime": 3})).await;
     let (mut bob, _) = open(app, &s.token("bob").await, None).await;
     let end = bob.next().await.expect("a last frame");
     assert_eq!(end.event, "expired", "{end:?}");
@@ -313,13 +301,7 @@ async fn the_stream_ends_when_the_token_expires_or_the_user_is_blocked() {
     );
 
     // Blocked: told, then the end; and no new stream.
-    app.api(
-        Method::PATCH,
-        &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
-        Some(json!({"token_lifetime": 3600})),
-    )
-    .await
-    .assert(200);
+    app.patch_api(TODOS, json!({"token_lifetime": 3600})).await;
     let t = s.token("alice").await;
     let (mut alice, _) = open(app, &t, None).await;
     app.block_user(&s.alice).await;

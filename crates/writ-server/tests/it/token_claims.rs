@@ -179,19 +179,7 @@ async fn role_and_group_claims_stay_fresh() {
     // `editor` directly and `reader` through eng.
     let s = setup().await;
     let app = &s.app;
-    let rs = app
-        .api_get(&format!(
-            "/resource-servers/{}",
-            url::form_urlencoded::byte_serialize(TODOS.as_bytes()).collect::<String>()
-        ))
-        .await;
-    app.api(
-        Method::PATCH,
-        &format!("/resource-servers/{}", rs["id"].as_str().unwrap()),
-        Some(json!({"token_claims": {"roles": true, "roles_claim": "roles", "groups": "paths", "groups_claim": "groups"}})),
-    )
-    .await
-    .assert(200);
+    app.patch_api(TODOS, json!({"token_claims": {"roles": true, "roles_claim": "roles", "groups": "paths", "groups_claim": "groups"}})).await;
     let reader = app.create_role("reader", TODOS, &["read:todos"]).await;
     let (eng, backend) = eng_backend(app, &reader, &s.alice).await;
     let (loc, _) = login_alice(&s).await;
