@@ -13,6 +13,21 @@ async fn requires_a_valid_token_with_the_right_scope() {
     let r = app.get("/api/v2/users").await.assert(401);
     assert_eq!(r.body["statusCode"], 401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    assert_eq!(r.body["errorCode"], "missing_token");
+    // Another scheme, or `Bearer` with no token: a malformed header, not a missing one.
+    for auth in ["Basic eDp5", "Bearer ", "Bearer"] {
+        let r = app
+            .http
+            .get(format!("{}/api/v2/users", app.base))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{auth}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["errorCode"], "invalid_token", "{auth}");
+        assert_eq!(body["message"], "Bad HTTP authentication header format");
+    }
     app.api_as("garbage", Method::GET, "/users", None)
         .await
         .assert_error(401, "Unauthorized");
