@@ -120,14 +120,19 @@ fn rotation_queue(_: &PgStore) -> Option<&std::sync::Arc<crate::common::Rotation
 }
 
 /// A plain write transaction (read committed); its statements lock what they depend on.
-async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
-    Ok(pool.begin().await?)
+async fn begin_write(s: &PgStore) -> Result<Transaction<'static, Postgres>> {
+    Ok(s.pool.begin().await?)
+}
+
+/// Closes every connection.
+async fn close(s: &PgStore) {
+    s.pool.close().await;
 }
 
 /// A write transaction that may change effective permissions: it locks the authz log head row
 /// before anything else (see the module docs), so [`bump_and_log`] can number from it.
-async fn begin_authz_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
+async fn begin_authz_write(s: &PgStore) -> Result<Transaction<'static, Postgres>> {
+    let mut tx = s.pool.begin().await?;
     sqlx::query("SELECT seq FROM authz_log_head WHERE id = 1 FOR UPDATE")
         .execute(&mut *tx)
         .await?;

@@ -5,7 +5,9 @@
 //! - Every write transaction starts with `BEGIN IMMEDIATE`: it takes the database's write lock
 //!   at once, so concurrent writers queue (up to the busy timeout) instead of failing, and one
 //!   writer at a time is what serializes everything (no row locks: `FOR_UPDATE` and
-//!   `FOR_KEY_SHARE` are empty, and key rotations need no lock of their own).
+//!   `FOR_KEY_SHARE` are empty, and key rotations need no lock of their own). They all run on
+//!   one connection kept for them, whose page cache then outlives each commit; reads use the
+//!   others.
 //! - Writes that change effective permissions start the same way; their authz events are
 //!   numbered by `AUTOINCREMENT`, which under the single writer is gapless and in commit order.
 //! - Lists of ids are bound as one JSON array and read with `json_each`.
@@ -37,6 +39,9 @@ mod sql;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The connection every write transaction runs on (see [`begin_write`]); the same pool as
+    /// `pool` for an in-memory database.
+    writes: SqlitePool,
     /// The database file as opened (`None` in memory), for [`check_file`].
     file: Option<std::sync::Arc<OpenedFile>>,
     /// This process's writers take turns here before `BEGIN IMMEDIATE` (see [`writer_turn`]).
@@ -162,7 +167,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
         let mut conn = pool.acquire().await?;
         crate::migrate::run::<Sqlite>(&mut *conn, BACKEND, crate::migrate::embedded(BACKEND))
@@ -173,8 +178,19 @@ impl SqliteStore {
             .ok()
             .map(|id| std::sync::Arc::new(OpenedFile { path, id }));
         let checkpoints = file.as_ref().map(|_| Checkpoints::start(pool.clone()));
+        // Each in-memory connection is a database of its own: writes share the readers' pool.
+        let writes = if file.is_some() {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .connect_with(opts)
+                .await?
+        } else {
+            pool.clone()
+        };
         Ok(Self {
             pool,
+            writes,
             file,
             writer: Default::default(),
             rotations: Default::default(),
@@ -202,8 +218,14 @@ const STRING_AGG: &str = "group_concat";
 
 /// A write transaction: `BEGIN IMMEDIATE` takes the write lock now, so writers queue here
 /// rather than failing when they first write.
-async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+///
+/// Every one runs on the same connection, the only one of its pool. SQLite drops a
+/// connection's whole page cache when it begins a transaction after another connection has
+/// committed, so with writes spread over the pool each write began by reading again the pages
+/// it changes (the indexes of `refresh_tokens`, for a refresh); on the one writing connection
+/// they stay cached from its previous write.
+async fn begin_write(s: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
+    Ok(s.writes.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 /// What a write transaction holds besides its connection: this process's writer turn.
@@ -220,8 +242,14 @@ async fn writer_turn(s: &SqliteStore) -> WriterTurn {
 
 /// A write transaction that may append authz events: the same, as the single writer already
 /// orders the log.
-async fn begin_authz_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
-    begin_write(pool).await
+async fn begin_authz_write(s: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
+    begin_write(s).await
+}
+
+/// Closes the writing connection, then the others (the last to close checkpoints the WAL).
+async fn close(s: &SqliteStore) {
+    s.writes.close().await;
+    s.pool.close().await;
 }
 
 /// Sets the version of every subject `s` selects (`$1` = `key`) to the `seq` of the authz event

@@ -456,7 +456,7 @@ impl Store {
         batch: &[QueuedRotation],
         turn: WriterTurn,
     ) -> Result<Vec<RotateOutcome>> {
-        let mut tx = WriteTx(begin_write(&self.pool).await?, turn);
+        let mut tx = WriteTx(begin_write(self).await?, turn);
         let rotations: Vec<Rotation<'_>> = batch.iter().map(QueuedRotation::rotation).collect();
         let outcomes = rotate_many(&mut tx, &rotations).await?;
         tx.commit().await?;

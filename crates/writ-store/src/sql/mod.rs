@@ -51,13 +51,13 @@ impl Store {
     /// A write transaction for writes that cannot change effective permissions.
     async fn write(&self) -> Result<WriteTx> {
         let turn = writer_turn(self).await;
-        Ok(WriteTx(begin_write(&self.pool).await?, turn))
+        Ok(WriteTx(begin_write(self).await?, turn))
     }
 
     /// A write transaction that may change effective permissions (see [`AuthzTx`]).
     async fn authz_write(&self) -> Result<AuthzTx> {
         let turn = writer_turn(self).await;
-        Ok(AuthzTx(WriteTx(begin_authz_write(&self.pool).await?, turn)))
+        Ok(AuthzTx(WriteTx(begin_authz_write(self).await?, turn)))
     }
 
     /// Deletes a user, role, API or client (`delete`, keyed by `$1` = the id of `who`), bumping
@@ -383,7 +383,7 @@ impl AuthzEventStore for Store {
 impl Lifecycle for Store {
     /// Closes every connection (SQLite: checkpointing the WAL).
     async fn close(&self) {
-        self.pool.close().await;
+        super::close(self).await;
     }
 
     async fn schema_status(&self) -> Result<crate::migrate::SchemaStatus> {
