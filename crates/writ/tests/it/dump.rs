@@ -15,14 +15,13 @@ use serde_json::{Value, json};
 use super::web::{
     challenge, jwks_kids, jwt_parts, login_form, password_form, post_form, set_cookie,
 };
-use super::{PgTestDb, Server, code_of, free_port, json_of, mgmt_json, writ};
+use super::{CB, PgTestDb, Server, code_of, free_port, json_of, mgmt_json, spa_client, writ};
 
 const KEK: &str = "ZHVtcC10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0zMmI";
 const OPS: (&str, &str) = ("dump-ops", "dump-ops-secret-0123456789abcdef");
 const API: &str = "https://todos.dump.test/api";
 const EMAIL: &str = "mover@example.com";
 const PASSWORD: &str = "moving-day-password-1";
-const CB: &str = "http://127.0.0.1:5173/callback";
 const VERIFIER: &str = "moving-day-verifier-moving-day-verifier-moving-day-verifier";
 
 fn env(db: &str) -> Vec<(&str, &str)> {
@@ -191,13 +190,7 @@ async fn make_data(h: &Http, base: &str) -> Made {
 
     // A browser login through the hosted page: an SSO session and a refresh token.
     let spa = h
-        .mgmt(
-            base,
-            &admin,
-            "clients",
-            json!({"name": "mover spa", "app_type": "spa", "callbacks": [CB],
-                   "web_origins": ["http://127.0.0.1:5173"]}),
-        )
+        .mgmt(base, &admin, "clients", spa_client("mover spa"))
         .await["client_id"]
         .as_str()
         .unwrap()

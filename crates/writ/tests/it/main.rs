@@ -190,6 +190,15 @@ async fn mgmt_json(req: reqwest::RequestBuilder, token: &str, body: &Value, what
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// The redirect URI of the browser clients the suites create.
+const CB: &str = "http://127.0.0.1:5173/callback";
+
+/// The Management API body of a SPA client named `name` that calls back to [`CB`].
+fn spa_client(name: &str) -> Value {
+    serde_json::json!({"name": name, "app_type": "spa", "callbacks": [CB],
+                       "web_origins": ["http://127.0.0.1:5173"]})
+}
+
 /// The `code` of an authorization response's redirect, if any.
 fn code_of(r: &reqwest::Response) -> Option<String> {
     let location = r.headers().get("location")?.to_str().ok()?;
