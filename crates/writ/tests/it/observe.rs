@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::web::{challenge, login_form, post_form, set_cookie};
+use super::web::{login_form, post_form, set_cookie};
 use super::{
-    CB, PgTestDb, client_credentials, code_of, free_port, mgmt_json, spa_client, wait_ready, writ,
+    PgTestDb, authorize_url, client_credentials, code_exchange, code_of, free_port, mgmt_json,
+    spa_client, wait_ready, writ,
 };
 
 const KEK: &str = "b2JzZXJ2ZS10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0";
@@ -276,18 +277,7 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
     let (status, _) = run.token(&cli.0, &pw(WRONG_PASSWORD)).await;
     assert_eq!(status, 400);
     // The code flow with PKCE through the hosted login page.
-    let ch = challenge(VERIFIER);
-    let mut authorize = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
-    authorize.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", spa.as_str()),
-        ("redirect_uri", CB),
-        ("scope", "openid profile offline_access read:todos"),
-        ("audience", API),
-        ("state", "st-observe"),
-        ("code_challenge", ch.as_str()),
-        ("code_challenge_method", "S256"),
-    ]);
+    let authorize = authorize_url(base, &spa, API, VERIFIER, "st-observe");
     let page = run.http.get(authorize).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let csrf_cookie = set_cookie(&page, "writ_csrf").expect("a csrf cookie");
@@ -309,18 +299,7 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
         .add("session cookie", session.split_once('=').unwrap().1);
     let code = code_of(&r).expect("a code");
     run.secrets.add("code", &code);
-    let (status, t) = run
-        .token(
-            &spa,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &spa),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
+    let (status, t) = run.token(&spa, &code_exchange(&spa, &code, VERIFIER)).await;
     assert_eq!(status, 200, "{t}");
     let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
     let spa_token = t["access_token"].as_str().unwrap().to_owned();
