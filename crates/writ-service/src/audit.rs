@@ -190,6 +190,21 @@ pub async fn record(state: &Writ, entry: Entry) {
     }
 }
 
+/// Records an entry of type `ty` about `user`, from `peer` (second factors, passkeys).
+pub async fn record_user(
+    w: &Writ,
+    peer: &Peer,
+    user: &writ_core::User,
+    ty: &str,
+    description: &str,
+) {
+    let e = Entry::new(ty, description)
+        .peer(peer)
+        .user(&user.user_id)
+        .user_name(&user.email);
+    record(w, e).await;
+}
+
 /// Where a password login came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {

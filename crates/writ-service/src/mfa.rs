@@ -26,7 +26,7 @@ use totp_rs::{Algorithm, Totp};
 use writ_core::{Client, User};
 use writ_store::{Authenticator, MfaLogin, StoreError};
 
-use crate::audit::{self, Entry, Operation, Peer};
+use crate::audit::{self, Operation, Peer};
 use crate::config::MfaPolicy;
 use crate::crypto::{random_alnum, random_token, sha256_hex};
 use crate::time::now;
@@ -338,7 +338,7 @@ pub async fn check_otp(
         let recovery_code = if confirmed {
             None
         } else {
-            record(
+            audit::record_user(
                 w,
                 peer,
                 user,
@@ -353,10 +353,10 @@ pub async fn check_otp(
                 None
             }
         };
-        record(w, peer, user, "gd_auth_succeed", "Second factor accepted").await;
+        audit::record_user(w, peer, user, "gd_auth_succeed", "Second factor accepted").await;
         return Ok(Checked::Accepted { recovery_code });
     }
-    record(w, peer, user, "gd_auth_failed", "Second factor refused").await;
+    audit::record_user(w, peer, user, "gd_auth_failed", "Second factor refused").await;
     Ok(Checked::Wrong)
 }
 
@@ -375,7 +375,7 @@ pub(crate) async fn take_attempt(
     {
         Ok(_) => Ok(None),
         Err(retry_after) => {
-            record(
+            audit::record_user(
                 w,
                 peer,
                 user,
@@ -405,7 +405,7 @@ pub async fn check_recovery(
         .use_recovery_code(&user.user_id, &hash, &sha256_hex(&next), t)
         .await?
     {
-        record(
+        audit::record_user(
             w,
             peer,
             user,
@@ -417,17 +417,9 @@ pub async fn check_recovery(
             recovery_code: Some(next),
         })
     } else {
-        record(w, peer, user, "gd_recovery_failed", "Recovery code refused").await;
+        audit::record_user(w, peer, user, "gd_recovery_failed", "Recovery code refused").await;
         Ok(Checked::Wrong)
     }
-}
-
-async fn record(w: &Writ, peer: &Peer, user: &User, ty: &str, description: &str) {
-    let e = Entry::new(ty, description)
-        .peer(peer)
-        .user(&user.user_id)
-        .user_name(&user.email);
-    audit::record(w, e).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ use webauthn_rp::{
 use writ_core::User;
 use writ_store::{Authenticator, PasskeyChallenge, PasskeyCredential};
 
-use crate::audit::{self, Entry, LoginOutcome, Peer, Via};
+use crate::audit::{self, LoginOutcome, Peer, Via};
 use crate::crypto::random_alnum;
 use crate::mfa::Checked;
 use crate::time::now;
@@ -297,7 +297,7 @@ pub async fn finish_registration(
         Ok(c) => c,
         Err(e) => {
             tracing::info!(user = %user.user_id, error = %e, "passkey registration refused");
-            record(
+            audit::record_user(
                 w,
                 peer,
                 user,
@@ -354,7 +354,7 @@ pub async fn finish_registration(
             .delete_authenticator(&user.user_id, &pending.id, &[])
             .await?;
     }
-    record(
+    audit::record_user(
         w,
         peer,
         user,
@@ -545,7 +545,7 @@ pub async fn check_factor(
         None => false,
     };
     if ok {
-        record(
+        audit::record_user(
             w,
             peer,
             user,
@@ -557,7 +557,7 @@ pub async fn check_factor(
             recovery_code: None,
         })
     } else {
-        record(
+        audit::record_user(
             w,
             peer,
             user,
@@ -567,14 +567,6 @@ pub async fn check_factor(
         .await;
         Ok(Checked::Wrong)
     }
-}
-
-async fn record(w: &Writ, peer: &Peer, user: &User, ty: &str, description: &str) {
-    let e = Entry::new(ty, description)
-        .peer(peer)
-        .user(&user.user_id)
-        .user_name(&user.email);
-    audit::record(w, e).await;
 }
 
 #[cfg(test)]

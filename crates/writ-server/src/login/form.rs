@@ -11,8 +11,8 @@ use serde::Deserialize;
 use writ_service::logins::{self, Refused};
 
 use super::consent::start_session;
-use super::pages::{self, Note};
-use super::{login_page, precheck};
+use super::pages;
+use super::{form_again, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::with_retry_after;
 use crate::state::AppState;
@@ -38,18 +38,7 @@ pub async fn login(
         Err(r) => return *r,
     };
     let email = f.username.trim().to_lowercase();
-    let page = |error: &str, status: Option<StatusCode>| {
-        login_page(
-            &state,
-            &addr,
-            pages::Form::Login,
-            &v,
-            &f.tx,
-            &email,
-            Some(Note::Error(error)),
-            status,
-        )
-    };
+    let page = form_again(&state, &addr, pages::Form::Login, &v, &f.tx);
     let peer = crate::audit::peer(addr.ip, &headers);
     let attempt = logins::Attempt {
         via: writ_service::audit::Via::LoginPage,
@@ -75,15 +64,18 @@ pub async fn login(
         }
         Err(Refused::TooManyAttempts { retry_after }) => with_retry_after(
             page(
+                &email,
                 "Too many failed attempts: logins for this account from your network are blocked for 15 minutes.",
                 Some(StatusCode::TOO_MANY_REQUESTS),
             ),
             retry_after,
         ),
-        Err(Refused::WrongCredentials) => page("Wrong email or password.", None),
-        Err(Refused::UserBlocked) => {
-            page("This account is blocked. Contact your administrator.", None)
-        }
+        Err(Refused::WrongCredentials) => page(&email, "Wrong email or password.", None),
+        Err(Refused::UserBlocked) => page(
+            &email,
+            "This account is blocked. Contact your administrator.",
+            None,
+        ),
         Err(Refused::Internal) => pages::internal(),
     }
 }

@@ -153,3 +153,26 @@ pub(crate) fn login_page(
         r
     })
 }
+
+/// The form `form` of the authorization request `tx` again, with an error: a closure taking
+/// the email to fill in, the error, and the status when not the page's own (400).
+pub(crate) fn form_again<'a>(
+    state: &'a AppState,
+    addr: &'a ClientAddr,
+    form: pages::Form,
+    v: &'a Validated,
+    tx: &'a str,
+) -> impl Fn(&str, &str, Option<StatusCode>) -> Response + 'a {
+    move |email: &str, error: &str, status: Option<StatusCode>| {
+        login_page(
+            state,
+            addr,
+            form,
+            v,
+            tx,
+            email,
+            Some(Note::Error(error)),
+            status,
+        )
+    }
+}

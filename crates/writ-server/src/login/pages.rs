@@ -192,6 +192,24 @@ pub enum Note<'a> {
     Info(&'a str),
 }
 
+impl<'a> Note<'a> {
+    /// The error, when the note is one.
+    fn error(self) -> Option<&'a str> {
+        match self {
+            Note::Error(e) => Some(e),
+            Note::Info(_) => None,
+        }
+    }
+
+    /// The notice, when the note is one.
+    fn notice(self) -> Option<&'a str> {
+        match self {
+            Note::Info(m) => Some(m),
+            Note::Error(_) => None,
+        }
+    }
+}
+
 /// The hosted login (or sign-up) page. `signup_enabled` adds the link between the two;
 /// `passkeys` the login form's "Sign in with a passkey" and the email field's passkey autofill.
 #[allow(clippy::too_many_arguments)]
@@ -217,14 +235,8 @@ pub fn login(
         css: CSS,
         title,
         client: client_name,
-        error: match note {
-            Some(Note::Error(e)) => Some(e),
-            _ => None,
-        },
-        notice: match note {
-            Some(Note::Info(m)) => Some(m),
-            _ => None,
-        },
+        error: note.and_then(Note::error),
+        notice: note.and_then(Note::notice),
         action,
         button,
         pw_auto,
@@ -436,14 +448,8 @@ pub fn account(
         css: CSS,
         title,
         detail,
-        error: match note {
-            Some(Note::Error(e)) => Some(e),
-            _ => None,
-        },
-        notice: match note {
-            Some(Note::Info(m)) => Some(m),
-            _ => None,
-        },
+        error: note.and_then(Note::error),
+        notice: note.and_then(Note::notice),
         form,
         csrf,
         back,

@@ -15,6 +15,8 @@
 //! user without a passkey to create one ([`offer`]): the same page and endpoints, on a
 //! half-login whose factor question is settled (`verified`, `amr` `pwd`), "Not now" included.
 
+use std::net::IpAddr;
+
 use axum::Form;
 use axum::Json;
 use axum::extract::State;
@@ -32,9 +34,9 @@ use super::consent::start_session;
 use super::mfa::{
     Shown, again_page, expired, open_session, page as mfa_page, resume, set_cookie, show_recovery,
 };
+use super::pages;
 use super::pages::internal;
-use super::pages::{self, Note};
-use super::{login_page, precheck};
+use super::{form_again, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::with_retry_after;
 use crate::oauth::request::Validated;
@@ -111,6 +113,19 @@ fn too_many(retry_after: u64) -> Response {
     )
 }
 
+/// Why a ceremony may not start for `ip`, if it may not: passkeys unavailable, or the IP
+/// over its limit (the JSON refusal).
+fn ceremony_refused(state: &AppState, ip: IpAddr) -> Option<Response> {
+    if !passkeys::available(state) {
+        return Some(json_error(
+            StatusCode::NOT_FOUND,
+            "passkeys_unavailable",
+            "Passkeys are not available here.",
+        ));
+    }
+    state.limiter.passkey_attempt(ip).err().map(too_many)
+}
+
 fn options_json(options: serde_json::Value, mode: &str) -> Response {
     let mut r = Json(json!({ "mode": mode, "publicKey": options })).into_response();
     r.headers_mut()
@@ -128,15 +143,8 @@ pub async fn login_options(
     if let Err(r) = precheck(&state, &headers, &f.csrf, &f.tx) {
         return *r;
     }
-    if !passkeys::available(&state) {
-        return json_error(
-            StatusCode::NOT_FOUND,
-            "passkeys_unavailable",
-            "Passkeys are not available here.",
-        );
-    }
-    if let Err(wait) = state.limiter.passkey_attempt(addr.ip) {
-        return too_many(wait);
+    if let Some(r) = ceremony_refused(&state, addr.ip) {
+        return r;
     }
     match passkeys::start_sign_in(&state, Ceremony::Login, &login_binding(&f.csrf), None).await {
         Ok(o) => options_json(o, "get"),
@@ -157,21 +165,11 @@ pub async fn login(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let page = |error: &str, status: Option<StatusCode>| {
-        login_page(
-            &state,
-            &addr,
-            pages::Form::Login,
-            &v,
-            &f.tx,
-            "",
-            Some(Note::Error(error)),
-            status,
-        )
-    };
+    let page = form_again(&state, &addr, pages::Form::Login, &v, &f.tx);
     if let Err(wait) = state.limiter.passkey_attempt(addr.ip) {
         return with_retry_after(
             page(
+                "",
                 "Too many passkey attempts. Wait a minute and try again.",
                 Some(StatusCode::TOO_MANY_REQUESTS),
             ),
@@ -194,10 +192,15 @@ pub async fn login(
             .await
         }
         Ok(SignedIn::Refused) => page(
+            "",
             "That passkey was not accepted. Try again, or log in with your password.",
             None,
         ),
-        Ok(SignedIn::Blocked) => page("This account is blocked. Contact your administrator.", None),
+        Ok(SignedIn::Blocked) => page(
+            "",
+            "This account is blocked. Contact your administrator.",
+            None,
+        ),
         Err(e) => {
             tracing::error!(error = %e, "passkey: finishing a sign-in");
             pages::internal()
@@ -293,15 +296,8 @@ pub async fn factor_options(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if !passkeys::available(&state) {
-        return json_error(
-            StatusCode::NOT_FOUND,
-            "passkeys_unavailable",
-            "Passkeys are not available here.",
-        );
-    }
-    if let Err(wait) = state.limiter.passkey_attempt(addr.ip) {
-        return too_many(wait);
+    if let Some(r) = ceremony_refused(&state, addr.ip) {
+        return r;
     }
     let result = async {
         if offered {

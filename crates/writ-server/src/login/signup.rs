@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::form::LoginForm;
 use super::pages::{self, Note};
-use super::{login_page, precheck};
+use super::{form_again, login_page, precheck};
 use crate::http::client_addr::ClientAddr;
 use crate::http::with_retry_after;
 use crate::oauth::request::{AuthorizeParams, validate};
@@ -75,18 +75,7 @@ pub async fn signup(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let page = |email: &str, error: &str, status: Option<StatusCode>| {
-        login_page(
-            &state,
-            &addr,
-            pages::Form::Signup,
-            &v,
-            &f.tx,
-            email,
-            Some(Note::Error(error)),
-            status,
-        )
-    };
+    let page = form_again(&state, &addr, pages::Form::Signup, &v, &f.tx);
     let attempt = SignUp {
         peer: &peer,
         client_id: &v.client.client_id,

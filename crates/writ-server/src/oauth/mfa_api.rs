@@ -114,42 +114,38 @@ pub async fn authenticators(
     State(state): State<AppState>,
     addr: ClientAddr,
     headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let login = login_of(
-            &state,
-            addr.ip,
-            &headers,
-            &MfaBody::default(),
-            Bearer::of(&headers).token(),
-            false,
-        )
-        .await?;
-        let all = mfa::authenticators(&state, &login.user_id)
-            .await
-            .map_err(OAuthError::server_error)?;
-        let mut list: Vec<_> = all
-            .iter()
-            .filter(|a| a.kind == "totp")
-            .map(|a| {
-                json!({
-                    "id": format!("totp|{}", a.id),
-                    "authenticator_type": "otp",
-                    "active": a.confirmed,
-                })
+) -> Result<Response, OAuthError> {
+    let login = login_of(
+        &state,
+        addr.ip,
+        &headers,
+        &MfaBody::default(),
+        Bearer::of(&headers).token(),
+        false,
+    )
+    .await?;
+    let all = mfa::authenticators(&state, &login.user_id)
+        .await
+        .map_err(OAuthError::server_error)?;
+    let mut list: Vec<_> = all
+        .iter()
+        .filter(|a| a.kind == "totp")
+        .map(|a| {
+            json!({
+                "id": format!("totp|{}", a.id),
+                "authenticator_type": "otp",
+                "active": a.confirmed,
             })
-            .collect();
-        if all.iter().any(|a| a.confirmed) {
-            list.push(json!({
-                "id": format!("recovery-code|{}", login.user_id),
-                "authenticator_type": "recovery-code",
-                "active": true,
-            }));
-        }
-        Ok::<_, OAuthError>(Json(list).into_response())
+        })
+        .collect();
+    if all.iter().any(|a| a.confirmed) {
+        list.push(json!({
+            "id": format!("recovery-code|{}", login.user_id),
+            "authenticator_type": "recovery-code",
+            "active": true,
+        }));
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    Ok(Json(list).into_response())
 }
 
 /// `POST /mfa/associate` (`{"authenticator_types":["otp"]}`).
@@ -158,36 +154,32 @@ pub async fn associate(
     addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let b = parse(&headers, &body)?;
-        let token = Bearer::of(&headers).token().or(b.mfa_token.as_deref());
-        let login = login_of(&state, addr.ip, &headers, &b, token, true).await?;
-        if b.authenticator_types.iter().all(|t| t != "otp") {
-            return Err(OAuthError::invalid_request(
-                "authenticator_types must include otp (the only type this server supports)",
-            ));
-        }
-        let user = user_of(&state, &login).await?;
-        let e = match mfa::start_enrollment(&state, &user, true).await {
-            Ok(e) => e,
-            Err(writ_service::ServiceError::Conflict(m)) => {
-                return Err(OAuthError::access_denied(m));
-            }
-            Err(e) => return Err(OAuthError::server_error(e)),
-        };
-        let mut answer = json!({
-            "authenticator_type": "otp",
-            "secret": e.secret,
-            "barcode_uri": e.uri,
-        });
-        if let Some(rc) = e.recovery_code {
-            answer["recovery_codes"] = json!([rc]);
-        }
-        Ok::<_, OAuthError>(no_store(Json(answer).into_response()))
+) -> Result<Response, OAuthError> {
+    let b = parse(&headers, &body)?;
+    let token = Bearer::of(&headers).token().or(b.mfa_token.as_deref());
+    let login = login_of(&state, addr.ip, &headers, &b, token, true).await?;
+    if b.authenticator_types.iter().all(|t| t != "otp") {
+        return Err(OAuthError::invalid_request(
+            "authenticator_types must include otp (the only type this server supports)",
+        ));
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    let user = user_of(&state, &login).await?;
+    let e = match mfa::start_enrollment(&state, &user, true).await {
+        Ok(e) => e,
+        Err(writ_service::ServiceError::Conflict(m)) => {
+            return Err(OAuthError::access_denied(m));
+        }
+        Err(e) => return Err(OAuthError::server_error(e)),
+    };
+    let mut answer = json!({
+        "authenticator_type": "otp",
+        "secret": e.secret,
+        "barcode_uri": e.uri,
+    });
+    if let Some(rc) = e.recovery_code {
+        answer["recovery_codes"] = json!([rc]);
+    }
+    Ok(no_store(Json(answer).into_response()))
 }
 
 /// `POST /mfa/challenge` (`{client_id, mfa_token, challenge_type: "otp"}`).
@@ -196,45 +188,41 @@ pub async fn challenge(
     addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result = async {
-        let b = parse(&headers, &body)?;
-        if b.client_id.is_none() && Bearer::of(&headers).token().is_none() {
-            // Auth0 requires the client's id here (a Basic header also names it).
-            let has_basic = headers.contains_key(header::AUTHORIZATION);
-            if !has_basic {
-                return Err(OAuthError::invalid_request(
-                    "Missing required parameter: client_id",
-                ));
-            }
+) -> Result<Response, OAuthError> {
+    let b = parse(&headers, &body)?;
+    if b.client_id.is_none() && Bearer::of(&headers).token().is_none() {
+        // Auth0 requires the client's id here (a Basic header also names it).
+        let has_basic = headers.contains_key(header::AUTHORIZATION);
+        if !has_basic {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameter: client_id",
+            ));
         }
-        let login = login_of(&state, addr.ip, &headers, &b, b.mfa_token.as_deref(), true).await?;
-        match b.challenge_type.as_deref() {
-            None | Some("otp") => {}
-            Some(_) => {
-                return Err(OAuthError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unsupported_challenge_type",
-                    "The challenge type is not supported: use otp.",
-                ));
-            }
-        }
-        let enrolled = mfa::enrolled(&state, &login.user_id)
-            .await
-            .map_err(OAuthError::server_error)?;
-        if !enrolled {
+    }
+    let login = login_of(&state, addr.ip, &headers, &b, b.mfa_token.as_deref(), true).await?;
+    match b.challenge_type.as_deref() {
+        None | Some("otp") => {}
+        Some(_) => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_challenge_type",
-                "User is not enrolled with an otp authenticator.",
+                "The challenge type is not supported: use otp.",
             ));
         }
-        Ok::<_, OAuthError>(no_store(
-            Json(json!({ "challenge_type": "otp" })).into_response(),
-        ))
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    let enrolled = mfa::enrolled(&state, &login.user_id)
+        .await
+        .map_err(OAuthError::server_error)?;
+    if !enrolled {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_challenge_type",
+            "User is not enrolled with an otp authenticator.",
+        ));
+    }
+    Ok(no_store(
+        Json(json!({ "challenge_type": "otp" })).into_response(),
+    ))
 }
 
 fn no_store(mut r: Response) -> Response {

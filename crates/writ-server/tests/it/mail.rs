@@ -97,6 +97,33 @@ async fn app_with_smtp(port: u16) -> TestApp {
     TestApp::spawn_with(|v| v.extend(smtp_vars(port))).await
 }
 
+/// A new email verification ticket of `user` (`POST /tickets/email-verification`): its link.
+async fn verification_link(app: &TestApp, user: &str) -> String {
+    app.api_post("/tickets/email-verification", json!({"user_id": user}))
+        .await
+        .assert(201)
+        .field("ticket")
+}
+
+/// The stored ticket of a link's `token` (the store keys tickets by the token's hash).
+async fn stored_ticket(app: &TestApp, token: &str) -> writ_store::Ticket {
+    app.state
+        .store
+        .get_ticket(&writ_service::crypto::sha256_hex(token))
+        .await
+        .unwrap()
+        .expect("stored by hash")
+}
+
+/// A port on 127.0.0.1 with nothing listening (free when this returns).
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The one-time link in a message's text, and its token.
 fn link_of(msg: &Value, path: &str) -> (String, String) {
     let text = msg["text"].as_str().unwrap();
@@ -422,13 +449,7 @@ async fn tickets_expire_and_are_single_use() {
     assert!(link.starts_with(&format!("{}u/reset-password?ticket=", app.issuer)));
     let token = query_param(&link, "ticket").unwrap();
     // The store keeps only its hash.
-    let stored = app
-        .state
-        .store
-        .get_ticket(&writ_service::crypto::sha256_hex(&token))
-        .await
-        .unwrap()
-        .expect("stored by hash");
+    let stored = stored_ticket(&app, &token).await;
     assert!(stored.expires_at - stored.created_at == 3600, "one hour");
     assert!(app.state.store.get_ticket(&token).await.unwrap().is_none());
     let mut b = Browser::new(&app);
@@ -449,18 +470,8 @@ async fn tickets_expire_and_are_single_use() {
     let r = b.post("/u/reset-password", &form).await;
     assert_eq!(r.status, 400);
     // A verification ticket (5 days by default) past its expiry is refused.
-    let v = app
-        .api_post("/tickets/email-verification", json!({"user_id": user}))
-        .await
-        .assert(201);
-    let vtoken = query_param(&v.field("ticket"), "ticket").unwrap();
-    let vt = app
-        .state
-        .store
-        .get_ticket(&writ_service::crypto::sha256_hex(&vtoken))
-        .await
-        .unwrap()
-        .unwrap();
+    let vtoken = query_param(&verification_link(&app, &user).await, "ticket").unwrap();
+    let vt = stored_ticket(&app, &vtoken).await;
     assert_eq!(vt.expires_at - vt.created_at, 5 * 86_400);
     let expired = "expired-token-0123456789";
     app.state
@@ -572,11 +583,7 @@ async fn the_hosted_forgot_password_form_emails_a_link() {
 #[tokio::test]
 async fn mail_queued_while_the_smtp_server_is_down_arrives_once_it_is_up() {
     // A port with nothing listening yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = unused_port();
     let app = app_with_smtp(port).await;
     let user = app
         .create_user("patient@example.com", "patient-password-1")
@@ -649,11 +656,7 @@ async fn a_client_may_require_a_verified_email() {
         "Please verify your email before logging in."
     );
     // The verification link, used: tokens are issued.
-    let t = app
-        .api_post("/tickets/email-verification", json!({"user_id": user}))
-        .await
-        .assert(201);
-    let link = t.field("ticket");
+    let link = verification_link(&app, &user).await;
     let token = query_param(&link, "ticket").unwrap();
     let mut b = Browser::new(&app);
     let page = b.get(&local(&link)).await;
@@ -679,11 +682,7 @@ async fn a_client_may_require_a_verified_email() {
 #[tokio::test]
 async fn the_console_lists_the_outbox_without_bodies() {
     // Nothing listens on the port: the message stays pending with its error.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = unused_port();
     let app = app_with_smtp(port).await;
     app.create_admin(
         "mail-admins",
@@ -717,11 +716,7 @@ async fn bad_links_are_limited_per_ip() {
     let user = app
         .create_user("guess@example.com", "guess-password-1")
         .await;
-    let t = app
-        .api_post("/tickets/email-verification", json!({"user_id": user}))
-        .await
-        .assert(201);
-    let link = t.field("ticket");
+    let link = verification_link(&app, &user).await;
     let mut b = Browser::new(&app);
     for i in 0..writ_service::limiter::MAX_LINK_FAILURES {
         let r = b

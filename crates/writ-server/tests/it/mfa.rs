@@ -230,6 +230,44 @@ async fn mfa_grant(app: &TestApp, client: &(String, String), fields: &[(&str, &s
     app.token_form(&f).await
 }
 
+/// The `mfa-otp` grant of the half-login `token` with `otp`.
+async fn otp_grant(app: &TestApp, client: &(String, String), token: &str, otp: &str) -> Resp {
+    mfa_grant(
+        app,
+        client,
+        &[("grant_type", OTP), ("mfa_token", token), ("otp", otp)],
+    )
+    .await
+}
+
+/// The `mfa-recovery-code` grant of the half-login `token` with `code`.
+async fn recovery_grant(app: &TestApp, client: &(String, String), token: &str, code: &str) -> Resp {
+    mfa_grant(
+        app,
+        client,
+        &[
+            ("grant_type", RECOVERY),
+            ("mfa_token", token),
+            ("recovery_code", code),
+        ],
+    )
+    .await
+}
+
+/// `POST /mfa/challenge` of the half-login `token` (an OTP challenge), with the client's secret.
+async fn otp_challenge(app: &TestApp, client: &(String, String), token: &str) -> Resp {
+    let ch = json!({"client_id": client.0, "client_secret": client.1, "mfa_token": token, "challenge_type": "otp"});
+    to_resp(
+        app.http
+            .post(format!("{}/mfa/challenge", app.base))
+            .json(&ch)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn mfa_call(app: &TestApp, method: Method, path: &str, bearer: &str, body: Value) -> Resp {
     let mut r = app
         .http
@@ -306,14 +344,10 @@ async fn mfa_otp_grant_issues_a_refresh_token_that_keeps_the_amr() {
         .assert(403)
         .field("mfa_token");
     let code = code_at(&associate_otp(&app, &client, &token).await, now());
-    let t = mfa_grant(
-        &app,
-        &client,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
-    )
-    .await
-    .assert(200)
-    .body;
+    let t = otp_grant(&app, &client, &token, &code)
+        .await
+        .assert(200)
+        .body;
     let refresh = t["refresh_token"].as_str().expect("a refresh token");
     let r = mfa_grant(
         &app,
@@ -359,17 +393,7 @@ async fn password_grant_mfa_api_by_role() {
     let token = r.field("mfa_token");
     // Not enrolled: no authenticators; a challenge is refused; associate enrolls.
     assert_eq!(authenticators(&app, &token).await, json!([]));
-    let ch = json!({"client_id": client.0, "client_secret": client.1, "mfa_token": token, "challenge_type": "otp"});
-    to_resp(
-        app.http
-            .post(format!("{}/mfa/challenge", app.base))
-            .json(&ch)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .assert(400);
+    otp_challenge(&app, &client, &token).await.assert(400);
     mfa_call(
         &app,
         Method::GET,
@@ -396,31 +420,17 @@ async fn password_grant_mfa_api_by_role() {
     let recovery = a["recovery_codes"][0].as_str().unwrap().to_owned();
 
     // A wrong code; then the right one: tokens whose amr says a second factor was used.
-    let wrong = mfa_grant(
-        &app,
-        &client,
-        &[
-            ("grant_type", OTP),
-            ("mfa_token", &token),
-            ("otp", "000001"),
-        ],
-    )
-    .await
-    .assert(400);
+    let wrong = otp_grant(&app, &client, &token, "000001").await.assert(400);
     assert_eq!(
         wrong.body,
         json!({"error": "invalid_grant", "error_description": "Invalid otp_code."})
     );
     let t0 = now();
     let code = code_at(&secret, t0);
-    let t = mfa_grant(
-        &app,
-        &client,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
-    )
-    .await
-    .assert(200)
-    .body;
+    let t = otp_grant(&app, &client, &token, &code)
+        .await
+        .assert(200)
+        .body;
     let (_, at) = jwt_parts(t["access_token"].as_str().unwrap());
     let (_, id) = jwt_parts(t["id_token"].as_str().unwrap());
     assert_eq!(at["sub"], bob);
@@ -430,13 +440,9 @@ async fn password_grant_mfa_api_by_role() {
     assert_eq!(at["scope"], "openid read:todos");
     // The mfa_token is single use.
     let code2 = code_at(&secret, t0 + 30);
-    mfa_grant(
-        &app,
-        &client,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code2)],
-    )
-    .await
-    .assert_error(400, "invalid_grant");
+    otp_grant(&app, &client, &token, &code2)
+        .await
+        .assert_error(400, "invalid_grant");
 
     // Enrolled now: a new login is challenged; a replayed code is refused; associate is refused.
     let token = mfa_token(&app, &client, "bob@example.com", "bob-password-123").await;
@@ -446,61 +452,27 @@ async fn password_grant_mfa_api_by_role() {
     mfa_call(&app, Method::POST, "/mfa/associate", &token, body)
         .await
         .assert_error(403, "access_denied");
-    let ch = json!({"client_id": client.0, "client_secret": client.1, "mfa_token": token, "challenge_type": "otp"});
-    let c = to_resp(
-        app.http
-            .post(format!("{}/mfa/challenge", app.base))
-            .json(&ch)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .assert(200);
+    let c = otp_challenge(&app, &client, &token).await.assert(200);
     assert_eq!(c.body, json!({"challenge_type": "otp"}));
-    mfa_grant(
-        &app,
-        &client,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
-    )
-    .await
-    .assert_error(400, "invalid_grant");
+    otp_grant(&app, &client, &token, &code)
+        .await
+        .assert_error(400, "invalid_grant");
     // Another client cannot use this mfa_token.
     let other = app.password_client().await;
-    mfa_grant(
-        &app,
-        &other,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code2)],
-    )
-    .await
-    .assert_error(400, "invalid_grant");
+    otp_grant(&app, &other, &token, &code2)
+        .await
+        .assert_error(400, "invalid_grant");
     // The recovery code: tokens and the next recovery code; then it is spent.
-    let t = mfa_grant(
-        &app,
-        &client,
-        &[
-            ("grant_type", RECOVERY),
-            ("mfa_token", &token),
-            ("recovery_code", &recovery),
-        ],
-    )
-    .await
-    .assert(200)
-    .body;
+    let t = recovery_grant(&app, &client, &token, &recovery)
+        .await
+        .assert(200)
+        .body;
     let next = t["recovery_code"].as_str().unwrap();
     assert!(next.len() == 24 && next != recovery);
     let token = mfa_token(&app, &client, "bob@example.com", "bob-password-123").await;
-    mfa_grant(
-        &app,
-        &client,
-        &[
-            ("grant_type", RECOVERY),
-            ("mfa_token", &token),
-            ("recovery_code", &recovery),
-        ],
-    )
-    .await
-    .assert_error(400, "invalid_grant");
+    recovery_grant(&app, &client, &token, &recovery)
+        .await
+        .assert_error(400, "invalid_grant");
 }
 
 #[tokio::test]
@@ -514,26 +486,14 @@ async fn too_many_attempts_then_management_api_resets_the_factor() {
     let secret = associate_otp(&app, &client, &token).await;
     // Ten wrong codes, then even the right one is refused: the bucket is empty.
     for _ in 0..10 {
-        mfa_grant(
-            &app,
-            &client,
-            &[
-                ("grant_type", OTP),
-                ("mfa_token", &token),
-                ("otp", "999999"),
-            ],
-        )
-        .await
-        .assert_error(400, "invalid_grant");
+        otp_grant(&app, &client, &token, "999999")
+            .await
+            .assert_error(400, "invalid_grant");
     }
     let code = code_at(&secret, now());
-    let r = mfa_grant(
-        &app,
-        &client,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
-    )
-    .await
-    .assert_error(429, "too_many_attempts");
+    let r = otp_grant(&app, &client, &token, &code)
+        .await
+        .assert_error(429, "too_many_attempts");
     assert!(r.header("retry-after").is_some());
 
     // The Management API: the factor listed (Auth0's shape), deleted, audited.
@@ -617,13 +577,7 @@ async fn the_console_lists_a_users_factor_and_resets_it() {
     let client = app.password_client().await;
     let token = mfa_token(&app, &client, "frank@example.com", "frank-password-1").await;
     let code = code_at(&associate_otp(&app, &client, &token).await, now());
-    mfa_grant(
-        &app,
-        &client,
-        &[("grant_type", OTP), ("mfa_token", &token), ("otp", &code)],
-    )
-    .await
-    .assert(200);
+    otp_grant(&app, &client, &token, &code).await.assert(200);
 
     // An administrator with the scopes sees the factor on frank's page and resets it.
     let perms = [

@@ -53,6 +53,17 @@ async fn ssf_post(app: &TestApp, token: &str, path: &str, body: Value) -> Resp {
     ssf(app, token, Method::POST, path, Some(body)).await
 }
 
+/// Sets a stream's status (`POST /ssf/status`).
+async fn set_status(app: &TestApp, token: &str, stream: &str, status: &str) -> Resp {
+    ssf_post(
+        app,
+        token,
+        "/ssf/status",
+        json!({"stream_id": stream, "status": status}),
+    )
+    .await
+}
+
 /// A receiver: a machine client with the SSF scope, and its token.
 async fn receiver(app: &TestApp) -> (String, String, String) {
     let (id, secret) = app
@@ -299,14 +310,7 @@ async fn metadata_and_stream_management_per_receiver() {
         .assert(200)
         .body;
     assert_eq!(st, json!({"stream_id": id, "status": "enabled"}));
-    ssf_post(
-        &app,
-        &token,
-        "/ssf/status",
-        json!({"stream_id": id, "status": "sleepy"}),
-    )
-    .await
-    .assert(400);
+    set_status(&app, &token, &id, "sleepy").await.assert(400);
 
     // Verification: a SET with the receiver's state, about the stream.
     ssf_post(
@@ -505,14 +509,7 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (held, more) = poll(&app, &token, &id, &[], &rx).await;
     assert!(held.is_empty() && !more, "paused: {held:?}");
-    ssf_post(
-        &app,
-        &token,
-        "/ssf/status",
-        json!({"stream_id": id, "status": "enabled"}),
-    )
-    .await
-    .assert(200);
+    set_status(&app, &token, &id, "enabled").await.assert(200);
     let c = poll_until(&app, &token, &id, &rx, &sr, |e| {
         e["reason_admin"]["en"] == "User blocked"
     })
@@ -520,24 +517,10 @@ async fn poll_delivers_caep_events_for_grants_revocations_blocks_and_passwords()
     assert_eq!(c["sub_id"]["sub"], user.as_str());
 
     // A disabled stream drops what happens meanwhile.
-    ssf_post(
-        &app,
-        &token,
-        "/ssf/status",
-        json!({"stream_id": id, "status": "disabled"}),
-    )
-    .await
-    .assert(200);
+    set_status(&app, &token, &id, "disabled").await.assert(200);
     app.delete_gone(&format!("/users/{user}")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    ssf_post(
-        &app,
-        &token,
-        "/ssf/status",
-        json!({"stream_id": id, "status": "enabled"}),
-    )
-    .await
-    .assert(200);
+    set_status(&app, &token, &id, "enabled").await.assert(200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut ack = Vec::new();
     loop {
@@ -606,6 +589,18 @@ fn now_secs() -> f64 {
         .as_secs_f64()
 }
 
+/// Calls `f` every `every` until it gives a value; fails with `what` after 30 s.
+async fn within_30s<T>(what: &str, every: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Waits until `f` holds for what the receiver got (30 s at most: a SET a node was pushing when
 /// it stopped waits for its lease to end).
 async fn pushed_until(
@@ -613,14 +608,11 @@ async fn pushed_until(
     what: &str,
     f: impl Fn(&[(f64, String, Option<String>)]) -> bool,
 ) {
-    let start = Instant::now();
-    while !f(&r.got.lock().unwrap()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{what}: not pushed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = format!("{what}: not pushed");
+    within_30s(&what, Duration::from_millis(20), || {
+        f(&r.got.lock().unwrap()).then_some(())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -736,21 +728,14 @@ impl PyReceiver {
 
     /// Waits until a SET delivered `via` satisfies `f`; when it arrived (unix seconds).
     async fn until(&self, via: &str, what: &str, f: impl Fn(&Value) -> bool) -> f64 {
-        let start = Instant::now();
-        loop {
-            if let Some(l) = self
-                .lines()
+        let what = format!("{what} via {via}: not received");
+        within_30s(&what, Duration::from_millis(5), || {
+            self.lines()
                 .into_iter()
                 .find(|l| l["via"] == via && f(&l["claims"]))
-            {
-                return l["received"].as_f64().unwrap();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{what} via {via}: not received"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+                .map(|l| l["received"].as_f64().unwrap())
+        })
+        .await
     }
 }
 

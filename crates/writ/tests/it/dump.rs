@@ -12,17 +12,16 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::web::{
-    challenge, jwks_kids, jwt_parts, login_form, password_form, post_form, set_cookie,
+use super::web::{jwks_kids, jwt_parts, login_form, password_form, post_form, set_cookie};
+use super::{
+    PgTestDb, Server, code_exchange, code_of, free_port, json_of, mgmt_json, spa_client, writ,
 };
-use super::{PgTestDb, Server, code_of, free_port, json_of, mgmt_json, writ};
 
 const KEK: &str = "ZHVtcC10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0zMmI";
 const OPS: (&str, &str) = ("dump-ops", "dump-ops-secret-0123456789abcdef");
 const API: &str = "https://todos.dump.test/api";
 const EMAIL: &str = "mover@example.com";
 const PASSWORD: &str = "moving-day-password-1";
-const CB: &str = "http://127.0.0.1:5173/callback";
 const VERIFIER: &str = "moving-day-verifier-moving-day-verifier-moving-day-verifier";
 
 fn env(db: &str) -> Vec<(&str, &str)> {
@@ -191,13 +190,7 @@ async fn make_data(h: &Http, base: &str) -> Made {
 
     // A browser login through the hosted page: an SSO session and a refresh token.
     let spa = h
-        .mgmt(
-            base,
-            &admin,
-            "clients",
-            json!({"name": "mover spa", "app_type": "spa", "callbacks": [CB],
-                   "web_origins": ["http://127.0.0.1:5173"]}),
-        )
+        .mgmt(base, &admin, "clients", spa_client("mover spa"))
         .await["client_id"]
         .as_str()
         .unwrap()
@@ -221,18 +214,7 @@ async fn make_data(h: &Http, base: &str) -> Made {
     assert_eq!(r.status(), 302);
     let session = set_cookie(&r, "writ_session").expect("a writ_session cookie");
     let code = code_of(&r).expect("a code");
-    let (status, t) = h
-        .token(
-            base,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &spa),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
+    let (status, t) = h.token(base, &code_exchange(&spa, &code, VERIFIER)).await;
     assert!(status.is_success(), "{t}");
     Made {
         client,
@@ -248,18 +230,7 @@ async fn make_data(h: &Http, base: &str) -> Made {
 }
 
 fn authorize_url(base: &str, client_id: &str, silent: bool) -> String {
-    let challenge = challenge(VERIFIER);
-    let mut u = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
-    u.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", CB),
-        ("scope", "openid profile offline_access read:todos"),
-        ("audience", API),
-        ("state", "st"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ]);
+    let mut u = super::authorize_url(base, client_id, API, VERIFIER, "st");
     if silent {
         u.query_pairs_mut().append_pair("prompt", "none");
     }

@@ -190,6 +190,54 @@ async fn mgmt_json(req: reqwest::RequestBuilder, token: &str, body: &Value, what
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// The redirect URI of the browser clients the suites create.
+const CB: &str = "http://127.0.0.1:5173/callback";
+
+/// The Management API body of a SPA client named `name` that calls back to [`CB`].
+fn spa_client(name: &str) -> Value {
+    serde_json::json!({"name": name, "app_type": "spa", "callbacks": [CB],
+                       "web_origins": ["http://127.0.0.1:5173"]})
+}
+
+/// The `/authorize` URL of a code flow with PKCE (`verifier`) for `client_id` calling back to
+/// [`CB`], asking for `audience` with `openid profile offline_access read:todos`.
+fn authorize_url(
+    base: &str,
+    client_id: &str,
+    audience: &str,
+    verifier: &str,
+    state: &str,
+) -> reqwest::Url {
+    let challenge = web::challenge(verifier);
+    let mut u = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
+    u.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", CB),
+        ("scope", "openid profile offline_access read:todos"),
+        ("audience", audience),
+        ("state", state),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
+    u
+}
+
+/// The token request exchanging `code` (from [`authorize_url`] with `verifier`) for tokens.
+fn code_exchange<'a>(
+    client_id: &'a str,
+    code: &'a str,
+    verifier: &'a str,
+) -> [(&'a str, &'a str); 5] {
+    [
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("code", code),
+        ("redirect_uri", CB),
+        ("code_verifier", verifier),
+    ]
+}
+
 /// The `code` of an authorization response's redirect, if any.
 fn code_of(r: &reqwest::Response) -> Option<String> {
     let location = r.headers().get("location")?.to_str().ok()?;

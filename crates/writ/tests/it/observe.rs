@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::web::{challenge, login_form, post_form, set_cookie};
-use super::{PgTestDb, client_credentials, code_of, free_port, mgmt_json, wait_ready, writ};
+use super::web::{login_form, post_form, set_cookie};
+use super::{
+    PgTestDb, authorize_url, client_credentials, code_exchange, code_of, free_port, mgmt_json,
+    spa_client, wait_ready, writ,
+};
 
 const KEK: &str = "b2JzZXJ2ZS10ZXN0LWtleS1lbmNyeXB0aW9uLWtleS0";
 const OPS: (&str, &str) = ("obs-ops", "obs-ops-secret-0123456789abcdef");
@@ -22,7 +25,6 @@ const EMAIL: &str = "watched@example.com";
 const PASSWORD: &str = "watched-password-1";
 const NEW_PASSWORD: &str = "watched-password-2-changed";
 const WRONG_PASSWORD: &str = "guessing-password-9";
-const CB: &str = "http://127.0.0.1:5173/callback";
 const VERIFIER: &str = "observe-verifier-observe-verifier-observe-verifier-0123";
 /// Writ's crates at `trace`, everything else at `debug`.
 const RUST_LOG: &str = "debug,writ=trace,writ_server=trace,writ_service=trace,writ_store=trace,\
@@ -136,6 +138,12 @@ impl Run {
     }
 }
 
+/// Sends `req` and expects 200.
+async fn expect_ok(req: reqwest::RequestBuilder) {
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.url().path());
+}
+
 /// The run: every kind of request a deployment sees, each secret noted.
 async fn realistic_run(base: &str, issuer: &str) -> Run {
     let mut run = Run {
@@ -234,13 +242,7 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
     )
     .await;
     let spa = run
-        .mgmt(
-            &admin,
-            Method::POST,
-            "clients",
-            json!({"name": "spa", "app_type": "spa", "callbacks": [CB],
-                   "web_origins": ["http://127.0.0.1:5173"]}),
-        )
+        .mgmt(&admin, Method::POST, "clients", spa_client("spa"))
         .await["client_id"]
         .as_str()
         .unwrap()
@@ -275,18 +277,7 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
     let (status, _) = run.token(&cli.0, &pw(WRONG_PASSWORD)).await;
     assert_eq!(status, 400);
     // The code flow with PKCE through the hosted login page.
-    let ch = challenge(VERIFIER);
-    let mut authorize = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
-    authorize.query_pairs_mut().extend_pairs([
-        ("response_type", "code"),
-        ("client_id", spa.as_str()),
-        ("redirect_uri", CB),
-        ("scope", "openid profile offline_access read:todos"),
-        ("audience", API),
-        ("state", "st-observe"),
-        ("code_challenge", ch.as_str()),
-        ("code_challenge_method", "S256"),
-    ]);
+    let authorize = authorize_url(base, &spa, API, VERIFIER, "st-observe");
     let page = run.http.get(authorize).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let csrf_cookie = set_cookie(&page, "writ_csrf").expect("a csrf cookie");
@@ -308,18 +299,7 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
         .add("session cookie", session.split_once('=').unwrap().1);
     let code = code_of(&r).expect("a code");
     run.secrets.add("code", &code);
-    let (status, t) = run
-        .token(
-            &spa,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &spa),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
+    let (status, t) = run.token(&spa, &code_exchange(&spa, &code, VERIFIER)).await;
     assert_eq!(status, 200, "{t}");
     let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
     let spa_token = t["access_token"].as_str().unwrap().to_owned();
@@ -339,31 +319,25 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
     let (status, _) = run.token(&spa, &form).await;
     assert_eq!(status, 400, "reuse");
     // Userinfo, introspection and revocation, tokens in headers and bodies.
-    let r = run
-        .http
-        .get(format!("{base}/userinfo"))
-        .bearer_auth(&spa_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = run
-        .http
-        .post(format!("{base}/oauth/introspect"))
-        .basic_auth(&machine.0, Some(&machine.1))
-        .form(&[("token", &user_token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = run
-        .http
-        .post(format!("{base}/oauth/revoke"))
-        .form(&[("client_id", spa.as_str()), ("token", rt2.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    expect_ok(
+        run.http
+            .get(format!("{base}/userinfo"))
+            .bearer_auth(&spa_token),
+    )
+    .await;
+    expect_ok(
+        run.http
+            .post(format!("{base}/oauth/introspect"))
+            .basic_auth(&machine.0, Some(&machine.1))
+            .form(&[("token", &user_token)]),
+    )
+    .await;
+    expect_ok(
+        run.http
+            .post(format!("{base}/oauth/revoke"))
+            .form(&[("client_id", spa.as_str()), ("token", rt2.as_str())]),
+    )
+    .await;
     // More Management API: a read, a password change, a secret rotation.
     run.mgmt(&admin, Method::GET, "users?per_page=5", Value::Null)
         .await;
@@ -401,21 +375,17 @@ async fn realistic_run(base: &str, issuer: &str) -> Run {
         .1
         .into_owned();
     run.secrets.add("reset link token", &ticket);
-    let r = run
-        .http
-        .get(format!("{base}{}?{}", link.path(), link.query().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = run
-        .http
-        .post(format!("{base}/dbconnections/change_password"))
-        .json(&json!({"client_id": spa, "email": EMAIL, "connection": "Username-Password-Authentication"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    expect_ok(
+        run.http
+            .get(format!("{base}{}?{}", link.path(), link.query().unwrap())),
+    )
+    .await;
+    expect_ok(
+        run.http
+            .post(format!("{base}/dbconnections/change_password"))
+            .json(&json!({"client_id": spa, "email": EMAIL, "connection": "Username-Password-Authentication"})),
+    )
+    .await;
     run.mgmt(
         &admin,
         Method::POST,
