@@ -343,3 +343,45 @@ fn check_file(store: &SqliteStore) -> Result<()> {
         Err(e) => gone(format!("the database file {}: {e}", f.path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary table lives on its connection only: seen by the next write transaction,
+    /// it shows both ran on the one writing connection; unseen by a read, that reads stay on
+    /// the other connections.
+    #[tokio::test]
+    async fn write_transactions_share_one_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let s = SqliteStore::open(&url).await.unwrap();
+        let mut tx = begin_write(&s).await.unwrap();
+        sqlx::query("CREATE TEMP TABLE written_here (x INTEGER)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        for _ in 0..3 {
+            let mut tx = begin_write(&s).await.unwrap();
+            sqlx::query("SELECT count(*) FROM temp.written_here")
+                .execute(&mut *tx)
+                .await
+                .expect("the same connection");
+            tx.rollback().await.unwrap();
+        }
+        let read = sqlx::query("SELECT count(*) FROM temp.written_here")
+            .execute(&s.pool)
+            .await;
+        assert!(read.is_err(), "a read ran on the writing connection");
+        s.writes.close().await;
+        s.pool.close().await;
+    }
+
+    /// In memory, every connection is a database of its own: writes use the readers' pool.
+    #[tokio::test]
+    async fn in_memory_writes_share_the_readers_pool() {
+        let s = SqliteStore::open("sqlite::memory:").await.unwrap();
+        assert_eq!(s.writes.options().get_max_connections(), 8);
+    }
+}
