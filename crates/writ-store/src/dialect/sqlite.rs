@@ -178,7 +178,10 @@ impl SqliteStore {
             .ok()
             .map(|id| std::sync::Arc::new(OpenedFile { path, id }));
         let checkpoints = file.as_ref().map(|_| Checkpoints::start(pool.clone()));
-        // Each in-memory connection is a database of its own: writes share the readers' pool.
+        // In memory, the pool's connections share one page cache (sqlx opens `:memory:` in
+        // shared-cache mode), so there is no cache of a connection's own to keep; and a second
+        // pool would be another database where the URL asks for a private cache. Writes share
+        // the readers' pool there.
         let writes = if file.is_some() {
             SqlitePoolOptions::new()
                 .max_connections(1)
@@ -378,7 +381,7 @@ mod tests {
         s.pool.close().await;
     }
 
-    /// In memory, every connection is a database of its own: writes use the readers' pool.
+    /// In memory (no connection's own cache to keep): writes use the readers' pool.
     #[tokio::test]
     async fn in_memory_writes_share_the_readers_pool() {
         let s = SqliteStore::open("sqlite::memory:").await.unwrap();
