@@ -392,9 +392,9 @@ impl QueuedRotation {
     }
 }
 
-/// Refresh-token rotations waiting for the writer: on SQLite, one task at a time (the
-/// server) takes the writer's turn and rotates the tokens queued by then in one transaction
-/// (a group commit; see the store's `rotate_refresh`).
+/// Refresh-token rotations waiting for the writer: one task at a time (the server) takes the
+/// writer's turn and rotates the tokens queued by then in one transaction (a group commit; see
+/// the store's `rotate_refresh`). One per store, so one per node on PostgreSQL.
 #[derive(Default)]
 pub(crate) struct RotationQueue {
     queued: std::sync::Mutex<Vec<QueuedRotation>>,

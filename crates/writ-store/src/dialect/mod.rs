@@ -22,7 +22,7 @@
 //! | `FOR_UPDATE`, `FOR_KEY_SHARE` | empty: the writer lock already serializes | the row lock clauses |
 //! | `LIKE` | `LIKE` (case-insensitive for ASCII) | `ILIKE` |
 //! | `STRING_AGG` | `group_concat` | `string_agg` |
-//! | `rotation_queue` (refresh-token rotations) | the store's queue: one task at a time takes the writer's turn and rotates the tokens queued by then (64 at most) in one transaction (group commit), so other writers wait behind at most one bounded batch | `None`: one transaction each, in parallel on their own rows |
+//! | `rotation_queue` (the store's refresh-token rotations waiting for their batch: the same on both, see `sql::login`) | the `rotations` field | the `rotations` field (one queue per node) |
 //! | `lock_key_rotation` | nothing (single writer) | a transaction-scoped advisory lock |
 //! | `wakeups` | `None`: followers poll | a `LISTEN writ_authz, writ_catalog` task |
 //! | `wakeups_connected` | `None` | whether that task's connection is up |

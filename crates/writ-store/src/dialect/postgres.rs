@@ -42,6 +42,8 @@ pub struct PgStore {
     wake: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<tokio::sync::watch::Sender<u64>>>>,
     /// Whether the LISTEN task's connection is up (see [`wakeups_connected`]).
     listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// This node's refresh-token rotations waiting for their batch (see [`rotation_queue`]).
+    rotations: std::sync::Arc<crate::common::RotationQueue>,
 }
 
 impl PgStore {
@@ -67,6 +69,7 @@ impl PgStore {
             pool,
             wake: Default::default(),
             listening: Default::default(),
+            rotations: Default::default(),
         })
     }
 
@@ -113,10 +116,15 @@ type WriterTurn = ();
 /// Writers need no turn of their own: they lock the rows they depend on.
 async fn writer_turn(_: &PgStore) -> WriterTurn {}
 
-/// Refresh-token rotations each run in a transaction of their own: they lock only their own
-/// rows, so they run in parallel, and the server batches commits in its WAL itself.
-fn rotation_queue(_: &PgStore) -> Option<&std::sync::Arc<crate::common::RotationQueue>> {
-    None
+/// This node's refresh-token rotations waiting for their batch: batched as on SQLite (one
+/// transaction, two statements and one commit for every rotation queued by then, where a
+/// transaction each cost four round trips and a commit each). Rotations still lock their rows,
+/// so another node rotating the same token waits on the row and then no longer matches; if
+/// two nodes' batches ever deadlock on shared tokens (the same tokens presented to both at
+/// once), PostgreSQL fails one batch and its rotations are retried one by one (the store's
+/// `rotate_batch`).
+fn rotation_queue(s: &PgStore) -> &std::sync::Arc<crate::common::RotationQueue> {
+    &s.rotations
 }
 
 /// A plain write transaction (read committed); its statements lock what they depend on.

@@ -310,10 +310,10 @@ async fn lock_key_rotation(_: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-/// Refresh-token rotations are group-committed: with one writer at a time, one task takes the
-/// turn and rotates every token queued by then in one transaction.
-fn rotation_queue(s: &SqliteStore) -> Option<&std::sync::Arc<crate::common::RotationQueue>> {
-    Some(&s.rotations)
+/// The refresh-token rotations waiting for their batch (group-committed: one task takes the
+/// writer's turn and rotates every token queued by then in one transaction).
+fn rotation_queue(s: &SqliteStore) -> &std::sync::Arc<crate::common::RotationQueue> {
+    &s.rotations
 }
 
 /// No push channel: followers poll.

@@ -1,8 +1,8 @@
 //! Sessions, authorization codes and refresh tokens, with their single-use and rotation
 //! guarantees: the code or token is read with the dialect's `FOR_UPDATE` inside a write
 //! transaction, so concurrent consumers or rotators queue (on the row on PostgreSQL, on the
-//! writer lock on SQLite) and each sees what the previous one wrote: one winner. On SQLite,
-//! refresh-token rotations are also group-committed: queued, and rotated together in one
+//! writer lock on SQLite) and each sees what the previous one wrote: one winner. Refresh-token
+//! rotations are also group-committed: queued, and rotated together in one
 //! transaction by a single task, the batch's common case in one update and one insert, the
 //! rest one by one after it (see `rotate_refresh` and `rotate_many`).
 
@@ -302,19 +302,14 @@ impl LoginStore for Store {
     }
 
     async fn rotate_refresh(&self, r: Rotation<'_>) -> Result<RotateOutcome> {
-        let Some(queue) = rotation_queue(self) else {
-            let mut tx = self.write().await?;
-            let outcome = rotate(&mut tx, r).await?;
-            tx.commit().await?;
-            return Ok(outcome);
-        };
-        // SQLite has one writer at a time: rotations queue, and one task rotates every token
-        // queued when it gets the writer's turn in one transaction, so a burst of refreshes
-        // pays for one BEGIN, one COMMIT and one WAL write instead of one each. That task is
-        // started by the first rotation to find none running, and runs on its own, so a request
-        // given up half-way (a client gone) neither strands its queued rotation nor takes the
-        // others' with it.
-        let (outcome, server) = queue.push(r);
+        // Rotations queue, and one task rotates every token queued when it gets the writer's
+        // turn in one transaction, so a burst of refreshes pays for one BEGIN, two statements,
+        // one COMMIT and one WAL flush instead of one each (SQLite has one writer at a time
+        // anyway; on PostgreSQL, each node batches its own, and the rows are still locked). That
+        // task is started by the first rotation to find none running, and runs on its own, so
+        // a request given up half-way (a client gone) neither strands its queued rotation nor
+        // takes the others' with it.
+        let (outcome, server) = rotation_queue(self).push(r);
         if let Some(serving) = server {
             let store = self.clone();
             tokio::spawn(async move { store.serve_rotations(serving).await });

@@ -18,6 +18,7 @@ conformance!(
     concurrent_refresh_rotations_have_exactly_one_winner,
     concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alone,
     concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens,
+    rotations_racing_on_two_nodes_have_one_winner_per_token,
     concurrent_code_consumptions_have_exactly_one_fresh,
     concurrent_key_rotations_queue,
     authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower,
@@ -285,6 +286,65 @@ async fn concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens(t: T
     }
     let old = t.store.get_refresh("old").await.unwrap().unwrap();
     assert_eq!(old.used_at, None, "an expired token was marked used");
+}
+
+/// Two nodes (on PostgreSQL, two stores on one database, each batching its own rotations)
+/// are handed the same tokens at once, in opposite orders, so their batches lock shared rows
+/// crosswise: every token still has exactly one rotation, the other presentation is a reuse
+/// that revokes the family, and no request fails (a batch PostgreSQL aborts as a deadlock is
+/// retried one rotation at a time).
+async fn rotations_racing_on_two_nodes_have_one_winner_per_token(t: TestStore) {
+    let other: Arc<dyn Store> = match t.backend {
+        Backend::Postgres => writ_store::open(&t.url).await.unwrap(),
+        Backend::Sqlite => t.store.clone(),
+    };
+    let uid = login_fixture(&t).await;
+    const N: usize = 16;
+    for i in 0..N {
+        let token = refresh(&format!("t{i}"), &format!("h{i}"), None, &uid);
+        t.store.create_refresh(&token).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for step in 0..N {
+        for (node, s) in [(0, t.store.clone()), (1, other.clone())] {
+            let i = if node == 0 { step } else { N - 1 - step };
+            tasks.push((
+                i,
+                tokio::spawn(async move {
+                    let (id, child) = (format!("t{i}"), format!("t{i}-child-on-{node}"));
+                    s.rotate_refresh(rotation(&id, &child, 100)).await
+                }),
+            ));
+        }
+    }
+    let mut per_token: HashMap<usize, Vec<RotateOutcome>> = HashMap::new();
+    for (i, task) in tasks {
+        let outcome = task.await.unwrap().unwrap();
+        per_token.entry(i).or_default().push(outcome);
+    }
+    for i in 0..N {
+        let outcomes = &per_token[&i];
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+            .count();
+        let reused = outcomes
+            .iter()
+            .filter(|o| matches!(o, RotateOutcome::Reused(_)))
+            .count();
+        assert_eq!((rotated, reused), (1, 1), "t{i}: {outcomes:?}");
+        // The reuse revoked the family, the winner's child included.
+        for node in 0..2 {
+            if let Some(c) = t
+                .store
+                .get_refresh(&format!("t{i}-child-on-{node}"))
+                .await
+                .unwrap()
+            {
+                assert!(c.revoked, "t{i}: the reused family's child is live");
+            }
+        }
+    }
 }
 
 /// Client `app` rotating token `id` into `child_id` at `now` (idle lifetime 900 s, no leeway).
