@@ -119,10 +119,16 @@ async fn writer_turn(_: &PgStore) -> WriterTurn {}
 /// This node's refresh-token rotations waiting for their batch: batched as on SQLite (one
 /// transaction, two statements and one commit for every rotation queued by then, where a
 /// transaction each cost four round trips and a commit each). Rotations still lock their rows,
-/// so another node rotating the same token waits on the row and then no longer matches; if
-/// two nodes' batches ever deadlock on shared tokens (the same tokens presented to both at
-/// once), PostgreSQL fails one batch and its rotations are retried one by one (the store's
-/// `rotate_batch`).
+/// so another node rotating the same token waits on the row and then no longer matches.
+///
+/// A batch holds several token rows at once, which one rotation never did, so it can deadlock
+/// with another transaction that locks several of them in another order: another node's batch
+/// (the same tokens presented to both at once), or a statement revoking many tokens (a family,
+/// a user's, a consent's). PostgreSQL then aborts one of the two after its `deadlock_timeout`
+/// (1 s by default). When that is the batch, its rotations are retried one by one (the
+/// store's `rotate_batch`); when it is the other, that request fails. Locking the batch's rows
+/// with `SKIP LOCKED`, or a short `lock_timeout` on the batch, would make the batch always
+/// the one to give way; neither is done yet.
 fn rotation_queue(s: &PgStore) -> &std::sync::Arc<crate::common::RotationQueue> {
     &s.rotations
 }
