@@ -121,16 +121,35 @@ async fn writer_turn(_: &PgStore) -> WriterTurn {}
 /// transaction each cost four round trips and a commit each). Rotations still lock their rows,
 /// so another node rotating the same token waits on the row and then no longer matches.
 ///
-/// A batch holds several token rows at once, which one rotation never did, so it can deadlock
-/// with another transaction that locks several of them in another order: another node's batch
-/// (the same tokens presented to both at once), or a statement revoking many tokens (a family,
-/// a user's, a consent's). PostgreSQL then aborts one of the two after its `deadlock_timeout`
-/// (1 s by default). When that is the batch, its rotations are retried one by one (the
-/// store's `rotate_batch`); when it is the other, that request fails. Locking the batch's rows
-/// with `SKIP LOCKED`, or a short `lock_timeout` on the batch, would make the batch always
-/// the one to give way; neither is done yet.
+/// A batch holds several token rows at once, which one rotation never did, so it could
+/// deadlock with another transaction that locks several of them in another order: another
+/// node's batch (the same tokens presented to both at once), or a statement revoking many
+/// tokens (a family, a user's, a consent's). So a batch never waits long on a lock (see
+/// [`limit_lock_waits`]): it gives way, and its rotations are retried one transaction each,
+/// which lock one token row apiece and cannot close a cycle.
 fn rotation_queue(s: &PgStore) -> &std::sync::Arc<crate::common::RotationQueue> {
     &s.rotations
+}
+
+/// Where a write statement outside a transaction runs: any connection.
+fn write_pool(s: &PgStore) -> &sqlx::PgPool {
+    &s.pool
+}
+
+/// How long a rotation batch may wait on one row lock before it gives way.
+const BATCH_LOCK_TIMEOUT_MS: u32 = 100;
+
+/// Bounds how long the rest of the transaction waits on any one lock: a rotation batch, which
+/// holds several token rows, fails after [`BATCH_LOCK_TIMEOUT_MS`] instead of waiting on a
+/// transaction that may be waiting on it, well before PostgreSQL's deadlock detector would
+/// pick a victim (`deadlock_timeout`, 1 s by default), which could be the other transaction.
+async fn limit_lock_waits(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = {BATCH_LOCK_TIMEOUT_MS}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A plain write transaction (read committed); its statements lock what they depend on.

@@ -316,6 +316,16 @@ fn rotation_queue(s: &SqliteStore) -> &std::sync::Arc<crate::common::RotationQue
     &s.rotations
 }
 
+/// Where a write statement outside a transaction runs: the writing connection.
+fn write_pool(s: &SqliteStore) -> &SqlitePool {
+    &s.writes
+}
+
+/// Nothing to bound: there are no row locks, and the batch already holds the one writer lock.
+async fn limit_lock_waits(_: &mut SqliteConnection) -> Result<()> {
+    Ok(())
+}
+
 /// No push channel: followers poll.
 fn wakeups(_: &SqliteStore) -> Option<tokio::sync::watch::Receiver<u64>> {
     None

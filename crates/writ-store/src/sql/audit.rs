@@ -15,7 +15,7 @@ use crate::*;
 impl AuditStore for Store {
     async fn append_log(&self, e: &NewLogEntry) -> Result<LogEntry> {
         let entry = prepare_log(e)?;
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO audit_log (log_id, date, type, description, ip, user_agent, client_id, \
              client_name, user_id, user_name, connection, details) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -31,8 +31,7 @@ impl AuditStore for Store {
         .bind(&entry.user_id)
         .bind(&entry.user_name)
         .bind(&entry.connection)
-        .bind(to_json(&entry.details))
-        .execute(&self.pool)
+        .bind(to_json(&entry.details)))
         .await?;
         Ok(entry)
     }

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use sqlx::{FromRow, QueryBuilder};
 
 use super::{
-    Conn, FOR_UPDATE, Store, WriteTx, WriterTurn, begin_write, rotation_queue, writer_turn,
+    Conn, FOR_UPDATE, Store, WriteTx, WriterTurn, begin_write, limit_lock_waits, rotation_queue,
+    writer_turn,
 };
 use crate::common::{QueuedRotation, Serving};
 use crate::*;
@@ -166,15 +167,14 @@ pub(super) async fn end_user_sessions(conn: &mut Conn, user_id: &str) -> Result<
 #[async_trait]
 impl LoginStore for Store {
     async fn create_session(&self, s: &Session) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (id, sid, user_id, auth_time, last_seen, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        self.write_one(sqlx::query("INSERT INTO sessions (id, sid, user_id, auth_time, last_seen, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&s.id)
             .bind(&s.sid)
             .bind(&s.user_id)
             .bind(s.auth_time)
             .bind(s.last_seen)
             .bind(s.expires_at)
-            .bind(&s.amr)
-            .execute(&self.pool)
+            .bind(&s.amr))
             .await?;
         Ok(())
     }
@@ -195,18 +195,17 @@ impl LoginStore for Store {
     }
 
     async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now),
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_session(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+        self.write_one(sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id))
             .await?;
         Ok(())
     }
@@ -217,7 +216,7 @@ impl LoginStore for Store {
     }
 
     async fn create_code(&self, c: &AuthCode) -> Result<()> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO authorization_codes (id, client_id, user_id, redirect_uri, scope, audience, nonce, code_challenge, sid, \
              auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
@@ -232,8 +231,7 @@ impl LoginStore for Store {
         .bind(&c.sid)
         .bind(c.auth_time)
         .bind(c.expires_at)
-        .bind(&c.amr)
-        .execute(&self.pool)
+        .bind(&c.amr))
         .await?;
         Ok(())
     }
@@ -327,13 +325,13 @@ impl LoginStore for Store {
     }
 
     async fn prune_logins(&self, now: i64, session_idle: i64) -> Result<u64> {
-        let sessions =
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $1 - $2")
-                .bind(now)
-                .bind(session_idle)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+        let sessions = self
+            .write_one(
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $1 - $2")
+                    .bind(now)
+                    .bind(session_idle),
+            )
+            .await?;
         let mut n = sessions;
         for sql in [
             "DELETE FROM console_sessions WHERE expires_at <= $1",
@@ -342,25 +340,20 @@ impl LoginStore for Store {
             "DELETE FROM mfa_logins WHERE expires_at <= $1",
             "DELETE FROM passkey_challenges WHERE expires_at <= $1",
         ] {
-            n += sqlx::query(sql)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            n += self.write_one(sqlx::query(sql).bind(now)).await?;
         }
         Ok(n)
     }
 
     async fn create_console_session(&self, s: &ConsoleSession) -> Result<()> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO console_sessions (id, user_id, token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&s.id)
         .bind(&s.user_id)
         .bind(&s.token)
         .bind(s.created_at)
-        .bind(s.expires_at)
-        .execute(&self.pool)
+        .bind(s.expires_at))
         .await?;
         Ok(())
     }
@@ -384,9 +377,7 @@ impl LoginStore for Store {
     }
 
     async fn delete_console_session(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM console_sessions WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+        self.write_one(sqlx::query("DELETE FROM console_sessions WHERE id = $1").bind(id))
             .await?;
         Ok(())
     }
@@ -422,8 +413,10 @@ impl Store {
     }
 
     /// Rotates `batch` in one transaction, holding the writer's `turn`, and replies to each.
-    /// If anything fails, each is retried in a transaction of its own, so only a rotation that
-    /// fails alone gets an error.
+    /// If anything fails (on PostgreSQL, a lock the batch gave way on: see `limit_lock_waits`),
+    /// each is retried in a transaction of its own, so only a rotation that fails alone gets an
+    /// error. The retries run as tasks of their own, so one waiting on a row lock holds up
+    /// neither the others nor the next batch.
     async fn rotate_batch(&self, batch: Vec<QueuedRotation>, turn: WriterTurn) {
         match self.rotate_together(&batch, turn).await {
             Ok(outcomes) => {
@@ -433,17 +426,22 @@ impl Store {
             }
             Err(_) => {
                 for q in batch {
-                    let outcome = async {
-                        let mut tx = self.write().await?;
-                        let outcome = rotate(&mut tx, q.rotation()).await?;
-                        tx.commit().await?;
-                        Ok(outcome)
-                    }
-                    .await;
-                    q.reply(outcome);
+                    let store = self.clone();
+                    tokio::spawn(async move {
+                        let outcome = store.rotate_alone(q.rotation()).await;
+                        q.reply(outcome);
+                    });
                 }
             }
         }
+    }
+
+    /// One rotation in a write transaction of its own.
+    async fn rotate_alone(&self, r: Rotation<'_>) -> Result<RotateOutcome> {
+        let mut tx = self.write().await?;
+        let outcome = rotate(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     async fn rotate_together(
@@ -452,6 +450,7 @@ impl Store {
         turn: WriterTurn,
     ) -> Result<Vec<RotateOutcome>> {
         let mut tx = WriteTx(begin_write(self).await?, turn);
+        limit_lock_waits(&mut tx).await?;
         let rotations: Vec<Rotation<'_>> = batch.iter().map(QueuedRotation::rotation).collect();
         let outcomes = rotate_many(&mut tx, &rotations).await?;
         tx.commit().await?;

@@ -120,18 +120,19 @@ async fn consume(
 impl MailStore for Store {
     async fn queue_mail(&self, m: &NewMail, now: i64) -> Result<String> {
         let id = new_id("mail_");
-        sqlx::query(
-            "INSERT INTO mail_outbox (id, recipient, kind, subject, text_body, html_body, \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO mail_outbox (id, recipient, kind, subject, text_body, html_body, \
              created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7)",
+            )
+            .bind(&id)
+            .bind(&m.recipient)
+            .bind(&m.kind)
+            .bind(&m.subject)
+            .bind(&m.text_body)
+            .bind(&m.html_body)
+            .bind(now),
         )
-        .bind(&id)
-        .bind(&m.recipient)
-        .bind(&m.kind)
-        .bind(&m.subject)
-        .bind(&m.text_body)
-        .bind(&m.html_body)
-        .bind(now)
-        .execute(&self.pool)
         .await?;
         Ok(id)
     }
@@ -159,17 +160,15 @@ impl MailStore for Store {
     }
 
     async fn mail_sent(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
-        let n = sqlx::query(
+        let n = self.write_one(sqlx::query(
             "UPDATE mail_outbox SET sent_at = $3, next_attempt_at = NULL, last_error = NULL, \
              text_body = '', html_body = '', claimed_by = NULL, claimed_until = NULL \
              WHERE id = $1 AND claimed_by = $2",
         )
         .bind(id)
         .bind(worker)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .bind(now))
+        .await?;
         Ok(n == 1)
     }
 
@@ -222,31 +221,28 @@ impl MailStore for Store {
             "DELETE FROM mail_outbox WHERE next_attempt_at IS NULL AND created_at < $1",
             "DELETE FROM user_tickets WHERE expires_at < $1",
         ] {
-            n += sqlx::query(sql)
-                .bind(before)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            n += self.write_one(sqlx::query(sql).bind(before)).await?;
         }
         Ok(n)
     }
 
     async fn create_ticket(&self, t: &Ticket) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO user_tickets (id, user_id, kind, client_id, result_url, \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO user_tickets (id, user_id, kind, client_id, result_url, \
              mark_email_verified, created_at, expires_at, used_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&t.id)
+            .bind(&t.user_id)
+            .bind(t.kind.as_str())
+            .bind(&t.client_id)
+            .bind(&t.result_url)
+            .bind(t.mark_email_verified)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .bind(t.used_at),
         )
-        .bind(&t.id)
-        .bind(&t.user_id)
-        .bind(t.kind.as_str())
-        .bind(&t.client_id)
-        .bind(&t.result_url)
-        .bind(t.mark_email_verified)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .bind(t.used_at)
-        .execute(&self.pool)
         .await
         .map_err(missing("user"))?;
         Ok(())

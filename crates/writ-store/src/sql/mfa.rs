@@ -223,7 +223,7 @@ impl MfaStore for Store {
     }
 
     async fn create_mfa_login(&self, l: &MfaLogin) -> Result<()> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO mfa_logins (id, kind, user_id, client_id, audience, scope, tx, created_at, expires_at, used_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -236,8 +236,7 @@ impl MfaStore for Store {
         .bind(&l.tx)
         .bind(l.created_at)
         .bind(l.expires_at)
-        .bind(l.used_at)
-        .execute(&self.pool)
+        .bind(l.used_at))
         .await?;
         Ok(())
     }

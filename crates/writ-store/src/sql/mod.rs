@@ -37,7 +37,8 @@ use sqlx::Transaction;
 
 use super::{
     DB, FOR_KEY_SHARE, FOR_UPDATE, LIKE, STRING_AGG, Store, WriterTurn, begin_authz_write,
-    begin_write, bump_and_log, id_list, lock_key_rotation, rotation_queue, writer_turn,
+    begin_write, bump_and_log, id_list, limit_lock_waits, lock_key_rotation, rotation_queue,
+    write_pool, writer_turn,
 };
 use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
 use crate::{AuthzEvent, AuthzEventStore, AuthzPage, Lifecycle, Page, Paged, Result};
@@ -52,6 +53,16 @@ impl Store {
     async fn write(&self) -> Result<WriteTx> {
         let turn = writer_turn(self).await;
         Ok(WriteTx(begin_write(self).await?, turn))
+    }
+
+    /// Runs one write statement as a transaction of its own, as a writer: in this process's
+    /// turn and on the writing connection (SQLite), so that it queues with the other writers
+    /// instead of racing them for the database lock in the busy handler's sleeps; on
+    /// PostgreSQL, like any statement on the pool. How many rows it changed; the database's
+    /// error as it is, for the caller to tell a constraint's violation from the rest.
+    async fn write_one(&self, q: Query<'_>) -> sqlx::Result<u64> {
+        let _turn = writer_turn(self).await;
+        Ok(q.execute(write_pool(self)).await?.rows_affected())
     }
 
     /// A write transaction that may change effective permissions (see [`AuthzTx`]).
@@ -166,14 +177,15 @@ impl Store {
         retry_at: Option<i64>,
     ) -> Result<bool> {
         let error: String = error.chars().take(1000).collect();
-        let n = sqlx::query(release)
-            .bind(key)
-            .bind(worker)
-            .bind(&error)
-            .bind(retry_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = self
+            .write_one(
+                sqlx::query(release)
+                    .bind(key)
+                    .bind(worker)
+                    .bind(&error)
+                    .bind(retry_at),
+            )
+            .await?;
         Ok(n == 1)
     }
 
@@ -183,12 +195,9 @@ impl Store {
     async fn prune(&self, delete: &'static str, before: &str) -> Result<u64> {
         let mut total = 0;
         loop {
-            let n = sqlx::query(delete)
-                .bind(before)
-                .bind(PRUNE_BATCH)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+            let n = self
+                .write_one(sqlx::query(delete).bind(before).bind(PRUNE_BATCH))
+                .await?;
             total += n;
             if n < PRUNE_BATCH as u64 {
                 return Ok(total);

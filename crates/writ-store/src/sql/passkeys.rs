@@ -156,7 +156,7 @@ impl PasskeyStore for Store {
     }
 
     async fn create_passkey_challenge(&self, c: &PasskeyChallenge) -> Result<()> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO passkey_challenges (id, kind, binding, user_id, state, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -166,8 +166,7 @@ impl PasskeyStore for Store {
         .bind(&c.user_id)
         .bind(&c.state)
         .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(&self.pool)
+        .bind(c.expires_at))
         .await?;
         Ok(())
     }

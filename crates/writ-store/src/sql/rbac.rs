@@ -627,14 +627,16 @@ impl UserStore for Store {
     }
 
     async fn rehash_password(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
-        let n =
-            sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+        let n = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                )
                 .bind(user_id)
                 .bind(old)
-                .bind(new)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                .bind(new),
+            )
+            .await?;
         Ok(n == 1)
     }
 

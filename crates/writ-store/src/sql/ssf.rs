@@ -264,14 +264,15 @@ impl SsfStore for Store {
     }
 
     async fn set_ssf_subject(&self, stream_id: &str, user_id: &str, included: bool) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ssf_subjects (stream_id, user_id, included) VALUES ($1, $2, $3) \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO ssf_subjects (stream_id, user_id, included) VALUES ($1, $2, $3) \
              ON CONFLICT (stream_id, user_id) DO UPDATE SET included = $3",
+            )
+            .bind(stream_id)
+            .bind(user_id)
+            .bind(included),
         )
-        .bind(stream_id)
-        .bind(user_id)
-        .bind(included)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -340,12 +341,13 @@ impl SsfStore for Store {
     }
 
     async fn ssf_pushed(&self, jti: &str, worker: &str) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM ssf_outbox WHERE jti = $1 AND claimed_by = $2")
-            .bind(jti)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let n = self
+            .write_one(
+                sqlx::query("DELETE FROM ssf_outbox WHERE jti = $1 AND claimed_by = $2")
+                    .bind(jti)
+                    .bind(worker),
+            )
+            .await?;
         Ok(n == 1)
     }
 
@@ -436,16 +438,17 @@ impl SsfStore for Store {
         now_ms: i64,
         min_interval_ms: i64,
     ) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE ssf_streams SET verified_at = $2 \
+        let n = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE ssf_streams SET verified_at = $2 \
              WHERE id = $1 AND (verified_at IS NULL OR verified_at <= $2 - $3)",
-        )
-        .bind(id)
-        .bind(now_ms)
-        .bind(min_interval_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+                )
+                .bind(id)
+                .bind(now_ms)
+                .bind(min_interval_ms),
+            )
+            .await?;
         Ok(n == 1)
     }
 }

@@ -19,6 +19,7 @@ conformance!(
     concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alone,
     concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens,
     rotations_racing_on_two_nodes_have_one_winner_per_token,
+    a_rotation_waiting_on_a_locked_token_holds_up_no_other,
     concurrent_code_consumptions_have_exactly_one_fresh,
     concurrent_key_rotations_queue,
     authz_event_log_is_gapless_and_ordered_for_a_concurrent_follower,
@@ -345,6 +346,91 @@ async fn rotations_racing_on_two_nodes_have_one_winner_per_token(t: TestStore) {
             }
         }
     }
+}
+
+/// On PostgreSQL another transaction (here a raw connection; in life a family revocation or
+/// another node's batch) holds token `t0`'s row, and will not let go until the other tokens
+/// have rotated: the batch that finds `t0` locked must give way and retry its rotations
+/// one by one, each in its own task, rather than wait, holding up every rotation queued
+/// behind it (and, if the holder in turn waited on one of the batch's rows, deadlocking).
+/// SQLite has no row locks; there the rotations simply all land.
+async fn a_rotation_waiting_on_a_locked_token_holds_up_no_other(t: TestStore) {
+    use sqlx::Connection;
+    let uid = login_fixture(&t).await;
+    const N: usize = 8;
+    for i in 0..N {
+        let token = refresh(&format!("t{i}"), &format!("h{i}"), None, &uid);
+        t.store.create_refresh(&token).await.unwrap();
+    }
+    let mut holder = match t.backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&t.url).await.unwrap();
+            sqlx::raw_sql("BEGIN; SELECT 1 FROM refresh_tokens WHERE id = 't0' FOR UPDATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            Some(c)
+        }
+        Backend::Sqlite => None,
+    };
+    let rotate = |i: usize| {
+        let s = t.store.clone();
+        tokio::spawn(async move {
+            let (id, child) = (format!("t{i}"), format!("t{i}-child"));
+            s.rotate_refresh(rotation(&id, &child, 100)).await
+        })
+    };
+    let first = rotate(0);
+    if t.backend == Backend::Postgres {
+        // Wait until t0's rotation is blocked on the row, so the others queue behind it.
+        let mut watch = sqlx::PgConnection::connect(&t.url).await.unwrap();
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&mut watch)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    let rest: Vec<_> = (1..N).map(rotate).collect();
+    // A guard, not a timing assertion: without giving way, these wait for the holder forever.
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut outcomes = Vec::new();
+        for task in rest {
+            outcomes.push(task.await.unwrap().unwrap());
+        }
+        outcomes
+    })
+    .await
+    .expect("rotations queued behind a locked token never landed");
+    for (i, o) in rest.iter().enumerate() {
+        assert!(matches!(o, RotateOutcome::Rotated(_)), "t{}: {o:?}", i + 1);
+    }
+    // The holder, which might have been waiting on one of those rows, was not made to fail.
+    if let Some(c) = &mut holder {
+        sqlx::query("UPDATE refresh_tokens SET revoked = revoked WHERE id = 't1'")
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        sqlx::raw_sql("COMMIT").execute(&mut *c).await.unwrap();
+    }
+    let first = first.await.unwrap().unwrap();
+    assert!(matches!(first, RotateOutcome::Rotated(_)), "t0: {first:?}");
+    assert!(
+        t.store
+            .get_refresh("t0")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_some()
+    );
 }
 
 /// Client `app` rotating token `id` into `child_id` at `now` (idle lifetime 900 s, no leeway).
