@@ -4,14 +4,14 @@
 //! one place for these rules: the token endpoint's grant modules and the admin console's
 //! sign-in both call [`code`], so the console's code is redeemed exactly as an SPA's is.
 //!
-//! [`user_tokens`] is the last step of every user grant (these two and the password grant):
-//! the user must still exist and not be blocked, the client may have tokens for the API, and the
-//! permissions are evaluated now.
+//! [`user_tokens`] is the last step of both: the user, read just now (for a rotated refresh
+//! token, by the rotation's own transaction), must still exist and not be blocked, the client
+//! may have tokens for the API, and the permissions are evaluated now.
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use writ_core::Client;
+use writ_core::{Client, User};
 use writ_store::{CodeOutcome, RefreshToken, RotateOutcome, Rotation};
 
 use crate::Writ;
@@ -120,10 +120,11 @@ pub async fn code(
         CodeOutcome::Reused(_) => return Err(replayed(w, peer, client, &id, t).await),
         CodeOutcome::Missing => return Err(invalid()),
     }
+    let user = tokens::live_user(w, &c.user_id).await?;
     let issued = user_tokens(
         w,
         client,
-        &c.user_id,
+        user,
         c.audience.as_deref(),
         &c.scope,
         login,
@@ -248,7 +249,7 @@ pub async fn refresh(
     let invalid = || OAuthRefusal::invalid_grant(INVALID_REFRESH);
     // With rotation, the store reads the token as it uses it (one statement on the common
     // path): `cur` is then the child, which carries the presented token's grant unchanged.
-    let (cur, next) = if client.refresh_rotation {
+    let (cur, next, user) = if client.refresh_rotation {
         let token = random_token(32);
         let child_id = sha256_hex(&token);
         let rotation = Rotation {
@@ -261,7 +262,8 @@ pub async fn refresh(
         };
         let rotated = w.store.rotate_refresh(rotation);
         match w.metrics.db("rotate_refresh", rotated).await? {
-            RotateOutcome::Rotated(child) => (child, Some(token)),
+            // The rotation read the user too.
+            RotateOutcome::Rotated(child, user) => (child, Some(token), tokens::still_live(user)?),
             RotateOutcome::Reused(cur) => {
                 w.metrics.refresh_reuse();
                 let (client_id, user_id) = (&client.client_id, &cur.user_id);
@@ -285,7 +287,8 @@ pub async fn refresh(
         {
             return Err(invalid());
         }
-        (cur, None)
+        let user = tokens::live_user(w, &cur.user_id).await?;
+        (cur, None, user)
     };
     let login = LoginContext {
         auth_time: cur.auth_time,
@@ -297,7 +300,7 @@ pub async fn refresh(
     user_tokens(
         w,
         client,
-        &cur.user_id,
+        user,
         aud,
         &cur.scope,
         login,
@@ -307,22 +310,21 @@ pub async fn refresh(
     .await
 }
 
-/// A user's tokens for `client` (see [`tokens::for_user`]): the user must still exist and not
-/// be blocked, and the client may have the API's tokens for users; the access token carries the
-/// user's permissions as they are now; an ID token when `openid` was granted; `refresh` is the
-/// refresh token the grant issued, if any.
+/// A user's tokens for `client` (see [`tokens::for_user`]): `user` was read just now and
+/// found live ([`tokens::still_live`]), and the client may have the API's tokens for users; the
+/// access token carries the user's permissions as they are now; an ID token when `openid` was
+/// granted; `refresh` is the refresh token the grant issued, if any.
 #[allow(clippy::too_many_arguments)]
 pub async fn user_tokens(
     w: &Writ,
     client: &Client,
-    user_id: &str,
+    user: User,
     audience: Option<&str>,
     scope: &str,
     login: LoginContext<'_>,
     refresh: Option<String>,
     gty: &str,
 ) -> Result<UserTokens, OAuthRefusal> {
-    let user = tokens::live_user(w, user_id).await?;
     crate::access::user_audience_allowed(w, client, audience)
         .map_err(|e| OAuthRefusal::access_denied(e.0))?;
     let api = tokens::api_for(w, audience)?;

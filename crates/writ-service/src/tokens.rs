@@ -363,12 +363,18 @@ pub async fn for_client(
 /// The user a code or refresh token was issued for, if they still exist and are not blocked.
 pub async fn live_user(w: &Writ, user_id: &str) -> Result<User, OAuthRefusal> {
     let user = match w.metrics.db("get_user", w.store.get_user(user_id)).await {
-        Ok(u) => u,
-        Err(StoreError::NotFound(_)) => {
-            return Err(OAuthRefusal::invalid_grant("The user no longer exists."));
-        }
+        Ok(u) => Some(u),
+        Err(StoreError::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    still_live(user)
+}
+
+/// `user` as just read (`None`: no longer there), if they may still get tokens: they exist and
+/// are not blocked. The one place that rule is written, for every grant that issues a user's
+/// tokens from an earlier login (codes, refresh tokens).
+pub fn still_live(user: Option<User>) -> Result<User, OAuthRefusal> {
+    let user = user.ok_or_else(|| OAuthRefusal::invalid_grant("The user no longer exists."))?;
     if user.blocked {
         return Err(OAuthRefusal::invalid_grant("user is blocked"));
     }
@@ -532,5 +538,31 @@ mod tests {
         assert_eq!(parsed.gty.as_deref(), Some("password"));
         assert_eq!(parsed.authz_ver, Some(7));
         assert_eq!(parsed.scope, "openid read:todos");
+    }
+
+    #[test]
+    fn only_an_existing_unblocked_user_is_still_live() {
+        let user = |blocked| User {
+            user_id: "usr_1".into(),
+            email: "a@example.com".into(),
+            email_verified: true,
+            name: None,
+            blocked,
+            app_metadata: Default::default(),
+            user_metadata: Default::default(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            authz_version: 3,
+        };
+        assert_eq!(still_live(Some(user(false))).unwrap(), user(false));
+        for (read, why) in [
+            (None, "The user no longer exists."),
+            (Some(user(true)), "user is blocked"),
+        ] {
+            match still_live(read) {
+                Err(OAuthRefusal::InvalidGrant(d)) => assert_eq!(d, why),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

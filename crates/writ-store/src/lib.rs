@@ -562,10 +562,12 @@ pub struct Rotation<'a> {
 }
 
 /// What rotating a refresh token did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RotateOutcome {
-    /// The presented token was valid; its child (returned) is stored.
-    Rotated(RefreshToken),
+    /// The presented token was valid; its child (returned) is stored. With it, the token's
+    /// user as the rotation's transaction read them (effective authz version included), so
+    /// the caller need not read them again; `None` when the user no longer exists.
+    Rotated(RefreshToken, Option<User>),
     /// A rotated token was reused beyond the leeway: the whole family is revoked. The
     /// presented token as it was found.
     Reused(RefreshToken),

@@ -439,8 +439,10 @@ impl Store {
     /// One rotation in a write transaction of its own.
     async fn rotate_alone(&self, r: Rotation<'_>) -> Result<RotateOutcome> {
         let mut tx = self.write().await?;
-        let outcome = rotate(&mut tx, r).await?;
+        let mut outcome = [rotate(&mut tx, r).await?];
+        with_users(&mut tx, &mut outcome).await?;
         tx.commit().await?;
+        let [outcome] = outcome;
         Ok(outcome)
     }
 
@@ -458,8 +460,33 @@ impl Store {
     }
 }
 
+/// Reads the user of every rotated token in `outcomes` (one statement) into its outcome.
+async fn with_users(conn: &mut Conn, outcomes: &mut [RotateOutcome]) -> Result<()> {
+    let ids: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RotateOutcome::Rotated(child, _) => Some(child.user_id.as_str()),
+            _ => None,
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let users: HashMap<String, User> = super::rbac::users_in(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.user_id.clone(), u))
+        .collect();
+    for o in outcomes {
+        if let RotateOutcome::Rotated(child, user) = o {
+            *user = users.get(&child.user_id).cloned();
+        }
+    }
+    Ok(())
+}
+
 /// Rotates the refresh token `r` presents, inside the caller's write transaction (which
 /// commits whatever the outcome: a reuse revokes the family, an invalid token writes nothing).
+/// A rotated outcome's user is left to [`with_users`].
 async fn rotate(conn: &mut Conn, r: Rotation<'_>) -> Result<RotateOutcome> {
     // The common case in one statement: the token is this client's, unused, unrevoked and
     // unexpired; it is marked used and read at once (racers on PostgreSQL wait on the row
@@ -515,7 +542,7 @@ async fn rotate(conn: &mut Conn, r: Rotation<'_>) -> Result<RotateOutcome> {
     };
     let child = child_of(cur, &r);
     insert_refresh(conn, &child).await?;
-    Ok(RotateOutcome::Rotated(child))
+    Ok(RotateOutcome::Rotated(child, None))
 }
 
 /// The token that replaces `cur` (just marked used) in rotation `r`: the same grant and family.
@@ -565,13 +592,13 @@ async fn rotate_many(conn: &mut Conn, rs: &[Rotation<'_>]) -> Result<Vec<RotateO
         .zip(&first)
         .map(|(r, &first)| {
             let cur = if first { used.remove(r.id) } else { None };
-            cur.map(|row| RotateOutcome::Rotated(child_of(row.into(), r)))
+            cur.map(|row| RotateOutcome::Rotated(child_of(row.into(), r), None))
         })
         .collect();
     let children: Vec<&RefreshToken> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Some(RotateOutcome::Rotated(child)) => Some(child),
+            Some(RotateOutcome::Rotated(child, _)) => Some(child),
             _ => None,
         })
         .collect();
@@ -583,5 +610,6 @@ async fn rotate_many(conn: &mut Conn, rs: &[Rotation<'_>]) -> Result<Vec<RotateO
             None => rotate(conn, *r).await?,
         });
     }
+    with_users(conn, &mut done).await?;
     Ok(done)
 }

@@ -10,7 +10,7 @@ use sqlx::FromRow;
 use writ_core::*;
 
 use super::membership::{RoleRow, USER_GROUPS, role, user_group_tree, user_summary};
-use super::{AuthzTx, Conn, FOR_UPDATE, LIKE, STRING_AGG, Store, bump};
+use super::{AuthzTx, Conn, FOR_UPDATE, LIKE, STRING_AGG, Store, bump, id_list};
 use crate::common::{
     Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
     unique,
@@ -140,6 +140,22 @@ impl UserRow {
     fn into_user(self) -> Result<User> {
         Ok(self.into_parts()?.0)
     }
+}
+
+/// The users of `ids` that exist, with their effective authz versions, read inside the
+/// caller's transaction: one statement whatever their number (a batch of refresh-token
+/// rotations reads its users with the rotation, see `login::rotate_many`).
+pub(super) async fn users_in(conn: &mut Conn, ids: &[&str]) -> Result<Vec<User>> {
+    static LISTED: LazyLock<String> =
+        LazyLock::new(|| format!("{} WHERE u.id IN ({})", *SELECT_USER, id_list("$1")));
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<UserRow> = sqlx::query_as(LISTED.as_str())
+        .bind(to_json(&ids))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter().map(UserRow::into_user).collect()
 }
 
 /// Resolves permissions to `(rs_id, name)`, checking each exists in its API's catalog.

@@ -118,7 +118,7 @@ async fn concurrent_refresh_rotations_have_exactly_one_winner(t: TestStore) {
     }
     let rotated = outcomes
         .iter()
-        .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+        .filter(|o| matches!(o, RotateOutcome::Rotated(..)))
         .count();
     assert_eq!(rotated, 1, "{outcomes:?}");
     // The first loser saw the reuse and revoked the family, the winner's child included.
@@ -171,9 +171,11 @@ async fn concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alo
             assert!(outcome.is_err(), "{outcome:?}");
             continue;
         }
-        let RotateOutcome::Rotated(child) = outcome.unwrap() else {
+        let RotateOutcome::Rotated(child, user) = outcome.unwrap() else {
             panic!("token {i} did not rotate");
         };
+        // The batch read each token's user with it.
+        assert_eq!(user.map(|u| u.user_id), Some(child.user_id.clone()));
         assert_eq!(child.id, format!("c{i}"));
         assert_eq!(child.family_id, format!("f{i}"));
         assert_eq!(child.parent_id.as_deref(), Some(format!("p{i}").as_str()));
@@ -195,7 +197,7 @@ async fn concurrent_rotations_of_many_tokens_each_land_and_one_failure_fails_alo
             .rotate_refresh(rotation("p7", "c7", 101))
             .await
             .unwrap(),
-        RotateOutcome::Rotated(_)
+        RotateOutcome::Rotated(..)
     ));
 }
 
@@ -243,7 +245,7 @@ async fn concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens(t: T
     let m0: Vec<_> = [&outcomes[0], &outcomes[12]].into_iter().collect();
     assert_eq!(
         m0.iter()
-            .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+            .filter(|o| matches!(o, RotateOutcome::Rotated(..)))
             .count(),
         1,
         "{m0:?}"
@@ -258,9 +260,10 @@ async fn concurrent_rotations_mixing_good_reused_unknown_and_foreign_tokens(t: T
         }
     }
     for (i, outcome) in outcomes.iter().enumerate().take(12).skip(1) {
-        let RotateOutcome::Rotated(child) = outcome else {
+        let RotateOutcome::Rotated(child, user) = outcome else {
             panic!("m{i}: {outcome:?}");
         };
+        assert_eq!(user.as_ref().map(|u| &u.user_id), Some(&child.user_id));
         assert_eq!(child.id, format!("n{i}"));
         assert_eq!(child.parent_id.as_deref(), Some(format!("m{i}").as_str()));
         assert_eq!(
@@ -327,7 +330,7 @@ async fn rotations_racing_on_two_nodes_have_one_winner_per_token(t: TestStore) {
         let outcomes = &per_token[&i];
         let rotated = outcomes
             .iter()
-            .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+            .filter(|o| matches!(o, RotateOutcome::Rotated(..)))
             .count();
         let reused = outcomes
             .iter()
@@ -410,7 +413,7 @@ async fn a_rotation_waiting_on_a_locked_token_holds_up_no_other(t: TestStore) {
     .await
     .expect("rotations queued behind a locked token never landed");
     for (i, o) in rest.iter().enumerate() {
-        assert!(matches!(o, RotateOutcome::Rotated(_)), "t{}: {o:?}", i + 1);
+        assert!(matches!(o, RotateOutcome::Rotated(..)), "t{}: {o:?}", i + 1);
     }
     // The holder, which might have been waiting on one of those rows, was not made to fail.
     if let Some(c) = &mut holder {
@@ -421,7 +424,7 @@ async fn a_rotation_waiting_on_a_locked_token_holds_up_no_other(t: TestStore) {
         sqlx::raw_sql("COMMIT").execute(&mut *c).await.unwrap();
     }
     let first = first.await.unwrap().unwrap();
-    assert!(matches!(first, RotateOutcome::Rotated(_)), "t0: {first:?}");
+    assert!(matches!(first, RotateOutcome::Rotated(..)), "t0: {first:?}");
     assert!(
         t.store
             .get_refresh("t0")

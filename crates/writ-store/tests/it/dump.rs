@@ -306,10 +306,13 @@ async fn populate(t: &TestStore) -> Made {
     };
     assert_eq!(
         s.rotate_refresh(rotation).await.unwrap(),
-        RotateOutcome::Rotated(RefreshToken {
-            created_at: 5,
-            ..tok("rt-2", "fam-1", Some("rt-1"), &bob)
-        })
+        RotateOutcome::Rotated(
+            RefreshToken {
+                created_at: 5,
+                ..tok("rt-2", "fam-1", Some("rt-1"), &bob)
+            },
+            Some(s.get_user(&bob).await.unwrap())
+        )
     );
     s.create_refresh(&tok("rt-3", "fam-2", None, &alice))
         .await

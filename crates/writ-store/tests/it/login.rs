@@ -80,7 +80,8 @@ use Outcome::{Invalid, Reused, Rotated};
 
 /// Rotates refresh token `id` at `now`, with `leeway`, for `child`'s client into a child with
 /// `child`'s id and an idle lifetime reaching `child.idle_expires_at`. A rotated child must be
-/// stored as returned and carry its parent's grant; a reused token is the one presented.
+/// stored as returned and carry its parent's grant, with its user as stored; a reused token is
+/// the one presented.
 async fn rotate(t: &TestStore, id: &str, child: &RefreshToken, now: i64, leeway: i64) -> Outcome {
     let parent = t.store.get_refresh(id).await.unwrap();
     let r = Rotation {
@@ -92,8 +93,11 @@ async fn rotate(t: &TestStore, id: &str, child: &RefreshToken, now: i64, leeway:
         leeway,
     };
     match t.store.rotate_refresh(r).await.unwrap() {
-        RotateOutcome::Rotated(c) => {
+        RotateOutcome::Rotated(c, user) => {
             let p = parent.expect("a rotated token exists");
+            // The rotation read the token's user as it is now (blocked or not, authz version).
+            let now_user = t.store.get_user(&c.user_id).await.unwrap();
+            assert_eq!(user.as_ref(), Some(&now_user));
             assert_eq!(t.store.get_refresh(&c.id).await.unwrap().as_ref(), Some(&c));
             assert_eq!(c.id, child.id);
             assert_eq!(c.parent_id.as_deref(), Some(id));
