@@ -151,19 +151,6 @@ async fn revoke_family(conn: &mut Conn, family: &str) -> Result<()> {
     Ok(())
 }
 
-/// Ends everything that speaks for a user without a new login: SSO sessions, console sessions
-/// and refresh tokens (revoked, kept for reuse detection), inside the caller's transaction.
-pub(super) async fn end_user_sessions(conn: &mut Conn, user_id: &str) -> Result<()> {
-    for sql in [
-        "DELETE FROM sessions WHERE user_id = $1",
-        "DELETE FROM console_sessions WHERE user_id = $1",
-        "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
-    ] {
-        sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl LoginStore for Store {
     async fn create_session(&self, s: &Session) -> Result<()> {

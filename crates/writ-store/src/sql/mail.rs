@@ -292,7 +292,7 @@ impl MailStore for Store {
         .execute(&mut *tx)
         .await?;
         bump(&mut tx, Affected::User(&t.user_id), "password_changed").await?;
-        super::login::end_user_sessions(&mut tx, &t.user_id).await?;
+        super::end_user_sessions(&mut tx, &t.user_id).await?;
         tx.commit().await?;
         Ok(TicketOutcome::Used(t))
     }

@@ -7,7 +7,8 @@
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
 //! event append ([`bump`], only callable inside an [`AuthzTx`]), the authz event log, and the
-//! `Store` helpers for reading one row by key, one page of a listing, the outboxes' leases
+//! ending a user's sessions and refresh tokens (`end_user_sessions`, for a block or a password
+//! reset), and the `Store` helpers for reading one row by key, one page of a listing, the outboxes' leases
 //! (`mail`, `ssf`) and pruning in batches.
 //! [`bump`] is the one place an authz version is incremented: every write that changes a
 //! user's or a client's effective rights calls it inside its own transaction, so the version
@@ -270,6 +271,20 @@ pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Res
 pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Result<()> {
     static LISTED: LazyLock<String> = LazyLock::new(|| id_list("$1"));
     bump_and_log(tx, &Subjects::users(&LISTED), ids, kind, &now()).await
+}
+
+/// Ends everything that speaks for a user without a new login: SSO sessions, console sessions
+/// and refresh tokens (revoked, kept for reuse detection), inside the caller's transaction
+/// (a block, a password reset: `rbac`, `mail`).
+async fn end_user_sessions(conn: &mut Conn, user_id: &str) -> Result<()> {
+    for sql in [
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM console_sessions WHERE user_id = $1",
+        "UPDATE refresh_tokens SET revoked = TRUE WHERE user_id = $1 AND NOT revoked",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]

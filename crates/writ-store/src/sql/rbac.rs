@@ -632,7 +632,7 @@ impl UserStore for Store {
         }
         // Whoever held the old password (or the account before the block) is signed out.
         if password_hash.is_some() || (u.blocked && !old.blocked) {
-            super::login::end_user_sessions(&mut tx, &u.user_id).await?;
+            super::end_user_sessions(&mut tx, &u.user_id).await?;
         }
         let row: UserRow = sqlx::query_as(USER_BY_ID.as_str())
             .bind(&u.user_id)
