@@ -6,10 +6,10 @@
 //! string aggregate, the key-rotation lock and the wake-up channel.
 //!
 //! Here live what every capability shares: the write transactions, the authz version bump and
-//! event append ([`bump`], only callable inside an [`AuthzTx`]), the authz event log, and the
-//! ending a user's sessions and refresh tokens (`end_user_sessions`, for a block or a password
-//! reset), and the `Store` helpers for reading one row by key, one page of a listing, the outboxes' leases
-//! (`mail`, `ssf`) and pruning in batches.
+//! event append ([`bump`], only callable inside an [`AuthzTx`]), the authz event log, the end
+//! of a user's sessions and refresh tokens (`end_user_sessions`, for a block or a password
+//! reset), and the `Store` helpers for reading one row by key, one page of a listing, the
+//! outboxes' leases (`mail`, `ssf`) and pruning in batches.
 //! [`bump`] is the one place an authz version is incremented: every write that changes a
 //! user's or a client's effective rights calls it inside its own transaction, so the version
 //! and the event commit (or roll back) with the change.
