@@ -387,7 +387,11 @@ async fn a_rotation_waiting_on_a_locked_token_holds_up_no_other(t: TestStore) {
     if t.backend == Backend::Postgres {
         // Wait until t0's rotation is blocked on the row, so the others queue behind it.
         let mut watch = sqlx::PgConnection::connect(&t.url).await.unwrap();
-        loop {
+        for tries in 0.. {
+            assert!(
+                tries < 12_000,
+                "t0's rotation never waited on the locked row"
+            );
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity \
                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
