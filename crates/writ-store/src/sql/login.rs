@@ -426,10 +426,9 @@ impl Store {
     /// One rotation in a write transaction of its own.
     async fn rotate_alone(&self, r: Rotation<'_>) -> Result<RotateOutcome> {
         let mut tx = self.write().await?;
-        let mut outcome = [rotate(&mut tx, r).await?];
-        with_users(&mut tx, &mut outcome).await?;
+        let mut outcome = rotate(&mut tx, r).await?;
+        with_users(&mut tx, std::slice::from_mut(&mut outcome)).await?;
         tx.commit().await?;
-        let [outcome] = outcome;
         Ok(outcome)
     }
 
