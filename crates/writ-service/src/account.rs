@@ -172,7 +172,7 @@ pub async fn verification_email_job(
     client_id: Option<String>,
 ) -> Result<VerificationJob> {
     let op = Operation::at("POST", "/jobs/verification-email", "", 201);
-    let result = async {
+    let change = async {
         require_mail(w)?;
         let input = TicketInput {
             client_id,
@@ -185,9 +185,8 @@ pub async fn verification_email_job(
             id: format!("job_{}", crate::crypto::random_alnum(16)),
             created_at: crate::time::now_rfc3339(),
         })
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// `POST /api/v2/tickets/email-verification`: a verification link, returned (not emailed).
@@ -198,13 +197,12 @@ pub async fn email_verification_ticket(
     input: TicketInput,
 ) -> Result<String> {
     let op = Operation::at("POST", "/tickets/email-verification", "", 201);
-    let result = async {
+    let change = async {
         check_ticket_input(&input)?;
         let user = w.store.get_user(user_id).await?;
         new_ticket(w, &user, TicketKind::Verify, &input).await
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Whose password a password-change ticket resets.
@@ -222,7 +220,7 @@ pub async fn password_change_ticket(
     input: TicketInput,
 ) -> Result<String> {
     let op = Operation::at("POST", "/tickets/password-change", "", 201);
-    let result = async {
+    let change = async {
         check_ticket_input(&input)?;
         let user = match who {
             TicketUser::Id(id) => w.store.get_user(&id).await?,
@@ -231,9 +229,8 @@ pub async fn password_change_ticket(
                 .ok_or(ServiceError::NotFound("user"))?,
         };
         new_ticket(w, &user, TicketKind::Reset, &input).await
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Refused before any work: too many requests (`Err` carries the seconds to wait).

@@ -1,6 +1,6 @@
 //! APIs (Auth0: resource servers) and their permission catalogs. Every write reloads the
 //! in-memory catalog (the token endpoint reads APIs from it) and is recorded by
-//! [`Writ::finish`]; removing scopes or an API bumps the authz version of every user who held
+//! [`Writ::recorded`]; removing scopes or an API bumps the authz version of every user who held
 //! them, in the store's transaction.
 
 use writ_core::{
@@ -228,7 +228,7 @@ pub async fn create(w: &Writ, actor: &Actor, mut input: ApiInput) -> Result<Reso
 /// Changes an API (not its identifier; not the system API).
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ApiInput) -> Result<ResourceServer> {
     let op = Operation::at("PATCH", "/resource-servers/{id}", id, 200);
-    let result = async {
+    let change = async {
         let mut rs = w.store.get_resource_server(id).await?;
         if rs.is_system {
             return Err(system("modified"));
@@ -247,9 +247,8 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: ApiInput) -> Resul
         w.store.update_resource_server(&rs).await?;
         w.reload().await?;
         Ok(w.store.get_resource_server(&rs.id).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Deletes an API (not the system API).

@@ -7,11 +7,11 @@
 //! rotated refresh token, sign-ups and logouts. Entries use Auth0's event type codes
 //! ([`types`]) and are served in Auth0's shape by `GET /api/v2/logs`.
 //!
-//! Recording never fails the request: [`record`] fills in display names and appends the entry
-//! before the response goes out, so a client that reads the log right after a write finds it
-//! there; a failed append is logged with `tracing` and otherwise ignored. The entry is its own
-//! transaction, after the write's: a crash between the two loses the entry of a write whose
-//! response was never sent. Entries never carry secrets: no passwords, client secrets, tokens,
+//! Every entry is appended before the response goes out, so a client that reads the log right
+//! after a write finds it there. A Management API write's entry rides the write's own
+//! transaction ([`api_change`]): the two commit together or not at all. Any other entry is a
+//! transaction of its own ([`record`]), and recording it never fails the request: a failed
+//! append is logged with `tracing` and otherwise ignored. Entries never carry secrets: no passwords, client secrets, tokens,
 //! codes, cookies or request bodies — only ids, names, the method and path, and the outcome.
 //!
 //! Each entry appended is also written to the audit stream when one is configured
@@ -166,28 +166,42 @@ impl Entry {
 /// request goes on. The entry is dated now; the client name comes from the in-memory catalog;
 /// a missing user name is read from the store.
 pub async fn record(state: &Writ, entry: Entry) {
+    let e = filled(state, entry).await;
+    match state
+        .metrics
+        .db("append_log", state.store.append_log(&e))
+        .await
+    {
+        Ok(stored) => streamed(state, &stored),
+        Err(err) => {
+            tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
+        }
+    }
+}
+
+/// The entry as stored: dated now, with the client's name from the in-memory catalog and a
+/// missing user name read from the store.
+async fn filled(state: &Writ, entry: Entry) -> NewLogEntry {
     let mut e = entry.0;
-    // Dated now, as it is recorded.
     e.date.get_or_insert_with(crate::time::now_rfc3339);
     if e.client_name.is_none()
         && let Some(id) = &e.client_id
     {
         e.client_name = state.catalog.load().clients.get(id).map(|c| c.name.clone());
     }
-    let store = &state.store;
     if e.user_name.is_none()
         && let Some(id) = &e.user_id
-        && let Ok(u) = store.get_user(id).await
+        && let Ok(u) = state.store.get_user(id).await
     {
         e.user_name = Some(u.email);
     }
-    match state.metrics.db("append_log", store.append_log(&e)).await {
-        // Copied to the audit stream, if there is one (never blocking, never failing).
-        Ok(stored) => state.audit_stream.send(&stored),
-        Err(err) => {
-            tracing::warn!(error = %err, log_type = %e.log_type, "could not append to the audit log");
-        }
-    }
+    e
+}
+
+/// An entry appended: copied to the audit stream, if there is one (never blocking, never
+/// failing).
+fn streamed(state: &Writ, stored: &LogEntry) {
+    state.audit_stream.send(stored);
 }
 
 /// Records an entry of type `ty` about `user`, from `peer` (second factors, passkeys).
@@ -473,6 +487,40 @@ pub async fn api_write(
     op: &Operation,
     outcome: Result<(), (u16, &str)>,
 ) {
+    record(state, api_entry(actor, op, outcome)).await;
+}
+
+/// Runs `change`, a Management API write by `actor`, and records it as `op`: the `sapi` entry
+/// rides the change's own write transaction (`writ_store::riding`), so the change and its
+/// entry commit together, and a crash cannot keep one without the other. A change that fails
+/// is recorded `fapi` on its own; a change no transaction carried (made of lone statements) is
+/// recorded after it. A change that failed after a transaction of it committed keeps that
+/// transaction's `sapi` entry and gets the `fapi` one too: both happened.
+pub(crate) async fn api_change<T>(
+    state: &Writ,
+    actor: &crate::Actor,
+    op: &Operation,
+    change: impl Future<Output = crate::Result<T>>,
+) -> crate::Result<T> {
+    let entry = filled(state, api_entry(Some(actor), op, Ok(()))).await;
+    let (result, landed) = writ_store::riding::with_entry(&entry, change).await;
+    if let Some(stored) = &landed {
+        streamed(state, stored);
+    }
+    match &result {
+        Ok(_) if landed.is_some() => {}
+        Ok(_) => record(state, Entry(entry)).await,
+        Err(e) => api_write(state, Some(actor), op, Err((e.status(), e.code()))).await,
+    }
+    result
+}
+
+/// The entry of a Management API write's outcome.
+fn api_entry(
+    actor: Option<&crate::Actor>,
+    op: &Operation,
+    outcome: Result<(), (u16, &str)>,
+) -> Entry {
     let (ty, status, code) = match outcome {
         Ok(()) => (types::SUCCESS_API_OPERATION, op.success, None),
         Err((status, code)) => (types::FAILED_API_OPERATION, status, Some(code)),
@@ -500,7 +548,7 @@ pub async fn api_write(
             e = e.user(u);
         }
     }
-    record(state, e).await;
+    e
 }
 
 // ---------------------------------------------------------------------------------------------

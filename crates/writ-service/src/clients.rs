@@ -1,7 +1,7 @@
 //! Clients (applications) and client grants. Client secrets are 256-bit random values stored as
 //! SHA-256: shown once, at creation and at rotation, never again. Every write reloads the
 //! in-memory catalog (the token endpoint reads clients and grants from it) and is recorded by
-//! [`Writ::finish`]; a change that takes something away from a client's tokens bumps its authz
+//! [`Writ::recorded`]; a change that takes something away from a client's tokens bumps its authz
 //! version in the store's transaction.
 
 use writ_core::{AppType, Client, ClientGrant, validate};

@@ -1,6 +1,6 @@
 //! Users' consents to third-party clients (Auth0's grants, `/api/v2/grants`). Revoking one also
 //! revokes that client's refresh tokens for the user and makes the user's access tokens stale
-//! (in the store's transaction), so the client has to ask again. Recorded by [`Writ::finish`].
+//! (in the store's transaction), so the client has to ask again. Recorded by [`Writ::recorded`].
 
 use writ_store::{Consent, ConsentFilter};
 
@@ -10,19 +10,17 @@ use crate::{Actor, Result, ServiceError, Writ};
 /// Revokes one consent.
 pub async fn revoke(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/grants/{id}", id, 204);
-    let result = w
-        .store
-        .revoke_consent(id)
-        .await
-        .map(drop)
-        .map_err(Into::into);
-    w.finish(actor, op, result).await
+    let change = async {
+        w.store.revoke_consent(id).await?;
+        Ok(())
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Revokes every consent of a user (none is fine).
 pub async fn revoke_all_of(w: &Writ, actor: &Actor, user_id: Option<&str>) -> Result<()> {
     let op = Operation::at("DELETE", "/grants", "", 204);
-    let result = async {
+    let change = async {
         let user = user_id
             .filter(|u| !u.is_empty())
             .ok_or_else(|| ServiceError::Refused {
@@ -32,9 +30,8 @@ pub async fn revoke_all_of(w: &Writ, actor: &Actor, user_id: Option<&str>) -> Re
             })?;
         w.store.revoke_user_consents(user).await?;
         Ok(())
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Every consent a user gave, each with its client's name (the client id when the client is

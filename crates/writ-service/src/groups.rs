@@ -2,7 +2,7 @@
 //! ancestor. Each write validates, makes one store transaction (which refuses cycles and bumps
 //! the authz version of every user whose token it changes: the members added or removed, or
 //! the groups of the subtree, whose members' versions follow) and is recorded by
-//! [`Writ::finish`]. A deleted group's members leave it afterwards ([`sweep`]). Reads include a
+//! [`Writ::recorded`]. A deleted group's members leave it afterwards ([`sweep`]). Reads include a
 //! user's groups with their paths and a user's effective roles with where each comes from.
 
 use writ_core::{EffectiveRole, Group, Role, validate};
@@ -39,23 +39,22 @@ fn checked(input: &GroupInput) -> Result<(Option<String>, Option<String>)> {
 /// Creates a group (under `parent_id` when given).
 pub async fn create(w: &Writ, actor: &Actor, input: GroupInput) -> Result<Group> {
     let op = Operation::at("POST", "/groups", "", 201);
-    let result = async {
+    let change = async {
         let (name, description) = checked(&input)?;
         let name = name.ok_or_else(|| ServiceError::missing("name"))?;
         let parent = input.parent_id.flatten();
         Ok(w.store
             .create_group(&name, &description.unwrap_or_default(), parent.as_deref())
             .await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Renames, describes or moves a group (a move under itself or a descendant is refused,
 /// naming `parent_id`; it bumps every member of the subtree).
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: GroupInput) -> Result<Group> {
     let op = Operation::at("PATCH", "/groups/{id}", id, 200);
-    let result = async {
+    let change = async {
         let (name, description) = checked(&input)?;
         let change = GroupChange {
             name,
@@ -63,20 +62,20 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: GroupInput) -> Res
             parent_id: input.parent_id,
         };
         Ok(w.store.update_group(id, &change).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Deletes a group with its subtree (as Keycloak does); their members lose the roles at once,
 /// and leave the deleted groups in the background ([`spawn_sweep`]).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/groups/{id}", id, 204);
-    let result = w.store.delete_group(id).await.map_err(Into::into);
+    let change = async { Ok(w.store.delete_group(id).await?) };
+    let result = w.recorded(actor, op, change).await;
     if result.is_ok() {
         spawn_sweep(w);
     }
-    w.finish(actor, op, result).await
+    result
 }
 
 /// How many members leave a deleted group per transaction: small enough that other authz

@@ -299,7 +299,7 @@ pub async fn test_run(
     event: Value,
 ) -> Result<TestRun, ServiceError> {
     let op = Operation::at("POST", "/actions/actions/{id}/test", id, 200);
-    let result = async {
+    let change = async {
         let a = w.store.get_action(id).await?;
         if !event.is_object() {
             return Err(ServiceError::invalid(
@@ -337,9 +337,8 @@ pub async fn test_run(
             Err(e) => run.error = Some(e),
         }
         Ok(run)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// A cache key for a draft's text (not a security boundary: the key only picks a compiled
@@ -565,7 +564,7 @@ pub async fn create(
     rt: Runtime<'_>,
 ) -> Result<Action, ServiceError> {
     let op = Operation::at("POST", "/actions/actions", "", 201);
-    let result: Result<Action, ServiceError> = async move {
+    let change = async move {
         check_trigger(trigger)?;
         if name.trim().is_empty() {
             return Err(ServiceError::invalid("name", "name is required"));
@@ -593,9 +592,8 @@ pub async fn create(
         };
         w.store.put_action(&a).await?;
         Ok(a)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Changes an action's name, draft code, draft runtime / webhook URL or secrets (new secrets
@@ -610,7 +608,7 @@ pub async fn update(
     rt: Runtime<'_>,
 ) -> Result<Action, ServiceError> {
     let op = Operation::at("PATCH", "/actions/actions/{id}", id, 200);
-    let result = crate::action_writes::modify(w, id, |a| {
+    let change = crate::action_writes::modify(w, id, |a| {
         a.url = webhook_url(w, rt, a.url.as_deref())?;
         if let Some(n) = name {
             if n.trim().is_empty() {
@@ -635,39 +633,40 @@ pub async fn update(
             crate::webhooks::check_secret(&opened)?;
         }
         Ok(())
-    })
-    .await;
+    });
+    let result = w.recorded(actor, op, change).await;
     if result.is_ok() {
         // Token requests on this node run the new version (or secrets) from the next one.
         forget_bound(w);
     }
-    w.finish(actor, op, result).await
+    result
 }
 
 /// Makes the draft code (or webhook URL) the one that runs. Safe against concurrent writes.
 pub async fn deploy(w: &Writ, actor: &Actor, id: &str) -> Result<Action, ServiceError> {
     let op = Operation::at("POST", "/actions/actions/{id}/deploy", id, 200);
-    let result = crate::action_writes::modify(w, id, |a| {
+    let change = crate::action_writes::modify(w, id, |a| {
         a.deployed_code = Some(a.code.clone());
         a.deployed_url = a.url.clone();
         a.version += 1;
         Ok(())
-    })
-    .await;
+    });
+    let result = w.recorded(actor, op, change).await;
     if result.is_ok() {
         // Token requests on this node run the new version (or secrets) from the next one.
         forget_bound(w);
     }
-    w.finish(actor, op, result).await
+    result
 }
 
 /// Deletes an action and its bindings (this node stops running it at once, others when they
 /// reload the catalog, which its version's move makes them do).
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<(), ServiceError> {
     let op = Operation::at("DELETE", "/actions/actions/{id}", id, 204);
-    let result = w.store.delete_action(id).await.map_err(Into::into);
+    let change = async { Ok(w.store.delete_action(id).await?) };
+    let result = w.recorded(actor, op, change).await;
     forget_bound(w);
-    w.finish(actor, op, result).await
+    result
 }
 
 /// Replaces a trigger's bindings (the actions, in the order they run).
@@ -679,8 +678,7 @@ pub async fn set_bindings(
 ) -> Result<Vec<ActionBinding>, ServiceError> {
     let route = "/actions/triggers/{triggerId}/bindings";
     let op = Operation::new("PATCH", route, route.replace("{triggerId}", trigger), 200);
-    let result = bind(w, trigger, bindings).await;
-    w.finish(actor, op, result).await
+    w.recorded(actor, op, bind(w, trigger, bindings)).await
 }
 
 async fn bind(

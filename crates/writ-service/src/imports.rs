@@ -117,7 +117,7 @@ fn bad_file(message: impl Into<String>) -> ServiceError {
 /// token).
 pub async fn import_users(w: &Writ, actor: &Actor, input: ImportInput) -> Result<ImportReport> {
     let op = Operation::at("POST", "/jobs/users-imports", "", 202);
-    let result = async {
+    let change = async {
         let connection = input
             .connection_id
             .ok_or_else(|| ServiceError::missing("connection_id"))?;
@@ -149,9 +149,8 @@ pub async fn import_users(w: &Writ, actor: &Actor, input: ImportInput) -> Result
             "users import"
         );
         Ok(ImportReport { summary, errors })
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Why one user was not inserted or updated.

@@ -1,5 +1,5 @@
 //! Signing-key rotation and revocation through the Management API. Both reload the key ring
-//! and are recorded by [`Writ::finish`].
+//! and are recorded by [`Writ::recorded`].
 
 use writ_core::{KeyState, SigningAlg, SigningKey};
 
@@ -11,7 +11,7 @@ use crate::{Actor, Result, ServiceError, Writ};
 /// new current RS256 key's id.
 pub async fn rotate(w: &Writ, actor: &Actor) -> Result<Option<String>> {
     let op = Operation::at("POST", "/keys/signing/rotate", "", 200);
-    let result = async {
+    let change = async {
         let retire_after = crate::time::now() + w.max_token_lifetime();
         for alg in SigningAlg::ALL {
             let next = new_record(alg, KeyState::Next, &w.cipher)
@@ -23,9 +23,8 @@ pub async fn rotate(w: &Writ, actor: &Actor) -> Result<Option<String>> {
         w.reload().await?;
         let ring = w.keys.load();
         Ok(ring.signer(SigningAlg::RS256).map(|k| k.kid.clone()))
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Revokes a previous key: it leaves the JWKS at once.

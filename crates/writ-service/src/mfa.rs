@@ -555,7 +555,7 @@ pub async fn delete_method(
         format!("/users/{user_id}/authentication-methods/{method_id}"),
         204,
     );
-    let result = async {
+    let change = async {
         w.store.get_user(user_id).await?;
         let kind = w
             .store
@@ -571,15 +571,14 @@ pub async fn delete_method(
             .await?;
         crate::ssf::signalled();
         Ok::<_, ServiceError>(())
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Deletes every authentication method of the user (and their recovery code), audited.
 pub async fn delete_methods(w: &Writ, actor: &Actor, user_id: &str) -> Result<u64, ServiceError> {
     let op = Operation::at("DELETE", "/users/{id}/authentication-methods", user_id, 204);
-    let result = async {
+    let change = async {
         w.store.get_user(user_id).await?;
         let mut kinds: Vec<String> = w
             .store
@@ -597,9 +596,8 @@ pub async fn delete_methods(w: &Writ, actor: &Actor, user_id: &str) -> Result<u6
         let n = w.store.delete_authenticators(user_id, &signals).await?;
         crate::ssf::signalled();
         Ok::<_, ServiceError>(n)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// The user's authentication methods (`GET /api/v2/users/{id}/authentication-methods`);

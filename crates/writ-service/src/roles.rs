@@ -1,6 +1,6 @@
 //! Roles: named sets of permissions, and the users holding them. Each write validates, makes
 //! one store transaction (which bumps the authz version of every user whose permissions it
-//! changes) and is recorded by [`Writ::finish`].
+//! changes) and is recorded by [`Writ::recorded`].
 
 use writ_core::{Permission, Role, validate};
 use writ_store::{Page, Paged, PermissionInfo, StoreError, UserSummary};
@@ -30,20 +30,19 @@ fn description(d: Option<String>) -> Result<Option<String>> {
 /// Creates a role.
 pub async fn create(w: &Writ, actor: &Actor, input: RoleInput) -> Result<Role> {
     let op = Operation::at("POST", "/roles", "", 201);
-    let result = async {
+    let change = async {
         let name = input.name.ok_or_else(|| ServiceError::missing("name"))?;
         let name = validate::name("name", &name, 50)?;
         let description = description(input.description)?.unwrap_or_default();
         Ok(w.store.create_role(&name, &description).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Changes a role's name or description.
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: RoleInput) -> Result<Role> {
     let op = Operation::at("PATCH", "/roles/{id}", id, 200);
-    let result = async {
+    let change = async {
         let mut role = w.store.get_role(id).await?;
         if let Some(n) = input.name {
             role.name = validate::name("name", &n, 50)?;
@@ -53,16 +52,15 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: RoleInput) -> Resu
         }
         w.store.update_role(&role).await?;
         Ok(role)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Deletes a role; its users lose its permissions.
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/roles/{id}", id, 204);
-    let result = w.store.delete_role(id).await.map_err(Into::into);
-    w.finish(actor, op, result).await
+    let change = async { Ok(w.store.delete_role(id).await?) };
+    w.recorded(actor, op, change).await
 }
 
 /// The list of a relation write (`field`: its permissions, roles or users) must not be empty.
@@ -90,11 +88,11 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = std::result::Result<(), StoreError>>,
 {
-    let result = match given(field, list) {
-        Ok(()) => write().await.map_err(Into::into),
-        Err(e) => Err(e),
+    let change = async {
+        given(field, list)?;
+        Ok(write().await?)
     };
-    w.finish(actor, op, result).await
+    w.recorded(actor, op, change).await
 }
 
 /// Adds permissions to a role (those it has are kept).

@@ -1,6 +1,6 @@
 //! Users of the built-in database connection: create, change (a password change or a block
 //! ends every session and refresh token of the user, in the store's transaction), delete, and
-//! their roles and direct permissions. Each write is recorded by [`Writ::finish`].
+//! their roles and direct permissions. Each write is recorded by [`Writ::recorded`].
 
 use serde_json::{Map, Value};
 use writ_core::Role;
@@ -127,7 +127,7 @@ pub async fn new_password_hash(
 /// Creates a user (the password is hashed with argon2id).
 pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
     let op = Operation::at("POST", "/users", "", 201);
-    let result = async {
+    let change = async {
         check_connection(&input.connection, true)?;
         let email = input.email.ok_or_else(|| ServiceError::missing("email"))?;
         let email = validate::email("email", &email)?;
@@ -156,16 +156,15 @@ pub async fn create(w: &Writ, actor: &Actor, input: UserInput) -> Result<User> {
                 user_metadata: input.user_metadata.unwrap_or_default(),
             })
             .await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Changes a user. A new password or a block ends the user's sessions and refresh tokens and
 /// makes their access tokens stale (see `UserStore::update_user`).
 pub async fn update(w: &Writ, actor: &Actor, id: &str, input: UserInput) -> Result<User> {
     let op = Operation::at("PATCH", "/users/{id}", id, 200);
-    let result = async {
+    let change = async {
         check_connection(&input.connection, false)?;
         check_metadata("app_metadata", &input.app_metadata)?;
         check_metadata("user_metadata", &input.user_metadata)?;
@@ -199,16 +198,15 @@ pub async fn update(w: &Writ, actor: &Actor, id: &str, input: UserInput) -> Resu
             None => None,
         };
         Ok(w.store.update_user(&u, new_hash.as_deref()).await?)
-    }
-    .await;
-    w.finish(actor, op, result).await
+    };
+    w.recorded(actor, op, change).await
 }
 
 /// Deletes a user with everything that speaks for them.
 pub async fn delete(w: &Writ, actor: &Actor, id: &str) -> Result<()> {
     let op = Operation::at("DELETE", "/users/{id}", id, 204);
-    let result = w.store.delete_user(id).await.map_err(Into::into);
-    w.finish(actor, op, result).await
+    let change = async { Ok(w.store.delete_user(id).await?) };
+    w.recorded(actor, op, change).await
 }
 
 /// Assigns roles to a user.

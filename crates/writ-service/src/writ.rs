@@ -322,20 +322,18 @@ impl Writ {
 }
 
 impl Writ {
-    /// Ends a Management API write (every use case that writes calls it once, last): records the
-    /// outcome by `actor` in the audit log and, when the write succeeded (and so committed),
-    /// wakes this node's authz event streams at once rather than at the next poll.
-    pub async fn finish<T>(
+    /// Runs a Management API write, `change` (every use case that writes goes through here
+    /// once): records its outcome by `actor` in the audit log, the entry of a success inside
+    /// the change's own transaction ([`crate::audit::api_change`]), and, when the write
+    /// succeeded (and so committed), wakes this node's authz event streams at once rather than
+    /// at the next poll.
+    pub async fn recorded<T>(
         &self,
         actor: &crate::Actor,
         op: crate::audit::Operation,
-        result: crate::Result<T>,
+        change: impl Future<Output = crate::Result<T>>,
     ) -> crate::Result<T> {
-        let outcome = match &result {
-            Ok(_) => Ok(()),
-            Err(e) => Err((e.status(), e.code())),
-        };
-        crate::audit::api_write(self, Some(actor), &op, outcome).await;
+        let result = crate::audit::api_change(self, actor, &op, change).await;
         if result.is_ok() {
             self.watcher_wake.notify_one();
         }
@@ -343,19 +341,18 @@ impl Writ {
     }
 
     /// A change to what the in-memory catalog holds (APIs, clients, client grants, keys):
-    /// `write`, then the catalog reloaded; recorded as `op` by [`Writ::finish`].
+    /// `write`, then the catalog reloaded; recorded as `op` by [`Writ::recorded`].
     pub(crate) async fn catalog_write<T>(
         &self,
         actor: &crate::Actor,
         op: crate::audit::Operation,
         write: impl Future<Output = crate::Result<T>>,
     ) -> crate::Result<T> {
-        let result = async {
+        let change = async {
             let v = write.await?;
             self.reload().await?;
             Ok(v)
-        }
-        .await;
-        self.finish(actor, op, result).await
+        };
+        self.recorded(actor, op, change).await
     }
 }

@@ -19,6 +19,7 @@ mod common;
 mod dialect;
 pub mod dump;
 pub mod migrate;
+pub mod riding;
 
 pub use dialect::{postgres, sqlite};
 pub use postgres::PgStore;

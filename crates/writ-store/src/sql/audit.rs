@@ -15,24 +15,7 @@ use crate::*;
 impl AuditStore for Store {
     async fn append_log(&self, e: &NewLogEntry) -> Result<LogEntry> {
         let entry = prepare_log(e)?;
-        self.write_one(sqlx::query(
-            "INSERT INTO audit_log (log_id, date, type, description, ip, user_agent, client_id, \
-             client_name, user_id, user_name, connection, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&entry.log_id)
-        .bind(&entry.date)
-        .bind(&entry.log_type)
-        .bind(&entry.description)
-        .bind(&entry.ip)
-        .bind(&entry.user_agent)
-        .bind(&entry.client_id)
-        .bind(&entry.client_name)
-        .bind(&entry.user_id)
-        .bind(&entry.user_name)
-        .bind(&entry.connection)
-        .bind(to_json(&entry.details)))
-        .await?;
+        self.write_one(insert(&entry)).await?;
         Ok(entry)
     }
 
@@ -79,4 +62,26 @@ impl AuditStore for Store {
         )
         .await
     }
+}
+
+/// The statement appending `entry`: alone ([`AuditStore::append_log`]) or riding a change's
+/// transaction (`crate::riding`).
+pub(super) fn insert(entry: &LogEntry) -> super::Query<'_> {
+    sqlx::query(
+        "INSERT INTO audit_log (log_id, date, type, description, ip, user_agent, client_id, \
+         client_name, user_id, user_name, connection, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&entry.log_id)
+    .bind(&entry.date)
+    .bind(&entry.log_type)
+    .bind(&entry.description)
+    .bind(&entry.ip)
+    .bind(&entry.user_agent)
+    .bind(&entry.client_id)
+    .bind(&entry.client_name)
+    .bind(&entry.user_id)
+    .bind(&entry.user_name)
+    .bind(&entry.connection)
+    .bind(to_json(&entry.details))
 }

@@ -213,8 +213,18 @@ impl Store {
 pub(crate) struct WriteTx(Transaction<'static, DB>, #[allow(dead_code)] WriterTurn);
 
 impl WriteTx {
-    async fn commit(self) -> Result<()> {
-        Ok(self.0.commit().await?)
+    /// Commits, with the audit entry waiting to ride a transaction on this task, if any
+    /// (`crate::riding`): the entry and the change land together or not at all.
+    async fn commit(mut self) -> Result<()> {
+        let Some(entry) = crate::riding::take() else {
+            return Ok(self.0.commit().await?);
+        };
+        let done = match audit::insert(&entry).execute(&mut *self.0).await {
+            Ok(_) => self.0.commit().await,
+            Err(e) => Err(e),
+        };
+        crate::riding::settle(entry, done.is_ok());
+        Ok(done?)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The audit log: append and read back, filters (types, user, client, dates) and paging in both
-//! orders, pruning by age, and the append-only guarantee.
+//! orders, pruning by age, the append-only guarantee, and an entry riding its change's
+//! transaction (`writ_store::riding`).
 
 use serde_json::json;
 use sqlx::Connection;
@@ -12,6 +13,7 @@ conformance!(
     lists_filter_and_page_newest_first,
     pruning_removes_only_older_entries,
     entries_cannot_be_updated,
+    an_entry_rides_the_first_transaction_of_its_change,
 );
 
 fn entry(date: &str, log_type: &str, user: Option<&str>, client: Option<&str>) -> NewLogEntry {
@@ -247,4 +249,71 @@ async fn entries_cannot_be_updated(t: TestStore) {
     let msg = refused.expect("the update is refused").to_string();
     assert!(msg.contains("append-only"), "{msg}");
     assert_eq!(t.store.get_log(&e.log_id).await.unwrap().log_type, "fp");
+}
+
+/// How many entries the log holds.
+async fn count(t: &TestStore) -> i64 {
+    t.store
+        .list_logs(&LogFilter::default(), page(0, 1))
+        .await
+        .unwrap()
+        .total
+}
+
+async fn an_entry_rides_the_first_transaction_of_its_change(t: TestStore) {
+    use writ_store::riding::with_entry;
+    let e = |what: &str| NewLogEntry {
+        log_type: "sapi".into(),
+        description: what.into(),
+        details: json!({}),
+        ..Default::default()
+    };
+
+    // A change that commits carries its entry: both are there, the entry as returned.
+    let (role, landed) = with_entry(&e("Create a role"), t.store.create_role("riders", "")).await;
+    let role = role.unwrap();
+    let landed = landed.expect("the role's transaction carried the entry");
+    assert_eq!(landed.description, "Create a role");
+    assert_eq!(t.store.get_log(&landed.log_id).await.unwrap(), landed);
+    assert_eq!(count(&t).await, 1);
+
+    // A change that fails commits nothing, its entry included: the caller records the failure.
+    let (gone, landed) = with_entry(&e("Delete a role"), t.store.delete_role("rol_none")).await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+    assert!(landed.is_none());
+    assert_eq!(count(&t).await, 1);
+
+    // A change of two transactions: the first carries the entry, the second nothing more.
+    let (two, landed) = with_entry(&e("Two roles"), async {
+        t.store.create_role("first", "").await?;
+        t.store.create_role("second", "").await
+    })
+    .await;
+    two.unwrap();
+    let landed = landed.unwrap();
+    assert_eq!(count(&t).await, 2);
+    assert_eq!(
+        t.store.get_log(&landed.log_id).await.unwrap().description,
+        "Two roles"
+    );
+
+    // A write on another task does not carry it (a task-local does not cross a spawn); the
+    // change's own write after it does.
+    let store = t.store.clone();
+    let (after, landed) = with_entry(&e("Spawned"), async {
+        tokio::spawn(async move { store.create_role("spawned", "").await })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(count(&t).await, 2, "the spawned write carried the entry");
+        t.store.delete_role(&role.id).await
+    })
+    .await;
+    after.unwrap();
+    assert_eq!(landed.unwrap().description, "Spawned");
+    assert_eq!(count(&t).await, 3);
+
+    // Outside a scope, writes carry nothing.
+    t.store.create_role("plain", "").await.unwrap();
+    assert_eq!(count(&t).await, 3);
 }
