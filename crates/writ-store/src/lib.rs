@@ -7,7 +7,8 @@
 //!
 //! Every write that changes what a user's token may carry raises an authz version (the user's,
 //! or, for a change to what a group grants, its subtree's groups') to the `seq` of the event it
-//! appends to `authz_events`, in the same transaction (see DESIGN.md, Freshness).
+//! appends to `authz_events`, in the same transaction (see DESIGN.md, Freshness). A
+//! Management API write's audit entry can ride that transaction too ([`riding`]).
 
 use std::sync::Arc;
 
