@@ -53,8 +53,12 @@ impl WorkerCommand {
         let mut child = Command::new(&self.program)
             .args(&self.args)
             // Nothing of the server's environment (database URL, key-encryption key) goes
-            // to the worker.
+            // to the worker: only the allocator's setting below.
             .env_clear()
+            // The writ binary allocates with mimalloc, which by default reserves its arenas
+            // 1 GiB of address space at a time: over the worker's RLIMIT_AS, which would leave
+            // QuickJS no room. Small arenas keep the worker well inside it.
+            .env("MIMALLOC_ARENA_RESERVE", "8MiB")
             .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

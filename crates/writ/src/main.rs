@@ -51,6 +51,11 @@ enum Command {
     Dump(dump::DumpCommand),
 }
 
+/// mimalloc instead of glibc's malloc: the token endpoint's requests allocate and free many
+/// small buffers across the runtime's threads (measured in bench/README.md, "mimalloc").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A hook worker process (started by this server's hook pool): no CLI, no logging set-up,
     // no async runtime; it locks itself down and serves jobs on stdin/stdout.
