@@ -11,8 +11,9 @@
 //! after a write finds it there. A Management API write's entry rides the write's own
 //! transaction ([`api_change`]): the two commit together or not at all. Any other entry is a
 //! transaction of its own ([`record`]), and recording it never fails the request: a failed
-//! append is logged with `tracing` and otherwise ignored. Entries never carry secrets: no passwords, client secrets, tokens,
-//! codes, cookies or request bodies — only ids, names, the method and path, and the outcome.
+//! append is logged with `tracing` and otherwise ignored. Entries never carry secrets: no
+//! passwords, client secrets, tokens, codes, cookies or request bodies — only ids, names, the
+//! method and path, and the outcome.
 //!
 //! Each entry appended is also written to the audit stream when one is configured
 //! (`WRIT_AUDIT_STREAM`, see [`crate::audit_stream`]).
