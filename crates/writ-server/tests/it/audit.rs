@@ -240,6 +240,51 @@ async fn management_writes_are_recorded_as_sapi_and_fapi() {
     .await;
 }
 
+/// A successful write's entry rides its first transaction (`writ_store::riding`), or is
+/// recorded after a write no transaction carried: either way once, never twice or not at all.
+#[tokio::test]
+async fn each_management_write_is_recorded_exactly_once() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("once@example.com", "once-password-1").await;
+    let count = |all: &[Value], what: &str| all.iter().filter(|e| e["description"] == what).count();
+    // One transaction (the entry rides it); three (one per algorithm: it rides the first); lone
+    // statements only (a ticket: recorded after the write).
+    app.api_post("/roles", json!({"name": "once"}))
+        .await
+        .assert(201);
+    app.api(Method::POST, "/keys/signing/rotate", None)
+        .await
+        .assert(200);
+    app.api_post(
+        "/tickets/password-change",
+        json!({"user_id": user, "result_url": "https://app.example/done"}),
+    )
+    .await
+    .assert(201);
+    // A failure after validation wrote nothing: only its fapi entry.
+    app.api_post("/roles", json!({"name": "once"}))
+        .await
+        .assert(409);
+    let all = all_entries(&app).await;
+    for what in [
+        "Create a user",
+        "Rotate signing keys",
+        "Create a password change ticket",
+    ] {
+        assert_eq!(count(&all, what), 1, "{what}: {all:#?}");
+    }
+    let roles: Vec<_> = all
+        .iter()
+        .filter(|e| e["description"] == "Create a role")
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles.len(), 2, "{all:#?}");
+    assert!(
+        roles.contains(&"sapi") && roles.contains(&"fapi"),
+        "{roles:?}"
+    );
+}
+
 #[tokio::test]
 async fn password_grant_logins_are_recorded() {
     let app = TestApp::spawn().await;
