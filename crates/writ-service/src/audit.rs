@@ -511,7 +511,12 @@ pub(crate) async fn api_change<T>(
     match &result {
         Ok(_) if landed.is_some() => {}
         Ok(_) => record(state, Entry(entry)).await,
-        Err(e) => api_write(state, Some(actor), op, Err((e.status(), e.code()))).await,
+        Err(e) => {
+            // The names already read for the success entry serve the failure's too.
+            let mut failed = api_entry(Some(actor), op, Err((e.status(), e.code())));
+            failed.0.user_name = entry.user_name;
+            record(state, failed).await;
+        }
     }
     result
 }
