@@ -367,11 +367,29 @@ fn first_start_prints_a_generated_admin_client_once_and_sigterm_stops_cleanly() 
     assert!(!err.contains("client_secret:"), "{err}");
 }
 
-/// Checks that the node is ready, sends SIGTERM, and waits (at most 10 s) for
+/// Waits (at most 10 s) for the node at `base` to answer 200 on `/health/ready`, as an
+/// orchestrator does: a node answers `/healthz` as soon as it listens, and may turn ready a
+/// moment later (on PostgreSQL, once its `LISTEN` connection is up). That answer's body.
+async fn until_ready(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    let ready = format!("{base}/health/ready");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http.get(&ready).send().await.unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        if status == 200 {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "not ready after 10 s: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for the node to be ready, sends SIGTERM, and waits (at most 10 s) for
 /// `/health/ready` to answer 503; that answer's body.
 async fn terminated_and_not_ready(p: &Proc, http: &reqwest::Client) -> serde_json::Value {
     let ready = format!("{}/health/ready", p.base);
-    assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
+    until_ready(http, &p.base).await;
     send_term(p);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -9,7 +9,9 @@ use std::process::Output;
 use serde_json::Value;
 use writ_store::migrate::{self, ADDITIVE, BREAKING};
 
-use super::{PgTestDb, Server, client_credentials, free_port, json_of, node_env, writ};
+use super::{
+    PgTestDb, Server, client_credentials, free_port, json_of, node_env, until_ready, writ,
+};
 
 const KEK: &str = "b3BzLXRlc3Qta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE";
 const ADMIN: (&str, &str) = ("ops-admin", "ops-admin-secret-0123456789abcdef");
@@ -147,13 +149,7 @@ async fn rolling_upgrade(dir: &Path, db: &str) {
     let issuer = format!("http://127.0.0.1:{port}/");
     let node = Server::start(dir, port, &issuer, &env, "old-node.log");
     let http = reqwest::Client::new();
-    let ready = http
-        .get(format!("{}/health/ready", node.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
-    let ready: Value = ready.json().await.unwrap();
+    let ready = until_ready(&http, &node.base).await;
     assert_eq!(ready["status"], "up", "{ready}");
     let aud = format!("{issuer}api/v2/");
     let token: Value = json_of(client_credentials(&http, &node.base, ADMIN, &aud)).await;
