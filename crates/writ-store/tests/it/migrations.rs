@@ -12,6 +12,7 @@ conformance!(
     an_old_node_opens_a_database_with_a_newer_additive_migration,
     an_old_node_refuses_a_database_with_a_newer_breaking_migration,
     a_fresh_database_is_current,
+    refresh_tokens_keep_one_index_per_lookup,
 );
 
 /// The newest migration this build knows.
@@ -162,4 +163,43 @@ async fn sqlite_reconnects_never_create_the_file_again() {
     for r in futures_util::future::join_all(reads).await {
         r.unwrap();
     }
+}
+
+/// Every refresh-token rotation inserts a row into each index of `refresh_tokens`, so the
+/// table keeps one per lookup and none that another's prefix serves (0021 dropped
+/// PostgreSQL's `refresh_tokens_by_client`, the prefix of `refresh_tokens_by_client_user`).
+async fn refresh_tokens_keep_one_index_per_lookup(t: TestStore) {
+    use sqlx::Connection;
+    let mut names: Vec<String> = match t.backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&t.url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT indexname::text FROM pg_indexes WHERE tablename = 'refresh_tokens' \
+                 AND indexname <> 'refresh_tokens_pkey'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&t.url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'refresh_tokens' AND name NOT LIKE 'sqlite_autoindex_%'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+    };
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "refresh_tokens_by_client_user",
+            "refresh_tokens_by_family",
+            "refresh_tokens_by_parent",
+            "refresh_tokens_by_user",
+        ]
+    );
 }
