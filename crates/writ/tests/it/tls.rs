@@ -19,7 +19,7 @@ use reqwest::Version;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{PgTestDb, client_credentials, free_port, writ};
+use super::{PgTestDb, client_credentials, free_port, until_ready, writ};
 
 const KEK: &str = "dGxzLXRlc3Qta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE";
 const OPS: (&str, &str) = ("tls-ops", "tls-ops-secret-0123456789abcdef");
@@ -268,8 +268,8 @@ async fn tls_end_to_end(db: &str) {
             .await
             .is_err()
     );
-    let r = h2.get(format!("{base}/health/ready")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    // Over HTTP/2, once the node is ready (on PostgreSQL, once its `LISTEN` connection is up).
+    until_ready(&h2, &base).await;
 
     // 3. Reload. An HTTP/2 connection opened now, kept in `kept`, which trusts CA 1 only.
     let kept = ca1.client().build().unwrap();
