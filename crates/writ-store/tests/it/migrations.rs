@@ -174,8 +174,8 @@ async fn refresh_tokens_keep_one_index_per_lookup(t: TestStore) {
         Backend::Postgres => {
             let mut c = sqlx::PgConnection::connect(&t.url).await.unwrap();
             sqlx::query_scalar(
-                "SELECT indexname::text FROM pg_indexes WHERE tablename = 'refresh_tokens' \
-                 AND indexname <> 'refresh_tokens_pkey'",
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+                 AND tablename = 'refresh_tokens' AND indexname <> 'refresh_tokens_pkey'",
             )
             .fetch_all(&mut c)
             .await
