@@ -10,10 +10,10 @@
 //!   (action id + version), so a run is a function call.
 //! - **The worker process** ([`worker`]) holds one engine, outside the server: the server's
 //!   [`Pool`] starts workers as child processes (`writ hook-worker`) with none of the server's
-//!   environment (one allocator setting only) and OS limits (address space, no core dumps, no files written, no new privileges, killed
-//!   with the server), sends each job as one JSON line and reads one line back. A worker that
-//!   overruns its budget by more than a grace period, crashes or exits is killed and replaced;
-//!   the run fails, the server does not.
+//!   environment (one allocator setting only) and OS limits (address space, no core dumps, no
+//!   files written, no new privileges, killed with the server), sends each job as one JSON
+//!   line and reads one line back. A worker that overruns its budget by more than a grace
+//!   period, crashes or exits is killed and replaced; the run fails, the server does not.
 
 use std::collections::HashMap;
 use std::sync::Arc;
