@@ -212,12 +212,9 @@ impl RunView {
         RunView {
             access: pretty(&r.access_token_claims),
             id: pretty(&r.id_token_claims),
-            deny: r.deny.map(|d| {
-                let reason = d["reason"].as_str().unwrap_or_default();
-                match d["code"].as_str() {
-                    Some(c) => format!("{c}: {reason}"),
-                    None => reason.to_owned(),
-                }
+            deny: r.deny.map(|d| match d.code {
+                Some(c) => format!("{c}: {}", d.reason),
+                None => d.reason,
             }),
             error: r.error,
             ms: format!("{:.1}", r.duration_ms),

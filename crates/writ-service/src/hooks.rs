@@ -264,7 +264,7 @@ async fn run_code(
 pub struct TestRun {
     pub access_token_claims: Map<String, Value>,
     pub id_token_claims: Map<String, Value>,
-    pub deny: Option<Value>,
+    pub deny: Option<writ_hooks::Deny>,
     pub error: Option<String>,
     /// Wall-clock milliseconds, worker round trip included.
     pub duration_ms: f64,
@@ -330,9 +330,7 @@ pub async fn test_run(
             Ok(o) => {
                 run.access_token_claims = allowed(o.access, &a.id);
                 run.id_token_claims = allowed(o.id, &a.id);
-                run.deny = o
-                    .deny
-                    .map(|d| json!({ "code": d.code, "reason": d.reason }));
+                run.deny = o.deny;
             }
             Err(e) => run.error = Some(e),
         }
@@ -443,40 +441,6 @@ pub async fn bindings(w: &Writ, trigger: &str) -> Result<Vec<ActionBinding>, Ser
 /// The names of an action's secrets (never their values).
 pub fn secret_names(w: &Writ, a: &Action) -> Vec<String> {
     open_secrets(w, a).keys().cloned().collect()
-}
-
-/// An action as the Management API shows it: secrets by name only.
-pub fn view(w: &Writ, a: &Action) -> Value {
-    let names: Vec<Value> = open_secrets(w, a)
-        .keys()
-        .map(|k| json!({ "name": k }))
-        .collect();
-    let mut v = json!({
-        "id": a.id, "name": a.name, "code": a.code,
-        "supported_triggers": [{ "id": a.trigger, "version": "v3" }],
-        "runtime": "quickjs", "secrets": names,
-        "status": "built",
-        "all_changes_deployed": a.deployed_code.as_deref() == Some(a.code.as_str()) && a.deployed_url == a.url,
-        "deployed_version": if a.deployed_code.is_some() {
-            json!({ "number": a.version, "code": a.deployed_code, "deployed": true, "status": "built", "runtime": "quickjs" })
-        } else {
-            Value::Null
-        },
-        "created_at": a.created_at, "updated_at": a.updated_at,
-    });
-    // A webhook action: its runtime, draft URL and deployed URL.
-    if let Some(url) = &a.url {
-        v["runtime"] = json!(crate::webhooks::RUNTIME);
-        v["url"] = json!(url);
-    }
-    if let (Some(d), Some(url)) = (
-        v.get_mut("deployed_version").filter(|d| d.is_object()),
-        &a.deployed_url,
-    ) {
-        d["url"] = json!(url);
-        d["runtime"] = json!(crate::webhooks::RUNTIME);
-    }
-    v
 }
 
 /// The exported handler a trigger's actions define (triggers are checked when an action is

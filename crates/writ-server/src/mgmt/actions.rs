@@ -2,10 +2,17 @@
 //! deploy) and their trigger bindings. Secrets are accepted with values and answered by name.
 
 use super::prelude::*;
-use super::types::{ActionFilter, ActionRequest, ActionSecret, ActionTestRequest, BindingsRequest};
-use serde_json::json;
+use super::types::{
+    Action, ActionFilter, ActionList, ActionRequest, ActionSecret, ActionTestRequest,
+    ActionTestResult, BindingList, BindingsRequest,
+};
 use writ_core::ActionBinding;
 use writ_service::hooks;
+
+/// The answer for an action: secrets by name only.
+fn view(c: &Caller, a: &writ_core::Action) -> Action {
+    Action::new(a, hooks::secret_names(c, a))
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -31,7 +38,7 @@ fn secrets(s: &[ActionSecret]) -> Vec<(String, Option<String>)> {
     description = "`{actions, total, page, per_page}` as Auth0 answers, sorted by name; filtered by `triggerId`, `actionName` (exact), `deployed` and `installed`.",
     params(Paging, ActionFilter),
     responses(
-        (status = 200, description = "The actions (secrets by name only).", body = Object),
+        (status = 200, description = "The actions (secrets by name only).", body = ActionList),
         schemas::QueryDenied,
     ),
     security(("bearer" = ["read:actions"]))
@@ -51,16 +58,18 @@ async fn list(
             && f.installed != Some(true)
     });
     all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-    let total = all.len();
-    let actions: Vec<_> = all
+    let actions = all
         .iter()
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(page.per_page as usize)
-        .map(|a| hooks::view(&c, a))
+        .map(|a| view(&c, a))
         .collect();
-    Ok(ok(
-        json!({ "actions": actions, "total": total, "page": page.page, "per_page": page.per_page }),
-    ))
+    Ok(ok(ActionList {
+        actions,
+        total: all.len() as u64,
+        page: page.page,
+        per_page: page.per_page,
+    }))
 }
 
 #[utoipa::path(
@@ -83,7 +92,7 @@ time budget `WRIT_HOOK_TIMEOUT_MS`, larger, not JSON) fails that token request w
 `actions_execution_failed` audit entry. Redirects are not followed; nothing is retried.",
     request_body(content = ActionRequest, description = "`name` and `supported_triggers` are required, and `code`, or `runtime: \"webhook\"` with `url`."),
     responses(
-        (status = 201, description = "The new action (not deployed yet).", body = Object),
+        (status = 201, description = "The new action (not deployed yet).", body = Action),
         schemas::BodyDenied,
     ),
     security(("bearer" = ["create:actions"]))
@@ -109,7 +118,7 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
         },
     )
     .await?;
-    Ok(created(hooks::view(&c, &a)))
+    Ok(created(view(&c, &a)))
 }
 
 #[utoipa::path(
@@ -120,14 +129,14 @@ async fn create(c: Caller, bytes: Bytes) -> Result<Response, ApiError> {
     summary = "Get an action",
     params(ActionId),
     responses(
-        (status = 200, description = "The action (secrets by name only).", body = Object),
+        (status = 200, description = "The action (secrets by name only).", body = Action),
         schemas::Denied<ActionId>,
     ),
     security(("bearer" = ["read:actions"]))
 )]
 async fn read(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
     let a = c.store.get_action(&id).await?;
-    Ok(ok(hooks::view(&c, &a)))
+    Ok(ok(view(&c, &a)))
 }
 
 #[utoipa::path(
@@ -139,7 +148,7 @@ async fn read(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response,
     params(ActionId),
     request_body(content = ActionRequest, description = "The fields to change; the code (or webhook `url`) runs once deployed. `runtime: \"webhook\"` with `url` turns an action into a webhook, another `runtime` back into code. Concurrent changes and deploys are applied one after the other, none lost."),
     responses(
-        (status = 200, description = "The action.", body = Object),
+        (status = 200, description = "The action.", body = Action),
         schemas::BodyDenied<ActionId>,
     ),
     security(("bearer" = ["update:actions"]))
@@ -164,7 +173,7 @@ async fn update(
         },
     )
     .await?;
-    Ok(ok(hooks::view(&c, &a)))
+    Ok(ok(view(&c, &a)))
 }
 
 #[utoipa::path(
@@ -193,14 +202,14 @@ async fn delete(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Respons
     summary = "Deploy an action",
     params(ActionId),
     responses(
-        (status = 200, description = "Deployed: its current code runs from now on.", body = Object),
+        (status = 200, description = "Deployed: its current code runs from now on.", body = Action),
         schemas::Denied<ActionId>,
     ),
     security(("bearer" = ["update:actions"]))
 )]
 async fn deploy(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Response, ApiError> {
     let a = hooks::deploy(&c, &c.actor(), &id).await?;
-    Ok(ok(hooks::view(&c, &a)))
+    Ok(ok(view(&c, &a)))
 }
 
 #[utoipa::path(
@@ -213,7 +222,7 @@ async fn deploy(c: Caller, Path(ActionId(id)): Path<ActionId>) -> Result<Respons
     params(ActionId),
     request_body(content = ActionTestRequest, description = "The event (`event.user`, `.client`, `.authorization`, `.request` for post-login); a sample event when absent."),
     responses(
-        (status = 200, description = "What the run did.", body = Object),
+        (status = 200, description = "What the run did.", body = ActionTestResult),
         schemas::BodyDenied<ActionId>,
     ),
     security(("bearer" = ["update:actions"]))
@@ -233,7 +242,9 @@ async fn test(
         None => hooks::sample_event(&c.store.get_action(&id).await?.trigger),
     };
     let run = hooks::test_run(&c, &c.actor(), &id, event).await?;
-    Ok(ok(json!({ "payload": run })))
+    Ok(ok(ActionTestResult {
+        payload: run.into(),
+    }))
 }
 
 #[utoipa::path(
@@ -244,20 +255,14 @@ async fn test(
     summary = "Get a trigger's bindings",
     params(TriggerId),
     responses(
-        (status = 200, description = "The actions bound, in run order.", body = Object),
+        (status = 200, description = "The actions bound, in run order.", body = BindingList),
         schemas::Denied<TriggerId>,
     ),
     security(("bearer" = ["read:actions"]))
 )]
 async fn bindings(c: Caller, Path(TriggerId(t)): Path<TriggerId>) -> Result<Response, ApiError> {
     let b = c.store.action_bindings(&t).await?;
-    Ok(ok(
-        json!({ "bindings": b.iter().map(binding).collect::<Vec<_>>() }),
-    ))
-}
-
-fn binding(b: &ActionBinding) -> serde_json::Value {
-    json!({ "action": { "id": b.action_id }, "display_name": b.display_name })
+    Ok(ok(BindingList::new(&b)))
 }
 
 #[utoipa::path(
@@ -269,7 +274,7 @@ fn binding(b: &ActionBinding) -> serde_json::Value {
     params(TriggerId),
     request_body(content = BindingsRequest, description = "The actions to run, in order (`ref.type` = `action_id`)."),
     responses(
-        (status = 200, description = "The bindings.", body = Object),
+        (status = 200, description = "The bindings.", body = BindingList),
         schemas::BodyDenied<TriggerId>,
     ),
     security(("bearer" = ["update:actions"]))
@@ -289,7 +294,5 @@ async fn set_bindings(
         })
         .collect();
     let done = hooks::set_bindings(&c, &c.actor(), &t, list).await?;
-    Ok(ok(
-        json!({ "bindings": done.iter().map(binding).collect::<Vec<_>>() }),
-    ))
+    Ok(ok(BindingList::new(&done)))
 }

@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use serde::Deserialize;
-use serde_json::json;
 use writ_store::AuthzEvent;
 
 use super::prelude::*;
@@ -27,16 +26,9 @@ struct EventsQuery {
     limit: Option<i64>,
 }
 
-/// `{seq, subject, user_id | client_id, version, kind, at}`: `subject` is the `sub` of the
-/// tokens concerned (a user id, or `<client_id>@clients` for a machine client), which is what
-/// a follower compares with a token's `sub`.
-fn event_json(e: &AuthzEvent) -> serde_json::Value {
-    let mut v = json!({ "seq": e.seq, "subject": e.subject, "version": e.version, "kind": e.kind, "at": e.at });
-    match e.subject.strip_suffix("@clients") {
-        Some(client) => v["client_id"] = json!(client),
-        None => v["user_id"] = json!(e.subject),
-    }
-    v
+/// One event as JSON (an SSE event's data).
+fn event_json(e: &AuthzEvent) -> String {
+    serde_json::to_string(&types::AuthzEvent::from(e)).unwrap_or_default()
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,7 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume a stream after this seq."),
     ),
     responses(
-        (status = 200, description = "`{events, next}`, or an SSE stream.", body = Object),
+        (status = 200, description = "`{events, next}`, or an SSE stream (`text/event-stream`) of the same events.", body = types::AuthzEventPage),
         schemas::QueryDenied,
     ),
     security(("bearer" = ["read:authz_events"]))
@@ -80,11 +72,10 @@ async fn authz_events(
     if !sse {
         let limit = q.limit.unwrap_or(BATCH).clamp(1, BATCH);
         let page = c.store.authz_events_after(from, limit).await?;
-        return Ok(axum::Json(json!({
-            "events": page.events.iter().map(event_json).collect::<Vec<_>>(),
-            "next": page.next,
-        }))
-        .into_response());
+        return Ok(ok(types::AuthzEventPage {
+            events: page.events.iter().map(types::AuthzEvent::from).collect(),
+            next: page.next,
+        }));
     }
     let state: AppState = (*c).clone();
     let rx = state.authz_head.subscribe();
@@ -114,9 +105,7 @@ async fn authz_events(
                     if let Some(e) = buf.pop_front() {
                         // Sent up to this record (all of the page once it is empty).
                         open.sent(if buf.is_empty() { cursor } else { e.seq });
-                        let ev = Event::default()
-                            .event("authz")
-                            .data(event_json(&e).to_string());
+                        let ev = Event::default().event("authz").data(event_json(&e));
                         let ev = if buf.front().is_some_and(|n| n.seq == e.seq) {
                             ev
                         } else {

@@ -326,6 +326,26 @@ mod tests {
         }
     }
 
+    /// Every JSON answer of the API is a real type of `types` (a `$ref`, or an array of
+    /// them), so the document cannot drift from what the handlers serialize: no operation
+    /// answers a bare `object`. The one exception is the document itself.
+    #[test]
+    fn every_json_answer_names_its_type() {
+        let doc = doc();
+        for (path, method, op) in operations(&doc) {
+            if path == "/api/v2/openapi.json" {
+                continue;
+            }
+            for (code, response) in op["responses"].as_object().unwrap() {
+                let Some(schema) = response["content"]["application/json"].get("schema") else {
+                    continue;
+                };
+                let named = schema["$ref"].is_string() || schema["items"]["$ref"].is_string();
+                assert!(named, "{method} {path} {code}: {schema}");
+            }
+        }
+    }
+
     /// The document is the one declaration of the scopes: `Caller` requires an operation's
     /// first security alternative, and the one explicit check left, `require_conditional`
     /// (what some requests need on top), is made exactly by the handlers whose operation

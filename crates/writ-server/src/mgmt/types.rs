@@ -1568,3 +1568,237 @@ pub struct ActionTestRequest {
     #[schema(value_type = Object)]
     pub payload: Option<serde_json::Value>,
 }
+
+/// A trigger an action supports, as answered (`{id, version}`; Writ's triggers are `v3`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionTriggerVersion {
+    pub id: String,
+    pub version: String,
+}
+
+/// An action's secret as answered: its name only (values are write-only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionSecretName {
+    pub name: String,
+}
+
+/// The version of an action that runs, set by its last deploy.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionDeployedVersion {
+    /// The action's version number at that deploy.
+    pub number: i64,
+    /// The code that runs (a webhook action's draft code, unused while it is a webhook).
+    pub code: String,
+    pub deployed: bool,
+    pub status: String,
+    /// `quickjs`, or `webhook` with `url`.
+    pub runtime: String,
+    /// The webhook URL that runs (webhook actions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// An action, in the shape of Auth0's Actions API: secrets by name only.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Action {
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    /// The one trigger it runs at.
+    pub supported_triggers: Vec<ActionTriggerVersion>,
+    /// `quickjs` (JavaScript `code`) or `webhook` (with `url`).
+    pub runtime: String,
+    /// The draft webhook URL (webhook actions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub secrets: Vec<ActionSecretName>,
+    /// Always `built`.
+    pub status: String,
+    /// Whether the draft (code or URL) is what runs.
+    pub all_changes_deployed: bool,
+    /// `null` until the first deploy.
+    #[schema(required = true)]
+    pub deployed_version: Option<ActionDeployedVersion>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Action {
+    /// The answer for `a`, whose secrets are named `secret_names`.
+    pub fn new(a: &writ_core::Action, secret_names: Vec<String>) -> Self {
+        const CODE: &str = "quickjs";
+        let runtime = |url: &Option<String>| match url {
+            Some(_) => writ_service::webhooks::RUNTIME,
+            None => CODE,
+        };
+        Action {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            code: a.code.clone(),
+            supported_triggers: vec![ActionTriggerVersion {
+                id: a.trigger.clone(),
+                version: "v3".into(),
+            }],
+            runtime: runtime(&a.url).into(),
+            url: a.url.clone(),
+            secrets: secret_names
+                .into_iter()
+                .map(|name| ActionSecretName { name })
+                .collect(),
+            status: "built".into(),
+            all_changes_deployed: a.deployed_code.as_deref() == Some(a.code.as_str())
+                && a.deployed_url == a.url,
+            deployed_version: a.deployed_code.as_ref().map(|code| ActionDeployedVersion {
+                number: a.version,
+                code: code.clone(),
+                deployed: true,
+                status: "built".into(),
+                runtime: runtime(&a.deployed_url).into(),
+                url: a.deployed_url.clone(),
+            }),
+            created_at: a.created_at.clone(),
+            updated_at: a.updated_at.clone(),
+        }
+    }
+}
+
+/// `GET /actions/actions`: a page of actions with Auth0's totals.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionList {
+    pub actions: Vec<Action>,
+    /// Actions matching the filter, in all pages.
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// A `deny` an action's test run called.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionDeny {
+    /// Given only by credentials-exchange's `api.access.deny(code, reason)`.
+    #[schema(required = true)]
+    pub code: Option<String>,
+    pub reason: String,
+}
+
+/// What a test run of an action did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionTestRun {
+    /// The claims it set on the access token (restricted names dropped).
+    #[schema(value_type = Object)]
+    pub access_token_claims: serde_json::Map<String, Value>,
+    /// The claims it set on the ID token (restricted names dropped).
+    #[schema(value_type = Object)]
+    pub id_token_claims: serde_json::Map<String, Value>,
+    /// Its refusal, if it called `deny`.
+    #[schema(required = true)]
+    pub deny: Option<ActionDeny>,
+    /// Why the run failed (a thrown error, a timeout), if it did.
+    #[schema(required = true)]
+    pub error: Option<String>,
+    /// Wall-clock milliseconds, the worker's round trip included.
+    pub duration_ms: f64,
+}
+
+impl From<writ_service::hooks::TestRun> for ActionTestRun {
+    fn from(r: writ_service::hooks::TestRun) -> Self {
+        ActionTestRun {
+            access_token_claims: r.access_token_claims,
+            id_token_claims: r.id_token_claims,
+            deny: r.deny.map(|d| ActionDeny {
+                code: d.code,
+                reason: d.reason,
+            }),
+            error: r.error,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
+/// `POST /actions/actions/{id}/test`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionTestResult {
+    pub payload: ActionTestRun,
+}
+
+/// The action a binding runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BoundAction {
+    pub id: String,
+}
+
+/// One action bound to a trigger.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Binding {
+    pub action: BoundAction,
+    pub display_name: String,
+}
+
+impl From<&writ_core::ActionBinding> for Binding {
+    fn from(b: &writ_core::ActionBinding) -> Self {
+        Binding {
+            action: BoundAction {
+                id: b.action_id.clone(),
+            },
+            display_name: b.display_name.clone(),
+        }
+    }
+}
+
+/// A trigger's bindings, in run order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BindingList {
+    pub bindings: Vec<Binding>,
+}
+
+impl BindingList {
+    pub fn new(b: &[writ_core::ActionBinding]) -> Self {
+        BindingList {
+            bindings: b.iter().map(Binding::from).collect(),
+        }
+    }
+}
+
+/// One authorization change: `subject` is the `sub` of the tokens concerned, a user id or
+/// `<client_id>@clients`; with it `user_id` or `client_id`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthzEvent {
+    /// The change's place in the log (the events of one group change share it).
+    pub seq: i64,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The subject's authz version after the change: a token whose `authz_ver` is below it is
+    /// stale.
+    pub version: i64,
+    pub kind: String,
+    pub at: String,
+}
+
+impl From<&writ_store::AuthzEvent> for AuthzEvent {
+    fn from(e: &writ_store::AuthzEvent) -> Self {
+        let (user_id, client_id) = match e.subject.strip_suffix("@clients") {
+            Some(client) => (None, Some(client.to_owned())),
+            None => (Some(e.subject.clone()), None),
+        };
+        AuthzEvent {
+            seq: e.seq,
+            subject: e.subject.clone(),
+            user_id,
+            client_id,
+            version: e.version,
+            kind: e.kind.clone(),
+            at: e.at.clone(),
+        }
+    }
+}
+
+/// `GET /authz-events` polled: events after `from`, and where to continue.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthzEventPage {
+    pub events: Vec<AuthzEvent>,
+    /// The `from` of the next poll.
+    pub next: i64,
+}

@@ -6,6 +6,9 @@
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
+use writ_server::mgmt::types::{
+    Action, ActionList, ActionSecret, ActionTrigger, BindingRef, BindingRequest, BindingsRequest,
+};
 
 use super::api::Api;
 use super::shared::{BodyArg, Fields, delete, get, plural, send, set_if_given};
@@ -100,10 +103,8 @@ impl Fields for ActionFields {
     fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "name", self.name);
         if let Some(t) = self.trigger {
-            body.insert(
-                "supported_triggers".into(),
-                json!([{ "id": t, "version": "v3" }]),
-            );
+            let triggers = [ActionTrigger { id: t }];
+            body.insert("supported_triggers".into(), json!(triggers));
         }
         let code = match self.code_file {
             Some(path) => Some(
@@ -116,15 +117,21 @@ impl Fields for ActionFields {
         set_if_given(body, "runtime", self.runtime);
         set_if_given(body, "url", self.url);
         if !self.secrets.is_empty() {
-            let list: Vec<Value> = self
+            let list: Vec<ActionSecret> = self
                 .secrets
-                .iter()
+                .into_iter()
                 .map(|s| match s.split_once('=') {
-                    Some((name, value)) => json!({ "name": name, "value": value }),
-                    None => json!({ "name": s }),
+                    Some((name, value)) => ActionSecret {
+                        name: name.to_owned(),
+                        value: Some(value.to_owned()),
+                    },
+                    None => ActionSecret {
+                        name: s,
+                        value: None,
+                    },
                 })
                 .collect();
-            body.insert("secrets".into(), Value::Array(list));
+            body.insert("secrets".into(), json!(list));
         }
         Ok(())
     }
@@ -139,14 +146,19 @@ const ACTIONS: &[(&str, &str)] = &[
     ("DEPLOYED", "all_changes_deployed"),
 ];
 
-/// Every action, with its trigger id beside it for the table.
-async fn all(api: &mut Api) -> Result<Vec<Value>, CliError> {
-    let page = api.get(&["actions", "actions"], &[]).await?;
-    let mut items = page["actions"].as_array().cloned().unwrap_or_default();
-    for a in &mut items {
-        a["trigger"] = a["supported_triggers"][0]["id"].clone();
+/// Every action.
+async fn all(api: &mut Api) -> Result<Vec<Action>, CliError> {
+    let page: ActionList = api.get_as(&["actions", "actions"], &[]).await?;
+    Ok(page.actions)
+}
+
+/// The table's row of an action: its JSON, with its trigger beside it.
+fn row(a: &Action) -> Value {
+    let mut v = json!(a);
+    if let Some(t) = a.supported_triggers.first() {
+        v["trigger"] = json!(t.id);
     }
-    Ok(items)
+    v
 }
 
 /// An action id, from an id (`act_…`) or an exact name.
@@ -157,8 +169,8 @@ async fn action_id(api: &mut Api, action: &str) -> Result<String, CliError> {
     let found: Vec<String> = all(api)
         .await?
         .into_iter()
-        .filter(|a| a["name"] == action)
-        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+        .filter(|a| a.name == action)
+        .map(|a| a.id)
         .collect();
     match &found[..] {
         [id] => Ok(id.clone()),
@@ -177,7 +189,8 @@ pub async fn run(cmd: ActionsCommand) -> Result<(), CliError> {
             if json {
                 output::json(&api.get(&["actions", "actions"], &[]).await?);
             } else {
-                output::table(ACTIONS, &all(&mut api).await?);
+                let rows: Vec<Value> = all(&mut api).await?.iter().map(row).collect();
+                output::table(ACTIONS, &rows);
             }
             Ok(())
         }
@@ -221,10 +234,11 @@ pub async fn run(cmd: ActionsCommand) -> Result<(), CliError> {
             if json {
                 output::json(&a);
             } else {
-                println!(
-                    "Deployed the action {action} (version {}).",
-                    output::cell(&a["deployed_version"]["number"])
-                );
+                let deployed: Action = serde_json::from_value(a).map_err(|e| {
+                    CliError::Failed(format!("unexpected answer from the server: {e}"))
+                })?;
+                let version = deployed.deployed_version.map_or(0, |d| d.number);
+                println!("Deployed the action {action} (version {version}).");
             }
             Ok(())
         }
@@ -245,16 +259,20 @@ pub async fn run(cmd: ActionsCommand) -> Result<(), CliError> {
             let mut bindings = Vec::new();
             for a in &actions {
                 let id = action_id(&mut api, a).await?;
-                bindings.push(
-                    json!({ "ref": { "type": "action_id", "value": id }, "display_name": a }),
-                );
+                bindings.push(BindingRequest {
+                    reference: BindingRef {
+                        kind: "action_id".into(),
+                        value: id,
+                    },
+                    display_name: Some(a.clone()),
+                });
             }
             let answer = api
                 .call(
                     Method::PATCH,
                     &["actions", "triggers", &trigger, "bindings"],
                     &[],
-                    super::api::Body::Json(json!({ "bindings": bindings })),
+                    super::api::Body::Json(json!(BindingsRequest { bindings })),
                 )
                 .await?;
             if json {
