@@ -222,9 +222,9 @@ impl RunView {
     }
 }
 
-/// What a re-rendered detail page keeps from a form.
+/// What the admin entered in a form, and its errors, for the detail page shown again.
 #[derive(Default)]
-struct Kept {
+struct Entered {
     name: Option<String>,
     code: Option<String>,
     e: Errors,
@@ -238,25 +238,31 @@ fn is_bound(b: &[ActionBinding], a: &Action) -> bool {
     b.iter().any(|b| b.action_id == a.id)
 }
 
-async fn detail_page(s: &Writ, admin: &Admin, action: Action, q: &ListQuery, kept: Kept) -> Answer {
+async fn detail_page(
+    s: &Writ,
+    admin: &Admin,
+    action: Action,
+    q: &ListQuery,
+    entered: Entered,
+) -> Answer {
     let bindings = admin.ok(hooks::bindings(s, &action.trigger).await)?;
-    let event = kept.event.unwrap_or_else(|| {
+    let event = entered.event.unwrap_or_else(|| {
         serde_json::to_string_pretty(&hooks::sample_event(&action.trigger)).unwrap_or_default()
     });
     Ok(view::render(
-        view::status(&[&kept.e, &kept.se, &kept.te]),
+        view::status(&[&entered.e, &entered.se, &entered.te]),
         &DetailPage {
             l: admin.layout(&action.name, "actions").with_flash(q.flash()),
             state: state(&action),
-            name: kept.name.unwrap_or_else(|| action.name.clone()),
-            code: kept.code.unwrap_or_else(|| action.code.clone()),
-            e: kept.e,
+            name: entered.name.unwrap_or_else(|| action.name.clone()),
+            code: entered.code.unwrap_or_else(|| action.code.clone()),
+            e: entered.e,
             secrets: hooks::secret_names(s, &action),
-            se: kept.se,
+            se: entered.se,
             bound: is_bound(&bindings, &action),
             event,
-            te: kept.te,
-            run: kept.run,
+            te: entered.te,
+            run: entered.run,
             can_update: admin.can("update:actions"),
             can_delete: admin.can("delete:actions"),
             action,
@@ -265,7 +271,7 @@ async fn detail_page(s: &Writ, admin: &Admin, action: Action, q: &ListQuery, kep
 }
 
 async fn detail(State(s): State<Writ>, Seen(admin, action, q): Seen<Action>) -> Answer {
-    detail_page(&s, &admin, action, &ListQuery::parse(q), Kept::default()).await
+    detail_page(&s, &admin, action, &ListQuery::parse(q), Entered::default()).await
 }
 
 fn patch(a: &Action) -> Operation {
@@ -287,13 +293,13 @@ async fn save(State(s): State<Writ>, On(admin, form, a): On<Action>) -> Answer {
     match updated.await {
         Ok(_) => Ok(view::see_other(&format!("{}?flash=saved", href(&a)))),
         Err(e) => {
-            let kept = Kept {
+            let entered = Entered {
                 name: Some(name),
                 code: Some(code),
                 e: Errors::from_error(&e, FIELDS, Some("name")),
                 ..Default::default()
             };
-            detail_page(&s, &admin, a, &ListQuery::default(), kept).await
+            detail_page(&s, &admin, a, &ListQuery::default(), entered).await
         }
     }
 }
@@ -335,7 +341,7 @@ async fn binding(State(s): State<Writ>, On(admin, form, a): On<Action>) -> Answe
     )
 }
 
-/// Every secret kept as it is (`None` keeps the stored value), less `except`.
+/// Every secret entered as it is (`None` keeps the stored value), less `except`.
 fn kept_secrets(s: &Writ, a: &Action, except: &str) -> Vec<(String, Option<String>)> {
     hooks::secret_names(s, a)
         .into_iter()
@@ -354,14 +360,14 @@ async fn set_secret(State(s): State<Writ>, On(admin, form, a): On<Action>) -> An
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
-        let kept = Kept {
+        let entered = Entered {
             se: Errors::one(
                 "secret_name",
                 "A secret's name is 1 to 100 letters, digits, '_' or '-'",
             ),
             ..Default::default()
         };
-        return detail_page(&s, &admin, a, &ListQuery::default(), kept).await;
+        return detail_page(&s, &admin, a, &ListQuery::default(), entered).await;
     }
     let mut all = kept_secrets(&s, &a, &name);
     all.push((name, Some(value)));
@@ -398,21 +404,21 @@ async fn test(State(s): State<Writ>, On(admin, form, a): On<Action>) -> Answer {
     let op = Operation::at("POST", "/actions/actions/{id}/test", &a.id, 200);
     admin.may(&s, &["update:actions"], op).await?;
     let text = form.text("event");
-    let mut kept = Kept {
+    let mut entered = Entered {
         event: Some(text.clone()),
         ..Default::default()
     };
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(event) if event.is_object() => {
             match hooks::test_run(&s, admin.actor(), &a.id, event).await {
-                Ok(run) => kept.run = Some(RunView::of(run)),
-                Err(e) => kept.te = Errors::from_error(&e, &["event"], Some("event")),
+                Ok(run) => entered.run = Some(RunView::of(run)),
+                Err(e) => entered.te = Errors::from_error(&e, &["event"], Some("event")),
             }
         }
-        Ok(_) => kept.te = Errors::one("event", "The event must be a JSON object"),
-        Err(e) => kept.te = Errors::one("event", format!("The event is not JSON: {e}")),
+        Ok(_) => entered.te = Errors::one("event", "The event must be a JSON object"),
+        Err(e) => entered.te = Errors::one("event", format!("The event is not JSON: {e}")),
     }
-    detail_page(&s, &admin, a, &ListQuery::default(), kept).await
+    detail_page(&s, &admin, a, &ListQuery::default(), entered).await
 }
 
 async fn delete(State(s): State<Writ>, On(admin, form, a): On<Action>) -> Answer {

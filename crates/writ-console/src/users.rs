@@ -207,8 +207,9 @@ impl DetailPage {
     }
 }
 
+/// What the admin entered in a form, and its errors, for the detail page shown again.
 #[derive(Default)]
-struct Kept {
+struct Entered {
     app_text: Option<String>,
     user_text: Option<String>,
     e: Errors,
@@ -227,7 +228,7 @@ async fn detail_page(
     admin: &Admin,
     u: User,
     flash: Option<&'static str>,
-    kept: Kept,
+    entered: Entered,
 ) -> Answer {
     let can_read_roles = admin.can("read:roles");
     let can_update = admin.can("update:users");
@@ -294,12 +295,14 @@ async fn detail_page(
     let (direct, roles, effective, role_options, groups, consents, (member_of, factors)) =
         admin.ok(loaded)?;
     Ok(view::render(
-        view::status(&[&kept.e, &kept.re, &kept.pe]),
+        view::status(&[&entered.e, &entered.re, &entered.pe]),
         &DetailPage {
             l: admin.layout(&u.email, "users").with_flash(flash),
             is_me: u.user_id == admin.claims.sub,
-            app_text: kept.app_text.unwrap_or_else(|| pretty(&u.app_metadata)),
-            user_text: kept.user_text.unwrap_or_else(|| pretty(&u.user_metadata)),
+            app_text: entered.app_text.unwrap_or_else(|| pretty(&u.app_metadata)),
+            user_text: entered
+                .user_text
+                .unwrap_or_else(|| pretty(&u.user_metadata)),
             roles: RolesCard {
                 page: href(&u),
                 of: u.email.clone(),
@@ -307,13 +310,13 @@ async fn detail_page(
                 can_update,
                 held: if can_read_roles { roles } else { vec![] },
                 options: role_options,
-                e: kept.re,
+                e: entered.re,
             },
             u,
-            e: kept.e,
+            e: entered.e,
             direct,
             groups,
-            pe: kept.pe,
+            pe: entered.pe,
             effective,
             can_update,
             can_delete: admin.can("delete:users"),
@@ -327,12 +330,19 @@ async fn detail_page(
 }
 
 /// The detail page again, with what a failed form keeps.
-async fn again(s: &Writ, admin: &Admin, u: User, kept: Kept) -> Answer {
-    detail_page(s, admin, u, None, kept).await
+async fn again(s: &Writ, admin: &Admin, u: User, entered: Entered) -> Answer {
+    detail_page(s, admin, u, None, entered).await
 }
 
 async fn detail(State(s): State<Writ>, Seen(admin, u, q): Seen<User>) -> Answer {
-    detail_page(&s, &admin, u, ListQuery::parse(q).flash(), Kept::default()).await
+    detail_page(
+        &s,
+        &admin,
+        u,
+        ListQuery::parse(q).flash(),
+        Entered::default(),
+    )
+    .await
 }
 
 /// A change of the user (`PATCH /users/{id}`): `Err(403 page)` without `update:users`,
@@ -496,14 +506,14 @@ async fn metadata(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer
     let usr = parse_object(&user_text)
         .map_err(|m| e.add("user_metadata", m))
         .ok();
-    let kept = |e: Errors| Kept {
+    let entered = |e: Errors| Entered {
         app_text: Some(app_text.clone()),
         user_text: Some(user_text.clone()),
         e,
         ..Default::default()
     };
     let (Some(app), Some(usr)) = (app, usr) else {
-        return again(&s, &admin, u, kept(e)).await;
+        return again(&s, &admin, u, entered(e)).await;
     };
     let input = UserInput {
         app_metadata: metadata_patch(&u.app_metadata, &app),
@@ -518,21 +528,21 @@ async fn metadata(State(s): State<Writ>, On(admin, form, u): On<User>) -> Answer
         Ok(()) => Ok(view::see_other(&saved)),
         Err(e) => {
             let e = Errors::from_error(&e, &["app_metadata", "user_metadata"], None);
-            again(&s, &admin, u, kept(e)).await
+            again(&s, &admin, u, entered(e)).await
         }
     }
 }
 
 /// What a form of the roles or permissions card keeps after a refusal: the message next to
 /// its picker (`role_id` or `permission`).
-fn refused(field: &str, msg: impl Into<String>) -> Kept {
+fn refused(field: &str, msg: impl Into<String>) -> Entered {
     let e = Errors::one(field, msg);
     match field {
-        "role_id" => Kept {
+        "role_id" => Entered {
             re: e,
             ..Default::default()
         },
-        _ => Kept {
+        _ => Entered {
             pe: e,
             ..Default::default()
         },

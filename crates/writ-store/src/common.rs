@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::{Result, StoreError};
 
 /// The current time as RFC 3339 UTC text with milliseconds (sorts lexicographically).
-pub(crate) fn now() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -294,7 +294,7 @@ impl TryFrom<LogRow> for crate::LogEntry {
 pub(crate) fn prepare_log(e: &crate::NewLogEntry) -> Result<crate::LogEntry> {
     let date = match &e.date {
         Some(d) => normalize_time("date", d)?,
-        None => now(),
+        None => now_rfc3339(),
     };
     if e.log_type.is_empty() {
         return Err(StoreError::Invalid(writ_core::ValidationError::new(

@@ -141,7 +141,7 @@ const MAX_ARGON2_P: u32 = 16;
 
 /// The digests the `$writ-…` and PBKDF2 forms support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dg {
+enum LegacyDigest {
     Md4,
     Md5,
     Sha1,
@@ -151,16 +151,16 @@ enum Dg {
     Sha512,
 }
 
-impl Dg {
+impl LegacyDigest {
     fn name(self) -> &'static str {
         match self {
-            Dg::Md4 => "md4",
-            Dg::Md5 => "md5",
-            Dg::Sha1 => "sha1",
-            Dg::Sha224 => "sha224",
-            Dg::Sha256 => "sha256",
-            Dg::Sha384 => "sha384",
-            Dg::Sha512 => "sha512",
+            LegacyDigest::Md4 => "md4",
+            LegacyDigest::Md5 => "md5",
+            LegacyDigest::Sha1 => "sha1",
+            LegacyDigest::Sha224 => "sha224",
+            LegacyDigest::Sha256 => "sha256",
+            LegacyDigest::Sha384 => "sha384",
+            LegacyDigest::Sha512 => "sha512",
         }
     }
 
@@ -171,25 +171,25 @@ impl Dg {
         let s = s.strip_prefix("rsa-").unwrap_or(&s);
         let s = s.strip_suffix("withrsaencryption").unwrap_or(s);
         Some(match s {
-            "md4" => Dg::Md4,
-            "md5" => Dg::Md5,
-            "sha1" | "sha" => Dg::Sha1,
-            "sha224" => Dg::Sha224,
-            "sha256" => Dg::Sha256,
-            "sha384" => Dg::Sha384,
-            "sha512" => Dg::Sha512,
+            "md4" => LegacyDigest::Md4,
+            "md5" => LegacyDigest::Md5,
+            "sha1" | "sha" => LegacyDigest::Sha1,
+            "sha224" => LegacyDigest::Sha224,
+            "sha256" => LegacyDigest::Sha256,
+            "sha384" => LegacyDigest::Sha384,
+            "sha512" => LegacyDigest::Sha512,
             _ => return None,
         })
     }
 
     fn len(self) -> usize {
         match self {
-            Dg::Md4 | Dg::Md5 => 16,
-            Dg::Sha1 => 20,
-            Dg::Sha224 => 28,
-            Dg::Sha256 => 32,
-            Dg::Sha384 => 48,
-            Dg::Sha512 => 64,
+            LegacyDigest::Md4 | LegacyDigest::Md5 => 16,
+            LegacyDigest::Sha1 => 20,
+            LegacyDigest::Sha224 => 28,
+            LegacyDigest::Sha256 => 32,
+            LegacyDigest::Sha384 => 48,
+            LegacyDigest::Sha512 => 64,
         }
     }
 
@@ -202,13 +202,13 @@ impl Dg {
             d.finalize().to_vec()
         }
         match self {
-            Dg::Md4 => run::<md4::Md4>(parts),
-            Dg::Md5 => run::<md5::Md5>(parts),
-            Dg::Sha1 => run::<sha1::Sha1>(parts),
-            Dg::Sha224 => run::<sha2::Sha224>(parts),
-            Dg::Sha256 => run::<sha2::Sha256>(parts),
-            Dg::Sha384 => run::<sha2::Sha384>(parts),
-            Dg::Sha512 => run::<sha2::Sha512>(parts),
+            LegacyDigest::Md4 => run::<md4::Md4>(parts),
+            LegacyDigest::Md5 => run::<md5::Md5>(parts),
+            LegacyDigest::Sha1 => run::<sha1::Sha1>(parts),
+            LegacyDigest::Sha224 => run::<sha2::Sha224>(parts),
+            LegacyDigest::Sha256 => run::<sha2::Sha256>(parts),
+            LegacyDigest::Sha384 => run::<sha2::Sha384>(parts),
+            LegacyDigest::Sha512 => run::<sha2::Sha512>(parts),
         }
     }
 
@@ -222,26 +222,26 @@ impl Dg {
             m.finalize().into_bytes().to_vec()
         }
         match self {
-            Dg::Md4 => run::<md4::Md4>(key, parts),
-            Dg::Md5 => run::<md5::Md5>(key, parts),
-            Dg::Sha1 => run::<sha1::Sha1>(key, parts),
-            Dg::Sha224 => run::<sha2::Sha224>(key, parts),
-            Dg::Sha256 => run::<sha2::Sha256>(key, parts),
-            Dg::Sha384 => run::<sha2::Sha384>(key, parts),
-            Dg::Sha512 => run::<sha2::Sha512>(key, parts),
+            LegacyDigest::Md4 => run::<md4::Md4>(key, parts),
+            LegacyDigest::Md5 => run::<md5::Md5>(key, parts),
+            LegacyDigest::Sha1 => run::<sha1::Sha1>(key, parts),
+            LegacyDigest::Sha224 => run::<sha2::Sha224>(key, parts),
+            LegacyDigest::Sha256 => run::<sha2::Sha256>(key, parts),
+            LegacyDigest::Sha384 => run::<sha2::Sha384>(key, parts),
+            LegacyDigest::Sha512 => run::<sha2::Sha512>(key, parts),
         }
     }
 
     fn pbkdf2(self, password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
         use pbkdf2::pbkdf2_hmac as p;
         match self {
-            Dg::Md4 => p::<md4::Md4>(password, salt, rounds, out),
-            Dg::Md5 => p::<md5::Md5>(password, salt, rounds, out),
-            Dg::Sha1 => p::<sha1::Sha1>(password, salt, rounds, out),
-            Dg::Sha224 => p::<sha2::Sha224>(password, salt, rounds, out),
-            Dg::Sha256 => p::<sha2::Sha256>(password, salt, rounds, out),
-            Dg::Sha384 => p::<sha2::Sha384>(password, salt, rounds, out),
-            Dg::Sha512 => p::<sha2::Sha512>(password, salt, rounds, out),
+            LegacyDigest::Md4 => p::<md4::Md4>(password, salt, rounds, out),
+            LegacyDigest::Md5 => p::<md5::Md5>(password, salt, rounds, out),
+            LegacyDigest::Sha1 => p::<sha1::Sha1>(password, salt, rounds, out),
+            LegacyDigest::Sha224 => p::<sha2::Sha224>(password, salt, rounds, out),
+            LegacyDigest::Sha256 => p::<sha2::Sha256>(password, salt, rounds, out),
+            LegacyDigest::Sha384 => p::<sha2::Sha384>(password, salt, rounds, out),
+            LegacyDigest::Sha512 => p::<sha2::Sha512>(password, salt, rounds, out),
         }
     }
 }
@@ -342,7 +342,7 @@ fn b64(b: &[u8]) -> String {
 /// A salted digest or HMAC in Writ's `$writ-…` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Salted {
-    digest: Dg,
+    digest: LegacyDigest,
     key: Option<Vec<u8>>,
     pos: Pos,
     pw: PwEnc,
@@ -389,7 +389,7 @@ impl Salted {
             Some(d) => (true, d),
             None => (false, id),
         };
-        let digest = Dg::parse(digest).filter(|d| d.name() == digest)?;
+        let digest = LegacyDigest::parse(digest).filter(|d| d.name() == digest)?;
         let (mut key, mut pos, mut pw) = (None, None, PwEnc::Utf8);
         for p in params.split(',') {
             match p.split_once('=')? {
@@ -438,7 +438,7 @@ impl Salted {
 /// A PBKDF2 hash with explicit parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pbkdf2 {
-    digest: Dg,
+    digest: LegacyDigest,
     iterations: u32,
     salt: Vec<u8>,
     hash: Vec<u8>,
@@ -467,10 +467,9 @@ impl Pbkdf2 {
             .split('$');
         let id = it.next().unwrap_or_default();
         let digest = match id.strip_prefix('-') {
-            Some(d) => {
-                Dg::parse(d).ok_or_else(|| Unsupported(format!("pbkdf2 with digest {d}")))?
-            }
-            None if id.is_empty() => Dg::Sha1,
+            Some(d) => LegacyDigest::parse(d)
+                .ok_or_else(|| Unsupported(format!("pbkdf2 with digest {d}")))?,
+            None if id.is_empty() => LegacyDigest::Sha1,
             None => return Err(bad("it must start with $pbkdf2-<digest>$")),
         };
         let parts: Vec<&str> = it.collect();
@@ -576,12 +575,12 @@ fn ldap_hash(value: &str) -> Result<Salted, ImportHashError> {
         _ => (false, upper.as_str()),
     };
     let digest = match name {
-        "MD5" => Dg::Md5,
-        "SHA" | "SHA1" => Dg::Sha1,
-        "SHA224" => Dg::Sha224,
-        "SHA256" => Dg::Sha256,
-        "SHA384" => Dg::Sha384,
-        "SHA512" => Dg::Sha512,
+        "MD5" => LegacyDigest::Md5,
+        "SHA" | "SHA1" => LegacyDigest::Sha1,
+        "SHA224" => LegacyDigest::Sha224,
+        "SHA256" => LegacyDigest::Sha256,
+        "SHA384" => LegacyDigest::Sha384,
+        "SHA512" => LegacyDigest::Sha512,
         _ => return Err(Unsupported(format!("ldap {{{scheme}}}"))),
     };
     let raw = b64_lenient(data).ok_or_else(|| Invalid("the LDAP hash is not base64".into()))?;
@@ -650,14 +649,15 @@ pub fn from_auth0(c: &CustomPasswordHash) -> Result<String, ImportHashError> {
                     .digest
                     .as_deref()
                     .ok_or_else(|| Invalid("hash.digest is required for hmac".into()))?;
-                Dg::parse(d).ok_or_else(|| Unsupported(format!("hmac with digest {d}")))?
+                LegacyDigest::parse(d)
+                    .ok_or_else(|| Unsupported(format!("hmac with digest {d}")))?
             } else {
                 if c.hash.digest.is_some() || c.hash.key.is_some() {
                     return Err(Invalid(format!(
                         "hash.digest and hash.key are only for hmac, not {alg}"
                     )));
                 }
-                Dg::parse(&alg).expect("listed above")
+                LegacyDigest::parse(&alg).expect("listed above")
             };
             let key = if alg == "hmac" {
                 let k = c
@@ -1080,7 +1080,7 @@ mod tests {
     #[test]
     fn stored_forms_parse_strictly() {
         let s = Salted {
-            digest: Dg::Sha256,
+            digest: LegacyDigest::Sha256,
             key: Some(b"k".to_vec()),
             pos: Pos::Suffix,
             pw: PwEnc::Utf16le,

@@ -53,7 +53,7 @@ pub(super) fn write_header(out: &mut impl Write, source: Backend, schema: i64) -
         out,
         &HeaderLine {
             writ_dump: FORMAT_VERSION,
-            created_at: crate::common::now(),
+            created_at: crate::common::now_rfc3339(),
             source: backend_name(source),
             schema,
             writ_version: env!("CARGO_PKG_VERSION"),

@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use writ_core::*;
 
 use super::{Conn, FOR_KEY_SHARE, FOR_UPDATE, Query, Store, bump, lock_key_rotation};
-use crate::common::{Affected, json_vec, new_id, now, to_json, unique};
+use crate::common::{Affected, json_vec, new_id, now_rfc3339, to_json, unique};
 use crate::*;
 
 #[derive(FromRow)]
@@ -102,7 +102,7 @@ impl ResourceServerStore for Store {
             &rs,
         )
         .bind(rs.is_system)
-        .bind(now())
+        .bind(now_rfc3339())
         .execute(&mut *tx)
         .await
         .map_err(unique(format!("A resource server with the same identifier already exists: {}", rs.identifier)))?;
@@ -242,7 +242,7 @@ const RETIRE_MARGIN_SECS: i64 = 60;
 /// before it), so the counts here see every earlier API write of every node: two nodes
 /// cannot both start a warm-up, nor retire an algorithm another write just started using.
 async fn sync_key_publication(conn: &mut Conn, lifetime: i64) -> Result<()> {
-    let at = now();
+    let at = now_rfc3339();
     let now_secs = chrono::Utc::now().timestamp();
     for alg in SigningAlg::ALL {
         if alg == SigningAlg::RS256 {
@@ -733,7 +733,7 @@ impl SigningKeyStore for Store {
         let mut tx = self.write().await?;
         // Rotations queue, one at a time, so two never promote two keys to current.
         lock_key_rotation(&mut tx).await?;
-        let at = now();
+        let at = now_rfc3339();
         sqlx::query(
             "UPDATE signing_keys SET state = 'previous', current_until = $2, retire_after = $3 WHERE alg = $1 AND state = 'current'",
         )
@@ -772,7 +772,7 @@ impl SigningKeyStore for Store {
                 ));
             }
         }
-        let at = now();
+        let at = now_rfc3339();
         sqlx::query("UPDATE signing_keys SET state = 'revoked', revoked_at = $2 WHERE kid = $1")
             .bind(kid)
             .bind(&at)

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Conn, FOR_UPDATE, Store, bump};
-use crate::common::{Affected, json_vec, missing, new_id, now, to_json, union_sorted};
+use crate::common::{Affected, json_vec, missing, new_id, now_rfc3339, to_json, union_sorted};
 use crate::*;
 
 type ConsentRow = (String, String, String, String, String, String, String);
@@ -91,7 +91,7 @@ impl ConsentStore for Store {
         .execute(&mut *tx)
         .await?;
         let old = find(&mut tx, user_id, client_id, audience).await?;
-        let at = now();
+        let at = now_rfc3339();
         let row = match old {
             Some(c) => {
                 let scope = union_sorted(&c.scope, scope);

@@ -24,7 +24,7 @@ use writ_core::{EffectiveRole, Group, Role, RoleSource, ValidationError};
 
 use super::membership::{Ancestry, USER_GROUPS, role, user_group_tree, user_summary};
 use super::{AuthzTx, Conn, FOR_KEY_SHARE, FOR_UPDATE, LIKE, Store, bump, bump_users, id_list};
-use crate::common::{Affected, GROUP_TREE, like_pattern, new_id, now, to_json, unique};
+use crate::common::{Affected, GROUP_TREE, like_pattern, new_id, now_rfc3339, to_json, unique};
 use crate::{
     GroupChange, GroupFilter, GroupPath, GroupStore, Page, Paged, Result, RoleStore, StoreError,
     UserStore, UserSummary,
@@ -197,7 +197,7 @@ impl GroupStore for Store {
         description: &str,
         parent_id: Option<&str>,
     ) -> Result<Group> {
-        let at = now();
+        let at = now_rfc3339();
         let g = Group {
             id: new_id("grp"),
             name: name.into(),
@@ -283,7 +283,7 @@ impl GroupStore for Store {
             }
             _ => false,
         };
-        g.updated_at = now();
+        g.updated_at = now_rfc3339();
         sqlx::query(
             "UPDATE groups SET name = $2, description = $3, parent_id = $4, updated_at = $5 \
              WHERE id = $1",
@@ -328,7 +328,7 @@ impl GroupStore for Store {
             .await?;
         sqlx::query(MARK.as_str())
             .bind(id)
-            .bind(now())
+            .bind(now_rfc3339())
             .execute(&mut *tx)
             .await?;
         tx.commit().await

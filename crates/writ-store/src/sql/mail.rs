@@ -263,7 +263,7 @@ impl MailStore for Store {
         };
         sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $2 WHERE id = $1")
             .bind(&t.user_id)
-            .bind(crate::common::now())
+            .bind(crate::common::now_rfc3339())
             .execute(&mut *tx)
             .await?;
         bump(&mut tx, Affected::User(&t.user_id), "email_verified").await?;
@@ -287,7 +287,7 @@ impl MailStore for Store {
         )
         .bind(&t.user_id)
         .bind(password_hash)
-        .bind(crate::common::now())
+        .bind(crate::common::now_rfc3339())
         .bind(t.mark_email_verified)
         .execute(&mut *tx)
         .await?;

@@ -41,7 +41,7 @@ use super::{
     begin_write, bump_and_log, id_list, limit_lock_waits, lock_key_rotation, rotation_queue,
     write_pool, writer_turn,
 };
-use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now};
+use crate::common::{Affected, PRUNE_BATCH, Subjects, normalize_time, now_rfc3339};
 use crate::{AuthzEvent, AuthzEventStore, AuthzPage, Lifecycle, Page, Paged, Result};
 
 /// This database's connection type.
@@ -269,7 +269,7 @@ impl DerefMut for AuthzTx {
 /// one event each, inside `tx`: one or two statements per table whatever their number (the
 /// dialect's `bump_and_log`).
 pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Result<()> {
-    let at = now();
+    let at = now_rfc3339();
     for s in who.subjects() {
         bump_and_log(tx, &s, who.id(), kind, &at).await?;
     }
@@ -280,7 +280,7 @@ pub(crate) async fn bump(tx: &mut AuthzTx, who: Affected<'_>, kind: &str) -> Res
 /// appends one event each, inside `tx`, as [`bump`] does.
 pub(crate) async fn bump_users(tx: &mut AuthzTx, ids: &str, kind: &str) -> Result<()> {
     static LISTED: LazyLock<String> = LazyLock::new(|| id_list("$1"));
-    bump_and_log(tx, &Subjects::users(&LISTED), ids, kind, &now()).await
+    bump_and_log(tx, &Subjects::users(&LISTED), ids, kind, &now_rfc3339()).await
 }
 
 /// Ends everything that speaks for a user without a new login: SSO sessions, console sessions

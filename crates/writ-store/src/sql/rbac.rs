@@ -12,8 +12,8 @@ use writ_core::*;
 use super::membership::{RoleRow, USER_GROUPS, role, user_group_tree, user_summary};
 use super::{AuthzTx, Conn, FOR_UPDATE, LIKE, STRING_AGG, Store, bump, id_list};
 use crate::common::{
-    Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now, to_json,
-    unique,
+    Affected, MAX_PERMISSIONS, MAX_ROLES_PER_USER, json_obj, like_pattern, new_id, now_rfc3339,
+    to_json, unique,
 };
 use crate::*;
 
@@ -376,7 +376,7 @@ impl RoleStore for Store {
         .bind(&role.id)
         .bind(&role.name)
         .bind(&role.description)
-        .bind(now())
+        .bind(now_rfc3339())
         .execute(&mut *tx)
         .await
         .map_err(unique(format!("Role with name '{name}' already exists")))?;
@@ -513,7 +513,7 @@ impl UserStore for Store {
         // Unique whatever case a caller sends (the core's validation folds it already).
         let email = u.email.to_lowercase();
         let id = new_id("usr");
-        let at = now();
+        let at = now_rfc3339();
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO users (id, email, email_verified, password_hash, name, blocked, app_metadata, user_metadata, created_at, updated_at, authz_version) \
@@ -609,7 +609,7 @@ impl UserStore for Store {
         .bind(u.blocked)
         .bind(to_json(&u.app_metadata))
         .bind(to_json(&u.user_metadata))
-        .bind(now())
+        .bind(now_rfc3339())
         .bind(password_hash)
         .execute(&mut *tx)
         .await
