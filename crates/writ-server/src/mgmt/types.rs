@@ -1508,6 +1508,9 @@ pub struct EffectiveRoles {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ActionTrigger {
     pub id: String,
+    /// Auth0's trigger version (`v3`); Writ has one version of each trigger and ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// An action's secret: `value` is write-only (answers carry names only).
@@ -1587,7 +1590,8 @@ pub struct ActionSecretName {
 pub struct ActionDeployedVersion {
     /// The action's version number at that deploy.
     pub number: i64,
-    /// The code that runs (a webhook action's draft code, unused while it is a webhook).
+    /// The code that runs; for a webhook action (with `url`), the code it held at the deploy,
+    /// which does not run.
     pub code: String,
     pub deployed: bool,
     pub status: String,

@@ -103,7 +103,11 @@ impl Fields for ActionFields {
     fn apply(self, body: &mut Map<String, Value>) -> Result<(), CliError> {
         set_if_given(body, "name", self.name);
         if let Some(t) = self.trigger {
-            let triggers = [ActionTrigger { id: t }];
+            // With Auth0's trigger version, as before (Writ ignores it).
+            let triggers = [ActionTrigger {
+                id: t,
+                version: Some("v3".into()),
+            }];
             body.insert("supported_triggers".into(), json!(triggers));
         }
         let code = match self.code_file {
@@ -235,7 +239,9 @@ pub async fn run(cmd: ActionsCommand) -> Result<(), CliError> {
                 output::json(&a);
             } else {
                 let deployed: Action = serde_json::from_value(a).map_err(|e| {
-                    CliError::Failed(format!("unexpected answer from the server: {e}"))
+                    CliError::Failed(format!(
+                        "the action was deployed, but the server's answer is not an action: {e}"
+                    ))
                 })?;
                 let version = deployed.deployed_version.map_or(0, |d| d.number);
                 println!("Deployed the action {action} (version {version}).");
