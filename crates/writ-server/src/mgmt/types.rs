@@ -1508,7 +1508,8 @@ pub struct EffectiveRoles {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ActionTrigger {
     pub id: String,
-    /// Auth0's trigger version (`v3`); Writ has one version of each trigger and ignores it.
+    /// Auth0's trigger version: `v3` in answers; ignored in requests (Writ has one version of
+    /// each trigger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
@@ -1572,13 +1573,6 @@ pub struct ActionTestRequest {
     pub payload: Option<serde_json::Value>,
 }
 
-/// A trigger an action supports, as answered (`{id, version}`; Writ's triggers are `v3`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ActionTriggerVersion {
-    pub id: String,
-    pub version: String,
-}
-
 /// An action's secret as answered: its name only (values are write-only).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ActionSecretName {
@@ -1608,8 +1602,8 @@ pub struct Action {
     pub id: String,
     pub name: String,
     pub code: String,
-    /// The one trigger it runs at.
-    pub supported_triggers: Vec<ActionTriggerVersion>,
+    /// The one trigger it runs at (with `version` `v3`).
+    pub supported_triggers: Vec<ActionTrigger>,
     /// `quickjs` (JavaScript `code`) or `webhook` (with `url`).
     pub runtime: String,
     /// The draft webhook URL (webhook actions only).
@@ -1639,9 +1633,9 @@ impl Action {
             id: a.id.clone(),
             name: a.name.clone(),
             code: a.code.clone(),
-            supported_triggers: vec![ActionTriggerVersion {
+            supported_triggers: vec![ActionTrigger {
                 id: a.trigger.clone(),
-                version: "v3".into(),
+                version: Some("v3".into()),
             }],
             runtime: runtime(&a.url).into(),
             url: a.url.clone(),
